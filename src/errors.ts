@@ -1,0 +1,159 @@
+/**
+ * Every failure dray reports is a DrayError with a stable `code`. The CLI maps
+ * the code's family to an exit code in one place (`exitCodeFor`), so library
+ * users can branch on `err.code` and scripts on the exit status.
+ */
+
+export type ErrorCode =
+  // usage (exit 2)
+  | "E_USAGE"
+  | "E_REF_INVALID"
+  | "E_LOCATION_INVALID"
+  | "E_DIGEST_INVALID"
+  | "E_PLATFORM_INVALID"
+  // not found (exit 3)
+  | "E_NOT_FOUND"
+  | "E_PLATFORM_NOT_FOUND"
+  // auth (exit 4)
+  | "E_AUTH_DENIED"
+  | "E_AUTH_FAILED"
+  // integrity (exit 5)
+  | "E_DIGEST_MISMATCH"
+  | "E_SIZE_MISMATCH"
+  | "E_MANIFEST_INVALID"
+  | "E_UNSUPPORTED_MEDIA_TYPE"
+  | "E_TOO_LARGE"
+  | "E_UNSAFE_INPUT"
+  // runtime (exit 1)
+  | "E_REGISTRY"
+  | "E_NETWORK"
+  | "E_IO"
+  | "E_UNSUPPORTED"
+  | "E_CREDENTIALS"
+  | "E_KEYCHAIN"
+  // interrupted (exit 130)
+  | "E_INTERRUPTED";
+
+export interface DrayErrorDetails {
+  /** The location or URL the failure concerns, already free of credentials. */
+  where?: string;
+  /** The registry's own error code (`MANIFEST_UNKNOWN`, `DENIED`, …). */
+  registryCode?: string;
+  /** HTTP status, when the failure came from a response. */
+  status?: number;
+  cause?: unknown;
+}
+
+export class DrayError extends Error {
+  readonly code: ErrorCode;
+  readonly where: string | undefined;
+  readonly registryCode: string | undefined;
+  readonly status: number | undefined;
+
+  constructor(code: ErrorCode, message: string, details: DrayErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.where = details.where;
+    this.registryCode = details.registryCode;
+    this.status = details.status;
+  }
+}
+
+/** Bad command line, location, reference or digest grammar. */
+export class UsageError extends DrayError {
+  constructor(message: string, code: ErrorCode = "E_USAGE", details?: DrayErrorDetails) {
+    super(code, message, details);
+  }
+}
+
+/** A repository, tag, digest, platform or layout reference that does not exist. */
+export class NotFoundError extends DrayError {
+  constructor(message: string, details?: DrayErrorDetails, code: ErrorCode = "E_NOT_FOUND") {
+    super(code, message, details);
+  }
+}
+
+/** The registry refused our credentials, or we have none it accepts. */
+export class AuthError extends DrayError {
+  constructor(message: string, details?: DrayErrorDetails, code: ErrorCode = "E_AUTH_DENIED") {
+    super(code, message, details);
+  }
+}
+
+/** Content that is not what it claims to be: digests, sizes, manifest shapes, unsafe archives. */
+export class IntegrityError extends DrayError {
+  constructor(code: ErrorCode, message: string, details?: DrayErrorDetails) {
+    super(code, message, details);
+  }
+}
+
+/** A registry answered with an error we cannot classify more precisely. */
+export class RegistryError extends DrayError {
+  constructor(message: string, details?: DrayErrorDetails) {
+    super("E_REGISTRY", message, details);
+  }
+}
+
+/** Connection refused, reset, timed out, TLS failure. */
+export class NetworkError extends DrayError {
+  constructor(message: string, details?: DrayErrorDetails) {
+    super("E_NETWORK", message, details);
+  }
+}
+
+/** Local file system failure. */
+export class IoError extends DrayError {
+  constructor(message: string, details?: DrayErrorDetails) {
+    super("E_IO", message, details);
+  }
+}
+
+/** A transport asked to do something it cannot (e.g. mount into an archive). */
+export class UnsupportedError extends DrayError {
+  constructor(message: string, details?: DrayErrorDetails) {
+    super("E_UNSUPPORTED", message, details);
+  }
+}
+
+/** The user interrupted the run (SIGINT) or the operation was aborted. */
+export class InterruptedError extends DrayError {
+  constructor(message = "interrupted", details?: DrayErrorDetails) {
+    super("E_INTERRUPTED", message, details);
+  }
+}
+
+const EXIT_BY_CODE: Record<ErrorCode, number> = {
+  E_USAGE: 2,
+  E_REF_INVALID: 2,
+  E_LOCATION_INVALID: 2,
+  E_DIGEST_INVALID: 2,
+  E_PLATFORM_INVALID: 2,
+  E_NOT_FOUND: 3,
+  E_PLATFORM_NOT_FOUND: 3,
+  E_AUTH_DENIED: 4,
+  E_AUTH_FAILED: 4,
+  E_DIGEST_MISMATCH: 5,
+  E_SIZE_MISMATCH: 5,
+  E_MANIFEST_INVALID: 5,
+  E_UNSUPPORTED_MEDIA_TYPE: 5,
+  E_TOO_LARGE: 5,
+  E_UNSAFE_INPUT: 5,
+  E_REGISTRY: 1,
+  E_NETWORK: 1,
+  E_IO: 1,
+  E_UNSUPPORTED: 1,
+  E_CREDENTIALS: 1,
+  E_KEYCHAIN: 1,
+  E_INTERRUPTED: 130,
+};
+
+/** The process exit code of CLI.md for any thrown value. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof DrayError) return EXIT_BY_CODE[err.code];
+  return 1;
+}
+
+export function isDrayError(err: unknown, code?: ErrorCode): err is DrayError {
+  return err instanceof DrayError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,248 @@
+import { IntegrityError } from "../errors.js";
+import { Digest } from "./digest.js";
+import { MediaType, isIndexType, isManifestType, isSchema1Type } from "./mediatype.js";
+import type { Platform } from "./platform.js";
+
+/** A reference to content by digest and size, as manifests and indexes hold it. */
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  urls?: string[];
+  annotations?: Record<string, string>;
+  platform?: Platform;
+  artifactType?: string;
+}
+
+/** A manifest or index exactly as stored: the bytes are what the digest covers. */
+export interface RawManifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: Digest;
+}
+
+export interface ImageManifest {
+  kind: "manifest";
+  mediaType: string;
+  schemaVersion: 2;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface ImageIndex {
+  kind: "index";
+  mediaType: string;
+  schemaVersion: 2;
+  manifests: Descriptor[];
+  subject?: Descriptor;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export type ParsedManifest = ImageManifest | ImageIndex;
+
+/** Registries cap manifests at 4 MiB; anything larger is refused before parsing. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+function invalid(message: string, where?: string): IntegrityError {
+  return new IntegrityError("E_MANIFEST_INVALID", where ? `${message} (${where})` : message, { where });
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function stringMap(v: unknown, field: string, where?: string): Record<string, string> | undefined {
+  if (v === undefined) return undefined;
+  if (!isObject(v) || Object.values(v).some((x) => typeof x !== "string")) throw invalid(`${field} must map strings to strings`, where);
+  return v as Record<string, string>;
+}
+
+function parsePlatformField(v: unknown, where?: string): Platform | undefined {
+  if (v === undefined) return undefined;
+  if (!isObject(v) || typeof v.os !== "string" || typeof v.architecture !== "string") {
+    throw invalid("descriptor platform needs os and architecture strings", where);
+  }
+  const p: Platform = { os: v.os, architecture: v.architecture };
+  if (typeof v.variant === "string") p.variant = v.variant;
+  if (typeof v["os.version"] === "string") p["os.version"] = v["os.version"];
+  if (Array.isArray(v["os.features"])) p["os.features"] = v["os.features"].filter((x): x is string => typeof x === "string");
+  return p;
+}
+
+/** Validates one descriptor object; its digest must satisfy the strict grammar. */
+export function parseDescriptor(v: unknown, where?: string): Descriptor {
+  if (!isObject(v)) throw invalid("descriptor must be an object", where);
+  if (typeof v.mediaType !== "string" || v.mediaType === "") throw invalid("descriptor without mediaType", where);
+  if (typeof v.digest !== "string") throw invalid("descriptor without digest", where);
+  const digest = Digest.tryParse(v.digest);
+  if (!digest) throw invalid(`descriptor digest "${v.digest.slice(0, 80)}" is not a valid digest`, where);
+  if (typeof v.size !== "number" || !Number.isSafeInteger(v.size) || v.size < 0) throw invalid(`descriptor ${v.digest} has an invalid size`, where);
+  const d: Descriptor = { mediaType: v.mediaType, digest, size: v.size };
+  if (v.urls !== undefined) {
+    if (!Array.isArray(v.urls) || v.urls.some((u) => typeof u !== "string")) throw invalid("descriptor urls must be strings", where);
+    d.urls = v.urls as string[];
+  }
+  const annotations = stringMap(v.annotations, "annotations", where);
+  if (annotations) d.annotations = annotations;
+  const platform = parsePlatformField(v.platform, where);
+  if (platform) d.platform = platform;
+  if (typeof v.artifactType === "string") d.artifactType = v.artifactType;
+  return d;
+}
+
+/** Serialises a descriptor to the JSON shape of the spec (digest as a string, fields in the usual order). */
+export function descriptorToJSON(d: Descriptor): Json {
+  const out: Json = { mediaType: d.mediaType, digest: d.digest.toString(), size: d.size };
+  if (d.urls) out.urls = d.urls;
+  if (d.annotations) out.annotations = d.annotations;
+  if (d.platform) out.platform = d.platform;
+  if (d.artifactType) out.artifactType = d.artifactType;
+  return out;
+}
+
+/**
+ * Parses manifest or index bytes. `declaredType` is what the transport said
+ * (Content-Type, a descriptor's mediaType); it must agree with the document's
+ * own `mediaType` field and its shape. Docker schema 1 is refused by name.
+ */
+export function parseManifest(bytes: Uint8Array, declaredType?: string, where?: string): ParsedManifest {
+  if (bytes.length > MAX_MANIFEST_BYTES) {
+    throw new IntegrityError("E_TOO_LARGE", `manifest of ${bytes.length} bytes exceeds the ${MAX_MANIFEST_BYTES}-byte limit`, { where });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch {
+    throw invalid("manifest is not valid JSON", where);
+  }
+  if (!isObject(doc)) throw invalid("manifest is not a JSON object", where);
+  const inner = typeof doc.mediaType === "string" ? doc.mediaType : undefined;
+  if (doc.schemaVersion === 1 || (inner && isSchema1Type(inner)) || (declaredType && isSchema1Type(declaredType))) {
+    throw new IntegrityError(
+      "E_UNSUPPORTED_MEDIA_TYPE",
+      "Docker schema 1 manifests are not supported (deprecated since 2017; re-push the image with a current client)",
+      { where },
+    );
+  }
+  if (doc.schemaVersion !== 2) throw invalid("manifest schemaVersion must be 2", where);
+  const hasLayers = "layers" in doc;
+  const hasManifests = "manifests" in doc;
+  if (hasLayers && hasManifests) throw invalid("document has both layers and manifests", where);
+  // A document without mediaType is allowed by the OCI spec; then the declared type and the shape decide.
+  const mediaType = inner ?? declaredType ?? (hasManifests ? MediaType.OciIndex : MediaType.OciManifest);
+  if (inner && declaredType && inner !== declaredType && !isGenericJson(declaredType)) {
+    throw invalid(`declared media type ${declaredType} disagrees with the document's ${inner}`, where);
+  }
+  if (isIndexType(mediaType)) {
+    if (hasLayers || "config" in doc || !hasManifests) throw invalid(`${mediaType} must have manifests and no layers or config`, where);
+    return parseIndexDoc(doc, mediaType, where);
+  }
+  if (isManifestType(mediaType)) {
+    if (hasManifests || !("config" in doc)) throw invalid(`${mediaType} must have a config and no manifests`, where);
+    return parseManifestDoc(doc, mediaType, where);
+  }
+  throw new IntegrityError("E_UNSUPPORTED_MEDIA_TYPE", `unsupported manifest media type ${mediaType}`, { where });
+}
+
+function isGenericJson(t: string): boolean {
+  return t === "application/json" || t === "text/plain" || t === "application/octet-stream";
+}
+
+function optionalCommon(doc: Json, where?: string): Pick<ImageManifest, "subject" | "artifactType" | "annotations"> {
+  const out: Pick<ImageManifest, "subject" | "artifactType" | "annotations"> = {};
+  if (doc.subject !== undefined) out.subject = parseDescriptor(doc.subject, where);
+  if (typeof doc.artifactType === "string") out.artifactType = doc.artifactType;
+  const annotations = stringMap(doc.annotations, "annotations", where);
+  if (annotations) out.annotations = annotations;
+  return out;
+}
+
+function parseManifestDoc(doc: Json, mediaType: string, where?: string): ImageManifest {
+  const layers = doc.layers ?? [];
+  if (!Array.isArray(layers)) throw invalid("layers must be an array", where);
+  return {
+    kind: "manifest",
+    mediaType,
+    schemaVersion: 2,
+    config: parseDescriptor(doc.config, where),
+    layers: layers.map((l) => parseDescriptor(l, where)),
+    ...optionalCommon(doc, where),
+  };
+}
+
+function parseIndexDoc(doc: Json, mediaType: string, where?: string): ImageIndex {
+  if (!Array.isArray(doc.manifests)) throw invalid("manifests must be an array", where);
+  return {
+    kind: "index",
+    mediaType,
+    schemaVersion: 2,
+    manifests: doc.manifests.map((m) => parseDescriptor(m, where)),
+    ...optionalCommon(doc, where),
+  };
+}
+
+/** Parses a RawManifest, checking that its bytes match its digest. */
+export function parseRawManifest(raw: RawManifest, where?: string): ParsedManifest {
+  const actual = Digest.of(raw.bytes, raw.digest.algorithm);
+  if (!actual.equals(raw.digest)) {
+    throw new IntegrityError("E_DIGEST_MISMATCH", `manifest digest mismatch: expected ${raw.digest}, got ${actual}`, { where });
+  }
+  return parseManifest(raw.bytes, raw.mediaType, where);
+}
+
+/** Builds a RawManifest from a document dray generates (new index for a platform subset, docker-archive manifests). */
+export function rawManifestFromDocument(doc: Json, mediaType: string): RawManifest {
+  const bytes = Buffer.from(JSON.stringify(doc, null, 2));
+  return { bytes, mediaType, digest: Digest.of(bytes) };
+}
+
+/** The descriptor under which a raw manifest is referenced from an index. */
+export function descriptorOf(raw: RawManifest, extra: Partial<Descriptor> = {}): Descriptor {
+  return { ...extra, mediaType: raw.mediaType, digest: raw.digest, size: raw.bytes.length };
+}
+
+/** The image config fields dray reads (inspect, docker-archive, platform of a single manifest). */
+export interface ImageConfig {
+  architecture?: string;
+  os?: string;
+  variant?: string;
+  created?: string;
+  author?: string;
+  docker_version?: string;
+  config?: {
+    Env?: string[];
+    Labels?: Record<string, string> | null;
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
+    WorkingDir?: string;
+    User?: string;
+    [key: string]: unknown;
+  };
+  rootfs?: { type: string; diff_ids: string[] };
+  history?: Array<Record<string, unknown>>;
+  [key: string]: unknown;
+}
+
+/** Parses an image config blob; only the shape, not every field, is checked. */
+export function parseImageConfig(bytes: Uint8Array, where?: string): ImageConfig {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch {
+    throw invalid("image config is not valid JSON", where);
+  }
+  if (!isObject(doc)) throw invalid("image config is not a JSON object", where);
+  const rootfs = doc.rootfs;
+  if (rootfs !== undefined) {
+    if (!isObject(rootfs) || !Array.isArray(rootfs.diff_ids) || rootfs.diff_ids.some((d) => typeof d !== "string" || !Digest.isValid(d))) {
+      throw invalid("image config rootfs.diff_ids must be valid digests", where);
+    }
+  }
+  return doc as ImageConfig;
+}

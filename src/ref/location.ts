@@ -1,0 +1,115 @@
+import { UsageError } from "../errors.js";
+import { Digest } from "../oci/digest.js";
+import { formatReference, isValidTag, parseReference, type ImageReference } from "./reference.js";
+
+export type TransportName = "docker" | "oci" | "oci-archive" | "docker-archive";
+
+/** A tag or a digest naming an image inside an OCI layout or oci-archive. */
+export type LayoutRef = { kind: "tag"; tag: string } | { kind: "digest"; digest: Digest };
+
+export interface RegistryLocation {
+  transport: "docker";
+  ref: ImageReference;
+}
+
+export interface LayoutLocation {
+  transport: "oci" | "oci-archive";
+  /** Directory (oci) or tar file (oci-archive); `-` is standard input/output for oci-archive. */
+  path: string;
+  ref?: LayoutRef;
+}
+
+export interface DockerArchiveLocation {
+  transport: "docker-archive";
+  /** Tar file, or `-` for standard input/output. */
+  path: string;
+  /** NAME:TAG picking an image as a source, or the tag `docker load` gives it as a destination. */
+  ref?: ImageReference;
+}
+
+export type Location = RegistryLocation | LayoutLocation | DockerArchiveLocation;
+
+const PREFIXES: ReadonlyArray<[string, TransportName]> = [
+  ["docker://", "docker"],
+  ["oci-archive:", "oci-archive"],
+  ["docker-archive:", "docker-archive"],
+  ["oci:", "oci"],
+];
+
+function locationError(text: string, why: string): UsageError {
+  return new UsageError(`invalid location "${text}": ${why}`, "E_LOCATION_INVALID");
+}
+
+/** Parses the REF of `oci:PATH:REF`: a digest when it has the digest form, else a tag. */
+export function parseLayoutRef(text: string, whole: string): LayoutRef {
+  if (/^[a-z0-9]+:/.test(text)) {
+    const digest = Digest.tryParse(text);
+    if (!digest) throw locationError(whole, `"${text}" is not a valid digest`);
+    return { kind: "digest", digest };
+  }
+  // The image-spec allows more in ref.name than a docker tag, but dray keeps to the
+  // tag grammar so a name always survives a copy to a registry.
+  if (!isValidTag(text)) throw locationError(whole, `"${text}" is not a valid tag`);
+  return { kind: "tag", tag: text };
+}
+
+export function formatLayoutRef(ref: LayoutRef): string {
+  return ref.kind === "tag" ? ref.tag : ref.digest.toString();
+}
+
+/** Splits `PATH[:REF]` at the first colon, as skopeo does for local transports. */
+function splitPath(rest: string, whole: string): { path: string; ref?: string } {
+  const colon = rest.indexOf(":");
+  const path = colon < 0 ? rest : rest.slice(0, colon);
+  if (path === "") throw locationError(whole, "missing path");
+  if (path.includes("\0")) throw locationError(whole, "path contains a NUL byte");
+  if (colon < 0) return { path };
+  const ref = rest.slice(colon + 1);
+  if (ref === "") throw locationError(whole, "empty reference after ':'");
+  return { path, ref };
+}
+
+/** Parses any location form of CLI.md; a string without a known prefix is a registry reference. */
+export function parseLocation(text: string): Location {
+  const found = PREFIXES.find(([prefix]) => text.startsWith(prefix));
+  if (!found) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text) || /^(?:containers-storage|docker-daemon|dir|oci-layout):/.test(text)) {
+      throw locationError(text, "unknown transport (use docker://, oci:, oci-archive: or docker-archive:)");
+    }
+    return { transport: "docker", ref: wrapRef(text, text) };
+  }
+  const [prefix, transport] = found;
+  const rest = text.slice(prefix.length);
+  if (transport === "docker") return { transport, ref: wrapRef(rest, text) };
+  const { path, ref } = splitPath(rest, text);
+  if (transport === "docker-archive") {
+    if (ref === undefined) return { transport, path };
+    const parsed = wrapRef(ref, text);
+    if (parsed.digest) throw locationError(text, "a docker-archive reference is NAME:TAG, not a digest");
+    return { transport, path, ref: parsed };
+  }
+  if (transport === "oci" && path === "-") throw locationError(text, "an OCI layout is a directory; use oci-archive:- for a stream");
+  return ref === undefined ? { transport, path } : { transport, path, ref: parseLayoutRef(ref, text) };
+}
+
+function wrapRef(ref: string, whole: string): ImageReference {
+  try {
+    return parseReference(ref);
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`invalid location "${whole}": ${err.message.replace(/^invalid reference "[^"]*": /, "")}`, "E_REF_INVALID");
+    throw err;
+  }
+}
+
+/** The canonical text of a location; `parseLocation(formatLocation(l))` equals `l`. */
+export function formatLocation(loc: Location): string {
+  switch (loc.transport) {
+    case "docker":
+      return `docker://${formatReference(loc.ref)}`;
+    case "docker-archive":
+      return loc.ref ? `docker-archive:${loc.path}:${formatReference(loc.ref)}` : `docker-archive:${loc.path}`;
+    case "oci":
+    case "oci-archive":
+      return loc.ref ? `${loc.transport}:${loc.path}:${formatLayoutRef(loc.ref)}` : `${loc.transport}:${loc.path}`;
+  }
+}

@@ -1,0 +1,138 @@
+import type { Readable } from "node:stream";
+import type { Digest } from "../oci/digest.js";
+import type { Descriptor, RawManifest } from "../oci/manifest.js";
+import type { Location } from "../ref/location.js";
+
+/**
+ * The transport layer: one interface, one implementation per location form.
+ * Contracts are written as rules; the copy engine relies on them and never asks
+ * which class it holds.
+ */
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Everything a transport may need from the command line; each transport reads what applies to it. */
+export interface TransportOptions {
+  /** Explicit credentials for this location (`--creds`, `--src-creds`, `--dest-creds`). */
+  creds?: Credentials;
+  /** `--authfile`: a containers auth.json tried before the default files. */
+  authFile?: string;
+  /** Plain HTTP or unverified TLS for non-loopback registries. */
+  insecure?: boolean;
+  /** Extra CA bundle (PEM) trusted beside the system CAs. */
+  caFile?: string;
+  /** Attempts after the first for retryable failures (default 3). */
+  retries?: number;
+  /** Receives one line per HTTP request for `--debug`; lines never contain credentials. */
+  debug?: (line: string) => void;
+  /** Receives user-facing notices (e.g. a token realm on another host); stderr in the CLI. */
+  notice?: (message: string) => void;
+  /** Where temporary files go when a transport needs them (default: beside the destination, else os.tmpdir()). */
+  tmpDir?: string;
+  /** Standard input/output for `-` archives (defaults to process.stdin / process.stdout). */
+  stdin?: Readable;
+  stdout?: NodeJS.WritableStream;
+}
+
+export interface BlobReadOptions {
+  signal?: AbortSignal;
+}
+
+export interface ImageSource {
+  readonly location: Location;
+  /**
+   * The manifest the location names (its tag or digest) when `digest` is
+   * omitted, else the manifest with that digest (a child of an index).
+   * Bytes MUST be exactly as stored and MUST match the returned digest; when the
+   * location names a digest, a different one is an E_DIGEST_MISMATCH.
+   * A missing reference is E_NOT_FOUND.
+   */
+  getManifest(digest?: Digest): Promise<RawManifest>;
+  /**
+   * A stream of the blob's bytes. The caller verifies size and digest as it
+   * reads (VerifyingStream); the source MAY verify too. Aborting `signal`
+   * destroys the stream and releases its connection or file handle.
+   */
+  getBlob(desc: Descriptor, opts?: BlobReadOptions): Promise<Readable>;
+  /** Releases connections, file handles and temporary files. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** What a destination can hold; the copy engine adapts to these answers. */
+export interface DestinationCapabilities {
+  /** Layers MUST arrive uncompressed (docker-archive): the engine decompresses and checks them against the config's diff_ids. */
+  needsUncompressedLayers: boolean;
+  /** The destination can store an index; false means one platform only (docker-archive). */
+  acceptsIndex: boolean;
+  /** Manifest bytes are stored as given, so digests are preserved (false for docker-archive, which writes its own manifest.json). */
+  preservesDigests: boolean;
+  /** mountBlob may succeed (registry destinations). */
+  supportsMount: boolean;
+  /** putBlob may be called concurrently. When false the engine still may, and the destination queues. */
+  concurrentPutBlob: boolean;
+}
+
+export interface ImageDestination {
+  readonly location: Location;
+  readonly capabilities: DestinationCapabilities;
+  /**
+   * The digest the destination location's tag points to now, or undefined
+   * when it points nowhere yet. Lets the engine finish at once when the same
+   * manifest is already there.
+   */
+  currentDigest(): Promise<Digest | undefined>;
+  /** True when the destination already holds the blob (one HEAD, one stat). */
+  hasBlob(desc: Descriptor): Promise<boolean>;
+  /**
+   * Makes a blob appear without moving bytes (registry cross-repository
+   * mount). Returns false when the registry did not mount (the caller then
+   * uploads). Only called when capabilities.supportsMount is true.
+   */
+  mountBlob?(desc: Descriptor, from: Location): Promise<boolean>;
+  /**
+   * Stores a blob from `data`. The blob MUST NOT become visible unless `data`
+   * ends without error (write to a temporary name, rename on success); an error
+   * from `data` (the caller's digest check) aborts the write. Every putBlob of a
+   * manifest's blobs MUST finish before putManifest of that manifest.
+   */
+  putBlob(desc: Descriptor, data: Readable, opts?: BlobReadOptions): Promise<void>;
+  /**
+   * Stores a manifest or index under its digest, and under `tag` when given.
+   * A transport that names images by the location's own reference (layout
+   * ref.name, docker-archive RepoTags) uses the location when `tag` is omitted
+   * and `isTop` is true. Children (index entries) are put before their index.
+   */
+  putManifest(m: RawManifest, opts?: { tag?: string; isTop?: boolean }): Promise<void>;
+  /**
+   * Makes everything visible at once (index.json swap, archive rename, or
+   * nothing for a registry, where the tag PUT is the commit). MUST be called to
+   * persist; until then a reader sees the old state.
+   */
+  commit(): Promise<void>;
+  /** Discards everything written since opening: temporary files, unfinished uploads. */
+  abort(): Promise<void>;
+}
+
+export interface DeleteResult {
+  /** The digest whose reference was removed. */
+  digest: Digest;
+  /** Other tags that pointed at the same manifest and are gone with it (registry deletes are by digest). */
+  alsoRemovedTags: string[];
+  /** Blobs removed because nothing referenced them any more (layouts and archives). */
+  blobsRemoved: number;
+}
+
+/** The third, smaller face of a transport: what tag, delete and ls need. */
+export interface ReferenceStore {
+  readonly location: Location;
+  /** Tags (registry), ref.name annotations (layout, oci-archive) or RepoTags (docker-archive). */
+  listTags(): Promise<string[]>;
+  /** Adds `tag` to the image the location names, moving no blob. */
+  addTag(tag: string): Promise<void>;
+  /** Removes the reference the location names (unreferenced blobs are removed where the transport owns them). */
+  deleteReference(): Promise<DeleteResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { describe, it } from "node:test";
+import { Digest, VerifyingStream } from "../../src/oci/digest.js";
+import { isDrayError } from "../../src/errors.js";
+
+const EMPTY_SHA256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+describe("Digest", () => {
+  it("parses and prints the sha256 of nothing", () => {
+    const d = Digest.parse(EMPTY_SHA256);
+    assert.equal(d.algorithm, "sha256");
+    assert.equal(d.toString(), EMPTY_SHA256);
+    assert.equal(d.blobPath, `blobs/sha256/${EMPTY_SHA256.slice(7)}`);
+    assert.ok(Digest.of("").equals(d));
+  });
+
+  it("accepts sha512", () => {
+    const d = Digest.of("abc", "sha512");
+    assert.equal(Digest.parse(d.toString()).hex.length, 128);
+  });
+
+  for (const bad of [
+    "sha256:../../x",
+    "sha256:" + "A".repeat(64),
+    "sha256:" + "a".repeat(63),
+    "sha256:" + "a".repeat(65),
+    "sha512:" + "a".repeat(64),
+    "md5:" + "a".repeat(32),
+    "SHA256:" + "a".repeat(64),
+    "sha256" + "a".repeat(64),
+    "",
+    "sha256:",
+    "sha256:" + "a".repeat(63) + "/",
+    "sha256:" + "a".repeat(64) + "\n",
+  ]) {
+    it(`rejects ${JSON.stringify(bad.slice(0, 30))}`, () => {
+      assert.throws(() => Digest.parse(bad), (e: unknown) => isDrayError(e, "E_DIGEST_INVALID"));
+    });
+  }
+});
+
+async function run(data: Buffer[], digest: Digest, size?: number): Promise<void> {
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const opts = size === undefined ? { digest } : { digest, size };
+  await pipeline(Readable.from(data), new VerifyingStream(opts), sink);
+}
+
+describe("VerifyingStream", () => {
+  const body = Buffer.from("hello, layer");
+  const digest = Digest.of(body);
+
+  it("passes matching content", async () => {
+    await run([body.subarray(0, 3), body.subarray(3)], digest, body.length);
+  });
+  it("fails on a digest mismatch", async () => {
+    await assert.rejects(run([Buffer.from("hello, lAyer")], digest, body.length), (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH"));
+  });
+  it("fails on a longer body before it ends", async () => {
+    await assert.rejects(run([body, Buffer.from("x")], digest, body.length), (e: unknown) => isDrayError(e, "E_SIZE_MISMATCH"));
+  });
+  it("fails on a shorter body", async () => {
+    await assert.rejects(run([body.subarray(1)], digest, body.length), (e: unknown) => isDrayError(e, "E_SIZE_MISMATCH"));
+  });
+});
