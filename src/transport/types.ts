@@ -97,6 +97,9 @@ export interface ImageDestination {
    * ends without error (write to a temporary name, rename on success); an error
    * from `data` (the caller's digest check) aborts the write. Every putBlob of a
    * manifest's blobs MUST finish before putManifest of that manifest.
+   * When capabilities.needsUncompressedLayers is true, layers arrive already
+   * decompressed, described by their diff_id with `size: -1` (not known until
+   * the stream ends); the manifest later given to putManifest has real sizes.
    */
   putBlob(desc: Descriptor, data: Readable, opts?: BlobReadOptions): Promise<void>;
   /**
