@@ -1,0 +1,107 @@
+// File-system helpers for the layout transport: reads capped in size, paths
+// proven to stay inside a root, atomic replace, and process liveness. Kept
+// apart from the layout logic so the archive transport can reuse them.
+import { randomBytes } from "node:crypto";
+import { open, realpath, rename, unlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { dirname, join, relative, isAbsolute, sep } from "node:path";
+import { IntegrityError, IoError, NotFoundError } from "../../errors.js";
+
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === "object" && err !== null && "code" in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+export function isNotFound(err: unknown): boolean {
+  return errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR";
+}
+
+/** Wraps a Node file-system error as a DrayError naming the path. */
+export function ioError(err: unknown, what: string, path: string): IoError | NotFoundError {
+  const reason = err instanceof Error ? err.message : String(err);
+  if (isNotFound(err)) return new NotFoundError(`${what}: ${path} does not exist`, { where: path, cause: err });
+  return new IoError(`${what}: ${reason}`, { where: path, cause: err });
+}
+
+/** True when `child` is `root` or below it (both already resolved, absolute). */
+export function isInside(root: string, child: string): boolean {
+  const rel = relative(root, child);
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+/**
+ * Resolves symlinks in `path` and refuses the result unless it lies inside
+ * `realRoot`: a layout whose blob (or blobs folder) is a symlink to
+ * /etc/shadow must not be read or written through.
+ */
+export async function realPathInside(realRoot: string, path: string, where: string): Promise<string> {
+  const real = await realpath(path);
+  if (!isInside(realRoot, real)) {
+    throw new IntegrityError("E_UNSAFE_INPUT", `${where} resolves outside the layout (${real})`, { where: path });
+  }
+  return real;
+}
+
+/**
+ * Reads a whole file, refusing it once it passes `max` bytes without
+ * reading further (an index.json of 10 GB is an attack, not a layout).
+ */
+export async function readFileCapped(path: string, max: number, what: string): Promise<Buffer> {
+  const fh = await open(path, "r");
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new IntegrityError("E_UNSAFE_INPUT", `${what} is not a regular file`, { where: path });
+    if (st.size > max) throw tooLarge(what, path, max);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    // Read until EOF rather than trusting st.size: the file may grow meanwhile.
+    for (;;) {
+      const buf = Buffer.alloc(Math.min(64 * 1024, max + 1 - total));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > max) throw tooLarge(what, path, max);
+      chunks.push(buf.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    await fh.close();
+  }
+}
+
+function tooLarge(what: string, path: string, max: number): IntegrityError {
+  return new IntegrityError("E_TOO_LARGE", `${what} is larger than the ${max}-byte limit`, { where: path });
+}
+
+/** A name no other writer picks: pid (so stale ones can be recognised) plus randomness. */
+export function uniqueSuffix(): string {
+  return `${process.pid}-${randomBytes(6).toString("hex")}`;
+}
+
+/**
+ * Replaces `path` atomically: the bytes go to a temporary file in `tmpDir`
+ * (same file system) and are renamed over the target, so a reader sees the
+ * old file or the new one, never a mix.
+ */
+export async function atomicWriteFile(path: string, data: string | Uint8Array, tmpDir = dirname(path), prefix = ".tmp-"): Promise<void> {
+  const tmp = join(tmpDir, `${prefix}${uniqueSuffix()}`);
+  try {
+    await writeFile(tmp, data, { flag: "wx", mode: 0o644 });
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Whether a process with this pid runs on this host (EPERM means it exists but is not ours). */
+export function isPidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === "EPERM";
+  }
+}
+
+export const HOSTNAME = hostname();

@@ -1,0 +1,48 @@
+// The OCI image layout transport (`oci:PATH[:REF]`). The copy engine's
+// dispatcher imports the three open functions; OciLayout and the pieces
+// below it are exported for the archive transport, which reads and writes
+// the same structure through a temporary directory.
+import type { LayoutLocation } from "../../ref/location.js";
+import type { TransportOptions } from "../types.js";
+import { LayoutDestination } from "./destination.js";
+import { OciLayout } from "./layout.js";
+import { LayoutReferences } from "./references.js";
+import { LayoutSource } from "./source.js";
+
+/** Opens an existing layout for reading; index.json is read once, so the source sees one consistent state. */
+export async function openLayoutSource(loc: LayoutLocation, _opts: TransportOptions = {}): Promise<LayoutSource> {
+  const layout = await OciLayout.open(loc.path);
+  return new LayoutSource(loc, layout, await layout.readIndex());
+}
+
+/** Opens (creating when missing) a layout for writing. Nothing is visible until commit(). */
+export async function openLayoutDestination(loc: LayoutLocation, _opts: TransportOptions = {}): Promise<LayoutDestination> {
+  const layout = await OciLayout.create(loc.path);
+  // Refuse a broken index.json now rather than after copying gigabytes.
+  await layout.readIndex();
+  return new LayoutDestination(loc, layout, await layout.registerWriter());
+}
+
+export async function openLayoutReferences(loc: LayoutLocation, _opts: TransportOptions = {}): Promise<LayoutReferences> {
+  return new LayoutReferences(loc, await OciLayout.open(loc.path));
+}
+
+export { LayoutDestination } from "./destination.js";
+export { collectGarbage, reachableBlobs, sweepBlobs, type GcResult } from "./gc.js";
+export {
+  MAX_INDEX_JSON_BYTES,
+  REF_NAME,
+  addUnnamed,
+  emptyIndex,
+  listNames,
+  parseIndexJson,
+  serializeIndexJson,
+  setNamed,
+  type IndexEntry,
+  type LayoutIndex,
+} from "./index-json.js";
+export { DRAY_FILE_PREFIX, LAYOUT_VERSION, OciLayout, type WriterMarker } from "./layout.js";
+export { LockFile } from "./lock.js";
+export { LayoutReferences, type LayoutDeleteResult } from "./references.js";
+export { findDescriptor, resolveRef } from "./resolve.js";
+export { LayoutSource } from "./source.js";

@@ -1,0 +1,419 @@
+// An OCI image layout directory (image-spec image-layout.md): `oci-layout`,
+// `index.json`, `blobs/ALG/HEX`. This class knows files, not images: the
+// source, destination and reference store are built on it, and the archive
+// transport can use it on a temporary directory.
+//
+// Safety rules kept here, once:
+// - a blob path is only ever built from a validated Digest (Digest.blobPath);
+// - every path read or written is resolved (realpath) and must stay inside
+//   the layout, so a symlinked blob or blobs folder cannot leak or clobber
+//   files elsewhere;
+// - blobs are written to a temporary file in `.dray/` (never named like
+//   blobs/ALG/HEX), verified while written, and renamed into place only after
+//   the input ended cleanly and the digest matched.
+// dray's own files (lock, temporaries, writer markers) sit in the layout root
+// named `.dray-*`, as containers/image puts its temporaries in the root: the
+// root always exists (no folder to create or tidy racing another writer), a
+// rename from it into blobs/ stays on one file system, and a finished layout
+// holds nothing of dray's.
+import { createReadStream, createWriteStream, type Stats } from "node:fs";
+import { lstat, mkdir, readdir, rename, stat, unlink, utimes, writeFile, link } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { addAbortSignal, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { DrayError, IntegrityError, NotFoundError, UsageError } from "../../errors.js";
+import { Digest, VerifyingStream, verifyBytes } from "../../oci/digest.js";
+import { MAX_MANIFEST_BYTES } from "../../oci/manifest.js";
+import {
+  HOSTNAME,
+  atomicWriteFile,
+  errnoCode,
+  ioError,
+  isNotFound,
+  isPidAlive,
+  readFileCapped,
+  realPathInside,
+  uniqueSuffix,
+} from "./fsutil.js";
+import { MAX_INDEX_JSON_BYTES, emptyIndex, parseIndexJson, serializeIndexJson, type LayoutIndex } from "./index-json.js";
+import { LockFile, type LockOptions } from "./lock.js";
+
+export const LAYOUT_VERSION = "1.0.0";
+/** Names of dray's private files in a layout root (lock, temporaries, writer markers). Archive writers skip them. */
+export const DRAY_FILE_PREFIX = ".dray-";
+const TMP_PREFIX = ".dray-tmp-";
+const WRITER_PREFIX = ".dray-writer-";
+const LOCK_NAME = ".dray-lock";
+
+export interface BlobWriteOptions {
+  signal?: AbortSignal;
+  /** Expected size; omit (or pass a negative number) when unknown. */
+  size?: number;
+}
+
+/** A live writer's marker: GC leaves alone blobs written since the oldest live writer started. */
+export interface WriterMarker {
+  readonly since: number;
+  remove(): Promise<void>;
+}
+
+export class OciLayout {
+  /** The directory as the user named it (for messages). */
+  readonly root: string;
+  /** Temporaries being written by this object, removed by removeTemporaries(). */
+  private readonly temporaries = new Set<string>();
+
+  private constructor(
+    root: string,
+    /** The directory with symlinks resolved: every path used must stay below it. */
+    readonly realRoot: string,
+  ) {
+    this.root = root;
+  }
+
+  /** Opens an existing layout for reading; checks `oci-layout`. */
+  static async open(dir: string): Promise<OciLayout> {
+    const root = resolve(dir);
+    let st: Stats;
+    try {
+      st = await stat(root);
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError(`no OCI layout at ${dir}`, { where: dir });
+      throw ioError(err, "cannot open OCI layout", dir);
+    }
+    if (!st.isDirectory()) throw new UsageError(`${dir} is not a directory (an OCI layout is a directory; use oci-archive: for a tar)`, "E_LOCATION_INVALID");
+    const layout = new OciLayout(dir, await realPathInside("/", root, dir));
+    await layout.checkLayoutFile();
+    return layout;
+  }
+
+  /**
+   * Opens a layout for writing, creating the directory, `oci-layout`,
+   * `blobs/` and an empty `index.json` when missing. An existing non-empty
+   * directory without `oci-layout` is refused: `oci:$HOME` is a typo, not a wish.
+   */
+  static async create(dir: string): Promise<OciLayout> {
+    const root = resolve(dir);
+    try {
+      await mkdir(root, { recursive: true });
+    } catch (err) {
+      throw ioError(err, "cannot create OCI layout directory", dir);
+    }
+    const layout = new OciLayout(dir, await realPathInside("/", root, dir));
+    const hasLayoutFile = await layout.exists("oci-layout");
+    if (!hasLayoutFile) {
+      const names = (await readdir(root)).filter((n) => !n.startsWith(DRAY_FILE_PREFIX));
+      if (names.length > 0) {
+        throw new UsageError(`${dir} exists and is not an OCI layout (no oci-layout file); choose an empty or new directory`, "E_LOCATION_INVALID");
+      }
+    }
+    await layout.ensureDir("blobs");
+    await layout.createIfAbsent("oci-layout", JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
+    await layout.checkLayoutFile();
+    await layout.createIfAbsent("index.json", serializeIndexJson(emptyIndex()));
+    return layout;
+  }
+
+  private where(rel: string): string {
+    return join(this.root, rel);
+  }
+
+  private async exists(rel: string): Promise<boolean> {
+    try {
+      await lstat(join(this.realRoot, rel));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw ioError(err, "cannot read OCI layout", this.where(rel));
+    }
+  }
+
+  /** A directory below the root, created if needed, proven to resolve inside the layout. */
+  private async ensureDir(rel: string): Promise<string> {
+    const path = join(this.realRoot, rel);
+    try {
+      await mkdir(path, { recursive: true });
+    } catch (err) {
+      throw ioError(err, "cannot create directory in OCI layout", this.where(rel));
+    }
+    return realPathInside(this.realRoot, path, this.where(rel));
+  }
+
+  /**
+   * Creates a file only if it does not exist, atomically: written to a
+   * temporary and hard-linked into place (link fails on an existing name), so
+   * a concurrent reader never sees it half-written and a concurrent creator
+   * never overwrites.
+   */
+  private async createIfAbsent(rel: string, content: string): Promise<void> {
+    const tmp = join(this.realRoot, `${TMP_PREFIX}${uniqueSuffix()}`);
+    await writeFile(tmp, content, { flag: "wx", mode: 0o644 });
+    try {
+      await link(tmp, join(this.realRoot, rel));
+    } catch (err) {
+      if (errnoCode(err) !== "EEXIST") throw ioError(err, "cannot write OCI layout", this.where(rel));
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /** The real path of a file in the layout that must exist and stay inside. */
+  private async insidePath(rel: string, what: string): Promise<string> {
+    try {
+      return await realPathInside(this.realRoot, join(this.realRoot, rel), this.where(rel));
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError(`${what} not found in OCI layout ${this.root}`, { where: this.where(rel), cause: err });
+      if (err instanceof IntegrityError) throw err;
+      throw ioError(err, `cannot read ${what}`, this.where(rel));
+    }
+  }
+
+  /** Checks `oci-layout`: a JSON object whose imageLayoutVersion dray understands. */
+  async checkLayoutFile(): Promise<void> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFileCapped(await this.insidePath("oci-layout", "oci-layout file"), 64 * 1024, "oci-layout file");
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new NotFoundError(`${this.root} is not an OCI layout (no oci-layout file)`, { where: this.root });
+      throw err;
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(bytes.toString("utf8"));
+    } catch {
+      throw new IntegrityError("E_MANIFEST_INVALID", "oci-layout is not valid JSON", { where: this.where("oci-layout") });
+    }
+    const version = typeof doc === "object" && doc !== null ? (doc as Record<string, unknown>).imageLayoutVersion : undefined;
+    if (version !== LAYOUT_VERSION) {
+      throw new IntegrityError("E_UNSUPPORTED_MEDIA_TYPE", `unsupported OCI layout version ${JSON.stringify(version)} (dray reads ${LAYOUT_VERSION})`, {
+        where: this.where("oci-layout"),
+      });
+    }
+  }
+
+  /** Parses index.json (size-capped; every descriptor validated). */
+  async readIndex(): Promise<LayoutIndex> {
+    const path = await this.insidePath("index.json", "index.json");
+    const bytes = await readFileCapped(path, MAX_INDEX_JSON_BYTES, "index.json").catch((err: unknown) => {
+      if (err instanceof IntegrityError) throw err;
+      throw ioError(err, "cannot read index.json", this.where("index.json"));
+    });
+    return parseIndexJson(bytes, this.root);
+  }
+
+  /** Replaces index.json atomically. The caller holds the lock (see updateIndex). */
+  async writeIndex(index: LayoutIndex): Promise<void> {
+    try {
+      await atomicWriteFile(join(this.realRoot, "index.json"), serializeIndexJson(index), this.realRoot, TMP_PREFIX);
+    } catch (err) {
+      throw ioError(err, "cannot write index.json", this.where("index.json"));
+    }
+  }
+
+  /** The lock guarding read-modify-write of index.json. */
+  lockFile(): LockFile {
+    return new LockFile(join(this.realRoot, LOCK_NAME));
+  }
+
+  /**
+   * Read-modify-write of index.json under the lock: index.json is re-read
+   * after the lock is taken, so a concurrent writer's commit is kept.
+   */
+  async updateIndex<T>(fn: (index: LayoutIndex) => Promise<{ index: LayoutIndex; result: T }>, opts?: LockOptions): Promise<T> {
+    return this.lockFile().with(async () => {
+      const before = await this.readIndex();
+      const { index, result } = await fn(before);
+      if (index !== before) await this.writeIndex(index);
+      return result;
+    }, opts);
+  }
+
+  /** `blobs/ALG/HEX` below the root, lexically (no file-system access). */
+  blobPath(digest: Digest): string {
+    return join(this.realRoot, digest.blobPath);
+  }
+
+  /** The blob's real path after refusing symlinks out of the layout; E_NOT_FOUND when absent. */
+  async resolveBlob(digest: Digest): Promise<string> {
+    return this.insidePath(digest.blobPath, `blob ${digest}`);
+  }
+
+  /** The blob's size, or undefined when absent; a blob escaping the layout or not a file is refused. */
+  async statBlob(digest: Digest): Promise<number | undefined> {
+    let path: string;
+    try {
+      path = await this.resolveBlob(digest);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+    const st = await stat(path);
+    if (!st.isFile()) throw new IntegrityError("E_UNSAFE_INPUT", `blob ${digest} is not a regular file`, { where: this.where(digest.blobPath) });
+    return st.size;
+  }
+
+  async hasBlob(digest: Digest): Promise<boolean> {
+    return (await this.statBlob(digest)) !== undefined;
+  }
+
+  /** Marks a blob as recently used, so a concurrent GC spares it (see WriterMarker). */
+  async touchBlob(digest: Digest): Promise<void> {
+    const now = new Date();
+    await utimes(this.blobPath(digest), now, now).catch(() => undefined);
+  }
+
+  /** Reads a small blob (manifest, index, config) whole: size-capped and verified against its digest. */
+  async readBlob(digest: Digest, opts: { max?: number; size?: number } = {}): Promise<Buffer> {
+    const max = opts.max ?? MAX_MANIFEST_BYTES;
+    const path = await this.resolveBlob(digest);
+    const bytes = await readFileCapped(path, max, `blob ${digest}`).catch((err: unknown) => {
+      if (err instanceof IntegrityError) throw err;
+      throw ioError(err, `cannot read blob ${digest}`, this.where(digest.blobPath));
+    });
+    verifyBytes(bytes, { digest, size: opts.size !== undefined && opts.size >= 0 ? opts.size : undefined, where: this.where(digest.blobPath) });
+    return bytes;
+  }
+
+  /**
+   * A stream of a blob's bytes. The size is checked up front when known (a
+   * cheap early failure); the digest is for the caller's VerifyingStream.
+   */
+  async openBlob(digest: Digest, opts: { size?: number; signal?: AbortSignal } = {}): Promise<Readable> {
+    const path = await this.resolveBlob(digest);
+    const st = await stat(path);
+    if (!st.isFile()) throw new IntegrityError("E_UNSAFE_INPUT", `blob ${digest} is not a regular file`, { where: this.where(digest.blobPath) });
+    if (opts.size !== undefined && opts.size >= 0 && st.size !== opts.size) {
+      throw new IntegrityError("E_SIZE_MISMATCH", `blob ${digest} has ${st.size} bytes, expected ${opts.size}`, { where: this.where(digest.blobPath) });
+    }
+    opts.signal?.throwIfAborted();
+    const stream = createReadStream(path);
+    return opts.signal ? addAbortSignal(opts.signal, stream) : stream;
+  }
+
+  /**
+   * Stores a blob from a stream: written to `.dray/tmp-PID-RANDOM`, hashed
+   * and counted on the way (a mismatch or an error from `data` aborts), and
+   * renamed to blobs/ALG/HEX only when everything matched. The temporary is
+   * removed on any failure.
+   */
+  async writeBlob(digest: Digest, data: Readable, opts: BlobWriteOptions = {}): Promise<void> {
+    const dir = await this.ensureDir(`blobs/${digest.algorithm}`);
+    const tmp = join(this.realRoot, `${TMP_PREFIX}${uniqueSuffix()}`);
+    const size = opts.size !== undefined && opts.size >= 0 ? opts.size : undefined;
+    const verify = new VerifyingStream({ digest, size, where: this.where(digest.blobPath) });
+    this.temporaries.add(tmp);
+    try {
+      await pipeline(data, verify, createWriteStream(tmp, { flags: "wx", mode: 0o644 }), opts.signal ? { signal: opts.signal } : {});
+      // rename replaces the name itself, never writing through a symlink that may sit there.
+      await rename(tmp, join(dir, digest.hex));
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      if (err instanceof DrayError || (err instanceof Error && err.name === "AbortError")) throw err;
+      throw ioError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
+    } finally {
+      this.temporaries.delete(tmp);
+    }
+  }
+
+  /** Stores a blob held in memory (manifests, configs), verified the same way. */
+  async writeBlobBytes(digest: Digest, bytes: Uint8Array): Promise<void> {
+    verifyBytes(bytes, { digest, where: this.where(digest.blobPath) });
+    const dir = await this.ensureDir(`blobs/${digest.algorithm}`);
+    const tmp = join(this.realRoot, `${TMP_PREFIX}${uniqueSuffix()}`);
+    try {
+      await writeFile(tmp, bytes, { flag: "wx", mode: 0o644 });
+      await rename(tmp, join(dir, digest.hex));
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw ioError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
+    }
+  }
+
+  /** Every file in blobs/ALG/ whose name is a valid digest; anything else there is left alone. */
+  async listBlobs(): Promise<Array<{ digest: Digest; mtimeMs: number }>> {
+    const out: Array<{ digest: Digest; mtimeMs: number }> = [];
+    for (const algorithm of ["sha256", "sha512"]) {
+      let names: string[];
+      try {
+        names = await readdir(join(this.realRoot, "blobs", algorithm));
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        throw ioError(err, "cannot list blobs", this.where(`blobs/${algorithm}`));
+      }
+      for (const name of names) {
+        const digest = Digest.tryParse(`${algorithm}:${name}`);
+        if (!digest) continue;
+        const st = await lstat(this.blobPath(digest)).catch(() => undefined);
+        if (st) out.push({ digest, mtimeMs: st.mtimeMs });
+      }
+    }
+    return out;
+  }
+
+  /** Removes a blob file (a symlink is removed itself, never its target). */
+  async removeBlob(digest: Digest): Promise<void> {
+    await unlink(this.blobPath(digest)).catch((err: unknown) => {
+      if (!isNotFound(err)) throw ioError(err, `cannot remove blob ${digest}`, this.where(digest.blobPath));
+    });
+  }
+
+  /** Removes the temporaries of writes still in flight (their pipelines then fail); for abort(). */
+  async removeTemporaries(): Promise<void> {
+    await Promise.all([...this.temporaries].map((t) => unlink(t).catch(() => undefined)));
+    this.temporaries.clear();
+  }
+
+  /** Announces a writer in progress (see liveWritersSince); remove() when done. */
+  async registerWriter(): Promise<WriterMarker> {
+    const path = join(this.realRoot, `${WRITER_PREFIX}${uniqueSuffix()}`);
+    await writeFile(path, JSON.stringify({ pid: process.pid, host: HOSTNAME }), { flag: "wx", mode: 0o644 });
+    // The marker's own mtime is the start time: the same clock and granularity as the blob files it is compared with.
+    const since = (await stat(path)).mtimeMs;
+    return { since, remove: () => unlink(path).catch(() => undefined) };
+  }
+
+  /**
+   * The start time of the oldest writer still running (blobs written after it
+   * may belong to a commit in progress), or undefined when none is. Markers
+   * and temporaries of dead processes on this host are cleaned up on the way.
+   */
+  async liveWritersSince(): Promise<number | undefined> {
+    let names: string[];
+    try {
+      names = await readdir(this.realRoot);
+    } catch (err) {
+      throw ioError(err, "cannot read layout", this.root);
+    }
+    let oldest: number | undefined;
+    for (const name of names) {
+      const m = /^\.dray-(tmp|writer)-(\d+)-[0-9a-f]+$/.exec(name);
+      if (!m) continue;
+      const path = join(this.realRoot, name);
+      const pid = Number(m[2]);
+      if (m[1] === "tmp") {
+        if (!isPidAlive(pid)) await unlink(path).catch(() => undefined);
+        continue;
+      }
+      const info = await readMarker(path);
+      const since = (await lstat(path).catch(() => undefined))?.mtimeMs;
+      if (since === undefined) continue; // finished meanwhile
+      // A marker from another host cannot be checked: it counts as live.
+      if (info && (info.host !== HOSTNAME || isPidAlive(info.pid))) oldest = Math.min(oldest ?? since, since);
+      else await unlink(path).catch(() => undefined);
+    }
+    return oldest;
+  }
+}
+
+async function readMarker(path: string): Promise<{ pid: number; host: string } | undefined> {
+  try {
+    const bytes = await readFileCapped(path, 4096, "writer marker");
+    const doc = JSON.parse(bytes.toString("utf8")) as Record<string, unknown>;
+    if (typeof doc.pid === "number" && typeof doc.host === "string") {
+      return { pid: doc.pid, host: doc.host };
+    }
+  } catch {
+    // unreadable marker: treated as dead
+  }
+  return undefined;
+}
