@@ -21,11 +21,11 @@ export class Digest {
   /** Parses `sha256:<64 lowercase hex>` or `sha512:<128 lowercase hex>`; anything else throws E_DIGEST_INVALID. */
   static parse(text: string): Digest {
     const m = DIGEST_RE.exec(text);
-    if (!m) throw new UsageError(`invalid digest "${truncate(text)}"`, "E_DIGEST_INVALID");
+    if (!m) throw new UsageError(`invalid digest ${quoted(text)}`, "E_DIGEST_INVALID");
     const algorithm = m[1] as DigestAlgorithm;
     const hex = m[2]!;
     if (hex.length !== HEX_LENGTH[algorithm]) {
-      throw new UsageError(`invalid digest "${truncate(text)}": ${algorithm} needs ${HEX_LENGTH[algorithm]} hex digits`, "E_DIGEST_INVALID");
+      throw new UsageError(`invalid digest ${quoted(text)}: ${algorithm} needs ${HEX_LENGTH[algorithm]} hex digits`, "E_DIGEST_INVALID");
     }
     return new Digest(algorithm, hex);
   }
@@ -71,8 +71,9 @@ export class Digest {
   }
 }
 
-function truncate(s: string): string {
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+/** Untrusted text in a message: quoted, escaped (one line whatever it holds) and cut short. */
+function quoted(s: string): string {
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...` : s);
 }
 
 /** Incremental hashing of a stream of chunks. */

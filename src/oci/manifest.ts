@@ -53,6 +53,27 @@ function invalid(message: string, where?: string): IntegrityError {
 
 type Json = Record<string, unknown>;
 
+/** RFC 6838 type/subtype, the pattern the image-spec's JSON schema gives for mediaType and artifactType. */
+const MEDIA_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+/** True for a bare `type/subtype` as descriptors carry them (no parameters). */
+export function isValidMediaType(v: unknown): v is string {
+  return typeof v === "string" && MEDIA_TYPE_RE.test(v);
+}
+
+/** Short, escaped, one-line rendering of untrusted text for messages. */
+function show(v: unknown): string {
+  const text = typeof v === "string" ? v : String(JSON.stringify(v));
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
+}
+
+/** An optional media-type field: absent, or a valid media type. */
+function optionalMediaType(v: unknown, field: string, where?: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (!isValidMediaType(v)) throw invalid(`${field} ${show(v)} is not a valid media type`, where);
+  return v;
+}
+
 function isObject(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -78,11 +99,13 @@ function parsePlatformField(v: unknown, where?: string): Platform | undefined {
 /** Validates one descriptor object; its digest must satisfy the strict grammar. */
 export function parseDescriptor(v: unknown, where?: string): Descriptor {
   if (!isObject(v)) throw invalid("descriptor must be an object", where);
-  if (typeof v.mediaType !== "string" || v.mediaType === "") throw invalid("descriptor without mediaType", where);
+  if (v.mediaType === undefined) throw invalid("descriptor without mediaType", where);
+  if (!isValidMediaType(v.mediaType)) throw invalid(`descriptor mediaType ${show(v.mediaType)} is not a valid media type`, where);
   if (typeof v.digest !== "string") throw invalid("descriptor without digest", where);
+  // The strict grammar keeps `sha256:../../x` and friends out of URLs and blob paths.
   const digest = Digest.tryParse(v.digest);
-  if (!digest) throw invalid(`descriptor digest "${v.digest.slice(0, 80)}" is not a valid digest`, where);
-  if (typeof v.size !== "number" || !Number.isSafeInteger(v.size) || v.size < 0) throw invalid(`descriptor ${v.digest} has an invalid size`, where);
+  if (!digest) throw invalid(`descriptor digest ${show(v.digest)} is not a valid digest (sha256 or sha512, lowercase hex)`, where);
+  if (typeof v.size !== "number" || !Number.isSafeInteger(v.size) || v.size < 0) throw invalid(`descriptor ${digest} has an invalid size ${show(v.size)}`, where);
   const d: Descriptor = { mediaType: v.mediaType, digest, size: v.size };
   if (v.urls !== undefined) {
     if (!Array.isArray(v.urls) || v.urls.some((u) => typeof u !== "string")) throw invalid("descriptor urls must be strings", where);
@@ -92,7 +115,8 @@ export function parseDescriptor(v: unknown, where?: string): Descriptor {
   if (annotations) d.annotations = annotations;
   const platform = parsePlatformField(v.platform, where);
   if (platform) d.platform = platform;
-  if (typeof v.artifactType === "string") d.artifactType = v.artifactType;
+  const artifactType = optionalMediaType(v.artifactType, "descriptor artifactType", where);
+  if (artifactType !== undefined) d.artifactType = artifactType;
   return d;
 }
 
@@ -115,15 +139,11 @@ export function parseManifest(bytes: Uint8Array, declaredType?: string, where?: 
   if (bytes.length > MAX_MANIFEST_BYTES) {
     throw new IntegrityError("E_TOO_LARGE", `manifest of ${bytes.length} bytes exceeds the ${MAX_MANIFEST_BYTES}-byte limit`, { where });
   }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
-  } catch {
-    throw invalid("manifest is not valid JSON", where);
-  }
-  if (!isObject(doc)) throw invalid("manifest is not a JSON object", where);
-  const inner = typeof doc.mediaType === "string" ? doc.mediaType : undefined;
-  if (doc.schemaVersion === 1 || (inner && isSchema1Type(inner)) || (declaredType && isSchema1Type(declaredType))) {
+  const doc = parseJsonObject(bytes, "manifest", where);
+  const declared = normalizeDeclaredType(declaredType);
+  if (doc.mediaType !== undefined && typeof doc.mediaType !== "string") throw invalid("manifest mediaType must be a string", where);
+  const inner = doc.mediaType;
+  if (doc.schemaVersion === 1 || (inner !== undefined && isSchema1Type(inner)) || (declared !== undefined && isSchema1Type(declared))) {
     throw new IntegrityError(
       "E_UNSUPPORTED_MEDIA_TYPE",
       "Docker schema 1 manifests are not supported (deprecated since 2017; re-push the image with a current client)",
@@ -134,11 +154,11 @@ export function parseManifest(bytes: Uint8Array, declaredType?: string, where?: 
   const hasLayers = "layers" in doc;
   const hasManifests = "manifests" in doc;
   if (hasLayers && hasManifests) throw invalid("document has both layers and manifests", where);
-  // A document without mediaType is allowed by the OCI spec; then the declared type and the shape decide.
-  const mediaType = inner ?? declaredType ?? (hasManifests ? MediaType.OciIndex : MediaType.OciManifest);
-  if (inner && declaredType && inner !== declaredType && !isGenericJson(declaredType)) {
-    throw invalid(`declared media type ${declaredType} disagrees with the document's ${inner}`, where);
+  if (inner !== undefined && declared !== undefined && inner !== declared) {
+    throw invalid(`declared media type ${show(declared)} disagrees with the document's ${show(inner)}`, where);
   }
+  // A document without mediaType is allowed by the OCI spec; then the declared type and the shape decide.
+  const mediaType = inner ?? declared ?? (hasManifests ? MediaType.OciIndex : MediaType.OciManifest);
   if (isIndexType(mediaType)) {
     if (hasLayers || "config" in doc || !hasManifests) throw invalid(`${mediaType} must have manifests and no layers or config`, where);
     return parseIndexDoc(doc, mediaType, where);
@@ -147,7 +167,30 @@ export function parseManifest(bytes: Uint8Array, declaredType?: string, where?: 
     if (hasManifests || !("config" in doc)) throw invalid(`${mediaType} must have a config and no manifests`, where);
     return parseManifestDoc(doc, mediaType, where);
   }
-  throw new IntegrityError("E_UNSUPPORTED_MEDIA_TYPE", `unsupported manifest media type ${mediaType}`, { where });
+  throw new IntegrityError("E_UNSUPPORTED_MEDIA_TYPE", `unsupported manifest media type ${show(mediaType)}`, { where });
+}
+
+/** Strict UTF-8 (no replacement characters, a BOM is an error as in Go) and a JSON object. */
+function parseJsonObject(bytes: Uint8Array, what: string, where?: string): Json {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes));
+  } catch {
+    throw invalid(`${what} is not valid JSON`, where);
+  }
+  if (!isObject(doc)) throw invalid(`${what} is not a JSON object`, where);
+  return doc;
+}
+
+/**
+ * What the transport declared, as a bare media type: parameters of a
+ * Content-Type dropped, and generic types (application/json, a registry's
+ * octet-stream) treated as saying nothing, so the document decides.
+ */
+function normalizeDeclaredType(declaredType: string | undefined): string | undefined {
+  if (declaredType === undefined) return undefined;
+  const bare = declaredType.split(";")[0]!.trim();
+  return bare === "" || isGenericJson(bare.toLowerCase()) ? undefined : bare;
 }
 
 function isGenericJson(t: string): boolean {
@@ -157,7 +200,8 @@ function isGenericJson(t: string): boolean {
 function optionalCommon(doc: Json, where?: string): Pick<ImageManifest, "subject" | "artifactType" | "annotations"> {
   const out: Pick<ImageManifest, "subject" | "artifactType" | "annotations"> = {};
   if (doc.subject !== undefined) out.subject = parseDescriptor(doc.subject, where);
-  if (typeof doc.artifactType === "string") out.artifactType = doc.artifactType;
+  const artifactType = optionalMediaType(doc.artifactType, "artifactType", where);
+  if (artifactType !== undefined) out.artifactType = artifactType;
   const annotations = stringMap(doc.annotations, "annotations", where);
   if (annotations) out.annotations = annotations;
   return out;
@@ -231,13 +275,7 @@ export interface ImageConfig {
 
 /** Parses an image config blob; only the shape, not every field, is checked. */
 export function parseImageConfig(bytes: Uint8Array, where?: string): ImageConfig {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
-  } catch {
-    throw invalid("image config is not valid JSON", where);
-  }
-  if (!isObject(doc)) throw invalid("image config is not a JSON object", where);
+  const doc = parseJsonObject(bytes, "image config", where);
   const rootfs = doc.rootfs;
   if (rootfs !== undefined) {
     if (!isObject(rootfs) || !Array.isArray(rootfs.diff_ids) || rootfs.diff_ids.some((d) => typeof d !== "string" || !Digest.isValid(d))) {

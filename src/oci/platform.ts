@@ -32,20 +32,19 @@ export function formatPlatform(p: Platform): string {
  */
 export function normalizePlatform(p: Platform): Platform {
   let architecture = p.architecture.toLowerCase();
-  let variant = p.variant?.toLowerCase();
+  let variant = p.variant ? p.variant.toLowerCase() : undefined;
   switch (architecture) {
     case "x86_64":
     case "x86-64":
-      architecture = "amd64";
-      variant = undefined;
-      break;
     case "amd64":
+      // v1 is the baseline every amd64 machine has; v2..v4 are real requirements and kept.
+      architecture = "amd64";
       if (variant === "v1") variant = undefined;
       break;
     case "aarch64":
     case "arm64":
       architecture = "arm64";
-      if (variant === undefined || variant === "8" || variant === "v8") variant = "v8";
+      if (variant === undefined || variant === "8" || variant === "v8" || variant === "v8.0") variant = "v8";
       break;
     case "armhf":
       architecture = "arm";

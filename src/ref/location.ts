@@ -1,6 +1,6 @@
 import { UsageError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
-import { formatReference, isValidTag, parseReference, type ImageReference } from "./reference.js";
+import { formatReference, isValidTag, parseReference, quote, type ImageReference } from "./reference.js";
 
 export type TransportName = "docker" | "oci" | "oci-archive" | "docker-archive";
 
@@ -37,19 +37,20 @@ const PREFIXES: ReadonlyArray<[string, TransportName]> = [
 ];
 
 function locationError(text: string, why: string): UsageError {
-  return new UsageError(`invalid location "${text}": ${why}`, "E_LOCATION_INVALID");
+  return new UsageError(`invalid location ${quote(text)}: ${why}`, "E_LOCATION_INVALID");
 }
 
 /** Parses the REF of `oci:PATH:REF`: a digest when it has the digest form, else a tag. */
 export function parseLayoutRef(text: string, whole: string): LayoutRef {
-  if (/^[a-z0-9]+:/.test(text)) {
+  // A tag never holds a colon, so a colon means the REF is meant as a digest.
+  if (text.includes(":")) {
     const digest = Digest.tryParse(text);
-    if (!digest) throw locationError(whole, `"${text}" is not a valid digest`);
+    if (!digest) throw locationError(whole, `${quote(text)} is not a valid digest (sha256 or sha512, lowercase hex)`);
     return { kind: "digest", digest };
   }
   // The image-spec allows more in ref.name than a docker tag, but dray keeps to the
   // tag grammar so a name always survives a copy to a registry.
-  if (!isValidTag(text)) throw locationError(whole, `"${text}" is not a valid tag`);
+  if (!isValidTag(text)) throw locationError(whole, `${quote(text)} is not a valid tag`);
   return { kind: "tag", tag: text };
 }
 
@@ -92,12 +93,15 @@ export function parseLocation(text: string): Location {
   return ref === undefined ? { transport, path } : { transport, path, ref: parseLayoutRef(ref, text) };
 }
 
+/** Parses the reference part of a location, naming the whole location in the error. */
 function wrapRef(ref: string, whole: string): ImageReference {
   try {
     return parseReference(ref);
   } catch (err) {
-    if (err instanceof UsageError) throw new UsageError(`invalid location "${whole}": ${err.message.replace(/^invalid reference "[^"]*": /, "")}`, "E_REF_INVALID");
-    throw err;
+    if (!(err instanceof UsageError)) throw err;
+    const prefix = `invalid reference ${quote(ref)}: `;
+    const why = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    throw new UsageError(`invalid location ${quote(whole)}: ${why}`, "E_REF_INVALID", { cause: err });
   }
 }
 

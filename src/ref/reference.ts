@@ -1,3 +1,4 @@
+import { isIPv6 } from "node:net";
 import { UsageError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 
@@ -42,7 +43,15 @@ export interface ImageReference {
 }
 
 function refError(text: string, why: string): UsageError {
-  return new UsageError(`invalid reference "${text}": ${why}`, "E_REF_INVALID");
+  return new UsageError(`invalid reference ${quote(text)}: ${why}`, "E_REF_INVALID");
+}
+
+/**
+ * User text inside a message: quoted, escaped and cut short, so an error stays
+ * one line however hostile the input (newlines, control characters, megabytes).
+ */
+export function quote(text: string, max = 100): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max - 3)}...` : text);
 }
 
 export function isValidTag(tag: string): boolean {
@@ -59,19 +68,18 @@ function splitTagAndDigest(text: string): { name: string; tag?: string; digest?:
     rest = rest.slice(0, at);
     if (!DIGEST_GRAMMAR_RE.test(d)) throw refError(text, "invalid digest format");
     const parsed = Digest.tryParse(d);
-    if (!parsed) throw refError(text, `unsupported digest "${d}" (sha256 or sha512, lowercase hex)`);
+    if (!parsed) throw refError(text, `unsupported digest ${quote(d)} (sha256 or sha512, lowercase hex)`);
     digest = parsed;
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf("/");
   const colon = rest.lastIndexOf(":");
+  // A colon after the last slash separates the tag; one before it is a port.
+  // So `localhost:5000` alone is the name `localhost` with tag `5000`, as in docker.
   if (colon > lastSlash) {
-    const candidate = rest.slice(colon + 1);
-    // `localhost:5000` without a path is a host, never name:tag; but such a name
-    // is a single path component, where a colon can only be a tag separator.
-    tag = candidate;
+    tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG_RE.test(tag)) throw refError(text, `invalid tag "${tag}"`);
+    if (!TAG_RE.test(tag)) throw refError(text, `invalid tag ${quote(tag)}`);
   }
   const out: { name: string; tag?: string; digest?: Digest } = { name: rest };
   if (tag !== undefined) out.tag = tag;
@@ -79,15 +87,18 @@ function splitTagAndDigest(text: string): { name: string; tag?: string; digest?:
   return out;
 }
 
+/** Docker's rule for a first name component: a registry host if it has '.', ':', is localhost, or has uppercase. */
+function looksLikeHost(first: string): boolean {
+  return first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase();
+}
+
 /** Splits a name into domain and path the way docker normalises it. */
 function splitDomain(name: string): { domain: string; path: string } {
   const slash = name.indexOf("/");
-  const first = slash < 0 ? "" : name.slice(0, slash);
-  const looksLikeHost = slash >= 0 && (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase());
-  if (!looksLikeHost) {
+  if (slash < 0 || !looksLikeHost(name.slice(0, slash))) {
     return { domain: DEFAULT_DOMAIN, path: slash < 0 ? OFFICIAL_REPO_PREFIX + name : name };
   }
-  let domain = first;
+  let domain = name.slice(0, slash);
   let path = name.slice(slash + 1);
   if (domain === LEGACY_DEFAULT_DOMAIN) domain = DEFAULT_DOMAIN;
   if (domain === DEFAULT_DOMAIN && !path.includes("/")) path = OFFICIAL_REPO_PREFIX + path;
@@ -97,23 +108,45 @@ function splitDomain(name: string): { domain: string; path: string } {
 /**
  * Parses and normalises a docker reference as `docker pull` would:
  * `alpine` → `docker.io/library/alpine` (no tag yet: see withDefaultTag).
+ *
+ * Follows distribution/reference's ParseNormalizedNamed, with two deliberate
+ * restrictions: digests must be sha256 or sha512 in lowercase hex (what dray can
+ * verify), and the host must be one a URL can carry (port up to 65535, a real
+ * IPv4 or IPv6 address where it looks like one), so a parsed reference never
+ * fails later when it is turned into a URL.
  */
 export function parseReference(text: string): ImageReference {
   if (text === "") throw refError(text, "empty reference");
+  // Docker tests the whole input: `<64 hex>:tag` is a name, `<64 hex>` an image ID.
+  if (ANCHORED_ID_RE.test(text)) throw refError(text, "a 64-hex-digit string is an image ID, not a repository name");
   const { name, tag, digest } = splitTagAndDigest(text);
   if (name === "") throw refError(text, "missing repository name");
-  if (ANCHORED_ID_RE.test(name)) throw refError(text, "a 64-hex-digit string is an image ID, not a repository name");
   const { domain, path } = splitDomain(name);
-  if (!DOMAIN_RE.test(domain)) throw refError(text, `invalid registry host "${domain}"`);
+  checkDomain(domain, text);
   if (path !== path.toLowerCase()) throw refError(text, "repository name must be lowercase");
-  if (!PATH_RE.test(path)) throw refError(text, `invalid repository name "${path}"`);
-  if (name.length > NAME_TOTAL_LENGTH_MAX || `${domain}/${path}`.length > NAME_TOTAL_LENGTH_MAX) {
-    throw refError(text, `repository name longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
-  }
+  if (!PATH_RE.test(path)) throw refError(text, `invalid repository name ${quote(path)}`);
+  // The limit applies to the repository path, as the registry (and distribution/reference v0.6) count it.
+  if (path.length > NAME_TOTAL_LENGTH_MAX) throw refError(text, `repository name longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
   const ref: ImageReference = { domain, path };
   if (tag !== undefined) ref.tag = tag;
   if (digest !== undefined) ref.digest = digest;
   return ref;
+}
+
+/** The grammar's host[:port], then what a URL needs beyond the grammar. */
+function checkDomain(domain: string, text: string): void {
+  if (!DOMAIN_RE.test(domain)) throw refError(text, `invalid registry host ${quote(domain)}`);
+  const m = /^(\[[^\]]*\]|[^:]*)(?::([0-9]+))?$/.exec(domain);
+  const host = m?.[1] ?? domain;
+  const port = m?.[2];
+  if (port !== undefined && (port.length > 5 || Number(port) > 65535)) throw refError(text, `invalid port in registry host ${quote(domain)}`);
+  if (host.startsWith("[") && !isIPv6(host.slice(1, -1))) throw refError(text, `${quote(host)} is not an IPv6 address`);
+  // WHATWG URLs read a host whose last label is numeric as IPv4 and refuse a bad one (`127.0.0.999`).
+  try {
+    new URL(`http://${domain}/`);
+  } catch {
+    throw refError(text, `${quote(domain)} cannot be a registry host`);
+  }
 }
 
 /** `latest` when neither tag nor digest is given, as docker does. */
@@ -134,16 +167,28 @@ export function formatReference(ref: ImageReference): string {
   return s;
 }
 
-/** The short form docker prints: `alpine:latest` for `docker.io/library/alpine:latest`. */
+/**
+ * The short form docker prints: `alpine:latest` for `docker.io/library/alpine:latest`.
+ * Like docker, `library/` is dropped only from a single-component remainder.
+ * Unlike docker, the host stays whenever dropping it would change the meaning
+ * (`docker.io/foo.com/bar`, an image-ID-like name), so the short form always
+ * parses back to the same reference.
+ */
 export function familiarReference(ref: ImageReference): string {
-  let name = repositoryName(ref);
-  if (ref.domain === DEFAULT_DOMAIN) {
-    name = ref.path.startsWith(OFFICIAL_REPO_PREFIX) ? ref.path.slice(OFFICIAL_REPO_PREFIX.length) : ref.path;
-  }
-  let s = name;
+  let s = ref.domain === DEFAULT_DOMAIN ? familiarHubPath(ref) : repositoryName(ref);
   if (ref.tag !== undefined) s += `:${ref.tag}`;
   if (ref.digest !== undefined) s += `@${ref.digest}`;
   return s;
+}
+
+function familiarHubPath(ref: ImageReference): string {
+  const { path } = ref;
+  const slash = path.indexOf("/");
+  if (slash >= 0 && looksLikeHost(path.slice(0, slash))) return repositoryName(ref);
+  const rest = path.startsWith(OFFICIAL_REPO_PREFIX) ? path.slice(OFFICIAL_REPO_PREFIX.length) : undefined;
+  if (rest === undefined || rest.includes("/")) return path;
+  const bare = ref.tag === undefined && ref.digest === undefined;
+  return bare && ANCHORED_ID_RE.test(rest) ? path : rest;
 }
 
 /** Host part without the port, lowercased, brackets removed from IPv6. */
@@ -157,5 +202,7 @@ export function hostOf(domain: string): string {
 /** Loopback registries are spoken to over plain HTTP, as docker and crane do. */
 export function isLoopbackDomain(domain: string): boolean {
   const host = hostOf(domain);
-  return host === "localhost" || host === "::1" || /^127(?:\.\d{1,3}){3}$/.test(host);
+  if (host === "localhost" || /^127(?:\.\d{1,3}){3}$/.test(host)) return true;
+  // Any spelling of ::1 (`0:0:0:0:0:0:0:1`, `::0001`) is loopback too.
+  return isIPv6(host) && new URL(`http://[${host}]/`).hostname === "[::1]";
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, it } from "node:test";
-import { Digest, VerifyingStream } from "../../src/oci/digest.js";
+import { Digest, Digester, VerifyingStream, verifyBytes } from "../../src/oci/digest.js";
 import { isDrayError } from "../../src/errors.js";
 
 const EMPTY_SHA256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -39,6 +39,55 @@ describe("Digest", () => {
       assert.throws(() => Digest.parse(bad), (e: unknown) => isDrayError(e, "E_DIGEST_INVALID"));
     });
   }
+
+  it("keeps hostile input out of the message: one short line", () => {
+    assert.throws(
+      () => Digest.parse(`sha256:\n${"x".repeat(10_000)}`),
+      (e: unknown) => isDrayError(e, "E_DIGEST_INVALID") && !e.message.includes("\n") && e.message.length < 200,
+    );
+  });
+});
+
+describe("Digester and verifyBytes", () => {
+  const body = Buffer.from("a body fed in pieces");
+
+  it("hashes chunks to the digest of the whole and counts bytes", () => {
+    for (const algorithm of ["sha256", "sha512"] as const) {
+      const d = new Digester(algorithm);
+      for (let i = 0; i < body.length; i += 3) d.update(body.subarray(i, i + 3));
+      assert.equal(d.bytes, body.length);
+      assert.ok(d.digest().equals(Digest.of(body, algorithm)));
+    }
+  });
+
+  it("verifyBytes passes matching bytes and refuses a wrong size or digest", () => {
+    const digest = Digest.of(body);
+    verifyBytes(body, { digest, size: body.length });
+    verifyBytes(body, { digest });
+    assert.throws(() => verifyBytes(body, { digest, size: body.length + 1 }), (e: unknown) => isDrayError(e, "E_SIZE_MISMATCH"));
+    assert.throws(() => verifyBytes(body.subarray(1), { digest }), (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH"));
+    assert.throws(
+      () => verifyBytes(body, { digest: Digest.of("other"), where: "docker://localhost:5000/x" }),
+      (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH") && e.where === "docker://localhost:5000/x",
+    );
+  });
+});
+
+describe("VerifyingStream, resumed and sha512", () => {
+  const body = Buffer.from("first half|second half");
+  it("continues a digester fed with bytes already on disk", async () => {
+    const digest = Digest.of(body);
+    const digester = new Digester();
+    digester.update(body.subarray(0, 11));
+    const stream = new VerifyingStream({ digest, size: body.length, digester });
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    await pipeline(Readable.from([body.subarray(11)]), stream, sink);
+    assert.equal(stream.bytesSeen, body.length);
+  });
+  it("verifies sha512 content", async () => {
+    await run([body], Digest.of(body, "sha512"), body.length);
+    await assert.rejects(run([body], Digest.of("x", "sha512")), (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH"));
+  });
 });
 
 async function run(data: Buffer[], digest: Digest, size?: number): Promise<void> {
