@@ -1,0 +1,144 @@
+// The `docker save` / `docker load` archive format (moby image/spec v1.2
+// "combined image JSON + filesystem changeset format"): manifest.json, the
+// legacy `repositories` file and per-layer folders. Parsing treats every
+// string as hostile; generation is deterministic. No I/O here.
+import { IntegrityError } from "../../errors.js";
+import { Digest } from "../../oci/digest.js";
+import type { ImageConfig } from "../../oci/manifest.js";
+import { familiarReference, parseReference, withDefaultTag, type ImageReference } from "../../ref/reference.js";
+import { normaliseEntryName } from "./entry-name.js";
+
+/** A real manifest.json lists a few images; anything near this is not one. */
+export const MAX_MANIFEST_JSON_BYTES = 4 * 1024 * 1024;
+/** Configs with a long history stay well below this. */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+/** One image of manifest.json, paths normalised and checked. */
+export interface ManifestItem {
+  Config: string;
+  RepoTags: string[];
+  Layers: string[];
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function invalid(message: string, where: string): IntegrityError {
+  return new IntegrityError("E_MANIFEST_INVALID", `${message} (${where})`, { where });
+}
+
+/** Parses manifest.json; paths with `..` or absolute paths are refused (E_UNSAFE_INPUT), not cleaned. */
+export function parseManifestJson(bytes: Uint8Array, where: string): ManifestItem[] {
+  if (bytes.length > MAX_MANIFEST_JSON_BYTES) {
+    throw new IntegrityError("E_TOO_LARGE", `manifest.json is larger than the ${MAX_MANIFEST_JSON_BYTES}-byte limit (${where})`, { where });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch {
+    throw invalid("manifest.json is not valid JSON", where);
+  }
+  if (!Array.isArray(doc)) throw invalid("manifest.json is not a JSON array", where);
+  return doc.map((item: unknown, i: number) => parseItem(item, `${where} manifest.json[${i}]`));
+}
+
+function parseItem(item: unknown, where: string): ManifestItem {
+  if (!isObject(item)) throw invalid("entry is not an object", where);
+  if (typeof item.Config !== "string") throw invalid("Config must be a string", where);
+  const tags = item.RepoTags ?? [];
+  if (!Array.isArray(tags) || tags.some((t) => typeof t !== "string")) throw invalid("RepoTags must be an array of strings", where);
+  if (!Array.isArray(item.Layers) || item.Layers.some((l) => typeof l !== "string")) throw invalid("Layers must be an array of strings", where);
+  return {
+    Config: archivePath(item.Config, where),
+    RepoTags: tags as string[],
+    Layers: (item.Layers as string[]).map((l) => archivePath(l, where)),
+  };
+}
+
+/** A path named by manifest.json, as a normalised archive entry name. */
+function archivePath(p: string, where: string): string {
+  const name = normaliseEntryName(p, where);
+  if (name === "") throw invalid(`empty path ${JSON.stringify(p)}`, where);
+  return name;
+}
+
+export function serializeManifestJson(items: ManifestItem[]): Buffer {
+  return Buffer.from(JSON.stringify(items.map((i) => ({ Config: i.Config, RepoTags: i.RepoTags, Layers: i.Layers }))));
+}
+
+/** A RepoTag as `docker save` writes it: familiar form, `alpine:latest`, `localhost:5000/x:tag`. */
+export function formatRepoTag(ref: ImageReference): string {
+  const { domain, path, tag } = withDefaultTag({ domain: ref.domain, path: ref.path, ...(ref.tag !== undefined ? { tag: ref.tag } : {}) });
+  return familiarReference({ domain, path, tag: tag! });
+}
+
+/** A RepoTag parsed back into a reference, or undefined when it is not one (an archive may hold junk; it is then just not selectable). */
+export function parseRepoTag(text: string): ImageReference | undefined {
+  try {
+    const ref = withDefaultTag(parseReference(text));
+    return ref.digest === undefined ? ref : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `tag` (a RepoTag) names the same image reference as `ref`. */
+export function repoTagMatches(tag: string, ref: ImageReference): boolean {
+  const parsed = parseRepoTag(tag);
+  return parsed !== undefined && formatRepoTag(parsed) === formatRepoTag(ref);
+}
+
+/**
+ * The legacy v1 layer IDs docker save uses as folder names: each layer's ID
+ * hashes its parent's ID and its chain, and the top one also the config, so
+ * two images sharing a base share its folders but never a top folder.
+ */
+export function legacyLayerIds(diffIds: Digest[], configDigest: Digest): string[] {
+  const ids: string[] = [];
+  let chain = "";
+  let parent = "";
+  diffIds.forEach((diffId, i) => {
+    chain = i === 0 ? diffId.toString() : Digest.of(`${chain} ${diffId}`).toString();
+    const top = i === diffIds.length - 1 ? ` ${configDigest}` : "";
+    parent = Digest.of(`${parent} ${chain}${top}`).hex;
+    ids.push(parent);
+  });
+  return ids;
+}
+
+/** The legacy `json` of a layer folder: the top layer carries the image config (as docker save does), the others a stub. */
+export function legacyLayerJson(config: ImageConfig, id: string, parent: string | undefined, isTop: boolean): Buffer {
+  const base: Json = isTop ? { ...config } : { created: config.created ?? "1970-01-01T00:00:00Z", container_config: { Cmd: null } };
+  delete base.history;
+  delete base.rootfs;
+  const doc: Json = { id, ...(parent ? { parent } : {}), ...base };
+  if (isTop) {
+    if (config.os !== undefined) doc.os = config.os;
+    if (config.architecture !== undefined) doc.architecture = config.architecture;
+  }
+  return Buffer.from(JSON.stringify(doc));
+}
+
+/**
+ * The legacy `repositories` file: repository → tag → top layer ID, for every
+ * RepoTag of every image whose top layer sits in a `<id>/layer.tar` folder.
+ */
+export function repositoriesFile(items: ManifestItem[]): Buffer | undefined {
+  const out: Record<string, Record<string, string>> = {};
+  for (const item of items) {
+    const top = item.Layers.at(-1);
+    const m = top === undefined ? null : /^([a-f0-9]{64})\/layer\.tar$/.exec(top);
+    if (!m) continue;
+    for (const t of item.RepoTags) {
+      const ref = parseRepoTag(t);
+      if (!ref) continue;
+      const repo = familiarReference({ domain: ref.domain, path: ref.path });
+      (out[repo] ??= {})[ref.tag!] = m[1]!;
+    }
+  }
+  return Object.keys(out).length > 0 ? Buffer.from(JSON.stringify(out)) : undefined;
+}
+

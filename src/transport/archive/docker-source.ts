@@ -1,0 +1,225 @@
+// A docker-archive as an ImageSource. Reads both the legacy `docker save`
+// layout (`<id>/layer.tar`, `<hex>.json`, symlinks between layer folders) and
+// Docker 25+ archives (also an OCI layout: manifest.json points into
+// blobs/sha256/). The image is exposed through a Docker schema 2 manifest
+// generated here (deterministic bytes) whose layer digests come from hashing
+// the layer files; uncompressed layers are checked against the config's
+// diff_ids at once, gzip layers while they are read (see DiffIdCheck).
+// Docker 25+ archives also carry the OCI manifest; dray still generates the
+// schema 2 one so both kinds of archive behave the same.
+import type { Readable } from "node:stream";
+import { IntegrityError, NotFoundError, UnsupportedError, UsageError } from "../../errors.js";
+import { Digest, Digester, VerifyingStream } from "../../oci/digest.js";
+import { parseImageConfig, rawManifestFromDocument, type Descriptor, type RawManifest } from "../../oci/manifest.js";
+import { MediaType } from "../../oci/mediatype.js";
+import type { DockerArchiveLocation } from "../../ref/location.js";
+import { formatReference } from "../../ref/reference.js";
+import type { BlobReadOptions, ImageSource, TransportOptions } from "../types.js";
+import { DiffIdCheck } from "./decompress.js";
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_JSON_BYTES, parseManifestJson, repoTagMatches, type ManifestItem } from "./docker-format.js";
+import { verifiedStream } from "./oci-archive.js";
+import { spoolInput } from "./staging.js";
+import { TarIndex, type TarEntry } from "./tar-index.js";
+
+type Compression = "none" | "gzip";
+
+interface Layer {
+  entry: TarEntry;
+  digest: Digest;
+  size: number;
+  compression: Compression;
+  diffId: Digest;
+}
+
+interface Built {
+  manifest: RawManifest;
+  config: { bytes: Buffer; digest: Digest };
+  layers: Map<string, Layer>;
+}
+
+/** An opened docker-archive: the tar index and its manifest.json. */
+export interface OpenedDockerArchive {
+  tar: TarIndex;
+  items: ManifestItem[];
+  /** How the archive is named in messages. */
+  where: string;
+  cleanup: () => Promise<void>;
+}
+
+export async function openDockerArchive(loc: DockerArchiveLocation, opts: TransportOptions): Promise<OpenedDockerArchive> {
+  const spooled = loc.path === "-" ? await spoolInput(opts.stdin, opts) : undefined;
+  const where = loc.path === "-" ? "docker-archive:-" : loc.path;
+  try {
+    const tar = await TarIndex.open(spooled?.file ?? loc.path);
+    if (!tar.has("manifest.json")) throw new NotFoundError(`${where} is not a docker archive (no manifest.json)`, { where });
+    const bytes = await tar.readBytes(tar.resolveFile("manifest.json", "manifest.json", true), MAX_MANIFEST_JSON_BYTES, "manifest.json");
+    const items = parseManifestJson(bytes, where);
+    return { tar, items, where, cleanup: spooled?.cleanup ?? (async () => undefined) };
+  } catch (err) {
+    await spooled?.cleanup();
+    throw err;
+  }
+}
+
+/** The image the location picks: the one whose RepoTags hold loc.ref, else the only one. */
+export function pickImage(archive: OpenedDockerArchive, loc: DockerArchiveLocation): ManifestItem {
+  const { items, where } = archive;
+  if (loc.ref) {
+    const ref = loc.ref;
+    const found = items.filter((i) => i.RepoTags.some((t) => repoTagMatches(t, ref)));
+    if (found.length === 0) {
+      const tags = items.flatMap((i) => i.RepoTags);
+      const have = tags.length > 0 ? ` (it has: ${tags.slice(0, 20).join(", ")})` : "";
+      throw new NotFoundError(`${formatReference(ref)} not found in ${where}${have}`, { where });
+    }
+    if (found.length > 1) throw new IntegrityError("E_MANIFEST_INVALID", `${where} names ${found.length} images ${formatReference(ref)}`, { where });
+    return found[0]!;
+  }
+  if (items.length === 1) return items[0]!;
+  if (items.length === 0) throw new NotFoundError(`${where} holds no image`, { where });
+  const tags = items.flatMap((i) => i.RepoTags).slice(0, 20);
+  throw new UsageError(`${where} holds ${items.length} images; name one as docker-archive:${where}:NAME:TAG (${tags.join(", ")})`, "E_USAGE", { where });
+}
+
+const BLOB_PATH_RE = /^blobs\/(sha256|sha512)\/([a-f0-9]+)$/;
+
+/** For a Docker 25+ path `blobs/ALG/HEX`, the digest its name promises. */
+function promisedDigest(path: string): Digest | undefined {
+  const m = BLOB_PATH_RE.exec(path);
+  return m ? Digest.tryParse(`${m[1]}:${m[2]}`) : undefined;
+}
+
+function checkPromise(path: string, actual: Digest, where: string): void {
+  const promised = promisedDigest(path);
+  if (promised && !promised.equals(actual)) {
+    throw new IntegrityError("E_DIGEST_MISMATCH", `${path} in ${where} has digest ${actual}, not the one its name promises`, { where });
+  }
+}
+
+/** Hashes an entry, noting from its first bytes whether it is gzip (1f 8b) or zstd. */
+async function hashEntry(tar: TarIndex, entry: TarEntry, where: string): Promise<{ digest: Digest; compression: Compression }> {
+  const digester = new Digester("sha256");
+  let head: Buffer | undefined;
+  for await (const chunk of tar.stream(entry) as AsyncIterable<Buffer>) {
+    if (head === undefined || head.length < 4) head = Buffer.concat([head ?? Buffer.alloc(0), chunk.subarray(0, 4)]);
+    digester.update(chunk);
+  }
+  if (head && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) {
+    throw new UnsupportedError(`layer ${entry.name} in ${where} is zstd-compressed, which a Docker schema 2 image cannot describe`, { where });
+  }
+  const compression: Compression = head && head[0] === 0x1f && head[1] === 0x8b ? "gzip" : "none";
+  return { digest: digester.digest(), compression };
+}
+
+export class DockerArchiveSource implements ImageSource {
+  private built: Promise<Built> | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly location: DockerArchiveLocation,
+    private readonly archive: OpenedDockerArchive,
+    private readonly item: ManifestItem,
+  ) {}
+
+  static async open(loc: DockerArchiveLocation, opts: TransportOptions): Promise<DockerArchiveSource> {
+    const archive = await openDockerArchive(loc, opts);
+    try {
+      return new DockerArchiveSource(loc, archive, pickImage(archive, loc));
+    } catch (err) {
+      await archive.cleanup();
+      throw err;
+    }
+  }
+
+  /** A source over an archive someone else opened (and closes): the reference store uses it to name the image's digest. */
+  static async forItem(loc: DockerArchiveLocation, archive: OpenedDockerArchive, item: ManifestItem): Promise<DockerArchiveSource> {
+    return new DockerArchiveSource(loc, { ...archive, cleanup: async () => undefined }, item);
+  }
+
+  /** RepoTags of the image this source reads. */
+  get repoTags(): string[] {
+    return this.item.RepoTags;
+  }
+
+  async getManifest(digest?: Digest): Promise<RawManifest> {
+    const built = await this.build();
+    if (digest !== undefined && !digest.equals(built.manifest.digest)) {
+      throw new NotFoundError(`manifest ${digest} not found in ${this.archive.where} (its image is ${built.manifest.digest})`, { where: this.archive.where });
+    }
+    return built.manifest;
+  }
+
+  async getBlob(desc: Descriptor, opts: BlobReadOptions = {}): Promise<Readable> {
+    const built = await this.build();
+    const where = this.archive.where;
+    if (desc.digest.equals(built.config.digest)) {
+      const check = new VerifyingStream({ digest: desc.digest, size: built.config.bytes.length, where });
+      check.end(built.config.bytes);
+      return check;
+    }
+    const layer = built.layers.get(desc.digest.toString());
+    if (!layer) throw new NotFoundError(`blob ${desc.digest} not found in ${where}`, { where });
+    opts.signal?.throwIfAborted();
+    const at = `${where} ${layer.entry.name}`;
+    // The file was hashed when the manifest was built; verify again as it is read, it may have changed since.
+    const verify = new VerifyingStream({ digest: layer.digest, size: layer.size, where: at });
+    const checked = verifiedStream(this.archive.tar.stream(layer.entry), verify, opts.signal);
+    if (layer.compression === "none") return checked;
+    const diff = new DiffIdCheck(layer.diffId, layer.size, at);
+    return verifiedStream(checked, diff, opts.signal);
+  }
+
+  /** Builds the schema 2 manifest once: reads the config, hashes every layer file. */
+  private build(): Promise<Built> {
+    this.built ??= this.buildOnce();
+    return this.built;
+  }
+
+  private async buildOnce(): Promise<Built> {
+    const { tar, where } = this.archive;
+    const configEntry = tar.resolveFile(this.item.Config, "config", true);
+    const configBytes = await tar.readBytes(configEntry, MAX_CONFIG_BYTES, `config ${this.item.Config}`);
+    const configDigest = Digest.of(configBytes);
+    checkPromise(this.item.Config, configDigest, where);
+    const config = parseImageConfig(configBytes, `${where} ${this.item.Config}`);
+    const diffIds = (config.rootfs?.diff_ids ?? []).map((d) => Digest.parse(d));
+    if (diffIds.length !== this.item.Layers.length) {
+      throw new IntegrityError("E_MANIFEST_INVALID", `${where}: manifest.json lists ${this.item.Layers.length} layers but the config has ${diffIds.length} diff_ids`, {
+        where,
+      });
+    }
+    const layers = new Map<string, Layer>();
+    const descriptors: Array<Record<string, unknown>> = [];
+    for (const [i, path] of this.item.Layers.entries()) {
+      const entry = tar.resolveFile(path, "layer", true);
+      const { digest, compression } = await hashEntry(tar, entry, where);
+      checkPromise(path, digest, where);
+      const diffId = diffIds[i]!;
+      if (compression === "none" && !digest.equals(diffId)) {
+        throw new IntegrityError("E_DIGEST_MISMATCH", `layer ${path} in ${where} has digest ${digest}, but the config's diff_id is ${diffId}`, { where });
+      }
+      layers.set(digest.toString(), { entry, digest, size: entry.size, compression, diffId });
+      descriptors.push({
+        mediaType: compression === "gzip" ? MediaType.DockerLayerGzip : MediaType.DockerLayer,
+        size: entry.size,
+        digest: digest.toString(),
+      });
+    }
+    const manifest = rawManifestFromDocument(
+      {
+        schemaVersion: 2,
+        mediaType: MediaType.DockerManifest,
+        config: { mediaType: MediaType.DockerConfig, size: configBytes.length, digest: configDigest.toString() },
+        layers: descriptors,
+      },
+      MediaType.DockerManifest,
+    );
+    return { manifest, config: { bytes: configBytes, digest: configDigest }, layers };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.archive.cleanup();
+  }
+}

@@ -1,0 +1,161 @@
+// An oci-archive as an ImageDestination. Each blob is spooled to a temporary
+// file and verified, then appended to the tar being written (a temporary file
+// beside the target, or standard output); index.json goes last at commit and
+// the temporary is renamed over the target. Spooling first keeps a failed or
+// retried transfer out of the tar (an entry cannot be taken back) and lets
+// putBlob run concurrently although a tar is written one entry at a time.
+// Like skopeo, a destination archive is written whole: images in an archive
+// already at that path are replaced, not merged.
+import { unlink } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { IntegrityError, IoError } from "../../errors.js";
+import type { Digest } from "../../oci/digest.js";
+import { descriptorOf, parseRawManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
+import type { LayoutLocation } from "../../ref/location.js";
+import type { BlobReadOptions, DestinationCapabilities, ImageDestination, TransportOptions } from "../types.js";
+import { addUnnamed, emptyIndex, serializeIndexJson, setNamed, type LayoutIndex } from "../layout/index-json.js";
+import { LAYOUT_VERSION } from "../layout/layout.js";
+import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob } from "./staging.js";
+
+export class OciArchiveDestination implements ImageDestination {
+  readonly capabilities: DestinationCapabilities = {
+    needsUncompressedLayers: false,
+    acceptsIndex: true,
+    preservesDigests: true,
+    supportsMount: false,
+    concurrentPutBlob: true,
+  };
+
+  /** Blobs whose tar entry is complete. */
+  private readonly written = new Set<string>();
+  /** Blobs being appended now: a second put of the same digest waits for the first. */
+  private readonly appending = new Map<string, Promise<void>>();
+  private readonly manifests: RawManifest[] = [];
+  private index: LayoutIndex = emptyIndex();
+  private finished = false;
+
+  private constructor(
+    readonly location: LayoutLocation,
+    private readonly output: ArchiveOutput,
+    private readonly spoolDir: string,
+  ) {}
+
+  static async open(location: LayoutLocation, opts: TransportOptions): Promise<OciArchiveDestination> {
+    const output = await ArchiveOutput.open(location.path, opts);
+    let spoolDir: string;
+    try {
+      spoolDir = await makeSpoolDir(location.path, opts);
+    } catch (err) {
+      await output.discard();
+      throw err;
+    }
+    const dest = new OciArchiveDestination(location, output, spoolDir);
+    // oci-layout first: a reader streaming the archive knows at once what it holds.
+    void output.writer.addBuffer("oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }))).catch(() => undefined);
+    return dest;
+  }
+
+  private get where(): string {
+    return `oci-archive:${this.location.path}`;
+  }
+
+  /** An archive destination is written whole, so nothing is "already there". */
+  async currentDigest(): Promise<Digest | undefined> {
+    return undefined;
+  }
+
+  async hasBlob(desc: Descriptor): Promise<boolean> {
+    return this.written.has(desc.digest.toString());
+  }
+
+  async putBlob(desc: Descriptor, data: Readable, opts: BlobReadOptions = {}): Promise<void> {
+    this.assertOpen();
+    const spooled = await spoolBlob(this.spoolDir, desc.digest, desc.size, data, opts.signal, this.where);
+    try {
+      await this.append(desc.digest, () => this.output.writer.addFile(desc.digest.blobPath, spooled.path, spooled.size));
+    } finally {
+      await unlink(spooled.path).catch(() => undefined);
+    }
+  }
+
+  async putManifest(m: RawManifest, opts: { tag?: string; isTop?: boolean } = {}): Promise<void> {
+    this.assertOpen();
+    parseRawManifest(m, this.where); // the bytes must be the manifest the digest names
+    await this.append(m.digest, () => this.output.writer.addBuffer(m.digest.blobPath, m.bytes));
+    this.manifests.push(m);
+    const name = this.entryName(m, opts);
+    if (name === null) return;
+    this.index = name === undefined ? addUnnamed(this.index, descriptorOf(m)) : setNamed(this.index, descriptorOf(m), name);
+  }
+
+  /** The ref.name a put manifest gets (undefined: unnamed), or null when it is not a top-level image. */
+  private entryName(m: RawManifest, opts: { tag?: string; isTop?: boolean }): string | undefined | null {
+    if (opts.tag !== undefined) return opts.tag;
+    if (!opts.isTop) return null;
+    const ref = this.location.ref;
+    if (ref?.kind === "tag") return ref.tag;
+    if (ref?.kind === "digest" && !ref.digest.equals(m.digest)) {
+      throw new IntegrityError("E_DIGEST_MISMATCH", `destination names ${ref.digest} but the image is ${m.digest}`, { where: this.where });
+    }
+    return undefined;
+  }
+
+  /** Appends one blob entry unless it is in the tar already or on its way. */
+  private async append(digest: Digest, write: () => Promise<void>): Promise<void> {
+    const key = digest.toString();
+    if (this.written.has(key)) return;
+    const running = this.appending.get(key);
+    if (running) return running;
+    const task = (async () => {
+      await this.output.writer.addParents(digest.blobPath);
+      await write();
+      this.written.add(key);
+    })();
+    this.appending.set(key, task);
+    try {
+      await task;
+    } finally {
+      this.appending.delete(key);
+    }
+  }
+
+  async commit(): Promise<void> {
+    this.assertOpen();
+    this.finished = true;
+    try {
+      this.checkComplete();
+      await this.output.writer.addBuffer("index.json", Buffer.from(serializeIndexJson(this.index)));
+      await this.output.publish();
+    } catch (err) {
+      await this.output.discard();
+      throw err;
+    } finally {
+      await removeDir(this.spoolDir);
+    }
+  }
+
+  /** Every blob the put manifests reference must be in the archive, or the archive would be broken. */
+  private checkComplete(): void {
+    for (const m of this.manifests) {
+      const parsed = parseRawManifest(m, this.where);
+      const refs = parsed.kind === "index" ? parsed.manifests : [parsed.config, ...parsed.layers];
+      for (const d of refs) {
+        if (d.urls && d.urls.length > 0) continue; // foreign layers live elsewhere by design
+        if (!this.written.has(d.digest.toString())) {
+          throw new IoError(`blob ${d.digest} referenced by ${m.digest} was never written; the archive was not created`, { where: this.where });
+        }
+      }
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    await this.output.discard();
+    await removeDir(this.spoolDir);
+  }
+
+  private assertOpen(): void {
+    if (this.finished) throw new Error("oci-archive destination already committed or aborted");
+  }
+}

@@ -1,0 +1,95 @@
+// The reference face of an oci-archive (ls, tag, delete): ref.name
+// annotations in its index.json, with the same resolution rules as an OCI
+// layout. A change rewrites the archive (temporary file renamed over it),
+// leaving out blobs nothing references any more.
+import { NotFoundError, UnsupportedError, UsageError } from "../../errors.js";
+import type { Descriptor } from "../../oci/manifest.js";
+import type { LayoutLocation } from "../../ref/location.js";
+import { isValidTag } from "../../ref/reference.js";
+import type { DeleteResult, ReferenceStore, TransportOptions } from "../types.js";
+import { reachableBlobs } from "../layout/gc.js";
+import { entriesNamed, entriesWithDigest, listNames, refName, removeEntries, serializeIndexJson, setNamed, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
+import { findDescriptor, resolveRef } from "../layout/resolve.js";
+import { asLayout, openOciArchive, type ArchiveBlobs, type OpenedOciArchive } from "./oci-archive.js";
+import { rewriteArchive } from "./rewrite.js";
+
+export class OciArchiveReferences implements ReferenceStore {
+  constructor(
+    readonly location: LayoutLocation,
+    private readonly opts: TransportOptions,
+  ) {}
+
+  /** Each call re-reads the archive: another process may have rewritten it. */
+  private async withArchive<T>(fn: (a: OpenedOciArchive) => Promise<T>): Promise<T> {
+    const archive = await openOciArchive(this.location, this.opts);
+    try {
+      return await fn(archive);
+    } finally {
+      await archive.cleanup();
+    }
+  }
+
+  async listTags(): Promise<string[]> {
+    return this.withArchive(async (a) => listNames(a.index));
+  }
+
+  async addTag(tag: string): Promise<void> {
+    if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}"`, "E_REF_INVALID");
+    await this.withArchive(async ({ blobs, index }) => {
+      const desc = await resolveRef(asLayout(blobs), index, this.location.ref);
+      if (!(await blobs.hasBlob(desc.digest))) {
+        throw new NotFoundError(`manifest ${desc.digest} is not in ${blobs.root}`, { where: blobs.root });
+      }
+      await rewriteArchive(blobs.tar, this.location.path, { drop: new Set(), replace: indexJson(setNamed(index, desc, tag)) });
+    });
+  }
+
+  async deleteReference(): Promise<DeleteResult> {
+    return this.withArchive(async ({ blobs, index }) => {
+      const { drop, digest } = await this.entriesToDelete(blobs, index);
+      const after = removeEntries(index, (e) => drop.includes(e));
+      const reachable = await reachableBlobs(asLayout(blobs), after);
+      const unreferenced = new Set(
+        blobs.tar.entries.filter((e) => e.name.startsWith("blobs/") && e.kind !== "directory" && !reachable.has(blobDigest(e.name))).map((e) => e.name),
+      );
+      await rewriteArchive(blobs.tar, this.location.path, { drop: unreferenced, replace: indexJson(after) });
+      const asked = this.location.ref?.kind === "tag" ? this.location.ref.tag : undefined;
+      const alsoRemovedTags = [...new Set(drop.map(refName).filter((n): n is string => n !== undefined && n !== asked))];
+      return { digest: digest.digest, alsoRemovedTags, blobsRemoved: unreferenced.size };
+    });
+  }
+
+  private async entriesToDelete(blobs: ArchiveBlobs, index: LayoutIndex): Promise<{ drop: IndexEntry[]; digest: Descriptor }> {
+    const ref = this.location.ref;
+    const layout = asLayout(blobs);
+    if (ref?.kind === "tag") {
+      const drop = entriesNamed(index, ref.tag);
+      if (drop.length === 0) await resolveRef(layout, index, ref); // throws the not-found error listing the tags
+      return { drop, digest: drop[0]!.desc };
+    }
+    if (ref?.kind === "digest") {
+      const drop = entriesWithDigest(index, ref.digest);
+      if (drop.length > 0) return { drop, digest: drop[0]!.desc };
+      if (await findDescriptor(layout, index, ref.digest)) {
+        throw new UnsupportedError(`${ref.digest} is a manifest inside an index in ${blobs.root}; delete the index that lists it`, { where: blobs.root });
+      }
+      throw new NotFoundError(`manifest ${ref.digest} not found in ${blobs.root}`, { where: blobs.root });
+    }
+    const only = await resolveRef(layout, index, undefined);
+    return { drop: entriesWithDigest(index, only.digest), digest: only };
+  }
+
+  async close(): Promise<void> {
+    // Nothing held between calls.
+  }
+}
+
+function indexJson(index: LayoutIndex): Map<string, Buffer> {
+  return new Map([["index.json", Buffer.from(serializeIndexJson(index))]]);
+}
+
+/** `blobs/sha256/abc` → `sha256:abc` (names were checked when the archive was opened). */
+function blobDigest(name: string): string {
+  const [, alg, hex] = name.split("/");
+  return `${alg}:${hex}`;
+}

@@ -1,0 +1,74 @@
+// Shared pieces of the archive tests: feeding a fixture image into a
+// docker-archive destination as the copy engine does (layers uncompressed,
+// described by diff_id with size -1, then a manifest with uncompressed layer
+// descriptors), hand-made tars for hostile inputs, and error matchers.
+import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { pack } from "tar-stream";
+import { isDrayError, type ErrorCode } from "../../../src/errors.js";
+import { rawManifestFromDocument } from "../../../src/oci/manifest.js";
+import { MediaType } from "../../../src/oci/mediatype.js";
+import type { ImageDestination } from "../../../src/transport/types.js";
+import type { BuiltImage } from "../../helpers/fixtures.js";
+
+/** What the engine hands a destination with needsUncompressedLayers: config, layers as plain tars (size -1), a manifest describing them. */
+export async function putUncompressed(dest: ImageDestination, img: BuiltImage, opts: { tag?: string; isTop?: boolean } = { isTop: true }): Promise<void> {
+  assert.equal(dest.capabilities.needsUncompressedLayers, true);
+  await dest.putBlob(img.config, Readable.from([img.config.bytes]));
+  await Promise.all(
+    img.layers.map((l) => dest.putBlob({ mediaType: MediaType.DockerLayer, digest: l.diffId, size: -1 }, Readable.from([l.tar]))),
+  );
+  const m = rawManifestFromDocument(
+    {
+      schemaVersion: 2,
+      mediaType: MediaType.DockerManifest,
+      config: { mediaType: MediaType.DockerConfig, size: img.config.size, digest: img.config.digest.toString() },
+      layers: img.layers.map((l) => ({ mediaType: MediaType.DockerLayer, size: l.tar.length, digest: l.diffId.toString() })),
+    },
+    MediaType.DockerManifest,
+  );
+  await dest.putManifest(m, opts);
+}
+
+export interface RawTarEntry {
+  name: string;
+  type?: "file" | "directory" | "symlink" | "link";
+  content?: Buffer | string;
+  linkname?: string;
+}
+
+/** A tar made directly with tar-stream (not dray's writer), names taken verbatim: the way to build hostile archives. */
+export async function rawTar(entries: RawTarEntry[]): Promise<Buffer> {
+  const p = pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    p.on("data", (c: unknown) => chunks.push(c as Buffer));
+    p.on("end", () => resolve(Buffer.concat(chunks)));
+    p.on("error", reject);
+  });
+  for (const e of entries) {
+    await new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
+      const type = e.type ?? "file";
+      if (type === "file") p.entry({ name: e.name, type, mode: 0o644 }, Buffer.from(e.content ?? ""), cb);
+      else p.entry({ name: e.name, type, linkname: e.linkname ?? "", mode: 0o755 }, cb).end(undefined);
+    });
+  }
+  p.finalize();
+  return done;
+}
+
+/** assert.rejects matcher: a DrayError with `code`, message matching `re`. */
+export function code(c: ErrorCode, re?: RegExp): (e: unknown) => boolean {
+  return (e: unknown) => {
+    assert.ok(isDrayError(e, c), `expected ${c}, got ${e instanceof Error ? `${(e as { code?: string }).code}: ${e.message}` : String(e)}`);
+    if (re) assert.match(e.message, re);
+    return true;
+  };
+}
+
+/** Names in `dir` (sorted), for "nothing else was written here" checks. */
+export async function listing(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}
