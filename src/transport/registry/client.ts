@@ -1,0 +1,462 @@
+import type { Readable } from "node:stream";
+import { AuthError, IntegrityError, NotFoundError, RegistryError } from "../../errors.js";
+import { Digest } from "../../oci/digest.js";
+import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
+import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../oci/mediatype.js";
+import type { TransportOptions } from "../types.js";
+import { Authenticator, basicHeader } from "./auth.js";
+import { ResumableBlobStream } from "./blob-stream.js";
+import { endpointFor, type RegistryEndpoint } from "./endpoint.js";
+import { errorFromResponse, type ErrorContext } from "./errors.js";
+import {
+  DEFAULT_TIMEOUTS,
+  discard,
+  header,
+  readBody,
+  sendWithRetries,
+  type HttpMethod,
+  type HttpResponse,
+  type HttpSettings,
+  type HttpTimeouts,
+} from "./http.js";
+import { nextPageURL } from "./link.js";
+import { DEFAULT_RETRIES } from "./retry.js";
+import { CATALOG_SCOPE, repositoryScope, type Scope } from "./scope.js";
+import { uploadBlob, type UploadOptions } from "./upload.js";
+
+/**
+ * The distribution API for one registry, with auth, retries and redirects
+ * handled below every call. Methods take a repository path (`library/alpine`)
+ * so one client serves several repositories of the same registry (a mount
+ * from one into another). Commands may use it directly (HEAD a manifest,
+ * check a login).
+ */
+
+/** Library-level knobs beyond the command line's TransportOptions. */
+export interface RegistryClientOptions extends TransportOptions {
+  timeouts?: Partial<HttpTimeouts>;
+  /** Manifests larger than this are refused (default 4 MiB). */
+  maxManifestBytes?: number;
+  /** Upload in chunks of this many bytes even when the registry does not ask (OCI-Chunk-Min-Length). */
+  chunkSize?: number;
+  /** Blobs up to this size are buffered and sent in one PUT (default 1 MiB); larger ones are streamed in a PATCH. */
+  monolithicMaxBytes?: number;
+  /** Environment for credential lookup (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ManifestHead {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+}
+
+const MAX_REDIRECTS = 5;
+const MAX_LIST_PAGE_BYTES = 16 * 1024 * 1024;
+const MAX_PAGES = 10_000;
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+
+export interface CallOptions {
+  method: HttpMethod;
+  url: URL;
+  scopes: readonly Scope[];
+  headers?: Record<string, string>;
+  body?: Buffer | Readable;
+  signal?: AbortSignal;
+  /** GET/HEAD only: follow redirects (blob storage), dropping Authorization when the origin changes. */
+  followRedirects?: boolean;
+  /** One attempt only (best-effort clean-ups that must not delay an error). */
+  noRetry?: boolean;
+}
+
+export class RegistryClient {
+  readonly settings: HttpSettings;
+  readonly endpoint: RegistryEndpoint;
+  readonly auth: Authenticator;
+  readonly maxManifestBytes: number;
+  readonly uploadOptions: UploadOptions;
+  /** Actions wanted per repository: a destination asks for pull,push on every request so one token serves all. */
+  private readonly intents = new Map<string, Set<string>>();
+
+  constructor(
+    readonly domain: string,
+    readonly options: RegistryClientOptions = {},
+  ) {
+    const settings: HttpSettings = {
+      insecure: options.insecure === true,
+      retries: options.retries ?? DEFAULT_RETRIES,
+      timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+    };
+    if (options.caFile !== undefined) settings.caFile = options.caFile;
+    if (options.debug) settings.debug = options.debug;
+    if (options.notice) settings.notice = options.notice;
+    this.settings = settings;
+    this.endpoint = endpointFor(domain, settings);
+    const source: ConstructorParameters<typeof Authenticator>[2] = {};
+    if (options.creds) source.creds = options.creds;
+    if (options.authFile) source.authFile = options.authFile;
+    if (options.env) source.env = options.env;
+    this.auth = new Authenticator(this.endpoint, settings, source);
+    this.maxManifestBytes = options.maxManifestBytes ?? MAX_MANIFEST_BYTES;
+    this.uploadOptions = { monolithicMaxBytes: options.monolithicMaxBytes ?? 1024 * 1024 };
+    if (options.chunkSize !== undefined) this.uploadOptions.chunkSize = options.chunkSize;
+  }
+
+  /** Declares that requests to `repo` will need `actions` (e.g. push); they are asked for from the first token on. */
+  want(repo: string, ...actions: string[]): void {
+    const have = this.intents.get(repo) ?? new Set<string>(["pull"]);
+    for (const a of actions) have.add(a);
+    this.intents.set(repo, have);
+  }
+
+  /** The scopes for a request on `repo` that needs at least `actions`. */
+  scopes(repo: string, ...actions: string[]): Scope[] {
+    const all = new Set<string>([...(this.intents.get(repo) ?? ["pull"]), ...actions]);
+    return [repositoryScope(repo, [...all].sort())];
+  }
+
+  /** `docker://domain/repo` for messages. */
+  where(repo: string, ref?: string): string {
+    if (ref === undefined) return `docker://${this.domain}/${repo}`;
+    return `docker://${this.domain}/${repo}${ref.includes(":") ? "@" : ":"}${ref}`;
+  }
+
+  /** An API URL (`/v2/` + path) on the registry's settled scheme: pings first when needed. */
+  async api(path: string, query?: Record<string, string | undefined>, signal?: AbortSignal): Promise<URL> {
+    await this.endpoint.ensureReady(this.settings, signal);
+    return this.endpoint.url(path, query);
+  }
+
+  /** Pings the registry (once per process and registry). */
+  async ping(signal?: AbortSignal): Promise<void> {
+    await this.endpoint.ensureReady(this.settings, signal);
+  }
+
+  /**
+   * One API request: ping first if needed, Authorization for the registry's
+   * own origin only, one re-authentication on 401 (a stream body is never
+   * replayed), redirects followed by hand without Authorization or cookies
+   * when they leave the registry's origin.
+   */
+  async call(o: CallOptions): Promise<HttpResponse> {
+    await this.endpoint.ensureReady(this.settings, o.signal);
+    let scopes = o.scopes;
+    let url = o.url;
+    let reauthorized = false;
+    let hops = 0;
+    const streamBody = o.body !== undefined && !Buffer.isBuffer(o.body);
+    for (;;) {
+      const headers: Record<string, string> = { ...o.headers };
+      const toRegistry = this.endpoint.isSameOrigin(url);
+      if (toRegistry) {
+        const authorization = await this.auth.authorization(scopes, o.signal);
+        if (authorization) headers.authorization = authorization;
+      }
+      const req = { method: o.method, url, headers, signal: o.signal, ...(o.body !== undefined ? { body: o.body } : {}) };
+      const res = await sendWithRetries(req, this.settings, o.noRetry ? { replayable: false } : undefined);
+      if (res.status === 401 && toRegistry && !reauthorized && !streamBody) {
+        const next = await this.auth.reauthorize(res, scopes);
+        if (next) {
+          reauthorized = true;
+          scopes = next;
+          await discard(res);
+          continue;
+        }
+      }
+      if (o.followRedirects && REDIRECT_STATUS.has(res.status) && hops < MAX_REDIRECTS) {
+        const location = header(res.headers, "location");
+        if (location) {
+          hops++;
+          await discard(res);
+          url = new URL(location, url);
+          continue;
+        }
+      }
+      return res;
+    }
+  }
+
+  /** Throws the typed error for an unexpected answer. */
+  async fail(res: HttpResponse, ctx: ErrorContext): Promise<never> {
+    const err = await errorFromResponse(res, ctx);
+    if (res.status === 401 && (await this.auth.getCredential()) === undefined) {
+      throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: no credentials found for ${this.domain} (dray login ${this.domain}, or --creds)`, {
+        where: ctx.where,
+        status: 401,
+        ...(err.registryCode ? { registryCode: err.registryCode } : {}),
+      }, "E_AUTH_FAILED");
+    }
+    throw err;
+  }
+
+  /** Checks that the configured credential works (`dray login`): Basic via /v2/, Bearer via the token realm. */
+  async checkLogin(signal?: AbortSignal): Promise<void> {
+    await this.ping(signal);
+    const cred = await this.auth.getCredential();
+    if (!cred) throw new AuthError(`no credentials to check for ${this.domain}`, { where: this.domain }, "E_AUTH_FAILED");
+    if (this.endpoint.challenges.some((c) => c.scheme === "bearer")) {
+      await this.auth.checkCredentials(signal);
+      return;
+    }
+    const url = await this.api("");
+    const headers: Record<string, string> = {};
+    if (cred.identityToken === undefined) headers.authorization = basicHeader(cred);
+    const res = await sendWithRetries({ method: "GET", url, headers, signal }, this.settings);
+    await discard(res);
+    if (res.status === 401 || res.status === 403) {
+      throw new AuthError(`${this.domain} refused the credentials from ${cred.source}`, { where: this.domain, status: res.status }, "E_AUTH_FAILED");
+    }
+    if (res.status !== 200) throw new RegistryError(`${this.domain} answered HTTP ${res.status} to the login check`, { where: this.domain, status: res.status });
+  }
+
+  // ---- manifests ----
+
+  /** HEAD of a manifest by tag or digest; undefined when it does not exist. */
+  async headManifest(repo: string, ref: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
+    const url = await this.api(`${repo}/manifests/${ref}`);
+    const res = await this.call({ method: "HEAD", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, followRedirects: true });
+    await discard(res);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) return this.fail(res, { what: `manifest ${ref}`, where: this.where(repo, ref) });
+    const digestHeader = header(res.headers, "docker-content-digest");
+    const digest = digestHeader === undefined ? undefined : Digest.tryParse(digestHeader);
+    if (digest === undefined) {
+      // Without a usable header only the bytes can tell: fetch them.
+      const m = await this.getManifest(repo, ref, signal);
+      return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+    }
+    if (Digest.isValid(ref) && !digest.equals(ref)) {
+      throw new IntegrityError("E_DIGEST_MISMATCH", `registry reports digest ${digest} for manifest ${ref}`, { where: this.where(repo, ref) });
+    }
+    return {
+      digest,
+      mediaType: cleanMediaType(header(res.headers, "content-type")) ?? MediaType.OciManifest,
+      size: Number(header(res.headers, "content-length") ?? "0"),
+    };
+  }
+
+  /**
+   * GET of a manifest, body capped, digest checked: against `ref` when it is
+   * a digest, else against Docker-Content-Digest (which must be valid) when
+   * the registry sent one. The returned digest is always computed here.
+   */
+  async getManifest(repo: string, ref: string, signal?: AbortSignal): Promise<RawManifest> {
+    const where = this.where(repo, ref);
+    const url = await this.api(`${repo}/manifests/${ref}`);
+    const res = await this.call({ method: "GET", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, followRedirects: true });
+    if (res.status !== 200) return this.fail(res, { what: `manifest ${ref}`, where });
+    const bytes = await readBody(res, this.maxManifestBytes, `manifest ${ref}`);
+    const expected = Digest.tryParse(ref) ?? headerDigest(res, where);
+    const digest = Digest.of(bytes, expected?.algorithm ?? "sha256");
+    if (expected && !digest.equals(expected)) {
+      const said = Digest.isValid(ref) ? "asked for" : "announced by Docker-Content-Digest";
+      throw new IntegrityError("E_DIGEST_MISMATCH", `manifest digest mismatch at ${where}: ${said} ${expected}, got ${digest}`, { where });
+    }
+    return { bytes, mediaType: manifestMediaType(header(res.headers, "content-type"), bytes), digest };
+  }
+
+  /** PUT of a manifest under a tag or its digest, with its media type; the registry's digest must be ours. */
+  async putManifest(repo: string, ref: string, m: RawManifest, signal?: AbortSignal): Promise<void> {
+    const where = this.where(repo, ref);
+    const url = await this.api(`${repo}/manifests/${ref}`);
+    // The body is a Buffer, so the retry loop may replay it: every manifest PUT is retried.
+    const res = await this.call({ method: "PUT", url, scopes: this.scopes(repo, "push"), headers: { "content-type": m.mediaType }, body: m.bytes, signal });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, { what: `manifest ${m.digest}`, where });
+    await discard(res);
+    const stored = header(res.headers, "docker-content-digest");
+    const parsed = stored === undefined ? undefined : Digest.tryParse(stored);
+    if (parsed && parsed.algorithm === m.digest.algorithm && !parsed.equals(m.digest)) {
+      throw new IntegrityError("E_DIGEST_MISMATCH", `registry stored manifest ${m.digest} as ${parsed}`, { where });
+    }
+  }
+
+  /** DELETE of a manifest by digest (registries delete by digest only). */
+  async deleteManifest(repo: string, digest: Digest, signal?: AbortSignal): Promise<void> {
+    const where = this.where(repo, digest.toString());
+    const url = await this.api(`${repo}/manifests/${digest}`);
+    const res = await this.call({ method: "DELETE", url, scopes: this.scopes(repo, "delete"), signal });
+    if (res.status === 202 || res.status === 200 || res.status === 204) {
+      await discard(res);
+      return;
+    }
+    if (res.status === 405) {
+      const err = await errorFromResponse(res, { what: "delete", where });
+      err.message = `${err.message}; the registry does not allow deleting (distribution: storage.delete.enabled)`;
+      throw err;
+    }
+    return this.fail(res, { what: `manifest ${digest}`, where });
+  }
+
+  // ---- blobs ----
+
+  /**
+   * HEAD of a blob: its size, or undefined when the repository does not hold
+   * it; -1 when the registry redirects to its storage (the blob exists, and a
+   * pre-signed storage URL would not answer a HEAD it was not signed for).
+   */
+  async headBlob(repo: string, digest: Digest, signal?: AbortSignal): Promise<number | undefined> {
+    const url = await this.api(`${repo}/blobs/${digest}`);
+    const res = await this.call({ method: "HEAD", url, scopes: this.scopes(repo), signal });
+    await discard(res);
+    if (res.status === 404) return undefined;
+    if (REDIRECT_STATUS.has(res.status)) return -1;
+    if (res.status !== 200) return this.fail(res, { what: `blob ${digest}`, where: this.where(repo) });
+    return Number(header(res.headers, "content-length") ?? "-1");
+  }
+
+  /** A resumable stream of a blob's bytes (sizes checked; the digest is the caller's). */
+  async getBlob(repo: string, desc: Descriptor, signal?: AbortSignal): Promise<Readable> {
+    const where = `blob ${desc.digest} at ${this.where(repo)}`;
+    const url = await this.api(`${repo}/blobs/${desc.digest}`);
+    const open = async (offset: number): Promise<HttpResponse> => {
+      const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+      return this.call({ method: "GET", url, scopes: this.scopes(repo), headers, signal, followRedirects: true });
+    };
+    const first = await open(0);
+    if (first.status !== 200) return this.fail(first, { what: `blob ${desc.digest}`, where: this.where(repo) });
+    return new ResumableBlobStream(first, open, {
+      size: desc.size,
+      where,
+      attempts: this.settings.retries,
+      ...(signal ? { signal } : {}),
+      onResume: (offset, attempt) => this.settings.debug?.(`resuming ${where} at byte ${offset} (attempt ${attempt})`),
+    });
+  }
+
+  /**
+   * Cross-repository mount: true when the registry mounted (201). On 202 the
+   * registry opened an upload session instead, returned for the upload to use.
+   * A refusal (401/403, unknown source) is "not mounted", never an error.
+   */
+  async mountBlob(repo: string, digest: Digest, fromRepo: string, signal?: AbortSignal): Promise<{ mounted: boolean; session?: URL }> {
+    const url = await this.api(`${repo}/blobs/uploads/`, { mount: digest.toString(), from: fromRepo });
+    const scopes = [...this.scopes(repo, "push"), repositoryScope(fromRepo, ["pull"])];
+    const res = await this.call({ method: "POST", url, scopes, headers: { "content-length": "0" }, body: Buffer.alloc(0), signal });
+    await discard(res);
+    if (res.status === 201) return { mounted: true };
+    const location = header(res.headers, "location");
+    if (res.status === 202 && location) return { mounted: false, session: new URL(location, url) };
+    return { mounted: false };
+  }
+
+  /** Uploads a blob from a stream (see upload.ts for the protocol choices). */
+  async putBlob(repo: string, desc: Descriptor, data: Readable, opts: { session?: URL; signal?: AbortSignal } = {}): Promise<void> {
+    await uploadBlob(this, repo, desc, data, { ...this.uploadOptions, ...opts });
+  }
+
+  // ---- listing ----
+
+  /** Every tag of a repository, following `Link` pagination. */
+  async listTags(repo: string, pageSize?: number, signal?: AbortSignal): Promise<string[]> {
+    const first = await this.api(`${repo}/tags/list`, { n: pageSize?.toString() });
+    return this.paginate(first, this.scopes(repo), "tags", { what: "tag list", where: this.where(repo) }, signal);
+  }
+
+  /** Every repository of the registry (`/v2/_catalog`), following `Link` pagination. */
+  async catalog(pageSize?: number, signal?: AbortSignal): Promise<string[]> {
+    const first = await this.api("_catalog", { n: pageSize?.toString() });
+    return this.paginate(first, [CATALOG_SCOPE], "repositories", { what: "catalog", where: `docker://${this.domain}` }, signal);
+  }
+
+  private async paginate(first: URL, scopes: readonly Scope[], field: "tags" | "repositories", ctx: ErrorContext, signal?: AbortSignal): Promise<string[]> {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    let url: URL | undefined = first;
+    for (let page = 0; url && page < MAX_PAGES; page++) {
+      seen.add(url.toString());
+      const res = await this.call({ method: "GET", url, scopes, headers: { accept: "application/json" }, signal });
+      if (res.status !== 200) return this.fail(res, ctx);
+      const body = await readBody(res, MAX_LIST_PAGE_BYTES, ctx.what);
+      let doc: unknown;
+      try {
+        doc = JSON.parse(body.toString("utf8"));
+      } catch {
+        throw new RegistryError(`${ctx.what} of ${ctx.where} is not JSON`, { where: ctx.where });
+      }
+      const list = (doc as Record<string, unknown> | null)?.[field];
+      if (list !== null && list !== undefined) {
+        if (!Array.isArray(list) || list.some((t) => typeof t !== "string")) throw new RegistryError(`${ctx.what} of ${ctx.where} is malformed`, { where: ctx.where });
+        out.push(...(list as string[]));
+      }
+      const next = nextPageURL(res.headers, url);
+      // A server that links back to a page already read would loop forever.
+      url = next && !seen.has(next.toString()) ? next : undefined;
+    }
+    return out;
+  }
+
+  // ---- referrers ----
+
+  /**
+   * Manifests whose `subject` is `digest`: the referrers API, or, when the
+   * registry lacks it (404), the tag schema `<alg>-<hex>` of the OCI
+   * distribution spec. Filtered by artifactType when given.
+   */
+  async listReferrers(repo: string, digest: Digest, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[]> {
+    const where = this.where(repo, digest.toString());
+    const url = await this.api(`${repo}/referrers/${digest}`, { artifactType });
+    const res = await this.call({ method: "GET", url, scopes: this.scopes(repo), headers: { accept: MediaType.OciIndex }, signal });
+    let descriptors: Descriptor[];
+    let filtered = false;
+    if (res.status === 200) {
+      const bytes = await readBody(res, this.maxManifestBytes, "referrers index");
+      descriptors = indexDescriptors(bytes, where);
+      filtered = (header(res.headers, "oci-filters-applied") ?? "").split(",").map((s) => s.trim()).includes("artifactType");
+    } else if (res.status === 404 || res.status === 400 || res.status === 405) {
+      await discard(res);
+      descriptors = await this.referrersByTag(repo, digest, signal);
+    } else {
+      return this.fail(res, { what: "referrers", where });
+    }
+    return artifactType !== undefined && !filtered ? descriptors.filter((d) => d.artifactType === artifactType) : descriptors;
+  }
+
+  private async referrersByTag(repo: string, digest: Digest, signal?: AbortSignal): Promise<Descriptor[]> {
+    const tag = referrersTag(digest);
+    try {
+      const m = await this.getManifest(repo, tag, signal);
+      return indexDescriptors(m.bytes, this.where(repo, tag));
+    } catch (err) {
+      if (err instanceof NotFoundError) return [];
+      throw err;
+    }
+  }
+}
+
+/** The fall-back tag of the referrers tag schema: `sha256-<hex>`, algorithm ≤ 32 and hex ≤ 64 characters. */
+export function referrersTag(digest: Digest): string {
+  return `${digest.algorithm.slice(0, 32)}-${digest.hex.slice(0, 64)}`;
+}
+
+function indexDescriptors(bytes: Buffer, where: string): Descriptor[] {
+  const parsed = parseManifest(bytes, MediaType.OciIndex, where);
+  if (parsed.kind !== "index") throw new IntegrityError("E_MANIFEST_INVALID", `referrers of ${where} are not an index`, { where });
+  return parsed.manifests;
+}
+
+function headerDigest(res: HttpResponse, where: string): Digest | undefined {
+  const value = header(res.headers, "docker-content-digest");
+  if (value === undefined) return undefined;
+  const d = Digest.tryParse(value.trim());
+  if (!d) throw new IntegrityError("E_DIGEST_MISMATCH", `registry sent an invalid Docker-Content-Digest "${value.slice(0, 80)}"`, { where });
+  return d;
+}
+
+function cleanMediaType(contentType: string | undefined): string | undefined {
+  const t = contentType?.split(";")[0]?.trim().toLowerCase();
+  return t === "" ? undefined : t;
+}
+
+/** The manifest's real media type: the Content-Type when it names one, else the document's field, else its shape. */
+export function manifestMediaType(contentType: string | undefined, bytes: Buffer): string {
+  const declared = cleanMediaType(contentType);
+  if (declared && (isManifestType(declared) || isIndexType(declared))) return declared;
+  try {
+    const doc = JSON.parse(bytes.toString("utf8")) as Record<string, unknown>;
+    if (typeof doc.mediaType === "string" && doc.mediaType !== "") return doc.mediaType;
+    if (Array.isArray(doc.manifests)) return MediaType.OciIndex;
+  } catch {
+    // Not JSON: the parser refuses it later with a precise message.
+  }
+  return declared ?? MediaType.OciManifest;
+}

@@ -1,0 +1,99 @@
+import { AuthError, DrayError, IntegrityError, NotFoundError, RegistryError, UnsupportedError, type DrayErrorDetails } from "../../errors.js";
+import { discard, readBody, type HttpResponse } from "./http.js";
+
+/**
+ * A registry's error answer, `{"errors":[{"code","message","detail"}]}` in
+ * the distribution spec, mapped to dray's typed errors so the CLI picks the
+ * exit code of CLI.md: not found 3, auth 4, integrity 5, anything else 1.
+ */
+export interface RegistryErrorEntry {
+  code: string;
+  message?: string;
+}
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Parses the spec's error body; garbage (an HTML page from a proxy) yields an empty list. */
+export function parseErrorBody(bytes: Buffer): RegistryErrorEntry[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    return [];
+  }
+  const errors = (doc as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(errors)) return [];
+  const out: RegistryErrorEntry[] = [];
+  for (const e of errors) {
+    if (typeof e !== "object" || e === null) continue;
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code !== "string") continue;
+    const entry: RegistryErrorEntry = { code: code.toUpperCase() };
+    if (typeof message === "string") entry.message = sanitise(message);
+    out.push(entry);
+  }
+  return out;
+}
+
+/** Registry text goes to a terminal: one line, no control characters, bounded. */
+function sanitise(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
+}
+
+export interface ErrorContext {
+  /** What was being done: `manifest latest`, `blob sha256:…`, `upload of sha256:…`. */
+  what: string;
+  /** The location, already free of credentials (`docker://host/repo:tag`). */
+  where: string;
+}
+
+/** Builds the typed error for a status and the registry's own codes. */
+export function errorFor(status: number, entries: RegistryErrorEntry[], ctx: ErrorContext): DrayError {
+  const first = entries[0];
+  const registryCode = first?.code;
+  const said = first ? `${first.message ? `${first.message} ` : ""}(${first.code})` : `HTTP ${status}`;
+  const details: DrayErrorDetails = { where: ctx.where, status };
+  if (registryCode !== undefined) details.registryCode = registryCode;
+  const msg = (text: string): string => `${text}: ${ctx.what} at ${ctx.where}: ${said}`;
+  switch (registryCode) {
+    case "MANIFEST_UNKNOWN":
+    case "BLOB_UNKNOWN":
+    case "NAME_UNKNOWN":
+    case "BLOB_UPLOAD_UNKNOWN":
+      return new NotFoundError(msg("not found"), details);
+    case "UNAUTHORIZED":
+      return new AuthError(msg("authentication failed"), details, "E_AUTH_FAILED");
+    case "DENIED":
+      return new AuthError(msg("access denied"), details);
+    case "DIGEST_INVALID":
+      return new IntegrityError("E_DIGEST_MISMATCH", msg("digest rejected by the registry"), details);
+    case "SIZE_INVALID":
+      return new IntegrityError("E_SIZE_MISMATCH", msg("size rejected by the registry"), details);
+    case "MANIFEST_INVALID":
+    case "MANIFEST_BLOB_UNKNOWN":
+    case "MANIFEST_UNVERIFIED":
+      return new IntegrityError("E_MANIFEST_INVALID", msg("manifest rejected by the registry"), details);
+    case "UNSUPPORTED":
+      return new UnsupportedError(msg("operation not supported by the registry"), details);
+    default:
+      break;
+  }
+  if (status === 401) return new AuthError(msg("authentication required"), details, "E_AUTH_FAILED");
+  if (status === 403) return new AuthError(msg("access denied"), details);
+  if (status === 404) return new NotFoundError(msg("not found"), details);
+  if (status === 405) return new UnsupportedError(msg("operation not supported by the registry"), details);
+  return new RegistryError(msg("registry error"), details);
+}
+
+/** Reads the error body of a failed response (bounded) and builds the typed error. */
+export async function errorFromResponse(res: HttpResponse, ctx: ErrorContext): Promise<DrayError> {
+  let entries: RegistryErrorEntry[] = [];
+  try {
+    entries = parseErrorBody(await readBody(res, MAX_ERROR_BODY, "error body"));
+  } catch {
+    await discard(res);
+  }
+  return errorFor(res.status, entries, ctx);
+}

@@ -1,0 +1,230 @@
+import { readFile } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { rootCertificates } from "node:tls";
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from "undici";
+import { DrayError, IntegrityError, IoError, NetworkError } from "../../errors.js";
+import { isLoopbackDomain } from "../../ref/reference.js";
+import { redactURL } from "./redact.js";
+import { isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sleep, DEFAULT_RETRIES } from "./retry.js";
+
+/**
+ * The HTTP layer of the registry transport: one undici dispatcher per
+ * process and TLS setting (keep-alive, a bounded pool per host, proxies from
+ * the environment), one request at a time with timing for `--debug`, and the
+ * retry loop. Knows nothing about registries, auth or redirects.
+ */
+
+export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
+export type ResponseBody = Dispatcher.ResponseData["body"];
+export type ResponseHeaders = Dispatcher.ResponseData["headers"];
+
+export interface HttpTimeouts {
+  /** TCP + TLS connect. */
+  connectMs: number;
+  /** From the end of the request to the response headers. */
+  headersMs: number;
+  /** Longest silence between two body chunks: a stalled server fails instead of hanging. */
+  bodyMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 30_000, headersMs: 120_000, bodyMs: 60_000 };
+/** Connections per registry host; enough for --jobs blobs plus manifest traffic. */
+const CONNECTIONS_PER_HOST = 16;
+const KEEP_ALIVE_MS = 30_000;
+const USER_AGENT = "dray/0.1";
+
+export interface HttpSettings {
+  insecure: boolean;
+  caFile?: string;
+  retries: number;
+  timeouts: HttpTimeouts;
+  debug?: (line: string) => void;
+  notice?: (message: string) => void;
+}
+
+export interface HttpRequest {
+  method: HttpMethod;
+  url: URL;
+  headers?: Record<string, string>;
+  /** A Buffer may be sent again; a stream is consumed by the first attempt and is never replayed. */
+  body?: Buffer | Readable;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: ResponseHeaders;
+  body: ResponseBody;
+  url: URL;
+}
+
+const dispatchers = new Map<string, Promise<Dispatcher>>();
+
+function proxyConfigured(): boolean {
+  const env = process.env;
+  return Boolean(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
+}
+
+async function connectOptions(settings: HttpSettings): Promise<Agent.Options["connect"]> {
+  const connect: Record<string, unknown> = { timeout: settings.timeouts.connectMs };
+  if (settings.insecure) connect.rejectUnauthorized = false;
+  if (settings.caFile) {
+    let pem: string;
+    try {
+      pem = await readFile(settings.caFile, "utf8");
+    } catch (err) {
+      throw new IoError(`cannot read CA file ${settings.caFile}: ${(err as Error).message}`, { where: settings.caFile, cause: err });
+    }
+    // Extra CA *beside* the system ones: giving `ca` alone would replace them.
+    connect.ca = [...rootCertificates, pem];
+  }
+  return connect as Agent.Options["connect"];
+}
+
+/**
+ * The shared dispatcher for a URL. Loopback never goes through a proxy (as
+ * Go's ProxyFromEnvironment), everything else honours HTTPS_PROXY /
+ * HTTP_PROXY / NO_PROXY when set.
+ */
+export function dispatcherFor(url: URL, settings: HttpSettings): Promise<Dispatcher> {
+  const viaProxy = proxyConfigured() && !isLoopbackDomain(url.host);
+  const t = settings.timeouts;
+  const key = [viaProxy, settings.insecure, settings.caFile ?? "", t.connectMs, t.headersMs, t.bodyMs].join("|");
+  let found = dispatchers.get(key);
+  if (!found) {
+    found = (async (): Promise<Dispatcher> => {
+      const options: Agent.Options = {
+        connections: CONNECTIONS_PER_HOST,
+        keepAliveTimeout: KEEP_ALIVE_MS,
+        headersTimeout: t.headersMs,
+        bodyTimeout: t.bodyMs,
+        connect: await connectOptions(settings),
+      };
+      return viaProxy ? new EnvHttpProxyAgent(options) : new Agent(options);
+    })();
+    found.catch(() => dispatchers.delete(key));
+    dispatchers.set(key, found);
+  }
+  return found;
+}
+
+/** Closes every pooled connection (end of a run, end of a test file). */
+export async function closeDispatchers(): Promise<void> {
+  const all = [...dispatchers.values()];
+  dispatchers.clear();
+  await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close()));
+}
+
+export function header(headers: ResponseHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function headerList(headers: ResponseHeaders, name: string): string[] | undefined {
+  const v = headers[name];
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v : [v];
+}
+
+/** One attempt, logged for --debug as `METHOD URL -> STATUS (ms)`. */
+export async function sendOnce(req: HttpRequest, settings: HttpSettings): Promise<HttpResponse> {
+  const dispatcher = await dispatcherFor(req.url, settings);
+  const started = performance.now();
+  const headers: Record<string, string> = { "user-agent": USER_AGENT, ...req.headers };
+  try {
+    const res = await dispatcher.request({
+      origin: req.url.origin,
+      path: `${req.url.pathname}${req.url.search}`,
+      method: req.method,
+      headers,
+      body: req.body ?? null,
+      signal: req.signal ?? null,
+      // PUT/PATCH of manifests and blobs must not be replayed by undici itself: the retry loop decides.
+      idempotent: req.method === "GET" || req.method === "HEAD",
+    });
+    settings.debug?.(`${req.method} ${redactURL(req.url)} -> ${res.statusCode} (${Math.round(performance.now() - started)} ms)`);
+    return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url };
+  } catch (err) {
+    settings.debug?.(`${req.method} ${redactURL(req.url)} -> ${networkErrorCode(err) ?? "error"} (${Math.round(performance.now() - started)} ms)`);
+    throw translateError(err, req);
+  }
+}
+
+/** Turns a low-level failure into a typed error; an abort stays the caller's reason. */
+export function translateError(err: unknown, req: Pick<HttpRequest, "method" | "url" | "signal">): unknown {
+  if (req.signal?.aborted) return req.signal.reason ?? err;
+  if (err instanceof DrayError) return err;
+  const code = networkErrorCode(err);
+  const message = (err as Error)?.message ?? String(err);
+  return new NetworkError(`${req.method} ${redactURL(req.url)} failed: ${message}${code && !message.includes(code) ? ` (${code})` : ""}`, {
+    where: redactURL(req.url),
+    cause: err,
+  });
+}
+
+/** Discards a response body so its connection returns to the pool. */
+export async function discard(res: HttpResponse): Promise<void> {
+  try {
+    await res.body.dump({ limit: 256 * 1024 });
+  } catch {
+    // The connection is dropped instead of reused: nothing else to do.
+  }
+}
+
+/** Reads a whole body, refusing more than `limit` bytes (checked against Content-Length first, then as it flows). */
+export async function readBody(res: HttpResponse, limit: number, what: string): Promise<Buffer> {
+  const declared = Number(header(res.headers, "content-length"));
+  if (Number.isFinite(declared) && declared > limit) {
+    res.body.destroy();
+    throw new IntegrityError("E_TOO_LARGE", `${what} of ${declared} bytes exceeds the ${limit}-byte limit`, { where: redactURL(res.url) });
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer;
+      total += buf.length;
+      if (total > limit) {
+        res.body.destroy();
+        throw new IntegrityError("E_TOO_LARGE", `${what} exceeds the ${limit}-byte limit`, { where: redactURL(res.url) });
+      }
+      chunks.push(buf);
+    }
+  } catch (err) {
+    if (err instanceof DrayError) throw err;
+    throw translateError(err, { method: "GET", url: res.url });
+  }
+  return Buffer.concat(chunks, total);
+}
+
+export interface RetryPolicy {
+  /** False when the request body is a stream: one attempt only. */
+  replayable: boolean;
+}
+
+/**
+ * Sends with retries on 408/429/5xx and on resets and timeouts, waiting as
+ * `Retry-After` says or with jittered exponential backoff. The last answer
+ * (even a retryable status) is returned; the last network error is thrown.
+ */
+export async function sendWithRetries(req: HttpRequest, settings: HttpSettings, policy?: RetryPolicy): Promise<HttpResponse> {
+  const replayable = policy?.replayable ?? !(req.body !== undefined && !Buffer.isBuffer(req.body));
+  const retries = replayable ? Math.max(0, settings.retries ?? DEFAULT_RETRIES) : 0;
+  for (let attempt = 0; ; attempt++) {
+    let res: HttpResponse;
+    try {
+      res = await sendOnce(req, settings);
+    } catch (err) {
+      if (attempt >= retries || req.signal?.aborted || !isRetryableError((err as { cause?: unknown }).cause ?? err)) throw err;
+      const wait = retryDelayMs(attempt + 1, undefined);
+      settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after ${networkErrorCode(err) ?? "error"}`);
+      await sleep(wait, req.signal);
+      continue;
+    }
+    if (!isRetryableStatus(res.status) || attempt >= retries) return res;
+    const wait = retryDelayMs(attempt + 1, header(res.headers, "retry-after"));
+    await discard(res);
+    settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after HTTP ${res.status}`);
+    await sleep(wait, req.signal);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The registry transport: the OCI distribution API over undici. The copy
+ * engine's dispatcher imports these entry points; commands may use
+ * RegistryClient directly (HEAD a manifest, check a login).
+ */
+import type { Digest } from "../../oci/digest.js";
+import type { Descriptor } from "../../oci/manifest.js";
+import type { RegistryLocation } from "../../ref/location.js";
+import type { Credentials, ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "../types.js";
+import { RegistryClient, type RegistryClientOptions } from "./client.js";
+import { RegistryDestination } from "./destination.js";
+import { RegistryReferences } from "./references.js";
+import { RegistrySource } from "./source.js";
+
+export { RegistryClient, referrersTag, manifestMediaType, type ManifestHead, type RegistryClientOptions } from "./client.js";
+export { RegistrySource, referenceOf } from "./source.js";
+export { RegistryDestination } from "./destination.js";
+export { RegistryReferences } from "./references.js";
+export { closeDispatchers as closeRegistryConnections } from "./http.js";
+export { resetEndpoints } from "./endpoint.js";
+
+function clientFor(domain: string, opts: TransportOptions | RegistryClientOptions): RegistryClient {
+  return new RegistryClient(domain, opts);
+}
+
+export async function openRegistrySource(loc: RegistryLocation, opts: TransportOptions): Promise<ImageSource> {
+  return new RegistrySource(loc, clientFor(loc.ref.domain, opts));
+}
+
+export async function openRegistryDestination(loc: RegistryLocation, opts: TransportOptions): Promise<ImageDestination> {
+  return new RegistryDestination(loc, clientFor(loc.ref.domain, opts));
+}
+
+export async function openRegistryReferences(loc: RegistryLocation, opts: TransportOptions): Promise<ReferenceStore> {
+  return new RegistryReferences(loc, clientFor(loc.ref.domain, opts));
+}
+
+/** Repositories of a registry (`dray ls --catalog HOST`). */
+export async function listCatalog(domain: string, opts: TransportOptions): Promise<string[]> {
+  return clientFor(domain, opts).catalog();
+}
+
+/** Same as listCatalog (the name `dray ls --catalog` uses). */
+export const listRepositories = listCatalog;
+
+/**
+ * Checks `creds` against the registry `host` (`dray login`): Basic by a
+ * `/v2/` request carrying them, Bearer by a token request to the realm.
+ * Throws AuthError (exit 4) when they are refused.
+ */
+export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions): Promise<void> {
+  await clientFor(host, { ...opts, creds }).checkLogin();
+}
+
+export interface ReferrersOptions extends TransportOptions {
+  /** Only referrers of this artifact type. */
+  artifactType?: string;
+}
+
+/**
+ * Manifests that name `subject` (default: the digest the location names, or
+ * its tag resolved) as their subject: the referrers API, falling back to the
+ * tag schema on registries without it.
+ */
+export async function listReferrers(loc: RegistryLocation, opts: ReferrersOptions, subject?: Digest): Promise<Descriptor[]> {
+  const client = clientFor(loc.ref.domain, opts);
+  let digest = subject ?? loc.ref.digest;
+  if (!digest) digest = (await client.getManifest(loc.ref.path, loc.ref.tag ?? "latest")).digest;
+  return client.listReferrers(loc.ref.path, digest, opts.artifactType);
+}

@@ -1,0 +1,74 @@
+import { NotFoundError } from "../../errors.js";
+import type { Digest } from "../../oci/digest.js";
+import type { RegistryLocation } from "../../ref/location.js";
+import type { DeleteResult, ReferenceStore } from "../types.js";
+import type { RegistryClient } from "./client.js";
+import { referenceOf } from "./source.js";
+
+/** How many tags are HEADed at once when looking for the other names of a manifest. */
+const HEAD_CONCURRENCY = 8;
+
+/** Tag listing, tagging and deletion in a registry repository. */
+export class RegistryReferences implements ReferenceStore {
+  constructor(
+    readonly location: RegistryLocation,
+    readonly client: RegistryClient,
+  ) {}
+
+  private get repo(): string {
+    return this.location.ref.path;
+  }
+
+  listTags(): Promise<string[]> {
+    return this.client.listTags(this.repo);
+  }
+
+  /** Puts the location's manifest bytes under another tag: no blob moves. */
+  async addTag(tag: string): Promise<void> {
+    const m = await this.client.getManifest(this.repo, referenceOf(this.location));
+    await this.client.putManifest(this.repo, tag, m);
+  }
+
+  /**
+   * Registries delete manifests by digest, which removes every tag pointing at
+   * it: the tag is resolved first, and the other tags that go with it are
+   * found (list + HEAD) before the DELETE so the caller can report them.
+   */
+  async deleteReference(): Promise<DeleteResult> {
+    const { tag, digest: named } = this.location.ref;
+    let digest: Digest | undefined = named;
+    if (!digest) {
+      const ref = referenceOf(this.location);
+      digest = (await this.client.headManifest(this.repo, ref))?.digest;
+      if (!digest) throw new NotFoundError(`not found: manifest ${ref} at docker://${this.location.ref.domain}/${this.repo}`, { where: `docker://${this.location.ref.domain}/${this.repo}:${ref}` });
+    }
+    const alsoRemovedTags = await this.tagsPointingAt(digest, tag);
+    await this.client.deleteManifest(this.repo, digest);
+    return { digest, alsoRemovedTags, blobsRemoved: 0 };
+  }
+
+  private async tagsPointingAt(digest: Digest, except: string | undefined): Promise<string[]> {
+    let tags: string[];
+    try {
+      tags = (await this.client.listTags(this.repo)).filter((t) => t !== except);
+    } catch (err) {
+      if (err instanceof NotFoundError) return [];
+      throw err;
+    }
+    const found: string[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < tags.length) {
+        const t = tags[next++]!;
+        const head = await this.client.headManifest(this.repo, t);
+        if (head?.digest.equals(digest)) found.push(t);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(HEAD_CONCURRENCY, tags.length) }, worker));
+    return found.sort();
+  }
+
+  async close(): Promise<void> {
+    // Pooled connections stay for the rest of the run.
+  }
+}

@@ -1,0 +1,306 @@
+// Every fault of issue 3, injected by the harness's proxy between the registry
+// transport and a real distribution registry (htpasswd mode, so requests carry
+// an Authorization header that a redirect must not leak). Each test says what
+// the proxy sends and what the transport must make of it.
+import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import { after, afterEach, before, describe, it } from "node:test";
+import { exitCodeFor, isDrayError } from "../../../src/errors.js";
+import { Digest } from "../../../src/oci/digest.js";
+import type { Descriptor } from "../../../src/oci/manifest.js";
+import { parseLocation, type RegistryLocation } from "../../../src/ref/location.js";
+import { closeRegistryConnections, openRegistryDestination, openRegistrySource, type RegistryClientOptions } from "../../../src/transport/registry/index.js";
+import type { ImageSource } from "../../../src/transport/types.js";
+import { buildImage, pushImage, seededBytes, type BuiltImage } from "../../helpers/fixtures.js";
+import { retryAfter, startProxy, type FaultProxy } from "../../helpers/proxy.js";
+import { startRegistry, type RegistryHandle } from "../../helpers/registry.js";
+import { descOf, isolateCredentials, readBlob } from "./support.js";
+
+isolateCredentials();
+after(() => closeRegistryConnections());
+
+const REPO = "faults/img";
+
+function loc(text: string): RegistryLocation {
+  return parseLocation(text) as RegistryLocation;
+}
+
+/** Asserts a rejection is a DrayError with `code` and the CLI exit code `exit`. */
+function rejectsWith(code: string, exit: number, message?: RegExp): (err: unknown) => boolean {
+  return (err: unknown) => {
+    assert.ok(isDrayError(err), `expected a DrayError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    assert.equal(exitCodeFor(err), exit);
+    if (message) assert.match(err.message, message);
+    return true;
+  };
+}
+
+function blobDesc(bytes: Buffer): Descriptor {
+  return { mediaType: "application/octet-stream", digest: Digest.of(bytes), size: bytes.length };
+}
+
+describe("registry transport under injected faults", () => {
+  let reg: RegistryHandle;
+  let proxy: FaultProxy;
+  let built: BuiltImage;
+  let layer: Descriptor;
+  let debug: string[];
+
+  const options = (extra: Partial<RegistryClientOptions> = {}): RegistryClientOptions => ({
+    creds: { username: reg.username!, password: reg.password! },
+    debug: (l) => debug.push(l),
+    ...extra,
+  });
+  const source = (extra: Partial<RegistryClientOptions> = {}, ref = "v1"): Promise<ImageSource> =>
+    openRegistrySource(loc(`docker://${proxy.host}/${REPO}:${ref}`), options(extra));
+  const blobGets = (digest: Digest | string): typeof proxy.log => proxy.log.filter((e) => e.method === "GET" && e.path.includes(`/blobs/${digest}`));
+
+  before(async () => {
+    reg = await startRegistry({ mode: "htpasswd" });
+    proxy = await startProxy(reg);
+    // One layer of 1.5 MiB: large enough for a streamed PATCH and for cuts part-way.
+    built = await buildImage({ seed: "faults", layerSize: 1536 * 1024 });
+    layer = descOf(built.layers[0]!);
+    await pushImage(reg, REPO, "v1", built);
+  });
+
+  afterEach(() => {
+    proxy.clearRules();
+    proxy.log.length = 0;
+    debug = [];
+  });
+  debug = [];
+
+  it("blob GET cut after 100000 bytes: resumed with Range: bytes=100000- and a 206", async () => {
+    proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, times: 1, action: { kind: "cutResponse", afterBytes: 100_000 } });
+    const bytes = await readBlob(await source(), layer);
+    assert.deepEqual(bytes, built.layers[0]!.bytes);
+    const gets = blobGets(layer.digest);
+    assert.equal(gets.length, 2);
+    assert.equal(gets[0]!.headers.range, undefined);
+    assert.equal(gets[1]!.headers.range, "bytes=100000-");
+    assert.equal(gets[1]!.status, 206);
+  });
+
+  it("blob GET whose body stops flowing: the idle timeout fires and the download resumes", async () => {
+    proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, times: 1, action: { kind: "stall", ms: 5000, afterBytes: 65_536 } });
+    const started = Date.now();
+    const bytes = await readBlob(await source({ timeouts: { bodyMs: 400 } }), layer);
+    assert.deepEqual(bytes, built.layers[0]!.bytes);
+    assert.ok(Date.now() - started < 4000, "resumed before the stall ended");
+    const gets = blobGets(layer.digest);
+    assert.equal(gets.length, 2);
+    assert.match(String(gets[1]!.headers.range), /^bytes=\d+-$/);
+  });
+
+  it("blob GET cut on every attempt: a network error (exit 1) after a bounded number of attempts", async () => {
+    proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, action: { kind: "cutResponse", afterBytes: 50_000 } });
+    await assert.rejects(readBlob(await source({ retries: 2 }), layer), rejectsWith("E_NETWORK", 1, /resume attempts/));
+    assert.equal(blobGets(layer.digest).length, 3);
+  });
+
+  it("streamed PATCH cut after 200000 bytes: a clear network error (exit 1), nothing stored, a new putBlob succeeds", async () => {
+    const bytes = seededBytes("patch-cut", 1_500_000);
+    const desc = blobDesc(bytes);
+    const target = loc(`docker://${proxy.host}/faults/upload:v1`);
+    proxy.addRule({ method: "PATCH", times: 1, action: { kind: "cutRequest", afterBytes: 200_000 } });
+    const dest = await openRegistryDestination(target, options());
+    await assert.rejects(dest.putBlob(desc, Readable.from([bytes])), rejectsWith("E_NETWORK", 1, /interrupted.*cannot be replayed/));
+    assert.equal(await (await openRegistryDestination(target, options())).hasBlob(desc), false);
+    // What the copy engine does on such an error: open the source again and put the blob once more.
+    await dest.putBlob(desc, Readable.from([bytes]));
+    assert.equal(await (await openRegistryDestination(target, options())).hasBlob(desc), true);
+  });
+
+  it("monolithic PUT of a small blob cut after 1000 bytes: retried (on a fresh session) and stored", async () => {
+    const bytes = seededBytes("put-cut", 20_000);
+    const desc = blobDesc(bytes);
+    const target = loc(`docker://${proxy.host}/faults/upload:v1`);
+    proxy.addRule({ method: "PUT", path: "/blobs/uploads/", times: 1, action: { kind: "cutRequest", afterBytes: 1000 } });
+    const dest = await openRegistryDestination(target, options());
+    await dest.putBlob(desc, Readable.from([bytes]));
+    assert.ok(proxy.count("PUT", "/blobs/uploads/") >= 2);
+    const src = await openRegistrySource(target, options());
+    assert.deepEqual(await readBlob(src, desc), bytes);
+  });
+
+  it("registry asks for chunks (OCI-Chunk-Min-Length: 262144 on the POST): Content-Range PATCHes of that size, then PUT", async () => {
+    const bytes = seededBytes("chunk-min", 1_200_000);
+    const desc = blobDesc(bytes);
+    const target = loc(`docker://${proxy.host}/faults/chunked:v1`);
+    proxy.addRule({ method: "POST", path: "/blobs/uploads/", times: 1, action: { kind: "replaceHeader", name: "OCI-Chunk-Min-Length", value: "262144" } });
+    await (await openRegistryDestination(target, options())).putBlob(desc, Readable.from([bytes]));
+    const patches = proxy.log.filter((e) => e.method === "PATCH");
+    assert.equal(patches.length, 5, "4 chunks of 256 KiB and the rest");
+    assert.deepEqual(patches.map((p) => p.headers["content-range"]), ["0-262143", "262144-524287", "524288-786431", "786432-1048575", "1048576-1199999"]);
+    assert.deepEqual(await readBlob(await openRegistrySource(target, options()), desc), bytes);
+  });
+
+  it("chunked upload (chunkSize option) whose third chunk is answered 416: asks the session where it stands and goes on", async () => {
+    const bytes = seededBytes("chunk-416", 1_100_000);
+    const desc = blobDesc(bytes);
+    const target = loc(`docker://${proxy.host}/faults/chunked:v1`);
+    const dest = await openRegistryDestination(target, options({ chunkSize: 300_000 }));
+    const data = Readable.from(
+      (async function* () {
+        for (let i = 0; i < bytes.length; i += 100_000) {
+          // Chunks 1 and 2 are sent by now: the third PATCH gets a 416 without reaching the registry.
+          if (i === 600_000) proxy.addRule({ method: "PATCH", times: 1, action: { kind: "status", status: 416, body: "" } });
+          yield bytes.subarray(i, i + 100_000);
+        }
+      })(),
+    );
+    await dest.putBlob(desc, data);
+    const patches = proxy.log.filter((e) => e.method === "PATCH").length;
+    assert.equal(patches, 5, "4 chunks and the one refused");
+    const statusGets = proxy.log.filter((e) => e.method === "GET" && e.path.includes("/blobs/uploads/"));
+    assert.equal(statusGets.length, 1);
+    assert.deepEqual(await readBlob(await openRegistrySource(target, options()), desc), bytes);
+  });
+
+  it("429 with Retry-After: 1 on the manifest GET: waits about a second, then succeeds", async () => {
+    proxy.addRule({ method: "GET", path: "/manifests/v1", times: 1, action: { kind: "status", status: 429, headers: retryAfter(1) } });
+    const started = Date.now();
+    const m = await (await source()).getManifest();
+    assert.ok(Date.now() - started >= 900, `waited ${Date.now() - started} ms`);
+    assert.deepEqual(m.bytes, built.manifest.bytes);
+    assert.equal(proxy.count("GET", "/manifests/v1"), 2);
+  });
+
+  it("429 with Retry-After as an HTTP-date two seconds ahead: waits until then, then succeeds", async () => {
+    const when = new Date(Date.now() + 2000);
+    proxy.addRule({ method: "GET", path: "/manifests/v1", times: 1, action: { kind: "status", status: 429, headers: retryAfter(when) } });
+    const m = await (await source()).getManifest();
+    // The HTTP-date has whole seconds: at least the second boundary before `when` has passed.
+    assert.ok(Date.now() >= Math.floor(when.getTime() / 1000) * 1000 - 50);
+    assert.deepEqual(m.bytes, built.manifest.bytes);
+  });
+
+  it("503 twice on a blob GET: retried with backoff, third answer used", async () => {
+    proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, times: 2, action: { kind: "status", status: 503 } });
+    assert.deepEqual(await readBlob(await source(), layer), built.layers[0]!.bytes);
+    assert.equal(blobGets(layer.digest).length, 3);
+  });
+
+  it("500 more often than --retries 1 allows: a registry error (exit 1) after 2 attempts", async () => {
+    proxy.addRule({ method: "GET", path: "/manifests/v1", action: { kind: "status", status: 500 } });
+    await assert.rejects((await source({ retries: 1 })).getManifest(), rejectsWith("E_REGISTRY", 1, /HTTP 500|UNKNOWN/));
+    assert.equal(proxy.count("GET", "/manifests/v1"), 2);
+  });
+
+  it("blob GET redirected (307) to another loopback port: followed, and that server sees no Authorization", async () => {
+    proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, times: 1, action: { kind: "redirect", status: 307 } });
+    const before = proxy.redirectTarget.requests.length;
+    assert.deepEqual(await readBlob(await source(), layer), built.layers[0]!.bytes);
+    const atRegistry = blobGets(layer.digest)[0]!;
+    assert.match(String(atRegistry.headers.authorization), /^Basic /, "the registry itself got the credential");
+    const redirected = proxy.redirectTarget.requests.slice(before);
+    assert.equal(redirected.length, 1);
+    assert.equal(redirected[0]!.headers.authorization, undefined);
+    assert.equal(redirected[0]!.headers.cookie, undefined);
+  });
+
+  it("wrong Docker-Content-Digest on a manifest GET by tag: integrity error (exit 5)", async () => {
+    proxy.addRule({ method: "GET", path: "/manifests/v1", action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: `sha256:${"0".repeat(64)}` } });
+    await assert.rejects((await source()).getManifest(), rejectsWith("E_DIGEST_MISMATCH", 5, /Docker-Content-Digest/));
+  });
+
+  it("malformed Docker-Content-Digest on a manifest GET by tag: integrity error (exit 5)", async () => {
+    proxy.addRule({ method: "GET", path: "/manifests/v1", action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: "sha256:not-a-digest" } });
+    await assert.rejects((await source()).getManifest(), rejectsWith("E_DIGEST_MISMATCH", 5, /invalid Docker-Content-Digest/));
+  });
+
+  it("manifest GET by digest whose bytes were altered: integrity error (exit 5)", async () => {
+    const d = built.manifest.digest;
+    proxy.addRule({ method: "GET", path: `/manifests/${d}`, action: { kind: "replaceBody", body: (b) => Buffer.concat([b, Buffer.from(" ")]) } });
+    const src = await source({}, "v1");
+    await assert.rejects(src.getManifest(d), rejectsWith("E_DIGEST_MISMATCH", 5, /asked for/));
+  });
+
+  it("manifest of 5 MiB (over the 4 MiB cap): refused (exit 5) from its Content-Length", async () => {
+    proxy.addRule({ method: "GET", path: "/manifests/v1", action: { kind: "replaceBody", body: () => Buffer.alloc(5 * 1024 * 1024, 0x20) } });
+    await assert.rejects((await source()).getManifest(), rejectsWith("E_TOO_LARGE", 5, /limit/));
+  });
+
+  it("blob body 10 bytes longer than its descriptor: size error (exit 5)", async () => {
+    proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, action: { kind: "replaceBody", body: (b) => Buffer.concat([b, Buffer.alloc(10)]) } });
+    await assert.rejects(readBlob(await source(), layer), rejectsWith("E_SIZE_MISMATCH", 5));
+  });
+
+  it("blob body 10 bytes shorter than its descriptor (Content-Length agreeing): size error (exit 5)", async () => {
+    proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, action: { kind: "replaceBody", body: (b) => b.subarray(0, b.length - 10) } });
+    await assert.rejects(readBlob(await source(), layer), rejectsWith("E_SIZE_MISMATCH", 5));
+  });
+
+  it("blob body ending before its own Content-Length (early close): treated as a cut and resumed", async () => {
+    proxy.addRule({
+      method: "GET",
+      path: `/blobs/${layer.digest}`,
+      times: 1,
+      action: { kind: "replaceBody", body: (b) => b.subarray(0, 700_000), contentLength: "original" },
+    });
+    assert.deepEqual(await readBlob(await source(), layer), built.layers[0]!.bytes);
+    assert.equal(blobGets(layer.digest)[1]?.headers.range, "bytes=700000-");
+  });
+
+  it("blob body of the right size with one byte changed: the verifying reader fails it (exit 5)", async () => {
+    proxy.addRule({
+      method: "GET",
+      path: `/blobs/${layer.digest}`,
+      action: {
+        kind: "replaceBody",
+        body: (b) => {
+          const c = Buffer.from(b);
+          c[1000] = c[1000]! ^ 0xff;
+          return c;
+        },
+      },
+    });
+    await assert.rejects(readBlob(await source(), layer), rejectsWith("E_DIGEST_MISMATCH", 5));
+  });
+
+  it("aborting a download mid-body ends the stream with the abort reason", async () => {
+    proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, times: 1, action: { kind: "stall", ms: 3000, afterBytes: 65_536 } });
+    const ac = new AbortController();
+    const stream = await (await source()).getBlob(layer, { signal: ac.signal });
+    const reason = new Error("user interrupt");
+    setTimeout(() => ac.abort(reason), 100);
+    const started = Date.now();
+    await assert.rejects(
+      (async () => {
+        for await (const _ of stream) void _;
+      })(),
+      (err: unknown) => err === reason,
+    );
+    assert.ok(Date.now() - started < 2000);
+  });
+
+  it("aborting a streamed upload cancels the registry's session (DELETE) and surfaces the abort reason", async () => {
+    const bytes = seededBytes("abort-upload", 1_500_000);
+    const desc = blobDesc(bytes);
+    const ac = new AbortController();
+    const reason = new Error("user interrupt");
+    const slow = Readable.from(
+      (async function* () {
+        for (let i = 0; i < bytes.length; i += 100_000) {
+          if (i === 300_000) ac.abort(reason);
+          yield bytes.subarray(i, i + 100_000);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })(),
+    );
+    const target = loc(`docker://${proxy.host}/faults/aborted:v1`);
+    const dest = await openRegistryDestination(target, options());
+    await assert.rejects(dest.putBlob(desc, slow, { signal: ac.signal }), (err: unknown) => err === reason);
+    assert.equal(proxy.count("DELETE", "/blobs/uploads/"), 1);
+    assert.equal(await (await openRegistryDestination(target, options())).hasBlob(desc), false);
+  });
+
+  it("--debug lines name method, URL and status, never the credential", async () => {
+    await (await source()).getManifest();
+    assert.ok(debug.some((l) => /^GET http:\/\/127\.0\.0\.1:\d+\/v2\/faults\/img\/manifests\/v1 -> 200 \(\d+ ms\)$/.test(l)), debug.join("\n"));
+    const secret = reg.basicAuth!.slice("Basic ".length);
+    assert.ok(debug.every((l) => !l.includes(secret) && !l.includes(reg.password!)));
+  });
+});

@@ -1,0 +1,116 @@
+// The pure helpers of the registry transport: Link headers, Retry-After and
+// backoff, scope merging, URL redaction for --debug, error-body mapping.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { exitCodeFor } from "../../../src/errors.js";
+import { errorFor, parseErrorBody } from "../../../src/transport/registry/errors.js";
+import { nextPageURL, parseLinkHeader } from "../../../src/transport/registry/link.js";
+import { redactURL } from "../../../src/transport/registry/redact.js";
+import { MAX_RETRY_DELAY_MS, parseRetryAfter, retryDelayMs } from "../../../src/transport/registry/retry.js";
+import { mergeScopes, scopesCover } from "../../../src/transport/registry/scope.js";
+import { hostsRelated } from "../../../src/transport/registry/auth.js";
+import { manifestMediaType } from "../../../src/transport/registry/client.js";
+
+describe("Link pagination", () => {
+  it("parses rel=next, quoted or not, among other links", () => {
+    assert.deepEqual(parseLinkHeader('</v2/_catalog?last=b&n=2>; rel="next"'), [{ target: "/v2/_catalog?last=b&n=2", rel: ["next"] }]);
+    assert.deepEqual(parseLinkHeader("<https://x/a>; rel=prev, <https://x/b>; title=\"t\"; rel=next").map((l) => l.rel), [["prev"], ["next"]]);
+  });
+  it("resolves relative links against the page and ignores links to other origins", () => {
+    const cur = new URL("http://127.0.0.1:5000/v2/_catalog?n=2");
+    assert.equal(nextPageURL({ link: '</v2/_catalog?last=b&n=2>; rel="next"' }, cur)?.toString(), "http://127.0.0.1:5000/v2/_catalog?last=b&n=2");
+    assert.equal(nextPageURL({ link: '<http://evil.example/v2/_catalog>; rel="next"' }, cur), undefined);
+    assert.equal(nextPageURL({}, cur), undefined);
+  });
+});
+
+describe("retry timing", () => {
+  it("reads Retry-After as seconds or an HTTP-date, and caps it", () => {
+    const now = Date.parse("2024-01-01T00:00:00Z");
+    assert.equal(parseRetryAfter("3", now), 3000);
+    assert.equal(parseRetryAfter("Mon, 01 Jan 2024 00:00:05 GMT", now), 5000);
+    assert.equal(parseRetryAfter("Sun, 31 Dec 2023 23:59:00 GMT", now), 0);
+    assert.equal(parseRetryAfter("soon", now), undefined);
+    assert.equal(retryDelayMs(1, "3600", now), MAX_RETRY_DELAY_MS);
+  });
+  it("backs off exponentially with jitter inside [ceiling/2, ceiling]", () => {
+    for (const [attempt, ceiling] of [[1, 200], [2, 400], [3, 800], [20, MAX_RETRY_DELAY_MS]] as const) {
+      assert.equal(retryDelayMs(attempt, undefined, 0, () => 0), ceiling / 2);
+      assert.equal(retryDelayMs(attempt, undefined, 0, () => 1), ceiling);
+    }
+  });
+});
+
+describe("scopes", () => {
+  it("merges actions per resource and sorts", () => {
+    assert.deepEqual(mergeScopes(["repository:a:push"], ["repository:a:pull", "repository:b:pull"]), ["repository:a:pull,push", "repository:b:pull"]);
+    assert.deepEqual(mergeScopes(["registry:catalog:*"]), ["registry:catalog:*"]);
+  });
+  it("knows when a token's scopes cover a request", () => {
+    assert.equal(scopesCover(["repository:a:pull,push"], ["repository:a:pull"]), true);
+    assert.equal(scopesCover(["repository:a:pull"], ["repository:a:pull,push"]), false);
+    assert.equal(scopesCover(["repository:a:pull,push"], ["repository:b:pull"]), false);
+  });
+});
+
+describe("credential hosts", () => {
+  it("relates a host to itself, its parent and child domains and Docker Hub's family, nothing else", () => {
+    assert.equal(hostsRelated("registry.gitlab.com", "gitlab.com"), true);
+    assert.equal(hostsRelated("auth.docker.io", "docker.io"), true);
+    assert.equal(hostsRelated("auth.docker.io", "registry-1.docker.io"), true);
+    assert.equal(hostsRelated("127.0.0.1", "127.0.0.1"), true);
+    assert.equal(hostsRelated("evil.example", "registry.example.org"), false);
+    assert.equal(hostsRelated("127.0.0.1", "localhost"), false);
+    assert.equal(hostsRelated("notgitlab.com", "gitlab.com"), false);
+  });
+});
+
+describe("--debug URL redaction", () => {
+  it("keeps paths and harmless parameters, hides signatures, upload state and user-info", () => {
+    const u = redactURL("https://user:pw@s3.example/bucket/blob?X-Amz-Signature=abc&X-Amz-Credential=k&n=10&digest=sha256%3Aab");
+    assert.ok(!u.includes("abc") && !u.includes("pw") && !u.includes("user"));
+    assert.match(u, /n=10/);
+    assert.match(u, /digest=sha256%3Aab/);
+    assert.match(redactURL("http://h/v2/r/blobs/uploads/x?_state=SECRET"), /_state=REDACTED/);
+  });
+});
+
+describe("registry error bodies", () => {
+  it("maps the spec's codes to dray's exit codes", () => {
+    const ctx = { what: "manifest v1", where: "docker://h/r:v1" };
+    const cases: Array<[number, string, number]> = [
+      [404, "MANIFEST_UNKNOWN", 3],
+      [404, "BLOB_UNKNOWN", 3],
+      [404, "NAME_UNKNOWN", 3],
+      [401, "UNAUTHORIZED", 4],
+      [403, "DENIED", 4],
+      [400, "DIGEST_INVALID", 5],
+      [400, "SIZE_INVALID", 5],
+      [400, "MANIFEST_INVALID", 5],
+      [405, "UNSUPPORTED", 1],
+      [429, "TOOMANYREQUESTS", 1],
+    ];
+    for (const [status, code, exit] of cases) {
+      const err = errorFor(status, parseErrorBody(Buffer.from(JSON.stringify({ errors: [{ code, message: "m", detail: {} }] }))), ctx);
+      assert.equal(exitCodeFor(err), exit, code);
+      assert.equal(err.registryCode, code);
+      assert.match(err.message, new RegExp(`\\(${code}\\)`));
+    }
+    assert.equal(exitCodeFor(errorFor(404, parseErrorBody(Buffer.from("<html>")), ctx)), 3);
+    assert.equal(exitCodeFor(errorFor(502, [], ctx)), 1);
+  });
+  it("strips control characters from registry messages", () => {
+    const [e] = parseErrorBody(Buffer.from(JSON.stringify({ errors: [{ code: "denied", message: "a\u001b[31mb\nc" }] })));
+    assert.equal(e?.code, "DENIED");
+    assert.ok(!/[\u0000-\u001f]/.test(e?.message ?? ""));
+  });
+});
+
+describe("manifest media type", () => {
+  it("takes a known Content-Type, else the document's field, else its shape", () => {
+    const doc = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] }));
+    assert.equal(manifestMediaType("application/vnd.docker.distribution.manifest.v2+json; charset=utf-8", doc), "application/vnd.docker.distribution.manifest.v2+json");
+    assert.equal(manifestMediaType("application/json", doc), "application/vnd.oci.image.index.v1+json");
+    assert.equal(manifestMediaType(undefined, Buffer.from('{"schemaVersion":2,"manifests":[]}')), "application/vnd.oci.image.index.v1+json");
+  });
+});
