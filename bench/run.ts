@@ -1,0 +1,154 @@
+// `npm run bench`: dray against skopeo on this machine, in one run, over two
+// real registries on 127.0.0.1 (issue 7). Builds its images by code, runs
+// every case with the tools interleaved, profiles dray where a target is
+// missed, and writes bench/RESULTS.md. Talks to nothing but loopback.
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { makeTempDir } from "../test/helpers/tmp.js";
+import { requireTool, startRegistry, type RegistryHandle } from "../test/helpers/registry.js";
+import { makeCases, type BenchCase } from "./cases.js";
+import { prepareImages } from "./images.js";
+import { requireGnuTime, runTimed } from "./measure.js";
+import { parseOptions, type BenchOptions } from "./options.js";
+import { readProfile, summarise } from "./profile.js";
+import { extractNotes, renderReport, type CaseProfile } from "./report.js";
+import { runCase, type CaseResult } from "./runner.js";
+import { loadAverages, machineInfo, versions } from "./system.js";
+import { makeTools, type Tools } from "./tools.js";
+
+const RUN_TIMEOUT_MS = 10 * 60_000;
+
+/** The package root: compiled this file is dist/bench/run.js, under tsx it is bench/run.ts. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "dray") return dir;
+    dir = dirname(dir);
+  }
+  throw new Error("cannot find dray's package.json above the bench script");
+}
+
+const log = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** One dray run of the case under --cpu-prof (fresh destination slot "prof"). */
+async function profileCase(def: BenchCase, tools: Tools, work: string): Promise<CaseProfile | undefined> {
+  const dray = def.contenders.find((c) => c.tool === "dray");
+  if (!dray) return undefined;
+  const dir = join(work, `profile-${def.id}`);
+  await mkdir(dir, { recursive: true });
+  const slot = { label: "prof" };
+  const cmd = dray.command(slot);
+  const profiled = { file: cmd.file, args: ["--cpu-prof", "--cpu-prof-dir", dir, ...cmd.args] };
+  const sample = await runTimed(profiled, tools.env, work, RUN_TIMEOUT_MS);
+  await dray.cleanup?.(slot);
+  if (sample.code !== 0) {
+    log(`  profile run failed: ${sample.stderrTail}`);
+    return undefined;
+  }
+  const summary = summarise(await readProfile(dir));
+  await rm(dir, { recursive: true, force: true });
+  return { caseId: def.id, command: `node --cpu-prof ${dray.shows.replace(/^dray /, "bin/dray.js ")}`, wallMs: sample.ms, summary };
+}
+
+async function main(opts: BenchOptions): Promise<void> {
+  const started = Date.now();
+  const root = packageRoot();
+  const drayBin = opts.dray ? resolve(opts.dray) : join(root, "bin", "dray.js");
+  requireGnuTime();
+  requireTool("docker-registry");
+  requireTool("skopeo");
+  const loadBefore = loadAverages();
+  const work = makeTempDir("dray-bench-");
+  const tools = await makeTools(join(work, "sandbox"), drayBin);
+
+  const registries: RegistryHandle[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const r of registries) await r.stop();
+  };
+  process.on("SIGINT", () => {
+    // The exit hook of test/helpers/tmp.ts kills the registries and removes the temporary folder.
+    process.exit(130);
+  });
+  try {
+    const src = await startRegistry({ mode: "plain" });
+    registries.push(src);
+    const dst = await startRegistry({ mode: "plain" });
+    registries.push(dst);
+    log(`source registry ${src.host}, destination registry ${dst.host}, work folder ${work}`);
+    const images = await prepareImages(src, dst, work, { bigBytes: opts.bigMiB * 2 ** 20 }, log);
+    if (opts.serve) {
+      log(`ready: docker://${src.host}/bench/layers30:v1, …/bench/index3:v1, …/bench/big:v1; oci:${images.layoutDir}:v1; env HOME=${tools.env.HOME}`);
+      log("Ctrl-C stops the registries and removes the work folder");
+      await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
+    }
+    let cases = makeCases({ tools, src, dst, work, images });
+    if (opts.cases.length) cases = cases.filter((c) => opts.cases.includes(c.id));
+
+    const results: CaseResult[] = [];
+    for (const def of cases) {
+      log(`\n${def.id}: ${def.title}`);
+      const result = await runCase(def, { runs: opts.runs, warmups: opts.warmups, env: tools.env, scratch: work, timeoutMs: RUN_TIMEOUT_MS, log });
+      for (const t of result.targets) log(`  → dray ${t.ratio.toFixed(2)} × ${t.against} (target ≤ ${t.max}): ${t.met === undefined ? "n/a" : t.met ? "met" : "MISSED"}`);
+      results.push(result);
+    }
+
+    const profiles: CaseProfile[] = [];
+    if (opts.profile) {
+      for (const r of results) {
+        if (!r.targets.some((t) => t.met === false)) continue;
+        log(`\nprofiling dray in ${r.def.id}`);
+        const p = await profileCase(r.def, tools, work);
+        if (p) profiles.push(p);
+      }
+    }
+
+    const outPath = isAbsolute(opts.out) ? opts.out : resolve(root, opts.out);
+    const previous = await readFile(outPath, "utf8").catch(() => undefined);
+    const markdown = renderReport({
+      date: new Date(started),
+      durationMs: Date.now() - started,
+      runs: opts.runs,
+      warmups: opts.warmups,
+      bigMiB: opts.bigMiB,
+      machine: machineInfo(),
+      versions: versions(drayBin, tools.env),
+      loadBefore,
+      loadAfter: loadAverages(),
+      results,
+      profiles,
+      previousNotes: extractNotes(previous),
+      drayBin: relative(root, drayBin) || drayBin,
+      aliases: [
+        [`docker://${src.host}`, "docker://SRC"],
+        [`docker://${dst.host}`, "docker://DST"],
+        [work, "WORK"],
+      ],
+    });
+    await mkdir(dirname(outPath), { recursive: true });
+    await writeFile(outPath, markdown);
+    log(`\nwrote ${outPath}`);
+  } finally {
+    await stopAll();
+  }
+}
+
+let options: BenchOptions;
+try {
+  options = parseOptions(process.argv.slice(2), process.env);
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(2);
+}
+if (options.list) {
+  for (const id of ["reg-reg-30", "reg-reg-index", "reg-oci", "oci-reg", "reg-docker-archive", "recopy", "big-reg-reg", "big-reg-oci", "inspect", "inspect-raw", "version"]) log(id);
+} else {
+  main(options).catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
