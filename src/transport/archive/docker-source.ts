@@ -15,7 +15,7 @@ import { MediaType } from "../../oci/mediatype.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
 import { formatReference } from "../../ref/reference.js";
 import type { BlobReadOptions, ImageSource, TransportOptions } from "../types.js";
-import { DiffIdCheck } from "./decompress.js";
+import { DiffIdCheck } from "../../oci/decompress.js";
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_JSON_BYTES, parseManifestJson, repoTagMatches, type ManifestItem } from "./docker-format.js";
 import { verifiedStream } from "./oci-archive.js";
 import { spoolInput } from "./staging.js";

@@ -43,4 +43,4 @@ export async function openDockerArchiveReferences(loc: DockerArchiveLocation, op
   return new DockerArchiveReferences(loc, opts);
 }
 
-export { decompressionLimit, SizeCap, DiffIdCheck } from "./decompress.js";
+export { decompressionLimit, SizeCap, DiffIdCheck } from "../../oci/decompress.js";

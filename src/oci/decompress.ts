@@ -4,8 +4,8 @@
 // pass through unchanged.
 import { Transform, type TransformCallback } from "node:stream";
 import { createGunzip, type Gunzip } from "node:zlib";
-import { IntegrityError } from "../../errors.js";
-import { Digester, type Digest } from "../../oci/digest.js";
+import { IntegrityError } from "../errors.js";
+import { Digester, type Digest } from "./digest.js";
 
 /** Below this, any expansion is allowed: small layers of zeros are legitimate. */
 export const DECOMPRESS_FLOOR_BYTES = 512 * 1024 * 1024;

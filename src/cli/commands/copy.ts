@@ -1,0 +1,41 @@
+import { Option, type Command } from "commander";
+import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
+import type { CliContext } from "../context.js";
+import { addTransportOptions, collect, parseCount, transportOptions, type TransportFlags } from "../options.js";
+import type { ProgressMode } from "../progress.js";
+
+interface CopyFlags extends TransportFlags {
+  platform?: string[];
+  allTags?: boolean;
+  jobs?: number;
+  digestfile?: string;
+  format?: string;
+  quiet?: boolean;
+  progress: ProgressMode;
+  referrers?: boolean;
+}
+
+/** `dray copy SRC DST` (alias `cp`): any location to any location, digests unchanged. */
+export function register(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command("copy")
+    .alias("cp")
+    .description("copy an image or a whole multi-platform index between registries, OCI layouts and archives")
+    .argument("<src>", "source: docker://…, oci:…, oci-archive:…, docker-archive:…")
+    .argument("<dst>", "destination, in the same forms ('-' as an archive FILE is stdout)")
+    .option("--platform <os/arch[/variant]>", "copy only this platform of an index (repeatable)", collect)
+    .option("--all-tags", "copy every tag of the source repository")
+    .option("--referrers", "also copy signatures, attestations and SBOMs that refer to the image")
+    .option("-j, --jobs <n>", "blobs in flight at once (default 6)", parseCount("--jobs", 1))
+    .option("--digestfile <file>", "write the digest of the copied image to FILE")
+    .option("-f, --format <format>", "summary on stdout: text (the digest), json, or a Go template such as '{{.Digest}}'")
+    .option("-q, --quiet", "no progress and no messages, only data on stdout")
+    .addOption(new Option("--progress <mode>", "progress on stderr").choices(["auto", "bar", "plain", "json", "none"]).default("auto"));
+  addTransportOptions(cmd, { twoSided: true });
+  cmd.action(async (srcText: string, dstText: string, flags: CopyFlags) => {
+    const { runCopy } = await import("./copy-run.js");
+    await runCopy(ctx, srcText, dstText, flags);
+  });
+}
+
+export type { CopyFlags, AllTagsSummary, CopySummary };

@@ -1,0 +1,92 @@
+import { InvalidArgumentError, type Command } from "commander";
+import { UsageError } from "../errors.js";
+import type { CliContext } from "./context.js";
+import type { Credentials, TransportOptions } from "../transport/types.js";
+
+/**
+ * Options several commands share, declared and interpreted in one place:
+ * credentials, TLS, retries, repeatable `--platform`, counts. Only commander
+ * and types are imported here, so declaring a command stays cheap (`dray
+ * --version` must not load the transports).
+ */
+
+/** What commander hands an action for the options `addTransportOptions` declares. */
+export interface TransportFlags {
+  creds?: string;
+  srcCreds?: string;
+  destCreds?: string;
+  authfile?: string;
+  insecure?: boolean;
+  caFile?: string;
+  retries?: number;
+}
+
+export interface TransportOptionsDeclaration {
+  /** The command has a source and a destination: adds `--src-creds` and `--dest-creds` beside `--creds`. */
+  twoSided?: boolean;
+}
+
+/** Declares `--creds` (and per side), `--authfile`, `--insecure`, `--ca-file`, `--retries` on `cmd`. */
+export function addTransportOptions(cmd: Command, decl: TransportOptionsDeclaration = {}): Command {
+  cmd.option("--creds <user:pass>", decl.twoSided ? "credentials for both registries (per side: --src-creds, --dest-creds)" : "registry credentials");
+  if (decl.twoSided) {
+    cmd.option("--src-creds <user:pass>", "credentials for the source registry");
+    cmd.option("--dest-creds <user:pass>", "credentials for the destination registry");
+  }
+  return cmd
+    .option("--authfile <file>", "containers auth.json to read credentials from first")
+    .option("--insecure", "allow plain HTTP and unverified TLS for non-loopback registries")
+    .option("--ca-file <file>", "extra CA certificates (PEM) to trust")
+    .option("--retries <n>", "retries for transient failures (default 3)", parseCount("--retries", 0));
+}
+
+/** Parses `USER:PASS` at the first colon (a password may hold colons); never echoes the text (it holds a secret). */
+export function parseCredentials(text: string, flag = "--creds"): Credentials {
+  const colon = text.indexOf(":");
+  if (colon <= 0) throw new UsageError(`${flag} expects USER:PASS`);
+  return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+export type Side = "src" | "dest";
+
+/**
+ * The TransportOptions for one location. For a side, `--src-creds` /
+ * `--dest-creds` win over `--creds`. Debug lines and notices go to stderr.
+ */
+export function transportOptions(flags: TransportFlags, ctx: CliContext, side?: Side): TransportOptions {
+  const opts: TransportOptions = { notice: (m) => ctx.message(`dray: ${m}`) };
+  const sided = side === "src" ? flags.srcCreds : side === "dest" ? flags.destCreds : undefined;
+  const credsText = sided ?? flags.creds;
+  if (credsText !== undefined) {
+    const flag = sided !== undefined ? `--${side}-creds` : "--creds";
+    opts.creds = parseCredentials(credsText, flag);
+  }
+  if (flags.authfile !== undefined) opts.authFile = flags.authfile;
+  if (flags.insecure) opts.insecure = true;
+  if (flags.caFile !== undefined) opts.caFile = flags.caFile;
+  if (flags.retries !== undefined) opts.retries = flags.retries;
+  if (ctx.debug) opts.debug = (line) => ctx.message(line);
+  return opts;
+}
+
+/** A commander argument parser for an integer ≥ `min`. */
+export function parseCount(flag: string, min = 1): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} expects an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+/** A commander reducer for repeatable options (`--platform a --platform b`). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** One of `choices`, as commander's `.choices()` would say it, for options parsed by hand. */
+export function parseChoice<T extends string>(flag: string, choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    if ((choices as readonly string[]).includes(text)) return text as T;
+    throw new InvalidArgumentError(`${flag} expects one of ${choices.join(", ")}`);
+  };
+}

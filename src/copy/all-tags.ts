@@ -1,0 +1,94 @@
+import { performance } from "node:perf_hooks";
+import { NotFoundError, UsageError } from "../errors.js";
+import { formatLocation, type Location } from "../ref/location.js";
+import { parseReference } from "../ref/reference.js";
+import type { ImageDestination, ImageSource, TransportOptions } from "../transport/types.js";
+import { failSession, transferImage } from "./engine.js";
+import { createLimiter } from "./limit.js";
+import { CopySession } from "./session.js";
+import type { AllTagsSummary, CopyOptions, ImageResult } from "./types.js";
+
+/** Images of `--all-tags` in flight at once; their blobs share the session's `--jobs` limit. */
+const IMAGES_IN_FLIGHT = 4;
+
+/** The location naming `tag` in the same repository, layout or archive. */
+export function locationWithTag(loc: Location, tag: string): Location {
+  switch (loc.transport) {
+    case "docker": {
+      const { digest: _digest, ...ref } = loc.ref;
+      return { transport: "docker", ref: { ...ref, tag } };
+    }
+    case "oci":
+    case "oci-archive":
+      return { transport: loc.transport, path: loc.path, ref: { kind: "tag", tag } };
+    case "docker-archive":
+      // A docker-archive lists RepoTags as full NAME:TAG references.
+      return { transport: "docker-archive", path: loc.path, ref: parseReference(tag) };
+  }
+}
+
+/** True when the location names one image (a tag or digest) rather than a whole repository. */
+export function namesImage(loc: Location): boolean {
+  return loc.transport === "docker" ? loc.ref.tag !== undefined || loc.ref.digest !== undefined : loc.ref !== undefined;
+}
+
+export interface AllTagsPeers {
+  tags: string[];
+  openSource(tag: string): Promise<ImageSource>;
+  dst: ImageDestination;
+}
+
+/**
+ * Copies every tag into one destination, images in parallel (bounded), blobs
+ * shared: a layer common to many tags moves once. The destination is
+ * committed once at the end, or aborted as a whole on the first failure.
+ */
+export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOptions = {}): Promise<AllTagsSummary> {
+  const started = performance.now();
+  const { dst } = peers;
+  const session = new CopySession(dst, opts);
+  const images = createLimiter(IMAGES_IN_FLIGHT, session.signal);
+  const copyOne = async (tag: string): Promise<ImageResult & { tag: string }> => {
+    const src = await peers.openSource(tag);
+    try {
+      return { tag, ...(await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: false })) };
+    } finally {
+      await src.close();
+    }
+  };
+  try {
+    const results = await Promise.all(peers.tags.map((tag) => session.track(images(() => copyOne(tag)))));
+    session.checkAborted();
+    await dst.commit();
+    const summary: AllTagsSummary = {
+      source,
+      destination: formatLocation(dst.location),
+      tags: results,
+      manifests: session.manifests,
+      blobs: { ...session.counts },
+      bytes: session.bytes,
+      seconds: (performance.now() - started) / 1000,
+    };
+    return summary;
+  } catch (err) {
+    throw await failSession(session, err);
+  } finally {
+    session.dispose();
+  }
+}
+
+export interface OpenFunctions {
+  openSource(loc: Location, opts?: TransportOptions): Promise<ImageSource>;
+  openDestination(loc: Location, opts?: TransportOptions): Promise<ImageDestination>;
+}
+
+/** Checks that `--all-tags` was given a repository (no tag) on both sides. */
+export function checkAllTagsLocations(src: Location, dst: Location): void {
+  if (namesImage(src)) throw new UsageError(`--all-tags copies a whole repository: give ${formatLocation(src)} without a tag or digest`);
+  if (namesImage(dst)) throw new UsageError(`--all-tags keeps the source's tags: give ${formatLocation(dst)} without a tag or digest`);
+}
+
+export function noTags(src: Location): NotFoundError {
+  const where = formatLocation(src);
+  return new NotFoundError(`no tags in ${where}`, { where });
+}

@@ -1,0 +1,147 @@
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { IntegrityError, UnsupportedError, isDrayError } from "../errors.js";
+import { VerifyingStream, type Digest } from "../oci/digest.js";
+import type { Descriptor } from "../oci/manifest.js";
+import { layerCompression, uncompressedLayerType } from "../oci/mediatype.js";
+import { formatLocation } from "../ref/location.js";
+import type { ImageSource } from "../transport/types.js";
+import { SizeCap, decompressionLimit } from "../oci/decompress.js";
+import type { CopySession, PlacedBlob } from "./session.js";
+import { Counter, Meter, pipeToSink, readSmallBlob } from "./stream.js";
+
+/** Tries of one blob transfer when the network breaks it (the source is opened again each time). */
+const BLOB_ATTEMPTS = 3;
+
+/**
+ * Places one blob at the destination, at most once per session: concurrent
+ * and later requests for the same digest share the first one's promise.
+ * A blob the destination has is skipped; one in the same registry is mounted;
+ * any other is streamed, verified on the way.
+ */
+export function placeBlob(session: CopySession, src: ImageSource, desc: Descriptor): Promise<PlacedBlob> {
+  const key = desc.digest.toString();
+  const known = session.blobs.get(key);
+  if (known) return known;
+  const placed = session.track(placeNew(session, src, desc));
+  session.blobs.set(key, placed);
+  return placed;
+}
+
+/**
+ * Places a layer decompressed, as a destination that needs uncompressed
+ * layers (docker-archive) wants it: keyed by its diff_id, which the bytes are
+ * checked against. Never asks hasBlob, since the real size (needed for the new
+ * manifest) is only known by reading the layer.
+ */
+export function placeUncompressedLayer(session: CopySession, src: ImageSource, desc: Descriptor, diffId: Digest): Promise<PlacedBlob> {
+  const key = diffId.toString();
+  const known = session.blobs.get(key);
+  if (known) return known;
+  const placed = session.track(session.transfers(() => streamUncompressed(session, src, desc, diffId)));
+  session.blobs.set(key, placed);
+  return placed;
+}
+
+async function placeNew(session: CopySession, src: ImageSource, desc: Descriptor): Promise<PlacedBlob> {
+  const { dst } = session;
+  const placed: PlacedBlob = { digest: desc.digest.toString(), size: desc.size };
+  const outcome = await session.requests(async () => {
+    if (await dst.hasBlob(desc)) return "skipped" as const;
+    if (dst.capabilities.supportsMount && dst.mountBlob && (await dst.mountBlob(desc, src.location))) return "mounted" as const;
+    return undefined;
+  });
+  if (outcome) {
+    session.counts[outcome]++;
+    session.emit({ type: "blob-done", digest: placed.digest, size: desc.size, outcome });
+    return placed;
+  }
+  await session.transfers(() => streamBlob(session, src, desc));
+  return placed;
+}
+
+/** The source's bytes of a blob: a config read during planning is replayed from memory. */
+async function openBlob(session: CopySession, src: ImageSource, desc: Descriptor): Promise<Readable> {
+  const cached = session.configs.get(desc.digest.toString());
+  if (cached) return Readable.from([await cached]);
+  return src.getBlob(desc, { signal: session.signal });
+}
+
+function where(src: ImageSource, desc: Descriptor): string {
+  return `${formatLocation(src.location)} blob ${desc.digest}`;
+}
+
+async function streamBlob(session: CopySession, src: ImageSource, desc: Descriptor): Promise<void> {
+  session.checkAborted();
+  const digest = desc.digest.toString();
+  session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
+  const signal = session.signal;
+  // A transfer that broke on the network (a cut upload a stream cannot replay)
+  // is started again from the source, a bounded number of times.
+  for (let attempt = 0; ; attempt++) {
+    let sent = 0;
+    try {
+      await pipeToSink(
+        [
+          await openBlob(session, src, desc),
+          new Meter((n) => {
+            sent += n;
+            session.emit({ type: "blob-bytes", digest, n });
+          }),
+          new VerifyingStream({ digest: desc.digest, size: desc.size, where: where(src, desc) }),
+        ],
+        (verified) => session.dst.putBlob(desc, verified, { signal }),
+        signal,
+      );
+      break;
+    } catch (err) {
+      if (attempt >= BLOB_ATTEMPTS - 1 || signal.aborted || !isDrayError(err, "E_NETWORK")) throw err;
+      // Progress already reported for this attempt is taken back.
+      if (sent > 0) session.emit({ type: "blob-bytes", digest, n: -sent });
+    }
+  }
+  session.counts.copied++;
+  session.bytes += desc.size;
+  session.emit({ type: "blob-done", digest, size: desc.size, outcome: "copied" });
+}
+
+async function streamUncompressed(session: CopySession, src: ImageSource, desc: Descriptor, diffId: Digest): Promise<PlacedBlob> {
+  session.checkAborted();
+  const compression = layerCompression(desc.mediaType);
+  const at = where(src, desc);
+  if (compression === undefined) throw new UnsupportedError(`cannot decompress ${desc.mediaType} (${at}): not a known layer type`, { where: at });
+  if (compression === "zstd") {
+    throw new UnsupportedError(`zstd layers cannot be decompressed for a docker-archive (${at}): this Node.js has no zstd`, { where: at });
+  }
+  if (compression === "none" && !desc.digest.equals(diffId)) {
+    throw new IntegrityError("E_DIGEST_MISMATCH", `uncompressed layer ${desc.digest} does not match its diff_id ${diffId} (${at})`, { where: at });
+  }
+  const digest = desc.digest.toString();
+  const signal = session.signal;
+  const target: Descriptor = { mediaType: uncompressedLayerType(desc.mediaType), digest: diffId, size: -1 };
+  const counter = new Counter();
+  const stages: NodeJS.ReadWriteStream[] = [
+    new Meter((n) => session.emit({ type: "blob-bytes", digest, n })),
+    new VerifyingStream({ digest: desc.digest, size: desc.size, where: at }),
+  ];
+  // A gzip bomb (a few MB inflating to terabytes) fails at the cap, before the destination fills a disk.
+  if (compression === "gzip") stages.push(createGunzip(), new SizeCap(decompressionLimit(desc.size), at), new VerifyingStream({ digest: diffId, where: `${at} (uncompressed)` }));
+  session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
+  await pipeToSink([await openBlob(session, src, desc), ...stages, counter], (verified) => session.dst.putBlob(target, verified, { signal }), signal);
+  session.counts.copied++;
+  session.bytes += desc.size;
+  session.emit({ type: "blob-done", digest, size: desc.size, outcome: "copied" });
+  return { digest: diffId.toString(), size: counter.bytes };
+}
+
+/** Reads a config into memory once per session (for its platform or diff_ids) and keeps it to copy later. */
+export async function readConfig(session: CopySession, src: ImageSource, desc: Descriptor): Promise<Buffer> {
+  const key = desc.digest.toString();
+  const known = session.configs.get(key);
+  if (known) return known;
+  const reading = session.track(
+    session.requests(async () => readSmallBlob(await src.getBlob(desc, { signal: session.signal }), desc, where(src, desc), session.signal)),
+  );
+  session.configs.set(key, reading);
+  return reading;
+}

@@ -1,0 +1,242 @@
+import { performance } from "node:perf_hooks";
+import { IntegrityError, NotFoundError, UnsupportedError } from "../errors.js";
+import { Digest } from "../oci/digest.js";
+import {
+  descriptorToJSON,
+  parseImageConfig,
+  parseRawManifest,
+  rawManifestFromDocument,
+  type Descriptor,
+  type ImageManifest,
+  type RawManifest,
+} from "../oci/manifest.js";
+import { uncompressedLayerType } from "../oci/mediatype.js";
+import { formatPlatform, platformMatches, type Platform } from "../oci/platform.js";
+import { formatLocation } from "../ref/location.js";
+import type { ImageDestination, ImageSource } from "../transport/types.js";
+import { placeBlob, placeUncompressedLayer, readConfig } from "./blobs.js";
+import { pickSinglePlatform, selectPlatforms } from "./select.js";
+import { CopySession } from "./session.js";
+import type { CopyOptions, CopySummary, ImageResult } from "./types.js";
+
+/** A manifest of the graph with its children fetched: an image, or an index over more nodes. */
+type Node = { kind: "manifest"; raw: RawManifest; manifest: ImageManifest } | { kind: "index"; raw: RawManifest; children: Node[] };
+
+/** Indexes nest (an index of indexes is legal); deeper than this is refused rather than followed. */
+const MAX_DEPTH = 4;
+
+export interface TransferOptions {
+  /** Stores the top manifest under this tag instead of the destination location's own reference. */
+  tag?: string;
+  /** Compare dst.currentDigest() and finish at once when equal (only when the location names the tag). */
+  checkCurrent: boolean;
+}
+
+/** The manifest a child descriptor names, checked against the descriptor. */
+async function fetchManifest(session: CopySession, src: ImageSource, desc: Descriptor, where: string): Promise<RawManifest> {
+  const raw = await session.requests(() => src.getManifest(desc.digest, { signal: session.signal }));
+  const at = `${where} manifest ${desc.digest}`;
+  if (!raw.digest.equals(desc.digest) || raw.bytes.length !== desc.size) {
+    throw new IntegrityError("E_DIGEST_MISMATCH", `manifest ${desc.digest} (${desc.size} bytes) read as ${raw.digest} (${raw.bytes.length} bytes) at ${where}`, {
+      where: at,
+    });
+  }
+  return raw;
+}
+
+/** Parses a raw manifest (digest checked) into a node, fetching an index's children in parallel. */
+async function expand(session: CopySession, src: ImageSource, raw: RawManifest, where: string, depth: number): Promise<Node> {
+  const parsed = parseRawManifest(raw, where);
+  // Store under the document's own type: a transport may report a generic Content-Type.
+  const typed: RawManifest = { ...raw, mediaType: parsed.mediaType };
+  if (parsed.kind === "manifest") return { kind: "manifest", raw: typed, manifest: parsed };
+  if (depth >= MAX_DEPTH) throw new IntegrityError("E_MANIFEST_INVALID", `indexes nested deeper than ${MAX_DEPTH} levels at ${where}`, { where });
+  const children = await Promise.all(
+    parsed.manifests.map(async (d) => expand(session, src, await fetchManifest(session, src, d, where), where, depth + 1)),
+  );
+  return { kind: "index", raw: typed, children };
+}
+
+/** The blobs of a tree, each once, for the plan event. */
+function distinctBlobs(node: Node, into = new Map<string, number>()): Map<string, number> {
+  if (node.kind === "index") {
+    for (const c of node.children) distinctBlobs(c, into);
+  } else {
+    for (const d of [node.manifest.config, ...node.manifest.layers]) into.set(d.digest.toString(), d.size);
+  }
+  return into;
+}
+
+function countManifests(node: Node): number {
+  return node.kind === "index" ? 1 + node.children.reduce((n, c) => n + countManifests(c), 0) : 1;
+}
+
+async function putManifest(session: CopySession, raw: RawManifest, top: boolean, tag: string | undefined): Promise<void> {
+  session.checkAborted();
+  await session.dst.putManifest(raw, top ? { isTop: true, signal: session.signal, ...(tag === undefined ? {} : { tag }) } : { isTop: false, signal: session.signal });
+  session.manifests++;
+  session.emit({ type: "manifest-put", digest: raw.digest.toString(), mediaType: raw.mediaType, top });
+}
+
+/** Blobs first, then each manifest once its own blobs (or children) are in place, the top one last. */
+async function putTree(session: CopySession, src: ImageSource, node: Node, top: boolean, tag: string | undefined): Promise<void> {
+  if (node.kind === "index") {
+    await Promise.all(node.children.map((c) => putTree(session, src, c, false, tag)));
+  } else {
+    const { config, layers } = node.manifest;
+    await Promise.all([config, ...layers].map((d) => placeBlob(session, src, d)));
+  }
+  await putManifest(session, node.raw, top, tag);
+}
+
+/**
+ * For a destination that needs uncompressed layers: layers decompressed and
+ * checked against the config's diff_ids, then a new manifest describing what
+ * was stored (its digest differs from the source's).
+ */
+async function putUncompressed(session: CopySession, src: ImageSource, node: Node, where: string, tag: string | undefined): Promise<RawManifest> {
+  if (node.kind !== "manifest") throw new UnsupportedError(`${formatLocation(session.dst.location)} cannot hold an index`);
+  const { config, layers, mediaType, annotations } = node.manifest;
+  const configBytes = await readConfig(session, src, config);
+  const diffIds = parseImageConfig(configBytes, where).rootfs?.diff_ids ?? [];
+  if (diffIds.length !== layers.length) {
+    throw new IntegrityError("E_MANIFEST_INVALID", `config ${config.digest} lists ${diffIds.length} diff_ids for ${layers.length} layers at ${where}`, { where });
+  }
+  const [, ...placed] = await Promise.all([
+    placeBlob(session, src, config),
+    ...layers.map((l, i) => placeUncompressedLayer(session, src, l, Digest.parse(diffIds[i]!))),
+  ]);
+  const newLayers = layers.map((l, i) =>
+    descriptorToJSON({ ...l, mediaType: uncompressedLayerType(l.mediaType), digest: Digest.parse(placed[i]!.digest), size: placed[i]!.size }),
+  );
+  const doc: Record<string, unknown> = { schemaVersion: 2, mediaType, config: descriptorToJSON(config), layers: newLayers };
+  if (annotations) doc.annotations = annotations;
+  const raw = rawManifestFromDocument(doc, mediaType);
+  await putManifest(session, raw, true, tag);
+  return raw;
+}
+
+/** A single image's platform, from its config, checked against every platform asked for. */
+async function checkImagePlatform(session: CopySession, src: ImageSource, manifest: ImageManifest, wanted: readonly Platform[], where: string): Promise<string> {
+  const config = parseImageConfig(await readConfig(session, src, manifest.config), where);
+  const own: Platform | undefined =
+    config.os && config.architecture ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } : undefined;
+  for (const p of wanted) {
+    if (!platformMatches(p, own)) {
+      const offered = own ? formatPlatform(own) : "unknown";
+      throw new NotFoundError(`platform ${formatPlatform(p)} not found in ${where} (a single-platform image for ${offered})`, { where }, "E_PLATFORM_NOT_FOUND");
+    }
+  }
+  return own ? formatPlatform(own) : "unknown";
+}
+
+interface TopChoice {
+  /** The manifest the destination's tag will name, before its children are fetched. */
+  raw: RawManifest;
+  platforms?: string[];
+  notice?: string;
+}
+
+/** Decides what the destination's top manifest is: the source's, a platform subset, or one platform's image. */
+async function chooseTop(session: CopySession, src: ImageSource, top: RawManifest, wanted: readonly Platform[], where: string): Promise<TopChoice> {
+  const parsed = parseRawManifest(top, where);
+  const { dst } = session;
+  if (parsed.kind === "manifest") {
+    if (wanted.length === 0) return { raw: top };
+    return { raw: top, platforms: [await checkImagePlatform(session, src, parsed, wanted, where)] };
+  }
+  if (!dst.capabilities.acceptsIndex) {
+    const choice = pickSinglePlatform(parsed, wanted, where, formatLocation(dst.location));
+    if (choice.notice) session.emit({ type: "notice", message: choice.notice });
+    const raw = await fetchManifest(session, src, choice.entry, where);
+    return { raw, platforms: [choice.platform], ...(choice.notice ? { notice: choice.notice } : {}) };
+  }
+  const selection = selectPlatforms(top, parsed, wanted, where);
+  return { raw: selection.index, ...(selection.platforms ? { platforms: selection.platforms } : {}) };
+}
+
+/** The digest the destination's tag names now, when asking makes sense. */
+async function currentDigest(dst: ImageDestination): Promise<Digest | undefined> {
+  if (!dst.capabilities.preservesDigests || dst.capabilities.needsUncompressedLayers) return undefined;
+  return dst.currentDigest();
+}
+
+/**
+ * Copies the image `src` names into `dst` without committing: the part shared
+ * by a single copy and `--all-tags` (where many images go into one destination).
+ */
+export async function transferImage(session: CopySession, src: ImageSource, platforms: readonly Platform[], opts: TransferOptions): Promise<ImageResult> {
+  const where = formatLocation(src.location);
+  const top = await session.requests(() => src.getManifest(undefined, { signal: session.signal }));
+  const choice = await chooseTop(session, src, top, platforms, where);
+  const extra = { ...(choice.platforms ? { platforms: choice.platforms } : {}), ...(choice.notice ? { notice: choice.notice } : {}) };
+  session.emit({ type: "manifest-resolved", source: where, digest: choice.raw.digest.toString(), mediaType: choice.raw.mediaType, ...(choice.platforms ? { platforms: choice.platforms } : {}) });
+  if (opts.checkCurrent) {
+    const current = await currentDigest(session.dst);
+    if (current?.equals(choice.raw.digest)) {
+      session.emit({ type: "up-to-date", digest: current.toString() });
+      return { digest: current.toString(), mediaType: choice.raw.mediaType, manifests: 0, upToDate: true, ...extra };
+    }
+  }
+  const root = await expand(session, src, choice.raw, where, 0);
+  const blobs = distinctBlobs(root);
+  session.emit({
+    type: "plan",
+    images: root.kind === "index" ? root.children.length : 1,
+    manifests: countManifests(root),
+    blobs: blobs.size,
+    bytes: [...blobs.values()].reduce((a, b) => a + b, 0),
+  });
+  if (session.dst.capabilities.needsUncompressedLayers) {
+    const raw = await putUncompressed(session, src, root, where, opts.tag);
+    return { digest: raw.digest.toString(), mediaType: raw.mediaType, manifests: 1, upToDate: false, ...extra };
+  }
+  await putTree(session, src, root, true, opts.tag);
+  return { digest: root.raw.digest.toString(), mediaType: root.raw.mediaType, manifests: countManifests(root), upToDate: false, ...extra };
+}
+
+/**
+ * Copies the image `src` names into `dst` and commits: blobs, then child
+ * manifests, then the index, then the tag; then `dst.commit()`. On any
+ * failure or abort every transfer stops, `dst.abort()` discards what was
+ * written, and the first real error (InterruptedError for an abort) is thrown.
+ * The caller still owns `src` and closes it.
+ */
+export async function copyImage(src: ImageSource, dst: ImageDestination, opts: CopyOptions = {}): Promise<CopySummary> {
+  const started = performance.now();
+  const session = new CopySession(dst, opts);
+  try {
+    const result = await session.track(transferImage(session, src, opts.platforms ?? [], { checkCurrent: true }));
+    session.checkAborted();
+    // Nothing was written when up to date; abort() just releases what opening took.
+    if (result.upToDate) await dst.abort();
+    else await dst.commit();
+    const summary: CopySummary = {
+      source: formatLocation(src.location),
+      destination: formatLocation(dst.location),
+      ...result,
+      manifests: session.manifests,
+      blobs: { ...session.counts },
+      bytes: session.bytes,
+      seconds: (performance.now() - started) / 1000,
+    };
+    session.emit({ type: "done", summary });
+    return summary;
+  } catch (err) {
+    throw await failSession(session, err);
+  } finally {
+    session.dispose();
+  }
+}
+
+/** Stops every transfer, waits for them, discards the destination's writes, and returns the error to throw. */
+export async function failSession(session: CopySession, err: unknown): Promise<unknown> {
+  session.fail(err);
+  await session.settle();
+  try {
+    await session.dst.abort();
+  } catch {
+    // The original failure is what the user needs to see; abort is best effort.
+  }
+  return session.error(err);
+}

@@ -1,0 +1,61 @@
+/**
+ * The copy engine: any source to any destination, digests preserved.
+ * `copy` opens both locations and owns them; `copyImage` works on peers the
+ * caller opened (and still closes).
+ */
+import { parseLocation, formatLocation, type Location } from "../ref/location.js";
+import { openDestination, openReferences, openSource } from "../transport/index.js";
+import type { ImageSource, TransportOptions } from "../transport/types.js";
+import { checkAllTagsLocations, copyTags, locationWithTag, noTags } from "./all-tags.js";
+import { copyImage } from "./engine.js";
+import type { AllTagsSummary, CopyOptions, CopySummary } from "./types.js";
+
+export { copyImage } from "./engine.js";
+export { copyTags, locationWithTag } from "./all-tags.js";
+export { createLimiter, type Limiter } from "./limit.js";
+export { DEFAULT_JOBS } from "./session.js";
+export type * from "./types.js";
+
+export interface CopyLocationOptions extends CopyOptions {
+  /** How to reach the source (credentials, TLS, retries). */
+  source?: TransportOptions;
+  /** How to reach the destination. */
+  destination?: TransportOptions;
+}
+
+function asLocation(loc: Location | string): Location {
+  return typeof loc === "string" ? parseLocation(loc) : loc;
+}
+
+/**
+ * Copies one image (or a whole index) from `src` to `dst`, e.g.
+ * `await copy("localhost:5000/app:1", "oci:./app:1")`. Opens both, commits
+ * the destination or aborts it on failure, and closes the source.
+ */
+export async function copy(src: Location | string, dst: Location | string, opts: CopyLocationOptions = {}): Promise<CopySummary> {
+  const source = await openSource(asLocation(src), opts.source);
+  try {
+    const destination = await openDestination(asLocation(dst), opts.destination);
+    return await copyImage(source, destination, opts);
+  } finally {
+    await source.close();
+  }
+}
+
+/** Copies every tag of a repository, layout or archive `src` into `dst` (both without a tag). */
+export async function copyAllTags(src: Location | string, dst: Location | string, opts: CopyLocationOptions = {}): Promise<AllTagsSummary> {
+  const srcLoc = asLocation(src);
+  const dstLoc = asLocation(dst);
+  checkAllTagsLocations(srcLoc, dstLoc);
+  const refs = await openReferences(srcLoc, opts.source);
+  let tags: string[];
+  try {
+    tags = await refs.listTags();
+  } finally {
+    await refs.close();
+  }
+  if (tags.length === 0) throw noTags(srcLoc);
+  const destination = await openDestination(dstLoc, opts.destination);
+  const openTag = (tag: string): Promise<ImageSource> => openSource(locationWithTag(srcLoc, tag), opts.source);
+  return copyTags({ tags, openSource: openTag, dst: destination }, formatLocation(srcLoc), opts);
+}

@@ -1,0 +1,108 @@
+import { setMaxListeners } from "node:events";
+import { InterruptedError } from "../errors.js";
+import type { ImageDestination, ImageSource } from "../transport/types.js";
+import { createLimiter, type Limiter } from "./limit.js";
+import type { BlobCounts, CopyEvent, CopyOptions } from "./types.js";
+
+export const DEFAULT_JOBS = 6;
+
+/** A blob as it ended up at the destination. */
+export interface PlacedBlob {
+  digest: string;
+  /** Bytes at the destination (differs from the source for decompressed layers). */
+  size: number;
+}
+
+function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === "AbortError" || (err as NodeJS.ErrnoException).code === "ABORT_ERR");
+}
+
+/**
+ * What one run of the engine shares across the images it copies into one
+ * destination: the concurrency limits, the blobs already placed or in flight
+ * (so each is fetched once), the counters, and one abort controller that the
+ * user's signal and the first failure both trip.
+ */
+export class CopySession {
+  private readonly controller = new AbortController();
+  /** Aborted on the user's signal or the first failure; every request and stream gets it. */
+  readonly signal: AbortSignal = this.controller.signal;
+  /** HEADs, mounts and manifest reads: cheap requests, more of them at once. */
+  readonly requests: Limiter;
+  /** Blob bodies in flight (`--jobs`). */
+  readonly transfers: Limiter;
+  /** Blobs placed or being placed, by their digest at the destination. */
+  readonly blobs = new Map<string, Promise<PlacedBlob>>();
+  /** Configs read during planning (or being read), reused instead of fetching them again. */
+  readonly configs = new Map<string, Promise<Buffer>>();
+  readonly counts: BlobCounts = { copied: 0, skipped: 0, mounted: 0 };
+  bytes = 0;
+  manifests = 0;
+  private readonly pending = new Set<Promise<unknown>>();
+  private firstError: unknown;
+  private readonly detach: () => void;
+
+  constructor(
+    readonly dst: ImageDestination,
+    private readonly opts: CopyOptions,
+  ) {
+    // Every request and stream in flight listens on the one signal; that is by design, not a leak.
+    setMaxListeners(0, this.signal);
+    const jobs = opts.jobs ?? DEFAULT_JOBS;
+    // A destination that writes blobs one after another (an archive on a
+    // stream) would leave the other source connections idle until they time out.
+    this.transfers = createLimiter(dst.capabilities.concurrentPutBlob ? jobs : 1, this.signal);
+    this.requests = createLimiter(Math.max(jobs * 2, 8), this.signal);
+    const user = opts.signal;
+    const onAbort = (): void => this.controller.abort(new InterruptedError());
+    if (user?.aborted) onAbort();
+    user?.addEventListener("abort", onAbort, { once: true });
+    this.detach = () => user?.removeEventListener("abort", onAbort);
+  }
+
+  emit(event: CopyEvent): void {
+    this.opts.onProgress?.(event);
+  }
+
+  /** Throws InterruptedError when the run is already aborted. */
+  checkAborted(): void {
+    if (this.signal.aborted) throw this.error(this.signal.reason);
+  }
+
+  /** Runs a task the session must wait for before the destination may be aborted; its failure aborts the others. */
+  track<T>(task: Promise<T>): Promise<T> {
+    this.pending.add(task);
+    task.then(
+      () => this.pending.delete(task),
+      (err: unknown) => {
+        this.pending.delete(task);
+        this.fail(err);
+      },
+    );
+    return task;
+  }
+
+  /** Records the first real failure and aborts every other transfer. */
+  fail(err: unknown): void {
+    if (this.firstError === undefined && !isAbortError(err) && !(err instanceof InterruptedError)) this.firstError = err;
+    if (!this.signal.aborted) this.controller.abort(err);
+  }
+
+  /** Waits until nothing the session started is still running (so no write races the destination's abort). */
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /**
+   * The error to report: InterruptedError when the user aborted, else the
+   * first failure (not the AbortErrors it caused in the other transfers).
+   */
+  error(err: unknown): unknown {
+    if (this.opts.signal?.aborted) return new InterruptedError();
+    return this.firstError ?? err;
+  }
+
+  dispose(): void {
+    this.detach();
+  }
+}

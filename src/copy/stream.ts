@@ -1,0 +1,62 @@
+import { Readable, Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { IntegrityError } from "../errors.js";
+import { VerifyingStream } from "../oci/digest.js";
+import type { Descriptor } from "../oci/manifest.js";
+
+/** Counts bytes as they pass, reporting each chunk's size; a plain pass-through otherwise (backpressure intact). */
+export class Meter extends Transform {
+  constructor(private readonly onBytes: (n: number) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.onBytes(chunk.length);
+    done(null, chunk);
+  }
+}
+
+/** Counts bytes without reporting them (the uncompressed size of a layer). */
+export class Counter extends Transform {
+  bytes = 0;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    done(null, chunk);
+  }
+}
+
+/** Configs are read whole (the engine parses them); anything larger than this is not a config. */
+export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
+
+/** Reads a small blob (an image config) into memory, verified against its descriptor. */
+export async function readSmallBlob(data: Readable, desc: Descriptor, where: string, signal: AbortSignal): Promise<Buffer> {
+  if (desc.size > MAX_CONFIG_BYTES) {
+    data.destroy();
+    throw new IntegrityError("E_TOO_LARGE", `config ${desc.digest} of ${desc.size} bytes exceeds the ${MAX_CONFIG_BYTES}-byte limit`, { where });
+  }
+  const chunks: Buffer[] = [];
+  await pipeline(
+    data,
+    new VerifyingStream({ digest: desc.digest, size: desc.size, where }),
+    async (verified: AsyncIterable<Buffer>) => {
+      for await (const chunk of verified) chunks.push(chunk);
+    },
+    { signal },
+  );
+  return Buffer.concat(chunks);
+}
+
+type Stage = NodeJS.ReadableStream | NodeJS.ReadWriteStream;
+
+/**
+ * `stream.pipeline(source, …stages, sink)` where the sink is an async
+ * consumer handed the last stage as a Readable (a destination's putBlob).
+ * Any stage failing (a digest mismatch) destroys the others and rejects the
+ * sink's read; the sink failing destroys the source; `signal` stops all.
+ */
+export function pipeToSink(stages: readonly Stage[], sink: (data: Readable) => Promise<void>, signal: AbortSignal): Promise<void> {
+  // Node's typings cannot express a function sink after a variable-length chain of stages.
+  const run = pipeline as unknown as (streams: ReadonlyArray<Stage | ((last: Readable) => Promise<void>)>, options: { signal: AbortSignal }) => Promise<void>;
+  return run([...stages, (last: Readable) => sink(last)], { signal });
+}

@@ -1,0 +1,47 @@
+import type { Location } from "../ref/location.js";
+import type { ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "./types.js";
+
+/**
+ * Opens any location as a source, destination or reference store. Each
+ * transport is imported only when a location needs it, so a command that
+ * touches a layout never loads the HTTP client, and `dray --version` none.
+ */
+
+export async function openSource(loc: Location, opts: TransportOptions = {}): Promise<ImageSource> {
+  switch (loc.transport) {
+    case "docker":
+      return (await import("./registry/index.js")).openRegistrySource(loc, opts);
+    case "oci":
+      return (await import("./layout/index.js")).openLayoutSource(loc, opts);
+    case "oci-archive":
+      return (await import("./archive/index.js")).openOciArchiveSource(loc, opts);
+    case "docker-archive":
+      return (await import("./archive/index.js")).openDockerArchiveSource(loc, opts);
+  }
+}
+
+export async function openDestination(loc: Location, opts: TransportOptions = {}): Promise<ImageDestination> {
+  switch (loc.transport) {
+    case "docker":
+      return (await import("./registry/index.js")).openRegistryDestination(loc, opts);
+    case "oci":
+      return (await import("./layout/index.js")).openLayoutDestination(loc, opts);
+    case "oci-archive":
+      return (await import("./archive/index.js")).openOciArchiveDestination(loc, opts);
+    case "docker-archive":
+      return (await import("./archive/index.js")).openDockerArchiveDestination(loc, opts);
+  }
+}
+
+export async function openReferences(loc: Location, opts: TransportOptions = {}): Promise<ReferenceStore> {
+  switch (loc.transport) {
+    case "docker":
+      return (await import("./registry/index.js")).openRegistryReferences(loc, opts);
+    case "oci":
+      return (await import("./layout/index.js")).openLayoutReferences(loc, opts);
+    case "oci-archive":
+      return (await import("./archive/index.js")).openOciArchiveReferences(loc, opts);
+    case "docker-archive":
+      return (await import("./archive/index.js")).openDockerArchiveReferences(loc, opts);
+  }
+}

@@ -1,0 +1,181 @@
+// `dray copy` as a user runs it (child process), between OCI layouts, with
+// skopeo reading what dray wrote. Registry and archive pairs live in
+// test/copy/matrix.test.ts.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readFile, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { Digest } from "../../src/oci/digest.js";
+import { parseManifest } from "../../src/oci/manifest.js";
+import { buildIndex, writeOciLayout, type BuiltIndex } from "../helpers/fixtures.js";
+import { requireTool } from "../helpers/registry.js";
+import { skopeoInspectRaw } from "../helpers/skopeo.js";
+import { makeTempDir } from "../helpers/tmp.js";
+import { dray } from "./run.js";
+
+describe("dray copy between OCI layouts", () => {
+  let dir: string;
+  let src: string;
+  let built: BuiltIndex;
+
+  before(async () => {
+    requireTool("skopeo");
+    dir = makeTempDir("dray-cli-copy-");
+    src = join(dir, "src");
+    built = await buildIndex({ sharedBaseLayer: true, layerCount: 2, layerSize: 200_000, seed: "cli-copy" });
+    await writeOciLayout(src, built, "v1");
+  });
+
+  it("copies the whole index: the digest on stdout, a summary on stderr, skopeo reads the same bytes", async () => {
+    const dst = join(dir, "whole");
+    const r = await dray(["copy", `oci:${src}:v1`, `oci:${dst}:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${built.manifest.digest}\n`);
+    assert.match(r.stderr, /Copied oci:.*src:v1 to oci:.*whole:v1: 4 manifests, blobs 10 copied \(.* MB\), 0 skipped in [\d.]+ s/);
+    assert.deepEqual(await skopeoInspectRaw(`oci:${dst}:v1`), built.manifest.bytes);
+    for (const img of built.images) {
+      assert.deepEqual(await readFile(join(dst, img.manifest.digest.blobPath)), img.manifest.bytes);
+      for (const l of img.layers) assert.ok(existsSync(join(dst, l.digest.blobPath)));
+    }
+  });
+
+  it("a second copy to the same tag is up to date, and `cp` is an alias", async () => {
+    const dst = join(dir, "again");
+    assert.equal((await dray(["cp", "-q", `oci:${src}:v1`, `oci:${dst}:v1`])).code, 0);
+    const r = await dray(["cp", `oci:${src}:v1`, `oci:${dst}:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${built.manifest.digest}\n`);
+    assert.match(r.stderr, /is up to date \(sha256:[0-9a-f]{64}\); nothing copied/);
+  });
+
+  it("a copy to another tag of a layout that has every blob skips them all", async () => {
+    const dst = join(dir, "skip");
+    assert.equal((await dray(["cp", "-q", `oci:${src}:v1`, `oci:${dst}:v1`])).code, 0);
+    const r = await dray(["cp", "--format", "json", `oci:${src}:v1`, `oci:${dst}:v2`]);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout) as { blobs: { copied: number; skipped: number }; manifests: number; bytes: number };
+    assert.deepEqual(summary.blobs, { copied: 0, skipped: 10, mounted: 0 });
+    assert.equal(summary.bytes, 0);
+    assert.equal(summary.manifests, 4);
+  });
+
+  it("--format json prints one summary document and --digestfile writes the digest", async () => {
+    const dst = join(dir, "json");
+    const digestFile = join(dir, "digest.txt");
+    const r = await dray(["copy", "--format", "json", "--digestfile", digestFile, `oci:${src}:v1`, `oci:${dst}:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(s.source, `oci:${src}:v1`);
+    assert.equal(s.destination, `oci:${dst}:v1`);
+    assert.equal(s.digest, built.manifest.digest.toString());
+    assert.equal(s.mediaType, "application/vnd.oci.image.index.v1+json");
+    assert.equal(s.manifests, 4);
+    assert.deepEqual(s.blobs, { copied: 10, skipped: 0, mounted: 0 });
+    assert.equal(typeof s.seconds, "number");
+    assert.equal(await readFile(digestFile, "utf8"), built.manifest.digest.toString());
+  });
+
+  it("--platform writes a new index of just that platform and prints its digest", async () => {
+    const dst = join(dir, "arm");
+    const r = await dray(["copy", "--platform", "linux/arm64", `oci:${src}:v1`, `oci:${dst}:arm`]);
+    assert.equal(r.code, 0, r.stderr);
+    const digest = r.stdout.trim();
+    assert.notEqual(digest, built.manifest.digest.toString());
+    const raw = await skopeoInspectRaw(`oci:${dst}:arm`);
+    assert.equal(Digest.of(raw).toString(), digest);
+    const parsed = parseManifest(raw);
+    assert.ok(parsed.kind === "index");
+    assert.deepEqual(
+      parsed.manifests.map((d) => d.digest.toString()),
+      [built.images[1]!.manifest.digest.toString()],
+    );
+    // The other platforms' own layers did not move.
+    const blobs = await readdir(join(dst, "blobs", "sha256"));
+    assert.ok(!blobs.includes(built.images[0]!.layers.at(-1)!.digest.hex));
+  });
+
+  it("a platform the index lacks exits 3 with one line and leaves no destination", async () => {
+    const dst = join(dir, "missing");
+    const r = await dray(["copy", "--platform", "linux/s390x", `oci:${src}:v1`, `oci:${dst}:v1`]);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /^dray: platform linux\/s390x not found in oci:.*\(available: linux\/amd64, linux\/arm64\/v8, linux\/arm\/v7\)\n$/m);
+    assert.equal(r.stderr.trim().split("\n").at(-1)?.startsWith("dray: platform"), true);
+    const index = existsSync(join(dst, "index.json")) ? (JSON.parse(await readFile(join(dst, "index.json"), "utf8")) as { manifests: unknown[] }) : { manifests: [] };
+    assert.equal(index.manifests.length, 0, "no tag was written");
+  });
+
+  it("usage errors exit 2", async () => {
+    const bad = await dray(["copy", "--jobs", "0", `oci:${src}:v1`, `oci:${dir}/x:v1`]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--jobs expects an integer/);
+    const progress = await dray(["copy", "--progress", "loud", `oci:${src}:v1`, `oci:${dir}/x:v1`]);
+    assert.equal(progress.code, 2);
+    const creds = await dray(["copy", "--creds", "nocolon", `oci:${src}:v1`, `oci:${dir}/x:v1`]);
+    assert.equal(creds.code, 2);
+    assert.match(creds.stderr, /^dray: --creds expects USER:PASS\n$/);
+    assert.ok(!creds.stderr.includes("nocolon"), "the credential text is not echoed");
+  });
+
+  it("a missing source tag exits 3", async () => {
+    const r = await dray(["copy", `oci:${src}:nope`, `oci:${dir}/y:v1`]);
+    assert.equal(r.code, 3, r.stderr);
+  });
+});
+
+describe("dray copy progress off a terminal", () => {
+  let dir: string;
+  let src: string;
+
+  before(async () => {
+    dir = makeTempDir("dray-cli-progress-");
+    src = join(dir, "src");
+    await writeOciLayout(src, await buildIndex({ layerCount: 1, layerSize: 100_000, seed: "cli-progress" }), "v1");
+  });
+
+  it("auto is plain lines: one per finished blob and manifest, no escape codes", async () => {
+    const r = await dray(["copy", `oci:${src}:v1`, `oci:${dir}/plain:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr.match(/^copied blob sha256:[0-9a-f]{12} \(/gm)?.length, 6);
+    assert.equal(r.stderr.match(/^stored (top )?manifest /gm)?.length, 4);
+    assert.ok(!r.stderr.includes("\u001b["), "no ANSI escapes in a log");
+  });
+
+  it("json is one event object a line on stderr, stdout keeps the digest", async () => {
+    const r = await dray(["copy", "--progress", "json", `oci:${src}:v1`, `oci:${dir}/json:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    const lines = r.stderr.trim().split("\n");
+    const events = lines.slice(0, -1).map((l) => JSON.parse(l) as { type: string });
+    assert.match(lines.at(-1)!, /^Copied /, "the summary line follows the events");
+    const types = new Set(events.map((e) => e.type));
+    for (const t of ["manifest-resolved", "plan", "blob-start", "blob-bytes", "blob-done", "manifest-put", "done"]) assert.ok(types.has(t), t);
+  });
+
+  it("-q prints nothing on stderr", async () => {
+    const r = await dray(["copy", "-q", `oci:${src}:v1`, `oci:${dir}/quiet:v1`]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stderr, "");
+    assert.match(r.stdout, /^sha256:/);
+  });
+});
+
+describe("dray copy to an archive on stdout", () => {
+  it("docker-archive:- writes the archive to stdout and the summary to stderr; skopeo reads it", async () => {
+    const dir = makeTempDir("dray-cli-stdout-");
+    const src = join(dir, "src");
+    const built = await buildIndex({ layerCount: 1, layerSize: 50_000, seed: "stdout" });
+    await writeOciLayout(src, built, "v1");
+    const r = await dray(["copy", "--format", "json", "--platform", "linux/arm64", `oci:${src}:v1`, "docker-archive:-"]);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stderr.slice(r.stderr.indexOf("{"))) as { digest: string; platforms: string[] };
+    assert.deepEqual(summary.platforms, ["linux/arm64/v8"]);
+    const tarFile = join(dir, "out.tar");
+    await (await import("node:fs/promises")).writeFile(tarFile, r.stdoutBytes);
+    const raw = await skopeoInspectRaw(`docker-archive:${tarFile}`);
+    const m = parseManifest(raw);
+    assert.ok(m.kind === "manifest");
+    assert.equal(m.config.digest.toString(), built.images[1]!.config.digest.toString());
+  });
+});
