@@ -1,0 +1,25 @@
+import { Argument, type Command } from "commander";
+import type { CliContext } from "../context.js";
+
+const SHELL_NAMES = ["bash", "zsh", "fish"] as const;
+
+/** `dray completion bash|zsh|fish`: a completion script generated from this very program's definitions. */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command("completion")
+    .description("print a shell completion script (bash, zsh or fish)")
+    .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(SHELL_NAMES))
+    .addHelpText(
+      "after",
+      `
+Examples:
+  source <(dray completion bash)
+  dray completion zsh > "\${fpath[1]}/_dray"
+  dray completion fish > ~/.config/fish/completions/dray.fish`,
+    )
+    .action(async (shell: (typeof SHELL_NAMES)[number]) => {
+      const { completionScript } = await import("../completion.js");
+      const { writeOut } = await import("../output.js");
+      await writeOut(ctx, completionScript(program, shell));
+    });
+}

@@ -1,0 +1,69 @@
+import type { Command } from "commander";
+import type { CliContext } from "../context.js";
+import { transportOptions, type TransportFlags } from "../options.js";
+
+interface LoginFlags extends TransportFlags {
+  username?: string;
+  passwordStdin?: boolean;
+  keychain?: boolean;
+}
+
+/**
+ * `dray login HOST -u USER --password-stdin`: the credential is checked
+ * against the registry first and stored only if it is accepted, in docker's
+ * config.json (mode 0600, atomic) or, with --keychain, in the OS keychain.
+ */
+export function register(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command("login")
+    .description("check a credential against a registry and store it (docker config.json, or the OS keychain)")
+    .argument("<host>", "registry host[:port]")
+    .option("-u, --username <user>", "user name (prompted for on a terminal when omitted)")
+    .option("--password-stdin", "read the password from standard input")
+    .option("--keychain", "keep the secret in the OS keychain; config.json holds only a marker")
+    // Only what the check against the registry needs: the credential being tested is the one typed in.
+    .option("--insecure", "allow plain HTTP and unverified TLS for a non-loopback registry")
+    .option("--ca-file <file>", "extra CA certificates (PEM) to trust");
+  cmd.addHelpText(
+    "after",
+    `
+Examples:
+  echo "$TOKEN" | dray login registry.example.com -u ci --password-stdin
+  dray login --keychain registry.example.com -u alice      (prompts for the password)`,
+  );
+  cmd.action(async (hostText: string, flags: LoginFlags) => {
+    const [{ parseRegistryHost, storeCredential }, prompt, { AuthError, UsageError }, { RegistryClient }] = await Promise.all([
+      import("../../auth/login.js"),
+      import("../prompt.js"),
+      import("../../errors.js"),
+      import("../../transport/registry/index.js"),
+    ]);
+    const host = parseRegistryHost(hostText);
+    const stdin = process.stdin as import("../prompt.js").TtyInput;
+    const terminal = stdin.isTTY === true;
+    let username = flags.username;
+    if (username === undefined) {
+      if (!terminal || flags.passwordStdin) throw new UsageError("missing -u/--username (no terminal to ask on)");
+      username = (await prompt.promptLine("Username: ", stdin, ctx.stderr, false)).trim();
+    }
+    if (username === "") throw new UsageError("empty user name");
+    let password: string;
+    if (flags.passwordStdin) password = await prompt.readSecretFromStream(stdin);
+    else if (terminal) password = await prompt.promptLine("Password: ", stdin, ctx.stderr, true);
+    else throw new UsageError("no password: standard input is not a terminal; pipe it in with --password-stdin");
+    if (password === "") throw new UsageError("empty password");
+    const creds = { username, password };
+    const transport = transportOptions(flags, ctx);
+    // Checked before anything is stored: a typo must not replace a working credential.
+    try {
+      await new RegistryClient(host, { ...transport, creds }).checkLogin(ctx.signal);
+    } catch (err) {
+      // The client names the credential's source as --creds; here it is what the user just typed.
+      if (err instanceof AuthError) throw new AuthError(`login to ${host} failed: the registry refused user "${username}" and the password given`, { where: host, cause: err }, err.code);
+      throw err;
+    }
+    const stored = await storeCredential(host, creds, { keychain: flags.keychain === true, notice: (m) => ctx.message(m) });
+    ctx.message(stored.keychain ? `Secret stored in the OS keychain; marker written to ${stored.configPath}` : `Credential stored in ${stored.configPath}`);
+    ctx.message("Login Succeeded");
+  });
+}

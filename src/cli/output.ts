@@ -1,0 +1,61 @@
+import { UsageError } from "../errors.js";
+import type { CliContext } from "./context.js";
+import { parseTemplate, type Template } from "./template.js";
+
+export { formatValue, parseTemplate, type Template } from "./template.js";
+
+/**
+ * Shared rendering for every command: `--format text` (the command's own
+ * human/script-friendly text), `--format json` (one JSON document), or a
+ * Go-template-like string (`--format '{{.Digest}}'`). Data goes to stdout only.
+ */
+export type OutputFormat = { kind: "text" } | { kind: "json" } | { kind: "template"; template: Template };
+
+export const FORMAT_HELP = "output format: text, json, or a Go template such as '{{.Digest}}'";
+
+/** Parses `--format`; anything containing `{{` is a template, otherwise text or json. */
+export function parseFormat(text: string | undefined, defaultKind: "text" | "json" = "text"): OutputFormat {
+  if (text === undefined || text === "") return { kind: defaultKind };
+  if (text.includes("{{")) return { kind: "template", template: parseTemplate(text) };
+  if (text === "text" || text === "json") return { kind: text };
+  throw new UsageError(`invalid --format "${text}": expected text, json or a template containing {{…}}`);
+}
+
+/**
+ * skopeo prints its JSON with Go's json.MarshalIndent and four spaces; dray
+ * does the same so diffs against `skopeo inspect` output stay readable.
+ */
+export function toJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 4)}\n`;
+}
+
+/** Writes to stdout and resolves when the data has been handed to the OS (matters for pipes and `| head`). */
+export async function writeOut(ctx: CliContext, data: string | Uint8Array): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    ctx.stdout.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/**
+ * Prints `value` in `format`. `text` renders the text form (defaults to the
+ * JSON form, which is what `inspect` shows). A template's output gets a final
+ * newline, as skopeo and docker add one (none when it printed nothing).
+ */
+export async function render<T>(ctx: CliContext, format: OutputFormat, value: T, text?: (v: T) => string): Promise<void> {
+  switch (format.kind) {
+    case "json":
+      return writeOut(ctx, toJson(value));
+    case "template": {
+      const s = format.template.render(value);
+      if (s === "") return;
+      return writeOut(ctx, s.endsWith("\n") ? s : `${s}\n`);
+    }
+    case "text":
+      return writeOut(ctx, text ? text(value) : toJson(value));
+  }
+}
+
+/** One item a line; nothing at all for an empty list. */
+export function lines(items: readonly string[]): string {
+  return items.map((s) => `${s}\n`).join("");
+}

@@ -1,0 +1,74 @@
+// `dray login` / `dray logout` end to end: the credential is checked against
+// the real registry (htpasswd basic auth, and bearer tokens from a token
+// server), stored in docker config.json, and read back by later commands.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { buildImage, pushImage } from "../helpers/fixtures.js";
+import { startRegistry, type RegistryMode } from "../helpers/registry.js";
+import { makeTempDir } from "../helpers/tmp.js";
+import { dray, drayOk } from "../cli/run.js";
+import { isolatedEnv } from "./login-env.js";
+
+for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
+  describe(`dray login against the ${mode} registry`, () => {
+    it("refuses a wrong password (exit 4, nothing written), stores a right one (0600), later commands use it, logout removes it", async () => {
+      const reg = await startRegistry({ mode });
+      const image = await buildImage({ seed: `login-${mode}` });
+      await pushImage({ url: reg.url, username: reg.username!, password: reg.password! }, "private/app", "v1", image);
+      const { env, configPath } = isolatedEnv();
+      const loc = `docker://${reg.host}/private/app:v1`;
+
+      if (mode === "htpasswd") {
+        const anonymous = await dray(["ls", loc], { env });
+        assert.equal(anonymous.code, 4, anonymous.stderr);
+      }
+
+      const wrong = await dray(["login", reg.host, "-u", reg.username!, "--password-stdin"], { env, input: "not-the-password\n" });
+      assert.equal(wrong.code, 4, wrong.stderr);
+      assert.match(wrong.stderr, /^dray: /m);
+      assert.ok(!existsSync(configPath), "a refused login writes nothing");
+
+      const ok = await drayOk(["login", reg.host, "-u", reg.username!, "--password-stdin"], { env, input: `${reg.password}\n` });
+      assert.equal(ok.stdout, "");
+      assert.match(ok.stderr, /Login Succeeded/);
+      assert.equal((await stat(configPath)).mode & 0o777, 0o600);
+      const doc = JSON.parse(await readFile(configPath, "utf8")) as { auths: Record<string, { auth: string }> };
+      assert.equal(Buffer.from(doc.auths[reg.host]!.auth, "base64").toString(), `${reg.username}:${reg.password}`);
+      assert.ok(!ok.stderr.includes(reg.password!), "the password is never printed");
+
+      // Read back by later commands: ls, inspect and a copy, with no --creds.
+      assert.equal((await drayOk(["ls", loc], { env })).stdout, "v1\n");
+      assert.equal((await drayOk(["digest", loc], { env })).stdout.trim(), image.manifest.digest.toString());
+      const out = join(makeTempDir(), "copied");
+      const copy = await dray(["copy", loc, `oci:${out}:v1`], { env });
+      assert.equal(copy.code, 0, copy.stderr);
+      assert.equal((await drayOk(["digest", `oci:${out}:v1`])).stdout.trim(), image.manifest.digest.toString());
+
+      const logout = await drayOk(["logout", reg.host], { env });
+      assert.match(logout.stderr, /Removed login credentials/);
+      const after = JSON.parse(await readFile(configPath, "utf8")) as { auths: Record<string, unknown> };
+      assert.deepEqual(after.auths, {});
+      if (mode === "htpasswd") assert.equal((await dray(["ls", loc], { env })).code, 4);
+      const again = await drayOk(["logout", reg.host], { env });
+      assert.match(again.stderr, /Not logged in/);
+    });
+  });
+}
+
+describe("dray login without a terminal", () => {
+  it("never prompts: without --password-stdin it is a usage error (exit 2) naming the flag", async () => {
+    const { env, configPath } = isolatedEnv();
+    const r = await dray(["login", "127.0.0.1:1", "-u", "someone"], { env, timeoutMs: 20_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--password-stdin/);
+    assert.ok(!existsSync(configPath));
+    const noUser = await dray(["login", "127.0.0.1:1", "--password-stdin"], { env, input: "pw\n" });
+    assert.equal(noUser.code, 2);
+    assert.match(noUser.stderr, /--username/);
+    const badHost = await dray(["login", "not a host", "-u", "x", "--password-stdin"], { env, input: "pw\n" });
+    assert.equal(badHost.code, 2);
+  });
+});

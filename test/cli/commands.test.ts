@@ -1,0 +1,200 @@
+// tag, delete, ls and digest as a user runs them: the real CLI against the real
+// registry, and against layouts and archives that skopeo wrote.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { buildImage, buildIndex, pushImage, type BuiltImage, type BuiltIndex } from "../helpers/fixtures.js";
+import { startProxy, type FaultProxy } from "../helpers/proxy.js";
+import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
+import { assertSkopeoOk, skopeo, skopeoCopy, skopeoInspectRaw } from "../helpers/skopeo.js";
+import { makeTempDir } from "../helpers/tmp.js";
+import { dray, drayOk } from "./run.js";
+
+function sha256(bytes: Buffer): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+async function skopeoTags(loc: string): Promise<string[]> {
+  const r = assertSkopeoOk(await skopeo(["list-tags", "--tls-verify=false", loc]));
+  return (JSON.parse(r.stdout) as { Tags: string[] }).Tags;
+}
+
+describe("dray tag / ls / digest / delete against the registry", () => {
+  let reg: RegistryHandle;
+  let proxy: FaultProxy;
+  let image: BuiltImage;
+  let index: BuiltIndex;
+  const at = (repoTag: string): string => `docker://${reg.host}/${repoTag}`;
+
+  before(async () => {
+    reg = await startRegistry({ deleteEnabled: true });
+    proxy = await startProxy(reg);
+    image = await buildImage({ format: "docker", seed: "cmd", layerCount: 2, layerSize: 256 * 1024 });
+    index = await buildIndex({ format: "oci", seed: "cmd-idx" });
+    await pushImage({ url: reg.url }, "app", "v1", image);
+    await pushImage({ url: reg.url }, "multi", "latest", index);
+  });
+
+  it("tag: PUTs the same manifest bytes under each new tag and moves no blob (requests counted at a proxy)", async () => {
+    proxy.log.length = 0;
+    const r = await drayOk(["tag", `docker://${proxy.host}/app:v1`, "v2", "stable"]);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /Tagged docker:\/\/.*\/app:v2/);
+    assert.equal(proxy.count(undefined, "/blobs/"), 0, "no blob request at all");
+    assert.equal(proxy.count("PUT", /\/manifests\//), 2);
+    for (const t of ["v2", "stable"]) {
+      const raw = await skopeoInspectRaw(at(`app:${t}`));
+      assert.ok(raw.equals(image.manifest.bytes), `app:${t} has the same manifest bytes`);
+    }
+  });
+
+  it("tag: an invalid tag is a usage error (exit 2) and nothing is tagged", async () => {
+    const r = await dray(["tag", at("app:v1"), "good-one", "bad/tag"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^dray: invalid tag "bad\/tag"/);
+    assert.ok(!(await skopeoTags(at("app"))).includes("good-one"));
+  });
+
+  it("ls: tags one per line, the same set skopeo lists; --format json and templates", async () => {
+    const text = await drayOk(["ls", at("app")]);
+    assert.deepEqual(text.stdout.trim().split("\n").sort(), (await skopeoTags(at("app"))).sort());
+    assert.deepEqual(text.stdout.trim().split("\n").sort(), ["stable", "v1", "v2"]);
+    const json = JSON.parse((await drayOk(["ls", "--format", "json", at("app")])).stdout) as { Repository: string; Tags: string[] };
+    assert.equal(json.Repository, `${reg.host}/app`);
+    assert.deepEqual(json.Tags.sort(), ["stable", "v1", "v2"]);
+    const tpl = await drayOk(["ls", "--format", "{{len .Tags}} tags", at("app")]);
+    assert.equal(tpl.stdout, "3 tags\n");
+  });
+
+  it("ls: many tags all come back; a missing repository is exit 3", async () => {
+    const tags = Array.from({ length: 120 }, (_, i) => `t${String(i).padStart(3, "0")}`);
+    await drayOk(["tag", at("multi:latest"), ...tags]);
+    const r = await drayOk(["ls", at("multi")]);
+    assert.deepEqual(r.stdout.trim().split("\n").sort(), [...tags, "latest"].sort());
+    const missing = await dray(["ls", at("no/such/repo")]);
+    assert.equal(missing.code, 3, missing.stderr);
+    assert.match(missing.stderr, /^dray: /);
+  });
+
+  it("ls --catalog HOST lists the repositories", async () => {
+    const r = await drayOk(["ls", "--catalog", reg.host]);
+    assert.deepEqual(r.stdout.trim().split("\n").sort(), ["app", "multi"]);
+    const json = JSON.parse((await drayOk(["ls", "--catalog", reg.host, "--format", "json"])).stdout) as { Registry: string; Repositories: string[] };
+    assert.equal(json.Registry, reg.host);
+    assert.deepEqual(json.Repositories.sort(), ["app", "multi"]);
+    const both = await dray(["ls", "--catalog", reg.host, at("app")]);
+    assert.equal(both.code, 2);
+  });
+
+  it("digest: the manifest digest (index or, with --platform, the child); equals sha256 of skopeo --raw", async () => {
+    const d = await drayOk(["digest", at("app:v1")]);
+    assert.equal(d.stdout, `${image.manifest.digest}\n`);
+    assert.equal(d.stdout.trim(), sha256(await skopeoInspectRaw(at("app:v1"))));
+    const idx = await drayOk(["digest", at("multi:latest")]);
+    assert.equal(idx.stdout.trim(), index.manifest.digest.toString());
+    const arm = await drayOk(["digest", "--platform", "linux/arm64", at("multi:latest")]);
+    assert.equal(arm.stdout.trim(), index.images[1]!.manifest.digest.toString());
+    const byDigest = await drayOk(["digest", `docker://${reg.host}/app@${image.manifest.digest}`]);
+    assert.equal(byDigest.stdout.trim(), image.manifest.digest.toString());
+  });
+
+  it("delete: by tag, resolving the digest first; tells on stderr which other tags went with it", async () => {
+    const other = await buildImage({ format: "oci", seed: "keep" });
+    await pushImage({ url: reg.url }, "app", "keep", other);
+    const r = await drayOk(["delete", at("app:v2")]);
+    assert.equal(r.stdout, `${image.manifest.digest}\n`);
+    assert.match(r.stderr, /Also gone \(they pointed at the same manifest\): stable, v1/);
+    assert.deepEqual(await skopeoTags(at("app")), ["keep"]);
+    const again = await dray(["delete", at("app:v2")]);
+    assert.equal(again.code, 3, again.stderr);
+  });
+
+  it("delete --format json by digest", async () => {
+    await pushImage({ url: reg.url }, "app", "v9", image);
+    const r = await drayOk(["delete", "--format", "json", `docker://${reg.host}/app@${image.manifest.digest}`]);
+    const doc = JSON.parse(r.stdout) as { Digest: string; AlsoRemovedTags: string[] };
+    assert.equal(doc.Digest, image.manifest.digest.toString());
+    assert.deepEqual(doc.AlsoRemovedTags, ["v9"]);
+  });
+});
+
+describe("dray delete on a registry that refuses deletes", () => {
+  it("exits 1 with a clear message and deletes nothing", async () => {
+    const reg = await startRegistry();
+    const image = await buildImage({ seed: "nodelete" });
+    await pushImage({ url: reg.url }, "app", "v1", image);
+    const r = await dray(["delete", `docker://${reg.host}/app:v1`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^dray: .*(delet|UNSUPPORTED|405)/i);
+    assert.equal(r.stderr.trim().split("\n").length, 1, "one line");
+    assert.deepEqual(await skopeoTags(`docker://${reg.host}/app`), ["v1"]);
+  });
+});
+
+describe("dray tag / ls / digest / delete on layouts and archives written by skopeo", () => {
+  let dir: string;
+  let image: BuiltImage;
+  let index: BuiltIndex;
+
+  before(async () => {
+    const reg = await startRegistry();
+    dir = makeTempDir("dray-cmd-local-");
+    image = await buildImage({ format: "oci", seed: "local" });
+    index = await buildIndex({ format: "oci", seed: "local-idx" });
+    await pushImage({ url: reg.url }, "img", "v1", image);
+    await pushImage({ url: reg.url }, "idx", "v1", index);
+    const src = (r: string): string => `docker://${reg.host}/${r}`;
+    assertSkopeoOk(await skopeoCopy(src("img:v1"), `oci:${join(dir, "layout")}:v1`));
+    assertSkopeoOk(await skopeoCopy(src("idx:v1"), `oci:${join(dir, "layout")}:multi`, ["--all"]));
+    assertSkopeoOk(await skopeoCopy(src("img:v1"), `oci-archive:${join(dir, "img.tar")}:v1`));
+    assertSkopeoOk(await skopeoCopy(src("img:v1"), `docker-archive:${join(dir, "img.docker.tar")}:example.test/img:v1`));
+    await reg.stop();
+  });
+
+  it("OCI layout: ls, digest, tag (new ref.name skopeo can read), delete (ref and unreferenced blobs)", async () => {
+    const layout = `oci:${join(dir, "layout")}`;
+    assert.deepEqual((await drayOk(["ls", layout])).stdout.trim().split("\n").sort(), ["multi", "v1"]);
+    assert.equal((await drayOk(["digest", `${layout}:v1`])).stdout.trim(), image.manifest.digest.toString());
+    assert.equal((await drayOk(["digest", `${layout}:multi`])).stdout.trim(), index.manifest.digest.toString());
+    await drayOk(["tag", `${layout}:v1`, "v1-copy"]);
+    assert.ok((await skopeoInspectRaw(`${layout}:v1-copy`)).equals(image.manifest.bytes));
+    const blobsBefore = (await readdir(join(dir, "layout", "blobs", "sha256"))).length;
+    const del = await drayOk(["delete", `${layout}:multi`]);
+    assert.equal(del.stdout.trim(), index.manifest.digest.toString());
+    assert.match(del.stderr, /Removed \d+ unreferenced blobs/);
+    const blobsAfter = (await readdir(join(dir, "layout", "blobs", "sha256"))).length;
+    assert.ok(blobsAfter < blobsBefore);
+    assert.ok(!existsSync(join(dir, "layout", index.manifest.digest.blobPath)));
+    assert.deepEqual((await drayOk(["ls", layout])).stdout.trim().split("\n").sort(), ["v1", "v1-copy"]);
+    // What remains is intact for an independent reader.
+    assertSkopeoOk(await skopeo(["inspect", `${layout}:v1`]));
+    const missing = await dray(["delete", `${layout}:multi`]);
+    assert.equal(missing.code, 3, missing.stderr);
+  });
+
+  it("oci-archive: ls, digest, tag, delete", async () => {
+    const arch = `oci-archive:${join(dir, "img.tar")}`;
+    assert.equal((await drayOk(["ls", arch])).stdout, "v1\n");
+    assert.equal((await drayOk(["digest", arch])).stdout.trim(), image.manifest.digest.toString());
+    await drayOk(["tag", `${arch}:v1`, "v2"]);
+    assert.deepEqual((await drayOk(["ls", arch])).stdout.trim().split("\n").sort(), ["v1", "v2"]);
+    assert.ok((await skopeoInspectRaw(`${arch}:v2`)).equals(image.manifest.bytes));
+    await drayOk(["delete", `${arch}:v1`]);
+    assert.equal((await drayOk(["ls", arch])).stdout, "v2\n");
+  });
+
+  it("docker-archive: ls shows RepoTags, digest is computed locally and stable, tag adds a RepoTag", async () => {
+    const arch = `docker-archive:${join(dir, "img.docker.tar")}`;
+    assert.equal((await drayOk(["ls", arch])).stdout, "example.test/img:v1\n");
+    const d1 = (await drayOk(["digest", arch])).stdout.trim();
+    const raw = (await drayOk(["inspect", "--raw", arch])).stdoutBytes;
+    assert.equal(d1, sha256(raw));
+    assert.equal((await drayOk(["digest", arch])).stdout.trim(), d1);
+    await drayOk(["tag", `${arch}:example.test/img:v1`, "v2"]);
+    const tags = (await drayOk(["ls", arch])).stdout.trim().split("\n").sort();
+    assert.deepEqual(tags, ["example.test/img:v1", "example.test/img:v2"]);
+  });
+});
