@@ -1,0 +1,183 @@
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { UsageError } from "../../errors.js";
+import { parsePlatform } from "../../oci/platform.js";
+import type { Location } from "../../ref/location.js";
+import { IncompleteError, loadSyncConfig, optionsFor, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
+import type { ImageItem, ReferrerItem, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
+import type { RegistrySettings } from "../../sync/config.js";
+import type { TransportOptions } from "../../transport/types.js";
+import type { CliContext } from "../context.js";
+import { transportOptions } from "../options.js";
+import { parseFormat, toJson, writeOut } from "../output.js";
+import { formatBytes } from "../progress.js";
+import type { SyncFlags } from "./sync.js";
+
+function isYamlFile(text: string): boolean {
+  return /\.ya?ml$/i.test(text);
+}
+
+async function isLayoutDir(path: string): Promise<boolean> {
+  return stat(join(path, "oci-layout")).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+function cliFilter(flags: SyncFlags, tag: string | undefined): TagFilter | undefined {
+  const f: TagFilter = {};
+  const names = [...(flags.tag ?? []), ...(tag ? [tag] : [])];
+  if (names.length > 0) f.names = names;
+  if (flags.tagRegex !== undefined) f.regex = flags.tagRegex;
+  if (flags.semver !== undefined) f.semver = flags.semver;
+  if (flags.newest !== undefined) f.newest = flags.newest;
+  return Object.keys(f).length > 0 ? f : undefined;
+}
+
+/** `dray sync SRC DST`: a repository goes to exactly DST; a registry or a folder of layouts goes under DST as a prefix. */
+async function rulesFromArguments(src: string, dst: string, flags: SyncFlags): Promise<SyncRule[]> {
+  const parsed = parseSyncSource(src);
+  const s = parsed.source;
+  const one = s.kind === "repository" && (s.location.transport === "docker" || (await isLayoutDir(s.location.path)));
+  const rule: SyncRule = { source: s, destination: parseSyncTarget(dst, one), referrers: flags.referrers };
+  const tags = cliFilter(flags, parsed.tag);
+  if (tags) rule.tags = tags;
+  if (flags.platform) rule.platforms = flags.platform.map(parsePlatform);
+  return [rule];
+}
+
+interface Plan {
+  rules: SyncRule[];
+  jobs?: number;
+  registries: Map<string, RegistrySettings>;
+}
+
+async function plan(src: string | undefined, dst: string | undefined, flags: SyncFlags): Promise<Plan> {
+  const file = flags.file ?? (src !== undefined && dst === undefined && isYamlFile(src) ? src : undefined);
+  if (file === undefined) {
+    const target = dst ?? flags.dest;
+    if (src === undefined || target === undefined) throw new UsageError("dray sync needs SRC and DST, or a YAML file (dray sync --file sync.yaml)");
+    return { rules: await rulesFromArguments(src, target, flags), registries: new Map() };
+  }
+  if (flags.file !== undefined && src !== undefined) throw new UsageError("give either --file or SRC DST, not both");
+  if (flags.tag || flags.tagRegex || flags.semver || flags.newest || flags.platform) {
+    throw new UsageError("--tag, --tag-regex, --semver, --newest and --platform go with SRC DST; in a sync file, write them per rule");
+  }
+  const config = await loadSyncConfig(file);
+  const dest = flags.dest === undefined ? undefined : parseSyncTarget(flags.dest, false);
+  const rules = config.rules.map((r) => ({
+    ...r,
+    ...(dest ? { destination: dest } : {}),
+    ...(flags.referrers === false ? { referrers: false } : {}),
+  }));
+  return { rules, ...(config.jobs ? { jobs: config.jobs } : {}), registries: config.registries };
+}
+
+/** One TransportOptions object per registry and side: the flags, with the file's settings for that host on top. */
+function optionsBySide(base: TransportOptions, registries: Map<string, RegistrySettings>): (loc: Location) => TransportOptions {
+  const cache = new Map<string, TransportOptions>();
+  return (loc) => {
+    if (loc.transport !== "docker") return base;
+    const domain = loc.ref.domain;
+    let o = cache.get(domain);
+    if (!o) {
+      o = optionsFor(base, registries.get(domain));
+      cache.set(domain, o);
+    }
+    return o;
+  };
+}
+
+function shortDigest(d: string | undefined): string {
+  return d ? d.slice(0, 19) : "";
+}
+
+const OUTCOME_WORD: Record<ImageItem["outcome"], string> = { copied: "copied", "up-to-date": "up to date", failed: "FAILED", planned: "would copy" };
+
+function imageLine(i: ImageItem): string {
+  const what = `${i.source} -> ${i.destination}`;
+  if (i.outcome === "failed") return `FAILED      ${what}: ${i.error?.message ?? "failed"}`;
+  const extra = i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
+  return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${shortDigest(i.digest)}${extra}`;
+}
+
+function referrerName(r: ReferrerItem): string {
+  if (r.kind === "manifest") return `${r.digest ?? "?"}${r.artifactType ? ` (${r.artifactType})` : ""}`;
+  return `${r.tag ?? "?"}${r.kind === "index-tag" ? " (referrers index)" : ""}`;
+}
+
+function referrerLine(r: ReferrerItem): string {
+  const what = `referrer ${referrerName(r)} of ${shortDigest(r.subject)} in ${r.source} -> ${r.destination}`;
+  if (r.outcome === "failed") return `FAILED      ${what}: ${r.error?.message ?? "failed"}`;
+  return `${OUTCOME_WORD[r.outcome].padEnd(11)} ${what}`;
+}
+
+function eventLine(e: SyncEvent): string | undefined {
+  switch (e.type) {
+    case "image":
+      return imageLine(e.item);
+    case "referrer":
+      return referrerLine(e.item);
+    case "repository-failed":
+      return `FAILED      ${e.failure.source}${e.failure.destination ? ` -> ${e.failure.destination}` : ""}: ${e.failure.error.message}`;
+    default:
+      return undefined;
+  }
+}
+
+function counts(c: SyncSummary["images"], dryRun: boolean): string {
+  const parts = [`${c.copied} copied`, `${c.upToDate} up to date`, `${c.failed} failed`];
+  if (dryRun) parts.unshift(`${c.planned} to copy`);
+  return parts.join(", ");
+}
+
+/** The summary for people, on stderr. */
+export function describeSync(s: SyncSummary): string {
+  const { copied, skipped, mounted } = s.blobs;
+  const lines = [
+    `${s.dryRun ? "Dry run over" : "Synced"} ${s.repositories} ${s.repositories === 1 ? "repository" : "repositories"} in ${s.seconds.toFixed(1)} s: ` +
+      `images ${counts(s.images, s.dryRun)}; referrers ${counts(s.referrers, s.dryRun)}; ` +
+      `blobs ${copied} copied (${formatBytes(s.bytes)}), ${skipped} skipped, ${mounted} mounted`,
+  ];
+  for (const f of s.failures) lines.push(`  failed: ${f.source}${f.tag && !f.source.endsWith(`:${f.tag}`) ? ` ${f.tag}` : ""}: ${f.message}`);
+  return lines.join("\n");
+}
+
+/** The plan of a dry run, for stdout: one line per image or referrer that would be copied. */
+function planText(s: SyncSummary): string {
+  const out: string[] = [];
+  for (const i of s.items) if (i.outcome === "planned") out.push(`copy ${i.source} ${i.destination}`);
+  for (const r of s.referrerItems) if (r.outcome === "planned") out.push(`referrer ${referrerName(r)} ${r.source} ${r.destination}`);
+  return out.map((l) => `${l}\n`).join("");
+}
+
+export async function runSync(ctx: CliContext, src: string | undefined, dst: string | undefined, flags: SyncFlags): Promise<void> {
+  const format = parseFormat(flags.format);
+  if (format.kind === "template") throw new UsageError("dray sync --format takes text or json");
+  if (flags.failFast && flags.keepGoing) throw new UsageError("--fail-fast and --keep-going contradict each other");
+  const p = await plan(src, dst, flags);
+  const quiet = flags.quiet === true;
+  const mode = quiet ? "none" : flags.progress === "auto" ? "plain" : flags.progress;
+  const opts: SyncOptions = {
+    signal: ctx.signal,
+    sourceOptions: optionsBySide(transportOptions(flags, ctx, "src"), p.registries),
+    destinationOptions: optionsBySide(transportOptions(flags, ctx, "dest"), p.registries),
+    onEvent: (e) => {
+      if (mode === "json" && e.type !== "done") ctx.message(JSON.stringify(e));
+      if (mode === "plain") {
+        const line = eventLine(e);
+        if (line !== undefined) ctx.message(line);
+      }
+    },
+    ...(flags.failFast ? { failFast: true } : {}),
+    ...(flags.dryRun ? { dryRun: true } : {}),
+  };
+  const jobs = flags.jobs ?? p.jobs;
+  if (jobs !== undefined) opts.jobs = jobs;
+  const summary = await sync(p.rules, opts);
+  if (!quiet) ctx.message(describeSync(summary));
+  if (format.kind === "json") await writeOut(ctx, toJson(summary));
+  else if (summary.dryRun) await writeOut(ctx, planText(summary));
+  const failed = summary.failures.length;
+  if (failed > 0) throw new IncompleteError(`sync incomplete: ${failed} ${failed === 1 ? "failure" : "failures"}${quiet ? "" : " (listed above)"}`);
+}

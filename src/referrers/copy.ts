@@ -1,0 +1,302 @@
+/**
+ * Copies what refers to an image along with it: the manifests the referrers
+ * API or the tag schema's `sha256-<hex>` index lists, and cosign's
+ * `sha256-<hex>.sig|.att|.sbom` tags; recursively (a signature of an SBOM
+ * comes too), every manifest under its own digest.
+ *
+ * The destination gets the form it supports: a store with the referrers API
+ * indexes a pushed manifest's `subject` itself; any other (distribution 2.8,
+ * an OCI layout) gets the tag schema, its `sha256-<hex>` index updated to
+ * list what it had plus what arrived (never dropping a referrer it already
+ * listed). When nothing changed, the index keeps the source's bytes.
+ *
+ * Cheap when there is nothing to do: a referrer tag whose digest is the same
+ * on both sides is done after one HEAD a side, and the source's tag list
+ * (which sync has anyway) says which referrer tags exist at all.
+ */
+import { DrayError } from "../errors.js";
+import type { Digest } from "../oci/digest.js";
+import { parseManifest, rawManifestFromDocument, descriptorToJSON, type Descriptor, type RawManifest } from "../oci/manifest.js";
+import { MediaType } from "../oci/mediatype.js";
+import type { CopySummary } from "../copy/types.js";
+import type { Repository, RepoRef, TagHead } from "./repository.js";
+import { groupReferrerTags, referrersIndexTag, type ReferrerTag } from "./tags.js";
+
+export type ItemOutcome = "copied" | "up-to-date" | "failed" | "planned";
+
+/** A failure as reported: the stable code and the one-line message. */
+export interface ItemError {
+  code: string;
+  message: string;
+}
+
+export interface ReferrerResult {
+  /** The digest the referrer refers to. */
+  subject: string;
+  /**
+   * `cosign-tag`: a `sha256-<hex>.sig|.att|.sbom` tag; `manifest`: a manifest
+   * listed by the referrers API or the tag schema's index, copied by digest;
+   * `index-tag`: the tag schema's `sha256-<hex>` index at the destination.
+   */
+  kind: "cosign-tag" | "manifest" | "index-tag";
+  tag?: string;
+  digest?: string;
+  artifactType?: string;
+  outcome: ItemOutcome;
+  error?: ItemError;
+  /** The engine's summary when something was copied. */
+  copy?: CopySummary;
+}
+
+/** Copies `from` in `src` to `to` in `dst` with the copy engine (sync passes one that shares mounts and limits). */
+export type Transfer = (src: Repository, dst: Repository, from: RepoRef, to: RepoRef) => Promise<CopySummary>;
+
+/** An image whose referrers are wanted. */
+export interface Subject {
+  digest: Digest;
+  mediaType?: string;
+}
+
+export interface ReferrerCopyContext {
+  src: Repository;
+  dst: Repository;
+  /** The source's tags when already listed (sync); listed here otherwise. */
+  srcTags?: readonly string[];
+  transfer: Transfer;
+  /** Bounds the HEADs and small reads (default: unbounded; the transfers are bounded by `transfer`). */
+  requests?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Find and compare, but copy and write nothing: every needed copy is reported `planned`. */
+  dryRun?: boolean;
+  onResult?: (r: ReferrerResult) => void;
+}
+
+export function itemError(err: unknown): ItemError {
+  if (err instanceof DrayError) return { code: err.code, message: err.message };
+  return { code: "E_UNKNOWN", message: err instanceof Error ? err.message : String(err) };
+}
+
+function descriptorsOf(raw: RawManifest, where: string): Descriptor[] {
+  const parsed = parseManifest(raw.bytes, raw.mediaType, where);
+  return parsed.kind === "index" ? parsed.manifests : [];
+}
+
+/** `a` then what of `b` is new, by digest. */
+function unionByDigest(a: readonly Descriptor[], b: readonly Descriptor[]): Descriptor[] {
+  const seen = new Set(a.map((d) => d.digest.toString()));
+  const out = [...a];
+  for (const d of b) {
+    if (seen.has(d.digest.toString())) continue;
+    seen.add(d.digest.toString());
+    out.push(d);
+  }
+  return out;
+}
+
+function sameDigests(a: readonly Descriptor[], b: readonly Descriptor[]): boolean {
+  const set = new Set(a.map((d) => d.digest.toString()));
+  return a.length === b.length && b.every((d) => set.has(d.digest.toString()));
+}
+
+/** The tag schema's index as dray writes it when it cannot keep the source's bytes. */
+export function buildReferrersIndex(descs: readonly Descriptor[]): RawManifest {
+  return rawManifestFromDocument({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: descs.map(descriptorToJSON) }, MediaType.OciIndex);
+}
+
+/** Stores `raw` under `tag` at the destination (the tag PUT, or a layout's index.json entry). */
+async function putTagged(dst: Repository, tag: string, raw: RawManifest): Promise<void> {
+  const dest = await dst.openDestination({ tag });
+  try {
+    await dest.putManifest(raw, { isTop: true });
+    await dest.commit();
+  } catch (err) {
+    await dest.abort().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** One run of referrer copying over a set of subjects: a work list that grows as referrers arrive. */
+class ReferrerWalk {
+  private readonly results: ReferrerResult[] = [];
+  private readonly seen = new Set<string>();
+  private readonly queue: Subject[] = [];
+  private readonly request: <T>(fn: () => Promise<T>) => Promise<T>;
+
+  constructor(
+    private readonly ctx: ReferrerCopyContext,
+    private readonly groups: Map<string, ReferrerTag[]>,
+  ) {
+    this.request = ctx.requests ?? ((fn) => fn());
+  }
+
+  async run(subjects: readonly Subject[]): Promise<ReferrerResult[]> {
+    this.queue.push(...subjects);
+    for (;;) {
+      const wave = this.queue.splice(0).filter((s) => this.visit(s.digest));
+      if (wave.length > 0) {
+        await Promise.all(wave.map((s) => this.subject(s)));
+        continue;
+      }
+      if (!(await this.adoptLeftovers())) break;
+    }
+    return this.results;
+  }
+
+  private visit(digest: Digest): boolean {
+    const key = digest.toString();
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
+  }
+
+  /**
+   * Referrer tags whose subject is none of the images taken: the subject may
+   * be a platform image of a taken index, or a referrer listed in an index
+   * that was already up to date, or an image this sync does not take. The
+   * destination decides, with one HEAD a subject: what it holds gets its
+   * referrers (whoever copied it there), anything else is left out.
+   */
+  private async adoptLeftovers(): Promise<boolean> {
+    const leftovers = [...this.groups.values()].map((g) => g[0]!.subject).filter((d) => this.visit(d));
+    if (leftovers.length === 0) return false;
+    const held = await Promise.all(leftovers.map((d) => this.request(() => this.ctx.dst.hasManifest(d)).catch(() => false)));
+    leftovers.forEach((d, i) => {
+      if (held[i]) {
+        this.seen.delete(d.toString());
+        this.queue.push({ digest: d });
+      }
+    });
+    return this.queue.length > 0;
+  }
+
+  private report(r: ReferrerResult): void {
+    this.results.push(r);
+    this.ctx.onResult?.(r);
+  }
+
+  private async subject(s: Subject): Promise<void> {
+    const group = this.groups.get(s.digest.toString()) ?? [];
+    const indexTag = group.find((t) => t.kind === "index");
+    const cosign = group.filter((t) => t.kind !== "index");
+    let api: Descriptor[] = [];
+    try {
+      api = (await this.request(() => this.ctx.src.referrersApi(s.digest))) ?? [];
+    } catch (err) {
+      this.report({ subject: s.digest.toString(), kind: "manifest", outcome: "failed", error: itemError(err) });
+    }
+    await Promise.all([...cosign.map((t) => this.cosignTag(s, t)), ...(api.length > 0 || indexTag ? [this.listed(s, api, indexTag)] : [])]);
+  }
+
+  /** A cosign tag travels as a tag, compared by one HEAD a side. */
+  private async cosignTag(s: Subject, t: ReferrerTag): Promise<void> {
+    const base: ReferrerResult = { subject: s.digest.toString(), kind: "cosign-tag", tag: t.tag, outcome: "failed" };
+    try {
+      const [sh, dh] = await Promise.all([this.request(() => this.ctx.src.resolve(t.tag)), this.request(() => this.ctx.dst.resolve(t.tag))]);
+      if (!sh) return; // deleted since the tags were listed
+      this.queue.push({ digest: sh.digest, mediaType: sh.mediaType });
+      const digest = sh.digest.toString();
+      if (dh?.digest.equals(sh.digest)) return this.report({ ...base, digest, outcome: "up-to-date" });
+      if (this.ctx.dryRun) return this.report({ ...base, digest, outcome: "planned" });
+      const copy = await this.ctx.transfer(this.ctx.src, this.ctx.dst, { tag: t.tag, digest: sh.digest }, { tag: t.tag });
+      this.report({ ...base, digest, outcome: copy.upToDate ? "up-to-date" : "copied", copy });
+    } catch (err) {
+      this.report({ ...base, error: itemError(err) });
+    }
+  }
+
+  /** Manifests listed for `s` by the referrers API or the source's `sha256-<hex>` index. */
+  private async listed(s: Subject, api: Descriptor[], indexTag: ReferrerTag | undefined): Promise<void> {
+    const { src, dst } = this.ctx;
+    const fallback = referrersIndexTag(s.digest);
+    const indexResult: ReferrerResult = { subject: s.digest.toString(), kind: "index-tag", tag: fallback, outcome: "failed" };
+    let dstApi: boolean;
+    let sh: TagHead | undefined;
+    let dh: TagHead | undefined;
+    let srcIndex: RawManifest | undefined;
+    let srcDescs: Descriptor[] = [];
+    try {
+      dstApi = await dst.hasReferrersApi();
+      [sh, dh] = await Promise.all([
+        indexTag ? this.request(() => src.resolve(indexTag.tag)) : undefined,
+        dstApi ? undefined : this.request(() => dst.resolve(fallback)),
+      ]);
+      if (sh && api.length === 0 && dh?.digest.equals(sh.digest)) {
+        // Same index on both sides: every manifest it lists arrived before it was written.
+        return this.report({ ...indexResult, digest: sh.digest.toString(), outcome: "up-to-date" });
+      }
+      if (sh) {
+        const digest = sh.digest;
+        srcIndex = await this.request(() => src.getManifest(digest));
+        srcDescs = descriptorsOf(srcIndex, `${src.display}:${fallback}`);
+      }
+    } catch (err) {
+      return this.report({ ...indexResult, error: itemError(err) });
+    }
+    const descs = unionByDigest(api, srcDescs);
+    const arrived = await Promise.all(descs.map((d) => this.manifest(s, d)));
+    if (dstApi) return;
+    await this.updateFallback(s, indexResult, dh, srcIndex, srcDescs, descs.filter((_, i) => arrived[i]));
+  }
+
+  /** One listed referrer, copied under its own digest. True when it is (or would be) at the destination. */
+  private async manifest(s: Subject, d: Descriptor): Promise<boolean> {
+    this.queue.push({ digest: d.digest, mediaType: d.mediaType });
+    const base: ReferrerResult = {
+      subject: s.digest.toString(),
+      kind: "manifest",
+      digest: d.digest.toString(),
+      ...(d.artifactType ? { artifactType: d.artifactType } : {}),
+      outcome: "failed",
+    };
+    try {
+      // One HEAD settles a referrer that is already there (the engine would read the source's manifest first).
+      if (await this.request(() => this.ctx.dst.hasManifest(d.digest))) {
+        this.report({ ...base, outcome: "up-to-date" });
+        return true;
+      }
+      if (this.ctx.dryRun) {
+        this.report({ ...base, outcome: "planned" });
+        return true;
+      }
+      const copy = await this.ctx.transfer(this.ctx.src, this.ctx.dst, { digest: d.digest }, { digest: d.digest });
+      this.report({ ...base, outcome: copy.upToDate ? "up-to-date" : "copied", copy });
+      return true;
+    } catch (err) {
+      this.report({ ...base, error: itemError(err) });
+      return false;
+    }
+  }
+
+  /** The destination's `sha256-<hex>` index: what it listed, plus what arrived; the source's bytes when that is the same set. */
+  private async updateFallback(
+    s: Subject,
+    base: ReferrerResult,
+    dh: TagHead | undefined,
+    srcIndex: RawManifest | undefined,
+    srcDescs: Descriptor[],
+    arrived: Descriptor[],
+  ): Promise<void> {
+    const { dst } = this.ctx;
+    try {
+      const dstDescs = dh ? descriptorsOf(await this.request(() => dst.getManifest(dh.digest)), `${dst.display}:${base.tag}`) : [];
+      const merged = unionByDigest(dstDescs, arrived);
+      if (dh && merged.length === dstDescs.length) return this.report({ ...base, digest: dh.digest.toString(), outcome: "up-to-date" });
+      if (merged.length === 0) return;
+      const raw = srcIndex && sameDigests(merged, srcDescs) ? srcIndex : buildReferrersIndex(merged);
+      if (this.ctx.dryRun) return this.report({ ...base, digest: raw.digest.toString(), outcome: "planned" });
+      await putTagged(dst, base.tag!, raw);
+      this.report({ ...base, digest: raw.digest.toString(), outcome: "copied" });
+    } catch (err) {
+      this.report({ ...base, subject: s.digest.toString(), error: itemError(err) });
+    }
+  }
+}
+
+/**
+ * Copies the referrers of `subjects` (recursively) from `ctx.src` to
+ * `ctx.dst`. Never throws for one referrer: each outcome, failures included,
+ * is in the returned list (and passed to `onResult` as it happens).
+ */
+export async function copyReferrers(ctx: ReferrerCopyContext, subjects: readonly Subject[]): Promise<ReferrerResult[]> {
+  const tags = ctx.srcTags ?? (await ctx.src.listTags());
+  return new ReferrerWalk(ctx, groupReferrerTags(tags)).run(subjects);
+}

@@ -1,0 +1,90 @@
+/**
+ * Referrers (signatures, attestations, SBOMs) copied with their images.
+ * `copyReferrersOf` is what `dray copy --referrers` calls after the image
+ * itself arrived; sync uses `copyReferrers` with its own transfer (shared
+ * mounts and limits).
+ */
+import { performance } from "node:perf_hooks";
+import { copyImage } from "../copy/engine.js";
+import { createLimiter } from "../copy/limit.js";
+import type { BlobCounts, CopyOptions } from "../copy/types.js";
+import type { Digest } from "../oci/digest.js";
+import type { Location } from "../ref/location.js";
+import type { TransportOptions } from "../transport/types.js";
+import { copyReferrers, type ReferrerResult, type Subject, type Transfer } from "./copy.js";
+import { RepositoryFactory } from "./repository.js";
+
+export { copyReferrers, buildReferrersIndex, type ItemError, type ItemOutcome, type ReferrerCopyContext, type ReferrerResult, type Subject, type Transfer } from "./copy.js";
+export { RepositoryFactory, type Repository, type RepoRef, type TagHead } from "./repository.js";
+export { COSIGN_SUFFIXES, cosignTag, groupReferrerTags, isReferrerTag, parseReferrerTag, referrersIndexTag, type ReferrerTag, type ReferrerTagKind } from "./tags.js";
+
+export interface CopyReferrersOptions {
+  source?: TransportOptions;
+  destination?: TransportOptions;
+  signal?: AbortSignal;
+  /** Referrer manifests copied at once (default 4). */
+  jobs?: number;
+  dryRun?: boolean;
+  onResult?: (r: ReferrerResult) => void;
+}
+
+export interface ReferrersSummary {
+  /** Referrer manifests and cosign tags (the tag schema's index is bookkeeping and counted only when it failed). */
+  copied: number;
+  upToDate: number;
+  failed: number;
+  planned: number;
+  blobs: BlobCounts;
+  bytes: number;
+  seconds: number;
+  items: ReferrerResult[];
+}
+
+/** A Transfer over the copy engine, bounded to `jobs` at once; counts what moved into `into`. */
+export function engineTransfer(opts: Pick<CopyOptions, "signal"> & { jobs?: number }, into: { blobs: BlobCounts; bytes: number }): Transfer {
+  const limit = createLimiter(opts.jobs ?? 4, opts.signal);
+  return (src, dst, from, to) =>
+    limit(async () => {
+      const source = await src.openSource(from);
+      try {
+        const summary = await copyImage(source, await dst.openDestination(to), opts.signal ? { signal: opts.signal } : {});
+        into.blobs.copied += summary.blobs.copied;
+        into.blobs.skipped += summary.blobs.skipped;
+        into.blobs.mounted += summary.blobs.mounted;
+        into.bytes += summary.bytes;
+        return summary;
+      } finally {
+        await source.close();
+      }
+    });
+}
+
+/**
+ * Copies what refers to `subjects` (the digests of images already copied
+ * from `src`'s repository to `dst`'s), recursively. `src` and `dst` may name
+ * a tag or digest; only their repository counts. Registries and OCI layouts.
+ */
+export async function copyReferrersOf(src: Location, dst: Location, subjects: ReadonlyArray<Subject | Digest>, opts: CopyReferrersOptions = {}): Promise<ReferrersSummary> {
+  const started = performance.now();
+  const srcRepo = new RepositoryFactory(() => opts.source ?? {}).open(src);
+  const dstRepo = new RepositoryFactory(() => opts.destination ?? {}).open(dst);
+  const moved = { blobs: { copied: 0, skipped: 0, mounted: 0 }, bytes: 0 };
+  const items = await copyReferrers(
+    {
+      src: srcRepo,
+      dst: dstRepo,
+      transfer: engineTransfer({ ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.jobs ? { jobs: opts.jobs } : {}) }, moved),
+      ...(opts.dryRun ? { dryRun: true } : {}),
+      ...(opts.onResult ? { onResult: opts.onResult } : {}),
+    },
+    subjects.map((s) => ("digest" in s ? s : { digest: s })),
+  );
+  const summary: ReferrersSummary = { copied: 0, upToDate: 0, failed: 0, planned: 0, ...moved, seconds: 0, items };
+  for (const r of items) {
+    if (r.kind === "index-tag" && r.outcome !== "failed") continue;
+    if (r.outcome === "up-to-date") summary.upToDate++;
+    else summary[r.outcome]++;
+  }
+  summary.seconds = (performance.now() - started) / 1000;
+  return summary;
+}

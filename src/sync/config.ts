@@ -1,0 +1,288 @@
+/**
+ * The `dray sync` YAML file: parsed with `yaml` (keeping node positions),
+ * validated field by field, every message naming `FILE:LINE:COL` and the
+ * field (`sync[1].tags.semver`). The file says what to mirror and how to
+ * reach each registry; secrets come from the environment or the usual
+ * credential files, never from the file itself unless the user insists.
+ *
+ * ```yaml
+ * jobs: 4                      # default for --jobs
+ * referrers: true              # default for every rule
+ * destination: mirror.example.com/mirror   # default destination prefix
+ * registries:
+ *   registry.example.com:
+ *     username: alice
+ *     password-env: REGISTRY_TOKEN
+ *     insecure: false
+ *     ca-file: /etc/ssl/internal-ca.pem
+ *     authfile: /run/secrets/auth.json
+ *     retries: 5
+ * sync:
+ *   - source: registry.example.com/team/app
+ *     tags: { regex: '^v1\.', semver: '>=1.2 <2', newest: 3 }
+ *     platforms: [linux/amd64, linux/arm64]
+ *   - source: registry.example.com
+ *     repositories: [team/db, team/cache]
+ *     destination: oci:/mnt/usb
+ *     referrers: false
+ * ```
+ */
+import { readFile } from "node:fs/promises";
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
+import { DrayError, UsageError } from "../errors.js";
+import { parsePlatform, type Platform } from "../oci/platform.js";
+import type { TransportOptions } from "../transport/types.js";
+import { checkTagFilter, type TagFilter } from "./filter.js";
+import { parseSyncSource, parseSyncTarget } from "./locations.js";
+import type { SyncRule } from "./types.js";
+
+/** Connection settings of one registry, as the file gives them. */
+export interface RegistrySettings {
+  username?: string;
+  password?: string;
+  authfile?: string;
+  insecure?: boolean;
+  caFile?: string;
+  retries?: number;
+}
+
+export interface SyncConfig {
+  jobs?: number;
+  rules: SyncRule[];
+  /** Registry host (`host[:port]`) → its settings. */
+  registries: Map<string, RegistrySettings>;
+}
+
+export interface ConfigEnv {
+  /** Where `password-env` is read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A mistake in the file, with its place. */
+export class SyncConfigError extends UsageError {}
+
+type Json = string | number | boolean | null;
+
+class Reader {
+  constructor(
+    private readonly file: string,
+    private readonly lines: LineCounter,
+  ) {}
+
+  fail(node: YamlNode | null | undefined, field: string, message: string): never {
+    const offset = node?.range?.[0];
+    const at = offset === undefined ? this.file : (({ line, col }) => `${this.file}:${line}:${col}`)(this.lines.linePos(offset));
+    throw new SyncConfigError(`${at}: ${field ? `${field}: ` : ""}${message}`);
+  }
+
+  /** A mapping whose keys are strings, one of `allowed` when given. */
+  map(node: YamlNode | null | undefined, field: string, allowed?: readonly string[]): YAMLMap.Parsed {
+    if (!isMap(node)) this.fail(node, field, "expected a mapping (key: value)");
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? pair.key.value : undefined;
+      if (typeof key !== "string") this.fail(pair.key as YamlNode, field, "keys must be strings");
+      if (allowed && !allowed.includes(key)) this.fail(pair.key as YamlNode, field, `unknown key "${key}" (expected one of: ${allowed.join(", ")})`);
+    }
+    return node as YAMLMap.Parsed;
+  }
+
+  get(m: YAMLMap.Parsed, key: string): YamlNode | undefined {
+    const pair = m.items.find((p) => isScalar(p.key) && p.key.value === key);
+    return (pair?.value ?? undefined) as YamlNode | undefined;
+  }
+
+  scalar(node: YamlNode, field: string): Json {
+    if (!isScalar(node)) this.fail(node, field, "expected a single value");
+    const v = node.value;
+    if (v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean") return v;
+    return this.fail(node, field, "expected a string, number or boolean");
+  }
+
+  string(node: YamlNode, field: string): string {
+    const v = this.scalar(node, field);
+    if (typeof v === "number") return String(v); // `tags: [3.19]` means the tag "3.19"
+    if (typeof v !== "string" || v === "") this.fail(node, field, "expected a non-empty string");
+    return v;
+  }
+
+  bool(node: YamlNode, field: string): boolean {
+    const v = this.scalar(node, field);
+    if (typeof v !== "boolean") this.fail(node, field, "expected true or false");
+    return v;
+  }
+
+  int(node: YamlNode, field: string, min: number): number {
+    const v = this.scalar(node, field);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) this.fail(node, field, `expected an integer ≥ ${min}`);
+    return v;
+  }
+
+  strings(node: YamlNode, field: string): string[] {
+    if (!isSeq(node)) this.fail(node, field, "expected a list");
+    return node.items.map((item, i) => this.string(item as YamlNode, `${field}[${i}]`));
+  }
+
+  /** Runs `fn`, turning a UsageError it throws into one that names `node`'s place. */
+  check<T>(node: YamlNode, field: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof DrayError && !(err instanceof SyncConfigError)) this.fail(node, field, err.message);
+      throw err;
+    }
+  }
+}
+
+const TOP_KEYS = ["version", "jobs", "referrers", "platforms", "destination", "registries", "sync"] as const;
+const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers"] as const;
+const TAG_KEYS = ["names", "regex", "semver", "newest"] as const;
+const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries"] as const;
+
+interface Defaults {
+  destination?: { node: YamlNode; text: string };
+  referrers: boolean;
+  platforms?: Platform[];
+}
+
+function readPlatforms(r: Reader, node: YamlNode, field: string): Platform[] {
+  return r.strings(node, field).map((p, i) => r.check((isSeq(node) ? node.items[i] : node) as YamlNode, `${field}[${i}]`, () => parsePlatform(p)));
+}
+
+function readTags(r: Reader, node: YamlNode, field: string): TagFilter {
+  if (isSeq(node)) return { names: r.strings(node, field) };
+  const m = r.map(node, field, TAG_KEYS);
+  const f: TagFilter = {};
+  const names = r.get(m, "names");
+  if (names) f.names = r.strings(names, `${field}.names`);
+  const regex = r.get(m, "regex");
+  if (regex) f.regex = r.string(regex, `${field}.regex`);
+  const range = r.get(m, "semver");
+  if (range) f.semver = r.string(range, `${field}.semver`);
+  const newest = r.get(m, "newest");
+  if (newest) f.newest = r.int(newest, `${field}.newest`, 1);
+  // Each checked at its own node, so the message points at the value.
+  if (regex) r.check(regex, `${field}.regex`, () => checkTagFilter({ regex: f.regex! }));
+  if (range) r.check(range, `${field}.semver`, () => checkTagFilter({ semver: f.semver! }));
+  return f;
+}
+
+function readRule(r: Reader, node: YamlNode, i: number, defaults: Defaults, file: string, lines: LineCounter): SyncRule {
+  const field = `sync[${i}]`;
+  const m = r.map(node, field, RULE_KEYS);
+  const sourceNode = r.get(m, "source");
+  if (!sourceNode) r.fail(node, field, 'missing "source" (a registry HOST, a repository HOST/REPO, or oci:DIR)');
+  const reposNode = r.get(m, "repositories");
+  const repositories = reposNode ? r.strings(reposNode, `${field}.repositories`) : undefined;
+  const sourceText = r.string(sourceNode, `${field}.source`);
+  const parsed = r.check(sourceNode, `${field}.source`, () => parseSyncSource(sourceText, repositories));
+  const destNode = r.get(m, "destination");
+  const dest = destNode ? { node: destNode, text: r.string(destNode, `${field}.destination`) } : defaults.destination;
+  if (!dest) r.fail(node, field, 'missing "destination" (here or at the top of the file)');
+  const destination = r.check(dest.node, destNode ? `${field}.destination` : "destination", () => parseSyncTarget(dest.text, false));
+  const rule: SyncRule = { source: parsed.source, destination, referrers: defaults.referrers };
+  const tagsNode = r.get(m, "tags");
+  if (tagsNode) rule.tags = readTags(r, tagsNode, `${field}.tags`);
+  if (parsed.tag) rule.tags = { ...rule.tags, names: [...(rule.tags?.names ?? []), parsed.tag] };
+  const platformsNode = r.get(m, "platforms");
+  const platforms = platformsNode ? readPlatforms(r, platformsNode, `${field}.platforms`) : defaults.platforms;
+  if (platforms && platforms.length > 0) rule.platforms = platforms;
+  const refNode = r.get(m, "referrers");
+  if (refNode) rule.referrers = r.bool(refNode, `${field}.referrers`);
+  const offset = node.range?.[0];
+  rule.origin = offset === undefined ? file : `${file}:${lines.linePos(offset).line}`;
+  return rule;
+}
+
+function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.ProcessEnv): RegistrySettings {
+  const m = r.map(node, field, REGISTRY_KEYS);
+  const s: RegistrySettings = {};
+  const str = (key: string): string | undefined => {
+    const n = r.get(m, key);
+    return n ? r.string(n, `${field}.${key}`) : undefined;
+  };
+  const username = str("username");
+  const password = str("password");
+  const passwordEnv = str("password-env");
+  if (password !== undefined && passwordEnv !== undefined) r.fail(r.get(m, "password-env"), field, 'give "password" or "password-env", not both');
+  if (username !== undefined) {
+    s.username = username;
+    if (passwordEnv !== undefined) {
+      const value = env[passwordEnv];
+      if (value === undefined) r.fail(r.get(m, "password-env"), `${field}.password-env`, `environment variable ${passwordEnv} is not set`);
+      s.password = value;
+    } else if (password !== undefined) s.password = password;
+    else r.fail(r.get(m, "username"), field, '"username" needs "password-env" (or "password")');
+  } else if (password !== undefined || passwordEnv !== undefined) {
+    r.fail(r.get(m, password !== undefined ? "password" : "password-env"), field, 'a password needs "username"');
+  }
+  const authfile = str("authfile");
+  if (authfile !== undefined) s.authfile = authfile;
+  const caFile = str("ca-file");
+  if (caFile !== undefined) s.caFile = caFile;
+  const insecure = r.get(m, "insecure");
+  if (insecure) s.insecure = r.bool(insecure, `${field}.insecure`);
+  const retries = r.get(m, "retries");
+  if (retries) s.retries = r.int(retries, `${field}.retries`, 0);
+  return s;
+}
+
+/** Parses and validates a sync file's text; `file` names it in messages. */
+export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}): SyncConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
+  const r: Reader = new Reader(file, lines);
+  const first = doc.errors[0];
+  if (first) {
+    const pos = first.linePos?.[0];
+    throw new SyncConfigError(`${pos ? `${file}:${pos.line}:${pos.col}` : file}: invalid YAML: ${first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
+  }
+  const top = r.map(doc.contents as YamlNode | null, "", TOP_KEYS);
+  const version = r.get(top, "version");
+  if (version && r.scalar(version, "version") !== 1) r.fail(version, "version", "only version 1 is known");
+  const defaults: Defaults = { referrers: true };
+  const dest = r.get(top, "destination");
+  if (dest) defaults.destination = { node: dest, text: r.string(dest, "destination") };
+  const referrers = r.get(top, "referrers");
+  if (referrers) defaults.referrers = r.bool(referrers, "referrers");
+  const platforms = r.get(top, "platforms");
+  if (platforms) defaults.platforms = readPlatforms(r, platforms, "platforms");
+  const config: SyncConfig = { rules: [], registries: new Map() };
+  const jobs = r.get(top, "jobs");
+  if (jobs) config.jobs = r.int(jobs, "jobs", 1);
+  const registries = r.get(top, "registries");
+  if (registries) {
+    const m = r.map(registries, "registries");
+    for (const pair of m.items) {
+      const host = r.string(pair.key as YamlNode, "registries");
+      config.registries.set(host, readRegistry(r, pair.value as YamlNode, `registries.${host}`, opts.env ?? process.env));
+    }
+  }
+  const rules = r.get(top, "sync");
+  if (!rules) r.fail(doc.contents as YamlNode, "", 'missing "sync" (the list of what to mirror)');
+  if (!isSeq(rules) || rules.items.length === 0) r.fail(rules, "sync", "expected a non-empty list");
+  rules.items.forEach((item, i) => config.rules.push(readRule(r, item as YamlNode, i, defaults, file, lines)));
+  return config;
+}
+
+export async function loadSyncConfig(file: string, opts: ConfigEnv = {}): Promise<SyncConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read sync file ${file}: ${code === "ENOENT" ? "no such file" : String((err as Error).message)}`);
+  }
+  return parseSyncConfig(text, file, opts);
+}
+
+/** TransportOptions for a registry: the command line's, with the file's settings for that host on top. */
+export function optionsFor(base: TransportOptions, settings: RegistrySettings | undefined): TransportOptions {
+  if (!settings) return base;
+  const out: TransportOptions = { ...base };
+  if (settings.username !== undefined && settings.password !== undefined) out.creds = { username: settings.username, password: settings.password };
+  if (settings.authfile !== undefined) out.authFile = settings.authfile;
+  if (settings.insecure !== undefined) out.insecure = settings.insecure;
+  if (settings.caFile !== undefined) out.caFile = settings.caFile;
+  if (settings.retries !== undefined) out.retries = settings.retries;
+  return out;
+}

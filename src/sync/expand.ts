@@ -1,0 +1,117 @@
+/**
+ * Turns the rules into repository pairs: a registry's catalog or named
+ * repositories, a folder of OCI layouts walked for its `oci-layout` files,
+ * each placed under the destination prefix.
+ */
+import { readdir, stat } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { NotFoundError, UsageError } from "../errors.js";
+import { formatLocation, type Location } from "../ref/location.js";
+import type { RepositoryFactory } from "../referrers/repository.js";
+import { displayTarget, repositoryPath, underPrefix } from "./locations.js";
+import type { SyncRule } from "./types.js";
+
+export interface RepositoryPair {
+  rule: SyncRule;
+  source: Location;
+  destination: Location;
+}
+
+export interface Expansion {
+  pairs: RepositoryPair[];
+  /** Rules whose repositories could not be listed (the catalog failed, the folder is missing). */
+  failures: Array<{ rule: SyncRule; source: string; destination: string; error: unknown }>;
+}
+
+/** Deep enough for any real repository path; a deeper tree is not a mirror. */
+const MAX_DEPTH = 12;
+
+async function isLayout(dir: string): Promise<boolean> {
+  try {
+    return (await stat(join(dir, "oci-layout"))).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Repository paths (`team/app`) of the layouts below `root`, sorted. */
+export async function findLayouts(root: string): Promise<string[]> {
+  let st;
+  try {
+    st = await stat(root);
+  } catch {
+    throw new NotFoundError(`no folder of OCI layouts at ${root}`, { where: root });
+  }
+  if (!st.isDirectory()) throw new UsageError(`${root} is not a directory`, "E_LOCATION_INVALID");
+  const found: string[] = [];
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    if (await isLayout(dir)) {
+      found.push(relative(root, dir).split(sep).join("/"));
+      return; // a layout's own folders (blobs/) hold no repositories
+    }
+    if (depth >= MAX_DEPTH) return;
+    const entries = await readdir(dir, { withFileTypes: true });
+    await Promise.all(entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => walk(join(dir, e.name), depth + 1)));
+  };
+  await walk(root, 0);
+  return found.filter((p) => p !== "").sort();
+}
+
+function target(rule: SyncRule, repoPath: string): Location {
+  const t = rule.destination;
+  return t.kind === "repository" ? t.location : underPrefix(t.location, repoPath);
+}
+
+function setOnly(rule: SyncRule, what: string): void {
+  if (rule.destination.kind === "repository") {
+    throw new UsageError(`${what} holds several repositories: its destination is a prefix (HOST[/PREFIX] or oci:DIR), not one repository`);
+  }
+}
+
+async function expandRule(rule: SyncRule, sources: RepositoryFactory): Promise<RepositoryPair[]> {
+  const src = rule.source;
+  const pair = (source: Location, repoPath: string): RepositoryPair => ({ rule, source, destination: target(rule, repoPath) });
+  switch (src.kind) {
+    case "repository": {
+      if (src.location.transport === "oci" && !(await isLayout(src.location.path))) {
+        // Not a layout itself: a folder of layouts, as a sync into oci:DIR leaves it.
+        return expandRule({ ...rule, source: { kind: "layouts", path: src.location.path } }, sources);
+      }
+      return [pair(src.location, repositoryPath(src.location))];
+    }
+    case "registry": {
+      setOnly(rule, `registry ${src.domain}`);
+      const names = src.repositories ?? (await (await sources.client({ transport: "docker", ref: { domain: src.domain, path: "" } })).catalog());
+      return names.map((name) => pair({ transport: "docker", ref: { domain: src.domain, path: name } }, name));
+    }
+    case "layouts": {
+      setOnly(rule, `oci:${src.path}`);
+      const names = src.repositories ?? (await findLayouts(src.path));
+      return names.map((name) => pair({ transport: "oci", path: join(src.path, ...name.split("/")) }, name));
+    }
+  }
+}
+
+function describeSource(rule: SyncRule): string {
+  const s = rule.source;
+  if (s.kind === "registry") return `docker://${s.domain}`;
+  if (s.kind === "layouts") return `oci:${s.path}`;
+  return formatLocation(s.location);
+}
+
+export async function expandRules(rules: readonly SyncRule[], sources: RepositoryFactory): Promise<Expansion> {
+  const out: Expansion = { pairs: [], failures: [] };
+  const expanded = await Promise.all(
+    rules.map((rule) =>
+      expandRule(rule, sources).then(
+        (pairs) => ({ rule, pairs }),
+        (error: unknown) => ({ rule, error }),
+      ),
+    ),
+  );
+  for (const e of expanded) {
+    if ("pairs" in e) out.pairs.push(...e.pairs);
+    else out.failures.push({ rule: e.rule, source: describeSource(e.rule), destination: displayTarget(e.rule.destination), error: e.error });
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+import type { BlobCounts } from "../copy/types.js";
+import type { Platform } from "../oci/platform.js";
+import type { ItemError, ItemOutcome, ReferrerResult } from "../referrers/copy.js";
+import type { Location } from "../ref/location.js";
+import type { TransportOptions } from "../transport/types.js";
+import type { TagFilter } from "./filter.js";
+
+export type { ItemError, ItemOutcome, ReferrerResult, TagFilter };
+
+/**
+ * Where a rule's repositories come from:
+ * - `repository`: one registry repository, or one OCI layout directory;
+ * - `registry`: repositories of a registry (`repositories`, else its catalog);
+ * - `layouts`: a folder of OCI layouts, one per repository (`DIR/team/app/`), as `dray sync … oci:DIR` writes them.
+ */
+export type SyncSource =
+  | { kind: "repository"; location: Location }
+  | { kind: "registry"; domain: string; repositories?: string[] }
+  | { kind: "layouts"; path: string; repositories?: string[] };
+
+/**
+ * Where they go:
+ * - `repository`: exactly this repository or layout (a `repository` source only);
+ * - `prefix`: a registry path prefix (`docker://host/mirror`, path may be empty) or a folder of layouts (`oci:DIR`); the source repository's path is appended.
+ */
+export type SyncTarget = { kind: "repository"; location: Location } | { kind: "prefix"; location: Location };
+
+export interface SyncRule {
+  source: SyncSource;
+  destination: SyncTarget;
+  tags?: TagFilter;
+  /** Only these platforms of an index (the destination then holds a new index of just them). */
+  platforms?: Platform[];
+  /** Copy referrers (signatures, attestations, SBOMs) too; default true. */
+  referrers?: boolean;
+  /** Where the rule was written (`sync.yaml:12`), for messages. */
+  origin?: string;
+}
+
+export interface SyncOptions {
+  /** Repositories and images in flight at once (default 4). */
+  jobs?: number;
+  /** Stop at the first failure (default: keep going and report every failure at the end). */
+  failFast?: boolean;
+  /** Compare and report, copy nothing. */
+  dryRun?: boolean;
+  signal?: AbortSignal;
+  /** Connection settings for a source location (credentials per registry). */
+  sourceOptions?: (loc: Location) => TransportOptions;
+  destinationOptions?: (loc: Location) => TransportOptions;
+  onEvent?: (event: SyncEvent) => void;
+}
+
+/** One image (a tag) of a sync and what happened to it. */
+export interface ImageItem {
+  source: string;
+  destination: string;
+  tag: string;
+  digest?: string;
+  outcome: ItemOutcome;
+  error?: ItemError;
+  /** Blobs and bytes when it was copied. */
+  blobs?: BlobCounts;
+  bytes?: number;
+  platforms?: string[];
+}
+
+/** A referrer (signature, attestation, SBOM, or the tag schema's index) and what happened to it. */
+export interface ReferrerItem extends ReferrerResult {
+  source: string;
+  destination: string;
+}
+
+/** A repository that could not be read at all (listing its tags failed, or the catalog). */
+export interface RepositoryFailure {
+  source: string;
+  destination?: string;
+  error: ItemError;
+}
+
+export interface OutcomeCounts {
+  copied: number;
+  upToDate: number;
+  failed: number;
+  planned: number;
+}
+
+export interface SyncSummary {
+  dryRun: boolean;
+  repositories: number;
+  images: OutcomeCounts;
+  referrers: OutcomeCounts;
+  blobs: BlobCounts;
+  /** Bytes read from sources for blobs that were copied. */
+  bytes: number;
+  seconds: number;
+  /** Every failure, repository-level and per item. */
+  failures: Array<{ source: string; destination?: string; tag?: string; digest?: string; code: string; message: string }>;
+  items: ImageItem[];
+  referrerItems: ReferrerItem[];
+}
+
+export type SyncEvent =
+  | { type: "repository"; source: string; destination: string; tags: number }
+  | { type: "image"; item: ImageItem }
+  | { type: "referrer"; item: ReferrerItem }
+  | { type: "repository-failed"; failure: RepositoryFailure }
+  | { type: "done"; summary: SyncSummary };
