@@ -31,6 +31,8 @@ export type ErrorCode =
   | "E_UNSUPPORTED"
   | "E_CREDENTIALS"
   | "E_KEYCHAIN"
+  /** Some images of a sync (or referrers of a copy) failed while the rest went through. */
+  | "E_INCOMPLETE"
   // interrupted (exit 130)
   | "E_INTERRUPTED";
 
@@ -145,6 +147,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   E_UNSUPPORTED: 1,
   E_CREDENTIALS: 1,
   E_KEYCHAIN: 1,
+  E_INCOMPLETE: 1,
   E_INTERRUPTED: 130,
 };
 

@@ -5,8 +5,16 @@ import { COMMANDS } from "./commands/index.js";
 import type { CliContext } from "./context.js";
 
 function readVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
+  // Built: dist/src/cli/main.js (three levels below the package root); run from source under tsx (tests): src/cli/main.ts (two).
+  for (const rel of ["../../../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version: string };
+      if (pkg.name === "dray") return pkg.version;
+    } catch {
+      // try the next level
+    }
+  }
+  return "unknown";
 }
 
 function colorAllowed(argv: readonly string[]): boolean {

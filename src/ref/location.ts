@@ -93,8 +93,33 @@ export function parseLocation(text: string): Location {
   return ref === undefined ? { transport, path } : { transport, path, ref: parseLayoutRef(ref, text) };
 }
 
+/**
+ * `USER:PASS@` in front of a registry reference (as in a URL), or undefined.
+ * A reference's only `@` introduces a digest, after the whole path; an `@` in
+ * the first path component (the domain), or one not followed by `ALG:`, is
+ * user information, which must never be echoed: it usually holds a password.
+ */
+function userinfoOf(ref: string): string | undefined {
+  const slash = ref.indexOf("/");
+  const head = slash < 0 ? ref : ref.slice(0, slash);
+  const at = head.lastIndexOf("@");
+  if (at < 0) return undefined;
+  if (slash < 0 && looksLikeDigest(head.slice(at + 1))) return undefined;
+  return head.slice(0, at + 1);
+}
+
+/** `sha256:…` (even mistyped), or any `ALG:ENCODED` long enough to be a digest rather than `host:port`. */
+function looksLikeDigest(text: string): boolean {
+  return /^(?:sha256|sha384|sha512|blake3):/.test(text) || /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/.test(text);
+}
+
 /** Parses the reference part of a location, naming the whole location in the error. */
 function wrapRef(ref: string, whole: string): ImageReference {
+  const userinfo = userinfoOf(ref);
+  if (userinfo !== undefined) {
+    // Quote the location with the user information masked: the error line must not carry a password.
+    throw new UsageError(`invalid location ${quote(whole.replace(userinfo, "***@"))}: credentials cannot be part of a location; use --creds or dray login`, "E_REF_INVALID");
+  }
   try {
     return parseReference(ref);
   } catch (err) {

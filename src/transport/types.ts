@@ -48,9 +48,10 @@ export interface ImageSource {
    * omitted, else the manifest with that digest (a child of an index).
    * Bytes MUST be exactly as stored and MUST match the returned digest; when the
    * location names a digest, a different one is an E_DIGEST_MISMATCH.
-   * A missing reference is E_NOT_FOUND.
+   * A missing reference is E_NOT_FOUND. Aborting `opts.signal` abandons the
+   * request (a stalled registry must not hold up an interrupted copy).
    */
-  getManifest(digest?: Digest): Promise<RawManifest>;
+  getManifest(digest?: Digest, opts?: BlobReadOptions): Promise<RawManifest>;
   /**
    * A stream of the blob's bytes. The caller verifies size and digest as it
    * reads (VerifyingStream); the source MAY verify too. Aborting `signal`
@@ -107,8 +108,9 @@ export interface ImageDestination {
    * A transport that names images by the location's own reference (layout
    * ref.name, docker-archive RepoTags) uses the location when `tag` is omitted
    * and `isTop` is true. Children (index entries) are put before their index.
+   * Aborting `opts.signal` abandons the write (for a registry, the tag PUT).
    */
-  putManifest(m: RawManifest, opts?: { tag?: string; isTop?: boolean }): Promise<void>;
+  putManifest(m: RawManifest, opts?: { tag?: string; isTop?: boolean; signal?: AbortSignal }): Promise<void>;
   /**
    * Makes everything visible at once (index.json swap, archive rename, or
    * nothing for a registry, where the tag PUT is the commit). MUST be called to

@@ -26,7 +26,13 @@ export type ProxyAction =
    * follows the new body unless `contentLength: "original"` keeps the upstream
    * value (a lying server: shorter body = early close, longer = extra bytes).
    */
-  | { kind: "replaceBody"; body: (original: Buffer) => Buffer; contentLength?: "actual" | "original" };
+  | {
+      kind: "replaceBody";
+      body: (original: Buffer) => Buffer;
+      contentLength?: "actual" | "original";
+      /** Headers to set (or, with undefined, remove) as well, computed from the new body (e.g. a matching Docker-Content-Digest). */
+      headers?: (body: Buffer) => Record<string, string | undefined>;
+    };
 
 export interface ProxyRule {
   /** Matches any method when omitted; case-insensitive. */
@@ -53,6 +59,8 @@ export interface ProxyLogEntry {
   action: ProxyAction["kind"] | "pass";
   /** Status sent to the client (undefined when the connection was cut before headers). */
   status?: number;
+  /** Date.now() when the request arrived (to measure waits such as Retry-After). */
+  at: number;
 }
 
 export interface RecordedRequest {
@@ -209,7 +217,7 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
     const rule = pickRule(method, path);
-    const entry: ProxyLogEntry = { method, path, headers: req.headers, action: rule?.action.kind ?? "pass" };
+    const entry: ProxyLogEntry = { method, path, headers: req.headers, action: rule?.action.kind ?? "pass", at: Date.now() };
     log.push(entry);
     res.on("finish", () => (entry.status = res.statusCode));
     const action = rule?.action;
@@ -283,6 +291,11 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
       for await (const c of ur) chunks.push(c as Buffer);
       const body = action.body(Buffer.concat(chunks));
       if (action.contentLength !== "original") headers["content-length"] = String(body.length);
+      for (const [name, value] of Object.entries(action.headers?.(body) ?? {})) {
+        const key = Object.keys(headers).find((k) => k.toLowerCase() === name.toLowerCase()) ?? name;
+        if (value === undefined) delete headers[key];
+        else headers[key] = value;
+      }
       res.writeHead(status, headers);
       // With the original length, a longer body is cut at the declared size by the client; a shorter one ends early.
       if (action.contentLength === "original") {

@@ -1,5 +1,15 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import { register as completion } from "./completion.js";
+import { register as copy } from "./copy.js";
+import { register as deleteCmd } from "./delete.js";
+import { register as digest } from "./digest.js";
+import { register as inspect } from "./inspect.js";
+import { register as login } from "./login.js";
+import { register as logout } from "./logout.js";
+import { register as ls } from "./ls.js";
+import { register as syncCmd } from "./sync.js";
+import { register as tag } from "./tag.js";
 
 /**
  * Each command module exports `register(program, ctx)`: it declares the syntax
@@ -8,4 +18,4 @@ import type { CliContext } from "../context.js";
  */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [];
+export const COMMANDS: readonly RegisterCommand[] = [copy, inspect, tag, deleteCmd, ls, digest, login, logout, completion, syncCmd];

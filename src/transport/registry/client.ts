@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { AuthError, IntegrityError, NotFoundError, RegistryError } from "../../errors.js";
+import { AuthError, IntegrityError, NetworkError, NotFoundError, RegistryError, UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../oci/mediatype.js";
@@ -20,7 +20,7 @@ import {
   type HttpTimeouts,
 } from "./http.js";
 import { nextPageURL } from "./link.js";
-import { DEFAULT_RETRIES } from "./retry.js";
+import { DEFAULT_RETRIES, isRetryableError, retryDelayMs, sleep } from "./retry.js";
 import { CATALOG_SCOPE, repositoryScope, type Scope } from "./scope.js";
 import { uploadBlob, type UploadOptions } from "./upload.js";
 
@@ -85,7 +85,7 @@ export class RegistryClient {
     const settings: HttpSettings = {
       insecure: options.insecure === true,
       retries: options.retries ?? DEFAULT_RETRIES,
-      timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+      timeouts: { ...DEFAULT_TIMEOUTS, ...timeoutsFromEnv(options.env ?? process.env), ...options.timeouts },
     };
     if (options.caFile !== undefined) settings.caFile = options.caFile;
     if (options.debug) settings.debug = options.debug;
@@ -243,9 +243,23 @@ export class RegistryClient {
   async getManifest(repo: string, ref: string, signal?: AbortSignal): Promise<RawManifest> {
     const where = this.where(repo, ref);
     const url = await this.api(`${repo}/manifests/${ref}`);
-    const res = await this.call({ method: "GET", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, followRedirects: true });
-    if (res.status !== 200) return this.fail(res, { what: `manifest ${ref}`, where });
-    const bytes = await readBody(res, this.maxManifestBytes, `manifest ${ref}`);
+    let res: HttpResponse;
+    let bytes: Buffer;
+    for (let attempt = 0; ; attempt++) {
+      res = await this.call({ method: "GET", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, followRedirects: true });
+      if (res.status !== 200) return this.fail(res, { what: `manifest ${ref}`, where });
+      try {
+        bytes = await readBody(res, this.maxManifestBytes, `manifest ${ref}`);
+        break;
+      } catch (err) {
+        // The retry loop only covers a request up to its headers; a body that
+        // breaks off (connection cut mid-manifest) is a GET worth asking again.
+        if (attempt >= this.settings.retries || signal?.aborted || !(err instanceof NetworkError) || !isRetryableError(err.cause)) throw err;
+        const wait = retryDelayMs(attempt + 1, undefined);
+        this.settings.debug?.(`retrying GET of manifest ${ref} in ${wait} ms: its body broke off`);
+        await sleep(wait, signal);
+      }
+    }
     const expected = Digest.tryParse(ref) ?? headerDigest(res, where);
     const digest = Digest.of(bytes, expected?.algorithm ?? "sha256");
     if (expected && !digest.equals(expected)) {
@@ -432,6 +446,20 @@ function indexDescriptors(bytes: Buffer, where: string): Descriptor[] {
   const parsed = parseManifest(bytes, MediaType.OciIndex, where);
   if (parsed.kind !== "index") throw new IntegrityError("E_MANIFEST_INVALID", `referrers of ${where} are not an index`, { where });
   return parsed.manifests;
+}
+
+/**
+ * `DRAY_HTTP_TIMEOUT=SECONDS`: the longest wait for a connection, for response
+ * headers and between two body chunks. The defaults (30 s, 120 s, 60 s) suit
+ * slow registries; unattended runs that must not sit on a stalled one set less.
+ */
+export function timeoutsFromEnv(env: NodeJS.ProcessEnv): Partial<HttpTimeouts> {
+  const text = env.DRAY_HTTP_TIMEOUT?.trim();
+  if (!text) return {};
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`DRAY_HTTP_TIMEOUT expects a number of seconds above 0, got "${text.slice(0, 20)}"`);
+  const ms = Math.round(seconds * 1000);
+  return { connectMs: ms, headersMs: ms, bodyMs: ms };
 }
 
 function headerDigest(res: HttpResponse, where: string): Digest | undefined {

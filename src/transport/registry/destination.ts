@@ -82,7 +82,7 @@ export class RegistryDestination implements ImageDestination {
    * location's tag, or, for a location naming a digest, under that digest
    * (which must then be the manifest's own).
    */
-  async putManifest(m: RawManifest, opts: { tag?: string; isTop?: boolean } = {}): Promise<void> {
+  async putManifest(m: RawManifest, opts: { tag?: string; isTop?: boolean; signal?: AbortSignal } = {}): Promise<void> {
     let ref = opts.tag;
     if (ref === undefined && opts.isTop) {
       const wanted = this.location.ref.digest;
@@ -93,7 +93,7 @@ export class RegistryDestination implements ImageDestination {
       }
       ref = this.location.ref.tag ?? (wanted ? undefined : "latest");
     }
-    await this.client.putManifest(this.repo, ref ?? m.digest.toString(), m);
+    await this.client.putManifest(this.repo, ref ?? m.digest.toString(), m, opts.signal);
   }
 
   async commit(): Promise<void> {

@@ -69,14 +69,21 @@ export class RegistryEndpoint {
     return this.ready;
   }
 
-  /** Schemes to try: https only, unless loopback or --insecure, where plain HTTP is the fall-back (docker, crane). */
+  /**
+   * Schemes to try. Loopback is plain HTTP (CLI.md), with HTTPS as the fall-back
+   * for a loopback registry that serves TLS; trying plain first saves a failed
+   * TLS handshake and loading the CA store on every run against a local
+   * registry. Other hosts: https only, or https then http with --insecure.
+   */
   private schemes(): Array<"https" | "http"> {
-    return isLoopbackDomain(this.domain) || this.insecure ? ["https", "http"] : ["https"];
+    if (isLoopbackDomain(this.domain)) return ["http", "https"];
+    return this.insecure ? ["https", "http"] : ["https"];
   }
 
   private async ping(settings: HttpSettings, signal?: AbortSignal): Promise<void> {
     const host = apiHost(this.domain);
-    let firstError: unknown;
+    // The last attempt's error is the telling one: after a fall-back it is the TLS failure, not the plain-HTTP refusal.
+    let lastError: unknown;
     for (const scheme of this.schemes()) {
       const url = new URL(`${scheme}://${host}/v2/`);
       try {
@@ -94,20 +101,33 @@ export class RegistryEndpoint {
         return;
       } catch (err) {
         if (signal?.aborted) throw err;
-        firstError ??= err;
+        lastError = err;
         if (!this.mayFallBack(scheme, err)) break;
       }
     }
-    throw pingError(this.domain, firstError);
+    throw pingError(this.domain, lastError);
   }
 
   /** After a failed https attempt, plain HTTP is tried only when TLS itself failed (not a refused port, not a bad certificate). */
   private mayFallBack(scheme: string, err: unknown): boolean {
-    if (scheme !== "https" || !(err instanceof NetworkError)) return false;
+    if (scheme === "http") return plainHttpRefused(err);
+    if (!(err instanceof NetworkError)) return false;
     const code = networkErrorCode(err.cause) ?? "";
     if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") return false;
     return !CERT_ERROR_RE.test(code) && !CERT_ERROR_RE.test(err.message);
   }
+}
+
+/**
+ * A TLS server spoken to in plain HTTP answers 400 (Go: "Client sent an HTTP
+ * request to an HTTPS server") or drops the connection; a refused port means
+ * nothing listens, so HTTPS would fail too.
+ */
+function plainHttpRefused(err: unknown): boolean {
+  if (err instanceof RegistryError) return err.status === 400;
+  if (!(err instanceof NetworkError)) return false;
+  const code = networkErrorCode(err.cause) ?? "";
+  return code !== "ECONNREFUSED" && code !== "ENOTFOUND" && code !== "EAI_AGAIN";
 }
 
 function pingError(domain: string, err: unknown): unknown {

@@ -19,8 +19,8 @@ export class RegistrySource implements ImageSource {
   ) {}
 
   /** The location's manifest (digest-checked), or a child by digest. */
-  async getManifest(digest?: Digest): Promise<RawManifest> {
-    return this.client.getManifest(this.location.ref.path, digest?.toString() ?? referenceOf(this.location));
+  async getManifest(digest?: Digest, opts?: BlobReadOptions): Promise<RawManifest> {
+    return this.client.getManifest(this.location.ref.path, digest?.toString() ?? referenceOf(this.location), opts?.signal);
   }
 
   async getBlob(desc: Descriptor, opts?: BlobReadOptions): Promise<Readable> {
