@@ -2,15 +2,14 @@ import { performance } from "node:perf_hooks";
 import { IntegrityError, NotFoundError, UnsupportedError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 import {
-  descriptorToJSON,
+  dockerArchiveManifest,
   parseImageConfig,
   parseRawManifest,
-  rawManifestFromDocument,
   type Descriptor,
   type ImageManifest,
   type RawManifest,
 } from "../oci/manifest.js";
-import { uncompressedLayerType } from "../oci/mediatype.js";
+import { MediaType } from "../oci/mediatype.js";
 import { formatPlatform, platformMatches, type Platform } from "../oci/platform.js";
 import { formatLocation } from "../ref/location.js";
 import type { ImageDestination, ImageSource } from "../transport/types.js";
@@ -96,7 +95,7 @@ async function putTree(session: CopySession, src: ImageSource, node: Node, top: 
  */
 async function putUncompressed(session: CopySession, src: ImageSource, node: Node, where: string, tag: string | undefined): Promise<RawManifest> {
   if (node.kind !== "manifest") throw new UnsupportedError(`${formatLocation(session.dst.location)} cannot hold an index`);
-  const { config, layers, mediaType, annotations } = node.manifest;
+  const { config, layers } = node.manifest;
   const configBytes = await readConfig(session, src, config);
   const diffIds = parseImageConfig(configBytes, where).rootfs?.diff_ids ?? [];
   if (diffIds.length !== layers.length) {
@@ -106,12 +105,8 @@ async function putUncompressed(session: CopySession, src: ImageSource, node: Nod
     placeBlob(session, src, config),
     ...layers.map((l, i) => placeUncompressedLayer(session, src, l, Digest.parse(diffIds[i]!))),
   ]);
-  const newLayers = layers.map((l, i) =>
-    descriptorToJSON({ ...l, mediaType: uncompressedLayerType(l.mediaType), digest: Digest.parse(placed[i]!.digest), size: placed[i]!.size }),
-  );
-  const doc: Record<string, unknown> = { schemaVersion: 2, mediaType, config: descriptorToJSON(config), layers: newLayers };
-  if (annotations) doc.annotations = annotations;
-  const raw = rawManifestFromDocument(doc, mediaType);
+  const newLayers = layers.map((l, i) => ({ mediaType: MediaType.DockerLayer, digest: Digest.parse(placed[i]!.digest), size: placed[i]!.size }));
+  const raw = dockerArchiveManifest(config, newLayers);
   await putManifest(session, raw, true, tag);
   return raw;
 }

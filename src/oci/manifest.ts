@@ -284,3 +284,18 @@ export function parseImageConfig(bytes: Uint8Array, where?: string): ImageConfig
   }
   return doc as ImageConfig;
 }
+
+/**
+ * The Docker schema 2 manifest of an image stored with uncompressed layers (a
+ * docker-archive). The copy engine and the docker-archive reader both build it
+ * here, so the digest a copy reports is the one `dray digest` reads back.
+ */
+export function dockerArchiveManifest(config: Descriptor, layers: readonly Descriptor[]): RawManifest {
+  const doc = {
+    schemaVersion: 2,
+    mediaType: MediaType.DockerManifest,
+    config: descriptorToJSON({ mediaType: MediaType.DockerConfig, digest: config.digest, size: config.size }),
+    layers: layers.map((l) => descriptorToJSON({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+  };
+  return rawManifestFromDocument(doc, MediaType.DockerManifest);
+}

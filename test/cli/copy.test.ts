@@ -40,6 +40,15 @@ describe("dray copy between OCI layouts", () => {
     }
   });
 
+  it("into a docker-archive: the digest printed is the one `dray digest` reads back", async () => {
+    const archive = join(dir, "one.tar");
+    const r = await dray(["copy", "-q", "--platform", "linux/arm64", `oci:${src}:v1`, `docker-archive:${archive}:demo/app:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    const back = await dray(["digest", `docker-archive:${archive}`]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(back.stdout, r.stdout);
+  });
+
   it("a second copy to the same tag is up to date, and `cp` is an alias", async () => {
     const dst = join(dir, "again");
     assert.equal((await dray(["cp", "-q", `oci:${src}:v1`, `oci:${dst}:v1`])).code, 0);

@@ -247,10 +247,11 @@ describe("copyImage: a single-platform destination that needs uncompressed layer
     const stored = dst.manifests.get(summary.digest);
     assert.ok(stored);
     const m = parseManifest(stored.bytes);
+    assert.equal(stored.mediaType, MediaType.DockerManifest, "a docker-archive holds Docker schema 2, as the archive reader regenerates it");
     assert.ok(m.kind === "manifest");
     assert.deepEqual(
       m.layers.map((d) => [d.digest.toString(), d.size, d.mediaType]),
-      hostImg.layers.map((l) => [Digest.of(l.uncompressed).toString(), l.uncompressed.length, MediaType.OciLayer]),
+      hostImg.layers.map((l) => [Digest.of(l.uncompressed).toString(), l.uncompressed.length, MediaType.DockerLayer]),
     );
     assert.equal(m.config.digest.toString(), hostImg.config.desc.digest.toString());
     assert.equal(dst.ops.filter((o) => o.op === "putManifest").length, 1);

@@ -10,7 +10,7 @@
 import type { Readable } from "node:stream";
 import { IntegrityError, NotFoundError, UnsupportedError, UsageError } from "../../errors.js";
 import { Digest, Digester, VerifyingStream } from "../../oci/digest.js";
-import { parseImageConfig, rawManifestFromDocument, type Descriptor, type RawManifest } from "../../oci/manifest.js";
+import { dockerArchiveManifest, parseImageConfig, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import { MediaType } from "../../oci/mediatype.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
 import { formatReference } from "../../ref/reference.js";
@@ -189,7 +189,7 @@ export class DockerArchiveSource implements ImageSource {
       });
     }
     const layers = new Map<string, Layer>();
-    const descriptors: Array<Record<string, unknown>> = [];
+    const descriptors: Descriptor[] = [];
     for (const [i, path] of this.item.Layers.entries()) {
       const entry = tar.resolveFile(path, "layer", true);
       const { digest, compression } = await hashEntry(tar, entry, where);
@@ -202,18 +202,10 @@ export class DockerArchiveSource implements ImageSource {
       descriptors.push({
         mediaType: compression === "gzip" ? MediaType.DockerLayerGzip : MediaType.DockerLayer,
         size: entry.size,
-        digest: digest.toString(),
+        digest,
       });
     }
-    const manifest = rawManifestFromDocument(
-      {
-        schemaVersion: 2,
-        mediaType: MediaType.DockerManifest,
-        config: { mediaType: MediaType.DockerConfig, size: configBytes.length, digest: configDigest.toString() },
-        layers: descriptors,
-      },
-      MediaType.DockerManifest,
-    );
+    const manifest = dockerArchiveManifest({ mediaType: MediaType.DockerConfig, digest: configDigest, size: configBytes.length }, descriptors);
     return { manifest, config: { bytes: configBytes, digest: configDigest }, layers };
   }
 
