@@ -162,12 +162,15 @@ async function currentDigest(dst: ImageDestination): Promise<Digest | undefined>
  */
 export async function transferImage(session: CopySession, src: ImageSource, platforms: readonly Platform[], opts: TransferOptions): Promise<ImageResult> {
   const where = formatLocation(src.location);
+  // The destination's current digest is asked for while the source resolves:
+  // both are a first round trip (often with a ping) to a different place.
+  const currentAsked = opts.checkCurrent ? session.track(currentDigest(session.dst)) : undefined;
   const top = await session.requests(() => src.getManifest(undefined, { signal: session.signal }));
   const choice = await chooseTop(session, src, top, platforms, where);
   const extra = { ...(choice.platforms ? { platforms: choice.platforms } : {}), ...(choice.notice ? { notice: choice.notice } : {}) };
   session.emit({ type: "manifest-resolved", source: where, digest: choice.raw.digest.toString(), mediaType: choice.raw.mediaType, ...(choice.platforms ? { platforms: choice.platforms } : {}) });
-  if (opts.checkCurrent) {
-    const current = await currentDigest(session.dst);
+  if (currentAsked) {
+    const current = await currentAsked;
     if (current?.equals(choice.raw.digest)) {
       session.emit({ type: "up-to-date", digest: current.toString() });
       return { digest: current.toString(), mediaType: choice.raw.mediaType, manifests: 0, upToDate: true, ...extra };

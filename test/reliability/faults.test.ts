@@ -92,12 +92,12 @@ const cutGet = (at: (size: number) => number, label: string): FaultCase => ({
 });
 
 const cutPatch = (at: (size: number) => number, label: string): FaultCase => ({
-  name: `PATCH of a 1.3 MB layer cut after ${label}`,
+  name: `upload PUT of a 1.3 MB layer cut after ${label}`,
   sent: `the first ${label} of the upload body reach the registry, then both connections close (once)`,
   image: "big",
   side: "dst",
-  rules: () => [{ method: "PATCH", times: 1, action: { kind: "cutRequest", afterBytes: at(bigLayer().size) } }],
-  check: (w) => `${traffic(w.pB, "PATCH", "/blobs/uploads/")}`,
+  rules: () => [{ method: "PUT", path: "/blobs/uploads/", times: 1, action: { kind: "cutRequest", afterBytes: at(bigLayer().size) } }],
+  check: (w) => `${traffic(w.pB, "PUT", "/blobs/uploads/")}`,
 });
 
 const statusTimes = (status: number, times: number, method: string, path: (w: World) => string, what: string, side: "src" | "dst"): FaultCase => ({
@@ -263,13 +263,13 @@ const CASES: FaultCase[] = [
     check: (w) => traffic(w.pA, "GET", smallLayer().digest),
   },
   {
-    name: "every PATCH cut half-way (never clears)",
-    sent: "every upload PATCH cut after half the layer",
+    name: "every upload PUT cut half-way (never clears)",
+    sent: "every upload PUT of the big layer cut after half of it",
     image: "big",
     side: "dst",
-    rules: () => [{ method: "PATCH", action: { kind: "cutRequest", afterBytes: Math.floor(bigLayer().size / 2) } }],
-    fails: { code: 1, message: /upload|PATCH/ },
-    check: (w) => traffic(w.pB, "PATCH", "/blobs/uploads/"),
+    rules: () => [{ method: "PUT", path: "/blobs/uploads/", action: { kind: "cutRequest", afterBytes: Math.floor(bigLayer().size / 2) } }],
+    fails: { code: 1, message: /upload|PUT/ },
+    check: (w) => traffic(w.pB, "PUT", "/blobs/uploads/"),
   },
   {
     name: "every GET of a layer stalls longer than the timeout (never clears)",

@@ -100,13 +100,14 @@ describe("registry transport under injected faults", () => {
     assert.equal(blobGets(layer.digest).length, 3);
   });
 
-  it("streamed PATCH cut after 200000 bytes: a clear network error (exit 1), nothing stored, a new putBlob succeeds", async () => {
+  it("streamed upload (POST, then PUT with the body) cut after 200000 bytes: a clear network error (exit 1), nothing stored, a new putBlob succeeds", async () => {
     const bytes = seededBytes("patch-cut", 1_500_000);
     const desc = blobDesc(bytes);
     const target = loc(`docker://${proxy.host}/faults/upload:v1`);
-    proxy.addRule({ method: "PATCH", times: 1, action: { kind: "cutRequest", afterBytes: 200_000 } });
+    proxy.addRule({ method: "PUT", path: "/blobs/uploads/", times: 1, action: { kind: "cutRequest", afterBytes: 200_000 } });
     const dest = await openRegistryDestination(target, options());
     await assert.rejects(dest.putBlob(desc, Readable.from([bytes])), rejectsWith("E_NETWORK", 1, /interrupted.*cannot be replayed/));
+    assert.equal(proxy.count("PATCH"), 0, "a blob of known size goes up in the closing PUT, without a PATCH");
     assert.equal(await (await openRegistryDestination(target, options())).hasBlob(desc), false);
     // What the copy engine does on such an error: open the source again and put the blob once more.
     await dest.putBlob(desc, Readable.from([bytes]));
