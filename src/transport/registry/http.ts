@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
-import { Agent, EnvHttpProxyAgent, type Dispatcher } from "undici";
+import { createRequire } from "node:module";
+import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
 import { DrayError, IntegrityError, IoError, NetworkError } from "../../errors.js";
 import { isLoopbackDomain } from "../../ref/reference.js";
 import { redactURL } from "./redact.js";
@@ -60,6 +61,33 @@ export interface HttpResponse {
 
 const dispatchers = new Map<string, Promise<Dispatcher>>();
 
+const requireCjs = createRequire(import.meta.url);
+type AgentClass = new (options: Agent.Options) => Dispatcher;
+
+/**
+ * undici's Agent without the rest of undici. Its index module also loads
+ * fetch, WebSocket, EventSource, the cache stores and the mocks (measured:
+ * ~60 ms of a ~200 ms `dray inspect`); dray needs only the dispatcher and the
+ * request API that the index attaches to Dispatcher.prototype, done here the
+ * same way. Should undici move those files, the whole package is loaded.
+ */
+function loadAgent(): AgentClass {
+  try {
+    const dispatcher = requireCjs("undici/lib/dispatcher/dispatcher.js") as { prototype: object };
+    const api = requireCjs("undici/lib/api/index.js") as object;
+    const agent = requireCjs("undici/lib/dispatcher/agent.js") as AgentClass;
+    if (!("request" in dispatcher.prototype)) Object.assign(dispatcher.prototype, api);
+    return agent;
+  } catch {
+    return (requireCjs("undici") as { Agent: AgentClass }).Agent;
+  }
+}
+
+/** Proxies are rare: the full undici (for EnvHttpProxyAgent) is loaded only then. */
+function loadProxyAgent(): AgentClass {
+  return (requireCjs("undici") as { EnvHttpProxyAgent: new (options: EnvHttpProxyAgent.Options) => Dispatcher }).EnvHttpProxyAgent;
+}
+
 function proxyConfigured(): boolean {
   const env = process.env;
   return Boolean(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
@@ -100,7 +128,8 @@ export function dispatcherFor(url: URL, settings: HttpSettings): Promise<Dispatc
         bodyTimeout: t.bodyMs,
         connect: await connectOptions(settings),
       };
-      return viaProxy ? new EnvHttpProxyAgent(options) : new Agent(options);
+      const DispatcherClass = viaProxy ? loadProxyAgent() : loadAgent();
+      return new DispatcherClass(options);
     })();
     found.catch(() => dispatchers.delete(key));
     dispatchers.set(key, found);
