@@ -37,7 +37,8 @@ export function formatBytes(n: number): string {
   return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
 }
 
-function shortDigest(digest: string): string {
+/** `sha256:` and the first 12 hex digits, for lines and bar names. */
+export function shortDigest(digest: string): string {
   const colon = digest.indexOf(":");
   return digest.slice(0, colon + 13);
 }
@@ -248,7 +249,7 @@ async function createBarProgress(ctx: CliContext): Promise<ProgressRenderer> {
 /** Terminal view: a spinner while manifests are read, then one bar per blob in flight and a total. */
 class BarProgress implements ProgressRenderer {
   private readonly tally = new Tally();
-  private readonly bars = new Map<string, { bar: SingleBar; done: number; size: number }>();
+  private readonly bars = new Map<string, { bar: SingleBar; done: number }>();
   private totalBar: SingleBar | undefined;
   private stopped = false;
 
@@ -282,7 +283,7 @@ class BarProgress implements ProgressRenderer {
     this.tally.apply(e);
     switch (e.type) {
       case "manifest-resolved":
-        this.spinner.text = `reading manifests of ${e.digest.slice(0, 19)}…`;
+        this.spinner.text = `reading manifests of ${shortDigest(e.digest)}…`;
         break;
       case "plan":
         if (this.spinner.isSpinning) this.spinner.stopAndPersist({ symbol: "•", text: `${e.manifests} manifest${e.manifests === 1 ? "" : "s"}, ${e.blobs} blobs, ${formatBytes(e.bytes)}` });
@@ -293,8 +294,8 @@ class BarProgress implements ProgressRenderer {
         else this.log(`note: ${e.message}`);
         break;
       case "blob-start": {
-        const bar = this.multibar.create(Math.max(e.size, 1), 0, { name: shortDigest(e.digest).slice(0, 19), done: "0 B", size: formatBytes(e.size), rate: "" });
-        this.bars.set(e.digest, { bar, done: 0, size: e.size });
+        const bar = this.multibar.create(Math.max(e.size, 1), 0, { name: shortDigest(e.digest), done: "0 B", size: formatBytes(e.size), rate: "" });
+        this.bars.set(e.digest, { bar, done: 0 });
         break;
       }
       case "blob-bytes": {

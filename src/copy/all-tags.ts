@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { NotFoundError, UsageError } from "../errors.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { parseReference } from "../ref/reference.js";
-import type { ImageDestination, ImageSource, TransportOptions } from "../transport/types.js";
+import type { ImageDestination, ImageSource } from "../transport/types.js";
 import { failSession, transferImage } from "./engine.js";
 import { createLimiter } from "./limit.js";
 import { CopySession } from "./session.js";
@@ -75,11 +75,6 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
   } finally {
     session.dispose();
   }
-}
-
-export interface OpenFunctions {
-  openSource(loc: Location, opts?: TransportOptions): Promise<ImageSource>;
-  openDestination(loc: Location, opts?: TransportOptions): Promise<ImageDestination>;
 }
 
 /** Checks that `--all-tags` was given a repository (no tag) on both sides. */

@@ -8,7 +8,7 @@ import { formatLocation } from "../ref/location.js";
 import type { ImageSource } from "../transport/types.js";
 import { SizeCap, decompressionLimit } from "../oci/decompress.js";
 import type { CopySession, PlacedBlob } from "./session.js";
-import { Counter, Meter, pipeToSink, readSmallBlob } from "./stream.js";
+import { pipeToSink, readSmallBlob } from "./stream.js";
 
 /** Tries of one blob transfer when the network breaks it (the source is opened again each time). */
 const BLOB_ATTEMPTS = 3;
@@ -79,25 +79,19 @@ async function streamBlob(session: CopySession, src: ImageSource, desc: Descript
   // A transfer that broke on the network (a cut upload a stream cannot replay)
   // is started again from the source, a bounded number of times.
   for (let attempt = 0; ; attempt++) {
-    let sent = 0;
+    const verify = new VerifyingStream({
+      digest: desc.digest,
+      size: desc.size,
+      where: where(src, desc),
+      onBytes: (n) => session.emit({ type: "blob-bytes", digest, n }),
+    });
     try {
-      await pipeToSink(
-        [
-          await openBlob(session, src, desc),
-          new Meter((n) => {
-            sent += n;
-            session.emit({ type: "blob-bytes", digest, n });
-          }),
-          new VerifyingStream({ digest: desc.digest, size: desc.size, where: where(src, desc) }),
-        ],
-        (verified) => session.dst.putBlob(desc, verified, { signal }),
-        signal,
-      );
+      await pipeToSink([await openBlob(session, src, desc), verify], (verified) => session.dst.putBlob(desc, verified, { signal }), signal);
       break;
     } catch (err) {
       if (attempt >= BLOB_ATTEMPTS - 1 || signal.aborted || !isDrayError(err, "E_NETWORK")) throw err;
       // Progress already reported for this attempt is taken back.
-      if (sent > 0) session.emit({ type: "blob-bytes", digest, n: -sent });
+      if (verify.bytesSeen > 0) session.emit({ type: "blob-bytes", digest, n: -verify.bytesSeen });
     }
   }
   session.counts.copied++;
@@ -119,19 +113,21 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
   const digest = desc.digest.toString();
   const signal = session.signal;
   const target: Descriptor = { mediaType: uncompressedLayerType(desc.mediaType), digest: diffId, size: -1 };
-  const counter = new Counter();
-  const stages: NodeJS.ReadWriteStream[] = [
-    new Meter((n) => session.emit({ type: "blob-bytes", digest, n })),
-    new VerifyingStream({ digest: desc.digest, size: desc.size, where: at }),
-  ];
-  // A gzip bomb (a few MB inflating to terabytes) fails at the cap, before the destination fills a disk.
-  if (compression === "gzip") stages.push(createGunzip(), new SizeCap(decompressionLimit(desc.size), at), new VerifyingStream({ digest: diffId, where: `${at} (uncompressed)` }));
+  const compressed = new VerifyingStream({ digest: desc.digest, size: desc.size, where: at, onBytes: (n) => session.emit({ type: "blob-bytes", digest, n }) });
+  const stages: NodeJS.ReadWriteStream[] = [compressed];
+  // The last verifier sees the bytes as stored, so its count is the stored size.
+  let stored = compressed;
+  if (compression === "gzip") {
+    stored = new VerifyingStream({ digest: diffId, where: `${at} (uncompressed)` });
+    // A gzip bomb (a few MB inflating to terabytes) fails at the cap, before the destination fills a disk.
+    stages.push(createGunzip(), new SizeCap(decompressionLimit(desc.size), at), stored);
+  }
   session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
-  await pipeToSink([await openBlob(session, src, desc), ...stages, counter], (verified) => session.dst.putBlob(target, verified, { signal }), signal);
+  await pipeToSink([await openBlob(session, src, desc), ...stages], (verified) => session.dst.putBlob(target, verified, { signal }), signal);
   session.counts.copied++;
   session.bytes += desc.size;
   session.emit({ type: "blob-done", digest, size: desc.size, outcome: "copied" });
-  return { digest: diffId.toString(), size: counter.bytes };
+  return { digest: diffId.toString(), size: stored.bytesSeen };
 }
 
 /** Reads a config into memory once per session (for its platform or diff_ids) and keeps it to copy later. */

@@ -178,10 +178,11 @@ export async function transferImage(session: CopySession, src: ImageSource, plat
   }
   const root = await expand(session, src, choice.raw, where, 0);
   const blobs = distinctBlobs(root);
+  const manifests = countManifests(root);
   session.emit({
     type: "plan",
     images: root.kind === "index" ? root.children.length : 1,
-    manifests: countManifests(root),
+    manifests,
     blobs: blobs.size,
     bytes: [...blobs.values()].reduce((a, b) => a + b, 0),
   });
@@ -190,7 +191,7 @@ export async function transferImage(session: CopySession, src: ImageSource, plat
     return { digest: raw.digest.toString(), mediaType: raw.mediaType, manifests: 1, upToDate: false, ...extra };
   }
   await putTree(session, src, root, true, opts.tag);
-  return { digest: root.raw.digest.toString(), mediaType: root.raw.mediaType, manifests: countManifests(root), upToDate: false, ...extra };
+  return { digest: root.raw.digest.toString(), mediaType: root.raw.mediaType, manifests, upToDate: false, ...extra };
 }
 
 /**

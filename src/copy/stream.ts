@@ -1,30 +1,8 @@
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { IntegrityError } from "../errors.js";
 import { VerifyingStream } from "../oci/digest.js";
 import type { Descriptor } from "../oci/manifest.js";
-
-/** Counts bytes as they pass, reporting each chunk's size; a plain pass-through otherwise (backpressure intact). */
-export class Meter extends Transform {
-  constructor(private readonly onBytes: (n: number) => void) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.onBytes(chunk.length);
-    done(null, chunk);
-  }
-}
-
-/** Counts bytes without reporting them (the uncompressed size of a layer). */
-export class Counter extends Transform {
-  bytes = 0;
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
-    done(null, chunk);
-  }
-}
 
 /** Configs are read whole (the engine parses them); anything larger than this is not a config. */
 export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;

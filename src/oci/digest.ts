@@ -108,6 +108,8 @@ export interface VerifyOptions {
   where?: string;
   /** Bytes already verified before this stream (resumed downloads feed the same hasher). */
   digester?: Digester;
+  /** Told each chunk's size as it passes (progress), so a copy needs no separate counting stage. */
+  onBytes?: (n: number) => void;
 }
 
 /**
@@ -135,6 +137,7 @@ export class VerifyingStream extends Transform {
       return;
     }
     this.digester.update(chunk);
+    this.expected.onBytes?.(chunk.length);
     done(null, chunk);
   }
 

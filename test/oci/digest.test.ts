@@ -112,4 +112,15 @@ describe("VerifyingStream", () => {
   it("fails on a shorter body", async () => {
     await assert.rejects(run([body.subarray(1)], digest, body.length), (e: unknown) => isDrayError(e, "E_SIZE_MISMATCH"));
   });
+  it("tells onBytes each chunk it passes on, and not the chunk that overflows the size", async () => {
+    const seen: number[] = [];
+    const sink = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });
+    const stream = new VerifyingStream({ digest, size: body.length, onBytes: (n) => seen.push(n) });
+    await pipeline(Readable.from([body.subarray(0, 5), body.subarray(5)]), stream, sink());
+    assert.deepEqual(seen, [5, body.length - 5]);
+    seen.length = 0;
+    const over = new VerifyingStream({ digest, size: body.length, onBytes: (n) => seen.push(n) });
+    await assert.rejects(pipeline(Readable.from([body, Buffer.from("x")]), over, sink()), (e: unknown) => isDrayError(e, "E_SIZE_MISMATCH"));
+    assert.deepEqual(seen, [body.length]);
+  });
 });

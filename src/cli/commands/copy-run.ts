@@ -16,8 +16,9 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   const src = parseLocation(srcText);
   const dst = parseLocation(dstText);
   if (flags.allTags && flags.digestfile) throw new UsageError("--digestfile names one image; it cannot be used with --all-tags");
-  const progressMode = resolveMode(flags.progress, flags.quiet === true, ctx.stderr as TerminalInfo);
-  const progress = await createProgress(flags.progress, ctx, flags.quiet === true);
+  const quiet = flags.quiet === true;
+  const progressMode = resolveMode(flags.progress, quiet, ctx.stderr as TerminalInfo);
+  const progress = await createProgress(flags.progress, ctx, quiet);
   const opts: CopyLocationOptions = {
     platforms: (flags.platform ?? []).map(parsePlatform),
     signal: ctx.signal,
@@ -27,9 +28,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     ...(flags.jobs === undefined ? {} : { jobs: flags.jobs }),
   };
   // An archive written to stdout owns it: the summary then goes to stderr.
-  const out: Pick<CliContext, "stdout"> = writesStdout(dst) ? { stdout: ctx.stderr } : { stdout: ctx.stdout };
-  const sink: CliContext = { ...ctx, ...out };
-  const quiet = flags.quiet === true;
+  const sink: CliContext = writesStdout(dst) ? { ...ctx, stdout: ctx.stderr } : ctx;
   try {
     if (flags.allTags) {
       const summary = await copyAllTags(src, dst, opts);

@@ -1,8 +1,7 @@
 import { Option, type Command } from "commander";
-import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, parseCount, transportOptions, type TransportFlags } from "../options.js";
-import type { ProgressMode } from "../progress.js";
+import { addTransportOptions, collect, parseCount, type TransportFlags } from "../options.js";
+import { PROGRESS_MODES, type ProgressMode } from "../progress.js";
 
 interface CopyFlags extends TransportFlags {
   platform?: string[];
@@ -30,7 +29,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--digestfile <file>", "write the digest of the copied image to FILE")
     .option("-f, --format <format>", "summary on stdout: text (the digest), json, or a Go template such as '{{.Digest}}'")
     .option("-q, --quiet", "no progress and no messages, only data on stdout")
-    .addOption(new Option("--progress <mode>", "progress on stderr").choices(["auto", "bar", "plain", "json", "none"]).default("auto"));
+    .addOption(new Option("--progress <mode>", "progress on stderr").choices(PROGRESS_MODES).default("auto"));
   addTransportOptions(cmd, { twoSided: true });
   cmd.action(async (srcText: string, dstText: string, flags: CopyFlags) => {
     const { runCopy } = await import("./copy-run.js");
@@ -38,4 +37,4 @@ export function register(program: Command, ctx: CliContext): void {
   });
 }
 
-export type { CopyFlags, AllTagsSummary, CopySummary };
+export type { CopyFlags };

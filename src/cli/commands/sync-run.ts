@@ -10,7 +10,7 @@ import type { TransportOptions } from "../../transport/types.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
 import { parseFormat, toJson, writeOut } from "../output.js";
-import { formatBytes } from "../progress.js";
+import { formatBytes, shortDigest } from "../progress.js";
 import type { SyncFlags } from "./sync.js";
 
 function isYamlFile(text: string): boolean {
@@ -88,17 +88,13 @@ function optionsBySide(base: TransportOptions, registries: Map<string, RegistryS
   };
 }
 
-function shortDigest(d: string | undefined): string {
-  return d ? d.slice(0, 19) : "";
-}
-
 const OUTCOME_WORD: Record<ImageItem["outcome"], string> = { copied: "copied", "up-to-date": "up to date", failed: "FAILED", planned: "would copy" };
 
 function imageLine(i: ImageItem): string {
   const what = `${i.source} -> ${i.destination}`;
   if (i.outcome === "failed") return `FAILED      ${what}: ${i.error?.message ?? "failed"}`;
   const extra = i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
-  return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${shortDigest(i.digest)}${extra}`;
+  return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${i.digest ? shortDigest(i.digest) : ""}${extra}`;
 }
 
 function referrerName(r: ReferrerItem): string {

@@ -107,9 +107,12 @@ export class OciLayout {
         throw new UsageError(`${dir} exists and is not an OCI layout (no oci-layout file); choose an empty or new directory`, "E_LOCATION_INVALID");
       }
     }
-    await layout.ensureDir("blobs");
+    // `oci-layout` first (linked into place atomically): a second process creating
+    // the same new layout at the same moment then sees a layout, never a folder
+    // holding only `blobs/`, which it would have to refuse.
     await layout.createIfAbsent("oci-layout", JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
     await layout.checkLayoutFile();
+    await layout.ensureDir("blobs");
     await layout.createIfAbsent("index.json", serializeIndexJson(emptyIndex()));
     return layout;
   }
