@@ -39,6 +39,8 @@ export interface CredentialLookup {
   /** Repository path, for containers auth.json keys scoped to a namespace. */
   repoPath?: string;
   creds?: Credentials;
+  /** How messages name `creds` (default `--creds`): the flag it came from, or the caller's own words. */
+  credsSource?: string;
   authFile?: string;
   /** Environment to read (default process.env); tests pass their own. */
   env?: NodeJS.ProcessEnv;
@@ -68,7 +70,7 @@ function homeOf(env: NodeJS.ProcessEnv): string {
 
 /** Finds the credential for a registry, or undefined for anonymous access. */
 export async function resolveCredentials(lookup: CredentialLookup): Promise<RegistryCredential | undefined> {
-  if (lookup.creds) return { ...lookup.creds, source: "--creds" };
+  if (lookup.creds) return { ...lookup.creds, source: lookup.credsSource ?? "--creds" };
   const host = canonicalRegistryHost(lookup.domain);
   for (const path of containersAuthFiles(lookup)) {
     const file = await readAuthFile(path);
@@ -125,5 +127,5 @@ async function fromKeychain(host: string): Promise<RegistryCredential | undefine
     });
   }
   const creds = await mod.readKeychainCredential(host);
-  return creds ? { username: creds.username, password: creds.password, source: "OS keychain" } : undefined;
+  return creds ? { username: creds.username, password: creds.password, source: "the OS keychain" } : undefined;
 }

@@ -60,6 +60,7 @@ export function transportOptions(flags: TransportFlags, ctx: CliContext, side?: 
   if (credsText !== undefined) {
     const flag = sided !== undefined ? `--${side}-creds` : "--creds";
     opts.creds = parseCredentials(credsText, flag);
+    opts.credsSource = flag;
   }
   if (flags.authfile !== undefined) opts.authFile = flags.authfile;
   if (flags.insecure) opts.insecure = true;

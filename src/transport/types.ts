@@ -18,6 +18,8 @@ export interface Credentials {
 export interface TransportOptions {
   /** Explicit credentials for this location (`--creds`, `--src-creds`, `--dest-creds`). */
   creds?: Credentials;
+  /** How messages name `creds` when the registry refuses them (default `--creds`): `--src-creds`, `dray login (user "alice")`. */
+  credsSource?: string;
   /** `--authfile`: a containers auth.json tried before the default files. */
   authFile?: string;
   /** Plain HTTP or unverified TLS for non-loopback registries. */

@@ -29,6 +29,9 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
       const wrong = await dray(["login", reg.host, "-u", reg.username!, "--password-stdin"], { env, input: "not-the-password\n" });
       assert.equal(wrong.code, 4, wrong.stderr);
       assert.match(wrong.stderr, /^dray: /m);
+      // Named as what was typed (the user), never as --creds and never with the password.
+      assert.ok(wrong.stderr.includes(`refused the credentials from dray login (user "${reg.username}")`), wrong.stderr);
+      assert.ok(!wrong.stderr.includes("--creds") && !wrong.stderr.includes("not-the-password"), wrong.stderr);
       assert.ok(!existsSync(configPath), "a refused login writes nothing");
 
       const ok = await drayOk(["login", reg.host, "-u", reg.username!, "--password-stdin"], { env, input: `${reg.password}\n` });

@@ -32,7 +32,7 @@ Examples:
   dray login --keychain registry.example.com -u alice      (prompts for the password)`,
   );
   cmd.action(async (hostText: string, flags: LoginFlags) => {
-    const [{ parseRegistryHost, storeCredential }, prompt, { AuthError, UsageError }, { RegistryClient }] = await Promise.all([
+    const [{ parseRegistryHost, storeCredential }, prompt, { UsageError }, { verifyCredentials }] = await Promise.all([
       import("../../auth/login.js"),
       import("../prompt.js"),
       import("../../errors.js"),
@@ -55,13 +55,8 @@ Examples:
     const creds = { username, password };
     const transport = transportOptions(flags, ctx);
     // Checked before anything is stored: a typo must not replace a working credential.
-    try {
-      await new RegistryClient(host, { ...transport, creds }).checkLogin(ctx.signal);
-    } catch (err) {
-      // The client names the credential's source as --creds; here it is what the user just typed.
-      if (err instanceof AuthError) throw new AuthError(`login to ${host} failed: the registry refused user "${username}" and the password given`, { where: host, cause: err }, err.code);
-      throw err;
-    }
+    // JSON quoting keeps a user name with odd characters on the error's one line.
+    await verifyCredentials(host, creds, transport, `dray login (user ${JSON.stringify(username)})`, ctx.signal);
     const stored = await storeCredential(host, creds, { keychain: flags.keychain === true, notice: (m) => ctx.message(m) });
     ctx.message(stored.keychain ? `Secret stored in the OS keychain; marker written to ${stored.configPath}` : `Credential stored in ${stored.configPath}`);
     ctx.message("Login Succeeded");

@@ -159,7 +159,8 @@ export class Authenticator {
       return undefined;
     }
     if (hostsRelated(realm.hostname.toLowerCase().replace(/^\[|\]$/g, ""), registryHost)) return cred;
-    if (cred.source !== "--creds") {
+    // An explicit credential was handed over for this registry only: never matched against the files.
+    if (this.source.creds === undefined) {
       const forRealm = await resolveCredentials({ ...this.source, creds: undefined, domain: realm.host });
       if (forRealm && sameCredential(forRealm, cred)) return cred;
     }

@@ -94,6 +94,7 @@ export class RegistryClient {
     this.endpoint = endpointFor(domain, settings);
     const source: ConstructorParameters<typeof Authenticator>[2] = {};
     if (options.creds) source.creds = options.creds;
+    if (options.credsSource !== undefined) source.credsSource = options.credsSource;
     if (options.authFile) source.authFile = options.authFile;
     if (options.env) source.env = options.env;
     this.auth = new Authenticator(this.endpoint, settings, source);

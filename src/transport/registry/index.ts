@@ -46,10 +46,11 @@ export const listRepositories = listCatalog;
 /**
  * Checks `creds` against the registry `host` (`dray login`): Basic by a
  * `/v2/` request carrying them, Bearer by a token request to the realm.
- * Throws AuthError (exit 4) when they are refused.
+ * Throws AuthError (exit 4) when they are refused, naming the credential by
+ * `source` (where the caller got it; never the secret).
  */
-export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions): Promise<void> {
-  await clientFor(host, { ...opts, creds }).checkLogin();
+export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions, source = "dray login", signal?: AbortSignal): Promise<void> {
+  await clientFor(host, { ...opts, creds, credsSource: source }).checkLogin(signal);
 }
 
 export interface ReferrersOptions extends TransportOptions {

@@ -1,5 +1,6 @@
 import { NotFoundError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
+import type { RawManifest } from "../../oci/manifest.js";
 import type { RegistryLocation } from "../../ref/location.js";
 import type { DeleteResult, ReferenceStore } from "../types.js";
 import type { RegistryClient } from "./client.js";
@@ -10,6 +11,9 @@ const HEAD_CONCURRENCY = 8;
 
 /** Tag listing, tagging and deletion in a registry repository. */
 export class RegistryReferences implements ReferenceStore {
+  /** The location's manifest, fetched on the first addTag: `dray tag LOC t1 t2 t3` costs one GET and a PUT per tag. */
+  private source: Promise<RawManifest> | undefined;
+
   constructor(
     readonly location: RegistryLocation,
     readonly client: RegistryClient,
@@ -25,8 +29,19 @@ export class RegistryReferences implements ReferenceStore {
 
   /** Puts the location's manifest bytes under another tag: no blob moves. */
   async addTag(tag: string): Promise<void> {
-    const m = await this.client.getManifest(this.repo, referenceOf(this.location));
-    await this.client.putManifest(this.repo, tag, m);
+    await this.client.putManifest(this.repo, tag, await this.sourceManifest());
+  }
+
+  /** The bytes every new tag gets; a failed fetch is forgotten so a later call may try again. */
+  private sourceManifest(): Promise<RawManifest> {
+    if (!this.source) {
+      const pending = this.client.getManifest(this.repo, referenceOf(this.location));
+      this.source = pending;
+      pending.catch(() => {
+        if (this.source === pending) this.source = undefined;
+      });
+    }
+    return this.source;
   }
 
   /**

@@ -69,7 +69,15 @@ describe("token auth (distribution token mode)", () => {
   it("a wrong password is refused by the token server: exit 4, naming where the credential came from", async () => {
     const src = await openRegistrySource(loc(`docker://${reg.host}/pub/img:v1`), { creds: { username: creds.username, password: "wrong" } });
     await assert.rejects(src.getManifest(), authFailure("E_AUTH_FAILED", /refused the credentials from --creds/));
-    await assert.rejects(verifyCredentials(reg.host, { username: creds.username, password: "wrong" }, {}), authFailure("E_AUTH_FAILED"));
+    const wrong = { username: creds.username, password: "wrong" };
+    await assert.rejects(verifyCredentials(reg.host, wrong, {}), authFailure("E_AUTH_FAILED", /refused the credentials from dray login for /));
+    // The caller names the credential; never --creds, never the secret, one line.
+    await assert.rejects(verifyCredentials(reg.host, wrong, {}, "the given credential"), (err: unknown) => {
+      assert.ok(authFailure("E_AUTH_FAILED", /refused the credentials from the given credential for /)(err));
+      const message = (err as Error).message;
+      assert.ok(!message.includes("--creds") && !message.includes("wrong") && !message.includes("\n"), message);
+      return true;
+    });
     await verifyCredentials(reg.host, creds, {});
   });
 
@@ -201,7 +209,18 @@ describe("basic auth (htpasswd mode)", () => {
     assert.deepEqual((await (await openRegistrySource(where, { creds: good })).getManifest()).bytes, image.manifest.bytes);
     await assert.rejects((await openRegistrySource(where, { creds: { ...good, password: "nope" } })).getManifest(), authFailure("E_AUTH_FAILED"));
     await verifyCredentials(reg.host, good, {});
-    await assert.rejects(verifyCredentials(reg.host, { ...good, password: "nope" }, {}), authFailure("E_AUTH_FAILED"));
+    await assert.rejects(verifyCredentials(reg.host, { ...good, password: "nope" }, {}), authFailure("E_AUTH_FAILED", /refused the credentials from dray login$/));
+  });
+
+  it("a refused credential from config.json is named by that file, not --creds", async () => {
+    const configPath = join(home, ".docker", "config.json");
+    writeDockerConfig({ auths: { [reg.host]: { auth: Buffer.from(`${reg.username}:not-it`).toString("base64") } } });
+    try {
+      const escaped = configPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      await assert.rejects(new RegistryClient(reg.host, {}).checkLogin(), authFailure("E_AUTH_FAILED", new RegExp(`refused the credentials from ${escaped}$`)));
+    } finally {
+      writeDockerConfig({});
+    }
   });
 
   it("HEADs a manifest through the client (digest, media type, size)", async () => {

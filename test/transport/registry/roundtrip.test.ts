@@ -116,6 +116,19 @@ for (const mode of MODES) {
       );
     });
 
+    it("several tags on one store cost one manifest GET and a PUT per tag", async () => {
+      const debug: string[] = [];
+      const refs = await openRegistryReferences(loc(`docker://${reg.host}/rt/${mode}:v1`), optionsFor(reg, debug));
+      for (const t of ["t1", "t2", "t3"]) await refs.addTag(t);
+      const manifestCalls = debug.filter((l) => l.includes("/manifests/")).map((l) => l.split(" ")[0]);
+      assert.deepEqual(manifestCalls, ["GET", "PUT", "PUT", "PUT"], debug.join("\n"));
+      const client = new RegistryClient(reg.host, optionsFor(reg, []));
+      for (const t of ["t1", "t2", "t3"]) assert.equal((await client.headManifest(`rt/${mode}`, t))?.digest.toString(), built.manifest.digest.toString(), t);
+      // Deleting by digest drops every tag (v1 too): put v1 back for the tests that follow.
+      await client.deleteManifest(`rt/${mode}`, built.manifest.digest);
+      await pushBuilt(await openRegistryDestination(loc(`docker://${reg.host}/rt/${mode}:v1`), optionsFor(reg, [])), built);
+    });
+
     it("lists tags, adds a tag without moving blobs, deletes by tag and reports the other tag", async () => {
       const opts = optionsFor(reg, []);
       const refs = await openRegistryReferences(loc(`docker://${reg.host}/rt/${mode}:v1`), opts);
