@@ -1,3 +1,4 @@
+import type { RawManifest } from "../../src/oci/manifest.js";
 // `dray copy --referrers` as a user runs it (child process) against a real
 // registry (distribution 2.8, no referrers API, so the tag schema): an image
 // with an OCI 1.1 signature artifact (listed by the `sha256-<hex>` fallback
@@ -8,11 +9,11 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { buildImage, pushImage, type BuiltImage } from "../helpers/fixtures.js";
+import type { BuiltImage } from "../helpers/fixtures.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
-import { SIGNATURE_TYPE, buildArtifact, buildCosignSignature, buildReferrersIndex, fetchManifest, listTags, pushArtifact, putManifest, type BuiltArtifact } from "../sync/artifacts.js";
+import { SIGNATURE_TYPE, fetchManifest, listTags, pushSignedImage, type BuiltArtifact } from "../sync/artifacts.js";
 import { isolateCredentials } from "../transport/registry/support.js";
 import { dray } from "./run.js";
 
@@ -22,7 +23,7 @@ describe("dray copy --referrers", () => {
   let img: BuiltImage;
   let sig: BuiltArtifact;
   let cosign: BuiltArtifact;
-  let index: ReturnType<typeof buildReferrersIndex>;
+  let index: RawManifest;
   let hex: string;
 
   before(async () => {
@@ -30,15 +31,7 @@ describe("dray copy --referrers", () => {
     requireTool("skopeo");
     isolateCredentials();
     [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
-    img = await buildImage({ seed: "cli-copy-ref-app" });
-    await pushImage(src, "app", "1.0", img);
-    hex = img.manifest.digest.hex;
-    sig = buildArtifact(img.manifest, SIGNATURE_TYPE, "cli-copy-ref-sig");
-    await pushArtifact(src, "app", sig);
-    index = buildReferrersIndex([sig]);
-    await putManifest(src, "app", `sha256-${hex}`, index);
-    cosign = buildCosignSignature(img.manifest, "cli-copy-ref-cosign");
-    await pushArtifact(src, "app", cosign, `sha256-${hex}.sig`);
+    ({ img, sig, cosign, index, hex } = await pushSignedImage(src, "app", "1.0", "cli-copy-ref"));
   });
 
   after(async () => {

@@ -7,7 +7,7 @@ import { Digest } from "../../src/oci/digest.js";
 import type { RawManifest } from "../../src/oci/manifest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
 import { TestRegistryClient, type RegistryTarget } from "../helpers/http.js";
-import { seededBytes, type BuiltBlob } from "../helpers/fixtures.js";
+import { buildImage, pushImage, seededBytes, type BuiltBlob, type BuiltImage } from "../helpers/fixtures.js";
 
 export const SIGNATURE_TYPE = "application/vnd.example.signature.v1+json";
 export const SBOM_TYPE = "application/spdx+json";
@@ -117,4 +117,28 @@ export async function listTags(target: RegistryTarget, repo: string): Promise<st
   } finally {
     await client.close();
   }
+}
+
+/** An image with a signature artifact (and its `sha256-<hex>` referrers index) and a cosign-style `.sig` tag. */
+export interface SignedImage {
+  img: BuiltImage;
+  sig: BuiltArtifact;
+  cosign: BuiltArtifact;
+  index: RawManifest;
+  /** Hex of the image's manifest digest, as the fallback tags spell it. */
+  hex: string;
+}
+
+/** Pushes `repo:tag` and everything that refers to it the way cosign and the tag schema do; `seed` keeps bytes distinct per test. */
+export async function pushSignedImage(target: RegistryTarget, repo: string, tag: string, seed: string): Promise<SignedImage> {
+  const img = await buildImage({ seed: `${seed}-app` });
+  await pushImage(target, repo, tag, img);
+  const hex = img.manifest.digest.hex;
+  const sig = buildArtifact(img.manifest, SIGNATURE_TYPE, `${seed}-sig`);
+  await pushArtifact(target, repo, sig);
+  const index = buildReferrersIndex([sig]);
+  await putManifest(target, repo, `sha256-${hex}`, index);
+  const cosign = buildCosignSignature(img.manifest, `${seed}-cosign`);
+  await pushArtifact(target, repo, cosign, `sha256-${hex}.sig`);
+  return { img, sig, cosign, index, hex };
 }

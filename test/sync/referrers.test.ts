@@ -1,3 +1,4 @@
+import type { RawManifest } from "../../src/oci/manifest.js";
 // copyReferrersOf (what `dray copy --referrers` calls after the image arrived)
 // against a real registry (distribution 2.8, no referrers API: the tag schema)
 // into another registry and into an OCI layout, and the merge with referrers
@@ -13,12 +14,12 @@ import { copyReferrersAfterCopy } from "../../src/cli/commands/referrers-run.js"
 import type { CliContext } from "../../src/cli/context.js";
 import { parseLocation } from "../../src/ref/location.js";
 import { PassThrough } from "node:stream";
-import { buildImage, pushImage, type BuiltImage } from "../helpers/fixtures.js";
+import { pushImage, type BuiltImage } from "../helpers/fixtures.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { isolateCredentials } from "../transport/registry/support.js";
-import { SBOM_TYPE, SIGNATURE_TYPE, buildArtifact, buildCosignSignature, buildReferrersIndex, fetchManifest, listTags, pushArtifact, putManifest, type BuiltArtifact } from "./artifacts.js";
+import { SBOM_TYPE, SIGNATURE_TYPE, buildArtifact, buildReferrersIndex, fetchManifest, listTags, pushArtifact, putManifest, pushSignedImage, type BuiltArtifact } from "./artifacts.js";
 
 describe("copyReferrersOf", () => {
   let regA: RegistryHandle;
@@ -26,7 +27,7 @@ describe("copyReferrersOf", () => {
   let img: BuiltImage;
   let sig: BuiltArtifact;
   let cosign: BuiltArtifact;
-  let index: ReturnType<typeof buildReferrersIndex>;
+  let index: RawManifest;
   let hex: string;
 
   before(async () => {
@@ -34,15 +35,7 @@ describe("copyReferrersOf", () => {
     requireTool("skopeo");
     isolateCredentials();
     [regA, regB] = await Promise.all([startRegistry(), startRegistry()]);
-    img = await buildImage({ seed: "ref-app" });
-    await pushImage(regA, "app", "1.0", img);
-    hex = img.manifest.digest.hex;
-    sig = buildArtifact(img.manifest, SIGNATURE_TYPE, "ref-sig");
-    await pushArtifact(regA, "app", sig);
-    index = buildReferrersIndex([sig]);
-    await putManifest(regA, "app", `sha256-${hex}`, index);
-    cosign = buildCosignSignature(img.manifest, "ref-cosign");
-    await pushArtifact(regA, "app", cosign, `sha256-${hex}.sig`);
+    ({ img, sig, cosign, index, hex } = await pushSignedImage(regA, "app", "1.0", "ref"));
   });
 
   it("registry to registry: the signature under its digest, the index and the .sig tag byte for byte; then up to date", async () => {
