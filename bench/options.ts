@@ -14,7 +14,7 @@ export interface BenchOptions {
   /** Profile dray once in every case that misses a target. */
   profile: boolean;
   list: boolean;
-  /** The dray entry script to run (default: this package's bin/dray.js), to measure another build. */
+  /** The dray entry script to run (default: this package's bin/dray.cjs), to measure another build. */
   dray: string | undefined;
   /** Set up registries and images, print where they are, and wait for Ctrl-C (for profiling by hand). */
   serve: boolean;
@@ -27,7 +27,7 @@ export const USAGE = `usage: npm run bench -- [--runs N] [--warmups N] [--big-mb
   --cases LIST   only these case ids (env BENCH_CASES; --list shows them)
   --out FILE     Markdown report (env BENCH_OUT, default bench/RESULTS.md)
   --no-profile   do not profile dray in cases that miss a target (env BENCH_PROFILE=0)
-  --dray FILE    the dray entry script to measure (env BENCH_DRAY, default bin/dray.js of this package)
+  --dray FILE    the dray entry script to measure (env BENCH_DRAY, default bin/dray.cjs of this package)
   --serve        only set up the registries and images, print them, and wait for Ctrl-C`;
 
 function count(name: string, text: string | undefined, fallback: number, min: number): number {

@@ -52,13 +52,13 @@ async function profileCase(def: BenchCase, tools: Tools, work: string): Promise<
   }
   const summary = summarise(await readProfile(dir));
   await rm(dir, { recursive: true, force: true });
-  return { caseId: def.id, command: `node --cpu-prof ${dray.shows.replace(/^dray /, "bin/dray.js ")}`, wallMs: sample.ms, summary };
+  return { caseId: def.id, command: `node --cpu-prof ${dray.shows.replace(/^dray /, "bin/dray.cjs ")}`, wallMs: sample.ms, summary };
 }
 
 async function main(opts: BenchOptions): Promise<void> {
   const started = Date.now();
   const root = packageRoot();
-  const drayBin = opts.dray ? resolve(opts.dray) : join(root, "bin", "dray.js");
+  const drayBin = opts.dray ? resolve(opts.dray) : join(root, "bin", "dray.cjs");
   requireGnuTime();
   requireTool("docker-registry");
   requireTool("skopeo");

@@ -1,5 +1,5 @@
 // How each contender is invoked, the way a user would from a shell: dray as
-// `node bin/dray.js …` (what the `dray` bin shim runs), skopeo with its
+// `node bin/dray.cjs …` (what the `dray` bin shim runs), skopeo with its
 // global state isolated the way test/helpers/skopeo.ts isolates it (own
 // policy, registries.conf, auth file, HOME and TMPDIR) so nothing outside
 // the bench changes its behaviour.

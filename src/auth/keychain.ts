@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { DrayError } from "../errors.js";
 import type { Credentials } from "../transport/types.js";
 
@@ -40,9 +41,11 @@ let loaded: Promise<Keytar> | undefined;
 
 async function importKeytar(): Promise<Keytar> {
   try {
-    // A variable specifier keeps TypeScript from resolving the optional package at build time.
+    // keytar is CommonJS with a native addon: require() it. (Also what works in
+    // the bundled CLI, which runs as a vm.Script where import() has no loader.)
+    // A variable specifier keeps TypeScript and the bundler from resolving the optional package at build time.
     const name = "@github/keytar";
-    const mod = (await import(name)) as Keytar & { default?: Keytar };
+    const mod = createRequire(import.meta.url)(name) as Keytar & { default?: Keytar };
     const api = mod.default ?? mod;
     if (typeof api.setPassword !== "function") throw new Error("unexpected module shape");
     return api;

@@ -4,7 +4,11 @@ import { DrayError, exitCodeFor } from "../errors.js";
 import { COMMANDS } from "./commands/index.js";
 import type { CliContext } from "./context.js";
 
+/** Set by the CLI bundler (scripts/bundle.mjs), which knows the version at build time. */
+declare const __DRAY_VERSION__: string | undefined;
+
 function readVersion(): string {
+  if (typeof __DRAY_VERSION__ === "string") return __DRAY_VERSION__;
   // Built: dist/src/cli/main.js (three levels below the package root); run from source under tsx (tests): src/cli/main.ts (two).
   for (const rel of ["../../../package.json", "../../package.json"]) {
     try {

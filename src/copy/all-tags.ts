@@ -1,4 +1,4 @@
-import { performance } from "node:perf_hooks";
+import { stopwatch } from "../clock.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { parseReference } from "../ref/reference.js";
@@ -44,7 +44,7 @@ export interface AllTagsPeers {
  * committed once at the end, or aborted as a whole on the first failure.
  */
 export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOptions = {}): Promise<AllTagsSummary> {
-  const started = performance.now();
+  const elapsed = stopwatch();
   const { dst } = peers;
   const session = new CopySession(dst, opts);
   const images = createLimiter(IMAGES_IN_FLIGHT, session.signal);
@@ -67,7 +67,7 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
       manifests: session.manifests,
       blobs: { ...session.counts },
       bytes: session.bytes,
-      seconds: (performance.now() - started) / 1000,
+      seconds: elapsed(),
     };
     return summary;
   } catch (err) {

@@ -1,4 +1,4 @@
-import { performance } from "node:perf_hooks";
+import { stopwatch } from "../clock.js";
 import { IntegrityError, NotFoundError, UnsupportedError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 import {
@@ -202,7 +202,7 @@ export async function transferImage(session: CopySession, src: ImageSource, plat
  * The caller still owns `src` and closes it.
  */
 export async function copyImage(src: ImageSource, dst: ImageDestination, opts: CopyOptions = {}): Promise<CopySummary> {
-  const started = performance.now();
+  const elapsed = stopwatch();
   const session = new CopySession(dst, opts);
   try {
     const result = await session.track(transferImage(session, src, opts.platforms ?? [], { checkCurrent: true }));
@@ -217,7 +217,7 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, opts: C
       manifests: session.manifests,
       blobs: { ...session.counts },
       bytes: session.bytes,
-      seconds: (performance.now() - started) / 1000,
+      seconds: elapsed(),
     };
     session.emit({ type: "done", summary });
     return summary;

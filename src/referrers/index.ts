@@ -4,7 +4,7 @@
  * itself arrived; sync uses `copyReferrers` with its own transfer (shared
  * mounts and limits).
  */
-import { performance } from "node:perf_hooks";
+import { stopwatch } from "../clock.js";
 import { copyImage } from "../copy/engine.js";
 import { createLimiter } from "../copy/limit.js";
 import type { BlobCounts, CopyOptions } from "../copy/types.js";
@@ -65,7 +65,7 @@ export function engineTransfer(opts: Pick<CopyOptions, "signal"> & { jobs?: numb
  * a tag or digest; only their repository counts. Registries and OCI layouts.
  */
 export async function copyReferrersOf(src: Location, dst: Location, subjects: ReadonlyArray<Subject | Digest>, opts: CopyReferrersOptions = {}): Promise<ReferrersSummary> {
-  const started = performance.now();
+  const elapsed = stopwatch();
   const srcRepo = new RepositoryFactory(() => opts.source ?? {}).open(src);
   const dstRepo = new RepositoryFactory(() => opts.destination ?? {}).open(dst);
   const moved = { blobs: { copied: 0, skipped: 0, mounted: 0 }, bytes: 0 };
@@ -85,6 +85,6 @@ export async function copyReferrersOf(src: Location, dst: Location, subjects: Re
     if (r.outcome === "up-to-date") summary.upToDate++;
     else summary[r.outcome]++;
   }
-  summary.seconds = (performance.now() - started) / 1000;
+  summary.seconds = elapsed();
   return summary;
 }

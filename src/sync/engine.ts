@@ -8,7 +8,7 @@
  * failing image or repository is reported and the rest go on, unless
  * `failFast`. Referrers follow their images (src/referrers).
  */
-import { performance } from "node:perf_hooks";
+import { stopwatch } from "../clock.js";
 import { copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
@@ -45,7 +45,7 @@ function tally(c: OutcomeCounts, outcome: ImageItem["outcome"]): void {
 
 /** Everything one run shares: limits, the mount ledger, counters and the results. */
 class SyncRun {
-  readonly started = performance.now();
+  readonly elapsed = stopwatch();
   readonly controller = new AbortController();
   readonly signal = this.controller.signal;
   readonly sources: RepositoryFactory;
@@ -243,7 +243,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
     referrers,
     blobs: { ...run.blobs },
     bytes: run.bytes,
-    seconds: (performance.now() - run.started) / 1000,
+    seconds: run.elapsed(),
     failures,
     items: run.items,
     referrerItems: run.referrerItems,

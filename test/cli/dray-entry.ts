@@ -1,8 +1,11 @@
-// The CLI entry for tests: the same as bin/dray.js, but importing main from
-// the tree the test runs in (src/ under tsx, dist/ when built), so a single
-// test file can run with `node --import tsx --test` without a build.
-import { main } from "../../src/cli/main.js";
+// The CLI entry for tests. Compiled (npm test): bin/dray.cjs itself, so the
+// suite runs the bundle users get (dist/dray.cjs, with the compile cache).
+// Under tsx (`node --import tsx --test FILE`, no build): main from src/.
+import { createRequire } from "node:module";
 
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+if (import.meta.url.endsWith(".js")) {
+  createRequire(import.meta.url)("../../../bin/dray.cjs");
+} else {
+  const { main } = await import("../../src/cli/main.js");
+  process.exitCode = await main(process.argv);
+}

@@ -13,7 +13,7 @@ import { startRegistry } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
 
 const run = promisify(execFile);
-const BIN = fileURLToPath(new URL("../../bin/dray.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../../bin/dray.cjs", import.meta.url));
 
 async function peakKb(args: string[]): Promise<{ kb: number; seconds: number }> {
   const { stderr } = await run("/usr/bin/time", ["-v", process.execPath, BIN, ...args], { maxBuffer: 16 * 1024 * 1024 });

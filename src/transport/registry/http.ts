@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { rootCertificates } from "node:tls";
-import { createRequire } from "node:module";
-import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
+import type { Agent, Dispatcher } from "undici";
 import { DrayError, IntegrityError, IoError, NetworkError } from "../../errors.js";
 import { isLoopbackDomain } from "../../ref/reference.js";
+import { stopwatch } from "../../clock.js";
 import { redactURL } from "./redact.js";
+import { loadAgent, loadProxyAgent } from "./undici.cjs";
 import { isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sleep, DEFAULT_RETRIES } from "./retry.js";
 
 /**
@@ -61,33 +61,6 @@ export interface HttpResponse {
 
 const dispatchers = new Map<string, Promise<Dispatcher>>();
 
-const requireCjs = createRequire(import.meta.url);
-type AgentClass = new (options: Agent.Options) => Dispatcher;
-
-/**
- * undici's Agent without the rest of undici. Its index module also loads
- * fetch, WebSocket, EventSource, the cache stores and the mocks (measured:
- * ~60 ms of a ~200 ms `dray inspect`); dray needs only the dispatcher and the
- * request API that the index attaches to Dispatcher.prototype, done here the
- * same way. Should undici move those files, the whole package is loaded.
- */
-function loadAgent(): AgentClass {
-  try {
-    const dispatcher = requireCjs("undici/lib/dispatcher/dispatcher.js") as { prototype: object };
-    const api = requireCjs("undici/lib/api/index.js") as object;
-    const agent = requireCjs("undici/lib/dispatcher/agent.js") as AgentClass;
-    if (!("request" in dispatcher.prototype)) Object.assign(dispatcher.prototype, api);
-    return agent;
-  } catch {
-    return (requireCjs("undici") as { Agent: AgentClass }).Agent;
-  }
-}
-
-/** Proxies are rare: the full undici (for EnvHttpProxyAgent) is loaded only then. */
-function loadProxyAgent(): AgentClass {
-  return (requireCjs("undici") as { EnvHttpProxyAgent: new (options: EnvHttpProxyAgent.Options) => Dispatcher }).EnvHttpProxyAgent;
-}
-
 function proxyConfigured(): boolean {
   const env = process.env;
   return Boolean(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
@@ -104,6 +77,8 @@ async function connectOptions(settings: HttpSettings): Promise<Agent.Options["co
       throw new IoError(`cannot read CA file ${settings.caFile}: ${(err as Error).message}`, { where: settings.caFile, cause: err });
     }
     // Extra CA *beside* the system ones: giving `ca` alone would replace them.
+    // node:tls only when a CA file is given: most runs never need it loaded.
+    const { rootCertificates } = process.getBuiltinModule("node:tls");
     connect.ca = [...rootCertificates, pem];
   }
   return connect as Agent.Options["connect"];
@@ -158,7 +133,7 @@ export function headerList(headers: ResponseHeaders, name: string): string[] | u
 /** One attempt, logged for --debug as `METHOD URL -> STATUS (ms)`. */
 export async function sendOnce(req: HttpRequest, settings: HttpSettings): Promise<HttpResponse> {
   const dispatcher = await dispatcherFor(req.url, settings);
-  const started = performance.now();
+  const elapsed = stopwatch();
   const headers: Record<string, string> = { "user-agent": USER_AGENT, ...req.headers };
   try {
     const res = await dispatcher.request({
@@ -171,10 +146,10 @@ export async function sendOnce(req: HttpRequest, settings: HttpSettings): Promis
       // PUT/PATCH of manifests and blobs must not be replayed by undici itself: the retry loop decides.
       idempotent: req.method === "GET" || req.method === "HEAD",
     });
-    settings.debug?.(`${req.method} ${redactURL(req.url)} -> ${res.statusCode} (${Math.round(performance.now() - started)} ms)`);
+    settings.debug?.(`${req.method} ${redactURL(req.url)} -> ${res.statusCode} (${Math.round(elapsed() * 1000)} ms)`);
     return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url };
   } catch (err) {
-    settings.debug?.(`${req.method} ${redactURL(req.url)} -> ${networkErrorCode(err) ?? "error"} (${Math.round(performance.now() - started)} ms)`);
+    settings.debug?.(`${req.method} ${redactURL(req.url)} -> ${networkErrorCode(err) ?? "error"} (${Math.round(elapsed() * 1000)} ms)`);
     throw translateError(err, req);
   }
 }

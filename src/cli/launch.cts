@@ -1,0 +1,115 @@
+/**
+ * Starts the bundled CLI (dist/dray.cjs) with V8's code cache.
+ *
+ * A short `dray inspect` used to spend more time loading and compiling
+ * JavaScript than talking to the registry. The bundle removes the module
+ * resolution (one file instead of hundreds); the code cache removes the
+ * compiling: after a run of a command, the bytecode V8 made for it is kept,
+ * and the next run of that command starts from it. This is what Node 22's
+ * `module.enableCompileCache()` does; Node 20, dray's floor, lacks it, so the
+ * same is done here with `vm.Script` and `cachedData`, which every supported
+ * Node has.
+ *
+ * The cache is one file per command (what `copy` compiles is not what `ls`
+ * does), named after the Node version and the bundle's size and time, in a
+ * folder of the user's own (mode 0700, checked). V8 checks the data against
+ * its version, flags and the source and refuses what does not match; a
+ * refused or unreadable cache only costs the compile it would have saved.
+ * DRAY_COMPILE_CACHE=0 turns it off; DRAY_COMPILE_CACHE=DIR moves it.
+ */
+import { lstatSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { createRequire, wrap } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { Script } from "node:vm";
+
+export interface BundleExports {
+  main(argv: string[]): Promise<number>;
+}
+
+/** The folder for cache files, or undefined when caching is off or the folder is not safely ours. */
+export function cacheFolder(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const setting = env.DRAY_COMPILE_CACHE;
+  if (setting !== undefined && /^(0|off|false|no)$/i.test(setting)) return undefined;
+  const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+  const dir = setting ? setting : join(tmpdir(), `dray-compile-cache-${uid ?? "user"}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    // In a shared /tmp another user could have made the folder first: use it only if it is ours alone.
+    if (!st.isDirectory()) return undefined;
+    if (uid !== undefined && (st.uid !== uid || (st.mode & 0o022) !== 0)) return undefined;
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The command a run is for (`copy`, `inspect`, …): the first argument that is not an option. */
+export function commandOf(args: readonly string[]): string {
+  const first = args.find((a) => !a.startsWith("-"));
+  return first !== undefined && /^[a-z][a-z-]{0,19}$/.test(first) ? first : "other";
+}
+
+/** The cache file for this bundle, Node and command. */
+export function cacheFile(dir: string, bundlePath: string, command: string): string {
+  const st = statSync(bundlePath);
+  const key = [process.version, process.arch, st.size, Math.floor(st.mtimeMs)].join("-");
+  return join(dir, `${key}-${command}.bin`);
+}
+
+function readCache(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write-then-rename, so concurrent runs never read half a file. Failure is harmless. */
+function writeCache(file: string, data: Buffer): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, data, { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was written
+    }
+  }
+}
+
+/** Compile and run the bundle as CommonJS, with cached bytecode when there is some. */
+function load(bundlePath: string, cached: Buffer | undefined): { exports: BundleExports; script: Script } {
+  // The bundle is ASCII (scripts/bundle.mjs): latin1 reads it without UTF-8 decoding.
+  const source = readFileSync(bundlePath, "latin1");
+  const script = new Script(wrap(source), {
+    filename: bundlePath,
+    // No importModuleDynamically: the bundle has no import() (scripts/bundle.mjs checks).
+    cachedData: cached,
+  });
+  const module = { exports: {} as BundleExports };
+  const fn = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void;
+  fn.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
+  return { exports: module.exports, script };
+}
+
+/** Run the CLI in `bundlePath` for `argv` (process.argv form); resolves to the exit code. */
+export async function launch(bundlePath: string, argv: string[]): Promise<number> {
+  const dir = cacheFolder();
+  let file: string | undefined;
+  try {
+    file = dir === undefined ? undefined : cacheFile(dir, bundlePath, commandOf(argv.slice(2)));
+  } catch {
+    file = undefined;
+  }
+  const cached = readCache(file);
+  const { exports, script } = load(bundlePath, cached);
+  const code = await exports.main(argv);
+  // After the run, so the functions the command compiled lazily are in the cache too.
+  if (file !== undefined && (cached === undefined || script.cachedDataRejected === true)) writeCache(file, script.createCachedData());
+  return code;
+}

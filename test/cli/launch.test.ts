@@ -1,0 +1,153 @@
+// The shipped CLI: bin/dray.cjs running the bundle (dist/dray.cjs) with V8's
+// code cache (src/cli/launch.cts). A cache is written once per command, used
+// after that, replaced when V8 refuses it, never taken from a folder that
+// others can write, and never written when turned off; the bundle does not
+// load the built-in modules it keeps lazy.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { cacheFolder, commandOf } from "../../src/cli/launch.cjs";
+import { buildImage, pushImage, writeOciLayout } from "../helpers/fixtures.js";
+import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
+import { makeTempDir } from "../helpers/tmp.js";
+
+const ROOT = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../.." : "../../..", import.meta.url));
+const BIN = join(ROOT, "bin", "dray.cjs");
+const BUNDLE = join(ROOT, "dist", "dray.cjs");
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runBin(args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Run {
+  const r = spawnSync(process.execPath, [...nodeArgs, BIN, ...args], {
+    env: { PATH: process.env.PATH, HOME: env.HOME, NO_COLOR: "1", ...env },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function cacheFiles(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".bin")).sort() : [];
+}
+
+describe("bin/dray.cjs and the compile cache", () => {
+  let work: string;
+  let layout: string;
+
+  before(async () => {
+    assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run npm run build`);
+    work = makeTempDir("dray-launch-");
+    layout = join(work, "layout");
+    await writeOciLayout(layout, await buildImage({ seed: "launch" }), "v1");
+  });
+
+  it("writes one cache per command, then runs from it with the same output", () => {
+    const cache = join(work, "cache-a");
+    const env = { HOME: work, DRAY_COMPILE_CACHE: cache };
+    const first = runBin(["inspect", `oci:${layout}:v1`], env);
+    assert.equal(first.code, 0, first.stderr);
+    const files = cacheFiles(cache);
+    assert.equal(files.length, 1, `one cache file, got ${files.join(", ")}`);
+    assert.match(files[0]!, new RegExp(`^${process.version}-${process.arch}-\\d+-\\d+-inspect\\.bin$`));
+    const written = statSync(join(cache, files[0]!));
+    assert.ok(written.size > 10_000, `a cache of real size, got ${written.size} bytes`);
+    assert.equal(written.mode & 0o777, 0o600);
+    assert.equal(statSync(cache).mode & 0o777, 0o700);
+
+    const second = runBin(["inspect", `oci:${layout}:v1`], env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.stdout, first.stdout);
+    assert.equal(statSync(join(cache, files[0]!)).mtimeMs, written.mtimeMs, "an accepted cache is not rewritten");
+
+    const ls = runBin(["ls", `oci:${layout}`], env);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.equal(ls.stdout, "v1\n");
+    assert.deepEqual(cacheFiles(cache).map((f) => f.replace(/^.*-/, "")), ["inspect.bin", "ls.bin"]);
+  });
+
+  it("replaces a cache that V8 refuses and still runs", () => {
+    const cache = join(work, "cache-b");
+    const env = { HOME: work, DRAY_COMPILE_CACHE: cache };
+    assert.equal(runBin(["inspect", "--raw", `oci:${layout}:v1`], env).code, 0);
+    const [file] = cacheFiles(cache);
+    assert.ok(file);
+    const garbage = Buffer.alloc(4096, 0x5a);
+    writeFileSync(join(cache, file), garbage);
+    const r = runBin(["inspect", "--raw", `oci:${layout}:v1`], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(JSON.parse(r.stdout).schemaVersion === 2);
+    assert.notDeepEqual(readFileSync(join(cache, file)), garbage, "the refused cache was replaced");
+  });
+
+  it("writes nothing when DRAY_COMPILE_CACHE=0", () => {
+    const tmp = join(work, "tmp-off");
+    mkdirSync(tmp);
+    const r = runBin(["inspect", `oci:${layout}:v1`], { HOME: work, TMPDIR: tmp, DRAY_COMPILE_CACHE: "0" });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(tmp), []);
+  });
+
+  it("uses a per-user folder under TMPDIR by default, and refuses one that others can write", () => {
+    const tmp = join(work, "tmp-default");
+    mkdirSync(tmp);
+    assert.equal(runBin(["ls", `oci:${layout}`], { HOME: work, TMPDIR: tmp }).code, 0);
+    const uid = process.getuid?.() ?? "user";
+    const folder = join(tmp, `dray-compile-cache-${uid}`);
+    assert.equal(cacheFiles(folder).length, 1);
+
+    const shared = join(work, "shared");
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    assert.equal(cacheFolder({ DRAY_COMPILE_CACHE: shared }), undefined);
+    const r = runBin(["ls", `oci:${layout}`], { HOME: work, DRAY_COMPILE_CACHE: shared });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(cacheFiles(shared), [], "nothing written into a folder others can write");
+  });
+
+  it("names the cache after the command, not its options or operands", () => {
+    assert.equal(commandOf(["--debug", "copy", "oci:a", "oci:b"]), "copy");
+    assert.equal(commandOf(["inspect", "--raw", "docker://x/y"]), "inspect");
+    assert.equal(commandOf(["--help"]), "other");
+    assert.equal(commandOf(["../../etc/passwd"]), "other");
+    assert.equal(commandOf([]), "other");
+  });
+
+  it("answers --version from package.json", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    const r = runBin(["--version"], { HOME: work });
+    assert.equal(r.stdout, `${pkg.version}\n`);
+    assert.match(runBin(["--help"], { HOME: work, DRAY_COMPILE_CACHE: "0" }).stdout, /Usage: dray/);
+  });
+});
+
+describe("the bundle keeps rarely used built-ins unloaded", () => {
+  let registry: RegistryHandle;
+  let work: string;
+
+  before(async () => {
+    requireTool("docker-registry");
+    registry = await startRegistry();
+    work = makeTempDir("dray-launch-mods-");
+    await pushImage(registry, "launch/app", "v1", await buildImage({ seed: "launch-mods" }));
+  });
+  after(async () => registry?.stop());
+
+  it("inspects a registry image without http2, child_process, perf_hooks or zlib", () => {
+    const listFile = join(work, "modules.txt");
+    const preload = join(work, "record-modules.cjs");
+    writeFileSync(preload, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(listFile)}, process.moduleLoadList.join("\\n")));\n`);
+    const r = runBin(["inspect", `docker://${registry.host}/launch/app:v1`], { HOME: work, DRAY_COMPILE_CACHE: "0" }, ["-r", preload]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).Architecture, "amd64");
+    const loaded = readFileSync(listFile, "utf8").split("\n").map((l) => l.replace(/^NativeModule /, ""));
+    assert.ok(loaded.includes("net"), "the list is real: net was loaded for the request");
+    for (const lazy of ["http2", "child_process", "perf_hooks", "zlib"]) assert.ok(!loaded.includes(lazy), `${lazy} was loaded`);
+  });
+});
