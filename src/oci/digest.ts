@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { Transform, type TransformCallback } from "node:stream";
+import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { IntegrityError, UsageError } from "../errors.js";
 
 export type DigestAlgorithm = "sha256" | "sha512";
@@ -130,6 +130,11 @@ export class VerifyingStream extends Transform {
     return this.digester.bytes;
   }
 
+  /** Whether this stream already enforces `expected` (same digest, same size or both unknown). */
+  enforces(expected: Pick<VerifyOptions, "digest" | "size">): boolean {
+    return this.expected.digest.equals(expected.digest) && this.expected.size === expected.size && this.expected.digester === undefined;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     const { size } = this.expected;
     if (size !== undefined && this.digester.bytes + chunk.length > size) {
@@ -158,6 +163,19 @@ export class VerifyingStream extends Transform {
     }
     done();
   }
+}
+
+/**
+ * The stages that verify `data` on its way to a sink: `data` alone when it is
+ * itself a VerifyingStream enforcing the same digest and size (it errors
+ * before it ends, so the sink never completes on wrong bytes), else `data`
+ * and a new verifier. Hashing once instead of twice is most of the CPU a
+ * local copy spends on its bytes.
+ */
+export function verifiedStages(data: Readable, expected: VerifyOptions): { stages: [Readable] | [Readable, VerifyingStream]; verifier: VerifyingStream } {
+  if (data instanceof VerifyingStream && data.enforces(expected)) return { stages: [data], verifier: data };
+  const verifier = new VerifyingStream(expected);
+  return { stages: [data, verifier], verifier };
 }
 
 function sizeMismatch(expected: VerifyOptions, what: string): IntegrityError {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, it } from "node:test";
-import { Digest, Digester, VerifyingStream, verifyBytes } from "../../src/oci/digest.js";
+import { Digest, Digester, VerifyingStream, verifiedStages, verifyBytes } from "../../src/oci/digest.js";
 import { isDrayError } from "../../src/errors.js";
 
 const EMPTY_SHA256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -122,5 +122,22 @@ describe("VerifyingStream", () => {
     const over = new VerifyingStream({ digest, size: body.length, onBytes: (n) => seen.push(n) });
     await assert.rejects(pipeline(Readable.from([body, Buffer.from("x")]), over, sink()), (e: unknown) => isDrayError(e, "E_SIZE_MISMATCH"));
     assert.deepEqual(seen, [body.length]);
+  });
+});
+
+describe("verifiedStages", () => {
+  const body = Buffer.from("hello, layer");
+  const digest = Digest.of(body);
+
+  it("reuses a verifier that enforces the same digest and size, and adds one otherwise", () => {
+    const same = new VerifyingStream({ digest, size: body.length });
+    assert.deepEqual(verifiedStages(same, { digest, size: body.length }).stages, [same]);
+    const noSize = new VerifyingStream({ digest });
+    assert.equal(verifiedStages(noSize, { digest, size: body.length }).stages.length, 2, "a verifier without the size does not check it");
+    const other = new VerifyingStream({ digest: Digest.of("other"), size: body.length });
+    assert.equal(verifiedStages(other, { digest, size: body.length }).stages.length, 2);
+    const plain = Readable.from([body]);
+    const { stages, verifier } = verifiedStages(plain, { digest, size: body.length });
+    assert.deepEqual(stages, [plain, verifier]);
   });
 });

@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { IoError } from "../../errors.js";
-import { VerifyingStream, type Digest } from "../../oci/digest.js";
+import { verifiedStages, type Digest } from "../../oci/digest.js";
 import type { TransportOptions } from "../types.js";
 import { ioError, uniqueSuffix } from "../layout/fsutil.js";
 import { TarWriter } from "./tar-writer.js";
@@ -64,9 +64,9 @@ export async function spoolBlob(
 ): Promise<SpooledBlob> {
   const final = join(dir, `${digest.algorithm}-${digest.hex}`);
   const part = `${final}.${uniqueSuffix()}.part`;
-  const verify = new VerifyingStream({ digest, size: size >= 0 ? size : undefined, where });
+  const { stages, verifier: verify } = verifiedStages(data, { digest, size: size >= 0 ? size : undefined, where });
   try {
-    await pipeline(data, verify, createWriteStream(part, { flags: "wx" }), signal ? { signal } : {});
+    await pipeline([...stages, createWriteStream(part, { flags: "wx" })], signal ? { signal } : {});
     await rename(part, final);
   } catch (err) {
     await unlink(part).catch(() => undefined);

@@ -22,7 +22,7 @@ import { join, resolve } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DrayError, IntegrityError, NotFoundError, UsageError } from "../../errors.js";
-import { Digest, VerifyingStream, verifyBytes } from "../../oci/digest.js";
+import { Digest, verifiedStages, verifyBytes } from "../../oci/digest.js";
 import { MAX_MANIFEST_BYTES } from "../../oci/manifest.js";
 import {
   HOSTNAME,
@@ -62,6 +62,8 @@ export class OciLayout {
   readonly root: string;
   /** Temporaries being written by this object, removed by removeTemporaries(). */
   private readonly temporaries = new Set<string>();
+  /** Folders made and checked once per instance: every blob write needs blobs/ALG, a copy writes many. */
+  private readonly ensured = new Map<string, Promise<string>>();
 
   private constructor(
     root: string,
@@ -132,7 +134,17 @@ export class OciLayout {
   }
 
   /** A directory below the root, created if needed, proven to resolve inside the layout. */
-  private async ensureDir(rel: string): Promise<string> {
+  private ensureDir(rel: string): Promise<string> {
+    let found = this.ensured.get(rel);
+    if (!found) {
+      found = this.makeDir(rel);
+      found.catch(() => this.ensured.delete(rel));
+      this.ensured.set(rel, found);
+    }
+    return found;
+  }
+
+  private async makeDir(rel: string): Promise<string> {
     const path = join(this.realRoot, rel);
     try {
       await mkdir(path, { recursive: true });
@@ -303,10 +315,10 @@ export class OciLayout {
     const dir = await this.ensureDir(`blobs/${digest.algorithm}`);
     const tmp = join(this.realRoot, `${TMP_PREFIX}${uniqueSuffix()}`);
     const size = opts.size !== undefined && opts.size >= 0 ? opts.size : undefined;
-    const verify = new VerifyingStream({ digest, size, where: this.where(digest.blobPath) });
+    const { stages } = verifiedStages(data, { digest, size, where: this.where(digest.blobPath) });
     this.temporaries.add(tmp);
     try {
-      await pipeline(data, verify, createWriteStream(tmp, { flags: "wx", mode: 0o644 }), opts.signal ? { signal: opts.signal } : {});
+      await pipeline([...stages, createWriteStream(tmp, { flags: "wx", mode: 0o644 })], opts.signal ? { signal: opts.signal } : {});
       // rename replaces the name itself, never writing through a symlink that may sit there.
       await rename(tmp, join(dir, digest.hex));
     } catch (err) {

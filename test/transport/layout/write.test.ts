@@ -3,8 +3,10 @@ import assert from "node:assert/strict";
 import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { before, describe, it } from "node:test";
 import { isDrayError } from "../../../src/errors.js";
+import { Digest, VerifyingStream } from "../../../src/oci/digest.js";
 import type { LayoutLocation } from "../../../src/ref/location.js";
 import { openLayoutDestination, openLayoutReferences, openLayoutSource } from "../../../src/transport/layout/index.js";
 import { blobsOf, buildImage, buildIndex, seededBytes, type BuiltImage, type BuiltIndex } from "../../helpers/fixtures.js";
@@ -157,6 +159,25 @@ describe("layout destination: several images, tags, commit and abort", () => {
     const snap = await snapshot(dir);
     assert.deepEqual(Object.keys(snap).filter((k) => k.startsWith(".") || k.includes("/.")), []);
     assert.deepEqual(Object.keys(snap).filter((k) => k.startsWith("blobs/sha256/") && k !== "blobs/sha256/"), []);
+  });
+
+  it("a stream that verifies itself is trusted only for its own digest: wrong bytes still leave no blob", async () => {
+    const dir = makeTempDir();
+    const dest = await openLayoutDestination(loc(dir, "t"), {});
+    const img = await buildImage({ seed: "self-verified" });
+    const layer = img.layers[0]!;
+    const wrong = seededBytes("wrong", layer.size);
+    // As the engine does: bytes through a verifier inside a pipeline whose sink is putBlob.
+    const through = (bytes: Buffer, verifier: VerifyingStream): Promise<void> =>
+      pipeline(Readable.from([bytes]), verifier, async (verified: AsyncIterable<Buffer>) => dest.putBlob(layer, verified as VerifyingStream));
+    // Same digest and size: the layout reuses the verifier, which must still fail the write.
+    await assert.rejects(through(wrong, new VerifyingStream({ digest: layer.digest, size: layer.size })), (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH"));
+    // A verifier of other bytes (their own digest) proves nothing about this descriptor: the layout checks again.
+    await assert.rejects(through(wrong, new VerifyingStream({ digest: Digest.of(wrong), size: wrong.length })), (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH"));
+    assert.equal(await dest.hasBlob(layer), false);
+    await through(layer.bytes, new VerifyingStream({ digest: layer.digest, size: layer.size }));
+    assert.equal(await dest.hasBlob(layer), true);
+    await dest.abort();
   });
 
   it("refuses a non-empty directory that is not a layout", async () => {
