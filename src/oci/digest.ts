@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { IntegrityError, UsageError } from "../errors.js";
+import { noteStreamedBytes } from "../memory.js";
 
 export type DigestAlgorithm = "sha256" | "sha512";
 
@@ -143,6 +144,7 @@ export class VerifyingStream extends Transform {
     }
     this.digester.update(chunk);
     this.expected.onBytes?.(chunk.length);
+    noteStreamedBytes(chunk.length);
     done(null, chunk);
   }
 
