@@ -1,12 +1,11 @@
 import { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { IntegrityError, UnsupportedError, isDrayError } from "../errors.js";
 import { VerifyingStream, type Digest } from "../oci/digest.js";
 import type { Descriptor } from "../oci/manifest.js";
 import { layerCompression, uncompressedLayerType } from "../oci/mediatype.js";
 import { formatLocation } from "../ref/location.js";
 import type { ImageSource } from "../transport/types.js";
-import { SizeCap, decompressionLimit } from "../oci/decompress.js";
+import { SizeCap, createLayerGunzip, decompressionLimit } from "../oci/decompress.js";
 import type { CopySession, PlacedBlob } from "./session.js";
 import { pipeToSink, readSmallBlob } from "./stream.js";
 
@@ -120,7 +119,7 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
   if (compression === "gzip") {
     stored = new VerifyingStream({ digest: diffId, where: `${at} (uncompressed)` });
     // A gzip bomb (a few MB inflating to terabytes) fails at the cap, before the destination fills a disk.
-    stages.push(createGunzip(), new SizeCap(decompressionLimit(desc.size), at), stored);
+    stages.push(createLayerGunzip(), new SizeCap(decompressionLimit(desc.size), at), stored);
   }
   session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
   await pipeToSink([await openBlob(session, src, desc), ...stages], (verified) => session.dst.putBlob(target, verified, { signal }), signal);

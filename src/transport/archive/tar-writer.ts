@@ -8,6 +8,8 @@ import { pipeline } from "node:stream/promises";
 import * as tar from "tar-stream";
 
 const EPOCH = new Date(0);
+/** Read size for files copied into the tar: fewer, larger chunks through tar-stream and into the output. */
+const FILE_CHUNK_BYTES = 256 * 1024;
 
 interface EntryHeader {
   name: string;
@@ -43,7 +45,7 @@ export class TarWriter {
 
   /** Adds `name` with the bytes of the file at `path`, which must be `size` bytes long. */
   addFile(name: string, path: string, size: number, mode = 0o644): Promise<void> {
-    return this.enqueue(() => this.writeBody({ name, type: "file", size, mode }, size === 0 ? new Uint8Array() : createReadStream(path)));
+    return this.enqueue(() => this.writeBody({ name, type: "file", size, mode }, size === 0 ? new Uint8Array() : createReadStream(path, { highWaterMark: FILE_CHUNK_BYTES })));
   }
 
   /** Adds `name` from a stream of exactly `size` bytes (opened only when its turn comes). */
