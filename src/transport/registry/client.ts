@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { AuthError, IntegrityError, NetworkError, NotFoundError, RegistryError, UsageError } from "../../errors.js";
+import { AuthError, type DrayError, IntegrityError, NetworkError, NotFoundError, RegistryError, UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../oci/mediatype.js";
@@ -52,6 +52,9 @@ export interface ManifestHead {
 }
 
 const MAX_REDIRECTS = 5;
+/** Tries of a manifest PUT that the registry answers DIGEST_INVALID (see putManifest), and the pause before the next, times the try. */
+const MANIFEST_DIGEST_ATTEMPTS = 3;
+const MANIFEST_DIGEST_RETRY_MS = 150;
 const MAX_LIST_PAGE_BYTES = 16 * 1024 * 1024;
 const MAX_PAGES = 10_000;
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
@@ -178,8 +181,8 @@ export class RegistryClient {
   }
 
   /** Throws the typed error for an unexpected answer. */
-  async fail(res: HttpResponse, ctx: ErrorContext): Promise<never> {
-    const err = await errorFromResponse(res, ctx);
+  async fail(res: HttpResponse, ctx: ErrorContext, parsed?: DrayError): Promise<never> {
+    const err = parsed ?? (await errorFromResponse(res, ctx));
     if (res.status === 401 && (await this.auth.getCredential()) === undefined) {
       throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: no credentials found for ${this.domain} (dray login ${this.domain}, or --creds)`, {
         where: ctx.where,
@@ -274,14 +277,21 @@ export class RegistryClient {
   async putManifest(repo: string, ref: string, m: RawManifest, signal?: AbortSignal): Promise<void> {
     const where = this.where(repo, ref);
     const url = await this.api(`${repo}/manifests/${ref}`);
-    // The body is a Buffer, so the retry loop may replay it: every manifest PUT is retried.
-    const res = await this.call({ method: "PUT", url, scopes: this.scopes(repo, "push"), headers: { "content-type": m.mediaType }, body: m.bytes, signal });
-    if (res.status !== 201 && res.status !== 200 && res.status !== 202) return this.fail(res, { what: `manifest ${m.digest}`, where });
-    await discard(res);
-    const stored = header(res.headers, "docker-content-digest");
-    const parsed = stored === undefined ? undefined : Digest.tryParse(stored);
-    if (parsed && parsed.algorithm === m.digest.algorithm && !parsed.equals(m.digest)) {
-      throw new IntegrityError("E_DIGEST_MISMATCH", `registry stored manifest ${m.digest} as ${parsed}`, { where });
+    for (let attempt = 1; ; attempt++) {
+      // The body is a Buffer, so the retry loop may replay it: every manifest PUT is retried.
+      const res = await this.call({ method: "PUT", url, scopes: this.scopes(repo, "push"), headers: { "content-type": m.mediaType }, body: m.bytes, signal });
+      if (res.status === 201 || res.status === 200 || res.status === 202) {
+        await discard(res);
+        return checkStoredDigest(res, m, where);
+      }
+      const err = await errorFromResponse(res, { what: `manifest ${m.digest}`, where });
+      // The bytes are ours and hashed, so DIGEST_INVALID here is rarely about them: distribution 2.8
+      // answers it while it rewrites (truncates, then writes) the link file of a blob the manifest
+      // refers to, e.g. when another image's upload or mount of the same blob into this repository
+      // finishes at that moment. Seen under load in the sync tests; asking again a moment later works.
+      if (err.registryCode !== "DIGEST_INVALID" || attempt >= MANIFEST_DIGEST_ATTEMPTS) return this.fail(res, { what: `manifest ${m.digest}`, where }, err);
+      this.settings.debug?.(`manifest ${m.digest} at ${where}: DIGEST_INVALID, asking again (${attempt}/${MANIFEST_DIGEST_ATTEMPTS - 1})`);
+      await sleep(MANIFEST_DIGEST_RETRY_MS * attempt, signal);
     }
   }
 
@@ -488,4 +498,13 @@ export function manifestMediaType(contentType: string | undefined, bytes: Buffer
     // Not JSON: the parser refuses it later with a precise message.
   }
   return declared ?? MediaType.OciManifest;
+}
+
+/** A registry that names the manifest it stored must name the one sent. */
+function checkStoredDigest(res: HttpResponse, m: RawManifest, where: string): void {
+  const stored = header(res.headers, "docker-content-digest");
+  const parsed = stored === undefined ? undefined : Digest.tryParse(stored);
+  if (parsed && parsed.algorithm === m.digest.algorithm && !parsed.equals(m.digest)) {
+    throw new IntegrityError("E_DIGEST_MISMATCH", `registry stored manifest ${m.digest} as ${parsed}`, { where });
+  }
 }

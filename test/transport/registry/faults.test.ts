@@ -261,6 +261,24 @@ describe("registry transport under injected faults", () => {
     await assert.rejects(readBlob(await source(), layer), rejectsWith("E_DIGEST_MISMATCH", 5));
   });
 
+  it("manifest PUT answered DIGEST_INVALID once (distribution's race on a blob link file): asked again, stored", async () => {
+    const digestInvalid = JSON.stringify({ errors: [{ code: "DIGEST_INVALID", message: "provided digest did not match uploaded content" }] });
+    proxy.addRule({ method: "PUT", path: "/manifests/again", times: 1, action: { kind: "status", status: 400, body: digestInvalid, headers: { "content-type": "application/json" } } });
+    const dest = await openRegistryDestination(loc(`docker://${proxy.host}/${REPO}:again`), options());
+    await dest.putManifest(built.manifest, { isTop: true });
+    assert.equal(proxy.count("PUT", "/manifests/again"), 2);
+    const back = await (await source({}, "again")).getManifest();
+    assert.ok(back.digest.equals(built.manifest.digest));
+  });
+
+  it("manifest PUT answered DIGEST_INVALID every time: integrity error (exit 5) after 3 PUTs", async () => {
+    const digestInvalid = JSON.stringify({ errors: [{ code: "DIGEST_INVALID", message: "provided digest did not match uploaded content" }] });
+    proxy.addRule({ method: "PUT", path: "/manifests/never", action: { kind: "status", status: 400, body: digestInvalid, headers: { "content-type": "application/json" } } });
+    const dest = await openRegistryDestination(loc(`docker://${proxy.host}/${REPO}:never`), options());
+    await assert.rejects(dest.putManifest(built.manifest, { isTop: true }), rejectsWith("E_DIGEST_MISMATCH", 5, /DIGEST_INVALID/));
+    assert.equal(proxy.count("PUT", "/manifests/never"), 3);
+  });
+
   it("aborting a download mid-body ends the stream with the abort reason", async () => {
     proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, times: 1, action: { kind: "stall", ms: 3000, afterBytes: 65_536 } });
     const ac = new AbortController();
