@@ -12,6 +12,7 @@ import { IoError } from "../../errors.js";
 import { verifiedStages, type Digest } from "../../oci/digest.js";
 import type { TransportOptions } from "../types.js";
 import { ioError, uniqueSuffix } from "../layout/fsutil.js";
+import { FileSink } from "../file-sink.js";
 import { TarWriter } from "./tar-writer.js";
 
 export interface SpooledBlob {
@@ -66,7 +67,7 @@ export async function spoolBlob(
   const part = `${final}.${uniqueSuffix()}.part`;
   const { stages, verifier: verify } = verifiedStages(data, { digest, size: size >= 0 ? size : undefined, where });
   try {
-    await pipeline([...stages, createWriteStream(part, { flags: "wx" })], signal ? { signal } : {});
+    await pipeline([...stages, new FileSink(part)], signal ? { signal } : {});
     await rename(part, final);
   } catch (err) {
     await unlink(part).catch(() => undefined);

@@ -2,10 +2,11 @@
 // from concurrent tasks: appends are queued, because a tar is a sequence and
 // two bodies must never interleave. Headers are deterministic (mtime 0, uid 0,
 // no user names) so the same content gives the same archive bytes.
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar-stream";
+import { FileSink } from "../file-sink.js";
 
 const EPOCH = new Date(0);
 /** Read size for files copied into the tar: fewer, larger chunks through tar-stream and into the output. */
@@ -35,7 +36,7 @@ export class TarWriter {
 
   /** A writer into a new file (`wx`: never over an existing one). */
   static toFile(path: string): TarWriter {
-    return new TarWriter(createWriteStream(path, { flags: "wx", mode: 0o644 }));
+    return new TarWriter(new FileSink(path));
   }
 
   /** Adds `name` with the bytes in memory. */

@@ -16,7 +16,7 @@
 // root always exists (no folder to create or tidy racing another writer), a
 // rename from it into blobs/ stays on one file system, and a finished layout
 // holds nothing of dray's.
-import { createReadStream, createWriteStream, type Stats } from "node:fs";
+import { createReadStream, type Stats } from "node:fs";
 import { lstat, mkdir, readdir, rename, stat, unlink, utimes, writeFile, link } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
@@ -37,6 +37,7 @@ import {
 } from "./fsutil.js";
 import { MAX_INDEX_JSON_BYTES, emptyIndex, parseIndexJson, serializeIndexJson, type LayoutIndex } from "./index-json.js";
 import { LockFile, type LockOptions } from "./lock.js";
+import { FileSink } from "../file-sink.js";
 
 export const LAYOUT_VERSION = "1.0.0";
 /** Names of dray's private files in a layout root (lock, temporaries, writer markers). Archive writers skip them. */
@@ -318,7 +319,7 @@ export class OciLayout {
     const { stages } = verifiedStages(data, { digest, size, where: this.where(digest.blobPath) });
     this.temporaries.add(tmp);
     try {
-      await pipeline([...stages, createWriteStream(tmp, { flags: "wx", mode: 0o644 })], opts.signal ? { signal: opts.signal } : {});
+      await pipeline([...stages, new FileSink(tmp)], opts.signal ? { signal: opts.signal } : {});
       // rename replaces the name itself, never writing through a symlink that may sit there.
       await rename(tmp, join(dir, digest.hex));
     } catch (err) {
