@@ -12,7 +12,7 @@ import { IoError } from "../../errors.js";
 import { verifiedStages, type Digest } from "../../oci/digest.js";
 import type { TransportOptions } from "../types.js";
 import { ioError, uniqueSuffix } from "../layout/fsutil.js";
-import { FileSink } from "../file-sink.js";
+import { FileSink } from "../file-io.js";
 import { TarWriter } from "./tar-writer.js";
 
 export interface SpooledBlob {

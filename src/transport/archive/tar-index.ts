@@ -1,14 +1,14 @@
 // Random access into a tar file without unpacking it: one pass reads every
 // header (tar-stream parses them; bodies flow past unread), recording where
-// each entry's bytes start. Blobs are then served with createReadStream
+// each entry's bytes start. Blobs are then served with ranged file reads
 // {start, end}, so a 5 GB archive costs one sequential scan and constant memory.
-import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { Readable, addAbortSignal } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar-stream";
 import { IntegrityError, NotFoundError } from "../../errors.js";
 import { ioError } from "../layout/fsutil.js";
+import { fileChunks } from "../file-io.js";
 import { normaliseEntryName, resolveHardlinkTarget, resolveSymlinkTarget } from "./entry-name.js";
 
 export type EntryKind = "file" | "directory" | "symlink" | "link" | "other";
@@ -85,7 +85,7 @@ export class TarIndex {
       }
     })();
     try {
-      await Promise.all([pipeline(createReadStream(file), extract), scan]);
+      await Promise.all([pipeline(fileChunks(file), extract), scan]);
     } catch (err) {
       extract.destroy();
       if (err instanceof IntegrityError) throw err;
@@ -158,7 +158,7 @@ export class TarIndex {
 
   /** The entry's bytes as a stream; aborting `signal` closes the file. */
   stream(entry: TarEntry, signal?: AbortSignal): Readable {
-    const s = entry.size === 0 ? Readable.from([]) : createReadStream(this.file, { start: entry.offset, end: entry.offset + entry.size - 1 });
+    const s = entry.size === 0 ? Readable.from([]) : fileChunks(this.file, { start: entry.offset, end: entry.offset + entry.size - 1 });
     if (signal) addAbortSignal(signal, s);
     return s;
   }

@@ -2,15 +2,12 @@
 // from concurrent tasks: appends are queued, because a tar is a sequence and
 // two bodies must never interleave. Headers are deterministic (mtime 0, uid 0,
 // no user names) so the same content gives the same archive bytes.
-import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar-stream";
-import { FileSink } from "../file-sink.js";
+import { FileSink, fileChunks } from "../file-io.js";
 
 const EPOCH = new Date(0);
-/** Read size for files copied into the tar: fewer, larger chunks through tar-stream and into the output. */
-const FILE_CHUNK_BYTES = 256 * 1024;
 
 interface EntryHeader {
   name: string;
@@ -46,7 +43,7 @@ export class TarWriter {
 
   /** Adds `name` with the bytes of the file at `path`, which must be `size` bytes long. */
   addFile(name: string, path: string, size: number, mode = 0o644): Promise<void> {
-    return this.enqueue(() => this.writeBody({ name, type: "file", size, mode }, size === 0 ? new Uint8Array() : createReadStream(path, { highWaterMark: FILE_CHUNK_BYTES })));
+    return this.enqueue(() => this.writeBody({ name, type: "file", size, mode }, size === 0 ? new Uint8Array() : fileChunks(path)));
   }
 
   /** Adds `name` from a stream of exactly `size` bytes (opened only when its turn comes). */

@@ -16,7 +16,7 @@
 // root always exists (no folder to create or tidy racing another writer), a
 // rename from it into blobs/ stays on one file system, and a finished layout
 // holds nothing of dray's.
-import { createReadStream, type Stats } from "node:fs";
+import type { Stats } from "node:fs";
 import { lstat, mkdir, readdir, rename, stat, unlink, utimes, writeFile, link } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
@@ -37,7 +37,7 @@ import {
 } from "./fsutil.js";
 import { MAX_INDEX_JSON_BYTES, emptyIndex, parseIndexJson, serializeIndexJson, type LayoutIndex } from "./index-json.js";
 import { LockFile, type LockOptions } from "./lock.js";
-import { FileSink } from "../file-sink.js";
+import { FileSink, fileChunks } from "../file-io.js";
 
 export const LAYOUT_VERSION = "1.0.0";
 /** Names of dray's private files in a layout root (lock, temporaries, writer markers). Archive writers skip them. */
@@ -302,7 +302,7 @@ export class OciLayout {
       throw new IntegrityError("E_SIZE_MISMATCH", `blob ${digest} has ${st.size} bytes, expected ${opts.size}`, { where: this.where(digest.blobPath) });
     }
     opts.signal?.throwIfAborted();
-    const stream = createReadStream(path);
+    const stream = fileChunks(path);
     return opts.signal ? addAbortSignal(opts.signal, stream) : stream;
   }
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, it } from "node:test";
-import { FileSink, remainder } from "../../src/transport/file-sink.js";
+import { FileSink, remainder } from "../../src/transport/file-io.js";
 import { seededBytes } from "../helpers/fixtures.js";
 import { makeTempDir } from "../helpers/tmp.js";
 
