@@ -46,3 +46,15 @@ export function exposedScavenge(): (() => void) | undefined {
     return undefined;
   }
 }
+
+/**
+ * exposedScavenge, looked up on the first call only: making the context costs
+ * about a millisecond, which runs that stream less than 8 MiB need not pay.
+ */
+export function lazyScavenge(): () => void {
+  let found: (() => void) | null | undefined;
+  return () => {
+    if (found === undefined) found = exposedScavenge() ?? null;
+    found?.();
+  };
+}

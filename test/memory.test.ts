@@ -57,3 +57,4 @@ describe("reclaiming streamed buffers", () => {
     assert.equal(r.stdout.trim(), "function undefined");
   });
 });
+

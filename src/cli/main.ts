@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { DrayError, exitCodeFor } from "../errors.js";
-import { exposedScavenge, reclaimBuffersWith } from "../memory.js";
+import { lazyScavenge, reclaimBuffersWith } from "../memory.js";
 import { COMMANDS } from "./commands/index.js";
 import type { CliContext } from "./context.js";
 
@@ -55,7 +55,7 @@ export function buildProgram(ctx: CliContext): Command {
 
 /** Runs the CLI and resolves to the process exit code; never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
-  reclaimBuffersWith(exposedScavenge());
+  reclaimBuffersWith(lazyScavenge());
   const controller = new AbortController();
   const debug = argv.includes("--debug");
   const ctx: CliContext = {
