@@ -10,14 +10,15 @@
  * same is done here with `vm.Script` and `cachedData`, which every supported
  * Node has.
  *
- * The cache is one file per command (what `copy` compiles is not what `ls`
- * does), named after the Node version and the bundle's size and time, in a
+ * The cache is one file per command and transports (what `copy` into a
+ * layout compiles is not what `ls` of a registry does), named after the Node
+ * version and the bundle's size and time, in a
  * folder of the user's own (mode 0700, checked). V8 checks the data against
  * its version, flags and the source and refuses what does not match; a
  * refused or unreadable cache only costs the compile it would have saved.
  * DRAY_COMPILE_CACHE=0 turns it off; DRAY_COMPILE_CACHE=DIR moves it.
  */
-import { lstatSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire, wrap } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -45,17 +46,49 @@ export function cacheFolder(env: NodeJS.ProcessEnv = process.env): string | unde
   }
 }
 
-/** The command a run is for (`copy`, `inspect`, …): the first argument that is not an option. */
+const TRANSPORTS: ReadonlyArray<[prefix: string, name: string]> = [
+  ["docker://", "docker"],
+  ["oci-archive:", "ociarchive"],
+  ["docker-archive:", "dockerarchive"],
+  ["oci:", "oci"],
+];
+
+/**
+ * What a run compiles, as a cache name: the command (the first argument that
+ * is not an option) and the transports of its locations, in order. A copy
+ * into a layout runs other code than a copy into a registry; a cache made by
+ * one would leave the other compiling its own functions on every run.
+ */
 export function commandOf(args: readonly string[]): string {
   const first = args.find((a) => !a.startsWith("-"));
-  return first !== undefined && /^[a-z][a-z-]{0,19}$/.test(first) ? first : "other";
+  if (first === undefined || !/^[a-z][a-z-]{0,19}$/.test(first)) return "other";
+  const kinds = args.flatMap((a) => TRANSPORTS.filter(([prefix]) => a.startsWith(prefix)).map(([, name]) => name));
+  return [first, ...kinds.slice(0, 2)].join("-");
+}
+
+/** The part of a cache file's name that names this Node and this bundle. */
+function bundleKey(bundlePath: string): string {
+  const st = statSync(bundlePath);
+  return [process.version, process.arch, st.size, Math.floor(st.mtimeMs)].join("-");
 }
 
 /** The cache file for this bundle, Node and command. */
 export function cacheFile(dir: string, bundlePath: string, command: string): string {
-  const st = statSync(bundlePath);
-  const key = [process.version, process.arch, st.size, Math.floor(st.mtimeMs)].join("-");
-  return join(dir, `${key}-${command}.bin`);
+  return join(dir, `${bundleKey(bundlePath)}-${command}.bin`);
+}
+
+/** Removes this Node's caches of other builds of the bundle (an upgrade, a rebuild): they will never be read again. */
+export function removeStaleCaches(dir: string, bundlePath: string): void {
+  const current = `${bundleKey(bundlePath)}-`;
+  const sameNode = `${process.version}-${process.arch}-`;
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith(sameNode) || name.startsWith(current) || !name.endsWith(".bin")) continue;
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // another run removed it first
+    }
+  }
 }
 
 function readCache(file: string | undefined): Buffer | undefined {
@@ -110,6 +143,13 @@ export async function launch(bundlePath: string, argv: string[]): Promise<number
   const { exports, script } = load(bundlePath, cached);
   const code = await exports.main(argv);
   // After the run, so the functions the command compiled lazily are in the cache too.
-  if (file !== undefined && (cached === undefined || script.cachedDataRejected === true)) writeCache(file, script.createCachedData());
+  if (file !== undefined && (cached === undefined || script.cachedDataRejected === true)) {
+    writeCache(file, script.createCachedData());
+    try {
+      removeStaleCaches(dirname(file), bundlePath);
+    } catch {
+      // a cache folder that cannot be listed only keeps its old files
+    }
+  }
   return code;
 }

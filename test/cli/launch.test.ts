@@ -55,7 +55,7 @@ describe("bin/dray.cjs and the compile cache", () => {
     assert.equal(first.code, 0, first.stderr);
     const files = cacheFiles(cache);
     assert.equal(files.length, 1, `one cache file, got ${files.join(", ")}`);
-    assert.match(files[0]!, new RegExp(`^${process.version}-${process.arch}-\\d+-\\d+-inspect\\.bin$`));
+    assert.match(files[0]!, new RegExp(`^${process.version}-${process.arch}-\\d+-\\d+-inspect-oci\\.bin$`));
     const written = statSync(join(cache, files[0]!));
     assert.ok(written.size > 10_000, `a cache of real size, got ${written.size} bytes`);
     assert.equal(written.mode & 0o777, 0o600);
@@ -69,7 +69,7 @@ describe("bin/dray.cjs and the compile cache", () => {
     const ls = runBin(["ls", `oci:${layout}`], env);
     assert.equal(ls.code, 0, ls.stderr);
     assert.equal(ls.stdout, "v1\n");
-    assert.deepEqual(cacheFiles(cache).map((f) => f.replace(/^.*-/, "")), ["inspect.bin", "ls.bin"]);
+    assert.deepEqual(cacheFiles(cache).map((f) => f.replace(/^.*?-\d+-\d+-/, "")), ["inspect-oci.bin", "ls-oci.bin"]);
   });
 
   it("replaces a cache that V8 refuses and still runs", () => {
@@ -84,6 +84,21 @@ describe("bin/dray.cjs and the compile cache", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.ok(JSON.parse(r.stdout).schemaVersion === 2);
     assert.notDeepEqual(readFileSync(join(cache, file)), garbage, "the refused cache was replaced");
+  });
+
+  it("removes this Node's caches of other builds when it writes a new one, and nothing else", () => {
+    const cache = join(work, "cache-stale");
+    mkdirSync(cache, { mode: 0o700 });
+    const stale = `${process.version}-${process.arch}-123-456-inspect-oci.bin`;
+    const otherNode = `v0.0.1-${process.arch}-123-456-inspect-oci.bin`;
+    const unrelated = "notes.txt";
+    for (const name of [stale, otherNode, unrelated]) writeFileSync(join(cache, name), "x");
+    const r = runBin(["inspect", `oci:${layout}:v1`], { HOME: work, DRAY_COMPILE_CACHE: cache });
+    assert.equal(r.code, 0, r.stderr);
+    const left = readdirSync(cache).sort();
+    assert.ok(!left.includes(stale), "the stale cache was removed");
+    assert.ok(left.includes(otherNode) && left.includes(unrelated), `kept: ${left.join(", ")}`);
+    assert.equal(left.filter((f) => f.endsWith("-inspect-oci.bin") && f.startsWith(process.version)).length, 1);
   });
 
   it("writes nothing when DRAY_COMPILE_CACHE=0", () => {
@@ -112,8 +127,11 @@ describe("bin/dray.cjs and the compile cache", () => {
   });
 
   it("names the cache after the command, not its options or operands", () => {
-    assert.equal(commandOf(["--debug", "copy", "oci:a", "oci:b"]), "copy");
-    assert.equal(commandOf(["inspect", "--raw", "docker://x/y"]), "inspect");
+    assert.equal(commandOf(["--debug", "copy", "oci:a", "oci:b"]), "copy-oci-oci");
+    assert.equal(commandOf(["copy", "-q", "docker://x/y:1", "docker-archive:/t.tar:y:1"]), "copy-docker-dockerarchive");
+    assert.equal(commandOf(["inspect", "--raw", "docker://x/y"]), "inspect-docker");
+    assert.equal(commandOf(["ls", "oci-archive:/a.tar"]), "ls-ociarchive");
+    assert.equal(commandOf(["sync", "--config", "s.yaml"]), "sync");
     assert.equal(commandOf(["--help"]), "other");
     assert.equal(commandOf(["../../etc/passwd"]), "other");
     assert.equal(commandOf([]), "other");
