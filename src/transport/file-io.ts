@@ -7,6 +7,7 @@
 import { createReadStream, type ReadStream } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { Writable } from "node:stream";
+import { noteStreamedBytes } from "../memory.js";
 
 /** Bytes gathered before one write. */
 const BATCH_BYTES = 512 * 1024;
@@ -32,9 +33,15 @@ export class FileSink extends Writable {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
+  /**
+   * `countsBytes`: report what passes to src/memory.ts, for writers fed from
+   * file reads (an archive assembled from spools), where no VerifyingStream
+   * on the way counts the bytes.
+   */
   constructor(
     private readonly path: string,
     private readonly mode = 0o644,
+    private readonly countsBytes = false,
   ) {
     super();
   }
@@ -84,6 +91,7 @@ export class FileSink extends Writable {
   private gather(chunk: Buffer): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    if (this.countsBytes) noteStreamedBytes(chunk.length);
   }
 
   private async flush(): Promise<void> {
