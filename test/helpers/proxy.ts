@@ -134,11 +134,12 @@ function dropAfterFlush(res: ServerResponse): void {
     return;
   }
   socket.end();
-  setTimeout(() => socket.destroy(), 50);
+  setTimeout(() => socket.destroy(), 50).unref();
 }
 
+/** A pause that never keeps the test process alive by itself (a stalled response outliving its test). */
 function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return new Promise((r) => setTimeout(r, ms).unref());
 }
 
 async function listen(server: Server): Promise<number> {
