@@ -12,8 +12,8 @@
  *
  * The cache is one file per command and transports (what `copy` into a
  * layout compiles is not what `ls` of a registry does), named after the Node
- * version and the bundle's size and time, in a
- * folder of the user's own (mode 0700, checked). V8 checks the data against
+ * version and the bundle's size and time, in a folder of the user's own
+ * (mode 0700, checked). V8 checks the data against
  * its version, flags and the source and refuses what does not match; a
  * refused or unreadable cache only costs the compile it would have saved.
  * DRAY_COMPILE_CACHE=0 turns it off; DRAY_COMPILE_CACHE=DIR moves it.
