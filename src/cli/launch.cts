@@ -18,7 +18,7 @@
  * refused or unreadable cache only costs the compile it would have saved.
  * DRAY_COMPILE_CACHE=0 turns it off; DRAY_COMPILE_CACHE=DIR moves it.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire, wrap } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -35,7 +35,9 @@ export function cacheFolder(env: NodeJS.ProcessEnv = process.env): string | unde
   const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
   const dir = setting ? setting : join(tmpdir(), `dray-compile-cache-${uid ?? "user"}`);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // An explicit folder is made with its parents; the default one only inside a temporary folder that exists.
+    if (setting) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    else if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
     const st = lstatSync(dir);
     // In a shared /tmp another user could have made the folder first: use it only if it is ours alone.
     if (!st.isDirectory()) return undefined;

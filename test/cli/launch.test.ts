@@ -117,6 +117,11 @@ describe("bin/dray.cjs and the compile cache", () => {
     const folder = join(tmp, `dray-compile-cache-${uid}`);
     assert.equal(cacheFiles(folder).length, 1);
 
+    const missing = join(work, "no-such-tmp");
+    const noTmp = runBin(["ls", `oci:${layout}`], { HOME: work, TMPDIR: missing });
+    assert.equal(noTmp.code, 0, noTmp.stderr);
+    assert.equal(existsSync(missing), false, "a missing TMPDIR is not created");
+
     const shared = join(work, "shared");
     mkdirSync(shared);
     chmodSync(shared, 0o777);
