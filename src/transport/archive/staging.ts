@@ -2,11 +2,10 @@
 // before they enter a tar (a tar entry cannot be taken back once written),
 // the archive itself written under a temporary name beside its target and
 // renamed at commit, and standard input saved to a file for random access.
-import { createWriteStream } from "node:fs";
 import { mkdtemp, rename, rm, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import type { Readable, Writable } from "node:stream";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { IoError } from "../../errors.js";
 import { verifiedStages, type Digest } from "../../oci/digest.js";
@@ -127,7 +126,7 @@ export async function spoolInput(input: Readable | undefined, opts: TransportOpt
   const file = join(dir, "archive.tar");
   const cleanup = (): Promise<void> => removeDir(dir);
   try {
-    await pipeline(input ?? process.stdin, createWriteStream(file, { flags: "wx" }) as Writable);
+    await pipeline(input ?? process.stdin, new FileSink(file, 0o600));
   } catch (err) {
     await cleanup();
     throw ioError(err, "cannot read the archive from standard input", "-");
