@@ -13,6 +13,7 @@ import type { TransportOptions } from "../types.js";
 import { ioError, uniqueSuffix } from "../layout/fsutil.js";
 import { FileSink } from "../file-io.js";
 import { TarWriter } from "./tar-writer.js";
+import { sweepDeadTemporaries } from "../sweep.js";
 
 export interface SpooledBlob {
   path: string;
@@ -38,8 +39,9 @@ async function checkTargetDir(path: string): Promise<void> {
 /** Spool folder for a destination archive: opts.tmpDir, else beside the target, else the system temp folder for `-`. */
 export async function makeSpoolDir(path: string, opts: TransportOptions): Promise<string> {
   const parent = opts.tmpDir ?? (path === "-" ? tmpdir() : targetDir(path));
+  await sweepDeadTemporaries(parent);
   try {
-    return await mkdtemp(join(parent, `.dray-spool-`));
+    return await mkdtemp(join(parent, `.dray-spool-${process.pid}-`));
   } catch (err) {
     throw ioError(err, "cannot create a temporary folder", parent);
   }
@@ -93,6 +95,7 @@ export class ArchiveOutput {
       return new ArchiveOutput(path, new TarWriter(out, { end: false }), undefined);
     }
     await checkTargetDir(path);
+    await sweepDeadTemporaries(targetDir(path));
     const tmp = join(targetDir(path), `.${basename(path)}.dray-${uniqueSuffix()}.tmp`);
     return new ArchiveOutput(path, TarWriter.toFile(tmp), tmp);
   }
@@ -122,7 +125,9 @@ export class ArchiveOutput {
  * function that removes it.
  */
 export async function spoolInput(input: Readable | undefined, opts: TransportOptions): Promise<{ file: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), ".dray-stdin-"));
+  const parent = opts.tmpDir ?? tmpdir();
+  await sweepDeadTemporaries(parent);
+  const dir = await mkdtemp(join(parent, `.dray-stdin-${process.pid}-`));
   const file = join(dir, "archive.tar");
   const cleanup = (): Promise<void> => removeDir(dir);
   try {
