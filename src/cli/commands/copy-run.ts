@@ -6,13 +6,15 @@ import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
-import { parseFormat, render, type OutputFormat } from "../output.js";
+import { parseFormat, render, skopeoKeys, type OutputFormat } from "../output.js";
 import { createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
 import type { CopyFlags } from "./copy.js";
 
 /** The copy command's body, loaded only when `dray copy` runs (it pulls in the engine and the renderers). */
 export async function runCopy(ctx: CliContext, srcText: string, dstText: string, flags: CopyFlags): Promise<void> {
   const format = parseFormat(flags.format);
+  // A template naming a field the summary lacks fails now, before anything moves.
+  if (format.kind === "template") format.template.check(flags.allTags ? allTagsJson(SHAPE_ALL_TAGS) : copyJson(SHAPE_COPY));
   const src = parseLocation(srcText);
   const dst = parseLocation(dstText);
   if (flags.allTags && flags.digestfile) throw new UsageError("--digestfile names one image; it cannot be used with --all-tags");
@@ -35,7 +37,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       progress.stop();
       if (flags.referrers) await copyReferrers(ctx, src, dst, summary.tags.map((t) => t.digest), opts, quiet);
       if (!quiet) ctx.message(describeAllTags(summary));
-      await render(sink, format, summary, (s) => s.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
+      await render(sink, format, allTagsJson(summary), () => summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
       return;
     }
     const summary = await copy(src, dst, opts);
@@ -65,8 +67,45 @@ function writesStdout(loc: Location): boolean {
 
 /** The text form is the digest alone, so `$(dray copy …)` is the digest. */
 function renderSummary(ctx: CliContext, format: OutputFormat, summary: CopySummary): Promise<void> {
-  return render(ctx, format, summary, (s) => `${s.digest}\n`);
+  return render(ctx, format, copyJson(summary), () => `${summary.digest}\n`);
 }
+
+/**
+ * The summary as `--format json` and templates see it: skopeo's capitalised
+ * keys like inspect, ls and delete, and every key present (Platforms and
+ * Notice null when unset) so a template's fields are the same for every copy.
+ */
+function copyJson(s: CopySummary): unknown {
+  return skopeoKeys({ ...s, platforms: s.platforms ?? null, notice: s.notice ?? null });
+}
+
+function allTagsJson(s: AllTagsSummary): unknown {
+  return skopeoKeys({ ...s, tags: s.tags.map((t) => ({ ...t, platforms: t.platforms ?? null, notice: t.notice ?? null })) });
+}
+
+/** Summaries with every field, for checking a template before the copy. */
+const SHAPE_COPY: CopySummary = {
+  source: "",
+  destination: "",
+  digest: "",
+  mediaType: "",
+  manifests: 0,
+  blobs: { copied: 0, skipped: 0, mounted: 0 },
+  bytes: 0,
+  seconds: 0,
+  upToDate: false,
+  platforms: [""],
+  notice: "",
+};
+const SHAPE_ALL_TAGS: AllTagsSummary = {
+  source: "",
+  destination: "",
+  tags: [{ tag: "", digest: "", mediaType: "", manifests: 0, upToDate: false, platforms: [""], notice: "" }],
+  manifests: 0,
+  blobs: { copied: 0, skipped: 0, mounted: 0 },
+  bytes: 0,
+  seconds: 0,
+};
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
