@@ -3,6 +3,7 @@ import { IntegrityError, NotFoundError, UnsupportedError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 import {
   dockerArchiveManifest,
+  configPlatform,
   parseImageConfig,
   parseRawManifest,
   type Descriptor,
@@ -114,8 +115,7 @@ async function putUncompressed(session: CopySession, src: ImageSource, node: Nod
 /** A single image's platform, from its config, checked against every platform asked for. */
 async function checkImagePlatform(session: CopySession, src: ImageSource, manifest: ImageManifest, wanted: readonly Platform[], where: string): Promise<string> {
   const config = parseImageConfig(await readConfig(session, src, manifest.config), where);
-  const own: Platform | undefined =
-    config.os && config.architecture ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } : undefined;
+  const own: Platform | undefined = configPlatform(config);
   for (const p of wanted) {
     if (!platformMatches(p, own)) {
       const offered = own ? formatPlatform(own) : "unknown";

@@ -101,6 +101,18 @@ describe("dray tag / ls / digest / delete against the registry", () => {
     assert.equal(byDigest.stdout.trim(), image.manifest.digest.toString());
   });
 
+  it("--platform a single image does not have is exit 3 for digest, inspect and copy alike (issue 19, bug 4)", async () => {
+    const own = await drayOk(["digest", "--platform", "linux/amd64", at("app:v1")]);
+    assert.equal(own.stdout, `${image.manifest.digest}\n`, "its own platform picks the image itself");
+    const dir = makeTempDir("dray-platform-");
+    for (const args of [["digest"], ["inspect"], ["inspect", "--raw"], ["inspect", "--config"], ["copy", "-q"]]) {
+      const r = await dray([...args, "--platform", "linux/arm64", at("app:v1"), ...(args[0] === "copy" ? [`oci:${dir}/out:v1`] : [])]);
+      assert.equal(r.code, 3, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stdout, "", `${args.join(" ")} printed nothing on stdout`);
+      assert.match(r.stderr, /platform linux\/arm64 .*single-platform image for linux\/amd64/);
+    }
+  });
+
   it("delete: by tag, resolving the digest first; tells on stderr which other tags went with it", async () => {
     const other = await buildImage({ format: "oci", seed: "keep" });
     await pushImage({ url: reg.url }, "app", "keep", other);
