@@ -183,6 +183,16 @@ describe("dray sync (command line)", () => {
     assert.deepEqual(await listTags(regB, "single/tool"), ["v2.0"]);
   });
 
+  it("--semver '>=2.1-rc' takes the pre-release and later versions; a filter that matches nothing says so, exit 0 (issue 19, bug 5)", async () => {
+    for (const t of ["2.0.0", "2.1-rc", "2.1.0"]) await pushImage(regA, "team/pre", t, await buildImage({ seed: `cli-pre-${t}` }));
+    const r = await dray(["sync", `${a.host}/team/pre`, `${b.host}/pre/app`, "--semver", ">=2.1-rc"], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await listTags(regB, "pre/app"), ["2.1-rc", "2.1.0"]);
+    const none = await dray(["sync", `${a.host}/team/pre`, `${b.host}/pre/none`, "--semver", ">=9"], { env: env() });
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stderr, /no tag of .*team\/pre matches semver ">=9"/);
+  });
+
   it("a bad file is a usage error naming the line", async () => {
     const bad = join(dir, "bad.yaml");
     await writeFile(bad, `sync:\n  - source: ${a.host}/x\n    destination: ${b.host}\n    tags: { semver: 'nope' }\n`);

@@ -114,6 +114,8 @@ function eventLine(e: SyncEvent): string | undefined {
       return imageLine(e.item);
     case "referrer":
       return referrerLine(e.item);
+    case "repository":
+      return e.unmatched ? `nothing     no tag of ${e.source} matches ${e.unmatched}` : undefined;
     case "repository-failed":
       return `FAILED      ${e.failure.source}${e.failure.destination ? ` -> ${e.failure.destination}` : ""}: ${e.failure.error.message}`;
     default:
