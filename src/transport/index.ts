@@ -33,6 +33,23 @@ export async function openDestination(loc: Location, opts: TransportOptions = {}
   }
 }
 
+/**
+ * An archive on standard input can be read once; commands that open it
+ * several times (`--all-tags`: the tag list, then each tag) get it saved to
+ * a temporary file first, and its location rewritten to that file. `fn`'s
+ * location is the file; the file is removed when `fn` settles.
+ */
+export async function withReplayableInput<T>(loc: Location, opts: TransportOptions, fn: (loc: Location) => Promise<T>): Promise<T> {
+  if ((loc.transport !== "oci-archive" && loc.transport !== "docker-archive") || loc.path !== "-") return fn(loc);
+  const { spoolInput } = await import("./archive/staging.js");
+  const spooled = await spoolInput(opts.stdin, opts);
+  try {
+    return await fn({ ...loc, path: spooled.file });
+  } finally {
+    await spooled.cleanup();
+  }
+}
+
 export async function openReferences(loc: Location, opts: TransportOptions = {}): Promise<ReferenceStore> {
   switch (loc.transport) {
     case "docker":

@@ -1,0 +1,46 @@
+// --all-tags with archives at either end (issue 19, bugs 6 and 7): an
+// oci-archive read from standard input is saved once and then listed and
+// read per tag; a docker-archive destination gets every tag, as
+// `docker save IMG:a IMG:b` writes them, and skopeo reads each.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { buildImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
+import { requireTool } from "../helpers/registry.js";
+import { skopeoInspectRaw } from "../helpers/skopeo.js";
+import { makeTempDir } from "../helpers/tmp.js";
+import { dray, drayOk } from "./run.js";
+
+describe("--all-tags from and into archives", () => {
+  let work: string;
+  let layout: string;
+  let archive: string;
+  let v1: BuiltImage;
+  let v2: BuiltImage;
+
+  before(async () => {
+    requireTool("skopeo");
+    work = makeTempDir("dray-all-tags-archives-");
+    layout = join(work, "layout");
+    v1 = await buildImage({ seed: "ata-v1" });
+    v2 = await buildImage({ seed: "ata-v2" });
+    await writeOciLayout(layout, v1, "v1");
+    await drayOk(["copy", "-q", `oci:${layout}:v1`, `oci:${layout}:keep`]);
+    const other = join(work, "other");
+    await writeOciLayout(other, v2, "v2");
+    await drayOk(["copy", "-q", `oci:${other}:v2`, `oci:${layout}:v2`]);
+    archive = join(work, "all.tar");
+    await drayOk(["copy", "-q", "--all-tags", `oci:${layout}`, `oci-archive:${archive}`]);
+  });
+
+  it("bug 6: --all-tags from oci-archive:- (standard input) copies every tag, no warning", async () => {
+    const out = join(work, "from-stdin");
+    const r = await dray(["copy", "-q", "--all-tags", "oci-archive:-", `oci:${out}`], { input: await readFile(archive) });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /MaxListeners|Warning/);
+    for (const [tag, img] of [["v1", v1], ["keep", v1], ["v2", v2]] as const) {
+      assert.ok((await skopeoInspectRaw(`oci:${out}:${tag}`)).equals(img.manifest.bytes), `${tag} arrived byte for byte`);
+    }
+  });
+});
