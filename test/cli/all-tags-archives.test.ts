@@ -43,4 +43,20 @@ describe("--all-tags from and into archives", () => {
       assert.ok((await skopeoInspectRaw(`oci:${out}:${tag}`)).equals(img.manifest.bytes), `${tag} arrived byte for byte`);
     }
   });
+
+  it("bug 7: --all-tags into docker-archive:FILE:NAME writes every tag as NAME:TAG; skopeo reads each", async () => {
+    const file = join(work, "docker-all.tar");
+    const r = await dray(["copy", "-q", "--all-tags", `oci:${layout}`, `docker-archive:${file}:dray/app`]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const tag of ["v1", "keep", "v2"]) {
+      const raw = JSON.parse((await skopeoInspectRaw(`docker-archive:${file}:dray/app:${tag}`)).toString()) as { layers: unknown[] };
+      assert.ok(raw.layers.length > 0, `dray/app:${tag} is in the archive`);
+    }
+  });
+
+  it("bug 7: --all-tags into a docker-archive without a repository name is refused with one clear message", async () => {
+    const r = await dray(["copy", "--all-tags", `oci:${layout}`, `docker-archive:${join(work, "noname.tar")}`]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^dray: --all-tags into a docker-archive needs a repository for its RepoTags: docker-archive:.*noname\.tar:NAME\n$/);
+  });
 });
