@@ -27,8 +27,24 @@ const TOKEN_RE = /^[\x21-\x7e]+$/;
 
 export type CredentialSource = Omit<CredentialLookup, "domain">;
 
+/**
+ * The repository a request is about, for credentials scoped to it
+ * (containers auth.json keys like `HOST/team/app`, containers-auth.json(5)):
+ * the one asked to push, else the first named. A mount asks for the
+ * target's push and the source's pull in one token: the target's credential
+ * is the one that must be able to write.
+ */
+function repositoryOf(scopes: readonly Scope[]): string | undefined {
+  const repos = scopes.flatMap((s) => {
+    const m = /^repository(?:\([^)]*\))?:(.+):([^:]*)$/.exec(s);
+    return m ? [{ name: m[1]!, push: m[2]!.split(",").includes("push") }] : [];
+  });
+  return (repos.find((r) => r.push) ?? repos[0])?.name;
+}
+
 export class Authenticator {
-  private credential: Promise<RegistryCredential | undefined> | undefined;
+  /** Per repository ("" for none): a containers auth.json may hold a different credential for each. */
+  private readonly credentials = new Map<string, Promise<RegistryCredential | undefined>>();
   private noticed = new Set<string>();
   private readonly realmDecisions = new Map<string, Promise<RegistryCredential | undefined>>();
 
@@ -38,10 +54,14 @@ export class Authenticator {
     private readonly source: CredentialSource,
   ) {}
 
-  /** The credential for this registry (resolved once per authenticator). */
-  getCredential(): Promise<RegistryCredential | undefined> {
-    this.credential ??= resolveCredentials({ ...this.source, domain: this.endpoint.domain });
-    return this.credential;
+  /** The credential for this registry, or for one repository of it (resolved once per authenticator and repository). */
+  getCredential(repo?: string): Promise<RegistryCredential | undefined> {
+    let found = this.credentials.get(repo ?? "");
+    if (!found) {
+      found = resolveCredentials({ ...this.source, domain: this.endpoint.domain, ...(repo === undefined ? {} : { repoPath: repo }) });
+      this.credentials.set(repo ?? "", found);
+    }
+    return found;
   }
 
   /** The Authorization header value for `scopes`, or undefined when the registry asked for none. */
@@ -50,7 +70,7 @@ export class Authenticator {
     const bearer = findChallenge(challenges, "bearer");
     if (bearer) return `Bearer ${(await this.token(bearer, scopes, signal)).token}`;
     if (findChallenge(challenges, "basic")) {
-      const cred = await this.getCredential();
+      const cred = await this.getCredential(repositoryOf(scopes));
       if (cred && cred.identityToken === undefined) return basicHeader(cred);
     }
     return undefined;
@@ -74,7 +94,7 @@ export class Authenticator {
     const bearer = findChallenge(challenges, "bearer");
     if (bearer) {
       const wanted = mergeScopes(scopes, scopesOfChallenge(bearer.params.scope));
-      const cred = await this.credentialForRealm(bearer);
+      const cred = await this.credentialForRealm(bearer, repositoryOf(scopes));
       // Drop every token of this owner that covers the failed request: one of them was just refused.
       const owner = this.tokenOwner(bearer, cred);
       for (const [k, t] of this.endpoint.tokens) if (t.owner === owner && scopesCover(t.scopes, scopes)) this.endpoint.tokens.delete(k);
@@ -82,7 +102,7 @@ export class Authenticator {
       return wanted;
     }
     if (findChallenge(challenges, "basic")) {
-      const cred = await this.getCredential();
+      const cred = await this.getCredential(repositoryOf(scopes));
       return cred && cred.identityToken === undefined ? [...scopes] : undefined;
     }
     return undefined;
@@ -120,7 +140,7 @@ export class Authenticator {
   }
 
   private async token(ch: Challenge, scopes: readonly Scope[], signal?: AbortSignal): Promise<CachedToken> {
-    const cred = await this.credentialForRealm(ch);
+    const cred = await this.credentialForRealm(ch, repositoryOf(scopes));
     const owner = this.tokenOwner(ch, cred);
     const key = this.tokenKey(ch, scopes, cred);
     const cached = this.cachedToken(owner, key, scopes);
@@ -139,18 +159,18 @@ export class Authenticator {
   }
 
   /** The credential the token realm may receive, applying the same-owner rule (decided once per realm). */
-  private credentialForRealm(ch: Challenge): Promise<RegistryCredential | undefined> {
-    const key = ch.params.realm ?? "";
+  private credentialForRealm(ch: Challenge, repo?: string): Promise<RegistryCredential | undefined> {
+    const key = `${ch.params.realm ?? ""}\n${repo ?? ""}`;
     let decided = this.realmDecisions.get(key);
     if (!decided) {
-      decided = this.decideRealmCredential(ch);
+      decided = this.decideRealmCredential(ch, repo);
       this.realmDecisions.set(key, decided);
     }
     return decided;
   }
 
-  private async decideRealmCredential(ch: Challenge): Promise<RegistryCredential | undefined> {
-    const cred = await this.getCredential();
+  private async decideRealmCredential(ch: Challenge, repo: string | undefined): Promise<RegistryCredential | undefined> {
+    const cred = await this.getCredential(repo);
     if (!cred) return undefined;
     const realm = realmURL(ch, this.endpoint.domain);
     const registryHost = hostOf(this.endpoint.domain);
