@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { buildImage, buildIndex, pushImage, type BuiltImage, type BuiltIndex } from "../helpers/fixtures.js";
@@ -196,6 +196,22 @@ describe("dray tag / ls / digest / delete on layouts and archives written by sko
     assert.ok((await skopeoInspectRaw(`${arch}:v2`)).equals(image.manifest.bytes));
     await drayOk(["delete", `${arch}:v1`]);
     assert.equal((await drayOk(["ls", arch])).stdout, "v2\n");
+  });
+
+  it("delete without a reference in a layout or archive is exit 2 and changes nothing (an empty $TAG must not wipe it; issue 19, bug 9)", async () => {
+    const single = join(dir, "single");
+    await drayOk(["copy", "-q", `oci:${join(dir, "layout")}:v1`, `oci:${single}:v1`]);
+    await drayOk(["copy", "-q", `oci:${single}:v1`, `oci:${single}:v1-again`]);
+    await drayOk(["copy", "-q", `oci:${single}:v1`, `oci-archive:${join(dir, "single.tar")}:v1`]);
+    await drayOk(["copy", "-q", `oci:${single}:v1`, `docker-archive:${join(dir, "single.docker.tar")}:example.test/one:v1`]);
+    for (const loc of [`oci:${single}`, `oci-archive:${join(dir, "single.tar")}`, `docker-archive:${join(dir, "single.docker.tar")}`]) {
+      const file = loc.startsWith("oci:") ? join(single, "index.json") : loc.slice(loc.indexOf(":") + 1);
+      const before = await readFile(file);
+      const r = await dray(["delete", loc]);
+      assert.equal(r.code, 2, `${loc}: ${r.stderr}`);
+      assert.match(r.stderr, /^dray: delete needs a reference: .*TAG/);
+      assert.ok((await readFile(file)).equals(before), `${loc} is unchanged`);
+    }
   });
 
   it("docker-archive: ls shows RepoTags, digest is computed locally and stable, tag adds a RepoTag", async () => {
