@@ -101,8 +101,8 @@ async function archiveTarget(path: string): Promise<ArchiveTarget> {
     if (isNotFound(err)) return { file, keep: undefined };
     throw ioError(err, `cannot write ${path}`, path);
   }
-  if (st.isDirectory()) throw new UsageError(`${path} is a directory; an archive is a file (use oci:${path} for a layout folder)`, "E_LOCATION_INVALID", { where: path });
-  if (!st.isFile()) throw new UsageError(`${path} is not a regular file`, "E_LOCATION_INVALID", { where: path });
+  if (st.isDirectory()) throw new UsageError(`${path} is a directory; an archive is a file (use oci:${path} for a layout folder)`, { code: "E_LOCATION_INVALID", where: path });
+  if (!st.isFile()) throw new UsageError(`${path} is not a regular file`, { code: "E_LOCATION_INVALID", where: path });
   try {
     await access(file, fsConstants.W_OK);
   } catch (err) {
