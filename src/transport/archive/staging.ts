@@ -149,6 +149,10 @@ export class ArchiveOutput {
   static async open(path: string, opts: TransportOptions): Promise<ArchiveOutput> {
     if (path === "-") {
       const out = opts.stdout ?? process.stdout;
+      // As `docker save` does: a tar on a terminal is garbage on the screen, never what was meant.
+      if ((out as { isTTY?: boolean }).isTTY === true) {
+        throw new UsageError("refusing to write an archive to a terminal: redirect standard output (> FILE, | …) or give a file name instead of -");
+      }
       return new ArchiveOutput(path, new TarWriter(out, { end: false }), undefined, undefined);
     }
     const target = await archiveTarget(path);
@@ -186,13 +190,18 @@ export class ArchiveOutput {
  * function that removes it.
  */
 export async function spoolInput(input: Readable | undefined, opts: TransportOptions): Promise<{ file: string; cleanup: () => Promise<void> }> {
+  const source = input ?? process.stdin;
+  // Nobody types a tar: waiting for one on a terminal would wait forever.
+  if ((source as { isTTY?: boolean }).isTTY === true) {
+    throw new UsageError("standard input is a terminal: pipe an archive in (< FILE, … |) or give its file name instead of -");
+  }
   const parent = opts.tmpDir ?? tmpdir();
   await sweepDeadTemporaries(parent);
   const dir = await mkdtemp(join(parent, `.dray-stdin-${process.pid}-`));
   const file = join(dir, "archive.tar");
   const cleanup = (): Promise<void> => removeDir(dir);
   try {
-    await pipeline(input ?? process.stdin, new FileSink(file, 0o600));
+    await pipeline(source, new FileSink(file, 0o600));
   } catch (err) {
     await cleanup();
     throw ioError(err, "cannot read the archive from standard input", "-");
