@@ -45,6 +45,14 @@ function signalExitCode(sig: StopSignal): number {
   return 128 + osConstants.signals[sig];
 }
 
+/** 128 + SIGPIPE: what a shell reports for `yes | head -1`'s yes. */
+const BROKEN_PIPE_EXIT = 128 + osConstants.signals.SIGPIPE;
+
+function isBrokenPipe(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) if ((e as NodeJS.ErrnoException).code === "EPIPE") return true;
+  return false;
+}
+
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command("dray")
     .description("Copy, inspect and mirror container images between registries, OCI layouts and archives")
@@ -84,14 +92,25 @@ export async function main(argv: readonly string[]): Promise<number> {
     controller.abort();
   };
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  // A reader that went away (`dray copy … oci-archive:- | head -c 10`): stop the work and exit
+  // quietly with SIGPIPE's status, as Unix tools killed by SIGPIPE do (Node ignores the signal itself).
+  let stdoutClosed = false;
+  const onStdoutError = (err: Error): void => {
+    if (!isBrokenPipe(err)) return;
+    stdoutClosed = true;
+    controller.abort();
+  };
+  process.stdout.on("error", onStdoutError);
   try {
     await buildProgram(ctx).parseAsync([...argv]);
+    if (stdoutClosed) return BROKEN_PIPE_EXIT;
     return stoppedBy ? signalExitCode(stoppedBy) : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
       return 2; // commander already printed its one-line message
     }
+    if (stdoutClosed || isBrokenPipe(err)) return BROKEN_PIPE_EXIT;
     if (stoppedBy) {
       ctx.message(stoppedBy === "SIGINT" ? "dray: interrupted" : `dray: interrupted (${stoppedBy})`);
       return signalExitCode(stoppedBy);
@@ -100,5 +119,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     return exitCodeFor(err);
   } finally {
     for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+    process.stdout.off("error", onStdoutError);
   }
 }
