@@ -104,6 +104,30 @@ describe("dray copy between OCI layouts", () => {
     assert.match(fn.stderr, /function "title" not defined/);
   });
 
+  it("--progress none and -q keep stderr empty (also with an archive on stdout); -q with --progress json is exit 2 (issue 19)", async () => {
+    const none = await dray(["copy", "--progress", "none", `oci:${src}:v1`, `oci:${join(dir, "none")}:v1`]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stderr, "");
+    assert.equal(none.stdout, `${built.manifest.digest}\n`);
+    const quiet = await dray(["copy", "-q", "--platform", "linux/amd64", `oci:${src}:v1`, "oci-archive:-"]);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stderr, "", "no digest on stderr under -q");
+    const both = await dray(["copy", "-q", "--progress", "json", `oci:${src}:v1`, `oci:${join(dir, "both")}:v1`]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /^dray: -q and --progress json contradict each other/);
+  });
+
+  it("--digestfile into a missing folder is exit 2 before anything is copied (issue 19)", async () => {
+    const dst = join(dir, "digestfile-missing");
+    const r = await dray(["copy", "--digestfile", join(dir, "no", "such", "d.txt"), `oci:${src}:v1`, `oci:${dst}:v1`]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^dray: --digestfile .*d\.txt: the folder .*such does not exist\n$/);
+    assert.equal(existsSync(dst), false, "nothing was copied");
+    const isDir = await dray(["copy", "--digestfile", dir, `oci:${src}:v1`, `oci:${dst}:v1`]);
+    assert.equal(isDir.code, 2);
+    assert.match(isDir.stderr, /is a directory; give a file name/);
+  });
+
   it("--platform writes a new index of just that platform and prints its digest", async () => {
     const dst = join(dir, "arm");
     const r = await dray(["copy", "--platform", "linux/arm64", `oci:${src}:v1`, `oci:${dst}:arm`]);

@@ -1,7 +1,9 @@
-import { writeFile } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { access, stat, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { copy, copyAllTags, type CopyLocationOptions } from "../../copy/index.js";
 import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
-import { UsageError } from "../../errors.js";
+import { IoError, UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
@@ -19,8 +21,15 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   const dst = parseLocation(dstText);
   if (flags.allTags && flags.digestfile) throw new UsageError("--digestfile names one image; it cannot be used with --all-tags");
   const quiet = flags.quiet === true;
+  // -q is silence; --progress json asks for output: saying both is a contradiction, not a choice for us to make.
+  if (quiet && (flags.progress === "json" || flags.progress === "plain" || flags.progress === "bar")) {
+    throw new UsageError(`-q and --progress ${flags.progress} contradict each other: -q prints nothing on stderr`);
+  }
+  if (flags.digestfile) await checkWritableFile(flags.digestfile, "--digestfile");
   const progressMode = resolveMode(flags.progress, quiet, ctx.stderr as TerminalInfo);
   const progress = await createProgress(flags.progress, ctx, quiet);
+  // `--progress none` and `-q`: no progress and no summary line on stderr (README: "`none` or `-q` is silent").
+  const silent = quiet || flags.progress === "none";
   const opts: CopyLocationOptions = {
     platforms: (flags.platform ?? []).map(parsePlatform),
     signal: ctx.signal,
@@ -36,7 +45,8 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       const summary = await copyAllTags(src, dst, opts);
       progress.stop();
       if (flags.referrers) await copyReferrers(ctx, src, dst, summary.tags.map((t) => t.digest), opts, quiet);
-      if (!quiet) ctx.message(describeAllTags(summary));
+      if (!silent) ctx.message(describeAllTags(summary));
+      if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
       await render(sink, format, allTagsJson(summary), () => summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
       return;
     }
@@ -46,9 +56,10 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     if (!quiet) {
       // Bars and plain lines already showed the notice as it happened.
       if (summary.notice && (progressMode === "none" || progressMode === "json")) ctx.message(`dray: note: ${summary.notice}`);
-      ctx.message(describe(summary));
+      if (!silent) ctx.message(describe(summary));
     }
     if (flags.referrers) await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet);
+    if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
     await renderSummary(sink, format, summary);
   } finally {
     progress.stop();
@@ -59,6 +70,22 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
 async function copyReferrers(ctx: CliContext, src: Location, dst: Location, digests: string[], opts: CopyLocationOptions, quiet: boolean): Promise<void> {
   const { copyReferrersAfterCopy } = await import("./referrers-run.js");
   await copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
+}
+
+/**
+ * An output file's folder must exist and be writable before any work: a
+ * `--digestfile` into a missing folder used to fail after the whole copy.
+ */
+async function checkWritableFile(path: string, flag: string): Promise<void> {
+  const dir = dirname(resolve(path));
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new UsageError(`${flag} ${path}: the folder ${dir} does not exist`);
+  if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new UsageError(`${flag} ${path} is a directory; give a file name`);
+  try {
+    await access(dir, fsConstants.W_OK);
+  } catch {
+    throw new IoError(`${flag} ${path}: cannot write in ${dir} (permission denied)`, { where: path });
+  }
 }
 
 function writesStdout(loc: Location): boolean {
