@@ -79,6 +79,17 @@ describe("dray tag / ls / digest / delete against the registry", () => {
     assert.match(missing.stderr, /^dray: /);
   });
 
+  it("ls refuses parts of a location it would ignore, as skopeo does: --catalog HOST/REPO, REPO:TAG (issue 19)", async () => {
+    const cat = await dray(["ls", "--catalog", `${reg.host}/app`]);
+    assert.equal(cat.code, 2);
+    assert.match(cat.stderr, /^dray: --catalog takes a registry HOST\[:PORT\], not a repository/);
+    for (const loc of [at("app:v1"), `docker://${reg.host}/app@${image.manifest.digest}`]) {
+      const r = await dray(["ls", loc]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^dray: ls lists every tag .* without a tag or digest\n$/);
+    }
+  });
+
   it("ls --catalog HOST lists the repositories", async () => {
     const r = await drayOk(["ls", "--catalog", reg.host]);
     assert.deepEqual(r.stdout.trim().split("\n").sort(), ["app", "multi"]);

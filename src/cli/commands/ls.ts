@@ -24,6 +24,10 @@ export function register(program: Command, ctx: CliContext): void {
     if (flags.catalog !== undefined) {
       if (locText !== undefined) throw new UsageError("give either a location or --catalog HOST, not both");
       const [{ parseRegistryHost }, { listCatalog }] = await Promise.all([import("../../auth/login.js"), import("../../transport/registry/index.js")]);
+      // skopeo refuses what a command would ignore: a repository after the host is a mistake, not a filter.
+      if (/^(?:[a-z]+:\/\/)?[^/]+\/./i.test(flags.catalog.trim())) {
+        throw new UsageError(`--catalog takes a registry HOST[:PORT], not a repository: "${flags.catalog}"`);
+      }
       const host = parseRegistryHost(flags.catalog);
       const repositories = await listCatalog(host, transport);
       // Field names as `skopeo list-tags` uses for tags, extended to the catalog.
@@ -36,6 +40,8 @@ export function register(program: Command, ctx: CliContext): void {
       import("../../transport/index.js"),
     ]);
     const loc = parseLocation(locText);
+    const named = loc.transport === "docker" ? loc.ref.tag ?? loc.ref.digest : loc.ref;
+    if (named !== undefined) throw new UsageError(`ls lists every tag of a repository, layout or archive: give ${locText} without a tag or digest`);
     const refs = await openReferences(loc, transport);
     let tags: string[];
     try {
