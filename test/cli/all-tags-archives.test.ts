@@ -59,4 +59,22 @@ describe("--all-tags from and into archives", () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^dray: --all-tags into a docker-archive needs a repository for its RepoTags: docker-archive:.*noname\.tar:NAME\n$/);
   });
+
+  it("hints name the form the user typed: oci-archive:FILE:REF, oci-archive:-:REF (issue 19)", async () => {
+    const file = await dray(["inspect", `oci-archive:${archive}`]);
+    assert.equal(file.code, 2);
+    assert.match(file.stderr, new RegExp(`name one as oci-archive:${archive.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}:REF`));
+    const stdin = await dray(["inspect", "oci-archive:-"], { input: await readFile(archive) });
+    assert.equal(stdin.code, 2);
+    assert.match(stdin.stderr, /name one as oci-archive:-:REF/);
+    assert.doesNotMatch(stdin.stderr + file.stderr, /oci:oci-archive|oci:\/.*\.tar:REF/);
+  });
+
+  it("tag on a docker-archive takes NAME:TAG and names the RepoTag it added (issue 19)", async () => {
+    const file = join(work, "tag-me.docker.tar");
+    await drayOk(["copy", "-q", `oci:${layout}:v1`, `docker-archive:${file}:example.test/one:v1`]);
+    const r = await drayOk(["tag", `docker-archive:${file}`, "example.test/other:v9"]);
+    assert.match(r.stderr, /^Tagged docker-archive:.*tag-me\.docker\.tar:example\.test\/other:v9$/m);
+    assert.deepEqual((await drayOk(["ls", `docker-archive:${file}`])).stdout.trim().split("\n").sort(), ["example.test/one:v1", "example.test/other:v9"]);
+  });
 });

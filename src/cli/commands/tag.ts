@@ -11,7 +11,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<tags...>", "new tags");
   addTransportOptions(cmd);
   cmd.action(async (locText: string, tags: string[], flags: TransportFlags) => {
-    const [{ parseLocation, formatLocation }, { isValidTag }, { UsageError }, { openReferences }] = await Promise.all([
+    const [{ parseLocation, formatLocation }, { isValidTag, parseReference }, { UsageError }, { openReferences }] = await Promise.all([
       import("../../ref/location.js"),
       import("../../ref/reference.js"),
       import("../../errors.js"),
@@ -19,14 +19,17 @@ export function register(program: Command, ctx: CliContext): void {
     ]);
     const loc = parseLocation(locText);
     // Check every tag before touching anything, so a typo in the third leaves the first two undone too.
+    // A docker-archive's names are NAME:TAG (RepoTags): a full reference is a tag there.
+    const nameTagAllowed = loc.transport === "docker-archive";
     for (const tag of tags) {
+      if (nameTagAllowed && tag.includes(":") && !parseReference(tag).digest) continue;
       if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}": a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, not a reference`, { code: "E_REF_INVALID" });
     }
     const refs = await openReferences(loc, transportOptions(flags, ctx));
     try {
       for (const tag of tags) {
         await refs.addTag(tag);
-        ctx.message(`Tagged ${formatLocation(retagged(loc, tag))}`);
+        ctx.message(`Tagged ${formatLocation(retagged(loc, tag, parseReference))}`);
       }
     } finally {
       await refs.close();
@@ -37,13 +40,15 @@ export function register(program: Command, ctx: CliContext): void {
 type Loc = import("../../ref/location.js").Location;
 
 /** The location the new tag makes, for the message. */
-function retagged(loc: Loc, tag: string): Loc {
+function retagged(loc: Loc, tag: string, parseReference: (text: string) => import("../../ref/reference.js").ImageReference): Loc {
   switch (loc.transport) {
     case "docker": {
       const { digest: _digest, ...rest } = loc.ref;
       return { ...loc, ref: { ...rest, tag } };
     }
     case "docker-archive":
+      // The RepoTag added: NAME:TAG as given, or a bare tag under the location's NAME.
+      if (tag.includes(":")) return { ...loc, ref: parseReference(tag) };
       return loc.ref ? { ...loc, ref: { domain: loc.ref.domain, path: loc.ref.path, tag } } : loc;
     case "oci":
     case "oci-archive":

@@ -35,13 +35,23 @@ function byName(layout: OciLayout, index: LayoutIndex, name: string): Descriptor
   return found[0]!.desc;
 }
 
+/**
+ * How the user names an image here: `oci:DIR:REF` for a layout, and for an
+ * oci-archive (read through the same code, see asLayout) `oci-archive:FILE:REF`,
+ * never `oci:FILE.tar:REF` or `oci:oci-archive:-:REF`.
+ */
+function refForm(layout: OciLayout): string {
+  if (!("tar" in layout)) return `oci:${layout.root}:REF`; // ArchiveBlobs carries its tar index; a layout does not
+  return layout.root.startsWith("oci-archive:") ? `${layout.root}:REF` : `oci-archive:${layout.root}:REF`;
+}
+
 function onlyImage(layout: OciLayout, index: LayoutIndex): Descriptor {
   const digests = [...new Set(index.entries.map((e) => e.desc.digest.toString()))];
   if (digests.length === 1) return index.entries[0]!.desc;
   if (digests.length === 0) throw new NotFoundError(`OCI layout ${layout.root} holds no image`, { where: layout.root });
   const choices = index.entries.map((e) => refName(e) ?? e.desc.digest.toString());
   const list = [...new Set(choices)].slice(0, 20).join(", ");
-  throw new UsageError(`OCI layout ${layout.root} holds ${digests.length} images; name one as oci:${layout.root}:REF (${list})`, { code: "E_USAGE", where: layout.root,
+  throw new UsageError(`${layout.root} holds ${digests.length} images; name one as ${refForm(layout)} (${list})`, { code: "E_USAGE", where: layout.root,
   });
 }
 
