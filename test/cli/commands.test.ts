@@ -100,6 +100,20 @@ describe("dray tag / ls / digest / delete against the registry", () => {
     assert.equal(both.code, 2);
   });
 
+  it("-f json on digest, tag, ls and delete (issue 19: --format json wherever there is output)", async () => {
+    await pushImage({ url: reg.url }, "fmt", "v1", image);
+    const d = JSON.parse((await drayOk(["digest", "-f", "json", at("fmt:v1")])).stdout) as { Digest: string; Location: string };
+    assert.equal(d.Digest, image.manifest.digest.toString());
+    assert.equal((await drayOk(["digest", "-f", "{{.Digest}}", at("fmt:v1")])).stdout, `${image.manifest.digest}\n`);
+    const t = JSON.parse((await drayOk(["tag", "-f", "json", at("fmt:v1"), "fmt-a", "fmt-b"])).stdout) as { Tagged: string[] };
+    assert.deepEqual(t.Tagged, [at("fmt:fmt-a"), at("fmt:fmt-b")]);
+    assert.equal((await drayOk(["tag", at("fmt:v1"), "fmt-c"])).stdout, "", "no data on stdout by default");
+    const l = JSON.parse((await drayOk(["ls", "-f", "json", at("fmt")])).stdout) as { Tags: string[] };
+    assert.deepEqual(l.Tags.sort(), ["fmt-a", "fmt-b", "fmt-c", "v1"]);
+    const del = JSON.parse((await drayOk(["delete", "-f", "json", at("fmt:fmt-c")])).stdout) as { Digest: string };
+    assert.equal(del.Digest, image.manifest.digest.toString());
+  });
+
   it("digest: the manifest digest (index or, with --platform, the child); equals sha256 of skopeo --raw", async () => {
     const d = await drayOk(["digest", at("app:v1")]);
     assert.equal(d.stdout, `${image.manifest.digest}\n`);

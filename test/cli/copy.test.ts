@@ -76,7 +76,7 @@ describe("dray copy between OCI layouts", () => {
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as Record<string, unknown>;
     // skopeo's capitalised keys, as inspect, ls and delete print (issue 19, bug 3); every key present
-    assert.deepEqual(Object.keys(s).sort(), ["Blobs", "Bytes", "Destination", "Digest", "Manifests", "MediaType", "Notice", "Platforms", "Seconds", "Source", "UpToDate"]);
+    assert.deepEqual(Object.keys(s).sort(), ["Blobs", "Bytes", "Destination", "Digest", "Manifests", "MediaType", "Notice", "Platforms", "Referrers", "Seconds", "Source", "UpToDate"]);
     assert.equal(s.Source, `oci:${src}:v1`);
     assert.equal(s.Destination, `oci:${dst}:v1`);
     assert.equal(s.Digest, built.manifest.digest.toString());

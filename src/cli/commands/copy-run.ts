@@ -8,7 +8,7 @@ import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
-import { parseFormat, render, skopeoKeys, type OutputFormat } from "../output.js";
+import { parseFormat, render, skopeoKeys } from "../output.js";
 import { createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
 import type { CopyFlags } from "./copy.js";
 
@@ -44,10 +44,10 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     if (flags.allTags) {
       const summary = await copyAllTags(src, dst, opts);
       progress.stop();
-      if (flags.referrers) await copyReferrers(ctx, src, dst, summary.tags.map((t) => t.digest), opts, quiet);
+      const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, summary.tags.map((t) => t.digest), opts, quiet) : null;
       if (!silent) ctx.message(describeAllTags(summary));
       if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
-      await render(sink, format, allTagsJson(summary), () => summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
+      await render(sink, format, allTagsJson(summary, referrers), () => summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
       return;
     }
     const summary = await copy(src, dst, opts);
@@ -58,18 +58,18 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       if (summary.notice && (progressMode === "none" || progressMode === "json")) ctx.message(`dray: note: ${summary.notice}`);
       if (!silent) ctx.message(describe(summary));
     }
-    if (flags.referrers) await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet);
+    const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet) : null;
     if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
-    await renderSummary(sink, format, summary);
+    await render(sink, format, copyJson(summary, referrers), () => `${summary.digest}\n`);
   } finally {
     progress.stop();
   }
 }
 
 /** Referrers follow the image once it has arrived (loaded only with --referrers). */
-async function copyReferrers(ctx: CliContext, src: Location, dst: Location, digests: string[], opts: CopyLocationOptions, quiet: boolean): Promise<void> {
+async function copyReferrers(ctx: CliContext, src: Location, dst: Location, digests: string[], opts: CopyLocationOptions, quiet: boolean): Promise<object> {
   const { copyReferrersAfterCopy } = await import("./referrers-run.js");
-  await copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
+  return copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
 }
 
 /**
@@ -92,22 +92,18 @@ function writesStdout(loc: Location): boolean {
   return (loc.transport === "oci-archive" || loc.transport === "docker-archive") && loc.path === "-";
 }
 
-/** The text form is the digest alone, so `$(dray copy …)` is the digest. */
-function renderSummary(ctx: CliContext, format: OutputFormat, summary: CopySummary): Promise<void> {
-  return render(ctx, format, copyJson(summary), () => `${summary.digest}\n`);
-}
-
 /**
  * The summary as `--format json` and templates see it: skopeo's capitalised
  * keys like inspect, ls and delete, and every key present (Platforms and
  * Notice null when unset) so a template's fields are the same for every copy.
  */
-function copyJson(s: CopySummary): unknown {
-  return skopeoKeys({ ...s, platforms: s.platforms ?? null, notice: s.notice ?? null });
+function copyJson(s: CopySummary, referrers: object | null = null): unknown {
+  return skopeoKeys({ ...s, platforms: s.platforms ?? null, notice: s.notice ?? null, referrers });
 }
 
-function allTagsJson(s: AllTagsSummary): unknown {
-  return skopeoKeys({ ...s, tags: s.tags.map((t) => ({ ...t, platforms: t.platforms ?? null, notice: t.notice ?? null })) });
+/** `Referrers` is the --referrers summary (copied, up to date, failed, each item), null without --referrers. */
+function allTagsJson(s: AllTagsSummary, referrers: object | null = null): unknown {
+  return skopeoKeys({ ...s, tags: s.tags.map((t) => ({ ...t, platforms: t.platforms ?? null, notice: t.notice ?? null })), referrers });
 }
 
 /** Summaries with every field, for checking a template before the copy. */

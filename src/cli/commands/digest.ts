@@ -4,6 +4,7 @@ import { addTransportOptions, transportOptions, type TransportFlags } from "../o
 
 interface DigestFlags extends TransportFlags {
   platform?: string;
+  format?: string;
 }
 
 /** `dray digest LOC`: the manifest digest, computed locally for layouts and archives. */
@@ -12,21 +13,23 @@ export function register(program: Command, ctx: CliContext): void {
     .command("digest")
     .description("print the manifest digest of an image or index")
     .argument("<loc>", "image location")
-    .option("--platform <os/arch[/variant]>", "the digest of this platform's image in an index");
+    .option("--platform <os/arch[/variant]>", "the digest of this platform's image in an index")
+    .option("-f, --format <format>", "text (the digest), json ({\"Digest\": …}), or a Go template such as '{{.Digest}}'");
   addTransportOptions(cmd);
   cmd.action(async (locText: string, flags: DigestFlags) => {
-    const [{ parseLocation }, { parsePlatform }, { writeOut }, { manifestDigest }] = await Promise.all([
+    const [{ parseLocation, formatLocation }, { parsePlatform }, output, { manifestDigest }] = await Promise.all([
       import("../../ref/location.js"),
       import("../../oci/platform.js"),
       import("../output.js"),
       import("../../inspect/index.js"),
     ]);
+    const format = output.parseFormat(flags.format);
     const loc = parseLocation(locText);
     const raw = await manifestDigest(loc, {
       transport: transportOptions(flags, ctx),
       signal: ctx.signal,
       ...(flags.platform === undefined ? {} : { platform: parsePlatform(flags.platform) }),
     });
-    await writeOut(ctx, `${raw.digest}\n`);
+    await output.render(ctx, format, { Location: formatLocation(loc), Digest: raw.digest.toString() }, (v) => `${v.Digest}\n`);
   });
 }

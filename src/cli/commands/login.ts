@@ -3,6 +3,7 @@ import type { CliContext } from "../context.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 
 interface LoginFlags extends TransportFlags {
+  format?: string;
   username?: string;
   passwordStdin?: boolean;
   keychain?: boolean;
@@ -23,7 +24,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--keychain", "keep the secret in the OS keychain; config.json holds only a marker")
     // Only what the check against the registry needs: the credential being tested is the one typed in.
     .option("--insecure", "allow plain HTTP and unverified TLS for a non-loopback registry")
-    .option("--ca-file <file>", "extra CA certificates (PEM) to trust");
+    .option("--ca-file <file>", "extra CA certificates (PEM) to trust")
+    .option("-f, --format <format>", "nothing on stdout by default; json ({\"Registry\", \"Stored\", \"Keychain\"}) or a Go template");
   cmd.addHelpText(
     "after",
     `
@@ -38,6 +40,8 @@ Examples:
       import("../../errors.js"),
       import("../../transport/registry/index.js"),
     ]);
+    const output = await import("../output.js");
+    const format = output.parseFormat(flags.format);
     const host = parseRegistryHost(hostText);
     const stdin = process.stdin as import("../prompt.js").TtyInput;
     const terminal = stdin.isTTY === true;
@@ -60,5 +64,6 @@ Examples:
     const stored = await storeCredential(host, creds, { keychain: flags.keychain === true, notice: (m) => ctx.message(m) });
     ctx.message(stored.keychain ? `Secret stored in the OS keychain; marker written to ${stored.configPath}` : `Credential stored in ${stored.configPath}`);
     ctx.message("Login Succeeded");
+    await output.render(ctx, format, { Registry: host, Stored: stored.configPath, Keychain: stored.keychain }, () => "");
   });
 }

@@ -8,9 +8,12 @@ export function register(program: Command, ctx: CliContext): void {
     .command("tag")
     .description("add tags to an existing image without moving blobs (registry: same manifest PUT under each tag; layout: new ref.name)")
     .argument("<loc>", "image location (registry, oci: layout or archive)")
-    .argument("<tags...>", "new tags");
+    .argument("<tags...>", "new tags")
+    .option("-f, --format <format>", "nothing on stdout by default; json ({\"Tagged\": [LOCATION…]}) or a Go template");
   addTransportOptions(cmd);
-  cmd.action(async (locText: string, tags: string[], flags: TransportFlags) => {
+  cmd.action(async (locText: string, tags: string[], flags: TransportFlags & { format?: string }) => {
+    const output = await import("../output.js");
+    const format = output.parseFormat(flags.format);
     const [{ parseLocation, formatLocation }, { isValidTag, parseReference }, { UsageError }, { openReferences }] = await Promise.all([
       import("../../ref/location.js"),
       import("../../ref/reference.js"),
@@ -26,14 +29,18 @@ export function register(program: Command, ctx: CliContext): void {
       if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}": a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, not a reference`, { code: "E_REF_INVALID" });
     }
     const refs = await openReferences(loc, transportOptions(flags, ctx));
+    const tagged: string[] = [];
     try {
       for (const tag of tags) {
         await refs.addTag(tag);
-        ctx.message(`Tagged ${formatLocation(retagged(loc, tag, parseReference))}`);
+        tagged.push(formatLocation(retagged(loc, tag, parseReference)));
+        ctx.message(`Tagged ${tagged.at(-1)}`);
       }
     } finally {
       await refs.close();
     }
+    // The text form stays empty on stdout (the messages are on stderr): `dray tag` has no data to print.
+    await output.render(ctx, format, { Source: formatLocation(loc), Tagged: tagged }, () => "");
   });
 }
 
