@@ -94,7 +94,8 @@ export function formatValue(v: Value): string {
     const keys = Object.keys(v).sort();
     return `map[${keys.map((k) => `${k}:${formatValue(v[k])}`).join(" ")}]`;
   }
-  return String(v);
+  // What is left is not JSON (a symbol or a function): its own string form.
+  return String(v as symbol);
 }
 
 /** Go's notion of "empty": false, 0, nil, and empty strings, arrays and maps. */

@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { InterruptedError, isAbortError } from "../errors.js";
-import type { ImageDestination, ImageSource } from "../transport/types.js";
+import type { ImageDestination } from "../transport/types.js";
 import { createLimiter, type Limiter } from "./limit.js";
 import type { BlobCounts, CopyEvent, CopyOptions } from "./types.js";
 

@@ -1,4 +1,4 @@
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DrayError, IntegrityError } from "../errors.js";
 import { VerifyingStream } from "../oci/digest.js";

@@ -13,7 +13,7 @@ import { copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
-import { DrayError, InterruptedError, isAbortError, NotFoundError } from "../errors.js";
+import { InterruptedError, isAbortError, NotFoundError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
 import { formatLocation } from "../ref/location.js";

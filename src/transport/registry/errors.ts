@@ -1,4 +1,4 @@
-import { AuthError, DrayError, IntegrityError, NotFoundError, RegistryError, UnsupportedError, type DrayErrorDetails } from "../../errors.js";
+import { AuthError, type DrayError, IntegrityError, NotFoundError, RegistryError, UnsupportedError, type DrayErrorDetails } from "../../errors.js";
 import { discard, readBody, type HttpResponse } from "./http.js";
 
 /**

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { IntegrityError, NetworkError, NotFoundError, RegistryError } from "../../errors.js";
-import { Digest } from "../../oci/digest.js";
+import type { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
 import type { RegistryClient } from "./client.js";
 import type { ErrorContext } from "./errors.js";
