@@ -20,6 +20,8 @@ export interface TransportOptions {
   creds?: Credentials;
   /** How messages name `creds` when the registry refuses them (default `--creds`): `--src-creds`, `dray login (user "alice")`. */
   credsSource?: string;
+  /** `--trust-realm HOST` (repeatable): token realms on an unrelated site that may receive the credential. */
+  trustRealms?: string[];
   /** `--authfile`: a containers auth.json tried before the default files. */
   authFile?: string;
   /** Plain HTTP or unverified TLS for non-loopback registries. */

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { transportOptions, type TransportFlags } from "../options.js";
+import { collectTrustRealm, transportOptions, type TransportFlags } from "../options.js";
 
 interface LoginFlags extends TransportFlags {
   username?: string;
@@ -23,20 +23,24 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--keychain", "keep the secret in the OS keychain; config.json holds only a marker")
     // Only what the check against the registry needs: the credential being tested is the one typed in.
     .option("--insecure", "allow plain HTTP and unverified TLS for a non-loopback registry")
-    .option("--ca-file <file>", "extra CA certificates (PEM) to trust");
+    .option("--ca-file <file>", "extra CA certificates (PEM) to trust")
+    .option("--trust-realm <host>", "a token service on an unrelated site that may receive this credential; recorded for later runs (repeatable)", collectTrustRealm);
   cmd.addHelpText(
     "after",
     `
 Examples:
   echo "$TOKEN" | dray login registry.example.com -u ci --password-stdin
-  dray login --keychain registry.example.com -u alice      (prompts for the password)`,
+  dray login --keychain registry.example.com -u alice      (prompts for the password)
+  dray login --trust-realm auth.example.net registry.example.com -u ci --password-stdin
+      (the registry's token service is on another site; later runs send the credential there too)`,
   );
   cmd.action(async (hostText: string, flags: LoginFlags) => {
-    const [{ parseRegistryHost, storeCredential }, prompt, { UsageError }, { verifyCredentials }] = await Promise.all([
+    const [{ parseRegistryHost, storeCredential }, prompt, { UsageError }, { verifyCredentials }, { recordTrustedRealms }] = await Promise.all([
       import("../../auth/login.js"),
       import("../prompt.js"),
       import("../../errors.js"),
       import("../../transport/registry/index.js"),
+      import("../../auth/realm-trust.js"),
     ]);
     const host = parseRegistryHost(hostText);
     const stdin = process.stdin as import("../prompt.js").TtyInput;
@@ -58,6 +62,10 @@ Examples:
     // JSON quoting keeps a user name with odd characters on the error's one line.
     await verifyCredentials(host, creds, transport, `dray login (user ${JSON.stringify(username)})`, ctx.signal);
     const stored = await storeCredential(host, creds, { keychain: flags.keychain === true, notice: (m) => ctx.message(m) });
+    if (flags.trustRealm !== undefined) {
+      const path = await recordTrustedRealms(host, flags.trustRealm);
+      ctx.message(`Token realm ${flags.trustRealm.join(", ")} trusted for ${host}; recorded in ${path}`);
+    }
     ctx.message(stored.keychain ? `Secret stored in the OS keychain; marker written to ${stored.configPath}` : `Credential stored in ${stored.configPath}`);
     ctx.message("Login Succeeded");
   });

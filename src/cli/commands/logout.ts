@@ -9,7 +9,11 @@ export function register(program: Command, ctx: CliContext): void {
     .argument("<host>", "registry host[:port]")
     .action(async (host: string) => {
       const { parseRegistryHost, removeCredential } = await import("../../auth/login.js");
-      const result = await removeCredential(parseRegistryHost(host));
+      const { recordedTrustedRealms, recordTrustedRealms } = await import("../../auth/realm-trust.js");
+      const registry = parseRegistryHost(host);
+      const result = await removeCredential(registry);
+      // The trust `dray login --trust-realm` recorded belongs to the login: it goes with it.
+      if ((await recordedTrustedRealms(registry)).length > 0) await recordTrustedRealms(registry, []);
       if (result.removedKeys.length === 0) {
         ctx.message(`Not logged in to ${host}`);
         return;

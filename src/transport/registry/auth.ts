@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { findChallenge, parseChallengeHeaders, type Challenge } from "../../auth/challenge.js";
 import { resolveCredentials, type CredentialLookup, type RegistryCredential } from "../../auth/credentials.js";
 import { AuthError, DrayError, RegistryError } from "../../errors.js";
-import { hostOf, isLoopbackDomain } from "../../ref/reference.js";
+import { decideRealm, trustHint } from "../../auth/realm-policy.js";
+import { recordedTrustedRealms } from "../../auth/realm-trust.js";
 import type { CachedToken, RegistryEndpoint } from "./endpoint.js";
 import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http.js";
 import { mergeScopes, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
@@ -12,12 +13,11 @@ import { mergeScopes, scopesCover, scopesOfChallenge, type Scope } from "./scope
  * credential, or a Bearer token from the challenge's realm (cached per
  * registry, credential and scope set until shortly before it expires).
  *
- * A credential is only ever sent to the registry it belongs to. When the
- * token realm is on another host, the credential goes there only if that
- * host is the registry's own domain family (a parent or child domain, Docker
- * Hub's auth.docker.io) or if the user's credential files hold the very same
- * credential for the realm's host; otherwise the token is requested
- * anonymously and a notice says why.
+ * A credential is only ever sent to the registry it belongs to and to the
+ * token realm the realm policy allows (src/auth/realm-policy.ts: same host,
+ * same registrable domain, Docker Hub, or trusted by the user); a realm the
+ * policy refuses is asked anonymously, with a notice naming --trust-realm,
+ * and an error that follows says the credential was withheld.
  */
 
 const MAX_TOKEN_BODY = 1024 * 1024;
@@ -25,12 +25,23 @@ const DEFAULT_TOKEN_SECONDS = 60;
 /** Visible ASCII only: a token goes into a header, so anything else is refused rather than sent. */
 const TOKEN_RE = /^[\x21-\x7e]+$/;
 
-export type CredentialSource = Omit<CredentialLookup, "domain">;
+export type CredentialSource = Omit<CredentialLookup, "domain"> & {
+  /** Realm hosts the user trusts for this registry (--trust-realm, the sync YAML), beside those `dray login --trust-realm` recorded. */
+  trustRealms?: readonly string[];
+};
+
+/** A credential the realm policy kept from a realm: what errors must say instead of "no credentials found". */
+export interface WithheldCredential {
+  realm: URL;
+  source: string;
+}
 
 export class Authenticator {
   private credential: Promise<RegistryCredential | undefined> | undefined;
   private noticed = new Set<string>();
   private readonly realmDecisions = new Map<string, Promise<RegistryCredential | undefined>>();
+  /** Set when the realm policy withheld the credential from the realm last asked. */
+  withheld: WithheldCredential | undefined;
 
   constructor(
     private readonly endpoint: RegistryEndpoint,
@@ -94,7 +105,10 @@ export class Authenticator {
     const bearer = findChallenge(challenges, "bearer");
     if (bearer) {
       const cred = await this.credentialForRealm(bearer);
-      if (!cred) throw new AuthError(`no credentials to check for ${this.endpoint.domain}`, { where: this.endpoint.domain }, "E_AUTH_FAILED");
+      if (!cred) {
+        const domain = this.endpoint.domain;
+        throw new AuthError(`cannot check the credential for ${domain}: ${this.withheldMessage() ?? "no credentials to check"}`, { where: domain }, "E_AUTH_FAILED");
+      }
       await this.fetchToken(bearer, [], cred, signal);
     }
     // Basic: the caller pings /v2/ with the header; nothing to fetch here.
@@ -153,22 +167,34 @@ export class Authenticator {
     const cred = await this.getCredential();
     if (!cred) return undefined;
     const realm = realmURL(ch, this.endpoint.domain);
-    const registryHost = hostOf(this.endpoint.domain);
-    if (realm.protocol === "http:" && !isLoopbackDomain(realm.host) && !this.settings.insecure) {
-      this.noticeOnce(realm.origin, `token realm ${realm.origin} of ${this.endpoint.domain} is plain HTTP; credentials are not sent to it (use --insecure to allow)`);
-      return undefined;
-    }
-    if (hostsRelated(realm.hostname.toLowerCase().replace(/^\[|\]$/g, ""), registryHost)) return cred;
-    // An explicit credential was handed over for this registry only: never matched against the files.
-    if (this.source.creds === undefined) {
+    const domain = this.endpoint.domain;
+    const trusted = [...(this.source.trustRealms ?? []), ...(await recordedTrustedRealms(domain, this.source.env))];
+    const verdict = decideRealm({ registry: domain, realm, trusted, insecure: this.settings.insecure });
+    if (verdict.send) return cred;
+    if (verdict.because === "other-site" && this.source.creds === undefined) {
+      // The user's credential files hold the very same credential for the realm's host: the same owner, evidently.
       const forRealm = await resolveCredentials({ ...this.source, creds: undefined, domain: realm.host });
       if (forRealm && sameCredential(forRealm, cred)) return cred;
     }
+    this.withheld = { realm, source: cred.source };
+    const hint = trustHint(realm);
     this.noticeOnce(
       realm.origin,
-      `token realm ${realm.origin} is on another host than ${this.endpoint.domain}; requesting a token anonymously (store the same credential for ${realm.host} to send it there)`,
+      verdict.because === "plain-http"
+        ? `token realm ${realm.origin} of ${domain} is plain HTTP; the credential from ${cred.source} is not sent to it (use --insecure to allow)`
+        : `token realm ${realm.origin} of ${domain} is on an unrelated site; the credential from ${cred.source} is withheld and the token asked anonymously (trust it with --trust-realm ${hint})`,
     );
     return undefined;
+  }
+
+  /** The one-line reason for a refusal that followed a withheld credential, or undefined. */
+  withheldMessage(): string | undefined {
+    const w = this.withheld;
+    if (!w) return undefined;
+    if (w.realm.protocol === "http:" && !this.settings.insecure) {
+      return `credential for ${this.endpoint.domain} withheld from plain-HTTP realm ${w.realm.origin}; allow it with --insecure`;
+    }
+    return `credential for ${this.endpoint.domain} withheld from realm ${trustHint(w.realm)}; trust it with --trust-realm ${trustHint(w.realm)}`;
   }
 
   private noticeOnce(key: string, message: string): void {
@@ -208,6 +234,8 @@ export class Authenticator {
 
   private refused(realm: URL, cred: RegistryCredential | undefined, status: number): DrayError {
     const domain = this.endpoint.domain;
+    const withheld = this.withheldMessage();
+    if (!cred && withheld) return new AuthError(`authentication required for ${domain}: ${withheld}`, { where: domain, status }, "E_AUTH_FAILED");
     if (!cred) {
       return new AuthError(`authentication required for ${domain}: no credentials found (dray login ${domain}, or --creds)`, { where: domain, status }, "E_AUTH_FAILED");
     }
@@ -261,13 +289,3 @@ function sameCredential(a: RegistryCredential, b: RegistryCredential): boolean {
   return a.username === b.username && a.password === b.password && a.identityToken === b.identityToken;
 }
 
-const IP_RE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|.*:.*)$/;
-
-/** Same host, or one a subdomain of the other (registry.gitlab.com / gitlab.com, auth.docker.io / docker.io). */
-export function hostsRelated(a: string, b: string): boolean {
-  if (a === b) return true;
-  if (IP_RE.test(a) || IP_RE.test(b)) return false;
-  const family = (h: string): string => (h === "docker.io" || h.endsWith(".docker.io") ? "docker.io" : h);
-  if (family(a) === family(b)) return true;
-  return a.endsWith(`.${b}`) || b.endsWith(`.${a}`);
-}

@@ -101,6 +101,7 @@ export class RegistryClient {
     if (options.credsSource !== undefined) source.credsSource = options.credsSource;
     if (options.authFile) source.authFile = options.authFile;
     if (options.env) source.env = options.env;
+    if (options.trustRealms) source.trustRealms = options.trustRealms;
     this.auth = new Authenticator(this.endpoint, settings, source);
     this.maxManifestBytes = options.maxManifestBytes ?? MAX_MANIFEST_BYTES;
     this.uploadOptions = { monolithicMaxBytes: options.monolithicMaxBytes ?? 1024 * 1024 };
@@ -190,6 +191,14 @@ export class RegistryClient {
   /** Throws the typed error for an unexpected answer. */
   async fail(res: HttpResponse, ctx: ErrorContext, parsed?: DrayError): Promise<never> {
     const err = parsed ?? (await errorFromResponse(res, ctx));
+    const withheld = res.status === 401 || res.status === 403 ? this.auth.withheldMessage() : undefined;
+    if (withheld) {
+      throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: ${withheld}`, {
+        where: ctx.where,
+        status: res.status,
+        ...(err.registryCode ? { registryCode: err.registryCode } : {}),
+      }, "E_AUTH_FAILED");
+    }
     if (res.status === 401 && (await this.auth.getCredential()) === undefined) {
       throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: no credentials found for ${this.domain} (dray login ${this.domain}, or --creds)`, {
         where: ctx.where,
