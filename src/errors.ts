@@ -26,6 +26,8 @@ export type ErrorCode =
   | "E_UNSAFE_INPUT"
   // runtime (exit 1)
   | "E_REGISTRY"
+  /** 429: the registry's rate limit (Docker Hub's TOOMANYREQUESTS) outlasted --retries. */
+  | "E_RATE_LIMITED"
   | "E_NETWORK"
   | "E_IO"
   | "E_UNSUPPORTED"
@@ -142,6 +144,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   E_TOO_LARGE: 5,
   E_UNSAFE_INPUT: 5,
   E_REGISTRY: 1,
+  E_RATE_LIMITED: 1,
   E_NETWORK: 1,
   E_IO: 1,
   E_UNSUPPORTED: 1,

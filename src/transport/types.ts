@@ -89,6 +89,13 @@ export interface ImageDestination {
    * manifest is already there.
    */
   currentDigest(): Promise<Digest | undefined>;
+  /**
+   * The digest `tag` names in the destination's repository now (undefined
+   * when it names none, or when the destination cannot tell cheaply). Asked
+   * by `--all-tags` before each tag's PUT: registries with immutable tags
+   * (ECR, Harbor, Artifactory) refuse even a PUT that changes nothing.
+   */
+  tagDigest?(tag: string): Promise<Digest | undefined>;
   /** True when the destination already holds the blob (one HEAD, one stat). */
   hasBlob(desc: Descriptor): Promise<boolean>;
   /**

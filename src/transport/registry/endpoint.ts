@@ -37,6 +37,8 @@ export class RegistryEndpoint {
   challenges: Challenge[] = [];
   readonly tokens = new Map<string, CachedToken>();
   readonly pendingTokens = new Map<string, Promise<CachedToken>>();
+  /** Set once a manifest HEAD was refused (405, 400, 403, 501): every later one is a GET. */
+  manifestHeadRefused = false;
 
   constructor(
     readonly domain: string,
