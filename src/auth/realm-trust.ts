@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { DrayError, IoError } from "../errors.js";
+import { CredentialsError, IoError } from "../errors.js";
 import { canonicalRegistryHost } from "./authfile.js";
 import { dockerConfigFile } from "./credentials.js";
 
@@ -35,7 +35,7 @@ async function readTrustFile(path: string): Promise<TrustFile> {
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new DrayError("E_CREDENTIALS", `${path} is not valid JSON; fix or remove it`, { where: path });
+    throw new CredentialsError(`${path} is not valid JSON; fix or remove it`, { where: path });
   }
   const realms = (doc as { trustedRealms?: unknown } | null)?.trustedRealms;
   const out: TrustFile = { trustedRealms: {} };

@@ -30,7 +30,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
-import { DrayError, UsageError } from "../errors.js";
+import { DrayError, SyncConfigError, UsageError } from "../errors.js";
 import { parsePlatform, type Platform } from "../oci/platform.js";
 import type { TransportOptions } from "../transport/types.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
@@ -61,9 +61,6 @@ export interface ConfigEnv {
   /** Where `password-env` is read (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
-
-/** A mistake in the file, with its place. */
-export class SyncConfigError extends UsageError {}
 
 type Json = string | number | boolean | null;
 

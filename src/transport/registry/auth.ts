@@ -107,7 +107,7 @@ export class Authenticator {
       const cred = await this.credentialForRealm(bearer);
       if (!cred) {
         const domain = this.endpoint.domain;
-        throw new AuthError(`cannot check the credential for ${domain}: ${this.withheldMessage() ?? "no credentials to check"}`, { where: domain }, "E_AUTH_FAILED");
+        throw new AuthError(`cannot check the credential for ${domain}: ${this.withheldMessage() ?? "no credentials to check"}`, { code: "E_AUTH_FAILED", where: domain });
       }
       await this.fetchToken(bearer, [], cred, signal);
     }
@@ -235,11 +235,11 @@ export class Authenticator {
   private refused(realm: URL, cred: RegistryCredential | undefined, status: number): DrayError {
     const domain = this.endpoint.domain;
     const withheld = this.withheldMessage();
-    if (!cred && withheld) return new AuthError(`authentication required for ${domain}: ${withheld}`, { where: domain, status }, "E_AUTH_FAILED");
+    if (!cred && withheld) return new AuthError(`authentication required for ${domain}: ${withheld}`, { code: "E_AUTH_FAILED", where: domain, status });
     if (!cred) {
-      return new AuthError(`authentication required for ${domain}: no credentials found (dray login ${domain}, or --creds)`, { where: domain, status }, "E_AUTH_FAILED");
+      return new AuthError(`authentication required for ${domain}: no credentials found (dray login ${domain}, or --creds)`, { code: "E_AUTH_FAILED", where: domain, status });
     }
-    return new AuthError(`token server ${realm.origin} refused the credentials from ${cred.source} for ${domain}`, { where: domain, status }, "E_AUTH_FAILED");
+    return new AuthError(`token server ${realm.origin} refused the credentials from ${cred.source} for ${domain}`, { code: "E_AUTH_FAILED", where: domain, status });
   }
 }
 
