@@ -89,6 +89,25 @@ describe("vendor behaviours", () => {
     }
   });
 
+  it("GitLab/Harbor: the token service refuses a mount's combined scopes (403) — the blobs are uploaded instead", async () => {
+    // A token request naming two repositories (push on the destination, pull on the source) is refused.
+    const refuse = v.tokenFront.addRule({ method: "GET", path: /scope=[^&]*&scope=/, action: { kind: "status", status: 403, body: '{"errors":[{"code":"DENIED","message":"access forbidden"}]}' } });
+    const seen = v.tokenFront.log.length;
+    try {
+      const r = await dray(["copy", loc("lib/app:v1"), loc("lib/mountless:v1"), ...auth, "--format", "json", "-q"], { env: v.env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(refuse.hits > 0, "a mount was tried");
+      const summary = JSON.parse(r.stdout) as { blobs: { copied: number; mounted: number } };
+      assert.equal(summary.blobs.mounted, 0);
+      assert.ok(summary.blobs.copied > 0, r.stdout);
+      // The destination's scope goes first in the combined request.
+      const combined = v.tokenFront.log.slice(seen).find((e) => /scope=[^&]*&scope=/.test(e.path));
+      assert.ok(combined && /scope=repository%3Alib%2Fmountless%3A[^&]*&scope=repository%3Alib%2Fapp%3Apull/.test(combined.path), combined?.path);
+    } finally {
+      refuse.remove();
+    }
+  });
+
   it("Docker Hub: pull limit 429 with RateLimit headers — one line with the limit, what is left and when to retry (exit 1, after --retries)", async () => {
     const limited = v.front.addRule({
       method: "GET",

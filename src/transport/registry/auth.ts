@@ -6,7 +6,7 @@ import { decideRealm, trustHint } from "../../auth/realm-policy.js";
 import { recordedTrustedRealms } from "../../auth/realm-trust.js";
 import type { CachedToken, RegistryEndpoint } from "./endpoint.js";
 import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http.js";
-import { mergeScopes, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
+import { mergeScopes, scopeKey, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
 
 /**
  * The Authorization header for a registry request: Basic with the
@@ -119,7 +119,7 @@ export class Authenticator {
   }
 
   private tokenKey(ch: Challenge, scopes: readonly Scope[], cred: RegistryCredential | undefined): string {
-    return `${this.tokenOwner(ch, cred)}|${mergeScopes(scopes).join(" ")}`;
+    return `${this.tokenOwner(ch, cred)}|${scopeKey(scopes)}`;
   }
 
   /** A live cached token for exactly these scopes, or one asked for more (a push token serves a pull). */

@@ -436,7 +436,16 @@ export class RegistryClient {
   async mountBlob(repo: string, digest: Digest, fromRepo: string, signal?: AbortSignal): Promise<{ mounted: boolean; session?: URL }> {
     const url = await this.api(`${repo}/blobs/uploads/`, { mount: digest.toString(), from: fromRepo });
     const scopes = [...this.scopes(repo, "push"), repositoryScope(fromRepo, ["pull"])];
-    const res = await this.call({ method: "POST", url, scopes, headers: { "content-length": "0" }, body: Buffer.alloc(0), signal });
+    let res: HttpResponse;
+    try {
+      res = await this.call({ method: "POST", url, scopes, headers: { "content-length": "0" }, body: Buffer.alloc(0), signal });
+    } catch (err) {
+      // The token service may refuse the combined scopes (no pull right on the source, or a service that
+      // grants one repository per token, as GitLab's project-scoped tokens do): the blob is uploaded instead.
+      if (!(err instanceof AuthError)) throw err;
+      this.settings.debug?.(`mount of ${digest} from ${fromRepo} refused by the token service (${err.message}); uploading instead`);
+      return { mounted: false };
+    }
     await discard(res);
     if (res.status === 201) return { mounted: true };
     const location = header(res.headers, "location");

@@ -45,6 +45,8 @@ describe("scopes", () => {
   it("merges actions per resource and sorts", () => {
     assert.deepEqual(mergeScopes(["repository:a:push"], ["repository:a:pull", "repository:b:pull"]), ["repository:a:pull,push", "repository:b:pull"]);
     assert.deepEqual(mergeScopes(["registry:catalog:*"]), ["registry:catalog:*"]);
+    // The destination first (a mount's push scope), whatever the names' order: some token services read the first scope only.
+    assert.deepEqual(mergeScopes(["repository:zz/dest:push,pull", "repository:aa/src:pull"]), ["repository:zz/dest:pull,push", "repository:aa/src:pull"]);
   });
   it("knows when a token's scopes cover a request", () => {
     assert.equal(scopesCover(["repository:a:pull,push"], ["repository:a:pull"]), true);
