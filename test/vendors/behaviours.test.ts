@@ -108,6 +108,28 @@ describe("vendor behaviours", () => {
     }
   });
 
+  it("Quay/Artifactory-style tag-list Link that is cross-origin, malformed or loops: a warning that names it, never a silent truncation", async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['<https://mirror.elsewhere.test/v2/lib/app/tags/list?last=v1>; rel="next"', /points the next page at another origin \(https:\/\/mirror\.elsewhere\.test\)/],
+      ["/v2/lib/app/tags/list?last=v1; rel=next", /Link header is malformed/],
+      ['</v2/lib/app/tags/list>; rel="next"', /loops back to a page already read/],
+    ];
+    for (const [link, expected] of cases) {
+      const rule = v.front.addRule({ method: "GET", path: "/v2/lib/app/tags/list", action: { kind: "replaceHeader", name: "Link", value: link } });
+      try {
+        const r = await dray(["ls", loc("lib/app"), ...auth], { env: v.env });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, "v1\nv2\n");
+        assert.match(r.stderr, /^dray: warning: tag list of docker:\/\/registry\.example\.test\/lib\/app may be incomplete: /);
+        assert.match(r.stderr, expected);
+        assert.match(r.stderr, /stopped after 2 entries\n$/);
+      } finally {
+        rule.remove();
+      }
+    }
+    assert.ok(!v.hosts.refused.includes("mirror.elsewhere.test"), "the other origin was never asked");
+  });
+
   it("Docker Hub: pull limit 429 with RateLimit headers — one line with the limit, what is left and when to retry (exit 1, after --retries)", async () => {
     const limited = v.front.addRule({
       method: "GET",

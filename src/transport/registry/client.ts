@@ -19,7 +19,8 @@ import {
   type HttpSettings,
   type HttpTimeouts,
 } from "./http.js";
-import { nextPageURL } from "./link.js";
+import { nextPage, type NextPage } from "./link.js";
+import { redactURL } from "./redact.js";
 import { describeRateLimit, lastRateLimit, parseRateLimit, recordRateLimit, type RateLimitInfo } from "./ratelimit.js";
 import { DEFAULT_RETRIES, isRetryableError, retryDelayMs, sleep } from "./retry.js";
 import { CATALOG_SCOPE, repositoryScope, type Scope } from "./scope.js";
@@ -492,11 +493,22 @@ export class RegistryClient {
         if (!Array.isArray(list) || list.some((t) => typeof t !== "string")) throw new RegistryError(`${ctx.what} of ${ctx.where} is malformed`, { where: ctx.where });
         out.push(...(list as string[]));
       }
-      const next = nextPageURL(res.headers, url);
-      // A server that links back to a page already read would loop forever.
-      url = next && !seen.has(next.toString()) ? next : undefined;
+      url = this.followable(nextPage(res.headers, url), seen, ctx, out.length);
     }
     return out;
+  }
+
+  /**
+   * The next page to read, or undefined; a link that cannot be followed
+   * (another origin, unreadable, or back to a page already read, which would
+   * loop) ends the list with a warning that names it.
+   */
+  private followable(next: NextPage, seen: ReadonlySet<string>, ctx: ErrorContext, entries: number): URL | undefined {
+    let problem = "problem" in next ? next.problem : undefined;
+    if ("url" in next && seen.has(next.url.toString())) problem = `its Link header loops back to a page already read (${redactURL(next.url)})`;
+    if (problem === undefined) return "url" in next ? next.url : undefined;
+    this.settings.notice?.(`warning: ${ctx.what} of ${ctx.where} may be incomplete: ${problem}; stopped after ${entries} entries`);
+    return undefined;
   }
 
   // ---- referrers ----
