@@ -130,6 +130,23 @@ describe("vendor behaviours", () => {
     assert.ok(!v.hosts.refused.includes("mirror.elsewhere.test"), "the other origin was never asked");
   });
 
+  it("a WWW-Authenticate the strict parser refuses (parameters without commas, an unterminated quote) is read for realm/service", async () => {
+    for (const challenge of [
+      'Bearer realm="https://auth.example.test/token" service="dray-test-registry"',
+      'Bearer realm="https://auth.example.test/token",service="dray-test-registry',
+    ]) {
+      const rule = v.front.addRule({ path: "/v2/", action: { kind: "replaceHeader", name: "WWW-Authenticate", value: challenge } });
+      try {
+        const r = await dray(["digest", loc("lib/app:v1"), ...auth, "--debug"], { env: v.env });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout.trim(), image.manifest.digest.toString());
+        assert.match(r.stderr, /WWW-Authenticate of registry\.example\.test read leniently/);
+      } finally {
+        rule.remove();
+      }
+    }
+  });
+
   it("Docker Hub: pull limit 429 with RateLimit headers — one line with the limit, what is left and when to retry (exit 1, after --retries)", async () => {
     const limited = v.front.addRule({
       method: "GET",

@@ -76,7 +76,9 @@ export class Authenticator {
   async reauthorize(res: HttpResponse, scopes: readonly Scope[]): Promise<Scope[] | undefined> {
     let challenges: Challenge[];
     try {
-      challenges = parseChallengeHeaders(headerList(res.headers, "www-authenticate"));
+      challenges = parseChallengeHeaders(headerList(res.headers, "www-authenticate"), (h) =>
+        this.settings.debug?.(`WWW-Authenticate of ${this.endpoint.domain} read leniently: ${h.slice(0, 200)}`),
+      );
     } catch {
       return undefined;
     }

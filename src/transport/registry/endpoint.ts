@@ -98,7 +98,8 @@ export class RegistryEndpoint {
             status: res.status,
           });
         }
-        this.challenges = res.status === 401 ? parseChallengeHeaders(headerList(res.headers, "www-authenticate")) : [];
+        const lenient = (h: string): void => settings.debug?.(`WWW-Authenticate of ${this.domain} read leniently: ${h.slice(0, 200)}`);
+        this.challenges = res.status === 401 ? parseChallengeHeaders(headerList(res.headers, "www-authenticate"), lenient) : [];
         this.base = new URL(`${scheme}://${host}`);
         return;
       } catch (err) {
