@@ -3,6 +3,7 @@
 // over HTTPS, token realm on auth.example.test). Each test is named after the
 // registries that show the behaviour; the facts are cited where they are used.
 import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildImage, pushImage, type BuiltImage } from "../helpers/fixtures.js";
@@ -144,6 +145,25 @@ describe("vendor behaviours", () => {
       } finally {
         rule.remove();
       }
+    }
+  });
+
+  it("GCR-style token service without the OAuth2 POST (404): an identity token is sent with GET instead", async () => {
+    v.registry.tokenServer!.refreshTokens.add("refresh-gcr-1");
+    const home = makeTempDir("dray-vendor-idtoken-");
+    const dockerConfig = join(home, ".docker");
+    mkdirSync(dockerConfig);
+    const auths = { [v.registryHost]: { auth: Buffer.from(`${v.username}:`).toString("base64"), identitytoken: "refresh-gcr-1" } };
+    writeFileSync(join(dockerConfig, "config.json"), JSON.stringify({ auths }));
+    const env = { ...v.env, DOCKER_CONFIG: dockerConfig, HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, ".config") };
+    const post = v.tokenFront.addRule({ method: "POST", path: "/token", action: { kind: "status", status: 404, body: "404 page not found" } });
+    try {
+      const r = await dray(["copy", loc("lib/app:v1"), loc("lib/gcr:v1"), "--ca-file", v.caFile, "-q"], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(post.hits > 0, "the POST was tried first");
+      assert.ok(v.registry.tokenServer!.log.some((e) => e.method === "GET" && e.username === v.username && e.granted.some((g) => g.includes("lib/gcr") && g.includes("push"))));
+    } finally {
+      post.remove();
     }
   });
 

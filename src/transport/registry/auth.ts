@@ -218,13 +218,15 @@ export class Authenticator {
         { method: "POST", url: realm, headers: { "content-type": "application/x-www-form-urlencoded" }, body: Buffer.from(form.toString()), signal },
         this.settings,
       );
+      // Token services without the OAuth2 POST answer 404 or 405 (GCR did, containerd's docker
+      // resolver notes it): ask with GET and Basic auth, the refresh token as the password.
+      if (res.status === 404 || res.status === 405) {
+        await readBody(res, MAX_TOKEN_BODY, "token response").catch(() => undefined);
+        this.settings.debug?.(`token service ${realm.origin} answered ${res.status} to the refresh-token POST; asking with GET`);
+        res = await this.getToken(realm, service, scopes, { username: cred.username, password: cred.identityToken }, signal);
+      }
     } else {
-      const url = new URL(realm);
-      if (service) url.searchParams.set("service", service);
-      for (const s of scopes) url.searchParams.append("scope", s);
-      const headers: Record<string, string> = {};
-      if (cred) headers.authorization = basicHeader(cred);
-      res = await sendWithRetries({ method: "GET", url, headers, signal }, this.settings);
+      res = await this.getToken(realm, service, scopes, cred, signal);
     }
     const body = await readBody(res, MAX_TOKEN_BODY, "token response");
     if (res.status === 401 || res.status === 403) throw this.refused(realm, cred, res.status);
@@ -232,6 +234,16 @@ export class Authenticator {
       throw new RegistryError(`token server ${realm.origin} answered HTTP ${res.status} for ${this.endpoint.domain}`, { where: this.endpoint.domain, status: res.status });
     }
     return { ...parseTokenResponse(body, realm, cred, this.endpoint.domain), scopes: [...scopes] };
+  }
+
+  /** The token GET of the distribution token spec, with Basic auth when there is a credential. */
+  private getToken(realm: URL, service: string | undefined, scopes: readonly Scope[], cred: { username: string; password: string } | undefined, signal?: AbortSignal): Promise<HttpResponse> {
+    const url = new URL(realm);
+    if (service) url.searchParams.set("service", service);
+    for (const s of scopes) url.searchParams.append("scope", s);
+    const headers: Record<string, string> = {};
+    if (cred) headers.authorization = basicHeader(cred);
+    return sendWithRetries({ method: "GET", url, headers, signal }, this.settings);
   }
 
   private refused(realm: URL, cred: RegistryCredential | undefined, status: number): DrayError {
