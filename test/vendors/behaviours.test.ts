@@ -3,7 +3,7 @@
 // over HTTPS, token realm on auth.example.test). Each test is named after the
 // registries that show the behaviour; the facts are cited where they are used.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildImage, pushImage, type BuiltImage } from "../helpers/fixtures.js";
@@ -217,5 +217,41 @@ describe("vendor behaviours", () => {
     } finally {
       headers.remove();
     }
+  });
+});
+
+describe("Artifact Registry / ACR: a credential from a helper that expires during the run is read again once", () => {
+  let v: VendorEmulation;
+  before(async () => {
+    v = await startVendor();
+    await pushImage(v.target, "lib/app", "v1", await buildImage({ seed: "vendor-helper" }));
+  });
+  after(() => v.hosts.stop());
+
+  it("the token service refuses the helper's first (expired) answer; dray asks the helper again and goes on", async () => {
+    // gcloud's docker-credential-gcr hands out 1-hour access tokens (cloud.google.com/artifact-registry/docs/docker/authentication);
+    // this helper answers an expired password first, then the live one.
+    const home = makeTempDir("dray-vendor-helper-");
+    const bin = join(home, "bin");
+    const dockerConfig = join(home, ".docker");
+    mkdirSync(bin);
+    mkdirSync(dockerConfig);
+    const script = [
+      "#!/bin/sh",
+      `count_file="${join(home, "calls")}"`,
+      'n=$(cat "$count_file" 2>/dev/null || echo 0); n=$((n+1)); echo "$n" > "$count_file"',
+      'cat >/dev/null',
+      `if [ "$n" -eq 1 ]; then pw="expired-token"; else pw="${v.password}"; fi`,
+      `printf '{"ServerURL":"%s","Username":"${v.username}","Secret":"%s"}' "${v.registryHost}" "$pw"`,
+      "",
+    ].join("\n");
+    writeFileSync(join(bin, "docker-credential-vendortest"), script, { mode: 0o755 });
+    writeFileSync(join(dockerConfig, "config.json"), JSON.stringify({ credHelpers: { [v.registryHost]: "vendortest" } }));
+    const env = { ...v.env, PATH: `${bin}:${process.env.PATH ?? ""}`, DOCKER_CONFIG: dockerConfig, HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, ".config") };
+    const r = await dray(["copy", `docker://${v.ref("lib/app:v1")}`, `oci:${join(home, "out")}:v1`, "--ca-file", v.caFile, "-q"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(home, "calls"), "utf8").trim(), "2", "the helper was asked twice, not more");
+    const refused = v.registry.tokenServer!.log.filter((e) => e.status === 401);
+    assert.equal(refused.length, 1, "one refusal, then the fresh credential");
   });
 });

@@ -40,6 +40,8 @@ export class Authenticator {
   private credential: Promise<RegistryCredential | undefined> | undefined;
   private noticed = new Set<string>();
   private readonly realmDecisions = new Map<string, Promise<RegistryCredential | undefined>>();
+  /** The credential was read again after a refusal (once per run). */
+  private reread = false;
   /** Set when the realm policy withheld the credential from the realm last asked. */
   withheld: WithheldCredential | undefined;
 
@@ -95,10 +97,30 @@ export class Authenticator {
       return wanted;
     }
     if (findChallenge(challenges, "basic")) {
-      const cred = await this.getCredential();
+      const had = await this.getCredential();
+      const cred = (had && (await this.rereadCredential(had))) ?? had;
       return cred && cred.identityToken === undefined ? [...scopes] : undefined;
     }
     return undefined;
+  }
+
+  /**
+   * After the token service or a Basic 401 refused `refused`: reads the
+   * credential again, once per run, when it came from a file or a helper
+   * (Artifact Registry's helper hands out 1-hour tokens, ACR's refresh
+   * tokens expire; a long sync outlives them). Returns the new credential
+   * when it differs, else undefined. `--creds` and the YAML are not re-read:
+   * they cannot have changed.
+   */
+  private async rereadCredential(refused: RegistryCredential): Promise<RegistryCredential | undefined> {
+    if (this.reread || this.source.creds !== undefined) return undefined;
+    this.reread = true;
+    this.credential = undefined;
+    this.realmDecisions.clear();
+    const fresh = await this.getCredential();
+    if (!fresh || sameCredential(fresh, refused)) return undefined;
+    this.settings.debug?.(`credential for ${this.endpoint.domain} from ${fresh.source} was refused; read it again and trying once more`);
+    return fresh;
   }
 
   /** Fetches a token now (no cache), with the credential: `dray login` uses it to check a password. */
@@ -229,7 +251,12 @@ export class Authenticator {
       res = await this.getToken(realm, service, scopes, cred, signal);
     }
     const body = await readBody(res, MAX_TOKEN_BODY, "token response");
-    if (res.status === 401 || res.status === 403) throw this.refused(realm, cred, res.status);
+    if (res.status === 401 || res.status === 403) {
+      // The fresh credential goes through the realm policy like the first one.
+      const fresh = cred && (await this.rereadCredential(cred)) ? await this.credentialForRealm(ch) : undefined;
+      if (fresh) return this.fetchToken(ch, scopes, fresh, signal);
+      throw this.refused(realm, cred, res.status);
+    }
     if (res.status !== 200) {
       throw new RegistryError(`token server ${realm.origin} answered HTTP ${res.status} for ${this.endpoint.domain}`, { where: this.endpoint.domain, status: res.status });
     }
