@@ -1,5 +1,5 @@
-import type { Location } from "../ref/location.js";
-import type { ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "./types.js";
+import type { Location, RegistryLocation } from "../ref/location.js";
+import type { Credentials, ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "./types.js";
 
 /**
  * Opens any location as a source, destination or reference store. Each
@@ -45,3 +45,24 @@ export async function openReferences(loc: Location, opts: TransportOptions = {})
       return (await import("./archive/index.js")).openDockerArchiveReferences(loc, opts);
   }
 }
+
+/** Repositories of a registry (`dray ls --catalog HOST`). */
+export async function listCatalog(domain: string, opts: TransportOptions = {}): Promise<string[]> {
+  return (await import("./registry/index.js")).listCatalog(domain, opts);
+}
+
+/**
+ * Checks `creds` against the registry `host` (`dray login`); AuthError (exit 4)
+ * when they are refused, naming the credential by `source`, never the secret.
+ */
+export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions, source?: string, signal?: AbortSignal): Promise<void> {
+  return (await import("./registry/index.js")).verifyCredentials(host, creds, opts, source, signal);
+}
+
+/** What a registry announces about its rate limit for a repository (`dray ratelimit`): one manifest HEAD. */
+export async function registryRateLimit(loc: RegistryLocation, opts: TransportOptions, signal?: AbortSignal): Promise<import("./registry/index.js").RateLimitReport> {
+  return (await import("./registry/index.js")).rateLimitOf(loc, opts, signal);
+}
+
+export { describeRateLimit, lastRateLimit, onRateLimit, type RateLimitInfo } from "./registry/ratelimit.js";
+export type { RateLimitReport } from "./registry/index.js";

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { CliContext } from "../context.js";
 import { addTransportOptions, transportOptions, type TransportFlags } from "../options.js";
 
-interface RateLimitFlags extends TransportFlags {
+export interface RateLimitFlags extends TransportFlags {
   format?: string;
 }
 
@@ -20,32 +20,7 @@ export function register(program: Command, ctx: CliContext): void {
   addTransportOptions(cmd);
   cmd.addHelpText("after", "\nExample:\n  dray ratelimit docker://docker.io/library/alpine --format json");
   cmd.action(async (locText: string, flags: RateLimitFlags) => {
-    const [{ parseLocation }, { UsageError }, output, { rateLimitOf, describeRateLimit }] = await Promise.all([
-      import("../../ref/location.js"),
-      import("../../errors.js"),
-      import("../output.js"),
-      import("../../transport/registry/index.js"),
-    ]);
-    const format = output.parseFormat(flags.format);
-    const loc = parseLocation(locText);
-    if (loc.transport !== "docker") throw new UsageError("dray ratelimit needs a registry location (docker://HOST/REPO)");
-    const report = await rateLimitOf(loc, transportOptions(flags, ctx), ctx.signal);
-    const info = report.rateLimit;
-    const value = {
-      Registry: report.registry,
-      Repository: report.repository,
-      Reference: report.reference,
-      Status: report.status,
-      Limit: info?.limit ?? null,
-      Remaining: info?.remaining ?? null,
-      WindowSeconds: info?.windowSeconds ?? null,
-      Source: info?.source ?? null,
-    };
-    const text = (): string => {
-      if (info) return `${report.registry}: ${describeRateLimit(info)}\n`;
-      const why = report.status === 405 ? "it refused the HEAD (405)" : `HEAD answered ${report.status}`;
-      return `${report.registry}: no rate limit announced (${why})\n`;
-    };
-    await output.render(ctx, format, value, text);
+    const { runRateLimit } = await import("./ratelimit-run.js");
+    await runRateLimit(ctx, locText, flags);
   });
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { findChallenge, parseChallengeHeaders, type Challenge } from "../../auth/challenge.js";
 import { resolveCredentials, type CredentialLookup, type RegistryCredential } from "../../auth/credentials.js";
-import { AuthError, DrayError, RegistryError } from "../../errors.js";
+import { AuthError, type DrayError, RegistryError } from "../../errors.js";
 import { decideRealm, trustHint } from "../../auth/realm-policy.js";
 import { recordedTrustedRealms } from "../../auth/realm-trust.js";
 import type { CachedToken, RegistryEndpoint } from "./endpoint.js";
@@ -34,6 +34,7 @@ export type CredentialSource = Omit<CredentialLookup, "domain"> & {
 export interface WithheldCredential {
   realm: URL;
   source: string;
+  because: "plain-http" | "other-site";
 }
 
 export class Authenticator {
@@ -200,7 +201,7 @@ export class Authenticator {
       const forRealm = await resolveCredentials({ ...this.source, creds: undefined, domain: realm.host });
       if (forRealm && sameCredential(forRealm, cred)) return cred;
     }
-    this.withheld = { realm, source: cred.source };
+    this.withheld = { realm, source: cred.source, because: verdict.because };
     const hint = trustHint(realm);
     this.noticeOnce(
       realm.origin,
@@ -215,7 +216,7 @@ export class Authenticator {
   withheldMessage(): string | undefined {
     const w = this.withheld;
     if (!w) return undefined;
-    if (w.realm.protocol === "http:" && !this.settings.insecure) {
+    if (w.because === "plain-http") {
       return `credential for ${this.endpoint.domain} withheld from plain-HTTP realm ${w.realm.origin}; allow it with --insecure`;
     }
     return `credential for ${this.endpoint.domain} withheld from realm ${trustHint(w.realm)}; trust it with --trust-realm ${trustHint(w.realm)}`;

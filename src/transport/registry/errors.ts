@@ -1,4 +1,4 @@
-import { AuthError, DrayError, IntegrityError, NotFoundError, RateLimitError, RegistryError, UnsupportedError, type DrayErrorDetails } from "../../errors.js";
+import { AuthError, type DrayError, IntegrityError, NotFoundError, RateLimitError, RegistryError, UnsupportedError, type DrayErrorDetails } from "../../errors.js";
 import { discard, header, readBody, type HttpResponse } from "./http.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
 import { parseRetryAfter } from "./retry.js";
@@ -6,7 +6,7 @@ import { parseRetryAfter } from "./retry.js";
 /**
  * A registry's error answer, `{"errors":[{"code","message","detail"}]}` in
  * the distribution spec, mapped to dray's typed errors so the CLI picks the
- * exit code of CLI.md: not found 3, auth 4, integrity 5, anything else 1.
+ * exit code (README, "Exit codes"): not found 3, auth 4, integrity 5, anything else 1.
  */
 export interface RegistryErrorEntry {
   code: string;
