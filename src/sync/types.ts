@@ -120,4 +120,6 @@ export interface RegistrySettings {
   insecure?: boolean;
   caFile?: string;
   retries?: number;
+  /** Token realms on an unrelated site that may receive the credential (`--trust-realm`). */
+  trustRealms?: string[];
 }

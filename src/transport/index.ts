@@ -1,4 +1,4 @@
-import type { Location } from "../ref/location.js";
+import type { Location, RegistryLocation } from "../ref/location.js";
 import type { Credentials, ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "./types.js";
 
 /**
@@ -75,3 +75,11 @@ export async function listCatalog(domain: string, opts: TransportOptions = {}): 
 export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions, source?: string, signal?: AbortSignal): Promise<void> {
   return (await import("./registry/index.js")).verifyCredentials(host, creds, opts, source, signal);
 }
+
+/** What a registry announces about its rate limit for a repository (`dray ratelimit`): one manifest HEAD. */
+export async function registryRateLimit(loc: RegistryLocation, opts: TransportOptions, signal?: AbortSignal): Promise<import("./registry/index.js").RateLimitReport> {
+  return (await import("./registry/index.js")).rateLimitOf(loc, opts, signal);
+}
+
+export { describeRateLimit, lastRateLimit, onRateLimit, type RateLimitInfo } from "./registry/ratelimit.js";
+export type { RateLimitReport } from "./registry/index.js";

@@ -1,5 +1,6 @@
 import { UsageError } from "../../errors.js";
 import { parseRegistryHost, storeCredential } from "../../auth/login.js";
+import { recordTrustedRealms } from "../../auth/realm-trust.js";
 import { verifyCredentials } from "../../transport/index.js";
 import { transportOptions } from "../options.js";
 import type { LoginFlags } from "./login.js";
@@ -30,6 +31,10 @@ export async function runLogin(ctx: CliContext, hostText: string, flags: LoginFl
   // JSON quoting keeps a user name with odd characters on the error's one line.
   await verifyCredentials(host, creds, transport, `dray login (user ${JSON.stringify(username)})`, ctx.signal);
   const stored = await storeCredential(host, creds, { keychain: flags.keychain === true, notice: (m) => ctx.message(m) });
+  if (flags.trustRealm !== undefined) {
+    const path = await recordTrustedRealms(host, flags.trustRealm);
+    ctx.message(`Token realm ${flags.trustRealm.join(", ")} trusted for ${host}; recorded in ${path}`);
+  }
   ctx.message(stored.keychain ? `Secret stored in the OS keychain; marker written to ${stored.configPath}` : `Credential stored in ${stored.configPath}`);
   ctx.message("Login Succeeded");
   await render(ctx, format, { Registry: host, Stored: stored.configPath, Keychain: stored.keychain }, () => "");
