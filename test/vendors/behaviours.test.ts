@@ -41,7 +41,7 @@ describe("vendor behaviours", () => {
       assert.equal(first.code, 0, first.stderr);
       const again = await dray(["copy", loc("lib/app:v1"), loc("lib/nexus:v1"), ...auth, "--format", "json", "-q"], { env: v.env });
       assert.equal(again.code, 0, again.stderr);
-      assert.equal((JSON.parse(again.stdout) as { upToDate?: boolean }).upToDate, true, again.stdout);
+      assert.equal((JSON.parse(again.stdout) as { UpToDate?: boolean }).UpToDate, true, again.stdout);
       assert.ok(rule.hits > 0, "the registry refused HEAD");
     } finally {
       rule.remove();
@@ -98,9 +98,9 @@ describe("vendor behaviours", () => {
       const r = await dray(["copy", loc("lib/app:v1"), loc("lib/mountless:v1"), ...auth, "--format", "json", "-q"], { env: v.env });
       assert.equal(r.code, 0, r.stderr);
       assert.ok(refuse.hits > 0, "a mount was tried");
-      const summary = JSON.parse(r.stdout) as { blobs: { copied: number; mounted: number } };
-      assert.equal(summary.blobs.mounted, 0);
-      assert.ok(summary.blobs.copied > 0, r.stdout);
+      const summary = JSON.parse(r.stdout) as { Blobs: { Copied: number; Mounted: number } };
+      assert.equal(summary.Blobs.Mounted, 0);
+      assert.ok(summary.Blobs.Copied > 0, r.stdout);
       // The destination's scope goes first in the combined request.
       const combined = v.tokenFront.log.slice(seen).find((e) => /scope=[^&]*&scope=/.test(e.path));
       assert.ok(combined && /scope=repository%3Alib%2Fmountless%3A[^&]*&scope=repository%3Alib%2Fapp%3Apull/.test(combined.path), combined?.path);
