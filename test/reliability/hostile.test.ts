@@ -330,18 +330,18 @@ const CASES: HostileCase[] = [
     message: /tar|truncated|archive/i,
   },
   {
-    name: "gzip bomb layer copied into a docker-archive (the engine decompresses it)",
-    sent: "oci: layout whose gzip layer is 640 concatenated gzip members of 1 MiB of zeros (~660 KB inflating to 640 MiB, diff_id honest)",
-    make: (s) => writeBombLayout(s.input),
-    args: (s) => [`oci:${s.input}:v1`, `docker-archive:${s.out}.tar:dray/bomb:v1`],
+    name: "gzip bomb layer in a docker save archive, checked against its diff_id while copied",
+    sent: "pre-25 docker-archive whose gzip layer.tar is 640 concatenated gzip members of 1 MiB of zeros (~660 KB inflating to 640 MiB, diff_id honest)",
+    make: (s) => writeBombArchive(s.input),
+    args: (s) => [`docker-archive:${s.input}/bomb.tar`, `oci:${s.out}:v1`],
     code: 5,
     message: /bomb|decompresses to more than|too large|limit/i,
     timeoutMs: 90_000,
   },
 ];
 
-/** A layout holding one image whose single layer is a gzip bomb with an honest diff_id. */
-async function writeBombLayout(dir: string): Promise<void> {
+/** A pre-25 docker save archive (bomb.tar in `dir`) whose single layer.tar is a gzip bomb with an honest diff_id. */
+async function writeBombArchive(dir: string): Promise<void> {
   const mib = Buffer.alloc(1024 * 1024);
   const member = gzipSync(mib, { level: 9 });
   const count = 640;
@@ -350,21 +350,13 @@ async function writeBombLayout(dir: string): Promise<void> {
   for (let i = 0; i < count; i++) diff.update(mib);
   const diffId = `sha256:${diff.digest("hex")}`;
   const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [diffId] } }));
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: Digest.of(config).toString(), size: config.length },
-      layers: [{ mediaType: MediaType.OciLayerGzip, digest: Digest.of(bomb).toString(), size: bomb.length }],
-    }),
-  );
-  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
-  for (const b of [config, bomb, manifest]) await writeFile(join(dir, Digest.of(b).blobPath), b);
-  await writeFile(join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
-  await writeFile(
-    join(dir, "index.json"),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest: Digest.of(manifest).toString(), size: manifest.length, annotations: { [REF_NAME]: "v1" } }] }),
-  );
+  const entries: RawTarEntry[] = [
+    { name: "config.json", content: config },
+    { name: "layer/layer.tar", content: bomb },
+    { name: "manifest.json", content: JSON.stringify([{ Config: "config.json", RepoTags: ["dray/bomb:v1"], Layers: ["layer/layer.tar"] }]) },
+  ];
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "bomb.tar"), await rawTar(entries));
 }
 
 /** Everything under the scene except the destination: what must not change. */

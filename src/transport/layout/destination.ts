@@ -20,6 +20,7 @@ interface PendingEntry {
 export class LayoutDestination implements ImageDestination {
   readonly capabilities: DestinationCapabilities = {
     needsUncompressedLayers: false,
+    ociLayout: true,
     acceptsIndex: true,
     preservesDigests: true,
     supportsMount: false,
