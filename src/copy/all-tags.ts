@@ -51,7 +51,7 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
   const copyOne = async (tag: string): Promise<ImageResult & { tag: string }> => {
     const src = await peers.openSource(tag);
     try {
-      return { tag, ...(await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: false })) };
+      return { tag, ...(await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: false, ...(opts.manifestFormat ? { manifestFormat: opts.manifestFormat } : {}) })) };
     } finally {
       await src.close();
     }

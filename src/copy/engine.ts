@@ -18,13 +18,14 @@ import { pickSinglePlatform, selectPlatforms } from "./select.js";
 import { CopySession } from "./session.js";
 import type { CopyOptions, CopySummary, ImageResult } from "./types.js";
 
-/** A manifest of the graph with its children fetched: an image, or an index over more nodes. */
-type Node = { kind: "manifest"; raw: RawManifest; manifest: ImageManifest } | { kind: "index"; raw: RawManifest; children: Node[] };
+import { convertTree, hasDockerTypes, type ManifestFormat, type Node } from "./convert.js";
 
 /** Indexes nest (an index of indexes is legal); deeper than this is refused rather than followed. */
 const MAX_DEPTH = 4;
 
 export interface TransferOptions {
+  /** Rewrite manifests into this format (`--manifest-format`); see targetFormat for the default. */
+  manifestFormat?: ManifestFormat;
   /** Stores the top manifest under this tag instead of the destination location's own reference. */
   tag?: string;
   /** Compare dst.currentDigest() and finish at once when equal (only when the location names the tag). */
@@ -157,11 +158,38 @@ async function currentDigest(dst: ImageDestination): Promise<Digest | undefined>
 }
 
 /**
+ * The manifest format to write: the one asked for; else OCI when the source
+ * made its manifest up (a pre-25 docker save archive: no digest to keep) and
+ * the destination is an OCI layout, which OCI-only readers must open.
+ */
+function targetFormat(src: ImageSource, dst: ImageDestination, asked: ManifestFormat | undefined): ManifestFormat | undefined {
+  if (asked) return asked;
+  return src.generatedManifest === true && dst.capabilities.ociLayout === true ? "oci" : undefined;
+}
+
+/** The tree as the destination will hold it, with what the user should hear about it. */
+function convertForDestination(session: CopySession, src: ImageSource, root: Node, format: ManifestFormat | undefined, where: string): { root: Node; notice?: string; convertedFrom?: string } {
+  if (format === undefined) {
+    if (session.dst.capabilities.ociLayout && hasDockerTypes(root)) {
+      const notice = `the image is in Docker's manifest format, kept byte for byte (digest ${root.raw.digest}); OCI-only readers (umoci) need --manifest-format oci`;
+      return { root, notice };
+    }
+    return { root };
+  }
+  const converted = convertTree(root, format, where);
+  if (converted.raw.digest.equals(root.raw.digest)) return { root };
+  if (src.generatedManifest) return { root: converted }; // the old digest was dray's own invention
+  const notice = `manifests converted to ${format === "oci" ? "OCI" : "Docker"} format: the image is now ${converted.raw.digest} (was ${root.raw.digest}); referrers of the old digest do not refer to it and are not copied`;
+  return { root: converted, notice, convertedFrom: root.raw.digest.toString() };
+}
+
+/**
  * Copies the image `src` names into `dst` without committing: the part shared
  * by a single copy and `--all-tags` (where many images go into one destination).
  */
 export async function transferImage(session: CopySession, src: ImageSource, platforms: readonly Platform[], opts: TransferOptions): Promise<ImageResult> {
   const where = formatLocation(src.location);
+  const format = targetFormat(src, session.dst, opts.manifestFormat);
   // The destination's current digest is asked for while the source resolves:
   // both are a first round trip (often with a ping) to a different place.
   const currentAsked = opts.checkCurrent ? session.track(currentDigest(session.dst)) : undefined;
@@ -169,14 +197,28 @@ export async function transferImage(session: CopySession, src: ImageSource, plat
   const choice = await chooseTop(session, src, top, platforms, where);
   const extra = { ...(choice.platforms ? { platforms: choice.platforms } : {}), ...(choice.notice ? { notice: choice.notice } : {}) };
   session.emit({ type: "manifest-resolved", source: where, digest: choice.raw.digest.toString(), mediaType: choice.raw.mediaType, ...(choice.platforms ? { platforms: choice.platforms } : {}) });
-  if (currentAsked) {
+  // A converted image's digest is known only once its children are read.
+  if (currentAsked && format === undefined) {
     const current = await currentAsked;
     if (current?.equals(choice.raw.digest)) {
       session.emit({ type: "up-to-date", digest: current.toString() });
       return { digest: current.toString(), mediaType: choice.raw.mediaType, manifests: 0, upToDate: true, ...extra };
     }
   }
-  const root = await expand(session, src, choice.raw, where, 0);
+  const conversion = convertForDestination(session, src, await expand(session, src, choice.raw, where, 0), format, where);
+  const root = conversion.root;
+  if (conversion.notice) {
+    session.emit({ type: "notice", message: conversion.notice });
+    extra.notice = extra.notice ? `${extra.notice}; ${conversion.notice}` : conversion.notice;
+  }
+  const converted = conversion.convertedFrom ? { convertedFrom: conversion.convertedFrom } : {};
+  if (currentAsked && format !== undefined) {
+    const current = await currentAsked;
+    if (current?.equals(root.raw.digest)) {
+      session.emit({ type: "up-to-date", digest: current.toString() });
+      return { digest: current.toString(), mediaType: root.raw.mediaType, manifests: 0, upToDate: true, ...extra, ...converted };
+    }
+  }
   const blobs = distinctBlobs(root);
   const manifests = countManifests(root);
   session.emit({
@@ -191,7 +233,7 @@ export async function transferImage(session: CopySession, src: ImageSource, plat
     return { digest: raw.digest.toString(), mediaType: raw.mediaType, manifests: 1, upToDate: false, ...extra };
   }
   await putTree(session, src, root, true, opts.tag);
-  return { digest: root.raw.digest.toString(), mediaType: root.raw.mediaType, manifests, upToDate: false, ...extra };
+  return { digest: root.raw.digest.toString(), mediaType: root.raw.mediaType, manifests, upToDate: false, ...extra, ...converted };
 }
 
 /**
@@ -205,7 +247,9 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, opts: C
   const elapsed = stopwatch();
   const session = new CopySession(dst, opts);
   try {
-    const result = await session.track(transferImage(session, src, opts.platforms ?? [], { checkCurrent: true }));
+    const result = await session.track(
+      transferImage(session, src, opts.platforms ?? [], { checkCurrent: true, ...(opts.manifestFormat ? { manifestFormat: opts.manifestFormat } : {}) }),
+    );
     session.checkAborted();
     // Nothing was written when up to date; abort() just releases what opening took.
     if (result.upToDate) await dst.abort();

@@ -1,4 +1,7 @@
 import type { Platform } from "../oci/platform.js";
+import type { ManifestFormat } from "./convert.js";
+
+export type { ManifestFormat } from "./convert.js";
 
 /** What happened to one blob. */
 export type BlobOutcome = "copied" | "skipped" | "mounted";
@@ -35,6 +38,8 @@ export interface CopyOptions {
   /** Cancels the copy; the destination is aborted and an InterruptedError thrown. */
   signal?: AbortSignal;
   onProgress?: (event: CopyEvent) => void;
+  /** Rewrite manifests and indexes into this format (new digests; blobs unchanged). */
+  manifestFormat?: ManifestFormat;
 }
 
 export interface BlobCounts {
@@ -59,8 +64,10 @@ export interface CopySummary {
   upToDate: boolean;
   /** The platforms copied when a subset or a single platform was picked from an index. */
   platforms?: string[];
-  /** Set when the engine chose something on the user's behalf (the host platform for a docker-archive). */
+  /** Set when the engine chose something on the user's behalf (the host platform for a docker-archive), or converted. */
   notice?: string;
+  /** The source digest when manifests were converted (the digest above is then new; referrers of this one do not apply). */
+  convertedFrom?: string;
 }
 
 /** What one image's transfer reports (per tag of `--all-tags`). */
@@ -71,6 +78,7 @@ export interface ImageResult {
   upToDate: boolean;
   platforms?: string[];
   notice?: string;
+  convertedFrom?: string;
 }
 
 /** The result of `--all-tags`: one result per tag, in the order listed, plus totals. */

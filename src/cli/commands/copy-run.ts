@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { copy, copyAllTags, type CopyLocationOptions } from "../../copy/index.js";
-import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
+import type { AllTagsSummary, CopySummary, ManifestFormat } from "../../copy/types.js";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
@@ -26,6 +26,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     source: transportOptions(flags, ctx, "src"),
     destination: transportOptions(flags, ctx, "dest"),
     ...(flags.jobs === undefined ? {} : { jobs: flags.jobs }),
+    ...(flags.manifestFormat === undefined ? {} : { manifestFormat: parseManifestFormat(flags.manifestFormat) }),
   };
   // An archive written to stdout owns it: the summary then goes to stderr.
   const sink: CliContext = writesStdout(dst) ? { ...ctx, stdout: ctx.stderr } : ctx;
@@ -33,7 +34,8 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     if (flags.allTags) {
       const summary = await copyAllTags(src, dst, opts);
       progress.stop();
-      if (flags.referrers) await copyReferrers(ctx, src, dst, summary.tags.map((t) => t.digest), opts, quiet);
+      const kept = summary.tags.filter((t) => t.convertedFrom === undefined).map((t) => t.digest);
+      if (flags.referrers) await copyReferrers(ctx, src, dst, kept, opts, quiet);
       if (!quiet) ctx.message(describeAllTags(summary));
       await render(sink, format, summary, (s) => s.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
       return;
@@ -46,7 +48,8 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       if (summary.notice && (progressMode === "none" || progressMode === "json")) ctx.message(`dray: note: ${summary.notice}`);
       ctx.message(describe(summary));
     }
-    if (flags.referrers) await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet);
+    // A converted image has a new digest: the source's referrers name the old one, so none are attached to it.
+    if (flags.referrers && summary.convertedFrom === undefined) await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet);
     await renderSummary(sink, format, summary);
   } finally {
     progress.stop();
@@ -57,6 +60,12 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
 async function copyReferrers(ctx: CliContext, src: Location, dst: Location, digests: string[], opts: CopyLocationOptions, quiet: boolean): Promise<void> {
   const { copyReferrersAfterCopy } = await import("./referrers-run.js");
   await copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
+}
+
+/** `--manifest-format`: oci or docker, checked before anything moves. */
+export function parseManifestFormat(text: string): ManifestFormat {
+  if (text === "oci" || text === "docker") return text;
+  throw new UsageError(`--manifest-format must be oci or docker, not "${text}"`);
 }
 
 function writesStdout(loc: Location): boolean {
