@@ -42,11 +42,11 @@ interface PendingImage {
 /** The RepoTag `tag` stands for: a bare tag joins the location's repository; NAME:TAG is taken as given. */
 export function repoTagFor(tag: string, base: ImageReference | undefined, where: string): string {
   if (isValidTag(tag) && !tag.includes(":")) {
-    if (!base) throw new UsageError(`cannot tag "${tag}" in ${where}: give NAME:TAG (the archive location names no repository)`, "E_REF_INVALID");
+    if (!base) throw new UsageError(`cannot tag "${tag}" in ${where}: give NAME:TAG (the archive location names no repository)`, { code: "E_REF_INVALID" });
     return formatRepoTag({ domain: base.domain, path: base.path, tag });
   }
   const ref = parseReference(tag);
-  if (ref.digest) throw new UsageError(`a docker-archive tag is NAME:TAG, not a digest ("${tag}")`, "E_REF_INVALID");
+  if (ref.digest) throw new UsageError(`a docker-archive tag is NAME:TAG, not a digest ("${tag}")`, { code: "E_REF_INVALID" });
   return formatRepoTag(ref);
 }
 
@@ -121,11 +121,11 @@ export class DockerArchiveDestination implements ImageDestination {
   /** Config and layers must be here, one layer per diff_id, each one `docker load` can inflate. */
   private async checkImage(m: RawManifest, parsed: ImageManifest): Promise<void> {
     const config = this.blobs.get(parsed.config.digest.toString());
-    if (!config) throw new IntegrityError("E_MANIFEST_INVALID", `config ${parsed.config.digest} was not put before its manifest`, { where: this.where });
+    if (!config) throw new IntegrityError(`config ${parsed.config.digest} was not put before its manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
     const bytes = await readFileCapped(config.path, MAX_CONFIG_BYTES, `config ${parsed.config.digest}`);
     const diffIds = parseImageConfig(bytes, `${this.where} config ${parsed.config.digest}`).rootfs?.diff_ids ?? [];
     if (diffIds.length !== parsed.layers.length) {
-      throw new IntegrityError("E_MANIFEST_INVALID", `manifest ${m.digest} has ${parsed.layers.length} layers but its config ${diffIds.length} diff_ids`, {
+      throw new IntegrityError(`manifest ${m.digest} has ${parsed.layers.length} layers but its config ${diffIds.length} diff_ids`, { code: "E_MANIFEST_INVALID",
         where: this.where,
       });
     }
@@ -137,7 +137,7 @@ export class DockerArchiveDestination implements ImageDestination {
         });
       }
       if (!this.blobs.has(l.digest.toString())) {
-        throw new IntegrityError("E_MANIFEST_INVALID", `layer ${l.digest} was not put before its manifest`, { where: this.where });
+        throw new IntegrityError(`layer ${l.digest} was not put before its manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
       }
     }
   }
