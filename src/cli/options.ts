@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from "commander";
+import type { ManifestFormat } from "../copy/convert.js";
 import { UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
 import type { Credentials, TransportOptions } from "../transport/types.js";
@@ -90,4 +91,10 @@ export function parseChoice<T extends string>(flag: string, choices: readonly T[
     if ((choices as readonly string[]).includes(text)) return text as T;
     throw new InvalidArgumentError(`${flag} expects one of ${choices.join(", ")}`);
   };
+}
+
+/** `--manifest-format`: oci or docker, checked before anything moves. */
+export function parseManifestFormat(text: string): ManifestFormat {
+  if (text === "oci" || text === "docker") return text;
+  throw new UsageError(`--manifest-format must be oci or docker, not "${text}"`);
 }

@@ -48,6 +48,8 @@ export interface RegistrySettings {
 
 export interface SyncConfig {
   jobs?: number;
+  /** `manifest-format: oci|docker`: convert every image. */
+  manifestFormat?: "oci" | "docker";
   rules: SyncRule[];
   /** Registry host (`host[:port]`) → its settings. */
   registries: Map<string, RegistrySettings>;
@@ -130,7 +132,7 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ["version", "jobs", "referrers", "platforms", "destination", "registries", "sync"] as const;
+const TOP_KEYS = ["version", "jobs", "manifest-format", "referrers", "platforms", "destination", "registries", "sync"] as const;
 const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers"] as const;
 const TAG_KEYS = ["names", "regex", "semver", "newest"] as const;
 const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries"] as const;
@@ -246,6 +248,12 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
   const config: SyncConfig = { rules: [], registries: new Map() };
   const jobs = r.get(top, "jobs");
   if (jobs) config.jobs = r.int(jobs, "jobs", 1);
+  const manifestFormat = r.get(top, "manifest-format");
+  if (manifestFormat) {
+    const text = r.string(manifestFormat, "manifest-format");
+    if (text !== "oci" && text !== "docker") r.fail(manifestFormat, "manifest-format", "expected oci or docker");
+    config.manifestFormat = text;
+  }
   const registries = r.get(top, "registries");
   if (registries) {
     const m = r.map(registries, "registries");

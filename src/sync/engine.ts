@@ -126,7 +126,11 @@ class SyncRun {
         const source = await src.openSource(from);
         try {
           const destination = this.ledger.wrap(await dst.openDestination(to));
-          const summary = await copyImage(source, destination, { signal: this.signal, ...(platforms.length > 0 ? { platforms: [...platforms] } : {}) });
+          const summary = await copyImage(source, destination, {
+            signal: this.signal,
+            ...(platforms.length > 0 ? { platforms: [...platforms] } : {}),
+            ...(this.opts.manifestFormat ? { manifestFormat: this.opts.manifestFormat } : {}),
+          });
           this.add(summary);
           return summary;
         } finally {

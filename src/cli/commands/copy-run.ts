@@ -1,11 +1,11 @@
 import { writeFile } from "node:fs/promises";
 import { copy, copyAllTags, type CopyLocationOptions } from "../../copy/index.js";
-import type { AllTagsSummary, CopySummary, ManifestFormat } from "../../copy/types.js";
+import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
-import { transportOptions } from "../options.js";
+import { parseManifestFormat, transportOptions } from "../options.js";
 import { parseFormat, render, type OutputFormat } from "../output.js";
 import { createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
 import type { CopyFlags } from "./copy.js";
@@ -60,12 +60,6 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
 async function copyReferrers(ctx: CliContext, src: Location, dst: Location, digests: string[], opts: CopyLocationOptions, quiet: boolean): Promise<void> {
   const { copyReferrersAfterCopy } = await import("./referrers-run.js");
   await copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
-}
-
-/** `--manifest-format`: oci or docker, checked before anything moves. */
-export function parseManifestFormat(text: string): ManifestFormat {
-  if (text === "oci" || text === "docker") return text;
-  throw new UsageError(`--manifest-format must be oci or docker, not "${text}"`);
 }
 
 function writesStdout(loc: Location): boolean {

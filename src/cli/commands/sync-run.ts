@@ -8,7 +8,7 @@ import type { ImageItem, ReferrerItem, SyncEvent, SyncOptions, SyncRule, SyncSum
 import type { RegistrySettings } from "../../sync/config.js";
 import type { TransportOptions } from "../../transport/types.js";
 import type { CliContext } from "../context.js";
-import { transportOptions } from "../options.js";
+import { parseManifestFormat, transportOptions } from "../options.js";
 import { parseFormat, toJson, writeOut } from "../output.js";
 import { formatBytes, shortDigest } from "../progress.js";
 import type { SyncFlags } from "./sync.js";
@@ -49,6 +49,7 @@ async function rulesFromArguments(src: string, dst: string, flags: SyncFlags): P
 interface Plan {
   rules: SyncRule[];
   jobs?: number;
+  manifestFormat?: "oci" | "docker";
   registries: Map<string, RegistrySettings>;
 }
 
@@ -70,7 +71,12 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
     ...(dest ? { destination: dest } : {}),
     ...(flags.referrers === false ? { referrers: false } : {}),
   }));
-  return { rules, ...(config.jobs ? { jobs: config.jobs } : {}), registries: config.registries };
+  return {
+    rules,
+    ...(config.jobs ? { jobs: config.jobs } : {}),
+    ...(config.manifestFormat ? { manifestFormat: config.manifestFormat } : {}),
+    registries: config.registries,
+  };
 }
 
 /** One TransportOptions object per registry and side: the flags, with the file's settings for that host on top. */
@@ -170,6 +176,8 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   };
   const jobs = flags.jobs ?? p.jobs;
   if (jobs !== undefined) opts.jobs = jobs;
+  const manifestFormat = flags.manifestFormat === undefined ? p.manifestFormat : parseManifestFormat(flags.manifestFormat);
+  if (manifestFormat !== undefined) opts.manifestFormat = manifestFormat;
   const summary = await sync(p.rules, opts);
   if (!quiet) ctx.message(describeSync(summary));
   if (format.kind === "json") await writeOut(ctx, toJson(summary));
