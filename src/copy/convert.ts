@@ -13,7 +13,8 @@ import {
   type ImageManifest,
   type RawManifest,
 } from "../oci/manifest.js";
-import { MediaType, layerCompression } from "../oci/mediatype.js";
+import { MediaType, layerCompression, type LayerCompression } from "../oci/mediatype.js";
+import type { NewLayer } from "./recompress.js";
 
 export type ManifestFormat = "oci" | "docker";
 
@@ -21,8 +22,8 @@ export type ManifestFormat = "oci" | "docker";
 export type Node = { kind: "manifest"; raw: RawManifest; manifest: ImageManifest } | { kind: "index"; raw: RawManifest; children: Node[] };
 
 /** Layer media types of one family by compression; foreign / non-distributable layers map to their counterpart. */
-function layerType(desc: Descriptor, format: ManifestFormat, where: string): string {
-  const compression = layerCompression(desc.mediaType);
+function layerType(desc: Descriptor, format: ManifestFormat, where: string, recompressed?: LayerCompression): string {
+  const compression = recompressed ?? layerCompression(desc.mediaType);
   if (compression === undefined) return desc.mediaType; // not a layer dray knows: left as is
   const foreign = desc.mediaType === MediaType.DockerForeignLayerGzip || desc.mediaType.includes(".nondistributable.");
   if (format === "oci") {
@@ -52,13 +53,24 @@ function retyped(desc: Descriptor, mediaType: string, format: ManifestFormat): R
   return descriptorToJSON(d);
 }
 
-export function convertImage(m: ImageManifest, format: ManifestFormat, where: string): RawManifest {
+/** Layers recompressed on the way, by source digest. */
+export type Replacements = ReadonlyMap<string, NewLayer>;
+
+function layerDescriptor(l: Descriptor, format: ManifestFormat, where: string, replaced: Replacements): Record<string, unknown> {
+  const r = replaced.get(l.digest.toString());
+  if (!r) return retyped(l, layerType(l, format, where), format);
+  const fresh: Descriptor = { ...l, digest: r.digest, size: r.size };
+  delete fresh.urls; // recompressed bytes live here, not at a foreign URL
+  return retyped(fresh, layerType(l, format, where, r.compression), format);
+}
+
+export function convertImage(m: ImageManifest, format: ManifestFormat, where: string, replaced: Replacements = new Map()): RawManifest {
   const mediaType = format === "oci" ? MediaType.OciManifest : MediaType.DockerManifest;
   const doc: Record<string, unknown> = {
     schemaVersion: 2,
     mediaType,
     config: retyped(m.config, configType(m.config, format), format),
-    layers: m.layers.map((l) => retyped(l, layerType(l, format, where), format)),
+    layers: m.layers.map((l) => layerDescriptor(l, format, where, replaced)),
   };
   if (format === "oci") {
     if (m.artifactType !== undefined) doc.artifactType = m.artifactType;
@@ -78,19 +90,29 @@ export function convertIndex(index: ImageIndex, children: readonly RawManifest[]
   return rawManifestFromDocument(doc, mediaType);
 }
 
-/** The tree in `format`: every manifest rewritten (children first), blobs untouched. A node already in `format` keeps its bytes. */
-export function convertTree(node: Node, format: ManifestFormat, where: string): Node {
+/**
+ * The tree in `format` (undefined: each manifest's own), with recompressed
+ * layers swapped in: manifests rewritten children first; a node with nothing
+ * to change keeps its bytes.
+ */
+export function convertTree(node: Node, asked: ManifestFormat | undefined, where: string, replaced: Replacements = new Map()): Node {
+  const format = asked ?? familyOf(node.raw.mediaType);
   if (node.kind === "manifest") {
-    if (inFormat(node.raw.mediaType, format) && node.manifest.layers.every((l) => layerType(l, format, where) === l.mediaType)) return node;
-    const raw = convertImage(node.manifest, format, where);
+    const unchanged = node.manifest.layers.every((l) => !replaced.has(l.digest.toString()) && layerType(l, format, where) === l.mediaType);
+    if (inFormat(node.raw.mediaType, format) && unchanged) return node;
+    const raw = convertImage(node.manifest, format, where, replaced);
     const parsed = parseRawManifest(raw, where);
     return { kind: "manifest", raw, manifest: parsed as ImageManifest };
   }
-  const children = node.children.map((c) => convertTree(c, format, where));
+  const children = node.children.map((c) => convertTree(c, asked, where, replaced));
   const same = inFormat(node.raw.mediaType, format) && children.every((c, i) => c.raw.digest.equals(node.children[i]!.raw.digest));
   if (same) return node;
   const parsed = parseRawManifest(node.raw, where) as ImageIndex;
   return { kind: "index", raw: convertIndex(parsed, children.map((c) => c.raw), format), children };
+}
+
+function familyOf(mediaType: string): ManifestFormat {
+  return mediaType.startsWith("application/vnd.docker.") ? "docker" : "oci";
 }
 
 function inFormat(mediaType: string, format: ManifestFormat): boolean {

@@ -1,5 +1,6 @@
 import type { Platform } from "../oci/platform.js";
 import type { ManifestFormat } from "./convert.js";
+import type { LayerCompression } from "../oci/mediatype.js";
 
 export type { ManifestFormat } from "./convert.js";
 
@@ -30,7 +31,7 @@ export type CopyEvent =
   | { type: "up-to-date"; digest: string }
   | { type: "done"; summary: CopySummary };
 
-export interface CopyOptions {
+export interface CopyOptions extends ConversionOptions {
   /** Only these platforms of an index (a new index holding just them is written). */
   platforms?: Platform[];
   /** Blobs in flight at once (default 6). */
@@ -38,8 +39,16 @@ export interface CopyOptions {
   /** Cancels the copy; the destination is aborted and an InterruptedError thrown. */
   signal?: AbortSignal;
   onProgress?: (event: CopyEvent) => void;
-  /** Rewrite manifests and indexes into this format (new digests; blobs unchanged). */
+}
+
+/** What a copy converts (each set field gives new digests). */
+export interface ConversionOptions {
+  /** Rewrite manifests and indexes into this format (config and layer bytes unchanged). */
   manifestFormat?: ManifestFormat;
+  /** Recompress every layer to this (`none`: plain tar). */
+  compress?: LayerCompression;
+  /** Level for `compress` (gzip 0-9, zstd 1-22). */
+  compressLevel?: number;
 }
 
 export interface BlobCounts {

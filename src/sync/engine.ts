@@ -9,7 +9,7 @@
  * `failFast`. Referrers follow their images (src/referrers).
  */
 import { stopwatch } from "../clock.js";
-import { copyImage } from "../copy/engine.js";
+import { conversionOf, copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
@@ -129,7 +129,7 @@ class SyncRun {
           const summary = await copyImage(source, destination, {
             signal: this.signal,
             ...(platforms.length > 0 ? { platforms: [...platforms] } : {}),
-            ...(this.opts.manifestFormat ? { manifestFormat: this.opts.manifestFormat } : {}),
+            ...conversionOf(this.opts),
           });
           this.add(summary);
           return summary;

@@ -5,7 +5,7 @@ import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
-import { parseManifestFormat, transportOptions } from "../options.js";
+import { conversionOptions, transportOptions } from "../options.js";
 import { parseFormat, render, type OutputFormat } from "../output.js";
 import { createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
 import type { CopyFlags } from "./copy.js";
@@ -26,7 +26,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     source: transportOptions(flags, ctx, "src"),
     destination: transportOptions(flags, ctx, "dest"),
     ...(flags.jobs === undefined ? {} : { jobs: flags.jobs }),
-    ...(flags.manifestFormat === undefined ? {} : { manifestFormat: parseManifestFormat(flags.manifestFormat) }),
+    ...conversionOptions(flags),
   };
   // An archive written to stdout owns it: the summary then goes to stderr.
   const sink: CliContext = writesStdout(dst) ? { ...ctx, stdout: ctx.stderr } : ctx;

@@ -8,7 +8,7 @@ import type { ImageItem, ReferrerItem, SyncEvent, SyncOptions, SyncRule, SyncSum
 import type { RegistrySettings } from "../../sync/config.js";
 import type { TransportOptions } from "../../transport/types.js";
 import type { CliContext } from "../context.js";
-import { parseManifestFormat, transportOptions } from "../options.js";
+import { conversionOptions, transportOptions } from "../options.js";
 import { parseFormat, toJson, writeOut } from "../output.js";
 import { formatBytes, shortDigest } from "../progress.js";
 import type { SyncFlags } from "./sync.js";
@@ -50,6 +50,8 @@ interface Plan {
   rules: SyncRule[];
   jobs?: number;
   manifestFormat?: "oci" | "docker";
+  compress?: "gzip" | "zstd" | "none";
+  compressLevel?: number;
   registries: Map<string, RegistrySettings>;
 }
 
@@ -75,6 +77,8 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
     rules,
     ...(config.jobs ? { jobs: config.jobs } : {}),
     ...(config.manifestFormat ? { manifestFormat: config.manifestFormat } : {}),
+    ...(config.compress ? { compress: config.compress } : {}),
+    ...(config.compressLevel === undefined ? {} : { compressLevel: config.compressLevel }),
     registries: config.registries,
   };
 }
@@ -176,8 +180,7 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   };
   const jobs = flags.jobs ?? p.jobs;
   if (jobs !== undefined) opts.jobs = jobs;
-  const manifestFormat = flags.manifestFormat === undefined ? p.manifestFormat : parseManifestFormat(flags.manifestFormat);
-  if (manifestFormat !== undefined) opts.manifestFormat = manifestFormat;
+  Object.assign(opts, conversionOptions(flags, p));
   const summary = await sync(p.rules, opts);
   if (!quiet) ctx.message(describeSync(summary));
   if (format.kind === "json") await writeOut(ctx, toJson(summary));
