@@ -8,10 +8,11 @@
 // their digest. Every `docker load` since 1.10 inflates each layer file with
 // archive.DecompressStream, whatever manifest.json calls it (moby
 // image/tarexport/load.go: loadLayer, since the 2015 content-addressability
-// rewrite; today daemon/internal/image/tarexport/load.go), and
-// containers/image (skopeo, podman load) decompresses docker-archive layers
-// itself. zstd is the exception: DecompressStream learned it only in 2020, so
-// such layers must arrive decompressed (capabilities.layerCompressions).
+// rewrite, in v1.10.0; today daemon/internal/image/tarexport/load.go), and
+// containers/image (skopeo, podman load) inflates docker-archive layer files
+// itself (docker/internal/tarfile/src.go, GetBlob). zstd is the exception:
+// DecompressStream learned it in Docker 23 (moby commit e187eb2), so such
+// layers must arrive decompressed (capabilities.layerCompressions).
 //
 // Blobs are spooled (verified) and the tar is written at commit: a file
 // already at the path keeps its other images (their files are carried over),
