@@ -11,7 +11,7 @@ import { CONTAINERD_NAME, readArchiveIndex } from "./docker-oci.js";
 import { repoTagFor } from "./docker-destination.js";
 import { formatRepoTag, parseRepoTag, repoTagMatches, repositoriesFile, serializeManifestJson, type ManifestItem } from "./docker-format.js";
 import { DockerArchiveSource, openDockerArchive, pickImage, type OpenedDockerArchive } from "./docker-source.js";
-import { ArchiveBlobs, asLayout } from "./oci-archive.js";
+import { ArchiveBlobs } from "./oci-archive.js";
 import { rewriteArchive } from "./rewrite.js";
 import { unreferencedFiles } from "./earlier.js";
 import type { TarIndex } from "./tar-index.js";

@@ -10,7 +10,8 @@ import { removeEntries, type LayoutIndex } from "../layout/index-json.js";
 import { CONTAINERD_NAME, readArchiveIndex } from "./docker-oci.js";
 import { formatRepoTag, parseRepoTag, type ManifestItem } from "./docker-format.js";
 import { openDockerArchive, type OpenedDockerArchive } from "./docker-source.js";
-import { ArchiveBlobs, asLayout, openOciArchive, type BlobReader } from "./oci-archive.js";
+import { ArchiveBlobs, openOciArchive } from "./oci-archive.js";
+import type { BlobReader } from "../layout/resolve.js";
 import { copyEntry } from "./rewrite.js";
 import type { TarIndex } from "./tar-index.js";
 import type { TarWriter } from "./tar-writer.js";
@@ -105,7 +106,7 @@ export async function earlierOciArchive(
     hasBlob: async (d) => (await fresh.hasBlob(d)) || (await blobs.hasBlob(d)),
     readBlob: async (d, o) => ((await fresh.hasBlob(d)) ? fresh.readBlob(d, o) : blobs.readBlob(d, o)),
   };
-  const reachable = new Set([...(await reachableBlobs(asLayout(both), index))].flatMap((d) => Digest.tryParse(d)?.blobPath ?? []));
+  const reachable = new Set([...(await reachableBlobs(both, index))].flatMap((d) => Digest.tryParse(d)?.blobPath ?? []));
   return {
     items: [],
     index,
@@ -137,7 +138,7 @@ export async function unreferencedFiles(archive: OpenedDockerArchive, gone: Mani
   const keep = new Set<string>();
   for (const i of items) for (const p of [i.Config, ...i.Layers]) for (const n of linkChain(tar, p)) keep.add(n);
   if (index) {
-    const reachable = await reachableBlobs(asLayout(new ArchiveBlobs(tar, archive.where)), index);
+    const reachable = await reachableBlobs(new ArchiveBlobs(tar, archive.where), index);
     for (const d of reachable) {
       const digest = Digest.tryParse(d);
       if (digest) keep.add(digest.blobPath);

@@ -18,17 +18,11 @@ import { addUnnamed, emptyIndex, serializeIndexJson, setNamed, type LayoutIndex 
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob } from "./staging.js";
 import { earlierOciArchive, type EarlierArchive } from "./earlier.js";
-import type { BlobReader } from "./oci-archive.js";
+import type { BlobReader } from "../layout/resolve.js";
+import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
 
 export class OciArchiveDestination implements ImageDestination {
-  readonly capabilities: DestinationCapabilities = {
-    needsUncompressedLayers: false,
-    ociLayout: true,
-    acceptsIndex: true,
-    preservesDigests: true,
-    supportsMount: false,
-    concurrentPutBlob: true,
-  };
+  readonly capabilities: DestinationCapabilities = { ...OCI_STORE_CAPABILITIES, ociLayout: true };
 
   /** Blobs whose tar entry is complete. */
   private readonly written = new Set<string>();
