@@ -78,6 +78,9 @@ _dray() {
     copy|cp)
       case "$prev" in
         --platform) return ;;
+        --manifest-format) return ;;
+        --compress) return ;;
+        --compress-level) return ;;
         -j|--jobs) return ;;
         --digestfile) _dray_files "$cur"; return ;;
         -f|--format) return ;;
@@ -89,7 +92,7 @@ _dray() {
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers -j --jobs --digestfile -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers --manifest-format --compress --compress-level -j --jobs --digestfile -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     inspect)
       case "$prev" in
@@ -165,6 +168,9 @@ _dray() {
         --newest) return ;;
         --platform) return ;;
         -j|--jobs) return ;;
+        --manifest-format) return ;;
+        --compress) return ;;
+        --compress-level) return ;;
         --format) return ;;
         --progress) _dray_words "$cur" 'auto plain json none'; return ;;
         --creds) return ;;
@@ -174,7 +180,7 @@ _dray() {
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --platform --no-referrers -j --jobs --keep-going --fail-fast --dry-run --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --platform --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

@@ -48,6 +48,9 @@ _dray() {
             '*--platform[copy only this platform of an index (repeatable)]:platform: ' \
             '*--all-tags[copy every tag of the source repository]' \
             '*--referrers[also copy signatures, attestations and SBOMs that refer to the image]' \
+            '*--manifest-format[convert manifests and indexes to this format (new digests; layers and config bytes unchanged)]:manifest-format: ' \
+            '*--compress[recompress every layer (new digests; none writes plain tar layers)]:compress: ' \
+            '*--compress-level[level for --compress (gzip 0-9, zstd 1-22)]:compress-level: ' \
             '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default 6)]:jobs: ' \
             '*--digestfile[write the digest of the copied image to FILE]:digestfile:_files' \
             '(-f --format)'{-f,--format}'[summary on stdout\: text (the digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
@@ -164,6 +167,9 @@ _dray() {
             '*--platform[copy only this platform of an index (repeatable)]:platform: ' \
             '*--no-referrers[leave signatures, attestations and SBOMs behind (copied by default)]' \
             '(-j --jobs)'{-j,--jobs}'[repositories and images in flight at once (default 4)]:jobs: ' \
+            '*--manifest-format[convert every image'\''s manifests to this format (new digests)]:manifest-format: ' \
+            '*--compress[recompress every layer (new digests)]:compress: ' \
+            '*--compress-level[level for --compress (gzip 0-9, zstd 1-22)]:compress-level: ' \
             '*--keep-going[go on after a failing image and report it at the end (the default)]' \
             '*--fail-fast[stop at the first failure]' \
             '*--dry-run[compare and print the plan; copy nothing]' \
