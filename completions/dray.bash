@@ -78,6 +78,9 @@ _dray() {
     copy|cp)
       case "$prev" in
         --platform) return ;;
+        --manifest-format) return ;;
+        --compress) return ;;
+        --compress-level) return ;;
         -j|--jobs) return ;;
         --digestfile) _dray_files "$cur"; return ;;
         -f|--format) return ;;
@@ -90,7 +93,7 @@ _dray() {
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers -j --jobs --digestfile -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers --manifest-format --compress --compress-level -j --jobs --digestfile -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     inspect)
       case "$prev" in
@@ -106,55 +109,58 @@ _dray() {
       ;;
     tag)
       case "$prev" in
+        -f|--format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     delete|rm)
       case "$prev" in
-        --format) return ;;
+        -f|--format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     ls|list-tags)
       case "$prev" in
         --catalog) return ;;
-        --format) return ;;
+        -f|--format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--catalog --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--catalog -f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     digest)
       case "$prev" in
         --platform) return ;;
+        -f|--format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform -f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     login)
       case "$prev" in
         -u|--username) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
+        -f|--format) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-u --username --password-stdin --keychain --insecure --ca-file --trust-realm -h --help'; else return; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-u --username --password-stdin --keychain --insecure --ca-file --trust-realm -f --format -h --help'; else return; fi
       ;;
     logout)
       if [[ $cur == -* ]]; then _dray_words "$cur" '-h --help'; else return; fi
@@ -172,7 +178,10 @@ _dray() {
         --newest) return ;;
         --platform) return ;;
         -j|--jobs) return ;;
-        --format) return ;;
+        --manifest-format) return ;;
+        --compress) return ;;
+        --compress-level) return ;;
+        -f|--format) return ;;
         --progress) _dray_words "$cur" 'auto plain json none'; return ;;
         --creds) return ;;
         --src-creds) return ;;
@@ -182,7 +191,7 @@ _dray() {
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --platform --no-referrers -j --jobs --keep-going --fail-fast --dry-run --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --platform --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     ratelimit)
       case "$prev" in

@@ -49,6 +49,9 @@ _dray() {
             '*--platform[copy only this platform of an index (repeatable)]:platform: ' \
             '*--all-tags[copy every tag of the source repository]' \
             '*--referrers[also copy signatures, attestations and SBOMs that refer to the image]' \
+            '*--manifest-format[convert manifests and indexes to this format (new digests; layers and config bytes unchanged)]:manifest-format: ' \
+            '*--compress[recompress every layer (new digests; none writes plain tar layers)]:compress: ' \
+            '*--compress-level[level for --compress (gzip 0-9, zstd 1-22)]:compress-level: ' \
             '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default 6)]:jobs: ' \
             '*--digestfile[write the digest of the copied image to FILE]:digestfile:_files' \
             '(-f --format)'{-f,--format}'[summary on stdout\: text (the digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
@@ -86,6 +89,7 @@ _dray() {
           ;;
         tag)
           _arguments -s \
+            '(-f --format)'{-f,--format}'[nothing on stdout by default; json ({"Tagged"\: \[LOCATION…\]}) or a Go template]:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
@@ -99,7 +103,7 @@ _dray() {
           ;;
         delete|rm)
           _arguments -s \
-            '*--format[text (the deleted digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
+            '(-f --format)'{-f,--format}'[text (the deleted digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
@@ -113,7 +117,7 @@ _dray() {
         ls|list-tags)
           _arguments -s \
             '*--catalog[list the repositories of the registry HOST\[\:PORT\] instead]:catalog: ' \
-            '*--format[text (one per line), json, or a Go template such as '\''{{range .Tags}}{{.}} {{end}}'\'']:format: ' \
+            '(-f --format)'{-f,--format}'[text (one per line), json, or a Go template such as '\''{{range .Tags}}{{.}} {{end}}'\'']:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
@@ -127,6 +131,7 @@ _dray() {
         digest)
           _arguments -s \
             '*--platform[the digest of this platform'\''s image in an index]:platform: ' \
+            '(-f --format)'{-f,--format}'[text (the digest), json ({"Digest"\: …}), or a Go template such as '\''{{.Digest}}'\'']:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
@@ -145,6 +150,7 @@ _dray() {
             '*--insecure[allow plain HTTP and unverified TLS for a non-loopback registry]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
             '*--trust-realm[a token service on an unrelated site that may receive this credential; recorded for later runs (repeatable)]:trust-realm: ' \
+            '(-f --format)'{-f,--format}'[nothing on stdout by default; json ({"Registry", "Stored", "Keychain"}) or a Go template]:format: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:host: ' \
             && ret=0
@@ -172,10 +178,13 @@ _dray() {
             '*--platform[copy only this platform of an index (repeatable)]:platform: ' \
             '*--no-referrers[leave signatures, attestations and SBOMs behind (copied by default)]' \
             '(-j --jobs)'{-j,--jobs}'[repositories and images in flight at once (default 4)]:jobs: ' \
+            '*--manifest-format[convert every image'\''s manifests to this format (new digests)]:manifest-format: ' \
+            '*--compress[recompress every layer (new digests)]:compress: ' \
+            '*--compress-level[level for --compress (gzip 0-9, zstd 1-22)]:compress-level: ' \
             '*--keep-going[go on after a failing image and report it at the end (the default)]' \
             '*--fail-fast[stop at the first failure]' \
             '*--dry-run[compare and print the plan; copy nothing]' \
-            '*--format[summary on stdout\: text (nothing, or the plan for --dry-run) or json]:format: ' \
+            '(-f --format)'{-f,--format}'[summary on stdout\: text (nothing, or the plan for --dry-run) or json]:format: ' \
             '(-q --quiet)'{-q,--quiet}'[no per-image lines and no summary on stderr]' \
             '*--progress[per-image lines on stderr]:progress:(auto plain json none)' \
             '*--creds[credentials for both registries (per side\: --src-creds, --dest-creds)]:creds: ' \

@@ -1,4 +1,7 @@
 import { InvalidArgumentError, type Command } from "commander";
+import type { LayerCompression } from "../oci/mediatype.js";
+import { checkLevel } from "../oci/compression.js";
+import type { ManifestFormat } from "../copy/convert.js";
 import { UsageError } from "../errors.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import type { CliContext } from "./context.js";
@@ -101,4 +104,44 @@ export function parseChoice<T extends string>(flag: string, choices: readonly T[
     if ((choices as readonly string[]).includes(text)) return text as T;
     throw new InvalidArgumentError(`${flag} expects one of ${choices.join(", ")}`);
   };
+}
+
+/** `--manifest-format`: oci or docker, checked before anything moves. */
+export function parseManifestFormat(text: string): ManifestFormat {
+  if (text === "oci" || text === "docker") return text;
+  throw new UsageError(`--manifest-format must be oci or docker, not "${text}"`);
+}
+
+/** `--compress`: gzip, zstd or none. */
+export function parseCompress(text: string): LayerCompression {
+  if (text === "gzip" || text === "zstd" || text === "none") return text;
+  throw new UsageError(`--compress must be gzip, zstd or none, not "${text}"`);
+}
+
+export interface ConversionFlags {
+  manifestFormat?: string;
+  compress?: string;
+  compressLevel?: string;
+}
+
+/**
+ * The conversion a command asked for, checked before anything is opened:
+ * values, a level that fits the codec, and Docker's format without zstd.
+ */
+export function conversionOptions(flags: ConversionFlags, fallback: { manifestFormat?: ManifestFormat; compress?: LayerCompression; compressLevel?: number } = {}): {
+  manifestFormat?: ManifestFormat;
+  compress?: LayerCompression;
+  compressLevel?: number;
+} {
+  const manifestFormat = flags.manifestFormat === undefined ? fallback.manifestFormat : parseManifestFormat(flags.manifestFormat);
+  const compress = flags.compress === undefined ? fallback.compress : parseCompress(flags.compress);
+  const level = flags.compressLevel === undefined ? fallback.compressLevel : Number(flags.compressLevel);
+  if (level !== undefined) {
+    if (compress === undefined) throw new UsageError("--compress-level goes with --compress gzip|zstd");
+    checkLevel(compress, level);
+  }
+  if (manifestFormat === "docker" && compress === "zstd") {
+    throw new UsageError("--compress zstd cannot go with --manifest-format docker: Docker's manifest format has no zstd layers");
+  }
+  return { ...(manifestFormat ? { manifestFormat } : {}), ...(compress ? { compress } : {}), ...(level === undefined ? {} : { compressLevel: level }) };
 }

@@ -3,7 +3,7 @@ import { NotFoundError, UsageError } from "../errors.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { parseReference } from "../ref/reference.js";
 import type { ImageDestination, ImageSource } from "../transport/types.js";
-import { failSession, transferImage } from "./engine.js";
+import { checkConversion, conversionOf, failSession, transferImage } from "./engine.js";
 import { createLimiter } from "./limit.js";
 import { CopySession } from "./session.js";
 import type { AllTagsSummary, CopyOptions, ImageResult } from "./types.js";
@@ -46,12 +46,18 @@ export interface AllTagsPeers {
 export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOptions = {}): Promise<AllTagsSummary> {
   const elapsed = stopwatch();
   const { dst } = peers;
+  try {
+    checkConversion(opts, dst);
+  } catch (err) {
+    await dst.abort();
+    throw err;
+  }
   const session = new CopySession(dst, opts);
   const images = createLimiter(IMAGES_IN_FLIGHT, session.signal);
   const copyOne = async (tag: string): Promise<ImageResult & { tag: string }> => {
     const src = await peers.openSource(tag);
     try {
-      return { tag, ...(await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: true })) };
+      return { tag, ...(await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: true, ...conversionOf(opts) })) };
     } finally {
       await src.close();
     }

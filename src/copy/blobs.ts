@@ -5,7 +5,7 @@ import type { Descriptor } from "../oci/manifest.js";
 import { layerCompression, uncompressedLayerType } from "../oci/mediatype.js";
 import { formatLocation } from "../ref/location.js";
 import type { ImageSource } from "../transport/types.js";
-import { SizeCap, createLayerGunzip, decompressionLimit } from "../oci/decompress.js";
+import { decompressStages } from "../oci/compression.js";
 import type { CopySession, PlacedBlob } from "./session.js";
 import { pipeToSink, readSmallBlob } from "./stream.js";
 
@@ -103,9 +103,6 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
   const compression = layerCompression(desc.mediaType);
   const at = where(src, desc);
   if (compression === undefined) throw new UnsupportedError(`cannot decompress ${desc.mediaType} (${at}): not a known layer type`, { where: at });
-  if (compression === "zstd") {
-    throw new UnsupportedError(`zstd layers cannot be decompressed for a docker-archive (${at}): this Node.js has no zstd`, { where: at });
-  }
   if (compression === "none" && !desc.digest.equals(diffId)) {
     throw new IntegrityError(`uncompressed layer ${desc.digest} does not match its diff_id ${diffId} (${at})`, { code: "E_DIGEST_MISMATCH", where: at });
   }
@@ -116,10 +113,9 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
   const stages: NodeJS.ReadWriteStream[] = [compressed];
   // The last verifier sees the bytes as stored, so its count is the stored size.
   let stored = compressed;
-  if (compression === "gzip") {
+  if (compression !== "none") {
     stored = new VerifyingStream({ digest: diffId, where: `${at} (uncompressed)` });
-    // A gzip bomb (a few MB inflating to terabytes) fails at the cap, before the destination fills a disk.
-    stages.push(createLayerGunzip(), new SizeCap(decompressionLimit(desc.size), at), stored);
+    stages.push(...decompressStages(compression, desc.size, at), stored);
   }
   session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
   await pipeToSink([await openBlob(session, src, desc), ...stages], (verified) => session.dst.putBlob(target, verified, { signal }), signal);

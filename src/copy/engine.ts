@@ -17,15 +17,17 @@ import type { ImageDestination, ImageSource } from "../transport/types.js";
 import { placeBlob, placeUncompressedLayer, readConfig } from "./blobs.js";
 import { pickSinglePlatform, selectPlatforms } from "./select.js";
 import { CopySession } from "./session.js";
-import type { CopyOptions, CopySummary, ImageResult } from "./types.js";
+import type { ConversionOptions, CopyOptions, CopySummary, ImageResult } from "./types.js";
 
-/** A manifest of the graph with its children fetched: an image, or an index over more nodes. */
-type Node = { kind: "manifest"; raw: RawManifest; manifest: ImageManifest } | { kind: "index"; raw: RawManifest; children: Node[] };
+import { convertTree, hasDockerTypes, type ManifestFormat, type Node, type Replacements } from "./convert.js";
+import { recompressLayer, type NewLayer } from "./recompress.js";
+import { layerCompression, type LayerCompression } from "../oci/mediatype.js";
+import { UsageError } from "../errors.js";
 
 /** Indexes nest (an index of indexes is legal); deeper than this is refused rather than followed. */
 const MAX_DEPTH = 4;
 
-export interface TransferOptions {
+export interface TransferOptions extends ConversionOptions {
   /** Stores the top manifest under this tag instead of the destination location's own reference. */
   tag?: string;
   /** Compare the destination tag's digest (dst.currentDigest(), or dst.tagDigest(tag)) and finish at once when equal. */
@@ -157,11 +159,108 @@ async function currentDigest(dst: ImageDestination, tag: string | undefined): Pr
 }
 
 /**
+ * The manifest format to write: the one asked for; else OCI when the source
+ * made its manifest up (a pre-25 docker save archive: no digest to keep) and
+ * the destination is an OCI layout, which OCI-only readers must open.
+ */
+function targetFormat(src: ImageSource, dst: ImageDestination, opts: ConversionOptions): ManifestFormat | undefined {
+  if (opts.manifestFormat) return opts.manifestFormat;
+  if (opts.compress === "zstd") return "oci"; // Docker's format has no zstd layer type
+  return src.generatedManifest === true && dst.capabilities.ociLayout === true ? "oci" : undefined;
+}
+
+/**
+ * Refuses, before anything moves, what no destination could be given:
+ * zstd layers in Docker's format, or in a destination that cannot hold them.
+ */
+export function checkConversion(opts: ConversionOptions, dst: ImageDestination): void {
+  if (opts.compress !== "zstd") return;
+  if (opts.manifestFormat === "docker") throw new UsageError("--compress zstd cannot go with --manifest-format docker: Docker's manifest format has no zstd layers");
+  const accepted = acceptedCompressions(dst);
+  if (accepted && !accepted.includes("zstd")) throw new UsageError(`${formatLocation(dst.location)} cannot hold zstd layers (docker load reads gzip or plain tar)`);
+}
+
+function acceptedCompressions(dst: ImageDestination): readonly LayerCompression[] | undefined {
+  return dst.capabilities.needsUncompressedLayers ? ["none"] : dst.capabilities.layerCompressions;
+}
+
+/** What a layer compressed as `from` is stored as: the one asked for, else as it is; zstd decompressed where it cannot go. */
+function targetCompression(from: LayerCompression, format: ManifestFormat, opts: ConversionOptions, dst: ImageDestination): LayerCompression {
+  const accepted = acceptedCompressions(dst);
+  let to = opts.compress ?? from;
+  if (to === "zstd" && format === "docker") to = "none";
+  if (accepted && !accepted.includes(to)) to = "none";
+  return to;
+}
+
+/** Recompresses the layers of every image in the tree that must change; returns the new layers by source digest. */
+async function recompressTree(session: CopySession, src: ImageSource, root: Node, format: ManifestFormat | undefined, opts: ConversionOptions, where: string): Promise<Replacements> {
+  const images: Node[] = [];
+  const walk = (n: Node): void => (n.kind === "index" ? n.children.forEach(walk) : void images.push(n));
+  walk(root);
+  const out = new Map<string, NewLayer>();
+  await Promise.all(
+    images.map(async (n) => {
+      if (n.kind !== "manifest") return;
+      const family = format ?? (n.raw.mediaType.startsWith("application/vnd.docker.") ? "docker" : "oci");
+      const jobs = n.manifest.layers.map((l, i) => ({ l, i, from: layerCompression(l.mediaType) }));
+      // A level asked for recompresses even layers already in the target compression.
+      const changes = (from: LayerCompression): boolean => {
+        const to = targetCompression(from, family, opts, session.dst);
+        return to !== from || (opts.compressLevel !== undefined && to === opts.compress);
+      };
+      const changing = jobs.filter((j) => j.from !== undefined && changes(j.from));
+      if (changing.length === 0) return;
+      const diffIds = parseImageConfig(await readConfig(session, src, n.manifest.config), where).rootfs?.diff_ids ?? [];
+      if (diffIds.length !== n.manifest.layers.length) {
+        throw new IntegrityError(`config ${n.manifest.config.digest} lists ${diffIds.length} diff_ids for ${n.manifest.layers.length} layers at ${where}`, {
+          code: "E_MANIFEST_INVALID",
+          where,
+        });
+      }
+      await Promise.all(
+        changing.map(async ({ l, i, from }) => {
+          const to = targetCompression(from!, family, opts, session.dst);
+          out.set(l.digest.toString(), await recompressLayer(session, src, l, Digest.parse(diffIds[i]!), to, opts.compressLevel));
+        }),
+      );
+    }),
+  );
+  return out;
+}
+
+/** The tree as the destination will hold it, with what the user should hear about it. */
+function convertForDestination(
+  session: CopySession,
+  src: ImageSource,
+  root: Node,
+  format: ManifestFormat | undefined,
+  replaced: Replacements,
+  where: string,
+): { root: Node; notice?: string; convertedFrom?: string } {
+  if (format === undefined && replaced.size === 0) {
+    if (session.dst.capabilities.ociLayout && hasDockerTypes(root)) {
+      const notice = `the image is in Docker's manifest format, kept byte for byte (digest ${root.raw.digest}); OCI-only readers (umoci) need --manifest-format oci`;
+      return { root, notice };
+    }
+    return { root };
+  }
+  const converted = convertTree(root, format, where, replaced);
+  if (converted.raw.digest.equals(root.raw.digest)) return { root };
+  if (src.generatedManifest) return { root: converted }; // the old digest was dray's own invention
+  const what = replaced.size > 0 ? `${replaced.size} layer(s) recompressed` : `manifests converted to ${format === "oci" ? "OCI" : "Docker"} format`;
+  const notice = `${what}: the image is now ${converted.raw.digest} (was ${root.raw.digest}); referrers of the old digest do not refer to it and are not copied`;
+  return { root: converted, notice, convertedFrom: root.raw.digest.toString() };
+}
+
+/**
  * Copies the image `src` names into `dst` without committing: the part shared
  * by a single copy and `--all-tags` (where many images go into one destination).
  */
 export async function transferImage(session: CopySession, src: ImageSource, platforms: readonly Platform[], opts: TransferOptions): Promise<ImageResult> {
   const where = formatLocation(src.location);
+  const format = targetFormat(src, session.dst, opts);
+  const converting = format !== undefined || opts.compress !== undefined || acceptedCompressions(session.dst) !== undefined;
   // The destination's current digest is asked for while the source resolves:
   // both are a first round trip (often with a ping) to a different place.
   const currentAsked = opts.checkCurrent ? session.track(currentDigest(session.dst, opts.tag)) : undefined;
@@ -169,14 +268,30 @@ export async function transferImage(session: CopySession, src: ImageSource, plat
   const choice = await chooseTop(session, src, top, platforms, where);
   const extra = { ...(choice.platforms ? { platforms: choice.platforms } : {}), ...(choice.notice ? { notice: choice.notice } : {}) };
   session.emit({ type: "manifest-resolved", source: where, digest: choice.raw.digest.toString(), mediaType: choice.raw.mediaType, ...(choice.platforms ? { platforms: choice.platforms } : {}) });
-  if (currentAsked) {
+  // A converted image's digest is known only once its children are read.
+  if (currentAsked && !converting) {
     const current = await currentAsked;
     if (current?.equals(choice.raw.digest)) {
       session.emit({ type: "up-to-date", digest: current.toString() });
       return { digest: current.toString(), mediaType: choice.raw.mediaType, manifests: 0, upToDate: true, ...extra };
     }
   }
-  const root = await expand(session, src, choice.raw, where, 0);
+  const expanded = await expand(session, src, choice.raw, where, 0);
+  const replaced = session.dst.capabilities.needsUncompressedLayers ? new Map<string, NewLayer>() : await recompressTree(session, src, expanded, format, opts, where);
+  const conversion = convertForDestination(session, src, expanded, format, replaced, where);
+  const root = conversion.root;
+  if (conversion.notice) {
+    session.emit({ type: "notice", message: conversion.notice });
+    extra.notice = extra.notice ? `${extra.notice}; ${conversion.notice}` : conversion.notice;
+  }
+  const converted = conversion.convertedFrom ? { convertedFrom: conversion.convertedFrom } : {};
+  if (currentAsked && converting) {
+    const current = await currentAsked;
+    if (current?.equals(root.raw.digest)) {
+      session.emit({ type: "up-to-date", digest: current.toString() });
+      return { digest: current.toString(), mediaType: root.raw.mediaType, manifests: 0, upToDate: true, ...extra, ...converted };
+    }
+  }
   const blobs = distinctBlobs(root);
   const manifests = countManifests(root);
   session.emit({
@@ -191,7 +306,7 @@ export async function transferImage(session: CopySession, src: ImageSource, plat
     return { digest: raw.digest.toString(), mediaType: raw.mediaType, manifests: 1, upToDate: false, ...extra };
   }
   await putTree(session, src, root, true, opts.tag);
-  return { digest: root.raw.digest.toString(), mediaType: root.raw.mediaType, manifests, upToDate: false, ...extra };
+  return { digest: root.raw.digest.toString(), mediaType: root.raw.mediaType, manifests, upToDate: false, ...extra, ...converted };
 }
 
 /**
@@ -205,7 +320,8 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, opts: C
   const elapsed = stopwatch();
   const session = new CopySession(dst, opts);
   try {
-    const result = await session.track(transferImage(session, src, opts.platforms ?? [], { checkCurrent: true }));
+    checkConversion(opts, dst);
+    const result = await session.track(transferImage(session, src, opts.platforms ?? [], { checkCurrent: true, ...conversionOf(opts) }));
     session.checkAborted();
     // Nothing was written when up to date; abort() just releases what opening took.
     if (result.upToDate) await dst.abort();
@@ -236,4 +352,13 @@ export async function failSession(session: CopySession, err: unknown): Promise<u
     // The original failure is what the user needs to see; abort is best effort.
   }
   return session.error(err);
+}
+
+/** The conversion fields of `opts`, only those set. */
+export function conversionOf(opts: ConversionOptions): ConversionOptions {
+  return {
+    ...(opts.manifestFormat ? { manifestFormat: opts.manifestFormat } : {}),
+    ...(opts.compress ? { compress: opts.compress } : {}),
+    ...(opts.compressLevel === undefined ? {} : { compressLevel: opts.compressLevel }),
+  };
 }

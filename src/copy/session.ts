@@ -1,4 +1,5 @@
 import { setMaxListeners } from "node:events";
+import type { NewLayer } from "./recompress.js";
 import { InterruptedError, isAbortError } from "../errors.js";
 import type { ImageDestination } from "../transport/types.js";
 import { createLimiter, type Limiter } from "./limit.js";
@@ -30,6 +31,8 @@ export class CopySession {
   readonly transfers: Limiter;
   /** Blobs placed or being placed, by their digest at the destination. */
   readonly blobs = new Map<string, Promise<PlacedBlob>>();
+  /** Layers recompressed in this session, by source digest and target compression. */
+  readonly recompressed = new Map<string, Promise<NewLayer>>();
   /** Configs read during planning (or being read), reused instead of fetching them again. */
   readonly configs = new Map<string, Promise<Buffer>>();
   readonly counts: BlobCounts = { copied: 0, skipped: 0, mounted: 0 };

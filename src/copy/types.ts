@@ -1,4 +1,8 @@
 import type { Platform } from "../oci/platform.js";
+import type { ManifestFormat } from "./convert.js";
+import type { LayerCompression } from "../oci/mediatype.js";
+
+export type { ManifestFormat } from "./convert.js";
 
 /** What happened to one blob. */
 export type BlobOutcome = "copied" | "skipped" | "mounted";
@@ -27,7 +31,7 @@ export type CopyEvent =
   | { type: "up-to-date"; digest: string }
   | { type: "done"; summary: CopySummary };
 
-export interface CopyOptions {
+export interface CopyOptions extends ConversionOptions {
   /** Only these platforms of an index (a new index holding just them is written). */
   platforms?: Platform[];
   /** Blobs in flight at once (default 6). */
@@ -35,6 +39,16 @@ export interface CopyOptions {
   /** Cancels the copy; the destination is aborted and an InterruptedError thrown. */
   signal?: AbortSignal;
   onProgress?: (event: CopyEvent) => void;
+}
+
+/** What a copy converts (each set field gives new digests). */
+export interface ConversionOptions {
+  /** Rewrite manifests and indexes into this format (config and layer bytes unchanged). */
+  manifestFormat?: ManifestFormat;
+  /** Recompress every layer to this (`none`: plain tar). */
+  compress?: LayerCompression;
+  /** Level for `compress` (gzip 0-9, zstd 1-22). */
+  compressLevel?: number;
 }
 
 export interface BlobCounts {
@@ -59,8 +73,10 @@ export interface CopySummary {
   upToDate: boolean;
   /** The platforms copied when a subset or a single platform was picked from an index. */
   platforms?: string[];
-  /** Set when the engine chose something on the user's behalf (the host platform for a docker-archive). */
+  /** Set when the engine chose something on the user's behalf (the host platform for a docker-archive), or converted. */
   notice?: string;
+  /** The source digest when manifests were converted (the digest above is then new; referrers of this one do not apply). */
+  convertedFrom?: string;
 }
 
 /** What one image's transfer reports (per tag of `--all-tags`). */
@@ -71,6 +87,7 @@ export interface ImageResult {
   upToDate: boolean;
   platforms?: string[];
   notice?: string;
+  convertedFrom?: string;
 }
 
 /** The result of `--all-tags`: one result per tag, in the order listed, plus totals. */

@@ -44,6 +44,11 @@ export type { RegistrySettings };
 
 export interface SyncConfig {
   jobs?: number;
+  /** `manifest-format: oci|docker`: convert every image. */
+  manifestFormat?: "oci" | "docker";
+  /** `compress: gzip|zstd|none` and `compress-level: N`: recompress every layer. */
+  compress?: "gzip" | "zstd" | "none";
+  compressLevel?: number;
   rules: SyncRule[];
   /** Registry host (`host[:port]`) → its settings. */
   registries: Map<string, RegistrySettings>;
@@ -126,7 +131,7 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ["version", "jobs", "referrers", "platforms", "destination", "registries", "sync"] as const;
+const TOP_KEYS = ["version", "jobs", "manifest-format", "compress", "compress-level", "referrers", "platforms", "destination", "registries", "sync"] as const;
 const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers"] as const;
 const TAG_KEYS = ["names", "regex", "semver", "newest"] as const;
 const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries", "trust-realm"] as const;
@@ -251,6 +256,20 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
   const config: SyncConfig = { rules: [], registries: new Map() };
   const jobs = r.get(top, "jobs");
   if (jobs) config.jobs = r.int(jobs, "jobs", 1);
+  const manifestFormat = r.get(top, "manifest-format");
+  if (manifestFormat) {
+    const text = r.string(manifestFormat, "manifest-format");
+    if (text !== "oci" && text !== "docker") r.fail(manifestFormat, "manifest-format", "expected oci or docker");
+    config.manifestFormat = text;
+  }
+  const compress = r.get(top, "compress");
+  if (compress) {
+    const text = r.string(compress, "compress");
+    if (text !== "gzip" && text !== "zstd" && text !== "none") r.fail(compress, "compress", "expected gzip, zstd or none");
+    config.compress = text;
+  }
+  const level = r.get(top, "compress-level");
+  if (level) config.compressLevel = r.int(level, "compress-level", 0);
   const registries = r.get(top, "registries");
   if (registries) {
     const m = r.map(registries, "registries");

@@ -9,7 +9,7 @@
  * `failFast`. Referrers follow their images (src/referrers).
  */
 import { stopwatch } from "../clock.js";
-import { copyImage } from "../copy/engine.js";
+import { conversionOf, copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
@@ -124,7 +124,11 @@ class SyncRun {
         const source = await src.openSource(from);
         try {
           const destination = this.ledger.wrap(await dst.openDestination(to));
-          const summary = await copyImage(source, destination, { signal: this.signal, ...(platforms.length > 0 ? { platforms: [...platforms] } : {}) });
+          const summary = await copyImage(source, destination, {
+            signal: this.signal,
+            ...(platforms.length > 0 ? { platforms: [...platforms] } : {}),
+            ...conversionOf(this.opts),
+          });
           this.add(summary);
           return summary;
         } finally {

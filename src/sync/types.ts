@@ -1,3 +1,5 @@
+import type { ManifestFormat } from "../copy/convert.js";
+import type { LayerCompression } from "../oci/mediatype.js";
 import type { BlobCounts } from "../copy/types.js";
 import type { Platform } from "../oci/platform.js";
 import type { ItemError, ItemOutcome, ReferrerResult } from "../referrers/copy.js";
@@ -40,6 +42,11 @@ export interface SyncRule {
 export interface SyncOptions {
   /** Repositories and images in flight at once (default 4). */
   jobs?: number;
+  /** Convert every image's manifests to this format (`--manifest-format`, YAML `manifest-format`). */
+  manifestFormat?: ManifestFormat;
+  /** Recompress every layer (`--compress`, YAML `compress`), at `compressLevel` (`--compress-level`, YAML `compress-level`). */
+  compress?: LayerCompression;
+  compressLevel?: number;
   /** Stop at the first failure (default: keep going and report every failure at the end). */
   failFast?: boolean;
   /** Compare and report, copy nothing. */

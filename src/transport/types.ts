@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import type { Digest } from "../oci/digest.js";
 import type { Descriptor, RawManifest } from "../oci/manifest.js";
+import type { LayerCompression } from "../oci/mediatype.js";
 import type { Credentials } from "../auth/credentials.js";
 import type { Location } from "../ref/location.js";
 
@@ -46,6 +47,12 @@ export interface BlobReadOptions {
 export interface ImageSource {
   readonly location: Location;
   /**
+   * True when the transport makes the manifest up (a pre-25 `docker save`
+   * archive has none): its digest identifies nothing beyond this source, so
+   * the engine may write it in the destination's preferred format.
+   */
+  readonly generatedManifest?: boolean;
+  /**
    * The manifest the location names (its tag or digest) when `digest` is
    * omitted, else the manifest with that digest (a child of an index).
    * Bytes MUST be exactly as stored and MUST match the returned digest; when the
@@ -76,6 +83,10 @@ export interface DestinationCapabilities {
   supportsMount: boolean;
   /** putBlob may be called concurrently. When false the engine still may, and the destination queues. */
   concurrentPutBlob: boolean;
+  /** Layer compressions the destination can hold (absent: any); the engine decompresses others (zstd into a docker-archive). */
+  layerCompressions?: readonly LayerCompression[];
+  /** The destination is an OCI image layout (oci:, oci-archive:), which OCI-only readers (umoci) open. */
+  ociLayout?: boolean;
 }
 
 export interface ImageDestination {

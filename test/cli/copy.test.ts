@@ -158,6 +158,27 @@ describe("dray copy between OCI layouts", () => {
     assert.equal(index.manifests.length, 0, "no tag was written");
   });
 
+  it("conversion: impossible or malformed flags exit 2 before anything moves; --compress zstd prints the new digest", async () => {
+    for (const [args, re] of [
+      [["--manifest-format", "docker", "--compress", "zstd"], /Docker's manifest format has no zstd/],
+      [["--compress", "lz4"], /--compress must be gzip, zstd or none/],
+      [["--compress", "gzip", "--compress-level", "12"], /--compress-level for gzip is 0\.\.9/],
+      [["--manifest-format", "v2s2"], /--manifest-format must be oci or docker/],
+    ] as const) {
+      const dst = join(dir, "never");
+      const r = await dray(["copy", ...args, `oci:${src}:v1`, `oci:${dst}:v1`]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(existsSync(dst), false, "nothing written");
+    }
+    const z = join(dir, "zstd");
+    const r = await dray(["copy", "-q", "--platform", "linux/amd64", "--compress", "zstd", `oci:${src}:v1`, `oci:${z}:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    const m = parseManifest(await skopeoInspectRaw(`oci:${z}:v1`));
+    assert.equal(Digest.of(await skopeoInspectRaw(`oci:${z}:v1`)).toString(), r.stdout.trim());
+    assert.ok(m.kind === "index" && m.manifests.length === 1);
+  });
+
   it("usage errors exit 2", async () => {
     const bad = await dray(["copy", "--jobs", "0", `oci:${src}:v1`, `oci:${dir}/x:v1`]);
     assert.equal(bad.code, 2);

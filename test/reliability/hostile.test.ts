@@ -6,6 +6,9 @@
 // must be refused with a clear one-line error, and nothing may be written
 // outside the destination: a sentinel folder beside the input, holding files
 // the hostile names point at, is compared before and after.
+import { Readable } from "node:stream";
+import { compressStream } from "../../src/oci/compression.js";
+import { streamToBuffer } from "../transport/layout/util.js";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
@@ -330,18 +333,27 @@ const CASES: HostileCase[] = [
     message: /tar|truncated|archive/i,
   },
   {
-    name: "gzip bomb layer copied into a docker-archive (the engine decompresses it)",
-    sent: "oci: layout whose gzip layer is 640 concatenated gzip members of 1 MiB of zeros (~660 KB inflating to 640 MiB, diff_id honest)",
-    make: (s) => writeBombLayout(s.input),
-    args: (s) => [`oci:${s.input}:v1`, `docker-archive:${s.out}.tar:dray/bomb:v1`],
+    name: "zstd bomb layer copied into a docker-archive (which takes no zstd: the engine decompresses it)",
+    sent: "oci: layout whose zstd layer is 640 concatenated zstd frames of 1 MiB of zeros (a few KB inflating to 640 MiB, diff_id honest)",
+    make: (s) => writeZstdBombLayout(s.input),
+    args: (s) => [`oci:${s.input}:v1`, `docker-archive:${s.out}.tar:dray/zbomb:v1`],
+    code: 5,
+    message: /bomb|decompresses to more than|too large|limit/i,
+    timeoutMs: 90_000,
+  },
+  {
+    name: "gzip bomb layer in a docker save archive, checked against its diff_id while copied",
+    sent: "pre-25 docker-archive whose gzip layer.tar is 640 concatenated gzip members of 1 MiB of zeros (~660 KB inflating to 640 MiB, diff_id honest)",
+    make: (s) => writeBombArchive(s.input),
+    args: (s) => [`docker-archive:${s.input}/bomb.tar`, `oci:${s.out}:v1`],
     code: 5,
     message: /bomb|decompresses to more than|too large|limit/i,
     timeoutMs: 90_000,
   },
 ];
 
-/** A layout holding one image whose single layer is a gzip bomb with an honest diff_id. */
-async function writeBombLayout(dir: string): Promise<void> {
+/** A pre-25 docker save archive (bomb.tar in `dir`) whose single layer.tar is a gzip bomb with an honest diff_id. */
+async function writeBombArchive(dir: string): Promise<void> {
   const mib = Buffer.alloc(1024 * 1024);
   const member = gzipSync(mib, { level: 9 });
   const count = 640;
@@ -350,21 +362,36 @@ async function writeBombLayout(dir: string): Promise<void> {
   for (let i = 0; i < count; i++) diff.update(mib);
   const diffId = `sha256:${diff.digest("hex")}`;
   const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [diffId] } }));
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: Digest.of(config).toString(), size: config.length },
-      layers: [{ mediaType: MediaType.OciLayerGzip, digest: Digest.of(bomb).toString(), size: bomb.length }],
-    }),
-  );
+  const entries: RawTarEntry[] = [
+    { name: "config.json", content: config },
+    { name: "layer/layer.tar", content: bomb },
+    { name: "manifest.json", content: JSON.stringify([{ Config: "config.json", RepoTags: ["dray/bomb:v1"], Layers: ["layer/layer.tar"] }]) },
+  ];
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "bomb.tar"), await rawTar(entries));
+}
+
+/** A layout holding one image whose single zstd layer is a bomb with an honest diff_id. */
+async function writeZstdBombLayout(dir: string): Promise<void> {
+  const mib = Buffer.alloc(1024 * 1024);
+  const frame = await streamToBuffer(Readable.from([mib]).pipe(compressStream("zstd", 19) as NodeJS.ReadWriteStream & Readable));
+  const count = 640;
+  const bomb = Buffer.concat(Array.from({ length: count }, () => frame));
+  const diff = createHash("sha256");
+  for (let i = 0; i < count; i++) diff.update(mib);
+  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [`sha256:${diff.digest("hex")}`] } }));
+  const img = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    config: { mediaType: MediaType.OciConfig, digest: Digest.of(config).toString(), size: config.length },
+    layers: [{ mediaType: MediaType.OciLayerZstd, digest: Digest.of(bomb).toString(), size: bomb.length }],
+  };
+  const manifest = Buffer.from(JSON.stringify(img));
   await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
   for (const b of [config, bomb, manifest]) await writeFile(join(dir, Digest.of(b).blobPath), b);
   await writeFile(join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
-  await writeFile(
-    join(dir, "index.json"),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest: Digest.of(manifest).toString(), size: manifest.length, annotations: { [REF_NAME]: "v1" } }] }),
-  );
+  const entry = { mediaType: MediaType.OciManifest, digest: Digest.of(manifest).toString(), size: manifest.length, annotations: { [REF_NAME]: "v1" } };
+  await writeFile(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
 }
 
 /** Everything under the scene except the destination: what must not change. */

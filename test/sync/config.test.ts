@@ -63,6 +63,13 @@ sync:
     assert.deepEqual(c.registries.get("registry.example.com"), { username: "alice", password: "s3cret", retries: 1 });
   });
 
+  it("reads the conversion keys: manifest-format, compress, compress-level", () => {
+    const c = parseSyncConfig("manifest-format: oci\ncompress: zstd\ncompress-level: 9\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n", "sync.yaml");
+    assert.deepEqual([c.manifestFormat, c.compress, c.compressLevel], ["oci", "zstd", 9]);
+    fails("manifest-format: v2s2\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n", /^sync\.yaml:1:18: manifest-format: expected oci or docker/);
+    fails("compress: lz4\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n", /^sync\.yaml:1:11: compress: expected gzip, zstd or none/);
+  });
+
   it("names the line, column and field of each mistake", () => {
     fails("sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    tags:\n      semver: 'not a range'\n", /^sync\.yaml:5:15: sync\[0\]\.tags\.semver: invalid semver range "not a range"/);
     fails("sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    tags: { regex: '(' }\n", /^sync\.yaml:4:20: sync\[0\]\.tags\.regex: invalid regular expression/);

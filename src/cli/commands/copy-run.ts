@@ -7,7 +7,7 @@ import { IoError, UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
-import { transportOptions } from "../options.js";
+import { conversionOptions, transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
 import type { CopyFlags } from "./copy.js";
@@ -37,6 +37,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     source: transportOptions(flags, ctx, "src"),
     destination: transportOptions(flags, ctx, "dest"),
     ...(flags.jobs === undefined ? {} : { jobs: flags.jobs }),
+    ...conversionOptions(flags),
   };
   // An archive written to stdout owns it: the summary then goes to stderr.
   const sink: CliContext = writesStdout(dst) ? { ...ctx, stdout: ctx.stderr } : ctx;
@@ -44,7 +45,9 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     if (flags.allTags) {
       const summary = await copyAllTags(src, dst, opts);
       progress.stop();
-      const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, summary.tags.map((t) => t.digest), opts, quiet) : null;
+      // A converted image has a new digest: the source's referrers name the old one, so none are attached to it.
+      const kept = summary.tags.filter((t) => t.convertedFrom === undefined).map((t) => t.digest);
+      const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, kept, opts, quiet) : null;
       if (!silent) ctx.message(describeAllTags(summary));
       if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
       await render(sink, format, allTagsJson(summary, referrers), () => summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
@@ -58,7 +61,8 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       if (summary.notice && (progressMode === "none" || progressMode === "json")) ctx.message(`dray: note: ${summary.notice}`);
       if (!silent) ctx.message(describe(summary));
     }
-    const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet) : null;
+    // A converted image has a new digest: the source's referrers name the old one, so none are attached to it.
+    const referrers = flags.referrers && summary.convertedFrom === undefined ? await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet) : null;
     if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
     await render(sink, format, copyJson(summary, referrers), () => `${summary.digest}\n`);
   } finally {

@@ -6,7 +6,7 @@ import { loadSyncConfig, parseSyncSource, parseSyncTarget, sync } from "../../sy
 import type { ImageItem, ReferrerItem, RegistrySettings, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
 import type { TransportOptions } from "../../transport/types.js";
 import type { CliContext } from "../context.js";
-import { transportOptions } from "../options.js";
+import { conversionOptions, transportOptions } from "../options.js";
 import { parseFormat, skopeoKeys, toJson, writeOut } from "../output.js";
 import { formatBytes, shortDigest } from "../progress.js";
 import type { SyncFlags } from "./sync.js";
@@ -47,6 +47,9 @@ async function rulesFromArguments(src: string, dst: string, flags: SyncFlags): P
 interface Plan {
   rules: SyncRule[];
   jobs?: number;
+  manifestFormat?: "oci" | "docker";
+  compress?: "gzip" | "zstd" | "none";
+  compressLevel?: number;
   registries: Map<string, RegistrySettings>;
 }
 
@@ -68,7 +71,14 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
     ...(dest ? { destination: dest } : {}),
     ...(flags.referrers === false ? { referrers: false } : {}),
   }));
-  return { rules, ...(config.jobs ? { jobs: config.jobs } : {}), registries: config.registries };
+  return {
+    rules,
+    ...(config.jobs ? { jobs: config.jobs } : {}),
+    ...(config.manifestFormat ? { manifestFormat: config.manifestFormat } : {}),
+    ...(config.compress ? { compress: config.compress } : {}),
+    ...(config.compressLevel === undefined ? {} : { compressLevel: config.compressLevel }),
+    registries: config.registries,
+  };
 }
 
 /** The flags' options, the same for every location (the sync file's per-registry settings go on top in sync()). */
@@ -161,6 +171,7 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   };
   const jobs = flags.jobs ?? p.jobs;
   if (jobs !== undefined) opts.jobs = jobs;
+  Object.assign(opts, conversionOptions(flags, p));
   const summary = await sync(p.rules, opts);
   if (!quiet) ctx.message(describeSync(summary));
   if (format.kind === "json") await writeOut(ctx, toJson(skopeoKeys(summary)));

@@ -12,6 +12,9 @@ export interface SyncFlags extends TransportFlags {
   platform?: string[];
   referrers: boolean;
   jobs?: number;
+  manifestFormat?: string;
+  compress?: string;
+  compressLevel?: string;
   failFast?: boolean;
   keepGoing?: boolean;
   dryRun?: boolean;
@@ -36,6 +39,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--platform <os/arch[/variant]>", "copy only this platform of an index (repeatable)", collect)
     .option("--no-referrers", "leave signatures, attestations and SBOMs behind (copied by default)")
     .option("-j, --jobs <n>", "repositories and images in flight at once (default 4)", parseCount("--jobs", 1))
+    .option("--manifest-format <oci|docker>", "convert every image's manifests to this format (new digests)")
+    .option("--compress <gzip|zstd|none>", "recompress every layer (new digests)")
+    .option("--compress-level <n>", "level for --compress (gzip 0-9, zstd 1-22)")
     .option("--keep-going", "go on after a failing image and report it at the end (the default)")
     .option("--fail-fast", "stop at the first failure")
     .option("--dry-run", "compare and print the plan; copy nothing")

@@ -1,35 +1,42 @@
-// A docker-archive as an ImageDestination: a tar `docker load` accepts.
-// Layers arrive uncompressed (capabilities.needsUncompressedLayers) with
-// sizes unknown until they end, and a tar header needs the size first, so
-// every blob is spooled to a temporary file (verified against its digest)
-// and the archive is written at commit: per-layer folders (VERSION, json,
-// layer.tar), the config as <hex>.json, manifest.json and repositories, into
-// a temporary file renamed over the target, or to standard output for `-`.
-import { open } from "node:fs/promises";
+// A docker-archive as an ImageDestination, in the dual form Docker 25+
+// writes: an OCI image layout (oci-layout, index.json, blobs/ALG/HEX) that
+// holds each image's own manifest and blobs byte for byte, so its digest
+// survives registry → tar → registry and the file is also an oci-archive;
+// plus manifest.json and repositories for `docker load`.
+//
+// Layer files stay as the registry serves them (gzip or plain tar), named by
+// their digest. Every `docker load` since 1.10 inflates each layer file with
+// archive.DecompressStream, whatever manifest.json calls it (moby
+// image/tarexport/load.go: loadLayer, since the 2015 content-addressability
+// rewrite, in v1.10.0; today daemon/internal/image/tarexport/load.go), and
+// containers/image (skopeo, podman load) inflates docker-archive layer files
+// itself (docker/internal/tarfile/src.go, GetBlob). zstd is the exception:
+// DecompressStream learned it in Docker 23 (moby commit e187eb2), so such
+// layers must arrive decompressed (capabilities.layerCompressions).
+//
+// Blobs are spooled (verified) and the tar is written at commit: a file
+// already at the path keeps its other images (their files are carried over),
+// a tag given again moves to the new image.
 import type { Readable } from "node:stream";
 import { IntegrityError, UnsupportedError, UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
-import { parseImageConfig, parseRawManifest, type Descriptor, type ImageConfig, type RawManifest } from "../../oci/manifest.js";
+import { descriptorOf, parseImageConfig, parseRawManifest, type Descriptor, type ImageManifest, type RawManifest } from "../../oci/manifest.js";
+import { layerCompression } from "../../oci/mediatype.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
 import { isValidTag, parseReference, type ImageReference } from "../../ref/reference.js";
 import type { BlobReadOptions, DestinationCapabilities, ImageDestination, TransportOptions } from "../types.js";
 import { readFileCapped } from "../layout/fsutil.js";
-import {
-  MAX_CONFIG_BYTES,
-  formatRepoTag,
-  legacyLayerIds,
-  legacyLayerJson,
-  repositoriesFile,
-  serializeManifestJson,
-  type ManifestItem,
-} from "./docker-format.js";
+import { emptyIndex, makeEntry, serializeIndexJson, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
+import { LAYOUT_VERSION } from "../layout/layout.js";
+import { CONTAINERD_NAME } from "./docker-oci.js";
+import { MAX_CONFIG_BYTES, formatRepoTag, parseRepoTag, repositoriesFile, serializeManifestJson, type ManifestItem } from "./docker-format.js";
+import { earlierDockerArchive, type EarlierArchive } from "./earlier.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob, type SpooledBlob } from "./staging.js";
-import type { TarWriter } from "./tar-writer.js";
 
-/** One image to write: its config, its layers in order (by diff_id), its RepoTags. */
+/** One image to write: its manifest as given, the manifest parsed, its RepoTags. */
 interface PendingImage {
-  config: { digest: Digest; bytes: Buffer; parsed: ImageConfig };
-  diffIds: Digest[];
+  raw: RawManifest;
+  manifest: ImageManifest;
   tags: string[];
 }
 
@@ -44,13 +51,22 @@ export function repoTagFor(tag: string, base: ImageReference | undefined, where:
   return formatRepoTag(ref);
 }
 
+/** The index.json entry of `raw` for one RepoTag, named as Docker 25+ names it (full reference and tag). */
+function taggedEntry(raw: RawManifest, repoTag: string | undefined): IndexEntry {
+  const ref = repoTag === undefined ? undefined : parseRepoTag(repoTag);
+  if (!ref) return makeEntry(descriptorOf(raw));
+  const full = `${ref.domain}/${ref.path}:${ref.tag!}`;
+  return makeEntry(descriptorOf(raw, { annotations: { [CONTAINERD_NAME]: full } }), ref.tag);
+}
+
 export class DockerArchiveDestination implements ImageDestination {
   readonly capabilities: DestinationCapabilities = {
-    needsUncompressedLayers: true,
+    needsUncompressedLayers: false,
     acceptsIndex: false,
-    preservesDigests: false,
+    preservesDigests: true,
     supportsMount: false,
     concurrentPutBlob: true,
+    layerCompressions: ["gzip", "none"],
   };
 
   private readonly blobs = new Map<string, SpooledBlob>();
@@ -72,7 +88,7 @@ export class DockerArchiveDestination implements ImageDestination {
   }
 
   async currentDigest(): Promise<Digest | undefined> {
-    return undefined; // the archive is written whole; its manifest is generated anyway
+    return undefined; // the archive is written anew at every commit
   }
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
@@ -91,22 +107,40 @@ export class DockerArchiveDestination implements ImageDestination {
     if (parsed.kind === "index") {
       throw new UnsupportedError(`a docker-archive holds one platform per image; pick one with --platform (${this.where})`, { where: this.where });
     }
-    const config = await this.readConfig(parsed.config.digest);
-    const diffIds = (config.parsed.rootfs?.diff_ids ?? []).map((d) => Digest.parse(d));
-    if (diffIds.length !== parsed.layers.length) {
-      throw new IntegrityError(`manifest ${m.digest} has ${parsed.layers.length} layers but its config ${diffIds.length} diff_ids`, { code: "E_MANIFEST_INVALID", where: this.where,
-      });
-    }
-    for (const d of diffIds) await this.checkUncompressedLayer(d);
+    await this.checkImage(m, parsed);
     const tags = this.tagsFor(opts);
-    let image = this.images.find((i) => i.config.digest.equals(config.digest));
+    let image = this.images.find((i) => i.raw.digest.equals(m.digest));
     if (!image) {
-      image = { config, diffIds, tags: [] };
+      image = { raw: m, manifest: parsed, tags: [] };
       this.images.push(image);
     }
     for (const t of tags) if (!image.tags.includes(t)) image.tags.push(t);
     // A tag names one image: taking it for this one drops it from any other.
     for (const other of this.images) if (other !== image) other.tags = other.tags.filter((t) => !tags.includes(t));
+  }
+
+  /** Config and layers must be here, one layer per diff_id, each one `docker load` can inflate. */
+  private async checkImage(m: RawManifest, parsed: ImageManifest): Promise<void> {
+    const config = this.blobs.get(parsed.config.digest.toString());
+    if (!config) throw new IntegrityError(`config ${parsed.config.digest} was not put before its manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
+    const bytes = await readFileCapped(config.path, MAX_CONFIG_BYTES, `config ${parsed.config.digest}`);
+    const diffIds = parseImageConfig(bytes, `${this.where} config ${parsed.config.digest}`).rootfs?.diff_ids ?? [];
+    if (diffIds.length !== parsed.layers.length) {
+      throw new IntegrityError(`manifest ${m.digest} has ${parsed.layers.length} layers but its config ${diffIds.length} diff_ids`, { code: "E_MANIFEST_INVALID",
+        where: this.where,
+      });
+    }
+    for (const l of parsed.layers) {
+      const compression = layerCompression(l.mediaType);
+      if (compression === undefined || !this.capabilities.layerCompressions!.includes(compression)) {
+        throw new UnsupportedError(`layer ${l.digest} (${l.mediaType}) cannot go into a docker-archive: docker load reads gzip or plain tar layers`, {
+          where: this.where,
+        });
+      }
+      if (!this.blobs.has(l.digest.toString())) {
+        throw new IntegrityError(`layer ${l.digest} was not put before its manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
+      }
+    }
   }
 
   private tagsFor(opts: { tag?: string; isTop?: boolean }): string[] {
@@ -115,83 +149,69 @@ export class DockerArchiveDestination implements ImageDestination {
     return [formatRepoTag(this.location.ref)];
   }
 
-  private async readConfig(digest: Digest): Promise<PendingImage["config"]> {
-    const spooled = this.blobs.get(digest.toString());
-    if (!spooled) throw new IntegrityError(`config ${digest} was not put before its manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
-    const bytes = await readFileCapped(spooled.path, MAX_CONFIG_BYTES, `config ${digest}`);
-    return { digest, bytes, parsed: parseImageConfig(bytes, `${this.where} config ${digest}`) };
-  }
-
-  /** The layer must be here under its diff_id, and really uncompressed (docker load would choke on gzip in layer.tar). */
-  private async checkUncompressedLayer(diffId: Digest): Promise<void> {
-    const spooled = this.blobs.get(diffId.toString());
-    if (!spooled) {
-      throw new IntegrityError(`layer ${diffId} was not put uncompressed (by its diff_id) before the manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
-    }
-    const fh = await open(spooled.path, "r");
-    try {
-      const head = Buffer.alloc(2);
-      await fh.read(head, 0, 2, 0);
-      if (head[0] === 0x1f && head[1] === 0x8b) {
-        throw new IntegrityError(`layer ${diffId} is gzip-compressed, but a docker-archive stores uncompressed layers`, { code: "E_DIGEST_MISMATCH", where: this.where });
-      }
-    } finally {
-      await fh.close();
-    }
-  }
-
   async commit(): Promise<void> {
     this.assertOpen();
     this.finished = true;
     let output: ArchiveOutput | undefined;
+    let earlier: EarlierArchive | undefined;
     try {
+      const taken = new Set(this.images.flatMap((i) => i.tags));
+      earlier = await earlierDockerArchive(this.location.path, taken, this.opts);
       output = await ArchiveOutput.open(this.location.path, this.opts);
-      const items = await this.writeImages(output.writer);
-      await output.writer.addBuffer("manifest.json", serializeManifestJson(items));
+      const w = output.writer;
+      await w.addBuffer("oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION })));
+      const written = await this.writeBlobs(output);
+      await earlier?.carry(w, written);
+      const items = [...(earlier?.items ?? []), ...this.images.map((i) => this.itemOf(i))];
+      await w.addBuffer("manifest.json", serializeManifestJson(items));
       const repositories = repositoriesFile(items);
-      if (repositories) await output.writer.addBuffer("repositories", repositories);
+      if (repositories) await w.addBuffer("repositories", repositories);
+      await w.addBuffer("index.json", Buffer.from(serializeIndexJson(this.indexOf(earlier?.index))));
       await output.publish();
     } catch (err) {
       await output?.discard();
       throw err;
     } finally {
+      await earlier?.close();
       await removeDir(this.spoolDir);
     }
   }
 
-  /** Writes configs and layer folders; returns manifest.json's entries. */
-  private async writeImages(writer: TarWriter): Promise<ManifestItem[]> {
-    const folders = new Set<string>();
-    const layerFile = new Map<string, string>(); // diff_id → the folder holding its bytes
-    const configs = new Set<string>();
-    const items: ManifestItem[] = [];
-    for (const image of this.images) {
-      const configName = `${image.config.digest.hex}.json`;
-      if (!configs.has(configName)) {
-        configs.add(configName);
-        await writer.addBuffer(configName, image.config.bytes);
-      }
-      const ids = legacyLayerIds(image.diffIds, image.config.digest);
-      for (const [i, id] of ids.entries()) {
-        if (folders.has(id)) continue;
-        folders.add(id);
-        const diffId = image.diffIds[i]!;
-        await writer.addDirectory(id);
-        await writer.addBuffer(`${id}/VERSION`, Buffer.from("1.0"));
-        await writer.addBuffer(`${id}/json`, legacyLayerJson(image.config.parsed, id, i > 0 ? ids[i - 1] : undefined, i === ids.length - 1));
-        const first = layerFile.get(diffId.toString());
-        if (first) {
-          // The same bytes again (an empty layer repeated): a link, as docker save writes it.
-          await writer.addSymlink(`${id}/layer.tar`, `../${first}/layer.tar`);
-        } else {
-          const blob = this.blobs.get(diffId.toString())!;
-          await writer.addFile(`${id}/layer.tar`, blob.path, blob.size);
-          layerFile.set(diffId.toString(), id);
-        }
-      }
-      items.push({ Config: configName, RepoTags: image.tags, Layers: ids.map((id) => `${id}/layer.tar`) });
+  /** Every spooled blob and every manifest under blobs/ALG/HEX; returns the names written. */
+  private async writeBlobs(output: ArchiveOutput): Promise<Set<string>> {
+    const w = output.writer;
+    const written = new Set<string>();
+    const referenced = new Set(this.images.flatMap((i) => [i.manifest.config, ...i.manifest.layers].map((d) => d.digest.toString())));
+    for (const [key, blob] of this.blobs) {
+      if (!referenced.has(key)) continue; // put but never used by a manifest
+      const name = Digest.parse(key).blobPath;
+      await w.addParents(name);
+      await w.addFile(name, blob.path, blob.size);
+      written.add(name);
     }
-    return items;
+    for (const { raw } of this.images) {
+      const name = raw.digest.blobPath;
+      if (written.has(name)) continue;
+      await w.addParents(name);
+      await w.addBuffer(name, raw.bytes);
+      written.add(name);
+    }
+    return written;
+  }
+
+  private itemOf(image: PendingImage): ManifestItem {
+    return {
+      Config: image.manifest.config.digest.blobPath,
+      RepoTags: image.tags,
+      Layers: image.manifest.layers.map((l) => l.digest.blobPath),
+    };
+  }
+
+  /** index.json: the earlier archive's entries (less the tags taken now), then one entry per new RepoTag (or one unnamed). */
+  private indexOf(earlier: LayoutIndex | undefined): LayoutIndex {
+    const kept = earlier ?? emptyIndex();
+    const fresh = this.images.flatMap((i) => (i.tags.length > 0 ? i.tags.map((t) => taggedEntry(i.raw, t)) : [taggedEntry(i.raw, undefined)]));
+    return { doc: kept.doc, entries: [...kept.entries, ...fresh] };
   }
 
   async abort(): Promise<void> {

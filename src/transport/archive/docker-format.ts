@@ -89,45 +89,17 @@ export function repoTagMatches(tag: string, ref: ImageReference): boolean {
 }
 
 /**
- * The legacy v1 layer IDs docker save uses as folder names: each layer's ID
- * hashes its parent's ID and its chain, and the top one also the config, so
- * two images sharing a base share its folders but never a top folder.
- */
-export function legacyLayerIds(diffIds: Digest[], configDigest: Digest): string[] {
-  const ids: string[] = [];
-  let chain = "";
-  let parent = "";
-  diffIds.forEach((diffId, i) => {
-    chain = i === 0 ? diffId.toString() : Digest.of(`${chain} ${diffId}`).toString();
-    const top = i === diffIds.length - 1 ? ` ${configDigest}` : "";
-    parent = Digest.of(`${parent} ${chain}${top}`).hex;
-    ids.push(parent);
-  });
-  return ids;
-}
-
-/** The legacy `json` of a layer folder: the top layer carries the image config (as docker save does), the others a stub. */
-export function legacyLayerJson(config: ImageConfig, id: string, parent: string | undefined, isTop: boolean): Buffer {
-  const base: Json = isTop ? { ...config } : { created: config.created ?? "1970-01-01T00:00:00Z", container_config: { Cmd: null } };
-  delete base.history;
-  delete base.rootfs;
-  const doc: Json = { id, ...(parent ? { parent } : {}), ...base };
-  if (isTop) {
-    if (config.os !== undefined) doc.os = config.os;
-    if (config.architecture !== undefined) doc.architecture = config.architecture;
-  }
-  return Buffer.from(JSON.stringify(doc));
-}
-
-/**
- * The legacy `repositories` file: repository → tag → top layer ID, for every
- * RepoTag of every image whose top layer sits in a `<id>/layer.tar` folder.
+ * The legacy `repositories` file: repository → tag → top layer, for every
+ * RepoTag: the folder ID of a `<id>/layer.tar`, or the hex of a
+ * `blobs/ALG/HEX` layer, as Docker 25+ writes it (moby
+ * daemon/internal/image/tarexport/save.go). docker load reads it only for
+ * archives without manifest.json; it is kept for old tools.
  */
 export function repositoriesFile(items: ManifestItem[]): Buffer | undefined {
   const out: Record<string, Record<string, string>> = {};
   for (const item of items) {
     const top = item.Layers.at(-1);
-    const m = top === undefined ? null : /^([a-f0-9]{64})\/layer\.tar$/.exec(top);
+    const m = top === undefined ? null : (/^([a-f0-9]{64})\/layer\.tar$/.exec(top) ?? /^blobs\/[a-z0-9]+\/([a-f0-9]+)$/.exec(top));
     if (!m) continue;
     for (const t of item.RepoTags) {
       const ref = parseRepoTag(t);
@@ -138,4 +110,3 @@ export function repositoriesFile(items: ManifestItem[]): Buffer | undefined {
   }
   return Object.keys(out).length > 0 ? Buffer.from(JSON.stringify(out)) : undefined;
 }
-

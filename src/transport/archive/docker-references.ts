@@ -7,15 +7,15 @@ import { Digest } from "../../oci/digest.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
 import type { DeleteResult, ReferenceStore, TransportOptions } from "../types.js";
 import { reachableBlobs } from "../layout/gc.js";
-import { MAX_INDEX_JSON_BYTES, parseIndexJson, removeEntries, serializeIndexJson, type LayoutIndex } from "../layout/index-json.js";
+import { removeEntries, serializeIndexJson, type LayoutIndex } from "../layout/index-json.js";
+import { CONTAINERD_NAME, readArchiveIndex } from "./docker-oci.js";
 import { repoTagFor } from "./docker-destination.js";
 import { formatRepoTag, parseRepoTag, repoTagMatches, repositoriesFile, serializeManifestJson, type ManifestItem } from "./docker-format.js";
 import { DockerArchiveSource, openDockerArchive, pickImage, type OpenedDockerArchive } from "./docker-source.js";
 import { ArchiveBlobs } from "./oci-archive.js";
 import { rewriteArchive } from "./rewrite.js";
+import { unreferencedFiles } from "./earlier.js";
 import type { TarIndex } from "./tar-index.js";
-
-const CONTAINERD_NAME = "io.containerd.image.name";
 
 export class DockerArchiveReferences implements ReferenceStore {
   constructor(
@@ -59,7 +59,7 @@ export class DockerArchiveReferences implements ReferenceStore {
       const items = archive.items.flatMap((i) => (i !== item ? [i] : kept.length > 0 ? [{ ...i, RepoTags: kept }] : []));
       const replace = manifestFiles(items);
       let drop = new Set<string>();
-      const index = await readDockerIndex(archive);
+      const index = await readArchiveIndex(archive.tar, archive.where);
       let keptIndex: LayoutIndex | undefined;
       if (index) {
         keptIndex = removeEntries(index, (e) => removed.some((t) => containerdNameMatches(e.desc.annotations?.[CONTAINERD_NAME], t)));
@@ -95,56 +95,5 @@ function manifestFiles(items: ManifestItem[]): Map<string, Buffer> {
   const repositories = repositoriesFile(items);
   if (repositories) out.set("repositories", repositories);
   return out;
-}
-
-async function readDockerIndex(archive: OpenedDockerArchive): Promise<LayoutIndex | undefined> {
-  if (!archive.tar.has("index.json")) return undefined;
-  const bytes = await archive.tar.readBytes(archive.tar.resolveFile("index.json", "index.json", false), MAX_INDEX_JSON_BYTES, "index.json");
-  return parseIndexJson(bytes, archive.where);
-}
-
-/** Every name on the way from `name` through links to a file (all of them must stay if the file stays). */
-function linkChain(tar: TarIndex, name: string): string[] {
-  const chain: string[] = [];
-  let current: string | undefined = name;
-  for (let hop = 0; current !== undefined && hop < 20; hop++) {
-    chain.push(current);
-    current = tar.get(current)?.target;
-  }
-  return chain;
-}
-
-/**
- * The files of a removed image that no remaining image (nor, in a Docker 25+
- * archive, the remaining index.json) references: its config, its layer files
- * and the legacy folders (VERSION, json, layer.tar) that held them.
- */
-async function unreferencedFiles(archive: OpenedDockerArchive, gone: ManifestItem, items: ManifestItem[], index: LayoutIndex | undefined): Promise<Set<string>> {
-  const { tar } = archive;
-  const keep = new Set<string>();
-  for (const i of items) for (const p of [i.Config, ...i.Layers]) for (const n of linkChain(tar, p)) keep.add(n);
-  if (index) {
-    const reachable = await reachableBlobs(new ArchiveBlobs(tar, archive.where), index);
-    for (const d of reachable) {
-      const digest = Digest.tryParse(d);
-      if (digest) keep.add(digest.blobPath);
-    }
-  }
-  const keptFolders = new Set([...keep].map(folderOf).filter((f): f is string => f !== undefined));
-  const candidates = new Set<string>();
-  for (const p of [gone.Config, ...gone.Layers]) {
-    for (const n of linkChain(tar, p)) {
-      candidates.add(n);
-      const folder = folderOf(n);
-      if (folder && !keptFolders.has(folder)) for (const e of tar.entries) if (e.name === folder || e.name.startsWith(`${folder}/`)) candidates.add(e.name);
-    }
-  }
-  return new Set([...candidates].filter((n) => !keep.has(n)));
-}
-
-/** The legacy layer folder of `<id>/layer.tar`, if the name has that shape. */
-function folderOf(name: string): string | undefined {
-  const m = /^([a-f0-9]{64})\/layer\.tar$/.exec(name);
-  return m ? m[1] : undefined;
 }
 

@@ -5,8 +5,9 @@
 // generated here (deterministic bytes) whose layer digests come from hashing
 // the layer files; uncompressed layers are checked against the config's
 // diff_ids at once, gzip layers while they are read (see DiffIdCheck).
-// Docker 25+ archives also carry the OCI manifest; dray still generates the
-// schema 2 one so both kinds of archive behave the same.
+// Docker 25+ archives also carry the OCI manifest: when index.json describes
+// the image, it is served as stored (see docker-oci.ts) and nothing is
+// generated, so the image keeps its digest.
 import type { Readable } from "node:stream";
 import { IntegrityError, NotFoundError, UnsupportedError, UsageError } from "../../errors.js";
 import { Digest, Digester, VerifyingStream } from "../../oci/digest.js";
@@ -20,6 +21,9 @@ import { MAX_CONFIG_BYTES, MAX_MANIFEST_JSON_BYTES, parseManifestJson, repoTagMa
 import { verifiedStream } from "./oci-archive.js";
 import { spoolInput } from "./staging.js";
 import { TarIndex, type TarEntry } from "./tar-index.js";
+import { entriesForReference, findOciImage, readArchiveIndex } from "./docker-oci.js";
+import { ArchiveBlobs } from "./oci-archive.js";
+import { parseManifest } from "../../oci/manifest.js";
 
 type Compression = "none" | "gzip";
 
@@ -111,6 +115,26 @@ async function hashEntry(tar: TarIndex, entry: TarEntry, where: string): Promise
   return { digest: digester.digest(), compression };
 }
 
+/** A Docker 25+ image read through index.json: its own manifest and blobs. */
+interface OciImage {
+  blobs: ArchiveBlobs;
+  top: Descriptor;
+}
+
+/** The index.json image of `item` (by its config), when the archive is also an OCI layout that describes it. */
+async function ociImageOf(archive: OpenedDockerArchive, item: ManifestItem | undefined, ref: DockerArchiveLocation["ref"]): Promise<OciImage | undefined> {
+  const index = await readArchiveIndex(archive.tar, archive.where);
+  if (!index) return undefined;
+  const blobs = new ArchiveBlobs(archive.tar, archive.where);
+  if (!item) {
+    const top = ref ? entriesForReference(index, ref)[0] : undefined;
+    return top ? { blobs, top } : undefined;
+  }
+  const configBytes = await archive.tar.readBytes(archive.tar.resolveFile(item.Config, "config", true), MAX_CONFIG_BYTES, `config ${item.Config}`);
+  const top = await findOciImage(blobs, index, Digest.of(configBytes));
+  return top ? { blobs, top } : undefined;
+}
+
 export class DockerArchiveSource implements ImageSource {
   private built: Promise<Built> | undefined;
   private closed = false;
@@ -118,13 +142,28 @@ export class DockerArchiveSource implements ImageSource {
   private constructor(
     readonly location: DockerArchiveLocation,
     private readonly archive: OpenedDockerArchive,
-    private readonly item: ManifestItem,
+    private readonly item: ManifestItem | undefined,
+    private readonly oci: OciImage | undefined,
   ) {}
+
+  /** True when the manifest is generated here (a pre-25 archive): its digest identifies nothing beyond this archive. */
+  get generatedManifest(): boolean {
+    return this.oci === undefined;
+  }
 
   static async open(loc: DockerArchiveLocation, opts: TransportOptions): Promise<DockerArchiveSource> {
     const archive = await openDockerArchive(loc, opts);
     try {
-      return new DockerArchiveSource(loc, archive, pickImage(archive, loc));
+      let item: ManifestItem | undefined;
+      try {
+        item = pickImage(archive, loc);
+      } catch (err) {
+        // A name only index.json knows (io.containerd.image.name) still selects the image.
+        const oci = loc.ref && err instanceof NotFoundError ? await ociImageOf(archive, undefined, loc.ref) : undefined;
+        if (!oci) throw err;
+        return new DockerArchiveSource(loc, archive, undefined, oci);
+      }
+      return new DockerArchiveSource(loc, archive, item, await ociImageOf(archive, item, loc.ref));
     } catch (err) {
       await archive.cleanup();
       throw err;
@@ -133,15 +172,17 @@ export class DockerArchiveSource implements ImageSource {
 
   /** A source over an archive someone else opened (and closes): the reference store uses it to name the image's digest. */
   static async forItem(loc: DockerArchiveLocation, archive: OpenedDockerArchive, item: ManifestItem): Promise<DockerArchiveSource> {
-    return new DockerArchiveSource(loc, { ...archive, cleanup: async () => undefined }, item);
+    const borrowed = { ...archive, cleanup: async () => undefined };
+    return new DockerArchiveSource(loc, borrowed, item, await ociImageOf(borrowed, item, loc.ref));
   }
 
   /** RepoTags of the image this source reads. */
   get repoTags(): string[] {
-    return this.item.RepoTags;
+    return this.item?.RepoTags ?? [];
   }
 
   async getManifest(digest?: Digest): Promise<RawManifest> {
+    if (this.oci) return this.ociManifest(this.oci, digest);
     const built = await this.build();
     if (digest !== undefined && !digest.equals(built.manifest.digest)) {
       throw new NotFoundError(`manifest ${digest} not found in ${this.archive.where} (its image is ${built.manifest.digest})`, { where: this.archive.where });
@@ -149,7 +190,17 @@ export class DockerArchiveSource implements ImageSource {
     return built.manifest;
   }
 
+  private async ociManifest({ blobs, top }: OciImage, digest: Digest | undefined): Promise<RawManifest> {
+    const desc = digest === undefined || digest.equals(top.digest) ? top : undefined;
+    const wanted = desc?.digest ?? digest!;
+    if (!(await blobs.hasBlob(wanted))) throw new NotFoundError(`manifest ${wanted} not found in ${this.archive.where}`, { where: this.archive.where });
+    const bytes = await blobs.readBlob(wanted, desc ? { size: desc.size } : {});
+    const parsed = parseManifest(bytes, desc?.mediaType, `${this.archive.where} ${wanted}`);
+    return { bytes, mediaType: parsed.mediaType, digest: wanted };
+  }
+
   async getBlob(desc: Descriptor, opts: BlobReadOptions = {}): Promise<Readable> {
+    if (this.oci) return this.oci.blobs.openBlob(desc.digest, { size: desc.size, ...(opts.signal ? { signal: opts.signal } : {}) });
     const built = await this.build();
     const where = this.archive.where;
     if (desc.digest.equals(built.config.digest)) {
@@ -177,19 +228,22 @@ export class DockerArchiveSource implements ImageSource {
 
   private async buildOnce(): Promise<Built> {
     const { tar, where } = this.archive;
-    const configEntry = tar.resolveFile(this.item.Config, "config", true);
-    const configBytes = await tar.readBytes(configEntry, MAX_CONFIG_BYTES, `config ${this.item.Config}`);
+    const item = this.item;
+    if (!item) throw new NotFoundError(`${where}: the image has no manifest.json entry`, { where });
+    const configEntry = tar.resolveFile(item.Config, "config", true);
+    const configBytes = await tar.readBytes(configEntry, MAX_CONFIG_BYTES, `config ${item.Config}`);
     const configDigest = Digest.of(configBytes);
-    checkPromise(this.item.Config, configDigest, where);
-    const config = parseImageConfig(configBytes, `${where} ${this.item.Config}`);
+    checkPromise(item.Config, configDigest, where);
+    const config = parseImageConfig(configBytes, `${where} ${item.Config}`);
     const diffIds = (config.rootfs?.diff_ids ?? []).map((d) => Digest.parse(d));
-    if (diffIds.length !== this.item.Layers.length) {
-      throw new IntegrityError(`${where}: manifest.json lists ${this.item.Layers.length} layers but the config has ${diffIds.length} diff_ids`, { code: "E_MANIFEST_INVALID", where,
+    if (diffIds.length !== item.Layers.length) {
+      throw new IntegrityError(`${where}: manifest.json lists ${item.Layers.length} layers but the config has ${diffIds.length} diff_ids`, { code: "E_MANIFEST_INVALID",
+        where,
       });
     }
     const layers = new Map<string, Layer>();
     const descriptors: Descriptor[] = [];
-    for (const [i, path] of this.item.Layers.entries()) {
+    for (const [i, path] of item.Layers.entries()) {
       const entry = tar.resolveFile(path, "layer", true);
       const { digest, compression } = await hashEntry(tar, entry, where);
       checkPromise(path, digest, where);

@@ -4,35 +4,40 @@
 // the temporary is renamed over the target. Spooling first keeps a failed or
 // retried transfer out of the tar (an entry cannot be taken back) and lets
 // putBlob run concurrently although a tar is written one entry at a time.
-// Like skopeo, a destination archive is written whole: images in an archive
-// already at that path are replaced, not merged.
+// An archive already at the path keeps its images (unlike skopeo, which
+// replaces it): its index.json entries stay unless a tag is given again, and
+// the blobs they reach are carried over into the new tar at commit.
 import { unlink } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { IntegrityError, IoError } from "../../errors.js";
-import type { Digest } from "../../oci/digest.js";
+import { Digest } from "../../oci/digest.js";
 import { descriptorOf, parseRawManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import type { LayoutLocation } from "../../ref/location.js";
 import type { BlobReadOptions, DestinationCapabilities, ImageDestination, TransportOptions } from "../types.js";
 import { addUnnamed, emptyIndex, serializeIndexJson, setNamed, type LayoutIndex } from "../layout/index-json.js";
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob } from "./staging.js";
+import { earlierOciArchive, type EarlierArchive } from "./earlier.js";
+import type { BlobReader } from "../layout/resolve.js";
 import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
 
 export class OciArchiveDestination implements ImageDestination {
-  readonly capabilities: DestinationCapabilities = OCI_STORE_CAPABILITIES;
+  readonly capabilities: DestinationCapabilities = { ...OCI_STORE_CAPABILITIES, ociLayout: true };
 
   /** Blobs whose tar entry is complete. */
   private readonly written = new Set<string>();
   /** Blobs being appended now: a second put of the same digest waits for the first. */
   private readonly appending = new Map<string, Promise<void>>();
   private readonly manifests: RawManifest[] = [];
-  private index: LayoutIndex = emptyIndex();
+  /** index.json changes in order: each put top manifest, with its name (undefined: unnamed). */
+  private readonly entries: Array<{ desc: Descriptor; name: string | undefined }> = [];
   private finished = false;
 
   private constructor(
     readonly location: LayoutLocation,
     private readonly output: ArchiveOutput,
     private readonly spoolDir: string,
+    private readonly opts: TransportOptions,
   ) {}
 
   static async open(location: LayoutLocation, opts: TransportOptions): Promise<OciArchiveDestination> {
@@ -44,7 +49,7 @@ export class OciArchiveDestination implements ImageDestination {
       await output.discard();
       throw err;
     }
-    const dest = new OciArchiveDestination(location, output, spoolDir);
+    const dest = new OciArchiveDestination(location, output, spoolDir, opts);
     // oci-layout first: a reader streaming the archive knows at once what it holds.
     void output.writer.addBuffer("oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }))).catch(() => undefined);
     return dest;
@@ -80,7 +85,7 @@ export class OciArchiveDestination implements ImageDestination {
     this.manifests.push(m);
     const name = this.entryName(m, opts);
     if (name === null) return;
-    this.index = name === undefined ? addUnnamed(this.index, descriptorOf(m)) : setNamed(this.index, descriptorOf(m), name);
+    this.entries.push({ desc: descriptorOf(m), name });
   }
 
   /** The ref.name a put manifest gets (undefined: unnamed), or null when it is not a top-level image. */
@@ -117,16 +122,36 @@ export class OciArchiveDestination implements ImageDestination {
   async commit(): Promise<void> {
     this.assertOpen();
     this.finished = true;
+    let earlier: EarlierArchive | undefined;
     try {
       this.checkComplete();
-      await this.output.writer.addBuffer("index.json", Buffer.from(serializeIndexJson(this.index)));
+      earlier = await earlierOciArchive(this.location.path, (old) => this.indexFrom(old), this.freshManifests(), this.opts);
+      await earlier?.carry(this.output.writer, new Set([...this.written].map((d) => Digest.parse(d).blobPath)));
+      const index = earlier?.index ?? this.indexFrom(emptyIndex());
+      await this.output.writer.addBuffer("index.json", Buffer.from(serializeIndexJson(index)));
       await this.output.publish();
     } catch (err) {
       await this.output.discard();
       throw err;
     } finally {
+      await earlier?.close();
       await removeDir(this.spoolDir);
     }
+  }
+
+  /** `base` with this copy's entries applied: a name moves to the new image, an unnamed image is added once. */
+  private indexFrom(base: LayoutIndex): LayoutIndex {
+    return this.entries.reduce((index, e) => (e.name === undefined ? addUnnamed(index, e.desc) : setNamed(index, e.desc, e.name)), base);
+  }
+
+  /** The manifests put now, readable by digest (to walk the merged index). */
+  private freshManifests(): BlobReader {
+    const byDigest = new Map(this.manifests.map((m) => [m.digest.toString(), m.bytes]));
+    return {
+      root: this.where,
+      hasBlob: async (d) => byDigest.has(d.toString()),
+      readBlob: async (d) => byDigest.get(d.toString())!,
+    };
   }
 
   /** Every blob the put manifests reference must be in the archive, or the archive would be broken. */

@@ -4,7 +4,8 @@
 // over the old one. A crash leaves the old archive whole.
 import { IoError, UsageError } from "../../errors.js";
 import { ArchiveOutput } from "./staging.js";
-import type { TarIndex } from "./tar-index.js";
+import type { TarEntry, TarIndex } from "./tar-index.js";
+import type { TarWriter } from "./tar-writer.js";
 
 export interface ArchiveEdits {
   /** Entries left out of the new archive. */
@@ -25,23 +26,7 @@ export async function rewriteArchive(tar: TarIndex, path: string, edits: Archive
         continue;
       }
       if (edits.drop.has(e.name)) continue;
-      const meta = { mode: e.mode, mtime: e.mtime };
-      switch (e.kind) {
-        case "file":
-          await w.addStream(e.name, e.size, () => tar.stream(e), meta);
-          break;
-        case "directory":
-          await w.addDirectory(e.name, meta);
-          break;
-        case "symlink":
-          await w.addSymlink(e.name, e.linkname!, meta);
-          break;
-        case "link":
-          await w.addHardlink(e.name, e.target!, meta);
-          break;
-        case "other":
-          break; // devices and fifos mean nothing in an image archive; they are not carried over
-      }
+      await copyEntry(tar, w, e);
     }
     for (const [name, bytes] of edits.replace) if (!tar.has(name)) await w.addBuffer(name, bytes);
     await output.publish();
@@ -49,5 +34,26 @@ export async function rewriteArchive(tar: TarIndex, path: string, edits: Archive
     await output.discard();
     if (err instanceof Error && "syscall" in err) throw new IoError(`cannot rewrite ${path}: ${err.message}`, { where: path, cause: err });
     throw err;
+  }
+}
+
+/** Copies one entry of `tar` into `w` as it is (by byte range for files). */
+export async function copyEntry(tar: TarIndex, w: TarWriter, e: TarEntry): Promise<void> {
+  const meta = { mode: e.mode, mtime: e.mtime };
+  switch (e.kind) {
+    case "file":
+      await w.addStream(e.name, e.size, () => tar.stream(e), meta);
+      break;
+    case "directory":
+      await w.addDirectory(e.name, meta);
+      break;
+    case "symlink":
+      await w.addSymlink(e.name, e.linkname!, meta);
+      break;
+    case "link":
+      await w.addHardlink(e.name, e.target!, meta);
+      break;
+    case "other":
+      break; // devices and fifos mean nothing in an image archive; they are not carried over
   }
 }

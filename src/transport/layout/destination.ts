@@ -19,7 +19,7 @@ interface PendingEntry {
 }
 
 export class LayoutDestination implements ImageDestination {
-  readonly capabilities: DestinationCapabilities = OCI_STORE_CAPABILITIES;
+  readonly capabilities: DestinationCapabilities = { ...OCI_STORE_CAPABILITIES, ociLayout: true };
 
   private readonly pending: PendingEntry[] = [];
   /** Manifests put by this writer: at commit, everything they reference must be in the layout. */

@@ -10,7 +10,7 @@ import { pipeline } from "node:stream/promises";
 import { gunzipSync } from "node:zlib";
 import { describe, it } from "node:test";
 import { Digest } from "../../../src/oci/digest.js";
-import { parseManifest, type ImageManifest } from "../../../src/oci/manifest.js";
+import { parseManifest, rawManifestFromDocument, type ImageManifest } from "../../../src/oci/manifest.js";
 import { MediaType } from "../../../src/oci/mediatype.js";
 import type { DockerArchiveLocation } from "../../../src/ref/location.js";
 import { parseReference } from "../../../src/ref/reference.js";
@@ -25,7 +25,7 @@ import { buildImage, buildIndex, writeOciLayout, type BuiltImage } from "../../h
 import { assertSkopeoOk, skopeoCopy, skopeoInspect, skopeoInspectRaw } from "../../helpers/skopeo.js";
 import { makeTempDir } from "../../helpers/tmp.js";
 import { streamToBuffer } from "../layout/util.js";
-import { code, listing, putUncompressed, rawTar, type RawTarEntry } from "./support.js";
+import { code, listing, putImage, rawTar, type RawTarEntry } from "./support.js";
 
 function dloc(path: string, ref?: string): DockerArchiveLocation {
   return ref === undefined ? { transport: "docker-archive", path } : { transport: "docker-archive", path, ref: parseReference(ref) };
@@ -107,50 +107,64 @@ async function docker25Archive(img: BuiltImage, repoTag: string): Promise<Buffer
   return rawTar(entries);
 }
 
-describe("docker-archive written by dray, read by skopeo", () => {
-  it("single image: equal config digest and diff_ids, RepoTags and repositories in docker's form", async () => {
+async function indexJson(file: string): Promise<Array<{ digest: string; annotations?: Record<string, string> }>> {
+  const tar = await TarIndex.open(file);
+  const doc = JSON.parse((await tar.readBytes(tar.resolveFile("index.json", "i", false), 1 << 20, "i")).toString()) as {
+    manifests: Array<{ digest: string; annotations?: Record<string, string> }>;
+  };
+  return doc.manifests;
+}
+
+describe("docker-archive written by dray (the dual form), read by skopeo", () => {
+  it("single image: OCI layout with the manifest byte for byte, manifest.json and repositories for docker load", async () => {
     const dir = makeTempDir();
     const file = join(dir, "img.tar");
     const img = await buildImage({ seed: "da-single", layerCount: 3 });
     const dest = await openDockerArchiveDestination(dloc(file, "localhost:5000/foo/bar:v1"), {});
     assert.deepEqual(dest.capabilities, {
-      needsUncompressedLayers: true,
+      needsUncompressedLayers: false,
       acceptsIndex: false,
-      preservesDigests: false,
+      preservesDigests: true,
       supportsMount: false,
       concurrentPutBlob: true,
+      layerCompressions: ["gzip", "none"],
     });
-    await putUncompressed(dest, img);
+    await putImage(dest, img);
     await dest.commit();
     assert.deepEqual(await listing(dir), ["img.tar"]);
 
     const items = await manifestJson(file);
-    assert.equal(items.length, 1);
-    assert.deepEqual(items[0]!.RepoTags, ["localhost:5000/foo/bar:v1"]);
-    assert.equal(items[0]!.Config, `${img.config.digest.hex}.json`);
+    assert.deepEqual(items, [{ Config: img.config.digest.blobPath, RepoTags: ["localhost:5000/foo/bar:v1"], Layers: img.layers.map((l) => l.digest.blobPath) }]);
     const tar = await TarIndex.open(file);
-    for (const p of items[0]!.Layers) {
-      assert.match(p, /^[a-f0-9]{64}\/layer\.tar$/);
-      const folder = p.split("/")[0]!;
-      assert.ok(tar.has(`${folder}/VERSION`) && tar.has(`${folder}/json`));
-    }
+    assert.ok(tar.has("oci-layout") && tar.has(img.manifest.digest.blobPath));
     const repositories = JSON.parse((await tar.readBytes(tar.resolveFile("repositories", "r", false), 4096, "r")).toString()) as Record<string, Record<string, string>>;
-    assert.deepEqual(repositories, { "localhost:5000/foo/bar": { v1: items[0]!.Layers.at(-1)!.split("/")[0]! } });
+    assert.deepEqual(repositories, { "localhost:5000/foo/bar": { v1: img.layers.at(-1)!.digest.hex } });
+    // index.json names the image as Docker 25+ does (moby daemon/internal/image/tarexport/save.go).
+    assert.deepEqual(await indexJson(file), [
+      {
+        mediaType: img.manifest.mediaType,
+        digest: img.manifest.digest.toString(),
+        size: img.manifest.bytes.length,
+        annotations: { "io.containerd.image.name": "localhost:5000/foo/bar:v1", "org.opencontainers.image.ref.name": "v1" },
+      },
+    ]);
 
+    // skopeo reads it both ways: as an oci-archive (the digest kept) and as a docker-archive (gzip layers inflated to the diff_ids).
+    assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:v1`), img.manifest.bytes);
     const raw = parseManifest(await skopeoInspectRaw(`docker-archive:${file}`)) as ImageManifest;
     assert.ok(raw.config.digest.equals(img.config.digest));
-    assert.deepEqual(raw.layers.map((l) => l.digest.toString()), img.layers.map((l) => l.diffId.toString()));
-    const info = await skopeoInspect(`docker-archive:${file}:localhost:5000/foo/bar:v1`);
-    assert.deepEqual(info.RepoTags, []); // skopeo lists registry tags only for docker://
     const out = join(dir, "copy");
-    assertSkopeoOk(await skopeoCopy(`docker-archive:${file}`, `oci:${out}:x`));
-    assert.deepEqual(await readFile(join(out, img.config.digest.blobPath)), img.config.bytes);
-    // skopeo compresses layers for an OCI layout: what they inflate to must be our layer tars.
+    assertSkopeoOk(await skopeoCopy(`docker-archive:${file}:localhost:5000/foo/bar:v1`, `oci:${out}:x`));
     const top = (JSON.parse(await readFile(join(out, "index.json"), "utf8")) as { manifests: Array<{ digest: string }> }).manifests[0]!;
     const copied = parseManifest(await readFile(join(out, Digest.parse(top.digest).blobPath))) as ImageManifest;
-    assert.ok(copied.config.digest.equals(img.config.digest));
     const inflated = await Promise.all(copied.layers.map(async (d) => Digest.of(gunzipSync(await readFile(join(out, d.digest.blobPath)))).toString()));
     assert.deepEqual(inflated, img.layers.map((l) => l.diffId.toString()));
+
+    // dray reads its own archive through index.json: the same digest.
+    const src = await openDockerArchiveSource(dloc(file), {});
+    assert.ok((await src.getManifest()).digest.equals(img.manifest.digest));
+    assert.equal(src.generatedManifest, false);
+    await src.close();
   });
 
   it("several tags for one image, and a second image, each selectable by skopeo", async () => {
@@ -159,9 +173,9 @@ describe("docker-archive written by dray, read by skopeo", () => {
     const a = await buildImage({ seed: "da-tags-a" });
     const b = await buildImage({ seed: "da-tags-b", layerCount: 2 });
     const dest = await openDockerArchiveDestination(dloc(file, "alpine:3"), {});
-    await putUncompressed(dest, a, { isTop: true });
-    await putUncompressed(dest, a, { tag: "latest", isTop: true });
-    await putUncompressed(dest, b, { tag: "example.com/team/app:2", isTop: true });
+    await putImage(dest, a, { isTop: true });
+    await putImage(dest, a, { tag: "latest", isTop: true });
+    await putImage(dest, b, { tag: "example.com/team/app:2", isTop: true });
     await dest.commit();
     const items = await manifestJson(file);
     assert.deepEqual(
@@ -174,6 +188,27 @@ describe("docker-archive written by dray, read by skopeo", () => {
     }
   });
 
+  it("repeated copies into one archive keep every earlier image; a tag given again moves and the image left without one goes", async () => {
+    const dir = makeTempDir();
+    const file = join(dir, "many.tar");
+    const [a, b, c] = await Promise.all(["a", "b", "c"].map((s) => buildImage({ seed: `da-many-${s}`, layerCount: 2 })));
+    for (const [img, ref] of [[a!, "app:a"], [b!, "app:b"], [c!, "app:a"]] as const) {
+      const dest = await openDockerArchiveDestination(dloc(file, ref), {});
+      await putImage(dest, img);
+      await dest.commit();
+    }
+    assert.deepEqual((await manifestJson(file)).map((i) => i.RepoTags), [["app:b"], ["app:a"]]);
+    const tar = await TarIndex.open(file);
+    for (const l of a!.layers) assert.equal(tar.has(l.digest.blobPath), false, "a's files are gone with its last tag");
+    assert.equal(tar.has(a!.manifest.digest.blobPath), false);
+    for (const [ref, img] of [["app:b", b!], ["app:a", c!]] as const) {
+      const m = parseManifest(await skopeoInspectRaw(`docker-archive:${file}:${ref}`)) as ImageManifest;
+      assert.ok(m.config.digest.equals(img.config.digest), ref);
+      assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:${ref.split(":")[1]}`), img.manifest.bytes);
+    }
+    assert.deepEqual(await listing(dir), ["many.tar"]);
+  });
+
   it("writes to standard output for `-`", async () => {
     const dir = makeTempDir();
     const file = join(dir, "piped.tar");
@@ -181,7 +216,7 @@ describe("docker-archive written by dray, read by skopeo", () => {
     const stdout = new PassThrough();
     const saved = pipeline(stdout, createWriteStream(file));
     const dest = await openDockerArchiveDestination(dloc("-", "piped:1"), { stdout, tmpDir: dir });
-    await putUncompressed(dest, img);
+    await putImage(dest, img);
     await dest.commit();
     stdout.end();
     await saved;
@@ -190,7 +225,7 @@ describe("docker-archive written by dray, read by skopeo", () => {
     assert.ok(m.config.digest.equals(img.config.digest));
   });
 
-  it("refuses an index (one platform per image) and layers that are still gzip", async () => {
+  it("refuses an index (one platform per image) and zstd layers (docker load before 2020 cannot inflate them)", async () => {
     const dir = makeTempDir();
     const idx = await buildIndex({ seed: "da-index", platforms: ["linux/amd64", "linux/arm64"] });
     const dest = await openDockerArchiveDestination(dloc(join(dir, "x.tar"), "x:1"), {});
@@ -198,14 +233,11 @@ describe("docker-archive written by dray, read by skopeo", () => {
     const img = idx.images[0]!;
     await dest.putBlob(img.config, Readable.from([img.config.bytes]));
     const l = img.layers[0]!;
-    await dest.putBlob({ mediaType: MediaType.DockerLayer, digest: l.diffId, size: -1 }, Readable.from([l.tar]));
-    // The manifest as stored (gzip layers by compressed digest): the config's diff_ids are here, so it is accepted.
-    await dest.putManifest(img.manifest, { isTop: true });
-    const gz = await openDockerArchiveDestination(dloc(join(dir, "y.tar"), "y:1"), {});
-    await gz.putBlob(img.config, Readable.from([img.config.bytes]));
-    // A gzip stream put under the diff_id's name cannot pass the digest check.
-    await assert.rejects(gz.putBlob({ mediaType: MediaType.DockerLayer, digest: l.diffId, size: -1 }, Readable.from([l.bytes])), code("E_DIGEST_MISMATCH"));
-    await gz.abort();
+    await dest.putBlob({ ...l, mediaType: MediaType.OciLayerZstd }, Readable.from([l.bytes]));
+    const doc = JSON.parse(img.manifest.bytes.toString()) as { layers: Array<{ mediaType: string }> };
+    doc.layers[0]!.mediaType = MediaType.OciLayerZstd;
+    const zstd = rawManifestFromDocument(doc, MediaType.OciManifest);
+    await assert.rejects(dest.putManifest(zstd, { isTop: true }), code("E_UNSUPPORTED", /zstd/));
     await dest.abort();
     assert.deepEqual(await listing(dir), []);
   });
@@ -280,8 +312,16 @@ describe("docker-archive written by others, read by dray", () => {
     const file = join(dir, "d25.tar");
     await writeFile(file, await docker25Archive(img, "modern:25"));
     const src = await openDockerArchiveSource(dloc(file, "modern:25"), {});
-    await assertServesImage(src, img, "tar");
+    // Read through index.json: the image's own manifest, so its digest is the one it had.
+    const raw = await src.getManifest();
+    assert.deepEqual(raw.bytes, img.manifest.bytes);
+    assert.ok(raw.digest.equals(img.manifest.digest));
+    for (const d of [img.config, ...img.layers]) assert.deepEqual(await streamToBuffer(await src.getBlob(d)), d.bytes);
     await src.close();
+    // The name only index.json carries selects it too.
+    const byName = await openDockerArchiveSource(dloc(file, "docker.io/library/modern:25"), {});
+    assert.ok((await byName.getManifest()).digest.equals(img.manifest.digest));
+    await byName.close();
     // skopeo agrees on what the image is.
     const m = parseManifest(await skopeoInspectRaw(`docker-archive:${file}:modern:25`)) as ImageManifest;
     assert.ok(m.config.digest.equals(img.config.digest));
@@ -295,8 +335,8 @@ describe("docker-archive references", () => {
     const a = await buildImage({ seed: "da-ref-a" });
     const b = await buildImage({ seed: "da-ref-b", layerCount: 2 });
     const dest = await openDockerArchiveDestination(dloc(file, "app:a"), {});
-    await putUncompressed(dest, a);
-    await putUncompressed(dest, b, { tag: "app:b", isTop: true });
+    await putImage(dest, a);
+    await putImage(dest, b, { tag: "app:b", isTop: true });
     await dest.commit();
 
     const refs = await openDockerArchiveReferences(dloc(file, "app:a"), {});

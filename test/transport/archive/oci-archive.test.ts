@@ -82,6 +82,25 @@ describe("oci-archive written by dray, read by skopeo", () => {
     }
   });
 
+  it("repeated copies into one archive keep every earlier image; a name given again moves, and blobs only the old image used go", async () => {
+    const dir = makeTempDir();
+    const file = join(dir, "many.tar");
+    const a = await buildImage({ seed: "oa-many-a", layerCount: 2 });
+    const idx = await buildIndex({ seed: "oa-many-i", platforms: ["linux/amd64", "linux/arm64"] });
+    const c = await buildImage({ seed: "oa-many-c" });
+    await putBuilt(await openOciArchiveDestination(loc(file, "a"), {}), a, "a");
+    await putBuilt(await openOciArchiveDestination(loc(file, "i"), {}), idx, "i");
+    assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:a`), a.manifest.bytes);
+    assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:i`), idx.manifest.bytes);
+    await putBuilt(await openOciArchiveDestination(loc(file, "a"), {}), c, "a");
+    assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:a`), c.manifest.bytes);
+    const copied = join(dir, "check");
+    assertSkopeoOk(await skopeoCopy(`oci-archive:${file}:i`, `oci:${copied}:i`, ["--all", "--preserve-digests"]));
+    const tar = await TarIndex.open(file);
+    for (const b of [a.manifest, ...a.layers]) assert.equal(tar.has(b.digest.blobPath), false, "a's own blobs went with its name");
+    assert.deepEqual(await listing(dir), ["check", "many.tar"]);
+  });
+
   it("writes to standard output for `-`, which skopeo reads as a file", async () => {
     const dir = makeTempDir();
     const file = join(dir, "piped.tar");

@@ -1,34 +1,19 @@
 // Shared pieces of the archive tests: feeding a fixture image into a
-// docker-archive destination as the copy engine does (layers uncompressed,
-// described by diff_id with size -1, then a manifest with uncompressed layer
-// descriptors), hand-made tars for hostile inputs, and error matchers.
+// destination as the copy engine does, hand-made tars for hostile inputs, and
+// error matchers.
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pack } from "tar-stream";
 import { isDrayError, type ErrorCode } from "../../../src/errors.js";
-import { rawManifestFromDocument } from "../../../src/oci/manifest.js";
-import { MediaType } from "../../../src/oci/mediatype.js";
 import type { ImageDestination } from "../../../src/transport/types.js";
 import type { BuiltImage } from "../../helpers/fixtures.js";
 
-/** What the engine hands a destination with needsUncompressedLayers: config, layers as plain tars (size -1), a manifest describing them. */
-export async function putUncompressed(dest: ImageDestination, img: BuiltImage, opts: { tag?: string; isTop?: boolean } = { isTop: true }): Promise<void> {
-  assert.equal(dest.capabilities.needsUncompressedLayers, true);
+/** What the engine hands a destination that keeps digests: config, layers and manifest as the fixture built them. */
+export async function putImage(dest: ImageDestination, img: BuiltImage, opts: { tag?: string; isTop?: boolean } = { isTop: true }): Promise<void> {
   await dest.putBlob(img.config, Readable.from([img.config.bytes]));
-  await Promise.all(
-    img.layers.map((l) => dest.putBlob({ mediaType: MediaType.DockerLayer, digest: l.diffId, size: -1 }, Readable.from([l.tar]))),
-  );
-  const m = rawManifestFromDocument(
-    {
-      schemaVersion: 2,
-      mediaType: MediaType.DockerManifest,
-      config: { mediaType: MediaType.DockerConfig, size: img.config.size, digest: img.config.digest.toString() },
-      layers: img.layers.map((l) => ({ mediaType: MediaType.DockerLayer, size: l.tar.length, digest: l.diffId.toString() })),
-    },
-    MediaType.DockerManifest,
-  );
-  await dest.putManifest(m, opts);
+  await Promise.all(img.layers.map((l) => dest.putBlob(l, Readable.from([l.bytes]))));
+  await dest.putManifest(img.manifest, opts);
 }
 
 export interface RawTarEntry {

@@ -1,0 +1,165 @@
+// The archive already at a destination path. A copy into an archive adds its
+// image to the ones there (repeated copies and sync build one multi-image
+// archive): the earlier images' files are carried over by byte range into the
+// new tar, except what only images whose every tag was taken now referenced.
+import { stat } from "node:fs/promises";
+import { Digest } from "../../oci/digest.js";
+import type { TransportOptions } from "../types.js";
+import { reachableBlobs } from "../layout/gc.js";
+import { removeEntries, type LayoutIndex } from "../layout/index-json.js";
+import { CONTAINERD_NAME, readArchiveIndex } from "./docker-oci.js";
+import { formatRepoTag, parseRepoTag, type ManifestItem } from "./docker-format.js";
+import { openDockerArchive, type OpenedDockerArchive } from "./docker-source.js";
+import { ArchiveBlobs, openOciArchive } from "./oci-archive.js";
+import type { BlobReader } from "../layout/resolve.js";
+import { copyEntry } from "./rewrite.js";
+import type { TarIndex } from "./tar-index.js";
+import type { TarWriter } from "./tar-writer.js";
+
+/** Files an archive writer always writes itself. */
+const METADATA = new Set(["manifest.json", "repositories", "index.json", "oci-layout"]);
+
+export interface EarlierArchive {
+  /** manifest.json entries that stay (tags taken now removed; images left with none dropped). */
+  items: ManifestItem[];
+  /** index.json entries that stay, when the archive had one. */
+  index: LayoutIndex | undefined;
+  /** Copies every file that stays into `w`, except names in `written`. */
+  carry(w: TarWriter, written: ReadonlySet<string>): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Whether a file is at `path` (an archive to add to), for a path that is not standard output. */
+async function exists(path: string): Promise<boolean> {
+  if (path === "-") return false;
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** A file that is not a readable archive of the kind is replaced, as before; the user hears of it. */
+function replacing(path: string, kind: string, err: unknown, opts: TransportOptions): undefined {
+  const why = err instanceof Error ? err.message : String(err);
+  opts.notice?.(`${path} is not a ${kind} dray can add to (${why}); it is replaced`);
+  return undefined;
+}
+
+async function carryEntries(tar: TarIndex, w: TarWriter, skip: (name: string) => boolean): Promise<void> {
+  for (const e of tar.entries) if (!METADATA.has(e.name) && !skip(e.name)) await copyEntry(tar, w, e);
+}
+
+/** The docker-archive at `path`, less the RepoTags in `taken` (formatted as formatRepoTag does). */
+export async function earlierDockerArchive(path: string, taken: ReadonlySet<string>, opts: TransportOptions): Promise<EarlierArchive | undefined> {
+  if (!(await exists(path))) return undefined;
+  let archive: OpenedDockerArchive;
+  try {
+    archive = await openDockerArchive({ transport: "docker-archive", path }, opts);
+  } catch (err) {
+    return replacing(path, "docker archive", err, opts);
+  }
+  const isTaken = (t: string): boolean => {
+    const ref = parseRepoTag(t);
+    return ref !== undefined && taken.has(formatRepoTag(ref));
+  };
+  const items: ManifestItem[] = [];
+  const gone: ManifestItem[] = [];
+  for (const item of archive.items) {
+    const tags = item.RepoTags.filter((t) => !isTaken(t));
+    if (item.RepoTags.length > 0 && tags.length === 0) gone.push(item);
+    else items.push({ ...item, RepoTags: tags });
+  }
+  const found = await readArchiveIndex(archive.tar, archive.where);
+  const index = found && removeEntries(found, (e) => e.desc.annotations?.[CONTAINERD_NAME] !== undefined && isTaken(e.desc.annotations[CONTAINERD_NAME]));
+  const drop = new Set<string>();
+  for (const g of gone) for (const n of await unreferencedFiles(archive, g, items, index)) drop.add(n);
+  return {
+    items,
+    index,
+    carry: (w, written) => carryEntries(archive.tar, w, (n) => drop.has(n) || written.has(n)),
+    close: archive.cleanup,
+  };
+}
+
+/**
+ * The oci-archive at `path`: its index.json as `update` changes it, and its
+ * blobs that the updated index (with the new manifests in `fresh`) still reaches.
+ */
+export async function earlierOciArchive(
+  path: string,
+  update: (index: LayoutIndex) => LayoutIndex,
+  fresh: BlobReader,
+  opts: TransportOptions,
+): Promise<EarlierArchive | undefined> {
+  if (!(await exists(path))) return undefined;
+  let opened: Awaited<ReturnType<typeof openOciArchive>>;
+  try {
+    opened = await openOciArchive({ transport: "oci-archive", path }, opts);
+  } catch (err) {
+    return replacing(path, "OCI archive", err, opts);
+  }
+  const { blobs } = opened;
+  const index = update(opened.index);
+  const both: BlobReader = {
+    root: blobs.root,
+    hasBlob: async (d) => (await fresh.hasBlob(d)) || (await blobs.hasBlob(d)),
+    readBlob: async (d, o) => ((await fresh.hasBlob(d)) ? fresh.readBlob(d, o) : blobs.readBlob(d, o)),
+  };
+  const reachable = new Set([...(await reachableBlobs(both, index))].flatMap((d) => Digest.tryParse(d)?.blobPath ?? []));
+  return {
+    items: [],
+    index,
+    carry: (w, written) =>
+      carryEntries(blobs.tar, w, (n) => written.has(n) || (n.startsWith("blobs/") && blobs.tar.get(n)?.kind !== "directory" && !reachable.has(n))),
+    close: opened.cleanup,
+  };
+}
+
+/** Every name on the way from `name` through links to a file (all of them must stay if the file stays). */
+function linkChain(tar: TarIndex, name: string): string[] {
+  const chain: string[] = [];
+  let current: string | undefined = name;
+  for (let hop = 0; current !== undefined && hop < 20; hop++) {
+    chain.push(current);
+    current = tar.get(current)?.target;
+  }
+  return chain;
+}
+
+/**
+ * The files of a removed image that no remaining image (nor, in a Docker 25+
+ * archive, the remaining index.json) references: its config, its layer files
+ * and the legacy folders (VERSION, json, layer.tar) that held them; in an
+ * archive with index.json, also every blob (its manifest) nothing reaches.
+ */
+export async function unreferencedFiles(archive: OpenedDockerArchive, gone: ManifestItem, items: ManifestItem[], index: LayoutIndex | undefined): Promise<Set<string>> {
+  const { tar } = archive;
+  const keep = new Set<string>();
+  for (const i of items) for (const p of [i.Config, ...i.Layers]) for (const n of linkChain(tar, p)) keep.add(n);
+  if (index) {
+    const reachable = await reachableBlobs(new ArchiveBlobs(tar, archive.where), index);
+    for (const d of reachable) {
+      const digest = Digest.tryParse(d);
+      if (digest) keep.add(digest.blobPath);
+    }
+  }
+  const keptFolders = new Set([...keep].map(folderOf).filter((f): f is string => f !== undefined));
+  const candidates = new Set<string>();
+  if (index) for (const e of tar.entries) if (e.kind === "file" && e.name.startsWith("blobs/")) candidates.add(e.name);
+  for (const p of [gone.Config, ...gone.Layers]) {
+    for (const n of linkChain(tar, p)) {
+      candidates.add(n);
+      const folder = folderOf(n);
+      if (folder && !keptFolders.has(folder)) for (const e of tar.entries) if (e.name === folder || e.name.startsWith(`${folder}/`)) candidates.add(e.name);
+    }
+  }
+  return new Set([...candidates].filter((n) => !keep.has(n)));
+}
+
+/** The legacy layer folder of `<id>/layer.tar`, if the name has that shape. */
+function folderOf(name: string): string | undefined {
+  const m = /^([a-f0-9]{64})\/layer\.tar$/.exec(name);
+  return m ? m[1] : undefined;
+}
+
