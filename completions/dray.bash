@@ -73,7 +73,7 @@ _dray() {
   done
   case "$cmd" in
     "")
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync'; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob'; fi
       ;;
     copy|cp)
       case "$prev" in
@@ -175,6 +175,16 @@ _dray() {
         --retries) return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --platform --no-referrers -j --jobs --keep-going --fail-fast --dry-run --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      ;;
+    blob)
+      case "$prev" in
+        -o|--output) _dray_files "$cur"; return ;;
+        --creds) return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-o --output --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

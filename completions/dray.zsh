@@ -28,6 +28,7 @@ _dray() {
     'logout:remove the stored credential for a registry (config.json entry and keychain secret)'
     'completion:print a shell completion script (bash, zsh or fish)'
     'sync:mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts'
+    'blob:write one blob (layer, config, manifest) to stdout or a file, verified against its digest as it streams'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -180,6 +181,19 @@ _dray() {
             '(-h --help)'{-h,--help}'[display help]' \
             '1:src:_dray_location' \
             '2:dst:_dray_location' \
+            && ret=0
+          ;;
+        blob)
+          _arguments -s \
+            '(-o --output)'{-o,--output}'[write to FILE (through a temporary name, renamed only when the digest matched); - or none\: stdout]:output:_files' \
+            '*--creds[registry credentials]:creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
+            '2:digest: ' \
             && ret=0
           ;;
       esac
