@@ -29,6 +29,7 @@ _dray() {
     'completion:print a shell completion script (bash, zsh or fish)'
     'sync:mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts'
     'blob:write one blob (layer, config, manifest) to stdout or a file, verified against its digest as it streams'
+    'export:write the image'\''s merged root filesystem (whiteouts applied) as one tar'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -194,6 +195,19 @@ _dray() {
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
             '2:digest: ' \
+            && ret=0
+          ;;
+        export)
+          _arguments -s \
+            '(-o --output)'{-o,--output}'[write the tar to FILE (renamed into place when complete); - or none\: stdout, never a terminal]:output:_files' \
+            '*--platform[pick this platform'\''s image from an index (default\: this machine'\''s)]:platform: ' \
+            '*--creds[registry credentials]:creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
             && ret=0
           ;;
       esac

@@ -5,6 +5,7 @@ import { register as completion } from "./completion.js";
 import { register as copy } from "./copy.js";
 import { register as deleteCmd } from "./delete.js";
 import { register as digest } from "./digest.js";
+import { register as exportCmd } from "./export.js";
 import { register as inspect } from "./inspect.js";
 import { register as login } from "./login.js";
 import { register as logout } from "./logout.js";
@@ -19,4 +20,4 @@ import { register as tag } from "./tag.js";
  */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [copy, inspect, tag, deleteCmd, ls, digest, login, logout, completion, syncCmd, blob];
+export const COMMANDS: readonly RegisterCommand[] = [copy, inspect, tag, deleteCmd, ls, digest, login, logout, completion, syncCmd, blob, exportCmd];
