@@ -69,6 +69,10 @@ class MergeWalker {
   private readonly pending = new Map<string, LinkName[]>();
   private seen = new Map<string, SeenInLayer>();
   private late: Array<{ ordinal: number; names: LinkName[] }> = [];
+  /** Paths this layer deleted for lower layers; applied to waiting hard links when the layer ends, as whiteouts apply regardless of their place in the tar. */
+  private deletions: Array<{ key: string; self: boolean }> = [];
+  /** Directories this layer's names imply (the parents of its entries and markers): a hard link waiting for one of them has no file. */
+  private impliedDirs = new Set<string>();
 
   constructor(
     private readonly source: ImageSource,
@@ -79,11 +83,15 @@ class MergeWalker {
   async readLayer(layer: LayerRef): Promise<void> {
     this.seen = new Map();
     this.late = [];
+    this.deletions = [];
+    this.impliedDirs = new Set();
     let ordinal = 0;
     for await (const entry of tarEntries(await openLayerTar(this.source, layer, this.signal))) {
       await this.onEntry(entry, ordinal++, layer);
     }
     this.view.endLayer();
+    if (this.pending.size > 0) for (const d of this.deletions) this.dropPending(d.key, d.self);
+    for (const dir of this.impliedDirs) if (this.pending.has(dir)) this.noticeDirectoryLinks(this.takePending(dir), dir);
     if (this.late.length > 0) await this.copyLate(layer);
   }
 
@@ -98,10 +106,14 @@ class MergeWalker {
     const header = entry.header as TarHeader;
     const path = normalisePath(header.name, layer.where);
     const wo = whiteoutOf(path);
+    this.noteParents(path);
     if (path.length === 0 || wo) {
       entry.resume();
       if (wo?.kind === "whiteout") this.whiteout(joinPath(wo.target), wo.target);
-      else if (wo?.kind === "opaque") this.view.opaque(wo.dir);
+      else if (wo?.kind === "opaque") {
+        this.view.opaque(wo.dir);
+        this.deletions.push({ key: joinPath(wo.dir), self: false });
+      }
       return;
     }
     checkLinkname(header, layer.where);
@@ -109,18 +121,22 @@ class MergeWalker {
     const isDir = header.type === "directory";
     const visible = this.view.admit(path, isDir);
     const waiting = this.takePending(key);
+    if (!isDir) this.deletions.push({ key, self: false });
     if (header.type === "link") {
       entry.resume();
       const target = joinPath(normalisePath(header.linkname ?? "", layer.where));
-      this.seen.set(key, { linkTo: target });
       const names = visible ? [{ path: key, header }, ...waiting] : waiting;
+      // Resolved before the link itself is recorded: a link to its own name means the version below it.
       if (names.length > 0) await this.resolveLinks(names, target);
+      this.seen.set(key, { linkTo: target });
       return;
     }
     if (visible) {
-      this.seen.set(key, { emittedAs: key });
+      // A directory is never a hard link's content (link(2) refuses it).
+      this.seen.set(key, isDir ? { skippedOrdinal: ordinal, isDir } : { emittedAs: key });
       await this.emit(key, header, entry);
-      await this.emitLinks(waiting, key);
+      if (isDir) this.noticeDirectoryLinks(waiting, key);
+      else await this.emitLinks(waiting, key);
       return;
     }
     if (waiting.length > 0 && !isDir) {
@@ -131,14 +147,40 @@ class MergeWalker {
       await this.emitLinks(rest, first.path);
       return;
     }
-    for (const w of waiting) this.visitor.notice?.(`hard link ${w.path} points to the directory ${key}: left out`);
+    this.noticeDirectoryLinks(waiting, key);
     this.seen.set(key, { skippedOrdinal: ordinal, isDir });
     entry.resume();
   }
 
+  private noteParents(path: readonly string[]): void {
+    let prefix = "";
+    for (let i = 0; i < path.length - 1; i++) {
+      prefix = i === 0 ? path[0]! : `${prefix}/${path[i]!}`;
+      this.impliedDirs.add(prefix);
+    }
+  }
+
+  private noticeDirectoryLinks(names: readonly LinkName[], key: string): void {
+    for (const n of names) this.visitor.notice?.(`hard link ${n.path} points to the directory ${key}: left out`);
+  }
+
   private whiteout(key: string, path: readonly string[]): void {
     this.view.whiteout(path);
-    for (const w of this.takePending(key)) this.visitor.notice?.(`hard link ${w.path} points to ${key}, which a layer deleted: left out`);
+    this.deletions.push({ key, self: true });
+  }
+
+  /**
+   * Hard links of upper layers waiting for `key` (with `self`) or for a path
+   * below it: a whiteout, an opaque directory or a non-directory of this layer
+   * deleted what they name before they were made, so they have no content.
+   */
+  private dropPending(key: string, self: boolean): void {
+    const below = `${key}/`;
+    for (const [target, names] of this.pending) {
+      if (!(self && target === key) && !(key === "" || target.startsWith(below))) continue;
+      this.pending.delete(target);
+      for (const n of names) this.visitor.notice?.(`hard link ${n.path} points to ${target}, which a lower layer deleted: left out`);
+    }
   }
 
   private takePending(key: string): LinkName[] {

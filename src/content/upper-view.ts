@@ -118,10 +118,9 @@ export class UpperView {
     const parent = this.parentOf(path);
     if (!parent) return;
     const node = this.child(parent, path[path.length - 1]!, () => ({ kind: isDir ? "dir" : "other", explicit: true, opaque: false }));
-    if (node.explicit) return;
     node.explicit = true;
-    // A lower non-directory under an implied upper directory: it replaced the still-lower directory, whose children are gone too.
-    if (hiddenNonDir) node.opaque = true;
+    // A non-directory below an upper directory replaced a still-lower directory: that one's children are gone too.
+    if (hiddenNonDir && node.kind === "dir") node.opaque = true;
   }
 
   private recordWhiteout(path: TreePath, opaque: boolean): void {
@@ -134,8 +133,8 @@ export class UpperView {
     const parent = this.parentOf(path);
     if (!parent) return;
     const node = this.child(parent, path[path.length - 1]!, () => ({ kind: "whiteout", explicit: true, opaque: true }));
-    if (node.explicit) return;
     node.explicit = true;
+    // Below an upper directory, the whiteout still deleted what the lower layers had there.
     node.opaque = true;
   }
 }
