@@ -31,6 +31,8 @@ export interface MergeVisitor {
 interface LinkName {
   path: string;
   header: TarHeader;
+  /** The layer the link entry is in (0 = bottom). */
+  layer: number;
 }
 
 /** What became of an earlier entry of the layer being read, for hard links that name it. */
@@ -70,7 +72,7 @@ class MergeWalker {
   private seen = new Map<string, SeenInLayer>();
   private late: Array<{ ordinal: number; names: LinkName[] }> = [];
   /** Paths this layer deleted for lower layers; applied to waiting hard links when the layer ends, as whiteouts apply regardless of their place in the tar. */
-  private deletions: Array<{ key: string; self: boolean }> = [];
+  private deletions: Array<{ key: string; self: boolean; whiteout: boolean }> = [];
   /** Directories this layer's names imply (the parents of its entries and markers): a hard link waiting for one of them has no file. */
   private impliedDirs = new Set<string>();
 
@@ -90,8 +92,10 @@ class MergeWalker {
       await this.onEntry(entry, ordinal++, layer);
     }
     this.view.endLayer();
-    if (this.pending.size > 0) for (const d of this.deletions) this.dropPending(d.key, d.self);
-    for (const dir of this.impliedDirs) if (this.pending.has(dir)) this.noticeDirectoryLinks(this.takePending(dir), dir);
+    // Links of upper layers see this layer whole; links of this layer saw only what came before them (checked in resolveLinks), and its whiteouts, which apply first.
+    const upper = (n: LinkName): boolean => n.layer > layer.index;
+    if (this.pending.size > 0) for (const d of this.deletions) this.dropPending(d.key, d.self, d.whiteout ? () => true : upper);
+    for (const dir of this.impliedDirs) this.noticeDirectoryLinks(this.takeWhere(dir, upper), dir);
     if (this.late.length > 0) await this.copyLate(layer);
   }
 
@@ -112,7 +116,7 @@ class MergeWalker {
       if (wo?.kind === "whiteout") this.whiteout(joinPath(wo.target), wo.target);
       else if (wo?.kind === "opaque") {
         this.view.opaque(wo.dir);
-        this.deletions.push({ key: joinPath(wo.dir), self: false });
+        this.deletions.push({ key: joinPath(wo.dir), self: false, whiteout: true });
       }
       return;
     }
@@ -120,12 +124,13 @@ class MergeWalker {
     const key = joinPath(path);
     const isDir = header.type === "directory";
     const visible = this.view.admit(path, isDir);
-    const waiting = this.takePending(key);
-    if (!isDir) this.deletions.push({ key, self: false });
+    // Links of this layer waiting for `key` named the version below: this later entry is not theirs.
+    const waiting = this.takeWhere(key, (n) => n.layer > layer.index);
+    if (!isDir) this.deletions.push({ key, self: false, whiteout: false });
     if (header.type === "link") {
       entry.resume();
       const target = joinPath(normalisePath(header.linkname ?? "", layer.where));
-      const names = visible ? [{ path: key, header }, ...waiting] : waiting;
+      const names = visible ? [{ path: key, header, layer: layer.index }, ...waiting] : waiting;
       // Resolved before the link itself is recorded: a link to its own name means the version below it.
       if (names.length > 0) await this.resolveLinks(names, target);
       this.seen.set(key, { linkTo: target });
@@ -166,7 +171,7 @@ class MergeWalker {
 
   private whiteout(key: string, path: readonly string[]): void {
     this.view.whiteout(path);
-    this.deletions.push({ key, self: true });
+    this.deletions.push({ key, self: true, whiteout: true });
   }
 
   /**
@@ -174,21 +179,38 @@ class MergeWalker {
    * below it: a whiteout, an opaque directory or a non-directory of this layer
    * deleted what they name before they were made, so they have no content.
    */
-  private dropPending(key: string, self: boolean): void {
+  private dropPending(key: string, self: boolean, which: (n: LinkName) => boolean): void {
     const below = `${key}/`;
-    for (const [target, names] of this.pending) {
+    for (const target of [...this.pending.keys()]) {
       if (!(self && target === key) && !(key === "" || target.startsWith(below))) continue;
-      this.pending.delete(target);
-      for (const n of names) this.visitor.notice?.(`hard link ${n.path} points to ${target}, which a lower layer deleted: left out`);
+      for (const n of this.takeWhere(target, which)) this.visitor.notice?.(`hard link ${n.path} points to ${target}, which a lower layer deleted: left out`);
     }
   }
 
-  private takePending(key: string): LinkName[] {
+  /** Removes and returns the links waiting for `key` that `which` selects. */
+  private takeWhere(key: string, which: (n: LinkName) => boolean): LinkName[] {
     const waiting = this.pending.get(key);
     if (!waiting) return [];
-    this.pending.delete(key);
-    return waiting;
+    const taken = waiting.filter(which);
+    const kept = waiting.filter((n) => !which(n));
+    if (kept.length > 0) this.pending.set(key, kept);
+    else this.pending.delete(key);
+    return taken;
   }
+
+  /** Whether an earlier entry of this layer made `key` a directory or put a non-directory above it, so it holds no file now. */
+  private goneInLayer(key: string): boolean {
+    if (this.impliedDirs.has(key)) return true;
+    const parts = key.split("/");
+    let prefix = "";
+    for (let i = 0; i < parts.length - 1; i++) {
+      prefix = i === 0 ? parts[0]! : `${prefix}/${parts[i]!}`;
+      const s = this.seen.get(prefix);
+      if (s && !("isDir" in s && s.isDir)) return true;
+    }
+    return false;
+  }
+
 
   /** Hard links `names` share the content of `target` as the layer being read sees it (earlier in this layer, else lower). */
   private async resolveLinks(names: LinkName[], target: string): Promise<void> {
@@ -196,6 +218,7 @@ class MergeWalker {
     for (let hops = 0; hops <= this.seen.size; hops++) {
       const s = this.seen.get(t);
       if (!s) {
+        if (this.goneInLayer(t)) break;
         const list = this.pending.get(t);
         if (list) list.push(...names);
         else this.pending.set(t, names);
