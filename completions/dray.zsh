@@ -30,6 +30,7 @@ _dray() {
     'sync:mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts'
     'blob:write one blob (layer, config, manifest) to stdout or a file, verified against its digest as it streams'
     'export:write the image'\''s merged root filesystem (whiteouts applied) as one tar'
+    'cat:print one file of the image'\''s merged filesystem (symlinks followed inside the image), or with --list its names'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -208,6 +209,22 @@ _dray() {
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
+            && ret=0
+          ;;
+        cat)
+          _arguments -s \
+            '*--list[print the merged tree'\''s names (under PATH when given), one per line]' \
+            '(-l --long)'{-l,--long}'[with --list\: type, mode, owner, size, time and link target, as ls -l]' \
+            '(-f --format)'{-f,--format}'[with --list\: text (default) or json]:format: ' \
+            '*--platform[pick this platform'\''s image from an index (default\: this machine'\''s)]:platform: ' \
+            '*--creds[registry credentials]:creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
+            '2:path: ' \
             && ret=0
           ;;
       esac

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
 import { register as blob } from "./blob.js";
+import { register as cat } from "./cat.js";
 import { register as completion } from "./completion.js";
 import { register as copy } from "./copy.js";
 import { register as deleteCmd } from "./delete.js";
@@ -20,4 +21,4 @@ import { register as tag } from "./tag.js";
  */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [copy, inspect, tag, deleteCmd, ls, digest, login, logout, completion, syncCmd, blob, exportCmd];
+export const COMMANDS: readonly RegisterCommand[] = [copy, inspect, tag, deleteCmd, ls, digest, login, logout, completion, syncCmd, blob, exportCmd, cat];
