@@ -33,7 +33,7 @@ function resolveSymlink(linkDir: TreePath, target: string, shown: string): strin
   for (const c of target.split("/")) {
     if (c === "" || c === ".") continue;
     if (c === "..") {
-      if (parts.length === 0) throw new IntegrityError("E_UNSAFE_INPUT", `symlink ${shown} -> ${target} points out of the image root`);
+      if (parts.length === 0) throw new IntegrityError(`symlink ${shown} -> ${target} points out of the image root`, { code: "E_UNSAFE_INPUT" });
       parts.pop();
     } else parts.push(c);
   }
@@ -55,7 +55,7 @@ class Cat {
   async run(start: string[]): Promise<void> {
     let step: Step = { kind: "path", path: start };
     for (let hops = 0; step.kind !== "done"; hops++) {
-      if (hops > MAX_SYMLINK_HOPS) throw new IntegrityError("E_UNSAFE_INPUT", `too many levels of symbolic links resolving ${shown(start)}`);
+      if (hops > MAX_SYMLINK_HOPS) throw new IntegrityError(`too many levels of symbolic links resolving ${shown(start)}`, { code: "E_UNSAFE_INPUT" });
       step = step.kind === "path" ? await this.lookup(step.path, this.layers.length - 1, Infinity) : await this.lookup(step.path, step.layer, step.before);
     }
   }

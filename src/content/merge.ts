@@ -264,6 +264,6 @@ class MergeWalker {
       // Read on to the end all the same: only the whole layer is checked against its digest.
       ordinal++;
     }
-    if (ordinal <= last) throw new IntegrityError("E_MANIFEST_INVALID", `${layer.where} changed between two reads`, { where: layer.where });
+    if (ordinal <= last) throw new IntegrityError(`${layer.where} changed between two reads`, { code: "E_MANIFEST_INVALID", where: layer.where });
   }
 }

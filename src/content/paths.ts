@@ -13,7 +13,7 @@ const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_WHITEOUT = ".wh..wh..opq";
 
 export function unsafeName(message: string, where: string): IntegrityError {
-  return new IntegrityError("E_UNSAFE_INPUT", `${message} (${where})`, { where });
+  return new IntegrityError(`${message} (${where})`, { code: "E_UNSAFE_INPUT", where });
 }
 
 /**
