@@ -73,7 +73,7 @@ _dray() {
   done
   case "$cmd" in
     "")
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat'; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers'; fi
       ;;
     copy|cp)
       case "$prev" in
@@ -207,6 +207,18 @@ _dray() {
         --retries) return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '--list -l --long -f --format --platform --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      ;;
+    referrers)
+      case "$prev" in
+        --artifact-type) return ;;
+        --depth) return ;;
+        -f|--format) return ;;
+        --creds) return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--artifact-type --depth -f --format --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

@@ -31,6 +31,7 @@ _dray() {
     'blob:write one blob (layer, config, manifest) to stdout or a file, verified against its digest as it streams'
     'export:write the image'\''s merged root filesystem (whiteouts applied) as one tar'
     'cat:print one file of the image'\''s merged filesystem (symlinks followed inside the image), or with --list its names'
+    'referrers:show what refers to an image (signatures, SBOMs, attestations), recursively\: a tree on a terminal, one line each otherwise'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -225,6 +226,20 @@ _dray() {
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
             '2:path: ' \
+            && ret=0
+          ;;
+        referrers)
+          _arguments -s \
+            '*--artifact-type[only referrers of this artifact type]:artifact-type: ' \
+            '*--depth[levels of referrers to follow (1\: the image'\''s own)]:depth: ' \
+            '(-f --format)'{-f,--format}'[text (default) or json (nested)]:format: ' \
+            '*--creds[registry credentials]:creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
             && ret=0
           ;;
       esac

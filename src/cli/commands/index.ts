@@ -11,6 +11,7 @@ import { register as inspect } from "./inspect.js";
 import { register as login } from "./login.js";
 import { register as logout } from "./logout.js";
 import { register as ls } from "./ls.js";
+import { register as referrers } from "./referrers.js";
 import { register as syncCmd } from "./sync.js";
 import { register as tag } from "./tag.js";
 
@@ -21,4 +22,4 @@ import { register as tag } from "./tag.js";
  */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [copy, inspect, tag, deleteCmd, ls, digest, login, logout, completion, syncCmd, blob, exportCmd, cat];
+export const COMMANDS: readonly RegisterCommand[] = [copy, inspect, tag, deleteCmd, ls, digest, login, logout, completion, syncCmd, blob, exportCmd, cat, referrers];
