@@ -13,7 +13,7 @@ import type { TransportOptions } from "../transport/types.js";
 export interface ReferrerNode {
   digest: string;
   mediaType: string;
-  /** The descriptor's or manifest's artifactType, else its config's media type (cosign writes no artifactType). */
+  /** The descriptor's or manifest's artifactType; for a cosign tag without one, its payload layer's media type. */
   artifactType?: string;
   size: number;
   annotations?: Record<string, string>;
@@ -55,8 +55,22 @@ class TreeWalk {
       if (this.opts.artifactType !== undefined && n.artifactType !== this.opts.artifactType) continue;
       nodes.push(n);
     }
-    for (const n of nodes) n.referrers = await this.children(Digest.parse(n.digest), level + 1);
+    for (const n of nodes) {
+      if (!n.annotations) await this.addAnnotations(n);
+      n.referrers = await this.children(Digest.parse(n.digest), level + 1);
+    }
     return nodes;
+  }
+
+  /**
+   * A tag-schema index written by a client may list a referrer without the
+   * annotations the referrers API copies into each descriptor (the creation
+   * time among them): they are read from the referrer's own manifest.
+   */
+  private async addAnnotations(n: ReferrerNode): Promise<void> {
+    const raw = await this.repo.getManifest(Digest.parse(n.digest));
+    const annotations = parseRawManifest(raw, `${this.repo.display}@${n.digest}`).annotations;
+    if (annotations) n.annotations = annotations;
   }
 
   private async fromApi(subject: Digest): Promise<ReferrerNode[]> {
@@ -75,7 +89,8 @@ class TreeWalk {
         if (parsed.kind === "index") out.push(...parsed.manifests.map((d) => node(d, "tag-schema")));
         continue;
       }
-      const artifactType = parsed.artifactType ?? (parsed.kind === "manifest" ? parsed.config.mediaType : undefined);
+      // cosign writes no artifactType; its payload layer's type says what it is (simplesigning, a DSSE envelope, an SBOM).
+      const artifactType = parsed.artifactType ?? (parsed.kind === "manifest" ? (parsed.layers[0]?.mediaType ?? parsed.config.mediaType) : undefined);
       out.push({
         digest: raw.digest.toString(),
         mediaType: raw.mediaType,

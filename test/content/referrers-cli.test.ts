@@ -3,13 +3,28 @@
 // an OCI 1.1 signature (listed by the `sha256-<hex>` index), a cosign `.sig`
 // tag, and an SBOM that refers to the signature (the tree's second level).
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { before, describe, it } from "node:test";
 import { dray, drayOk } from "../cli/run.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { SBOM_TYPE, SIGNATURE_TYPE, buildArtifact, buildReferrersIndex, pushArtifact, pushSignedImage, putManifest, type SignedImage } from "../sync/artifacts.js";
 import type { BuiltArtifact } from "../sync/artifacts.js";
+
+const DRAY = fileURLToPath(new URL("../../../bin/dray.cjs", import.meta.url));
+
+/** `dray ARGS` with stdout on a pseudo-terminal (util-linux script); what the terminal showed, and the exit code. */
+function onTerminal(args: string[]): Promise<{ code: number; screen: string }> {
+  const command = [process.execPath, DRAY, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  return new Promise((resolve, reject) => {
+    execFile("script", ["-qfec", command, "/dev/null"], { env: { ...process.env, NO_COLOR: "1" }, encoding: "utf8", timeout: 60_000 }, (err, stdout) => {
+      if (err && typeof err.code !== "number") reject(err);
+      else resolve({ code: err ? (err.code as number) : 0, screen: stdout.replace(/\r/g, "") });
+    });
+  });
+}
 
 interface Node {
   digest: string;
@@ -58,6 +73,22 @@ describe("dray referrers", () => {
     assert.equal(lines.length, 3);
     const sbomLine = lines.find((l) => l[0] === sbom.manifest.digest.toString());
     assert.deepEqual(sbomLine, [sbom.manifest.digest.toString(), SBOM_TYPE, String(sbom.manifest.bytes.length), signed.sig.manifest.digest.toString()]);
+  });
+
+  it("on a terminal: a tree with artifact type, digest, size, creation time and the cosign tag", async () => {
+    const r = await onTerminal(["referrers", loc()]);
+    assert.equal(r.code, 0, r.screen);
+    const lines = r.screen.trimEnd().split("\n");
+    assert.equal(lines[0], `${loc()} ${signed.img.manifest.digest}`);
+    assert.ok(lines.some((l) => /^[├└]── application\/vnd\.example\.signature\.v1\+json sha256:[0-9a-f]{64} \d+ B created 2024-01-01T00:00:00Z$/.test(l)), r.screen);
+    assert.ok(lines.some((l) => /^[│ ]   └── application\/spdx\+json sha256:/.test(l)), r.screen);
+    assert.ok(lines.some((l) => l.includes(`(sha256-${signed.hex}.sig)`)), r.screen);
+  });
+
+  it("dray export refuses to write a tar to a terminal (exit 2)", async () => {
+    const r = await onTerminal(["export", loc()]);
+    assert.equal(r.code, 2, r.screen);
+    assert.match(r.screen, /refusing to write a tar to a terminal/);
   });
 
   it("--depth 1 stops at the image's own referrers; --artifact-type filters", async () => {
