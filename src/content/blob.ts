@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import { NotFoundError } from "../errors.js";
 import { VerifyingStream, type Digest } from "../oci/digest.js";
 import { isIndexType, isManifestType } from "../oci/mediatype.js";
@@ -62,8 +62,11 @@ export async function openVerifiedBlob(source: ImageSource, digest: Digest, sign
     return { descriptor, stream: verify };
   }
   const data = await source.getBlob(descriptor, signal ? { signal } : {});
-  data.on("error", (err: Error) => verify.destroy(err));
-  return { descriptor, stream: data.pipe(verify) };
+  // pipeline: a consumer that stops (a closed pipe, an interrupt) releases the connection or file too.
+  pipeline(data, verify, (err) => {
+    if (err) verify.destroy(err);
+  });
+  return { descriptor, stream: verify };
 }
 
 function isManifestDescriptor(d: Descriptor): boolean {

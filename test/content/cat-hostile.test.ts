@@ -13,7 +13,7 @@ import * as tar from "tar-stream";
 import { dray, drayOk } from "../cli/run.js";
 import { Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
-import { buildImage, writeOciLayout, type BuiltImage, type BuiltLayer, type FixtureFile } from "../helpers/fixtures.js";
+import { buildImage, buildIndex, writeOciLayout, type BuiltImage, type BuiltLayer, type FixtureFile } from "../helpers/fixtures.js";
 import { makeTempDir } from "../helpers/tmp.js";
 
 const run = promisify(execFile);
@@ -211,5 +211,22 @@ describe("dray export on hostile layers", () => {
     const r = await dray(["export", loc, "-o", join(dir, "nul.tar")]);
     assert.equal(r.code, 5, r.stderr);
     assert.match(r.stderr, /NUL/);
+  });
+});
+
+describe("dray cat / export of an index", () => {
+  it("--platform picks the image; without it, this machine's platform (as inspect --config)", async () => {
+    const dir = makeTempDir();
+    const index = await buildIndex({ seed: "plat", platforms: ["linux/amd64", "linux/arm64/v8"] });
+    await writeOciLayout(join(dir, "idx"), index, "t");
+    const loc = `oci:${join(dir, "idx")}:t`;
+    const arm = await drayOk(["cat", "--platform", "linux/arm64/v8", loc, "/layer0/hello.txt"]);
+    assert.equal(arm.stdout, "hello from layer 0 of plat/linux/arm64/v8\n");
+    const exported = await drayOk(["export", "--platform", "linux/arm64/v8", loc, "-o", "-"]);
+    const file = join(dir, "arm.tar");
+    await writeFile(file, exported.stdoutBytes);
+    assert.match((await run("tar", ["-xOf", file, "layer0/hello.txt"])).stdout, /plat\/linux\/arm64\/v8/);
+    if (process.arch === "x64") assert.equal((await drayOk(["cat", loc, "/layer0/hello.txt"])).stdout, "hello from layer 0 of plat/linux/amd64\n");
+    assert.equal((await dray(["cat", "--platform", "linux/s390x", loc, "/layer0/hello.txt"])).code, 3);
   });
 });
