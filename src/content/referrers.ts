@@ -6,7 +6,9 @@ import { NotFoundError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 import { parseRawManifest, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { formatLocation, type Location } from "../ref/location.js";
-import { groupReferrerTags, RepositoryFactory, type ReferrerTag, type Repository } from "../referrers/index.js";
+import { groupReferrerTags, type ReferrerTag } from "../oci/referrer-tags.js";
+import { RepositoryFactory } from "../transport/repository.js";
+import type { Repository } from "../transport/types.js";
 import { openSource } from "../transport/index.js";
 import type { TransportOptions } from "../transport/types.js";
 
@@ -133,7 +135,7 @@ export async function referrersTree(loc: Location, opts: ReferrersOptions = {}):
   } finally {
     await source.close();
   }
-  const repo = new RepositoryFactory(() => transport).open(loc);
+  const repo = await new RepositoryFactory(() => transport).open(loc);
   const tags = await repo.listTags().catch((err: unknown) => {
     if (err instanceof NotFoundError) return [];
     throw err;

@@ -1,0 +1,38 @@
+import type { CopyLocationOptions } from "../../copy/index.js";
+import { Digest } from "../../oci/digest.js";
+import type { Location } from "../../ref/location.js";
+import { copyReferrersOf, type ReferrersSummary } from "../../referrers/index.js";
+import { IncompleteError } from "../../errors.js";
+import type { CliContext } from "../context.js";
+import { formatBytes } from "../progress.js";
+
+/**
+ * `dray copy --referrers`: after the image (or every tag of --all-tags)
+ * arrived, what refers to it follows. One line a referrer and a total on
+ * stderr unless quiet; a referrer that failed makes the command exit 1 after
+ * the image itself was copied.
+ */
+export async function copyReferrersAfterCopy(
+  ctx: CliContext,
+  src: Location,
+  dst: Location,
+  digests: readonly string[],
+  opts: Pick<CopyLocationOptions, "source" | "destination" | "signal">,
+  quiet: boolean,
+): Promise<ReferrersSummary> {
+  const summary = await copyReferrersOf(src, dst, [...new Set(digests)].map((d) => Digest.parse(d)), {
+    ...(opts.source ? { source: opts.source } : {}),
+    ...(opts.destination ? { destination: opts.destination } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onResult: (r) => {
+      if (quiet || (r.kind === "index-tag" && r.outcome !== "failed")) return;
+      const name = r.kind === "manifest" ? `${r.digest}${r.artifactType ? ` (${r.artifactType})` : ""}` : (r.tag ?? "");
+      ctx.message(r.outcome === "failed" ? `dray: referrer ${name} failed: ${r.error?.message}` : `referrer ${name}: ${r.outcome}`);
+    },
+  });
+  if (!quiet) {
+    ctx.message(`Referrers: ${summary.copied} copied, ${summary.upToDate} up to date, ${summary.failed} failed (${formatBytes(summary.bytes)}) in ${summary.seconds.toFixed(1)} s`);
+  }
+  if (summary.failed > 0) throw new IncompleteError(`${summary.failed} referrer${summary.failed === 1 ? "" : "s"} could not be copied`);
+  return summary;
+}
