@@ -91,13 +91,13 @@ function tap(hash: Hash, counter: { n: number }): Transform {
 }
 
 /** Writes the gzipped layer to `file`; resolves to its digest and size and the tar's digest (the diffID). */
-export async function writeBigLayer(file: string, sizeBytes: number, seed: string): Promise<{ digest: Digest; size: number; diffId: Digest }> {
+export async function writeBigLayer(file: string, sizeBytes: number, seed: string, name = "big/random.bin"): Promise<{ digest: Digest; size: number; diffId: Digest }> {
   const tarHash = createHash("sha256");
   const gzHash = createHash("sha256");
   const tarCount = { n: 0 };
   const gzCount = { n: 0 };
   await pipeline(
-    Readable.from(tarOne("big/random.bin", randomStream(seed, sizeBytes), sizeBytes)),
+    Readable.from(tarOne(name, randomStream(seed, sizeBytes), sizeBytes)),
     tap(tarHash, tarCount),
     // Level 1: the content is incompressible either way; this keeps set-up short.
     createGzip({ level: 1 }),

@@ -28,6 +28,10 @@ _dray() {
     'logout:remove the stored credential for a registry (config.json entry and keychain secret)'
     'completion:print a shell completion script (bash, zsh or fish)'
     'sync:mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts'
+    'blob:write one blob (layer, config, manifest) to stdout or a file, verified against its digest as it streams'
+    'export:write the image'\''s merged root filesystem (whiteouts applied) as one tar'
+    'cat:print one file of the image'\''s merged filesystem (symlinks followed inside the image), or with --list its names'
+    'referrers:show what refers to an image (signatures, SBOMs, attestations), recursively\: a tree on a terminal, one line each otherwise'
     'ratelimit:show a registry'\''s pull limit and what is left of it (one HEAD, no pull counted)'
   )
   _arguments -C \
@@ -198,6 +202,66 @@ _dray() {
             '(-h --help)'{-h,--help}'[display help]' \
             '1:src:_dray_location' \
             '2:dst:_dray_location' \
+            && ret=0
+          ;;
+        blob)
+          _arguments -s \
+            '(-o --output)'{-o,--output}'[write to FILE (through a temporary name, renamed only when the digest matched); - or none\: stdout]:output:_files' \
+            '*--creds[registry credentials]:creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
+            '2:digest: ' \
+            && ret=0
+          ;;
+        export)
+          _arguments -s \
+            '(-o --output)'{-o,--output}'[write the tar to FILE (renamed into place when complete); - or none\: stdout, never a terminal]:output:_files' \
+            '*--platform[pick this platform'\''s image from an index (default\: this machine'\''s)]:platform: ' \
+            '*--creds[registry credentials]:creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
+            && ret=0
+          ;;
+        cat)
+          _arguments -s \
+            '*--list[print the merged tree'\''s names (under PATH when given), one per line]' \
+            '(-l --long)'{-l,--long}'[with --list\: type, mode, owner, size, time and link target, as ls -l]' \
+            '(-f --format)'{-f,--format}'[with --list\: text (default) or json]:format: ' \
+            '*--platform[pick this platform'\''s image from an index (default\: this machine'\''s)]:platform: ' \
+            '*--creds[registry credentials]:creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
+            '2:path: ' \
+            && ret=0
+          ;;
+        referrers)
+          _arguments -s \
+            '*--artifact-type[only referrers of this artifact type]:artifact-type: ' \
+            '*--depth[levels of referrers to follow (1\: the image'\''s own)]:depth: ' \
+            '(-f --format)'{-f,--format}'[text (default) or json (nested)]:format: ' \
+            '*--creds[registry credentials]:creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
             && ret=0
           ;;
         ratelimit)

@@ -20,6 +20,8 @@ const LAYER: Record<string, number> = {
   cli: 9,
   sync: 8,
   referrers: 7,
+  /** What is inside an image (export, cat, blob, the referrers tree): over inspect's manifest resolution and the transports. */
+  content: 7,
   copy: 6,
   inspect: 6,
   transport: 5,

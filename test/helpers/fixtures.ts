@@ -19,7 +19,8 @@ export type ImageFormat = "docker" | "oci";
 /** One entry of a layer's tar. Directories and symlinks have no content. */
 export interface FixtureFile {
   path: string;
-  type?: "file" | "directory" | "symlink";
+  /** `link` is a hard link to `linkname`, an earlier entry of the same layer or a path of a lower one. */
+  type?: "file" | "directory" | "symlink" | "link";
   content?: Buffer | string;
   linkname?: string;
   mode?: number;
@@ -123,6 +124,7 @@ export async function tarFiles(files: FixtureFile[]): Promise<Buffer> {
       const cb = (err?: Error | null): void => (err ? reject(err) : resolve());
       if (type === "directory") p.entry({ ...common, type: "directory", mode: f.mode ?? 0o755 }, cb);
       else if (type === "symlink") p.entry({ ...common, type: "symlink", linkname: f.linkname ?? "", mode: f.mode ?? 0o777 }, cb);
+      else if (type === "link") p.entry({ ...common, type: "link", linkname: f.linkname ?? "", mode: f.mode ?? 0o644 }, cb);
       else p.entry({ ...common, type: "file", mode: f.mode ?? 0o644 }, Buffer.from(f.content ?? ""), cb);
     });
   }

@@ -1,14 +1,18 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
+import { register as blob } from "./blob.js";
+import { register as cat } from "./cat.js";
 import { register as completion } from "./completion.js";
 import { register as copy } from "./copy.js";
 import { register as deleteCmd } from "./delete.js";
 import { register as digest } from "./digest.js";
+import { register as exportCmd } from "./export.js";
 import { register as inspect } from "./inspect.js";
 import { register as login } from "./login.js";
 import { register as logout } from "./logout.js";
 import { register as ls } from "./ls.js";
 import { register as ratelimit } from "./ratelimit.js";
+import { register as referrers } from "./referrers.js";
 import { register as syncCmd } from "./sync.js";
 import { register as tag } from "./tag.js";
 
@@ -19,4 +23,20 @@ import { register as tag } from "./tag.js";
  */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [copy, inspect, tag, deleteCmd, ls, digest, login, logout, completion, syncCmd, ratelimit];
+export const COMMANDS: readonly RegisterCommand[] = [
+  copy,
+  inspect,
+  tag,
+  deleteCmd,
+  ls,
+  digest,
+  login,
+  logout,
+  completion,
+  syncCmd,
+  blob,
+  exportCmd,
+  cat,
+  referrers,
+  ratelimit,
+];

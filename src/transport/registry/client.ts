@@ -431,7 +431,8 @@ export class RegistryClient {
     const first = await open(0);
     await this.expectStatus(first, [200], { what: `blob ${desc.digest}`, where: this.where(repo) });
     return new ResumableBlobStream(first, open, {
-      size: desc.size,
+      // size -1: a blob no manifest describes (`dray blob`); the registry's Content-Length is then the size held to.
+      size: desc.size >= 0 ? desc.size : Number(header(first.headers, "content-length") ?? Number.NaN),
       where,
       attempts: this.settings.retries,
       ...(signal ? { signal } : {}),

@@ -1,0 +1,23 @@
+import { exportFilesystem } from "../../content/export.js";
+import { writeFileAtomically, writeToStream } from "../../content/sink.js";
+import { UsageError } from "../../errors.js";
+import { parsePlatform } from "../../oci/platform.js";
+import { parseLocation } from "../../ref/location.js";
+import type { CliContext } from "../context.js";
+import { transportOptions } from "../options.js";
+import type { ExportFlags } from "./export.js";
+
+export async function runExport(ctx: CliContext, locText: string, flags: ExportFlags): Promise<void> {
+  const loc = parseLocation(locText);
+  const toStdout = flags.output === undefined || flags.output === "-";
+  // A tar on a terminal is noise at best and escape sequences at worst (as `tar -c` and `crane export` refuse).
+  if (toStdout && ctx.stdout.isTTY) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or a pipe");
+  const tar = exportFilesystem(loc, {
+    transport: transportOptions(flags, ctx),
+    signal: ctx.signal,
+    notice: (m) => ctx.message(`dray: ${m}`),
+    ...(flags.platform === undefined ? {} : { platform: parsePlatform(flags.platform) }),
+  });
+  if (toStdout) await writeToStream(tar, ctx.stdout, ctx.signal);
+  else await writeFileAtomically(tar, flags.output!, ctx.signal);
+}

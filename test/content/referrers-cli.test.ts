@@ -1,0 +1,115 @@
+// `dray referrers` against the real registry (distribution 2.8: no referrers
+// API, so the tag schema) and an OCI layout dray copied there: an image with
+// an OCI 1.1 signature (listed by the `sha256-<hex>` index), a cosign `.sig`
+// tag, and an SBOM that refers to the signature (the tree's second level).
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { before, describe, it } from "node:test";
+import { dray, drayOk } from "../cli/run.js";
+import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
+import { makeTempDir } from "../helpers/tmp.js";
+import { SBOM_TYPE, SIGNATURE_TYPE, buildArtifact, buildReferrersIndex, pushArtifact, pushSignedImage, putManifest, type SignedImage } from "../sync/artifacts.js";
+import type { BuiltArtifact } from "../sync/artifacts.js";
+
+const DRAY = fileURLToPath(new URL("../../../bin/dray.cjs", import.meta.url));
+
+/** `dray ARGS` with stdout on a pseudo-terminal (util-linux script); what the terminal showed, and the exit code. */
+function onTerminal(args: string[]): Promise<{ code: number; screen: string }> {
+  const command = [process.execPath, DRAY, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  return new Promise((resolve, reject) => {
+    execFile("script", ["-qfec", command, "/dev/null"], { env: { ...process.env, NO_COLOR: "1" }, encoding: "utf8", timeout: 60_000 }, (err, stdout) => {
+      if (err && typeof err.code !== "number") reject(err);
+      else resolve({ code: err ? (err.code as number) : 0, screen: stdout.replace(/\r/g, "") });
+    });
+  });
+}
+
+interface Node {
+  digest: string;
+  artifactType?: string;
+  source: string;
+  tag?: string;
+  annotations?: Record<string, string>;
+  referrers: Node[];
+}
+
+describe("dray referrers", () => {
+  let reg: RegistryHandle;
+  let signed: SignedImage;
+  let sbom: BuiltArtifact;
+  const loc = (): string => `docker://${reg.host}/app:1.0`;
+
+  before(async () => {
+    reg = await startRegistry();
+    signed = await pushSignedImage(reg, "app", "1.0", "referrers-cli");
+    sbom = buildArtifact(signed.sig.manifest, SBOM_TYPE, "referrers-cli-sbom");
+    await pushArtifact(reg, "app", sbom);
+    await putManifest(reg, "app", `sha256-${signed.sig.manifest.digest.hex}`, buildReferrersIndex([sbom]));
+  });
+
+  it("--format json: the nested tree, through the tag schema and the cosign tag", async () => {
+    const r = await drayOk(["referrers", "--format", "json", loc()]);
+    const tree = JSON.parse(r.stdout) as { subject: { digest: string }; referrers: Node[] };
+    assert.equal(tree.subject.digest, signed.img.manifest.digest.toString());
+    const byDigest = new Map(tree.referrers.map((n) => [n.digest, n]));
+    const sig = byDigest.get(signed.sig.manifest.digest.toString());
+    assert.equal(sig?.artifactType, SIGNATURE_TYPE);
+    assert.equal(sig?.source, "tag-schema");
+    assert.deepEqual(
+      sig?.referrers.map((n) => [n.digest, n.artifactType]),
+      [[sbom.manifest.digest.toString(), SBOM_TYPE]],
+    );
+    const cosign = byDigest.get(signed.cosign.manifest.digest.toString());
+    assert.equal(cosign?.source, "cosign-tag");
+    assert.equal(cosign?.tag, `sha256-${signed.hex}.sig`);
+    assert.equal(tree.referrers.length, 2);
+  });
+
+  it("not a terminal: one line each (digest, type, size, subject)", async () => {
+    const r = await drayOk(["referrers", loc()]);
+    const lines = r.stdout.trim().split("\n").map((l) => l.split("\t"));
+    assert.equal(lines.length, 3);
+    const sbomLine = lines.find((l) => l[0] === sbom.manifest.digest.toString());
+    assert.deepEqual(sbomLine, [sbom.manifest.digest.toString(), SBOM_TYPE, String(sbom.manifest.bytes.length), signed.sig.manifest.digest.toString()]);
+  });
+
+  it("on a terminal: a tree with artifact type, digest, size, creation time and the cosign tag", async () => {
+    const r = await onTerminal(["referrers", loc()]);
+    assert.equal(r.code, 0, r.screen);
+    const lines = r.screen.trimEnd().split("\n");
+    assert.equal(lines[0], `${loc()} ${signed.img.manifest.digest}`);
+    assert.ok(lines.some((l) => /^[├└]── application\/vnd\.example\.signature\.v1\+json sha256:[0-9a-f]{64} \d+ B created 2024-01-01T00:00:00Z$/.test(l)), r.screen);
+    assert.ok(lines.some((l) => /^[│ ]   └── application\/spdx\+json sha256:/.test(l)), r.screen);
+    assert.ok(lines.some((l) => l.includes(`(sha256-${signed.hex}.sig)`)), r.screen);
+  });
+
+  it("dray export refuses to write a tar to a terminal (exit 2)", async () => {
+    const r = await onTerminal(["export", loc()]);
+    assert.equal(r.code, 2, r.screen);
+    assert.match(r.screen, /refusing to write a tar to a terminal/);
+  });
+
+  it("--depth 1 stops at the image's own referrers; --artifact-type filters", async () => {
+    const shallow = (await drayOk(["referrers", "--depth", "1", loc()])).stdout.trim().split("\n");
+    assert.equal(shallow.length, 2);
+    const sigs = (await drayOk(["referrers", "--artifact-type", SIGNATURE_TYPE, loc()])).stdout.trim().split("\n");
+    assert.deepEqual(sigs.map((l) => l.split("\t")[0]), [signed.sig.manifest.digest.toString()]);
+  });
+
+  it("an OCI layout that copy --referrers wrote gives the same tree", async () => {
+    const dir = join(makeTempDir(), "layout");
+    await drayOk(["copy", "--referrers", loc(), `oci:${dir}:1.0`]);
+    const fromLayout = JSON.parse((await drayOk(["referrers", "--format", "json", `oci:${dir}:1.0`])).stdout) as { referrers: Node[] };
+    const fromRegistry = JSON.parse((await drayOk(["referrers", "--format", "json", loc()])).stdout) as { referrers: Node[] };
+    const digests = (t: { referrers: Node[] }): string[] => t.referrers.flatMap((n) => [n.digest, ...n.referrers.map((c) => c.digest)]).sort();
+    assert.deepEqual(digests(fromLayout), digests(fromRegistry));
+  });
+
+  it("an image nothing refers to prints nothing; a missing tag is exit 3", async () => {
+    await drayOk(["copy", loc(), `docker://${reg.host}/bare:1`]);
+    assert.equal((await drayOk(["referrers", `docker://${reg.host}/bare:1`])).stdout, "");
+    assert.equal((await dray(["referrers", `docker://${reg.host}/app:nope`])).code, 3);
+  });
+});
