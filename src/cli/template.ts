@@ -1,4 +1,5 @@
 import { UsageError } from "../errors.js";
+import { isObject } from "../json.js";
 
 /**
  * A small subset of Go's text/template, enough for the `--format` strings
@@ -77,10 +78,6 @@ function expectArgs(name: string, args: Value[], n: number): void {
   if (args.length !== n) throw templateError(`${name} takes ${n} argument${n === 1 ? "" : "s"}, got ${args.length}`);
 }
 
-function isObject(v: Value): v is Record<string, Value> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function lookup(v: Value, key: string): Value {
   if (isObject(v)) return Object.prototype.hasOwnProperty.call(v, key) ? v[key] : undefined;
   if (Array.isArray(v) && /^\d+$/.test(key)) return v[Number(key)];
@@ -97,7 +94,8 @@ export function formatValue(v: Value): string {
     const keys = Object.keys(v).sort();
     return `map[${keys.map((k) => `${k}:${formatValue(v[k])}`).join(" ")}]`;
   }
-  return String(v);
+  // What is left is not JSON (a symbol or a function): its own string form.
+  return String(v as symbol);
 }
 
 /** Go's notion of "empty": false, 0, nil, and empty strings, arrays and maps. */

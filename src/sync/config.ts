@@ -31,20 +31,14 @@ import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
 import { DrayError, SyncConfigError, UsageError } from "../errors.js";
 import { parsePlatform, type Platform } from "../oci/platform.js";
+import type { Location } from "../ref/location.js";
 import type { TransportOptions } from "../transport/types.js";
 import { checkTagFilter, type TagFilter } from "./filter.js";
 import { parseSyncSource, parseSyncTarget } from "./locations.js";
-import type { SyncRule } from "./types.js";
+import type { SyncRule, RegistrySettings } from "./types.js";
 
 /** Connection settings of one registry, as the file gives them. */
-export interface RegistrySettings {
-  username?: string;
-  password?: string;
-  authfile?: string;
-  insecure?: boolean;
-  caFile?: string;
-  retries?: number;
-}
+export type { RegistrySettings };
 
 export interface SyncConfig {
   jobs?: number;
@@ -282,4 +276,27 @@ export function optionsFor(base: TransportOptions, settings: RegistrySettings | 
   if (settings.caFile !== undefined) out.caFile = settings.caFile;
   if (settings.retries !== undefined) out.retries = settings.retries;
   return out;
+}
+
+/**
+ * One TransportOptions object per registry and side: `base`'s options with the
+ * sync file's settings for that host on top, built once per host (so each
+ * registry keeps one client and one token cache for the run).
+ */
+export function withRegistrySettings(
+  base: (loc: Location) => TransportOptions,
+  registries: ReadonlyMap<string, RegistrySettings> | undefined,
+): (loc: Location) => TransportOptions {
+  if (!registries || registries.size === 0) return base;
+  const cache = new Map<string, TransportOptions>();
+  return (loc) => {
+    if (loc.transport !== "docker") return base(loc);
+    const domain = loc.ref.domain;
+    let o = cache.get(domain);
+    if (!o) {
+      o = optionsFor(base(loc), registries.get(domain));
+      cache.set(domain, o);
+    }
+    return o;
+  };
 }

@@ -13,12 +13,14 @@ import { copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
-import { DrayError, InterruptedError, NotFoundError } from "../errors.js";
+import { InterruptedError, isAbortError, NotFoundError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
 import { formatLocation } from "../ref/location.js";
 import { copyReferrers, itemError, type Subject, type Transfer } from "../referrers/copy.js";
-import { RepositoryFactory, type Repository } from "../referrers/repository.js";
+import { RepositoryFactory } from "../transport/repository.js";
+import type { Repository, TransportOptions } from "../transport/types.js";
+import { withRegistrySettings } from "./config.js";
 import { expandRules, type RepositoryPair } from "./expand.js";
 import { checkTagFilter, selectTags } from "./filter.js";
 import { MountLedger } from "./mounts.js";
@@ -46,8 +48,10 @@ function tally(c: OutcomeCounts, outcome: ImageItem["outcome"]): void {
 /** Everything one run shares: limits, the mount ledger, counters and the results. */
 class SyncRun {
   readonly elapsed = stopwatch();
+  /** Tripped by --fail-fast. */
   readonly controller = new AbortController();
-  readonly signal = this.controller.signal;
+  /** Aborted on the caller's signal or by --fail-fast. */
+  readonly signal: AbortSignal;
   readonly sources: RepositoryFactory;
   readonly destinations: RepositoryFactory;
   readonly ledger = new MountLedger();
@@ -64,21 +68,15 @@ class SyncRun {
   bytes = 0;
 
   constructor(readonly opts: SyncOptions) {
+    this.signal = opts.signal ? AbortSignal.any([this.controller.signal, opts.signal]) : this.controller.signal;
     const jobs = opts.jobs ?? DEFAULT_SYNC_JOBS;
     this.repos = createLimiter(jobs, this.signal);
     this.images = createLimiter(jobs, this.signal);
     this.requests = createLimiter(Math.max(8, jobs * 2), this.signal);
-    this.sources = new RepositoryFactory(opts.sourceOptions);
-    this.destinations = new RepositoryFactory(opts.destinationOptions);
-    const user = opts.signal;
-    const onAbort = (): void => this.controller.abort(new InterruptedError());
-    if (user?.aborted) onAbort();
-    user?.addEventListener("abort", onAbort, { once: true });
-    this.dispose = () => user?.removeEventListener("abort", onAbort);
+    const none = (): TransportOptions => ({});
+    this.sources = new RepositoryFactory(withRegistrySettings(opts.sourceOptions ?? none, opts.registries));
+    this.destinations = new RepositoryFactory(withRegistrySettings(opts.destinationOptions ?? none, opts.registries));
   }
-
-  /** Stops listening to the caller's signal. */
-  readonly dispose: () => void;
 
   emit(e: SyncEvent): void {
     this.opts.onEvent?.(e);
@@ -86,7 +84,7 @@ class SyncRun {
 
   /** True when an error only says the run was stopped (fail-fast), so the item is not reported. */
   stopped(err: unknown): boolean {
-    return this.signal.aborted && this.signal.reason instanceof FailFastStop && (err instanceof FailFastStop || err instanceof InterruptedError || isAbort(err));
+    return this.signal.aborted && this.signal.reason instanceof FailFastStop && (err instanceof FailFastStop || err instanceof InterruptedError || isAbortError(err));
   }
 
   failed(): void {
@@ -136,10 +134,6 @@ class SyncRun {
   }
 }
 
-function isAbort(err: unknown): boolean {
-  return err instanceof Error && (err.name === "AbortError" || (err as NodeJS.ErrnoException).code === "ABORT_ERR");
-}
-
 /** The digest the destination would get for a platform subset: read the source's index and select, as the engine will. */
 async function subsetDigest(src: Repository, tag: string, platforms: readonly Platform[]): Promise<string> {
   const raw = await src.getManifest(tag);
@@ -177,8 +171,8 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
 }
 
 async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
-  const src = run.sources.open(pair.source);
-  const dst = run.destinations.open(pair.destination);
+  const src = await run.sources.open(pair.source);
+  const dst = await run.destinations.open(pair.destination);
   let tags: string[];
   try {
     tags = await run.requests(() => src.listTags());
@@ -259,23 +253,19 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
 export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): Promise<SyncSummary> {
   for (const r of rules) if (r.tags) checkTagFilter(r.tags);
   const run = new SyncRun(opts);
-  try {
-    const expansion = await expandRules(rules, run.sources);
-    for (const f of expansion.failures) run.recordRepository({ source: f.source, destination: f.destination, error: itemError(f.error) });
-    await Promise.all(
-      expansion.pairs.map((pair) =>
-        run.repos(() => syncRepository(run, pair)).catch((err: unknown) => {
-          if (!run.stopped(err) && !(err instanceof InterruptedError)) {
-            run.recordRepository({ source: formatLocation(pair.source), destination: formatLocation(pair.destination), error: itemError(err) });
-          }
-        }),
-      ),
-    );
-    if (opts.signal?.aborted) throw new InterruptedError();
-    const summary = summarize(run, expansion.pairs.length);
-    run.emit({ type: "done", summary });
-    return summary;
-  } finally {
-    run.dispose();
-  }
+  const expansion = await expandRules(rules, run.sources);
+  for (const f of expansion.failures) run.recordRepository({ source: f.source, destination: f.destination, error: itemError(f.error) });
+  await Promise.all(
+    expansion.pairs.map((pair) =>
+      run.repos(() => syncRepository(run, pair)).catch((err: unknown) => {
+        if (!run.stopped(err) && !(err instanceof InterruptedError)) {
+          run.recordRepository({ source: formatLocation(pair.source), destination: formatLocation(pair.destination), error: itemError(err) });
+        }
+      }),
+    ),
+  );
+  if (opts.signal?.aborted) throw new InterruptedError();
+  const summary = summarize(run, expansion.pairs.length);
+  run.emit({ type: "done", summary });
+  return summary;
 }

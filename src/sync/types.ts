@@ -48,6 +48,11 @@ export interface SyncOptions {
   /** Connection settings for a source location (credentials per registry). */
   sourceOptions?: (loc: Location) => TransportOptions;
   destinationOptions?: (loc: Location) => TransportOptions;
+  /**
+   * Per-registry settings (a sync file's `registries:`, by `host[:port]`),
+   * applied on top of sourceOptions / destinationOptions for that host.
+   */
+  registries?: ReadonlyMap<string, RegistrySettings>;
   onEvent?: (event: SyncEvent) => void;
 }
 
@@ -106,3 +111,13 @@ export type SyncEvent =
   | { type: "referrer"; item: ReferrerItem }
   | { type: "repository-failed"; failure: RepositoryFailure }
   | { type: "done"; summary: SyncSummary };
+
+/** A sync file's settings for one registry (`registries: {HOST: {...}}`). */
+export interface RegistrySettings {
+  username?: string;
+  password?: string;
+  authfile?: string;
+  insecure?: boolean;
+  caFile?: string;
+  retries?: number;
+}

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { PassThrough } from "node:stream";
+import type { Command } from "commander";
 import { buildProgram } from "../../src/cli/main.js";
 import { LOCATION_PREFIXES, SHELLS, describeProgram } from "../../src/cli/completion.js";
 import type { CliContext } from "../../src/cli/context.js";
@@ -32,7 +33,7 @@ function requireShell(t: { skip: (why: string) => void }, shell: string): boolea
   return false;
 }
 
-function program() {
+function program(): Command {
   const sink = new PassThrough();
   const ctx: CliContext = { stdout: sink, stderr: sink, signal: new AbortController().signal, color: false, debug: false, message: () => undefined };
   return buildProgram(ctx);

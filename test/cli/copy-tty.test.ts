@@ -28,7 +28,7 @@ function onPty(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: num
       ["-qfec", command, "/dev/null"],
       { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000, encoding: "utf8" },
       (err, stdout) => {
-        if (err && typeof err.code !== "number") reject(err);
+        if (err && typeof err.code !== "number") reject(err as Error);
         else resolve({ code: err ? (err.code as number) : 0, raw: stdout });
       },
     );
@@ -41,6 +41,7 @@ export function finalScreen(raw: string): string[] {
   let row = 0;
   let col = 0;
   for (let i = 0; i < raw.length; ) {
+    // eslint-disable-next-line no-control-regex -- terminal escapes and control characters are what this checks
     const esc = /^\u001b\[(\??[0-9;]*)([A-Za-z])/.exec(raw.slice(i, i + 16));
     if (esc) {
       const n = /^\d+$/.test(esc[1]!) ? Number(esc[1]) : 1;
@@ -107,6 +108,7 @@ describe("dray copy on a terminal", () => {
   it("--no-color and NO_COLOR keep colour codes out; -q keeps the terminal for the digest alone", async () => {
     const plain = await onPty(["--no-color", "copy", `oci:${src}:v1`, `oci:${dir}/nocolor:v1`]);
     assert.equal(plain.code, 0, plain.raw);
+    // eslint-disable-next-line no-control-regex -- terminal escapes and control characters are what this checks
     assert.ok(!/\u001b\[3\dm/.test(plain.raw), "no SGR colour codes");
     const quiet = await onPty(["copy", "-q", `oci:${src}:v1`, `oci:${dir}/quiet:v1`]);
     assert.equal(quiet.code, 0);

@@ -42,8 +42,8 @@ function onlyTyped<T>(codes: readonly ErrorCode[], fn: () => T): T | undefined {
     return fn();
   } catch (e) {
     if (!(e instanceof DrayError)) throw e;
-    if (!codes.includes(e.code)) throw new Error(`unexpected code ${e.code}: ${e.message}`);
-    if (e.message.includes("\n") || e.message.length > 1000) throw new Error(`message not one short line: ${JSON.stringify(e.message.slice(0, 200))}`);
+    if (!codes.includes(e.code)) throw new Error(`unexpected code ${e.code}: ${e.message}`, { cause: e });
+    if (e.message.includes("\n") || e.message.length > 1000) throw new Error(`message not one short line: ${JSON.stringify(e.message.slice(0, 200))}`, { cause: e });
     return undefined;
   }
 }
@@ -360,6 +360,7 @@ describe("fuzz: parseManifest", () => {
 
 const fsPathArb = fc
   .oneof(
+    // eslint-disable-next-line no-control-regex -- terminal escapes and control characters are what this checks
     fc.stringMatching(/^[^:\u0000]{1,30}$/),
     fc.array(fc.stringMatching(/^[\w. -]{1,10}$/), { minLength: 1, maxLength: 4 }).map((p) => `/${p.join("/")}`),
     fc.constant("-"),

@@ -140,7 +140,7 @@ describe("registry modes: what each refuses", () => {
 
     it("OAuth2 POST: password grant with offline access, then refresh_token grant", async () => {
       const ts = registry.tokenServer!;
-      const post = async (form: Record<string, string>) =>
+      const post = async (form: Record<string, string>): Promise<Response> =>
         await fetch(ts.realm, { method: "POST", body: new URLSearchParams(form) });
       const first = await post({
         grant_type: "password",

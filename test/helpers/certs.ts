@@ -18,7 +18,7 @@ function openssl(args: string[], cwd: string): void {
     execFileSync("openssl", args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? "";
-    throw new Error(`openssl ${args[0]} failed: ${stderr || String(err)}`);
+    throw new Error(`openssl ${args[0]} failed: ${stderr || String(err)}`, { cause: err });
   }
 }
 

@@ -2,7 +2,7 @@
 // Requests pass through unchanged (Host included, so the registry's Location
 // headers point back at the proxy) unless a rule matches; rules cut, stall,
 // answer, redirect or rewrite. Every request is logged so tests can count.
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { RegistryTarget } from "./http.js";
@@ -176,7 +176,7 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
   const tickets = new Map<string, { path: string; headers: IncomingHttpHeaders }>();
   let ticketSeq = 0;
 
-  const upstreamRequest = (method: string, path: string, headers: IncomingHttpHeaders) => {
+  const upstreamRequest = (method: string, path: string, headers: IncomingHttpHeaders): ClientRequest => {
     // The registry builds Location URLs from Host and X-Forwarded-Proto: both must name the proxy.
     const fwd = { ...forwardHeaders(headers), "x-forwarded-proto": "http" };
     const opts = { protocol: base.protocol, hostname: base.hostname, port: base.port, method, path, headers: fwd };

@@ -97,7 +97,7 @@ export async function skopeo(args: string[], opts: SkopeoOptions = {}): Promise<
         (err, stdout, stderr) => {
           const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
           if (err && typeof err.code !== "number" && !err.killed && err.signal === null) {
-            reject(err);
+            reject(err as Error);
             return;
           }
           resolve({

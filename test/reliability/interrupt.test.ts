@@ -171,7 +171,7 @@ async function interrupt(dest: Dest, point: Point, sig: Sig): Promise<string> {
   } catch (err) {
     child.child.kill("SIGKILL");
     const r = await child.wait();
-    throw new Error(`${(err as Error).message}; dray exited ${r.code}: ${r.stderr}`);
+    throw new Error(`${(err as Error).message}; dray exited ${r.code}: ${r.stderr}`, { cause: err });
   }
   const sentAt = Date.now();
   child.child.kill(sig);

@@ -70,7 +70,6 @@ let workDir: string;
 const OCI_JSON = (doc: unknown): Buffer => Buffer.from(JSON.stringify(doc));
 const digestHeader = (body: Buffer): Record<string, string> => ({ "docker-content-digest": Digest.of(body).toString() });
 const layer = (): { digest: Digest; size: number; bytes: Buffer } => w.img.images[0]!.layers[0]!;
-const child = (): { digest: Digest; bytes: Buffer } => w.img.images[0]!.manifest;
 
 /** Rewrites the first (amd64) image manifest's JSON as the registry serves it, with a matching Docker-Content-Digest. */
 function rewriteChild(edit: (doc: Record<string, unknown>) => Record<string, unknown>): (w: World) => ProxyRule[] {

@@ -5,7 +5,7 @@ import { SyncConfigError } from "../../src/errors.js";
 import { parseSyncConfig } from "../../src/sync/config.js";
 import { selectTags, tagVersion } from "../../src/sync/filter.js";
 import { findLayouts } from "../../src/sync/expand.js";
-import { parseReferrerTag } from "../../src/referrers/tags.js";
+import { parseReferrerTag } from "../../src/oci/referrer-tags.js";
 import { Digest } from "../../src/oci/digest.js";
 import { writeOciLayout, buildImage } from "../helpers/fixtures.js";
 import { makeTempDir } from "../helpers/tmp.js";

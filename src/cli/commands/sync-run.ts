@@ -2,10 +2,8 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { IncompleteError, UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
-import type { Location } from "../../ref/location.js";
-import { loadSyncConfig, optionsFor, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
-import type { ImageItem, ReferrerItem, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
-import type { RegistrySettings } from "../../sync/config.js";
+import { loadSyncConfig, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
+import type { ImageItem, ReferrerItem, RegistrySettings, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
 import type { TransportOptions } from "../../transport/types.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
@@ -73,19 +71,9 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
   return { rules, ...(config.jobs ? { jobs: config.jobs } : {}), registries: config.registries };
 }
 
-/** One TransportOptions object per registry and side: the flags, with the file's settings for that host on top. */
-function optionsBySide(base: TransportOptions, registries: Map<string, RegistrySettings>): (loc: Location) => TransportOptions {
-  const cache = new Map<string, TransportOptions>();
-  return (loc) => {
-    if (loc.transport !== "docker") return base;
-    const domain = loc.ref.domain;
-    let o = cache.get(domain);
-    if (!o) {
-      o = optionsFor(base, registries.get(domain));
-      cache.set(domain, o);
-    }
-    return o;
-  };
+/** The flags' options, the same for every location (the sync file's per-registry settings go on top in sync()). */
+function constant(o: TransportOptions): () => TransportOptions {
+  return () => o;
 }
 
 const OUTCOME_WORD: Record<ImageItem["outcome"], string> = { copied: "copied", "up-to-date": "up to date", failed: "FAILED", planned: "would copy" };
@@ -156,8 +144,9 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   const mode = quiet ? "none" : flags.progress === "auto" ? "plain" : flags.progress;
   const opts: SyncOptions = {
     signal: ctx.signal,
-    sourceOptions: optionsBySide(transportOptions(flags, ctx, "src"), p.registries),
-    destinationOptions: optionsBySide(transportOptions(flags, ctx, "dest"), p.registries),
+    sourceOptions: constant(transportOptions(flags, ctx, "src")),
+    destinationOptions: constant(transportOptions(flags, ctx, "dest")),
+    registries: p.registries,
     onEvent: (e) => {
       if (mode === "json" && e.type !== "done") ctx.message(JSON.stringify(e));
       if (mode === "plain") {

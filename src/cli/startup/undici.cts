@@ -4,10 +4,16 @@
  * undici's dispatcher and request API bundled and its index left out. Literal
  * `require` calls, so that esbuild follows them into the bundle.
  */
-import type { AgentClass } from "../../transport/registry/undici.cjs";
+import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
+
+// The same types as src/transport/registry/undici.cts (nothing outside src/transport/ imports its folders).
+type AgentClass = new (options: Agent.Options) => Dispatcher;
+type ProxyAgentClass = new (options: EnvHttpProxyAgent.Options) => Dispatcher;
 
 /** Proxies are rare: the full undici (for EnvHttpProxyAgent) is loaded only then, as the library does. */
-export { loadProxyAgent } from "../../transport/registry/undici.cjs";
+export function loadProxyAgent(): ProxyAgentClass {
+  return (require("undici") as { EnvHttpProxyAgent: ProxyAgentClass }).EnvHttpProxyAgent;
+}
 
 /**
  * undici's Agent without the rest of undici. Its index module also loads

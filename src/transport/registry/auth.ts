@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { findChallenge, parseChallengeHeaders, type Challenge } from "../../auth/challenge.js";
 import { resolveCredentials, type CredentialLookup, type RegistryCredential } from "../../auth/credentials.js";
-import { AuthError, DrayError, RegistryError } from "../../errors.js";
+import { AuthError, type DrayError, RegistryError } from "../../errors.js";
 import { hostOf, isLoopbackDomain } from "../../ref/reference.js";
 import type { CachedToken, RegistryEndpoint } from "./endpoint.js";
 import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http.js";

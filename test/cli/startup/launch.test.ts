@@ -121,7 +121,7 @@ describe("bin/dray.cjs and the compile cache", () => {
     writeFileSync(join(cache, file), garbage);
     const r = runBin(["inspect", "--raw", `oci:${layout}:v1`], env);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(JSON.parse(r.stdout).schemaVersion === 2);
+    assert.ok((JSON.parse(r.stdout) as { schemaVersion?: number }).schemaVersion === 2);
     assert.notDeepEqual(readFileSync(join(cache, file)), garbage, "the refused cache was replaced");
   });
 
@@ -211,7 +211,7 @@ describe("the bundle keeps rarely used built-ins unloaded", () => {
     writeFileSync(preload, `process.on("exit", () => { ${write(listFile, "process.moduleLoadList")}; ${write(filesFile, "Object.keys(require.cache)")}; });\n`);
     const r = runBin(["inspect", `docker://${registry.host}/launch/app:v1`], { HOME: work, DRAY_COMPILE_CACHE: "0" }, ["-r", preload]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).Architecture, "amd64");
+    assert.equal((JSON.parse(r.stdout) as { Architecture?: string }).Architecture, "amd64");
     const loaded = readFileSync(listFile, "utf8").split("\n").map((l) => l.replace(/^NativeModule /, ""));
     assert.ok(loaded.includes("net"), "the list is real: net was loaded for the request");
     for (const lazy of ["http2", "child_process", "perf_hooks", "zlib"]) assert.ok(!loaded.includes(lazy), `${lazy} was loaded`);

@@ -31,7 +31,7 @@ describe("layout lock file", () => {
     await writeFile(path, JSON.stringify({ pid: 4194305, host: hostname(), nonce: "dead", since: "then" }));
     const lock = new LockFile(path);
     await lock.acquire({ timeoutMs: 2000 });
-    assert.equal(JSON.parse(await readFile(path, "utf8")).pid, process.pid);
+    assert.equal((JSON.parse(await readFile(path, "utf8")) as { pid?: number }).pid, process.pid);
     await lock.release();
   });
 

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const m = await src.getManifest();
   if (!m.digest.equals(manifest.digest)) throw new Error("manifest digest differs");
   const verify = new VerifyingStream({ digest: layer.digest, size: layer.size });
-  await pipeline(await src.getBlob(layer), verify, async function* (chunks) {
+  await pipeline(await src.getBlob(layer), verify, async function (chunks: AsyncIterable<Buffer>) {
     for await (const _ of chunks) {
       // drain
     }

@@ -102,6 +102,7 @@ describe("registry error bodies", () => {
   it("strips control characters from registry messages", () => {
     const [e] = parseErrorBody(Buffer.from(JSON.stringify({ errors: [{ code: "denied", message: "a\u001b[31mb\nc" }] })));
     assert.equal(e?.code, "DENIED");
+    // eslint-disable-next-line no-control-regex -- terminal escapes and control characters are what this checks
     assert.ok(!/[\u0000-\u001f]/.test(e?.message ?? ""));
   });
 });

@@ -45,7 +45,7 @@ export async function pushBuilt(dest: ImageDestination, built: Built, tag?: stri
 export async function readBlob(src: ImageSource, desc: Descriptor): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const stream = await src.getBlob(desc);
-  await pipeline(stream, new VerifyingStream({ digest: desc.digest, size: desc.size }), async function* (s: AsyncIterable<Buffer>) {
+  await pipeline(stream, new VerifyingStream({ digest: desc.digest, size: desc.size }), async function (s: AsyncIterable<Buffer>) {
     for await (const c of s) chunks.push(c);
   });
   return Buffer.concat(chunks);
