@@ -25,7 +25,9 @@ function lazyBuiltinSource(name: string): string {
   const lines = [
     "let loaded;",
     `const load = () => (loaded ??= require(${JSON.stringify(`node:${name}`)}));`,
-    ...keys.map((k) => `Object.defineProperty(exports, ${JSON.stringify(k)}, { enumerable: true, get: () => load()[${JSON.stringify(k)}] });`),
+    ...keys.map(
+      (k) => `Object.defineProperty(exports, ${JSON.stringify(k)}, { enumerable: true, get: () => load()[${JSON.stringify(k)}] });`,
+    ),
   ];
   return lines.join("\n");
 }

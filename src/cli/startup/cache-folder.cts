@@ -31,4 +31,3 @@ export function cacheFolder(env: NodeJS.ProcessEnv = process.env): string | unde
     return undefined;
   }
 }
-

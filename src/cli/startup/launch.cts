@@ -52,8 +52,8 @@ export async function start(argv: string[]): Promise<number> {
   const bundle = join(__dirname, "..", "..", "..", "dray.cjs");
   if (!existsSync(bundle)) {
     // Built with tsc only (no bundle): run the modules as they are.
-    const { main } = (await import("../main.js")) as BundleExports;
-    return main(argv);
+    const cli = (await import("../main.js")) as BundleExports;
+    return cli.main(argv);
   }
   const dir = cacheFolder();
   if (enableNodeCompileCache(dir)) return (require(bundle) as BundleExports).main(argv);

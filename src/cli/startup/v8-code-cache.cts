@@ -100,7 +100,13 @@ function load(bundlePath: string, cached: Buffer | undefined): { exports: Bundle
     cachedData: cached,
   });
   const module = { exports: {} as BundleExports };
-  const fn = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void;
+  const fn = script.runInThisContext() as (
+    exports: object,
+    require: NodeJS.Require,
+    module: object,
+    filename: string,
+    dirname: string,
+  ) => void;
   fn.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
   return { exports: module.exports, script };
 }

@@ -37,11 +37,16 @@ function runBin(args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = [])
 }
 
 /** Node 22.1+ has its own compile cache, which the CLI uses instead of v8-code-cache.cts. */
-const NODE_COMPILE_CACHE = typeof (createRequire(import.meta.url)("node:module") as { enableCompileCache?: unknown }).enableCompileCache === "function";
+const NODE_COMPILE_CACHE =
+  typeof (createRequire(import.meta.url)("node:module") as { enableCompileCache?: unknown }).enableCompileCache === "function";
 
 /** Node 20's cache files (one per command, in the folder itself). */
 function cacheFiles(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".bin")).sort() : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith(".bin"))
+        .sort()
+    : [];
 }
 
 /** Every file under `dir`: what either cache wrote. */
@@ -72,20 +77,24 @@ describe("bin/dray.cjs and the compile cache", () => {
     await writeOciLayout(layout, await buildImage({ seed: "launch" }), "v1");
   });
 
-  it("Node 22.1+: runs the bundle with Node's compile cache in the folder, the same output from the cache", { skip: !NODE_COMPILE_CACHE }, () => {
-    const cache = join(work, "cache-node");
-    const probe = compileCacheProbe(work, "on");
-    const env = { HOME: work, DRAY_COMPILE_CACHE: cache };
-    const first = runBin(["inspect", `oci:${layout}:v1`], env, probe.nodeArgs);
-    assert.equal(first.code, 0, first.stderr);
-    assert.ok(probe.read().startsWith(cache), `Node's compile cache was on, in the folder given: ${probe.read()}`);
-    const written = filesUnder(cache);
-    assert.ok(written.length > 0, "Node wrote its cache");
-    assert.equal(cacheFiles(cache).length, 0, "no hand-made code cache beside it");
-    const second = runBin(["inspect", `oci:${layout}:v1`], env);
-    assert.equal(second.code, 0, second.stderr);
-    assert.equal(second.stdout, first.stdout);
-  });
+  it(
+    "Node 22.1+: runs the bundle with Node's compile cache in the folder, the same output from the cache",
+    { skip: !NODE_COMPILE_CACHE },
+    () => {
+      const cache = join(work, "cache-node");
+      const probe = compileCacheProbe(work, "on");
+      const env = { HOME: work, DRAY_COMPILE_CACHE: cache };
+      const first = runBin(["inspect", `oci:${layout}:v1`], env, probe.nodeArgs);
+      assert.equal(first.code, 0, first.stderr);
+      assert.ok(probe.read().startsWith(cache), `Node's compile cache was on, in the folder given: ${probe.read()}`);
+      const written = filesUnder(cache);
+      assert.ok(written.length > 0, "Node wrote its cache");
+      assert.equal(cacheFiles(cache).length, 0, "no hand-made code cache beside it");
+      const second = runBin(["inspect", `oci:${layout}:v1`], env);
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(second.stdout, first.stdout);
+    },
+  );
 
   it("Node 20: writes one cache per command, then runs from it with the same output", { skip: NODE_COMPILE_CACHE }, () => {
     const cache = join(work, "cache-a");
@@ -108,7 +117,10 @@ describe("bin/dray.cjs and the compile cache", () => {
     const ls = runBin(["ls", `oci:${layout}`], env);
     assert.equal(ls.code, 0, ls.stderr);
     assert.equal(ls.stdout, "v1\n");
-    assert.deepEqual(cacheFiles(cache).map((f) => f.replace(/^.*?-\d+-\d+-/, "")), ["inspect-oci.bin", "ls-oci.bin"]);
+    assert.deepEqual(
+      cacheFiles(cache).map((f) => f.replace(/^.*?-\d+-\d+-/, "")),
+      ["inspect-oci.bin", "ls-oci.bin"],
+    );
   });
 
   it("Node 20: replaces a cache that V8 refuses and still runs", { skip: NODE_COMPILE_CACHE }, () => {
@@ -208,16 +220,24 @@ describe("the bundle keeps rarely used built-ins unloaded", () => {
     const filesFile = join(work, "files.txt");
     const preload = join(work, "record-modules.cjs");
     const write = (file: string, list: string): string => `require("node:fs").writeFileSync(${JSON.stringify(file)}, ${list}.join("\\n"))`;
-    writeFileSync(preload, `process.on("exit", () => { ${write(listFile, "process.moduleLoadList")}; ${write(filesFile, "Object.keys(require.cache)")}; });\n`);
+    writeFileSync(
+      preload,
+      `process.on("exit", () => { ${write(listFile, "process.moduleLoadList")}; ${write(filesFile, "Object.keys(require.cache)")}; });\n`,
+    );
     const r = runBin(["inspect", `docker://${registry.host}/launch/app:v1`], { HOME: work, DRAY_COMPILE_CACHE: "0" }, ["-r", preload]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { Architecture?: string }).Architecture, "amd64");
-    const loaded = readFileSync(listFile, "utf8").split("\n").map((l) => l.replace(/^NativeModule /, ""));
+    const loaded = readFileSync(listFile, "utf8")
+      .split("\n")
+      .map((l) => l.replace(/^NativeModule /, ""));
     assert.ok(loaded.includes("net"), "the list is real: net was loaded for the request");
     for (const lazy of ["http2", "child_process", "perf_hooks", "zlib"]) assert.ok(!loaded.includes(lazy), `${lazy} was loaded`);
     // undici's dispatcher is in the bundle (src/cli/startup/undici.cts); its index (fetch, WebSocket, ...) stays unloaded.
     const files = readFileSync(filesFile, "utf8").split("\n");
-    assert.ok(files.some((f) => f.endsWith(join("startup", "launch.cjs"))), "the list is real: the launcher is in it");
+    assert.ok(
+      files.some((f) => f.endsWith(join("startup", "launch.cjs"))),
+      "the list is real: the launcher is in it",
+    );
     assert.ok(!files.some((f) => f.includes(join("node_modules", "undici"))), `undici loaded from node_modules: ${files.join(", ")}`);
   });
 });

@@ -9,7 +9,12 @@ import { exposedScavenge } from "../../../src/cli/startup/scavenge.js";
 describe("the start-up scavenger", () => {
   it("finds gc() only when V8 exposes it, set at run time as launch.cts does", () => {
     assert.equal(typeof exposedScavenge(), process.execArgv.includes("--expose-gc") ? "function" : "undefined");
-    const memory = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../../../src/cli/startup/scavenge.ts" : "../../../src/cli/startup/scavenge.js", import.meta.url));
+    const memory = fileURLToPath(
+      new URL(
+        import.meta.url.endsWith(".ts") ? "../../../src/cli/startup/scavenge.ts" : "../../../src/cli/startup/scavenge.js",
+        import.meta.url,
+      ),
+    );
     const script = `
       require("node:v8").setFlagsFromString("--expose-gc");
       import(${JSON.stringify(memory)}).then(({ exposedScavenge }) => {
