@@ -1,12 +1,13 @@
 // The benchmark cases of issue 7: what each contender runs, where each run
 // writes (a fresh repository or folder per run), how a run is checked
 // (untimed), and the issue's target for the case.
+import { writeFileSync } from "node:fs";
 import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Digest } from "../src/oci/digest.js";
 import { MediaType } from "../src/oci/mediatype.js";
 import type { RegistryHandle } from "../test/helpers/registry.js";
-import { REPO_30, REPO_BIG, REPO_INDEX, REPO_RECOPY, TAG, type BenchImages } from "./images.js";
+import { REPO_30, REPO_BIG, REPO_INDEX, REPO_RECOPY, SYNC_IDLE_PREFIX, SYNC_REPOS, SYNC_TAGS, TAG, type BenchImages } from "./images.js";
 import type { Command } from "./measure.js";
 import { dropSkopeoCache, drayCopy, skopeoCopy, skopeoInspect, type Tools } from "./tools.js";
 
@@ -37,28 +38,47 @@ export interface Target {
 }
 
 export interface BenchCase {
+  /** The case at this round-trip time: `reg-reg-30`, or `reg-reg-30@20ms` behind the delay proxy. */
   id: string;
+  /** The case's id on loopback. */
+  baseId: string;
+  /** Round-trip time the delay proxy adds in front of both registries (0: direct). */
+  rttMs: number;
   title: string;
   contenders: Contender[];
   targets: Target[];
   /** The case copies the big layer (its memory is compared with the 30-layer case). */
   big?: boolean;
+  /** The fewest sequential round trips the protocol allows for the case (a new connection's handshake included). */
+  floorRoundTrips?: number;
 }
 
 export interface CaseContext {
   tools: Tools;
+  /** The registries as the tools reach them: direct, or through the delay proxies. */
   src: RegistryHandle;
   dst: RegistryHandle;
+  /** The round-trip time between the tools and the registries (0: loopback). */
+  rttMs: number;
   work: string;
   images: BenchImages;
+}
+
+/**
+ * Issue 17's targets (dray / skopeo or / node, medians): one on loopback, one
+ * behind a round trip (the issue's figures are for 20 ms; they are applied at
+ * any RTT the bench is given). Cases without one keep issue 7's, or none.
+ */
+function targetsAt(rttMs: number, loopback: Target[], withRtt: Target[]): Target[] {
+  return rttMs > 0 ? withRtt : loopback;
 }
 
 const MANIFEST_ACCEPT = [MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManifest, MediaType.DockerManifestList].join(", ");
 
 /** A registry destination holds `repo:tag` with the expected digest. */
-async function checkRegistry(reg: RegistryHandle, repo: string, expected: Digest): Promise<string | undefined> {
-  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${TAG}`, { method: "HEAD", headers: { accept: MANIFEST_ACCEPT } });
-  if (res.status !== 200) return `destination ${repo}:${TAG} answered ${res.status}`;
+async function checkRegistry(reg: RegistryHandle, repo: string, expected: Digest, tag = TAG): Promise<string | undefined> {
+  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { method: "HEAD", headers: { accept: MANIFEST_ACCEPT } });
+  if (res.status !== 200) return `destination ${repo}:${tag} answered ${res.status}`;
   const got = res.headers.get("docker-content-digest");
   return got === expected.toString() ? undefined : `destination digest ${got} ≠ source ${expected.toString()}`;
 }
@@ -98,6 +118,7 @@ function copyCase(
     targets: Target[];
     big?: boolean;
     extra?: Contender[];
+    floorRoundTrips: number;
   },
 ): BenchCase {
   const show = (tool: Tool): string => spec.dest(tool, { label: "N" });
@@ -116,28 +137,43 @@ function copyCase(
     verify: (slot) => spec.verify("skopeo", slot),
     ...(spec.cleanup ? { cleanup: (slot: Slot) => spec.cleanup!("skopeo", slot) } : {}),
   };
-  return { id: spec.id, title: spec.title, contenders: [dray, skopeo, ...(spec.extra ?? [])], targets: spec.targets, ...(spec.big ? { big: true } : {}) };
+  return {
+    ...caseIds(ctx, spec.id),
+    title: spec.title,
+    contenders: [dray, skopeo, ...(spec.extra ?? [])],
+    targets: spec.targets,
+    floorRoundTrips: spec.floorRoundTrips,
+    ...(spec.big ? { big: true } : {}),
+  };
+}
+
+/** The case's ids at the context's round-trip time. */
+function caseIds(ctx: CaseContext, baseId: string): { id: string; baseId: string; rttMs: number } {
+  return { id: ctx.rttMs > 0 ? `${baseId}@${ctx.rttMs}ms` : baseId, baseId, rttMs: ctx.rttMs };
 }
 
 function inspectCase(ctx: CaseContext, raw: boolean): BenchCase {
   const loc = docker(ctx.src, REPO_30);
   const flag = raw ? " --raw" : "";
   return {
-    id: raw ? "inspect-raw" : "inspect",
+    ...caseIds(ctx, raw ? "inspect-raw" : "inspect"),
     title: `inspect${flag} (registry, 30-layer image)`,
     contenders: [
       { tool: "dray", shows: `dray inspect${flag} ${loc}`, command: () => ctx.tools.dray(raw ? ["inspect", "--raw", loc] : ["inspect", loc]) },
       { tool: "skopeo", shows: `skopeo inspect${flag} --tls-verify=false ${loc}`, command: () => skopeoInspect(ctx.tools, loc, raw) },
       { tool: "node", shows: "node -e ''", command: () => ctx.tools.node(["-e", ""]) },
     ],
-    targets: [{ against: "node", max: 2 }],
+    targets: targetsAt(ctx.rttMs, [{ against: "node", max: 2 }], raw ? [] : [{ against: "skopeo", max: 0.65 }]),
+    // A connection, the manifest, then the config (--raw: the manifest only).
+    floorRoundTrips: raw ? 2 : 3,
   };
 }
 
 /** Every case, in run order. The big-layer cases are left out when the bench runs without the big image. */
 export function makeCases(ctx: CaseContext): BenchCase[] {
   const { src, dst, work, images } = ctx;
-  const fresh = (caseId: string) => (tool: Tool, slot: Slot): string => `bench/${caseId}/${tool}-${slot.label.toLowerCase()}`;
+  // Fresh per round-trip time too: a run behind the proxy must not find what a loopback run wrote.
+  const fresh = (caseId: string) => (tool: Tool, slot: Slot): string => `bench/${caseId}/${tool}-rtt${ctx.rttMs}-${slot.label.toLowerCase()}`;
   const layoutDir = (caseId: string, tool: Tool, slot: Slot): string => join(work, `${caseId}-${tool}-${slot.label}`);
   const rmLayout = (caseId: string) => async (tool: Tool, slot: Slot): Promise<void> => rm(layoutDir(caseId, tool, slot), { recursive: true, force: true });
 
@@ -148,7 +184,9 @@ export function makeCases(ctx: CaseContext): BenchCase[] {
       src: docker(src, REPO_30),
       dest: (t, s) => docker(dst, fresh("reg-reg-30")(t, s)),
       verify: (t, s) => checkRegistry(dst, fresh("reg-reg-30")(t, s), images.layers30),
-      targets: [{ against: "skopeo", max: 0.7 }],
+      targets: targetsAt(ctx.rttMs, [{ against: "skopeo", max: 0.9 }], [{ against: "skopeo", max: 0.35 }]),
+      // Connection, manifest GET, upload POST (blob GET beside it), blob PUT, manifest PUT.
+      floorRoundTrips: 5,
     }),
     copyCase(ctx, {
       id: "reg-reg-index",
@@ -157,7 +195,9 @@ export function makeCases(ctx: CaseContext): BenchCase[] {
       dest: (t, s) => docker(dst, fresh("reg-reg-index")(t, s)),
       verify: (t, s) => checkRegistry(dst, fresh("reg-reg-index")(t, s), images.index3),
       skopeoExtra: ["--all"],
-      targets: [{ against: "skopeo", max: 0.7 }],
+      targets: targetsAt(ctx.rttMs, [{ against: "skopeo", max: 0.9 }], [{ against: "skopeo", max: 0.3 }]),
+      // Connection, index GET, child manifest GETs, POST, blob PUT, child manifest PUTs, index PUT.
+      floorRoundTrips: 7,
     }),
     copyCase(ctx, {
       id: "reg-oci",
@@ -166,7 +206,9 @@ export function makeCases(ctx: CaseContext): BenchCase[] {
       dest: (t, s) => `oci:${layoutDir("reg-oci", t, s)}:${TAG}`,
       verify: (t, s) => checkLayout(layoutDir("reg-oci", t, s), images.layers30),
       cleanup: rmLayout("reg-oci"),
-      targets: [{ against: "skopeo", max: 0.8 }],
+      targets: targetsAt(ctx.rttMs, [{ against: "skopeo", max: 1.0 }], [{ against: "skopeo", max: 0.7 }]),
+      // Connection, manifest GET, blob GETs.
+      floorRoundTrips: 3,
     }),
     copyCase(ctx, {
       id: "oci-reg",
@@ -174,7 +216,9 @@ export function makeCases(ctx: CaseContext): BenchCase[] {
       src: `oci:${images.layoutDir}:${TAG}`,
       dest: (t, s) => docker(dst, fresh("oci-reg")(t, s)),
       verify: (t, s) => checkRegistry(dst, fresh("oci-reg")(t, s), images.layers30),
-      targets: [{ against: "skopeo", max: 0.8 }],
+      targets: targetsAt(ctx.rttMs, [{ against: "skopeo", max: 0.8 }], []),
+      // Connection, upload POST (HEAD beside it), blob PUT, manifest PUT.
+      floorRoundTrips: 4,
     }),
     copyCase(ctx, {
       id: "reg-docker-archive",
@@ -186,7 +230,8 @@ export function makeCases(ctx: CaseContext): BenchCase[] {
         return st && st.size >= images.layers30Bytes ? undefined : `archive missing or smaller than the image (${st?.size ?? 0} bytes)`;
       },
       cleanup: async (t, s) => rm(join(work, `archive-${t}-${s.label}.tar`), { force: true }),
-      targets: [{ against: "skopeo", max: 0.8 }],
+      targets: targetsAt(ctx.rttMs, [{ against: "skopeo", max: 0.8 }], []),
+      floorRoundTrips: 3,
     }),
     copyCase(ctx, {
       id: "recopy",
@@ -194,7 +239,9 @@ export function makeCases(ctx: CaseContext): BenchCase[] {
       src: docker(src, REPO_30),
       dest: () => docker(dst, REPO_RECOPY),
       verify: () => checkRegistry(dst, REPO_RECOPY, images.layers30),
-      targets: [{ against: "skopeo", max: 1.0 }],
+      targets: targetsAt(ctx.rttMs, [{ against: "skopeo", max: 0.9 }], [{ against: "skopeo", max: 0.3 }]),
+      // Connection, then the source's manifest GET beside the destination's manifest HEAD: equal, done.
+      floorRoundTrips: 2,
     }),
   ];
 
@@ -210,6 +257,7 @@ export function makeCases(ctx: CaseContext): BenchCase[] {
         verify: (t, s) => checkRegistry(dst, fresh("big-reg-reg")(t, s), big.manifestDigest),
         cleanup: (t, s) => purgeRepository(dst, fresh("big-reg-reg")(t, s), bigBlobs),
         targets: [{ against: "skopeo", max: 0.9 }],
+        floorRoundTrips: 5,
         big: true,
       }),
       copyCase(ctx, {
@@ -225,12 +273,16 @@ export function makeCases(ctx: CaseContext): BenchCase[] {
         ],
         big: true,
         extra: [curlLimit(ctx, big.layerDigest)],
+        floorRoundTrips: 3,
       }),
     );
   }
 
-  cases.push(inspectCase(ctx, false), inspectCase(ctx, true), {
-    id: "version",
+  cases.push(inspectCase(ctx, false), inspectCase(ctx, true), ...syncCases(ctx));
+  // Start-up talks to no registry: measured once, on loopback.
+  if (ctx.rttMs > 0) return cases;
+  cases.push({
+    ...caseIds(ctx, "version"),
     title: "start-up: dray --version",
     contenders: [
       { tool: "dray", shows: "dray --version", command: () => ctx.tools.dray(["--version"]) },
@@ -240,6 +292,72 @@ export function makeCases(ctx: CaseContext): BenchCase[] {
     targets: [],
   });
   return cases;
+}
+
+/** Where a tool's sync puts `repo` under `prefix`. */
+function syncedRepo(tool: Tool, prefix: string, repo: string): string {
+  // dray keeps the source path under the prefix; skopeo sync (without --scoped) keeps its last component.
+  return tool === "skopeo" ? `${prefix}/${repo.slice(repo.lastIndexOf("/") + 1)}` : `${prefix}/${repo}`;
+}
+
+/** Every sync image is at the destination under `prefix`, with the source's digest. */
+async function checkSync(ctx: CaseContext, tool: Tool, prefix: string): Promise<string | undefined> {
+  for (const [ref, digest] of ctx.images.sync) {
+    const [repo, tag] = ref.split(":") as [string, string];
+    const problem = await checkRegistry(ctx.dst, syncedRepo(tool, prefix, repo), digest, tag);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/**
+ * dray sync and skopeo sync of SYNC_REPOS × SYNC_TAGS, each from a YAML file:
+ * into a fresh prefix, and into one that holds everything already. Referrers
+ * are off for dray: skopeo sync copies none, so both do the same work.
+ */
+function syncCases(ctx: CaseContext): BenchCase[] {
+  const drayFile = join(ctx.work, "sync-dray.yaml");
+  const skopeoFile = join(ctx.work, "sync-skopeo.yaml");
+  const repos = SYNC_REPOS.map((r) => `      - ${r}`).join("\n");
+  // The file's destination is required; --dest, given per run, wins.
+  writeFileSync(drayFile, `referrers: false\ndestination: ${ctx.dst.host}/${SYNC_IDLE_PREFIX}\nsync:\n  - source: ${ctx.src.host}\n    repositories:\n${repos}\n`);
+  const tags = SYNC_REPOS.map((r) => `    ${r}: []`).join("\n");
+  writeFileSync(skopeoFile, `${ctx.src.host}:\n  tls-verify: false\n  images:\n${tags}\n`);
+  const freshPrefix = (tool: Tool, slot: Slot): string => `bench/sync-fresh/${tool}-rtt${ctx.rttMs}-${slot.label.toLowerCase()}`;
+  const make = (baseId: string, title: string, prefix: (tool: Tool, slot: Slot) => string, floorRoundTrips: number, targets: Target[]): BenchCase => ({
+    ...caseIds(ctx, baseId),
+    title,
+    contenders: [
+      {
+        tool: "dray",
+        shows: `dray sync -q sync-dray.yaml --dest ${ctx.dst.host}/${prefix("dray", { label: "N" })}`,
+        command: (slot) => ctx.tools.dray(["sync", "-q", drayFile, "--dest", `${ctx.dst.host}/${prefix("dray", slot)}`]),
+        verify: (slot) => checkSync(ctx, "dray", prefix("dray", slot)),
+      },
+      {
+        tool: "skopeo",
+        shows: `skopeo sync --src yaml --dest docker --dest-tls-verify=false sync-skopeo.yaml ${ctx.dst.host}/${prefix("skopeo", { label: "N" })}`,
+        command: (slot) => ctx.tools.skopeo(["sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", skopeoFile, `${ctx.dst.host}/${prefix("skopeo", slot)}`]),
+        before: dropSkopeoCache,
+        verify: (slot) => checkSync(ctx, "skopeo", prefix("skopeo", slot)),
+      },
+    ],
+    targets,
+    floorRoundTrips,
+  });
+  const idle = (tool: Tool): string => (tool === "skopeo" ? `${SYNC_IDLE_PREFIX}-skopeo` : SYNC_IDLE_PREFIX);
+  return [
+    make(
+      "sync-fresh",
+      `sync of ${SYNC_REPOS.length} repositories × ${SYNC_TAGS.length} tags (shared base layers), fresh destination prefix`,
+      freshPrefix,
+      // Connection, tag lists, manifest GETs, upload POSTs, blob PUTs, manifest PUTs.
+      6,
+      targetsAt(ctx.rttMs, [{ against: "skopeo", max: 0.7 }], [{ against: "skopeo", max: 0.12 }]),
+    ),
+    // Connection, tag lists, then the source's and destination's manifest HEADs side by side.
+    make("sync-idle", "sync again with nothing to do (every image already at the destination)", idle, 3, []),
+  ];
 }
 
 /** The physical limit of reading the blob: curl into sha256sum, checked against the digest. */

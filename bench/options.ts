@@ -18,13 +18,16 @@ export interface BenchOptions {
   dray: string | undefined;
   /** Set up registries and images, print where they are, and wait for Ctrl-C (for profiling by hand). */
   serve: boolean;
+  /** Round-trip times to run the registry cases at (0: loopback, direct); each > 0 behind the bench's delay proxy. */
+  rtts: number[];
 }
 
-export const USAGE = `usage: npm run bench -- [--runs N] [--warmups N] [--big-mb N] [--cases ID,ID] [--out FILE] [--no-profile] [--dray FILE] [--list] [--serve]
+export const USAGE = `usage: npm run bench -- [--runs N] [--warmups N] [--big-mb N] [--cases ID,ID] [--rtt MS,MS] [--out FILE] [--no-profile] [--dray FILE] [--list] [--serve]
   --runs N       measured runs per tool and case (env BENCH_RUNS, default 5)
   --warmups N    warm-up runs per tool and case (env BENCH_WARMUPS, default 1)
   --big-mb N     size of the big layer in MiB, 0 to skip those cases (env BENCH_BIG_MB, default 500)
-  --cases LIST   only these case ids (env BENCH_CASES; --list shows them)
+  --cases LIST   only these case ids, without the @RTT suffix (env BENCH_CASES; --list shows them)
+  --rtt LIST     round-trip times in ms to run the registry cases at, 0 for loopback (env BENCH_RTT, default 0,20)
   --out FILE     Markdown report (env BENCH_OUT, default bench/RESULTS.md)
   --no-profile   do not profile dray in cases that miss a target (env BENCH_PROFILE=0)
   --dray FILE    the dray entry script to measure (env BENCH_DRAY, default bin/dray.cjs of this package)
@@ -46,7 +49,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
       bools.add(a);
       continue;
     }
-    const m = /^--(runs|warmups|big-mb|cases|out|dray)(?:=(.*))?$/.exec(a);
+    const m = /^--(runs|warmups|big-mb|cases|rtt|out|dray)(?:=(.*))?$/.exec(a);
     if (!m) throw new Error(`unknown argument "${a}"\n${USAGE}`);
     const value = m[2] ?? argv[++i];
     if (value === undefined) throw new Error(`--${m[1]} needs a value\n${USAGE}`);
@@ -67,5 +70,6 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     list: bools.has("--list"),
     serve: bools.has("--serve"),
     dray: flags.get("dray") ?? (env.BENCH_DRAY || undefined),
+    rtts: (flags.get("rtt") ?? env.BENCH_RTT ?? "0,20").split(",").map((t) => count("--rtt", t.trim(), 0, 0)),
   };
 }

@@ -39,6 +39,8 @@ export interface Report {
   aliases: Array<[string, string]>;
   /** The dray entry script that was measured. */
   drayBin: string;
+  /** Round-trip times the registry cases ran at (0: loopback). */
+  rtts: number[];
 }
 
 const mib = (kib: number | undefined): string => (kib === undefined ? "—" : `${(kib / 1024).toFixed(1)} MiB`);
@@ -59,7 +61,7 @@ function summaryRow(r: CaseResult): string {
   const q = skopeo && dray ? dray.medianMs / skopeo.medianMs : Number.NaN;
   const vsSkopeo = Number.isFinite(q) ? q.toFixed(2) : "—";
   const cpu = skopeo && dray ? ratioText(dray.cpuMedianMs / skopeo.cpuMedianMs) : "—";
-  return `| ${r.def.id} | ${fmtMs(dray?.medianMs ?? NaN)} | ${skopeo ? fmtMs(skopeo.medianMs) : "—"} | ${vsSkopeo} | ${cpu} | ${baseline ? `${fmtMs(baseline.medianMs)} (${baseline.tool})` : "—"} | ${ratios} | ${met} | ${mib(dray?.rssMaxKiB)} | ${mib(skopeo?.rssMaxKiB)} |`;
+  return `| ${r.def.id} | ${r.load?.[0]?.toFixed(1) ?? "—"} | ${fmtMs(dray?.medianMs ?? NaN)} | ${skopeo ? fmtMs(skopeo.medianMs) : "—"} | ${vsSkopeo} | ${cpu} | ${baseline ? `${fmtMs(baseline.medianMs)} (${baseline.tool})` : "—"} | ${ratios} | ${met} | ${mib(dray?.rssMaxKiB)} | ${mib(skopeo?.rssMaxKiB)} |`;
 }
 
 function shorten(text: string, aliases: Array<[string, string]>): string {
@@ -69,7 +71,7 @@ function shorten(text: string, aliases: Array<[string, string]>): string {
 }
 
 function caseSection(r: CaseResult, runs: number, aliases: Array<[string, string]>): string[] {
-  const lines = [`### ${r.def.id}: ${r.def.title}`, "", "| tool | command | median wall | min | max | median CPU (user+sys) | runs ok | peak RSS (max) |", "|---|---|---|---|---|---|---|---|"];
+  const lines = [`### ${r.def.id}: ${r.def.title}`, "", ...(r.load ? [`Load average when the case ended: ${r.load.join(", ")}.`, ""] : []), "| tool | command | median wall | min | max | median CPU (user+sys) | runs ok | peak RSS (max) |", "|---|---|---|---|---|---|---|---|"];
   for (const c of r.contenders) {
     lines.push(`| ${c.tool} | \`${shorten(c.shows, aliases).replace(/\|/g, "\\|")}\` | ${fmtMs(c.medianMs)} | ${fmtMs(c.minMs)} | ${fmtMs(c.maxMs)} | ${fmtMs(c.cpuMedianMs)} | ${c.samples.length}/${runs} | ${mib(c.rssMaxKiB)} |`);
   }
@@ -78,6 +80,44 @@ function caseSection(r: CaseResult, runs: number, aliases: Array<[string, string
   for (const c of r.contenders) for (const f of c.failures.slice(0, 5)) lines.push(`- ${c.tool} failed ${f.replace(/\n/g, " ")}`);
   if (r.targets.length || r.contenders.some((c) => c.failures.length)) lines.push("");
   return lines;
+}
+
+const perRun = (c: ContenderResult | undefined): string => (c?.requests === undefined ? "—" : `${c.requests} / ${c.connections}`);
+
+/** One row per case behind a round trip: both tools beside the protocol's floor, and the round trips each spent. */
+function roundTripRow(r: CaseResult, loopback: CaseResult | undefined): string {
+  const rtt = r.def.rttMs;
+  const dray = tool(r, "dray");
+  const skopeo = tool(r, "skopeo");
+  const at0 = (name: string): number => (loopback ? (tool(loopback, name)?.medianMs ?? Number.NaN) : Number.NaN);
+  const fastest0 = Math.min(at0("dray"), at0("skopeo"));
+  const floorRtts = r.def.floorRoundTrips;
+  const floor = floorRtts === undefined || !Number.isFinite(fastest0) ? "—" : `${fmtMs(floorRtts * rtt + fastest0)} (${floorRtts} RTT)`;
+  const spent = (c: ContenderResult | undefined): string => {
+    const extra = (c?.medianMs ?? Number.NaN) - at0(c?.tool ?? "");
+    return Number.isFinite(extra) ? (extra / rtt).toFixed(1) : "—";
+  };
+  const ratio = dray && skopeo ? ratioText(dray.medianMs / skopeo.medianMs) : "—";
+  const target = r.targets.length ? r.targets.map((t) => `≤ ${t.max} × ${t.against}: ${metText(t.met)}`).join("; ") : "—";
+  return `| ${r.def.baseId} | ${rtt} ms | ${r.load?.[0]?.toFixed(1) ?? "—"} | ${fmtMs(dray?.medianMs ?? NaN)} | ${skopeo ? fmtMs(skopeo.medianMs) : "—"} | ${ratio} | ${target} | ${floor} | ${spent(dray)} | ${spent(skopeo)} | ${perRun(dray)} | ${perRun(skopeo)} |`;
+}
+
+function roundTripSection(results: CaseResult[]): string[] {
+  const behind = results.filter((r) => r.def.rttMs > 0);
+  if (!behind.length) return [];
+  return [
+    "## Behind a round trip",
+    "",
+    "Both registries behind the bench's delay proxy (bench/delay-proxy.ts: each chunk held half the RTT each way, one RTT more for every new connection; bandwidth unlimited). " +
+      "Floor: the fewest sequential round trips the protocol allows for the case (listed in bench/cases.ts), times the RTT, plus the faster tool's loopback median. " +
+      "RTTs spent: (median at this RTT − the same tool's loopback median) / RTT, the round trips on the tool's critical path. " +
+      "Requests / connections: what one run sent through the proxies (median).",
+    "",
+    "| case | RTT | load | dray | skopeo | dray / skopeo | target | floor | dray RTTs spent | skopeo RTTs spent | dray requests / conns | skopeo requests / conns |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ...behind.map((r) => roundTripRow(r, results.find((x) => x.def.rttMs === 0 && x.def.baseId === r.def.baseId))),
+    "",
+  ];
 }
 
 function memorySection(results: CaseResult[]): string[] {
@@ -121,7 +161,7 @@ export function renderReport(rep: Report): string {
     "# dray vs skopeo: benchmark results",
     "",
     `Written by \`npm run bench\` (bench/run.ts) on ${rep.date.toISOString()}; the run took ${fmtMs(rep.durationMs)}.`,
-    `Each case: ${rep.warmups} warm-up and ${rep.runs} measured run(s) per tool, tools interleaved (the first to run rotates each round), every run into a fresh repository, folder or file; skopeo's blob-info cache deleted before each skopeo run. Times are wall-clock medians of the child process (targets are judged on these); CPU is the median user + system time of the child, which a loaded machine distorts less; peak RSS is GNU time's maximum resident set size over all runs. Both registries are the CNCF distribution registry on 127.0.0.1 (plain HTTP), on this machine.`,
+    `Each case: ${rep.warmups} warm-up and ${rep.runs} measured run(s) per tool, tools interleaved (the first to run rotates each round), every run into a fresh repository, folder or file; skopeo's blob-info cache deleted before each skopeo run. Times are wall-clock medians of the child process (targets are judged on these); CPU is the median user + system time of the child, which a loaded machine distorts less; peak RSS is GNU time's maximum resident set size over all runs. Both registries are the CNCF distribution registry on 127.0.0.1 (plain HTTP), on this machine; round-trip times run: ${rep.rtts.map((t) => `${t} ms`).join(", ")} (0: loopback, direct).`,
     "",
     "## Machine and versions",
     "",
@@ -135,10 +175,11 @@ export function renderReport(rep: Report): string {
     "",
     "## Summary",
     "",
-    "| case | dray | skopeo | dray / skopeo | CPU dray / skopeo | baseline | ratio (target) | target | dray peak RSS | skopeo peak RSS |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| case | load | dray | skopeo | dray / skopeo | CPU dray / skopeo | baseline | ratio (target) | target | dray peak RSS | skopeo peak RSS |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
     ...rep.results.map(summaryRow),
     "",
+    ...roundTripSection(rep.results),
     ...memorySection(rep.results),
     "## Cases",
     "",

@@ -14,7 +14,8 @@ import { requireGnuTime, runTimed } from "./measure.js";
 import { parseOptions, type BenchOptions } from "./options.js";
 import { readProfile, summarise } from "./profile.js";
 import { extractNotes, renderReport, type CaseProfile } from "./report.js";
-import { runCase, type CaseResult } from "./runner.js";
+import { runCase, type CaseResult, type Meter } from "./runner.js";
+import { startDelayProxy, type DelayProxy } from "./delay-proxy.js";
 import { loadAverages, machineInfo, versions } from "./system.js";
 import { makeTools, type Tools } from "./tools.js";
 
@@ -63,6 +64,19 @@ async function profileCase(def: BenchCase, tools: Tools, work: string): Promise<
   return { caseId: def.id, command: `node --cpu-prof ${dray.shows.replace(/^dray /, "bin/dray.cjs ")}`, wallMs: sample.ms, summary };
 }
 
+/** A registry as seen through its delay proxy. */
+function behind(reg: RegistryHandle, proxy: DelayProxy): RegistryHandle {
+  return { ...reg, host: proxy.host, port: Number(proxy.host.split(":")[1]), url: `http://${proxy.host}` };
+}
+
+/** Requests and connections through all proxies, per run. */
+function meterOf(proxies: DelayProxy[]): Meter {
+  return {
+    reset: () => proxies.forEach((p) => p.reset()),
+    read: () => proxies.map((p) => p.counts()).reduce((a, b) => ({ requests: a.requests + b.requests, connections: a.connections + b.connections })),
+  };
+}
+
 async function main(opts: BenchOptions): Promise<void> {
   const started = Date.now();
   const root = packageRoot();
@@ -94,15 +108,26 @@ async function main(opts: BenchOptions): Promise<void> {
       log("Ctrl-C stops the registries and removes the work folder");
       await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
     }
-    let cases = makeCases({ tools, src, dst, work, images });
-    if (opts.cases.length) cases = cases.filter((c) => opts.cases.includes(c.id));
-
     const results: CaseResult[] = [];
-    for (const def of cases) {
-      log(`\n${def.id}: ${def.title}`);
-      const result = await runCase(def, { runs: opts.runs, warmups: opts.warmups, env: tools.env, scratch: work, timeoutMs: RUN_TIMEOUT_MS, log });
-      for (const t of result.targets) log(`  → dray ${t.ratio.toFixed(2)} × ${t.against} (target ≤ ${t.max}): ${t.met === undefined ? "n/a" : t.met ? "met" : "MISSED"}`);
-      results.push(result);
+    for (const rttMs of opts.rtts) {
+      // Behind a round trip, both registries sit behind a delay proxy of their own.
+      const proxies = rttMs > 0 ? await Promise.all([startDelayProxy(src.host, rttMs), startDelayProxy(dst.host, rttMs)]) : [];
+      const [srcSeen, dstSeen] = proxies.length ? proxies.map((p, i) => behind(i === 0 ? src : dst, p)) : [src, dst];
+      try {
+        let cases = makeCases({ tools, src: srcSeen!, dst: dstSeen!, rttMs, work, images });
+        if (opts.cases.length) cases = cases.filter((c) => opts.cases.includes(c.baseId));
+        const meter = proxies.length ? meterOf(proxies) : undefined;
+        for (const def of cases) {
+          log(`\n${def.id}: ${def.title}${rttMs > 0 ? `, ${rttMs} ms round trip` : ""}`);
+          const result = await runCase(def, { runs: opts.runs, warmups: opts.warmups, env: tools.env, scratch: work, timeoutMs: RUN_TIMEOUT_MS, log, ...(meter ? { meter } : {}) });
+          result.load = loadAverages();
+          log(`  load average ${result.load.join(", ")}`);
+          for (const t of result.targets) log(`  → dray ${t.ratio.toFixed(2)} × ${t.against} (target ≤ ${t.max}): ${t.met === undefined ? "n/a" : t.met ? "met" : "MISSED"}`);
+          results.push(result);
+        }
+      } finally {
+        for (const p of proxies) await p.close();
+      }
     }
 
     const profiles: CaseProfile[] = [];
@@ -129,6 +154,7 @@ async function main(opts: BenchOptions): Promise<void> {
       loadAfter: loadAverages(),
       results,
       profiles,
+      rtts: opts.rtts,
       previousNotes: extractNotes(previous),
       drayBin: relative(root, drayBin) || drayBin,
       aliases: [
@@ -153,7 +179,8 @@ try {
   process.exit(2);
 }
 if (options.list) {
-  for (const id of ["reg-reg-30", "reg-reg-index", "reg-oci", "oci-reg", "reg-docker-archive", "recopy", "big-reg-reg", "big-reg-oci", "inspect", "inspect-raw", "version"]) log(id);
+  const ids = ["reg-reg-30", "reg-reg-index", "reg-oci", "oci-reg", "reg-docker-archive", "recopy", "big-reg-reg", "big-reg-oci", "inspect", "inspect-raw", "sync-fresh", "sync-idle", "version"];
+  for (const id of ids) log(id);
 } else {
   main(options).catch((err: unknown) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

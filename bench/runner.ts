@@ -19,6 +19,9 @@ export interface ContenderResult {
   cpuMedianMs: number;
   /** Largest peak RSS over the successful runs (warm-ups included), KiB. */
   rssMaxKiB: number | undefined;
+  /** Median HTTP requests and new connections per measured run (behind the delay proxy only). */
+  requests: number | undefined;
+  connections: number | undefined;
 }
 
 export interface TargetResult extends Target {
@@ -31,9 +34,18 @@ export interface CaseResult {
   def: BenchCase;
   contenders: ContenderResult[];
   targets: TargetResult[];
+  /** The machine's load averages (1, 5, 15 min) when the case ended: other work distorts the figures. */
+  load?: number[];
+}
+
+/** Counts what a run sent to the registries (the delay proxies). */
+export interface Meter {
+  reset(): void;
+  read(): { requests: number; connections: number };
 }
 
 export interface RunSettings {
+  meter?: Meter;
   runs: number;
   warmups: number;
   env: NodeJS.ProcessEnv;
@@ -46,11 +58,15 @@ interface Acc {
   samples: Sample[];
   failures: string[];
   rss: number[];
+  requests: number[];
+  connections: number[];
 }
 
 async function runOne(c: Contender, slot: Slot, s: RunSettings, acc: Acc, measured: boolean): Promise<void> {
   await c.before?.(slot);
+  s.meter?.reset();
   const sample = await runTimed(c.command(slot), s.env, s.scratch, s.timeoutMs);
+  const sent = s.meter?.read();
   let failure: string | undefined;
   if (sample.code !== 0) failure = `exit ${sample.code}: ${sample.stderrTail.split("\n").slice(-3).join(" | ") || "(no stderr)"}`;
   else failure = await c.verify?.(slot);
@@ -58,10 +74,17 @@ async function runOne(c: Contender, slot: Slot, s: RunSettings, acc: Acc, measur
   // A failed run's memory says nothing about the copy (it may have stopped at argument parsing).
   if (sample.rssKiB !== undefined && failure === undefined) acc.rss.push(sample.rssKiB);
   if (failure !== undefined) acc.failures.push(`run ${slot.label}: ${failure}`);
-  else if (measured) acc.samples.push(sample);
+  else if (measured) {
+    acc.samples.push(sample);
+    if (sent) {
+      acc.requests.push(sent.requests);
+      acc.connections.push(sent.connections);
+    }
+  }
   const mem = sample.rssKiB === undefined ? "?" : `${(sample.rssKiB / 1024).toFixed(1)} MiB`;
   const cpu = sample.cpuMs === undefined ? "?" : fmtMs(sample.cpuMs);
-  s.log(`  ${c.tool.padEnd(6)} ${slot.label.padStart(3)}  ${fmtMs(sample.ms).padStart(9)}  cpu ${cpu.padStart(9)}  ${mem.padStart(10)}${failure ? `  FAILED ${failure}` : ""}`);
+  const net = sent ? `  ${sent.requests} req, ${sent.connections} conn` : "";
+  s.log(`  ${c.tool.padEnd(6)} ${slot.label.padStart(3)}  ${fmtMs(sample.ms).padStart(9)}  cpu ${cpu.padStart(9)}  ${mem.padStart(10)}${net}${failure ? `  FAILED ${failure}` : ""}`);
 }
 
 export function fmtMs(ms: number): string {
@@ -70,7 +93,7 @@ export function fmtMs(ms: number): string {
 }
 
 export async function runCase(def: BenchCase, s: RunSettings): Promise<CaseResult> {
-  const accs = def.contenders.map((): Acc => ({ samples: [], failures: [], rss: [] }));
+  const accs = def.contenders.map((): Acc => ({ samples: [], failures: [], rss: [], requests: [], connections: [] }));
   const order = (round: number): number[] => def.contenders.map((_, i) => (i + round) % def.contenders.length);
   for (let w = 0; w < s.warmups; w++) {
     for (const i of order(w)) await runOne(def.contenders[i]!, { label: `w${w + 1}` }, s, accs[i]!, false);
@@ -91,6 +114,8 @@ export async function runCase(def: BenchCase, s: RunSettings): Promise<CaseResul
       maxMs: ms.length ? Math.max(...ms) : Number.NaN,
       cpuMedianMs: median(acc.samples.flatMap((x) => (x.cpuMs === undefined ? [] : [x.cpuMs]))),
       rssMaxKiB: acc.rss.length ? Math.max(...acc.rss) : undefined,
+      requests: acc.requests.length ? median(acc.requests) : undefined,
+      connections: acc.connections.length ? median(acc.connections) : undefined,
     };
   });
   const medianOf = (tool: Tool): number => contenders.find((c) => c.tool === tool)?.medianMs ?? Number.NaN;

@@ -1,14 +1,12 @@
-// The CLI's bound on dead socket buffers: a scavenge after every 8 MiB a blob
-// stream passes on, only when a collector is installed, and gc() found only
-// when V8 exposes it.
+// The hook behind the CLI's bound on dead socket buffers: a collection after
+// every 8 MiB a blob stream passes on, only when a collector is installed.
+// (The collector itself: test/cli/startup/scavenge.test.ts.)
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, it } from "node:test";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Digest, VerifyingStream } from "../src/oci/digest.js";
-import { exposedScavenge, noteStreamedBytes, reclaimBuffersWith } from "../src/memory.js";
+import { noteStreamedBytes, reclaimBuffersWith } from "../src/memory.js";
 
 const MiB = 1024 * 1024;
 
@@ -40,21 +38,5 @@ describe("reclaiming streamed buffers", () => {
     assert.equal(calls, 2);
   });
 
-  it("finds gc() only when V8 exposes it, set at run time as bin/dray.cjs does", () => {
-    assert.equal(typeof exposedScavenge(), process.execArgv.includes("--expose-gc") ? "function" : "undefined");
-    const memory = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../src/memory.ts" : "../src/memory.js", import.meta.url));
-    const script = `
-      require("node:v8").setFlagsFromString("--expose-gc");
-      import(${JSON.stringify(memory)}).then(({ exposedScavenge }) => {
-        const scavenge = exposedScavenge();
-        scavenge();
-        console.log(typeof scavenge, typeof globalThis.gc);
-      });`;
-    const args = import.meta.url.endsWith(".ts") ? ["--import", "tsx", "-e", script] : ["-e", script];
-    const r = spawnSync(process.execPath, args, { encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
-    // A scavenger is found and runs; the main context's globals are not changed.
-    assert.equal(r.stdout.trim(), "function undefined");
-  });
 });
 

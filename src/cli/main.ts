@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { Command, CommanderError } from "commander";
 import { DrayError, exitCodeFor } from "../errors.js";
-import { lazyScavenge, reclaimBuffersWith } from "../memory.js";
 import { COMMANDS } from "./commands/index.js";
 import type { CliContext } from "./context.js";
+import { installScavenger } from "./startup/scavenge.js";
 
 /** Set by the CLI bundler (scripts/bundle.mjs), which knows the version at build time. */
 declare const __DRAY_VERSION__: string | undefined;
@@ -72,7 +72,7 @@ export function buildProgram(ctx: CliContext): Command {
 
 /** Runs the CLI and resolves to the process exit code; never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
-  reclaimBuffersWith(lazyScavenge());
+  installScavenger();
   const controller = new AbortController();
   const debug = argv.includes("--debug");
   const ctx: CliContext = {

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { IntegrityError, NetworkError } from "../../errors.js";
-import { discard, header, type HttpResponse, type ResponseBody } from "./http.js";
+import { discard, dropBody, header, type HttpResponse, type ResponseBody } from "./http.js";
 import { isRetryableError, retryDelayMs, sleep } from "./retry.js";
 
 /**
@@ -44,7 +44,7 @@ export class ResumableBlobStream extends Readable {
     const declared = header(first.headers, "content-length");
     if (declared !== undefined && Number(declared) !== opts.size) {
       // The server announces the wrong size: refuse before moving a byte.
-      first.body.destroy();
+      dropBody(first.body);
       process.nextTick(() => this.destroy(this.sizeError(`the registry sends ${declared} bytes, the descriptor says ${opts.size}`)));
       return;
     }
@@ -131,7 +131,7 @@ export class ResumableBlobStream extends Readable {
       return;
     }
     if (this.destroyed) {
-      res.body.destroy();
+      dropBody(res.body);
       return;
     }
     if (res.status === 200) {

@@ -1,20 +1,23 @@
-// The shipped CLI: bin/dray.cjs running the bundle (dist/dray.cjs) with V8's
-// code cache (src/cli/launch.cts). A cache is written once per command, used
-// after that, replaced when V8 refuses it, never taken from a folder that
-// others can write, and never written when turned off; the bundle does not
-// load the built-in modules it keeps lazy.
+// The shipped CLI: bin/dray.cjs running the bundle (dist/dray.cjs) through
+// src/cli/startup/launch.cts, with Node's compile cache (Node 22.1+) or the
+// hand-made V8 code cache (Node 20). Either cache is used after the first run,
+// never taken from a folder that others can write, and never written when
+// turned off; on Node 20 one file per command, replaced when V8 refuses it.
+// The bundle does not load the modules it keeps lazy, nor undici's index.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { cacheFolder, commandOf } from "../../src/cli/launch.cjs";
-import { buildImage, pushImage, writeOciLayout } from "../helpers/fixtures.js";
-import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
-import { makeTempDir } from "../helpers/tmp.js";
+import { cacheFolder } from "../../../src/cli/startup/cache-folder.cjs";
+import { commandOf } from "../../../src/cli/startup/v8-code-cache.cjs";
+import { buildImage, pushImage, writeOciLayout } from "../../helpers/fixtures.js";
+import { requireTool, startRegistry, type RegistryHandle } from "../../helpers/registry.js";
+import { makeTempDir } from "../../helpers/tmp.js";
 
-const ROOT = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../.." : "../../..", import.meta.url));
+const ROOT = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../../.." : "../../../..", import.meta.url));
 const BIN = join(ROOT, "bin", "dray.cjs");
 const BUNDLE = join(ROOT, "dist", "dray.cjs");
 
@@ -33,8 +36,34 @@ function runBin(args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = [])
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Node 22.1+ has its own compile cache, which the CLI uses instead of v8-code-cache.cts. */
+const NODE_COMPILE_CACHE =
+  typeof (createRequire(import.meta.url)("node:module") as { enableCompileCache?: unknown }).enableCompileCache === "function";
+
+/** Node 20's cache files (one per command, in the folder itself). */
 function cacheFiles(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".bin")).sort() : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith(".bin"))
+        .sort()
+    : [];
+}
+
+/** Every file under `dir`: what either cache wrote. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath ?? e.path, e.name));
+}
+
+/** A preload that records, at exit, where Node's compile cache of the process was ("" when off or on Node 20). */
+function compileCacheProbe(work: string, name: string): { nodeArgs: string[]; read: () => string } {
+  const out = join(work, `probe-${name}.txt`);
+  const preload = join(work, `probe-${name}.cjs`);
+  const record = `require("node:fs").writeFileSync(${JSON.stringify(out)}, require("node:module").getCompileCacheDir?.() ?? "")`;
+  writeFileSync(preload, `process.on("exit", () => ${record});\n`);
+  return { nodeArgs: ["-r", preload], read: () => readFileSync(out, "utf8") };
 }
 
 describe("bin/dray.cjs and the compile cache", () => {
@@ -48,7 +77,26 @@ describe("bin/dray.cjs and the compile cache", () => {
     await writeOciLayout(layout, await buildImage({ seed: "launch" }), "v1");
   });
 
-  it("writes one cache per command, then runs from it with the same output", () => {
+  it(
+    "Node 22.1+: runs the bundle with Node's compile cache in the folder, the same output from the cache",
+    { skip: !NODE_COMPILE_CACHE },
+    () => {
+      const cache = join(work, "cache-node");
+      const probe = compileCacheProbe(work, "on");
+      const env = { HOME: work, DRAY_COMPILE_CACHE: cache };
+      const first = runBin(["inspect", `oci:${layout}:v1`], env, probe.nodeArgs);
+      assert.equal(first.code, 0, first.stderr);
+      assert.ok(probe.read().startsWith(cache), `Node's compile cache was on, in the folder given: ${probe.read()}`);
+      const written = filesUnder(cache);
+      assert.ok(written.length > 0, "Node wrote its cache");
+      assert.equal(cacheFiles(cache).length, 0, "no hand-made code cache beside it");
+      const second = runBin(["inspect", `oci:${layout}:v1`], env);
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(second.stdout, first.stdout);
+    },
+  );
+
+  it("Node 20: writes one cache per command, then runs from it with the same output", { skip: NODE_COMPILE_CACHE }, () => {
     const cache = join(work, "cache-a");
     const env = { HOME: work, DRAY_COMPILE_CACHE: cache };
     const first = runBin(["inspect", `oci:${layout}:v1`], env);
@@ -69,10 +117,13 @@ describe("bin/dray.cjs and the compile cache", () => {
     const ls = runBin(["ls", `oci:${layout}`], env);
     assert.equal(ls.code, 0, ls.stderr);
     assert.equal(ls.stdout, "v1\n");
-    assert.deepEqual(cacheFiles(cache).map((f) => f.replace(/^.*?-\d+-\d+-/, "")), ["inspect-oci.bin", "ls-oci.bin"]);
+    assert.deepEqual(
+      cacheFiles(cache).map((f) => f.replace(/^.*?-\d+-\d+-/, "")),
+      ["inspect-oci.bin", "ls-oci.bin"],
+    );
   });
 
-  it("replaces a cache that V8 refuses and still runs", () => {
+  it("Node 20: replaces a cache that V8 refuses and still runs", { skip: NODE_COMPILE_CACHE }, () => {
     const cache = join(work, "cache-b");
     const env = { HOME: work, DRAY_COMPILE_CACHE: cache };
     assert.equal(runBin(["inspect", "--raw", `oci:${layout}:v1`], env).code, 0);
@@ -86,7 +137,7 @@ describe("bin/dray.cjs and the compile cache", () => {
     assert.notDeepEqual(readFileSync(join(cache, file)), garbage, "the refused cache was replaced");
   });
 
-  it("removes this Node's caches of other builds when it writes a new one, and nothing else", () => {
+  it("Node 20: removes this Node's caches of other builds when it writes a new one, and nothing else", { skip: NODE_COMPILE_CACHE }, () => {
     const cache = join(work, "cache-stale");
     mkdirSync(cache, { mode: 0o700 });
     const stale = `${process.version}-${process.arch}-123-456-inspect-oci.bin`;
@@ -104,9 +155,11 @@ describe("bin/dray.cjs and the compile cache", () => {
   it("writes nothing when DRAY_COMPILE_CACHE=0", () => {
     const tmp = join(work, "tmp-off");
     mkdirSync(tmp);
-    const r = runBin(["inspect", `oci:${layout}:v1`], { HOME: work, TMPDIR: tmp, DRAY_COMPILE_CACHE: "0" });
+    const probe = compileCacheProbe(work, "off");
+    const r = runBin(["inspect", `oci:${layout}:v1`], { HOME: work, TMPDIR: tmp, DRAY_COMPILE_CACHE: "0" }, probe.nodeArgs);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(readdirSync(tmp), []);
+    assert.equal(probe.read(), "", "Node's compile cache stayed off");
   });
 
   it("uses a per-user folder under TMPDIR by default, and refuses one that others can write", () => {
@@ -115,7 +168,7 @@ describe("bin/dray.cjs and the compile cache", () => {
     assert.equal(runBin(["ls", `oci:${layout}`], { HOME: work, TMPDIR: tmp }).code, 0);
     const uid = process.getuid?.() ?? "user";
     const folder = join(tmp, `dray-compile-cache-${uid}`);
-    assert.equal(cacheFiles(folder).length, 1);
+    assert.ok(filesUnder(folder).length >= 1, "a cache in the per-user folder");
 
     const missing = join(work, "no-such-tmp");
     const noTmp = runBin(["ls", `oci:${layout}`], { HOME: work, TMPDIR: missing });
@@ -128,7 +181,7 @@ describe("bin/dray.cjs and the compile cache", () => {
     assert.equal(cacheFolder({ DRAY_COMPILE_CACHE: shared }), undefined);
     const r = runBin(["ls", `oci:${layout}`], { HOME: work, DRAY_COMPILE_CACHE: shared });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(cacheFiles(shared), [], "nothing written into a folder others can write");
+    assert.deepEqual(filesUnder(shared), [], "nothing written into a folder others can write");
   });
 
   it("names the cache after the command, not its options or operands", () => {
@@ -162,15 +215,29 @@ describe("the bundle keeps rarely used built-ins unloaded", () => {
   });
   after(async () => registry?.stop());
 
-  it("inspects a registry image without http2, child_process, perf_hooks or zlib", () => {
+  it("inspects a registry image without http2, child_process, perf_hooks, zlib or undici's index", () => {
     const listFile = join(work, "modules.txt");
+    const filesFile = join(work, "files.txt");
     const preload = join(work, "record-modules.cjs");
-    writeFileSync(preload, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(listFile)}, process.moduleLoadList.join("\\n")));\n`);
+    const write = (file: string, list: string): string => `require("node:fs").writeFileSync(${JSON.stringify(file)}, ${list}.join("\\n"))`;
+    writeFileSync(
+      preload,
+      `process.on("exit", () => { ${write(listFile, "process.moduleLoadList")}; ${write(filesFile, "Object.keys(require.cache)")}; });\n`,
+    );
     const r = runBin(["inspect", `docker://${registry.host}/launch/app:v1`], { HOME: work, DRAY_COMPILE_CACHE: "0" }, ["-r", preload]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { Architecture?: string }).Architecture, "amd64");
-    const loaded = readFileSync(listFile, "utf8").split("\n").map((l) => l.replace(/^NativeModule /, ""));
+    const loaded = readFileSync(listFile, "utf8")
+      .split("\n")
+      .map((l) => l.replace(/^NativeModule /, ""));
     assert.ok(loaded.includes("net"), "the list is real: net was loaded for the request");
     for (const lazy of ["http2", "child_process", "perf_hooks", "zlib"]) assert.ok(!loaded.includes(lazy), `${lazy} was loaded`);
+    // undici's dispatcher is in the bundle (src/cli/startup/undici.cts); its index (fetch, WebSocket, ...) stays unloaded.
+    const files = readFileSync(filesFile, "utf8").split("\n");
+    assert.ok(
+      files.some((f) => f.endsWith(join("startup", "launch.cjs"))),
+      "the list is real: the launcher is in it",
+    );
+    assert.ok(!files.some((f) => f.includes(join("node_modules", "undici"))), `undici loaded from node_modules: ${files.join(", ")}`);
   });
 });

@@ -1,52 +1,25 @@
 /**
- * Starts the bundled CLI (dist/dray.cjs) with V8's code cache.
+ * Node 20 only: the bundled CLI (dist/dray.cjs) compiled with V8's code cache
+ * by hand. Node 22.1+ does the same itself (`module.enableCompileCache()`,
+ * see launch.cts), and this file goes when Node 20 is no longer supported.
  *
- * A short `dray inspect` used to spend more time loading and compiling
- * JavaScript than talking to the registry. The bundle removes the module
- * resolution (one file instead of hundreds); the code cache removes the
- * compiling: after a run of a command, the bytecode V8 made for it is kept,
- * and the next run of that command starts from it. This is what Node 22's
- * `module.enableCompileCache()` does; Node 20, dray's floor, lacks it, so the
- * same is done here with `vm.Script` and `cachedData`, which every supported
- * Node has.
+ * A short `dray inspect` used to spend more time compiling JavaScript than
+ * talking to the registry. After a run of a command, the bytecode V8 made
+ * for it (the functions it compiled lazily included) is kept, and the next
+ * run of that command starts from it, with `vm.Script` and `cachedData`.
  *
  * The cache is one file per command and transports (what `copy` into a
  * layout compiles is not what `ls` of a registry does), named after the Node
  * version and the bundle's size and time, in a folder of the user's own
- * (mode 0700, checked). V8 checks the data against
- * its version, flags and the source and refuses what does not match; a
- * refused or unreadable cache only costs the compile it would have saved.
- * DRAY_COMPILE_CACHE=0 turns it off; DRAY_COMPILE_CACHE=DIR moves it.
+ * (cache-folder.cts). V8 checks the data against its version, flags and the
+ * source and refuses what does not match; a refused or unreadable cache only
+ * costs the compile it would have saved.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createRequire, wrap } from "node:module";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
-
-export interface BundleExports {
-  main(argv: string[]): Promise<number>;
-}
-
-/** The folder for cache files, or undefined when caching is off or the folder is not safely ours. */
-export function cacheFolder(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const setting = env.DRAY_COMPILE_CACHE;
-  if (setting !== undefined && /^(0|off|false|no)$/i.test(setting)) return undefined;
-  const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
-  const dir = setting ? setting : join(tmpdir(), `dray-compile-cache-${uid ?? "user"}`);
-  try {
-    // An explicit folder is made with its parents; the default one only inside a temporary folder that exists.
-    if (setting) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    else if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
-    const st = lstatSync(dir);
-    // In a shared /tmp another user could have made the folder first: use it only if it is ours alone.
-    if (!st.isDirectory()) return undefined;
-    if (uid !== undefined && (st.uid !== uid || (st.mode & 0o022) !== 0)) return undefined;
-    return dir;
-  } catch {
-    return undefined;
-  }
-}
+import type { BundleExports } from "./cache-folder.cjs";
 
 const TRANSPORTS: ReadonlyArray<[prefix: string, name: string]> = [
   ["docker://", "docker"],
@@ -127,14 +100,19 @@ function load(bundlePath: string, cached: Buffer | undefined): { exports: Bundle
     cachedData: cached,
   });
   const module = { exports: {} as BundleExports };
-  const fn = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object, filename: string, dirname: string) => void;
+  const fn = script.runInThisContext() as (
+    exports: object,
+    require: NodeJS.Require,
+    module: object,
+    filename: string,
+    dirname: string,
+  ) => void;
   fn.call(module.exports, module.exports, createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
   return { exports: module.exports, script };
 }
 
-/** Run the CLI in `bundlePath` for `argv` (process.argv form); resolves to the exit code. */
-export async function launch(bundlePath: string, argv: string[]): Promise<number> {
-  const dir = cacheFolder();
+/** Run the CLI in `bundlePath` for `argv` (process.argv form), caching in `dir`; resolves to the exit code. */
+export async function runWithCodeCache(bundlePath: string, argv: string[], dir: string | undefined): Promise<number> {
   let file: string | undefined;
   try {
     file = dir === undefined ? undefined : cacheFile(dir, bundlePath, commandOf(argv.slice(2)));
