@@ -19,7 +19,7 @@
  *     retries: 5
  * sync:
  *   - source: registry.example.com/team/app
- *     tags: { regex: '^v1\.', semver: '>=1.2 <2', newest: 3 }
+ *     tags: { regex: '^v1\.', semver: '>=1.2 <2', newest: 3, exclude: ['-rc', '^dev'] }
  *     platforms: [linux/amd64, linux/arm64]
  *   - source: registry.example.com
  *     repositories: [team/db, team/cache]
@@ -135,7 +135,7 @@ class Reader {
 
 const TOP_KEYS = ["version", "jobs", "referrers", "platforms", "destination", "registries", "sync"] as const;
 const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers"] as const;
-const TAG_KEYS = ["names", "regex", "semver", "newest"] as const;
+const TAG_KEYS = ["names", "regex", "semver", "newest", "exclude"] as const;
 const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries"] as const;
 
 interface Defaults {
@@ -160,9 +160,12 @@ function readTags(r: Reader, node: YamlNode, field: string): TagFilter {
   if (range) f.semver = r.string(range, `${field}.semver`);
   const newest = r.get(m, "newest");
   if (newest) f.newest = r.int(newest, `${field}.newest`, 1);
+  const exclude = r.get(m, "exclude");
+  if (exclude) f.exclude = isSeq(exclude) ? r.strings(exclude, `${field}.exclude`) : [r.string(exclude, `${field}.exclude`)];
   // Each checked at its own node, so the message points at the value.
   if (regex) r.check(regex, `${field}.regex`, () => checkTagFilter({ regex: f.regex! }));
   if (range) r.check(range, `${field}.semver`, () => checkTagFilter({ semver: f.semver! }));
+  if (exclude) r.check(exclude, `${field}.exclude`, () => checkTagFilter({ exclude: f.exclude! }));
   return f;
 }
 

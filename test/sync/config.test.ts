@@ -95,6 +95,12 @@ describe("tag selection", () => {
     assert.equal(tagVersion("latest"), null);
   });
 
+  it("exclude wins over names, regex and newest; newest ranks what is left", () => {
+    assert.deepEqual(selectTags(tags, { exclude: ["-rc", "^v"] }).tags, tags.slice(0, 9).filter((t) => !t.includes("-rc") && !t.startsWith("v")));
+    assert.deepEqual(selectTags(tags, { names: ["latest", "gone"], exclude: ["^lat", "^gone$"] }), { tags: [], missing: [] });
+    assert.deepEqual(selectTags(tags, { semver: ">=1", newest: 1, exclude: ["^3\\.19$"] }).tags, ["3.18"]);
+  });
+
   it("reads the referrer tag grammar", () => {
     const d = Digest.of("x");
     assert.deepEqual(parseReferrerTag(`sha256-${d.hex}.att`), { tag: `sha256-${d.hex}.att`, subject: d, kind: "att" });

@@ -31,6 +31,7 @@ function cliFilter(flags: SyncFlags, tag: string | undefined): TagFilter | undef
   if (flags.tagRegex !== undefined) f.regex = flags.tagRegex;
   if (flags.semver !== undefined) f.semver = flags.semver;
   if (flags.newest !== undefined) f.newest = flags.newest;
+  if (flags.exclude) f.exclude = flags.exclude;
   return Object.keys(f).length > 0 ? f : undefined;
 }
 
@@ -67,6 +68,8 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
   const dest = flags.dest === undefined ? undefined : parseSyncTarget(flags.dest, false);
   const rules = config.rules.map((r) => ({
     ...r,
+    // --exclude adds to every rule's exclusions: it only ever takes less.
+    ...(flags.exclude ? { tags: { ...r.tags, exclude: [...(r.tags?.exclude ?? []), ...flags.exclude] } } : {}),
     ...(dest ? { destination: dest } : {}),
     ...(flags.referrers === false ? { referrers: false } : {}),
   }));

@@ -9,6 +9,7 @@ export interface SyncFlags extends TransportFlags {
   tagRegex?: string;
   semver?: string;
   newest?: number;
+  exclude?: string[];
   platform?: string[];
   referrers: boolean;
   jobs?: number;
@@ -33,6 +34,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--tag-regex <regex>", "take the tags this regular expression matches")
     .option("--semver <range>", "take the tags inside this semver range (e.g. '>=1.2 <2')")
     .option("--newest <n>", "of the tags taken, only the N highest versions", parseCount("--newest", 1))
+    .option("--exclude <regex>", "never take the tags this regular expression matches (repeatable; wins over every other filter)", collect)
     .option("--platform <os/arch[/variant]>", "copy only this platform of an index (repeatable)", collect)
     .option("--no-referrers", "leave signatures, attestations and SBOMs behind (copied by default)")
     .option("-j, --jobs <n>", "repositories and images in flight at once (default 4)", parseCount("--jobs", 1))
