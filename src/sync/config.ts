@@ -9,6 +9,9 @@
  * jobs: 4                      # default for --jobs
  * referrers: true              # default for every rule
  * destination: mirror.example.com/mirror   # default destination prefix
+ * skip-existing: false         # default for every rule (a rule may say otherwise)
+ * prune: false                 # default for every rule
+ * shard: 1/3                   # this run's share (--shard)
  * registries:
  *   registry.example.com:
  *     username: alice
@@ -34,6 +37,7 @@ import { parsePlatform, type Platform } from "../oci/platform.js";
 import type { TransportOptions } from "../transport/types.js";
 import { checkTagFilter, type TagFilter } from "./filter.js";
 import { parseSyncSource, parseSyncTarget } from "./locations.js";
+import { parseShard, type Shard } from "./shard.js";
 import type { SyncRule } from "./types.js";
 
 /** Connection settings of one registry, as the file gives them. */
@@ -48,6 +52,8 @@ export interface RegistrySettings {
 
 export interface SyncConfig {
   jobs?: number;
+  /** `shard: 2/3` (usually given per runner with --shard instead). */
+  shard?: Shard;
   rules: SyncRule[];
   /** Registry host (`host[:port]`) → its settings. */
   registries: Map<string, RegistrySettings>;
@@ -133,14 +139,16 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ["version", "jobs", "referrers", "platforms", "destination", "registries", "sync"] as const;
-const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers"] as const;
+const TOP_KEYS = ["version", "jobs", "referrers", "platforms", "destination", "skip-existing", "prune", "shard", "registries", "sync"] as const;
+const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers", "skip-existing", "prune"] as const;
 const TAG_KEYS = ["names", "regex", "semver", "newest", "exclude"] as const;
 const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries"] as const;
 
 interface Defaults {
   destination?: { node: YamlNode; text: string };
   referrers: boolean;
+  skipExisting: boolean;
+  prune: boolean;
   platforms?: Platform[];
 }
 
@@ -183,6 +191,10 @@ function readRule(r: Reader, node: YamlNode, i: number, defaults: Defaults, file
   if (!dest) r.fail(node, field, 'missing "destination" (here or at the top of the file)');
   const destination = r.check(dest.node, destNode ? `${field}.destination` : "destination", () => parseSyncTarget(dest.text, false));
   const rule: SyncRule = { source: parsed.source, destination, referrers: defaults.referrers };
+  const skipNode = r.get(m, "skip-existing");
+  if (skipNode ? r.bool(skipNode, `${field}.skip-existing`) : defaults.skipExisting) rule.skipExisting = true;
+  const pruneNode = r.get(m, "prune");
+  if (pruneNode ? r.bool(pruneNode, `${field}.prune`) : defaults.prune) rule.prune = true;
   const tagsNode = r.get(m, "tags");
   if (tagsNode) rule.tags = readTags(r, tagsNode, `${field}.tags`);
   if (parsed.tag) rule.tags = { ...rule.tags, names: [...(rule.tags?.names ?? []), parsed.tag] };
@@ -242,7 +254,11 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
   const top = r.map(doc.contents as YamlNode | null, "", TOP_KEYS);
   const version = r.get(top, "version");
   if (version && r.scalar(version, "version") !== 1) r.fail(version, "version", "only version 1 is known");
-  const defaults: Defaults = { referrers: true };
+  const defaults: Defaults = { referrers: true, skipExisting: false, prune: false };
+  const skipExisting = r.get(top, "skip-existing");
+  if (skipExisting) defaults.skipExisting = r.bool(skipExisting, "skip-existing");
+  const prune = r.get(top, "prune");
+  if (prune) defaults.prune = r.bool(prune, "prune");
   const dest = r.get(top, "destination");
   if (dest) defaults.destination = { node: dest, text: r.string(dest, "destination") };
   const referrers = r.get(top, "referrers");
@@ -252,6 +268,8 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
   const config: SyncConfig = { rules: [], registries: new Map() };
   const jobs = r.get(top, "jobs");
   if (jobs) config.jobs = r.int(jobs, "jobs", 1);
+  const shard = r.get(top, "shard");
+  if (shard) config.shard = r.check(shard, "shard", () => parseShard(r.string(shard, "shard")));
   const registries = r.get(top, "registries");
   if (registries) {
     const m = r.map(registries, "registries");

@@ -22,7 +22,9 @@ import { RepositoryFactory, type Repository } from "../referrers/repository.js";
 import { expandRules, type RepositoryPair } from "./expand.js";
 import { checkTagFilter, selectTags } from "./filter.js";
 import { MountLedger } from "./mounts.js";
-import type { ImageItem, OutcomeCounts, ReferrerItem, RepositoryFailure, SyncEvent, SyncOptions, SyncRule, SyncSummary } from "./types.js";
+import { pruneCandidates, pruneFailure, removeTag, type PruneItem } from "./prune.js";
+import { inShard } from "./shard.js";
+import type { ImageItem, OutcomeCounts, PruneSkip, ReferrerItem, RepositoryFailure, SyncEvent, SyncOptions, SyncRule, SyncSummary } from "./types.js";
 
 export const DEFAULT_SYNC_JOBS = 4;
 
@@ -60,8 +62,12 @@ class SyncRun {
   readonly items: ImageItem[] = [];
   readonly referrerItems: ReferrerItem[] = [];
   readonly repoFailures: RepositoryFailure[] = [];
+  readonly pruneItems: PruneItem[] = [];
+  readonly pruneSkipped: PruneSkip[] = [];
   readonly blobs: BlobCounts = { copied: 0, skipped: 0, mounted: 0 };
   bytes = 0;
+  /** Some rule prunes: the summary then reports prunes. */
+  rulesPrune = false;
 
   constructor(readonly opts: SyncOptions) {
     const jobs = opts.jobs ?? DEFAULT_SYNC_JOBS;
@@ -110,6 +116,17 @@ class SyncRun {
     this.repoFailures.push(failure);
     this.failed();
     this.emit({ type: "repository-failed", failure });
+  }
+
+  recordPrune(item: PruneItem): void {
+    this.pruneItems.push(item);
+    if (item.outcome === "failed") this.failed();
+    this.emit({ type: "prune", item });
+  }
+
+  skipPrune(skip: PruneSkip): void {
+    this.pruneSkipped.push(skip);
+    this.emit({ type: "prune-skipped", skip });
   }
 
   add(summary: CopySummary): void {
@@ -176,18 +193,70 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
   }
 }
 
+/** The destination's tags; a repository or layout that does not exist yet has none. */
+async function destinationTags(run: SyncRun, dst: Repository): Promise<string[]> {
+  try {
+    return await run.requests(() => dst.listTags());
+  } catch (err) {
+    if (err instanceof NotFoundError) return [];
+    throw err;
+  }
+}
+
+/** Removes (or, in a dry run, lists) the destination tags the source no longer has, one at a time. */
+async function pruneRepository(run: SyncRun, pair: RepositoryPair, dst: Repository, destTags: readonly string[], srcTags: readonly string[]): Promise<void> {
+  const gone = pruneCandidates(destTags, srcTags, pair.rule.tags, (t) => inShard(run.opts.shard, pair.name, t));
+  for (const tag of gone) {
+    const destination = `${dst.display}:${tag}`;
+    if (run.opts.dryRun) {
+      run.recordPrune({ destination, tag, outcome: "planned" });
+      continue;
+    }
+    try {
+      const digest = await run.requests(() => removeTag(dst, run.destinations, tag, run.signal));
+      run.recordPrune({ destination, tag, ...(digest ? { digest } : {}), outcome: "pruned" });
+    } catch (err) {
+      if (!run.stopped(err)) run.recordPrune(pruneFailure(destination, tag, err));
+    }
+  }
+}
+
+/** True when anything of this destination repository failed in this run (then it is not pruned). */
+function repositoryFailed(run: SyncRun, dst: Repository): boolean {
+  const inRepo = (where: string): boolean => where.startsWith(`${dst.display}:`) || where.startsWith(`${dst.display}@`) || where === dst.display;
+  return run.items.some((i) => i.outcome === "failed" && inRepo(i.destination)) || run.referrerItems.some((r) => r.outcome === "failed" && r.destination === dst.display);
+}
+
 async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
   const src = run.sources.open(pair.source);
   const dst = run.destinations.open(pair.destination);
+  const { rule } = pair;
+  const noPrune = (reason: string): void => {
+    if (rule.prune) run.skipPrune({ source: src.display, destination: dst.display, reason });
+  };
   let tags: string[];
+  let destTags: string[] | undefined;
   try {
     tags = await run.requests(() => src.listTags());
+  } catch (err) {
+    if (!run.stopped(err)) {
+      run.recordRepository({ source: src.display, destination: dst.display, error: itemError(err) });
+      noPrune("the source's tag list failed");
+    }
+    return;
+  }
+  try {
+    if (rule.skipExisting || rule.prune) destTags = await destinationTags(run, dst);
   } catch (err) {
     if (!run.stopped(err)) run.recordRepository({ source: src.display, destination: dst.display, error: itemError(err) });
     return;
   }
-  const selection = selectTags(tags, pair.rule.tags);
-  if (selection.tags.length > 0 && !run.opts.dryRun) {
+  const mine = (tag: string): boolean => inShard(run.opts.shard, pair.name, tag);
+  const selection = selectTags(tags, rule.tags);
+  const wanted = selection.tags.filter(mine);
+  const existing = new Set(rule.skipExisting ? wanted.filter((t) => destTags!.includes(t)) : []);
+  const todo = wanted.filter((t) => !existing.has(t));
+  if (todo.length > 0 && !run.opts.dryRun) {
     try {
       await dst.prepare();
     } catch (err) {
@@ -195,25 +264,33 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
       return;
     }
   }
-  run.emit({ type: "repository", source: src.display, destination: dst.display, tags: selection.tags.length });
-  for (const tag of selection.missing) {
+  run.emit({ type: "repository", source: src.display, destination: dst.display, tags: wanted.length });
+  for (const tag of selection.missing.filter(mine)) {
     const where = `${src.display}:${tag}`;
     run.record({ source: where, destination: `${dst.display}:${tag}`, tag, outcome: "failed", error: { code: "E_NOT_FOUND", message: `tag ${tag} not found in ${src.display}` } });
   }
-  const subjects = (await Promise.all(selection.tags.map((tag) => syncImage(run, pair, src, dst, tag)))).filter((s): s is Subject => s !== undefined);
-  if (pair.rule.referrers === false || subjects.length === 0 || run.signal.aborted) return;
-  await copyReferrers(
-    {
-      src,
-      dst,
-      srcTags: tags,
-      transfer: run.transfer(),
-      requests: run.requests,
-      ...(run.opts.dryRun ? { dryRun: true } : {}),
-      onResult: (r) => run.recordReferrer({ ...r, source: src.display, destination: dst.display }),
-    },
-    subjects,
-  );
+  // Skip-existing: the destination's tag list is the answer; the source is not asked about these tags.
+  for (const tag of existing) run.record({ source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "up-to-date", existing: true });
+  const subjects = (await Promise.all(todo.map((tag) => syncImage(run, pair, src, dst, tag)))).filter((s): s is Subject => s !== undefined);
+  if (rule.referrers !== false && subjects.length > 0 && !run.signal.aborted) {
+    await copyReferrers(
+      {
+        src,
+        dst,
+        srcTags: tags,
+        transfer: run.transfer(),
+        requests: run.requests,
+        ...(run.opts.dryRun ? { dryRun: true } : {}),
+        onResult: (r) => run.recordReferrer({ ...r, source: src.display, destination: dst.display }),
+      },
+      subjects,
+    );
+  }
+  if (!rule.prune || run.signal.aborted) return;
+  // An empty listing is more often a registry that hides tags than a source that deleted everything.
+  if (tags.length === 0) return noPrune("the source lists no tags");
+  if (repositoryFailed(run, dst)) return noPrune("something in it failed to sync");
+  await pruneRepository(run, pair, dst, destTags!, tags);
 }
 
 function summarize(run: SyncRun, repositories: number): SyncSummary {
@@ -236,8 +313,14 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
         message: r.error!.message,
       })),
   ];
+  const pruned = { pruned: 0, planned: 0, failed: 0 };
+  for (const p of run.pruneItems) pruned[p.outcome]++;
+  failures.push(...run.pruneItems.filter((p) => p.outcome === "failed").map((p) => ({ source: p.destination, destination: p.destination, tag: p.tag, code: p.error!.code, message: p.error!.message })));
+  const pruneOn = run.rulesPrune;
   return {
     dryRun: run.opts.dryRun === true,
+    ...(run.opts.shard ? { shard: run.opts.shard } : {}),
+    ...(pruneOn ? { prune: pruned, pruneItems: run.pruneItems, pruneSkipped: run.pruneSkipped } : {}),
     repositories,
     images,
     referrers,
@@ -259,6 +342,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
 export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): Promise<SyncSummary> {
   for (const r of rules) if (r.tags) checkTagFilter(r.tags);
   const run = new SyncRun(opts);
+  run.rulesPrune = rules.some((r) => r.prune === true);
   try {
     const expansion = await expandRules(rules, run.sources);
     for (const f of expansion.failures) run.recordRepository({ source: f.source, destination: f.destination, error: itemError(f.error) });

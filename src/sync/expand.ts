@@ -13,6 +13,8 @@ import type { SyncRule } from "./types.js";
 
 export interface RepositoryPair {
   rule: SyncRule;
+  /** The repository's name (`team/app`): the same on every runner, what shards hash. */
+  name: string;
   source: Location;
   destination: Location;
 }
@@ -70,7 +72,7 @@ function setOnly(rule: SyncRule, what: string): void {
 
 async function expandRule(rule: SyncRule, sources: RepositoryFactory): Promise<RepositoryPair[]> {
   const src = rule.source;
-  const pair = (source: Location, repoPath: string): RepositoryPair => ({ rule, source, destination: target(rule, repoPath) });
+  const pair = (source: Location, repoPath: string): RepositoryPair => ({ rule, name: repoPath, source, destination: target(rule, repoPath) });
   switch (src.kind) {
     case "repository": {
       if (src.location.transport === "oci" && !(await isLayout(src.location.path))) {

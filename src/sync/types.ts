@@ -4,8 +4,10 @@ import type { ItemError, ItemOutcome, ReferrerResult } from "../referrers/copy.j
 import type { Location } from "../ref/location.js";
 import type { TransportOptions } from "../transport/types.js";
 import type { TagFilter } from "./filter.js";
+import type { PruneItem } from "./prune.js";
+import type { Shard } from "./shard.js";
 
-export type { ItemError, ItemOutcome, ReferrerResult, TagFilter };
+export type { ItemError, ItemOutcome, PruneItem, ReferrerResult, Shard, TagFilter };
 
 /**
  * Where a rule's repositories come from:
@@ -33,6 +35,10 @@ export interface SyncRule {
   platforms?: Platform[];
   /** Copy referrers (signatures, attestations, SBOMs) too; default true. */
   referrers?: boolean;
+  /** A tag the destination already has is left alone, unasked at the source (its referrers too). */
+  skipExisting?: boolean;
+  /** Destination tags the source no longer has (and the filter would take) are removed after a clean sync of the repository. */
+  prune?: boolean;
   /** Where the rule was written (`sync.yaml:12`), for messages. */
   origin?: string;
 }
@@ -49,6 +55,8 @@ export interface SyncOptions {
   sourceOptions?: (loc: Location) => TransportOptions;
   destinationOptions?: (loc: Location) => TransportOptions;
   onEvent?: (event: SyncEvent) => void;
+  /** Take only this shard's images (see shard.ts). */
+  shard?: Shard;
 }
 
 /** One image (a tag) of a sync and what happened to it. */
@@ -63,6 +71,8 @@ export interface ImageItem {
   blobs?: BlobCounts;
   bytes?: number;
   platforms?: string[];
+  /** Left alone because the destination has the tag (skip-existing): its digest was not asked. */
+  existing?: boolean;
 }
 
 /** A referrer (signature, attestation, SBOM, or the tag schema's index) and what happened to it. */
@@ -76,6 +86,19 @@ export interface RepositoryFailure {
   source: string;
   destination?: string;
   error: ItemError;
+}
+
+/** A repository whose prune was not done, and why. */
+export interface PruneSkip {
+  source: string;
+  destination: string;
+  reason: string;
+}
+
+export interface PruneCounts {
+  pruned: number;
+  planned: number;
+  failed: number;
 }
 
 export interface OutcomeCounts {
@@ -98,6 +121,12 @@ export interface SyncSummary {
   failures: Array<{ source: string; destination?: string; tag?: string; digest?: string; code: string; message: string }>;
   items: ImageItem[];
   referrerItems: ReferrerItem[];
+  /** The shard this run took (`--shard K/N`). */
+  shard?: Shard;
+  /** With prune: what it removed (or would, in a dry run), what it could not, and repositories it left alone. */
+  prune?: PruneCounts;
+  pruneItems?: PruneItem[];
+  pruneSkipped?: PruneSkip[];
 }
 
 export type SyncEvent =
@@ -105,4 +134,6 @@ export type SyncEvent =
   | { type: "image"; item: ImageItem }
   | { type: "referrer"; item: ReferrerItem }
   | { type: "repository-failed"; failure: RepositoryFailure }
+  | { type: "prune"; item: PruneItem }
+  | { type: "prune-skipped"; skip: PruneSkip }
   | { type: "done"; summary: SyncSummary };

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseSyncConfig, SyncConfigError } from "../../src/sync/config.js";
 import { selectTags, tagVersion } from "../../src/sync/filter.js";
+import { pruneCandidates } from "../../src/sync/prune.js";
 import { findLayouts } from "../../src/sync/expand.js";
 import { parseReferrerTag } from "../../src/referrers/tags.js";
 import { Digest } from "../../src/oci/digest.js";
@@ -99,6 +100,18 @@ describe("tag selection", () => {
     assert.deepEqual(selectTags(tags, { exclude: ["-rc", "^v"] }).tags, tags.slice(0, 9).filter((t) => !t.includes("-rc") && !t.startsWith("v")));
     assert.deepEqual(selectTags(tags, { names: ["latest", "gone"], exclude: ["^lat", "^gone$"] }), { tags: [], missing: [] });
     assert.deepEqual(selectTags(tags, { semver: ">=1", newest: 1, exclude: ["^3\\.19$"] }).tags, ["3.18"]);
+  });
+
+  it("prune candidates: tags the source lost that the filter would take (newest aside), exclusions and other shards kept", () => {
+    const dest = ["1.0.0", "1.1.0", "latest", "old", "manual-1", `sha256-${"b".repeat(64)}`];
+    const src = ["1.1.0", "latest"];
+    const all = (): boolean => true;
+    assert.deepEqual(pruneCandidates(dest, src, undefined, all), ["1.0.0", "old", "manual-1"]);
+    assert.deepEqual(pruneCandidates(dest, src, { exclude: ["^manual"] }, all), ["1.0.0", "old"]);
+    assert.deepEqual(pruneCandidates(dest, src, { semver: ">=1", newest: 1 }, all), ["1.0.0"]);
+    assert.deepEqual(pruneCandidates(dest, src, { newest: 1 }, all), ["1.0.0"], "newest never takes a tag that is no version");
+    assert.deepEqual(pruneCandidates(dest, src, { names: ["old", "latest"] }, all), ["old"]);
+    assert.deepEqual(pruneCandidates(dest, src, undefined, (t) => t !== "old"), ["1.0.0", "manual-1"]);
   });
 
   it("reads the referrer tag grammar", () => {

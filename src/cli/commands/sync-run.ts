@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import type { Location } from "../../ref/location.js";
-import { IncompleteError, loadSyncConfig, optionsFor, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
-import type { ImageItem, ReferrerItem, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
+import { formatShard, IncompleteError, loadSyncConfig, optionsFor, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
+import type { ImageItem, PruneItem, ReferrerItem, Shard, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
 import type { RegistrySettings } from "../../sync/config.js";
 import type { TransportOptions } from "../../transport/types.js";
 import type { CliContext } from "../context.js";
@@ -35,12 +35,17 @@ function cliFilter(flags: SyncFlags, tag: string | undefined): TagFilter | undef
   return Object.keys(f).length > 0 ? f : undefined;
 }
 
+/** --skip-existing and --prune as rule settings (on the command line they turn them on; the file may turn them on per rule). */
+function ruleSwitches(flags: SyncFlags): Pick<SyncRule, "skipExisting" | "prune"> {
+  return { ...(flags.skipExisting ? { skipExisting: true } : {}), ...(flags.prune ? { prune: true } : {}) };
+}
+
 /** `dray sync SRC DST`: a repository goes to exactly DST; a registry or a folder of layouts goes under DST as a prefix. */
 async function rulesFromArguments(src: string, dst: string, flags: SyncFlags): Promise<SyncRule[]> {
   const parsed = parseSyncSource(src);
   const s = parsed.source;
   const one = s.kind === "repository" && (s.location.transport === "docker" || (await isLayoutDir(s.location.path)));
-  const rule: SyncRule = { source: s, destination: parseSyncTarget(dst, one), referrers: flags.referrers };
+  const rule: SyncRule = { source: s, destination: parseSyncTarget(dst, one), referrers: flags.referrers, ...ruleSwitches(flags) };
   const tags = cliFilter(flags, parsed.tag);
   if (tags) rule.tags = tags;
   if (flags.platform) rule.platforms = flags.platform.map(parsePlatform);
@@ -50,6 +55,7 @@ async function rulesFromArguments(src: string, dst: string, flags: SyncFlags): P
 interface Plan {
   rules: SyncRule[];
   jobs?: number;
+  shard?: Shard;
   registries: Map<string, RegistrySettings>;
 }
 
@@ -72,8 +78,9 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
     ...(flags.exclude ? { tags: { ...r.tags, exclude: [...(r.tags?.exclude ?? []), ...flags.exclude] } } : {}),
     ...(dest ? { destination: dest } : {}),
     ...(flags.referrers === false ? { referrers: false } : {}),
+    ...ruleSwitches(flags),
   }));
-  return { rules, ...(config.jobs ? { jobs: config.jobs } : {}), registries: config.registries };
+  return { rules, ...(config.jobs ? { jobs: config.jobs } : {}), ...(config.shard ? { shard: config.shard } : {}), registries: config.registries };
 }
 
 /** One TransportOptions object per registry and side: the flags, with the file's settings for that host on top. */
@@ -95,6 +102,7 @@ const OUTCOME_WORD: Record<ImageItem["outcome"], string> = { copied: "copied", "
 
 function imageLine(i: ImageItem): string {
   const what = `${i.source} -> ${i.destination}`;
+  if (i.existing) return `${"exists".padEnd(11)} ${what}`;
   if (i.outcome === "failed") return `FAILED      ${what}: ${i.error?.message ?? "failed"}`;
   const extra = i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
   return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${i.digest ? shortDigest(i.digest) : ""}${extra}`;
@@ -111,8 +119,17 @@ function referrerLine(r: ReferrerItem): string {
   return `${OUTCOME_WORD[r.outcome].padEnd(11)} ${what}`;
 }
 
+function pruneLine(p: PruneItem): string {
+  if (p.outcome === "failed") return `FAILED      prune ${p.destination}: ${p.error?.message ?? "failed"}`;
+  return `${(p.outcome === "planned" ? "would prune" : "pruned").padEnd(11)} ${p.destination}${p.digest ? ` ${shortDigest(p.digest)}` : ""}`;
+}
+
 function eventLine(e: SyncEvent): string | undefined {
   switch (e.type) {
+    case "prune":
+      return pruneLine(e.item);
+    case "prune-skipped":
+      return `no prune    ${e.skip.destination}: ${e.skip.reason}`;
     case "image":
       return imageLine(e.item);
     case "referrer":
@@ -136,7 +153,9 @@ export function describeSync(s: SyncSummary): string {
   const lines = [
     `${s.dryRun ? "Dry run over" : "Synced"} ${s.repositories} ${s.repositories === 1 ? "repository" : "repositories"} in ${s.seconds.toFixed(1)} s: ` +
       `images ${counts(s.images, s.dryRun)}; referrers ${counts(s.referrers, s.dryRun)}; ` +
-      `blobs ${copied} copied (${formatBytes(s.bytes)}), ${skipped} skipped, ${mounted} mounted`,
+      `blobs ${copied} copied (${formatBytes(s.bytes)}), ${skipped} skipped, ${mounted} mounted` +
+      (s.prune ? `; tags ${s.dryRun ? `${s.prune.planned} to prune` : `${s.prune.pruned} pruned`}, ${s.prune.failed} left` : "") +
+      (s.shard ? ` (shard ${formatShard(s.shard)})` : ""),
   ];
   for (const f of s.failures) lines.push(`  failed: ${f.source}${f.tag && !f.source.endsWith(`:${f.tag}`) ? ` ${f.tag}` : ""}: ${f.message}`);
   return lines.join("\n");
@@ -147,6 +166,7 @@ function planText(s: SyncSummary): string {
   const out: string[] = [];
   for (const i of s.items) if (i.outcome === "planned") out.push(`copy ${i.source} ${i.destination}`);
   for (const r of s.referrerItems) if (r.outcome === "planned") out.push(`referrer ${referrerName(r)} ${r.source} ${r.destination}`);
+  for (const p of s.pruneItems ?? []) if (p.outcome === "planned") out.push(`prune ${p.destination}`);
   return out.map((l) => `${l}\n`).join("");
 }
 
@@ -173,6 +193,8 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   };
   const jobs = flags.jobs ?? p.jobs;
   if (jobs !== undefined) opts.jobs = jobs;
+  const shard = flags.shard !== undefined ? parseShard(flags.shard) : p.shard;
+  if (shard) opts.shard = shard;
   const summary = await sync(p.rules, opts);
   if (!quiet) ctx.message(describeSync(summary));
   if (format.kind === "json") await writeOut(ctx, toJson(summary));

@@ -10,6 +10,9 @@ export interface SyncFlags extends TransportFlags {
   semver?: string;
   newest?: number;
   exclude?: string[];
+  skipExisting?: boolean;
+  prune?: boolean;
+  shard?: string;
   platform?: string[];
   referrers: boolean;
   jobs?: number;
@@ -36,6 +39,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--newest <n>", "of the tags taken, only the N highest versions", parseCount("--newest", 1))
     .option("--exclude <regex>", "never take the tags this regular expression matches (repeatable; wins over every other filter)", collect)
     .option("--platform <os/arch[/variant]>", "copy only this platform of an index (repeatable)", collect)
+    .option("--skip-existing", "leave alone the tags the destination already has, without asking the source about them")
+    .option("--prune", "delete destination tags the source no longer has (after a clean sync of their repository)")
+    .option("--shard <K/N>", "take only shard K of N (a stable split of the images, for N runners at once)")
     .option("--no-referrers", "leave signatures, attestations and SBOMs behind (copied by default)")
     .option("-j, --jobs <n>", "repositories and images in flight at once (default 4)", parseCount("--jobs", 1))
     .option("--keep-going", "go on after a failing image and report it at the end (the default)")
