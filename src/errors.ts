@@ -36,6 +36,12 @@ export type ErrorCode =
   // interrupted (exit 130)
   | "E_INTERRUPTED";
 
+/** The codes each error class may carry: a class's family fixes its exit code. */
+export type UsageCode = "E_USAGE" | "E_REF_INVALID" | "E_LOCATION_INVALID" | "E_DIGEST_INVALID" | "E_PLATFORM_INVALID";
+export type NotFoundCode = "E_NOT_FOUND" | "E_PLATFORM_NOT_FOUND";
+export type AuthCode = "E_AUTH_DENIED" | "E_AUTH_FAILED";
+export type IntegrityCode = "E_DIGEST_MISMATCH" | "E_SIZE_MISMATCH" | "E_MANIFEST_INVALID" | "E_UNSUPPORTED_MEDIA_TYPE" | "E_TOO_LARGE" | "E_UNSAFE_INPUT";
+
 export interface DrayErrorDetails {
   /** The location or URL the failure concerns, already free of credentials. */
   where?: string;
@@ -46,16 +52,23 @@ export interface DrayErrorDetails {
   cause?: unknown;
 }
 
+/** Details plus a code narrower than the class's default (`{ code: "E_REF_INVALID" }` on a UsageError). */
+export type DetailsWithCode<C extends ErrorCode> = DrayErrorDetails & { code?: C };
+
+/**
+ * Every constructor takes the message first and everything else in one
+ * options object, as undici's errors do: `new IntegrityError(msg, { code, where })`.
+ */
 export class DrayError extends Error {
   readonly code: ErrorCode;
   readonly where: string | undefined;
   readonly registryCode: string | undefined;
   readonly status: number | undefined;
 
-  constructor(code: ErrorCode, message: string, details: DrayErrorDetails = {}) {
+  constructor(message: string, details: DrayErrorDetails & { code: ErrorCode }) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
-    this.code = code;
+    this.code = details.code;
     this.where = details.where;
     this.registryCode = details.registryCode;
     this.status = details.status;
@@ -64,64 +77,88 @@ export class DrayError extends Error {
 
 /** Bad command line, location, reference or digest grammar. */
 export class UsageError extends DrayError {
-  constructor(message: string, code: ErrorCode = "E_USAGE", details?: DrayErrorDetails) {
-    super(code, message, details);
+  constructor(message: string, details: DetailsWithCode<UsageCode> = {}) {
+    super(message, { ...details, code: details.code ?? "E_USAGE" });
   }
 }
 
+/** A mistake in a sync configuration file, with its place. */
+export class SyncConfigError extends UsageError {}
+
 /** A repository, tag, digest, platform or layout reference that does not exist. */
 export class NotFoundError extends DrayError {
-  constructor(message: string, details?: DrayErrorDetails, code: ErrorCode = "E_NOT_FOUND") {
-    super(code, message, details);
+  constructor(message: string, details: DetailsWithCode<NotFoundCode> = {}) {
+    super(message, { ...details, code: details.code ?? "E_NOT_FOUND" });
   }
 }
 
 /** The registry refused our credentials, or we have none it accepts. */
 export class AuthError extends DrayError {
-  constructor(message: string, details?: DrayErrorDetails, code: ErrorCode = "E_AUTH_DENIED") {
-    super(code, message, details);
+  constructor(message: string, details: DetailsWithCode<AuthCode> = {}) {
+    super(message, { ...details, code: details.code ?? "E_AUTH_DENIED" });
   }
 }
 
 /** Content that is not what it claims to be: digests, sizes, manifest shapes, unsafe archives. */
 export class IntegrityError extends DrayError {
-  constructor(code: ErrorCode, message: string, details?: DrayErrorDetails) {
-    super(code, message, details);
+  constructor(message: string, details: DrayErrorDetails & { code: IntegrityCode }) {
+    super(message, details);
   }
 }
 
 /** A registry answered with an error we cannot classify more precisely. */
 export class RegistryError extends DrayError {
-  constructor(message: string, details?: DrayErrorDetails) {
-    super("E_REGISTRY", message, details);
+  constructor(message: string, details: DrayErrorDetails = {}) {
+    super(message, { ...details, code: "E_REGISTRY" });
   }
 }
 
 /** Connection refused, reset, timed out, TLS failure. */
 export class NetworkError extends DrayError {
-  constructor(message: string, details?: DrayErrorDetails) {
-    super("E_NETWORK", message, details);
+  constructor(message: string, details: DrayErrorDetails = {}) {
+    super(message, { ...details, code: "E_NETWORK" });
   }
 }
 
 /** Local file system failure. */
 export class IoError extends DrayError {
-  constructor(message: string, details?: DrayErrorDetails) {
-    super("E_IO", message, details);
+  constructor(message: string, details: DrayErrorDetails = {}) {
+    super(message, { ...details, code: "E_IO" });
   }
 }
 
 /** A transport asked to do something it cannot (e.g. mount into an archive). */
 export class UnsupportedError extends DrayError {
-  constructor(message: string, details?: DrayErrorDetails) {
-    super("E_UNSUPPORTED", message, details);
+  constructor(message: string, details: DrayErrorDetails = {}) {
+    super(message, { ...details, code: "E_UNSUPPORTED" });
+  }
+}
+
+/** A credentials file or credential helper that cannot be read or used. */
+export class CredentialsError extends DrayError {
+  constructor(message: string, details: DrayErrorDetails = {}) {
+    super(message, { ...details, code: "E_CREDENTIALS" });
+  }
+}
+
+/** The OS keychain (through @github/keytar) is missing or refused. */
+export class KeychainError extends DrayError {
+  constructor(message: string, details: DrayErrorDetails = {}) {
+    super(message, { ...details, code: "E_KEYCHAIN" });
+  }
+}
+
+/** Some images of a sync, or referrers of a copy, failed while the rest went through (exit 1 after the summary). */
+export class IncompleteError extends DrayError {
+  constructor(message: string, details: DrayErrorDetails = {}) {
+    super(message, { ...details, code: "E_INCOMPLETE" });
   }
 }
 
 /** The user interrupted the run (SIGINT) or the operation was aborted. */
 export class InterruptedError extends DrayError {
-  constructor(message = "interrupted", details?: DrayErrorDetails) {
-    super("E_INTERRUPTED", message, details);
+  constructor(message = "interrupted", details: DrayErrorDetails = {}) {
+    super(message, { ...details, code: "E_INTERRUPTED" });
   }
 }
 
@@ -151,7 +188,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   E_INTERRUPTED: 130,
 };
 
-/** The process exit code of CLI.md for any thrown value. */
+/** The process exit code (README, "Exit codes") for any thrown value. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof DrayError) return EXIT_BY_CODE[err.code];
   return 1;

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { DrayError } from "../errors.js";
+import { CredentialsError } from "../errors.js";
 
 /**
  * Docker `config.json` and containers `auth.json` share one shape:
@@ -32,10 +32,6 @@ export const DOCKER_IO = "docker.io";
 export const DOCKER_HUB_LEGACY_KEY = "https://index.docker.io/v1/";
 const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
 
-function credentialsError(message: string, where: string): DrayError {
-  return new DrayError("E_CREDENTIALS", message, { where });
-}
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -48,16 +44,16 @@ export async function readAuthFile(path: string): Promise<AuthFile | undefined> 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw credentialsError(`cannot read credentials file ${path}: ${(err as Error).message}`, path);
+    throw new CredentialsError(`cannot read credentials file ${path}: ${(err as Error).message}`, { where: path });
   }
   if (text.trim() === "") return { path, auths: new Map(), credHelpers: new Map() };
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch {
-    throw credentialsError(`credentials file ${path} is not valid JSON`, path);
+    throw new CredentialsError(`credentials file ${path} is not valid JSON`, { where: path });
   }
-  if (!isObject(doc)) throw credentialsError(`credentials file ${path} is not a JSON object`, path);
+  if (!isObject(doc)) throw new CredentialsError(`credentials file ${path} is not a JSON object`, { where: path });
   const auths = new Map<string, unknown>();
   if (isObject(doc.auths)) for (const [k, v] of Object.entries(doc.auths)) auths.set(k, v);
   const credHelpers = new Map<string, string>();
@@ -119,14 +115,14 @@ export function findKey<T>(map: Map<string, T>, host: string, repoPath: string |
 /** Decodes one `auths` entry; malformed base64 or a missing colon is an error naming the file. */
 export function parseAuthEntry(value: unknown, file: string, key: string): AuthEntry {
   const where = `${file} (auths["${key}"])`;
-  if (!isObject(value)) throw credentialsError(`credentials entry ${where} is not an object`, file);
+  if (!isObject(value)) throw new CredentialsError(`credentials entry ${where} is not an object`, { where: file });
   if (value.drayKeychain === true) return { kind: "keychain" };
   let username = typeof value.username === "string" ? value.username : "";
   let password = typeof value.password === "string" ? value.password : "";
   if (typeof value.auth === "string" && value.auth !== "") {
     const decoded = decodeBase64Strict(value.auth);
     const colon = decoded?.indexOf(":") ?? -1;
-    if (decoded === undefined || colon < 0) throw credentialsError(`credentials entry ${where}: "auth" is not base64 of user:password`, file);
+    if (decoded === undefined || colon < 0) throw new CredentialsError(`credentials entry ${where}: "auth" is not base64 of user:password`, { where: file });
     username = decoded.slice(0, colon);
     password = decoded.slice(colon + 1);
   }

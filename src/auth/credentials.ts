@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { DrayError } from "../errors.js";
+import { KeychainError } from "../errors.js";
 import type { Credentials } from "../transport/types.js";
 import {
   canonicalRegistryHost,
@@ -121,7 +121,7 @@ async function fromKeychain(host: string): Promise<RegistryCredential | undefine
   try {
     mod = await import("./keychain.js");
   } catch (err) {
-    throw new DrayError("E_KEYCHAIN", `credentials for ${host} are in the OS keychain, but keychain support could not be loaded: ${(err as Error).message}`, {
+    throw new KeychainError(`credentials for ${host} are in the OS keychain, but keychain support could not be loaded: ${(err as Error).message}`, {
       where: host,
       cause: err,
     });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { DrayError } from "../errors.js";
+import { CredentialsError } from "../errors.js";
 
 /**
  * The docker credential-helper protocol: `docker-credential-NAME get` reads
@@ -20,8 +20,8 @@ export const HELPER_TIMEOUT_MS = 30_000;
 const NOT_FOUND_RE = /credentials not found/i;
 const MAX_OUTPUT = 64 * 1024;
 
-function helperError(name: string, why: string): DrayError {
-  return new DrayError("E_CREDENTIALS", `credential helper docker-credential-${name} failed: ${why}`, { where: `docker-credential-${name}` });
+function helperError(name: string, why: string): CredentialsError {
+  return new CredentialsError(`credential helper docker-credential-${name} failed: ${why}`, { where: `docker-credential-${name}` });
 }
 
 interface RunResult {

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { DrayError } from "../errors.js";
+import { KeychainError } from "../errors.js";
 import type { Credentials } from "../transport/types.js";
 
 /**
@@ -31,12 +31,6 @@ function installHint(): string {
   return "reinstall dray with its optional dependency @github/keytar (npm install --include=optional)";
 }
 
-export class KeychainError extends DrayError {
-  constructor(message: string, cause?: unknown) {
-    super("E_KEYCHAIN", message, cause === undefined ? {} : { cause });
-  }
-}
-
 let loaded: Promise<Keytar> | undefined;
 
 async function importKeytar(): Promise<Keytar> {
@@ -50,7 +44,7 @@ async function importKeytar(): Promise<Keytar> {
     if (typeof api.setPassword !== "function") throw new Error("unexpected module shape");
     return api;
   } catch (err) {
-    throw new KeychainError(`the OS keychain is not available: @github/keytar could not be loaded (${firstLine(err)}); ${installHint()}`, err);
+    throw new KeychainError(`the OS keychain is not available: @github/keytar could not be loaded (${firstLine(err)}); ${installHint()}`, { cause: err });
   }
 }
 
@@ -71,9 +65,9 @@ function firstLine(err: unknown): string {
 function serviceError(what: string, err: unknown): KeychainError {
   const detail = firstLine(err);
   if (/D-Bus|DBus|org\.freedesktop\.secrets|Secret Service|\$DISPLAY|not provided by any \.service/i.test(detail)) {
-    return new KeychainError(`${what}: no Secret Service answered on D-Bus (${detail}); ${installHint()}`, err);
+    return new KeychainError(`${what}: no Secret Service answered on D-Bus (${detail}); ${installHint()}`, { cause: err });
   }
-  return new KeychainError(`${what}: ${detail}`, err);
+  return new KeychainError(`${what}: ${detail}`, { cause: err });
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readFile, realpath, rename, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { DrayError, IoError, UsageError } from "../errors.js";
+import { CredentialsError, IoError, UsageError } from "../errors.js";
 import type { Credentials } from "../transport/types.js";
 import { canonicalRegistryHost, helperServerURL, normaliseKey } from "./authfile.js";
 import { deleteKeychainCredential, storeKeychainCredential } from "./keychain.js";
@@ -47,7 +47,7 @@ const HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:
  */
 export function parseRegistryHost(text: string): string {
   const host = text.trim().replace(/^(?:docker|https?):\/\//i, "").replace(/\/.*$/, "");
-  if (!HOST_RE.test(host)) throw new UsageError(`invalid registry host "${text}": expected HOST[:PORT]`, "E_REF_INVALID");
+  if (!HOST_RE.test(host)) throw new UsageError(`invalid registry host "${text}": expected HOST[:PORT]`, { code: "E_REF_INVALID" });
   return canonicalRegistryHost(host);
 }
 
@@ -82,10 +82,10 @@ export async function readDockerConfig(path: string): Promise<Json> {
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new DrayError("E_CREDENTIALS", `${path} is not valid JSON; fix or remove it before logging in`, { where: path });
+    throw new CredentialsError(`${path} is not valid JSON; fix or remove it before logging in`, { where: path });
   }
-  if (!isObject(doc)) throw new DrayError("E_CREDENTIALS", `${path} is not a JSON object`, { where: path });
-  if (doc.auths !== undefined && !isObject(doc.auths)) throw new DrayError("E_CREDENTIALS", `${path}: "auths" is not an object`, { where: path });
+  if (!isObject(doc)) throw new CredentialsError(`${path} is not a JSON object`, { where: path });
+  if (doc.auths !== undefined && !isObject(doc.auths)) throw new CredentialsError(`${path}: "auths" is not an object`, { where: path });
   return doc;
 }
 

@@ -107,7 +107,7 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
     throw new UnsupportedError(`zstd layers cannot be decompressed for a docker-archive (${at}): this Node.js has no zstd`, { where: at });
   }
   if (compression === "none" && !desc.digest.equals(diffId)) {
-    throw new IntegrityError("E_DIGEST_MISMATCH", `uncompressed layer ${desc.digest} does not match its diff_id ${diffId} (${at})`, { where: at });
+    throw new IntegrityError(`uncompressed layer ${desc.digest} does not match its diff_id ${diffId} (${at})`, { code: "E_DIGEST_MISMATCH", where: at });
   }
   const digest = desc.digest.toString();
   const signal = session.signal;

@@ -36,8 +36,7 @@ async function fetchManifest(session: CopySession, src: ImageSource, desc: Descr
   const raw = await session.requests(() => src.getManifest(desc.digest, { signal: session.signal }));
   const at = `${where} manifest ${desc.digest}`;
   if (!raw.digest.equals(desc.digest) || raw.bytes.length !== desc.size) {
-    throw new IntegrityError("E_DIGEST_MISMATCH", `manifest ${desc.digest} (${desc.size} bytes) read as ${raw.digest} (${raw.bytes.length} bytes) at ${where}`, {
-      where: at,
+    throw new IntegrityError(`manifest ${desc.digest} (${desc.size} bytes) read as ${raw.digest} (${raw.bytes.length} bytes) at ${where}`, { code: "E_DIGEST_MISMATCH", where: at,
     });
   }
   return raw;
@@ -49,7 +48,7 @@ async function expand(session: CopySession, src: ImageSource, raw: RawManifest, 
   // Store under the document's own type: a transport may report a generic Content-Type.
   const typed: RawManifest = { ...raw, mediaType: parsed.mediaType };
   if (parsed.kind === "manifest") return { kind: "manifest", raw: typed, manifest: parsed };
-  if (depth >= MAX_DEPTH) throw new IntegrityError("E_MANIFEST_INVALID", `indexes nested deeper than ${MAX_DEPTH} levels at ${where}`, { where });
+  if (depth >= MAX_DEPTH) throw new IntegrityError(`indexes nested deeper than ${MAX_DEPTH} levels at ${where}`, { code: "E_MANIFEST_INVALID", where });
   const children = await Promise.all(
     parsed.manifests.map(async (d) => expand(session, src, await fetchManifest(session, src, d, where), where, depth + 1)),
   );
@@ -99,7 +98,7 @@ async function putUncompressed(session: CopySession, src: ImageSource, node: Nod
   const configBytes = await readConfig(session, src, config);
   const diffIds = parseImageConfig(configBytes, where).rootfs?.diff_ids ?? [];
   if (diffIds.length !== layers.length) {
-    throw new IntegrityError("E_MANIFEST_INVALID", `config ${config.digest} lists ${diffIds.length} diff_ids for ${layers.length} layers at ${where}`, { where });
+    throw new IntegrityError(`config ${config.digest} lists ${diffIds.length} diff_ids for ${layers.length} layers at ${where}`, { code: "E_MANIFEST_INVALID", where });
   }
   const [, ...placed] = await Promise.all([
     placeBlob(session, src, config),
@@ -119,7 +118,7 @@ async function checkImagePlatform(session: CopySession, src: ImageSource, manife
   for (const p of wanted) {
     if (!platformMatches(p, own)) {
       const offered = own ? formatPlatform(own) : "unknown";
-      throw new NotFoundError(`platform ${formatPlatform(p)} not found in ${where} (a single-platform image for ${offered})`, { where }, "E_PLATFORM_NOT_FOUND");
+      throw new NotFoundError(`platform ${formatPlatform(p)} not found in ${where} (a single-platform image for ${offered})`, { code: "E_PLATFORM_NOT_FOUND", where });
     }
   }
   return own ? formatPlatform(own) : "unknown";

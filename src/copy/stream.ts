@@ -11,7 +11,7 @@ export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
 export async function readSmallBlob(data: Readable, desc: Descriptor, where: string, signal: AbortSignal): Promise<Buffer> {
   if (desc.size > MAX_CONFIG_BYTES) {
     data.destroy();
-    throw new IntegrityError("E_TOO_LARGE", `config ${desc.digest} of ${desc.size} bytes exceeds the ${MAX_CONFIG_BYTES}-byte limit`, { where });
+    throw new IntegrityError(`config ${desc.digest} of ${desc.size} bytes exceeds the ${MAX_CONFIG_BYTES}-byte limit`, { code: "E_TOO_LARGE", where });
   }
   const chunks: Buffer[] = [];
   await pipeline(

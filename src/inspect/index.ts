@@ -76,7 +76,7 @@ export async function resolveManifest(source: ImageSource, platform: Platform | 
   if (parsed.kind === "manifest" || platform === undefined) return { top, chosen: top, parsed };
   const chosen = await pickPlatform(source, parsed, platform, at);
   if (!chosen) {
-    throw new NotFoundError(`no image for platform ${formatPlatform(platform)} in ${at} (it has: ${platformsOf(parsed)})`, { where: at }, "E_PLATFORM_NOT_FOUND");
+    throw new NotFoundError(`no image for platform ${formatPlatform(platform)} in ${at} (it has: ${platformsOf(parsed)})`, { code: "E_PLATFORM_NOT_FOUND", where: at });
   }
   return { top, chosen, parsed: parseRawManifest(chosen, at) };
 }
@@ -84,7 +84,7 @@ export async function resolveManifest(source: ImageSource, platform: Platform | 
 /** Reads a small blob fully, checking its size and digest. */
 export async function readSmallBlob(source: ImageSource, desc: Descriptor, max: number, signal?: AbortSignal): Promise<Buffer> {
   const at = where(source.location);
-  if (desc.size > max) throw new IntegrityError("E_TOO_LARGE", `blob ${desc.digest} of ${desc.size} bytes exceeds the ${max}-byte limit (${at})`, { where: at });
+  if (desc.size > max) throw new IntegrityError(`blob ${desc.digest} of ${desc.size} bytes exceeds the ${max}-byte limit (${at})`, { code: "E_TOO_LARGE", where: at });
   const stream = await source.getBlob(desc, signal ? { signal } : {});
   const chunks: Buffer[] = [];
   await pipeline(stream, new VerifyingStream({ digest: desc.digest, size: desc.size, where: at }), async (verified: AsyncIterable<Buffer>) => {

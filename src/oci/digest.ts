@@ -22,11 +22,11 @@ export class Digest {
   /** Parses `sha256:<64 lowercase hex>` or `sha512:<128 lowercase hex>`; anything else throws E_DIGEST_INVALID. */
   static parse(text: string): Digest {
     const m = DIGEST_RE.exec(text);
-    if (!m) throw new UsageError(`invalid digest ${quoted(text)}`, "E_DIGEST_INVALID");
+    if (!m) throw new UsageError(`invalid digest ${quoted(text)}`, { code: "E_DIGEST_INVALID" });
     const algorithm = m[1] as DigestAlgorithm;
     const hex = m[2]!;
     if (hex.length !== HEX_LENGTH[algorithm]) {
-      throw new UsageError(`invalid digest ${quoted(text)}: ${algorithm} needs ${HEX_LENGTH[algorithm]} hex digits`, "E_DIGEST_INVALID");
+      throw new UsageError(`invalid digest ${quoted(text)}: ${algorithm} needs ${HEX_LENGTH[algorithm]} hex digits`, { code: "E_DIGEST_INVALID" });
     }
     return new Digest(algorithm, hex);
   }
@@ -157,8 +157,7 @@ export class VerifyingStream extends Transform {
     const actual = this.digester.digest();
     if (!actual.equals(digest)) {
       done(
-        new IntegrityError("E_DIGEST_MISMATCH", `digest mismatch${at(this.expected)}: expected ${digest}, got ${actual}`, {
-          where: this.expected.where,
+        new IntegrityError(`digest mismatch${at(this.expected)}: expected ${digest}, got ${actual}`, { code: "E_DIGEST_MISMATCH", where: this.expected.where,
         }),
       );
       return;
@@ -181,8 +180,7 @@ export function verifiedStages(data: Readable, expected: VerifyOptions): { stage
 }
 
 function sizeMismatch(expected: VerifyOptions, what: string): IntegrityError {
-  return new IntegrityError("E_SIZE_MISMATCH", `size mismatch${at(expected)} for ${expected.digest}: ${what}`, {
-    where: expected.where,
+  return new IntegrityError(`size mismatch${at(expected)} for ${expected.digest}: ${what}`, { code: "E_SIZE_MISMATCH", where: expected.where,
   });
 }
 
@@ -197,8 +195,7 @@ export function verifyBytes(bytes: Uint8Array, expected: VerifyOptions): void {
   }
   const actual = Digest.of(bytes, expected.digest.algorithm);
   if (!actual.equals(expected.digest)) {
-    throw new IntegrityError("E_DIGEST_MISMATCH", `digest mismatch${at(expected)}: expected ${expected.digest}, got ${actual}`, {
-      where: expected.where,
+    throw new IntegrityError(`digest mismatch${at(expected)}: expected ${expected.digest}, got ${actual}`, { code: "E_DIGEST_MISMATCH", where: expected.where,
     });
   }
 }

@@ -48,7 +48,7 @@ export type ParsedManifest = ImageManifest | ImageIndex;
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 function invalid(message: string, where?: string): IntegrityError {
-  return new IntegrityError("E_MANIFEST_INVALID", where ? `${message} (${where})` : message, { where });
+  return new IntegrityError(where ? `${message} (${where})` : message, { code: "E_MANIFEST_INVALID", where });
 }
 
 type Json = Record<string, unknown>;
@@ -137,18 +137,14 @@ export function descriptorToJSON(d: Descriptor): Json {
  */
 export function parseManifest(bytes: Uint8Array, declaredType?: string, where?: string): ParsedManifest {
   if (bytes.length > MAX_MANIFEST_BYTES) {
-    throw new IntegrityError("E_TOO_LARGE", `manifest of ${bytes.length} bytes exceeds the ${MAX_MANIFEST_BYTES}-byte limit`, { where });
+    throw new IntegrityError(`manifest of ${bytes.length} bytes exceeds the ${MAX_MANIFEST_BYTES}-byte limit`, { code: "E_TOO_LARGE", where });
   }
   const doc = parseJsonObject(bytes, "manifest", where);
   const declared = normalizeDeclaredType(declaredType);
   if (doc.mediaType !== undefined && typeof doc.mediaType !== "string") throw invalid("manifest mediaType must be a string", where);
   const inner = doc.mediaType;
   if (doc.schemaVersion === 1 || (inner !== undefined && isSchema1Type(inner)) || (declared !== undefined && isSchema1Type(declared))) {
-    throw new IntegrityError(
-      "E_UNSUPPORTED_MEDIA_TYPE",
-      "Docker schema 1 manifests are not supported (deprecated since 2017; re-push the image with a current client)",
-      { where },
-    );
+    throw new IntegrityError("Docker schema 1 manifests are not supported (deprecated since 2017; re-push the image with a current client)", { code: "E_UNSUPPORTED_MEDIA_TYPE", where });
   }
   if (doc.schemaVersion !== 2) throw invalid("manifest schemaVersion must be 2", where);
   const hasLayers = "layers" in doc;
@@ -167,7 +163,7 @@ export function parseManifest(bytes: Uint8Array, declaredType?: string, where?: 
     if (hasManifests || !("config" in doc)) throw invalid(`${mediaType} must have a config and no manifests`, where);
     return parseManifestDoc(doc, mediaType, where);
   }
-  throw new IntegrityError("E_UNSUPPORTED_MEDIA_TYPE", `unsupported manifest media type ${show(mediaType)}`, { where });
+  throw new IntegrityError(`unsupported manifest media type ${show(mediaType)}`, { code: "E_UNSUPPORTED_MEDIA_TYPE", where });
 }
 
 /** Strict UTF-8 (no replacement characters, a BOM is an error as in Go) and a JSON object. */
@@ -235,7 +231,7 @@ function parseIndexDoc(doc: Json, mediaType: string, where?: string): ImageIndex
 export function parseRawManifest(raw: RawManifest, where?: string): ParsedManifest {
   const actual = Digest.of(raw.bytes, raw.digest.algorithm);
   if (!actual.equals(raw.digest)) {
-    throw new IntegrityError("E_DIGEST_MISMATCH", `manifest digest mismatch: expected ${raw.digest}, got ${actual}`, { where });
+    throw new IntegrityError(`manifest digest mismatch: expected ${raw.digest}, got ${actual}`, { code: "E_DIGEST_MISMATCH", where });
   }
   return parseManifest(raw.bytes, raw.mediaType, where);
 }

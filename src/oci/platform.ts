@@ -15,7 +15,7 @@ const SEGMENT_RE = /^[a-z0-9_.-]+$/;
 export function parsePlatform(text: string): Platform {
   const parts = text.split("/");
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => !SEGMENT_RE.test(p))) {
-    throw new UsageError(`invalid platform "${text}": expected os/arch[/variant], lowercase`, "E_PLATFORM_INVALID");
+    throw new UsageError(`invalid platform "${text}": expected os/arch[/variant], lowercase`, { code: "E_PLATFORM_INVALID" });
   }
   const [os, architecture, variant] = parts as [string, string, string | undefined];
   return variant === undefined ? { os, architecture } : { os, architecture, variant };

@@ -37,7 +37,7 @@ const PREFIXES: ReadonlyArray<[string, TransportName]> = [
 ];
 
 function locationError(text: string, why: string): UsageError {
-  return new UsageError(`invalid location ${quote(text)}: ${why}`, "E_LOCATION_INVALID");
+  return new UsageError(`invalid location ${quote(text)}: ${why}`, { code: "E_LOCATION_INVALID" });
 }
 
 /** Parses the REF of `oci:PATH:REF`: a digest when it has the digest form, else a tag. */
@@ -118,7 +118,7 @@ function wrapRef(ref: string, whole: string): ImageReference {
   const userinfo = userinfoOf(ref);
   if (userinfo !== undefined) {
     // Quote the location with the user information masked: the error line must not carry a password.
-    throw new UsageError(`invalid location ${quote(whole.replace(userinfo, "***@"))}: credentials cannot be part of a location; use --creds or dray login`, "E_REF_INVALID");
+    throw new UsageError(`invalid location ${quote(whole.replace(userinfo, "***@"))}: credentials cannot be part of a location; use --creds or dray login`, { code: "E_REF_INVALID" });
   }
   try {
     return parseReference(ref);
@@ -126,7 +126,7 @@ function wrapRef(ref: string, whole: string): ImageReference {
     if (!(err instanceof UsageError)) throw err;
     const prefix = `invalid reference ${quote(ref)}: `;
     const why = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-    throw new UsageError(`invalid location ${quote(whole)}: ${why}`, "E_REF_INVALID", { cause: err });
+    throw new UsageError(`invalid location ${quote(whole)}: ${why}`, { code: "E_REF_INVALID", cause: err });
   }
 }
 

@@ -43,7 +43,7 @@ export interface ImageReference {
 }
 
 function refError(text: string, why: string): UsageError {
-  return new UsageError(`invalid reference ${quote(text)}: ${why}`, "E_REF_INVALID");
+  return new UsageError(`invalid reference ${quote(text)}: ${why}`, { code: "E_REF_INVALID" });
 }
 
 /**

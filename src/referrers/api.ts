@@ -30,6 +30,6 @@ export async function fetchReferrersApi(client: RegistryClient, repo: string, su
   if (res.status !== 200) return client.fail(res, { what: "referrers", where });
   const bytes = await readBody(res, MAX_REFERRERS_BYTES, "referrers index");
   const parsed = parseManifest(bytes, MediaType.OciIndex, `referrers of ${where}`);
-  if (parsed.kind !== "index") throw new IntegrityError("E_MANIFEST_INVALID", `referrers of ${where} are not an index`, { where });
+  if (parsed.kind !== "index") throw new IntegrityError(`referrers of ${where} are not an index`, { code: "E_MANIFEST_INVALID", where });
   return parsed.manifests;
 }

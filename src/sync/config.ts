@@ -32,7 +32,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
-import { DrayError, UsageError } from "../errors.js";
+import { DrayError, SyncConfigError, UsageError } from "../errors.js";
 import { parsePlatform, type Platform } from "../oci/platform.js";
 import type { TransportOptions } from "../transport/types.js";
 import { checkTagFilter, type TagFilter } from "./filter.js";
@@ -63,9 +63,6 @@ export interface ConfigEnv {
   /** Where `password-env` is read (default process.env). */
   env?: NodeJS.ProcessEnv;
 }
-
-/** A mistake in the file, with its place. */
-export class SyncConfigError extends UsageError {}
 
 type Json = string | number | boolean | null;
 

@@ -363,10 +363,3 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
     run.dispose();
   }
 }
-
-/** Some images or referrers failed while the rest went through (exit 1 after the summary). */
-export class IncompleteError extends DrayError {
-  constructor(message: string) {
-    super("E_INCOMPLETE", message);
-  }
-}

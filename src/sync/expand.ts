@@ -44,7 +44,7 @@ export async function findLayouts(root: string): Promise<string[]> {
   } catch {
     throw new NotFoundError(`no folder of OCI layouts at ${root}`, { where: root });
   }
-  if (!st.isDirectory()) throw new UsageError(`${root} is not a directory`, "E_LOCATION_INVALID");
+  if (!st.isDirectory()) throw new UsageError(`${root} is not a directory`, { code: "E_LOCATION_INVALID" });
   const found: string[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
     if (await isLayout(dir)) {

@@ -3,8 +3,8 @@
  * tags (and their referrers) and returns a summary; `loadSyncConfig` reads
  * the YAML file into rules.
  */
-export { sync, DEFAULT_SYNC_JOBS, IncompleteError } from "./engine.js";
-export { loadSyncConfig, optionsFor, parseSyncConfig, SyncConfigError, type RegistrySettings, type SyncConfig } from "./config.js";
+export { sync, DEFAULT_SYNC_JOBS } from "./engine.js";
+export { loadSyncConfig, optionsFor, parseSyncConfig, type RegistrySettings, type SyncConfig } from "./config.js";
 export { checkTagFilter, selectTags, tagVersion, type TagFilter, type TagSelection } from "./filter.js";
 export { parseSyncSource, parseSyncTarget, registryOnly, underPrefix } from "./locations.js";
 export { findLayouts } from "./expand.js";

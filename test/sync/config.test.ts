@@ -1,7 +1,8 @@
 // The sync file's validation: each mistake named with FILE:LINE:COL and the field.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseSyncConfig, SyncConfigError } from "../../src/sync/config.js";
+import { SyncConfigError } from "../../src/errors.js";
+import { parseSyncConfig } from "../../src/sync/config.js";
 import { selectTags, tagVersion } from "../../src/sync/filter.js";
 import { pruneCandidates } from "../../src/sync/prune.js";
 import { findLayouts } from "../../src/sync/expand.js";

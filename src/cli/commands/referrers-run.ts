@@ -2,7 +2,7 @@ import type { CopyLocationOptions } from "../../copy/index.js";
 import { Digest } from "../../oci/digest.js";
 import type { Location } from "../../ref/location.js";
 import { copyReferrersOf, type ReferrersSummary } from "../../referrers/index.js";
-import { IncompleteError } from "../../sync/engine.js";
+import { IncompleteError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { formatBytes } from "../progress.js";
 

@@ -1,9 +1,9 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { UsageError } from "../../errors.js";
+import { IncompleteError, UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import type { Location } from "../../ref/location.js";
-import { formatShard, IncompleteError, loadSyncConfig, optionsFor, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
+import { formatShard, loadSyncConfig, optionsFor, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
 import type { ImageItem, PruneItem, ReferrerItem, Shard, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
 import type { RegistrySettings } from "../../sync/config.js";
 import type { TransportOptions } from "../../transport/types.js";

@@ -20,7 +20,7 @@ export function register(program: Command, ctx: CliContext): void {
     const loc = parseLocation(locText);
     // Check every tag before touching anything, so a typo in the third leaves the first two undone too.
     for (const tag of tags) {
-      if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}": a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, not a reference`, "E_REF_INVALID");
+      if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}": a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, not a reference`, { code: "E_REF_INVALID" });
     }
     const refs = await openReferences(loc, transportOptions(flags, ctx));
     try {

@@ -36,11 +36,11 @@ interface PendingImage {
 /** The RepoTag `tag` stands for: a bare tag joins the location's repository; NAME:TAG is taken as given. */
 export function repoTagFor(tag: string, base: ImageReference | undefined, where: string): string {
   if (isValidTag(tag) && !tag.includes(":")) {
-    if (!base) throw new UsageError(`cannot tag "${tag}" in ${where}: give NAME:TAG (the archive location names no repository)`, "E_REF_INVALID");
+    if (!base) throw new UsageError(`cannot tag "${tag}" in ${where}: give NAME:TAG (the archive location names no repository)`, { code: "E_REF_INVALID" });
     return formatRepoTag({ domain: base.domain, path: base.path, tag });
   }
   const ref = parseReference(tag);
-  if (ref.digest) throw new UsageError(`a docker-archive tag is NAME:TAG, not a digest ("${tag}")`, "E_REF_INVALID");
+  if (ref.digest) throw new UsageError(`a docker-archive tag is NAME:TAG, not a digest ("${tag}")`, { code: "E_REF_INVALID" });
   return formatRepoTag(ref);
 }
 
@@ -94,8 +94,7 @@ export class DockerArchiveDestination implements ImageDestination {
     const config = await this.readConfig(parsed.config.digest);
     const diffIds = (config.parsed.rootfs?.diff_ids ?? []).map((d) => Digest.parse(d));
     if (diffIds.length !== parsed.layers.length) {
-      throw new IntegrityError("E_MANIFEST_INVALID", `manifest ${m.digest} has ${parsed.layers.length} layers but its config ${diffIds.length} diff_ids`, {
-        where: this.where,
+      throw new IntegrityError(`manifest ${m.digest} has ${parsed.layers.length} layers but its config ${diffIds.length} diff_ids`, { code: "E_MANIFEST_INVALID", where: this.where,
       });
     }
     for (const d of diffIds) await this.checkUncompressedLayer(d);
@@ -118,7 +117,7 @@ export class DockerArchiveDestination implements ImageDestination {
 
   private async readConfig(digest: Digest): Promise<PendingImage["config"]> {
     const spooled = this.blobs.get(digest.toString());
-    if (!spooled) throw new IntegrityError("E_MANIFEST_INVALID", `config ${digest} was not put before its manifest`, { where: this.where });
+    if (!spooled) throw new IntegrityError(`config ${digest} was not put before its manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
     const bytes = await readFileCapped(spooled.path, MAX_CONFIG_BYTES, `config ${digest}`);
     return { digest, bytes, parsed: parseImageConfig(bytes, `${this.where} config ${digest}`) };
   }
@@ -127,14 +126,14 @@ export class DockerArchiveDestination implements ImageDestination {
   private async checkUncompressedLayer(diffId: Digest): Promise<void> {
     const spooled = this.blobs.get(diffId.toString());
     if (!spooled) {
-      throw new IntegrityError("E_MANIFEST_INVALID", `layer ${diffId} was not put uncompressed (by its diff_id) before the manifest`, { where: this.where });
+      throw new IntegrityError(`layer ${diffId} was not put uncompressed (by its diff_id) before the manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
     }
     const fh = await open(spooled.path, "r");
     try {
       const head = Buffer.alloc(2);
       await fh.read(head, 0, 2, 0);
       if (head[0] === 0x1f && head[1] === 0x8b) {
-        throw new IntegrityError("E_DIGEST_MISMATCH", `layer ${diffId} is gzip-compressed, but a docker-archive stores uncompressed layers`, { where: this.where });
+        throw new IntegrityError(`layer ${diffId} is gzip-compressed, but a docker-archive stores uncompressed layers`, { code: "E_DIGEST_MISMATCH", where: this.where });
       }
     } finally {
       await fh.close();

@@ -27,13 +27,13 @@ function isObject(v: unknown): v is Json {
 }
 
 function invalid(message: string, where: string): IntegrityError {
-  return new IntegrityError("E_MANIFEST_INVALID", `${message} (${where})`, { where });
+  return new IntegrityError(`${message} (${where})`, { code: "E_MANIFEST_INVALID", where });
 }
 
 /** Parses manifest.json; paths with `..` or absolute paths are refused (E_UNSAFE_INPUT), not cleaned. */
 export function parseManifestJson(bytes: Uint8Array, where: string): ManifestItem[] {
   if (bytes.length > MAX_MANIFEST_JSON_BYTES) {
-    throw new IntegrityError("E_TOO_LARGE", `manifest.json is larger than the ${MAX_MANIFEST_JSON_BYTES}-byte limit (${where})`, { where });
+    throw new IntegrityError(`manifest.json is larger than the ${MAX_MANIFEST_JSON_BYTES}-byte limit (${where})`, { code: "E_TOO_LARGE", where });
   }
   let doc: unknown;
   try {

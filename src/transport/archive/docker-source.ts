@@ -72,13 +72,13 @@ export function pickImage(archive: OpenedDockerArchive, loc: DockerArchiveLocati
       const have = tags.length > 0 ? ` (it has: ${tags.slice(0, 20).join(", ")})` : "";
       throw new NotFoundError(`${formatReference(ref)} not found in ${where}${have}`, { where });
     }
-    if (found.length > 1) throw new IntegrityError("E_MANIFEST_INVALID", `${where} names ${found.length} images ${formatReference(ref)}`, { where });
+    if (found.length > 1) throw new IntegrityError(`${where} names ${found.length} images ${formatReference(ref)}`, { code: "E_MANIFEST_INVALID", where });
     return found[0]!;
   }
   if (items.length === 1) return items[0]!;
   if (items.length === 0) throw new NotFoundError(`${where} holds no image`, { where });
   const tags = items.flatMap((i) => i.RepoTags).slice(0, 20);
-  throw new UsageError(`${where} holds ${items.length} images; name one as docker-archive:${where}:NAME:TAG (${tags.join(", ")})`, "E_USAGE", { where });
+  throw new UsageError(`${where} holds ${items.length} images; name one as docker-archive:${where}:NAME:TAG (${tags.join(", ")})`, { code: "E_USAGE", where });
 }
 
 const BLOB_PATH_RE = /^blobs\/(sha256|sha512)\/([a-f0-9]+)$/;
@@ -92,7 +92,7 @@ function promisedDigest(path: string): Digest | undefined {
 function checkPromise(path: string, actual: Digest, where: string): void {
   const promised = promisedDigest(path);
   if (promised && !promised.equals(actual)) {
-    throw new IntegrityError("E_DIGEST_MISMATCH", `${path} in ${where} has digest ${actual}, not the one its name promises`, { where });
+    throw new IntegrityError(`${path} in ${where} has digest ${actual}, not the one its name promises`, { code: "E_DIGEST_MISMATCH", where });
   }
 }
 
@@ -184,8 +184,7 @@ export class DockerArchiveSource implements ImageSource {
     const config = parseImageConfig(configBytes, `${where} ${this.item.Config}`);
     const diffIds = (config.rootfs?.diff_ids ?? []).map((d) => Digest.parse(d));
     if (diffIds.length !== this.item.Layers.length) {
-      throw new IntegrityError("E_MANIFEST_INVALID", `${where}: manifest.json lists ${this.item.Layers.length} layers but the config has ${diffIds.length} diff_ids`, {
-        where,
+      throw new IntegrityError(`${where}: manifest.json lists ${this.item.Layers.length} layers but the config has ${diffIds.length} diff_ids`, { code: "E_MANIFEST_INVALID", where,
       });
     }
     const layers = new Map<string, Layer>();
@@ -196,7 +195,7 @@ export class DockerArchiveSource implements ImageSource {
       checkPromise(path, digest, where);
       const diffId = diffIds[i]!;
       if (compression === "none" && !digest.equals(diffId)) {
-        throw new IntegrityError("E_DIGEST_MISMATCH", `layer ${path} in ${where} has digest ${digest}, but the config's diff_id is ${diffId}`, { where });
+        throw new IntegrityError(`layer ${path} in ${where} has digest ${digest}, but the config's diff_id is ${diffId}`, { code: "E_DIGEST_MISMATCH", where });
       }
       layers.set(digest.toString(), { entry, digest, size: entry.size, compression, diffId });
       descriptors.push({

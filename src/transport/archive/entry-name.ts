@@ -6,7 +6,7 @@ import { posix } from "node:path";
 import { IntegrityError } from "../../errors.js";
 
 function unsafe(message: string, where: string): IntegrityError {
-  return new IntegrityError("E_UNSAFE_INPUT", `${message} in ${where}`, { where });
+  return new IntegrityError(`${message} in ${where}`, { code: "E_UNSAFE_INPUT", where });
 }
 
 /**

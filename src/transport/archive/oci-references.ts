@@ -34,7 +34,7 @@ export class OciArchiveReferences implements ReferenceStore {
   }
 
   async addTag(tag: string): Promise<void> {
-    if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}"`, "E_REF_INVALID");
+    if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}"`, { code: "E_REF_INVALID" });
     await this.withArchive(async ({ blobs, index }) => {
       const desc = await resolveRef(asLayout(blobs), index, this.location.ref);
       if (!(await blobs.hasBlob(desc.digest))) {

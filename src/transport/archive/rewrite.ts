@@ -14,7 +14,7 @@ export interface ArchiveEdits {
 }
 
 export async function rewriteArchive(tar: TarIndex, path: string, edits: ArchiveEdits): Promise<void> {
-  if (path === "-") throw new UsageError("an archive on standard input cannot be modified; write it to a file first", "E_USAGE");
+  if (path === "-") throw new UsageError("an archive on standard input cannot be modified; write it to a file first", { code: "E_USAGE" });
   const output = await ArchiveOutput.open(path, {});
   const w = output.writer;
   try {

@@ -48,7 +48,7 @@ function kindOf(type: string): EntryKind {
 }
 
 function brokenTar(file: string, why: string, cause?: unknown): IntegrityError {
-  return new IntegrityError("E_UNSAFE_INPUT", `${file} is not a valid tar archive: ${why}`, { where: file, cause });
+  return new IntegrityError(`${file} is not a valid tar archive: ${why}`, { code: "E_UNSAFE_INPUT", where: file, cause });
 }
 
 export class TarIndex {
@@ -121,20 +121,20 @@ export class TarIndex {
       if (entry.kind === "file") return entry;
       if ((entry.kind === "symlink" || entry.kind === "link") && entry.target !== undefined) {
         if (!followLinks) {
-          throw new IntegrityError("E_UNSAFE_INPUT", `${what} ${name} is a link in ${this.file}; blobs must be regular files`, { where: this.file });
+          throw new IntegrityError(`${what} ${name} is a link in ${this.file}; blobs must be regular files`, { code: "E_UNSAFE_INPUT", where: this.file });
         }
         current = entry.target;
         continue;
       }
-      throw new IntegrityError("E_UNSAFE_INPUT", `${what} ${name} is not a regular file in ${this.file}`, { where: this.file });
+      throw new IntegrityError(`${what} ${name} is not a regular file in ${this.file}`, { code: "E_UNSAFE_INPUT", where: this.file });
     }
-    throw new IntegrityError("E_UNSAFE_INPUT", `${what} ${name}: more than ${MAX_LINK_HOPS} links in a row in ${this.file}`, { where: this.file });
+    throw new IntegrityError(`${what} ${name}: more than ${MAX_LINK_HOPS} links in a row in ${this.file}`, { code: "E_UNSAFE_INPUT", where: this.file });
   }
 
   /** Reads a small entry whole (JSON documents), refusing it unread beyond `max` bytes. */
   async readBytes(entry: TarEntry, max: number, what: string): Promise<Buffer> {
     if (entry.size > max) {
-      throw new IntegrityError("E_TOO_LARGE", `${what} (${entry.size} bytes) is larger than the ${max}-byte limit in ${this.file}`, { where: this.file });
+      throw new IntegrityError(`${what} (${entry.size} bytes) is larger than the ${max}-byte limit in ${this.file}`, { code: "E_TOO_LARGE", where: this.file });
     }
     const buf = Buffer.alloc(entry.size);
     if (entry.size === 0) return buf;

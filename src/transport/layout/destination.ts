@@ -78,7 +78,7 @@ export class LayoutDestination implements ImageDestination {
     const ref = this.location.ref;
     if (ref?.kind === "tag") return ref.tag;
     if (ref?.kind === "digest" && !ref.digest.equals(m.digest)) {
-      throw new IntegrityError("E_DIGEST_MISMATCH", `destination names ${ref.digest} but the image is ${m.digest}`, { where: this.layout.root });
+      throw new IntegrityError(`destination names ${ref.digest} but the image is ${m.digest}`, { code: "E_DIGEST_MISMATCH", where: this.layout.root });
     }
     return undefined;
   }

@@ -36,7 +36,7 @@ export function isInside(root: string, child: string): boolean {
 export async function realPathInside(realRoot: string, path: string, where: string): Promise<string> {
   const real = await realpath(path);
   if (!isInside(realRoot, real)) {
-    throw new IntegrityError("E_UNSAFE_INPUT", `${where} resolves outside the layout (${real})`, { where: path });
+    throw new IntegrityError(`${where} resolves outside the layout (${real})`, { code: "E_UNSAFE_INPUT", where: path });
   }
   return real;
 }
@@ -49,7 +49,7 @@ export async function readFileCapped(path: string, max: number, what: string): P
   const fh = await open(path, "r");
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new IntegrityError("E_UNSAFE_INPUT", `${what} is not a regular file`, { where: path });
+    if (!st.isFile()) throw new IntegrityError(`${what} is not a regular file`, { code: "E_UNSAFE_INPUT", where: path });
     if (st.size > max) throw tooLarge(what, path, max);
     const chunks: Buffer[] = [];
     let total = 0;
@@ -69,7 +69,7 @@ export async function readFileCapped(path: string, max: number, what: string): P
 }
 
 function tooLarge(what: string, path: string, max: number): IntegrityError {
-  return new IntegrityError("E_TOO_LARGE", `${what} is larger than the ${max}-byte limit`, { where: path });
+  return new IntegrityError(`${what} is larger than the ${max}-byte limit`, { code: "E_TOO_LARGE", where: path });
 }
 
 /** A name no other writer picks: pid (so stale ones can be recognised) plus randomness. */

@@ -37,18 +37,18 @@ export function emptyIndex(): LayoutIndex {
 /** Parses index.json bytes; any invalid descriptor refuses the whole file. */
 export function parseIndexJson(bytes: Uint8Array, where: string): LayoutIndex {
   if (bytes.length > MAX_INDEX_JSON_BYTES) {
-    throw new IntegrityError("E_TOO_LARGE", `index.json is larger than the ${MAX_INDEX_JSON_BYTES}-byte limit`, { where });
+    throw new IntegrityError(`index.json is larger than the ${MAX_INDEX_JSON_BYTES}-byte limit`, { code: "E_TOO_LARGE", where });
   }
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
   } catch {
-    throw new IntegrityError("E_MANIFEST_INVALID", "index.json is not valid JSON", { where });
+    throw new IntegrityError("index.json is not valid JSON", { code: "E_MANIFEST_INVALID", where });
   }
-  if (!isObject(doc)) throw new IntegrityError("E_MANIFEST_INVALID", "index.json is not a JSON object", { where });
-  if (doc.schemaVersion !== 2) throw new IntegrityError("E_MANIFEST_INVALID", "index.json schemaVersion must be 2", { where });
+  if (!isObject(doc)) throw new IntegrityError("index.json is not a JSON object", { code: "E_MANIFEST_INVALID", where });
+  if (doc.schemaVersion !== 2) throw new IntegrityError("index.json schemaVersion must be 2", { code: "E_MANIFEST_INVALID", where });
   const manifests = doc.manifests ?? [];
-  if (!Array.isArray(manifests)) throw new IntegrityError("E_MANIFEST_INVALID", "index.json manifests must be an array", { where });
+  if (!Array.isArray(manifests)) throw new IntegrityError("index.json manifests must be an array", { code: "E_MANIFEST_INVALID", where });
   const entries = manifests.map((m: unknown): IndexEntry => {
     const desc = parseDescriptor(m, `${where} index.json`);
     return { desc, raw: m as Json };

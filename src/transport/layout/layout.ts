@@ -84,7 +84,7 @@ export class OciLayout {
       if (isNotFound(err)) throw new NotFoundError(`no OCI layout at ${dir}`, { where: dir });
       throw ioError(err, "cannot open OCI layout", dir);
     }
-    if (!st.isDirectory()) throw new UsageError(`${dir} is not a directory (an OCI layout is a directory; use oci-archive: for a tar)`, "E_LOCATION_INVALID");
+    if (!st.isDirectory()) throw new UsageError(`${dir} is not a directory (an OCI layout is a directory; use oci-archive: for a tar)`, { code: "E_LOCATION_INVALID" });
     const layout = new OciLayout(dir, await realPathInside("/", root, dir));
     await layout.checkLayoutFile();
     return layout;
@@ -107,7 +107,7 @@ export class OciLayout {
     if (!hasLayoutFile) {
       const names = (await readdir(root)).filter((n) => !n.startsWith(DRAY_FILE_PREFIX));
       if (names.length > 0) {
-        throw new UsageError(`${dir} exists and is not an OCI layout (no oci-layout file); choose an empty or new directory`, "E_LOCATION_INVALID");
+        throw new UsageError(`${dir} exists and is not an OCI layout (no oci-layout file); choose an empty or new directory`, { code: "E_LOCATION_INVALID" });
       }
     }
     // `oci-layout` first (linked into place atomically): a second process creating
@@ -197,12 +197,11 @@ export class OciLayout {
     try {
       doc = JSON.parse(bytes.toString("utf8"));
     } catch {
-      throw new IntegrityError("E_MANIFEST_INVALID", "oci-layout is not valid JSON", { where: this.where("oci-layout") });
+      throw new IntegrityError("oci-layout is not valid JSON", { code: "E_MANIFEST_INVALID", where: this.where("oci-layout") });
     }
     const version = typeof doc === "object" && doc !== null ? (doc as Record<string, unknown>).imageLayoutVersion : undefined;
     if (version !== LAYOUT_VERSION) {
-      throw new IntegrityError("E_UNSUPPORTED_MEDIA_TYPE", `unsupported OCI layout version ${JSON.stringify(version)} (dray reads ${LAYOUT_VERSION})`, {
-        where: this.where("oci-layout"),
+      throw new IntegrityError(`unsupported OCI layout version ${JSON.stringify(version)} (dray reads ${LAYOUT_VERSION})`, { code: "E_UNSUPPORTED_MEDIA_TYPE", where: this.where("oci-layout"),
       });
     }
   }
@@ -264,7 +263,7 @@ export class OciLayout {
       throw err;
     }
     const st = await stat(path);
-    if (!st.isFile()) throw new IntegrityError("E_UNSAFE_INPUT", `blob ${digest} is not a regular file`, { where: this.where(digest.blobPath) });
+    if (!st.isFile()) throw new IntegrityError(`blob ${digest} is not a regular file`, { code: "E_UNSAFE_INPUT", where: this.where(digest.blobPath) });
     return st.size;
   }
 
@@ -297,9 +296,9 @@ export class OciLayout {
   async openBlob(digest: Digest, opts: { size?: number; signal?: AbortSignal } = {}): Promise<Readable> {
     const path = await this.resolveBlob(digest);
     const st = await stat(path);
-    if (!st.isFile()) throw new IntegrityError("E_UNSAFE_INPUT", `blob ${digest} is not a regular file`, { where: this.where(digest.blobPath) });
+    if (!st.isFile()) throw new IntegrityError(`blob ${digest} is not a regular file`, { code: "E_UNSAFE_INPUT", where: this.where(digest.blobPath) });
     if (opts.size !== undefined && opts.size >= 0 && st.size !== opts.size) {
-      throw new IntegrityError("E_SIZE_MISMATCH", `blob ${digest} has ${st.size} bytes, expected ${opts.size}`, { where: this.where(digest.blobPath) });
+      throw new IntegrityError(`blob ${digest} has ${st.size} bytes, expected ${opts.size}`, { code: "E_SIZE_MISMATCH", where: this.where(digest.blobPath) });
     }
     opts.signal?.throwIfAborted();
     const stream = fileChunks(path);

@@ -27,7 +27,7 @@ export class LayoutReferences implements ReferenceStore {
 
   /** Gives the image the location names a (new or moved) ref.name; no blob moves. */
   async addTag(tag: string): Promise<void> {
-    if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}"`, "E_REF_INVALID");
+    if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}"`, { code: "E_REF_INVALID" });
     await this.layout.updateIndex(async (index) => {
       const desc = await resolveRef(this.layout, index, this.location.ref);
       if (!(await this.layout.hasBlob(desc.digest))) {

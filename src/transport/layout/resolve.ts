@@ -30,7 +30,7 @@ function byName(layout: OciLayout, index: LayoutIndex, name: string): Descriptor
   }
   const digests = new Set(found.map((e) => e.desc.digest.toString()));
   if (digests.size > 1) {
-    throw new IntegrityError("E_MANIFEST_INVALID", `OCI layout ${layout.root} names ${digests.size} different images "${name}"`, { where: layout.root });
+    throw new IntegrityError(`OCI layout ${layout.root} names ${digests.size} different images "${name}"`, { code: "E_MANIFEST_INVALID", where: layout.root });
   }
   return found[0]!.desc;
 }
@@ -41,8 +41,7 @@ function onlyImage(layout: OciLayout, index: LayoutIndex): Descriptor {
   if (digests.length === 0) throw new NotFoundError(`OCI layout ${layout.root} holds no image`, { where: layout.root });
   const choices = index.entries.map((e) => refName(e) ?? e.desc.digest.toString());
   const list = [...new Set(choices)].slice(0, 20).join(", ");
-  throw new UsageError(`OCI layout ${layout.root} holds ${digests.length} images; name one as oci:${layout.root}:REF (${list})`, "E_USAGE", {
-    where: layout.root,
+  throw new UsageError(`OCI layout ${layout.root} holds ${digests.length} images; name one as oci:${layout.root}:REF (${list})`, { code: "E_USAGE", where: layout.root,
   });
 }
 

@@ -94,7 +94,7 @@ export class Authenticator {
     const bearer = findChallenge(challenges, "bearer");
     if (bearer) {
       const cred = await this.credentialForRealm(bearer);
-      if (!cred) throw new AuthError(`no credentials to check for ${this.endpoint.domain}`, { where: this.endpoint.domain }, "E_AUTH_FAILED");
+      if (!cred) throw new AuthError(`no credentials to check for ${this.endpoint.domain}`, { code: "E_AUTH_FAILED", where: this.endpoint.domain });
       await this.fetchToken(bearer, [], cred, signal);
     }
     // Basic: the caller pings /v2/ with the header; nothing to fetch here.
@@ -209,9 +209,9 @@ export class Authenticator {
   private refused(realm: URL, cred: RegistryCredential | undefined, status: number): DrayError {
     const domain = this.endpoint.domain;
     if (!cred) {
-      return new AuthError(`authentication required for ${domain}: no credentials found (dray login ${domain}, or --creds)`, { where: domain, status }, "E_AUTH_FAILED");
+      return new AuthError(`authentication required for ${domain}: no credentials found (dray login ${domain}, or --creds)`, { code: "E_AUTH_FAILED", where: domain, status });
     }
-    return new AuthError(`token server ${realm.origin} refused the credentials from ${cred.source} for ${domain}`, { where: domain, status }, "E_AUTH_FAILED");
+    return new AuthError(`token server ${realm.origin} refused the credentials from ${cred.source} for ${domain}`, { code: "E_AUTH_FAILED", where: domain, status });
   }
 }
 

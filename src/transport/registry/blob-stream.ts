@@ -157,7 +157,7 @@ export class ResumableBlobStream extends Readable {
   }
 
   private sizeError(what: string): IntegrityError {
-    return new IntegrityError("E_SIZE_MISMATCH", `size mismatch for ${this.opts.where}: ${what}`, { where: this.opts.where });
+    return new IntegrityError(`size mismatch for ${this.opts.where}: ${what}`, { code: "E_SIZE_MISMATCH", where: this.opts.where });
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {

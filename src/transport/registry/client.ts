@@ -184,11 +184,10 @@ export class RegistryClient {
   async fail(res: HttpResponse, ctx: ErrorContext, parsed?: DrayError): Promise<never> {
     const err = parsed ?? (await errorFromResponse(res, ctx));
     if (res.status === 401 && (await this.auth.getCredential()) === undefined) {
-      throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: no credentials found for ${this.domain} (dray login ${this.domain}, or --creds)`, {
-        where: ctx.where,
+      throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: no credentials found for ${this.domain} (dray login ${this.domain}, or --creds)`, { code: "E_AUTH_FAILED", where: ctx.where,
         status: 401,
         ...(err.registryCode ? { registryCode: err.registryCode } : {}),
-      }, "E_AUTH_FAILED");
+      });
     }
     throw err;
   }
@@ -197,7 +196,7 @@ export class RegistryClient {
   async checkLogin(signal?: AbortSignal): Promise<void> {
     await this.ping(signal);
     const cred = await this.auth.getCredential();
-    if (!cred) throw new AuthError(`no credentials to check for ${this.domain}`, { where: this.domain }, "E_AUTH_FAILED");
+    if (!cred) throw new AuthError(`no credentials to check for ${this.domain}`, { code: "E_AUTH_FAILED", where: this.domain });
     if (this.endpoint.challenges.some((c) => c.scheme === "bearer")) {
       await this.auth.checkCredentials(signal);
       return;
@@ -208,7 +207,7 @@ export class RegistryClient {
     const res = await sendWithRetries({ method: "GET", url, headers, signal }, this.settings);
     await discard(res);
     if (res.status === 401 || res.status === 403) {
-      throw new AuthError(`${this.domain} refused the credentials from ${cred.source}`, { where: this.domain, status: res.status }, "E_AUTH_FAILED");
+      throw new AuthError(`${this.domain} refused the credentials from ${cred.source}`, { code: "E_AUTH_FAILED", where: this.domain, status: res.status });
     }
     if (res.status !== 200) throw new RegistryError(`${this.domain} answered HTTP ${res.status} to the login check`, { where: this.domain, status: res.status });
   }
@@ -230,7 +229,7 @@ export class RegistryClient {
       return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
     }
     if (Digest.isValid(ref) && !digest.equals(ref)) {
-      throw new IntegrityError("E_DIGEST_MISMATCH", `registry reports digest ${digest} for manifest ${ref}`, { where: this.where(repo, ref) });
+      throw new IntegrityError(`registry reports digest ${digest} for manifest ${ref}`, { code: "E_DIGEST_MISMATCH", where: this.where(repo, ref) });
     }
     return {
       digest,
@@ -268,7 +267,7 @@ export class RegistryClient {
     const digest = Digest.of(bytes, expected?.algorithm ?? "sha256");
     if (expected && !digest.equals(expected)) {
       const said = Digest.isValid(ref) ? "asked for" : "announced by Docker-Content-Digest";
-      throw new IntegrityError("E_DIGEST_MISMATCH", `manifest digest mismatch at ${where}: ${said} ${expected}, got ${digest}`, { where });
+      throw new IntegrityError(`manifest digest mismatch at ${where}: ${said} ${expected}, got ${digest}`, { code: "E_DIGEST_MISMATCH", where });
     }
     return { bytes, mediaType: manifestMediaType(header(res.headers, "content-type"), bytes), digest };
   }
@@ -455,7 +454,7 @@ export function referrersTag(digest: Digest): string {
 
 function indexDescriptors(bytes: Buffer, where: string): Descriptor[] {
   const parsed = parseManifest(bytes, MediaType.OciIndex, where);
-  if (parsed.kind !== "index") throw new IntegrityError("E_MANIFEST_INVALID", `referrers of ${where} are not an index`, { where });
+  if (parsed.kind !== "index") throw new IntegrityError(`referrers of ${where} are not an index`, { code: "E_MANIFEST_INVALID", where });
   return parsed.manifests;
 }
 
@@ -477,7 +476,7 @@ function headerDigest(res: HttpResponse, where: string): Digest | undefined {
   const value = header(res.headers, "docker-content-digest");
   if (value === undefined) return undefined;
   const d = Digest.tryParse(value.trim());
-  if (!d) throw new IntegrityError("E_DIGEST_MISMATCH", `registry sent an invalid Docker-Content-Digest "${value.slice(0, 80)}"`, { where });
+  if (!d) throw new IntegrityError(`registry sent an invalid Docker-Content-Digest "${value.slice(0, 80)}"`, { code: "E_DIGEST_MISMATCH", where });
   return d;
 }
 
@@ -505,6 +504,6 @@ function checkStoredDigest(res: HttpResponse, m: RawManifest, where: string): vo
   const stored = header(res.headers, "docker-content-digest");
   const parsed = stored === undefined ? undefined : Digest.tryParse(stored);
   if (parsed && parsed.algorithm === m.digest.algorithm && !parsed.equals(m.digest)) {
-    throw new IntegrityError("E_DIGEST_MISMATCH", `registry stored manifest ${m.digest} as ${parsed}`, { where });
+    throw new IntegrityError(`registry stored manifest ${m.digest} as ${parsed}`, { code: "E_DIGEST_MISMATCH", where });
   }
 }

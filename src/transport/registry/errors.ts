@@ -64,23 +64,23 @@ export function errorFor(status: number, entries: RegistryErrorEntry[], ctx: Err
     case "BLOB_UPLOAD_UNKNOWN":
       return new NotFoundError(msg("not found"), details);
     case "UNAUTHORIZED":
-      return new AuthError(msg("authentication failed"), details, "E_AUTH_FAILED");
+      return new AuthError(msg("authentication failed"), { code: "E_AUTH_FAILED", ...details });
     case "DENIED":
       return new AuthError(msg("access denied"), details);
     case "DIGEST_INVALID":
-      return new IntegrityError("E_DIGEST_MISMATCH", msg("digest rejected by the registry"), details);
+      return new IntegrityError(msg("digest rejected by the registry"), { code: "E_DIGEST_MISMATCH", ...details });
     case "SIZE_INVALID":
-      return new IntegrityError("E_SIZE_MISMATCH", msg("size rejected by the registry"), details);
+      return new IntegrityError(msg("size rejected by the registry"), { code: "E_SIZE_MISMATCH", ...details });
     case "MANIFEST_INVALID":
     case "MANIFEST_BLOB_UNKNOWN":
     case "MANIFEST_UNVERIFIED":
-      return new IntegrityError("E_MANIFEST_INVALID", msg("manifest rejected by the registry"), details);
+      return new IntegrityError(msg("manifest rejected by the registry"), { code: "E_MANIFEST_INVALID", ...details });
     case "UNSUPPORTED":
       return new UnsupportedError(msg("operation not supported by the registry"), details);
     default:
       break;
   }
-  if (status === 401) return new AuthError(msg("authentication required"), details, "E_AUTH_FAILED");
+  if (status === 401) return new AuthError(msg("authentication required"), { code: "E_AUTH_FAILED", ...details });
   if (status === 403) return new AuthError(msg("access denied"), details);
   if (status === 404) return new NotFoundError(msg("not found"), details);
   if (status === 405) return new UnsupportedError(msg("operation not supported by the registry"), details);

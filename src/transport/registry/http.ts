@@ -180,7 +180,7 @@ export async function readBody(res: HttpResponse, limit: number, what: string): 
   const declared = Number(header(res.headers, "content-length"));
   if (Number.isFinite(declared) && declared > limit) {
     res.body.destroy();
-    throw new IntegrityError("E_TOO_LARGE", `${what} of ${declared} bytes exceeds the ${limit}-byte limit`, { where: redactURL(res.url) });
+    throw new IntegrityError(`${what} of ${declared} bytes exceeds the ${limit}-byte limit`, { code: "E_TOO_LARGE", where: redactURL(res.url) });
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -190,7 +190,7 @@ export async function readBody(res: HttpResponse, limit: number, what: string): 
       total += buf.length;
       if (total > limit) {
         res.body.destroy();
-        throw new IntegrityError("E_TOO_LARGE", `${what} exceeds the ${limit}-byte limit`, { where: redactURL(res.url) });
+        throw new IntegrityError(`${what} exceeds the ${limit}-byte limit`, { code: "E_TOO_LARGE", where: redactURL(res.url) });
       }
       chunks.push(buf);
     }

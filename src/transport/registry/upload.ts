@@ -107,7 +107,7 @@ async function readAll(data: Readable, size: number, ctx: ErrorContext): Promise
     total += buf.length;
     if (total > size) {
       data.destroy();
-      throw new IntegrityError("E_SIZE_MISMATCH", `${ctx.what}: more than the ${size} bytes of its descriptor`, { where: ctx.where });
+      throw new IntegrityError(`${ctx.what}: more than the ${size} bytes of its descriptor`, { code: "E_SIZE_MISMATCH", where: ctx.where });
     }
     chunks.push(buf);
   }
@@ -211,7 +211,7 @@ async function patchStream(client: RegistryClient, desc: Descriptor, data: Reada
   await discard(res);
   const end = rangeEnd(res);
   if (end !== undefined && desc.size > 1 && end + 1 !== desc.size) {
-    throw new IntegrityError("E_SIZE_MISMATCH", `${ctx.what}: the registry holds ${end + 1} of ${desc.size} bytes`, { where: ctx.where });
+    throw new IntegrityError(`${ctx.what}: the registry holds ${end + 1} of ${desc.size} bytes`, { code: "E_SIZE_MISMATCH", where: ctx.where });
   }
   return nextLocation(res, session);
 }
@@ -279,7 +279,7 @@ async function patchChunked(
     offset += chunk.length;
   }
   if (desc.size >= 0 && offset !== desc.size) {
-    throw new IntegrityError("E_SIZE_MISMATCH", `${ctx.what}: ${offset} bytes, the descriptor says ${desc.size}`, { where: ctx.where });
+    throw new IntegrityError(`${ctx.what}: ${offset} bytes, the descriptor says ${desc.size}`, { code: "E_SIZE_MISMATCH", where: ctx.where });
   }
   return url;
 }
@@ -312,7 +312,7 @@ function checkStoredDigest(res: HttpResponse, desc: Descriptor, ctx: ErrorContex
   const stored = header(res.headers, "docker-content-digest");
   const parsed = stored === undefined ? undefined : Digest.tryParse(stored);
   if (parsed && parsed.algorithm === desc.digest.algorithm && !parsed.equals(desc.digest)) {
-    throw new IntegrityError("E_DIGEST_MISMATCH", `${ctx.what}: the registry stored it as ${parsed}`, { where: ctx.where });
+    throw new IntegrityError(`${ctx.what}: the registry stored it as ${parsed}`, { code: "E_DIGEST_MISMATCH", where: ctx.where });
   }
 }
 
