@@ -15,6 +15,7 @@ import { selectPlatforms } from "../copy/select.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
 import { DrayError, InterruptedError, NotFoundError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
+import type { Digest } from "../oci/digest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
 import { formatLocation } from "../ref/location.js";
 import { copyReferrers, itemError, type Subject, type Transfer } from "../referrers/copy.js";
@@ -227,6 +228,20 @@ function repositoryFailed(run: SyncRun, dst: Repository): boolean {
   return run.items.some((i) => i.outcome === "failed" && inRepo(i.destination)) || run.referrerItems.some((r) => r.outcome === "failed" && r.destination === dst.display);
 }
 
+/**
+ * A sharded run adopts no referrers of another shard's images: they travel
+ * with their subject. The other shards' tags are resolved (one HEAD each at
+ * the source) only when a leftover referrer tag asks, once per repository.
+ */
+function notOtherShards(run: SyncRun, src: Repository, otherTags: readonly string[]): (subject: Digest) => Promise<boolean> {
+  let theirs: Promise<Set<string>> | undefined;
+  const resolveAll = async (): Promise<Set<string>> => {
+    const heads = await Promise.all(otherTags.map((t) => run.requests(() => src.resolve(t))));
+    return new Set(heads.flatMap((h) => (h ? [h.digest.toString()] : [])));
+  };
+  return async (subject) => !(await (theirs ??= resolveAll())).has(subject.toString());
+}
+
 async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
   const src = run.sources.open(pair.source);
   const dst = run.destinations.open(pair.destination);
@@ -282,6 +297,7 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
         requests: run.requests,
         ...(run.opts.dryRun ? { dryRun: true } : {}),
         onResult: (r) => run.recordReferrer({ ...r, source: src.display, destination: dst.display }),
+        ...(run.opts.shard ? { adopt: notOtherShards(run, src, selection.tags.filter((t) => !mine(t))) } : {}),
       },
       subjects,
     );

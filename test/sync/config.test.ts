@@ -5,6 +5,7 @@ import { SyncConfigError } from "../../src/errors.js";
 import { parseSyncConfig } from "../../src/sync/config.js";
 import { selectTags, tagVersion } from "../../src/sync/filter.js";
 import { pruneCandidates } from "../../src/sync/prune.js";
+import { inShard, parseShard, shardOf } from "../../src/sync/shard.js";
 import { findLayouts } from "../../src/sync/expand.js";
 import { parseReferrerTag } from "../../src/referrers/tags.js";
 import { Digest } from "../../src/oci/digest.js";
@@ -113,6 +114,17 @@ describe("tag selection", () => {
     assert.deepEqual(pruneCandidates(dest, src, { newest: 1 }, all), ["1.0.0"], "newest never takes a tag that is no version");
     assert.deepEqual(pruneCandidates(dest, src, { names: ["old", "latest"] }, all), ["old"]);
     assert.deepEqual(pruneCandidates(dest, src, undefined, (t) => t !== "old"), ["1.0.0", "manual-1"]);
+  });
+
+  it("shards: K/N grammar, a stable split that gives every image exactly one shard", () => {
+    assert.deepEqual(parseShard("2/3"), { index: 2, count: 3 });
+    for (const bad of ["0/3", "4/3", "1/0", "1", "a/b", "1/3/5"]) assert.throws(() => parseShard(bad), /invalid shard/);
+    const images = Array.from({ length: 300 }, (_, i) => `tag-${i}`);
+    const per = [1, 2, 3].map((k) => images.filter((t) => inShard({ index: k, count: 3 }, "team/app", t)));
+    assert.deepEqual(per.flat().sort(), [...images].sort(), "each image in exactly one of the three");
+    assert.ok(per.every((p) => p.length > 60), `balanced enough: ${per.map((p) => p.length).join("/")}`);
+    // Fixed values: a change to the hash would split a running mirror differently between old and new runners.
+    assert.deepEqual([shardOf("team/app", "1.0.0", 3), shardOf("team/app", "latest", 3), shardOf("library/alpine", "3.19", 7)], [2, 3, 7]);
   });
 
   it("reads the referrer tag grammar", () => {

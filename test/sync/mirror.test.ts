@@ -15,7 +15,7 @@ import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { dray, type DrayResult } from "../cli/run.js";
 import { isolateCredentials } from "../transport/registry/support.js";
-import { fetchManifest, listTags } from "./artifacts.js";
+import { fetchManifest, listTags, pushSignedImage } from "./artifacts.js";
 
 function since(p: FaultProxy, from: number, method: string, path?: RegExp): number {
   return p.log.slice(from).filter((e) => e.method === method && (path === undefined || path.test(e.path))).length;
@@ -198,5 +198,31 @@ describe("dray sync: exact mirrors", () => {
     const ls = await dray(["ls", `oci:${layout}`], { env: env() });
     assert.deepEqual(ls.stdout.trim().split("\n").sort(), ["keep", "p1", "p2", "p3"]);
     assert.deepEqual(await skopeoInspectRaw(`oci:${layout}:p2`), prune.get("p2")!.manifest.bytes);
+  });
+
+  it("--shard K/N: three shards at once do exactly one full sync, each image once, referrers with their subject", async () => {
+    for (const t of ["v1", "v2", "v3", "v4"]) await pushSignedImage(regA, "team/signed", t, `mirror-shard-${t}`);
+    const shards = await Promise.all([1, 2, 3].map((k) => run([a.host, `${b.host}/sh`, "--shard", `${k}/3`, "--format", "json"])));
+    for (const r of shards) assert.equal(r.code, 0, r.stderr);
+    const full = await run([a.host, `${b.host}/full`, "--format", "json"]);
+    assert.equal(full.code, 0, full.stderr);
+    const summaries = shards.map(summaryOf);
+    assert.deepEqual(
+      summaries.map((s) => s.shard),
+      [1, 2, 3].map((index) => ({ index, count: 3 })),
+    );
+    const fullImages = synced(summaryOf(full)).map((d) => d.replace(`${b.host}/full/`, "~/"));
+    const shardImages = summaries.flatMap(synced).map((d) => d.replace(`${b.host}/sh/`, "~/"));
+    assert.equal(new Set(shardImages).size, shardImages.length, "no image taken by two shards");
+    assert.deepEqual(shardImages.sort(), fullImages, "the shards together took what one full sync takes");
+    assert.ok(summaries.every((s) => s.items.length > 0 && s.items.length < fullImages.length), `split ${summaries.map((s) => s.items.length).join("/")}`);
+    // Every repository's tags, referrer tags included, are the same under both prefixes.
+    for (const repo of ["team/app", "team/skip", "team/prune", "team/stray", "team/signed"]) {
+      assert.deepEqual(await listTags(regB, `sh/${repo}`), await listTags(regB, `full/${repo}`), repo);
+    }
+    const referrersOf = (s: SyncSummary): number => s.referrers.copied;
+    assert.equal(summaries.map(referrersOf).reduce((x, y) => x + y, 0), referrersOf(summaryOf(full)));
+    assert.deepEqual(await skopeoInspectRaw(`docker://${regB.host}/sh/team/signed:v3`, { tlsVerify: false }), await fetchManifest(regA, "team/signed", "v3"));
+    process.stderr.write(`# --shard: ${shards.map((r) => r.stderr.split("\n").find((l) => l.startsWith("Synced"))).join(" | ")} | full: ${full.stderr.split("\n").find((l) => l.startsWith("Synced"))}\n`);
   });
 });
