@@ -178,7 +178,8 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
 
   const upstreamRequest = (method: string, path: string, headers: IncomingHttpHeaders) => {
     // The registry builds Location URLs from Host and X-Forwarded-Proto: both must name the proxy.
-    const fwd = { ...forwardHeaders(headers), "x-forwarded-proto": "http" };
+    // Behind the vendor emulation's TLS-terminating forward proxy the client spoke https: keep what it said.
+    const fwd = { ...forwardHeaders(headers), "x-forwarded-proto": headers["x-forwarded-proto"] ?? "http" };
     const opts = { protocol: base.protocol, hostname: base.hostname, port: base.port, method, path, headers: fwd };
     return base.protocol === "https:" ? httpsRequest({ ...opts, ca: upstream.caPem }) : httpRequest(opts);
   };

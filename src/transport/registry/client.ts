@@ -20,6 +20,7 @@ import {
   type HttpTimeouts,
 } from "./http.js";
 import { nextPageURL } from "./link.js";
+import { lastRateLimit, recordRateLimit, type RateLimitInfo } from "./ratelimit.js";
 import { DEFAULT_RETRIES, isRetryableError, retryDelayMs, sleep } from "./retry.js";
 import { CATALOG_SCOPE, repositoryScope, type Scope } from "./scope.js";
 import { uploadBlob, type UploadOptions } from "./upload.js";
@@ -158,6 +159,7 @@ export class RegistryClient {
       }
       const req = { method: o.method, url, headers, signal: o.signal, ...(o.body !== undefined ? { body: o.body } : {}) };
       const res = await sendWithRetries(req, this.settings, o.noRetry ? { replayable: false } : undefined);
+      if (toRegistry) recordRateLimit(this.domain, res.headers);
       if (res.status === 401 && toRegistry && !reauthorized && !streamBody) {
         const next = await this.auth.reauthorize(res, scopes);
         if (next) {
@@ -178,6 +180,11 @@ export class RegistryClient {
       }
       return res;
     }
+  }
+
+  /** The rate-limit state this registry last announced in this process (any client of the same domain). */
+  rateLimit(): RateLimitInfo | undefined {
+    return lastRateLimit(this.domain);
   }
 
   /** Throws the typed error for an unexpected answer. */

@@ -18,6 +18,7 @@ export { RegistryDestination } from "./destination.js";
 export { RegistryReferences } from "./references.js";
 export { closeDispatchers as closeRegistryConnections } from "./http.js";
 export { resetEndpoints } from "./endpoint.js";
+export { parseRateLimit, lastRateLimit, onRateLimit, describeRateLimit, type RateLimitInfo } from "./ratelimit.js";
 
 function clientFor(domain: string, opts: TransportOptions | RegistryClientOptions): RegistryClient {
   return new RegistryClient(domain, opts);
