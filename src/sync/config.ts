@@ -20,6 +20,9 @@
  *     ca-file: /etc/ssl/internal-ca.pem
  *     authfile: /run/secrets/auth.json
  *     retries: 5
+ *     requests-per-second: 10  # throttles: starts per second, requests in flight,
+ *     concurrency: 4
+ *     min-remaining: 20        # and no more pulls once RateLimit-Remaining is this low
  * sync:
  *   - source: registry.example.com/team/app
  *     tags: { regex: '^v1\.', semver: '>=1.2 <2', newest: 3, exclude: ['-rc', '^dev'] }
@@ -48,6 +51,12 @@ export interface RegistrySettings {
   insecure?: boolean;
   caFile?: string;
   retries?: number;
+  /** Request starts per second to this host (`requests-per-second`). */
+  requestsPerSecond?: number;
+  /** Requests in flight to this host at once (`concurrency`). */
+  concurrency?: number;
+  /** Start no more pulls from this registry once its RateLimit-Remaining is this low (`min-remaining`). */
+  minRemaining?: number;
 }
 
 export interface SyncConfig {
@@ -114,6 +123,13 @@ class Reader {
     return v;
   }
 
+  /** A number above zero (a rate: `0.5` is one request every two seconds). */
+  positive(node: YamlNode, field: string): number {
+    const v = this.scalar(node, field);
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) this.fail(node, field, "expected a number above 0");
+    return v;
+  }
+
   int(node: YamlNode, field: string, min: number): number {
     const v = this.scalar(node, field);
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) this.fail(node, field, `expected an integer ≥ ${min}`);
@@ -139,7 +155,7 @@ class Reader {
 const TOP_KEYS = ["version", "jobs", "referrers", "platforms", "destination", "skip-existing", "prune", "shard", "registries", "sync"] as const;
 const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers", "skip-existing", "prune"] as const;
 const TAG_KEYS = ["names", "regex", "semver", "newest", "exclude"] as const;
-const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries"] as const;
+const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries", "requests-per-second", "concurrency", "min-remaining"] as const;
 
 interface Defaults {
   destination?: { node: YamlNode; text: string };
@@ -235,6 +251,12 @@ function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.Proc
   if (insecure) s.insecure = r.bool(insecure, `${field}.insecure`);
   const retries = r.get(m, "retries");
   if (retries) s.retries = r.int(retries, `${field}.retries`, 0);
+  const rate = r.get(m, "requests-per-second");
+  if (rate) s.requestsPerSecond = r.positive(rate, `${field}.requests-per-second`);
+  const concurrency = r.get(m, "concurrency");
+  if (concurrency) s.concurrency = r.int(concurrency, `${field}.concurrency`, 1);
+  const minRemaining = r.get(m, "min-remaining");
+  if (minRemaining) s.minRemaining = r.int(minRemaining, `${field}.min-remaining`, 0);
   return s;
 }
 
@@ -302,5 +324,11 @@ export function optionsFor(base: TransportOptions, settings: RegistrySettings | 
   if (settings.insecure !== undefined) out.insecure = settings.insecure;
   if (settings.caFile !== undefined) out.caFile = settings.caFile;
   if (settings.retries !== undefined) out.retries = settings.retries;
+  if (settings.requestsPerSecond !== undefined || settings.concurrency !== undefined) {
+    out.throttle = {
+      ...(settings.requestsPerSecond !== undefined ? { requestsPerSecond: settings.requestsPerSecond } : {}),
+      ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
+    };
+  }
   return out;
 }

@@ -25,7 +25,8 @@ import { checkTagFilter, selectTags } from "./filter.js";
 import { MountLedger } from "./mounts.js";
 import { pruneCandidates, pruneFailure, removeTag, type PruneItem } from "./prune.js";
 import { inShard } from "./shard.js";
-import type { ImageItem, OutcomeCounts, PruneSkip, ReferrerItem, RepositoryFailure, SyncEvent, SyncOptions, SyncRule, SyncSummary } from "./types.js";
+import { lastRateLimit } from "../transport/registry/ratelimit.js";
+import type { ImageItem, OutcomeCounts, PruneSkip, SkippedItem, ReferrerItem, RepositoryFailure, SyncEvent, SyncOptions, SyncRule, SyncSummary } from "./types.js";
 
 export const DEFAULT_SYNC_JOBS = 4;
 
@@ -64,6 +65,7 @@ class SyncRun {
   readonly referrerItems: ReferrerItem[] = [];
   readonly repoFailures: RepositoryFailure[] = [];
   readonly pruneItems: PruneItem[] = [];
+  readonly skipped: SkippedItem[] = [];
   readonly pruneSkipped: PruneSkip[] = [];
   readonly blobs: BlobCounts = { copied: 0, skipped: 0, mounted: 0 };
   bytes = 0;
@@ -125,6 +127,11 @@ class SyncRun {
     this.emit({ type: "prune", item });
   }
 
+  skip(item: SkippedItem): void {
+    this.skipped.push(item);
+    this.emit({ type: "skipped", item });
+  }
+
   skipPrune(skip: PruneSkip): void {
     this.pruneSkipped.push(skip);
     this.emit({ type: "prune-skipped", skip });
@@ -137,10 +144,11 @@ class SyncRun {
     this.bytes += summary.bytes;
   }
 
-  /** The copy primitive: one engine run, bounded by `images`, into a destination that shares mounts. */
-  transfer(platforms: readonly Platform[] = []): Transfer {
+  /** The copy primitive: one engine run, bounded by `images`, into a destination that shares mounts; `gate` may refuse it once it has its turn. */
+  transfer(platforms: readonly Platform[] = [], gate?: (src: Repository) => void): Transfer {
     return (src, dst, from, to) =>
       this.images(async () => {
+        gate?.(src);
         const source = await src.openSource(from);
         try {
           const destination = this.ledger.wrap(await dst.openDestination(to));
@@ -151,6 +159,24 @@ class SyncRun {
           await source.close();
         }
       });
+  }
+}
+
+/** A pull not started because the source registry's rate limit is at its floor (min-remaining). */
+class RateLimitFloor extends Error {}
+
+/**
+ * Refuses a pull from a registry whose last RateLimit-Remaining is at or
+ * below its `min-remaining`. Asked when the image has its turn to copy, so the
+ * figure is as fresh as the last answer (Docker Hub sends it on manifest GETs).
+ */
+function checkFloor(run: SyncRun, src: Repository): void {
+  const loc = src.location;
+  if (loc.transport !== "docker") return;
+  const floor = run.opts.minRemaining?.(loc.ref.domain);
+  const remaining = floor === undefined ? undefined : lastRateLimit(loc.ref.domain)?.remaining;
+  if (floor !== undefined && remaining !== undefined && remaining <= floor) {
+    throw new RateLimitFloor(`${loc.ref.domain} has ${remaining} requests left (RateLimit-Remaining), at or below min-remaining ${floor}`);
   }
 }
 
@@ -185,11 +211,12 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
       run.record({ ...base, digest: wanted, outcome: "planned" });
       return subject;
     }
-    const summary = await run.transfer(platforms)(src, dst, { tag, digest: sh.digest }, { tag });
+    const summary = await run.transfer(platforms, (s) => checkFloor(run, s))(src, dst, { tag, digest: sh.digest }, { tag });
     run.record({ ...base, digest: summary.digest, outcome: summary.upToDate ? "up-to-date" : "copied", blobs: summary.blobs, bytes: summary.bytes });
     return subject;
   } catch (err) {
-    if (!run.stopped(err)) run.record({ ...base, error: itemError(err) });
+    if (err instanceof RateLimitFloor) run.skip({ source: base.source, destination: base.destination, tag, reason: err.message });
+    else if (!run.stopped(err)) run.record({ ...base, error: itemError(err) });
     return undefined;
   }
 }
@@ -222,10 +249,14 @@ async function pruneRepository(run: SyncRun, pair: RepositoryPair, dst: Reposito
   }
 }
 
-/** True when anything of this destination repository failed in this run (then it is not pruned). */
+/** True when anything of this destination repository failed or was skipped in this run (then it is not pruned). */
 function repositoryFailed(run: SyncRun, dst: Repository): boolean {
   const inRepo = (where: string): boolean => where.startsWith(`${dst.display}:`) || where.startsWith(`${dst.display}@`) || where === dst.display;
-  return run.items.some((i) => i.outcome === "failed" && inRepo(i.destination)) || run.referrerItems.some((r) => r.outcome === "failed" && r.destination === dst.display);
+  return (
+    run.items.some((i) => i.outcome === "failed" && inRepo(i.destination)) ||
+    run.skipped.some((i) => inRepo(i.destination)) ||
+    run.referrerItems.some((r) => r.outcome === "failed" && r.destination === dst.display)
+  );
 }
 
 /**
@@ -305,7 +336,7 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
   if (!rule.prune || run.signal.aborted) return;
   // An empty listing is more often a registry that hides tags than a source that deleted everything.
   if (tags.length === 0) return noPrune("the source lists no tags");
-  if (repositoryFailed(run, dst)) return noPrune("something in it failed to sync");
+  if (repositoryFailed(run, dst)) return noPrune("something in it failed to sync or was skipped");
   await pruneRepository(run, pair, dst, destTags!, tags);
 }
 
@@ -335,6 +366,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
   const pruneOn = run.rulesPrune;
   return {
     dryRun: run.opts.dryRun === true,
+    ...(run.skipped.length > 0 ? { skipped: run.skipped } : {}),
     ...(run.opts.shard ? { shard: run.opts.shard } : {}),
     ...(pruneOn ? { prune: pruned, pruneItems: run.pruneItems, pruneSkipped: run.pruneSkipped } : {}),
     repositories,

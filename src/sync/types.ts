@@ -57,6 +57,16 @@ export interface SyncOptions {
   onEvent?: (event: SyncEvent) => void;
   /** Take only this shard's images (see shard.ts). */
   shard?: Shard;
+  /** A registry's floor (`min-remaining`): once its RateLimit-Remaining is at or below it, no more pulls start from it. */
+  minRemaining?: (domain: string) => number | undefined;
+}
+
+/** An image left out because its source registry's rate limit ran low (min-remaining): not copied, not failed. */
+export interface SkippedItem {
+  source: string;
+  destination: string;
+  tag: string;
+  reason: string;
 }
 
 /** One image (a tag) of a sync and what happened to it. */
@@ -121,6 +131,8 @@ export interface SyncSummary {
   failures: Array<{ source: string; destination?: string; tag?: string; digest?: string; code: string; message: string }>;
   items: ImageItem[];
   referrerItems: ReferrerItem[];
+  /** Images left for a later run because a registry's rate limit ran low (min-remaining); the run exits 1. */
+  skipped?: SkippedItem[];
   /** The shard this run took (`--shard K/N`). */
   shard?: Shard;
   /** With prune: what it removed (or would, in a dry run), what it could not, and repositories it left alone. */
@@ -135,5 +147,6 @@ export type SyncEvent =
   | { type: "referrer"; item: ReferrerItem }
   | { type: "repository-failed"; failure: RepositoryFailure }
   | { type: "prune"; item: PruneItem }
+  | { type: "skipped"; item: SkippedItem }
   | { type: "prune-skipped"; skip: PruneSkip }
   | { type: "done"; summary: SyncSummary };

@@ -83,15 +83,15 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
   return { rules, ...(config.jobs ? { jobs: config.jobs } : {}), ...(config.shard ? { shard: config.shard } : {}), registries: config.registries };
 }
 
-/** One TransportOptions object per registry and side: the flags, with the file's settings for that host on top. */
-function optionsBySide(base: TransportOptions, registries: Map<string, RegistrySettings>): (loc: Location) => TransportOptions {
+/** One TransportOptions object per registry and side: the flags, with the file's settings for that host on top (--rate and --registry-jobs win). */
+function optionsBySide(base: TransportOptions, registries: Map<string, RegistrySettings>, throttles: RegistrySettings): (loc: Location) => TransportOptions {
   const cache = new Map<string, TransportOptions>();
   return (loc) => {
     if (loc.transport !== "docker") return base;
     const domain = loc.ref.domain;
     let o = cache.get(domain);
     if (!o) {
-      o = optionsFor(base, registries.get(domain));
+      o = optionsFor(base, { ...registries.get(domain), ...throttles });
       cache.set(domain, o);
     }
     return o;
@@ -128,6 +128,8 @@ function eventLine(e: SyncEvent): string | undefined {
   switch (e.type) {
     case "prune":
       return pruneLine(e.item);
+    case "skipped":
+      return `skipped     ${e.item.source} -> ${e.item.destination}: ${e.item.reason}`;
     case "prune-skipped":
       return `no prune    ${e.skip.destination}: ${e.skip.reason}`;
     case "image":
@@ -157,6 +159,7 @@ export function describeSync(s: SyncSummary): string {
       (s.prune ? `; tags ${s.dryRun ? `${s.prune.planned} to prune` : `${s.prune.pruned} pruned`}, ${s.prune.failed} left` : "") +
       (s.shard ? ` (shard ${formatShard(s.shard)})` : ""),
   ];
+  if (s.skipped) lines.push(`  skipped: ${s.skipped.length} ${s.skipped.length === 1 ? "image" : "images"} left for a later run (rate limit at its min-remaining)`);
   for (const f of s.failures) lines.push(`  failed: ${f.source}${f.tag && !f.source.endsWith(`:${f.tag}`) ? ` ${f.tag}` : ""}: ${f.message}`);
   return lines.join("\n");
 }
@@ -176,11 +179,16 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   if (flags.failFast && flags.keepGoing) throw new UsageError("--fail-fast and --keep-going contradict each other");
   const p = await plan(src, dst, flags);
   const quiet = flags.quiet === true;
+  const throttles: RegistrySettings = {
+    ...(flags.rate !== undefined ? { requestsPerSecond: flags.rate } : {}),
+    ...(flags.registryJobs !== undefined ? { concurrency: flags.registryJobs } : {}),
+  };
   const mode = quiet ? "none" : flags.progress === "auto" ? "plain" : flags.progress;
   const opts: SyncOptions = {
     signal: ctx.signal,
-    sourceOptions: optionsBySide(transportOptions(flags, ctx, "src"), p.registries),
-    destinationOptions: optionsBySide(transportOptions(flags, ctx, "dest"), p.registries),
+    sourceOptions: optionsBySide(transportOptions(flags, ctx, "src"), p.registries, throttles),
+    destinationOptions: optionsBySide(transportOptions(flags, ctx, "dest"), p.registries, throttles),
+    minRemaining: (domain) => p.registries.get(domain)?.minRemaining,
     onEvent: (e) => {
       if (mode === "json" && e.type !== "done") ctx.message(JSON.stringify(e));
       if (mode === "plain") {
@@ -200,5 +208,7 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   if (format.kind === "json") await writeOut(ctx, toJson(summary));
   else if (summary.dryRun) await writeOut(ctx, planText(summary));
   const failed = summary.failures.length;
+  const skipped = summary.skipped?.length ?? 0;
+  if (failed === 0 && skipped > 0) throw new IncompleteError(`sync incomplete: ${skipped} ${skipped === 1 ? "image" : "images"} skipped (rate limit)`);
   if (failed > 0) throw new IncompleteError(`sync incomplete: ${failed} ${failed === 1 ? "failure" : "failures"}${quiet ? "" : " (listed above)"}`);
 }

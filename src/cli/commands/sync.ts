@@ -1,4 +1,4 @@
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
 import { addTransportOptions, collect, parseCount, type TransportFlags } from "../options.js";
 
@@ -13,6 +13,8 @@ export interface SyncFlags extends TransportFlags {
   skipExisting?: boolean;
   prune?: boolean;
   shard?: string;
+  rate?: number;
+  registryJobs?: number;
   platform?: string[];
   referrers: boolean;
   jobs?: number;
@@ -22,6 +24,12 @@ export interface SyncFlags extends TransportFlags {
   format?: string;
   quiet?: boolean;
   progress: "auto" | "plain" | "json" | "none";
+}
+
+function parseRate(text: string): number {
+  const n = Number(text);
+  if (!/^\d*\.?\d+$/.test(text.trim()) || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("--rate expects a number of requests per second above 0");
+  return n;
 }
 
 /** `dray sync`: mirror many repositories and tags (and their referrers), from a YAML file or SRC DST. */
@@ -42,6 +50,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--skip-existing", "leave alone the tags the destination already has, without asking the source about them")
     .option("--prune", "delete destination tags the source no longer has (after a clean sync of their repository)")
     .option("--shard <K/N>", "take only shard K of N (a stable split of the images, for N runners at once)")
+    .option("--rate <R>", "at most R requests per second to each registry (a YAML registry's requests-per-second, for all)", parseRate)
+    .option("--registry-jobs <C>", "at most C requests in flight to each registry (a YAML registry's concurrency, for all)", parseCount("--registry-jobs", 1))
     .option("--no-referrers", "leave signatures, attestations and SBOMs behind (copied by default)")
     .option("-j, --jobs <n>", "repositories and images in flight at once (default 4)", parseCount("--jobs", 1))
     .option("--keep-going", "go on after a failing image and report it at the end (the default)")

@@ -6,7 +6,7 @@ import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../o
 import type { TransportOptions } from "../types.js";
 import { Authenticator, basicHeader } from "./auth.js";
 import { ResumableBlobStream } from "./blob-stream.js";
-import { endpointFor, type RegistryEndpoint } from "./endpoint.js";
+import { apiHost, endpointFor, type RegistryEndpoint } from "./endpoint.js";
 import { errorFromResponse, type ErrorContext } from "./errors.js";
 import {
   DEFAULT_TIMEOUTS,
@@ -23,6 +23,7 @@ import { nextPageURL } from "./link.js";
 import { lastRateLimit, recordRateLimit, type RateLimitInfo } from "./ratelimit.js";
 import { DEFAULT_RETRIES, isRetryableError, retryDelayMs, sleep } from "./retry.js";
 import { CATALOG_SCOPE, repositoryScope, type Scope } from "./scope.js";
+import { throttleFor } from "./throttle.js";
 import { uploadBlob, type UploadOptions } from "./upload.js";
 
 /**
@@ -94,6 +95,8 @@ export class RegistryClient {
     if (options.caFile !== undefined) settings.caFile = options.caFile;
     if (options.debug) settings.debug = options.debug;
     if (options.notice) settings.notice = options.notice;
+    // The host the API answers on: `docker.io` is reached as registry-1.docker.io.
+    if (options.throttle) settings.throttle = throttleFor(apiHost(domain), options.throttle);
     this.settings = settings;
     this.endpoint = endpointFor(domain, settings);
     const source: ConstructorParameters<typeof Authenticator>[2] = {};
