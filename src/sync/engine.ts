@@ -17,11 +17,13 @@ import { DrayError, InterruptedError, NotFoundError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
 import type { Digest } from "../oci/digest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
-import { formatLocation } from "../ref/location.js";
+import { formatLocation, type Location } from "../ref/location.js";
+import type { TransportOptions } from "../transport/types.js";
 import { copyReferrers, itemError, type Subject, type Transfer } from "../referrers/copy.js";
 import { RepositoryFactory, type Repository } from "../referrers/repository.js";
 import { expandRules, type RepositoryPair } from "./expand.js";
 import { checkTagFilter, selectTags } from "./filter.js";
+import { ArchiveRepository, MirrorArchive } from "./archive.js";
 import { MountLedger } from "./mounts.js";
 import { pruneCandidates, pruneFailure, removeTag, type PruneItem } from "./prune.js";
 import { inShard } from "./shard.js";
@@ -66,6 +68,8 @@ class SyncRun {
   readonly repoFailures: RepositoryFailure[] = [];
   readonly pruneItems: PruneItem[] = [];
   readonly skipped: SkippedItem[] = [];
+  /** Mirror archives (oci-archive:FILE) the rules read or write, staged for the run. */
+  readonly archives = new Map<string, MirrorArchive>();
   readonly pruneSkipped: PruneSkip[] = [];
   readonly blobs: BlobCounts = { copied: 0, skipped: 0, mounted: 0 };
   bytes = 0;
@@ -119,6 +123,12 @@ class SyncRun {
     this.repoFailures.push(failure);
     this.failed();
     this.emit({ type: "repository-failed", failure });
+  }
+
+  /** A repository of a registry, layout or mirror archive. */
+  open(factory: RepositoryFactory, loc: Location): Repository {
+    if (loc.transport !== "oci-archive") return factory.open(loc);
+    return new ArchiveRepository(loc, this.archives.get(loc.path)!, factory);
   }
 
   recordPrune(item: PruneItem): void {
@@ -234,6 +244,7 @@ async function destinationTags(run: SyncRun, dst: Repository): Promise<string[]>
 /** Removes (or, in a dry run, lists) the destination tags the source no longer has, one at a time. */
 async function pruneRepository(run: SyncRun, pair: RepositoryPair, dst: Repository, destTags: readonly string[], srcTags: readonly string[]): Promise<void> {
   const gone = pruneCandidates(destTags, srcTags, pair.rule.tags, (t) => inShard(run.opts.shard, pair.name, t));
+  if (gone.length > 0 && !run.opts.dryRun) await dst.prepare(); // a mirror archive then knows it changed
   for (const tag of gone) {
     const destination = `${dst.display}:${tag}`;
     if (run.opts.dryRun) {
@@ -274,8 +285,8 @@ function notOtherShards(run: SyncRun, src: Repository, otherTags: readonly strin
 }
 
 async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
-  const src = run.sources.open(pair.source);
-  const dst = run.destinations.open(pair.destination);
+  const src = run.open(run.sources, pair.source);
+  const dst = run.open(run.destinations, pair.destination);
   const { rule } = pair;
   const noPrune = (reason: string): void => {
     if (rule.prune) run.skipPrune({ source: src.display, destination: dst.display, reason });
@@ -392,7 +403,8 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
   const run = new SyncRun(opts);
   run.rulesPrune = rules.some((r) => r.prune === true);
   try {
-    const expansion = await expandRules(rules, run.sources);
+    await openArchives(run, rules);
+    const expansion = await expandRules(rules, run.sources, run.archives);
     for (const f of expansion.failures) run.recordRepository({ source: f.source, destination: f.destination, error: itemError(f.error) });
     await Promise.all(
       expansion.pairs.map((pair) =>
@@ -404,10 +416,23 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
       ),
     );
     if (opts.signal?.aborted) throw new InterruptedError();
+    if (!opts.dryRun) for (const a of run.archives.values()) await a.publish(run.opts.destinationOptions?.({ transport: "oci-archive", path: a.file }) ?? {});
     const summary = summarize(run, expansion.pairs.length);
     run.emit({ type: "done", summary });
     return summary;
   } finally {
     run.dispose();
+    await Promise.all([...run.archives.values()].map((a) => a.close()));
   }
+}
+
+/** Stages every mirror archive the rules name (a second sync into one adds to what it holds). */
+async function openArchives(run: SyncRun, rules: readonly SyncRule[]): Promise<void> {
+  const files = new Map<string, TransportOptions>();
+  for (const r of rules) {
+    if (r.source.kind === "archive") files.set(r.source.path, run.opts.sourceOptions?.({ transport: "oci-archive", path: r.source.path }) ?? {});
+    const d = r.destination.location;
+    if (d.transport === "oci-archive") files.set(d.path, run.opts.destinationOptions?.(d) ?? {});
+  }
+  for (const [file, options] of files) run.archives.set(file, await MirrorArchive.open(file, options));
 }

@@ -13,12 +13,14 @@ export type { ItemError, ItemOutcome, PruneItem, ReferrerResult, Shard, TagFilte
  * Where a rule's repositories come from:
  * - `repository`: one registry repository, or one OCI layout directory;
  * - `registry`: repositories of a registry (`repositories`, else its catalog);
- * - `layouts`: a folder of OCI layouts, one per repository (`DIR/team/app/`), as `dray sync … oci:DIR` writes them.
+ * - `layouts`: a folder of OCI layouts, one per repository (`DIR/team/app/`), as `dray sync … oci:DIR` writes them;
+ * - `archive`: a mirror in one oci-archive, images named `REPO:TAG`, as `dray sync … oci-archive:FILE` writes it.
  */
 export type SyncSource =
   | { kind: "repository"; location: Location }
   | { kind: "registry"; domain: string; repositories?: string[] }
-  | { kind: "layouts"; path: string; repositories?: string[] };
+  | { kind: "layouts"; path: string; repositories?: string[] }
+  | { kind: "archive"; path: string; repositories?: string[] };
 
 /**
  * Where they go:
