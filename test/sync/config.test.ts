@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SyncConfigError } from "../../src/errors.js";
-import { parseSyncConfig } from "../../src/sync/config.js";
+import { optionsFor, parseSyncConfig } from "../../src/sync/config.js";
 import { selectTags, tagVersion } from "../../src/sync/filter.js";
 import { pruneCandidates } from "../../src/sync/prune.js";
 import { inShard, parseShard, shardOf } from "../../src/sync/shard.js";
@@ -63,6 +63,52 @@ sync:
     assert.equal(c.rules[0]!.referrers, true);
     assert.deepEqual(c.rules[2]!.tags, { names: ["latest", "3.19"] });
     assert.deepEqual(c.registries.get("registry.example.com"), { username: "alice", password: "s3cret", retries: 1 });
+  });
+
+  it("reads the exact-mirror keys: exclude, skip-existing, prune, shard, throttles, oci-archive", () => {
+    const c = parseSyncConfig(
+      [
+        "skip-existing: true",
+        "shard: 2/5",
+        "destination: oci-archive:/mnt/usb/mirror.tar",
+        "registries:",
+        "  registry.example.com:",
+        "    requests-per-second: 2.5",
+        "    concurrency: 3",
+        "    min-remaining: 10",
+        "sync:",
+        "  - source: registry.example.com/team/app",
+        "    prune: true",
+        "    tags: { regex: '^v', exclude: ['-rc', '^v0'] }",
+        "  - source: registry.example.com/team/db",
+        "    skip-existing: false",
+        "    tags: { exclude: -dev }",
+        "",
+      ].join("\n"),
+      "m.yaml",
+    );
+    assert.deepEqual(c.shard, { index: 2, count: 5 });
+    assert.deepEqual(c.registries.get("registry.example.com"), { requestsPerSecond: 2.5, concurrency: 3, minRemaining: 10 });
+    assert.deepEqual(optionsFor({}, c.registries.get("registry.example.com")).throttle, { requestsPerSecond: 2.5, concurrency: 3 });
+    assert.deepEqual(
+      c.rules.map((r) => [r.skipExisting, r.prune, r.tags?.exclude]),
+      [
+        [true, true, ["-rc", "^v0"]],
+        [undefined, undefined, ["-dev"]],
+      ],
+    );
+    assert.deepEqual(c.rules[0]!.destination, { kind: "prefix", location: { transport: "oci-archive", path: "/mnt/usb/mirror.tar" } });
+    const bad = (text: string): string => {
+      try {
+        parseSyncConfig(`${text}\nsync:\n  - source: r.example.com/a\n    destination: r2.example.com\n`, "m.yaml");
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return "accepted";
+    };
+    assert.equal(bad("shard: 4/3"), 'm.yaml:1:8: shard: invalid shard "4/3": expected K/N with 1 ≤ K ≤ N (e.g. 2/3)');
+    assert.equal(bad("registries:\n  r.example.com: { requests-per-second: 0 }"), "m.yaml:2:41: registries.r.example.com.requests-per-second: expected a number above 0");
+    assert.equal(bad("prune: yes please"), "m.yaml:1:8: prune: expected true or false");
   });
 
   it("names the line, column and field of each mistake", () => {
