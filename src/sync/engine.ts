@@ -26,7 +26,7 @@ import { checkTagFilter, selectTags } from "./filter.js";
 import { ArchiveRepository, MirrorArchive } from "./archive.js";
 import { MountLedger } from "./mounts.js";
 import { pruneCandidates, pruneFailure, removeTag, type PruneItem } from "./prune.js";
-import { inShard } from "./shard.js";
+import { formatShard, inShard, parseShard } from "./shard.js";
 import { lastRateLimit } from "../transport/registry/ratelimit.js";
 import type { ImageItem, OutcomeCounts, PruneSkip, SkippedItem, ReferrerItem, RepositoryFailure, SyncEvent, SyncOptions, SyncRule, SyncSummary } from "./types.js";
 
@@ -400,6 +400,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
  */
 export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): Promise<SyncSummary> {
   for (const r of rules) if (r.tags) checkTagFilter(r.tags);
+  if (opts.shard) parseShard(formatShard(opts.shard)); // the library's caller gets the CLI's check
   const run = new SyncRun(opts);
   run.rulesPrune = rules.some((r) => r.prune === true);
   try {

@@ -37,8 +37,8 @@ export function register(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("sync")
     .description("mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts")
-    .argument("[src]", "source: a repository (HOST/REPO[:TAG]), a registry (HOST[:PORT]), or oci:DIR; or a sync YAML file")
-    .argument("[dst]", "destination: the repository (or oci:DIR) for a repository; a prefix (HOST[/PREFIX], oci:DIR) for several")
+    .argument("[src]", "source: a repository (HOST/REPO[:TAG]), a registry (HOST[:PORT]), oci:DIR, or a mirror archive oci-archive:FILE; or a sync YAML file")
+    .argument("[dst]", "destination: the repository (or oci:DIR) for a repository; a prefix (HOST[/PREFIX], oci:DIR) for several; oci-archive:FILE for a whole mirror in one file")
     .option("--file <sync.yaml>", "what to mirror, from a YAML file (see the README's Sync section)")
     .option("--dest <location>", "override every rule's destination prefix (e.g. oci:/mnt/usb for an air-gapped transfer)")
     .option("--tag <tag>", "take this tag (repeatable)", collect)
