@@ -284,34 +284,78 @@ function notOtherShards(run: SyncRun, src: Repository, otherTags: readonly strin
   return async (subject) => !(await (theirs ??= resolveAll())).has(subject.toString());
 }
 
-async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
-  const src = run.open(run.sources, pair.source);
-  const dst = run.open(run.destinations, pair.destination);
-  const { rule } = pair;
-  const noPrune = (reason: string): void => {
-    if (rule.prune) run.skipPrune({ source: src.display, destination: dst.display, reason });
+/** One repository's two sides, opened for the run. */
+interface RepositoryRun {
+  run: SyncRun;
+  pair: RepositoryPair;
+  src: Repository;
+  dst: Repository;
+}
+
+/** The source's tags and, for skip-existing and prune, the destination's; undefined when a listing failed (reported). */
+async function listSides(r: RepositoryRun): Promise<{ tags: string[]; destTags: ReadonlySet<string> } | undefined> {
+  const { run, pair, src, dst } = r;
+  const report = (err: unknown, why?: string): undefined => {
+    if (run.stopped(err)) return undefined;
+    run.recordRepository({ source: src.display, destination: dst.display, error: itemError(err) });
+    if (why && pair.rule.prune) run.skipPrune({ source: src.display, destination: dst.display, reason: why });
+    return undefined;
   };
   let tags: string[];
-  let destTags: string[] | undefined;
   try {
     tags = await run.requests(() => src.listTags());
   } catch (err) {
-    if (!run.stopped(err)) {
-      run.recordRepository({ source: src.display, destination: dst.display, error: itemError(err) });
-      noPrune("the source's tag list failed");
-    }
-    return;
+    return report(err, "the source's tag list failed");
   }
   try {
-    if (rule.skipExisting || rule.prune) destTags = await destinationTags(run, dst);
+    const needed = pair.rule.skipExisting || pair.rule.prune;
+    return { tags, destTags: new Set(needed ? await destinationTags(run, dst) : []) };
   } catch (err) {
-    if (!run.stopped(err)) run.recordRepository({ source: src.display, destination: dst.display, error: itemError(err) });
-    return;
+    return report(err);
   }
+}
+
+/** Referrers of the images this run took (with a shard: not those of another shard's images). */
+async function syncReferrers(r: RepositoryRun, srcTags: readonly string[], subjects: readonly Subject[], otherShards: readonly string[]): Promise<void> {
+  const { run, src, dst } = r;
+  if (r.pair.rule.referrers === false || subjects.length === 0 || run.signal.aborted) return;
+  await copyReferrers(
+    {
+      src,
+      dst,
+      srcTags,
+      transfer: run.transfer(),
+      requests: run.requests,
+      ...(run.opts.dryRun ? { dryRun: true } : {}),
+      onResult: (res) => run.recordReferrer({ ...res, source: src.display, destination: dst.display }),
+      ...(run.opts.shard ? { adopt: notOtherShards(run, src, otherShards) } : {}),
+    },
+    subjects,
+  );
+}
+
+/** Prunes once the repository synced cleanly from a source that listed something; says why not otherwise. */
+async function pruneIfSafe(r: RepositoryRun, srcTags: readonly string[], destTags: ReadonlySet<string>): Promise<void> {
+  const { run, pair, src, dst } = r;
+  if (!pair.rule.prune || run.signal.aborted) return;
+  const skip = (reason: string): void => run.skipPrune({ source: src.display, destination: dst.display, reason });
+  // An empty listing is more often a registry that hides tags than a source that deleted everything.
+  if (srcTags.length === 0) return skip("the source lists no tags");
+  if (repositoryFailed(run, dst)) return skip("something in it failed to sync or was skipped");
+  await pruneRepository(run, pair, dst, [...destTags], srcTags);
+}
+
+async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
+  const r: RepositoryRun = { run, pair, src: run.open(run.sources, pair.source), dst: run.open(run.destinations, pair.destination) };
+  const { src, dst, pair: { rule } } = r;
+  const listed = await listSides(r);
+  if (!listed) return;
+  const { tags, destTags } = listed;
   const mine = (tag: string): boolean => inShard(run.opts.shard, pair.name, tag);
   const selection = selectTags(tags, rule.tags);
   const wanted = selection.tags.filter(mine);
-  const existing = new Set(rule.skipExisting ? wanted.filter((t) => destTags!.includes(t)) : []);
+  // Skip-existing: the destination's tag list is the answer; the source is not asked about these tags.
+  const existing = new Set(rule.skipExisting ? wanted.filter((t) => destTags.has(t)) : []);
   const todo = wanted.filter((t) => !existing.has(t));
   if (todo.length > 0 && !run.opts.dryRun) {
     try {
@@ -323,32 +367,12 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
   }
   run.emit({ type: "repository", source: src.display, destination: dst.display, tags: wanted.length });
   for (const tag of selection.missing.filter(mine)) {
-    const where = `${src.display}:${tag}`;
-    run.record({ source: where, destination: `${dst.display}:${tag}`, tag, outcome: "failed", error: { code: "E_NOT_FOUND", message: `tag ${tag} not found in ${src.display}` } });
+    run.record({ source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "failed", error: { code: "E_NOT_FOUND", message: `tag ${tag} not found in ${src.display}` } });
   }
-  // Skip-existing: the destination's tag list is the answer; the source is not asked about these tags.
   for (const tag of existing) run.record({ source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "up-to-date", existing: true });
   const subjects = (await Promise.all(todo.map((tag) => syncImage(run, pair, src, dst, tag)))).filter((s): s is Subject => s !== undefined);
-  if (rule.referrers !== false && subjects.length > 0 && !run.signal.aborted) {
-    await copyReferrers(
-      {
-        src,
-        dst,
-        srcTags: tags,
-        transfer: run.transfer(),
-        requests: run.requests,
-        ...(run.opts.dryRun ? { dryRun: true } : {}),
-        onResult: (r) => run.recordReferrer({ ...r, source: src.display, destination: dst.display }),
-        ...(run.opts.shard ? { adopt: notOtherShards(run, src, selection.tags.filter((t) => !mine(t))) } : {}),
-      },
-      subjects,
-    );
-  }
-  if (!rule.prune || run.signal.aborted) return;
-  // An empty listing is more often a registry that hides tags than a source that deleted everything.
-  if (tags.length === 0) return noPrune("the source lists no tags");
-  if (repositoryFailed(run, dst)) return noPrune("something in it failed to sync or was skipped");
-  await pruneRepository(run, pair, dst, destTags!, tags);
+  await syncReferrers(r, tags, subjects, selection.tags.filter((t) => !mine(t)));
+  await pruneIfSafe(r, tags, destTags);
 }
 
 function summarize(run: SyncRun, repositories: number): SyncSummary {
