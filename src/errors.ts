@@ -194,6 +194,11 @@ export function exitCodeFor(err: unknown): number {
   return 1;
 }
 
+/** An abort as Node and undici report it (`AbortError`, code ABORT_ERR): the signal's doing, not a failure of its own. */
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === "AbortError" || (err as NodeJS.ErrnoException).code === "ABORT_ERR");
+}
+
 export function isDrayError(err: unknown, code?: ErrorCode): err is DrayError {
   return err instanceof DrayError && (code === undefined || err.code === code);
 }

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { CredentialsError } from "../errors.js";
+import { isObject } from "../json.js";
 
 /**
  * Docker `config.json` and containers `auth.json` share one shape:
@@ -31,10 +32,6 @@ export const DOCKER_IO = "docker.io";
 /** The key docker has always used for Docker Hub, also what credential helpers are asked for. */
 export const DOCKER_HUB_LEGACY_KEY = "https://index.docker.io/v1/";
 const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** Reads a file of either flavour; undefined when it does not exist. A file that exists but is not valid JSON is an error. */
 export async function readAuthFile(path: string): Promise<AuthFile | undefined> {

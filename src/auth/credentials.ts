@@ -1,7 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { KeychainError } from "../errors.js";
-import type { Credentials } from "../transport/types.js";
 import {
   canonicalRegistryHost,
   credHelperFor,
@@ -14,8 +13,14 @@ import {
 } from "./authfile.js";
 import { runCredentialHelper, type HelperCredential } from "./helper.js";
 
+/** A user name and password (or token) for one registry. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
 /**
- * Where a registry credential comes from, in the order of CLI.md:
+ * Where a registry credential comes from, in this order (README, "Logging in"):
  *   1. explicit (`--creds`, `--src-creds`, `--dest-creds`);
  *   2. `--authfile`, `$REGISTRY_AUTH_FILE`, containers auth.json
  *      (`$XDG_RUNTIME_DIR/containers/auth.json`, `~/.config/containers/auth.json`);

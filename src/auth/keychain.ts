@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import { KeychainError } from "../errors.js";
-import type { Credentials } from "../transport/types.js";
+import type { Credentials } from "./credentials.js";
 
 /**
  * The OS keychain (macOS Keychain, Windows Credential Vault, the freedesktop

@@ -3,9 +3,10 @@ import { chmod, mkdir, open, readFile, realpath, rename, unlink } from "node:fs/
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { CredentialsError, IoError, UsageError } from "../errors.js";
-import type { Credentials } from "../transport/types.js";
+import type { Credentials } from "./credentials.js";
 import { canonicalRegistryHost, helperServerURL, normaliseKey } from "./authfile.js";
 import { deleteKeychainCredential, storeKeychainCredential } from "./keychain.js";
+import { isObject } from "../json.js";
 
 /**
  * Writing docker's config.json for `dray login` / `dray logout`. Reading
@@ -58,10 +59,6 @@ function matchingKeys(auths: Json, host: string): string[] {
     const key = normaliseKey(k);
     return key.host === wanted && key.path === "";
   });
-}
-
-function isObject(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 export function isKeychainMarker(entry: unknown): boolean {

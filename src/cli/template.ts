@@ -1,4 +1,5 @@
 import { UsageError } from "../errors.js";
+import { isObject } from "../json.js";
 
 /**
  * A small subset of Go's text/template, enough for the `--format` strings
@@ -75,10 +76,6 @@ const BUILTINS: Record<string, Builtin> = {
 
 function expectArgs(name: string, args: Value[], n: number): void {
   if (args.length !== n) throw templateError(`${name} takes ${n} argument${n === 1 ? "" : "s"}, got ${args.length}`);
-}
-
-function isObject(v: Value): v is Record<string, Value> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function lookup(v: Value, key: string): Value {

@@ -72,8 +72,6 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
     return summary;
   } catch (err) {
     throw await failSession(session, err);
-  } finally {
-    session.dispose();
   }
 }
 

@@ -222,8 +222,6 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, opts: C
     return summary;
   } catch (err) {
     throw await failSession(session, err);
-  } finally {
-    session.dispose();
   }
 }
 

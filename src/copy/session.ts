@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import { InterruptedError } from "../errors.js";
+import { InterruptedError, isAbortError } from "../errors.js";
 import type { ImageDestination, ImageSource } from "../transport/types.js";
 import { createLimiter, type Limiter } from "./limit.js";
 import type { BlobCounts, CopyEvent, CopyOptions } from "./types.js";
@@ -13,10 +13,6 @@ export interface PlacedBlob {
   size: number;
 }
 
-function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === "AbortError" || (err as NodeJS.ErrnoException).code === "ABORT_ERR");
-}
-
 /**
  * What one run of the engine shares across the images it copies into one
  * destination: the concurrency limits, the blobs already placed or in flight
@@ -24,9 +20,10 @@ function isAbortError(err: unknown): boolean {
  * user's signal and the first failure both trip.
  */
 export class CopySession {
+  /** Tripped by the first failure. */
   private readonly controller = new AbortController();
   /** Aborted on the user's signal or the first failure; every request and stream gets it. */
-  readonly signal: AbortSignal = this.controller.signal;
+  readonly signal: AbortSignal;
   /** HEADs, mounts and manifest reads: cheap requests, more of them at once. */
   readonly requests: Limiter;
   /** Blob bodies in flight (`--jobs`). */
@@ -40,12 +37,12 @@ export class CopySession {
   manifests = 0;
   private readonly pending = new Set<Promise<unknown>>();
   private firstError: unknown;
-  private readonly detach: () => void;
 
   constructor(
     readonly dst: ImageDestination,
     private readonly opts: CopyOptions,
   ) {
+    this.signal = opts.signal ? AbortSignal.any([this.controller.signal, opts.signal]) : this.controller.signal;
     // Every request and stream in flight listens on the one signal; that is by design, not a leak.
     setMaxListeners(0, this.signal);
     const jobs = opts.jobs ?? DEFAULT_JOBS;
@@ -53,11 +50,6 @@ export class CopySession {
     // stream) would leave the other source connections idle until they time out.
     this.transfers = createLimiter(dst.capabilities.concurrentPutBlob ? jobs : 1, this.signal);
     this.requests = createLimiter(Math.max(jobs * 2, 8), this.signal);
-    const user = opts.signal;
-    const onAbort = (): void => this.controller.abort(new InterruptedError());
-    if (user?.aborted) onAbort();
-    user?.addEventListener("abort", onAbort, { once: true });
-    this.detach = () => user?.removeEventListener("abort", onAbort);
   }
 
   emit(event: CopyEvent): void {
@@ -100,9 +92,5 @@ export class CopySession {
   error(err: unknown): unknown {
     if (this.opts.signal?.aborted) return new InterruptedError();
     return this.firstError ?? err;
-  }
-
-  dispose(): void {
-    this.detach();
   }
 }

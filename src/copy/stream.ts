@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { IntegrityError } from "../errors.js";
+import { DrayError, IntegrityError } from "../errors.js";
 import { VerifyingStream } from "../oci/digest.js";
 import type { Descriptor } from "../oci/manifest.js";
 
@@ -33,8 +33,24 @@ type Stage = NodeJS.ReadableStream | NodeJS.ReadWriteStream;
  * Any stage failing (a digest mismatch) destroys the others and rejects the
  * sink's read; the sink failing destroys the source; `signal` stops all.
  */
-export function pipeToSink(stages: readonly Stage[], sink: (data: Readable) => Promise<void>, signal: AbortSignal): Promise<void> {
+export async function pipeToSink(stages: readonly Stage[], sink: (data: Readable) => Promise<void>, signal: AbortSignal): Promise<void> {
   // Node's typings cannot express a function sink after a variable-length chain of stages.
   const run = pipeline as unknown as (streams: ReadonlyArray<Stage | ((last: Readable) => Promise<void>)>, options: { signal: AbortSignal }) => Promise<void>;
-  return run([...stages, (last: Readable) => sink(last)], { signal });
+  let sinkError: unknown;
+  const consume = async (last: Readable): Promise<void> => {
+    try {
+      await sink(last);
+    } catch (err) {
+      sinkError = err;
+      throw err;
+    }
+  };
+  try {
+    await run([...stages, consume], { signal });
+  } catch (err) {
+    // A registry hanging up mid-upload makes undici destroy the body with a bare
+    // EPIPE/ECONNRESET, which pipeline may see before the sink's typed
+    // NetworkError (the one the engine retries): the typed error tells more.
+    throw sinkError instanceof DrayError && !(err instanceof DrayError) ? sinkError : err;
+  }
 }

@@ -2,6 +2,7 @@ import { IntegrityError } from "../errors.js";
 import { Digest } from "./digest.js";
 import { MediaType, isIndexType, isManifestType, isSchema1Type } from "./mediatype.js";
 import type { Platform } from "./platform.js";
+import { isObject } from "../json.js";
 
 /** A reference to content by digest and size, as manifests and indexes hold it. */
 export interface Descriptor {
@@ -72,10 +73,6 @@ function optionalMediaType(v: unknown, field: string, where?: string): string | 
   if (v === undefined) return undefined;
   if (!isValidMediaType(v)) throw invalid(`${field} ${show(v)} is not a valid media type`, where);
   return v;
-}
-
-function isObject(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function stringMap(v: unknown, field: string, where?: string): Record<string, string> | undefined {

@@ -70,7 +70,7 @@ function splitPath(rest: string, whole: string): { path: string; ref?: string } 
   return { path, ref };
 }
 
-/** Parses any location form of CLI.md; a string without a known prefix is a registry reference. */
+/** Parses any location form of the README's "Locations"; a string without a known prefix is a registry reference. */
 export function parseLocation(text: string): Location {
   const found = PREFIXES.find(([prefix]) => text.startsWith(prefix));
   if (!found) {

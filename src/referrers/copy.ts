@@ -19,8 +19,8 @@ import type { Digest } from "../oci/digest.js";
 import { parseManifest, rawManifestFromDocument, descriptorToJSON, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/mediatype.js";
 import type { CopySummary } from "../copy/types.js";
-import type { Repository, RepoRef, TagHead } from "./repository.js";
-import { groupReferrerTags, referrersIndexTag, type ReferrerTag } from "./tags.js";
+import { groupReferrerTags, referrersTag, type ReferrerTag } from "../oci/referrer-tags.js";
+import type { Repository, RepoRef, TagHead } from "../transport/types.js";
 
 export type ItemOutcome = "copied" | "up-to-date" | "failed" | "planned";
 
@@ -104,18 +104,6 @@ export function buildReferrersIndex(descs: readonly Descriptor[]): RawManifest {
   return rawManifestFromDocument({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: descs.map(descriptorToJSON) }, MediaType.OciIndex);
 }
 
-/** Stores `raw` under `tag` at the destination (the tag PUT, or a layout's index.json entry). */
-async function putTagged(dst: Repository, tag: string, raw: RawManifest): Promise<void> {
-  const dest = await dst.openDestination({ tag });
-  try {
-    await dest.putManifest(raw, { isTop: true });
-    await dest.commit();
-  } catch (err) {
-    await dest.abort().catch(() => undefined);
-    throw err;
-  }
-}
-
 /** One run of referrer copying over a set of subjects: a work list that grows as referrers arrive. */
 class ReferrerWalk {
   private readonly results: ReferrerResult[] = [];
@@ -126,6 +114,7 @@ class ReferrerWalk {
   constructor(
     private readonly ctx: ReferrerCopyContext,
     private readonly groups: Map<string, ReferrerTag[]>,
+    private readonly tags: ReadonlySet<string>,
   ) {
     this.request = ctx.requests ?? ((fn) => fn());
   }
@@ -178,7 +167,8 @@ class ReferrerWalk {
 
   private async subject(s: Subject): Promise<void> {
     const group = this.groups.get(s.digest.toString()) ?? [];
-    const indexTag = group.find((t) => t.kind === "index");
+    // Looked up by name, not by parsing the tags: a sha512 subject's index tag is truncated (see referrersTag).
+    const hasIndex = this.tags.has(referrersTag(s.digest));
     const cosign = group.filter((t) => t.kind !== "index");
     let api: Descriptor[] = [];
     try {
@@ -186,7 +176,7 @@ class ReferrerWalk {
     } catch (err) {
       this.report({ subject: s.digest.toString(), kind: "manifest", outcome: "failed", error: itemError(err) });
     }
-    await Promise.all([...cosign.map((t) => this.cosignTag(s, t)), ...(api.length > 0 || indexTag ? [this.listed(s, api, indexTag)] : [])]);
+    await Promise.all([...cosign.map((t) => this.cosignTag(s, t)), ...(api.length > 0 || hasIndex ? [this.listed(s, api, hasIndex)] : [])]);
   }
 
   /** A cosign tag travels as a tag, compared by one HEAD a side. */
@@ -207,9 +197,9 @@ class ReferrerWalk {
   }
 
   /** Manifests listed for `s` by the referrers API or the source's `sha256-<hex>` index. */
-  private async listed(s: Subject, api: Descriptor[], indexTag: ReferrerTag | undefined): Promise<void> {
+  private async listed(s: Subject, api: Descriptor[], hasIndex: boolean): Promise<void> {
     const { src, dst } = this.ctx;
-    const fallback = referrersIndexTag(s.digest);
+    const fallback = referrersTag(s.digest);
     const indexResult: ReferrerResult = { subject: s.digest.toString(), kind: "index-tag", tag: fallback, outcome: "failed" };
     let dstApi: boolean;
     let sh: TagHead | undefined;
@@ -219,8 +209,8 @@ class ReferrerWalk {
     try {
       dstApi = await dst.hasReferrersApi();
       [sh, dh] = await Promise.all([
-        indexTag ? this.request(() => src.resolve(indexTag.tag)) : undefined,
-        dstApi ? undefined : this.request(() => dst.resolve(fallback)),
+        hasIndex ? this.request(() => src.resolveReferrersIndex(s.digest)) : undefined,
+        dstApi ? undefined : this.request(() => dst.resolveReferrersIndex(s.digest)),
       ]);
       if (sh && api.length === 0 && dh?.digest.equals(sh.digest)) {
         // Same index on both sides: every manifest it lists arrived before it was written.
@@ -286,7 +276,7 @@ class ReferrerWalk {
       if (merged.length === 0) return;
       const raw = srcIndex && sameDigests(merged, srcDescs) ? srcIndex : buildReferrersIndex(merged);
       if (this.ctx.dryRun) return this.report({ ...base, digest: raw.digest.toString(), outcome: "planned" });
-      await putTagged(dst, base.tag!, raw);
+      await dst.putReferrersIndex(s.digest, raw);
       this.report({ ...base, digest: raw.digest.toString(), outcome: "copied" });
     } catch (err) {
       this.report({ ...base, subject: s.digest.toString(), error: itemError(err) });
@@ -301,5 +291,5 @@ class ReferrerWalk {
  */
 export async function copyReferrers(ctx: ReferrerCopyContext, subjects: readonly Subject[]): Promise<ReferrerResult[]> {
   const tags = ctx.srcTags ?? (await ctx.src.listTags());
-  return new ReferrerWalk(ctx, groupReferrerTags(tags)).run(subjects);
+  return new ReferrerWalk(ctx, groupReferrerTags(tags), new Set(tags)).run(subjects);
 }

@@ -12,11 +12,12 @@ import type { Digest } from "../oci/digest.js";
 import type { Location } from "../ref/location.js";
 import type { TransportOptions } from "../transport/types.js";
 import { copyReferrers, type ReferrerResult, type Subject, type Transfer } from "./copy.js";
-import { RepositoryFactory } from "./repository.js";
+import { RepositoryFactory } from "../transport/repository.js";
 
 export { copyReferrers, buildReferrersIndex, type ItemError, type ItemOutcome, type ReferrerCopyContext, type ReferrerResult, type Subject, type Transfer } from "./copy.js";
-export { RepositoryFactory, type Repository, type RepoRef, type TagHead } from "./repository.js";
-export { COSIGN_SUFFIXES, cosignTag, groupReferrerTags, isReferrerTag, parseReferrerTag, referrersIndexTag, type ReferrerTag, type ReferrerTagKind } from "./tags.js";
+export { RepositoryFactory } from "../transport/repository.js";
+export type { Repository, RepoRef, TagHead } from "../transport/types.js";
+export { COSIGN_SUFFIXES, cosignTag, groupReferrerTags, isReferrerTag, parseReferrerTag, referrersTag, type ReferrerTag, type ReferrerTagKind } from "../oci/referrer-tags.js";
 
 export interface CopyReferrersOptions {
   source?: TransportOptions;
@@ -66,8 +67,8 @@ export function engineTransfer(opts: Pick<CopyOptions, "signal"> & { jobs?: numb
  */
 export async function copyReferrersOf(src: Location, dst: Location, subjects: ReadonlyArray<Subject | Digest>, opts: CopyReferrersOptions = {}): Promise<ReferrersSummary> {
   const elapsed = stopwatch();
-  const srcRepo = new RepositoryFactory(() => opts.source ?? {}).open(src);
-  const dstRepo = new RepositoryFactory(() => opts.destination ?? {}).open(dst);
+  const srcRepo = await new RepositoryFactory(() => opts.source ?? {}).open(src);
+  const dstRepo = await new RepositoryFactory(() => opts.destination ?? {}).open(dst);
   const moved = { blobs: { copied: 0, skipped: 0, mounted: 0 }, bytes: 0 };
   const items = await copyReferrers(
     {

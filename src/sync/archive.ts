@@ -20,9 +20,9 @@ import { UsageError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import type { Descriptor, RawManifest } from "../oci/manifest.js";
 import { formatLocation, type LayoutLocation, type Location } from "../ref/location.js";
-import type { RepoRef, Repository, RepositoryFactory, TagHead } from "../referrers/repository.js";
+import { RepositoryBase } from "../transport/repository.js";
 import { listNames } from "../transport/layout/index-json.js";
-import type { ImageDestination, ImageSource, TransportOptions } from "../transport/types.js";
+import type { ImageDestination, ImageSource, RepoRef, Repository, TagHead, TransportOptions } from "../transport/types.js";
 
 /** `team/app:1.0` → team/app and 1.0 (a tag holds no colon, so the last one splits). */
 export function splitRefName(name: string): { repository: string; tag: string } | undefined {
@@ -142,17 +142,17 @@ async function exists(path: string): Promise<boolean> {
  * images whose ref.name starts with `REPO:`, tags without that prefix.
  * Manifests by digest are the layout's.
  */
-export class ArchiveRepository implements Repository {
+export class ArchiveRepository extends RepositoryBase {
   readonly display: string;
-  private readonly inner: Repository;
 
+  /** `inner`: the staging layout as a repository (`archive.layoutPath`). */
   constructor(
     readonly location: LayoutLocation,
     private readonly archive: MirrorArchive,
-    factory: RepositoryFactory,
+    private readonly inner: Repository,
   ) {
+    super();
     this.display = formatLocation(location);
-    this.inner = factory.open({ transport: "oci", path: archive.layoutPath });
   }
 
   private get prefix(): string {

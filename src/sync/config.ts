@@ -37,27 +37,15 @@ import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
 import { DrayError, SyncConfigError, UsageError } from "../errors.js";
 import { parsePlatform, type Platform } from "../oci/platform.js";
+import type { Location } from "../ref/location.js";
 import type { TransportOptions } from "../transport/types.js";
 import { checkTagFilter, type TagFilter } from "./filter.js";
 import { parseSyncSource, parseSyncTarget } from "./locations.js";
 import { parseShard, type Shard } from "./shard.js";
-import type { SyncRule } from "./types.js";
+import type { SyncRule, RegistrySettings } from "./types.js";
 
 /** Connection settings of one registry, as the file gives them. */
-export interface RegistrySettings {
-  username?: string;
-  password?: string;
-  authfile?: string;
-  insecure?: boolean;
-  caFile?: string;
-  retries?: number;
-  /** Request starts per second to this host (`requests-per-second`). */
-  requestsPerSecond?: number;
-  /** Requests in flight to this host at once (`concurrency`). */
-  concurrency?: number;
-  /** Start no more pulls from this registry once its RateLimit-Remaining is this low (`min-remaining`). */
-  minRemaining?: number;
-}
+export type { RegistrySettings };
 
 export interface SyncConfig {
   jobs?: number;
@@ -331,4 +319,27 @@ export function optionsFor(base: TransportOptions, settings: RegistrySettings | 
     };
   }
   return out;
+}
+
+/**
+ * One TransportOptions object per registry and side: `base`'s options with the
+ * sync file's settings for that host on top, built once per host (so each
+ * registry keeps one client and one token cache for the run).
+ */
+export function withRegistrySettings(
+  base: (loc: Location) => TransportOptions,
+  registries: ReadonlyMap<string, RegistrySettings> | undefined,
+): (loc: Location) => TransportOptions {
+  if (!registries || registries.size === 0) return base;
+  const cache = new Map<string, TransportOptions>();
+  return (loc) => {
+    if (loc.transport !== "docker") return base(loc);
+    const domain = loc.ref.domain;
+    let o = cache.get(domain);
+    if (!o) {
+      o = optionsFor(base(loc), registries.get(domain));
+      cache.set(domain, o);
+    }
+    return o;
+  };
 }

@@ -13,14 +13,15 @@ import { copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
-import { DrayError, InterruptedError, NotFoundError } from "../errors.js";
+import { DrayError, InterruptedError, isAbortError, NotFoundError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
 import type { Digest } from "../oci/digest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
 import { formatLocation, type Location } from "../ref/location.js";
-import type { TransportOptions } from "../transport/types.js";
 import { copyReferrers, itemError, type Subject, type Transfer } from "../referrers/copy.js";
-import { RepositoryFactory, type Repository } from "../referrers/repository.js";
+import { RepositoryFactory } from "../transport/repository.js";
+import type { Repository, TransportOptions } from "../transport/types.js";
+import { withRegistrySettings } from "./config.js";
 import { expandRules, type RepositoryPair } from "./expand.js";
 import { checkTagFilter, selectTags } from "./filter.js";
 import { ArchiveRepository, MirrorArchive } from "./archive.js";
@@ -52,8 +53,10 @@ function tally(c: OutcomeCounts, outcome: ImageItem["outcome"]): void {
 /** Everything one run shares: limits, the mount ledger, counters and the results. */
 class SyncRun {
   readonly elapsed = stopwatch();
+  /** Tripped by --fail-fast. */
   readonly controller = new AbortController();
-  readonly signal = this.controller.signal;
+  /** Aborted on the caller's signal or by --fail-fast. */
+  readonly signal: AbortSignal;
   readonly sources: RepositoryFactory;
   readonly destinations: RepositoryFactory;
   readonly ledger = new MountLedger();
@@ -77,21 +80,15 @@ class SyncRun {
   rulesPrune = false;
 
   constructor(readonly opts: SyncOptions) {
+    this.signal = opts.signal ? AbortSignal.any([this.controller.signal, opts.signal]) : this.controller.signal;
     const jobs = opts.jobs ?? DEFAULT_SYNC_JOBS;
     this.repos = createLimiter(jobs, this.signal);
     this.images = createLimiter(jobs, this.signal);
     this.requests = createLimiter(Math.max(8, jobs * 2), this.signal);
-    this.sources = new RepositoryFactory(opts.sourceOptions);
-    this.destinations = new RepositoryFactory(opts.destinationOptions);
-    const user = opts.signal;
-    const onAbort = (): void => this.controller.abort(new InterruptedError());
-    if (user?.aborted) onAbort();
-    user?.addEventListener("abort", onAbort, { once: true });
-    this.dispose = () => user?.removeEventListener("abort", onAbort);
+    const none = (): TransportOptions => ({});
+    this.sources = new RepositoryFactory(withRegistrySettings(opts.sourceOptions ?? none, opts.registries));
+    this.destinations = new RepositoryFactory(withRegistrySettings(opts.destinationOptions ?? none, opts.registries));
   }
-
-  /** Stops listening to the caller's signal. */
-  readonly dispose: () => void;
 
   emit(e: SyncEvent): void {
     this.opts.onEvent?.(e);
@@ -99,7 +96,7 @@ class SyncRun {
 
   /** True when an error only says the run was stopped (fail-fast), so the item is not reported. */
   stopped(err: unknown): boolean {
-    return this.signal.aborted && this.signal.reason instanceof FailFastStop && (err instanceof FailFastStop || err instanceof InterruptedError || isAbort(err));
+    return this.signal.aborted && this.signal.reason instanceof FailFastStop && (err instanceof FailFastStop || err instanceof InterruptedError || isAbortError(err));
   }
 
   failed(): void {
@@ -126,9 +123,10 @@ class SyncRun {
   }
 
   /** A repository of a registry, layout or mirror archive. */
-  open(factory: RepositoryFactory, loc: Location): Repository {
+  async open(factory: RepositoryFactory, loc: Location): Promise<Repository> {
     if (loc.transport !== "oci-archive") return factory.open(loc);
-    return new ArchiveRepository(loc, this.archives.get(loc.path)!, factory);
+    const archive = this.archives.get(loc.path)!;
+    return new ArchiveRepository(loc, archive, await factory.open({ transport: "oci", path: archive.layoutPath }));
   }
 
   recordPrune(item: PruneItem): void {
@@ -183,15 +181,11 @@ class RateLimitFloor extends Error {}
 function checkFloor(run: SyncRun, src: Repository): void {
   const loc = src.location;
   if (loc.transport !== "docker") return;
-  const floor = run.opts.minRemaining?.(loc.ref.domain);
+  const floor = run.opts.registries?.get(loc.ref.domain)?.minRemaining;
   const remaining = floor === undefined ? undefined : lastRateLimit(loc.ref.domain)?.remaining;
   if (floor !== undefined && remaining !== undefined && remaining <= floor) {
     throw new RateLimitFloor(`${loc.ref.domain} has ${remaining} requests left (RateLimit-Remaining), at or below min-remaining ${floor}`);
   }
-}
-
-function isAbort(err: unknown): boolean {
-  return err instanceof Error && (err.name === "AbortError" || (err as NodeJS.ErrnoException).code === "ABORT_ERR");
 }
 
 /** The digest the destination would get for a platform subset: read the source's index and select, as the engine will. */
@@ -346,7 +340,7 @@ async function pruneIfSafe(r: RepositoryRun, srcTags: readonly string[], destTag
 }
 
 async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
-  const r: RepositoryRun = { run, pair, src: run.open(run.sources, pair.source), dst: run.open(run.destinations, pair.destination) };
+  const r: RepositoryRun = { run, pair, src: await run.open(run.sources, pair.source), dst: await run.open(run.destinations, pair.destination) };
   const { src, dst, pair: { rule } } = r;
   const listed = await listSides(r);
   if (!listed) return;
@@ -446,7 +440,6 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
     run.emit({ type: "done", summary });
     return summary;
   } finally {
-    run.dispose();
     await Promise.all([...run.archives.values()].map((a) => a.close()));
   }
 }

@@ -7,7 +7,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { NotFoundError, UsageError } from "../errors.js";
 import { formatLocation, type Location } from "../ref/location.js";
-import type { RepositoryFactory } from "../referrers/repository.js";
+import type { RepositoryFactory } from "../transport/repository.js";
 import { archiveRepository, type MirrorArchives } from "./archive.js";
 import { displayTarget, repositoryPath, underPrefix } from "./locations.js";
 import type { SyncRule } from "./types.js";
@@ -84,7 +84,7 @@ async function expandRule(rule: SyncRule, sources: RepositoryFactory, archives: 
     }
     case "registry": {
       setOnly(rule, `registry ${src.domain}`);
-      const names = src.repositories ?? (await (await sources.client({ transport: "docker", ref: { domain: src.domain, path: "" } })).catalog());
+      const names = src.repositories ?? (await sources.catalog(src.domain));
       return names.map((name) => pair({ transport: "docker", ref: { domain: src.domain, path: name } }, name));
     }
     case "layouts": {

@@ -7,7 +7,7 @@
  */
 import semver from "semver";
 import { UsageError } from "../errors.js";
-import { isReferrerTag } from "../referrers/tags.js";
+import { isReferrerTag } from "../oci/referrer-tags.js";
 
 export interface TagFilter {
   /** Exactly these tags (a missing one is reported as not found). */

@@ -4,7 +4,7 @@
  * the YAML file into rules.
  */
 export { sync, DEFAULT_SYNC_JOBS } from "./engine.js";
-export { loadSyncConfig, optionsFor, parseSyncConfig, type RegistrySettings, type SyncConfig } from "./config.js";
+export { loadSyncConfig, optionsFor, parseSyncConfig, withRegistrySettings, type RegistrySettings, type SyncConfig } from "./config.js";
 export { checkTagFilter, selectTags, tagVersion, type TagFilter, type TagSelection } from "./filter.js";
 export { parseSyncSource, parseSyncTarget, registryOnly, underPrefix } from "./locations.js";
 export { findLayouts } from "./expand.js";

@@ -56,11 +56,14 @@ export interface SyncOptions {
   /** Connection settings for a source location (credentials per registry). */
   sourceOptions?: (loc: Location) => TransportOptions;
   destinationOptions?: (loc: Location) => TransportOptions;
+  /**
+   * Per-registry settings (a sync file's `registries:`, by `host[:port]`),
+   * applied on top of sourceOptions / destinationOptions for that host.
+   */
+  registries?: ReadonlyMap<string, RegistrySettings>;
   onEvent?: (event: SyncEvent) => void;
   /** Take only this shard's images (see shard.ts). */
   shard?: Shard;
-  /** A registry's floor (`min-remaining`): once its RateLimit-Remaining is at or below it, no more pulls start from it. */
-  minRemaining?: (domain: string) => number | undefined;
 }
 
 /** An image left out because its source registry's rate limit ran low (min-remaining): not copied, not failed. */
@@ -152,3 +155,19 @@ export type SyncEvent =
   | { type: "skipped"; item: SkippedItem }
   | { type: "prune-skipped"; skip: PruneSkip }
   | { type: "done"; summary: SyncSummary };
+
+/** A sync file's settings for one registry (`registries: {HOST: {...}}`). */
+export interface RegistrySettings {
+  username?: string;
+  password?: string;
+  authfile?: string;
+  insecure?: boolean;
+  caFile?: string;
+  retries?: number;
+  /** Request starts per second to this host (`requests-per-second`). */
+  requestsPerSecond?: number;
+  /** Requests in flight to this host at once (`concurrency`). */
+  concurrency?: number;
+  /** Start no more pulls from this registry once its RateLimit-Remaining is this low (`min-remaining`). */
+  minRemaining?: number;
+}

@@ -1,5 +1,5 @@
 import type { Location } from "../ref/location.js";
-import type { ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "./types.js";
+import type { Credentials, ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "./types.js";
 
 /**
  * Opens any location as a source, destination or reference store. Each
@@ -44,4 +44,17 @@ export async function openReferences(loc: Location, opts: TransportOptions = {})
     case "docker-archive":
       return (await import("./archive/index.js")).openDockerArchiveReferences(loc, opts);
   }
+}
+
+/** Repositories of a registry (`dray ls --catalog HOST`). */
+export async function listCatalog(domain: string, opts: TransportOptions = {}): Promise<string[]> {
+  return (await import("./registry/index.js")).listCatalog(domain, opts);
+}
+
+/**
+ * Checks `creds` against the registry `host` (`dray login`); AuthError (exit 4)
+ * when they are refused, naming the credential by `source`, never the secret.
+ */
+export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions, source?: string, signal?: AbortSignal): Promise<void> {
+  return (await import("./registry/index.js")).verifyCredentials(host, creds, opts, source, signal);
 }

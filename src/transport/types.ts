@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import type { Digest } from "../oci/digest.js";
 import type { Descriptor, RawManifest } from "../oci/manifest.js";
+import type { Credentials } from "../auth/credentials.js";
 import type { Location } from "../ref/location.js";
 
 /**
@@ -9,10 +10,7 @@ import type { Location } from "../ref/location.js";
  * which class it holds.
  */
 
-export interface Credentials {
-  username: string;
-  password: string;
-}
+export type { Credentials };
 
 /** Everything a transport may need from the command line; each transport reads what applies to it. */
 export interface TransportOptions {
@@ -144,4 +142,59 @@ export interface ReferenceStore {
   /** Removes the reference the location names (unreferenced blobs are removed where the transport owns them). */
   deleteReference(): Promise<DeleteResult>;
   close(): Promise<void>;
+}
+
+/** What a tag names now. */
+export interface TagHead {
+  digest: Digest;
+  mediaType: string;
+}
+
+/** A tag, a digest, or both (the digest wins for reading, the tag names what is written). */
+export interface RepoRef {
+  tag?: string;
+  digest?: Digest;
+}
+
+/**
+ * The fourth face, optional (registries and OCI layouts have it, archives
+ * not): one repository on one side of a mirror, as sync and referrer copying
+ * see it. It answers the few questions that make a re-run cheap (the tags,
+ * what one tag names now, whether a manifest is there) and keeps referrers the
+ * way its store does: the referrers API where the registry has one (regclient's
+ * ReferrerList), else the tag schema's `sha256-<hex>` index. Sources and
+ * destinations are opened through it, so one registry client (and its token
+ * cache) serves every image of the repository.
+ */
+export interface Repository {
+  /** The repository itself, without tag or digest. */
+  readonly location: Location;
+  /** `docker://host/repo` or `oci:DIR`, for messages. */
+  readonly display: string;
+  /** Readies a destination before images are written into it in parallel (creates a layout's folder once). */
+  prepare(): Promise<void>;
+  /** Tags (ref.names in a layout). A repository or layout that does not exist is E_NOT_FOUND. */
+  listTags(): Promise<string[]>;
+  /** What `tag` names now, or undefined when it names nothing (one HEAD; one index.json read). */
+  resolve(tag: string): Promise<TagHead | undefined>;
+  /** True when the manifest `digest` is stored (one HEAD; a blob stat in a layout). */
+  hasManifest(digest: Digest): Promise<boolean>;
+  /** A manifest by tag or digest, digest-checked. */
+  getManifest(ref: string | Digest): Promise<RawManifest>;
+  /** The location of `ref` in this repository. */
+  at(ref: RepoRef): Location;
+  openSource(ref: RepoRef): Promise<ImageSource>;
+  openDestination(ref: RepoRef): Promise<ImageDestination>;
+  /**
+   * The referrers API's answer for `subject`, or undefined when the store has
+   * no referrers API (distribution 2.8 answers 404; a layout has none). Then
+   * the tag schema is what carries referrers.
+   */
+  referrersApi(subject: Digest): Promise<Descriptor[] | undefined>;
+  /** True when the store indexes a pushed manifest's `subject` itself (no fallback tag to maintain). */
+  hasReferrersApi(): Promise<boolean>;
+  /** What the tag schema's fallback tag of `subject` names now (undefined: no such index). */
+  resolveReferrersIndex(subject: Digest): Promise<TagHead | undefined>;
+  /** Stores `index` under the tag schema's fallback tag of `subject`, committed at once. */
+  putReferrersIndex(subject: Digest, index: RawManifest): Promise<void>;
 }

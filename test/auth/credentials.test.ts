@@ -1,4 +1,4 @@
-// Credential sources in the order of CLI.md, from real files in temporary
+// Credential sources in the order the README gives, from real files in temporary
 // folders and a real `docker-credential-test` helper script put on PATH; then
 // the same sources used by the registry transport against a real htpasswd
 // registry.

@@ -1,4 +1,4 @@
-// The four location forms of CLI.md, their invalid spellings, and the round
+// The four location forms of the README, their invalid spellings, and the round
 // trip parseLocation(formatLocation(x)) ≡ x for every valid vector.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";

@@ -7,7 +7,7 @@ import { selectTags, tagVersion } from "../../src/sync/filter.js";
 import { pruneCandidates } from "../../src/sync/prune.js";
 import { inShard, parseShard, shardOf } from "../../src/sync/shard.js";
 import { findLayouts } from "../../src/sync/expand.js";
-import { parseReferrerTag } from "../../src/referrers/tags.js";
+import { parseReferrerTag } from "../../src/oci/referrer-tags.js";
 import { Digest } from "../../src/oci/digest.js";
 import { writeOciLayout, buildImage } from "../helpers/fixtures.js";
 import { makeTempDir } from "../helpers/tmp.js";

@@ -10,7 +10,7 @@ import { before, describe, it } from "node:test";
 import { copy } from "../../src/copy/index.js";
 import { parseManifest } from "../../src/oci/manifest.js";
 import { copyReferrersOf } from "../../src/referrers/index.js";
-import { copyReferrersAfterCopy } from "../../src/cli/commands/referrers-run.js";
+import { copyReferrersAfterCopy } from "../../src/cli/commands/copy-referrers-run.js";
 import type { CliContext } from "../../src/cli/context.js";
 import { parseLocation } from "../../src/ref/location.js";
 import { PassThrough } from "node:stream";

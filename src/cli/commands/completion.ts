@@ -2,6 +2,7 @@ import { Argument, type Command } from "commander";
 import type { CliContext } from "../context.js";
 
 const SHELL_NAMES = ["bash", "zsh", "fish"] as const;
+export type Shell = (typeof SHELL_NAMES)[number];
 
 /** `dray completion bash|zsh|fish`: a completion script generated from this very program's definitions. */
 export function register(program: Command, ctx: CliContext): void {
@@ -17,9 +18,8 @@ Examples:
   dray completion zsh > "\${fpath[1]}/_dray"
   dray completion fish > ~/.config/fish/completions/dray.fish`,
     )
-    .action(async (shell: (typeof SHELL_NAMES)[number]) => {
-      const { completionScript } = await import("../completion.js");
-      const { writeOut } = await import("../output.js");
-      await writeOut(ctx, completionScript(program, shell));
+    .action(async (shell: Shell) => {
+      const { runCompletion } = await import("./completion-run.js");
+      await runCompletion(ctx, program, shell);
     });
 }

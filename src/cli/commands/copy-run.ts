@@ -55,7 +55,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
 
 /** Referrers follow the image once it has arrived (loaded only with --referrers). */
 async function copyReferrers(ctx: CliContext, src: Location, dst: Location, digests: string[], opts: CopyLocationOptions, quiet: boolean): Promise<void> {
-  const { copyReferrersAfterCopy } = await import("./referrers-run.js");
+  const { copyReferrersAfterCopy } = await import("./copy-referrers-run.js");
   await copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
 }
 

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, transportOptions, type TransportFlags } from "../options.js";
+import { addTransportOptions, type TransportFlags } from "../options.js";
 
-interface DeleteFlags extends TransportFlags {
+export interface DeleteFlags extends TransportFlags {
   format?: string;
 }
 
@@ -20,31 +20,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--format <format>", "text (the deleted digest), json, or a Go template such as '{{.Digest}}'");
   addTransportOptions(cmd);
   cmd.action(async (locText: string, flags: DeleteFlags) => {
-    const [{ parseLocation, formatLocation }, output, { openReferences }] = await Promise.all([
-      import("../../ref/location.js"),
-      import("../output.js"),
-      import("../../transport/index.js"),
-    ]);
-    const format = output.parseFormat(flags.format);
-    const loc = parseLocation(locText);
-    const refs = await openReferences(loc, transportOptions(flags, ctx));
-    let result;
-    try {
-      result = await refs.deleteReference();
-    } finally {
-      await refs.close();
-    }
-    ctx.message(`Deleted ${result.digest} from ${formatLocation(loc)}`);
-    if (result.alsoRemovedTags.length > 0) {
-      ctx.message(`Also gone (they pointed at the same manifest): ${result.alsoRemovedTags.join(", ")}`);
-    }
-    if (result.blobsRemoved > 0) ctx.message(`Removed ${result.blobsRemoved} unreferenced blob${result.blobsRemoved === 1 ? "" : "s"}`);
-    const summary = {
-      Location: formatLocation(loc),
-      Digest: result.digest.toString(),
-      AlsoRemovedTags: result.alsoRemovedTags,
-      BlobsRemoved: result.blobsRemoved,
-    };
-    await output.render(ctx, format, summary, (s) => `${s.Digest}\n`);
+    const { runDelete } = await import("./delete-run.js");
+    await runDelete(ctx, locText, flags);
   });
 }

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, transportOptions, type TransportFlags } from "../options.js";
+import { addTransportOptions, type TransportFlags } from "../options.js";
 
-interface InspectFlags extends TransportFlags {
+export interface InspectFlags extends TransportFlags {
   raw?: boolean;
   config?: boolean;
   tags: boolean;
@@ -23,25 +23,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-f, --format <format>", "json (default), or a Go template such as '{{.Digest}}'");
   addTransportOptions(cmd);
   cmd.action(async (locText: string, flags: InspectFlags) => {
-    const [{ parseLocation }, { parsePlatform }, output, lib] = await Promise.all([
-      import("../../ref/location.js"),
-      import("../../oci/platform.js"),
-      import("../output.js"),
-      import("../../inspect/index.js"),
-    ]);
-    const format = output.parseFormat(flags.format, "json");
-    const loc = parseLocation(locText);
-    const opts = {
-      transport: transportOptions(flags, ctx),
-      signal: ctx.signal,
-      tags: flags.tags,
-      ...(flags.platform === undefined ? {} : { platform: parsePlatform(flags.platform) }),
-    };
-    if (flags.config) {
-      if (flags.raw) return output.writeOut(ctx, await lib.inspectConfigRaw(loc, opts));
-      return output.render(ctx, format, await lib.inspectConfig(loc, opts));
-    }
-    if (flags.raw) return output.writeOut(ctx, (await lib.inspectRaw(loc, opts)).bytes);
-    return output.render(ctx, format, await lib.inspect(loc, opts));
+    const { runInspect } = await import("./inspect-run.js");
+    await runInspect(ctx, locText, flags);
   });
 }

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { transportOptions, type TransportFlags } from "../options.js";
+import type { TransportFlags } from "../options.js";
 
-interface LoginFlags extends TransportFlags {
+export interface LoginFlags extends TransportFlags {
   username?: string;
   passwordStdin?: boolean;
   keychain?: boolean;
@@ -32,33 +32,7 @@ Examples:
   dray login --keychain registry.example.com -u alice      (prompts for the password)`,
   );
   cmd.action(async (hostText: string, flags: LoginFlags) => {
-    const [{ parseRegistryHost, storeCredential }, prompt, { UsageError }, { verifyCredentials }] = await Promise.all([
-      import("../../auth/login.js"),
-      import("../prompt.js"),
-      import("../../errors.js"),
-      import("../../transport/registry/index.js"),
-    ]);
-    const host = parseRegistryHost(hostText);
-    const stdin = process.stdin as import("../prompt.js").TtyInput;
-    const terminal = stdin.isTTY === true;
-    let username = flags.username;
-    if (username === undefined) {
-      if (!terminal || flags.passwordStdin) throw new UsageError("missing -u/--username (no terminal to ask on)");
-      username = (await prompt.promptLine("Username: ", stdin, ctx.stderr, false)).trim();
-    }
-    if (username === "") throw new UsageError("empty user name");
-    let password: string;
-    if (flags.passwordStdin) password = await prompt.readSecretFromStream(stdin);
-    else if (terminal) password = await prompt.promptLine("Password: ", stdin, ctx.stderr, true);
-    else throw new UsageError("no password: standard input is not a terminal; pipe it in with --password-stdin");
-    if (password === "") throw new UsageError("empty password");
-    const creds = { username, password };
-    const transport = transportOptions(flags, ctx);
-    // Checked before anything is stored: a typo must not replace a working credential.
-    // JSON quoting keeps a user name with odd characters on the error's one line.
-    await verifyCredentials(host, creds, transport, `dray login (user ${JSON.stringify(username)})`, ctx.signal);
-    const stored = await storeCredential(host, creds, { keychain: flags.keychain === true, notice: (m) => ctx.message(m) });
-    ctx.message(stored.keychain ? `Secret stored in the OS keychain; marker written to ${stored.configPath}` : `Credential stored in ${stored.configPath}`);
-    ctx.message("Login Succeeded");
+    const { runLogin } = await import("./login-run.js");
+    await runLogin(ctx, hostText, flags);
   });
 }

@@ -8,13 +8,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description("remove the stored credential for a registry (config.json entry and keychain secret)")
     .argument("<host>", "registry host[:port]")
     .action(async (host: string) => {
-      const { parseRegistryHost, removeCredential } = await import("../../auth/login.js");
-      const result = await removeCredential(parseRegistryHost(host));
-      if (result.removedKeys.length === 0) {
-        ctx.message(`Not logged in to ${host}`);
-        return;
-      }
-      if (result.keychainError !== undefined) ctx.message(`warning: ${result.keychainError}; the secret may still be in the keychain`);
-      ctx.message(`Removed login credentials for ${host} from ${result.configPath}${result.keychainRemoved > 0 ? " and the OS keychain" : ""}`);
+      const { runLogout } = await import("./logout-run.js");
+      await runLogout(ctx, host);
     });
 }

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, transportOptions, type TransportFlags } from "../options.js";
+import { addTransportOptions, type TransportFlags } from "../options.js";
 
-interface LsFlags extends TransportFlags {
+export interface LsFlags extends TransportFlags {
   catalog?: string;
   format?: string;
 }
@@ -18,33 +18,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--format <format>", "text (one per line), json, or a Go template such as '{{range .Tags}}{{.}} {{end}}'");
   addTransportOptions(cmd);
   cmd.action(async (locText: string | undefined, flags: LsFlags) => {
-    const [{ UsageError }, output] = await Promise.all([import("../../errors.js"), import("../output.js")]);
-    const format = output.parseFormat(flags.format);
-    const transport = transportOptions(flags, ctx);
-    if (flags.catalog !== undefined) {
-      if (locText !== undefined) throw new UsageError("give either a location or --catalog HOST, not both");
-      const [{ parseRegistryHost }, { listCatalog }] = await Promise.all([import("../../auth/login.js"), import("../../transport/registry/index.js")]);
-      const host = parseRegistryHost(flags.catalog);
-      const repositories = await listCatalog(host, transport);
-      // Field names as `skopeo list-tags` uses for tags, extended to the catalog.
-      return output.render(ctx, format, { Registry: host, Repositories: repositories }, (v) => output.lines(v.Repositories));
-    }
-    if (locText === undefined) throw new UsageError("missing location (or --catalog HOST)");
-    const [{ parseLocation, formatLocation }, { repositoryName }, { openReferences }] = await Promise.all([
-      import("../../ref/location.js"),
-      import("../../ref/reference.js"),
-      import("../../transport/index.js"),
-    ]);
-    const loc = parseLocation(locText);
-    const refs = await openReferences(loc, transport);
-    let tags: string[];
-    try {
-      tags = await refs.listTags();
-    } finally {
-      await refs.close();
-    }
-    // `{"Repository": …, "Tags": […]}` is what `skopeo list-tags` prints; scripts can swap one for the other.
-    const repository = loc.transport === "docker" ? repositoryName(loc.ref) : formatLocation(loc);
-    return output.render(ctx, format, { Repository: repository, Tags: tags }, (v) => output.lines(v.Tags));
+    const { runLs } = await import("./ls-run.js");
+    await runLs(ctx, locText, flags);
   });
 }

@@ -2,10 +2,8 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { IncompleteError, UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
-import type { Location } from "../../ref/location.js";
-import { formatShard, loadSyncConfig, optionsFor, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
-import type { ImageItem, PruneItem, ReferrerItem, Shard, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
-import type { RegistrySettings } from "../../sync/config.js";
+import { formatShard, loadSyncConfig, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
+import type { ImageItem, PruneItem, ReferrerItem, RegistrySettings, Shard, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
 import type { TransportOptions } from "../../transport/types.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
@@ -83,19 +81,15 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
   return { rules, ...(config.jobs ? { jobs: config.jobs } : {}), ...(config.shard ? { shard: config.shard } : {}), registries: config.registries };
 }
 
-/** One TransportOptions object per registry and side: the flags, with the file's settings for that host on top (--rate and --registry-jobs win). */
-function optionsBySide(base: TransportOptions, registries: Map<string, RegistrySettings>, throttles: RegistrySettings): (loc: Location) => TransportOptions {
-  const cache = new Map<string, TransportOptions>();
-  return (loc) => {
-    if (loc.transport !== "docker") return base;
-    const domain = loc.ref.domain;
-    let o = cache.get(domain);
-    if (!o) {
-      o = optionsFor(base, { ...registries.get(domain), ...throttles });
-      cache.set(domain, o);
-    }
-    return o;
-  };
+/** The flags' options, the same for every location (the sync file's per-registry settings go on top in sync()). */
+function constant(o: TransportOptions): () => TransportOptions {
+  return () => o;
+}
+
+/** The throttle the flags give every registry, as TransportOptions. */
+function throttleOf(t: RegistrySettings): Pick<TransportOptions, "throttle"> {
+  if (t.requestsPerSecond === undefined && t.concurrency === undefined) return {};
+  return { throttle: { ...(t.requestsPerSecond !== undefined ? { requestsPerSecond: t.requestsPerSecond } : {}), ...(t.concurrency !== undefined ? { concurrency: t.concurrency } : {}) } };
 }
 
 const OUTCOME_WORD: Record<ImageItem["outcome"], string> = { copied: "copied", "up-to-date": "up to date", failed: "FAILED", planned: "would copy" };
@@ -186,9 +180,10 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   const mode = quiet ? "none" : flags.progress === "auto" ? "plain" : flags.progress;
   const opts: SyncOptions = {
     signal: ctx.signal,
-    sourceOptions: optionsBySide(transportOptions(flags, ctx, "src"), p.registries, throttles),
-    destinationOptions: optionsBySide(transportOptions(flags, ctx, "dest"), p.registries, throttles),
-    minRemaining: (domain) => p.registries.get(domain)?.minRemaining,
+    sourceOptions: constant({ ...transportOptions(flags, ctx, "src"), ...throttleOf(throttles) }),
+    destinationOptions: constant({ ...transportOptions(flags, ctx, "dest"), ...throttleOf(throttles) }),
+    // --rate and --registry-jobs win over the file's settings for a host too.
+    registries: new Map([...p.registries].map(([host, settings]) => [host, { ...settings, ...throttles }])),
     onEvent: (e) => {
       if (mode === "json" && e.type !== "done") ctx.message(JSON.stringify(e));
       if (mode === "plain") {

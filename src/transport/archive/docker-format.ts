@@ -7,6 +7,7 @@ import { Digest } from "../../oci/digest.js";
 import type { ImageConfig } from "../../oci/manifest.js";
 import { familiarReference, parseReference, withDefaultTag, type ImageReference } from "../../ref/reference.js";
 import { normaliseEntryName } from "./entry-name.js";
+import { isObject } from "../../json.js";
 
 /** A real manifest.json lists a few images; anything near this is not one. */
 export const MAX_MANIFEST_JSON_BYTES = 4 * 1024 * 1024;
@@ -21,10 +22,6 @@ export interface ManifestItem {
 }
 
 type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function invalid(message: string, where: string): IntegrityError {
   return new IntegrityError(`${message} (${where})`, { code: "E_MANIFEST_INVALID", where });

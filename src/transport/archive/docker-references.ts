@@ -10,7 +10,7 @@ import { MAX_INDEX_JSON_BYTES, parseIndexJson, removeEntries, serializeIndexJson
 import { repoTagFor } from "./docker-destination.js";
 import { formatRepoTag, parseRepoTag, repoTagMatches, repositoriesFile, serializeManifestJson, type ManifestItem } from "./docker-format.js";
 import { DockerArchiveSource, openDockerArchive, pickImage, type OpenedDockerArchive } from "./docker-source.js";
-import { ArchiveBlobs, asLayout } from "./oci-archive.js";
+import { ArchiveBlobs } from "./oci-archive.js";
 import { rewriteArchive } from "./rewrite.js";
 import type { TarIndex } from "./tar-index.js";
 
@@ -122,7 +122,7 @@ async function unreferencedFiles(archive: OpenedDockerArchive, gone: ManifestIte
   const keep = new Set<string>();
   for (const i of items) for (const p of [i.Config, ...i.Layers]) for (const n of linkChain(tar, p)) keep.add(n);
   if (index) {
-    const reachable = await reachableBlobs(asLayout(new ArchiveBlobs(tar, archive.where)), index);
+    const reachable = await reachableBlobs(new ArchiveBlobs(tar, archive.where), index);
     for (const d of reachable) {
       const digest = Digest.tryParse(d);
       if (digest) keep.add(digest.blobPath);

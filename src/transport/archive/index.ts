@@ -16,11 +16,11 @@ import { DockerArchiveSource } from "./docker-source.js";
 import { openOciArchive } from "./oci-archive.js";
 import { OciArchiveDestination } from "./oci-destination.js";
 import { OciArchiveReferences } from "./oci-references.js";
-import { OciArchiveSource } from "./oci-source.js";
+import { LayoutSource } from "../layout/source.js";
 
 export async function openOciArchiveSource(loc: LayoutLocation, opts: TransportOptions): Promise<ImageSource> {
   const { blobs, index, cleanup } = await openOciArchive(loc, opts);
-  return new OciArchiveSource(loc, blobs, index, cleanup);
+  return new LayoutSource(loc, blobs, index, cleanup);
 }
 
 export async function openOciArchiveDestination(loc: LayoutLocation, opts: TransportOptions): Promise<ImageDestination> {

@@ -1,7 +1,8 @@
 // An oci-archive opened for reading: the tar indexed once, index.json
 // parsed with the layout transport's parser, blobs served from their byte
 // ranges. Reference resolution and reachability reuse the layout's code
-// through the small read-only face they need (root, hasBlob, readBlob).
+// through the small read-only face they need (root, hasBlob, readBlob), and
+// the layout's LayoutSource reads it as an ImageSource.
 import { addAbortSignal, type Readable, type Transform } from "node:stream";
 import { IntegrityError, NotFoundError } from "../../errors.js";
 import { Digest, VerifyingStream, verifyBytes } from "../../oci/digest.js";
@@ -9,25 +10,15 @@ import { MAX_MANIFEST_BYTES } from "../../oci/manifest.js";
 import type { LayoutLocation } from "../../ref/location.js";
 import type { TransportOptions } from "../types.js";
 import { MAX_INDEX_JSON_BYTES, parseIndexJson, type LayoutIndex } from "../layout/index-json.js";
-import type { OciLayout } from "../layout/layout.js";
+import type { BlobReader } from "../layout/resolve.js";
+import type { BlobStore } from "../layout/source.js";
 import { spoolInput } from "./staging.js";
 import { TarIndex, type TarEntry } from "./tar-index.js";
-
-/** What the layout's resolveRef / findDescriptor / reachableBlobs read from a layout. */
-export type BlobReader = Pick<OciLayout, "root" | "hasBlob" | "readBlob">;
-
-/**
- * The layout helpers are typed with the OciLayout class but only call
- * root/hasBlob/readBlob; this view lets them read an archive.
- */
-export function asLayout(reader: BlobReader): OciLayout {
-  return reader as OciLayout;
-}
 
 const BLOB_NAME_RE = /^blobs\/([^/]+)\/([^/]+)$/;
 
 /** The blobs of an indexed oci-archive. Every blob read is size-checked and verified against its digest. */
-export class ArchiveBlobs implements BlobReader {
+export class ArchiveBlobs implements BlobReader, BlobStore {
   constructor(
     readonly tar: TarIndex,
     /** The archive as the user named it, for messages. */
@@ -41,6 +32,11 @@ export class ArchiveBlobs implements BlobReader {
 
   async hasBlob(digest: Digest): Promise<boolean> {
     return this.tar.has(digest.blobPath);
+  }
+
+  /** The blob's size in the archive; E_NOT_FOUND when absent. */
+  async blobSize(digest: Digest): Promise<number> {
+    return this.entry(digest).size;
   }
 
   async readBlob(digest: Digest, opts: { max?: number; size?: number } = {}): Promise<Buffer> {

@@ -16,15 +16,10 @@ import type { BlobReadOptions, DestinationCapabilities, ImageDestination, Transp
 import { addUnnamed, emptyIndex, serializeIndexJson, setNamed, type LayoutIndex } from "../layout/index-json.js";
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob } from "./staging.js";
+import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
 
 export class OciArchiveDestination implements ImageDestination {
-  readonly capabilities: DestinationCapabilities = {
-    needsUncompressedLayers: false,
-    acceptsIndex: true,
-    preservesDigests: true,
-    supportsMount: false,
-    concurrentPutBlob: true,
-  };
+  readonly capabilities: DestinationCapabilities = OCI_STORE_CAPABILITIES;
 
   /** Blobs whose tar entry is complete. */
   private readonly written = new Set<string>();

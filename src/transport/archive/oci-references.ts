@@ -10,7 +10,7 @@ import type { DeleteResult, ReferenceStore, TransportOptions } from "../types.js
 import { reachableBlobs } from "../layout/gc.js";
 import { entriesNamed, entriesWithDigest, listNames, refName, removeEntries, serializeIndexJson, setNamed, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
 import { findDescriptor, resolveRef } from "../layout/resolve.js";
-import { asLayout, openOciArchive, type ArchiveBlobs, type OpenedOciArchive } from "./oci-archive.js";
+import { openOciArchive, type ArchiveBlobs, type OpenedOciArchive } from "./oci-archive.js";
 import { rewriteArchive } from "./rewrite.js";
 
 export class OciArchiveReferences implements ReferenceStore {
@@ -36,7 +36,7 @@ export class OciArchiveReferences implements ReferenceStore {
   async addTag(tag: string): Promise<void> {
     if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}"`, { code: "E_REF_INVALID" });
     await this.withArchive(async ({ blobs, index }) => {
-      const desc = await resolveRef(asLayout(blobs), index, this.location.ref);
+      const desc = await resolveRef(blobs, index, this.location.ref);
       if (!(await blobs.hasBlob(desc.digest))) {
         throw new NotFoundError(`manifest ${desc.digest} is not in ${blobs.root}`, { where: blobs.root });
       }
@@ -48,7 +48,7 @@ export class OciArchiveReferences implements ReferenceStore {
     return this.withArchive(async ({ blobs, index }) => {
       const { drop, digest } = await this.entriesToDelete(blobs, index);
       const after = removeEntries(index, (e) => drop.includes(e));
-      const reachable = await reachableBlobs(asLayout(blobs), after);
+      const reachable = await reachableBlobs(blobs, after);
       const unreferenced = new Set(
         blobs.tar.entries.filter((e) => e.name.startsWith("blobs/") && e.kind !== "directory" && !reachable.has(blobDigest(e.name))).map((e) => e.name),
       );
@@ -61,21 +61,20 @@ export class OciArchiveReferences implements ReferenceStore {
 
   private async entriesToDelete(blobs: ArchiveBlobs, index: LayoutIndex): Promise<{ drop: IndexEntry[]; digest: Descriptor }> {
     const ref = this.location.ref;
-    const layout = asLayout(blobs);
     if (ref?.kind === "tag") {
       const drop = entriesNamed(index, ref.tag);
-      if (drop.length === 0) await resolveRef(layout, index, ref); // throws the not-found error listing the tags
+      if (drop.length === 0) await resolveRef(blobs, index, ref); // throws the not-found error listing the tags
       return { drop, digest: drop[0]!.desc };
     }
     if (ref?.kind === "digest") {
       const drop = entriesWithDigest(index, ref.digest);
       if (drop.length > 0) return { drop, digest: drop[0]!.desc };
-      if (await findDescriptor(layout, index, ref.digest)) {
+      if (await findDescriptor(blobs, index, ref.digest)) {
         throw new UnsupportedError(`${ref.digest} is a manifest inside an index in ${blobs.root}; delete the index that lists it`, { where: blobs.root });
       }
       throw new NotFoundError(`manifest ${ref.digest} not found in ${blobs.root}`, { where: blobs.root });
     }
-    const only = await resolveRef(layout, index, undefined);
+    const only = await resolveRef(blobs, index, undefined);
     return { drop: entriesWithDigest(index, only.digest), digest: only };
   }
 

@@ -10,6 +10,7 @@ import type { LayoutLocation } from "../../ref/location.js";
 import type { BlobReadOptions, DestinationCapabilities, ImageDestination } from "../types.js";
 import { addUnnamed, entriesNamed, setNamed, type LayoutIndex } from "./index-json.js";
 import type { OciLayout, WriterMarker } from "./layout.js";
+import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
 
 interface PendingEntry {
   desc: Descriptor;
@@ -18,13 +19,7 @@ interface PendingEntry {
 }
 
 export class LayoutDestination implements ImageDestination {
-  readonly capabilities: DestinationCapabilities = {
-    needsUncompressedLayers: false,
-    acceptsIndex: true,
-    preservesDigests: true,
-    supportsMount: false,
-    concurrentPutBlob: true,
-  };
+  readonly capabilities: DestinationCapabilities = OCI_STORE_CAPABILITIES;
 
   private readonly pending: PendingEntry[] = [];
   /** Manifests put by this writer: at commit, everything they reference must be in the layout. */

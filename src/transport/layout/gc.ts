@@ -7,6 +7,7 @@ import { parseManifest, type Descriptor, type ParsedManifest } from "../../oci/m
 import { isIndexType, isManifestType } from "../../oci/mediatype.js";
 import type { LayoutIndex } from "./index-json.js";
 import type { OciLayout } from "./layout.js";
+import type { BlobReader } from "./resolve.js";
 
 export interface GcResult {
   /** Blobs removed. */
@@ -16,7 +17,7 @@ export interface GcResult {
 }
 
 /** Digests (as strings) of every blob reachable from index.json. */
-export async function reachableBlobs(layout: OciLayout, index: LayoutIndex): Promise<Set<string>> {
+export async function reachableBlobs(layout: BlobReader, index: LayoutIndex): Promise<Set<string>> {
   const seen = new Set<string>();
   const queue: Descriptor[] = index.entries.map((e) => e.desc);
   while (queue.length > 0) {

@@ -6,6 +6,7 @@ import { IntegrityError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import { descriptorToJSON, parseDescriptor, type Descriptor } from "../../oci/manifest.js";
 import { MediaType } from "../../oci/mediatype.js";
+import { isObject } from "../../json.js";
 
 export const REF_NAME = "org.opencontainers.image.ref.name";
 
@@ -24,10 +25,6 @@ export interface LayoutIndex {
   /** The document's other fields (annotations, mediaType, …), kept as found. */
   doc: Json;
   entries: IndexEntry[];
-}
-
-function isObject(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 export function emptyIndex(): LayoutIndex {

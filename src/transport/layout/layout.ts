@@ -8,7 +8,7 @@
 // - every path read or written is resolved (realpath) and must stay inside
 //   the layout, so a symlinked blob or blobs folder cannot leak or clobber
 //   files elsewhere;
-// - blobs are written to a temporary file in `.dray/` (never named like
+// - blobs are written to a temporary file `.dray-tmp-*` (never named like
 //   blobs/ALG/HEX), verified while written, and renamed into place only after
 //   the input ended cleanly and the digest matched.
 // dray's own files (lock, temporaries, writer markers) sit in the layout root
@@ -21,7 +21,7 @@ import { lstat, mkdir, readdir, rename, stat, unlink, utimes, writeFile, link } 
 import { join, resolve } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { DrayError, IntegrityError, NotFoundError, UsageError } from "../../errors.js";
+import { DrayError, IntegrityError, isAbortError, NotFoundError, UsageError } from "../../errors.js";
 import { Digest, verifiedStages, verifyBytes } from "../../oci/digest.js";
 import { MAX_MANIFEST_BYTES } from "../../oci/manifest.js";
 import {
@@ -267,6 +267,13 @@ export class OciLayout {
     return st.size;
   }
 
+  /** The blob's size; E_NOT_FOUND (with the path) when absent. */
+  async blobSize(digest: Digest): Promise<number> {
+    const size = await this.statBlob(digest);
+    if (size === undefined) await this.resolveBlob(digest);
+    return size ?? -1;
+  }
+
   async hasBlob(digest: Digest): Promise<boolean> {
     return (await this.statBlob(digest)) !== undefined;
   }
@@ -306,7 +313,7 @@ export class OciLayout {
   }
 
   /**
-   * Stores a blob from a stream: written to `.dray/tmp-PID-RANDOM`, hashed
+   * Stores a blob from a stream: written to `.dray-tmp-*` in the root, hashed
    * and counted on the way (a mismatch or an error from `data` aborts), and
    * renamed to blobs/ALG/HEX only when everything matched. The temporary is
    * removed on any failure.
@@ -323,7 +330,7 @@ export class OciLayout {
       await rename(tmp, join(dir, digest.hex));
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
-      if (err instanceof DrayError || (err instanceof Error && err.name === "AbortError")) throw err;
+      if (err instanceof DrayError || isAbortError(err)) throw err;
       throw ioError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
     } finally {
       this.temporaries.delete(tmp);

@@ -9,11 +9,14 @@ import type { LayoutRef } from "../../ref/location.js";
 import { entriesNamed, entriesWithDigest, listNames, refName, type LayoutIndex } from "./index-json.js";
 import type { OciLayout } from "./layout.js";
 
+/** What reference resolution and reachability read: a layout directory, or an oci-archive's blobs (archive/oci-archive.ts). */
+export type BlobReader = Pick<OciLayout, "root" | "hasBlob" | "readBlob">;
+
 /** Nested indexes deeper than this, or more manifests than this, are not a real layout. */
 const MAX_DEPTH = 8;
 const MAX_VISITS = 10_000;
 
-export async function resolveRef(layout: OciLayout, index: LayoutIndex, ref: LayoutRef | undefined): Promise<Descriptor> {
+export async function resolveRef(layout: BlobReader, index: LayoutIndex, ref: LayoutRef | undefined): Promise<Descriptor> {
   if (ref === undefined) return onlyImage(layout, index);
   if (ref.kind === "tag") return byName(layout, index, ref.tag);
   const desc = await findDescriptor(layout, index, ref.digest);
@@ -21,7 +24,7 @@ export async function resolveRef(layout: OciLayout, index: LayoutIndex, ref: Lay
   return desc;
 }
 
-function byName(layout: OciLayout, index: LayoutIndex, name: string): Descriptor {
+function byName(layout: BlobReader, index: LayoutIndex, name: string): Descriptor {
   const found = entriesNamed(index, name);
   if (found.length === 0) {
     const names = listNames(index);
@@ -35,7 +38,7 @@ function byName(layout: OciLayout, index: LayoutIndex, name: string): Descriptor
   return found[0]!.desc;
 }
 
-function onlyImage(layout: OciLayout, index: LayoutIndex): Descriptor {
+function onlyImage(layout: BlobReader, index: LayoutIndex): Descriptor {
   const digests = [...new Set(index.entries.map((e) => e.desc.digest.toString()))];
   if (digests.length === 1) return index.entries[0]!.desc;
   if (digests.length === 0) throw new NotFoundError(`OCI layout ${layout.root} holds no image`, { where: layout.root });
@@ -49,7 +52,7 @@ function onlyImage(layout: OciLayout, index: LayoutIndex): Descriptor {
  * The descriptor of `digest` as the layout references it: an index.json
  * entry, else a child of an index reachable from index.json (breadth first).
  */
-export async function findDescriptor(layout: OciLayout, index: LayoutIndex, digest: Digest): Promise<Descriptor | undefined> {
+export async function findDescriptor(layout: BlobReader, index: LayoutIndex, digest: Digest): Promise<Descriptor | undefined> {
   const top = entriesWithDigest(index, digest);
   if (top.length > 0) return top[0]!.desc;
   let level = index.entries.map((e) => e.desc).filter((d) => isIndexType(d.mediaType));
@@ -71,7 +74,7 @@ export async function findDescriptor(layout: OciLayout, index: LayoutIndex, dige
 }
 
 /** The manifests an index lists; an index blob that is missing is skipped (another image may still match). */
-async function childrenOf(layout: OciLayout, d: Descriptor): Promise<Descriptor[]> {
+async function childrenOf(layout: BlobReader, d: Descriptor): Promise<Descriptor[]> {
   if (!(await layout.hasBlob(d.digest))) return [];
   const bytes = await layout.readBlob(d.digest, { size: d.size });
   const parsed = parseManifest(bytes, d.mediaType, `${layout.root} ${d.digest}`);

@@ -3,6 +3,7 @@ import { AuthError, type DrayError, IntegrityError, NetworkError, NotFoundError,
 import { Digest } from "../../oci/digest.js";
 import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../oci/mediatype.js";
+import { referrersTag } from "../../oci/referrer-tags.js";
 import type { TransportOptions } from "../types.js";
 import { Authenticator, basicHeader } from "./auth.js";
 import { ResumableBlobStream } from "./blob-stream.js";
@@ -18,6 +19,7 @@ import {
   type HttpResponse,
   type HttpSettings,
   type HttpTimeouts,
+  storedDigestMismatch,
 } from "./http.js";
 import { nextPageURL } from "./link.js";
 import { lastRateLimit, recordRateLimit, type RateLimitInfo } from "./ratelimit.js";
@@ -190,6 +192,15 @@ export class RegistryClient {
     return lastRateLimit(this.domain);
   }
 
+  /**
+   * Returns when the answer's status is one of `allowed`, else throws its typed
+   * error (the registry's error body read, bounded): go-containerregistry's
+   * transport.CheckError, in one place instead of a check per request.
+   */
+  async expectStatus(res: HttpResponse, allowed: readonly number[], ctx: ErrorContext): Promise<void> {
+    if (!allowed.includes(res.status)) await this.fail(res, ctx);
+  }
+
   /** Throws the typed error for an unexpected answer. */
   async fail(res: HttpResponse, ctx: ErrorContext, parsed?: DrayError): Promise<never> {
     const err = parsed ?? (await errorFromResponse(res, ctx));
@@ -230,7 +241,7 @@ export class RegistryClient {
     const res = await this.call({ method: "HEAD", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, followRedirects: true });
     await discard(res);
     if (res.status === 404) return undefined;
-    if (res.status !== 200) return this.fail(res, { what: `manifest ${ref}`, where: this.where(repo, ref) });
+    await this.expectStatus(res, [200], { what: `manifest ${ref}`, where: this.where(repo, ref) });
     const digestHeader = header(res.headers, "docker-content-digest");
     const digest = digestHeader === undefined ? undefined : Digest.tryParse(digestHeader);
     if (digest === undefined) {
@@ -260,7 +271,7 @@ export class RegistryClient {
     let bytes: Buffer;
     for (let attempt = 0; ; attempt++) {
       res = await this.call({ method: "GET", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, followRedirects: true });
-      if (res.status !== 200) return this.fail(res, { what: `manifest ${ref}`, where });
+      await this.expectStatus(res, [200], { what: `manifest ${ref}`, where });
       try {
         bytes = await readBody(res, this.maxManifestBytes, `manifest ${ref}`);
         break;
@@ -291,7 +302,9 @@ export class RegistryClient {
       const res = await this.call({ method: "PUT", url, scopes: this.scopes(repo, "push"), headers: { "content-type": m.mediaType }, body: m.bytes, signal });
       if (res.status === 201 || res.status === 200 || res.status === 202) {
         await discard(res);
-        return checkStoredDigest(res, m, where);
+        const other = storedDigestMismatch(res, m.digest);
+        if (other) throw new IntegrityError(`registry stored manifest ${m.digest} as ${other}`, { code: "E_DIGEST_MISMATCH", where });
+        return;
       }
       const err = await errorFromResponse(res, { what: `manifest ${m.digest}`, where });
       // The bytes are ours and hashed, so DIGEST_INVALID here is rarely about them: distribution 2.8
@@ -309,16 +322,13 @@ export class RegistryClient {
     const where = this.where(repo, digest.toString());
     const url = await this.api(`${repo}/manifests/${digest}`);
     const res = await this.call({ method: "DELETE", url, scopes: this.scopes(repo, "delete"), signal });
-    if (res.status === 202 || res.status === 200 || res.status === 204) {
-      await discard(res);
-      return;
-    }
     if (res.status === 405) {
       const err = await errorFromResponse(res, { what: "delete", where });
       err.message = `${err.message}; the registry does not allow deleting (distribution: storage.delete.enabled)`;
       throw err;
     }
-    return this.fail(res, { what: `manifest ${digest}`, where });
+    await this.expectStatus(res, [202, 200, 204], { what: `manifest ${digest}`, where });
+    await discard(res);
   }
 
   // ---- blobs ----
@@ -334,7 +344,7 @@ export class RegistryClient {
     await discard(res);
     if (res.status === 404) return undefined;
     if (REDIRECT_STATUS.has(res.status)) return -1;
-    if (res.status !== 200) return this.fail(res, { what: `blob ${digest}`, where: this.where(repo) });
+    await this.expectStatus(res, [200], { what: `blob ${digest}`, where: this.where(repo) });
     return Number(header(res.headers, "content-length") ?? "-1");
   }
 
@@ -347,7 +357,7 @@ export class RegistryClient {
       return this.call({ method: "GET", url, scopes: this.scopes(repo), headers, signal, followRedirects: true });
     };
     const first = await open(0);
-    if (first.status !== 200) return this.fail(first, { what: `blob ${desc.digest}`, where: this.where(repo) });
+    await this.expectStatus(first, [200], { what: `blob ${desc.digest}`, where: this.where(repo) });
     return new ResumableBlobStream(first, open, {
       size: desc.size,
       where,
@@ -399,7 +409,7 @@ export class RegistryClient {
     for (let page = 0; url && page < MAX_PAGES; page++) {
       seen.add(url.toString());
       const res = await this.call({ method: "GET", url, scopes, headers: { accept: "application/json" }, signal });
-      if (res.status !== 200) return this.fail(res, ctx);
+      await this.expectStatus(res, [200], ctx);
       const body = await readBody(res, MAX_LIST_PAGE_BYTES, ctx.what);
       let doc: unknown;
       try {
@@ -423,26 +433,35 @@ export class RegistryClient {
 
   /**
    * Manifests whose `subject` is `digest`: the referrers API, or, when the
-   * registry lacks it (404), the tag schema `<alg>-<hex>` of the OCI
-   * distribution spec. Filtered by artifactType when given.
+   * registry lacks it, the tag schema's index of the OCI distribution spec.
+   * Filtered by artifactType when given.
    */
   async listReferrers(repo: string, digest: Digest, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[]> {
+    const answer = await this.referrersApi(repo, digest, artifactType, signal);
+    const descriptors = answer?.descriptors ?? (await this.referrersByTag(repo, digest, signal));
+    return artifactType !== undefined && !answer?.filtered ? descriptors.filter((d) => d.artifactType === artifactType) : descriptors;
+  }
+
+  /**
+   * The referrers API's answer (`GET /v2/<name>/referrers/<digest>`), or
+   * undefined when the registry has none: the spec forbids a 404 from a
+   * registry that implements it, so 404 (distribution 2.8), 405 and 400 mean
+   * "no API", which a mirror must tell apart from "no referrers".
+   * `filtered` says the registry applied `artifactType` itself (OCI-Filters-Applied).
+   */
+  async referrersApi(repo: string, digest: Digest, artifactType?: string, signal?: AbortSignal): Promise<{ descriptors: Descriptor[]; filtered: boolean } | undefined> {
     const where = this.where(repo, digest.toString());
     const url = await this.api(`${repo}/referrers/${digest}`, { artifactType });
     const res = await this.call({ method: "GET", url, scopes: this.scopes(repo), headers: { accept: MediaType.OciIndex }, signal });
-    let descriptors: Descriptor[];
-    let filtered = false;
-    if (res.status === 200) {
-      const bytes = await readBody(res, this.maxManifestBytes, "referrers index");
-      descriptors = indexDescriptors(bytes, where);
-      filtered = (header(res.headers, "oci-filters-applied") ?? "").split(",").map((s) => s.trim()).includes("artifactType");
-    } else if (res.status === 404 || res.status === 400 || res.status === 405) {
+    if (res.status === 404 || res.status === 400 || res.status === 405) {
       await discard(res);
-      descriptors = await this.referrersByTag(repo, digest, signal);
-    } else {
-      return this.fail(res, { what: "referrers", where });
+      return undefined;
     }
-    return artifactType !== undefined && !filtered ? descriptors.filter((d) => d.artifactType === artifactType) : descriptors;
+    await this.expectStatus(res, [200], { what: "referrers", where });
+    // Referrers indexes are manifests in all but name: the same cap.
+    const bytes = await readBody(res, this.maxManifestBytes, "referrers index");
+    const filtered = (header(res.headers, "oci-filters-applied") ?? "").split(",").map((s) => s.trim()).includes("artifactType");
+    return { descriptors: indexDescriptors(bytes, where), filtered };
   }
 
   private async referrersByTag(repo: string, digest: Digest, signal?: AbortSignal): Promise<Descriptor[]> {
@@ -455,11 +474,6 @@ export class RegistryClient {
       throw err;
     }
   }
-}
-
-/** The fall-back tag of the referrers tag schema: `sha256-<hex>`, algorithm ≤ 32 and hex ≤ 64 characters. */
-export function referrersTag(digest: Digest): string {
-  return `${digest.algorithm.slice(0, 32)}-${digest.hex.slice(0, 64)}`;
 }
 
 function indexDescriptors(bytes: Buffer, where: string): Descriptor[] {
@@ -507,13 +521,4 @@ export function manifestMediaType(contentType: string | undefined, bytes: Buffer
     // Not JSON: the parser refuses it later with a precise message.
   }
   return declared ?? MediaType.OciManifest;
-}
-
-/** A registry that names the manifest it stored must name the one sent. */
-function checkStoredDigest(res: HttpResponse, m: RawManifest, where: string): void {
-  const stored = header(res.headers, "docker-content-digest");
-  const parsed = stored === undefined ? undefined : Digest.tryParse(stored);
-  if (parsed && parsed.algorithm === m.digest.algorithm && !parsed.equals(m.digest)) {
-    throw new IntegrityError(`registry stored manifest ${m.digest} as ${parsed}`, { code: "E_DIGEST_MISMATCH", where });
-  }
 }

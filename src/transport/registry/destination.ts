@@ -7,6 +7,7 @@ import type { Location, RegistryLocation } from "../../ref/location.js";
 import type { BlobReadOptions, DestinationCapabilities, ImageDestination } from "../types.js";
 import type { RegistryClient } from "./client.js";
 import { referenceOf } from "./source.js";
+import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
 
 /**
  * Writes images into a registry repository. The tag PUT is the commit: blobs
@@ -14,13 +15,7 @@ import { referenceOf } from "./source.js";
  * manifest last, so a reader never sees a tag pointing at missing content.
  */
 export class RegistryDestination implements ImageDestination {
-  readonly capabilities: DestinationCapabilities = {
-    needsUncompressedLayers: false,
-    acceptsIndex: true,
-    preservesDigests: true,
-    supportsMount: true,
-    concurrentPutBlob: true,
-  };
+  readonly capabilities: DestinationCapabilities = { ...OCI_STORE_CAPABILITIES, supportsMount: true };
   /** Blob presence already learnt (HEAD, upload, mount): saves a round trip per repeated question. */
   private readonly known = new Map<string, boolean>();
   /** Sessions a mount opened instead of mounting (202): the next putBlob of that digest uses them. */

@@ -70,7 +70,7 @@ export class RegistryEndpoint {
   }
 
   /**
-   * Schemes to try. Loopback is plain HTTP (CLI.md), with HTTPS as the fall-back
+   * Schemes to try. Loopback is plain HTTP (README, "Locations"), with HTTPS as the fall-back
    * for a loopback registry that serves TLS; trying plain first saves a failed
    * TLS handshake and loading the CA store on every run against a local
    * registry. Other hosts: https only, or https then http with --insecure.

@@ -4,7 +4,7 @@ import { discard, readBody, type HttpResponse } from "./http.js";
 /**
  * A registry's error answer, `{"errors":[{"code","message","detail"}]}` in
  * the distribution spec, mapped to dray's typed errors so the CLI picks the
- * exit code of CLI.md: not found 3, auth 4, integrity 5, anything else 1.
+ * exit code (README, "Exit codes"): not found 3, auth 4, integrity 5, anything else 1.
  */
 export interface RegistryErrorEntry {
   code: string;

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
 import { DrayError, IntegrityError, IoError, NetworkError } from "../../errors.js";
+import { Digest } from "../../oci/digest.js";
 import { isLoopbackDomain } from "../../ref/reference.js";
 import { stopwatch } from "../../clock.js";
 import { redactURL } from "./redact.js";
@@ -257,4 +258,11 @@ export async function sendWithRetries(req: HttpRequest, settings: HttpSettings, 
     settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after HTTP ${res.status}`);
     await sleep(wait, req.signal);
   }
+}
+
+/** The digest a registry says it stored (Docker-Content-Digest), when it names another of the same algorithm than `expected`. */
+export function storedDigestMismatch(res: HttpResponse, expected: Digest): Digest | undefined {
+  const stored = header(res.headers, "docker-content-digest");
+  const parsed = stored === undefined ? undefined : Digest.tryParse(stored);
+  return parsed && parsed.algorithm === expected.algorithm && !parsed.equals(expected) ? parsed : undefined;
 }

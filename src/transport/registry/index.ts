@@ -12,7 +12,8 @@ import { RegistryDestination } from "./destination.js";
 import { RegistryReferences } from "./references.js";
 import { RegistrySource } from "./source.js";
 
-export { RegistryClient, referrersTag, manifestMediaType, type ManifestHead, type RegistryClientOptions } from "./client.js";
+export { referrersTag } from "../../oci/referrer-tags.js";
+export { RegistryClient, manifestMediaType, type ManifestHead, type RegistryClientOptions } from "./client.js";
 export { RegistrySource, referenceOf } from "./source.js";
 export { RegistryDestination } from "./destination.js";
 export { RegistryReferences } from "./references.js";

@@ -1,10 +1,11 @@
 import type { Readable } from "node:stream";
-import { DrayError, IntegrityError, NetworkError, NotFoundError, RegistryError } from "../../errors.js";
+import { IntegrityError, NetworkError, NotFoundError, RegistryError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
 import type { RegistryClient } from "./client.js";
 import type { ErrorContext } from "./errors.js";
-import { discard, header, type HttpResponse } from "./http.js";
+import { discard, header, storedDigestMismatch, type HttpMethod, type HttpResponse } from "./http.js";
+import { isRetryableError } from "./retry.js";
 import type { Scope } from "./scope.js";
 
 /**
@@ -43,42 +44,244 @@ const RANGE_RE = /^(?:bytes=)?0-(\d+)$/;
 const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 
 export async function uploadBlob(client: RegistryClient, repo: string, desc: Descriptor, data: Readable, opts: UploadOptions): Promise<void> {
-  const ctx: ErrorContext = { what: `upload of blob ${desc.digest}`, where: client.where(repo) };
-  const scopes = client.scopes(repo, "push");
-  const signal = opts.signal;
-  if (desc.size >= 0 && desc.size <= opts.monolithicMaxBytes) {
-    const bytes = await readAll(data, desc.size, ctx);
-    await putMonolithic(client, repo, desc, bytes, scopes, ctx, opts.session, signal);
-    return;
-  }
-  const session = opts.session ? { url: opts.session, minChunk: 0 } : await openSession(client, repo, scopes, ctx, signal);
-  const chunkSize = Math.min(MAX_CHUNK_BYTES, Math.max(opts.chunkSize ?? 0, session.minChunk));
-  let last = session.url;
-  try {
-    if (chunkSize > 0) {
-      last = await patchChunked(client, desc, data, session.url, chunkSize, scopes, ctx, signal);
-      await finish(client, repo, desc, last, scopes, ctx, signal);
-    } else if (desc.size >= 0) {
-      await putStream(client, desc, data, session.url, scopes, ctx, signal);
-    } else {
-      last = await patchStream(client, desc, data, session.url, scopes, ctx, signal);
-      await finish(client, repo, desc, last, scopes, ctx, signal);
-    }
-  } catch (err) {
-    await cancel(client, last, scopes);
-    throw err;
-  }
+  await new Upload(client, repo, desc, data, opts.signal).run(opts);
 }
 
-async function openSession(client: RegistryClient, repo: string, scopes: readonly Scope[], ctx: ErrorContext, signal?: AbortSignal): Promise<Session> {
-  const url = await client.api(`${repo}/blobs/uploads/`);
-  const res = await client.call({ method: "POST", url, scopes, headers: { "content-length": "0" }, body: Buffer.alloc(0), signal });
-  if (res.status !== 202) return client.fail(res, ctx);
-  await discard(res);
-  const location = header(res.headers, "location");
-  if (!location) throw new RegistryError(`registry opened an upload without a Location (${ctx.where})`, { where: ctx.where });
-  const min = Number(header(res.headers, "oci-chunk-min-length") ?? "0");
-  return { url: new URL(location, url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+/** Statuses a registry answers to a finished upload (the spec says 201; 200 and 204 seen in the wild). */
+const STORED = [201, 204, 200] as const;
+/** Statuses to an accepted PATCH (the spec says 202). */
+const ACCEPTED = [202, 201, 204] as const;
+
+/** One blob's upload: what every step needs, held once instead of passed along. */
+class Upload {
+  private readonly ctx: ErrorContext;
+  private readonly scopes: readonly Scope[];
+  /** The session's current Location: it changes after every step. */
+  private url: URL | undefined;
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly repo: string,
+    private readonly desc: Descriptor,
+    private readonly data: Readable,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.ctx = { what: `upload of blob ${desc.digest}`, where: client.where(repo) };
+    this.scopes = client.scopes(repo, "push");
+  }
+
+  async run(opts: UploadOptions): Promise<void> {
+    const { desc } = this;
+    if (desc.size >= 0 && desc.size <= opts.monolithicMaxBytes) {
+      const bytes = await readAll(this.data, desc.size, this.ctx);
+      await this.putMonolithic(bytes, opts.session);
+      return;
+    }
+    const session = opts.session ? { url: opts.session, minChunk: 0 } : await this.openSession();
+    const chunkSize = Math.min(MAX_CHUNK_BYTES, Math.max(opts.chunkSize ?? 0, session.minChunk));
+    this.url = session.url;
+    try {
+      if (chunkSize > 0) {
+        await this.patchChunked(chunkSize);
+        await this.finish();
+      } else if (desc.size >= 0) {
+        await this.putStream();
+      } else {
+        await this.patchStream();
+        await this.finish();
+      }
+    } catch (err) {
+      await this.cancel();
+      throw err;
+    }
+  }
+
+  private async call(method: HttpMethod, url: URL, headers: Record<string, string>, body?: Buffer | Readable): Promise<HttpResponse> {
+    return this.client.call({ method, url, scopes: this.scopes, headers, ...(body === undefined ? {} : { body }), signal: this.signal });
+  }
+
+  private async openSession(): Promise<Session> {
+    const url = await this.client.api(`${this.repo}/blobs/uploads/`);
+    const res = await this.call("POST", url, { "content-length": "0" }, Buffer.alloc(0));
+    await this.client.expectStatus(res, [202], this.ctx);
+    await discard(res);
+    const location = header(res.headers, "location");
+    if (!location) throw new RegistryError(`registry opened an upload without a Location (${this.ctx.where})`, { where: this.ctx.where });
+    const min = Number(header(res.headers, "oci-chunk-min-length") ?? "0");
+    return { url: new URL(location, url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+  }
+
+  private async putMonolithic(bytes: Buffer, given: URL | undefined): Promise<void> {
+    const { desc, signal } = this;
+    for (let round = 0; ; round++) {
+      const session = round === 0 && given ? given : (await this.openSession()).url;
+      let res: HttpResponse;
+      try {
+        res = await this.call("PUT", withDigest(session, desc.digest), { "content-type": OCTET }, bytes);
+      } catch (err) {
+        // Out of retries on this session; one more round on a fresh one, then give up.
+        if (round === 0 && err instanceof NetworkError && !signal?.aborted) continue;
+        throw err;
+      }
+      // A retried PUT may find its session gone: either the first attempt landed, or the session broke.
+      if (round === 0 && (res.status === 404 || res.status === 400 || res.status === 416)) {
+        await discard(res);
+        if ((await this.client.headBlob(this.repo, desc.digest, signal)) === desc.size) return;
+        continue;
+      }
+      return this.stored(res);
+    }
+  }
+
+  /** A finished upload: the registry must have stored what we sent, under our digest. */
+  private async stored(res: HttpResponse): Promise<void> {
+    await this.client.expectStatus(res, STORED, this.ctx);
+    await discard(res);
+    const other = storedDigestMismatch(res, this.desc.digest);
+    if (other) throw new IntegrityError(`${this.ctx.what}: the registry stored it as ${other}`, { code: "E_DIGEST_MISMATCH", where: this.ctx.where });
+  }
+
+  /**
+   * Sends the stream as one request body. The source's own failure (the caller's
+   * digest check) is the real story when it ends the request, not the aborted
+   * upload; a network failure cannot be replayed, since the stream is consumed.
+   */
+  private async sendStream(method: "PATCH" | "PUT", url: URL): Promise<HttpResponse> {
+    const { data, desc } = this;
+    let streamError: unknown;
+    const onError = (err: unknown): void => {
+      streamError ??= err;
+    };
+    data.on("error", onError);
+    const headers: Record<string, string> = { "content-type": OCTET };
+    if (desc.size >= 0) headers["content-length"] = String(desc.size);
+    let res: HttpResponse;
+    try {
+      res = await this.call(method, url, headers, data);
+    } catch (err) {
+      throw this.streamFailure(streamError) ?? this.interrupted(err);
+    } finally {
+      data.off("error", onError);
+    }
+    if (streamError !== undefined) {
+      await discard(res);
+      throw this.streamFailure(streamError) ?? this.interrupted(streamError);
+    }
+    return res;
+  }
+
+  /**
+   * The source's own failure seen on the body stream, else undefined: a socket
+   * error there (EPIPE, ECONNRESET when the registry hangs up mid-body) is
+   * undici's, the upload's failure rather than the source's.
+   */
+  private streamFailure(streamError: unknown): unknown {
+    return streamError === undefined || isRetryableError(streamError) ? undefined : streamError;
+  }
+
+  /** A broken streamed request: a NetworkError that says why it is not replayed (the copy engine starts the blob again). */
+  private interrupted(err: unknown): unknown {
+    const { ctx } = this;
+    if (err instanceof NetworkError || isRetryableError(err)) {
+      const why = err instanceof Error ? err.message : String(err);
+      return new NetworkError(`${ctx.what} to ${ctx.where} was interrupted: ${why}; a streamed upload cannot be replayed, copy again`, { where: ctx.where, cause: err });
+    }
+    return err;
+  }
+
+  /**
+   * Size known: the whole blob in the closing PUT (the spec's monolithic
+   * upload after POST), one round trip less per blob than PATCH + PUT.
+   */
+  private async putStream(): Promise<void> {
+    const res = await this.sendStream("PUT", withDigest(this.session(), this.desc.digest));
+    await this.stored(res);
+  }
+
+  /** Size unknown: one streamed PATCH, then the closing PUT without a body. */
+  private async patchStream(): Promise<void> {
+    const { desc, ctx } = this;
+    const res = await this.sendStream("PATCH", this.session());
+    await this.client.expectStatus(res, ACCEPTED, ctx);
+    await discard(res);
+    const end = rangeEnd(res);
+    if (end !== undefined && desc.size > 1 && end + 1 !== desc.size) {
+      throw new IntegrityError(`${ctx.what}: the registry holds ${end + 1} of ${desc.size} bytes`, { code: "E_SIZE_MISMATCH", where: ctx.where });
+    }
+    this.url = nextLocation(res, this.session());
+  }
+
+  private async patchChunked(chunkSize: number): Promise<void> {
+    const { ctx, desc } = this;
+    let offset = 0;
+    for await (const chunk of rechunk(this.data, chunkSize)) {
+      let sent = 0;
+      // Each pass sends what the registry does not hold yet of this chunk.
+      for (let pass = 0; sent < chunk.length; pass++) {
+        if (pass > 3) throw new RegistryError(`${ctx.what}: the registry keeps refusing the chunk at byte ${offset + sent}`, { where: ctx.where });
+        const part = chunk.subarray(sent);
+        const start = offset + sent;
+        const headers = { "content-type": OCTET, "content-range": `${start}-${start + part.length - 1}`, "content-length": String(part.length) };
+        const res = await this.call("PATCH", this.session(), headers, part);
+        if (res.status === 416) {
+          await discard(res);
+          const held = await this.heldBytes();
+          if (held < offset || held > offset + chunk.length) {
+            throw new RegistryError(`${ctx.what}: the registry holds ${held} bytes, which this chunk (${offset}-${offset + chunk.length - 1}) cannot continue`, { where: ctx.where });
+          }
+          sent = held - offset;
+          continue;
+        }
+        await this.client.expectStatus(res, ACCEPTED, ctx);
+        await discard(res);
+        this.url = nextLocation(res, this.session());
+        // Trust the registry's Range: it may have kept less than was sent.
+        const end = rangeEnd(res);
+        sent = end === undefined ? chunk.length : Math.min(chunk.length, Math.max(sent, end + 1 - offset));
+      }
+      offset += chunk.length;
+    }
+    if (desc.size >= 0 && offset !== desc.size) {
+      throw new IntegrityError(`${ctx.what}: ${offset} bytes, the descriptor says ${desc.size}`, { code: "E_SIZE_MISMATCH", where: ctx.where });
+    }
+  }
+
+  /** GET on the session: how many bytes the registry holds (the session's Location is updated too). */
+  private async heldBytes(): Promise<number> {
+    const res = await this.call("GET", this.session(), {});
+    await this.client.expectStatus(res, [204, 200], this.ctx);
+    await discard(res);
+    this.url = nextLocation(res, this.session());
+    const end = rangeEnd(res);
+    return end === undefined ? 0 : end + 1;
+  }
+
+  private async finish(): Promise<void> {
+    const res = await this.call("PUT", withDigest(this.session(), this.desc.digest), { "content-length": "0" }, Buffer.alloc(0));
+    // A retried PUT whose first attempt landed finds the session gone: the blob tells.
+    if (res.status === 404) {
+      await discard(res);
+      if ((await this.client.headBlob(this.repo, this.desc.digest, this.signal)) !== undefined) return;
+      throw new NotFoundError(`${this.ctx.what}: the upload session vanished`, { where: this.ctx.where, status: 404 });
+    }
+    await this.stored(res);
+  }
+
+  private session(): URL {
+    if (!this.url) throw new Error("upload session used before it was opened");
+    return this.url;
+  }
+
+  /** Best effort: a cancelled session frees the registry's temporary file sooner; its failure changes nothing. */
+  private async cancel(): Promise<void> {
+    if (!this.url) return;
+    try {
+      const res = await this.client.call({ method: "DELETE", url: this.url, scopes: this.scopes, noRetry: true });
+      await discard(res);
+    } catch {
+      // The upload's own error is the one to report.
+    }
+  }
 }
 
 function withDigest(url: URL, digest: Digest): URL {
@@ -114,108 +317,6 @@ async function readAll(data: Readable, size: number, ctx: ErrorContext): Promise
   return Buffer.concat(chunks, total);
 }
 
-async function putMonolithic(
-  client: RegistryClient,
-  repo: string,
-  desc: Descriptor,
-  bytes: Buffer,
-  scopes: readonly Scope[],
-  ctx: ErrorContext,
-  given: URL | undefined,
-  signal?: AbortSignal,
-): Promise<void> {
-  for (let round = 0; ; round++) {
-    const session = round === 0 && given ? given : (await openSession(client, repo, scopes, ctx, signal)).url;
-    const url = withDigest(session, desc.digest);
-    let res: HttpResponse;
-    try {
-      res = await client.call({ method: "PUT", url, scopes, headers: { "content-type": OCTET }, body: bytes, signal });
-    } catch (err) {
-      // Out of retries on this session; one more round on a fresh one, then give up.
-      if (round === 0 && err instanceof NetworkError && !signal?.aborted) continue;
-      throw err;
-    }
-    if (res.status === 201 || res.status === 204 || res.status === 200) {
-      await discard(res);
-      return checkStoredDigest(res, desc, ctx);
-    }
-    // A retried PUT may find its session gone: either the first attempt landed, or the session broke.
-    if (round === 0 && (res.status === 404 || res.status === 400 || res.status === 416)) {
-      await discard(res);
-      if ((await client.headBlob(repo, desc.digest, signal)) === desc.size) return;
-      continue;
-    }
-    return client.fail(res, ctx);
-  }
-}
-
-/**
- * Sends a stream as one request body. The source's own failure (the caller's
- * digest check) is the real story when it ends the request, not the aborted
- * upload; a network failure cannot be replayed, since the stream is consumed.
- */
-async function sendStream(
-  client: RegistryClient,
-  method: "PATCH" | "PUT",
-  url: URL,
-  desc: Descriptor,
-  data: Readable,
-  scopes: readonly Scope[],
-  ctx: ErrorContext,
-  signal?: AbortSignal,
-): Promise<HttpResponse> {
-  let streamError: unknown;
-  const onError = (err: unknown): void => {
-    streamError ??= err;
-  };
-  data.on("error", onError);
-  const headers: Record<string, string> = { "content-type": OCTET };
-  if (desc.size >= 0) headers["content-length"] = String(desc.size);
-  let res: HttpResponse;
-  try {
-    res = await client.call({ method, url, scopes, headers, body: data, signal });
-  } catch (err) {
-    if (streamError !== undefined) throw streamError;
-    if (err instanceof NetworkError) {
-      throw new NetworkError(`${ctx.what} to ${ctx.where} was interrupted: ${err.message}; a streamed upload cannot be replayed, copy again`, {
-        where: ctx.where,
-        cause: err,
-      });
-    }
-    throw err;
-  } finally {
-    data.off("error", onError);
-  }
-  if (streamError !== undefined) {
-    await discard(res);
-    throw streamError;
-  }
-  return res;
-}
-
-/**
- * Size known: the whole blob in the closing PUT (the spec's monolithic
- * upload after POST), one round trip less per blob than PATCH + PUT.
- */
-async function putStream(client: RegistryClient, desc: Descriptor, data: Readable, session: URL, scopes: readonly Scope[], ctx: ErrorContext, signal?: AbortSignal): Promise<void> {
-  const res = await sendStream(client, "PUT", withDigest(session, desc.digest), desc, data, scopes, ctx, signal);
-  if (res.status !== 201 && res.status !== 204 && res.status !== 200) return client.fail(res, ctx);
-  await discard(res);
-  checkStoredDigest(res, desc, ctx);
-}
-
-/** Size unknown: one streamed PATCH, then the closing PUT without a body. */
-async function patchStream(client: RegistryClient, desc: Descriptor, data: Readable, session: URL, scopes: readonly Scope[], ctx: ErrorContext, signal?: AbortSignal): Promise<URL> {
-  const res = await sendStream(client, "PATCH", session, desc, data, scopes, ctx, signal);
-  if (res.status !== 202 && res.status !== 201 && res.status !== 204) return client.fail(res, ctx);
-  await discard(res);
-  const end = rangeEnd(res);
-  if (end !== undefined && desc.size > 1 && end + 1 !== desc.size) {
-    throw new IntegrityError(`${ctx.what}: the registry holds ${end + 1} of ${desc.size} bytes`, { code: "E_SIZE_MISMATCH", where: ctx.where });
-  }
-  return nextLocation(res, session);
-}
-
 /** Splits a stream into Buffers of exactly `size` bytes (the last may be shorter). */
 async function* rechunk(data: Readable, size: number): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
@@ -236,92 +337,4 @@ async function* rechunk(data: Readable, size: number): AsyncGenerator<Buffer> {
     }
   }
   if (have > 0) yield Buffer.concat(parts, have);
-}
-
-async function patchChunked(
-  client: RegistryClient,
-  desc: Descriptor,
-  data: Readable,
-  session: URL,
-  chunkSize: number,
-  scopes: readonly Scope[],
-  ctx: ErrorContext,
-  signal?: AbortSignal,
-): Promise<URL> {
-  let url = session;
-  let offset = 0;
-  for await (const chunk of rechunk(data, chunkSize)) {
-    let sent = 0;
-    // Each pass sends what the registry does not hold yet of this chunk.
-    for (let pass = 0; sent < chunk.length; pass++) {
-      if (pass > 3) throw new RegistryError(`${ctx.what}: the registry keeps refusing the chunk at byte ${offset + sent}`, { where: ctx.where });
-      const part = chunk.subarray(sent);
-      const start = offset + sent;
-      const headers = { "content-type": OCTET, "content-range": `${start}-${start + part.length - 1}`, "content-length": String(part.length) };
-      const res = await client.call({ method: "PATCH", url, scopes, headers, body: part, signal });
-      if (res.status === 416) {
-        await discard(res);
-        const held = await uploadStatus(client, url, scopes, ctx, signal);
-        url = held.url;
-        if (held.bytes < offset || held.bytes > offset + chunk.length) {
-          throw new RegistryError(`${ctx.what}: the registry holds ${held.bytes} bytes, which this chunk (${offset}-${offset + chunk.length - 1}) cannot continue`, { where: ctx.where });
-        }
-        sent = held.bytes - offset;
-        continue;
-      }
-      if (res.status !== 202 && res.status !== 201 && res.status !== 204) return client.fail(res, ctx);
-      await discard(res);
-      url = nextLocation(res, url);
-      // Trust the registry's Range: it may have kept less than was sent.
-      const end = rangeEnd(res);
-      sent = end === undefined ? chunk.length : Math.min(chunk.length, Math.max(sent, end + 1 - offset));
-    }
-    offset += chunk.length;
-  }
-  if (desc.size >= 0 && offset !== desc.size) {
-    throw new IntegrityError(`${ctx.what}: ${offset} bytes, the descriptor says ${desc.size}`, { code: "E_SIZE_MISMATCH", where: ctx.where });
-  }
-  return url;
-}
-
-/** GET on the session: how many bytes the registry holds, and the session's current Location. */
-async function uploadStatus(client: RegistryClient, url: URL, scopes: readonly Scope[], ctx: ErrorContext, signal?: AbortSignal): Promise<{ bytes: number; url: URL }> {
-  const res = await client.call({ method: "GET", url, scopes, signal });
-  if (res.status !== 204 && res.status !== 200) return client.fail(res, ctx);
-  await discard(res);
-  const end = rangeEnd(res);
-  return { bytes: end === undefined ? 0 : end + 1, url: nextLocation(res, url) };
-}
-
-async function finish(client: RegistryClient, repo: string, desc: Descriptor, url: URL, scopes: readonly Scope[], ctx: ErrorContext, signal?: AbortSignal): Promise<void> {
-  const res = await client.call({ method: "PUT", url: withDigest(url, desc.digest), scopes, headers: { "content-length": "0" }, body: Buffer.alloc(0), signal });
-  if (res.status === 201 || res.status === 204 || res.status === 200) {
-    await discard(res);
-    return checkStoredDigest(res, desc, ctx);
-  }
-  // A retried PUT whose first attempt landed finds the session gone: the blob tells.
-  if (res.status === 404) {
-    await discard(res);
-    if ((await client.headBlob(repo, desc.digest, signal)) !== undefined) return;
-    throw new NotFoundError(`${ctx.what}: the upload session vanished`, { where: ctx.where, status: 404 });
-  }
-  return client.fail(res, ctx);
-}
-
-function checkStoredDigest(res: HttpResponse, desc: Descriptor, ctx: ErrorContext): void {
-  const stored = header(res.headers, "docker-content-digest");
-  const parsed = stored === undefined ? undefined : Digest.tryParse(stored);
-  if (parsed && parsed.algorithm === desc.digest.algorithm && !parsed.equals(desc.digest)) {
-    throw new IntegrityError(`${ctx.what}: the registry stored it as ${parsed}`, { code: "E_DIGEST_MISMATCH", where: ctx.where });
-  }
-}
-
-/** Best effort: a cancelled session frees the registry's temporary file sooner. */
-async function cancel(client: RegistryClient, url: URL, scopes: readonly Scope[]): Promise<void> {
-  try {
-    const res = await client.call({ method: "DELETE", url, scopes, noRetry: true });
-    await discard(res);
-  } catch (err) {
-    if (!(err instanceof DrayError)) return;
-  }
 }

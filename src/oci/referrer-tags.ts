@@ -7,7 +7,7 @@
  * - `sha256-<hex>.sig|.att|.sbom`: cosign's signatures, attestations and
  *   SBOMs of `sha256:<hex>` (plain manifests, no `subject`: the tag names it).
  */
-import { Digest, type DigestAlgorithm } from "../oci/digest.js";
+import { Digest, type DigestAlgorithm } from "./digest.js";
 
 export type ReferrerTagKind = "index" | "sig" | "att" | "sbom";
 
@@ -21,17 +21,23 @@ export interface ReferrerTag {
 /** The cosign suffixes dray knows (signatures, attestations, SBOMs). */
 export const COSIGN_SUFFIXES = ["sig", "att", "sbom"] as const;
 
-// Algorithms dray verifies; the schema truncates to 32 + 64 characters, which these never reach.
+// Algorithms dray verifies. A sha512 index tag is cut to 64 hex characters (see referrersTag); cosign's tags are not.
 const REFERRER_TAG_RE = /^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})(?:\.(sig|att|sbom))?$/;
+const TRUNCATED_SHA512_INDEX_RE = /^sha512-[a-f0-9]{64}$/;
 
-/** The tag schema's fallback tag for `subject`: `sha256-<hex>`. */
-export function referrersIndexTag(subject: Digest): string {
-  return `${subject.algorithm}-${subject.hex}`;
+/**
+ * The tag schema's fallback tag for `subject`, `<alg>-<ref>`: the OCI
+ * distribution spec ("Referrers Tag Schema", v1.1) truncates the algorithm to
+ * 32 and the hex to 64 characters, so a sha512 subject's tag carries only the
+ * first half of its digest. The one place this tag is built.
+ */
+export function referrersTag(subject: Digest): string {
+  return `${subject.algorithm.slice(0, 32)}-${subject.hex.slice(0, 64)}`;
 }
 
-/** The cosign tag of `subject` for one suffix: `sha256-<hex>.sig`. */
+/** The cosign tag of `subject` for one suffix: `sha256-<hex>.sig` (cosign writes the whole digest). */
 export function cosignTag(subject: Digest, suffix: (typeof COSIGN_SUFFIXES)[number]): string {
-  return `${referrersIndexTag(subject)}.${suffix}`;
+  return `${subject.algorithm}-${subject.hex}.${suffix}`;
 }
 
 /** The referrer a tag carries, or undefined for an ordinary tag. */
@@ -43,8 +49,9 @@ export function parseReferrerTag(tag: string): ReferrerTag | undefined {
   return { tag, subject, kind: (m[3] as ReferrerTagKind | undefined) ?? "index" };
 }
 
+/** True for the tag schema's and cosign's tags, a truncated sha512 index tag included (its subject cannot be read back). */
 export function isReferrerTag(tag: string): boolean {
-  return parseReferrerTag(tag) !== undefined;
+  return parseReferrerTag(tag) !== undefined || TRUNCATED_SHA512_INDEX_RE.test(tag);
 }
 
 /** The referrer tags among `tags`, grouped by subject digest (`sha256:<hex>`). */

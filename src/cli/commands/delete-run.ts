@@ -1,0 +1,31 @@
+import { openReferences } from "../../transport/index.js";
+import { parseLocation, formatLocation } from "../../ref/location.js";
+import { transportOptions } from "../options.js";
+import type { DeleteFlags } from "./delete.js";
+import * as output from "../output.js";
+import type { CliContext } from "../context.js";
+
+/** The body of `dray delete`, loaded only when it runs. */
+export async function runDelete(ctx: CliContext, locText: string, flags: DeleteFlags): Promise<void> {
+  const format = output.parseFormat(flags.format);
+  const loc = parseLocation(locText);
+  const refs = await openReferences(loc, transportOptions(flags, ctx));
+  let result;
+  try {
+    result = await refs.deleteReference();
+  } finally {
+    await refs.close();
+  }
+  ctx.message(`Deleted ${result.digest} from ${formatLocation(loc)}`);
+  if (result.alsoRemovedTags.length > 0) {
+    ctx.message(`Also gone (they pointed at the same manifest): ${result.alsoRemovedTags.join(", ")}`);
+  }
+  if (result.blobsRemoved > 0) ctx.message(`Removed ${result.blobsRemoved} unreferenced blob${result.blobsRemoved === 1 ? "" : "s"}`);
+  const summary = {
+    Location: formatLocation(loc),
+    Digest: result.digest.toString(),
+    AlsoRemovedTags: result.alsoRemovedTags,
+    BlobsRemoved: result.blobsRemoved,
+  };
+  await output.render(ctx, format, summary, (s) => `${s.Digest}\n`);
+}

@@ -1,0 +1,18 @@
+import { manifestDigest } from "../../inspect/index.js";
+import { parseLocation } from "../../ref/location.js";
+import { parsePlatform } from "../../oci/platform.js";
+import { writeOut } from "../output.js";
+import { transportOptions } from "../options.js";
+import type { DigestFlags } from "./digest.js";
+import type { CliContext } from "../context.js";
+
+/** The body of `dray digest`, loaded only when it runs. */
+export async function runDigest(ctx: CliContext, locText: string, flags: DigestFlags): Promise<void> {
+  const loc = parseLocation(locText);
+  const raw = await manifestDigest(loc, {
+    transport: transportOptions(flags, ctx),
+    signal: ctx.signal,
+    ...(flags.platform === undefined ? {} : { platform: parsePlatform(flags.platform) }),
+  });
+  await writeOut(ctx, `${raw.digest}\n`);
+}

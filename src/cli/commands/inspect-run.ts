@@ -1,0 +1,25 @@
+import { parseLocation } from "../../ref/location.js";
+import { parsePlatform } from "../../oci/platform.js";
+import { transportOptions } from "../options.js";
+import type { InspectFlags } from "./inspect.js";
+import * as lib from "../../inspect/index.js";
+import * as output from "../output.js";
+import type { CliContext } from "../context.js";
+
+/** The body of `dray inspect`, loaded only when it runs. */
+export async function runInspect(ctx: CliContext, locText: string, flags: InspectFlags): Promise<void> {
+  const format = output.parseFormat(flags.format, "json");
+  const loc = parseLocation(locText);
+  const opts = {
+    transport: transportOptions(flags, ctx),
+    signal: ctx.signal,
+    tags: flags.tags,
+    ...(flags.platform === undefined ? {} : { platform: parsePlatform(flags.platform) }),
+  };
+  if (flags.config) {
+    if (flags.raw) return output.writeOut(ctx, await lib.inspectConfigRaw(loc, opts));
+    return output.render(ctx, format, await lib.inspectConfig(loc, opts));
+  }
+  if (flags.raw) return output.writeOut(ctx, (await lib.inspectRaw(loc, opts)).bytes);
+  return output.render(ctx, format, await lib.inspect(loc, opts));
+}

@@ -1,0 +1,33 @@
+import { UsageError } from "../../errors.js";
+import { parseRegistryHost, storeCredential } from "../../auth/login.js";
+import { verifyCredentials } from "../../transport/index.js";
+import { transportOptions } from "../options.js";
+import type { LoginFlags } from "./login.js";
+import * as prompt from "../prompt.js";
+import type { CliContext } from "../context.js";
+
+/** The body of `dray login`, loaded only when it runs. */
+export async function runLogin(ctx: CliContext, hostText: string, flags: LoginFlags): Promise<void> {
+  const host = parseRegistryHost(hostText);
+  const stdin = process.stdin as import("../prompt.js").TtyInput;
+  const terminal = stdin.isTTY === true;
+  let username = flags.username;
+  if (username === undefined) {
+    if (!terminal || flags.passwordStdin) throw new UsageError("missing -u/--username (no terminal to ask on)");
+    username = (await prompt.promptLine("Username: ", stdin, ctx.stderr, false)).trim();
+  }
+  if (username === "") throw new UsageError("empty user name");
+  let password: string;
+  if (flags.passwordStdin) password = await prompt.readSecretFromStream(stdin);
+  else if (terminal) password = await prompt.promptLine("Password: ", stdin, ctx.stderr, true);
+  else throw new UsageError("no password: standard input is not a terminal; pipe it in with --password-stdin");
+  if (password === "") throw new UsageError("empty password");
+  const creds = { username, password };
+  const transport = transportOptions(flags, ctx);
+  // Checked before anything is stored: a typo must not replace a working credential.
+  // JSON quoting keeps a user name with odd characters on the error's one line.
+  await verifyCredentials(host, creds, transport, `dray login (user ${JSON.stringify(username)})`, ctx.signal);
+  const stored = await storeCredential(host, creds, { keychain: flags.keychain === true, notice: (m) => ctx.message(m) });
+  ctx.message(stored.keychain ? `Secret stored in the OS keychain; marker written to ${stored.configPath}` : `Credential stored in ${stored.configPath}`);
+  ctx.message("Login Succeeded");
+}

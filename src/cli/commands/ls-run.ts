@@ -1,0 +1,34 @@
+import { UsageError } from "../../errors.js";
+import { listCatalog, openReferences } from "../../transport/index.js";
+import { parseLocation, formatLocation } from "../../ref/location.js";
+import { parseRegistryHost } from "../../auth/login.js";
+import { repositoryName } from "../../ref/reference.js";
+import { transportOptions } from "../options.js";
+import type { LsFlags } from "./ls.js";
+import * as output from "../output.js";
+import type { CliContext } from "../context.js";
+
+/** The body of `dray ls`, loaded only when it runs. */
+export async function runLs(ctx: CliContext, locText: string | undefined, flags: LsFlags): Promise<void> {
+  const format = output.parseFormat(flags.format);
+  const transport = transportOptions(flags, ctx);
+  if (flags.catalog !== undefined) {
+    if (locText !== undefined) throw new UsageError("give either a location or --catalog HOST, not both");
+    const host = parseRegistryHost(flags.catalog);
+    const repositories = await listCatalog(host, transport);
+    // Field names as `skopeo list-tags` uses for tags, extended to the catalog.
+    return output.render(ctx, format, { Registry: host, Repositories: repositories }, (v) => output.lines(v.Repositories));
+  }
+  if (locText === undefined) throw new UsageError("missing location (or --catalog HOST)");
+  const loc = parseLocation(locText);
+  const refs = await openReferences(loc, transport);
+  let tags: string[];
+  try {
+    tags = await refs.listTags();
+  } finally {
+    await refs.close();
+  }
+  // `{"Repository": …, "Tags": […]}` is what `skopeo list-tags` prints; scripts can swap one for the other.
+  const repository = loc.transport === "docker" ? repositoryName(loc.ref) : formatLocation(loc);
+  return output.render(ctx, format, { Repository: repository, Tags: tags }, (v) => output.lines(v.Tags));
+}

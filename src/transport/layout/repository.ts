@@ -1,0 +1,95 @@
+import { NotFoundError } from "../../errors.js";
+import type { Digest } from "../../oci/digest.js";
+import type { Descriptor, RawManifest } from "../../oci/manifest.js";
+import { formatLocation, type LayoutLocation } from "../../ref/location.js";
+import { RepositoryBase } from "../repository.js";
+import type { ImageDestination, ImageSource, RepoRef, TagHead, TransportOptions } from "../types.js";
+import { REF_NAME } from "./index-json.js";
+import { openLayoutDestination, openLayoutReferences, openLayoutSource } from "./index.js";
+import { OciLayout } from "./layout.js";
+
+/** An OCI layout as a mirror's repository: no referrers API, so the tag schema carries referrers. */
+export class LayoutRepository extends RepositoryBase {
+  readonly display: string;
+
+  constructor(
+    readonly location: LayoutLocation,
+    private readonly opts: TransportOptions,
+  ) {
+    super();
+    this.display = formatLocation(location);
+  }
+
+  async listTags(): Promise<string[]> {
+    const refs = await openLayoutReferences(this.location, this.opts);
+    try {
+      return await refs.listTags();
+    } finally {
+      await refs.close();
+    }
+  }
+
+  /**
+   * Creates the layout before parallel writers open it: two writers creating
+   * the same new folder at once could each find the other's files without
+   * an `oci-layout` yet, and refuse the folder.
+   */
+  async prepare(): Promise<void> {
+    await OciLayout.create(this.location.path);
+  }
+
+  /** The layout, or undefined when the directory does not exist yet. */
+  private async layout(): Promise<OciLayout | undefined> {
+    try {
+      return await OciLayout.open(this.location.path);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async hasManifest(digest: Digest): Promise<boolean> {
+    return (await (await this.layout())?.hasBlob(digest)) === true;
+  }
+
+  async resolve(tag: string): Promise<TagHead | undefined> {
+    const layout = await this.layout();
+    if (!layout) return undefined;
+    const index = await layout.readIndex();
+    const entry = index.entries.find((e) => e.desc.annotations?.[REF_NAME] === tag);
+    return entry && { digest: entry.desc.digest, mediaType: entry.desc.mediaType };
+  }
+
+  async getManifest(ref: string | Digest): Promise<RawManifest> {
+    const src = await this.openSource(typeof ref === "string" ? { tag: ref } : { digest: ref });
+    try {
+      return await src.getManifest();
+    } finally {
+      await src.close();
+    }
+  }
+
+  /** A layout REF is a tag or a digest: reading prefers the digest, writing the tag. */
+  at(ref: RepoRef, forWriting = false): LayoutLocation {
+    const base = { transport: "oci" as const, path: this.location.path };
+    if (ref.digest && !(forWriting && ref.tag)) return { ...base, ref: { kind: "digest", digest: ref.digest } };
+    if (ref.tag) return { ...base, ref: { kind: "tag", tag: ref.tag } };
+    return base;
+  }
+
+  openSource(ref: RepoRef): Promise<ImageSource> {
+    return openLayoutSource(this.at(ref), this.opts);
+  }
+
+  openDestination(ref: RepoRef): Promise<ImageDestination> {
+    return openLayoutDestination(this.at(ref, true), this.opts);
+  }
+
+  async referrersApi(): Promise<Descriptor[] | undefined> {
+    return undefined;
+  }
+
+  async hasReferrersApi(): Promise<boolean> {
+    return false;
+  }
+}

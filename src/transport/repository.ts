@@ -1,0 +1,89 @@
+/**
+ * Repositories (the optional face of transports/types.ts) for sync and
+ * referrer copying: a registry repository (`docker://host/repo`) or an OCI
+ * layout directory (`oci:DIR`). Archives have none: a mirror keeps images
+ * where tags and referrers can be asked about one at a time.
+ */
+import { UnsupportedError } from "../errors.js";
+import type { Digest } from "../oci/digest.js";
+import type { RawManifest } from "../oci/manifest.js";
+import { referrersTag } from "../oci/referrer-tags.js";
+import { formatLocation, type Location } from "../ref/location.js";
+import type { Descriptor } from "../oci/manifest.js";
+import type { ImageDestination, ImageSource, Repository, RepoRef, TagHead, TransportOptions } from "./types.js";
+
+/** What every repository does the same way on top of its transport's own answers: the tag schema's index. */
+export abstract class RepositoryBase implements Repository {
+  abstract readonly location: Location;
+  abstract readonly display: string;
+  abstract prepare(): Promise<void>;
+  abstract listTags(): Promise<string[]>;
+  abstract resolve(tag: string): Promise<TagHead | undefined>;
+  abstract hasManifest(digest: Digest): Promise<boolean>;
+  abstract getManifest(ref: string | Digest): Promise<RawManifest>;
+  abstract at(ref: RepoRef): Location;
+  abstract openSource(ref: RepoRef): Promise<ImageSource>;
+  abstract openDestination(ref: RepoRef): Promise<ImageDestination>;
+  abstract referrersApi(subject: Digest): Promise<Descriptor[] | undefined>;
+  abstract hasReferrersApi(): Promise<boolean>;
+
+  resolveReferrersIndex(subject: Digest): Promise<TagHead | undefined> {
+    return this.resolve(referrersTag(subject));
+  }
+
+  /** The tag PUT, or a layout's index.json entry, committed at once. */
+  async putReferrersIndex(subject: Digest, index: RawManifest): Promise<void> {
+    const dest = await this.openDestination({ tag: referrersTag(subject) });
+    try {
+      await dest.putManifest(index, { isTop: true });
+      await dest.commit();
+    } catch (err) {
+      await dest.abort().catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/**
+ * Shared by the repositories of one side of a run: one registry client per
+ * registry (and its credentials), and what each registry answered about the
+ * referrers API, so it is asked once.
+ */
+export class RepositoryFactory {
+  private registries: import("./registry/repository.js").RegistryRepositories | undefined;
+
+  /** `options(loc)` gives the TransportOptions for a location (credentials per registry). */
+  constructor(readonly options: (loc: Location) => TransportOptions = () => ({})) {}
+
+  /** The repository `loc` names (a tag or digest in `loc` is ignored). */
+  async open(loc: Location): Promise<Repository> {
+    switch (loc.transport) {
+      case "docker":
+        return (await this.registriesOf()).open(loc);
+      case "oci": {
+        const { LayoutRepository } = await import("./layout/repository.js");
+        return new LayoutRepository({ transport: "oci", path: loc.path }, this.options(loc));
+      }
+      default:
+        throw new UnsupportedError(`${formatLocation(loc)}: sync and referrers work with registries and OCI layouts (oci:DIR), not archives`);
+    }
+  }
+
+  /** The client a registry's repositories share (sync's prune speaks to it directly). */
+  async client(loc: import("../ref/location.js").RegistryLocation): Promise<import("./registry/client.js").RegistryClient> {
+    return (await this.registriesOf()).client(loc);
+  }
+
+  /** Every repository of a registry (`/v2/_catalog`), through the client its repositories share. */
+  async catalog(domain: string): Promise<string[]> {
+    return (await this.registriesOf()).catalog(domain);
+  }
+
+  private async registriesOf(): Promise<import("./registry/repository.js").RegistryRepositories> {
+    if (!this.registries) {
+      const { RegistryRepositories } = await import("./registry/repository.js");
+      this.registries ??= new RegistryRepositories(this.options);
+    }
+    return this.registries;
+  }
+}

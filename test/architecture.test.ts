@@ -1,0 +1,105 @@
+/**
+ * The shape of src/ as an import graph (issue 18): layers import downwards
+ * only, cli → sync → referrers → copy/inspect → transport → auth → ref → oci
+ * → errors, and nothing outside src/transport/ reaches into one transport's own
+ * folder (registry/, layout/, archive/): transport/index.ts and
+ * transport/repository.ts are the way in. Type-only imports count too, since
+ * they tie a layer's words to another's.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "../../src");
+
+/** Lower rank = lower layer. Files at the top of src/ are named by their file name. */
+const LAYER: Record<string, number> = {
+  "index.ts": 10,
+  cli: 9,
+  sync: 8,
+  referrers: 7,
+  copy: 6,
+  inspect: 6,
+  transport: 5,
+  auth: 4,
+  ref: 3,
+  oci: 2,
+  "memory.ts": 1,
+  "clock.ts": 1,
+  "json.ts": 1,
+  "errors.ts": 0,
+};
+
+const TRANSPORT_FOLDERS = ["transport/registry/", "transport/layout/", "transport/archive/"];
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sourceFiles(full));
+    else if (/\.c?ts$/.test(entry.name) && !entry.name.endsWith(".d.ts")) out.push(full);
+  }
+  return out;
+}
+
+/** Relative specifiers of static imports, re-exports, `import("…")` and `import("…").Type`. */
+function importsOf(text: string): string[] {
+  const out: string[] = [];
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)"(\.{1,2}\/[^"]+)"/g;
+  for (const m of text.matchAll(re)) out.push(m[1]!);
+  return out;
+}
+
+/** `cli/commands/copy.ts` → `cli`; `errors.ts` → `errors.ts`. */
+function layerOf(path: string): string {
+  return path.includes("/") ? path.slice(0, path.indexOf("/")) : path;
+}
+
+interface Edge {
+  from: string;
+  to: string;
+}
+
+function graph(): Edge[] {
+  const edges: Edge[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const from = relative(SRC, file);
+    for (const spec of importsOf(readFileSync(file, "utf8"))) {
+      const to = relative(SRC, resolve(dirname(file), spec)).replace(/\.c?js$/, (ext) => (ext === ".cjs" ? ".cts" : ".ts"));
+      edges.push({ from, to });
+    }
+  }
+  return edges;
+}
+
+describe("architecture: the import graph of src/", () => {
+  const edges = graph();
+
+  it("finds the imports it checks (the parser is not blind)", () => {
+    assert.ok(edges.length > 300, `only ${edges.length} imports found`);
+    assert.ok(edges.some((e) => e.from === "cli/main.ts"));
+    assert.ok(edges.some((e) => e.from.startsWith("sync/") && e.to.startsWith("transport/")));
+  });
+
+  it("every top-level folder and file of src/ has a layer", () => {
+    const unknown = [...new Set(edges.flatMap((e) => [layerOf(e.from), layerOf(e.to)]))].filter((l) => LAYER[l] === undefined);
+    assert.deepEqual(unknown, []);
+  });
+
+  it("layers import downwards only: cli → sync → referrers → copy/inspect → transport → auth → ref → oci → errors", () => {
+    const upwards = edges.filter((e) => LAYER[layerOf(e.from)]! < LAYER[layerOf(e.to)]!).map((e) => `${e.from} → ${e.to}`);
+    assert.deepEqual(upwards, []);
+  });
+
+  it("copy and inspect do not import each other", () => {
+    const across = edges.filter((e) => layerOf(e.from) !== layerOf(e.to) && LAYER[layerOf(e.from)] === LAYER[layerOf(e.to)]).map((e) => `${e.from} → ${e.to}`);
+    assert.deepEqual(across, []);
+  });
+
+  it("nothing outside src/transport/ reaches into transport/registry, transport/layout or transport/archive", () => {
+    const reaching = edges.filter((e) => !e.from.startsWith("transport/") && TRANSPORT_FOLDERS.some((f) => e.to.startsWith(f))).map((e) => `${e.from} → ${e.to}`);
+    assert.deepEqual(reaching, []);
+  });
+});
