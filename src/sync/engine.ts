@@ -24,11 +24,11 @@ import type { Repository, TransportOptions } from "../transport/types.js";
 import { withRegistrySettings } from "./config.js";
 import { expandRules, type RepositoryPair } from "./expand.js";
 import { checkTagFilter, selectTags } from "./filter.js";
-import { ArchiveRepository, MirrorArchive } from "./archive.js";
+import { ArchiveRepository } from "./archive.js";
+import { lastRateLimit, MirrorArchive } from "../transport/index.js";
 import { MountLedger } from "./mounts.js";
 import { pruneCandidates, pruneFailure, removeTag, type PruneItem } from "./prune.js";
 import { formatShard, inShard, parseShard } from "./shard.js";
-import { lastRateLimit } from "../transport/registry/ratelimit.js";
 import type { ImageItem, OutcomeCounts, PruneSkip, SkippedItem, ReferrerItem, RepositoryFailure, SyncEvent, SyncOptions, SyncRule, SyncSummary } from "./types.js";
 
 export const DEFAULT_SYNC_JOBS = 4;

@@ -25,7 +25,6 @@ import { itemError, type ItemError } from "../referrers/copy.js";
 import type { RepositoryFactory } from "../transport/repository.js";
 import type { Repository } from "../transport/types.js";
 import { openReferences } from "../transport/index.js";
-import type { RegistryClient } from "../transport/registry/client.js";
 import { excluded, selectTags, tagVersion, type TagFilter } from "./filter.js";
 
 /** One destination tag a prune removed, would remove (dry run), or could not remove. */
@@ -74,7 +73,7 @@ function placeholder(tag: string): RawManifest {
 }
 
 /** Removes `tag` alone from a registry repository; returns the digest it named, undefined when it was gone already. */
-async function untagRegistry(client: RegistryClient, repo: string, tag: string, signal: AbortSignal): Promise<string | undefined> {
+async function untagRegistry(client: Awaited<ReturnType<RepositoryFactory["client"]>>, repo: string, tag: string, signal: AbortSignal): Promise<string | undefined> {
   let original: RawManifest;
   try {
     original = await client.getManifest(repo, tag, signal);

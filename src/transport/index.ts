@@ -58,3 +58,5 @@ export async function listCatalog(domain: string, opts: TransportOptions = {}): 
 export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions, source?: string, signal?: AbortSignal): Promise<void> {
   return (await import("./registry/index.js")).verifyCredentials(host, creds, opts, source, signal);
 }
+export { MirrorArchive, splitRefName } from "./archive/mirror.js";
+export { lastRateLimit } from "./registry/ratelimit.js";

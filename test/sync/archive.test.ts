@@ -71,6 +71,10 @@ describe("dray sync: a whole mirror in one oci-archive", () => {
     assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:team/app:1.1`), app.get("1.1")!.manifest.bytes);
     assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:team/web:latest`), web.manifest.bytes);
     assert.ok(tarNames(file).includes(signed.sig.manifest.digest.blobPath), "the signature manifest is in the archive by digest");
+    // One image out by its REPO:TAG name.
+    const one = await dray(["copy", `oci-archive:${file}:team/app:1.0`, `oci:${join(dir, "one")}:1.0`], { env: env() });
+    assert.equal(one.code, 0, one.stderr);
+    assert.deepEqual(await skopeoInspectRaw(`oci:${join(dir, "one")}:1.0`), app.get("1.0")!.manifest.bytes);
     process.stderr.write(`# sync ${regA.host} oci-archive:FILE: ${r.stderr.split("\n").find((l) => l.startsWith("Synced"))}; names: ${names.join(" ")}\n`);
   });
 
