@@ -176,7 +176,11 @@ _dray() {
         --tag-regex) return ;;
         --semver) return ;;
         --newest) return ;;
+        --exclude) return ;;
         --platform) return ;;
+        --shard) return ;;
+        --rate) return ;;
+        --registry-jobs) return ;;
         -j|--jobs) return ;;
         --manifest-format) return ;;
         --compress) return ;;
@@ -191,7 +195,7 @@ _dray() {
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --platform --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --exclude --platform --skip-existing --prune --shard --rate --registry-jobs --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     blob)
       case "$prev" in

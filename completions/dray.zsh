@@ -179,7 +179,13 @@ _dray() {
             '*--tag-regex[take the tags this regular expression matches]:tag-regex: ' \
             '*--semver[take the tags inside this semver range (e.g. '\''>=1.2 <2'\'')]:semver: ' \
             '*--newest[of the tags taken, only the N highest versions]:newest: ' \
+            '*--exclude[never take the tags this regular expression matches (repeatable; wins over every other filter)]:exclude: ' \
             '*--platform[copy only this platform of an index (repeatable)]:platform: ' \
+            '*--skip-existing[leave alone the tags the destination already has, without asking the source about them]' \
+            '*--prune[delete destination tags the source no longer has (after a clean sync of their repository)]' \
+            '*--shard[take only shard K of N (a stable split of the images, for N runners at once)]:shard: ' \
+            '*--rate[at most R requests per second to each registry (a YAML registry'\''s requests-per-second, for all)]:rate: ' \
+            '*--registry-jobs[at most C requests in flight to each registry (a YAML registry'\''s concurrency, for all)]:registry-jobs: ' \
             '*--no-referrers[leave signatures, attestations and SBOMs behind (copied by default)]' \
             '(-j --jobs)'{-j,--jobs}'[repositories and images in flight at once (default 4)]:jobs: ' \
             '*--manifest-format[convert every image'\''s manifests to this format (new digests)]:manifest-format: ' \

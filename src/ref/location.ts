@@ -1,6 +1,6 @@
 import { UsageError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
-import { formatReference, isValidTag, parseReference, quote, type ImageReference } from "./reference.js";
+import { formatReference, isValidRepositoryPath, isValidTag, parseReference, quote, type ImageReference } from "./reference.js";
 
 export type TransportName = "docker" | "oci" | "oci-archive" | "docker-archive";
 
@@ -42,16 +42,31 @@ function locationError(text: string, why: string): UsageError {
 
 /** Parses the REF of `oci:PATH:REF`: a digest when it has the digest form, else a tag. */
 export function parseLayoutRef(text: string, whole: string): LayoutRef {
-  // A tag never holds a colon, so a colon means the REF is meant as a digest.
+  // A tag never holds a colon, so a colon means a digest, or REPO:TAG: the name a mirror
+  // archive gives each image (`dray sync SRC oci-archive:FILE`; ref.name allows `/` and `:`).
   if (text.includes(":")) {
     const digest = Digest.tryParse(text);
-    if (!digest) throw locationError(whole, `${quote(text)} is not a valid digest (sha256 or sha512, lowercase hex)`);
-    return { kind: "digest", digest };
+    if (digest) return { kind: "digest", digest };
+    if (isMirrorName(text)) return { kind: "tag", tag: text };
+    throw locationError(whole, `${quote(text)} is not a valid digest (sha256 or sha512, lowercase hex)`);
   }
   // The image-spec allows more in ref.name than a docker tag, but dray keeps to the
   // tag grammar so a name always survives a copy to a registry.
   if (!isValidTag(text)) throw locationError(whole, `${quote(text)} is not a valid tag`);
   return { kind: "tag", tag: text };
+}
+
+/**
+ * `team/app:1.2`: a repository path and a tag. What looks like a digest
+ * (`sha256:…`, or 32 and more hex digits after the colon, as `md5:…`) stays
+ * one, so a mistyped digest is still reported as such.
+ */
+function isMirrorName(text: string): boolean {
+  const colon = text.lastIndexOf(":");
+  const repository = text.slice(0, colon);
+  const tag = text.slice(colon + 1);
+  if (/^sha(256|384|512)$/.test(repository) || /^[A-Fa-f0-9]{32,}$/.test(tag)) return false;
+  return isValidRepositoryPath(repository) && isValidTag(tag);
 }
 
 export function formatLayoutRef(ref: LayoutRef): string {

@@ -58,6 +58,11 @@ export function isValidTag(tag: string): boolean {
   return TAG_RE.test(tag);
 }
 
+/** A repository path (`team/app`) by the distribution grammar, without a domain. */
+export function isValidRepositoryPath(path: string): boolean {
+  return path.length <= NAME_TOTAL_LENGTH_MAX && PATH_RE.test(path);
+}
+
 /** Splits `name[:tag][@digest]` into its parts, checking the tag and digest grammar. */
 function splitTagAndDigest(text: string): { name: string; tag?: string; digest?: Digest } {
   let rest = text;

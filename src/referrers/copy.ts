@@ -68,6 +68,8 @@ export interface ReferrerCopyContext {
   /** Find and compare, but copy and write nothing: every needed copy is reported `planned`. */
   dryRun?: boolean;
   onResult?: (r: ReferrerResult) => void;
+  /** Whether a leftover subject the destination holds may be adopted (sync --shard: not another shard's image); default yes. */
+  adopt?: (subject: Digest) => Promise<boolean>;
 }
 
 export function itemError(err: unknown): ItemError {
@@ -147,7 +149,8 @@ class ReferrerWalk {
   private async adoptLeftovers(): Promise<boolean> {
     const leftovers = [...this.groups.values()].map((g) => g[0]!.subject).filter((d) => this.visit(d));
     if (leftovers.length === 0) return false;
-    const held = await Promise.all(leftovers.map((d) => this.request(() => this.ctx.dst.hasManifest(d)).catch(() => false)));
+    const adopt = this.ctx.adopt ?? (async () => true);
+    const held = await Promise.all(leftovers.map(async (d) => (await this.request(() => this.ctx.dst.hasManifest(d)).catch(() => false)) && (await adopt(d))));
     leftovers.forEach((d, i) => {
       if (held[i]) {
         this.seen.delete(d.toString());

@@ -9,6 +9,9 @@
  * jobs: 4                      # default for --jobs
  * referrers: true              # default for every rule
  * destination: mirror.example.com/mirror   # default destination prefix
+ * skip-existing: false         # default for every rule (a rule may say otherwise)
+ * prune: false                 # default for every rule
+ * shard: 1/3                   # this run's share (--shard)
  * registries:
  *   registry.example.com:
  *     username: alice
@@ -18,9 +21,12 @@
  *     authfile: /run/secrets/auth.json
  *     retries: 5
  *     trust-realm: [auth.example.net]   # a token service on another site may get the credential
+ *     requests-per-second: 10  # throttles: starts per second, requests in flight,
+ *     concurrency: 4
+ *     min-remaining: 20        # and no more pulls once RateLimit-Remaining is this low
  * sync:
  *   - source: registry.example.com/team/app
- *     tags: { regex: '^v1\.', semver: '>=1.2 <2', newest: 3 }
+ *     tags: { regex: '^v1\.', semver: '>=1.2 <2', newest: 3, exclude: ['-rc', '^dev'] }
  *     platforms: [linux/amd64, linux/arm64]
  *   - source: registry.example.com
  *     repositories: [team/db, team/cache]
@@ -37,6 +43,7 @@ import type { TransportOptions } from "../transport/types.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import { checkTagFilter, type TagFilter } from "./filter.js";
 import { parseSyncSource, parseSyncTarget } from "./locations.js";
+import { parseShard, type Shard } from "./shard.js";
 import type { SyncRule, RegistrySettings } from "./types.js";
 
 /** Connection settings of one registry, as the file gives them. */
@@ -49,6 +56,8 @@ export interface SyncConfig {
   /** `compress: gzip|zstd|none` and `compress-level: N`: recompress every layer. */
   compress?: "gzip" | "zstd" | "none";
   compressLevel?: number;
+  /** `shard: 2/3` (usually given per runner with --shard instead). */
+  shard?: Shard;
   rules: SyncRule[];
   /** Registry host (`host[:port]`) → its settings. */
   registries: Map<string, RegistrySettings>;
@@ -109,6 +118,13 @@ class Reader {
     return v;
   }
 
+  /** A number above zero (a rate: `0.5` is one request every two seconds). */
+  positive(node: YamlNode, field: string): number {
+    const v = this.scalar(node, field);
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) this.fail(node, field, "expected a number above 0");
+    return v;
+  }
+
   int(node: YamlNode, field: string, min: number): number {
     const v = this.scalar(node, field);
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) this.fail(node, field, `expected an integer ≥ ${min}`);
@@ -131,14 +147,16 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ["version", "jobs", "manifest-format", "compress", "compress-level", "referrers", "platforms", "destination", "registries", "sync"] as const;
-const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers"] as const;
-const TAG_KEYS = ["names", "regex", "semver", "newest"] as const;
-const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries", "trust-realm"] as const;
+const TOP_KEYS = ["version", "jobs", "manifest-format", "compress", "compress-level", "referrers", "platforms", "destination", "skip-existing", "prune", "shard", "registries", "sync"] as const;
+const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers", "skip-existing", "prune"] as const;
+const TAG_KEYS = ["names", "regex", "semver", "newest", "exclude"] as const;
+const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries", "trust-realm", "requests-per-second", "concurrency", "min-remaining"] as const;
 
 interface Defaults {
   destination?: { node: YamlNode; text: string };
   referrers: boolean;
+  skipExisting: boolean;
+  prune: boolean;
   platforms?: Platform[];
 }
 
@@ -158,9 +176,12 @@ function readTags(r: Reader, node: YamlNode, field: string): TagFilter {
   if (range) f.semver = r.string(range, `${field}.semver`);
   const newest = r.get(m, "newest");
   if (newest) f.newest = r.int(newest, `${field}.newest`, 1);
+  const exclude = r.get(m, "exclude");
+  if (exclude) f.exclude = isSeq(exclude) ? r.strings(exclude, `${field}.exclude`) : [r.string(exclude, `${field}.exclude`)];
   // Each checked at its own node, so the message points at the value.
   if (regex) r.check(regex, `${field}.regex`, () => checkTagFilter({ regex: f.regex! }));
   if (range) r.check(range, `${field}.semver`, () => checkTagFilter({ semver: f.semver! }));
+  if (exclude) r.check(exclude, `${field}.exclude`, () => checkTagFilter({ exclude: f.exclude! }));
   return f;
 }
 
@@ -178,6 +199,10 @@ function readRule(r: Reader, node: YamlNode, i: number, defaults: Defaults, file
   if (!dest) r.fail(node, field, 'missing "destination" (here or at the top of the file)');
   const destination = r.check(dest.node, destNode ? `${field}.destination` : "destination", () => parseSyncTarget(dest.text, false));
   const rule: SyncRule = { source: parsed.source, destination, referrers: defaults.referrers };
+  const skipNode = r.get(m, "skip-existing");
+  if (skipNode ? r.bool(skipNode, `${field}.skip-existing`) : defaults.skipExisting) rule.skipExisting = true;
+  const pruneNode = r.get(m, "prune");
+  if (pruneNode ? r.bool(pruneNode, `${field}.prune`) : defaults.prune) rule.prune = true;
   const tagsNode = r.get(m, "tags");
   if (tagsNode) rule.tags = readTags(r, tagsNode, `${field}.tags`);
   if (parsed.tag) rule.tags = { ...rule.tags, names: [...(rule.tags?.names ?? []), parsed.tag] };
@@ -230,6 +255,12 @@ function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.Proc
     });
     s.trustRealms = hosts.map((h) => h.trim().toLowerCase());
   }
+  const rate = r.get(m, "requests-per-second");
+  if (rate) s.requestsPerSecond = r.positive(rate, `${field}.requests-per-second`);
+  const concurrency = r.get(m, "concurrency");
+  if (concurrency) s.concurrency = r.int(concurrency, `${field}.concurrency`, 1);
+  const minRemaining = r.get(m, "min-remaining");
+  if (minRemaining) s.minRemaining = r.int(minRemaining, `${field}.min-remaining`, 0);
   return s;
 }
 
@@ -246,7 +277,11 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
   const top = r.map(doc.contents as YamlNode | null, "", TOP_KEYS);
   const version = r.get(top, "version");
   if (version && r.scalar(version, "version") !== 1) r.fail(version, "version", "only version 1 is known");
-  const defaults: Defaults = { referrers: true };
+  const defaults: Defaults = { referrers: true, skipExisting: false, prune: false };
+  const skipExisting = r.get(top, "skip-existing");
+  if (skipExisting) defaults.skipExisting = r.bool(skipExisting, "skip-existing");
+  const prune = r.get(top, "prune");
+  if (prune) defaults.prune = r.bool(prune, "prune");
   const dest = r.get(top, "destination");
   if (dest) defaults.destination = { node: dest, text: r.string(dest, "destination") };
   const referrers = r.get(top, "referrers");
@@ -270,6 +305,8 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
   }
   const level = r.get(top, "compress-level");
   if (level) config.compressLevel = r.int(level, "compress-level", 0);
+  const shard = r.get(top, "shard");
+  if (shard) config.shard = r.check(shard, "shard", () => parseShard(r.string(shard, "shard")));
   const registries = r.get(top, "registries");
   if (registries) {
     const m = r.map(registries, "registries");
@@ -306,6 +343,12 @@ export function optionsFor(base: TransportOptions, settings: RegistrySettings | 
   if (settings.caFile !== undefined) out.caFile = settings.caFile;
   if (settings.retries !== undefined) out.retries = settings.retries;
   if (settings.trustRealms !== undefined) out.trustRealms = [...(base.trustRealms ?? []), ...settings.trustRealms];
+  if (settings.requestsPerSecond !== undefined || settings.concurrency !== undefined) {
+    out.throttle = {
+      ...(settings.requestsPerSecond !== undefined ? { requestsPerSecond: settings.requestsPerSecond } : {}),
+      ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
+    };
+  }
   return out;
 }
 

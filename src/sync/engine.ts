@@ -15,16 +15,21 @@ import { selectPlatforms } from "../copy/select.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
 import { InterruptedError, isAbortError, NotFoundError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
+import type { Digest } from "../oci/digest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
-import { formatLocation } from "../ref/location.js";
+import { formatLocation, type Location } from "../ref/location.js";
 import { copyReferrers, itemError, type Subject, type Transfer } from "../referrers/copy.js";
 import { RepositoryFactory } from "../transport/repository.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
 import { withRegistrySettings } from "./config.js";
 import { expandRules, type RepositoryPair } from "./expand.js";
 import { checkTagFilter, describeNarrowing, selectTags, type TagFilter } from "./filter.js";
+import { ArchiveRepository } from "./archive.js";
+import { lastRateLimit, MirrorArchive } from "../transport/index.js";
 import { MountLedger } from "./mounts.js";
-import type { ImageItem, OutcomeCounts, ReferrerItem, RepositoryFailure, SyncEvent, SyncOptions, SyncRule, SyncSummary } from "./types.js";
+import { pruneCandidates, pruneFailure, removeTag, type PruneItem } from "./prune.js";
+import { formatShard, inShard, parseShard } from "./shard.js";
+import type { ImageItem, OutcomeCounts, PruneSkip, SkippedItem, ReferrerItem, RepositoryFailure, SyncEvent, SyncOptions, SyncRule, SyncSummary } from "./types.js";
 
 export const DEFAULT_SYNC_JOBS = 4;
 
@@ -64,8 +69,15 @@ class SyncRun {
   readonly items: ImageItem[] = [];
   readonly referrerItems: ReferrerItem[] = [];
   readonly repoFailures: RepositoryFailure[] = [];
+  readonly pruneItems: PruneItem[] = [];
+  readonly skipped: SkippedItem[] = [];
+  /** Mirror archives (oci-archive:FILE) the rules read or write, staged for the run. */
+  readonly archives = new Map<string, MirrorArchive>();
+  readonly pruneSkipped: PruneSkip[] = [];
   readonly blobs: BlobCounts = { copied: 0, skipped: 0, mounted: 0 };
   bytes = 0;
+  /** Some rule prunes: the summary then reports prunes. */
+  rulesPrune = false;
 
   constructor(readonly opts: SyncOptions) {
     this.signal = opts.signal ? AbortSignal.any([this.controller.signal, opts.signal]) : this.controller.signal;
@@ -110,6 +122,29 @@ class SyncRun {
     this.emit({ type: "repository-failed", failure });
   }
 
+  /** A repository of a registry, layout or mirror archive. */
+  async open(factory: RepositoryFactory, loc: Location): Promise<Repository> {
+    if (loc.transport !== "oci-archive") return factory.open(loc);
+    const archive = this.archives.get(loc.path)!;
+    return new ArchiveRepository(loc, archive, await factory.open({ transport: "oci", path: archive.layoutPath }));
+  }
+
+  recordPrune(item: PruneItem): void {
+    this.pruneItems.push(item);
+    if (item.outcome === "failed") this.failed();
+    this.emit({ type: "prune", item });
+  }
+
+  skip(item: SkippedItem): void {
+    this.skipped.push(item);
+    this.emit({ type: "skipped", item });
+  }
+
+  skipPrune(skip: PruneSkip): void {
+    this.pruneSkipped.push(skip);
+    this.emit({ type: "prune-skipped", skip });
+  }
+
   add(summary: CopySummary): void {
     this.blobs.copied += summary.blobs.copied;
     this.blobs.skipped += summary.blobs.skipped;
@@ -117,10 +152,11 @@ class SyncRun {
     this.bytes += summary.bytes;
   }
 
-  /** The copy primitive: one engine run, bounded by `images`, into a destination that shares mounts. */
-  transfer(platforms: readonly Platform[] = []): Transfer {
+  /** The copy primitive: one engine run, bounded by `images`, into a destination that shares mounts; `gate` may refuse it once it has its turn. */
+  transfer(platforms: readonly Platform[] = [], gate?: (src: Repository) => void): Transfer {
     return (src, dst, from, to) =>
       this.images(async () => {
+        gate?.(src);
         const source = await src.openSource(from);
         try {
           const destination = this.ledger.wrap(await dst.openDestination(to));
@@ -135,6 +171,24 @@ class SyncRun {
           await source.close();
         }
       });
+  }
+}
+
+/** A pull not started because the source registry's rate limit is at its floor (min-remaining). */
+class RateLimitFloor extends Error {}
+
+/**
+ * Refuses a pull from a registry whose last RateLimit-Remaining is at or
+ * below its `min-remaining`. Asked when the image has its turn to copy, so the
+ * figure is as fresh as the last answer (Docker Hub sends it on manifest GETs).
+ */
+function checkFloor(run: SyncRun, src: Repository): void {
+  const loc = src.location;
+  if (loc.transport !== "docker") return;
+  const floor = run.opts.registries?.get(loc.ref.domain)?.minRemaining;
+  const remaining = floor === undefined ? undefined : lastRateLimit(loc.ref.domain)?.remaining;
+  if (floor !== undefined && remaining !== undefined && remaining <= floor) {
+    throw new RateLimitFloor(`${loc.ref.domain} has ${remaining} requests left (RateLimit-Remaining), at or below min-remaining ${floor}`);
   }
 }
 
@@ -165,11 +219,12 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
       run.record({ ...base, digest: wanted, outcome: "planned" });
       return subject;
     }
-    const summary = await run.transfer(platforms)(src, dst, { tag, digest: sh.digest }, { tag });
+    const summary = await run.transfer(platforms, (s) => checkFloor(run, s))(src, dst, { tag, digest: sh.digest }, { tag });
     run.record({ ...base, digest: summary.digest, outcome: summary.upToDate ? "up-to-date" : "copied", blobs: summary.blobs, bytes: summary.bytes });
     return subject;
   } catch (err) {
-    if (!run.stopped(err)) run.record({ ...base, error: itemError(err) });
+    if (err instanceof RateLimitFloor) run.skip({ source: base.source, destination: base.destination, tag, reason: err.message });
+    else if (!run.stopped(err)) run.record({ ...base, error: itemError(err) });
     return undefined;
   }
 }
@@ -179,18 +234,133 @@ function unmatchedFilter(all: readonly string[], taken: number, f: TagFilter): s
   return taken === 0 && all.length > 0 && (f.names ?? []).length === 0 ? describeNarrowing(f) : undefined;
 }
 
-async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
-  const src = await run.sources.open(pair.source);
-  const dst = await run.destinations.open(pair.destination);
+/** The destination's tags; a repository or layout that does not exist yet has none. */
+async function destinationTags(run: SyncRun, dst: Repository): Promise<string[]> {
+  try {
+    return await run.requests(() => dst.listTags());
+  } catch (err) {
+    if (err instanceof NotFoundError) return [];
+    throw err;
+  }
+}
+
+/** Removes (or, in a dry run, lists) the destination tags the source no longer has, one at a time. */
+async function pruneRepository(run: SyncRun, pair: RepositoryPair, dst: Repository, destTags: readonly string[], srcTags: readonly string[]): Promise<void> {
+  const gone = pruneCandidates(destTags, srcTags, pair.rule.tags, (t) => inShard(run.opts.shard, pair.name, t));
+  if (gone.length > 0 && !run.opts.dryRun) await dst.prepare(); // a mirror archive then knows it changed
+  for (const tag of gone) {
+    const destination = `${dst.display}:${tag}`;
+    if (run.opts.dryRun) {
+      run.recordPrune({ destination, tag, outcome: "planned" });
+      continue;
+    }
+    try {
+      const digest = await run.requests(() => removeTag(dst, run.destinations, tag, run.signal));
+      run.recordPrune({ destination, tag, ...(digest ? { digest } : {}), outcome: "pruned" });
+    } catch (err) {
+      if (!run.stopped(err)) run.recordPrune(pruneFailure(destination, tag, err));
+    }
+  }
+}
+
+/** True when anything of this destination repository failed or was skipped in this run (then it is not pruned). */
+function repositoryFailed(run: SyncRun, dst: Repository): boolean {
+  const inRepo = (where: string): boolean => where.startsWith(`${dst.display}:`) || where.startsWith(`${dst.display}@`) || where === dst.display;
+  return (
+    run.items.some((i) => i.outcome === "failed" && inRepo(i.destination)) ||
+    run.skipped.some((i) => inRepo(i.destination)) ||
+    run.referrerItems.some((r) => r.outcome === "failed" && r.destination === dst.display)
+  );
+}
+
+/**
+ * A sharded run adopts no referrers of another shard's images: they travel
+ * with their subject. The other shards' tags are resolved (one HEAD each at
+ * the source) only when a leftover referrer tag asks, once per repository.
+ */
+function notOtherShards(run: SyncRun, src: Repository, otherTags: readonly string[]): (subject: Digest) => Promise<boolean> {
+  let theirs: Promise<Set<string>> | undefined;
+  const resolveAll = async (): Promise<Set<string>> => {
+    const heads = await Promise.all(otherTags.map((t) => run.requests(() => src.resolve(t))));
+    return new Set(heads.flatMap((h) => (h ? [h.digest.toString()] : [])));
+  };
+  return async (subject) => !(await (theirs ??= resolveAll())).has(subject.toString());
+}
+
+/** One repository's two sides, opened for the run. */
+interface RepositoryRun {
+  run: SyncRun;
+  pair: RepositoryPair;
+  src: Repository;
+  dst: Repository;
+}
+
+/** The source's tags and, for skip-existing and prune, the destination's; undefined when a listing failed (reported). */
+async function listSides(r: RepositoryRun): Promise<{ tags: string[]; destTags: ReadonlySet<string> } | undefined> {
+  const { run, pair, src, dst } = r;
+  const report = (err: unknown, why?: string): undefined => {
+    if (run.stopped(err)) return undefined;
+    run.recordRepository({ source: src.display, destination: dst.display, error: itemError(err) });
+    if (why && pair.rule.prune) run.skipPrune({ source: src.display, destination: dst.display, reason: why });
+    return undefined;
+  };
   let tags: string[];
   try {
     tags = await run.requests(() => src.listTags());
   } catch (err) {
-    if (!run.stopped(err)) run.recordRepository({ source: src.display, destination: dst.display, error: itemError(err) });
-    return;
+    return report(err, "the source's tag list failed");
   }
-  const selection = selectTags(tags, pair.rule.tags);
-  if (selection.tags.length > 0 && !run.opts.dryRun) {
+  try {
+    const needed = pair.rule.skipExisting || pair.rule.prune;
+    return { tags, destTags: new Set(needed ? await destinationTags(run, dst) : []) };
+  } catch (err) {
+    return report(err);
+  }
+}
+
+/** Referrers of the images this run took (with a shard: not those of another shard's images). */
+async function syncReferrers(r: RepositoryRun, srcTags: readonly string[], subjects: readonly Subject[], otherShards: readonly string[]): Promise<void> {
+  const { run, src, dst } = r;
+  if (r.pair.rule.referrers === false || subjects.length === 0 || run.signal.aborted) return;
+  await copyReferrers(
+    {
+      src,
+      dst,
+      srcTags,
+      transfer: run.transfer(),
+      requests: run.requests,
+      ...(run.opts.dryRun ? { dryRun: true } : {}),
+      onResult: (res) => run.recordReferrer({ ...res, source: src.display, destination: dst.display }),
+      ...(run.opts.shard ? { adopt: notOtherShards(run, src, otherShards) } : {}),
+    },
+    subjects,
+  );
+}
+
+/** Prunes once the repository synced cleanly from a source that listed something; says why not otherwise. */
+async function pruneIfSafe(r: RepositoryRun, srcTags: readonly string[], destTags: ReadonlySet<string>): Promise<void> {
+  const { run, pair, src, dst } = r;
+  if (!pair.rule.prune || run.signal.aborted) return;
+  const skip = (reason: string): void => run.skipPrune({ source: src.display, destination: dst.display, reason });
+  // An empty listing is more often a registry that hides tags than a source that deleted everything.
+  if (srcTags.length === 0) return skip("the source lists no tags");
+  if (repositoryFailed(run, dst)) return skip("something in it failed to sync or was skipped");
+  await pruneRepository(run, pair, dst, [...destTags], srcTags);
+}
+
+async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
+  const r: RepositoryRun = { run, pair, src: await run.open(run.sources, pair.source), dst: await run.open(run.destinations, pair.destination) };
+  const { src, dst, pair: { rule } } = r;
+  const listed = await listSides(r);
+  if (!listed) return;
+  const { tags, destTags } = listed;
+  const mine = (tag: string): boolean => inShard(run.opts.shard, pair.name, tag);
+  const selection = selectTags(tags, rule.tags);
+  const wanted = selection.tags.filter(mine);
+  // Skip-existing: the destination's tag list is the answer; the source is not asked about these tags.
+  const existing = new Set(rule.skipExisting ? wanted.filter((t) => destTags.has(t)) : []);
+  const todo = wanted.filter((t) => !existing.has(t));
+  if (todo.length > 0 && !run.opts.dryRun) {
     try {
       await dst.prepare();
     } catch (err) {
@@ -198,27 +368,15 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
       return;
     }
   }
-  const filter = pair.rule.tags ?? {};
-  const unmatched = unmatchedFilter(tags, selection.tags.length, filter);
-  run.emit({ type: "repository", source: src.display, destination: dst.display, tags: selection.tags.length, ...(unmatched ? { unmatched } : {}) });
-  for (const tag of selection.missing) {
-    const where = `${src.display}:${tag}`;
-    run.record({ source: where, destination: `${dst.display}:${tag}`, tag, outcome: "failed", error: { code: "E_NOT_FOUND", message: `tag ${tag} not found in ${src.display}` } });
+  const unmatched = unmatchedFilter(tags, selection.tags.length, rule.tags ?? {});
+  run.emit({ type: "repository", source: src.display, destination: dst.display, tags: wanted.length, ...(unmatched ? { unmatched } : {}) });
+  for (const tag of selection.missing.filter(mine)) {
+    run.record({ source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "failed", error: { code: "E_NOT_FOUND", message: `tag ${tag} not found in ${src.display}` } });
   }
-  const subjects = (await Promise.all(selection.tags.map((tag) => syncImage(run, pair, src, dst, tag)))).filter((s): s is Subject => s !== undefined);
-  if (pair.rule.referrers === false || subjects.length === 0 || run.signal.aborted) return;
-  await copyReferrers(
-    {
-      src,
-      dst,
-      srcTags: tags,
-      transfer: run.transfer(),
-      requests: run.requests,
-      ...(run.opts.dryRun ? { dryRun: true } : {}),
-      onResult: (r) => run.recordReferrer({ ...r, source: src.display, destination: dst.display }),
-    },
-    subjects,
-  );
+  for (const tag of existing) run.record({ source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "up-to-date", existing: true });
+  const subjects = (await Promise.all(todo.map((tag) => syncImage(run, pair, src, dst, tag)))).filter((s): s is Subject => s !== undefined);
+  await syncReferrers(r, tags, subjects, selection.tags.filter((t) => !mine(t)));
+  await pruneIfSafe(r, tags, destTags);
 }
 
 function summarize(run: SyncRun, repositories: number): SyncSummary {
@@ -241,8 +399,15 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
         message: r.error!.message,
       })),
   ];
+  const pruned = { pruned: 0, planned: 0, failed: 0 };
+  for (const p of run.pruneItems) pruned[p.outcome]++;
+  failures.push(...run.pruneItems.filter((p) => p.outcome === "failed").map((p) => ({ source: p.destination, destination: p.destination, tag: p.tag, code: p.error!.code, message: p.error!.message })));
+  const pruneOn = run.rulesPrune;
   return {
     dryRun: run.opts.dryRun === true,
+    ...(run.skipped.length > 0 ? { skipped: run.skipped } : {}),
+    ...(run.opts.shard ? { shard: run.opts.shard } : {}),
+    ...(pruneOn ? { prune: pruned, pruneItems: run.pruneItems, pruneSkipped: run.pruneSkipped } : {}),
     repositories,
     images,
     referrers,
@@ -263,20 +428,39 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
  */
 export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): Promise<SyncSummary> {
   for (const r of rules) if (r.tags) checkTagFilter(r.tags);
+  if (opts.shard) parseShard(formatShard(opts.shard)); // the library's caller gets the CLI's check
   const run = new SyncRun(opts);
-  const expansion = await expandRules(rules, run.sources);
-  for (const f of expansion.failures) run.recordRepository({ source: f.source, destination: f.destination, error: itemError(f.error) });
-  await Promise.all(
-    expansion.pairs.map((pair) =>
-      run.repos(() => syncRepository(run, pair)).catch((err: unknown) => {
-        if (!run.stopped(err) && !(err instanceof InterruptedError)) {
-          run.recordRepository({ source: formatLocation(pair.source), destination: formatLocation(pair.destination), error: itemError(err) });
-        }
-      }),
-    ),
-  );
-  if (opts.signal?.aborted) throw new InterruptedError();
-  const summary = summarize(run, expansion.pairs.length);
-  run.emit({ type: "done", summary });
-  return summary;
+  run.rulesPrune = rules.some((r) => r.prune === true);
+  try {
+    await openArchives(run, rules);
+    const expansion = await expandRules(rules, run.sources, run.archives);
+    for (const f of expansion.failures) run.recordRepository({ source: f.source, destination: f.destination, error: itemError(f.error) });
+    await Promise.all(
+      expansion.pairs.map((pair) =>
+        run.repos(() => syncRepository(run, pair)).catch((err: unknown) => {
+          if (!run.stopped(err) && !(err instanceof InterruptedError)) {
+            run.recordRepository({ source: formatLocation(pair.source), destination: formatLocation(pair.destination), error: itemError(err) });
+          }
+        }),
+      ),
+    );
+    if (opts.signal?.aborted) throw new InterruptedError();
+    if (!opts.dryRun) for (const a of run.archives.values()) await a.publish(run.opts.destinationOptions?.({ transport: "oci-archive", path: a.file }) ?? {});
+    const summary = summarize(run, expansion.pairs.length);
+    run.emit({ type: "done", summary });
+    return summary;
+  } finally {
+    await Promise.all([...run.archives.values()].map((a) => a.close()));
+  }
+}
+
+/** Stages every mirror archive the rules name (a second sync into one adds to what it holds). */
+async function openArchives(run: SyncRun, rules: readonly SyncRule[]): Promise<void> {
+  const files = new Map<string, TransportOptions>();
+  for (const r of rules) {
+    if (r.source.kind === "archive") files.set(r.source.path, run.opts.sourceOptions?.({ transport: "oci-archive", path: r.source.path }) ?? {});
+    const d = r.destination.location;
+    if (d.transport === "oci-archive") files.set(d.path, run.opts.destinationOptions?.(d) ?? {});
+  }
+  for (const [file, options] of files) run.archives.set(file, await MirrorArchive.open(file, options));
 }

@@ -8,11 +8,14 @@ import { join, relative, sep } from "node:path";
 import { NotFoundError, UsageError } from "../errors.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import type { RepositoryFactory } from "../transport/repository.js";
+import { archiveRepository, type MirrorArchives } from "./archive.js";
 import { displayTarget, repositoryPath, underPrefix } from "./locations.js";
 import type { SyncRule } from "./types.js";
 
 export interface RepositoryPair {
   rule: SyncRule;
+  /** The repository's name (`team/app`): the same on every runner, what shards hash. */
+  name: string;
   source: Location;
   destination: Location;
 }
@@ -68,14 +71,14 @@ function setOnly(rule: SyncRule, what: string): void {
   }
 }
 
-async function expandRule(rule: SyncRule, sources: RepositoryFactory): Promise<RepositoryPair[]> {
+async function expandRule(rule: SyncRule, sources: RepositoryFactory, archives: MirrorArchives): Promise<RepositoryPair[]> {
   const src = rule.source;
-  const pair = (source: Location, repoPath: string): RepositoryPair => ({ rule, source, destination: target(rule, repoPath) });
+  const pair = (source: Location, repoPath: string): RepositoryPair => ({ rule, name: repoPath, source, destination: target(rule, repoPath) });
   switch (src.kind) {
     case "repository": {
       if (src.location.transport === "oci" && !(await isLayout(src.location.path))) {
         // Not a layout itself: a folder of layouts, as a sync into oci:DIR leaves it.
-        return expandRule({ ...rule, source: { kind: "layouts", path: src.location.path } }, sources);
+        return expandRule({ ...rule, source: { kind: "layouts", path: src.location.path } }, sources, archives);
       }
       return [pair(src.location, repositoryPath(src.location))];
     }
@@ -89,6 +92,11 @@ async function expandRule(rule: SyncRule, sources: RepositoryFactory): Promise<R
       const names = src.repositories ?? (await findLayouts(src.path));
       return names.map((name) => pair({ transport: "oci", path: join(src.path, ...name.split("/")) }, name));
     }
+    case "archive": {
+      setOnly(rule, `oci-archive:${src.path}`);
+      const names = src.repositories ?? (await archives.get(src.path)!.repositories());
+      return names.map((name) => pair(archiveRepository(src.path, name), name));
+    }
   }
 }
 
@@ -96,14 +104,15 @@ function describeSource(rule: SyncRule): string {
   const s = rule.source;
   if (s.kind === "registry") return `docker://${s.domain}`;
   if (s.kind === "layouts") return `oci:${s.path}`;
+  if (s.kind === "archive") return `oci-archive:${s.path}`;
   return formatLocation(s.location);
 }
 
-export async function expandRules(rules: readonly SyncRule[], sources: RepositoryFactory): Promise<Expansion> {
+export async function expandRules(rules: readonly SyncRule[], sources: RepositoryFactory, archives: MirrorArchives = new Map()): Promise<Expansion> {
   const out: Expansion = { pairs: [], failures: [] };
   const expanded = await Promise.all(
     rules.map((rule) =>
-      expandRule(rule, sources).then(
+      expandRule(rule, sources, archives).then(
         (pairs) => ({ rule, pairs }),
         (error: unknown) => ({ rule, error }),
       ),

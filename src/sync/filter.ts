@@ -18,6 +18,8 @@ export interface TagFilter {
   semver?: string;
   /** Of the tags that pass, the N highest versions (tags that are no version cannot be ranked and are left out). */
   newest?: number;
+  /** Regular expressions (unanchored, like `regex`): a tag any of them matches is never taken, whatever else names it. */
+  exclude?: string[];
 }
 
 export interface TagSelection {
@@ -31,7 +33,7 @@ export interface TagSelection {
 export function checkTagFilter(f: TagFilter): void {
   if (f.regex !== undefined) compileRegex(f.regex);
   if (f.semver !== undefined) parseRange(f.semver);
-
+  for (const e of f.exclude ?? []) compileRegex(e);
   if (f.newest !== undefined && (!Number.isSafeInteger(f.newest) || f.newest < 1)) throw new UsageError(`newest must be an integer ≥ 1, got ${f.newest}`);
 }
 
@@ -93,11 +95,21 @@ function narrows(f: TagFilter): boolean {
   return f.regex !== undefined || f.semver !== undefined || f.newest !== undefined;
 }
 
-/** Applies `f` to a repository's tags. */
+/** True when one of the filter's `exclude` expressions matches `tag`. */
+export function excluded(f: TagFilter | undefined, tag: string): boolean {
+  return (f?.exclude ?? []).some((e) => compileRegex(e).test(tag));
+}
+
+/**
+ * Applies `f` to a repository's tags. Exclusions go first, so they win over
+ * everything (a named tag that is excluded is neither taken nor missing), and
+ * `newest` ranks only what is left (skopeo#852 asks for exactly this order).
+ */
 export function selectTags(all: readonly string[], f: TagFilter = {}): TagSelection {
-  const images = all.filter((t) => !isReferrerTag(t));
-  const names = f.names ?? [];
-  if (names.length === 0 && !narrows(f)) return { tags: [...images], missing: [] };
+  const kept = f.exclude && f.exclude.length > 0 ? all.filter((t) => !excluded(f, t)) : all;
+  const images = kept.filter((t) => !isReferrerTag(t));
+  const names = (f.names ?? []).filter((n) => !excluded(f, n));
+  if ((f.names ?? []).length === 0 && !narrows(f)) return { tags: [...images], missing: [] };
   const picked = new Set<string>();
   if (narrows(f)) for (const t of narrowTags(images, f)) picked.add(t);
   const have = new Set(all);

@@ -9,4 +9,6 @@ export { checkTagFilter, selectTags, tagVersion, type TagFilter, type TagSelecti
 export { parseSyncSource, parseSyncTarget, registryOnly, underPrefix } from "./locations.js";
 export { findLayouts } from "./expand.js";
 export { MountLedger } from "./mounts.js";
+export { formatShard, inShard, parseShard, shardOf } from "./shard.js";
+export { pruneCandidates } from "./prune.js";
 export type * from "./types.js";

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { UsageError } from "../errors.js";
 import { formatLocation, parseLocation, type Location } from "../ref/location.js";
 import { parseReference, quote } from "../ref/reference.js";
+import { archiveRepository } from "./archive.js";
 import type { SyncSource, SyncTarget } from "./types.js";
 
 const REGISTRY_ONLY_RE = /^(?:docker:\/\/)?((?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?)\/?$/;
@@ -42,7 +43,11 @@ export function parseSyncSource(text: string, repositories?: string[]): ParsedSo
     const source: SyncSource = repositories ? { kind: "layouts", path: loc.path, repositories } : { kind: "repository", location: { transport: "oci", path: loc.path } };
     return { source, ...(tag ? { tag } : {}) };
   }
-  if (loc.transport !== "docker") throw new UsageError(`sync works with registries and OCI layouts (oci:DIR), not ${formatLocation(loc)}`);
+  if (loc.transport === "oci-archive") {
+    if (loc.ref) throw new UsageError(`a mirror archive is read whole: give ${quote(`oci-archive:${loc.path}`)} without a reference (and "repositories" to take some)`);
+    return { source: { kind: "archive", path: loc.path, ...(repositories ? { repositories } : {}) } };
+  }
+  if (loc.transport !== "docker") throw new UsageError(`sync works with registries, OCI layouts (oci:DIR) and mirror archives (oci-archive:FILE), not ${formatLocation(loc)}`);
   if (repositories) throw new UsageError(`"repositories" goes with a registry (HOST[:PORT]) or oci:DIR, not the repository ${formatLocation(loc)}`);
   if (loc.ref.digest) throw new UsageError(`sync takes tags: ${quote(text)} names a digest`);
   const { tag, ...ref } = loc.ref;
@@ -66,7 +71,12 @@ export function parseSyncTarget(text: string, exact: boolean): SyncTarget {
     if (loc.ref) throw new UsageError(`a sync destination keeps the source's tags: give ${quote(`oci:${loc.path}`)} without a tag`);
     return { kind: exact ? "repository" : "prefix", location: { transport: "oci", path: loc.path } };
   }
-  if (loc.transport !== "docker") throw new UsageError(`sync writes to registries and OCI layouts (oci:DIR), not ${formatLocation(loc)}`);
+  if (loc.transport === "oci-archive") {
+    if (loc.ref) throw new UsageError(`a mirror archive names its images REPO:TAG itself: give ${quote(`oci-archive:${loc.path}`)} without a reference`);
+    // Always a prefix: even one repository goes in under its own name.
+    return { kind: "prefix", location: { transport: "oci-archive", path: loc.path } };
+  }
+  if (loc.transport !== "docker") throw new UsageError(`sync writes to registries, OCI layouts (oci:DIR) and mirror archives (oci-archive:FILE), not ${formatLocation(loc)}`);
   if (loc.ref.tag !== undefined || loc.ref.digest !== undefined) {
     throw new UsageError(`a sync destination keeps the source's tags: give ${quote(text)} without a tag or digest`);
   }
@@ -85,12 +95,14 @@ export function underPrefix(prefix: Location, repoPath: string): Location {
     if (repoPath.split("/").some((c) => c === "" || c === "." || c === "..")) throw new UsageError(`repository path ${quote(repoPath)} cannot be a folder name`);
     return { transport: "oci", path: join(prefix.path, ...repoPath.split("/")) };
   }
+  if (prefix.transport === "oci-archive") return archiveRepository(prefix.path, repoPath);
   throw new UsageError(`sync writes to registries and OCI layouts, not ${formatLocation(prefix)}`);
 }
 
 /** The name under which a source repository is placed below a destination prefix. */
 export function repositoryPath(loc: Location): string {
   if (loc.transport === "docker") return loc.ref.path;
+  if (loc.transport === "oci-archive" && loc.ref?.kind === "tag") return loc.ref.tag;
   // A lone layout is named after its folder.
   const parts = loc.path.split(/[\\/]+/).filter((p) => p !== "" && p !== ".");
   return (parts.at(-1) ?? "image").toLowerCase();

@@ -6,19 +6,23 @@ import type { ItemError, ItemOutcome, ReferrerResult } from "../referrers/copy.j
 import type { Location } from "../ref/location.js";
 import type { TransportOptions } from "../transport/types.js";
 import type { TagFilter } from "./filter.js";
+import type { PruneItem } from "./prune.js";
+import type { Shard } from "./shard.js";
 
-export type { ItemError, ItemOutcome, ReferrerResult, TagFilter };
+export type { ItemError, ItemOutcome, PruneItem, ReferrerResult, Shard, TagFilter };
 
 /**
  * Where a rule's repositories come from:
  * - `repository`: one registry repository, or one OCI layout directory;
  * - `registry`: repositories of a registry (`repositories`, else its catalog);
- * - `layouts`: a folder of OCI layouts, one per repository (`DIR/team/app/`), as `dray sync … oci:DIR` writes them.
+ * - `layouts`: a folder of OCI layouts, one per repository (`DIR/team/app/`), as `dray sync … oci:DIR` writes them;
+ * - `archive`: a mirror in one oci-archive, images named `REPO:TAG`, as `dray sync … oci-archive:FILE` writes it.
  */
 export type SyncSource =
   | { kind: "repository"; location: Location }
   | { kind: "registry"; domain: string; repositories?: string[] }
-  | { kind: "layouts"; path: string; repositories?: string[] };
+  | { kind: "layouts"; path: string; repositories?: string[] }
+  | { kind: "archive"; path: string; repositories?: string[] };
 
 /**
  * Where they go:
@@ -35,6 +39,10 @@ export interface SyncRule {
   platforms?: Platform[];
   /** Copy referrers (signatures, attestations, SBOMs) too; default true. */
   referrers?: boolean;
+  /** A tag the destination already has is left alone, unasked at the source (its referrers too). */
+  skipExisting?: boolean;
+  /** Destination tags the source no longer has (and the filter would take) are removed after a clean sync of the repository. */
+  prune?: boolean;
   /** Where the rule was written (`sync.yaml:12`), for messages. */
   origin?: string;
 }
@@ -61,6 +69,16 @@ export interface SyncOptions {
    */
   registries?: ReadonlyMap<string, RegistrySettings>;
   onEvent?: (event: SyncEvent) => void;
+  /** Take only this shard's images (see shard.ts). */
+  shard?: Shard;
+}
+
+/** An image left out because its source registry's rate limit ran low (min-remaining): not copied, not failed. */
+export interface SkippedItem {
+  source: string;
+  destination: string;
+  tag: string;
+  reason: string;
 }
 
 /** One image (a tag) of a sync and what happened to it. */
@@ -75,6 +93,8 @@ export interface ImageItem {
   blobs?: BlobCounts;
   bytes?: number;
   platforms?: string[];
+  /** Left alone because the destination has the tag (skip-existing): its digest was not asked. */
+  existing?: boolean;
 }
 
 /** A referrer (signature, attestation, SBOM, or the tag schema's index) and what happened to it. */
@@ -88,6 +108,19 @@ export interface RepositoryFailure {
   source: string;
   destination?: string;
   error: ItemError;
+}
+
+/** A repository whose prune was not done, and why. */
+export interface PruneSkip {
+  source: string;
+  destination: string;
+  reason: string;
+}
+
+export interface PruneCounts {
+  pruned: number;
+  planned: number;
+  failed: number;
 }
 
 export interface OutcomeCounts {
@@ -110,6 +143,14 @@ export interface SyncSummary {
   failures: Array<{ source: string; destination?: string; tag?: string; digest?: string; code: string; message: string }>;
   items: ImageItem[];
   referrerItems: ReferrerItem[];
+  /** Images left for a later run because a registry's rate limit ran low (min-remaining); the run exits 1. */
+  skipped?: SkippedItem[];
+  /** The shard this run took (`--shard K/N`). */
+  shard?: Shard;
+  /** With prune: what it removed (or would, in a dry run), what it could not, and repositories it left alone. */
+  prune?: PruneCounts;
+  pruneItems?: PruneItem[];
+  pruneSkipped?: PruneSkip[];
 }
 
 export type SyncEvent =
@@ -117,6 +158,9 @@ export type SyncEvent =
   | { type: "image"; item: ImageItem }
   | { type: "referrer"; item: ReferrerItem }
   | { type: "repository-failed"; failure: RepositoryFailure }
+  | { type: "prune"; item: PruneItem }
+  | { type: "skipped"; item: SkippedItem }
+  | { type: "prune-skipped"; skip: PruneSkip }
   | { type: "done"; summary: SyncSummary };
 
 /** A sync file's settings for one registry (`registries: {HOST: {...}}`). */
@@ -129,4 +173,10 @@ export interface RegistrySettings {
   retries?: number;
   /** Token realms on an unrelated site that may receive the credential (`--trust-realm`). */
   trustRealms?: string[];
+  /** Request starts per second to this host (`requests-per-second`). */
+  requestsPerSecond?: number;
+  /** Requests in flight to this host at once (`concurrency`). */
+  concurrency?: number;
+  /** Start no more pulls from this registry once its RateLimit-Remaining is this low (`min-remaining`). */
+  minRemaining?: number;
 }

@@ -82,4 +82,5 @@ export async function registryRateLimit(loc: RegistryLocation, opts: TransportOp
 }
 
 export { describeRateLimit, lastRateLimit, onRateLimit, type RateLimitInfo } from "./registry/ratelimit.js";
+export { MirrorArchive, splitRefName } from "./archive/mirror.js";
 export type { RateLimitReport } from "./registry/index.js";

@@ -69,6 +69,11 @@ export class RepositoryFactory {
     }
   }
 
+  /** The client a registry's repositories share (sync's prune speaks to it directly). */
+  async client(loc: import("../ref/location.js").RegistryLocation): Promise<import("./registry/client.js").RegistryClient> {
+    return (await this.registriesOf()).client(loc);
+  }
+
   /** Every repository of a registry (`/v2/_catalog`), through the client its repositories share. */
   async catalog(domain: string): Promise<string[]> {
     return (await this.registriesOf()).catalog(domain);

@@ -33,6 +33,8 @@ export interface TransportOptions {
   debug?: (line: string) => void;
   /** Receives user-facing notices (e.g. a token realm on another host); stderr in the CLI. */
   notice?: (message: string) => void;
+  /** Bounds on the requests to this registry's host, shared by every client of the host in the process (sync's per-registry throttles). */
+  throttle?: { requestsPerSecond?: number; concurrency?: number };
   /** Where temporary files go when a transport needs them (default: beside the destination, else os.tmpdir()). */
   tmpDir?: string;
   /** Standard input/output for `-` archives (defaults to process.stdin / process.stdout). */

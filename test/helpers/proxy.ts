@@ -63,6 +63,8 @@ export interface ProxyLogEntry {
   status?: number;
   /** Date.now() when the request arrived (to measure waits such as Retry-After). */
   at: number;
+  /** Date.now() when the response was sent in full or the connection closed (requests in flight are those between `at` and `end`). */
+  end?: number;
 }
 
 export interface RecordedRequest {
@@ -230,7 +232,11 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
     const rule = pickRule(method, path);
     const entry: ProxyLogEntry = { method, path, headers: req.headers, action: rule?.action.kind ?? "pass", at: Date.now() };
     log.push(entry);
-    res.on("finish", () => (entry.status = res.statusCode));
+    res.on("finish", () => {
+      entry.status = res.statusCode;
+      entry.end = Date.now();
+    });
+    res.on("close", () => (entry.end ??= Date.now()));
     const action = rule?.action;
     if (action?.kind === "status") {
       req.resume();

@@ -40,6 +40,9 @@ const VALID: ValidVector[] = [
   ["oci-archive:img.tar:v1.2", { transport: "oci-archive", path: "img.tar", ref: { kind: "tag", tag: "v1.2" } }, "oci-archive:img.tar:v1.2"],
   [`oci-archive:img.tar:${SHA256}`, { transport: "oci-archive", path: "img.tar", ref: { kind: "digest", digest: SHA256 } }, `oci-archive:img.tar:${SHA256}`],
   ["oci-archive:-", { transport: "oci-archive", path: "-" }, "oci-archive:-"],
+  // REPO:TAG, the names of a mirror archive (dray sync SRC oci-archive:FILE)
+  ["oci-archive:m.tar:team/app:1.2", { transport: "oci-archive", path: "m.tar", ref: { kind: "tag", tag: "team/app:1.2" } }, "oci-archive:m.tar:team/app:1.2"],
+  ["oci:/m:app:20240101", { transport: "oci", path: "/m", ref: { kind: "tag", tag: "app:20240101" } }, "oci:/m:app:20240101"],
   ["oci-archive:-:edge", { transport: "oci-archive", path: "-", ref: { kind: "tag", tag: "edge" } }, "oci-archive:-:edge"],
   // docker-archive:FILE[:NAME:TAG]
   ["docker-archive:/tmp/img.tar", { transport: "docker-archive", path: "/tmp/img.tar" }, "docker-archive:/tmp/img.tar"],
@@ -93,6 +96,8 @@ const INVALID: InvalidVector[] = [
   ["oci:/x:sha256:../../x", "E_LOCATION_INVALID", "traversal in a digest"],
   [`oci:/x:md5:${"a".repeat(32)}`, "E_LOCATION_INVALID", "md5"],
   [`oci:/x:${SHA256}:extra`, "E_LOCATION_INVALID", "digest with a suffix"],
+  ["oci:/x:Team/app:1", "E_LOCATION_INVALID", "uppercase repository in REPO:TAG"],
+  ["oci:/x:team/app:-1", "E_LOCATION_INVALID", "bad tag in REPO:TAG"],
   // docker-archive takes NAME:TAG, never a digest
   [`docker-archive:/x.tar:alpine@${SHA256}`, "E_LOCATION_INVALID", "digest in docker-archive"],
   [`docker-archive:/x.tar:alpine:1@${SHA256}`, "E_LOCATION_INVALID", "tag and digest in docker-archive"],

@@ -2,8 +2,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SyncConfigError } from "../../src/errors.js";
-import { parseSyncConfig } from "../../src/sync/config.js";
+import { optionsFor, parseSyncConfig } from "../../src/sync/config.js";
 import { checkTagFilter, selectTags, tagVersion } from "../../src/sync/filter.js";
+import { pruneCandidates } from "../../src/sync/prune.js";
+import { inShard, parseShard, shardOf } from "../../src/sync/shard.js";
 import { findLayouts } from "../../src/sync/expand.js";
 import { parseReferrerTag } from "../../src/oci/referrer-tags.js";
 import { Digest } from "../../src/oci/digest.js";
@@ -70,6 +72,52 @@ sync:
     fails("compress: lz4\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n", /^sync\.yaml:1:11: compress: expected gzip, zstd or none/);
   });
 
+  it("reads the exact-mirror keys: exclude, skip-existing, prune, shard, throttles, oci-archive", () => {
+    const c = parseSyncConfig(
+      [
+        "skip-existing: true",
+        "shard: 2/5",
+        "destination: oci-archive:/mnt/usb/mirror.tar",
+        "registries:",
+        "  registry.example.com:",
+        "    requests-per-second: 2.5",
+        "    concurrency: 3",
+        "    min-remaining: 10",
+        "sync:",
+        "  - source: registry.example.com/team/app",
+        "    prune: true",
+        "    tags: { regex: '^v', exclude: ['-rc', '^v0'] }",
+        "  - source: registry.example.com/team/db",
+        "    skip-existing: false",
+        "    tags: { exclude: -dev }",
+        "",
+      ].join("\n"),
+      "m.yaml",
+    );
+    assert.deepEqual(c.shard, { index: 2, count: 5 });
+    assert.deepEqual(c.registries.get("registry.example.com"), { requestsPerSecond: 2.5, concurrency: 3, minRemaining: 10 });
+    assert.deepEqual(optionsFor({}, c.registries.get("registry.example.com")).throttle, { requestsPerSecond: 2.5, concurrency: 3 });
+    assert.deepEqual(
+      c.rules.map((r) => [r.skipExisting, r.prune, r.tags?.exclude]),
+      [
+        [true, true, ["-rc", "^v0"]],
+        [undefined, undefined, ["-dev"]],
+      ],
+    );
+    assert.deepEqual(c.rules[0]!.destination, { kind: "prefix", location: { transport: "oci-archive", path: "/mnt/usb/mirror.tar" } });
+    const bad = (text: string): string => {
+      try {
+        parseSyncConfig(`${text}\nsync:\n  - source: r.example.com/a\n    destination: r2.example.com\n`, "m.yaml");
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return "accepted";
+    };
+    assert.equal(bad("shard: 4/3"), 'm.yaml:1:8: shard: invalid shard "4/3": expected K/N with 1 ≤ K ≤ N (e.g. 2/3)');
+    assert.equal(bad("registries:\n  r.example.com: { requests-per-second: 0 }"), "m.yaml:2:41: registries.r.example.com.requests-per-second: expected a number above 0");
+    assert.equal(bad("prune: yes please"), "m.yaml:1:8: prune: expected true or false");
+  });
+
   it("names the line, column and field of each mistake", () => {
     fails("sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    tags:\n      semver: 'not a range'\n", /^sync\.yaml:5:15: sync\[0\]\.tags\.semver: invalid semver range "not a range"/);
     fails("sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    tags: { regex: '(' }\n", /^sync\.yaml:4:20: sync\[0\]\.tags\.regex: invalid regular expression/);
@@ -114,6 +162,35 @@ describe("tag selection", () => {
     assert.deepEqual(selectTags(pre, { semver: "^2.1-rc.2", newest: 1 }).tags, ["2.2.0-beta.1"]);
     checkTagFilter({ semver: ">=2.1-rc" });
     assert.throws(() => checkTagFilter({ semver: ">=2.1-rc-" + "." }), /invalid semver range/);
+  });
+
+  it("exclude wins over names, regex and newest; newest ranks what is left", () => {
+    assert.deepEqual(selectTags(tags, { exclude: ["-rc", "^v"] }).tags, tags.slice(0, 9).filter((t) => !t.includes("-rc") && !t.startsWith("v")));
+    assert.deepEqual(selectTags(tags, { names: ["latest", "gone"], exclude: ["^lat", "^gone$"] }), { tags: [], missing: [] });
+    assert.deepEqual(selectTags(tags, { semver: ">=1", newest: 1, exclude: ["^3\\.19$"] }).tags, ["3.18"]);
+  });
+
+  it("prune candidates: tags the source lost that the filter would take (newest aside), exclusions and other shards kept", () => {
+    const dest = ["1.0.0", "1.1.0", "latest", "old", "manual-1", `sha256-${"b".repeat(64)}`];
+    const src = ["1.1.0", "latest"];
+    const all = (): boolean => true;
+    assert.deepEqual(pruneCandidates(dest, src, undefined, all), ["1.0.0", "old", "manual-1"]);
+    assert.deepEqual(pruneCandidates(dest, src, { exclude: ["^manual"] }, all), ["1.0.0", "old"]);
+    assert.deepEqual(pruneCandidates(dest, src, { semver: ">=1", newest: 1 }, all), ["1.0.0"]);
+    assert.deepEqual(pruneCandidates(dest, src, { newest: 1 }, all), ["1.0.0"], "newest never takes a tag that is no version");
+    assert.deepEqual(pruneCandidates(dest, src, { names: ["old", "latest"] }, all), ["old"]);
+    assert.deepEqual(pruneCandidates(dest, src, undefined, (t) => t !== "old"), ["1.0.0", "manual-1"]);
+  });
+
+  it("shards: K/N grammar, a stable split that gives every image exactly one shard", () => {
+    assert.deepEqual(parseShard("2/3"), { index: 2, count: 3 });
+    for (const bad of ["0/3", "4/3", "1/0", "1", "a/b", "1/3/5"]) assert.throws(() => parseShard(bad), /invalid shard/);
+    const images = Array.from({ length: 300 }, (_, i) => `tag-${i}`);
+    const per = [1, 2, 3].map((k) => images.filter((t) => inShard({ index: k, count: 3 }, "team/app", t)));
+    assert.deepEqual(per.flat().sort(), [...images].sort(), "each image in exactly one of the three");
+    assert.ok(per.every((p) => p.length > 60), `balanced enough: ${per.map((p) => p.length).join("/")}`);
+    // Fixed values: a change to the hash would split a running mirror differently between old and new runners.
+    assert.deepEqual([shardOf("team/app", "1.0.0", 3), shardOf("team/app", "latest", 3), shardOf("library/alpine", "3.19", 7)], [2, 3, 7]);
   });
 
   it("reads the referrer tag grammar", () => {

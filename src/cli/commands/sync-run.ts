@@ -2,8 +2,8 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { IncompleteError, UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { loadSyncConfig, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
-import type { ImageItem, ReferrerItem, RegistrySettings, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
+import { formatShard, loadSyncConfig, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
+import type { ImageItem, PruneItem, ReferrerItem, RegistrySettings, Shard, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
 import type { TransportOptions } from "../../transport/types.js";
 import type { CliContext } from "../context.js";
 import { conversionOptions, transportOptions } from "../options.js";
@@ -29,7 +29,13 @@ function cliFilter(flags: SyncFlags, tag: string | undefined): TagFilter | undef
   if (flags.tagRegex !== undefined) f.regex = flags.tagRegex;
   if (flags.semver !== undefined) f.semver = flags.semver;
   if (flags.newest !== undefined) f.newest = flags.newest;
+  if (flags.exclude) f.exclude = flags.exclude;
   return Object.keys(f).length > 0 ? f : undefined;
+}
+
+/** --skip-existing and --prune as rule settings (on the command line they turn them on; the file may turn them on per rule). */
+function ruleSwitches(flags: SyncFlags): Pick<SyncRule, "skipExisting" | "prune"> {
+  return { ...(flags.skipExisting ? { skipExisting: true } : {}), ...(flags.prune ? { prune: true } : {}) };
 }
 
 /** `dray sync SRC DST`: a repository goes to exactly DST; a registry or a folder of layouts goes under DST as a prefix. */
@@ -37,7 +43,7 @@ async function rulesFromArguments(src: string, dst: string, flags: SyncFlags): P
   const parsed = parseSyncSource(src);
   const s = parsed.source;
   const one = s.kind === "repository" && (s.location.transport === "docker" || (await isLayoutDir(s.location.path)));
-  const rule: SyncRule = { source: s, destination: parseSyncTarget(dst, one), referrers: flags.referrers };
+  const rule: SyncRule = { source: s, destination: parseSyncTarget(dst, one), referrers: flags.referrers, ...ruleSwitches(flags) };
   const tags = cliFilter(flags, parsed.tag);
   if (tags) rule.tags = tags;
   if (flags.platform) rule.platforms = flags.platform.map(parsePlatform);
@@ -50,6 +56,7 @@ interface Plan {
   manifestFormat?: "oci" | "docker";
   compress?: "gzip" | "zstd" | "none";
   compressLevel?: number;
+  shard?: Shard;
   registries: Map<string, RegistrySettings>;
 }
 
@@ -68,8 +75,11 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
   const dest = flags.dest === undefined ? undefined : parseSyncTarget(flags.dest, false);
   const rules = config.rules.map((r) => ({
     ...r,
+    // --exclude adds to every rule's exclusions: it only ever takes less.
+    ...(flags.exclude ? { tags: { ...r.tags, exclude: [...(r.tags?.exclude ?? []), ...flags.exclude] } } : {}),
     ...(dest ? { destination: dest } : {}),
     ...(flags.referrers === false ? { referrers: false } : {}),
+    ...ruleSwitches(flags),
   }));
   return {
     rules,
@@ -77,6 +87,7 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
     ...(config.manifestFormat ? { manifestFormat: config.manifestFormat } : {}),
     ...(config.compress ? { compress: config.compress } : {}),
     ...(config.compressLevel === undefined ? {} : { compressLevel: config.compressLevel }),
+    ...(config.shard ? { shard: config.shard } : {}),
     registries: config.registries,
   };
 }
@@ -86,10 +97,17 @@ function constant(o: TransportOptions): () => TransportOptions {
   return () => o;
 }
 
+/** The throttle the flags give every registry, as TransportOptions. */
+function throttleOf(t: RegistrySettings): Pick<TransportOptions, "throttle"> {
+  if (t.requestsPerSecond === undefined && t.concurrency === undefined) return {};
+  return { throttle: { ...(t.requestsPerSecond !== undefined ? { requestsPerSecond: t.requestsPerSecond } : {}), ...(t.concurrency !== undefined ? { concurrency: t.concurrency } : {}) } };
+}
+
 const OUTCOME_WORD: Record<ImageItem["outcome"], string> = { copied: "copied", "up-to-date": "up to date", failed: "FAILED", planned: "would copy" };
 
 function imageLine(i: ImageItem): string {
   const what = `${i.source} -> ${i.destination}`;
+  if (i.existing) return `${"exists".padEnd(11)} ${what}`;
   if (i.outcome === "failed") return `FAILED      ${what}: ${i.error?.message ?? "failed"}`;
   const extra = i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
   return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${i.digest ? shortDigest(i.digest) : ""}${extra}`;
@@ -106,8 +124,19 @@ function referrerLine(r: ReferrerItem): string {
   return `${OUTCOME_WORD[r.outcome].padEnd(11)} ${what}`;
 }
 
+function pruneLine(p: PruneItem): string {
+  if (p.outcome === "failed") return `FAILED      prune ${p.destination}: ${p.error?.message ?? "failed"}`;
+  return `${(p.outcome === "planned" ? "would prune" : "pruned").padEnd(11)} ${p.destination}${p.digest ? ` ${shortDigest(p.digest)}` : ""}`;
+}
+
 function eventLine(e: SyncEvent): string | undefined {
   switch (e.type) {
+    case "prune":
+      return pruneLine(e.item);
+    case "skipped":
+      return `skipped     ${e.item.source} -> ${e.item.destination}: ${e.item.reason}`;
+    case "prune-skipped":
+      return `no prune    ${e.skip.destination}: ${e.skip.reason}`;
     case "image":
       return imageLine(e.item);
     case "referrer":
@@ -133,8 +162,11 @@ export function describeSync(s: SyncSummary): string {
   const lines = [
     `${s.dryRun ? "Dry run over" : "Synced"} ${s.repositories} ${s.repositories === 1 ? "repository" : "repositories"} in ${s.seconds.toFixed(1)} s: ` +
       `images ${counts(s.images, s.dryRun)}; referrers ${counts(s.referrers, s.dryRun)}; ` +
-      `blobs ${copied} copied (${formatBytes(s.bytes)}), ${skipped} skipped, ${mounted} mounted`,
+      `blobs ${copied} copied (${formatBytes(s.bytes)}), ${skipped} skipped, ${mounted} mounted` +
+      (s.prune ? `; tags ${s.dryRun ? `${s.prune.planned} to prune` : `${s.prune.pruned} pruned`}, ${s.prune.failed} left` : "") +
+      (s.shard ? ` (shard ${formatShard(s.shard)})` : ""),
   ];
+  if (s.skipped) lines.push(`  skipped: ${s.skipped.length} ${s.skipped.length === 1 ? "image" : "images"} left for a later run (rate limit at its min-remaining)`);
   for (const f of s.failures) lines.push(`  failed: ${f.source}${f.tag && !f.source.endsWith(`:${f.tag}`) ? ` ${f.tag}` : ""}: ${f.message}`);
   return lines.join("\n");
 }
@@ -144,6 +176,7 @@ function planText(s: SyncSummary): string {
   const out: string[] = [];
   for (const i of s.items) if (i.outcome === "planned") out.push(`copy ${i.source} ${i.destination}`);
   for (const r of s.referrerItems) if (r.outcome === "planned") out.push(`referrer ${referrerName(r)} ${r.source} ${r.destination}`);
+  for (const p of s.pruneItems ?? []) if (p.outcome === "planned") out.push(`prune ${p.destination}`);
   return out.map((l) => `${l}\n`).join("");
 }
 
@@ -153,12 +186,17 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   if (flags.failFast && flags.keepGoing) throw new UsageError("--fail-fast and --keep-going contradict each other");
   const p = await plan(src, dst, flags);
   const quiet = flags.quiet === true;
+  const throttles: RegistrySettings = {
+    ...(flags.rate !== undefined ? { requestsPerSecond: flags.rate } : {}),
+    ...(flags.registryJobs !== undefined ? { concurrency: flags.registryJobs } : {}),
+  };
   const mode = quiet ? "none" : flags.progress === "auto" ? "plain" : flags.progress;
   const opts: SyncOptions = {
     signal: ctx.signal,
-    sourceOptions: constant(transportOptions(flags, ctx, "src")),
-    destinationOptions: constant(transportOptions(flags, ctx, "dest")),
-    registries: p.registries,
+    sourceOptions: constant({ ...transportOptions(flags, ctx, "src"), ...throttleOf(throttles) }),
+    destinationOptions: constant({ ...transportOptions(flags, ctx, "dest"), ...throttleOf(throttles) }),
+    // --rate and --registry-jobs win over the file's settings for a host too.
+    registries: new Map([...p.registries].map(([host, settings]) => [host, { ...settings, ...throttles }])),
     onEvent: (e) => {
       if (mode === "json" && e.type !== "done") ctx.message(JSON.stringify(e));
       if (mode === "plain") {
@@ -172,10 +210,14 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   const jobs = flags.jobs ?? p.jobs;
   if (jobs !== undefined) opts.jobs = jobs;
   Object.assign(opts, conversionOptions(flags, p));
+  const shard = flags.shard !== undefined ? parseShard(flags.shard) : p.shard;
+  if (shard) opts.shard = shard;
   const summary = await sync(p.rules, opts);
   if (!quiet) ctx.message(describeSync(summary));
   if (format.kind === "json") await writeOut(ctx, toJson(skopeoKeys(summary)));
   else if (summary.dryRun) await writeOut(ctx, planText(summary));
   const failed = summary.failures.length;
+  const skipped = summary.skipped?.length ?? 0;
+  if (failed === 0 && skipped > 0) throw new IncompleteError(`sync incomplete: ${skipped} ${skipped === 1 ? "image" : "images"} skipped (rate limit)`);
   if (failed > 0) throw new IncompleteError(`sync incomplete: ${failed} ${failed === 1 ? "failure" : "failures"}${quiet ? "" : " (listed above)"}`);
 }

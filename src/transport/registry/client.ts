@@ -7,7 +7,7 @@ import { referrersTag } from "../../oci/referrer-tags.js";
 import type { TransportOptions } from "../types.js";
 import { Authenticator, basicHeader } from "./auth.js";
 import { ResumableBlobStream } from "./blob-stream.js";
-import { endpointFor, type RegistryEndpoint } from "./endpoint.js";
+import { apiHost, endpointFor, type RegistryEndpoint } from "./endpoint.js";
 import { errorFromResponse, type ErrorContext } from "./errors.js";
 import {
   DEFAULT_TIMEOUTS,
@@ -26,6 +26,7 @@ import { redactURL } from "./redact.js";
 import { describeRateLimit, lastRateLimit, parseRateLimit, recordRateLimit, type RateLimitInfo } from "./ratelimit.js";
 import { DEFAULT_RETRIES, isRetryableError, retryDelayMs, sleep } from "./retry.js";
 import { CATALOG_SCOPE, repositoryScope, type Scope } from "./scope.js";
+import { throttleFor } from "./throttle.js";
 import { uploadBlob, type UploadOptions } from "./upload.js";
 
 /**
@@ -105,6 +106,8 @@ export class RegistryClient {
     if (options.caFile !== undefined) settings.caFile = options.caFile;
     if (options.debug) settings.debug = options.debug;
     if (options.notice) settings.notice = options.notice;
+    // The host the API answers on: `docker.io` is reached as registry-1.docker.io.
+    if (options.throttle) settings.throttle = throttleFor(apiHost(domain), options.throttle);
     this.settings = settings;
     this.endpoint = endpointFor(domain, settings);
     const source: ConstructorParameters<typeof Authenticator>[2] = {};

@@ -6,6 +6,7 @@ import { Digest } from "../../oci/digest.js";
 import { isLoopbackDomain } from "../../ref/reference.js";
 import { stopwatch } from "../../clock.js";
 import { redactURL } from "./redact.js";
+import type { Release, Throttle } from "./throttle.js";
 import { loadAgent, loadProxyAgent } from "./undici.cjs";
 import { isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sleep, DEFAULT_RETRIES } from "./retry.js";
 
@@ -42,6 +43,8 @@ export interface HttpSettings {
   timeouts: HttpTimeouts;
   debug?: (line: string) => void;
   notice?: (message: string) => void;
+  /** The registry host's throttle (sync's per-registry bounds): counts the requests to that host only. */
+  throttle?: Throttle;
 }
 
 export interface HttpRequest {
@@ -134,9 +137,29 @@ export function headerList(headers: ResponseHeaders, name: string): string[] | u
   return Array.isArray(v) ? v : [v];
 }
 
+/** Gives the throttle slot back once the body is read, dumped or destroyed (a HEAD's empty body too, when discarded). */
+function releaseWhenDone(body: ResponseBody, release: Release): void {
+  body.once("end", release);
+  body.once("close", release);
+  body.once("error", release);
+}
+
 /** One attempt, logged for --debug as `METHOD URL -> STATUS (ms)`. */
 export async function sendOnce(req: HttpRequest, settings: HttpSettings): Promise<HttpResponse> {
   const dispatcher = await dispatcherFor(req.url, settings);
+  const throttle = settings.throttle;
+  const release = throttle && throttle.host === req.url.host ? await throttle.acquire(req.signal ?? undefined) : undefined;
+  try {
+    const res = await sendThrough(dispatcher, req, settings);
+    if (release) releaseWhenDone(res.body, release);
+    return res;
+  } catch (err) {
+    release?.();
+    throw err;
+  }
+}
+
+async function sendThrough(dispatcher: Dispatcher, req: HttpRequest, settings: HttpSettings): Promise<HttpResponse> {
   const elapsed = stopwatch();
   const headers: Record<string, string> = { "user-agent": USER_AGENT, ...req.headers };
   try {

@@ -1,0 +1,100 @@
+/**
+ * A whole mirror in one oci-archive: `dray sync SRC oci-archive:FILE` puts
+ * every repository's images in one tar, each named `REPO:TAG` (ref.name may
+ * hold `/` and `:`: OCI image-layout, "ref.name" grammar), referrers by digest
+ * and their `REPO:sha256-<hex>` tag-schema indexes beside them; `dray sync
+ * oci-archive:FILE PREFIX` puts them back, one repository per name.
+ *
+ * The archive is unpacked into a staging OCI layout beside it (a tar cannot
+ * be changed in place), the run reads and writes that layout through the
+ * layout transport, and at the end the layout is packed into a new tar that
+ * is renamed over the old one: a second sync adds to what the archive held,
+ * an interrupted one leaves the archive as it was. Disk: the archive's size
+ * twice, for the duration of the run.
+ */
+import type { Digest } from "../oci/digest.js";
+import type { Descriptor, RawManifest } from "../oci/manifest.js";
+import { formatLocation, type LayoutLocation, type Location } from "../ref/location.js";
+import { RepositoryBase } from "../transport/repository.js";
+import type { MirrorArchive } from "../transport/index.js";
+import type { ImageDestination, ImageSource, RepoRef, Repository, TagHead } from "../transport/types.js";
+
+export type { MirrorArchive };
+
+/** The mirror archives a run opened, by file. */
+export type MirrorArchives = ReadonlyMap<string, MirrorArchive>;
+
+/** The location of repository `repository` inside the mirror archive `file` (how sync names it: `oci-archive:FILE:team/app`). */
+export function archiveRepository(file: string, repository: string): LayoutLocation {
+  return { transport: "oci-archive", path: file, ref: { kind: "tag", tag: repository } };
+}
+
+/**
+ * One repository of a mirror archive, as sync sees it: the staging layout's
+ * images whose ref.name starts with `REPO:`, tags without that prefix.
+ * Manifests by digest are the layout's.
+ */
+export class ArchiveRepository extends RepositoryBase {
+  readonly display: string;
+
+  /** `inner`: the staging layout as a repository (`archive.layoutPath`). */
+  constructor(
+    readonly location: LayoutLocation,
+    private readonly archive: MirrorArchive,
+    private readonly inner: Repository,
+  ) {
+    super();
+    this.display = formatLocation(location);
+  }
+
+  private get prefix(): string {
+    return `${this.location.ref?.kind === "tag" ? this.location.ref.tag : ""}:`;
+  }
+
+  private map(ref: RepoRef): RepoRef {
+    return ref.tag === undefined ? ref : { ...ref, tag: `${this.prefix}${ref.tag}` };
+  }
+
+  async prepare(): Promise<void> {
+    this.archive.touch();
+  }
+
+  async listTags(): Promise<string[]> {
+    const all = await this.inner.listTags();
+    return all.filter((n) => n.startsWith(this.prefix)).map((n) => n.slice(this.prefix.length));
+  }
+
+  resolve(tag: string): Promise<TagHead | undefined> {
+    return this.inner.resolve(`${this.prefix}${tag}`);
+  }
+
+  hasManifest(digest: Digest): Promise<boolean> {
+    return this.inner.hasManifest(digest);
+  }
+
+  getManifest(ref: string | Digest): Promise<RawManifest> {
+    return this.inner.getManifest(typeof ref === "string" ? `${this.prefix}${ref}` : ref);
+  }
+
+  /** The staging layout's location of `ref` (what prune deletes through). */
+  at(ref: RepoRef): Location {
+    return this.inner.at(this.map(ref));
+  }
+
+  openSource(ref: RepoRef): Promise<ImageSource> {
+    return this.inner.openSource(this.map(ref));
+  }
+
+  openDestination(ref: RepoRef): Promise<ImageDestination> {
+    this.archive.touch();
+    return this.inner.openDestination(this.map(ref));
+  }
+
+  async referrersApi(): Promise<Descriptor[] | undefined> {
+    return undefined;
+  }
+
+  async hasReferrersApi(): Promise<boolean> {
+    return false;
+  }
+}

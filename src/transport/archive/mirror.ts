@@ -1,0 +1,120 @@
+/**
+ * The staging of a mirror archive (`dray sync … oci-archive:FILE`, see
+ * src/sync/archive.ts): unpacked into an OCI layout beside the file, packed
+ * back into a new tar renamed over it at the end of the run.
+ */
+import { createWriteStream } from "node:fs";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { UsageError } from "../../errors.js";
+import { listNames } from "../layout/index-json.js";
+import type { TransportOptions } from "../types.js";
+
+/** `team/app:1.0` → team/app and 1.0 (a tag holds no colon, so the last one splits). */
+export function splitRefName(name: string): { repository: string; tag: string } | undefined {
+  const i = name.lastIndexOf(":");
+  if (i <= 0 || i === name.length - 1) return undefined;
+  return { repository: name.slice(0, i), tag: name.slice(i + 1) };
+}
+
+/** The mirror archives a run opened, by file. */
+export type MirrorArchives = ReadonlyMap<string, MirrorArchive>;
+
+/** One mirror archive for the length of a run: its staging layout, packed back at the end. */
+export class MirrorArchive {
+  private changed = false;
+
+  private constructor(
+    readonly file: string,
+    /** The staging folder; the layout is its `layout/`. */
+    private readonly tmp: string,
+  ) {}
+
+  get layoutPath(): string {
+    return join(this.tmp, "layout");
+  }
+
+  /** Unpacks `file` (when it exists) into a staging layout beside it. */
+  static async open(file: string, opts: TransportOptions): Promise<MirrorArchive> {
+    if (file === "-") throw new UsageError("sync needs a file for an oci-archive mirror, not standard input or output");
+    const { makeSpoolDir } = await import("./staging.js");
+    const archive = new MirrorArchive(file, await makeSpoolDir(file, opts));
+    try {
+      if (await exists(file)) await archive.unpack();
+      const { OciLayout } = await import("../layout/layout.js");
+      await OciLayout.create(archive.layoutPath);
+    } catch (err) {
+      await archive.close();
+      throw err;
+    }
+    return archive;
+  }
+
+  private async unpack(): Promise<void> {
+    const { TarIndex } = await import("./tar-index.js");
+    const tar = await TarIndex.open(this.file);
+    const layout = this.layoutPath;
+    await mkdir(layout, { recursive: true });
+    for (const entry of tar.entries) {
+      if (entry.kind !== "file") continue;
+      const isBlob = /^blobs\/[a-z0-9]+\/[a-f0-9]+$/.test(entry.name);
+      if (!isBlob && entry.name !== "index.json" && entry.name !== "oci-layout") continue;
+      const target = join(layout, ...entry.name.split("/"));
+      if (isBlob) await mkdir(join(target, ".."), { recursive: true });
+      // Blobs are verified when the layout serves them, like any layout's.
+      await pipeline(tar.stream(entry), createWriteStream(target, { mode: 0o644 }));
+    }
+  }
+
+  /** Repositories named in the archive (`team/app` of `team/app:1.0`), sorted. */
+  async repositories(): Promise<string[]> {
+    const { OciLayout } = await import("../layout/layout.js");
+    const names = listNames(await (await OciLayout.open(this.layoutPath)).readIndex());
+    return [...new Set(names.flatMap((n) => splitRefName(n)?.repository ?? []))].sort();
+  }
+
+  /** Something was written into the staging layout: publish() has work to do. */
+  touch(): void {
+    this.changed = true;
+  }
+
+  /** Packs the staging layout into a new tar renamed over the archive (oci-layout first, index.json last). */
+  async publish(opts: TransportOptions): Promise<void> {
+    if (!this.changed) return;
+    const { ArchiveOutput } = await import("./staging.js");
+    const out = await ArchiveOutput.open(this.file, opts);
+    try {
+      const layout = this.layoutPath;
+      await out.writer.addBuffer("oci-layout", await readFile(join(layout, "oci-layout")));
+      for (const alg of await readdir(join(layout, "blobs"))) {
+        if (alg.startsWith(".")) continue;
+        for (const hex of (await readdir(join(layout, "blobs", alg))).sort()) {
+          if (hex.startsWith(".")) continue; // a writer's temporary
+          const name = `blobs/${alg}/${hex}`;
+          const path = join(layout, "blobs", alg, hex);
+          await out.writer.addParents(name);
+          await out.writer.addFile(name, path, (await stat(path)).size);
+        }
+      }
+      await out.writer.addBuffer("index.json", await readFile(join(layout, "index.json")));
+    } catch (err) {
+      await out.discard();
+      throw err;
+    }
+    await out.publish();
+  }
+
+  /** Removes the staging folder. */
+  async close(): Promise<void> {
+    const { removeDir } = await import("./staging.js");
+    await removeDir(this.tmp);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
