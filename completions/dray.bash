@@ -73,7 +73,7 @@ _dray() {
   done
   case "$cmd" in
     "")
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync'; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync ratelimit'; fi
       ;;
     copy|cp)
       case "$prev" in
@@ -86,10 +86,11 @@ _dray() {
         --src-creds) return ;;
         --dest-creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers -j --jobs --digestfile -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers -j --jobs --digestfile -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     inspect)
       case "$prev" in
@@ -97,29 +98,32 @@ _dray() {
         -f|--format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--raw --config -n --no-tags --platform -f --format --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--raw --config -n --no-tags --platform -f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     tag)
       case "$prev" in
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     delete|rm)
       case "$prev" in
         --format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--format --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     ls|list-tags)
       case "$prev" in
@@ -127,27 +131,30 @@ _dray() {
         --format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--catalog --format --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--catalog --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     digest)
       case "$prev" in
         --platform) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     login)
       case "$prev" in
         -u|--username) return ;;
         --ca-file) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-u --username --password-stdin --keychain --insecure --ca-file -h --help'; else return; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-u --username --password-stdin --keychain --insecure --ca-file --trust-realm -h --help'; else return; fi
       ;;
     logout)
       if [[ $cur == -* ]]; then _dray_words "$cur" '-h --help'; else return; fi
@@ -171,10 +178,22 @@ _dray() {
         --src-creds) return ;;
         --dest-creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --platform --no-referrers -j --jobs --keep-going --fail-fast --dry-run --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --platform --no-referrers -j --jobs --keep-going --fail-fast --dry-run --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      ;;
+    ratelimit)
+      case "$prev" in
+        --format) return ;;
+        --creds) return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

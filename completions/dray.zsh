@@ -28,6 +28,7 @@ _dray() {
     'logout:remove the stored credential for a registry (config.json entry and keychain secret)'
     'completion:print a shell completion script (bash, zsh or fish)'
     'sync:mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts'
+    'ratelimit:show a registry'\''s pull limit and what is left of it (one HEAD, no pull counted)'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -57,6 +58,7 @@ _dray() {
             '*--src-creds[credentials for the source registry]:src-creds: ' \
             '*--dest-creds[credentials for the destination registry]:dest-creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
@@ -74,6 +76,7 @@ _dray() {
             '(-f --format)'{-f,--format}'[json (default), or a Go template such as '\''{{.Digest}}'\'']:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
@@ -85,6 +88,7 @@ _dray() {
           _arguments -s \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
@@ -98,6 +102,7 @@ _dray() {
             '*--format[text (the deleted digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
@@ -111,6 +116,7 @@ _dray() {
             '*--format[text (one per line), json, or a Go template such as '\''{{range .Tags}}{{.}} {{end}}'\'']:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
@@ -123,6 +129,7 @@ _dray() {
             '*--platform[the digest of this platform'\''s image in an index]:platform: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
@@ -137,6 +144,7 @@ _dray() {
             '*--keychain[keep the secret in the OS keychain; config.json holds only a marker]' \
             '*--insecure[allow plain HTTP and unverified TLS for a non-loopback registry]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive this credential; recorded for later runs (repeatable)]:trust-realm: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:host: ' \
             && ret=0
@@ -174,12 +182,26 @@ _dray() {
             '*--src-creds[credentials for the source registry]:src-creds: ' \
             '*--dest-creds[credentials for the destination registry]:dest-creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:src:_dray_location' \
             '2:dst:_dray_location' \
+            && ret=0
+          ;;
+        ratelimit)
+          _arguments -s \
+            '*--format[text, json, or a Go template such as '\''{{.Remaining}}'\'']:format: ' \
+            '*--creds[registry credentials]:creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
             && ret=0
           ;;
       esac

@@ -26,6 +26,8 @@ export type ErrorCode =
   | "E_UNSAFE_INPUT"
   // runtime (exit 1)
   | "E_REGISTRY"
+  /** 429: the registry's rate limit (Docker Hub's TOOMANYREQUESTS) outlasted --retries. */
+  | "E_RATE_LIMITED"
   | "E_NETWORK"
   | "E_IO"
   | "E_UNSUPPORTED"
@@ -113,6 +115,13 @@ export class RegistryError extends DrayError {
   }
 }
 
+/** A 429 (Docker Hub's TOOMANYREQUESTS) that outlasted --retries; the message names the limit and when to retry. */
+export class RateLimitError extends DrayError {
+  constructor(message: string, details: DrayErrorDetails = {}) {
+    super(message, { ...details, code: "E_RATE_LIMITED" });
+  }
+}
+
 /** Connection refused, reset, timed out, TLS failure. */
 export class NetworkError extends DrayError {
   constructor(message: string, details: DrayErrorDetails = {}) {
@@ -179,6 +188,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   E_TOO_LARGE: 5,
   E_UNSAFE_INPUT: 5,
   E_REGISTRY: 1,
+  E_RATE_LIMITED: 1,
   E_NETWORK: 1,
   E_IO: 1,
   E_UNSUPPORTED: 1,

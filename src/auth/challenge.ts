@@ -184,11 +184,45 @@ export function parseChallenges(header: string): Challenge[] {
   return out;
 }
 
-/** Parses several header lines (a response may repeat the header) into one list. */
-export function parseChallengeHeaders(values: string | string[] | undefined): Challenge[] {
+/**
+ * Parses several header lines (a response may repeat the header) into one
+ * list. A line the strict grammar refuses is read again by a forgiving
+ * fallback (see lenientChallenge), as docker and containerd are lenient;
+ * `onLenient` hears about it (for --debug).
+ */
+export function parseChallengeHeaders(values: string | string[] | undefined, onLenient?: (header: string) => void): Challenge[] {
   if (values === undefined) return [];
   const list = Array.isArray(values) ? values : [values];
-  return list.flatMap((v) => parseChallenges(v));
+  return list.flatMap((v) => {
+    try {
+      return parseChallenges(v);
+    } catch (err) {
+      const lenient = lenientChallenge(v);
+      if (!lenient) throw err;
+      onLenient?.(v);
+      return [lenient];
+    }
+  });
+}
+
+const LENIENT_PARAM_RE = /\b(realm|service|scope|error)\s*=\s*(?:"([^"]*)"?|([^\s,"]+))/gi;
+
+/**
+ * The scheme (first word) and the `realm`, `service`, `scope` and `error`
+ * parameters of a challenge the strict grammar refuses: missing commas
+ * between parameters, an unterminated quote, stray characters. Undefined
+ * when not even a scheme and one of those parameters can be found.
+ */
+export function lenientChallenge(header: string): Challenge | undefined {
+  const scheme = /^\s*([A-Za-z][A-Za-z0-9._-]*)/.exec(header)?.[1];
+  if (!scheme) return undefined;
+  const params: Record<string, string> = {};
+  for (const m of header.matchAll(LENIENT_PARAM_RE)) {
+    const name = m[1]!.toLowerCase();
+    params[name] ??= (m[2] ?? m[3] ?? "").trim();
+  }
+  if (Object.keys(params).length === 0) return undefined;
+  return { scheme: scheme.toLowerCase(), params };
 }
 
 function quote(value: string): string {

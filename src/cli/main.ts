@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { Command, CommanderError } from "commander";
 import { DrayError, exitCodeFor } from "../errors.js";
 import { lazyScavenge, reclaimBuffersWith } from "../memory.js";
@@ -36,6 +37,22 @@ export function describeError(err: unknown, debug: boolean): string {
   return String(err);
 }
 
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/** 128 + the signal number, as a shell reports a process the signal ended: 130, 143, 129. */
+function signalExitCode(sig: StopSignal): number {
+  return 128 + osConstants.signals[sig];
+}
+
+/** 128 + SIGPIPE: what a shell reports for `yes | head -1`'s yes. */
+const BROKEN_PIPE_EXIT = 128 + osConstants.signals.SIGPIPE;
+
+function isBrokenPipe(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) if ((e as NodeJS.ErrnoException).code === "EPIPE") return true;
+  return false;
+}
+
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command("dray")
     .description("Copy, inspect and mirror container images between registries, OCI layouts and archives")
@@ -66,28 +83,42 @@ export async function main(argv: readonly string[]): Promise<number> {
     debug,
     message: (line) => process.stderr.write(`${line}\n`),
   };
-  let interrupted = false;
-  const onSigint = (): void => {
-    if (interrupted) process.exit(130); // a second Ctrl-C stops at once
-    interrupted = true;
+  // SIGTERM (CI cancellation, `timeout`, systemd, Kubernetes) and SIGHUP (a
+  // closed terminal) stop a run the way Ctrl-C does: abort, clean up, one line.
+  let stoppedBy: StopSignal | undefined;
+  const onSignal = (sig: StopSignal): void => {
+    if (stoppedBy) process.exit(signalExitCode(stoppedBy)); // a second signal stops at once
+    stoppedBy = sig;
     controller.abort();
   };
-  process.on("SIGINT", onSigint);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  // A reader that went away (`dray copy … oci-archive:- | head -c 10`): stop the work and exit
+  // quietly with SIGPIPE's status, as Unix tools killed by SIGPIPE do (Node ignores the signal itself).
+  let stdoutClosed = false;
+  const onStdoutError = (err: Error): void => {
+    if (!isBrokenPipe(err)) return;
+    stdoutClosed = true;
+    controller.abort();
+  };
+  process.stdout.on("error", onStdoutError);
   try {
     await buildProgram(ctx).parseAsync([...argv]);
-    return interrupted ? 130 : 0;
+    if (stdoutClosed) return BROKEN_PIPE_EXIT;
+    return stoppedBy ? signalExitCode(stoppedBy) : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return 0;
       return 2; // commander already printed its one-line message
     }
-    if (interrupted) {
-      ctx.message("dray: interrupted");
-      return 130;
+    if (stdoutClosed || isBrokenPipe(err)) return BROKEN_PIPE_EXIT;
+    if (stoppedBy) {
+      ctx.message(stoppedBy === "SIGINT" ? "dray: interrupted" : `dray: interrupted (${stoppedBy})`);
+      return signalExitCode(stoppedBy);
     }
     ctx.message(`dray: ${describeError(err, debug)}`);
     return exitCodeFor(err);
   } finally {
-    process.off("SIGINT", onSigint);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+    process.stdout.off("error", onStdoutError);
   }
 }

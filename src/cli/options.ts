@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { UsageError } from "../errors.js";
+import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import type { CliContext } from "./context.js";
 import type { Credentials, TransportOptions } from "../transport/types.js";
 
@@ -16,6 +17,7 @@ export interface TransportFlags {
   srcCreds?: string;
   destCreds?: string;
   authfile?: string;
+  trustRealm?: string[];
   insecure?: boolean;
   caFile?: string;
   retries?: number;
@@ -35,6 +37,7 @@ export function addTransportOptions(cmd: Command, decl: TransportOptionsDeclarat
   }
   return cmd
     .option("--authfile <file>", "containers auth.json to read credentials from first")
+    .option("--trust-realm <host>", "a token service on an unrelated site that may receive the credential (repeatable)", collectTrustRealm)
     .option("--insecure", "allow plain HTTP and unverified TLS for non-loopback registries")
     .option("--ca-file <file>", "extra CA certificates (PEM) to trust")
     .option("--retries <n>", "retries for transient failures (default 3)", parseCount("--retries", 0));
@@ -63,6 +66,7 @@ export function transportOptions(flags: TransportFlags, ctx: CliContext, side?: 
     opts.credsSource = flag;
   }
   if (flags.authfile !== undefined) opts.authFile = flags.authfile;
+  if (flags.trustRealm !== undefined) opts.trustRealms = flags.trustRealm;
   if (flags.insecure) opts.insecure = true;
   if (flags.caFile !== undefined) opts.caFile = flags.caFile;
   if (flags.retries !== undefined) opts.retries = flags.retries;
@@ -77,6 +81,13 @@ export function parseCount(flag: string, min = 1): (text: string) => number {
     if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} expects an integer ≥ ${min}`);
     return n;
   };
+}
+
+/** `--trust-realm HOST` (repeatable), checked to be a host and not a URL. */
+export function collectTrustRealm(value: string, previous: string[] | undefined): string[] {
+  const invalid = invalidTrustRealm(value);
+  if (invalid) throw new InvalidArgumentError(`--trust-realm ${invalid}`);
+  return collect(value.trim().toLowerCase(), previous);
 }
 
 /** A commander reducer for repeatable options (`--platform a --platform b`). */

@@ -39,7 +39,8 @@ export async function writeOut(ctx: CliContext, data: string | Uint8Array): Prom
 /**
  * Prints `value` in `format`. `text` renders the text form (defaults to the
  * JSON form, which is what `inspect` shows). A template's output gets a final
- * newline, as skopeo and docker add one (none when it printed nothing).
+ * newline, as skopeo and docker add one (also when it printed nothing: one
+ * line per result, so `while read` loops and `wc -l` count right).
  */
 export async function render<T>(ctx: CliContext, format: OutputFormat, value: T, text?: (v: T) => string): Promise<void> {
   switch (format.kind) {
@@ -47,12 +48,23 @@ export async function render<T>(ctx: CliContext, format: OutputFormat, value: T,
       return writeOut(ctx, toJson(value));
     case "template": {
       const s = format.template.render(value);
-      if (s === "") return;
       return writeOut(ctx, s.endsWith("\n") ? s : `${s}\n`);
     }
     case "text":
       return writeOut(ctx, text ? text(value) : toJson(value));
   }
+}
+
+/**
+ * The JSON form of a library result under skopeo's key convention (`Digest`,
+ * `MediaType`, `Blobs.Copied`), which inspect, ls and delete already print:
+ * one convention for every command's `--format json` and templates.
+ */
+export function skopeoKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(skopeoKeys);
+  if (typeof value !== "object" || value === null) return value;
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return value; // Digest and friends print as strings
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), skopeoKeys(v)]));
 }
 
 /** One item a line; nothing at all for an empty list. */

@@ -51,7 +51,7 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
   const copyOne = async (tag: string): Promise<ImageResult & { tag: string }> => {
     const src = await peers.openSource(tag);
     try {
-      return { tag, ...(await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: false })) };
+      return { tag, ...(await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: true })) };
     } finally {
       await src.close();
     }
@@ -75,10 +75,21 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
   }
 }
 
+/** True when a destination location names one image; a docker-archive's NAME without a tag names the repository its RepoTags go under. */
+function destinationNamesImage(loc: Location): boolean {
+  if (loc.transport === "docker-archive") return loc.ref?.tag !== undefined || loc.ref?.digest !== undefined;
+  return namesImage(loc);
+}
+
 /** Checks that `--all-tags` was given a repository (no tag) on both sides. */
 export function checkAllTagsLocations(src: Location, dst: Location): void {
   if (namesImage(src)) throw new UsageError(`--all-tags copies a whole repository: give ${formatLocation(src)} without a tag or digest`);
-  if (namesImage(dst)) throw new UsageError(`--all-tags keeps the source's tags: give ${formatLocation(dst)} without a tag or digest`);
+  if (destinationNamesImage(dst)) throw new UsageError(`--all-tags keeps the source's tags: give ${formatLocation(dst)} without a tag or digest`);
+  // A docker-archive stores NAME:TAG references (docker save IMG:a IMG:b); bare tags need the NAME. A
+  // docker-archive source lists full NAME:TAG already.
+  if (dst.transport === "docker-archive" && dst.ref === undefined && src.transport !== "docker-archive") {
+    throw new UsageError(`--all-tags into a docker-archive needs a repository for its RepoTags: ${formatLocation(dst)}:NAME`);
+  }
 }
 
 export function noTags(src: Location): NotFoundError {

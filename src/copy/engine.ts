@@ -3,6 +3,7 @@ import { IntegrityError, NotFoundError, UnsupportedError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 import {
   dockerArchiveManifest,
+  configPlatform,
   parseImageConfig,
   parseRawManifest,
   type Descriptor,
@@ -27,7 +28,7 @@ const MAX_DEPTH = 4;
 export interface TransferOptions {
   /** Stores the top manifest under this tag instead of the destination location's own reference. */
   tag?: string;
-  /** Compare dst.currentDigest() and finish at once when equal (only when the location names the tag). */
+  /** Compare the destination tag's digest (dst.currentDigest(), or dst.tagDigest(tag)) and finish at once when equal. */
   checkCurrent: boolean;
 }
 
@@ -113,8 +114,7 @@ async function putUncompressed(session: CopySession, src: ImageSource, node: Nod
 /** A single image's platform, from its config, checked against every platform asked for. */
 async function checkImagePlatform(session: CopySession, src: ImageSource, manifest: ImageManifest, wanted: readonly Platform[], where: string): Promise<string> {
   const config = parseImageConfig(await readConfig(session, src, manifest.config), where);
-  const own: Platform | undefined =
-    config.os && config.architecture ? { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } : undefined;
+  const own: Platform | undefined = configPlatform(config);
   for (const p of wanted) {
     if (!platformMatches(p, own)) {
       const offered = own ? formatPlatform(own) : "unknown";
@@ -149,9 +149,10 @@ async function chooseTop(session: CopySession, src: ImageSource, top: RawManifes
   return { raw: selection.index, ...(selection.platforms ? { platforms: selection.platforms } : {}) };
 }
 
-/** The digest the destination's tag names now, when asking makes sense. */
-async function currentDigest(dst: ImageDestination): Promise<Digest | undefined> {
+/** The digest the destination's tag (the location's, or `tag`) names now, when asking makes sense. */
+async function currentDigest(dst: ImageDestination, tag: string | undefined): Promise<Digest | undefined> {
   if (!dst.capabilities.preservesDigests || dst.capabilities.needsUncompressedLayers) return undefined;
+  if (tag !== undefined) return dst.tagDigest?.(tag);
   return dst.currentDigest();
 }
 
@@ -163,7 +164,7 @@ export async function transferImage(session: CopySession, src: ImageSource, plat
   const where = formatLocation(src.location);
   // The destination's current digest is asked for while the source resolves:
   // both are a first round trip (often with a ping) to a different place.
-  const currentAsked = opts.checkCurrent ? session.track(currentDigest(session.dst)) : undefined;
+  const currentAsked = opts.checkCurrent ? session.track(currentDigest(session.dst, opts.tag)) : undefined;
   const top = await session.requests(() => src.getManifest(undefined, { signal: session.signal }));
   const choice = await chooseTop(session, src, top, platforms, where);
   const extra = { ...(choice.platforms ? { platforms: choice.platforms } : {}), ...(choice.notice ? { notice: choice.notice } : {}) };

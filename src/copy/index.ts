@@ -4,7 +4,7 @@
  * caller opened (and still closes).
  */
 import { parseLocation, formatLocation, type Location } from "../ref/location.js";
-import { openDestination, openReferences, openSource } from "../transport/index.js";
+import { openDestination, openReferences, openSource, withReplayableInput } from "../transport/index.js";
 import type { ImageSource, TransportOptions } from "../transport/types.js";
 import { checkAllTagsLocations, copyTags, locationWithTag, noTags } from "./all-tags.js";
 import { copyImage } from "./engine.js";
@@ -47,15 +47,18 @@ export async function copyAllTags(src: Location | string, dst: Location | string
   const srcLoc = asLocation(src);
   const dstLoc = asLocation(dst);
   checkAllTagsLocations(srcLoc, dstLoc);
-  const refs = await openReferences(srcLoc, opts.source);
-  let tags: string[];
-  try {
-    tags = await refs.listTags();
-  } finally {
-    await refs.close();
-  }
-  if (tags.length === 0) throw noTags(srcLoc);
-  const destination = await openDestination(dstLoc, opts.destination);
-  const openTag = (tag: string): Promise<ImageSource> => openSource(locationWithTag(srcLoc, tag), opts.source);
-  return copyTags({ tags, openSource: openTag, dst: destination }, formatLocation(srcLoc), opts);
+  // Standard input is read once, into a file, then listed and opened per tag like any archive.
+  return withReplayableInput(srcLoc, opts.source ?? {}, async (readable) => {
+    const refs = await openReferences(readable, opts.source);
+    let tags: string[];
+    try {
+      tags = await refs.listTags();
+    } finally {
+      await refs.close();
+    }
+    if (tags.length === 0) throw noTags(srcLoc);
+    const destination = await openDestination(dstLoc, opts.destination);
+    const openTag = (tag: string): Promise<ImageSource> => openSource(locationWithTag(readable, tag), opts.source);
+    return copyTags({ tags, openSource: openTag, dst: destination }, formatLocation(srcLoc), opts);
+  });
 }

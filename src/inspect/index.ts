@@ -3,6 +3,7 @@ import { AuthError, IntegrityError, NotFoundError } from "../errors.js";
 import { VerifyingStream } from "../oci/digest.js";
 import { isIndexType } from "../oci/mediatype.js";
 import {
+  configPlatform,
   parseImageConfig,
   parseRawManifest,
   type Descriptor,
@@ -73,7 +74,15 @@ export async function resolveManifest(source: ImageSource, platform: Platform | 
   const at = where(source.location);
   const top = await source.getManifest();
   const parsed = parseRawManifest(top, at);
-  if (parsed.kind === "manifest" || platform === undefined) return { top, chosen: top, parsed };
+  if (platform === undefined) return { top, chosen: top, parsed };
+  if (parsed.kind === "manifest") {
+    // A single image answers --platform only for its own platform: what copy does (exit 3), digest and inspect do too.
+    const own = parsed.config ? configPlatform(parseImageConfig(await readSmallBlob(source, parsed.config, MAX_CONFIG_BYTES), at)) : undefined;
+    if (!platformMatches(platform, own)) {
+      throw new NotFoundError(`no image for platform ${formatPlatform(platform)} in ${at} (a single-platform image for ${own ? formatPlatform(own) : "an unknown platform"})`, { code: "E_PLATFORM_NOT_FOUND", where: at });
+    }
+    return { top, chosen: top, parsed };
+  }
   const chosen = await pickPlatform(source, parsed, platform, at);
   if (!chosen) {
     throw new NotFoundError(`no image for platform ${formatPlatform(platform)} in ${at} (it has: ${platformsOf(parsed)})`, { code: "E_PLATFORM_NOT_FOUND", where: at });

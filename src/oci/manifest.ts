@@ -278,6 +278,12 @@ export function parseImageConfig(bytes: Uint8Array, where?: string): ImageConfig
   return doc as ImageConfig;
 }
 
+/** The platform an image config names, or undefined when it lacks os or architecture. */
+export function configPlatform(config: ImageConfig): { os: string; architecture: string; variant?: string } | undefined {
+  if (!config.os || !config.architecture) return undefined;
+  return { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+}
+
 /**
  * The Docker schema 2 manifest of an image stored with uncompressed layers (a
  * docker-archive). The copy engine and the docker-archive reader both build it

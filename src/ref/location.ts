@@ -142,3 +142,15 @@ export function formatLocation(loc: Location): string {
       return loc.ref ? `${loc.transport}:${loc.path}:${formatLayoutRef(loc.ref)}` : `${loc.transport}:${loc.path}`;
   }
 }
+
+/**
+ * Refuses a destructive change to a layout or archive that names no image:
+ * without a reference, a layout's or archive's only image is taken, which
+ * for a read is a convenience and for `delete` wipes every tag (an empty
+ * `$TAG` in a script). Registries always carry a tag or digest.
+ */
+export function requireReference(loc: LayoutLocation | DockerArchiveLocation, action: string): void {
+  if (loc.ref !== undefined) return;
+  const example = loc.transport === "docker-archive" ? `${loc.transport}:${loc.path}:NAME:TAG` : `${loc.transport}:${loc.path}:TAG (or @sha256:…)`;
+  throw new UsageError(`${action} needs a reference: ${example}; ${formatLocation(loc)} names none`, { code: "E_LOCATION_INVALID" });
+}

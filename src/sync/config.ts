@@ -17,6 +17,7 @@
  *     ca-file: /etc/ssl/internal-ca.pem
  *     authfile: /run/secrets/auth.json
  *     retries: 5
+ *     trust-realm: [auth.example.net]   # a token service on another site may get the credential
  * sync:
  *   - source: registry.example.com/team/app
  *     tags: { regex: '^v1\.', semver: '>=1.2 <2', newest: 3 }
@@ -33,6 +34,7 @@ import { DrayError, SyncConfigError, UsageError } from "../errors.js";
 import { parsePlatform, type Platform } from "../oci/platform.js";
 import type { Location } from "../ref/location.js";
 import type { TransportOptions } from "../transport/types.js";
+import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import { checkTagFilter, type TagFilter } from "./filter.js";
 import { parseSyncSource, parseSyncTarget } from "./locations.js";
 import type { SyncRule, RegistrySettings } from "./types.js";
@@ -127,7 +129,7 @@ class Reader {
 const TOP_KEYS = ["version", "jobs", "referrers", "platforms", "destination", "registries", "sync"] as const;
 const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers"] as const;
 const TAG_KEYS = ["names", "regex", "semver", "newest"] as const;
-const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries"] as const;
+const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries", "trust-realm"] as const;
 
 interface Defaults {
   destination?: { node: YamlNode; text: string };
@@ -214,6 +216,15 @@ function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.Proc
   if (insecure) s.insecure = r.bool(insecure, `${field}.insecure`);
   const retries = r.get(m, "retries");
   if (retries) s.retries = r.int(retries, `${field}.retries`, 0);
+  const trust = r.get(m, "trust-realm");
+  if (trust) {
+    const hosts = isSeq(trust) ? r.strings(trust, `${field}.trust-realm`) : [r.string(trust, `${field}.trust-realm`)];
+    hosts.forEach((h) => {
+      const invalid = invalidTrustRealm(h);
+      if (invalid) r.fail(trust, `${field}.trust-realm`, `"${h}" ${invalid}`);
+    });
+    s.trustRealms = hosts.map((h) => h.trim().toLowerCase());
+  }
   return s;
 }
 
@@ -275,6 +286,7 @@ export function optionsFor(base: TransportOptions, settings: RegistrySettings | 
   if (settings.insecure !== undefined) out.insecure = settings.insecure;
   if (settings.caFile !== undefined) out.caFile = settings.caFile;
   if (settings.retries !== undefined) out.retries = settings.retries;
+  if (settings.trustRealms !== undefined) out.trustRealms = [...(base.trustRealms ?? []), ...settings.trustRealms];
   return out;
 }
 

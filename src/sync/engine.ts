@@ -22,7 +22,7 @@ import { RepositoryFactory } from "../transport/repository.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
 import { withRegistrySettings } from "./config.js";
 import { expandRules, type RepositoryPair } from "./expand.js";
-import { checkTagFilter, selectTags } from "./filter.js";
+import { checkTagFilter, describeNarrowing, selectTags, type TagFilter } from "./filter.js";
 import { MountLedger } from "./mounts.js";
 import type { ImageItem, OutcomeCounts, ReferrerItem, RepositoryFailure, SyncEvent, SyncOptions, SyncRule, SyncSummary } from "./types.js";
 
@@ -170,6 +170,11 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
   }
 }
 
+/** The filter's description when it narrowed a non-empty tag list to nothing (a typo in a range should not pass silently). */
+function unmatchedFilter(all: readonly string[], taken: number, f: TagFilter): string | undefined {
+  return taken === 0 && all.length > 0 && (f.names ?? []).length === 0 ? describeNarrowing(f) : undefined;
+}
+
 async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
   const src = await run.sources.open(pair.source);
   const dst = await run.destinations.open(pair.destination);
@@ -189,7 +194,9 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
       return;
     }
   }
-  run.emit({ type: "repository", source: src.display, destination: dst.display, tags: selection.tags.length });
+  const filter = pair.rule.tags ?? {};
+  const unmatched = unmatchedFilter(tags, selection.tags.length, filter);
+  run.emit({ type: "repository", source: src.display, destination: dst.display, tags: selection.tags.length, ...(unmatched ? { unmatched } : {}) });
   for (const tag of selection.missing) {
     const where = `${src.display}:${tag}`;
     run.record({ source: where, destination: `${dst.display}:${tag}`, tag, outcome: "failed", error: { code: "E_NOT_FOUND", message: `tag ${tag} not found in ${src.display}` } });

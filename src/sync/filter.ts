@@ -30,9 +30,8 @@ export interface TagSelection {
 /** Checks a filter's grammar once, before any request (bad regex, bad range, N < 1). */
 export function checkTagFilter(f: TagFilter): void {
   if (f.regex !== undefined) compileRegex(f.regex);
-  if (f.semver !== undefined && semver.validRange(f.semver, { loose: true }) === null) {
-    throw new UsageError(`invalid semver range ${JSON.stringify(f.semver)}`);
-  }
+  if (f.semver !== undefined) parseRange(f.semver);
+
   if (f.newest !== undefined && (!Number.isSafeInteger(f.newest) || f.newest < 1)) throw new UsageError(`newest must be an integer ≥ 1, got ${f.newest}`);
 }
 
@@ -44,15 +43,50 @@ function compileRegex(text: string): RegExp {
   }
 }
 
-/** `3`, `3.19`, `v3.19`: image tags often leave out the patch (and minor) number. */
-const SHORT_VERSION_RE = /^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?$/;
+/** `3`, `3.19`, `v3.19`, `2.1-rc`: image tags often leave out the patch (and minor) number, also before a pre-release. */
+const SHORT_VERSION_RE = /^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(-[0-9A-Za-z][0-9A-Za-z.-]*)?(\+[0-9A-Za-z.-]+)?$/;
 
-/** The version a tag denotes (`v1.2.3`, `1.2.3-rc.1`, `3.19` as 3.19.0), or null. */
+/** The version a tag denotes (`v1.2.3`, `1.2.3-rc.1`, `3.19` as 3.19.0, `2.1-rc` as 2.1.0-rc), or null. */
 export function tagVersion(tag: string): semver.SemVer | null {
   const full = semver.parse(tag, { loose: true });
   if (full) return full;
   const m = SHORT_VERSION_RE.exec(tag);
-  return m ? semver.parse(`${m[1]}.${m[2] ?? "0"}.0`) : null;
+  return m ? semver.parse(`${m[1]}.${m[2] ?? "0"}.0${m[3] ?? ""}${m[4] ?? ""}`) : null;
+}
+
+/**
+ * A version with a pre-release but no patch (`2.1-rc`, `3-beta.1`) inside a
+ * range. semver reads `>=2.1` (a partial version) but refuses `>=2.1-rc`;
+ * tags are read with the patch filled in, so ranges are too.
+ */
+const SHORT_PRERELEASE_IN_RANGE_RE = /(^|[\s<>=~^|])v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(-[0-9A-Za-z][0-9A-Za-z.-]*)(?=$|[\s|])/g;
+
+/**
+ * Parses a --semver range as tags are read (partial versions completed); a
+ * bad range is exit 2. When the range names a pre-release, pre-releases of
+ * any version may pass (README: "pre-releases only if the range names
+ * one"); semver alone would take them only on the very version named.
+ */
+export function parseRange(text: string): semver.Range {
+  const coerced = text.replace(SHORT_PRERELEASE_IN_RANGE_RE, (_m, lead: string, major: string, minor: string | undefined, pre: string) => `${lead}${major}.${minor ?? "0"}.0${pre}`);
+  let range: semver.Range;
+  try {
+    range = new semver.Range(coerced, { loose: true });
+  } catch {
+    throw new UsageError(`invalid semver range ${JSON.stringify(text)}`);
+  }
+  // Read from the text, not the parsed comparators: semver turns `<2` into `<2.0.0-0` itself.
+  const namesPrerelease = /\d-[0-9A-Za-z]/.test(coerced);
+  return namesPrerelease ? new semver.Range(coerced, { loose: true, includePrerelease: true }) : range;
+}
+
+/** `semver ">=9"` for a note when a filter took nothing; undefined when none narrows. */
+export function describeNarrowing(f: TagFilter): string | undefined {
+  const parts: string[] = [];
+  if (f.regex !== undefined) parts.push(`regex ${JSON.stringify(f.regex)}`);
+  if (f.semver !== undefined) parts.push(`semver ${JSON.stringify(f.semver)}`);
+  if (f.newest !== undefined) parts.push(`newest ${f.newest}`);
+  return parts.length > 0 ? parts.join(", ") : undefined;
 }
 
 function narrows(f: TagFilter): boolean {
@@ -78,10 +112,10 @@ function narrowTags(tags: readonly string[], f: TagFilter): string[] {
   const re = f.regex === undefined ? undefined : compileRegex(f.regex);
   let out = tags.filter((t) => re === undefined || re.test(t));
   if (f.semver !== undefined) {
-    const range = f.semver;
+    const range = parseRange(f.semver);
     out = out.filter((t) => {
       const v = tagVersion(t);
-      return v !== null && semver.satisfies(v, range, { loose: true, includePrerelease: false });
+      return v !== null && range.test(v);
     });
   }
   if (f.newest !== undefined) {

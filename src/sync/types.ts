@@ -106,7 +106,7 @@ export interface SyncSummary {
 }
 
 export type SyncEvent =
-  | { type: "repository"; source: string; destination: string; tags: number }
+  | { type: "repository"; source: string; destination: string; tags: number; /** Set when regex/semver/newest matched no tag: the filter, for a note. */ unmatched?: string }
   | { type: "image"; item: ImageItem }
   | { type: "referrer"; item: ReferrerItem }
   | { type: "repository-failed"; failure: RepositoryFailure }
@@ -120,4 +120,6 @@ export interface RegistrySettings {
   insecure?: boolean;
   caFile?: string;
   retries?: number;
+  /** Token realms on an unrelated site that may receive the credential (`--trust-realm`). */
+  trustRealms?: string[];
 }

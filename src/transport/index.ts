@@ -1,4 +1,4 @@
-import type { Location } from "../ref/location.js";
+import type { Location, RegistryLocation } from "../ref/location.js";
 import type { Credentials, ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "./types.js";
 
 /**
@@ -33,6 +33,23 @@ export async function openDestination(loc: Location, opts: TransportOptions = {}
   }
 }
 
+/**
+ * An archive on standard input can be read once; commands that open it
+ * several times (`--all-tags`: the tag list, then each tag) get it saved to
+ * a temporary file first, and its location rewritten to that file. `fn`'s
+ * location is the file; the file is removed when `fn` settles.
+ */
+export async function withReplayableInput<T>(loc: Location, opts: TransportOptions, fn: (loc: Location) => Promise<T>): Promise<T> {
+  if ((loc.transport !== "oci-archive" && loc.transport !== "docker-archive") || loc.path !== "-") return fn(loc);
+  const { spoolInput } = await import("./archive/staging.js");
+  const spooled = await spoolInput(opts.stdin, opts);
+  try {
+    return await fn({ ...loc, path: spooled.file });
+  } finally {
+    await spooled.cleanup();
+  }
+}
+
 export async function openReferences(loc: Location, opts: TransportOptions = {}): Promise<ReferenceStore> {
   switch (loc.transport) {
     case "docker":
@@ -58,3 +75,11 @@ export async function listCatalog(domain: string, opts: TransportOptions = {}): 
 export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions, source?: string, signal?: AbortSignal): Promise<void> {
   return (await import("./registry/index.js")).verifyCredentials(host, creds, opts, source, signal);
 }
+
+/** What a registry announces about its rate limit for a repository (`dray ratelimit`): one manifest HEAD. */
+export async function registryRateLimit(loc: RegistryLocation, opts: TransportOptions, signal?: AbortSignal): Promise<import("./registry/index.js").RateLimitReport> {
+  return (await import("./registry/index.js")).rateLimitOf(loc, opts, signal);
+}
+
+export { describeRateLimit, lastRateLimit, onRateLimit, type RateLimitInfo } from "./registry/ratelimit.js";
+export type { RateLimitReport } from "./registry/index.js";

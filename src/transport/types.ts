@@ -18,6 +18,8 @@ export interface TransportOptions {
   creds?: Credentials;
   /** How messages name `creds` when the registry refuses them (default `--creds`): `--src-creds`, `dray login (user "alice")`. */
   credsSource?: string;
+  /** `--trust-realm HOST` (repeatable): token realms on an unrelated site that may receive the credential. */
+  trustRealms?: string[];
   /** `--authfile`: a containers auth.json tried before the default files. */
   authFile?: string;
   /** Plain HTTP or unverified TLS for non-loopback registries. */
@@ -85,6 +87,13 @@ export interface ImageDestination {
    * manifest is already there.
    */
   currentDigest(): Promise<Digest | undefined>;
+  /**
+   * The digest `tag` names in the destination's repository now (undefined
+   * when it names none, or when the destination cannot tell cheaply). Asked
+   * by `--all-tags` before each tag's PUT: registries with immutable tags
+   * (ECR, Harbor, Artifactory) refuse even a PUT that changes nothing.
+   */
+  tagDigest?(tag: string): Promise<Digest | undefined>;
   /** True when the destination already holds the blob (one HEAD, one stat). */
   hasBlob(desc: Descriptor): Promise<boolean>;
   /**

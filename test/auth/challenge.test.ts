@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { findChallenge, formatChallenges, parseChallenges, type Challenge } from "../../src/auth/challenge.js";
+import { findChallenge, formatChallenges, lenientChallenge, parseChallengeHeaders, parseChallenges, type Challenge } from "../../src/auth/challenge.js";
 import { isDrayError } from "../../src/errors.js";
 
 describe("parseChallenges: known headers", () => {
@@ -113,5 +113,17 @@ describe("parseChallenges: properties", () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("lenient WWW-Authenticate fallback", () => {
+  it("reads realm, service and scope where the strict grammar refuses the header", () => {
+    const heard: string[] = [];
+    const got = parseChallengeHeaders('Bearer realm="https://a.test/token" service="reg" scope="repository:x:pull"', (h) => heard.push(h));
+    assert.deepEqual(got, [{ scheme: "bearer", params: { realm: "https://a.test/token", service: "reg", scope: "repository:x:pull" } }]);
+    assert.equal(heard.length, 1);
+    assert.deepEqual(lenientChallenge('Bearer realm="https://a.test/token'), { scheme: "bearer", params: { realm: "https://a.test/token" } });
+    assert.equal(lenientChallenge("Bearer ,,,"), undefined);
+    assert.throws(() => parseChallengeHeaders("Bearer ,,, =="));
   });
 });

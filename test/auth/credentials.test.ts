@@ -239,6 +239,23 @@ describe("credential sources used by the registry transport (htpasswd registry)"
     assert.deepEqual(await pull(), image.manifest.bytes);
   });
 
+  // containers-auth.json(5): "registry.example.com/team/app" keys, the most specific match wins (issue 19, bug 8).
+  it("containers auth.json: a key scoped to the repository or its namespace is used; the most specific wins", async () => {
+    sb.dockerConfig({ auths: {} });
+    sb.containersAuth({ auths: { [`${reg.host}/creds`]: { auth: auth() } } });
+    assert.deepEqual(await pull(), image.manifest.bytes, "a namespace key alone serves creds/img");
+    sb.containersAuth({ auths: { [reg.host]: { auth: b64("wrong:wrong") }, [`${reg.host}/creds/img`]: { auth: auth() }, [`${reg.host}/other`]: { auth: b64("x:y") } } });
+    assert.deepEqual(await pull(), image.manifest.bytes, "the repository's own key beats the host key");
+    sb.containersAuth({ auths: { [reg.host]: { auth: auth() }, [`${reg.host}/creds/img`]: { auth: b64("wrong:wrong") } } });
+    await assert.rejects(pull(), (err: unknown) => isDrayError(err) && exitCodeFor(err) === 4, "the wrong scoped key is the one used");
+    sb.containersAuth({ auths: {} });
+  });
+
+  it("docker config.json stays host-only: a path in its key is ignored, the host's own key wins", async () => {
+    sb.dockerConfig({ auths: { [reg.host]: { auth: b64("wrong:wrong") }, [`${reg.host}/creds/img`]: { auth: auth() } } });
+    await assert.rejects(pull(), (err: unknown) => isDrayError(err) && exitCodeFor(err) === 4);
+  });
+
   it("--authfile first of all", async () => {
     sb.containersAuth({ auths: { [reg.host]: { auth: b64("wrong:wrong") } } });
     const file = sb.file("given.json", { auths: { [reg.host]: { auth: auth() } } });

@@ -12,6 +12,9 @@ import { dray, drayOk } from "../cli/run.js";
 import { startKeyringSession, type KeyringSession } from "./keychain-session.js";
 import { isolatedEnv } from "./login-env.js";
 
+/** The repository of a tagged location: `dray ls` takes no tag (issue 19). */
+const repoOf = (loc: string): string => loc.replace(/:[^:/]+$/, "");
+
 describe("keychain host names", () => {
   it("files Docker Hub aliases and URL forms under one name", () => {
     assert.equal(keychainHost("https://index.docker.io/v1/"), "docker.io");
@@ -105,12 +108,12 @@ describe("dray login --keychain end to end (htpasswd registry, gnome-keyring und
     assert.equal(session.secretTool(["lookup", "service", `dray:${reg.host}`, "account", reg.username!]), reg.password);
 
     // A later command finds the marker and asks the keychain.
-    assert.equal((await drayOk(["ls", loc], { env })).stdout, "v1\n");
+    assert.equal((await drayOk(["ls", repoOf(loc)], { env })).stdout, "v1\n");
 
     await drayOk(["logout", reg.host], { env });
     assert.equal(session.secretTool(["lookup", "service", `dray:${reg.host}`, "account", reg.username!]), null);
     assert.deepEqual(JSON.parse(await readFile(configPath, "utf8")), { auths: {} });
-    assert.equal((await dray(["ls", loc], { env })).code, 4);
+    assert.equal((await dray(["ls", repoOf(loc)], { env })).code, 4);
     await session.stop();
   });
 

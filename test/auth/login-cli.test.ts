@@ -12,6 +12,9 @@ import { makeTempDir } from "../helpers/tmp.js";
 import { dray, drayOk } from "../cli/run.js";
 import { isolatedEnv } from "./login-env.js";
 
+/** The repository of a tagged location: `dray ls` takes no tag (issue 19). */
+const repoOf = (loc: string): string => loc.replace(/:[^:/]+$/, "");
+
 for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
   describe(`dray login against the ${mode} registry`, () => {
     it("refuses a wrong password (exit 4, nothing written), stores a right one (0600), later commands use it, logout removes it", async () => {
@@ -22,7 +25,7 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
       const loc = `docker://${reg.host}/private/app:v1`;
 
       if (mode === "htpasswd") {
-        const anonymous = await dray(["ls", loc], { env });
+        const anonymous = await dray(["ls", repoOf(loc)], { env });
         assert.equal(anonymous.code, 4, anonymous.stderr);
       }
 
@@ -43,7 +46,7 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
       assert.ok(!ok.stderr.includes(reg.password!), "the password is never printed");
 
       // Read back by later commands: ls, inspect and a copy, with no --creds.
-      assert.equal((await drayOk(["ls", loc], { env })).stdout, "v1\n");
+      assert.equal((await drayOk(["ls", repoOf(loc)], { env })).stdout, "v1\n");
       assert.equal((await drayOk(["digest", loc], { env })).stdout.trim(), image.manifest.digest.toString());
       const out = join(makeTempDir(), "copied");
       const copy = await dray(["copy", loc, `oci:${out}:v1`], { env });
@@ -54,7 +57,7 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
       assert.match(logout.stderr, /Removed login credentials/);
       const after = JSON.parse(await readFile(configPath, "utf8")) as { auths: Record<string, unknown> };
       assert.deepEqual(after.auths, {});
-      if (mode === "htpasswd") assert.equal((await dray(["ls", loc], { env })).code, 4);
+      if (mode === "htpasswd") assert.equal((await dray(["ls", repoOf(loc)], { env })).code, 4);
       const again = await drayOk(["logout", reg.host], { env });
       assert.match(again.stderr, /Not logged in/);
     });

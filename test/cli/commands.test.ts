@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { buildImage, buildIndex, pushImage, type BuiltImage, type BuiltIndex } from "../helpers/fixtures.js";
@@ -79,6 +79,17 @@ describe("dray tag / ls / digest / delete against the registry", () => {
     assert.match(missing.stderr, /^dray: /);
   });
 
+  it("ls refuses parts of a location it would ignore, as skopeo does: --catalog HOST/REPO, REPO:TAG (issue 19)", async () => {
+    const cat = await dray(["ls", "--catalog", `${reg.host}/app`]);
+    assert.equal(cat.code, 2);
+    assert.match(cat.stderr, /^dray: --catalog takes a registry HOST\[:PORT\], not a repository/);
+    for (const loc of [at("app:v1"), `docker://${reg.host}/app@${image.manifest.digest}`]) {
+      const r = await dray(["ls", loc]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^dray: ls lists every tag .* without a tag or digest\n$/);
+    }
+  });
+
   it("ls --catalog HOST lists the repositories", async () => {
     const r = await drayOk(["ls", "--catalog", reg.host]);
     assert.deepEqual(r.stdout.trim().split("\n").sort(), ["app", "multi"]);
@@ -87,6 +98,20 @@ describe("dray tag / ls / digest / delete against the registry", () => {
     assert.deepEqual(json.Repositories.sort(), ["app", "multi"]);
     const both = await dray(["ls", "--catalog", reg.host, at("app")]);
     assert.equal(both.code, 2);
+  });
+
+  it("-f json on digest, tag, ls and delete (issue 19: --format json wherever there is output)", async () => {
+    await pushImage({ url: reg.url }, "fmt", "v1", image);
+    const d = JSON.parse((await drayOk(["digest", "-f", "json", at("fmt:v1")])).stdout) as { Digest: string; Location: string };
+    assert.equal(d.Digest, image.manifest.digest.toString());
+    assert.equal((await drayOk(["digest", "-f", "{{.Digest}}", at("fmt:v1")])).stdout, `${image.manifest.digest}\n`);
+    const t = JSON.parse((await drayOk(["tag", "-f", "json", at("fmt:v1"), "fmt-a", "fmt-b"])).stdout) as { Tagged: string[] };
+    assert.deepEqual(t.Tagged, [at("fmt:fmt-a"), at("fmt:fmt-b")]);
+    assert.equal((await drayOk(["tag", at("fmt:v1"), "fmt-c"])).stdout, "", "no data on stdout by default");
+    const l = JSON.parse((await drayOk(["ls", "-f", "json", at("fmt")])).stdout) as { Tags: string[] };
+    assert.deepEqual(l.Tags.sort(), ["fmt-a", "fmt-b", "fmt-c", "v1"]);
+    const del = JSON.parse((await drayOk(["delete", "-f", "json", at("fmt:fmt-c")])).stdout) as { Digest: string };
+    assert.equal(del.Digest, image.manifest.digest.toString());
   });
 
   it("digest: the manifest digest (index or, with --platform, the child); equals sha256 of skopeo --raw", async () => {
@@ -99,6 +124,18 @@ describe("dray tag / ls / digest / delete against the registry", () => {
     assert.equal(arm.stdout.trim(), index.images[1]!.manifest.digest.toString());
     const byDigest = await drayOk(["digest", `docker://${reg.host}/app@${image.manifest.digest}`]);
     assert.equal(byDigest.stdout.trim(), image.manifest.digest.toString());
+  });
+
+  it("--platform a single image does not have is exit 3 for digest, inspect and copy alike (issue 19, bug 4)", async () => {
+    const own = await drayOk(["digest", "--platform", "linux/amd64", at("app:v1")]);
+    assert.equal(own.stdout, `${image.manifest.digest}\n`, "its own platform picks the image itself");
+    const dir = makeTempDir("dray-platform-");
+    for (const args of [["digest"], ["inspect"], ["inspect", "--raw"], ["inspect", "--config"], ["copy", "-q"]]) {
+      const r = await dray([...args, "--platform", "linux/arm64", at("app:v1"), ...(args[0] === "copy" ? [`oci:${dir}/out:v1`] : [])]);
+      assert.equal(r.code, 3, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stdout, "", `${args.join(" ")} printed nothing on stdout`);
+      assert.match(r.stderr, /platform linux\/arm64 .*single-platform image for linux\/amd64/);
+    }
   });
 
   it("delete: by tag, resolving the digest first; tells on stderr which other tags went with it", async () => {
@@ -184,6 +221,22 @@ describe("dray tag / ls / digest / delete on layouts and archives written by sko
     assert.ok((await skopeoInspectRaw(`${arch}:v2`)).equals(image.manifest.bytes));
     await drayOk(["delete", `${arch}:v1`]);
     assert.equal((await drayOk(["ls", arch])).stdout, "v2\n");
+  });
+
+  it("delete without a reference in a layout or archive is exit 2 and changes nothing (an empty $TAG must not wipe it; issue 19, bug 9)", async () => {
+    const single = join(dir, "single");
+    await drayOk(["copy", "-q", `oci:${join(dir, "layout")}:v1`, `oci:${single}:v1`]);
+    await drayOk(["copy", "-q", `oci:${single}:v1`, `oci:${single}:v1-again`]);
+    await drayOk(["copy", "-q", `oci:${single}:v1`, `oci-archive:${join(dir, "single.tar")}:v1`]);
+    await drayOk(["copy", "-q", `oci:${single}:v1`, `docker-archive:${join(dir, "single.docker.tar")}:example.test/one:v1`]);
+    for (const loc of [`oci:${single}`, `oci-archive:${join(dir, "single.tar")}`, `docker-archive:${join(dir, "single.docker.tar")}`]) {
+      const file = loc.startsWith("oci:") ? join(single, "index.json") : loc.slice(loc.indexOf(":") + 1);
+      const before = await readFile(file);
+      const r = await dray(["delete", loc]);
+      assert.equal(r.code, 2, `${loc}: ${r.stderr}`);
+      assert.match(r.stderr, /^dray: delete needs a reference: .*TAG/);
+      assert.ok((await readFile(file)).equals(before), `${loc} is unchanged`);
+    }
   });
 
   it("docker-archive: ls shows RepoTags, digest is computed locally and stable, tag adds a RepoTag", async () => {

@@ -62,6 +62,13 @@ describe("dray copy --referrers", () => {
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stdout, `${img.manifest.digest}\n`);
     assert.match(again.stderr, /Referrers: 0 copied, 1 up to date, 0 failed/);
+    // --format json reports the referrers too (issue 19).
+    const json = await dray(["copy", "--referrers", "-f", "json", `docker://${src.host}/app:1.0`, `docker://${dst.host}/mirror/app:1.0`]);
+    assert.equal(json.code, 0, json.stderr);
+    const doc = JSON.parse(json.stdout) as { Digest: string; Referrers: { UpToDate: number; Failed: number } };
+    assert.equal(doc.Digest, img.manifest.digest.toString());
+    assert.equal(doc.Referrers.UpToDate, 1);
+    assert.equal(doc.Referrers.Failed, 0);
   });
 
   it("without --referrers only the image arrives: no artifact, no fallback index, no .sig tag", async () => {

@@ -50,15 +50,15 @@ describe("dray copy with a registry", () => {
     proxy.log.length = 0;
     const again = await dray(["copy", "--format", "json", `docker://${proxy.host}/src/app:v1`, `docker://${proxy.host}/recopy/app:v2`]);
     assert.equal(again.code, 0, again.stderr);
-    const summary = JSON.parse(again.stdout) as { blobs: Record<string, number>; bytes: number; digest: string };
+    const summary = JSON.parse(again.stdout) as { Blobs: Record<string, number>; Bytes: number; Digest: string };
     // 3 configs, 3 own layers, 1 shared base layer
-    assert.deepEqual(summary.blobs, { copied: 0, skipped: 7, mounted: 0 });
-    assert.equal(summary.bytes, 0);
+    assert.deepEqual(summary.Blobs, { Copied: 0, Skipped: 7, Mounted: 0 });
+    assert.equal(summary.Bytes, 0);
     assert.equal(uploads(proxy, "recopy/app"), 0);
     assert.equal(proxy.count("GET", /\/blobs\/sha256:/), 0, "no blob read from the source");
     assert.equal(proxy.count("HEAD", /^\/v2\/recopy\/app\/blobs\/sha256:/), 7, "one HEAD per distinct blob");
     assert.equal(proxy.count("PUT", /^\/v2\/recopy\/app\/manifests\//), 4);
-    assert.equal(summary.digest, built.manifest.digest.toString());
+    assert.equal(summary.Digest, built.manifest.digest.toString());
     assert.deepEqual(await skopeoInspectRaw(`docker://${registry.host}/recopy/app:v2`), built.manifest.bytes);
   });
 
@@ -75,8 +75,8 @@ describe("dray copy with a registry", () => {
     proxy.log.length = 0;
     const r = await dray(["copy", "--format", "json", `docker://${proxy.host}/src/app:v1`, `docker://${proxy.host}/mounted/app:v1`]);
     assert.equal(r.code, 0, r.stderr);
-    const summary = JSON.parse(r.stdout) as { blobs: Record<string, number> };
-    assert.deepEqual(summary.blobs, { copied: 0, skipped: 0, mounted: 7 });
+    const summary = JSON.parse(r.stdout) as { Blobs: Record<string, number> };
+    assert.deepEqual(summary.Blobs, { Copied: 0, Skipped: 0, Mounted: 7 });
     assert.equal(proxy.count("POST", /^\/v2\/mounted\/app\/blobs\/uploads\/\?.*mount=sha256/), 7);
     assert.equal(proxy.count(["PATCH", "PUT"], /^\/v2\/mounted\/app\/blobs\/uploads\//), 0);
     assert.equal(proxy.count("GET", /\/blobs\/sha256:/), 0);

@@ -115,6 +115,16 @@ describe("dray copy on a terminal", () => {
     assert.deepEqual(finalScreen(quiet.raw).map((l) => l.trim()), [quiet.raw.trim()]);
     assert.match(quiet.raw.trim(), /^sha256:[0-9a-f]{64}$/);
   });
+
+  it("an archive to - on a terminal is refused, as docker save does; reading one from - on a terminal does not wait (issue 19)", async () => {
+    const out = await onPty(["copy", "--platform", "linux/amd64", `oci:${src}:v1`, "docker-archive:-"]);
+    assert.equal(out.code, 2, out.raw);
+    assert.match(out.raw, /dray: refusing to write an archive to a terminal/);
+    assert.ok(!out.raw.includes("ustar"), "no tar bytes reached the terminal");
+    const input = await onPty(["copy", "oci-archive:-", `oci:${dir}/from-tty:v1`]);
+    assert.equal(input.code, 2, input.raw);
+    assert.match(input.raw, /dray: standard input is a terminal/);
+  });
 });
 
 describe("resolveMode", () => {

@@ -63,10 +63,10 @@ describe("dray copy between OCI layouts", () => {
     assert.equal((await dray(["cp", "-q", `oci:${src}:v1`, `oci:${dst}:v1`])).code, 0);
     const r = await dray(["cp", "--format", "json", `oci:${src}:v1`, `oci:${dst}:v2`]);
     assert.equal(r.code, 0, r.stderr);
-    const summary = JSON.parse(r.stdout) as { blobs: { copied: number; skipped: number }; manifests: number; bytes: number };
-    assert.deepEqual(summary.blobs, { copied: 0, skipped: 10, mounted: 0 });
-    assert.equal(summary.bytes, 0);
-    assert.equal(summary.manifests, 4);
+    const summary = JSON.parse(r.stdout) as { Blobs: { Copied: number; Skipped: number }; Manifests: number; Bytes: number };
+    assert.deepEqual(summary.Blobs, { Copied: 0, Skipped: 10, Mounted: 0 });
+    assert.equal(summary.Bytes, 0);
+    assert.equal(summary.Manifests, 4);
   });
 
   it("--format json prints one summary document and --digestfile writes the digest", async () => {
@@ -75,14 +75,57 @@ describe("dray copy between OCI layouts", () => {
     const r = await dray(["copy", "--format", "json", "--digestfile", digestFile, `oci:${src}:v1`, `oci:${dst}:v1`]);
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as Record<string, unknown>;
-    assert.equal(s.source, `oci:${src}:v1`);
-    assert.equal(s.destination, `oci:${dst}:v1`);
-    assert.equal(s.digest, built.manifest.digest.toString());
-    assert.equal(s.mediaType, "application/vnd.oci.image.index.v1+json");
-    assert.equal(s.manifests, 4);
-    assert.deepEqual(s.blobs, { copied: 10, skipped: 0, mounted: 0 });
-    assert.equal(typeof s.seconds, "number");
+    // skopeo's capitalised keys, as inspect, ls and delete print (issue 19, bug 3); every key present
+    assert.deepEqual(Object.keys(s).sort(), ["Blobs", "Bytes", "Destination", "Digest", "Manifests", "MediaType", "Notice", "Platforms", "Referrers", "Seconds", "Source", "UpToDate"]);
+    assert.equal(s.Source, `oci:${src}:v1`);
+    assert.equal(s.Destination, `oci:${dst}:v1`);
+    assert.equal(s.Digest, built.manifest.digest.toString());
+    assert.equal(s.MediaType, "application/vnd.oci.image.index.v1+json");
+    assert.equal(s.Manifests, 4);
+    assert.deepEqual(s.Blobs, { Copied: 10, Skipped: 0, Mounted: 0 });
+    assert.equal(typeof s.Seconds, "number");
+    assert.equal(s.Platforms, null);
     assert.equal(await readFile(digestFile, "utf8"), built.manifest.digest.toString());
+  });
+
+  it("--format templates use the JSON keys; a field the summary lacks is exit 2 before anything moves (issue 19, bug 3)", async () => {
+    const ok = await dray(["copy", "--format", "{{.Digest}} {{.Blobs.Copied}}", `oci:${src}:v1`, `oci:${join(dir, "tpl")}:v1`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, `${built.manifest.digest} 10\n`);
+    const empty = await dray(["copy", "-q", "--format", "{{if .UpToDate}}same{{end}}", `oci:${src}:v1`, `oci:${join(dir, "tpl2")}:v1`]);
+    assert.equal(empty.stdout, "\n", "an empty result is still one line");
+    const dst = join(dir, "tpl-typo");
+    const typo = await dray(["copy", "--format", "{{.digest}}", `oci:${src}:v1`, `oci:${dst}:v1`]);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /^dray: invalid --format template: no field "digest" in the output \(it has Source, Destination, Digest/);
+    assert.equal(existsSync(dst), false, "nothing was written");
+    const fn = await dray(["copy", "--format", "{{title .Digest}}", `oci:${src}:v1`, `oci:${dst}:v1`]);
+    assert.equal(fn.code, 2);
+    assert.match(fn.stderr, /function "title" not defined/);
+  });
+
+  it("--progress none and -q keep stderr empty (also with an archive on stdout); -q with --progress json is exit 2 (issue 19)", async () => {
+    const none = await dray(["copy", "--progress", "none", `oci:${src}:v1`, `oci:${join(dir, "none")}:v1`]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(none.stderr, "");
+    assert.equal(none.stdout, `${built.manifest.digest}\n`);
+    const quiet = await dray(["copy", "-q", "--platform", "linux/amd64", `oci:${src}:v1`, "oci-archive:-"]);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stderr, "", "no digest on stderr under -q");
+    const both = await dray(["copy", "-q", "--progress", "json", `oci:${src}:v1`, `oci:${join(dir, "both")}:v1`]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /^dray: -q and --progress json contradict each other/);
+  });
+
+  it("--digestfile into a missing folder is exit 2 before anything is copied (issue 19)", async () => {
+    const dst = join(dir, "digestfile-missing");
+    const r = await dray(["copy", "--digestfile", join(dir, "no", "such", "d.txt"), `oci:${src}:v1`, `oci:${dst}:v1`]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^dray: --digestfile .*d\.txt: the folder .*such does not exist\n$/);
+    assert.equal(existsSync(dst), false, "nothing was copied");
+    const isDir = await dray(["copy", "--digestfile", dir, `oci:${src}:v1`, `oci:${dst}:v1`]);
+    assert.equal(isDir.code, 2);
+    assert.match(isDir.stderr, /is a directory; give a file name/);
   });
 
   it("--platform writes a new index of just that platform and prints its digest", async () => {
@@ -178,8 +221,8 @@ describe("dray copy to an archive on stdout", () => {
     await writeOciLayout(src, built, "v1");
     const r = await dray(["copy", "--format", "json", "--platform", "linux/arm64", `oci:${src}:v1`, "docker-archive:-"]);
     assert.equal(r.code, 0, r.stderr);
-    const summary = JSON.parse(r.stderr.slice(r.stderr.indexOf("{"))) as { digest: string; platforms: string[] };
-    assert.deepEqual(summary.platforms, ["linux/arm64/v8"]);
+    const summary = JSON.parse(r.stderr.slice(r.stderr.indexOf("{"))) as { Digest: string; Platforms: string[] };
+    assert.deepEqual(summary.Platforms, ["linux/arm64/v8"]);
     const tarFile = join(dir, "out.tar");
     await (await import("node:fs/promises")).writeFile(tarFile, r.stdoutBytes);
     const raw = await skopeoInspectRaw(`docker-archive:${tarFile}`);

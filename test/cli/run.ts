@@ -16,6 +16,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   timeoutMs?: number;
+  /** Run as this user (the tests run as root; a permission test must run as someone the kernel refuses). */
+  user?: { uid: number; gid: number };
 }
 
 const fromSource = import.meta.url.endsWith(".ts");
@@ -27,6 +29,7 @@ export async function dray(args: string[], opts: RunOptions = {}): Promise<DrayR
   const child = spawn(process.execPath, nodeArgs, {
     env: { ...process.env, NO_COLOR: "1", ...opts.env },
     cwd: opts.cwd,
+    ...opts.user,
     stdio: ["pipe", "pipe", "pipe"],
   });
   const out: Buffer[] = [];

@@ -24,8 +24,12 @@ function openssl(args: string[], cwd: string): void {
 
 const EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
-/** A CA and a server certificate valid for IP:127.0.0.1, IP:::1 and DNS:localhost, written under `dir`. */
-export function makeCertificates(dir: string): Certificates {
+/**
+ * A CA and a server certificate valid for IP:127.0.0.1, IP:::1 and
+ * DNS:localhost, plus the DNS `names` given (the vendor emulation's
+ * registry.example.test and friends), written under `dir`.
+ */
+export function makeCertificates(dir: string, names: readonly string[] = []): Certificates {
   mkdirSync(dir, { recursive: true });
   openssl(
     ["req", "-x509", ...EC_KEY, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=dray test CA",
@@ -39,7 +43,7 @@ export function makeCertificates(dir: string): Certificates {
       "basicConstraints=CA:FALSE",
       "keyUsage=critical,digitalSignature,keyEncipherment",
       "extendedKeyUsage=serverAuth",
-      "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost",
+      `subjectAltName=${["IP:127.0.0.1", "IP:::1", "DNS:localhost", ...names.map((n) => `DNS:${n}`)].join(",")}`,
       "",
     ].join("\n"),
   );

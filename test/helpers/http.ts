@@ -2,7 +2,7 @@
 // own transport: it is the reference dray is tested against. It answers a 401
 // the way the distribution spec describes (Basic, or Bearer via the realm in
 // WWW-Authenticate) and trusts a test CA for TLS registries.
-import { Agent, fetch as undiciFetch, type Headers } from "undici";
+import { Agent, ProxyAgent, fetch as undiciFetch, type Dispatcher, type Headers } from "undici";
 
 /** What the client needs to know about a registry (a RegistryHandle or a proxy in front of one). */
 export interface RegistryTarget {
@@ -11,6 +11,8 @@ export interface RegistryTarget {
   password?: string;
   /** PEM of a CA to trust (tls mode). */
   caPem?: string;
+  /** A forward proxy to go through (the vendor emulation's named hosts). */
+  proxyUrl?: string;
 }
 
 export interface TestRequestInit {
@@ -57,14 +59,15 @@ function scopeFor(path: string, method: string): string | undefined {
 }
 
 export class TestRegistryClient {
-  private readonly dispatcher: Agent | undefined;
+  private readonly dispatcher: Dispatcher | undefined;
   private readonly tokens = new Map<string, string>();
   private basic = false;
   /** Every request sent, in order (`METHOD path`), so tests can check what the reference client did. */
   readonly sent: string[] = [];
 
   constructor(readonly target: RegistryTarget) {
-    this.dispatcher = target.caPem ? new Agent({ connect: { ca: target.caPem } }) : undefined;
+    if (target.proxyUrl) this.dispatcher = new ProxyAgent({ uri: target.proxyUrl, requestTls: target.caPem ? { ca: target.caPem } : {} });
+    else this.dispatcher = target.caPem ? new Agent({ connect: { ca: target.caPem } }) : undefined;
   }
 
   private basicHeader(): string | undefined {

@@ -21,6 +21,8 @@ export type ProxyAction =
   | { kind: "redirect"; status?: 301 | 302 | 303 | 307 | 308 }
   /** Forward, then set (or with value undefined, remove) a response header. */
   | { kind: "replaceHeader"; name: string; value: string | undefined }
+  /** Forward, then set (or with undefined, remove) several response headers (Docker Hub's RateLimit-* on every manifest answer). */
+  | { kind: "setHeaders"; headers: Record<string, string | undefined> }
   /**
    * Forward, then replace the response body with `body(original)`. Content-Length
    * follows the new body unless `contentLength: "original"` keeps the upstream
@@ -112,6 +114,13 @@ function matches(method: string, path: string, wantMethod?: string | string[], w
   return typeof wantPath === "string" ? path.includes(wantPath) : wantPath.test(path);
 }
 
+/** Sets (or, with undefined, removes) a header whatever the case of its existing name. */
+function setHeader(headers: Record<string, string | string[]>, name: string, value: string | undefined): void {
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name.toLowerCase()) ?? name;
+  if (value === undefined) delete headers[key];
+  else headers[key] = value;
+}
+
 /** A 429 rule's headers with Retry-After in seconds or as an HTTP-date. */
 export function retryAfter(value: number | Date): Record<string, string> {
   return { "Retry-After": typeof value === "number" ? String(value) : value.toUTCString() };
@@ -178,7 +187,8 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
 
   const upstreamRequest = (method: string, path: string, headers: IncomingHttpHeaders): ClientRequest => {
     // The registry builds Location URLs from Host and X-Forwarded-Proto: both must name the proxy.
-    const fwd = { ...forwardHeaders(headers), "x-forwarded-proto": "http" };
+    // Behind the vendor emulation's TLS-terminating forward proxy the client spoke https: keep what it said.
+    const fwd = { ...forwardHeaders(headers), "x-forwarded-proto": headers["x-forwarded-proto"] ?? "http" };
     const opts = { protocol: base.protocol, hostname: base.hostname, port: base.port, method, path, headers: fwd };
     return base.protocol === "https:" ? httpsRequest({ ...opts, ca: upstream.caPem }) : httpRequest(opts);
   };
@@ -282,21 +292,14 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
   async function respond(ur: IncomingMessage, res: ServerResponse, action: ProxyAction | undefined): Promise<void> {
     const status = ur.statusCode ?? 502;
     const headers = forwardHeaders(ur.headers);
-    if (action?.kind === "replaceHeader") {
-      const name = Object.keys(headers).find((k) => k.toLowerCase() === action.name.toLowerCase()) ?? action.name;
-      if (action.value === undefined) delete headers[name];
-      else headers[name] = action.value;
-    }
+    if (action?.kind === "replaceHeader") setHeader(headers, action.name, action.value);
+    if (action?.kind === "setHeaders") for (const [name, value] of Object.entries(action.headers)) setHeader(headers, name, value);
     if (action?.kind === "replaceBody") {
       const chunks: Buffer[] = [];
       for await (const c of ur) chunks.push(c as Buffer);
       const body = action.body(Buffer.concat(chunks));
       if (action.contentLength !== "original") headers["content-length"] = String(body.length);
-      for (const [name, value] of Object.entries(action.headers?.(body) ?? {})) {
-        const key = Object.keys(headers).find((k) => k.toLowerCase() === name.toLowerCase()) ?? name;
-        if (value === undefined) delete headers[key];
-        else headers[key] = value;
-      }
+      for (const [name, value] of Object.entries(action.headers?.(body) ?? {})) setHeader(headers, name, value);
       res.writeHead(status, headers);
       // With the original length, a longer body is cut at the declared size by the client; a shorter one ends early.
       if (action.contentLength === "original") {

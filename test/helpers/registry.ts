@@ -52,6 +52,12 @@ export interface StartRegistryOptions {
   deleteEnabled?: boolean;
   /** token mode: how the token server behaves (anonymous pull, expiry, …). */
   token?: TokenServerOptions;
+  /**
+   * token mode: the realm the registry advertises instead of the token
+   * server's loopback URL (the vendor emulation names it on another host,
+   * e.g. https://auth.example.test/token, reached through the forward proxy).
+   */
+  realm?: string;
 }
 
 const REGISTRY_BIN = "/usr/bin/docker-registry";
@@ -136,7 +142,7 @@ async function setupMode(mode: RegistryMode, dir: string, opts: StartRegistryOpt
       return {
         auth: {
           token: {
-            realm: tokenServer.realm,
+            realm: opts.realm ?? tokenServer.realm,
             service: tokenServer.service,
             issuer: tokenServer.issuer,
             rootcertbundle: tokenServer.certFile,

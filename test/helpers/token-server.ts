@@ -197,6 +197,8 @@ export async function startTokenServer(
     const svc = url.searchParams.get("service") ?? undefined;
     const creds = basicUser(req.headers.authorization);
     if (creds === "malformed") return denied("malformed Authorization header");
+    // A refresh token as the Basic password (what clients send when the OAuth2 POST is missing).
+    if (creds && !valid(creds) && refreshTokens.has(creds.password)) return grant(account.username, scopes, svc, false);
     if (creds && !valid(creds)) return denied("invalid username or password", creds.username);
     return grant(creds?.username, scopes, svc, url.searchParams.get("offline_token") === "true");
   };

@@ -198,10 +198,11 @@ describe("credentials are never printed and never sent where they do not belong"
       const r = await run(["copy", "--creds", credsOf(token), `docker://${pForeignRealm.host}/src/img:v1`, out("foreign-realm")], { env });
       assert.ok(relay.seen.length > 0, "the realm was asked for a token");
       assert.deepEqual(relay.seen.filter((h) => h.authorization !== undefined), [], "no credential went to the other host");
-      assert.match(r.stderr, /realm http:\/\/127\.0\.0\.2:\d+ is on another host/);
+      assert.match(r.stderr, /realm http:\/\/127\.0\.0\.2:\d+ of 127\.0\.0\.1:\d+ is on an unrelated site/);
+      assert.match(r.stderr, /withheld from realm 127\.0\.0\.2:\d+; trust it with --trust-realm 127\.0\.0\.2:\d+\n$/);
       assert.equal(r.code, 4, r.stderr);
       assert.deepEqual((await layoutState(join(dir, "foreign-realm"))).refs, {});
-      return `exit 4; ${relay.seen.length} anonymous token requests to 127.0.0.2, notice: "${r.stderr.split("\n").find((l) => l.includes("another host"))?.slice(0, 120)}"`;
+      return `exit 4; ${relay.seen.length} anonymous token requests to 127.0.0.2, notice: "${r.stderr.split("\n").find((l) => l.includes("unrelated site"))?.slice(0, 120)}"`;
     },
   );
 

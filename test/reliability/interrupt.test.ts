@@ -37,7 +37,10 @@ startResults(import.meta.url);
 
 type Dest = "registry" | "oci" | "oci-archive" | "docker-archive";
 type Point = "manifests" | "mid-blob" | "last-blob" | "tag-put";
-type Sig = "SIGINT" | "SIGKILL";
+type Sig = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGKILL";
+
+/** SIGTERM (CI cancellation, `timeout`, Kubernetes) and SIGHUP end a run like Ctrl-C, with the shell's 128+N code (issue 19, bug 1). */
+const EXIT_AFTER: Record<Exclude<Sig, "SIGKILL">, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
 let src: RegistryHandle;
 let dstReg: RegistryHandle;
@@ -93,6 +96,8 @@ interface Target {
   state(): Promise<unknown>;
   /** After the follow-up copy: skopeo reads the new image; returns a note. */
   verify(): Promise<string>;
+  /** The local folder the copy writes temporaries into (none for a registry). */
+  folder?: string;
   /** Blobs the copy moves (for last-blob). */
   blobs: number;
   platformArgs: string[];
@@ -119,6 +124,7 @@ async function target(dest: Dest, name: string): Promise<Target> {
       await writeOciLayout(dir, old, "v1");
       return {
         loc: `oci:${dir}:v2`,
+        folder: dir,
         state: async () => {
           const st = await layoutState(dir);
           return { index: await readFile(join(dir, "index.json"), "utf8"), extras: st.extras };
@@ -141,6 +147,7 @@ async function target(dest: Dest, name: string): Promise<Target> {
       assert.equal(made.code, 0, made.stderr);
       return {
         loc: dest === "oci-archive" ? `oci-archive:${file}:v2` : `docker-archive:${file}:dray/new:v2`,
+        folder,
         state: async () => ({ listing: (await readdir(folder)).filter((n) => n !== "seed").sort(), tree: await snapshotTree(folder) }),
         verify: async () => {
           if (dest === "oci-archive") return assertHolds(`oci-archive:${file}:v2`, img);
@@ -179,17 +186,23 @@ async function interrupt(dest: Dest, point: Point, sig: Sig): Promise<string> {
   const stopMs = Date.now() - sentAt;
   pSrc.clearRules();
   pDst.clearRules();
-  if (sig === "SIGINT") {
-    assert.equal(r.code, 130, `exit code after SIGINT; stderr:\n${r.stderr}`);
-    assert.match(r.stderr, /dray: interrupted/);
-    assert.ok(stopMs < 5_000, `stopped within 5 s of SIGINT (${stopMs} ms)`);
+  if (sig !== "SIGKILL") {
+    assert.equal(r.code, EXIT_AFTER[sig], `exit code after ${sig}; stderr:\n${r.stderr}`);
+    assert.match(lastLine(r.stderr), /^dray: interrupted/);
+    assert.equal(r.stderr.split("\n").filter((l) => l.startsWith("dray:")).length, 1, `one message line on stderr:\n${r.stderr}`);
+    assert.ok(stopMs < 5_000, `stopped within 5 s of ${sig} (${stopMs} ms)`);
     assert.deepEqual(await t.state(), before, "the destination is as it was");
     if (dest === "oci") await assertBlobsIntact(t.loc.slice(4, -3));
-    return `exit 130 ${stopMs} ms after SIGINT; destination as before (${dest === "registry" ? "same tags" : dest === "oci" ? "index.json byte-identical, no temporary left, every blob file verified" : "archive byte-identical, no temporary left"})`;
+    return `exit ${r.code} ${stopMs} ms after ${sig}; destination as before (${dest === "registry" ? "same tags" : dest === "oci" ? "index.json byte-identical, no temporary left, every blob file verified" : "archive byte-identical, no temporary left"})`;
   }
   assert.equal(r.signal, "SIGKILL");
   const again = await run(["copy", "-q", "--src-creds", creds.src, "--dest-creds", creds.dst, ...t.platformArgs, `docker://${pSrc.host}/src/img:v1`, t.loc]);
   assert.equal(again.code, 0, `the copy after SIGKILL exited ${again.code}: ${lastLine(again.stderr)}\n${again.stderr}`);
+  if (t.folder) {
+    // The killed run's temporaries (spool folders, .part files, the archive's .tmp) are swept by the next run.
+    const left = (await readdir(t.folder)).filter((n) => n.startsWith(".") && n.includes("dray-") && !n.startsWith(".dray-lock"));
+    assert.deepEqual(left, [], `temporaries of the killed run left in ${t.folder}`);
+  }
   const note = await t.verify();
   return `killed; the next copy exits 0; ${note}`;
 }
@@ -204,6 +217,8 @@ const CASES: InterruptCase[] = [];
 for (const dest of ["registry", "oci", "oci-archive", "docker-archive"] as const) {
   for (const point of ["mid-blob", "last-blob"] as const) for (const sig of ["SIGINT", "SIGKILL"] as const) CASES.push({ dest, point, sig });
 }
+for (const dest of ["registry", "oci", "oci-archive", "docker-archive"] as const) CASES.push({ dest, point: "mid-blob", sig: "SIGTERM" });
+CASES.push({ dest: "oci-archive", point: "mid-blob", sig: "SIGHUP" });
 CASES.push({ dest: "oci", point: "manifests", sig: "SIGINT" });
 CASES.push({ dest: "registry", point: "manifests", sig: "SIGINT" });
 CASES.push({ dest: "registry", point: "tag-put", sig: "SIGINT" });

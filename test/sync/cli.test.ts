@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import type { SyncSummary } from "../../src/sync/types.js";
+
+/** The parts of `dray sync --format json` these tests read (skopeo-style keys). */
+interface SyncJson {
+  Repositories: number;
+  Images: Record<string, number>;
+  Referrers: Record<string, number>;
+}
 import { buildImage, buildIndex, pushImage, type BuiltImage, type BuiltIndex } from "../helpers/fixtures.js";
 import { startProxy, type FaultProxy } from "../helpers/proxy.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
@@ -91,9 +97,10 @@ describe("dray sync (command line)", () => {
     let fromB = b.log.length;
     const r1 = await dray(["sync", "--file", file, "--format", "json"], { env: env() });
     assert.equal(r1.code, 0, r1.stderr);
-    const s1 = JSON.parse(r1.stdout) as SyncSummary;
-    assert.deepEqual(s1.images, { copied: 5, upToDate: 0, failed: 0, planned: 0 });
-    assert.deepEqual(s1.referrers, { copied: 2, upToDate: 0, failed: 0, planned: 0 });
+    // skopeo's capitalised keys, like every other command's JSON (issue 19, bug 3)
+    const s1 = JSON.parse(r1.stdout) as SyncJson;
+    assert.deepEqual(s1.Images, { Copied: 5, UpToDate: 0, Failed: 0, Planned: 0 });
+    assert.deepEqual(s1.Referrers, { Copied: 2, UpToDate: 0, Failed: 0, Planned: 0 });
     assert.match(r1.stderr, /^copied {6}docker:\/\/.*team\/app:1\.3\.0 -> docker:\/\/.*mirror\/team\/app:1\.3\.0 sha256:/m);
     assert.match(r1.stderr, /^copied {6}referrer sha256-[0-9a-f]{64}\.sig of sha256:/m);
     assert.match(r1.stderr, /Synced 3 repositories in [\d.]+ s: images 5 copied, 0 up to date, 0 failed; referrers 2 copied, 0 up to date, 0 failed; blobs \d+ copied/);
@@ -152,10 +159,10 @@ describe("dray sync (command line)", () => {
 
     const back = await dray(["sync", `oci:${usb}`, `${b.host}/restored`, "--format", "json"], { env: env() });
     assert.equal(back.code, 0, back.stderr);
-    const s = JSON.parse(back.stdout) as SyncSummary;
-    assert.equal(s.repositories, 3);
-    assert.deepEqual(s.images, { copied: 5, upToDate: 0, failed: 0, planned: 0 });
-    assert.deepEqual(s.referrers, { copied: 2, upToDate: 0, failed: 0, planned: 0 });
+    const s = JSON.parse(back.stdout) as SyncJson;
+    assert.equal(s.Repositories, 3);
+    assert.deepEqual(s.Images, { Copied: 5, UpToDate: 0, Failed: 0, Planned: 0 });
+    assert.deepEqual(s.Referrers, { Copied: 2, UpToDate: 0, Failed: 0, Planned: 0 });
     assert.deepEqual(await listTags(regB, "restored/team/app"), ["1.2.0", "1.3.0", `sha256-${h}`, `sha256-${h}.sig`]);
     assert.deepEqual(await fetchManifest(regB, "restored/team/app", `sha256-${h}`), sigIndex.bytes);
     assert.deepEqual(await fetchManifest(regB, "restored/team/app", `sha256-${h}.sig`), cosign.manifest.bytes);
@@ -174,6 +181,16 @@ describe("dray sync (command line)", () => {
     const r = await dray(["sync", `${a.host}/team/tool`, `${b.host}/single/tool`, "--tag-regex", "^v2"], { env: env() });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await listTags(regB, "single/tool"), ["v2.0"]);
+  });
+
+  it("--semver '>=2.1-rc' takes the pre-release and later versions; a filter that matches nothing says so, exit 0 (issue 19, bug 5)", async () => {
+    for (const t of ["2.0.0", "2.1-rc", "2.1.0"]) await pushImage(regA, "team/pre", t, await buildImage({ seed: `cli-pre-${t}` }));
+    const r = await dray(["sync", `${a.host}/team/pre`, `${b.host}/pre/app`, "--semver", ">=2.1-rc"], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await listTags(regB, "pre/app"), ["2.1-rc", "2.1.0"]);
+    const none = await dray(["sync", `${a.host}/team/pre`, `${b.host}/pre/none`, "--semver", ">=9"], { env: env() });
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stderr, /no tag of .*team\/pre matches semver ">=9"/);
   });
 
   it("a bad file is a usage error naming the line", async () => {

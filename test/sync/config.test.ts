@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { SyncConfigError } from "../../src/errors.js";
 import { parseSyncConfig } from "../../src/sync/config.js";
-import { selectTags, tagVersion } from "../../src/sync/filter.js";
+import { checkTagFilter, selectTags, tagVersion } from "../../src/sync/filter.js";
 import { findLayouts } from "../../src/sync/expand.js";
 import { parseReferrerTag } from "../../src/oci/referrer-tags.js";
 import { Digest } from "../../src/oci/digest.js";
@@ -94,6 +94,19 @@ describe("tag selection", () => {
     assert.deepEqual(selectTags(tags, { names: ["latest", "gone"], newest: 1 }), { tags: ["3.19", "latest"], missing: ["gone"] });
     assert.equal(tagVersion("3.19")?.version, "3.19.0");
     assert.equal(tagVersion("latest"), null);
+  });
+
+  it("pre-releases: `2.1-rc` is 2.1.0-rc in tags and in ranges; a range naming one takes pre-releases (issue 19, bug 5)", () => {
+    const pre = ["2.0.0", "2.1-rc", "2.1.0-rc.2", "v2.1", "2.2.0-beta.1", "3-alpha", "1.9.9-rc.1", "latest"];
+    assert.equal(tagVersion("2.1-rc")?.version, "2.1.0-rc");
+    assert.equal(tagVersion("3-alpha")?.version, "3.0.0-alpha");
+    assert.deepEqual(selectTags(pre, { semver: ">=2.1-rc" }).tags, ["2.1-rc", "2.1.0-rc.2", "v2.1", "2.2.0-beta.1", "3-alpha"]);
+    assert.deepEqual(selectTags(pre, { semver: ">=2.1.0-rc" }).tags, ["2.1-rc", "2.1.0-rc.2", "v2.1", "2.2.0-beta.1", "3-alpha"]);
+    assert.deepEqual(selectTags(pre, { semver: ">=2.1-rc <2.2" }).tags, ["2.1-rc", "2.1.0-rc.2", "v2.1"]);
+    assert.deepEqual(selectTags(pre, { semver: ">=2" }).tags, ["2.0.0", "v2.1"], "no pre-release unless the range names one");
+    assert.deepEqual(selectTags(pre, { semver: "^2.1-rc.2", newest: 1 }).tags, ["2.2.0-beta.1"]);
+    checkTagFilter({ semver: ">=2.1-rc" });
+    assert.throws(() => checkTagFilter({ semver: ">=2.1-rc-" + "." }), /invalid semver range/);
   });
 
   it("reads the referrer tag grammar", () => {

@@ -1,24 +1,35 @@
-import { writeFile } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { access, stat, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { copy, copyAllTags, type CopyLocationOptions } from "../../copy/index.js";
 import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
-import { UsageError } from "../../errors.js";
+import { IoError, UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
-import { parseFormat, render, type OutputFormat } from "../output.js";
+import { parseFormat, render, skopeoKeys } from "../output.js";
 import { createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
 import type { CopyFlags } from "./copy.js";
 
 /** The copy command's body, loaded only when `dray copy` runs (it pulls in the engine and the renderers). */
 export async function runCopy(ctx: CliContext, srcText: string, dstText: string, flags: CopyFlags): Promise<void> {
   const format = parseFormat(flags.format);
+  // A template naming a field the summary lacks fails now, before anything moves.
+  if (format.kind === "template") format.template.check(flags.allTags ? allTagsJson(SHAPE_ALL_TAGS) : copyJson(SHAPE_COPY));
   const src = parseLocation(srcText);
   const dst = parseLocation(dstText);
   if (flags.allTags && flags.digestfile) throw new UsageError("--digestfile names one image; it cannot be used with --all-tags");
   const quiet = flags.quiet === true;
+  // -q is silence; --progress json asks for output: saying both is a contradiction, not a choice for us to make.
+  if (quiet && (flags.progress === "json" || flags.progress === "plain" || flags.progress === "bar")) {
+    throw new UsageError(`-q and --progress ${flags.progress} contradict each other: -q prints nothing on stderr`);
+  }
+  if (flags.digestfile) await checkWritableFile(flags.digestfile, "--digestfile");
   const progressMode = resolveMode(flags.progress, quiet, ctx.stderr as TerminalInfo);
   const progress = await createProgress(flags.progress, ctx, quiet);
+  // `--progress none` and `-q`: no progress and no summary line on stderr (README: "`none` or `-q` is silent").
+  const silent = quiet || flags.progress === "none";
   const opts: CopyLocationOptions = {
     platforms: (flags.platform ?? []).map(parsePlatform),
     signal: ctx.signal,
@@ -33,9 +44,10 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     if (flags.allTags) {
       const summary = await copyAllTags(src, dst, opts);
       progress.stop();
-      if (flags.referrers) await copyReferrers(ctx, src, dst, summary.tags.map((t) => t.digest), opts, quiet);
-      if (!quiet) ctx.message(describeAllTags(summary));
-      await render(sink, format, summary, (s) => s.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
+      const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, summary.tags.map((t) => t.digest), opts, quiet) : null;
+      if (!silent) ctx.message(describeAllTags(summary));
+      if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
+      await render(sink, format, allTagsJson(summary, referrers), () => summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
       return;
     }
     const summary = await copy(src, dst, opts);
@@ -44,29 +56,79 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     if (!quiet) {
       // Bars and plain lines already showed the notice as it happened.
       if (summary.notice && (progressMode === "none" || progressMode === "json")) ctx.message(`dray: note: ${summary.notice}`);
-      ctx.message(describe(summary));
+      if (!silent) ctx.message(describe(summary));
     }
-    if (flags.referrers) await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet);
-    await renderSummary(sink, format, summary);
+    const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet) : null;
+    if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
+    await render(sink, format, copyJson(summary, referrers), () => `${summary.digest}\n`);
   } finally {
     progress.stop();
   }
 }
 
 /** Referrers follow the image once it has arrived (loaded only with --referrers). */
-async function copyReferrers(ctx: CliContext, src: Location, dst: Location, digests: string[], opts: CopyLocationOptions, quiet: boolean): Promise<void> {
+async function copyReferrers(ctx: CliContext, src: Location, dst: Location, digests: string[], opts: CopyLocationOptions, quiet: boolean): Promise<object> {
   const { copyReferrersAfterCopy } = await import("./copy-referrers-run.js");
-  await copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
+  return copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
+}
+
+/**
+ * An output file's folder must exist and be writable before any work: a
+ * `--digestfile` into a missing folder used to fail after the whole copy.
+ */
+async function checkWritableFile(path: string, flag: string): Promise<void> {
+  const dir = dirname(resolve(path));
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new UsageError(`${flag} ${path}: the folder ${dir} does not exist`);
+  if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new UsageError(`${flag} ${path} is a directory; give a file name`);
+  try {
+    await access(dir, fsConstants.W_OK);
+  } catch {
+    throw new IoError(`${flag} ${path}: cannot write in ${dir} (permission denied)`, { where: path });
+  }
 }
 
 function writesStdout(loc: Location): boolean {
   return (loc.transport === "oci-archive" || loc.transport === "docker-archive") && loc.path === "-";
 }
 
-/** The text form is the digest alone, so `$(dray copy …)` is the digest. */
-function renderSummary(ctx: CliContext, format: OutputFormat, summary: CopySummary): Promise<void> {
-  return render(ctx, format, summary, (s) => `${s.digest}\n`);
+/**
+ * The summary as `--format json` and templates see it: skopeo's capitalised
+ * keys like inspect, ls and delete, and every key present (Platforms and
+ * Notice null when unset) so a template's fields are the same for every copy.
+ */
+function copyJson(s: CopySummary, referrers: object | null = null): unknown {
+  return skopeoKeys({ ...s, platforms: s.platforms ?? null, notice: s.notice ?? null, referrers });
 }
+
+/** `Referrers` is the --referrers summary (copied, up to date, failed, each item), null without --referrers. */
+function allTagsJson(s: AllTagsSummary, referrers: object | null = null): unknown {
+  return skopeoKeys({ ...s, tags: s.tags.map((t) => ({ ...t, platforms: t.platforms ?? null, notice: t.notice ?? null })), referrers });
+}
+
+/** Summaries with every field, for checking a template before the copy. */
+const SHAPE_COPY: CopySummary = {
+  source: "",
+  destination: "",
+  digest: "",
+  mediaType: "",
+  manifests: 0,
+  blobs: { copied: 0, skipped: 0, mounted: 0 },
+  bytes: 0,
+  seconds: 0,
+  upToDate: false,
+  platforms: [""],
+  notice: "",
+};
+const SHAPE_ALL_TAGS: AllTagsSummary = {
+  source: "",
+  destination: "",
+  tags: [{ tag: "", digest: "", mediaType: "", manifests: 0, upToDate: false, platforms: [""], notice: "" }],
+  manifests: 0,
+  blobs: { copied: 0, skipped: 0, mounted: 0 },
+  bytes: 0,
+  seconds: 0,
+};
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -17,7 +17,7 @@ export function register(program: Command, ctx: CliContext): void {
     .alias("rm")
     .description("delete a manifest from a registry, or a reference (and unreferenced blobs) from a layout or archive")
     .argument("<loc>", "image location (registry tag or digest, oci:PATH:REF, oci-archive:FILE:REF, docker-archive:FILE:NAME:TAG)")
-    .option("--format <format>", "text (the deleted digest), json, or a Go template such as '{{.Digest}}'");
+    .option("-f, --format <format>", "text (the deleted digest), json, or a Go template such as '{{.Digest}}'");
   addTransportOptions(cmd);
   cmd.action(async (locText: string, flags: DeleteFlags) => {
     const { runDelete } = await import("./delete-run.js");

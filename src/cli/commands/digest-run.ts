@@ -1,18 +1,19 @@
 import { manifestDigest } from "../../inspect/index.js";
-import { parseLocation } from "../../ref/location.js";
+import { formatLocation, parseLocation } from "../../ref/location.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { writeOut } from "../output.js";
+import { parseFormat, render } from "../output.js";
 import { transportOptions } from "../options.js";
 import type { DigestFlags } from "./digest.js";
 import type { CliContext } from "../context.js";
 
 /** The body of `dray digest`, loaded only when it runs. */
 export async function runDigest(ctx: CliContext, locText: string, flags: DigestFlags): Promise<void> {
+  const format = parseFormat(flags.format);
   const loc = parseLocation(locText);
   const raw = await manifestDigest(loc, {
     transport: transportOptions(flags, ctx),
     signal: ctx.signal,
     ...(flags.platform === undefined ? {} : { platform: parsePlatform(flags.platform) }),
   });
-  await writeOut(ctx, `${raw.digest}\n`);
+  await render(ctx, format, { Location: formatLocation(loc), Digest: raw.digest.toString() }, (v) => `${v.Digest}\n`);
 }

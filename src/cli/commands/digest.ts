@@ -4,6 +4,7 @@ import { addTransportOptions, type TransportFlags } from "../options.js";
 
 export interface DigestFlags extends TransportFlags {
   platform?: string;
+  format?: string;
 }
 
 /** `dray digest LOC`: the manifest digest, computed locally for layouts and archives. */
@@ -12,7 +13,8 @@ export function register(program: Command, ctx: CliContext): void {
     .command("digest")
     .description("print the manifest digest of an image or index")
     .argument("<loc>", "image location")
-    .option("--platform <os/arch[/variant]>", "the digest of this platform's image in an index");
+    .option("--platform <os/arch[/variant]>", "the digest of this platform's image in an index")
+    .option("-f, --format <format>", "text (the digest), json ({\"Digest\": …}), or a Go template such as '{{.Digest}}'");
   addTransportOptions(cmd);
   cmd.action(async (locText: string, flags: DigestFlags) => {
     const { runDigest } = await import("./digest-run.js");

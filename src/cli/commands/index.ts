@@ -8,6 +8,7 @@ import { register as inspect } from "./inspect.js";
 import { register as login } from "./login.js";
 import { register as logout } from "./logout.js";
 import { register as ls } from "./ls.js";
+import { register as ratelimit } from "./ratelimit.js";
 import { register as syncCmd } from "./sync.js";
 import { register as tag } from "./tag.js";
 
@@ -18,4 +19,4 @@ import { register as tag } from "./tag.js";
  */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [copy, inspect, tag, deleteCmd, ls, digest, login, logout, completion, syncCmd];
+export const COMMANDS: readonly RegisterCommand[] = [copy, inspect, tag, deleteCmd, ls, digest, login, logout, completion, syncCmd, ratelimit];

@@ -1,13 +1,16 @@
 import { UsageError } from "../../errors.js";
 import { parseRegistryHost, storeCredential } from "../../auth/login.js";
+import { recordTrustedRealms } from "../../auth/realm-trust.js";
 import { verifyCredentials } from "../../transport/index.js";
 import { transportOptions } from "../options.js";
 import type { LoginFlags } from "./login.js";
 import * as prompt from "../prompt.js";
 import type { CliContext } from "../context.js";
+import { parseFormat, render } from "../output.js";
 
 /** The body of `dray login`, loaded only when it runs. */
 export async function runLogin(ctx: CliContext, hostText: string, flags: LoginFlags): Promise<void> {
+  const format = parseFormat(flags.format);
   const host = parseRegistryHost(hostText);
   const stdin = process.stdin as import("../prompt.js").TtyInput;
   const terminal = stdin.isTTY === true;
@@ -28,6 +31,11 @@ export async function runLogin(ctx: CliContext, hostText: string, flags: LoginFl
   // JSON quoting keeps a user name with odd characters on the error's one line.
   await verifyCredentials(host, creds, transport, `dray login (user ${JSON.stringify(username)})`, ctx.signal);
   const stored = await storeCredential(host, creds, { keychain: flags.keychain === true, notice: (m) => ctx.message(m) });
+  if (flags.trustRealm !== undefined) {
+    const path = await recordTrustedRealms(host, flags.trustRealm);
+    ctx.message(`Token realm ${flags.trustRealm.join(", ")} trusted for ${host}; recorded in ${path}`);
+  }
   ctx.message(stored.keychain ? `Secret stored in the OS keychain; marker written to ${stored.configPath}` : `Credential stored in ${stored.configPath}`);
   ctx.message("Login Succeeded");
+  await render(ctx, format, { Registry: host, Stored: stored.configPath, Keychain: stored.keychain }, () => "");
 }

@@ -1,11 +1,12 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import type { TransportFlags } from "../options.js";
+import { collectTrustRealm, type TransportFlags } from "../options.js";
 
 export interface LoginFlags extends TransportFlags {
   username?: string;
   passwordStdin?: boolean;
   keychain?: boolean;
+  format?: string;
 }
 
 /**
@@ -23,13 +24,17 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--keychain", "keep the secret in the OS keychain; config.json holds only a marker")
     // Only what the check against the registry needs: the credential being tested is the one typed in.
     .option("--insecure", "allow plain HTTP and unverified TLS for a non-loopback registry")
-    .option("--ca-file <file>", "extra CA certificates (PEM) to trust");
+    .option("--ca-file <file>", "extra CA certificates (PEM) to trust")
+    .option("--trust-realm <host>", "a token service on an unrelated site that may receive this credential; recorded for later runs (repeatable)", collectTrustRealm)
+    .option("-f, --format <format>", "nothing on stdout by default; json ({\"Registry\", \"Stored\", \"Keychain\"}) or a Go template");
   cmd.addHelpText(
     "after",
     `
 Examples:
   echo "$TOKEN" | dray login registry.example.com -u ci --password-stdin
-  dray login --keychain registry.example.com -u alice      (prompts for the password)`,
+  dray login --keychain registry.example.com -u alice      (prompts for the password)
+  dray login --trust-realm auth.example.net registry.example.com -u ci --password-stdin
+      (the registry's token service is on another site; later runs send the credential there too)`,
   );
   cmd.action(async (hostText: string, flags: LoginFlags) => {
     const { runLogin } = await import("./login-run.js");

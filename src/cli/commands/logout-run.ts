@@ -1,9 +1,13 @@
 import { parseRegistryHost, removeCredential } from "../../auth/login.js";
+import { recordedTrustedRealms, recordTrustedRealms } from "../../auth/realm-trust.js";
 import type { CliContext } from "../context.js";
 
 /** The body of `dray logout`, loaded only when it runs. */
 export async function runLogout(ctx: CliContext, host: string): Promise<void> {
-  const result = await removeCredential(parseRegistryHost(host));
+  const registry = parseRegistryHost(host);
+  const result = await removeCredential(registry);
+  // The trust `dray login --trust-realm` recorded belongs to the login: it goes with it.
+  if ((await recordedTrustedRealms(registry)).length > 0) await recordTrustedRealms(registry, []);
   if (result.removedKeys.length === 0) {
     ctx.message(`Not logged in to ${host}`);
     return;

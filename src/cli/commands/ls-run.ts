@@ -14,6 +14,10 @@ export async function runLs(ctx: CliContext, locText: string | undefined, flags:
   const transport = transportOptions(flags, ctx);
   if (flags.catalog !== undefined) {
     if (locText !== undefined) throw new UsageError("give either a location or --catalog HOST, not both");
+    // skopeo refuses what a command would ignore: a repository after the host is a mistake, not a filter.
+    if (/^(?:[a-z]+:\/\/)?[^/]+\/./i.test(flags.catalog.trim())) {
+      throw new UsageError(`--catalog takes a registry HOST[:PORT], not a repository: "${flags.catalog}"`);
+    }
     const host = parseRegistryHost(flags.catalog);
     const repositories = await listCatalog(host, transport);
     // Field names as `skopeo list-tags` uses for tags, extended to the catalog.
@@ -21,6 +25,8 @@ export async function runLs(ctx: CliContext, locText: string | undefined, flags:
   }
   if (locText === undefined) throw new UsageError("missing location (or --catalog HOST)");
   const loc = parseLocation(locText);
+  const named = loc.transport === "docker" ? (loc.ref.tag ?? loc.ref.digest) : loc.ref;
+  if (named !== undefined) throw new UsageError(`ls lists every tag of a repository, layout or archive: give ${locText} without a tag or digest`);
   const refs = await openReferences(loc, transport);
   let tags: string[];
   try {

@@ -15,7 +15,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description("list the tags of a repository, layout or archive, or with --catalog the repositories of a registry")
     .argument("[loc]", "repository (docker://HOST/REPO), oci:PATH, oci-archive:FILE or docker-archive:FILE")
     .option("--catalog <host>", "list the repositories of the registry HOST[:PORT] instead")
-    .option("--format <format>", "text (one per line), json, or a Go template such as '{{range .Tags}}{{.}} {{end}}'");
+    .option("-f, --format <format>", "text (one per line), json, or a Go template such as '{{range .Tags}}{{.}} {{end}}'");
   addTransportOptions(cmd);
   cmd.action(async (locText: string | undefined, flags: LsFlags) => {
     const { runLs } = await import("./ls-run.js");

@@ -7,7 +7,7 @@ import type { ImageItem, ReferrerItem, RegistrySettings, SyncEvent, SyncOptions,
 import type { TransportOptions } from "../../transport/types.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
-import { parseFormat, toJson, writeOut } from "../output.js";
+import { parseFormat, skopeoKeys, toJson, writeOut } from "../output.js";
 import { formatBytes, shortDigest } from "../progress.js";
 import type { SyncFlags } from "./sync.js";
 
@@ -102,6 +102,8 @@ function eventLine(e: SyncEvent): string | undefined {
       return imageLine(e.item);
     case "referrer":
       return referrerLine(e.item);
+    case "repository":
+      return e.unmatched ? `nothing     no tag of ${e.source} matches ${e.unmatched}` : undefined;
     case "repository-failed":
       return `FAILED      ${e.failure.source}${e.failure.destination ? ` -> ${e.failure.destination}` : ""}: ${e.failure.error.message}`;
     default:
@@ -161,7 +163,7 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   if (jobs !== undefined) opts.jobs = jobs;
   const summary = await sync(p.rules, opts);
   if (!quiet) ctx.message(describeSync(summary));
-  if (format.kind === "json") await writeOut(ctx, toJson(summary));
+  if (format.kind === "json") await writeOut(ctx, toJson(skopeoKeys(summary)));
   else if (summary.dryRun) await writeOut(ctx, planText(summary));
   const failed = summary.failures.length;
   if (failed > 0) throw new IncompleteError(`sync incomplete: ${failed} ${failed === 1 ? "failure" : "failures"}${quiet ? "" : " (listed above)"}`);

@@ -39,7 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--keep-going", "go on after a failing image and report it at the end (the default)")
     .option("--fail-fast", "stop at the first failure")
     .option("--dry-run", "compare and print the plan; copy nothing")
-    .option("--format <format>", "summary on stdout: text (nothing, or the plan for --dry-run) or json")
+    .option("-f, --format <format>", "summary on stdout: text (nothing, or the plan for --dry-run) or json")
     .option("-q, --quiet", "no per-image lines and no summary on stderr")
     .addOption(new Option("--progress <mode>", "per-image lines on stderr").choices(["auto", "plain", "json", "none"]).default("auto"));
   addTransportOptions(cmd, { twoSided: true });

@@ -2,6 +2,7 @@
 // manifest.json. Changes rewrite the archive (temporary file renamed over
 // it). Deleting an image's last tag removes the image, and the files nothing
 // else references (config, layer folders, blobs).
+import { requireReference } from "../../ref/location.js";
 import { Digest } from "../../oci/digest.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
 import type { DeleteResult, ReferenceStore, TransportOptions } from "../types.js";
@@ -48,6 +49,7 @@ export class DockerArchiveReferences implements ReferenceStore {
   }
 
   async deleteReference(): Promise<DeleteResult> {
+    requireReference(this.location, "delete");
     return this.withArchive(async (archive) => {
       const item = pickImage(archive, this.location);
       const digest = (await (await DockerArchiveSource.forItem(this.location, archive, item)).getManifest()).digest;

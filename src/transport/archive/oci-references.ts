@@ -2,6 +2,7 @@
 // annotations in its index.json, with the same resolution rules as an OCI
 // layout. A change rewrites the archive (temporary file renamed over it),
 // leaving out blobs nothing references any more.
+import { requireReference } from "../../ref/location.js";
 import { NotFoundError, UnsupportedError, UsageError } from "../../errors.js";
 import type { Descriptor } from "../../oci/manifest.js";
 import type { LayoutLocation } from "../../ref/location.js";
@@ -45,6 +46,7 @@ export class OciArchiveReferences implements ReferenceStore {
   }
 
   async deleteReference(): Promise<DeleteResult> {
+    requireReference(this.location, "delete");
     return this.withArchive(async ({ blobs, index }) => {
       const { drop, digest } = await this.entriesToDelete(blobs, index);
       const after = removeEntries(index, (e) => drop.includes(e));

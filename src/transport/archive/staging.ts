@@ -2,17 +2,19 @@
 // before they enter a tar (a tar entry cannot be taken back once written),
 // the archive itself written under a temporary name beside its target and
 // renamed at commit, and standard input saved to a file for random access.
-import { mkdtemp, rename, rm, stat, unlink } from "node:fs/promises";
+import { constants as fsConstants, type Stats } from "node:fs";
+import { access, chmod, chown, lstat, mkdtemp, readlink, rename, rm, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { IoError } from "../../errors.js";
+import { IoError, UsageError } from "../../errors.js";
 import { verifiedStages, type Digest } from "../../oci/digest.js";
 import type { TransportOptions } from "../types.js";
-import { ioError, uniqueSuffix } from "../layout/fsutil.js";
+import { errnoCode, ioError, isNotFound, uniqueSuffix } from "../layout/fsutil.js";
 import { FileSink } from "../file-io.js";
 import { TarWriter } from "./tar-writer.js";
+import { sweepDeadTemporaries } from "../sweep.js";
 
 export interface SpooledBlob {
   path: string;
@@ -38,8 +40,9 @@ async function checkTargetDir(path: string): Promise<void> {
 /** Spool folder for a destination archive: opts.tmpDir, else beside the target, else the system temp folder for `-`. */
 export async function makeSpoolDir(path: string, opts: TransportOptions): Promise<string> {
   const parent = opts.tmpDir ?? (path === "-" ? tmpdir() : targetDir(path));
+  await sweepDeadTemporaries(parent);
   try {
-    return await mkdtemp(join(parent, `.dray-spool-`));
+    return await mkdtemp(join(parent, `.dray-spool-${process.pid}-`));
   } catch (err) {
     throw ioError(err, "cannot create a temporary folder", parent);
   }
@@ -76,32 +79,97 @@ export async function spoolBlob(
 }
 
 /**
- * Where a new archive is written: a temporary file beside `path`, renamed
- * over it by publish(), or standard output for `-` (nothing to rename; an
- * aborted stream is simply cut short).
+ * The file an archive write replaces, found before anything is written:
+ * through symlinks (a link to the archive keeps pointing at the new bytes),
+ * with the mode and owner the replacement must keep (a `chmod 600` archive
+ * stays private), and refused when the user could not write it (a rename
+ * over it would succeed in a writable folder, and take the file over).
+ */
+interface ArchiveTarget {
+  /** The path renamed over: `path` with symlinks resolved. */
+  file: string;
+  /** Mode and owner of the file replaced; undefined for a new file. */
+  keep: Pick<Stats, "mode" | "uid" | "gid"> | undefined;
+}
+
+async function archiveTarget(path: string): Promise<ArchiveTarget> {
+  const file = await followLinks(path);
+  let st: Stats;
+  try {
+    st = await stat(file);
+  } catch (err) {
+    if (isNotFound(err)) return { file, keep: undefined };
+    throw ioError(err, `cannot write ${path}`, path);
+  }
+  if (st.isDirectory()) throw new UsageError(`${path} is a directory; an archive is a file (use oci:${path} for a layout folder)`, { code: "E_LOCATION_INVALID", where: path });
+  if (!st.isFile()) throw new UsageError(`${path} is not a regular file`, { code: "E_LOCATION_INVALID", where: path });
+  try {
+    await access(file, fsConstants.W_OK);
+  } catch (err) {
+    throw new IoError(`cannot write ${path}: ${errnoCode(err) === "EROFS" ? "read-only file system" : "permission denied"}`, { where: path, cause: err });
+  }
+  return { file, keep: st };
+}
+
+/** `path` with every symlink on the way followed, also when the last one points at a file not yet there. */
+async function followLinks(path: string, depth = 0): Promise<string> {
+  let st: Stats;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if (isNotFound(err)) return resolve(path);
+    throw ioError(err, `cannot write ${path}`, path);
+  }
+  if (!st.isSymbolicLink()) return resolve(path);
+  if (depth >= 32) throw new IoError(`cannot write ${path}: too many levels of symbolic links`, { where: path });
+  return followLinks(resolve(dirname(resolve(path)), await readlink(path)), depth + 1);
+}
+
+/** Gives the replacement the mode of the file it replaces, and its owner when we may (root). */
+async function keepModeAndOwner(tmp: string, keep: ArchiveTarget["keep"]): Promise<void> {
+  if (!keep) return;
+  await chmod(tmp, keep.mode & 0o7777);
+  const uid = process.getuid?.();
+  if (uid === 0 && (keep.uid !== 0 || keep.gid !== 0)) await chown(tmp, keep.uid, keep.gid);
+}
+
+/**
+ * Where a new archive is written: a temporary file beside `path` (beside
+ * the file a symlink names), renamed over it by publish(), or standard
+ * output for `-` (nothing to rename; an aborted stream is simply cut short).
  */
 export class ArchiveOutput {
   private constructor(
     readonly path: string,
     readonly writer: TarWriter,
     private readonly tmpPath: string | undefined,
+    private readonly target: ArchiveTarget | undefined,
   ) {}
 
   static async open(path: string, opts: TransportOptions): Promise<ArchiveOutput> {
     if (path === "-") {
       const out = opts.stdout ?? process.stdout;
-      return new ArchiveOutput(path, new TarWriter(out, { end: false }), undefined);
+      // As `docker save` does: a tar on a terminal is garbage on the screen, never what was meant.
+      if ((out as { isTTY?: boolean }).isTTY === true) {
+        throw new UsageError("refusing to write an archive to a terminal: redirect standard output (> FILE, | …) or give a file name instead of -");
+      }
+      return new ArchiveOutput(path, new TarWriter(out, { end: false }), undefined, undefined);
     }
-    await checkTargetDir(path);
-    const tmp = join(targetDir(path), `.${basename(path)}.dray-${uniqueSuffix()}.tmp`);
-    return new ArchiveOutput(path, TarWriter.toFile(tmp), tmp);
+    const target = await archiveTarget(path);
+    await checkTargetDir(target.file);
+    await sweepDeadTemporaries(targetDir(target.file));
+    const tmp = join(targetDir(target.file), `.${basename(target.file)}.dray-${uniqueSuffix()}.tmp`);
+    return new ArchiveOutput(path, TarWriter.toFile(tmp), tmp, target);
   }
 
-  /** Ends the tar and renames it into place. */
+  /** Ends the tar and renames it into place, with the replaced file's mode and owner. */
   async publish(): Promise<void> {
     try {
       await this.writer.finish();
-      if (this.tmpPath) await rename(this.tmpPath, this.path);
+      if (this.tmpPath && this.target) {
+        await keepModeAndOwner(this.tmpPath, this.target.keep);
+        await rename(this.tmpPath, this.target.file);
+      }
     } catch (err) {
       await this.discard();
       if (err instanceof Error && "syscall" in err) throw ioError(err, `cannot write ${this.path}`, this.path);
@@ -122,11 +190,18 @@ export class ArchiveOutput {
  * function that removes it.
  */
 export async function spoolInput(input: Readable | undefined, opts: TransportOptions): Promise<{ file: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(opts.tmpDir ?? tmpdir(), ".dray-stdin-"));
+  const source = input ?? process.stdin;
+  // Nobody types a tar: waiting for one on a terminal would wait forever.
+  if ((source as { isTTY?: boolean }).isTTY === true) {
+    throw new UsageError("standard input is a terminal: pipe an archive in (< FILE, … |) or give its file name instead of -");
+  }
+  const parent = opts.tmpDir ?? tmpdir();
+  await sweepDeadTemporaries(parent);
+  const dir = await mkdtemp(join(parent, `.dray-stdin-${process.pid}-`));
   const file = join(dir, "archive.tar");
   const cleanup = (): Promise<void> => removeDir(dir);
   try {
-    await pipeline(input ?? process.stdin, new FileSink(file, 0o600));
+    await pipeline(source, new FileSink(file, 0o600));
   } catch (err) {
     await cleanup();
     throw ioError(err, "cannot read the archive from standard input", "-");

@@ -103,6 +103,8 @@ export class OciLayout {
       throw ioError(err, "cannot create OCI layout directory", dir);
     }
     const layout = new OciLayout(dir, await realPathInside("/", root, dir));
+    // Temporaries and writer markers of dead processes (a SIGKILL) go now, not only at the next GC.
+    await layout.liveWritersSince();
     const hasLayoutFile = await layout.exists("oci-layout");
     if (!hasLayoutFile) {
       const names = (await readdir(root)).filter((n) => !n.startsWith(DRAY_FILE_PREFIX));

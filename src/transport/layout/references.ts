@@ -1,5 +1,6 @@
 // The reference face of a layout (ls, tag, delete): ref.name annotations in
 // index.json. Every change is a read-modify-write under the layout lock.
+import { requireReference } from "../../ref/location.js";
 import { NotFoundError, UnsupportedError, UsageError } from "../../errors.js";
 import type { Descriptor } from "../../oci/manifest.js";
 import type { LayoutLocation } from "../../ref/location.js";
@@ -39,6 +40,7 @@ export class LayoutReferences implements ReferenceStore {
 
   /** Removes the entries the location names from index.json, then every blob nothing reaches any more. */
   async deleteReference(): Promise<LayoutDeleteResult> {
+    requireReference(this.location, "delete");
     return this.layout.lockFile().with(async () => {
       const index = await this.layout.readIndex();
       const { drop, digest } = await this.entriesToDelete(index);

@@ -38,13 +38,23 @@ function byName(layout: BlobReader, index: LayoutIndex, name: string): Descripto
   return found[0]!.desc;
 }
 
+/**
+ * How the user names an image here: `oci:DIR:REF` for a layout, and for an
+ * oci-archive (read through the same code, see asLayout) `oci-archive:FILE:REF`,
+ * never `oci:FILE.tar:REF` or `oci:oci-archive:-:REF`.
+ */
+function refForm(layout: BlobReader): string {
+  if (!("tar" in layout)) return `oci:${layout.root}:REF`; // ArchiveBlobs carries its tar index; a layout does not
+  return layout.root.startsWith("oci-archive:") ? `${layout.root}:REF` : `oci-archive:${layout.root}:REF`;
+}
+
 function onlyImage(layout: BlobReader, index: LayoutIndex): Descriptor {
   const digests = [...new Set(index.entries.map((e) => e.desc.digest.toString()))];
   if (digests.length === 1) return index.entries[0]!.desc;
   if (digests.length === 0) throw new NotFoundError(`OCI layout ${layout.root} holds no image`, { where: layout.root });
   const choices = index.entries.map((e) => refName(e) ?? e.desc.digest.toString());
   const list = [...new Set(choices)].slice(0, 20).join(", ");
-  throw new UsageError(`OCI layout ${layout.root} holds ${digests.length} images; name one as oci:${layout.root}:REF (${list})`, { code: "E_USAGE", where: layout.root,
+  throw new UsageError(`${layout.root} holds ${digests.length} images; name one as ${refForm(layout)} (${list})`, { code: "E_USAGE", where: layout.root,
   });
 }
 

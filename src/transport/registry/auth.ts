@@ -2,22 +2,22 @@ import { createHash } from "node:crypto";
 import { findChallenge, parseChallengeHeaders, type Challenge } from "../../auth/challenge.js";
 import { resolveCredentials, type CredentialLookup, type RegistryCredential } from "../../auth/credentials.js";
 import { AuthError, type DrayError, RegistryError } from "../../errors.js";
-import { hostOf, isLoopbackDomain } from "../../ref/reference.js";
+import { decideRealm, trustHint } from "../../auth/realm-policy.js";
+import { recordedTrustedRealms } from "../../auth/realm-trust.js";
 import type { CachedToken, RegistryEndpoint } from "./endpoint.js";
 import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http.js";
-import { mergeScopes, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
+import { mergeScopes, scopeKey, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
 
 /**
  * The Authorization header for a registry request: Basic with the
  * credential, or a Bearer token from the challenge's realm (cached per
  * registry, credential and scope set until shortly before it expires).
  *
- * A credential is only ever sent to the registry it belongs to. When the
- * token realm is on another host, the credential goes there only if that
- * host is the registry's own domain family (a parent or child domain, Docker
- * Hub's auth.docker.io) or if the user's credential files hold the very same
- * credential for the realm's host; otherwise the token is requested
- * anonymously and a notice says why.
+ * A credential is only ever sent to the registry it belongs to and to the
+ * token realm the realm policy allows (src/auth/realm-policy.ts: same host,
+ * same registrable domain, Docker Hub, or trusted by the user); a realm the
+ * policy refuses is asked anonymously, with a notice naming --trust-realm,
+ * and an error that follows says the credential was withheld.
  */
 
 const MAX_TOKEN_BODY = 1024 * 1024;
@@ -25,12 +25,42 @@ const DEFAULT_TOKEN_SECONDS = 60;
 /** Visible ASCII only: a token goes into a header, so anything else is refused rather than sent. */
 const TOKEN_RE = /^[\x21-\x7e]+$/;
 
-export type CredentialSource = Omit<CredentialLookup, "domain">;
+export type CredentialSource = Omit<CredentialLookup, "domain"> & {
+  /** Realm hosts the user trusts for this registry (--trust-realm, the sync YAML), beside those `dray login --trust-realm` recorded. */
+  trustRealms?: readonly string[];
+};
+
+/** A credential the realm policy kept from a realm: what errors must say instead of "no credentials found". */
+export interface WithheldCredential {
+  realm: URL;
+  source: string;
+  because: "plain-http" | "other-site";
+}
+
+/**
+ * The repository a request is about, for credentials scoped to it
+ * (containers auth.json keys like `HOST/team/app`, containers-auth.json(5)):
+ * the one asked to push, else the first named. A mount asks for the
+ * target's push and the source's pull in one token: the target's credential
+ * is the one that must be able to write.
+ */
+function repositoryOf(scopes: readonly Scope[]): string | undefined {
+  const repos = scopes.flatMap((s) => {
+    const m = /^repository(?:\([^)]*\))?:(.+):([^:]*)$/.exec(s);
+    return m ? [{ name: m[1]!, push: m[2]!.split(",").includes("push") }] : [];
+  });
+  return (repos.find((r) => r.push) ?? repos[0])?.name;
+}
 
 export class Authenticator {
-  private credential: Promise<RegistryCredential | undefined> | undefined;
+  /** Per repository ("" for none): a containers auth.json may hold a different credential for each. */
+  private readonly credentials = new Map<string, Promise<RegistryCredential | undefined>>();
   private noticed = new Set<string>();
   private readonly realmDecisions = new Map<string, Promise<RegistryCredential | undefined>>();
+  /** The credential was read again after a refusal (once per run). */
+  private reread = false;
+  /** Set when the realm policy withheld the credential from the realm last asked. */
+  withheld: WithheldCredential | undefined;
 
   constructor(
     private readonly endpoint: RegistryEndpoint,
@@ -38,10 +68,14 @@ export class Authenticator {
     private readonly source: CredentialSource,
   ) {}
 
-  /** The credential for this registry (resolved once per authenticator). */
-  getCredential(): Promise<RegistryCredential | undefined> {
-    this.credential ??= resolveCredentials({ ...this.source, domain: this.endpoint.domain });
-    return this.credential;
+  /** The credential for this registry, or for one repository of it (resolved once per authenticator and repository). */
+  getCredential(repo?: string): Promise<RegistryCredential | undefined> {
+    let found = this.credentials.get(repo ?? "");
+    if (!found) {
+      found = resolveCredentials({ ...this.source, domain: this.endpoint.domain, ...(repo === undefined ? {} : { repoPath: repo }) });
+      this.credentials.set(repo ?? "", found);
+    }
+    return found;
   }
 
   /** The Authorization header value for `scopes`, or undefined when the registry asked for none. */
@@ -50,7 +84,7 @@ export class Authenticator {
     const bearer = findChallenge(challenges, "bearer");
     if (bearer) return `Bearer ${(await this.token(bearer, scopes, signal)).token}`;
     if (findChallenge(challenges, "basic")) {
-      const cred = await this.getCredential();
+      const cred = await this.getCredential(repositoryOf(scopes));
       if (cred && cred.identityToken === undefined) return basicHeader(cred);
     }
     return undefined;
@@ -65,7 +99,9 @@ export class Authenticator {
   async reauthorize(res: HttpResponse, scopes: readonly Scope[]): Promise<Scope[] | undefined> {
     let challenges: Challenge[];
     try {
-      challenges = parseChallengeHeaders(headerList(res.headers, "www-authenticate"));
+      challenges = parseChallengeHeaders(headerList(res.headers, "www-authenticate"), (h) =>
+        this.settings.debug?.(`WWW-Authenticate of ${this.endpoint.domain} read leniently: ${h.slice(0, 200)}`),
+      );
     } catch {
       return undefined;
     }
@@ -74,7 +110,7 @@ export class Authenticator {
     const bearer = findChallenge(challenges, "bearer");
     if (bearer) {
       const wanted = mergeScopes(scopes, scopesOfChallenge(bearer.params.scope));
-      const cred = await this.credentialForRealm(bearer);
+      const cred = await this.credentialForRealm(bearer, repositoryOf(scopes));
       // Drop every token of this owner that covers the failed request: one of them was just refused.
       const owner = this.tokenOwner(bearer, cred);
       for (const [k, t] of this.endpoint.tokens) if (t.owner === owner && scopesCover(t.scopes, scopes)) this.endpoint.tokens.delete(k);
@@ -82,10 +118,31 @@ export class Authenticator {
       return wanted;
     }
     if (findChallenge(challenges, "basic")) {
-      const cred = await this.getCredential();
+      const repo = repositoryOf(scopes);
+      const had = await this.getCredential(repo);
+      const cred = (had && (await this.rereadCredential(had, repo))) ?? had;
       return cred && cred.identityToken === undefined ? [...scopes] : undefined;
     }
     return undefined;
+  }
+
+  /**
+   * After the token service or a Basic 401 refused `refused`: reads the
+   * credential again, once per run, when it came from a file or a helper
+   * (Artifact Registry's helper hands out 1-hour tokens, ACR's refresh
+   * tokens expire; a long sync outlives them). Returns the new credential
+   * when it differs, else undefined. `--creds` and the YAML are not re-read:
+   * they cannot have changed.
+   */
+  private async rereadCredential(refused: RegistryCredential, repo: string | undefined): Promise<RegistryCredential | undefined> {
+    if (this.reread || this.source.creds !== undefined) return undefined;
+    this.reread = true;
+    this.credentials.clear();
+    this.realmDecisions.clear();
+    const fresh = await this.getCredential(repo);
+    if (!fresh || sameCredential(fresh, refused)) return undefined;
+    this.settings.debug?.(`credential for ${this.endpoint.domain} from ${fresh.source} was refused; read it again and trying once more`);
+    return fresh;
   }
 
   /** Fetches a token now (no cache), with the credential: `dray login` uses it to check a password. */
@@ -94,7 +151,10 @@ export class Authenticator {
     const bearer = findChallenge(challenges, "bearer");
     if (bearer) {
       const cred = await this.credentialForRealm(bearer);
-      if (!cred) throw new AuthError(`no credentials to check for ${this.endpoint.domain}`, { code: "E_AUTH_FAILED", where: this.endpoint.domain });
+      if (!cred) {
+        const domain = this.endpoint.domain;
+        throw new AuthError(`cannot check the credential for ${domain}: ${this.withheldMessage() ?? "no credentials to check"}`, { code: "E_AUTH_FAILED", where: domain });
+      }
       await this.fetchToken(bearer, [], cred, signal);
     }
     // Basic: the caller pings /v2/ with the header; nothing to fetch here.
@@ -105,7 +165,7 @@ export class Authenticator {
   }
 
   private tokenKey(ch: Challenge, scopes: readonly Scope[], cred: RegistryCredential | undefined): string {
-    return `${this.tokenOwner(ch, cred)}|${mergeScopes(scopes).join(" ")}`;
+    return `${this.tokenOwner(ch, cred)}|${scopeKey(scopes)}`;
   }
 
   /** A live cached token for exactly these scopes, or one asked for more (a push token serves a pull). */
@@ -120,7 +180,7 @@ export class Authenticator {
   }
 
   private async token(ch: Challenge, scopes: readonly Scope[], signal?: AbortSignal): Promise<CachedToken> {
-    const cred = await this.credentialForRealm(ch);
+    const cred = await this.credentialForRealm(ch, repositoryOf(scopes));
     const owner = this.tokenOwner(ch, cred);
     const key = this.tokenKey(ch, scopes, cred);
     const cached = this.cachedToken(owner, key, scopes);
@@ -139,36 +199,48 @@ export class Authenticator {
   }
 
   /** The credential the token realm may receive, applying the same-owner rule (decided once per realm). */
-  private credentialForRealm(ch: Challenge): Promise<RegistryCredential | undefined> {
-    const key = ch.params.realm ?? "";
+  private credentialForRealm(ch: Challenge, repo?: string): Promise<RegistryCredential | undefined> {
+    const key = `${ch.params.realm ?? ""}\n${repo ?? ""}`;
     let decided = this.realmDecisions.get(key);
     if (!decided) {
-      decided = this.decideRealmCredential(ch);
+      decided = this.decideRealmCredential(ch, repo);
       this.realmDecisions.set(key, decided);
     }
     return decided;
   }
 
-  private async decideRealmCredential(ch: Challenge): Promise<RegistryCredential | undefined> {
-    const cred = await this.getCredential();
+  private async decideRealmCredential(ch: Challenge, repo: string | undefined): Promise<RegistryCredential | undefined> {
+    const cred = await this.getCredential(repo);
     if (!cred) return undefined;
     const realm = realmURL(ch, this.endpoint.domain);
-    const registryHost = hostOf(this.endpoint.domain);
-    if (realm.protocol === "http:" && !isLoopbackDomain(realm.host) && !this.settings.insecure) {
-      this.noticeOnce(realm.origin, `token realm ${realm.origin} of ${this.endpoint.domain} is plain HTTP; credentials are not sent to it (use --insecure to allow)`);
-      return undefined;
-    }
-    if (hostsRelated(realm.hostname.toLowerCase().replace(/^\[|\]$/g, ""), registryHost)) return cred;
-    // An explicit credential was handed over for this registry only: never matched against the files.
-    if (this.source.creds === undefined) {
+    const domain = this.endpoint.domain;
+    const trusted = [...(this.source.trustRealms ?? []), ...(await recordedTrustedRealms(domain, this.source.env))];
+    const verdict = decideRealm({ registry: domain, realm, trusted, insecure: this.settings.insecure });
+    if (verdict.send) return cred;
+    if (verdict.because === "other-site" && this.source.creds === undefined) {
+      // The user's credential files hold the very same credential for the realm's host: the same owner, evidently.
       const forRealm = await resolveCredentials({ ...this.source, creds: undefined, domain: realm.host });
       if (forRealm && sameCredential(forRealm, cred)) return cred;
     }
+    this.withheld = { realm, source: cred.source, because: verdict.because };
+    const hint = trustHint(realm);
     this.noticeOnce(
       realm.origin,
-      `token realm ${realm.origin} is on another host than ${this.endpoint.domain}; requesting a token anonymously (store the same credential for ${realm.host} to send it there)`,
+      verdict.because === "plain-http"
+        ? `token realm ${realm.origin} of ${domain} is plain HTTP; the credential from ${cred.source} is not sent to it (use --insecure to allow)`
+        : `token realm ${realm.origin} of ${domain} is on an unrelated site; the credential from ${cred.source} is withheld and the token asked anonymously (trust it with --trust-realm ${hint})`,
     );
     return undefined;
+  }
+
+  /** The one-line reason for a refusal that followed a withheld credential, or undefined. */
+  withheldMessage(): string | undefined {
+    const w = this.withheld;
+    if (!w) return undefined;
+    if (w.because === "plain-http") {
+      return `credential for ${this.endpoint.domain} withheld from plain-HTTP realm ${w.realm.origin}; allow it with --insecure`;
+    }
+    return `credential for ${this.endpoint.domain} withheld from realm ${trustHint(w.realm)}; trust it with --trust-realm ${trustHint(w.realm)}`;
   }
 
   private noticeOnce(key: string, message: string): void {
@@ -190,24 +262,44 @@ export class Authenticator {
         { method: "POST", url: realm, headers: { "content-type": "application/x-www-form-urlencoded" }, body: Buffer.from(form.toString()), signal },
         this.settings,
       );
+      // Token services without the OAuth2 POST answer 404 or 405 (GCR did, containerd's docker
+      // resolver notes it): ask with GET and Basic auth, the refresh token as the password.
+      if (res.status === 404 || res.status === 405) {
+        await readBody(res, MAX_TOKEN_BODY, "token response").catch(() => undefined);
+        this.settings.debug?.(`token service ${realm.origin} answered ${res.status} to the refresh-token POST; asking with GET`);
+        res = await this.getToken(realm, service, scopes, { username: cred.username, password: cred.identityToken }, signal);
+      }
     } else {
-      const url = new URL(realm);
-      if (service) url.searchParams.set("service", service);
-      for (const s of scopes) url.searchParams.append("scope", s);
-      const headers: Record<string, string> = {};
-      if (cred) headers.authorization = basicHeader(cred);
-      res = await sendWithRetries({ method: "GET", url, headers, signal }, this.settings);
+      res = await this.getToken(realm, service, scopes, cred, signal);
     }
     const body = await readBody(res, MAX_TOKEN_BODY, "token response");
-    if (res.status === 401 || res.status === 403) throw this.refused(realm, cred, res.status);
+    if (res.status === 401 || res.status === 403) {
+      // The fresh credential goes through the realm policy like the first one.
+      const repo = repositoryOf(scopes);
+      const fresh = cred && (await this.rereadCredential(cred, repo)) ? await this.credentialForRealm(ch, repo) : undefined;
+      if (fresh) return this.fetchToken(ch, scopes, fresh, signal);
+      throw this.refused(realm, cred, res.status);
+    }
     if (res.status !== 200) {
       throw new RegistryError(`token server ${realm.origin} answered HTTP ${res.status} for ${this.endpoint.domain}`, { where: this.endpoint.domain, status: res.status });
     }
     return { ...parseTokenResponse(body, realm, cred, this.endpoint.domain), scopes: [...scopes] };
   }
 
+  /** The token GET of the distribution token spec, with Basic auth when there is a credential. */
+  private getToken(realm: URL, service: string | undefined, scopes: readonly Scope[], cred: { username: string; password: string } | undefined, signal?: AbortSignal): Promise<HttpResponse> {
+    const url = new URL(realm);
+    if (service) url.searchParams.set("service", service);
+    for (const s of scopes) url.searchParams.append("scope", s);
+    const headers: Record<string, string> = {};
+    if (cred) headers.authorization = basicHeader(cred);
+    return sendWithRetries({ method: "GET", url, headers, signal }, this.settings);
+  }
+
   private refused(realm: URL, cred: RegistryCredential | undefined, status: number): DrayError {
     const domain = this.endpoint.domain;
+    const withheld = this.withheldMessage();
+    if (!cred && withheld) return new AuthError(`authentication required for ${domain}: ${withheld}`, { code: "E_AUTH_FAILED", where: domain, status });
     if (!cred) {
       return new AuthError(`authentication required for ${domain}: no credentials found (dray login ${domain}, or --creds)`, { code: "E_AUTH_FAILED", where: domain, status });
     }
@@ -261,13 +353,3 @@ function sameCredential(a: RegistryCredential, b: RegistryCredential): boolean {
   return a.username === b.username && a.password === b.password && a.identityToken === b.identityToken;
 }
 
-const IP_RE = /^(?:\d{1,3}(?:\.\d{1,3}){3}|.*:.*)$/;
-
-/** Same host, or one a subdomain of the other (registry.gitlab.com / gitlab.com, auth.docker.io / docker.io). */
-export function hostsRelated(a: string, b: string): boolean {
-  if (a === b) return true;
-  if (IP_RE.test(a) || IP_RE.test(b)) return false;
-  const family = (h: string): string => (h === "docker.io" || h.endsWith(".docker.io") ? "docker.io" : h);
-  if (family(a) === family(b)) return true;
-  return a.endsWith(`.${b}`) || b.endsWith(`.${a}`);
-}

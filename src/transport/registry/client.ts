@@ -21,7 +21,9 @@ import {
   type HttpTimeouts,
   storedDigestMismatch,
 } from "./http.js";
-import { nextPageURL } from "./link.js";
+import { nextPage, type NextPage } from "./link.js";
+import { redactURL } from "./redact.js";
+import { describeRateLimit, lastRateLimit, parseRateLimit, recordRateLimit, type RateLimitInfo } from "./ratelimit.js";
 import { DEFAULT_RETRIES, isRetryableError, retryDelayMs, sleep } from "./retry.js";
 import { CATALOG_SCOPE, repositoryScope, type Scope } from "./scope.js";
 import { uploadBlob, type UploadOptions } from "./upload.js";
@@ -60,6 +62,14 @@ const MANIFEST_DIGEST_RETRY_MS = 150;
 const MAX_LIST_PAGE_BYTES = 16 * 1024 * 1024;
 const MAX_PAGES = 10_000;
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+/**
+ * Answers to a manifest HEAD that mean "ask with GET": Nexus answers 405
+ * (merll/docker-registry-util#3 "HEAD not working in Nexus"), distribution
+ * 2.2 behind token auth did too (distribution/distribution#1485); proxies
+ * and caches in front of registries answer 400, 403 or 501 to a method
+ * they do not pass. A GET tells the same, at the price of the body.
+ */
+const HEAD_REFUSED = new Set([400, 403, 405, 501]);
 
 export interface CallOptions {
   method: HttpMethod;
@@ -102,6 +112,7 @@ export class RegistryClient {
     if (options.credsSource !== undefined) source.credsSource = options.credsSource;
     if (options.authFile) source.authFile = options.authFile;
     if (options.env) source.env = options.env;
+    if (options.trustRealms) source.trustRealms = options.trustRealms;
     this.auth = new Authenticator(this.endpoint, settings, source);
     this.maxManifestBytes = options.maxManifestBytes ?? MAX_MANIFEST_BYTES;
     this.uploadOptions = { monolithicMaxBytes: options.monolithicMaxBytes ?? 1024 * 1024 };
@@ -160,6 +171,10 @@ export class RegistryClient {
       }
       const req = { method: o.method, url, headers, signal: o.signal, ...(o.body !== undefined ? { body: o.body } : {}) };
       const res = await sendWithRetries(req, this.settings, o.noRetry ? { replayable: false } : undefined);
+      if (toRegistry) {
+        const limit = recordRateLimit(this.domain, res.headers);
+        if (limit) this.settings.debug?.(`rate limit of ${this.domain}: ${describeRateLimit(limit)}`);
+      }
       if (res.status === 401 && toRegistry && !reauthorized && !streamBody) {
         const next = await this.auth.reauthorize(res, scopes);
         if (next) {
@@ -182,6 +197,26 @@ export class RegistryClient {
     }
   }
 
+  /** The rate-limit state this registry last announced in this process (any client of the same domain). */
+  rateLimit(): RateLimitInfo | undefined {
+    return lastRateLimit(this.domain);
+  }
+
+  /**
+   * One HEAD of a manifest for its rate-limit headers (`dray ratelimit`).
+   * Docker Hub counts a pull per manifest GET, not per HEAD
+   * (docs.docker.com/docker-hub/usage/pulls), so this never falls back to a
+   * GET: a registry that refuses HEAD gets reported as such.
+   */
+  async probeRateLimit(repo: string, ref: string, signal?: AbortSignal): Promise<{ status: number; rateLimit?: RateLimitInfo }> {
+    const url = await this.api(`${repo}/manifests/${ref}`);
+    const res = await this.call({ method: "HEAD", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, noRetry: true });
+    await discard(res);
+    if (res.status === 401 || res.status === 403) return this.fail(res, { what: `manifest ${ref}`, where: this.where(repo, ref) });
+    const rateLimit = parseRateLimit(res.headers);
+    return { status: res.status, ...(rateLimit ? { rateLimit } : {}) };
+  }
+
   /**
    * Returns when the answer's status is one of `allowed`, else throws its typed
    * error (the registry's error body read, bounded): go-containerregistry's
@@ -194,6 +229,15 @@ export class RegistryClient {
   /** Throws the typed error for an unexpected answer. */
   async fail(res: HttpResponse, ctx: ErrorContext, parsed?: DrayError): Promise<never> {
     const err = parsed ?? (await errorFromResponse(res, ctx));
+    const withheld = res.status === 401 || res.status === 403 ? this.auth.withheldMessage() : undefined;
+    if (withheld) {
+      throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: ${withheld}`, {
+        code: "E_AUTH_FAILED",
+        where: ctx.where,
+        status: res.status,
+        ...(err.registryCode ? { registryCode: err.registryCode } : {}),
+      });
+    }
     if (res.status === 401 && (await this.auth.getCredential()) === undefined) {
       throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: no credentials found for ${this.domain} (dray login ${this.domain}, or --creds)`, { code: "E_AUTH_FAILED", where: ctx.where,
         status: 401,
@@ -228,17 +272,20 @@ export class RegistryClient {
   /** HEAD of a manifest by tag or digest; undefined when it does not exist. */
   async headManifest(repo: string, ref: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
     const url = await this.api(`${repo}/manifests/${ref}`);
+    if (this.endpoint.manifestHeadRefused) return this.headByGet(repo, ref, signal);
     const res = await this.call({ method: "HEAD", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, followRedirects: true });
     await discard(res);
     if (res.status === 404) return undefined;
+    if (HEAD_REFUSED.has(res.status)) {
+      this.settings.debug?.(`HEAD of manifest ${ref} answered ${res.status}: asking with GET from now on`);
+      this.endpoint.manifestHeadRefused = true;
+      return this.headByGet(repo, ref, signal);
+    }
     await this.expectStatus(res, [200], { what: `manifest ${ref}`, where: this.where(repo, ref) });
     const digestHeader = header(res.headers, "docker-content-digest");
     const digest = digestHeader === undefined ? undefined : Digest.tryParse(digestHeader);
-    if (digest === undefined) {
-      // Without a usable header only the bytes can tell: fetch them.
-      const m = await this.getManifest(repo, ref, signal);
-      return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
-    }
+    // Without a usable header only the bytes can tell: fetch them.
+    if (digest === undefined) return this.headByGet(repo, ref, signal);
     if (Digest.isValid(ref) && !digest.equals(ref)) {
       throw new IntegrityError(`registry reports digest ${digest} for manifest ${ref}`, { code: "E_DIGEST_MISMATCH", where: this.where(repo, ref) });
     }
@@ -247,6 +294,17 @@ export class RegistryClient {
       mediaType: cleanMediaType(header(res.headers, "content-type")) ?? MediaType.OciManifest,
       size: Number(header(res.headers, "content-length") ?? "0"),
     };
+  }
+
+  /** What a HEAD would have said, from a GET (registries that refuse HEAD, or answer it without a digest). */
+  private async headByGet(repo: string, ref: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
+    try {
+      const m = await this.getManifest(repo, ref, signal);
+      return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
   }
 
   /**
@@ -301,10 +359,34 @@ export class RegistryClient {
       // answers it while it rewrites (truncates, then writes) the link file of a blob the manifest
       // refers to, e.g. when another image's upload or mount of the same blob into this repository
       // finishes at that moment. Seen under load in the sync tests; asking again a moment later works.
-      if (err.registryCode !== "DIGEST_INVALID" || attempt >= MANIFEST_DIGEST_ATTEMPTS) return this.fail(res, { what: `manifest ${m.digest}`, where }, err);
+      if (err.registryCode !== "DIGEST_INVALID" || attempt >= MANIFEST_DIGEST_ATTEMPTS) {
+        if (mayBeImmutableTag(ref, res.status, err.registryCode) && (await this.tagAlreadyNames(repo, ref, m, err, signal))) return;
+        return this.fail(res, { what: `manifest ${m.digest}`, where }, err);
+      }
       this.settings.debug?.(`manifest ${m.digest} at ${where}: DIGEST_INVALID, asking again (${attempt}/${MANIFEST_DIGEST_ATTEMPTS - 1})`);
       await sleep(MANIFEST_DIGEST_RETRY_MS * attempt, signal);
     }
+  }
+
+  /**
+   * After a refused tag PUT (immutable tags: ECR answers 400 TAG_INVALID
+   * "already exists … cannot be overwritten because the tag is immutable",
+   * aws/containers-roadmap#862, kaniko#3481; Harbor 412, Artifactory 403):
+   * true when the tag already names our manifest (the copy is done), the
+   * immutable-tag error when it names another, false when it names none
+   * (the caller reports the refusal as it was).
+   */
+  private async tagAlreadyNames(repo: string, tag: string, m: RawManifest, refusal: DrayError, signal?: AbortSignal): Promise<boolean> {
+    const current = await this.headManifest(repo, tag, signal).catch(() => undefined);
+    if (current === undefined) return false;
+    if (current.digest.equals(m.digest)) {
+      this.settings.debug?.(`tag ${tag} refused the PUT (${refusal.registryCode ?? `HTTP ${refusal.status ?? "?"}`}) but already names ${m.digest}: nothing to do`);
+      return true;
+    }
+    throw new RegistryError(
+      `tag ${tag} at ${this.where(repo)} is immutable: it names ${current.digest}, and the registry refused to point it at ${m.digest}${refusal.registryCode ? ` (${refusal.registryCode})` : ""}`,
+      { where: this.where(repo, tag), ...(refusal.registryCode ? { registryCode: refusal.registryCode } : {}) },
+    );
   }
 
   /** DELETE of a manifest by digest (registries delete by digest only). */
@@ -365,7 +447,16 @@ export class RegistryClient {
   async mountBlob(repo: string, digest: Digest, fromRepo: string, signal?: AbortSignal): Promise<{ mounted: boolean; session?: URL }> {
     const url = await this.api(`${repo}/blobs/uploads/`, { mount: digest.toString(), from: fromRepo });
     const scopes = [...this.scopes(repo, "push"), repositoryScope(fromRepo, ["pull"])];
-    const res = await this.call({ method: "POST", url, scopes, headers: { "content-length": "0" }, body: Buffer.alloc(0), signal });
+    let res: HttpResponse;
+    try {
+      res = await this.call({ method: "POST", url, scopes, headers: { "content-length": "0" }, body: Buffer.alloc(0), signal });
+    } catch (err) {
+      // The token service may refuse the combined scopes (no pull right on the source, or a service that
+      // grants one repository per token, as GitLab's project-scoped tokens do): the blob is uploaded instead.
+      if (!(err instanceof AuthError)) throw err;
+      this.settings.debug?.(`mount of ${digest} from ${fromRepo} refused by the token service (${err.message}); uploading instead`);
+      return { mounted: false };
+    }
     await discard(res);
     if (res.status === 201) return { mounted: true };
     const location = header(res.headers, "location");
@@ -412,11 +503,22 @@ export class RegistryClient {
         if (!Array.isArray(list) || list.some((t) => typeof t !== "string")) throw new RegistryError(`${ctx.what} of ${ctx.where} is malformed`, { where: ctx.where });
         out.push(...(list as string[]));
       }
-      const next = nextPageURL(res.headers, url);
-      // A server that links back to a page already read would loop forever.
-      url = next && !seen.has(next.toString()) ? next : undefined;
+      url = this.followable(nextPage(res.headers, url), seen, ctx, out.length);
     }
     return out;
+  }
+
+  /**
+   * The next page to read, or undefined; a link that cannot be followed
+   * (another origin, unreadable, or back to a page already read, which would
+   * loop) ends the list with a warning that names it.
+   */
+  private followable(next: NextPage, seen: ReadonlySet<string>, ctx: ErrorContext, entries: number): URL | undefined {
+    let problem = "problem" in next ? next.problem : undefined;
+    if ("url" in next && seen.has(next.url.toString())) problem = `its Link header loops back to a page already read (${redactURL(next.url)})`;
+    if (problem === undefined) return "url" in next ? next.url : undefined;
+    this.settings.notice?.(`warning: ${ctx.what} of ${ctx.where} may be incomplete: ${problem}; stopped after ${entries} entries`);
+    return undefined;
   }
 
   // ---- referrers ----
@@ -511,4 +613,11 @@ export function manifestMediaType(contentType: string | undefined, bytes: Buffer
     // Not JSON: the parser refuses it later with a precise message.
   }
   return declared ?? MediaType.OciManifest;
+}
+
+/** A refusal that an immutable tag may explain: a PUT by tag answered 400/403/409/412. */
+function mayBeImmutableTag(ref: string, status: number, code: string | undefined): boolean {
+  if (Digest.isValid(ref)) return false;
+  if (status === 409 || status === 412) return true;
+  return (status === 400 || status === 403) && (code === undefined || ["TAG_INVALID", "MANIFEST_INVALID", "DENIED", "TAG_IMMUTABLE"].includes(code));
 }

@@ -36,6 +36,10 @@ export class RegistryDestination implements ImageDestination {
     return (await this.client.headManifest(this.repo, referenceOf(this.location)))?.digest;
   }
 
+  async tagDigest(tag: string): Promise<Digest | undefined> {
+    return (await this.client.headManifest(this.repo, tag))?.digest;
+  }
+
   async hasBlob(desc: Descriptor): Promise<boolean> {
     const key = desc.digest.toString();
     const cached = this.known.get(key);

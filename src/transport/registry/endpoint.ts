@@ -37,6 +37,8 @@ export class RegistryEndpoint {
   challenges: Challenge[] = [];
   readonly tokens = new Map<string, CachedToken>();
   readonly pendingTokens = new Map<string, Promise<CachedToken>>();
+  /** Set once a manifest HEAD was refused (405, 400, 403, 501): every later one is a GET. */
+  manifestHeadRefused = false;
 
   constructor(
     readonly domain: string,
@@ -96,7 +98,8 @@ export class RegistryEndpoint {
             status: res.status,
           });
         }
-        this.challenges = res.status === 401 ? parseChallengeHeaders(headerList(res.headers, "www-authenticate")) : [];
+        const lenient = (h: string): void => settings.debug?.(`WWW-Authenticate of ${this.domain} read leniently: ${h.slice(0, 200)}`);
+        this.challenges = res.status === 401 ? parseChallengeHeaders(headerList(res.headers, "www-authenticate"), lenient) : [];
         this.base = new URL(`${scheme}://${host}`);
         return;
       } catch (err) {

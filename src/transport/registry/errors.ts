@@ -1,5 +1,7 @@
-import { AuthError, type DrayError, IntegrityError, NotFoundError, RegistryError, UnsupportedError, type DrayErrorDetails } from "../../errors.js";
-import { discard, readBody, type HttpResponse } from "./http.js";
+import { AuthError, type DrayError, IntegrityError, NotFoundError, RateLimitError, RegistryError, UnsupportedError, type DrayErrorDetails } from "../../errors.js";
+import { discard, header, readBody, type HttpResponse } from "./http.js";
+import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
+import { parseRetryAfter } from "./retry.js";
 
 /**
  * A registry's error answer, `{"errors":[{"code","message","detail"}]}` in
@@ -95,5 +97,30 @@ export async function errorFromResponse(res: HttpResponse, ctx: ErrorContext): P
   } catch {
     await discard(res);
   }
+  if (res.status === 429 || entries[0]?.code === "TOOMANYREQUESTS") return rateLimitError(res, entries, ctx);
   return errorFor(res.status, entries, ctx);
+}
+
+/**
+ * A 429 after the retries: one line with what the registry said about its
+ * limit (RateLimit-Limit / -Remaining / docker-ratelimit-source, as Docker
+ * Hub sends them, docs.docker.com/docker-hub/usage/pulls) and when to try
+ * again (Retry-After, else the window).
+ */
+export function rateLimitError(res: Pick<HttpResponse, "status" | "headers">, entries: RegistryErrorEntry[], ctx: ErrorContext, now = Date.now()): DrayError {
+  const info = parseRateLimit(res.headers);
+  const host = hostOfWhere(ctx.where);
+  const parts = [`rate limited by ${host}: ${ctx.what} at ${ctx.where}`];
+  if (info) parts.push(`limit ${describeRateLimit(info)}`);
+  const wait = parseRetryAfter(header(res.headers, "retry-after"), now);
+  if (wait !== undefined) parts.push(`retry after ${new Date(now + wait).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${formatWindow(Math.ceil(wait / 1000))})`);
+  else if (info?.windowSeconds !== undefined) parts.push(`retry once the ${formatWindow(info.windowSeconds)} window frees pulls`);
+  else parts.push("retry later");
+  const code = entries[0]?.code ?? "TOOMANYREQUESTS";
+  return new RateLimitError(`${parts.join("; ")} (${code})`, { where: ctx.where, status: res.status, registryCode: code });
+}
+
+/** `docker://host/repo:tag` → `host`. */
+function hostOfWhere(where: string): string {
+  return where.replace(/^[a-z-]+:\/\//, "").split("/")[0] ?? where;
 }

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import type { Agent, Dispatcher } from "undici";
+import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
 import { DrayError, IntegrityError, IoError, NetworkError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import { isLoopbackDomain } from "../../ref/reference.js";
@@ -97,15 +97,18 @@ export function dispatcherFor(url: URL, settings: HttpSettings): Promise<Dispatc
   let found = dispatchers.get(key);
   if (!found) {
     found = (async (): Promise<Dispatcher> => {
+      const connect = await connectOptions(settings);
       const options: Agent.Options = {
         connections: CONNECTIONS_PER_HOST,
         keepAliveTimeout: KEEP_ALIVE_MS,
         headersTimeout: t.headersMs,
         bodyTimeout: t.bodyMs,
-        connect: await connectOptions(settings),
+        connect,
       };
-      const DispatcherClass = viaProxy ? loadProxyAgent() : loadAgent();
-      return new DispatcherClass(options);
+      if (!viaProxy) return new (loadAgent())(options);
+      // Through a proxy undici makes the registry's TLS connection with `requestTls`, not `connect`
+      // (undici/lib/dispatcher/proxy-agent.js): without it --ca-file and --insecure were ignored.
+      return new (loadProxyAgent())({ ...options, requestTls: connect as EnvHttpProxyAgent.Options["requestTls"] });
     })();
     found.catch(() => dispatchers.delete(key));
     dispatchers.set(key, found);

@@ -8,6 +8,7 @@ import type { Descriptor } from "../../oci/manifest.js";
 import type { RegistryLocation } from "../../ref/location.js";
 import type { Credentials, ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "../types.js";
 import { RegistryClient, type RegistryClientOptions } from "./client.js";
+import type { RateLimitInfo } from "./ratelimit.js";
 import { RegistryDestination } from "./destination.js";
 import { RegistryReferences } from "./references.js";
 import { RegistrySource } from "./source.js";
@@ -19,6 +20,7 @@ export { RegistryDestination } from "./destination.js";
 export { RegistryReferences } from "./references.js";
 export { closeDispatchers as closeRegistryConnections } from "./http.js";
 export { resetEndpoints } from "./endpoint.js";
+export { parseRateLimit, lastRateLimit, onRateLimit, describeRateLimit, type RateLimitInfo } from "./ratelimit.js";
 
 function clientFor(domain: string, opts: TransportOptions | RegistryClientOptions): RegistryClient {
   return new RegistryClient(domain, opts);
@@ -52,6 +54,23 @@ export const listRepositories = listCatalog;
  */
 export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions, source = "dray login", signal?: AbortSignal): Promise<void> {
   await clientFor(host, { ...opts, creds, credsSource: source }).checkLogin(signal);
+}
+
+export interface RateLimitReport {
+  registry: string;
+  repository: string;
+  reference: string;
+  /** The HEAD's status: 200, 404 (no such tag: the headers still count), 429 (limited now), 405 (HEAD refused). */
+  status: number;
+  rateLimit?: RateLimitInfo;
+}
+
+/** The rate limit a registry announces for a repository (`dray ratelimit`): one manifest HEAD, no pull counted. */
+export async function rateLimitOf(loc: RegistryLocation, opts: TransportOptions, signal?: AbortSignal): Promise<RateLimitReport> {
+  const client = clientFor(loc.ref.domain, opts);
+  const reference = loc.ref.digest?.toString() ?? loc.ref.tag ?? "latest";
+  const probe = await client.probeRateLimit(loc.ref.path, reference, signal);
+  return { registry: loc.ref.domain, repository: loc.ref.path, reference, ...probe };
 }
 
 export interface ReferrersOptions extends TransportOptions {

@@ -23,18 +23,35 @@ export function parseLinkHeader(value: string): LinkValue[] {
   return out;
 }
 
-/** The `rel="next"` page, resolved against `current`, if any. */
-export function nextPageURL(headers: ResponseHeaders, current: URL): URL | undefined {
-  for (const value of headerList(headers, "link") ?? []) {
+/** What a page says about the next one: its URL, nothing (the last page), or why it cannot be followed. */
+export type NextPage = { url: URL } | { end: true } | { problem: string };
+
+/**
+ * The `rel="next"` page, resolved against `current`. A link to another
+ * origin is not followed (credentials stay on the registry), and neither is
+ * one that cannot be read; both are reported, so the caller can say the list
+ * may be incomplete instead of truncating it silently.
+ */
+export function nextPage(headers: ResponseHeaders, current: URL): NextPage {
+  const values = headerList(headers, "link") ?? [];
+  for (const value of values) {
     const next = parseLinkHeader(value).find((l) => l.rel.includes("next"));
     if (!next) continue;
+    let url: URL;
     try {
-      const url = new URL(next.target, current);
-      // Pagination stays on the registry; a link elsewhere is ignored rather than followed with credentials.
-      return url.origin === current.origin ? url : undefined;
+      url = new URL(next.target, current);
     } catch {
-      return undefined;
+      return { problem: `its Link header names an unreadable next page "${next.target.slice(0, 100)}"` };
     }
+    if (url.origin !== current.origin) return { problem: `its Link header points the next page at another origin (${url.origin})` };
+    return { url };
   }
-  return undefined;
+  if (values.some((v) => /\bnext\b/i.test(v))) return { problem: `its Link header is malformed ("${values.join(", ").slice(0, 100)}")` };
+  return { end: true };
+}
+
+/** The `rel="next"` page on the same origin, if any. */
+export function nextPageURL(headers: ResponseHeaders, current: URL): URL | undefined {
+  const next = nextPage(headers, current);
+  return "url" in next ? next.url : undefined;
 }

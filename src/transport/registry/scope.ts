@@ -28,7 +28,13 @@ export function repositoryScope(repo: string, actions: readonly string[]): Scope
 
 export const CATALOG_SCOPE: Scope = "registry:catalog:*";
 
-/** Union of scopes per resource, sorted, actions sorted: equal sets give equal arrays. */
+/**
+ * Union of scopes per resource, actions sorted, resources in the order they
+ * first appear: the caller's own repository goes first, because some token
+ * services read only the first scope of a request or grant the others less
+ * (a mount asks push on the destination, then pull on the source). Cache
+ * keys sort the result (scopeKey).
+ */
 export function mergeScopes(...lists: ReadonlyArray<readonly Scope[]>): Scope[] {
   const byResource = new Map<string, Set<string>>();
   const opaque = new Set<string>();
@@ -45,14 +51,17 @@ export function mergeScopes(...lists: ReadonlyArray<readonly Scope[]>): Scope[] 
     }
   }
   const out = [...byResource].map(([resource, actions]) => `${resource}:${[...actions].sort().join(",")}`);
-  return [...out, ...opaque].sort();
+  return [...out, ...opaque];
+}
+
+/** A key for a set of scopes whatever their order. */
+export function scopeKey(scopes: readonly Scope[]): string {
+  return [...mergeScopes(scopes)].sort().join(" ");
 }
 
 /** True when `have` grants at least every action of `want`. */
 export function scopesCover(have: readonly Scope[], want: readonly Scope[]): boolean {
-  const merged = mergeScopes(have, want);
-  const key = mergeScopes(have).join(" ");
-  return merged.join(" ") === key;
+  return scopeKey([...have, ...want]) === scopeKey(have);
 }
 
 /** Scopes named by a challenge's `scope` parameter (space-separated). */

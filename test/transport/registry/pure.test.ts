@@ -8,7 +8,7 @@ import { nextPageURL, parseLinkHeader } from "../../../src/transport/registry/li
 import { redactURL } from "../../../src/transport/registry/redact.js";
 import { MAX_RETRY_DELAY_MS, parseRetryAfter, retryDelayMs } from "../../../src/transport/registry/retry.js";
 import { mergeScopes, scopesCover } from "../../../src/transport/registry/scope.js";
-import { hostsRelated } from "../../../src/transport/registry/auth.js";
+import { decideRealm } from "../../../src/auth/realm-policy.js";
 import { manifestMediaType } from "../../../src/transport/registry/client.js";
 
 describe("Link pagination", () => {
@@ -45,6 +45,8 @@ describe("scopes", () => {
   it("merges actions per resource and sorts", () => {
     assert.deepEqual(mergeScopes(["repository:a:push"], ["repository:a:pull", "repository:b:pull"]), ["repository:a:pull,push", "repository:b:pull"]);
     assert.deepEqual(mergeScopes(["registry:catalog:*"]), ["registry:catalog:*"]);
+    // The destination first (a mount's push scope), whatever the names' order: some token services read the first scope only.
+    assert.deepEqual(mergeScopes(["repository:zz/dest:push,pull", "repository:aa/src:pull"]), ["repository:zz/dest:pull,push", "repository:aa/src:pull"]);
   });
   it("knows when a token's scopes cover a request", () => {
     assert.equal(scopesCover(["repository:a:pull,push"], ["repository:a:pull"]), true);
@@ -53,15 +55,32 @@ describe("scopes", () => {
   });
 });
 
-describe("credential hosts", () => {
-  it("relates a host to itself, its parent and child domains and Docker Hub's family, nothing else", () => {
-    assert.equal(hostsRelated("registry.gitlab.com", "gitlab.com"), true);
-    assert.equal(hostsRelated("auth.docker.io", "docker.io"), true);
-    assert.equal(hostsRelated("auth.docker.io", "registry-1.docker.io"), true);
-    assert.equal(hostsRelated("127.0.0.1", "127.0.0.1"), true);
-    assert.equal(hostsRelated("evil.example", "registry.example.org"), false);
-    assert.equal(hostsRelated("127.0.0.1", "localhost"), false);
-    assert.equal(hostsRelated("notgitlab.com", "gitlab.com"), false);
+describe("realm policy: where a registry's credential may go", () => {
+  const send = (registry: string, realm: string, trusted: string[] = [], insecure = false): boolean =>
+    decideRealm({ registry, realm: new URL(realm), trusted, insecure }).send;
+  it("same host, same registrable domain (self-hosted GitLab, DigitalOcean), Docker Hub's family", () => {
+    assert.equal(send("127.0.0.1:5000", "http://127.0.0.1:5001/token"), true);
+    assert.equal(send("registry.gitlab.com", "https://gitlab.com/jwt/auth"), true);
+    assert.equal(send("registry.example.com", "https://gitlab.example.com/jwt/auth"), true);
+    assert.equal(send("registry.digitalocean.com", "https://api.digitalocean.com/v2/registry/auth"), true);
+    assert.equal(send("docker.io", "https://auth.docker.io/token"), true);
+    assert.equal(send("registry-1.docker.io", "https://auth.docker.io/token"), true);
+    assert.equal(send("registry.example.test", "https://auth.example.test/token"), true, "a TLD the list lacks: one site per second-level name");
+  });
+  it("keeps tenants of multi-tenant suffixes apart and refuses unrelated sites unless trusted", () => {
+    assert.equal(send("alice.github.io", "https://mallory.github.io/token"), false);
+    assert.equal(send("registry.example.org", "https://evil.example/token"), false);
+    assert.equal(send("notgitlab.com", "https://gitlab.com/jwt/auth"), false);
+    assert.equal(send("localhost:5000", "http://127.0.0.1:5001/token"), false);
+    assert.equal(send("registry.example.test", "https://auth.other.test/token"), false);
+    assert.equal(send("registry.example.test", "https://auth.other.test/token", ["auth.other.test"]), true);
+    assert.equal(send("registry.example.test", "https://auth.other.test:8443/token", ["auth.other.test:8443"]), true);
+    assert.equal(send("registry.example.test", "https://auth.other.test:8443/token", ["auth.other.test:9443"]), false);
+  });
+  it("gives a plain-HTTP realm nothing off loopback without --insecure, even when trusted", () => {
+    assert.equal(send("registry.example.com", "http://auth.example.com/token"), false);
+    assert.equal(send("registry.example.com", "http://auth.example.com/token", [], true), true);
+    assert.equal(send("registry.example.test", "http://auth.other.test/token", ["auth.other.test"]), false);
   });
 });
 

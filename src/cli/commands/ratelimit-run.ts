@@ -1,0 +1,32 @@
+import { UsageError } from "../../errors.js";
+import { parseLocation } from "../../ref/location.js";
+import { describeRateLimit, registryRateLimit } from "../../transport/index.js";
+import type { CliContext } from "../context.js";
+import { transportOptions } from "../options.js";
+import { parseFormat, render } from "../output.js";
+import type { RateLimitFlags } from "./ratelimit.js";
+
+/** The body of `dray ratelimit`, loaded only when it runs. */
+export async function runRateLimit(ctx: CliContext, locText: string, flags: RateLimitFlags): Promise<void> {
+  const format = parseFormat(flags.format);
+  const loc = parseLocation(locText);
+  if (loc.transport !== "docker") throw new UsageError("dray ratelimit needs a registry location (docker://HOST/REPO)");
+  const report = await registryRateLimit(loc, transportOptions(flags, ctx), ctx.signal);
+  const info = report.rateLimit;
+  const value = {
+    Registry: report.registry,
+    Repository: report.repository,
+    Reference: report.reference,
+    Status: report.status,
+    Limit: info?.limit ?? null,
+    Remaining: info?.remaining ?? null,
+    WindowSeconds: info?.windowSeconds ?? null,
+    Source: info?.source ?? null,
+  };
+  const text = (): string => {
+    if (info) return `${report.registry}: ${describeRateLimit(info)}\n`;
+    const why = report.status === 405 ? "it refused the HEAD (405)" : `HEAD answered ${report.status}`;
+    return `${report.registry}: no rate limit announced (${why})\n`;
+  };
+  await render(ctx, format, value, text);
+}
