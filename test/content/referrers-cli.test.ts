@@ -20,7 +20,7 @@ function onTerminal(args: string[]): Promise<{ code: number; screen: string }> {
   const command = [process.execPath, DRAY, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
   return new Promise((resolve, reject) => {
     execFile("script", ["-qfec", command, "/dev/null"], { env: { ...process.env, NO_COLOR: "1" }, encoding: "utf8", timeout: 60_000 }, (err, stdout) => {
-      if (err && typeof err.code !== "number") reject(err);
+      if (err && typeof err.code !== "number") reject(err as Error);
       else resolve({ code: err ? (err.code as number) : 0, screen: stdout.replace(/\r/g, "") });
     });
   });
@@ -81,7 +81,7 @@ describe("dray referrers", () => {
     const lines = r.screen.trimEnd().split("\n");
     assert.equal(lines[0], `${loc()} ${signed.img.manifest.digest}`);
     assert.ok(lines.some((l) => /^[├└]── application\/vnd\.example\.signature\.v1\+json sha256:[0-9a-f]{64} \d+ B created 2024-01-01T00:00:00Z$/.test(l)), r.screen);
-    assert.ok(lines.some((l) => /^[│ ]   └── application\/spdx\+json sha256:/.test(l)), r.screen);
+    assert.ok(lines.some((l) => /^[│ ] {3}└── application\/spdx\+json sha256:/.test(l)), r.screen);
     assert.ok(lines.some((l) => l.includes(`(sha256-${signed.hex}.sig)`)), r.screen);
   });
 

@@ -3,6 +3,7 @@
 // ref.names REPO:TAG and the referrers; a second sync adds to it; --prune
 // drops a name and the blobs only it used; and back out into another
 // registry, digests unchanged.
+import { fromCliJson } from "../helpers/summary.js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
@@ -18,7 +19,7 @@ import { fetchManifest, listTags, pushSignedImage, type SignedImage } from "./ar
 
 function summaryOf(r: DrayResult): SyncSummary {
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as SyncSummary;
+  return fromCliJson<SyncSummary>(r.stdout);
 }
 
 /** The entries of a tar, as tar(1) lists them. */

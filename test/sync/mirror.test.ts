@@ -2,6 +2,7 @@
 // (distribution 2.8, deletes enabled at the destination) with a counting
 // proxy in front of each: --exclude, --skip-existing (requests counted at the
 // source), --prune with its safety rules, --shard K/N run three at once.
+import { fromCliJson } from "../helpers/summary.js";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -23,7 +24,7 @@ function since(p: FaultProxy, from: number, method: string, path?: RegExp): numb
 
 function summaryOf(r: DrayResult): SyncSummary {
   assert.ok(r.stdout.startsWith("{"), `no JSON summary (exit ${r.code}):\n${r.stderr}`);
-  return JSON.parse(r.stdout) as SyncSummary;
+  return fromCliJson<SyncSummary>(r.stdout);
 }
 
 function synced(s: SyncSummary): string[] {

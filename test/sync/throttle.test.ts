@@ -3,6 +3,7 @@
 // answer was sent, so requests per second and requests in flight are counted
 // where the registry would count them, under --jobs 16. min-remaining: the
 // proxy makes the source announce a falling RateLimit-Remaining.
+import { fromCliJson } from "../helpers/summary.js";
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -79,7 +80,7 @@ describe("dray sync: throttles per registry", () => {
     const fromB = b.log.length;
     const r = await run([`${a.host}/team/big`, `${b.host}/flags/team/big`, "--jobs", "16", "--rate", "20", "--registry-jobs", "3", "--no-referrers", "--format", "json"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal((JSON.parse(r.stdout) as SyncSummary).images.copied, TAGS.length);
+    assert.equal(fromCliJson<SyncSummary>(r.stdout).images.copied, TAGS.length);
     for (const [name, p, from] of [["source", a, fromA], ["destination", b, fromB]] as const) {
       const log = p.log.slice(from);
       const perSecond = maxPerSecond(log);
@@ -115,7 +116,7 @@ describe("dray sync: throttles per registry", () => {
       await writeFile(file, [`destination: ${b.host}/floor`, "registries:", `  ${a.host}:`, "    min-remaining: 1", "sync:", `  - source: ${a.host}/team/big`, "    referrers: false", ""].join("\n"));
       const r = await run([file, "--jobs", "1", "--format", "json"]);
       assert.equal(r.code, 1, r.stderr);
-      const s = JSON.parse(r.stdout) as SyncSummary;
+      const s = fromCliJson<SyncSummary>(r.stdout);
       // Two answers said 5 left, the third 1: three pulls started, the rest waited.
       assert.equal(s.images.copied, 3);
       assert.equal(s.skipped?.length, TAGS.length - 3);

@@ -34,6 +34,7 @@ function permissions(mode: number): string {
 
 /** Names may hold newlines or control characters (layers are untrusted): those are quoted, so one line is one entry. */
 function safeName(name: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
   return /[\u0000-\u001f\u007f]/.test(name) ? JSON.stringify(name) : name;
 }
 

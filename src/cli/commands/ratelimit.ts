@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, transportOptions, type TransportFlags } from "../options.js";
+import { addTransportOptions, type TransportFlags } from "../options.js";
 
 export interface RateLimitFlags extends TransportFlags {
   format?: string;

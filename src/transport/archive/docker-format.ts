@@ -3,8 +3,6 @@
 // legacy `repositories` file and per-layer folders. Parsing treats every
 // string as hostile; generation is deterministic. No I/O here.
 import { IntegrityError } from "../../errors.js";
-import { Digest } from "../../oci/digest.js";
-import type { ImageConfig } from "../../oci/manifest.js";
 import { familiarReference, parseReference, withDefaultTag, type ImageReference } from "../../ref/reference.js";
 import { normaliseEntryName } from "./entry-name.js";
 import { isObject } from "../../json.js";
@@ -21,7 +19,6 @@ export interface ManifestItem {
   Layers: string[];
 }
 
-type Json = Record<string, unknown>;
 
 function invalid(message: string, where: string): IntegrityError {
   return new IntegrityError(`${message} (${where})`, { code: "E_MANIFEST_INVALID", where });

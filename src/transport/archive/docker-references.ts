@@ -3,19 +3,15 @@
 // it). Deleting an image's last tag removes the image, and the files nothing
 // else references (config, layer folders, blobs).
 import { requireReference } from "../../ref/location.js";
-import { Digest } from "../../oci/digest.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
 import type { DeleteResult, ReferenceStore, TransportOptions } from "../types.js";
-import { reachableBlobs } from "../layout/gc.js";
 import { removeEntries, serializeIndexJson, type LayoutIndex } from "../layout/index-json.js";
 import { CONTAINERD_NAME, readArchiveIndex } from "./docker-oci.js";
 import { repoTagFor } from "./docker-destination.js";
 import { formatRepoTag, parseRepoTag, repoTagMatches, repositoriesFile, serializeManifestJson, type ManifestItem } from "./docker-format.js";
 import { DockerArchiveSource, openDockerArchive, pickImage, type OpenedDockerArchive } from "./docker-source.js";
-import { ArchiveBlobs } from "./oci-archive.js";
 import { rewriteArchive } from "./rewrite.js";
 import { unreferencedFiles } from "./earlier.js";
-import type { TarIndex } from "./tar-index.js";
 
 export class DockerArchiveReferences implements ReferenceStore {
   constructor(

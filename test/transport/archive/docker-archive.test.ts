@@ -22,7 +22,7 @@ import {
 import { TarIndex } from "../../../src/transport/archive/tar-index.js";
 import type { ImageSource } from "../../../src/transport/types.js";
 import { buildImage, buildIndex, writeOciLayout, type BuiltImage } from "../../helpers/fixtures.js";
-import { assertSkopeoOk, skopeoCopy, skopeoInspect, skopeoInspectRaw } from "../../helpers/skopeo.js";
+import { assertSkopeoOk, skopeoCopy, skopeoInspectRaw } from "../../helpers/skopeo.js";
 import { makeTempDir } from "../../helpers/tmp.js";
 import { streamToBuffer } from "../layout/util.js";
 import { code, listing, putImage, rawTar, type RawTarEntry } from "./support.js";
