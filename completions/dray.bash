@@ -104,50 +104,53 @@ _dray() {
       ;;
     tag)
       case "$prev" in
+        -f|--format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     delete|rm)
       case "$prev" in
-        --format) return ;;
+        -f|--format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--format --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     ls|list-tags)
       case "$prev" in
         --catalog) return ;;
-        --format) return ;;
+        -f|--format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--catalog --format --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--catalog -f --format --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     digest)
       case "$prev" in
         --platform) return ;;
+        -f|--format) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform -f --format --creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     login)
       case "$prev" in
         -u|--username) return ;;
         --ca-file) _dray_files "$cur"; return ;;
+        -f|--format) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-u --username --password-stdin --keychain --insecure --ca-file -h --help'; else return; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-u --username --password-stdin --keychain --insecure --ca-file -f --format -h --help'; else return; fi
       ;;
     logout)
       if [[ $cur == -* ]]; then _dray_words "$cur" '-h --help'; else return; fi
@@ -165,7 +168,7 @@ _dray() {
         --newest) return ;;
         --platform) return ;;
         -j|--jobs) return ;;
-        --format) return ;;
+        -f|--format) return ;;
         --progress) _dray_words "$cur" 'auto plain json none'; return ;;
         --creds) return ;;
         --src-creds) return ;;
@@ -174,7 +177,7 @@ _dray() {
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --platform --no-referrers -j --jobs --keep-going --fail-fast --dry-run --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --platform --no-referrers -j --jobs --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

@@ -83,6 +83,7 @@ _dray() {
           ;;
         tag)
           _arguments -s \
+            '(-f --format)'{-f,--format}'[nothing on stdout by default; json ({"Tagged"\: \[LOCATION…\]}) or a Go template]:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
@@ -95,7 +96,7 @@ _dray() {
           ;;
         delete|rm)
           _arguments -s \
-            '*--format[text (the deleted digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
+            '(-f --format)'{-f,--format}'[text (the deleted digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
@@ -108,7 +109,7 @@ _dray() {
         ls|list-tags)
           _arguments -s \
             '*--catalog[list the repositories of the registry HOST\[\:PORT\] instead]:catalog: ' \
-            '*--format[text (one per line), json, or a Go template such as '\''{{range .Tags}}{{.}} {{end}}'\'']:format: ' \
+            '(-f --format)'{-f,--format}'[text (one per line), json, or a Go template such as '\''{{range .Tags}}{{.}} {{end}}'\'']:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
@@ -121,6 +122,7 @@ _dray() {
         digest)
           _arguments -s \
             '*--platform[the digest of this platform'\''s image in an index]:platform: ' \
+            '(-f --format)'{-f,--format}'[text (the digest), json ({"Digest"\: …}), or a Go template such as '\''{{.Digest}}'\'']:format: ' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
@@ -137,6 +139,7 @@ _dray() {
             '*--keychain[keep the secret in the OS keychain; config.json holds only a marker]' \
             '*--insecure[allow plain HTTP and unverified TLS for a non-loopback registry]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '(-f --format)'{-f,--format}'[nothing on stdout by default; json ({"Registry", "Stored", "Keychain"}) or a Go template]:format: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:host: ' \
             && ret=0
@@ -167,7 +170,7 @@ _dray() {
             '*--keep-going[go on after a failing image and report it at the end (the default)]' \
             '*--fail-fast[stop at the first failure]' \
             '*--dry-run[compare and print the plan; copy nothing]' \
-            '*--format[summary on stdout\: text (nothing, or the plan for --dry-run) or json]:format: ' \
+            '(-f --format)'{-f,--format}'[summary on stdout\: text (nothing, or the plan for --dry-run) or json]:format: ' \
             '(-q --quiet)'{-q,--quiet}'[no per-image lines and no summary on stderr]' \
             '*--progress[per-image lines on stderr]:progress:(auto plain json none)' \
             '*--creds[credentials for both registries (per side\: --src-creds, --dest-creds)]:creds: ' \
