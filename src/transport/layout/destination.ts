@@ -8,9 +8,7 @@ import type { Digest } from "../../oci/digest.js";
 import { descriptorOf, parseRawManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import type { LayoutLocation } from "../../ref/location.js";
 import type { BlobReadOptions, DestinationCapabilities, ImageDestination } from "../types.js";
-import { rm } from "node:fs/promises";
 import { addUnnamed, entriesNamed, setNamed, type LayoutIndex } from "./index-json.js";
-import { reachableBlobs } from "./gc.js";
 import type { OciLayout, WriterMarker } from "./layout.js";
 import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
 
@@ -27,15 +25,11 @@ export class LayoutDestination implements ImageDestination {
   /** Manifests put by this writer: at commit, everything they reference must be in the layout. */
   private readonly manifests: RawManifest[] = [];
   private finished = false;
-  /** Blobs and manifests this writer stored: an aborted run removes those nothing references. */
-  private readonly written: Digest[] = [];
 
   constructor(
     readonly location: LayoutLocation,
     readonly layout: OciLayout,
     private readonly marker: WriterMarker,
-    /** The directory did not exist before this run: a failed run removes it again. */
-    private readonly createdHere = false,
   ) {}
 
   async currentDigest(): Promise<Digest | undefined> {
@@ -59,7 +53,6 @@ export class LayoutDestination implements ImageDestination {
   async putBlob(desc: Descriptor, data: Readable, opts: BlobReadOptions = {}): Promise<void> {
     this.assertOpen();
     await this.layout.writeBlob(desc.digest, data, { size: desc.size, signal: opts.signal });
-    this.written.push(desc.digest);
   }
 
   async putManifest(m: RawManifest, opts: { tag?: string; isTop?: boolean } = {}): Promise<void> {
@@ -67,7 +60,6 @@ export class LayoutDestination implements ImageDestination {
     // Also checks the bytes against the digest: a manifest is stored under the name it claims only if true.
     parseRawManifest(m, this.layout.root);
     await this.layout.writeBlobBytes(m.digest, m.bytes);
-    this.written.push(m.digest);
     this.manifests.push(m);
     const name = this.entryName(m, opts);
     if (name === null) return;
@@ -124,27 +116,6 @@ export class LayoutDestination implements ImageDestination {
     this.finished = true;
     await this.layout.removeTemporaries();
     await this.marker.remove();
-    await this.undoWrites().catch(() => undefined); // best effort: the abort's own error is what the user needs
-  }
-
-  /**
-   * The destination as it was (README): blobs this run stored that nothing
-   * references go, and a layout this run created is removed when it holds no
-   * image. Skipped while another writer runs: it may be about to reference
-   * (or have skipped writing, seeing them present) the same blobs.
-   */
-  private async undoWrites(): Promise<void> {
-    if (this.written.length === 0 && !this.createdHere) return;
-    const removeAll = await this.layout.lockFile().with(async () => {
-      if ((await this.layout.liveWritersSince()) !== undefined) return false;
-      const index = await this.layout.readIndex();
-      if (this.createdHere && index.entries.length === 0) return true;
-      const reachable = await reachableBlobs(this.layout, index);
-      for (const d of this.written) if (!reachable.has(d.toString())) await this.layout.removeBlob(d);
-      return false;
-    });
-    // After the lock is released: its file lives in the folder being removed.
-    if (removeAll) await rm(this.layout.realRoot, { recursive: true, force: true });
   }
 
   private assertOpen(): void {

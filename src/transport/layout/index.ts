@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 // The OCI image layout transport (`oci:PATH[:REF]`). The copy engine's
 // dispatcher imports the three open functions; OciLayout and the pieces
 // below it are exported for the archive transport, which reads and writes
@@ -18,14 +17,10 @@ export async function openLayoutSource(loc: LayoutLocation, _opts: TransportOpti
 
 /** Opens (creating when missing) a layout for writing. Nothing is visible until commit(). */
 export async function openLayoutDestination(loc: LayoutLocation, _opts: TransportOptions = {}): Promise<LayoutDestination> {
-  const createdHere = !(await stat(loc.path).then(
-    () => true,
-    () => false,
-  ));
   const layout = await OciLayout.create(loc.path);
   // Refuse a broken index.json now rather than after copying gigabytes.
   await layout.readIndex();
-  return new LayoutDestination(loc, layout, await layout.registerWriter(), createdHere);
+  return new LayoutDestination(loc, layout, await layout.registerWriter());
 }
 
 export async function openLayoutReferences(loc: LayoutLocation, _opts: TransportOptions = {}): Promise<LayoutReferences> {
