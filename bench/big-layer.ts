@@ -91,7 +91,12 @@ function tap(hash: Hash, counter: { n: number }): Transform {
 }
 
 /** Writes the gzipped layer to `file`; resolves to its digest and size and the tar's digest (the diffID). */
-export async function writeBigLayer(file: string, sizeBytes: number, seed: string, name = "big/random.bin"): Promise<{ digest: Digest; size: number; diffId: Digest }> {
+export async function writeBigLayer(
+  file: string,
+  sizeBytes: number,
+  seed: string,
+  name = "big/random.bin",
+): Promise<{ digest: Digest; size: number; diffId: Digest }> {
   const tarHash = createHash("sha256");
   const gzHash = createHash("sha256");
   const tarCount = { n: 0 };
@@ -137,7 +142,13 @@ async function pushBlobFromFile(registryUrl: string, repo: string, digest: Diges
 }
 
 /** Builds the one-layer OCI image in `file` and pushes it to `repo:tag`. */
-export async function pushBigImage(registry: RegistryTarget, repo: string, tag: string, file: string, sizeBytes: number): Promise<BigImage> {
+export async function pushBigImage(
+  registry: RegistryTarget,
+  repo: string,
+  tag: string,
+  file: string,
+  sizeBytes: number,
+): Promise<BigImage> {
   const layer = await writeBigLayer(file, sizeBytes, "dray-bench/big");
   await pushBlobFromFile(registry.url, repo, layer.digest, file);
   const configDoc = {

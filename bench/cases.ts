@@ -86,7 +86,9 @@ async function checkRegistry(reg: RegistryHandle, repo: string, expected: Digest
 /** An OCI layout destination names `tag` with the expected digest. */
 async function checkLayout(dir: string, expected: Digest): Promise<string | undefined> {
   try {
-    const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as { manifests?: Array<{ digest?: string; annotations?: Record<string, string> }> };
+    const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as {
+      manifests?: Array<{ digest?: string; annotations?: Record<string, string> }>;
+    };
     const entry = index.manifests?.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === TAG);
     if (!entry) return `index.json has no entry named ${TAG}`;
     return entry.digest === expected.toString() ? undefined : `layout digest ${entry.digest} ≠ source ${expected.toString()}`;
@@ -159,7 +161,11 @@ function inspectCase(ctx: CaseContext, raw: boolean): BenchCase {
     ...caseIds(ctx, raw ? "inspect-raw" : "inspect"),
     title: `inspect${flag} (registry, 30-layer image)`,
     contenders: [
-      { tool: "dray", shows: `dray inspect${flag} ${loc}`, command: () => ctx.tools.dray(raw ? ["inspect", "--raw", loc] : ["inspect", loc]) },
+      {
+        tool: "dray",
+        shows: `dray inspect${flag} ${loc}`,
+        command: () => ctx.tools.dray(raw ? ["inspect", "--raw", loc] : ["inspect", loc]),
+      },
       { tool: "skopeo", shows: `skopeo inspect${flag} --tls-verify=false ${loc}`, command: () => skopeoInspect(ctx.tools, loc, raw) },
       { tool: "node", shows: "node -e ''", command: () => ctx.tools.node(["-e", ""]) },
     ],
@@ -173,9 +179,15 @@ function inspectCase(ctx: CaseContext, raw: boolean): BenchCase {
 export function makeCases(ctx: CaseContext): BenchCase[] {
   const { src, dst, work, images } = ctx;
   // Fresh per round-trip time too: a run behind the proxy must not find what a loopback run wrote.
-  const fresh = (caseId: string) => (tool: Tool, slot: Slot): string => `bench/${caseId}/${tool}-rtt${ctx.rttMs}-${slot.label.toLowerCase()}`;
+  const fresh =
+    (caseId: string) =>
+    (tool: Tool, slot: Slot): string =>
+      `bench/${caseId}/${tool}-rtt${ctx.rttMs}-${slot.label.toLowerCase()}`;
   const layoutDir = (caseId: string, tool: Tool, slot: Slot): string => join(work, `${caseId}-${tool}-${slot.label}`);
-  const rmLayout = (caseId: string) => async (tool: Tool, slot: Slot): Promise<void> => rm(layoutDir(caseId, tool, slot), { recursive: true, force: true });
+  const rmLayout =
+    (caseId: string) =>
+    async (tool: Tool, slot: Slot): Promise<void> =>
+      rm(layoutDir(caseId, tool, slot), { recursive: true, force: true });
 
   const cases: BenchCase[] = [
     copyCase(ctx, {
@@ -320,11 +332,20 @@ function syncCases(ctx: CaseContext): BenchCase[] {
   const skopeoFile = join(ctx.work, "sync-skopeo.yaml");
   const repos = SYNC_REPOS.map((r) => `      - ${r}`).join("\n");
   // The file's destination is required; --dest, given per run, wins.
-  writeFileSync(drayFile, `referrers: false\ndestination: ${ctx.dst.host}/${SYNC_IDLE_PREFIX}\nsync:\n  - source: ${ctx.src.host}\n    repositories:\n${repos}\n`);
+  writeFileSync(
+    drayFile,
+    `referrers: false\ndestination: ${ctx.dst.host}/${SYNC_IDLE_PREFIX}\nsync:\n  - source: ${ctx.src.host}\n    repositories:\n${repos}\n`,
+  );
   const tags = SYNC_REPOS.map((r) => `    ${r}: []`).join("\n");
   writeFileSync(skopeoFile, `${ctx.src.host}:\n  tls-verify: false\n  images:\n${tags}\n`);
   const freshPrefix = (tool: Tool, slot: Slot): string => `bench/sync-fresh/${tool}-rtt${ctx.rttMs}-${slot.label.toLowerCase()}`;
-  const make = (baseId: string, title: string, prefix: (tool: Tool, slot: Slot) => string, floorRoundTrips: number, targets: Target[]): BenchCase => ({
+  const make = (
+    baseId: string,
+    title: string,
+    prefix: (tool: Tool, slot: Slot) => string,
+    floorRoundTrips: number,
+    targets: Target[],
+  ): BenchCase => ({
     ...caseIds(ctx, baseId),
     title,
     contenders: [
@@ -337,7 +358,17 @@ function syncCases(ctx: CaseContext): BenchCase[] {
       {
         tool: "skopeo",
         shows: `skopeo sync --src yaml --dest docker --dest-tls-verify=false sync-skopeo.yaml ${ctx.dst.host}/${prefix("skopeo", { label: "N" })}`,
-        command: (slot) => ctx.tools.skopeo(["sync", "--src", "yaml", "--dest", "docker", "--dest-tls-verify=false", skopeoFile, `${ctx.dst.host}/${prefix("skopeo", slot)}`]),
+        command: (slot) =>
+          ctx.tools.skopeo([
+            "sync",
+            "--src",
+            "yaml",
+            "--dest",
+            "docker",
+            "--dest-tls-verify=false",
+            skopeoFile,
+            `${ctx.dst.host}/${prefix("skopeo", slot)}`,
+          ]),
         before: dropSkopeoCache,
         verify: (slot) => checkSync(ctx, "skopeo", prefix("skopeo", slot)),
       },

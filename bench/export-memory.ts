@@ -31,7 +31,9 @@ async function writeLayout(dir: string, layerMb: number): Promise<void> {
     await import("node:fs/promises").then((fs) => fs.rename(tmp, join(dir, l.digest.blobPath)));
     layers.push(l);
   }
-  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId.toString()) } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId.toString()) } }),
+  );
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -43,7 +45,12 @@ async function writeLayout(dir: string, layerMb: number): Promise<void> {
   await writeFile(join(dir, Digest.of(config).blobPath), config);
   await writeFile(join(dir, Digest.of(manifest).blobPath), manifest);
   await writeFile(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  const entry = { mediaType: MediaType.OciManifest, size: manifest.length, digest: Digest.of(manifest).toString(), annotations: { "org.opencontainers.image.ref.name": "t" } };
+  const entry = {
+    mediaType: MediaType.OciManifest,
+    size: manifest.length,
+    digest: Digest.of(manifest).toString(),
+    annotations: { "org.opencontainers.image.ref.name": "t" },
+  };
   await writeFile(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
 }
 
@@ -53,23 +60,57 @@ function row(name: string, s: Sample): string {
 
 async function main(): Promise<void> {
   requireGnuTime();
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   const reg = await startRegistry();
-  const lines = [`load before: ${loadavg().map((n) => n.toFixed(2)).join(" ")} (2 cores, shared)`, "", "| case | wall | cpu | peak RSS | exit |", "|---|---|---|---|---|"];
+  const lines = [
+    `load before: ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(" ")} (2 cores, shared)`,
+    "",
+    "| case | wall | cpu | peak RSS | exit |",
+    "|---|---|---|---|---|",
+  ];
   for (const mb of sizes.length > 0 ? sizes : [40, 200]) {
     const dir = makeTempDir("dray-export-memory-");
     await writeLayout(join(dir, "src"), mb);
     const copied = await skopeoCopy(`oci:${join(dir, "src")}:t`, `docker://${reg.host}/big:${mb}`);
     if (copied.code !== 0) throw new Error(copied.stderr);
     const env = { ...process.env };
-    const dray = await runTimed({ file: process.execPath, args: [DRAY, "export", `docker://${reg.host}/big:${mb}`, "-o", join(dir, "export.tar")] }, env, dir, TIMEOUT_MS);
+    const dray = await runTimed(
+      { file: process.execPath, args: [DRAY, "export", `docker://${reg.host}/big:${mb}`, "-o", join(dir, "export.tar")] },
+      env,
+      dir,
+      TIMEOUT_MS,
+    );
     await rm(join(dir, "export.tar"), { force: true });
-    const skopeo = await runTimed({ file: "skopeo", args: ["copy", "--src-tls-verify=false", `docker://${reg.host}/big:${mb}`, `oci:${join(dir, "copy")}:t`] }, env, dir, TIMEOUT_MS);
-    const umoci = await runTimed({ file: "umoci", args: ["unpack", "--rootless", "--image", `${join(dir, "copy")}:t`, join(dir, "bundle")] }, env, dir, TIMEOUT_MS);
-    lines.push(row(`dray export, ${LAYERS}×${mb} MB`, dray), row(`skopeo copy → oci:, ${LAYERS}×${mb} MB`, skopeo), row(`umoci unpack, ${LAYERS}×${mb} MB`, umoci));
+    const skopeo = await runTimed(
+      { file: "skopeo", args: ["copy", "--src-tls-verify=false", `docker://${reg.host}/big:${mb}`, `oci:${join(dir, "copy")}:t`] },
+      env,
+      dir,
+      TIMEOUT_MS,
+    );
+    const umoci = await runTimed(
+      { file: "umoci", args: ["unpack", "--rootless", "--image", `${join(dir, "copy")}:t`, join(dir, "bundle")] },
+      env,
+      dir,
+      TIMEOUT_MS,
+    );
+    lines.push(
+      row(`dray export, ${LAYERS}×${mb} MB`, dray),
+      row(`skopeo copy → oci:, ${LAYERS}×${mb} MB`, skopeo),
+      row(`umoci unpack, ${LAYERS}×${mb} MB`, umoci),
+    );
     await rm(dir, { recursive: true, force: true });
   }
-  lines.push("", `load after: ${loadavg().map((n) => n.toFixed(2)).join(" ")}`);
+  lines.push(
+    "",
+    `load after: ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(" ")}`,
+  );
   await reg.stop();
   process.stdout.write(`${lines.join("\n")}\n`);
 }

@@ -38,7 +38,13 @@ export interface ImageSizes {
 const MiB = 1 << 20;
 
 /** Builds and pushes everything the cases read; `log` reports progress. */
-export async function prepareImages(src: RegistryHandle, dst: RegistryHandle, work: string, sizes: ImageSizes, log: (m: string) => void): Promise<BenchImages> {
+export async function prepareImages(
+  src: RegistryHandle,
+  dst: RegistryHandle,
+  work: string,
+  sizes: ImageSizes,
+  log: (m: string) => void,
+): Promise<BenchImages> {
   log("building 30 × 1 MiB layers");
   const img30 = await buildImage({ format: "oci", layerCount: 30, layerSize: MiB, seed: "bench-30" });
   const layers30 = await pushImage(src, REPO_30, TAG, img30);
@@ -71,7 +77,13 @@ async function pushSyncImages(src: RegistryHandle, dst: RegistryHandle): Promise
   const digests = new Map<string, Digest>();
   for (const repo of SYNC_REPOS) {
     for (const tag of SYNC_TAGS) {
-      const img = await buildImage({ format: "oci", baseLayers: base.layers, layerCount: 1, layerSize: MiB / 4, seed: `bench-sync-${repo}-${tag}` });
+      const img = await buildImage({
+        format: "oci",
+        baseLayers: base.layers,
+        layerCount: 1,
+        layerSize: MiB / 4,
+        seed: `bench-sync-${repo}-${tag}`,
+      });
       digests.set(`${repo}:${tag}`, await pushImage(src, repo, tag, img));
       // Where each tool's sync puts it: dray under the full source path, skopeo under its last component.
       await pushImage(dst, `${SYNC_IDLE_PREFIX}/${repo}`, tag, img);

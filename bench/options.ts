@@ -64,7 +64,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     runs: count("--runs", flags.get("runs") ?? env.BENCH_RUNS, 5, 1),
     warmups: count("--warmups", flags.get("warmups") ?? env.BENCH_WARMUPS, 1, 0),
     bigMiB: count("--big-mb", flags.get("big-mb") ?? env.BENCH_BIG_MB, 500, 0),
-    cases: casesText.split(",").map((s) => s.trim()).filter(Boolean),
+    cases: casesText
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     out: flags.get("out") ?? env.BENCH_OUT ?? "bench/RESULTS.md",
     profile: !bools.has("--no-profile") && env.BENCH_PROFILE !== "0",
     list: bools.has("--list"),

@@ -71,12 +71,21 @@ function shorten(text: string, aliases: Array<[string, string]>): string {
 }
 
 function caseSection(r: CaseResult, runs: number, aliases: Array<[string, string]>): string[] {
-  const lines = [`### ${r.def.id}: ${r.def.title}`, "", ...(r.load ? [`Load average when the case ended: ${r.load.join(", ")}.`, ""] : []), "| tool | command | median wall | min | max | median CPU (user+sys) | runs ok | peak RSS (max) |", "|---|---|---|---|---|---|---|---|"];
+  const lines = [
+    `### ${r.def.id}: ${r.def.title}`,
+    "",
+    ...(r.load ? [`Load average when the case ended: ${r.load.join(", ")}.`, ""] : []),
+    "| tool | command | median wall | min | max | median CPU (user+sys) | runs ok | peak RSS (max) |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
   for (const c of r.contenders) {
-    lines.push(`| ${c.tool} | \`${shorten(c.shows, aliases).replace(/\|/g, "\\|")}\` | ${fmtMs(c.medianMs)} | ${fmtMs(c.minMs)} | ${fmtMs(c.maxMs)} | ${fmtMs(c.cpuMedianMs)} | ${c.samples.length}/${runs} | ${mib(c.rssMaxKiB)} |`);
+    lines.push(
+      `| ${c.tool} | \`${shorten(c.shows, aliases).replace(/\|/g, "\\|")}\` | ${fmtMs(c.medianMs)} | ${fmtMs(c.minMs)} | ${fmtMs(c.maxMs)} | ${fmtMs(c.cpuMedianMs)} | ${c.samples.length}/${runs} | ${mib(c.rssMaxKiB)} |`,
+    );
   }
   lines.push("");
-  for (const t of r.targets) lines.push(`- target dray ≤ ${t.max} × ${t.against}: ${Number.isFinite(t.ratio) ? t.ratio.toFixed(2) : "—"} → ${metText(t.met)}`);
+  for (const t of r.targets)
+    lines.push(`- target dray ≤ ${t.max} × ${t.against}: ${Number.isFinite(t.ratio) ? t.ratio.toFixed(2) : "—"} → ${metText(t.met)}`);
   for (const c of r.contenders) for (const f of c.failures.slice(0, 5)) lines.push(`- ${c.tool} failed ${f.replace(/\n/g, " ")}`);
   if (r.targets.length || r.contenders.some((c) => c.failures.length)) lines.push("");
   return lines;
@@ -115,13 +124,23 @@ function roundTripSection(results: CaseResult[]): string[] {
     "",
     "| case | RTT | load | dray | skopeo | dray / skopeo | target | floor | dray RTTs spent | skopeo RTTs spent | dray requests / conns | skopeo requests / conns |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ...behind.map((r) => roundTripRow(r, results.find((x) => x.def.rttMs === 0 && x.def.baseId === r.def.baseId))),
+    ...behind.map((r) =>
+      roundTripRow(
+        r,
+        results.find((x) => x.def.rttMs === 0 && x.def.baseId === r.def.baseId),
+      ),
+    ),
     "",
   ];
 }
 
 function memorySection(results: CaseResult[]): string[] {
-  const lines = ["## Memory targets", "", `dray's peak RSS must stay ≤ ${MEMORY_LIMIT_MIB} MiB in every case, and each big-layer case within ${MEMORY_SLACK_MIB} MiB ("a few MB") of its 30 × 1 MiB counterpart.`, ""];
+  const lines = [
+    "## Memory targets",
+    "",
+    `dray's peak RSS must stay ≤ ${MEMORY_LIMIT_MIB} MiB in every case, and each big-layer case within ${MEMORY_SLACK_MIB} MiB ("a few MB") of its 30 × 1 MiB counterpart.`,
+    "",
+  ];
   lines.push("| case | dray peak RSS | ≤ 100 MiB | compared with | difference | within a few MB |", "|---|---|---|---|---|---|");
   for (const r of results) {
     const dray = tool(r, "dray");
@@ -133,7 +152,9 @@ function memorySection(results: CaseResult[]): string[] {
     const pairRss = pair ? tool(pair, "dray")?.rssMaxKiB : undefined;
     const diff = rss !== undefined && pairRss !== undefined ? (rss - pairRss) / 1024 : undefined;
     const within = diff === undefined ? "—" : diff <= MEMORY_SLACK_MIB ? "**met**" : "**missed**";
-    lines.push(`| ${r.def.id} | ${mib(rss)} | ${under} | ${pairId ?? "—"} | ${diff === undefined ? "—" : `${diff >= 0 ? "+" : ""}${diff.toFixed(1)} MiB`} | ${pairId ? within : "—"} |`);
+    lines.push(
+      `| ${r.def.id} | ${mib(rss)} | ${under} | ${pairId ?? "—"} | ${diff === undefined ? "—" : `${diff >= 0 ? "+" : ""}${diff.toFixed(1)} MiB`} | ${pairId ? within : "—"} |`,
+    );
   }
   lines.push("");
   return lines;
@@ -168,7 +189,9 @@ export function renderReport(rep: Report): string {
     `- CPU: ${rep.machine.cpuModel}, ${rep.machine.cores} cores; memory ${rep.machine.memoryGiB} GiB; ${rep.machine.kernel}`,
     `- load average (1, 5, 15 min) before: ${rep.loadBefore.join(", ")}; after: ${rep.loadAfter.join(", ")}`,
     ...(loaded
-      ? [`- **The machine was loaded** (1-minute load above half the core count, other work was running): the timings are noisy, and ratios between tools, interleaved, are more trustworthy than absolute times.`]
+      ? [
+          `- **The machine was loaded** (1-minute load above half the core count, other work was running): the timings are noisy, and ratios between tools, interleaved, are more trustworthy than absolute times.`,
+        ]
       : []),
     `- node ${rep.versions.node}; dray ${rep.versions.dray} (run as \`node ${rep.drayBin}\`); ${rep.versions.skopeo}; docker-registry ${rep.versions.registry}; ${rep.versions.curl}`,
     `- big layer: ${rep.bigMiB} MiB of random bytes, gzipped (level 1) in one tar`,
@@ -188,7 +211,12 @@ export function renderReport(rep: Report): string {
     ...rep.results.flatMap((r) => caseSection(r, rep.runs, rep.aliases)),
   ];
   if (rep.profiles.length) {
-    lines.push("## Profiles of the cases that missed a target", "", "One extra dray run under `node --cpu-prof`, reduced by bench/profile.ts to self time per area and per function.", "");
+    lines.push(
+      "## Profiles of the cases that missed a target",
+      "",
+      "One extra dray run under `node --cpu-prof`, reduced by bench/profile.ts to self time per area and per function.",
+      "",
+    );
     for (const p of rep.profiles) lines.push(...profileSection(p));
   }
   lines.push("## Notes", "", NOTES_BEGIN, rep.previousNotes?.trim() ?? "", NOTES_END, "");

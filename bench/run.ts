@@ -49,7 +49,12 @@ async function profileCase(def: BenchCase, tools: Tools, work: string): Promise<
   // measured runs (which reuse the cache) do not do.
   const warm = { label: "prof-warm" };
   const warmCmd = dray.command(warm);
-  await runTimed({ file: warmCmd.file, args: ["--cpu-prof", "--cpu-prof-dir", join(dir, "warm"), ...warmCmd.args] }, tools.env, work, RUN_TIMEOUT_MS);
+  await runTimed(
+    { file: warmCmd.file, args: ["--cpu-prof", "--cpu-prof-dir", join(dir, "warm"), ...warmCmd.args] },
+    tools.env,
+    work,
+    RUN_TIMEOUT_MS,
+  );
   await dray.cleanup?.(warm);
   await rm(join(dir, "warm"), { recursive: true, force: true });
   const profiled = { file: cmd.file, args: ["--cpu-prof", "--cpu-prof-dir", dir, ...cmd.args] };
@@ -73,7 +78,8 @@ function behind(reg: RegistryHandle, proxy: DelayProxy): RegistryHandle {
 function meterOf(proxies: DelayProxy[]): Meter {
   return {
     reset: () => proxies.forEach((p) => p.reset()),
-    read: () => proxies.map((p) => p.counts()).reduce((a, b) => ({ requests: a.requests + b.requests, connections: a.connections + b.connections })),
+    read: () =>
+      proxies.map((p) => p.counts()).reduce((a, b) => ({ requests: a.requests + b.requests, connections: a.connections + b.connections })),
   };
 }
 
@@ -104,7 +110,9 @@ async function main(opts: BenchOptions): Promise<void> {
     log(`source registry ${src.host}, destination registry ${dst.host}, work folder ${work}`);
     const images = await prepareImages(src, dst, work, { bigBytes: opts.bigMiB * 2 ** 20 }, log);
     if (opts.serve) {
-      log(`ready: docker://${src.host}/bench/layers30:v1, …/bench/index3:v1, …/bench/big:v1; oci:${images.layoutDir}:v1; env HOME=${tools.env.HOME}`);
+      log(
+        `ready: docker://${src.host}/bench/layers30:v1, …/bench/index3:v1, …/bench/big:v1; oci:${images.layoutDir}:v1; env HOME=${tools.env.HOME}`,
+      );
       log("Ctrl-C stops the registries and removes the work folder");
       await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
     }
@@ -119,10 +127,21 @@ async function main(opts: BenchOptions): Promise<void> {
         const meter = proxies.length ? meterOf(proxies) : undefined;
         for (const def of cases) {
           log(`\n${def.id}: ${def.title}${rttMs > 0 ? `, ${rttMs} ms round trip` : ""}`);
-          const result = await runCase(def, { runs: opts.runs, warmups: opts.warmups, env: tools.env, scratch: work, timeoutMs: RUN_TIMEOUT_MS, log, ...(meter ? { meter } : {}) });
+          const result = await runCase(def, {
+            runs: opts.runs,
+            warmups: opts.warmups,
+            env: tools.env,
+            scratch: work,
+            timeoutMs: RUN_TIMEOUT_MS,
+            log,
+            ...(meter ? { meter } : {}),
+          });
           result.load = loadAverages();
           log(`  load average ${result.load.join(", ")}`);
-          for (const t of result.targets) log(`  → dray ${t.ratio.toFixed(2)} × ${t.against} (target ≤ ${t.max}): ${t.met === undefined ? "n/a" : t.met ? "met" : "MISSED"}`);
+          for (const t of result.targets)
+            log(
+              `  → dray ${t.ratio.toFixed(2)} × ${t.against} (target ≤ ${t.max}): ${t.met === undefined ? "n/a" : t.met ? "met" : "MISSED"}`,
+            );
           results.push(result);
         }
       } finally {
@@ -179,7 +198,21 @@ try {
   process.exit(2);
 }
 if (options.list) {
-  const ids = ["reg-reg-30", "reg-reg-index", "reg-oci", "oci-reg", "reg-docker-archive", "recopy", "big-reg-reg", "big-reg-oci", "inspect", "inspect-raw", "sync-fresh", "sync-idle", "version"];
+  const ids = [
+    "reg-reg-30",
+    "reg-reg-index",
+    "reg-oci",
+    "oci-reg",
+    "reg-docker-archive",
+    "recopy",
+    "big-reg-reg",
+    "big-reg-oci",
+    "inspect",
+    "inspect-raw",
+    "sync-fresh",
+    "sync-idle",
+    "version",
+  ];
   for (const id of ids) log(id);
 } else {
   main(options).catch((err: unknown) => {

@@ -84,7 +84,9 @@ async function runOne(c: Contender, slot: Slot, s: RunSettings, acc: Acc, measur
   const mem = sample.rssKiB === undefined ? "?" : `${(sample.rssKiB / 1024).toFixed(1)} MiB`;
   const cpu = sample.cpuMs === undefined ? "?" : fmtMs(sample.cpuMs);
   const net = sent ? `  ${sent.requests} req, ${sent.connections} conn` : "";
-  s.log(`  ${c.tool.padEnd(6)} ${slot.label.padStart(3)}  ${fmtMs(sample.ms).padStart(9)}  cpu ${cpu.padStart(9)}  ${mem.padStart(10)}${net}${failure ? `  FAILED ${failure}` : ""}`);
+  s.log(
+    `  ${c.tool.padEnd(6)} ${slot.label.padStart(3)}  ${fmtMs(sample.ms).padStart(9)}  cpu ${cpu.padStart(9)}  ${mem.padStart(10)}${net}${failure ? `  FAILED ${failure}` : ""}`,
+  );
 }
 
 export function fmtMs(ms: number): string {

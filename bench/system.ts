@@ -21,7 +21,9 @@ export interface Versions {
 
 function firstLine(file: string, args: string[], env?: NodeJS.ProcessEnv): string {
   try {
-    return execFileSync(file, args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 }).split("\n")[0]!.trim();
+    return execFileSync(file, args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 })
+      .split("\n")[0]!
+      .trim();
   } catch (err) {
     return `unavailable (${(err as Error).message.split("\n")[0]})`;
   }

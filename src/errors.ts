@@ -42,7 +42,8 @@ export type ErrorCode =
 export type UsageCode = "E_USAGE" | "E_REF_INVALID" | "E_LOCATION_INVALID" | "E_DIGEST_INVALID" | "E_PLATFORM_INVALID";
 export type NotFoundCode = "E_NOT_FOUND" | "E_PLATFORM_NOT_FOUND";
 export type AuthCode = "E_AUTH_DENIED" | "E_AUTH_FAILED";
-export type IntegrityCode = "E_DIGEST_MISMATCH" | "E_SIZE_MISMATCH" | "E_MANIFEST_INVALID" | "E_UNSUPPORTED_MEDIA_TYPE" | "E_TOO_LARGE" | "E_UNSAFE_INPUT";
+export type IntegrityCode =
+  "E_DIGEST_MISMATCH" | "E_SIZE_MISMATCH" | "E_MANIFEST_INVALID" | "E_UNSUPPORTED_MEDIA_TYPE" | "E_TOO_LARGE" | "E_UNSAFE_INPUT";
 
 export interface DrayErrorDetails {
   /** The location or URL the failure concerns, already free of credentials. */

@@ -12,6 +12,13 @@ export type * from "./copy/types.js";
 export { openSource, openDestination, openReferences } from "./transport/index.js";
 export { inspect, inspectRaw, inspectConfig, inspectConfigRaw, manifestDigest, type InspectOptions } from "./inspect/index.js";
 export type { ImageSummary, IndexSummary, IndexEntrySummary, LayerData } from "./inspect/index.js";
-export { storeCredential, removeCredential, dockerConfigPath, type StoreOptions, type StoreResult, type RemoveResult } from "./auth/login.js";
+export {
+  storeCredential,
+  removeCredential,
+  dockerConfigPath,
+  type StoreOptions,
+  type StoreResult,
+  type RemoveResult,
+} from "./auth/login.js";
 export { sync, loadSyncConfig } from "./sync/index.js";
 export { copyReferrersOf } from "./referrers/index.js";

@@ -96,12 +96,16 @@ describe("architecture: the import graph of src/", () => {
   });
 
   it("copy and inspect do not import each other", () => {
-    const across = edges.filter((e) => layerOf(e.from) !== layerOf(e.to) && LAYER[layerOf(e.from)] === LAYER[layerOf(e.to)]).map((e) => `${e.from} → ${e.to}`);
+    const across = edges
+      .filter((e) => layerOf(e.from) !== layerOf(e.to) && LAYER[layerOf(e.from)] === LAYER[layerOf(e.to)])
+      .map((e) => `${e.from} → ${e.to}`);
     assert.deepEqual(across, []);
   });
 
   it("nothing outside src/transport/ reaches into transport/registry, transport/layout or transport/archive", () => {
-    const reaching = edges.filter((e) => !e.from.startsWith("transport/") && TRANSPORT_FOLDERS.some((f) => e.to.startsWith(f))).map((e) => `${e.from} → ${e.to}`);
+    const reaching = edges
+      .filter((e) => !e.from.startsWith("transport/") && TRANSPORT_FOLDERS.some((f) => e.to.startsWith(f)))
+      .map((e) => `${e.from} → ${e.to}`);
     assert.deepEqual(reaching, []);
   });
 });

@@ -37,6 +37,4 @@ describe("reclaiming streamed buffers", () => {
     await pipeline(Readable.from(chunks), new VerifyingStream({ digest: Digest.of(body), size: body.length }), sink);
     assert.equal(calls, 2);
   });
-
 });
-

@@ -119,7 +119,8 @@ export function parseAuthEntry(value: unknown, file: string, key: string): AuthE
   if (typeof value.auth === "string" && value.auth !== "") {
     const decoded = decodeBase64Strict(value.auth);
     const colon = decoded?.indexOf(":") ?? -1;
-    if (decoded === undefined || colon < 0) throw new CredentialsError(`credentials entry ${where}: "auth" is not base64 of user:password`, { where: file });
+    if (decoded === undefined || colon < 0)
+      throw new CredentialsError(`credentials entry ${where}: "auth" is not base64 of user:password`, { where: file });
     username = decoded.slice(0, colon);
     password = decoded.slice(colon + 1);
   }

@@ -96,7 +96,12 @@ export async function resolveCredentials(lookup: CredentialLookup): Promise<Regi
  * but has no secret, e.g. a helper that knows nothing: anonymous), or "none"
  * (the file does not mention the host: try the next source).
  */
-async function fromFile(file: AuthFile, host: string, lookup: CredentialLookup, flavour: "containers" | "docker"): Promise<RegistryCredential | undefined | "none"> {
+async function fromFile(
+  file: AuthFile,
+  host: string,
+  lookup: CredentialLookup,
+  flavour: "containers" | "docker",
+): Promise<RegistryCredential | undefined | "none"> {
   const helper = credHelperFor(file, host);
   if (helper) return fromHelper(helper, host, lookup);
   // Only containers honours `host/namespace` keys; docker matches by host alone.
@@ -126,10 +131,13 @@ async function fromKeychain(host: string): Promise<RegistryCredential | undefine
   try {
     mod = await import("./keychain.js");
   } catch (err) {
-    throw new KeychainError(`credentials for ${host} are in the OS keychain, but keychain support could not be loaded: ${(err as Error).message}`, {
-      where: host,
-      cause: err,
-    });
+    throw new KeychainError(
+      `credentials for ${host} are in the OS keychain, but keychain support could not be loaded: ${(err as Error).message}`,
+      {
+        where: host,
+        cause: err,
+      },
+    );
   }
   const creds = await mod.readKeychainCredential(host);
   return creds ? { username: creds.username, password: creds.password, source: "the OS keychain" } : undefined;

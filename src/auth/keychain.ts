@@ -44,7 +44,9 @@ async function importKeytar(): Promise<Keytar> {
     if (typeof api.setPassword !== "function") throw new Error("unexpected module shape");
     return api;
   } catch (err) {
-    throw new KeychainError(`the OS keychain is not available: @github/keytar could not be loaded (${firstLine(err)}); ${installHint()}`, { cause: err });
+    throw new KeychainError(`the OS keychain is not available: @github/keytar could not be loaded (${firstLine(err)}); ${installHint()}`, {
+      cause: err,
+    });
   }
 }
 

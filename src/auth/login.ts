@@ -39,7 +39,8 @@ export function authsKey(host: string): string {
   return helperServerURL(normaliseKey(host).host);
 }
 
-const HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$/;
+const HOST_RE =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$/;
 
 /**
  * The registry a user names on `dray login HOST`: `HOST[:PORT]`, also given as
@@ -47,7 +48,10 @@ const HOST_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:
  * become `docker.io`.
  */
 export function parseRegistryHost(text: string): string {
-  const host = text.trim().replace(/^(?:docker|https?):\/\//i, "").replace(/\/.*$/, "");
+  const host = text
+    .trim()
+    .replace(/^(?:docker|https?):\/\//i, "")
+    .replace(/\/.*$/, "");
   if (!HOST_RE.test(host)) throw new UsageError(`invalid registry host "${text}": expected HOST[:PORT]`, { code: "E_REF_INVALID" });
   return canonicalRegistryHost(host);
 }
@@ -163,8 +167,12 @@ export async function storeCredential(host: string, creds: Credentials, opts: St
 function warnAboutHelpers(doc: Json, key: string, notice?: (m: string) => void): void {
   if (!notice) return;
   const helpers = isObject(doc.credHelpers) ? doc.credHelpers : {};
-  if (typeof helpers[key] === "string") notice(`note: credHelpers sends ${key} to docker-credential-${String(helpers[key])}; the docker CLI will ask that helper, not this entry`);
-  else if (typeof doc.credsStore === "string" && doc.credsStore !== "") notice(`note: credsStore is "${doc.credsStore}"; the docker CLI will ask docker-credential-${doc.credsStore} before this entry`);
+  if (typeof helpers[key] === "string")
+    notice(
+      `note: credHelpers sends ${key} to docker-credential-${String(helpers[key])}; the docker CLI will ask that helper, not this entry`,
+    );
+  else if (typeof doc.credsStore === "string" && doc.credsStore !== "")
+    notice(`note: credsStore is "${doc.credsStore}"; the docker CLI will ask docker-credential-${doc.credsStore} before this entry`);
 }
 
 export interface RemoveResult {

@@ -27,8 +27,7 @@ import { isLoopbackDomain } from "../ref/reference.js";
  */
 
 export type RealmVerdict =
-  | { send: true; because: "same-host" | "same-site" | "docker-hub" | "trusted" }
-  | { send: false; because: "plain-http" | "other-site" };
+  { send: true; because: "same-host" | "same-site" | "docker-hub" | "trusted" } | { send: false; because: "plain-http" | "other-site" };
 
 export interface RealmQuestion {
   /** The registry as in the reference: `host[:port]`. */
@@ -63,7 +62,11 @@ export function isTrustedRealm(realm: URL, trusted: readonly string[]): boolean 
   const withPort = realm.host.toLowerCase();
   return trusted.some((t) => {
     const entry = t.trim().toLowerCase();
-    return entry === withPort || entry === host || (entry.includes(":") && bareHost(entry) === host && entry === `${host}:${realm.port || (realm.protocol === "https:" ? "443" : "80")}`);
+    return (
+      entry === withPort ||
+      entry === host ||
+      (entry.includes(":") && bareHost(entry) === host && entry === `${host}:${realm.port || (realm.protocol === "https:" ? "443" : "80")}`)
+    );
   });
 }
 

@@ -53,7 +53,11 @@ export async function recordedTrustedRealms(registry: string, env: NodeJS.Proces
 }
 
 /** Replaces what is recorded for `registry` (an empty list removes it); written atomically, mode 0600. */
-export async function recordTrustedRealms(registry: string, realms: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function recordTrustedRealms(
+  registry: string,
+  realms: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   const path = trustFilePath(env);
   const file = await readTrustFile(path);
   const key = canonicalRegistryHost(registry);

@@ -249,7 +249,10 @@ complete -F ${fn} ${spec.name}
 
 /** Escapes text for inside an _arguments `[description]` or a `name:description` pair. */
 function zshDesc(s: string): string {
-  return s.replace(/\\/g, "\\\\").replace(/'/g, "'\\''").replace(/([[\]:])/g, "\\$1");
+  return s
+    .replace(/\\/g, "\\\\")
+    .replace(/'/g, "'\\''")
+    .replace(/([[\]:])/g, "\\$1");
 }
 
 function zshValue(v: ValueKind, label: string): string {
@@ -366,13 +369,15 @@ function fishScript(spec: ProgramSpec): string {
   lines.push(`complete -c ${n} -f`);
   for (const o of spec.options) lines.push(fishOption(`complete -c ${n} -n __dray_needs_command`, o));
   for (const c of spec.commands) {
-    for (const name of [c.name, ...c.aliases]) lines.push(`complete -c ${n} -n __dray_needs_command -a ${fishQuote(name)} -d ${fishQuote(c.description)}`);
+    for (const name of [c.name, ...c.aliases])
+      lines.push(`complete -c ${n} -n __dray_needs_command -a ${fishQuote(name)} -d ${fishQuote(c.description)}`);
   }
   for (const c of spec.commands) {
     const cond = `-n ${fishQuote(`__fish_seen_subcommand_from ${[c.name, ...c.aliases].join(" ")}`)}`;
     for (const o of c.options) lines.push(fishOption(`complete -c ${n} ${cond}`, o));
     if (c.args.some((a) => a.value.kind === "location")) lines.push(`complete -c ${n} ${cond} -a '(__dray_locations)'`);
-    for (const a of c.args) if (a.value.kind === "choice") lines.push(`complete -c ${n} ${cond} -a ${fishQuote(a.value.choices.join(" "))}`);
+    for (const a of c.args)
+      if (a.value.kind === "choice") lines.push(`complete -c ${n} ${cond} -a ${fishQuote(a.value.choices.join(" "))}`);
   }
   return `${header("#", "fish", n)}# Load with: source completions/${n}.fish  (or copy it to ~/.config/fish/completions/${n}.fish)
 

@@ -33,7 +33,10 @@ export interface TransportOptionsDeclaration {
 
 /** Declares `--creds` (and per side), `--authfile`, `--insecure`, `--ca-file`, `--retries` on `cmd`. */
 export function addTransportOptions(cmd: Command, decl: TransportOptionsDeclaration = {}): Command {
-  cmd.option("--creds <user:pass>", decl.twoSided ? "credentials for both registries (per side: --src-creds, --dest-creds)" : "registry credentials");
+  cmd.option(
+    "--creds <user:pass>",
+    decl.twoSided ? "credentials for both registries (per side: --src-creds, --dest-creds)" : "registry credentials",
+  );
   if (decl.twoSided) {
     cmd.option("--src-creds <user:pass>", "credentials for the source registry");
     cmd.option("--dest-creds <user:pass>", "credentials for the destination registry");
@@ -81,7 +84,8 @@ export function transportOptions(flags: TransportFlags, ctx: CliContext, side?: 
 export function parseCount(flag: string, min = 1): (text: string) => number {
   return (text) => {
     const n = Number(text);
-    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} expects an integer ≥ ${min}`);
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min)
+      throw new InvalidArgumentError(`${flag} expects an integer ≥ ${min}`);
     return n;
   };
 }
@@ -128,7 +132,10 @@ export interface ConversionFlags {
  * The conversion a command asked for, checked before anything is opened:
  * values, a level that fits the codec, and Docker's format without zstd.
  */
-export function conversionOptions(flags: ConversionFlags, fallback: { manifestFormat?: ManifestFormat; compress?: LayerCompression; compressLevel?: number } = {}): {
+export function conversionOptions(
+  flags: ConversionFlags,
+  fallback: { manifestFormat?: ManifestFormat; compress?: LayerCompression; compressLevel?: number } = {},
+): {
   manifestFormat?: ManifestFormat;
   compress?: LayerCompression;
   compressLevel?: number;
@@ -143,5 +150,9 @@ export function conversionOptions(flags: ConversionFlags, fallback: { manifestFo
   if (manifestFormat === "docker" && compress === "zstd") {
     throw new UsageError("--compress zstd cannot go with --manifest-format docker: Docker's manifest format has no zstd layers");
   }
-  return { ...(manifestFormat ? { manifestFormat } : {}), ...(compress ? { compress } : {}), ...(level === undefined ? {} : { compressLevel: level }) };
+  return {
+    ...(manifestFormat ? { manifestFormat } : {}),
+    ...(compress ? { compress } : {}),
+    ...(level === undefined ? {} : { compressLevel: level }),
+  };
 }

@@ -95,7 +95,12 @@ export function resolveMode(mode: ProgressMode, quiet: boolean, stderr: Terminal
   return mode;
 }
 
-export async function createProgress(mode: ProgressMode, ctx: CliContext, quiet = false, settings: ProgressSettings = {}): Promise<ProgressRenderer> {
+export async function createProgress(
+  mode: ProgressMode,
+  ctx: CliContext,
+  quiet = false,
+  settings: ProgressSettings = {},
+): Promise<ProgressRenderer> {
   switch (resolveMode(mode, quiet, ctx.stderr as TerminalInfo)) {
     case "none":
       return { onEvent: () => undefined, stop: () => undefined };
@@ -176,7 +181,9 @@ class PlainProgress implements ProgressRenderer {
     const t = this.tally;
     if (t.bytesDone === this.lastReported || t.blobs === 0) return;
     this.lastReported = t.bytesDone;
-    this.line(`progress: ${t.blobsDone}/${t.blobs} blobs, ${formatBytes(t.bytesDone)} of ${formatBytes(t.bytes)}, ${formatBytes(Math.round(t.rate()))}/s`);
+    this.line(
+      `progress: ${t.blobsDone}/${t.blobs} blobs, ${formatBytes(t.bytesDone)} of ${formatBytes(t.bytes)}, ${formatBytes(Math.round(t.rate()))}/s`,
+    );
   }
 
   onEvent(e: CopyEvent): void {
@@ -261,7 +268,12 @@ class BarProgress implements ProgressRenderer {
 
   private totalPayload(): Record<string, string> {
     const t = this.tally;
-    return { name: "total       ", done: formatBytes(t.bytesDone), size: formatBytes(t.bytes), rate: `${formatBytes(Math.round(t.rate()))}/s` };
+    return {
+      name: "total       ",
+      done: formatBytes(t.bytesDone),
+      size: formatBytes(t.bytes),
+      rate: `${formatBytes(Math.round(t.rate()))}/s`,
+    };
   }
 
   private updateTotal(): void {
@@ -286,7 +298,11 @@ class BarProgress implements ProgressRenderer {
         this.spinner.text = `reading manifests of ${shortDigest(e.digest)}…`;
         break;
       case "plan":
-        if (this.spinner.isSpinning) this.spinner.stopAndPersist({ symbol: "•", text: `${e.manifests} manifest${e.manifests === 1 ? "" : "s"}, ${e.blobs} blobs, ${formatBytes(e.bytes)}` });
+        if (this.spinner.isSpinning)
+          this.spinner.stopAndPersist({
+            symbol: "•",
+            text: `${e.manifests} manifest${e.manifests === 1 ? "" : "s"}, ${e.blobs} blobs, ${formatBytes(e.bytes)}`,
+          });
         this.updateTotal();
         break;
       case "notice":
@@ -294,7 +310,12 @@ class BarProgress implements ProgressRenderer {
         else this.log(`note: ${e.message}`);
         break;
       case "blob-start": {
-        const bar = this.multibar.create(Math.max(e.size, 1), 0, { name: shortDigest(e.digest), done: "0 B", size: formatBytes(e.size), rate: "" });
+        const bar = this.multibar.create(Math.max(e.size, 1), 0, {
+          name: shortDigest(e.digest),
+          done: "0 B",
+          size: formatBytes(e.size),
+          rate: "",
+        });
         this.bars.set(e.digest, { bar, done: 0 });
         break;
       }

@@ -20,7 +20,9 @@ export async function readSecretFromStream(input: Readable, maxBytes = 64 * 1024
     if (total > maxBytes) throw new UsageError(`the password on standard input is longer than ${maxBytes} bytes`);
     chunks.push(buf);
   }
-  const text = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  const text = Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
   if (text === "") throw new UsageError("the password on standard input is empty");
   return text;
 }
@@ -31,7 +33,8 @@ export async function readSecretFromStream(input: Readable, maxBytes = 64 * 1024
  */
 export async function promptLine(question: string, input: TtyInput, output: Writable, hidden: boolean): Promise<string> {
   if (input.isTTY !== true) throw new UsageError("cannot prompt: standard input is not a terminal");
-  if (hidden && typeof input.setRawMode !== "function") throw new UsageError("cannot read a password without echo here; use --password-stdin");
+  if (hidden && typeof input.setRawMode !== "function")
+    throw new UsageError("cannot read a password without echo here; use --password-stdin");
   const raw = hidden;
   // Echo goes off before the question appears, so nothing typed right after it is ever shown.
   if (raw) input.setRawMode!(true);

@@ -199,7 +199,9 @@ function field(v: Value, key: string): Value {
     if (!isStruct(v)) return undefined;
     throw templateError(`no field "${key}" in the output (it has ${Object.keys(v).join(", ")})`);
   }
-  throw templateError(`can't evaluate field ${key} in ${Array.isArray(v) ? "a list" : `the ${typeof v} ${JSON.stringify(formatValue(v))}`}`);
+  throw templateError(
+    `can't evaluate field ${key} in ${Array.isArray(v) ? "a list" : `the ${typeof v} ${JSON.stringify(formatValue(v))}`}`,
+  );
 }
 
 /** Go's %v for JSON-shaped values. */
@@ -491,7 +493,10 @@ function evalPipeline(pipe: Pipeline, scope: Scope): Value {
 
 function rangeItems(v: Value): Array<[Value, Value]> {
   if (Array.isArray(v)) return v.map((item, i) => [i, item]);
-  if (isObject(v)) return Object.keys(v).sort().map((k) => [k, v[k]]);
+  if (isObject(v))
+    return Object.keys(v)
+      .sort()
+      .map((k) => [k, v[k]]);
   if (v === null || v === undefined) return [];
   throw templateError(`range can't iterate over ${formatValue(v)}`);
 }

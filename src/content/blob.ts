@@ -26,7 +26,13 @@ export async function findDescriptor(source: ImageSource, digest: Digest, signal
   return found ?? { mediaType: "application/octet-stream", digest, size: -1 };
 }
 
-async function searchGraph(source: ImageSource, at: Digest | undefined, wanted: Digest, depth: number, signal?: AbortSignal): Promise<Descriptor | undefined> {
+async function searchGraph(
+  source: ImageSource,
+  at: Digest | undefined,
+  wanted: Digest,
+  depth: number,
+  signal?: AbortSignal,
+): Promise<Descriptor | undefined> {
   const raw = await source.getManifest(at, signal ? { signal } : {});
   if (raw.digest.equals(wanted)) return { mediaType: raw.mediaType, digest: raw.digest, size: raw.bytes.length };
   const parsed = parseRawManifest(raw, formatLocation(source.location));

@@ -33,7 +33,8 @@ function resolveSymlink(linkDir: TreePath, target: string, shown: string): strin
   for (const c of target.split("/")) {
     if (c === "" || c === ".") continue;
     if (c === "..") {
-      if (parts.length === 0) throw new IntegrityError(`symlink ${shown} -> ${target} points out of the image root`, { code: "E_UNSAFE_INPUT" });
+      if (parts.length === 0)
+        throw new IntegrityError(`symlink ${shown} -> ${target} points out of the image root`, { code: "E_UNSAFE_INPUT" });
       parts.pop();
     } else parts.push(c);
   }
@@ -55,8 +56,12 @@ class Cat {
   async run(start: string[]): Promise<void> {
     let step: Step = { kind: "path", path: start };
     for (let hops = 0; step.kind !== "done"; hops++) {
-      if (hops > MAX_SYMLINK_HOPS) throw new IntegrityError(`too many levels of symbolic links resolving ${shown(start)}`, { code: "E_UNSAFE_INPUT" });
-      step = step.kind === "path" ? await this.lookup(step.path, this.layers.length - 1, Infinity) : await this.lookup(step.path, step.layer, step.before);
+      if (hops > MAX_SYMLINK_HOPS)
+        throw new IntegrityError(`too many levels of symbolic links resolving ${shown(start)}`, { code: "E_UNSAFE_INPUT" });
+      step =
+        step.kind === "path"
+          ? await this.lookup(step.path, this.layers.length - 1, Infinity)
+          : await this.lookup(step.path, step.layer, step.before);
     }
   }
 
@@ -67,7 +72,8 @@ class Cat {
       const step = await this.searchLayer(this.layers[k]!, path, view, k === top ? before : Infinity);
       if (step) return step;
       view.endLayer();
-      if (!view.visible(path, false) && !view.visible(path, true)) throw new NotFoundError(`${shown(path)} was deleted by ${this.layers[k]!.where}`);
+      if (!view.visible(path, false) && !view.visible(path, true))
+        throw new NotFoundError(`${shown(path)} was deleted by ${this.layers[k]!.where}`);
     }
     throw new NotFoundError(`${shown(path)} is not in the image`);
   }
@@ -107,13 +113,15 @@ class Cat {
       return undefined;
     }
     if (h.type !== "file" && h.type !== "contiguous-file") entry.resume();
-    if (h.type === "symlink") return { kind: "path", path: [...resolveSymlink(p.slice(0, -1), h.linkname ?? "", shown(p)), ...path.slice(p.length)] };
+    if (h.type === "symlink")
+      return { kind: "path", path: [...resolveSymlink(p.slice(0, -1), h.linkname ?? "", shown(p)), ...path.slice(p.length)] };
     if (h.type === "link") {
       const target = normalisePath(h.linkname ?? "", layer.where);
       return { kind: "hardlink", path: [...target, ...path.slice(p.length)], layer: layer.index, before: ordinal };
     }
     if (above) throw new NotFoundError(`${shown(path)}: ${shown(p)} is not a directory`);
-    if (h.type !== "file" && h.type !== "contiguous-file") throw new UnsupportedError(`${shown(path)} is a ${h.type ?? "special file"}, not a regular file`);
+    if (h.type !== "file" && h.type !== "contiguous-file")
+      throw new UnsupportedError(`${shown(path)} is a ${h.type ?? "special file"}, not a regular file`);
     await pipeline(entry, this.out, { end: false });
     return { kind: "done" };
   }

@@ -44,7 +44,11 @@ export async function imageLayers(source: ImageSource, platform: Platform | unde
   if (resolved.parsed.kind === "index") resolved = await resolveManifest(source, hostPlatform());
   const at = formatLocation(source.location);
   if (resolved.parsed.kind !== "manifest") throw new NotFoundError(`no image manifest found in ${at}`, { where: at });
-  const layers = resolved.parsed.layers.map((descriptor, index) => ({ index, descriptor, where: `${at} layer ${index + 1} (${descriptor.digest})` }));
+  const layers = resolved.parsed.layers.map((descriptor, index) => ({
+    index,
+    descriptor,
+    where: `${at} layer ${index + 1} (${descriptor.digest})`,
+  }));
   return { manifest: resolved.parsed, layers };
 }
 

@@ -59,7 +59,12 @@ function checkLinkname(h: TarHeader, where: string): void {
  * directory's attributes when its entry comes); a hard link always follows
  * the entry that holds its content.
  */
-export async function walkMerged(source: ImageSource, layers: readonly LayerRef[], visitor: MergeVisitor, signal?: AbortSignal): Promise<void> {
+export async function walkMerged(
+  source: ImageSource,
+  layers: readonly LayerRef[],
+  visitor: MergeVisitor,
+  signal?: AbortSignal,
+): Promise<void> {
   const walker = new MergeWalker(source, visitor, signal);
   for (const layer of [...layers].reverse()) await walker.readLayer(layer);
   walker.finish();
@@ -183,7 +188,8 @@ class MergeWalker {
     const below = `${key}/`;
     for (const target of [...this.pending.keys()]) {
       if (!(self && target === key) && !(key === "" || target.startsWith(below))) continue;
-      for (const n of this.takeWhere(target, which)) this.visitor.notice?.(`hard link ${n.path} points to ${target}, which a lower layer deleted: left out`);
+      for (const n of this.takeWhere(target, which))
+        this.visitor.notice?.(`hard link ${n.path} points to ${target}, which a lower layer deleted: left out`);
     }
   }
 
@@ -210,7 +216,6 @@ class MergeWalker {
     }
     return false;
   }
-
 
   /** Hard links `names` share the content of `target` as the layer being read sees it (earlier in this layer, else lower). */
   private async resolveLinks(names: LinkName[], target: string): Promise<void> {
@@ -264,6 +269,7 @@ class MergeWalker {
       // Read on to the end all the same: only the whole layer is checked against its digest.
       ordinal++;
     }
-    if (ordinal <= last) throw new IntegrityError(`${layer.where} changed between two reads`, { code: "E_MANIFEST_INVALID", where: layer.where });
+    if (ordinal <= last)
+      throw new IntegrityError(`${layer.where} changed between two reads`, { code: "E_MANIFEST_INVALID", where: layer.where });
   }
 }

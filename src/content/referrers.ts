@@ -92,7 +92,8 @@ class TreeWalk {
         continue;
       }
       // cosign writes no artifactType; its payload layer's type says what it is (simplesigning, a DSSE envelope, an SBOM).
-      const artifactType = parsed.artifactType ?? (parsed.kind === "manifest" ? (parsed.layers[0]?.mediaType ?? parsed.config.mediaType) : undefined);
+      const artifactType =
+        parsed.artifactType ?? (parsed.kind === "manifest" ? (parsed.layers[0]?.mediaType ?? parsed.config.mediaType) : undefined);
       out.push({
         digest: raw.digest.toString(),
         mediaType: raw.mediaType,

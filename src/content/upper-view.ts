@@ -31,7 +31,10 @@ interface Node {
   children?: Map<string, Node>;
 }
 
-type Decision = { kind: "entry"; path: TreePath; isDir: boolean; hiddenNonDir: boolean } | { kind: "whiteout"; path: TreePath } | { kind: "opaque"; path: TreePath };
+type Decision =
+  | { kind: "entry"; path: TreePath; isDir: boolean; hiddenNonDir: boolean }
+  | { kind: "whiteout"; path: TreePath }
+  | { kind: "opaque"; path: TreePath };
 
 export class UpperView {
   private readonly root: Node = { kind: "dir", explicit: true, opaque: false };

@@ -90,7 +90,8 @@ function destinationNamesImage(loc: Location): boolean {
 /** Checks that `--all-tags` was given a repository (no tag) on both sides. */
 export function checkAllTagsLocations(src: Location, dst: Location): void {
   if (namesImage(src)) throw new UsageError(`--all-tags copies a whole repository: give ${formatLocation(src)} without a tag or digest`);
-  if (destinationNamesImage(dst)) throw new UsageError(`--all-tags keeps the source's tags: give ${formatLocation(dst)} without a tag or digest`);
+  if (destinationNamesImage(dst))
+    throw new UsageError(`--all-tags keeps the source's tags: give ${formatLocation(dst)} without a tag or digest`);
   // A docker-archive stores NAME:TAG references (docker save IMG:a IMG:b); bare tags need the NAME. A
   // docker-archive source lists full NAME:TAG already.
   if (dst.transport === "docker-archive" && dst.ref === undefined && src.transport !== "docker-archive") {

@@ -118,14 +118,23 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
   session.checkAborted();
   const compression = layerCompression(desc.mediaType);
   const at = where(src, desc);
-  if (compression === undefined) throw new UnsupportedError(`cannot decompress ${desc.mediaType} (${at}): not a known layer type`, { where: at });
+  if (compression === undefined)
+    throw new UnsupportedError(`cannot decompress ${desc.mediaType} (${at}): not a known layer type`, { where: at });
   if (compression === "none" && !desc.digest.equals(diffId)) {
-    throw new IntegrityError(`uncompressed layer ${desc.digest} does not match its diff_id ${diffId} (${at})`, { code: "E_DIGEST_MISMATCH", where: at });
+    throw new IntegrityError(`uncompressed layer ${desc.digest} does not match its diff_id ${diffId} (${at})`, {
+      code: "E_DIGEST_MISMATCH",
+      where: at,
+    });
   }
   const digest = desc.digest.toString();
   const signal = session.signal;
   const target: Descriptor = { mediaType: uncompressedLayerType(desc.mediaType), digest: diffId, size: -1 };
-  const compressed = new VerifyingStream({ digest: desc.digest, size: desc.size, where: at, onBytes: (n) => session.emit({ type: "blob-bytes", digest, n }) });
+  const compressed = new VerifyingStream({
+    digest: desc.digest,
+    size: desc.size,
+    where: at,
+    onBytes: (n) => session.emit({ type: "blob-bytes", digest, n }),
+  });
   const stages: NodeJS.ReadWriteStream[] = [compressed];
   // The last verifier sees the bytes as stored, so its count is the stored size.
   let stored = compressed;
@@ -134,7 +143,11 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
     stages.push(...decompressStages(compression, desc.size, at), stored);
   }
   session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
-  await pipeToSink([await openBlob(session, src, desc), ...stages], (verified) => session.dst.putBlob(target, verified, { signal }), signal);
+  await pipeToSink(
+    [await openBlob(session, src, desc), ...stages],
+    (verified) => session.dst.putBlob(target, verified, { signal }),
+    signal,
+  );
   session.counts.copied++;
   session.bytes += desc.size;
   session.emit({ type: "blob-done", digest, size: desc.size, outcome: "copied" });
@@ -147,7 +160,9 @@ export async function readConfig(session: CopySession, src: ImageSource, desc: D
   const known = session.configs.get(key);
   if (known) return known;
   const reading = session.track(
-    session.requests(async () => readSmallBlob(await src.getBlob(desc, { signal: session.signal }), desc, where(src, desc), session.signal)),
+    session.requests(async () =>
+      readSmallBlob(await src.getBlob(desc, { signal: session.signal }), desc, where(src, desc), session.signal),
+    ),
   );
   session.configs.set(key, reading);
   return reading;

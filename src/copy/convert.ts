@@ -27,7 +27,12 @@ function layerType(desc: Descriptor, format: ManifestFormat, where: string, reco
   if (compression === undefined) return desc.mediaType; // not a layer dray knows: left as is
   const foreign = desc.mediaType === MediaType.DockerForeignLayerGzip || desc.mediaType.includes(".nondistributable.");
   if (format === "oci") {
-    if (foreign) return { none: MediaType.OciLayerNondistributable, gzip: MediaType.OciLayerNondistributableGzip, zstd: MediaType.OciLayerNondistributableZstd }[compression];
+    if (foreign)
+      return {
+        none: MediaType.OciLayerNondistributable,
+        gzip: MediaType.OciLayerNondistributableGzip,
+        zstd: MediaType.OciLayerNondistributableZstd,
+      }[compression];
     return { none: MediaType.OciLayer, gzip: MediaType.OciLayerGzip, zstd: MediaType.OciLayerZstd }[compression];
   }
   if (compression === "zstd") {
@@ -108,7 +113,15 @@ export function convertTree(node: Node, asked: ManifestFormat | undefined, where
   const same = inFormat(node.raw.mediaType, format) && children.every((c, i) => c.raw.digest.equals(node.children[i]!.raw.digest));
   if (same) return node;
   const parsed = parseRawManifest(node.raw, where) as ImageIndex;
-  return { kind: "index", raw: convertIndex(parsed, children.map((c) => c.raw), format), children };
+  return {
+    kind: "index",
+    raw: convertIndex(
+      parsed,
+      children.map((c) => c.raw),
+      format,
+    ),
+    children,
+  };
 }
 
 function familyOf(mediaType: string): ManifestFormat {

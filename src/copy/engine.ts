@@ -39,7 +39,9 @@ async function fetchManifest(session: CopySession, src: ImageSource, desc: Descr
   const raw = await session.requests(() => src.getManifest(desc.digest, { signal: session.signal }));
   const at = `${where} manifest ${desc.digest}`;
   if (!raw.digest.equals(desc.digest) || raw.bytes.length !== desc.size) {
-    throw new IntegrityError(`manifest ${desc.digest} (${desc.size} bytes) read as ${raw.digest} (${raw.bytes.length} bytes) at ${where}`, { code: "E_DIGEST_MISMATCH", where: at,
+    throw new IntegrityError(`manifest ${desc.digest} (${desc.size} bytes) read as ${raw.digest} (${raw.bytes.length} bytes) at ${where}`, {
+      code: "E_DIGEST_MISMATCH",
+      where: at,
     });
   }
   return raw;
@@ -51,7 +53,8 @@ async function expand(session: CopySession, src: ImageSource, raw: RawManifest, 
   // Store under the document's own type: a transport may report a generic Content-Type.
   const typed: RawManifest = { ...raw, mediaType: parsed.mediaType };
   if (parsed.kind === "manifest") return { kind: "manifest", raw: typed, manifest: parsed };
-  if (depth >= MAX_DEPTH) throw new IntegrityError(`indexes nested deeper than ${MAX_DEPTH} levels at ${where}`, { code: "E_MANIFEST_INVALID", where });
+  if (depth >= MAX_DEPTH)
+    throw new IntegrityError(`indexes nested deeper than ${MAX_DEPTH} levels at ${where}`, { code: "E_MANIFEST_INVALID", where });
   const children = await Promise.all(
     parsed.manifests.map(async (d) => expand(session, src, await fetchManifest(session, src, d, where), where, depth + 1)),
   );
@@ -74,7 +77,10 @@ function countManifests(node: Node): number {
 
 async function putManifest(session: CopySession, raw: RawManifest, top: boolean, tag: string | undefined): Promise<void> {
   session.checkAborted();
-  await session.dst.putManifest(raw, top ? { isTop: true, signal: session.signal, ...(tag === undefined ? {} : { tag }) } : { isTop: false, signal: session.signal });
+  await session.dst.putManifest(
+    raw,
+    top ? { isTop: true, signal: session.signal, ...(tag === undefined ? {} : { tag }) } : { isTop: false, signal: session.signal },
+  );
   session.manifests++;
   session.emit({ type: "manifest-put", digest: raw.digest.toString(), mediaType: raw.mediaType, top });
 }
@@ -95,32 +101,54 @@ async function putTree(session: CopySession, src: ImageSource, node: Node, top: 
  * checked against the config's diff_ids, then a new manifest describing what
  * was stored (its digest differs from the source's).
  */
-async function putUncompressed(session: CopySession, src: ImageSource, node: Node, where: string, tag: string | undefined): Promise<RawManifest> {
+async function putUncompressed(
+  session: CopySession,
+  src: ImageSource,
+  node: Node,
+  where: string,
+  tag: string | undefined,
+): Promise<RawManifest> {
   if (node.kind !== "manifest") throw new UnsupportedError(`${formatLocation(session.dst.location)} cannot hold an index`);
   const { config, layers } = node.manifest;
   const configBytes = await readConfig(session, src, config);
   const diffIds = parseImageConfig(configBytes, where).rootfs?.diff_ids ?? [];
   if (diffIds.length !== layers.length) {
-    throw new IntegrityError(`config ${config.digest} lists ${diffIds.length} diff_ids for ${layers.length} layers at ${where}`, { code: "E_MANIFEST_INVALID", where });
+    throw new IntegrityError(`config ${config.digest} lists ${diffIds.length} diff_ids for ${layers.length} layers at ${where}`, {
+      code: "E_MANIFEST_INVALID",
+      where,
+    });
   }
   const [, ...placed] = await Promise.all([
     placeBlob(session, src, config),
     ...layers.map((l, i) => placeUncompressedLayer(session, src, l, Digest.parse(diffIds[i]!))),
   ]);
-  const newLayers = layers.map((l, i) => ({ mediaType: MediaType.DockerLayer, digest: Digest.parse(placed[i]!.digest), size: placed[i]!.size }));
+  const newLayers = layers.map((l, i) => ({
+    mediaType: MediaType.DockerLayer,
+    digest: Digest.parse(placed[i]!.digest),
+    size: placed[i]!.size,
+  }));
   const raw = dockerArchiveManifest(config, newLayers);
   await putManifest(session, raw, true, tag);
   return raw;
 }
 
 /** A single image's platform, from its config, checked against every platform asked for. */
-async function checkImagePlatform(session: CopySession, src: ImageSource, manifest: ImageManifest, wanted: readonly Platform[], where: string): Promise<string> {
+async function checkImagePlatform(
+  session: CopySession,
+  src: ImageSource,
+  manifest: ImageManifest,
+  wanted: readonly Platform[],
+  where: string,
+): Promise<string> {
   const config = parseImageConfig(await readConfig(session, src, manifest.config), where);
   const own: Platform | undefined = configPlatform(config);
   for (const p of wanted) {
     if (!platformMatches(p, own)) {
       const offered = own ? formatPlatform(own) : "unknown";
-      throw new NotFoundError(`platform ${formatPlatform(p)} not found in ${where} (a single-platform image for ${offered})`, { code: "E_PLATFORM_NOT_FOUND", where });
+      throw new NotFoundError(`platform ${formatPlatform(p)} not found in ${where} (a single-platform image for ${offered})`, {
+        code: "E_PLATFORM_NOT_FOUND",
+        where,
+      });
     }
   }
   return own ? formatPlatform(own) : "unknown";
@@ -134,7 +162,13 @@ interface TopChoice {
 }
 
 /** Decides what the destination's top manifest is: the source's, a platform subset, or one platform's image. */
-async function chooseTop(session: CopySession, src: ImageSource, top: RawManifest, wanted: readonly Platform[], where: string): Promise<TopChoice> {
+async function chooseTop(
+  session: CopySession,
+  src: ImageSource,
+  top: RawManifest,
+  wanted: readonly Platform[],
+  where: string,
+): Promise<TopChoice> {
   const parsed = parseRawManifest(top, where);
   const { dst } = session;
   if (parsed.kind === "manifest") {
@@ -175,9 +209,11 @@ function targetFormat(src: ImageSource, dst: ImageDestination, opts: ConversionO
  */
 export function checkConversion(opts: ConversionOptions, dst: ImageDestination): void {
   if (opts.compress !== "zstd") return;
-  if (opts.manifestFormat === "docker") throw new UsageError("--compress zstd cannot go with --manifest-format docker: Docker's manifest format has no zstd layers");
+  if (opts.manifestFormat === "docker")
+    throw new UsageError("--compress zstd cannot go with --manifest-format docker: Docker's manifest format has no zstd layers");
   const accepted = acceptedCompressions(dst);
-  if (accepted && !accepted.includes("zstd")) throw new UsageError(`${formatLocation(dst.location)} cannot hold zstd layers (docker load reads gzip or plain tar)`);
+  if (accepted && !accepted.includes("zstd"))
+    throw new UsageError(`${formatLocation(dst.location)} cannot hold zstd layers (docker load reads gzip or plain tar)`);
 }
 
 function acceptedCompressions(dst: ImageDestination): readonly LayerCompression[] | undefined {
@@ -185,7 +221,12 @@ function acceptedCompressions(dst: ImageDestination): readonly LayerCompression[
 }
 
 /** What a layer compressed as `from` is stored as: the one asked for, else as it is; zstd decompressed where it cannot go. */
-function targetCompression(from: LayerCompression, format: ManifestFormat, opts: ConversionOptions, dst: ImageDestination): LayerCompression {
+function targetCompression(
+  from: LayerCompression,
+  format: ManifestFormat,
+  opts: ConversionOptions,
+  dst: ImageDestination,
+): LayerCompression {
   const accepted = acceptedCompressions(dst);
   let to = opts.compress ?? from;
   if (to === "zstd" && format === "docker") to = "none";
@@ -194,7 +235,14 @@ function targetCompression(from: LayerCompression, format: ManifestFormat, opts:
 }
 
 /** Recompresses the layers of every image in the tree that must change; returns the new layers by source digest. */
-async function recompressTree(session: CopySession, src: ImageSource, root: Node, format: ManifestFormat | undefined, opts: ConversionOptions, where: string): Promise<Replacements> {
+async function recompressTree(
+  session: CopySession,
+  src: ImageSource,
+  root: Node,
+  format: ManifestFormat | undefined,
+  opts: ConversionOptions,
+  where: string,
+): Promise<Replacements> {
   const images: Node[] = [];
   const walk = (n: Node): void => (n.kind === "index" ? n.children.forEach(walk) : void images.push(n));
   walk(root);
@@ -213,10 +261,13 @@ async function recompressTree(session: CopySession, src: ImageSource, root: Node
       if (changing.length === 0) return;
       const diffIds = parseImageConfig(await readConfig(session, src, n.manifest.config), where).rootfs?.diff_ids ?? [];
       if (diffIds.length !== n.manifest.layers.length) {
-        throw new IntegrityError(`config ${n.manifest.config.digest} lists ${diffIds.length} diff_ids for ${n.manifest.layers.length} layers at ${where}`, {
-          code: "E_MANIFEST_INVALID",
-          where,
-        });
+        throw new IntegrityError(
+          `config ${n.manifest.config.digest} lists ${diffIds.length} diff_ids for ${n.manifest.layers.length} layers at ${where}`,
+          {
+            code: "E_MANIFEST_INVALID",
+            where,
+          },
+        );
       }
       await Promise.all(
         changing.map(async ({ l, i, from }) => {
@@ -248,7 +299,8 @@ function convertForDestination(
   const converted = convertTree(root, format, where, replaced);
   if (converted.raw.digest.equals(root.raw.digest)) return { root };
   if (src.generatedManifest) return { root: converted }; // the old digest was dray's own invention
-  const what = replaced.size > 0 ? `${replaced.size} layer(s) recompressed` : `manifests converted to ${format === "oci" ? "OCI" : "Docker"} format`;
+  const what =
+    replaced.size > 0 ? `${replaced.size} layer(s) recompressed` : `manifests converted to ${format === "oci" ? "OCI" : "Docker"} format`;
   const notice = `${what}: the image is now ${converted.raw.digest} (was ${root.raw.digest}); referrers of the old digest do not refer to it and are not copied`;
   return { root: converted, notice, convertedFrom: root.raw.digest.toString() };
 }
@@ -257,7 +309,12 @@ function convertForDestination(
  * Copies the image `src` names into `dst` without committing: the part shared
  * by a single copy and `--all-tags` (where many images go into one destination).
  */
-export async function transferImage(session: CopySession, src: ImageSource, platforms: readonly Platform[], opts: TransferOptions): Promise<ImageResult> {
+export async function transferImage(
+  session: CopySession,
+  src: ImageSource,
+  platforms: readonly Platform[],
+  opts: TransferOptions,
+): Promise<ImageResult> {
   const where = formatLocation(src.location);
   const format = targetFormat(src, session.dst, opts);
   const converting = format !== undefined || opts.compress !== undefined || acceptedCompressions(session.dst) !== undefined;
@@ -267,7 +324,13 @@ export async function transferImage(session: CopySession, src: ImageSource, plat
   const top = await session.requests(() => src.getManifest(undefined, { signal: session.signal }));
   const choice = await chooseTop(session, src, top, platforms, where);
   const extra = { ...(choice.platforms ? { platforms: choice.platforms } : {}), ...(choice.notice ? { notice: choice.notice } : {}) };
-  session.emit({ type: "manifest-resolved", source: where, digest: choice.raw.digest.toString(), mediaType: choice.raw.mediaType, ...(choice.platforms ? { platforms: choice.platforms } : {}) });
+  session.emit({
+    type: "manifest-resolved",
+    source: where,
+    digest: choice.raw.digest.toString(),
+    mediaType: choice.raw.mediaType,
+    ...(choice.platforms ? { platforms: choice.platforms } : {}),
+  });
   // A converted image's digest is known only once its children are read.
   if (currentAsked && !converting) {
     const current = await currentAsked;
@@ -277,7 +340,9 @@ export async function transferImage(session: CopySession, src: ImageSource, plat
     }
   }
   const expanded = await expand(session, src, choice.raw, where, 0);
-  const replaced = session.dst.capabilities.needsUncompressedLayers ? new Map<string, NewLayer>() : await recompressTree(session, src, expanded, format, opts, where);
+  const replaced = session.dst.capabilities.needsUncompressedLayers
+    ? new Map<string, NewLayer>()
+    : await recompressTree(session, src, expanded, format, opts, where);
   const conversion = convertForDestination(session, src, expanded, format, replaced, where);
   const root = conversion.root;
   if (conversion.notice) {

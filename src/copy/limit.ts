@@ -15,7 +15,8 @@ export interface Limiter {
  * does not open new connections after the first failure.
  */
 export function createLimiter(concurrency: number, signal?: AbortSignal): Limiter {
-  if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
   let active = 0;
   const queue: Array<() => void> = [];
 

@@ -42,7 +42,14 @@ class Measure extends Transform {
  * Recompresses one layer to `to` and puts it at the destination, once per
  * session for the same source layer and target (later callers share it).
  */
-export function recompressLayer(session: CopySession, src: ImageSource, desc: Descriptor, diffId: Digest, to: LayerCompression, level: number | undefined): Promise<NewLayer> {
+export function recompressLayer(
+  session: CopySession,
+  src: ImageSource,
+  desc: Descriptor,
+  diffId: Digest,
+  to: LayerCompression,
+  level: number | undefined,
+): Promise<NewLayer> {
   const key = `${desc.digest}>${to}`;
   const known = session.recompressed.get(key);
   if (known) return known;
@@ -51,12 +58,22 @@ export function recompressLayer(session: CopySession, src: ImageSource, desc: De
   return running;
 }
 
-async function recompressOnce(session: CopySession, src: ImageSource, desc: Descriptor, diffId: Digest, to: LayerCompression, level: number | undefined): Promise<NewLayer> {
+async function recompressOnce(
+  session: CopySession,
+  src: ImageSource,
+  desc: Descriptor,
+  diffId: Digest,
+  to: LayerCompression,
+  level: number | undefined,
+): Promise<NewLayer> {
   session.checkAborted();
   const from = layerCompression(desc.mediaType) ?? "none";
   const at = `${formatLocation(src.location)} blob ${desc.digest}`;
   if (from === "none" && !desc.digest.equals(diffId)) {
-    throw new IntegrityError(`uncompressed layer ${desc.digest} does not match its diff_id ${diffId} (${at})`, { code: "E_DIGEST_MISMATCH", where: at });
+    throw new IntegrityError(`uncompressed layer ${desc.digest} does not match its diff_id ${diffId} (${at})`, {
+      code: "E_DIGEST_MISMATCH",
+      where: at,
+    });
   }
   const digest = desc.digest.toString();
   const signal = session.signal;
@@ -66,7 +83,12 @@ async function recompressOnce(session: CopySession, src: ImageSource, desc: Desc
     const file = join(dir, "layer");
     const measure = new Measure();
     const stages: NodeJS.ReadWriteStream[] = [
-      new VerifyingStream({ digest: desc.digest, size: desc.size, where: at, onBytes: (n) => session.emit({ type: "blob-bytes", digest, n }) }),
+      new VerifyingStream({
+        digest: desc.digest,
+        size: desc.size,
+        where: at,
+        onBytes: (n) => session.emit({ type: "blob-bytes", digest, n }),
+      }),
       ...decompressStages(from, desc.size, at),
       ...(from === "none" ? [] : [new VerifyingStream({ digest: diffId, where: `${at} (uncompressed)` })]),
       compressStream(to, level),

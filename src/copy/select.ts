@@ -24,7 +24,10 @@ export function availablePlatforms(index: ImageIndex): string[] {
 function missingPlatform(wanted: Platform, index: ImageIndex, where: string): NotFoundError {
   const offered = availablePlatforms(index);
   const list = offered.length > 0 ? offered.join(", ") : "none";
-  return new NotFoundError(`platform ${formatPlatform(wanted)} not found in ${where} (available: ${list})`, { code: "E_PLATFORM_NOT_FOUND", where });
+  return new NotFoundError(`platform ${formatPlatform(wanted)} not found in ${where} (available: ${list})`, {
+    code: "E_PLATFORM_NOT_FOUND",
+    where,
+  });
 }
 
 /** The first entry matching each wanted platform; a platform without one is E_PLATFORM_NOT_FOUND. */
@@ -75,7 +78,10 @@ export function pickSinglePlatform(index: ImageIndex, wanted: readonly Platform[
   const entry = index.manifests.find((d) => platformMatches(platform, d.platform));
   if (!entry && !explicit) {
     const offered = availablePlatforms(index).join(", ") || "none";
-    throw new NotFoundError(`${destination} holds a single platform and this host's ${formatPlatform(platform)} is not in ${where} (available: ${offered}); choose one with --platform`, { code: "E_PLATFORM_NOT_FOUND", where });
+    throw new NotFoundError(
+      `${destination} holds a single platform and this host's ${formatPlatform(platform)} is not in ${where} (available: ${offered}); choose one with --platform`,
+      { code: "E_PLATFORM_NOT_FOUND", where },
+    );
   }
   if (!entry) throw missingPlatform(platform, index, where);
   const name = formatPlatform(entry.platform!);

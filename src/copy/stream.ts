@@ -11,7 +11,10 @@ export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
 export async function readSmallBlob(data: Readable, desc: Descriptor, where: string, signal: AbortSignal): Promise<Buffer> {
   if (desc.size > MAX_CONFIG_BYTES) {
     data.destroy();
-    throw new IntegrityError(`config ${desc.digest} of ${desc.size} bytes exceeds the ${MAX_CONFIG_BYTES}-byte limit`, { code: "E_TOO_LARGE", where });
+    throw new IntegrityError(`config ${desc.digest} of ${desc.size} bytes exceeds the ${MAX_CONFIG_BYTES}-byte limit`, {
+      code: "E_TOO_LARGE",
+      where,
+    });
   }
   const chunks: Buffer[] = [];
   await pipeline(
@@ -35,7 +38,10 @@ type Stage = NodeJS.ReadableStream | NodeJS.ReadWriteStream;
  */
 export async function pipeToSink(stages: readonly Stage[], sink: (data: Readable) => Promise<void>, signal: AbortSignal): Promise<void> {
   // Node's typings cannot express a function sink after a variable-length chain of stages.
-  const run = pipeline as unknown as (streams: ReadonlyArray<Stage | ((last: Readable) => Promise<void>)>, options: { signal: AbortSignal }) => Promise<void>;
+  const run = pipeline as unknown as (
+    streams: ReadonlyArray<Stage | ((last: Readable) => Promise<void>)>,
+    options: { signal: AbortSignal },
+  ) => Promise<void>;
   let sinkError: unknown;
   const consume = async (last: Readable): Promise<void> => {
     try {

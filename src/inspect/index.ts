@@ -77,15 +77,23 @@ export async function resolveManifest(source: ImageSource, platform: Platform | 
   if (platform === undefined) return { top, chosen: top, parsed };
   if (parsed.kind === "manifest") {
     // A single image answers --platform only for its own platform: what copy does (exit 3), digest and inspect do too.
-    const own = parsed.config ? configPlatform(parseImageConfig(await readSmallBlob(source, parsed.config, MAX_CONFIG_BYTES), at)) : undefined;
+    const own = parsed.config
+      ? configPlatform(parseImageConfig(await readSmallBlob(source, parsed.config, MAX_CONFIG_BYTES), at))
+      : undefined;
     if (!platformMatches(platform, own)) {
-      throw new NotFoundError(`no image for platform ${formatPlatform(platform)} in ${at} (a single-platform image for ${own ? formatPlatform(own) : "an unknown platform"})`, { code: "E_PLATFORM_NOT_FOUND", where: at });
+      throw new NotFoundError(
+        `no image for platform ${formatPlatform(platform)} in ${at} (a single-platform image for ${own ? formatPlatform(own) : "an unknown platform"})`,
+        { code: "E_PLATFORM_NOT_FOUND", where: at },
+      );
     }
     return { top, chosen: top, parsed };
   }
   const chosen = await pickPlatform(source, parsed, platform, at);
   if (!chosen) {
-    throw new NotFoundError(`no image for platform ${formatPlatform(platform)} in ${at} (it has: ${platformsOf(parsed)})`, { code: "E_PLATFORM_NOT_FOUND", where: at });
+    throw new NotFoundError(`no image for platform ${formatPlatform(platform)} in ${at} (it has: ${platformsOf(parsed)})`, {
+      code: "E_PLATFORM_NOT_FOUND",
+      where: at,
+    });
   }
   return { top, chosen, parsed: parseRawManifest(chosen, at) };
 }
@@ -93,12 +101,20 @@ export async function resolveManifest(source: ImageSource, platform: Platform | 
 /** Reads a small blob fully, checking its size and digest. */
 export async function readSmallBlob(source: ImageSource, desc: Descriptor, max: number, signal?: AbortSignal): Promise<Buffer> {
   const at = where(source.location);
-  if (desc.size > max) throw new IntegrityError(`blob ${desc.digest} of ${desc.size} bytes exceeds the ${max}-byte limit (${at})`, { code: "E_TOO_LARGE", where: at });
+  if (desc.size > max)
+    throw new IntegrityError(`blob ${desc.digest} of ${desc.size} bytes exceeds the ${max}-byte limit (${at})`, {
+      code: "E_TOO_LARGE",
+      where: at,
+    });
   const stream = await source.getBlob(desc, signal ? { signal } : {});
   const chunks: Buffer[] = [];
-  await pipeline(stream, new VerifyingStream({ digest: desc.digest, size: desc.size, where: at }), async (verified: AsyncIterable<Buffer>) => {
-    for await (const c of verified) chunks.push(c);
-  });
+  await pipeline(
+    stream,
+    new VerifyingStream({ digest: desc.digest, size: desc.size, where: at }),
+    async (verified: AsyncIterable<Buffer>) => {
+      for await (const c of verified) chunks.push(c);
+    },
+  );
   return Buffer.concat(chunks);
 }
 
@@ -107,10 +123,14 @@ export async function readSmallBlob(source: ImageSource, desc: Descriptor, max: 
  * location's, or from an index the requested platform, else this machine's
  * (as skopeo and docker do).
  */
-async function resolveImage(source: ImageSource, platform: Platform | undefined): Promise<{ resolved: ResolvedManifest; manifest: ImageManifest }> {
+async function resolveImage(
+  source: ImageSource,
+  platform: Platform | undefined,
+): Promise<{ resolved: ResolvedManifest; manifest: ImageManifest }> {
   let resolved = await resolveManifest(source, platform);
   if (resolved.parsed.kind === "index") resolved = await resolveManifest(source, hostPlatform());
-  if (resolved.parsed.kind !== "manifest") throw new NotFoundError(`no image manifest found in ${where(source.location)}`, { where: where(source.location) });
+  if (resolved.parsed.kind !== "manifest")
+    throw new NotFoundError(`no image manifest found in ${where(source.location)}`, { where: where(source.location) });
   return { resolved, manifest: resolved.parsed };
 }
 

@@ -128,6 +128,8 @@ export function compressStream(to: LayerCompression, level: number | undefined):
 export function checkLevel(to: LayerCompression, level: number): void {
   const [min, max] = to === "gzip" ? [0, 9] : to === "zstd" ? [1, 22] : [0, 0];
   if (to === "none" || level < min || level > max || !Number.isInteger(level)) {
-    throw new UsageError(to === "none" ? "--compress-level has no meaning with --compress none" : `--compress-level for ${to} is ${min}..${max}, not ${level}`);
+    throw new UsageError(
+      to === "none" ? "--compress-level has no meaning with --compress none" : `--compress-level for ${to} is ${min}..${max}, not ${level}`,
+    );
   }
 }

@@ -35,7 +35,10 @@ export function decompressionLimit(compressedSize: number): number {
 }
 
 export function bombError(limit: number, where: string): IntegrityError {
-  return new IntegrityError(`layer at ${where} decompresses to more than ${limit} bytes (over ${DECOMPRESS_MAX_RATIO}× its compressed size): refusing a likely gzip bomb`, { code: "E_TOO_LARGE", where });
+  return new IntegrityError(
+    `layer at ${where} decompresses to more than ${limit} bytes (over ${DECOMPRESS_MAX_RATIO}× its compressed size): refusing a likely gzip bomb`,
+    { code: "E_TOO_LARGE", where },
+  );
 }
 
 /** A pass-through that fails once more than `limit` bytes have flowed (put it after a gunzip). */
@@ -90,7 +93,13 @@ export class DiffIdCheck extends Transform {
       this.digester.update(chunk);
     });
     this.gunzip.on("error", (err) => {
-      this.fail(new IntegrityError(`layer at ${where} is not a valid gzip stream: ${err.message}`, { code: "E_DIGEST_MISMATCH", where, cause: err }));
+      this.fail(
+        new IntegrityError(`layer at ${where} is not a valid gzip stream: ${err.message}`, {
+          code: "E_DIGEST_MISMATCH",
+          where,
+          cause: err,
+        }),
+      );
     });
   }
 
@@ -115,7 +124,9 @@ export class DiffIdCheck extends Transform {
       const actual = this.digester.digest();
       if (!actual.equals(this.diffId)) {
         done(
-          new IntegrityError(`layer at ${this.where} inflates to ${actual}, but the config's diff_id is ${this.diffId}`, { code: "E_DIGEST_MISMATCH", where: this.where,
+          new IntegrityError(`layer at ${this.where} inflates to ${actual}, but the config's diff_id is ${this.diffId}`, {
+            code: "E_DIGEST_MISMATCH",
+            where: this.where,
           }),
         );
         return;

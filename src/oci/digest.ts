@@ -26,7 +26,9 @@ export class Digest {
     const algorithm = m[1] as DigestAlgorithm;
     const hex = m[2]!;
     if (hex.length !== HEX_LENGTH[algorithm]) {
-      throw new UsageError(`invalid digest ${quoted(text)}: ${algorithm} needs ${HEX_LENGTH[algorithm]} hex digits`, { code: "E_DIGEST_INVALID" });
+      throw new UsageError(`invalid digest ${quoted(text)}: ${algorithm} needs ${HEX_LENGTH[algorithm]} hex digits`, {
+        code: "E_DIGEST_INVALID",
+      });
     }
     return new Digest(algorithm, hex);
   }
@@ -157,7 +159,9 @@ export class VerifyingStream extends Transform {
     const actual = this.digester.digest();
     if (!actual.equals(digest)) {
       done(
-        new IntegrityError(`digest mismatch${at(this.expected)}: expected ${digest}, got ${actual}`, { code: "E_DIGEST_MISMATCH", where: this.expected.where,
+        new IntegrityError(`digest mismatch${at(this.expected)}: expected ${digest}, got ${actual}`, {
+          code: "E_DIGEST_MISMATCH",
+          where: this.expected.where,
         }),
       );
       return;
@@ -173,14 +177,19 @@ export class VerifyingStream extends Transform {
  * and a new verifier. Hashing once instead of twice is most of the CPU a
  * local copy spends on its bytes.
  */
-export function verifiedStages(data: Readable, expected: VerifyOptions): { stages: [Readable] | [Readable, VerifyingStream]; verifier: VerifyingStream } {
+export function verifiedStages(
+  data: Readable,
+  expected: VerifyOptions,
+): { stages: [Readable] | [Readable, VerifyingStream]; verifier: VerifyingStream } {
   if (data instanceof VerifyingStream && data.enforces(expected)) return { stages: [data], verifier: data };
   const verifier = new VerifyingStream(expected);
   return { stages: [data, verifier], verifier };
 }
 
 function sizeMismatch(expected: VerifyOptions, what: string): IntegrityError {
-  return new IntegrityError(`size mismatch${at(expected)} for ${expected.digest}: ${what}`, { code: "E_SIZE_MISMATCH", where: expected.where,
+  return new IntegrityError(`size mismatch${at(expected)} for ${expected.digest}: ${what}`, {
+    code: "E_SIZE_MISMATCH",
+    where: expected.where,
   });
 }
 
@@ -195,7 +204,9 @@ export function verifyBytes(bytes: Uint8Array, expected: VerifyOptions): void {
   }
   const actual = Digest.of(bytes, expected.digest.algorithm);
   if (!actual.equals(expected.digest)) {
-    throw new IntegrityError(`digest mismatch${at(expected)}: expected ${expected.digest}, got ${actual}`, { code: "E_DIGEST_MISMATCH", where: expected.where,
+    throw new IntegrityError(`digest mismatch${at(expected)}: expected ${expected.digest}, got ${actual}`, {
+      code: "E_DIGEST_MISMATCH",
+      where: expected.where,
     });
   }
 }

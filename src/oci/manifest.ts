@@ -102,7 +102,8 @@ export function parseDescriptor(v: unknown, where?: string): Descriptor {
   // The strict grammar keeps `sha256:../../x` and friends out of URLs and blob paths.
   const digest = Digest.tryParse(v.digest);
   if (!digest) throw invalid(`descriptor digest ${show(v.digest)} is not a valid digest (sha256 or sha512, lowercase hex)`, where);
-  if (typeof v.size !== "number" || !Number.isSafeInteger(v.size) || v.size < 0) throw invalid(`descriptor ${digest} has an invalid size ${show(v.size)}`, where);
+  if (typeof v.size !== "number" || !Number.isSafeInteger(v.size) || v.size < 0)
+    throw invalid(`descriptor ${digest} has an invalid size ${show(v.size)}`, where);
   const d: Descriptor = { mediaType: v.mediaType, digest, size: v.size };
   if (v.urls !== undefined) {
     if (!Array.isArray(v.urls) || v.urls.some((u) => typeof u !== "string")) throw invalid("descriptor urls must be strings", where);
@@ -134,14 +135,20 @@ export function descriptorToJSON(d: Descriptor): Json {
  */
 export function parseManifest(bytes: Uint8Array, declaredType?: string, where?: string): ParsedManifest {
   if (bytes.length > MAX_MANIFEST_BYTES) {
-    throw new IntegrityError(`manifest of ${bytes.length} bytes exceeds the ${MAX_MANIFEST_BYTES}-byte limit`, { code: "E_TOO_LARGE", where });
+    throw new IntegrityError(`manifest of ${bytes.length} bytes exceeds the ${MAX_MANIFEST_BYTES}-byte limit`, {
+      code: "E_TOO_LARGE",
+      where,
+    });
   }
   const doc = parseJsonObject(bytes, "manifest", where);
   const declared = normalizeDeclaredType(declaredType);
   if (doc.mediaType !== undefined && typeof doc.mediaType !== "string") throw invalid("manifest mediaType must be a string", where);
   const inner = doc.mediaType;
   if (doc.schemaVersion === 1 || (inner !== undefined && isSchema1Type(inner)) || (declared !== undefined && isSchema1Type(declared))) {
-    throw new IntegrityError("Docker schema 1 manifests are not supported (deprecated since 2017; re-push the image with a current client)", { code: "E_UNSUPPORTED_MEDIA_TYPE", where });
+    throw new IntegrityError(
+      "Docker schema 1 manifests are not supported (deprecated since 2017; re-push the image with a current client)",
+      { code: "E_UNSUPPORTED_MEDIA_TYPE", where },
+    );
   }
   if (doc.schemaVersion !== 2) throw invalid("manifest schemaVersion must be 2", where);
   const hasLayers = "layers" in doc;

@@ -77,7 +77,15 @@ export function platformMatches(wanted: Platform, candidate: Platform | undefine
 
 /** The platform of the machine dray runs on, in OCI terms. */
 export function hostPlatform(): Platform {
-  const archMap: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
+  const archMap: Record<string, string> = {
+    x64: "amd64",
+    arm64: "arm64",
+    arm: "arm",
+    ia32: "386",
+    ppc64: "ppc64le",
+    s390x: "s390x",
+    riscv64: "riscv64",
+  };
   // Container images for macOS hosts are Linux images run in a VM, as docker does.
   const os = process.platform === "win32" ? "windows" : "linux";
   return normalizePlatform({ os, architecture: archMap[process.arch] ?? process.arch });

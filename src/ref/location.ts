@@ -133,7 +133,10 @@ function wrapRef(ref: string, whole: string): ImageReference {
   const userinfo = userinfoOf(ref);
   if (userinfo !== undefined) {
     // Quote the location with the user information masked: the error line must not carry a password.
-    throw new UsageError(`invalid location ${quote(whole.replace(userinfo, "***@"))}: credentials cannot be part of a location; use --creds or dray login`, { code: "E_REF_INVALID" });
+    throw new UsageError(
+      `invalid location ${quote(whole.replace(userinfo, "***@"))}: credentials cannot be part of a location; use --creds or dray login`,
+      { code: "E_REF_INVALID" },
+    );
   }
   try {
     return parseReference(ref);
@@ -166,6 +169,7 @@ export function formatLocation(loc: Location): string {
  */
 export function requireReference(loc: LayoutLocation | DockerArchiveLocation, action: string): void {
   if (loc.ref !== undefined) return;
-  const example = loc.transport === "docker-archive" ? `${loc.transport}:${loc.path}:NAME:TAG` : `${loc.transport}:${loc.path}:TAG (or @sha256:…)`;
+  const example =
+    loc.transport === "docker-archive" ? `${loc.transport}:${loc.path}:NAME:TAG` : `${loc.transport}:${loc.path}:TAG (or @sha256:…)`;
   throw new UsageError(`${action} needs a reference: ${example}; ${formatLocation(loc)} names none`, { code: "E_LOCATION_INVALID" });
 }

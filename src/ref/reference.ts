@@ -144,7 +144,8 @@ function checkDomain(domain: string, text: string): void {
   const m = /^(\[[^\]]*\]|[^:]*)(?::([0-9]+))?$/.exec(domain);
   const host = m?.[1] ?? domain;
   const port = m?.[2];
-  if (port !== undefined && (port.length > 5 || Number(port) > 65535)) throw refError(text, `invalid port in registry host ${quote(domain)}`);
+  if (port !== undefined && (port.length > 5 || Number(port) > 65535))
+    throw refError(text, `invalid port in registry host ${quote(domain)}`);
   if (host.startsWith("[") && !isIPv6(host.slice(1, -1))) throw refError(text, `${quote(host)} is not an IPv6 address`);
   // WHATWG URLs read a host whose last label is numeric as IPv4 and refuse a bad one (`127.0.0.999`).
   try {

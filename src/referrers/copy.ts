@@ -101,7 +101,10 @@ function sameDigests(a: readonly Descriptor[], b: readonly Descriptor[]): boolea
 
 /** The tag schema's index as dray writes it when it cannot keep the source's bytes. */
 export function buildReferrersIndex(descs: readonly Descriptor[]): RawManifest {
-  return rawManifestFromDocument({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: descs.map(descriptorToJSON) }, MediaType.OciIndex);
+  return rawManifestFromDocument(
+    { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: descs.map(descriptorToJSON) },
+    MediaType.OciIndex,
+  );
 }
 
 /** One run of referrer copying over a set of subjects: a work list that grows as referrers arrive. */
@@ -150,7 +153,9 @@ class ReferrerWalk {
     const leftovers = [...this.groups.values()].map((g) => g[0]!.subject).filter((d) => this.visit(d));
     if (leftovers.length === 0) return false;
     const adopt = this.ctx.adopt ?? (async () => true);
-    const held = await Promise.all(leftovers.map(async (d) => (await this.request(() => this.ctx.dst.hasManifest(d)).catch(() => false)) && (await adopt(d))));
+    const held = await Promise.all(
+      leftovers.map(async (d) => (await this.request(() => this.ctx.dst.hasManifest(d)).catch(() => false)) && (await adopt(d))),
+    );
     leftovers.forEach((d, i) => {
       if (held[i]) {
         this.seen.delete(d.toString());
@@ -183,7 +188,10 @@ class ReferrerWalk {
   private async cosignTag(s: Subject, t: ReferrerTag): Promise<void> {
     const base: ReferrerResult = { subject: s.digest.toString(), kind: "cosign-tag", tag: t.tag, outcome: "failed" };
     try {
-      const [sh, dh] = await Promise.all([this.request(() => this.ctx.src.resolve(t.tag)), this.request(() => this.ctx.dst.resolve(t.tag))]);
+      const [sh, dh] = await Promise.all([
+        this.request(() => this.ctx.src.resolve(t.tag)),
+        this.request(() => this.ctx.dst.resolve(t.tag)),
+      ]);
       if (!sh) return; // deleted since the tags were listed
       this.queue.push({ digest: sh.digest, mediaType: sh.mediaType });
       const digest = sh.digest.toString();
@@ -227,7 +235,14 @@ class ReferrerWalk {
     const descs = unionByDigest(api, srcDescs);
     const arrived = await Promise.all(descs.map((d) => this.manifest(s, d)));
     if (dstApi) return;
-    await this.updateFallback(s, indexResult, dh, srcIndex, srcDescs, descs.filter((_, i) => arrived[i]));
+    await this.updateFallback(
+      s,
+      indexResult,
+      dh,
+      srcIndex,
+      srcDescs,
+      descs.filter((_, i) => arrived[i]),
+    );
   }
 
   /** One listed referrer, copied under its own digest. True when it is (or would be) at the destination. */

@@ -14,10 +14,28 @@ import type { TransportOptions } from "../transport/types.js";
 import { copyReferrers, type ReferrerResult, type Subject, type Transfer } from "./copy.js";
 import { RepositoryFactory } from "../transport/repository.js";
 
-export { copyReferrers, buildReferrersIndex, type ItemError, type ItemOutcome, type ReferrerCopyContext, type ReferrerResult, type Subject, type Transfer } from "./copy.js";
+export {
+  copyReferrers,
+  buildReferrersIndex,
+  type ItemError,
+  type ItemOutcome,
+  type ReferrerCopyContext,
+  type ReferrerResult,
+  type Subject,
+  type Transfer,
+} from "./copy.js";
 export { RepositoryFactory } from "../transport/repository.js";
 export type { Repository, RepoRef, TagHead } from "../transport/types.js";
-export { COSIGN_SUFFIXES, cosignTag, groupReferrerTags, isReferrerTag, parseReferrerTag, referrersTag, type ReferrerTag, type ReferrerTagKind } from "../oci/referrer-tags.js";
+export {
+  COSIGN_SUFFIXES,
+  cosignTag,
+  groupReferrerTags,
+  isReferrerTag,
+  parseReferrerTag,
+  referrersTag,
+  type ReferrerTag,
+  type ReferrerTagKind,
+} from "../oci/referrer-tags.js";
 
 export interface CopyReferrersOptions {
   source?: TransportOptions;
@@ -42,7 +60,10 @@ export interface ReferrersSummary {
 }
 
 /** A Transfer over the copy engine, bounded to `jobs` at once; counts what moved into `into`. */
-export function engineTransfer(opts: Pick<CopyOptions, "signal"> & { jobs?: number }, into: { blobs: BlobCounts; bytes: number }): Transfer {
+export function engineTransfer(
+  opts: Pick<CopyOptions, "signal"> & { jobs?: number },
+  into: { blobs: BlobCounts; bytes: number },
+): Transfer {
   const limit = createLimiter(opts.jobs ?? 4, opts.signal);
   return (src, dst, from, to) =>
     limit(async () => {
@@ -65,7 +86,12 @@ export function engineTransfer(opts: Pick<CopyOptions, "signal"> & { jobs?: numb
  * from `src`'s repository to `dst`'s), recursively. `src` and `dst` may name
  * a tag or digest; only their repository counts. Registries and OCI layouts.
  */
-export async function copyReferrersOf(src: Location, dst: Location, subjects: ReadonlyArray<Subject | Digest>, opts: CopyReferrersOptions = {}): Promise<ReferrersSummary> {
+export async function copyReferrersOf(
+  src: Location,
+  dst: Location,
+  subjects: ReadonlyArray<Subject | Digest>,
+  opts: CopyReferrersOptions = {},
+): Promise<ReferrersSummary> {
   const elapsed = stopwatch();
   const srcRepo = await new RepositoryFactory(() => opts.source ?? {}).open(src);
   const dstRepo = await new RepositoryFactory(() => opts.destination ?? {}).open(dst);

@@ -88,7 +88,8 @@ class Reader {
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? pair.key.value : undefined;
       if (typeof key !== "string") this.fail(pair.key as YamlNode, field, "keys must be strings");
-      if (allowed && !allowed.includes(key)) this.fail(pair.key as YamlNode, field, `unknown key "${key}" (expected one of: ${allowed.join(", ")})`);
+      if (allowed && !allowed.includes(key))
+        this.fail(pair.key as YamlNode, field, `unknown key "${key}" (expected one of: ${allowed.join(", ")})`);
     }
     return node as YAMLMap.Parsed;
   }
@@ -147,10 +148,36 @@ class Reader {
   }
 }
 
-const TOP_KEYS = ["version", "jobs", "manifest-format", "compress", "compress-level", "referrers", "platforms", "destination", "skip-existing", "prune", "shard", "registries", "sync"] as const;
+const TOP_KEYS = [
+  "version",
+  "jobs",
+  "manifest-format",
+  "compress",
+  "compress-level",
+  "referrers",
+  "platforms",
+  "destination",
+  "skip-existing",
+  "prune",
+  "shard",
+  "registries",
+  "sync",
+] as const;
 const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers", "skip-existing", "prune"] as const;
 const TAG_KEYS = ["names", "regex", "semver", "newest", "exclude"] as const;
-const REGISTRY_KEYS = ["username", "password", "password-env", "authfile", "insecure", "ca-file", "retries", "trust-realm", "requests-per-second", "concurrency", "min-remaining"] as const;
+const REGISTRY_KEYS = [
+  "username",
+  "password",
+  "password-env",
+  "authfile",
+  "insecure",
+  "ca-file",
+  "retries",
+  "trust-realm",
+  "requests-per-second",
+  "concurrency",
+  "min-remaining",
+] as const;
 
 interface Defaults {
   destination?: { node: YamlNode; text: string };
@@ -161,7 +188,9 @@ interface Defaults {
 }
 
 function readPlatforms(r: Reader, node: YamlNode, field: string): Platform[] {
-  return r.strings(node, field).map((p, i) => r.check((isSeq(node) ? node.items[i] : node) as YamlNode, `${field}[${i}]`, () => parsePlatform(p)));
+  return r
+    .strings(node, field)
+    .map((p, i) => r.check((isSeq(node) ? node.items[i] : node) as YamlNode, `${field}[${i}]`, () => parsePlatform(p)));
 }
 
 function readTags(r: Reader, node: YamlNode, field: string): TagFilter {
@@ -226,7 +255,8 @@ function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.Proc
   const username = str("username");
   const password = str("password");
   const passwordEnv = str("password-env");
-  if (password !== undefined && passwordEnv !== undefined) r.fail(r.get(m, "password-env"), field, 'give "password" or "password-env", not both');
+  if (password !== undefined && passwordEnv !== undefined)
+    r.fail(r.get(m, "password-env"), field, 'give "password" or "password-env", not both');
   if (username !== undefined) {
     s.username = username;
     if (passwordEnv !== undefined) {
@@ -272,7 +302,9 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
   const first = doc.errors[0];
   if (first) {
     const pos = first.linePos?.[0];
-    throw new SyncConfigError(`${pos ? `${file}:${pos.line}:${pos.col}` : file}: invalid YAML: ${first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`);
+    throw new SyncConfigError(
+      `${pos ? `${file}:${pos.line}:${pos.col}` : file}: invalid YAML: ${first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`,
+    );
   }
   const top = r.map(doc.contents as YamlNode | null, "", TOP_KEYS);
   const version = r.get(top, "version");
@@ -337,7 +369,8 @@ export async function loadSyncConfig(file: string, opts: ConfigEnv = {}): Promis
 export function optionsFor(base: TransportOptions, settings: RegistrySettings | undefined): TransportOptions {
   if (!settings) return base;
   const out: TransportOptions = { ...base };
-  if (settings.username !== undefined && settings.password !== undefined) out.creds = { username: settings.username, password: settings.password };
+  if (settings.username !== undefined && settings.password !== undefined)
+    out.creds = { username: settings.username, password: settings.password };
   if (settings.authfile !== undefined) out.authFile = settings.authfile;
   if (settings.insecure !== undefined) out.insecure = settings.insecure;
   if (settings.caFile !== undefined) out.caFile = settings.caFile;

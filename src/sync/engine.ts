@@ -29,7 +29,18 @@ import { lastRateLimit, MirrorArchive } from "../transport/index.js";
 import { MountLedger } from "./mounts.js";
 import { pruneCandidates, pruneFailure, removeTag, type PruneItem } from "./prune.js";
 import { formatShard, inShard, parseShard } from "./shard.js";
-import type { ImageItem, OutcomeCounts, PruneSkip, SkippedItem, ReferrerItem, RepositoryFailure, SyncEvent, SyncOptions, SyncRule, SyncSummary } from "./types.js";
+import type {
+  ImageItem,
+  OutcomeCounts,
+  PruneSkip,
+  SkippedItem,
+  ReferrerItem,
+  RepositoryFailure,
+  SyncEvent,
+  SyncOptions,
+  SyncRule,
+  SyncSummary,
+} from "./types.js";
 
 export const DEFAULT_SYNC_JOBS = 4;
 
@@ -96,7 +107,11 @@ class SyncRun {
 
   /** True when an error only says the run was stopped (fail-fast), so the item is not reported. */
   stopped(err: unknown): boolean {
-    return this.signal.aborted && this.signal.reason instanceof FailFastStop && (err instanceof FailFastStop || err instanceof InterruptedError || isAbortError(err));
+    return (
+      this.signal.aborted &&
+      this.signal.reason instanceof FailFastStop &&
+      (err instanceof FailFastStop || err instanceof InterruptedError || isAbortError(err))
+    );
   }
 
   failed(): void {
@@ -220,7 +235,13 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
       return subject;
     }
     const summary = await run.transfer(platforms, (s) => checkFloor(run, s))(src, dst, { tag, digest: sh.digest }, { tag });
-    run.record({ ...base, digest: summary.digest, outcome: summary.upToDate ? "up-to-date" : "copied", blobs: summary.blobs, bytes: summary.bytes });
+    run.record({
+      ...base,
+      digest: summary.digest,
+      outcome: summary.upToDate ? "up-to-date" : "copied",
+      blobs: summary.blobs,
+      bytes: summary.bytes,
+    });
     return subject;
   } catch (err) {
     if (err instanceof RateLimitFloor) run.skip({ source: base.source, destination: base.destination, tag, reason: err.message });
@@ -245,7 +266,13 @@ async function destinationTags(run: SyncRun, dst: Repository): Promise<string[]>
 }
 
 /** Removes (or, in a dry run, lists) the destination tags the source no longer has, one at a time. */
-async function pruneRepository(run: SyncRun, pair: RepositoryPair, dst: Repository, destTags: readonly string[], srcTags: readonly string[]): Promise<void> {
+async function pruneRepository(
+  run: SyncRun,
+  pair: RepositoryPair,
+  dst: Repository,
+  destTags: readonly string[],
+  srcTags: readonly string[],
+): Promise<void> {
   const gone = pruneCandidates(destTags, srcTags, pair.rule.tags, (t) => inShard(run.opts.shard, pair.name, t));
   if (gone.length > 0 && !run.opts.dryRun) await dst.prepare(); // a mirror archive then knows it changed
   for (const tag of gone) {
@@ -265,7 +292,8 @@ async function pruneRepository(run: SyncRun, pair: RepositoryPair, dst: Reposito
 
 /** True when anything of this destination repository failed or was skipped in this run (then it is not pruned). */
 function repositoryFailed(run: SyncRun, dst: Repository): boolean {
-  const inRepo = (where: string): boolean => where.startsWith(`${dst.display}:`) || where.startsWith(`${dst.display}@`) || where === dst.display;
+  const inRepo = (where: string): boolean =>
+    where.startsWith(`${dst.display}:`) || where.startsWith(`${dst.display}@`) || where === dst.display;
   return (
     run.items.some((i) => i.outcome === "failed" && inRepo(i.destination)) ||
     run.skipped.some((i) => inRepo(i.destination)) ||
@@ -319,7 +347,12 @@ async function listSides(r: RepositoryRun): Promise<{ tags: string[]; destTags: 
 }
 
 /** Referrers of the images this run took (with a shard: not those of another shard's images). */
-async function syncReferrers(r: RepositoryRun, srcTags: readonly string[], subjects: readonly Subject[], otherShards: readonly string[]): Promise<void> {
+async function syncReferrers(
+  r: RepositoryRun,
+  srcTags: readonly string[],
+  subjects: readonly Subject[],
+  otherShards: readonly string[],
+): Promise<void> {
   const { run, src, dst } = r;
   if (r.pair.rule.referrers === false || subjects.length === 0 || run.signal.aborted) return;
   await copyReferrers(
@@ -349,8 +382,17 @@ async function pruneIfSafe(r: RepositoryRun, srcTags: readonly string[], destTag
 }
 
 async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void> {
-  const r: RepositoryRun = { run, pair, src: await run.open(run.sources, pair.source), dst: await run.open(run.destinations, pair.destination) };
-  const { src, dst, pair: { rule } } = r;
+  const r: RepositoryRun = {
+    run,
+    pair,
+    src: await run.open(run.sources, pair.source),
+    dst: await run.open(run.destinations, pair.destination),
+  };
+  const {
+    src,
+    dst,
+    pair: { rule },
+  } = r;
   const listed = await listSides(r);
   if (!listed) return;
   const { tags, destTags } = listed;
@@ -371,11 +413,23 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
   const unmatched = unmatchedFilter(tags, selection.tags.length, rule.tags ?? {});
   run.emit({ type: "repository", source: src.display, destination: dst.display, tags: wanted.length, ...(unmatched ? { unmatched } : {}) });
   for (const tag of selection.missing.filter(mine)) {
-    run.record({ source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "failed", error: { code: "E_NOT_FOUND", message: `tag ${tag} not found in ${src.display}` } });
+    run.record({
+      source: `${src.display}:${tag}`,
+      destination: `${dst.display}:${tag}`,
+      tag,
+      outcome: "failed",
+      error: { code: "E_NOT_FOUND", message: `tag ${tag} not found in ${src.display}` },
+    });
   }
-  for (const tag of existing) run.record({ source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "up-to-date", existing: true });
+  for (const tag of existing)
+    run.record({ source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "up-to-date", existing: true });
   const subjects = (await Promise.all(todo.map((tag) => syncImage(run, pair, src, dst, tag)))).filter((s): s is Subject => s !== undefined);
-  await syncReferrers(r, tags, subjects, selection.tags.filter((t) => !mine(t)));
+  await syncReferrers(
+    r,
+    tags,
+    subjects,
+    selection.tags.filter((t) => !mine(t)),
+  );
   await pruneIfSafe(r, tags, destTags);
 }
 
@@ -387,7 +441,9 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
   for (const r of run.referrerItems) if (r.kind !== "index-tag" || r.outcome === "failed") tally(referrers, r.outcome);
   const failures: SyncSummary["failures"] = [
     ...run.repoFailures.map((f) => ({ source: f.source, ...(f.destination ? { destination: f.destination } : {}), ...f.error })),
-    ...run.items.filter((i) => i.outcome === "failed").map((i) => ({ source: i.source, destination: i.destination, tag: i.tag, code: i.error!.code, message: i.error!.message })),
+    ...run.items
+      .filter((i) => i.outcome === "failed")
+      .map((i) => ({ source: i.source, destination: i.destination, tag: i.tag, code: i.error!.code, message: i.error!.message })),
     ...run.referrerItems
       .filter((r) => r.outcome === "failed")
       .map((r) => ({
@@ -401,7 +457,11 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
   ];
   const pruned = { pruned: 0, planned: 0, failed: 0 };
   for (const p of run.pruneItems) pruned[p.outcome]++;
-  failures.push(...run.pruneItems.filter((p) => p.outcome === "failed").map((p) => ({ source: p.destination, destination: p.destination, tag: p.tag, code: p.error!.code, message: p.error!.message })));
+  failures.push(
+    ...run.pruneItems
+      .filter((p) => p.outcome === "failed")
+      .map((p) => ({ source: p.destination, destination: p.destination, tag: p.tag, code: p.error!.code, message: p.error!.message })),
+  );
   const pruneOn = run.rulesPrune;
   return {
     dryRun: run.opts.dryRun === true,
@@ -437,15 +497,23 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
     for (const f of expansion.failures) run.recordRepository({ source: f.source, destination: f.destination, error: itemError(f.error) });
     await Promise.all(
       expansion.pairs.map((pair) =>
-        run.repos(() => syncRepository(run, pair)).catch((err: unknown) => {
-          if (!run.stopped(err) && !(err instanceof InterruptedError)) {
-            run.recordRepository({ source: formatLocation(pair.source), destination: formatLocation(pair.destination), error: itemError(err) });
-          }
-        }),
+        run
+          .repos(() => syncRepository(run, pair))
+          .catch((err: unknown) => {
+            if (!run.stopped(err) && !(err instanceof InterruptedError)) {
+              run.recordRepository({
+                source: formatLocation(pair.source),
+                destination: formatLocation(pair.destination),
+                error: itemError(err),
+              });
+            }
+          }),
       ),
     );
     if (opts.signal?.aborted) throw new InterruptedError();
-    if (!opts.dryRun) for (const a of run.archives.values()) await a.publish(run.opts.destinationOptions?.({ transport: "oci-archive", path: a.file }) ?? {});
+    if (!opts.dryRun)
+      for (const a of run.archives.values())
+        await a.publish(run.opts.destinationOptions?.({ transport: "oci-archive", path: a.file }) ?? {});
     const summary = summarize(run, expansion.pairs.length);
     run.emit({ type: "done", summary });
     return summary;
@@ -458,7 +526,8 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
 async function openArchives(run: SyncRun, rules: readonly SyncRule[]): Promise<void> {
   const files = new Map<string, TransportOptions>();
   for (const r of rules) {
-    if (r.source.kind === "archive") files.set(r.source.path, run.opts.sourceOptions?.({ transport: "oci-archive", path: r.source.path }) ?? {});
+    if (r.source.kind === "archive")
+      files.set(r.source.path, run.opts.sourceOptions?.({ transport: "oci-archive", path: r.source.path }) ?? {});
     const d = r.destination.location;
     if (d.transport === "oci-archive") files.set(d.path, run.opts.destinationOptions?.(d) ?? {});
   }

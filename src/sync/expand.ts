@@ -73,7 +73,12 @@ function setOnly(rule: SyncRule, what: string): void {
 
 async function expandRule(rule: SyncRule, sources: RepositoryFactory, archives: MirrorArchives): Promise<RepositoryPair[]> {
   const src = rule.source;
-  const pair = (source: Location, repoPath: string): RepositoryPair => ({ rule, name: repoPath, source, destination: target(rule, repoPath) });
+  const pair = (source: Location, repoPath: string): RepositoryPair => ({
+    rule,
+    name: repoPath,
+    source,
+    destination: target(rule, repoPath),
+  });
   switch (src.kind) {
     case "repository": {
       if (src.location.transport === "oci" && !(await isLayout(src.location.path))) {
@@ -108,7 +113,11 @@ function describeSource(rule: SyncRule): string {
   return formatLocation(s.location);
 }
 
-export async function expandRules(rules: readonly SyncRule[], sources: RepositoryFactory, archives: MirrorArchives = new Map()): Promise<Expansion> {
+export async function expandRules(
+  rules: readonly SyncRule[],
+  sources: RepositoryFactory,
+  archives: MirrorArchives = new Map(),
+): Promise<Expansion> {
   const out: Expansion = { pairs: [], failures: [] };
   const expanded = await Promise.all(
     rules.map((rule) =>
@@ -120,7 +129,8 @@ export async function expandRules(rules: readonly SyncRule[], sources: Repositor
   );
   for (const e of expanded) {
     if ("pairs" in e) out.pairs.push(...e.pairs);
-    else out.failures.push({ rule: e.rule, source: describeSource(e.rule), destination: displayTarget(e.rule.destination), error: e.error });
+    else
+      out.failures.push({ rule: e.rule, source: describeSource(e.rule), destination: displayTarget(e.rule.destination), error: e.error });
   }
   return out;
 }

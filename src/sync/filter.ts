@@ -34,7 +34,8 @@ export function checkTagFilter(f: TagFilter): void {
   if (f.regex !== undefined) compileRegex(f.regex);
   if (f.semver !== undefined) parseRange(f.semver);
   for (const e of f.exclude ?? []) compileRegex(e);
-  if (f.newest !== undefined && (!Number.isSafeInteger(f.newest) || f.newest < 1)) throw new UsageError(`newest must be an integer ≥ 1, got ${f.newest}`);
+  if (f.newest !== undefined && (!Number.isSafeInteger(f.newest) || f.newest < 1))
+    throw new UsageError(`newest must be an integer ≥ 1, got ${f.newest}`);
 }
 
 function compileRegex(text: string): RegExp {
@@ -70,7 +71,10 @@ const SHORT_PRERELEASE_IN_RANGE_RE = /(^|[\s<>=~^|])v?(0|[1-9]\d*)(?:\.(0|[1-9]\
  * one"); semver alone would take them only on the very version named.
  */
 export function parseRange(text: string): semver.Range {
-  const coerced = text.replace(SHORT_PRERELEASE_IN_RANGE_RE, (_m, lead: string, major: string, minor: string | undefined, pre: string) => `${lead}${major}.${minor ?? "0"}.0${pre}`);
+  const coerced = text.replace(
+    SHORT_PRERELEASE_IN_RANGE_RE,
+    (_m, lead: string, major: string, minor: string | undefined, pre: string) => `${lead}${major}.${minor ?? "0"}.0${pre}`,
+  );
   let range: semver.Range;
   try {
     range = new semver.Range(coerced, { loose: true });

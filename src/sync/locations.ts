@@ -40,15 +40,24 @@ export function parseSyncSource(text: string, repositories?: string[]): ParsedSo
   if (loc.transport === "oci") {
     const tag = loc.ref?.kind === "tag" ? loc.ref.tag : undefined;
     if (loc.ref?.kind === "digest") throw new UsageError(`sync takes tags: ${quote(text)} names a digest`);
-    const source: SyncSource = repositories ? { kind: "layouts", path: loc.path, repositories } : { kind: "repository", location: { transport: "oci", path: loc.path } };
+    const source: SyncSource = repositories
+      ? { kind: "layouts", path: loc.path, repositories }
+      : { kind: "repository", location: { transport: "oci", path: loc.path } };
     return { source, ...(tag ? { tag } : {}) };
   }
   if (loc.transport === "oci-archive") {
-    if (loc.ref) throw new UsageError(`a mirror archive is read whole: give ${quote(`oci-archive:${loc.path}`)} without a reference (and "repositories" to take some)`);
+    if (loc.ref)
+      throw new UsageError(
+        `a mirror archive is read whole: give ${quote(`oci-archive:${loc.path}`)} without a reference (and "repositories" to take some)`,
+      );
     return { source: { kind: "archive", path: loc.path, ...(repositories ? { repositories } : {}) } };
   }
-  if (loc.transport !== "docker") throw new UsageError(`sync works with registries, OCI layouts (oci:DIR) and mirror archives (oci-archive:FILE), not ${formatLocation(loc)}`);
-  if (repositories) throw new UsageError(`"repositories" goes with a registry (HOST[:PORT]) or oci:DIR, not the repository ${formatLocation(loc)}`);
+  if (loc.transport !== "docker")
+    throw new UsageError(
+      `sync works with registries, OCI layouts (oci:DIR) and mirror archives (oci-archive:FILE), not ${formatLocation(loc)}`,
+    );
+  if (repositories)
+    throw new UsageError(`"repositories" goes with a registry (HOST[:PORT]) or oci:DIR, not the repository ${formatLocation(loc)}`);
   if (loc.ref.digest) throw new UsageError(`sync takes tags: ${quote(text)} names a digest`);
   const { tag, ...ref } = loc.ref;
   // parseReference gives no tag unless one was written.
@@ -72,11 +81,17 @@ export function parseSyncTarget(text: string, exact: boolean): SyncTarget {
     return { kind: exact ? "repository" : "prefix", location: { transport: "oci", path: loc.path } };
   }
   if (loc.transport === "oci-archive") {
-    if (loc.ref) throw new UsageError(`a mirror archive names its images REPO:TAG itself: give ${quote(`oci-archive:${loc.path}`)} without a reference`);
+    if (loc.ref)
+      throw new UsageError(
+        `a mirror archive names its images REPO:TAG itself: give ${quote(`oci-archive:${loc.path}`)} without a reference`,
+      );
     // Always a prefix: even one repository goes in under its own name.
     return { kind: "prefix", location: { transport: "oci-archive", path: loc.path } };
   }
-  if (loc.transport !== "docker") throw new UsageError(`sync writes to registries, OCI layouts (oci:DIR) and mirror archives (oci-archive:FILE), not ${formatLocation(loc)}`);
+  if (loc.transport !== "docker")
+    throw new UsageError(
+      `sync writes to registries, OCI layouts (oci:DIR) and mirror archives (oci-archive:FILE), not ${formatLocation(loc)}`,
+    );
   if (loc.ref.tag !== undefined || loc.ref.digest !== undefined) {
     throw new UsageError(`a sync destination keeps the source's tags: give ${quote(text)} without a tag or digest`);
   }
@@ -92,7 +107,8 @@ export function underPrefix(prefix: Location, repoPath: string): Location {
     return { transport: "docker", ref: { domain: ref.domain, path: ref.path } };
   }
   if (prefix.transport === "oci") {
-    if (repoPath.split("/").some((c) => c === "" || c === "." || c === "..")) throw new UsageError(`repository path ${quote(repoPath)} cannot be a folder name`);
+    if (repoPath.split("/").some((c) => c === "" || c === "." || c === ".."))
+      throw new UsageError(`repository path ${quote(repoPath)} cannot be a folder name`);
     return { transport: "oci", path: join(prefix.path, ...repoPath.split("/")) };
   }
   if (prefix.transport === "oci-archive") return archiveRepository(prefix.path, repoPath);

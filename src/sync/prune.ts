@@ -43,13 +43,19 @@ export interface PruneItem {
  * the source still has is never pruned), `keep` says they are this run's
  * (its shard). Referrer tags are left to the referrer copy.
  */
-export function pruneCandidates(destTags: readonly string[], sourceTags: readonly string[], filter: TagFilter | undefined, keep: (tag: string) => boolean): string[] {
+export function pruneCandidates(
+  destTags: readonly string[],
+  sourceTags: readonly string[],
+  filter: TagFilter | undefined,
+  keep: (tag: string) => boolean,
+): string[] {
   const have = new Set(sourceTags);
   const gone = destTags.filter((t) => !have.has(t) && !isReferrerTag(t) && !excluded(filter, t) && keep(t));
   const { newest: _ranked, ...rest } = filter ?? {};
   const names = new Set(rest.names ?? []);
   // A named tag the source lost is taken by the filter; the narrowing filters decide the others.
-  const narrowed = rest.regex === undefined && rest.semver === undefined && names.size > 0 ? [] : selectTags(gone, { ...rest, names: [] }).tags;
+  const narrowed =
+    rest.regex === undefined && rest.semver === undefined && names.size > 0 ? [] : selectTags(gone, { ...rest, names: [] }).tags;
   // `newest` never takes a tag that is no version.
   const ranked = filter?.newest === undefined ? narrowed : narrowed.filter((t) => tagVersion(t) !== null);
   const taken = new Set([...ranked, ...gone.filter((t) => names.has(t))]);
@@ -73,7 +79,12 @@ function placeholder(tag: string): RawManifest {
 }
 
 /** Removes `tag` alone from a registry repository; returns the digest it named, undefined when it was gone already. */
-async function untagRegistry(client: Awaited<ReturnType<RepositoryFactory["client"]>>, repo: string, tag: string, signal: AbortSignal): Promise<string | undefined> {
+async function untagRegistry(
+  client: Awaited<ReturnType<RepositoryFactory["client"]>>,
+  repo: string,
+  tag: string,
+  signal: AbortSignal,
+): Promise<string | undefined> {
   let original: RawManifest;
   try {
     original = await client.getManifest(repo, tag, signal);
@@ -84,7 +95,12 @@ async function untagRegistry(client: Awaited<ReturnType<RepositoryFactory["clien
   const tiny = placeholder(tag);
   const emptyDigest = Digest.of(EMPTY_JSON);
   if ((await client.headBlob(repo, emptyDigest, signal)) === undefined) {
-    await client.putBlob(repo, { mediaType: MediaType.OciEmpty, digest: emptyDigest, size: EMPTY_JSON.length }, Readable.from([EMPTY_JSON]), { signal });
+    await client.putBlob(
+      repo,
+      { mediaType: MediaType.OciEmpty, digest: emptyDigest, size: EMPTY_JSON.length },
+      Readable.from([EMPTY_JSON]),
+      { signal },
+    );
   }
   await client.putManifest(repo, tag, tiny, signal);
   try {
@@ -98,7 +114,12 @@ async function untagRegistry(client: Awaited<ReturnType<RepositoryFactory["clien
 }
 
 /** Removes `tag` from `dst` (a registry repository or a layout). */
-export async function removeTag(dst: Repository, destinations: RepositoryFactory, tag: string, signal: AbortSignal): Promise<string | undefined> {
+export async function removeTag(
+  dst: Repository,
+  destinations: RepositoryFactory,
+  tag: string,
+  signal: AbortSignal,
+): Promise<string | undefined> {
   const loc = dst.location;
   if (loc.transport === "docker") return untagRegistry(await destinations.client(loc), loc.ref.path, tag, signal);
   const refs = await openReferences(dst.at({ tag }), destinations.options(loc));

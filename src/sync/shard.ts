@@ -21,7 +21,8 @@ export function parseShard(text: string): Shard {
   const m = SHARD_RE.exec(text.trim());
   const index = m ? Number(m[1]) : NaN;
   const count = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isSafeInteger(count) || index > count) throw new UsageError(`invalid shard ${JSON.stringify(text)}: expected K/N with 1 ≤ K ≤ N (e.g. 2/3)`);
+  if (!m || !Number.isSafeInteger(count) || index > count)
+    throw new UsageError(`invalid shard ${JSON.stringify(text)}: expected K/N with 1 ≤ K ≤ N (e.g. 2/3)`);
   return { index, count };
 }
 

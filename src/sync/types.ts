@@ -154,7 +154,13 @@ export interface SyncSummary {
 }
 
 export type SyncEvent =
-  | { type: "repository"; source: string; destination: string; tags: number; /** Set when regex/semver/newest matched no tag: the filter, for a note. */ unmatched?: string }
+  | {
+      type: "repository";
+      source: string;
+      destination: string;
+      tags: number;
+      /** Set when regex/semver/newest matched no tag: the filter, for a note. */ unmatched?: string;
+    }
   | { type: "image"; item: ImageItem }
   | { type: "referrer"; item: ReferrerItem }
   | { type: "repository-failed"; failure: RepositoryFailure }

@@ -72,12 +72,22 @@ export async function listCatalog(domain: string, opts: TransportOptions = {}): 
  * Checks `creds` against the registry `host` (`dray login`); AuthError (exit 4)
  * when they are refused, naming the credential by `source`, never the secret.
  */
-export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions, source?: string, signal?: AbortSignal): Promise<void> {
+export async function verifyCredentials(
+  host: string,
+  creds: Credentials,
+  opts: TransportOptions,
+  source?: string,
+  signal?: AbortSignal,
+): Promise<void> {
   return (await import("./registry/index.js")).verifyCredentials(host, creds, opts, source, signal);
 }
 
 /** What a registry announces about its rate limit for a repository (`dray ratelimit`): one manifest HEAD. */
-export async function registryRateLimit(loc: RegistryLocation, opts: TransportOptions, signal?: AbortSignal): Promise<import("./registry/index.js").RateLimitReport> {
+export async function registryRateLimit(
+  loc: RegistryLocation,
+  opts: TransportOptions,
+  signal?: AbortSignal,
+): Promise<import("./registry/index.js").RateLimitReport> {
   return (await import("./registry/index.js")).rateLimitOf(loc, opts, signal);
 }
 

@@ -65,7 +65,9 @@ export class RepositoryFactory {
         return new LayoutRepository({ transport: "oci", path: loc.path }, this.options(loc));
       }
       default:
-        throw new UnsupportedError(`${formatLocation(loc)}: sync and referrers work with registries and OCI layouts (oci:DIR), not archives`);
+        throw new UnsupportedError(
+          `${formatLocation(loc)}: sync and referrers work with registries and OCI layouts (oci:DIR), not archives`,
+        );
     }
   }
 

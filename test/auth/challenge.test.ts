@@ -4,12 +4,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { findChallenge, formatChallenges, lenientChallenge, parseChallengeHeaders, parseChallenges, type Challenge } from "../../src/auth/challenge.js";
+import {
+  findChallenge,
+  formatChallenges,
+  lenientChallenge,
+  parseChallengeHeaders,
+  parseChallenges,
+  type Challenge,
+} from "../../src/auth/challenge.js";
 import { isDrayError } from "../../src/errors.js";
 
 describe("parseChallenges: known headers", () => {
   it("reads Docker Hub's Bearer challenge", () => {
-    const [c] = parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"');
+    const [c] = parseChallenges(
+      'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull"',
+    );
     assert.deepEqual(c, {
       scheme: "bearer",
       params: { realm: "https://auth.docker.io/token", service: "registry.docker.io", scope: "repository:library/alpine:pull" },
@@ -17,14 +26,18 @@ describe("parseChallenges: known headers", () => {
   });
 
   it("reads an insufficient_scope answer with several scopes in one parameter", () => {
-    const [c] = parseChallenges('Bearer realm="https://r/token",service="s",scope="repository:a:pull,push repository:b:pull",error="insufficient_scope"');
+    const [c] = parseChallenges(
+      'Bearer realm="https://r/token",service="s",scope="repository:a:pull,push repository:b:pull",error="insufficient_scope"',
+    );
     assert.equal(c?.params.scope, "repository:a:pull,push repository:b:pull");
     assert.equal(c?.params.error, "insufficient_scope");
   });
 
   it("reads Basic with a realm, schemes and names case-insensitively, unquoted values, spaces around =", () => {
     assert.deepEqual(parseChallenges('BASIC Realm = "Registry Realm"'), [{ scheme: "basic", params: { realm: "Registry Realm" } }]);
-    assert.deepEqual(parseChallenges("Bearer realm=https://x/token, service=svc"), [{ scheme: "bearer", params: { realm: "https://x/token", service: "svc" } }]);
+    assert.deepEqual(parseChallenges("Bearer realm=https://x/token, service=svc"), [
+      { scheme: "bearer", params: { realm: "https://x/token", service: "svc" } },
+    ]);
   });
 
   it("reads several challenges in one header, with and without parameters, and token68", () => {
@@ -53,7 +66,10 @@ describe("parseChallenges: known headers", () => {
 
   for (const bad of ["", "   ", '"quoted"', 'Basic realm="unterminated', "Bearer realm=a b=c", "Basic =x"]) {
     it(`refuses ${JSON.stringify(bad)} with a typed error`, () => {
-      assert.throws(() => parseChallenges(bad), (err: unknown) => isDrayError(err, "E_REGISTRY") && /WWW-Authenticate/.test(err.message));
+      assert.throws(
+        () => parseChallenges(bad),
+        (err: unknown) => isDrayError(err, "E_REGISTRY") && /WWW-Authenticate/.test(err.message),
+      );
     });
   }
 });
@@ -68,13 +84,15 @@ const token68 = fc
   .tuple(fc.string({ unit: fc.constantFrom(...TOKEN68_CHARS), minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 2 }))
   .map(([body, pad]) => body + "=".repeat(pad));
 
-const challenge: fc.Arbitrary<Challenge> = fc.oneof(
-  fc.record({
-    scheme: lowerToken,
-    params: fc.dictionary(lowerToken, value, { maxKeys: 5 }).map((d) => ({ ...d })),
-  }),
-  fc.record({ scheme: lowerToken, params: fc.constant({}), token68 }),
-).map((c) => ({ ...c }) as Challenge);
+const challenge: fc.Arbitrary<Challenge> = fc
+  .oneof(
+    fc.record({
+      scheme: lowerToken,
+      params: fc.dictionary(lowerToken, value, { maxKeys: 5 }).map((d) => ({ ...d })),
+    }),
+    fc.record({ scheme: lowerToken, params: fc.constant({}), token68 }),
+  )
+  .map((c) => ({ ...c }) as Challenge);
 
 describe("parseChallenges: properties", () => {
   it("never throws anything but a typed RegistryError, and never returns an empty list", () => {
@@ -95,13 +113,16 @@ describe("parseChallenges: properties", () => {
   it("never throws anything but a typed error on header-like input built from the grammar's own characters", () => {
     const piece = fc.constantFrom("Bearer", "Basic", " ", ",", "=", '"', "\\", "realm", "abc==", "\t", "x");
     fc.assert(
-      fc.property(fc.array(piece, { maxLength: 30 }).map((a) => a.join("")), (text) => {
-        try {
-          parseChallenges(text);
-        } catch (err) {
-          assert.ok(isDrayError(err, "E_REGISTRY"), `threw ${String(err)}`);
-        }
-      }),
+      fc.property(
+        fc.array(piece, { maxLength: 30 }).map((a) => a.join("")),
+        (text) => {
+          try {
+            parseChallenges(text);
+          } catch (err) {
+            assert.ok(isDrayError(err, "E_REGISTRY"), `threw ${String(err)}`);
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -122,7 +143,10 @@ describe("lenient WWW-Authenticate fallback", () => {
     const got = parseChallengeHeaders('Bearer realm="https://a.test/token" service="reg" scope="repository:x:pull"', (h) => heard.push(h));
     assert.deepEqual(got, [{ scheme: "bearer", params: { realm: "https://a.test/token", service: "reg", scope: "repository:x:pull" } }]);
     assert.equal(heard.length, 1);
-    assert.deepEqual(lenientChallenge('Bearer realm="https://a.test/token'), { scheme: "bearer", params: { realm: "https://a.test/token" } });
+    assert.deepEqual(lenientChallenge('Bearer realm="https://a.test/token'), {
+      scheme: "bearer",
+      params: { realm: "https://a.test/token" },
+    });
     assert.equal(lenientChallenge("Bearer ,,,"), undefined);
     assert.throws(() => parseChallengeHeaders("Bearer ,,, =="));
   });

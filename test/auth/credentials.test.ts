@@ -34,7 +34,8 @@ interface Sandbox {
 function sandbox(): Sandbox {
   const dir = makeTempDir("dray-auth-");
   const bin = join(dir, "bin");
-  for (const d of [bin, join(dir, ".docker"), join(dir, ".config", "containers"), join(dir, "run", "containers")]) mkdirSync(d, { recursive: true });
+  for (const d of [bin, join(dir, ".docker"), join(dir, ".config", "containers"), join(dir, "run", "containers")])
+    mkdirSync(d, { recursive: true });
   const env: NodeJS.ProcessEnv = {
     HOME: dir,
     DOCKER_CONFIG: join(dir, ".docker"),
@@ -131,7 +132,11 @@ describe("credential sources (files and helpers)", () => {
       },
     });
     assert.equal((await resolveCredentials(lookup(sb, "docker.io")))?.username, "hub");
-    assert.deepEqual(await resolveCredentials(lookup(sb, "reg.example:5000")), { username: "plain", password: "fields", source: join(sb.dir, ".docker", "config.json") });
+    assert.deepEqual(await resolveCredentials(lookup(sb, "reg.example:5000")), {
+      username: "plain",
+      password: "fields",
+      source: join(sb.dir, ".docker", "config.json"),
+    });
     const t = await resolveCredentials(lookup(sb, "tok.example"));
     assert.equal(t?.identityToken, "refresh-123");
     assert.equal(await resolveCredentials(lookup(sb, "reg.example")), undefined, "a port is part of the host");
@@ -140,9 +145,22 @@ describe("credential sources (files and helpers)", () => {
   it("credHelpers: asks docker-credential-NAME with the server URL (Docker Hub's legacy key for docker.io)", async () => {
     const sb = sandbox();
     const log = join(sb.dir, "helper.log");
-    sb.helper("test", tableHelper(log, { "reg.example": { Username: "helper-user", Secret: "s3cret" }, "https://index.docker.io/v1/": { Username: "<token>", Secret: "idtok" } }));
-    sb.dockerConfig({ auths: { "reg.example": { auth: b64("inline:ignored") } }, credHelpers: { "reg.example": "test", "docker.io": "test", "none.example": "test" } });
-    assert.deepEqual(await resolveCredentials(lookup(sb, "reg.example")), { username: "helper-user", password: "s3cret", source: "docker-credential-test" });
+    sb.helper(
+      "test",
+      tableHelper(log, {
+        "reg.example": { Username: "helper-user", Secret: "s3cret" },
+        "https://index.docker.io/v1/": { Username: "<token>", Secret: "idtok" },
+      }),
+    );
+    sb.dockerConfig({
+      auths: { "reg.example": { auth: b64("inline:ignored") } },
+      credHelpers: { "reg.example": "test", "docker.io": "test", "none.example": "test" },
+    });
+    assert.deepEqual(await resolveCredentials(lookup(sb, "reg.example")), {
+      username: "helper-user",
+      password: "s3cret",
+      source: "docker-credential-test",
+    });
     const hub = await resolveCredentials(lookup(sb, "docker.io"));
     assert.equal(hub?.identityToken, "idtok");
     // "not found" from the helper is anonymous, not a fall-back to another source.
@@ -168,8 +186,12 @@ describe("credential sources (files and helpers)", () => {
       auths: { "a.example": { auth: b64("inline:pw") } },
       credHelpers: { "a.example": "broken", "b.example": "slow", "c.example": "garbled", "d.example": "absent" },
     });
-    const fails = (pattern: RegExp) => (err: unknown) => isDrayError(err, "E_CREDENTIALS") && exitCodeFor(err) === 1 && pattern.test(err.message);
-    await assert.rejects(resolveCredentials(lookup(sb, "a.example")), fails(/docker-credential-broken failed: exit status 3: cannot talk to the keyring/));
+    const fails = (pattern: RegExp) => (err: unknown) =>
+      isDrayError(err, "E_CREDENTIALS") && exitCodeFor(err) === 1 && pattern.test(err.message);
+    await assert.rejects(
+      resolveCredentials(lookup(sb, "a.example")),
+      fails(/docker-credential-broken failed: exit status 3: cannot talk to the keyring/),
+    );
     await assert.rejects(resolveCredentials(lookup(sb, "b.example", { helperTimeoutMs: 300 })), fails(/no answer within/));
     await assert.rejects(resolveCredentials(lookup(sb, "c.example")), fails(/not JSON/));
     await assert.rejects(resolveCredentials(lookup(sb, "d.example")), fails(/not found on PATH/));
@@ -178,12 +200,18 @@ describe("credential sources (files and helpers)", () => {
   it("malformed files and entries are errors naming the file", async () => {
     const sb = sandbox();
     sb.dockerConfig("{ not json");
-    await assert.rejects(resolveCredentials(lookup(sb, "x.example")), (err: unknown) => isDrayError(err, "E_CREDENTIALS") && err.message.includes("config.json"));
+    await assert.rejects(
+      resolveCredentials(lookup(sb, "x.example")),
+      (err: unknown) => isDrayError(err, "E_CREDENTIALS") && err.message.includes("config.json"),
+    );
     sb.dockerConfig({ auths: { "x.example": { auth: "!!!" } } });
-    await assert.rejects(resolveCredentials(lookup(sb, "x.example")), (err: unknown) => isDrayError(err, "E_CREDENTIALS") && /base64/.test(err.message));
+    await assert.rejects(
+      resolveCredentials(lookup(sb, "x.example")),
+      (err: unknown) => isDrayError(err, "E_CREDENTIALS") && /base64/.test(err.message),
+    );
   });
 
-  it("an entry marked {\"drayKeychain\": true} asks the OS keychain (here: unavailable, a typed E_KEYCHAIN error)", async () => {
+  it('an entry marked {"drayKeychain": true} asks the OS keychain (here: unavailable, a typed E_KEYCHAIN error)', async () => {
     const sb = sandbox();
     sb.dockerConfig({ auths: { "kc.example": { drayKeychain: true } } });
     // No Secret Service runs in the test environment: the lookup must say so, not fall back to anonymous.
@@ -196,7 +224,11 @@ describe("credential sources (files and helpers)", () => {
     assert.deepEqual(normaliseKey("quay.io/org/repo/"), { host: "quay.io", path: "org/repo" });
     const m = new Map<string, number>([["registry-1.docker.io", 1]]);
     assert.equal(findKey(m, "docker.io", undefined), "registry-1.docker.io");
-    assert.deepEqual(parseAuthEntry({ auth: b64("u:p:with:colons") }, "f", "k"), { kind: "basic", username: "u", password: "p:with:colons" });
+    assert.deepEqual(parseAuthEntry({ auth: b64("u:p:with:colons") }, "f", "k"), {
+      kind: "basic",
+      username: "u",
+      password: "p:with:colons",
+    });
   });
 });
 
@@ -244,7 +276,13 @@ describe("credential sources used by the registry transport (htpasswd registry)"
     sb.dockerConfig({ auths: {} });
     sb.containersAuth({ auths: { [`${reg.host}/creds`]: { auth: auth() } } });
     assert.deepEqual(await pull(), image.manifest.bytes, "a namespace key alone serves creds/img");
-    sb.containersAuth({ auths: { [reg.host]: { auth: b64("wrong:wrong") }, [`${reg.host}/creds/img`]: { auth: auth() }, [`${reg.host}/other`]: { auth: b64("x:y") } } });
+    sb.containersAuth({
+      auths: {
+        [reg.host]: { auth: b64("wrong:wrong") },
+        [`${reg.host}/creds/img`]: { auth: auth() },
+        [`${reg.host}/other`]: { auth: b64("x:y") },
+      },
+    });
     assert.deepEqual(await pull(), image.manifest.bytes, "the repository's own key beats the host key");
     sb.containersAuth({ auths: { [reg.host]: { auth: auth() }, [`${reg.host}/creds/img`]: { auth: b64("wrong:wrong") } } });
     await assert.rejects(pull(), (err: unknown) => isDrayError(err) && exitCodeFor(err) === 4, "the wrong scoped key is the one used");

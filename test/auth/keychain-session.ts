@@ -22,7 +22,8 @@ const TOOLS = ["dbus-run-session", "gnome-keyring-daemon", "secret-tool"];
 export function requireKeyringTools(): void {
   for (const t of TOOLS) {
     const r = spawnSync("sh", ["-c", `command -v ${t}`]);
-    if (r.status !== 0) throw new Error(`${t} not found: apt-get install -y dbus gnome-keyring libsecret-1-0 libsecret-tools (see .ci/run)`);
+    if (r.status !== 0)
+      throw new Error(`${t} not found: apt-get install -y dbus gnome-keyring libsecret-1-0 libsecret-tools (see .ci/run)`);
   }
 }
 
@@ -37,7 +38,8 @@ export async function startKeyringSession(): Promise<KeyringSession> {
     XDG_RUNTIME_DIR: dir,
   };
   // The login keyring is created on first unlock with this password; a non-empty one avoids a GUI prompt.
-  const script = 'mkdir -p "$HOME" && printf keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; echo "$DBUS_SESSION_BUS_ADDRESS"; exec cat';
+  const script =
+    'mkdir -p "$HOME" && printf keyring-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; echo "$DBUS_SESSION_BUS_ADDRESS"; exec cat';
   const child: ChildProcess = spawn("dbus-run-session", ["--", "sh", "-c", script], { env: base, stdio: ["pipe", "pipe", "pipe"] });
   child.stderr?.resume();
   const lines = createInterface({ input: child.stdout! });

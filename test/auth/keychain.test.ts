@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { deleteKeychainCredential, keychainHost, keychainService, readKeychainCredential, storeKeychainCredential } from "../../src/auth/keychain.js";
+import {
+  deleteKeychainCredential,
+  keychainHost,
+  keychainService,
+  readKeychainCredential,
+  storeKeychainCredential,
+} from "../../src/auth/keychain.js";
 import { removeCredential, storeCredential } from "../../src/auth/login.js";
 import { existsSync } from "node:fs";
 import { buildImage, pushImage } from "../helpers/fixtures.js";
@@ -54,7 +60,10 @@ describe("OS keychain through @github/keytar and a real Secret Service (gnome-ke
     const dir = makeTempDir();
     const configPath = join(dir, "config.json");
     const { writeFile } = await import("node:fs/promises");
-    await writeFile(configPath, JSON.stringify({ auths: { "other.example": { auth: "dTpw" } }, credHelpers: { "gcr.io": "gcloud" }, psFormat: "table" }));
+    await writeFile(
+      configPath,
+      JSON.stringify({ auths: { "other.example": { auth: "dTpw" } }, credHelpers: { "gcr.io": "gcloud" }, psFormat: "table" }),
+    );
     const password = "very-secret-password-123";
     const stored = await storeCredential("127.0.0.1:5999", { username: "carol", password }, { keychain: true, configPath });
     assert.equal(stored.keychain, true);

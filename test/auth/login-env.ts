@@ -18,4 +18,3 @@ export function isolatedEnv(): { env: NodeJS.ProcessEnv; configPath: string } {
     configPath: join(home, ".docker", "config.json"),
   };
 }
-

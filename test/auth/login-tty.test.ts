@@ -17,9 +17,16 @@ function shellQuote(s: string): string {
 }
 
 /** Runs `dray ARGS` on a pty; `answers` maps a prompt to the line typed after it appears. */
-async function onTerminal(args: string[], env: NodeJS.ProcessEnv, answers: Array<[string, string]>): Promise<{ code: number; screen: string }> {
+async function onTerminal(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  answers: Array<[string, string]>,
+): Promise<{ code: number; screen: string }> {
   const node = [process.execPath, ...(fromSource ? ["--import", "tsx"] : []), ENTRY, ...args].map(shellQuote).join(" ");
-  const child = spawn("script", ["-q", "-e", "-c", node, "/dev/null"], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("script", ["-q", "-e", "-c", node, "/dev/null"], {
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let screen = "";
   const pending = [...answers];
   child.stdout.on("data", (c: Buffer) => {

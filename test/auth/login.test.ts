@@ -23,7 +23,10 @@ describe("docker config.json writing for login/logout", () => {
     assert.equal(parseRegistryHost("https://Registry.Example.com:443/"), "registry.example.com:443");
     assert.equal(parseRegistryHost("docker://index.docker.io"), "docker.io");
     assert.equal(parseRegistryHost("[::1]:5000"), "[::1]:5000");
-    assert.throws(() => parseRegistryHost("bad host"), (e: unknown) => isDrayError(e, "E_REF_INVALID"));
+    assert.throws(
+      () => parseRegistryHost("bad host"),
+      (e: unknown) => isDrayError(e, "E_REF_INVALID"),
+    );
   });
 
   it("creates the folder and a 0600 file, and what it writes reads back through the credential reader", async () => {
@@ -68,7 +71,9 @@ describe("docker config.json writing for login/logout", () => {
   it("refuses to overwrite a config.json that is not valid JSON", async () => {
     const configPath = join(makeTempDir(), "config.json");
     await writeFile(configPath, "{ not json");
-    await assert.rejects(storeCredential("h.example", { username: "u", password: "p" }, { configPath }), (e: unknown) => isDrayError(e, "E_CREDENTIALS"));
+    await assert.rejects(storeCredential("h.example", { username: "u", password: "p" }, { configPath }), (e: unknown) =>
+      isDrayError(e, "E_CREDENTIALS"),
+    );
     assert.equal(await readFile(configPath, "utf8"), "{ not json");
   });
 
@@ -96,7 +101,13 @@ describe("docker config.json writing for login/logout", () => {
 
   it("logout removes every spelling of the host and nothing else; a second logout finds nothing", async () => {
     const configPath = join(makeTempDir(), "config.json");
-    await writeFile(configPath, JSON.stringify({ auths: { "https://index.docker.io/v1/": { auth: "YTpi" }, "docker.io": { auth: "YTpi" }, "quay.io": { auth: "cTpx" } }, x: 1 }));
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        auths: { "https://index.docker.io/v1/": { auth: "YTpi" }, "docker.io": { auth: "YTpi" }, "quay.io": { auth: "cTpx" } },
+        x: 1,
+      }),
+    );
     const first = await removeCredential("docker.io", { configPath });
     assert.deepEqual(first.removedKeys.sort(), ["docker.io", "https://index.docker.io/v1/"]);
     assert.deepEqual(await readJson(configPath), { auths: { "quay.io": { auth: "cTpx" } }, x: 1 });

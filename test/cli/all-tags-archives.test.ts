@@ -39,7 +39,11 @@ describe("--all-tags from and into archives", () => {
     const r = await dray(["copy", "-q", "--all-tags", "oci-archive:-", `oci:${out}`], { input: await readFile(archive) });
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /MaxListeners|Warning/);
-    for (const [tag, img] of [["v1", v1], ["keep", v1], ["v2", v2]] as const) {
+    for (const [tag, img] of [
+      ["v1", v1],
+      ["keep", v1],
+      ["v2", v2],
+    ] as const) {
       assert.ok((await skopeoInspectRaw(`oci:${out}:${tag}`)).equals(img.manifest.bytes), `${tag} arrived byte for byte`);
     }
   });
@@ -57,7 +61,10 @@ describe("--all-tags from and into archives", () => {
   it("bug 7: --all-tags into a docker-archive without a repository name is refused with one clear message", async () => {
     const r = await dray(["copy", "--all-tags", `oci:${layout}`, `docker-archive:${join(work, "noname.tar")}`]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^dray: --all-tags into a docker-archive needs a repository for its RepoTags: docker-archive:.*noname\.tar:NAME\n$/);
+    assert.match(
+      r.stderr,
+      /^dray: --all-tags into a docker-archive needs a repository for its RepoTags: docker-archive:.*noname\.tar:NAME\n$/,
+    );
   });
 
   it("hints name the form the user typed: oci-archive:FILE:REF, oci-archive:-:REF (issue 19)", async () => {
@@ -75,6 +82,9 @@ describe("--all-tags from and into archives", () => {
     await drayOk(["copy", "-q", `oci:${layout}:v1`, `docker-archive:${file}:example.test/one:v1`]);
     const r = await drayOk(["tag", `docker-archive:${file}`, "example.test/other:v9"]);
     assert.match(r.stderr, /^Tagged docker-archive:.*tag-me\.docker\.tar:example\.test\/other:v9$/m);
-    assert.deepEqual((await drayOk(["ls", `docker-archive:${file}`])).stdout.trim().split("\n").sort(), ["example.test/one:v1", "example.test/other:v9"]);
+    assert.deepEqual((await drayOk(["ls", `docker-archive:${file}`])).stdout.trim().split("\n").sort(), [
+      "example.test/one:v1",
+      "example.test/other:v9",
+    ]);
   });
 });

@@ -14,7 +14,10 @@ const ENTRY = fileURLToPath(new URL(FROM_SOURCE ? "./dray-entry.ts" : "./dray-en
 
 /** Runs dray with stdout a pipe that the reader closes after its first chunk. */
 function runAndCloseEarly(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [...(FROM_SOURCE ? ["--import", "tsx"] : []), ENTRY, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(process.execPath, [...(FROM_SOURCE ? ["--import", "tsx"] : []), ENTRY, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   const err: Buffer[] = [];
   child.stderr.on("data", (c: Buffer) => err.push(c));
   child.stdout.once("data", () => child.stdout.destroy());

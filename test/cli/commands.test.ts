@@ -93,7 +93,10 @@ describe("dray tag / ls / digest / delete against the registry", () => {
   it("ls --catalog HOST lists the repositories", async () => {
     const r = await drayOk(["ls", "--catalog", reg.host]);
     assert.deepEqual(r.stdout.trim().split("\n").sort(), ["app", "multi"]);
-    const json = JSON.parse((await drayOk(["ls", "--catalog", reg.host, "--format", "json"])).stdout) as { Registry: string; Repositories: string[] };
+    const json = JSON.parse((await drayOk(["ls", "--catalog", reg.host, "--format", "json"])).stdout) as {
+      Registry: string;
+      Repositories: string[];
+    };
     assert.equal(json.Registry, reg.host);
     assert.deepEqual(json.Repositories.sort(), ["app", "multi"]);
     const both = await dray(["ls", "--catalog", reg.host, at("app")]);

@@ -35,7 +35,14 @@ function requireShell(t: { skip: (why: string) => void }, shell: string): boolea
 
 function program(): Command {
   const sink = new PassThrough();
-  const ctx: CliContext = { stdout: sink, stderr: sink, signal: new AbortController().signal, color: false, debug: false, message: () => undefined };
+  const ctx: CliContext = {
+    stdout: sink,
+    stderr: sink,
+    signal: new AbortController().signal,
+    color: false,
+    debug: false,
+    message: () => undefined,
+  };
   return buildProgram(ctx);
 }
 
@@ -52,9 +59,15 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
 }
 
 function fishComplete(line: string): string[] {
-  const r = spawnSync("fish", ["-c", `source ${join(ROOT, "completions", "dray.fish")}; complete -C${JSON.stringify(line)}`], { cwd: ROOT, encoding: "utf8" });
+  const r = spawnSync("fish", ["-c", `source ${join(ROOT, "completions", "dray.fish")}; complete -C${JSON.stringify(line)}`], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
   assert.equal(r.status, 0, r.stderr);
-  return r.stdout.split("\n").filter((l) => l !== "").map((l) => l.split("\t")[0]!);
+  return r.stdout
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => l.split("\t")[0]!);
 }
 
 describe("dray completion", () => {
@@ -103,9 +116,13 @@ describe("dray completion", () => {
     const file = join(ROOT, "completions", "dray.zsh");
     const syntax = spawnSync("zsh", ["-n", file], { encoding: "utf8" });
     assert.equal(syntax.status, 0, syntax.stderr);
-    const r = spawnSync("zsh", ["-f", "-c", `autoload -Uz compinit && compinit -u -D; source "${file}"; print -r -- $_comps[dray]; whence -w _dray _dray_location`], {
-      encoding: "utf8",
-    });
+    const r = spawnSync(
+      "zsh",
+      ["-f", "-c", `autoload -Uz compinit && compinit -u -D; source "${file}"; print -r -- $_comps[dray]; whence -w _dray _dray_location`],
+      {
+        encoding: "utf8",
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split("\n"), ["_dray", "_dray: function", "_dray_location: function"]);
   });

@@ -51,7 +51,10 @@ describe("dray copy --referrers", () => {
     assert.deepEqual(await fetchManifest(dst, "mirror/app", `sha256-${hex}`), index.bytes);
     assert.deepEqual(await fetchManifest(dst, "mirror/app", `sha256-${hex}.sig`), cosign.manifest.bytes);
     // skopeo, an independent reader, sees the same bytes.
-    assert.deepEqual(await skopeoInspectRaw(`docker://${dst.host}/mirror/app:sha256-${hex}.sig`, { tlsVerify: false }), cosign.manifest.bytes);
+    assert.deepEqual(
+      await skopeoInspectRaw(`docker://${dst.host}/mirror/app:sha256-${hex}.sig`, { tlsVerify: false }),
+      cosign.manifest.bytes,
+    );
 
     const ls = await dray(["ls", `docker://${dst.host}/mirror/app`]);
     assert.equal(ls.code, 0, ls.stderr);

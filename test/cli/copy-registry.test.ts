@@ -93,7 +93,13 @@ describe("dray copy with a registry", () => {
     for (const img of docker.images) {
       assert.deepEqual(await skopeoInspectRaw(`docker://${registry.host}/dst/docker@${img.manifest.digest}`), img.manifest.bytes);
     }
-    const subset = await dray(["copy", "--platform", "linux/arm/v7", `docker://${registry.host}/src/docker:v1`, `docker://${registry.host}/dst/docker:arm`]);
+    const subset = await dray([
+      "copy",
+      "--platform",
+      "linux/arm/v7",
+      `docker://${registry.host}/src/docker:v1`,
+      `docker://${registry.host}/dst/docker:arm`,
+    ]);
     assert.equal(subset.code, 0, subset.stderr);
     const raw = await skopeoInspectRaw(`docker://${registry.host}/dst/docker:arm`);
     const parsed = parseManifest(raw);
@@ -119,7 +125,13 @@ describe("dray copy with a registry", () => {
       const raw = await skopeoInspectRaw(`oci:${join(dir, "alltags")}:${t}`);
       assert.equal(Digest.of(raw).toString(), digests.get(t));
     }
-    const toRegistry = await dray(["copy", "-q", "--all-tags", `docker://${registry.host}/tags/app`, `docker://${registry.host}/tags/mirror`]);
+    const toRegistry = await dray([
+      "copy",
+      "-q",
+      "--all-tags",
+      `docker://${registry.host}/tags/app`,
+      `docker://${registry.host}/tags/mirror`,
+    ]);
     assert.equal(toRegistry.code, 0, toRegistry.stderr);
     const listed = await skopeo(["list-tags", "--tls-verify=false", `docker://${registry.host}/tags/mirror`]);
     assert.deepEqual((JSON.parse(listed.stdout) as { Tags: string[] }).Tags.sort(), tags);
@@ -132,8 +144,15 @@ const ENTRY = fileURLToPath(new URL(FROM_SOURCE ? "./dray-entry.ts" : "./dray-en
 const NODE_ARGS = FROM_SOURCE ? ["--import", "tsx", ENTRY] : [ENTRY];
 
 /** Starts dray with --progress json; resolves when `ready(line)` is true for a stderr line. */
-function startDray(args: string[]): { ready(pred: (e: { type: string; digest?: string }) => boolean): Promise<void>; sigint(): void; done: Promise<{ code: number; stderr: string }> } {
-  const child = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+function startDray(args: string[]): {
+  ready(pred: (e: { type: string; digest?: string }) => boolean): Promise<void>;
+  sigint(): void;
+  done: Promise<{ code: number; stderr: string }>;
+} {
+  const child = spawn(process.execPath, [...NODE_ARGS, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   let stderr = "";
   const waiters: Array<{ pred: (e: { type: string; digest?: string }) => boolean; resolve: () => void }> = [];
   child.stdout.resume();
@@ -153,7 +172,9 @@ function startDray(args: string[]): { ready(pred: (e: { type: string; digest?: s
       }
     }
   });
-  const done = new Promise<{ code: number; stderr: string }>((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stderr })));
+  const done = new Promise<{ code: number; stderr: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code: code ?? -1, stderr })),
+  );
   const ended = done.then((r) => {
     throw new Error(`dray exited ${r.code} before the awaited event:\n${r.stderr}`);
   });
@@ -210,7 +231,10 @@ describe("SIGINT in the middle of a big layer", () => {
     // Complete blobs may stay (content-addressed, unreferenced); nothing partial may.
     const leftovers = existsSync(layout) ? (await listFiles(layout)).map((f) => relative(layout, f)) : [];
     const allowed = (f: string): boolean => f === "index.json" || f === "oci-layout" || /^blobs\/sha256\/[0-9a-f]{64}$/.test(f);
-    assert.deepEqual(leftovers.filter((f) => !allowed(f)), []);
+    assert.deepEqual(
+      leftovers.filter((f) => !allowed(f)),
+      [],
+    );
     assert.ok(!leftovers.includes(`blobs/sha256/${bigLayer.slice(7)}`), "the interrupted layer is not there");
   });
 
@@ -233,6 +257,7 @@ describe("SIGINT in the middle of a big layer", () => {
 
 async function listFiles(root: string): Promise<string[]> {
   const out: string[] = [];
-  for (const e of await readdir(root, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(join(e.parentPath ?? e.path, e.name));
+  for (const e of await readdir(root, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) out.push(join(e.parentPath ?? e.path, e.name));
   return out;
 }

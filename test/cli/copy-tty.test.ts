@@ -40,7 +40,7 @@ export function finalScreen(raw: string): string[] {
   const lines: string[] = [""];
   let row = 0;
   let col = 0;
-  for (let i = 0; i < raw.length; ) {
+  for (let i = 0; i < raw.length;) {
     // eslint-disable-next-line no-control-regex -- terminal escapes and control characters are what this checks
     const esc = /^\u001b\[(\??[0-9;]*)([A-Za-z])/.exec(raw.slice(i, i + 16));
     if (esc) {
@@ -112,7 +112,10 @@ describe("dray copy on a terminal", () => {
     assert.ok(!/\u001b\[3\dm/.test(plain.raw), "no SGR colour codes");
     const quiet = await onPty(["copy", "-q", `oci:${src}:v1`, `oci:${dir}/quiet:v1`]);
     assert.equal(quiet.code, 0);
-    assert.deepEqual(finalScreen(quiet.raw).map((l) => l.trim()), [quiet.raw.trim()]);
+    assert.deepEqual(
+      finalScreen(quiet.raw).map((l) => l.trim()),
+      [quiet.raw.trim()],
+    );
     assert.match(quiet.raw.trim(), /^sha256:[0-9a-f]{64}$/);
   });
 

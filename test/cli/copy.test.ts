@@ -76,7 +76,20 @@ describe("dray copy between OCI layouts", () => {
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as Record<string, unknown>;
     // skopeo's capitalised keys, as inspect, ls and delete print (issue 19, bug 3); every key present
-    assert.deepEqual(Object.keys(s).sort(), ["Blobs", "Bytes", "Destination", "Digest", "Manifests", "MediaType", "Notice", "Platforms", "Referrers", "Seconds", "Source", "UpToDate"]);
+    assert.deepEqual(Object.keys(s).sort(), [
+      "Blobs",
+      "Bytes",
+      "Destination",
+      "Digest",
+      "Manifests",
+      "MediaType",
+      "Notice",
+      "Platforms",
+      "Referrers",
+      "Seconds",
+      "Source",
+      "UpToDate",
+    ]);
     assert.equal(s.Source, `oci:${src}:v1`);
     assert.equal(s.Destination, `oci:${dst}:v1`);
     assert.equal(s.Digest, built.manifest.digest.toString());
@@ -152,9 +165,14 @@ describe("dray copy between OCI layouts", () => {
     const r = await dray(["copy", "--platform", "linux/s390x", `oci:${src}:v1`, `oci:${dst}:v1`]);
     assert.equal(r.code, 3);
     assert.equal(r.stdout, "");
-    assert.match(r.stderr, /^dray: platform linux\/s390x not found in oci:.*\(available: linux\/amd64, linux\/arm64\/v8, linux\/arm\/v7\)\n$/m);
+    assert.match(
+      r.stderr,
+      /^dray: platform linux\/s390x not found in oci:.*\(available: linux\/amd64, linux\/arm64\/v8, linux\/arm\/v7\)\n$/m,
+    );
     assert.equal(r.stderr.trim().split("\n").at(-1)?.startsWith("dray: platform"), true);
-    const index = existsSync(join(dst, "index.json")) ? (JSON.parse(await readFile(join(dst, "index.json"), "utf8")) as { manifests: unknown[] }) : { manifests: [] };
+    const index = existsSync(join(dst, "index.json"))
+      ? (JSON.parse(await readFile(join(dst, "index.json"), "utf8")) as { manifests: unknown[] })
+      : { manifests: [] };
     assert.equal(index.manifests.length, 0, "no tag was written");
   });
 
@@ -223,7 +241,8 @@ describe("dray copy progress off a terminal", () => {
     const events = lines.slice(0, -1).map((l) => JSON.parse(l) as { type: string });
     assert.match(lines.at(-1)!, /^Copied /, "the summary line follows the events");
     const types = new Set(events.map((e) => e.type));
-    for (const t of ["manifest-resolved", "plan", "blob-start", "blob-bytes", "blob-done", "manifest-put", "done"]) assert.ok(types.has(t), t);
+    for (const t of ["manifest-resolved", "plan", "blob-start", "blob-bytes", "blob-done", "manifest-put", "done"])
+      assert.ok(types.has(t), t);
   });
 
   it("-q prints nothing on stderr", async () => {

@@ -3,7 +3,14 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { Command } from "commander";
 import type { CliContext } from "../../src/cli/context.js";
-import { addTransportOptions, collect, parseCount, parseCredentials, transportOptions, type TransportFlags } from "../../src/cli/options.js";
+import {
+  addTransportOptions,
+  collect,
+  parseCount,
+  parseCredentials,
+  transportOptions,
+  type TransportFlags,
+} from "../../src/cli/options.js";
 import { DrayError } from "../../src/errors.js";
 
 function ctx(debug = false): CliContext & { lines: string[] } {
@@ -24,7 +31,10 @@ describe("cli options", () => {
     assert.deepEqual(parseCredentials("alice:pa:ss"), { username: "alice", password: "pa:ss" });
     assert.deepEqual(parseCredentials("bob:"), { username: "bob", password: "" });
     for (const bad of ["nocolon", ":secret", ""]) {
-      assert.throws(() => parseCredentials(bad, "--src-creds"), (e: unknown) => e instanceof DrayError && e.code === "E_USAGE" && !e.message.includes("secret"));
+      assert.throws(
+        () => parseCredentials(bad, "--src-creds"),
+        (e: unknown) => e instanceof DrayError && e.code === "E_USAGE" && !e.message.includes("secret"),
+      );
     }
   });
 

@@ -12,7 +12,15 @@ function ctx(): CliContext & { text(): string } {
       cb();
     },
   });
-  return { stdout: stderr, stderr, signal: new AbortController().signal, color: false, debug: false, message: () => undefined, text: () => out };
+  return {
+    stdout: stderr,
+    stderr,
+    signal: new AbortController().signal,
+    color: false,
+    debug: false,
+    message: () => undefined,
+    text: () => out,
+  };
 }
 
 const D = `sha256:${"ab".repeat(32)}`;
@@ -33,7 +41,11 @@ describe("progress renderers", () => {
     for (let i = 0; i < 3; i++) p.onEvent({ type: "blob-bytes", digest: D, n: 100 });
     p.onEvent({ type: "blob-done", digest: D, size: 300, outcome: "copied" });
     p.stop();
-    const events = c.text().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = c
+      .text()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(
       events.map((e) => [e.type, e.n, e.bytes]),
       [
@@ -62,7 +74,10 @@ describe("progress renderers", () => {
   });
 
   it("quiet and none print nothing", async () => {
-    for (const [mode, quiet] of [["bar", true], ["none", false]] as const) {
+    for (const [mode, quiet] of [
+      ["bar", true],
+      ["none", false],
+    ] as const) {
       const c = ctx();
       const p = await createProgress(mode, c, quiet);
       p.onEvent({ type: "notice", message: "x" });

@@ -23,7 +23,10 @@ const summary = {
 const render = (t: string, data: unknown = summary): string => parseTemplate(t).render(data);
 
 function usageError(t: string, pattern: RegExp): void {
-  assert.throws(() => parseTemplate(t).render(summary), (e: unknown) => isDrayError(e, "E_USAGE") && pattern.test(e.message));
+  assert.throws(
+    () => parseTemplate(t).render(summary),
+    (e: unknown) => isDrayError(e, "E_USAGE") && pattern.test(e.message),
+  );
 }
 
 describe("template subset", () => {
@@ -140,6 +143,9 @@ describe("parseFormat", () => {
     assert.deepEqual(parseFormat(undefined, "json"), { kind: "json" });
     assert.deepEqual(parseFormat("json"), { kind: "json" });
     assert.equal(parseFormat("{{.Digest}}").kind, "template");
-    assert.throws(() => parseFormat("yaml"), (e: unknown) => isDrayError(e, "E_USAGE"));
+    assert.throws(
+      () => parseFormat("yaml"),
+      (e: unknown) => isDrayError(e, "E_USAGE"),
+    );
   });
 });

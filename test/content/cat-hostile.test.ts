@@ -42,7 +42,15 @@ async function rawLayer(entries: RawEntry[]): Promise<BuiltLayer> {
   p.finalize();
   await done;
   const bytes = Buffer.concat(chunks);
-  return { digest: Digest.of(bytes), size: bytes.length, mediaType: MediaType.OciLayer, bytes, diffId: Digest.of(bytes), tar: bytes, files: [] };
+  return {
+    digest: Digest.of(bytes),
+    size: bytes.length,
+    mediaType: MediaType.OciLayer,
+    bytes,
+    diffId: Digest.of(bytes),
+    tar: bytes,
+    files: [],
+  };
 }
 
 async function rawLayout(dir: string, name: string, entries: RawEntry[]): Promise<string> {
@@ -126,12 +134,19 @@ describe("dray cat", () => {
 
   it("--list, --long and --format json show the merged tree", async () => {
     const names = (await drayOk(["cat", "--list", img.loc])).stdout.split("\n").filter(Boolean);
-    assert.ok(names.includes("/etc/os-release") && names.includes("/opq") && !names.includes("/opq/hidden") && !names.includes("/etc/gone"));
+    assert.ok(
+      names.includes("/etc/os-release") && names.includes("/opq") && !names.includes("/opq/hidden") && !names.includes("/etc/gone"),
+    );
     const long = (await drayOk(["cat", "--list", "--long", img.loc, "/etc"])).stdout;
     assert.match(long, /^drwxr-xr-x 0\/0 +0 \d{4}-\d\d-\d\d \d\d:\d\d \/etc$/m);
     assert.match(long, /^-rw-r--r-- 0\/0 +4 .* \/etc\/old$/m);
-    const json = JSON.parse((await drayOk(["cat", "--list", "--format", "json", img.loc, "/lnk"])).stdout) as Array<Record<string, unknown>>;
-    assert.deepEqual(json.map((e) => [e.path, e.type, e.linkname]), [["/lnk", "symlink", "/real"]]);
+    const json = JSON.parse((await drayOk(["cat", "--list", "--format", "json", img.loc, "/lnk"])).stdout) as Array<
+      Record<string, unknown>
+    >;
+    assert.deepEqual(
+      json.map((e) => [e.path, e.type, e.linkname]),
+      [["/lnk", "symlink", "/real"]],
+    );
     assert.equal((await dray(["cat", "--list", img.loc, "/nothing"])).code, 3);
   });
 });
@@ -143,7 +158,12 @@ describe("dray export on hostile layers", () => {
   });
 
   it("a name that climbs out of the root (../x) is refused, exit 5, and -o leaves nothing behind", async () => {
-    const { loc } = await layoutOf(dir, "climb", [[{ path: "ok", content: "1" }, { path: "a/../../x", content: "evil" }]]);
+    const { loc } = await layoutOf(dir, "climb", [
+      [
+        { path: "ok", content: "1" },
+        { path: "a/../../x", content: "evil" },
+      ],
+    ]);
     const outDir = join(dir, "climb-out");
     await import("node:fs/promises").then((fs) => fs.mkdir(outDir));
     const r = await dray(["export", loc, "-o", join(outDir, "fs.tar")]);
@@ -161,7 +181,10 @@ describe("dray export on hostile layers", () => {
 
   it("absolute names and ./ are normalised into the root; a lower symlink never carries an upper name out", async () => {
     const { loc } = await layoutOf(dir, "evil", [
-      [{ path: "evil", type: "symlink", linkname: "/etc" }, { path: "/abs/file", content: "abs" }],
+      [
+        { path: "evil", type: "symlink", linkname: "/etc" },
+        { path: "/abs/file", content: "abs" },
+      ],
       [{ path: "./evil/dray-export-probe", content: "must stay inside" }],
     ]);
     const out = join(dir, "evil.tar");
@@ -226,7 +249,8 @@ describe("dray cat / export of an index", () => {
     const file = join(dir, "arm.tar");
     await writeFile(file, exported.stdoutBytes);
     assert.match((await run("tar", ["-xOf", file, "layer0/hello.txt"])).stdout, /plat\/linux\/arm64\/v8/);
-    if (process.arch === "x64") assert.equal((await drayOk(["cat", loc, "/layer0/hello.txt"])).stdout, "hello from layer 0 of plat/linux/amd64\n");
+    if (process.arch === "x64")
+      assert.equal((await drayOk(["cat", loc, "/layer0/hello.txt"])).stdout, "hello from layer 0 of plat/linux/amd64\n");
     assert.equal((await dray(["cat", "--platform", "linux/s390x", loc, "/layer0/hello.txt"])).code, 3);
   });
 });

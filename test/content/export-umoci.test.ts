@@ -45,7 +45,10 @@ async function snapshot(root: string): Promise<Record<string, Node>> {
       const node: Node = { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
       // A directory's mtime changes as its children are written; tar and umoci restore it differently.
       if (type !== "dir") node.mtime = Math.floor(st.mtimeMs / 1000);
-      if (type === "file") node.sha256 = createHash("sha256").update(await readFile(join(root, path))).digest("hex");
+      if (type === "file")
+        node.sha256 = createHash("sha256")
+          .update(await readFile(join(root, path)))
+          .digest("hex");
       if (type === "symlink") node.target = await readlink(join(root, path));
       if (type === "file" && st.nlink > 1) inodes.set(st.ino, [...(inodes.get(st.ino) ?? []), path]);
       out[path] = node;
@@ -58,7 +61,10 @@ async function snapshot(root: string): Promise<Record<string, Node>> {
 }
 
 /** The files of one `umoci insert`, with fixed times so both sides agree to the second. */
-async function makeFiles(dir: string, files: Record<string, string | { symlink: string } | { mode: number; content: string }>): Promise<void> {
+async function makeFiles(
+  dir: string,
+  files: Record<string, string | { symlink: string } | { mode: number; content: string }>,
+): Promise<void> {
   const when = new Date("2024-05-01T12:00:00Z");
   for (const [rel, spec] of Object.entries(files)) {
     const path = join(dir, rel);
@@ -120,7 +126,11 @@ describe("dray export against umoci unpack (registry, layout, oci-archive, docke
 
   it("umoci's unpack has what the layers say (the peer itself did what the test assumes)", () => {
     assert.equal(expected["etc/hello"], undefined, "whited out");
-    assert.deepEqual(Object.keys(expected).filter((k) => k.startsWith("d/")), ["d/n"], "opaque");
+    assert.deepEqual(
+      Object.keys(expected).filter((k) => k.startsWith("d/")),
+      ["d/n"],
+      "opaque",
+    );
     assert.equal(expected["opt/private"], undefined);
     assert.equal(expected["empty"]?.type, "file");
     assert.equal(expected["bin/tool2"]?.links, undefined, "tool2 keeps the old content on its own");

@@ -24,7 +24,11 @@ type Op =
   | { op: "whiteout"; path: string }
   | { op: "opaque"; path: string };
 
-const parentsOf = (p: string): string[] => p.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"));
+const parentsOf = (p: string): string[] =>
+  p
+    .split("/")
+    .slice(0, -1)
+    .map((_, i, parts) => parts.slice(0, i + 1).join("/"));
 const under = (p: string, root: string): boolean => p.startsWith(`${root}/`);
 
 function removeTree(tree: Tree, root: string, self: boolean): void {
@@ -90,7 +94,10 @@ async function readExport(bytes: Buffer): Promise<Tree> {
   const done = (async () => {
     for await (const e of extract) {
       const name = e.header.name.replace(/\/$/, "");
-      assert.ok(!name.split("/").some((c) => c.startsWith(".wh.") || c === ".." || c === ""), `no whiteout or unsafe name in the output: ${name}`);
+      assert.ok(
+        !name.split("/").some((c) => c.startsWith(".wh.") || c === ".." || c === ""),
+        `no whiteout or unsafe name in the output: ${name}`,
+      );
       assert.ok(!tree.has(name) || e.header.type === "directory", `one entry per path: ${name}`);
       const chunks: Buffer[] = [];
       for await (const c of e) chunks.push(c as Buffer);
@@ -134,7 +141,9 @@ function wellFormed(ops: Op[]): Op[] {
   const entries = [...seen.values()];
   const nonDirs = new Set(entries.filter((o) => o.op === "file" || o.op === "symlink" || o.op === "link").map((o) => o.path));
   const selfLink = (o: Op): boolean => o.op === "link" && (o.target === o.path || under(o.target, o.path));
-  const ok = entries.filter((o) => !parentsOf(o.path).some((q) => nonDirs.has(q)) && !(o.op === "opaque" && nonDirs.has(o.path)) && !selfLink(o));
+  const ok = entries.filter(
+    (o) => !parentsOf(o.path).some((q) => nonDirs.has(q)) && !(o.op === "opaque" && nonDirs.has(o.path)) && !selfLink(o),
+  );
   return [...ok.filter((o) => o.op !== "link"), ...ok.filter((o) => o.op === "link")];
 }
 

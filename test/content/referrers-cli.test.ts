@@ -10,7 +10,16 @@ import { before, describe, it } from "node:test";
 import { dray, drayOk } from "../cli/run.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
-import { SBOM_TYPE, SIGNATURE_TYPE, buildArtifact, buildReferrersIndex, pushArtifact, pushSignedImage, putManifest, type SignedImage } from "../sync/artifacts.js";
+import {
+  SBOM_TYPE,
+  SIGNATURE_TYPE,
+  buildArtifact,
+  buildReferrersIndex,
+  pushArtifact,
+  pushSignedImage,
+  putManifest,
+  type SignedImage,
+} from "../sync/artifacts.js";
 import type { BuiltArtifact } from "../sync/artifacts.js";
 
 const DRAY = fileURLToPath(new URL("../../../bin/dray.cjs", import.meta.url));
@@ -19,10 +28,15 @@ const DRAY = fileURLToPath(new URL("../../../bin/dray.cjs", import.meta.url));
 function onTerminal(args: string[]): Promise<{ code: number; screen: string }> {
   const command = [process.execPath, DRAY, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
   return new Promise((resolve, reject) => {
-    execFile("script", ["-qfec", command, "/dev/null"], { env: { ...process.env, NO_COLOR: "1" }, encoding: "utf8", timeout: 60_000 }, (err, stdout) => {
-      if (err && typeof err.code !== "number") reject(err as Error);
-      else resolve({ code: err ? (err.code as number) : 0, screen: stdout.replace(/\r/g, "") });
-    });
+    execFile(
+      "script",
+      ["-qfec", command, "/dev/null"],
+      { env: { ...process.env, NO_COLOR: "1" }, encoding: "utf8", timeout: 60_000 },
+      (err, stdout) => {
+        if (err && typeof err.code !== "number") reject(err as Error);
+        else resolve({ code: err ? (err.code as number) : 0, screen: stdout.replace(/\r/g, "") });
+      },
+    );
   });
 }
 
@@ -69,10 +83,18 @@ describe("dray referrers", () => {
 
   it("not a terminal: one line each (digest, type, size, subject)", async () => {
     const r = await drayOk(["referrers", loc()]);
-    const lines = r.stdout.trim().split("\n").map((l) => l.split("\t"));
+    const lines = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split("\t"));
     assert.equal(lines.length, 3);
     const sbomLine = lines.find((l) => l[0] === sbom.manifest.digest.toString());
-    assert.deepEqual(sbomLine, [sbom.manifest.digest.toString(), SBOM_TYPE, String(sbom.manifest.bytes.length), signed.sig.manifest.digest.toString()]);
+    assert.deepEqual(sbomLine, [
+      sbom.manifest.digest.toString(),
+      SBOM_TYPE,
+      String(sbom.manifest.bytes.length),
+      signed.sig.manifest.digest.toString(),
+    ]);
   });
 
   it("on a terminal: a tree with artifact type, digest, size, creation time and the cosign tag", async () => {
@@ -80,9 +102,20 @@ describe("dray referrers", () => {
     assert.equal(r.code, 0, r.screen);
     const lines = r.screen.trimEnd().split("\n");
     assert.equal(lines[0], `${loc()} ${signed.img.manifest.digest}`);
-    assert.ok(lines.some((l) => /^[├└]── application\/vnd\.example\.signature\.v1\+json sha256:[0-9a-f]{64} \d+ B created 2024-01-01T00:00:00Z$/.test(l)), r.screen);
-    assert.ok(lines.some((l) => /^[│ ] {3}└── application\/spdx\+json sha256:/.test(l)), r.screen);
-    assert.ok(lines.some((l) => l.includes(`(sha256-${signed.hex}.sig)`)), r.screen);
+    assert.ok(
+      lines.some((l) =>
+        /^[├└]── application\/vnd\.example\.signature\.v1\+json sha256:[0-9a-f]{64} \d+ B created 2024-01-01T00:00:00Z$/.test(l),
+      ),
+      r.screen,
+    );
+    assert.ok(
+      lines.some((l) => /^[│ ] {3}└── application\/spdx\+json sha256:/.test(l)),
+      r.screen,
+    );
+    assert.ok(
+      lines.some((l) => l.includes(`(sha256-${signed.hex}.sig)`)),
+      r.screen,
+    );
   });
 
   it("dray export refuses to write a tar to a terminal (exit 2)", async () => {
@@ -95,7 +128,10 @@ describe("dray referrers", () => {
     const shallow = (await drayOk(["referrers", "--depth", "1", loc()])).stdout.trim().split("\n");
     assert.equal(shallow.length, 2);
     const sigs = (await drayOk(["referrers", "--artifact-type", SIGNATURE_TYPE, loc()])).stdout.trim().split("\n");
-    assert.deepEqual(sigs.map((l) => l.split("\t")[0]), [signed.sig.manifest.digest.toString()]);
+    assert.deepEqual(
+      sigs.map((l) => l.split("\t")[0]),
+      [signed.sig.manifest.digest.toString()],
+    );
   });
 
   it("an OCI layout that copy --referrers wrote gives the same tree", async () => {
@@ -103,7 +139,8 @@ describe("dray referrers", () => {
     await drayOk(["copy", "--referrers", loc(), `oci:${dir}:1.0`]);
     const fromLayout = JSON.parse((await drayOk(["referrers", "--format", "json", `oci:${dir}:1.0`])).stdout) as { referrers: Node[] };
     const fromRegistry = JSON.parse((await drayOk(["referrers", "--format", "json", loc()])).stdout) as { referrers: Node[] };
-    const digests = (t: { referrers: Node[] }): string[] => t.referrers.flatMap((n) => [n.digest, ...n.referrers.map((c) => c.digest)]).sort();
+    const digests = (t: { referrers: Node[] }): string[] =>
+      t.referrers.flatMap((n) => [n.digest, ...n.referrers.map((c) => c.digest)]).sort();
     assert.deepEqual(digests(fromLayout), digests(fromRegistry));
   });
 

@@ -39,7 +39,10 @@ describe("copyTags (--all-tags)", () => {
     for (const t of summary.tags) assert.equal(dst.tags.get(t.tag), t.digest);
     assert.equal(dst.opsOf("commit").length, 1);
     assert.deepEqual(dst.ops.at(-1), { op: "commit" });
-    assert.ok(sources.every((s) => s.closed === 1), "each source closed");
+    assert.ok(
+      sources.every((s) => s.closed === 1),
+      "each source closed",
+    );
     assert.ok(dst.maxActivePuts <= 3);
   });
 
@@ -67,9 +70,18 @@ describe("copyTags (--all-tags)", () => {
   it("locations: a tag replaces the reference; tagged locations are refused", () => {
     assert.equal(formatLocation(locationWithTag(parseLocation("localhost:5000/app"), "v2")), "docker://localhost:5000/app:v2");
     assert.equal(formatLocation(locationWithTag(parseLocation("oci:/tmp/x"), "v2")), "oci:/tmp/x:v2");
-    assert.equal(formatLocation(locationWithTag(parseLocation("docker-archive:/tmp/a.tar"), "app:v2")), "docker-archive:/tmp/a.tar:docker.io/library/app:v2");
-    assert.throws(() => checkAllTagsLocations(parseLocation("localhost:5000/app:v1"), parseLocation("localhost:5000/b")), (e: unknown) => e instanceof DrayError && e.code === "E_USAGE");
-    assert.throws(() => checkAllTagsLocations(parseLocation("localhost:5000/app"), parseLocation("oci:/tmp/x:v1")), (e: unknown) => e instanceof DrayError && e.code === "E_USAGE");
+    assert.equal(
+      formatLocation(locationWithTag(parseLocation("docker-archive:/tmp/a.tar"), "app:v2")),
+      "docker-archive:/tmp/a.tar:docker.io/library/app:v2",
+    );
+    assert.throws(
+      () => checkAllTagsLocations(parseLocation("localhost:5000/app:v1"), parseLocation("localhost:5000/b")),
+      (e: unknown) => e instanceof DrayError && e.code === "E_USAGE",
+    );
+    assert.throws(
+      () => checkAllTagsLocations(parseLocation("localhost:5000/app"), parseLocation("oci:/tmp/x:v1")),
+      (e: unknown) => e instanceof DrayError && e.code === "E_USAGE",
+    );
     checkAllTagsLocations(parseLocation("localhost:5000/app"), parseLocation("oci:/tmp/x"));
   });
 });
@@ -91,7 +103,10 @@ describe("createLimiter", () => {
       ),
     );
     assert.equal(peak, 3);
-    assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      results,
+      Array.from({ length: 20 }, (_, i) => i),
+    );
     assert.equal(limit.active, 0);
     assert.equal(limit.pending, 0);
   });

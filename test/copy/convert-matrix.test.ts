@@ -49,7 +49,11 @@ function destination(form: DestForm, dir: string): { write: string; raw: string;
       // The dual form: the OCI side holds the stored manifest, the docker side is what docker load and skopeo read.
       return { write: `docker-archive:${file}:mx/${n}:t`, raw: `oci-archive:${file}`, read: `docker-archive:${file}:mx/${n}:t` };
     case "registry":
-      return { write: `docker://${registry.host}/mx/${n}:t`, raw: `docker://${registry.host}/mx/${n}:t`, read: `docker://${registry.host}/mx/${n}:t` };
+      return {
+        write: `docker://${registry.host}/mx/${n}:t`,
+        raw: `docker://${registry.host}/mx/${n}:t`,
+        read: `docker://${registry.host}/mx/${n}:t`,
+      };
   }
 }
 
@@ -90,7 +94,11 @@ async function assertDiffIds(read: string, dir: string, img: BuiltImage, cell: s
   const m = parseManifest(await readFile(join(out, "manifest.json"))) as ImageManifest;
   assert.ok(m.config.digest.equals(img.config.digest), "config bytes unchanged");
   const layers = await Promise.all(m.layers.map(async (l) => Digest.of(await readFile(join(out, l.digest.hex))).toString()));
-  assert.deepEqual(layers, img.layers.map((l) => l.diffId.toString()), `${cell}: layers inflate to the diff_ids`);
+  assert.deepEqual(
+    layers,
+    img.layers.map((l) => l.diffId.toString()),
+    `${cell}: layers inflate to the diff_ids`,
+  );
 }
 
 function assertUmoci(layout: string, dir: string): void {
@@ -98,9 +106,18 @@ function assertUmoci(layout: string, dir: string): void {
   assert.equal(r.status, 0, `umoci unpack: ${r.stderr}`);
 }
 
-async function runCell(from: SourceForm, to: DestForm, opts: CopyOptions, expect: { kept: boolean; layers?: "gzip" | "zstd" | "none"; format?: "oci" | "docker" }): Promise<void> {
+async function runCell(
+  from: SourceForm,
+  to: DestForm,
+  opts: CopyOptions,
+  expect: { kept: boolean; layers?: "gzip" | "zstd" | "none"; format?: "oci" | "docker" },
+): Promise<void> {
   const dir = makeTempDir();
-  const img = await buildImage({ seed: `mx-${from}`, layerCount: 2, format: from === "registry-docker" || from === "docker-archive-legacy" ? "docker" : "oci" });
+  const img = await buildImage({
+    seed: `mx-${from}`,
+    layerCount: 2,
+    format: from === "registry-docker" || from === "docker-archive-legacy" ? "docker" : "oci",
+  });
   const src = await seed(from, img, dir);
   const dst = destination(to, dir);
   const r = await copy(src.loc, dst.write, opts);
@@ -109,7 +126,12 @@ async function runCell(from: SourceForm, to: DestForm, opts: CopyOptions, expect
   if (expect.kept) assert.deepEqual(raw, src.manifest, "digest kept");
   const m = parseManifest(raw) as ImageManifest;
   if (expect.format) assert.equal(m.mediaType, expect.format === "oci" ? MediaType.OciManifest : MediaType.DockerManifest);
-  if (expect.layers) assert.deepEqual(m.layers.map((l) => layerCompression(l.mediaType)), m.layers.map(() => expect.layers), `${from} → ${to}`);
+  if (expect.layers)
+    assert.deepEqual(
+      m.layers.map((l) => layerCompression(l.mediaType)),
+      m.layers.map(() => expect.layers),
+      `${from} → ${to}`,
+    );
   await assertDiffIds(dst.read, dir, img, `${from} → ${to}`);
   const gzip = m.layers.every((l) => layerCompression(l.mediaType) === "gzip");
   if (dst.layout && gzip && m.mediaType === MediaType.OciManifest) assertUmoci(dst.layout, dir);
@@ -128,17 +150,24 @@ describe("formats matrix: source × destination × conversion, read back by skop
   for (const from of sources) {
     it(`${from} → every destination, no conversion: digests kept where the source has one`, async () => {
       // The destinations of one source run side by side: skopeo and umoci are processes, the machine waits on them.
-      await Promise.all(dests.map(async (to) => {
-        // zstd into a docker-archive is decompressed (docker load before 2020 cannot read zstd): a new digest.
-        const zstdIntoDocker = from === "zstd" && to === "docker-archive";
-        // A pre-25 archive has no manifest: into an OCI layout it gets OCI media types.
-        const legacyIntoLayout = from === "docker-archive-legacy" && (to === "oci" || to === "oci-archive");
-        await runCell(from, to, {}, {
-          kept: src(from) && !zstdIntoDocker,
-          ...(zstdIntoDocker ? { layers: "none" as const } : {}),
-          ...(legacyIntoLayout ? { format: "oci" as const } : {}),
-        });
-      }));
+      await Promise.all(
+        dests.map(async (to) => {
+          // zstd into a docker-archive is decompressed (docker load before 2020 cannot read zstd): a new digest.
+          const zstdIntoDocker = from === "zstd" && to === "docker-archive";
+          // A pre-25 archive has no manifest: into an OCI layout it gets OCI media types.
+          const legacyIntoLayout = from === "docker-archive-legacy" && (to === "oci" || to === "oci-archive");
+          await runCell(
+            from,
+            to,
+            {},
+            {
+              kept: src(from) && !zstdIntoDocker,
+              ...(zstdIntoDocker ? { layers: "none" as const } : {}),
+              ...(legacyIntoLayout ? { format: "oci" as const } : {}),
+            },
+          );
+        }),
+      );
     });
   }
 
@@ -152,9 +181,14 @@ describe("formats matrix: source × destination × conversion, read back by skop
   for (const [name, opts, expect] of conversions) {
     it(`${name}: a Docker-format registry image into oci:, a zstd layout into a registry`, async () => {
       // Two cells per conversion keep the matrix under a minute; the destination kinds alternate.
-      for (const [from, to] of [["registry-docker", "oci"], ["zstd", "registry"]] as const) {
+      for (const [from, to] of [
+        ["registry-docker", "oci"],
+        ["zstd", "registry"],
+      ] as const) {
         if (from === "zstd" && opts.manifestFormat === "docker") continue; // decompressed: covered by the docker-archive cell
-        const same = (from === "registry-docker" && opts.manifestFormat === "docker") || (from === "zstd" && opts.compress === "zstd" && opts.compressLevel === undefined);
+        const same =
+          (from === "registry-docker" && opts.manifestFormat === "docker") ||
+          (from === "zstd" && opts.compress === "zstd" && opts.compressLevel === undefined);
         await runCell(from, to, opts, { kept: same, ...expect });
       }
     });

@@ -47,7 +47,12 @@ export function image(platform: Platform, layers: Array<ReturnType<typeof layer>
   const configBytes = Buffer.from(JSON.stringify(configDoc));
   const config = { desc: desc(MediaType.OciConfig, configBytes), bytes: configBytes };
   const manifest = rawManifestFromDocument(
-    { schemaVersion: 2, mediaType: MediaType.OciManifest, config: descriptorToJSON(config.desc), layers: layers.map((l) => descriptorToJSON(l.desc)) },
+    {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: descriptorToJSON(config.desc),
+      layers: layers.map((l) => descriptorToJSON(l.desc)),
+    },
     MediaType.OciManifest,
   );
   return { manifest, config, layers, platform };
@@ -58,7 +63,10 @@ export function index(images: TestImage[], annotations?: Record<string, string>)
     {
       schemaVersion: 2,
       mediaType: MediaType.OciIndex,
-      manifests: images.map((i) => ({ ...descriptorToJSON({ mediaType: MediaType.OciManifest, digest: i.manifest.digest, size: i.manifest.bytes.length }), platform: i.platform })),
+      manifests: images.map((i) => ({
+        ...descriptorToJSON({ mediaType: MediaType.OciManifest, digest: i.manifest.digest, size: i.manifest.bytes.length }),
+        platform: i.platform,
+      })),
       ...(annotations ? { annotations } : {}),
     },
     MediaType.OciIndex,

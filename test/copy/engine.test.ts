@@ -29,7 +29,9 @@ const ARMV7 = { os: "linux", architecture: "arm", variant: "v7" };
 
 function multiArch(): { images: TestImage[]; shared: ReturnType<typeof layer> } {
   const shared = layer(bytesOf("shared", 50_000));
-  const images = [AMD64, ARM64, ARMV7].map((p) => image(p, [shared, layer(bytesOf(`own-${p.architecture}`, 30_000 + p.architecture.length))]));
+  const images = [AMD64, ARM64, ARMV7].map((p) =>
+    image(p, [shared, layer(bytesOf(`own-${p.architecture}`, 30_000 + p.architecture.length))]),
+  );
   return { images, shared };
 }
 
@@ -87,8 +89,13 @@ describe("copyImage: single image", () => {
     const plan = events[1] as Extract<CopyEvent, { type: "plan" }>;
     assert.equal(plan.blobs, 2);
     const layerDigest = img.layers[0]!.desc.digest.toString();
-    const bytes = events.filter((e): e is Extract<CopyEvent, { type: "blob-bytes" }> => e.type === "blob-bytes" && e.digest === layerDigest);
-    assert.equal(bytes.reduce((n, e) => n + e.n, 0), img.layers[0]!.bytes.length);
+    const bytes = events.filter(
+      (e): e is Extract<CopyEvent, { type: "blob-bytes" }> => e.type === "blob-bytes" && e.digest === layerDigest,
+    );
+    assert.equal(
+      bytes.reduce((n, e) => n + e.n, 0),
+      img.layers[0]!.bytes.length,
+    );
     assert.ok(types.indexOf("blob-start") < types.indexOf("blob-bytes"));
     assert.ok(types.lastIndexOf("blob-done") < types.indexOf("manifest-put"));
   });
@@ -164,7 +171,10 @@ describe("copyImage: multi-platform index", () => {
     assert.equal(summary.manifests, 0);
     assert.deepEqual(src.blobReads, []);
     assert.deepEqual(src.manifestReads, [undefined], "only the top manifest was read");
-    assert.ok(dst.ops.every((o) => o.op === "abort"), "nothing written");
+    assert.ok(
+      dst.ops.every((o) => o.op === "abort"),
+      "nothing written",
+    );
   });
 });
 
@@ -208,20 +218,29 @@ describe("copyImage: --platform", () => {
   it("fails with E_PLATFORM_NOT_FOUND (exit 3) and writes nothing when a platform is missing", async () => {
     const { images } = multiArch();
     const dst = new MemoryDestination();
-    const err = await rejectsWith(copyImage(new MemorySource(index(images), images), dst, { platforms: [parsePlatform("linux/s390x")] }), "E_PLATFORM_NOT_FOUND");
+    const err = await rejectsWith(
+      copyImage(new MemorySource(index(images), images), dst, { platforms: [parsePlatform("linux/s390x")] }),
+      "E_PLATFORM_NOT_FOUND",
+    );
     assert.match(err.message, /linux\/s390x.*available: linux\/amd64, linux\/arm64\/v8, linux\/arm\/v7/);
     assert.deepEqual(dst.ops, [{ op: "abort" }]);
   });
 
   it("checks a single image's platform from its config", async () => {
     const img = image(ARM64, [layer(bytesOf("x", 1000))]);
-    const ok = await copyImage(new MemorySource(img.manifest, [img]), new MemoryDestination(), { platforms: [parsePlatform("linux/arm64")] });
+    const ok = await copyImage(new MemorySource(img.manifest, [img]), new MemoryDestination(), {
+      platforms: [parsePlatform("linux/arm64")],
+    });
     assert.equal(ok.digest, img.manifest.digest.toString());
     const src = new MemorySource(img.manifest, [img]);
     await rejectsWith(copyImage(src, new MemoryDestination(), { platforms: [parsePlatform("linux/amd64")] }), "E_PLATFORM_NOT_FOUND");
     const ok2src = new MemorySource(img.manifest, [img]);
     await copyImage(ok2src, new MemoryDestination(), { platforms: [parsePlatform("linux/arm64")] });
-    assert.equal(ok2src.blobReads.filter((d) => d === img.config.desc.digest.toString()).length, 1, "the config read for the check is reused");
+    assert.equal(
+      ok2src.blobReads.filter((d) => d === img.config.desc.digest.toString()).length,
+      1,
+      "the config read for the check is reused",
+    );
   });
 });
 
@@ -234,7 +253,9 @@ describe("copyImage: a single-platform destination that needs uncompressed layer
     const otherImg = image(other, [shared, layer(bytesOf("other-own", 10_000))]);
     const events: CopyEvent[] = [];
     const dst = new MemoryDestination(DOCKER_ARCHIVE_LIKE);
-    const summary = await copyImage(new MemorySource(index([otherImg, hostImg]), [otherImg, hostImg]), dst, { onProgress: (e) => events.push(e) });
+    const summary = await copyImage(new MemorySource(index([otherImg, hostImg]), [otherImg, hostImg]), dst, {
+      onProgress: (e) => events.push(e),
+    });
 
     assert.match(summary.notice ?? "", /single platform: copying linux\/.* \(this host's\)/);
     assert.ok(events.some((e) => e.type === "notice"));
@@ -250,7 +271,11 @@ describe("copyImage: a single-platform destination that needs uncompressed layer
     const stored = dst.manifests.get(summary.digest);
     assert.ok(stored);
     const m = parseManifest(stored.bytes);
-    assert.equal(stored.mediaType, MediaType.DockerManifest, "a docker-archive holds Docker schema 2, as the archive reader regenerates it");
+    assert.equal(
+      stored.mediaType,
+      MediaType.DockerManifest,
+      "a docker-archive holds Docker schema 2, as the archive reader regenerates it",
+    );
     assert.ok(m.kind === "manifest");
     assert.deepEqual(
       m.layers.map((d) => [d.digest.toString(), d.size, d.mediaType]),
@@ -268,7 +293,9 @@ describe("copyImage: a single-platform destination that needs uncompressed layer
     assert.equal(summary.notice, undefined);
     assert.deepEqual(summary.platforms, ["linux/arm/v7"]);
     await rejectsWith(
-      copyImage(new MemorySource(index(images), images), new MemoryDestination(DOCKER_ARCHIVE_LIKE), { platforms: [parsePlatform("linux/arm/v7"), parsePlatform("linux/amd64")] }),
+      copyImage(new MemorySource(index(images), images), new MemoryDestination(DOCKER_ARCHIVE_LIKE), {
+        platforms: [parsePlatform("linux/arm/v7"), parsePlatform("linux/amd64")],
+      }),
       "E_USAGE",
     );
   });
@@ -277,7 +304,9 @@ describe("copyImage: a single-platform destination that needs uncompressed layer
     const good = layer(bytesOf("good", 5000));
     const img = image(AMD64, [good]);
     // Rewrite the config to claim another diff_id.
-    const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [Digest.of("nope").toString()] } }));
+    const config = Buffer.from(
+      JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [Digest.of("nope").toString()] } }),
+    );
     const configDesc = { mediaType: MediaType.OciConfig, digest: Digest.of(config), size: config.length };
     const manifest = rawManifestFromDocument(
       { schemaVersion: 2, mediaType: MediaType.OciManifest, config: descriptorToJSON(configDesc), layers: [descriptorToJSON(good.desc)] },
@@ -303,7 +332,10 @@ describe("copyImage: a single-platform destination that needs uncompressed layer
 
 describe("copyImage: concurrency, failure and interruption", () => {
   it("keeps at most --jobs blobs in flight, and reaches that many", async () => {
-    const img = image(AMD64, Array.from({ length: 8 }, (_, i) => layer(bytesOf(`j${i}`, 40_000))));
+    const img = image(
+      AMD64,
+      Array.from({ length: 8 }, (_, i) => layer(bytesOf(`j${i}`, 40_000))),
+    );
     const src = new MemorySource(img.manifest, [img], { chunk: 4096, delayMs: 2 });
     const dst = new MemoryDestination();
     await copyImage(src, dst, { jobs: 2 });
@@ -370,11 +402,17 @@ describe("copyImage: concurrency, failure and interruption", () => {
 describe("copyImage: the host platform is missing for a single-platform destination", () => {
   it("fails with E_PLATFORM_NOT_FOUND naming the host's platform and --platform", async () => {
     const host = hostPlatform();
-    const others = [{ os: "linux", architecture: "s390x" }, { os: "linux", architecture: "ppc64le" }].filter((p) => p.architecture !== host.architecture);
+    const others = [
+      { os: "linux", architecture: "s390x" },
+      { os: "linux", architecture: "ppc64le" },
+    ].filter((p) => p.architecture !== host.architecture);
     const imgs = others.map((p) => image(p, [layer(bytesOf(p.architecture, 100))]));
     const dst = new MemoryDestination(DOCKER_ARCHIVE_LIKE);
     const err = await rejectsWith(copyImage(new MemorySource(index(imgs), imgs), dst), "E_PLATFORM_NOT_FOUND");
-    assert.match(err.message, /holds a single platform and this host's linux\/\S+ is not in .*\(available: linux\/s390x, linux\/ppc64le\); choose one with --platform/);
+    assert.match(
+      err.message,
+      /holds a single platform and this host's linux\/\S+ is not in .*\(available: linux\/s390x, linux\/ppc64le\); choose one with --platform/,
+    );
     assert.deepEqual(dst.ops, [{ op: "abort" }]);
   });
 });

@@ -60,7 +60,9 @@ describe("formats through the copy engine", () => {
     await pushImage({ url: registry.url }, "legacy/src", "v1", img);
     const legacy = join(dir, "legacy.tar");
     // skopeo writes the pre-25 form (no index.json): dray has to make a manifest up.
-    assertSkopeoOk(await skopeoCopy(`docker://${registry.host}/legacy/src:v1`, `docker-archive:${legacy}:old/img:1`, ["--src-tls-verify=false"]));
+    assertSkopeoOk(
+      await skopeoCopy(`docker://${registry.host}/legacy/src:v1`, `docker-archive:${legacy}:old/img:1`, ["--src-tls-verify=false"]),
+    );
     const said: string[] = [];
     const layout = join(dir, "layout");
     const r = await copy(`docker-archive:${legacy}`, `oci:${layout}:v1`, { onProgress: notices(said) });
@@ -104,14 +106,25 @@ describe("formats through the copy engine", () => {
       const orig = idx.images[i]!;
       assert.equal(m.mediaType, MediaType.OciManifest);
       assert.ok(m.config.digest.equals(orig.config.digest));
-      assert.deepEqual(m.layers.map((l) => [l.mediaType, l.digest.toString()]), orig.layers.map((l) => [MediaType.OciLayerGzip, l.digest.toString()]));
+      assert.deepEqual(
+        m.layers.map((l) => [l.mediaType, l.digest.toString()]),
+        orig.layers.map((l) => [MediaType.OciLayerGzip, l.digest.toString()]),
+      );
     }
     assertSkopeoOk(await skopeoCopy(`oci:${layout}:v1`, `oci:${join(dir, "check")}:v1`, ["--all", "--preserve-digests"]));
     // And back to Docker format, which skopeo reads as v2s2.
     const back = await copy(`oci:${layout}:v1`, `docker://${registry.host}/conv/back:v1`, { manifestFormat: "docker" });
     assert.equal(back.mediaType, MediaType.DockerManifestList);
     const v2s2 = join(dir, "v2s2");
-    assertSkopeoOk(await skopeoCopy(`docker://${registry.host}/conv/back:v1`, `dir:${v2s2}`, ["--src-tls-verify=false", "--format", "v2s2", "--override-arch", "arm64"]));
+    assertSkopeoOk(
+      await skopeoCopy(`docker://${registry.host}/conv/back:v1`, `dir:${v2s2}`, [
+        "--src-tls-verify=false",
+        "--format",
+        "v2s2",
+        "--override-arch",
+        "arm64",
+      ]),
+    );
   });
 
   it("a Docker 25+ docker save archive (OCI layout inside) keeps its digest through copy", async () => {

@@ -41,7 +41,9 @@ describe("copy: every source to every destination", { concurrency: 1 }, () => {
       await writeOciLayout(join(dir, `oci-src-${shape}`), images[shape], "v1");
       sources.set(`oci/${shape}`, `oci:${join(dir, `oci-src-${shape}`)}:v1`);
       const archive = join(dir, `src-${shape}.oci.tar`);
-      assertSkopeoOk(await skopeoCopy(`oci:${join(dir, `oci-src-${shape}`)}:v1`, `oci-archive:${archive}:v1`, ["--all", "--preserve-digests"]));
+      assertSkopeoOk(
+        await skopeoCopy(`oci:${join(dir, `oci-src-${shape}`)}:v1`, `oci-archive:${archive}:v1`, ["--all", "--preserve-digests"]),
+      );
       sources.set(`oci-archive/${shape}`, `oci-archive:${archive}:v1`);
     }
     const dockerArchive = join(dir, "src.docker.tar");
@@ -63,7 +65,10 @@ describe("copy: every source to every destination", { concurrency: 1 }, () => {
       case "oci-archive":
         return { dray: `oci-archive:${join(dir, `${name}.tar`)}:v1`, skopeo: `oci-archive:${join(dir, `${name}.tar`)}:v1` };
       case "docker-archive":
-        return { dray: `docker-archive:${join(dir, `${name}.docker.tar`)}:dst/${name}:v1`, skopeo: `docker-archive:${join(dir, `${name}.docker.tar`)}` };
+        return {
+          dray: `docker-archive:${join(dir, `${name}.docker.tar`)}:dst/${name}:v1`,
+          skopeo: `docker-archive:${join(dir, `${name}.docker.tar`)}`,
+        };
     }
   }
 
@@ -87,7 +92,13 @@ describe("copy: every source to every destination", { concurrency: 1 }, () => {
           }
           const raw = await skopeoInspectRaw(dst.skopeo);
           // skopeo reads every manifest and blob of the result, verifying each digest.
-          assertSkopeoOk(await skopeoCopy(dst.skopeo, `oci:${join(dir, `verify-${name}`)}:v`, to === "docker-archive" ? [] : ["--all", "--preserve-digests"]));
+          assertSkopeoOk(
+            await skopeoCopy(
+              dst.skopeo,
+              `oci:${join(dir, `verify-${name}`)}:v`,
+              to === "docker-archive" ? [] : ["--all", "--preserve-digests"],
+            ),
+          );
           const source = await skopeoInspectRaw(src);
           if (to === "docker-archive") {
             // docker-archive writes its own manifest: the image ID (config digest) and the layers' diff_ids are what survive.
@@ -96,7 +107,10 @@ describe("copy: every source to every destination", { concurrency: 1 }, () => {
             const wanted = shape === "multi" ? hostImage(images.multi) : images.single;
             assert.equal(parsed.config.digest.toString(), wanted.config.digest.toString());
             const config = await skopeoInspect(dst.skopeo, { config: true });
-            assert.deepEqual((config.rootfs as { diff_ids: string[] }).diff_ids, wanted.layers.map((l) => l.diffId.toString()));
+            assert.deepEqual(
+              (config.rootfs as { diff_ids: string[] }).diff_ids,
+              wanted.layers.map((l) => l.diffId.toString()),
+            );
             if (shape === "multi") assert.match(summary.notice ?? "", /this host's/);
           } else if (from === "docker-archive") {
             // A docker-archive has no manifest of its own: each tool synthesises one, so compare what it names.
@@ -122,7 +136,9 @@ async function untar(file: string): Promise<string> {
 
 /** Reads a layout's tagged image from its files: index.json, then the manifest and every blob, each hashed against its digest. */
 async function verifyLayout(layout: string, tag: string): Promise<Buffer> {
-  const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
+  const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as {
+    manifests: Array<{ digest: string; annotations?: Record<string, string> }>;
+  };
   const entry = index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag);
   assert.ok(entry, `no ${tag} in ${layout}/index.json`);
   const read = async (digest: string): Promise<Buffer> => {

@@ -34,11 +34,16 @@ try {
     const paths: Array<[string, string[]]> = [
       ["oci → registry", ["copy", "-q", `oci:${layout}:v1`, `docker://${registry.host}/peak/${mb}:v1`]],
       ["registry → oci", ["copy", "-q", `docker://${registry.host}/peak/${mb}:v1`, `oci:${join(dir, `dst-${mb}`)}:v1`]],
-      ["registry → docker-archive", ["copy", "-q", `docker://${registry.host}/peak/${mb}:v1`, `docker-archive:${join(dir, `dst-${mb}.tar`)}:peak:v1`]],
+      [
+        "registry → docker-archive",
+        ["copy", "-q", `docker://${registry.host}/peak/${mb}:v1`, `docker-archive:${join(dir, `dst-${mb}.tar`)}:peak:v1`],
+      ],
     ];
     for (const [name, args] of paths) {
       const { kb, seconds } = await peakKb(args);
-      rows.push(`${String(mb).padStart(4)} MB  ${name.padEnd(26)} peak RSS ${(kb / 1024).toFixed(1).padStart(6)} MiB  ${seconds.toFixed(1)} s`);
+      rows.push(
+        `${String(mb).padStart(4)} MB  ${name.padEnd(26)} peak RSS ${(kb / 1024).toFixed(1).padStart(6)} MiB  ${seconds.toFixed(1)} s`,
+      );
       console.log(rows.at(-1));
     }
   }

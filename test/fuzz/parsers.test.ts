@@ -11,13 +11,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { DrayError, type ErrorCode } from "../../src/errors.js";
 import { Digest } from "../../src/oci/digest.js";
-import {
-  descriptorToJSON,
-  parseDescriptor,
-  parseManifest,
-  type Descriptor,
-  type ParsedManifest,
-} from "../../src/oci/manifest.js";
+import { descriptorToJSON, parseDescriptor, parseManifest, type Descriptor, type ParsedManifest } from "../../src/oci/manifest.js";
 import { MediaType, isIndexType, isManifestType } from "../../src/oci/mediatype.js";
 import { formatLocation, parseLocation, type LayoutRef, type Location } from "../../src/ref/location.js";
 import { familiarReference, formatReference, parseReference, type ImageReference } from "../../src/ref/reference.js";
@@ -43,7 +37,8 @@ function onlyTyped<T>(codes: readonly ErrorCode[], fn: () => T): T | undefined {
   } catch (e) {
     if (!(e instanceof DrayError)) throw e;
     if (!codes.includes(e.code)) throw new Error(`unexpected code ${e.code}: ${e.message}`, { cause: e });
-    if (e.message.includes("\n") || e.message.length > 1000) throw new Error(`message not one short line: ${JSON.stringify(e.message.slice(0, 200))}`, { cause: e });
+    if (e.message.includes("\n") || e.message.length > 1000)
+      throw new Error(`message not one short line: ${JSON.stringify(e.message.slice(0, 200))}`, { cause: e });
     return undefined;
   }
 }
@@ -70,14 +65,21 @@ const optionalPort = fc.option(portArb, { nil: undefined }).map((p) => p ?? "");
 const labelArb = fc.stringMatching(/^[a-zA-Z](?:[a-zA-Z0-9-]{0,8}[a-zA-Z0-9])?$/);
 
 /** Registry hosts as the reference grammar and docker's host detection see them. */
-const hostDomainArb: fc.Arbitrary<string> = fc.oneof(
-  fc.tuple(fc.array(labelArb, { minLength: 2, maxLength: 4 }), optionalPort).map(([l, p]) => l.join(".") + p),
-  fc.tuple(labelArb, portArb).map(([l, p]) => l + p),
-  optionalPort.map((p) => `localhost${p}`),
-  fc.tuple(fc.ipV4(), optionalPort).map(([ip, p]) => ip + p),
-  fc.tuple(fc.ipV6().filter((ip) => !ip.includes(".")), optionalPort).map(([ip, p]) => `[${ip}]${p}`),
-  labelArb.filter((l) => l !== l.toLowerCase()),
-).filter((d) => d !== "docker.io" && d !== "index.docker.io");
+const hostDomainArb: fc.Arbitrary<string> = fc
+  .oneof(
+    fc.tuple(fc.array(labelArb, { minLength: 2, maxLength: 4 }), optionalPort).map(([l, p]) => l.join(".") + p),
+    fc.tuple(labelArb, portArb).map(([l, p]) => l + p),
+    optionalPort.map((p) => `localhost${p}`),
+    fc.tuple(fc.ipV4(), optionalPort).map(([ip, p]) => ip + p),
+    fc
+      .tuple(
+        fc.ipV6().filter((ip) => !ip.includes(".")),
+        optionalPort,
+      )
+      .map(([ip, p]) => `[${ip}]${p}`),
+    labelArb.filter((l) => l !== l.toLowerCase()),
+  )
+  .filter((d) => d !== "docker.io" && d !== "index.docker.io");
 
 /** A normalised reference, as parseReference returns them. */
 const refArb: fc.Arbitrary<ImageReference> = fc
@@ -89,9 +91,7 @@ const refArb: fc.Arbitrary<ImageReference> = fc
     digest: fc.option(digestArb, { nil: undefined }),
   })
   .map(({ hub, domain, path, tag, digest }) => {
-    const ref: ImageReference = hub
-      ? { domain: "docker.io", path: path.includes("/") ? path : `library/${path}` }
-      : { domain, path };
+    const ref: ImageReference = hub ? { domain: "docker.io", path: path.includes("/") ? path : `library/${path}` } : { domain, path };
     if (tag !== undefined) ref.tag = tag;
     if (digest !== undefined) ref.digest = digest;
     return ref;
@@ -164,23 +164,36 @@ describe("fuzz: parseReference", () => {
   });
 
   it("never accepts a bad tag, a foreign digest or uppercase hex", () => {
-    check(fc.tuple(refArb, fc.stringMatching(/^\w[\w.-]{128,140}$/), digestArb, fc.constantFrom("md5", "sha1", "sha384", "blake3", "sha256+b64", "SHA256")), ([ref, longTag, digest, alg]) => {
-      const name = `${ref.domain}/${ref.path}`;
-      mustReject("E_REF_INVALID", () => parseReference(`${name}:${longTag}`));
-      mustReject("E_REF_INVALID", () => parseReference(`${name}:-${longTag.slice(0, 10)}`));
-      mustReject("E_REF_INVALID", () => parseReference(`${name}@${digest.algorithm}:${digest.hex.toUpperCase().replace(/^[0-9]*/, "A")}`));
-      mustReject("E_REF_INVALID", () => parseReference(`${name}@${alg}:${digest.hex}`));
-      mustReject("E_REF_INVALID", () => parseReference(`${name}@${digest}x`));
-    });
+    check(
+      fc.tuple(
+        refArb,
+        fc.stringMatching(/^\w[\w.-]{128,140}$/),
+        digestArb,
+        fc.constantFrom("md5", "sha1", "sha384", "blake3", "sha256+b64", "SHA256"),
+      ),
+      ([ref, longTag, digest, alg]) => {
+        const name = `${ref.domain}/${ref.path}`;
+        mustReject("E_REF_INVALID", () => parseReference(`${name}:${longTag}`));
+        mustReject("E_REF_INVALID", () => parseReference(`${name}:-${longTag.slice(0, 10)}`));
+        mustReject("E_REF_INVALID", () =>
+          parseReference(`${name}@${digest.algorithm}:${digest.hex.toUpperCase().replace(/^[0-9]*/, "A")}`),
+        );
+        mustReject("E_REF_INVALID", () => parseReference(`${name}@${alg}:${digest.hex}`));
+        mustReject("E_REF_INVALID", () => parseReference(`${name}@${digest}x`));
+      },
+    );
   });
 
   it("never accepts a repository path over 255 characters or a bare image ID", () => {
-    check(fc.tuple(hostDomainArb, fc.array(componentArb, { minLength: 40, maxLength: 90 }), fc.uint8Array({ minLength: 32, maxLength: 32 })), ([domain, parts, id]) => {
-      const path = parts.join("/");
-      if (path.length > 255) mustReject("E_REF_INVALID", () => parseReference(`${domain}/${path}`));
-      else assert.equal(parseReference(`${domain}/${path}`).path, path);
-      mustReject("E_REF_INVALID", () => parseReference(hex(id)));
-    });
+    check(
+      fc.tuple(hostDomainArb, fc.array(componentArb, { minLength: 40, maxLength: 90 }), fc.uint8Array({ minLength: 32, maxLength: 32 })),
+      ([domain, parts, id]) => {
+        const path = parts.join("/");
+        if (path.length > 255) mustReject("E_REF_INVALID", () => parseReference(`${domain}/${path}`));
+        else assert.equal(parseReference(`${domain}/${path}`).path, path);
+        mustReject("E_REF_INVALID", () => parseReference(hex(id)));
+      },
+    );
   });
 });
 
@@ -191,7 +204,9 @@ describe("fuzz: Digest.parse", () => {
     const arb = fc.oneof(
       fc.string({ unit: fc.constantFrom(..."sha256512:abcdefABCDEF0123456789./ \n".split("")), maxLength: 140 }),
       fc.string({ unit: "binary", maxLength: 80 }),
-      fc.tuple(fc.constantFrom("sha256:", "sha512:", "sha384:", "md5:", ""), fc.stringMatching(/^[0-9a-fA-F]{0,130}$/)).map(([a, h]) => a + h),
+      fc
+        .tuple(fc.constantFrom("sha256:", "sha512:", "sha384:", "md5:", ""), fc.stringMatching(/^[0-9a-fA-F]{0,130}$/))
+        .map(([a, h]) => a + h),
     );
     check(arb, (text) => {
       const d = onlyTyped(["E_DIGEST_INVALID"], () => Digest.parse(text));
@@ -224,18 +239,20 @@ const mediaTypeArb = fc.oneof(
   fc.constantFrom(...Object.values(MediaType).filter((t) => !t.includes("distribution.manifest.v1"))),
   fc.stringMatching(/^[a-z][a-z0-9.+-]{0,20}\/[a-z][a-z0-9.+-]{0,30}$/),
 );
-const stringMapArb = fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.string({ maxLength: 20 }), { maxKeys: 3, noNullPrototype: true });
-const platformArb = fc
-  .record(
-    {
-      os: fc.constantFrom("linux", "windows", "freebsd"),
-      architecture: fc.constantFrom("amd64", "arm64", "arm", "386", "s390x"),
-      variant: fc.constantFrom("v6", "v7", "v8"),
-      "os.version": fc.constantFrom("10.0.17763.1"),
-      "os.features": fc.array(fc.constantFrom("win32k"), { maxLength: 1 }),
-    },
-    { requiredKeys: ["os", "architecture"], noNullPrototype: true },
-  );
+const stringMapArb = fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.string({ maxLength: 20 }), {
+  maxKeys: 3,
+  noNullPrototype: true,
+});
+const platformArb = fc.record(
+  {
+    os: fc.constantFrom("linux", "windows", "freebsd"),
+    architecture: fc.constantFrom("amd64", "arm64", "arm", "386", "s390x"),
+    variant: fc.constantFrom("v6", "v7", "v8"),
+    "os.version": fc.constantFrom("10.0.17763.1"),
+    "os.features": fc.array(fc.constantFrom("win32k"), { maxLength: 1 }),
+  },
+  { requiredKeys: ["os", "architecture"], noNullPrototype: true },
+);
 
 const descriptorJsonArb = fc
   .record(
@@ -258,7 +275,10 @@ const manifestDocArb = fc
     withType: fc.boolean(),
     config: descriptorJsonArb,
     items: fc.array(descriptorJsonArb, { maxLength: 4 }),
-    extra: fc.record({ subject: descriptorJsonArb, artifactType: mediaTypeArb, annotations: stringMapArb }, { requiredKeys: [], noNullPrototype: true }),
+    extra: fc.record(
+      { subject: descriptorJsonArb, artifactType: mediaTypeArb, annotations: stringMapArb },
+      { requiredKeys: [], noNullPrototype: true },
+    ),
   })
   .map(({ kind, withType, config, items, extra }) => {
     const doc: Record<string, unknown> = { schemaVersion: 2 };
@@ -295,7 +315,9 @@ describe("fuzz: parseManifest", () => {
     const arb = fc.oneof(
       fc.uint8Array({ maxLength: 200 }),
       fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from(JSON.stringify(v) ?? "null")),
-      fc.string({ unit: fc.constantFrom(..."{}[]\":,0123456789 schemaVersionmediaType".split("")), maxLength: 80 }).map((s) => Buffer.from(s)),
+      fc
+        .string({ unit: fc.constantFrom(...'{}[]":,0123456789 schemaVersionmediaType'.split("")), maxLength: 80 })
+        .map((s) => Buffer.from(s)),
     );
     check(fc.tuple(arb, fc.option(mediaTypeArb, { nil: undefined })), ([bytes, declared]) => {
       onlyTyped(MANIFEST_CODES, () => parseManifest(bytes, declared));
@@ -326,7 +348,9 @@ describe("fuzz: parseManifest", () => {
       key: fc.constantFrom(...TOP_KEYS),
       remove: fc.boolean(),
       value: fc.oneof(fc.jsonValue({ maxDepth: 2 }), descriptorJsonArb, fc.array(descriptorJsonArb, { maxLength: 2 }), mediaTypeArb),
-      declared: fc.option(fc.oneof(mediaTypeArb, fc.constantFrom(MediaType.OciIndex, MediaType.OciManifest, "application/json")), { nil: undefined }),
+      declared: fc.option(fc.oneof(mediaTypeArb, fc.constantFrom(MediaType.OciIndex, MediaType.OciManifest, "application/json")), {
+        nil: undefined,
+      }),
     });
     check(fc.tuple(manifestDocArb, fc.array(mutation, { minLength: 1, maxLength: 3 })), ([{ doc }, mutations]) => {
       const mutated: Record<string, unknown> = { ...doc };
@@ -358,13 +382,12 @@ describe("fuzz: parseManifest", () => {
 
 // ---------------------------------------------------------------- locations
 
-const fsPathArb = fc
-  .oneof(
-    // eslint-disable-next-line no-control-regex -- terminal escapes and control characters are what this checks
-    fc.stringMatching(/^[^:\u0000]{1,30}$/),
-    fc.array(fc.stringMatching(/^[\w. -]{1,10}$/), { minLength: 1, maxLength: 4 }).map((p) => `/${p.join("/")}`),
-    fc.constant("-"),
-  );
+const fsPathArb = fc.oneof(
+  // eslint-disable-next-line no-control-regex -- terminal escapes and control characters are what this checks
+  fc.stringMatching(/^[^:\u0000]{1,30}$/),
+  fc.array(fc.stringMatching(/^[\w. -]{1,10}$/), { minLength: 1, maxLength: 4 }).map((p) => `/${p.join("/")}`),
+  fc.constant("-"),
+);
 
 const layoutRefArb: fc.Arbitrary<LayoutRef> = fc.oneof(
   tagArb.map((tag): LayoutRef => ({ kind: "tag", tag })),
@@ -373,8 +396,19 @@ const layoutRefArb: fc.Arbitrary<LayoutRef> = fc.oneof(
 
 const locationArb: fc.Arbitrary<Location> = fc.oneof(
   refArb.map((ref): Location => ({ transport: "docker", ref })),
-  fc.tuple(fc.constantFrom("oci" as const, "oci-archive" as const), fsPathArb, fc.option(layoutRefArb, { nil: undefined })).filter(([t, p]) => !(t === "oci" && p === "-")).map(([transport, path, ref]): Location => (ref ? { transport, path, ref } : { transport, path })),
-  fc.tuple(fsPathArb, fc.option(refArb.map(({ digest: _d, ...rest }) => rest), { nil: undefined })).map(([path, ref]): Location => (ref ? { transport: "docker-archive", path, ref } : { transport: "docker-archive", path })),
+  fc
+    .tuple(fc.constantFrom("oci" as const, "oci-archive" as const), fsPathArb, fc.option(layoutRefArb, { nil: undefined }))
+    .filter(([t, p]) => !(t === "oci" && p === "-"))
+    .map(([transport, path, ref]): Location => (ref ? { transport, path, ref } : { transport, path })),
+  fc
+    .tuple(
+      fsPathArb,
+      fc.option(
+        refArb.map(({ digest: _d, ...rest }) => rest),
+        { nil: undefined },
+      ),
+    )
+    .map(([path, ref]): Location => (ref ? { transport: "docker-archive", path, ref } : { transport: "docker-archive", path })),
 );
 
 describe("fuzz: parseLocation", () => {
@@ -386,11 +420,15 @@ describe("fuzz: parseLocation", () => {
 
   it("throws only location or reference errors, and what it accepts round-trips", () => {
     const arb = fc.oneof(
-      fc.tuple(fc.constantFrom("", "docker://", "oci:", "oci-archive:", "docker-archive:", "dir:", "http://", "oci"), refishArb).map(([p, s]) => p + s),
-      locationArb.map(formatLocation).chain((s) => fc.tuple(fc.nat(), fc.string({ unit: "binary", maxLength: 3 })).map(([n, ins]) => {
-        const at = n % (s.length + 1);
-        return s.slice(0, at) + ins + s.slice(at);
-      })),
+      fc
+        .tuple(fc.constantFrom("", "docker://", "oci:", "oci-archive:", "docker-archive:", "dir:", "http://", "oci"), refishArb)
+        .map(([p, s]) => p + s),
+      locationArb.map(formatLocation).chain((s) =>
+        fc.tuple(fc.nat(), fc.string({ unit: "binary", maxLength: 3 })).map(([n, ins]) => {
+          const at = n % (s.length + 1);
+          return s.slice(0, at) + ins + s.slice(at);
+        }),
+      ),
       fc.string({ unit: "binary", maxLength: 50 }),
     );
     check(arb, (text) => {

@@ -9,15 +9,7 @@ import { extract } from "tar-stream";
 import { Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
 import { parseImageConfig, parseManifest } from "../../src/oci/manifest.js";
-import {
-  blobsOf,
-  buildImage,
-  buildIndex,
-  pushImage,
-  seededBytes,
-  writeOciLayout,
-  type BuiltLayer,
-} from "../helpers/fixtures.js";
+import { blobsOf, buildImage, buildIndex, pushImage, seededBytes, writeOciLayout, type BuiltLayer } from "../helpers/fixtures.js";
 import { TestRegistryClient } from "../helpers/http.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { assertSkopeoOk, skopeoCopy, skopeoInspect, skopeoInspectRaw } from "../helpers/skopeo.js";
@@ -100,7 +92,11 @@ describe("fixtures: pure properties", () => {
     if (parsed.kind !== "index") return;
     assert.deepEqual(
       parsed.manifests.map((m) => [m.platform?.os, m.platform?.architecture, m.platform?.variant]),
-      [["linux", "amd64", undefined], ["linux", "arm64", "v8"], ["linux", "arm", "v7"]],
+      [
+        ["linux", "amd64", undefined],
+        ["linux", "arm64", "v8"],
+        ["linux", "arm", "v7"],
+      ],
     );
     const firsts = new Set(idx.images.map((i) => i.layers[0]!.digest.toString()));
     assert.equal(firsts.size, 1);
@@ -153,7 +149,10 @@ describe("fixtures against the real registry and skopeo", () => {
     const config = await skopeoInspect(`docker://${registry.host}/fixtures/single:latest`, { config: true });
     assert.equal(config.variant, "v8");
     assert.equal((info.Labels as Record<string, string>).a, "b");
-    assert.deepEqual(info.Layers, img.layers.map((l) => l.digest.toString()));
+    assert.deepEqual(
+      info.Layers,
+      img.layers.map((l) => l.digest.toString()),
+    );
     const client = new TestRegistryClient(registry);
     const blob = await client.getBlob("fixtures/single", img.layers[0]!.digest.toString());
     await client.close();

@@ -87,7 +87,10 @@ describe("fault proxy", () => {
   it("keeps Location headers pointing at the proxy (Host is forwarded)", async () => {
     const r = await raw(`${proxy.url}/v2/${repo}/blobs/uploads/`, { method: "POST" });
     assert.equal(r.status, 202);
-    assert.ok(String(r.headers?.location).startsWith(proxy.url) || String(r.headers?.location).startsWith("/"), String(r.headers?.location));
+    assert.ok(
+      String(r.headers?.location).startsWith(proxy.url) || String(r.headers?.location).startsWith("/"),
+      String(r.headers?.location),
+    );
   });
 
   it("status: answers 503 N times, then passes", async () => {
@@ -183,8 +186,18 @@ describe("fault proxy", () => {
 
   it("replaceHeader: rewrites or removes Docker-Content-Digest", async () => {
     const fake = Digest.of("something else").toString();
-    proxy.addRule({ method: "GET", path: blobPath, times: 1, action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: fake } });
-    proxy.addRule({ method: "GET", path: blobPath, times: 1, action: { kind: "replaceHeader", name: "docker-content-digest", value: undefined } });
+    proxy.addRule({
+      method: "GET",
+      path: blobPath,
+      times: 1,
+      action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: fake },
+    });
+    proxy.addRule({
+      method: "GET",
+      path: blobPath,
+      times: 1,
+      action: { kind: "replaceHeader", name: "docker-content-digest", value: undefined },
+    });
     const a = await raw(`${proxy.url}${blobPath}`);
     const b = await raw(`${proxy.url}${blobPath}`);
     const c = await raw(`${proxy.url}${blobPath}`);
@@ -237,7 +250,11 @@ describe("fault proxy in front of TLS and auth registries", () => {
       assert.equal(got.status, 200);
       assert.ok(got.body.equals(data));
       assert.ok(proxy.url.startsWith("http://"));
-      if (mode === "htpasswd") assert.ok(proxy.log.some((e) => e.status === 401), "the challenge came through");
+      if (mode === "htpasswd")
+        assert.ok(
+          proxy.log.some((e) => e.status === 401),
+          "the challenge came through",
+        );
       await proxy.stop();
       await registry.stop();
     });

@@ -76,7 +76,9 @@ describe("registry modes: what each refuses", () => {
     const anon = await fetch(`${registry.url}/v2/`);
     assert.equal(anon.status, 401);
     assert.equal(parseChallenge(anon.headers.get("www-authenticate") ?? "").scheme, "basic");
-    const wrong = await fetch(`${registry.url}/v2/`, { headers: { authorization: `Basic ${Buffer.from("dray:nope").toString("base64")}` } });
+    const wrong = await fetch(`${registry.url}/v2/`, {
+      headers: { authorization: `Basic ${Buffer.from("dray:nope").toString("base64")}` },
+    });
     assert.equal(wrong.status, 401);
     const right = await fetch(`${registry.url}/v2/`, { headers: { authorization: registry.basicAuth! } });
     assert.equal(right.status, 200);
@@ -154,7 +156,13 @@ describe("registry modes: what each refuses", () => {
       assert.equal(first.status, 200);
       const a = (await first.json()) as { access_token: string; refresh_token: string };
       assert.ok(a.refresh_token);
-      const second = await post({ grant_type: "refresh_token", refresh_token: a.refresh_token, service: ts.service, scope: "repository:tok/repo:pull", client_id: "dray-test" });
+      const second = await post({
+        grant_type: "refresh_token",
+        refresh_token: a.refresh_token,
+        service: ts.service,
+        scope: "repository:tok/repo:pull",
+        client_id: "dray-test",
+      });
       assert.equal(second.status, 200);
       const b = (await second.json()) as { access_token: string };
       const got = await fetch(`${registry.url}/v2/tok/repo/blobs/${digest}`, { headers: { authorization: `Bearer ${b.access_token}` } });

@@ -16,10 +16,16 @@ describe("vendor emulation harness", () => {
   after(() => v.hosts.stop());
 
   it("serves the registry by name over HTTPS, its realm on another name, through HTTPS_PROXY with --ca-file", async () => {
-    const r = await dray(["digest", `docker://${v.ref("harness/img:v1")}`, "--creds", `${v.username}:${v.password}`, "--ca-file", v.caFile], { env: v.env });
+    const r = await dray(
+      ["digest", `docker://${v.ref("harness/img:v1")}`, "--creds", `${v.username}:${v.password}`, "--ca-file", v.caFile],
+      { env: v.env },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^sha256:[0-9a-f]{64}\n$/);
-    assert.ok(v.hosts.log.some((l) => l.startsWith("GET https://auth.registry.example.test/token")), v.hosts.log.join("\n"));
+    assert.ok(
+      v.hosts.log.some((l) => l.startsWith("GET https://auth.registry.example.test/token")),
+      v.hosts.log.join("\n"),
+    );
     assert.ok(v.front.count("HEAD", "/v2/harness/img/manifests/v1") + v.front.count("GET", "/v2/harness/img/manifests/v1") > 0);
   });
 

@@ -142,18 +142,27 @@ function defaultLayerFiles(seed: string, i: number, layerSize: number | undefine
     { path: `${dir}/bin/tool`, content: seededBytes(`${seed}/${i}/tool`, 512), mode: 0o755 },
     { path: `${dir}/link`, type: "symlink", linkname: "hello.txt" },
   ];
-  if (layerSize !== undefined && layerSize > 0) files.push({ path: `${dir}/random.bin`, content: seededBytes(`${seed}/${i}/bulk`, layerSize) });
+  if (layerSize !== undefined && layerSize > 0)
+    files.push({ path: `${dir}/random.bin`, content: seededBytes(`${seed}/${i}/bulk`, layerSize) });
   return files;
 }
 
-export async function buildLayer(files: FixtureFile[], format: ImageFormat = "oci", compression: "gzip" | "none" = "gzip"): Promise<BuiltLayer> {
+export async function buildLayer(
+  files: FixtureFile[],
+  format: ImageFormat = "oci",
+  compression: "gzip" | "none" = "gzip",
+): Promise<BuiltLayer> {
   const tar = await tarFiles(files);
   // gzip's header has mtime 0 from node:zlib, so the output is stable.
   const bytes = compression === "gzip" ? gzipSync(tar, { level: 6 }) : tar;
   const mediaType =
     format === "oci"
-      ? compression === "gzip" ? MediaType.OciLayerGzip : MediaType.OciLayer
-      : compression === "gzip" ? MediaType.DockerLayerGzip : MediaType.DockerLayer;
+      ? compression === "gzip"
+        ? MediaType.OciLayerGzip
+        : MediaType.OciLayer
+      : compression === "gzip"
+        ? MediaType.DockerLayerGzip
+        : MediaType.DockerLayer;
   return { digest: Digest.of(bytes), size: bytes.length, mediaType, bytes, diffId: Digest.of(tar), tar, files };
 }
 
@@ -286,7 +295,10 @@ const REF_NAME = "org.opencontainers.image.ref.name";
 export async function writeOciLayout(dir: string, built: Built, tag?: string): Promise<Digest> {
   await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
   await writeFile(join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  const writes = [...blobsOf(built).map((b) => [b.digest, b.bytes] as const), ...manifestsOf(built).map((m) => [m.digest, m.bytes] as const)];
+  const writes = [
+    ...blobsOf(built).map((b) => [b.digest, b.bytes] as const),
+    ...manifestsOf(built).map((m) => [m.digest, m.bytes] as const),
+  ];
   for (const [digest, bytes] of writes) await writeFile(join(dir, digest.blobPath), bytes);
   let index: LayoutIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
   try {

@@ -2,7 +2,15 @@
 // Requests pass through unchanged (Host included, so the registry's Location
 // headers point back at the proxy) unless a rule matches; rules cut, stall,
 // answer, redirect or rewrite. Every request is logged so tests can count.
-import { createServer, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { RegistryTarget } from "./http.js";
@@ -131,10 +139,11 @@ export function retryAfter(value: number | Date): Record<string, string> {
 /** Writes honouring backpressure, so a large blob is not buffered whole. */
 async function write(res: ServerResponse, chunk: Buffer): Promise<void> {
   if (chunk.length === 0 || res.destroyed) return;
-  if (!res.write(chunk)) await new Promise<void>((resolve) => {
-    res.once("drain", resolve);
-    res.once("close", resolve);
-  });
+  if (!res.write(chunk))
+    await new Promise<void>((resolve) => {
+      res.once("drain", resolve);
+      res.once("close", resolve);
+    });
 }
 
 /** Ends the connection mid-body: what was written is flushed, then the socket closes without completing the response. */

@@ -57,7 +57,7 @@ async function sandbox(opts: SkopeoOptions): Promise<{ dir: string; globals: str
   const registriesConf = join(dir, "registries.conf");
   await writeFile(policy, JSON.stringify(POLICY));
   await writeFile(authFile, JSON.stringify(opts.authFile ?? { auths: {} }));
-  await writeFile(registriesConf, 'unqualified-search-registries = []\n');
+  await writeFile(registriesConf, "unqualified-search-registries = []\n");
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: home,

@@ -81,14 +81,21 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 /** `repository:NAME:pull,push` → granted subset, given the account's rights. */
-function grantScope(scope: string, authenticated: boolean, opts: TokenServerOptions): { type: string; name: string; actions: string[] } | undefined {
+function grantScope(
+  scope: string,
+  authenticated: boolean,
+  opts: TokenServerOptions,
+): { type: string; name: string; actions: string[] } | undefined {
   // The name may contain ':' only in the registry:catalog:* form, so split from both ends.
   const first = scope.indexOf(":");
   const last = scope.lastIndexOf(":");
   if (first < 0 || last === first) return undefined;
   const type = scope.slice(0, first);
   const name = scope.slice(first + 1, last);
-  const wanted = scope.slice(last + 1).split(",").filter((a) => a !== "");
+  const wanted = scope
+    .slice(last + 1)
+    .split(",")
+    .filter((a) => a !== "");
   let allowed: string[];
   if (type === "repository") {
     if (authenticated) allowed = opts.readOnlyRepos?.includes(name) ? ["pull"] : ["pull", "push", "delete", "*"];
@@ -193,7 +200,10 @@ export async function startTokenServer(
   });
 
   const handleGet = (req: IncomingMessage, url: URL): Grant => {
-    const scopes = url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter((s) => s !== "");
+    const scopes = url.searchParams
+      .getAll("scope")
+      .flatMap((s) => s.split(" "))
+      .filter((s) => s !== "");
     const svc = url.searchParams.get("service") ?? undefined;
     const creds = basicUser(req.headers.authorization);
     if (creds === "malformed") return denied("malformed Authorization header");
@@ -251,7 +261,10 @@ export async function startTokenServer(
       service: form ? (form.get("service") ?? undefined) : (url.searchParams.get("service") ?? undefined),
       scopes: form
         ? (form.get("scope") ?? "").split(" ").filter((s) => s !== "")
-        : url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter((s) => s !== ""),
+        : url.searchParams
+            .getAll("scope")
+            .flatMap((s) => s.split(" "))
+            .filter((s) => s !== ""),
       username: result.username,
       grantType: form?.get("grant_type") ?? undefined,
       clientId: form?.get("client_id") ?? undefined,

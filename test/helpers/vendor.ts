@@ -52,7 +52,12 @@ export async function startVendor(opts: VendorOptions = {}): Promise<VendorEmula
   const realm = `${opts.realmScheme ?? "https"}://${realmHost}/token`;
   const dir = makeTempDir("dray-vendor-");
   const certs = makeCertificates(join(dir, "certs"), [registryHost, realmHost]);
-  const registry = await startRegistry({ mode: "token", realm, ...(opts.token ? { token: opts.token } : {}), ...(opts.deleteEnabled ? { deleteEnabled: true } : {}) });
+  const registry = await startRegistry({
+    mode: "token",
+    realm,
+    ...(opts.token ? { token: opts.token } : {}),
+    ...(opts.deleteEnabled ? { deleteEnabled: true } : {}),
+  });
   const front = await startProxy(registry);
   const tokenFront = await startProxy({ url: registry.tokenServer!.url });
   const hosts = await startNamedHosts({

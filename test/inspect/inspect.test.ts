@@ -33,7 +33,14 @@ async function bareImage(): Promise<BuiltImage> {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
     config: { mediaType: config.mediaType, digest: config.digest.toString(), size: config.size },
-    layers: [{ mediaType: layer.mediaType, digest: layer.digest.toString(), size: layer.size, annotations: { "org.example.z": "1", "org.example.a": "2" } }],
+    layers: [
+      {
+        mediaType: layer.mediaType,
+        digest: layer.digest.toString(),
+        size: layer.size,
+        annotations: { "org.example.z": "1", "org.example.a": "2" },
+      },
+    ],
   };
   const bytes = Buffer.from(JSON.stringify(doc));
   return {
@@ -81,12 +88,18 @@ function assertSameAsSkopeo(ours: ImageSummary, theirs: Record<string, unknown>,
   }
   // Same order of the common fields, so the two outputs diff line by line.
   const common = Object.keys(ours).filter((f) => f in theirs);
-  assert.deepEqual(common, Object.keys(theirs).filter((f) => common.includes(f)), `${label}: field order`);
+  assert.deepEqual(
+    common,
+    Object.keys(theirs).filter((f) => common.includes(f)),
+    `${label}: field order`,
+  );
 }
 
 /** LayersData against the manifest itself (skopeo 1.9.3 does not print it). */
 function assertLayersData(ours: ImageSummary, manifestBytes: Buffer, label: string): void {
-  const m = JSON.parse(manifestBytes.toString()) as { layers: Array<{ mediaType: string; digest: string; size: number; annotations?: Record<string, string> }> };
+  const m = JSON.parse(manifestBytes.toString()) as {
+    layers: Array<{ mediaType: string; digest: string; size: number; annotations?: Record<string, string> }>;
+  };
   assert.deepEqual(
     ours.LayersData,
     m.layers.map((l) => ({ MIMEType: l.mediaType, Digest: l.digest, Size: l.size, Annotations: l.annotations ?? null })),
@@ -112,7 +125,10 @@ describe("dray inspect versus skopeo inspect", () => {
       { tag: "oci-image", built: await buildImage({ format: "oci", platform: "linux/arm/v7", seed: "oi", labels: { x: "y" } }) },
       { tag: "bare", built: await bareImage() },
       { tag: "docker-index", built: await buildIndex({ format: "docker", seed: "di" }) },
-      { tag: "oci-index", built: await buildIndex({ format: "oci", seed: "oi2", annotations: { "org.opencontainers.image.title": "multi" } }) },
+      {
+        tag: "oci-index",
+        built: await buildIndex({ format: "oci", seed: "oi2", annotations: { "org.opencontainers.image.title": "multi" } }),
+      },
     ];
     for (const c of cases) await pushImage({ url: reg.url }, REPO, c.tag, c.built);
     // Layouts and archives written by skopeo from that registry.
@@ -120,7 +136,8 @@ describe("dray inspect versus skopeo inspect", () => {
       const all = c.built.kind === "index" ? ["--all"] : [];
       assertSkopeoOk(await skopeoCopy(reg$(c.tag), `oci:${join(dir, "layout")}:${c.tag}`, all));
       assertSkopeoOk(await skopeoCopy(reg$(c.tag), `oci-archive:${join(dir, `${c.tag}.tar`)}:${c.tag}`, all));
-      if (c.built.kind === "image") assertSkopeoOk(await skopeoCopy(reg$(c.tag), `docker-archive:${join(dir, `${c.tag}.docker.tar`)}:example.test/${REPO}:${c.tag}`));
+      if (c.built.kind === "image")
+        assertSkopeoOk(await skopeoCopy(reg$(c.tag), `docker-archive:${join(dir, `${c.tag}.docker.tar`)}:example.test/${REPO}:${c.tag}`));
     }
   });
 
@@ -131,7 +148,8 @@ describe("dray inspect versus skopeo inspect", () => {
       { loc: `oci-archive:${join(dir, `${c.tag}.tar`)}:${c.tag}`, skip: [] },
     ];
     // docker-archive holds no manifest: each tool synthesises one, so the digests are each tool's own.
-    if (c.built.kind === "image") out.push({ loc: `docker-archive:${join(dir, `${c.tag}.docker.tar`)}:example.test/${REPO}:${c.tag}`, skip: ["Digest"] });
+    if (c.built.kind === "image")
+      out.push({ loc: `docker-archive:${join(dir, `${c.tag}.docker.tar`)}:example.test/${REPO}:${c.tag}`, skip: ["Digest"] });
     return out;
   }
 
@@ -146,7 +164,7 @@ describe("dray inspect versus skopeo inspect", () => {
     }
   });
 
-  it("the null-versus-missing cases match skopeo: no Labels/Env/Created is null, no docker_version is \"\", layer annotations sorted", async () => {
+  it('the null-versus-missing cases match skopeo: no Labels/Env/Created is null, no docker_version is "", layer annotations sorted', async () => {
     const ours = (await inspect(parseLocation(reg$("bare")))) as ImageSummary;
     assert.equal(ours.Created, null);
     assert.equal(ours.Labels, null);
@@ -177,7 +195,10 @@ describe("dray inspect versus skopeo inspect", () => {
       for (const { loc } of locations(c)) {
         const ours = (await inspect(parseLocation(loc))) as IndexSummary;
         const raw = await skopeoInspectRaw(loc);
-        const doc = JSON.parse(raw.toString()) as { mediaType: string; manifests: Array<{ digest: string; mediaType: string; size: number; platform: Platform }> };
+        const doc = JSON.parse(raw.toString()) as {
+          mediaType: string;
+          manifests: Array<{ digest: string; mediaType: string; size: number; platform: Platform }>;
+        };
         assert.equal(ours.Digest, sha256(raw), `${loc}: Digest`);
         assert.equal(ours.MediaType, doc.mediaType);
         assert.deepEqual(
@@ -227,7 +248,14 @@ describe("dray inspect versus skopeo inspect", () => {
     const raw = await drayOk(["inspect", "--raw", loc]);
     const digest = await drayOk(["digest", loc]);
     assert.equal(sha256(raw.stdoutBytes), digest.stdout.trim());
-    const tpl = await drayOk(["inspect", "--platform", "linux/arm64/v8", "--format", "{{.Os}}/{{.Architecture}}{{if .Variant}}/{{.Variant}}{{end}} {{len .Layers}}", loc]);
+    const tpl = await drayOk([
+      "inspect",
+      "--platform",
+      "linux/arm64/v8",
+      "--format",
+      "{{.Os}}/{{.Architecture}}{{if .Variant}}/{{.Variant}}{{end}} {{len .Layers}}",
+      loc,
+    ]);
     assert.equal(tpl.stdout, "linux/arm64/v8 1\n");
     const json = await drayOk(["inspect", "--format", "json", reg$("oci-image")]);
     assert.equal((JSON.parse(json.stdout) as ImageSummary).Architecture, "arm");

@@ -51,9 +51,24 @@ describe("summariseImage", () => {
       os: "linux",
       config: { Labels: { b: "1", a: "2" }, Env: ["A=1"] },
     });
-    assert.deepEqual(Object.keys(s), ["Name", "Digest", "RepoTags", "Created", "DockerVersion", "Labels", "Architecture", "Variant", "Os", "Layers", "LayersData", "Env"]);
+    assert.deepEqual(Object.keys(s), [
+      "Name",
+      "Digest",
+      "RepoTags",
+      "Created",
+      "DockerVersion",
+      "Labels",
+      "Architecture",
+      "Variant",
+      "Os",
+      "Layers",
+      "LayersData",
+      "Env",
+    ]);
     assert.deepEqual(Object.keys(s.Labels!), ["a", "b"]);
-    assert.deepEqual(s.LayersData, [{ MIMEType: MediaType.OciLayerGzip, Digest: D("l").toString(), Size: 7, Annotations: { a: "2", z: "1" } }]);
+    assert.deepEqual(s.LayersData, [
+      { MIMEType: MediaType.OciLayerGzip, Digest: D("l").toString(), Size: 7, Annotations: { a: "2", z: "1" } },
+    ]);
   });
 });
 
@@ -65,7 +80,12 @@ describe("summariseIndex", () => {
       schemaVersion: 2,
       manifests: [
         { mediaType: MediaType.OciManifest, digest: D("1"), size: 10, platform: { os: "linux", architecture: "amd64" } },
-        { mediaType: MediaType.OciManifest, digest: D("2"), size: 20, annotations: { "vnd.docker.reference.type": "attestation-manifest" } },
+        {
+          mediaType: MediaType.OciManifest,
+          digest: D("2"),
+          size: 20,
+          annotations: { "vnd.docker.reference.type": "attestation-manifest" },
+        },
       ],
     };
     const s = summariseIndex({ digest: D("i"), repoTags: [] }, index);
@@ -75,7 +95,13 @@ describe("summariseIndex", () => {
       MediaType: MediaType.OciIndex,
       Manifests: [
         { Digest: D("1").toString(), MediaType: MediaType.OciManifest, Size: 10, Platform: { os: "linux", architecture: "amd64" } },
-        { Digest: D("2").toString(), MediaType: MediaType.OciManifest, Size: 20, Platform: null, Annotations: { "vnd.docker.reference.type": "attestation-manifest" } },
+        {
+          Digest: D("2").toString(),
+          MediaType: MediaType.OciManifest,
+          Size: 20,
+          Platform: null,
+          Annotations: { "vnd.docker.reference.type": "attestation-manifest" },
+        },
       ],
     });
   });

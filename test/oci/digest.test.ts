@@ -36,7 +36,10 @@ describe("Digest", () => {
     "sha256:" + "a".repeat(64) + "\n",
   ]) {
     it(`rejects ${JSON.stringify(bad.slice(0, 30))}`, () => {
-      assert.throws(() => Digest.parse(bad), (e: unknown) => isDrayError(e, "E_DIGEST_INVALID"));
+      assert.throws(
+        () => Digest.parse(bad),
+        (e: unknown) => isDrayError(e, "E_DIGEST_INVALID"),
+      );
     });
   }
 
@@ -64,8 +67,14 @@ describe("Digester and verifyBytes", () => {
     const digest = Digest.of(body);
     verifyBytes(body, { digest, size: body.length });
     verifyBytes(body, { digest });
-    assert.throws(() => verifyBytes(body, { digest, size: body.length + 1 }), (e: unknown) => isDrayError(e, "E_SIZE_MISMATCH"));
-    assert.throws(() => verifyBytes(body.subarray(1), { digest }), (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH"));
+    assert.throws(
+      () => verifyBytes(body, { digest, size: body.length + 1 }),
+      (e: unknown) => isDrayError(e, "E_SIZE_MISMATCH"),
+    );
+    assert.throws(
+      () => verifyBytes(body.subarray(1), { digest }),
+      (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH"),
+    );
     assert.throws(
       () => verifyBytes(body, { digest: Digest.of("other"), where: "docker://localhost:5000/x" }),
       (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH") && e.where === "docker://localhost:5000/x",
@@ -120,7 +129,9 @@ describe("VerifyingStream", () => {
     assert.deepEqual(seen, [5, body.length - 5]);
     seen.length = 0;
     const over = new VerifyingStream({ digest, size: body.length, onBytes: (n) => seen.push(n) });
-    await assert.rejects(pipeline(Readable.from([body, Buffer.from("x")]), over, sink()), (e: unknown) => isDrayError(e, "E_SIZE_MISMATCH"));
+    await assert.rejects(pipeline(Readable.from([body, Buffer.from("x")]), over, sink()), (e: unknown) =>
+      isDrayError(e, "E_SIZE_MISMATCH"),
+    );
     assert.deepEqual(seen, [body.length]);
   });
 });

@@ -161,13 +161,21 @@ describe("media types dray reads", () => {
       MediaType.OciManifest,
       "manifest",
     ],
-    ["index with artifactType and subject", ociIndex({ artifactType: "application/vnd.example+json", subject: desc(MediaType.OciIndex, "parent") }), MediaType.OciIndex, "index"],
+    [
+      "index with artifactType and subject",
+      ociIndex({ artifactType: "application/vnd.example+json", subject: desc(MediaType.OciIndex, "parent") }),
+      MediaType.OciIndex,
+      "index",
+    ],
   ];
   for (const [name, doc, declared, kind] of cases) {
     it(name, () => {
       const parsed = parseManifest(bytesOf(doc), declared);
       assert.equal(parsed.kind, kind);
-      assert.equal(parsed.mediaType, (doc.mediaType as string | undefined) ?? (kind === "index" ? MediaType.OciIndex : MediaType.OciManifest));
+      assert.equal(
+        parsed.mediaType,
+        (doc.mediaType as string | undefined) ?? (kind === "index" ? MediaType.OciIndex : MediaType.OciManifest),
+      );
       if (parsed.kind === "manifest") {
         assert.equal(parsed.config.digest.toString(), (doc.config as Json).digest);
         assert.equal(parsed.layers.length, (doc.layers as unknown[]).length);
@@ -216,7 +224,10 @@ describe("mediaType against shape", () => {
     ["index type with config", ociIndex({ config: CONFIG })],
     ["index type with layers", ociIndex({ layers: [LAYER] })],
     ["index type without manifests", { schemaVersion: 2, mediaType: MediaType.OciIndex }],
-    ["manifest list type with a config and layers", { schemaVersion: 2, mediaType: MediaType.DockerManifestList, config: CONFIG, layers: [LAYER] }],
+    [
+      "manifest list type with a config and layers",
+      { schemaVersion: 2, mediaType: MediaType.DockerManifestList, config: CONFIG, layers: [LAYER] },
+    ],
     ["manifest type with manifests", ociManifest({ manifests: [] })],
     ["manifest type without config", { schemaVersion: 2, mediaType: MediaType.OciManifest, layers: [LAYER] }],
     ["Docker manifest type shaped as an index", { schemaVersion: 2, mediaType: MediaType.DockerManifest, manifests: [] }],
@@ -253,7 +264,9 @@ describe("declared Content-Type against the document", () => {
   });
   it("rejects a document without mediaType whose shape disagrees with the declared type", () => {
     rejects("E_MANIFEST_INVALID", () => parseManifest(bytesOf({ schemaVersion: 2, manifests: [] }), MediaType.OciManifest));
-    rejects("E_MANIFEST_INVALID", () => parseManifest(bytesOf({ schemaVersion: 2, config: CONFIG, layers: [] }), MediaType.DockerManifestList));
+    rejects("E_MANIFEST_INVALID", () =>
+      parseManifest(bytesOf({ schemaVersion: 2, config: CONFIG, layers: [] }), MediaType.DockerManifestList),
+    );
   });
   it("takes a document without mediaType to be what was declared when the shape agrees", () => {
     const parsed = parseManifest(bytesOf({ schemaVersion: 2, config: CONFIG, layers: [] }), MediaType.DockerManifest);
@@ -285,7 +298,11 @@ describe("Docker schema 1", () => {
   });
   it("is refused by declared media type", () => {
     rejects("E_UNSUPPORTED_MEDIA_TYPE", () => parseManifest(bytesOf(schema1), MediaType.DockerSchema1Signed), /schema 1/);
-    rejects("E_UNSUPPORTED_MEDIA_TYPE", () => parseManifest(bytesOf(ociManifest({ mediaType: undefined })), MediaType.DockerSchema1), /schema 1/);
+    rejects(
+      "E_UNSUPPORTED_MEDIA_TYPE",
+      () => parseManifest(bytesOf(ociManifest({ mediaType: undefined })), MediaType.DockerSchema1),
+      /schema 1/,
+    );
   });
   it("is refused by the document's mediaType", () => {
     rejects("E_UNSUPPORTED_MEDIA_TYPE", () => parseManifest(bytesOf({ ...schema1, mediaType: MediaType.DockerSchema1 })), /schema 1/);

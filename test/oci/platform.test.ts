@@ -23,9 +23,23 @@ describe("parsePlatform", () => {
       assert.equal(formatPlatform(parsePlatform(text)), text);
     });
   }
-  for (const text of ["", "linux", "linux/", "/amd64", "linux/amd64/", "linux/arm/v7/extra", "Linux/amd64", "linux/AMD64", "linux amd64", "linux/amd64\n"]) {
+  for (const text of [
+    "",
+    "linux",
+    "linux/",
+    "/amd64",
+    "linux/amd64/",
+    "linux/arm/v7/extra",
+    "Linux/amd64",
+    "linux/AMD64",
+    "linux amd64",
+    "linux/amd64\n",
+  ]) {
     it(`rejects ${JSON.stringify(text)}`, () => {
-      assert.throws(() => parsePlatform(text), (e: unknown) => isDrayError(e, "E_PLATFORM_INVALID"));
+      assert.throws(
+        () => parsePlatform(text),
+        (e: unknown) => isDrayError(e, "E_PLATFORM_INVALID"),
+      );
     });
   }
 });

@@ -31,17 +31,37 @@ const VALID: ValidVector[] = [
   ["oci:layout", { transport: "oci", path: "layout" }, "oci:layout"],
   ["oci:/tmp/layout:v1", { transport: "oci", path: "/tmp/layout", ref: { kind: "tag", tag: "v1" } }, "oci:/tmp/layout:v1"],
   ["oci:./rel/dir:latest", { transport: "oci", path: "./rel/dir", ref: { kind: "tag", tag: "latest" } }, "oci:./rel/dir:latest"],
-  [`oci:/tmp/layout:${SHA256}`, { transport: "oci", path: "/tmp/layout", ref: { kind: "digest", digest: SHA256 } }, `oci:/tmp/layout:${SHA256}`],
+  [
+    `oci:/tmp/layout:${SHA256}`,
+    { transport: "oci", path: "/tmp/layout", ref: { kind: "digest", digest: SHA256 } },
+    `oci:/tmp/layout:${SHA256}`,
+  ],
   [`oci:l:${SHA512}`, { transport: "oci", path: "l", ref: { kind: "digest", digest: SHA512 } }, `oci:l:${SHA512}`],
-  ["oci:/tmp/my dir@2:1.0_rc-1", { transport: "oci", path: "/tmp/my dir@2", ref: { kind: "tag", tag: "1.0_rc-1" } }, "oci:/tmp/my dir@2:1.0_rc-1"],
+  [
+    "oci:/tmp/my dir@2:1.0_rc-1",
+    { transport: "oci", path: "/tmp/my dir@2", ref: { kind: "tag", tag: "1.0_rc-1" } },
+    "oci:/tmp/my dir@2:1.0_rc-1",
+  ],
   [`oci:/x:${"T".repeat(128)}`, { transport: "oci", path: "/x", ref: { kind: "tag", tag: "T".repeat(128) } }, `oci:/x:${"T".repeat(128)}`],
   // oci-archive:FILE[:REF], `-` for a stream
   ["oci-archive:/tmp/img.tar", { transport: "oci-archive", path: "/tmp/img.tar" }, "oci-archive:/tmp/img.tar"],
-  ["oci-archive:img.tar:v1.2", { transport: "oci-archive", path: "img.tar", ref: { kind: "tag", tag: "v1.2" } }, "oci-archive:img.tar:v1.2"],
-  [`oci-archive:img.tar:${SHA256}`, { transport: "oci-archive", path: "img.tar", ref: { kind: "digest", digest: SHA256 } }, `oci-archive:img.tar:${SHA256}`],
+  [
+    "oci-archive:img.tar:v1.2",
+    { transport: "oci-archive", path: "img.tar", ref: { kind: "tag", tag: "v1.2" } },
+    "oci-archive:img.tar:v1.2",
+  ],
+  [
+    `oci-archive:img.tar:${SHA256}`,
+    { transport: "oci-archive", path: "img.tar", ref: { kind: "digest", digest: SHA256 } },
+    `oci-archive:img.tar:${SHA256}`,
+  ],
   ["oci-archive:-", { transport: "oci-archive", path: "-" }, "oci-archive:-"],
   // REPO:TAG, the names of a mirror archive (dray sync SRC oci-archive:FILE)
-  ["oci-archive:m.tar:team/app:1.2", { transport: "oci-archive", path: "m.tar", ref: { kind: "tag", tag: "team/app:1.2" } }, "oci-archive:m.tar:team/app:1.2"],
+  [
+    "oci-archive:m.tar:team/app:1.2",
+    { transport: "oci-archive", path: "m.tar", ref: { kind: "tag", tag: "team/app:1.2" } },
+    "oci-archive:m.tar:team/app:1.2",
+  ],
   ["oci:/m:app:20240101", { transport: "oci", path: "/m", ref: { kind: "tag", tag: "app:20240101" } }, "oci:/m:app:20240101"],
   ["oci-archive:-:edge", { transport: "oci-archive", path: "-", ref: { kind: "tag", tag: "edge" } }, "oci-archive:-:edge"],
   // docker-archive:FILE[:NAME:TAG]
@@ -56,9 +76,17 @@ const VALID: ValidVector[] = [
     { transport: "docker-archive", path: "img.tar", ref: parseReference("localhost:5000/app:v1") },
     "docker-archive:img.tar:localhost:5000/app:v1",
   ],
-  ["docker-archive:img.tar:name", { transport: "docker-archive", path: "img.tar", ref: parseReference("name") }, "docker-archive:img.tar:docker.io/library/name"],
+  [
+    "docker-archive:img.tar:name",
+    { transport: "docker-archive", path: "img.tar", ref: parseReference("name") },
+    "docker-archive:img.tar:docker.io/library/name",
+  ],
   ["docker-archive:-", { transport: "docker-archive", path: "-" }, "docker-archive:-"],
-  ["docker-archive:-:me/app:1", { transport: "docker-archive", path: "-", ref: parseReference("me/app:1") }, "docker-archive:-:docker.io/me/app:1"],
+  [
+    "docker-archive:-:me/app:1",
+    { transport: "docker-archive", path: "-", ref: parseReference("me/app:1") },
+    "docker-archive:-:docker.io/me/app:1",
+  ],
 ];
 
 type InvalidVector = [input: string, code: ErrorCode, why: string];

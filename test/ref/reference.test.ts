@@ -98,7 +98,10 @@ const VALID: ValidVector[] = [
   ["192.168.0.1:80", hub("library/192.168.0.1", { tag: "80" })],
   ["192.168.0.1:8/debian", { domain: "192.168.0.1:8", path: "debian" }],
   ["192.168.0.2:25000/debian", { domain: "192.168.0.2:25000", path: "debian" }],
-  ["thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev", hub("library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev")],
+  [
+    "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev",
+    hub("library/thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev"),
+  ],
   ["[fc00::1]:5000/docker", { domain: "[fc00::1]:5000", path: "docker" }],
   ["[fc00::1]:5000/docker/docker", { domain: "[fc00::1]:5000", path: "docker/docker" }],
   ["[fc00:1:2:3:4:5:6:7]:5000/library/debian", { domain: "[fc00:1:2:3:4:5:6:7]:5000", path: "library/debian" }],
@@ -123,12 +126,18 @@ const VALID: ValidVector[] = [
   [`busybox:latest@${BUSYBOX_DIGEST}`, hub("library/busybox", { tag: "latest", digest: BUSYBOX_DIGEST })],
   [`redis@${REDIS_DIGEST}`, hub("library/redis", { digest: REDIS_DIGEST })],
   [`dmcgowan/myapp@${REDIS_DIGEST}`, hub("dmcgowan/myapp", { digest: REDIS_DIGEST })],
-  ["dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9", hub("library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9")],
+  [
+    "dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9",
+    hub("library/dbcc1c35ac38df41fd2f5e4130b32ffdb93ebae8b3dbe638c23575912276fc9"),
+  ],
   ["dbcc1", hub("library/dbcc1")],
   ["test-com:8080/foo", { domain: "test-com:8080", path: "foo" }],
   ["xn--n3h.com:18080/foo", { domain: "xn--n3h.com:18080", path: "foo" }],
   // regexp_test.go TestFullNameRegexp / TestDomainRegexp
-  ["registry.io/foo/project--id.module--name.ver---sion--name", { domain: "registry.io", path: "foo/project--id.module--name.ver---sion--name" }],
+  [
+    "registry.io/foo/project--id.module--name.ver---sion--name",
+    { domain: "registry.io", path: "foo/project--id.module--name.ver---sion--name" },
+  ],
   ["example.com/some_separator__underscore/myimage", { domain: "example.com", path: "some_separator__underscore/myimage" }],
   ["example.com/xn--7o8h.com/myimage", { domain: "example.com", path: "xn--7o8h.com/myimage" }],
   ["aa/aa/aa/aa/aa/aa/aa/aa/aa/bb/bb/bb/bb/bb/bb", hub("aa/aa/aa/aa/aa/aa/aa/aa/aa/bb/bb/bb/bb/bb/bb")],
@@ -136,7 +145,15 @@ const VALID: ValidVector[] = [
   ["do__cker/docker", hub("do__cker/docker")],
   ["0101.com/x", { domain: "0101.com", path: "x" }],
   ["b.gbc.io:443/x", { domain: "b.gbc.io:443", path: "x" }],
-  [`registry.com:8080/myapp:tag2@sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca6182912`, { domain: "registry.com:8080", path: "myapp", tag: "tag2", digest: "sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca6182912" }],
+  [
+    `registry.com:8080/myapp:tag2@sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca6182912`,
+    {
+      domain: "registry.com:8080",
+      path: "myapp",
+      tag: "tag2",
+      digest: "sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca6182912",
+    },
+  ],
   // bare localhost:PORT has no slash, so it is name:tag on docker.io (docker's known quirk)
   ["localhost:5000", hub("library/localhost", { tag: "5000" })],
   [`localhost:8080@${SHA256_F}`, hub("library/localhost", { tag: "8080", digest: SHA256_F })],
@@ -348,4 +365,3 @@ describe("hosts", () => {
     });
   }
 });
-

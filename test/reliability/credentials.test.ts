@@ -76,7 +76,13 @@ describe("credentials are never printed and never sent where they do not belong"
   before(async () => {
     requireTool("skopeo");
     dir = makeTempDir("dray-rel-creds-");
-    env = { HOME: join(dir, "home"), DOCKER_CONFIG: join(dir, "home", ".docker"), XDG_RUNTIME_DIR: join(dir, "run"), XDG_CONFIG_HOME: join(dir, "home", ".config"), REGISTRY_AUTH_FILE: undefined };
+    env = {
+      HOME: join(dir, "home"),
+      DOCKER_CONFIG: join(dir, "home", ".docker"),
+      XDG_RUNTIME_DIR: join(dir, "run"),
+      XDG_CONFIG_HOME: join(dir, "home", ".config"),
+      REGISTRY_AUTH_FILE: undefined,
+    };
     [basic, token] = await Promise.all([startRegistry({ mode: "htpasswd" }), startRegistry({ mode: "token" })]);
     credsOf(basic);
     credsOf(token);
@@ -86,43 +92,81 @@ describe("credentials are never printed and never sent where they do not belong"
     await pushImage(token, "src/img", "v1", img);
     relay = await startRelay(token.tokenServer!.url);
     pForeignRealm.addRule({
-      action: { kind: "replaceHeader", name: "WWW-Authenticate", value: `Bearer realm="${relay.url}/token",service="${token.tokenServer!.service}"` },
+      action: {
+        kind: "replaceHeader",
+        name: "WWW-Authenticate",
+        value: `Bearer realm="${relay.url}/token",service="${token.tokenServer!.service}"`,
+      },
     });
   });
 
-  caseIt("credential", "--debug copy with --creds (Basic): request lines, no secret", "dray --debug copy --creds USER:PASS from an htpasswd registry", async () => {
-    const r = await run(["--debug", "copy", "--creds", credsOf(basic), `docker://${basic.host}/src/img:v1`, out("debug-basic")], { env });
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /GET http:\/\/127\.0\.0\.1:\d+\/v2\/src\/img\/manifests\/v1 -> 200/, "--debug shows requests");
-    return `exit 0; ${r.stderr.split("\n").filter((l) => / -> \d{3}/.test(l)).length} request lines on stderr, none with the password or Basic value`;
-  });
+  caseIt(
+    "credential",
+    "--debug copy with --creds (Basic): request lines, no secret",
+    "dray --debug copy --creds USER:PASS from an htpasswd registry",
+    async () => {
+      const r = await run(["--debug", "copy", "--creds", credsOf(basic), `docker://${basic.host}/src/img:v1`, out("debug-basic")], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /GET http:\/\/127\.0\.0\.1:\d+\/v2\/src\/img\/manifests\/v1 -> 200/, "--debug shows requests");
+      return `exit 0; ${r.stderr.split("\n").filter((l) => / -> \d{3}/.test(l)).length} request lines on stderr, none with the password or Basic value`;
+    },
+  );
 
-  caseIt("credential", "--debug copy with a bearer token registry: no token printed", "dray --debug copy --creds USER:PASS from a token-auth registry", async () => {
-    const r = await run(["--debug", "copy", "--creds", credsOf(token), `docker://${token.host}/src/img:v1`, out("debug-token")], { env });
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(token.tokenServer!.log.some((e) => e.username === token.username), "the token server saw the account");
-    return `exit 0; ${token.tokenServer!.log.length} token requests; no JWT or password in the output`;
-  });
+  caseIt(
+    "credential",
+    "--debug copy with a bearer token registry: no token printed",
+    "dray --debug copy --creds USER:PASS from a token-auth registry",
+    async () => {
+      const r = await run(["--debug", "copy", "--creds", credsOf(token), `docker://${token.host}/src/img:v1`, out("debug-token")], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(
+        token.tokenServer!.log.some((e) => e.username === token.username),
+        "the token server saw the account",
+      );
+      return `exit 0; ${token.tokenServer!.log.length} token requests; no JWT or password in the output`;
+    },
+  );
 
-  caseIt("credential", "--debug copy registry to registry with both sides authenticated", "dray --debug copy --src-creds A --dest-creds B, htpasswd to token registry", async () => {
-    const r = await run(
-      ["--debug", "copy", "--progress", "plain", "--src-creds", credsOf(basic), "--dest-creds", credsOf(token), `docker://${basic.host}/src/img:v1`, `docker://${token.host}/dst/both:v1`],
-      { env },
-    );
-    assert.equal(r.code, 0, r.stderr);
-    return `exit 0; ${await assertHolds(`docker://${token.host}/dst/both:v1`, img, credsOf(token))}`;
-  });
+  caseIt(
+    "credential",
+    "--debug copy registry to registry with both sides authenticated",
+    "dray --debug copy --src-creds A --dest-creds B, htpasswd to token registry",
+    async () => {
+      const r = await run(
+        [
+          "--debug",
+          "copy",
+          "--progress",
+          "plain",
+          "--src-creds",
+          credsOf(basic),
+          "--dest-creds",
+          credsOf(token),
+          `docker://${basic.host}/src/img:v1`,
+          `docker://${token.host}/dst/both:v1`,
+        ],
+        { env },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      return `exit 0; ${await assertHolds(`docker://${token.host}/dst/both:v1`, img, credsOf(token))}`;
+    },
+  );
 
-  caseIt("credential", "wrong password: error line without the password", "dray --debug copy --creds USER:WRONG (htpasswd) and the same without --debug", async () => {
-    const wrong = `wrong-${basic.password!}`;
-    addSecret(wrong);
-    const a = await run(["--debug", "copy", "--creds", `dray:${wrong}`, `docker://${basic.host}/src/img:v1`, out("wrong1")], { env });
-    const b = await run(["copy", "--creds", `dray:${wrong}`, `docker://${basic.host}/src/img:v1`, out("wrong2")], { env });
-    assert.equal(a.code, 4, a.stderr);
-    assert.equal(b.code, 4, b.stderr);
-    assert.match(b.stderr, /^dray: [^\n]*\n$/);
-    return `exit 4 both times: "${lastLine(b.stderr)}"`;
-  });
+  caseIt(
+    "credential",
+    "wrong password: error line without the password",
+    "dray --debug copy --creds USER:WRONG (htpasswd) and the same without --debug",
+    async () => {
+      const wrong = `wrong-${basic.password!}`;
+      addSecret(wrong);
+      const a = await run(["--debug", "copy", "--creds", `dray:${wrong}`, `docker://${basic.host}/src/img:v1`, out("wrong1")], { env });
+      const b = await run(["copy", "--creds", `dray:${wrong}`, `docker://${basic.host}/src/img:v1`, out("wrong2")], { env });
+      assert.equal(a.code, 4, a.stderr);
+      assert.equal(b.code, 4, b.stderr);
+      assert.match(b.stderr, /^dray: [^\n]*\n$/);
+      return `exit 4 both times: "${lastLine(b.stderr)}"`;
+    },
+  );
 
   caseIt("credential", "wrong password for a token registry", "dray --debug copy --creds USER:WRONG (token)", async () => {
     const wrong = `wrong-${token.password!}`;
@@ -139,55 +183,96 @@ describe("credentials are never printed and never sent where they do not belong"
     return "exit 0; no secret printed";
   });
 
-  caseIt("credential", "a password written into the location is not echoed", "dray copy docker://dray:PASS@HOST/src/img:v1 … (also without docker://, and as destination)", async () => {
-    const forms = [`docker://dray:${basic.password!}@${basic.host}/src/img:v1`, `dray:${basic.password!}@${basic.host}/src/img:v1`, `dray:${basic.password!}@localhost:5000`];
-    let r: Awaited<ReturnType<typeof run>> | undefined;
-    for (const form of forms) {
-      for (const debug of [[], ["--debug"]]) {
-        r = await run([...debug, "copy", form, out("inurl")], { env });
+  caseIt(
+    "credential",
+    "a password written into the location is not echoed",
+    "dray copy docker://dray:PASS@HOST/src/img:v1 … (also without docker://, and as destination)",
+    async () => {
+      const forms = [
+        `docker://dray:${basic.password!}@${basic.host}/src/img:v1`,
+        `dray:${basic.password!}@${basic.host}/src/img:v1`,
+        `dray:${basic.password!}@localhost:5000`,
+      ];
+      let r: Awaited<ReturnType<typeof run>> | undefined;
+      for (const form of forms) {
+        for (const debug of [[], ["--debug"]]) {
+          r = await run([...debug, "copy", form, out("inurl")], { env });
+          assert.equal(r.code, 2, r.stderr);
+          assert.match(r.stderr, /credentials cannot be part of a location/);
+        }
+        r = await run(["copy", out("inurl"), form], { env });
         assert.equal(r.code, 2, r.stderr);
-        assert.match(r.stderr, /credentials cannot be part of a location/);
       }
-      r = await run(["copy", out("inurl"), form], { env });
-      assert.equal(r.code, 2, r.stderr);
-    }
-    return `exit 2 for ${forms.length} spellings, as source and destination, with and without --debug: "${lastLine(r?.stderr ?? "")}"`;
-  });
+      return `exit 2 for ${forms.length} spellings, as source and destination, with and without --debug: "${lastLine(r?.stderr ?? "")}"`;
+    },
+  );
 
-  caseIt("credential", "progress output (plain and json) carries no secret", "dray copy --progress plain / --progress json --creds USER:PASS", async () => {
-    const a = await run(["copy", "--progress", "plain", "--creds", credsOf(basic), `docker://${basic.host}/src/img:v1`, out("plain")], { env });
-    const b = await run(["copy", "--progress", "json", "--format", "json", "--creds", credsOf(basic), `docker://${basic.host}/src/img:v1`, out("json")], { env });
-    assert.equal(a.code, 0, a.stderr);
-    assert.equal(b.code, 0, b.stderr);
-    assert.ok(b.stderr.split("\n").filter((l) => l.startsWith("{")).length > 3, "json progress events");
-    return "exit 0 twice; progress lines and the JSON summary hold no secret";
-  });
+  caseIt(
+    "credential",
+    "progress output (plain and json) carries no secret",
+    "dray copy --progress plain / --progress json --creds USER:PASS",
+    async () => {
+      const a = await run(["copy", "--progress", "plain", "--creds", credsOf(basic), `docker://${basic.host}/src/img:v1`, out("plain")], {
+        env,
+      });
+      const b = await run(
+        ["copy", "--progress", "json", "--format", "json", "--creds", credsOf(basic), `docker://${basic.host}/src/img:v1`, out("json")],
+        { env },
+      );
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      assert.ok(b.stderr.split("\n").filter((l) => l.startsWith("{")).length > 3, "json progress events");
+      return "exit 0 twice; progress lines and the JSON summary hold no secret";
+    },
+  );
 
-  caseIt("credential", "redirect of blob GETs to another host: Basic credentials not forwarded", "307 from the htpasswd registry's blob GETs to http://127.0.0.1:OTHER", async () => {
-    pBasic.clearRules();
-    pBasic.redirectTarget.requests.length = 0;
-    pBasic.addRule({ method: "GET", path: "/blobs/sha256:", action: { kind: "redirect", status: 307 } });
-    const r = await run(["--debug", "copy", "--creds", credsOf(basic), `docker://${pBasic.host}/src/img:v1`, out("redirect-basic")], { env });
-    pBasic.clearRules();
-    assert.equal(r.code, 0, r.stderr);
-    const got = pBasic.redirectTarget.requests;
-    assert.ok(got.length >= 4, `blobs came from the other host (${got.length})`);
-    assert.deepEqual(got.filter((g) => g.headers.authorization !== undefined), [], "no Authorization crossed the redirect");
-    return `exit 0; ${got.length} redirected GETs, none with Authorization`;
-  });
+  caseIt(
+    "credential",
+    "redirect of blob GETs to another host: Basic credentials not forwarded",
+    "307 from the htpasswd registry's blob GETs to http://127.0.0.1:OTHER",
+    async () => {
+      pBasic.clearRules();
+      pBasic.redirectTarget.requests.length = 0;
+      pBasic.addRule({ method: "GET", path: "/blobs/sha256:", action: { kind: "redirect", status: 307 } });
+      const r = await run(["--debug", "copy", "--creds", credsOf(basic), `docker://${pBasic.host}/src/img:v1`, out("redirect-basic")], {
+        env,
+      });
+      pBasic.clearRules();
+      assert.equal(r.code, 0, r.stderr);
+      const got = pBasic.redirectTarget.requests;
+      assert.ok(got.length >= 4, `blobs came from the other host (${got.length})`);
+      assert.deepEqual(
+        got.filter((g) => g.headers.authorization !== undefined),
+        [],
+        "no Authorization crossed the redirect",
+      );
+      return `exit 0; ${got.length} redirected GETs, none with Authorization`;
+    },
+  );
 
-  caseIt("credential", "redirect of blob GETs to another host: bearer token not forwarded", "307 from the token registry's blob GETs to http://127.0.0.1:OTHER", async () => {
-    pToken.clearRules();
-    pToken.redirectTarget.requests.length = 0;
-    pToken.addRule({ method: "GET", path: "/blobs/sha256:", action: { kind: "redirect", status: 302 } });
-    const r = await run(["--debug", "copy", "--creds", credsOf(token), `docker://${pToken.host}/src/img:v1`, out("redirect-token")], { env });
-    pToken.clearRules();
-    assert.equal(r.code, 0, r.stderr);
-    const got = pToken.redirectTarget.requests;
-    assert.ok(got.length >= 4);
-    assert.deepEqual(got.filter((g) => g.headers.authorization !== undefined), [], "no Authorization crossed the redirect");
-    return `exit 0; ${got.length} redirected GETs, none with Authorization`;
-  });
+  caseIt(
+    "credential",
+    "redirect of blob GETs to another host: bearer token not forwarded",
+    "307 from the token registry's blob GETs to http://127.0.0.1:OTHER",
+    async () => {
+      pToken.clearRules();
+      pToken.redirectTarget.requests.length = 0;
+      pToken.addRule({ method: "GET", path: "/blobs/sha256:", action: { kind: "redirect", status: 302 } });
+      const r = await run(["--debug", "copy", "--creds", credsOf(token), `docker://${pToken.host}/src/img:v1`, out("redirect-token")], {
+        env,
+      });
+      pToken.clearRules();
+      assert.equal(r.code, 0, r.stderr);
+      const got = pToken.redirectTarget.requests;
+      assert.ok(got.length >= 4);
+      assert.deepEqual(
+        got.filter((g) => g.headers.authorization !== undefined),
+        [],
+        "no Authorization crossed the redirect",
+      );
+      return `exit 0; ${got.length} redirected GETs, none with Authorization`;
+    },
+  );
 
   caseIt(
     "credential",
@@ -197,12 +282,19 @@ describe("credentials are never printed and never sent where they do not belong"
       relay.seen.length = 0;
       const r = await run(["copy", "--creds", credsOf(token), `docker://${pForeignRealm.host}/src/img:v1`, out("foreign-realm")], { env });
       assert.ok(relay.seen.length > 0, "the realm was asked for a token");
-      assert.deepEqual(relay.seen.filter((h) => h.authorization !== undefined), [], "no credential went to the other host");
+      assert.deepEqual(
+        relay.seen.filter((h) => h.authorization !== undefined),
+        [],
+        "no credential went to the other host",
+      );
       assert.match(r.stderr, /realm http:\/\/127\.0\.0\.2:\d+ of 127\.0\.0\.1:\d+ is on an unrelated site/);
       assert.match(r.stderr, /withheld from realm 127\.0\.0\.2:\d+; trust it with --trust-realm 127\.0\.0\.2:\d+\n$/);
       assert.equal(r.code, 4, r.stderr);
       assert.deepEqual((await layoutState(join(dir, "foreign-realm"))).refs, {});
-      return `exit 4; ${relay.seen.length} anonymous token requests to 127.0.0.2, notice: "${r.stderr.split("\n").find((l) => l.includes("unrelated site"))?.slice(0, 120)}"`;
+      return `exit 4; ${relay.seen.length} anonymous token requests to 127.0.0.2, notice: "${r.stderr
+        .split("\n")
+        .find((l) => l.includes("unrelated site"))
+        ?.slice(0, 120)}"`;
     },
   );
 
@@ -216,7 +308,10 @@ describe("credentials are never printed and never sent where they do not belong"
       const file = authFile("auth-both.json", { [pForeignRealm.host]: acct, [new URL(relay.url).host]: acct });
       const r = await run(["copy", "--authfile", file, `docker://${pForeignRealm.host}/src/img:v1`, out("foreign-realm-ok")], { env });
       assert.equal(r.code, 0, r.stderr);
-      assert.ok(relay.seen.some((h) => h.authorization?.startsWith("Basic ")), "the credential went to the realm that owns it");
+      assert.ok(
+        relay.seen.some((h) => h.authorization?.startsWith("Basic ")),
+        "the credential went to the realm that owns it",
+      );
       return `exit 0; the realm's host got the credential stored for it (${relay.seen.length} token requests)`;
     },
   );
@@ -234,7 +329,11 @@ describe("credentials are never printed and never sent where they do not belong"
         [new URL(relay.url).host]: { username: token.username!, password: other },
       });
       const r = await run(["copy", "--authfile", file, `docker://${pForeignRealm.host}/src/img:v1`, out("foreign-realm-differ")], { env });
-      assert.deepEqual(relay.seen.filter((h) => h.authorization !== undefined), [], "neither credential went to the other host");
+      assert.deepEqual(
+        relay.seen.filter((h) => h.authorization !== undefined),
+        [],
+        "neither credential went to the other host",
+      );
       assert.equal(r.code, 4, r.stderr);
       return `exit 4; ${relay.seen.length} anonymous token requests`;
     },

@@ -100,7 +100,14 @@ const cutPatch = (at: (size: number) => number, label: string): FaultCase => ({
   check: (w) => `${traffic(w.pB, "PUT", "/blobs/uploads/")}`,
 });
 
-const statusTimes = (status: number, times: number, method: string, path: (w: World) => string, what: string, side: "src" | "dst"): FaultCase => ({
+const statusTimes = (
+  status: number,
+  times: number,
+  method: string,
+  path: (w: World) => string,
+  what: string,
+  side: "src" | "dst",
+): FaultCase => ({
   name: `${status} ×${times} on ${what}, then success`,
   sent: `HTTP ${status} to the first ${times} ${method} ${what}`,
   image: "small",
@@ -119,7 +126,14 @@ const CASES: FaultCase[] = [
     sent: "headers and 10 bytes of the arm64 manifest, then the connection closes (once)",
     image: "small",
     side: "src",
-    rules: (w) => [{ method: "GET", path: `/manifests/${w.small.images[1]!.manifest.digest}`, times: 1, action: { kind: "cutResponse", afterBytes: 10 } }],
+    rules: (w) => [
+      {
+        method: "GET",
+        path: `/manifests/${w.small.images[1]!.manifest.digest}`,
+        times: 1,
+        action: { kind: "cutResponse", afterBytes: 10 },
+      },
+    ],
     check: (w) => traffic(w.pA, "GET", `/manifests/${w.small.images[1]!.manifest.digest}`),
   },
   {
@@ -128,7 +142,15 @@ const CASES: FaultCase[] = [
     image: "small",
     side: "src",
     dest: "oci",
-    rules: (w) => w.small.images.flatMap((img) => img.layers.map((l) => ({ method: "GET", path: l.digest.toString(), times: 1, action: { kind: "cutResponse" as const, afterBytes: Math.floor(l.size / 2) } }))),
+    rules: (w) =>
+      w.small.images.flatMap((img) =>
+        img.layers.map((l) => ({
+          method: "GET",
+          path: l.digest.toString(),
+          times: 1,
+          action: { kind: "cutResponse" as const, afterBytes: Math.floor(l.size / 2) },
+        })),
+      ),
     check: (w) => traffic(w.pA, "GET", "/blobs/sha256:"),
   },
   cutPatch(() => 1, "1 byte"),
@@ -167,7 +189,9 @@ const CASES: FaultCase[] = [
     side: "src",
     rules: () => {
       retryDate = new Date(Math.ceil((Date.now() + 4000) / 1000) * 1000);
-      return [{ method: "GET", path: smallLayer().digest, times: 1, action: { kind: "status", status: 429, headers: retryAfter(retryDate) } }];
+      return [
+        { method: "GET", path: smallLayer().digest, times: 1, action: { kind: "status", status: 429, headers: retryAfter(retryDate) } },
+      ];
     },
     check: (w) => {
       const seen = w.pA.log.filter((e) => e.method === "GET" && e.path.includes(smallLayer().digest));
@@ -205,7 +229,8 @@ const CASES: FaultCase[] = [
       await sleep(800);
       await w.regA.restart();
     },
-    check: (w) => `${traffic(w.pA, "GET", "/blobs/sha256:")}, ${w.pA.log.filter((e) => e.status === undefined).length} requests met the stopped registry`,
+    check: (w) =>
+      `${traffic(w.pA, "GET", "/blobs/sha256:")}, ${w.pA.log.filter((e) => e.status === undefined).length} requests met the stopped registry`,
   },
   {
     name: "destination registry restarted in the middle of the copy",
@@ -329,7 +354,17 @@ async function runCase(c: FaultCase): Promise<string> {
   for (const rule of c.rules(w)) proxy.addRule(rule);
   const srcHost = c.side === "src" ? w.pA.host : w.regA.host;
   const dst = destination(c, repo);
-  const args = ["copy", "-q", "--src-creds", w.credsA, "--dest-creds", w.credsB, ...(c.extraArgs ?? []), `docker://${srcHost}/src/${c.image}:v1`, dst.loc];
+  const args = [
+    "copy",
+    "-q",
+    "--src-creds",
+    w.credsA,
+    "--dest-creds",
+    w.credsB,
+    ...(c.extraArgs ?? []),
+    `docker://${srcHost}/src/${c.image}:v1`,
+    dst.loc,
+  ];
   const started = Date.now();
   const [r] = await Promise.all([run(args, c.env ? { env: c.env } : {}), c.during?.(w)]);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -21,7 +21,17 @@ import { buildImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures
 import { requireTool } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { rawTar, type RawTarEntry } from "../transport/archive/support.js";
-import { assertBlobsIntact, assertNoSecretsPrinted, caseIt, lastLine, layoutState, run, slug, snapshotTree, startResults } from "./support.js";
+import {
+  assertBlobsIntact,
+  assertNoSecretsPrinted,
+  caseIt,
+  lastLine,
+  layoutState,
+  run,
+  slug,
+  snapshotTree,
+  startResults,
+} from "./support.js";
 
 startResults(import.meta.url);
 
@@ -72,16 +82,35 @@ async function layoutWithIndex(dir: string, manifests: unknown[]): Promise<void>
 }
 
 function ociEntries(over: { index?: unknown; blobs?: RawTarEntry[]; extra?: RawTarEntry[] } = {}): RawTarEntry[] {
-  const blobs = over.blobs ?? [img.config, ...img.layers, { digest: img.manifest.digest, bytes: img.manifest.bytes }].map((b) => ({ name: b.digest.blobPath, content: b.bytes }));
+  const blobs =
+    over.blobs ??
+    [img.config, ...img.layers, { digest: img.manifest.digest, bytes: img.manifest.bytes }].map((b) => ({
+      name: b.digest.blobPath,
+      content: b.bytes,
+    }));
   const index = over.index ?? {
     schemaVersion: 2,
-    manifests: [{ mediaType: img.manifest.mediaType, digest: img.manifest.digest.toString(), size: img.manifest.bytes.length, annotations: { [REF_NAME]: "v1" } }],
+    manifests: [
+      {
+        mediaType: img.manifest.mediaType,
+        digest: img.manifest.digest.toString(),
+        size: img.manifest.bytes.length,
+        annotations: { [REF_NAME]: "v1" },
+      },
+    ],
   };
-  return [{ name: "oci-layout", content: '{"imageLayoutVersion":"1.0.0"}' }, ...blobs, ...(over.extra ?? []), { name: "index.json", content: JSON.stringify(index) }];
+  return [
+    { name: "oci-layout", content: '{"imageLayoutVersion":"1.0.0"}' },
+    ...blobs,
+    ...(over.extra ?? []),
+    { name: "index.json", content: JSON.stringify(index) },
+  ];
 }
 
 /** A docker save archive of `img` (gzip layers kept as they are, as Docker 25+ may). */
-function dockerEntries(over: { layers?: string[]; config?: string; extra?: RawTarEntry[]; layerEntries?: RawTarEntry[] } = {}): RawTarEntry[] {
+function dockerEntries(
+  over: { layers?: string[]; config?: string; extra?: RawTarEntry[]; layerEntries?: RawTarEntry[] } = {},
+): RawTarEntry[] {
   const layerNames = img.layers.map((_, i) => `l${i}/layer.tar`);
   const item = { Config: over.config ?? "config.json", RepoTags: ["dray/hostile:v1"], Layers: over.layers ?? layerNames };
   return [
@@ -105,7 +134,15 @@ const CASES: HostileCase[] = [
   {
     name: "layout: index.json names a blob sha256:../../sentinel/secret",
     sent: "oci: layout whose index.json entry digest is a path out of blobs/",
-    make: (s) => layoutWithIndex(s.input, [{ mediaType: MediaType.OciManifest, digest: "sha256:../../../sentinel/secret", size: secretBytes.length, annotations: { [REF_NAME]: "v1" } }]),
+    make: (s) =>
+      layoutWithIndex(s.input, [
+        {
+          mediaType: MediaType.OciManifest,
+          digest: "sha256:../../../sentinel/secret",
+          size: secretBytes.length,
+          annotations: { [REF_NAME]: "v1" },
+        },
+      ]),
     args: (s) => [`oci:${s.input}:v1`, `oci:${s.out}:v1`],
     code: 5,
     message: /not a valid digest/,
@@ -113,7 +150,15 @@ const CASES: HostileCase[] = [
   {
     name: "layout: index.json names a blob by uppercase hex",
     sent: "oci: layout whose index.json entry digest is sha256:<UPPERCASE HEX>",
-    make: (s) => layoutWithIndex(s.input, [{ mediaType: img.manifest.mediaType, digest: `sha256:${img.manifest.digest.hex.toUpperCase()}`, size: img.manifest.bytes.length, annotations: { [REF_NAME]: "v1" } }]),
+    make: (s) =>
+      layoutWithIndex(s.input, [
+        {
+          mediaType: img.manifest.mediaType,
+          digest: `sha256:${img.manifest.digest.hex.toUpperCase()}`,
+          size: img.manifest.bytes.length,
+          annotations: { [REF_NAME]: "v1" },
+        },
+      ]),
     args: (s) => [`oci:${s.input}:v1`, `oci:${s.out}:v1`],
     code: 5,
     message: /not a valid digest/,
@@ -128,7 +173,13 @@ const CASES: HostileCase[] = [
       const d = Digest.of(bytes);
       await writeOciLayout(s.input, img, "v1");
       await writeFile(join(s.input, d.blobPath), bytes);
-      await writeFile(join(s.input, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest: d.toString(), size: bytes.length, annotations: { [REF_NAME]: "v1" } }] }));
+      await writeFile(
+        join(s.input, "index.json"),
+        JSON.stringify({
+          schemaVersion: 2,
+          manifests: [{ mediaType: MediaType.OciManifest, digest: d.toString(), size: bytes.length, annotations: { [REF_NAME]: "v1" } }],
+        }),
+      );
     },
     args: (s) => [`oci:${s.input}:v1`, `oci:${s.out}:v1`],
     code: 5,
@@ -252,7 +303,17 @@ const CASES: HostileCase[] = [
         `${s.input}.tar`,
         ociEntries({
           extra: [{ name: "blobs/sha256/NOT-A-DIGEST", content: img.manifest.bytes }],
-          index: { schemaVersion: 2, manifests: [{ mediaType: img.manifest.mediaType, digest: "sha256:NOT-A-DIGEST", size: img.manifest.bytes.length, annotations: { [REF_NAME]: "v1" } }] },
+          index: {
+            schemaVersion: 2,
+            manifests: [
+              {
+                mediaType: img.manifest.mediaType,
+                digest: "sha256:NOT-A-DIGEST",
+                size: img.manifest.bytes.length,
+                annotations: { [REF_NAME]: "v1" },
+              },
+            ],
+          },
         }),
       ),
     args: (s) => [`oci-archive:${s.input}.tar:v1`, `oci:${s.out}:v1`],
@@ -265,7 +326,14 @@ const CASES: HostileCase[] = [
     make: (s) =>
       writeTar(
         `${s.input}.tar`,
-        ociEntries({ index: { schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest: "sha256:../../../sentinel/secret", size: 10, annotations: { [REF_NAME]: "v1" } }] } }),
+        ociEntries({
+          index: {
+            schemaVersion: 2,
+            manifests: [
+              { mediaType: MediaType.OciManifest, digest: "sha256:../../../sentinel/secret", size: 10, annotations: { [REF_NAME]: "v1" } },
+            ],
+          },
+        }),
       ),
     args: (s) => [`oci-archive:${s.input}.tar:v1`, `oci:${s.out}:v1`],
     code: 5,
@@ -306,7 +374,11 @@ const CASES: HostileCase[] = [
     make: (s) =>
       writeTar(
         `${s.input}.tar`,
-        dockerEntries({ layerEntries: img.layers.map((l, i) => (i === 0 ? { name: "l0/layer.tar", type: "symlink" as const, linkname: bad(s) } : { name: `l${i}/layer.tar`, content: l.tar })) }),
+        dockerEntries({
+          layerEntries: img.layers.map((l, i) =>
+            i === 0 ? { name: "l0/layer.tar", type: "symlink" as const, linkname: bad(s) } : { name: `l${i}/layer.tar`, content: l.tar },
+          ),
+        }),
       ),
     args: (s) => [`docker-archive:${s.input}.tar`, `oci:${s.out}:v1`],
     code: 5,
@@ -361,11 +433,16 @@ async function writeBombArchive(dir: string): Promise<void> {
   const diff = createHash("sha256");
   for (let i = 0; i < count; i++) diff.update(mib);
   const diffId = `sha256:${diff.digest("hex")}`;
-  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [diffId] } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [diffId] } }),
+  );
   const entries: RawTarEntry[] = [
     { name: "config.json", content: config },
     { name: "layer/layer.tar", content: bomb },
-    { name: "manifest.json", content: JSON.stringify([{ Config: "config.json", RepoTags: ["dray/bomb:v1"], Layers: ["layer/layer.tar"] }]) },
+    {
+      name: "manifest.json",
+      content: JSON.stringify([{ Config: "config.json", RepoTags: ["dray/bomb:v1"], Layers: ["layer/layer.tar"] }]),
+    },
   ];
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "bomb.tar"), await rawTar(entries));
@@ -379,7 +456,14 @@ async function writeZstdBombLayout(dir: string): Promise<void> {
   const bomb = Buffer.concat(Array.from({ length: count }, () => frame));
   const diff = createHash("sha256");
   for (let i = 0; i < count; i++) diff.update(mib);
-  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [`sha256:${diff.digest("hex")}`] } }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: "amd64",
+      os: "linux",
+      config: {},
+      rootfs: { type: "layers", diff_ids: [`sha256:${diff.digest("hex")}`] },
+    }),
+  );
   const img = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
@@ -390,7 +474,12 @@ async function writeZstdBombLayout(dir: string): Promise<void> {
   await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
   for (const b of [config, bomb, manifest]) await writeFile(join(dir, Digest.of(b).blobPath), b);
   await writeFile(join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
-  const entry = { mediaType: MediaType.OciManifest, digest: Digest.of(manifest).toString(), size: manifest.length, annotations: { [REF_NAME]: "v1" } };
+  const entry = {
+    mediaType: MediaType.OciManifest,
+    digest: Digest.of(manifest).toString(),
+    size: manifest.length,
+    annotations: { [REF_NAME]: "v1" },
+  };
   await writeFile(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
 }
 
@@ -398,7 +487,9 @@ async function writeZstdBombLayout(dir: string): Promise<void> {
 async function outsideDestination(s: Scene): Promise<Record<string, string>> {
   const all = await snapshotTree(s.base);
   const outRel = s.out.slice(s.base.length + 1);
-  return Object.fromEntries(Object.entries(all).filter(([k]) => !(k === outRel || k.startsWith(`${outRel}/`) || k.startsWith(`${outRel}.tar`))));
+  return Object.fromEntries(
+    Object.entries(all).filter(([k]) => !(k === outRel || k.startsWith(`${outRel}/`) || k.startsWith(`${outRel}.tar`))),
+  );
 }
 
 async function runHostile(c: HostileCase): Promise<string> {

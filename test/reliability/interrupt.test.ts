@@ -69,9 +69,20 @@ const heldLayer = (): { digest: string; size: number } => {
 function rulesFor(point: Point): { proxy: FaultProxy; rule: ProxyRule } {
   switch (point) {
     case "manifests":
-      return { proxy: pSrc, rule: { method: "GET", path: `/manifests/${img.images[1]!.manifest.digest}`, times: 1, action: { kind: "stall", ms: HOLD_MS } } };
+      return {
+        proxy: pSrc,
+        rule: { method: "GET", path: `/manifests/${img.images[1]!.manifest.digest}`, times: 1, action: { kind: "stall", ms: HOLD_MS } },
+      };
     case "mid-blob":
-      return { proxy: pSrc, rule: { method: "GET", path: heldLayer().digest, times: 1, action: { kind: "stall", ms: HOLD_MS, afterBytes: Math.floor(heldLayer().size / 2) } } };
+      return {
+        proxy: pSrc,
+        rule: {
+          method: "GET",
+          path: heldLayer().digest,
+          times: 1,
+          action: { kind: "stall", ms: HOLD_MS, afterBytes: Math.floor(heldLayer().size / 2) },
+        },
+      };
     case "last-blob":
       return { proxy: pSrc, rule: { method: "GET", path: heldLayer().digest, times: 1, action: { kind: "stall", ms: HOLD_MS } } };
     case "tag-put":
@@ -84,7 +95,13 @@ async function reached(point: Point, proxy: FaultProxy, blobs: number): Promise<
   await waitFor(() => proxy.log.some((e) => e.action === "stall"), 30_000, `the held request (${point})`);
   if (point === "last-blob") {
     // Every other blob GET has been answered in full.
-    await waitFor(() => pSrc.log.filter((e) => e.method === "GET" && e.path.includes("/blobs/") && e.status === 200 && e.action === "pass").length >= blobs - 1, 30_000, "the other blobs");
+    await waitFor(
+      () =>
+        pSrc.log.filter((e) => e.method === "GET" && e.path.includes("/blobs/") && e.status === 200 && e.action === "pass").length >=
+        blobs - 1,
+      30_000,
+      "the other blobs",
+    );
   }
   // Let the bytes before the hold reach the destination (temporary files, upload sessions).
   await new Promise((r) => setTimeout(r, 300));
@@ -143,7 +160,12 @@ async function target(dest: Dest, name: string): Promise<Target> {
       const file = join(folder, "image.tar");
       const seed = join(folder, "seed");
       await writeOciLayout(seed, old, "v1");
-      const made = await run(["copy", "-q", `oci:${seed}:v1`, dest === "oci-archive" ? `oci-archive:${file}:v1` : `docker-archive:${file}:dray/old:v1`]);
+      const made = await run([
+        "copy",
+        "-q",
+        `oci:${seed}:v1`,
+        dest === "oci-archive" ? `oci-archive:${file}:v1` : `docker-archive:${file}:dray/old:v1`,
+      ]);
       assert.equal(made.code, 0, made.stderr);
       return {
         loc: dest === "oci-archive" ? `oci-archive:${file}:v2` : `docker-archive:${file}:dray/new:v2`,
@@ -172,7 +194,16 @@ async function interrupt(dest: Dest, point: Point, sig: Sig): Promise<string> {
   const { proxy, rule } = rulesFor(point);
   proxy.addRule(rule);
   const before = await t.state();
-  const child = start(["copy", "--src-creds", creds.src, "--dest-creds", creds.dst, ...t.platformArgs, `docker://${pSrc.host}/src/img:v1`, t.loc]);
+  const child = start([
+    "copy",
+    "--src-creds",
+    creds.src,
+    "--dest-creds",
+    creds.dst,
+    ...t.platformArgs,
+    `docker://${pSrc.host}/src/img:v1`,
+    t.loc,
+  ]);
   try {
     await reached(point, proxy, t.blobs);
   } catch (err) {
@@ -196,7 +227,17 @@ async function interrupt(dest: Dest, point: Point, sig: Sig): Promise<string> {
     return `exit ${r.code} ${stopMs} ms after ${sig}; destination as before (${dest === "registry" ? "same tags" : dest === "oci" ? "index.json byte-identical, no temporary left, every blob file verified" : "archive byte-identical, no temporary left"})`;
   }
   assert.equal(r.signal, "SIGKILL");
-  const again = await run(["copy", "-q", "--src-creds", creds.src, "--dest-creds", creds.dst, ...t.platformArgs, `docker://${pSrc.host}/src/img:v1`, t.loc]);
+  const again = await run([
+    "copy",
+    "-q",
+    "--src-creds",
+    creds.src,
+    "--dest-creds",
+    creds.dst,
+    ...t.platformArgs,
+    `docker://${pSrc.host}/src/img:v1`,
+    t.loc,
+  ]);
   assert.equal(again.code, 0, `the copy after SIGKILL exited ${again.code}: ${lastLine(again.stderr)}\n${again.stderr}`);
   if (t.folder) {
     // The killed run's temporaries (spool folders, .part files, the archive's .tmp) are swept by the next run.
@@ -215,7 +256,8 @@ interface InterruptCase {
 
 const CASES: InterruptCase[] = [];
 for (const dest of ["registry", "oci", "oci-archive", "docker-archive"] as const) {
-  for (const point of ["mid-blob", "last-blob"] as const) for (const sig of ["SIGINT", "SIGKILL"] as const) CASES.push({ dest, point, sig });
+  for (const point of ["mid-blob", "last-blob"] as const)
+    for (const sig of ["SIGINT", "SIGKILL"] as const) CASES.push({ dest, point, sig });
 }
 for (const dest of ["registry", "oci", "oci-archive", "docker-archive"] as const) CASES.push({ dest, point: "mid-blob", sig: "SIGTERM" });
 CASES.push({ dest: "oci-archive", point: "mid-blob", sig: "SIGHUP" });
@@ -237,7 +279,13 @@ describe("interruption at known points of a copy into each destination form", ()
   });
 
   for (const c of CASES) {
-    caseIt("interruption", `${c.sig} ${POINTS[c.point].split(" (")[0]}, into ${c.dest}`, `${c.sig} ${POINTS[c.point]}`, () => interrupt(c.dest, c.point, c.sig), { timeout: 90_000 });
+    caseIt(
+      "interruption",
+      `${c.sig} ${POINTS[c.point].split(" (")[0]}, into ${c.dest}`,
+      `${c.sig} ${POINTS[c.point]}`,
+      () => interrupt(c.dest, c.point, c.sig),
+      { timeout: 90_000 },
+    );
   }
 });
 
@@ -249,7 +297,9 @@ describe("concurrency: several dray processes into one OCI layout", () => {
     async () => {
       const dir = join(work, "concurrent");
       const base = await buildLayer([{ path: "base/shared.txt", content: "shared base layer\n" }]);
-      const images = await Promise.all(Array.from({ length: 5 }, (_, i) => buildImage({ seed: `rel-conc-${i}`, baseLayers: [base], layerSize: 32 * 1024 })));
+      const images = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => buildImage({ seed: `rel-conc-${i}`, baseLayers: [base], layerSize: 32 * 1024 })),
+      );
       const sources = await Promise.all(
         images.map(async (im, i) => {
           const s = join(work, `conc-src-${i}`);
@@ -282,7 +332,9 @@ describe("concurrency: several dray processes into one OCI layout", () => {
     "3 concurrent `dray copy docker://REG/src/img:v1 oci:SHARED:t-i` (identical blobs written at once)",
     async () => {
       const dir = join(work, "concurrent-same");
-      const results = await Promise.all([0, 1, 2].map((i) => run(["copy", "-q", "--src-creds", creds.src, `docker://${src.host}/src/img:v1`, `oci:${dir}:t-${i}`])));
+      const results = await Promise.all(
+        [0, 1, 2].map((i) => run(["copy", "-q", "--src-creds", creds.src, `docker://${src.host}/src/img:v1`, `oci:${dir}:t-${i}`])),
+      );
       results.forEach((r, i) => assert.equal(r.code, 0, `process ${i}: ${r.stderr}`));
       const st = await layoutState(dir);
       assert.deepEqual(Object.keys(st.refs).sort(), ["t-0", "t-1", "t-2"]);

@@ -77,7 +77,11 @@ function rewriteChild(edit: (doc: Record<string, unknown>) => Record<string, unk
     {
       method: "GET",
       path: `/manifests/${w.img.images[0]!.manifest.digest}`,
-      action: { kind: "replaceBody", body: (b) => OCI_JSON(edit(JSON.parse(b.toString()) as Record<string, unknown>)), headers: digestHeader },
+      action: {
+        kind: "replaceBody",
+        body: (b) => OCI_JSON(edit(JSON.parse(b.toString()) as Record<string, unknown>)),
+        headers: digestHeader,
+      },
     },
   ];
 }
@@ -88,7 +92,11 @@ function rewriteTop(edit: (doc: Record<string, unknown>) => Record<string, unkno
     {
       method: "GET",
       path: "/manifests/v1",
-      action: { kind: "replaceBody", body: (b) => OCI_JSON(edit(JSON.parse(b.toString()) as Record<string, unknown>)), headers: digestHeader },
+      action: {
+        kind: "replaceBody",
+        body: (b) => OCI_JSON(edit(JSON.parse(b.toString()) as Record<string, unknown>)),
+        headers: digestHeader,
+      },
     },
   ];
 }
@@ -99,7 +107,11 @@ function rewriteSingle(edit: (doc: Record<string, unknown>) => Record<string, un
     {
       method: "GET",
       path: "/single/manifests/v1",
-      action: { kind: "replaceBody", body: (b) => OCI_JSON(edit(JSON.parse(b.toString()) as Record<string, unknown>)), headers: digestHeader },
+      action: {
+        kind: "replaceBody",
+        body: (b) => OCI_JSON(edit(JSON.parse(b.toString()) as Record<string, unknown>)),
+        headers: digestHeader,
+      },
     },
   ];
 }
@@ -123,14 +135,22 @@ const CASES: LieCase[] = [
   {
     name: "wrong Docker-Content-Digest on the tagged manifest",
     sent: "the index's bytes with Docker-Content-Digest of other bytes",
-    rules: () => [{ method: "GET", path: "/manifests/v1", action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: Digest.of("other bytes").toString() } }],
+    rules: () => [
+      {
+        method: "GET",
+        path: "/manifests/v1",
+        action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: Digest.of("other bytes").toString() },
+      },
+    ],
     code: 5,
     message: /digest mismatch/,
   },
   {
     name: "Docker-Content-Digest that is not a digest (sha256:../../x)",
     sent: "Docker-Content-Digest: sha256:../../x on the tagged manifest",
-    rules: () => [{ method: "GET", path: "/manifests/v1", action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: "sha256:../../x" } }],
+    rules: () => [
+      { method: "GET", path: "/manifests/v1", action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: "sha256:../../x" } },
+    ],
     code: 5,
     message: /invalid Docker-Content-Digest/,
   },
@@ -167,14 +187,22 @@ const CASES: LieCase[] = [
   {
     name: "layer body longer than its descriptor",
     sent: "the layer plus 100 bytes, Content-Length matching the longer body",
-    rules: () => [{ method: "GET", path: layer().digest.toString(), action: { kind: "replaceBody", body: (b) => Buffer.concat([b, Buffer.alloc(100, 7)]) } }],
+    rules: () => [
+      {
+        method: "GET",
+        path: layer().digest.toString(),
+        action: { kind: "replaceBody", body: (b) => Buffer.concat([b, Buffer.alloc(100, 7)]) },
+      },
+    ],
     code: 5,
     message: /size/,
   },
   {
     name: "layer body shorter than its descriptor",
     sent: "the layer minus its last 100 bytes, Content-Length matching the shorter body",
-    rules: () => [{ method: "GET", path: layer().digest.toString(), action: { kind: "replaceBody", body: (b) => b.subarray(0, b.length - 100) } }],
+    rules: () => [
+      { method: "GET", path: layer().digest.toString(), action: { kind: "replaceBody", body: (b) => b.subarray(0, b.length - 100) } },
+    ],
     code: 5,
     message: /size/,
   },
@@ -195,14 +223,22 @@ const CASES: LieCase[] = [
   {
     name: "Content-Type says image manifest, the document is an index",
     sent: "the index with Content-Type: application/vnd.oci.image.manifest.v1+json",
-    rules: () => [{ method: "GET", path: "/manifests/v1", action: { kind: "replaceHeader", name: "Content-Type", value: MediaType.OciManifest } }],
+    rules: () => [
+      { method: "GET", path: "/manifests/v1", action: { kind: "replaceHeader", name: "Content-Type", value: MediaType.OciManifest } },
+    ],
     code: 5,
     message: /media ?type|mediaType|manifest/i,
   },
   {
     name: "Content-Type says Docker manifest list, the document says OCI index",
     sent: "the OCI index with Content-Type: application/vnd.docker.distribution.manifest.list.v2+json",
-    rules: () => [{ method: "GET", path: "/manifests/v1", action: { kind: "replaceHeader", name: "Content-Type", value: MediaType.DockerManifestList } }],
+    rules: () => [
+      {
+        method: "GET",
+        path: "/manifests/v1",
+        action: { kind: "replaceHeader", name: "Content-Type", value: MediaType.DockerManifestList },
+      },
+    ],
     code: 5,
     message: /media ?type|mediaType/i,
   },
@@ -228,7 +264,11 @@ const CASES: LieCase[] = [
       {
         method: "GET",
         path: `/manifests/${w.img.images[0]!.manifest.digest}`,
-        action: { kind: "replaceBody", body: () => w.img.manifest.bytes, headers: () => ({ "docker-content-digest": w.img.images[0]!.manifest.digest.toString(), "content-type": MediaType.OciIndex }) },
+        action: {
+          kind: "replaceBody",
+          body: () => w.img.manifest.bytes,
+          headers: () => ({ "docker-content-digest": w.img.images[0]!.manifest.digest.toString(), "content-type": MediaType.OciIndex }),
+        },
       },
     ],
     code: 5,
@@ -273,7 +313,13 @@ const CASES: LieCase[] = [
     sent: "Docker-Content-Digest of other bytes on the PUT of a child manifest",
     side: "dst",
     dest: "registry",
-    rules: () => [{ method: "PUT", path: "/manifests/sha256:", action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: Digest.of("other bytes").toString() } }],
+    rules: () => [
+      {
+        method: "PUT",
+        path: "/manifests/sha256:",
+        action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: Digest.of("other bytes").toString() },
+      },
+    ],
     code: 5,
     message: /stored .* as sha256:/,
   },
@@ -282,7 +328,13 @@ const CASES: LieCase[] = [
     sent: "Docker-Content-Digest of other bytes on every blob upload PUT",
     side: "dst",
     dest: "registry",
-    rules: () => [{ method: "PUT", path: "/blobs/uploads/", action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: Digest.of("other bytes").toString() } }],
+    rules: () => [
+      {
+        method: "PUT",
+        path: "/blobs/uploads/",
+        action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: Digest.of("other bytes").toString() },
+      },
+    ],
     code: 5,
     message: /stored .* as sha256:/,
   },
@@ -346,7 +398,11 @@ async function assertNothingWritten(dst: { dir?: string; repo?: string }, lie?: 
     assert.deepEqual(st.refs, {}, "no entry in the destination layout's index.json");
     await assertBlobsIntact(dst.dir);
     if (lie) assert.ok(!st.blobs.includes(lie.toString()), "the lie's bytes were not stored as a blob");
-    assert.deepEqual(st.extras.filter((e) => e.startsWith(".dray-tmp")), [], "no temporary file left");
+    assert.deepEqual(
+      st.extras.filter((e) => e.startsWith(".dray-tmp")),
+      [],
+      "no temporary file left",
+    );
     return st.exists ? `layout has no entry (${st.blobs.length} verified blobs, unreferenced)` : "no layout created";
   }
   assert.deepEqual(await registryTags(w.dst, dst.repo!), [], "no tag in the destination registry");
@@ -395,7 +451,11 @@ async function pushDeep(reg: RegistryHandle, depth: number): Promise<Digest> {
     await client.putManifest("src/deep", base.manifest.digest.toString(), base.manifest.mediaType, base.manifest.bytes);
     let child = { mediaType: base.manifest.mediaType, digest: base.manifest.digest, size: base.manifest.bytes.length };
     for (let i = 0; i < depth; i++) {
-      const bytes = OCI_JSON({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ mediaType: child.mediaType, digest: child.digest.toString(), size: child.size }] });
+      const bytes = OCI_JSON({
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: [{ mediaType: child.mediaType, digest: child.digest.toString(), size: child.size }],
+      });
       const digest = Digest.of(bytes);
       const ref = i === depth - 1 ? "v1" : digest.toString();
       await client.putManifest("src/deep", ref, MediaType.OciIndex, bytes);
@@ -439,7 +499,8 @@ describe("lies from a registry are refused before anything is written", () => {
   });
 
   for (const c of CASES) caseIt("lie", c.name, c.sent, () => runLie(c));
-  for (const g of GARBAGE) caseIt("lie", `token endpoint returns ${g.name}`, `a token-mode registry whose realm answers 200 with ${g.name}`, () => runGarbage(g));
+  for (const g of GARBAGE)
+    caseIt("lie", `token endpoint returns ${g.name}`, `a token-mode registry whose realm answers 200 with ${g.name}`, () => runGarbage(g));
 
   it("no password, Basic header or token appears in any output of these runs", () => {
     addSecret(w.tokenReg.password);

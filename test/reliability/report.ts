@@ -82,11 +82,15 @@ export function render(rows: CaseRow[]): string {
   out.push(`- **Faults survived: ${fs}/${ft}** (the fault clears and the copy completes, skopeo reads every digest)`);
   out.push(`- **Faults that never clear, failing cleanly: ${fn}/${fnt}** (one error line, exit 1, no tag written)`);
   out.push(`- **Lies refused: ${ls}/${lt}**`);
-  out.push(`- **Credential checks passed: ${cs}/${ct}** (plus a scan of every run's output for passwords, Basic values and tokens in each test file)`);
+  out.push(
+    `- **Credential checks passed: ${cs}/${ct}** (plus a scan of every run's output for passwords, Basic values and tokens in each test file)`,
+  );
   out.push(`- **Hostile inputs refused: ${hs}/${ht}**`);
   out.push(`- **Interruptions clean: ${is}/${it}**`);
   out.push(`- **Concurrency: ${ks}/${kt}**`);
-  out.push(`- **Fuzz runs: ${fuzz.runs}** over ${fuzz.properties} fast-check properties (test/fuzz/parsers.test.ts, test/auth/challenge.test.ts; FC_RUNS=${process.env.FC_RUNS ?? 500})`);
+  out.push(
+    `- **Fuzz runs: ${fuzz.runs}** over ${fuzz.properties} fast-check properties (test/fuzz/parsers.test.ts, test/auth/challenge.test.ts; FC_RUNS=${process.env.FC_RUNS ?? 500})`,
+  );
   out.push("");
   for (const { group, title } of GROUPS) {
     const mine = rows.filter((r) => r.group === group);

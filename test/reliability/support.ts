@@ -113,7 +113,10 @@ const FROM_SOURCE = import.meta.url.endsWith(".ts");
 export function start(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): RunningDray {
   const entry = join(ENTRY_DIR, FROM_SOURCE ? "dray-entry.ts" : "dray-entry.js");
   const nodeArgs = FROM_SOURCE ? ["--import", "tsx", entry, ...args] : [entry, ...args];
-  const child = spawn(process.execPath, nodeArgs, { env: { ...process.env, NO_COLOR: "1", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, nodeArgs, {
+    env: { ...process.env, NO_COLOR: "1", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout!.on("data", (c: Buffer) => out.push(c));
@@ -123,7 +126,13 @@ export function start(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): R
     child.on("close", (code, signal) => {
       clearTimeout(killer);
       const stdoutBytes = Buffer.concat(out);
-      const r = { code: code ?? 128, signal, stdout: stdoutBytes.toString("utf8"), stdoutBytes, stderr: Buffer.concat(err).toString("utf8") };
+      const r = {
+        code: code ?? 128,
+        signal,
+        stdout: stdoutBytes.toString("utf8"),
+        stdoutBytes,
+        stderr: Buffer.concat(err).toString("utf8"),
+      };
       outputs.push({ args, stdout: r.stdout, stderr: r.stderr });
       resolve(r);
     }),
@@ -182,7 +191,10 @@ export async function snapshotTree(dir: string): Promise<Record<string, string>>
       else if (st.isDirectory()) {
         out[r] = "dir";
         await walk(r);
-      } else out[r] = `file:${createHash("sha256").update(await readFile(full)).digest("hex")}`;
+      } else
+        out[r] = `file:${createHash("sha256")
+          .update(await readFile(full))
+          .digest("hex")}`;
     }
   }
   await walk("");
@@ -205,12 +217,15 @@ export async function layoutState(dir: string): Promise<LayoutState> {
   if (!existsSync(dir)) return { exists: false, refs: {}, blobs: [], extras: [] };
   const refs: Record<string, string> = {};
   if (existsSync(join(dir, "index.json"))) {
-    const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as { manifests?: Array<{ digest: string; annotations?: Record<string, string> }> };
+    const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as {
+      manifests?: Array<{ digest: string; annotations?: Record<string, string> }>;
+    };
     for (const m of index.manifests ?? []) refs[m.annotations?.[REF_NAME] ?? ""] = m.digest;
   }
   const blobs: string[] = [];
   if (existsSync(join(dir, "blobs"))) {
-    for (const alg of await readdir(join(dir, "blobs"))) for (const hex of await readdir(join(dir, "blobs", alg))) blobs.push(`${alg}:${hex}`);
+    for (const alg of await readdir(join(dir, "blobs")))
+      for (const hex of await readdir(join(dir, "blobs", alg))) blobs.push(`${alg}:${hex}`);
   }
   const extras = (await readdir(dir)).filter((n) => n !== "oci-layout" && n !== "index.json" && n !== "blobs");
   return { exists: true, refs, blobs: blobs.sort(), extras };

@@ -24,7 +24,8 @@ export async function assertHolds(loc: string, built: Built, creds?: string): Pr
   const out = join(makeTempDir("dray-rel-verify-"), "copy");
   assertSkopeoOk(await skopeoCopy(loc, `oci:${out}:x`, ["--all", "--preserve-digests"], creds === undefined ? {} : { srcCreds: creds }));
   const blobs = await assertBlobsIntact(out);
-  for (const m of manifestsOf(built)) assert.deepEqual(await readFile(join(out, m.digest.blobPath)), m.bytes, `manifest ${m.digest} read back by skopeo`);
+  for (const m of manifestsOf(built))
+    assert.deepEqual(await readFile(join(out, m.digest.blobPath)), m.bytes, `manifest ${m.digest} read back by skopeo`);
   const manifests = manifestsOf(built).length;
   return `skopeo reads ${manifests} manifest${manifests === 1 ? "" : "s"} byte-identical and ${blobs} blobs with matching digests`;
 }

@@ -57,7 +57,12 @@ describe("dray sync: a whole mirror in one oci-archive", () => {
     await pushImage(regB, "team/app", "extra", extra);
   });
 
-  const env = (): NodeJS.ProcessEnv => ({ HOME: home, DOCKER_CONFIG: join(home, ".docker"), XDG_CONFIG_HOME: join(home, ".config"), XDG_RUNTIME_DIR: join(home, "run") });
+  const env = (): NodeJS.ProcessEnv => ({
+    HOME: home,
+    DOCKER_CONFIG: join(home, ".docker"),
+    XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_RUNTIME_DIR: join(home, "run"),
+  });
   const run = (args: string[]): Promise<DrayResult> => dray(["sync", ...args], { env: env() });
 
   it("writes every image of every repository as REPO:TAG, referrers included; skopeo reads it", async () => {
@@ -68,7 +73,17 @@ describe("dray sync: a whole mirror in one oci-archive", () => {
     const ls = await dray(["ls", `oci-archive:${file}`], { env: env() });
     assert.equal(ls.code, 0, ls.stderr);
     const names = ls.stdout.trim().split("\n").sort();
-    assert.deepEqual(names, ["team/app:1.0", "team/app:1.1", `team/signed:sha256-${signed.hex}`, `team/signed:sha256-${signed.hex}.sig`, "team/signed:v1", "team/web:latest"].sort());
+    assert.deepEqual(
+      names,
+      [
+        "team/app:1.0",
+        "team/app:1.1",
+        `team/signed:sha256-${signed.hex}`,
+        `team/signed:sha256-${signed.hex}.sig`,
+        "team/signed:v1",
+        "team/web:latest",
+      ].sort(),
+    );
     assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:team/app:1.1`), app.get("1.1")!.manifest.bytes);
     assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:team/web:latest`), web.manifest.bytes);
     assert.ok(tarNames(file).includes(signed.sig.manifest.digest.blobPath), "the signature manifest is in the archive by digest");
@@ -76,7 +91,9 @@ describe("dray sync: a whole mirror in one oci-archive", () => {
     const one = await dray(["copy", `oci-archive:${file}:team/app:1.0`, `oci:${join(dir, "one")}:1.0`], { env: env() });
     assert.equal(one.code, 0, one.stderr);
     assert.deepEqual(await skopeoInspectRaw(`oci:${join(dir, "one")}:1.0`), app.get("1.0")!.manifest.bytes);
-    process.stderr.write(`# sync ${regA.host} oci-archive:FILE: ${r.stderr.split("\n").find((l) => l.startsWith("Synced"))}; names: ${names.join(" ")}\n`);
+    process.stderr.write(
+      `# sync ${regA.host} oci-archive:FILE: ${r.stderr.split("\n").find((l) => l.startsWith("Synced"))}; names: ${names.join(" ")}\n`,
+    );
   });
 
   it("a second sync adds to the archive; the first one's images stay", async () => {
@@ -94,7 +111,12 @@ describe("dray sync: a whole mirror in one oci-archive", () => {
     assert.deepEqual(s.images, { copied: 5, upToDate: 0, failed: 0, planned: 0 });
     assert.deepEqual(await listTags(regC, "restored/team/app"), ["1.0", "1.1", "extra"]);
     assert.deepEqual(await listTags(regC, "restored/team/signed"), [`sha256-${signed.hex}`, `sha256-${signed.hex}.sig`, "v1"]);
-    for (const [repo, tag] of [["team/app", "1.0"], ["team/web", "latest"], ["team/signed", "v1"], ["team/signed", `sha256-${signed.hex}`]] as const) {
+    for (const [repo, tag] of [
+      ["team/app", "1.0"],
+      ["team/web", "latest"],
+      ["team/signed", "v1"],
+      ["team/signed", `sha256-${signed.hex}`],
+    ] as const) {
       assert.deepEqual(await fetchManifest(regC, `restored/${repo}`, tag), await fetchManifest(regA, repo, tag), `${repo}:${tag}`);
     }
     assert.deepEqual(await fetchManifest(regC, "restored/team/signed", signed.sig.manifest.digest.toString()), signed.sig.manifest.bytes);

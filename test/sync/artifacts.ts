@@ -34,7 +34,10 @@ function raw(doc: Record<string, unknown>, mediaType: string): RawManifest {
 /** An OCI 1.1 artifact referring to `subject`: empty config, one payload layer, artifactType, subject. */
 export function buildArtifact(subject: RawManifest, artifactType: string, seed: string): BuiltArtifact {
   const config = blob(Buffer.from("{}"), MediaType.OciEmpty);
-  const payload = blob(Buffer.concat([Buffer.from(`${seed}:`), seededBytes(seed, 512)]), artifactType === SBOM_TYPE ? "application/spdx+json" : "application/octet-stream");
+  const payload = blob(
+    Buffer.concat([Buffer.from(`${seed}:`), seededBytes(seed, 512)]),
+    artifactType === SBOM_TYPE ? "application/spdx+json" : "application/octet-stream",
+  );
   const doc = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
@@ -53,7 +56,10 @@ export function buildReferrersIndex(artifacts: BuiltArtifact[]): RawManifest {
     {
       schemaVersion: 2,
       mediaType: MediaType.OciIndex,
-      manifests: artifacts.map((a) => ({ ...desc({ mediaType: a.manifest.mediaType, digest: a.manifest.digest, size: a.manifest.bytes.length }), artifactType: a.artifactType })),
+      manifests: artifacts.map((a) => ({
+        ...desc({ mediaType: a.manifest.mediaType, digest: a.manifest.digest, size: a.manifest.bytes.length }),
+        artifactType: a.artifactType,
+      })),
     },
     MediaType.OciIndex,
   );
@@ -62,17 +68,35 @@ export function buildReferrersIndex(artifacts: BuiltArtifact[]): RawManifest {
 /** A cosign simple-signing signature manifest for `subject` (no `subject` field: the tag names it). */
 export function buildCosignSignature(subject: RawManifest, seed: string): BuiltArtifact {
   const payload = blob(
-    Buffer.from(JSON.stringify({ critical: { identity: { "docker-reference": "example" }, image: { "docker-manifest-digest": subject.digest.toString() }, type: "cosign container image signature" }, optional: null })),
+    Buffer.from(
+      JSON.stringify({
+        critical: {
+          identity: { "docker-reference": "example" },
+          image: { "docker-manifest-digest": subject.digest.toString() },
+          type: "cosign container image signature",
+        },
+        optional: null,
+      }),
+    ),
     "application/vnd.dev.cosign.simplesigning.v1+json",
   );
-  const config = blob(Buffer.from(JSON.stringify({ architecture: "", os: "", config: {}, rootfs: { type: "layers", diff_ids: [payload.digest.toString()] } })), MediaType.OciConfig);
+  const config = blob(
+    Buffer.from(
+      JSON.stringify({ architecture: "", os: "", config: {}, rootfs: { type: "layers", diff_ids: [payload.digest.toString()] } }),
+    ),
+    MediaType.OciConfig,
+  );
   const doc = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
     config: desc(config),
     layers: [{ ...desc(payload), annotations: { "dev.cosignproject.cosign/signature": seededBytes(seed, 48).toString("base64") } }],
   };
-  return { manifest: raw(doc, MediaType.OciManifest), blobs: [config, payload], artifactType: "application/vnd.dev.cosign.simplesigning.v1+json" };
+  return {
+    manifest: raw(doc, MediaType.OciManifest),
+    blobs: [config, payload],
+    artifactType: "application/vnd.dev.cosign.simplesigning.v1+json",
+  };
 }
 
 /** Pushes an artifact's blobs and its manifest (by digest, or under `tag`). */
@@ -99,7 +123,12 @@ export async function putManifest(target: RegistryTarget, repo: string, ref: str
 export async function fetchManifest(target: RegistryTarget, repo: string, ref: string): Promise<Buffer | undefined> {
   const client = new TestRegistryClient(target);
   try {
-    const res = await client.getManifest(repo, ref, [MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManifest, MediaType.DockerManifestList]);
+    const res = await client.getManifest(repo, ref, [
+      MediaType.OciManifest,
+      MediaType.OciIndex,
+      MediaType.DockerManifest,
+      MediaType.DockerManifestList,
+    ]);
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw new Error(`GET ${repo}:${ref}: ${res.status}`);
     return res.body;

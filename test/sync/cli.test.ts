@@ -21,7 +21,17 @@ import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { dray } from "../cli/run.js";
 import { isolateCredentials } from "../transport/registry/support.js";
-import { SIGNATURE_TYPE, buildArtifact, buildCosignSignature, buildReferrersIndex, fetchManifest, listTags, pushArtifact, putManifest, type BuiltArtifact } from "./artifacts.js";
+import {
+  SIGNATURE_TYPE,
+  buildArtifact,
+  buildCosignSignature,
+  buildReferrersIndex,
+  fetchManifest,
+  listTags,
+  pushArtifact,
+  putManifest,
+  type BuiltArtifact,
+} from "./artifacts.js";
 
 function since(p: FaultProxy, from: number, method: string, path?: RegExp): number {
   return p.log.slice(from).filter((e) => e.method === method && (path === undefined || path.test(e.path))).length;
@@ -90,7 +100,12 @@ describe("dray sync (command line)", () => {
     );
   });
 
-  const env = (): NodeJS.ProcessEnv => ({ HOME: home, DOCKER_CONFIG: join(home, ".docker"), XDG_CONFIG_HOME: join(home, ".config"), XDG_RUNTIME_DIR: join(home, "run") });
+  const env = (): NodeJS.ProcessEnv => ({
+    HOME: home,
+    DOCKER_CONFIG: join(home, ".docker"),
+    XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_RUNTIME_DIR: join(home, "run"),
+  });
 
   it("first run copies what the filters take, with the referrers; second run finds nothing to do", async () => {
     let fromA = a.log.length;
@@ -103,8 +118,16 @@ describe("dray sync (command line)", () => {
     assert.deepEqual(s1.Referrers, { Copied: 2, UpToDate: 0, Failed: 0, Planned: 0 });
     assert.match(r1.stderr, /^copied {6}docker:\/\/.*team\/app:1\.3\.0 -> docker:\/\/.*mirror\/team\/app:1\.3\.0 sha256:/m);
     assert.match(r1.stderr, /^copied {6}referrer sha256-[0-9a-f]{64}\.sig of sha256:/m);
-    assert.match(r1.stderr, /Synced 3 repositories in [\d.]+ s: images 5 copied, 0 up to date, 0 failed; referrers 2 copied, 0 up to date, 0 failed; blobs \d+ copied/);
-    process.stderr.write(`# CLI first sync: ${r1.stderr.split("\n").filter((l) => l.startsWith("Synced")).join("")}; source ${byMethod(a, fromA)}; destination ${byMethod(b, fromB)}\n`);
+    assert.match(
+      r1.stderr,
+      /Synced 3 repositories in [\d.]+ s: images 5 copied, 0 up to date, 0 failed; referrers 2 copied, 0 up to date, 0 failed; blobs \d+ copied/,
+    );
+    process.stderr.write(
+      `# CLI first sync: ${r1.stderr
+        .split("\n")
+        .filter((l) => l.startsWith("Synced"))
+        .join("")}; source ${byMethod(a, fromA)}; destination ${byMethod(b, fromB)}\n`,
+    );
     const h = app.get("1.3.0")!.manifest.digest.hex;
     assert.deepEqual(await listTags(regB, "mirror/team/app"), ["1.2.0", "1.3.0", `sha256-${h}`, `sha256-${h}.sig`]);
     // dray ls sees the referrer tags; the referrers index lists the signature by digest.
@@ -126,7 +149,12 @@ describe("dray sync (command line)", () => {
     assert.equal(since(b, fromB, "HEAD"), 7);
     assert.equal(since(a, fromA, "GET", /\/manifests\//) + since(b, fromB, "GET", /\/manifests\//), 0);
     assert.equal(since(b, fromB, "PUT") + since(b, fromB, "POST") + since(b, fromB, "PATCH"), 0);
-    process.stderr.write(`# CLI second sync: ${r2.stderr.split("\n").filter((l) => l.startsWith("Synced")).join("")}; source ${byMethod(a, fromA)}; destination ${byMethod(b, fromB)}\n`);
+    process.stderr.write(
+      `# CLI second sync: ${r2.stderr
+        .split("\n")
+        .filter((l) => l.startsWith("Synced"))
+        .join("")}; source ${byMethod(a, fromA)}; destination ${byMethod(b, fromB)}\n`,
+    );
   });
 
   it("a failing repository is reported, the others land, exit 1", async () => {
@@ -140,7 +168,12 @@ describe("dray sync (command line)", () => {
       assert.deepEqual(await listTags(regB, "partial/team/web"), ["latest"]);
       assert.equal((await listTags(regB, "partial/team/app")).length, 4);
       assert.deepEqual(await listTags(regB, "partial/team/tool"), []);
-      process.stderr.write(`# CLI failing repository: ${r.stderr.split("\n").filter((l) => /FAILED|failed:|incomplete/.test(l)).join(" | ")}\n`);
+      process.stderr.write(
+        `# CLI failing repository: ${r.stderr
+          .split("\n")
+          .filter((l) => /FAILED|failed:|incomplete/.test(l))
+          .join(" | ")}\n`,
+      );
     } finally {
       a.clearRules();
     }

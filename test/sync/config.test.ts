@@ -55,7 +55,10 @@ sync:
     assert.equal(c.rules.length, 3);
     assert.deepEqual(c.rules[0]!.tags, { regex: "^v1\\.", semver: ">=1.2 <2", newest: 2 });
     assert.deepEqual(c.rules[0]!.platforms, [{ os: "linux", architecture: "amd64" }]);
-    assert.deepEqual(c.rules[0]!.destination, { kind: "prefix", location: { transport: "docker", ref: { domain: "mirror.example.com:5000", path: "mirror" } } });
+    assert.deepEqual(c.rules[0]!.destination, {
+      kind: "prefix",
+      location: { transport: "docker", ref: { domain: "mirror.example.com:5000", path: "mirror" } },
+    });
     assert.equal(c.rules[0]!.origin, "sync.yaml:10");
     assert.deepEqual(c.rules[1]!.source, { kind: "registry", domain: "registry.example.com", repositories: ["team/db", "team/cache"] });
     assert.deepEqual(c.rules[1]!.destination, { kind: "prefix", location: { transport: "oci", path: "/mnt/usb" } });
@@ -66,10 +69,19 @@ sync:
   });
 
   it("reads the conversion keys: manifest-format, compress, compress-level", () => {
-    const c = parseSyncConfig("manifest-format: oci\ncompress: zstd\ncompress-level: 9\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n", "sync.yaml");
+    const c = parseSyncConfig(
+      "manifest-format: oci\ncompress: zstd\ncompress-level: 9\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n",
+      "sync.yaml",
+    );
     assert.deepEqual([c.manifestFormat, c.compress, c.compressLevel], ["oci", "zstd", 9]);
-    fails("manifest-format: v2s2\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n", /^sync\.yaml:1:18: manifest-format: expected oci or docker/);
-    fails("compress: lz4\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n", /^sync\.yaml:1:11: compress: expected gzip, zstd or none/);
+    fails(
+      "manifest-format: v2s2\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n",
+      /^sync\.yaml:1:18: manifest-format: expected oci or docker/,
+    );
+    fails(
+      "compress: lz4\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n",
+      /^sync\.yaml:1:11: compress: expected gzip, zstd or none/,
+    );
   });
 
   it("reads the exact-mirror keys: exclude, skip-existing, prune, shard, throttles, oci-archive", () => {
@@ -114,29 +126,65 @@ sync:
       return "accepted";
     };
     assert.equal(bad("shard: 4/3"), 'm.yaml:1:8: shard: invalid shard "4/3": expected K/N with 1 ≤ K ≤ N (e.g. 2/3)');
-    assert.equal(bad("registries:\n  r.example.com: { requests-per-second: 0 }"), "m.yaml:2:41: registries.r.example.com.requests-per-second: expected a number above 0");
+    assert.equal(
+      bad("registries:\n  r.example.com: { requests-per-second: 0 }"),
+      "m.yaml:2:41: registries.r.example.com.requests-per-second: expected a number above 0",
+    );
     assert.equal(bad("prune: yes please"), "m.yaml:1:8: prune: expected true or false");
   });
 
   it("names the line, column and field of each mistake", () => {
-    fails("sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    tags:\n      semver: 'not a range'\n", /^sync\.yaml:5:15: sync\[0\]\.tags\.semver: invalid semver range "not a range"/);
-    fails("sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    tags: { regex: '(' }\n", /^sync\.yaml:4:20: sync\[0\]\.tags\.regex: invalid regular expression/);
+    fails(
+      "sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    tags:\n      semver: 'not a range'\n",
+      /^sync\.yaml:5:15: sync\[0\]\.tags\.semver: invalid semver range "not a range"/,
+    );
+    fails(
+      "sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    tags: { regex: '(' }\n",
+      /^sync\.yaml:4:20: sync\[0\]\.tags\.regex: invalid regular expression/,
+    );
     fails("sync:\n  - source: a.example.com/x\n    destinaton: b.example.com\n", /^sync\.yaml:3:5: sync\[0\]: unknown key "destinaton"/);
     fails("sync:\n  - source: a.example.com/x\n", /^sync\.yaml:2:5: sync\[0\]: missing "destination"/);
-    fails("sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    tags: { newest: 0 }\n", /^sync\.yaml:4:21: sync\[0\]\.tags\.newest: expected an integer ≥ 1/);
+    fails(
+      "sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    tags: { newest: 0 }\n",
+      /^sync\.yaml:4:21: sync\[0\]\.tags\.newest: expected an integer ≥ 1/,
+    );
     fails("sync:\n  - source: a.example.com/X\n    destination: b.example.com\n", /^sync\.yaml:2:13: sync\[0\]\.source: .*lowercase/);
-    fails("sync:\n  - source: a.example.com/x\n    destination: b.example.com/y:tag\n", /^sync\.yaml:3:18: sync\[0\]\.destination: .*without a tag/);
-    fails("sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    platforms: [linux]\n", /^sync\.yaml:4:17: sync\[0\]\.platforms\[0\]: /);
-    fails("registries:\n  a.example.com:\n    username: u\n    password-env: NOPE\nsync: []\n", /^sync\.yaml:4:19: registries\.a\.example\.com\.password-env: environment variable NOPE is not set/);
+    fails(
+      "sync:\n  - source: a.example.com/x\n    destination: b.example.com/y:tag\n",
+      /^sync\.yaml:3:18: sync\[0\]\.destination: .*without a tag/,
+    );
+    fails(
+      "sync:\n  - source: a.example.com/x\n    destination: b.example.com\n    platforms: [linux]\n",
+      /^sync\.yaml:4:17: sync\[0\]\.platforms\[0\]: /,
+    );
+    fails(
+      "registries:\n  a.example.com:\n    username: u\n    password-env: NOPE\nsync: []\n",
+      /^sync\.yaml:4:19: registries\.a\.example\.com\.password-env: environment variable NOPE is not set/,
+    );
     fails("sync: []\n", /^sync\.yaml:1:7: sync: expected a non-empty list/);
     fails("jobs: 2\n", /missing "sync"/);
     fails("sync:\n  - source: [\n", /^sync\.yaml:\d+:\d+: invalid YAML/);
-    fails("sync:\n - source: a.example.com/x\n   destination: b.example.com\n   source: c.example.com/y\n", /^sync\.yaml:\d+:\d+: invalid YAML: Map keys must be unique/);
+    fails(
+      "sync:\n - source: a.example.com/x\n   destination: b.example.com\n   source: c.example.com/y\n",
+      /^sync\.yaml:\d+:\d+: invalid YAML: Map keys must be unique/,
+    );
   });
 });
 
 describe("tag selection", () => {
-  const tags = ["1.0.0", "1.2.0", "v1.3.1", "1.4.0-rc.1", "2.0.0", "3.19", "3.18", "latest", "edge", `sha256-${"a".repeat(64)}`, `sha256-${"a".repeat(64)}.sig`];
+  const tags = [
+    "1.0.0",
+    "1.2.0",
+    "v1.3.1",
+    "1.4.0-rc.1",
+    "2.0.0",
+    "3.19",
+    "3.18",
+    "latest",
+    "edge",
+    `sha256-${"a".repeat(64)}`,
+    `sha256-${"a".repeat(64)}.sig`,
+  ];
 
   it("regex, semver, newest and names combine; referrer tags are never images", () => {
     assert.deepEqual(selectTags(tags).tags, tags.slice(0, 9));
@@ -165,7 +213,10 @@ describe("tag selection", () => {
   });
 
   it("exclude wins over names, regex and newest; newest ranks what is left", () => {
-    assert.deepEqual(selectTags(tags, { exclude: ["-rc", "^v"] }).tags, tags.slice(0, 9).filter((t) => !t.includes("-rc") && !t.startsWith("v")));
+    assert.deepEqual(
+      selectTags(tags, { exclude: ["-rc", "^v"] }).tags,
+      tags.slice(0, 9).filter((t) => !t.includes("-rc") && !t.startsWith("v")),
+    );
     assert.deepEqual(selectTags(tags, { names: ["latest", "gone"], exclude: ["^lat", "^gone$"] }), { tags: [], missing: [] });
     assert.deepEqual(selectTags(tags, { semver: ">=1", newest: 1, exclude: ["^3\\.19$"] }).tags, ["3.18"]);
   });
@@ -179,7 +230,10 @@ describe("tag selection", () => {
     assert.deepEqual(pruneCandidates(dest, src, { semver: ">=1", newest: 1 }, all), ["1.0.0"]);
     assert.deepEqual(pruneCandidates(dest, src, { newest: 1 }, all), ["1.0.0"], "newest never takes a tag that is no version");
     assert.deepEqual(pruneCandidates(dest, src, { names: ["old", "latest"] }, all), ["old"]);
-    assert.deepEqual(pruneCandidates(dest, src, undefined, (t) => t !== "old"), ["1.0.0", "manual-1"]);
+    assert.deepEqual(
+      pruneCandidates(dest, src, undefined, (t) => t !== "old"),
+      ["1.0.0", "manual-1"],
+    );
   });
 
   it("shards: K/N grammar, a stable split that gives every image exactly one shard", () => {
@@ -188,7 +242,10 @@ describe("tag selection", () => {
     const images = Array.from({ length: 300 }, (_, i) => `tag-${i}`);
     const per = [1, 2, 3].map((k) => images.filter((t) => inShard({ index: k, count: 3 }, "team/app", t)));
     assert.deepEqual(per.flat().sort(), [...images].sort(), "each image in exactly one of the three");
-    assert.ok(per.every((p) => p.length > 60), `balanced enough: ${per.map((p) => p.length).join("/")}`);
+    assert.ok(
+      per.every((p) => p.length > 60),
+      `balanced enough: ${per.map((p) => p.length).join("/")}`,
+    );
     // Fixed values: a change to the hash would split a running mirror differently between old and new runners.
     assert.deepEqual([shardOf("team/app", "1.0.0", 3), shardOf("team/app", "latest", 3), shardOf("library/alpine", "3.19", 7)], [2, 3, 7]);
   });

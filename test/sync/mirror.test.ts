@@ -66,7 +66,12 @@ describe("dray sync: exact mirrors", () => {
     await pushImage(regA, "team/prune", "keep", prune.get("keep")!);
   });
 
-  const env = (): NodeJS.ProcessEnv => ({ HOME: home, DOCKER_CONFIG: join(home, ".docker"), XDG_CONFIG_HOME: join(home, ".config"), XDG_RUNTIME_DIR: join(home, "run") });
+  const env = (): NodeJS.ProcessEnv => ({
+    HOME: home,
+    DOCKER_CONFIG: join(home, ".docker"),
+    XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_RUNTIME_DIR: join(home, "run"),
+  });
   const run = (args: string[]): Promise<DrayResult> => dray(["sync", ...args], { env: env() });
 
   it("--exclude (repeatable) and tags.exclude leave out what they match, named tags included", async () => {
@@ -74,11 +79,23 @@ describe("dray sync: exact mirrors", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(summaryOf(r).images, { copied: 3, upToDate: 0, failed: 0, planned: 0 });
     assert.deepEqual(await listTags(regB, "ex/team/app"), ["1.0.0", "1.1.0", "latest"]);
-    assert.deepEqual(await skopeoInspectRaw(`docker://${regB.host}/ex/team/app:1.1.0`, { tlsVerify: false }), app.get("1.1.0")!.manifest.bytes);
+    assert.deepEqual(
+      await skopeoInspectRaw(`docker://${regB.host}/ex/team/app:1.1.0`, { tlsVerify: false }),
+      app.get("1.1.0")!.manifest.bytes,
+    );
     process.stderr.write(`# --exclude: ${r.stderr.split("\n").find((l) => l.startsWith("Synced"))}\n`);
 
     const file = join(dir, "exclude.yaml");
-    await writeFile(file, [`destination: ${b.host}/ex2`, "sync:", `  - source: ${a.host}/team/app`, "    tags: { names: [dev, latest], exclude: ['^dev'] }", ""].join("\n"));
+    await writeFile(
+      file,
+      [
+        `destination: ${b.host}/ex2`,
+        "sync:",
+        `  - source: ${a.host}/team/app`,
+        "    tags: { names: [dev, latest], exclude: ['^dev'] }",
+        "",
+      ].join("\n"),
+    );
     const y = await run([file, "--format", "json"]);
     assert.equal(y.code, 0, y.stderr);
     const s = summaryOf(y);
@@ -104,15 +121,30 @@ describe("dray sync: exact mirrors", () => {
     assert.equal(r.code, 0, r.stderr);
     const s = summaryOf(r);
     assert.deepEqual(s.images, { copied: 1, upToDate: 3, failed: 0, planned: 0 });
-    assert.deepEqual(s.items.filter((i) => i.existing).map((i) => i.tag).sort(), ["s1", "s2", "s3"]);
+    assert.deepEqual(
+      s.items
+        .filter((i) => i.existing)
+        .map((i) => i.tag)
+        .sort(),
+      ["s1", "s2", "s3"],
+    );
     assert.match(r.stderr, /^exists {6}docker:\/\/.*team\/skip:s2 -> docker:\/\/.*se\/team\/skip:s2$/m);
     const sourceLog = a.log.slice(fromA).map((e) => `${e.method} ${e.path}`);
     assert.equal(since(a, fromA, "GET", /\/tags\/list/), 1, sourceLog.join("\n"));
-    assert.deepEqual(sourceLog.filter((l) => /\/manifests\/s[123]\b/.test(l)), [], "no manifest request for a tag the destination has");
+    assert.deepEqual(
+      sourceLog.filter((l) => /\/manifests\/s[123]\b/.test(l)),
+      [],
+      "no manifest request for a tag the destination has",
+    );
     assert.ok(since(a, fromA, "HEAD", /\/manifests\/s4$/) + since(a, fromA, "GET", /\/manifests\/s4$/) >= 1);
     assert.deepEqual(await fetchManifest(regB, "se/team/skip", "s1"), before1, "s1 left alone");
-    assert.deepEqual(await skopeoInspectRaw(`docker://${regB.host}/se/team/skip:s4`, { tlsVerify: false }), await fetchManifest(regA, "team/skip", "s4"));
-    process.stderr.write(`# --skip-existing: ${r.stderr.split("\n").find((l) => l.startsWith("Synced"))}; source requests: ${sourceLog.join(", ")}\n`);
+    assert.deepEqual(
+      await skopeoInspectRaw(`docker://${regB.host}/se/team/skip:s4`, { tlsVerify: false }),
+      await fetchManifest(regA, "team/skip", "s4"),
+    );
+    process.stderr.write(
+      `# --skip-existing: ${r.stderr.split("\n").find((l) => l.startsWith("Synced"))}; source requests: ${sourceLog.join(", ")}\n`,
+    );
   });
 
   it("--prune removes only the tags the source lost, never a digest a kept tag points at; --dry-run lists them", async () => {
@@ -136,11 +168,17 @@ describe("dray sync: exact mirrors", () => {
     assert.deepEqual(s.prune, { pruned: 2, planned: 0, failed: 0 });
     assert.deepEqual(await listTags(regB, "pr/team/prune"), ["keep", "manual-1", "p1", "p2", "p3"]);
     // The shared digest is untouched: keep and p2 still name it, byte for byte.
-    for (const t of ["keep", "p2"]) assert.deepEqual(await skopeoInspectRaw(`docker://${regB.host}/pr/team/prune:${t}`, { tlsVerify: false }), prune.get("keep")!.manifest.bytes);
+    for (const t of ["keep", "p2"])
+      assert.deepEqual(
+        await skopeoInspectRaw(`docker://${regB.host}/pr/team/prune:${t}`, { tlsVerify: false }),
+        prune.get("keep")!.manifest.bytes,
+      );
     assert.deepEqual(await fetchManifest(regB, "pr/team/prune", "manual-1"), old.manifest.bytes);
     assert.match(r.stderr, /^pruned {6}docker:\/\/.*pr\/team\/prune:old-shared sha256:/m);
     assert.match(r.stderr, /tags 2 pruned, 0 left/);
-    process.stderr.write(`# --prune: ${dry.stdout.trim().split("\n").join("; ")}; then ${r.stderr.split("\n").find((l) => l.startsWith("Synced"))}\n`);
+    process.stderr.write(
+      `# --prune: ${dry.stdout.trim().split("\n").join("; ")}; then ${r.stderr.split("\n").find((l) => l.startsWith("Synced"))}\n`,
+    );
   });
 
   it("--prune prunes nothing when the source listing fails or is empty, and says so", async () => {
@@ -170,7 +208,10 @@ describe("dray sync: exact mirrors", () => {
     }
     assert.deepEqual(await listTags(regB, "pr2/team/prune"), tags, "nothing pruned");
     // A registry that refuses the delete: the tag goes back to its image and is reported left in place.
-    const refuse = b.addRule({ method: "DELETE", action: { kind: "status", status: 405, body: '{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}' } });
+    const refuse = b.addRule({
+      method: "DELETE",
+      action: { kind: "status", status: 405, body: '{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}' },
+    });
     try {
       const r = await run([`${a.host}/team/prune`, dst, "--prune"]);
       assert.equal(r.code, 1, r.stderr);
@@ -216,14 +257,25 @@ describe("dray sync: exact mirrors", () => {
     const shardImages = summaries.flatMap(synced).map((d) => d.replace(`${b.host}/sh/`, "~/"));
     assert.equal(new Set(shardImages).size, shardImages.length, "no image taken by two shards");
     assert.deepEqual(shardImages.sort(), fullImages, "the shards together took what one full sync takes");
-    assert.ok(summaries.every((s) => s.items.length > 0 && s.items.length < fullImages.length), `split ${summaries.map((s) => s.items.length).join("/")}`);
+    assert.ok(
+      summaries.every((s) => s.items.length > 0 && s.items.length < fullImages.length),
+      `split ${summaries.map((s) => s.items.length).join("/")}`,
+    );
     // Every repository's tags, referrer tags included, are the same under both prefixes.
     for (const repo of ["team/app", "team/skip", "team/prune", "team/stray", "team/signed"]) {
       assert.deepEqual(await listTags(regB, `sh/${repo}`), await listTags(regB, `full/${repo}`), repo);
     }
     const referrersOf = (s: SyncSummary): number => s.referrers.copied;
-    assert.equal(summaries.map(referrersOf).reduce((x, y) => x + y, 0), referrersOf(summaryOf(full)));
-    assert.deepEqual(await skopeoInspectRaw(`docker://${regB.host}/sh/team/signed:v3`, { tlsVerify: false }), await fetchManifest(regA, "team/signed", "v3"));
-    process.stderr.write(`# --shard: ${shards.map((r) => r.stderr.split("\n").find((l) => l.startsWith("Synced"))).join(" | ")} | full: ${full.stderr.split("\n").find((l) => l.startsWith("Synced"))}\n`);
+    assert.equal(
+      summaries.map(referrersOf).reduce((x, y) => x + y, 0),
+      referrersOf(summaryOf(full)),
+    );
+    assert.deepEqual(
+      await skopeoInspectRaw(`docker://${regB.host}/sh/team/signed:v3`, { tlsVerify: false }),
+      await fetchManifest(regA, "team/signed", "v3"),
+    );
+    process.stderr.write(
+      `# --shard: ${shards.map((r) => r.stderr.split("\n").find((l) => l.startsWith("Synced"))).join(" | ")} | full: ${full.stderr.split("\n").find((l) => l.startsWith("Synced"))}\n`,
+    );
   });
 });

@@ -19,7 +19,18 @@ import { requireTool, startRegistry, type RegistryHandle } from "../helpers/regi
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { isolateCredentials } from "../transport/registry/support.js";
-import { SBOM_TYPE, SIGNATURE_TYPE, buildArtifact, buildReferrersIndex, fetchManifest, listTags, pushArtifact, putManifest, pushSignedImage, type BuiltArtifact } from "./artifacts.js";
+import {
+  SBOM_TYPE,
+  SIGNATURE_TYPE,
+  buildArtifact,
+  buildReferrersIndex,
+  fetchManifest,
+  listTags,
+  pushArtifact,
+  putManifest,
+  pushSignedImage,
+  type BuiltArtifact,
+} from "./artifacts.js";
 
 describe("copyReferrersOf", () => {
   let regA: RegistryHandle;
@@ -42,21 +53,31 @@ describe("copyReferrersOf", () => {
     const src = `${regA.host}/app:1.0`;
     const dst = `${regB.host}/copy/app:1.0`;
     const c = await copy(src, dst);
-    const first = await copyReferrersOf({ transport: "docker", ref: { domain: regA.host, path: "app", tag: "1.0" } }, { transport: "docker", ref: { domain: regB.host, path: "copy/app" } }, [img.manifest.digest]);
+    const first = await copyReferrersOf(
+      { transport: "docker", ref: { domain: regA.host, path: "app", tag: "1.0" } },
+      { transport: "docker", ref: { domain: regB.host, path: "copy/app" } },
+      [img.manifest.digest],
+    );
     assert.equal(c.digest, img.manifest.digest.toString());
     assert.equal(first.failed, 0, JSON.stringify(first.items));
     assert.equal(first.copied, 2);
     assert.deepEqual(await fetchManifest(regB, "copy/app", sig.manifest.digest.toString()), sig.manifest.bytes);
     assert.deepEqual(await fetchManifest(regB, "copy/app", `sha256-${hex}`), index.bytes);
     assert.deepEqual(await fetchManifest(regB, "copy/app", `sha256-${hex}.sig`), cosign.manifest.bytes);
-    const again = await copyReferrersOf({ transport: "docker", ref: { domain: regA.host, path: "app" } }, { transport: "docker", ref: { domain: regB.host, path: "copy/app" } }, [img.manifest.digest]);
+    const again = await copyReferrersOf(
+      { transport: "docker", ref: { domain: regA.host, path: "app" } },
+      { transport: "docker", ref: { domain: regB.host, path: "copy/app" } },
+      [img.manifest.digest],
+    );
     assert.deepEqual([again.copied, again.upToDate, again.failed], [0, 1, 0]);
   });
 
   it("registry to an OCI layout: the tag schema as ref.names, readable by skopeo", async () => {
     const dir = join(makeTempDir("dray-ref-layout-"), "app");
     await copy(`${regA.host}/app:1.0`, `oci:${dir}:1.0`);
-    const r = await copyReferrersOf({ transport: "docker", ref: { domain: regA.host, path: "app" } }, { transport: "oci", path: dir }, [img.manifest.digest]);
+    const r = await copyReferrersOf({ transport: "docker", ref: { domain: regA.host, path: "app" } }, { transport: "oci", path: dir }, [
+      img.manifest.digest,
+    ]);
     assert.equal(r.failed, 0, JSON.stringify(r.items));
     assert.equal(r.copied, 2);
     assert.deepEqual(await skopeoInspectRaw(`oci:${dir}:sha256-${hex}`), index.bytes);
@@ -69,7 +90,11 @@ describe("copyReferrersOf", () => {
     await pushImage(regB, "merge/app", "1.0", img);
     await pushArtifact(regB, "merge/app", other);
     await putManifest(regB, "merge/app", `sha256-${hex}`, buildReferrersIndex([other]));
-    const r = await copyReferrersOf({ transport: "docker", ref: { domain: regA.host, path: "app" } }, { transport: "docker", ref: { domain: regB.host, path: "merge/app" } }, [img.manifest.digest]);
+    const r = await copyReferrersOf(
+      { transport: "docker", ref: { domain: regA.host, path: "app" } },
+      { transport: "docker", ref: { domain: regB.host, path: "merge/app" } },
+      [img.manifest.digest],
+    );
     assert.equal(r.failed, 0, JSON.stringify(r.items));
     const merged = await fetchManifest(regB, "merge/app", `sha256-${hex}`);
     const parsed = parseManifest(merged!, undefined, "merged");
@@ -81,7 +106,14 @@ describe("copyReferrersOf", () => {
 
   it("the copy command's --referrers step: one line a referrer and a total; an archive destination is refused", async () => {
     const lines: string[] = [];
-    const ctx: CliContext = { stdout: new PassThrough(), stderr: new PassThrough(), signal: new AbortController().signal, color: false, debug: false, message: (l) => lines.push(l) };
+    const ctx: CliContext = {
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      signal: new AbortController().signal,
+      color: false,
+      debug: false,
+      message: (l) => lines.push(l),
+    };
     const src = parseLocation(`${regA.host}/app:1.0`);
     const dst = parseLocation(`${regB.host}/cli/app:1.0`);
     await copy(src, dst);
@@ -91,6 +123,16 @@ describe("copyReferrersOf", () => {
     assert.ok(lines.includes(`referrer sha256-${hex}.sig: copied`), lines.join("\n"));
     assert.match(lines.at(-1)!, /^Referrers: 2 copied, 0 up to date, 0 failed \(.*\) in [\d.]+ s$/);
     // A destination that cannot hold referrers as tags: an archive is refused before anything moves.
-    await assert.rejects(copyReferrersAfterCopy(ctx, src, parseLocation(`oci-archive:${join(makeTempDir("dray-ref-x-"), "a.tar")}`), [img.manifest.digest.toString()], {}, true), { code: "E_UNSUPPORTED" });
+    await assert.rejects(
+      copyReferrersAfterCopy(
+        ctx,
+        src,
+        parseLocation(`oci-archive:${join(makeTempDir("dray-ref-x-"), "a.tar")}`),
+        [img.manifest.digest.toString()],
+        {},
+        true,
+      ),
+      { code: "E_UNSUPPORTED" },
+    );
   });
 });

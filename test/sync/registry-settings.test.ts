@@ -21,7 +21,9 @@ describe("sync(): per-registry settings of a sync file", () => {
   });
 
   function config(withCreds: boolean): ReturnType<typeof parseSyncConfig> {
-    const creds = withCreds ? `\nregistries:\n  ${locked.host}:\n    username: ${locked.username}\n    password-env: LOCKED_PASSWORD\n` : "";
+    const creds = withCreds
+      ? `\nregistries:\n  ${locked.host}:\n    username: ${locked.username}\n    password-env: LOCKED_PASSWORD\n`
+      : "";
     const yaml = `version: 1\nsync:\n  - source: ${plain.host}/lib/app\n    destination: ${locked.host}/mirror/app\n${creds}`;
     return parseSyncConfig(yaml, "sync.yaml", { env: { LOCKED_PASSWORD: locked.password! } });
   }

@@ -60,7 +60,8 @@ describe("sync between registries", () => {
     // One base layer in every repository: it must reach the destination registry once.
     const base = await buildLayer([{ path: "base/os-release", content: seededBytes("base", 150_000) }]);
     for (const t of ["1.0.0", "1.2.0", "1.3.0", "2.0.0", "latest"]) app.set(t, await buildImage({ seed: `app-${t}`, baseLayers: [base] }));
-    for (const t of ["v1.0", "v1.1", "v2.0-rc1", "dev"]) tool.set(t, await buildImage({ seed: `tool-${t}`, baseLayers: [base], format: "docker" }));
+    for (const t of ["v1.0", "v1.1", "v2.0-rc1", "dev"])
+      tool.set(t, await buildImage({ seed: `tool-${t}`, baseLayers: [base], format: "docker" }));
     web319 = await buildIndex({ seed: "web-3.19", platforms: ["linux/amd64", "linux/arm64/v8"], baseLayers: [base] });
     const web318 = await buildImage({ seed: "web-3.18", baseLayers: [base] });
     for (const [t, img] of app) await pushImage(regA, "team/app", t, img);
@@ -101,7 +102,10 @@ describe("sync between registries", () => {
     assert.deepEqual(await listTags(regB, "mirror/team/tool"), ["v1.0", "v1.1"]);
     assert.deepEqual(await listTags(regB, "mirror/team/web"), ["3.19"]);
     const h = app.get("1.3.0")!.manifest.digest.hex;
-    assert.deepEqual(await listTags(regB, "mirror/team/app"), ["1.2.0", "1.3.0", `sha256-${h}`, `sha256-${h}.sig`, `sha256-${sbom.manifest.digest.hex}`].sort());
+    assert.deepEqual(
+      await listTags(regB, "mirror/team/app"),
+      ["1.2.0", "1.3.0", `sha256-${h}`, `sha256-${h}.sig`, `sha256-${sbom.manifest.digest.hex}`].sort(),
+    );
     for (const [repo, t, m] of [
       ["team/app", "1.3.0", app.get("1.3.0")!.manifest],
       ["team/tool", "v1.1", tool.get("v1.1")!.manifest],
@@ -110,15 +114,22 @@ describe("sync between registries", () => {
       assert.deepEqual(await fetchManifest(regB, `mirror/${repo}`, t), m.bytes, `${repo}:${t}`);
     }
     // The referrers arrive under their own digests, the tag schema's index byte for byte.
-    for (const art of [sig, sbom, sbomSig, cosign]) assert.deepEqual(await fetchManifest(regB, "mirror/team/app", art.manifest.digest.toString()), art.manifest.bytes);
+    for (const art of [sig, sbom, sbomSig, cosign])
+      assert.deepEqual(await fetchManifest(regB, "mirror/team/app", art.manifest.digest.toString()), art.manifest.bytes);
     assert.deepEqual(await fetchManifest(regB, "mirror/team/app", `sha256-${h}`), appIndex.bytes);
-    assert.equal(await fetchManifest(regB, "mirror/team/app", strayCosign.manifest.digest.toString()), undefined, "a signature of an image not taken stays behind");
+    assert.equal(
+      await fetchManifest(regB, "mirror/team/app", strayCosign.manifest.digest.toString()),
+      undefined,
+      "a signature of an image not taken stays behind",
+    );
     // The base layer went up once; the other repositories mounted it.
     const baseUploads = countSince(b, fromB, "PUT", /\/blobs\/uploads\/.*digest=sha256(%3A|:)/).valueOf();
     assert.ok(first.blobs.mounted >= 2, `mounted ${first.blobs.mounted}`);
     assert.ok(countSince(b, fromB, "POST", /mount=/) >= 2);
     assert.ok(baseUploads > 0);
-    const basePuts = b.log.slice(fromB).filter((e) => e.method === "PUT" && e.path.includes(app.get("1.3.0")!.layers[0]!.digest.hex)).length;
+    const basePuts = b.log
+      .slice(fromB)
+      .filter((e) => e.method === "PUT" && e.path.includes(app.get("1.3.0")!.layers[0]!.digest.hex)).length;
     assert.equal(basePuts, 1, "the shared base layer is uploaded once");
     // The source was asked once per registry whether it has the referrers API (distribution 2.8: 404).
     assert.equal(countSince(a, fromA, "GET", /\/referrers\//), 1);
@@ -156,7 +167,11 @@ describe("sync between registries", () => {
     assert.equal(third.images.upToDate, 5);
     const copied = third.referrerItems.filter((r) => r.outcome === "copied").map((r) => r.digest);
     assert.ok(copied.includes(late.manifest.digest.toString()));
-    assert.deepEqual(await fetchManifest(regB, "mirror/team/app", `sha256-${subject.digest.hex}`), extended.bytes, "same set as the source: the source's bytes");
+    assert.deepEqual(
+      await fetchManifest(regB, "mirror/team/app", `sha256-${subject.digest.hex}`),
+      extended.bytes,
+      "same set as the source: the source's bytes",
+    );
   });
 
   it("one repository failing (500 for every request) is reported while the others land", async () => {
@@ -179,10 +194,16 @@ describe("sync between registries", () => {
   });
 
   it("--fail-fast stops at the first failure", async () => {
-    const summary = await sync([rule(`${a.host}/team/missing`, `${b.host}/ff`), ...rules.map((r) => ({ ...r, destination: parseSyncTarget(`${b.host}/ff`, false) }))], {
-      jobs: 1,
-      failFast: true,
-    });
+    const summary = await sync(
+      [
+        rule(`${a.host}/team/missing`, `${b.host}/ff`),
+        ...rules.map((r) => ({ ...r, destination: parseSyncTarget(`${b.host}/ff`, false) })),
+      ],
+      {
+        jobs: 1,
+        failFast: true,
+      },
+    );
     assert.equal(summary.failures.length, 1);
     assert.equal(summary.failures[0]!.code, "E_NOT_FOUND");
     assert.ok(summary.images.copied < 5);
@@ -198,7 +219,9 @@ describe("sync between registries", () => {
   });
 
   it("copies a whole repository without a file: SRC-REPO DST-REPO", async () => {
-    const summary = await sync([{ source: parseSyncSource(`${a.host}/team/web`).source, destination: parseSyncTarget(`${b.host}/exact/web`, true) }]);
+    const summary = await sync([
+      { source: parseSyncSource(`${a.host}/team/web`).source, destination: parseSyncTarget(`${b.host}/exact/web`, true) },
+    ]);
     assert.deepEqual(summary.failures, []);
     assert.deepEqual(await listTags(regB, "exact/web"), ["3.18", "3.19", "edge"]);
     assert.equal(parseLocation(`${b.host}/exact/web`).transport, "docker");

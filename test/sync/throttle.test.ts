@@ -63,7 +63,12 @@ describe("dray sync: throttles per registry", () => {
     for (const t of TAGS) await pushImage(regA, "team/big", t, await buildImage({ seed: `throttle-${t}`, layerCount: 3 }));
   });
 
-  const env = (): NodeJS.ProcessEnv => ({ HOME: home, DOCKER_CONFIG: join(home, ".docker"), XDG_CONFIG_HOME: join(home, ".config"), XDG_RUNTIME_DIR: join(home, "run") });
+  const env = (): NodeJS.ProcessEnv => ({
+    HOME: home,
+    DOCKER_CONFIG: join(home, ".docker"),
+    XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_RUNTIME_DIR: join(home, "run"),
+  });
   const run = (args: string[]): Promise<DrayResult> => dray(["sync", ...args], { env: env() });
 
   it("without throttles --jobs 16 has many requests in flight (what the bounds below hold back)", async () => {
@@ -72,31 +77,63 @@ describe("dray sync: throttles per registry", () => {
     assert.equal(r.code, 0, r.stderr);
     const inFlight = maxInFlight(a.log.slice(from));
     assert.ok(inFlight > 3, `in flight at the source: ${inFlight}`);
-    process.stderr.write(`# unthrottled --jobs 16: source ${a.log.length - from} requests, ${maxPerSecond(a.log.slice(from))}/s at most, ${inFlight} in flight at most\n`);
+    process.stderr.write(
+      `# unthrottled --jobs 16: source ${a.log.length - from} requests, ${maxPerSecond(a.log.slice(from))}/s at most, ${inFlight} in flight at most\n`,
+    );
   });
 
   it("--rate and --registry-jobs bound every registry's requests per second and in flight under --jobs 16", async () => {
     const fromA = a.log.length;
     const fromB = b.log.length;
-    const r = await run([`${a.host}/team/big`, `${b.host}/flags/team/big`, "--jobs", "16", "--rate", "20", "--registry-jobs", "3", "--no-referrers", "--format", "json"]);
+    const r = await run([
+      `${a.host}/team/big`,
+      `${b.host}/flags/team/big`,
+      "--jobs",
+      "16",
+      "--rate",
+      "20",
+      "--registry-jobs",
+      "3",
+      "--no-referrers",
+      "--format",
+      "json",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(fromCliJson<SyncSummary>(r.stdout).images.copied, TAGS.length);
-    for (const [name, p, from] of [["source", a, fromA], ["destination", b, fromB]] as const) {
+    for (const [name, p, from] of [
+      ["source", a, fromA],
+      ["destination", b, fromB],
+    ] as const) {
       const log = p.log.slice(from);
       const perSecond = maxPerSecond(log);
       const inFlight = maxInFlight(log);
       assert.ok(perSecond <= 20, `${name}: ${perSecond} requests in one second`);
       assert.ok(inFlight <= 3, `${name}: ${inFlight} in flight`);
-      process.stderr.write(`# --rate 20 --registry-jobs 3 --jobs 16: ${name} ${log.length} requests, ${perSecond}/s at most, ${inFlight} in flight at most\n`);
+      process.stderr.write(
+        `# --rate 20 --registry-jobs 3 --jobs 16: ${name} ${log.length} requests, ${perSecond}/s at most, ${inFlight} in flight at most\n`,
+      );
     }
-    assert.deepEqual(await skopeoInspectRaw(`docker://${regB.host}/flags/team/big:t7`, { tlsVerify: false }), await fetchManifest(regA, "team/big", "t7"));
+    assert.deepEqual(
+      await skopeoInspectRaw(`docker://${regB.host}/flags/team/big:t7`, { tlsVerify: false }),
+      await fetchManifest(regA, "team/big", "t7"),
+    );
   });
 
   it("YAML registries.HOST.requests-per-second and concurrency bound that host only", async () => {
     const file = join(dir, "throttle.yaml");
     await writeFile(
       file,
-      [`destination: ${b.host}/yaml`, "registries:", `  ${a.host}:`, "    requests-per-second: 8", "    concurrency: 2", "sync:", `  - source: ${a.host}/team/big`, "    referrers: false", ""].join("\n"),
+      [
+        `destination: ${b.host}/yaml`,
+        "registries:",
+        `  ${a.host}:`,
+        "    requests-per-second: 8",
+        "    concurrency: 2",
+        "sync:",
+        `  - source: ${a.host}/team/big`,
+        "    referrers: false",
+        "",
+      ].join("\n"),
     );
     const from = a.log.length;
     const r = await run([file, "--jobs", "16"]);
@@ -105,15 +142,38 @@ describe("dray sync: throttles per registry", () => {
     assert.ok(maxPerSecond(log) <= 8, `${maxPerSecond(log)} requests in one second`);
     assert.ok(maxInFlight(log) <= 2, `${maxInFlight(log)} in flight`);
     assert.deepEqual(await listTags(regB, "yaml/team/big"), [...TAGS].sort());
-    process.stderr.write(`# YAML requests-per-second 8, concurrency 2: source ${log.length} requests, ${maxPerSecond(log)}/s at most, ${maxInFlight(log)} in flight at most\n`);
+    process.stderr.write(
+      `# YAML requests-per-second 8, concurrency 2: source ${log.length} requests, ${maxPerSecond(log)}/s at most, ${maxInFlight(log)} in flight at most\n`,
+    );
   });
 
   it("min-remaining: once RateLimit-Remaining falls to it, no more pulls start; the rest are reported skipped, exit 1", async () => {
-    const high = a.addRule({ method: "GET", path: "/manifests/", times: 2, action: { kind: "replaceHeader", name: "RateLimit-Remaining", value: "5;w=21600" } });
-    const low = a.addRule({ method: "GET", path: "/manifests/", action: { kind: "replaceHeader", name: "RateLimit-Remaining", value: "1;w=21600" } });
+    const high = a.addRule({
+      method: "GET",
+      path: "/manifests/",
+      times: 2,
+      action: { kind: "replaceHeader", name: "RateLimit-Remaining", value: "5;w=21600" },
+    });
+    const low = a.addRule({
+      method: "GET",
+      path: "/manifests/",
+      action: { kind: "replaceHeader", name: "RateLimit-Remaining", value: "1;w=21600" },
+    });
     try {
       const file = join(dir, "floor.yaml");
-      await writeFile(file, [`destination: ${b.host}/floor`, "registries:", `  ${a.host}:`, "    min-remaining: 1", "sync:", `  - source: ${a.host}/team/big`, "    referrers: false", ""].join("\n"));
+      await writeFile(
+        file,
+        [
+          `destination: ${b.host}/floor`,
+          "registries:",
+          `  ${a.host}:`,
+          "    min-remaining: 1",
+          "sync:",
+          `  - source: ${a.host}/team/big`,
+          "    referrers: false",
+          "",
+        ].join("\n"),
+      );
       const r = await run([file, "--jobs", "1", "--format", "json"]);
       assert.equal(r.code, 1, r.stderr);
       const s = fromCliJson<SyncSummary>(r.stdout);
@@ -121,7 +181,10 @@ describe("dray sync: throttles per registry", () => {
       assert.equal(s.images.copied, 3);
       assert.equal(s.skipped?.length, TAGS.length - 3);
       assert.deepEqual(s.failures, []);
-      assert.match(r.stderr, /^skipped {5}docker:\/\/.*team\/big:t\d -> docker:\/\/.*floor\/team\/big:t\d: .* has 1 requests left \(RateLimit-Remaining\), at or below min-remaining 1$/m);
+      assert.match(
+        r.stderr,
+        /^skipped {5}docker:\/\/.*team\/big:t\d -> docker:\/\/.*floor\/team\/big:t\d: .* has 1 requests left \(RateLimit-Remaining\), at or below min-remaining 1$/m,
+      );
       assert.match(r.stderr, /^dray: sync incomplete: 7 images skipped \(rate limit\)$/m);
       assert.equal((await listTags(regB, "floor/team/big")).length, 3);
     } finally {

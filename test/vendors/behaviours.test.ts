@@ -32,7 +32,11 @@ describe("vendor behaviours", () => {
 
   it("Nexus: HEAD on manifests answers 405 — digest and the copy's up-to-date check fall back to GET", async () => {
     // Nexus answers a manifest HEAD 405 (merll/docker-registry-util#3 "HEAD not working in Nexus").
-    const rule = v.front.addRule({ method: "HEAD", path: "/manifests/", action: { kind: "status", status: 405, body: '{"errors":[{"code":"UNSUPPORTED","message":"method not allowed"}]}' } });
+    const rule = v.front.addRule({
+      method: "HEAD",
+      path: "/manifests/",
+      action: { kind: "status", status: 405, body: '{"errors":[{"code":"UNSUPPORTED","message":"method not allowed"}]}' },
+    });
     try {
       const digest = await dray(["digest", loc("lib/app:v1"), ...auth], { env: v.env });
       assert.equal(digest.code, 0, digest.stderr);
@@ -55,7 +59,19 @@ describe("vendor behaviours", () => {
     const refuse = v.front.addRule({
       method: "PUT",
       path: /^\/v2\/lib\/ecr\/manifests\/(?!sha256:)/,
-      action: { kind: "status", status: 400, body: JSON.stringify({ errors: [{ code: "TAG_INVALID", message: "The image tag 'v1' already exists in the 'lib/ecr' repository and cannot be overwritten because the tag is immutable." }] }) },
+      action: {
+        kind: "status",
+        status: 400,
+        body: JSON.stringify({
+          errors: [
+            {
+              code: "TAG_INVALID",
+              message:
+                "The image tag 'v1' already exists in the 'lib/ecr' repository and cannot be overwritten because the tag is immutable.",
+            },
+          ],
+        }),
+      },
     });
     try {
       const second = await dray(["copy", "--all-tags", loc("lib/app"), loc("lib/ecr"), ...auth, "-q"], { env: v.env });
@@ -75,7 +91,12 @@ describe("vendor behaviours", () => {
       action: { kind: "status", status: 400, body: '{"errors":[{"code":"TAG_INVALID","message":"tag is immutable"}]}' },
     });
     // The copy's own up-to-date HEAD misses once (a replica behind), so the PUT is tried.
-    const miss = v.front.addRule({ method: "HEAD", path: "/v2/lib/imm/manifests/same", times: 1, action: { kind: "status", status: 404, body: '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}' } });
+    const miss = v.front.addRule({
+      method: "HEAD",
+      path: "/v2/lib/imm/manifests/same",
+      times: 1,
+      action: { kind: "status", status: 404, body: '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}' },
+    });
     try {
       const same = await dray(["copy", loc("lib/app:v1"), loc("lib/imm:same"), ...auth, "-q"], { env: v.env });
       assert.equal(same.code, 0, same.stderr);
@@ -83,7 +104,12 @@ describe("vendor behaviours", () => {
       assert.ok(refuse.hits >= 1, "the PUT was refused");
       const taken = await dray(["copy", loc("lib/app:v1"), loc("lib/imm:taken"), ...auth, "-q"], { env: v.env });
       assert.equal(taken.code, 1, taken.stderr);
-      assert.match(taken.stderr, new RegExp(`^dray: tag taken at docker://registry\\.example\\.test/lib/imm is immutable: it names ${other.manifest.digest}, and the registry refused to point it at ${image.manifest.digest} \\(TAG_INVALID\\)\\n$`));
+      assert.match(
+        taken.stderr,
+        new RegExp(
+          `^dray: tag taken at docker://registry\\.example\\.test/lib/imm is immutable: it names ${other.manifest.digest}, and the registry refused to point it at ${image.manifest.digest} \\(TAG_INVALID\\)\\n$`,
+        ),
+      );
     } finally {
       refuse.remove();
       miss.remove();
@@ -92,7 +118,11 @@ describe("vendor behaviours", () => {
 
   it("GitLab/Harbor: the token service refuses a mount's combined scopes (403) — the blobs are uploaded instead", async () => {
     // A token request naming two repositories (push on the destination, pull on the source) is refused.
-    const refuse = v.tokenFront.addRule({ method: "GET", path: /scope=[^&]*&scope=/, action: { kind: "status", status: 403, body: '{"errors":[{"code":"DENIED","message":"access forbidden"}]}' } });
+    const refuse = v.tokenFront.addRule({
+      method: "GET",
+      path: /scope=[^&]*&scope=/,
+      action: { kind: "status", status: 403, body: '{"errors":[{"code":"DENIED","message":"access forbidden"}]}' },
+    });
     const seen = v.tokenFront.log.length;
     try {
       const r = await dray(["copy", loc("lib/app:v1"), loc("lib/mountless:v1"), ...auth, "--format", "json", "-q"], { env: v.env });
@@ -103,7 +133,10 @@ describe("vendor behaviours", () => {
       assert.ok(summary.Blobs.Copied > 0, r.stdout);
       // The destination's scope goes first in the combined request.
       const combined = v.tokenFront.log.slice(seen).find((e) => /scope=[^&]*&scope=/.test(e.path));
-      assert.ok(combined && /scope=repository%3Alib%2Fmountless%3A[^&]*&scope=repository%3Alib%2Fapp%3Apull/.test(combined.path), combined?.path);
+      assert.ok(
+        combined && /scope=repository%3Alib%2Fmountless%3A[^&]*&scope=repository%3Alib%2Fapp%3Apull/.test(combined.path),
+        combined?.path,
+      );
     } finally {
       refuse.remove();
     }
@@ -111,12 +144,19 @@ describe("vendor behaviours", () => {
 
   it("Quay/Artifactory-style tag-list Link that is cross-origin, malformed or loops: a warning that names it, never a silent truncation", async () => {
     const cases: Array<[string, RegExp]> = [
-      ['<https://mirror.elsewhere.test/v2/lib/app/tags/list?last=v1>; rel="next"', /points the next page at another origin \(https:\/\/mirror\.elsewhere\.test\)/],
+      [
+        '<https://mirror.elsewhere.test/v2/lib/app/tags/list?last=v1>; rel="next"',
+        /points the next page at another origin \(https:\/\/mirror\.elsewhere\.test\)/,
+      ],
       ["/v2/lib/app/tags/list?last=v1; rel=next", /Link header is malformed/],
       ['</v2/lib/app/tags/list>; rel="next"', /loops back to a page already read/],
     ];
     for (const [link, expected] of cases) {
-      const rule = v.front.addRule({ method: "GET", path: "/v2/lib/app/tags/list", action: { kind: "replaceHeader", name: "Link", value: link } });
+      const rule = v.front.addRule({
+        method: "GET",
+        path: "/v2/lib/app/tags/list",
+        action: { kind: "replaceHeader", name: "Link", value: link },
+      });
       try {
         const r = await dray(["ls", loc("lib/app"), ...auth], { env: v.env });
         assert.equal(r.code, 0, r.stderr);
@@ -156,12 +196,20 @@ describe("vendor behaviours", () => {
     const auths = { [v.registryHost]: { auth: Buffer.from(`${v.username}:`).toString("base64"), identitytoken: "refresh-gcr-1" } };
     writeFileSync(join(dockerConfig, "config.json"), JSON.stringify({ auths }));
     const env = { ...v.env, DOCKER_CONFIG: dockerConfig, HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, ".config") };
-    const post = v.tokenFront.addRule({ method: "POST", path: "/token", action: { kind: "status", status: 404, body: "404 page not found" } });
+    const post = v.tokenFront.addRule({
+      method: "POST",
+      path: "/token",
+      action: { kind: "status", status: 404, body: "404 page not found" },
+    });
     try {
       const r = await dray(["copy", loc("lib/app:v1"), loc("lib/gcr:v1"), "--ca-file", v.caFile, "-q"], { env });
       assert.equal(r.code, 0, r.stderr);
       assert.ok(post.hits > 0, "the POST was tried first");
-      assert.ok(v.registry.tokenServer!.log.some((e) => e.method === "GET" && e.username === v.username && e.granted.some((g) => g.includes("lib/gcr") && g.includes("push"))));
+      assert.ok(
+        v.registry.tokenServer!.log.some(
+          (e) => e.method === "GET" && e.username === v.username && e.granted.some((g) => g.includes("lib/gcr") && g.includes("push")),
+        ),
+      );
     } finally {
       post.remove();
     }
@@ -174,15 +222,26 @@ describe("vendor behaviours", () => {
       action: {
         kind: "status",
         status: 429,
-        headers: { "RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "0;w=21600", "docker-ratelimit-source": "192.0.2.7", "Retry-After": "1" },
+        headers: {
+          "RateLimit-Limit": "100;w=21600",
+          "RateLimit-Remaining": "0;w=21600",
+          "docker-ratelimit-source": "192.0.2.7",
+          "Retry-After": "1",
+        },
         body: '{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}',
       },
     });
     try {
-      const r = await dray(["copy", loc("lib/app:v1"), `oci:${join(makeTempDir("dray-vendor-429-"), "out")}:v1`, ...auth, "--retries", "1", "-q"], { env: v.env });
+      const r = await dray(
+        ["copy", loc("lib/app:v1"), `oci:${join(makeTempDir("dray-vendor-429-"), "out")}:v1`, ...auth, "--retries", "1", "-q"],
+        { env: v.env },
+      );
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stderr.split("\n").filter(Boolean).length, 1, r.stderr);
-      assert.match(r.stderr, /^dray: rate limited by registry\.example\.test: manifest v1 at docker:\/\/registry\.example\.test\/lib\/app:v1; limit 100 per 6h, 0 left \(counted for 192\.0\.2\.7\); retry after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in 1s\) \(TOOMANYREQUESTS\)\n$/);
+      assert.match(
+        r.stderr,
+        /^dray: rate limited by registry\.example\.test: manifest v1 at docker:\/\/registry\.example\.test\/lib\/app:v1; limit 100 per 6h, 0 left \(counted for 192\.0\.2\.7\); retry after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in 1s\) \(TOOMANYREQUESTS\)\n$/,
+      );
       assert.equal(limited.hits, 2, "the first answer and one retry (--retries 1)");
     } finally {
       limited.remove();
@@ -240,14 +299,21 @@ describe("Artifact Registry / ACR: a credential from a helper that expires durin
       "#!/bin/sh",
       `count_file="${join(home, "calls")}"`,
       'n=$(cat "$count_file" 2>/dev/null || echo 0); n=$((n+1)); echo "$n" > "$count_file"',
-      'cat >/dev/null',
+      "cat >/dev/null",
       `if [ "$n" -eq 1 ]; then pw="expired-token"; else pw="${v.password}"; fi`,
       `printf '{"ServerURL":"%s","Username":"${v.username}","Secret":"%s"}' "${v.registryHost}" "$pw"`,
       "",
     ].join("\n");
     writeFileSync(join(bin, "docker-credential-vendortest"), script, { mode: 0o755 });
     writeFileSync(join(dockerConfig, "config.json"), JSON.stringify({ credHelpers: { [v.registryHost]: "vendortest" } }));
-    const env = { ...v.env, PATH: `${bin}:${process.env.PATH ?? ""}`, DOCKER_CONFIG: dockerConfig, HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, ".config") };
+    const env = {
+      ...v.env,
+      PATH: `${bin}:${process.env.PATH ?? ""}`,
+      DOCKER_CONFIG: dockerConfig,
+      HOME: home,
+      XDG_RUNTIME_DIR: home,
+      XDG_CONFIG_HOME: join(home, ".config"),
+    };
     const r = await dray(["copy", `docker://${v.ref("lib/app:v1")}`, `oci:${join(home, "out")}:v1`, "--ca-file", v.caFile, "-q"], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(join(home, "calls"), "utf8").trim(), "2", "the helper was asked twice, not more");

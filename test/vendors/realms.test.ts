@@ -40,7 +40,19 @@ describe("self-hosted GitLab / DigitalOcean: token realm on a sibling host", () 
   after(() => v.hosts.stop());
 
   it("copy --creds sends the credential to the sibling realm and exits 0", async () => {
-    const r = await dray(["copy", `oci:${layout}:v1`, `docker://${v.ref("team/app:v1")}`, "--creds", `${v.username}:${v.password}`, "--ca-file", v.caFile, "-q"], { env: v.env });
+    const r = await dray(
+      [
+        "copy",
+        `oci:${layout}:v1`,
+        `docker://${v.ref("team/app:v1")}`,
+        "--creds",
+        `${v.username}:${v.password}`,
+        "--ca-file",
+        v.caFile,
+        "-q",
+      ],
+      { env: v.env },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /withheld|anonymous/);
     assert.ok(credentialedTokenRequests(v) > 0);
@@ -48,8 +60,17 @@ describe("self-hosted GitLab / DigitalOcean: token realm on a sibling host", () 
 
   it("dray login succeeds and later runs use the stored credential", async () => {
     const home = makeTempDir("dray-vendor-home-");
-    const env = { ...v.env, DOCKER_CONFIG: join(home, ".docker"), HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, ".config") };
-    const login = await dray(["login", v.registryHost, "-u", v.username, "--password-stdin", "--ca-file", v.caFile], { env, input: v.password });
+    const env = {
+      ...v.env,
+      DOCKER_CONFIG: join(home, ".docker"),
+      HOME: home,
+      XDG_RUNTIME_DIR: home,
+      XDG_CONFIG_HOME: join(home, ".config"),
+    };
+    const login = await dray(["login", v.registryHost, "-u", v.username, "--password-stdin", "--ca-file", v.caFile], {
+      env,
+      input: v.password,
+    });
     assert.equal(login.code, 0, login.stderr);
     assert.match(login.stderr, /Login Succeeded/);
     const digest = await dray(["digest", `docker://${v.ref("team/app:v1")}`, "--ca-file", v.caFile], { env });
@@ -68,7 +89,19 @@ describe("unrelated token realm (auth.other.test): withheld by default, sent wit
 
   it("copy --creds withholds the credential, asks anonymously, and says which flag would send it (exit 4)", async () => {
     const before = credentialedTokenRequests(v);
-    const r = await dray(["copy", `oci:${layout}:v1`, `docker://${v.ref("team/app:v1")}`, "--creds", `${v.username}:${v.password}`, "--ca-file", v.caFile, "-q"], { env: v.env });
+    const r = await dray(
+      [
+        "copy",
+        `oci:${layout}:v1`,
+        `docker://${v.ref("team/app:v1")}`,
+        "--creds",
+        `${v.username}:${v.password}`,
+        "--ca-file",
+        v.caFile,
+        "-q",
+      ],
+      { env: v.env },
+    );
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /trust it with --trust-realm auth\.other\.test/);
     assert.match(r.stderr, /credential for registry\.example\.test withheld from realm auth\.other\.test/);
@@ -78,7 +111,18 @@ describe("unrelated token realm (auth.other.test): withheld by default, sent wit
 
   it("copy --creds --trust-realm auth.other.test sends it and exits 0", async () => {
     const r = await dray(
-      ["copy", `oci:${layout}:v1`, `docker://${v.ref("team/app:v1")}`, "--creds", `${v.username}:${v.password}`, "--trust-realm", "auth.other.test", "--ca-file", v.caFile, "-q"],
+      [
+        "copy",
+        `oci:${layout}:v1`,
+        `docker://${v.ref("team/app:v1")}`,
+        "--creds",
+        `${v.username}:${v.password}`,
+        "--trust-realm",
+        "auth.other.test",
+        "--ca-file",
+        v.caFile,
+        "-q",
+      ],
       { env: v.env },
     );
     assert.equal(r.code, 0, r.stderr);
@@ -89,15 +133,23 @@ describe("unrelated token realm (auth.other.test): withheld by default, sent wit
     const home = makeTempDir("dray-vendor-home-");
     const dockerConfig = join(home, ".docker");
     const env = { ...v.env, DOCKER_CONFIG: dockerConfig, HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, ".config") };
-    const refused = await dray(["login", v.registryHost, "-u", v.username, "--password-stdin", "--ca-file", v.caFile], { env, input: v.password });
-    assert.equal(refused.code, 4, refused.stderr);
-    assert.match(refused.stderr, /--trust-realm auth\.other\.test/);
-    const login = await dray(["login", "--trust-realm", "auth.other.test", v.registryHost, "-u", v.username, "--password-stdin", "--ca-file", v.caFile], {
+    const refused = await dray(["login", v.registryHost, "-u", v.username, "--password-stdin", "--ca-file", v.caFile], {
       env,
       input: v.password,
     });
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, /--trust-realm auth\.other\.test/);
+    const login = await dray(
+      ["login", "--trust-realm", "auth.other.test", v.registryHost, "-u", v.username, "--password-stdin", "--ca-file", v.caFile],
+      {
+        env,
+        input: v.password,
+      },
+    );
     assert.equal(login.code, 0, login.stderr);
-    const recorded = JSON.parse(readFileSync(join(dockerConfig, "dray-trusted-realms.json"), "utf8")) as { trustedRealms: Record<string, string[]> };
+    const recorded = JSON.parse(readFileSync(join(dockerConfig, "dray-trusted-realms.json"), "utf8")) as {
+      trustedRealms: Record<string, string[]>;
+    };
     assert.deepEqual(recorded.trustedRealms[v.registryHost], ["auth.other.test"]);
     const config = readFileSync(join(dockerConfig, "config.json"), "utf8");
     assert.doesNotMatch(config, /other\.test/, "config.json stays as docker writes it");
@@ -105,7 +157,9 @@ describe("unrelated token realm (auth.other.test): withheld by default, sent wit
     assert.equal(digest.code, 0, digest.stderr);
     const logout = await dray(["logout", v.registryHost], { env });
     assert.equal(logout.code, 0, logout.stderr);
-    const after = JSON.parse(readFileSync(join(dockerConfig, "dray-trusted-realms.json"), "utf8")) as { trustedRealms: Record<string, string[]> };
+    const after = JSON.parse(readFileSync(join(dockerConfig, "dray-trusted-realms.json"), "utf8")) as {
+      trustedRealms: Record<string, string[]>;
+    };
     assert.equal(after.trustedRealms[v.registryHost], undefined, "logout forgets the trust with the login");
   });
 });
@@ -120,7 +174,16 @@ describe("plain-HTTP token realm off loopback (a sibling host over http://)", ()
   after(() => v.hosts.stop());
 
   it("gets no credential without --insecure (exit 4, says so), and gets it with --insecure", async () => {
-    const args = ["copy", `oci:${layout}:v1`, `docker://${v.ref("team/app:v1")}`, "--creds", `${v.username}:${v.password}`, "--ca-file", v.caFile, "-q"];
+    const args = [
+      "copy",
+      `oci:${layout}:v1`,
+      `docker://${v.ref("team/app:v1")}`,
+      "--creds",
+      `${v.username}:${v.password}`,
+      "--ca-file",
+      v.caFile,
+      "-q",
+    ];
     const refused = await dray(args, { env: v.env });
     assert.equal(refused.code, 4, refused.stderr);
     assert.match(refused.stderr, /withheld from plain-HTTP realm http:\/\/auth\.example\.test; allow it with --insecure/);

@@ -40,7 +40,8 @@ function safeName(name: string): string {
 
 function longLine(e: ListedEntry): string {
   const when = e.mtime.slice(0, 16).replace("T", " ");
-  const link = e.type === "symlink" ? ` -> ${safeName(e.linkname ?? "")}` : e.type === "hardlink" ? ` link to ${safeName(e.linkname ?? "")}` : "";
+  const link =
+    e.type === "symlink" ? ` -> ${safeName(e.linkname ?? "")}` : e.type === "hardlink" ? ` link to ${safeName(e.linkname ?? "")}` : "";
   return `${TYPE_LETTER[e.type]}${permissions(e.mode)} ${e.uid}/${e.gid} ${String(e.size).padStart(10)} ${when} ${safeName(e.path)}${link}`;
 }
 

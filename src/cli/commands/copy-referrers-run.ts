@@ -20,18 +20,25 @@ export async function copyReferrersAfterCopy(
   opts: Pick<CopyLocationOptions, "source" | "destination" | "signal">,
   quiet: boolean,
 ): Promise<ReferrersSummary> {
-  const summary = await copyReferrersOf(src, dst, [...new Set(digests)].map((d) => Digest.parse(d)), {
-    ...(opts.source ? { source: opts.source } : {}),
-    ...(opts.destination ? { destination: opts.destination } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    onResult: (r) => {
-      if (quiet || (r.kind === "index-tag" && r.outcome !== "failed")) return;
-      const name = r.kind === "manifest" ? `${r.digest}${r.artifactType ? ` (${r.artifactType})` : ""}` : (r.tag ?? "");
-      ctx.message(r.outcome === "failed" ? `dray: referrer ${name} failed: ${r.error?.message}` : `referrer ${name}: ${r.outcome}`);
+  const summary = await copyReferrersOf(
+    src,
+    dst,
+    [...new Set(digests)].map((d) => Digest.parse(d)),
+    {
+      ...(opts.source ? { source: opts.source } : {}),
+      ...(opts.destination ? { destination: opts.destination } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onResult: (r) => {
+        if (quiet || (r.kind === "index-tag" && r.outcome !== "failed")) return;
+        const name = r.kind === "manifest" ? `${r.digest}${r.artifactType ? ` (${r.artifactType})` : ""}` : (r.tag ?? "");
+        ctx.message(r.outcome === "failed" ? `dray: referrer ${name} failed: ${r.error?.message}` : `referrer ${name}: ${r.outcome}`);
+      },
     },
-  });
+  );
   if (!quiet) {
-    ctx.message(`Referrers: ${summary.copied} copied, ${summary.upToDate} up to date, ${summary.failed} failed (${formatBytes(summary.bytes)}) in ${summary.seconds.toFixed(1)} s`);
+    ctx.message(
+      `Referrers: ${summary.copied} copied, ${summary.upToDate} up to date, ${summary.failed} failed (${formatBytes(summary.bytes)}) in ${summary.seconds.toFixed(1)} s`,
+    );
   }
   if (summary.failed > 0) throw new IncompleteError(`${summary.failed} referrer${summary.failed === 1 ? "" : "s"} could not be copied`);
   return summary;

@@ -62,7 +62,8 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       if (!silent) ctx.message(describe(summary));
     }
     // A converted image has a new digest: the source's referrers name the old one, so none are attached to it.
-    const referrers = flags.referrers && summary.convertedFrom === undefined ? await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet) : null;
+    const referrers =
+      flags.referrers && summary.convertedFrom === undefined ? await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet) : null;
     if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
     await render(sink, format, copyJson(summary, referrers), () => `${summary.digest}\n`);
   } finally {
@@ -71,7 +72,14 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
 }
 
 /** Referrers follow the image once it has arrived (loaded only with --referrers). */
-async function copyReferrers(ctx: CliContext, src: Location, dst: Location, digests: string[], opts: CopyLocationOptions, quiet: boolean): Promise<object> {
+async function copyReferrers(
+  ctx: CliContext,
+  src: Location,
+  dst: Location,
+  digests: string[],
+  opts: CopyLocationOptions,
+  quiet: boolean,
+): Promise<object> {
   const { copyReferrersAfterCopy } = await import("./copy-referrers-run.js");
   return copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
 }

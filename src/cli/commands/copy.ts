@@ -28,7 +28,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--platform <os/arch[/variant]>", "copy only this platform of an index (repeatable)", collect)
     .option("--all-tags", "copy every tag of the source repository")
     .option("--referrers", "also copy signatures, attestations and SBOMs that refer to the image")
-    .option("--manifest-format <oci|docker>", "convert manifests and indexes to this format (new digests; layers and config bytes unchanged)")
+    .option(
+      "--manifest-format <oci|docker>",
+      "convert manifests and indexes to this format (new digests; layers and config bytes unchanged)",
+    )
     .option("--compress <gzip|zstd|none>", "recompress every layer (new digests; none writes plain tar layers)")
     .option("--compress-level <n>", "level for --compress (gzip 0-9, zstd 1-22)")
     .option("-j, --jobs <n>", "blobs in flight at once (default 6)", parseCount("--jobs", 1))

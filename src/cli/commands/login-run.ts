@@ -35,7 +35,11 @@ export async function runLogin(ctx: CliContext, hostText: string, flags: LoginFl
     const path = await recordTrustedRealms(host, flags.trustRealm);
     ctx.message(`Token realm ${flags.trustRealm.join(", ")} trusted for ${host}; recorded in ${path}`);
   }
-  ctx.message(stored.keychain ? `Secret stored in the OS keychain; marker written to ${stored.configPath}` : `Credential stored in ${stored.configPath}`);
+  ctx.message(
+    stored.keychain
+      ? `Secret stored in the OS keychain; marker written to ${stored.configPath}`
+      : `Credential stored in ${stored.configPath}`,
+  );
   ctx.message("Login Succeeded");
   await render(ctx, format, { Registry: host, Stored: stored.configPath, Keychain: stored.keychain }, () => "");
 }

@@ -25,8 +25,12 @@ export function register(program: Command, ctx: CliContext): void {
     // Only what the check against the registry needs: the credential being tested is the one typed in.
     .option("--insecure", "allow plain HTTP and unverified TLS for a non-loopback registry")
     .option("--ca-file <file>", "extra CA certificates (PEM) to trust")
-    .option("--trust-realm <host>", "a token service on an unrelated site that may receive this credential; recorded for later runs (repeatable)", collectTrustRealm)
-    .option("-f, --format <format>", "nothing on stdout by default; json ({\"Registry\", \"Stored\", \"Keychain\"}) or a Go template");
+    .option(
+      "--trust-realm <host>",
+      "a token service on an unrelated site that may receive this credential; recorded for later runs (repeatable)",
+      collectTrustRealm,
+    )
+    .option("-f, --format <format>", 'nothing on stdout by default; json ({"Registry", "Stored", "Keychain"}) or a Go template');
   cmd.addHelpText(
     "after",
     `

@@ -26,7 +26,8 @@ export async function runLs(ctx: CliContext, locText: string | undefined, flags:
   if (locText === undefined) throw new UsageError("missing location (or --catalog HOST)");
   const loc = parseLocation(locText);
   const named = loc.transport === "docker" ? (loc.ref.tag ?? loc.ref.digest) : loc.ref;
-  if (named !== undefined) throw new UsageError(`ls lists every tag of a repository, layout or archive: give ${locText} without a tag or digest`);
+  if (named !== undefined)
+    throw new UsageError(`ls lists every tag of a repository, layout or archive: give ${locText} without a tag or digest`);
   const refs = await openReferences(loc, transport);
   let tags: string[];
   try {

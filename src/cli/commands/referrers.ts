@@ -12,7 +12,9 @@ export interface ReferrersFlags extends TransportFlags {
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("referrers")
-    .description("show what refers to an image (signatures, SBOMs, attestations), recursively: a tree on a terminal, one line each otherwise")
+    .description(
+      "show what refers to an image (signatures, SBOMs, attestations), recursively: a tree on a terminal, one line each otherwise",
+    )
     .argument("<loc>", "image location: docker://… or oci:…")
     .option("--artifact-type <type>", "only referrers of this artifact type")
     .option("--depth <n>", "levels of referrers to follow (1: the image's own)", parseCount("--depth"))

@@ -3,7 +3,18 @@ import { join } from "node:path";
 import { IncompleteError, UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { formatShard, loadSyncConfig, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
-import type { ImageItem, PruneItem, ReferrerItem, RegistrySettings, Shard, SyncEvent, SyncOptions, SyncRule, SyncSummary, TagFilter } from "../../sync/types.js";
+import type {
+  ImageItem,
+  PruneItem,
+  ReferrerItem,
+  RegistrySettings,
+  Shard,
+  SyncEvent,
+  SyncOptions,
+  SyncRule,
+  SyncSummary,
+  TagFilter,
+} from "../../sync/types.js";
 import type { TransportOptions } from "../../transport/types.js";
 import type { CliContext } from "../context.js";
 import { conversionOptions, transportOptions } from "../options.js";
@@ -64,7 +75,8 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
   const file = flags.file ?? (src !== undefined && dst === undefined && isYamlFile(src) ? src : undefined);
   if (file === undefined) {
     const target = dst ?? flags.dest;
-    if (src === undefined || target === undefined) throw new UsageError("dray sync needs SRC and DST, or a YAML file (dray sync --file sync.yaml)");
+    if (src === undefined || target === undefined)
+      throw new UsageError("dray sync needs SRC and DST, or a YAML file (dray sync --file sync.yaml)");
     return { rules: await rulesFromArguments(src, target, flags), registries: new Map() };
   }
   if (flags.file !== undefined && src !== undefined) throw new UsageError("give either --file or SRC DST, not both");
@@ -100,16 +112,27 @@ function constant(o: TransportOptions): () => TransportOptions {
 /** The throttle the flags give every registry, as TransportOptions. */
 function throttleOf(t: RegistrySettings): Pick<TransportOptions, "throttle"> {
   if (t.requestsPerSecond === undefined && t.concurrency === undefined) return {};
-  return { throttle: { ...(t.requestsPerSecond !== undefined ? { requestsPerSecond: t.requestsPerSecond } : {}), ...(t.concurrency !== undefined ? { concurrency: t.concurrency } : {}) } };
+  return {
+    throttle: {
+      ...(t.requestsPerSecond !== undefined ? { requestsPerSecond: t.requestsPerSecond } : {}),
+      ...(t.concurrency !== undefined ? { concurrency: t.concurrency } : {}),
+    },
+  };
 }
 
-const OUTCOME_WORD: Record<ImageItem["outcome"], string> = { copied: "copied", "up-to-date": "up to date", failed: "FAILED", planned: "would copy" };
+const OUTCOME_WORD: Record<ImageItem["outcome"], string> = {
+  copied: "copied",
+  "up-to-date": "up to date",
+  failed: "FAILED",
+  planned: "would copy",
+};
 
 function imageLine(i: ImageItem): string {
   const what = `${i.source} -> ${i.destination}`;
   if (i.existing) return `${"exists".padEnd(11)} ${what}`;
   if (i.outcome === "failed") return `FAILED      ${what}: ${i.error?.message ?? "failed"}`;
-  const extra = i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
+  const extra =
+    i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
   return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${i.digest ? shortDigest(i.digest) : ""}${extra}`;
 }
 
@@ -166,8 +189,12 @@ export function describeSync(s: SyncSummary): string {
       (s.prune ? `; tags ${s.dryRun ? `${s.prune.planned} to prune` : `${s.prune.pruned} pruned`}, ${s.prune.failed} left` : "") +
       (s.shard ? ` (shard ${formatShard(s.shard)})` : ""),
   ];
-  if (s.skipped) lines.push(`  skipped: ${s.skipped.length} ${s.skipped.length === 1 ? "image" : "images"} left for a later run (rate limit at its min-remaining)`);
-  for (const f of s.failures) lines.push(`  failed: ${f.source}${f.tag && !f.source.endsWith(`:${f.tag}`) ? ` ${f.tag}` : ""}: ${f.message}`);
+  if (s.skipped)
+    lines.push(
+      `  skipped: ${s.skipped.length} ${s.skipped.length === 1 ? "image" : "images"} left for a later run (rate limit at its min-remaining)`,
+    );
+  for (const f of s.failures)
+    lines.push(`  failed: ${f.source}${f.tag && !f.source.endsWith(`:${f.tag}`) ? ` ${f.tag}` : ""}: ${f.message}`);
   return lines.join("\n");
 }
 
@@ -218,6 +245,8 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   else if (summary.dryRun) await writeOut(ctx, planText(summary));
   const failed = summary.failures.length;
   const skipped = summary.skipped?.length ?? 0;
-  if (failed === 0 && skipped > 0) throw new IncompleteError(`sync incomplete: ${skipped} ${skipped === 1 ? "image" : "images"} skipped (rate limit)`);
-  if (failed > 0) throw new IncompleteError(`sync incomplete: ${failed} ${failed === 1 ? "failure" : "failures"}${quiet ? "" : " (listed above)"}`);
+  if (failed === 0 && skipped > 0)
+    throw new IncompleteError(`sync incomplete: ${skipped} ${skipped === 1 ? "image" : "images"} skipped (rate limit)`);
+  if (failed > 0)
+    throw new IncompleteError(`sync incomplete: ${failed} ${failed === 1 ? "failure" : "failures"}${quiet ? "" : " (listed above)"}`);
 }

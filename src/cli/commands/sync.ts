@@ -31,7 +31,8 @@ export interface SyncFlags extends TransportFlags {
 
 function parseRate(text: string): number {
   const n = Number(text);
-  if (!/^\d*\.?\d+$/.test(text.trim()) || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("--rate expects a number of requests per second above 0");
+  if (!/^\d*\.?\d+$/.test(text.trim()) || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError("--rate expects a number of requests per second above 0");
   return n;
 }
 
@@ -40,8 +41,14 @@ export function register(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("sync")
     .description("mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts")
-    .argument("[src]", "source: a repository (HOST/REPO[:TAG]), a registry (HOST[:PORT]), oci:DIR, or a mirror archive oci-archive:FILE; or a sync YAML file")
-    .argument("[dst]", "destination: the repository (or oci:DIR) for a repository; a prefix (HOST[/PREFIX], oci:DIR) for several; oci-archive:FILE for a whole mirror in one file")
+    .argument(
+      "[src]",
+      "source: a repository (HOST/REPO[:TAG]), a registry (HOST[:PORT]), oci:DIR, or a mirror archive oci-archive:FILE; or a sync YAML file",
+    )
+    .argument(
+      "[dst]",
+      "destination: the repository (or oci:DIR) for a repository; a prefix (HOST[/PREFIX], oci:DIR) for several; oci-archive:FILE for a whole mirror in one file",
+    )
     .option("--file <sync.yaml>", "what to mirror, from a YAML file (see the README's Sync section)")
     .option("--dest <location>", "override every rule's destination prefix (e.g. oci:/mnt/usb for an air-gapped transfer)")
     .option("--tag <tag>", "take this tag (repeatable)", collect)
@@ -54,7 +61,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--prune", "delete destination tags the source no longer has (after a clean sync of their repository)")
     .option("--shard <K/N>", "take only shard K of N (a stable split of the images, for N runners at once)")
     .option("--rate <R>", "at most R requests per second to each registry (a YAML registry's requests-per-second, for all)", parseRate)
-    .option("--registry-jobs <C>", "at most C requests in flight to each registry (a YAML registry's concurrency, for all)", parseCount("--registry-jobs", 1))
+    .option(
+      "--registry-jobs <C>",
+      "at most C requests in flight to each registry (a YAML registry's concurrency, for all)",
+      parseCount("--registry-jobs", 1),
+    )
     .option("--no-referrers", "leave signatures, attestations and SBOMs behind (copied by default)")
     .option("-j, --jobs <n>", "repositories and images in flight at once (default 4)", parseCount("--jobs", 1))
     .option("--manifest-format <oci|docker>", "convert every image's manifests to this format (new digests)")

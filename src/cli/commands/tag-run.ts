@@ -16,7 +16,8 @@ export async function runTag(ctx: CliContext, locText: string, tags: string[], f
   // Check every tag before touching anything, so a typo in the third leaves the first two undone too.
   for (const tag of tags) {
     if (nameTagAllowed && tag.includes(":") && !parseReference(tag).digest) continue;
-    if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}": a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, not a reference`, { code: "E_REF_INVALID" });
+    if (!isValidTag(tag))
+      throw new UsageError(`invalid tag "${tag}": a tag is [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, not a reference`, { code: "E_REF_INVALID" });
   }
   const refs = await openReferences(loc, transportOptions(flags, ctx));
   const tagged: string[] = [];

@@ -20,7 +20,14 @@
 import type { Readable } from "node:stream";
 import { IntegrityError, UnsupportedError, UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
-import { descriptorOf, parseImageConfig, parseRawManifest, type Descriptor, type ImageManifest, type RawManifest } from "../../oci/manifest.js";
+import {
+  descriptorOf,
+  parseImageConfig,
+  parseRawManifest,
+  type Descriptor,
+  type ImageManifest,
+  type RawManifest,
+} from "../../oci/manifest.js";
 import { layerCompression } from "../../oci/mediatype.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
 import { isValidTag, parseReference, type ImageReference } from "../../ref/reference.js";
@@ -29,7 +36,14 @@ import { readFileCapped } from "../layout/fsutil.js";
 import { emptyIndex, makeEntry, serializeIndexJson, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { CONTAINERD_NAME } from "./docker-oci.js";
-import { MAX_CONFIG_BYTES, formatRepoTag, parseRepoTag, repositoriesFile, serializeManifestJson, type ManifestItem } from "./docker-format.js";
+import {
+  MAX_CONFIG_BYTES,
+  formatRepoTag,
+  parseRepoTag,
+  repositoriesFile,
+  serializeManifestJson,
+  type ManifestItem,
+} from "./docker-format.js";
 import { earlierDockerArchive, type EarlierArchive } from "./earlier.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob, type SpooledBlob } from "./staging.js";
 
@@ -43,7 +57,10 @@ interface PendingImage {
 /** The RepoTag `tag` stands for: a bare tag joins the location's repository; NAME:TAG is taken as given. */
 export function repoTagFor(tag: string, base: ImageReference | undefined, where: string): string {
   if (isValidTag(tag) && !tag.includes(":")) {
-    if (!base) throw new UsageError(`cannot tag "${tag}" in ${where}: give NAME:TAG (the archive location names no repository)`, { code: "E_REF_INVALID" });
+    if (!base)
+      throw new UsageError(`cannot tag "${tag}" in ${where}: give NAME:TAG (the archive location names no repository)`, {
+        code: "E_REF_INVALID",
+      });
     return formatRepoTag({ domain: base.domain, path: base.path, tag });
   }
   const ref = parseReference(tag);
@@ -105,7 +122,9 @@ export class DockerArchiveDestination implements ImageDestination {
     this.assertOpen();
     const parsed = parseRawManifest(m, this.where);
     if (parsed.kind === "index") {
-      throw new UnsupportedError(`a docker-archive holds one platform per image; pick one with --platform (${this.where})`, { where: this.where });
+      throw new UnsupportedError(`a docker-archive holds one platform per image; pick one with --platform (${this.where})`, {
+        where: this.where,
+      });
     }
     await this.checkImage(m, parsed);
     const tags = this.tagsFor(opts);
@@ -122,20 +141,28 @@ export class DockerArchiveDestination implements ImageDestination {
   /** Config and layers must be here, one layer per diff_id, each one `docker load` can inflate. */
   private async checkImage(m: RawManifest, parsed: ImageManifest): Promise<void> {
     const config = this.blobs.get(parsed.config.digest.toString());
-    if (!config) throw new IntegrityError(`config ${parsed.config.digest} was not put before its manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
+    if (!config)
+      throw new IntegrityError(`config ${parsed.config.digest} was not put before its manifest`, {
+        code: "E_MANIFEST_INVALID",
+        where: this.where,
+      });
     const bytes = await readFileCapped(config.path, MAX_CONFIG_BYTES, `config ${parsed.config.digest}`);
     const diffIds = parseImageConfig(bytes, `${this.where} config ${parsed.config.digest}`).rootfs?.diff_ids ?? [];
     if (diffIds.length !== parsed.layers.length) {
-      throw new IntegrityError(`manifest ${m.digest} has ${parsed.layers.length} layers but its config ${diffIds.length} diff_ids`, { code: "E_MANIFEST_INVALID",
+      throw new IntegrityError(`manifest ${m.digest} has ${parsed.layers.length} layers but its config ${diffIds.length} diff_ids`, {
+        code: "E_MANIFEST_INVALID",
         where: this.where,
       });
     }
     for (const l of parsed.layers) {
       const compression = layerCompression(l.mediaType);
       if (compression === undefined || !this.capabilities.layerCompressions!.includes(compression)) {
-        throw new UnsupportedError(`layer ${l.digest} (${l.mediaType}) cannot go into a docker-archive: docker load reads gzip or plain tar layers`, {
-          where: this.where,
-        });
+        throw new UnsupportedError(
+          `layer ${l.digest} (${l.mediaType}) cannot go into a docker-archive: docker load reads gzip or plain tar layers`,
+          {
+            where: this.where,
+          },
+        );
       }
       if (!this.blobs.has(l.digest.toString())) {
         throw new IntegrityError(`layer ${l.digest} was not put before its manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
@@ -210,7 +237,9 @@ export class DockerArchiveDestination implements ImageDestination {
   /** index.json: the earlier archive's entries (less the tags taken now), then one entry per new RepoTag (or one unnamed). */
   private indexOf(earlier: LayoutIndex | undefined): LayoutIndex {
     const kept = earlier ?? emptyIndex();
-    const fresh = this.images.flatMap((i) => (i.tags.length > 0 ? i.tags.map((t) => taggedEntry(i.raw, t)) : [taggedEntry(i.raw, undefined)]));
+    const fresh = this.images.flatMap((i) =>
+      i.tags.length > 0 ? i.tags.map((t) => taggedEntry(i.raw, t)) : [taggedEntry(i.raw, undefined)],
+    );
     return { doc: kept.doc, entries: [...kept.entries, ...fresh] };
   }
 

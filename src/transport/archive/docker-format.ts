@@ -19,7 +19,6 @@ export interface ManifestItem {
   Layers: string[];
 }
 
-
 function invalid(message: string, where: string): IntegrityError {
   return new IntegrityError(`${message} (${where})`, { code: "E_MANIFEST_INVALID", where });
 }
@@ -27,7 +26,10 @@ function invalid(message: string, where: string): IntegrityError {
 /** Parses manifest.json; paths with `..` or absolute paths are refused (E_UNSAFE_INPUT), not cleaned. */
 export function parseManifestJson(bytes: Uint8Array, where: string): ManifestItem[] {
   if (bytes.length > MAX_MANIFEST_JSON_BYTES) {
-    throw new IntegrityError(`manifest.json is larger than the ${MAX_MANIFEST_JSON_BYTES}-byte limit (${where})`, { code: "E_TOO_LARGE", where });
+    throw new IntegrityError(`manifest.json is larger than the ${MAX_MANIFEST_JSON_BYTES}-byte limit (${where})`, {
+      code: "E_TOO_LARGE",
+      where,
+    });
   }
   let doc: unknown;
   try {
@@ -44,7 +46,8 @@ function parseItem(item: unknown, where: string): ManifestItem {
   if (typeof item.Config !== "string") throw invalid("Config must be a string", where);
   const tags = item.RepoTags ?? [];
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== "string")) throw invalid("RepoTags must be an array of strings", where);
-  if (!Array.isArray(item.Layers) || item.Layers.some((l) => typeof l !== "string")) throw invalid("Layers must be an array of strings", where);
+  if (!Array.isArray(item.Layers) || item.Layers.some((l) => typeof l !== "string"))
+    throw invalid("Layers must be an array of strings", where);
   return {
     Config: archivePath(item.Config, where),
     RepoTags: tags as string[],

@@ -26,17 +26,20 @@ export async function readArchiveIndex(tar: TarIndex, where: string): Promise<La
 
 /** The reference an index.json entry names: the containerd name, else a ref.name that is a whole reference. */
 export function entryReference(desc: Descriptor, refNameValue: string | undefined): ImageReference | undefined {
-  const name = desc.annotations?.[CONTAINERD_NAME] ?? (refNameValue?.includes(":") || refNameValue?.includes("/") ? refNameValue : undefined);
+  const name =
+    desc.annotations?.[CONTAINERD_NAME] ?? (refNameValue?.includes(":") || refNameValue?.includes("/") ? refNameValue : undefined);
   return name === undefined ? undefined : parseRepoTag(name);
 }
 
 /** The index.json entries named `ref` (by containerd name or a full ref.name). */
 export function entriesForReference(index: LayoutIndex, ref: ImageReference): Descriptor[] {
   const wanted = formatRepoTag(ref);
-  return index.entries.filter((e) => {
-    const named = entryReference(e.desc, refName(e));
-    return named !== undefined && formatRepoTag(named) === wanted;
-  }).map((e) => e.desc);
+  return index.entries
+    .filter((e) => {
+      const named = entryReference(e.desc, refName(e));
+      return named !== undefined && formatRepoTag(named) === wanted;
+    })
+    .map((e) => e.desc);
 }
 
 /** The config digest of an image manifest blob, or undefined when the blob is missing or no image manifest. */

@@ -8,7 +8,14 @@ import type { DeleteResult, ReferenceStore, TransportOptions } from "../types.js
 import { removeEntries, serializeIndexJson, type LayoutIndex } from "../layout/index-json.js";
 import { CONTAINERD_NAME, readArchiveIndex } from "./docker-oci.js";
 import { repoTagFor } from "./docker-destination.js";
-import { formatRepoTag, parseRepoTag, repoTagMatches, repositoriesFile, serializeManifestJson, type ManifestItem } from "./docker-format.js";
+import {
+  formatRepoTag,
+  parseRepoTag,
+  repoTagMatches,
+  repositoriesFile,
+  serializeManifestJson,
+  type ManifestItem,
+} from "./docker-format.js";
 import { DockerArchiveSource, openDockerArchive, pickImage, type OpenedDockerArchive } from "./docker-source.js";
 import { rewriteArchive } from "./rewrite.js";
 import { unreferencedFiles } from "./earlier.js";
@@ -92,4 +99,3 @@ function manifestFiles(items: ManifestItem[]): Map<string, Buffer> {
   if (repositories) out.set("repositories", repositories);
   return out;
 }
-

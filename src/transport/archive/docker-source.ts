@@ -76,13 +76,17 @@ export function pickImage(archive: OpenedDockerArchive, loc: DockerArchiveLocati
       const have = tags.length > 0 ? ` (it has: ${tags.slice(0, 20).join(", ")})` : "";
       throw new NotFoundError(`${formatReference(ref)} not found in ${where}${have}`, { where });
     }
-    if (found.length > 1) throw new IntegrityError(`${where} names ${found.length} images ${formatReference(ref)}`, { code: "E_MANIFEST_INVALID", where });
+    if (found.length > 1)
+      throw new IntegrityError(`${where} names ${found.length} images ${formatReference(ref)}`, { code: "E_MANIFEST_INVALID", where });
     return found[0]!;
   }
   if (items.length === 1) return items[0]!;
   if (items.length === 0) throw new NotFoundError(`${where} holds no image`, { where });
   const tags = items.flatMap((i) => i.RepoTags).slice(0, 20);
-  throw new UsageError(`${where} holds ${items.length} images; name one as docker-archive:${where}:NAME:TAG (${tags.join(", ")})`, { code: "E_USAGE", where });
+  throw new UsageError(`${where} holds ${items.length} images; name one as docker-archive:${where}:NAME:TAG (${tags.join(", ")})`, {
+    code: "E_USAGE",
+    where,
+  });
 }
 
 const BLOB_PATH_RE = /^blobs\/(sha256|sha512)\/([a-f0-9]+)$/;
@@ -96,7 +100,10 @@ function promisedDigest(path: string): Digest | undefined {
 function checkPromise(path: string, actual: Digest, where: string): void {
   const promised = promisedDigest(path);
   if (promised && !promised.equals(actual)) {
-    throw new IntegrityError(`${path} in ${where} has digest ${actual}, not the one its name promises`, { code: "E_DIGEST_MISMATCH", where });
+    throw new IntegrityError(`${path} in ${where} has digest ${actual}, not the one its name promises`, {
+      code: "E_DIGEST_MISMATCH",
+      where,
+    });
   }
 }
 
@@ -109,7 +116,9 @@ async function hashEntry(tar: TarIndex, entry: TarEntry, where: string): Promise
     digester.update(chunk);
   }
   if (head && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) {
-    throw new UnsupportedError(`layer ${entry.name} in ${where} is zstd-compressed, which a Docker schema 2 image cannot describe`, { where });
+    throw new UnsupportedError(`layer ${entry.name} in ${where} is zstd-compressed, which a Docker schema 2 image cannot describe`, {
+      where,
+    });
   }
   const compression: Compression = head && head[0] === 0x1f && head[1] === 0x8b ? "gzip" : "none";
   return { digest: digester.digest(), compression };
@@ -122,7 +131,11 @@ interface OciImage {
 }
 
 /** The index.json image of `item` (by its config), when the archive is also an OCI layout that describes it. */
-async function ociImageOf(archive: OpenedDockerArchive, item: ManifestItem | undefined, ref: DockerArchiveLocation["ref"]): Promise<OciImage | undefined> {
+async function ociImageOf(
+  archive: OpenedDockerArchive,
+  item: ManifestItem | undefined,
+  ref: DockerArchiveLocation["ref"],
+): Promise<OciImage | undefined> {
   const index = await readArchiveIndex(archive.tar, archive.where);
   if (!index) return undefined;
   const blobs = new ArchiveBlobs(archive.tar, archive.where);
@@ -130,7 +143,11 @@ async function ociImageOf(archive: OpenedDockerArchive, item: ManifestItem | und
     const top = ref ? entriesForReference(index, ref)[0] : undefined;
     return top ? { blobs, top } : undefined;
   }
-  const configBytes = await archive.tar.readBytes(archive.tar.resolveFile(item.Config, "config", true), MAX_CONFIG_BYTES, `config ${item.Config}`);
+  const configBytes = await archive.tar.readBytes(
+    archive.tar.resolveFile(item.Config, "config", true),
+    MAX_CONFIG_BYTES,
+    `config ${item.Config}`,
+  );
   const top = await findOciImage(blobs, index, Digest.of(configBytes));
   return top ? { blobs, top } : undefined;
 }
@@ -185,7 +202,9 @@ export class DockerArchiveSource implements ImageSource {
     if (this.oci) return this.ociManifest(this.oci, digest);
     const built = await this.build();
     if (digest !== undefined && !digest.equals(built.manifest.digest)) {
-      throw new NotFoundError(`manifest ${digest} not found in ${this.archive.where} (its image is ${built.manifest.digest})`, { where: this.archive.where });
+      throw new NotFoundError(`manifest ${digest} not found in ${this.archive.where} (its image is ${built.manifest.digest})`, {
+        where: this.archive.where,
+      });
     }
     return built.manifest;
   }
@@ -193,7 +212,8 @@ export class DockerArchiveSource implements ImageSource {
   private async ociManifest({ blobs, top }: OciImage, digest: Digest | undefined): Promise<RawManifest> {
     const desc = digest === undefined || digest.equals(top.digest) ? top : undefined;
     const wanted = desc?.digest ?? digest!;
-    if (!(await blobs.hasBlob(wanted))) throw new NotFoundError(`manifest ${wanted} not found in ${this.archive.where}`, { where: this.archive.where });
+    if (!(await blobs.hasBlob(wanted)))
+      throw new NotFoundError(`manifest ${wanted} not found in ${this.archive.where}`, { where: this.archive.where });
     const bytes = await blobs.readBlob(wanted, desc ? { size: desc.size } : {});
     const parsed = parseManifest(bytes, desc?.mediaType, `${this.archive.where} ${wanted}`);
     return { bytes, mediaType: parsed.mediaType, digest: wanted };
@@ -237,7 +257,8 @@ export class DockerArchiveSource implements ImageSource {
     const config = parseImageConfig(configBytes, `${where} ${item.Config}`);
     const diffIds = (config.rootfs?.diff_ids ?? []).map((d) => Digest.parse(d));
     if (diffIds.length !== item.Layers.length) {
-      throw new IntegrityError(`${where}: manifest.json lists ${item.Layers.length} layers but the config has ${diffIds.length} diff_ids`, { code: "E_MANIFEST_INVALID",
+      throw new IntegrityError(`${where}: manifest.json lists ${item.Layers.length} layers but the config has ${diffIds.length} diff_ids`, {
+        code: "E_MANIFEST_INVALID",
         where,
       });
     }
@@ -249,7 +270,10 @@ export class DockerArchiveSource implements ImageSource {
       checkPromise(path, digest, where);
       const diffId = diffIds[i]!;
       if (compression === "none" && !digest.equals(diffId)) {
-        throw new IntegrityError(`layer ${path} in ${where} has digest ${digest}, but the config's diff_id is ${diffId}`, { code: "E_DIGEST_MISMATCH", where });
+        throw new IntegrityError(`layer ${path} in ${where} has digest ${digest}, but the config's diff_id is ${diffId}`, {
+          code: "E_DIGEST_MISMATCH",
+          where,
+        });
       }
       layers.set(digest.toString(), { entry, digest, size: entry.size, compression, diffId });
       descriptors.push({
@@ -258,7 +282,10 @@ export class DockerArchiveSource implements ImageSource {
         digest,
       });
     }
-    const manifest = dockerArchiveManifest({ mediaType: MediaType.DockerConfig, digest: configDigest, size: configBytes.length }, descriptors);
+    const manifest = dockerArchiveManifest(
+      { mediaType: MediaType.DockerConfig, digest: configDigest, size: configBytes.length },
+      descriptors,
+    );
     return { manifest, config: { bytes: configBytes, digest: configDigest }, layers };
   }
 

@@ -51,7 +51,11 @@ async function carryEntries(tar: TarIndex, w: TarWriter, skip: (name: string) =>
 }
 
 /** The docker-archive at `path`, less the RepoTags in `taken` (formatted as formatRepoTag does). */
-export async function earlierDockerArchive(path: string, taken: ReadonlySet<string>, opts: TransportOptions): Promise<EarlierArchive | undefined> {
+export async function earlierDockerArchive(
+  path: string,
+  taken: ReadonlySet<string>,
+  opts: TransportOptions,
+): Promise<EarlierArchive | undefined> {
   if (!(await exists(path))) return undefined;
   let archive: OpenedDockerArchive;
   try {
@@ -71,7 +75,9 @@ export async function earlierDockerArchive(path: string, taken: ReadonlySet<stri
     else items.push({ ...item, RepoTags: tags });
   }
   const found = await readArchiveIndex(archive.tar, archive.where);
-  const index = found && removeEntries(found, (e) => e.desc.annotations?.[CONTAINERD_NAME] !== undefined && isTaken(e.desc.annotations[CONTAINERD_NAME]));
+  const index =
+    found &&
+    removeEntries(found, (e) => e.desc.annotations?.[CONTAINERD_NAME] !== undefined && isTaken(e.desc.annotations[CONTAINERD_NAME]));
   const drop = new Set<string>();
   for (const g of gone) for (const n of await unreferencedFiles(archive, g, items, index)) drop.add(n);
   return {
@@ -111,7 +117,11 @@ export async function earlierOciArchive(
     items: [],
     index,
     carry: (w, written) =>
-      carryEntries(blobs.tar, w, (n) => written.has(n) || (n.startsWith("blobs/") && blobs.tar.get(n)?.kind !== "directory" && !reachable.has(n))),
+      carryEntries(
+        blobs.tar,
+        w,
+        (n) => written.has(n) || (n.startsWith("blobs/") && blobs.tar.get(n)?.kind !== "directory" && !reachable.has(n)),
+      ),
     close: opened.cleanup,
   };
 }
@@ -133,7 +143,12 @@ function linkChain(tar: TarIndex, name: string): string[] {
  * and the legacy folders (VERSION, json, layer.tar) that held them; in an
  * archive with index.json, also every blob (its manifest) nothing reaches.
  */
-export async function unreferencedFiles(archive: OpenedDockerArchive, gone: ManifestItem, items: ManifestItem[], index: LayoutIndex | undefined): Promise<Set<string>> {
+export async function unreferencedFiles(
+  archive: OpenedDockerArchive,
+  gone: ManifestItem,
+  items: ManifestItem[],
+  index: LayoutIndex | undefined,
+): Promise<Set<string>> {
   const { tar } = archive;
   const keep = new Set<string>();
   for (const i of items) for (const p of [i.Config, ...i.Layers]) for (const n of linkChain(tar, p)) keep.add(n);
@@ -151,7 +166,8 @@ export async function unreferencedFiles(archive: OpenedDockerArchive, gone: Mani
     for (const n of linkChain(tar, p)) {
       candidates.add(n);
       const folder = folderOf(n);
-      if (folder && !keptFolders.has(folder)) for (const e of tar.entries) if (e.name === folder || e.name.startsWith(`${folder}/`)) candidates.add(e.name);
+      if (folder && !keptFolders.has(folder))
+        for (const e of tar.entries) if (e.name === folder || e.name.startsWith(`${folder}/`)) candidates.add(e.name);
     }
   }
   return new Set([...candidates].filter((n) => !keep.has(n)));
@@ -162,4 +178,3 @@ function folderOf(name: string): string | undefined {
   const m = /^([a-f0-9]{64})\/layer\.tar$/.exec(name);
   return m ? m[1] : undefined;
 }
-

@@ -51,7 +51,10 @@ export class ArchiveBlobs implements BlobReader, BlobStore {
     const entry = this.entry(digest);
     const where = `${this.root} ${digest.blobPath}`;
     if (opts.size !== undefined && opts.size >= 0 && entry.size !== opts.size) {
-      throw new IntegrityError(`blob ${digest} has ${entry.size} bytes in the archive, expected ${opts.size}`, { code: "E_SIZE_MISMATCH", where });
+      throw new IntegrityError(`blob ${digest} has ${entry.size} bytes in the archive, expected ${opts.size}`, {
+        code: "E_SIZE_MISMATCH",
+        where,
+      });
     }
     opts.signal?.throwIfAborted();
     return verifiedStream(this.tar.stream(entry), new VerifyingStream({ digest, size: entry.size, where }), opts.signal);
@@ -99,7 +102,9 @@ function checkBlobNames(tar: TarIndex, where: string): void {
     if (e.kind === "directory" || !e.name.startsWith("blobs/")) continue;
     const m = BLOB_NAME_RE.exec(e.name);
     if (!m || !Digest.isValid(`${m[1]}:${m[2]}`)) {
-      throw new IntegrityError(`${where}: ${JSON.stringify(e.name.slice(0, 200))} is not a blob name (blobs/ALG/HEX with a valid digest)`, { code: "E_UNSAFE_INPUT", where,
+      throw new IntegrityError(`${where}: ${JSON.stringify(e.name.slice(0, 200))} is not a blob name (blobs/ALG/HEX with a valid digest)`, {
+        code: "E_UNSAFE_INPUT",
+        where,
       });
     }
   }

@@ -95,7 +95,10 @@ export class OciArchiveDestination implements ImageDestination {
     const ref = this.location.ref;
     if (ref?.kind === "tag") return ref.tag;
     if (ref?.kind === "digest" && !ref.digest.equals(m.digest)) {
-      throw new IntegrityError(`destination names ${ref.digest} but the image is ${m.digest}`, { code: "E_DIGEST_MISMATCH", where: this.where });
+      throw new IntegrityError(`destination names ${ref.digest} but the image is ${m.digest}`, {
+        code: "E_DIGEST_MISMATCH",
+        where: this.where,
+      });
     }
     return undefined;
   }
@@ -162,7 +165,9 @@ export class OciArchiveDestination implements ImageDestination {
       for (const d of refs) {
         if (d.urls && d.urls.length > 0) continue; // foreign layers live elsewhere by design
         if (!this.written.has(d.digest.toString())) {
-          throw new IoError(`blob ${d.digest} referenced by ${m.digest} was never written; the archive was not created`, { where: this.where });
+          throw new IoError(`blob ${d.digest} referenced by ${m.digest} was never written; the archive was not created`, {
+            where: this.where,
+          });
         }
       }
     }

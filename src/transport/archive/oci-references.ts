@@ -9,7 +9,17 @@ import type { LayoutLocation } from "../../ref/location.js";
 import { isValidTag } from "../../ref/reference.js";
 import type { DeleteResult, ReferenceStore, TransportOptions } from "../types.js";
 import { reachableBlobs } from "../layout/gc.js";
-import { entriesNamed, entriesWithDigest, listNames, refName, removeEntries, serializeIndexJson, setNamed, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
+import {
+  entriesNamed,
+  entriesWithDigest,
+  listNames,
+  refName,
+  removeEntries,
+  serializeIndexJson,
+  setNamed,
+  type IndexEntry,
+  type LayoutIndex,
+} from "../layout/index-json.js";
 import { findDescriptor, resolveRef } from "../layout/resolve.js";
 import { openOciArchive, type ArchiveBlobs, type OpenedOciArchive } from "./oci-archive.js";
 import { rewriteArchive } from "./rewrite.js";
@@ -52,7 +62,9 @@ export class OciArchiveReferences implements ReferenceStore {
       const after = removeEntries(index, (e) => drop.includes(e));
       const reachable = await reachableBlobs(blobs, after);
       const unreferenced = new Set(
-        blobs.tar.entries.filter((e) => e.name.startsWith("blobs/") && e.kind !== "directory" && !reachable.has(blobDigest(e.name))).map((e) => e.name),
+        blobs.tar.entries
+          .filter((e) => e.name.startsWith("blobs/") && e.kind !== "directory" && !reachable.has(blobDigest(e.name)))
+          .map((e) => e.name),
       );
       await rewriteArchive(blobs.tar, this.location.path, { drop: unreferenced, replace: indexJson(after) });
       const asked = this.location.ref?.kind === "tag" ? this.location.ref.tag : undefined;
@@ -72,7 +84,9 @@ export class OciArchiveReferences implements ReferenceStore {
       const drop = entriesWithDigest(index, ref.digest);
       if (drop.length > 0) return { drop, digest: drop[0]!.desc };
       if (await findDescriptor(blobs, index, ref.digest)) {
-        throw new UnsupportedError(`${ref.digest} is a manifest inside an index in ${blobs.root}; delete the index that lists it`, { where: blobs.root });
+        throw new UnsupportedError(`${ref.digest} is a manifest inside an index in ${blobs.root}; delete the index that lists it`, {
+          where: blobs.root,
+        });
       }
       throw new NotFoundError(`manifest ${ref.digest} not found in ${blobs.root}`, { where: blobs.root });
     }

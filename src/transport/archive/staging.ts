@@ -101,12 +101,19 @@ async function archiveTarget(path: string): Promise<ArchiveTarget> {
     if (isNotFound(err)) return { file, keep: undefined };
     throw ioError(err, `cannot write ${path}`, path);
   }
-  if (st.isDirectory()) throw new UsageError(`${path} is a directory; an archive is a file (use oci:${path} for a layout folder)`, { code: "E_LOCATION_INVALID", where: path });
+  if (st.isDirectory())
+    throw new UsageError(`${path} is a directory; an archive is a file (use oci:${path} for a layout folder)`, {
+      code: "E_LOCATION_INVALID",
+      where: path,
+    });
   if (!st.isFile()) throw new UsageError(`${path} is not a regular file`, { code: "E_LOCATION_INVALID", where: path });
   try {
     await access(file, fsConstants.W_OK);
   } catch (err) {
-    throw new IoError(`cannot write ${path}: ${errnoCode(err) === "EROFS" ? "read-only file system" : "permission denied"}`, { where: path, cause: err });
+    throw new IoError(`cannot write ${path}: ${errnoCode(err) === "EROFS" ? "read-only file system" : "permission denied"}`, {
+      where: path,
+      cause: err,
+    });
   }
   return { file, keep: st };
 }
@@ -151,7 +158,9 @@ export class ArchiveOutput {
       const out = opts.stdout ?? process.stdout;
       // As `docker save` does: a tar on a terminal is garbage on the screen, never what was meant.
       if ((out as { isTTY?: boolean }).isTTY === true) {
-        throw new UsageError("refusing to write an archive to a terminal: redirect standard output (> FILE, | …) or give a file name instead of -");
+        throw new UsageError(
+          "refusing to write an archive to a terminal: redirect standard output (> FILE, | …) or give a file name instead of -",
+        );
       }
       return new ArchiveOutput(path, new TarWriter(out, { end: false }), undefined, undefined);
     }
@@ -189,7 +198,10 @@ export class ArchiveOutput {
  * be indexed and read at random like any other. Returns the file and a
  * function that removes it.
  */
-export async function spoolInput(input: Readable | undefined, opts: TransportOptions): Promise<{ file: string; cleanup: () => Promise<void> }> {
+export async function spoolInput(
+  input: Readable | undefined,
+  opts: TransportOptions,
+): Promise<{ file: string; cleanup: () => Promise<void> }> {
   const source = input ?? process.stdin;
   // Nobody types a tar: waiting for one on a terminal would wait forever.
   if ((source as { isTTY?: boolean }).isTTY === true) {
@@ -208,4 +220,3 @@ export async function spoolInput(input: Readable | undefined, opts: TransportOpt
   }
   return { file, cleanup };
 }
-

@@ -121,20 +121,29 @@ export class TarIndex {
       if (entry.kind === "file") return entry;
       if ((entry.kind === "symlink" || entry.kind === "link") && entry.target !== undefined) {
         if (!followLinks) {
-          throw new IntegrityError(`${what} ${name} is a link in ${this.file}; blobs must be regular files`, { code: "E_UNSAFE_INPUT", where: this.file });
+          throw new IntegrityError(`${what} ${name} is a link in ${this.file}; blobs must be regular files`, {
+            code: "E_UNSAFE_INPUT",
+            where: this.file,
+          });
         }
         current = entry.target;
         continue;
       }
       throw new IntegrityError(`${what} ${name} is not a regular file in ${this.file}`, { code: "E_UNSAFE_INPUT", where: this.file });
     }
-    throw new IntegrityError(`${what} ${name}: more than ${MAX_LINK_HOPS} links in a row in ${this.file}`, { code: "E_UNSAFE_INPUT", where: this.file });
+    throw new IntegrityError(`${what} ${name}: more than ${MAX_LINK_HOPS} links in a row in ${this.file}`, {
+      code: "E_UNSAFE_INPUT",
+      where: this.file,
+    });
   }
 
   /** Reads a small entry whole (JSON documents), refusing it unread beyond `max` bytes. */
   async readBytes(entry: TarEntry, max: number, what: string): Promise<Buffer> {
     if (entry.size > max) {
-      throw new IntegrityError(`${what} (${entry.size} bytes) is larger than the ${max}-byte limit in ${this.file}`, { code: "E_TOO_LARGE", where: this.file });
+      throw new IntegrityError(`${what} (${entry.size} bytes) is larger than the ${max}-byte limit in ${this.file}`, {
+        code: "E_TOO_LARGE",
+        where: this.file,
+      });
     }
     const buf = Buffer.alloc(entry.size);
     if (entry.size === 0) return buf;

@@ -73,7 +73,10 @@ export class LayoutDestination implements ImageDestination {
     const ref = this.location.ref;
     if (ref?.kind === "tag") return ref.tag;
     if (ref?.kind === "digest" && !ref.digest.equals(m.digest)) {
-      throw new IntegrityError(`destination names ${ref.digest} but the image is ${m.digest}`, { code: "E_DIGEST_MISMATCH", where: this.layout.root });
+      throw new IntegrityError(`destination names ${ref.digest} but the image is ${m.digest}`, {
+        code: "E_DIGEST_MISMATCH",
+        where: this.layout.root,
+      });
     }
     return undefined;
   }
@@ -105,7 +108,9 @@ export class LayoutDestination implements ImageDestination {
       for (const d of refs) {
         if (d.urls && d.urls.length > 0) continue; // foreign layers live elsewhere by design
         if (!(await this.layout.hasBlob(d.digest))) {
-          throw new IoError(`blob ${d.digest} referenced by ${m.digest} is missing from the layout; nothing was committed`, { where: this.layout.root });
+          throw new IoError(`blob ${d.digest} referenced by ${m.digest} is missing from the layout; nothing was committed`, {
+            where: this.layout.root,
+          });
         }
       }
     }

@@ -33,7 +33,9 @@ export async function reachableBlobs(layout: BlobReader, index: LayoutIndex): Pr
     } catch (err) {
       // If we cannot tell what a manifest references, removing anything could break it: refuse the whole GC.
       const why = err instanceof Error ? err.message : String(err);
-      throw new IntegrityError(`cannot collect unreferenced blobs: manifest ${d.digest} is unreadable (${why})`, { code: "E_MANIFEST_INVALID", where: layout.root,
+      throw new IntegrityError(`cannot collect unreferenced blobs: manifest ${d.digest} is unreadable (${why})`, {
+        code: "E_MANIFEST_INVALID",
+        where: layout.root,
         cause: err,
       });
     }

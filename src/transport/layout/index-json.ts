@@ -99,7 +99,9 @@ export function setNamed(index: LayoutIndex, desc: Descriptor, name: string): La
 
 /** Adds `desc` without a name, unless an identical unnamed entry is there already. */
 export function addUnnamed(index: LayoutIndex, desc: Descriptor): LayoutIndex {
-  const dup = index.entries.some((e) => refName(e) === undefined && e.desc.digest.equals(desc.digest) && e.desc.mediaType === desc.mediaType);
+  const dup = index.entries.some(
+    (e) => refName(e) === undefined && e.desc.digest.equals(desc.digest) && e.desc.mediaType === desc.mediaType,
+  );
   if (dup) return index;
   return { doc: index.doc, entries: [...index.entries, makeEntry(desc)] };
 }

@@ -84,7 +84,10 @@ export class OciLayout {
       if (isNotFound(err)) throw new NotFoundError(`no OCI layout at ${dir}`, { where: dir });
       throw ioError(err, "cannot open OCI layout", dir);
     }
-    if (!st.isDirectory()) throw new UsageError(`${dir} is not a directory (an OCI layout is a directory; use oci-archive: for a tar)`, { code: "E_LOCATION_INVALID" });
+    if (!st.isDirectory())
+      throw new UsageError(`${dir} is not a directory (an OCI layout is a directory; use oci-archive: for a tar)`, {
+        code: "E_LOCATION_INVALID",
+      });
     const layout = new OciLayout(dir, await realPathInside("/", root, dir));
     await layout.checkLayoutFile();
     return layout;
@@ -108,8 +111,11 @@ export class OciLayout {
     const hasLayoutFile = await layout.exists("oci-layout");
     if (!hasLayoutFile) {
       const names = (await readdir(root)).filter((n) => !n.startsWith(DRAY_FILE_PREFIX));
-      if (names.length > 0) {
-        throw new UsageError(`${dir} exists and is not an OCI layout (no oci-layout file); choose an empty or new directory`, { code: "E_LOCATION_INVALID" });
+      // Another process creating the same layout may have linked `oci-layout` in since the check above.
+      if (names.length > 0 && !names.includes("oci-layout")) {
+        throw new UsageError(`${dir} exists and is not an OCI layout (no oci-layout file); choose an empty or new directory`, {
+          code: "E_LOCATION_INVALID",
+        });
       }
     }
     // `oci-layout` first (linked into place atomically): a second process creating
@@ -192,7 +198,8 @@ export class OciLayout {
     try {
       bytes = await readFileCapped(await this.insidePath("oci-layout", "oci-layout file"), 64 * 1024, "oci-layout file");
     } catch (err) {
-      if (err instanceof NotFoundError) throw new NotFoundError(`${this.root} is not an OCI layout (no oci-layout file)`, { where: this.root });
+      if (err instanceof NotFoundError)
+        throw new NotFoundError(`${this.root} is not an OCI layout (no oci-layout file)`, { where: this.root });
       throw err;
     }
     let doc: unknown;
@@ -203,7 +210,9 @@ export class OciLayout {
     }
     const version = typeof doc === "object" && doc !== null ? (doc as Record<string, unknown>).imageLayoutVersion : undefined;
     if (version !== LAYOUT_VERSION) {
-      throw new IntegrityError(`unsupported OCI layout version ${JSON.stringify(version)} (dray reads ${LAYOUT_VERSION})`, { code: "E_UNSUPPORTED_MEDIA_TYPE", where: this.where("oci-layout"),
+      throw new IntegrityError(`unsupported OCI layout version ${JSON.stringify(version)} (dray reads ${LAYOUT_VERSION})`, {
+        code: "E_UNSUPPORTED_MEDIA_TYPE",
+        where: this.where("oci-layout"),
       });
     }
   }
@@ -265,7 +274,8 @@ export class OciLayout {
       throw err;
     }
     const st = await stat(path);
-    if (!st.isFile()) throw new IntegrityError(`blob ${digest} is not a regular file`, { code: "E_UNSAFE_INPUT", where: this.where(digest.blobPath) });
+    if (!st.isFile())
+      throw new IntegrityError(`blob ${digest} is not a regular file`, { code: "E_UNSAFE_INPUT", where: this.where(digest.blobPath) });
     return st.size;
   }
 
@@ -294,7 +304,11 @@ export class OciLayout {
       if (err instanceof IntegrityError) throw err;
       throw ioError(err, `cannot read blob ${digest}`, this.where(digest.blobPath));
     });
-    verifyBytes(bytes, { digest, size: opts.size !== undefined && opts.size >= 0 ? opts.size : undefined, where: this.where(digest.blobPath) });
+    verifyBytes(bytes, {
+      digest,
+      size: opts.size !== undefined && opts.size >= 0 ? opts.size : undefined,
+      where: this.where(digest.blobPath),
+    });
     return bytes;
   }
 
@@ -305,9 +319,13 @@ export class OciLayout {
   async openBlob(digest: Digest, opts: { size?: number; signal?: AbortSignal } = {}): Promise<Readable> {
     const path = await this.resolveBlob(digest);
     const st = await stat(path);
-    if (!st.isFile()) throw new IntegrityError(`blob ${digest} is not a regular file`, { code: "E_UNSAFE_INPUT", where: this.where(digest.blobPath) });
+    if (!st.isFile())
+      throw new IntegrityError(`blob ${digest} is not a regular file`, { code: "E_UNSAFE_INPUT", where: this.where(digest.blobPath) });
     if (opts.size !== undefined && opts.size >= 0 && st.size !== opts.size) {
-      throw new IntegrityError(`blob ${digest} has ${st.size} bytes, expected ${opts.size}`, { code: "E_SIZE_MISMATCH", where: this.where(digest.blobPath) });
+      throw new IntegrityError(`blob ${digest} has ${st.size} bytes, expected ${opts.size}`, {
+        code: "E_SIZE_MISMATCH",
+        where: this.where(digest.blobPath),
+      });
     }
     opts.signal?.throwIfAborted();
     const stream = fileChunks(path);

@@ -7,7 +7,16 @@ import type { LayoutLocation } from "../../ref/location.js";
 import { isValidTag } from "../../ref/reference.js";
 import type { DeleteResult, ReferenceStore } from "../types.js";
 import { reachableBlobs, sweepBlobs, type GcResult } from "./gc.js";
-import { entriesNamed, entriesWithDigest, listNames, refName, removeEntries, setNamed, type IndexEntry, type LayoutIndex } from "./index-json.js";
+import {
+  entriesNamed,
+  entriesWithDigest,
+  listNames,
+  refName,
+  removeEntries,
+  setNamed,
+  type IndexEntry,
+  type LayoutIndex,
+} from "./index-json.js";
 import type { OciLayout } from "./layout.js";
 import { findDescriptor, resolveRef } from "./resolve.js";
 

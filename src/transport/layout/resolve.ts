@@ -33,7 +33,10 @@ function byName(layout: BlobReader, index: LayoutIndex, name: string): Descripto
   }
   const digests = new Set(found.map((e) => e.desc.digest.toString()));
   if (digests.size > 1) {
-    throw new IntegrityError(`OCI layout ${layout.root} names ${digests.size} different images "${name}"`, { code: "E_MANIFEST_INVALID", where: layout.root });
+    throw new IntegrityError(`OCI layout ${layout.root} names ${digests.size} different images "${name}"`, {
+      code: "E_MANIFEST_INVALID",
+      where: layout.root,
+    });
   }
   return found[0]!.desc;
 }
@@ -54,7 +57,9 @@ function onlyImage(layout: BlobReader, index: LayoutIndex): Descriptor {
   if (digests.length === 0) throw new NotFoundError(`OCI layout ${layout.root} holds no image`, { where: layout.root });
   const choices = index.entries.map((e) => refName(e) ?? e.desc.digest.toString());
   const list = [...new Set(choices)].slice(0, 20).join(", ");
-  throw new UsageError(`${layout.root} holds ${digests.length} images; name one as ${refForm(layout)} (${list})`, { code: "E_USAGE", where: layout.root,
+  throw new UsageError(`${layout.root} holds ${digests.length} images; name one as ${refForm(layout)} (${list})`, {
+    code: "E_USAGE",
+    where: layout.root,
   });
 }
 

@@ -153,7 +153,10 @@ export class Authenticator {
       const cred = await this.credentialForRealm(bearer);
       if (!cred) {
         const domain = this.endpoint.domain;
-        throw new AuthError(`cannot check the credential for ${domain}: ${this.withheldMessage() ?? "no credentials to check"}`, { code: "E_AUTH_FAILED", where: domain });
+        throw new AuthError(`cannot check the credential for ${domain}: ${this.withheldMessage() ?? "no credentials to check"}`, {
+          code: "E_AUTH_FAILED",
+          where: domain,
+        });
       }
       await this.fetchToken(bearer, [], cred, signal);
     }
@@ -249,7 +252,12 @@ export class Authenticator {
     this.settings.notice?.(message);
   }
 
-  private async fetchToken(ch: Challenge, scopes: readonly Scope[], cred: RegistryCredential | undefined, signal?: AbortSignal): Promise<Omit<CachedToken, "owner">> {
+  private async fetchToken(
+    ch: Challenge,
+    scopes: readonly Scope[],
+    cred: RegistryCredential | undefined,
+    signal?: AbortSignal,
+  ): Promise<Omit<CachedToken, "owner">> {
     const realm = realmURL(ch, this.endpoint.domain);
     const service = ch.params.service;
     let res: HttpResponse;
@@ -259,7 +267,13 @@ export class Authenticator {
       if (service) form.set("service", service);
       if (scopes.length > 0) form.set("scope", scopes.join(" "));
       res = await sendWithRetries(
-        { method: "POST", url: realm, headers: { "content-type": "application/x-www-form-urlencoded" }, body: Buffer.from(form.toString()), signal },
+        {
+          method: "POST",
+          url: realm,
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: Buffer.from(form.toString()),
+          signal,
+        },
         this.settings,
       );
       // Token services without the OAuth2 POST answer 404 or 405 (GCR did, containerd's docker
@@ -281,13 +295,22 @@ export class Authenticator {
       throw this.refused(realm, cred, res.status);
     }
     if (res.status !== 200) {
-      throw new RegistryError(`token server ${realm.origin} answered HTTP ${res.status} for ${this.endpoint.domain}`, { where: this.endpoint.domain, status: res.status });
+      throw new RegistryError(`token server ${realm.origin} answered HTTP ${res.status} for ${this.endpoint.domain}`, {
+        where: this.endpoint.domain,
+        status: res.status,
+      });
     }
     return { ...parseTokenResponse(body, realm, cred, this.endpoint.domain), scopes: [...scopes] };
   }
 
   /** The token GET of the distribution token spec, with Basic auth when there is a credential. */
-  private getToken(realm: URL, service: string | undefined, scopes: readonly Scope[], cred: { username: string; password: string } | undefined, signal?: AbortSignal): Promise<HttpResponse> {
+  private getToken(
+    realm: URL,
+    service: string | undefined,
+    scopes: readonly Scope[],
+    cred: { username: string; password: string } | undefined,
+    signal?: AbortSignal,
+  ): Promise<HttpResponse> {
     const url = new URL(realm);
     if (service) url.searchParams.set("service", service);
     for (const s of scopes) url.searchParams.append("scope", s);
@@ -299,15 +322,29 @@ export class Authenticator {
   private refused(realm: URL, cred: RegistryCredential | undefined, status: number): DrayError {
     const domain = this.endpoint.domain;
     const withheld = this.withheldMessage();
-    if (!cred && withheld) return new AuthError(`authentication required for ${domain}: ${withheld}`, { code: "E_AUTH_FAILED", where: domain, status });
+    if (!cred && withheld)
+      return new AuthError(`authentication required for ${domain}: ${withheld}`, { code: "E_AUTH_FAILED", where: domain, status });
     if (!cred) {
-      return new AuthError(`authentication required for ${domain}: no credentials found (dray login ${domain}, or --creds)`, { code: "E_AUTH_FAILED", where: domain, status });
+      return new AuthError(`authentication required for ${domain}: no credentials found (dray login ${domain}, or --creds)`, {
+        code: "E_AUTH_FAILED",
+        where: domain,
+        status,
+      });
     }
-    return new AuthError(`token server ${realm.origin} refused the credentials from ${cred.source} for ${domain}`, { code: "E_AUTH_FAILED", where: domain, status });
+    return new AuthError(`token server ${realm.origin} refused the credentials from ${cred.source} for ${domain}`, {
+      code: "E_AUTH_FAILED",
+      where: domain,
+      status,
+    });
   }
 }
 
-function parseTokenResponse(body: Buffer, realm: URL, cred: RegistryCredential | undefined, domain: string): { token: string; expiresAt: number } {
+function parseTokenResponse(
+  body: Buffer,
+  realm: URL,
+  cred: RegistryCredential | undefined,
+  domain: string,
+): { token: string; expiresAt: number } {
   let doc: Record<string, unknown>;
   try {
     doc = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
@@ -319,7 +356,8 @@ function parseTokenResponse(body: Buffer, realm: URL, cred: RegistryCredential |
     throw new RegistryError(`token server ${realm.origin} sent no usable token`, { where: domain });
   }
   // A rotated refresh token replaces the old one for the rest of the run.
-  if (cred?.identityToken !== undefined && typeof doc.refresh_token === "string" && doc.refresh_token !== "") cred.identityToken = doc.refresh_token;
+  if (cred?.identityToken !== undefined && typeof doc.refresh_token === "string" && doc.refresh_token !== "")
+    cred.identityToken = doc.refresh_token;
   const seconds = typeof doc.expires_in === "number" && doc.expires_in > 0 ? doc.expires_in : DEFAULT_TOKEN_SECONDS;
   const lifetime = seconds * 1000;
   // Stop using a token a little before it expires: a request in flight must not carry a dead token.
@@ -335,7 +373,8 @@ function realmURL(ch: Challenge, domain: string): URL {
   } catch {
     throw new RegistryError(`${domain} sent a Bearer challenge with an invalid realm`, { where: domain });
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new RegistryError(`${domain} sent a token realm that is not HTTP(S)`, { where: domain });
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new RegistryError(`${domain} sent a token realm that is not HTTP(S)`, { where: domain });
   return url;
 }
 
@@ -346,10 +385,12 @@ export function basicHeader(cred: { username: string; password: string }): strin
 function credentialId(cred: RegistryCredential | undefined): string {
   if (!cred) return "anonymous";
   // A fingerprint, never the secret itself, keys the in-memory cache.
-  return createHash("sha256").update(`${cred.username}\0${cred.password}\0${cred.identityToken ?? ""}`).digest("hex").slice(0, 24);
+  return createHash("sha256")
+    .update(`${cred.username}\0${cred.password}\0${cred.identityToken ?? ""}`)
+    .digest("hex")
+    .slice(0, 24);
 }
 
 function sameCredential(a: RegistryCredential, b: RegistryCredential): boolean {
   return a.username === b.username && a.password === b.password && a.identityToken === b.identityToken;
 }
-

@@ -111,7 +111,12 @@ export class ResumableBlobStream extends Readable {
     }
     if (this.attempt >= this.opts.attempts || !isRetryableError(err)) {
       const tries = this.attempt > 0 ? ` (${this.attempt} resume attempt${this.attempt === 1 ? "" : "s"})` : "";
-      this.destroy(new NetworkError(`download of ${this.opts.where} failed after ${this.received} bytes${tries}: ${err.message}`, { where: this.opts.where, cause: err }));
+      this.destroy(
+        new NetworkError(`download of ${this.opts.where} failed after ${this.received} bytes${tries}: ${err.message}`, {
+          where: this.opts.where,
+          cause: err,
+        }),
+      );
       return;
     }
     void this.resumeAfter(err);

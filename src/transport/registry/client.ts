@@ -213,7 +213,14 @@ export class RegistryClient {
    */
   async probeRateLimit(repo: string, ref: string, signal?: AbortSignal): Promise<{ status: number; rateLimit?: RateLimitInfo }> {
     const url = await this.api(`${repo}/manifests/${ref}`);
-    const res = await this.call({ method: "HEAD", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, noRetry: true });
+    const res = await this.call({
+      method: "HEAD",
+      url,
+      scopes: this.scopes(repo),
+      headers: { accept: MANIFEST_ACCEPT },
+      signal,
+      noRetry: true,
+    });
     await discard(res);
     if (res.status === 401 || res.status === 403) return this.fail(res, { what: `manifest ${ref}`, where: this.where(repo, ref) });
     const rateLimit = parseRateLimit(res.headers);
@@ -242,10 +249,10 @@ export class RegistryClient {
       });
     }
     if (res.status === 401 && (await this.auth.getCredential()) === undefined) {
-      throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: no credentials found for ${this.domain} (dray login ${this.domain}, or --creds)`, { code: "E_AUTH_FAILED", where: ctx.where,
-        status: 401,
-        ...(err.registryCode ? { registryCode: err.registryCode } : {}),
-      });
+      throw new AuthError(
+        `authentication required: ${ctx.what} at ${ctx.where}: no credentials found for ${this.domain} (dray login ${this.domain}, or --creds)`,
+        { code: "E_AUTH_FAILED", where: ctx.where, status: 401, ...(err.registryCode ? { registryCode: err.registryCode } : {}) },
+      );
     }
     throw err;
   }
@@ -265,9 +272,14 @@ export class RegistryClient {
     const res = await sendWithRetries({ method: "GET", url, headers, signal }, this.settings);
     await discard(res);
     if (res.status === 401 || res.status === 403) {
-      throw new AuthError(`${this.domain} refused the credentials from ${cred.source}`, { code: "E_AUTH_FAILED", where: this.domain, status: res.status });
+      throw new AuthError(`${this.domain} refused the credentials from ${cred.source}`, {
+        code: "E_AUTH_FAILED",
+        where: this.domain,
+        status: res.status,
+      });
     }
-    if (res.status !== 200) throw new RegistryError(`${this.domain} answered HTTP ${res.status} to the login check`, { where: this.domain, status: res.status });
+    if (res.status !== 200)
+      throw new RegistryError(`${this.domain} answered HTTP ${res.status} to the login check`, { where: this.domain, status: res.status });
   }
 
   // ---- manifests ----
@@ -276,7 +288,14 @@ export class RegistryClient {
   async headManifest(repo: string, ref: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
     const url = await this.api(`${repo}/manifests/${ref}`);
     if (this.endpoint.manifestHeadRefused) return this.headByGet(repo, ref, signal);
-    const res = await this.call({ method: "HEAD", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, followRedirects: true });
+    const res = await this.call({
+      method: "HEAD",
+      url,
+      scopes: this.scopes(repo),
+      headers: { accept: MANIFEST_ACCEPT },
+      signal,
+      followRedirects: true,
+    });
     await discard(res);
     if (res.status === 404) return undefined;
     if (HEAD_REFUSED.has(res.status)) {
@@ -290,7 +309,10 @@ export class RegistryClient {
     // Without a usable header only the bytes can tell: fetch them.
     if (digest === undefined) return this.headByGet(repo, ref, signal);
     if (Digest.isValid(ref) && !digest.equals(ref)) {
-      throw new IntegrityError(`registry reports digest ${digest} for manifest ${ref}`, { code: "E_DIGEST_MISMATCH", where: this.where(repo, ref) });
+      throw new IntegrityError(`registry reports digest ${digest} for manifest ${ref}`, {
+        code: "E_DIGEST_MISMATCH",
+        where: this.where(repo, ref),
+      });
     }
     return {
       digest,
@@ -321,7 +343,14 @@ export class RegistryClient {
     let res: HttpResponse;
     let bytes: Buffer;
     for (let attempt = 0; ; attempt++) {
-      res = await this.call({ method: "GET", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, followRedirects: true });
+      res = await this.call({
+        method: "GET",
+        url,
+        scopes: this.scopes(repo),
+        headers: { accept: MANIFEST_ACCEPT },
+        signal,
+        followRedirects: true,
+      });
       await this.expectStatus(res, [200], { what: `manifest ${ref}`, where });
       try {
         bytes = await readBody(res, this.maxManifestBytes, `manifest ${ref}`);
@@ -329,7 +358,8 @@ export class RegistryClient {
       } catch (err) {
         // The retry loop only covers a request up to its headers; a body that
         // breaks off (connection cut mid-manifest) is a GET worth asking again.
-        if (attempt >= this.settings.retries || signal?.aborted || !(err instanceof NetworkError) || !isRetryableError(err.cause)) throw err;
+        if (attempt >= this.settings.retries || signal?.aborted || !(err instanceof NetworkError) || !isRetryableError(err.cause))
+          throw err;
         const wait = retryDelayMs(attempt + 1, undefined);
         this.settings.debug?.(`retrying GET of manifest ${ref} in ${wait} ms: its body broke off`);
         await sleep(wait, signal);
@@ -339,7 +369,10 @@ export class RegistryClient {
     const digest = Digest.of(bytes, expected?.algorithm ?? "sha256");
     if (expected && !digest.equals(expected)) {
       const said = Digest.isValid(ref) ? "asked for" : "announced by Docker-Content-Digest";
-      throw new IntegrityError(`manifest digest mismatch at ${where}: ${said} ${expected}, got ${digest}`, { code: "E_DIGEST_MISMATCH", where });
+      throw new IntegrityError(`manifest digest mismatch at ${where}: ${said} ${expected}, got ${digest}`, {
+        code: "E_DIGEST_MISMATCH",
+        where,
+      });
     }
     return { bytes, mediaType: manifestMediaType(header(res.headers, "content-type"), bytes), digest };
   }
@@ -350,7 +383,14 @@ export class RegistryClient {
     const url = await this.api(`${repo}/manifests/${ref}`);
     for (let attempt = 1; ; attempt++) {
       // The body is a Buffer, so the retry loop may replay it: every manifest PUT is retried.
-      const res = await this.call({ method: "PUT", url, scopes: this.scopes(repo, "push"), headers: { "content-type": m.mediaType }, body: m.bytes, signal });
+      const res = await this.call({
+        method: "PUT",
+        url,
+        scopes: this.scopes(repo, "push"),
+        headers: { "content-type": m.mediaType },
+        body: m.bytes,
+        signal,
+      });
       if (res.status === 201 || res.status === 200 || res.status === 202) {
         await discard(res);
         const other = storedDigestMismatch(res, m.digest);
@@ -383,7 +423,9 @@ export class RegistryClient {
     const current = await this.headManifest(repo, tag, signal).catch(() => undefined);
     if (current === undefined) return false;
     if (current.digest.equals(m.digest)) {
-      this.settings.debug?.(`tag ${tag} refused the PUT (${refusal.registryCode ?? `HTTP ${refusal.status ?? "?"}`}) but already names ${m.digest}: nothing to do`);
+      this.settings.debug?.(
+        `tag ${tag} refused the PUT (${refusal.registryCode ?? `HTTP ${refusal.status ?? "?"}`}) but already names ${m.digest}: nothing to do`,
+      );
       return true;
     }
     throw new RegistryError(
@@ -487,7 +529,13 @@ export class RegistryClient {
     return this.paginate(first, [CATALOG_SCOPE], "repositories", { what: "catalog", where: `docker://${this.domain}` }, signal);
   }
 
-  private async paginate(first: URL, scopes: readonly Scope[], field: "tags" | "repositories", ctx: ErrorContext, signal?: AbortSignal): Promise<string[]> {
+  private async paginate(
+    first: URL,
+    scopes: readonly Scope[],
+    field: "tags" | "repositories",
+    ctx: ErrorContext,
+    signal?: AbortSignal,
+  ): Promise<string[]> {
     const out: string[] = [];
     const seen = new Set<string>();
     let url: URL | undefined = first;
@@ -504,7 +552,8 @@ export class RegistryClient {
       }
       const list = (doc as Record<string, unknown> | null)?.[field];
       if (list !== null && list !== undefined) {
-        if (!Array.isArray(list) || list.some((t) => typeof t !== "string")) throw new RegistryError(`${ctx.what} of ${ctx.where} is malformed`, { where: ctx.where });
+        if (!Array.isArray(list) || list.some((t) => typeof t !== "string"))
+          throw new RegistryError(`${ctx.what} of ${ctx.where} is malformed`, { where: ctx.where });
         out.push(...(list as string[]));
       }
       url = this.followable(nextPage(res.headers, url), seen, ctx, out.length);
@@ -519,7 +568,8 @@ export class RegistryClient {
    */
   private followable(next: NextPage, seen: ReadonlySet<string>, ctx: ErrorContext, entries: number): URL | undefined {
     let problem = "problem" in next ? next.problem : undefined;
-    if ("url" in next && seen.has(next.url.toString())) problem = `its Link header loops back to a page already read (${redactURL(next.url)})`;
+    if ("url" in next && seen.has(next.url.toString()))
+      problem = `its Link header loops back to a page already read (${redactURL(next.url)})`;
     if (problem === undefined) return "url" in next ? next.url : undefined;
     this.settings.notice?.(`warning: ${ctx.what} of ${ctx.where} may be incomplete: ${problem}; stopped after ${entries} entries`);
     return undefined;
@@ -545,7 +595,12 @@ export class RegistryClient {
    * "no API", which a mirror must tell apart from "no referrers".
    * `filtered` says the registry applied `artifactType` itself (OCI-Filters-Applied).
    */
-  async referrersApi(repo: string, digest: Digest, artifactType?: string, signal?: AbortSignal): Promise<{ descriptors: Descriptor[]; filtered: boolean } | undefined> {
+  async referrersApi(
+    repo: string,
+    digest: Digest,
+    artifactType?: string,
+    signal?: AbortSignal,
+  ): Promise<{ descriptors: Descriptor[]; filtered: boolean } | undefined> {
     const where = this.where(repo, digest.toString());
     const url = await this.api(`${repo}/referrers/${digest}`, { artifactType });
     const res = await this.call({ method: "GET", url, scopes: this.scopes(repo), headers: { accept: MediaType.OciIndex }, signal });
@@ -556,7 +611,10 @@ export class RegistryClient {
     await this.expectStatus(res, [200], { what: "referrers", where });
     // Referrers indexes are manifests in all but name: the same cap.
     const bytes = await readBody(res, this.maxManifestBytes, "referrers index");
-    const filtered = (header(res.headers, "oci-filters-applied") ?? "").split(",").map((s) => s.trim()).includes("artifactType");
+    const filtered = (header(res.headers, "oci-filters-applied") ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .includes("artifactType");
     return { descriptors: indexDescriptors(bytes, where), filtered };
   }
 
@@ -587,7 +645,8 @@ export function timeoutsFromEnv(env: NodeJS.ProcessEnv): Partial<HttpTimeouts> {
   const text = env.DRAY_HTTP_TIMEOUT?.trim();
   if (!text) return {};
   const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`DRAY_HTTP_TIMEOUT expects a number of seconds above 0, got "${text.slice(0, 20)}"`);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new UsageError(`DRAY_HTTP_TIMEOUT expects a number of seconds above 0, got "${text.slice(0, 20)}"`);
   const ms = Math.round(seconds * 1000);
   return { connectMs: ms, headersMs: ms, bodyMs: ms };
 }
@@ -596,7 +655,11 @@ function headerDigest(res: HttpResponse, where: string): Digest | undefined {
   const value = header(res.headers, "docker-content-digest");
   if (value === undefined) return undefined;
   const d = Digest.tryParse(value.trim());
-  if (!d) throw new IntegrityError(`registry sent an invalid Docker-Content-Digest "${value.slice(0, 80)}"`, { code: "E_DIGEST_MISMATCH", where });
+  if (!d)
+    throw new IntegrityError(`registry sent an invalid Docker-Content-Digest "${value.slice(0, 80)}"`, {
+      code: "E_DIGEST_MISMATCH",
+      where,
+    });
   return d;
 }
 
@@ -623,5 +686,8 @@ export function manifestMediaType(contentType: string | undefined, bytes: Buffer
 function mayBeImmutableTag(ref: string, status: number, code: string | undefined): boolean {
   if (Digest.isValid(ref)) return false;
   if (status === 409 || status === 412) return true;
-  return (status === 400 || status === 403) && (code === undefined || ["TAG_INVALID", "MANIFEST_INVALID", "DENIED", "TAG_IMMUTABLE"].includes(code));
+  return (
+    (status === 400 || status === 403) &&
+    (code === undefined || ["TAG_INVALID", "MANIFEST_INVALID", "DENIED", "TAG_IMMUTABLE"].includes(code))
+  );
 }

@@ -86,7 +86,9 @@ export class RegistryDestination implements ImageDestination {
     if (ref === undefined && opts.isTop) {
       const wanted = this.location.ref.digest;
       if (wanted && !wanted.equals(m.digest)) {
-        throw new IntegrityError(`destination names digest ${wanted}, but the manifest to store is ${m.digest}`, { code: "E_DIGEST_MISMATCH", where: `docker://${this.location.ref.domain}/${this.repo}`,
+        throw new IntegrityError(`destination names digest ${wanted}, but the manifest to store is ${m.digest}`, {
+          code: "E_DIGEST_MISMATCH",
+          where: `docker://${this.location.ref.domain}/${this.repo}`,
         });
       }
       ref = this.location.ref.tag ?? (wanted ? undefined : "latest");

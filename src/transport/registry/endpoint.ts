@@ -137,10 +137,13 @@ function pingError(domain: string, err: unknown): unknown {
   if (!(err instanceof NetworkError)) return err;
   const text = `${networkErrorCode(err.cause) ?? ""} ${err.message}`;
   if (CERT_ERROR_RE.test(text)) {
-    return new NetworkError(`${err.message}; the certificate of ${domain} is not trusted (use --ca-file FILE, or --insecure to skip verification)`, {
-      where: domain,
-      cause: err.cause,
-    });
+    return new NetworkError(
+      `${err.message}; the certificate of ${domain} is not trusted (use --ca-file FILE, or --insecure to skip verification)`,
+      {
+        where: domain,
+        cause: err.cause,
+      },
+    );
   }
   return err instanceof DrayError ? err : new NetworkError(String(err), { where: domain });
 }

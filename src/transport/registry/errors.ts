@@ -1,4 +1,13 @@
-import { AuthError, type DrayError, IntegrityError, NotFoundError, RateLimitError, RegistryError, UnsupportedError, type DrayErrorDetails } from "../../errors.js";
+import {
+  AuthError,
+  type DrayError,
+  IntegrityError,
+  NotFoundError,
+  RateLimitError,
+  RegistryError,
+  UnsupportedError,
+  type DrayErrorDetails,
+} from "../../errors.js";
 import { discard, header, readBody, type HttpResponse } from "./http.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
 import { parseRetryAfter } from "./retry.js";
@@ -107,13 +116,19 @@ export async function errorFromResponse(res: HttpResponse, ctx: ErrorContext): P
  * Hub sends them, docs.docker.com/docker-hub/usage/pulls) and when to try
  * again (Retry-After, else the window).
  */
-export function rateLimitError(res: Pick<HttpResponse, "status" | "headers">, entries: RegistryErrorEntry[], ctx: ErrorContext, now = Date.now()): DrayError {
+export function rateLimitError(
+  res: Pick<HttpResponse, "status" | "headers">,
+  entries: RegistryErrorEntry[],
+  ctx: ErrorContext,
+  now = Date.now(),
+): DrayError {
   const info = parseRateLimit(res.headers);
   const host = hostOfWhere(ctx.where);
   const parts = [`rate limited by ${host}: ${ctx.what} at ${ctx.where}`];
   if (info) parts.push(`limit ${describeRateLimit(info)}`);
   const wait = parseRetryAfter(header(res.headers, "retry-after"), now);
-  if (wait !== undefined) parts.push(`retry after ${new Date(now + wait).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${formatWindow(Math.ceil(wait / 1000))})`);
+  if (wait !== undefined)
+    parts.push(`retry after ${new Date(now + wait).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${formatWindow(Math.ceil(wait / 1000))})`);
   else if (info?.windowSeconds !== undefined) parts.push(`retry once the ${formatWindow(info.windowSeconds)} window frees pulls`);
   else parts.push("retry later");
   const code = entries[0]?.code ?? "TOOMANYREQUESTS";

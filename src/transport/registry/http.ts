@@ -218,7 +218,10 @@ export async function readBody(res: HttpResponse, limit: number, what: string): 
   const declared = Number(header(res.headers, "content-length"));
   if (Number.isFinite(declared) && declared > limit) {
     dropBody(res.body);
-    throw new IntegrityError(`${what} of ${declared} bytes exceeds the ${limit}-byte limit`, { code: "E_TOO_LARGE", where: redactURL(res.url) });
+    throw new IntegrityError(`${what} of ${declared} bytes exceeds the ${limit}-byte limit`, {
+      code: "E_TOO_LARGE",
+      where: redactURL(res.url),
+    });
   }
   const chunks: Buffer[] = [];
   let total = 0;

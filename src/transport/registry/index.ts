@@ -52,7 +52,13 @@ export const listRepositories = listCatalog;
  * Throws AuthError (exit 4) when they are refused, naming the credential by
  * `source` (where the caller got it; never the secret).
  */
-export async function verifyCredentials(host: string, creds: Credentials, opts: TransportOptions, source = "dray login", signal?: AbortSignal): Promise<void> {
+export async function verifyCredentials(
+  host: string,
+  creds: Credentials,
+  opts: TransportOptions,
+  source = "dray login",
+  signal?: AbortSignal,
+): Promise<void> {
   await clientFor(host, { ...opts, creds, credsSource: source }).checkLogin(signal);
 }
 

@@ -17,7 +17,10 @@ export function parseLinkHeader(value: string): LinkValue[] {
   const out: LinkValue[] = [];
   for (const m of value.matchAll(LINK_RE)) {
     const rel = REL_RE.exec(m[2] ?? "");
-    const rels = (rel?.[1] ?? rel?.[2] ?? "").split(/\s+/).filter((r) => r !== "").map((r) => r.toLowerCase());
+    const rels = (rel?.[1] ?? rel?.[2] ?? "")
+      .split(/\s+/)
+      .filter((r) => r !== "")
+      .map((r) => r.toLowerCase());
     out.push({ target: m[1] ?? "", rel: rels });
   }
   return out;

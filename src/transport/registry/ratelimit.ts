@@ -64,7 +64,8 @@ export function parseRateLimit(headers: ResponseHeaders): RateLimitInfo | undefi
 /** One line for messages: `100 per 6h, 0 left (counted for 2600:3c00::)`. */
 export function describeRateLimit(info: RateLimitInfo): string {
   const parts: string[] = [];
-  if (info.limit !== undefined) parts.push(`${info.limit}${info.windowSeconds !== undefined ? ` per ${formatWindow(info.windowSeconds)}` : ""}`);
+  if (info.limit !== undefined)
+    parts.push(`${info.limit}${info.windowSeconds !== undefined ? ` per ${formatWindow(info.windowSeconds)}` : ""}`);
   if (info.remaining !== undefined) parts.push(`${info.remaining} left`);
   let text = parts.join(", ");
   if (info.source) text += `${text ? " " : ""}(counted for ${info.source})`;

@@ -55,7 +55,10 @@ export class RegistryReferences implements ReferenceStore {
     if (!digest) {
       const ref = referenceOf(this.location);
       digest = (await this.client.headManifest(this.repo, ref))?.digest;
-      if (!digest) throw new NotFoundError(`not found: manifest ${ref} at docker://${this.location.ref.domain}/${this.repo}`, { where: `docker://${this.location.ref.domain}/${this.repo}:${ref}` });
+      if (!digest)
+        throw new NotFoundError(`not found: manifest ${ref} at docker://${this.location.ref.domain}/${this.repo}`, {
+          where: `docker://${this.location.ref.domain}/${this.repo}:${ref}`,
+        });
     }
     const alsoRemovedTags = await this.tagsPointingAt(digest, tag);
     await this.client.deleteManifest(this.repo, digest);

@@ -42,7 +42,14 @@ export class RegistryRepositories {
     const answer = this.client(loc)
       .referrersApi(loc.ref.path, subject)
       .then((a) => a?.descriptors);
-    if (!known) this.apiSupport.set(domain, answer.then((d) => d !== undefined, () => false));
+    if (!known)
+      this.apiSupport.set(
+        domain,
+        answer.then(
+          (d) => d !== undefined,
+          () => false,
+        ),
+      );
     return answer;
   }
 
@@ -96,7 +103,10 @@ export class RegistryRepository extends RepositoryBase {
   }
 
   at(ref: RepoRef): RegistryLocation {
-    return { transport: "docker", ref: { ...this.location.ref, ...(ref.tag ? { tag: ref.tag } : {}), ...(ref.digest ? { digest: ref.digest } : {}) } };
+    return {
+      transport: "docker",
+      ref: { ...this.location.ref, ...(ref.tag ? { tag: ref.tag } : {}), ...(ref.digest ? { digest: ref.digest } : {}) },
+    };
   }
 
   async openSource(ref: RepoRef): Promise<ImageSource> {

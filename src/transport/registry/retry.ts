@@ -54,7 +54,12 @@ export function isRetryableError(err: unknown): boolean {
  * `Retry-After` when the server sent one (delta-seconds or an HTTP-date),
  * else exponential backoff with full jitter; capped either way.
  */
-export function retryDelayMs(attempt: number, retryAfter: string | undefined, now: number = Date.now(), random: () => number = Math.random): number {
+export function retryDelayMs(
+  attempt: number,
+  retryAfter: string | undefined,
+  now: number = Date.now(),
+  random: () => number = Math.random,
+): number {
   const asked = parseRetryAfter(retryAfter, now);
   if (asked !== undefined) return Math.min(asked, MAX_RETRY_DELAY_MS);
   const ceiling = Math.min(MAX_RETRY_DELAY_MS, BASE_DELAY_MS * 2 ** Math.max(0, attempt - 1));

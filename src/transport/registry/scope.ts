@@ -19,7 +19,15 @@ function parseScope(scope: Scope): ParsedScope | undefined {
   const first = scope.indexOf(":");
   const last = scope.lastIndexOf(":");
   if (first < 0 || last === first) return undefined;
-  return { resource: scope.slice(0, last), actions: new Set(scope.slice(last + 1).split(",").filter((a) => a !== "")) };
+  return {
+    resource: scope.slice(0, last),
+    actions: new Set(
+      scope
+        .slice(last + 1)
+        .split(",")
+        .filter((a) => a !== ""),
+    ),
+  };
 }
 
 export function repositoryScope(repo: string, actions: readonly string[]): Scope {

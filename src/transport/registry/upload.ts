@@ -43,7 +43,13 @@ const RANGE_RE = /^(?:bytes=)?0-(\d+)$/;
 /** Registries that state no minimum but asked for chunks still get sensible ones. */
 const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 
-export async function uploadBlob(client: RegistryClient, repo: string, desc: Descriptor, data: Readable, opts: UploadOptions): Promise<void> {
+export async function uploadBlob(
+  client: RegistryClient,
+  repo: string,
+  desc: Descriptor,
+  data: Readable,
+  opts: UploadOptions,
+): Promise<void> {
   await new Upload(client, repo, desc, data, opts.signal).run(opts);
 }
 
@@ -138,7 +144,11 @@ class Upload {
     await this.client.expectStatus(res, STORED, this.ctx);
     await discard(res);
     const other = storedDigestMismatch(res, this.desc.digest);
-    if (other) throw new IntegrityError(`${this.ctx.what}: the registry stored it as ${other}`, { code: "E_DIGEST_MISMATCH", where: this.ctx.where });
+    if (other)
+      throw new IntegrityError(`${this.ctx.what}: the registry stored it as ${other}`, {
+        code: "E_DIGEST_MISMATCH",
+        where: this.ctx.where,
+      });
   }
 
   /**
@@ -184,7 +194,10 @@ class Upload {
     const { ctx } = this;
     if (err instanceof NetworkError || isRetryableError(err)) {
       const why = err instanceof Error ? err.message : String(err);
-      return new NetworkError(`${ctx.what} to ${ctx.where} was interrupted: ${why}; a streamed upload cannot be replayed, copy again`, { where: ctx.where, cause: err });
+      return new NetworkError(`${ctx.what} to ${ctx.where} was interrupted: ${why}; a streamed upload cannot be replayed, copy again`, {
+        where: ctx.where,
+        cause: err,
+      });
     }
     return err;
   }
@@ -206,7 +219,10 @@ class Upload {
     await discard(res);
     const end = rangeEnd(res);
     if (end !== undefined && desc.size > 1 && end + 1 !== desc.size) {
-      throw new IntegrityError(`${ctx.what}: the registry holds ${end + 1} of ${desc.size} bytes`, { code: "E_SIZE_MISMATCH", where: ctx.where });
+      throw new IntegrityError(`${ctx.what}: the registry holds ${end + 1} of ${desc.size} bytes`, {
+        code: "E_SIZE_MISMATCH",
+        where: ctx.where,
+      });
     }
     this.url = nextLocation(res, this.session());
   }
@@ -218,16 +234,24 @@ class Upload {
       let sent = 0;
       // Each pass sends what the registry does not hold yet of this chunk.
       for (let pass = 0; sent < chunk.length; pass++) {
-        if (pass > 3) throw new RegistryError(`${ctx.what}: the registry keeps refusing the chunk at byte ${offset + sent}`, { where: ctx.where });
+        if (pass > 3)
+          throw new RegistryError(`${ctx.what}: the registry keeps refusing the chunk at byte ${offset + sent}`, { where: ctx.where });
         const part = chunk.subarray(sent);
         const start = offset + sent;
-        const headers = { "content-type": OCTET, "content-range": `${start}-${start + part.length - 1}`, "content-length": String(part.length) };
+        const headers = {
+          "content-type": OCTET,
+          "content-range": `${start}-${start + part.length - 1}`,
+          "content-length": String(part.length),
+        };
         const res = await this.call("PATCH", this.session(), headers, part);
         if (res.status === 416) {
           await discard(res);
           const held = await this.heldBytes();
           if (held < offset || held > offset + chunk.length) {
-            throw new RegistryError(`${ctx.what}: the registry holds ${held} bytes, which this chunk (${offset}-${offset + chunk.length - 1}) cannot continue`, { where: ctx.where });
+            throw new RegistryError(
+              `${ctx.what}: the registry holds ${held} bytes, which this chunk (${offset}-${offset + chunk.length - 1}) cannot continue`,
+              { where: ctx.where },
+            );
           }
           sent = held - offset;
           continue;
@@ -242,7 +266,10 @@ class Upload {
       offset += chunk.length;
     }
     if (desc.size >= 0 && offset !== desc.size) {
-      throw new IntegrityError(`${ctx.what}: ${offset} bytes, the descriptor says ${desc.size}`, { code: "E_SIZE_MISMATCH", where: ctx.where });
+      throw new IntegrityError(`${ctx.what}: ${offset} bytes, the descriptor says ${desc.size}`, {
+        code: "E_SIZE_MISMATCH",
+        where: ctx.where,
+      });
     }
   }
 

@@ -66,12 +66,19 @@ async function legacyArchive(img: BuiltImage, repoTags: string[], form: "tar" | 
   const layers: string[] = [];
   img.layers.forEach((l, i) => {
     const id = Digest.of(`legacy ${i} ${l.diffId}`).hex;
-    entries.push({ name: `${id}/`, type: "directory" }, { name: `${id}/VERSION`, content: "1.0" }, { name: `${id}/json`, content: `{"id":"${id}"}` });
+    entries.push(
+      { name: `${id}/`, type: "directory" },
+      { name: `${id}/VERSION`, content: "1.0" },
+      { name: `${id}/json`, content: `{"id":"${id}"}` },
+    );
     entries.push({ name: `${id}/layer.tar`, content: form === "tar" ? l.tar : l.bytes });
     layers.push(`${id}/layer.tar`);
   });
   entries.push(...extra);
-  entries.push({ name: "manifest.json", content: JSON.stringify([{ Config: `${img.config.digest.hex}.json`, RepoTags: repoTags, Layers: layers }]) });
+  entries.push({
+    name: "manifest.json",
+    content: JSON.stringify([{ Config: `${img.config.digest.hex}.json`, RepoTags: repoTags, Layers: layers }]),
+  });
   return rawTar(entries);
 }
 
@@ -94,14 +101,19 @@ async function docker25Archive(img: BuiltImage, repoTag: string): Promise<Buffer
             mediaType: img.manifest.mediaType,
             digest: img.manifest.digest.toString(),
             size: img.manifest.bytes.length,
-            annotations: { "io.containerd.image.name": `docker.io/library/${repoTag}`, "org.opencontainers.image.ref.name": repoTag.split(":")[1] },
+            annotations: {
+              "io.containerd.image.name": `docker.io/library/${repoTag}`,
+              "org.opencontainers.image.ref.name": repoTag.split(":")[1],
+            },
           },
         ],
       }),
     },
     {
       name: "manifest.json",
-      content: JSON.stringify([{ Config: img.config.digest.blobPath, RepoTags: [repoTag], Layers: img.layers.map((l) => l.diffId.blobPath) }]),
+      content: JSON.stringify([
+        { Config: img.config.digest.blobPath, RepoTags: [repoTag], Layers: img.layers.map((l) => l.diffId.blobPath) },
+      ]),
     },
   ];
   return rawTar(entries);
@@ -134,10 +146,15 @@ describe("docker-archive written by dray (the dual form), read by skopeo", () =>
     assert.deepEqual(await listing(dir), ["img.tar"]);
 
     const items = await manifestJson(file);
-    assert.deepEqual(items, [{ Config: img.config.digest.blobPath, RepoTags: ["localhost:5000/foo/bar:v1"], Layers: img.layers.map((l) => l.digest.blobPath) }]);
+    assert.deepEqual(items, [
+      { Config: img.config.digest.blobPath, RepoTags: ["localhost:5000/foo/bar:v1"], Layers: img.layers.map((l) => l.digest.blobPath) },
+    ]);
     const tar = await TarIndex.open(file);
     assert.ok(tar.has("oci-layout") && tar.has(img.manifest.digest.blobPath));
-    const repositories = JSON.parse((await tar.readBytes(tar.resolveFile("repositories", "r", false), 4096, "r")).toString()) as Record<string, Record<string, string>>;
+    const repositories = JSON.parse((await tar.readBytes(tar.resolveFile("repositories", "r", false), 4096, "r")).toString()) as Record<
+      string,
+      Record<string, string>
+    >;
     assert.deepEqual(repositories, { "localhost:5000/foo/bar": { v1: img.layers.at(-1)!.digest.hex } });
     // index.json names the image as Docker 25+ does (moby daemon/internal/image/tarexport/save.go).
     assert.deepEqual(await indexJson(file), [
@@ -157,8 +174,13 @@ describe("docker-archive written by dray (the dual form), read by skopeo", () =>
     assertSkopeoOk(await skopeoCopy(`docker-archive:${file}:localhost:5000/foo/bar:v1`, `oci:${out}:x`));
     const top = (JSON.parse(await readFile(join(out, "index.json"), "utf8")) as { manifests: Array<{ digest: string }> }).manifests[0]!;
     const copied = parseManifest(await readFile(join(out, Digest.parse(top.digest).blobPath))) as ImageManifest;
-    const inflated = await Promise.all(copied.layers.map(async (d) => Digest.of(gunzipSync(await readFile(join(out, d.digest.blobPath)))).toString()));
-    assert.deepEqual(inflated, img.layers.map((l) => l.diffId.toString()));
+    const inflated = await Promise.all(
+      copied.layers.map(async (d) => Digest.of(gunzipSync(await readFile(join(out, d.digest.blobPath)))).toString()),
+    );
+    assert.deepEqual(
+      inflated,
+      img.layers.map((l) => l.diffId.toString()),
+    );
 
     // dray reads its own archive through index.json: the same digest.
     const src = await openDockerArchiveSource(dloc(file), {});
@@ -182,7 +204,11 @@ describe("docker-archive written by dray (the dual form), read by skopeo", () =>
       items.map((i) => i.RepoTags),
       [["alpine:3", "alpine:latest"], ["example.com/team/app:2"]],
     );
-    for (const [ref, img] of [["alpine:latest", a], ["docker.io/library/alpine:3", a], ["example.com/team/app:2", b]] as const) {
+    for (const [ref, img] of [
+      ["alpine:latest", a],
+      ["docker.io/library/alpine:3", a],
+      ["example.com/team/app:2", b],
+    ] as const) {
       const m = parseManifest(await skopeoInspectRaw(`docker-archive:${file}:${ref}`)) as ImageManifest;
       assert.ok(m.config.digest.equals(img.config.digest), ref);
     }
@@ -192,16 +218,26 @@ describe("docker-archive written by dray (the dual form), read by skopeo", () =>
     const dir = makeTempDir();
     const file = join(dir, "many.tar");
     const [a, b, c] = await Promise.all(["a", "b", "c"].map((s) => buildImage({ seed: `da-many-${s}`, layerCount: 2 })));
-    for (const [img, ref] of [[a!, "app:a"], [b!, "app:b"], [c!, "app:a"]] as const) {
+    for (const [img, ref] of [
+      [a!, "app:a"],
+      [b!, "app:b"],
+      [c!, "app:a"],
+    ] as const) {
       const dest = await openDockerArchiveDestination(dloc(file, ref), {});
       await putImage(dest, img);
       await dest.commit();
     }
-    assert.deepEqual((await manifestJson(file)).map((i) => i.RepoTags), [["app:b"], ["app:a"]]);
+    assert.deepEqual(
+      (await manifestJson(file)).map((i) => i.RepoTags),
+      [["app:b"], ["app:a"]],
+    );
     const tar = await TarIndex.open(file);
     for (const l of a!.layers) assert.equal(tar.has(l.digest.blobPath), false, "a's files are gone with its last tag");
     assert.equal(tar.has(a!.manifest.digest.blobPath), false);
-    for (const [ref, img] of [["app:b", b!], ["app:a", c!]] as const) {
+    for (const [ref, img] of [
+      ["app:b", b!],
+      ["app:a", c!],
+    ] as const) {
       const m = parseManifest(await skopeoInspectRaw(`docker-archive:${file}:${ref}`)) as ImageManifest;
       assert.ok(m.config.digest.equals(img.config.digest), ref);
       assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:${ref.split(":")[1]}`), img.manifest.bytes);
@@ -289,7 +325,10 @@ describe("docker-archive written by others, read by dray", () => {
     // The same layer twice (docker writes the second as a symlink to the first folder).
     const img = await buildImage({ seed: "da-legacy-tar", baseLayers: base.layers, layerFiles: [] });
     const twice = { ...img, layers: [base.layers[0]!, base.layers[0]!] };
-    const configDoc = { ...img.configDoc, rootfs: { type: "layers", diff_ids: [base.layers[0]!.diffId.toString(), base.layers[0]!.diffId.toString()] } };
+    const configDoc = {
+      ...img.configDoc,
+      rootfs: { type: "layers", diff_ids: [base.layers[0]!.diffId.toString(), base.layers[0]!.diffId.toString()] },
+    };
     const configBytes = Buffer.from(JSON.stringify(configDoc));
     const config = { ...img.config, bytes: configBytes, digest: Digest.of(configBytes), size: configBytes.length };
     const l = base.layers[0]!;
@@ -297,7 +336,12 @@ describe("docker-archive written by others, read by dray", () => {
       { name: `${config.digest.hex}.json`, content: configBytes },
       { name: "aaaa/layer.tar", content: l.tar },
       { name: "bbbb/layer.tar", type: "symlink", linkname: "../aaaa/layer.tar" },
-      { name: "manifest.json", content: JSON.stringify([{ Config: `${config.digest.hex}.json`, RepoTags: ["dup:1"], Layers: ["aaaa/layer.tar", "bbbb/layer.tar"] }]) },
+      {
+        name: "manifest.json",
+        content: JSON.stringify([
+          { Config: `${config.digest.hex}.json`, RepoTags: ["dup:1"], Layers: ["aaaa/layer.tar", "bbbb/layer.tar"] },
+        ]),
+      },
     ];
     const file = join(dir, "dup.tar");
     await writeFile(file, await rawTar(entries));

@@ -50,7 +50,14 @@ function ociEntries(img: BuiltImage, indexOverride?: unknown): RawTarEntry[] {
   const blobs = [img.config, ...img.layers, { digest: img.manifest.digest, bytes: img.manifest.bytes }];
   const index = indexOverride ?? {
     schemaVersion: 2,
-    manifests: [{ mediaType: img.manifest.mediaType, digest: img.manifest.digest.toString(), size: img.manifest.bytes.length, annotations: { [REF_NAME]: "t" } }],
+    manifests: [
+      {
+        mediaType: img.manifest.mediaType,
+        digest: img.manifest.digest.toString(),
+        size: img.manifest.bytes.length,
+        annotations: { [REF_NAME]: "t" },
+      },
+    ],
   };
   return [
     { name: "oci-layout", content: '{"imageLayoutVersion":"1.0.0"}' },
@@ -62,7 +69,10 @@ function ociEntries(img: BuiltImage, indexOverride?: unknown): RawTarEntry[] {
 /** Opens and reads everything: the manifest, then every blob it names, to the end. */
 async function readAll(src: ImageSource): Promise<void> {
   try {
-    const m = JSON.parse((await src.getManifest()).bytes.toString()) as { config: { digest: string; size: number; mediaType: string }; layers: Array<{ digest: string; size: number; mediaType: string }> };
+    const m = JSON.parse((await src.getManifest()).bytes.toString()) as {
+      config: { digest: string; size: number; mediaType: string };
+      layers: Array<{ digest: string; size: number; mediaType: string }>;
+    };
     for (const d of [m.config, ...m.layers]) await streamToBuffer(await src.getBlob({ ...d, digest: Digest.parse(d.digest) }));
   } finally {
     await src.close();
@@ -78,7 +88,11 @@ async function refusedOci(archive: Buffer, c: ErrorCode, re: RegExp): Promise<vo
 describe("hostile oci-archives are refused", () => {
   it("an entry named with ..", async () => {
     const img = await buildImage({ seed: "h-dotdot" });
-    await refusedOci(await rawTar([...ociEntries(img), { name: "../outside/secret", content: "pwned" }]), "E_UNSAFE_INPUT", /"\.\.\/outside\/secret" contains "\.\."/);
+    await refusedOci(
+      await rawTar([...ociEntries(img), { name: "../outside/secret", content: "pwned" }]),
+      "E_UNSAFE_INPUT",
+      /"\.\.\/outside\/secret" contains "\.\."/,
+    );
   });
 
   it("an entry with an absolute path", async () => {
@@ -104,7 +118,11 @@ describe("hostile oci-archives are refused", () => {
 
   it("a hard link pointing outside the archive", async () => {
     const img = await buildImage({ seed: "h-hardlink" });
-    await refusedOci(await rawTar([...ociEntries(img), { name: "x", type: "link", linkname: "../outside/secret" }]), "E_UNSAFE_INPUT", /hard link x points outside/);
+    await refusedOci(
+      await rawTar([...ociEntries(img), { name: "x", type: "link", linkname: "../outside/secret" }]),
+      "E_UNSAFE_INPUT",
+      /hard link x points outside/,
+    );
   });
 
   it("index.json naming a blob by a path instead of a digest", async () => {
@@ -115,12 +133,18 @@ describe("hostile oci-archives are refused", () => {
 
   it("a file under blobs/ whose name is not a digest", async () => {
     const img = await buildImage({ seed: "h-blobname" });
-    await refusedOci(await rawTar([...ociEntries(img), { name: "blobs/sha256/not-a-digest", content: "x" }]), "E_UNSAFE_INPUT", /not a blob name/);
+    await refusedOci(
+      await rawTar([...ociEntries(img), { name: "blobs/sha256/not-a-digest", content: "x" }]),
+      "E_UNSAFE_INPUT",
+      /not a blob name/,
+    );
   });
 
   it("a manifest whose bytes do not match its digest", async () => {
     const img = await buildImage({ seed: "h-manifest-bytes" });
-    const entries = ociEntries(img).map((e) => (e.name === img.manifest.digest.blobPath ? { ...e, content: Buffer.from(img.manifest.bytes.toString().replace("2", "3")) } : e));
+    const entries = ociEntries(img).map((e) =>
+      e.name === img.manifest.digest.blobPath ? { ...e, content: Buffer.from(img.manifest.bytes.toString().replace("2", "3")) } : e,
+    );
     await refusedOci(await rawTar(entries), "E_DIGEST_MISMATCH", /digest mismatch/);
   });
 
@@ -163,7 +187,11 @@ describe("hostile oci-archives are refused", () => {
 function dockerEntries(img: BuiltImage, item?: Record<string, unknown>): RawTarEntry[] {
   const layers = img.layers.map((l, i) => ({ name: `${Digest.of(`h${i}`).hex}/layer.tar`, content: l.tar }));
   const manifest = item ?? { Config: `${img.config.digest.hex}.json`, RepoTags: ["hostile:1"], Layers: layers.map((l) => l.name) };
-  return [{ name: `${img.config.digest.hex}.json`, content: img.config.bytes }, ...layers, { name: "manifest.json", content: JSON.stringify([manifest]) }];
+  return [
+    { name: `${img.config.digest.hex}.json`, content: img.config.bytes },
+    ...layers,
+    { name: "manifest.json", content: JSON.stringify([manifest]) },
+  ];
 }
 
 async function refusedDocker(archive: Buffer, c: ErrorCode, re: RegExp): Promise<void> {
@@ -187,7 +215,9 @@ describe("hostile docker-archives are refused", () => {
 
   it("a layer.tar symlink pointing outside the archive", async () => {
     const img = await buildImage({ seed: "hd-symlink" });
-    const entries = dockerEntries(img).map((e) => (e.name.endsWith("layer.tar") ? { name: e.name, type: "symlink" as const, linkname: "../../outside/secret" } : e));
+    const entries = dockerEntries(img).map((e) =>
+      e.name.endsWith("layer.tar") ? { name: e.name, type: "symlink" as const, linkname: "../../outside/secret" } : e,
+    );
     await refusedDocker(await rawTar(entries), "E_UNSAFE_INPUT", /points outside the archive/);
   });
 

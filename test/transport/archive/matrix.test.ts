@@ -50,8 +50,14 @@ describe("archive round-trip matrix through the copy engine, checked by skopeo",
       const da = join(dir, "out-docker.tar");
       await copy(src, `docker-archive:${da}:example.com/out:v1`);
       assert.equal(await configDigestSeenBySkopeo(`docker-archive:${da}:example.com/out:v1`), img.config.digest.toString());
-      const layers = (parseManifest(await skopeoInspectRaw(`docker-archive:${da}`)) as ImageManifest).layers.map((l) => l.digest.toString());
-      assert.deepEqual(layers, img.layers.map((l) => l.diffId.toString()), "uncompressed layers, digests = diff_ids");
+      const layers = (parseManifest(await skopeoInspectRaw(`docker-archive:${da}`)) as ImageManifest).layers.map((l) =>
+        l.digest.toString(),
+      );
+      assert.deepEqual(
+        layers,
+        img.layers.map((l) => l.diffId.toString()),
+        "uncompressed layers, digests = diff_ids",
+      );
     });
   }
 

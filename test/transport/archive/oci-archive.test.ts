@@ -10,11 +10,7 @@ import { describe, it } from "node:test";
 import { Digest } from "../../../src/oci/digest.js";
 import { parseManifest } from "../../../src/oci/manifest.js";
 import type { LayoutLocation } from "../../../src/ref/location.js";
-import {
-  openOciArchiveDestination,
-  openOciArchiveReferences,
-  openOciArchiveSource,
-} from "../../../src/transport/archive/index.js";
+import { openOciArchiveDestination, openOciArchiveReferences, openOciArchiveSource } from "../../../src/transport/archive/index.js";
 import { TarIndex } from "../../../src/transport/archive/tar-index.js";
 import type { ImageSource } from "../../../src/transport/types.js";
 import { blobsOf, buildImage, buildIndex, manifestsOf, writeOciLayout, type Built } from "../../helpers/fixtures.js";
@@ -28,7 +24,11 @@ function loc(path: string, tag?: string): LayoutLocation {
 }
 
 async function readLayoutIndex(dir: string): Promise<Array<{ digest: string; annotations?: Record<string, string> }>> {
-  return (JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> }).manifests;
+  return (
+    JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as {
+      manifests: Array<{ digest: string; annotations?: Record<string, string> }>;
+    }
+  ).manifests;
 }
 
 /** Reads everything `built` holds through `src` and compares bytes with the fixture. */
@@ -58,7 +58,10 @@ describe("oci-archive written by dray, read by skopeo", () => {
     assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:v1`), img.manifest.bytes);
     const info = await skopeoInspect(`oci-archive:${file}:v1`);
     assert.equal(info.Digest, img.manifest.digest.toString());
-    assert.deepEqual(info.Layers, img.layers.map((l) => l.digest.toString()));
+    assert.deepEqual(
+      info.Layers,
+      img.layers.map((l) => l.digest.toString()),
+    );
     const out = join(dir, "copy");
     assertSkopeoOk(await skopeoCopy(`oci-archive:${file}:v1`, `oci:${out}:v1`, ["--preserve-digests"]));
     const entries = await readLayoutIndex(out);
@@ -171,7 +174,10 @@ describe("oci-archive written by skopeo, read by dray", () => {
     const img = await buildImage({ seed: "oa-missing" });
     const file = join(dir, "a.tar");
     await putBuilt(await openOciArchiveDestination(loc(file, "here"), {}), img, "here");
-    await assert.rejects(openOciArchiveSource(loc(file, "nope"), {}).then((s) => s.getManifest()), code("E_NOT_FOUND", /nope.*here/));
+    await assert.rejects(
+      openOciArchiveSource(loc(file, "nope"), {}).then((s) => s.getManifest()),
+      code("E_NOT_FOUND", /nope.*here/),
+    );
   });
 });
 
@@ -226,7 +232,10 @@ describe("oci-archive references", () => {
     const a = await buildImage({ seed: "oa-ref-a" });
     const b = await buildImage({ seed: "oa-ref-b", layerCount: 2 });
     const dest = await openOciArchiveDestination(loc(file), {});
-    for (const [img, tag] of [[a, "a"], [b, "b"]] as const) {
+    for (const [img, tag] of [
+      [a, "a"],
+      [b, "b"],
+    ] as const) {
       for (const blob of blobsOf(img)) await dest.putBlob(blob, Readable.from([blob.bytes]));
       await dest.putManifest(img.manifest, { tag, isTop: true });
     }

@@ -10,7 +10,11 @@ import type { ImageDestination } from "../../../src/transport/types.js";
 import type { BuiltImage } from "../../helpers/fixtures.js";
 
 /** What the engine hands a destination that keeps digests: config, layers and manifest as the fixture built them. */
-export async function putImage(dest: ImageDestination, img: BuiltImage, opts: { tag?: string; isTop?: boolean } = { isTop: true }): Promise<void> {
+export async function putImage(
+  dest: ImageDestination,
+  img: BuiltImage,
+  opts: { tag?: string; isTop?: boolean } = { isTop: true },
+): Promise<void> {
   await dest.putBlob(img.config, Readable.from([img.config.bytes]));
   await Promise.all(img.layers.map((l) => dest.putBlob(l, Readable.from([l.bytes]))));
   await dest.putManifest(img.manifest, opts);

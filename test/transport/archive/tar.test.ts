@@ -48,18 +48,18 @@ describe("TarIndex", () => {
     const file = join(dir, "w.tar");
     const w = TarWriter.toFile(file);
     await w.addParents(LONG);
-    await Promise.all([w.addBuffer(LONG, Buffer.from("long")), w.addBuffer("a/layer.tar", Buffer.from("layer")), w.addSymlink("b/layer.tar", "../a/layer.tar")]);
+    await Promise.all([
+      w.addBuffer(LONG, Buffer.from("long")),
+      w.addBuffer("a/layer.tar", Buffer.from("layer")),
+      w.addSymlink("b/layer.tar", "../a/layer.tar"),
+    ]);
     await w.addHardlink("c", "a/layer.tar");
     await w.finish();
     const tar = await TarIndex.open(file);
-    assert.deepEqual(tar.entries.map((e) => `${e.kind}:${e.name}`), [
-      "directory:blobs",
-      "directory:blobs/sha512",
-      `file:${LONG}`,
-      "file:a/layer.tar",
-      "symlink:b/layer.tar",
-      "link:c",
-    ]);
+    assert.deepEqual(
+      tar.entries.map((e) => `${e.kind}:${e.name}`),
+      ["directory:blobs", "directory:blobs/sha512", `file:${LONG}`, "file:a/layer.tar", "symlink:b/layer.tar", "link:c"],
+    );
     assert.deepEqual(await tar.readBytes(tar.resolveFile(LONG, "f", false), 100, "f"), Buffer.from("long"));
     for (const n of ["b/layer.tar", "c"]) {
       assert.deepEqual(await tar.readBytes(tar.resolveFile(n, "f", true), 100, "f"), Buffer.from("layer"));
@@ -72,7 +72,13 @@ describe("TarIndex", () => {
   it("refuses a symlink loop", async () => {
     const dir = makeTempDir();
     const file = join(dir, "loop.tar");
-    await writeFile(file, await rawTar([{ name: "a", type: "symlink", linkname: "b" }, { name: "b", type: "symlink", linkname: "a" }]));
+    await writeFile(
+      file,
+      await rawTar([
+        { name: "a", type: "symlink", linkname: "b" },
+        { name: "b", type: "symlink", linkname: "a" },
+      ]),
+    );
     const tar = await TarIndex.open(file);
     assert.throws(() => tar.resolveFile("a", "layer", true), code("E_UNSAFE_INPUT", /links in a row/));
   });

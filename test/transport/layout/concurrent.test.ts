@@ -35,7 +35,10 @@ describe("concurrent layout writers", () => {
     for (const m of idx.manifests) got[m.annotations?.["org.opencontainers.image.ref.name"] ?? "?"] = m.digest;
     assert.deepEqual(got, expected);
     assert.equal(idx.manifests.length, 2 * rounds);
-    assert.deepEqual((await (await openLayoutReferences({ transport: "oci", path: dir }, {})).listTags()).sort(), Object.keys(expected).sort());
+    assert.deepEqual(
+      (await (await openLayoutReferences({ transport: "oci", path: dir }, {})).listTags()).sort(),
+      Object.keys(expected).sort(),
+    );
     // Spot-check with skopeo that the layout is sound.
     const raw = await skopeoInspectRaw(`oci:${dir}:beta-${rounds - 1}`);
     assert.equal(Digest.of(raw).toString(), b[`beta-${rounds - 1}`]);

@@ -47,7 +47,9 @@ async function writeIndex(dir: string, manifests: unknown[]): Promise<void> {
 describe("hostile OCI layouts", () => {
   it("index.json naming a blob by an invalid digest (path traversal) is refused by source, destination and delete", async () => {
     const { base, dir } = await scene("h-traversal");
-    await writeIndex(dir, [{ mediaType: MediaType.OciManifest, digest: "sha256:../../outside/secret", size: 11, annotations: { [REF_NAME]: "t" } }]);
+    await writeIndex(dir, [
+      { mediaType: MediaType.OciManifest, digest: "sha256:../../outside/secret", size: 11, annotations: { [REF_NAME]: "t" } },
+    ]);
     const before = await snapshot(base);
     await assert.rejects(openLayoutSource(loc(dir, "t"), {}), code("E_MANIFEST_INVALID", /not a valid digest/));
     await assert.rejects(openLayoutDestination(loc(dir, "t"), {}), code("E_MANIFEST_INVALID"));
@@ -70,7 +72,12 @@ describe("hostile OCI layouts", () => {
     await writeFile(join(dir, d.blobPath), bad);
     await writeIndex(dir, [
       { mediaType: MediaType.OciManifest, digest: d.toString(), size: bad.length, annotations: { [REF_NAME]: "t" } },
-      { mediaType: MediaType.OciManifest, digest: img.manifest.digest.toString(), size: img.manifest.bytes.length, annotations: { [REF_NAME]: "good" } },
+      {
+        mediaType: MediaType.OciManifest,
+        digest: img.manifest.digest.toString(),
+        size: img.manifest.bytes.length,
+        annotations: { [REF_NAME]: "good" },
+      },
     ]);
     const before = await snapshot(base);
     const src = await openLayoutSource(loc(dir, "t"), {});
@@ -80,7 +87,10 @@ describe("hostile OCI layouts", () => {
     const after = await snapshot(base);
     // Only the (empty) destination layout appeared; the source and the outside are untouched.
     for (const k of Object.keys(after)) if (!k.startsWith("dest")) assert.equal(after[k], before[k], k);
-    assert.deepEqual(Object.keys(after).filter((k) => k.startsWith("dest/blobs/sha256/") && k !== "dest/blobs/sha256/"), []);
+    assert.deepEqual(
+      Object.keys(after).filter((k) => k.startsWith("dest/blobs/sha256/") && k !== "dest/blobs/sha256/"),
+      [],
+    );
   });
 
   it("a blob that is a symlink out of the layout is refused (manifest, layer), and delete removes only the link", async () => {
@@ -127,7 +137,10 @@ describe("hostile OCI layouts", () => {
     await dest.abort();
     const snap = await snapshot(destDir);
     assert.equal(snap[layer.digest.blobPath], undefined);
-    assert.deepEqual(Object.keys(snap).filter((k) => k.startsWith(".")), []);
+    assert.deepEqual(
+      Object.keys(snap).filter((k) => k.startsWith(".")),
+      [],
+    );
     // A tampered manifest is refused on read.
     const m = Buffer.from(img.manifest.bytes);
     m[m.length - 2] = 0x20;
@@ -142,7 +155,9 @@ describe("hostile OCI layouts", () => {
     const manifest = Buffer.concat([huge, img.manifest.bytes]);
     const d = Digest.of(manifest);
     await writeFile(join(dir, d.blobPath), manifest);
-    await writeIndex(dir, [{ mediaType: MediaType.OciManifest, digest: d.toString(), size: manifest.length, annotations: { [REF_NAME]: "big" } }]);
+    await writeIndex(dir, [
+      { mediaType: MediaType.OciManifest, digest: d.toString(), size: manifest.length, annotations: { [REF_NAME]: "big" } },
+    ]);
     await assert.rejects((await openLayoutSource(loc(dir, "big"), {})).getManifest(), code("E_TOO_LARGE"));
     const index = Buffer.concat([Buffer.alloc(17 * 1024 * 1024, 0x20), Buffer.from('{"schemaVersion":2,"manifests":[]}')]);
     await writeFile(join(dir, "index.json"), index);

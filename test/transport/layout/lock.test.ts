@@ -40,7 +40,10 @@ describe("layout lock file", () => {
     const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
     try {
       await writeFile(path, JSON.stringify({ pid: sleeper.pid, host: hostname(), nonce: "live", since: "now" }));
-      await assert.rejects(new LockFile(path).acquire({ timeoutMs: 300 }), (e: unknown) => isDrayError(e, "E_IO") && e.message.includes(`process ${sleeper.pid}`));
+      await assert.rejects(
+        new LockFile(path).acquire({ timeoutMs: 300 }),
+        (e: unknown) => isDrayError(e, "E_IO") && e.message.includes(`process ${sleeper.pid}`),
+      );
     } finally {
       sleeper.kill();
     }

@@ -37,7 +37,9 @@ async function main(): Promise<void> {
   const hash = createHash("sha256");
   for await (const c of layerStream(mib)) hash.update(c as Buffer);
   const layer = { mediaType: MediaType.OciLayer, digest: Digest.parse(`sha256:${hash.digest("hex")}`), size: mib * CHUNK };
-  const configBytes = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [layer.digest.toString()] } }));
+  const configBytes = Buffer.from(
+    JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [layer.digest.toString()] } }),
+  );
   const config = { mediaType: MediaType.OciConfig, digest: Digest.of(configBytes), size: configBytes.length };
   const manifest = rawManifestFromDocument(
     {

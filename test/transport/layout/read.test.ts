@@ -80,7 +80,10 @@ describe("layout source: layouts written by skopeo", () => {
 
   it("an unknown tag is E_NOT_FOUND listing the tags there", async () => {
     const src = await openLayoutSource(loc(skopeoDir, "nope"), {});
-    await assert.rejects(src.getManifest(), (err: unknown) => isDrayError(err, "E_NOT_FOUND") && /single, multi|multi, single/.test(err.message));
+    await assert.rejects(
+      src.getManifest(),
+      (err: unknown) => isDrayError(err, "E_NOT_FOUND") && /single, multi|multi, single/.test(err.message),
+    );
   });
 });
 
@@ -101,7 +104,10 @@ describe("layout source: REF rules and structure", () => {
     await assert.rejects((await openLayoutSource(loc(empty), {})).getManifest(), (e: unknown) => isDrayError(e, "E_NOT_FOUND"));
     await assert.rejects(openLayoutSource(loc(join(empty, "absent")), {}), (e: unknown) => isDrayError(e, "E_NOT_FOUND"));
     await writeFile(join(empty, "oci-layout"), '{"imageLayoutVersion":"9.0.0"}');
-    await assert.rejects(openLayoutSource(loc(empty), {}), (e: unknown) => isDrayError(e, "E_UNSUPPORTED_MEDIA_TYPE") && /9\.0\.0/.test(e.message));
+    await assert.rejects(
+      openLayoutSource(loc(empty), {}),
+      (e: unknown) => isDrayError(e, "E_UNSUPPORTED_MEDIA_TYPE") && /9\.0\.0/.test(e.message),
+    );
   });
 
   it("follows nested indexes to find a child by digest", async () => {
@@ -120,7 +126,17 @@ describe("layout source: REF rules and structure", () => {
     await writeFile(join(dir, outer.blobPath), outerBytes);
     await writeFile(
       join(dir, "index.json"),
-      JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciIndex, digest: outer.toString(), size: outerBytes.length, annotations: { "org.opencontainers.image.ref.name": "outer" } }] }),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: MediaType.OciIndex,
+            digest: outer.toString(),
+            size: outerBytes.length,
+            annotations: { "org.opencontainers.image.ref.name": "outer" },
+          },
+        ],
+      }),
     );
     const arm = inner.images[1]!;
     const src = await openLayoutSource({ transport: "oci", path: dir, ref: { kind: "digest", digest: arm.manifest.digest } }, {});

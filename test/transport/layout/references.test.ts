@@ -88,7 +88,9 @@ describe("layout references", () => {
       (await openLayoutReferences({ transport: "oci", path: dir, ref: { kind: "digest", digest: child } }, {})).deleteReference(),
       (e: unknown) => isDrayError(e, "E_UNSUPPORTED"),
     );
-    const r = await (await openLayoutReferences({ transport: "oci", path: dir, ref: { kind: "digest", digest: idx.manifest.digest } }, {})).deleteReference();
+    const r = await (
+      await openLayoutReferences({ transport: "oci", path: dir, ref: { kind: "digest", digest: idx.manifest.digest } }, {})
+    ).deleteReference();
     assert.deepEqual(r.alsoRemovedTags.sort(), ["i", "i2"]);
     assert.equal(r.blobsRemoved, blobsOf(idx).length + manifestsOf(idx).length);
     assert.equal(blobFiles(await snapshot(dir)).length, blobsOf(other).length + 1);

@@ -69,7 +69,9 @@ export async function snapshot(dir: string): Promise<Record<string, string>> {
   return out;
 }
 
-export async function readIndexJson(dir: string): Promise<{ manifests: Array<{ digest: string; mediaType: string; annotations?: Record<string, string> }> }> {
+export async function readIndexJson(
+  dir: string,
+): Promise<{ manifests: Array<{ digest: string; mediaType: string; annotations?: Record<string, string> }> }> {
   return JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as {
     manifests: Array<{ digest: string; mediaType: string; annotations?: Record<string, string> }>;
   };

@@ -100,13 +100,19 @@ describe("layout destination: several images, tags, commit and abort", () => {
     const dir = makeTempDir();
     const a = await buildImage({ seed: "keep" });
     await putBuilt(await openLayoutDestination(loc(dir, "a"), {}), a);
-    const idx = (await readIndexJson(dir)) as unknown as { manifests: Array<Record<string, unknown>>; annotations?: Record<string, string> };
+    const idx = (await readIndexJson(dir)) as unknown as {
+      manifests: Array<Record<string, unknown>>;
+      annotations?: Record<string, string>;
+    };
     idx.manifests[0]!.platform = { os: "linux", architecture: "amd64" };
     idx.manifests[0]!["x-extra"] = 42;
     idx.annotations = { "org.example": "kept" };
     await writeFile(join(dir, "index.json"), JSON.stringify(idx));
     await putBuilt(await openLayoutDestination(loc(dir, "b"), {}), await buildImage({ seed: "keep2" }));
-    const after = (await readIndexJson(dir)) as unknown as { manifests: Array<Record<string, unknown>>; annotations?: Record<string, string> };
+    const after = (await readIndexJson(dir)) as unknown as {
+      manifests: Array<Record<string, unknown>>;
+      annotations?: Record<string, string>;
+    };
     assert.equal(after.manifests[0]!["x-extra"], 42);
     assert.deepEqual(after.annotations, { "org.example": "kept" });
     assert.equal(after.manifests.length, 2);
@@ -137,7 +143,10 @@ describe("layout destination: several images, tags, commit and abort", () => {
     assert.deepEqual(await readIndexJson(dir), before);
     await dest.abort();
     assert.deepEqual(await readIndexJson(dir), before);
-    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith(".")), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.startsWith(".")),
+      [],
+    );
   });
 
   it("a blob stream that fails mid-way or carries wrong bytes leaves no blob and no temporary", async () => {
@@ -153,13 +162,23 @@ describe("layout destination: several images, tags, commit and abort", () => {
       },
     });
     await assert.rejects(dest.putBlob(layer, failing), /connection reset/);
-    await assert.rejects(dest.putBlob(layer, Readable.from([seededBytes("wrong", layer.size)])), (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH"));
-    await assert.rejects(dest.putBlob(layer, Readable.from([layer.bytes, Buffer.from("x")])), (e: unknown) => isDrayError(e, "E_SIZE_MISMATCH"));
+    await assert.rejects(dest.putBlob(layer, Readable.from([seededBytes("wrong", layer.size)])), (e: unknown) =>
+      isDrayError(e, "E_DIGEST_MISMATCH"),
+    );
+    await assert.rejects(dest.putBlob(layer, Readable.from([layer.bytes, Buffer.from("x")])), (e: unknown) =>
+      isDrayError(e, "E_SIZE_MISMATCH"),
+    );
     assert.equal(await dest.hasBlob(layer), false);
     await dest.abort();
     const snap = await snapshot(dir);
-    assert.deepEqual(Object.keys(snap).filter((k) => k.startsWith(".") || k.includes("/.")), []);
-    assert.deepEqual(Object.keys(snap).filter((k) => k.startsWith("blobs/sha256/") && k !== "blobs/sha256/"), []);
+    assert.deepEqual(
+      Object.keys(snap).filter((k) => k.startsWith(".") || k.includes("/.")),
+      [],
+    );
+    assert.deepEqual(
+      Object.keys(snap).filter((k) => k.startsWith("blobs/sha256/") && k !== "blobs/sha256/"),
+      [],
+    );
   });
 
   it("a stream that verifies itself is trusted only for its own digest: wrong bytes still leave no blob", async () => {
@@ -170,11 +189,17 @@ describe("layout destination: several images, tags, commit and abort", () => {
     const wrong = seededBytes("wrong", layer.size);
     // As the engine does: bytes through a verifier inside a pipeline whose sink is putBlob.
     const through = (bytes: Buffer, verifier: VerifyingStream): Promise<void> =>
-      pipeline(Readable.from([bytes]), verifier, async (verified: AsyncIterable<Buffer>) => dest.putBlob(layer, verified as VerifyingStream));
+      pipeline(Readable.from([bytes]), verifier, async (verified: AsyncIterable<Buffer>) =>
+        dest.putBlob(layer, verified as VerifyingStream),
+      );
     // Same digest and size: the layout reuses the verifier, which must still fail the write.
-    await assert.rejects(through(wrong, new VerifyingStream({ digest: layer.digest, size: layer.size })), (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH"));
+    await assert.rejects(through(wrong, new VerifyingStream({ digest: layer.digest, size: layer.size })), (e: unknown) =>
+      isDrayError(e, "E_DIGEST_MISMATCH"),
+    );
     // A verifier of other bytes (their own digest) proves nothing about this descriptor: the layout checks again.
-    await assert.rejects(through(wrong, new VerifyingStream({ digest: Digest.of(wrong), size: wrong.length })), (e: unknown) => isDrayError(e, "E_DIGEST_MISMATCH"));
+    await assert.rejects(through(wrong, new VerifyingStream({ digest: Digest.of(wrong), size: wrong.length })), (e: unknown) =>
+      isDrayError(e, "E_DIGEST_MISMATCH"),
+    );
     assert.equal(await dest.hasBlob(layer), false);
     await through(layer.bytes, new VerifyingStream({ digest: layer.digest, size: layer.size }));
     assert.equal(await dest.hasBlob(layer), true);
@@ -191,7 +216,10 @@ describe("layout destination: several images, tags, commit and abort", () => {
   it("a destination naming a digest stores the image unnamed and refuses another image", async () => {
     const dir = makeTempDir();
     const img = await buildImage({ seed: "bydigest" });
-    await putBuilt(await openLayoutDestination({ transport: "oci", path: dir, ref: { kind: "digest", digest: img.manifest.digest } }, {}), img);
+    await putBuilt(
+      await openLayoutDestination({ transport: "oci", path: dir, ref: { kind: "digest", digest: img.manifest.digest } }, {}),
+      img,
+    );
     assert.equal((await readIndexJson(dir)).manifests[0]!.digest, img.manifest.digest.toString());
     const other = await buildImage({ seed: "other" });
     const dest = await openLayoutDestination({ transport: "oci", path: dir, ref: { kind: "digest", digest: img.manifest.digest } }, {});

@@ -63,14 +63,22 @@ describe("token auth (distribution token mode)", () => {
 
   it("refuses a push without credentials with exit 4 and says how to log in", async () => {
     const dest = await openRegistryDestination(loc(`docker://${reg.host}/pub/img:v2`), {});
-    await assert.rejects(dest.putManifest(image.manifest, { isTop: true }), authFailure("E_AUTH_FAILED", /no credentials found.*dray login/));
+    await assert.rejects(
+      dest.putManifest(image.manifest, { isTop: true }),
+      authFailure("E_AUTH_FAILED", /no credentials found.*dray login/),
+    );
   });
 
   it("a wrong password is refused by the token server: exit 4, naming where the credential came from", async () => {
-    const src = await openRegistrySource(loc(`docker://${reg.host}/pub/img:v1`), { creds: { username: creds.username, password: "wrong" } });
+    const src = await openRegistrySource(loc(`docker://${reg.host}/pub/img:v1`), {
+      creds: { username: creds.username, password: "wrong" },
+    });
     await assert.rejects(src.getManifest(), authFailure("E_AUTH_FAILED", /refused the credentials from --creds/));
     const wrong = { username: creds.username, password: "wrong" };
-    await assert.rejects(verifyCredentials(reg.host, wrong, {}), authFailure("E_AUTH_FAILED", /refused the credentials from dray login for /));
+    await assert.rejects(
+      verifyCredentials(reg.host, wrong, {}),
+      authFailure("E_AUTH_FAILED", /refused the credentials from dray login for /),
+    );
     // The caller names the credential; never --creds, never the secret, one line.
     await assert.rejects(verifyCredentials(reg.host, wrong, {}, "the given credential"), (err: unknown) => {
       assert.ok(authFailure("E_AUTH_FAILED", /refused the credentials from the given credential for /)(err));
@@ -159,8 +167,14 @@ describe("token auth (distribution token mode)", () => {
     const before = reg.tokenServer!.requests;
     const dest = await openRegistryDestination(loc(`docker://${host}/realm/img:v1`), opts);
     await assert.rejects(dest.putManifest(image.manifest, { isTop: true }), authFailure("E_AUTH_FAILED"));
-    assert.ok(reg.tokenServer!.log.slice(before).every((r) => r.username === undefined), "no credential reached the realm");
-    assert.ok(notices.some((n) => /unrelated site.*--trust-realm 127\.0\.0\.1:/.test(n)), notices.join("\n"));
+    assert.ok(
+      reg.tokenServer!.log.slice(before).every((r) => r.username === undefined),
+      "no credential reached the realm",
+    );
+    assert.ok(
+      notices.some((n) => /unrelated site.*--trust-realm 127\.0\.0\.1:/.test(n)),
+      notices.join("\n"),
+    );
 
     const auth = Buffer.from(`${creds.username}:${creds.password}`).toString("base64");
     const realmHost = new URL(reg.tokenServer!.realm).host;
@@ -207,9 +221,15 @@ describe("basic auth (htpasswd mode)", () => {
     await assert.rejects((await openRegistrySource(where, {})).getManifest(), authFailure("E_AUTH_FAILED", /no credentials found/));
     const good = { username: reg.username!, password: reg.password! };
     assert.deepEqual((await (await openRegistrySource(where, { creds: good })).getManifest()).bytes, image.manifest.bytes);
-    await assert.rejects((await openRegistrySource(where, { creds: { ...good, password: "nope" } })).getManifest(), authFailure("E_AUTH_FAILED"));
+    await assert.rejects(
+      (await openRegistrySource(where, { creds: { ...good, password: "nope" } })).getManifest(),
+      authFailure("E_AUTH_FAILED"),
+    );
     await verifyCredentials(reg.host, good, {});
-    await assert.rejects(verifyCredentials(reg.host, { ...good, password: "nope" }, {}), authFailure("E_AUTH_FAILED", /refused the credentials from dray login$/));
+    await assert.rejects(
+      verifyCredentials(reg.host, { ...good, password: "nope" }, {}),
+      authFailure("E_AUTH_FAILED", /refused the credentials from dray login$/),
+    );
   });
 
   it("a refused credential from config.json is named by that file, not --creds", async () => {
@@ -217,7 +237,10 @@ describe("basic auth (htpasswd mode)", () => {
     writeDockerConfig({ auths: { [reg.host]: { auth: Buffer.from(`${reg.username}:not-it`).toString("base64") } } });
     try {
       const escaped = configPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-      await assert.rejects(new RegistryClient(reg.host, {}).checkLogin(), authFailure("E_AUTH_FAILED", new RegExp(`refused the credentials from ${escaped}$`)));
+      await assert.rejects(
+        new RegistryClient(reg.host, {}).checkLogin(),
+        authFailure("E_AUTH_FAILED", new RegExp(`refused the credentials from ${escaped}$`)),
+      );
     } finally {
       writeDockerConfig({});
     }

@@ -9,7 +9,12 @@ import { exitCodeFor, isDrayError } from "../../../src/errors.js";
 import { Digest } from "../../../src/oci/digest.js";
 import type { Descriptor } from "../../../src/oci/manifest.js";
 import { parseLocation, type RegistryLocation } from "../../../src/ref/location.js";
-import { closeRegistryConnections, openRegistryDestination, openRegistrySource, type RegistryClientOptions } from "../../../src/transport/registry/index.js";
+import {
+  closeRegistryConnections,
+  openRegistryDestination,
+  openRegistrySource,
+  type RegistryClientOptions,
+} from "../../../src/transport/registry/index.js";
 import type { ImageSource } from "../../../src/transport/types.js";
 import { buildImage, pushImage, seededBytes, type BuiltImage } from "../../helpers/fixtures.js";
 import { retryAfter, startProxy, type FaultProxy } from "../../helpers/proxy.js";
@@ -54,7 +59,8 @@ describe("registry transport under injected faults", () => {
   });
   const source = (extra: Partial<RegistryClientOptions> = {}, ref = "v1"): Promise<ImageSource> =>
     openRegistrySource(loc(`docker://${proxy.host}/${REPO}:${ref}`), options(extra));
-  const blobGets = (digest: Digest | string): typeof proxy.log => proxy.log.filter((e) => e.method === "GET" && e.path.includes(`/blobs/${digest}`));
+  const blobGets = (digest: Digest | string): typeof proxy.log =>
+    proxy.log.filter((e) => e.method === "GET" && e.path.includes(`/blobs/${digest}`));
 
   before(async () => {
     reg = await startRegistry({ mode: "htpasswd" });
@@ -130,11 +136,19 @@ describe("registry transport under injected faults", () => {
     const bytes = seededBytes("chunk-min", 1_200_000);
     const desc = blobDesc(bytes);
     const target = loc(`docker://${proxy.host}/faults/chunked:v1`);
-    proxy.addRule({ method: "POST", path: "/blobs/uploads/", times: 1, action: { kind: "replaceHeader", name: "OCI-Chunk-Min-Length", value: "262144" } });
+    proxy.addRule({
+      method: "POST",
+      path: "/blobs/uploads/",
+      times: 1,
+      action: { kind: "replaceHeader", name: "OCI-Chunk-Min-Length", value: "262144" },
+    });
     await (await openRegistryDestination(target, options())).putBlob(desc, Readable.from([bytes]));
     const patches = proxy.log.filter((e) => e.method === "PATCH");
     assert.equal(patches.length, 5, "4 chunks of 256 KiB and the rest");
-    assert.deepEqual(patches.map((p) => p.headers["content-range"]), ["0-262143", "262144-524287", "524288-786431", "786432-1048575", "1048576-1199999"]);
+    assert.deepEqual(
+      patches.map((p) => p.headers["content-range"]),
+      ["0-262143", "262144-524287", "524288-786431", "786432-1048575", "1048576-1199999"],
+    );
     assert.deepEqual(await readBlob(await openRegistrySource(target, options()), desc), bytes);
   });
 
@@ -203,34 +217,58 @@ describe("registry transport under injected faults", () => {
   });
 
   it("wrong Docker-Content-Digest on a manifest GET by tag: integrity error (exit 5)", async () => {
-    proxy.addRule({ method: "GET", path: "/manifests/v1", action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: `sha256:${"0".repeat(64)}` } });
+    proxy.addRule({
+      method: "GET",
+      path: "/manifests/v1",
+      action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: `sha256:${"0".repeat(64)}` },
+    });
     await assert.rejects((await source()).getManifest(), rejectsWith("E_DIGEST_MISMATCH", 5, /Docker-Content-Digest/));
   });
 
   it("malformed Docker-Content-Digest on a manifest GET by tag: integrity error (exit 5)", async () => {
-    proxy.addRule({ method: "GET", path: "/manifests/v1", action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: "sha256:not-a-digest" } });
+    proxy.addRule({
+      method: "GET",
+      path: "/manifests/v1",
+      action: { kind: "replaceHeader", name: "Docker-Content-Digest", value: "sha256:not-a-digest" },
+    });
     await assert.rejects((await source()).getManifest(), rejectsWith("E_DIGEST_MISMATCH", 5, /invalid Docker-Content-Digest/));
   });
 
   it("manifest GET by digest whose bytes were altered: integrity error (exit 5)", async () => {
     const d = built.manifest.digest;
-    proxy.addRule({ method: "GET", path: `/manifests/${d}`, action: { kind: "replaceBody", body: (b) => Buffer.concat([b, Buffer.from(" ")]) } });
+    proxy.addRule({
+      method: "GET",
+      path: `/manifests/${d}`,
+      action: { kind: "replaceBody", body: (b) => Buffer.concat([b, Buffer.from(" ")]) },
+    });
     const src = await source({}, "v1");
     await assert.rejects(src.getManifest(d), rejectsWith("E_DIGEST_MISMATCH", 5, /asked for/));
   });
 
   it("manifest of 5 MiB (over the 4 MiB cap): refused (exit 5) from its Content-Length", async () => {
-    proxy.addRule({ method: "GET", path: "/manifests/v1", action: { kind: "replaceBody", body: () => Buffer.alloc(5 * 1024 * 1024, 0x20) } });
+    proxy.addRule({
+      method: "GET",
+      path: "/manifests/v1",
+      action: { kind: "replaceBody", body: () => Buffer.alloc(5 * 1024 * 1024, 0x20) },
+    });
     await assert.rejects((await source()).getManifest(), rejectsWith("E_TOO_LARGE", 5, /limit/));
   });
 
   it("blob body 10 bytes longer than its descriptor: size error (exit 5)", async () => {
-    proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, action: { kind: "replaceBody", body: (b) => Buffer.concat([b, Buffer.alloc(10)]) } });
+    proxy.addRule({
+      method: "GET",
+      path: `/blobs/${layer.digest}`,
+      action: { kind: "replaceBody", body: (b) => Buffer.concat([b, Buffer.alloc(10)]) },
+    });
     await assert.rejects(readBlob(await source(), layer), rejectsWith("E_SIZE_MISMATCH", 5));
   });
 
   it("blob body 10 bytes shorter than its descriptor (Content-Length agreeing): size error (exit 5)", async () => {
-    proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, action: { kind: "replaceBody", body: (b) => b.subarray(0, b.length - 10) } });
+    proxy.addRule({
+      method: "GET",
+      path: `/blobs/${layer.digest}`,
+      action: { kind: "replaceBody", body: (b) => b.subarray(0, b.length - 10) },
+    });
     await assert.rejects(readBlob(await source(), layer), rejectsWith("E_SIZE_MISMATCH", 5));
   });
 
@@ -262,8 +300,15 @@ describe("registry transport under injected faults", () => {
   });
 
   it("manifest PUT answered DIGEST_INVALID once (distribution's race on a blob link file): asked again, stored", async () => {
-    const digestInvalid = JSON.stringify({ errors: [{ code: "DIGEST_INVALID", message: "provided digest did not match uploaded content" }] });
-    proxy.addRule({ method: "PUT", path: "/manifests/again", times: 1, action: { kind: "status", status: 400, body: digestInvalid, headers: { "content-type": "application/json" } } });
+    const digestInvalid = JSON.stringify({
+      errors: [{ code: "DIGEST_INVALID", message: "provided digest did not match uploaded content" }],
+    });
+    proxy.addRule({
+      method: "PUT",
+      path: "/manifests/again",
+      times: 1,
+      action: { kind: "status", status: 400, body: digestInvalid, headers: { "content-type": "application/json" } },
+    });
     const dest = await openRegistryDestination(loc(`docker://${proxy.host}/${REPO}:again`), options());
     await dest.putManifest(built.manifest, { isTop: true });
     assert.equal(proxy.count("PUT", "/manifests/again"), 2);
@@ -272,8 +317,14 @@ describe("registry transport under injected faults", () => {
   });
 
   it("manifest PUT answered DIGEST_INVALID every time: integrity error (exit 5) after 3 PUTs", async () => {
-    const digestInvalid = JSON.stringify({ errors: [{ code: "DIGEST_INVALID", message: "provided digest did not match uploaded content" }] });
-    proxy.addRule({ method: "PUT", path: "/manifests/never", action: { kind: "status", status: 400, body: digestInvalid, headers: { "content-type": "application/json" } } });
+    const digestInvalid = JSON.stringify({
+      errors: [{ code: "DIGEST_INVALID", message: "provided digest did not match uploaded content" }],
+    });
+    proxy.addRule({
+      method: "PUT",
+      path: "/manifests/never",
+      action: { kind: "status", status: 400, body: digestInvalid, headers: { "content-type": "application/json" } },
+    });
     const dest = await openRegistryDestination(loc(`docker://${proxy.host}/${REPO}:never`), options());
     await assert.rejects(dest.putManifest(built.manifest, { isTop: true }), rejectsWith("E_DIGEST_MISMATCH", 5, /DIGEST_INVALID/));
     assert.equal(proxy.count("PUT", "/manifests/never"), 3);
@@ -318,7 +369,10 @@ describe("registry transport under injected faults", () => {
 
   it("--debug lines name method, URL and status, never the credential", async () => {
     await (await source()).getManifest();
-    assert.ok(debug.some((l) => /^GET http:\/\/127\.0\.0\.1:\d+\/v2\/faults\/img\/manifests\/v1 -> 200 \(\d+ ms\)$/.test(l)), debug.join("\n"));
+    assert.ok(
+      debug.some((l) => /^GET http:\/\/127\.0\.0\.1:\d+\/v2\/faults\/img\/manifests\/v1 -> 200 \(\d+ ms\)$/.test(l)),
+      debug.join("\n"),
+    );
     const secret = reg.basicAuth!.slice("Basic ".length);
     assert.ok(debug.every((l) => !l.includes(secret) && !l.includes(reg.password!)));
   });

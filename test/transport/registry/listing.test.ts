@@ -78,7 +78,14 @@ describe("listing and referrers (plain registry)", () => {
       JSON.stringify({
         schemaVersion: 2,
         mediaType: MediaType.OciIndex,
-        manifests: [{ mediaType: MediaType.OciManifest, digest: artifactDigest.toString(), size: artifact.length, artifactType: "application/vnd.example.sbom" }],
+        manifests: [
+          {
+            mediaType: MediaType.OciManifest,
+            digest: artifactDigest.toString(),
+            size: artifact.length,
+            artifactType: "application/vnd.example.sbom",
+          },
+        ],
       }),
     );
     const seed = new TestRegistryClient(reg);
@@ -91,7 +98,10 @@ describe("listing and referrers (plain registry)", () => {
     }
     const where = loc(`docker://${reg.host}/a/one:v1`);
     const found = await listReferrers(where, {});
-    assert.deepEqual(found.map((d) => d.digest.toString()), [artifactDigest.toString()]);
+    assert.deepEqual(
+      found.map((d) => d.digest.toString()),
+      [artifactDigest.toString()],
+    );
     assert.equal((await listReferrers(where, { artifactType: "application/vnd.example.sbom" })).length, 1);
     assert.equal((await listReferrers(where, { artifactType: "application/vnd.example.other" })).length, 0);
     assert.deepEqual(await listReferrers(loc(`docker://${reg.host}/a/two:v1`), {}), []);

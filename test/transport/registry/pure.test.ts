@@ -14,11 +14,17 @@ import { manifestMediaType } from "../../../src/transport/registry/client.js";
 describe("Link pagination", () => {
   it("parses rel=next, quoted or not, among other links", () => {
     assert.deepEqual(parseLinkHeader('</v2/_catalog?last=b&n=2>; rel="next"'), [{ target: "/v2/_catalog?last=b&n=2", rel: ["next"] }]);
-    assert.deepEqual(parseLinkHeader("<https://x/a>; rel=prev, <https://x/b>; title=\"t\"; rel=next").map((l) => l.rel), [["prev"], ["next"]]);
+    assert.deepEqual(
+      parseLinkHeader('<https://x/a>; rel=prev, <https://x/b>; title="t"; rel=next').map((l) => l.rel),
+      [["prev"], ["next"]],
+    );
   });
   it("resolves relative links against the page and ignores links to other origins", () => {
     const cur = new URL("http://127.0.0.1:5000/v2/_catalog?n=2");
-    assert.equal(nextPageURL({ link: '</v2/_catalog?last=b&n=2>; rel="next"' }, cur)?.toString(), "http://127.0.0.1:5000/v2/_catalog?last=b&n=2");
+    assert.equal(
+      nextPageURL({ link: '</v2/_catalog?last=b&n=2>; rel="next"' }, cur)?.toString(),
+      "http://127.0.0.1:5000/v2/_catalog?last=b&n=2",
+    );
     assert.equal(nextPageURL({ link: '<http://evil.example/v2/_catalog>; rel="next"' }, cur), undefined);
     assert.equal(nextPageURL({}, cur), undefined);
   });
@@ -34,19 +40,36 @@ describe("retry timing", () => {
     assert.equal(retryDelayMs(1, "3600", now), MAX_RETRY_DELAY_MS);
   });
   it("backs off exponentially with jitter inside [ceiling/2, ceiling]", () => {
-    for (const [attempt, ceiling] of [[1, 200], [2, 400], [3, 800], [20, MAX_RETRY_DELAY_MS]] as const) {
-      assert.equal(retryDelayMs(attempt, undefined, 0, () => 0), ceiling / 2);
-      assert.equal(retryDelayMs(attempt, undefined, 0, () => 1), ceiling);
+    for (const [attempt, ceiling] of [
+      [1, 200],
+      [2, 400],
+      [3, 800],
+      [20, MAX_RETRY_DELAY_MS],
+    ] as const) {
+      assert.equal(
+        retryDelayMs(attempt, undefined, 0, () => 0),
+        ceiling / 2,
+      );
+      assert.equal(
+        retryDelayMs(attempt, undefined, 0, () => 1),
+        ceiling,
+      );
     }
   });
 });
 
 describe("scopes", () => {
   it("merges actions per resource and sorts", () => {
-    assert.deepEqual(mergeScopes(["repository:a:push"], ["repository:a:pull", "repository:b:pull"]), ["repository:a:pull,push", "repository:b:pull"]);
+    assert.deepEqual(mergeScopes(["repository:a:push"], ["repository:a:pull", "repository:b:pull"]), [
+      "repository:a:pull,push",
+      "repository:b:pull",
+    ]);
     assert.deepEqual(mergeScopes(["registry:catalog:*"]), ["registry:catalog:*"]);
     // The destination first (a mount's push scope), whatever the names' order: some token services read the first scope only.
-    assert.deepEqual(mergeScopes(["repository:zz/dest:push,pull", "repository:aa/src:pull"]), ["repository:zz/dest:pull,push", "repository:aa/src:pull"]);
+    assert.deepEqual(mergeScopes(["repository:zz/dest:push,pull", "repository:aa/src:pull"]), [
+      "repository:zz/dest:pull,push",
+      "repository:aa/src:pull",
+    ]);
   });
   it("knows when a token's scopes cover a request", () => {
     assert.equal(scopesCover(["repository:a:pull,push"], ["repository:a:pull"]), true);
@@ -65,7 +88,11 @@ describe("realm policy: where a registry's credential may go", () => {
     assert.equal(send("registry.digitalocean.com", "https://api.digitalocean.com/v2/registry/auth"), true);
     assert.equal(send("docker.io", "https://auth.docker.io/token"), true);
     assert.equal(send("registry-1.docker.io", "https://auth.docker.io/token"), true);
-    assert.equal(send("registry.example.test", "https://auth.example.test/token"), true, "a TLD the list lacks: one site per second-level name");
+    assert.equal(
+      send("registry.example.test", "https://auth.example.test/token"),
+      true,
+      "a TLD the list lacks: one site per second-level name",
+    );
   });
   it("keeps tenants of multi-tenant suffixes apart and refuses unrelated sites unless trusted", () => {
     assert.equal(send("alice.github.io", "https://mallory.github.io/token"), false);
@@ -129,8 +156,14 @@ describe("registry error bodies", () => {
 describe("manifest media type", () => {
   it("takes a known Content-Type, else the document's field, else its shape", () => {
     const doc = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] }));
-    assert.equal(manifestMediaType("application/vnd.docker.distribution.manifest.v2+json; charset=utf-8", doc), "application/vnd.docker.distribution.manifest.v2+json");
+    assert.equal(
+      manifestMediaType("application/vnd.docker.distribution.manifest.v2+json; charset=utf-8", doc),
+      "application/vnd.docker.distribution.manifest.v2+json",
+    );
     assert.equal(manifestMediaType("application/json", doc), "application/vnd.oci.image.index.v1+json");
-    assert.equal(manifestMediaType(undefined, Buffer.from('{"schemaVersion":2,"manifests":[]}')), "application/vnd.oci.image.index.v1+json");
+    assert.equal(
+      manifestMediaType(undefined, Buffer.from('{"schemaVersion":2,"manifests":[]}')),
+      "application/vnd.oci.image.index.v1+json",
+    );
   });
 });

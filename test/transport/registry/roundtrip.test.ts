@@ -83,7 +83,10 @@ for (const mode of MODES) {
       assert.deepEqual(rawChild, child.bytes);
 
       // --debug lines: one per request, never a credential.
-      assert.ok(debug.some((l) => /^PUT http.*\/manifests\/v1 -> 201 \(\d+ ms\)$/.test(l)), debug.join("\n"));
+      assert.ok(
+        debug.some((l) => /^PUT http.*\/manifests\/v1 -> 201 \(\d+ ms\)$/.test(l)),
+        debug.join("\n"),
+      );
       const secrets = [reg.password, reg.basicAuth?.slice(6)].filter((s): s is string => s !== undefined);
       for (const l of debug) for (const s of secrets) assert.ok(!l.includes(s), `debug line leaks a secret: ${l}`);
       assert.ok(debug.every((l) => !/authorization|bearer/i.test(l)));
@@ -123,7 +126,8 @@ for (const mode of MODES) {
       const manifestCalls = debug.filter((l) => l.includes("/manifests/")).map((l) => l.split(" ")[0]);
       assert.deepEqual(manifestCalls, ["GET", "PUT", "PUT", "PUT"], debug.join("\n"));
       const client = new RegistryClient(reg.host, optionsFor(reg, []));
-      for (const t of ["t1", "t2", "t3"]) assert.equal((await client.headManifest(`rt/${mode}`, t))?.digest.toString(), built.manifest.digest.toString(), t);
+      for (const t of ["t1", "t2", "t3"])
+        assert.equal((await client.headManifest(`rt/${mode}`, t))?.digest.toString(), built.manifest.digest.toString(), t);
       // Deleting by digest drops every tag (v1 too): put v1 back for the tests that follow.
       await client.deleteManifest(`rt/${mode}`, built.manifest.digest);
       await pushBuilt(await openRegistryDestination(loc(`docker://${reg.host}/rt/${mode}:v1`), optionsFor(reg, [])), built);
