@@ -27,7 +27,7 @@ import { describeRateLimit, lastRateLimit, parseRateLimit, recordRateLimit, type
 import { DEFAULT_RETRIES, isRetryableError, retryDelayMs, sleep } from "./retry.js";
 import { CATALOG_SCOPE, repositoryScope, type Scope } from "./scope.js";
 import { throttleFor } from "./throttle.js";
-import { uploadBlob, type UploadOptions } from "./upload.js";
+import { uploadBlob, uploadLocation, type UploadOptions } from "./upload.js";
 
 /**
  * The distribution API for one registry, with auth, retries and redirects
@@ -521,7 +521,7 @@ export class RegistryClient {
     await discard(res);
     if (res.status === 201) return { mounted: true };
     const location = header(res.headers, "location");
-    if (res.status === 202 && location) return { mounted: false, session: new URL(location, url) };
+    if (res.status === 202 && location) return { mounted: false, session: uploadLocation(location, url, url) };
     return { mounted: false };
   }
 

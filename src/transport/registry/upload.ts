@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { IntegrityError, NetworkError, NotFoundError, RegistryError } from "../../errors.js";
+import { AuthError, IntegrityError, NetworkError, NotFoundError, RegistryError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
 import type { RegistryClient } from "./client.js";
@@ -22,7 +22,8 @@ import type { Scope } from "./scope.js";
  *    OCI-Chunk-Min-Length or the caller sets chunkSize; each chunk is a
  *    Buffer, so it is retried, and after a 416 the session is asked where it
  *    stands and the upload goes on from there.
- * `Location` may be relative or absolute and changes after every step.
+ * `Location` may be relative or absolute and changes after every step; see
+ * uploadLocation for the two it does not take as given.
  */
 
 export interface UploadOptions {
@@ -64,6 +65,8 @@ class Upload {
   private readonly scopes: readonly Scope[];
   /** The session's current Location: it changes after every step. */
   private url: URL | undefined;
+  /** The registry's API base, which Locations are judged against (see uploadLocation). */
+  private registry: URL | undefined;
 
   constructor(
     private readonly client: RegistryClient,
@@ -78,6 +81,7 @@ class Upload {
 
   async run(opts: UploadOptions): Promise<void> {
     const { desc } = this;
+    this.registry = await this.client.api("");
     if (desc.size >= 0 && desc.size <= opts.monolithicMaxBytes) {
       const bytes = await readAll(this.data, desc.size, this.ctx);
       await this.putMonolithic(bytes, opts.session);
@@ -103,7 +107,29 @@ class Upload {
   }
 
   private async call(method: HttpMethod, url: URL, headers: Record<string, string>, body?: Buffer | Readable): Promise<HttpResponse> {
-    return this.client.call({ method, url, scopes: this.scopes, headers, ...(body === undefined ? {} : { body }), signal: this.signal });
+    const res = await this.client.call({
+      method,
+      url,
+      scopes: this.scopes,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      signal: this.signal,
+    });
+    if ((res.status === 401 || res.status === 403) && !this.client.endpoint.isSameOrigin(url)) {
+      // The registry sent the upload to another host (a storage service's pre-signed URL), which gets no credential of ours.
+      await discard(res);
+      throw new AuthError(
+        `${this.ctx.what} to ${this.ctx.where}: the upload location on ${url.host}, where the registry sent it, refused it (HTTP ${res.status}); dray sends no credential for ${this.client.domain} to another host`,
+        { code: "E_AUTH_FAILED", where: this.ctx.where, status: res.status },
+      );
+    }
+    return res;
+  }
+
+  /** The next step's URL from an answer's Location (the current one when it names none). */
+  private next(res: HttpResponse, current: URL): URL {
+    const location = header(res.headers, "location");
+    return location ? uploadLocation(location, current, this.registry ?? current) : current;
   }
 
   private async openSession(): Promise<Session> {
@@ -114,7 +140,7 @@ class Upload {
     const location = header(res.headers, "location");
     if (!location) throw new RegistryError(`registry opened an upload without a Location (${this.ctx.where})`, { where: this.ctx.where });
     const min = Number(header(res.headers, "oci-chunk-min-length") ?? "0");
-    return { url: new URL(location, url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+    return { url: uploadLocation(location, url, url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
   }
 
   private async putMonolithic(bytes: Buffer, given: URL | undefined): Promise<void> {
@@ -224,7 +250,7 @@ class Upload {
         where: ctx.where,
       });
     }
-    this.url = nextLocation(res, this.session());
+    this.url = this.next(res, this.session());
   }
 
   private async patchChunked(chunkSize: number): Promise<void> {
@@ -258,7 +284,7 @@ class Upload {
         }
         await this.client.expectStatus(res, ACCEPTED, ctx);
         await discard(res);
-        this.url = nextLocation(res, this.session());
+        this.url = this.next(res, this.session());
         // Trust the registry's Range: it may have kept less than was sent.
         const end = rangeEnd(res);
         sent = end === undefined ? chunk.length : Math.min(chunk.length, Math.max(sent, end + 1 - offset));
@@ -278,7 +304,7 @@ class Upload {
     const res = await this.call("GET", this.session(), {});
     await this.client.expectStatus(res, [204, 200], this.ctx);
     await discard(res);
-    this.url = nextLocation(res, this.session());
+    this.url = this.next(res, this.session());
     const end = rangeEnd(res);
     return end === undefined ? 0 : end + 1;
   }
@@ -317,9 +343,26 @@ function withDigest(url: URL, digest: Digest): URL {
   return u;
 }
 
-function nextLocation(res: HttpResponse, current: URL): URL {
-  const location = header(res.headers, "location");
-  return location ? new URL(location, current) : current;
+/**
+ * Where an upload's next step goes: `location` resolved against the request
+ * it answered, `current`. One correction: a registry reached over https that
+ * names its own host with http:// (behind a TLS-terminating proxy that does
+ * not pass X-Forwarded-Proto: distribution/distribution#479, #123) is asked
+ * over https, so the blob and the credential never travel in clear text.
+ * crane does the same (go-containerregistry transport/schemer.go sends every
+ * request for the registry's host with the scheme its ping settled on);
+ * containers/image (skopeo) follows the Location as given. A Location on
+ * another host (a storage service's pre-signed URL) is followed as given:
+ * RegistryClient.call sends no Authorization outside the registry's origin.
+ */
+export function uploadLocation(location: string, current: URL, registry: URL): URL {
+  const next = new URL(location, current);
+  const sameHost = next.hostname === registry.hostname && (next.port === "" || next.port === registry.port);
+  if (registry.protocol === "https:" && next.protocol === "http:" && sameHost) {
+    next.protocol = "https:";
+    next.port = registry.port;
+  }
+  return next;
 }
 
 /** End of the registry's `Range: 0-N` (bytes it holds = N + 1), undefined when absent. */

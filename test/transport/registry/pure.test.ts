@@ -10,6 +10,7 @@ import { MAX_RETRY_DELAY_MS, parseRetryAfter, retryDelayMs } from "../../../src/
 import { mergeScopes, scopesCover } from "../../../src/transport/registry/scope.js";
 import { decideRealm } from "../../../src/auth/realm-policy.js";
 import { manifestMediaType } from "../../../src/transport/registry/client.js";
+import { uploadLocation } from "../../../src/transport/registry/upload.js";
 
 describe("Link pagination", () => {
   it("parses rel=next, quoted or not, among other links", () => {
@@ -165,5 +166,36 @@ describe("manifest media type", () => {
       manifestMediaType(undefined, Buffer.from('{"schemaVersion":2,"manifests":[]}')),
       "application/vnd.oci.image.index.v1+json",
     );
+  });
+});
+
+describe("upload Location", () => {
+  const https = new URL("https://registry.example.test/v2/");
+  const at = (location: string, registry = https): string =>
+    uploadLocation(location, new URL("https://registry.example.test/v2/lib/app/blobs/uploads/"), registry).toString();
+
+  it("resolves a relative Location against the request it answered", () => {
+    assert.equal(at("/v2/lib/app/blobs/uploads/u1?_state=s"), "https://registry.example.test/v2/lib/app/blobs/uploads/u1?_state=s");
+    assert.equal(at("u2"), "https://registry.example.test/v2/lib/app/blobs/uploads/u2");
+  });
+
+  it("an https registry's own host named with http:// (distribution/distribution#479) is asked over https, on the registry's port", () => {
+    assert.equal(
+      at("http://registry.example.test/v2/lib/app/blobs/uploads/u1"),
+      "https://registry.example.test/v2/lib/app/blobs/uploads/u1",
+    );
+    const onPort = new URL("https://registry.example.test:5000/v2/");
+    assert.equal(
+      at("http://registry.example.test:5000/v2/lib/app/blobs/uploads/u1", onPort),
+      "https://registry.example.test:5000/v2/lib/app/blobs/uploads/u1",
+    );
+    assert.equal(at("http://registry.example.test/v2/x", onPort), "https://registry.example.test:5000/v2/x");
+  });
+
+  it("another port, another host, or a plain-http registry: followed as given", () => {
+    assert.equal(at("http://registry.example.test:8080/v2/x"), "http://registry.example.test:8080/v2/x");
+    assert.equal(at("https://uploads.storage.test/bucket/x?sig=1"), "https://uploads.storage.test/bucket/x?sig=1");
+    assert.equal(at("http://uploads.storage.test/x"), "http://uploads.storage.test/x");
+    assert.equal(at("http://registry.example.test/v2/x", new URL("http://registry.example.test/v2/")), "http://registry.example.test/v2/x");
   });
 });
