@@ -10,7 +10,7 @@ import { MAX_RETRY_DELAY_MS, parseRetryAfter, retryDelayMs } from "../../../src/
 import { mergeScopes, scopesCover } from "../../../src/transport/registry/scope.js";
 import { decideRealm } from "../../../src/auth/realm-policy.js";
 import { manifestMediaType } from "../../../src/transport/registry/client.js";
-import { uploadLocation } from "../../../src/transport/registry/upload.js";
+import { chunkPlan, uploadLocation } from "../../../src/transport/registry/upload.js";
 
 describe("Link pagination", () => {
   it("parses rel=next, quoted or not, among other links", () => {
@@ -197,5 +197,20 @@ describe("upload Location", () => {
     assert.equal(at("https://uploads.storage.test/bucket/x?sig=1"), "https://uploads.storage.test/bucket/x?sig=1");
     assert.equal(at("http://uploads.storage.test/x"), "http://uploads.storage.test/x");
     assert.equal(at("http://registry.example.test/v2/x", new URL("http://registry.example.test/v2/")), "http://registry.example.test/v2/x");
+  });
+});
+
+describe("chunk plan (OCI-Chunk-Min-Length)", () => {
+  const MiB = 1024 * 1024;
+  it("the registry's minimum is never cut down; only the caller's chunkSize is capped to 64 MiB", () => {
+    assert.deepEqual(chunkPlan(200 * MiB, 72 * MiB, undefined), { kind: "streamed-chunks", size: 72 * MiB });
+    assert.deepEqual(chunkPlan(200 * MiB, 0, 500 * MiB), { kind: "buffered-chunks", size: 64 * MiB });
+    assert.deepEqual(chunkPlan(200 * MiB, 256 * 1024, 5 * MiB), { kind: "buffered-chunks", size: 5 * MiB });
+  });
+  it("a minimum as large as the blob is one streamed PUT; unknown size with a huge minimum is one streamed PATCH", () => {
+    assert.deepEqual(chunkPlan(3 * MiB, 100 * MiB, undefined), { kind: "put-stream" });
+    assert.deepEqual(chunkPlan(-1, 100 * MiB, undefined), { kind: "patch-stream" });
+    assert.deepEqual(chunkPlan(3 * MiB, 0, undefined), { kind: "put-stream" });
+    assert.deepEqual(chunkPlan(-1, 0, undefined), { kind: "patch-stream" });
   });
 });
