@@ -89,6 +89,21 @@ describe("vendor referrers detection", () => {
     assert.deepEqual(await fetchManifest(v.target, "plain/app", `sha256-${signed.hex}`), signed.index.bytes);
   });
 
+  it("a 404 whose JSON error says UNSUPPORTED (the spec's code for an operation not implemented) is no API — the fallback index is written", async () => {
+    const unsupported = v.front.addRule({
+      method: "GET",
+      path: "/v2/unsupported/app/referrers/",
+      action: { kind: "status", status: 404, body: '{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}' },
+    });
+    try {
+      const tags = await copyInto("unsupported/app");
+      assert.ok(unsupported.hits >= 1);
+      assert.deepEqual(tags, ["1.0", `sha256-${signed.hex}`, `sha256-${signed.hex}.sig`]);
+    } finally {
+      unsupported.remove();
+    }
+  });
+
   it("decided per repository, not per host: one sync run, a Quay-like repository beside a plain one on the same registry", async () => {
     const second = await pushSignedImage(v.target, "lib/second", "1.0", "vendor-referrers-2");
     const quay = v.front.addRule({

@@ -612,7 +612,8 @@ export class RegistryClient {
    * Quay answers 400 (quay/quay#3071, PROJQUAY-7523) and Harbor 2.8–2.10
    * answer 404 (goharbor/harbor#18418, changed in 2.11 by #20068), both with
    * the spec's JSON error body: that is the API answering "none here". So a
-   * 400/404 carrying an error body is an empty list; without one, and 405, no API.
+   * 400/404 carrying an error body is an empty list; without one, with only
+   * UNSUPPORTED in it, or a 405, no API.
    * `filtered` says the registry applied `artifactType` itself (OCI-Filters-Applied).
    */
   async referrersApi(
@@ -630,7 +631,8 @@ export class RegistryClient {
     }
     if (res.status === 404 || res.status === 400) {
       const body = await readBody(res, MAX_ERROR_ANSWER_BYTES, "referrers answer").catch(() => Buffer.alloc(0));
-      const said = parseErrorBody(body);
+      // UNSUPPORTED is the spec's code for an operation the registry does not implement: no API either.
+      const said = parseErrorBody(body).filter((e) => e.code !== "UNSUPPORTED");
       if (said.length === 0) return undefined;
       this.settings.debug?.(`referrers of ${where}: HTTP ${res.status} ${said[0]!.code}, read as the API answering "no referrers"`);
       return { descriptors: [], filtered: false };
