@@ -2,7 +2,7 @@
 // proven to stay inside a root, atomic replace, and process liveness. Kept
 // apart from the layout logic so the archive transport can reuse them.
 import { randomBytes } from "node:crypto";
-import { open, realpath, rename, unlink, writeFile } from "node:fs/promises";
+import { open, realpath, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, relative, isAbsolute, sep } from "node:path";
 import { IntegrityError, IoError, NotFoundError } from "../../errors.js";
@@ -105,3 +105,19 @@ export function isPidAlive(pid: number): boolean {
 }
 
 export const HOSTNAME = hostname();
+
+/**
+ * Removes `dir` and its parents up to `top` (inclusive) while each is empty:
+ * the folders a run made with mkdir -p, once what it put in them is gone.
+ * A folder something else has meanwhile written into stays.
+ */
+export async function removeEmptyFolders(dir: string, top: string): Promise<void> {
+  for (let d = dir; isInside(top, d); d = dirname(d)) {
+    try {
+      await rmdir(d);
+    } catch {
+      return;
+    }
+    if (d === top) return;
+  }
+}
