@@ -30,6 +30,7 @@ import {
   errnoCode,
   ioError,
   isNotFound,
+  writeError,
   isPidAlive,
   readFileCapped,
   realPathInside,
@@ -133,7 +134,12 @@ export class OciLayout {
       try {
         made = await mkdir(root, { recursive: true });
       } catch (err) {
-        throw ioError(err, "cannot create OCI layout directory", dir);
+        if (errnoCode(err) === "EEXIST")
+          throw new UsageError(`${dir} is a file; an OCI layout is a directory (use oci-archive:${dir} for a tar)`, {
+            code: "E_LOCATION_INVALID",
+            where: dir,
+          });
+        throw writeError(err, "cannot create OCI layout directory", dir);
       }
       try {
         const layout = new OciLayout(dir, await realPathInside("/", root, dir));
@@ -225,7 +231,7 @@ export class OciLayout {
     try {
       await mkdir(path, { recursive: true });
     } catch (err) {
-      throw ioError(err, "cannot create directory in OCI layout", this.where(rel));
+      throw writeError(err, "cannot create directory in OCI layout", this.where(rel));
     }
     return realPathInside(this.realRoot, path, this.where(rel));
   }
@@ -243,7 +249,7 @@ export class OciLayout {
       await link(tmp, join(this.realRoot, rel));
       return true;
     } catch (err) {
-      if (errnoCode(err) !== "EEXIST") throw ioError(err, "cannot write OCI layout", this.where(rel));
+      if (errnoCode(err) !== "EEXIST") throw writeError(err, "cannot write OCI layout", this.where(rel));
       return false;
     } finally {
       await unlink(tmp).catch(() => undefined);
@@ -301,7 +307,7 @@ export class OciLayout {
     try {
       await atomicWriteFile(join(this.realRoot, "index.json"), serializeIndexJson(index), this.realRoot, TMP_PREFIX);
     } catch (err) {
-      throw ioError(err, "cannot write index.json", this.where("index.json"));
+      throw writeError(err, "cannot write index.json", this.where("index.json"));
     }
   }
 
@@ -420,7 +426,7 @@ export class OciLayout {
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       if (err instanceof DrayError || isAbortError(err)) throw err;
-      throw ioError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
+      throw writeError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
     } finally {
       this.temporaries.delete(tmp);
     }
@@ -436,7 +442,7 @@ export class OciLayout {
       await rename(tmp, join(dir, digest.hex));
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
-      throw ioError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
+      throw writeError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
     }
   }
 
@@ -464,7 +470,7 @@ export class OciLayout {
   /** Removes a blob file (a symlink is removed itself, never its target). */
   async removeBlob(digest: Digest): Promise<void> {
     await unlink(this.blobPath(digest)).catch((err: unknown) => {
-      if (!isNotFound(err)) throw ioError(err, `cannot remove blob ${digest}`, this.where(digest.blobPath));
+      if (!isNotFound(err)) throw writeError(err, `cannot remove blob ${digest}`, this.where(digest.blobPath));
     });
   }
 
