@@ -148,6 +148,10 @@ describe("dray sync (command line)", () => {
     assert.equal(since(a, fromA, "HEAD"), 7);
     assert.equal(since(b, fromB, "HEAD"), 7);
     assert.equal(since(a, fromA, "GET", /\/manifests\//) + since(b, fromB, "GET", /\/manifests\//), 0);
+    // -f, as on every command that prints something (issue 19).
+    const r3 = await dray(["sync", "--file", file, "-f", "json"], { env: env() });
+    assert.equal(r3.code, 0, r3.stderr);
+    assert.deepEqual((JSON.parse(r3.stdout) as SyncJson).Images, { Copied: 0, UpToDate: 5, Failed: 0, Planned: 0 });
     assert.equal(since(b, fromB, "PUT") + since(b, fromB, "POST") + since(b, fromB, "PATCH"), 0);
     process.stderr.write(
       `# CLI second sync: ${r2.stderr
