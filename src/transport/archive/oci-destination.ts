@@ -9,12 +9,12 @@
 // the blobs they reach are carried over into the new tar at commit.
 import { unlink } from "node:fs/promises";
 import type { Readable } from "node:stream";
-import { IntegrityError, IoError } from "../../errors.js";
+import { IoError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import { descriptorOf, parseRawManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import type { LayoutLocation } from "../../ref/location.js";
 import type { BlobReadOptions, DestinationCapabilities, ImageDestination, TransportOptions } from "../types.js";
-import { addUnnamed, emptyIndex, serializeIndexJson, setNamed, type LayoutIndex } from "../layout/index-json.js";
+import { addUnnamed, emptyIndex, entryNameFor, serializeIndexJson, setNamed, type LayoutIndex } from "../layout/index-json.js";
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob } from "./staging.js";
 import { earlierOciArchive, type EarlierArchive } from "./earlier.js";
@@ -83,24 +83,9 @@ export class OciArchiveDestination implements ImageDestination {
     parseRawManifest(m, this.where); // the bytes must be the manifest the digest names
     await this.append(m.digest, () => this.output.writer.addBuffer(m.digest.blobPath, m.bytes));
     this.manifests.push(m);
-    const name = this.entryName(m, opts);
+    const name = entryNameFor(m, opts, this.location.ref, this.where);
     if (name === null) return;
     this.entries.push({ desc: descriptorOf(m), name });
-  }
-
-  /** The ref.name a put manifest gets (undefined: unnamed), or null when it is not a top-level image. */
-  private entryName(m: RawManifest, opts: { tag?: string; isTop?: boolean }): string | undefined | null {
-    if (opts.tag !== undefined) return opts.tag;
-    if (!opts.isTop) return null;
-    const ref = this.location.ref;
-    if (ref?.kind === "tag") return ref.tag;
-    if (ref?.kind === "digest" && !ref.digest.equals(m.digest)) {
-      throw new IntegrityError(`destination names ${ref.digest} but the image is ${m.digest}`, {
-        code: "E_DIGEST_MISMATCH",
-        where: this.where,
-      });
-    }
-    return undefined;
   }
 
   /** Appends one blob entry unless it is in the tar already or on its way. */

@@ -6,12 +6,12 @@
 import { rm } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { IntegrityError, IoError } from "../../errors.js";
+import { IoError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import { descriptorOf, parseRawManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import type { LayoutLocation } from "../../ref/location.js";
 import type { BlobReadOptions, DestinationCapabilities, ImageDestination } from "../types.js";
-import { addUnnamed, entriesNamed, setNamed, type LayoutIndex } from "./index-json.js";
+import { addUnnamed, entriesNamed, entryNameFor, setNamed, type LayoutIndex } from "./index-json.js";
 import type { LayoutCreation, OciLayout, WriterMarker } from "./layout.js";
 import { reachableBlobs } from "./gc.js";
 import { removeEmptyFolders } from "./fsutil.js";
@@ -72,24 +72,9 @@ export class LayoutDestination implements ImageDestination {
     await this.layout.writeBlobBytes(m.digest, m.bytes);
     this.written.push(m.digest);
     this.manifests.push(m);
-    const name = this.entryName(m, opts);
+    const name = entryNameFor(m, opts, this.location.ref, this.layout.root);
     if (name === null) return;
     this.pending.push({ desc: descriptorOf(m), name });
-  }
-
-  /** The ref.name a put manifest gets (undefined: unnamed), or null when it is not a top-level image. */
-  private entryName(m: RawManifest, opts: { tag?: string; isTop?: boolean }): string | undefined | null {
-    if (opts.tag !== undefined) return opts.tag;
-    if (!opts.isTop) return null;
-    const ref = this.location.ref;
-    if (ref?.kind === "tag") return ref.tag;
-    if (ref?.kind === "digest" && !ref.digest.equals(m.digest)) {
-      throw new IntegrityError(`destination names ${ref.digest} but the image is ${m.digest}`, {
-        code: "E_DIGEST_MISMATCH",
-        where: this.layout.root,
-      });
-    }
-    return undefined;
   }
 
   async commit(): Promise<void> {

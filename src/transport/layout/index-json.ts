@@ -4,7 +4,8 @@
 // No I/O here.
 import { IntegrityError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
-import { descriptorToJSON, parseDescriptor, type Descriptor } from "../../oci/manifest.js";
+import { descriptorToJSON, parseDescriptor, type Descriptor, type RawManifest } from "../../oci/manifest.js";
+import type { LayoutRef } from "../../ref/location.js";
 import { MediaType } from "../../oci/mediatype.js";
 import { isObject } from "../../json.js";
 
@@ -111,4 +112,25 @@ export function addUnnamed(index: LayoutIndex, desc: Descriptor): LayoutIndex {
 
 export function removeEntries(index: LayoutIndex, drop: (e: IndexEntry) => boolean): LayoutIndex {
   return { doc: index.doc, entries: index.entries.filter((e) => !drop(e)) };
+}
+
+/**
+ * The ref.name a manifest put into a layout or an OCI archive gets: the tag
+ * given, else the destination's tag for the top-level image; undefined for an
+ * unnamed top-level entry, null for a manifest that gets no entry (a child).
+ * A destination named by digest must receive exactly that image.
+ */
+export function entryNameFor(
+  m: RawManifest,
+  opts: { tag?: string; isTop?: boolean },
+  ref: LayoutRef | undefined,
+  where: string,
+): string | undefined | null {
+  if (opts.tag !== undefined) return opts.tag;
+  if (!opts.isTop) return null;
+  if (ref?.kind === "tag") return ref.tag;
+  if (ref?.kind === "digest" && !ref.digest.equals(m.digest)) {
+    throw new IntegrityError(`destination names ${ref.digest} but the image is ${m.digest}`, { code: "E_DIGEST_MISMATCH", where });
+  }
+  return undefined;
 }
