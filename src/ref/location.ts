@@ -98,6 +98,11 @@ export function parseLocation(text: string): Location {
   const rest = text.slice(prefix.length);
   if (transport === "docker") return { transport, ref: wrapRef(rest, text) };
   const { path, ref } = splitPath(rest, text);
+  // `oci:DIR@sha256:HEX` (a registry's digest form) would name a folder `DIR@sha256` and a tag HEX.
+  const at = /@(sha256|sha512)$/.exec(path);
+  if (at && ref !== undefined && /^[0-9a-f]+$/.test(ref)) {
+    throw locationError(text, `a local location takes its digest after a colon: ${prefix}${path.slice(0, at.index)}:${at[1]}:${ref}`);
+  }
   if (transport === "docker-archive") {
     if (ref === undefined) return { transport, path };
     const parsed = wrapRef(ref, text);

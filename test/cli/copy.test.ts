@@ -49,6 +49,31 @@ describe("dray copy between OCI layouts", () => {
     assert.equal(back.stdout, r.stdout);
   });
 
+  it("a destination named by digest takes only that image: another is exit 5 and the destination stays as it was", async () => {
+    const other = Digest.of("another image");
+    for (const dst of [`oci:${join(dir, "by-digest")}:${other}`, `oci-archive:${join(dir, "by-digest.tar")}:${other}`]) {
+      const r = await dray(["copy", `oci:${src}:v1`, dst]);
+      assert.equal(r.code, 5, `${dst}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`destination names ${other} but the image is ${built.manifest.digest}`));
+    }
+    assert.ok(!existsSync(join(dir, "by-digest")) && !existsSync(join(dir, "by-digest.tar")));
+    const right = join(dir, "by-right-digest");
+    assert.equal((await dray(["copy", "-q", `oci:${src}:v1`, `oci:${right}:${built.manifest.digest}`])).code, 0);
+    assert.deepEqual(await skopeoInspectRaw(`oci:${right}`), built.manifest.bytes);
+  });
+
+  it("a registry's @digest form on a local location is refused with the colon form it means (not a folder DIR@sha256)", async () => {
+    const at = `oci:${join(dir, "at-form")}@${built.manifest.digest}`;
+    const r = await dray(["copy", `oci:${src}:v1`, at]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /^dray: invalid location "oci:.*at-form@sha256:[0-9a-f]+\.\.\.": a local location takes its digest after a colon: /,
+    );
+    assert.ok(r.stderr.endsWith(`oci:${join(dir, "at-form")}:${built.manifest.digest}\n`), r.stderr);
+    assert.ok(!existsSync(join(dir, "at-form@sha256")));
+  });
+
   it("a second copy to the same tag is up to date, and `cp` is an alias", async () => {
     const dst = join(dir, "again");
     assert.equal((await dray(["cp", "-q", `oci:${src}:v1`, `oci:${dst}:v1`])).code, 0);
