@@ -1,5 +1,6 @@
 // An empty HOME for CLI runs of login/logout and the commands that read what they stored.
 import { join } from "node:path";
+import { homeEnv } from "../helpers/home.js";
 import { makeTempDir } from "../helpers/tmp.js";
 
 /** A fresh HOME with nothing in it: no docker config, no containers auth.json, no keychain session. */
@@ -7,10 +8,7 @@ export function isolatedEnv(): { env: NodeJS.ProcessEnv; configPath: string } {
   const home = makeTempDir("dray-login-home-");
   return {
     env: {
-      HOME: home,
-      DOCKER_CONFIG: join(home, ".docker"),
-      XDG_RUNTIME_DIR: join(home, "run"),
-      XDG_CONFIG_HOME: join(home, ".config"),
+      ...homeEnv(home),
       REGISTRY_AUTH_FILE: undefined,
       DBUS_SESSION_BUS_ADDRESS: undefined,
       DISPLAY: undefined,

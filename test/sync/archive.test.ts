@@ -13,6 +13,7 @@ import { buildImage, buildIndex, pushImage, type BuiltImage, type BuiltIndex } f
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
+import { homeEnv } from "../helpers/home.js";
 import { dray, type DrayResult } from "../cli/run.js";
 import { isolateCredentials } from "../transport/registry/support.js";
 import { fetchManifest, listTags, pushSignedImage, type SignedImage } from "./artifacts.js";
@@ -57,12 +58,7 @@ describe("dray sync: a whole mirror in one oci-archive", () => {
     await pushImage(regB, "team/app", "extra", extra);
   });
 
-  const env = (): NodeJS.ProcessEnv => ({
-    HOME: home,
-    DOCKER_CONFIG: join(home, ".docker"),
-    XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_RUNTIME_DIR: join(home, "run"),
-  });
+  const env = (): NodeJS.ProcessEnv => homeEnv(home);
   const run = (args: string[]): Promise<DrayResult> => dray(["sync", ...args], { env: env() });
 
   it("writes every image of every repository as REPO:TAG, referrers included; skopeo reads it", async () => {

@@ -19,6 +19,7 @@ import { startProxy, type FaultProxy } from "../helpers/proxy.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
+import { homeEnv } from "../helpers/home.js";
 import { dray } from "../cli/run.js";
 import { isolateCredentials } from "../transport/registry/support.js";
 import {
@@ -100,12 +101,7 @@ describe("dray sync (command line)", () => {
     );
   });
 
-  const env = (): NodeJS.ProcessEnv => ({
-    HOME: home,
-    DOCKER_CONFIG: join(home, ".docker"),
-    XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_RUNTIME_DIR: join(home, "run"),
-  });
+  const env = (): NodeJS.ProcessEnv => homeEnv(home);
 
   it("first run copies what the filters take, with the referrers; second run finds nothing to do", async () => {
     let fromA = a.log.length;

@@ -14,6 +14,7 @@ import { startProxy, type FaultProxy } from "../helpers/proxy.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
+import { homeEnv } from "../helpers/home.js";
 import { dray, type DrayResult } from "../cli/run.js";
 import { isolateCredentials } from "../transport/registry/support.js";
 import { fetchManifest, listTags, pushSignedImage } from "./artifacts.js";
@@ -66,12 +67,7 @@ describe("dray sync: exact mirrors", () => {
     await pushImage(regA, "team/prune", "keep", prune.get("keep")!);
   });
 
-  const env = (): NodeJS.ProcessEnv => ({
-    HOME: home,
-    DOCKER_CONFIG: join(home, ".docker"),
-    XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_RUNTIME_DIR: join(home, "run"),
-  });
+  const env = (): NodeJS.ProcessEnv => homeEnv(home);
   const run = (args: string[]): Promise<DrayResult> => dray(["sync", ...args], { env: env() });
 
   it("--exclude (repeatable) and tags.exclude leave out what they match, named tags included", async () => {

@@ -14,6 +14,7 @@ import { startProxy, type FaultProxy, type ProxyLogEntry } from "../helpers/prox
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
+import { homeEnv } from "../helpers/home.js";
 import { dray, type DrayResult } from "../cli/run.js";
 import { isolateCredentials } from "../transport/registry/support.js";
 import { fetchManifest, listTags } from "./artifacts.js";
@@ -79,12 +80,7 @@ describe("dray sync: throttles per registry", () => {
     for (const t of TAGS) await pushImage(regA, "team/big", t, await buildImage({ seed: `throttle-${t}`, layerCount: 3 }));
   });
 
-  const env = (): NodeJS.ProcessEnv => ({
-    HOME: home,
-    DOCKER_CONFIG: join(home, ".docker"),
-    XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_RUNTIME_DIR: join(home, "run"),
-  });
+  const env = (): NodeJS.ProcessEnv => homeEnv(home);
   const run = (args: string[]): Promise<DrayResult> => dray(["sync", ...args], { env: env() });
 
   it("without throttles --jobs 16 has many requests in flight (what the bounds below hold back)", async () => {
