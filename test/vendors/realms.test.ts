@@ -25,6 +25,25 @@ async function layoutOf(seed: string): Promise<string> {
   return dir;
 }
 
+/** `dray copy` of the layout's v1 into the emulated registry with --creds, plus `extra` flags. */
+function copyWithCreds(v: VendorEmulation, layout: string, extra: string[] = []): ReturnType<typeof dray> {
+  return dray(copyArgs(v, layout, extra), { env: v.env });
+}
+
+function copyArgs(v: VendorEmulation, layout: string, extra: string[] = []): string[] {
+  return [
+    "copy",
+    `oci:${layout}:v1`,
+    `docker://${v.ref("team/app:v1")}`,
+    "--creds",
+    `${v.username}:${v.password}`,
+    "--ca-file",
+    v.caFile,
+    "-q",
+    ...extra,
+  ];
+}
+
 /** Token requests that carried the account's name (Basic auth reached the token service). */
 function credentialedTokenRequests(v: VendorEmulation): number {
   return v.registry.tokenServer!.log.filter((r) => r.username !== undefined).length;
@@ -40,19 +59,7 @@ describe("self-hosted GitLab / DigitalOcean: token realm on a sibling host", () 
   after(() => v.hosts.stop());
 
   it("copy --creds sends the credential to the sibling realm and exits 0", async () => {
-    const r = await dray(
-      [
-        "copy",
-        `oci:${layout}:v1`,
-        `docker://${v.ref("team/app:v1")}`,
-        "--creds",
-        `${v.username}:${v.password}`,
-        "--ca-file",
-        v.caFile,
-        "-q",
-      ],
-      { env: v.env },
-    );
+    const r = await copyWithCreds(v, layout);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /withheld|anonymous/);
     assert.ok(credentialedTokenRequests(v) > 0);
@@ -89,19 +96,7 @@ describe("unrelated token realm (auth.other.test): withheld by default, sent wit
 
   it("copy --creds withholds the credential, asks anonymously, and says which flag would send it (exit 4)", async () => {
     const before = credentialedTokenRequests(v);
-    const r = await dray(
-      [
-        "copy",
-        `oci:${layout}:v1`,
-        `docker://${v.ref("team/app:v1")}`,
-        "--creds",
-        `${v.username}:${v.password}`,
-        "--ca-file",
-        v.caFile,
-        "-q",
-      ],
-      { env: v.env },
-    );
+    const r = await copyWithCreds(v, layout);
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, /trust it with --trust-realm auth\.other\.test/);
     assert.match(r.stderr, /credential for registry\.example\.test withheld from realm auth\.other\.test/);
@@ -110,21 +105,7 @@ describe("unrelated token realm (auth.other.test): withheld by default, sent wit
   });
 
   it("copy --creds --trust-realm auth.other.test sends it and exits 0", async () => {
-    const r = await dray(
-      [
-        "copy",
-        `oci:${layout}:v1`,
-        `docker://${v.ref("team/app:v1")}`,
-        "--creds",
-        `${v.username}:${v.password}`,
-        "--trust-realm",
-        "auth.other.test",
-        "--ca-file",
-        v.caFile,
-        "-q",
-      ],
-      { env: v.env },
-    );
+    const r = await copyWithCreds(v, layout, ["--trust-realm", "auth.other.test"]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(credentialedTokenRequests(v) > 0);
   });
@@ -174,16 +155,7 @@ describe("plain-HTTP token realm off loopback (a sibling host over http://)", ()
   after(() => v.hosts.stop());
 
   it("gets no credential without --insecure (exit 4, says so), and gets it with --insecure", async () => {
-    const args = [
-      "copy",
-      `oci:${layout}:v1`,
-      `docker://${v.ref("team/app:v1")}`,
-      "--creds",
-      `${v.username}:${v.password}`,
-      "--ca-file",
-      v.caFile,
-      "-q",
-    ];
+    const args = copyArgs(v, layout);
     const refused = await dray(args, { env: v.env });
     assert.equal(refused.code, 4, refused.stderr);
     assert.match(refused.stderr, /withheld from plain-HTTP realm http:\/\/auth\.example\.test; allow it with --insecure/);
