@@ -216,16 +216,7 @@ export class RegistryClient {
    * GET: a registry that refuses HEAD gets reported as such.
    */
   async probeRateLimit(repo: string, ref: string, signal?: AbortSignal): Promise<{ status: number; rateLimit?: RateLimitInfo }> {
-    const url = await this.api(`${repo}/manifests/${ref}`);
-    const res = await this.call({
-      method: "HEAD",
-      url,
-      scopes: this.scopes(repo),
-      headers: { accept: MANIFEST_ACCEPT },
-      signal,
-      noRetry: true,
-    });
-    await discard(res);
+    const res = await this.manifestHeadRequest(repo, ref, signal, { noRetry: true });
     if (res.status === 401 || res.status === 403) return this.fail(res, { what: `manifest ${ref}`, where: this.where(repo, ref) });
     const rateLimit = parseRateLimit(res.headers);
     return { status: res.status, ...(rateLimit ? { rateLimit } : {}) };
@@ -290,17 +281,8 @@ export class RegistryClient {
 
   /** HEAD of a manifest by tag or digest; undefined when it does not exist. */
   async headManifest(repo: string, ref: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
-    const url = await this.api(`${repo}/manifests/${ref}`);
     if (this.endpoint.manifestHeadRefused) return this.headByGet(repo, ref, signal);
-    const res = await this.call({
-      method: "HEAD",
-      url,
-      scopes: this.scopes(repo),
-      headers: { accept: MANIFEST_ACCEPT },
-      signal,
-      followRedirects: true,
-    });
-    await discard(res);
+    const res = await this.manifestHeadRequest(repo, ref, signal, { followRedirects: true });
     if (res.status === 404) return undefined;
     if (HEAD_REFUSED.has(res.status)) {
       this.settings.debug?.(`HEAD of manifest ${ref} answered ${res.status}: asking with GET from now on`);
@@ -323,6 +305,19 @@ export class RegistryClient {
       mediaType: cleanMediaType(header(res.headers, "content-type")) ?? MediaType.OciManifest,
       size: Number(header(res.headers, "content-length") ?? "0"),
     };
+  }
+
+  /** A HEAD of a manifest, its (empty) body drained; the caller reads the status and headers. */
+  private async manifestHeadRequest(
+    repo: string,
+    ref: string,
+    signal: AbortSignal | undefined,
+    opts: { noRetry?: boolean; followRedirects?: boolean },
+  ): Promise<HttpResponse> {
+    const url = await this.api(`${repo}/manifests/${ref}`);
+    const res = await this.call({ method: "HEAD", url, scopes: this.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, ...opts });
+    await discard(res);
+    return res;
   }
 
   /** What a HEAD would have said, from a GET (registries that refuse HEAD, or answer it without a digest). */
