@@ -6,11 +6,14 @@
 // time on loopback, over r, is the number of round trips on its critical
 // path. It also counts connections and HTTP requests, per run.
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
+import type { RequestMark } from "./timeline.js";
 
 /** What passed through the proxy since the last reset. */
 export interface ProxyCounts {
   connections: number;
   requests: number;
+  /** Each request as it left the client, in order. */
+  timeline: RequestMark[];
 }
 
 export interface DelayProxy {
@@ -30,7 +33,7 @@ const MAX_HELD_BYTES = 8 * 1024 * 1024;
  * connection and after each response). Registry bodies are compressed or
  * random bytes: a match inside one is as good as impossible.
  */
-const REQUEST_LINE = /(?:^|\r\n)(?:GET|HEAD|POST|PUT|PATCH|DELETE) \/\S* HTTP\/1\.1\r\n/g;
+const REQUEST_LINE = /(?:^|\r\n)(GET|HEAD|POST|PUT|PATCH|DELETE) (\/\S*) HTTP\/1\.1\r\n/g;
 
 /**
  * Forwards `from` to `to`, each chunk `delayMs` after it came and not before
@@ -72,11 +75,11 @@ function forwardDelayed(from: Socket, to: Socket, delayMs: number, notBefore: ()
   to.on("close", () => clearTimeout(timer));
 }
 
-/** Starts a proxy on 127.0.0.1 in front of `target` (host:port) with the given round-trip time. */
-export async function startDelayProxy(target: string, rttMs: number): Promise<DelayProxy> {
+/** Starts a proxy on 127.0.0.1 in front of `target` (host:port) with the given round-trip time; `side` names it in timelines. */
+export async function startDelayProxy(target: string, rttMs: number, side: string): Promise<DelayProxy> {
   const [targetHost, targetPort] = splitHostPort(target);
   const oneWay = rttMs / 2;
-  let counts: ProxyCounts = { connections: 0, requests: 0 };
+  let counts: ProxyCounts = { connections: 0, requests: 0, timeline: [] };
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     counts.connections++;
@@ -93,7 +96,11 @@ export async function startDelayProxy(target: string, rttMs: number): Promise<De
       s.on("close", () => sockets.delete(s));
     }
     const countRequests = (chunk: Buffer): void => {
-      counts.requests += chunk.toString("latin1").match(REQUEST_LINE)?.length ?? 0;
+      const at = Date.now();
+      for (const m of chunk.toString("latin1").matchAll(REQUEST_LINE)) {
+        counts.requests++;
+        counts.timeline.push({ at, side, method: m[1]!, path: m[2]! });
+      }
     };
     forwardDelayed(client, upstream, oneWay, () => firstArrival, countRequests);
     forwardDelayed(upstream, client, oneWay, () => 0);
@@ -106,9 +113,9 @@ export async function startDelayProxy(target: string, rttMs: number): Promise<De
   return {
     host: `127.0.0.1:${port}`,
     rttMs,
-    counts: () => ({ ...counts }),
+    counts: () => ({ ...counts, timeline: [...counts.timeline] }),
     reset: () => {
-      counts = { connections: 0, requests: 0 };
+      counts = { connections: 0, requests: 0, timeline: [] };
     },
     close: async () => {
       for (const s of sockets) s.destroy();

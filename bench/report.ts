@@ -4,6 +4,7 @@
 import type { ProfileSummary } from "./profile.js";
 import { fmtMs, type CaseResult, type ContenderResult } from "./runner.js";
 import type { MachineInfo, Versions } from "./system.js";
+import { renderTimeline } from "./timeline.js";
 
 export const NOTES_BEGIN = "<!-- notes:begin (kept when the bench rewrites this file) -->";
 export const NOTES_END = "<!-- notes:end -->";
@@ -134,6 +135,24 @@ function roundTripSection(results: CaseResult[]): string[] {
   ];
 }
 
+/** The request waves of both tools in every case behind a round trip where dray missed a target. */
+function timelineSection(results: CaseResult[]): string[] {
+  const missed = results.filter((r) => r.def.rttMs > 0 && r.targets.some((t) => t.met === false));
+  if (!missed.length) return [];
+  const lines = [
+    "## Request timelines of the cases that missed a target behind a round trip",
+    "",
+    "The last measured run of each tool, as the delay proxies saw its requests leave: requests that start within 3/4 of a round trip of a wave's first request are one wave (they did not wait for each other's answers); each new wave is the client waiting for an answer. Where several blobs are in flight, their steps interleave, so the wave count is an upper bound on the critical path; the first waves (pings, manifests, the first HEADs) and the last (the manifest PUT) are the sequential part. bench/timeline.ts.",
+    "",
+  ];
+  for (const r of missed) {
+    for (const c of r.contenders) {
+      if (c.timeline?.length) lines.push(...renderTimeline(`**${r.def.id}, ${c.tool}**`, c.timeline, r.def.rttMs));
+    }
+  }
+  return lines;
+}
+
 function memorySection(results: CaseResult[]): string[] {
   const lines = [
     "## Memory targets",
@@ -203,6 +222,7 @@ export function renderReport(rep: Report): string {
     ...rep.results.map(summaryRow),
     "",
     ...roundTripSection(rep.results),
+    ...timelineSection(rep.results),
     ...memorySection(rep.results),
     "## Cases",
     "",

@@ -79,7 +79,13 @@ function meterOf(proxies: DelayProxy[]): Meter {
   return {
     reset: () => proxies.forEach((p) => p.reset()),
     read: () =>
-      proxies.map((p) => p.counts()).reduce((a, b) => ({ requests: a.requests + b.requests, connections: a.connections + b.connections })),
+      proxies
+        .map((p) => p.counts())
+        .reduce((a, b) => ({
+          requests: a.requests + b.requests,
+          connections: a.connections + b.connections,
+          timeline: [...a.timeline, ...b.timeline],
+        })),
   };
 }
 
@@ -119,7 +125,8 @@ async function main(opts: BenchOptions): Promise<void> {
     const results: CaseResult[] = [];
     for (const rttMs of opts.rtts) {
       // Behind a round trip, both registries sit behind a delay proxy of their own.
-      const proxies = rttMs > 0 ? await Promise.all([startDelayProxy(src.host, rttMs), startDelayProxy(dst.host, rttMs)]) : [];
+      const proxies =
+        rttMs > 0 ? await Promise.all([startDelayProxy(src.host, rttMs, "src"), startDelayProxy(dst.host, rttMs, "dst")]) : [];
       const [srcSeen, dstSeen] = proxies.length ? proxies.map((p, i) => behind(i === 0 ? src : dst, p)) : [src, dst];
       try {
         let cases = makeCases({ tools, src: srcSeen!, dst: dstSeen!, rttMs, work, images });

@@ -4,6 +4,7 @@
 // untimed. A failed run is recorded, not timed, and the case goes on.
 import type { BenchCase, Contender, Slot, Target, Tool } from "./cases.js";
 import { median, runTimed, type Sample } from "./measure.js";
+import type { RequestMark } from "./timeline.js";
 
 export interface ContenderResult {
   tool: Tool;
@@ -22,6 +23,8 @@ export interface ContenderResult {
   /** Median HTTP requests and new connections per measured run (behind the delay proxy only). */
   requests: number | undefined;
   connections: number | undefined;
+  /** The requests of the last successful measured run, behind the delay proxy. */
+  timeline: RequestMark[] | undefined;
 }
 
 export interface TargetResult extends Target {
@@ -41,7 +44,7 @@ export interface CaseResult {
 /** Counts what a run sent to the registries (the delay proxies). */
 export interface Meter {
   reset(): void;
-  read(): { requests: number; connections: number };
+  read(): { requests: number; connections: number; timeline: RequestMark[] };
 }
 
 export interface RunSettings {
@@ -60,6 +63,7 @@ interface Acc {
   rss: number[];
   requests: number[];
   connections: number[];
+  timeline?: RequestMark[];
 }
 
 async function runOne(c: Contender, slot: Slot, s: RunSettings, acc: Acc, measured: boolean): Promise<void> {
@@ -79,6 +83,7 @@ async function runOne(c: Contender, slot: Slot, s: RunSettings, acc: Acc, measur
     if (sent) {
       acc.requests.push(sent.requests);
       acc.connections.push(sent.connections);
+      acc.timeline = sent.timeline;
     }
   }
   const mem = sample.rssKiB === undefined ? "?" : `${(sample.rssKiB / 1024).toFixed(1)} MiB`;
@@ -118,6 +123,7 @@ export async function runCase(def: BenchCase, s: RunSettings): Promise<CaseResul
       rssMaxKiB: acc.rss.length ? Math.max(...acc.rss) : undefined,
       requests: acc.requests.length ? median(acc.requests) : undefined,
       connections: acc.connections.length ? median(acc.connections) : undefined,
+      timeline: acc.timeline,
     };
   });
   const medianOf = (tool: Tool): number => contenders.find((c) => c.tool === tool)?.medianMs ?? Number.NaN;
