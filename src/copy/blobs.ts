@@ -37,7 +37,7 @@ export function placeUncompressedLayer(session: CopySession, src: ImageSource, d
   const key = diffId.toString();
   const known = session.blobs.get(key);
   if (known) return known;
-  const placed = session.track(session.transfers(() => streamUncompressed(session, src, desc, diffId)));
+  const placed = session.track(session.transfers(() => streamUncompressed(session, src, desc, diffId), session.transferWeight(desc.size)));
   session.blobs.set(key, placed);
   return placed;
 }
@@ -55,7 +55,7 @@ async function placeNew(session: CopySession, src: ImageSource, desc: Descriptor
     session.emit({ type: "blob-done", digest: placed.digest, size: desc.size, outcome });
     return placed;
   }
-  await session.transfers(() => streamBlob(session, src, desc));
+  await session.transfers(() => streamBlob(session, src, desc), session.transferWeight(desc.size));
   return placed;
 }
 
