@@ -7,7 +7,7 @@ import { formatLocation } from "../ref/location.js";
 import type { ImageSource } from "../transport/types.js";
 import { decompressStages } from "../oci/compression.js";
 import type { CopySession, PlacedBlob } from "./session.js";
-import { pipeToSink, readSmallBlob } from "./stream.js";
+import { openedLater, pipeToSink, readSmallBlob } from "./stream.js";
 
 /** Tries of one blob transfer when the network breaks it (the source is opened again each time). */
 const BLOB_ATTEMPTS = 3;
@@ -144,7 +144,7 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
   }
   session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
   await pipeToSink(
-    [await openBlob(session, src, desc), ...stages],
+    [openedLater(() => openBlob(session, src, desc)), ...stages],
     (verified) => session.dst.putBlob(target, verified, { signal }),
     signal,
   );
