@@ -215,7 +215,7 @@ class ReferrerWalk {
     let srcIndex: RawManifest | undefined;
     let srcDescs: Descriptor[] = [];
     try {
-      dstApi = await dst.hasReferrersApi();
+      dstApi = await dst.hasReferrersApi(s.digest);
       [sh, dh] = await Promise.all([
         hasIndex ? this.request(() => src.resolveReferrersIndex(s.digest)) : undefined,
         dstApi ? undefined : this.request(() => dst.resolveReferrersIndex(s.digest)),
@@ -234,7 +234,8 @@ class ReferrerWalk {
     }
     const descs = unionByDigest(api, srcDescs);
     const arrived = await Promise.all(descs.map((d) => this.manifest(s, d)));
-    if (dstApi) return;
+    // Asked again: a referrer's PUT answered with OCI-Subject says the destination indexed it (no fallback tag there).
+    if (dstApi || (await dst.hasReferrersApi(s.digest))) return;
     await this.updateFallback(
       s,
       indexResult,

@@ -34,6 +34,7 @@
  *     referrers: false
  * ```
  */
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
 import { DrayError, SyncConfigError, UsageError } from "../errors.js";
@@ -269,9 +270,15 @@ function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.Proc
     r.fail(r.get(m, password !== undefined ? "password" : "password-env"), field, 'a password needs "username"');
   }
   const authfile = str("authfile");
-  if (authfile !== undefined) s.authfile = authfile;
+  if (authfile !== undefined) {
+    checkSettingsFile(r, r.get(m, "authfile"), `${field}.authfile`, authfile, "auth");
+    s.authfile = authfile;
+  }
   const caFile = str("ca-file");
-  if (caFile !== undefined) s.caFile = caFile;
+  if (caFile !== undefined) {
+    checkSettingsFile(r, r.get(m, "ca-file"), `${field}.ca-file`, caFile, "ca");
+    s.caFile = caFile;
+  }
   const insecure = r.get(m, "insecure");
   if (insecure) s.insecure = r.bool(insecure, `${field}.insecure`);
   const retries = r.get(m, "retries");
@@ -292,6 +299,47 @@ function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.Proc
   const minRemaining = r.get(m, "min-remaining");
   if (minRemaining) s.minRemaining = r.int(minRemaining, `${field}.min-remaining`, 0);
   return s;
+}
+
+/**
+ * A file a registry's settings name, read while the sync file is: missing,
+ * unreadable or of the wrong kind it is one located mistake (exit 2) before
+ * anything runs, not one failure per repository of that registry. skopeo and
+ * podman likewise refuse a missing --authfile up front (containers/common
+ * pkg/auth CheckAuthFile). Relative paths are taken from the working folder,
+ * as when the run reads them.
+ */
+function checkSettingsFile(r: Reader, node: YamlNode | undefined, field: string, path: string, kind: "auth" | "ca"): void {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    r.fail(node, field, `${path} ${unreadable(err)}`);
+  }
+  if (kind === "ca" && !text.includes("-----BEGIN CERTIFICATE-----"))
+    r.fail(node, field, `${path} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`);
+  if (kind === "auth" && text.trim() !== "") {
+    try {
+      JSON.parse(text);
+    } catch {
+      r.fail(node, field, `${path} is not valid JSON`);
+    }
+  }
+}
+
+function unreadable(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case "ENOENT":
+    case "ENOTDIR":
+      return "does not exist";
+    case "EISDIR":
+      return "is a directory, not a file";
+    case "EACCES":
+    case "EPERM":
+      return "cannot be read: permission denied";
+    default:
+      return `cannot be read: ${(err as Error).message}`;
+  }
 }
 
 /** Parses and validates a sync file's text; `file` names it in messages. */

@@ -25,7 +25,7 @@ export abstract class RepositoryBase implements Repository {
   abstract openSource(ref: RepoRef): Promise<ImageSource>;
   abstract openDestination(ref: RepoRef): Promise<ImageDestination>;
   abstract referrersApi(subject: Digest): Promise<Descriptor[] | undefined>;
-  abstract hasReferrersApi(): Promise<boolean>;
+  abstract hasReferrersApi(subject: Digest): Promise<boolean>;
 
   resolveReferrersIndex(subject: Digest): Promise<TagHead | undefined> {
     return this.resolve(referrersTag(subject));

@@ -211,8 +211,12 @@ export interface Repository {
    * the tag schema is what carries referrers.
    */
   referrersApi(subject: Digest): Promise<Descriptor[] | undefined>;
-  /** True when the store indexes a pushed manifest's `subject` itself (no fallback tag to maintain). */
-  hasReferrersApi(): Promise<boolean>;
+  /**
+   * True when the store indexes a pushed manifest's `subject` itself (no
+   * fallback tag to maintain), asked about a real `subject`; may turn true
+   * once a manifest PUT was answered with `OCI-Subject`.
+   */
+  hasReferrersApi(subject: Digest): Promise<boolean>;
   /** What the tag schema's fallback tag of `subject` names now (undefined: no such index). */
   resolveReferrersIndex(subject: Digest): Promise<TagHead | undefined>;
   /** Stores `index` under the tag schema's fallback tag of `subject`, committed at once. */

@@ -53,6 +53,19 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
       assert.equal(copy.code, 0, copy.stderr);
       assert.equal((await drayOk(["digest", `oci:${out}:v1`])).stdout.trim(), image.manifest.digest.toString());
 
+      // -f json / a template, as on every command that prints something (issue 19); the password never in it.
+      const asJson = await drayOk(["login", reg.host, "-u", reg.username!, "--password-stdin", "-f", "json"], {
+        env,
+        input: `${reg.password}\n`,
+      });
+      assert.deepEqual(JSON.parse(asJson.stdout), { Registry: reg.host, Stored: configPath, Keychain: false });
+      const templated = await drayOk(["login", reg.host, "-u", reg.username!, "--password-stdin", "-f", "{{.Registry}}"], {
+        env,
+        input: `${reg.password}\n`,
+      });
+      assert.equal(templated.stdout, `${reg.host}\n`);
+      assert.ok(!asJson.stdout.includes(reg.password!) && !templated.stdout.includes(reg.password!));
+
       const logout = await drayOk(["logout", reg.host], { env });
       assert.match(logout.stderr, /Removed login credentials/);
       const after = JSON.parse(await readFile(configPath, "utf8")) as { auths: Record<string, unknown> };

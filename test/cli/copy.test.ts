@@ -3,7 +3,7 @@
 // test/copy/matrix.test.ts.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { readFile, readdir } from "node:fs/promises";
+import { readFile, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { Digest } from "../../src/oci/digest.js";
@@ -139,6 +139,23 @@ describe("dray copy between OCI layouts", () => {
     const isDir = await dray(["copy", "--digestfile", dir, `oci:${src}:v1`, `oci:${dst}:v1`]);
     assert.equal(isDir.code, 2);
     assert.match(isDir.stderr, /is a directory; give a file name/);
+  });
+
+  it("a failed copy leaves the destination as it was: a new layout is removed, an existing one keeps no orphaned blob (issue 19)", async () => {
+    const broken = join(dir, "broken-src");
+    const img = await buildIndex({ layerCount: 3, layerSize: 40_000, seed: "broken" });
+    await writeOciLayout(broken, img, "v1");
+    await rm(join(broken, img.images[1]!.layers[2]!.digest.blobPath));
+    const fresh = join(dir, "fresh-dst");
+    const r = await dray(["copy", "-q", `oci:${broken}:v1`, `oci:${fresh}:v1`]);
+    assert.notEqual(r.code, 0);
+    assert.equal(existsSync(fresh), false, `the new layout is gone: ${r.stderr}`);
+    const existing = join(dir, "existing-dst");
+    await writeOciLayout(existing, await buildIndex({ seed: "existing" }), "old");
+    const before = (await readdir(join(existing, "blobs", "sha256"))).sort();
+    const again = await dray(["copy", "-q", `oci:${broken}:v1`, `oci:${existing}:v1`]);
+    assert.notEqual(again.code, 0);
+    assert.deepEqual((await readdir(join(existing, "blobs", "sha256"))).sort(), before, "no blob of the failed run is left");
   });
 
   it("--platform writes a new index of just that platform and prints its digest", async () => {

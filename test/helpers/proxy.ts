@@ -27,8 +27,10 @@ export type ProxyAction =
   | { kind: "stall"; ms: number; afterBytes?: number }
   /** Answer a redirect to the proxy's redirect target server, which serves the same path from upstream. */
   | { kind: "redirect"; status?: 301 | 302 | 303 | 307 | 308 }
-  /** Forward, then set (or with value undefined, remove) a response header. */
-  | { kind: "replaceHeader"; name: string; value: string | undefined }
+  /** Forward, then set (or with value undefined, remove) a response header; a function gets the upstream value (a Location rewritten). */
+  | { kind: "replaceHeader"; name: string; value: string | undefined | ((upstream: string | undefined) => string | undefined) }
+  /** Forward with these request headers set (a storage service that accepts a pre-signed URL: the emulation adds what the registry needs). */
+  | { kind: "requestHeaders"; headers: Record<string, string> }
   /** Forward, then set (or with undefined, remove) several response headers (Docker Hub's RateLimit-* on every manifest answer). */
   | { kind: "setHeaders"; headers: Record<string, string | undefined> }
   /**
@@ -129,6 +131,12 @@ function setHeader(headers: Record<string, string | string[]>, name: string, val
   const key = Object.keys(headers).find((k) => k.toLowerCase() === name.toLowerCase()) ?? name;
   if (value === undefined) delete headers[key];
   else headers[key] = value;
+}
+
+function headerValue(headers: Record<string, string | string[]>, name: string): string | undefined {
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name.toLowerCase());
+  const value = key === undefined ? undefined : headers[key];
+  return Array.isArray(value) ? value[0] : value;
 }
 
 /** A 429 rule's headers with Retry-After in seconds or as an HTTP-date. */
@@ -271,7 +279,11 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
   }
 
   async function forward(req: IncomingMessage, res: ServerResponse, action: ProxyAction | undefined): Promise<void> {
-    const up = upstreamRequest(req.method ?? "GET", req.url ?? "/", req.headers);
+    const up = upstreamRequest(
+      req.method ?? "GET",
+      req.url ?? "/",
+      action?.kind === "requestHeaders" ? { ...req.headers, ...action.headers } : req.headers,
+    );
     const fail = (): void => {
       up.destroy();
       res.destroy();
@@ -307,7 +319,8 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
   async function respond(ur: IncomingMessage, res: ServerResponse, action: ProxyAction | undefined): Promise<void> {
     const status = ur.statusCode ?? 502;
     const headers = forwardHeaders(ur.headers);
-    if (action?.kind === "replaceHeader") setHeader(headers, action.name, action.value);
+    if (action?.kind === "replaceHeader")
+      setHeader(headers, action.name, typeof action.value === "function" ? action.value(headerValue(headers, action.name)) : action.value);
     if (action?.kind === "setHeaders") for (const [name, value] of Object.entries(action.headers)) setHeader(headers, name, value);
     if (action?.kind === "replaceBody") {
       const chunks: Buffer[] = [];

@@ -21,17 +21,7 @@ import { buildImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures
 import { requireTool } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { rawTar, type RawTarEntry } from "../transport/archive/support.js";
-import {
-  assertBlobsIntact,
-  assertNoSecretsPrinted,
-  caseIt,
-  lastLine,
-  layoutState,
-  run,
-  slug,
-  snapshotTree,
-  startResults,
-} from "./support.js";
+import { assertNoSecretsPrinted, caseIt, lastLine, layoutState, run, slug, snapshotTree, startResults } from "./support.js";
 
 startResults(import.meta.url);
 
@@ -507,11 +497,9 @@ async function runHostile(c: HostileCase): Promise<string> {
   assert.deepEqual(await outsideDestination(s), before, "nothing written or changed outside the destination");
   // The destination holds no image and no unverified blob.
   if (dst.startsWith("oci:")) {
-    const st = await layoutState(s.out).catch(() => undefined);
-    if (st && !c.hostileDestination) {
-      assert.deepEqual(st.refs, {});
-      await assertBlobsIntact(s.out);
-    }
+    const st = await layoutState(s.out);
+    // A layout folder the failed copy created is taken away again (issue 19: "the destination as it was").
+    if (!c.hostileDestination) assert.equal(st.exists, false, `the new destination folder is removed: ${JSON.stringify(st)}`);
   } else {
     const st = await layoutState(`${s.out}.tar`).catch(() => undefined);
     assert.ok(!st?.exists, "no archive written");

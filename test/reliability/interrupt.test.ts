@@ -8,7 +8,7 @@
 // base layer) into one OCI layout at once: every image lands.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { before, describe, it } from "node:test";
 import { buildImage, buildIndex, buildLayer, pushImage, writeOciLayout, type BuiltImage, type BuiltIndex } from "../helpers/fixtures.js";
@@ -35,7 +35,8 @@ import { assertHolds } from "./verify.js";
 
 startResults(import.meta.url);
 
-type Dest = "registry" | "oci" | "oci-archive" | "docker-archive";
+/** "new-oci": a layout folder that does not exist yet (the run creates it; an interrupted run removes it). */
+type Dest = "registry" | "oci" | "new-oci" | "oci-archive" | "docker-archive";
 type Point = "manifests" | "mid-blob" | "last-blob" | "tag-put";
 type Sig = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGKILL";
 
@@ -144,12 +145,27 @@ async function target(dest: Dest, name: string): Promise<Target> {
         folder: dir,
         state: async () => {
           const st = await layoutState(dir);
-          return { index: await readFile(join(dir, "index.json"), "utf8"), extras: st.extras };
+          // The blob files too: an interrupted run takes back what it wrote (issue 19: no orphaned blob).
+          return { index: await readFile(join(dir, "index.json"), "utf8"), extras: st.extras, blobs: st.blobs };
         },
         verify: async () => {
           const n = await assertBlobsIntact(dir);
           return `${await assertHolds(`oci:${dir}:v2`, img)}; ${n} files under blobs/, each named by its digest`;
         },
+        blobs: all,
+        platformArgs: [],
+      };
+    }
+    case "new-oci": {
+      const parent = join(work, slug(name));
+      await mkdir(parent, { recursive: true });
+      const dir = join(parent, "layout");
+      return {
+        loc: `oci:${dir}:v2`,
+        folder: parent,
+        // As it was: the parent folder empty, the layout folder never made (issue 19).
+        state: async () => ({ listing: await readdir(parent) }),
+        verify: async () => `${await assertHolds(`oci:${dir}:v2`, img)}; ${await assertBlobsIntact(dir)} blob files`,
         blobs: all,
         platformArgs: [],
       };
@@ -224,7 +240,7 @@ async function interrupt(dest: Dest, point: Point, sig: Sig): Promise<string> {
     assert.ok(stopMs < 5_000, `stopped within 5 s of ${sig} (${stopMs} ms)`);
     assert.deepEqual(await t.state(), before, "the destination is as it was");
     if (dest === "oci") await assertBlobsIntact(t.loc.slice(4, -3));
-    return `exit ${r.code} ${stopMs} ms after ${sig}; destination as before (${dest === "registry" ? "same tags" : dest === "oci" ? "index.json byte-identical, no temporary left, every blob file verified" : "archive byte-identical, no temporary left"})`;
+    return `exit ${r.code} ${stopMs} ms after ${sig}; destination as before (${dest === "registry" ? "same tags" : dest === "oci" ? "index.json and the blob files as before, no temporary left" : dest === "new-oci" ? "the layout folder it created is gone" : "archive byte-identical, no temporary left"})`;
   }
   assert.equal(r.signal, "SIGKILL");
   const again = await run([
@@ -261,6 +277,7 @@ for (const dest of ["registry", "oci", "oci-archive", "docker-archive"] as const
 }
 for (const dest of ["registry", "oci", "oci-archive", "docker-archive"] as const) CASES.push({ dest, point: "mid-blob", sig: "SIGTERM" });
 CASES.push({ dest: "oci-archive", point: "mid-blob", sig: "SIGHUP" });
+for (const sig of ["SIGINT", "SIGTERM"] as const) CASES.push({ dest: "new-oci", point: "last-blob", sig });
 CASES.push({ dest: "oci", point: "manifests", sig: "SIGINT" });
 CASES.push({ dest: "registry", point: "manifests", sig: "SIGINT" });
 CASES.push({ dest: "registry", point: "tag-put", sig: "SIGINT" });

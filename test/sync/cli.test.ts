@@ -148,6 +148,10 @@ describe("dray sync (command line)", () => {
     assert.equal(since(a, fromA, "HEAD"), 7);
     assert.equal(since(b, fromB, "HEAD"), 7);
     assert.equal(since(a, fromA, "GET", /\/manifests\//) + since(b, fromB, "GET", /\/manifests\//), 0);
+    // -f, as on every command that prints something (issue 19).
+    const r3 = await dray(["sync", "--file", file, "-f", "json"], { env: env() });
+    assert.equal(r3.code, 0, r3.stderr);
+    assert.deepEqual((JSON.parse(r3.stdout) as SyncJson).Images, { Copied: 0, UpToDate: 5, Failed: 0, Planned: 0 });
     assert.equal(since(b, fromB, "PUT") + since(b, fromB, "POST") + since(b, fromB, "PATCH"), 0);
     process.stderr.write(
       `# CLI second sync: ${r2.stderr
@@ -224,6 +228,26 @@ describe("dray sync (command line)", () => {
     const none = await dray(["sync", `${a.host}/team/pre`, `${b.host}/pre/none`, "--semver", ">=9"], { env: env() });
     assert.equal(none.code, 0, none.stderr);
     assert.match(none.stderr, /no tag of .*team\/pre matches semver ">=9"/);
+  });
+
+  it("a missing ca-file or authfile under registries: is one located exit-2 error before any request (issue 19)", async () => {
+    for (const [key, value, why] of [
+      ["ca-file", join(dir, "no-such-ca.pem"), "does not exist"],
+      ["authfile", join(dir, "no-such-auth.json"), "does not exist"],
+      ["authfile", dir, "is a directory, not a file"],
+      ["ca-file", file, "holds no PEM certificate"],
+    ] as const) {
+      const conf = join(dir, `settings-${key}.yaml`);
+      const repos = ["team/app", "team/tool", "team/web"].map((r) => `  - source: ${a.host}/${r}\n`).join("");
+      await writeFile(conf, `destination: ${b.host}/m\nregistries:\n  ${a.host}:\n    ${key}: ${value}\nsync:\n${repos}`);
+      const before = a.log.length + b.log.length;
+      const r = await dray(["sync", conf], { env: env() });
+      assert.equal(r.code, 2, r.stderr);
+      const line = new RegExp(`^dray: .*settings-${key}\\.yaml:4:\\d+: registries\\..*\\.${key}: .* ${why.replace(/[()]/g, "\\$&")}`);
+      assert.match(r.stderr, line);
+      assert.equal(r.stderr.split("\n").filter((l) => l.startsWith("dray:")).length, 1, `one line, not one per repository:\n${r.stderr}`);
+      assert.equal(a.log.length + b.log.length, before, "no request was made");
+    }
   });
 
   it("a bad file is a usage error naming the line", async () => {

@@ -12,6 +12,7 @@ import { Digest } from "../../src/oci/digest.js";
 import { writeOciLayout, buildImage } from "../helpers/fixtures.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { join } from "node:path";
+import { writeFile } from "node:fs/promises";
 
 function fails(text: string, pattern: RegExp, env: NodeJS.ProcessEnv = {}): void {
   assert.throws(
@@ -131,6 +132,27 @@ sync:
       "m.yaml:2:41: registries.r.example.com.requests-per-second: expected a number above 0",
     );
     assert.equal(bad("prune: yes please"), "m.yaml:1:8: prune: expected true or false");
+  });
+
+  it("checks the files registries: name while reading: ca-file a PEM, authfile JSON, both there (issue 19)", async () => {
+    const dir = makeTempDir();
+    const ca = join(dir, "ca.pem");
+    const auth = join(dir, "auth.json");
+    await writeFile(ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    await writeFile(auth, '{"auths":{}}');
+    const conf = (key: string, value: string): string =>
+      `registries:\n  a.example.com:\n    ${key}: ${value}\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n`;
+    assert.equal(parseSyncConfig(conf("ca-file", ca), "sync.yaml").registries.get("a.example.com")?.caFile, ca);
+    assert.equal(parseSyncConfig(conf("authfile", auth), "sync.yaml").registries.get("a.example.com")?.authfile, auth);
+    fails(conf("ca-file", join(dir, "nope.pem")), /^sync\.yaml:3:14: registries\.a\.example\.com\.ca-file: .*nope\.pem does not exist$/);
+    fails(
+      conf("authfile", join(dir, "nope.json")),
+      /^sync\.yaml:3:15: registries\.a\.example\.com\.authfile: .*nope\.json does not exist$/,
+    );
+    fails(conf("ca-file", auth), /ca-file: .*auth\.json holds no PEM certificate/);
+    fails(conf("authfile", ca), /authfile: .*ca\.pem is not valid JSON$/);
+    fails(conf("authfile", dir), /authfile: .* is a directory, not a file$/);
+    fails(conf("cert-dir", dir), /^sync\.yaml:3:5: registries\.a\.example\.com: unknown key "cert-dir"/);
   });
 
   it("names the line, column and field of each mistake", () => {

@@ -29,6 +29,22 @@ function maxPerSecond(entries: readonly ProxyLogEntry[]): number {
   return best;
 }
 
+/**
+ * Arrivals at the proxy keep `rate` per second. The throttle spaces starts in
+ * dray; a request delayed on its way (a loaded machine: tens of ms) can land
+ * one more arrival inside some second at the proxy, so any one second may
+ * hold rate + 1, while the mean over the whole run must stay within the rate.
+ * Unthrottled, a second holds dozens (the first test below).
+ */
+function assertRate(entries: readonly ProxyLogEntry[], rate: number, name: string): void {
+  const at = entries.map((e) => e.at).sort((x, y) => x - y);
+  const perSecond = maxPerSecond(entries);
+  assert.ok(perSecond <= rate + 1, `${name}: ${perSecond} requests in one second`);
+  if (at.length < 2) return;
+  const mean = ((at.length - 1) * 1000) / (at[at.length - 1]! - at[0]!);
+  assert.ok(mean <= rate, `${name}: ${mean.toFixed(2)} requests per second on average`);
+}
+
 /** The most requests the proxy was answering at once (from arrival to the answer sent). */
 function maxInFlight(entries: readonly ProxyLogEntry[]): number {
   const edges = entries.flatMap((e) => [
@@ -107,7 +123,7 @@ describe("dray sync: throttles per registry", () => {
       const log = p.log.slice(from);
       const perSecond = maxPerSecond(log);
       const inFlight = maxInFlight(log);
-      assert.ok(perSecond <= 20, `${name}: ${perSecond} requests in one second`);
+      assertRate(log, 20, name);
       assert.ok(inFlight <= 3, `${name}: ${inFlight} in flight`);
       process.stderr.write(
         `# --rate 20 --registry-jobs 3 --jobs 16: ${name} ${log.length} requests, ${perSecond}/s at most, ${inFlight} in flight at most\n`,
@@ -139,7 +155,7 @@ describe("dray sync: throttles per registry", () => {
     const r = await run([file, "--jobs", "16"]);
     assert.equal(r.code, 0, r.stderr);
     const log = a.log.slice(from);
-    assert.ok(maxPerSecond(log) <= 8, `${maxPerSecond(log)} requests in one second`);
+    assertRate(log, 8, "source");
     assert.ok(maxInFlight(log) <= 2, `${maxInFlight(log)} in flight`);
     assert.deepEqual(await listTags(regB, "yaml/team/big"), [...TAGS].sort());
     process.stderr.write(

@@ -3,6 +3,7 @@
 // archive): the earlier images' files are carried over by byte range into the
 // new tar, except what only images whose every tag was taken now referenced.
 import { stat } from "node:fs/promises";
+import { isDrayError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import type { TransportOptions } from "../types.js";
 import { reachableBlobs } from "../layout/gc.js";
@@ -39,8 +40,14 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** A file that is not a readable archive of the kind is replaced, as before; the user hears of it. */
+/**
+ * A file that is not a readable archive of the kind is replaced, as before;
+ * the user hears of it. One that is of the kind but whose index.json or
+ * manifest.json is damaged is refused instead (exit 5, as for an oci: layout):
+ * replacing it would silently drop the images it holds.
+ */
 function replacing(path: string, kind: string, err: unknown, opts: TransportOptions): undefined {
+  if (isDrayError(err, "E_MANIFEST_INVALID")) throw err;
   const why = err instanceof Error ? err.message : String(err);
   opts.notice?.(`${path} is not a ${kind} dray can add to (${why}); it is replaced`);
   return undefined;

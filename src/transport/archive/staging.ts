@@ -11,7 +11,7 @@ import { pipeline } from "node:stream/promises";
 import { IoError, UsageError } from "../../errors.js";
 import { verifiedStages, type Digest } from "../../oci/digest.js";
 import type { TransportOptions } from "../types.js";
-import { errnoCode, ioError, isNotFound, uniqueSuffix } from "../layout/fsutil.js";
+import { archiveIsDirectory, errnoCode, ioError, isNotFound, uniqueSuffix, writeError } from "../layout/fsutil.js";
 import { FileSink } from "../file-io.js";
 import { TarWriter } from "./tar-writer.js";
 import { sweepDeadTemporaries } from "../sweep.js";
@@ -33,18 +33,21 @@ async function checkTargetDir(path: string): Promise<void> {
     if (!(await stat(dir)).isDirectory()) throw new IoError(`cannot write ${path}: ${dir} is not a directory`, { where: path });
   } catch (err) {
     if (err instanceof IoError) throw err;
-    throw ioError(err, `cannot write ${path}`, dir);
+    throw writeError(err, `cannot write ${path}`, dir);
   }
 }
 
 /** Spool folder for a destination archive: opts.tmpDir, else beside the target, else the system temp folder for `-`. */
 export async function makeSpoolDir(path: string, opts: TransportOptions): Promise<string> {
   const parent = opts.tmpDir ?? (path === "-" ? tmpdir() : targetDir(path));
+  // The archive itself first, before any work: a directory named, a file the user may not write, a missing
+  // folder ("cannot write FILE: FOLDER does not exist" rather than a word on temporaries).
+  if (path !== "-") await checkTargetDir((await archiveTarget(path)).file);
   await sweepDeadTemporaries(parent);
   try {
     return await mkdtemp(join(parent, `.dray-spool-${process.pid}-`));
   } catch (err) {
-    throw ioError(err, "cannot create a temporary folder", parent);
+    throw writeError(err, "cannot create a temporary folder in", parent);
   }
 }
 
@@ -99,13 +102,9 @@ async function archiveTarget(path: string): Promise<ArchiveTarget> {
     st = await stat(file);
   } catch (err) {
     if (isNotFound(err)) return { file, keep: undefined };
-    throw ioError(err, `cannot write ${path}`, path);
+    throw writeError(err, `cannot write ${path}`, path);
   }
-  if (st.isDirectory())
-    throw new UsageError(`${path} is a directory; an archive is a file (use oci:${path} for a layout folder)`, {
-      code: "E_LOCATION_INVALID",
-      where: path,
-    });
+  if (st.isDirectory()) throw archiveIsDirectory(path);
   if (!st.isFile()) throw new UsageError(`${path} is not a regular file`, { code: "E_LOCATION_INVALID", where: path });
   try {
     await access(file, fsConstants.W_OK);
@@ -125,7 +124,7 @@ async function followLinks(path: string, depth = 0): Promise<string> {
     st = await lstat(path);
   } catch (err) {
     if (isNotFound(err)) return resolve(path);
-    throw ioError(err, `cannot write ${path}`, path);
+    throw writeError(err, `cannot write ${path}`, path);
   }
   if (!st.isSymbolicLink()) return resolve(path);
   if (depth >= 32) throw new IoError(`cannot write ${path}: too many levels of symbolic links`, { where: path });
@@ -181,7 +180,7 @@ export class ArchiveOutput {
       }
     } catch (err) {
       await this.discard();
-      if (err instanceof Error && "syscall" in err) throw ioError(err, `cannot write ${this.path}`, this.path);
+      if (err instanceof Error && "syscall" in err) throw writeError(err, `cannot write ${this.path}`, this.path);
       throw err;
     }
   }

@@ -6,8 +6,8 @@ import { open, stat } from "node:fs/promises";
 import { Readable, addAbortSignal } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar-stream";
-import { IntegrityError, NotFoundError } from "../../errors.js";
-import { ioError } from "../layout/fsutil.js";
+import { IntegrityError, NotFoundError, UsageError } from "../../errors.js";
+import { archiveIsDirectory, ioError } from "../layout/fsutil.js";
 import { fileChunks } from "../file-io.js";
 import { normaliseEntryName, resolveHardlinkTarget, resolveSymlinkTarget } from "./entry-name.js";
 
@@ -63,8 +63,11 @@ export class TarIndex {
   static async open(file: string): Promise<TarIndex> {
     let size: number;
     try {
-      size = (await stat(file)).size;
+      const st = await stat(file);
+      if (st.isDirectory()) throw archiveIsDirectory(file);
+      size = st.size;
     } catch (err) {
+      if (err instanceof UsageError) throw err;
       throw ioError(err, "cannot open archive", file);
     }
     const entries: TarEntry[] = [];

@@ -1,7 +1,10 @@
 // An OCI layout as an ImageDestination. Blobs and manifests land under their
 // digests as they arrive (invisible until referenced); index.json changes
 // only at commit, under the layout lock, re-read so other writers' images and
-// tags survive.
+// tags survive. A run that fails puts the layout back as it was (README): the
+// blobs it wrote that nothing references go, and so does a folder it created.
+import { rm } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { IntegrityError, IoError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
@@ -9,7 +12,9 @@ import { descriptorOf, parseRawManifest, type Descriptor, type RawManifest } fro
 import type { LayoutLocation } from "../../ref/location.js";
 import type { BlobReadOptions, DestinationCapabilities, ImageDestination } from "../types.js";
 import { addUnnamed, entriesNamed, setNamed, type LayoutIndex } from "./index-json.js";
-import type { OciLayout, WriterMarker } from "./layout.js";
+import type { LayoutCreation, OciLayout, WriterMarker } from "./layout.js";
+import { reachableBlobs } from "./gc.js";
+import { removeEmptyFolders } from "./fsutil.js";
 import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
 
 interface PendingEntry {
@@ -24,12 +29,16 @@ export class LayoutDestination implements ImageDestination {
   private readonly pending: PendingEntry[] = [];
   /** Manifests put by this writer: at commit, everything they reference must be in the layout. */
   private readonly manifests: RawManifest[] = [];
+  /** Blobs and manifests this writer stored: a failed run removes those nothing references. */
+  private readonly written: Digest[] = [];
   private finished = false;
 
   constructor(
     readonly location: LayoutLocation,
     readonly layout: OciLayout,
     private readonly marker: WriterMarker,
+    /** What opening made (the folder, or the layout files in an empty one): a failed run takes it away. */
+    private readonly created: LayoutCreation = { root: undefined, layoutFile: false },
   ) {}
 
   async currentDigest(): Promise<Digest | undefined> {
@@ -53,6 +62,7 @@ export class LayoutDestination implements ImageDestination {
   async putBlob(desc: Descriptor, data: Readable, opts: BlobReadOptions = {}): Promise<void> {
     this.assertOpen();
     await this.layout.writeBlob(desc.digest, data, { size: desc.size, signal: opts.signal });
+    this.written.push(desc.digest);
   }
 
   async putManifest(m: RawManifest, opts: { tag?: string; isTop?: boolean } = {}): Promise<void> {
@@ -60,6 +70,7 @@ export class LayoutDestination implements ImageDestination {
     // Also checks the bytes against the digest: a manifest is stored under the name it claims only if true.
     parseRawManifest(m, this.layout.root);
     await this.layout.writeBlobBytes(m.digest, m.bytes);
+    this.written.push(m.digest);
     this.manifests.push(m);
     const name = this.entryName(m, opts);
     if (name === null) return;
@@ -83,6 +94,7 @@ export class LayoutDestination implements ImageDestination {
 
   async commit(): Promise<void> {
     this.assertOpen();
+    this.finished = true;
     try {
       if (this.pending.length > 0) {
         await this.layout.updateIndex(async (index) => {
@@ -90,10 +102,11 @@ export class LayoutDestination implements ImageDestination {
           return { index: this.pending.reduce(applyEntry, index), result: undefined };
         });
       }
-    } finally {
-      this.finished = true;
-      await this.marker.remove();
+    } catch (err) {
+      await this.undo();
+      throw err;
     }
+    await this.marker.remove();
   }
 
   /**
@@ -120,7 +133,39 @@ export class LayoutDestination implements ImageDestination {
     if (this.finished) return;
     this.finished = true;
     await this.layout.removeTemporaries();
+    await this.undo();
+  }
+
+  /** Ends this writer and takes back what it wrote; best effort: the run's own error is what the user needs. */
+  private async undo(): Promise<void> {
     await this.marker.remove();
+    await this.discardWrites().catch(() => undefined);
+  }
+
+  /**
+   * Under the lock: the blobs this run wrote that index.json does not reach
+   * are removed, and when the layout holds no image, what opening created
+   * (the folder, or the layout files in a folder that was empty). Skipped
+   * while another writer runs: it may have found one of these blobs present,
+   * skipped writing it, and be about to reference it. A writer that starts
+   * later registers under the same lock, so it sees the blobs gone.
+   */
+  private async discardWrites(): Promise<void> {
+    const made = this.created.root !== undefined || this.created.layoutFile;
+    if (this.written.length === 0 && !made) return;
+    const aside = await this.layout.lockFile().with(async () => {
+      if ((await this.layout.liveWritersSince()) !== undefined) return undefined;
+      const index = await this.layout.readIndex();
+      if (made && index.entries.length === 0) return this.layout.unmake(this.created);
+      const reachable = await reachableBlobs(this.layout, index);
+      for (const d of this.written) if (!reachable.has(d.toString())) await this.layout.removeBlob(d);
+      return undefined;
+    });
+    // Removed once the lock is let go: its file went aside with the folder.
+    if (aside !== undefined) {
+      await rm(aside, { recursive: true, force: true });
+      await removeEmptyFolders(dirname(resolve(this.layout.root)), this.created.root!);
+    }
   }
 
   private assertOpen(): void {

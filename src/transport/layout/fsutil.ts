@@ -2,10 +2,10 @@
 // proven to stay inside a root, atomic replace, and process liveness. Kept
 // apart from the layout logic so the archive transport can reuse them.
 import { randomBytes } from "node:crypto";
-import { open, realpath, rename, unlink, writeFile } from "node:fs/promises";
+import { open, realpath, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, relative, isAbsolute, sep } from "node:path";
-import { IntegrityError, IoError, NotFoundError } from "../../errors.js";
+import { IntegrityError, IoError, NotFoundError, UsageError } from "../../errors.js";
 
 export function errnoCode(err: unknown): string | undefined {
   return typeof err === "object" && err !== null && "code" in err ? String((err as { code: unknown }).code) : undefined;
@@ -15,11 +15,69 @@ export function isNotFound(err: unknown): boolean {
   return errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR";
 }
 
-/** Wraps a Node file-system error as a DrayError naming the path. */
+/**
+ * What a file-system error means, in words a user acts on. Node's own text
+ * ("EACCES: permission denied, mkdtemp '/x/.dray-spool-1-…'") names the
+ * syscall and dray's temporary rather than the path the user gave.
+ */
+export function fsReason(err: unknown): string {
+  switch (errnoCode(err)) {
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EROFS":
+      return "read-only file system";
+    case "ENOSPC":
+      return "no space left on device";
+    case "EDQUOT":
+      return "disk quota exceeded";
+    case "EISDIR":
+      return "is a directory";
+    case "ENOTDIR":
+      return "a part of the path is not a directory";
+    case "EEXIST":
+      return "already exists";
+    case "ENOENT":
+      return "does not exist";
+    case "ELOOP":
+      return "too many levels of symbolic links";
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** `WHAT PATH: REASON`, or `WHAT: REASON` when `what` names the path already. */
+function describeFsError(err: unknown, what: string, path: string): string {
+  return what.includes(path) ? `${what}: ${fsReason(err)}` : `${what} ${path}: ${fsReason(err)}`;
+}
+
+/**
+ * Wraps a Node file-system error met while READING a location as a
+ * DrayError naming the path: a missing file is "not found" (exit 3),
+ * anything else an I/O failure (exit 1). This and writeError are the one
+ * place errno codes become dray's errors.
+ */
 export function ioError(err: unknown, what: string, path: string): IoError | NotFoundError {
-  const reason = err instanceof Error ? err.message : String(err);
   if (isNotFound(err)) return new NotFoundError(`${what}: ${path} does not exist`, { where: path, cause: err });
-  return new IoError(`${what}: ${reason}`, { where: path, cause: err });
+  return new IoError(describeFsError(err, what, path), { where: path, cause: err });
+}
+
+/**
+ * Wraps a Node file-system error met while WRITING a destination: always an
+ * I/O failure (exit 1), a missing folder included (the image was not
+ * "not found"; the place to put it is missing).
+ */
+export function writeError(err: unknown, what: string, path: string): IoError {
+  if (isNotFound(err)) return new IoError(`${what}: ${path} does not exist`, { where: path, cause: err });
+  return new IoError(describeFsError(err, what, path), { where: path, cause: err });
+}
+
+/** The refusal of a directory named where an archive (a file) belongs: a usage error (exit 2). */
+export function archiveIsDirectory(path: string): UsageError {
+  return new UsageError(`${path} is a directory; an archive is a file (use oci:${path} for a layout folder)`, {
+    code: "E_LOCATION_INVALID",
+    where: path,
+  });
 }
 
 /** True when `child` is `root` or below it (both already resolved, absolute). */
@@ -105,3 +163,19 @@ export function isPidAlive(pid: number): boolean {
 }
 
 export const HOSTNAME = hostname();
+
+/**
+ * Removes `dir` and its parents up to `top` (inclusive) while each is empty:
+ * the folders a run made with mkdir -p, once what it put in them is gone.
+ * A folder something else has meanwhile written into stays.
+ */
+export async function removeEmptyFolders(dir: string, top: string): Promise<void> {
+  for (let d = dir; isInside(top, d); d = dirname(d)) {
+    try {
+      await rmdir(d);
+    } catch {
+      return;
+    }
+    if (d === top) return;
+  }
+}

@@ -33,21 +33,24 @@ export function emptyIndex(): LayoutIndex {
 
 /** Parses index.json bytes; any invalid descriptor refuses the whole file. */
 export function parseIndexJson(bytes: Uint8Array, where: string): LayoutIndex {
+  // Named with its layout or archive: "index.json is not valid JSON" alone leaves the user guessing which one.
+  const name = `index.json in ${where}`;
+  const invalid = (why: string): IntegrityError => new IntegrityError(`${name} ${why}`, { code: "E_MANIFEST_INVALID", where });
   if (bytes.length > MAX_INDEX_JSON_BYTES) {
-    throw new IntegrityError(`index.json is larger than the ${MAX_INDEX_JSON_BYTES}-byte limit`, { code: "E_TOO_LARGE", where });
+    throw new IntegrityError(`${name} is larger than the ${MAX_INDEX_JSON_BYTES}-byte limit`, { code: "E_TOO_LARGE", where });
   }
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
-  } catch {
-    throw new IntegrityError("index.json is not valid JSON", { code: "E_MANIFEST_INVALID", where });
+  } catch (err) {
+    throw invalid(`is not valid JSON (${err instanceof Error ? err.message : String(err)})`);
   }
-  if (!isObject(doc)) throw new IntegrityError("index.json is not a JSON object", { code: "E_MANIFEST_INVALID", where });
-  if (doc.schemaVersion !== 2) throw new IntegrityError("index.json schemaVersion must be 2", { code: "E_MANIFEST_INVALID", where });
+  if (!isObject(doc)) throw invalid("is not a JSON object");
+  if (doc.schemaVersion !== 2) throw invalid("has a schemaVersion other than 2");
   const manifests = doc.manifests ?? [];
-  if (!Array.isArray(manifests)) throw new IntegrityError("index.json manifests must be an array", { code: "E_MANIFEST_INVALID", where });
+  if (!Array.isArray(manifests)) throw invalid("has a manifests field that is not an array");
   const entries = manifests.map((m: unknown): IndexEntry => {
-    const desc = parseDescriptor(m, `${where} index.json`);
+    const desc = parseDescriptor(m, name);
     return { desc, raw: m as Json };
   });
   return { doc, entries };

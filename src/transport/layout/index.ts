@@ -17,10 +17,16 @@ export async function openLayoutSource(loc: LayoutLocation, _opts: TransportOpti
 
 /** Opens (creating when missing) a layout for writing. Nothing is visible until commit(). */
 export async function openLayoutDestination(loc: LayoutLocation, _opts: TransportOptions = {}): Promise<LayoutDestination> {
-  const layout = await OciLayout.create(loc.path);
-  // Refuse a broken index.json now rather than after copying gigabytes.
-  await layout.readIndex();
-  return new LayoutDestination(loc, layout, await layout.registerWriter());
+  const { layout, marker, created } = await OciLayout.createForWriter(loc.path);
+  const dst = new LayoutDestination(loc, layout, marker, created);
+  try {
+    // Refuse a broken index.json now rather than after copying gigabytes.
+    await layout.readIndex();
+  } catch (err) {
+    await dst.abort();
+    throw err;
+  }
+  return dst;
 }
 
 export async function openLayoutReferences(loc: LayoutLocation, _opts: TransportOptions = {}): Promise<LayoutReferences> {
@@ -41,7 +47,7 @@ export {
   type IndexEntry,
   type LayoutIndex,
 } from "./index-json.js";
-export { DRAY_FILE_PREFIX, LAYOUT_VERSION, OciLayout, type WriterMarker } from "./layout.js";
+export { DRAY_FILE_PREFIX, LAYOUT_VERSION, OciLayout, type LayoutCreation, type WriterMarker } from "./layout.js";
 export { LockFile } from "./lock.js";
 export { LayoutReferences, type LayoutDeleteResult } from "./references.js";
 export { findDescriptor, resolveRef } from "./resolve.js";

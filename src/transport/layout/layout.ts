@@ -17,8 +17,8 @@
 // rename from it into blobs/ stays on one file system, and a finished layout
 // holds nothing of dray's.
 import type { Stats } from "node:fs";
-import { lstat, mkdir, readdir, rename, stat, unlink, utimes, writeFile, link } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { lstat, mkdir, readdir, rename, rm, stat, unlink, utimes, writeFile, link } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DrayError, IntegrityError, isAbortError, NotFoundError, UsageError } from "../../errors.js";
@@ -30,6 +30,7 @@ import {
   errnoCode,
   ioError,
   isNotFound,
+  writeError,
   isPidAlive,
   readFileCapped,
   realPathInside,
@@ -50,6 +51,14 @@ export interface BlobWriteOptions {
   signal?: AbortSignal;
   /** Expected size; omit (or pass a negative number) when unknown. */
   size?: number;
+}
+
+/** What opening a layout for writing made, for a failed run to take away again. */
+export interface LayoutCreation {
+  /** The first folder mkdir made (the layout folder or a parent of it), undefined when it existed. */
+  root: string | undefined;
+  /** This run linked `oci-layout` into place (an existing empty folder became a layout). */
+  layoutFile: boolean;
 }
 
 /** A live writer's marker: GC leaves alone blobs written since the oldest live writer started. */
@@ -99,21 +108,64 @@ export class OciLayout {
    * directory without `oci-layout` is refused: `oci:$HOME` is a typo, not a wish.
    */
   static async create(dir: string): Promise<OciLayout> {
+    return (await OciLayout.prepare(dir, false)).layout;
+  }
+
+  /**
+   * create() for a copy: also registers the writer, and says what this run
+   * created, so a failed run can put the folder back as it was (see
+   * LayoutDestination.abort). The layout files are made and the marker
+   * written under the lock: a failed writer's cleanup, which holds the lock,
+   * then either sees this writer's marker or has already removed the folder
+   * (and this call makes it again).
+   */
+  static async createForWriter(dir: string): Promise<{ layout: OciLayout; marker: WriterMarker; created: LayoutCreation }> {
+    const { layout, marker, created } = await OciLayout.prepare(dir, true);
+    return { layout, marker: marker!, created };
+  }
+
+  private static async prepare(
+    dir: string,
+    registerWriter: boolean,
+  ): Promise<{ layout: OciLayout; marker: WriterMarker | undefined; created: LayoutCreation }> {
     const root = resolve(dir);
-    try {
-      await mkdir(root, { recursive: true });
-    } catch (err) {
-      throw ioError(err, "cannot create OCI layout directory", dir);
+    for (let attempt = 1; ; attempt++) {
+      let made: string | undefined;
+      try {
+        made = await mkdir(root, { recursive: true });
+      } catch (err) {
+        if (errnoCode(err) === "EEXIST")
+          throw new UsageError(`${dir} is a file; an OCI layout is a directory (use oci-archive:${dir} for a tar)`, {
+            code: "E_LOCATION_INVALID",
+            where: dir,
+          });
+        throw writeError(err, "cannot create OCI layout directory", dir);
+      }
+      try {
+        const layout = new OciLayout(dir, await realPathInside("/", root, dir));
+        return await layout.lockFile().with(async () => {
+          const layoutFile = await layout.initialise();
+          const marker = registerWriter ? await layout.registerWriter() : undefined;
+          return { layout, marker, created: { root: made, layoutFile } };
+        });
+      } catch (err) {
+        // Another writer's failed run removed the folder it had created in between: make it again.
+        if (attempt < 3 && !(await pathExists(root))) continue;
+        throw err;
+      }
     }
-    const layout = new OciLayout(dir, await realPathInside("/", root, dir));
+  }
+
+  /** Makes `oci-layout`, `blobs/` and `index.json` where missing; true when this call made `oci-layout`. */
+  private async initialise(): Promise<boolean> {
     // Temporaries and writer markers of dead processes (a SIGKILL) go now, not only at the next GC.
-    await layout.liveWritersSince();
-    const hasLayoutFile = await layout.exists("oci-layout");
+    await this.liveWritersSince();
+    const hasLayoutFile = await this.exists("oci-layout");
     if (!hasLayoutFile) {
-      const names = (await readdir(root)).filter((n) => !n.startsWith(DRAY_FILE_PREFIX));
+      const names = (await readdir(this.realRoot)).filter((n) => !n.startsWith(DRAY_FILE_PREFIX));
       // Another process creating the same layout may have linked `oci-layout` in since the check above.
       if (names.length > 0 && !names.includes("oci-layout")) {
-        throw new UsageError(`${dir} exists and is not an OCI layout (no oci-layout file); choose an empty or new directory`, {
+        throw new UsageError(`${this.root} exists and is not an OCI layout (no oci-layout file); choose an empty or new directory`, {
           code: "E_LOCATION_INVALID",
         });
       }
@@ -121,11 +173,32 @@ export class OciLayout {
     // `oci-layout` first (linked into place atomically): a second process creating
     // the same new layout at the same moment then sees a layout, never a folder
     // holding only `blobs/`, which it would have to refuse.
-    await layout.createIfAbsent("oci-layout", JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
-    await layout.checkLayoutFile();
-    await layout.ensureDir("blobs");
-    await layout.createIfAbsent("index.json", serializeIndexJson(emptyIndex()));
-    return layout;
+    const made = await this.createIfAbsent("oci-layout", JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
+    await this.checkLayoutFile();
+    await this.ensureDir("blobs");
+    await this.createIfAbsent("index.json", serializeIndexJson(emptyIndex()));
+    return made;
+  }
+
+  /**
+   * Takes away what a failed run's `created` made, the lock held by the
+   * caller: the whole folder (renamed aside first, so it vanishes at once
+   * for anyone else, and its parents the run made while empty), or the
+   * layout files in a folder that existed. Returns the renamed folder, to be
+   * removed once the lock (whose file is inside) is let go.
+   */
+  async unmake(created: LayoutCreation): Promise<string | undefined> {
+    if (created.root !== undefined) {
+      const aside = join(dirname(this.realRoot), `.${basename(this.realRoot)}.dray-${uniqueSuffix()}.tmp`);
+      await rename(this.realRoot, aside);
+      return aside;
+    }
+    if (created.layoutFile) {
+      await rm(join(this.realRoot, "blobs"), { recursive: true, force: true });
+      await unlink(join(this.realRoot, "index.json")).catch(() => undefined);
+      await unlink(join(this.realRoot, "oci-layout")).catch(() => undefined);
+    }
+    return undefined;
   }
 
   private where(rel: string): string {
@@ -158,7 +231,7 @@ export class OciLayout {
     try {
       await mkdir(path, { recursive: true });
     } catch (err) {
-      throw ioError(err, "cannot create directory in OCI layout", this.where(rel));
+      throw writeError(err, "cannot create directory in OCI layout", this.where(rel));
     }
     return realPathInside(this.realRoot, path, this.where(rel));
   }
@@ -169,13 +242,15 @@ export class OciLayout {
    * a concurrent reader never sees it half-written and a concurrent creator
    * never overwrites.
    */
-  private async createIfAbsent(rel: string, content: string): Promise<void> {
+  private async createIfAbsent(rel: string, content: string): Promise<boolean> {
     const tmp = join(this.realRoot, `${TMP_PREFIX}${uniqueSuffix()}`);
     await writeFile(tmp, content, { flag: "wx", mode: 0o644 });
     try {
       await link(tmp, join(this.realRoot, rel));
+      return true;
     } catch (err) {
-      if (errnoCode(err) !== "EEXIST") throw ioError(err, "cannot write OCI layout", this.where(rel));
+      if (errnoCode(err) !== "EEXIST") throw writeError(err, "cannot write OCI layout", this.where(rel));
+      return false;
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
@@ -232,7 +307,7 @@ export class OciLayout {
     try {
       await atomicWriteFile(join(this.realRoot, "index.json"), serializeIndexJson(index), this.realRoot, TMP_PREFIX);
     } catch (err) {
-      throw ioError(err, "cannot write index.json", this.where("index.json"));
+      throw writeError(err, "cannot write index.json", this.where("index.json"));
     }
   }
 
@@ -351,7 +426,7 @@ export class OciLayout {
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       if (err instanceof DrayError || isAbortError(err)) throw err;
-      throw ioError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
+      throw writeError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
     } finally {
       this.temporaries.delete(tmp);
     }
@@ -367,7 +442,7 @@ export class OciLayout {
       await rename(tmp, join(dir, digest.hex));
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
-      throw ioError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
+      throw writeError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
     }
   }
 
@@ -395,7 +470,7 @@ export class OciLayout {
   /** Removes a blob file (a symlink is removed itself, never its target). */
   async removeBlob(digest: Digest): Promise<void> {
     await unlink(this.blobPath(digest)).catch((err: unknown) => {
-      if (!isNotFound(err)) throw ioError(err, `cannot remove blob ${digest}`, this.where(digest.blobPath));
+      if (!isNotFound(err)) throw writeError(err, `cannot remove blob ${digest}`, this.where(digest.blobPath));
     });
   }
 
@@ -445,6 +520,13 @@ export class OciLayout {
     }
     return oldest;
   }
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function readMarker(path: string): Promise<{ pid: number; host: string } | undefined> {

@@ -6,7 +6,8 @@ import { randomBytes } from "node:crypto";
 import { link, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { IoError } from "../../errors.js";
-import { HOSTNAME, errnoCode, isPidAlive, uniqueSuffix } from "./fsutil.js";
+import { HOSTNAME, errnoCode, isPidAlive, uniqueSuffix, writeError } from "./fsutil.js";
+import { dirname } from "node:path";
 
 interface LockOwner {
   pid: number;
@@ -75,7 +76,8 @@ export class LockFile {
       return true;
     } catch (err) {
       if (errnoCode(err) === "EEXIST") return false;
-      throw new IoError(`cannot create lock file: ${(err as Error).message}`, { where: this.path, cause: err });
+      // The lock lives in the folder it guards: failing to make it means that folder cannot be written.
+      throw writeError(err, "cannot write", dirname(this.path));
     }
   }
 

@@ -8,7 +8,7 @@ import type { TransportOptions } from "../types.js";
 import { Authenticator, basicHeader } from "./auth.js";
 import { ResumableBlobStream } from "./blob-stream.js";
 import { apiHost, endpointFor, type RegistryEndpoint } from "./endpoint.js";
-import { errorFromResponse, type ErrorContext } from "./errors.js";
+import { errorFromResponse, parseErrorBody, type ErrorContext } from "./errors.js";
 import {
   DEFAULT_TIMEOUTS,
   discard,
@@ -27,7 +27,7 @@ import { describeRateLimit, lastRateLimit, parseRateLimit, recordRateLimit, type
 import { DEFAULT_RETRIES, isRetryableError, retryDelayMs, sleep } from "./retry.js";
 import { CATALOG_SCOPE, repositoryScope, type Scope } from "./scope.js";
 import { throttleFor } from "./throttle.js";
-import { uploadBlob, type UploadOptions } from "./upload.js";
+import { uploadBlob, uploadLocation, type UploadOptions } from "./upload.js";
 
 /**
  * The distribution API for one registry, with auth, retries and redirects
@@ -61,6 +61,8 @@ const MAX_REDIRECTS = 5;
 const MANIFEST_DIGEST_ATTEMPTS = 3;
 const MANIFEST_DIGEST_RETRY_MS = 150;
 const MAX_LIST_PAGE_BYTES = 16 * 1024 * 1024;
+/** An error answer read to tell "the API said no" from a web server's page. */
+const MAX_ERROR_ANSWER_BYTES = 64 * 1024;
 const MAX_PAGES = 10_000;
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 /**
@@ -93,6 +95,8 @@ export class RegistryClient {
   readonly uploadOptions: UploadOptions;
   /** Actions wanted per repository: a destination asks for pull,push on every request so one token serves all. */
   private readonly intents = new Map<string, Set<string>>();
+  /** Repositories whose manifest PUT answered `OCI-Subject`: the registry indexes subjects there (see indexesSubjects). */
+  private readonly subjectIndexing = new Set<string>();
 
   constructor(
     readonly domain: string,
@@ -393,6 +397,7 @@ export class RegistryClient {
       });
       if (res.status === 201 || res.status === 200 || res.status === 202) {
         await discard(res);
+        if (header(res.headers, "oci-subject") !== undefined) this.subjectIndexing.add(repo);
         const other = storedDigestMismatch(res, m.digest);
         if (other) throw new IntegrityError(`registry stored manifest ${m.digest} as ${other}`, { code: "E_DIGEST_MISMATCH", where });
         return;
@@ -409,6 +414,16 @@ export class RegistryClient {
       this.settings.debug?.(`manifest ${m.digest} at ${where}: DIGEST_INVALID, asking again (${attempt}/${MANIFEST_DIGEST_ATTEMPTS - 1})`);
       await sleep(MANIFEST_DIGEST_RETRY_MS * attempt, signal);
     }
+  }
+
+  /**
+   * True once a manifest PUT into `repo` was answered with `OCI-Subject`: the
+   * OCI distribution spec 1.1 ("Pushing Manifests with Subject") has a registry
+   * that processed the pushed manifest's `subject` say so with that header, and
+   * only a client that did not get it keeps the `sha256-<hex>` tag schema index.
+   */
+  indexesSubjects(repo: string): boolean {
+    return this.subjectIndexing.has(repo);
   }
 
   /**
@@ -506,7 +521,7 @@ export class RegistryClient {
     await discard(res);
     if (res.status === 201) return { mounted: true };
     const location = header(res.headers, "location");
-    if (res.status === 202 && location) return { mounted: false, session: new URL(location, url) };
+    if (res.status === 202 && location) return { mounted: false, session: uploadLocation(location, url, url) };
     return { mounted: false };
   }
 
@@ -590,9 +605,15 @@ export class RegistryClient {
 
   /**
    * The referrers API's answer (`GET /v2/<name>/referrers/<digest>`), or
-   * undefined when the registry has none: the spec forbids a 404 from a
-   * registry that implements it, so 404 (distribution 2.8), 405 and 400 mean
-   * "no API", which a mirror must tell apart from "no referrers".
+   * undefined when the registry has none, which a mirror must tell apart from
+   * "no referrers". The spec forbids a 404 from a registry that implements the
+   * API, and distribution 2.8 (no API) answers its unknown route with a
+   * plain-text "404 page not found". But for a subject they do not hold,
+   * Quay answers 400 (quay/quay#3071, PROJQUAY-7523) and Harbor 2.8–2.10
+   * answer 404 (goharbor/harbor#18418, changed in 2.11 by #20068), both with
+   * the spec's JSON error body: that is the API answering "none here". So a
+   * 400/404 carrying an error body is an empty list; without one, with only
+   * UNSUPPORTED in it, or a 405, no API.
    * `filtered` says the registry applied `artifactType` itself (OCI-Filters-Applied).
    */
   async referrersApi(
@@ -604,9 +625,17 @@ export class RegistryClient {
     const where = this.where(repo, digest.toString());
     const url = await this.api(`${repo}/referrers/${digest}`, { artifactType });
     const res = await this.call({ method: "GET", url, scopes: this.scopes(repo), headers: { accept: MediaType.OciIndex }, signal });
-    if (res.status === 404 || res.status === 400 || res.status === 405) {
+    if (res.status === 405) {
       await discard(res);
       return undefined;
+    }
+    if (res.status === 404 || res.status === 400) {
+      const body = await readBody(res, MAX_ERROR_ANSWER_BYTES, "referrers answer").catch(() => Buffer.alloc(0));
+      // UNSUPPORTED is the spec's code for an operation the registry does not implement: no API either.
+      const said = parseErrorBody(body).filter((e) => e.code !== "UNSUPPORTED");
+      if (said.length === 0) return undefined;
+      this.settings.debug?.(`referrers of ${where}: HTTP ${res.status} ${said[0]!.code}, read as the API answering "no referrers"`);
+      return { descriptors: [], filtered: false };
     }
     await this.expectStatus(res, [200], { what: "referrers", where });
     // Referrers indexes are manifests in all but name: the same cap.

@@ -1,4 +1,4 @@
-import { Digest } from "../../oci/digest.js";
+import type { Digest } from "../../oci/digest.js";
 import type { Descriptor, RawManifest } from "../../oci/manifest.js";
 import { formatLocation, type Location, type RegistryLocation } from "../../ref/location.js";
 import { RepositoryBase } from "../repository.js";
@@ -7,10 +7,15 @@ import { RegistryClient } from "./client.js";
 import { RegistryDestination } from "./destination.js";
 import { RegistrySource } from "./source.js";
 
-/** One registry client per registry, and whether each has the referrers API (settled by its first answer). */
+/**
+ * One registry client per registry, and whether each repository has the
+ * referrers API. That is settled per repository, not per host: one host may
+ * front several backends (Harbor proxy-cache projects, Artifactory virtual
+ * repositories), and a repository's first real answer is what counts.
+ */
 export class RegistryRepositories {
   private readonly clients = new Map<string, RegistryClient>();
-  /** domain → whether its referrers API exists. */
+  /** `domain/path` → whether its referrers API exists. */
   private readonly apiSupport = new Map<string, Promise<boolean>>();
 
   constructor(private readonly options: (loc: Location) => TransportOptions) {}
@@ -34,17 +39,17 @@ export class RegistryRepositories {
     return this.client({ transport: "docker", ref: { domain, path: "" } }).catalog();
   }
 
-  /** Asks the referrers API unless the registry already said it has none; the first answer settles support. */
+  /** Asks the referrers API unless the repository already said it has none; the first answer settles support. */
   async referrers(loc: RegistryLocation, subject: Digest): Promise<Descriptor[] | undefined> {
-    const domain = loc.ref.domain;
-    const known = this.apiSupport.get(domain);
+    const key = repositoryKey(loc);
+    const known = this.apiSupport.get(key);
     if (known && !(await known)) return undefined;
     const answer = this.client(loc)
       .referrersApi(loc.ref.path, subject)
       .then((a) => a?.descriptors);
     if (!known)
       this.apiSupport.set(
-        domain,
+        key,
         answer.then(
           (d) => d !== undefined,
           () => false,
@@ -53,13 +58,22 @@ export class RegistryRepositories {
     return answer;
   }
 
-  /** Whether the registry has the referrers API (probed once with a subject nobody refers to). */
-  async hasReferrersApi(loc: RegistryLocation): Promise<boolean> {
-    const known = this.apiSupport.get(loc.ref.domain);
+  /**
+   * Whether the repository indexes subjects itself: a manifest PUT there was
+   * answered with `OCI-Subject`, or the referrers API answered for `subject`
+   * (the real one: an answer about a made-up digest is where Quay and Harbor
+   * bend the spec; see RegistryClient.referrersApi).
+   */
+  async hasReferrersApi(loc: RegistryLocation, subject: Digest): Promise<boolean> {
+    if (this.client(loc).indexesSubjects(loc.ref.path)) return true;
+    const known = this.apiSupport.get(repositoryKey(loc));
     if (known) return known;
-    // A registry with the API answers 200 and an empty index for an unknown subject.
-    return (await this.referrers(loc, Digest.of("dray referrers API probe"))) !== undefined;
+    return (await this.referrers(loc, subject)) !== undefined;
   }
+}
+
+function repositoryKey(loc: RegistryLocation): string {
+  return `${loc.ref.domain}/${loc.ref.path}`;
 }
 
 export class RegistryRepository extends RepositoryBase {
@@ -121,7 +135,7 @@ export class RegistryRepository extends RepositoryBase {
     return this.registries.referrers(this.location, subject);
   }
 
-  hasReferrersApi(): Promise<boolean> {
-    return this.registries.hasReferrersApi(this.location);
+  hasReferrersApi(subject: Digest): Promise<boolean> {
+    return this.registries.hasReferrersApi(this.location, subject);
   }
 }

@@ -1,5 +1,5 @@
-import type { Readable } from "node:stream";
-import { IntegrityError, NetworkError, NotFoundError, RegistryError } from "../../errors.js";
+import { Readable } from "node:stream";
+import { AuthError, IntegrityError, NetworkError, NotFoundError, RegistryError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
 import type { RegistryClient } from "./client.js";
@@ -19,10 +19,13 @@ import type { Scope } from "./scope.js";
  *    NetworkError, the session is cancelled, and the copy engine starts the
  *    blob again from the source;
  *  - chunked (Content-Range PATCHes) only when the registry asks with
- *    OCI-Chunk-Min-Length or the caller sets chunkSize; each chunk is a
- *    Buffer, so it is retried, and after a 416 the session is asked where it
- *    stands and the upload goes on from there.
- * `Location` may be relative or absolute and changes after every step.
+ *    OCI-Chunk-Min-Length or the caller sets chunkSize; each chunk up to
+ *    MAX_BUFFERED_CHUNK_BYTES is a Buffer, so it is retried, and after a 416
+ *    the session is asked where it stands and the upload goes on from there.
+ *    The registry's minimum is honoured whatever its size (see chunkPlan):
+ *    larger chunks stream from the source like the streamed PUT.
+ * `Location` may be relative or absolute and changes after every step; see
+ * uploadLocation for the two it does not take as given.
  */
 
 export interface UploadOptions {
@@ -40,8 +43,35 @@ interface Session {
 
 const OCTET = "application/octet-stream";
 const RANGE_RE = /^(?:bytes=)?0-(\d+)$/;
-/** Registries that state no minimum but asked for chunks still get sensible ones. */
-const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
+/**
+ * The largest chunk held in memory. A caller's chunkSize is capped to it; a
+ * registry's OCI-Chunk-Min-Length above it is honoured with chunks streamed
+ * from the source instead of buffered (see chunkPlan).
+ */
+const MAX_BUFFERED_CHUNK_BYTES = 64 * 1024 * 1024;
+
+/** How a blob too large for one buffered request is sent once its session is open. */
+type ChunkPlan =
+  { kind: "put-stream" } | { kind: "patch-stream" } | { kind: "buffered-chunks"; size: number } | { kind: "streamed-chunks"; size: number };
+
+/**
+ * The registry's OCI-Chunk-Min-Length (distribution spec 1.1: chunks but the
+ * last at least that long) is a minimum, so it is never cut down:
+ *  - a minimum as large as the blob: the whole blob is the only, last chunk,
+ *    sent as the streamed PUT (nothing buffered);
+ *  - a minimum above MAX_BUFFERED_CHUNK_BYTES: chunks of exactly that size,
+ *    each streamed from the source with its Content-Length and Content-Range
+ *    (never a chunk in memory; a broken one cannot be replayed, so it ends the
+ *    upload as a broken streamed PUT does and the copy starts the blob again);
+ *    when the size is unknown, the whole blob in one streamed PATCH;
+ *  - otherwise buffered chunks of max(minimum, caller's chunkSize capped).
+ */
+export function chunkPlan(blobSize: number, minChunk: number, callerChunk: number | undefined): ChunkPlan {
+  const size = Math.max(minChunk, Math.min(callerChunk ?? 0, MAX_BUFFERED_CHUNK_BYTES));
+  if (size === 0 || (minChunk > 0 && blobSize >= 0 && minChunk >= blobSize)) return { kind: blobSize >= 0 ? "put-stream" : "patch-stream" };
+  if (size <= MAX_BUFFERED_CHUNK_BYTES) return { kind: "buffered-chunks", size };
+  return blobSize >= 0 ? { kind: "streamed-chunks", size } : { kind: "patch-stream" };
+}
 
 export async function uploadBlob(
   client: RegistryClient,
@@ -64,6 +94,8 @@ class Upload {
   private readonly scopes: readonly Scope[];
   /** The session's current Location: it changes after every step. */
   private url: URL | undefined;
+  /** The registry's API base, which Locations are judged against (see uploadLocation). */
+  private registry: URL | undefined;
 
   constructor(
     private readonly client: RegistryClient,
@@ -78,6 +110,7 @@ class Upload {
 
   async run(opts: UploadOptions): Promise<void> {
     const { desc } = this;
+    this.registry = await this.client.api("");
     if (desc.size >= 0 && desc.size <= opts.monolithicMaxBytes) {
       // The session opens while the bytes arrive: the POST's round trip overlaps the source's GET.
       const opening = opts.session ? Promise.resolve(opts.session) : this.openSession().then((s) => s.url);
@@ -87,18 +120,14 @@ class Upload {
       return;
     }
     const session = opts.session ? { url: opts.session, minChunk: 0 } : await this.openSession();
-    const chunkSize = Math.min(MAX_CHUNK_BYTES, Math.max(opts.chunkSize ?? 0, session.minChunk));
+    const plan = chunkPlan(desc.size, session.minChunk, opts.chunkSize);
     this.url = session.url;
     try {
-      if (chunkSize > 0) {
-        await this.patchChunked(chunkSize);
-        await this.finish();
-      } else if (desc.size >= 0) {
-        await this.putStream();
-      } else {
-        await this.patchStream();
-        await this.finish();
-      }
+      if (plan.kind === "put-stream") return await this.putStream();
+      if (plan.kind === "buffered-chunks") await this.patchChunked(plan.size);
+      else if (plan.kind === "streamed-chunks") await this.patchStreamedChunks(plan.size);
+      else await this.patchStream();
+      await this.finish();
     } catch (err) {
       await this.cancel();
       throw err;
@@ -106,7 +135,29 @@ class Upload {
   }
 
   private async call(method: HttpMethod, url: URL, headers: Record<string, string>, body?: Buffer | Readable): Promise<HttpResponse> {
-    return this.client.call({ method, url, scopes: this.scopes, headers, ...(body === undefined ? {} : { body }), signal: this.signal });
+    const res = await this.client.call({
+      method,
+      url,
+      scopes: this.scopes,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      signal: this.signal,
+    });
+    if ((res.status === 401 || res.status === 403) && !this.client.endpoint.isSameOrigin(url)) {
+      // The registry sent the upload to another host (a storage service's pre-signed URL), which gets no credential of ours.
+      await discard(res);
+      throw new AuthError(
+        `${this.ctx.what} to ${this.ctx.where}: the upload location on ${url.host}, where the registry sent it, refused it (HTTP ${res.status}); dray sends no credential for ${this.client.domain} to another host`,
+        { code: "E_AUTH_FAILED", where: this.ctx.where, status: res.status },
+      );
+    }
+    return res;
+  }
+
+  /** The next step's URL from an answer's Location (the current one when it names none). */
+  private next(res: HttpResponse, current: URL): URL {
+    const location = header(res.headers, "location");
+    return location ? uploadLocation(location, current, this.registry ?? current) : current;
   }
 
   private async openSession(): Promise<Session> {
@@ -117,7 +168,7 @@ class Upload {
     const location = header(res.headers, "location");
     if (!location) throw new RegistryError(`registry opened an upload without a Location (${this.ctx.where})`, { where: this.ctx.where });
     const min = Number(header(res.headers, "oci-chunk-min-length") ?? "0");
-    return { url: new URL(location, url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+    return { url: uploadLocation(location, url, url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
   }
 
   private async putMonolithic(bytes: Buffer, given: URL | undefined): Promise<void> {
@@ -159,18 +210,22 @@ class Upload {
    * digest check) is the real story when it ends the request, not the aborted
    * upload; a network failure cannot be replayed, since the stream is consumed.
    */
-  private async sendStream(method: "PATCH" | "PUT", url: URL): Promise<HttpResponse> {
+  private async sendStream(
+    method: "PATCH" | "PUT",
+    url: URL,
+    body?: { stream: Readable; headers: Record<string, string> },
+  ): Promise<HttpResponse> {
     const { data, desc } = this;
     let streamError: unknown;
     const onError = (err: unknown): void => {
       streamError ??= err;
     };
     data.on("error", onError);
-    const headers: Record<string, string> = { "content-type": OCTET };
-    if (desc.size >= 0) headers["content-length"] = String(desc.size);
+    const headers: Record<string, string> = { "content-type": OCTET, ...body?.headers };
+    if (desc.size >= 0 && !body) headers["content-length"] = String(desc.size);
     let res: HttpResponse;
     try {
-      res = await this.call(method, url, headers, data);
+      res = await this.call(method, url, headers, body?.stream ?? data);
     } catch (err) {
       throw this.streamFailure(streamError) ?? this.interrupted(err);
     } finally {
@@ -227,7 +282,32 @@ class Upload {
         where: ctx.where,
       });
     }
-    this.url = nextLocation(res, this.session());
+    this.url = this.next(res, this.session());
+  }
+
+  /** Size known, chunks too large to hold: each PATCH streams its `chunkSize` bytes from the source (see chunkPlan). */
+  private async patchStreamedChunks(chunkSize: number): Promise<void> {
+    const { ctx, desc } = this;
+    const pieces = new StreamPieces(this.data);
+    for (let offset = 0; offset < desc.size; offset += chunkSize) {
+      const length = Math.min(chunkSize, desc.size - offset);
+      const headers = { "content-range": `${offset}-${offset + length - 1}`, "content-length": String(length) };
+      const res = await this.sendStream("PATCH", this.session(), { stream: pieces.take(length), headers });
+      await this.client.expectStatus(res, ACCEPTED, ctx);
+      await discard(res);
+      this.url = this.next(res, this.session());
+      const end = rangeEnd(res);
+      if (end !== undefined && end + 1 !== offset + length)
+        throw new IntegrityError(`${ctx.what}: the registry holds ${end + 1} bytes after the chunk ending at ${offset + length}`, {
+          code: "E_SIZE_MISMATCH",
+          where: ctx.where,
+        });
+    }
+    if (!(await pieces.ended()))
+      throw new IntegrityError(`${ctx.what}: more than the ${desc.size} bytes of its descriptor`, {
+        code: "E_SIZE_MISMATCH",
+        where: ctx.where,
+      });
   }
 
   private async patchChunked(chunkSize: number): Promise<void> {
@@ -261,7 +341,7 @@ class Upload {
         }
         await this.client.expectStatus(res, ACCEPTED, ctx);
         await discard(res);
-        this.url = nextLocation(res, this.session());
+        this.url = this.next(res, this.session());
         // Trust the registry's Range: it may have kept less than was sent.
         const end = rangeEnd(res);
         sent = end === undefined ? chunk.length : Math.min(chunk.length, Math.max(sent, end + 1 - offset));
@@ -281,7 +361,7 @@ class Upload {
     const res = await this.call("GET", this.session(), {});
     await this.client.expectStatus(res, [204, 200], this.ctx);
     await discard(res);
-    this.url = nextLocation(res, this.session());
+    this.url = this.next(res, this.session());
     const end = rangeEnd(res);
     return end === undefined ? 0 : end + 1;
   }
@@ -320,9 +400,26 @@ function withDigest(url: URL, digest: Digest): URL {
   return u;
 }
 
-function nextLocation(res: HttpResponse, current: URL): URL {
-  const location = header(res.headers, "location");
-  return location ? new URL(location, current) : current;
+/**
+ * Where an upload's next step goes: `location` resolved against the request
+ * it answered, `current`. One correction: a registry reached over https that
+ * names its own host with http:// (behind a TLS-terminating proxy that does
+ * not pass X-Forwarded-Proto: distribution/distribution#479, #123) is asked
+ * over https, so the blob and the credential never travel in clear text.
+ * crane does the same (go-containerregistry transport/schemer.go sends every
+ * request for the registry's host with the scheme its ping settled on);
+ * containers/image (skopeo) follows the Location as given. A Location on
+ * another host (a storage service's pre-signed URL) is followed as given:
+ * RegistryClient.call sends no Authorization outside the registry's origin.
+ */
+export function uploadLocation(location: string, current: URL, registry: URL): URL {
+  const next = new URL(location, current);
+  const sameHost = next.hostname === registry.hostname && (next.port === "" || next.port === registry.port);
+  if (registry.protocol === "https:" && next.protocol === "http:" && sameHost) {
+    next.protocol = "https:";
+    next.port = registry.port;
+  }
+  return next;
 }
 
 /** End of the registry's `Range: 0-N` (bytes it holds = N + 1), undefined when absent. */
@@ -336,7 +433,7 @@ async function readAll(data: Readable, size: number, ctx: ErrorContext): Promise
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of data) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    const buf = asBuffer(chunk);
     total += buf.length;
     if (total > size) {
       data.destroy();
@@ -347,12 +444,55 @@ async function readAll(data: Readable, size: number, ctx: ErrorContext): Promise
   return Buffer.concat(chunks, total);
 }
 
+function asBuffer(chunk: unknown): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+}
+
+/** Consecutive pieces of one stream, each read only while it is sent: no piece is ever held whole. */
+class StreamPieces {
+  private readonly source: AsyncIterator<unknown>;
+  private rest: Buffer = Buffer.alloc(0);
+  private done = false;
+
+  constructor(data: Readable) {
+    this.source = data[Symbol.asyncIterator]();
+  }
+
+  /** The next `length` bytes as a stream (fewer when the source ends first). */
+  take(length: number): Readable {
+    return Readable.from(this.piece(length), { objectMode: false });
+  }
+
+  private async *piece(length: number): AsyncGenerator<Buffer> {
+    for (let left = length; left > 0 && (await this.fill());) {
+      const part = this.rest.subarray(0, left);
+      this.rest = this.rest.subarray(part.length);
+      left -= part.length;
+      yield part;
+    }
+  }
+
+  /** True when the source has no byte left. */
+  async ended(): Promise<boolean> {
+    return !(await this.fill());
+  }
+
+  private async fill(): Promise<boolean> {
+    while (this.rest.length === 0 && !this.done) {
+      const next = await this.source.next();
+      if (next.done) this.done = true;
+      else this.rest = asBuffer(next.value);
+    }
+    return this.rest.length > 0;
+  }
+}
+
 /** Splits a stream into Buffers of exactly `size` bytes (the last may be shorter). */
 async function* rechunk(data: Readable, size: number): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let have = 0;
   for await (const chunk of data) {
-    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    let buf = asBuffer(chunk);
     while (have + buf.length >= size) {
       const take = size - have;
       parts.push(buf.subarray(0, take));

@@ -1,6 +1,7 @@
 // Hostile layouts: each must be refused with a clear error, and nothing may
 // be written outside the layout (nor, for refusals at open, inside it).
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { cp, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -135,12 +136,8 @@ describe("hostile OCI layouts", () => {
     const dest = await openLayoutDestination(loc(destDir, "t"), {});
     await assert.rejects(copyImage(await openLayoutSource(loc(dir, "t"), {}), dest), code("E_DIGEST_MISMATCH"));
     await dest.abort();
-    const snap = await snapshot(destDir);
-    assert.equal(snap[layer.digest.blobPath], undefined);
-    assert.deepEqual(
-      Object.keys(snap).filter((k) => k.startsWith(".")),
-      [],
-    );
+    // The run created the destination folder: a failure takes it away whole (issue 19), so no blob of it can remain.
+    assert.equal(existsSync(destDir), false, "the destination folder the failed run made is gone");
     // A tampered manifest is refused on read.
     const m = Buffer.from(img.manifest.bytes);
     m[m.length - 2] = 0x20;

@@ -12,6 +12,17 @@ import type { ImageDestination, ImageSource } from "../../../src/transport/types
 import { blobsOf, manifestsOf, type Built } from "../../helpers/fixtures.js";
 
 export async function putBuilt(dest: ImageDestination, built: Built, tag?: string): Promise<void> {
+  await putAll(dest, built, tag);
+  await dest.commit();
+}
+
+/** putBuilt up to the commit, then abort() as a copy that failed at the end does. */
+export async function putBuiltThenFail(dest: ImageDestination, built: Built): Promise<void> {
+  await putAll(dest, built);
+  await dest.abort();
+}
+
+async function putAll(dest: ImageDestination, built: Built, tag?: string): Promise<void> {
   await Promise.all(
     blobsOf(built).map(async (b) => {
       if (!(await dest.hasBlob(b))) await dest.putBlob(b, Readable.from([b.bytes]));
@@ -20,7 +31,6 @@ export async function putBuilt(dest: ImageDestination, built: Built, tag?: strin
   const all = manifestsOf(built);
   for (const m of all.slice(0, -1)) await dest.putManifest(m);
   await dest.putManifest(all[all.length - 1]!, tag === undefined ? { isTop: true } : { tag, isTop: true });
-  await dest.commit();
 }
 
 /** Copies what `src` names into `dest`, blobs verified on the way; commits. */

@@ -59,6 +59,15 @@ describe("registry transport under injected faults", () => {
   });
   const source = (extra: Partial<RegistryClientOptions> = {}, ref = "v1"): Promise<ImageSource> =>
     openRegistrySource(loc(`docker://${proxy.host}/${REPO}:${ref}`), options(extra));
+  /** The next upload session is opened with OCI-Chunk-Min-Length: `min` (the registry asks for chunks). */
+  const askForChunks = (min: number): void => {
+    proxy.addRule({
+      method: "POST",
+      path: "/blobs/uploads/",
+      times: 1,
+      action: { kind: "replaceHeader", name: "OCI-Chunk-Min-Length", value: String(min) },
+    });
+  };
   const blobGets = (digest: Digest | string): typeof proxy.log =>
     proxy.log.filter((e) => e.method === "GET" && e.path.includes(`/blobs/${digest}`));
 
@@ -136,18 +145,57 @@ describe("registry transport under injected faults", () => {
     const bytes = seededBytes("chunk-min", 1_200_000);
     const desc = blobDesc(bytes);
     const target = loc(`docker://${proxy.host}/faults/chunked:v1`);
-    proxy.addRule({
-      method: "POST",
-      path: "/blobs/uploads/",
-      times: 1,
-      action: { kind: "replaceHeader", name: "OCI-Chunk-Min-Length", value: "262144" },
-    });
+    askForChunks(262_144);
     await (await openRegistryDestination(target, options())).putBlob(desc, Readable.from([bytes]));
     const patches = proxy.log.filter((e) => e.method === "PATCH");
     assert.equal(patches.length, 5, "4 chunks of 256 KiB and the rest");
     assert.deepEqual(
       patches.map((p) => p.headers["content-range"]),
       ["0-262143", "262144-524287", "524288-786431", "786432-1048575", "1048576-1199999"],
+    );
+    assert.deepEqual(await readBlob(await openRegistrySource(target, options()), desc), bytes);
+  });
+
+  it("OCI-Chunk-Min-Length above 64 MiB (72 MiB on the POST) is honoured: 72 MiB chunks streamed from the source, never cut to 64 MiB", async () => {
+    const min = 72 * 1024 * 1024;
+    const bytes = seededBytes("chunk-min-72m", 80 * 1024 * 1024);
+    const desc = blobDesc(bytes);
+    const target = loc(`docker://${proxy.host}/faults/bigchunks:v1`);
+    askForChunks(min);
+    // Where the first PATCH stood when the source was asked for its 40th MiB: a buffered chunk would not have started.
+    let patchesAt40MiB = -1;
+    const data = Readable.from(
+      (async function* () {
+        for (let i = 0; i < bytes.length; i += 1024 * 1024) {
+          if (i === 40 * 1024 * 1024) patchesAt40MiB = proxy.count("PATCH");
+          yield bytes.subarray(i, i + 1024 * 1024);
+        }
+      })(),
+    );
+    await (await openRegistryDestination(target, options())).putBlob(desc, data);
+    const patches = proxy.log.filter((e) => e.method === "PATCH");
+    assert.deepEqual(
+      patches.map((p) => [p.headers["content-range"], p.headers["content-length"]]),
+      [
+        [`0-${min - 1}`, String(min)],
+        [`${min}-${bytes.length - 1}`, String(bytes.length - min)],
+      ],
+    );
+    assert.equal(patchesAt40MiB, 1, "the first chunk was on its way while the source was still being read");
+    assert.deepEqual(await readBlob(await openRegistrySource(target, options()), desc), bytes);
+  });
+
+  it("OCI-Chunk-Min-Length at least the blob's size: the whole blob is the one chunk, one streamed PUT", async () => {
+    const bytes = seededBytes("chunk-min-whole", 3 * 1024 * 1024);
+    const desc = blobDesc(bytes);
+    const target = loc(`docker://${proxy.host}/faults/onechunk:v1`);
+    askForChunks(100 * 1024 * 1024);
+    await (await openRegistryDestination(target, options())).putBlob(desc, Readable.from([bytes]));
+    assert.equal(proxy.count("PATCH"), 0);
+    const puts = proxy.log.filter((e) => e.method === "PUT" && e.path.includes("/blobs/uploads/"));
+    assert.deepEqual(
+      puts.map((p) => p.headers["content-length"]),
+      [String(bytes.length)],
     );
     assert.deepEqual(await readBlob(await openRegistrySource(target, options()), desc), bytes);
   });

@@ -10,6 +10,7 @@ import { MAX_RETRY_DELAY_MS, parseRetryAfter, retryDelayMs } from "../../../src/
 import { mergeScopes, scopesCover } from "../../../src/transport/registry/scope.js";
 import { decideRealm } from "../../../src/auth/realm-policy.js";
 import { manifestMediaType } from "../../../src/transport/registry/client.js";
+import { chunkPlan, uploadLocation } from "../../../src/transport/registry/upload.js";
 
 describe("Link pagination", () => {
   it("parses rel=next, quoted or not, among other links", () => {
@@ -165,5 +166,51 @@ describe("manifest media type", () => {
       manifestMediaType(undefined, Buffer.from('{"schemaVersion":2,"manifests":[]}')),
       "application/vnd.oci.image.index.v1+json",
     );
+  });
+});
+
+describe("upload Location", () => {
+  const https = new URL("https://registry.example.test/v2/");
+  const at = (location: string, registry = https): string =>
+    uploadLocation(location, new URL("https://registry.example.test/v2/lib/app/blobs/uploads/"), registry).toString();
+
+  it("resolves a relative Location against the request it answered", () => {
+    assert.equal(at("/v2/lib/app/blobs/uploads/u1?_state=s"), "https://registry.example.test/v2/lib/app/blobs/uploads/u1?_state=s");
+    assert.equal(at("u2"), "https://registry.example.test/v2/lib/app/blobs/uploads/u2");
+  });
+
+  it("an https registry's own host named with http:// (distribution/distribution#479) is asked over https, on the registry's port", () => {
+    assert.equal(
+      at("http://registry.example.test/v2/lib/app/blobs/uploads/u1"),
+      "https://registry.example.test/v2/lib/app/blobs/uploads/u1",
+    );
+    const onPort = new URL("https://registry.example.test:5000/v2/");
+    assert.equal(
+      at("http://registry.example.test:5000/v2/lib/app/blobs/uploads/u1", onPort),
+      "https://registry.example.test:5000/v2/lib/app/blobs/uploads/u1",
+    );
+    assert.equal(at("http://registry.example.test/v2/x", onPort), "https://registry.example.test:5000/v2/x");
+  });
+
+  it("another port, another host, or a plain-http registry: followed as given", () => {
+    assert.equal(at("http://registry.example.test:8080/v2/x"), "http://registry.example.test:8080/v2/x");
+    assert.equal(at("https://uploads.storage.test/bucket/x?sig=1"), "https://uploads.storage.test/bucket/x?sig=1");
+    assert.equal(at("http://uploads.storage.test/x"), "http://uploads.storage.test/x");
+    assert.equal(at("http://registry.example.test/v2/x", new URL("http://registry.example.test/v2/")), "http://registry.example.test/v2/x");
+  });
+});
+
+describe("chunk plan (OCI-Chunk-Min-Length)", () => {
+  const MiB = 1024 * 1024;
+  it("the registry's minimum is never cut down; only the caller's chunkSize is capped to 64 MiB", () => {
+    assert.deepEqual(chunkPlan(200 * MiB, 72 * MiB, undefined), { kind: "streamed-chunks", size: 72 * MiB });
+    assert.deepEqual(chunkPlan(200 * MiB, 0, 500 * MiB), { kind: "buffered-chunks", size: 64 * MiB });
+    assert.deepEqual(chunkPlan(200 * MiB, 256 * 1024, 5 * MiB), { kind: "buffered-chunks", size: 5 * MiB });
+  });
+  it("a minimum as large as the blob is one streamed PUT; unknown size with a huge minimum is one streamed PATCH", () => {
+    assert.deepEqual(chunkPlan(3 * MiB, 100 * MiB, undefined), { kind: "put-stream" });
+    assert.deepEqual(chunkPlan(-1, 100 * MiB, undefined), { kind: "patch-stream" });
+    assert.deepEqual(chunkPlan(3 * MiB, 0, undefined), { kind: "put-stream" });
+    assert.deepEqual(chunkPlan(-1, 0, undefined), { kind: "patch-stream" });
   });
 });
