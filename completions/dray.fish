@@ -55,7 +55,7 @@ complete -c dray -n '__fish_seen_subcommand_from copy cp' -l referrers -d 'also 
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l manifest-format -x -d 'convert manifests and indexes to this format (new digests; layers and config bytes unchanged)'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l compress -x -d 'recompress every layer (new digests; none writes plain tar layers)'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l compress-level -x -d 'level for --compress (gzip 0-9, zstd 1-22)'
-complete -c dray -n '__fish_seen_subcommand_from copy cp' -s j -l jobs -x -d 'blobs in flight at once (default 6)'
+complete -c dray -n '__fish_seen_subcommand_from copy cp' -s j -l jobs -x -d 'blobs in flight at once (default: a 64 MiB window, up to 16 blobs)'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l digestfile -r -F -d 'write the digest of the copied image to FILE'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -s f -l format -x -d 'summary on stdout: text (the digest), json, or a Go template such as \'{{.Digest}}\''
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -s q -l quiet -d 'no progress and no messages, only data on stdout'

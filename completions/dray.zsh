@@ -56,7 +56,7 @@ _dray() {
             '*--manifest-format[convert manifests and indexes to this format (new digests; layers and config bytes unchanged)]:manifest-format: ' \
             '*--compress[recompress every layer (new digests; none writes plain tar layers)]:compress: ' \
             '*--compress-level[level for --compress (gzip 0-9, zstd 1-22)]:compress-level: ' \
-            '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default 6)]:jobs: ' \
+            '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
             '*--digestfile[write the digest of the copied image to FILE]:digestfile:_files' \
             '(-f --format)'{-f,--format}'[summary on stdout\: text (the digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
             '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \

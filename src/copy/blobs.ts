@@ -7,7 +7,7 @@ import { formatLocation } from "../ref/location.js";
 import type { ImageSource } from "../transport/types.js";
 import { decompressStages } from "../oci/compression.js";
 import type { CopySession, PlacedBlob } from "./session.js";
-import { pipeToSink, readSmallBlob } from "./stream.js";
+import { openedLater, pipeToSink, readSmallBlob } from "./stream.js";
 
 /** Tries of one blob transfer when the network breaks it (the source is opened again each time). */
 const BLOB_ATTEMPTS = 3;
@@ -37,7 +37,7 @@ export function placeUncompressedLayer(session: CopySession, src: ImageSource, d
   const key = diffId.toString();
   const known = session.blobs.get(key);
   if (known) return known;
-  const placed = session.track(session.transfers(() => streamUncompressed(session, src, desc, diffId)));
+  const placed = session.track(session.transfers(() => streamUncompressed(session, src, desc, diffId), session.transferWeight(desc.size)));
   session.blobs.set(key, placed);
   return placed;
 }
@@ -55,7 +55,7 @@ async function placeNew(session: CopySession, src: ImageSource, desc: Descriptor
     session.emit({ type: "blob-done", digest: placed.digest, size: desc.size, outcome });
     return placed;
   }
-  await session.transfers(() => streamBlob(session, src, desc));
+  await session.transfers(() => streamBlob(session, src, desc), session.transferWeight(desc.size));
   return placed;
 }
 
@@ -144,7 +144,7 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
   }
   session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
   await pipeToSink(
-    [await openBlob(session, src, desc), ...stages],
+    [openedLater(() => openBlob(session, src, desc)), ...stages],
     (verified) => session.dst.putBlob(target, verified, { signal }),
     signal,
   );

@@ -1,8 +1,12 @@
 import { InterruptedError } from "../errors.js";
 
-/** Runs `fn` when a slot is free; the returned promise settles with `fn`'s result. */
+/**
+ * Runs `fn` when there is room for its `weight` (default 1); the returned
+ * promise settles with `fn`'s result. A task heavier than the whole capacity
+ * runs when nothing else does.
+ */
 export interface Limiter {
-  <T>(fn: () => Promise<T>): Promise<T>;
+  <T>(fn: () => Promise<T>, weight?: number): Promise<T>;
   /** Tasks running now. */
   readonly active: number;
   /** Tasks waiting for a slot. */
@@ -18,15 +22,18 @@ export function createLimiter(concurrency: number, signal?: AbortSignal): Limite
   if (!Number.isSafeInteger(concurrency) || concurrency < 1)
     throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
   let active = 0;
-  const queue: Array<() => void> = [];
+  let used = 0;
+  // First come, first served: a heavy task at the head waits for room rather than being overtaken forever.
+  const queue: Array<{ weight: number; start: () => void }> = [];
 
   const next = (): void => {
-    if (active >= concurrency) return;
-    const start = queue.shift();
-    if (start) start();
+    for (let head = queue[0]; head && (active === 0 || used + head.weight <= concurrency); head = queue[0]) {
+      queue.shift();
+      head.start();
+    }
   };
 
-  const limiter = <T>(fn: () => Promise<T>): Promise<T> =>
+  const limiter = <T>(fn: () => Promise<T>, weight = 1): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const start = (): void => {
         if (signal?.aborted) {
@@ -35,14 +42,16 @@ export function createLimiter(concurrency: number, signal?: AbortSignal): Limite
           return;
         }
         active++;
+        used += weight;
         fn()
           .then(resolve, reject)
           .finally(() => {
             active--;
+            used -= weight;
             next();
           });
       };
-      queue.push(start);
+      queue.push({ weight, start });
       next();
     });
 

@@ -53,7 +53,9 @@ export function recompressLayer(
   const key = `${desc.digest}>${to}`;
   const known = session.recompressed.get(key);
   if (known) return known;
-  const running = session.track(session.transfers(() => recompressOnce(session, src, desc, diffId, to, level)));
+  const running = session.track(
+    session.transfers(() => recompressOnce(session, src, desc, diffId, to, level), session.transferWeight(desc.size)),
+  );
   session.recompressed.set(key, running);
   return running;
 }

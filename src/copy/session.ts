@@ -7,6 +7,18 @@ import type { BlobCounts, CopyEvent, CopyOptions } from "./types.js";
 
 export const DEFAULT_JOBS = 6;
 
+/**
+ * Without `--jobs`, blobs move in a window bounded by bytes, not by count: many
+ * small blobs at once (each a round trip or three on a real link, bytes
+ * nearly nil), fewer large ones. Bodies stream either way, so the bound is on
+ * concurrency (connections, sockets' buffers), not on memory held.
+ */
+export const WINDOW_BYTES = 64 * 1024 * 1024;
+/** Blobs in flight at most, however small (each takes a connection at each side). */
+const WINDOW_MOST_BLOBS = 16;
+/** Large blobs still move this many at once: parallel streams fill a long link better than one. */
+const WINDOW_FEWEST_BLOBS = 4;
+
 /** A blob as it ended up at the destination. */
 export interface PlacedBlob {
   digest: string;
@@ -27,8 +39,10 @@ export class CopySession {
   readonly signal: AbortSignal;
   /** HEADs, mounts and manifest reads: cheap requests, more of them at once. */
   readonly requests: Limiter;
-  /** Blob bodies in flight (`--jobs`). */
+  /** Blob bodies in flight: `--jobs` of them, or a window of WINDOW_BYTES; pass `transferWeight(size)`. */
   readonly transfers: Limiter;
+  /** What a blob of `size` bytes takes of the transfer window. */
+  readonly transferWeight: (size: number) => number;
   /** Blobs placed or being placed, by their digest at the destination. */
   readonly blobs = new Map<string, Promise<PlacedBlob>>();
   /** Layers recompressed in this session, by source digest and target compression. */
@@ -48,11 +62,23 @@ export class CopySession {
     this.signal = opts.signal ? AbortSignal.any([this.controller.signal, opts.signal]) : this.controller.signal;
     // Every request and stream in flight listens on the one signal; that is by design, not a leak.
     setMaxListeners(0, this.signal);
-    const jobs = opts.jobs ?? DEFAULT_JOBS;
     // A destination that writes blobs one after another (an archive on a
     // stream) would leave the other source connections idle until they time out.
-    this.transfers = createLimiter(dst.capabilities.concurrentPutBlob ? jobs : 1, this.signal);
-    this.requests = createLimiter(Math.max(jobs * 2, 8), this.signal);
+    if (!dst.capabilities.concurrentPutBlob) {
+      this.transfers = createLimiter(1, this.signal);
+      this.transferWeight = () => 1;
+    } else if (opts.jobs !== undefined) {
+      this.transfers = createLimiter(opts.jobs, this.signal);
+      this.transferWeight = () => 1;
+    } else {
+      this.transfers = createLimiter(WINDOW_BYTES, this.signal);
+      const least = WINDOW_BYTES / WINDOW_MOST_BLOBS;
+      const most = WINDOW_BYTES / WINDOW_FEWEST_BLOBS;
+      this.transferWeight = (size) => Math.min(Math.max(size, least), most);
+    }
+    const blobsAtOnce = opts.jobs ?? WINDOW_MOST_BLOBS;
+    // HEADs and mounts run ahead of the transfers, so a blob's answer is in when its turn comes.
+    this.requests = createLimiter(Math.max(blobsAtOnce * 2, 8), this.signal);
   }
 
   emit(event: CopyEvent): void {

@@ -29,6 +29,20 @@ export async function readSmallBlob(data: Readable, desc: Descriptor, where: str
 }
 
 type Stage = NodeJS.ReadableStream | NodeJS.ReadWriteStream;
+/** A pipeline's first stage that opens its stream when the pipeline runs. */
+type LaterSource = () => AsyncGenerator<Buffer>;
+
+/**
+ * A source opened only once the pipeline runs, so that the sink starts at the
+ * same time: an upload's POST goes out while the blob's GET is on its way,
+ * one round trip instead of two before the first byte moves. Ending the
+ * pipeline early destroys the opened stream (the iterator's return does).
+ */
+export function openedLater(open: () => Promise<Readable>): LaterSource {
+  return async function* () {
+    yield* (await open()) as AsyncIterable<Buffer>;
+  };
+}
 
 /**
  * `stream.pipeline(source, …stages, sink)` where the sink is an async
@@ -36,10 +50,14 @@ type Stage = NodeJS.ReadableStream | NodeJS.ReadWriteStream;
  * Any stage failing (a digest mismatch) destroys the others and rejects the
  * sink's read; the sink failing destroys the source; `signal` stops all.
  */
-export async function pipeToSink(stages: readonly Stage[], sink: (data: Readable) => Promise<void>, signal: AbortSignal): Promise<void> {
+export async function pipeToSink(
+  stages: readonly [Stage | LaterSource, ...Stage[]],
+  sink: (data: Readable) => Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
   // Node's typings cannot express a function sink after a variable-length chain of stages.
   const run = pipeline as unknown as (
-    streams: ReadonlyArray<Stage | ((last: Readable) => Promise<void>)>,
+    streams: ReadonlyArray<Stage | LaterSource | ((last: Readable) => Promise<void>)>,
     options: { signal: AbortSignal },
   ) => Promise<void>;
   let sinkError: unknown;

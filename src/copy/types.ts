@@ -34,7 +34,7 @@ export type CopyEvent =
 export interface CopyOptions extends ConversionOptions {
   /** Only these platforms of an index (a new index holding just them is written). */
   platforms?: Platform[];
-  /** Blobs in flight at once (default 6). */
+  /** Blobs in flight at once (default: a window of WINDOW_BYTES, up to 16 blobs). */
   jobs?: number;
   /** Cancels the copy; the destination is aborted and an InterruptedError thrown. */
   signal?: AbortSignal;

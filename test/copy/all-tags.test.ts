@@ -111,6 +111,28 @@ describe("createLimiter", () => {
     assert.equal(limit.pending, 0);
   });
 
+  it("bounds the summed weight of its tasks, and runs a task heavier than the whole alone", async () => {
+    const limit = createLimiter(10);
+    let used = 0;
+    let peakLight = 0;
+    const alone: boolean[] = [];
+    const weights = [3, 3, 3, 3, 25, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5, 5];
+    await Promise.all(
+      weights.map((w, i) =>
+        limit(async () => {
+          used += w;
+          if (w > 10) alone.push(used === w);
+          else peakLight = Math.max(peakLight, used);
+          await new Promise((r) => setTimeout(r, 1 + (i % 3)));
+          used -= w;
+        }, w),
+      ),
+    );
+    assert.equal(peakLight, 10);
+    assert.deepEqual(alone, [true]);
+    assert.equal(limit.active, 0);
+  });
+
   it("does not start queued tasks once its signal is aborted", async () => {
     const controller = new AbortController();
     const limit = createLimiter(1, controller.signal);

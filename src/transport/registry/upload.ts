@@ -112,8 +112,11 @@ class Upload {
     const { desc } = this;
     this.registry = await this.client.api("");
     if (desc.size >= 0 && desc.size <= opts.monolithicMaxBytes) {
+      // The session opens while the bytes arrive: the POST's round trip overlaps the source's GET.
+      const opening = opts.session ? Promise.resolve(opts.session) : this.openSession().then((s) => s.url);
+      opening.catch(() => undefined); // awaited below; a failed read must not leave its rejection unhandled
       const bytes = await readAll(this.data, desc.size, this.ctx);
-      await this.putMonolithic(bytes, opts.session);
+      await this.putMonolithic(bytes, await opening);
       return;
     }
     const session = opts.session ? { url: opts.session, minChunk: 0 } : await this.openSession();

@@ -1,0 +1,68 @@
+// Requests one after another reuse one kept-alive connection: counted by the
+// bench's delay proxy in front of a real registry (a new connection is a round
+// trip on a real link, three with TLS). No timing is asserted, only counts.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startDelayProxy, type DelayProxy } from "../../../bench/delay-proxy.js";
+import { copy } from "../../../src/index.js";
+import { MediaType } from "../../../src/oci/mediatype.js";
+import {
+  closeDispatchers,
+  discard,
+  DEFAULT_TIMEOUTS,
+  sendWithRetries,
+  type HttpMethod,
+  type HttpSettings,
+} from "../../../src/transport/registry/http.js";
+import { buildImage, pushImage } from "../../helpers/fixtures.js";
+import { requireTool, startRegistry, type RegistryHandle } from "../../helpers/registry.js";
+
+const SETTINGS: HttpSettings = { insecure: false, retries: 0, timeouts: DEFAULT_TIMEOUTS };
+
+describe("connection reuse", () => {
+  let registry: RegistryHandle;
+  const proxies: DelayProxy[] = [];
+  /** A proxy of its own per test: a new host, so nothing dray remembers about another (its ping) carries over. */
+  const freshProxy = async (): Promise<DelayProxy> => {
+    await closeDispatchers();
+    const p = await startDelayProxy(registry.host, 2);
+    proxies.push(p);
+    return p;
+  };
+
+  before(async () => {
+    requireTool("docker-registry");
+    registry = await startRegistry();
+    const img = await buildImage({ seed: "reuse" });
+    await pushImage(registry, "reuse/app", "v1", img);
+    await pushImage(registry, "reuse/copy", "v1", img);
+  });
+  after(async () => {
+    await closeDispatchers();
+    for (const p of proxies) await p.close();
+    await registry?.stop();
+  });
+
+  for (const method of ["GET", "HEAD"] as HttpMethod[]) {
+    it(`${method} requests one after another share one connection (undici closes after a HEAD unless told not to)`, async () => {
+      const proxy = await freshProxy();
+      for (let i = 0; i < 4; i++) {
+        const url = new URL(`http://${proxy.host}/v2/reuse/app/manifests/v1`);
+        const res = await sendWithRetries({ method, url, headers: { accept: MediaType.OciManifest } }, SETTINGS);
+        assert.equal(res.status, 200);
+        await discard(res);
+      }
+      assert.deepEqual(proxy.counts(), { requests: 4, connections: 1 });
+    });
+  }
+
+  it("a re-copy (ping, then the source's manifest GET beside the destination's HEAD) reuses the ping's connection", async () => {
+    const proxy = await freshProxy();
+    const summary = await copy(`${proxy.host}/reuse/app:v1`, `${proxy.host}/reuse/copy:v1`);
+    assert.equal(summary.upToDate, true, "nothing to copy: the destination has it");
+    const seen = proxy.counts();
+    assert.equal(seen.requests, 3, `ping, manifest GET, manifest HEAD: ${JSON.stringify(seen)}`);
+    // Two requests at once need two connections; the ping's is reused by one of them (a third was opened before).
+    assert.equal(seen.connections, 2, `two connections for ${seen.requests} requests`);
+  });
+});
