@@ -25,7 +25,7 @@ describe("connection reuse", () => {
   /** A proxy of its own per test: a new host, so nothing dray remembers about another (its ping) carries over. */
   const freshProxy = async (): Promise<DelayProxy> => {
     await closeDispatchers();
-    const p = await startDelayProxy(registry.host, 2);
+    const p = await startDelayProxy(registry.host, 2, "registry");
     proxies.push(p);
     return p;
   };
@@ -52,7 +52,8 @@ describe("connection reuse", () => {
         assert.equal(res.status, 200);
         await discard(res);
       }
-      assert.deepEqual(proxy.counts(), { requests: 4, connections: 1 });
+      const { requests, connections } = proxy.counts();
+      assert.deepEqual({ requests, connections }, { requests: 4, connections: 1 });
     });
   }
 
@@ -61,7 +62,7 @@ describe("connection reuse", () => {
     const summary = await copy(`${proxy.host}/reuse/app:v1`, `${proxy.host}/reuse/copy:v1`);
     assert.equal(summary.upToDate, true, "nothing to copy: the destination has it");
     const seen = proxy.counts();
-    assert.equal(seen.requests, 3, `ping, manifest GET, manifest HEAD: ${JSON.stringify(seen)}`);
+    assert.equal(seen.requests, 3, `ping, manifest GET, manifest HEAD: ${seen.timeline.map((m) => `${m.method} ${m.path}`).join(", ")}`);
     // Two requests at once need two connections; the ping's is reused by one of them (a third was opened before).
     assert.equal(seen.connections, 2, `two connections for ${seen.requests} requests`);
   });
