@@ -123,6 +123,7 @@ async function main(opts: BenchOptions): Promise<void> {
       await new Promise<never>(() => setInterval(() => undefined, 1 << 30));
     }
     const results: CaseResult[] = [];
+    const profiles: CaseProfile[] = [];
     for (const rttMs of opts.rtts) {
       // Behind a round trip, both registries sit behind a delay proxy of their own.
       const proxies =
@@ -150,19 +151,15 @@ async function main(opts: BenchOptions): Promise<void> {
               `  → dray ${t.ratio.toFixed(2)} × ${t.against} (target ≤ ${t.max}): ${t.met === undefined ? "n/a" : t.met ? "met" : "MISSED"}`,
             );
           results.push(result);
+          // Profiled here, while this round trip's delay proxies still run (a case behind them cannot reach the registries later).
+          if (opts.profile && result.targets.some((t) => t.met === false)) {
+            log(`  profiling dray in ${def.id}`);
+            const p = await profileCase(def, tools, work);
+            if (p) profiles.push(p);
+          }
         }
       } finally {
         for (const p of proxies) await p.close();
-      }
-    }
-
-    const profiles: CaseProfile[] = [];
-    if (opts.profile) {
-      for (const r of results) {
-        if (!r.targets.some((t) => t.met === false)) continue;
-        log(`\nprofiling dray in ${r.def.id}`);
-        const p = await profileCase(r.def, tools, work);
-        if (p) profiles.push(p);
       }
     }
 
