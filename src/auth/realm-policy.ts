@@ -1,5 +1,17 @@
-import { getDomain } from "tldts";
+import { createRequire } from "node:module";
 import { isLoopbackDomain } from "../ref/reference.js";
+
+type Tldts = typeof import("tldts");
+let tldts: Tldts | undefined;
+
+/**
+ * tldts (the Public Suffix List) loads on first use, from node_modules, not
+ * with the CLI bundle: only a realm on another host needs it, and loading it
+ * cost every `dray inspect` ~2 ms of start-up and the bundle ~250 KiB.
+ */
+function suffixList(): Tldts {
+  return (tldts ??= createRequire(import.meta.url)("tldts") as Tldts);
+}
 
 /**
  * Where a registry's credential may go when the registry sends it to a token
@@ -53,7 +65,7 @@ export function bareHost(authority: string): string {
 export function registrableDomain(host: string): string | undefined {
   const bare = bareHost(host);
   if (/^[\d.]+$/.test(bare) || bare.includes(":")) return undefined;
-  return getDomain(bare, { allowPrivateDomains: true }) ?? undefined;
+  return suffixList().getDomain(bare, { allowPrivateDomains: true }) ?? undefined;
 }
 
 /** Whether `realm` (a host from a challenge) is one the user listed: `host` matches any port, `host:port` that port only. */
