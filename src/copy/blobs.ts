@@ -19,12 +19,7 @@ const BLOB_ATTEMPTS = 3;
  * any other is streamed, verified on the way.
  */
 export function placeBlob(session: CopySession, src: ImageSource, desc: Descriptor): Promise<PlacedBlob> {
-  const key = desc.digest.toString();
-  const known = session.blobs.get(key);
-  if (known) return known;
-  const placed = session.track(placeNew(session, src, desc));
-  session.blobs.set(key, placed);
-  return placed;
+  return session.once(session.blobs, desc.digest.toString(), () => placeNew(session, src, desc));
 }
 
 /**
@@ -34,12 +29,9 @@ export function placeBlob(session: CopySession, src: ImageSource, desc: Descript
  * manifest) is only known by reading the layer.
  */
 export function placeUncompressedLayer(session: CopySession, src: ImageSource, desc: Descriptor, diffId: Digest): Promise<PlacedBlob> {
-  const key = diffId.toString();
-  const known = session.blobs.get(key);
-  if (known) return known;
-  const placed = session.track(session.transfers(() => streamUncompressed(session, src, desc, diffId), session.transferWeight(desc.size)));
-  session.blobs.set(key, placed);
-  return placed;
+  return session.once(session.blobs, diffId.toString(), () =>
+    session.transfers(() => streamUncompressed(session, src, desc, diffId), session.transferWeight(desc.size)),
+  );
 }
 
 async function placeNew(session: CopySession, src: ImageSource, desc: Descriptor): Promise<PlacedBlob> {
@@ -155,15 +147,10 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
 }
 
 /** Reads a config into memory once per session (for its platform or diff_ids) and keeps it to copy later. */
-export async function readConfig(session: CopySession, src: ImageSource, desc: Descriptor): Promise<Buffer> {
-  const key = desc.digest.toString();
-  const known = session.configs.get(key);
-  if (known) return known;
-  const reading = session.track(
+export function readConfig(session: CopySession, src: ImageSource, desc: Descriptor): Promise<Buffer> {
+  return session.once(session.configs, desc.digest.toString(), () =>
     session.requests(async () =>
       readSmallBlob(await src.getBlob(desc, { signal: session.signal }), desc, where(src, desc), session.signal),
     ),
   );
-  session.configs.set(key, reading);
-  return reading;
 }

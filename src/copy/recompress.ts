@@ -50,14 +50,9 @@ export function recompressLayer(
   to: LayerCompression,
   level: number | undefined,
 ): Promise<NewLayer> {
-  const key = `${desc.digest}>${to}`;
-  const known = session.recompressed.get(key);
-  if (known) return known;
-  const running = session.track(
+  return session.once(session.recompressed, `${desc.digest}>${to}`, () =>
     session.transfers(() => recompressOnce(session, src, desc, diffId, to, level), session.transferWeight(desc.size)),
   );
-  session.recompressed.set(key, running);
-  return running;
 }
 
 async function recompressOnce(

@@ -90,6 +90,15 @@ export class CopySession {
     if (this.signal.aborted) throw this.error(this.signal.reason);
   }
 
+  /** The first caller's task for `key` in `map`, shared by every concurrent and later caller: `start` runs once per session. */
+  once<T>(map: Map<string, Promise<T>>, key: string, start: () => Promise<T>): Promise<T> {
+    const known = map.get(key);
+    if (known) return known;
+    const running = this.track(start());
+    map.set(key, running);
+    return running;
+  }
+
   /** Runs a task the session must wait for before the destination may be aborted; its failure aborts the others. */
   track<T>(task: Promise<T>): Promise<T> {
     this.pending.add(task);
