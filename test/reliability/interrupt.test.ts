@@ -210,16 +210,9 @@ async function interrupt(dest: Dest, point: Point, sig: Sig): Promise<string> {
   const { proxy, rule } = rulesFor(point);
   proxy.addRule(rule);
   const before = await t.state();
-  const child = start([
-    "copy",
-    "--src-creds",
-    creds.src,
-    "--dest-creds",
-    creds.dst,
-    ...t.platformArgs,
-    `docker://${pSrc.host}/src/img:v1`,
-    t.loc,
-  ]);
+  // The same copy is interrupted, then (after SIGKILL) run again.
+  const copyArgs = ["--src-creds", creds.src, "--dest-creds", creds.dst, ...t.platformArgs, `docker://${pSrc.host}/src/img:v1`, t.loc];
+  const child = start(["copy", ...copyArgs]);
   try {
     await reached(point, proxy, t.blobs);
   } catch (err) {
@@ -243,17 +236,7 @@ async function interrupt(dest: Dest, point: Point, sig: Sig): Promise<string> {
     return `exit ${r.code} ${stopMs} ms after ${sig}; destination as before (${dest === "registry" ? "same tags" : dest === "oci" ? "index.json and the blob files as before, no temporary left" : dest === "new-oci" ? "the layout folder it created is gone" : "archive byte-identical, no temporary left"})`;
   }
   assert.equal(r.signal, "SIGKILL");
-  const again = await run([
-    "copy",
-    "-q",
-    "--src-creds",
-    creds.src,
-    "--dest-creds",
-    creds.dst,
-    ...t.platformArgs,
-    `docker://${pSrc.host}/src/img:v1`,
-    t.loc,
-  ]);
+  const again = await run(["copy", "-q", ...copyArgs]);
   assert.equal(again.code, 0, `the copy after SIGKILL exited ${again.code}: ${lastLine(again.stderr)}\n${again.stderr}`);
   if (t.folder) {
     // The killed run's temporaries (spool folders, .part files, the archive's .tmp) are swept by the next run.
