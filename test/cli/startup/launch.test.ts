@@ -215,7 +215,7 @@ describe("the bundle keeps rarely used built-ins unloaded", () => {
   });
   after(async () => registry?.stop());
 
-  it("inspects a registry image without http2, child_process, perf_hooks, zlib or undici's index", () => {
+  it("inspects a registry image without http2, child_process, perf_hooks, zlib, fs/promises or undici's index", () => {
     const listFile = join(work, "modules.txt");
     const filesFile = join(work, "files.txt");
     const preload = join(work, "record-modules.cjs");
@@ -231,7 +231,8 @@ describe("the bundle keeps rarely used built-ins unloaded", () => {
       .split("\n")
       .map((l) => l.replace(/^NativeModule /, ""));
     assert.ok(loaded.includes("net"), "the list is real: net was loaded for the request");
-    for (const lazy of ["http2", "child_process", "perf_hooks", "zlib"]) assert.ok(!loaded.includes(lazy), `${lazy} was loaded`);
+    for (const lazy of ["http2", "child_process", "perf_hooks", "zlib", "fs/promises"])
+      assert.ok(!loaded.includes(lazy), `${lazy} was loaded`);
     // undici's dispatcher is in the bundle (src/cli/startup/undici.cts); its index (fetch, WebSocket, ...) stays unloaded.
     const files = readFileSync(filesFile, "utf8").split("\n");
     assert.ok(
