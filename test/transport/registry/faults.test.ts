@@ -78,6 +78,9 @@ describe("registry transport under injected faults", () => {
     built = await buildImage({ seed: "faults", layerSize: 1536 * 1024 });
     layer = descOf(built.layers[0]!);
     await pushImage(reg, REPO, "v1", built);
+    // The run's first request learns the Basic challenge from a 401 (there is no /v2/ ping); the faults below are for the requests after it.
+    await (await source()).getManifest();
+    proxy.log.length = 0;
   });
 
   afterEach(() => {
