@@ -201,7 +201,7 @@ export class RegistryClient {
       if (toRegistry) {
         const limit = recordRateLimit(this.domain, res.headers);
         if (limit) this.settings.debug?.(`rate limit of ${this.domain}: ${describeRateLimit(limit)}`);
-        if (!repinged && !(await this.mayStand(res, tried, headers.authorization !== undefined, o.signal))) {
+        if (!repinged && !(await this.mayStand(res, tried, headers.authorization !== undefined, scopes, o.signal))) {
           repinged = true;
           await discard(res);
           url = this.endpoint.rebase(url, tried);
@@ -237,13 +237,19 @@ export class RegistryClient {
    * credential is at hand and no challenge was seen yet (a registry may hide
    * a private repository from anonymous requests: the ping's challenge tells).
    */
-  private async mayStand(res: HttpResponse, tried: string, authorized: boolean, signal?: AbortSignal): Promise<boolean> {
+  private async mayStand(
+    res: HttpResponse,
+    tried: string,
+    authorized: boolean,
+    scopes: readonly Scope[],
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const wasSettled = this.endpoint.isSettled;
     const showsRegistry = this.endpoint.settleBy(res);
     if (wasSettled) return true;
     if (showsRegistry) {
       const hidden = (res.status === 403 || res.status === 404) && !authorized && this.endpoint.challenges.length === 0;
-      if (!hidden || (await this.auth.getCredential()) === undefined) return true;
+      if (!hidden || (await this.auth.credentialFor(scopes)) === undefined) return true;
     }
     await this.endpoint.ensurePinged(this.settings, signal);
     return this.endpoint.baseURL.origin === tried && (authorized || this.endpoint.challenges.length === 0);
