@@ -112,7 +112,13 @@ class Upload {
       // The session opens while the bytes arrive: the POST's round trip overlaps the source's GET.
       const opening = opts.session ? Promise.resolve(opts.session) : this.openSession().then((s) => s.url);
       opening.catch(() => undefined); // awaited below; a failed read must not leave its rejection unhandled
-      const bytes = await readAll(this.data, desc.size, this.ctx);
+      let bytes: Buffer;
+      try {
+        bytes = await readAll(this.data, desc.size, this.ctx);
+      } catch (err) {
+        await this.cancelOpened(opening, opts.session);
+        throw err;
+      }
       await this.putMonolithic(bytes, await opening);
       return;
     }
@@ -378,6 +384,13 @@ class Upload {
   private session(): URL {
     if (!this.url) throw new Error("upload session used before it was opened");
     return this.url;
+  }
+
+  /** The session a POST opened beside a read that then failed: cancelled, not left for the registry to expire (a given session is the caller's). */
+  private async cancelOpened(opening: Promise<URL | undefined>, given: URL | undefined): Promise<void> {
+    if (given) return;
+    this.url = await opening.catch(() => undefined);
+    await this.cancel();
   }
 
   /** Best effort: a cancelled session frees the registry's temporary file sooner; its failure changes nothing. */

@@ -418,6 +418,24 @@ describe("registry transport under injected faults", () => {
     assert.equal(await (await openRegistryDestination(target, options())).hasBlob(desc), false);
   });
 
+  it("a small blob whose source read fails after the upload POST: the session the POST opened is cancelled (DELETE)", async () => {
+    const bytes = seededBytes("small-read-fails", 200_000);
+    const desc = blobDesc(bytes);
+    const broken = Readable.from(
+      (async function* () {
+        yield bytes.subarray(0, 50_000);
+        // The POST goes out beside the read; the read fails only once it has been answered.
+        while (proxy.count("POST", "/faults/small-broken/blobs/uploads/") === 0) await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 50));
+        throw new Error("source went away");
+      })(),
+    );
+    const dest = await openRegistryDestination(loc(`docker://${proxy.host}/faults/small-broken:v1`), options());
+    await assert.rejects(dest.putBlob(desc, broken, {}), /source went away/);
+    assert.equal(proxy.count("DELETE", "/faults/small-broken/blobs/uploads/"), 1);
+    assert.equal(proxy.count("PUT", "/faults/small-broken/blobs/uploads/"), 0);
+  });
+
   it("--debug lines name method, URL and status, never the credential", async () => {
     await (await source()).getManifest();
     assert.ok(
