@@ -53,6 +53,8 @@ export interface ProxyRule {
   path?: string | RegExp;
   /** How many matching requests get the action (then the rule passes them through); unlimited when omitted. */
   times?: number;
+  /** Only requests that carry (true) or lack (false) an Authorization header; either when omitted. */
+  authorized?: boolean;
   action: ProxyAction;
 }
 
@@ -212,8 +214,13 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
     return base.protocol === "https:" ? httpsRequest({ ...opts, ca: upstream.caPem }) : httpRequest(opts);
   };
 
-  const pickRule = (method: string, path: string): ActiveRule | undefined => {
-    const rule = rules.find((r) => (r.times === undefined || r.hits < r.times) && matches(method, path, r.method, r.path));
+  const pickRule = (method: string, path: string, authorized: boolean): ActiveRule | undefined => {
+    const rule = rules.find(
+      (r) =>
+        (r.times === undefined || r.hits < r.times) &&
+        (r.authorized === undefined || r.authorized === authorized) &&
+        matches(method, path, r.method, r.path),
+    );
     if (rule) rule.hits++;
     return rule;
   };
@@ -246,7 +253,7 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? "GET";
     const path = req.url ?? "/";
-    const rule = pickRule(method, path);
+    const rule = pickRule(method, path, req.headers.authorization !== undefined);
     const entry: ProxyLogEntry = { method, path, headers: req.headers, action: rule?.action.kind ?? "pass", at: Date.now() };
     log.push(entry);
     res.on("finish", () => {

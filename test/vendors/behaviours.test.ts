@@ -90,11 +90,12 @@ describe("vendor behaviours", () => {
       path: /^\/v2\/lib\/imm\/manifests\/(?!sha256:)/,
       action: { kind: "status", status: 400, body: '{"errors":[{"code":"TAG_INVALID","message":"tag is immutable"}]}' },
     });
-    // The copy's own up-to-date HEAD misses once (a replica behind), so the PUT is tried.
+    // The copy's own up-to-date HEAD (with its token) misses once (a replica behind), so the PUT is tried.
     const miss = v.front.addRule({
       method: "HEAD",
       path: "/v2/lib/imm/manifests/same",
       times: 1,
+      authorized: true,
       action: { kind: "status", status: 404, body: '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}' },
     });
     try {

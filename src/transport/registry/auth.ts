@@ -78,6 +78,11 @@ export class Authenticator {
     return found;
   }
 
+  /** The credential a request on `scopes` would use (a repository-scoped one first). */
+  credentialFor(scopes: readonly Scope[]): Promise<RegistryCredential | undefined> {
+    return this.getCredential(repositoryOf(scopes));
+  }
+
   /** The Authorization header value for `scopes`, or undefined when the registry asked for none. */
   async authorization(scopes: readonly Scope[], signal?: AbortSignal): Promise<string | undefined> {
     const challenges = this.endpoint.challenges;

@@ -145,30 +145,39 @@ export class RegistryClient {
     return `docker://${this.domain}/${repo}${ref.includes(":") ? "@" : ":"}${ref}`;
   }
 
-  /** An API URL (`/v2/` + path) on the registry's settled scheme: pings first when needed. */
-  async api(path: string, query?: Record<string, string | undefined>, signal?: AbortSignal): Promise<URL> {
-    await this.endpoint.ensureReady(this.settings, signal);
+  /** An API URL (`/v2/` + path), on the scheme tried first until an answer settles it (call() moves it if needed). */
+  async api(path: string, query?: Record<string, string | undefined>): Promise<URL> {
     return this.endpoint.url(path, query);
   }
 
-  /** Pings the registry (once per process and registry). */
+  /** The registry's API base (`/v2/`) on the scheme in use. */
+  get apiBase(): URL {
+    return this.endpoint.url("");
+  }
+
+  /** Pings the registry's `/v2/` (once per process and registry). */
   async ping(signal?: AbortSignal): Promise<void> {
-    await this.endpoint.ensureReady(this.settings, signal);
+    await this.endpoint.ensurePinged(this.settings, signal);
   }
 
   /**
-   * One API request: ping first if needed, Authorization for the registry's
-   * own origin only, one re-authentication on 401 (a stream body is never
-   * replayed), redirects followed by hand without Authorization or cookies
-   * when they leave the registry's origin.
+   * One API request: Authorization for the registry's own origin only, one
+   * re-authentication on 401 (a stream body is never replayed), redirects
+   * followed by hand without Authorization or cookies when they leave the
+   * registry's origin. There is no `/v2/` ping first: the answer itself
+   * settles the scheme and a 401 brings the challenge; only an answer that
+   * cannot tell (see mayStand()) costs a ping, and the request is then sent
+   * again where the ping says.
    */
   async call(o: CallOptions): Promise<HttpResponse> {
-    await this.endpoint.ensureReady(this.settings, o.signal);
+    const streamBody = o.body !== undefined && !Buffer.isBuffer(o.body);
+    // A stream cannot be sent twice, so it waits for the scheme and challenges.
+    if (streamBody && !this.endpoint.isSettled) await this.endpoint.ensurePinged(this.settings, o.signal);
     let scopes = o.scopes;
     let url = o.url;
     let reauthorized = false;
+    let repinged = false;
     let hops = 0;
-    const streamBody = o.body !== undefined && !Buffer.isBuffer(o.body);
     for (;;) {
       const headers: Record<string, string> = { ...o.headers };
       const toRegistry = this.endpoint.isSameOrigin(url);
@@ -177,10 +186,27 @@ export class RegistryClient {
         if (authorization) headers.authorization = authorization;
       }
       const req = { method: o.method, url, headers, signal: o.signal, ...(o.body !== undefined ? { body: o.body } : {}) };
-      const res = await sendWithRetries(req, this.settings, o.noRetry ? { replayable: false } : undefined);
+      const tried = this.endpoint.baseURL.origin;
+      let res: HttpResponse;
+      try {
+        res = await sendWithRetries(req, this.settings, o.noRetry ? { replayable: false } : undefined);
+      } catch (err) {
+        if (!toRegistry || repinged || o.signal?.aborted || !this.endpoint.mayBeOtherScheme(err))
+          throw toRegistry ? this.endpoint.explain(err) : err;
+        await this.endpoint.ensurePinged(this.settings, o.signal);
+        repinged = true;
+        url = this.endpoint.rebase(url, tried);
+        continue;
+      }
       if (toRegistry) {
         const limit = recordRateLimit(this.domain, res.headers);
         if (limit) this.settings.debug?.(`rate limit of ${this.domain}: ${describeRateLimit(limit)}`);
+        if (!repinged && !(await this.mayStand(res, tried, headers.authorization !== undefined, scopes, o.signal))) {
+          repinged = true;
+          await discard(res);
+          url = this.endpoint.rebase(url, tried);
+          continue;
+        }
       }
       if (res.status === 401 && toRegistry && !reauthorized && !streamBody) {
         const next = await this.auth.reauthorize(res, scopes);
@@ -202,6 +228,31 @@ export class RegistryClient {
       }
       return res;
     }
+  }
+
+  /**
+   * Whether `res` may stand, or the request must go again after a ping: the
+   * answer did not show a registry (a bare 4xx: the ping tells the scheme),
+   * or it is a 403/404 to a request sent without Authorization while a
+   * credential is at hand and no challenge was seen yet (a registry may hide
+   * a private repository from anonymous requests: the ping's challenge tells).
+   */
+  private async mayStand(
+    res: HttpResponse,
+    tried: string,
+    authorized: boolean,
+    scopes: readonly Scope[],
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const wasSettled = this.endpoint.isSettled;
+    const showsRegistry = this.endpoint.settleBy(res);
+    if (wasSettled) return true;
+    if (showsRegistry) {
+      const hidden = (res.status === 403 || res.status === 404) && !authorized && this.endpoint.challenges.length === 0;
+      if (!hidden || (await this.auth.credentialFor(scopes)) === undefined) return true;
+    }
+    await this.endpoint.ensurePinged(this.settings, signal);
+    return this.endpoint.baseURL.origin === tried && (authorized || this.endpoint.challenges.length === 0);
   }
 
   /** The rate-limit state this registry last announced in this process (any client of the same domain). */

@@ -1,14 +1,14 @@
 import { parseChallengeHeaders, type Challenge } from "../../auth/challenge.js";
 import { DrayError, NetworkError, RegistryError } from "../../errors.js";
 import { isLoopbackDomain } from "../../ref/reference.js";
-import { discard, headerList, sendWithRetries, type HttpSettings } from "./http.js";
+import { discard, header, headerList, sendWithRetries, type HttpSettings, type ResponseHeaders } from "./http.js";
 import { networkErrorCode } from "./retry.js";
 
 /**
  * One registry as seen by this process: the API base URL (scheme settled by
- * the first ping), the challenges it answered on `/v2/`, and the token cache
+ * the first answer), the challenges it asked for, and the token cache
  * shared by every source, destination and reference store that talks to it,
- * so a copy from and to the same registry pings once and reuses tokens.
+ * so a copy from and to the same registry settles once and reuses tokens.
  */
 
 export interface CachedToken {
@@ -26,14 +26,20 @@ export function apiHost(domain: string): string {
   return domain === "docker.io" || domain === "index.docker.io" ? "registry-1.docker.io" : domain;
 }
 
+const API_VERSION = "docker-distribution-api-version";
+/** Answers that alone do not show a registry (see settleBy). */
+const UNSETTLING = new Set([400, 403, 404]);
+
 /** TLS verification failures: the server speaks TLS, so falling back to plain HTTP would be wrong. */
 const CERT_ERROR_RE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|HOSTNAME_MISMATCH/;
 
 export class RegistryEndpoint {
-  /** `https://host[:port]` or `http://…`, known after the first ping. */
+  /** `https://host[:port]` or `http://…`: the first scheme to try until an answer settles it. */
   private base: URL | undefined;
-  private ready: Promise<void> | undefined;
-  /** What `/v2/` asked for: empty when it answered 200 without auth. */
+  /** True once an answer showed a registry on `base` (a ping, or an answer to a real request). */
+  private settled = false;
+  private pinged: Promise<void> | undefined;
+  /** What the registry asked for (a ping's or a 401's WWW-Authenticate): empty until one did. */
   challenges: Challenge[] = [];
   readonly tokens = new Map<string, CachedToken>();
   readonly pendingTokens = new Map<string, Promise<CachedToken>>();
@@ -43,11 +49,16 @@ export class RegistryEndpoint {
   constructor(
     readonly domain: string,
     private readonly insecure: boolean,
+    /** A CA file was given: the registry speaks TLS, even on loopback. */
+    private readonly tlsExpected = false,
   ) {}
 
   get baseURL(): URL {
-    if (!this.base) throw new Error(`registry endpoint ${this.domain} used before ping`);
-    return this.base;
+    return (this.base ??= new URL(`${this.schemes()[0]}://${apiHost(this.domain)}`));
+  }
+
+  get isSettled(): boolean {
+    return this.settled;
   }
 
   /** An API URL: `/v2/` + `path`, with query parameters. */
@@ -59,26 +70,61 @@ export class RegistryEndpoint {
 
   /** True when `url` is the registry itself (Authorization may go there). */
   isSameOrigin(url: URL): boolean {
-    return this.base !== undefined && url.origin === this.base.origin;
+    return url.origin === this.baseURL.origin;
   }
 
-  /** Pings once per process (concurrent callers share the ping); a failed ping is tried again next time. */
-  ensureReady(settings: HttpSettings, signal?: AbortSignal): Promise<void> {
-    if (!this.ready) {
-      this.ready = this.ping(settings, signal);
-      this.ready.catch(() => (this.ready = undefined));
+  /** `url` moved onto the settled scheme when it was made for the one tried first. */
+  rebase(url: URL, triedOrigin: string): URL {
+    return url.origin === triedOrigin ? new URL(`${url.pathname}${url.search}`, this.baseURL) : url;
+  }
+
+  /**
+   * No `/v2/` ping before the first request (issue 17: it is a round trip on
+   * every run; containerd's resolver and regclient do without one too): the
+   * first answer settles the scheme when it shows a registry. A 400, 403 or
+   * 404 without Docker-Distribution-API-Version (distribution sends it on
+   * every answer) is left to a ping: a TLS server spoken to in plain HTTP
+   * answers a bare 400, and a web server that is no registry a bare 404.
+   */
+  settleBy(res: { status: number; headers: ResponseHeaders }): boolean {
+    if (!this.settled && (!UNSETTLING.has(res.status) || header(res.headers, API_VERSION) !== undefined)) this.settled = true;
+    return this.settled;
+  }
+
+  /** After a network error before anything settled: whether the other scheme may be the right one (a ping tells). */
+  mayBeOtherScheme(err: unknown): boolean {
+    const schemes = this.schemes();
+    const tried = this.baseURL.protocol.slice(0, -1);
+    return !this.settled && schemes.length > 1 && schemes[0] === tried && this.mayFallBack(tried, err);
+  }
+
+  /** The error of a request before anything settled, with the certificate hint a ping would give. */
+  explain(err: unknown): unknown {
+    return this.settled ? err : pingError(this.domain, err);
+  }
+
+  /**
+   * Pings `/v2/` once per process (concurrent callers share it; a failed ping
+   * is tried again next time): what `dray login` checks, and what tells the
+   * scheme and challenges when a real request's answer could not.
+   */
+  ensurePinged(settings: HttpSettings, signal?: AbortSignal): Promise<void> {
+    if (!this.pinged) {
+      this.pinged = this.ping(settings, signal);
+      this.pinged.catch(() => (this.pinged = undefined));
     }
-    return this.ready;
+    return this.pinged;
   }
 
   /**
    * Schemes to try. Loopback is plain HTTP (README, "Locations"), with HTTPS as the fall-back
    * for a loopback registry that serves TLS; trying plain first saves a failed
    * TLS handshake and loading the CA store on every run against a local
-   * registry. Other hosts: https only, or https then http with --insecure.
+   * registry; with --ca-file it is HTTPS first there too. Other hosts: https
+   * only, or https then http with --insecure.
    */
   private schemes(): Array<"https" | "http"> {
-    if (isLoopbackDomain(this.domain)) return ["http", "https"];
+    if (isLoopbackDomain(this.domain)) return this.tlsExpected ? ["https", "http"] : ["http", "https"];
     return this.insecure ? ["https", "http"] : ["https"];
   }
 
@@ -101,6 +147,7 @@ export class RegistryEndpoint {
         const lenient = (h: string): void => settings.debug?.(`WWW-Authenticate of ${this.domain} read leniently: ${h.slice(0, 200)}`);
         this.challenges = res.status === 401 ? parseChallengeHeaders(headerList(res.headers, "www-authenticate"), lenient) : [];
         this.base = new URL(`${scheme}://${host}`);
+        this.settled = true;
         return;
       } catch (err) {
         if (signal?.aborted) throw err;
@@ -155,7 +202,7 @@ export function endpointFor(domain: string, settings: HttpSettings): RegistryEnd
   const key = `${domain}|${settings.insecure}|${settings.caFile ?? ""}`;
   let ep = endpoints.get(key);
   if (!ep) {
-    ep = new RegistryEndpoint(domain, settings.insecure);
+    ep = new RegistryEndpoint(domain, settings.insecure, settings.caFile !== undefined);
     endpoints.set(key, ep);
   }
   return ep;

@@ -94,8 +94,6 @@ class Upload {
   private readonly scopes: readonly Scope[];
   /** The session's current Location: it changes after every step. */
   private url: URL | undefined;
-  /** The registry's API base, which Locations are judged against (see uploadLocation). */
-  private registry: URL | undefined;
 
   constructor(
     private readonly client: RegistryClient,
@@ -110,12 +108,17 @@ class Upload {
 
   async run(opts: UploadOptions): Promise<void> {
     const { desc } = this;
-    this.registry = await this.client.api("");
     if (desc.size >= 0 && desc.size <= opts.monolithicMaxBytes) {
       // The session opens while the bytes arrive: the POST's round trip overlaps the source's GET.
       const opening = opts.session ? Promise.resolve(opts.session) : this.openSession().then((s) => s.url);
       opening.catch(() => undefined); // awaited below; a failed read must not leave its rejection unhandled
-      const bytes = await readAll(this.data, desc.size, this.ctx);
+      let bytes: Buffer;
+      try {
+        bytes = await readAll(this.data, desc.size, this.ctx);
+      } catch (err) {
+        await this.cancelOpened(opening, opts.session);
+        throw err;
+      }
       await this.putMonolithic(bytes, await opening);
       return;
     }
@@ -157,7 +160,8 @@ class Upload {
   /** The next step's URL from an answer's Location (the current one when it names none). */
   private next(res: HttpResponse, current: URL): URL {
     const location = header(res.headers, "location");
-    return location ? uploadLocation(location, current, this.registry ?? current) : current;
+    // Judged against the registry's API base as settled by now (an earlier answer), see uploadLocation.
+    return location ? uploadLocation(location, current, this.client.apiBase) : current;
   }
 
   private async openSession(): Promise<Session> {
@@ -168,7 +172,7 @@ class Upload {
     const location = header(res.headers, "location");
     if (!location) throw new RegistryError(`registry opened an upload without a Location (${this.ctx.where})`, { where: this.ctx.where });
     const min = Number(header(res.headers, "oci-chunk-min-length") ?? "0");
-    return { url: uploadLocation(location, url, url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+    return { url: uploadLocation(location, res.url, res.url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
   }
 
   private async putMonolithic(bytes: Buffer, given: URL | undefined): Promise<void> {
@@ -380,6 +384,13 @@ class Upload {
   private session(): URL {
     if (!this.url) throw new Error("upload session used before it was opened");
     return this.url;
+  }
+
+  /** The session a POST opened beside a read that then failed: cancelled, not left for the registry to expire (a given session is the caller's). */
+  private async cancelOpened(opening: Promise<URL | undefined>, given: URL | undefined): Promise<void> {
+    if (given) return;
+    this.url = await opening.catch(() => undefined);
+    await this.cancel();
   }
 
   /** Best effort: a cancelled session frees the registry's temporary file sooner; its failure changes nothing. */

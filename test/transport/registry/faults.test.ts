@@ -78,6 +78,9 @@ describe("registry transport under injected faults", () => {
     built = await buildImage({ seed: "faults", layerSize: 1536 * 1024 });
     layer = descOf(built.layers[0]!);
     await pushImage(reg, REPO, "v1", built);
+    // The run's first request learns the Basic challenge from a 401 (there is no /v2/ ping); the faults below are for the requests after it.
+    await (await source()).getManifest();
+    proxy.log.length = 0;
   });
 
   afterEach(() => {
@@ -413,6 +416,24 @@ describe("registry transport under injected faults", () => {
     await assert.rejects(dest.putBlob(desc, slow, { signal: ac.signal }), (err: unknown) => err === reason);
     assert.equal(proxy.count("DELETE", "/blobs/uploads/"), 1);
     assert.equal(await (await openRegistryDestination(target, options())).hasBlob(desc), false);
+  });
+
+  it("a small blob whose source read fails after the upload POST: the session the POST opened is cancelled (DELETE)", async () => {
+    const bytes = seededBytes("small-read-fails", 200_000);
+    const desc = blobDesc(bytes);
+    const broken = Readable.from(
+      (async function* () {
+        yield bytes.subarray(0, 50_000);
+        // The POST goes out beside the read; the read fails only once it has been answered.
+        while (proxy.count("POST", "/faults/small-broken/blobs/uploads/") === 0) await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 50));
+        throw new Error("source went away");
+      })(),
+    );
+    const dest = await openRegistryDestination(loc(`docker://${proxy.host}/faults/small-broken:v1`), options());
+    await assert.rejects(dest.putBlob(desc, broken, {}), /source went away/);
+    assert.equal(proxy.count("DELETE", "/faults/small-broken/blobs/uploads/"), 1);
+    assert.equal(proxy.count("PUT", "/faults/small-broken/blobs/uploads/"), 0);
   });
 
   it("--debug lines name method, URL and status, never the credential", async () => {
