@@ -77,7 +77,12 @@ async function streamBlob(session: CopySession, src: ImageSource, desc: Descript
       onBytes: (n) => session.emit({ type: "blob-bytes", digest, n }),
     });
     try {
-      await pipeToSink([await openBlob(session, src, desc), verify], (verified) => session.dst.putBlob(desc, verified, { signal }), signal);
+      // Opened inside the pipeline: the destination's upload POST goes out while the GET is on its way.
+      await pipeToSink(
+        [openedLater(() => openBlob(session, src, desc)), verify],
+        (verified) => session.dst.putBlob(desc, verified, { signal }),
+        signal,
+      );
       break;
     } catch (caught) {
       const err = typedSocketError(caught, session, desc);
