@@ -31,7 +31,7 @@ export interface MergeVisitor {
 interface LinkName {
   path: string;
   header: TarHeader;
-  /** The layer the link entry is in (0 = bottom). */
+  /** The layer whose entry decides its content (0 = bottom): its own, or the lower layer's link it resolved through. */
   layer: number;
 }
 
@@ -135,7 +135,10 @@ class MergeWalker {
     if (header.type === "link") {
       entry.resume();
       const target = joinPath(normalisePath(header.linkname ?? "", layer.where));
-      const names = visible ? [{ path: key, header, layer: layer.index }, ...waiting] : waiting;
+      // Upper links waiting for `key` share what this link names at its place in this layer: they take its layer, so
+      // this layer's later entries (which replace paths after the link was made) do not take their content away.
+      const riders = waiting.map((n) => ({ ...n, layer: layer.index }));
+      const names = visible ? [{ path: key, header, layer: layer.index }, ...riders] : riders;
       // Resolved before the link itself is recorded: a link to its own name means the version below it.
       if (names.length > 0) await this.resolveLinks(names, target);
       this.seen.set(key, { linkTo: target });
