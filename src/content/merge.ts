@@ -36,7 +36,11 @@ interface LinkName {
 }
 
 /** What became of an earlier entry of the layer being read, for hard links that name it. */
-type SeenInLayer = { emittedAs: string } | { linkTo: string } | { skippedOrdinal: number; isDir: boolean };
+type SeenInLayer = { emittedAs: string } | { resolved: LinkResolution } | { skippedOrdinal: number; isDir: boolean };
+
+/** Where a hard link's content is, decided at the link's place in its layer. */
+type LinkResolution =
+  { kind: "lower"; target: string } | { kind: "emitted"; path: string } | { kind: "late"; ordinal: number } | { kind: "none" };
 
 function isRegularFile(h: TarHeader): boolean {
   return h.type === "file" || h.type === "contiguous-file" || h.type === undefined;
@@ -139,9 +143,11 @@ class MergeWalker {
       // this layer's later entries (which replace paths after the link was made) do not take their content away.
       const riders = waiting.map((n) => ({ ...n, layer: layer.index }));
       const names = visible ? [{ path: key, header, layer: layer.index }, ...riders] : riders;
-      // Resolved before the link itself is recorded: a link to its own name means the version below it.
-      if (names.length > 0) await this.resolveLinks(names, target);
-      this.seen.set(key, { linkTo: target });
+      // Resolved before the link itself is recorded (a link to its own name means the version below it), and kept:
+      // a later link to this one shares what it named here, whatever this layer replaces after it.
+      const resolved = this.resolve(target);
+      this.seen.set(key, { resolved });
+      if (names.length > 0) await this.attach(names, resolved, target);
       return;
     }
     if (visible) {
@@ -220,28 +226,32 @@ class MergeWalker {
     return false;
   }
 
-  /** Hard links `names` share the content of `target` as the layer being read sees it (earlier in this layer, else lower). */
-  private async resolveLinks(names: LinkName[], target: string): Promise<void> {
-    let t = target;
-    for (let hops = 0; hops <= this.seen.size; hops++) {
-      const s = this.seen.get(t);
-      if (!s) {
-        if (this.goneInLayer(t)) break;
-        const list = this.pending.get(t);
+  /** Where the content of `target` is, as the layer being read sees it at this point (earlier in this layer, else lower). */
+  private resolve(target: string): LinkResolution {
+    const s = this.seen.get(target);
+    if (!s) return this.goneInLayer(target) ? { kind: "none" } : { kind: "lower", target };
+    if ("resolved" in s) return s.resolved;
+    if ("emittedAs" in s) return { kind: "emitted", path: s.emittedAs };
+    return s.isDir ? { kind: "none" } : { kind: "late", ordinal: s.skippedOrdinal };
+  }
+
+  /** Hard links `names` share the content `resolved` names. */
+  private async attach(names: LinkName[], resolved: LinkResolution, target: string): Promise<void> {
+    switch (resolved.kind) {
+      case "lower": {
+        const list = this.pending.get(resolved.target);
         if (list) list.push(...names);
-        else this.pending.set(t, names);
+        else this.pending.set(resolved.target, names);
         return;
       }
-      if ("linkTo" in s) {
-        t = s.linkTo;
-        continue;
-      }
-      if ("emittedAs" in s) return this.emitLinks(names, s.emittedAs);
-      if (s.isDir) break;
-      this.late.push({ ordinal: s.skippedOrdinal, names });
-      return;
+      case "emitted":
+        return this.emitLinks(names, resolved.path);
+      case "late":
+        this.late.push({ ordinal: resolved.ordinal, names });
+        return;
+      case "none":
+        for (const n of names) this.visitor.notice?.(`hard link ${n.path} points to ${target}, which is not a file: left out`);
     }
-    for (const n of names) this.visitor.notice?.(`hard link ${n.path} points to ${target}, which is not a file: left out`);
   }
 
   private async emit(path: string, header: TarHeader, entry: TarEntry): Promise<void> {
@@ -259,7 +269,9 @@ class MergeWalker {
 
   /** Second read of a layer: files that upper layers replaced but hard links of this layer still share. */
   private async copyLate(layer: LayerRef): Promise<void> {
-    const wanted = new Map(this.late.map((l) => [l.ordinal, l.names]));
+    // Several links of the layer may share one hidden file: all of them are its names.
+    const wanted = new Map<number, LinkName[]>();
+    for (const l of this.late) wanted.set(l.ordinal, [...(wanted.get(l.ordinal) ?? []), ...l.names]);
     const last = Math.max(...wanted.keys());
     let ordinal = 0;
     for await (const entry of tarEntries(await openLayerTar(this.source, layer, this.signal))) {

@@ -186,4 +186,27 @@ describe("merge: random layer stacks against a reference model", () => {
     ];
     await exportMatchesModel(join(makeTempDir(), "l"), layers, "none");
   });
+
+  it("found by the fuzzer: a link to a link made earlier in its layer, before a later entry of the layer turned that link's target into a folder", async () => {
+    const layers: Op[][] = [
+      [{ op: "file", path: "a", content: "" }],
+      [
+        { op: "link", path: "b", target: "a" },
+        { op: "link", path: "a/a", target: "b" },
+      ],
+    ];
+    await exportMatchesModel(join(makeTempDir(), "l"), layers, "none");
+  });
+
+  it("found by the fuzzer: two links of a layer to its file that an upper layer deletes both keep the content", async () => {
+    const layers: Op[][] = [
+      [
+        { op: "file", path: "a", content: "" },
+        { op: "link", path: "b", target: "a" },
+        { op: "link", path: "c/a", target: "a" },
+      ],
+      [{ op: "whiteout", path: "a" }],
+    ];
+    await exportMatchesModel(join(makeTempDir(), "l"), layers, "none");
+  });
 });
