@@ -58,6 +58,26 @@ async function openBlob(session: CopySession, src: ImageSource, desc: Descriptor
   return src.getBlob(desc, { signal: session.signal });
 }
 
+/**
+ * The source's bytes of `desc` through `stages` into the destination as `target`. The source is opened inside
+ * the pipeline, so the destination's upload POST goes out while the GET is on its way (one place for every
+ * blob that moves, so no path misses it).
+ */
+function moveBlob(
+  session: CopySession,
+  src: ImageSource,
+  desc: Descriptor,
+  stages: NodeJS.ReadWriteStream[],
+  target: Descriptor,
+): Promise<void> {
+  const { signal } = session;
+  return pipeToSink(
+    [openedLater(() => openBlob(session, src, desc)), ...stages],
+    (out) => session.dst.putBlob(target, out, { signal }),
+    signal,
+  );
+}
+
 function where(src: ImageSource, desc: Descriptor): string {
   return `${formatLocation(src.location)} blob ${desc.digest}`;
 }
@@ -77,12 +97,7 @@ async function streamBlob(session: CopySession, src: ImageSource, desc: Descript
       onBytes: (n) => session.emit({ type: "blob-bytes", digest, n }),
     });
     try {
-      // Opened inside the pipeline: the destination's upload POST goes out while the GET is on its way.
-      await pipeToSink(
-        [openedLater(() => openBlob(session, src, desc)), verify],
-        (verified) => session.dst.putBlob(desc, verified, { signal }),
-        signal,
-      );
+      await moveBlob(session, src, desc, [verify], desc);
       break;
     } catch (caught) {
       const err = typedSocketError(caught, session, desc);
@@ -124,7 +139,6 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
     });
   }
   const digest = desc.digest.toString();
-  const signal = session.signal;
   const target: Descriptor = { mediaType: uncompressedLayerType(desc.mediaType), digest: diffId, size: -1 };
   const compressed = new VerifyingStream({
     digest: desc.digest,
@@ -140,11 +154,7 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
     stages.push(...decompressStages(compression, desc.size, at), stored);
   }
   session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
-  await pipeToSink(
-    [openedLater(() => openBlob(session, src, desc)), ...stages],
-    (verified) => session.dst.putBlob(target, verified, { signal }),
-    signal,
-  );
+  await moveBlob(session, src, desc, stages, target);
   session.counts.copied++;
   session.bytes += desc.size;
   session.emit({ type: "blob-done", digest, size: desc.size, outcome: "copied" });
