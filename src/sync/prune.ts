@@ -21,7 +21,7 @@ import { Digest } from "../oci/digest.js";
 import type { RawManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/mediatype.js";
 import { isReferrerTag } from "../oci/referrer-tags.js";
-import { itemError, type ItemError } from "../referrers/copy.js";
+import { itemError, type ItemError } from "../errors.js";
 import type { RepositoryFactory } from "../transport/repository.js";
 import type { Repository } from "../transport/types.js";
 import { openReferences } from "../transport/index.js";
