@@ -76,7 +76,7 @@ export class ArchiveRepository extends RepositoryBase {
     return this.inner.getManifest(typeof ref === "string" ? `${this.prefix}${ref}` : ref, opts);
   }
 
-  /** The staging layout's location of `ref` (what prune deletes through). */
+  /** The staging layout's location of `ref`. */
   at(ref: RepoRef): Location {
     return this.inner.at(this.map(ref));
   }
@@ -88,6 +88,10 @@ export class ArchiveRepository extends RepositoryBase {
   openDestination(ref: RepoRef): Promise<ImageDestination> {
     this.archive.touch();
     return this.inner.openDestination(this.map(ref));
+  }
+
+  removeTag(tag: string, opts?: SignalOption): Promise<Digest | undefined> {
+    return this.inner.removeTag(`${this.prefix}${tag}`, opts);
   }
 
   protected async referrersApi(): Promise<Descriptor[] | undefined> {

@@ -27,7 +27,7 @@ import { checkTagFilter, describeNarrowing, selectTags, type TagFilter } from ".
 import { ArchiveRepository } from "./archive.js";
 import { lastRateLimit, MirrorArchive } from "../transport/index.js";
 import { MountLedger } from "./mounts.js";
-import { pruneCandidates, pruneFailure, removeTag, type PruneItem } from "./prune.js";
+import { pruneCandidates, pruneFailure, type PruneItem } from "./prune.js";
 import { formatShard, inShard, parseShard } from "./shard.js";
 import type {
   ImageItem,
@@ -282,8 +282,8 @@ async function pruneRepository(
       continue;
     }
     try {
-      const digest = await run.requests(() => removeTag(dst, run.destinations, tag, run.signal));
-      run.recordPrune({ destination, tag, ...(digest ? { digest } : {}), outcome: "pruned" });
+      const digest = await run.requests(() => dst.removeTag(tag, { signal: run.signal }));
+      run.recordPrune({ destination, tag, ...(digest ? { digest: digest.toString() } : {}), outcome: "pruned" });
     } catch (err) {
       if (!run.stopped(err)) run.recordPrune(pruneFailure(destination, tag, err));
     }

@@ -36,6 +36,7 @@ export abstract class RepositoryBase implements Repository {
   abstract openSource(ref: RepoRef): Promise<ImageSource>;
   abstract openDestination(ref: RepoRef): Promise<ImageDestination>;
   abstract hasReferrersApi(subject: Digest, opts?: SignalOption): Promise<boolean>;
+  abstract removeTag(tag: string, opts?: SignalOption): Promise<Digest | undefined>;
   /** The referrers API's list for `subject`, or undefined when the store has none (a layout; distribution 2.8). */
   protected abstract referrersApi(subject: Digest, opts?: SignalOption): Promise<Descriptor[] | undefined>;
 
@@ -91,11 +92,6 @@ export class RepositoryFactory {
           `${formatLocation(loc)}: sync and referrers work with registries and OCI layouts (oci:DIR), not archives`,
         );
     }
-  }
-
-  /** The client a registry's repositories share (sync's prune speaks to it directly). */
-  async client(loc: import("../ref/location.js").RegistryLocation): Promise<import("./registry/client.js").RegistryClient> {
-    return (await this.registriesOf()).client(loc);
   }
 
   /** Every repository of a registry (`/v2/_catalog`), through the client its repositories share. */

@@ -276,4 +276,12 @@ export interface Repository {
   hasReferrersApi(subject: Digest, opts?: SignalOption): Promise<boolean>;
   /** Stores `index` under the tag schema's fallback tag of `subject`, committed at once. */
   putReferrersIndex(subject: Digest, index: RawManifest, opts?: SignalOption): Promise<void>;
+  /**
+   * Removes `tag` alone, never another tag's image (sync's `--prune`), and
+   * returns the digest it named; undefined when it named nothing already. A
+   * registry moves the tag to a placeholder manifest of its own and deletes
+   * that (its deletes are by digest and take every tag on the manifest); a
+   * layout drops the ref.name and the blobs nothing references any more.
+   */
+  removeTag(tag: string, opts?: SignalOption): Promise<Digest | undefined>;
 }

@@ -85,6 +85,19 @@ export class LayoutRepository extends RepositoryBase {
     return openLayoutDestination(this.at(ref, true), this.opts);
   }
 
+  /** Drops the ref.name, and the blobs nothing references any more. */
+  async removeTag(tag: string): Promise<Digest | undefined> {
+    const refs = await openLayoutReferences(this.at({ tag }), this.opts);
+    try {
+      return (await refs.deleteReference()).digest;
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    } finally {
+      await refs.close();
+    }
+  }
+
   protected async referrersApi(): Promise<Descriptor[] | undefined> {
     return undefined;
   }

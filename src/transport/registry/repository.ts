@@ -6,6 +6,7 @@ import type { ImageDestination, ImageSource, RepoRef, SignalOption, TagHead, Tra
 import { RegistryClient } from "./client.js";
 import { RegistryDestination } from "./destination.js";
 import { RegistrySource } from "./source.js";
+import { untag } from "./untag.js";
 
 /**
  * One registry client per registry, and whether each repository has the
@@ -133,6 +134,10 @@ export class RegistryRepository extends RepositoryBase {
 
   protected referrersApi(subject: Digest, opts: SignalOption = {}): Promise<Descriptor[] | undefined> {
     return this.registries.referrers(this.location, subject, opts.signal);
+  }
+
+  removeTag(tag: string, opts: SignalOption = {}): Promise<Digest | undefined> {
+    return untag(this.client, this.repo, tag, opts.signal);
   }
 
   hasReferrersApi(subject: Digest, opts: SignalOption = {}): Promise<boolean> {
