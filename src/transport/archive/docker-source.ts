@@ -71,7 +71,8 @@ export function pickImage(archive: OpenedDockerArchive, loc: DockerArchiveLocati
   if (loc.index !== undefined) {
     const item = items[loc.index];
     if (item) return item;
-    const holds = items.length === 0 ? "no image" : items.length === 1 ? "one image (@0)" : `${items.length} images (@0 to @${items.length - 1})`;
+    const holds =
+      items.length === 0 ? "no image" : items.length === 1 ? "one image (@0)" : `${items.length} images (@0 to @${items.length - 1})`;
     throw new NotFoundError(`image @${loc.index} not found in ${where}: it holds ${holds}`, { where });
   }
   if (loc.ref) {
