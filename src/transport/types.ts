@@ -27,6 +27,15 @@ export interface TransportOptions {
   insecure?: boolean;
   /** Extra CA bundle (PEM) trusted beside the system CAs. */
   caFile?: string;
+  /** A containers-certs.d folder for this registry (`*.crt`, `NAME.cert` + `NAME.key`); without it the host's folder under the certs.d roots is used when one exists. */
+  certDir?: string;
+  /** A client certificate (PEM) and its key, presented to registries that ask for one (mTLS). */
+  clientCert?: string;
+  clientKey?: string;
+  /** A bearer token obtained elsewhere, sent as is (`--registry-token`): no credential lookup, no token service. */
+  registryToken?: string;
+  /** Anonymous even when a stored credential exists (`--no-creds`). */
+  noCreds?: boolean;
   /** Attempts after the first for retryable failures (default 3). */
   retries?: number;
   /** Receives one line per HTTP request for `--debug`; lines never contain credentials. */
