@@ -18,6 +18,7 @@
  *     password-env: REGISTRY_TOKEN
  *     insecure: false
  *     ca-file: /etc/ssl/internal-ca.pem
+ *     cert-dir: /etc/dray/certs.d/registry.example.com
  *     authfile: /run/secrets/auth.json
  *     retries: 5
  *     trust-realm: [auth.example.net]   # a token service on another site may get the credential
