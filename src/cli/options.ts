@@ -46,6 +46,7 @@ export interface TransportFlags {
   clientKey?: string;
   srcClientKey?: string;
   destClientKey?: string;
+  registriesConf?: string;
   retries?: number;
 }
 
@@ -84,6 +85,7 @@ export function addTransportOptions(cmd: Command, decl: TransportOptionsDeclarat
   return cmd
     .option("--authfile <file>", "containers auth.json to read credentials from first")
     .option("--trust-realm <host>", "a token service on an unrelated site that may receive the credential (repeatable)", collectTrustRealm)
+    .option("--registries-conf <file>", "containers-registries.conf v2 file: mirrors and blocked registries for reads")
     .option("--retries <n>", "retries for transient failures (default 3)", parseCount("--retries", 0));
 }
 
@@ -219,6 +221,8 @@ export function transportOptions(
   const clientKey = sided("clientKey", "srcClientKey", "destClientKey");
   if (clientCert !== undefined) opts.clientCert = clientCert;
   if (clientKey !== undefined) opts.clientKey = clientKey;
+  // Mirrors serve reads only: a destination is always the registry named.
+  if (flags.registriesConf !== undefined && side !== "dest") opts.registriesConf = flags.registriesConf;
   if (flags.retries !== undefined) opts.retries = flags.retries;
   if (ctx.debug) opts.debug = (line) => ctx.message(line);
   return opts;

@@ -36,6 +36,7 @@
  * ```
  */
 import { readFileSync, statSync } from "node:fs";
+import { parseRegistryEntries, type MirrorConfig } from "../transport/mirrors.js";
 import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
 import { DrayError, SyncConfigError, UsageError } from "../errors.js";
@@ -63,6 +64,8 @@ export interface SyncConfig {
   rules: SyncRule[];
   /** Registry host (`host[:port]`) → its settings. */
   registries: Map<string, RegistrySettings>;
+  /** `mirrors:`: where reads may go first (containers-registries.conf entries). */
+  mirrors?: MirrorConfig;
 }
 
 export interface ConfigEnv {
@@ -163,6 +166,7 @@ const TOP_KEYS = [
   "prune",
   "shard",
   "registries",
+  "mirrors",
   "sync",
 ] as const;
 const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers", "skip-existing", "prune"] as const;
@@ -421,6 +425,12 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
       const host = r.string(pair.key as YamlNode, "registries");
       config.registries.set(host, readRegistry(r, pair.value as YamlNode, `registries.${host}`, opts.env ?? process.env));
     }
+  }
+  const mirrors = r.get(top, "mirrors");
+  if (mirrors) {
+    // The entries of containers-registries.conf(5) v2, written in YAML: prefix, location, blocked, insecure, mirror[].
+    const entries = r.check(mirrors, "mirrors", () => parseRegistryEntries((mirrors as { toJSON(): unknown }).toJSON(), "", "mirrors"));
+    config.mirrors = { origin: `${file} mirrors`, registries: entries };
   }
   const rules = r.get(top, "sync");
   if (!rules) r.fail(doc.contents as YamlNode, "", 'missing "sync" (the list of what to mirror)');

@@ -4,6 +4,8 @@ import type { Descriptor, RawManifest } from "../oci/manifest.js";
 import type { LayerCompression } from "../oci/mediatype.js";
 import type { Credentials } from "../auth/credentials.js";
 import type { Location } from "../ref/location.js";
+import type { ImageReference } from "../ref/reference.js";
+import type { MirrorConfig } from "./mirrors.js";
 
 /**
  * The transport layer: one interface, one implementation per location form.
@@ -36,6 +38,12 @@ export interface TransportOptions {
   registryToken?: string;
   /** Anonymous even when a stored credential exists (`--no-creds`). */
   noCreds?: boolean;
+  /** Mirrors for reads (a sync file's `mirrors:`, or a library caller's); destinations never use them. */
+  mirrors?: MirrorConfig;
+  /** `--registries-conf FILE`: a containers-registries.conf(5) v2 file whose mirrors serve reads (read when a registry is first read). */
+  registriesConf?: string;
+  /** Repositories never read from through a mirror: the run's destination. */
+  mirrorExclude?: ImageReference[];
   /** Attempts after the first for retryable failures (default 3). */
   retries?: number;
   /** Receives one line per HTTP request for `--debug`; lines never contain credentials. */
