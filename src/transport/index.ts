@@ -24,12 +24,8 @@ export async function openSource(loc: Location, opts: TransportOptions = {}): Pr
 async function openRegistryRead(loc: RegistryLocation, opts: TransportOptions): Promise<ImageSource> {
   const { openRegistrySource } = await import("./registry/index.js");
   if (!opts.mirrors && opts.registriesConf === undefined) return openRegistrySource(loc, opts);
-  const { MirroredSource, readCandidates, loadRegistriesConf } = await import("./mirrors.js");
-  const config = opts.mirrors ?? (await loadRegistriesConf(opts.registriesConf!));
-  const candidates = readCandidates(config, loc.ref, opts.mirrorExclude);
-  const only = candidates.length === 1 ? candidates[0]! : undefined;
-  if (only && !only.mirror && only.ref === loc.ref) return openRegistrySource(loc, opts);
-  return new MirroredSource(loc, candidates, opts, openRegistrySource);
+  const { openThroughMirrors } = await import("./mirrors.js");
+  return (await openThroughMirrors(loc, opts, openRegistrySource)) ?? openRegistrySource(loc, opts);
 }
 
 export async function openDestination(loc: Location, opts: TransportOptions = {}): Promise<ImageDestination> {

@@ -48,7 +48,13 @@ const PULL_FROM_MIRROR: readonly PullFromMirror[] = ["all", "digest-only", "tag-
 /** Keys of registries.conf that dray reads, and those it knows and leaves to other tools. */
 const REGISTRY_KEYS = new Set(["prefix", "location", "insecure", "blocked", "mirror", "mirror-by-digest-only"]);
 const MIRROR_KEYS = new Set(["location", "insecure", "pull-from-mirror"]);
-const TOP_KEYS_IGNORED = new Set(["unqualified-search-registries", "short-name-mode", "aliases", "credential-helpers", "additional-layer-store-auth-helper"]);
+const TOP_KEYS_IGNORED = new Set([
+  "unqualified-search-registries",
+  "short-name-mode",
+  "aliases",
+  "credential-helpers",
+  "additional-layer-store-auth-helper",
+]);
 
 type Fields = Record<string, unknown>;
 
@@ -131,7 +137,14 @@ async function readRegistriesConf(file: string): Promise<MirrorConfig> {
     body = readFileSync(file, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "it does not exist" : code === "EISDIR" ? "it is a folder" : code === "EACCES" ? "permission denied" : "unreadable";
+    const why =
+      code === "ENOENT"
+        ? "it does not exist"
+        : code === "EISDIR"
+          ? "it is a folder"
+          : code === "EACCES"
+            ? "permission denied"
+            : "unreadable";
     throw new UsageError(`--registries-conf ${file} cannot be read: ${why}`, { where: file });
   }
   const { parse, TomlError } = await import("smol-toml");
@@ -142,7 +155,8 @@ async function readRegistriesConf(file: string): Promise<MirrorConfig> {
     const why = err instanceof TomlError ? `line ${err.line}, column ${err.column}: ${err.message.split("\n")[0]}` : String(err);
     throw new UsageError(`--registries-conf ${file} is not valid TOML (${why})`, { where: file });
   }
-  if (isFields(doc.registries)) throw new UsageError(`--registries-conf ${file} is in the v1 format ([registries.search]); dray reads the v2 format ([[registry]])`);
+  if (isFields(doc.registries))
+    throw new UsageError(`--registries-conf ${file} is in the v1 format ([registries.search]); dray reads the v2 format ([[registry]])`);
   const unknown = Object.keys(doc).find((k) => k !== "registry" && !TOP_KEYS_IGNORED.has(k));
   if (unknown !== undefined) throw new UsageError(`--registries-conf ${file}: unknown key "${unknown}"`);
   return { origin: `registries.conf ${file}`, registries: parseRegistryEntries(doc.registry, `--registries-conf ${file}`) };
@@ -193,7 +207,8 @@ export function readCandidates(config: MirrorConfig, ref: ImageReference, exclud
   if (!entry) return [{ ref, insecure: false, mirror: false }];
   if (entry.blocked) throw new UsageError(`${formatReference(ref)} is blocked by ${config.origin} (prefix ${entry.prefix})`);
   // A destination names a repository or, for a sync rule, a prefix of repositories: either way, nothing under it is read.
-  const isExcluded = (r: ImageReference): boolean => exclude.some((x) => x.domain === r.domain && (r.path === x.path || r.path.startsWith(`${x.path}/`)));
+  const isExcluded = (r: ImageReference): boolean =>
+    exclude.some((x) => x.domain === r.domain && (r.path === x.path || r.path.startsWith(`${x.path}/`)));
   const mirrors = entry.mirrors
     .filter((m) => mayUse(m, ref))
     .map((m) => ({ ref: rewrite(ref, entry.prefix, m.location), insecure: m.insecure, mirror: true }))
@@ -241,7 +256,11 @@ export class MirroredSource implements ImageSource {
     if (chosen) await (await chosen.catch(() => undefined))?.close();
   }
 
-  private async choose(digest: Digest | undefined, opts: BlobReadOptions | undefined, keep: (m: RawManifest) => void): Promise<ImageSource> {
+  private async choose(
+    digest: Digest | undefined,
+    opts: BlobReadOptions | undefined,
+    keep: (m: RawManifest) => void,
+  ): Promise<ImageSource> {
     let last: unknown;
     for (const [i, c] of this.candidates.entries()) {
       const loc: RegistryLocation = { transport: "docker", ref: c.ref };
@@ -259,9 +278,25 @@ export class MirroredSource implements ImageSource {
         last = err;
         const next = this.candidates[i + 1]!;
         const why = err instanceof DrayError ? err.message : String(err);
-        this.opts.notice?.(`mirror ${formatLocation(loc)} failed (${why}); trying ${next.mirror ? "mirror " : ""}${formatLocation({ transport: "docker", ref: next.ref })}`);
+        this.opts.notice?.(
+          `mirror ${formatLocation(loc)} failed (${why}); trying ${next.mirror ? "mirror " : ""}${formatLocation({ transport: "docker", ref: next.ref })}`,
+        );
       }
     }
     throw last;
   }
+}
+
+/**
+ * `loc` read through the mirrors `opts` names (`mirrors`, or the
+ * `registriesConf` file), or undefined when none may serve it and the
+ * registry is read directly. `open` opens one candidate without mirrors.
+ */
+export async function openThroughMirrors(loc: RegistryLocation, opts: TransportOptions, open: Opener): Promise<ImageSource | undefined> {
+  if (!opts.mirrors && opts.registriesConf === undefined) return undefined;
+  const config = opts.mirrors ?? (await loadRegistriesConf(opts.registriesConf!));
+  const candidates = readCandidates(config, loc.ref, opts.mirrorExclude);
+  const only = candidates.length === 1 ? candidates[0]! : undefined;
+  if (only && !only.mirror && only.ref === loc.ref) return undefined;
+  return new MirroredSource(loc, candidates, opts, open);
 }

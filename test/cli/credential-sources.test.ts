@@ -68,7 +68,10 @@ describe("credentials from files, standard input and the environment", () => {
   it("a flag wins over a variable, a side's own form over the both-sides one", async () => {
     const r = await dray(["digest", image, "--creds", "dray:wrong"], { env: { ...env, DRAY_CREDS: `${reg.username}:${reg.password}` } });
     assert.equal(r.code, 4, r.stderr);
-    const ok = await drayOk(["copy", image, `docker://${plain.host}/mirror/app:v2`, "--creds", "dray:wrong", "--src-creds-file", join(dir, "creds")], { env });
+    const ok = await drayOk(
+      ["copy", image, `docker://${plain.host}/mirror/app:v2`, "--creds", "dray:wrong", "--src-creds-file", join(dir, "creds")],
+      { env },
+    );
     assert.equal(ok.stdout.trim(), digest);
   });
 
@@ -99,10 +102,14 @@ describe("credentials from files, standard input and the environment", () => {
   });
 
   it("no secret in the process's command line while it runs (/proc/PID/cmdline)", async () => {
-    const child = spawn(process.execPath, [...(ENTRY.endsWith(".ts") ? ["--import", "tsx"] : []), ENTRY, "digest", image, "--creds-file", "-"], {
-      env: { ...process.env, ...env, NO_COLOR: "1" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [...(ENTRY.endsWith(".ts") ? ["--import", "tsx"] : []), ENTRY, "digest", image, "--creds-file", "-"],
+      {
+        env: { ...process.env, ...env, NO_COLOR: "1" },
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
     const out: Buffer[] = [];
     child.stdout.on("data", (c: Buffer) => out.push(c));
     // dray now waits for its standard input: the process is there to look at.

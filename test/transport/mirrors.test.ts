@@ -43,14 +43,24 @@ describe("mirrors for reads (registries.conf v2, sync mirrors:)", () => {
     return file;
   }
 
-  const entry = (mirrors: string): string => `[[registry]]\nprefix = "${upstream.host}/team"\nlocation = "${upstream.host}/team"\n${mirrors}`;
+  const entry = (mirrors: string): string =>
+    `[[registry]]\nprefix = "${upstream.host}/team"\nlocation = "${upstream.host}/team"\n${mirrors}`;
   const mirrorOf = (location: string, pull?: string): string =>
     `[[registry.mirror]]\nlocation = "${location}"\n${pull ? `pull-from-mirror = "${pull}"\n` : ""}`;
 
   it("reads from the mirror first and says so; the copy's JSON names it", async () => {
     const file = conf("one.conf", entry(mirrorOf(`${mirror.host}/hub/team`)));
     const r = await drayOk(
-      ["copy", `docker://${upstream.host}/team/app:v1`, `docker://${dest.host}/copied/app:v1`, "--registries-conf", file, "--debug", "--format", "json"],
+      [
+        "copy",
+        `docker://${upstream.host}/team/app:v1`,
+        `docker://${dest.host}/copied/app:v1`,
+        "--registries-conf",
+        file,
+        "--debug",
+        "--format",
+        "json",
+      ],
       {},
     );
     const json = JSON.parse(r.stdout) as { Digest: string; ServedBy: string | null };
@@ -66,11 +76,19 @@ describe("mirrors for reads (registries.conf v2, sync mirrors:)", () => {
     const file = conf("dead.conf", entry(mirrorOf(`127.0.0.1:${deadPort}/nothing`) + mirrorOf(`${mirror.host}/hub/team`)));
     let r = await drayOk(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", file, "--retries", "0"]);
     assert.equal(r.stdout.trim(), digest);
-    assert.match(r.stderr, new RegExp(`mirror docker://127\\.0\\.0\\.1:${deadPort}/nothing/app:v1 failed \\(.*\\); trying mirror docker://${mirror.host}/hub/team/app:v1`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `mirror docker://127\\.0\\.0\\.1:${deadPort}/nothing/app:v1 failed \\(.*\\); trying mirror docker://${mirror.host}/hub/team/app:v1`,
+      ),
+    );
     const missing = conf("missing.conf", entry(mirrorOf(`${mirror.host}/elsewhere`)));
     r = await drayOk(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", missing]);
     assert.equal(r.stdout.trim(), digest);
-    assert.match(r.stderr, new RegExp(`mirror docker://${mirror.host}/elsewhere/app:v1 failed .*; trying docker://${upstream.host}/team/app:v1`));
+    assert.match(
+      r.stderr,
+      new RegExp(`mirror docker://${mirror.host}/elsewhere/app:v1 failed .*; trying docker://${upstream.host}/team/app:v1`),
+    );
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   });
 
@@ -84,16 +102,34 @@ describe("mirrors for reads (registries.conf v2, sync mirrors:)", () => {
 
   it("never reads from a mirror that is the run's destination", async () => {
     const file = conf("dest.conf", entry(mirrorOf(`${mirror.host}/hub/team`)));
-    const r = await drayOk(["copy", `docker://${upstream.host}/team/app:v1`, `docker://${mirror.host}/hub/team/app:v2`, "--registries-conf", file, "--format", "json"]);
+    const r = await drayOk([
+      "copy",
+      `docker://${upstream.host}/team/app:v1`,
+      `docker://${mirror.host}/hub/team/app:v2`,
+      "--registries-conf",
+      file,
+      "--format",
+      "json",
+    ]);
     assert.equal((JSON.parse(r.stdout) as { ServedBy: null }).ServedBy, null);
     assert.doesNotMatch(r.stderr, /read from mirror/);
   });
 
   it("a blocked prefix, a v1 file and bad TOML are exit 2 naming the file", async () => {
-    let r = await dray(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", conf("blocked.conf", `[[registry]]\nprefix = "${upstream.host}/team"\nblocked = true\n`)]);
+    let r = await dray([
+      "digest",
+      `docker://${upstream.host}/team/app:v1`,
+      "--registries-conf",
+      conf("blocked.conf", `[[registry]]\nprefix = "${upstream.host}/team"\nblocked = true\n`),
+    ]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /team\/app:v1 is blocked by registries\.conf .*blocked\.conf \(prefix /);
-    r = await dray(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", conf("v1.conf", `[registries.search]\nregistries = ["docker.io"]\n`)]);
+    r = await dray([
+      "digest",
+      `docker://${upstream.host}/team/app:v1`,
+      "--registries-conf",
+      conf("v1.conf", `[registries.search]\nregistries = ["docker.io"]\n`),
+    ]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /v1\.conf is in the v1 format/);
     r = await dray(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", conf("bad.conf", `[[registry]\nprefix = `)]);
@@ -122,7 +158,7 @@ describe("mirrors for reads (registries.conf v2, sync mirrors:)", () => {
     const reads = manifestHosts(r.stderr).filter((h) => h !== dest.host);
     assert.ok(reads.includes(mirror.host), r.stderr);
     assert.match(r.stderr, /read from mirror/);
-    const peer = assertSkopeoOk(await skopeo(["inspect", "--raw", `docker://${dest.host}/synced/app:v1`], { tlsVerify: false }));
+    const peer = assertSkopeoOk(await skopeo(["inspect", "--raw", `docker://${dest.host}/synced/app/team/app:v1`], { tlsVerify: false }));
     assert.ok(peer.stdout.includes("schemaVersion"));
   });
 });
