@@ -37,8 +37,8 @@ export async function openRegistryReferences(loc: RegistryLocation, opts: Transp
 }
 
 /** Repositories of a registry (`dray ls --catalog HOST`). */
-export async function listCatalog(domain: string, opts: TransportOptions): Promise<string[]> {
-  return clientFor(domain, opts).catalog();
+export async function listCatalog(domain: string, opts: TransportOptions, signal?: AbortSignal): Promise<string[]> {
+  return clientFor(domain, opts).catalog(undefined, signal);
 }
 
 /** Same as listCatalog (the name `dray ls --catalog` uses). */
