@@ -4,9 +4,9 @@ import { resolveCredentials, type CredentialLookup, type RegistryCredential } fr
 import { AuthError, type DrayError, RegistryError } from "../../errors.js";
 import { decideRealm, trustHint } from "../../auth/realm-policy.js";
 import { recordedTrustedRealms } from "../../auth/realm-trust.js";
-import type { CachedToken, RegistryEndpoint } from "./endpoint.js";
-import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http.js";
-import { untilAborted } from "./retry.js";
+import type { CachedToken, RegistryEndpoint } from "./http/endpoint.js";
+import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http/http.js";
+import { untilAborted } from "./http/retry.js";
 import { mergeScopes, scopeKey, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
 
 /**

@@ -16,8 +16,8 @@ export { RegistryClient, manifestMediaType, type ManifestHead, type RegistryClie
 export { RegistrySource, referenceOf } from "./source.js";
 export { RegistryDestination } from "./destination.js";
 export { RegistryReferences } from "./references.js";
-export { closeDispatchers as closeRegistryConnections } from "./http.js";
-export { resetEndpoints } from "./endpoint.js";
+export { closeDispatchers as closeRegistryConnections } from "./http/http.js";
+export { resetEndpoints } from "./http/endpoint.js";
 export { parseRateLimit, lastRateLimit, onRateLimit, describeRateLimit, type RateLimitInfo } from "./ratelimit.js";
 
 function clientFor(domain: string, opts: TransportOptions | RegistryClientOptions): RegistryClient {

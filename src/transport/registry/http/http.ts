@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
-import { DrayError, IntegrityError, IoError, NetworkError } from "../../errors.js";
-import { Digest } from "../../oci/digest.js";
-import { isLoopbackDomain } from "../../ref/reference.js";
-import { stopwatch } from "../../clock.js";
+import { DrayError, IntegrityError, IoError, NetworkError } from "../../../errors.js";
+import { Digest } from "../../../oci/digest.js";
+import { isLoopbackDomain } from "../../../ref/reference.js";
+import { stopwatch } from "../../../clock.js";
 import { redactURL } from "./redact.js";
 import type { Release, Throttle } from "./throttle.js";
 import { loadAgent, loadProxyAgent } from "./undici.cjs";

@@ -1,6 +1,6 @@
-import { parseChallengeHeaders, type Challenge } from "../../auth/challenge.js";
-import { DrayError, NetworkError, RegistryError } from "../../errors.js";
-import { isLoopbackDomain } from "../../ref/reference.js";
+import { parseChallengeHeaders, type Challenge } from "../../../auth/challenge.js";
+import { DrayError, NetworkError, RegistryError } from "../../../errors.js";
+import { isLoopbackDomain } from "../../../ref/reference.js";
 import { discard, header, headerList, sendWithRetries, type HttpSettings, type ResponseHeaders } from "./http.js";
 import { networkErrorCode, untilAborted } from "./retry.js";
 
