@@ -35,20 +35,24 @@ export interface ReferrersOptions {
   /** Levels of referrers: 1 lists the image's own (default: all). */
   depth?: number;
   transport?: TransportOptions;
+  signal?: AbortSignal;
 }
 
 class TreeWalk {
   private readonly seen = new Set<string>();
+  private readonly signal: { signal?: AbortSignal };
 
   constructor(
     private readonly repo: Repository,
     private readonly tags: ReadonlySet<string>,
     private readonly opts: ReferrersOptions,
-  ) {}
+  ) {
+    this.signal = opts.signal ? { signal: opts.signal } : {};
+  }
 
   async children(subject: Digest, level: number): Promise<ReferrerNode[]> {
     if (level > (this.opts.depth ?? Infinity)) return [];
-    const found = await this.repo.referrers(subject, { tags: this.tags });
+    const found = await this.repo.referrers(subject, { tags: this.tags, ...this.signal });
     const nodes: ReferrerNode[] = [];
     for (const r of found.referrers) {
       const n = r.foundBy === "cosign-tag" ? await this.cosignNode(r.descriptor.digest, r.tag!) : node(r.descriptor, SOURCE[r.foundBy]);
@@ -71,14 +75,14 @@ class TreeWalk {
    */
   private async addAnnotations(n: ReferrerNode): Promise<void> {
     if (n.source === "cosign-tag") return; // read whole already
-    const raw = await this.repo.getManifest(Digest.parse(n.digest));
+    const raw = await this.repo.getManifest(Digest.parse(n.digest), this.signal);
     const annotations = parseRawManifest(raw, `${this.repo.display}@${n.digest}`).annotations;
     if (annotations) n.annotations = annotations;
   }
 
   /** A cosign tag's manifest, read whole: cosign writes no artifactType, so its payload layer's type says what it is. */
   private async cosignNode(digest: Digest, tag: string): Promise<ReferrerNode> {
-    const raw = await this.repo.getManifest(digest);
+    const raw = await this.repo.getManifest(digest, this.signal);
     const parsed = parseRawManifest(raw, `${this.repo.display}:${tag}`);
     // cosign writes no artifactType; its payload layer's type says what it is (simplesigning, a DSSE envelope, an SBOM).
     const artifactType =
@@ -126,12 +130,12 @@ export async function referrersTree(loc: Location, opts: ReferrersOptions = {}):
   const source = await openSource(loc, transport);
   let top: RawManifest;
   try {
-    top = await source.getManifest();
+    top = await source.getManifest(undefined, opts.signal ? { signal: opts.signal } : {});
   } finally {
     await source.close();
   }
   const repo = await new RepositoryFactory(() => transport).open(loc);
-  const tags = await repo.listTags().catch((err: unknown) => {
+  const tags = await repo.listTags(opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
     if (err instanceof NotFoundError) return [];
     throw err;
   });

@@ -46,6 +46,7 @@ export async function runReferrers(ctx: CliContext, locText: string, flags: Refe
   if (format.kind === "template") throw new UsageError("dray referrers prints text or json");
   const tree = await referrersTree(parseLocation(locText), {
     transport: transportOptions(flags, ctx),
+    signal: ctx.signal,
     ...(flags.artifactType === undefined ? {} : { artifactType: flags.artifactType }),
     ...(flags.depth === undefined ? {} : { depth: flags.depth }),
   });

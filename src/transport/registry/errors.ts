@@ -8,9 +8,9 @@ import {
   UnsupportedError,
   type DrayErrorDetails,
 } from "../../errors.js";
-import { discard, header, readBody, type HttpResponse } from "./http.js";
+import { discard, header, readBody, type HttpResponse } from "./http/http.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
-import { parseRetryAfter } from "./retry.js";
+import { parseRetryAfter } from "./http/retry.js";
 
 /**
  * A registry's error answer, `{"errors":[{"code","message","detail"}]}` in

@@ -12,9 +12,9 @@ import { buildImage, writeOciLayout } from "../../helpers/fixtures.js";
 import { startRegistry, type RegistryHandle } from "../../helpers/registry.js";
 import { assertSkopeoOk, skopeo } from "../../helpers/skopeo.js";
 import { makeTempDir } from "../../helpers/tmp.js";
-import { closeDispatchers } from "../../../src/transport/registry/http.js";
+import { closeDispatchers } from "../../../src/transport/registry/http/http.js";
 import { openRegistrySource } from "../../../src/transport/registry/index.js";
-import { resetEndpoints } from "../../../src/transport/registry/endpoint.js";
+import { resetEndpoints } from "../../../src/transport/registry/http/endpoint.js";
 import { parseLocation, type RegistryLocation } from "../../../src/ref/location.js";
 
 describe("client certificates (mTLS) against the real registry", () => {

@@ -2,7 +2,7 @@ import { X509Certificate, createPrivateKey } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { UsageError } from "../../errors.js";
+import { UsageError } from "../../../errors.js";
 
 /**
  * The TLS material for one registry host: which CAs to trust beside the
