@@ -1,4 +1,5 @@
 import { UsageError } from "../errors.js";
+import { escapeControls, printable } from "../ref/reference.js";
 import type { CliContext } from "./context.js";
 import { parseTemplate, type Template } from "./template.js";
 
@@ -26,7 +27,8 @@ export function parseFormat(text: string | undefined, defaultKind: "text" | "jso
  * does the same so diffs against `skopeo inspect` output stay readable.
  */
 export function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 4)}\n`;
+  // JSON leaves C1 controls and bidi marks raw; escaped, the document means the same and cannot steer a terminal.
+  return `${escapeControls(JSON.stringify(value, null, 4))}\n`;
 }
 
 /** Writes to stdout and resolves when the data has been handed to the OS (matters for pipes and `| head`). */
@@ -69,5 +71,6 @@ export function skopeoKeys(value: unknown): unknown {
 
 /** One item a line; nothing at all for an empty list. */
 export function lines(items: readonly string[]): string {
-  return items.map((s) => `${s}\n`).join("");
+  // Tags and repository names come from the registry: one that could steer a terminal is printed quoted.
+  return items.map((s) => `${printable(s)}\n`).join("");
 }

@@ -1,5 +1,6 @@
 import type { CopyEvent } from "../copy/types.js";
 import type { CliContext } from "./context.js";
+import { escapeControls } from "../ref/reference.js";
 
 /**
  * Renders the copy engine's progress events on stderr. The engine only emits
@@ -196,7 +197,7 @@ class PlainProgress implements ProgressRenderer {
         this.line(`copying ${e.blobs} blobs (${formatBytes(e.bytes)}) and ${e.manifests} manifest${e.manifests === 1 ? "" : "s"}`);
         break;
       case "notice":
-        this.line(`note: ${e.message}`);
+        this.line(`note: ${escapeControls(e.message)}`);
         break;
       case "blob-done":
         this.line(`${e.outcome} blob ${shortDigest(e.digest)} (${formatBytes(e.size)})`);
@@ -306,8 +307,8 @@ class BarProgress implements ProgressRenderer {
         this.updateTotal();
         break;
       case "notice":
-        if (this.spinner.isSpinning) this.spinner.info(e.message).start();
-        else this.log(`note: ${e.message}`);
+        if (this.spinner.isSpinning) this.spinner.info(escapeControls(e.message)).start();
+        else this.log(`note: ${escapeControls(e.message)}`);
         break;
       case "blob-start": {
         const bar = this.multibar.create(Math.max(e.size, 1), 0, {

@@ -9,6 +9,15 @@ import { CATALOG_SCOPE, type Scope } from "./scope.js";
 
 const MAX_LIST_PAGE_BYTES = 16 * 1024 * 1024;
 const MAX_PAGES = 10_000;
+/**
+ * A whole tag list or catalog, over all its pages: the largest real lists
+ * (a CI repository with a tag per build) hold tens of thousands of names, a
+ * few MiB of JSON; an endless `Link` chain of new pages would otherwise fill
+ * memory. Past either bound the list is refused, not cut: a mirror's --prune
+ * or --all-tags acting on part of a list would be worse than no list.
+ */
+const MAX_LIST_BYTES = 64 * 1024 * 1024;
+const MAX_LIST_ENTRIES = 1_000_000;
 
 /** Every tag of a repository, following `Link` pagination. */
 export async function listTags(core: RegistryCore, repo: string, pageSize?: number, signal?: AbortSignal): Promise<string[]> {
@@ -32,12 +41,21 @@ async function paginate(
 ): Promise<string[]> {
   const out: string[] = [];
   const seen = new Set<string>();
+  let bytes = 0;
   let url: URL | undefined = first;
-  for (let page = 0; url && page < MAX_PAGES; page++) {
+  for (let page = 0; url; page++) {
+    if (page >= MAX_PAGES || bytes > MAX_LIST_BYTES || out.length > MAX_LIST_ENTRIES) {
+      throw new RegistryError(
+        `${ctx.what} of ${ctx.where} is longer than dray reads (${out.length} entries in ${page} pages, ${bytes} bytes, and its Link header names more; ` +
+          `at most ${MAX_LIST_ENTRIES} entries, ${MAX_LIST_BYTES} bytes or ${MAX_PAGES} pages)`,
+        { where: ctx.where },
+      );
+    }
     seen.add(url.toString());
     const res = await core.call({ method: "GET", url, scopes, headers: { accept: "application/json" }, signal });
     await core.expectStatus(res, [200], ctx);
     const body = await readBody(res, MAX_LIST_PAGE_BYTES, ctx.what);
+    bytes += body.length;
     let doc: unknown;
     try {
       doc = JSON.parse(body.toString("utf8"));
