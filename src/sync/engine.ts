@@ -8,6 +8,7 @@
  * failing image or repository is reported and the rest go on, unless
  * `failFast`. Referrers follow their images (src/referrers).
  */
+import { stat } from "node:fs/promises";
 import { stopwatch } from "../clock.js";
 import { conversionOf, copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
@@ -525,11 +526,26 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
 /** Stages every mirror archive the rules name (a second sync into one adds to what it holds). */
 async function openArchives(run: SyncRun, rules: readonly SyncRule[]): Promise<void> {
   const files = new Map<string, TransportOptions>();
+  const destinations = new Set<string>();
   for (const r of rules) {
     if (r.source.kind === "archive")
       files.set(r.source.path, run.opts.sourceOptions?.({ transport: "oci-archive", path: r.source.path }) ?? {});
     const d = r.destination.location;
-    if (d.transport === "oci-archive") files.set(d.path, run.opts.destinationOptions?.(d) ?? {});
+    if (d.transport === "oci-archive") {
+      files.set(d.path, run.opts.destinationOptions?.(d) ?? {});
+      destinations.add(d.path);
+    }
   }
-  for (const [file, options] of files) run.archives.set(file, await MirrorArchive.open(file, options));
+  for (const [file, options] of files) {
+    // A source archive that is not there is not staged: its rule then finds it missing (expandRules), exit 3.
+    if (!destinations.has(file) && !(await isFile(file))) continue;
+    run.archives.set(file, await MirrorArchive.open(file, options));
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (st) => !st.isDirectory(),
+    () => false,
+  );
 }
