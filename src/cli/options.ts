@@ -3,6 +3,7 @@ import type { LayerCompression } from "../oci/mediatype.js";
 import { checkLevel } from "../oci/compression.js";
 import type { ManifestFormat } from "../copy/convert.js";
 import { UsageError } from "../errors.js";
+import { authFileProblem } from "../auth/authfile.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import type { CliContext } from "./context.js";
 import type { Credentials, TransportOptions } from "../transport/types.js";
@@ -71,6 +72,8 @@ export function transportOptions(flags: TransportFlags, ctx: CliContext, side?: 
     opts.creds = parseCredentials(credsText, flag);
     opts.credsSource = flag;
   }
+  checkAuthFile("--authfile", flags.authfile);
+  checkAuthFile("REGISTRY_AUTH_FILE", process.env.REGISTRY_AUTH_FILE);
   if (flags.authfile !== undefined) opts.authFile = flags.authfile;
   if (flags.trustRealm !== undefined) opts.trustRealms = flags.trustRealm;
   if (flags.insecure) opts.insecure = true;
@@ -78,6 +81,13 @@ export function transportOptions(flags: TransportFlags, ctx: CliContext, side?: 
   if (flags.retries !== undefined) opts.retries = flags.retries;
   if (ctx.debug) opts.debug = (line) => ctx.message(line);
   return opts;
+}
+
+/** A credentials file named on the command line or in the environment must be usable: exit 2 before any request. */
+function checkAuthFile(origin: string, path: string | undefined): void {
+  if (path === undefined || path === "") return;
+  const problem = authFileProblem(path);
+  if (problem) throw new UsageError(`${origin} ${path} ${problem}`);
 }
 
 /** A commander argument parser for an integer ≥ `min`. */
