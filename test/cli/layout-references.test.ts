@@ -1,11 +1,16 @@
 // tag and delete on layouts and archives others wrote: a name two images share
 // (containers/image's own fixture) is refused by delete as digest refuses it
-// (issue 27, item 3).
+// (issue 27, item 3); a docker-archive's tag reaches its OCI view (index.json,
+// what Docker 25+ and skopeo's oci-archive read), and delete says whether an
+// image went or only a name (item 12).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { buildImage, writeOciLayout } from "../helpers/fixtures.js";
+import { assertSkopeoOk, skopeo } from "../helpers/skopeo.js";
+import { makeTempDir } from "../helpers/tmp.js";
 import { copyPeerFixture } from "../helpers/peers.js";
 import { dray, drayOk } from "./run.js";
 
@@ -49,5 +54,49 @@ describe("delete of a ref.name two index entries carry (containers/image delete_
     assert.equal(del.code, 5, del.stderr);
     assert.match(del.stderr, /names 2 different images "1\.0\.0"; name one by digest: oci-archive:/);
     assert.ok((await readFile(file)).equals(before));
+  });
+});
+
+describe("tag and delete on a docker-archive keep its OCI view (index.json) in step", () => {
+  /** The names index.json gives, as `io.containerd.image.name` = ref.name. */
+  function indexNames(file: string): string[] {
+    const doc = JSON.parse(execFileSync("tar", ["-xOf", file, "index.json"]).toString()) as {
+      manifests: Array<{ annotations?: Record<string, string> }>;
+    };
+    return doc.manifests
+      .map((m) => `${m.annotations?.["io.containerd.image.name"] ?? "-"}=${m.annotations?.["org.opencontainers.image.ref.name"] ?? "-"}`)
+      .sort();
+  }
+
+  it("tag adds the name to index.json too; skopeo reads it through oci-archive:; delete of one of two names untags", async () => {
+    const dir = makeTempDir("dray-darchive-tag-");
+    const image = await buildImage({ seed: "darchive-tag" });
+    await writeOciLayout(join(dir, "layout"), image, "v1");
+    const file = join(dir, "app.tar");
+    await drayOk(["copy", `oci:${join(dir, "layout")}:v1`, `docker-archive:${file}:example.com/app:v1`]);
+    await drayOk(["tag", `docker-archive:${file}:example.com/app:v1`, "v2"]);
+    assert.deepEqual(indexNames(file), ["example.com/app:v1=v1", "example.com/app:v2=v2"]);
+    const raw = assertSkopeoOk(await skopeo(["inspect", "--raw", `oci-archive:${file}:v2`]));
+    assert.equal(raw.stdout, image.manifest.bytes.toString());
+
+    const untag = await drayOk(["delete", `docker-archive:${file}:example.com/app:v1`, "--format", "json"]);
+    assert.match(
+      untag.stderr,
+      /^Untagged docker-archive:\S+:example\.com\/app:v1: image sha256:[0-9a-f]{64} stays under its other names\n$/,
+    );
+    assert.equal((JSON.parse(untag.stdout) as { ImageKept: boolean }).ImageKept, true);
+    assert.deepEqual(indexNames(file), ["example.com/app:v2=v2"]);
+    const gone = await drayOk(["delete", `docker-archive:${file}:example.com/app:v2`]);
+    assert.match(gone.stderr, /^Deleted sha256:/);
+  });
+
+  it("a layout's ref.name whose image keeps another name is untagged, not deleted", async () => {
+    const dir = makeTempDir("dray-layout-untag-");
+    const image = await buildImage({ seed: "layout-untag" });
+    await writeOciLayout(join(dir, "l"), image, "a");
+    await drayOk(["tag", `oci:${join(dir, "l")}:a`, "b"]);
+    const r = await drayOk(["delete", `oci:${join(dir, "l")}:a`]);
+    assert.match(r.stderr, /^Untagged oci:\S+:a: image sha256:\S+ stays under its other names\n$/);
+    assert.equal((await drayOk(["digest", `oci:${join(dir, "l")}:b`])).stdout, `${image.manifest.digest}\n`);
   });
 });

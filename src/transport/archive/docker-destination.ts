@@ -68,12 +68,13 @@ export function repoTagFor(tag: string, base: ImageReference | undefined, where:
   return formatRepoTag(ref);
 }
 
-/** The index.json entry of `raw` for one RepoTag, named as Docker 25+ names it (full reference and tag). */
-function taggedEntry(raw: RawManifest, repoTag: string | undefined): IndexEntry {
+/** The index.json entry of a manifest for one RepoTag, named as Docker 25+ names it (full reference and tag). */
+export function taggedEntry(desc: Descriptor, repoTag: string | undefined): IndexEntry {
   const ref = repoTag === undefined ? undefined : parseRepoTag(repoTag);
-  if (!ref) return makeEntry(descriptorOf(raw));
+  const { annotations: _names, ...plain } = desc; // names are this entry's own
+  if (!ref) return makeEntry(plain);
   const full = `${ref.domain}/${ref.path}:${ref.tag!}`;
-  return makeEntry(descriptorOf(raw, { annotations: { [CONTAINERD_NAME]: full } }), ref.tag);
+  return makeEntry({ ...plain, annotations: { [CONTAINERD_NAME]: full } }, ref.tag);
 }
 
 export class DockerArchiveDestination implements ImageDestination {
@@ -238,7 +239,7 @@ export class DockerArchiveDestination implements ImageDestination {
   private indexOf(earlier: LayoutIndex | undefined): LayoutIndex {
     const kept = earlier ?? emptyIndex();
     const fresh = this.images.flatMap((i) =>
-      i.tags.length > 0 ? i.tags.map((t) => taggedEntry(i.raw, t)) : [taggedEntry(i.raw, undefined)],
+      i.tags.length > 0 ? i.tags.map((t) => taggedEntry(descriptorOf(i.raw), t)) : [taggedEntry(descriptorOf(i.raw), undefined)],
     );
     return { doc: kept.doc, entries: [...kept.entries, ...fresh] };
   }

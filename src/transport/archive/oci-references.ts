@@ -58,7 +58,12 @@ export class OciArchiveReferences implements ReferenceStore {
       await rewriteArchive(blobs.tar, this.location.path, { drop: unreferenced, replace: indexJson(after) });
       const asked = this.location.ref?.kind === "tag" ? this.location.ref.tag : undefined;
       const alsoRemovedTags = [...new Set(drop.map(refName).filter((n): n is string => n !== undefined && n !== asked))];
-      return { digest: digest.digest, alsoRemovedTags, blobsRemoved: unreferenced.size };
+      return {
+        digest: digest.digest,
+        alsoRemovedTags,
+        blobsRemoved: unreferenced.size,
+        ...(after.entries.some((e) => e.desc.digest.equals(digest.digest)) ? { imageKept: true } : {}),
+      };
     });
   }
 

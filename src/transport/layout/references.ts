@@ -50,7 +50,13 @@ export class LayoutReferences implements ReferenceStore {
       const gc: GcResult = await sweepBlobs(this.layout, reachable);
       const asked = this.location.ref?.kind === "tag" ? this.location.ref.tag : undefined;
       const alsoRemovedTags = [...new Set(drop.map(refName).filter((n): n is string => n !== undefined && n !== asked))];
-      return { digest: digest.digest, alsoRemovedTags, blobsRemoved: gc.removed, blobsSpared: gc.spared };
+      return {
+        digest: digest.digest,
+        alsoRemovedTags,
+        blobsRemoved: gc.removed,
+        blobsSpared: gc.spared,
+        ...(after.entries.some((e) => e.desc.digest.equals(digest.digest)) ? { imageKept: true } : {}),
+      };
     });
   }
 
