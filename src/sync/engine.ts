@@ -434,18 +434,33 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
   await pruneIfSafe(r, tags, destTags);
 }
 
+/** Items in a stable order (source, destination, tag or digest), not the order they finished in: plans and JSON diff cleanly. */
+function byPlace<T extends { source?: string; destination: string; tag?: string | undefined; digest?: string | undefined }>(
+  items: readonly T[],
+): T[] {
+  const key = (i: T): string => `${i.source ?? ""}\u0000${i.destination}\u0000${i.tag ?? ""}\u0000${i.digest ?? ""}`;
+  return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
 function summarize(run: SyncRun, repositories: number): SyncSummary {
+  const items = byPlace(run.items);
+  const referrerItems = byPlace(run.referrerItems);
+  const pruneItems = byPlace(run.pruneItems);
   const images = counts();
-  for (const i of run.items) tally(images, i.outcome);
+  for (const i of items) tally(images, i.outcome);
   const referrers = counts();
   // The tag schema's index is bookkeeping: counted only when it failed (so the run fails).
-  for (const r of run.referrerItems) if (r.kind !== "index-tag" || r.outcome === "failed") tally(referrers, r.outcome);
+  for (const r of referrerItems) if (r.kind !== "index-tag" || r.outcome === "failed") tally(referrers, r.outcome);
   const failures: SyncSummary["failures"] = [
-    ...run.repoFailures.map((f) => ({ source: f.source, ...(f.destination ? { destination: f.destination } : {}), ...f.error })),
-    ...run.items
+    ...byPlace(run.repoFailures.map((f) => ({ ...f, destination: f.destination ?? "" }))).map((f) => ({
+      source: f.source,
+      ...(f.destination ? { destination: f.destination } : {}),
+      ...f.error,
+    })),
+    ...items
       .filter((i) => i.outcome === "failed")
       .map((i) => ({ source: i.source, destination: i.destination, tag: i.tag, code: i.error!.code, message: i.error!.message })),
-    ...run.referrerItems
+    ...referrerItems
       .filter((r) => r.outcome === "failed")
       .map((r) => ({
         source: r.source,
@@ -457,9 +472,9 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
       })),
   ];
   const pruned = { pruned: 0, planned: 0, failed: 0 };
-  for (const p of run.pruneItems) pruned[p.outcome]++;
+  for (const p of pruneItems) pruned[p.outcome]++;
   failures.push(
-    ...run.pruneItems
+    ...pruneItems
       .filter((p) => p.outcome === "failed")
       .map((p) => ({ source: p.destination, destination: p.destination, tag: p.tag, code: p.error!.code, message: p.error!.message })),
   );
@@ -468,7 +483,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
     dryRun: run.opts.dryRun === true,
     ...(run.skipped.length > 0 ? { skipped: run.skipped } : {}),
     ...(run.opts.shard ? { shard: run.opts.shard } : {}),
-    ...(pruneOn ? { prune: pruned, pruneItems: run.pruneItems, pruneSkipped: run.pruneSkipped } : {}),
+    ...(pruneOn ? { prune: pruned, pruneItems, pruneSkipped: run.pruneSkipped } : {}),
     repositories,
     images,
     referrers,
@@ -476,8 +491,8 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
     bytes: run.bytes,
     seconds: run.elapsed(),
     failures,
-    items: run.items,
-    referrerItems: run.referrerItems,
+    items,
+    referrerItems,
   };
 }
 

@@ -77,6 +77,16 @@ export function taggedEntry(desc: Descriptor, repoTag: string | undefined): Inde
   return makeEntry({ ...plain, annotations: { [CONTAINERD_NAME]: full } }, ref.tag);
 }
 
+/**
+ * RepoTags sorted within each image and images by their first tag (untagged ones last, by digest), so
+ * manifest.json and index.json are the same whatever order concurrent copies (--all-tags) finished in.
+ */
+function sortImages(images: PendingImage[]): void {
+  for (const i of images) i.tags.sort();
+  const key = (i: PendingImage): string => (i.tags.length > 0 ? `0${i.tags[0]!}` : `1${i.raw.digest.toString()}`);
+  images.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
 export class DockerArchiveDestination implements ImageDestination {
   readonly capabilities: DestinationCapabilities = {
     needsUncompressedLayers: false,
@@ -183,6 +193,7 @@ export class DockerArchiveDestination implements ImageDestination {
     let output: ArchiveOutput | undefined;
     let earlier: EarlierArchive | undefined;
     try {
+      sortImages(this.images);
       const taken = new Set(this.images.flatMap((i) => i.tags));
       earlier = await earlierDockerArchive(this.location.path, taken, this.opts);
       output = await ArchiveOutput.open(this.location.path, this.opts);
