@@ -39,17 +39,24 @@ export async function writeOut(ctx: CliContext, data: string | Uint8Array): Prom
 }
 
 /**
- * Prints `value` in `format`. `text` renders the text form (defaults to the
+ * Prints `value` in `format`. `optional` names the fields of the value's schema it
+ * may leave out (JSON omitempty), which a template reads as empty. `text` renders the text form (defaults to the
  * JSON form, which is what `inspect` shows). A template's output gets a final
  * newline, as skopeo and docker add one (also when it printed nothing: one
  * line per result, so `while read` loops and `wc -l` count right).
  */
-export async function render<T>(ctx: CliContext, format: OutputFormat, value: T, text?: (v: T) => string): Promise<void> {
+export async function render<T>(
+  ctx: CliContext,
+  format: OutputFormat,
+  value: T,
+  text?: (v: T) => string,
+  optional?: readonly string[],
+): Promise<void> {
   switch (format.kind) {
     case "json":
       return writeOut(ctx, toJson(value));
     case "template": {
-      const s = format.template.render(value);
+      const s = format.template.render(value, optional);
       return writeOut(ctx, s.endsWith("\n") ? s : `${s}\n`);
     }
     case "text":

@@ -19,7 +19,7 @@ import { openReferences, openSource } from "../transport/index.js";
 import type { ImageSource, TransportOptions } from "../transport/types.js";
 import { summariseImage, summariseIndex, type ImageSummary, type IndexSummary, type SummaryContext } from "./summary.js";
 
-export { goTime, summariseImage, summariseIndex } from "./summary.js";
+export { goTime, summariseImage, summariseIndex, SUMMARY_OPTIONAL_FIELDS } from "./summary.js";
 export type { ImageSummary, IndexSummary, IndexEntrySummary, LayerData } from "./summary.js";
 
 /** Image configs are small JSON documents; anything past this is refused rather than buffered. */

@@ -43,6 +43,7 @@ import { DrayError, SyncConfigError, UsageError } from "../errors.js";
 import { parsePlatform, type Platform } from "../oci/platform.js";
 import type { Location } from "../ref/location.js";
 import type { TransportOptions } from "../transport/types.js";
+import { authFileProblem, whyUnreadable } from "../auth/authfile.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import { checkTagFilter, type TagFilter } from "./filter.js";
 import { parseSyncSource, parseSyncTarget } from "./locations.js";
@@ -336,41 +337,24 @@ function checkSettingsFile(r: Reader, node: YamlNode | undefined, field: string,
     try {
       isFolder = statSync(path).isDirectory();
     } catch (err) {
-      r.fail(node, field, `${path} ${unreadable(err)}`);
+      r.fail(node, field, `${path} ${whyUnreadable(err)}`);
     }
     if (!isFolder) r.fail(node, field, `${path} is not a folder`);
+    return;
+  }
+  if (kind === "auth") {
+    const problem = authFileProblem(path);
+    if (problem) r.fail(node, field, `${path} ${problem}`);
     return;
   }
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    r.fail(node, field, `${path} ${unreadable(err)}`);
+    r.fail(node, field, `${path} ${whyUnreadable(err)}`);
   }
-  if (kind === "ca" && !text.includes("-----BEGIN CERTIFICATE-----"))
+  if (!text.includes("-----BEGIN CERTIFICATE-----"))
     r.fail(node, field, `${path} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`);
-  if (kind === "auth" && text.trim() !== "") {
-    try {
-      JSON.parse(text);
-    } catch {
-      r.fail(node, field, `${path} is not valid JSON`);
-    }
-  }
-}
-
-function unreadable(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException).code) {
-    case "ENOENT":
-    case "ENOTDIR":
-      return "does not exist";
-    case "EISDIR":
-      return "is a directory, not a file";
-    case "EACCES":
-    case "EPERM":
-      return "cannot be read: permission denied";
-    default:
-      return `cannot be read: ${(err as Error).message}`;
-  }
 }
 
 /** Parses and validates a sync file's text; `file` names it in messages. */

@@ -8,6 +8,7 @@
  * failing image or repository is reported and the rest go on, unless
  * `failFast`. Referrers follow their images (src/referrers).
  */
+import { stat } from "node:fs/promises";
 import { stopwatch } from "../clock.js";
 import { conversionOf, copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
@@ -435,18 +436,33 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
   await pruneIfSafe(r, tags, destTags);
 }
 
+/** Items in a stable order (source, destination, tag or digest), not the order they finished in: plans and JSON diff cleanly. */
+function byPlace<T extends { source?: string; destination: string; tag?: string | undefined; digest?: string | undefined }>(
+  items: readonly T[],
+): T[] {
+  const key = (i: T): string => `${i.source ?? ""}\u0000${i.destination}\u0000${i.tag ?? ""}\u0000${i.digest ?? ""}`;
+  return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
 function summarize(run: SyncRun, repositories: number): SyncSummary {
+  const items = byPlace(run.items);
+  const referrerItems = byPlace(run.referrerItems);
+  const pruneItems = byPlace(run.pruneItems);
   const images = counts();
-  for (const i of run.items) tally(images, i.outcome);
+  for (const i of items) tally(images, i.outcome);
   const referrers = counts();
   // The tag schema's index is bookkeeping: counted only when it failed (so the run fails).
-  for (const r of run.referrerItems) if (r.kind !== "index-tag" || r.outcome === "failed") tally(referrers, r.outcome);
+  for (const r of referrerItems) if (r.kind !== "index-tag" || r.outcome === "failed") tally(referrers, r.outcome);
   const failures: SyncSummary["failures"] = [
-    ...run.repoFailures.map((f) => ({ source: f.source, ...(f.destination ? { destination: f.destination } : {}), ...f.error })),
-    ...run.items
+    ...byPlace(run.repoFailures.map((f) => ({ ...f, destination: f.destination ?? "" }))).map((f) => ({
+      source: f.source,
+      ...(f.destination ? { destination: f.destination } : {}),
+      ...f.error,
+    })),
+    ...items
       .filter((i) => i.outcome === "failed")
       .map((i) => ({ source: i.source, destination: i.destination, tag: i.tag, code: i.error!.code, message: i.error!.message })),
-    ...run.referrerItems
+    ...referrerItems
       .filter((r) => r.outcome === "failed")
       .map((r) => ({
         source: r.source,
@@ -458,9 +474,9 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
       })),
   ];
   const pruned = { pruned: 0, planned: 0, failed: 0 };
-  for (const p of run.pruneItems) pruned[p.outcome]++;
+  for (const p of pruneItems) pruned[p.outcome]++;
   failures.push(
-    ...run.pruneItems
+    ...pruneItems
       .filter((p) => p.outcome === "failed")
       .map((p) => ({ source: p.destination, destination: p.destination, tag: p.tag, code: p.error!.code, message: p.error!.message })),
   );
@@ -469,7 +485,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
     dryRun: run.opts.dryRun === true,
     ...(run.skipped.length > 0 ? { skipped: run.skipped } : {}),
     ...(run.opts.shard ? { shard: run.opts.shard } : {}),
-    ...(pruneOn ? { prune: pruned, pruneItems: run.pruneItems, pruneSkipped: run.pruneSkipped } : {}),
+    ...(pruneOn ? { prune: pruned, pruneItems, pruneSkipped: run.pruneSkipped } : {}),
     repositories,
     images,
     referrers,
@@ -477,8 +493,8 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
     bytes: run.bytes,
     seconds: run.elapsed(),
     failures,
-    items: run.items,
-    referrerItems: run.referrerItems,
+    items,
+    referrerItems,
   };
 }
 
@@ -527,11 +543,26 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
 /** Stages every mirror archive the rules name (a second sync into one adds to what it holds). */
 async function openArchives(run: SyncRun, rules: readonly SyncRule[]): Promise<void> {
   const files = new Map<string, TransportOptions>();
+  const destinations = new Set<string>();
   for (const r of rules) {
     if (r.source.kind === "archive")
       files.set(r.source.path, run.opts.sourceOptions?.({ transport: "oci-archive", path: r.source.path }) ?? {});
     const d = r.destination.location;
-    if (d.transport === "oci-archive") files.set(d.path, run.opts.destinationOptions?.(d) ?? {});
+    if (d.transport === "oci-archive") {
+      files.set(d.path, run.opts.destinationOptions?.(d) ?? {});
+      destinations.add(d.path);
+    }
   }
-  for (const [file, options] of files) run.archives.set(file, await MirrorArchive.open(file, options));
+  for (const [file, options] of files) {
+    // A source archive that is not there is not staged: its rule then finds it missing (expandRules), exit 3.
+    if (!destinations.has(file) && !(await isFile(file))) continue;
+    run.archives.set(file, await MirrorArchive.open(file, options));
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (st) => !st.isDirectory(),
+    () => false,
+  );
 }

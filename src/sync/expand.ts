@@ -94,20 +94,32 @@ async function expandRule(
     }
     case "registry": {
       setOnly(rule, `registry ${src.domain}`);
-      const names = src.repositories ?? (await sources.catalog(src.domain, signal ? { signal } : {}));
+      const names = src.repositories ?? nonEmpty(await sources.catalog(src.domain, signal ? { signal } : {}), rule);
       return names.map((name) => pair({ transport: "docker", ref: { domain: src.domain, path: name } }, name));
     }
     case "layouts": {
       setOnly(rule, `oci:${src.path}`);
-      const names = src.repositories ?? (await findLayouts(src.path));
+      const names = src.repositories ?? nonEmpty(await findLayouts(src.path), rule);
       return names.map((name) => pair({ transport: "oci", path: join(src.path, ...name.split("/")) }, name));
     }
     case "archive": {
       setOnly(rule, `oci-archive:${src.path}`);
-      const names = src.repositories ?? (await archives.get(src.path)!.repositories());
+      const archive = archives.get(src.path);
+      if (!archive) throw new NotFoundError(`oci-archive:${src.path} does not exist`, { where: src.path });
+      const names = src.repositories ?? nonEmpty(await archive.repositories(), rule);
       return names.map((name) => pair(archiveRepository(src.path, name), name));
     }
   }
+}
+
+/**
+ * A source that holds no repository is a mistake more often than a mirror of
+ * nothing (a wrong path, an archive that was never written): not found, as
+ * `dray ls` of it says, rather than "Synced 0 repositories" and exit 0.
+ */
+function nonEmpty(names: string[], rule: SyncRule): string[] {
+  if (names.length === 0) throw new NotFoundError(`${describeSource(rule)} holds no repositories`, { where: describeSource(rule) });
+  return names;
 }
 
 function describeSource(rule: SyncRule): string {

@@ -174,6 +174,8 @@ export interface DeleteResult {
   alsoRemovedTags: string[];
   /** Blobs removed because nothing referenced them any more (layouts and archives). */
   blobsRemoved: number;
+  /** Only the name went: other names in the layout or archive still hold the image (never for a registry). */
+  imageKept?: boolean;
 }
 
 /** The third, smaller face of a transport: what tag, delete and ls need. */

@@ -7,36 +7,38 @@ import { parseFormat, render } from "../output.js";
 import { formatBytes } from "../progress.js";
 import type { ReferrersFlags } from "./referrers.js";
 
-function nodeLabel(n: ReferrerNode): string {
+function nodeLabel(n: ReferrerNode, parent: string): string {
   const created = n.annotations?.["org.opencontainers.image.created"];
   const via = n.source === "cosign-tag" ? ` (${n.tag})` : "";
-  return `${n.artifactType ?? n.mediaType} ${n.digest} ${formatBytes(n.size)}${created ? ` created ${created}` : ""}${via}`;
+  // --artifact-type can lift a referrer above one it refers to that was left out: say what it refers to.
+  const of = n.subject !== parent ? ` refers to ${n.subject}` : "";
+  return `${n.artifactType ?? n.mediaType} ${n.digest} ${formatBytes(n.size)}${created ? ` created ${created}` : ""}${via}${of}`;
 }
 
 /** A tree as `tree(1)` draws it, for a terminal. */
 function treeText(t: ReferrersTree): string {
   const lines = [`${t.subject.location} ${t.subject.digest}`];
-  const walk = (nodes: readonly ReferrerNode[], indent: string): void => {
+  const walk = (nodes: readonly ReferrerNode[], indent: string, parent: string): void => {
     nodes.forEach((n, i) => {
       const last = i === nodes.length - 1;
-      lines.push(`${indent}${last ? "└── " : "├── "}${nodeLabel(n)}`);
-      walk(n.referrers, `${indent}${last ? "    " : "│   "}`);
+      lines.push(`${indent}${last ? "└── " : "├── "}${nodeLabel(n, parent)}`);
+      walk(n.referrers, `${indent}${last ? "    " : "│   "}`, n.digest);
     });
   };
-  walk(t.referrers, "");
+  walk(t.referrers, "", t.subject.digest);
   return `${lines.join("\n")}\n`;
 }
 
 /** One referrer a line for scripts: digest, artifact type, size in bytes, subject digest (tab-separated). */
 function flatText(t: ReferrersTree): string {
   const lines: string[] = [];
-  const walk = (nodes: readonly ReferrerNode[], subject: string): void => {
+  const walk = (nodes: readonly ReferrerNode[]): void => {
     for (const n of nodes) {
-      lines.push([n.digest, n.artifactType ?? n.mediaType, String(n.size), subject].join("\t"));
-      walk(n.referrers, n.digest);
+      lines.push([n.digest, n.artifactType ?? n.mediaType, String(n.size), n.subject].join("\t"));
+      walk(n.referrers);
     }
   };
-  walk(t.referrers, t.subject.digest);
+  walk(t.referrers);
   return lines.map((l) => `${l}\n`).join("");
 }
 
