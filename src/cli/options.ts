@@ -5,6 +5,7 @@ import type { ManifestFormat } from "../copy/convert.js";
 import { UsageError } from "../errors.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import type { CliContext } from "./context.js";
+import { caFileProblem } from "../transport/ca-file.js";
 import type { Credentials, TransportOptions } from "../transport/types.js";
 
 /**
@@ -74,7 +75,11 @@ export function transportOptions(flags: TransportFlags, ctx: CliContext, side?: 
   if (flags.authfile !== undefined) opts.authFile = flags.authfile;
   if (flags.trustRealm !== undefined) opts.trustRealms = flags.trustRealm;
   if (flags.insecure) opts.insecure = true;
-  if (flags.caFile !== undefined) opts.caFile = flags.caFile;
+  if (flags.caFile !== undefined) {
+    const problem = caFileProblem(flags.caFile);
+    if (problem) throw new UsageError(`--ca-file ${problem}`, { where: flags.caFile });
+    opts.caFile = flags.caFile;
+  }
   if (flags.retries !== undefined) opts.retries = flags.retries;
   if (ctx.debug) opts.debug = (line) => ctx.message(line);
   return opts;

@@ -40,6 +40,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNo
 import { DrayError, SyncConfigError, UsageError } from "../errors.js";
 import { parsePlatform, type Platform } from "../oci/platform.js";
 import type { Location } from "../ref/location.js";
+import { caFileProblem, unreadable } from "../transport/ca-file.js";
 import type { TransportOptions } from "../transport/types.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import { checkTagFilter, type TagFilter } from "./filter.js";
@@ -310,35 +311,23 @@ function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.Proc
  * as when the run reads them.
  */
 function checkSettingsFile(r: Reader, node: YamlNode | undefined, field: string, path: string, kind: "auth" | "ca"): void {
+  if (kind === "ca") {
+    const problem = caFileProblem(path);
+    if (problem) r.fail(node, field, problem);
+    return;
+  }
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
     r.fail(node, field, `${path} ${unreadable(err)}`);
   }
-  if (kind === "ca" && !text.includes("-----BEGIN CERTIFICATE-----"))
-    r.fail(node, field, `${path} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`);
-  if (kind === "auth" && text.trim() !== "") {
+  if (text.trim() !== "") {
     try {
       JSON.parse(text);
     } catch {
       r.fail(node, field, `${path} is not valid JSON`);
     }
-  }
-}
-
-function unreadable(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException).code) {
-    case "ENOENT":
-    case "ENOTDIR":
-      return "does not exist";
-    case "EISDIR":
-      return "is a directory, not a file";
-    case "EACCES":
-    case "EPERM":
-      return "cannot be read: permission denied";
-    default:
-      return `cannot be read: ${(err as Error).message}`;
   }
 }
 

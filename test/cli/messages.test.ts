@@ -2,9 +2,13 @@
 // `dray` run, checked word for word where the words are the point.
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { networkFailureText } from "../../src/transport/registry/errors.js";
-import { buildImage, pushImage } from "../helpers/fixtures.js";
+import { buildImage, pushImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
+import { finalScreen, onPty } from "../helpers/pty.js";
+import { makeTempDir } from "../helpers/tmp.js";
 import { startProxy, type FaultProxy } from "../helpers/proxy.js";
 import { freePort, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { dray } from "./run.js";
@@ -85,5 +89,97 @@ describe("network failures in words, naming the request", () => {
       `registry.invalid:443 did not accept a connection within 30 s: ${req}`,
     );
     assert.equal(networkFailureText(err("ECONNRESET"), req, url), `registry.invalid:443 closed the connection: ${req}`);
+  });
+});
+
+describe("output paths and --ca-file are checked before anything is read, in words (exit 2)", () => {
+  let dir: string;
+  let img: BuiltImage;
+  let reg: RegistryHandle;
+  let proxy: FaultProxy;
+
+  before(async () => {
+    dir = makeTempDir();
+    await chmod(dir, 0o755); // the nobody row must reach ro/
+    img = await buildImage({ seed: "messages-out" });
+    await writeOciLayout(join(dir, "img"), img, "1");
+    await mkdir(join(dir, "ro"));
+    await chmod(join(dir, "ro"), 0o555);
+    reg = await startRegistry();
+    proxy = await startProxy(reg);
+    await pushImage({ url: reg.url }, "app", "1", img);
+  });
+
+  const layer = (): string => img.layers[0]!.digest.toString();
+  const rows: Array<{ what: string; args: (d: string) => string[]; code: number; line: (d: string) => string; asNobody?: boolean }> = [
+    {
+      what: "export -o DIR",
+      args: (d) => ["export", `${proxyLoc()}`, "-o", d],
+      code: 2,
+      line: (d) => `-o ${d} is a directory; give a file name`,
+    },
+    {
+      what: "export -o missing/x.tar",
+      args: (d) => ["export", `${proxyLoc()}`, "-o", `${d}/missing/x.tar`],
+      code: 2,
+      line: (d) => `-o ${d}/missing/x.tar: the folder ${d}/missing does not exist`,
+    },
+    {
+      what: "blob -o DIR",
+      args: (d) => ["blob", `${proxyLoc()}`, layer(), "-o", d],
+      code: 2,
+      line: (d) => `-o ${d} is a directory; give a file name`,
+    },
+    {
+      what: "blob -o missing/b",
+      args: (d) => ["blob", `${proxyLoc()}`, layer(), "-o", `${d}/missing/b`],
+      code: 2,
+      line: (d) => `-o ${d}/missing/b: the folder ${d}/missing does not exist`,
+    },
+    {
+      what: "blob -o into a folder the user may not write",
+      args: (d) => ["blob", `${proxyLoc()}`, layer(), "-o", `${d}/ro/b`],
+      code: 1,
+      line: (d) => `-o ${d}/ro/b: cannot write in ${d}/ro (permission denied)`,
+      asNobody: true,
+    },
+    {
+      what: "--ca-file missing",
+      args: (d) => ["inspect", "--ca-file", `${d}/nope.pem`, proxyLoc()],
+      code: 2,
+      line: (d) => `--ca-file ${d}/nope.pem does not exist`,
+    },
+    {
+      what: "--ca-file that holds no certificate",
+      args: (d) => ["inspect", "--ca-file", `${d}/notes.txt`, proxyLoc()],
+      code: 2,
+      line: (d) => `--ca-file ${d}/notes.txt holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`,
+    },
+  ];
+  const proxyLoc = (): string => `${proxy.host}/app:1`;
+
+  for (const row of rows) {
+    it(`${row.what}: one line, exit ${row.code}, no request made`, async () => {
+      await writeFile(join(dir, "notes.txt"), "not a certificate\n");
+      proxy.log.length = 0;
+      if (row.asNobody && process.getuid?.() !== 0) return; // only root can become nobody; as nobody the folder is refused anyway
+      const r = await dray(row.args(dir), row.asNobody ? { user: { uid: 65534, gid: 65534 } } : {});
+      assert.equal(r.stderr, `dray: ${row.line(dir)}\n`);
+      assert.equal(r.code, row.code);
+      assert.equal(proxy.log.length, 0, "nothing was asked of the registry");
+    });
+  }
+
+  it("blob: a layer is refused on a terminal before its GET; a config prints", async () => {
+    proxy.log.length = 0;
+    const r = await onPty(["blob", proxyLoc(), layer()], { NO_COLOR: "1" });
+    assert.equal(r.code, 2, r.raw);
+    assert.deepEqual(finalScreen(r.raw), [
+      `dray: refusing to write blob ${layer()} (${img.layers[0]!.mediaType}) to a terminal: use -o FILE or a pipe`,
+    ]);
+    assert.equal(proxy.count("GET", "/blobs/"), 0, "the layer was not fetched");
+    const config = await onPty(["blob", proxyLoc(), img.config.digest.toString()], { NO_COLOR: "1" });
+    assert.equal(config.code, 0, config.raw);
+    assert.match(config.raw, /"architecture"/);
   });
 });

@@ -1,13 +1,12 @@
-import { constants as fsConstants } from "node:fs";
-import { access, stat, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { writeFile } from "node:fs/promises";
 import { copy, copyAllTags, type CopyLocationOptions } from "../../copy/index.js";
 import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
-import { IoError, UsageError } from "../../errors.js";
+import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { conversionOptions, transportOptions } from "../options.js";
+import { checkOutputFile } from "../output-file.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
 import type { CopyFlags } from "./copy.js";
@@ -25,7 +24,13 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   if (quiet && (flags.progress === "json" || flags.progress === "plain" || flags.progress === "bar")) {
     throw new UsageError(`-q and --progress ${flags.progress} contradict each other: -q prints nothing on stderr`);
   }
-  if (flags.digestfile) await checkWritableFile(flags.digestfile, "--digestfile");
+  if (flags.digestfile) await checkOutputFile(flags.digestfile, "--digestfile");
+  // The archive writer refuses a terminal too, but a docker-archive opens its output only after every blob
+  // arrived: the refusal belongs before the first request, as oci-archive's and export's are.
+  if (writesStdout(dst) && ctx.stdout.isTTY === true)
+    throw new UsageError(
+      "refusing to write an archive to a terminal: redirect standard output (> FILE, | …) or give a file name instead of -",
+    );
   const progressMode = resolveMode(flags.progress, quiet, ctx.stderr as TerminalInfo);
   const progress = await createProgress(flags.progress, ctx, quiet);
   // `--progress none` and `-q`: no progress and no summary line on stderr (README: "`none` or `-q` is silent").
@@ -82,22 +87,6 @@ async function copyReferrers(
 ): Promise<object> {
   const { copyReferrersAfterCopy } = await import("./copy-referrers-run.js");
   return copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
-}
-
-/**
- * An output file's folder must exist and be writable before any work: a
- * `--digestfile` into a missing folder used to fail after the whole copy.
- */
-async function checkWritableFile(path: string, flag: string): Promise<void> {
-  const dir = dirname(resolve(path));
-  const st = await stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new UsageError(`${flag} ${path}: the folder ${dir} does not exist`);
-  if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new UsageError(`${flag} ${path} is a directory; give a file name`);
-  try {
-    await access(dir, fsConstants.W_OK);
-  } catch {
-    throw new IoError(`${flag} ${path}: cannot write in ${dir} (permission denied)`, { where: path });
-  }
 }
 
 function writesStdout(loc: Location): boolean {

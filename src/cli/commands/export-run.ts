@@ -5,6 +5,7 @@ import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
+import { checkOutputFile } from "../output-file.js";
 import type { ExportFlags } from "./export.js";
 
 export async function runExport(ctx: CliContext, locText: string, flags: ExportFlags): Promise<void> {
@@ -12,6 +13,7 @@ export async function runExport(ctx: CliContext, locText: string, flags: ExportF
   const toStdout = flags.output === undefined || flags.output === "-";
   // A tar on a terminal is noise at best and escape sequences at worst (as `tar -c` and `crane export` refuse).
   if (toStdout && ctx.stdout.isTTY) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or a pipe");
+  if (!toStdout) await checkOutputFile(flags.output!, "-o");
   const tar = exportFilesystem(loc, {
     transport: transportOptions(flags, ctx),
     signal: ctx.signal,
