@@ -63,6 +63,34 @@ describe("dray copy on a terminal", () => {
   });
 });
 
+describe("long work on a terminal shows that it moves (issue 28 item 20)", () => {
+  let dir: string;
+  before(async () => {
+    dir = makeTempDir("dray-cli-tty-status-");
+    await writeOciLayout(join(dir, "src"), await buildIndex({ layerCount: 2, layerSize: 500_000, seed: "tty-status" }), "v1");
+  });
+
+  for (const cols of [80, 160]) {
+    it(`sync: a status line under the per-image lines, cut to ${cols} columns and cleared before the summary`, async () => {
+      const { code, raw } = await onPty(["sync", `oci:${dir}/src`, `oci:${dir}/mirror-${cols}`], { NO_COLOR: "1" }, cols);
+      assert.equal(code, 0, raw);
+      assert.match(raw, /syncing: images \d+\/1 done, \d+ in flight; [\d.]+ [kM]?B of [\d.]+ [kM]?B/);
+      const screen = finalScreen(raw);
+      assert.ok(!screen.some((l) => l.startsWith("syncing:")), screen.join("\n"));
+      assert.match(screen.at(-1)!, /^Synced 1 repository in /);
+      for (const drawn of raw.split("\r")) assert.ok(!drawn.startsWith("\u001b[Ksyncing") || drawn.length <= cols + 3, drawn);
+    });
+  }
+
+  it("copy: a blob's bar ends with its size, no dangling '| '", async () => {
+    const { code, raw } = await onPty(["copy", `oci:${dir}/src:v1`, `oci:${dir}/bars:v1`]);
+    assert.equal(code, 0, raw);
+    assert.match(raw, /sha256:[0-9a-f]{12} [█░]+ +\d+% \| [\d.]+ [kM]?B \/ [\d.]+ [kM]?B/);
+    // eslint-disable-next-line no-control-regex -- terminal escapes are what this checks
+    assert.ok(!/sha256:[0-9a-f]{12} [█░]+ +\d+% \| [^|\n]*\| *(\r|\n|\u001b)/.test(raw), "no second '|' on a blob's bar");
+  });
+});
+
 describe("resolveMode", () => {
   it("auto is bars on a sized terminal, plain lines elsewhere, nothing when quiet", () => {
     assert.equal(resolveMode("auto", false, { isTTY: true, columns: 80 }), "bar");

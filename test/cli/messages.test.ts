@@ -183,3 +183,63 @@ describe("output paths and --ca-file are checked before anything is read, in wor
     assert.match(config.raw, /"architecture"/);
   });
 });
+
+describe("--progress json: stderr holds JSON events only, the summary being the last (issue 28 item 19)", () => {
+  let dir: string;
+  before(async () => {
+    dir = makeTempDir();
+    await writeOciLayout(join(dir, "src"), await buildImage({ seed: "messages-json" }), "1");
+  });
+
+  const events = (stderr: string): Array<{ type: string }> =>
+    stderr
+      .trimEnd()
+      .split("\n")
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { type: string };
+        } catch {
+          assert.fail(`a line that is not JSON on stderr: ${l}`);
+        }
+      });
+
+  it("copy: every line JSON, ending with done (no 'Copied …' line)", async () => {
+    const r = await dray(["copy", "--progress", "json", `oci:${dir}/src:1`, `oci:${dir}/copy:1`]);
+    assert.equal(r.code, 0, r.stderr);
+    const all = events(r.stderr);
+    assert.equal(all.at(-1)!.type, "done");
+  });
+
+  it("sync: every line JSON, ending with done; -q with --progress json is refused as copy refuses it", async () => {
+    const r = await dray(["sync", "--progress", "json", `oci:${dir}/src`, `oci:${dir}/mirror`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      events(r.stderr).map((e) => e.type),
+      ["repository", "image", "done"],
+    );
+    for (const cmd of [
+      ["copy", `oci:${dir}/src:1`, `oci:${dir}/q:1`],
+      ["sync", `oci:${dir}/src`, `oci:${dir}/q`],
+    ]) {
+      const q = await dray([...cmd, "-q", "--progress", "json"]);
+      assert.equal(q.code, 2, cmd[0]);
+      assert.equal(q.stderr, "dray: -q and --progress json contradict each other: -q prints nothing on stderr\n");
+    }
+  });
+});
+
+describe("export -o and blob -o say what they wrote (issue 28 item 20)", () => {
+  it("one summary line on stderr; -q none", async () => {
+    const dir = makeTempDir();
+    const img = await buildImage({ seed: "messages-wrote" });
+    await writeOciLayout(join(dir, "src"), img, "1");
+    const r = await dray(["export", `oci:${dir}/src:1`, "-o", `${dir}/root.tar`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^Wrote ${re(dir)}/root\\.tar: [\\d.]+ [k]?B in [\\d.]+ s\n$`));
+    const b = await dray(["blob", `oci:${dir}/src:1`, img.layers[0]!.digest.toString(), "-o", `${dir}/layer`]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stderr, new RegExp(`^Wrote ${re(dir)}/layer: [\\d.]+ [k]?B in [\\d.]+ s\n$`));
+    const q = await dray(["export", "-q", `oci:${dir}/src:1`, "-o", `${dir}/root2.tar`]);
+    assert.equal(q.stderr, "");
+  });
+});

@@ -8,6 +8,7 @@ import { openSource } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
 import { checkOutputFile } from "../output-file.js";
+import { shortDigest, WriteStatus } from "../progress.js";
 
 /** `application/vnd.oci.image.config.v1+json`, `application/json`, a manifest's type: text a terminal may show. */
 function isJsonMediaType(mediaType: string): boolean {
@@ -28,9 +29,20 @@ export async function runBlob(ctx: CliContext, locText: string, digestText: stri
       if (!toFile && ctx.stdout.isTTY && !isJsonMediaType(d.mediaType))
         throw new UsageError(`refusing to write blob ${digest} (${d.mediaType}) to a terminal: use -o FILE or a pipe`);
     };
-    const { stream } = await openVerifiedBlob(source, digest, ctx.signal, admit);
-    if (toFile) await writeFileAtomically(stream, flags.output!, ctx.signal);
-    else await writeToStream(stream, ctx.stdout, ctx.signal);
+    const { stream, descriptor } = await openVerifiedBlob(source, digest, ctx.signal, admit);
+    if (toFile) {
+      const status = new WriteStatus(
+        ctx,
+        `blob ${shortDigest(digest.toString())} to ${flags.output!}`,
+        descriptor.size >= 0 ? descriptor.size : undefined,
+      );
+      try {
+        await writeFileAtomically(flags.quiet ? stream : status.through(stream), flags.output!, ctx.signal);
+      } finally {
+        status.finish(false, flags.output!);
+      }
+      if (!flags.quiet) status.finish(true, flags.output!);
+    } else await writeToStream(stream, ctx.stdout, ctx.signal);
   } finally {
     await source.close();
   }

@@ -6,6 +6,7 @@ import { parseLocation } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
 import { checkOutputFile } from "../output-file.js";
+import { WriteStatus } from "../progress.js";
 import type { ExportFlags } from "./export.js";
 
 export async function runExport(ctx: CliContext, locText: string, flags: ExportFlags): Promise<void> {
@@ -20,6 +21,15 @@ export async function runExport(ctx: CliContext, locText: string, flags: ExportF
     notice: (m) => ctx.message(`dray: ${m}`),
     ...(flags.platform === undefined ? {} : { platform: parsePlatform(flags.platform) }),
   });
-  if (toStdout) await writeToStream(tar, ctx.stdout, ctx.signal);
-  else await writeFileAtomically(tar, flags.output!, ctx.signal);
+  if (toStdout) {
+    await writeToStream(tar, ctx.stdout, ctx.signal);
+    return;
+  }
+  const status = new WriteStatus(ctx, `exporting to ${flags.output!}`);
+  try {
+    await writeFileAtomically(flags.quiet ? tar : status.through(tar), flags.output!, ctx.signal);
+  } finally {
+    status.finish(false, flags.output!);
+  }
+  if (!flags.quiet) status.finish(true, flags.output!);
 }

@@ -76,7 +76,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--dry-run", "compare and print the plan; copy nothing")
     .option("-f, --format <format>", "summary on stdout: text (nothing, or the plan for --dry-run) or json")
     .option("-q, --quiet", "no per-image lines and no summary on stderr")
-    .addOption(new Option("--progress <mode>", "per-image lines on stderr").choices(["auto", "plain", "json", "none"]).default("auto"));
+    .addOption(
+      new Option("--progress <mode>", "per-image lines on stderr; auto adds a live status line on a terminal, json prints events only")
+        .choices(["auto", "plain", "json", "none"])
+        .default("auto"),
+    );
   addTransportOptions(cmd, { twoSided: true });
   cmd.action(async (src: string | undefined, dst: string | undefined, flags: SyncFlags) => {
     const { runSync } = await import("./sync-run.js");
