@@ -68,7 +68,7 @@ describe("network failures in words, naming the request", () => {
       assert.match(
         r.stderr,
         new RegExp(
-          `^dray: registry error: manifest 1 at docker://${re(proxy.host)}/app:1: HTTP 503: injected 503 \\(UNKNOWN\\) \\(after 2 retries; --retries N\\)\n$`,
+          `^dray: registry error: manifest 1 at docker://${re(proxy.host)}/app:1: injected 503 \\(UNKNOWN\\) \\(HTTP 503\\) \\(after 2 retries; --retries N\\)\n$`,
         ),
       );
     } finally {
