@@ -243,3 +243,28 @@ describe("export -o and blob -o say what they wrote (issue 28 item 20)", () => {
     assert.equal(q.stderr, "");
   });
 });
+
+describe("bare dray and help (issue 28 items 2, 22)", () => {
+  it("dray alone: help on stderr, exit 2; dray --help: help on stdout, exit 0", async () => {
+    const bare = await dray([]);
+    assert.equal(bare.code, 2);
+    assert.equal(bare.stdout, "");
+    assert.match(bare.stderr, /^Usage: dray \[options\] \[command\]/);
+    assert.match(bare.stderr, /\ndray: a command is needed \(dray COMMAND --help for its use\)\n$/);
+    const onlyFlags = await dray(["--no-color"]);
+    assert.equal(onlyFlags.code, 2);
+    const help = await dray(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: dray \[options\] \[command\]/);
+    assert.equal(help.stderr, "");
+  });
+
+  it("--help says what the JSON and the defaults are", async () => {
+    // Help wraps at the terminal's width: read it as one line.
+    const help = async (cmd: string): Promise<string> => (await dray([cmd, "--help"])).stdout.replace(/\s+/g, " ");
+    assert.match(await help("digest"), /json \(\{"Location", "Digest"\}\)/);
+    assert.match(await help("tag"), /json \(\{"Source", "Tagged": \[LOCATION…\]\}\)/);
+    assert.match((await dray(["ratelimit", "--help"])).stdout, /-f, --format <format>/);
+    assert.match((await dray(["--help"])).stdout, /between\s+registries, OCI layouts and\s+oci-archive files/);
+  });
+});

@@ -40,7 +40,9 @@ function parseRate(text: string): number {
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("sync")
-    .description("mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts")
+    .description(
+      "mirror repositories and their tags (with signatures and attestations) between registries, OCI layouts and oci-archive files",
+    )
     .argument(
       "[src]",
       "source: a repository (HOST/REPO[:TAG]), a registry (HOST[:PORT]), oci:DIR, or a mirror archive oci-archive:FILE; or a sync YAML file",
