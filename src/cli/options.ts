@@ -7,6 +7,7 @@ import { UsageError } from "../errors.js";
 import { authFileProblem } from "../auth/authfile.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import type { CliContext } from "./context.js";
+import { caFileProblem } from "../transport/ca-file.js";
 import type { Credentials, TransportOptions } from "../transport/types.js";
 
 /**
@@ -217,7 +218,11 @@ export function transportOptions(
   if (flags.trustRealm !== undefined) opts.trustRealms = flags.trustRealm;
   if (sided("insecure", "srcInsecure", "destInsecure") === true) opts.insecure = true;
   const caFile = sided("caFile", "srcCaFile", "destCaFile");
-  if (caFile !== undefined) opts.caFile = caFile;
+  if (caFile !== undefined) {
+    const problem = caFileProblem(caFile);
+    if (problem) throw new UsageError(`--ca-file ${problem}`, { where: caFile });
+    opts.caFile = caFile;
+  }
   const certDir = sided("certDir", "srcCertDir", "destCertDir");
   if (certDir !== undefined) opts.certDir = certDir;
   const clientCert = sided("clientCert", "srcClientCert", "destClientCert");

@@ -178,6 +178,7 @@ class SyncRun {
           const destination = this.ledger.wrap(await dst.openDestination(to));
           const summary = await copyImage(source, destination, {
             signal: this.signal,
+            ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
             ...(platforms.length > 0 ? { platforms: [...platforms] } : {}),
             ...conversionOf(this.opts),
           });

@@ -3,7 +3,7 @@ import { UsageError } from "../../errors.js";
 import { parseLocation } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
-import { parseFormat, render } from "../output.js";
+import { parseFormat, render, skopeoKeys } from "../output.js";
 import { formatBytes } from "../progress.js";
 import type { ReferrersFlags } from "./referrers.js";
 
@@ -52,5 +52,6 @@ export async function runReferrers(ctx: CliContext, locText: string, flags: Refe
     ...(flags.artifactType === undefined ? {} : { artifactType: flags.artifactType }),
     ...(flags.depth === undefined ? {} : { depth: flags.depth }),
   });
+  if (format.kind === "json") return render(ctx, format, skopeoKeys(tree));
   await render(ctx, format, tree, ctx.stdout.isTTY ? treeText : flatText);
 }

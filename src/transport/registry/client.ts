@@ -166,7 +166,9 @@ export class RegistryClient implements RegistryCore {
       } catch (err) {
         if (!toRegistry || repinged || o.signal?.aborted || !this.endpoint.mayBeOtherScheme(err))
           throw toRegistry ? this.endpoint.explain(err) : err;
-        await this.endpoint.ensurePinged(this.settings, o.signal);
+        await this.endpoint.ensurePinged(this.settings, o.signal).catch((pingErr: unknown) => {
+          throw o.signal?.aborted ? pingErr : this.endpoint.explainPing(err, pingErr);
+        });
         repinged = true;
         url = this.endpoint.rebase(url, tried);
         continue;

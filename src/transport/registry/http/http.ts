@@ -5,6 +5,7 @@ import { DrayError, IntegrityError, IoError, NetworkError } from "../../../error
 import { Digest } from "../../../oci/digest.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { stopwatch } from "../../../clock.js";
+import { afterRetries, networkFailureText } from "../errors.js";
 import { redactURL } from "./redact.js";
 import type { Release, Throttle } from "./throttle.js";
 import { loadAgent, loadBuildConnector, loadProxyAgent } from "./undici.cjs";
@@ -71,6 +72,8 @@ export interface HttpResponse {
   url: URL;
   /** The longest silence allowed in this body (HttpTimeouts.bodyMs): the grace of a small read's deadline. */
   bodyMs?: number;
+  /** Set when this is the last of several answers with a retryable status (5xx, 429, 408): how many retries came before. */
+  retries?: number;
 }
 
 const dispatchers = new Map<string, Promise<Dispatcher>>();
@@ -229,7 +232,7 @@ async function sendThrough(dispatcher: Dispatcher, req: HttpRequest, settings: H
     return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url, bodyMs: settings.timeouts.bodyMs };
   } catch (err) {
     settings.debug?.(`${req.method} ${redactURL(req.url)} -> ${networkErrorCode(err) ?? "error"} (${Math.round(elapsed() * 1000)} ms)`);
-    throw translateError((await tlsAlertBehind(err, req, settings)) ?? err, req, settings.tls);
+    throw translateError((await tlsAlertBehind(err, req, settings)) ?? err, req, settings.timeouts, settings.tls);
   }
 }
 
@@ -261,15 +264,23 @@ function connectionsSettled(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Turns a low-level failure into a typed error; an abort stays the caller's reason. */
-export function translateError(err: unknown, req: Pick<HttpRequest, "method" | "url" | "signal">, tls?: TlsSettings): unknown {
+/** Turns a low-level failure into a typed error in words (registry/errors.ts); an abort stays the caller's reason. */
+export function translateError(
+  err: unknown,
+  req: Pick<HttpRequest, "method" | "url" | "signal">,
+  timeouts?: HttpTimeouts,
+  tls?: TlsSettings,
+): unknown {
   if (req.signal?.aborted) return req.signal.reason ?? err;
   if (err instanceof DrayError) return err;
   const code = networkErrorCode(err);
-  const raw = (err as Error)?.message ?? String(err);
-  const certProblem = clientCertificateProblem(`${code ?? ""} ${raw}`, req.url.host, tls);
-  const message = certProblem ?? `${raw}${code && !raw.includes(code) ? ` (${code})` : ""}`;
-  return new NetworkError(`${req.method} ${redactURL(req.url)} failed: ${message}`, {
+  const what = `${req.method} ${redactURL(req.url)}`;
+  const certProblem = clientCertificateProblem(`${code ?? ""} ${(err as Error)?.message ?? String(err)}`, req.url.host, tls);
+  if (certProblem) return new NetworkError(`${what} failed: ${certProblem}`, { where: redactURL(req.url), cause: err });
+  const ms =
+    code === "UND_ERR_CONNECT_TIMEOUT" ? timeouts?.connectMs : code === "UND_ERR_HEADERS_TIMEOUT" ? timeouts?.headersMs : timeouts?.bodyMs;
+  const seconds = ms === undefined ? undefined : ms / 1000;
+  return new NetworkError(networkFailureText(err, what, req.url, seconds), {
     where: redactURL(req.url),
     cause: err,
   });
@@ -372,18 +383,25 @@ export async function sendWithRetries(req: HttpRequest, settings: HttpSettings, 
     try {
       res = await sendOnce(req, settings);
     } catch (err) {
-      if (attempt >= retries || req.signal?.aborted || !isRetryableError((err as { cause?: unknown }).cause ?? err)) throw err;
+      if (req.signal?.aborted || !isRetryableError((err as { cause?: unknown }).cause ?? err)) throw err;
+      if (attempt >= retries) throw err instanceof NetworkError && attempt > 0 ? retriedError(err, attempt) : err;
       const wait = retryDelayMs(attempt + 1, undefined);
       settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after ${networkErrorCode(err) ?? "error"}`);
       await sleep(wait, req.signal);
       continue;
     }
-    if (!isRetryableStatus(res.status) || attempt >= retries) return res;
+    if (!isRetryableStatus(res.status)) return res;
+    if (attempt >= retries) return attempt > 0 ? { ...res, retries: attempt } : res;
     const wait = retryDelayMs(attempt + 1, header(res.headers, "retry-after"));
     await discard(res);
     settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after HTTP ${res.status}`);
     await sleep(wait, req.signal);
   }
+}
+
+/** The last attempt's error, saying that it was tried again (the message a user reads to raise --retries). */
+function retriedError(err: NetworkError, retries: number): NetworkError {
+  return new NetworkError(`${err.message}${afterRetries(retries)}`, { ...(err.where ? { where: err.where } : {}), cause: err.cause });
 }
 
 /** The digest a registry says it stored (Docker-Content-Digest), when it names another of the same algorithm than `expected`. */
