@@ -3,7 +3,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import type { LayerCompression } from "../oci/mediatype.js";
 import { checkLevel } from "../oci/compression.js";
 import type { ManifestFormat } from "../copy/convert.js";
-import { UsageError } from "../errors.js";
+import { UsageError, whyUnreadable } from "../errors.js";
 import { authFileProblem } from "../auth/authfile.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import type { CliContext } from "./context.js";
@@ -122,16 +122,7 @@ function readSecretFile(file: string, flag: string): string {
     try {
       text = readFileSync(file, "utf8");
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why =
-        code === "ENOENT"
-          ? "it does not exist"
-          : code === "EISDIR"
-            ? "it is a folder"
-            : code === "EACCES"
-              ? "permission denied"
-              : "unreadable";
-      throw new UsageError(`${flag} ${file} cannot be read: ${why}`, { where: file });
+      throw new UsageError(`${flag} ${file} ${whyUnreadable(err)}`, { where: file });
     }
   }
   const line = text.replace(/\r?\n$/, "");
