@@ -30,6 +30,7 @@ import { AUTH_REFUSED, FORBIDDEN, NOT_FOUND, OK, REDIRECT_STATUS, UNAUTHORIZED }
 
 export type { CallOptions } from "./core.js";
 export { manifestMediaType, type ManifestHead } from "./manifests.js";
+import { resolveTls } from "./http/tls.js";
 
 /**
  * The distribution API for one registry: the request core (auth, retries,
@@ -100,11 +101,10 @@ export class RegistryClient implements RegistryCore {
     readonly options: RegistryClientOptions = {},
   ) {
     const settings: HttpSettings = {
-      insecure: options.insecure === true,
+      tls: resolveTls(domain, options, options.env ?? process.env),
       retries: options.retries ?? DEFAULT_RETRIES,
       timeouts: { ...DEFAULT_TIMEOUTS, ...timeoutsFromEnv(options.env ?? process.env), ...options.timeouts },
     };
-    if (options.caFile !== undefined) settings.caFile = options.caFile;
     if (options.debug) settings.debug = options.debug;
     if (options.notice) settings.notice = options.notice;
     // The host the API answers on: `docker.io` is reached as registry-1.docker.io.
@@ -117,6 +117,8 @@ export class RegistryClient implements RegistryCore {
     if (options.authFile) source.authFile = options.authFile;
     if (options.env) source.env = options.env;
     if (options.trustRealms) source.trustRealms = options.trustRealms;
+    if (options.registryToken !== undefined) source.registryToken = options.registryToken;
+    if (options.noCreds === true) source.noCreds = true;
     this.auth = new Authenticator(this.endpoint, settings, source);
     this.maxManifestBytes = options.maxManifestBytes ?? MAX_MANIFEST_BYTES;
     this.uploadOptions = { monolithicMaxBytes: options.monolithicMaxBytes ?? 1024 * 1024 };
