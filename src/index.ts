@@ -7,9 +7,18 @@ export * from "./oci/platform.js";
 export * from "./ref/reference.js";
 export * from "./ref/location.js";
 export type * from "./transport/types.js";
-export { copy, copyAllTags, copyImage, copyTags, DEFAULT_JOBS, type CopyLocationOptions } from "./copy/index.js";
+export { copy, copyAllTags, copyImage, copyTags, type CopyLocationOptions } from "./copy/index.js";
 export type * from "./copy/types.js";
-export { openSource, openDestination, openReferences } from "./transport/index.js";
+export {
+  openSource,
+  openDestination,
+  openReferences,
+  listCatalog,
+  verifyCredentials,
+  registryRateLimit,
+  type RateLimitInfo,
+  type RateLimitReport,
+} from "./transport/index.js";
 export { inspect, inspectRaw, inspectConfig, inspectConfigRaw, manifestDigest, type InspectOptions } from "./inspect/index.js";
 export type { ImageSummary, IndexSummary, IndexEntrySummary, LayerData } from "./inspect/index.js";
 export {
@@ -22,3 +31,12 @@ export {
 } from "./auth/login.js";
 export { sync, loadSyncConfig } from "./sync/index.js";
 export { copyReferrersOf } from "./referrers/index.js";
+export { exportFilesystem, type ContentOptions } from "./content/export.js";
+export { catFile, listFiles, type ListedEntry } from "./content/cat.js";
+export { openVerifiedBlob, type VerifiedBlob } from "./content/blob.js";
+export {
+  referrersTree,
+  type ReferrerNode,
+  type ReferrersTree,
+  type ReferrersOptions as ReferrersTreeOptions,
+} from "./content/referrers.js";

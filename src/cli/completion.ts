@@ -80,6 +80,7 @@ function oneLine(s: string): string {
 }
 
 function isHidden(c: Command): boolean {
+  // commander keeps `.hideHelp()` in a private field it offers no getter for.
   return (c as unknown as { _hidden?: boolean })._hidden === true;
 }
 

@@ -256,14 +256,6 @@ export function collect(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), value];
 }
 
-/** One of `choices`, as commander's `.choices()` would say it, for options parsed by hand. */
-export function parseChoice<T extends string>(flag: string, choices: readonly T[]): (text: string) => T {
-  return (text) => {
-    if ((choices as readonly string[]).includes(text)) return text as T;
-    throw new InvalidArgumentError(`${flag} expects one of ${choices.join(", ")}`);
-  };
-}
-
 /** `--manifest-format`: oci or docker, checked before anything moves. */
 export function parseManifestFormat(text: string): ManifestFormat {
   if (text === "oci" || text === "docker") return text;

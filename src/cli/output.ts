@@ -12,8 +12,6 @@ export { formatValue, parseTemplate, type Template } from "./template.js";
  */
 export type OutputFormat = { kind: "text" } | { kind: "json" } | { kind: "template"; template: Template };
 
-export const FORMAT_HELP = "output format: text, json, or a Go template such as '{{.Digest}}'";
-
 /** Parses `--format`; anything containing `{{` is a template, otherwise text or json. */
 export function parseFormat(text: string | undefined, defaultKind: "text" | "json" = "text"): OutputFormat {
   if (text === undefined || text === "") return { kind: defaultKind };

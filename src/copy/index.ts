@@ -13,7 +13,6 @@ import type { AllTagsSummary, CopyOptions, CopySummary } from "./types.js";
 export { copyImage } from "./engine.js";
 export { copyTags, locationWithTag } from "./all-tags.js";
 export { createLimiter, type Limiter } from "./limit.js";
-export { DEFAULT_JOBS } from "./session.js";
 export type * from "./types.js";
 
 export interface CopyLocationOptions extends CopyOptions {

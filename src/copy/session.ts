@@ -6,8 +6,6 @@ import type { ImageDestination } from "../transport/types.js";
 import { createLimiter, type Limiter } from "./limit.js";
 import type { BlobCounts, CopyEvent, CopyOptions } from "./types.js";
 
-export const DEFAULT_JOBS = 6;
-
 /**
  * Without `--jobs`, blobs move in a window bounded by bytes, not by count: many
  * small blobs at once (each a round trip or three on a real link, bytes

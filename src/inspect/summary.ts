@@ -101,6 +101,7 @@ function sortedMap(m: Record<string, string> | null | undefined): Record<string,
 export function goTime(text: string): string {
   const m = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/.exec(text);
   if (!m) return text;
+  // The pattern has groups 1, 2 and 4 in every match (3 is optional); the typings cannot say so.
   const [, date, time, fraction, zone] = m as unknown as [string, string, string, string | undefined, string];
   const frac = (fraction ?? "").slice(0, 9).replace(/0+$/, "");
   const z = zone === "z" || zone === "Z" || zone === "+00:00" || zone === "-00:00" ? "Z" : zone;
@@ -150,6 +151,7 @@ function withVariant(s: ImageSummary, variant: string): ImageSummary {
     out[k] = v;
     if (k === "Architecture") out.Variant = variant;
   }
+  // The same keys as `s` (an ImageSummary) plus Variant, in skopeo's order.
   return out as unknown as ImageSummary;
 }
 

@@ -19,6 +19,7 @@ interface ZlibZstd {
   constants: { ZSTD_c_compressionLevel?: number };
 }
 
+// zlib's zstd (Node 22.15+) is missing from the Node 20 typings this package builds with: described above, checked at run time.
 const nodeZstd = zlib as unknown as ZlibZstd;
 
 /** True when this Node has zstd in zlib (otherwise the npm fallbacks are used). */

@@ -2,7 +2,7 @@ import { NotFoundError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import type { Descriptor, RawManifest } from "../../oci/manifest.js";
 import { formatLocation, type LayoutLocation } from "../../ref/location.js";
-import { RepositoryBase } from "../repository.js";
+import { RepositoryBase } from "../repository-base.js";
 import type { ImageDestination, ImageSource, RepoRef, TagHead, TransportOptions } from "../types.js";
 import { REF_NAME } from "./index-json.js";
 import { openLayoutDestination, openLayoutReferences, openLayoutSource } from "./index.js";

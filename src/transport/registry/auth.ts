@@ -8,6 +8,7 @@ import type { CachedToken, RegistryEndpoint } from "./http/endpoint.js";
 import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http/http.js";
 import { untilAborted } from "./http/retry.js";
 import { mergeScopes, scopeKey, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
+import { AUTH_REFUSED, METHOD_NOT_ALLOWED, NOT_FOUND, OK } from "./http/status.js";
 
 /**
  * The Authorization header for a registry request: Basic with the
@@ -294,7 +295,7 @@ export class Authenticator {
       );
       // Token services without the OAuth2 POST answer 404 or 405 (GCR did, containerd's docker
       // resolver notes it): ask with GET and Basic auth, the refresh token as the password.
-      if (res.status === 404 || res.status === 405) {
+      if (res.status === NOT_FOUND || res.status === METHOD_NOT_ALLOWED) {
         await readBody(res, MAX_TOKEN_BODY, "token response").catch(() => undefined);
         this.settings.debug?.(`token service ${realm.origin} answered ${res.status} to the refresh-token POST; asking with GET`);
         res = await this.getToken(realm, service, scopes, { username: cred.username, password: cred.identityToken }, signal);
@@ -303,14 +304,14 @@ export class Authenticator {
       res = await this.getToken(realm, service, scopes, cred, signal);
     }
     const body = await readBody(res, MAX_TOKEN_BODY, "token response");
-    if (res.status === 401 || res.status === 403) {
+    if (AUTH_REFUSED.has(res.status)) {
       // The fresh credential goes through the realm policy like the first one.
       const repo = repositoryOf(scopes);
       const fresh = cred && (await this.rereadCredential(cred, repo)) ? await this.credentialForRealm(ch, repo) : undefined;
       if (fresh) return this.fetchToken(ch, scopes, fresh, signal);
       throw this.refused(realm, cred, res.status);
     }
-    if (res.status !== 200) {
+    if (res.status !== OK) {
       throw new RegistryError(`token server ${realm.origin} answered HTTP ${res.status} for ${this.endpoint.domain}`, {
         where: this.endpoint.domain,
         status: res.status,

@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import { IntegrityError, NetworkError } from "../../errors.js";
 import { discard, dropBody, header, type HttpResponse, type ResponseBody } from "./http/http.js";
 import { isRetryableError, retryDelayMs, sleep } from "./http/retry.js";
+import { OK, PARTIAL_CONTENT } from "./http/status.js";
 
 /**
  * A blob download that survives a broken connection: when the body fails
@@ -139,7 +140,7 @@ export class ResumableBlobStream extends Readable {
       dropBody(res.body);
       return;
     }
-    if (res.status === 200) {
+    if (res.status === OK) {
       // The server ignored the Range header: skip what we already have.
       this.skip = offset;
       this.attach(res.body);
@@ -147,7 +148,7 @@ export class ResumableBlobStream extends Readable {
       return;
     }
     const range = CONTENT_RANGE_RE.exec(header(res.headers, "content-range") ?? "");
-    if (res.status === 206 && range && Number(range[1]) === offset) {
+    if (res.status === PARTIAL_CONTENT && range && Number(range[1]) === offset) {
       this.attach(res.body);
       return;
     }

@@ -5,9 +5,9 @@ import type { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
 import { ResumableBlobStream } from "./blob-stream.js";
 import type { RegistryCore } from "./core.js";
-import { REDIRECT_STATUS } from "./status.js";
 import { discard, header, type HttpResponse } from "./http/http.js";
 import { repositoryScope } from "./scope.js";
+import { ACCEPTED, CREATED, NOT_FOUND, OK, REDIRECT_STATUS } from "./http/status.js";
 
 /**
  * HEAD of a blob: its size, or undefined when the repository does not hold
@@ -18,9 +18,9 @@ export async function headBlob(core: RegistryCore, repo: string, digest: Digest,
   const url = await core.api(`${repo}/blobs/${digest}`);
   const res = await core.call({ method: "HEAD", url, scopes: core.scopes(repo), signal });
   await discard(res);
-  if (res.status === 404) return undefined;
+  if (res.status === NOT_FOUND) return undefined;
   if (REDIRECT_STATUS.has(res.status)) return -1;
-  await core.expectStatus(res, [200], { what: `blob ${digest}`, where: core.where(repo) });
+  await core.expectStatus(res, [OK], { what: `blob ${digest}`, where: core.where(repo) });
   return Number(header(res.headers, "content-length") ?? "-1");
 }
 
@@ -33,7 +33,7 @@ export async function getBlob(core: RegistryCore, repo: string, desc: Descriptor
     return core.call({ method: "GET", url, scopes: core.scopes(repo), headers, signal, followRedirects: true });
   };
   const first = await open(0);
-  await core.expectStatus(first, [200], { what: `blob ${desc.digest}`, where: core.where(repo) });
+  await core.expectStatus(first, [OK], { what: `blob ${desc.digest}`, where: core.where(repo) });
   return new ResumableBlobStream(first, open, {
     // size -1: a blob no manifest describes (`dray blob`); the registry's Content-Length is then the size held to.
     size: desc.size >= 0 ? desc.size : Number(header(first.headers, "content-length") ?? Number.NaN),
@@ -69,10 +69,19 @@ export async function mountBlob(
     return { mounted: false };
   }
   await discard(res);
-  if (res.status === 201) return { mounted: true };
+  if (res.status === CREATED) return { mounted: true };
   const location = header(res.headers, "location");
-  if (res.status === 202 && location) return { mounted: false, session: uploadLocation(location, url, url) };
+  if (res.status === ACCEPTED && location) return { mounted: false, session: uploadLocation(location, url, url) };
   return { mounted: false };
+}
+
+/** Cancels an upload session (DELETE of its Location), best effort: one attempt, and no error of its own. */
+export async function cancelUpload(core: RegistryCore, repo: string, session: URL): Promise<void> {
+  try {
+    await discard(await core.call({ method: "DELETE", url: session, scopes: core.scopes(repo, "push"), noRetry: true }));
+  } catch {
+    // The registry purges abandoned sessions anyway; the caller's own error is the one to report.
+  }
 }
 
 /**

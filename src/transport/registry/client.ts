@@ -24,13 +24,13 @@ import type { ManifestHead } from "./manifests.js";
 import { describeRateLimit, lastRateLimit, recordRateLimit, type RateLimitInfo } from "./ratelimit.js";
 import * as referrers from "./referrers.js";
 import { repositoryScope, type Scope } from "./scope.js";
-import { REDIRECT_STATUS } from "./status.js";
 import * as tags from "./tags.js";
 import { uploadBlob } from "./upload.js";
-import { resolveTls } from "./http/tls.js";
+import { AUTH_REFUSED, FORBIDDEN, NOT_FOUND, OK, REDIRECT_STATUS, UNAUTHORIZED } from "./http/status.js";
 
 export type { CallOptions } from "./core.js";
 export { manifestMediaType, type ManifestHead } from "./manifests.js";
+import { resolveTls } from "./http/tls.js";
 
 /**
  * The distribution API for one registry: the request core (auth, retries,
@@ -58,6 +58,32 @@ export interface RegistryClientOptions extends TransportOptions {
 }
 
 const MAX_REDIRECTS = 5;
+
+/** One call's state across its attempts: where it goes, with which scopes, and the second chances it used. */
+interface CallState {
+  url: URL;
+  scopes: readonly Scope[];
+  /** A stream body is sent once: no re-authentication replays it. */
+  streamBody: boolean;
+  reauthorized: boolean;
+  repinged: boolean;
+  hops: number;
+}
+
+/** One attempt's answer and how it was sent. */
+interface Sent {
+  res: HttpResponse;
+  /** Sent to the registry's own origin (not a storage redirect). */
+  toRegistry: boolean;
+  authorized: boolean;
+  /** The origin the registry was tried on. */
+  tried: string;
+}
+
+/** A step's verdict on an answer: keep it (the next step looks), or send the call again as the step changed it. */
+const KEEP = "keep";
+const AGAIN = "again";
+type Verdict = typeof KEEP | typeof AGAIN;
 
 export class RegistryClient implements RegistryCore {
   readonly settings: HttpSettings;
@@ -143,66 +169,87 @@ export class RegistryClient implements RegistryCore {
    * again where the ping says.
    */
   async call(o: CallOptions): Promise<HttpResponse> {
-    const streamBody = o.body !== undefined && !Buffer.isBuffer(o.body);
+    const state: CallState = {
+      url: o.url,
+      scopes: o.scopes,
+      streamBody: o.body !== undefined && !Buffer.isBuffer(o.body),
+      reauthorized: false,
+      repinged: false,
+      hops: 0,
+    };
     // A stream cannot be sent twice, so it waits for the scheme and challenges.
-    if (streamBody && !this.endpoint.isSettled) await this.endpoint.ensurePinged(this.settings, o.signal);
-    let scopes = o.scopes;
-    let url = o.url;
-    let reauthorized = false;
-    let repinged = false;
-    let hops = 0;
+    if (state.streamBody && !this.endpoint.isSettled) await this.endpoint.ensurePinged(this.settings, o.signal);
     for (;;) {
-      const headers: Record<string, string> = { ...o.headers };
-      const toRegistry = this.endpoint.isSameOrigin(url);
-      if (toRegistry) {
-        const authorization = await this.auth.authorization(scopes, o.signal);
-        if (authorization) headers.authorization = authorization;
-      }
-      const req = { method: o.method, url, headers, signal: o.signal, ...(o.body !== undefined ? { body: o.body } : {}) };
-      const tried = this.endpoint.baseURL.origin;
-      let res: HttpResponse;
-      try {
-        res = await sendWithRetries(req, this.settings, o.noRetry ? { replayable: false } : undefined);
-      } catch (err) {
-        if (!toRegistry || repinged || o.signal?.aborted || !this.endpoint.mayBeOtherScheme(err))
-          throw toRegistry ? this.endpoint.explain(err) : err;
-        await this.endpoint.ensurePinged(this.settings, o.signal).catch((pingErr: unknown) => {
-          throw o.signal?.aborted ? pingErr : this.endpoint.explainPing(err, pingErr);
-        });
-        repinged = true;
-        url = this.endpoint.rebase(url, tried);
-        continue;
-      }
-      if (toRegistry) {
-        const limit = recordRateLimit(this.domain, res.headers);
-        if (limit) this.settings.debug?.(`rate limit of ${this.domain}: ${describeRateLimit(limit)}`);
-        if (!repinged && !(await this.mayStand(res, tried, headers.authorization !== undefined, scopes, o.signal))) {
-          repinged = true;
-          await discard(res);
-          url = this.endpoint.rebase(url, tried);
-          continue;
-        }
-      }
-      if (res.status === 401 && toRegistry && !reauthorized && !streamBody) {
-        const next = await this.auth.reauthorize(res, scopes);
-        if (next) {
-          reauthorized = true;
-          scopes = next;
-          await discard(res);
-          continue;
-        }
-      }
-      if (o.followRedirects && REDIRECT_STATUS.has(res.status) && hops < MAX_REDIRECTS) {
-        const location = header(res.headers, "location");
-        if (location) {
-          hops++;
-          await discard(res);
-          url = new URL(location, url);
-          continue;
-        }
-      }
-      return res;
+      const sent = await this.send(o, state);
+      if (sent === AGAIN) continue;
+      if ((await this.settle(sent, state, o.signal)) === AGAIN) continue;
+      if ((await this.reauthorize(sent, state)) === AGAIN) continue;
+      if ((await this.redirect(sent, state, o)) === AGAIN) continue;
+      return sent.res;
     }
+  }
+
+  /**
+   * Step 1: Authorization for the registry's own origin only, then the
+   * request with retries; a failure another scheme may explain (before an
+   * answer settled it) moves the call there once.
+   */
+  private async send(o: CallOptions, state: CallState): Promise<Sent | typeof AGAIN> {
+    const headers: Record<string, string> = { ...o.headers };
+    const toRegistry = this.endpoint.isSameOrigin(state.url);
+    if (toRegistry) {
+      const authorization = await this.auth.authorization(state.scopes, o.signal);
+      if (authorization) headers.authorization = authorization;
+    }
+    const req = { method: o.method, url: state.url, headers, signal: o.signal, ...(o.body !== undefined ? { body: o.body } : {}) };
+    const tried = this.endpoint.baseURL.origin;
+    try {
+      const res = await sendWithRetries(req, this.settings, o.noRetry ? { replayable: false } : undefined);
+      return { res, toRegistry, authorized: headers.authorization !== undefined, tried };
+    } catch (err) {
+      if (!toRegistry || state.repinged || o.signal?.aborted || !this.endpoint.mayBeOtherScheme(err))
+        throw toRegistry ? this.endpoint.explain(err) : err;
+      await this.endpoint.ensurePinged(this.settings, o.signal).catch((pingErr: unknown) => {
+        throw o.signal?.aborted ? pingErr : this.endpoint.explainPing(err, pingErr);
+      });
+      state.repinged = true;
+      state.url = this.endpoint.rebase(state.url, tried);
+      return AGAIN;
+    }
+  }
+
+  /** Step 2: the registry's answer records its rate limit and settles the scheme; one that cannot tell goes again after a ping. */
+  private async settle(sent: Sent, state: CallState, signal?: AbortSignal): Promise<Verdict> {
+    if (!sent.toRegistry) return KEEP;
+    const limit = recordRateLimit(this.domain, sent.res.headers);
+    if (limit) this.settings.debug?.(`rate limit of ${this.domain}: ${describeRateLimit(limit)}`);
+    if (state.repinged || (await this.mayStand(sent.res, sent.tried, sent.authorized, state.scopes, signal))) return KEEP;
+    state.repinged = true;
+    await discard(sent.res);
+    state.url = this.endpoint.rebase(state.url, sent.tried);
+    return AGAIN;
+  }
+
+  /** Step 3: one re-authentication on 401, with the challenge's scopes (never for a stream body: it cannot be sent twice). */
+  private async reauthorize(sent: Sent, state: CallState): Promise<Verdict> {
+    if (sent.res.status !== UNAUTHORIZED || !sent.toRegistry || state.reauthorized || state.streamBody) return KEEP;
+    const next = await this.auth.reauthorize(sent.res, state.scopes);
+    if (!next) return KEEP;
+    state.reauthorized = true;
+    state.scopes = next;
+    await discard(sent.res);
+    return AGAIN;
+  }
+
+  /** Step 4: redirects of a GET or HEAD (blob storage), followed by hand: send() gives no Authorization to another origin. */
+  private async redirect(sent: Sent, state: CallState, o: CallOptions): Promise<Verdict> {
+    if (!o.followRedirects || !REDIRECT_STATUS.has(sent.res.status) || state.hops >= MAX_REDIRECTS) return KEEP;
+    const location = header(sent.res.headers, "location");
+    if (!location) return KEEP;
+    state.hops++;
+    await discard(sent.res);
+    state.url = new URL(location, state.url);
+    return AGAIN;
   }
 
   /**
@@ -223,7 +270,7 @@ export class RegistryClient implements RegistryCore {
     const showsRegistry = this.endpoint.settleBy(res);
     if (wasSettled) return true;
     if (showsRegistry) {
-      const hidden = (res.status === 403 || res.status === 404) && !authorized && this.endpoint.challenges.length === 0;
+      const hidden = (res.status === FORBIDDEN || res.status === NOT_FOUND) && !authorized && this.endpoint.challenges.length === 0;
       if (!hidden || (await this.auth.credentialFor(scopes)) === undefined) return true;
     }
     await this.endpoint.ensurePinged(this.settings, signal);
@@ -247,7 +294,7 @@ export class RegistryClient implements RegistryCore {
   /** Throws the typed error for an unexpected answer. */
   async fail(res: HttpResponse, ctx: ErrorContext, parsed?: DrayError): Promise<never> {
     const err = parsed ?? (await errorFromResponse(res, ctx));
-    const withheld = res.status === 401 || res.status === 403 ? this.auth.withheldMessage() : undefined;
+    const withheld = AUTH_REFUSED.has(res.status) ? this.auth.withheldMessage() : undefined;
     if (withheld) {
       throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: ${withheld}`, {
         code: "E_AUTH_FAILED",
@@ -256,7 +303,7 @@ export class RegistryClient implements RegistryCore {
         ...(err.registryCode ? { registryCode: err.registryCode } : {}),
       });
     }
-    if (res.status === 401 && (await this.auth.getCredential()) === undefined) {
+    if (res.status === UNAUTHORIZED && (await this.auth.getCredential()) === undefined) {
       throw new AuthError(
         `authentication required: ${ctx.what} at ${ctx.where}: no credentials found for ${this.domain} (dray login ${this.domain}, or --creds)`,
         { code: "E_AUTH_FAILED", where: ctx.where, status: 401, ...(err.registryCode ? { registryCode: err.registryCode } : {}) },
@@ -279,14 +326,14 @@ export class RegistryClient implements RegistryCore {
     if (cred.identityToken === undefined) headers.authorization = basicHeader(cred);
     const res = await sendWithRetries({ method: "GET", url, headers, signal }, this.settings);
     await discard(res);
-    if (res.status === 401 || res.status === 403) {
+    if (AUTH_REFUSED.has(res.status)) {
       throw new AuthError(`${this.domain} refused the credentials from ${cred.source}`, {
         code: "E_AUTH_FAILED",
         where: this.domain,
         status: res.status,
       });
     }
-    if (res.status !== 200)
+    if (res.status !== OK)
       throw new RegistryError(`${this.domain} answered HTTP ${res.status} to the login check`, { where: this.domain, status: res.status });
   }
 
@@ -332,6 +379,11 @@ export class RegistryClient implements RegistryCore {
 
   mountBlob(repo: string, digest: Digest, fromRepo: string, signal?: AbortSignal): Promise<{ mounted: boolean; session?: URL }> {
     return blobs.mountBlob(this, repo, digest, fromRepo, signal);
+  }
+
+  /** Cancels an upload session nobody will finish (best effort). */
+  cancelUpload(repo: string, session: URL): Promise<void> {
+    return blobs.cancelUpload(this, repo, session);
   }
 
   /** Uploads a blob from a stream (see upload.ts for the protocol choices). */

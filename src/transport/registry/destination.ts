@@ -102,6 +102,8 @@ export class RegistryDestination implements ImageDestination {
 
   async abort(): Promise<void> {
     // Sessions a mount opened and nobody used: cancelling frees their temporary files sooner; the registry purges them anyway.
+    const open = [...this.sessions.values()];
     this.sessions.clear();
+    await Promise.all(open.map((session) => this.client.cancelUpload(this.repo, session)));
   }
 }

@@ -11,6 +11,7 @@ import {
 import { discard, header, readBody, type HttpResponse } from "./http/http.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
 import { networkErrorCode, parseRetryAfter } from "./http/retry.js";
+import { FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, TOO_MANY_REQUESTS, UNAUTHORIZED } from "./http/status.js";
 
 /**
  * A registry's error answer, `{"errors":[{"code","message","detail"}]}` in
@@ -60,7 +61,7 @@ function detailText(detail: unknown): string | undefined {
 
 /** Registry text goes to a terminal: one line, no control characters, bounded. */
 function sanitise(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters (and bidi controls) are exactly what is removed
   const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, " ").trim();
   return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
 }
@@ -106,10 +107,10 @@ export function errorFor(status: number, entries: RegistryErrorEntry[], ctx: Err
     default:
       break;
   }
-  if (status === 401) return new AuthError(msg("authentication required"), { code: "E_AUTH_FAILED", ...details });
-  if (status === 403) return new AuthError(msg("access denied"), details);
-  if (status === 404) return new NotFoundError(msg("not found"), details);
-  if (status === 405) return new UnsupportedError(msg("operation not supported by the registry"), details);
+  if (status === UNAUTHORIZED) return new AuthError(msg("authentication required"), { code: "E_AUTH_FAILED", ...details });
+  if (status === FORBIDDEN) return new AuthError(msg("access denied"), details);
+  if (status === NOT_FOUND) return new NotFoundError(msg("not found"), details);
+  if (status === METHOD_NOT_ALLOWED) return new UnsupportedError(msg("operation not supported by the registry"), details);
   return new RegistryError(msg("registry error"), details);
 }
 
@@ -125,7 +126,7 @@ export async function errorFromResponse(res: HttpResponse, ctx: ErrorContext): P
   } catch {
     await discard(res);
   }
-  if (res.status === 429 || entries[0]?.code === "TOOMANYREQUESTS") return rateLimitError(res, entries, ctx);
+  if (res.status === TOO_MANY_REQUESTS || entries[0]?.code === "TOOMANYREQUESTS") return rateLimitError(res, entries, ctx);
   const err = errorFor(res.status, entries, ctx);
   if (!res.retries) return err;
   err.message += afterRetries(res.retries);

@@ -41,9 +41,6 @@ export async function listCatalog(domain: string, opts: TransportOptions, signal
   return clientFor(domain, opts).catalog(undefined, signal);
 }
 
-/** Same as listCatalog (the name `dray ls --catalog` uses). */
-export const listRepositories = listCatalog;
-
 /**
  * Checks `creds` against the registry `host` (`dray login`): Basic by a
  * `/v2/` request carrying them, Bearer by a token request to the realm.

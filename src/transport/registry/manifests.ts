@@ -12,6 +12,20 @@ import { errorFromResponse } from "./errors.js";
 import { discard, header, readBody, storedDigestMismatch, type HttpResponse } from "./http/http.js";
 import { isRetryableError, retryDelayMs, sleep } from "./http/retry.js";
 import { parseRateLimit, type RateLimitInfo } from "./ratelimit.js";
+import {
+  AUTH_REFUSED,
+  BAD_REQUEST,
+  CONFLICT,
+  DELETED,
+  FORBIDDEN,
+  MANIFEST_STORED,
+  METHOD_NOT_ALLOWED,
+  NOT_FOUND,
+  NOT_IMPLEMENTED,
+  OK,
+  PRECONDITION_FAILED,
+  isStatus,
+} from "./http/status.js";
 
 export interface ManifestHead {
   digest: Digest;
@@ -29,7 +43,7 @@ const MANIFEST_DIGEST_RETRY_MS = 150;
  * and caches in front of registries answer 400, 403 or 501 to a method
  * they do not pass. A GET tells the same, at the price of the body.
  */
-const HEAD_REFUSED = new Set([400, 403, 405, 501]);
+const HEAD_REFUSED: ReadonlySet<number> = new Set([BAD_REQUEST, FORBIDDEN, METHOD_NOT_ALLOWED, NOT_IMPLEMENTED]);
 
 /**
  * One HEAD of a manifest for its rate-limit headers (`dray ratelimit`).
@@ -44,7 +58,7 @@ export async function probeRateLimit(
   signal?: AbortSignal,
 ): Promise<{ status: number; rateLimit?: RateLimitInfo }> {
   const res = await manifestHeadRequest(core, repo, ref, signal, { noRetry: true });
-  if (res.status === 401 || res.status === 403) return core.fail(res, { what: `manifest ${ref}`, where: core.where(repo, ref) });
+  if (AUTH_REFUSED.has(res.status)) return core.fail(res, { what: `manifest ${ref}`, where: core.where(repo, ref) });
   const rateLimit = parseRateLimit(res.headers);
   return { status: res.status, ...(rateLimit ? { rateLimit } : {}) };
 }
@@ -53,13 +67,13 @@ export async function probeRateLimit(
 export async function headManifest(core: RegistryCore, repo: string, ref: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
   if (core.endpoint.manifestHeadRefused) return headByGet(core, repo, ref, signal);
   const res = await manifestHeadRequest(core, repo, ref, signal, { followRedirects: true });
-  if (res.status === 404) return undefined;
+  if (res.status === NOT_FOUND) return undefined;
   if (HEAD_REFUSED.has(res.status)) {
     core.settings.debug?.(`HEAD of manifest ${ref} answered ${res.status}: asking with GET from now on`);
     core.endpoint.manifestHeadRefused = true;
     return headByGet(core, repo, ref, signal);
   }
-  await core.expectStatus(res, [200], { what: `manifest ${ref}`, where: core.where(repo, ref) });
+  await core.expectStatus(res, [OK], { what: `manifest ${ref}`, where: core.where(repo, ref) });
   const digestHeader = header(res.headers, "docker-content-digest");
   const digest = digestHeader === undefined ? undefined : Digest.tryParse(digestHeader);
   // Without a usable header only the bytes can tell: fetch them.
@@ -121,7 +135,7 @@ export async function getManifest(core: RegistryCore, repo: string, ref: string,
       signal,
       followRedirects: true,
     });
-    await core.expectStatus(res, [200], { what: `manifest ${ref}`, where });
+    await core.expectStatus(res, [OK], { what: `manifest ${ref}`, where });
     try {
       bytes = await readBody(res, core.maxManifestBytes, `manifest ${ref}`);
       break;
@@ -160,7 +174,7 @@ export async function putManifest(core: RegistryCore, repo: string, ref: string,
       body: m.bytes,
       signal,
     });
-    if (res.status === 201 || res.status === 200 || res.status === 202) {
+    if (isStatus(res.status, MANIFEST_STORED)) {
       await discard(res);
       if (header(res.headers, "oci-subject") !== undefined) core.subjectIndexing.add(repo);
       const other = storedDigestMismatch(res, m.digest);
@@ -216,12 +230,12 @@ export async function deleteManifest(core: RegistryCore, repo: string, digest: D
   const where = core.where(repo, digest.toString());
   const url = await core.api(`${repo}/manifests/${digest}`);
   const res = await core.call({ method: "DELETE", url, scopes: core.scopes(repo, "delete"), signal });
-  if (res.status === 405) {
+  if (res.status === METHOD_NOT_ALLOWED) {
     const err = await errorFromResponse(res, { what: "delete", where });
     err.message = `${err.message}; the registry does not allow deleting (distribution: storage.delete.enabled)`;
     throw err;
   }
-  await core.expectStatus(res, [202, 200, 204], { what: `manifest ${digest}`, where });
+  await core.expectStatus(res, DELETED, { what: `manifest ${digest}`, where });
   await discard(res);
 }
 
@@ -259,9 +273,9 @@ export function manifestMediaType(contentType: string | undefined, bytes: Buffer
 /** A refusal that an immutable tag may explain: a PUT by tag answered 400/403/409/412. */
 function mayBeImmutableTag(ref: string, status: number, code: string | undefined): boolean {
   if (Digest.isValid(ref)) return false;
-  if (status === 409 || status === 412) return true;
+  if (status === CONFLICT || status === PRECONDITION_FAILED) return true;
   return (
-    (status === 400 || status === 403) &&
+    (status === BAD_REQUEST || status === FORBIDDEN) &&
     (code === undefined || ["TAG_INVALID", "MANIFEST_INVALID", "DENIED", "TAG_IMMUTABLE"].includes(code))
   );
 }

@@ -6,6 +6,7 @@ import { MediaType } from "../../oci/mediatype.js";
 import type { RegistryCore } from "./core.js";
 import { parseErrorBody } from "./errors.js";
 import { discard, header, readBody } from "./http/http.js";
+import { BAD_REQUEST, METHOD_NOT_ALLOWED, NOT_FOUND, OK } from "./http/status.js";
 
 /** An error answer read to tell "the API said no" from a web server's page. */
 const MAX_ERROR_ANSWER_BYTES = 64 * 1024;
@@ -33,11 +34,11 @@ export async function referrersApi(
   const where = core.where(repo, digest.toString());
   const url = await core.api(`${repo}/referrers/${digest}`, { artifactType });
   const res = await core.call({ method: "GET", url, scopes: core.scopes(repo), headers: { accept: MediaType.OciIndex }, signal });
-  if (res.status === 405) {
+  if (res.status === METHOD_NOT_ALLOWED) {
     await discard(res);
     return undefined;
   }
-  if (res.status === 404 || res.status === 400) {
+  if (res.status === NOT_FOUND || res.status === BAD_REQUEST) {
     const body = await readBody(res, MAX_ERROR_ANSWER_BYTES, "referrers answer").catch(() => Buffer.alloc(0));
     // UNSUPPORTED is the spec's code for an operation the registry does not implement: no API either.
     const said = parseErrorBody(body).filter((e) => e.code !== "UNSUPPORTED");
@@ -45,7 +46,7 @@ export async function referrersApi(
     core.settings.debug?.(`referrers of ${where}: HTTP ${res.status} ${said[0]!.code}, read as the API answering "no referrers"`);
     return { descriptors: [], filtered: false };
   }
-  await core.expectStatus(res, [200], { what: "referrers", where });
+  await core.expectStatus(res, [OK], { what: "referrers", where });
   // Referrers indexes are manifests in all but name: the same cap.
   const bytes = await readBody(res, core.maxManifestBytes, "referrers index");
   const filtered = (header(res.headers, "oci-filters-applied") ?? "")

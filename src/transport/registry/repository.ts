@@ -1,7 +1,7 @@
 import type { Digest } from "../../oci/digest.js";
 import type { Descriptor, RawManifest } from "../../oci/manifest.js";
 import { formatLocation, type Location, type RegistryLocation } from "../../ref/location.js";
-import { RepositoryBase } from "../repository.js";
+import { RepositoryBase } from "../repository-base.js";
 import type { ImageDestination, ImageSource, RepoRef, SignalOption, TagHead, TransportOptions } from "../types.js";
 import { RegistryClient } from "./client.js";
 import { RegistryDestination } from "./destination.js";

@@ -6,6 +6,7 @@ import { readBody } from "./http/http.js";
 import { nextPage, type NextPage } from "./http/link.js";
 import { redactURL } from "./http/redact.js";
 import { CATALOG_SCOPE, type Scope } from "./scope.js";
+import { OK } from "./http/status.js";
 
 const MAX_LIST_PAGE_BYTES = 16 * 1024 * 1024;
 const MAX_PAGES = 10_000;
@@ -53,7 +54,7 @@ async function paginate(
     }
     seen.add(url.toString());
     const res = await core.call({ method: "GET", url, scopes, headers: { accept: "application/json" }, signal });
-    await core.expectStatus(res, [200], ctx);
+    await core.expectStatus(res, [OK], ctx);
     const body = await readBody(res, MAX_LIST_PAGE_BYTES, ctx.what);
     bytes += body.length;
     let doc: unknown;

@@ -2,12 +2,23 @@ import { Readable } from "node:stream";
 import { AuthError, IntegrityError, NetworkError, NotFoundError, RegistryError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
-import { headBlob, uploadLocation } from "./blobs.js";
+import { cancelUpload, headBlob, uploadLocation } from "./blobs.js";
 import type { RegistryCore, UploadOptions } from "./core.js";
 import type { ErrorContext } from "./errors.js";
 import { discard, header, storedDigestMismatch, type HttpMethod, type HttpResponse } from "./http/http.js";
 import { isRetryableError } from "./http/retry.js";
 import type { Scope } from "./scope.js";
+import {
+  ACCEPTED,
+  BAD_REQUEST,
+  BLOB_STORED,
+  CHUNK_ACCEPTED,
+  FORBIDDEN,
+  NOT_FOUND,
+  RANGE_NOT_SATISFIABLE,
+  SESSION_STATUS,
+  UNAUTHORIZED,
+} from "./http/status.js";
 
 /**
  * Blob uploads of the distribution spec, choosing per blob:
@@ -72,11 +83,6 @@ export async function uploadBlob(client: RegistryCore, repo: string, desc: Descr
   await new Upload(client, repo, desc, data, opts.signal).run(opts);
 }
 
-/** Statuses a registry answers to a finished upload (the spec says 201; 200 and 204 seen in the wild). */
-const STORED = [201, 204, 200] as const;
-/** Statuses to an accepted PATCH (the spec says 202). */
-const ACCEPTED = [202, 201, 204] as const;
-
 /** One blob's upload: what every step needs, held once instead of passed along. */
 class Upload {
   private readonly ctx: ErrorContext;
@@ -135,7 +141,7 @@ class Upload {
       ...(body === undefined ? {} : { body }),
       signal: this.signal,
     });
-    if ((res.status === 401 || res.status === 403) && !this.client.endpoint.isSameOrigin(url)) {
+    if ((res.status === UNAUTHORIZED || res.status === FORBIDDEN) && !this.client.endpoint.isSameOrigin(url)) {
       // The registry sent the upload to another host (a storage service's pre-signed URL), which gets no credential of ours.
       await discard(res);
       throw new AuthError(
@@ -156,7 +162,7 @@ class Upload {
   private async openSession(): Promise<Session> {
     const url = await this.client.api(`${this.repo}/blobs/uploads/`);
     const res = await this.call("POST", url, { "content-length": "0" }, Buffer.alloc(0));
-    await this.client.expectStatus(res, [202], this.ctx);
+    await this.client.expectStatus(res, [ACCEPTED], this.ctx);
     await discard(res);
     const location = header(res.headers, "location");
     if (!location) throw new RegistryError(`registry opened an upload without a Location (${this.ctx.where})`, { where: this.ctx.where });
@@ -177,7 +183,7 @@ class Upload {
         throw err;
       }
       // A retried PUT may find its session gone: either the first attempt landed, or the session broke.
-      if (round === 0 && (res.status === 404 || res.status === 400 || res.status === 416)) {
+      if (round === 0 && (res.status === NOT_FOUND || res.status === BAD_REQUEST || res.status === RANGE_NOT_SATISFIABLE)) {
         await discard(res);
         if ((await headBlob(this.client, this.repo, desc.digest, signal)) === desc.size) return;
         continue;
@@ -188,7 +194,7 @@ class Upload {
 
   /** A finished upload: the registry must have stored what we sent, under our digest. */
   private async stored(res: HttpResponse): Promise<void> {
-    await this.client.expectStatus(res, STORED, this.ctx);
+    await this.client.expectStatus(res, BLOB_STORED, this.ctx);
     await discard(res);
     const other = storedDigestMismatch(res, this.desc.digest);
     if (other)
@@ -279,7 +285,7 @@ class Upload {
   private async patchStream(): Promise<void> {
     const { desc, ctx } = this;
     const res = await this.sendStream("PATCH", this.session());
-    await this.client.expectStatus(res, ACCEPTED, ctx);
+    await this.client.expectStatus(res, CHUNK_ACCEPTED, ctx);
     await discard(res);
     const end = rangeEnd(res);
     if (end !== undefined && desc.size > 1 && end + 1 !== desc.size) {
@@ -299,7 +305,7 @@ class Upload {
       const length = Math.min(chunkSize, desc.size - offset);
       const headers = { "content-range": `${offset}-${offset + length - 1}`, "content-length": String(length) };
       const res = await this.sendStream("PATCH", this.session(), { stream: pieces.take(length), headers });
-      await this.client.expectStatus(res, ACCEPTED, ctx);
+      await this.client.expectStatus(res, CHUNK_ACCEPTED, ctx);
       await discard(res);
       this.url = this.next(res, this.session());
       const end = rangeEnd(res);
@@ -333,7 +339,7 @@ class Upload {
           "content-length": String(part.length),
         };
         const res = await this.call("PATCH", this.session(), headers, part);
-        if (res.status === 416) {
+        if (res.status === RANGE_NOT_SATISFIABLE) {
           await discard(res);
           const held = await this.heldBytes();
           if (held < offset || held > offset + chunk.length) {
@@ -345,7 +351,7 @@ class Upload {
           sent = held - offset;
           continue;
         }
-        await this.client.expectStatus(res, ACCEPTED, ctx);
+        await this.client.expectStatus(res, CHUNK_ACCEPTED, ctx);
         await discard(res);
         this.url = this.next(res, this.session());
         // Trust the registry's Range: it may have kept less than was sent.
@@ -365,7 +371,7 @@ class Upload {
   /** GET on the session: how many bytes the registry holds (the session's Location is updated too). */
   private async heldBytes(): Promise<number> {
     const res = await this.call("GET", this.session(), {});
-    await this.client.expectStatus(res, [204, 200], this.ctx);
+    await this.client.expectStatus(res, SESSION_STATUS, this.ctx);
     await discard(res);
     this.url = this.next(res, this.session());
     const end = rangeEnd(res);
@@ -375,7 +381,7 @@ class Upload {
   private async finish(): Promise<void> {
     const res = await this.call("PUT", withDigest(this.session(), this.desc.digest), { "content-length": "0" }, Buffer.alloc(0));
     // A retried PUT whose first attempt landed finds the session gone: the blob tells.
-    if (res.status === 404) {
+    if (res.status === NOT_FOUND) {
       await discard(res);
       if ((await headBlob(this.client, this.repo, this.desc.digest, this.signal)) !== undefined) return;
       throw new NotFoundError(`${this.ctx.what}: the upload session vanished`, { where: this.ctx.where, status: 404 });
@@ -397,13 +403,7 @@ class Upload {
 
   /** Best effort: a cancelled session frees the registry's temporary file sooner; its failure changes nothing. */
   private async cancel(): Promise<void> {
-    if (!this.url) return;
-    try {
-      const res = await this.client.call({ method: "DELETE", url: this.url, scopes: this.scopes, noRetry: true });
-      await discard(res);
-    } catch {
-      // The upload's own error is the one to report.
-    }
+    if (this.url) await cancelUpload(this.client, this.repo, this.url);
   }
 }
 

@@ -3,6 +3,7 @@ import { DrayError, NetworkError, RegistryError } from "../../../errors.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { discard, header, headerList, sendWithRetries, type HttpSettings, type ResponseHeaders } from "./http.js";
 import { networkErrorCode, untilAborted } from "./retry.js";
+import { BAD_REQUEST, FORBIDDEN, INTERNAL_SERVER_ERROR, NOT_FOUND, OK, UNAUTHORIZED } from "./status.js";
 import { tlsKey } from "./tls.js";
 
 /**
@@ -29,7 +30,7 @@ export function apiHost(domain: string): string {
 
 const API_VERSION = "docker-distribution-api-version";
 /** Answers that alone do not show a registry (see settleBy). */
-const UNSETTLING = new Set([400, 403, 404]);
+const UNSETTLING: ReadonlySet<number> = new Set([BAD_REQUEST, FORBIDDEN, NOT_FOUND]);
 
 /** TLS verification failures: the server speaks TLS, so falling back to plain HTTP would be wrong. */
 const CERT_ERROR_RE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|HOSTNAME_MISMATCH/;
@@ -148,15 +149,16 @@ export class RegistryEndpoint {
       try {
         const res = await sendWithRetries({ method: "GET", url, signal }, settings);
         await discard(res);
-        if (res.status !== 200 && res.status !== 401 && res.status !== 403) {
-          const why = res.status >= 500 ? `registry ${url.origin} is failing` : `${url.origin} does not look like a registry`;
+        if (res.status !== OK && res.status !== UNAUTHORIZED && res.status !== FORBIDDEN) {
+          const why =
+            res.status >= INTERNAL_SERVER_ERROR ? `registry ${url.origin} is failing` : `${url.origin} does not look like a registry`;
           throw new RegistryError(`${why}: GET /v2/ answered HTTP ${res.status}`, {
             where: this.domain,
             status: res.status,
           });
         }
         const lenient = (h: string): void => settings.debug?.(`WWW-Authenticate of ${this.domain} read leniently: ${h.slice(0, 200)}`);
-        this.challenges = res.status === 401 ? parseChallengeHeaders(headerList(res.headers, "www-authenticate"), lenient) : [];
+        this.challenges = res.status === UNAUTHORIZED ? parseChallengeHeaders(headerList(res.headers, "www-authenticate"), lenient) : [];
         this.base = new URL(`${scheme}://${host}`);
         this.settled = true;
         return;
@@ -187,7 +189,7 @@ export class RegistryEndpoint {
  * nothing listens, so HTTPS would fail too.
  */
 function plainHttpRefused(err: unknown): boolean {
-  if (err instanceof RegistryError) return err.status === 400;
+  if (err instanceof RegistryError) return err.status === BAD_REQUEST;
   if (!(err instanceof NetworkError)) return false;
   return !NOT_THE_SCHEME.has(networkErrorCode(err.cause) ?? "");
 }

@@ -3,9 +3,7 @@
  * layer asks, this module answers from the status, the error and the
  * `Retry-After` header.
  */
-
-/** Statuses that say "try again later" rather than "no". */
-const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+import { RETRYABLE_STATUS } from "./status.js";
 
 /** Socket-level failures worth another attempt: resets, timeouts, a peer that went away mid-answer. */
 const RETRYABLE_CODES = new Set([

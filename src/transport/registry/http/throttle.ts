@@ -117,8 +117,3 @@ export function throttleFor(host: string, settings: ThrottleSettings): Throttle 
   }
   return t;
 }
-
-/** Forgets every throttle (tests). */
-export function resetThrottles(): void {
-  throttles.clear();
-}
