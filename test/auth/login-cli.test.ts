@@ -29,7 +29,7 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
         assert.equal(anonymous.code, 4, anonymous.stderr);
       }
 
-      const wrong = await dray(["login", reg.host, "-u", reg.username!, "--password-stdin"], { env, input: "not-the-password\n" });
+      const wrong = await dray(["login", ...reg.trustRealm, reg.host, "-u", reg.username!, "--password-stdin"], { env, input: "not-the-password\n" });
       assert.equal(wrong.code, 4, wrong.stderr);
       assert.match(wrong.stderr, /^dray: /m);
       // Named as what was typed (the user), never as --creds and never with the password.
@@ -37,7 +37,7 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
       assert.ok(!wrong.stderr.includes("--creds") && !wrong.stderr.includes("not-the-password"), wrong.stderr);
       assert.ok(!existsSync(configPath), "a refused login writes nothing");
 
-      const ok = await drayOk(["login", reg.host, "-u", reg.username!, "--password-stdin"], { env, input: `${reg.password}\n` });
+      const ok = await drayOk(["login", ...reg.trustRealm, reg.host, "-u", reg.username!, "--password-stdin"], { env, input: `${reg.password}\n` });
       assert.equal(ok.stdout, "");
       assert.match(ok.stderr, /Login Succeeded/);
       assert.equal((await stat(configPath)).mode & 0o777, 0o600);
@@ -54,12 +54,12 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
       assert.equal((await drayOk(["digest", `oci:${out}:v1`])).stdout.trim(), image.manifest.digest.toString());
 
       // -f json / a template, as on every command that prints something (issue 19); the password never in it.
-      const asJson = await drayOk(["login", reg.host, "-u", reg.username!, "--password-stdin", "-f", "json"], {
+      const asJson = await drayOk(["login", ...reg.trustRealm, reg.host, "-u", reg.username!, "--password-stdin", "-f", "json"], {
         env,
         input: `${reg.password}\n`,
       });
       assert.deepEqual(JSON.parse(asJson.stdout), { Registry: reg.host, Stored: configPath, Keychain: false });
-      const templated = await drayOk(["login", reg.host, "-u", reg.username!, "--password-stdin", "-f", "{{.Registry}}"], {
+      const templated = await drayOk(["login", ...reg.trustRealm, reg.host, "-u", reg.username!, "--password-stdin", "-f", "{{.Registry}}"], {
         env,
         input: `${reg.password}\n`,
       });

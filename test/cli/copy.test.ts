@@ -112,6 +112,7 @@ describe("dray copy between OCI layouts", () => {
       "Platforms",
       "Referrers",
       "Seconds",
+      "ServedBy",
       "Source",
       "UpToDate",
     ]);
