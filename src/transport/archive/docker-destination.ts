@@ -33,7 +33,7 @@ import type { DockerArchiveLocation } from "../../ref/location.js";
 import { isValidTag, parseReference, type ImageReference } from "../../ref/reference.js";
 import type { BlobReadOptions, DestinationCapabilities, ImageDestination, TransportOptions } from "../types.js";
 import { readFileCapped } from "../layout/fsutil.js";
-import { emptyIndex, makeEntry, serializeIndexJson, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
+import { emptyIndex, makeEntry, serializeIndexJson, withEntries, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { CONTAINERD_NAME } from "./docker-oci.js";
 import {
@@ -244,7 +244,7 @@ export class DockerArchiveDestination implements ImageDestination {
     const fresh = this.images.flatMap((i) =>
       i.tags.length > 0 ? i.tags.map((t) => taggedEntry(i.raw, t)) : [taggedEntry(i.raw, undefined)],
     );
-    return { doc: kept.doc, entries: [...kept.entries, ...fresh] };
+    return withEntries(kept, [...kept.entries, ...fresh]);
   }
 
   async abort(): Promise<void> {
