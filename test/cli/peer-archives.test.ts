@@ -6,6 +6,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { before, describe, it } from "node:test";
+import { buildImage, tarFiles, writeOciLayout } from "../helpers/fixtures.js";
 import { requireTool } from "../helpers/registry.js";
 import { skopeoInspect } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
@@ -82,4 +83,37 @@ describe("a layout whose index.json has one invalid entry (item 20, containers/i
     ).manifests.map((m) => m.annotations?.["org.opencontainers.image.ref.name"]);
     assert.deepEqual(names.sort(), ["a", "b", "c", "d", "invalid-mime", "new"]);
   });
+});
+
+describe("a damaged archive already at a destination is refused before any blob moves (item 28)", () => {
+  for (const [kind, file, meta] of [
+    ["oci-archive", "bad-oci.tar", "index.json"],
+    ["docker-archive", "bad-docker.tar", "manifest.json"],
+  ] as const) {
+    it(`${kind} whose ${meta} is not JSON: exit 5, no blob copied, the file left as it was`, async () => {
+      const dir = makeTempDir("dray-bad-dest-");
+      const src = join(dir, "src");
+      await writeOciLayout(src, await buildImage({ seed: `bad-dest-${kind}`, layerCount: 2 }), "v1");
+      const bad = join(dir, file);
+      writeFileSync(
+        bad,
+        await tarFiles([
+          { path: "oci-layout", content: '{"imageLayoutVersion":"1.0.0"}' },
+          { path: meta, content: "{" },
+        ]),
+      );
+      const before = readFileSync(bad);
+      const r = await dray([
+        "copy",
+        "--progress",
+        "plain",
+        `oci:${src}:v1`,
+        `${kind}:${bad}:${kind === "oci-archive" ? "v2" : "dray/y:v2"}`,
+      ]);
+      assert.equal(r.code, 5, r.stderr);
+      assert.match(r.stderr, new RegExp(`${meta}.* is not valid JSON|${meta} is not valid JSON`));
+      assert.doesNotMatch(r.stderr, /copied blob/);
+      assert.deepEqual(readFileSync(bad), before);
+    });
+  }
 });

@@ -44,7 +44,7 @@ import {
   serializeManifestJson,
   type ManifestItem,
 } from "./docker-format.js";
-import { earlierDockerArchive, type EarlierArchive } from "./earlier.js";
+import { checkEarlierArchive, earlierDockerArchive, type EarlierArchive } from "./earlier.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob, type SpooledBlob } from "./staging.js";
 
 /** One image to write: its manifest as given, the manifest parsed, its RepoTags. */
@@ -101,6 +101,7 @@ export class DockerArchiveDestination implements ImageDestination {
       throw new UsageError(`docker-archive:${location.path}:@${location.index} picks an image to read; a destination takes NAME:TAG`, {
         code: "E_LOCATION_INVALID",
       });
+    await checkEarlierArchive(location.path, "docker-archive", opts);
     return new DockerArchiveDestination(location, await makeSpoolDir(location.path, opts), opts);
   }
 
