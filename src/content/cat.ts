@@ -28,16 +28,17 @@ function samePath(a: TreePath, b: TreePath): boolean {
   return a.length === b.length && a.every((c, i) => c === b[i]);
 }
 
-/** A symlink's target as a path inside the root: absolute from the root, relative from the link's folder; `..` above the root is refused. */
-function resolveSymlink(linkDir: TreePath, target: string, shown: string): string[] {
+/**
+ * A symlink's target as a path inside the root: absolute from the root, relative from the link's folder. `..`
+ * at the root stays at the root (`/..` is `/`), as the kernel resolves it in a chroot or a container and as
+ * `docker cp` and umoci do: `/rel -> ../etc/hostname` is /etc/hostname. The result never leaves the image.
+ */
+function resolveSymlink(linkDir: TreePath, target: string): string[] {
   const parts = target.startsWith("/") ? [] : [...linkDir];
   for (const c of target.split("/")) {
     if (c === "" || c === ".") continue;
-    if (c === "..") {
-      if (parts.length === 0)
-        throw new IntegrityError(`symlink ${shown} -> ${printable(target)} points out of the image root`, { code: "E_UNSAFE_INPUT" });
-      parts.pop();
-    } else parts.push(c);
+    if (c === "..") parts.pop();
+    else parts.push(c);
   }
   return parts;
 }
@@ -115,8 +116,7 @@ class Cat {
       return undefined;
     }
     if (h.type !== "file" && h.type !== "contiguous-file") entry.resume();
-    if (h.type === "symlink")
-      return { kind: "path", path: [...resolveSymlink(p.slice(0, -1), h.linkname ?? "", shown(p)), ...path.slice(p.length)] };
+    if (h.type === "symlink") return { kind: "path", path: [...resolveSymlink(p.slice(0, -1), h.linkname ?? ""), ...path.slice(p.length)] };
     if (h.type === "link") {
       const target = normalisePath(h.linkname ?? "", layer.where);
       return { kind: "hardlink", path: [...target, ...path.slice(p.length)], layer: layer.index, before: ordinal };
@@ -134,7 +134,7 @@ class Cat {
  * `out` (not ended). Layers are read from the top down and reading stops
  * with the layer that holds or hides the file (that layer is read to its end
  * so its digest is checked). E_NOT_FOUND when a layer deleted it or none has
- * it; E_UNSAFE_INPUT for a symlink out of the root or a loop.
+ * it; E_UNSAFE_INPUT for a loop of symlinks (one leading above the root stays at the root).
  */
 export async function catFile(loc: Location, path: string, out: Writable, opts: ContentOptions = {}): Promise<void> {
   const start = userPath(path);

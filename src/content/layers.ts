@@ -3,13 +3,14 @@
 // docker-archive layers and some registries' media types do not say), capped
 // against decompression bombs, and parsed by tar-stream one entry at a time.
 import { once } from "node:events";
-import { pipeline, Transform, type Readable, type TransformCallback } from "node:stream";
-import * as zlib from "node:zlib";
+import { pipeline, Transform, type Duplex, type Readable, type TransformCallback } from "node:stream";
 import * as tar from "tar-stream";
-import { NotFoundError, UnsupportedError } from "../errors.js";
+import { IntegrityError, NotFoundError } from "../errors.js";
 import { VerifyingStream } from "../oci/digest.js";
-import { createLayerGunzip, decompressionLimit, SizeCap } from "../oci/decompress.js";
+import { createDecompressor } from "../oci/compression.js";
+import { decompressionLimit, SizeCap } from "../oci/decompress.js";
 import type { Descriptor, ImageManifest } from "../oci/manifest.js";
+import { layerCompression, MediaType } from "../oci/mediatype.js";
 import { hostPlatform, type Platform } from "../oci/platform.js";
 import { resolveManifest } from "../inspect/index.js";
 import { formatLocation } from "../ref/location.js";
@@ -44,12 +45,35 @@ export async function imageLayers(source: ImageSource, platform: Platform | unde
   if (resolved.parsed.kind === "index") resolved = await resolveManifest(source, hostPlatform(), signal);
   const at = formatLocation(source.location);
   if (resolved.parsed.kind !== "manifest") throw new NotFoundError(`no image manifest found in ${at}`, { where: at });
+  refuseArtifact(resolved.parsed, resolved.chosen.digest.toString(), at);
   const layers = resolved.parsed.layers.map((descriptor, index) => ({
     index,
     descriptor,
     where: `${at} layer ${index + 1} (${descriptor.digest})`,
   }));
   return { manifest: resolved.parsed, layers };
+}
+
+const IMAGE_CONFIG_TYPES: readonly string[] = [MediaType.OciConfig, MediaType.DockerConfig];
+
+/**
+ * export and cat read a root filesystem, which only a container image has: an
+ * artifact (a Helm chart, an SBOM, a signature) is refused before any layer
+ * is read (E_UNSUPPORTED_MEDIA_TYPE, exit 5), judged as containerd and umoci
+ * judge an image: an image config, and every layer a (compressed) tar. A Helm
+ * chart's layer is a .tgz, so the config is what tells.
+ */
+function refuseArtifact(m: ImageManifest, digest: string, at: string): void {
+  const what =
+    m.artifactType ??
+    (IMAGE_CONFIG_TYPES.includes(m.config.mediaType)
+      ? m.layers.find((l) => layerCompression(l.mediaType) === undefined)?.mediaType
+      : m.config.mediaType);
+  if (what === undefined) return;
+  throw new IntegrityError(`${digest} is an artifact (${what}), not a container image: it has no filesystem to read (${at})`, {
+    code: "E_UNSUPPORTED_MEDIA_TYPE",
+    where: at,
+  });
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];
@@ -59,15 +83,10 @@ function startsWith(head: Buffer, magic: readonly number[]): boolean {
   return magic.every((b, i) => head[i] === b);
 }
 
-type ZlibWithZstd = typeof zlib & { createZstdDecompress?: () => Transform };
-
-function decompressorFor(head: Buffer, where: string): Transform | undefined {
-  if (startsWith(head, GZIP_MAGIC)) return createLayerGunzip();
-  if (startsWith(head, ZSTD_MAGIC)) {
-    const zstd = (zlib as ZlibWithZstd).createZstdDecompress;
-    if (!zstd) throw new UnsupportedError(`${where} is zstd-compressed and this Node.js has no zstd (Node 22.15 or later has)`, { where });
-    return zstd();
-  }
+/** The decompressor the first bytes call for (copy's own, so every command reads zstd on every Node), or none for a plain tar. */
+function decompressorFor(head: Buffer): Duplex | undefined {
+  if (startsWith(head, GZIP_MAGIC)) return createDecompressor("gzip");
+  if (startsWith(head, ZSTD_MAGIC)) return createDecompressor("zstd");
   return undefined;
 }
 
@@ -85,9 +104,9 @@ async function peek(input: Readable): Promise<Buffer> {
 }
 
 /** Chains streams so that an error anywhere destroys the last one with it (its reader sees the cause). */
-function chain(streams: [Readable, ...Transform[]]): Readable {
+function chain(streams: [Readable, ...Duplex[]]): Readable {
   if (streams.length === 1) return streams[0];
-  const last = streams[streams.length - 1] as Transform;
+  const last = streams[streams.length - 1] as Duplex;
   pipeline(streams, (err) => {
     if (err) last.destroy(err);
   });
@@ -100,7 +119,7 @@ export async function openLayerTar(source: ImageSource, layer: LayerRef, signal?
   const raw = await source.getBlob(descriptor, signal ? { signal } : {});
   const verified = chain([raw, new VerifyingStream({ digest: descriptor.digest, size: descriptor.size, where })]);
   const head = await peek(verified);
-  const inflate = decompressorFor(head, where);
+  const inflate = decompressorFor(head);
   if (!inflate) return verified;
   return chain([verified, inflate, new SizeCap(decompressionLimit(descriptor.size), where)]);
 }

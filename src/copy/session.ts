@@ -18,6 +18,30 @@ const WINDOW_MOST_BLOBS = 16;
 /** Large blobs still move this many at once: parallel streams fill a long link better than one. */
 const WINDOW_FEWEST_BLOBS = 4;
 
+/** What copies draw on to move blobs: their own by default, or one set shared by every image of a run (sync). */
+export interface TransferLimits {
+  /** Blob bodies in flight: `jobs` of them, or a window of WINDOW_BYTES; pass `transferWeight(size)`. */
+  readonly transfers: Limiter;
+  /** What a blob of `size` bytes takes of the transfer window. */
+  readonly transferWeight: (size: number) => number;
+  /** HEADs, mounts and manifest reads: cheap requests, more of them at once. */
+  readonly requests: Limiter;
+}
+
+/**
+ * `jobs` blobs in flight, or (without it) the byte window holding at most
+ * `mostBlobs` small blobs and at least WINDOW_FEWEST_BLOBS large ones; twice
+ * as many requests, so a blob's HEAD is answered when its turn comes.
+ */
+export function transferLimits(jobs: number | undefined, signal: AbortSignal, mostBlobs = WINDOW_MOST_BLOBS): TransferLimits {
+  const blobsAtOnce = jobs ?? mostBlobs;
+  const requests = createLimiter(Math.max(blobsAtOnce * 2, 8), signal);
+  if (jobs !== undefined) return { transfers: createLimiter(jobs, signal), transferWeight: () => 1, requests };
+  const least = WINDOW_BYTES / Math.max(mostBlobs, WINDOW_FEWEST_BLOBS);
+  const most = WINDOW_BYTES / WINDOW_FEWEST_BLOBS;
+  return { transfers: createLimiter(WINDOW_BYTES, signal), transferWeight: (size) => Math.min(Math.max(size, least), most), requests };
+}
+
 /** A blob as it ended up at the destination. */
 export interface PlacedBlob {
   digest: string;
@@ -69,21 +93,11 @@ export class CopySession {
     setMaxListeners(0, this.signal);
     // A destination that writes blobs one after another (an archive on a
     // stream) would leave the other source connections idle until they time out.
-    if (!dst.capabilities.concurrentPutBlob) {
-      this.transfers = createLimiter(1, this.signal);
-      this.transferWeight = () => 1;
-    } else if (opts.jobs !== undefined) {
-      this.transfers = createLimiter(opts.jobs, this.signal);
-      this.transferWeight = () => 1;
-    } else {
-      this.transfers = createLimiter(WINDOW_BYTES, this.signal);
-      const least = WINDOW_BYTES / WINDOW_MOST_BLOBS;
-      const most = WINDOW_BYTES / WINDOW_FEWEST_BLOBS;
-      this.transferWeight = (size) => Math.min(Math.max(size, least), most);
-    }
-    const blobsAtOnce = opts.jobs ?? WINDOW_MOST_BLOBS;
-    // HEADs and mounts run ahead of the transfers, so a blob's answer is in when its turn comes.
-    this.requests = createLimiter(Math.max(blobsAtOnce * 2, 8), this.signal);
+    const limits = opts.limits ?? transferLimits(opts.jobs, this.signal);
+    const oneByOne = !dst.capabilities.concurrentPutBlob;
+    this.transfers = oneByOne ? createLimiter(1, this.signal) : limits.transfers;
+    this.transferWeight = oneByOne ? () => 1 : limits.transferWeight;
+    this.requests = limits.requests;
   }
 
   emit(event: CopyEvent): void {

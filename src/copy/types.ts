@@ -1,3 +1,4 @@
+import type { TransferLimits } from "./session.js";
 import type { Platform } from "../oci/platform.js";
 import type { ManifestFormat } from "./convert.js";
 import type { LayerCompression } from "../oci/mediatype.js";
@@ -36,6 +37,8 @@ export interface CopyOptions extends ConversionOptions {
   platforms?: Platform[];
   /** Blobs in flight at once (default: a window of WINDOW_BYTES, up to 16 blobs). */
   jobs?: number;
+  /** Limits shared with other copies of one run (a sync's images), instead of this copy's own (`jobs`). */
+  limits?: TransferLimits;
   /** Cancels the copy; the destination is aborted and an InterruptedError thrown. */
   signal?: AbortSignal;
   onProgress?: (event: CopyEvent) => void;

@@ -102,10 +102,19 @@ function wasmZstdCompress(level: number): Duplex {
   });
 }
 
+/**
+ * The one decompressor every command uses (copy, export, cat): gzip, or zstd
+ * from Node's zlib where it has it, else fzstd. Not capped: callers add SizeCap.
+ */
+export function createDecompressor(from: Exclude<LayerCompression, "none">): Duplex {
+  if (from === "gzip") return createLayerGunzip();
+  return typeof nodeZstd.createZstdDecompress === "function" ? nodeZstd.createZstdDecompress() : fzstdDecompress();
+}
+
 /** The stages that turn `from`-compressed bytes into a plain tar, capped like gzip. */
 export function decompressStages(from: LayerCompression, compressedSize: number, where: string): NodeJS.ReadWriteStream[] {
   if (from === "none") return [];
-  const inflate = from === "gzip" ? createLayerGunzip() : hasNativeZstd() ? nodeZstd.createZstdDecompress!() : fzstdDecompress();
+  const inflate = createDecompressor(from);
   // A bomb (a few MB inflating to terabytes) fails at the cap, before a disk fills.
   return [inflate, new SizeCap(decompressionLimit(compressedSize), where)];
 }

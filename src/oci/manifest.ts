@@ -1,6 +1,6 @@
 import { IntegrityError } from "../errors.js";
 import { Digest } from "./digest.js";
-import { MediaType, isIndexType, isManifestType, isSchema1Type } from "./mediatype.js";
+import { DOCKER_LAYER_TYPES, MediaType, isIndexType, isManifestType, isSchema1Type } from "./mediatype.js";
 import type { Platform } from "./platform.js";
 import { isObject } from "../json.js";
 
@@ -210,12 +210,19 @@ function optionalCommon(doc: Json, where?: string): Pick<ImageManifest, "subject
 function parseManifestDoc(doc: Json, mediaType: string, where?: string): ImageManifest {
   const layers = doc.layers ?? [];
   if (!Array.isArray(layers)) throw invalid("layers must be an array", where);
+  const parsed = layers.map((l) => parseDescriptor(l, where));
+  const foreign = mediaType === MediaType.DockerManifest ? parsed.find((l) => !DOCKER_LAYER_TYPES.includes(l.mediaType)) : undefined;
+  if (foreign)
+    throw new IntegrityError(
+      `a Docker schema 2 manifest cannot carry a layer of type ${show(foreign.mediaType)} (${foreign.digest}); only Docker's tar, tar.gzip and foreign layers (containers/image refuses it too)`,
+      { code: "E_UNSUPPORTED_MEDIA_TYPE", where },
+    );
   return {
     kind: "manifest",
     mediaType,
     schemaVersion: 2,
     config: parseDescriptor(doc.config, where),
-    layers: layers.map((l) => parseDescriptor(l, where)),
+    layers: parsed,
     ...optionalCommon(doc, where),
   };
 }

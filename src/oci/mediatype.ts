@@ -15,6 +15,7 @@ export const MediaType = {
   DockerConfig: "application/vnd.docker.container.image.v1+json",
   DockerLayer: "application/vnd.docker.image.rootfs.diff.tar",
   DockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+  DockerForeignLayer: "application/vnd.docker.image.rootfs.foreign.diff.tar",
   DockerForeignLayerGzip: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
   DockerSchema1: "application/vnd.docker.distribution.manifest.v1+json",
   DockerSchema1Signed: "application/vnd.docker.distribution.manifest.v1+prettyjws",
@@ -49,6 +50,7 @@ export function layerCompression(mediaType: string): LayerCompression | undefine
     case MediaType.OciLayer:
     case MediaType.OciLayerNondistributable:
     case MediaType.DockerLayer:
+    case MediaType.DockerForeignLayer:
       return "none";
     case MediaType.OciLayerGzip:
     case MediaType.OciLayerNondistributableGzip:
@@ -67,3 +69,16 @@ export function layerCompression(mediaType: string): LayerCompression | undefine
 export function uncompressedLayerType(mediaType: string): string {
   return mediaType.startsWith("application/vnd.docker.") ? MediaType.DockerLayer : MediaType.OciLayer;
 }
+
+/**
+ * The layer types a Docker schema 2 manifest may carry: Docker's own tar,
+ * tar+gzip and foreign layers. containers/image refuses any other
+ * (manifest.SupportedSchema2MediaType), as Docker's format has no zstd and
+ * no untyped blob, so dray does too.
+ */
+export const DOCKER_LAYER_TYPES: readonly string[] = [
+  MediaType.DockerLayer,
+  MediaType.DockerLayerGzip,
+  MediaType.DockerForeignLayer,
+  MediaType.DockerForeignLayerGzip,
+];

@@ -13,6 +13,7 @@ import { stopwatch } from "../clock.js";
 import { conversionOf, copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
+import { transferLimits, type TransferLimits } from "../copy/session.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
 import { InterruptedError, isAbortError, itemError, NotFoundError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
@@ -44,6 +45,11 @@ import type {
 } from "./types.js";
 
 export const DEFAULT_SYNC_JOBS = 4;
+/**
+ * Blob bodies in flight for a whole sync run, whatever `jobs` says (large ones fewer, in the 64 MiB window):
+ * about what docker pushes and pulls with (5 uploads, 3 downloads at once), which Docker Hub and a small Harbor take.
+ */
+export const SYNC_BLOBS_IN_FLIGHT = 8;
 
 /** The reason the run's signal carries when --fail-fast stops it: not a failure of the items it interrupts. */
 class FailFastStop extends Error {
@@ -78,6 +84,8 @@ class SyncRun {
   readonly images: Limiter;
   /** HEADs and small reads in flight. */
   readonly requests: Limiter;
+  /** The blob window and request slots every image of the run draws on (SYNC_BLOBS_IN_FLIGHT). */
+  readonly limits: TransferLimits;
   readonly items: ImageItem[] = [];
   readonly referrerItems: ReferrerItem[] = [];
   readonly repoFailures: RepositoryFailure[] = [];
@@ -97,6 +105,9 @@ class SyncRun {
     this.repos = createLimiter(jobs, this.signal);
     this.images = createLimiter(jobs, this.signal);
     this.requests = createLimiter(Math.max(8, jobs * 2), this.signal);
+    // One blob window for the whole run, not one per image: `jobs` images each with a copy's own
+    // window put up to 64 uploads in flight to one registry, more than a rate-limited one accepts.
+    this.limits = transferLimits(undefined, this.signal, SYNC_BLOBS_IN_FLIGHT);
     const none = (): TransportOptions => ({});
     this.sources = new RepositoryFactory(withRegistrySettings(opts.sourceOptions ?? none, opts.registries));
     this.destinations = new RepositoryFactory(withRegistrySettings(opts.destinationOptions ?? none, opts.registries));
@@ -178,6 +189,7 @@ class SyncRun {
           const destination = this.ledger.wrap(await dst.openDestination(to));
           const summary = await copyImage(source, destination, {
             signal: this.signal,
+            limits: this.limits,
             ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
             ...(platforms.length > 0 ? { platforms: [...platforms] } : {}),
             ...conversionOf(this.opts),

@@ -85,7 +85,9 @@ describe("dray cat", () => {
         { path: "lnk", type: "symlink", linkname: "/real" },
         { path: "rel", type: "symlink", linkname: "etc/../etc/os-release" },
         { path: "chain", type: "symlink", linkname: "rel" },
-        { path: "out", type: "symlink", linkname: "../../../etc/passwd" },
+        { path: "out", type: "symlink", linkname: "../../../etc/os-release" },
+        { path: "etc/up", type: "symlink", linkname: "../../real/f" },
+        { path: "dangling", type: "symlink", linkname: "../etc/passwd" },
         { path: "loop1", type: "symlink", linkname: "loop2" },
         { path: "loop2", type: "symlink", linkname: "/loop1" },
         { path: "data", content: "data v2\n" },
@@ -100,6 +102,9 @@ describe("dray cat", () => {
     ["/chain", "ID=drayos\n"],
     ["/hard", "data v1\n"],
     ["/data", "data v2\n"],
+    // `..` at the root stays there, as the kernel, docker cp and umoci resolve it (issue 27 item 19; was exit 5)
+    ["/out", "ID=drayos\n"],
+    ["/etc/up", "via a folder link\n"],
   ] as const) {
     it(`${path}: exactly the merged file's bytes`, async () => {
       const r = await drayOk(["cat", img.loc, path]);
@@ -107,7 +112,7 @@ describe("dray cat", () => {
     });
   }
 
-  for (const path of ["/etc/gone", "/opq/hidden", "/nothing", "/etc/os-release/x"]) {
+  for (const path of ["/etc/gone", "/opq/hidden", "/nothing", "/etc/os-release/x", "/dangling"]) {
     it(`${path}: hidden by a whiteout or opaque directory, or in no layer: exit 3`, async () => {
       const r = await dray(["cat", img.loc, path]);
       assert.equal(r.code, 3, r.stderr);
@@ -115,13 +120,11 @@ describe("dray cat", () => {
     });
   }
 
-  for (const path of ["/out", "/loop1"]) {
-    it(`${path}: a symlink out of the root or in a loop is exit 5`, async () => {
-      const r = await dray(["cat", img.loc, path]);
-      assert.equal(r.code, 5, r.stderr);
-      assert.match(r.stderr, /out of the image root|too many levels/);
-    });
-  }
+  it("/loop1: a symlink in a loop is exit 5", async () => {
+    const r = await dray(["cat", img.loc, "/loop1"]);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stderr, /too many levels/);
+  });
 
   it("stops at the layer that holds the file: a lower layer that is corrupt is never read", async () => {
     const copy = await layoutOf(dir, "cat-corrupt", [[{ path: "low", content: "x" }], [{ path: "top", content: "from the top\n" }]]);

@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { DrayError, type ErrorCode } from "../../src/errors.js";
 import { Digest } from "../../src/oci/digest.js";
 import { descriptorToJSON, parseDescriptor, parseManifest, type Descriptor, type ParsedManifest } from "../../src/oci/manifest.js";
-import { MediaType, isIndexType, isManifestType } from "../../src/oci/mediatype.js";
+import { DOCKER_LAYER_TYPES, MediaType, isIndexType, isManifestType } from "../../src/oci/mediatype.js";
 import { formatLocation, parseLocation, type LayoutRef, type Location } from "../../src/ref/location.js";
 import { familiarReference, formatReference, parseReference, type ImageReference } from "../../src/ref/reference.js";
 
@@ -284,6 +284,9 @@ const manifestDocArb = fc
     const doc: Record<string, unknown> = { schemaVersion: 2 };
     if (withType || kind === MediaType.DockerManifest || kind === MediaType.DockerManifestList) doc.mediaType = kind;
     if (isIndexType(kind)) doc.manifests = items;
+    // Docker's schema 2 carries Docker's layer types only (the parser refuses others, as containers/image does).
+    else if (kind === MediaType.DockerManifest)
+      Object.assign(doc, { config, layers: items.map((d, i) => ({ ...d, mediaType: DOCKER_LAYER_TYPES[i % DOCKER_LAYER_TYPES.length] })) });
     else Object.assign(doc, { config, layers: items });
     return { kind, doc: { ...doc, ...extra } as Record<string, unknown> };
   });

@@ -1,6 +1,8 @@
 // Manifest, index and descriptor parsing: exact bytes, every media type dray
 // reads, and refusal of documents whose type, shape or digests do not hold up.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { isDrayError, type ErrorCode } from "../../src/errors.js";
 import { Digest } from "../../src/oci/digest.js";
@@ -306,6 +308,37 @@ describe("Docker schema 1", () => {
   });
   it("is refused by the document's mediaType", () => {
     rejects("E_UNSUPPORTED_MEDIA_TYPE", () => parseManifest(bytesOf({ ...schema1, mediaType: MediaType.DockerSchema1 })), /schema 1/);
+  });
+});
+
+describe("Docker schema 2 layer media types (issue 27 item 23, as containers/image's SupportedSchema2MediaType)", () => {
+  // containers/image's own schema 2 fixture (test/peers/containers-image/internal/manifest/testdata/).
+  const fixture = readFileSync(
+    fileURLToPath(new URL("../../../test/peers/containers-image/internal/manifest/testdata/v2s2.manifest.json", import.meta.url)),
+  );
+  const withLayerType = (mediaType: string): Buffer => {
+    const doc = JSON.parse(fixture.toString()) as { layers: Json[] };
+    doc.layers[1]!.mediaType = mediaType;
+    return Buffer.from(JSON.stringify(doc));
+  };
+  it("the fixture as it is, and Docker's other layer types, are read", () => {
+    assert.equal(parseManifest(fixture).kind, "manifest");
+    for (const t of [MediaType.DockerLayer, MediaType.DockerForeignLayer, MediaType.DockerForeignLayerGzip])
+      assert.equal(parseManifest(withLayerType(t)).kind, "manifest", t);
+  });
+  for (const t of [
+    "application/octet-stream",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd",
+    MediaType.OciLayerZstd,
+    MediaType.OciLayerGzip,
+    "application/vnd.docker.image.rootfs.foreign.diff.unknown",
+  ]) {
+    it(`a layer typed ${t} is refused (exit 5)`, () => {
+      rejects("E_UNSUPPORTED_MEDIA_TYPE", () => parseManifest(withLayerType(t)), /a Docker schema 2 manifest cannot carry a layer of type/);
+    });
+  }
+  it("an OCI manifest keeps any layer type (artifacts)", () => {
+    assert.equal(parseManifest(bytesOf(ociManifest({ layers: [desc("application/octet-stream", "x")] }))).kind, "manifest");
   });
 });
 

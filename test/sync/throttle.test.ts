@@ -94,6 +94,20 @@ describe("dray sync: throttles per registry", () => {
     );
   });
 
+  it("by default the whole run moves at most 8 blobs at once, whatever --jobs says (issue 27 item 29: 16 per image before)", async () => {
+    // Held blob GETs keep each transfer in flight long enough to be counted where the registry sees them.
+    const rule = a.addRule({ method: "GET", path: "/blobs/sha256:", action: { kind: "stall", ms: 300 } });
+    const from = a.log.length;
+    const r = await run([`${a.host}/team/big`, `${b.host}/window/team/big`, "--jobs", "16", "--no-referrers"]);
+    rule.remove();
+    assert.equal(r.code, 0, r.stderr);
+    const blobGets = a.log.slice(from).filter((e) => e.method === "GET" && e.path.includes("/blobs/sha256:"));
+    assert.equal(blobGets.length, TAGS.length * 4, "every blob fetched once");
+    const inFlight = maxInFlight(blobGets);
+    assert.ok(inFlight <= 8, `${inFlight} blob transfers in flight at once`);
+    process.stderr.write(`# default window, --jobs 16: ${inFlight} blob GETs in flight at most\n`);
+  });
+
   it("--rate and --registry-jobs bound every registry's requests per second and in flight under --jobs 16", async () => {
     const fromA = a.log.length;
     const fromB = b.log.length;

@@ -22,14 +22,22 @@ const require = createRequire(import.meta.url);
  */
 export const LAZY_BUILTINS: readonly string[] = ["child_process", "zlib", "fs/promises"];
 
-/** A CommonJS module whose every export loads `name` on first access. */
-function lazyBuiltinSource(name: string): string {
-  const keys = Object.keys(require(`node:${name}`) as object);
+/**
+ * A CommonJS module whose every export loads `name` on first access. The
+ * exports the building Node has are getters; any other (what a newer Node
+ * adds: node:zlib's zstd streams came in 22.15) is looked up at run time
+ * through the prototype, which esbuild's namespace import (`__toESM`)
+ * inherits, so a bundle built on Node 20 still finds zstd on Node 24.
+ * `__esModule` and symbols are answered without loading: the interop asks them.
+ */
+export function lazyBuiltinSource(name: string, keys: readonly string[] = Object.keys(require(`node:${name}`) as object)): string {
   const lines = [
     "let loaded;",
     `const load = () => (loaded ??= require(${JSON.stringify(`node:${name}`)}));`,
+    'const later = new Proxy({}, { get: (_, key) => (typeof key !== "string" || key === "__esModule" ? undefined : load()[key]) });',
+    "module.exports = Object.create(later);",
     ...keys.map(
-      (k) => `Object.defineProperty(exports, ${JSON.stringify(k)}, { enumerable: true, get: () => load()[${JSON.stringify(k)}] });`,
+      (k) => `Object.defineProperty(module.exports, ${JSON.stringify(k)}, { enumerable: true, get: () => load()[${JSON.stringify(k)}] });`,
     ),
   ];
   return lines.join("\n");

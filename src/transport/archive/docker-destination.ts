@@ -33,7 +33,7 @@ import type { DockerArchiveLocation } from "../../ref/location.js";
 import { isValidTag, parseReference, type ImageReference } from "../../ref/reference.js";
 import type { BlobReadOptions, DestinationCapabilities, ImageDestination, TransportOptions } from "../types.js";
 import { readFileCapped } from "../layout/fsutil.js";
-import { emptyIndex, makeEntry, serializeIndexJson, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
+import { emptyIndex, makeEntry, serializeIndexJson, withEntries, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { CONTAINERD_NAME } from "./docker-oci.js";
 import {
@@ -44,7 +44,7 @@ import {
   serializeManifestJson,
   type ManifestItem,
 } from "./docker-format.js";
-import { earlierDockerArchive, type EarlierArchive } from "./earlier.js";
+import { checkEarlierArchive, earlierDockerArchive, type EarlierArchive } from "./earlier.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob, type SpooledBlob } from "./staging.js";
 
 /** One image to write: its manifest as given, the manifest parsed, its RepoTags. */
@@ -112,6 +112,7 @@ export class DockerArchiveDestination implements ImageDestination {
       throw new UsageError(`docker-archive:${location.path}:@${location.index} picks an image to read; a destination takes NAME:TAG`, {
         code: "E_LOCATION_INVALID",
       });
+    await checkEarlierArchive(location.path, "docker-archive", opts);
     return new DockerArchiveDestination(location, await makeSpoolDir(location.path, opts), opts);
   }
 
@@ -256,7 +257,7 @@ export class DockerArchiveDestination implements ImageDestination {
     const fresh = this.images.flatMap((i) =>
       i.tags.length > 0 ? i.tags.map((t) => taggedEntry(descriptorOf(i.raw), t)) : [taggedEntry(descriptorOf(i.raw), undefined)],
     );
-    return { doc: kept.doc, entries: [...kept.entries, ...fresh] };
+    return withEntries(kept, [...kept.entries, ...fresh]);
   }
 
   async abort(): Promise<void> {

@@ -53,6 +53,25 @@ function replacing(path: string, kind: string, err: unknown, opts: TransportOpti
   return undefined;
 }
 
+/**
+ * Refuses, when a destination opens and before any blob moves, an existing
+ * archive of the kind whose index.json or manifest.json is damaged (what
+ * `replacing` refuses at commit, after all the work). Anything else is left
+ * for the commit to add to or replace.
+ */
+export async function checkEarlierArchive(path: string, kind: "oci-archive" | "docker-archive", opts: TransportOptions): Promise<void> {
+  if (!(await exists(path))) return;
+  try {
+    const opened =
+      kind === "oci-archive"
+        ? await openOciArchive({ transport: kind, path }, opts)
+        : await openDockerArchive({ transport: kind, path }, opts);
+    await opened.cleanup();
+  } catch (err) {
+    if (isDrayError(err, "E_MANIFEST_INVALID")) throw err;
+  }
+}
+
 async function carryEntries(tar: TarIndex, w: TarWriter, skip: (name: string) => boolean): Promise<void> {
   for (const e of tar.entries) if (!METADATA.has(e.name) && !skip(e.name)) await copyEntry(tar, w, e);
 }

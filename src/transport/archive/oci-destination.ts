@@ -17,7 +17,7 @@ import type { BlobReadOptions, DestinationCapabilities, ImageDestination, Transp
 import { addUnnamed, emptyIndex, entryNameFor, serializeIndexJson, setNamed, type LayoutIndex } from "../layout/index-json.js";
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob } from "./staging.js";
-import { earlierOciArchive, type EarlierArchive } from "./earlier.js";
+import { checkEarlierArchive, earlierOciArchive, type EarlierArchive } from "./earlier.js";
 import type { BlobReader } from "../layout/resolve.js";
 import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
 
@@ -41,6 +41,7 @@ export class OciArchiveDestination implements ImageDestination {
   ) {}
 
   static async open(location: LayoutLocation, opts: TransportOptions): Promise<OciArchiveDestination> {
+    await checkEarlierArchive(location.path, "oci-archive", opts);
     const output = await ArchiveOutput.open(location.path, opts);
     let spoolDir: string;
     try {

@@ -22,17 +22,30 @@ export interface IndexEntry {
   raw: Json;
 }
 
+/** An index.json entry whose descriptor is invalid (containers/image's name_lookups has a mediaType `x-completely-unknown`). */
+export interface InvalidEntry {
+  raw: unknown;
+  /** Its ref.name, when it has one. */
+  name?: string;
+  error: IntegrityError;
+}
+
 export interface LayoutIndex {
   /** The document's other fields (annotations, mediaType, …), kept as found. */
   doc: Json;
   entries: IndexEntry[];
+  /**
+   * Entries left out for an invalid descriptor: the rest of the layout stays usable, as containers/image
+   * resolves the valid names; asking for one of these by name is its error; a rewrite keeps them as found.
+   */
+  invalid?: InvalidEntry[];
 }
 
 export function emptyIndex(): LayoutIndex {
   return { doc: { schemaVersion: 2, mediaType: MediaType.OciIndex }, entries: [] };
 }
 
-/** Parses index.json bytes; any invalid descriptor refuses the whole file. */
+/** Parses index.json bytes; an entry with an invalid descriptor is set aside (`invalid`), the file as a whole must be valid. */
 export function parseIndexJson(bytes: Uint8Array, where: string): LayoutIndex {
   // Named with its layout or archive: "index.json is not valid JSON" alone leaves the user guessing which one.
   const name = `index.json in ${where}`;
@@ -50,15 +63,42 @@ export function parseIndexJson(bytes: Uint8Array, where: string): LayoutIndex {
   if (doc.schemaVersion !== 2) throw invalid("has a schemaVersion other than 2");
   const manifests = doc.manifests ?? [];
   if (!Array.isArray(manifests)) throw invalid("has a manifests field that is not an array");
-  const entries = manifests.map((m: unknown): IndexEntry => {
-    const desc = parseDescriptor(m, name);
-    return { desc, raw: m as Json };
-  });
-  return { doc, entries };
+  const entries: IndexEntry[] = [];
+  const skipped: InvalidEntry[] = [];
+  for (const m of manifests as unknown[]) {
+    try {
+      entries.push({ desc: parseDescriptor(m, name), raw: m as Json });
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err;
+      const annotations = isObject(m) && isObject(m.annotations) ? m.annotations : undefined;
+      const ref = annotations?.[REF_NAME];
+      skipped.push({ raw: m, ...(typeof ref === "string" ? { name: ref } : {}), error: err });
+    }
+  }
+  return skipped.length > 0 ? { doc, entries, invalid: skipped } : { doc, entries };
+}
+
+/** A warning for each entry set aside, for the user (stderr in the CLI). */
+export function invalidEntryNotices(index: LayoutIndex, except?: string): string[] {
+  return (index.invalid ?? [])
+    .filter((e) => except === undefined || e.name !== except)
+    .map((e) => `warning: skipping the index.json entry ${e.name === undefined ? "without a name" : `"${e.name}"`}: ${e.error.message}`);
+}
+
+/** The error of the invalid entry named `name`, if that is why no valid entry has the name. */
+export function invalidEntryNamed(index: LayoutIndex, name: string): IntegrityError | undefined {
+  const bad = index.invalid?.find((e) => e.name === name);
+  return bad && new IntegrityError(`the index.json entry "${name}" is invalid: ${bad.error.message}`, { code: "E_MANIFEST_INVALID" });
 }
 
 export function serializeIndexJson(index: LayoutIndex): string {
-  const out: Json = { schemaVersion: 2, mediaType: MediaType.OciIndex, ...index.doc, manifests: index.entries.map((e) => e.raw) };
+  const kept = (index.invalid ?? []).map((e) => e.raw);
+  const out: Json = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciIndex,
+    ...index.doc,
+    manifests: [...index.entries.map((e) => e.raw), ...kept],
+  };
   return JSON.stringify(out);
 }
 
@@ -98,7 +138,12 @@ export function makeEntry(desc: Descriptor, name?: string): IndexEntry {
  */
 export function setNamed(index: LayoutIndex, desc: Descriptor, name: string): LayoutIndex {
   const kept = index.entries.filter((e) => refName(e) !== name);
-  return { doc: index.doc, entries: [...kept, makeEntry(desc, name)] };
+  // An invalid entry of that name is replaced too, as a valid one would be.
+  return withEntries(
+    index,
+    [...kept, makeEntry(desc, name)],
+    index.invalid?.filter((e) => e.name !== name),
+  );
 }
 
 /** Adds `desc` without a name, unless an identical unnamed entry is there already. */
@@ -107,11 +152,19 @@ export function addUnnamed(index: LayoutIndex, desc: Descriptor): LayoutIndex {
     (e) => refName(e) === undefined && e.desc.digest.equals(desc.digest) && e.desc.mediaType === desc.mediaType,
   );
   if (dup) return index;
-  return { doc: index.doc, entries: [...index.entries, makeEntry(desc)] };
+  return withEntries(index, [...index.entries, makeEntry(desc)]);
 }
 
 export function removeEntries(index: LayoutIndex, drop: (e: IndexEntry) => boolean): LayoutIndex {
-  return { doc: index.doc, entries: index.entries.filter((e) => !drop(e)) };
+  return withEntries(
+    index,
+    index.entries.filter((e) => !drop(e)),
+  );
+}
+
+/** `index` with other valid entries; the invalid ones it set aside are kept (they are someone else's). */
+export function withEntries(index: LayoutIndex, entries: IndexEntry[], invalid = index.invalid): LayoutIndex {
+  return invalid && invalid.length > 0 ? { doc: index.doc, entries, invalid } : { doc: index.doc, entries };
 }
 
 /**

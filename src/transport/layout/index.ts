@@ -5,14 +5,19 @@
 import type { LayoutLocation } from "../../ref/location.js";
 import type { TransportOptions } from "../types.js";
 import { LayoutDestination } from "./destination.js";
+import { invalidEntryNotices } from "./index-json.js";
 import { OciLayout } from "./layout.js";
 import { LayoutReferences } from "./references.js";
 import { LayoutSource } from "./source.js";
 
 /** Opens an existing layout for reading; index.json is read once, so the source sees one consistent state. */
-export async function openLayoutSource(loc: LayoutLocation, _opts: TransportOptions = {}): Promise<LayoutSource> {
+export async function openLayoutSource(loc: LayoutLocation, opts: TransportOptions = {}): Promise<LayoutSource> {
   const layout = await OciLayout.open(loc.path);
-  return new LayoutSource(loc, layout, await layout.readIndex());
+  const index = await layout.readIndex();
+  // The entry asked for is not skipped but refused (resolveRef says why), so it gets no warning.
+  const asked = loc.ref?.kind === "tag" ? loc.ref.tag : undefined;
+  for (const warning of invalidEntryNotices(index, asked)) opts.notice?.(warning);
+  return new LayoutSource(loc, layout, index);
 }
 
 /** Opens (creating when missing) a layout for writing. Nothing is visible until commit(). */

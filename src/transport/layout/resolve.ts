@@ -6,7 +6,7 @@ import type { Digest } from "../../oci/digest.js";
 import { parseManifest, type Descriptor } from "../../oci/manifest.js";
 import { isIndexType } from "../../oci/mediatype.js";
 import type { LayoutRef } from "../../ref/location.js";
-import { entriesNamed, entriesWithDigest, listNames, refName, type IndexEntry, type LayoutIndex } from "./index-json.js";
+import { entriesNamed, entriesWithDigest, invalidEntryNamed, listNames, refName, type IndexEntry, type LayoutIndex } from "./index-json.js";
 import type { OciLayout } from "./layout.js";
 
 /** What reference resolution and reachability read: a layout directory, or an oci-archive's blobs (archive/oci-archive.ts). */
@@ -26,6 +26,8 @@ export async function resolveRef(layout: BlobReader, index: LayoutIndex, ref: La
 
 function byName(layout: BlobReader, index: LayoutIndex, name: string): Descriptor {
   const found = entriesNamed(index, name);
+  const invalid = found.length === 0 ? invalidEntryNamed(index, name) : undefined;
+  if (invalid) throw invalid;
   if (found.length === 0) {
     const names = listNames(index);
     const have = names.length > 0 ? ` (it has: ${names.slice(0, 20).join(", ")}${names.length > 20 ? ", …" : ""})` : "";
