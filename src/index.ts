@@ -22,3 +22,4 @@ export {
 } from "./auth/login.js";
 export { sync, loadSyncConfig } from "./sync/index.js";
 export { copyReferrersOf } from "./referrers/index.js";
+export * from "./signature/index.js";
