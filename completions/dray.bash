@@ -73,7 +73,7 @@ _dray() {
   done
   case "$cmd" in
     "")
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit'; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit verify'; fi
       ;;
     copy|cp)
       case "$prev" in
@@ -85,6 +85,15 @@ _dray() {
         --digestfile) _dray_files "$cur"; return ;;
         -f|--format) return ;;
         --progress) _dray_words "$cur" 'auto bar plain json none'; return ;;
+        --verify-key) _dray_files "$cur"; return ;;
+        --certificate-identity) return ;;
+        --certificate-identity-regexp) return ;;
+        --certificate-oidc-issuer) return ;;
+        --certificate-oidc-issuer-regexp) return ;;
+        --trusted-root) _dray_files "$cur"; return ;;
+        --notation-trust-store) _dray_files "$cur"; return ;;
+        --policy) _dray_files "$cur"; return ;;
+        --signed-identity) return ;;
         --creds) return ;;
         --src-creds) return ;;
         --dest-creds) return ;;
@@ -93,7 +102,7 @@ _dray() {
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers --manifest-format --compress --compress-level -j --jobs --digestfile -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers --manifest-format --compress --compress-level -j --jobs --digestfile -f --format -q --quiet --progress --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     inspect)
       case "$prev" in
@@ -187,6 +196,15 @@ _dray() {
         --compress-level) return ;;
         -f|--format) return ;;
         --progress) _dray_words "$cur" 'auto plain json none'; return ;;
+        --verify-key) _dray_files "$cur"; return ;;
+        --certificate-identity) return ;;
+        --certificate-identity-regexp) return ;;
+        --certificate-oidc-issuer) return ;;
+        --certificate-oidc-issuer-regexp) return ;;
+        --trusted-root) _dray_files "$cur"; return ;;
+        --notation-trust-store) _dray_files "$cur"; return ;;
+        --policy) _dray_files "$cur"; return ;;
+        --signed-identity) return ;;
         --creds) return ;;
         --src-creds) return ;;
         --dest-creds) return ;;
@@ -195,7 +213,7 @@ _dray() {
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --exclude --platform --skip-existing --prune --shard --rate --registry-jobs --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --exclude --platform --skip-existing --prune --shard --rate --registry-jobs --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     blob)
       case "$prev" in
@@ -255,6 +273,26 @@ _dray() {
         --retries) return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '--format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      ;;
+    verify)
+      case "$prev" in
+        -f|--format) return ;;
+        --key) _dray_files "$cur"; return ;;
+        --certificate-identity) return ;;
+        --certificate-identity-regexp) return ;;
+        --certificate-oidc-issuer) return ;;
+        --certificate-oidc-issuer-regexp) return ;;
+        --trusted-root) _dray_files "$cur"; return ;;
+        --notation-trust-store) _dray_files "$cur"; return ;;
+        --policy) _dray_files "$cur"; return ;;
+        --signed-identity) return ;;
+        --creds) return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

@@ -33,6 +33,7 @@ _dray() {
     'cat:print one file of the image'\''s merged filesystem (symlinks followed inside the image), or with --list its names'
     'referrers:show what refers to an image (signatures, SBOMs, attestations), recursively\: a tree on a terminal, one line each otherwise'
     'ratelimit:show a registry'\''s pull limit and what is left of it (one HEAD, no pull counted)'
+    'verify:check an image'\''s signatures (cosign .sig, Sigstore bundles, notation) against keys, keyless identities or a policy; exit 6 when refused'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -61,6 +62,17 @@ _dray() {
             '(-f --format)'{-f,--format}'[summary on stdout\: text (the digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
             '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
             '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
+            '*--verify-key[trusted public key, PEM\: ECDSA, RSA or Ed25519 (repeatable)]:verify-key:_files' \
+            '*--certificate-identity[keyless\: the certificate identity (email, URI) to trust]:certificate-identity: ' \
+            '*--certificate-identity-regexp[keyless\: a regular expression the whole identity must match]:certificate-identity-regexp: ' \
+            '*--certificate-oidc-issuer[keyless\: the OIDC issuer of the certificate]:certificate-oidc-issuer: ' \
+            '*--certificate-oidc-issuer-regexp[keyless\: a regular expression the whole issuer must match]:certificate-oidc-issuer-regexp: ' \
+            '*--trusted-root[Sigstore trusted_root.json\: Fulcio CAs, Rekor keys, CT logs, TSAs (offline)]:trusted-root:_files' \
+            '*--notation-trust-store[notation\: CA certificates (PEM) the signing certificates must chain to]:notation-trust-store:_files' \
+            '*--policy[containers-policy.json(5)\: which signatures each registry or repository needs]:policy:_files' \
+            '*--signed-identity[the repository the signatures must name (a mirror verified under its upstream name)]:signed-identity: ' \
+            '*--require-each[an index needs a signature on every platform image too, not only on the index]' \
+            '*--require-tlog[a keyed signature needs a transparency-log entry too]' \
             '*--creds[credentials for both registries (per side\: --src-creds, --dest-creds)]:creds: ' \
             '*--src-creds[credentials for the source registry]:src-creds: ' \
             '*--dest-creds[credentials for the destination registry]:dest-creds: ' \
@@ -197,6 +209,17 @@ _dray() {
             '(-f --format)'{-f,--format}'[summary on stdout\: text (nothing, or the plan for --dry-run) or json]:format: ' \
             '(-q --quiet)'{-q,--quiet}'[no per-image lines and no summary on stderr]' \
             '*--progress[per-image lines on stderr]:progress:(auto plain json none)' \
+            '*--verify-key[trusted public key, PEM\: ECDSA, RSA or Ed25519 (repeatable)]:verify-key:_files' \
+            '*--certificate-identity[keyless\: the certificate identity (email, URI) to trust]:certificate-identity: ' \
+            '*--certificate-identity-regexp[keyless\: a regular expression the whole identity must match]:certificate-identity-regexp: ' \
+            '*--certificate-oidc-issuer[keyless\: the OIDC issuer of the certificate]:certificate-oidc-issuer: ' \
+            '*--certificate-oidc-issuer-regexp[keyless\: a regular expression the whole issuer must match]:certificate-oidc-issuer-regexp: ' \
+            '*--trusted-root[Sigstore trusted_root.json\: Fulcio CAs, Rekor keys, CT logs, TSAs (offline)]:trusted-root:_files' \
+            '*--notation-trust-store[notation\: CA certificates (PEM) the signing certificates must chain to]:notation-trust-store:_files' \
+            '*--policy[containers-policy.json(5)\: which signatures each registry or repository needs]:policy:_files' \
+            '*--signed-identity[the repository the signatures must name (a mirror verified under its upstream name)]:signed-identity: ' \
+            '*--require-each[an index needs a signature on every platform image too, not only on the index]' \
+            '*--require-tlog[a keyed signature needs a transparency-log entry too]' \
             '*--creds[credentials for both registries (per side\: --src-creds, --dest-creds)]:creds: ' \
             '*--src-creds[credentials for the source registry]:src-creds: ' \
             '*--dest-creds[credentials for the destination registry]:dest-creds: ' \
@@ -273,6 +296,30 @@ _dray() {
         ratelimit)
           _arguments -s \
             '*--format[text, json, or a Go template such as '\''{{.Remaining}}'\'']:format: ' \
+            '*--creds[registry credentials]:creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
+            && ret=0
+          ;;
+        verify)
+          _arguments -s \
+            '(-f --format)'{-f,--format}'[text (one line per signature) or json]:format: ' \
+            '*--key[trusted public key, PEM\: ECDSA, RSA or Ed25519 (repeatable)]:key:_files' \
+            '*--certificate-identity[keyless\: the certificate identity (email, URI) to trust]:certificate-identity: ' \
+            '*--certificate-identity-regexp[keyless\: a regular expression the whole identity must match]:certificate-identity-regexp: ' \
+            '*--certificate-oidc-issuer[keyless\: the OIDC issuer of the certificate]:certificate-oidc-issuer: ' \
+            '*--certificate-oidc-issuer-regexp[keyless\: a regular expression the whole issuer must match]:certificate-oidc-issuer-regexp: ' \
+            '*--trusted-root[Sigstore trusted_root.json\: Fulcio CAs, Rekor keys, CT logs, TSAs (offline)]:trusted-root:_files' \
+            '*--notation-trust-store[notation\: CA certificates (PEM) the signing certificates must chain to]:notation-trust-store:_files' \
+            '*--policy[containers-policy.json(5)\: which signatures each registry or repository needs]:policy:_files' \
+            '*--signed-identity[the repository the signatures must name (a mirror verified under its upstream name)]:signed-identity: ' \
+            '*--require-each[an index needs a signature on every platform image too, not only on the index]' \
+            '*--require-tlog[a keyed signature needs a transparency-log entry too]' \
             '*--creds[registry credentials]:creds: ' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \

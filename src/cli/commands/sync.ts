@@ -1,8 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, parseCount, type TransportFlags } from "../options.js";
+import { addTransportOptions, addTrustOptions, collect, parseCount, type TransportFlags, type TrustOptionFlags } from "../options.js";
 
-export interface SyncFlags extends TransportFlags {
+export interface SyncFlags extends TransportFlags, TrustOptionFlags {
   file?: string;
   dest?: string;
   tag?: string[];
@@ -77,6 +77,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-f, --format <format>", "summary on stdout: text (nothing, or the plan for --dry-run) or json")
     .option("-q, --quiet", "no per-image lines and no summary on stderr")
     .addOption(new Option("--progress <mode>", "per-image lines on stderr").choices(["auto", "plain", "json", "none"]).default("auto"));
+  addTrustOptions(cmd, { gate: true });
   addTransportOptions(cmd, { twoSided: true });
   cmd.action(async (src: string | undefined, dst: string | undefined, flags: SyncFlags) => {
     const { runSync } = await import("./sync-run.js");
