@@ -3,15 +3,14 @@
 // index, cosign `.sig` tags), read with bounds (manifests and the small
 // signature blobs only), and held against the policy's requirements.
 import { createHash } from "node:crypto";
-import { referrersTree, type ReferrerNode } from "../content/referrers.js";
 import { DrayError, NotFoundError, SignatureRefusedError, isAbortError } from "../errors.js";
 import { readSmallBlob } from "../copy/stream.js";
 import { Digest } from "../oci/digest.js";
 import { parseRawManifest, type Descriptor, type ImageManifest, type RawManifest } from "../oci/manifest.js";
 import { formatLocation, type Location } from "../ref/location.js";
-import { openSource } from "../transport/index.js";
+import { MirrorArchive, openSource } from "../transport/index.js";
 import { RepositoryFactory } from "../transport/repository.js";
-import type { Repository, TransportOptions } from "../transport/types.js";
+import type { Referrer, ReferrerFoundBy, Repository, TransportOptions } from "../transport/types.js";
 import { isObject } from "../json.js";
 import { checkSignedIdentity } from "./identity.js";
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, NOTATION_ARTIFACT_TYPE, verifyNotationJws } from "./notation.js";
@@ -20,6 +19,11 @@ import { cosignLayerBundle, parseBundle, verifySigstore, type SignerFacts } from
 
 export const COSIGN_SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json";
 const BUNDLE_PREFIX = "application/vnd.dev.sigstore.bundle";
+
+/** A referrer's artifact type that says it is a signature dray reads (a Sigstore bundle, a notation envelope). */
+function isSignatureType(t: string): boolean {
+  return t === NOTATION_ARTIFACT_TYPE || t.startsWith(BUNDLE_PREFIX);
+}
 
 /** Signature blobs (payloads, bundles, envelopes) are small; a larger one is reported, not read. */
 export const MAX_SIGNATURE_BLOB_BYTES = 1024 * 1024;
@@ -35,7 +39,7 @@ export interface SignatureCheck extends SignerFacts {
   kind: SignatureKind;
   /** The referrer manifest that holds it, and how it was found. */
   manifest: string;
-  foundBy: ReferrerNode["source"];
+  foundBy: ReferrerFoundBy;
   /** The bundle's media type version, a cosign layer's index. */
   detail?: string;
   accepted: boolean;
@@ -59,23 +63,22 @@ export interface VerifyImageOptions {
   policy: SignaturePolicy;
   transport?: TransportOptions;
   signal?: AbortSignal;
+  /**
+   * The repository the image is read from when the caller has it open (sync:
+   * one client per repository, a mirror archive's repository), and the tag or
+   * digest there; `loc` then only names the image (messages, identity, scopes).
+   */
+  repository?: { repo: Repository; ref: string | Digest };
 }
 
 interface Candidate {
   kind: SignatureKind;
   manifest: string;
-  foundBy: ReferrerNode["source"];
+  foundBy: ReferrerFoundBy;
   detail?: string;
   /** Undefined when the signature could be read; else why it cannot count. */
   unreadable?: string;
   check?: (req: SignedRequirement) => Omit<SignatureCheck, "kind" | "manifest" | "foundBy" | "detail">;
-}
-
-/** The location of `digest` in the repository `loc` names. */
-function atDigest(loc: Location, digest: Digest): Location {
-  if (loc.transport === "docker") return { transport: "docker", ref: { domain: loc.ref.domain, path: loc.ref.path, digest } };
-  if (loc.transport === "oci" || loc.transport === "oci-archive") return { ...loc, ref: { kind: "digest", digest } };
-  return loc;
 }
 
 function describeError(err: unknown): string {
@@ -91,43 +94,76 @@ class SignatureReader {
     private readonly opts: VerifyImageOptions,
   ) {}
 
-  /** The signatures that refer to `digest` (the image, an index or a child). */
+  /** The repository's tags, listed once for the image and its children (they say which referrer tags exist). */
+  private tags: Promise<ReadonlySet<string>> | undefined;
+
+  /** The signatures that refer to `image` (the image, an index or a child), through the transport's one referrers discovery. */
   async candidates(image: RawManifest): Promise<Candidate[]> {
-    const tree = await referrersTree(atDigest(this.loc, image.digest), {
-      depth: 1,
-      ...(this.opts.transport ? { transport: this.opts.transport } : {}),
-    });
+    const signal = this.opts.signal;
+    this.tags ??= this.repo
+      .listTags(signal ? { signal } : {})
+      .then((t) => new Set(t))
+      .catch((err: unknown) => {
+        if (err instanceof NotFoundError) return new Set<string>();
+        throw err;
+      });
     const out: Candidate[] = [];
-    for (const node of tree.referrers.slice(0, MAX_SIGNATURE_MANIFESTS)) {
-      this.opts.signal?.throwIfAborted();
-      const kindHint = node.artifactType ?? "";
-      const isSig =
-        node.source === "cosign-tag"
-          ? node.tag?.endsWith(".sig") === true
-          : kindHint === NOTATION_ARTIFACT_TYPE || kindHint.startsWith(BUNDLE_PREFIX);
-      if (!isSig) continue; // SBOMs, attestations, other artifacts
-      out.push(...(await this.read(node, image)));
+    const { referrers } = await this.repo.referrers(image.digest, {
+      ...(signal ? { signal } : {}),
+      tags: await this.tags,
+      // One way of finding that fails (the API, the index, a cosign tag) is reported; the others still count.
+      onError: (err, foundBy, tag) => {
+        if (isAbortError(err)) return;
+        out.push({
+          kind: foundBy === "cosign-tag" ? "cosign" : "bundle",
+          manifest: tag ?? "(referrers)",
+          foundBy,
+          unreadable: `cannot be listed: ${describeError(err)}`,
+        });
+      },
+    });
+    for (const r of referrers.slice(0, MAX_SIGNATURE_MANIFESTS)) {
+      signal?.throwIfAborted();
+      if (r.foundBy === "cosign-tag" && !r.tag?.endsWith(".sig")) continue; // .att, .sbom
+      out.push(...(await this.read(r, image)));
     }
     return out;
   }
 
-  private async read(node: ReferrerNode, image: RawManifest): Promise<Candidate[]> {
-    const base = { manifest: node.digest, foundBy: node.source };
-    const kind: SignatureKind =
-      node.source === "cosign-tag" ? "cosign" : node.artifactType === NOTATION_ARTIFACT_TYPE ? "notation" : "bundle";
+  private async read(r: Referrer, image: RawManifest): Promise<Candidate[]> {
+    const digest = r.descriptor.digest.toString();
+    const base = { manifest: digest, foundBy: r.foundBy };
+    // A listed artifactType says at once what is not a signature (SBOMs, attestations): their manifests stay unread.
+    const listed = r.descriptor.artifactType;
+    if (r.foundBy !== "cosign-tag" && listed !== undefined && !isSignatureType(listed)) return [];
     let parsed;
     try {
-      parsed = parseRawManifest(await this.repo.getManifest(Digest.parse(node.digest)), `${this.repo.display}@${node.digest}`);
+      parsed = parseRawManifest(
+        await this.repo.getManifest(r.descriptor.digest, this.opts.signal ? { signal: this.opts.signal } : {}),
+        `${this.repo.display}@${digest}`,
+      );
     } catch (err) {
       if (isAbortError(err)) throw err;
-      return [{ kind, ...base, unreadable: `its manifest cannot be read: ${describeError(err)}` }];
+      return [
+        {
+          kind: r.foundBy === "cosign-tag" ? "cosign" : "bundle",
+          ...base,
+          unreadable: `its manifest cannot be read: ${describeError(err)}`,
+        },
+      ];
     }
+    if (r.foundBy === "cosign-tag") {
+      if (parsed.kind !== "manifest") return [{ kind: "cosign", ...base, unreadable: "an index, not a signature manifest" }];
+      return this.cosign(parsed, base, image);
+    }
+    const type = parsed.artifactType ?? (parsed.kind === "manifest" ? parsed.config.mediaType : undefined) ?? "";
+    if (!isSignatureType(type)) return [];
+    const kind: SignatureKind = type === NOTATION_ARTIFACT_TYPE ? "notation" : "bundle";
     if (parsed.kind !== "manifest") return [{ kind, ...base, unreadable: "an index, not a signature manifest" }];
-    if (kind === "cosign") return this.cosign(parsed, base, image);
     const layer = parsed.layers[0];
     if (!layer || parsed.layers.length > MAX_LAYERS_PER_SIGNATURE_MANIFEST)
       return [{ kind, ...base, unreadable: `${parsed.layers.length} layers where one is expected` }];
-    const bytes = await this.blob(node.digest, layer);
+    const bytes = await this.blob(digest, layer);
     if (typeof bytes === "string") return [{ kind, ...base, unreadable: bytes }];
     if (kind === "notation") {
       if (layer.mediaType === COSE_MEDIA_TYPE)
@@ -141,7 +177,8 @@ class SignatureReader {
       b.bundle.mediaType
         .replace(/^application\/vnd\.dev\.sigstore\.bundle/, "")
         .replace(/^[.+;]*/, "")
-        .replace(/\+json$/, "") || b.bundle.mediaType;
+        .replace(/\+json$/, "")
+        .replace(/^json;version=/, "v") || b.bundle.mediaType;
     return [{ kind, ...base, detail, check: (req) => bundleCheck(b.bundle, b.cert, image, req) }];
   }
 
@@ -329,17 +366,43 @@ function judge(candidates: Candidate[], reqs: Requirement[]): { satisfied: boole
  */
 export async function verifyImage(loc: Location, opts: VerifyImageOptions): Promise<ImageVerification> {
   const reqs = requirementsFor(opts.policy, loc);
-  const source = await openSource(loc, opts.transport ?? {});
+  const signal = opts.signal ? { signal: opts.signal } : {};
   let top: RawManifest;
-  try {
-    top = await source.getManifest(undefined, opts.signal ? { signal: opts.signal } : {});
-  } finally {
-    await source.close();
+  if (opts.repository) top = await opts.repository.repo.getManifest(opts.repository.ref, signal);
+  else {
+    const source = await openSource(loc, opts.transport ?? {});
+    try {
+      top = await source.getManifest(undefined, signal);
+    } finally {
+      await source.close();
+    }
   }
   const head = { location: formatLocation(loc), digest: top.digest.toString(), mediaType: top.mediaType };
   if (reqs.every((r) => r.type === "insecureAcceptAnything")) return { ...head, satisfied: true, signatures: [] };
   if (reqs.some((r) => r.type === "reject")) return { ...head, ...judge([], reqs) };
-  const repo = await new RepositoryFactory(() => opts.transport ?? {}).open(loc);
+  if (opts.repository) return judgeImage(loc, opts.repository.repo, top, reqs, opts);
+  if (loc.transport === "oci-archive") {
+    // An archive has no repository face: its layout, unpacked beside it, has (ref names carry the referrer tags).
+    const archive = await MirrorArchive.open(loc.path, opts.transport ?? {});
+    try {
+      const repo = await new RepositoryFactory(() => opts.transport ?? {}).open({ transport: "oci", path: archive.layoutPath });
+      return await judgeImage(loc, repo, top, reqs, opts);
+    } finally {
+      await archive.close();
+    }
+  }
+  return judgeImage(loc, await new RepositoryFactory(() => opts.transport ?? {}).open(loc), top, reqs, opts);
+}
+
+/** The image's signatures (and its children's, with require-each) held against `reqs`. */
+async function judgeImage(
+  loc: Location,
+  repo: Repository,
+  top: RawManifest,
+  reqs: Requirement[],
+  opts: VerifyImageOptions,
+): Promise<ImageVerification> {
+  const head = { location: formatLocation(loc), digest: top.digest.toString(), mediaType: top.mediaType };
   const reader = new SignatureReader(loc, repo, opts);
   const own = judge(await reader.candidates(top), reqs);
   const result: ImageVerification = { ...head, ...own };

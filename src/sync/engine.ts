@@ -13,12 +13,12 @@ import { conversionOf, copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
-import { InterruptedError, isAbortError, NotFoundError, RegistryError } from "../errors.js";
+import { InterruptedError, isAbortError, itemError, NotFoundError, RegistryError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
 import type { Digest } from "../oci/digest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
 import { formatLocation, type Location } from "../ref/location.js";
-import { copyReferrers, itemError, type Subject, type Transfer } from "../referrers/copy.js";
+import { copyReferrers, type Subject, type Transfer } from "../referrers/copy.js";
 import { RepositoryFactory } from "../transport/repository.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
 import { withRegistrySettings } from "./config.js";
@@ -27,7 +27,7 @@ import { checkTagFilter, describeNarrowing, selectTags, type TagFilter } from ".
 import { ArchiveRepository } from "./archive.js";
 import { lastRateLimit, MirrorArchive } from "../transport/index.js";
 import { MountLedger } from "./mounts.js";
-import { pruneCandidates, pruneFailure, removeTag, type PruneItem } from "./prune.js";
+import { pruneCandidates, pruneFailure, type PruneItem } from "./prune.js";
 import { formatShard, inShard, parseShard } from "./shard.js";
 import { policyFromFlags, type SignaturePolicy, type TrustFlags } from "../signature/policy.js";
 import { verifyImage } from "../signature/verify.js";
@@ -255,7 +255,12 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
     const policy = run.policyFor(pair.rule, src);
     if (policy) {
       const v = await run.requests(() =>
-        verifyImage(src.at({ tag }), { policy, transport: run.sources.options(src.location), signal: run.signal }),
+        verifyImage(src.at({ tag }), {
+          policy,
+          transport: run.sources.options(src.location),
+          signal: run.signal,
+          repository: { repo: src, ref: tag },
+        }),
       );
       if (v.digest !== sh.digest.toString())
         throw new RegistryError(`tag ${tag} of ${src.display} moved while it was verified`, { where: base.source });
@@ -321,8 +326,8 @@ async function pruneRepository(
       continue;
     }
     try {
-      const digest = await run.requests(() => removeTag(dst, run.destinations, tag, run.signal));
-      run.recordPrune({ destination, tag, ...(digest ? { digest } : {}), outcome: "pruned" });
+      const digest = await run.requests(() => dst.removeTag(tag, { signal: run.signal }));
+      run.recordPrune({ destination, tag, ...(digest ? { digest: digest.toString() } : {}), outcome: "pruned" });
     } catch (err) {
       if (!run.stopped(err)) run.recordPrune(pruneFailure(destination, tag, err));
     }

@@ -6,6 +6,7 @@
 // Each case's expected result is the one its source's own tests expect; each
 // tamper case flips one thing and must be refused with exit 6.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -305,6 +306,15 @@ describe("dray verify: bundles made by @sigstore/sign (v0.1, v0.2, v0.3; DSSE an
       /no transparency-log entry/,
     );
     refused(await dray(["verify", `oci:${bare}:signed`, "--key", join(GEN, "other.pub")]), /not signed by key/);
+  });
+
+  it("an oci-archive: its signatures are found in the archive's layout", async () => {
+    const dir = await bundleLayout(await image(), await gen("keyless-dsse-v0.3"));
+    const tar = join(makeTempDir("dray-verify-archive-"), "signed.tar");
+    execFileSync("tar", ["-cf", tar, "-C", dir, "."]);
+    const ok = await dray(["verify", `oci-archive:${tar}:signed`, ...keyless]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^oci-archive:.*signed\.tar:signed sha256:[0-9a-f]{64}: verified$/m);
   });
 
   it("a bundle over another digest does not count", async () => {
