@@ -3,7 +3,7 @@
 // bundle it is (a message signature over the payload, its certificate chain,
 // its Rekor entry with the signed entry timestamp), so both formats meet the
 // same code for chains, SCTs, log proofs and signatures.
-import { createHash, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { assertBundle, bundleFromJSON, type Bundle } from "@sigstore/bundle";
 import { pem, X509Certificate } from "@sigstore/core";
 import { toSignedEntity, Verifier, type SignedEntity, type TrustMaterial } from "@sigstore/verify";
@@ -233,16 +233,22 @@ export function verifySigstore(
   if (cert && req.keyless) {
     try {
       const entity = base();
-      const trust = req.keyless.trust;
+      const trust = withChainOf(bundle, req.keyless.trust);
       if (!entity.tlogEntries.length && !entity.timestamps.some((t) => t.$case === "timestamp-authority"))
         throw new Error("a keyless signature needs a transparency-log entry or a timestamp (its certificate is valid for minutes only)");
-      const signer = new Verifier(trust, {
-        tlogThreshold: entity.tlogEntries.length > 0 ? 1 : 0,
-        ctlogThreshold: trust.ctlogs.length > 0 ? 1 : 0,
-        timestampThreshold: 1,
-      }).verify(entity);
-      const identity = signer.identity?.subjectAlternativeName;
-      const issuer = signer.identity?.extensions?.issuer;
+      let identity: string | undefined;
+      let issuer: string | undefined;
+      if (trust.ctlogs.length > 0) {
+        const signer = new Verifier(trust, {
+          tlogThreshold: entity.tlogEntries.length > 0 ? 1 : 0,
+          ctlogThreshold: 1,
+          timestampThreshold: 1,
+        }).verify(entity);
+        identity = signer.identity?.subjectAlternativeName;
+        issuer = signer.identity?.extensions?.issuer;
+      } else {
+        ({ identity, issuer } = verifyWithoutCtLogs(entity, cert, trust));
+      }
       if (!req.keyless.identities.some((m) => identityMatches(m, identity, issuer)))
         return {
           accepted: false,
@@ -260,6 +266,89 @@ export function verifySigstore(
     reasons.push("a keyed signature, and no key is trusted (--key)");
   }
   return { accepted: false, ...facts, reason: reasons.join("; ") || "no trust material applies" };
+}
+
+/**
+ * Keyless trust with no CT log to check the certificate's SCTs against (a
+ * containers-policy.json's `fulcio` names a CA and Rekor keys only, and
+ * containers/image checks no SCT): the library's verifier refuses any SCT of
+ * an unknown log, so it checks the signature, the log entry and the log time
+ * with the certificate's key as a keyed signature valid for the certificate's
+ * lifetime, and the chain is walked here with @sigstore/core's certificate
+ * checks (issuer signature, CA flag, validity at the log time).
+ */
+function verifyWithoutCtLogs(entity: SignedEntity, cert: X509Certificate, trust: TrustMaterial): { identity?: string; issuer?: string } {
+  const times: Date[] = [];
+  const keyed: TrustMaterial = {
+    ...trust,
+    publicKey: () => ({
+      publicKey: createPublicKey({ key: cert.publicKey, format: "der", type: "spki" }),
+      validFor: (d: Date) => {
+        times.push(d);
+        return cert.validForDate(d);
+      },
+    }),
+  };
+  new Verifier(keyed, { tlogThreshold: entity.tlogEntries.length > 0 ? 1 : 0, ctlogThreshold: 0, timestampThreshold: 1 }).verify({
+    ...entity,
+    key: { $case: "public-key", hint: "" },
+  });
+  const chained = trust.certificateAuthorities.some((ca) => chainsTo(cert, ca.certChain, times));
+  if (!chained) throw new Error("certificate error: the certificate does not chain to a trusted Fulcio CA");
+  return certificateFacts(cert);
+}
+
+/** True when `leaf` leads through `chain` (intermediates first, root last) to its self-signed root, every link valid at `times`. */
+function chainsTo(leaf: X509Certificate, chain: X509Certificate[], times: Date[]): boolean {
+  let current = leaf;
+  for (let hops = 0; hops <= chain.length; hops++) {
+    const issuer = chain.find((c) => c !== current && c.isCA && safeVerify(current, c));
+    if (!issuer || !times.every((t) => issuer.validForDate(t))) return false;
+    if (safeVerify(issuer, issuer)) return true; // the root
+    current = issuer;
+  }
+  return false;
+}
+
+/**
+ * A containers-policy.json `fulcio.caPath` names the root alone, while cosign
+ * stores the intermediate beside the certificate (`dev.sigstore.cosign/chain`).
+ * The signature's intermediates join a CA's chain only when each is issued by a
+ * certificate already in it (the root, or an intermediate admitted before), so
+ * nothing the signature brings is trusted for itself.
+ */
+function withChainOf(bundle: Bundle, trust: TrustMaterial): TrustMaterial {
+  const vm = bundle.verificationMaterial.content;
+  if (vm.$case !== "x509CertificateChain" || vm.x509CertificateChain.certificates.length < 2) return trust;
+  let offered: X509Certificate[];
+  try {
+    offered = vm.x509CertificateChain.certificates.slice(1).map((c) => X509Certificate.parse(Buffer.from(c.rawBytes)));
+  } catch {
+    return trust;
+  }
+  const certificateAuthorities = trust.certificateAuthorities.map((ca) => {
+    const admitted: X509Certificate[] = [];
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const c of offered) {
+        if (admitted.includes(c) || ca.certChain.some((t) => t.equals(c))) continue;
+        if ([...admitted, ...ca.certChain].some((issuer) => c.isCA && safeVerify(c, issuer))) {
+          admitted.push(c);
+          grew = true;
+        }
+      }
+    }
+    return admitted.length === 0 ? ca : { ...ca, certChain: [...admitted.reverse(), ...ca.certChain] };
+  });
+  return { ...trust, certificateAuthorities };
+}
+
+function safeVerify(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.verify(issuer);
+  } catch {
+    return false;
+  }
 }
 
 function logTime(entity: SignedEntity): { logTime?: string } {

@@ -7,8 +7,8 @@
 // tamper case flips one thing and must be refused with exit 6.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
@@ -125,6 +125,50 @@ describe("dray verify: cosign simple signing made by cosign (containers/image fi
       "https://accounts.google.com",
     ]);
     refused(wrongIssuer, /is not one the policy trusts/);
+  });
+
+  it("keyless through a containers-policy.json (fulcio.caPath with the root alone, rekorPublicKeyPath), as containers/image's own test", async () => {
+    const dir = await ciLayout("dir-img-cosign-fulcio-rekor-valid");
+    const policy = join(makeTempDir("dray-verify-policy-"), "policy.json");
+    const requirement = (subjectEmail: string): unknown => ({
+      type: "sigstoreSigned",
+      fulcio: { caPath: join(CI, "fulcio_v1.crt.pem"), oidcIssuer: "https://github.com/login/oauth", subjectEmail },
+      rekorPublicKeyPath: join(CI, "rekor.pub"),
+      signedIdentity: { type: "exactRepository", dockerRepository: "192.168.64.2:5000/cosign-signed/fulcio-rekor-1" },
+    });
+    await writeFile(policy, JSON.stringify({ default: [requirement("mitr@redhat.com")] }));
+    const ok = await dray(["verify", `oci:${dir}:latest`, "--policy", policy]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    await writeFile(policy, JSON.stringify({ default: [requirement("someone@example.com")] }));
+    refused(await dray(["verify", `oci:${dir}:latest`, "--policy", policy]), /is not one the policy trusts/);
+    // Another root (made by openssl): the chain leads nowhere the policy trusts.
+    const other = join(dirname(policy), "other-root.pem");
+    const key = join(dirname(policy), "other-root.key");
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-384",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        other,
+        "-subj",
+        "/O=sigstore.dev/CN=sigstore",
+        "-days",
+        "3650",
+      ],
+      { stdio: "ignore" },
+    );
+    const doc = { default: [requirement("mitr@redhat.com")] } as { default: Array<{ fulcio: { caPath: string } }> };
+    doc.default[0]!.fulcio.caPath = other;
+    await writeFile(policy, JSON.stringify(doc));
+    refused(await dray(["verify", `oci:${dir}:latest`, "--policy", policy]), /does not chain to a trusted Fulcio CA/);
   });
 
   it("expired certificate without a log time: the same signature without its Rekor bundle is refused", async () => {
