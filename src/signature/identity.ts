@@ -98,17 +98,3 @@ export function checkSignedIdentity(rule: SignedIdentity, image: ImageReference 
     }
   }
 }
-
-/** A short description for output (`matchRepository`, `exactRepository docker.io/library/alpine`). */
-export function describeSignedIdentity(rule: SignedIdentity): string {
-  switch (rule.type) {
-    case "exactReference":
-      return `exactReference ${rule.dockerReference}`;
-    case "exactRepository":
-      return `exactRepository ${rule.dockerRepository}`;
-    case "remapIdentity":
-      return `remapIdentity ${rule.prefix} -> ${rule.signedPrefix}`;
-    default:
-      return rule.type;
-  }
-}

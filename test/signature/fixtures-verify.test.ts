@@ -361,6 +361,13 @@ describe("dray verify: bundles made by @sigstore/sign (v0.1, v0.2, v0.3; DSSE an
     assert.match(ok.stdout, /^oci-archive:.*signed\.tar:signed sha256:[0-9a-f]{64}: verified$/m);
   });
 
+  it("a deeply nested or huge bundle costs bounded work and is reported, never a crash", async () => {
+    const nested = await bundleLayout(await image(), Buffer.from(`${"[".repeat(400_000)}${"]".repeat(400_000)}`));
+    refused(await dray(["verify", `oci:${nested}:signed`, ...keyless]), /bundle\t.*refused: not a valid Sigstore bundle/);
+    const huge = await bundleLayout(await image(), Buffer.alloc(2 * 1024 * 1024, 0x20));
+    refused(await dray(["verify", `oci:${huge}:signed`, ...keyless]), /exceeds the 1048576-byte limit/);
+  });
+
   it("a bundle over another digest does not count", async () => {
     const dir = await bundleLayout(await image(), await gen("keyless-dsse-other-image"));
     refused(await dray(["verify", `oci:${dir}:signed`, ...keyless]), /subject is another image/);
