@@ -1,6 +1,6 @@
 import type { ManifestFormat } from "../copy/convert.js";
 import type { LayerCompression } from "../oci/mediatype.js";
-import type { BlobCounts } from "../copy/types.js";
+import type { BlobCounts, CopyEvent } from "../copy/types.js";
 import type { Platform } from "../oci/platform.js";
 import type { ItemError } from "../errors.js";
 import type { ItemOutcome, ReferrerResult } from "../referrers/copy.js";
@@ -73,6 +73,8 @@ export interface SyncOptions {
    */
   registries?: ReadonlyMap<string, RegistrySettings>;
   onEvent?: (event: SyncEvent) => void;
+  /** Every image copy's own events (blobs starting, bytes, done), for a terminal's live status. */
+  onProgress?: (event: CopyEvent) => void;
   /** Take only this shard's images (see shard.ts). */
   shard?: Shard;
   /** The signature gate of every image (`--policy`, the certificate flags, a sync file's top-level `verify:`). */
@@ -199,6 +201,10 @@ export interface RegistrySettings {
   authfile?: string;
   insecure?: boolean;
   caFile?: string;
+  /** containers-certs.d folder (`cert-dir`), client pair (`client-cert`, `client-key`): mTLS. */
+  certDir?: string;
+  clientCert?: string;
+  clientKey?: string;
   retries?: number;
   /** Token realms on an unrelated site that may receive the credential (`--trust-realm`). */
   trustRealms?: string[];

@@ -4,8 +4,9 @@ import { resolveCredentials, type CredentialLookup, type RegistryCredential } fr
 import { AuthError, type DrayError, RegistryError } from "../../errors.js";
 import { decideRealm, trustHint } from "../../auth/realm-policy.js";
 import { recordedTrustedRealms } from "../../auth/realm-trust.js";
-import type { CachedToken, RegistryEndpoint } from "./endpoint.js";
-import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http.js";
+import type { CachedToken, RegistryEndpoint } from "./http/endpoint.js";
+import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http/http.js";
+import { untilAborted } from "./http/retry.js";
 import { mergeScopes, scopeKey, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
 
 /**
@@ -28,13 +29,17 @@ const TOKEN_RE = /^[\x21-\x7e]+$/;
 export type CredentialSource = Omit<CredentialLookup, "domain"> & {
   /** Realm hosts the user trusts for this registry (--trust-realm, the sync YAML), beside those `dray login --trust-realm` recorded. */
   trustRealms?: readonly string[];
+  /** A bearer token obtained elsewhere (`--registry-token`): sent on every request, no lookup, no token service. */
+  registryToken?: string;
+  /** `--no-creds`: anonymous, whatever is stored. */
+  noCreds?: boolean;
 };
 
 /** A credential the realm policy kept from a realm: what errors must say instead of "no credentials found". */
 export interface WithheldCredential {
   realm: URL;
   source: string;
-  because: "plain-http" | "other-site";
+  because: "plain-http" | "other-site" | "other-port";
 }
 
 /**
@@ -70,6 +75,7 @@ export class Authenticator {
 
   /** The credential for this registry, or for one repository of it (resolved once per authenticator and repository). */
   getCredential(repo?: string): Promise<RegistryCredential | undefined> {
+    if (this.source.noCreds === true || this.source.registryToken !== undefined) return Promise.resolve(undefined);
     let found = this.credentials.get(repo ?? "");
     if (!found) {
       found = resolveCredentials({ ...this.source, domain: this.endpoint.domain, ...(repo === undefined ? {} : { repoPath: repo }) });
@@ -85,6 +91,7 @@ export class Authenticator {
 
   /** The Authorization header value for `scopes`, or undefined when the registry asked for none. */
   async authorization(scopes: readonly Scope[], signal?: AbortSignal): Promise<string | undefined> {
+    if (this.source.registryToken !== undefined) return `Bearer ${this.source.registryToken}`;
     const challenges = this.endpoint.challenges;
     const bearer = findChallenge(challenges, "bearer");
     if (bearer) return `Bearer ${(await this.token(bearer, scopes, signal)).token}`;
@@ -102,6 +109,8 @@ export class Authenticator {
    * cannot help (no challenge, or Basic without a credential).
    */
   async reauthorize(res: HttpResponse, scopes: readonly Scope[]): Promise<Scope[] | undefined> {
+    // A token given by the user is all there is: a 401 to it cannot be mended by asking again.
+    if (this.source.registryToken !== undefined) return undefined;
     let challenges: Challenge[];
     try {
       challenges = parseChallengeHeaders(headerList(res.headers, "www-authenticate"), (h) =>
@@ -203,7 +212,7 @@ export class Authenticator {
       );
       void pending.finally(() => this.endpoint.pendingTokens.delete(key)).catch(() => undefined);
     }
-    return pending;
+    return untilAborted(pending, signal);
   }
 
   /** The credential the token realm may receive, applying the same-owner rule (decided once per realm). */
@@ -223,9 +232,9 @@ export class Authenticator {
     const realm = realmURL(ch, this.endpoint.domain);
     const domain = this.endpoint.domain;
     const trusted = [...(this.source.trustRealms ?? []), ...(await recordedTrustedRealms(domain, this.source.env))];
-    const verdict = decideRealm({ registry: domain, realm, trusted, insecure: this.settings.insecure });
+    const verdict = decideRealm({ registry: domain, realm, trusted, insecure: this.settings.tls.insecure });
     if (verdict.send) return cred;
-    if (verdict.because === "other-site" && this.source.creds === undefined) {
+    if (verdict.because !== "plain-http" && this.source.creds === undefined) {
       // The user's credential files hold the very same credential for the realm's host: the same owner, evidently.
       const forRealm = await resolveCredentials({ ...this.source, creds: undefined, domain: realm.host });
       if (forRealm && sameCredential(forRealm, cred)) return cred;
@@ -236,7 +245,9 @@ export class Authenticator {
       realm.origin,
       verdict.because === "plain-http"
         ? `token realm ${realm.origin} of ${domain} is plain HTTP; the credential from ${cred.source} is not sent to it (use --insecure to allow)`
-        : `token realm ${realm.origin} of ${domain} is on an unrelated site; the credential from ${cred.source} is withheld and the token asked anonymously (trust it with --trust-realm ${hint})`,
+        : verdict.because === "other-port"
+          ? `token realm ${realm.origin} of ${domain} is on another port of the same host without verified HTTPS, where any local user may listen; the credential from ${cred.source} is withheld and the token asked anonymously (trust it with --trust-realm ${hint})`
+          : `token realm ${realm.origin} of ${domain} is on an unrelated site; the credential from ${cred.source} is withheld and the token asked anonymously (trust it with --trust-realm ${hint})`,
     );
     return undefined;
   }

@@ -13,11 +13,11 @@ import {
   sendWithRetries,
   type HttpMethod,
   type HttpSettings,
-} from "../../../src/transport/registry/http.js";
+} from "../../../src/transport/registry/http/http.js";
 import { buildImage, pushImage } from "../../helpers/fixtures.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../../helpers/registry.js";
 
-const SETTINGS: HttpSettings = { insecure: false, retries: 0, timeouts: DEFAULT_TIMEOUTS };
+const SETTINGS: HttpSettings = { tls: { insecure: false, caFiles: [] }, retries: 0, timeouts: DEFAULT_TIMEOUTS };
 
 describe("connection reuse", () => {
   let registry: RegistryHandle;

@@ -1,8 +1,9 @@
-import { parseChallengeHeaders, type Challenge } from "../../auth/challenge.js";
-import { DrayError, NetworkError, RegistryError } from "../../errors.js";
-import { isLoopbackDomain } from "../../ref/reference.js";
+import { parseChallengeHeaders, type Challenge } from "../../../auth/challenge.js";
+import { DrayError, NetworkError, RegistryError } from "../../../errors.js";
+import { isLoopbackDomain } from "../../../ref/reference.js";
 import { discard, header, headerList, sendWithRetries, type HttpSettings, type ResponseHeaders } from "./http.js";
-import { networkErrorCode } from "./retry.js";
+import { networkErrorCode, untilAborted } from "./retry.js";
+import { tlsKey } from "./tls.js";
 
 /**
  * One registry as seen by this process: the API base URL (scheme settled by
@@ -49,7 +50,7 @@ export class RegistryEndpoint {
   constructor(
     readonly domain: string,
     private readonly insecure: boolean,
-    /** A CA file was given: the registry speaks TLS, even on loopback. */
+    /** A CA file or client certificate was given: the registry speaks TLS, even on loopback. */
     private readonly tlsExpected = false,
   ) {}
 
@@ -104,6 +105,16 @@ export class RegistryEndpoint {
   }
 
   /**
+   * A ping after a request failed, failing too: its answer or certificate complaint
+   * is the telling one; a network failure reads as the request the user made, not `/v2/`.
+   */
+  explainPing(requestErr: unknown, pingErr: unknown): unknown {
+    if (!(pingErr instanceof NetworkError)) return pingErr; // an answer: "does not look like a registry", "is failing"
+    const explained = pingError(this.domain, pingErr);
+    return explained !== pingErr ? explained : this.explain(requestErr);
+  }
+
+  /**
    * Pings `/v2/` once per process (concurrent callers share it; a failed ping
    * is tried again next time): what `dray login` checks, and what tells the
    * scheme and challenges when a real request's answer could not.
@@ -113,7 +124,7 @@ export class RegistryEndpoint {
       this.pinged = this.ping(settings, signal);
       this.pinged.catch(() => (this.pinged = undefined));
     }
-    return this.pinged;
+    return untilAborted(this.pinged, signal);
   }
 
   /**
@@ -163,7 +174,9 @@ export class RegistryEndpoint {
     if (scheme === "http") return plainHttpRefused(err);
     if (!(err instanceof NetworkError)) return false;
     const code = networkErrorCode(err.cause) ?? "";
-    if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") return false;
+    if (NOT_THE_SCHEME.has(code)) return false;
+    // A TLS alert came from a server that speaks TLS (it wants a client certificate, or refused ours): plain HTTP cannot help.
+    if (TLS_ALERT_RE.test(code) || TLS_ALERT_RE.test(err.message) || /client certificate/.test(err.message)) return false;
     return !CERT_ERROR_RE.test(code) && !CERT_ERROR_RE.test(err.message);
   }
 }
@@ -176,14 +189,27 @@ export class RegistryEndpoint {
 function plainHttpRefused(err: unknown): boolean {
   if (err instanceof RegistryError) return err.status === 400;
   if (!(err instanceof NetworkError)) return false;
-  const code = networkErrorCode(err.cause) ?? "";
-  return code !== "ECONNREFUSED" && code !== "ENOTFOUND" && code !== "EAI_AGAIN";
+  return !NOT_THE_SCHEME.has(networkErrorCode(err.cause) ?? "");
 }
+
+/**
+ * Failures the other scheme cannot mend: no such host, nothing listening, and
+ * a server that accepted the connection and then stayed silent (a TLS server
+ * spoken to in plain HTTP answers 400 or hangs up at once; it does not wait).
+ */
+const NOT_THE_SCHEME = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "ETIMEDOUT",
+]);
 
 function pingError(domain: string, err: unknown): unknown {
   if (!(err instanceof NetworkError)) return err;
   const text = `${networkErrorCode(err.cause) ?? ""} ${err.message}`;
-  if (CERT_ERROR_RE.test(text)) {
+  if (CERT_ERROR_RE.test(text) && !/client certificate/.test(err.message)) {
     return new NetworkError(
       `${err.message}; the certificate of ${domain} is not trusted (use --ca-file FILE, or --insecure to skip verification)`,
       {
@@ -195,14 +221,17 @@ function pingError(domain: string, err: unknown): unknown {
   return err instanceof DrayError ? err : new NetworkError(String(err), { where: domain });
 }
 
+/** OpenSSL's names for an alert the peer sent (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED, "sslv3 alert bad certificate"). */
+const TLS_ALERT_RE = /_ALERT_|\balert\b/i;
+
 const endpoints = new Map<string, RegistryEndpoint>();
 
 /** The process-wide endpoint for a registry under given TLS settings. */
 export function endpointFor(domain: string, settings: HttpSettings): RegistryEndpoint {
-  const key = `${domain}|${settings.insecure}|${settings.caFile ?? ""}`;
+  const key = `${domain}|${tlsKey(settings.tls)}`;
   let ep = endpoints.get(key);
   if (!ep) {
-    ep = new RegistryEndpoint(domain, settings.insecure, settings.caFile !== undefined);
+    ep = new RegistryEndpoint(domain, settings.tls.insecure, settings.tls.caFiles.length > 0 || settings.tls.client !== undefined);
     endpoints.set(key, ep);
   }
   return ep;
