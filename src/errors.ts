@@ -35,6 +35,8 @@ export type ErrorCode =
   | "E_KEYCHAIN"
   /** Some images of a sync (or referrers of a copy) failed while the rest went through. */
   | "E_INCOMPLETE"
+  // refused by the signature policy (exit 6)
+  | "E_SIGNATURE_REFUSED"
   // interrupted (exit 130)
   | "E_INTERRUPTED";
 
@@ -165,6 +167,13 @@ export class IncompleteError extends DrayError {
   }
 }
 
+/** No signature satisfies the keys, identities or policy given (`dray verify`, the gate of copy and sync). */
+export class SignatureRefusedError extends DrayError {
+  constructor(message: string, details: DrayErrorDetails = {}) {
+    super(message, { ...details, code: "E_SIGNATURE_REFUSED" });
+  }
+}
+
 /** The user interrupted the run (SIGINT) or the operation was aborted. */
 export class InterruptedError extends DrayError {
   constructor(message = "interrupted", details: DrayErrorDetails = {}) {
@@ -196,6 +205,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   E_CREDENTIALS: 1,
   E_KEYCHAIN: 1,
   E_INCOMPLETE: 1,
+  E_SIGNATURE_REFUSED: 6,
   E_INTERRUPTED: 130,
 };
 

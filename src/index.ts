@@ -40,3 +40,4 @@ export {
   type ReferrersTree,
   type ReferrersOptions as ReferrersTreeOptions,
 } from "./content/referrers.js";
+export * from "./signature/index.js";

@@ -22,6 +22,8 @@ const LAYER: Record<string, number> = {
   "index.ts": 10,
   cli: 9,
   sync: 8,
+  /** Signatures (verify, the gate of copy and sync): over the referrers discovery, under sync and the CLI. */
+  signature: 7.5,
   referrers: 7,
   /** What is inside an image (export, cat, blob, the referrers tree): over inspect's manifest resolution and the transports. */
   content: 7,

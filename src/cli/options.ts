@@ -9,6 +9,7 @@ import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import type { CliContext } from "./context.js";
 import { caFileProblem } from "../transport/ca-file.js";
 import type { Credentials, TransportOptions } from "../transport/types.js";
+import type { TrustFlags } from "../signature/policy.js";
 
 /**
  * Options several commands share, declared and interpreted in one place:
@@ -300,5 +301,50 @@ export function conversionOptions(
     ...(manifestFormat ? { manifestFormat } : {}),
     ...(compress ? { compress } : {}),
     ...(level === undefined ? {} : { compressLevel: level }),
+  };
+}
+
+/** What commander hands an action for the options `addTrustOptions` declares (`--key` or, in copy and sync, `--verify-key`). */
+export interface TrustOptionFlags extends Omit<TrustFlags, "keys"> {
+  key?: string[];
+  verifyKey?: string[];
+}
+
+/**
+ * Declares the trust material of `dray verify` and of the signature gate of
+ * copy and sync (where the key flag is `--verify-key`, as `--key` would read
+ * as a signing key there).
+ */
+export function addTrustOptions(cmd: Command, decl: { gate?: boolean } = {}): Command {
+  const keyFlag = decl.gate ? "--verify-key <file>" : "--key <file>";
+  return cmd
+    .option(keyFlag, "trusted public key, PEM: ECDSA, RSA or Ed25519 (repeatable)", collect)
+    .option("--certificate-identity <id>", "keyless: the certificate identity (email, URI) to trust")
+    .option("--certificate-identity-regexp <re>", "keyless: a regular expression the whole identity must match")
+    .option("--certificate-oidc-issuer <url>", "keyless: the OIDC issuer of the certificate")
+    .option("--certificate-oidc-issuer-regexp <re>", "keyless: a regular expression the whole issuer must match")
+    .option("--trusted-root <file>", "Sigstore trusted_root.json: Fulcio CAs, Rekor keys, CT logs, TSAs (offline)")
+    .option("--notation-trust-store <dir>", "notation: CA certificates (PEM) the signing certificates must chain to")
+    .option("--policy <file>", "containers-policy.json(5): which signatures each registry or repository needs")
+    .option("--signed-identity <repo>", "the repository the signatures must name (a mirror verified under its upstream name)")
+    .option("--require-each", "an index needs a signature on every platform image too, not only on the index")
+    .option("--require-tlog", "a keyed signature needs a transparency-log entry too");
+}
+
+/** The library's TrustFlags from the parsed options. */
+export function trustFlags(f: TrustOptionFlags): TrustFlags {
+  const keys = [...(f.key ?? []), ...(f.verifyKey ?? [])];
+  return {
+    ...(keys.length > 0 ? { keys } : {}),
+    ...(f.certificateIdentity !== undefined ? { certificateIdentity: f.certificateIdentity } : {}),
+    ...(f.certificateIdentityRegexp !== undefined ? { certificateIdentityRegexp: f.certificateIdentityRegexp } : {}),
+    ...(f.certificateOidcIssuer !== undefined ? { certificateOidcIssuer: f.certificateOidcIssuer } : {}),
+    ...(f.certificateOidcIssuerRegexp !== undefined ? { certificateOidcIssuerRegexp: f.certificateOidcIssuerRegexp } : {}),
+    ...(f.trustedRoot !== undefined ? { trustedRoot: f.trustedRoot } : {}),
+    ...(f.notationTrustStore !== undefined ? { notationTrustStore: f.notationTrustStore } : {}),
+    ...(f.policy !== undefined ? { policy: f.policy } : {}),
+    ...(f.signedIdentity !== undefined ? { signedIdentity: f.signedIdentity } : {}),
+    ...(f.requireEach ? { requireEach: true } : {}),
+    ...(f.requireTlog ? { requireTlog: true } : {}),
   };
 }

@@ -25,6 +25,10 @@
  *     requests-per-second: 10  # throttles: starts per second, requests in flight,
  *     concurrency: 4
  *     min-remaining: 20        # and no more pulls once RateLimit-Remaining is this low
+ *     verify: { policy: /etc/containers/policy.json }   # the signature gate for this registry's images
+ * verify:                      # the signature gate of every image (a registry's or a rule's own wins)
+ *   keys: [/etc/keys/release.pub]
+ *   require-each: false
  * sync:
  *   - source: registry.example.com/team/app
  *     tags: { regex: '^v1\.', semver: '>=1.2 <2', newest: 3, exclude: ['-rc', '^dev'] }
@@ -50,6 +54,7 @@ import { checkTagFilter, type TagFilter } from "./filter.js";
 import { parseSyncSource, parseSyncTarget } from "./locations.js";
 import { parseShard, type Shard } from "./shard.js";
 import type { SyncRule, RegistrySettings } from "./types.js";
+import { hasTrustFlags, type TrustFlags } from "../signature/policy.js";
 
 /** Connection settings of one registry, as the file gives them. */
 export type { RegistrySettings };
@@ -66,6 +71,8 @@ export interface SyncConfig {
   rules: SyncRule[];
   /** Registry host (`host[:port]`) → its settings. */
   registries: Map<string, RegistrySettings>;
+  /** `verify:` at the top: the signature gate of every image (a registry's or a rule's own wins). */
+  verify?: TrustFlags;
   /** `mirrors:`: where reads may go first (containers-registries.conf entries). */
   mirrors?: MirrorConfig;
 }
@@ -168,10 +175,26 @@ const TOP_KEYS = [
   "prune",
   "shard",
   "registries",
+  "verify",
   "mirrors",
   "sync",
 ] as const;
-const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers", "skip-existing", "prune"] as const;
+const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers", "skip-existing", "prune", "verify"] as const;
+/** The signature gate, as `verify:` at the top, under a registry or under a rule. */
+const VERIFY_KEYS = [
+  "key",
+  "keys",
+  "certificate-identity",
+  "certificate-identity-regexp",
+  "certificate-oidc-issuer",
+  "certificate-oidc-issuer-regexp",
+  "trusted-root",
+  "notation-trust-store",
+  "policy",
+  "signed-identity",
+  "require-each",
+  "require-tlog",
+] as const;
 const TAG_KEYS = ["names", "regex", "semver", "newest", "exclude"] as const;
 const REGISTRY_KEYS = [
   "username",
@@ -188,6 +211,7 @@ const REGISTRY_KEYS = [
   "requests-per-second",
   "concurrency",
   "min-remaining",
+  "verify",
 ] as const;
 
 interface Defaults {
@@ -225,6 +249,58 @@ function readTags(r: Reader, node: YamlNode, field: string): TagFilter {
   return f;
 }
 
+/** A `verify:` block: the same trust material as the command line's flags (files relative to the working folder, as they are read then). */
+function readVerify(r: Reader, node: YamlNode, field: string): TrustFlags {
+  const m = r.map(node, field, VERIFY_KEYS);
+  const f: TrustFlags = {};
+  const str = (key: string): string | undefined => {
+    const n = r.get(m, key);
+    return n ? r.string(n, `${field}.${key}`) : undefined;
+  };
+  // `key: FILE` or `keys: [FILE, …]` (either takes a list or a single value).
+  const keys = ["key", "keys"].flatMap((k) => {
+    const n = r.get(m, k);
+    if (!n) return [];
+    return isSeq(n) ? r.strings(n, `${field}.${k}`) : [r.string(n, `${field}.${k}`)];
+  });
+  if (keys.length > 0) f.keys = keys;
+  const strings: Array<
+    [
+      string,
+      (
+        | "certificateIdentity"
+        | "certificateIdentityRegexp"
+        | "certificateOidcIssuer"
+        | "certificateOidcIssuerRegexp"
+        | "trustedRoot"
+        | "notationTrustStore"
+        | "policy"
+        | "signedIdentity"
+      ),
+    ]
+  > = [
+    ["certificate-identity", "certificateIdentity"],
+    ["certificate-identity-regexp", "certificateIdentityRegexp"],
+    ["certificate-oidc-issuer", "certificateOidcIssuer"],
+    ["certificate-oidc-issuer-regexp", "certificateOidcIssuerRegexp"],
+    ["trusted-root", "trustedRoot"],
+    ["notation-trust-store", "notationTrustStore"],
+    ["policy", "policy"],
+    ["signed-identity", "signedIdentity"],
+  ];
+  for (const [key, prop] of strings) {
+    const v = str(key);
+    if (v !== undefined) f[prop] = v;
+  }
+  const each = r.get(m, "require-each");
+  if (each && r.bool(each, `${field}.require-each`)) f.requireEach = true;
+  const tlog = r.get(m, "require-tlog");
+  if (tlog && r.bool(tlog, `${field}.require-tlog`)) f.requireTlog = true;
+  if (!hasTrustFlags(f))
+    r.fail(node, field, "names no trust material (key, keys, certificate-identity with trusted-root, notation-trust-store or policy)");
+  return f;
+}
+
 function readRule(r: Reader, node: YamlNode, i: number, defaults: Defaults, file: string, lines: LineCounter): SyncRule {
   const field = `sync[${i}]`;
   const m = r.map(node, field, RULE_KEYS);
@@ -251,6 +327,8 @@ function readRule(r: Reader, node: YamlNode, i: number, defaults: Defaults, file
   if (platforms && platforms.length > 0) rule.platforms = platforms;
   const refNode = r.get(m, "referrers");
   if (refNode) rule.referrers = r.bool(refNode, `${field}.referrers`);
+  const verifyNode = r.get(m, "verify");
+  if (verifyNode) rule.verify = readVerify(r, verifyNode, `${field}.verify`);
   const offset = node.range?.[0];
   rule.origin = offset === undefined ? file : `${file}:${lines.linePos(offset).line}`;
   return rule;
@@ -321,6 +399,8 @@ function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.Proc
   if (concurrency) s.concurrency = r.int(concurrency, `${field}.concurrency`, 1);
   const minRemaining = r.get(m, "min-remaining");
   if (minRemaining) s.minRemaining = r.int(minRemaining, `${field}.min-remaining`, 0);
+  const verify = r.get(m, "verify");
+  if (verify) s.verify = readVerify(r, verify, `${field}.verify`);
   return s;
 }
 
@@ -421,6 +501,8 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
       config.registries.set(host, readRegistry(r, pair.value as YamlNode, `registries.${host}`, opts.env ?? process.env));
     }
   }
+  const verify = r.get(top, "verify");
+  if (verify) config.verify = readVerify(r, verify, "verify");
   const mirrors = r.get(top, "mirrors");
   if (mirrors) {
     // The entries of containers-registries.conf(5) v2, written in YAML: prefix, location, blocked, insecure, mirror[].

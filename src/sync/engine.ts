@@ -15,7 +15,7 @@ import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
 import { transferLimits, type TransferLimits } from "../copy/session.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
-import { InterruptedError, isAbortError, itemError, NotFoundError } from "../errors.js";
+import { InterruptedError, isAbortError, itemError, NotFoundError, RegistryError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
 import type { Digest } from "../oci/digest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
@@ -31,7 +31,10 @@ import { lastRateLimit, MirrorArchive } from "../transport/index.js";
 import { MountLedger } from "./mounts.js";
 import { pruneCandidates, pruneFailure, type PruneItem } from "./prune.js";
 import { formatShard, inShard, parseShard } from "./shard.js";
+import { policyFromFlags, type SignaturePolicy, type TrustFlags } from "../signature/policy.js";
+import { verifyImage } from "../signature/verify.js";
 import type {
+  ImageCounts,
   ImageItem,
   OutcomeCounts,
   PruneSkip,
@@ -59,13 +62,15 @@ class FailFastStop extends Error {
   }
 }
 
-function counts(): OutcomeCounts {
-  return { copied: 0, upToDate: 0, failed: 0, planned: 0 };
+function counts(): ImageCounts {
+  return { copied: 0, upToDate: 0, failed: 0, planned: 0, refused: 0 };
 }
 
-function tally(c: OutcomeCounts, outcome: ImageItem["outcome"]): void {
+function tally(c: OutcomeCounts | ImageCounts, outcome: ImageItem["outcome"]): void {
   if (outcome === "up-to-date") c.upToDate++;
-  else c[outcome]++;
+  else if (outcome === "refused") {
+    if ("refused" in c) c.refused++;
+  } else c[outcome]++;
 }
 
 /** Everything one run shares: limits, the mount ledger, counters and the results. */
@@ -98,6 +103,8 @@ class SyncRun {
   bytes = 0;
   /** Some rule prunes: the summary then reports prunes. */
   rulesPrune = false;
+  /** The signature policies the run's, registries' and rules' `verify` name, loaded before anything is read. */
+  readonly policies = new Map<TrustFlags, SignaturePolicy>();
 
   constructor(readonly opts: SyncOptions) {
     this.signal = opts.signal ? AbortSignal.any([this.controller.signal, opts.signal]) : this.controller.signal;
@@ -111,6 +118,20 @@ class SyncRun {
     const none = (): TransportOptions => ({});
     this.sources = new RepositoryFactory(withRegistrySettings(opts.sourceOptions ?? none, opts.registries));
     this.destinations = new RepositoryFactory(withRegistrySettings(opts.destinationOptions ?? none, opts.registries));
+  }
+
+  /** Loads every policy the run may need, so a bad key file or policy is a usage error before the first request. */
+  async loadPolicies(rules: readonly SyncRule[]): Promise<void> {
+    const all = [this.opts.verify, ...[...(this.opts.registries?.values() ?? [])].map((r) => r.verify), ...rules.map((r) => r.verify)];
+    for (const flags of all) if (flags && !this.policies.has(flags)) this.policies.set(flags, await policyFromFlags(flags));
+  }
+
+  /** The gate of an image of `rule` read from `src`: the rule's, else its registry's, else the run's (none: no gate). */
+  policyFor(rule: SyncRule, src: Repository): SignaturePolicy | undefined {
+    const loc = src.location;
+    const flags =
+      rule.verify ?? (loc.transport === "docker" ? this.opts.registries?.get(loc.ref.domain)?.verify : undefined) ?? this.opts.verify;
+    return flags ? this.policies.get(flags) : undefined;
   }
 
   emit(e: SyncEvent): void {
@@ -244,6 +265,29 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
     if (dh?.digest.toString() === wanted) {
       run.record({ ...base, digest: wanted, outcome: "up-to-date" });
       return subject;
+    }
+    // The gate, before any blob moves (and in a dry run, to show what would be refused): manifests and signature blobs only.
+    const policy = run.policyFor(pair.rule, src);
+    if (policy) {
+      const v = await run.requests(() =>
+        verifyImage(src.at({ tag }), {
+          policy,
+          transport: run.sources.options(src.location),
+          signal: run.signal,
+          repository: { repo: src, ref: tag },
+        }),
+      );
+      if (v.digest !== sh.digest.toString())
+        throw new RegistryError(`tag ${tag} of ${src.display} moved while it was verified`, { where: base.source });
+      if (!v.satisfied) {
+        run.record({
+          ...base,
+          digest: v.digest,
+          outcome: "refused",
+          error: { code: "E_SIGNATURE_REFUSED", message: v.reason ?? "no accepted signature" },
+        });
+        return undefined;
+      }
     }
     if (run.opts.dryRun) {
       run.record({ ...base, digest: wanted, outcome: "planned" });
@@ -463,7 +507,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
   const pruneItems = byPlace(run.pruneItems);
   const images = counts();
   for (const i of items) tally(images, i.outcome);
-  const referrers = counts();
+  const referrers: OutcomeCounts = { copied: 0, upToDate: 0, failed: 0, planned: 0 };
   // The tag schema's index is bookkeeping: counted only when it failed (so the run fails).
   for (const r of referrerItems) if (r.kind !== "index-tag" || r.outcome === "failed") tally(referrers, r.outcome);
   const failures: SyncSummary["failures"] = [
@@ -508,6 +552,15 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
     failures,
     items,
     referrerItems,
+    refused: items
+      .filter((i) => i.outcome === "refused")
+      .map((i) => ({
+        source: i.source,
+        destination: i.destination,
+        tag: i.tag,
+        ...(i.digest ? { digest: i.digest } : {}),
+        message: i.error!.message,
+      })),
   };
 }
 
@@ -522,6 +575,7 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
   if (opts.shard) parseShard(formatShard(opts.shard)); // the library's caller gets the CLI's check
   const run = new SyncRun(opts);
   run.rulesPrune = rules.some((r) => r.prune === true);
+  await run.loadPolicies(rules);
   try {
     await openArchives(run, rules);
     const expansion = await expandRules(rules, run.sources, run.archives, run.signal);

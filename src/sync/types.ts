@@ -6,6 +6,7 @@ import type { ItemError } from "../errors.js";
 import type { ItemOutcome, ReferrerResult } from "../referrers/copy.js";
 import type { Location } from "../ref/location.js";
 import type { TransportOptions } from "../transport/types.js";
+import type { TrustFlags } from "../signature/policy.js";
 import type { TagFilter } from "./filter.js";
 import type { PruneItem } from "./prune.js";
 import type { Shard } from "./shard.js";
@@ -46,6 +47,8 @@ export interface SyncRule {
   prune?: boolean;
   /** Where the rule was written (`sync.yaml:12`), for messages. */
   origin?: string;
+  /** The signature gate for this rule's images (a sync file's `verify:` under the rule); wins over the registry's and the run's. */
+  verify?: TrustFlags;
 }
 
 export interface SyncOptions {
@@ -74,6 +77,8 @@ export interface SyncOptions {
   onProgress?: (event: CopyEvent) => void;
   /** Take only this shard's images (see shard.ts). */
   shard?: Shard;
+  /** The signature gate of every image (`--policy`, the certificate flags, a sync file's top-level `verify:`). */
+  verify?: TrustFlags;
 }
 
 /** An image left out because its source registry's rate limit ran low (min-remaining): not copied, not failed. */
@@ -90,7 +95,8 @@ export interface ImageItem {
   destination: string;
   tag: string;
   digest?: string;
-  outcome: ItemOutcome;
+  /** `refused`: the signature gate refused it (not copied, not a failure: the run exits 6 when refusals are all that went wrong). */
+  outcome: ItemOutcome | "refused";
   error?: ItemError;
   /** Blobs and bytes when it was copied. */
   blobs?: BlobCounts;
@@ -133,10 +139,24 @@ export interface OutcomeCounts {
   planned: number;
 }
 
+/** Images are also refused by the signature gate (never copied, not failures). */
+export interface ImageCounts extends OutcomeCounts {
+  refused: number;
+}
+
+/** An image the signature gate refused, and why. */
+export interface Refusal {
+  source: string;
+  destination: string;
+  tag: string;
+  digest?: string;
+  message: string;
+}
+
 export interface SyncSummary {
   dryRun: boolean;
   repositories: number;
-  images: OutcomeCounts;
+  images: ImageCounts;
   referrers: OutcomeCounts;
   blobs: BlobCounts;
   /** Bytes read from sources for blobs that were copied. */
@@ -146,6 +166,8 @@ export interface SyncSummary {
   failures: Array<{ source: string; destination?: string; tag?: string; digest?: string; code: string; message: string }>;
   items: ImageItem[];
   referrerItems: ReferrerItem[];
+  /** Images the signature gate refused (also with --dry-run: what would be refused). */
+  refused: Refusal[];
   /** Images left for a later run because a registry's rate limit ran low (min-remaining); the run exits 1. */
   skipped?: SkippedItem[];
   /** The shard this run took (`--shard K/N`). */
@@ -192,4 +214,6 @@ export interface RegistrySettings {
   concurrency?: number;
   /** Start no more pulls from this registry once its RateLimit-Remaining is this low (`min-remaining`). */
   minRemaining?: number;
+  /** The signature gate for images from this registry (`verify:` under the registry); wins over the run's. */
+  verify?: TrustFlags;
 }

@@ -64,7 +64,7 @@ describe("dray sync: a whole mirror in one oci-archive", () => {
   it("writes every image of every repository as REPO:TAG, referrers included; skopeo reads it", async () => {
     const r = await run([regA.host, `oci-archive:${file}`, "--format", "json"]);
     const s = summaryOf(r);
-    assert.deepEqual(s.images, { copied: 4, upToDate: 0, failed: 0, planned: 0 });
+    assert.deepEqual(s.images, { copied: 4, upToDate: 0, failed: 0, planned: 0, refused: 0 });
     assert.ok(s.referrers.copied >= 2, JSON.stringify(s.referrers));
     const ls = await dray(["ls", `oci-archive:${file}`], { env: env() });
     assert.equal(ls.code, 0, ls.stderr);
@@ -94,9 +94,9 @@ describe("dray sync: a whole mirror in one oci-archive", () => {
 
   it("a second sync adds to the archive; the first one's images stay", async () => {
     const r = await run([`${regB.host}/team/app`, `oci-archive:${file}`, "--format", "json"]);
-    assert.deepEqual(summaryOf(r).images, { copied: 1, upToDate: 0, failed: 0, planned: 0 });
+    assert.deepEqual(summaryOf(r).images, { copied: 1, upToDate: 0, failed: 0, planned: 0, refused: 0 });
     const again = await run([regA.host, `oci-archive:${file}`, "--format", "json"]);
-    assert.deepEqual(summaryOf(again).images, { copied: 0, upToDate: 4, failed: 0, planned: 0 });
+    assert.deepEqual(summaryOf(again).images, { copied: 0, upToDate: 4, failed: 0, planned: 0, refused: 0 });
     assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:team/app:extra`), extra.manifest.bytes);
     assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:team/app:1.0`), app.get("1.0")!.manifest.bytes);
   });
@@ -104,7 +104,7 @@ describe("dray sync: a whole mirror in one oci-archive", () => {
   it("back out into a registry: every repository, tag and referrer, digests unchanged", async () => {
     const r = await run([`oci-archive:${file}`, `${regC.host}/restored`, "--format", "json"]);
     const s = summaryOf(r);
-    assert.deepEqual(s.images, { copied: 5, upToDate: 0, failed: 0, planned: 0 });
+    assert.deepEqual(s.images, { copied: 5, upToDate: 0, failed: 0, planned: 0, refused: 0 });
     assert.deepEqual(await listTags(regC, "restored/team/app"), ["1.0", "1.1", "extra"]);
     assert.deepEqual(await listTags(regC, "restored/team/signed"), [`sha256-${signed.hex}`, `sha256-${signed.hex}.sig`, "v1"]);
     for (const [repo, tag] of [

@@ -110,7 +110,7 @@ describe("dray sync (command line)", () => {
     assert.equal(r1.code, 0, r1.stderr);
     // skopeo's capitalised keys, like every other command's JSON (issue 19, bug 3)
     const s1 = JSON.parse(r1.stdout) as SyncJson;
-    assert.deepEqual(s1.Images, { Copied: 5, UpToDate: 0, Failed: 0, Planned: 0 });
+    assert.deepEqual(s1.Images, { Copied: 5, UpToDate: 0, Failed: 0, Planned: 0, Refused: 0 });
     assert.deepEqual(s1.Referrers, { Copied: 2, UpToDate: 0, Failed: 0, Planned: 0 });
     assert.match(r1.stderr, /^copied {6}docker:\/\/.*team\/app:1\.3\.0 -> docker:\/\/.*mirror\/team\/app:1\.3\.0 sha256:/m);
     assert.match(r1.stderr, /^copied {6}referrer sha256-[0-9a-f]{64}\.sig of sha256:/m);
@@ -147,7 +147,7 @@ describe("dray sync (command line)", () => {
     // -f, as on every command that prints something (issue 19).
     const r3 = await dray(["sync", "--file", file, "-f", "json"], { env: env() });
     assert.equal(r3.code, 0, r3.stderr);
-    assert.deepEqual((JSON.parse(r3.stdout) as SyncJson).Images, { Copied: 0, UpToDate: 5, Failed: 0, Planned: 0 });
+    assert.deepEqual((JSON.parse(r3.stdout) as SyncJson).Images, { Copied: 0, UpToDate: 5, Failed: 0, Planned: 0, Refused: 0 });
     assert.equal(since(b, fromB, "PUT") + since(b, fromB, "POST") + since(b, fromB, "PATCH"), 0);
     process.stderr.write(
       `# CLI second sync: ${r2.stderr
@@ -194,7 +194,7 @@ describe("dray sync (command line)", () => {
     assert.equal(back.code, 0, back.stderr);
     const s = JSON.parse(back.stdout) as SyncJson;
     assert.equal(s.Repositories, 3);
-    assert.deepEqual(s.Images, { Copied: 5, UpToDate: 0, Failed: 0, Planned: 0 });
+    assert.deepEqual(s.Images, { Copied: 5, UpToDate: 0, Failed: 0, Planned: 0, Refused: 0 });
     assert.deepEqual(s.Referrers, { Copied: 2, UpToDate: 0, Failed: 0, Planned: 0 });
     assert.deepEqual(await listTags(regB, "restored/team/app"), ["1.2.0", "1.3.0", `sha256-${h}`, `sha256-${h}.sig`]);
     assert.deepEqual(await fetchManifest(regB, "restored/team/app", `sha256-${h}`), sigIndex.bytes);

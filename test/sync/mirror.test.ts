@@ -73,7 +73,7 @@ describe("dray sync: exact mirrors", () => {
   it("--exclude (repeatable) and tags.exclude leave out what they match, named tags included", async () => {
     const r = await run([`${a.host}/team/app`, `${b.host}/ex/team/app`, "--exclude", "-rc", "--exclude", "^dev$", "--format", "json"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(summaryOf(r).images, { copied: 3, upToDate: 0, failed: 0, planned: 0 });
+    assert.deepEqual(summaryOf(r).images, { copied: 3, upToDate: 0, failed: 0, planned: 0, refused: 0 });
     assert.deepEqual(await listTags(regB, "ex/team/app"), ["1.0.0", "1.1.0", "latest"]);
     assert.deepEqual(
       await skopeoInspectRaw(`docker://${regB.host}/ex/team/app:1.1.0`, { tlsVerify: false }),
@@ -116,7 +116,7 @@ describe("dray sync: exact mirrors", () => {
     const r = await run([`${a.host}/team/skip`, `${b.host}/se/team/skip`, "--skip-existing", "--format", "json"]);
     assert.equal(r.code, 0, r.stderr);
     const s = summaryOf(r);
-    assert.deepEqual(s.images, { copied: 1, upToDate: 3, failed: 0, planned: 0 });
+    assert.deepEqual(s.images, { copied: 1, upToDate: 3, failed: 0, planned: 0, refused: 0 });
     assert.deepEqual(
       s.items
         .filter((i) => i.existing)

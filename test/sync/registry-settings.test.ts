@@ -44,6 +44,6 @@ describe("sync(): per-registry settings of a sync file", () => {
     assert.equal(summary.images.copied, 1);
     // A second run finds it there: the HEAD at the locked registry carried the same credentials.
     const again = await sync(c.rules, { registries: c.registries });
-    assert.deepEqual(again.images, { copied: 0, upToDate: 1, failed: 0, planned: 0 });
+    assert.deepEqual(again.images, { copied: 0, upToDate: 1, failed: 0, planned: 0, refused: 0 });
   });
 });

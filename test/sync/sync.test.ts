@@ -97,7 +97,7 @@ describe("sync between registries", () => {
     const fromB = b.log.length;
     first = await sync(rules, { jobs: 4 });
     assert.deepEqual(first.failures, []);
-    assert.deepEqual(first.images, { copied: 5, upToDate: 0, failed: 0, planned: 0 });
+    assert.deepEqual(first.images, { copied: 5, upToDate: 0, failed: 0, planned: 0, refused: 0 });
     assert.deepEqual(first.referrers, { copied: 4, upToDate: 0, failed: 0, planned: 0 });
     assert.deepEqual(await listTags(regB, "mirror/team/tool"), ["v1.0", "v1.1"]);
     assert.deepEqual(await listTags(regB, "mirror/team/web"), ["3.19"]);
@@ -142,7 +142,7 @@ describe("sync between registries", () => {
     const fromB = b.log.length;
     const second = await sync(rules, { jobs: 4 });
     assert.deepEqual(second.failures, []);
-    assert.deepEqual(second.images, { copied: 0, upToDate: 5, failed: 0, planned: 0 });
+    assert.deepEqual(second.images, { copied: 0, upToDate: 5, failed: 0, planned: 0, refused: 0 });
     assert.deepEqual(second.referrers, { copied: 0, upToDate: 1, failed: 0, planned: 0 });
     assert.deepEqual(second.blobs, { copied: 0, skipped: 0, mounted: 0 });
     // Source: one HEAD per tag taken (5 images) and per referrer tag of them (the index tags of

@@ -5,7 +5,8 @@ import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
-import { conversionOptions, transportOptions } from "../options.js";
+import { hasTrustFlags } from "../../signature/policy.js";
+import { conversionOptions, transportOptions, trustFlags } from "../options.js";
 import { checkOutputFile } from "../output-file.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { checkQuietProgress, createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
@@ -46,6 +47,18 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   };
   // An archive written to stdout owns it: the summary then goes to stderr.
   const sink: CliContext = writesStdout(dst) ? { ...ctx, stdout: ctx.stderr } : ctx;
+  const trust = trustFlags(flags);
+  const gated = hasTrustFlags(trust);
+  if (gated && flags.allTags)
+    throw new UsageError("the signature gate verifies one image: for every tag of a repository use dray sync --policy");
+  let from = src;
+  if (gated) {
+    // Before anything moves, and before a progress bar draws: the gate's messages stand alone.
+    const { gateCopy } = await import("./verify-run.js");
+    from = await gateCopy(ctx, src, trust, opts.source ?? {}, quiet);
+  }
+  // Signatures travel with a verified image, so the mirror can be verified again downstream.
+  const withReferrers = flags.referrers === true || (gated && [src, dst].every((l) => l.transport === "docker" || l.transport === "oci"));
   try {
     if (flags.allTags) {
       const summary = await copyAllTags(src, dst, opts);
@@ -59,7 +72,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       await render(sink, format, allTagsJson(summary, referrers), () => summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
       return;
     }
-    const summary = await copy(src, dst, opts);
+    const summary = await copy(from, dst, opts);
     progress.stop();
     if (flags.digestfile) await writeFile(flags.digestfile, summary.digest);
     if (!quiet) {
@@ -69,7 +82,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     }
     // A converted image has a new digest: the source's referrers name the old one, so none are attached to it.
     const referrers =
-      flags.referrers && summary.convertedFrom === undefined
+      withReferrers && summary.convertedFrom === undefined
         ? await copyReferrers(ctx, src, dst, [summary.digest], opts, referrerLines)
         : null;
     if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout

@@ -1,9 +1,9 @@
 import { Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, parseCount, type TransportFlags } from "../options.js";
+import { addTransportOptions, addTrustOptions, collect, parseCount, type TransportFlags, type TrustOptionFlags } from "../options.js";
 import { PROGRESS_MODES, type ProgressMode } from "../progress.js";
 
-interface CopyFlags extends TransportFlags {
+interface CopyFlags extends TransportFlags, TrustOptionFlags {
   platform?: string[];
   manifestFormat?: string;
   compress?: string;
@@ -39,6 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-f, --format <format>", "summary on stdout: text (the digest), json, or a Go template such as '{{.Digest}}'")
     .option("-q, --quiet", "no progress and no messages, only data on stdout")
     .addOption(new Option("--progress <mode>", "progress on stderr").choices(PROGRESS_MODES).default("auto"));
+  addTrustOptions(cmd, { gate: true });
   addTransportOptions(cmd, { twoSided: true });
   cmd.action(async (srcText: string, dstText: string, flags: CopyFlags) => {
     const { runCopy } = await import("./copy-run.js");

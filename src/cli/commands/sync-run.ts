@@ -1,6 +1,7 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { IncompleteError, NotFoundError, UsageError } from "../../errors.js";
+import { IncompleteError, NotFoundError, SignatureRefusedError, UsageError } from "../../errors.js";
+import { hasTrustFlags, type TrustFlags } from "../../signature/policy.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { formatShard, loadSyncConfig, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
 import type {
@@ -19,7 +20,7 @@ import type { TransportOptions } from "../../transport/types.js";
 import type { MirrorConfig } from "../../transport/mirrors.js";
 import type { CopyEvent } from "../../copy/types.js";
 import type { CliContext } from "../context.js";
-import { conversionOptions, transportOptions } from "../options.js";
+import { conversionOptions, transportOptions, trustFlags } from "../options.js";
 import { parseFormat, skopeoKeys, toJson, writeOut } from "../output.js";
 import { checkQuietProgress, formatBytes, shortDigest, StatusLine } from "../progress.js";
 import type { SyncFlags } from "./sync.js";
@@ -71,6 +72,8 @@ interface Plan {
   compressLevel?: number;
   shard?: Shard;
   registries: Map<string, RegistrySettings>;
+  /** The sync file's top-level `verify:`. */
+  verify?: TrustFlags;
   mirrors?: MirrorConfig;
 }
 
@@ -103,6 +106,7 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
     ...(config.compress ? { compress: config.compress } : {}),
     ...(config.compressLevel === undefined ? {} : { compressLevel: config.compressLevel }),
     ...(config.shard ? { shard: config.shard } : {}),
+    ...(config.verify ? { verify: config.verify } : {}),
     registries: config.registries,
     ...(config.mirrors ? { mirrors: config.mirrors } : {}),
   };
@@ -129,12 +133,14 @@ const OUTCOME_WORD: Record<ImageItem["outcome"], string> = {
   "up-to-date": "up to date",
   failed: "FAILED",
   planned: "would copy",
+  refused: "refused",
 };
 
 function imageLine(i: ImageItem): string {
   const what = `${i.source} -> ${i.destination}`;
   if (i.existing) return `${"exists".padEnd(11)} ${what}`;
   if (i.outcome === "failed") return `FAILED      ${what}: ${i.error?.message ?? "failed"}`;
+  if (i.outcome === "refused") return `refused     ${what}: ${i.error?.message ?? "refused by the signature policy"}`;
   const extra =
     i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
   return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${i.digest ? shortDigest(i.digest) : ""}${extra}`;
@@ -221,8 +227,9 @@ class SyncStatus {
   }
 }
 
-function counts(c: SyncSummary["images"], dryRun: boolean): string {
+function counts(c: SyncSummary["referrers"] & { refused?: number }, dryRun: boolean): string {
   const parts = [`${c.copied} copied`, `${c.upToDate} up to date`, `${c.failed} failed`];
+  if (c.refused) parts.push(`${c.refused} ${dryRun ? "would be refused" : "refused"}`);
   if (dryRun) parts.unshift(`${c.planned} to copy`);
   return parts.join(", ");
 }
@@ -241,6 +248,7 @@ export function describeSync(s: SyncSummary): string {
     lines.push(
       `  skipped: ${s.skipped.length} ${s.skipped.length === 1 ? "image" : "images"} left for a later run (rate limit at its min-remaining)`,
     );
+  for (const r of s.refused) lines.push(`  refused: ${r.source} -> ${r.destination}: ${r.message}`);
   for (const f of s.failures)
     lines.push(`  failed: ${f.source}${f.tag && !f.source.endsWith(`:${f.tag}`) ? ` ${f.tag}` : ""}: ${f.message}`);
   return lines.join("\n");
@@ -250,6 +258,7 @@ export function describeSync(s: SyncSummary): string {
 function planText(s: SyncSummary): string {
   const out: string[] = [];
   for (const i of s.items) if (i.outcome === "planned") out.push(`copy ${i.source} ${i.destination}`);
+  for (const i of s.items) if (i.outcome === "refused") out.push(`refuse ${i.source} ${i.destination}`);
   for (const r of s.referrerItems) if (r.outcome === "planned") out.push(`referrer ${referrerName(r)} ${r.source} ${r.destination}`);
   for (const p of s.pruneItems ?? []) if (p.outcome === "planned") out.push(`prune ${p.destination}`);
   return out.map((l) => `${l}\n`).join("");
@@ -298,6 +307,10 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
     ...(flags.failFast ? { failFast: true } : {}),
     ...(flags.dryRun ? { dryRun: true } : {}),
   };
+  // The flags' gate wins over the file's top-level `verify:` (rules and registries that say their own keep it).
+  const trust = trustFlags(flags);
+  const verify = hasTrustFlags(trust) ? trust : p.verify;
+  if (verify) opts.verify = verify;
   const jobs = flags.jobs ?? p.jobs;
   if (jobs !== undefined) opts.jobs = jobs;
   Object.assign(opts, conversionOptions(flags, p));
@@ -322,4 +335,9 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
     throw new IncompleteError(`sync incomplete: ${skipped} ${skipped === 1 ? "image" : "images"} skipped (rate limit)`);
   if (failed > 0)
     throw new IncompleteError(`sync incomplete: ${failed} ${failed === 1 ? "failure" : "failures"}${quiet ? "" : " (listed above)"}`);
+  const refused = summary.refused.length;
+  if (refused > 0)
+    throw new SignatureRefusedError(
+      `${refused} ${refused === 1 ? "image" : "images"} ${summary.dryRun ? "would be" : ""}${summary.dryRun ? " " : ""}refused by the signature policy${quiet ? "" : " (listed above)"}`,
+    );
 }

@@ -1,8 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, parseCount, type TransportFlags } from "../options.js";
+import { addTransportOptions, addTrustOptions, collect, parseCount, type TransportFlags, type TrustOptionFlags } from "../options.js";
 
-export interface SyncFlags extends TransportFlags {
+export interface SyncFlags extends TransportFlags, TrustOptionFlags {
   file?: string;
   dest?: string;
   tag?: string[];
@@ -83,6 +83,7 @@ export function register(program: Command, ctx: CliContext): void {
         .choices(["auto", "plain", "json", "none"])
         .default("auto"),
     );
+  addTrustOptions(cmd, { gate: true });
   addTransportOptions(cmd, { twoSided: true });
   cmd.action(async (src: string | undefined, dst: string | undefined, flags: SyncFlags) => {
     const { runSync } = await import("./sync-run.js");

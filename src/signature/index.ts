@@ -1,0 +1,31 @@
+/**
+ * Signatures: `dray verify` and the gate of copy and sync. Formats: cosign
+ * simple signing (`.sig` tags), Sigstore bundles v0.1-v0.3 (referrers), notation
+ * JWS envelopes. Trust: keys, keyless identities against a trusted root, a
+ * notation trust store, or a containers-policy.json.
+ */
+export {
+  assertVerified,
+  verifyImage,
+  MAX_LAYERS_PER_SIGNATURE_MANIFEST,
+  MAX_SIGNATURE_BLOB_BYTES,
+  MAX_SIGNATURE_MANIFESTS,
+  type ImageVerification,
+  type SignatureCheck,
+  type SignatureKind,
+  type VerifyImageOptions,
+} from "./verify.js";
+export {
+  hasTrustFlags,
+  loadPolicyFile,
+  parsePolicy,
+  policyFromFlags,
+  requirementsFor,
+  type IdentityMatcher,
+  type Requirement,
+  type SignaturePolicy,
+  type SignedRequirement,
+  type TrustFlags,
+} from "./policy.js";
+export { checkSignedIdentity, parseSignedIdentity, type SignedIdentity } from "./identity.js";
+export { keyFingerprint, loadPublicKey, loadTrustedRoot, parsePublicKey, type TrustedKey } from "./trust.js";
