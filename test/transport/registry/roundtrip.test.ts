@@ -32,6 +32,8 @@ function optionsFor(reg: RegistryHandle, debug: string[]): TransportOptions {
   const opts: TransportOptions = { debug: (l) => debug.push(l) };
   if (reg.username && reg.password) opts.creds = { username: reg.username, password: reg.password };
   if (reg.caFile) opts.caFile = reg.caFile;
+  // The token server listens on another plain-HTTP port of 127.0.0.1: trusted by name, as a user would (issue 26 item 6).
+  if (reg.tokenServer) opts.trustRealms = [new URL(reg.tokenServer.url).host];
   return opts;
 }
 
