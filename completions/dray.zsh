@@ -33,6 +33,7 @@ _dray() {
     'cat:print one file of the image'\''s merged filesystem (symlinks followed inside the image), or with --list its names'
     'referrers:show what refers to an image (signatures, SBOMs, attestations), recursively\: a tree on a terminal, one line each otherwise'
     'ratelimit:show a registry'\''s pull limit and what is left of it (one HEAD, no pull counted)'
+    'index:build or edit a multi-platform index from images at any locations (children keep their digests)'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -281,6 +282,32 @@ _dray() {
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
+            && ret=0
+          ;;
+        index)
+          _arguments -s \
+            '*--platform[a platform to drop (repeatable)]:platform: ' \
+            '*--replace[a platform the index already has is replaced instead of refused (exit 2)]' \
+            '*--referrers[also copy the children'\''s signatures, attestations and SBOMs]' \
+            '*--annotation[an annotation on the index (repeatable; OCI format only)]:annotation: ' \
+            '*--manifest-format[write an OCI image index or a Docker manifest list]:manifest-format: ' \
+            '*--dry-run[print the index bytes on stdout (its digest on stderr) and write nothing]' \
+            '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
+            '(-f --format)'{-f,--format}'[text (the new digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
+            '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
+            '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
+            '*--creds[credentials for both registries (per side\: --src-creds, --dest-creds)]:creds: ' \
+            '*--src-creds[credentials for the source registry]:src-creds: ' \
+            '*--dest-creds[credentials for the destination registry]:dest-creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:subcommand:(create append remove)' \
+            '2:dst:_dray_location' \
+            '*:src:_dray_location' \
             && ret=0
           ;;
       esac

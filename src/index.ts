@@ -22,3 +22,5 @@ export {
 } from "./auth/login.js";
 export { sync, loadSyncConfig } from "./sync/index.js";
 export { copyReferrersOf } from "./referrers/index.js";
+export { createIndex, appendToIndex, removeFromIndex, type IndexOptions, type IndexResult, type IndexEntry } from "./assemble/index.js";
+export type { AssembleOptions } from "./assemble/index.js";

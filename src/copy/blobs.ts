@@ -39,7 +39,8 @@ async function placeNew(session: CopySession, src: ImageSource, desc: Descriptor
   const placed: PlacedBlob = { digest: desc.digest.toString(), size: desc.size };
   const outcome = await session.requests(async () => {
     if (await dst.hasBlob(desc)) return "skipped" as const;
-    if (dst.capabilities.supportsMount && dst.mountBlob && (await dst.mountBlob(desc, src.location))) return "mounted" as const;
+    if (dst.capabilities.supportsMount && dst.mountBlob && (await dst.mountBlob(desc, src.blobOrigin?.(desc) ?? src.location)))
+      return "mounted" as const;
     return undefined;
   });
   if (outcome) {

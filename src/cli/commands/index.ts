@@ -15,6 +15,7 @@ import { register as ratelimit } from "./ratelimit.js";
 import { register as referrers } from "./referrers.js";
 import { register as syncCmd } from "./sync.js";
 import { register as tag } from "./tag.js";
+import { register as imageIndex } from "./image-index.js";
 
 /**
  * Each command module exports `register(program, ctx)`: it declares the syntax
@@ -39,4 +40,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   cat,
   referrers,
   ratelimit,
+  imageIndex,
 ];
