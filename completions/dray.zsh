@@ -34,6 +34,7 @@ _dray() {
     'referrers:show what refers to an image (signatures, SBOMs, attestations), recursively\: a tree on a terminal, one line each otherwise'
     'ratelimit:show a registry'\''s pull limit and what is left of it (one HEAD, no pull counted)'
     'index:build or edit a multi-platform index from images at any locations (children keep their digests)'
+    'mutate:rewrite an image'\''s config or annotations, layers untouched (every platform of an index); prints old -> new digests'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -308,6 +309,34 @@ _dray() {
             '1:subcommand:(create append remove)' \
             '2:dst:_dray_location' \
             '*:src:_dray_location' \
+            && ret=0
+          ;;
+        mutate)
+          _arguments -s \
+            '*--label[set a label; KEY- removes it (repeatable)]:label: ' \
+            '*--env[set an environment variable (repeatable)]:env: ' \
+            '*--entrypoint[the entrypoint\: a JSON array ('\''\["/app","--serve"\]'\'') or words split at spaces; "" clears it]:entrypoint: ' \
+            '*--cmd[the command, as --entrypoint]:cmd: ' \
+            '*--user[the user the image runs as]:user: ' \
+            '*--workdir[the working folder]:workdir:_files' \
+            '*--created[the creation time\: RFC 3339 or @SECONDS (default\: SOURCE_DATE_EPOCH when set)]:created: ' \
+            '*--annotation[an annotation on index\:, manifest\:, index,manifest\: or manifest\[os/arch\]\: (repeatable)]:annotation: ' \
+            '*--platform[rewrite only this platform of an index (repeatable)]:platform: ' \
+            '(-j --jobs)'{-j,--jobs}'[blobs in flight at once]:jobs: ' \
+            '(-f --format)'{-f,--format}'[text (the new digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
+            '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
+            '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
+            '*--creds[credentials for both registries (per side\: --src-creds, --dest-creds)]:creds: ' \
+            '*--src-creds[credentials for the source registry]:src-creds: ' \
+            '*--dest-creds[credentials for the destination registry]:dest-creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:src:_dray_location' \
+            '2:dst:_dray_location' \
             && ret=0
           ;;
       esac

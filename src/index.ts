@@ -24,3 +24,13 @@ export { sync, loadSyncConfig } from "./sync/index.js";
 export { copyReferrersOf } from "./referrers/index.js";
 export { createIndex, appendToIndex, removeFromIndex, type IndexOptions, type IndexResult, type IndexEntry } from "./assemble/index.js";
 export type { AssembleOptions } from "./assemble/index.js";
+export {
+  mutate,
+  parseAnnotation,
+  parseCreated,
+  sourceDateEpoch,
+  type MutateOptions,
+  type MutateResult,
+  type ManifestChange,
+} from "./assemble/index.js";
+export type { TargetedAnnotation, AnnotationTarget } from "./assemble/index.js";

@@ -7,3 +7,13 @@
 export { createIndex, appendToIndex, removeFromIndex, type IndexOptions, type IndexResult, type IndexEntry } from "./image-index.js";
 export { ComposedSource } from "./source.js";
 export type { AssembleOptions } from "./write.js";
+export {
+  mutate,
+  parseAnnotation,
+  type MutateOptions,
+  type MutateResult,
+  type TargetedAnnotation,
+  type AnnotationTarget,
+} from "./mutate.js";
+export type { ManifestChange } from "./rewrite.js";
+export { parseCreated, sourceDateEpoch } from "./time.js";

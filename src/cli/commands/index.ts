@@ -16,6 +16,7 @@ import { register as referrers } from "./referrers.js";
 import { register as syncCmd } from "./sync.js";
 import { register as tag } from "./tag.js";
 import { register as imageIndex } from "./image-index.js";
+import { register as mutate } from "./mutate.js";
 
 /**
  * Each command module exports `register(program, ctx)`: it declares the syntax
@@ -41,4 +42,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   referrers,
   ratelimit,
   imageIndex,
+  mutate,
 ];
