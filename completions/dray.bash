@@ -73,7 +73,7 @@ _dray() {
   done
   case "$cmd" in
     "")
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit index mutate'; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit index mutate append'; fi
       ;;
     copy|cp)
       case "$prev" in
@@ -297,6 +297,27 @@ _dray() {
         --retries) return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '--label --env --entrypoint --cmd --user --workdir --created --annotation --platform -j --jobs -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      ;;
+    append)
+      case "$prev" in
+        --layer) _dray_files "$cur"; return ;;
+        -t|--tag) return ;;
+        --platform) return ;;
+        --compress) return ;;
+        --compress-level) return ;;
+        --manifest-format) return ;;
+        -j|--jobs) return ;;
+        -f|--format) return ;;
+        --progress) _dray_words "$cur" 'auto bar plain json none'; return ;;
+        --creds) return ;;
+        --src-creds) return ;;
+        --dest-creds) return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--layer -t --tag --platform --compress --compress-level --keep-owner --manifest-format -j --jobs -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else return; fi
       ;;
   esac
 }

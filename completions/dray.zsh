@@ -35,6 +35,7 @@ _dray() {
     'ratelimit:show a registry'\''s pull limit and what is left of it (one HEAD, no pull counted)'
     'index:build or edit a multi-platform index from images at any locations (children keep their digests)'
     'mutate:rewrite an image'\''s config or annotations, layers untouched (every platform of an index); prints old -> new digests'
+    'append:add layers (tars, gzip/zstd tars, or folders packed reproducibly) on top of BASE or scratch, written to DST'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -322,7 +323,7 @@ _dray() {
             '*--created[the creation time\: RFC 3339 or @SECONDS (default\: SOURCE_DATE_EPOCH when set)]:created: ' \
             '*--annotation[an annotation on index\:, manifest\:, index,manifest\: or manifest\[os/arch\]\: (repeatable)]:annotation: ' \
             '*--platform[rewrite only this platform of an index (repeatable)]:platform: ' \
-            '(-j --jobs)'{-j,--jobs}'[blobs in flight at once]:jobs: ' \
+            '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
             '(-f --format)'{-f,--format}'[text (the new digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
             '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
             '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
@@ -337,6 +338,31 @@ _dray() {
             '(-h --help)'{-h,--help}'[display help]' \
             '1:src:_dray_location' \
             '2:dst:_dray_location' \
+            && ret=0
+          ;;
+        append)
+          _arguments -s \
+            '*--layer[a tar, gzip/zstd tar, or folder to add as a layer (repeatable, bottom first)]:layer:_files' \
+            '(-t --tag)'{-t,--tag}'[where the result goes (required)]:tag: ' \
+            '*--platform[only this platform of an index (repeatable); with scratch, the platform to make]:platform: ' \
+            '*--compress[compression of the new layers (default gzip)]:compress: ' \
+            '*--compress-level[level for --compress (gzip 0-9, zstd 1-22)]:compress-level: ' \
+            '*--keep-owner[keep a folder'\''s uid/gid instead of 0\:0]' \
+            '*--manifest-format[with scratch\: the manifest format (default oci)]:manifest-format: ' \
+            '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
+            '(-f --format)'{-f,--format}'[text (the new digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
+            '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
+            '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
+            '*--creds[credentials for both registries (per side\: --src-creds, --dest-creds)]:creds: ' \
+            '*--src-creds[credentials for the source registry]:src-creds: ' \
+            '*--dest-creds[credentials for the destination registry]:dest-creds: ' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:base: ' \
             && ret=0
           ;;
       esac

@@ -34,3 +34,4 @@ export {
   type ManifestChange,
 } from "./assemble/index.js";
 export type { TargetedAnnotation, AnnotationTarget } from "./assemble/index.js";
+export { append, SCRATCH, type AppendOptions, type AppendResult, type AppendedLayer } from "./assemble/index.js";

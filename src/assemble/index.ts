@@ -17,3 +17,4 @@ export {
 } from "./mutate.js";
 export type { ManifestChange } from "./rewrite.js";
 export { parseCreated, sourceDateEpoch } from "./time.js";
+export { append, SCRATCH, type AppendOptions, type AppendResult, type AppendedLayer } from "./append.js";

@@ -1,19 +1,15 @@
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, parseCount, type TransportFlags } from "../options.js";
-import { PROGRESS_MODES, type ProgressMode } from "../progress.js";
+import { addTransportOptions, collect, type TransportFlags } from "../options.js";
+import { addWriteOptions, type WriteFlags } from "./write-options.js";
 
-export interface IndexFlags extends TransportFlags {
+export interface IndexFlags extends TransportFlags, WriteFlags {
   platform?: string[];
   replace?: boolean;
   annotation?: string[];
   manifestFormat?: string;
   dryRun?: boolean;
   referrers?: boolean;
-  jobs?: number;
-  format?: string;
-  quiet?: boolean;
-  progress: ProgressMode;
 }
 
 export type IndexAction = "create" | "append" | "remove";
@@ -23,11 +19,8 @@ function common(cmd: Command): Command {
   cmd
     .option("--annotation <key=value>", "an annotation on the index (repeatable; OCI format only)", collect)
     .option("--manifest-format <oci|docker>", "write an OCI image index or a Docker manifest list")
-    .option("--dry-run", "print the index bytes on stdout (its digest on stderr) and write nothing")
-    .option("-j, --jobs <n>", "blobs in flight at once (default: a 64 MiB window, up to 16 blobs)", parseCount("--jobs", 1))
-    .option("-f, --format <format>", "text (the new digest), json, or a Go template such as '{{.Digest}}'")
-    .option("-q, --quiet", "no progress and no messages, only data on stdout")
-    .addOption(new Option("--progress <mode>", "progress on stderr").choices(PROGRESS_MODES).default("auto"));
+    .option("--dry-run", "print the index bytes on stdout (its digest on stderr) and write nothing");
+  addWriteOptions(cmd);
   return addTransportOptions(cmd, { twoSided: true });
 }
 

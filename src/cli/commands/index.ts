@@ -17,6 +17,7 @@ import { register as syncCmd } from "./sync.js";
 import { register as tag } from "./tag.js";
 import { register as imageIndex } from "./image-index.js";
 import { register as mutate } from "./mutate.js";
+import { register as appendCmd } from "./append.js";
 
 /**
  * Each command module exports `register(program, ctx)`: it declares the syntax
@@ -43,4 +44,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   ratelimit,
   imageIndex,
   mutate,
+  appendCmd,
 ];

@@ -1,9 +1,9 @@
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, parseCount, type TransportFlags } from "../options.js";
-import { PROGRESS_MODES, type ProgressMode } from "../progress.js";
+import { addTransportOptions, collect, type TransportFlags } from "../options.js";
+import { addWriteOptions, type WriteFlags } from "./write-options.js";
 
-export interface MutateFlags extends TransportFlags {
+export interface MutateFlags extends TransportFlags, WriteFlags {
   label?: string[];
   env?: string[];
   entrypoint?: string;
@@ -13,10 +13,6 @@ export interface MutateFlags extends TransportFlags {
   created?: string;
   annotation?: string[];
   platform?: string[];
-  jobs?: number;
-  format?: string;
-  quiet?: boolean;
-  progress: ProgressMode;
 }
 
 /** `dray mutate SRC [DST]`: config or annotations rewritten, layers untouched, on every platform of an index. */
@@ -38,11 +34,8 @@ export function register(program: Command, ctx: CliContext): void {
       "an annotation on index:, manifest:, index,manifest: or manifest[os/arch]: (repeatable)",
       collect,
     )
-    .option("--platform <os/arch[/variant]>", "rewrite only this platform of an index (repeatable)", collect)
-    .option("-j, --jobs <n>", "blobs in flight at once", parseCount("--jobs", 1))
-    .option("-f, --format <format>", "text (the new digest), json, or a Go template such as '{{.Digest}}'")
-    .option("-q, --quiet", "no progress and no messages, only data on stdout")
-    .addOption(new Option("--progress <mode>", "progress on stderr").choices(PROGRESS_MODES).default("auto"));
+    .option("--platform <os/arch[/variant]>", "rewrite only this platform of an index (repeatable)", collect);
+  addWriteOptions(cmd);
   addTransportOptions(cmd, { twoSided: true });
   cmd.action(async (src: string, dst: string | undefined, flags: MutateFlags) => {
     const { runMutate } = await import("./mutate-run.js");
