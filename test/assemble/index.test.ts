@@ -10,6 +10,7 @@ import { buildImage, buildIndex, pushImage, writeOciLayout, type BuiltImage, typ
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeo, skopeoCopy, skopeoInspect, skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
+import { fetchManifest, pushSignedImage } from "../sync/artifacts.js";
 import { dray, drayOk } from "../cli/run.js";
 
 interface IndexDoc {
@@ -191,5 +192,18 @@ describe("dray index", () => {
     assert.equal(image.code, 2, "append onto a single image is refused");
     assert.match(image.stderr, /is a single image, not an index/);
     await readFile(join(dir, "edit.tar"));
+  });
+
+  it("--referrers brings each child's signatures from where it came; without it none", async () => {
+    const { img, sig, cosign, hex } = await pushSignedImage({ url: registry.url }, "signed/app", "1.0", "idx-ref");
+    const srcs = [`docker://${host}/signed/app:1.0`, `docker://${host}/src/arm64:1`];
+    const plain = await drayOk(["index", "create", `docker://${host}/plain/app:1`, ...srcs]);
+    assert.doesNotMatch(plain.stderr, /referrer/i);
+    assert.equal(await fetchManifest(registry, "plain/app", `sha256-${hex}.sig`), undefined);
+    const r = await drayOk(["index", "create", "--referrers", `docker://${host}/signed/index:1`, ...srcs]);
+    assert.match(r.stderr, /Referrers: 2 copied/);
+    assert.deepEqual(await fetchManifest(registry, "signed/index", sig.manifest.digest.toString()), sig.manifest.bytes);
+    assert.deepEqual(await fetchManifest(registry, "signed/index", `sha256-${hex}.sig`), cosign.manifest.bytes);
+    assert.deepEqual(await fetchManifest(registry, "signed/index", img.manifest.digest.toString()), img.manifest.bytes);
   });
 });
