@@ -102,9 +102,10 @@ export async function append(base: Location | string, dst: Location | string, op
     return {
       base: scratch ? SCRATCH : formatLocation(source.location),
       destination: formatLocation(dstLoc),
-      digest: rewritten.top.digest.toString(),
+      // What the destination stored: a docker-archive keeps one platform of an index, in its own manifest.
+      digest: copy.digest,
       previousDigest: scratch ? null : rewritten.previous.digest.toString(),
-      mediaType: rewritten.top.mediaType,
+      mediaType: copy.mediaType,
       layers: packed.map((l) => ({
         path: l.path,
         from: l.from,

@@ -129,9 +129,10 @@ export async function mutate(src: Location | string, dst: Location | string | un
     return {
       source: formatLocation(srcLoc),
       destination: formatLocation(dstLoc),
-      digest: rewritten.top.digest.toString(),
+      // What the destination stored: a docker-archive keeps one platform of an index, in its own manifest.
+      digest: copy.digest,
       previousDigest: rewritten.previous.digest.toString(),
-      mediaType: rewritten.top.mediaType,
+      mediaType: copy.mediaType,
       manifests: rewritten.changes,
       notice: changed
         ? "referrers of the old digests (signatures, SBOMs, attestations) do not refer to the new ones and were not attached"

@@ -243,6 +243,20 @@ describe("dray append", () => {
     assert.equal(index.manifests[0]!.digest, built.images[0]!.manifest.digest.toString(), "amd64 untouched");
     assert.notEqual(index.manifests[1]!.digest, built.images[1]!.manifest.digest.toString());
     assert.match(narrowed.stderr, /linux\/arm64\/v8 +sha256:\w+ -> sha256:/);
+    // A docker-archive holds one platform: the digest printed is the image it holds, as `dray digest` reads it back.
+    const archive = `docker-archive:${join(dir, "one.tar")}:app:1`;
+    const one = await drayOk([
+      "append",
+      "-q",
+      `docker://${registry.host}/base/multi:1`,
+      "--layer",
+      tree,
+      "--platform",
+      "linux/arm64",
+      "-t",
+      archive,
+    ]);
+    assert.equal(one.stdout, (await drayOk(["digest", archive])).stdout);
   });
 
   it("refuses before writing: scratch without one platform, no layer, a missing path, a file that is no tar", async () => {
