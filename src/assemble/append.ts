@@ -73,7 +73,8 @@ export async function append(base: Location | string, dst: Location | string, op
   if (!scratch && opts.manifestFormat) throw new UsageError("append: --manifest-format goes with scratch only (the base's format is kept)");
   if (opts.compress === "zstd" && opts.manifestFormat === "docker")
     throw new UsageError("append: Docker's manifest format has no zstd layers");
-  const spool = await mkdtemp(join(opts.tmpDir ?? tmpdir(), "dray-append-"));
+  // The process id in the name, as the other temporaries have it, says whose it is after a SIGKILL.
+  const spool = await mkdtemp(join(opts.tmpDir ?? tmpdir(), `dray-append-${process.pid}-`));
   const source: ImageSource = scratch ? scratchImage(opts.platforms![0]!, dstLoc, opts) : await openSource(asLocation(base), opts.source);
   try {
     const mtime = opts.created ? new Date(opts.created) : new Date(0);
@@ -86,6 +87,7 @@ export async function append(base: Location | string, dst: Location | string, op
           ...(opts.compress ? { compress: opts.compress } : {}),
           ...(opts.compressLevel === undefined ? {} : { compressLevel: opts.compressLevel }),
           ...(opts.keepOwner ? { keepOwner: true } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
         }),
       );
     }

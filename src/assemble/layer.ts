@@ -24,6 +24,8 @@ export interface PackOptions {
   keepOwner?: boolean;
   /** The time every entry of a packed folder gets (default 1970-01-01). */
   mtime?: Date;
+  /** Stops packing (Ctrl-C): the spool file is the caller's to remove. */
+  signal?: AbortSignal;
 }
 
 /** A layer ready to be written: spooled at `file`. */
@@ -91,7 +93,7 @@ export async function packLayer(path: string, spool: string, index: number, opts
   });
   const file = join(spool, `layer-${index}`);
   if (st.isDirectory()) {
-    const { diffId, digest, size } = await spoolLayer(packFolder(path, opts), [], to, opts.compressLevel, file);
+    const { diffId, digest, size } = await spoolLayer(packFolder(path, opts), [], to, opts, file);
     return { path, from: "folder", compression: to, digest, size, diffId, file };
   }
   if (!st.isFile()) throw new UsageError(`--layer ${path}: not a file or folder`);
@@ -101,12 +103,12 @@ export async function packLayer(path: string, spool: string, index: number, opts
   const inflate = decompressStages(from, st.size, path);
   if (from === to && opts.compressLevel === undefined) {
     // Already as asked: the bytes are kept (one pass to copy and hash them, one to find the diff_id).
-    const { digest, size } = await spoolLayer(createReadStream(path), [], "none", undefined, file);
+    const { digest, size } = await spoolLayer(createReadStream(path), [], "none", { ...opts, compressLevel: undefined }, file);
     const tarHash = new Measure();
-    await pipeline([createReadStream(path), ...inflate, tarHash, new PassThrough().resume()]);
+    await pipeline([createReadStream(path), ...inflate, tarHash, new PassThrough().resume()], opts.signal ? { signal: opts.signal } : {});
     return { path, from: kind, compression: to, digest, size, diffId: tarHash.digester.digest(), file };
   }
-  const { diffId, digest, size } = await spoolLayer(createReadStream(path), inflate, to, opts.compressLevel, file);
+  const { diffId, digest, size } = await spoolLayer(createReadStream(path), inflate, to, opts, file);
   return { path, from: kind, compression: to, digest, size, diffId, file };
 }
 
@@ -115,12 +117,15 @@ async function spoolLayer(
   input: Readable,
   inflate: NodeJS.ReadWriteStream[],
   to: LayerCompression,
-  level: number | undefined,
+  opts: Pick<PackOptions, "compressLevel" | "signal">,
   file: string,
 ): Promise<{ diffId: Digest; digest: Digest; size: number }> {
   const tarHash = new Measure();
   const stored = new Measure();
-  await pipeline([input, ...inflate, tarHash, ...compressStages(to, level), stored, createWriteStream(file, { flags: "wx", mode: 0o600 })]);
+  await pipeline(
+    [input, ...inflate, tarHash, ...compressStages(to, opts.compressLevel), stored, createWriteStream(file, { flags: "wx", mode: 0o600 })],
+    opts.signal ? { signal: opts.signal } : {},
+  );
   return { diffId: tarHash.digester.digest(), digest: stored.digester.digest(), size: stored.digester.bytes };
 }
 

@@ -4,13 +4,14 @@
 // and two runs in different folders, with other file times and another
 // umask, give one digest.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmod, link, lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { buildImage, buildIndex, pushImage, tarFiles } from "../helpers/fixtures.js";
+import { buildImage, buildIndex, pushImage, seededBytes, tarFiles } from "../helpers/fixtures.js";
 import { startPodman, type Podman } from "../helpers/podman.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeo, skopeoInspectRaw } from "../helpers/skopeo.js";
@@ -274,5 +275,45 @@ describe("dray append", () => {
       assert.match(r.stderr, /^dray: /);
     }
     await assert.rejects(lstat(join(dir, "refused")));
+  });
+
+  it("SIGINT while a folder is packed: exit 130, no spool left in the temporary folder, nothing at the destination", async () => {
+    const tree = join(dir, "big-tree");
+    await mkdir(tree, { recursive: true });
+    // Incompressible, so gzip takes a while: several seconds on a busy 2-core machine.
+    for (let i = 0; i < 6; i++) await writeFile(join(tree, `blob-${i}`), seededBytes(`sigint-${i}`, 16 * 1024 * 1024));
+    const tmp = makeTempDir("dray-append-tmp-");
+    const dst = join(dir, "interrupted");
+    const entry = fileURLToPath(
+      new URL(import.meta.url.endsWith(".ts") ? "../cli/dray-entry.ts" : "../cli/dray-entry.js", import.meta.url),
+    );
+    const nodeArgs = import.meta.url.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
+    const child = spawn(
+      process.execPath,
+      [...nodeArgs, "append", "scratch", "--platform", "linux/amd64", "--layer", tree, "-t", `oci:${dst}:1`],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: { ...process.env, TMPDIR: tmp, NO_COLOR: "1" },
+      },
+    );
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const done = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+    // Wait until the layer is being spooled, then interrupt.
+    for (let i = 0; i < 400; i++) {
+      const spools = (await readdir(tmp)).filter((n) => n.startsWith("dray-append-"));
+      const layer = spools.length > 0 ? await lstat(join(tmp, spools[0]!, "layer-0")).catch(() => undefined) : undefined;
+      if (layer && layer.size > 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    child.kill("SIGINT");
+    assert.equal(await done, 130, stderr);
+    assert.match(stderr, /dray: interrupted/);
+    assert.deepEqual(
+      (await readdir(tmp)).filter((n) => n.startsWith("dray-append-")),
+      [],
+      "the spool folder is removed",
+    );
+    await assert.rejects(lstat(dst), "no layout was created");
   });
 });
