@@ -11,6 +11,7 @@ import { requireTool, startRegistry, type RegistryHandle } from "../helpers/regi
 import { skopeo, skopeoCopy, skopeoInspect, skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { fetchManifest, pushSignedImage } from "../sync/artifacts.js";
+import { rawManifestFromDocument } from "../../src/oci/manifest.js";
 import { dray, drayOk } from "../cli/run.js";
 
 interface IndexDoc {
@@ -192,6 +193,31 @@ describe("dray index", () => {
     assert.equal(image.code, 2, "append onto a single image is refused");
     assert.match(image.stderr, /is a single image, not an index/);
     await readFile(join(dir, "edit.tar"));
+  });
+
+  it("an index source whose entries name no platform: each gets its config's", async () => {
+    const doc = JSON.parse(multi.manifest.bytes.toString()) as { manifests: Array<Record<string, unknown>> };
+    for (const m of doc.manifests) delete m.platform;
+    const bare = rawManifestFromDocument(doc, multi.manifest.mediaType);
+    await writeOciLayout(join(dir, "bare"), { ...multi, manifest: bare }, "1");
+    const r = await drayOk([
+      "index",
+      "create",
+      "--dry-run",
+      "--platform",
+      "linux/ppc64le",
+      `oci:${join(dir, "bare-out")}:1`,
+      `oci:${join(dir, "bare")}:1`,
+    ]);
+    const out = JSON.parse(r.stdout) as IndexDoc;
+    assert.deepEqual(out.manifests, [
+      {
+        mediaType: multi.images[2]!.manifest.mediaType,
+        digest: multi.images[2]!.manifest.digest.toString(),
+        size: multi.images[2]!.manifest.bytes.length,
+        platform: { os: "linux", architecture: "ppc64le" },
+      },
+    ]);
   });
 
   it("--referrers brings each child's signatures from where it came; without it none", async () => {
