@@ -1,5 +1,7 @@
-// The public library only, as any user of dray would call it.
-import { append, parseLocation, parsePlatform, SCRATCH, sourceDateEpoch, UsageError, type AppendResult } from "../../index.js";
+import { append, sourceDateEpoch, SCRATCH, type AppendResult } from "../../assemble/index.js";
+import { UsageError } from "../../errors.js";
+import { parsePlatform } from "../../oci/platform.js";
+import { parseLocation } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { conversionOptions, transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";

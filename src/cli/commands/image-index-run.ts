@@ -1,16 +1,7 @@
-// The public library only, as any user of dray would call it.
-import {
-  appendToIndex,
-  createIndex,
-  formatLocation,
-  parseLocation,
-  parsePlatform,
-  removeFromIndex,
-  UsageError,
-  type IndexOptions,
-  type IndexResult,
-  type Location,
-} from "../../index.js";
+import { appendToIndex, createIndex, removeFromIndex, type IndexOptions, type IndexResult } from "../../assemble/index.js";
+import { UsageError } from "../../errors.js";
+import { parsePlatform } from "../../oci/platform.js";
+import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { parseKeyValues, parseManifestFormat, transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys, writeOut } from "../output.js";
@@ -72,6 +63,7 @@ async function copyReferrers(
   quiet: boolean,
 ): Promise<object> {
   const { copyReferrersAfterCopy } = await import("./copy-referrers-run.js");
+  const { formatLocation } = await import("../../ref/location.js");
   const added = new Set(result.added);
   const summaries: object[] = [];
   for (const src of srcs) {

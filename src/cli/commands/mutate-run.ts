@@ -1,15 +1,7 @@
-// The public library only, as any user of dray would call it.
-import {
-  mutate,
-  parseAnnotation,
-  parseCreated,
-  parseLocation,
-  parsePlatform,
-  sourceDateEpoch,
-  UsageError,
-  type MutateOptions,
-  type MutateResult,
-} from "../../index.js";
+import { mutate, parseAnnotation, parseCreated, sourceDateEpoch, type MutateOptions, type MutateResult } from "../../assemble/index.js";
+import { UsageError } from "../../errors.js";
+import { parsePlatform } from "../../oci/platform.js";
+import { parseLocation } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { parseKeyValues, transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
