@@ -7,6 +7,7 @@ import { parseKeyValues, parseManifestFormat, transportOptions } from "../option
 import { parseFormat, render, skopeoKeys, writeOut } from "../output.js";
 import { createProgress, formatBytes } from "../progress.js";
 import type { IndexAction, IndexFlags } from "./image-index.js";
+import type { ReferrerLines } from "./copy-referrers-run.js";
 
 /** The body of `dray index create|append|remove`, loaded only when it runs. */
 export async function runIndex(
@@ -44,7 +45,8 @@ export async function runIndex(
     progress.stop();
   }
   if (!quiet) for (const line of describe(action, result)) ctx.message(line);
-  const referrers = flags.referrers ? await copyReferrers(ctx, result, srcs, dst, opts, quiet) : null;
+  const lines: ReferrerLines = quiet || flags.progress === "none" ? "none" : flags.progress === "json" ? "json" : "lines";
+  const referrers = flags.referrers ? await copyReferrers(ctx, result, srcs, dst, opts, lines) : null;
   if (result.dryRun && format.kind === "text") {
     // The exact bytes, so `> index.json` hashes to the digest printed on stderr.
     await writeOut(ctx, result.index.bytes);
@@ -60,7 +62,7 @@ async function copyReferrers(
   srcs: Location[],
   dst: Location,
   opts: IndexOptions,
-  quiet: boolean,
+  lines: ReferrerLines,
 ): Promise<object> {
   const { copyReferrersAfterCopy } = await import("./copy-referrers-run.js");
   const { formatLocation } = await import("../../ref/location.js");
@@ -69,7 +71,7 @@ async function copyReferrers(
   for (const src of srcs) {
     const from = formatLocation(src);
     const digests = result.manifests.filter((m) => m.source === from && added.has(m.digest)).map((m) => m.digest);
-    if (digests.length > 0) summaries.push(await copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet));
+    if (digests.length > 0) summaries.push(await copyReferrersAfterCopy(ctx, src, dst, digests, opts, lines));
   }
   return summaries;
 }
