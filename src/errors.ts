@@ -11,6 +11,8 @@ export type ErrorCode =
   | "E_LOCATION_INVALID"
   | "E_DIGEST_INVALID"
   | "E_PLATFORM_INVALID"
+  /** Two images of one platform for one index (`dray index create` without --replace). */
+  | "E_PLATFORM_DUPLICATE"
   // not found (exit 3)
   | "E_NOT_FOUND"
   | "E_PLATFORM_NOT_FOUND"
@@ -41,7 +43,8 @@ export type ErrorCode =
   | "E_INTERRUPTED";
 
 /** The codes each error class may carry: a class's family fixes its exit code. */
-export type UsageCode = "E_USAGE" | "E_REF_INVALID" | "E_LOCATION_INVALID" | "E_DIGEST_INVALID" | "E_PLATFORM_INVALID";
+export type UsageCode =
+  "E_USAGE" | "E_REF_INVALID" | "E_LOCATION_INVALID" | "E_DIGEST_INVALID" | "E_PLATFORM_INVALID" | "E_PLATFORM_DUPLICATE";
 export type NotFoundCode = "E_NOT_FOUND" | "E_PLATFORM_NOT_FOUND";
 export type AuthCode = "E_AUTH_DENIED" | "E_AUTH_FAILED";
 export type IntegrityCode =
@@ -187,6 +190,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   E_LOCATION_INVALID: 2,
   E_DIGEST_INVALID: 2,
   E_PLATFORM_INVALID: 2,
+  E_PLATFORM_DUPLICATE: 2,
   E_NOT_FOUND: 3,
   E_PLATFORM_NOT_FOUND: 3,
   E_AUTH_DENIED: 4,

@@ -41,3 +41,16 @@ export {
   type ReferrersOptions as ReferrersTreeOptions,
 } from "./content/referrers.js";
 export * from "./signature/index.js";
+export { createIndex, appendToIndex, removeFromIndex, type IndexOptions, type IndexResult, type IndexEntry } from "./assemble/index.js";
+export type { AssembleOptions } from "./assemble/index.js";
+export {
+  mutate,
+  parseAnnotation,
+  parseCreated,
+  sourceDateEpoch,
+  type MutateOptions,
+  type MutateResult,
+  type ManifestChange,
+} from "./assemble/index.js";
+export type { TargetedAnnotation, AnnotationTarget } from "./assemble/index.js";
+export { append, SCRATCH, type AppendOptions, type AppendResult, type AppendedLayer } from "./assemble/index.js";

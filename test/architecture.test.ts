@@ -27,6 +27,8 @@ const LAYER: Record<string, number> = {
   referrers: 7,
   /** What is inside an image (export, cat, blob, the referrers tree): over inspect's manifest resolution and the transports. */
   content: 7,
+  /** Assembling images (index, mutate, append): composed sources written through the copy engine. */
+  assemble: 7,
   copy: 6,
   inspect: 6,
   transport: 5,

@@ -89,16 +89,25 @@ export function describeProgram(program: Command): ProgramSpec {
   return {
     name: program.name(),
     options: [...program.options.filter((o) => !o.hidden).map(optionSpec), HELP],
-    commands: program.commands
-      .filter((c) => !isHidden(c))
-      .map((c) => ({
-        name: c.name(),
-        aliases: [...c.aliases()],
-        description: oneLine(c.description()),
-        options: [...c.options.filter((o) => !o.hidden).map(optionSpec), HELP],
-        args: c.registeredArguments.map(argSpec),
-      })),
+    commands: program.commands.filter((c) => !isHidden(c)).map(commandSpec),
   };
+}
+
+/**
+ * One command's shape. A command with subcommands (`dray index create|append|remove`)
+ * is described as one whose first argument is the subcommand's name, with the
+ * union of the subcommands' flags and the first one's arguments after it.
+ */
+function commandSpec(c: Command): CmdSpec {
+  const subs = c.commands.filter((s) => !isHidden(s));
+  const own = { name: c.name(), aliases: [...c.aliases()], description: oneLine(c.description()) };
+  if (subs.length === 0) {
+    return { ...own, options: [...c.options.filter((o) => !o.hidden).map(optionSpec), HELP], args: c.registeredArguments.map(argSpec) };
+  }
+  const options = new Map<string, OptSpec>();
+  for (const o of subs.flatMap((s) => s.options.filter((x) => !x.hidden))) options.set(o.flags, optionSpec(o));
+  const subcommand: ArgSpec = { name: "subcommand", variadic: false, value: { kind: "choice", choices: subs.map((s) => s.name()) } };
+  return { ...own, options: [...options.values(), HELP], args: [subcommand, ...subs[0]!.registeredArguments.map(argSpec)] };
 }
 
 export function completionScript(program: Command, shell: Shell): string {

@@ -348,3 +348,15 @@ export function trustFlags(f: TrustOptionFlags): TrustFlags {
     ...(f.requireTlog ? { requireTlog: true } : {}),
   };
 }
+
+/** `K=V` flags (repeatable) into a map, the first `=` splitting; a key without `=` is a usage error naming the flag. */
+export function parseKeyValues(items: readonly string[] | undefined, flag: string): Record<string, string> | undefined {
+  if (!items || items.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new UsageError(`${flag} expects KEY=VALUE, not "${item}"`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}

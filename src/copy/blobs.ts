@@ -40,7 +40,8 @@ async function placeNew(session: CopySession, src: ImageSource, desc: Descriptor
   const outcome = await session.requests(async () => {
     const signal = { signal: session.signal };
     if (await dst.hasBlob(desc, signal)) return "skipped" as const;
-    if (dst.capabilities.supportsMount && dst.mountBlob && (await dst.mountBlob(desc, src.location, signal))) return "mounted" as const;
+    if (dst.capabilities.supportsMount && dst.mountBlob && (await dst.mountBlob(desc, src.blobOrigin?.(desc) ?? src.location, signal)))
+      return "mounted" as const;
     return undefined;
   });
   if (outcome) {

@@ -8,10 +8,9 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { IntegrityError } from "../errors.js";
-import { Digester, VerifyingStream, type Digest } from "../oci/digest.js";
+import { Measure, VerifyingStream, type Digest } from "../oci/digest.js";
 import type { Descriptor } from "../oci/manifest.js";
 import { compressStream, decompressStages } from "../oci/compression.js";
 import { layerCompression, type LayerCompression } from "../oci/mediatype.js";
@@ -26,16 +25,6 @@ export interface NewLayer {
   digest: Digest;
   size: number;
   compression: LayerCompression;
-}
-
-/** Passes bytes through, hashing and counting them. */
-class Measure extends Transform {
-  readonly digester = new Digester("sha256");
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.digester.update(chunk);
-    done(null, chunk);
-  }
 }
 
 /**

@@ -102,6 +102,16 @@ export class Digester {
   }
 }
 
+/** Passes bytes through, hashing and counting them (the digest of bytes made on the way: a recompressed or packed layer). */
+export class Measure extends Transform {
+  readonly digester = new Digester("sha256");
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.digester.update(chunk);
+    done(null, chunk);
+  }
+}
+
 export interface VerifyOptions {
   /** The digest the bytes must have. */
   digest: Digest;

@@ -93,6 +93,12 @@ export interface ImageSource {
    * destroys the stream and releases its connection or file handle.
    */
   getBlob(desc: Descriptor, opts?: BlobReadOptions): Promise<Readable>;
+  /**
+   * Where the blob really lives, when that is not `location` (a composed
+   * source serves blobs of several images): the repository a registry
+   * destination mounts it from.
+   */
+  blobOrigin?(desc: Descriptor): Location | undefined;
   /** Releases connections, file handles and temporary files. Safe to call twice. */
   close(): Promise<void>;
 }

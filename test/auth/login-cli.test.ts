@@ -29,7 +29,10 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
         assert.equal(anonymous.code, 4, anonymous.stderr);
       }
 
-      const wrong = await dray(["login", ...reg.trustRealm, reg.host, "-u", reg.username!, "--password-stdin"], { env, input: "not-the-password\n" });
+      const wrong = await dray(["login", ...reg.trustRealm, reg.host, "-u", reg.username!, "--password-stdin"], {
+        env,
+        input: "not-the-password\n",
+      });
       assert.equal(wrong.code, 4, wrong.stderr);
       assert.match(wrong.stderr, /^dray: /m);
       // Named as what was typed (the user), never as --creds and never with the password.
@@ -37,7 +40,10 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
       assert.ok(!wrong.stderr.includes("--creds") && !wrong.stderr.includes("not-the-password"), wrong.stderr);
       assert.ok(!existsSync(configPath), "a refused login writes nothing");
 
-      const ok = await drayOk(["login", ...reg.trustRealm, reg.host, "-u", reg.username!, "--password-stdin"], { env, input: `${reg.password}\n` });
+      const ok = await drayOk(["login", ...reg.trustRealm, reg.host, "-u", reg.username!, "--password-stdin"], {
+        env,
+        input: `${reg.password}\n`,
+      });
       assert.equal(ok.stdout, "");
       assert.match(ok.stderr, /Login Succeeded/);
       assert.equal((await stat(configPath)).mode & 0o777, 0o600);
@@ -59,10 +65,13 @@ for (const mode of ["htpasswd", "token"] as RegistryMode[]) {
         input: `${reg.password}\n`,
       });
       assert.deepEqual(JSON.parse(asJson.stdout), { Registry: reg.host, Stored: configPath, Keychain: false });
-      const templated = await drayOk(["login", ...reg.trustRealm, reg.host, "-u", reg.username!, "--password-stdin", "-f", "{{.Registry}}"], {
-        env,
-        input: `${reg.password}\n`,
-      });
+      const templated = await drayOk(
+        ["login", ...reg.trustRealm, reg.host, "-u", reg.username!, "--password-stdin", "-f", "{{.Registry}}"],
+        {
+          env,
+          input: `${reg.password}\n`,
+        },
+      );
       assert.equal(templated.stdout, `${reg.host}\n`);
       assert.ok(!asJson.stdout.includes(reg.password!) && !templated.stdout.includes(reg.password!));
 

@@ -90,6 +90,21 @@ const ROWS: Row[] = [
     args: (w) => ["login", "-f", "json", w.auth.host, "-u", w.auth.username!, "--password-stdin"],
     input: (w) => `${w.auth.password}\n`,
   },
+  {
+    command: "index",
+    what: "create (the Index document's own keys too, Annotations kept)",
+    args: (w) => ["index", "create", "-q", "-f", "json", "--annotation", "org.example.a=b", `oci:${w.dir}/idx:1`, `oci:${w.dir}/multi:1`],
+  },
+  {
+    command: "mutate",
+    what: "",
+    args: (w) => ["mutate", "-q", "-f", "json", "--label", "a=b", `oci:${w.dir}/multi:1`, `oci:${w.dir}/mutated:1`],
+  },
+  {
+    command: "append",
+    what: "",
+    args: (w) => ["append", "-q", "-f", "json", `oci:${w.dir}/multi:1`, "--layer", `${w.dir}/multi/blobs`, "-t", `oci:${w.dir}/appended:1`],
+  },
 ];
 
 /** Commands that print no JSON at all, and why. */
@@ -98,6 +113,7 @@ const NO_JSON: Record<string, string> = {
   logout: "prints nothing on stdout",
   export: "prints a tar",
   blob: "prints the blob's bytes",
+  index: "its subcommands (create, append, remove) have --format; see the index row",
 };
 
 describe("one JSON key rule for every command (README, Output formats)", () => {

@@ -72,9 +72,11 @@ export interface StartRegistryOptions {
 
 const REGISTRY_BIN = "/usr/bin/docker-registry";
 const SKOPEO_BIN = "/usr/bin/skopeo";
-const TOOL_PATHS: Record<"docker-registry" | "skopeo", string> = {
+const TOOL_PATHS: Record<"docker-registry" | "skopeo" | "podman" | "umoci", string> = {
   "docker-registry": REGISTRY_BIN,
   skopeo: SKOPEO_BIN,
+  podman: "/usr/bin/podman",
+  umoci: "/usr/bin/umoci",
 };
 const READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 3_000;
@@ -86,12 +88,12 @@ const LOG_KEEP_CHARS = 16_000;
  * under CI=true that is required, and outside CI a silent skip would hide that
  * nothing was tested.
  */
-export function requireTool(name: "docker-registry" | "skopeo"): void {
+export function requireTool(name: keyof typeof TOOL_PATHS): void {
   const path = TOOL_PATHS[name];
   try {
     accessSync(path, constants.X_OK);
   } catch {
-    const how = "install it with: apt-get install -y docker-registry skopeo (see .ci/run)";
+    const how = "install it with: apt-get install -y docker-registry skopeo umoci podman (see .ci/run)";
     const ci = process.env.CI === "true" ? " (CI=true: the suite must not skip)" : "";
     throw new Error(`required test peer ${name} not found at ${path}${ci}; ${how}`);
   }

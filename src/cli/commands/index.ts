@@ -16,6 +16,9 @@ import { register as referrers } from "./referrers.js";
 import { register as syncCmd } from "./sync.js";
 import { register as tag } from "./tag.js";
 import { register as verify } from "./verify.js";
+import { register as imageIndex } from "./image-index.js";
+import { register as mutate } from "./mutate.js";
+import { register as appendCmd } from "./append.js";
 
 /**
  * Each command module exports `register(program, ctx)`: it declares the syntax
@@ -41,4 +44,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   referrers,
   ratelimit,
   verify,
+  imageIndex,
+  mutate,
+  appendCmd,
 ];
