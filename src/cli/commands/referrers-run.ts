@@ -1,16 +1,19 @@
 import { referrersTree, type ReferrerNode, type ReferrersTree } from "../../content/referrers.js";
 import { UsageError } from "../../errors.js";
 import { parseLocation } from "../../ref/location.js";
+import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
 import { parseFormat, render } from "../output.js";
 import { formatBytes } from "../progress.js";
 import type { ReferrersFlags } from "./referrers.js";
 
+/** Types, annotations and tags come from the registry: quoted when they could steer a terminal. */
 function nodeLabel(n: ReferrerNode): string {
   const created = n.annotations?.["org.opencontainers.image.created"];
-  const via = n.source === "cosign-tag" ? ` (${n.tag})` : "";
-  return `${n.artifactType ?? n.mediaType} ${n.digest} ${formatBytes(n.size)}${created ? ` created ${created}` : ""}${via}`;
+  const via = n.source === "cosign-tag" ? ` (${printable(n.tag ?? "")})` : "";
+  const kind = printable(n.artifactType ?? n.mediaType);
+  return `${kind} ${n.digest} ${formatBytes(n.size)}${created ? ` created ${printable(created)}` : ""}${via}`;
 }
 
 /** A tree as `tree(1)` draws it, for a terminal. */
@@ -32,7 +35,7 @@ function flatText(t: ReferrersTree): string {
   const lines: string[] = [];
   const walk = (nodes: readonly ReferrerNode[], subject: string): void => {
     for (const n of nodes) {
-      lines.push([n.digest, n.artifactType ?? n.mediaType, String(n.size), subject].join("\t"));
+      lines.push([n.digest, printable(n.artifactType ?? n.mediaType), String(n.size), subject].join("\t"));
       walk(n.referrers, n.digest);
     }
   };
