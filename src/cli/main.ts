@@ -104,7 +104,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   process.stdout.on("error", onStdoutError);
   try {
-    await buildProgram(ctx).parseAsync([...argv]);
+    const program = buildProgram(ctx);
+    // Bare `dray` (or only global flags) is a usage error: help on stderr, exit 2, so `dray $EMPTY` in a
+    // script fails instead of passing. `dray --help` prints the same on stdout with 0.
+    const words = argv.slice(2); // argv is process.argv: node and the script first
+    if (!words.some((a) => !a.startsWith("-")) && !words.some((a) => ["-h", "--help", "-V", "--version"].includes(a))) {
+      ctx.stderr.write(program.helpInformation());
+      ctx.message("dray: a command is needed (dray COMMAND --help for its use)");
+      return 2;
+    }
+    await program.parseAsync([...argv]);
     if (stdoutClosed) return BROKEN_PIPE_EXIT;
     return stoppedBy ? signalExitCode(stoppedBy) : 0;
   } catch (err) {

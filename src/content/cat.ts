@@ -140,7 +140,7 @@ export async function catFile(loc: Location, path: string, out: Writable, opts: 
   const start = userPath(path);
   const source = await openSource(loc, opts.transport ?? {});
   try {
-    const { layers } = await imageLayers(source, opts.platform);
+    const { layers } = await imageLayers(source, opts.platform, opts.signal);
     await new Cat(source, layers, out, opts.signal).run(start);
   } finally {
     await source.close();
@@ -200,7 +200,7 @@ export async function listFiles(loc: Location, under: string | undefined, opts: 
   const list: ListedEntry[] = [];
   const source = await openSource(loc, opts.transport ?? {});
   try {
-    const { layers } = await imageLayers(source, opts.platform);
+    const { layers } = await imageLayers(source, opts.platform, opts.signal);
     await walkMerged(
       source,
       layers,

@@ -260,10 +260,10 @@ async function chooseTop(
 }
 
 /** The digest the destination's tag (the location's, or `tag`) names now, when asking makes sense. */
-async function currentDigest(dst: ImageDestination, tag: string | undefined): Promise<Digest | undefined> {
+async function currentDigest(dst: ImageDestination, tag: string | undefined, signal: AbortSignal): Promise<Digest | undefined> {
   if (!dst.capabilities.preservesDigests || dst.capabilities.needsUncompressedLayers) return undefined;
-  if (tag !== undefined) return dst.tagDigest?.(tag);
-  return dst.currentDigest();
+  if (tag !== undefined) return dst.tagDigest?.(tag, { signal });
+  return dst.currentDigest({ signal });
 }
 
 /**
@@ -392,7 +392,7 @@ export async function transferImage(
   const converting = format !== undefined || opts.compress !== undefined || acceptedCompressions(session.dst) !== undefined;
   // The destination's current digest is asked for while the source resolves:
   // both are a first round trip (often with a ping) to a different place.
-  const currentAsked = opts.checkCurrent ? session.track(currentDigest(session.dst, opts.tag)) : undefined;
+  const currentAsked = opts.checkCurrent ? session.track(currentDigest(session.dst, opts.tag, session.signal)) : undefined;
   const top = await session.requests(() => src.getManifest(undefined, { signal: session.signal }));
   const choice = await chooseTop(session, src, top, platforms, where);
   const extra = { ...(choice.platforms ? { platforms: choice.platforms } : {}), ...(choice.notice ? { notice: choice.notice } : {}) };

@@ -100,7 +100,7 @@ async function recompressOnce(
     });
     const placed: NewLayer = { digest: measure.digester.digest(), size: measure.digester.bytes, compression: to };
     const target: Descriptor = { mediaType: desc.mediaType, digest: placed.digest, size: placed.size };
-    const outcome = (await session.dst.hasBlob(target)) ? "skipped" : "copied";
+    const outcome = (await session.dst.hasBlob(target, { signal })) ? "skipped" : "copied";
     if (outcome === "copied") {
       const check = new VerifyingStream({ digest: placed.digest, size: placed.size, where: `${at} (recompressed)` });
       await pipeToSink([createReadStream(file), check], (verified) => session.dst.putBlob(target, verified, { signal }), signal, {

@@ -6,7 +6,7 @@ import { parseLocation } from "../../ref/location.js";
 import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
-import { parseFormat, render } from "../output.js";
+import { parseFormat, render, skopeoKeys } from "../output.js";
 import type { CatFlags } from "./cat.js";
 
 const TYPE_LETTER: Record<ListedEntry["type"], string> = {
@@ -43,6 +43,12 @@ function longLine(e: ListedEntry): string {
   return `${TYPE_LETTER[e.type]}${permissions(e.mode)} ${e.uid}/${e.gid} ${String(e.size).padStart(10)} ${when} ${safeName(e.path)}${link}`;
 }
 
+/** `--format json`: the README's keys, and the mode also as the octal string `ls` and `chmod` speak (`0755`). */
+function listedJson(e: ListedEntry): unknown {
+  const { path, type, mode, ...rest } = e;
+  return skopeoKeys({ path, type, mode, modeOctal: (mode & 0o7777).toString(8).padStart(4, "0"), ...rest });
+}
+
 export async function runCat(ctx: CliContext, locText: string, path: string | undefined, flags: CatFlags): Promise<void> {
   const loc = parseLocation(locText);
   const opts: ContentOptions = {
@@ -60,5 +66,6 @@ export async function runCat(ctx: CliContext, locText: string, path: string | un
   const format = parseFormat(flags.format, "text");
   if (format.kind === "template") throw new UsageError("dray cat --list prints text or json");
   const entries = await listFiles(loc, path, opts);
+  if (format.kind === "json") return render(ctx, format, entries.map(listedJson));
   await render(ctx, format, entries, (list) => list.map((e) => `${flags.long ? longLine(e) : safeName(e.path)}\n`).join(""));
 }

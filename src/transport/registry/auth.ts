@@ -4,8 +4,9 @@ import { resolveCredentials, type CredentialLookup, type RegistryCredential } fr
 import { AuthError, type DrayError, RegistryError } from "../../errors.js";
 import { decideRealm, trustHint } from "../../auth/realm-policy.js";
 import { recordedTrustedRealms } from "../../auth/realm-trust.js";
-import type { CachedToken, RegistryEndpoint } from "./endpoint.js";
-import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http.js";
+import type { CachedToken, RegistryEndpoint } from "./http/endpoint.js";
+import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http/http.js";
+import { untilAborted } from "./http/retry.js";
 import { mergeScopes, scopeKey, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
 
 /**
@@ -211,7 +212,7 @@ export class Authenticator {
       );
       void pending.finally(() => this.endpoint.pendingTokens.delete(key)).catch(() => undefined);
     }
-    return pending;
+    return untilAborted(pending, signal);
   }
 
   /** The credential the token realm may receive, applying the same-owner rule (decided once per realm). */

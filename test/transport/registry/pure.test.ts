@@ -4,13 +4,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { exitCodeFor } from "../../../src/errors.js";
 import { errorFor, parseErrorBody } from "../../../src/transport/registry/errors.js";
-import { nextPageURL, parseLinkHeader } from "../../../src/transport/registry/link.js";
-import { redactURL } from "../../../src/transport/registry/redact.js";
-import { MAX_RETRY_DELAY_MS, parseRetryAfter, retryDelayMs } from "../../../src/transport/registry/retry.js";
+import { nextPageURL, parseLinkHeader } from "../../../src/transport/registry/http/link.js";
+import { redactURL } from "../../../src/transport/registry/http/redact.js";
+import { MAX_RETRY_DELAY_MS, parseRetryAfter, retryDelayMs } from "../../../src/transport/registry/http/retry.js";
 import { mergeScopes, scopesCover } from "../../../src/transport/registry/scope.js";
 import { decideRealm } from "../../../src/auth/realm-policy.js";
-import { manifestMediaType } from "../../../src/transport/registry/client.js";
-import { chunkPlan, uploadLocation } from "../../../src/transport/registry/upload.js";
+import { manifestMediaType } from "../../../src/transport/registry/manifests.js";
+import { uploadLocation } from "../../../src/transport/registry/blobs.js";
+import { chunkPlan } from "../../../src/transport/registry/upload.js";
 
 describe("Link pagination", () => {
   it("parses rel=next, quoted or not, among other links", () => {

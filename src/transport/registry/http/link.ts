@@ -1,4 +1,4 @@
-import { quote } from "../../ref/reference.js";
+import { quote } from "../../../ref/reference.js";
 import { headerList, type ResponseHeaders } from "./http.js";
 
 /**
