@@ -1,18 +1,21 @@
 import { referrersTree, type ReferrerNode, type ReferrersTree } from "../../content/referrers.js";
 import { UsageError } from "../../errors.js";
 import { parseLocation } from "../../ref/location.js";
+import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { formatBytes } from "../progress.js";
 import type { ReferrersFlags } from "./referrers.js";
 
+/** Types, annotations and tags come from the registry: quoted when they could steer a terminal. */
 function nodeLabel(n: ReferrerNode, parent: string): string {
   const created = n.annotations?.["org.opencontainers.image.created"];
-  const via = n.source === "cosign-tag" ? ` (${n.tag})` : "";
+  const via = n.source === "cosign-tag" ? ` (${printable(n.tag ?? "")})` : "";
+  const kind = printable(n.artifactType ?? n.mediaType);
   // --artifact-type can lift a referrer above one it refers to that was left out: say what it refers to.
   const of = n.subject !== parent ? ` refers to ${n.subject}` : "";
-  return `${n.artifactType ?? n.mediaType} ${n.digest} ${formatBytes(n.size)}${created ? ` created ${created}` : ""}${via}${of}`;
+  return `${kind} ${n.digest} ${formatBytes(n.size)}${created ? ` created ${printable(created)}` : ""}${via}${of}`;
 }
 
 /** A tree as `tree(1)` draws it, for a terminal. */
@@ -34,7 +37,7 @@ function flatText(t: ReferrersTree): string {
   const lines: string[] = [];
   const walk = (nodes: readonly ReferrerNode[]): void => {
     for (const n of nodes) {
-      lines.push([n.digest, n.artifactType ?? n.mediaType, String(n.size), n.subject].join("\t"));
+      lines.push([n.digest, printable(n.artifactType ?? n.mediaType), String(n.size), n.subject].join("\t"));
       walk(n.referrers);
     }
   };
