@@ -485,6 +485,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
     ...(run.opts.shard ? { shard: run.opts.shard } : {}),
     ...(pruneOn ? { prune: pruned, pruneItems, pruneSkipped: run.pruneSkipped } : {}),
     repositories,
+    failedRepositories: run.repoFailures.length,
     images,
     referrers,
     blobs: { ...run.blobs },

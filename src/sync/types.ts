@@ -134,6 +134,8 @@ export interface OutcomeCounts {
 export interface SyncSummary {
   dryRun: boolean;
   repositories: number;
+  /** Rules or repositories that failed as a whole (a source not found, a tag list refused): each one of `failures`. */
+  failedRepositories: number;
   images: OutcomeCounts;
   referrers: OutcomeCounts;
   blobs: BlobCounts;
