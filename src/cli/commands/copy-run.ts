@@ -48,6 +48,13 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       // A converted image has a new digest: the source's referrers name the old one, so none are attached to it.
       const kept = summary.tags.filter((t) => t.convertedFrom === undefined).map((t) => t.digest);
       const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, kept, opts, quiet) : null;
+      if (!quiet) {
+        for (const t of summary.skipped) ctx.message(`skipped     ${t.tag}: ${t.reason}`);
+        if (summary.referrerTags.length > 0 && !flags.referrers)
+          ctx.message(
+            `dray: note: ${plural(summary.referrerTags.length, "referrer tag")} not copied as images; --referrers brings them with their images`,
+          );
+      }
       if (!silent) ctx.message(describeAllTags(summary));
       if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
       await render(sink, format, allTagsJson(summary, referrers), () => summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
@@ -137,6 +144,8 @@ const SHAPE_ALL_TAGS: AllTagsSummary = {
   source: "",
   destination: "",
   tags: [{ tag: "", digest: "", mediaType: "", manifests: 0, upToDate: false, platforms: [""], notice: "" }],
+  skipped: [{ tag: "", reason: "" }],
+  referrerTags: [""],
   manifests: 0,
   blobs: { copied: 0, skipped: 0, mounted: 0 },
   bytes: 0,
@@ -159,5 +168,6 @@ export function describe(s: CopySummary): string {
 
 function describeAllTags(s: AllTagsSummary): string {
   const { copied, skipped, mounted } = s.blobs;
-  return `Copied ${plural(s.tags.length, "tag")} of ${s.source} to ${s.destination}: ${plural(s.manifests, "manifest")}, blobs ${copied} copied (${formatBytes(s.bytes)}), ${skipped} skipped, ${mounted} mounted in ${s.seconds.toFixed(1)} s`;
+  const left = s.skipped.length > 0 ? ` (${s.skipped.length} skipped)` : "";
+  return `Copied ${plural(s.tags.length, "tag")}${left} of ${s.source} to ${s.destination}: ${plural(s.manifests, "manifest")}, blobs ${copied} copied (${formatBytes(s.bytes)}), ${skipped} skipped, ${mounted} mounted in ${s.seconds.toFixed(1)} s`;
 }
