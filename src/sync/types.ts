@@ -170,6 +170,8 @@ export type SyncEvent =
   | { type: "prune"; item: PruneItem }
   | { type: "skipped"; item: SkippedItem }
   | { type: "prune-skipped"; skip: PruneSkip }
+  /** Said once a run: what the run does differently from what one may expect (converted images keep no referrers). */
+  | { type: "notice"; message: string }
   | { type: "done"; summary: SyncSummary };
 
 /** A sync file's settings for one registry (`registries: {HOST: {...}}`). */

@@ -161,6 +161,8 @@ function eventLine(e: SyncEvent): string | undefined {
       return pruneLine(e.item);
     case "skipped":
       return `skipped     ${e.item.source} -> ${e.item.destination}: ${e.item.reason}`;
+    case "notice":
+      return `dray: note: ${e.message}`;
     case "prune-skipped":
       return `no prune    ${e.skip.destination}: ${e.skip.reason}`;
     case "image":
