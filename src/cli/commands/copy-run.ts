@@ -20,6 +20,14 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   const src = parseLocation(srcText);
   const dst = parseLocation(dstText);
   if (flags.allTags && flags.digestfile) throw new UsageError("--digestfile names one image; it cannot be used with --all-tags");
+  // Referrers are read and written through a repository, which an archive is not (yet): refused before anything
+  // moves, not after the image was written (sync's whole-mirror archive is the way to carry them in one file).
+  for (const loc of [src, dst]) {
+    if (flags.referrers && (loc.transport === "oci-archive" || loc.transport === "docker-archive"))
+      throw new UsageError(
+        `--referrers needs a registry or an OCI layout (oci:DIR), not ${loc.transport}:; dray sync SRC oci-archive:FILE carries referrers in an archive`,
+      );
+  }
   const quiet = flags.quiet === true;
   // -q is silence; --progress json asks for output: saying both is a contradiction, not a choice for us to make.
   if (quiet && (flags.progress === "json" || flags.progress === "plain" || flags.progress === "bar")) {
