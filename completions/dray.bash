@@ -41,10 +41,11 @@ _dray_locations() {
       prefix=${cur%%:*}:
       rest=${cur#*:}
       COMPREPLY=()
+      # oci: is a layout folder: folders only; an archive is a file, reached through folders.
       while IFS= read -r f; do
         [[ -d $f ]] && f+=/
         COMPREPLY+=("$prefix$f")
-      done < <(compgen -f -- "$rest")
+      done < <(if [[ $prefix == oci: ]]; then compgen -d -- "$rest"; else compgen -f -- "$rest"; fi)
       ;;
     *)
       _dray_words "$cur" 'docker:// oci: oci-archive: docker-archive:'
@@ -78,12 +79,12 @@ _dray() {
     copy|cp)
       case "$prev" in
         --platform) return ;;
-        --manifest-format) return ;;
-        --compress) return ;;
+        --manifest-format) _dray_words "$cur" 'oci docker'; return ;;
+        --compress) _dray_words "$cur" 'gzip zstd none'; return ;;
         --compress-level) return ;;
         -j|--jobs) return ;;
         --digestfile) _dray_files "$cur"; return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --progress) _dray_words "$cur" 'auto bar plain json none'; return ;;
         --creds) return ;;
         --src-creds) return ;;
@@ -98,7 +99,7 @@ _dray() {
     inspect)
       case "$prev" in
         --platform) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
@@ -109,7 +110,7 @@ _dray() {
       ;;
     tag)
       case "$prev" in
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
@@ -120,7 +121,7 @@ _dray() {
       ;;
     delete|rm)
       case "$prev" in
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
@@ -132,7 +133,7 @@ _dray() {
     ls|list-tags)
       case "$prev" in
         --catalog) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
@@ -144,7 +145,7 @@ _dray() {
     digest)
       case "$prev" in
         --platform) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
@@ -158,7 +159,7 @@ _dray() {
         -u|--username) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '-u --username --password-stdin --keychain --insecure --ca-file --trust-realm -f --format -h --help'; else return; fi
       ;;
@@ -182,10 +183,10 @@ _dray() {
         --rate) return ;;
         --registry-jobs) return ;;
         -j|--jobs) return ;;
-        --manifest-format) return ;;
-        --compress) return ;;
+        --manifest-format) _dray_words "$cur" 'oci docker'; return ;;
+        --compress) _dray_words "$cur" 'gzip zstd none'; return ;;
         --compress-level) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --progress) _dray_words "$cur" 'auto plain json none'; return ;;
         --creds) return ;;
         --src-creds) return ;;
@@ -206,7 +207,7 @@ _dray() {
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-o --output --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-q --quiet -o --output --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     export)
       case "$prev" in
@@ -218,11 +219,11 @@ _dray() {
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-o --output --platform --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-q --quiet -o --output --platform --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     cat)
       case "$prev" in
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --platform) return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
@@ -236,7 +237,7 @@ _dray() {
       case "$prev" in
         --artifact-type) return ;;
         --depth) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
@@ -247,14 +248,14 @@ _dray() {
       ;;
     ratelimit)
       case "$prev" in
-        --format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

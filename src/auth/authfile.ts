@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { CredentialsError } from "../errors.js";
+import { CredentialsError, whyUnreadable } from "../errors.js";
 import { isObject } from "../json.js";
 
 /**
@@ -86,22 +86,6 @@ export function authFileProblem(path: string): string | undefined {
     return undefined;
   } catch {
     return "is not valid JSON";
-  }
-}
-
-/** A file read's failure in words, never the system's ENOENT/EISDIR text. */
-export function whyUnreadable(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException).code) {
-    case "ENOENT":
-    case "ENOTDIR":
-      return "does not exist";
-    case "EISDIR":
-      return "is a directory, not a file";
-    case "EACCES":
-    case "EPERM":
-      return "cannot be read: permission denied";
-    default:
-      return `cannot be read: ${(err as Error).message}`;
   }
 }
 

@@ -58,9 +58,16 @@ async function searchGraph(
  * commits only after the end never keeps wrong bytes. A manifest digest is
  * served from getManifest (registries keep manifests apart from blobs).
  */
-export async function openVerifiedBlob(source: ImageSource, digest: Digest, signal?: AbortSignal): Promise<VerifiedBlob> {
+export async function openVerifiedBlob(
+  source: ImageSource,
+  digest: Digest,
+  signal?: AbortSignal,
+  /** Sees the descriptor before any byte is fetched; throws to refuse (the CLI refuses a layer on a terminal). */
+  admit?: (descriptor: Descriptor) => void,
+): Promise<VerifiedBlob> {
   const where = `${formatLocation(source.location)} blob ${digest}`;
   const descriptor = await findDescriptor(source, digest, signal);
+  admit?.(descriptor);
   const verify = new VerifyingStream({ digest, ...(descriptor.size >= 0 ? { size: descriptor.size } : {}), where });
   if (isManifestDescriptor(descriptor)) {
     const raw = await source.getManifest(digest, signal ? { signal } : {});

@@ -37,16 +37,20 @@ export interface ReferrersOptions {
   /** Levels of referrers: 1 lists the image's own (default: all). */
   depth?: number;
   transport?: TransportOptions;
+  signal?: AbortSignal;
 }
 
 class TreeWalk {
   private readonly seen = new Set<string>();
+  private readonly signal: { signal?: AbortSignal };
 
   constructor(
     private readonly repo: Repository,
     private readonly tags: ReadonlySet<string>,
     private readonly opts: ReferrersOptions,
-  ) {}
+  ) {
+    this.signal = opts.signal ? { signal: opts.signal } : {};
+  }
 
   /**
    * The referrers of `subject`, each with its own below it. With --artifact-type, a referrer of another type is
@@ -55,7 +59,7 @@ class TreeWalk {
    */
   async children(subject: Digest, level: number): Promise<ReferrerNode[]> {
     if (level > (this.opts.depth ?? Infinity)) return [];
-    const found = await this.repo.referrers(subject, { tags: this.tags });
+    const found = await this.repo.referrers(subject, { tags: this.tags, ...this.signal });
     const nodes: ReferrerNode[] = [];
     for (const r of found.referrers) {
       if (this.seen.has(r.descriptor.digest.toString())) continue;
@@ -79,7 +83,7 @@ class TreeWalk {
    */
   private async complete(n: ReferrerNode): Promise<ReferrerNode> {
     if (n.annotations && n.artifactType) return n;
-    const raw = await this.repo.getManifest(Digest.parse(n.digest));
+    const raw = await this.repo.getManifest(Digest.parse(n.digest), this.signal);
     const parsed = parseRawManifest(raw, `${this.repo.display}@${n.digest}`);
     const artifactType = n.artifactType ?? parsed.artifactType ?? (parsed.kind === "manifest" ? parsed.config.mediaType : undefined);
     const annotations = n.annotations ?? parsed.annotations;
@@ -88,7 +92,7 @@ class TreeWalk {
 
   /** A cosign tag's manifest, read whole: cosign writes no artifactType, so its payload layer's type says what it is. */
   private async cosignNode(digest: Digest, tag: string, subject: Digest): Promise<ReferrerNode> {
-    const raw = await this.repo.getManifest(digest);
+    const raw = await this.repo.getManifest(digest, this.signal);
     const parsed = parseRawManifest(raw, `${this.repo.display}:${tag}`);
     // cosign writes no artifactType; its payload layer's type says what it is (simplesigning, a DSSE envelope, an SBOM).
     const artifactType =
@@ -138,12 +142,12 @@ export async function referrersTree(loc: Location, opts: ReferrersOptions = {}):
   const source = await openSource(loc, transport);
   let top: RawManifest;
   try {
-    top = await source.getManifest();
+    top = await source.getManifest(undefined, opts.signal ? { signal: opts.signal } : {});
   } finally {
     await source.close();
   }
   const repo = await new RepositoryFactory(() => transport).open(loc);
-  const tags = await repo.listTags().catch((err: unknown) => {
+  const tags = await repo.listTags(opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
     if (err instanceof NotFoundError) return [];
     throw err;
   });

@@ -190,6 +190,7 @@ class SyncRun {
           const destination = this.ledger.wrap(await dst.openDestination(to));
           const summary = await copyImage(source, destination, {
             signal: this.signal,
+            ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
             ...(platforms.length > 0 ? { platforms: [...platforms] } : {}),
             ...conversionOf(this.opts),
           });
@@ -221,8 +222,8 @@ function checkFloor(run: SyncRun, src: Repository): void {
 }
 
 /** The digest the destination would get for a platform subset: read the source's index and select, as the engine will. */
-async function subsetDigest(src: Repository, tag: string, platforms: readonly Platform[]): Promise<string> {
-  const raw = await src.getManifest(tag);
+async function subsetDigest(src: Repository, tag: string, platforms: readonly Platform[], signal: AbortSignal): Promise<string> {
+  const raw = await src.getManifest(tag, { signal });
   const parsed = parseRawManifest(raw, `${src.display}:${tag}`);
   if (parsed.kind !== "index") return raw.digest.toString();
   return selectPlatforms(raw, parsed, platforms, `${src.display}:${tag}`).index.digest.toString();
@@ -234,10 +235,11 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
   const base: ImageItem = { source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "failed" };
   if (platforms.length > 0) base.platforms = platforms.map(formatPlatform);
   try {
-    const [sh, dh] = await Promise.all([run.requests(() => src.resolve(tag)), run.requests(() => dst.resolve(tag))]);
+    const signal = { signal: run.signal };
+    const [sh, dh] = await Promise.all([run.requests(() => src.resolve(tag, signal)), run.requests(() => dst.resolve(tag, signal))]);
     if (!sh) throw new NotFoundError(`tag ${tag} not found in ${src.display}`, { where: base.source });
     // A platform subset is a new index with its own digest: compare with that one.
-    const wanted = platforms.length > 0 ? await run.requests(() => subsetDigest(src, tag, platforms)) : sh.digest.toString();
+    const wanted = platforms.length > 0 ? await run.requests(() => subsetDigest(src, tag, platforms, run.signal)) : sh.digest.toString();
     const subject: Subject | undefined = wanted === sh.digest.toString() ? { digest: sh.digest, mediaType: sh.mediaType } : undefined;
     if (dh?.digest.toString() === wanted) {
       run.record({ ...base, digest: wanted, outcome: "up-to-date" });
@@ -282,7 +284,7 @@ function unmatchedFilter(all: readonly string[], taken: number, f: TagFilter): s
 /** The destination's tags; a repository or layout that does not exist yet has none. */
 async function destinationTags(run: SyncRun, dst: Repository): Promise<string[]> {
   try {
-    return await run.requests(() => dst.listTags());
+    return await run.requests(() => dst.listTags({ signal: run.signal }));
   } catch (err) {
     if (err instanceof NotFoundError) return [];
     throw err;
@@ -333,7 +335,7 @@ function repositoryFailed(run: SyncRun, dst: Repository): boolean {
 function notOtherShards(run: SyncRun, src: Repository, otherTags: readonly string[]): (subject: Digest) => Promise<boolean> {
   let theirs: Promise<Set<string>> | undefined;
   const resolveAll = async (): Promise<Set<string>> => {
-    const heads = await Promise.all(otherTags.map((t) => run.requests(() => src.resolve(t))));
+    const heads = await Promise.all(otherTags.map((t) => run.requests(() => src.resolve(t, { signal: run.signal }))));
     return new Set(heads.flatMap((h) => (h ? [h.digest.toString()] : [])));
   };
   return async (subject) => !(await (theirs ??= resolveAll())).has(subject.toString());
@@ -358,7 +360,7 @@ async function listSides(r: RepositoryRun): Promise<{ tags: string[]; destTags: 
   };
   let tags: string[];
   try {
-    tags = await run.requests(() => src.listTags());
+    tags = await run.requests(() => src.listTags({ signal: run.signal }));
   } catch (err) {
     return report(err, "the source's tag list failed");
   }
@@ -386,6 +388,7 @@ async function syncReferrers(
       srcTags,
       transfer: run.transfer(),
       requests: run.requests,
+      signal: run.signal,
       ...(run.opts.dryRun ? { dryRun: true } : {}),
       onResult: (res) => run.recordReferrer({ ...res, source: src.display, destination: dst.display }),
       ...(run.opts.shard ? { adopt: notOtherShards(run, src, otherShards) } : {}),
@@ -533,7 +536,7 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
   run.rulesPrune = rules.some((r) => r.prune === true);
   try {
     await openArchives(run, rules);
-    const expansion = await expandRules(rules, run.sources, run.archives);
+    const expansion = await expandRules(rules, run.sources, run.archives, run.signal);
     for (const f of expansion.failures) run.recordRepository({ source: f.source, destination: f.destination, error: itemError(f.error) });
     await Promise.all(
       expansion.pairs.map((pair) =>

@@ -71,7 +71,12 @@ function setOnly(rule: SyncRule, what: string): void {
   }
 }
 
-async function expandRule(rule: SyncRule, sources: RepositoryFactory, archives: MirrorArchives): Promise<RepositoryPair[]> {
+async function expandRule(
+  rule: SyncRule,
+  sources: RepositoryFactory,
+  archives: MirrorArchives,
+  signal?: AbortSignal,
+): Promise<RepositoryPair[]> {
   const src = rule.source;
   const pair = (source: Location, repoPath: string): RepositoryPair => ({
     rule,
@@ -83,13 +88,13 @@ async function expandRule(rule: SyncRule, sources: RepositoryFactory, archives: 
     case "repository": {
       if (src.location.transport === "oci" && !(await isLayout(src.location.path))) {
         // Not a layout itself: a folder of layouts, as a sync into oci:DIR leaves it.
-        return expandRule({ ...rule, source: { kind: "layouts", path: src.location.path } }, sources, archives);
+        return expandRule({ ...rule, source: { kind: "layouts", path: src.location.path } }, sources, archives, signal);
       }
       return [pair(src.location, repositoryPath(src.location))];
     }
     case "registry": {
       setOnly(rule, `registry ${src.domain}`);
-      const names = src.repositories ?? nonEmpty(await sources.catalog(src.domain), rule);
+      const names = src.repositories ?? nonEmpty(await sources.catalog(src.domain, signal ? { signal } : {}), rule);
       return names.map((name) => pair({ transport: "docker", ref: { domain: src.domain, path: name } }, name));
     }
     case "layouts": {
@@ -129,11 +134,12 @@ export async function expandRules(
   rules: readonly SyncRule[],
   sources: RepositoryFactory,
   archives: MirrorArchives = new Map(),
+  signal?: AbortSignal,
 ): Promise<Expansion> {
   const out: Expansion = { pairs: [], failures: [] };
   const expanded = await Promise.all(
     rules.map((rule) =>
-      expandRule(rule, sources, archives).then(
+      expandRule(rule, sources, archives, signal).then(
         (pairs) => ({ rule, pairs }),
         (error: unknown) => ({ rule, error }),
       ),

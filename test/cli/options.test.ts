@@ -52,10 +52,13 @@ describe("cli options", () => {
     const c = ctx(true);
     const authFile = join(makeTempDir(), "a.json");
     writeFileSync(authFile, "{}");
-    const o = transportOptions(parse(["--authfile", authFile, "--insecure", "--ca-file", "/ca.pem", "--retries", "0"]), c);
+    // --ca-file is read before any request (issue 28 item 10): it must hold a PEM certificate.
+    const caFile = join(makeTempDir(), "ca.pem");
+    writeFileSync(caFile, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    const o = transportOptions(parse(["--authfile", authFile, "--insecure", "--ca-file", caFile, "--retries", "0"]), c);
     assert.equal(o.authFile, authFile);
     assert.equal(o.insecure, true);
-    assert.equal(o.caFile, "/ca.pem");
+    assert.equal(o.caFile, caFile);
     assert.equal(o.retries, 0);
     o.debug?.("GET /v2/");
     o.notice?.("hello");

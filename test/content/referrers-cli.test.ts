@@ -43,12 +43,12 @@ function onTerminal(args: string[]): Promise<{ code: number; screen: string }> {
 }
 
 interface Node {
-  digest: string;
-  artifactType?: string;
-  source: string;
-  tag?: string;
-  annotations?: Record<string, string>;
-  referrers: Node[];
+  Digest: string;
+  ArtifactType?: string;
+  Source: string;
+  Tag?: string;
+  Annotations?: Record<string, string>;
+  Referrers: Node[];
 }
 
 describe("dray referrers", () => {
@@ -67,20 +67,20 @@ describe("dray referrers", () => {
 
   it("--format json: the nested tree, through the tag schema and the cosign tag", async () => {
     const r = await drayOk(["referrers", "--format", "json", loc()]);
-    const tree = JSON.parse(r.stdout) as { subject: { digest: string }; referrers: Node[] };
-    assert.equal(tree.subject.digest, signed.img.manifest.digest.toString());
-    const byDigest = new Map(tree.referrers.map((n) => [n.digest, n]));
+    const tree = JSON.parse(r.stdout) as { Subject: { Digest: string }; Referrers: Node[] };
+    assert.equal(tree.Subject.Digest, signed.img.manifest.digest.toString());
+    const byDigest = new Map(tree.Referrers.map((n) => [n.Digest, n]));
     const sig = byDigest.get(signed.sig.manifest.digest.toString());
-    assert.equal(sig?.artifactType, SIGNATURE_TYPE);
-    assert.equal(sig?.source, "tag-schema");
+    assert.equal(sig?.ArtifactType, SIGNATURE_TYPE);
+    assert.equal(sig?.Source, "tag-schema");
     assert.deepEqual(
-      sig?.referrers.map((n) => [n.digest, n.artifactType]),
+      sig?.Referrers.map((n) => [n.Digest, n.ArtifactType]),
       [[sbom.manifest.digest.toString(), SBOM_TYPE]],
     );
     const cosign = byDigest.get(signed.cosign.manifest.digest.toString());
-    assert.equal(cosign?.source, "cosign-tag");
-    assert.equal(cosign?.tag, `sha256-${signed.hex}.sig`);
-    assert.equal(tree.referrers.length, 2);
+    assert.equal(cosign?.Source, "cosign-tag");
+    assert.equal(cosign?.Tag, `sha256-${signed.hex}.sig`);
+    assert.equal(tree.Referrers.length, 2);
   });
 
   it("not a terminal: one line each (digest, type, size, subject)", async () => {
@@ -167,10 +167,10 @@ describe("dray referrers", () => {
   it("an OCI layout that copy --referrers wrote gives the same tree", async () => {
     const dir = join(makeTempDir(), "layout");
     await drayOk(["copy", "--referrers", loc(), `oci:${dir}:1.0`]);
-    const fromLayout = JSON.parse((await drayOk(["referrers", "--format", "json", `oci:${dir}:1.0`])).stdout) as { referrers: Node[] };
-    const fromRegistry = JSON.parse((await drayOk(["referrers", "--format", "json", loc()])).stdout) as { referrers: Node[] };
-    const digests = (t: { referrers: Node[] }): string[] =>
-      t.referrers.flatMap((n) => [n.digest, ...n.referrers.map((c) => c.digest)]).sort();
+    const fromLayout = JSON.parse((await drayOk(["referrers", "--format", "json", `oci:${dir}:1.0`])).stdout) as { Referrers: Node[] };
+    const fromRegistry = JSON.parse((await drayOk(["referrers", "--format", "json", loc()])).stdout) as { Referrers: Node[] };
+    const digests = (t: { Referrers: Node[] }): string[] =>
+      t.Referrers.flatMap((n) => [n.Digest, ...n.Referrers.map((c) => c.Digest)]).sort();
     assert.deepEqual(digests(fromLayout), digests(fromRegistry));
   });
 

@@ -222,7 +222,12 @@ describe("dray inspect versus skopeo inspect", () => {
         assert.equal(ours.MediaType, doc.mediaType);
         assert.deepEqual(
           ours.Manifests.map((m) => [m.Digest, m.MediaType, m.Size, m.Platform]),
-          doc.manifests.map((m) => [m.digest, m.mediaType, m.size, m.platform]),
+          doc.manifests.map((m) => [
+            m.digest,
+            m.mediaType,
+            m.size,
+            { Os: m.platform.os, Architecture: m.platform.architecture, ...(m.platform.variant ? { Variant: m.platform.variant } : {}) },
+          ]),
           `${loc}: Manifests`,
         );
         assert.ok(!("Architecture" in ours));

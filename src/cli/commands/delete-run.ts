@@ -12,7 +12,7 @@ export async function runDelete(ctx: CliContext, locText: string, flags: DeleteF
   const refs = await openReferences(loc, transportOptions(flags, ctx));
   let result;
   try {
-    result = await refs.deleteReference();
+    result = await refs.deleteReference({ signal: ctx.signal });
   } finally {
     await refs.close();
   }

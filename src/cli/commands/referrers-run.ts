@@ -3,7 +3,7 @@ import { UsageError } from "../../errors.js";
 import { parseLocation } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
-import { parseFormat, render } from "../output.js";
+import { parseFormat, render, skopeoKeys } from "../output.js";
 import { formatBytes } from "../progress.js";
 import type { ReferrersFlags } from "./referrers.js";
 
@@ -48,8 +48,10 @@ export async function runReferrers(ctx: CliContext, locText: string, flags: Refe
   if (format.kind === "template") throw new UsageError("dray referrers prints text or json");
   const tree = await referrersTree(parseLocation(locText), {
     transport: transportOptions(flags, ctx),
+    signal: ctx.signal,
     ...(flags.artifactType === undefined ? {} : { artifactType: flags.artifactType }),
     ...(flags.depth === undefined ? {} : { depth: flags.depth }),
   });
+  if (format.kind === "json") return render(ctx, format, skopeoKeys(tree));
   await render(ctx, format, tree, ctx.stdout.isTTY ? treeText : flatText);
 }
