@@ -1,5 +1,6 @@
 import { stopwatch } from "../clock.js";
 import { NotFoundError, UsageError } from "../errors.js";
+import { formatPlatform } from "../oci/platform.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { parseReference } from "../ref/reference.js";
 import type { ImageDestination, ImageSource } from "../transport/types.js";
@@ -54,10 +55,16 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
   }
   const session = new CopySession(dst, opts);
   const images = createLimiter(IMAGES_IN_FLIGHT, session.signal);
-  const copyOne = async (tag: string): Promise<ImageResult & { tag: string }> => {
+  const skipped: AllTagsSummary["skipped"] = [];
+  const copyOne = async (tag: string): Promise<(ImageResult & { tag: string }) | undefined> => {
     const src = await peers.openSource(tag);
     try {
       return { tag, ...(await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: true, ...conversionOf(opts) })) };
+    } catch (err) {
+      // A tag without the platform asked for is skipped and reported, as sync does; the others are copied.
+      if (!(err instanceof NotFoundError && err.code === "E_PLATFORM_NOT_FOUND")) throw err;
+      skipped.push({ tag, reason: err.message });
+      return undefined;
     } finally {
       await src.close();
     }
@@ -65,13 +72,21 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
   try {
     // Sorted: the output (TAG DIGEST lines) is the same on every run, whatever order the source listed them in.
     const tags = [...peers.tags].sort();
-    const results = await Promise.all(tags.map((tag) => session.track(images(() => copyOne(tag)))));
+    const all = await Promise.all(tags.map((tag) => session.track(images(() => copyOne(tag)))));
+    const results = all.filter((r): r is ImageResult & { tag: string } => r !== undefined);
     session.checkAborted();
+    if (results.length === 0) {
+      const wanted = (opts.platforms ?? []).map(formatPlatform).join(", ");
+      throw new NotFoundError(`no tag of ${source} has ${wanted}`, { code: "E_PLATFORM_NOT_FOUND", where: source });
+    }
+    skipped.sort((a, b) => (a.tag < b.tag ? -1 : 1));
     await dst.commit();
     const summary: AllTagsSummary = {
       source,
       destination: formatLocation(dst.location),
       tags: results,
+      skipped,
+      referrerTags: [],
       manifests: session.manifests,
       blobs: { ...session.counts },
       bytes: session.bytes,

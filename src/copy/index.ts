@@ -3,6 +3,7 @@
  * `copy` opens both locations and owns them; `copyImage` works on peers the
  * caller opened (and still closes).
  */
+import { isReferrerTag } from "../oci/referrer-tags.js";
 import { parseLocation, formatLocation, type Location } from "../ref/location.js";
 import { openDestination, openReferences, openSource, withReplayableInput } from "../transport/index.js";
 import type { ImageSource, TransportOptions } from "../transport/types.js";
@@ -64,9 +65,13 @@ export async function copyAllTags(src: Location | string, dst: Location | string
     } finally {
       await refs.close();
     }
-    if (tags.length === 0) throw noTags(srcLoc);
+    // Referrer tags are no images: they travel with their subject (--referrers), as in sync.
+    const referrerTags = tags.filter(isReferrerTag);
+    const images = tags.filter((t) => !isReferrerTag(t));
+    if (images.length === 0) throw noTags(srcLoc);
     const destination = await openDestination(dstLoc, opts.destination);
     const openTag = (tag: string): Promise<ImageSource> => openSource(locationWithTag(readable, tag), readOptions(opts.source, dstLoc));
-    return copyTags({ tags, openSource: openTag, dst: destination }, formatLocation(srcLoc), opts);
+    const summary = await copyTags({ tags: images, openSource: openTag, dst: destination }, formatLocation(srcLoc), opts);
+    return { ...summary, referrerTags: referrerTags.sort() };
   });
 }

@@ -100,6 +100,10 @@ export interface AllTagsSummary {
   source: string;
   destination: string;
   tags: Array<ImageResult & { tag: string }>;
+  /** Tags left out because they lack a platform --platform asked for, with why (skip-and-report, as sync does). */
+  skipped: Array<{ tag: string; reason: string }>;
+  /** Referrer tags (`sha256-<hex>`, `.sig`, `.att`, `.sbom`) not copied as images: --referrers brings them with their subject. */
+  referrerTags: string[];
   manifests: number;
   blobs: BlobCounts;
   bytes: number;

@@ -96,6 +96,18 @@ class SyncRun {
   readonly repoFailures: RepositoryFailure[] = [];
   readonly pruneItems: PruneItem[] = [];
   readonly skipped: SkippedItem[] = [];
+  private convertedNoticed = false;
+
+  /** Once a run: images converted (new digests) keep none of the source's referrers, as copy does. */
+  noticeConverted(pair: RepositoryPair): void {
+    if (this.convertedNoticed || pair.rule.referrers === false) return;
+    this.convertedNoticed = true;
+    this.emit({
+      type: "notice",
+      message: "converted images get new digests: the source's referrers (signatures, attestations) name the old ones and are not attached",
+    });
+  }
+
   /** Mirror archives (oci-archive:FILE) the rules read or write, staged for the run. */
   readonly archives = new Map<string, MirrorArchive>();
   readonly pruneSkipped: PruneSkip[] = [];
@@ -291,9 +303,20 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
     }
     if (run.opts.dryRun) {
       run.record({ ...base, digest: wanted, outcome: "planned" });
+      if (Object.keys(conversionOf(run.opts)).length > 0) {
+        run.noticeConverted(pair);
+        return undefined;
+      }
       return subject;
     }
     const summary = await run.transfer(platforms, (s) => checkFloor(run, s))(src, dst, { tag, digest: sh.digest }, { tag });
+    // Copy's rule: a converted image has a new digest, and the source's referrers name the old one; they are not attached.
+    if (summary.convertedFrom !== undefined) {
+      run.noticeConverted(pair);
+      const outcome = summary.upToDate ? "up-to-date" : "copied";
+      run.record({ ...base, digest: summary.digest, outcome, blobs: summary.blobs, bytes: summary.bytes });
+      return undefined;
+    }
     run.record({
       ...base,
       digest: summary.digest,
@@ -544,6 +567,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
     ...(run.opts.shard ? { shard: run.opts.shard } : {}),
     ...(pruneOn ? { prune: pruned, pruneItems, pruneSkipped: run.pruneSkipped } : {}),
     repositories,
+    failedRepositories: run.repoFailures.length,
     images,
     referrers,
     blobs: { ...run.blobs },

@@ -156,6 +156,8 @@ export interface Refusal {
 export interface SyncSummary {
   dryRun: boolean;
   repositories: number;
+  /** Rules or repositories that failed as a whole (a source not found, a tag list refused): each one of `failures`. */
+  failedRepositories: number;
   images: ImageCounts;
   referrers: OutcomeCounts;
   blobs: BlobCounts;
@@ -192,6 +194,8 @@ export type SyncEvent =
   | { type: "prune"; item: PruneItem }
   | { type: "skipped"; item: SkippedItem }
   | { type: "prune-skipped"; skip: PruneSkip }
+  /** Said once a run: what the run does differently from what one may expect (converted images keep no referrers). */
+  | { type: "notice"; message: string }
   | { type: "done"; summary: SyncSummary };
 
 /** A sync file's settings for one registry (`registries: {HOST: {...}}`). */

@@ -21,6 +21,14 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   const src = parseLocation(srcText);
   const dst = parseLocation(dstText);
   if (flags.allTags && flags.digestfile) throw new UsageError("--digestfile names one image; it cannot be used with --all-tags");
+  // Referrers are read and written through a repository, which an archive is not (yet): refused before anything
+  // moves, not after the image was written (sync's whole-mirror archive is the way to carry them in one file).
+  for (const loc of [src, dst]) {
+    if (flags.referrers && (loc.transport === "oci-archive" || loc.transport === "docker-archive"))
+      throw new UsageError(
+        `--referrers needs a registry or an OCI layout (oci:DIR), not ${loc.transport}:; dray sync SRC oci-archive:FILE carries referrers in an archive`,
+      );
+  }
   const quiet = flags.quiet === true;
   checkQuietProgress(quiet, flags.progress);
   if (flags.digestfile) await checkOutputFile(flags.digestfile, "--digestfile");
@@ -66,6 +74,13 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       // A converted image has a new digest: the source's referrers name the old one, so none are attached to it.
       const kept = summary.tags.filter((t) => t.convertedFrom === undefined).map((t) => t.digest);
       const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, kept, opts, referrerLines) : null;
+      if (!quiet) {
+        for (const t of summary.skipped) ctx.message(`skipped     ${t.tag}: ${t.reason}`);
+        if (summary.referrerTags.length > 0 && !flags.referrers)
+          ctx.message(
+            `dray: note: ${plural(summary.referrerTags.length, "referrer tag")} not copied as images; --referrers brings them with their images`,
+          );
+      }
       if (!silent) ctx.message(describeAllTags(summary));
       if (progressMode === "json") ctx.message(JSON.stringify({ type: "all-tags-done", summary }));
       if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
@@ -142,6 +157,8 @@ const SHAPE_ALL_TAGS: AllTagsSummary = {
   source: "",
   destination: "",
   tags: [{ tag: "", digest: "", mediaType: "", manifests: 0, upToDate: false, platforms: [""], notice: "" }],
+  skipped: [{ tag: "", reason: "" }],
+  referrerTags: [""],
   manifests: 0,
   blobs: { copied: 0, skipped: 0, mounted: 0 },
   bytes: 0,
@@ -164,5 +181,6 @@ export function describe(s: CopySummary): string {
 
 function describeAllTags(s: AllTagsSummary): string {
   const { copied, skipped, mounted } = s.blobs;
-  return `Copied ${plural(s.tags.length, "tag")} of ${s.source} to ${s.destination}: ${plural(s.manifests, "manifest")}, blobs ${copied} copied (${formatBytes(s.bytes)}), ${skipped} skipped, ${mounted} mounted in ${s.seconds.toFixed(1)} s`;
+  const left = s.skipped.length > 0 ? ` (${s.skipped.length} skipped)` : "";
+  return `Copied ${plural(s.tags.length, "tag")}${left} of ${s.source} to ${s.destination}: ${plural(s.manifests, "manifest")}, blobs ${copied} copied (${formatBytes(s.bytes)}), ${skipped} skipped, ${mounted} mounted in ${s.seconds.toFixed(1)} s`;
 }

@@ -168,12 +168,15 @@ function eventLine(e: SyncEvent): string | undefined {
       return pruneLine(e.item);
     case "skipped":
       return `skipped     ${e.item.source} -> ${e.item.destination}: ${e.item.reason}`;
+    case "notice":
+      return `dray: note: ${e.message}`;
     case "prune-skipped":
       return `no prune    ${e.skip.destination}: ${e.skip.reason}`;
     case "image":
       return imageLine(e.item);
     case "referrer":
-      return referrerLine(e.item);
+      // A tag schema's index is bookkeeping written with the referrers it lists: a line only when it failed, as the totals count it.
+      return e.item.kind === "index-tag" && e.item.outcome !== "failed" ? undefined : referrerLine(e.item);
     case "repository":
       return e.unmatched ? `nothing     no tag of ${e.source} matches ${e.unmatched}` : undefined;
     case "repository-failed":
@@ -238,7 +241,9 @@ function counts(c: SyncSummary["referrers"] & { refused?: number }, dryRun: bool
 export function describeSync(s: SyncSummary): string {
   const { copied, skipped, mounted } = s.blobs;
   const lines = [
-    `${s.dryRun ? "Dry run over" : "Synced"} ${s.repositories} ${s.repositories === 1 ? "repository" : "repositories"} in ${s.seconds.toFixed(1)} s: ` +
+    `${s.dryRun ? "Dry run over" : "Synced"} ${s.repositories} ${s.repositories === 1 ? "repository" : "repositories"}` +
+      (s.failedRepositories > 0 ? ` (${s.failedRepositories} failed)` : "") +
+      ` in ${s.seconds.toFixed(1)} s: ` +
       `images ${counts(s.images, s.dryRun)}; referrers ${counts(s.referrers, s.dryRun)}; ` +
       `blobs ${copied} copied (${formatBytes(s.bytes)}), ${skipped} skipped, ${mounted} mounted` +
       (s.prune ? `; tags ${s.dryRun ? `${s.prune.planned} to prune` : `${s.prune.pruned} pruned`}, ${s.prune.failed} left` : "") +
@@ -259,7 +264,8 @@ function planText(s: SyncSummary): string {
   const out: string[] = [];
   for (const i of s.items) if (i.outcome === "planned") out.push(`copy ${i.source} ${i.destination}`);
   for (const i of s.items) if (i.outcome === "refused") out.push(`refuse ${i.source} ${i.destination}`);
-  for (const r of s.referrerItems) if (r.outcome === "planned") out.push(`referrer ${referrerName(r)} ${r.source} ${r.destination}`);
+  for (const r of s.referrerItems)
+    if (r.outcome === "planned" && r.kind !== "index-tag") out.push(`referrer ${referrerName(r)} ${r.source} ${r.destination}`);
   for (const p of s.pruneItems ?? []) if (p.outcome === "planned") out.push(`prune ${p.destination}`);
   return out.map((l) => `${l}\n`).join("");
 }
