@@ -268,3 +268,26 @@ describe("bare dray and help (issue 28 items 2, 22)", () => {
     assert.match((await dray(["--help"])).stdout, /between\s+registries, OCI layouts and\s+oci-archive files/);
   });
 });
+
+describe("dray sync FILE.yaml with --dest or a DST argument (issue 28 item 5)", () => {
+  it("a file without destination takes --dest or DST; without either the error names --dest", async () => {
+    const dir = makeTempDir();
+    await writeOciLayout(join(dir, "src"), await buildImage({ seed: "messages-sync-dest" }), "1");
+    const file = join(dir, "s.yaml");
+    await writeFile(file, `sync:\n  - source: oci:${dir}/src\n`);
+    const viaFlag = await dray(["sync", "-q", file, "--dest", `oci:${dir}/usb1`]);
+    assert.equal(viaFlag.code, 0, viaFlag.stderr);
+    const viaArg = await dray(["sync", "-q", file, `oci:${dir}/usb2`]);
+    assert.equal(viaArg.code, 0, viaArg.stderr);
+    for (const usb of ["usb1", "usb2"]) assert.equal((await dray(["ls", `oci:${dir}/${usb}/src`])).stdout, "1\n", usb);
+    const neither = await dray(["sync", file]);
+    assert.equal(neither.code, 2);
+    assert.equal(
+      neither.stderr,
+      `dray: ${file}:2:5: sync[0]: missing "destination" (here or at the top of the file, or give --dest DST)\n`,
+    );
+    const both = await dray(["sync", file, `oci:${dir}/a`, "--dest", `oci:${dir}/b`]);
+    assert.equal(both.code, 2);
+    assert.equal(both.stderr, `dray: give the destination once: oci:${dir}/a or --dest oci:${dir}/b\n`);
+  });
+});

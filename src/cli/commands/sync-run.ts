@@ -73,7 +73,12 @@ interface Plan {
 }
 
 async function plan(src: string | undefined, dst: string | undefined, flags: SyncFlags): Promise<Plan> {
-  const file = flags.file ?? (src !== undefined && dst === undefined && isYamlFile(src) ? src : undefined);
+  // `dray sync FILE.yaml DST` is the file with DST as its destination (as --dest), never FILE read as a registry host.
+  const file = flags.file ?? (src !== undefined && isYamlFile(src) ? src : undefined);
+  if (file !== undefined && flags.file === undefined && dst !== undefined) {
+    if (flags.dest !== undefined) throw new UsageError(`give the destination once: ${dst} or --dest ${flags.dest}`);
+    flags = { ...flags, dest: dst };
+  }
   if (file === undefined) {
     const target = dst ?? flags.dest;
     if (src === undefined || target === undefined)
@@ -84,7 +89,7 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
   if (flags.tag || flags.tagRegex || flags.semver || flags.newest || flags.platform) {
     throw new UsageError("--tag, --tag-regex, --semver, --newest and --platform go with SRC DST; in a sync file, write them per rule");
   }
-  const config = await loadSyncConfig(file);
+  const config = await loadSyncConfig(file, flags.dest === undefined ? {} : { destination: flags.dest });
   const dest = flags.dest === undefined ? undefined : parseSyncTarget(flags.dest, false);
   const rules = config.rules.map((r) => ({
     ...r,
