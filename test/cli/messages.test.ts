@@ -291,3 +291,32 @@ describe("dray sync FILE.yaml with --dest or a DST argument (issue 28 item 5)", 
     assert.equal(both.stderr, `dray: give the destination once: oci:${dir}/a or --dest oci:${dir}/b\n`);
   });
 });
+
+describe("Ctrl-C during sync: the image in flight is 'interrupted', not FAILED (issue 28 item 15)", () => {
+  it("SIGINT while a layer is held at the proxy", async () => {
+    const reg = await startRegistry();
+    const proxy = await startProxy(reg);
+    const img = await buildImage({ seed: "messages-int" });
+    await pushImage({ url: reg.url }, "app", "1", img);
+    proxy.addRule({ method: "GET", path: img.layers[0]!.digest.toString(), action: { kind: "stall", ms: 20_000 } });
+    const dir = makeTempDir();
+    const { spawn } = await import("node:child_process");
+    const { fileURLToPath } = await import("node:url");
+    const entry = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./dray-entry.ts" : "./dray-entry.js", import.meta.url));
+    const args = import.meta.url.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
+    const child = spawn(process.execPath, [...args, "sync", `${proxy.host}/app`, `oci:${dir}/m`], {
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    for (let i = 0; i < 100 && proxy.count("GET", img.layers[0]!.digest.toString()) === 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, new RegExp(`^interrupted +docker://${re(proxy.host)}/app:1 -> oci:${re(dir)}/m:1$`, "m"));
+    assert.ok(!stderr.includes("FAILED"), stderr);
+    await proxy.stop();
+    await reg.stop();
+  });
+});

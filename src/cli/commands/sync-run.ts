@@ -136,10 +136,16 @@ const OUTCOME_WORD: Record<ImageItem["outcome"], string> = {
   planned: "would copy",
 };
 
+/** An image or referrer a Ctrl-C (or SIGTERM) stopped did not fail: it was interrupted, and says so. */
+function failedLine(what: string, error: { code: string; message: string } | undefined): string {
+  if (error?.code === "E_INTERRUPTED") return `${"interrupted".padEnd(11)} ${what}`;
+  return `FAILED      ${what}: ${error?.message ?? "failed"}`;
+}
+
 function imageLine(i: ImageItem): string {
   const what = `${i.source} -> ${i.destination}`;
   if (i.existing) return `${"exists".padEnd(11)} ${what}`;
-  if (i.outcome === "failed") return `FAILED      ${what}: ${i.error?.message ?? "failed"}`;
+  if (i.outcome === "failed") return failedLine(what, i.error);
   const extra =
     i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
   return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${i.digest ? shortDigest(i.digest) : ""}${extra}`;
@@ -152,7 +158,7 @@ function referrerName(r: ReferrerItem): string {
 
 function referrerLine(r: ReferrerItem): string {
   const what = `referrer ${referrerName(r)} of ${shortDigest(r.subject)} in ${r.source} -> ${r.destination}`;
-  if (r.outcome === "failed") return `FAILED      ${what}: ${r.error?.message ?? "failed"}`;
+  if (r.outcome === "failed") return failedLine(what, r.error);
   return `${OUTCOME_WORD[r.outcome].padEnd(11)} ${what}`;
 }
 
