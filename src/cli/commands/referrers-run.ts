@@ -4,18 +4,21 @@ import { parseLocation } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
-import { formatBytes } from "../progress.js";
+import { formatBytes, shortDigest } from "../progress.js";
 import type { ReferrersFlags } from "./referrers.js";
 
 function nodeLabel(n: ReferrerNode): string {
   const created = n.annotations?.["org.opencontainers.image.created"];
   const via = n.source === "cosign-tag" ? ` (${n.tag})` : "";
-  return `${n.artifactType ?? n.mediaType} ${n.digest} ${formatBytes(n.size)}${created ? ` created ${created}` : ""}${via}`;
+  return `${n.artifactType ?? n.mediaType} ${shortDigest(n.digest)} ${formatBytes(n.size)}${created ? ` created ${created}` : ""}${via}`;
 }
 
-/** A tree as `tree(1)` draws it, for a terminal. */
-function treeText(t: ReferrersTree): string {
-  const lines = [`${t.subject.location} ${t.subject.digest}`];
+/**
+ * A tree as `tree(1)` draws it, for a terminal: short digests (full ones are in the
+ * piped lines and the JSON), and each line cut to the terminal's width so depth does not wrap.
+ */
+function treeText(t: ReferrersTree, columns: number | undefined): string {
+  const lines = [`${t.subject.location} ${shortDigest(t.subject.digest)}`];
   const walk = (nodes: readonly ReferrerNode[], indent: string): void => {
     nodes.forEach((n, i) => {
       const last = i === nodes.length - 1;
@@ -24,7 +27,8 @@ function treeText(t: ReferrersTree): string {
     });
   };
   walk(t.referrers, "");
-  return `${lines.join("\n")}\n`;
+  const fit = (l: string): string => (columns && columns > 10 && l.length > columns ? `${l.slice(0, columns - 1)}…` : l);
+  return `${lines.map(fit).join("\n")}\n`;
 }
 
 /** One referrer a line for scripts: digest, artifact type, size in bytes, subject digest (tab-separated). */
@@ -50,5 +54,6 @@ export async function runReferrers(ctx: CliContext, locText: string, flags: Refe
     ...(flags.depth === undefined ? {} : { depth: flags.depth }),
   });
   if (format.kind === "json") return render(ctx, format, skopeoKeys(tree));
-  await render(ctx, format, tree, ctx.stdout.isTTY ? treeText : flatText);
+  const columns = (ctx.stdout as { columns?: number }).columns;
+  await render(ctx, format, tree, ctx.stdout.isTTY ? (v) => treeText(v, columns) : flatText);
 }
