@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { Command, CommanderError } from "commander";
 import { DrayError, exitCodeFor } from "../errors.js";
+import { escapeControls } from "../ref/reference.js";
 import { COMMANDS } from "./commands/index.js";
 import type { CliContext } from "./context.js";
 import { installScavenger } from "./startup/scavenge.js";
@@ -81,7 +82,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     signal: controller.signal,
     color: colorAllowed(argv),
     debug,
-    message: (line) => process.stderr.write(`${line}\n`),
+    // Messages carry names from images and registries: nothing in them may steer the terminal.
+    message: (line) => process.stderr.write(`${escapeControls(line)}\n`),
   };
   // SIGTERM (CI cancellation, `timeout`, systemd, Kubernetes) and SIGHUP (a
   // closed terminal) stop a run the way Ctrl-C does: abort, clean up, one line.

@@ -1,4 +1,5 @@
 import { UsageError } from "../errors.js";
+import { escapeControls, printable } from "../ref/reference.js";
 import type { CliContext } from "./context.js";
 import { parseTemplate, type Template } from "./template.js";
 
@@ -26,7 +27,8 @@ export function parseFormat(text: string | undefined, defaultKind: "text" | "jso
  * does the same so diffs against `skopeo inspect` output stay readable.
  */
 export function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 4)}\n`;
+  // JSON leaves C1 controls and bidi marks raw; escaped, the document means the same and cannot steer a terminal.
+  return `${escapeControls(JSON.stringify(value, null, 4))}\n`;
 }
 
 /** Writes to stdout and resolves when the data has been handed to the OS (matters for pipes and `| head`). */
@@ -37,17 +39,24 @@ export async function writeOut(ctx: CliContext, data: string | Uint8Array): Prom
 }
 
 /**
- * Prints `value` in `format`. `text` renders the text form (defaults to the
+ * Prints `value` in `format`. `optional` names the fields of the value's schema it
+ * may leave out (JSON omitempty), which a template reads as empty. `text` renders the text form (defaults to the
  * JSON form, which is what `inspect` shows). A template's output gets a final
  * newline, as skopeo and docker add one (also when it printed nothing: one
  * line per result, so `while read` loops and `wc -l` count right).
  */
-export async function render<T>(ctx: CliContext, format: OutputFormat, value: T, text?: (v: T) => string): Promise<void> {
+export async function render<T>(
+  ctx: CliContext,
+  format: OutputFormat,
+  value: T,
+  text?: (v: T) => string,
+  optional?: readonly string[],
+): Promise<void> {
   switch (format.kind) {
     case "json":
       return writeOut(ctx, toJson(value));
     case "template": {
-      const s = format.template.render(value);
+      const s = format.template.render(value, optional);
       return writeOut(ctx, s.endsWith("\n") ? s : `${s}\n`);
     }
     case "text":
@@ -80,5 +89,6 @@ export function skopeoKeys(value: unknown): unknown {
 
 /** One item a line; nothing at all for an empty list. */
 export function lines(items: readonly string[]): string {
-  return items.map((s) => `${s}\n`).join("");
+  // Tags and repository names come from the registry: one that could steer a terminal is printed quoted.
+  return items.map((s) => `${printable(s)}\n`).join("");
 }

@@ -2,6 +2,7 @@ import { pipeline, Transform, type Readable } from "node:stream";
 import type { CopyEvent } from "../copy/types.js";
 import { UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
+import { escapeControls } from "../ref/reference.js";
 
 /**
  * Renders the copy engine's progress events on stderr. The engine only emits
@@ -207,7 +208,7 @@ class PlainProgress implements ProgressRenderer {
         this.line(`copying ${e.blobs} blobs (${formatBytes(e.bytes)}) and ${e.manifests} manifest${e.manifests === 1 ? "" : "s"}`);
         break;
       case "notice":
-        this.line(`note: ${e.message}`);
+        this.line(`note: ${escapeControls(e.message)}`);
         break;
       case "blob-done":
         this.line(`${e.outcome} blob ${shortDigest(e.digest)} (${formatBytes(e.size)})`);
@@ -317,8 +318,8 @@ class BarProgress implements ProgressRenderer {
         this.updateTotal();
         break;
       case "notice":
-        if (this.spinner.isSpinning) this.spinner.info(e.message).start();
-        else this.log(`note: ${e.message}`);
+        if (this.spinner.isSpinning) this.spinner.info(escapeControls(e.message)).start();
+        else this.log(`note: ${escapeControls(e.message)}`);
         break;
       case "blob-start": {
         // A blob's bar has no rate of its own: the total's is the one to read (no dangling "| ").

@@ -74,12 +74,36 @@ export async function openVerifiedBlob(
     verify.end(raw.bytes);
     return { descriptor, stream: verify };
   }
-  const data = await source.getBlob(descriptor, signal ? { signal } : {});
+  const data = await openBlobOrManifest(source, descriptor, verify, signal);
+  if (!data) return { descriptor, stream: verify };
   // pipeline: a consumer that stops (a closed pipe, an interrupt) releases the connection or file too.
   pipeline(data, verify, (err) => {
     if (err) verify.destroy(err);
   });
   return { descriptor, stream: verify };
+}
+
+/**
+ * A digest the graph does not name may still be a manifest (a referrer, another
+ * tag's child): registries serve those only under /manifests/, so a blob that is
+ * not found is asked for there before the digest is reported missing.
+ */
+async function openBlobOrManifest(
+  source: ImageSource,
+  descriptor: Descriptor,
+  verify: VerifyingStream,
+  signal?: AbortSignal,
+): Promise<Readable | undefined> {
+  try {
+    return await source.getBlob(descriptor, signal ? { signal } : {});
+  } catch (err) {
+    if (descriptor.size >= 0 || !(err instanceof NotFoundError)) throw err;
+    const raw = await source.getManifest(descriptor.digest, signal ? { signal } : {}).catch((second: unknown) => {
+      throw second instanceof NotFoundError ? err : second;
+    });
+    verify.end(raw.bytes);
+    return undefined;
+  }
 }
 
 function isManifestDescriptor(d: Descriptor): boolean {

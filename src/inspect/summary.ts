@@ -16,6 +16,9 @@ import type { Platform } from "../oci/platform.js";
  * `Variant` is dray's addition (containers/image knows it, skopeo does not
  * print it); it appears only when the config has one.
  */
+/** The summary fields that are left out when empty (the `?` ones below): a template reads them as empty, not unknown. */
+export const SUMMARY_OPTIONAL_FIELDS: readonly string[] = ["Name", "Variant", "Annotations"];
+
 export interface LayerData {
   MIMEType: string;
   Digest: string;

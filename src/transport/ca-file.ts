@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { whyUnreadable } from "../errors.js";
 
 /**
  * What is wrong with a CA file (`--ca-file`, a sync file's `ca-file:`), in
@@ -11,24 +12,8 @@ export function caFileProblem(path: string): string | undefined {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    return `${path} ${unreadable(err)}`;
+    return `${path} ${whyUnreadable(err)}`;
   }
   if (!text.includes("-----BEGIN CERTIFICATE-----")) return `${path} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`;
   return undefined;
-}
-
-/** Why a local file could not be read, in words rather than ENOENT/EISDIR/EACCES. */
-export function unreadable(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException).code) {
-    case "ENOENT":
-    case "ENOTDIR":
-      return "does not exist";
-    case "EISDIR":
-      return "is a directory, not a file";
-    case "EACCES":
-    case "EPERM":
-      return "cannot be read: permission denied";
-    default:
-      return `cannot be read: ${(err as Error).message}`;
-  }
 }

@@ -7,6 +7,8 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { before, describe, it } from "node:test";
+import { Digest } from "../../src/oci/digest.js";
+import { MediaType } from "../../src/oci/mediatype.js";
 import { dray, drayOk } from "../cli/run.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { finalScreen, onPty } from "../helpers/pty.js";
@@ -143,6 +145,40 @@ describe("dray referrers", () => {
     assert.deepEqual(
       sigs.map((l) => l.split("\t")[0]),
       [signed.sig.manifest.digest.toString()],
+    );
+  });
+
+  it("--artifact-type keeps a matching referrer below one of another type, with its own subject (issue 27, item 10)", async () => {
+    const sboms = (await drayOk(["referrers", "--artifact-type", SBOM_TYPE, loc()])).stdout.trim().split("\n");
+    assert.deepEqual(
+      sboms.map((l) => l.split("\t")),
+      [[sbom.manifest.digest.toString(), SBOM_TYPE, String(sbom.manifest.bytes.length), signed.sig.manifest.digest.toString()]],
+    );
+    const tree = await onTerminal(["referrers", "--artifact-type", SBOM_TYPE, loc()]);
+    // Short digests on a terminal (issue 28 item 21).
+    assert.match(
+      tree.screen,
+      new RegExp(
+        `└── application/spdx\\+json ${sbom.manifest.digest.toString().slice(0, 19)} .* refers to ${signed.sig.manifest.digest.toString().slice(0, 19)}`,
+      ),
+    );
+  });
+
+  it("a tag-schema index without artifactType: the type comes from the manifest, and --artifact-type finds it (issue 27, item 10)", async () => {
+    const other = await pushSignedImage(reg, "app", "2.0", "referrers-bare-index");
+    // skopeo 1.9 re-pushes the sha256-<hex> index without the descriptors' artifactType.
+    const bare = JSON.parse(buildReferrersIndex([other.sig]).bytes.toString()) as { manifests: Array<Record<string, unknown>> };
+    for (const m of bare.manifests) delete m.artifactType;
+    const bytes = Buffer.from(JSON.stringify(bare));
+    await putManifest(reg, "app", `sha256-${other.hex}`, { bytes, mediaType: MediaType.OciIndex, digest: Digest.of(bytes) });
+    const at = `docker://${reg.host}/app:2.0`;
+    const lines = (await drayOk(["referrers", "--depth", "1", at])).stdout.trim().split("\n");
+    const sigLine = lines.map((l) => l.split("\t")).find((l) => l[0] === other.sig.manifest.digest.toString());
+    assert.equal(sigLine?.[1], SIGNATURE_TYPE, "the manifest's artifactType, not its media type");
+    const found = (await drayOk(["referrers", "--artifact-type", SIGNATURE_TYPE, at])).stdout.trim().split("\n");
+    assert.deepEqual(
+      found.map((l) => l.split("\t")[0]),
+      [other.sig.manifest.digest.toString()],
     );
   });
 

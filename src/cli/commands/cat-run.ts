@@ -3,6 +3,7 @@ import type { ContentOptions } from "../../content/export.js";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation } from "../../ref/location.js";
+import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
@@ -33,10 +34,7 @@ function permissions(mode: number): string {
 }
 
 /** Names may hold newlines or control characters (layers are untrusted): those are quoted, so one line is one entry. */
-function safeName(name: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
-  return /[\u0000-\u001f\u007f]/.test(name) ? JSON.stringify(name) : name;
-}
+const safeName = printable;
 
 function longLine(e: ListedEntry): string {
   const when = e.mtime.slice(0, 16).replace("T", " ");

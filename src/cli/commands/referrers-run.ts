@@ -7,10 +7,12 @@ import { parseFormat, render, skopeoKeys } from "../output.js";
 import { formatBytes, shortDigest } from "../progress.js";
 import type { ReferrersFlags } from "./referrers.js";
 
-function nodeLabel(n: ReferrerNode): string {
+function nodeLabel(n: ReferrerNode, parent: string): string {
   const created = n.annotations?.["org.opencontainers.image.created"];
   const via = n.source === "cosign-tag" ? ` (${n.tag})` : "";
-  return `${n.artifactType ?? n.mediaType} ${shortDigest(n.digest)} ${formatBytes(n.size)}${created ? ` created ${created}` : ""}${via}`;
+  // --artifact-type can lift a referrer above one it refers to that was left out: say what it refers to.
+  const of = n.subject !== parent ? ` refers to ${shortDigest(n.subject)}` : "";
+  return `${n.artifactType ?? n.mediaType} ${shortDigest(n.digest)} ${formatBytes(n.size)}${created ? ` created ${created}` : ""}${via}${of}`;
 }
 
 /**
@@ -19,14 +21,14 @@ function nodeLabel(n: ReferrerNode): string {
  */
 function treeText(t: ReferrersTree, columns: number | undefined): string {
   const lines = [`${t.subject.location} ${shortDigest(t.subject.digest)}`];
-  const walk = (nodes: readonly ReferrerNode[], indent: string): void => {
+  const walk = (nodes: readonly ReferrerNode[], indent: string, parent: string): void => {
     nodes.forEach((n, i) => {
       const last = i === nodes.length - 1;
-      lines.push(`${indent}${last ? "└── " : "├── "}${nodeLabel(n)}`);
-      walk(n.referrers, `${indent}${last ? "    " : "│   "}`);
+      lines.push(`${indent}${last ? "└── " : "├── "}${nodeLabel(n, parent)}`);
+      walk(n.referrers, `${indent}${last ? "    " : "│   "}`, n.digest);
     });
   };
-  walk(t.referrers, "");
+  walk(t.referrers, "", t.subject.digest);
   const fit = (l: string): string => (columns && columns > 10 && l.length > columns ? `${l.slice(0, columns - 1)}…` : l);
   return `${lines.map(fit).join("\n")}\n`;
 }
@@ -34,13 +36,13 @@ function treeText(t: ReferrersTree, columns: number | undefined): string {
 /** One referrer a line for scripts: digest, artifact type, size in bytes, subject digest (tab-separated). */
 function flatText(t: ReferrersTree): string {
   const lines: string[] = [];
-  const walk = (nodes: readonly ReferrerNode[], subject: string): void => {
+  const walk = (nodes: readonly ReferrerNode[]): void => {
     for (const n of nodes) {
-      lines.push([n.digest, n.artifactType ?? n.mediaType, String(n.size), subject].join("\t"));
-      walk(n.referrers, n.digest);
+      lines.push([n.digest, n.artifactType ?? n.mediaType, String(n.size), n.subject].join("\t"));
+      walk(n.referrers);
     }
   };
-  walk(t.referrers, t.subject.digest);
+  walk(t.referrers);
   return lines.map((l) => `${l}\n`).join("");
 }
 
@@ -50,6 +52,7 @@ export async function runReferrers(ctx: CliContext, locText: string, flags: Refe
   if (format.kind === "template") throw new UsageError("dray referrers prints text or json");
   const tree = await referrersTree(parseLocation(locText), {
     transport: transportOptions(flags, ctx),
+    signal: ctx.signal,
     ...(flags.artifactType === undefined ? {} : { artifactType: flags.artifactType }),
     ...(flags.depth === undefined ? {} : { depth: flags.depth }),
   });

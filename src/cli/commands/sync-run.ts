@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { IncompleteError, UsageError } from "../../errors.js";
+import { IncompleteError, NotFoundError, UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { formatShard, loadSyncConfig, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
 import type {
@@ -16,8 +16,8 @@ import type {
   TagFilter,
 } from "../../sync/types.js";
 import type { TransportOptions } from "../../transport/types.js";
-import type { CopyEvent } from "../../copy/types.js";
 import type { MirrorConfig } from "../../transport/mirrors.js";
+import type { CopyEvent } from "../../copy/types.js";
 import type { CliContext } from "../context.js";
 import { conversionOptions, transportOptions } from "../options.js";
 import { parseFormat, skopeoKeys, toJson, writeOut } from "../output.js";
@@ -324,6 +324,10 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   if (format.kind === "json") await writeOut(ctx, toJson(skopeoKeys(summary)));
   else if (summary.dryRun) await writeOut(ctx, planText(summary));
   const failed = summary.failures.length;
+  // Nothing found to mirror at all (a missing or empty source): exit 3, as `dray ls` of it is, not "incomplete".
+  const missing = summary.failures.find((f) => f.code === "E_NOT_FOUND");
+  if (summary.repositories === 0 && missing && summary.failures.every((f) => f.code === "E_NOT_FOUND"))
+    throw new NotFoundError(missing.message, { where: missing.source });
   const skipped = summary.skipped?.length ?? 0;
   if (failed === 0 && skipped > 0)
     throw new IncompleteError(`sync incomplete: ${skipped} ${skipped === 1 ? "image" : "images"} skipped (rate limit)`);

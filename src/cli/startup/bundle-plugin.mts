@@ -45,7 +45,7 @@ export const startupPlugin: Plugin = {
     // would take subpaths too.)
     b.onResolve({ filter: /^undici$/ }, (args) => ({ path: args.path, external: true }));
     b.onResolve({ filter: /^\.\/undici\.cjs$/ }, (args) => {
-      if (!args.importer.endsWith(join("transport", "registry", "http.js"))) return undefined;
+      if (!args.importer.endsWith(join("transport", "registry", "http", "http.js"))) return undefined;
       return { path: join(dirname(fileURLToPath(import.meta.url)), "undici.cjs") };
     });
 

@@ -8,9 +8,9 @@ import {
   UnsupportedError,
   type DrayErrorDetails,
 } from "../../errors.js";
-import { discard, header, readBody, type HttpResponse } from "./http.js";
+import { discard, header, readBody, type HttpResponse } from "./http/http.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
-import { networkErrorCode, parseRetryAfter } from "./retry.js";
+import { networkErrorCode, parseRetryAfter } from "./http/retry.js";
 
 /**
  * A registry's error answer, `{"errors":[{"code","message","detail"}]}` in
@@ -61,7 +61,7 @@ function detailText(detail: unknown): string | undefined {
 /** Registry text goes to a terminal: one line, no control characters, bounded. */
 function sanitise(text: string): string {
   // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, " ").trim();
   return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
 }
 

@@ -1,8 +1,8 @@
-import { parseChallengeHeaders, type Challenge } from "../../auth/challenge.js";
-import { DrayError, NetworkError, RegistryError } from "../../errors.js";
-import { isLoopbackDomain } from "../../ref/reference.js";
+import { parseChallengeHeaders, type Challenge } from "../../../auth/challenge.js";
+import { DrayError, NetworkError, RegistryError } from "../../../errors.js";
+import { isLoopbackDomain } from "../../../ref/reference.js";
 import { discard, header, headerList, sendWithRetries, type HttpSettings, type ResponseHeaders } from "./http.js";
-import { networkErrorCode } from "./retry.js";
+import { networkErrorCode, untilAborted } from "./retry.js";
 import { tlsKey } from "./tls.js";
 
 /**
@@ -124,7 +124,7 @@ export class RegistryEndpoint {
       this.pinged = this.ping(settings, signal);
       this.pinged.catch(() => (this.pinged = undefined));
     }
-    return this.pinged;
+    return untilAborted(this.pinged, signal);
   }
 
   /**
