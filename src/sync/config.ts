@@ -80,6 +80,8 @@ export interface SyncConfig {
 export interface ConfigEnv {
   /** Where `password-env` is read (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** A destination given outside the file (`--dest`): the file then needs none of its own. */
+  destination?: string;
 }
 
 type Json = string | number | boolean | null;
@@ -312,7 +314,7 @@ function readRule(r: Reader, node: YamlNode, i: number, defaults: Defaults, file
   const parsed = r.check(sourceNode, `${field}.source`, () => parseSyncSource(sourceText, repositories));
   const destNode = r.get(m, "destination");
   const dest = destNode ? { node: destNode, text: r.string(destNode, `${field}.destination`) } : defaults.destination;
-  if (!dest) r.fail(node, field, 'missing "destination" (here or at the top of the file)');
+  if (!dest) r.fail(node, field, 'missing "destination" (here or at the top of the file, or give --dest DST)');
   const destination = r.check(dest.node, destNode ? `${field}.destination` : "destination", () => parseSyncTarget(dest.text, false));
   const rule: SyncRule = { source: parsed.source, destination, referrers: defaults.referrers };
   const skipNode = r.get(m, "skip-existing");
@@ -470,6 +472,7 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
   if (prune) defaults.prune = r.bool(prune, "prune");
   const dest = r.get(top, "destination");
   if (dest) defaults.destination = { node: dest, text: r.string(dest, "destination") };
+  else if (opts.destination !== undefined) defaults.destination = { node: top, text: opts.destination };
   const referrers = r.get(top, "referrers");
   if (referrers) defaults.referrers = r.bool(referrers, "referrers");
   const platforms = r.get(top, "platforms");

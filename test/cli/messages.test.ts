@@ -268,3 +268,55 @@ describe("bare dray and help (issue 28 items 2, 22)", () => {
     assert.match((await dray(["--help"])).stdout, /between\s+registries, OCI layouts and\s+oci-archive files/);
   });
 });
+
+describe("dray sync FILE.yaml with --dest or a DST argument (issue 28 item 5)", () => {
+  it("a file without destination takes --dest or DST; without either the error names --dest", async () => {
+    const dir = makeTempDir();
+    await writeOciLayout(join(dir, "src"), await buildImage({ seed: "messages-sync-dest" }), "1");
+    const file = join(dir, "s.yaml");
+    await writeFile(file, `sync:\n  - source: oci:${dir}/src\n`);
+    const viaFlag = await dray(["sync", "-q", file, "--dest", `oci:${dir}/usb1`]);
+    assert.equal(viaFlag.code, 0, viaFlag.stderr);
+    const viaArg = await dray(["sync", "-q", file, `oci:${dir}/usb2`]);
+    assert.equal(viaArg.code, 0, viaArg.stderr);
+    for (const usb of ["usb1", "usb2"]) assert.equal((await dray(["ls", `oci:${dir}/${usb}/src`])).stdout, "1\n", usb);
+    const neither = await dray(["sync", file]);
+    assert.equal(neither.code, 2);
+    assert.equal(
+      neither.stderr,
+      `dray: ${file}:2:5: sync[0]: missing "destination" (here or at the top of the file, or give --dest DST)\n`,
+    );
+    const both = await dray(["sync", file, `oci:${dir}/a`, "--dest", `oci:${dir}/b`]);
+    assert.equal(both.code, 2);
+    assert.equal(both.stderr, `dray: give the destination once: oci:${dir}/a or --dest oci:${dir}/b\n`);
+  });
+});
+
+describe("Ctrl-C during sync: the image in flight is 'interrupted', not FAILED (issue 28 item 15)", () => {
+  it("SIGINT while a layer is held at the proxy", async () => {
+    const reg = await startRegistry();
+    const proxy = await startProxy(reg);
+    const img = await buildImage({ seed: "messages-int" });
+    await pushImage({ url: reg.url }, "app", "1", img);
+    proxy.addRule({ method: "GET", path: img.layers[0]!.digest.toString(), action: { kind: "stall", ms: 20_000 } });
+    const dir = makeTempDir();
+    const { spawn } = await import("node:child_process");
+    const { fileURLToPath } = await import("node:url");
+    const entry = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./dray-entry.ts" : "./dray-entry.js", import.meta.url));
+    const args = import.meta.url.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
+    const child = spawn(process.execPath, [...args, "sync", `${proxy.host}/app`, `oci:${dir}/m`], {
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    for (let i = 0; i < 100 && proxy.count("GET", img.layers[0]!.digest.toString()) === 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, new RegExp(`^interrupted +docker://${re(proxy.host)}/app:1 -> oci:${re(dir)}/m:1$`, "m"));
+    assert.ok(!stderr.includes("FAILED"), stderr);
+    await proxy.stop();
+    await reg.stop();
+  });
+});

@@ -11,6 +11,7 @@ import { Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
 import { dray, drayOk } from "../cli/run.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
+import { finalScreen, onPty } from "../helpers/pty.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import {
   SBOM_TYPE,
@@ -103,10 +104,10 @@ describe("dray referrers", () => {
     const r = await onTerminal(["referrers", loc()]);
     assert.equal(r.code, 0, r.screen);
     const lines = r.screen.trimEnd().split("\n");
-    assert.equal(lines[0], `${loc()} ${signed.img.manifest.digest}`);
+    assert.equal(lines[0], `${loc()} ${signed.img.manifest.digest.toString().slice(0, 19)}`);
     assert.ok(
       lines.some((l) =>
-        /^[├└]── application\/vnd\.example\.signature\.v1\+json sha256:[0-9a-f]{64} \d+ B created 2024-01-01T00:00:00Z$/.test(l),
+        /^[├└]── application\/vnd\.example\.signature\.v1\+json sha256:[0-9a-f]{12} \d+ B created 2024-01-01T00:00:00Z$/.test(l),
       ),
       r.screen,
     );
@@ -119,6 +120,17 @@ describe("dray referrers", () => {
       r.screen,
     );
   });
+
+  for (const cols of [80, 160]) {
+    it(`on a ${cols}-column terminal every line of the tree fits (issue 28 item 21)`, async () => {
+      const r = await onPty(["referrers", loc()], { NO_COLOR: "1" }, cols);
+      assert.equal(r.code, 0, r.raw);
+      const screen = finalScreen(r.raw);
+      assert.ok(screen.length >= 4, screen.join("\n"));
+      for (const line of screen) assert.ok(line.length <= cols, `${line.length} > ${cols}: ${line}`);
+      assert.ok(!r.raw.includes(signed.sig.manifest.digest.toString()), "short digests on a terminal");
+    });
+  }
 
   it("dray export refuses to write a tar to a terminal (exit 2)", async () => {
     const r = await onTerminal(["export", loc()]);
@@ -143,7 +155,13 @@ describe("dray referrers", () => {
       [[sbom.manifest.digest.toString(), SBOM_TYPE, String(sbom.manifest.bytes.length), signed.sig.manifest.digest.toString()]],
     );
     const tree = await onTerminal(["referrers", "--artifact-type", SBOM_TYPE, loc()]);
-    assert.match(tree.screen, new RegExp(`└── application/spdx\\+json ${sbom.manifest.digest} .* refers to ${signed.sig.manifest.digest}`));
+    // Short digests on a terminal (issue 28 item 21).
+    assert.match(
+      tree.screen,
+      new RegExp(
+        `└── application/spdx\\+json ${sbom.manifest.digest.toString().slice(0, 19)} .* refers to ${signed.sig.manifest.digest.toString().slice(0, 19)}`,
+      ),
+    );
   });
 
   it("a tag-schema index without artifactType: the type comes from the manifest, and --artifact-type finds it (issue 27, item 10)", async () => {

@@ -142,6 +142,7 @@ describe("unrelated token realm (auth.other.test): withheld by default, sent wit
       trustedRealms: Record<string, string[]>;
     };
     assert.equal(after.trustedRealms[v.registryHost], undefined, "logout forgets the trust with the login");
+    assert.match(logout.stderr, /; forgot the recorded trust in \S+ \(dray login --trust-realm\)\n$/, "and says so (issue 28 item 12)");
   });
 });
 

@@ -5,7 +5,7 @@ import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
-import { formatBytes } from "../progress.js";
+import { formatBytes, shortDigest } from "../progress.js";
 import type { ReferrersFlags } from "./referrers.js";
 
 /** Types, annotations and tags come from the registry: quoted when they could steer a terminal. */
@@ -14,13 +14,16 @@ function nodeLabel(n: ReferrerNode, parent: string): string {
   const via = n.source === "cosign-tag" ? ` (${printable(n.tag ?? "")})` : "";
   const kind = printable(n.artifactType ?? n.mediaType);
   // --artifact-type can lift a referrer above one it refers to that was left out: say what it refers to.
-  const of = n.subject !== parent ? ` refers to ${n.subject}` : "";
-  return `${kind} ${n.digest} ${formatBytes(n.size)}${created ? ` created ${printable(created)}` : ""}${via}${of}`;
+  const of = n.subject !== parent ? ` refers to ${shortDigest(n.subject)}` : "";
+  return `${kind} ${shortDigest(n.digest)} ${formatBytes(n.size)}${created ? ` created ${printable(created)}` : ""}${via}${of}`;
 }
 
-/** A tree as `tree(1)` draws it, for a terminal. */
-function treeText(t: ReferrersTree): string {
-  const lines = [`${t.subject.location} ${t.subject.digest}`];
+/**
+ * A tree as `tree(1)` draws it, for a terminal: short digests (full ones are in the
+ * piped lines and the JSON), and each line cut to the terminal's width so depth does not wrap.
+ */
+function treeText(t: ReferrersTree, columns: number | undefined): string {
+  const lines = [`${t.subject.location} ${shortDigest(t.subject.digest)}`];
   const walk = (nodes: readonly ReferrerNode[], indent: string, parent: string): void => {
     nodes.forEach((n, i) => {
       const last = i === nodes.length - 1;
@@ -29,7 +32,8 @@ function treeText(t: ReferrersTree): string {
     });
   };
   walk(t.referrers, "", t.subject.digest);
-  return `${lines.join("\n")}\n`;
+  const fit = (l: string): string => (columns && columns > 10 && l.length > columns ? `${l.slice(0, columns - 1)}…` : l);
+  return `${lines.map(fit).join("\n")}\n`;
 }
 
 /** One referrer a line for scripts: digest, artifact type, size in bytes, subject digest (tab-separated). */
@@ -56,5 +60,6 @@ export async function runReferrers(ctx: CliContext, locText: string, flags: Refe
     ...(flags.depth === undefined ? {} : { depth: flags.depth }),
   });
   if (format.kind === "json") return render(ctx, format, skopeoKeys(tree));
-  await render(ctx, format, tree, ctx.stdout.isTTY ? treeText : flatText);
+  const columns = (ctx.stdout as { columns?: number }).columns;
+  await render(ctx, format, tree, ctx.stdout.isTTY ? (v) => treeText(v, columns) : flatText);
 }

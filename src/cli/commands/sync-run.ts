@@ -78,7 +78,12 @@ interface Plan {
 }
 
 async function plan(src: string | undefined, dst: string | undefined, flags: SyncFlags): Promise<Plan> {
-  const file = flags.file ?? (src !== undefined && dst === undefined && isYamlFile(src) ? src : undefined);
+  // `dray sync FILE.yaml DST` is the file with DST as its destination (as --dest), never FILE read as a registry host.
+  const file = flags.file ?? (src !== undefined && isYamlFile(src) ? src : undefined);
+  if (file !== undefined && flags.file === undefined && dst !== undefined) {
+    if (flags.dest !== undefined) throw new UsageError(`give the destination once: ${dst} or --dest ${flags.dest}`);
+    flags = { ...flags, dest: dst };
+  }
   if (file === undefined) {
     const target = dst ?? flags.dest;
     if (src === undefined || target === undefined)
@@ -89,7 +94,7 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
   if (flags.tag || flags.tagRegex || flags.semver || flags.newest || flags.platform) {
     throw new UsageError("--tag, --tag-regex, --semver, --newest and --platform go with SRC DST; in a sync file, write them per rule");
   }
-  const config = await loadSyncConfig(file);
+  const config = await loadSyncConfig(file, flags.dest === undefined ? {} : { destination: flags.dest });
   const dest = flags.dest === undefined ? undefined : parseSyncTarget(flags.dest, false);
   const rules = config.rules.map((r) => ({
     ...r,
@@ -136,10 +141,16 @@ const OUTCOME_WORD: Record<ImageItem["outcome"], string> = {
   refused: "refused",
 };
 
+/** An image or referrer a Ctrl-C (or SIGTERM) stopped did not fail: it was interrupted, and says so. */
+function failedLine(what: string, error: { code: string; message: string } | undefined): string {
+  if (error?.code === "E_INTERRUPTED") return `${"interrupted".padEnd(11)} ${what}`;
+  return `FAILED      ${what}: ${error?.message ?? "failed"}`;
+}
+
 function imageLine(i: ImageItem): string {
   const what = `${i.source} -> ${i.destination}`;
   if (i.existing) return `${"exists".padEnd(11)} ${what}`;
-  if (i.outcome === "failed") return `FAILED      ${what}: ${i.error?.message ?? "failed"}`;
+  if (i.outcome === "failed") return failedLine(what, i.error);
   if (i.outcome === "refused") return `refused     ${what}: ${i.error?.message ?? "refused by the signature policy"}`;
   const extra =
     i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
@@ -153,7 +164,7 @@ function referrerName(r: ReferrerItem): string {
 
 function referrerLine(r: ReferrerItem): string {
   const what = `referrer ${referrerName(r)} of ${shortDigest(r.subject)} in ${r.source} -> ${r.destination}`;
-  if (r.outcome === "failed") return `FAILED      ${what}: ${r.error?.message ?? "failed"}`;
+  if (r.outcome === "failed") return failedLine(what, r.error);
   return `${OUTCOME_WORD[r.outcome].padEnd(11)} ${what}`;
 }
 
