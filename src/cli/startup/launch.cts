@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { cacheFolder, type BundleExports } from "./cache-folder.cjs";
+import { tricksOff, type Trick } from "./switches.cjs";
 import { runWithCodeCache } from "./v8-code-cache.cjs";
 
 /** node:module's compile cache API (Node 22.1+); @types/node 20 does not know it. */
@@ -42,11 +43,13 @@ interface CompileCacheModule {
  * loopback registry, 7 interleaved runs: wall 0.39 -> 0.21 s, user CPU
  * 0.26 -> 0.14 s).
  */
-export function setV8Flags(): void {
-  setFlagsFromString("--liftoff-only");
-  setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
-  setFlagsFromString("--expose-gc");
-  setFlagsFromString("--max-opt=2");
+export function setV8Flags(off: ReadonlySet<Trick> = new Set()): void {
+  if (!off.has("liftoff")) {
+    setFlagsFromString("--liftoff-only");
+    setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
+  }
+  if (!off.has("gc")) setFlagsFromString("--expose-gc");
+  if (!off.has("maxopt")) setFlagsFromString("--max-opt=2");
 }
 
 /** Far beyond what any run spends: no wasm function is ever tiered up (V8's default is 1.8 M). */
@@ -67,14 +70,17 @@ export function enableNodeCompileCache(dir: string | undefined): boolean {
 
 /** Runs the CLI for `argv` (process.argv form); resolves to the exit code. */
 export async function start(argv: string[]): Promise<number> {
-  setV8Flags();
+  const off = tricksOff(process.env, (line) => process.stderr.write(`${line}\n`));
+  setV8Flags(off);
   const bundle = join(__dirname, "..", "..", "..", "dray.cjs");
-  if (!existsSync(bundle)) {
-    // Built with tsc only (no bundle): run the modules as they are.
+  if (off.has("bundle") || !existsSync(bundle)) {
+    // Built with tsc only (no bundle), or the bundle switched off: run the modules as they are.
+    // (Node's compile cache, if on, then serves these modules.)
+    if (!off.has("cache")) enableNodeCompileCache(cacheFolder());
     const cli = (await import("../main.js")) as BundleExports;
     return cli.main(argv);
   }
-  const dir = cacheFolder();
+  const dir = off.has("cache") ? undefined : cacheFolder();
   if (enableNodeCompileCache(dir)) return (require(bundle) as BundleExports).main(argv);
   return runWithCodeCache(bundle, argv, dir);
 }
