@@ -47,9 +47,8 @@ const result = await build({
   logLevel: "warning",
   metafile: true,
 });
-// On Node 20 the bundle runs as a vm.Script (src/cli/startup/v8-code-cache.cts),
-// where import() has no module loader to call: every import must have been bundled or turned into require().
-// A single executable's script has no module loader for import() either.
+// A single executable's script (--sea) has no module loader for import() to call: every import
+// must have been bundled or turned into require(); the npm CLI's bundle is held to the same.
 const outText = readFileSync(outfile, "latin1");
 const dynamic = outText.match(/[^\w$.]import\([^)]*\)/g);
 if (dynamic) {
