@@ -213,3 +213,15 @@ export function isAbortError(err: unknown): boolean {
 export function isDrayError(err: unknown, code?: ErrorCode): err is DrayError {
   return err instanceof DrayError && (code === undefined || err.code === code);
 }
+
+/** A failure as a report lists it (one image of a sync, one referrer, one pruned tag): the stable code and the one-line message. */
+export interface ItemError {
+  code: string;
+  message: string;
+}
+
+/** Any thrown value as an ItemError: a DrayError keeps its code, anything else is E_UNKNOWN. */
+export function itemError(err: unknown): ItemError {
+  if (err instanceof DrayError) return { code: err.code, message: err.message };
+  return { code: "E_UNKNOWN", message: err instanceof Error ? err.message : String(err) };
+}

@@ -4,7 +4,10 @@
  * → errors, and nothing outside src/transport/ reaches into one transport's own
  * folder (registry/, layout/, archive/): transport/index.ts and
  * transport/repository.ts are the way in. Type-only imports count too, since
- * they tie a layer's words to another's.
+ * they tie a layer's words to another's. The registry client itself is not
+ * named outside src/transport/ at all, not even through a type computed
+ * from an import path that does not say `registry/` (issue 32: sync's prune
+ * drove it through `ReturnType<RepositoryFactory["client"]>`).
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -64,6 +67,15 @@ interface Edge {
   to: string;
 }
 
+/** Files of src/ outside src/transport/ whose code (comments aside) names the registry client's class. */
+function namingRegistryClient(): string[] {
+  return sourceFiles(SRC)
+    .map((file) => ({ from: relative(SRC, file), text: readFileSync(file, "utf8") }))
+    .filter(({ from }) => !from.startsWith("transport/"))
+    .filter(({ text }) => /\bRegistryClient\b/.test(text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "")))
+    .map(({ from }) => from);
+}
+
 function graph(): Edge[] {
   const edges: Edge[] = [];
   for (const file of sourceFiles(SRC)) {
@@ -107,5 +119,9 @@ describe("architecture: the import graph of src/", () => {
       .filter((e) => !e.from.startsWith("transport/") && TRANSPORT_FOLDERS.some((f) => e.to.startsWith(f)))
       .map((e) => `${e.from} → ${e.to}`);
     assert.deepEqual(reaching, []);
+  });
+
+  it("the RegistryClient type is not named outside src/transport/ (untag, catalog and the rest go through the transport)", () => {
+    assert.deepEqual(namingRegistryClient(), []);
   });
 });

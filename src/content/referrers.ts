@@ -6,9 +6,8 @@ import { NotFoundError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 import { parseRawManifest, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { formatLocation, type Location } from "../ref/location.js";
-import { groupReferrerTags, type ReferrerTag } from "../oci/referrer-tags.js";
 import { RepositoryFactory } from "../transport/repository.js";
-import type { Repository } from "../transport/types.js";
+import type { ReferrerFoundBy, Repository } from "../transport/types.js";
 import { openSource } from "../transport/index.js";
 import type { TransportOptions } from "../transport/types.js";
 
@@ -43,15 +42,16 @@ class TreeWalk {
 
   constructor(
     private readonly repo: Repository,
-    private readonly groups: Map<string, ReferrerTag[]>,
+    private readonly tags: ReadonlySet<string>,
     private readonly opts: ReferrersOptions,
   ) {}
 
   async children(subject: Digest, level: number): Promise<ReferrerNode[]> {
     if (level > (this.opts.depth ?? Infinity)) return [];
-    const found = [...(await this.fromApi(subject)), ...(await this.fromTags(subject))];
+    const found = await this.repo.referrers(subject, { tags: this.tags });
     const nodes: ReferrerNode[] = [];
-    for (const n of found) {
+    for (const r of found.referrers) {
+      const n = r.foundBy === "cosign-tag" ? await this.cosignNode(r.descriptor.digest, r.tag!) : node(r.descriptor, SOURCE[r.foundBy]);
       if (this.seen.has(n.digest)) continue;
       this.seen.add(n.digest);
       if (this.opts.artifactType !== undefined && n.artifactType !== this.opts.artifactType) continue;
@@ -70,44 +70,38 @@ class TreeWalk {
    * time among them): they are read from the referrer's own manifest.
    */
   private async addAnnotations(n: ReferrerNode): Promise<void> {
+    if (n.source === "cosign-tag") return; // read whole already
     const raw = await this.repo.getManifest(Digest.parse(n.digest));
     const annotations = parseRawManifest(raw, `${this.repo.display}@${n.digest}`).annotations;
     if (annotations) n.annotations = annotations;
   }
 
-  private async fromApi(subject: Digest): Promise<ReferrerNode[]> {
-    const listed = (await this.repo.referrersApi(subject)) ?? [];
-    return listed.map((d) => node(d, "referrers-api"));
-  }
-
-  private async fromTags(subject: Digest): Promise<ReferrerNode[]> {
-    const out: ReferrerNode[] = [];
-    for (const t of this.groups.get(subject.toString()) ?? []) {
-      const head = await this.repo.resolve(t.tag);
-      if (!head) continue; // deleted since the tags were listed
-      const raw = await this.repo.getManifest(head.digest);
-      const parsed = parseRawManifest(raw, `${this.repo.display}:${t.tag}`);
-      if (t.kind === "index") {
-        if (parsed.kind === "index") out.push(...parsed.manifests.map((d) => node(d, "tag-schema")));
-        continue;
-      }
-      // cosign writes no artifactType; its payload layer's type says what it is (simplesigning, a DSSE envelope, an SBOM).
-      const artifactType =
-        parsed.artifactType ?? (parsed.kind === "manifest" ? (parsed.layers[0]?.mediaType ?? parsed.config.mediaType) : undefined);
-      out.push({
-        digest: raw.digest.toString(),
-        mediaType: raw.mediaType,
-        ...(artifactType ? { artifactType } : {}),
-        size: raw.bytes.length,
-        ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
-        source: "cosign-tag",
-        tag: t.tag,
-        referrers: [],
-      });
-    }
-    return out;
+  /** A cosign tag's manifest, read whole: cosign writes no artifactType, so its payload layer's type says what it is. */
+  private async cosignNode(digest: Digest, tag: string): Promise<ReferrerNode> {
+    const raw = await this.repo.getManifest(digest);
+    const parsed = parseRawManifest(raw, `${this.repo.display}:${tag}`);
+    // cosign writes no artifactType; its payload layer's type says what it is (simplesigning, a DSSE envelope, an SBOM).
+    const artifactType =
+      parsed.artifactType ?? (parsed.kind === "manifest" ? (parsed.layers[0]?.mediaType ?? parsed.config.mediaType) : undefined);
+    return {
+      digest: raw.digest.toString(),
+      mediaType: raw.mediaType,
+      ...(artifactType ? { artifactType } : {}),
+      size: raw.bytes.length,
+      ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+      source: "cosign-tag",
+      tag,
+      referrers: [],
+    };
   }
 }
+
+/** The tree's words for how a referrer was found (`referrers-api` is in the JSON output: kept). */
+const SOURCE: Record<ReferrerFoundBy, ReferrerNode["source"]> = {
+  api: "referrers-api",
+  "tag-schema": "tag-schema",
+  "cosign-tag": "cosign-tag",
+};
 
 function node(d: Descriptor, source: ReferrerNode["source"]): ReferrerNode {
   return {
@@ -141,7 +135,7 @@ export async function referrersTree(loc: Location, opts: ReferrersOptions = {}):
     if (err instanceof NotFoundError) return [];
     throw err;
   });
-  const walk = new TreeWalk(repo, groupReferrerTags(tags), opts);
+  const walk = new TreeWalk(repo, new Set(tags), opts);
   return {
     subject: { location: formatLocation(loc), digest: top.digest.toString(), mediaType: top.mediaType },
     referrers: await walk.children(top.digest, 1),

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { IntegrityError, NetworkError, UnsupportedError, isDrayError } from "../errors.js";
+import { IntegrityError, UnsupportedError, isDrayError } from "../errors.js";
 import { VerifyingStream, type Digest } from "../oci/digest.js";
 import type { Descriptor } from "../oci/manifest.js";
 import { layerCompression, uncompressedLayerType } from "../oci/mediatype.js";
@@ -75,6 +75,7 @@ function moveBlob(
     [openedLater(() => openBlob(session, src, desc)), ...stages],
     (out) => session.dst.putBlob(target, out, { signal }),
     signal,
+    { what: `blob ${desc.digest}`, source: formatLocation(src.location), destination: formatLocation(session.dst.location) },
   );
 }
 
@@ -99,8 +100,7 @@ async function streamBlob(session: CopySession, src: ImageSource, desc: Descript
     try {
       await moveBlob(session, src, desc, [verify], desc);
       break;
-    } catch (caught) {
-      const err = typedSocketError(caught, session, desc);
+    } catch (err) {
       if (attempt >= BLOB_ATTEMPTS - 1 || signal.aborted || !isDrayError(err, "E_NETWORK")) throw err;
       // Progress already reported for this attempt is taken back.
       if (verify.bytesSeen > 0) session.emit({ type: "blob-bytes", digest, n: -verify.bytesSeen });
@@ -109,21 +109,6 @@ async function streamBlob(session: CopySession, src: ImageSource, desc: Descript
   session.counts.copied++;
   session.bytes += desc.size;
   session.emit({ type: "blob-done", digest, size: desc.size, outcome: "copied" });
-}
-
-/** Socket errors undici destroys a request body with when the peer hangs up mid-upload. */
-const SOCKET_ERRORS = new Set(["EPIPE", "ECONNRESET", "ECONNABORTED"]);
-
-/**
- * A registry hanging up mid-upload makes undici destroy the request body with a
- * bare EPIPE/ECONNRESET, which the pipeline can report before the upload's own
- * typed NetworkError: it is the same failure, so it is retried and named the same way.
- */
-function typedSocketError(err: unknown, session: CopySession, desc: Descriptor): unknown {
-  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
-  if (code === undefined || !SOCKET_ERRORS.has(code) || isDrayError(err)) return err;
-  const at = formatLocation(session.dst.location);
-  return new NetworkError(`upload of blob ${desc.digest} to ${at} was interrupted: ${(err as Error).message}`, { where: at, cause: err });
 }
 
 async function streamUncompressed(session: CopySession, src: ImageSource, desc: Descriptor, diffId: Digest): Promise<PlacedBlob> {

@@ -91,13 +91,23 @@ async function recompressOnce(
       compressStream(to, level),
       measure,
     ];
-    await pipeToSink([await src.getBlob(desc, { signal }), ...stages], (out) => spoolTo(out, file), signal);
+    const what = `blob ${desc.digest}`;
+    const spool = `the spool file ${file}`;
+    await pipeToSink([await src.getBlob(desc, { signal }), ...stages], (out) => spoolTo(out, file), signal, {
+      what,
+      source: formatLocation(src.location),
+      destination: spool,
+    });
     const placed: NewLayer = { digest: measure.digester.digest(), size: measure.digester.bytes, compression: to };
     const target: Descriptor = { mediaType: desc.mediaType, digest: placed.digest, size: placed.size };
     const outcome = (await session.dst.hasBlob(target)) ? "skipped" : "copied";
     if (outcome === "copied") {
       const check = new VerifyingStream({ digest: placed.digest, size: placed.size, where: `${at} (recompressed)` });
-      await pipeToSink([createReadStream(file), check], (verified) => session.dst.putBlob(target, verified, { signal }), signal);
+      await pipeToSink([createReadStream(file), check], (verified) => session.dst.putBlob(target, verified, { signal }), signal, {
+        what: `${what} (recompressed as ${placed.digest})`,
+        source: spool,
+        destination: formatLocation(session.dst.location),
+      });
       session.counts.copied++;
       session.bytes += desc.size;
     } else {

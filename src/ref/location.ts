@@ -25,6 +25,8 @@ export interface DockerArchiveLocation {
   path: string;
   /** NAME:TAG picking an image as a source, or the tag `docker load` gives it as a destination. */
   ref?: ImageReference;
+  /** `@N`: the N-th image of manifest.json (from 0), skopeo's source index; a source only. */
+  index?: number;
 }
 
 export type Location = RegistryLocation | LayoutLocation | DockerArchiveLocation;
@@ -105,6 +107,13 @@ export function parseLocation(text: string): Location {
   }
   if (transport === "docker-archive") {
     if (ref === undefined) return { transport, path };
+    // skopeo's `docker-archive:FILE:@N` (containers/image docker/archive/transport.go): the N-th image.
+    const index = /^@(\d+)$/.exec(ref);
+    if (index) {
+      const n = Number(index[1]);
+      if (!Number.isSafeInteger(n)) throw locationError(text, `image index @${index[1]} is too large`);
+      return { transport, path, index: n };
+    }
     const parsed = wrapRef(ref, text);
     if (parsed.digest) throw locationError(text, "a docker-archive reference is NAME:TAG, not a digest");
     return { transport, path, ref: parsed };
@@ -159,6 +168,7 @@ export function formatLocation(loc: Location): string {
     case "docker":
       return `docker://${formatReference(loc.ref)}`;
     case "docker-archive":
+      if (loc.index !== undefined) return `docker-archive:${loc.path}:@${loc.index}`;
       return loc.ref ? `docker-archive:${loc.path}:${formatReference(loc.ref)}` : `docker-archive:${loc.path}`;
     case "oci":
     case "oci-archive":
@@ -173,7 +183,7 @@ export function formatLocation(loc: Location): string {
  * `$TAG` in a script). Registries always carry a tag or digest.
  */
 export function requireReference(loc: LayoutLocation | DockerArchiveLocation, action: string): void {
-  if (loc.ref !== undefined) return;
+  if (loc.ref !== undefined || ("index" in loc && loc.index !== undefined)) return;
   const example =
     loc.transport === "docker-archive" ? `${loc.transport}:${loc.path}:NAME:TAG` : `${loc.transport}:${loc.path}:TAG (or @sha256:…)`;
   throw new UsageError(`${action} needs a reference: ${example}; ${formatLocation(loc)} names none`, { code: "E_LOCATION_INVALID" });

@@ -14,21 +14,15 @@
  * on both sides is done after one HEAD a side, and the source's tag list
  * (which sync has anyway) says which referrer tags exist at all.
  */
-import { DrayError } from "../errors.js";
+import { itemError, type ItemError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { parseManifest, rawManifestFromDocument, descriptorToJSON, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/mediatype.js";
 import type { CopySummary } from "../copy/types.js";
 import { groupReferrerTags, referrersTag, type ReferrerTag } from "../oci/referrer-tags.js";
-import type { Repository, RepoRef, TagHead } from "../transport/types.js";
+import type { Referrer, ReferrerList, Repository, RepoRef, SignalOption, TagHead } from "../transport/types.js";
 
 export type ItemOutcome = "copied" | "up-to-date" | "failed" | "planned";
-
-/** A failure as reported: the stable code and the one-line message. */
-export interface ItemError {
-  code: string;
-  message: string;
-}
 
 export interface ReferrerResult {
   /** The digest the referrer refers to. */
@@ -68,13 +62,10 @@ export interface ReferrerCopyContext {
   /** Find and compare, but copy and write nothing: every needed copy is reported `planned`. */
   dryRun?: boolean;
   onResult?: (r: ReferrerResult) => void;
+  /** The run's signal: aborting it abandons the requests in flight. */
+  signal?: AbortSignal;
   /** Whether a leftover subject the destination holds may be adopted (sync --shard: not another shard's image); default yes. */
   adopt?: (subject: Digest) => Promise<boolean>;
-}
-
-export function itemError(err: unknown): ItemError {
-  if (err instanceof DrayError) return { code: err.code, message: err.message };
-  return { code: "E_UNKNOWN", message: err instanceof Error ? err.message : String(err) };
 }
 
 function descriptorsOf(raw: RawManifest, where: string): Descriptor[] {
@@ -113,6 +104,7 @@ class ReferrerWalk {
   private readonly seen = new Set<string>();
   private readonly queue: Subject[] = [];
   private readonly request: <T>(fn: () => Promise<T>) => Promise<T>;
+  private readonly signal: SignalOption;
 
   constructor(
     private readonly ctx: ReferrerCopyContext,
@@ -120,6 +112,7 @@ class ReferrerWalk {
     private readonly tags: ReadonlySet<string>,
   ) {
     this.request = ctx.requests ?? ((fn) => fn());
+    this.signal = ctx.signal ? { signal: ctx.signal } : {};
   }
 
   async run(subjects: readonly Subject[]): Promise<ReferrerResult[]> {
@@ -154,7 +147,9 @@ class ReferrerWalk {
     if (leftovers.length === 0) return false;
     const adopt = this.ctx.adopt ?? (async () => true);
     const held = await Promise.all(
-      leftovers.map(async (d) => (await this.request(() => this.ctx.dst.hasManifest(d)).catch(() => false)) && (await adopt(d))),
+      leftovers.map(
+        async (d) => (await this.request(() => this.ctx.dst.hasManifest(d, this.signal)).catch(() => false)) && (await adopt(d)),
+      ),
     );
     leftovers.forEach((d, i) => {
       if (held[i]) {
@@ -171,78 +166,86 @@ class ReferrerWalk {
   }
 
   private async subject(s: Subject): Promise<void> {
-    const group = this.groups.get(s.digest.toString()) ?? [];
-    // Looked up by name, not by parsing the tags: a sha512 subject's index tag is truncated (see referrersTag).
-    const hasIndex = this.tags.has(referrersTag(s.digest));
-    const cosign = group.filter((t) => t.kind !== "index");
-    let api: Descriptor[] = [];
-    try {
-      api = (await this.request(() => this.ctx.src.referrersApi(s.digest))) ?? [];
-    } catch (err) {
-      this.report({ subject: s.digest.toString(), kind: "manifest", outcome: "failed", error: itemError(err) });
-    }
-    await Promise.all([...cosign.map((t) => this.cosignTag(s, t)), ...(api.length > 0 || hasIndex ? [this.listed(s, api, hasIndex)] : [])]);
+    const { src, dst } = this.ctx;
+    const subject = s.digest.toString();
+    const indexResult: ReferrerResult = { subject, kind: "index-tag", tag: referrersTag(s.digest), outcome: "failed" };
+    const signal = this.signal;
+    // What the destination says about the subject's fallback index, asked once and only when needed.
+    let dstState: Promise<{ api: boolean; head: TagHead | undefined }> | undefined;
+    const destination = (): Promise<{ api: boolean; head: TagHead | undefined }> =>
+      (dstState ??= (async () => {
+        const api = await dst.hasReferrersApi(s.digest, signal);
+        return { api, head: api ? undefined : await dst.resolve(referrersTag(s.digest), signal) };
+      })());
+    let indexFailed = false;
+    const found = await this.request(() =>
+      src.referrers(s.digest, {
+        tags: this.tags,
+        ...signal,
+        // Same index on both sides: every manifest it lists arrived before it was written.
+        skipIndex: async (sh) => (await destination()).head?.digest.equals(sh.digest) === true,
+        onError: (err, foundBy, tag) => {
+          if (foundBy === "tag-schema") indexFailed = true;
+          const kind = foundBy === "api" ? "manifest" : foundBy === "tag-schema" ? "index-tag" : "cosign-tag";
+          this.report({ subject, kind, ...(foundBy === "api" ? {} : { tag: tag! }), outcome: "failed", error: itemError(err) });
+        },
+      }),
+    );
+    const cosign = found.referrers.filter((r) => r.foundBy === "cosign-tag");
+    const listed = found.referrers.filter((r) => r.foundBy !== "cosign-tag").map((r) => r.descriptor);
+    const work = cosign.map((r) => this.cosignTag(s, r));
+    if (!indexFailed && (listed.length > 0 || found.index)) work.push(this.listed(s, listed, found.index, indexResult, destination));
+    await Promise.all(work);
   }
 
   /** A cosign tag travels as a tag, compared by one HEAD a side. */
-  private async cosignTag(s: Subject, t: ReferrerTag): Promise<void> {
-    const base: ReferrerResult = { subject: s.digest.toString(), kind: "cosign-tag", tag: t.tag, outcome: "failed" };
+  private async cosignTag(s: Subject, r: Referrer): Promise<void> {
+    const tag = r.tag!;
+    const sh = r.descriptor;
+    const digest = sh.digest.toString();
+    const base: ReferrerResult = { subject: s.digest.toString(), kind: "cosign-tag", tag, outcome: "failed" };
+    this.queue.push({ digest: sh.digest, mediaType: sh.mediaType });
     try {
-      const [sh, dh] = await Promise.all([
-        this.request(() => this.ctx.src.resolve(t.tag)),
-        this.request(() => this.ctx.dst.resolve(t.tag)),
-      ]);
-      if (!sh) return; // deleted since the tags were listed
-      this.queue.push({ digest: sh.digest, mediaType: sh.mediaType });
-      const digest = sh.digest.toString();
+      const dh = await this.request(() => this.ctx.dst.resolve(tag, this.signal));
       if (dh?.digest.equals(sh.digest)) return this.report({ ...base, digest, outcome: "up-to-date" });
       if (this.ctx.dryRun) return this.report({ ...base, digest, outcome: "planned" });
-      const copy = await this.ctx.transfer(this.ctx.src, this.ctx.dst, { tag: t.tag, digest: sh.digest }, { tag: t.tag });
+      const copy = await this.ctx.transfer(this.ctx.src, this.ctx.dst, { tag, digest: sh.digest }, { tag });
       this.report({ ...base, digest, outcome: copy.upToDate ? "up-to-date" : "copied", copy });
     } catch (err) {
-      this.report({ ...base, error: itemError(err) });
+      this.report({ ...base, digest, error: itemError(err) });
     }
   }
 
-  /** Manifests listed for `s` by the referrers API or the source's `sha256-<hex>` index. */
-  private async listed(s: Subject, api: Descriptor[], hasIndex: boolean): Promise<void> {
+  /** Manifests listed for `s` by the referrers API or the source's `sha256-<hex>` index, then the destination's index. */
+  private async listed(
+    s: Subject,
+    listed: Descriptor[],
+    index: ReferrerList["index"],
+    indexResult: ReferrerResult,
+    destination: () => Promise<{ api: boolean; head: TagHead | undefined }>,
+  ): Promise<void> {
     const { src, dst } = this.ctx;
-    const fallback = referrersTag(s.digest);
-    const indexResult: ReferrerResult = { subject: s.digest.toString(), kind: "index-tag", tag: fallback, outcome: "failed" };
-    let dstApi: boolean;
-    let sh: TagHead | undefined;
     let dh: TagHead | undefined;
-    let srcIndex: RawManifest | undefined;
-    let srcDescs: Descriptor[] = [];
+    let dstApi: boolean;
     try {
-      dstApi = await dst.hasReferrersApi(s.digest);
-      [sh, dh] = await Promise.all([
-        hasIndex ? this.request(() => src.resolveReferrersIndex(s.digest)) : undefined,
-        dstApi ? undefined : this.request(() => dst.resolveReferrersIndex(s.digest)),
-      ]);
-      if (sh && api.length === 0 && dh?.digest.equals(sh.digest)) {
-        // Same index on both sides: every manifest it lists arrived before it was written.
-        return this.report({ ...indexResult, digest: sh.digest.toString(), outcome: "up-to-date" });
-      }
-      if (sh) {
-        const digest = sh.digest;
-        srcIndex = await this.request(() => src.getManifest(digest));
-        srcDescs = descriptorsOf(srcIndex, `${src.display}:${fallback}`);
-      }
+      ({ api: dstApi, head: dh } = await destination());
     } catch (err) {
       return this.report({ ...indexResult, error: itemError(err) });
     }
-    const descs = unionByDigest(api, srcDescs);
-    const arrived = await Promise.all(descs.map((d) => this.manifest(s, d)));
+    if (index && !index.manifest && listed.length === 0) {
+      return this.report({ ...indexResult, digest: index.head.digest.toString(), outcome: "up-to-date" });
+    }
+    const srcDescs = index?.manifest ? descriptorsOf(index.manifest, `${src.display}:${indexResult.tag}`) : [];
+    const arrived = await Promise.all(listed.map((d) => this.manifest(s, d)));
     // Asked again: a referrer's PUT answered with OCI-Subject says the destination indexed it (no fallback tag there).
-    if (dstApi || (await dst.hasReferrersApi(s.digest))) return;
+    if (dstApi || (await dst.hasReferrersApi(s.digest, this.signal))) return;
     await this.updateFallback(
       s,
       indexResult,
       dh,
-      srcIndex,
+      index?.manifest,
       srcDescs,
-      descs.filter((_, i) => arrived[i]),
+      listed.filter((_, i) => arrived[i]),
     );
   }
 
@@ -258,7 +261,7 @@ class ReferrerWalk {
     };
     try {
       // One HEAD settles a referrer that is already there (the engine would read the source's manifest first).
-      if (await this.request(() => this.ctx.dst.hasManifest(d.digest))) {
+      if (await this.request(() => this.ctx.dst.hasManifest(d.digest, this.signal))) {
         this.report({ ...base, outcome: "up-to-date" });
         return true;
       }
@@ -286,13 +289,15 @@ class ReferrerWalk {
   ): Promise<void> {
     const { dst } = this.ctx;
     try {
-      const dstDescs = dh ? descriptorsOf(await this.request(() => dst.getManifest(dh.digest)), `${dst.display}:${base.tag}`) : [];
+      const dstDescs = dh
+        ? descriptorsOf(await this.request(() => dst.getManifest(dh.digest, this.signal)), `${dst.display}:${base.tag}`)
+        : [];
       const merged = unionByDigest(dstDescs, arrived);
       if (dh && merged.length === dstDescs.length) return this.report({ ...base, digest: dh.digest.toString(), outcome: "up-to-date" });
       if (merged.length === 0) return;
       const raw = srcIndex && sameDigests(merged, srcDescs) ? srcIndex : buildReferrersIndex(merged);
       if (this.ctx.dryRun) return this.report({ ...base, digest: raw.digest.toString(), outcome: "planned" });
-      await dst.putReferrersIndex(s.digest, raw);
+      await dst.putReferrersIndex(s.digest, raw, this.signal);
       this.report({ ...base, digest: raw.digest.toString(), outcome: "copied" });
     } catch (err) {
       this.report({ ...base, subject: s.digest.toString(), error: itemError(err) });
@@ -306,6 +311,6 @@ class ReferrerWalk {
  * is in the returned list (and passed to `onResult` as it happens).
  */
 export async function copyReferrers(ctx: ReferrerCopyContext, subjects: readonly Subject[]): Promise<ReferrerResult[]> {
-  const tags = ctx.srcTags ?? (await ctx.src.listTags());
+  const tags = ctx.srcTags ?? (await ctx.src.listTags(ctx.signal ? { signal: ctx.signal } : {}));
   return new ReferrerWalk(ctx, groupReferrerTags(tags), new Set(tags)).run(subjects);
 }

@@ -17,13 +17,13 @@ import { RepositoryFactory } from "../transport/repository.js";
 export {
   copyReferrers,
   buildReferrersIndex,
-  type ItemError,
   type ItemOutcome,
   type ReferrerCopyContext,
   type ReferrerResult,
   type Subject,
   type Transfer,
 } from "./copy.js";
+export type { ItemError } from "../errors.js";
 export { RepositoryFactory } from "../transport/repository.js";
 export type { Repository, RepoRef, TagHead } from "../transport/types.js";
 export {

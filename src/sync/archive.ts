@@ -17,7 +17,7 @@ import type { Descriptor, RawManifest } from "../oci/manifest.js";
 import { formatLocation, type LayoutLocation, type Location } from "../ref/location.js";
 import { RepositoryBase } from "../transport/repository.js";
 import type { MirrorArchive } from "../transport/index.js";
-import type { ImageDestination, ImageSource, RepoRef, Repository, TagHead } from "../transport/types.js";
+import type { ImageDestination, ImageSource, RepoRef, Repository, SignalOption, TagHead } from "../transport/types.js";
 
 export type { MirrorArchive };
 
@@ -59,24 +59,24 @@ export class ArchiveRepository extends RepositoryBase {
     this.archive.touch();
   }
 
-  async listTags(): Promise<string[]> {
-    const all = await this.inner.listTags();
+  async listTags(opts?: SignalOption): Promise<string[]> {
+    const all = await this.inner.listTags(opts);
     return all.filter((n) => n.startsWith(this.prefix)).map((n) => n.slice(this.prefix.length));
   }
 
-  resolve(tag: string): Promise<TagHead | undefined> {
-    return this.inner.resolve(`${this.prefix}${tag}`);
+  resolve(tag: string, opts?: SignalOption): Promise<TagHead | undefined> {
+    return this.inner.resolve(`${this.prefix}${tag}`, opts);
   }
 
-  hasManifest(digest: Digest): Promise<boolean> {
-    return this.inner.hasManifest(digest);
+  hasManifest(digest: Digest, opts?: SignalOption): Promise<boolean> {
+    return this.inner.hasManifest(digest, opts);
   }
 
-  getManifest(ref: string | Digest): Promise<RawManifest> {
-    return this.inner.getManifest(typeof ref === "string" ? `${this.prefix}${ref}` : ref);
+  getManifest(ref: string | Digest, opts?: SignalOption): Promise<RawManifest> {
+    return this.inner.getManifest(typeof ref === "string" ? `${this.prefix}${ref}` : ref, opts);
   }
 
-  /** The staging layout's location of `ref` (what prune deletes through). */
+  /** The staging layout's location of `ref`. */
   at(ref: RepoRef): Location {
     return this.inner.at(this.map(ref));
   }
@@ -90,7 +90,11 @@ export class ArchiveRepository extends RepositoryBase {
     return this.inner.openDestination(this.map(ref));
   }
 
-  async referrersApi(): Promise<Descriptor[] | undefined> {
+  removeTag(tag: string, opts?: SignalOption): Promise<Digest | undefined> {
+    return this.inner.removeTag(`${this.prefix}${tag}`, opts);
+  }
+
+  protected async referrersApi(): Promise<Descriptor[] | undefined> {
     return undefined;
   }
 

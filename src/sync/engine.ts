@@ -13,12 +13,12 @@ import { conversionOf, copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
-import { InterruptedError, isAbortError, NotFoundError } from "../errors.js";
+import { InterruptedError, isAbortError, itemError, NotFoundError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
 import type { Digest } from "../oci/digest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
 import { formatLocation, type Location } from "../ref/location.js";
-import { copyReferrers, itemError, type Subject, type Transfer } from "../referrers/copy.js";
+import { copyReferrers, type Subject, type Transfer } from "../referrers/copy.js";
 import { RepositoryFactory } from "../transport/repository.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
 import { withRegistrySettings } from "./config.js";
@@ -27,7 +27,7 @@ import { checkTagFilter, describeNarrowing, selectTags, type TagFilter } from ".
 import { ArchiveRepository } from "./archive.js";
 import { lastRateLimit, MirrorArchive } from "../transport/index.js";
 import { MountLedger } from "./mounts.js";
-import { pruneCandidates, pruneFailure, removeTag, type PruneItem } from "./prune.js";
+import { pruneCandidates, pruneFailure, type PruneItem } from "./prune.js";
 import { formatShard, inShard, parseShard } from "./shard.js";
 import type {
   ImageItem,
@@ -282,8 +282,8 @@ async function pruneRepository(
       continue;
     }
     try {
-      const digest = await run.requests(() => removeTag(dst, run.destinations, tag, run.signal));
-      run.recordPrune({ destination, tag, ...(digest ? { digest } : {}), outcome: "pruned" });
+      const digest = await run.requests(() => dst.removeTag(tag, { signal: run.signal }));
+      run.recordPrune({ destination, tag, ...(digest ? { digest: digest.toString() } : {}), outcome: "pruned" });
     } catch (err) {
       if (!run.stopped(err)) run.recordPrune(pruneFailure(destination, tag, err));
     }

@@ -10,32 +10,55 @@ import type { RawManifest } from "../oci/manifest.js";
 import { referrersTag } from "../oci/referrer-tags.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import type { Descriptor } from "../oci/manifest.js";
-import type { ImageDestination, ImageSource, Repository, RepoRef, TagHead, TransportOptions } from "./types.js";
+import { findReferrers } from "./referrers.js";
+import type {
+  ImageDestination,
+  ImageSource,
+  ReferrerList,
+  ReferrersOptions,
+  Repository,
+  RepoRef,
+  SignalOption,
+  TagHead,
+  TransportOptions,
+} from "./types.js";
 
-/** What every repository does the same way on top of its transport's own answers: the tag schema's index. */
+/** What every repository does the same way on top of its transport's own answers: referrers, the tag schema's index. */
 export abstract class RepositoryBase implements Repository {
   abstract readonly location: Location;
   abstract readonly display: string;
   abstract prepare(): Promise<void>;
-  abstract listTags(): Promise<string[]>;
-  abstract resolve(tag: string): Promise<TagHead | undefined>;
-  abstract hasManifest(digest: Digest): Promise<boolean>;
-  abstract getManifest(ref: string | Digest): Promise<RawManifest>;
+  abstract listTags(opts?: SignalOption): Promise<string[]>;
+  abstract resolve(tag: string, opts?: SignalOption): Promise<TagHead | undefined>;
+  abstract hasManifest(digest: Digest, opts?: SignalOption): Promise<boolean>;
+  abstract getManifest(ref: string | Digest, opts?: SignalOption): Promise<RawManifest>;
   abstract at(ref: RepoRef): Location;
   abstract openSource(ref: RepoRef): Promise<ImageSource>;
   abstract openDestination(ref: RepoRef): Promise<ImageDestination>;
-  abstract referrersApi(subject: Digest): Promise<Descriptor[] | undefined>;
-  abstract hasReferrersApi(subject: Digest): Promise<boolean>;
+  abstract hasReferrersApi(subject: Digest, opts?: SignalOption): Promise<boolean>;
+  abstract removeTag(tag: string, opts?: SignalOption): Promise<Digest | undefined>;
+  /** The referrers API's list for `subject`, or undefined when the store has none (a layout; distribution 2.8). */
+  protected abstract referrersApi(subject: Digest, opts?: SignalOption): Promise<Descriptor[] | undefined>;
 
-  resolveReferrersIndex(subject: Digest): Promise<TagHead | undefined> {
-    return this.resolve(referrersTag(subject));
+  referrers(subject: Digest, opts?: ReferrersOptions): Promise<ReferrerList> {
+    return findReferrers(
+      {
+        display: this.display,
+        listTags: (o) => this.listTags(o),
+        resolve: (tag, o) => this.resolve(tag, o),
+        getManifest: (ref, o) => this.getManifest(ref, o),
+        referrersApi: (d, o) => this.referrersApi(d, o),
+      },
+      subject,
+      opts,
+    );
   }
 
   /** The tag PUT, or a layout's index.json entry, committed at once. */
-  async putReferrersIndex(subject: Digest, index: RawManifest): Promise<void> {
+  async putReferrersIndex(subject: Digest, index: RawManifest, opts: SignalOption = {}): Promise<void> {
     const dest = await this.openDestination({ tag: referrersTag(subject) });
     try {
-      await dest.putManifest(index, { isTop: true });
+      await dest.putManifest(index, { isTop: true, ...opts });
       await dest.commit();
     } catch (err) {
       await dest.abort().catch(() => undefined);
@@ -69,11 +92,6 @@ export class RepositoryFactory {
           `${formatLocation(loc)}: sync and referrers work with registries and OCI layouts (oci:DIR), not archives`,
         );
     }
-  }
-
-  /** The client a registry's repositories share (sync's prune speaks to it directly). */
-  async client(loc: import("../ref/location.js").RegistryLocation): Promise<import("./registry/client.js").RegistryClient> {
-    return (await this.registriesOf()).client(loc);
   }
 
   /** Every repository of a registry (`/v2/_catalog`), through the client its repositories share. */

@@ -168,6 +168,8 @@ export interface ReferenceStore {
 export interface TagHead {
   digest: Digest;
   mediaType: string;
+  /** The manifest's size in bytes (a registry's Content-Length). */
+  size: number;
 }
 
 /** A tag, a digest, or both (the digest wins for reading, the tag names what is written). */
@@ -176,15 +178,69 @@ export interface RepoRef {
   digest?: Digest;
 }
 
+/** The run's abort signal, for a repository's requests (a stalled registry must not hold up an interrupted run). */
+export interface SignalOption {
+  signal?: AbortSignal;
+}
+
+/**
+ * How a referrer was found: `api` the referrers API (OCI distribution 1.1),
+ * `tag-schema` the `sha256-<hex>` index of the spec's tag schema (registries
+ * without the API, OCI layouts), `cosign-tag` a `sha256-<hex>.sig|.att|.sbom`
+ * tag that cosign writes (plain manifests without `subject`: the tag names it).
+ */
+export type ReferrerFoundBy = "api" | "tag-schema" | "cosign-tag";
+
+/** One manifest that refers to a subject. */
+export interface Referrer {
+  /**
+   * The referrer's manifest. From the API or the index: as listed there
+   * (artifactType and annotations when the lister wrote them); from a cosign
+   * tag: digest, media type and size only (read the manifest for more).
+   */
+  descriptor: Descriptor;
+  foundBy: ReferrerFoundBy;
+  /** The tag it was found under: the cosign tag, or the tag schema's index tag. */
+  tag?: string;
+}
+
+export interface ReferrersOptions extends SignalOption {
+  /**
+   * The repository's tags when the caller has them (one listing serves many
+   * subjects; sync has them anyway); listed here otherwise. They say which
+   * referrer tags exist, so no tag is asked for in vain.
+   */
+  tags?: ReadonlySet<string>;
+  /**
+   * Asked with what the subject's tag-schema index tag names before the index
+   * is read; true leaves it unread (a mirror whose destination holds the same
+   * index already has every referrer it lists): `index.manifest` is then
+   * absent and the index contributes no referrers.
+   */
+  skipIndex?: (head: TagHead) => boolean | Promise<boolean>;
+  /**
+   * Given: a failing way of finding (the API, the index, one cosign tag) is
+   * reported here and contributes nothing, and the others still answer.
+   * Absent: the first failure rejects the call.
+   */
+  onError?: (err: unknown, foundBy: ReferrerFoundBy, tag?: string) => void;
+}
+
+export interface ReferrerList {
+  /** Every referrer once: the API's, then the index's not listed by the API, then each cosign tag (by tag name). */
+  referrers: Referrer[];
+  /** The subject's tag-schema index when the repository has one: what its tag names, and its bytes unless skipped (a mirror keeps them). */
+  index?: { head: TagHead; manifest?: RawManifest };
+}
+
 /**
  * The fourth face, optional (registries and OCI layouts have it, archives
  * not): one repository on one side of a mirror, as sync and referrer copying
  * see it. It answers the few questions that make a re-run cheap (the tags,
- * what one tag names now, whether a manifest is there) and keeps referrers the
- * way its store does: the referrers API where the registry has one (regclient's
- * ReferrerList), else the tag schema's `sha256-<hex>` index. Sources and
- * destinations are opened through it, so one registry client (and its token
- * cache) serves every image of the repository.
+ * what one tag names now, whether a manifest is there) and finds referrers
+ * one way for every caller (the copy walk, the tree, signature checks).
+ * Sources and destinations are opened through it, so one registry client
+ * (and its token cache) serves every image of the repository.
  */
 export interface Repository {
   /** The repository itself, without tag or digest. */
@@ -194,31 +250,38 @@ export interface Repository {
   /** Readies a destination before images are written into it in parallel (creates a layout's folder once). */
   prepare(): Promise<void>;
   /** Tags (ref.names in a layout). A repository or layout that does not exist is E_NOT_FOUND. */
-  listTags(): Promise<string[]>;
+  listTags(opts?: SignalOption): Promise<string[]>;
   /** What `tag` names now, or undefined when it names nothing (one HEAD; one index.json read). */
-  resolve(tag: string): Promise<TagHead | undefined>;
+  resolve(tag: string, opts?: SignalOption): Promise<TagHead | undefined>;
   /** True when the manifest `digest` is stored (one HEAD; a blob stat in a layout). */
-  hasManifest(digest: Digest): Promise<boolean>;
+  hasManifest(digest: Digest, opts?: SignalOption): Promise<boolean>;
   /** A manifest by tag or digest, digest-checked. */
-  getManifest(ref: string | Digest): Promise<RawManifest>;
+  getManifest(ref: string | Digest, opts?: SignalOption): Promise<RawManifest>;
   /** The location of `ref` in this repository. */
   at(ref: RepoRef): Location;
   openSource(ref: RepoRef): Promise<ImageSource>;
   openDestination(ref: RepoRef): Promise<ImageDestination>;
   /**
-   * The referrers API's answer for `subject`, or undefined when the store has
-   * no referrers API (distribution 2.8 answers 404; a layout has none). Then
-   * the tag schema is what carries referrers.
+   * The manifests that refer to `subject`, each with how it was found: the
+   * referrers API where the store has one (asked once per repository whether
+   * it does), the tag schema's `sha256-<hex>` index, and cosign's tags.
+   * One level: a referrer's own referrers are another call.
    */
-  referrersApi(subject: Digest): Promise<Descriptor[] | undefined>;
+  referrers(subject: Digest, opts?: ReferrersOptions): Promise<ReferrerList>;
   /**
    * True when the store indexes a pushed manifest's `subject` itself (no
    * fallback tag to maintain), asked about a real `subject`; may turn true
    * once a manifest PUT was answered with `OCI-Subject`.
    */
-  hasReferrersApi(subject: Digest): Promise<boolean>;
-  /** What the tag schema's fallback tag of `subject` names now (undefined: no such index). */
-  resolveReferrersIndex(subject: Digest): Promise<TagHead | undefined>;
+  hasReferrersApi(subject: Digest, opts?: SignalOption): Promise<boolean>;
   /** Stores `index` under the tag schema's fallback tag of `subject`, committed at once. */
-  putReferrersIndex(subject: Digest, index: RawManifest): Promise<void>;
+  putReferrersIndex(subject: Digest, index: RawManifest, opts?: SignalOption): Promise<void>;
+  /**
+   * Removes `tag` alone, never another tag's image (sync's `--prune`), and
+   * returns the digest it named; undefined when it named nothing already. A
+   * registry moves the tag to a placeholder manifest of its own and deletes
+   * that (its deletes are by digest and take every tag on the manifest); a
+   * layout drops the ref.name and the blobs nothing references any more.
+   */
+  removeTag(tag: string, opts?: SignalOption): Promise<Digest | undefined>;
 }

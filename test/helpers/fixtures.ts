@@ -83,6 +83,8 @@ export interface ImageOptions {
   manifestIndent?: number;
   /** Layers to put first (e.g. a base layer shared by several images). */
   baseLayers?: BuiltLayer[];
+  /** Gzip layers of exactly these sizes in bytes (each at least 4 KiB), instead of `layerCount` (for thresholds of the transfer path). */
+  layerSizes?: number[];
 }
 
 export interface IndexOptions extends Omit<ImageOptions, "platform"> {
@@ -166,6 +168,27 @@ export async function buildLayer(
   return { digest: Digest.of(bytes), size: bytes.length, mediaType, bytes, diffId: Digest.of(tar), tar, files };
 }
 
+/**
+ * A gzip layer of exactly `size` bytes: one file of random bytes, stored (level 0, so the size follows the
+ * input), and the gzip header's comment field (FCOMMENT, RFC 1952) padding the rest, so any size can be hit.
+ */
+export async function gzipLayerOfSize(seed: string, size: number, format: ImageFormat = "oci"): Promise<BuiltLayer> {
+  const HEADER = 10;
+  for (let payload = Math.max(0, size - 4096); ; payload += 256) {
+    const files: FixtureFile[] = [{ path: "bulk.bin", content: seededBytes(seed, payload) }];
+    const tar = await tarFiles(files);
+    const gz = gzipSync(tar, { level: 0 });
+    const pad = size - gz.length - 1; // the comment's bytes before its NUL
+    if (pad < 0) throw new Error(`no gzip layer of exactly ${size} bytes: too small`);
+    if (pad >= 1024) continue;
+    const header = Buffer.from(gz.subarray(0, HEADER));
+    header[3] = header[3]! | 0x10; // FLG.FCOMMENT
+    const bytes = Buffer.concat([header, Buffer.alloc(pad, "x"), Buffer.alloc(1), gz.subarray(HEADER)]);
+    const mediaType = format === "oci" ? MediaType.OciLayerGzip : MediaType.DockerLayerGzip;
+    return { digest: Digest.of(bytes), size: bytes.length, mediaType, bytes, diffId: Digest.of(tar), tar, files };
+  }
+}
+
 function blob(bytes: Buffer, mediaType: string): BuiltBlob {
   return { digest: Digest.of(bytes), size: bytes.length, mediaType, bytes };
 }
@@ -185,7 +208,8 @@ export async function buildImage(opts: ImageOptions = {}): Promise<BuiltImage> {
   const seed = `${opts.seed ?? "dray"}/${formatPlatform(platform)}`;
   const fileSets = opts.layerFiles ?? Array.from({ length: opts.layerCount ?? 1 }, (_, i) => defaultLayerFiles(seed, i, opts.layerSize));
   const own: BuiltLayer[] = [];
-  for (const files of fileSets) own.push(await buildLayer(files, format, opts.compression));
+  if (opts.layerSizes) for (const [i, size] of opts.layerSizes.entries()) own.push(await gzipLayerOfSize(`${seed}/${i}`, size, format));
+  else for (const files of fileSets) own.push(await buildLayer(files, format, opts.compression));
   const layers = [...(opts.baseLayers ?? []), ...own];
 
   const configDoc: Record<string, unknown> = {

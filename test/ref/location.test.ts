@@ -87,6 +87,9 @@ const VALID: ValidVector[] = [
     { transport: "docker-archive", path: "-", ref: parseReference("me/app:1") },
     "docker-archive:-:docker.io/me/app:1",
   ],
+  // skopeo's source index: the N-th image of manifest.json (issue 27 item 22; it was read as credentials)
+  ["docker-archive:/x.tar:@0", { transport: "docker-archive", path: "/x.tar", index: 0 }, "docker-archive:/x.tar:@0"],
+  ["docker-archive:multi.tar:@12", { transport: "docker-archive", path: "multi.tar", index: 12 }, "docker-archive:multi.tar:@12"],
 ];
 
 type InvalidVector = [input: string, code: ErrorCode, why: string];
@@ -131,7 +134,8 @@ const INVALID: InvalidVector[] = [
   [`docker-archive:/x.tar:alpine:1@${SHA256}`, "E_LOCATION_INVALID", "tag and digest in docker-archive"],
   ["docker-archive:/x.tar:Alpine:1", "E_REF_INVALID", "uppercase repository"],
   ["docker-archive:/x.tar:alpine:-1", "E_REF_INVALID", "bad tag"],
-  ["docker-archive:/x.tar:@0", "E_REF_INVALID", "skopeo's source index"],
+  ["docker-archive:/x.tar:@-1", "E_REF_INVALID", "a negative source index"],
+  ["docker-archive:/x.tar:@1x", "E_REF_INVALID", "a source index with more than digits"],
   // registry references
   ["docker://", "E_REF_INVALID", "empty reference"],
   ["docker://Alpine", "E_REF_INVALID", "uppercase repository"],

@@ -97,6 +97,10 @@ export class DockerArchiveDestination implements ImageDestination {
   ) {}
 
   static async open(location: DockerArchiveLocation, opts: TransportOptions): Promise<DockerArchiveDestination> {
+    if (location.index !== undefined)
+      throw new UsageError(`docker-archive:${location.path}:@${location.index} picks an image to read; a destination takes NAME:TAG`, {
+        code: "E_LOCATION_INVALID",
+      });
     return new DockerArchiveDestination(location, await makeSpoolDir(location.path, opts), opts);
   }
 

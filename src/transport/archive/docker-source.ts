@@ -65,9 +65,16 @@ export async function openDockerArchive(loc: DockerArchiveLocation, opts: Transp
   }
 }
 
-/** The image the location picks: the one whose RepoTags hold loc.ref, else the only one. */
+/** The image the location picks: the `@N`-th, the one whose RepoTags hold loc.ref, else the only one. */
 export function pickImage(archive: OpenedDockerArchive, loc: DockerArchiveLocation): ManifestItem {
   const { items, where } = archive;
+  if (loc.index !== undefined) {
+    const item = items[loc.index];
+    if (item) return item;
+    const holds =
+      items.length === 0 ? "no image" : items.length === 1 ? "one image (@0)" : `${items.length} images (@0 to @${items.length - 1})`;
+    throw new NotFoundError(`image @${loc.index} not found in ${where}: it holds ${holds}`, { where });
+  }
   if (loc.ref) {
     const ref = loc.ref;
     const found = items.filter((i) => i.RepoTags.some((t) => repoTagMatches(t, ref)));

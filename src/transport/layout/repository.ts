@@ -57,7 +57,7 @@ export class LayoutRepository extends RepositoryBase {
     if (!layout) return undefined;
     const index = await layout.readIndex();
     const entry = index.entries.find((e) => e.desc.annotations?.[REF_NAME] === tag);
-    return entry && { digest: entry.desc.digest, mediaType: entry.desc.mediaType };
+    return entry && { digest: entry.desc.digest, mediaType: entry.desc.mediaType, size: entry.desc.size };
   }
 
   async getManifest(ref: string | Digest): Promise<RawManifest> {
@@ -85,7 +85,20 @@ export class LayoutRepository extends RepositoryBase {
     return openLayoutDestination(this.at(ref, true), this.opts);
   }
 
-  async referrersApi(): Promise<Descriptor[] | undefined> {
+  /** Drops the ref.name, and the blobs nothing references any more. */
+  async removeTag(tag: string): Promise<Digest | undefined> {
+    const refs = await openLayoutReferences(this.at({ tag }), this.opts);
+    try {
+      return (await refs.deleteReference()).digest;
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    } finally {
+      await refs.close();
+    }
+  }
+
+  protected async referrersApi(): Promise<Descriptor[] | undefined> {
     return undefined;
   }
 

@@ -3,7 +3,6 @@ import { AuthError, type DrayError, IntegrityError, NetworkError, NotFoundError,
 import { Digest } from "../../oci/digest.js";
 import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../oci/mediatype.js";
-import { referrersTag } from "../../oci/referrer-tags.js";
 import type { TransportOptions } from "../types.js";
 import { Authenticator, basicHeader } from "./auth.js";
 import { ResumableBlobStream } from "./blob-stream.js";
@@ -639,17 +638,6 @@ export class RegistryClient {
   // ---- referrers ----
 
   /**
-   * Manifests whose `subject` is `digest`: the referrers API, or, when the
-   * registry lacks it, the tag schema's index of the OCI distribution spec.
-   * Filtered by artifactType when given.
-   */
-  async listReferrers(repo: string, digest: Digest, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[]> {
-    const answer = await this.referrersApi(repo, digest, artifactType, signal);
-    const descriptors = answer?.descriptors ?? (await this.referrersByTag(repo, digest, signal));
-    return artifactType !== undefined && !answer?.filtered ? descriptors.filter((d) => d.artifactType === artifactType) : descriptors;
-  }
-
-  /**
    * The referrers API's answer (`GET /v2/<name>/referrers/<digest>`), or
    * undefined when the registry has none, which a mirror must tell apart from
    * "no referrers". The spec forbids a 404 from a registry that implements the
@@ -691,17 +679,6 @@ export class RegistryClient {
       .map((s) => s.trim())
       .includes("artifactType");
     return { descriptors: indexDescriptors(bytes, where), filtered };
-  }
-
-  private async referrersByTag(repo: string, digest: Digest, signal?: AbortSignal): Promise<Descriptor[]> {
-    const tag = referrersTag(digest);
-    try {
-      const m = await this.getManifest(repo, tag, signal);
-      return indexDescriptors(m.bytes, this.where(repo, tag));
-    } catch (err) {
-      if (err instanceof NotFoundError) return [];
-      throw err;
-    }
   }
 }
 

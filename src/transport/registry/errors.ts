@@ -20,6 +20,8 @@ import { parseRetryAfter } from "./retry.js";
 export interface RegistryErrorEntry {
   code: string;
   message?: string;
+  /** The spec's free-form `detail`, as one line (a string as given, anything else as JSON; `{}` left out). */
+  detail?: string;
 }
 
 const MAX_ERROR_BODY = 64 * 1024;
@@ -37,13 +39,23 @@ export function parseErrorBody(bytes: Buffer): RegistryErrorEntry[] {
   const out: RegistryErrorEntry[] = [];
   for (const e of errors) {
     if (typeof e !== "object" || e === null) continue;
-    const { code, message } = e as { code?: unknown; message?: unknown };
+    const { code, message, detail } = e as { code?: unknown; message?: unknown; detail?: unknown };
     if (typeof code !== "string") continue;
     const entry: RegistryErrorEntry = { code: code.toUpperCase() };
     if (typeof message === "string") entry.message = sanitise(message);
+    const said = detailText(detail);
+    if (said) entry.detail = said;
     out.push(entry);
   }
   return out;
+}
+
+/** `detail` as one line: distribution puts the real cause there (a digest, a validation error) behind a generic message. */
+function detailText(detail: unknown): string | undefined {
+  if (detail === undefined || detail === null) return undefined;
+  if (typeof detail === "string") return detail.trim() === "" ? undefined : sanitise(detail);
+  if (typeof detail === "object" && Object.keys(detail).length === 0) return undefined;
+  return sanitise(JSON.stringify(detail));
 }
 
 /** Registry text goes to a terminal: one line, no control characters, bounded. */
@@ -62,9 +74,12 @@ export interface ErrorContext {
 
 /** Builds the typed error for a status and the registry's own codes. */
 export function errorFor(status: number, entries: RegistryErrorEntry[], ctx: ErrorContext): DrayError {
-  const first = entries[0];
+  // distribution answers a manifest it cannot store with UNKNOWN ("unknown error") first and the real cause
+  // after it (MANIFEST_BLOB_UNKNOWN and the digest): the first specific code decides, and every entry is shown.
+  const first = entries.find((e) => e.code !== "UNKNOWN") ?? entries[0];
   const registryCode = first?.code;
-  const said = first ? `${first.message ? `${first.message} ` : ""}(${first.code})` : `HTTP ${status}`;
+  const described = new Set([first, ...entries].filter((e) => e !== undefined).map(describeEntry));
+  const said = first ? `${[...described].join("; ")} (HTTP ${status})` : `HTTP ${status}`;
   const details: DrayErrorDetails = { where: ctx.where, status };
   if (registryCode !== undefined) details.registryCode = registryCode;
   const msg = (text: string): string => `${text}: ${ctx.what} at ${ctx.where}: ${said}`;
@@ -96,6 +111,10 @@ export function errorFor(status: number, entries: RegistryErrorEntry[], ctx: Err
   if (status === 404) return new NotFoundError(msg("not found"), details);
   if (status === 405) return new UnsupportedError(msg("operation not supported by the registry"), details);
   return new RegistryError(msg("registry error"), details);
+}
+
+function describeEntry(e: RegistryErrorEntry): string {
+  return `${e.message ? `${e.message} ` : ""}(${e.code})${e.detail ? `: ${e.detail}` : ""}`;
 }
 
 /** Reads the error body of a failed response (bounded) and builds the typed error. */

@@ -3,8 +3,6 @@
  * engine's dispatcher imports these entry points; commands may use
  * RegistryClient directly (HEAD a manifest, check a login).
  */
-import type { Digest } from "../../oci/digest.js";
-import type { Descriptor } from "../../oci/manifest.js";
 import type { RegistryLocation } from "../../ref/location.js";
 import type { Credentials, ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "../types.js";
 import { RegistryClient, type RegistryClientOptions } from "./client.js";
@@ -77,21 +75,4 @@ export async function rateLimitOf(loc: RegistryLocation, opts: TransportOptions,
   const reference = loc.ref.digest?.toString() ?? loc.ref.tag ?? "latest";
   const probe = await client.probeRateLimit(loc.ref.path, reference, signal);
   return { registry: loc.ref.domain, repository: loc.ref.path, reference, ...probe };
-}
-
-export interface ReferrersOptions extends TransportOptions {
-  /** Only referrers of this artifact type. */
-  artifactType?: string;
-}
-
-/**
- * Manifests that name `subject` (default: the digest the location names, or
- * its tag resolved) as their subject: the referrers API, falling back to the
- * tag schema on registries without it.
- */
-export async function listReferrers(loc: RegistryLocation, opts: ReferrersOptions, subject?: Digest): Promise<Descriptor[]> {
-  const client = clientFor(loc.ref.domain, opts);
-  let digest = subject ?? loc.ref.digest;
-  if (!digest) digest = (await client.getManifest(loc.ref.path, loc.ref.tag ?? "latest")).digest;
-  return client.listReferrers(loc.ref.path, digest, opts.artifactType);
 }

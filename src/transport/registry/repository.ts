@@ -2,10 +2,11 @@ import type { Digest } from "../../oci/digest.js";
 import type { Descriptor, RawManifest } from "../../oci/manifest.js";
 import { formatLocation, type Location, type RegistryLocation } from "../../ref/location.js";
 import { RepositoryBase } from "../repository.js";
-import type { ImageDestination, ImageSource, RepoRef, TagHead, TransportOptions } from "../types.js";
+import type { ImageDestination, ImageSource, RepoRef, SignalOption, TagHead, TransportOptions } from "../types.js";
 import { RegistryClient } from "./client.js";
 import { RegistryDestination } from "./destination.js";
 import { RegistrySource } from "./source.js";
+import { untag } from "./untag.js";
 
 /**
  * One registry client per registry, and whether each repository has the
@@ -40,12 +41,12 @@ export class RegistryRepositories {
   }
 
   /** Asks the referrers API unless the repository already said it has none; the first answer settles support. */
-  async referrers(loc: RegistryLocation, subject: Digest): Promise<Descriptor[] | undefined> {
+  async referrers(loc: RegistryLocation, subject: Digest, signal?: AbortSignal): Promise<Descriptor[] | undefined> {
     const key = repositoryKey(loc);
     const known = this.apiSupport.get(key);
     if (known && !(await known)) return undefined;
     const answer = this.client(loc)
-      .referrersApi(loc.ref.path, subject)
+      .referrersApi(loc.ref.path, subject, undefined, signal)
       .then((a) => a?.descriptors);
     if (!known)
       this.apiSupport.set(
@@ -64,11 +65,11 @@ export class RegistryRepositories {
    * (the real one: an answer about a made-up digest is where Quay and Harbor
    * bend the spec; see RegistryClient.referrersApi).
    */
-  async hasReferrersApi(loc: RegistryLocation, subject: Digest): Promise<boolean> {
+  async hasReferrersApi(loc: RegistryLocation, subject: Digest, signal?: AbortSignal): Promise<boolean> {
     if (this.client(loc).indexesSubjects(loc.ref.path)) return true;
     const known = this.apiSupport.get(repositoryKey(loc));
     if (known) return known;
-    return (await this.referrers(loc, subject)) !== undefined;
+    return (await this.referrers(loc, subject, signal)) !== undefined;
   }
 }
 
@@ -99,21 +100,21 @@ export class RegistryRepository extends RepositoryBase {
     // A registry creates a repository on the first push.
   }
 
-  listTags(): Promise<string[]> {
-    return this.client.listTags(this.repo);
+  listTags(opts: SignalOption = {}): Promise<string[]> {
+    return this.client.listTags(this.repo, undefined, opts.signal);
   }
 
-  async resolve(tag: string): Promise<TagHead | undefined> {
-    const head = await this.client.headManifest(this.repo, tag);
-    return head && { digest: head.digest, mediaType: head.mediaType };
+  async resolve(tag: string, opts: SignalOption = {}): Promise<TagHead | undefined> {
+    const head = await this.client.headManifest(this.repo, tag, opts.signal);
+    return head && { digest: head.digest, mediaType: head.mediaType, size: head.size };
   }
 
-  async hasManifest(digest: Digest): Promise<boolean> {
-    return (await this.client.headManifest(this.repo, digest.toString())) !== undefined;
+  async hasManifest(digest: Digest, opts: SignalOption = {}): Promise<boolean> {
+    return (await this.client.headManifest(this.repo, digest.toString(), opts.signal)) !== undefined;
   }
 
-  getManifest(ref: string | Digest): Promise<RawManifest> {
-    return this.client.getManifest(this.repo, ref.toString());
+  getManifest(ref: string | Digest, opts: SignalOption = {}): Promise<RawManifest> {
+    return this.client.getManifest(this.repo, ref.toString(), opts.signal);
   }
 
   at(ref: RepoRef): RegistryLocation {
@@ -131,11 +132,15 @@ export class RegistryRepository extends RepositoryBase {
     return new RegistryDestination(this.at(ref), this.client);
   }
 
-  referrersApi(subject: Digest): Promise<Descriptor[] | undefined> {
-    return this.registries.referrers(this.location, subject);
+  protected referrersApi(subject: Digest, opts: SignalOption = {}): Promise<Descriptor[] | undefined> {
+    return this.registries.referrers(this.location, subject, opts.signal);
   }
 
-  hasReferrersApi(subject: Digest): Promise<boolean> {
-    return this.registries.hasReferrersApi(this.location, subject);
+  removeTag(tag: string, opts: SignalOption = {}): Promise<Digest | undefined> {
+    return untag(this.client, this.repo, tag, opts.signal);
+  }
+
+  hasReferrersApi(subject: Digest, opts: SignalOption = {}): Promise<boolean> {
+    return this.registries.hasReferrersApi(this.location, subject, opts.signal);
   }
 }

@@ -227,9 +227,22 @@ class Upload {
     data.on("error", onError);
     const headers: Record<string, string> = { "content-type": OCTET, ...body?.headers };
     if (desc.size >= 0 && !body) headers["content-length"] = String(desc.size);
+    // undici destroys a request body when the answer comes in, and a copy's stream is a stage of its pipeline,
+    // which then fails whole with a bare "Premature close". A registry answers a streamed PUT as soon as it
+    // holds Content-Length bytes, which can be before the stream ends: a layout's file read finds its end of
+    // file one read later (issue 27 item 26). So undici gets a body of its own, ending at the descriptor's
+    // size (it has then written everything before the answer, and the connection stays open), and the rest
+    // of `data` is read here, so the checks behind it (digest, a longer source) still finish.
+    const whole = body ? undefined : new StreamPieces(data);
     let res: HttpResponse;
     try {
-      res = await this.call(method, url, headers, body?.stream ?? data);
+      res = await this.call(method, url, headers, body?.stream ?? whole!.take(desc.size >= 0 ? desc.size : Infinity));
+      // Only once the body went out whole: a registry that answered early (a refusal) has said what failed.
+      if (whole && desc.size >= 0 && whole.taken === desc.size && !(await whole.ended()))
+        throw new IntegrityError(`${this.ctx.what}: more than the ${desc.size} bytes of its descriptor`, {
+          code: "E_SIZE_MISMATCH",
+          where: this.ctx.where,
+        });
     } catch (err) {
       throw this.streamFailure(streamError) ?? this.interrupted(err);
     } finally {
@@ -464,6 +477,8 @@ class StreamPieces {
   private readonly source: AsyncIterator<unknown>;
   private rest: Buffer = Buffer.alloc(0);
   private done = false;
+  /** Bytes handed out in pieces so far. */
+  taken = 0;
 
   constructor(data: Readable) {
     this.source = data[Symbol.asyncIterator]();
@@ -479,6 +494,7 @@ class StreamPieces {
       const part = this.rest.subarray(0, left);
       this.rest = this.rest.subarray(part.length);
       left -= part.length;
+      this.taken += part.length;
       yield part;
     }
   }

@@ -11,11 +11,11 @@ import { parseLocation, type RegistryLocation } from "../../../src/ref/location.
 import {
   closeRegistryConnections,
   listCatalog,
-  listReferrers,
   openRegistryReferences,
   RegistryClient,
   referrersTag,
 } from "../../../src/transport/registry/index.js";
+import { RepositoryFactory } from "../../../src/transport/repository.js";
 import { buildImage, pushImage, type BuiltImage } from "../../helpers/fixtures.js";
 import { TestRegistryClient } from "../../helpers/http.js";
 import { startRegistry, type RegistryHandle } from "../../helpers/registry.js";
@@ -96,15 +96,14 @@ describe("listing and referrers (plain registry)", () => {
     } finally {
       await seed.close();
     }
-    const where = loc(`docker://${reg.host}/a/one:v1`);
-    const found = await listReferrers(where, {});
+    const repositories = new RepositoryFactory();
+    const found = await (await repositories.open(loc(`docker://${reg.host}/a/one`))).referrers(subject);
     assert.deepEqual(
-      found.map((d) => d.digest.toString()),
-      [artifactDigest.toString()],
+      found.referrers.map((r) => [r.descriptor.digest.toString(), r.foundBy, r.tag, r.descriptor.artifactType]),
+      [[artifactDigest.toString(), "tag-schema", referrersTag(subject), "application/vnd.example.sbom"]],
     );
-    assert.equal((await listReferrers(where, { artifactType: "application/vnd.example.sbom" })).length, 1);
-    assert.equal((await listReferrers(where, { artifactType: "application/vnd.example.other" })).length, 0);
-    assert.deepEqual(await listReferrers(loc(`docker://${reg.host}/a/two:v1`), {}), []);
+    assert.deepEqual(found.index?.manifest?.bytes, index);
+    assert.deepEqual((await (await repositories.open(loc(`docker://${reg.host}/a/two`))).referrers(subject)).referrers, []);
   });
 
   it("deleting where the registry forbids it: a clear unsupported error (exit 1)", async () => {

@@ -146,6 +146,26 @@ describe("registry error bodies", () => {
     assert.equal(exitCodeFor(errorFor(404, parseErrorBody(Buffer.from("<html>")), ctx)), 3);
     assert.equal(exitCodeFor(errorFor(502, [], ctx)), 1);
   });
+  it("shows the registry's own text, detail and status behind distribution's 'unknown error' (issue 27 item 25)", () => {
+    // docker-registry 2.8's answer, verbatim, to the PUT of a schema 2 manifest whose foreign layer has a file:// URL.
+    const body =
+      '{"errors":[{"code":"UNKNOWN","message":"unknown error"},{"code":"UNKNOWN","message":"unknown error","detail":{}},' +
+      '{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"}]}';
+    const err = errorFor(500, parseErrorBody(Buffer.from(body)), { what: "manifest v1", where: "docker://h/r:v1" });
+    assert.equal(err.registryCode, "MANIFEST_BLOB_UNKNOWN");
+    assert.equal(exitCodeFor(err), 5);
+    assert.equal(
+      err.message,
+      "manifest rejected by the registry: manifest v1 at docker://h/r:v1: blob unknown to registry (MANIFEST_BLOB_UNKNOWN): " +
+        "sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881; unknown error (UNKNOWN) (HTTP 500)",
+    );
+    // Quay's shape: the message generic, the reason in an object detail.
+    const quay = '{"errors":[{"code":"MANIFEST_INVALID","detail":{"message":"manifest data is not v2.2"},"message":"manifest invalid"}]}';
+    assert.match(
+      errorFor(400, parseErrorBody(Buffer.from(quay)), { what: "m", where: "w" }).message,
+      /manifest invalid \(MANIFEST_INVALID\): \{"message":"manifest data is not v2.2"\} \(HTTP 400\)$/,
+    );
+  });
   it("strips control characters from registry messages", () => {
     const [e] = parseErrorBody(Buffer.from(JSON.stringify({ errors: [{ code: "denied", message: "a\u001b[31mb\nc" }] })));
     assert.equal(e?.code, "DENIED");

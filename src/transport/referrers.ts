@@ -1,0 +1,99 @@
+/**
+ * One referrers discovery for every repository (registry, layout, mirror
+ * archive): the referrers API, the tag schema's `sha256-<hex>` index and
+ * cosign's `sha256-<hex>.sig|.att|.sbom` tags, asked at once and merged.
+ * The copy walk, the `dray referrers` tree and signature checks all read
+ * referrers through Repository.referrers, which is this.
+ */
+import { NotFoundError } from "../errors.js";
+import type { Digest } from "../oci/digest.js";
+import { parseManifest, type Descriptor, type RawManifest } from "../oci/manifest.js";
+import { COSIGN_SUFFIXES, cosignTag, referrersTag } from "../oci/referrer-tags.js";
+import type { Referrer, ReferrerFoundBy, ReferrerList, ReferrersOptions, SignalOption, TagHead } from "./types.js";
+
+/** What discovery needs from a repository: its answers by tag and digest, and its referrers API (undefined: none). */
+export interface ReferrerSources {
+  readonly display: string;
+  listTags(opts?: SignalOption): Promise<string[]>;
+  resolve(tag: string, opts?: SignalOption): Promise<TagHead | undefined>;
+  getManifest(ref: string | Digest, opts?: SignalOption): Promise<RawManifest>;
+  referrersApi(subject: Digest, opts?: SignalOption): Promise<Descriptor[] | undefined>;
+}
+
+/** The manifests an index lists; none for anything else (a tag-schema tag that names an image lists nothing). */
+function listedBy(raw: RawManifest, where: string): Descriptor[] {
+  const parsed = parseManifest(raw.bytes, raw.mediaType, where);
+  return parsed.kind === "index" ? parsed.manifests : [];
+}
+
+/** The repository's tags; a repository that does not exist has none. */
+async function tagsOf(repo: ReferrerSources, opts: SignalOption): Promise<ReadonlySet<string>> {
+  try {
+    return new Set(await repo.listTags(opts));
+  } catch (err) {
+    if (err instanceof NotFoundError) return new Set();
+    throw err;
+  }
+}
+
+export async function findReferrers(repo: ReferrerSources, subject: Digest, opts: ReferrersOptions = {}): Promise<ReferrerList> {
+  const signal: SignalOption = opts.signal ? { signal: opts.signal } : {};
+  const tags = opts.tags ?? (await tagsOf(repo, signal));
+  /** One way of finding, its failure reported (and nothing found) when the caller wants the others to go on. */
+  const attempt = async <T>(foundBy: ReferrerFoundBy, fallback: T, fn: () => Promise<T>, tag?: string): Promise<T> => {
+    if (!opts.onError) return fn();
+    try {
+      return await fn();
+    } catch (err) {
+      opts.onError(err, foundBy, tag);
+      return fallback;
+    }
+  };
+  const indexTag = referrersTag(subject);
+  // Looked up by name, not by parsing the tags: a sha512 subject's index tag is truncated (see referrersTag).
+  const cosignTags = COSIGN_SUFFIXES.map((s) => cosignTag(subject, s))
+    .filter((t) => tags.has(t))
+    .sort();
+  const [api, index, cosign] = await Promise.all([
+    attempt("api", [], async () => (await repo.referrersApi(subject, signal)) ?? []),
+    tags.has(indexTag) ? attempt("tag-schema", undefined, () => readIndex(repo, indexTag, opts), indexTag) : undefined,
+    Promise.all(
+      cosignTags.map((tag) =>
+        attempt(
+          "cosign-tag",
+          undefined,
+          async (): Promise<Referrer | undefined> => {
+            const head = await repo.resolve(tag, signal);
+            // Gone since the tags were listed: nothing to find.
+            if (!head) return undefined;
+            return { descriptor: { mediaType: head.mediaType, digest: head.digest, size: head.size }, foundBy: "cosign-tag", tag };
+          },
+          tag,
+        ),
+      ),
+    ),
+  ]);
+  const referrers: Referrer[] = api.map((descriptor) => ({ descriptor, foundBy: "api" }));
+  const seen = new Set(api.map((d) => d.digest.toString()));
+  for (const descriptor of index?.listed ?? []) {
+    if (seen.has(descriptor.digest.toString())) continue;
+    seen.add(descriptor.digest.toString());
+    referrers.push({ descriptor, foundBy: "tag-schema", tag: indexTag });
+  }
+  for (const c of cosign) if (c) referrers.push(c);
+  return { referrers, ...(index ? { index: index.found } : {}) };
+}
+
+/** The tag-schema index: what its tag names, its bytes and what it lists (unless the caller skips reading it). */
+async function readIndex(
+  repo: ReferrerSources,
+  tag: string,
+  opts: ReferrersOptions,
+): Promise<{ found: NonNullable<ReferrerList["index"]>; listed: Descriptor[] } | undefined> {
+  const signal: SignalOption = opts.signal ? { signal: opts.signal } : {};
+  const head = await repo.resolve(tag, signal);
+  if (!head) return undefined;
+  if (await opts.skipIndex?.(head)) return { found: { head }, listed: [] };
+  const manifest = await repo.getManifest(head.digest, signal);
+  return { found: { head, manifest }, listed: listedBy(manifest, `${repo.display}:${tag}`) };
+}
