@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { InvalidArgumentError, type Command } from "commander";
 import type { LayerCompression } from "../oci/mediatype.js";
 import { checkLevel } from "../oci/compression.js";
@@ -16,36 +17,75 @@ import type { Credentials, TransportOptions } from "../transport/types.js";
 
 /** What commander hands an action for the options `addTransportOptions` declares. */
 export interface TransportFlags {
-  creds?: string;
+  /** A string from `--creds`, false from `--no-creds` (commander's negation of the same option). */
+  creds?: string | false;
   srcCreds?: string;
   destCreds?: string;
+  credsFile?: string;
+  srcCredsFile?: string;
+  destCredsFile?: string;
+  registryToken?: string;
+  srcRegistryToken?: string;
+  destRegistryToken?: string;
+  srcNoCreds?: boolean;
+  destNoCreds?: boolean;
   authfile?: string;
   trustRealm?: string[];
   insecure?: boolean;
+  srcInsecure?: boolean;
+  destInsecure?: boolean;
   caFile?: string;
+  srcCaFile?: string;
+  destCaFile?: string;
+  certDir?: string;
+  srcCertDir?: string;
+  destCertDir?: string;
+  clientCert?: string;
+  srcClientCert?: string;
+  destClientCert?: string;
+  clientKey?: string;
+  srcClientKey?: string;
+  destClientKey?: string;
+  registriesConf?: string;
   retries?: number;
 }
 
 export interface TransportOptionsDeclaration {
-  /** The command has a source and a destination: adds `--src-creds` and `--dest-creds` beside `--creds`. */
+  /** The command has a source and a destination: adds the `--src-…` and `--dest-…` forms beside each option. */
   twoSided?: boolean;
 }
 
-/** Declares `--creds` (and per side), `--authfile`, `--insecure`, `--ca-file`, `--retries` on `cmd`. */
+/** The options that come per side on a two-sided command, with their help. */
+const SIDED_OPTIONS: readonly { flag: string; arg?: string; help: string }[] = [
+  { flag: "creds", arg: "<user:pass>", help: "credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)" },
+  { flag: "creds-file", arg: "<file>", help: "read USER:PASS, or a bearer token, from FILE (- for standard input)" },
+  {
+    flag: "registry-token",
+    arg: "<token>",
+    help: "a bearer token obtained elsewhere, sent as is (visible in ps: prefer DRAY_REGISTRY_TOKEN)",
+  },
+  { flag: "no-creds", help: "anonymous, even when a credential is stored" },
+  { flag: "insecure", help: "allow plain HTTP and unverified TLS for non-loopback registries" },
+  { flag: "ca-file", arg: "<file>", help: "extra CA certificates (PEM) to trust" },
+  { flag: "cert-dir", arg: "<dir>", help: "containers-certs.d folder: *.crt CAs, NAME.cert + NAME.key client pair" },
+  { flag: "client-cert", arg: "<file>", help: "client certificate (PEM) for registries that ask for one" },
+  { flag: "client-key", arg: "<file>", help: "the client certificate's key (PEM)" },
+];
+
+/** Declares credentials, TLS, `--authfile`, `--trust-realm`, `--retries` on `cmd` (per side too on a two-sided command). */
 export function addTransportOptions(cmd: Command, decl: TransportOptionsDeclaration = {}): Command {
-  cmd.option(
-    "--creds <user:pass>",
-    decl.twoSided ? "credentials for both registries (per side: --src-creds, --dest-creds)" : "registry credentials",
-  );
-  if (decl.twoSided) {
-    cmd.option("--src-creds <user:pass>", "credentials for the source registry");
-    cmd.option("--dest-creds <user:pass>", "credentials for the destination registry");
+  for (const o of SIDED_OPTIONS) {
+    const spec = (prefix: string): string => `--${prefix}${o.flag}${o.arg ? ` ${o.arg}` : ""}`;
+    cmd.option(spec(""), decl.twoSided ? `${o.help} (both sides)` : o.help);
+    if (decl.twoSided) {
+      cmd.option(spec("src-"), `${o.help.split(" (")[0]!} for the source`);
+      cmd.option(spec("dest-"), `${o.help.split(" (")[0]!} for the destination`);
+    }
   }
   return cmd
     .option("--authfile <file>", "containers auth.json to read credentials from first")
     .option("--trust-realm <host>", "a token service on an unrelated site that may receive the credential (repeatable)", collectTrustRealm)
-    .option("--insecure", "allow plain HTTP and unverified TLS for non-loopback registries")
-    .option("--ca-file <file>", "extra CA certificates (PEM) to trust")
+    .option("--registries-conf <file>", "containers-registries.conf v2 file: mirrors and blocked registries for reads")
     .option("--retries <n>", "retries for transient failures (default 3)", parseCount("--retries", 0));
 }
 
@@ -58,23 +98,131 @@ export function parseCredentials(text: string, flag = "--creds"): Credentials {
 
 export type Side = "src" | "dest";
 
-/**
- * The TransportOptions for one location. For a side, `--src-creds` /
- * `--dest-creds` win over `--creds`. Debug lines and notices go to stderr.
- */
-export function transportOptions(flags: TransportFlags, ctx: CliContext, side?: Side): TransportOptions {
-  const opts: TransportOptions = { notice: (m) => ctx.message(`dray: ${m}`) };
-  const sided = side === "src" ? flags.srcCreds : side === "dest" ? flags.destCreds : undefined;
-  const credsText = sided ?? flags.creds;
-  if (credsText !== undefined) {
-    const flag = sided !== undefined ? `--${side}-creds` : "--creds";
-    opts.creds = parseCredentials(credsText, flag);
-    opts.credsSource = flag;
+/** The environment variables that carry a credential, most specific first (README "Credentials"). */
+export const CREDENTIAL_ENV = {
+  creds: { src: "DRAY_SRC_CREDS", dest: "DRAY_DEST_CREDS", both: "DRAY_CREDS" },
+  token: { src: "DRAY_SRC_REGISTRY_TOKEN", dest: "DRAY_DEST_REGISTRY_TOKEN", both: "DRAY_REGISTRY_TOKEN" },
+} as const;
+
+/** A secret and where it came from; a token when it holds no colon (`--creds-file`). */
+type Secret = { creds: Credentials; source: string } | { token: string; source: string } | { anonymous: true; source: string };
+
+/** One read of standard input per process: both sides may name `--creds-file -`. */
+let stdinSecret: string | undefined;
+
+function readSecretFile(file: string, flag: string): string {
+  let text: string;
+  if (file === "-") {
+    if (process.stdin.isTTY) throw new UsageError(`${flag} - reads standard input: pipe the credential in (it is never prompted for)`);
+    stdinSecret ??= readFileSync(0, "utf8");
+    text = stdinSecret;
+  } else {
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === "ENOENT"
+          ? "it does not exist"
+          : code === "EISDIR"
+            ? "it is a folder"
+            : code === "EACCES"
+              ? "permission denied"
+              : "unreadable";
+      throw new UsageError(`${flag} ${file} cannot be read: ${why}`, { where: file });
+    }
   }
+  const line = text.replace(/\r?\n$/, "");
+  if (line === "" || /[\r\n]/.test(line))
+    throw new UsageError(`${flag} ${file === "-" ? "(standard input)" : file} must hold one line: USER:PASS or a token`);
+  return line;
+}
+
+function checkToken(token: string, from: string): string {
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new UsageError(`${from}: a registry token is one word of visible ASCII`);
+  return token;
+}
+
+/** The secret given at one level (a side's flags, or the both-sides flags); more than one form there is a usage error. */
+function secretAt(flags: TransportFlags, side: Side | undefined): Secret | undefined {
+  const name = (f: string): string => `--${side ? `${side}-` : ""}${f}`;
+  const pick = <K extends keyof TransportFlags>(both: K, src: K, dest: K): TransportFlags[K] =>
+    flags[side === "src" ? src : side === "dest" ? dest : both];
+  const found: Secret[] = [];
+  const creds = pick("creds", "srcCreds", "destCreds");
+  if (typeof creds === "string") found.push({ creds: parseCredentials(creds, name("creds")), source: name("creds") });
+  const file = pick("credsFile", "srcCredsFile", "destCredsFile");
+  if (file !== undefined) {
+    const text = readSecretFile(file, name("creds-file"));
+    found.push(
+      text.includes(":")
+        ? { creds: parseCredentials(text, name("creds-file")), source: name("creds-file") }
+        : { token: checkToken(text, name("creds-file")), source: name("creds-file") },
+    );
+  }
+  const token = pick("registryToken", "srcRegistryToken", "destRegistryToken");
+  if (token !== undefined) found.push({ token: checkToken(token, name("registry-token")), source: name("registry-token") });
+  const none = side === undefined ? flags.creds === false : side === "src" ? flags.srcNoCreds === true : flags.destNoCreds === true;
+  if (none) found.push({ anonymous: true, source: name("no-creds") });
+  if (found.length > 1) throw new UsageError(`${found.map((f) => f.source).join(" and ")} both say what to authenticate with: give one`);
+  return found[0];
+}
+
+function secretFromEnv(env: NodeJS.ProcessEnv, key: "src" | "dest" | "both"): Secret | undefined {
+  const credsVar = CREDENTIAL_ENV.creds[key];
+  const tokenVar = CREDENTIAL_ENV.token[key];
+  const creds = env[credsVar];
+  const token = env[tokenVar];
+  if (creds && token) throw new UsageError(`${credsVar} and ${tokenVar} are both set: unset one`);
+  if (creds) return { creds: parseCredentials(creds, credsVar), source: credsVar };
+  if (token) return { token: checkToken(token, tokenVar), source: tokenVar };
+  return undefined;
+}
+
+/** The explicit secret for a side: its own flags, the both-sides flags, its own variable, the both-sides variable. */
+function explicitSecret(flags: TransportFlags, side: Side | undefined, env: NodeJS.ProcessEnv): Secret | undefined {
+  return (
+    (side ? secretAt(flags, side) : undefined) ??
+    secretAt(flags, undefined) ??
+    (side ? secretFromEnv(env, side) : undefined) ??
+    secretFromEnv(env, "both")
+  );
+}
+
+/**
+ * The TransportOptions for one location. For a side, its own flags win over
+ * the both-sides ones (`--src-creds` over `--creds`, `--dest-ca-file` over
+ * `--ca-file`), so one side's `--src-insecure` never weakens the other's.
+ * Debug lines and notices go to stderr.
+ */
+export function transportOptions(
+  flags: TransportFlags,
+  ctx: CliContext,
+  side?: Side,
+  env: NodeJS.ProcessEnv = process.env,
+): TransportOptions {
+  const opts: TransportOptions = { notice: (m) => ctx.message(`dray: ${m}`) };
+  const secret = explicitSecret(flags, side, env);
+  if (secret && "creds" in secret) {
+    opts.creds = secret.creds;
+    opts.credsSource = secret.source;
+  } else if (secret && "token" in secret) opts.registryToken = secret.token;
+  else if (secret) opts.noCreds = true;
+  const sided = <K extends keyof TransportFlags>(both: K, src: K, dest: K): TransportFlags[K] =>
+    (side === "src" ? flags[src] : side === "dest" ? flags[dest] : undefined) ?? flags[both];
   if (flags.authfile !== undefined) opts.authFile = flags.authfile;
   if (flags.trustRealm !== undefined) opts.trustRealms = flags.trustRealm;
-  if (flags.insecure) opts.insecure = true;
-  if (flags.caFile !== undefined) opts.caFile = flags.caFile;
+  if (sided("insecure", "srcInsecure", "destInsecure") === true) opts.insecure = true;
+  const caFile = sided("caFile", "srcCaFile", "destCaFile");
+  if (caFile !== undefined) opts.caFile = caFile;
+  const certDir = sided("certDir", "srcCertDir", "destCertDir");
+  if (certDir !== undefined) opts.certDir = certDir;
+  const clientCert = sided("clientCert", "srcClientCert", "destClientCert");
+  const clientKey = sided("clientKey", "srcClientKey", "destClientKey");
+  if (clientCert !== undefined) opts.clientCert = clientCert;
+  if (clientKey !== undefined) opts.clientKey = clientKey;
+  // Mirrors serve reads only: a destination is always the registry named.
+  if (flags.registriesConf !== undefined && side !== "dest") opts.registriesConf = flags.registriesConf;
   if (flags.retries !== undefined) opts.retries = flags.retries;
   if (ctx.debug) opts.debug = (line) => ctx.message(line);
   return opts;

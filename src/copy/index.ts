@@ -33,13 +33,22 @@ function asLocation(loc: Location | string): Location {
  * the destination or aborts it on failure, and closes the source.
  */
 export async function copy(src: Location | string, dst: Location | string, opts: CopyLocationOptions = {}): Promise<CopySummary> {
-  const source = await openSource(asLocation(src), opts.source);
+  const dstLoc = asLocation(dst);
+  const source = await openSource(asLocation(src), readOptions(opts.source, dstLoc));
   try {
-    const destination = await openDestination(asLocation(dst), opts.destination);
-    return await copyImage(source, destination, opts);
+    const destination = await openDestination(dstLoc, opts.destination);
+    const summary = await copyImage(source, destination, opts);
+    const servedBy = (source as { servedBy?: string }).servedBy;
+    return servedBy === undefined ? summary : { ...summary, servedBy };
   } finally {
     await source.close();
   }
+}
+
+/** The source's options with the destination kept out of its mirrors: a run never reads what it is writing. */
+function readOptions(source: TransportOptions | undefined, dst: Location): TransportOptions | undefined {
+  if (dst.transport !== "docker" || (!source?.mirrors && source?.registriesConf === undefined)) return source;
+  return { ...source, mirrorExclude: [...(source.mirrorExclude ?? []), dst.ref] };
 }
 
 /** Copies every tag of a repository, layout or archive `src` into `dst` (both without a tag). */
@@ -58,7 +67,7 @@ export async function copyAllTags(src: Location | string, dst: Location | string
     }
     if (tags.length === 0) throw noTags(srcLoc);
     const destination = await openDestination(dstLoc, opts.destination);
-    const openTag = (tag: string): Promise<ImageSource> => openSource(locationWithTag(readable, tag), opts.source);
+    const openTag = (tag: string): Promise<ImageSource> => openSource(locationWithTag(readable, tag), readOptions(opts.source, dstLoc));
     return copyTags({ tags, openSource: openTag, dst: destination }, formatLocation(srcLoc), opts);
   });
 }

@@ -77,6 +77,8 @@ export interface CopySummary {
   notice?: string;
   /** The source digest when manifests were converted (the digest above is then new; referrers of this one do not apply). */
   convertedFrom?: string;
+  /** The mirror the image was read from (`--registries-conf`), when not the source registry itself. */
+  servedBy?: string;
 }
 
 /** What one image's transfer reports (per tag of `--all-tags`). */

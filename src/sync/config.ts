@@ -18,6 +18,7 @@
  *     password-env: REGISTRY_TOKEN
  *     insecure: false
  *     ca-file: /etc/ssl/internal-ca.pem
+ *     cert-dir: /etc/dray/certs.d/registry.example.com
  *     authfile: /run/secrets/auth.json
  *     retries: 5
  *     trust-realm: [auth.example.net]   # a token service on another site may get the credential
@@ -34,7 +35,8 @@
  *     referrers: false
  * ```
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { parseRegistryEntries, type MirrorConfig } from "../transport/mirrors.js";
 import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
 import { DrayError, SyncConfigError, UsageError } from "../errors.js";
@@ -62,6 +64,8 @@ export interface SyncConfig {
   rules: SyncRule[];
   /** Registry host (`host[:port]`) → its settings. */
   registries: Map<string, RegistrySettings>;
+  /** `mirrors:`: where reads may go first (containers-registries.conf entries). */
+  mirrors?: MirrorConfig;
 }
 
 export interface ConfigEnv {
@@ -162,6 +166,7 @@ const TOP_KEYS = [
   "prune",
   "shard",
   "registries",
+  "mirrors",
   "sync",
 ] as const;
 const RULE_KEYS = ["source", "repositories", "destination", "tags", "platforms", "referrers", "skip-existing", "prune"] as const;
@@ -173,6 +178,9 @@ const REGISTRY_KEYS = [
   "authfile",
   "insecure",
   "ca-file",
+  "cert-dir",
+  "client-cert",
+  "client-key",
   "retries",
   "trust-realm",
   "requests-per-second",
@@ -279,6 +287,19 @@ function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.Proc
     checkSettingsFile(r, r.get(m, "ca-file"), `${field}.ca-file`, caFile, "ca");
     s.caFile = caFile;
   }
+  const certDir = str("cert-dir");
+  if (certDir !== undefined) {
+    checkSettingsFile(r, r.get(m, "cert-dir"), `${field}.cert-dir`, certDir, "folder");
+    s.certDir = certDir;
+  }
+  const clientCert = str("client-cert");
+  const clientKey = str("client-key");
+  if ((clientCert === undefined) !== (clientKey === undefined))
+    r.fail(r.get(m, clientCert === undefined ? "client-key" : "client-cert"), field, '"client-cert" and "client-key" go together');
+  if (clientCert !== undefined && clientKey !== undefined) {
+    s.clientCert = clientCert;
+    s.clientKey = clientKey;
+  }
   const insecure = r.get(m, "insecure");
   if (insecure) s.insecure = r.bool(insecure, `${field}.insecure`);
   const retries = r.get(m, "retries");
@@ -309,7 +330,17 @@ function readRegistry(r: Reader, node: YamlNode, field: string, env: NodeJS.Proc
  * pkg/auth CheckAuthFile). Relative paths are taken from the working folder,
  * as when the run reads them.
  */
-function checkSettingsFile(r: Reader, node: YamlNode | undefined, field: string, path: string, kind: "auth" | "ca"): void {
+function checkSettingsFile(r: Reader, node: YamlNode | undefined, field: string, path: string, kind: "auth" | "ca" | "folder"): void {
+  if (kind === "folder") {
+    let isFolder: boolean;
+    try {
+      isFolder = statSync(path).isDirectory();
+    } catch (err) {
+      r.fail(node, field, `${path} ${unreadable(err)}`);
+    }
+    if (!isFolder) r.fail(node, field, `${path} is not a folder`);
+    return;
+  }
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -395,6 +426,12 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
       config.registries.set(host, readRegistry(r, pair.value as YamlNode, `registries.${host}`, opts.env ?? process.env));
     }
   }
+  const mirrors = r.get(top, "mirrors");
+  if (mirrors) {
+    // The entries of containers-registries.conf(5) v2, written in YAML: prefix, location, blocked, insecure, mirror[].
+    const entries = r.check(mirrors, "mirrors", () => parseRegistryEntries((mirrors as { toJSON(): unknown }).toJSON(), "", "mirrors"));
+    config.mirrors = { origin: `${file} mirrors`, registries: entries };
+  }
   const rules = r.get(top, "sync");
   if (!rules) r.fail(doc.contents as YamlNode, "", 'missing "sync" (the list of what to mirror)');
   if (!isSeq(rules) || rules.items.length === 0) r.fail(rules, "sync", "expected a non-empty list");
@@ -422,6 +459,11 @@ export function optionsFor(base: TransportOptions, settings: RegistrySettings | 
   if (settings.authfile !== undefined) out.authFile = settings.authfile;
   if (settings.insecure !== undefined) out.insecure = settings.insecure;
   if (settings.caFile !== undefined) out.caFile = settings.caFile;
+  if (settings.certDir !== undefined) out.certDir = settings.certDir;
+  if (settings.clientCert !== undefined && settings.clientKey !== undefined) {
+    out.clientCert = settings.clientCert;
+    out.clientKey = settings.clientKey;
+  }
   if (settings.retries !== undefined) out.retries = settings.retries;
   if (settings.trustRealms !== undefined) out.trustRealms = [...(base.trustRealms ?? []), ...settings.trustRealms];
   if (settings.requestsPerSecond !== undefined || settings.concurrency !== undefined) {

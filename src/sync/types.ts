@@ -177,6 +177,10 @@ export interface RegistrySettings {
   authfile?: string;
   insecure?: boolean;
   caFile?: string;
+  /** containers-certs.d folder (`cert-dir`), client pair (`client-cert`, `client-key`): mTLS. */
+  certDir?: string;
+  clientCert?: string;
+  clientKey?: string;
   retries?: number;
   /** Token realms on an unrelated site that may receive the credential (`--trust-realm`). */
   trustRealms?: string[];

@@ -10,7 +10,7 @@ import type { Credentials, ImageDestination, ImageSource, ReferenceStore, Transp
 export async function openSource(loc: Location, opts: TransportOptions = {}): Promise<ImageSource> {
   switch (loc.transport) {
     case "docker":
-      return (await import("./registry/index.js")).openRegistrySource(loc, opts);
+      return openRegistryRead(loc, opts);
     case "oci":
       return (await import("./layout/index.js")).openLayoutSource(loc, opts);
     case "oci-archive":
@@ -18,6 +18,14 @@ export async function openSource(loc: Location, opts: TransportOptions = {}): Pr
     case "docker-archive":
       return (await import("./archive/index.js")).openDockerArchiveSource(loc, opts);
   }
+}
+
+/** A registry read, through the mirrors of `opts.mirrors` when any may serve it (mirrors.ts). */
+async function openRegistryRead(loc: RegistryLocation, opts: TransportOptions): Promise<ImageSource> {
+  const { openRegistrySource } = await import("./registry/index.js");
+  if (!opts.mirrors && opts.registriesConf === undefined) return openRegistrySource(loc, opts);
+  const { openThroughMirrors } = await import("./mirrors.js");
+  return (await openThroughMirrors(loc, opts, openRegistrySource)) ?? openRegistrySource(loc, opts);
 }
 
 export async function openDestination(loc: Location, opts: TransportOptions = {}): Promise<ImageDestination> {

@@ -4,6 +4,8 @@ import type { Descriptor, RawManifest } from "../oci/manifest.js";
 import type { LayerCompression } from "../oci/mediatype.js";
 import type { Credentials } from "../auth/credentials.js";
 import type { Location } from "../ref/location.js";
+import type { ImageReference } from "../ref/reference.js";
+import type { MirrorConfig } from "./mirrors.js";
 
 /**
  * The transport layer: one interface, one implementation per location form.
@@ -27,6 +29,21 @@ export interface TransportOptions {
   insecure?: boolean;
   /** Extra CA bundle (PEM) trusted beside the system CAs. */
   caFile?: string;
+  /** A containers-certs.d folder for this registry (`*.crt`, `NAME.cert` + `NAME.key`); without it the host's folder under the certs.d roots is used when one exists. */
+  certDir?: string;
+  /** A client certificate (PEM) and its key, presented to registries that ask for one (mTLS). */
+  clientCert?: string;
+  clientKey?: string;
+  /** A bearer token obtained elsewhere, sent as is (`--registry-token`): no credential lookup, no token service. */
+  registryToken?: string;
+  /** Anonymous even when a stored credential exists (`--no-creds`). */
+  noCreds?: boolean;
+  /** Mirrors for reads (a sync file's `mirrors:`, or a library caller's); destinations never use them. */
+  mirrors?: MirrorConfig;
+  /** `--registries-conf FILE`: a containers-registries.conf(5) v2 file whose mirrors serve reads (read when a registry is first read). */
+  registriesConf?: string;
+  /** Repositories never read from through a mirror: the run's destination. */
+  mirrorExclude?: ImageReference[];
   /** Attempts after the first for retryable failures (default 3). */
   retries?: number;
   /** Receives one line per HTTP request for `--debug`; lines never contain credentials. */

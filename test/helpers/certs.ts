@@ -107,3 +107,77 @@ export function makeSigningCertificate(dir: string, cn = "dray test token issuer
   const certDerBase64 = certPem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, "").replace(/\s+/g, "");
   return { certFile: join(dir, "signing.crt"), certPem, keyPem: readFileSync(join(dir, "signing.key"), "utf8"), certDerBase64 };
 }
+
+export interface ClientCertificates {
+  /** The CA that signed the client certificate: the registry's `http.tls.clientcas`. */
+  clientCaFile: string;
+  certFile: string;
+  keyFile: string;
+  /** A second pair, signed by a CA the registry does not trust. */
+  strangerCertFile: string;
+  strangerKeyFile: string;
+}
+
+function clientPair(dir: string, ca: string, name: string): void {
+  openssl(["req", "-new", ...EC_KEY, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`], dir);
+  writeFileSync(
+    join(dir, `${name}.ext`),
+    ["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature", "extendedKeyUsage=clientAuth", ""].join("\n"),
+  );
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      `${ca}.crt`,
+      "-CAkey",
+      `${ca}.key`,
+      "-CAcreateserial",
+      "-out",
+      `${name}.cert`,
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
+    ],
+    dir,
+  );
+}
+
+/** A client CA and a client certificate it signed (mTLS), plus a stranger's pair from another CA, minted by openssl. */
+export function makeClientCertificates(dir: string): ClientCertificates {
+  mkdirSync(dir, { recursive: true });
+  for (const ca of ["client-ca", "stranger-ca"]) {
+    openssl(
+      [
+        "req",
+        "-x509",
+        ...EC_KEY,
+        "-keyout",
+        `${ca}.key`,
+        "-out",
+        `${ca}.crt`,
+        "-days",
+        "2",
+        "-subj",
+        `/CN=dray test ${ca}`,
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+      ],
+      dir,
+    );
+  }
+  clientPair(dir, "client-ca", "client");
+  clientPair(dir, "stranger-ca", "stranger");
+  return {
+    clientCaFile: join(dir, "client-ca.crt"),
+    certFile: join(dir, "client.cert"),
+    keyFile: join(dir, "client.key"),
+    strangerCertFile: join(dir, "stranger.cert"),
+    strangerKeyFile: join(dir, "stranger.key"),
+  };
+}

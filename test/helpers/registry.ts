@@ -5,14 +5,14 @@
 // Everything is stopped and removed when the test file ends, also on failure.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, mkdirSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { stringify as toYaml } from "yaml";
 import { makeTempDir, onCleanup } from "./tmp.js";
-import { makeCertificates, type Certificates } from "./certs.js";
+import { makeCertificates, makeClientCertificates, type Certificates, type ClientCertificates } from "./certs.js";
 import { startTokenServer, type TokenServerHandle, type TokenServerOptions } from "./token-server.js";
 
 export type RegistryMode = "plain" | "htpasswd" | "tls" | "token";
@@ -34,6 +34,8 @@ export interface RegistryHandle {
   caPem?: string;
   /** tls mode: a folder holding `ca.crt`, for `skopeo --cert-dir` / containers certs.d. */
   certDir?: string;
+  /** tls mode with `clientCertificates`: the pair the registry accepts, and a stranger's it refuses. */
+  client?: ClientCertificates;
   /** token mode: the token server in front of which the registry sits. */
   tokenServer?: TokenServerHandle;
   /** The `Authorization` header value for Basic auth with username/password (htpasswd and token modes). */
@@ -58,6 +60,8 @@ export interface StartRegistryOptions {
    * e.g. https://auth.example.test/token, reached through the forward proxy).
    */
   realm?: string;
+  /** tls mode: the registry asks every client for a certificate signed by a client CA of the test's own (mTLS). */
+  clientCertificates?: boolean;
 }
 
 const REGISTRY_BIN = "/usr/bin/docker-registry";
@@ -103,7 +107,7 @@ export async function freePort(): Promise<number> {
 
 interface ModeSetup {
   auth?: Record<string, unknown>;
-  tls?: { certificate: string; key: string };
+  tls?: { certificate: string; key: string; clientcas?: string[] };
   extra: Partial<RegistryHandle>;
 }
 
@@ -132,10 +136,10 @@ async function setupMode(mode: RegistryMode, dir: string, opts: StartRegistryOpt
       const certDir = join(dir, "certs.d");
       mkdirSync(certDir);
       writeFileSync(join(certDir, "ca.crt"), certs.caPem);
-      return {
-        tls: { certificate: certs.serverCertFile, key: certs.serverKeyFile },
-        extra: { caFile: certs.caFile, caPem: certs.caPem, certDir },
-      };
+      const tls: ModeSetup["tls"] = { certificate: certs.serverCertFile, key: certs.serverKeyFile };
+      if (!opts.clientCertificates) return { tls, extra: { caFile: certs.caFile, caPem: certs.caPem, certDir } };
+      const client = makeClientCertificates(join(dir, "client"));
+      return { tls: { ...tls, clientcas: [client.clientCaFile] }, extra: { caFile: certs.caFile, caPem: certs.caPem, certDir, client } };
     }
     case "token": {
       const tokenServer = await startTokenServer({ ...opts.token, username, password, dir: join(dir, "token") });
@@ -185,12 +189,17 @@ function registryEnv(): NodeJS.ProcessEnv {
 }
 
 /** Resolves once `/v2/` answers with any HTTP status (401 counts: the server is up). */
-async function probe(url: string, caPem: string | undefined): Promise<boolean> {
+async function probe(url: string, caPem: string | undefined, client?: ClientCertificates): Promise<boolean> {
   return await new Promise<boolean>((resolve) => {
     const target = new URL("/v2/", url);
     const req =
       target.protocol === "https:"
-        ? httpsRequest(target, { method: "GET", ca: caPem, timeout: 1000 })
+        ? httpsRequest(target, {
+            method: "GET",
+            ca: caPem,
+            timeout: 1000,
+            ...(client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {}),
+          })
         : httpRequest(target, { method: "GET", timeout: 1000 });
     req.on("response", (res) => {
       res.resume();
@@ -211,6 +220,7 @@ class RegistryProcess {
     private readonly configFile: string,
     private readonly url: string,
     private readonly caPem: string | undefined,
+    private readonly client?: ClientCertificates,
   ) {}
 
   logs(): string {
@@ -237,7 +247,7 @@ class RegistryProcess {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (exitCode !== undefined) throw new Error(`docker-registry exited early (code ${exitCode}):\n${this.log}`);
-      if (await probe(this.url, this.caPem)) return;
+      if (await probe(this.url, this.caPem, this.client)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     await this.stop();
@@ -283,7 +293,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
     const configFile = join(dir, "config.yml");
     writeFileSync(configFile, registryConfig(port, storageDir, opts, setup));
     const url = `${scheme}://127.0.0.1:${port}`;
-    const proc = new RegistryProcess(configFile, url, setup.extra.caPem);
+    const proc = new RegistryProcess(configFile, url, setup.extra.caPem, setup.extra.client);
     const stopAll = async (): Promise<void> => {
       await proc.stop();
       await setup.extra.tokenServer?.stop();

@@ -152,7 +152,10 @@ sync:
     fails(conf("ca-file", auth), /ca-file: .*auth\.json holds no PEM certificate/);
     fails(conf("authfile", ca), /authfile: .*ca\.pem is not valid JSON$/);
     fails(conf("authfile", dir), /authfile: .* is a directory, not a file$/);
-    fails(conf("cert-dir", dir), /^sync\.yaml:3:5: registries\.a\.example\.com: unknown key "cert-dir"/);
+    // Issue 30: cert-dir, client-cert and client-key per registry (mTLS); the pair goes together.
+    assert.equal(parseSyncConfig(conf("cert-dir", dir), "sync.yaml").registries.get("a.example.com")?.certDir, dir);
+    fails(conf("cert-dir", join(dir, "nope.d")), /registries\.a\.example\.com\.cert-dir: .*nope\.d does not exist$/);
+    fails(conf("client-cert", ca), /registries\.a\.example\.com: "client-cert" and "client-key" go together/);
   });
 
   it("names the line, column and field of each mistake", () => {

@@ -110,7 +110,7 @@ function writesStdout(loc: Location): boolean {
  * Notice null when unset) so a template's fields are the same for every copy.
  */
 function copyJson(s: CopySummary, referrers: object | null = null): unknown {
-  return skopeoKeys({ ...s, platforms: s.platforms ?? null, notice: s.notice ?? null, referrers });
+  return skopeoKeys({ ...s, platforms: s.platforms ?? null, notice: s.notice ?? null, servedBy: s.servedBy ?? null, referrers });
 }
 
 /** `Referrers` is the --referrers summary (copied, up to date, failed, each item), null without --referrers. */
@@ -131,6 +131,7 @@ const SHAPE_COPY: CopySummary = {
   upToDate: false,
   platforms: [""],
   notice: "",
+  servedBy: "",
 };
 const SHAPE_ALL_TAGS: AllTagsSummary = {
   source: "",

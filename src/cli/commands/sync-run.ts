@@ -16,6 +16,7 @@ import type {
   TagFilter,
 } from "../../sync/types.js";
 import type { TransportOptions } from "../../transport/types.js";
+import type { MirrorConfig } from "../../transport/mirrors.js";
 import type { CliContext } from "../context.js";
 import { conversionOptions, transportOptions } from "../options.js";
 import { parseFormat, skopeoKeys, toJson, writeOut } from "../output.js";
@@ -69,6 +70,7 @@ interface Plan {
   compressLevel?: number;
   shard?: Shard;
   registries: Map<string, RegistrySettings>;
+  mirrors?: MirrorConfig;
 }
 
 async function plan(src: string | undefined, dst: string | undefined, flags: SyncFlags): Promise<Plan> {
@@ -101,6 +103,7 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
     ...(config.compressLevel === undefined ? {} : { compressLevel: config.compressLevel }),
     ...(config.shard ? { shard: config.shard } : {}),
     registries: config.registries,
+    ...(config.mirrors ? { mirrors: config.mirrors } : {}),
   };
 }
 
@@ -207,6 +210,13 @@ function planText(s: SyncSummary): string {
   return out.map((l) => `${l}\n`).join("");
 }
 
+/** The sync file's mirrors for reads, with every registry destination kept out of them (a run never reads what it writes). */
+function mirrorsOf(p: Plan): Pick<TransportOptions, "mirrors" | "mirrorExclude"> {
+  if (!p.mirrors) return {};
+  const exclude = p.rules.flatMap((r) => (r.destination.location.transport === "docker" ? [r.destination.location.ref] : []));
+  return { mirrors: p.mirrors, mirrorExclude: exclude };
+}
+
 export async function runSync(ctx: CliContext, src: string | undefined, dst: string | undefined, flags: SyncFlags): Promise<void> {
   const format = parseFormat(flags.format);
   if (format.kind === "template") throw new UsageError("dray sync --format takes text or json");
@@ -220,7 +230,7 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   const mode = quiet ? "none" : flags.progress === "auto" ? "plain" : flags.progress;
   const opts: SyncOptions = {
     signal: ctx.signal,
-    sourceOptions: constant({ ...transportOptions(flags, ctx, "src"), ...throttleOf(throttles) }),
+    sourceOptions: constant({ ...transportOptions(flags, ctx, "src"), ...throttleOf(throttles), ...mirrorsOf(p) }),
     destinationOptions: constant({ ...transportOptions(flags, ctx, "dest"), ...throttleOf(throttles) }),
     // --rate and --registry-jobs win over the file's settings for a host too.
     registries: new Map([...p.registries].map(([host, settings]) => [host, { ...settings, ...throttles }])),

@@ -4,7 +4,7 @@
  * undici's dispatcher and request API bundled and its index left out. Literal
  * `require` calls, so that esbuild follows them into the bundle.
  */
-import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
+import type { Agent, Dispatcher, EnvHttpProxyAgent, buildConnector } from "undici";
 
 // The same types as src/transport/registry/undici.cts (nothing outside src/transport/ imports its folders).
 type AgentClass = new (options: Agent.Options) => Dispatcher;
@@ -31,5 +31,14 @@ export function loadAgent(): AgentClass {
     return agent;
   } catch {
     return (require("undici") as { Agent: AgentClass }).Agent;
+  }
+}
+
+/** undici's TLS connector factory (client certificates are rare: loaded only then). */
+export function loadBuildConnector(): typeof buildConnector {
+  try {
+    return require("undici/lib/core/connect.js") as typeof buildConnector;
+  } catch {
+    return (require("undici") as { buildConnector: typeof buildConnector }).buildConnector;
   }
 }

@@ -28,6 +28,10 @@ const TOKEN_RE = /^[\x21-\x7e]+$/;
 export type CredentialSource = Omit<CredentialLookup, "domain"> & {
   /** Realm hosts the user trusts for this registry (--trust-realm, the sync YAML), beside those `dray login --trust-realm` recorded. */
   trustRealms?: readonly string[];
+  /** A bearer token obtained elsewhere (`--registry-token`): sent on every request, no lookup, no token service. */
+  registryToken?: string;
+  /** `--no-creds`: anonymous, whatever is stored. */
+  noCreds?: boolean;
 };
 
 /** A credential the realm policy kept from a realm: what errors must say instead of "no credentials found". */
@@ -70,6 +74,7 @@ export class Authenticator {
 
   /** The credential for this registry, or for one repository of it (resolved once per authenticator and repository). */
   getCredential(repo?: string): Promise<RegistryCredential | undefined> {
+    if (this.source.noCreds === true || this.source.registryToken !== undefined) return Promise.resolve(undefined);
     let found = this.credentials.get(repo ?? "");
     if (!found) {
       found = resolveCredentials({ ...this.source, domain: this.endpoint.domain, ...(repo === undefined ? {} : { repoPath: repo }) });
@@ -85,6 +90,7 @@ export class Authenticator {
 
   /** The Authorization header value for `scopes`, or undefined when the registry asked for none. */
   async authorization(scopes: readonly Scope[], signal?: AbortSignal): Promise<string | undefined> {
+    if (this.source.registryToken !== undefined) return `Bearer ${this.source.registryToken}`;
     const challenges = this.endpoint.challenges;
     const bearer = findChallenge(challenges, "bearer");
     if (bearer) return `Bearer ${(await this.token(bearer, scopes, signal)).token}`;
@@ -102,6 +108,8 @@ export class Authenticator {
    * cannot help (no challenge, or Basic without a credential).
    */
   async reauthorize(res: HttpResponse, scopes: readonly Scope[]): Promise<Scope[] | undefined> {
+    // A token given by the user is all there is: a 401 to it cannot be mended by asking again.
+    if (this.source.registryToken !== undefined) return undefined;
     let challenges: Challenge[];
     try {
       challenges = parseChallengeHeaders(headerList(res.headers, "www-authenticate"), (h) =>
@@ -223,7 +231,7 @@ export class Authenticator {
     const realm = realmURL(ch, this.endpoint.domain);
     const domain = this.endpoint.domain;
     const trusted = [...(this.source.trustRealms ?? []), ...(await recordedTrustedRealms(domain, this.source.env))];
-    const verdict = decideRealm({ registry: domain, realm, trusted, insecure: this.settings.insecure });
+    const verdict = decideRealm({ registry: domain, realm, trusted, insecure: this.settings.tls.insecure });
     if (verdict.send) return cred;
     if (verdict.because === "other-site" && this.source.creds === undefined) {
       // The user's credential files hold the very same credential for the realm's host: the same owner, evidently.

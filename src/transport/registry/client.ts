@@ -26,6 +26,7 @@ import { describeRateLimit, lastRateLimit, parseRateLimit, recordRateLimit, type
 import { DEFAULT_RETRIES, isRetryableError, retryDelayMs, sleep } from "./retry.js";
 import { CATALOG_SCOPE, repositoryScope, type Scope } from "./scope.js";
 import { throttleFor } from "./throttle.js";
+import { resolveTls } from "./tls.js";
 import { uploadBlob, uploadLocation, type UploadOptions } from "./upload.js";
 
 /**
@@ -102,11 +103,10 @@ export class RegistryClient {
     readonly options: RegistryClientOptions = {},
   ) {
     const settings: HttpSettings = {
-      insecure: options.insecure === true,
+      tls: resolveTls(domain, options, options.env ?? process.env),
       retries: options.retries ?? DEFAULT_RETRIES,
       timeouts: { ...DEFAULT_TIMEOUTS, ...timeoutsFromEnv(options.env ?? process.env), ...options.timeouts },
     };
-    if (options.caFile !== undefined) settings.caFile = options.caFile;
     if (options.debug) settings.debug = options.debug;
     if (options.notice) settings.notice = options.notice;
     // The host the API answers on: `docker.io` is reached as registry-1.docker.io.
@@ -119,6 +119,8 @@ export class RegistryClient {
     if (options.authFile) source.authFile = options.authFile;
     if (options.env) source.env = options.env;
     if (options.trustRealms) source.trustRealms = options.trustRealms;
+    if (options.registryToken !== undefined) source.registryToken = options.registryToken;
+    if (options.noCreds === true) source.noCreds = true;
     this.auth = new Authenticator(this.endpoint, settings, source);
     this.maxManifestBytes = options.maxManifestBytes ?? MAX_MANIFEST_BYTES;
     this.uploadOptions = { monolithicMaxBytes: options.monolithicMaxBytes ?? 1024 * 1024 };

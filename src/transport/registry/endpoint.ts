@@ -3,6 +3,7 @@ import { DrayError, NetworkError, RegistryError } from "../../errors.js";
 import { isLoopbackDomain } from "../../ref/reference.js";
 import { discard, header, headerList, sendWithRetries, type HttpSettings, type ResponseHeaders } from "./http.js";
 import { networkErrorCode } from "./retry.js";
+import { tlsKey } from "./tls.js";
 
 /**
  * One registry as seen by this process: the API base URL (scheme settled by
@@ -49,7 +50,7 @@ export class RegistryEndpoint {
   constructor(
     readonly domain: string,
     private readonly insecure: boolean,
-    /** A CA file was given: the registry speaks TLS, even on loopback. */
+    /** A CA file or client certificate was given: the registry speaks TLS, even on loopback. */
     private readonly tlsExpected = false,
   ) {}
 
@@ -164,6 +165,8 @@ export class RegistryEndpoint {
     if (!(err instanceof NetworkError)) return false;
     const code = networkErrorCode(err.cause) ?? "";
     if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") return false;
+    // A TLS alert came from a server that speaks TLS (it wants a client certificate, or refused ours): plain HTTP cannot help.
+    if (TLS_ALERT_RE.test(code) || TLS_ALERT_RE.test(err.message) || /client certificate/.test(err.message)) return false;
     return !CERT_ERROR_RE.test(code) && !CERT_ERROR_RE.test(err.message);
   }
 }
@@ -183,7 +186,7 @@ function plainHttpRefused(err: unknown): boolean {
 function pingError(domain: string, err: unknown): unknown {
   if (!(err instanceof NetworkError)) return err;
   const text = `${networkErrorCode(err.cause) ?? ""} ${err.message}`;
-  if (CERT_ERROR_RE.test(text)) {
+  if (CERT_ERROR_RE.test(text) && !/client certificate/.test(err.message)) {
     return new NetworkError(
       `${err.message}; the certificate of ${domain} is not trusted (use --ca-file FILE, or --insecure to skip verification)`,
       {
@@ -195,14 +198,17 @@ function pingError(domain: string, err: unknown): unknown {
   return err instanceof DrayError ? err : new NetworkError(String(err), { where: domain });
 }
 
+/** OpenSSL's names for an alert the peer sent (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED, "sslv3 alert bad certificate"). */
+const TLS_ALERT_RE = /_ALERT_|\balert\b/i;
+
 const endpoints = new Map<string, RegistryEndpoint>();
 
 /** The process-wide endpoint for a registry under given TLS settings. */
 export function endpointFor(domain: string, settings: HttpSettings): RegistryEndpoint {
-  const key = `${domain}|${settings.insecure}|${settings.caFile ?? ""}`;
+  const key = `${domain}|${tlsKey(settings.tls)}`;
   let ep = endpoints.get(key);
   if (!ep) {
-    ep = new RegistryEndpoint(domain, settings.insecure, settings.caFile !== undefined);
+    ep = new RegistryEndpoint(domain, settings.tls.insecure, settings.tls.caFiles.length > 0 || settings.tls.client !== undefined);
     endpoints.set(key, ep);
   }
   return ep;

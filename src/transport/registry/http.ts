@@ -1,13 +1,14 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
 import type { Readable } from "node:stream";
-import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
+import type { Agent, Dispatcher, EnvHttpProxyAgent, buildConnector } from "undici";
 import { DrayError, IntegrityError, IoError, NetworkError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import { isLoopbackDomain } from "../../ref/reference.js";
 import { stopwatch } from "../../clock.js";
 import { redactURL } from "./redact.js";
 import type { Release, Throttle } from "./throttle.js";
-import { loadAgent, loadProxyAgent } from "./undici.cjs";
+import { loadAgent, loadBuildConnector, loadProxyAgent } from "./undici.cjs";
+import { clientCertificateProblem, probeTlsAlert, tlsKey, type ClientPair, type TlsSettings } from "./tls.js";
 import { isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sleep, DEFAULT_RETRIES } from "./retry.js";
 
 /**
@@ -37,8 +38,8 @@ const KEEP_ALIVE_MS = 30_000;
 const USER_AGENT = "dray/0.1";
 
 export interface HttpSettings {
-  insecure: boolean;
-  caFile?: string;
+  /** CAs, client certificate and verification for this registry's host (tls.ts). */
+  tls: TlsSettings;
   retries: number;
   timeouts: HttpTimeouts;
   debug?: (line: string) => void;
@@ -70,22 +71,53 @@ function proxyConfigured(): boolean {
   return Boolean(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
 }
 
-async function connectOptions(settings: HttpSettings): Promise<Agent.Options["connect"]> {
+function readTlsFile(file: string, what: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new IoError(`cannot read ${what} ${file}: ${(err as Error).message}`, { where: file, cause: err });
+  }
+}
+
+function connectOptions(settings: HttpSettings): Record<string, unknown> {
+  const tls = settings.tls;
   const connect: Record<string, unknown> = { timeout: settings.timeouts.connectMs };
-  if (settings.insecure) connect.rejectUnauthorized = false;
-  if (settings.caFile) {
-    let pem: string;
-    try {
-      pem = await readFile(settings.caFile, "utf8");
-    } catch (err) {
-      throw new IoError(`cannot read CA file ${settings.caFile}: ${(err as Error).message}`, { where: settings.caFile, cause: err });
-    }
-    // Extra CA *beside* the system ones: giving `ca` alone would replace them.
+  if (tls.insecure) connect.rejectUnauthorized = false;
+  if (tls.caFiles.length > 0) {
+    // Extra CAs *beside* the system ones: giving `ca` alone would replace them.
     // node:tls only when a CA file is given: most runs never need it loaded.
     const { rootCertificates } = process.getBuiltinModule("node:tls");
-    connect.ca = [...rootCertificates, pem];
+    connect.ca = [...rootCertificates, ...tls.caFiles.map((f) => readTlsFile(f, "CA file"))];
   }
-  return connect as Agent.Options["connect"];
+  return connect;
+}
+
+/**
+ * A connector that presents the client certificate, reading the pair again
+ * when either file changed since the last connection: a long sync picks up a
+ * rotated certificate on its next new connection (pooled ones keep theirs).
+ */
+function rotatingClientConnector(base: Record<string, unknown>, pair: ClientPair): buildConnector.connector {
+  const buildConnector = loadBuildConnector();
+  let stamp = "";
+  let connector: buildConnector.connector | undefined;
+  return (options, callback) => {
+    const now = [pair.cert, pair.key].map((f) => statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 0).join("|");
+    if (connector === undefined || now !== stamp) {
+      try {
+        connector = buildConnector({
+          ...base,
+          cert: readTlsFile(pair.cert, "client certificate"),
+          key: readTlsFile(pair.key, "client key"),
+        });
+        stamp = now;
+      } catch (err) {
+        callback(err as Error, null);
+        return;
+      }
+    }
+    connector(options, callback);
+  };
 }
 
 /**
@@ -96,19 +128,25 @@ async function connectOptions(settings: HttpSettings): Promise<Agent.Options["co
 export function dispatcherFor(url: URL, settings: HttpSettings): Promise<Dispatcher> {
   const viaProxy = proxyConfigured() && !isLoopbackDomain(url.host);
   const t = settings.timeouts;
-  const key = [viaProxy, settings.insecure, settings.caFile ?? "", t.connectMs, t.headersMs, t.bodyMs].join("|");
+  const key = [viaProxy, tlsKey(settings.tls), t.connectMs, t.headersMs, t.bodyMs].join("|");
   let found = dispatchers.get(key);
   if (!found) {
     found = (async (): Promise<Dispatcher> => {
-      const connect = await connectOptions(settings);
+      const connect = connectOptions(settings);
       const options: Agent.Options = {
         connections: CONNECTIONS_PER_HOST,
         keepAliveTimeout: KEEP_ALIVE_MS,
         headersTimeout: t.headersMs,
         bodyTimeout: t.bodyMs,
-        connect,
+        connect: connect as Agent.Options["connect"],
       };
-      if (!viaProxy) return new (loadAgent())(options);
+      const client = settings.tls.client;
+      if (!viaProxy) {
+        if (client) options.connect = rotatingClientConnector(connect, client);
+        return new (loadAgent())(options);
+      }
+      if (client)
+        Object.assign(connect, { cert: readTlsFile(client.cert, "client certificate"), key: readTlsFile(client.key, "client key") });
       // Through a proxy undici makes the registry's TLS connection with `requestTls`, not `connect`
       // (undici/lib/dispatcher/proxy-agent.js): without it --ca-file and --insecure were ignored.
       return new (loadProxyAgent())({ ...options, requestTls: connect as EnvHttpProxyAgent.Options["requestTls"] });
@@ -182,8 +220,24 @@ async function sendThrough(dispatcher: Dispatcher, req: HttpRequest, settings: H
     return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url };
   } catch (err) {
     settings.debug?.(`${req.method} ${redactURL(req.url)} -> ${networkErrorCode(err) ?? "error"} (${Math.round(elapsed() * 1000)} ms)`);
-    throw translateError(err, req);
+    throw translateError((await tlsAlertBehind(err, req, settings)) ?? err, req, settings.tls);
   }
+}
+
+/**
+ * The TLS alert behind a TLS connection closed before a single byte came
+ * back (see probeTlsAlert), so the error can say "asked for a client
+ * certificate" or "refused the certificate" instead of "other side closed".
+ */
+async function tlsAlertBehind(err: unknown, req: HttpRequest, settings: HttpSettings): Promise<Error | undefined> {
+  const socket = (err as { socket?: { bytesRead?: number } }).socket;
+  if (req.url.protocol !== "https:" || networkErrorCode(err) !== "UND_ERR_SOCKET" || socket?.bytesRead !== 0 || req.signal?.aborted)
+    return undefined;
+  const options = connectOptions(settings);
+  const client = settings.tls.client;
+  if (client) Object.assign(options, { cert: readTlsFile(client.cert, "client certificate"), key: readTlsFile(client.key, "client key") });
+  const alert = await probeTlsAlert(req.url, options);
+  return alert && /_ALERT_/.test(networkErrorCode(alert) ?? "") ? alert : undefined;
 }
 
 /**
@@ -199,12 +253,14 @@ function connectionsSettled(): Promise<void> {
 }
 
 /** Turns a low-level failure into a typed error; an abort stays the caller's reason. */
-export function translateError(err: unknown, req: Pick<HttpRequest, "method" | "url" | "signal">): unknown {
+export function translateError(err: unknown, req: Pick<HttpRequest, "method" | "url" | "signal">, tls?: TlsSettings): unknown {
   if (req.signal?.aborted) return req.signal.reason ?? err;
   if (err instanceof DrayError) return err;
   const code = networkErrorCode(err);
-  const message = (err as Error)?.message ?? String(err);
-  return new NetworkError(`${req.method} ${redactURL(req.url)} failed: ${message}${code && !message.includes(code) ? ` (${code})` : ""}`, {
+  const raw = (err as Error)?.message ?? String(err);
+  const certProblem = clientCertificateProblem(`${code ?? ""} ${raw}`, req.url.host, tls);
+  const message = certProblem ?? `${raw}${code && !raw.includes(code) ? ` (${code})` : ""}`;
+  return new NetworkError(`${req.method} ${redactURL(req.url)} failed: ${message}`, {
     where: redactURL(req.url),
     cause: err,
   });

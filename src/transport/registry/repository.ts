@@ -21,6 +21,11 @@ export class RegistryRepositories {
 
   constructor(private readonly options: (loc: Location) => TransportOptions) {}
 
+  /** The options a location is reached with (its mirrors for reads among them). */
+  optionsFor(loc: RegistryLocation): TransportOptions {
+    return this.options(loc);
+  }
+
   open(loc: RegistryLocation): RegistryRepository {
     const { tag: _t, digest: _d, ...ref } = loc.ref;
     return new RegistryRepository({ transport: "docker", ref }, this);
@@ -125,7 +130,15 @@ export class RegistryRepository extends RepositoryBase {
   }
 
   async openSource(ref: RepoRef): Promise<ImageSource> {
-    return new RegistrySource(this.at(ref), this.client);
+    const loc = this.at(ref);
+    const opts = this.registries.optionsFor(loc);
+    if (opts.mirrors || opts.registriesConf !== undefined) {
+      const { openThroughMirrors } = await import("../mirrors.js");
+      const { openRegistrySource } = await import("./index.js");
+      const mirrored = await openThroughMirrors(loc, opts, openRegistrySource);
+      if (mirrored) return mirrored;
+    }
+    return new RegistrySource(loc, this.client);
   }
 
   async openDestination(ref: RepoRef): Promise<ImageDestination> {

@@ -5,7 +5,7 @@
  * node_modules) and the bundled CLI, whose bundler swaps this file for a
  * slimmer loader (src/cli/startup/undici.cts).
  */
-import type { Agent, Dispatcher, EnvHttpProxyAgent } from "undici";
+import type { Agent, Dispatcher, EnvHttpProxyAgent, buildConnector } from "undici";
 
 export type AgentClass = new (options: Agent.Options) => Dispatcher;
 type ProxyAgentClass = new (options: EnvHttpProxyAgent.Options) => Dispatcher;
@@ -16,4 +16,9 @@ export function loadAgent(): AgentClass {
 
 export function loadProxyAgent(): ProxyAgentClass {
   return (require("undici") as { EnvHttpProxyAgent: ProxyAgentClass }).EnvHttpProxyAgent;
+}
+
+/** undici's TLS connector factory, for a connection that presents a client certificate (tls.ts). */
+export function loadBuildConnector(): typeof buildConnector {
+  return (require("undici") as { buildConnector: typeof buildConnector }).buildConnector;
 }

@@ -17,7 +17,7 @@ import {
 import { buildImage, pushImage } from "../../helpers/fixtures.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../../helpers/registry.js";
 
-const SETTINGS: HttpSettings = { insecure: false, retries: 0, timeouts: DEFAULT_TIMEOUTS };
+const SETTINGS: HttpSettings = { tls: { insecure: false, caFiles: [] }, retries: 0, timeouts: DEFAULT_TIMEOUTS };
 
 describe("connection reuse", () => {
   let registry: RegistryHandle;
