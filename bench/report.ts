@@ -54,7 +54,7 @@ function summaryRow(r: CaseResult): string {
   const skopeo = tool(r, "skopeo");
   const baseline = tool(r, "curl") ?? tool(r, "node");
   const ratios = r.targets.length
-    ? r.targets.map((t) => `${ratioText(t.ratio)} × ${t.against} (≤ ${t.max})`).join("; ")
+    ? r.targets.map((t) => `${ratioText(t.ratio)} × ${t.against}${t.cpu ? " CPU" : ""} (≤ ${t.max})`).join("; ")
     : baseline
       ? `${ratioText(dray!.medianMs / baseline.medianMs)} × ${baseline.tool} (no target)`
       : "—";
@@ -86,7 +86,9 @@ function caseSection(r: CaseResult, runs: number, aliases: Array<[string, string
   }
   lines.push("");
   for (const t of r.targets)
-    lines.push(`- target dray ≤ ${t.max} × ${t.against}: ${Number.isFinite(t.ratio) ? t.ratio.toFixed(2) : "—"} → ${metText(t.met)}`);
+    lines.push(
+      `- target dray ≤ ${t.max} × ${t.against}${t.cpu ? " (CPU time)" : ""}: ${Number.isFinite(t.ratio) ? t.ratio.toFixed(2) : "—"} → ${metText(t.met)}`,
+    );
   for (const c of r.contenders) for (const f of c.failures.slice(0, 5)) lines.push(`- ${c.tool} failed ${f.replace(/\n/g, " ")}`);
   if (r.targets.length || r.contenders.some((c) => c.failures.length)) lines.push("");
   return lines;

@@ -98,7 +98,9 @@ async function main(opts: BenchOptions): Promise<void> {
   requireTool("skopeo");
   const loadBefore = loadAverages();
   const work = makeTempDir("dray-bench-");
-  const tools = await makeTools(join(work, "sandbox"), drayBin);
+  // The single executable runs beside dray in the start-up cases when it is built (npm run build:exe).
+  const exeBin = join(root, "dist", "dray-linux-x64");
+  const tools = await makeTools(join(work, "sandbox"), drayBin, existsSync(exeBin) ? exeBin : undefined);
 
   const registries: RegistryHandle[] = [];
   const stopAll = async (): Promise<void> => {

@@ -126,9 +126,12 @@ export async function runCase(def: BenchCase, s: RunSettings): Promise<CaseResul
       timeline: acc.timeline,
     };
   });
-  const medianOf = (tool: Tool): number => contenders.find((c) => c.tool === tool)?.medianMs ?? Number.NaN;
+  const medianOf = (tool: Tool, cpu: boolean): number => {
+    const c = contenders.find((x) => x.tool === tool);
+    return (cpu ? c?.cpuMedianMs : c?.medianMs) ?? Number.NaN;
+  };
   const targets = def.targets.map((t): TargetResult => {
-    const ratio = medianOf("dray") / medianOf(t.against);
+    const ratio = medianOf("dray", t.cpu === true) / medianOf(t.against, t.cpu === true);
     return { ...t, ratio, met: Number.isFinite(ratio) ? ratio <= t.max : undefined };
   });
   return { def, contenders, targets };

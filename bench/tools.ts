@@ -16,13 +16,15 @@ export interface Tools {
   dray(args: string[]): Command;
   skopeo(args: string[]): Command;
   node(args: string[]): Command;
+  /** The single executable, when built (npm run build:exe). */
+  exe: ((args: string[]) => Command) | undefined;
   sh(script: string): Command;
 }
 
 const isDocker = (loc: string): boolean => loc.startsWith("docker://");
 
 /** Prepares the sandbox under `dir` and returns the command builders. */
-export async function makeTools(dir: string, drayBin: string): Promise<Tools> {
+export async function makeTools(dir: string, drayBin: string, exeBin?: string): Promise<Tools> {
   const home = join(dir, "home");
   const tmp = join(dir, "tmp");
   const regd = join(dir, "registries.d");
@@ -50,6 +52,7 @@ export async function makeTools(dir: string, drayBin: string): Promise<Tools> {
     dray: (args) => ({ file: process.execPath, args: [drayBin, ...args] }),
     skopeo: (args) => ({ file: "skopeo", args: [...skopeoGlobals, ...args] }),
     node: (args) => ({ file: process.execPath, args }),
+    exe: exeBin ? (args) => ({ file: exeBin, args }) : undefined,
     sh: (script) => ({ file: "/bin/sh", args: ["-c", script] }),
   };
 }

@@ -5,7 +5,9 @@
 // leaves out or loads late is the start-up plugin's business
 // (src/cli/startup/bundle-plugin.mts, compiled by tsc before this runs).
 // The library (dist/src, ESM) is not bundled: importers keep their own
-// dependency tree.
+// dependency tree. With --sea: the single executable's script instead
+// (dist/sea/dray.cjs, from src/cli/startup/sea.mts), which has no node_modules
+// beside it and so bundles undici whole (scripts/build-exe.mjs).
 import { readFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join } from "node:path";
@@ -15,10 +17,14 @@ import { LAZY_BUILTINS, startupPlugin } from "../dist/src/cli/startup/bundle-plu
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const sea = process.argv.includes("--sea");
+const entry = sea ? "dist/src/cli/startup/sea.mjs" : "dist/src/cli/main.js";
+const outRel = sea ? "dist/sea/dray.cjs" : "dist/dray.cjs";
+const outfile = join(root, outRel);
 
 const result = await build({
-  entryPoints: [join(root, "dist/src/cli/main.js")],
-  outfile: join(root, "dist/dray.cjs"),
+  entryPoints: [join(root, entry)],
+  outfile,
   bundle: true,
   platform: "node",
   format: "cjs",
@@ -31,7 +37,7 @@ const result = await build({
     "import.meta.url": "__dray_bundle_url",
   },
   banner: { js: 'const __dray_bundle_url = require("node:url").pathToFileURL(__filename).href;' },
-  plugins: [startupPlugin],
+  plugins: [startupPlugin({ undiciIndex: !sea })],
   legalComments: "none",
   // Whitespace and syntax only: names stay, so --debug stack traces read.
   minifyWhitespace: true,
@@ -41,13 +47,13 @@ const result = await build({
   logLevel: "warning",
   metafile: true,
 });
-// On Node 20 the bundle runs as a vm.Script (src/cli/startup/v8-code-cache.cts),
-// where import() has no module loader to call: every import must have been bundled or turned into require().
-const outText = readFileSync(join(root, "dist/dray.cjs"), "latin1");
+// A single executable's script (--sea) has no module loader for import() to call: every import
+// must have been bundled or turned into require(); the npm CLI's bundle is held to the same.
+const outText = readFileSync(outfile, "latin1");
 const dynamic = outText.match(/[^\w$.]import\([^)]*\)/g);
 if (dynamic) {
-  process.stderr.write(`dist/dray.cjs keeps dynamic import(): ${dynamic.join(", ")}; use require() or process.getBuiltinModule()\n`);
+  process.stderr.write(`${outRel} keeps dynamic import(): ${dynamic.join(", ")}; use require() or process.getBuiltinModule()\n`);
   process.exit(1);
 }
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-process.stdout.write(`bundled dist/dray.cjs (${(bytes / 1024).toFixed(0)} KiB)\n`);
+process.stdout.write(`bundled ${outRel} (${(bytes / 1024).toFixed(0)} KiB)\n`);

@@ -23,8 +23,20 @@ interface Keytar {
 
 const SERVICE_PREFIX = "dray:";
 
+/** Whether this process is dray's single executable (npm run build:exe), which carries no native addon. */
+function isSingleExecutable(): boolean {
+  try {
+    return (createRequire(import.meta.url)("node:sea") as { isSea(): boolean }).isSea();
+  } catch {
+    return false; // a Node without node:sea runs no single executable
+  }
+}
+
 /** What a user should install, per platform, when the addon or its service is missing. */
 function installHint(): string {
+  if (isSingleExecutable()) {
+    return "the single executable carries no keychain module: log in without --keychain (a credential file or helper), or use dray installed with npm";
+  }
   if (process.platform === "linux") {
     return "install libsecret-1-0 and a Secret Service provider such as gnome-keyring (Debian/Ubuntu: apt-get install libsecret-1-0 gnome-keyring) and run inside a desktop or D-Bus session";
   }

@@ -1,6 +1,7 @@
 // Runs the dray CLI as a child process, the way a user or a script does:
 // real argv, real stdin/stdout/stderr, real exit code.
 import { spawn } from "node:child_process";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface DrayResult {
@@ -22,11 +23,13 @@ export interface RunOptions {
 
 const fromSource = import.meta.url.endsWith(".ts");
 const ENTRY = fileURLToPath(new URL(fromSource ? "./dray-entry.ts" : "./dray-entry.js", import.meta.url));
+/** DRAY_EXE=PATH: the tests run the single executable (npm run build:exe) instead; .ci/run does so for a subset. */
+const EXE = process.env.DRAY_EXE ? resolve(process.env.DRAY_EXE) : undefined;
 
 /** `dray ARGS…`; resolves with what it printed and its exit code (never rejects for a non-zero exit). */
 export async function dray(args: string[], opts: RunOptions = {}): Promise<DrayResult> {
   const nodeArgs = fromSource ? ["--import", "tsx", ENTRY, ...args] : [ENTRY, ...args];
-  const child = spawn(process.execPath, nodeArgs, {
+  const child = spawn(EXE ?? process.execPath, EXE ? args : nodeArgs, {
     env: { ...process.env, NO_COLOR: "1", ...opts.env },
     cwd: opts.cwd,
     ...opts.user,

@@ -43,38 +43,45 @@ export function lazyBuiltinSource(name: string, keys: readonly string[] = Object
   return lines.join("\n");
 }
 
-export const startupPlugin: Plugin = {
-  name: "dray-startup",
-  setup(b) {
-    // undici's index (fetch, WebSocket, proxies) is needed only behind an HTTP
-    // proxy: it stays in node_modules. The parts dray always uses (dispatcher,
-    // request API) are bundled: the registry transport's undici loader is
-    // swapped for the slim one (undici.cts here). (esbuild's `external`
-    // would take subpaths too.)
-    b.onResolve({ filter: /^undici$/ }, (args) => ({ path: args.path, external: true }));
-    b.onResolve({ filter: /^\.\/undici\.cjs$/ }, (args) => {
-      if (!args.importer.endsWith(join("transport", "registry", "http", "http.js"))) return undefined;
-      return { path: join(dirname(fileURLToPath(import.meta.url)), "undici.cjs") };
-    });
+/**
+ * The plugin. `undiciIndex`: undici's index stays in node_modules (the npm
+ * package); false for the single executable, which has no node_modules and
+ * bundles it (it is still evaluated only behind a proxy).
+ */
+export function startupPlugin({ undiciIndex }: { undiciIndex: boolean }): Plugin {
+  return {
+    name: "dray-startup",
+    setup(b) {
+      // undici's index (fetch, WebSocket, proxies) is needed only behind an HTTP
+      // proxy: it stays in node_modules. The parts dray always uses (dispatcher,
+      // request API) are bundled: the registry transport's undici loader is
+      // swapped for the slim one (undici.cts here). (esbuild's `external`
+      // would take subpaths too.)
+      if (undiciIndex) b.onResolve({ filter: /^undici$/ }, (args) => ({ path: args.path, external: true }));
+      b.onResolve({ filter: /^\.\/undici\.cjs$/ }, (args) => {
+        if (!args.importer.endsWith(join("transport", "registry", "http", "http.js"))) return undefined;
+        return { path: join(dirname(fileURLToPath(import.meta.url)), "undici.cjs") };
+      });
 
-    const lazy = new RegExp(`^(node:)?(${LAZY_BUILTINS.join("|")})$`);
-    b.onResolve({ filter: lazy }, (args) => {
-      if (args.namespace === "dray-lazy") return undefined; // the loader's own require: the real module
-      return { path: args.path.replace(/^node:/, ""), namespace: "dray-lazy" };
-    });
-    b.onLoad({ filter: /.*/, namespace: "dray-lazy" }, (args) => ({ contents: lazyBuiltinSource(args.path), loader: "js" }));
+      const lazy = new RegExp(`^(node:)?(${LAZY_BUILTINS.join("|")})$`);
+      b.onResolve({ filter: lazy }, (args) => {
+        if (args.namespace === "dray-lazy") return undefined; // the loader's own require: the real module
+        return { path: args.path.replace(/^node:/, ""), namespace: "dray-lazy" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "dray-lazy" }, (args) => ({ contents: lazyBuiltinSource(args.path), loader: "js" }));
 
-    // undici's HTTP/1 client imports its HTTP/2 client, and with it node:http2
-    // (about 15 ms of start-up), though dray never offers h2 (allowH2 is off).
-    // Load it only if a connection ever negotiates h2.
-    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) => {
-      if (!args.importer.endsWith(join("undici", "lib", "dispatcher", "client.js"))) return undefined;
-      return { path: join(args.resolveDir, "client-h2.js"), namespace: "dray-lazy-h2" };
-    });
-    b.onLoad({ filter: /.*/, namespace: "dray-lazy-h2" }, (args) => ({
-      contents: `module.exports = function connectH2(...args) { return require(${JSON.stringify(args.path)})(...args); };`,
-      resolveDir: dirname(args.path),
-      loader: "js",
-    }));
-  },
-};
+      // undici's HTTP/1 client imports its HTTP/2 client, and with it node:http2
+      // (about 15 ms of start-up), though dray never offers h2 (allowH2 is off).
+      // Load it only if a connection ever negotiates h2.
+      b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) => {
+        if (!args.importer.endsWith(join("undici", "lib", "dispatcher", "client.js"))) return undefined;
+        return { path: join(args.resolveDir, "client-h2.js"), namespace: "dray-lazy-h2" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "dray-lazy-h2" }, (args) => ({
+        contents: `module.exports = function connectH2(...args) { return require(${JSON.stringify(args.path)})(...args); };`,
+        resolveDir: dirname(args.path),
+        loader: "js",
+      }));
+    },
+  };
+}

@@ -1,7 +1,7 @@
 /**
  * Where the CLI keeps compiled code between runs (Node 22.1+: Node's own
- * compile cache; Node 20: v8-code-cache.cts). DRAY_COMPILE_CACHE=0 turns
- * caching off; DRAY_COMPILE_CACHE=DIR moves it.
+ * compile cache; Node 20 has none). DRAY_COMPILE_CACHE=0 turns caching off;
+ * DRAY_COMPILE_CACHE=DIR moves it.
  */
 import { existsSync, lstatSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";

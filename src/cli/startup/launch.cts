@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { cacheFolder, type BundleExports } from "./cache-folder.cjs";
-import { runWithCodeCache } from "./v8-code-cache.cjs";
+import { tricksOff, type Trick } from "./switches.cjs";
 
 /** node:module's compile cache API (Node 22.1+); @types/node 20 does not know it. */
 interface CompileCacheModule {
@@ -42,39 +42,52 @@ interface CompileCacheModule {
  * loopback registry, 7 interleaved runs: wall 0.39 -> 0.21 s, user CPU
  * 0.26 -> 0.14 s).
  */
-export function setV8Flags(): void {
-  setFlagsFromString("--liftoff-only");
-  setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
-  setFlagsFromString("--expose-gc");
-  setFlagsFromString("--max-opt=2");
+export function setV8Flags(off: ReadonlySet<Trick> = new Set()): void {
+  if (!off.has("liftoff")) {
+    setFlagsFromString("--liftoff-only");
+    setFlagsFromString(`--wasm-tiering-budget=${WASM_TIERING_BUDGET}`);
+  }
+  if (!off.has("gc")) setFlagsFromString("--expose-gc");
+  if (!off.has("maxopt") && NO_MAGLEV) setFlagsFromString("--max-opt=2");
 }
+
+/**
+ * Node 20's V8 has no Maglev: its next tier after the baseline is TurboFan,
+ * which --max-opt=2 keeps out (registry -> layout copy of 30 x 1 MiB: 96
+ * TurboFan compiles -> 0, CPU 701 -> 623 ms, medians of 5). On Node 22+ Maglev
+ * takes such short runs and TurboFan compiled nothing after start-up with or
+ * without the flag (--trace-opt, Node 24.22): there it is not set.
+ */
+const NO_MAGLEV = Number(process.versions.node.split(".")[0]) < 22;
 
 /** Far beyond what any run spends: no wasm function is ever tiered up (V8's default is 1.8 M). */
 const WASM_TIERING_BUDGET = 1_000_000_000;
 
 /**
- * Node 22.1+ keeps compiled code itself: turned on here for this process
- * (the bundle is then loaded with require). False on Node 20, or when caching
- * is off (DRAY_COMPILE_CACHE=0 or NODE_DISABLE_COMPILE_CACHE=1).
+ * Node 22.1+ keeps compiled code itself: turned on here for this process, in
+ * dray's cache folder (cache-folder.cts), unless caching is off
+ * (DRAY_STARTUP_OFF=cache, DRAY_COMPILE_CACHE=0 or NODE_DISABLE_COMPILE_CACHE=1).
+ * Node 20 has no compile cache; a hand-made V8 code cache of the bundle
+ * (vm.Script cachedData) was measured there and saved nothing (dray inspect:
+ * the same CPU, medians of 15 interleaved runs), so there is none.
  */
-export function enableNodeCompileCache(dir: string | undefined): boolean {
+export function enableNodeCompileCache(): void {
   const { enableCompileCache } = require("node:module") as CompileCacheModule;
-  if (enableCompileCache === undefined) return false;
-  // Node's own cache is not refused by DRAY_COMPILE_CACHE=0: without a folder, nothing is enabled.
+  if (enableCompileCache === undefined) return;
+  const dir = cacheFolder();
   if (dir !== undefined) enableCompileCache(dir);
-  return true;
 }
 
 /** Runs the CLI for `argv` (process.argv form); resolves to the exit code. */
 export async function start(argv: string[]): Promise<number> {
-  setV8Flags();
+  const off = tricksOff(process.env, (line) => process.stderr.write(`${line}\n`));
+  setV8Flags(off);
+  if (!off.has("cache")) enableNodeCompileCache();
   const bundle = join(__dirname, "..", "..", "..", "dray.cjs");
-  if (!existsSync(bundle)) {
-    // Built with tsc only (no bundle): run the modules as they are.
+  if (off.has("bundle") || !existsSync(bundle)) {
+    // Built with tsc only (no bundle), or the bundle switched off: run the modules as they are.
     const cli = (await import("../main.js")) as BundleExports;
     return cli.main(argv);
   }
-  const dir = cacheFolder();
-  if (enableNodeCompileCache(dir)) return (require(bundle) as BundleExports).main(argv);
-  return runWithCodeCache(bundle, argv, dir);
+  return (require(bundle) as BundleExports).main(argv);
 }
