@@ -74,7 +74,7 @@ _dray() {
   done
   case "$cmd" in
     "")
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit verify'; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit verify index mutate append'; fi
       ;;
     copy|cp)
       case "$prev" in
@@ -396,6 +396,123 @@ _dray() {
         --retries) return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      ;;
+    index)
+      case "$prev" in
+        --platform) return ;;
+        --annotation) return ;;
+        --manifest-format) _dray_words "$cur" 'oci docker'; return ;;
+        -j|--jobs) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
+        --progress) _dray_words "$cur" 'auto bar plain json none'; return ;;
+        --creds) return ;;
+        --src-creds) return ;;
+        --dest-creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --src-creds-file) _dray_files "$cur"; return ;;
+        --dest-creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --src-registry-token) return ;;
+        --dest-registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --src-ca-file) _dray_files "$cur"; return ;;
+        --dest-ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --src-cert-dir) _dray_files "$cur"; return ;;
+        --dest-cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --src-client-cert) _dray_files "$cur"; return ;;
+        --dest-client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
+        --src-client-key) _dray_files "$cur"; return ;;
+        --dest-client-key) _dray_files "$cur"; return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --replace --referrers --annotation --manifest-format --dry-run -j --jobs -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      ;;
+    mutate)
+      case "$prev" in
+        --label) return ;;
+        --env) return ;;
+        --entrypoint) return ;;
+        --cmd) return ;;
+        --user) return ;;
+        --workdir) _dray_files "$cur"; return ;;
+        --created) return ;;
+        --annotation) return ;;
+        --platform) return ;;
+        -j|--jobs) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
+        --progress) _dray_words "$cur" 'auto bar plain json none'; return ;;
+        --creds) return ;;
+        --src-creds) return ;;
+        --dest-creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --src-creds-file) _dray_files "$cur"; return ;;
+        --dest-creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --src-registry-token) return ;;
+        --dest-registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --src-ca-file) _dray_files "$cur"; return ;;
+        --dest-ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --src-cert-dir) _dray_files "$cur"; return ;;
+        --dest-cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --src-client-cert) _dray_files "$cur"; return ;;
+        --dest-client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
+        --src-client-key) _dray_files "$cur"; return ;;
+        --dest-client-key) _dray_files "$cur"; return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--label --env --entrypoint --cmd --user --workdir --created --annotation --platform -j --jobs -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      ;;
+    append)
+      case "$prev" in
+        --layer) _dray_files "$cur"; return ;;
+        -t|--tag) return ;;
+        --platform) return ;;
+        --compress) _dray_words "$cur" 'gzip zstd none'; return ;;
+        --compress-level) return ;;
+        --manifest-format) _dray_words "$cur" 'oci docker'; return ;;
+        -j|--jobs) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
+        --progress) _dray_words "$cur" 'auto bar plain json none'; return ;;
+        --creds) return ;;
+        --src-creds) return ;;
+        --dest-creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --src-creds-file) _dray_files "$cur"; return ;;
+        --dest-creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --src-registry-token) return ;;
+        --dest-registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --src-ca-file) _dray_files "$cur"; return ;;
+        --dest-ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --src-cert-dir) _dray_files "$cur"; return ;;
+        --dest-cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --src-client-cert) _dray_files "$cur"; return ;;
+        --dest-client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
+        --src-client-key) _dray_files "$cur"; return ;;
+        --dest-client-key) _dray_files "$cur"; return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--layer -t --tag --platform --compress --compress-level --keep-owner --manifest-format -j --jobs -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else return; fi
       ;;
   esac
 }

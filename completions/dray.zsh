@@ -36,6 +36,9 @@ _dray() {
     'referrers:show what refers to an image (signatures, SBOMs, attestations), recursively\: a tree on a terminal, one line each otherwise'
     'ratelimit:show a registry'\''s pull limit and what is left of it (one HEAD, no pull counted)'
     'verify:check an image'\''s signatures (cosign .sig, Sigstore bundles, notation) against keys, keyless identities or a policy; exit 6 when refused'
+    'index:build or edit a multi-platform index from images at any locations (children keep their digests)'
+    'mutate:rewrite an image'\''s config or annotations, layers untouched (every platform of an index); prints old -> new digests'
+    'append:add layers (tars, gzip/zstd tars, or folders packed reproducibly) on top of BASE or scratch, written to DST'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -455,6 +458,154 @@ _dray() {
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
+            && ret=0
+          ;;
+        index)
+          _arguments -s \
+            '*--platform[a platform to drop (repeatable)]:platform: ' \
+            '*--replace[a platform the index already has is replaced instead of refused (exit 2)]' \
+            '*--referrers[also copy the children'\''s signatures, attestations and SBOMs]' \
+            '*--annotation[an annotation on the index (repeatable; OCI format only)]:annotation: ' \
+            '*--manifest-format[write an OCI image index or a Docker manifest list]:manifest-format:(oci docker)' \
+            '*--dry-run[print the index bytes on stdout (its digest on stderr) and write nothing]' \
+            '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
+            '(-f --format)'{-f,--format}'[text (the new digest), json, or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
+            '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
+            '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
+            '*--src-creds[credentials for the source]:src-creds: ' \
+            '*--dest-creds[credentials for the destination]:dest-creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input) (both sides)]:creds-file:_files' \
+            '*--src-creds-file[read USER\:PASS, or a bearer token, from FILE for the source]:src-creds-file:_files' \
+            '*--dest-creds-file[read USER\:PASS, or a bearer token, from FILE for the destination]:dest-creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN) (both sides)]:registry-token: ' \
+            '*--src-registry-token[a bearer token obtained elsewhere, sent as is for the source]:src-registry-token: ' \
+            '*--dest-registry-token[a bearer token obtained elsewhere, sent as is for the destination]:dest-registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored (both sides)]' \
+            '*--src-no-creds[anonymous, even when a credential is stored for the source]' \
+            '*--dest-no-creds[anonymous, even when a credential is stored for the destination]' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries (both sides)]' \
+            '*--src-insecure[allow plain HTTP and unverified TLS for non-loopback registries for the source]' \
+            '*--dest-insecure[allow plain HTTP and unverified TLS for non-loopback registries for the destination]' \
+            '*--ca-file[extra CA certificates (PEM) to trust (both sides)]:ca-file:_files' \
+            '*--src-ca-file[extra CA certificates for the source]:src-ca-file:_files' \
+            '*--dest-ca-file[extra CA certificates for the destination]:dest-ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair (both sides)]:cert-dir:_files' \
+            '*--src-cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair for the source]:src-cert-dir:_files' \
+            '*--dest-cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair for the destination]:dest-cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one (both sides)]:client-cert:_files' \
+            '*--src-client-cert[client certificate for the source]:src-client-cert:_files' \
+            '*--dest-client-cert[client certificate for the destination]:dest-client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM) (both sides)]:client-key:_files' \
+            '*--src-client-key[the client certificate'\''s key for the source]:src-client-key:_files' \
+            '*--dest-client-key[the client certificate'\''s key for the destination]:dest-client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:subcommand:(create append remove)' \
+            '2:dst:_dray_location' \
+            '*:src:_dray_location' \
+            && ret=0
+          ;;
+        mutate)
+          _arguments -s \
+            '*--label[set a label; KEY- removes it (repeatable)]:label: ' \
+            '*--env[set an environment variable (repeatable)]:env: ' \
+            '*--entrypoint[the entrypoint\: a JSON array ('\''\["/app","--serve"\]'\'') or words split at spaces; "" clears it]:entrypoint: ' \
+            '*--cmd[the command, as --entrypoint]:cmd: ' \
+            '*--user[the user the image runs as]:user: ' \
+            '*--workdir[the working folder]:workdir:_files' \
+            '*--created[the creation time\: RFC 3339 or @SECONDS (default\: SOURCE_DATE_EPOCH when set)]:created: ' \
+            '*--annotation[an annotation on index\:, manifest\:, index,manifest\: or manifest\[os/arch\]\: (repeatable)]:annotation: ' \
+            '*--platform[rewrite only this platform of an index (repeatable)]:platform: ' \
+            '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
+            '(-f --format)'{-f,--format}'[text (the new digest), json, or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
+            '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
+            '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
+            '*--src-creds[credentials for the source]:src-creds: ' \
+            '*--dest-creds[credentials for the destination]:dest-creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input) (both sides)]:creds-file:_files' \
+            '*--src-creds-file[read USER\:PASS, or a bearer token, from FILE for the source]:src-creds-file:_files' \
+            '*--dest-creds-file[read USER\:PASS, or a bearer token, from FILE for the destination]:dest-creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN) (both sides)]:registry-token: ' \
+            '*--src-registry-token[a bearer token obtained elsewhere, sent as is for the source]:src-registry-token: ' \
+            '*--dest-registry-token[a bearer token obtained elsewhere, sent as is for the destination]:dest-registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored (both sides)]' \
+            '*--src-no-creds[anonymous, even when a credential is stored for the source]' \
+            '*--dest-no-creds[anonymous, even when a credential is stored for the destination]' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries (both sides)]' \
+            '*--src-insecure[allow plain HTTP and unverified TLS for non-loopback registries for the source]' \
+            '*--dest-insecure[allow plain HTTP and unverified TLS for non-loopback registries for the destination]' \
+            '*--ca-file[extra CA certificates (PEM) to trust (both sides)]:ca-file:_files' \
+            '*--src-ca-file[extra CA certificates for the source]:src-ca-file:_files' \
+            '*--dest-ca-file[extra CA certificates for the destination]:dest-ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair (both sides)]:cert-dir:_files' \
+            '*--src-cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair for the source]:src-cert-dir:_files' \
+            '*--dest-cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair for the destination]:dest-cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one (both sides)]:client-cert:_files' \
+            '*--src-client-cert[client certificate for the source]:src-client-cert:_files' \
+            '*--dest-client-cert[client certificate for the destination]:dest-client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM) (both sides)]:client-key:_files' \
+            '*--src-client-key[the client certificate'\''s key for the source]:src-client-key:_files' \
+            '*--dest-client-key[the client certificate'\''s key for the destination]:dest-client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:src:_dray_location' \
+            '2:dst:_dray_location' \
+            && ret=0
+          ;;
+        append)
+          _arguments -s \
+            '*--layer[a tar, gzip/zstd tar, or folder to add as a layer (repeatable, bottom first)]:layer:_files' \
+            '(-t --tag)'{-t,--tag}'[where the result goes (required)]:tag: ' \
+            '*--platform[only this platform of an index (repeatable); with scratch, the platform to make]:platform: ' \
+            '*--compress[compression of the new layers (default gzip)]:compress:(gzip zstd none)' \
+            '*--compress-level[level for --compress (gzip 0-9, zstd 1-22)]:compress-level: ' \
+            '*--keep-owner[keep a folder'\''s uid/gid instead of 0\:0]' \
+            '*--manifest-format[with scratch\: the manifest format (default oci)]:manifest-format:(oci docker)' \
+            '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
+            '(-f --format)'{-f,--format}'[text (the new digest), json, or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
+            '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
+            '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
+            '*--src-creds[credentials for the source]:src-creds: ' \
+            '*--dest-creds[credentials for the destination]:dest-creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input) (both sides)]:creds-file:_files' \
+            '*--src-creds-file[read USER\:PASS, or a bearer token, from FILE for the source]:src-creds-file:_files' \
+            '*--dest-creds-file[read USER\:PASS, or a bearer token, from FILE for the destination]:dest-creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN) (both sides)]:registry-token: ' \
+            '*--src-registry-token[a bearer token obtained elsewhere, sent as is for the source]:src-registry-token: ' \
+            '*--dest-registry-token[a bearer token obtained elsewhere, sent as is for the destination]:dest-registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored (both sides)]' \
+            '*--src-no-creds[anonymous, even when a credential is stored for the source]' \
+            '*--dest-no-creds[anonymous, even when a credential is stored for the destination]' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries (both sides)]' \
+            '*--src-insecure[allow plain HTTP and unverified TLS for non-loopback registries for the source]' \
+            '*--dest-insecure[allow plain HTTP and unverified TLS for non-loopback registries for the destination]' \
+            '*--ca-file[extra CA certificates (PEM) to trust (both sides)]:ca-file:_files' \
+            '*--src-ca-file[extra CA certificates for the source]:src-ca-file:_files' \
+            '*--dest-ca-file[extra CA certificates for the destination]:dest-ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair (both sides)]:cert-dir:_files' \
+            '*--src-cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair for the source]:src-cert-dir:_files' \
+            '*--dest-cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair for the destination]:dest-cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one (both sides)]:client-cert:_files' \
+            '*--src-client-cert[client certificate for the source]:src-client-cert:_files' \
+            '*--dest-client-cert[client certificate for the destination]:dest-client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM) (both sides)]:client-key:_files' \
+            '*--src-client-key[the client certificate'\''s key for the source]:src-client-key:_files' \
+            '*--dest-client-key[the client certificate'\''s key for the destination]:dest-client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:base: ' \
             && ret=0
           ;;
       esac
