@@ -56,6 +56,19 @@ describe("credentials from files, standard input and the environment", () => {
     assert.equal(r.stdout.trim(), digest);
   });
 
+  it("refuses --creds-file - beside an archive on standard input (both would read it) before reading either", async () => {
+    for (const args of [
+      ["copy", "--creds-file", "-", "oci-archive:-", `docker://${reg.host}/team/stdin:v1`],
+      ["copy", "--dest-creds-file=-", "docker-archive:-", `docker://${reg.host}/team/stdin:v1`],
+      ["inspect", "oci-archive:-", "--creds-file", "-"],
+    ]) {
+      const r = await dray(args, { env, input: "not an archive\n" });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /both read standard input/, r.stderr);
+      assert.doesNotMatch(r.stderr, /must hold one line/);
+    }
+  });
+
   it("reads DRAY_CREDS, and DRAY_SRC_CREDS for the source side of a copy only", async () => {
     let r = await drayOk(["digest", image], { env: { ...env, DRAY_CREDS: `${reg.username}:${reg.password}` } });
     assert.equal(r.stdout.trim(), digest);
