@@ -57,7 +57,10 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
   const copyOne = async (tag: string): Promise<ImageResult & { tag: string }> => {
     const src = await peers.openSource(tag);
     try {
-      return { tag, ...(await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: true, ...conversionOf(opts) })) };
+      const result = await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: true, ...conversionOf(opts) });
+      // A tag read through a mirror names it, as a single copy's summary does.
+      const servedBy = (src as { servedBy?: string }).servedBy;
+      return { tag, ...result, ...(servedBy === undefined ? {} : { servedBy }) };
     } finally {
       await src.close();
     }

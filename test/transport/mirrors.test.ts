@@ -72,6 +72,29 @@ describe("mirrors for reads (registries.conf v2, sync mirrors:)", () => {
     assertSkopeoOk(await skopeo(["inspect", "--raw", `docker://${dest.host}/copied/app:v1`], { tlsVerify: false }));
   });
 
+  it("copy --all-tags names the mirror that served each tag in its JSON, null for a tag the registry served", async () => {
+    const file = conf("all-tags.conf", entry(mirrorOf(`${mirror.host}/hub/team`)));
+    await pushImage(upstream, "team/app", "upstream-only", await buildImage({ seed: "mirrors-upstream-only" }));
+    const r = await drayOk([
+      "copy",
+      "--all-tags",
+      `docker://${upstream.host}/team/app`,
+      `docker://${dest.host}/all-tags/app`,
+      "--registries-conf",
+      file,
+      "--format",
+      "json",
+    ]);
+    const json = JSON.parse(r.stdout) as { Tags: { Tag: string; ServedBy: string | null }[] };
+    assert.deepEqual(
+      json.Tags.map((t) => [t.Tag, t.ServedBy]),
+      [
+        ["upstream-only", null],
+        ["v1", `docker://${mirror.host}/hub/team/app:v1`],
+      ],
+    );
+  });
+
   it("falls through a failing mirror to the next and then to the registry, one notice each", async () => {
     const file = conf("dead.conf", entry(mirrorOf(`127.0.0.1:${deadPort}/nothing`) + mirrorOf(`${mirror.host}/hub/team`)));
     let r = await drayOk(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", file, "--retries", "0"]);
