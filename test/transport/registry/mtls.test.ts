@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, utimesSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dray, drayOk } from "../../cli/run.js";
 import { buildImage, writeOciLayout } from "../../helpers/fixtures.js";
@@ -125,6 +125,41 @@ describe("client certificates (mTLS) against the real registry", () => {
     ]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /stranger\.key does not match the certificate .*client\.cert/);
+  });
+
+  it("refuses an expired client certificate before any request (exit 2, naming the file and the date)", async () => {
+    // Signed by the client CA the registry trusts, with the accepted key: only its dates are wrong.
+    const dir = makeTempDir("dray-mtls-expired-");
+    const caDir = dirname(registry.client!.clientCaFile);
+    const csr = join(dir, "expired.csr");
+    execFileSync("openssl", ["req", "-new", "-key", registry.client!.keyFile, "-subj", "/CN=expired", "-out", csr]);
+    execFileSync("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      registry.client!.clientCaFile,
+      "-CAkey",
+      join(caDir, "client-ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "-1",
+      "-out",
+      join(dir, "expired.cert"),
+    ]);
+    const r = await dray([
+      "digest",
+      `docker://${registry.host}/team/app:v1`,
+      "--ca-file",
+      registry.caFile!,
+      "--client-cert",
+      join(dir, "expired.cert"),
+      "--client-key",
+      registry.client!.keyFile,
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--client-cert .*expired\.cert expired on \d{4}-\d\d-\d\d/);
   });
 
   it("refuses a certs.d folder with a certificate and no key, and a --ca-file that holds no certificate", async () => {
