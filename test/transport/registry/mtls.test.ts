@@ -12,6 +12,7 @@ import { buildImage, writeOciLayout } from "../../helpers/fixtures.js";
 import { startRegistry, type RegistryHandle } from "../../helpers/registry.js";
 import { assertSkopeoOk, skopeo } from "../../helpers/skopeo.js";
 import { makeTempDir } from "../../helpers/tmp.js";
+import { homeEnv } from "../../helpers/home.js";
 import { closeDispatchers } from "../../../src/transport/registry/http/http.js";
 import { openRegistrySource } from "../../../src/transport/registry/index.js";
 import { resetEndpoints } from "../../../src/transport/registry/http/endpoint.js";
@@ -160,6 +161,20 @@ describe("client certificates (mTLS) against the real registry", () => {
     ]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--client-cert .*expired\.cert expired on \d{4}-\d\d-\d\d/);
+  });
+
+  it("login takes --cert-dir, and --client-cert with --client-key, as skopeo login takes --cert-dir", async () => {
+    // The error for a missing certificate names these flags: login must accept them.
+    const env = homeEnv(makeTempDir("dray-mtls-login-home-"));
+    const base = ["login", registry.host, "-u", "alice", "--password-stdin"];
+    let r = await dray([...base, "--ca-file", registry.caFile!], { env, input: "secret\n" });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /asked for a client certificate and none was given/);
+    r = await drayOk([...base, "--cert-dir", certDir], { env, input: "secret\n" });
+    assert.match(r.stderr, /Login Succeeded/);
+    const pair = ["--client-cert", registry.client!.certFile, "--client-key", registry.client!.keyFile];
+    r = await drayOk([...base, "--ca-file", registry.caFile!, ...pair], { env, input: "secret\n" });
+    assert.match(r.stderr, /Login Succeeded/);
   });
 
   it("refuses a certs.d folder with a certificate and no key, and a --ca-file that holds no certificate", async () => {
