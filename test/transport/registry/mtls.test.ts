@@ -4,7 +4,7 @@
 // independent peers.
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, utimesSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dray, drayOk } from "../../cli/run.js";
@@ -189,6 +189,22 @@ describe("client certificates (mTLS) against the real registry", () => {
     r = await dray(["digest", `docker://${registry.host}/team/app:v1`, "--ca-file", join(half, "missing.pem")]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /missing\.pem does not exist/);
+  });
+
+  it("refuses a certs.d CA file that holds no certificate, or cannot be read, before any request (exit 2, naming it)", async () => {
+    const bad = makeTempDir("dray-mtls-badca-");
+    copyFileSync(registry.client!.certFile, join(bad, "client.cert"));
+    copyFileSync(registry.client!.keyFile, join(bad, "client.key"));
+    writeFileSync(join(bad, "ca.crt"), "not a certificate\n");
+    let r = await dray(["digest", `docker://${registry.host}/team/app:v1`, "--cert-dir", bad]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--cert-dir .*: .*ca\.crt holds no PEM certificate/);
+    rmSync(join(bad, "ca.crt"));
+    mkdirSync(join(bad, "ca.crt"));
+    r = await dray(["digest", `docker://${registry.host}/team/app:v1`, "--cert-dir", bad]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /ca\.crt is a (folder|directory)/);
+    assert.doesNotMatch(r.stderr, /EISDIR/);
   });
 
   it("copies from the mTLS registry to a registry with another CA, each side with its own flags", async () => {

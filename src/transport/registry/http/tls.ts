@@ -162,6 +162,8 @@ export function resolveTls(domain: string, req: TlsRequest, env: NodeJS.ProcessE
   if (dir !== undefined) {
     const flag = req.certDir !== undefined ? "--cert-dir" : "certs.d folder";
     const found = readCertsDir(dir, flag);
+    // Each CA file read now, as --ca-file is: an unreadable or garbled one would surface later as raw EACCES or "not trusted".
+    for (const file of found.caFiles) checkCaFile(file, `${flag} ${dir}:`);
     settings.caFiles.push(...found.caFiles);
     const pair = found.pairs[0];
     if (pair) {
