@@ -211,6 +211,14 @@ export function readCandidates(config: MirrorConfig, ref: ImageReference, exclud
 type Opener = (loc: RegistryLocation, opts: TransportOptions) => Promise<ImageSource>;
 
 /**
+ * How long a mirror has to answer the first manifest read before the next
+ * candidate is tried. A mirror that accepts connections and never answers
+ * would otherwise hold the run for the registry's own time-outs times its
+ * retries (120 s × 4); a mirror is an optimisation, the registry is there.
+ */
+export const MIRROR_ANSWER_MS = 15_000;
+
+/**
  * A source that reads from the first candidate whose manifest answers:
  * mirrors first, then the registry. A mirror that fails is named in one
  * notice and the next is tried; once one answered, every later read goes to
@@ -256,8 +264,10 @@ export class MirroredSource implements ImageSource {
     for (const [i, c] of this.candidates.entries()) {
       const loc: RegistryLocation = { transport: "docker", ref: c.ref };
       const source = await this.open(loc, c.insecure ? { ...this.opts, insecure: true } : this.opts);
+      const deadline = c.mirror ? AbortSignal.timeout(MIRROR_ANSWER_MS) : undefined;
+      const signal = deadline && opts?.signal ? AbortSignal.any([opts.signal, deadline]) : (deadline ?? opts?.signal);
       try {
-        keep(await source.getManifest(digest, opts));
+        keep(await source.getManifest(digest, signal ? { ...opts, signal } : opts));
         if (c.mirror) {
           this.servedBy = formatLocation(loc);
           this.opts.notice?.(`${formatLocation(this.location)} read from mirror ${this.servedBy}`);
@@ -268,7 +278,7 @@ export class MirroredSource implements ImageSource {
         if (opts?.signal?.aborted || i === this.candidates.length - 1) throw err;
         last = err;
         const next = this.candidates[i + 1]!;
-        const why = err instanceof DrayError ? err.message : String(err);
+        const why = deadline?.aborted ? `no answer in ${MIRROR_ANSWER_MS / 1000} s` : err instanceof DrayError ? err.message : String(err);
         this.opts.notice?.(
           `mirror ${formatLocation(loc)} failed (${why}); trying ${next.mirror ? "mirror " : ""}${formatLocation({ transport: "docker", ref: next.ref })}`,
         );

@@ -11,6 +11,7 @@ import { buildImage, pushImage } from "../helpers/fixtures.js";
 import { freePort, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { assertSkopeoOk, skopeo } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
+import { startProxy } from "../helpers/proxy.js";
 
 /** The hosts `--debug` shows manifest requests going to. */
 function manifestHosts(stderr: string): string[] {
@@ -113,6 +114,23 @@ describe("mirrors for reads (registries.conf v2, sync mirrors:)", () => {
       new RegExp(`mirror docker://${mirror.host}/elsewhere/app:v1 failed .*; trying docker://${upstream.host}/team/app:v1`),
     );
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  });
+
+  it("gives up on a mirror that never answers after 15 s and reads from the registry (not the registry's 120 s × retries)", async () => {
+    // The fault proxy in front of the mirror accepts the connection and holds every manifest request.
+    const hung = await startProxy({ url: `http://${mirror.host}` });
+    try {
+      hung.addRule({ path: "/manifests/", action: { kind: "stall", ms: 600_000 } });
+      const file = conf("hung.conf", entry(mirrorOf(`${hung.host}/hub/team`)));
+      const started = Date.now();
+      const r = await drayOk(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", file]);
+      const seconds = (Date.now() - started) / 1000;
+      assert.equal(r.stdout.trim(), digest);
+      assert.match(r.stderr, new RegExp(`mirror docker://${hung.host}/hub/team/app:v1 failed \\(no answer in 15 s\\); trying docker://`));
+      assert.ok(seconds < 40, `took ${seconds} s`);
+    } finally {
+      await hung.stop();
+    }
   });
 
   it("pull-from-mirror = digest-only: a tag is read from the registry, a digest from the mirror", async () => {
