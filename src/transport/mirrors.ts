@@ -98,6 +98,7 @@ export function parseRegistryEntries(list: unknown, origin: string, field = "reg
   if (list === undefined) return [];
   const at = origin === "" ? "" : `${origin}: `;
   if (!Array.isArray(list)) throw new UsageError(`${at}${field} must be a list of registries`);
+  const seen = new Set<string>();
   return list.map((raw, i) => {
     const where = `${at}${field}[${i}]`;
     if (!isFields(raw)) throw new UsageError(`${where} must be a table`);
@@ -106,6 +107,10 @@ export function parseRegistryEntries(list: unknown, origin: string, field = "reg
     const prefix = text(raw, "prefix", where) ?? location;
     if (prefix === undefined) throw new UsageError(`${where} needs a prefix or a location`);
     if (prefix.startsWith("*.") && location !== undefined) throw new UsageError(`${where}: a wildcard prefix ${prefix} takes no location`);
+    // containers/image refuses a prefix given twice; taking one of them silently would drop the other's mirrors.
+    const key = prefix.replace(/\/+$/, "");
+    if (seen.has(key)) throw new UsageError(`${where} repeats the prefix ${key}: give each prefix once`);
+    seen.add(key);
     const byDigestOnly = flag(raw, "mirror-by-digest-only", where);
     const mirrors = raw.mirror === undefined ? [] : raw.mirror;
     if (!Array.isArray(mirrors)) throw new UsageError(`${where}.mirror must be a list of mirrors`);

@@ -179,6 +179,11 @@ describe("mirrors for reads (registries.conf v2, sync mirrors:)", () => {
     r = await dray(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", join(dir, "none.conf")]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /none\.conf does not exist/);
+    // Two entries for one prefix: containers/image refuses the file ("defined multiple times"); so does dray.
+    const twice = conf("twice.conf", entry(mirrorOf(`${mirror.host}/hub/team`)) + entry(""));
+    r = await dray(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", twice]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`twice\\.conf: registry\\[1\\] repeats the prefix ${upstream.host}/team`));
   });
 
   it("a sync file's mirrors: block serves the sync's reads", async () => {
