@@ -92,6 +92,8 @@ describe("credentials from files, standard input and the environment", () => {
     const withEnv = { ...env, DRAY_CREDS: `${reg.username}:${reg.password}` };
     let r = await dray(["digest", image, "--no-creds"], { env: withEnv });
     assert.equal(r.code, 4, r.stderr);
+    // Not "no credentials found (dray login …)": one was there, and the user asked not to send it.
+    assert.match(r.stderr, /refused anonymous access, which --no-creds asked for/);
     // commander's rule for an option and its --no- form: the last one given wins.
     r = await dray(["digest", image, "--creds", `${reg.username}:${reg.password}`, "--no-creds"], { env });
     assert.equal(r.code, 4, r.stderr);

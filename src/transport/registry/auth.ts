@@ -253,6 +253,13 @@ export class Authenticator {
   }
 
   /** The one-line reason for a refusal that followed a withheld credential, or undefined. */
+  /** Why no credential was sent: --no-creds asked for anonymous access, or none was found (a stored one may exist with --no-creds). */
+  missingMessage(domain: string): string {
+    return this.source.noCreds === true
+      ? `${domain} refused anonymous access, which --no-creds asked for`
+      : `no credentials found for ${domain} (dray login ${domain}, or --creds)`;
+  }
+
   withheldMessage(): string | undefined {
     const w = this.withheld;
     if (!w) return undefined;
@@ -341,7 +348,7 @@ export class Authenticator {
     if (!cred && withheld)
       return new AuthError(`authentication required for ${domain}: ${withheld}`, { code: "E_AUTH_FAILED", where: domain, status });
     if (!cred) {
-      return new AuthError(`authentication required for ${domain}: no credentials found (dray login ${domain}, or --creds)`, {
+      return new AuthError(`authentication required for ${domain}: ${this.missingMessage(domain)}`, {
         code: "E_AUTH_FAILED",
         where: domain,
         status,
