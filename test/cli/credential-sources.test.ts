@@ -176,5 +176,7 @@ describe("a bearer token obtained elsewhere (--registry-token, DRAY_REGISTRY_TOK
   it("a token the registry refuses is exit 4", async () => {
     const r = await dray(["digest", `docker://${reg.host}/team/app:v1`, "--registry-token", "not-a-token"], { env });
     assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /refused the registry token given/);
+    assert.doesNotMatch(r.stderr, /no credentials found/);
   });
 });

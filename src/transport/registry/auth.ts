@@ -253,11 +253,12 @@ export class Authenticator {
   }
 
   /** The one-line reason for a refusal that followed a withheld credential, or undefined. */
-  /** Why no credential was sent: --no-creds asked for anonymous access, or none was found (a stored one may exist with --no-creds). */
+  /** Why the registry got no credential it accepts: --no-creds asked for anonymous access, a given token was refused, or none was found. */
   missingMessage(domain: string): string {
-    return this.source.noCreds === true
-      ? `${domain} refused anonymous access, which --no-creds asked for`
-      : `no credentials found for ${domain} (dray login ${domain}, or --creds)`;
+    if (this.source.noCreds === true) return `${domain} refused anonymous access, which --no-creds asked for`;
+    if (this.source.registryToken !== undefined)
+      return `${domain} refused the registry token given (--registry-token, DRAY_REGISTRY_TOKEN or a token in --creds-file)`;
+    return `no credentials found for ${domain} (dray login ${domain}, or --creds)`;
   }
 
   withheldMessage(): string | undefined {
