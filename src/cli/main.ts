@@ -5,6 +5,7 @@ import { DrayError, exitCodeFor } from "../errors.js";
 import { escapeControls } from "../ref/reference.js";
 import { COMMANDS } from "./commands/index.js";
 import type { CliContext } from "./context.js";
+import { checkStdinReaders } from "./options.js";
 import { installScavenger } from "./startup/scavenge.js";
 
 /** Set by the CLI bundler (scripts/bundle.mjs), which knows the version at build time. */
@@ -66,7 +67,8 @@ export function buildProgram(ctx: CliContext): Command {
       writeErr: (s) => ctx.stderr.write(s),
       outputError: (s, write) => write(`dray: ${s.replace(/^error: /, "").trimEnd()}\n`),
     })
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", (_program, action) => checkStdinReaders(action.opts(), action.args));
   for (const register of COMMANDS) register(program, ctx);
   return program;
 }

@@ -228,6 +228,28 @@ export function transportOptions(
   return opts;
 }
 
+const STDIN_SECRET_FLAGS = [
+  ["credsFile", "--creds-file"],
+  ["srcCredsFile", "--src-creds-file"],
+  ["destCredsFile", "--dest-creds-file"],
+] as const;
+
+/**
+ * `--creds-file -` and an archive read from standard input (`oci-archive:-`
+ * as the command's first location) both want standard input: refused before
+ * either reads it, or the credential would swallow the archive (or the
+ * archive's bytes be taken for a credential). A `-` second location of copy
+ * is standard output and shares nothing.
+ */
+export function checkStdinReaders(flags: TransportFlags, args: readonly string[]): void {
+  const secret = STDIN_SECRET_FLAGS.find(([key]) => flags[key] === "-");
+  const first = args[0];
+  if (secret === undefined || first === undefined || !/^(oci|docker)-archive:-(:|$)/.test(first)) return;
+  throw new UsageError(
+    `${secret[1]} - and ${first} both read standard input: give the credential in a file or DRAY_CREDS, or the archive as a file`,
+  );
+}
+
 /** A credentials file named on the command line or in the environment must be usable: exit 2 before any request. */
 function checkAuthFile(origin: string, path: string | undefined): void {
   if (path === undefined || path === "") return;

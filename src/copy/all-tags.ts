@@ -59,7 +59,10 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
   const copyOne = async (tag: string): Promise<(ImageResult & { tag: string }) | undefined> => {
     const src = await peers.openSource(tag);
     try {
-      return { tag, ...(await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: true, ...conversionOf(opts) })) };
+      const result = await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: true, ...conversionOf(opts) });
+      // A tag read through a mirror names it, as a single copy's summary does.
+      const servedBy = (src as { servedBy?: string }).servedBy;
+      return { tag, ...result, ...(servedBy === undefined ? {} : { servedBy }) };
     } catch (err) {
       // A tag without the platform asked for is skipped and reported, as sync does; the others are copied.
       if (!(err instanceof NotFoundError && err.code === "E_PLATFORM_NOT_FOUND")) throw err;

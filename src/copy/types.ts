@@ -93,6 +93,8 @@ export interface ImageResult {
   platforms?: string[];
   notice?: string;
   convertedFrom?: string;
+  /** The mirror this image was read from (`--registries-conf`), when not the source registry itself. */
+  servedBy?: string;
 }
 
 /** The result of `--all-tags`: one result per tag, in the order listed, plus totals. */

@@ -98,6 +98,7 @@ export function parseRegistryEntries(list: unknown, origin: string, field = "reg
   if (list === undefined) return [];
   const at = origin === "" ? "" : `${origin}: `;
   if (!Array.isArray(list)) throw new UsageError(`${at}${field} must be a list of registries`);
+  const seen = new Set<string>();
   return list.map((raw, i) => {
     const where = `${at}${field}[${i}]`;
     if (!isFields(raw)) throw new UsageError(`${where} must be a table`);
@@ -106,6 +107,10 @@ export function parseRegistryEntries(list: unknown, origin: string, field = "reg
     const prefix = text(raw, "prefix", where) ?? location;
     if (prefix === undefined) throw new UsageError(`${where} needs a prefix or a location`);
     if (prefix.startsWith("*.") && location !== undefined) throw new UsageError(`${where}: a wildcard prefix ${prefix} takes no location`);
+    // containers/image refuses a prefix given twice; taking one of them silently would drop the other's mirrors.
+    const key = prefix.replace(/\/+$/, "");
+    if (seen.has(key)) throw new UsageError(`${where} repeats the prefix ${key}: give each prefix once`);
+    seen.add(key);
     const byDigestOnly = flag(raw, "mirror-by-digest-only", where);
     const mirrors = raw.mirror === undefined ? [] : raw.mirror;
     if (!Array.isArray(mirrors)) throw new UsageError(`${where}.mirror must be a list of mirrors`);
@@ -211,6 +216,14 @@ export function readCandidates(config: MirrorConfig, ref: ImageReference, exclud
 type Opener = (loc: RegistryLocation, opts: TransportOptions) => Promise<ImageSource>;
 
 /**
+ * How long a mirror has to answer the first manifest read before the next
+ * candidate is tried. A mirror that accepts connections and never answers
+ * would otherwise hold the run for the registry's own time-outs times its
+ * retries (120 s × 4); a mirror is an optimisation, the registry is there.
+ */
+export const MIRROR_ANSWER_MS = 15_000;
+
+/**
  * A source that reads from the first candidate whose manifest answers:
  * mirrors first, then the registry. A mirror that fails is named in one
  * notice and the next is tried; once one answered, every later read goes to
@@ -256,8 +269,10 @@ export class MirroredSource implements ImageSource {
     for (const [i, c] of this.candidates.entries()) {
       const loc: RegistryLocation = { transport: "docker", ref: c.ref };
       const source = await this.open(loc, c.insecure ? { ...this.opts, insecure: true } : this.opts);
+      const deadline = c.mirror ? AbortSignal.timeout(MIRROR_ANSWER_MS) : undefined;
+      const signal = deadline && opts?.signal ? AbortSignal.any([opts.signal, deadline]) : (deadline ?? opts?.signal);
       try {
-        keep(await source.getManifest(digest, opts));
+        keep(await source.getManifest(digest, signal ? { ...opts, signal } : opts));
         if (c.mirror) {
           this.servedBy = formatLocation(loc);
           this.opts.notice?.(`${formatLocation(this.location)} read from mirror ${this.servedBy}`);
@@ -268,7 +283,7 @@ export class MirroredSource implements ImageSource {
         if (opts?.signal?.aborted || i === this.candidates.length - 1) throw err;
         last = err;
         const next = this.candidates[i + 1]!;
-        const why = err instanceof DrayError ? err.message : String(err);
+        const why = deadline?.aborted ? `no answer in ${MIRROR_ANSWER_MS / 1000} s` : err instanceof DrayError ? err.message : String(err);
         this.opts.notice?.(
           `mirror ${formatLocation(loc)} failed (${why}); trying ${next.mirror ? "mirror " : ""}${formatLocation({ transport: "docker", ref: next.ref })}`,
         );

@@ -56,6 +56,19 @@ describe("credentials from files, standard input and the environment", () => {
     assert.equal(r.stdout.trim(), digest);
   });
 
+  it("refuses --creds-file - beside an archive on standard input (both would read it) before reading either", async () => {
+    for (const args of [
+      ["copy", "--creds-file", "-", "oci-archive:-", `docker://${reg.host}/team/stdin:v1`],
+      ["copy", "--dest-creds-file=-", "docker-archive:-", `docker://${reg.host}/team/stdin:v1`],
+      ["inspect", "oci-archive:-", "--creds-file", "-"],
+    ]) {
+      const r = await dray(args, { env, input: "not an archive\n" });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /both read standard input/, r.stderr);
+      assert.doesNotMatch(r.stderr, /must hold one line/);
+    }
+  });
+
   it("reads DRAY_CREDS, and DRAY_SRC_CREDS for the source side of a copy only", async () => {
     let r = await drayOk(["digest", image], { env: { ...env, DRAY_CREDS: `${reg.username}:${reg.password}` } });
     assert.equal(r.stdout.trim(), digest);
@@ -79,6 +92,8 @@ describe("credentials from files, standard input and the environment", () => {
     const withEnv = { ...env, DRAY_CREDS: `${reg.username}:${reg.password}` };
     let r = await dray(["digest", image, "--no-creds"], { env: withEnv });
     assert.equal(r.code, 4, r.stderr);
+    // Not "no credentials found (dray login …)": one was there, and the user asked not to send it.
+    assert.match(r.stderr, /refused anonymous access, which --no-creds asked for/);
     // commander's rule for an option and its --no- form: the last one given wins.
     r = await dray(["digest", image, "--creds", `${reg.username}:${reg.password}`, "--no-creds"], { env });
     assert.equal(r.code, 4, r.stderr);
@@ -161,5 +176,7 @@ describe("a bearer token obtained elsewhere (--registry-token, DRAY_REGISTRY_TOK
   it("a token the registry refuses is exit 4", async () => {
     const r = await dray(["digest", `docker://${reg.host}/team/app:v1`, "--registry-token", "not-a-token"], { env });
     assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /refused the registry token given/);
+    assert.doesNotMatch(r.stderr, /no credentials found/);
   });
 });

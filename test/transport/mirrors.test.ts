@@ -11,6 +11,7 @@ import { buildImage, pushImage } from "../helpers/fixtures.js";
 import { freePort, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { assertSkopeoOk, skopeo } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
+import { startProxy } from "../helpers/proxy.js";
 
 /** The hosts `--debug` shows manifest requests going to. */
 function manifestHosts(stderr: string): string[] {
@@ -72,6 +73,29 @@ describe("mirrors for reads (registries.conf v2, sync mirrors:)", () => {
     assertSkopeoOk(await skopeo(["inspect", "--raw", `docker://${dest.host}/copied/app:v1`], { tlsVerify: false }));
   });
 
+  it("copy --all-tags names the mirror that served each tag in its JSON, null for a tag the registry served", async () => {
+    const file = conf("all-tags.conf", entry(mirrorOf(`${mirror.host}/hub/team`)));
+    await pushImage(upstream, "team/app", "upstream-only", await buildImage({ seed: "mirrors-upstream-only" }));
+    const r = await drayOk([
+      "copy",
+      "--all-tags",
+      `docker://${upstream.host}/team/app`,
+      `docker://${dest.host}/all-tags/app`,
+      "--registries-conf",
+      file,
+      "--format",
+      "json",
+    ]);
+    const json = JSON.parse(r.stdout) as { Tags: { Tag: string; ServedBy: string | null }[] };
+    assert.deepEqual(
+      json.Tags.map((t) => [t.Tag, t.ServedBy]),
+      [
+        ["upstream-only", null],
+        ["v1", `docker://${mirror.host}/hub/team/app:v1`],
+      ],
+    );
+  });
+
   it("falls through a failing mirror to the next and then to the registry, one notice each", async () => {
     const file = conf("dead.conf", entry(mirrorOf(`127.0.0.1:${deadPort}/nothing`) + mirrorOf(`${mirror.host}/hub/team`)));
     let r = await drayOk(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", file, "--retries", "0"]);
@@ -90,6 +114,23 @@ describe("mirrors for reads (registries.conf v2, sync mirrors:)", () => {
       new RegExp(`mirror docker://${mirror.host}/elsewhere/app:v1 failed .*; trying docker://${upstream.host}/team/app:v1`),
     );
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  });
+
+  it("gives up on a mirror that never answers after 15 s and reads from the registry (not the registry's 120 s × retries)", async () => {
+    // The fault proxy in front of the mirror accepts the connection and holds every manifest request.
+    const hung = await startProxy({ url: `http://${mirror.host}` });
+    try {
+      hung.addRule({ path: "/manifests/", action: { kind: "stall", ms: 600_000 } });
+      const file = conf("hung.conf", entry(mirrorOf(`${hung.host}/hub/team`)));
+      const started = Date.now();
+      const r = await drayOk(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", file]);
+      const seconds = (Date.now() - started) / 1000;
+      assert.equal(r.stdout.trim(), digest);
+      assert.match(r.stderr, new RegExp(`mirror docker://${hung.host}/hub/team/app:v1 failed \\(no answer in 15 s\\); trying docker://`));
+      assert.ok(seconds < 40, `took ${seconds} s`);
+    } finally {
+      await hung.stop();
+    }
   });
 
   it("pull-from-mirror = digest-only: a tag is read from the registry, a digest from the mirror", async () => {
@@ -138,6 +179,11 @@ describe("mirrors for reads (registries.conf v2, sync mirrors:)", () => {
     r = await dray(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", join(dir, "none.conf")]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /none\.conf does not exist/);
+    // Two entries for one prefix: containers/image refuses the file ("defined multiple times"); so does dray.
+    const twice = conf("twice.conf", entry(mirrorOf(`${mirror.host}/hub/team`)) + entry(""));
+    r = await dray(["digest", `docker://${upstream.host}/team/app:v1`, "--registries-conf", twice]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`twice\\.conf: registry\\[1\\] repeats the prefix ${upstream.host}/team`));
   });
 
   it("a sync file's mirrors: block serves the sync's reads", async () => {

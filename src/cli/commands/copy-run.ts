@@ -135,7 +135,11 @@ function copyJson(s: CopySummary, referrers: object | null = null): unknown {
 
 /** `Referrers` is the --referrers summary (copied, up to date, failed, each item), null without --referrers. */
 function allTagsJson(s: AllTagsSummary, referrers: object | null = null): unknown {
-  return skopeoKeys({ ...s, tags: s.tags.map((t) => ({ ...t, platforms: t.platforms ?? null, notice: t.notice ?? null })), referrers });
+  return skopeoKeys({
+    ...s,
+    tags: s.tags.map((t) => ({ ...t, platforms: t.platforms ?? null, notice: t.notice ?? null, servedBy: t.servedBy ?? null })),
+    referrers,
+  });
 }
 
 /** Summaries with every field, for checking a template before the copy. */

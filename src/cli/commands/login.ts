@@ -25,6 +25,10 @@ export function register(program: Command, ctx: CliContext): void {
     // Only what the check against the registry needs: the credential being tested is the one typed in.
     .option("--insecure", "allow plain HTTP and unverified TLS for a non-loopback registry")
     .option("--ca-file <file>", "extra CA certificates (PEM) to trust")
+    // A registry that asks for a client certificate asks for it at login too (skopeo login has --cert-dir).
+    .option("--cert-dir <dir>", "containers-certs.d folder: *.crt CAs, NAME.cert + NAME.key client pair")
+    .option("--client-cert <file>", "client certificate (PEM) for registries that ask for one")
+    .option("--client-key <file>", "the client certificate's key (PEM)")
     .option(
       "--trust-realm <host>",
       "a token service on an unrelated site that may receive this credential; recorded for later runs (repeatable)",

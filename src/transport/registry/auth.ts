@@ -254,6 +254,14 @@ export class Authenticator {
   }
 
   /** The one-line reason for a refusal that followed a withheld credential, or undefined. */
+  /** Why the registry got no credential it accepts: --no-creds asked for anonymous access, a given token was refused, or none was found. */
+  missingMessage(domain: string): string {
+    if (this.source.noCreds === true) return `${domain} refused anonymous access, which --no-creds asked for`;
+    if (this.source.registryToken !== undefined)
+      return `${domain} refused the registry token given (--registry-token, DRAY_REGISTRY_TOKEN or a token in --creds-file)`;
+    return `no credentials found for ${domain} (dray login ${domain}, or --creds)`;
+  }
+
   withheldMessage(): string | undefined {
     const w = this.withheld;
     if (!w) return undefined;
@@ -342,7 +350,7 @@ export class Authenticator {
     if (!cred && withheld)
       return new AuthError(`authentication required for ${domain}: ${withheld}`, { code: "E_AUTH_FAILED", where: domain, status });
     if (!cred) {
-      return new AuthError(`authentication required for ${domain}: no credentials found (dray login ${domain}, or --creds)`, {
+      return new AuthError(`authentication required for ${domain}: ${this.missingMessage(domain)}`, {
         code: "E_AUTH_FAILED",
         where: domain,
         status,

@@ -304,10 +304,12 @@ export class RegistryClient implements RegistryCore {
       });
     }
     if (res.status === UNAUTHORIZED && (await this.auth.getCredential()) === undefined) {
-      throw new AuthError(
-        `authentication required: ${ctx.what} at ${ctx.where}: no credentials found for ${this.domain} (dray login ${this.domain}, or --creds)`,
-        { code: "E_AUTH_FAILED", where: ctx.where, status: 401, ...(err.registryCode ? { registryCode: err.registryCode } : {}) },
-      );
+      throw new AuthError(`authentication required: ${ctx.what} at ${ctx.where}: ${this.auth.missingMessage(this.domain)}`, {
+        code: "E_AUTH_FAILED",
+        where: ctx.where,
+        status: 401,
+        ...(err.registryCode ? { registryCode: err.registryCode } : {}),
+      });
     }
     throw err;
   }

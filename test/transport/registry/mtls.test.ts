@@ -4,14 +4,15 @@
 // independent peers.
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, utimesSync } from "node:fs";
-import { join } from "node:path";
+import { copyFileSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dray, drayOk } from "../../cli/run.js";
 import { buildImage, writeOciLayout } from "../../helpers/fixtures.js";
 import { startRegistry, type RegistryHandle } from "../../helpers/registry.js";
 import { assertSkopeoOk, skopeo } from "../../helpers/skopeo.js";
 import { makeTempDir } from "../../helpers/tmp.js";
+import { homeEnv } from "../../helpers/home.js";
 import { closeDispatchers } from "../../../src/transport/registry/http/http.js";
 import { openRegistrySource } from "../../../src/transport/registry/index.js";
 import { resetEndpoints } from "../../../src/transport/registry/http/endpoint.js";
@@ -127,6 +128,55 @@ describe("client certificates (mTLS) against the real registry", () => {
     assert.match(r.stderr, /stranger\.key does not match the certificate .*client\.cert/);
   });
 
+  it("refuses an expired client certificate before any request (exit 2, naming the file and the date)", async () => {
+    // Signed by the client CA the registry trusts, with the accepted key: only its dates are wrong.
+    const dir = makeTempDir("dray-mtls-expired-");
+    const caDir = dirname(registry.client!.clientCaFile);
+    const csr = join(dir, "expired.csr");
+    execFileSync("openssl", ["req", "-new", "-key", registry.client!.keyFile, "-subj", "/CN=expired", "-out", csr]);
+    execFileSync("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      registry.client!.clientCaFile,
+      "-CAkey",
+      join(caDir, "client-ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "-1",
+      "-out",
+      join(dir, "expired.cert"),
+    ]);
+    const r = await dray([
+      "digest",
+      `docker://${registry.host}/team/app:v1`,
+      "--ca-file",
+      registry.caFile!,
+      "--client-cert",
+      join(dir, "expired.cert"),
+      "--client-key",
+      registry.client!.keyFile,
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--client-cert .*expired\.cert expired on \d{4}-\d\d-\d\d/);
+  });
+
+  it("login takes --cert-dir, and --client-cert with --client-key, as skopeo login takes --cert-dir", async () => {
+    // The error for a missing certificate names these flags: login must accept them.
+    const env = homeEnv(makeTempDir("dray-mtls-login-home-"));
+    const base = ["login", registry.host, "-u", "alice", "--password-stdin"];
+    let r = await dray([...base, "--ca-file", registry.caFile!], { env, input: "secret\n" });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /asked for a client certificate and none was given/);
+    r = await drayOk([...base, "--cert-dir", certDir], { env, input: "secret\n" });
+    assert.match(r.stderr, /Login Succeeded/);
+    const pair = ["--client-cert", registry.client!.certFile, "--client-key", registry.client!.keyFile];
+    r = await drayOk([...base, "--ca-file", registry.caFile!, ...pair], { env, input: "secret\n" });
+    assert.match(r.stderr, /Login Succeeded/);
+  });
+
   it("refuses a certs.d folder with a certificate and no key, and a --ca-file that holds no certificate", async () => {
     const half = makeTempDir("dray-mtls-half-");
     copyFileSync(registry.client!.certFile, join(half, "client.cert"));
@@ -139,6 +189,22 @@ describe("client certificates (mTLS) against the real registry", () => {
     r = await dray(["digest", `docker://${registry.host}/team/app:v1`, "--ca-file", join(half, "missing.pem")]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /missing\.pem does not exist/);
+  });
+
+  it("refuses a certs.d CA file that holds no certificate, or cannot be read, before any request (exit 2, naming it)", async () => {
+    const bad = makeTempDir("dray-mtls-badca-");
+    copyFileSync(registry.client!.certFile, join(bad, "client.cert"));
+    copyFileSync(registry.client!.keyFile, join(bad, "client.key"));
+    writeFileSync(join(bad, "ca.crt"), "not a certificate\n");
+    let r = await dray(["digest", `docker://${registry.host}/team/app:v1`, "--cert-dir", bad]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--cert-dir .*: .*ca\.crt holds no PEM certificate/);
+    rmSync(join(bad, "ca.crt"));
+    mkdirSync(join(bad, "ca.crt"));
+    r = await dray(["digest", `docker://${registry.host}/team/app:v1`, "--cert-dir", bad]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /ca\.crt is a (folder|directory)/);
+    assert.doesNotMatch(r.stderr, /EISDIR/);
   });
 
   it("copies from the mTLS registry to a registry with another CA, each side with its own flags", async () => {

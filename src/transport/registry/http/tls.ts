@@ -113,6 +113,15 @@ export function checkClientPair(pair: ClientPair, certFlag: string, keyFlag: str
   } catch {
     throw new UsageError(`${certFlag} ${pair.cert} holds no PEM certificate`, { where: pair.cert });
   }
+  // An expired (or not yet valid) certificate is refused by the registry with words that do not say why: say it here.
+  // (validTo/validFrom are OpenSSL's text, "Dec  6 10:19:46 2026 GMT": Node 20 has no validToDate.)
+  const now = Date.now();
+  const until = new Date(cert.validTo);
+  const from = new Date(cert.validFrom);
+  if (until.getTime() < now)
+    throw new UsageError(`${certFlag} ${pair.cert} expired on ${until.toISOString()}: renew it`, { where: pair.cert });
+  if (from.getTime() > now)
+    throw new UsageError(`${certFlag} ${pair.cert} is not valid before ${from.toISOString()}`, { where: pair.cert });
   let matches: boolean;
   try {
     matches = cert.checkPrivateKey(createPrivateKey(keyPem));
@@ -153,6 +162,8 @@ export function resolveTls(domain: string, req: TlsRequest, env: NodeJS.ProcessE
   if (dir !== undefined) {
     const flag = req.certDir !== undefined ? "--cert-dir" : "certs.d folder";
     const found = readCertsDir(dir, flag);
+    // Each CA file read now, as --ca-file is: an unreadable or garbled one would surface later as raw EACCES or "not trusted".
+    for (const file of found.caFiles) checkCaFile(file, `${flag} ${dir}:`);
     settings.caFiles.push(...found.caFiles);
     const pair = found.pairs[0];
     if (pair) {
