@@ -52,6 +52,10 @@ const SUPPORTED_CURVES = new Set(["prime256v1", "secp384r1", "secp521r1"]);
 
 /** A PEM public key (ECDSA P-256/P-384/P-521, RSA, Ed25519); `source` names it in messages. */
 export function parsePublicKey(pem: string | Buffer, source: string): TrustedKey {
+  // node:crypto derives a public key from a private one; cosign and containers/image refuse a private key here,
+  // and so does dray: a signing secret has no business on a verifying machine.
+  if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(pem.toString("latin1")))
+    throw new UsageError(`${source}: a private key, not a public one; give its public key (openssl pkey -in KEY -pubout)`);
   let key: KeyObject;
   try {
     key = createPublicKey({ key: pem, format: "pem" });

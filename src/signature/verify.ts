@@ -122,6 +122,8 @@ class SignatureReader {
         });
       },
     });
+    // A lookup the signal cut short found nothing: that is an interruption, not "no signature found".
+    signal?.throwIfAborted();
     for (const r of referrers.slice(0, MAX_SIGNATURE_MANIFESTS)) {
       signal?.throwIfAborted();
       if (r.foundBy === "cosign-tag" && !r.tag?.endsWith(".sig")) continue; // .att, .sbom

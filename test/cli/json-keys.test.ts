@@ -13,6 +13,7 @@ import { isolatedEnv } from "../auth/login-env.js";
 import { buildIndex, pushImage, writeOciLayout } from "../helpers/fixtures.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
+import { opensslKey } from "../signature/artifacts.js";
 import { pushSignedImage } from "../sync/artifacts.js";
 import { buildProgram } from "../../src/cli/main.js";
 import { dray } from "./run.js";
@@ -39,6 +40,8 @@ interface World {
   auth: RegistryHandle;
   dir: string;
   env: NodeJS.ProcessEnv;
+  /** A public key that signed nothing here: verify refuses (exit 6) and still prints its verdict. */
+  key: string;
 }
 
 interface Row {
@@ -47,6 +50,8 @@ interface Row {
   what: string;
   args: (w: World) => string[];
   input?: (w: World) => string;
+  /** The exit code the row expects (0 unless said). */
+  code?: number;
 }
 
 /** One row per way a command prints JSON; add yours when a command gains --format json. */
@@ -75,6 +80,12 @@ const ROWS: Row[] = [
   { command: "ls", what: "tags", args: (w) => ["ls", "-f", "json", `${w.reg.host}/multi`] },
   { command: "ls", what: "--catalog", args: (w) => ["ls", "-f", "json", "--catalog", w.reg.host] },
   { command: "cat", what: "--list", args: (w) => ["cat", "--list", "-f", "json", "--platform", "linux/amd64", `oci:${w.dir}/multi:1`] },
+  {
+    command: "verify",
+    what: "a refusal with each signature's verdict",
+    args: (w) => ["verify", "-f", "json", "--key", w.key, "--require-each", `${w.reg.host}/signed:1`],
+    code: 6,
+  },
   { command: "referrers", what: "a nested tree", args: (w) => ["referrers", "-f", "json", `${w.reg.host}/signed:1`] },
   { command: "sync", what: "", args: (w) => ["sync", "-q", "-f", "json", `${w.reg.host}/signed`, `oci:${w.dir}/mirror`] },
   { command: "sync", what: "--dry-run", args: (w) => ["sync", "-q", "-f", "json", "--dry-run", `${w.reg.host}/multi`, `oci:${w.dir}/dry`] },
@@ -128,13 +139,14 @@ describe("one JSON key rule for every command (README, Output formats)", () => {
     await pushImage({ url: w.reg.url }, "multi", "1", index);
     await writeOciLayout(join(w.dir, "multi"), index, "1");
     await pushSignedImage({ url: w.reg.url }, "signed", "1", "json-keys");
+    w.key = opensslKey(w.dir, "json-keys", "ec").pub;
   });
 
   for (const row of ROWS) {
     it(`${row.command}${row.what ? ` ${row.what}` : ""}`, async () => {
       const args = row.args(w);
       const r = await dray(args, { env: w.env, ...(row.input ? { input: row.input(w) } : {}) });
-      assert.equal(r.code, 0, `dray ${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.code, row.code ?? 0, `dray ${args.join(" ")}: ${r.stderr}`);
       const doc = JSON.parse(r.stdout) as unknown;
       assert.deepEqual(keysBreakingRule(doc), [], `dray ${args.join(" ")} printed keys outside the rule:\n${r.stdout}`);
     });

@@ -246,12 +246,12 @@ describe("dray verify: a Sigstore bundle made by cosign 3 (cosign's test data)",
     const dir = await bundleLayout(img, await readFile(join(FIXTURES, "cosign", "oci-attestation.sigstore.json")));
     const r = await dray(["verify", "--format", "json", `oci:${dir}:latest`, ...keyless]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const v = JSON.parse(r.stdout) as { satisfied: boolean; signatures: Array<Record<string, unknown>> };
-    assert.equal(v.satisfied, true);
-    assert.equal(v.signatures[0]?.kind, "bundle");
-    assert.equal(v.signatures[0]?.detail, "v0.3");
-    assert.equal(v.signatures[0]?.identity, "cody@soyland.com");
-    assert.equal(v.signatures[0]?.logTime, "2025-02-28T19:18:11.000Z");
+    const v = JSON.parse(r.stdout) as { Satisfied: boolean; Signatures: Array<Record<string, unknown>> };
+    assert.equal(v.Satisfied, true);
+    assert.equal(v.Signatures[0]?.Kind, "bundle");
+    assert.equal(v.Signatures[0]?.Detail, "v0.3");
+    assert.equal(v.Signatures[0]?.Identity, "cody@soyland.com");
+    assert.equal(v.Signatures[0]?.LogTime, "2025-02-28T19:18:11.000Z");
   });
 
   it("altered inclusion proof: refused", async () => {

@@ -78,19 +78,19 @@ describe("dray verify: legacy cosign signatures made with openssl, on the regist
     const r = await dray(["verify", "--format", "json", `docker://${repo("multi")}:1`, "--key", keys.rsa!.pub, "--key", keys.ec!.pub]);
     assert.equal(r.code, 0, r.stderr);
     const v = JSON.parse(r.stdout) as {
-      satisfied: boolean;
-      digest: string;
-      signatures: Array<{ accepted: boolean; key?: string; foundBy: string }>;
+      Satisfied: boolean;
+      Digest: string;
+      Signatures: Array<{ Accepted: boolean; Key?: string; FoundBy: string }>;
     };
-    assert.equal(v.digest, img.manifest.digest.toString());
+    assert.equal(v.Digest, img.manifest.digest.toString());
     assert.deepEqual(
-      v.signatures.map((x) => [x.accepted, x.foundBy]),
+      v.Signatures.map((x) => [x.Accepted, x.FoundBy]),
       [
         [false, "cosign-tag"],
         [true, "cosign-tag"],
       ],
     );
-    assert.equal(v.signatures[1]!.key, opensslFingerprint(keys.ec!.pub));
+    assert.equal(v.Signatures[1]!.Key, opensslFingerprint(keys.ec!.pub));
   });
 
   it("a valid signature of another image does not count", async () => {

@@ -34,7 +34,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   if (flags.digestfile) await checkOutputFile(flags.digestfile, "--digestfile");
   // The archive writer refuses a terminal too, but a docker-archive opens its output only after every blob
   // arrived: the refusal belongs before the first request, as oci-archive's and export's are.
-  if (writesStdout(dst) && ctx.stdout.isTTY === true)
+  if (onStdio(dst) && ctx.stdout.isTTY === true)
     throw new UsageError(
       "refusing to write an archive to a terminal: redirect standard output (> FILE, | …) or give a file name instead of -",
     );
@@ -54,11 +54,16 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     ...conversionOptions(flags),
   };
   // An archive written to stdout owns it: the summary then goes to stderr.
-  const sink: CliContext = writesStdout(dst) ? { ...ctx, stdout: ctx.stderr } : ctx;
+  const sink: CliContext = onStdio(dst) ? { ...ctx, stdout: ctx.stderr } : ctx;
   const trust = trustFlags(flags);
   const gated = hasTrustFlags(trust);
   if (gated && flags.allTags)
     throw new UsageError("the signature gate verifies one image: for every tag of a repository use dray sync --policy");
+  // The gate reads the source before the copy reads it again: standard input can be read only once.
+  if (gated && onStdio(src))
+    throw new UsageError(
+      "the signature gate reads the source twice (to verify, then to copy): give the archive as a file, not standard input",
+    );
   let from = src;
   if (gated) {
     // Before anything moves, and before a progress bar draws: the gate's messages stand alone.
@@ -120,7 +125,8 @@ async function copyReferrers(
   return copyReferrersAfterCopy(ctx, src, dst, digests, opts, lines);
 }
 
-function writesStdout(loc: Location): boolean {
+/** An archive on standard input (as a source) or output (as a destination). */
+function onStdio(loc: Location): boolean {
   return (loc.transport === "oci-archive" || loc.transport === "docker-archive") && loc.path === "-";
 }
 

@@ -6,7 +6,7 @@ import type { TransportOptions } from "../../transport/types.js";
 import { assertVerified, policyFromFlags, verifyImage, type ImageVerification, type SignatureCheck } from "../../signature/index.js";
 import type { CliContext } from "../context.js";
 import { transportOptions, trustFlags } from "../options.js";
-import { parseFormat, render } from "../output.js";
+import { parseFormat, render, skopeoKeys } from "../output.js";
 import type { VerifyFlags } from "./verify.js";
 
 /** One signature a line: kind, where it was found, who signed, when it was logged, the verdict. */
@@ -35,7 +35,8 @@ export async function runVerify(ctx: CliContext, locText: string, flags: VerifyF
   const loc = parseLocation(locText);
   const policy = await policyFromFlags(trustFlags(flags));
   const result = await verifyImage(loc, { policy, transport: transportOptions(flags, ctx), signal: ctx.signal });
-  await render(ctx, format, result, verificationText);
+  // JSON under the one key rule (README, Output formats): `Location`, `Signatures[].Accepted`, as every command prints.
+  await render(ctx, format, skopeoKeys(result), () => verificationText(result));
   assertVerified(result);
 }
 
