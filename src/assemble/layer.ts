@@ -66,6 +66,48 @@ function compressStages(to: LayerCompression, level: number | undefined): NodeJS
   return stages;
 }
 
+/**
+ * Refuses a gzip or zstd stream whose contents are no tar (a compressed text
+ * file would otherwise become a layer no runtime can unpack): the first
+ * 512 bytes after decompression must be a ustar header or a tar's end blocks.
+ */
+class TarHead extends Transform {
+  private head = Buffer.alloc(0);
+  private checked = false;
+
+  constructor(private readonly path: string) {
+    super();
+  }
+
+  private check(): void {
+    this.checked = true;
+    const h = this.head;
+    const tar = h.length === 512 && (h.subarray(257, 262).toString("latin1") === "ustar" || h.every((b) => b === 0));
+    if (!tar) throw new UsageError(`--layer ${this.path}: compressed, but what it holds is not a tar`);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      if (!this.checked) {
+        this.head = Buffer.concat([this.head, chunk.subarray(0, 512 - this.head.length)]);
+        if (this.head.length === 512) this.check();
+      }
+      done(null, chunk);
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      if (!this.checked) this.check();
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+}
+
 /** What a file starts with: gzip, zstd, a tar (ustar/GNU magic at 257), or something else. */
 async function sniff(path: string): Promise<"gzip" | "zstd" | "tar" | undefined> {
   const handle = await open(path, "r");
@@ -83,8 +125,20 @@ async function sniff(path: string): Promise<"gzip" | "zstd" | "tar" | undefined>
   }
 }
 
-/** Packs or takes one PATH into a spooled layer under `spool`. */
+/** Packs or takes one PATH into a spooled layer under `spool`; a file the user may not read is a sentence, not a raw EACCES. */
 export async function packLayer(path: string, spool: string, index: number, opts: PackOptions = {}): Promise<PackedLayer> {
+  try {
+    return await packOne(path, spool, index, opts);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "EACCES" || e.code === "EPERM") {
+      throw new IoError(`--layer ${path}: permission denied reading ${e.path ?? path}`, { where: e.path ?? path });
+    }
+    throw err;
+  }
+}
+
+async function packOne(path: string, spool: string, index: number, opts: PackOptions): Promise<PackedLayer> {
   const to = opts.compress ?? "gzip";
   const st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
     throw err.code === "ENOENT"
@@ -100,7 +154,7 @@ export async function packLayer(path: string, spool: string, index: number, opts
   const kind = await sniff(path);
   if (!kind) throw new UsageError(`--layer ${path}: not a tar, a gzip or zstd tar, or a folder`);
   const from: LayerCompression = kind === "tar" ? "none" : kind;
-  const inflate = decompressStages(from, st.size, path);
+  const inflate = [...decompressStages(from, st.size, path), ...(from === "none" ? [] : [new TarHead(path)])];
   if (from === to && opts.compressLevel === undefined) {
     // Already as asked: the bytes are kept (one pass to copy and hash them, one to find the diff_id).
     const { digest, size } = await spoolLayer(createReadStream(path), [], "none", { ...opts, compressLevel: undefined }, file);

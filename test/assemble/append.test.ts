@@ -260,8 +260,9 @@ describe("dray append", () => {
     assert.equal(one.stdout, (await drayOk(["digest", archive])).stdout);
   });
 
-  it("refuses before writing: scratch without one platform, no layer, a missing path, a file that is no tar", async () => {
+  it("refuses before writing: scratch without one platform, no layer, a missing path, a file that is no tar, a gzip of no tar", async () => {
     await writeFile(join(dir, "notes.txt"), "not a tar");
+    await writeFile(join(dir, "notes.txt.gz"), gzipSync("not a tar\n"));
     const dst = `oci:${join(dir, "refused")}:1`;
     for (const [args, code] of [
       [["append", "scratch", "--layer", join(dir, "index-tree"), "-t", dst], 2],
@@ -269,12 +270,32 @@ describe("dray append", () => {
       [["append", "scratch", "--platform", "linux/amd64", "--layer", join(dir, "nope"), "-t", dst], 2],
       [["append", "scratch", "--platform", "linux/amd64", "--layer", join(dir, "notes.txt"), "-t", dst], 2],
       [["append", "scratch", "--platform", "linux/amd64", "--layer", join(dir, "notes.txt")], 2],
+      [["append", "scratch", "--platform", "linux/amd64", "--layer", join(dir, "notes.txt.gz"), "-t", dst], 2],
     ] as const) {
       const r = await dray([...args]);
       assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, /^dray: /);
     }
     await assert.rejects(lstat(join(dir, "refused")));
+  });
+
+  it("a file the user may not read (run as nobody): exit 1, one sentence naming it, nothing at the destination", async () => {
+    const nobody = { uid: 65534, gid: 65534 };
+    const room = join(dir, "perm");
+    await mkdir(join(room, "tree"), { recursive: true });
+    await chmod(dir, 0o711);
+    await chmod(room, 0o777);
+    await writeFile(join(room, "tree", "ok"), "fine\n");
+    await writeFile(join(room, "tree", "secret"), "root only\n", { mode: 0o600 });
+    await writeFile(join(room, "secret.tar"), await tarFiles([{ path: "a", content: "x" }]), { mode: 0o600 });
+    for (const layer of [join(room, "tree"), join(room, "secret.tar")]) {
+      const dst = join(room, "out");
+      const r = await dray(["append", "scratch", "--platform", "linux/amd64", "--layer", layer, "-t", `oci:${dst}:1`], { user: nobody });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^dray: --layer .*: permission denied reading .*secret/);
+      assert.doesNotMatch(r.stderr, /EACCES/);
+      await assert.rejects(lstat(dst));
+    }
   });
 
   it("SIGINT while a folder is packed: exit 130, no spool left in the temporary folder, nothing at the destination", async () => {

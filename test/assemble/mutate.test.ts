@@ -2,6 +2,7 @@
 // annotations rewritten on every platform (or those chosen), layers kept,
 // old -> new digests printed; read back by skopeo and podman.
 import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildImage, buildIndex, pushImage, writeOciLayout, type BuiltIndex } from "../helpers/fixtures.js";
@@ -200,5 +201,13 @@ describe("dray mutate", () => {
     }
     const missing = await dray(["mutate", `oci:${join(dir, "single")}:nope`, "--label", "a=b"]);
     assert.equal(missing.code, 3, missing.stderr);
+  });
+
+  it("--label KEY- of a label an image without labels lacks changes nothing: the digest stays", async () => {
+    await mkdir(join(dir, "empty-tree"), { recursive: true });
+    const plain = `oci:${join(dir, "plain")}:1`;
+    const made = await drayOk(["append", "scratch", "--platform", "linux/amd64", "--layer", join(dir, "empty-tree"), "-t", plain]);
+    const r = await drayOk(["mutate", plain, `oci:${join(dir, "plain-mutated")}:1`, "--label", "not.there-"]);
+    assert.equal(r.stdout, made.stdout);
   });
 });
