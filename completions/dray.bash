@@ -88,70 +88,118 @@ _dray() {
         --creds) return ;;
         --src-creds) return ;;
         --dest-creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --src-creds-file) _dray_files "$cur"; return ;;
+        --dest-creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --src-registry-token) return ;;
+        --dest-registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --src-ca-file) _dray_files "$cur"; return ;;
+        --dest-ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --src-cert-dir) _dray_files "$cur"; return ;;
+        --dest-cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --src-client-cert) _dray_files "$cur"; return ;;
+        --dest-client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
+        --src-client-key) _dray_files "$cur"; return ;;
+        --dest-client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers --manifest-format --compress --compress-level -j --jobs --digestfile -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers --manifest-format --compress --compress-level -j --jobs --digestfile -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     inspect)
       case "$prev" in
         --platform) return ;;
         -f|--format) return ;;
         --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--raw --config -n --no-tags --platform -f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--raw --config -n --no-tags --platform -f --format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     tag)
       case "$prev" in
         -f|--format) return ;;
         --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     delete|rm)
       case "$prev" in
         -f|--format) return ;;
         --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     ls|list-tags)
       case "$prev" in
         --catalog) return ;;
         -f|--format) return ;;
         --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--catalog -f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--catalog -f --format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     digest)
       case "$prev" in
         --platform) return ;;
         -f|--format) return ;;
         --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform -f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform -f --format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     login)
       case "$prev" in
@@ -190,47 +238,83 @@ _dray() {
         --creds) return ;;
         --src-creds) return ;;
         --dest-creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --src-creds-file) _dray_files "$cur"; return ;;
+        --dest-creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --src-registry-token) return ;;
+        --dest-registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --src-ca-file) _dray_files "$cur"; return ;;
+        --dest-ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --src-cert-dir) _dray_files "$cur"; return ;;
+        --dest-cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --src-client-cert) _dray_files "$cur"; return ;;
+        --dest-client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
+        --src-client-key) _dray_files "$cur"; return ;;
+        --dest-client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --exclude --platform --skip-existing --prune --shard --rate --registry-jobs --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --creds --src-creds --dest-creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --exclude --platform --skip-existing --prune --shard --rate --registry-jobs --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     blob)
       case "$prev" in
         -o|--output) _dray_files "$cur"; return ;;
         --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-o --output --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-o --output --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     export)
       case "$prev" in
         -o|--output) _dray_files "$cur"; return ;;
         --platform) return ;;
         --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-o --output --platform --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-o --output --platform --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     cat)
       case "$prev" in
         -f|--format) return ;;
         --platform) return ;;
         --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--list -l --long -f --format --platform --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--list -l --long -f --format --platform --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     referrers)
       case "$prev" in
@@ -238,23 +322,35 @@ _dray() {
         --depth) return ;;
         -f|--format) return ;;
         --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--artifact-type --depth -f --format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--artifact-type --depth -f --format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     ratelimit)
       case "$prev" in
         --format) return ;;
         --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --authfile) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        --ca-file) _dray_files "$cur"; return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--format --creds --authfile --trust-realm --insecure --ca-file --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

@@ -61,13 +61,36 @@ _dray() {
             '(-f --format)'{-f,--format}'[summary on stdout\: text (the digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
             '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
             '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
-            '*--creds[credentials for both registries (per side\: --src-creds, --dest-creds)]:creds: ' \
-            '*--src-creds[credentials for the source registry]:src-creds: ' \
-            '*--dest-creds[credentials for the destination registry]:dest-creds: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
+            '*--src-creds[credentials for the source]:src-creds: ' \
+            '*--dest-creds[credentials for the destination]:dest-creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input) (both sides)]:creds-file:_files' \
+            '*--src-creds-file[read USER\:PASS, or a bearer token, from FILE for the source]:src-creds-file:_files' \
+            '*--dest-creds-file[read USER\:PASS, or a bearer token, from FILE for the destination]:dest-creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN) (both sides)]:registry-token: ' \
+            '*--src-registry-token[a bearer token obtained elsewhere, sent as is for the source]:src-registry-token: ' \
+            '*--dest-registry-token[a bearer token obtained elsewhere, sent as is for the destination]:dest-registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored (both sides)]' \
+            '*--src-no-creds[anonymous, even when a credential is stored for the source]' \
+            '*--dest-no-creds[anonymous, even when a credential is stored for the destination]' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries (both sides)]' \
+            '*--src-insecure[allow plain HTTP and unverified TLS for non-loopback registries for the source]' \
+            '*--dest-insecure[allow plain HTTP and unverified TLS for non-loopback registries for the destination]' \
+            '*--ca-file[extra CA certificates (PEM) to trust (both sides)]:ca-file:_files' \
+            '*--src-ca-file[extra CA certificates for the source]:src-ca-file:_files' \
+            '*--dest-ca-file[extra CA certificates for the destination]:dest-ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair (both sides)]:cert-dir:_files' \
+            '*--src-cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair for the source]:src-cert-dir:_files' \
+            '*--dest-cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair for the destination]:dest-cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one (both sides)]:client-cert:_files' \
+            '*--src-client-cert[client certificate for the source]:src-client-cert:_files' \
+            '*--dest-client-cert[client certificate for the destination]:dest-client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM) (both sides)]:client-key:_files' \
+            '*--src-client-key[the client certificate'\''s key for the source]:src-client-key:_files' \
+            '*--dest-client-key[the client certificate'\''s key for the destination]:dest-client-key:_files' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
-            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
-            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:src:_dray_location' \
@@ -81,11 +104,18 @@ _dray() {
             '(-n --no-tags)'{-n,--no-tags}'[do not list the repository'\''s tags into RepoTags]' \
             '*--platform[pick this platform'\''s image from an index]:platform: ' \
             '(-f --format)'{-f,--format}'[json (default), or a Go template such as '\''{{.Digest}}'\'']:format: ' \
-            '*--creds[registry credentials]:creds: ' \
-            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
-            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
@@ -94,11 +124,18 @@ _dray() {
         tag)
           _arguments -s \
             '(-f --format)'{-f,--format}'[nothing on stdout by default; json ({"Tagged"\: \[LOCATION…\]}) or a Go template]:format: ' \
-            '*--creds[registry credentials]:creds: ' \
-            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
-            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
@@ -108,11 +145,18 @@ _dray() {
         delete|rm)
           _arguments -s \
             '(-f --format)'{-f,--format}'[text (the deleted digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
-            '*--creds[registry credentials]:creds: ' \
-            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
-            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
@@ -122,11 +166,18 @@ _dray() {
           _arguments -s \
             '*--catalog[list the repositories of the registry HOST\[\:PORT\] instead]:catalog: ' \
             '(-f --format)'{-f,--format}'[text (one per line), json, or a Go template such as '\''{{range .Tags}}{{.}} {{end}}'\'']:format: ' \
-            '*--creds[registry credentials]:creds: ' \
-            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
-            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
@@ -136,11 +187,18 @@ _dray() {
           _arguments -s \
             '*--platform[the digest of this platform'\''s image in an index]:platform: ' \
             '(-f --format)'{-f,--format}'[text (the digest), json ({"Digest"\: …}), or a Go template such as '\''{{.Digest}}'\'']:format: ' \
-            '*--creds[registry credentials]:creds: ' \
-            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
-            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
@@ -197,13 +255,36 @@ _dray() {
             '(-f --format)'{-f,--format}'[summary on stdout\: text (nothing, or the plan for --dry-run) or json]:format: ' \
             '(-q --quiet)'{-q,--quiet}'[no per-image lines and no summary on stderr]' \
             '*--progress[per-image lines on stderr]:progress:(auto plain json none)' \
-            '*--creds[credentials for both registries (per side\: --src-creds, --dest-creds)]:creds: ' \
-            '*--src-creds[credentials for the source registry]:src-creds: ' \
-            '*--dest-creds[credentials for the destination registry]:dest-creds: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
+            '*--src-creds[credentials for the source]:src-creds: ' \
+            '*--dest-creds[credentials for the destination]:dest-creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input) (both sides)]:creds-file:_files' \
+            '*--src-creds-file[read USER\:PASS, or a bearer token, from FILE for the source]:src-creds-file:_files' \
+            '*--dest-creds-file[read USER\:PASS, or a bearer token, from FILE for the destination]:dest-creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN) (both sides)]:registry-token: ' \
+            '*--src-registry-token[a bearer token obtained elsewhere, sent as is for the source]:src-registry-token: ' \
+            '*--dest-registry-token[a bearer token obtained elsewhere, sent as is for the destination]:dest-registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored (both sides)]' \
+            '*--src-no-creds[anonymous, even when a credential is stored for the source]' \
+            '*--dest-no-creds[anonymous, even when a credential is stored for the destination]' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries (both sides)]' \
+            '*--src-insecure[allow plain HTTP and unverified TLS for non-loopback registries for the source]' \
+            '*--dest-insecure[allow plain HTTP and unverified TLS for non-loopback registries for the destination]' \
+            '*--ca-file[extra CA certificates (PEM) to trust (both sides)]:ca-file:_files' \
+            '*--src-ca-file[extra CA certificates for the source]:src-ca-file:_files' \
+            '*--dest-ca-file[extra CA certificates for the destination]:dest-ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair (both sides)]:cert-dir:_files' \
+            '*--src-cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair for the source]:src-cert-dir:_files' \
+            '*--dest-cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair for the destination]:dest-cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one (both sides)]:client-cert:_files' \
+            '*--src-client-cert[client certificate for the source]:src-client-cert:_files' \
+            '*--dest-client-cert[client certificate for the destination]:dest-client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM) (both sides)]:client-key:_files' \
+            '*--src-client-key[the client certificate'\''s key for the source]:src-client-key:_files' \
+            '*--dest-client-key[the client certificate'\''s key for the destination]:dest-client-key:_files' \
             '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
             '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
-            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
-            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:src:_dray_location' \
@@ -213,11 +294,18 @@ _dray() {
         blob)
           _arguments -s \
             '(-o --output)'{-o,--output}'[write to FILE (through a temporary name, renamed only when the digest matched); - or none\: stdout]:output:_files' \
-            '*--creds[registry credentials]:creds: ' \
-            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
-            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
@@ -228,11 +316,18 @@ _dray() {
           _arguments -s \
             '(-o --output)'{-o,--output}'[write the tar to FILE (renamed into place when complete); - or none\: stdout, never a terminal]:output:_files' \
             '*--platform[pick this platform'\''s image from an index (default\: this machine'\''s)]:platform: ' \
-            '*--creds[registry credentials]:creds: ' \
-            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
-            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
@@ -244,11 +339,18 @@ _dray() {
             '(-l --long)'{-l,--long}'[with --list\: type, mode, owner, size, time and link target, as ls -l]' \
             '(-f --format)'{-f,--format}'[with --list\: text (default) or json]:format: ' \
             '*--platform[pick this platform'\''s image from an index (default\: this machine'\''s)]:platform: ' \
-            '*--creds[registry credentials]:creds: ' \
-            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
-            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
@@ -260,11 +362,18 @@ _dray() {
             '*--artifact-type[only referrers of this artifact type]:artifact-type: ' \
             '*--depth[levels of referrers to follow (1\: the image'\''s own)]:depth: ' \
             '(-f --format)'{-f,--format}'[text (default) or json (nested)]:format: ' \
-            '*--creds[registry credentials]:creds: ' \
-            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
-            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
@@ -273,11 +382,18 @@ _dray() {
         ratelimit)
           _arguments -s \
             '*--format[text, json, or a Go template such as '\''{{.Remaining}}'\'']:format: ' \
-            '*--creds[registry credentials]:creds: ' \
-            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
-            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
             '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:loc:_dray_location' \
