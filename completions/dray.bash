@@ -41,10 +41,11 @@ _dray_locations() {
       prefix=${cur%%:*}:
       rest=${cur#*:}
       COMPREPLY=()
+      # oci: is a layout folder: folders only; an archive is a file, reached through folders.
       while IFS= read -r f; do
         [[ -d $f ]] && f+=/
         COMPREPLY+=("$prefix$f")
-      done < <(compgen -f -- "$rest")
+      done < <(if [[ $prefix == oci: ]]; then compgen -d -- "$rest"; else compgen -f -- "$rest"; fi)
       ;;
     *)
       _dray_words "$cur" 'docker:// oci: oci-archive: docker-archive:'
@@ -78,12 +79,12 @@ _dray() {
     copy|cp)
       case "$prev" in
         --platform) return ;;
-        --manifest-format) return ;;
-        --compress) return ;;
+        --manifest-format) _dray_words "$cur" 'oci docker'; return ;;
+        --compress) _dray_words "$cur" 'gzip zstd none'; return ;;
         --compress-level) return ;;
         -j|--jobs) return ;;
         --digestfile) _dray_files "$cur"; return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --progress) _dray_words "$cur" 'auto bar plain json none'; return ;;
         --creds) return ;;
         --src-creds) return ;;
@@ -116,7 +117,7 @@ _dray() {
     inspect)
       case "$prev" in
         --platform) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --creds-file) _dray_files "$cur"; return ;;
         --registry-token) return ;;
@@ -133,7 +134,7 @@ _dray() {
       ;;
     tag)
       case "$prev" in
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --creds-file) _dray_files "$cur"; return ;;
         --registry-token) return ;;
@@ -150,7 +151,7 @@ _dray() {
       ;;
     delete|rm)
       case "$prev" in
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --creds-file) _dray_files "$cur"; return ;;
         --registry-token) return ;;
@@ -168,7 +169,7 @@ _dray() {
     ls|list-tags)
       case "$prev" in
         --catalog) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --creds-file) _dray_files "$cur"; return ;;
         --registry-token) return ;;
@@ -186,7 +187,7 @@ _dray() {
     digest)
       case "$prev" in
         --platform) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --creds-file) _dray_files "$cur"; return ;;
         --registry-token) return ;;
@@ -206,7 +207,7 @@ _dray() {
         -u|--username) return ;;
         --ca-file) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '-u --username --password-stdin --keychain --insecure --ca-file --trust-realm -f --format -h --help'; else return; fi
       ;;
@@ -230,10 +231,10 @@ _dray() {
         --rate) return ;;
         --registry-jobs) return ;;
         -j|--jobs) return ;;
-        --manifest-format) return ;;
-        --compress) return ;;
+        --manifest-format) _dray_words "$cur" 'oci docker'; return ;;
+        --compress) _dray_words "$cur" 'gzip zstd none'; return ;;
         --compress-level) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --progress) _dray_words "$cur" 'auto plain json none'; return ;;
         --creds) return ;;
         --src-creds) return ;;
@@ -278,7 +279,7 @@ _dray() {
         --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-o --output --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-q --quiet -o --output --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     export)
       case "$prev" in
@@ -296,11 +297,11 @@ _dray() {
         --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-o --output --platform --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-q --quiet -o --output --platform --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     cat)
       case "$prev" in
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --platform) return ;;
         --creds) return ;;
         --creds-file) _dray_files "$cur"; return ;;
@@ -320,7 +321,7 @@ _dray() {
       case "$prev" in
         --artifact-type) return ;;
         --depth) return ;;
-        -f|--format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --creds-file) _dray_files "$cur"; return ;;
         --registry-token) return ;;
@@ -337,7 +338,7 @@ _dray() {
       ;;
     ratelimit)
       case "$prev" in
-        --format) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
         --creds) return ;;
         --creds-file) _dray_files "$cur"; return ;;
         --registry-token) return ;;
@@ -350,7 +351,7 @@ _dray() {
         --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

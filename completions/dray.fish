@@ -18,8 +18,14 @@ function __dray_locations
     if string match -qr '^(oci|oci-archive|docker-archive):' -- $tok
         set -l prefix (string match -r '^[^:]+:' -- $tok)
         set -l rest (string replace -r '^[^:]+:' '' -- $tok)
-        for f in (__fish_complete_path $rest)
-            echo $prefix$f
+        if test $prefix = oci:
+            for f in (__fish_complete_directories $rest)
+                echo $prefix$f
+            end
+        else
+            for f in (__fish_complete_path $rest)
+                echo $prefix$f
+            end
         end
     else
         printf '%s\n' docker:// oci: oci-archive: docker-archive:
@@ -43,7 +49,7 @@ complete -c dray -n __dray_needs_command -a 'digest' -d 'print the manifest dige
 complete -c dray -n __dray_needs_command -a 'login' -d 'check a credential against a registry and store it (docker config.json, or the OS keychain)'
 complete -c dray -n __dray_needs_command -a 'logout' -d 'remove the stored credential for a registry (config.json entry and keychain secret)'
 complete -c dray -n __dray_needs_command -a 'completion' -d 'print a shell completion script (bash, zsh or fish)'
-complete -c dray -n __dray_needs_command -a 'sync' -d 'mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts'
+complete -c dray -n __dray_needs_command -a 'sync' -d 'mirror repositories and their tags (with signatures and attestations) between registries, OCI layouts and oci-archive files'
 complete -c dray -n __dray_needs_command -a 'blob' -d 'write one blob (layer, config, manifest) to stdout or a file, verified against its digest as it streams'
 complete -c dray -n __dray_needs_command -a 'export' -d 'write the image\'s merged root filesystem (whiteouts applied) as one tar'
 complete -c dray -n __dray_needs_command -a 'cat' -d 'print one file of the image\'s merged filesystem (symlinks followed inside the image), or with --list its names'
@@ -52,12 +58,12 @@ complete -c dray -n __dray_needs_command -a 'ratelimit' -d 'show a registry\'s p
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l platform -x -d 'copy only this platform of an index (repeatable)'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l all-tags -d 'copy every tag of the source repository'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l referrers -d 'also copy signatures, attestations and SBOMs that refer to the image'
-complete -c dray -n '__fish_seen_subcommand_from copy cp' -l manifest-format -x -d 'convert manifests and indexes to this format (new digests; layers and config bytes unchanged)'
-complete -c dray -n '__fish_seen_subcommand_from copy cp' -l compress -x -d 'recompress every layer (new digests; none writes plain tar layers)'
+complete -c dray -n '__fish_seen_subcommand_from copy cp' -l manifest-format -x -a 'oci docker' -d 'convert manifests and indexes to this format (new digests; layers and config bytes unchanged)'
+complete -c dray -n '__fish_seen_subcommand_from copy cp' -l compress -x -a 'gzip zstd none' -d 'recompress every layer (new digests; none writes plain tar layers)'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l compress-level -x -d 'level for --compress (gzip 0-9, zstd 1-22)'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -s j -l jobs -x -d 'blobs in flight at once (default: a 64 MiB window, up to 16 blobs)'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l digestfile -r -F -d 'write the digest of the copied image to FILE'
-complete -c dray -n '__fish_seen_subcommand_from copy cp' -s f -l format -x -d 'summary on stdout: text (the digest), json, or a Go template such as \'{{.Digest}}\''
+complete -c dray -n '__fish_seen_subcommand_from copy cp' -s f -l format -x -a 'text json' -d 'summary on stdout: text (the digest), json, or a Go template such as \'{{.Digest}}\''
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -s q -l quiet -d 'no progress and no messages, only data on stdout'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l progress -x -a 'auto bar plain json none' -d 'progress on stderr'
 complete -c dray -n '__fish_seen_subcommand_from copy cp' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS) (both sides)'
@@ -97,7 +103,7 @@ complete -c dray -n '__fish_seen_subcommand_from inspect' -l raw -d 'print the m
 complete -c dray -n '__fish_seen_subcommand_from inspect' -l config -d 'print the image config'
 complete -c dray -n '__fish_seen_subcommand_from inspect' -s n -l no-tags -d 'do not list the repository\'s tags into RepoTags'
 complete -c dray -n '__fish_seen_subcommand_from inspect' -l platform -x -d 'pick this platform\'s image from an index'
-complete -c dray -n '__fish_seen_subcommand_from inspect' -s f -l format -x -d 'json (default), or a Go template such as \'{{.Digest}}\''
+complete -c dray -n '__fish_seen_subcommand_from inspect' -s f -l format -x -a 'text json' -d 'json (default), or a Go template such as \'{{.Digest}}\''
 complete -c dray -n '__fish_seen_subcommand_from inspect' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)'
 complete -c dray -n '__fish_seen_subcommand_from inspect' -l creds-file -r -F -d 'read USER:PASS, or a bearer token, from FILE (- for standard input)'
 complete -c dray -n '__fish_seen_subcommand_from inspect' -l registry-token -x -d 'a bearer token obtained elsewhere, sent as is (visible in ps: prefer DRAY_REGISTRY_TOKEN)'
@@ -113,7 +119,7 @@ complete -c dray -n '__fish_seen_subcommand_from inspect' -l registries-conf -r 
 complete -c dray -n '__fish_seen_subcommand_from inspect' -l retries -x -d 'retries for transient failures (default 3)'
 complete -c dray -n '__fish_seen_subcommand_from inspect' -s h -l help -d 'display help'
 complete -c dray -n '__fish_seen_subcommand_from inspect' -a '(__dray_locations)'
-complete -c dray -n '__fish_seen_subcommand_from tag' -s f -l format -x -d 'nothing on stdout by default; json ({"Tagged": [LOCATION…]}) or a Go template'
+complete -c dray -n '__fish_seen_subcommand_from tag' -s f -l format -x -a 'text json' -d 'nothing on stdout by default; json ({"Source", "Tagged": [LOCATION…]}) or a Go template'
 complete -c dray -n '__fish_seen_subcommand_from tag' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)'
 complete -c dray -n '__fish_seen_subcommand_from tag' -l creds-file -r -F -d 'read USER:PASS, or a bearer token, from FILE (- for standard input)'
 complete -c dray -n '__fish_seen_subcommand_from tag' -l registry-token -x -d 'a bearer token obtained elsewhere, sent as is (visible in ps: prefer DRAY_REGISTRY_TOKEN)'
@@ -129,7 +135,7 @@ complete -c dray -n '__fish_seen_subcommand_from tag' -l registries-conf -r -F -
 complete -c dray -n '__fish_seen_subcommand_from tag' -l retries -x -d 'retries for transient failures (default 3)'
 complete -c dray -n '__fish_seen_subcommand_from tag' -s h -l help -d 'display help'
 complete -c dray -n '__fish_seen_subcommand_from tag' -a '(__dray_locations)'
-complete -c dray -n '__fish_seen_subcommand_from delete rm' -s f -l format -x -d 'text (the deleted digest), json, or a Go template such as \'{{.Digest}}\''
+complete -c dray -n '__fish_seen_subcommand_from delete rm' -s f -l format -x -a 'text json' -d 'text (the deleted digest), json, or a Go template such as \'{{.Digest}}\''
 complete -c dray -n '__fish_seen_subcommand_from delete rm' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)'
 complete -c dray -n '__fish_seen_subcommand_from delete rm' -l creds-file -r -F -d 'read USER:PASS, or a bearer token, from FILE (- for standard input)'
 complete -c dray -n '__fish_seen_subcommand_from delete rm' -l registry-token -x -d 'a bearer token obtained elsewhere, sent as is (visible in ps: prefer DRAY_REGISTRY_TOKEN)'
@@ -146,7 +152,7 @@ complete -c dray -n '__fish_seen_subcommand_from delete rm' -l retries -x -d 're
 complete -c dray -n '__fish_seen_subcommand_from delete rm' -s h -l help -d 'display help'
 complete -c dray -n '__fish_seen_subcommand_from delete rm' -a '(__dray_locations)'
 complete -c dray -n '__fish_seen_subcommand_from ls list-tags' -l catalog -x -d 'list the repositories of the registry HOST[:PORT] instead'
-complete -c dray -n '__fish_seen_subcommand_from ls list-tags' -s f -l format -x -d 'text (one per line), json, or a Go template such as \'{{range .Tags}}{{.}} {{end}}\''
+complete -c dray -n '__fish_seen_subcommand_from ls list-tags' -s f -l format -x -a 'text json' -d 'text (one per line), json, or a Go template such as \'{{range .Tags}}{{.}} {{end}}\''
 complete -c dray -n '__fish_seen_subcommand_from ls list-tags' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)'
 complete -c dray -n '__fish_seen_subcommand_from ls list-tags' -l creds-file -r -F -d 'read USER:PASS, or a bearer token, from FILE (- for standard input)'
 complete -c dray -n '__fish_seen_subcommand_from ls list-tags' -l registry-token -x -d 'a bearer token obtained elsewhere, sent as is (visible in ps: prefer DRAY_REGISTRY_TOKEN)'
@@ -163,7 +169,7 @@ complete -c dray -n '__fish_seen_subcommand_from ls list-tags' -l retries -x -d 
 complete -c dray -n '__fish_seen_subcommand_from ls list-tags' -s h -l help -d 'display help'
 complete -c dray -n '__fish_seen_subcommand_from ls list-tags' -a '(__dray_locations)'
 complete -c dray -n '__fish_seen_subcommand_from digest' -l platform -x -d 'the digest of this platform\'s image in an index'
-complete -c dray -n '__fish_seen_subcommand_from digest' -s f -l format -x -d 'text (the digest), json ({"Digest": …}), or a Go template such as \'{{.Digest}}\''
+complete -c dray -n '__fish_seen_subcommand_from digest' -s f -l format -x -a 'text json' -d 'text (the digest), json ({"Location", "Digest"}), or a Go template such as \'{{.Digest}}\''
 complete -c dray -n '__fish_seen_subcommand_from digest' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)'
 complete -c dray -n '__fish_seen_subcommand_from digest' -l creds-file -r -F -d 'read USER:PASS, or a bearer token, from FILE (- for standard input)'
 complete -c dray -n '__fish_seen_subcommand_from digest' -l registry-token -x -d 'a bearer token obtained elsewhere, sent as is (visible in ps: prefer DRAY_REGISTRY_TOKEN)'
@@ -185,7 +191,7 @@ complete -c dray -n '__fish_seen_subcommand_from login' -l keychain -d 'keep the
 complete -c dray -n '__fish_seen_subcommand_from login' -l insecure -d 'allow plain HTTP and unverified TLS for a non-loopback registry'
 complete -c dray -n '__fish_seen_subcommand_from login' -l ca-file -r -F -d 'extra CA certificates (PEM) to trust'
 complete -c dray -n '__fish_seen_subcommand_from login' -l trust-realm -x -d 'a token service on an unrelated site that may receive this credential; recorded for later runs (repeatable)'
-complete -c dray -n '__fish_seen_subcommand_from login' -s f -l format -x -d 'nothing on stdout by default; json ({"Registry", "Stored", "Keychain"}) or a Go template'
+complete -c dray -n '__fish_seen_subcommand_from login' -s f -l format -x -a 'text json' -d 'nothing on stdout by default; json ({"Registry", "Stored", "Keychain"}) or a Go template'
 complete -c dray -n '__fish_seen_subcommand_from login' -s h -l help -d 'display help'
 complete -c dray -n '__fish_seen_subcommand_from logout' -s h -l help -d 'display help'
 complete -c dray -n '__fish_seen_subcommand_from completion' -s h -l help -d 'display help'
@@ -205,15 +211,15 @@ complete -c dray -n '__fish_seen_subcommand_from sync' -l rate -x -d 'at most R 
 complete -c dray -n '__fish_seen_subcommand_from sync' -l registry-jobs -x -d 'at most C requests in flight to each registry (a YAML registry\'s concurrency, for all)'
 complete -c dray -n '__fish_seen_subcommand_from sync' -l no-referrers -d 'leave signatures, attestations and SBOMs behind (copied by default)'
 complete -c dray -n '__fish_seen_subcommand_from sync' -s j -l jobs -x -d 'repositories and images in flight at once (default 4)'
-complete -c dray -n '__fish_seen_subcommand_from sync' -l manifest-format -x -d 'convert every image\'s manifests to this format (new digests)'
-complete -c dray -n '__fish_seen_subcommand_from sync' -l compress -x -d 'recompress every layer (new digests)'
+complete -c dray -n '__fish_seen_subcommand_from sync' -l manifest-format -x -a 'oci docker' -d 'convert every image\'s manifests to this format (new digests)'
+complete -c dray -n '__fish_seen_subcommand_from sync' -l compress -x -a 'gzip zstd none' -d 'recompress every layer (new digests)'
 complete -c dray -n '__fish_seen_subcommand_from sync' -l compress-level -x -d 'level for --compress (gzip 0-9, zstd 1-22)'
 complete -c dray -n '__fish_seen_subcommand_from sync' -l keep-going -d 'go on after a failing image and report it at the end (the default)'
 complete -c dray -n '__fish_seen_subcommand_from sync' -l fail-fast -d 'stop at the first failure'
 complete -c dray -n '__fish_seen_subcommand_from sync' -l dry-run -d 'compare and print the plan; copy nothing'
-complete -c dray -n '__fish_seen_subcommand_from sync' -s f -l format -x -d 'summary on stdout: text (nothing, or the plan for --dry-run) or json'
+complete -c dray -n '__fish_seen_subcommand_from sync' -s f -l format -x -a 'text json' -d 'summary on stdout: text (nothing, or the plan for --dry-run) or json'
 complete -c dray -n '__fish_seen_subcommand_from sync' -s q -l quiet -d 'no per-image lines and no summary on stderr'
-complete -c dray -n '__fish_seen_subcommand_from sync' -l progress -x -a 'auto plain json none' -d 'per-image lines on stderr'
+complete -c dray -n '__fish_seen_subcommand_from sync' -l progress -x -a 'auto plain json none' -d 'per-image lines on stderr; auto adds a live status line on a terminal, json prints events only'
 complete -c dray -n '__fish_seen_subcommand_from sync' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS) (both sides)'
 complete -c dray -n '__fish_seen_subcommand_from sync' -l src-creds -x -d 'credentials for the source'
 complete -c dray -n '__fish_seen_subcommand_from sync' -l dest-creds -x -d 'credentials for the destination'
@@ -247,6 +253,7 @@ complete -c dray -n '__fish_seen_subcommand_from sync' -l registries-conf -r -F 
 complete -c dray -n '__fish_seen_subcommand_from sync' -l retries -x -d 'retries for transient failures (default 3)'
 complete -c dray -n '__fish_seen_subcommand_from sync' -s h -l help -d 'display help'
 complete -c dray -n '__fish_seen_subcommand_from sync' -a '(__dray_locations)'
+complete -c dray -n '__fish_seen_subcommand_from blob' -s q -l quiet -d 'no progress and no summary line on stderr'
 complete -c dray -n '__fish_seen_subcommand_from blob' -s o -l output -r -F -d 'write to FILE (through a temporary name, renamed only when the digest matched); - or none: stdout'
 complete -c dray -n '__fish_seen_subcommand_from blob' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)'
 complete -c dray -n '__fish_seen_subcommand_from blob' -l creds-file -r -F -d 'read USER:PASS, or a bearer token, from FILE (- for standard input)'
@@ -263,6 +270,7 @@ complete -c dray -n '__fish_seen_subcommand_from blob' -l registries-conf -r -F 
 complete -c dray -n '__fish_seen_subcommand_from blob' -l retries -x -d 'retries for transient failures (default 3)'
 complete -c dray -n '__fish_seen_subcommand_from blob' -s h -l help -d 'display help'
 complete -c dray -n '__fish_seen_subcommand_from blob' -a '(__dray_locations)'
+complete -c dray -n '__fish_seen_subcommand_from export' -s q -l quiet -d 'no progress and no summary line on stderr'
 complete -c dray -n '__fish_seen_subcommand_from export' -s o -l output -r -F -d 'write the tar to FILE (renamed into place when complete); - or none: stdout, never a terminal'
 complete -c dray -n '__fish_seen_subcommand_from export' -l platform -x -d 'pick this platform\'s image from an index (default: this machine\'s)'
 complete -c dray -n '__fish_seen_subcommand_from export' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)'
@@ -282,7 +290,7 @@ complete -c dray -n '__fish_seen_subcommand_from export' -s h -l help -d 'displa
 complete -c dray -n '__fish_seen_subcommand_from export' -a '(__dray_locations)'
 complete -c dray -n '__fish_seen_subcommand_from cat' -l list -d 'print the merged tree\'s names (under PATH when given), one per line'
 complete -c dray -n '__fish_seen_subcommand_from cat' -s l -l long -d 'with --list: type, mode, owner, size, time and link target, as ls -l'
-complete -c dray -n '__fish_seen_subcommand_from cat' -s f -l format -x -d 'with --list: text (default) or json'
+complete -c dray -n '__fish_seen_subcommand_from cat' -s f -l format -x -a 'text json' -d 'with --list: text (default) or json'
 complete -c dray -n '__fish_seen_subcommand_from cat' -l platform -x -d 'pick this platform\'s image from an index (default: this machine\'s)'
 complete -c dray -n '__fish_seen_subcommand_from cat' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)'
 complete -c dray -n '__fish_seen_subcommand_from cat' -l creds-file -r -F -d 'read USER:PASS, or a bearer token, from FILE (- for standard input)'
@@ -301,7 +309,7 @@ complete -c dray -n '__fish_seen_subcommand_from cat' -s h -l help -d 'display h
 complete -c dray -n '__fish_seen_subcommand_from cat' -a '(__dray_locations)'
 complete -c dray -n '__fish_seen_subcommand_from referrers' -l artifact-type -x -d 'only referrers of this artifact type'
 complete -c dray -n '__fish_seen_subcommand_from referrers' -l depth -x -d 'levels of referrers to follow (1: the image\'s own)'
-complete -c dray -n '__fish_seen_subcommand_from referrers' -s f -l format -x -d 'text (default) or json (nested)'
+complete -c dray -n '__fish_seen_subcommand_from referrers' -s f -l format -x -a 'text json' -d 'text (default) or json (nested)'
 complete -c dray -n '__fish_seen_subcommand_from referrers' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)'
 complete -c dray -n '__fish_seen_subcommand_from referrers' -l creds-file -r -F -d 'read USER:PASS, or a bearer token, from FILE (- for standard input)'
 complete -c dray -n '__fish_seen_subcommand_from referrers' -l registry-token -x -d 'a bearer token obtained elsewhere, sent as is (visible in ps: prefer DRAY_REGISTRY_TOKEN)'
@@ -317,7 +325,7 @@ complete -c dray -n '__fish_seen_subcommand_from referrers' -l registries-conf -
 complete -c dray -n '__fish_seen_subcommand_from referrers' -l retries -x -d 'retries for transient failures (default 3)'
 complete -c dray -n '__fish_seen_subcommand_from referrers' -s h -l help -d 'display help'
 complete -c dray -n '__fish_seen_subcommand_from referrers' -a '(__dray_locations)'
-complete -c dray -n '__fish_seen_subcommand_from ratelimit' -l format -x -d 'text, json, or a Go template such as \'{{.Remaining}}\''
+complete -c dray -n '__fish_seen_subcommand_from ratelimit' -s f -l format -x -a 'text json' -d 'text, json, or a Go template such as \'{{.Remaining}}\''
 complete -c dray -n '__fish_seen_subcommand_from ratelimit' -l creds -x -d 'credentials (visible to other local users in ps: prefer --creds-file or DRAY_CREDS)'
 complete -c dray -n '__fish_seen_subcommand_from ratelimit' -l creds-file -r -F -d 'read USER:PASS, or a bearer token, from FILE (- for standard input)'
 complete -c dray -n '__fish_seen_subcommand_from ratelimit' -l registry-token -x -d 'a bearer token obtained elsewhere, sent as is (visible in ps: prefer DRAY_REGISTRY_TOKEN)'

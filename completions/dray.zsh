@@ -3,7 +3,9 @@
 # Load with: source completions/dray.zsh after compinit, or put it on $fpath as _dray.
 
 _dray_location() {
-  if compset -P '(oci|oci-archive|docker-archive):'; then
+  if compset -P 'oci:'; then
+    _files -/
+  elif compset -P '(oci-archive|docker-archive):'; then
     _files
   else
     compadd -S '' -- docker:// oci: oci-archive: docker-archive:
@@ -27,7 +29,7 @@ _dray() {
     'login:check a credential against a registry and store it (docker config.json, or the OS keychain)'
     'logout:remove the stored credential for a registry (config.json entry and keychain secret)'
     'completion:print a shell completion script (bash, zsh or fish)'
-    'sync:mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts'
+    'sync:mirror repositories and their tags (with signatures and attestations) between registries, OCI layouts and oci-archive files'
     'blob:write one blob (layer, config, manifest) to stdout or a file, verified against its digest as it streams'
     'export:write the image'\''s merged root filesystem (whiteouts applied) as one tar'
     'cat:print one file of the image'\''s merged filesystem (symlinks followed inside the image), or with --list its names'
@@ -53,12 +55,12 @@ _dray() {
             '*--platform[copy only this platform of an index (repeatable)]:platform: ' \
             '*--all-tags[copy every tag of the source repository]' \
             '*--referrers[also copy signatures, attestations and SBOMs that refer to the image]' \
-            '*--manifest-format[convert manifests and indexes to this format (new digests; layers and config bytes unchanged)]:manifest-format: ' \
-            '*--compress[recompress every layer (new digests; none writes plain tar layers)]:compress: ' \
+            '*--manifest-format[convert manifests and indexes to this format (new digests; layers and config bytes unchanged)]:manifest-format:(oci docker)' \
+            '*--compress[recompress every layer (new digests; none writes plain tar layers)]:compress:(gzip zstd none)' \
             '*--compress-level[level for --compress (gzip 0-9, zstd 1-22)]:compress-level: ' \
             '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
             '*--digestfile[write the digest of the copied image to FILE]:digestfile:_files' \
-            '(-f --format)'{-f,--format}'[summary on stdout\: text (the digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
+            '(-f --format)'{-f,--format}'[summary on stdout\: text (the digest), json, or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
             '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
             '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
@@ -103,7 +105,7 @@ _dray() {
             '*--config[print the image config]' \
             '(-n --no-tags)'{-n,--no-tags}'[do not list the repository'\''s tags into RepoTags]' \
             '*--platform[pick this platform'\''s image from an index]:platform: ' \
-            '(-f --format)'{-f,--format}'[json (default), or a Go template such as '\''{{.Digest}}'\'']:format: ' \
+            '(-f --format)'{-f,--format}'[json (default), or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
             '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
             '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
@@ -123,7 +125,7 @@ _dray() {
           ;;
         tag)
           _arguments -s \
-            '(-f --format)'{-f,--format}'[nothing on stdout by default; json ({"Tagged"\: \[LOCATION…\]}) or a Go template]:format: ' \
+            '(-f --format)'{-f,--format}'[nothing on stdout by default; json ({"Source", "Tagged"\: \[LOCATION…\]}) or a Go template]:format:(text json)' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
             '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
             '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
@@ -144,7 +146,7 @@ _dray() {
           ;;
         delete|rm)
           _arguments -s \
-            '(-f --format)'{-f,--format}'[text (the deleted digest), json, or a Go template such as '\''{{.Digest}}'\'']:format: ' \
+            '(-f --format)'{-f,--format}'[text (the deleted digest), json, or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
             '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
             '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
@@ -165,7 +167,7 @@ _dray() {
         ls|list-tags)
           _arguments -s \
             '*--catalog[list the repositories of the registry HOST\[\:PORT\] instead]:catalog: ' \
-            '(-f --format)'{-f,--format}'[text (one per line), json, or a Go template such as '\''{{range .Tags}}{{.}} {{end}}'\'']:format: ' \
+            '(-f --format)'{-f,--format}'[text (one per line), json, or a Go template such as '\''{{range .Tags}}{{.}} {{end}}'\'']:format:(text json)' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
             '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
             '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
@@ -186,7 +188,7 @@ _dray() {
         digest)
           _arguments -s \
             '*--platform[the digest of this platform'\''s image in an index]:platform: ' \
-            '(-f --format)'{-f,--format}'[text (the digest), json ({"Digest"\: …}), or a Go template such as '\''{{.Digest}}'\'']:format: ' \
+            '(-f --format)'{-f,--format}'[text (the digest), json ({"Location", "Digest"}), or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
             '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
             '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
@@ -212,7 +214,7 @@ _dray() {
             '*--insecure[allow plain HTTP and unverified TLS for a non-loopback registry]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
             '*--trust-realm[a token service on an unrelated site that may receive this credential; recorded for later runs (repeatable)]:trust-realm: ' \
-            '(-f --format)'{-f,--format}'[nothing on stdout by default; json ({"Registry", "Stored", "Keychain"}) or a Go template]:format: ' \
+            '(-f --format)'{-f,--format}'[nothing on stdout by default; json ({"Registry", "Stored", "Keychain"}) or a Go template]:format:(text json)' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:host: ' \
             && ret=0
@@ -246,15 +248,15 @@ _dray() {
             '*--registry-jobs[at most C requests in flight to each registry (a YAML registry'\''s concurrency, for all)]:registry-jobs: ' \
             '*--no-referrers[leave signatures, attestations and SBOMs behind (copied by default)]' \
             '(-j --jobs)'{-j,--jobs}'[repositories and images in flight at once (default 4)]:jobs: ' \
-            '*--manifest-format[convert every image'\''s manifests to this format (new digests)]:manifest-format: ' \
-            '*--compress[recompress every layer (new digests)]:compress: ' \
+            '*--manifest-format[convert every image'\''s manifests to this format (new digests)]:manifest-format:(oci docker)' \
+            '*--compress[recompress every layer (new digests)]:compress:(gzip zstd none)' \
             '*--compress-level[level for --compress (gzip 0-9, zstd 1-22)]:compress-level: ' \
             '*--keep-going[go on after a failing image and report it at the end (the default)]' \
             '*--fail-fast[stop at the first failure]' \
             '*--dry-run[compare and print the plan; copy nothing]' \
-            '(-f --format)'{-f,--format}'[summary on stdout\: text (nothing, or the plan for --dry-run) or json]:format: ' \
+            '(-f --format)'{-f,--format}'[summary on stdout\: text (nothing, or the plan for --dry-run) or json]:format:(text json)' \
             '(-q --quiet)'{-q,--quiet}'[no per-image lines and no summary on stderr]' \
-            '*--progress[per-image lines on stderr]:progress:(auto plain json none)' \
+            '*--progress[per-image lines on stderr; auto adds a live status line on a terminal, json prints events only]:progress:(auto plain json none)' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
             '*--src-creds[credentials for the source]:src-creds: ' \
             '*--dest-creds[credentials for the destination]:dest-creds: ' \
@@ -293,6 +295,7 @@ _dray() {
           ;;
         blob)
           _arguments -s \
+            '(-q --quiet)'{-q,--quiet}'[no progress and no summary line on stderr]' \
             '(-o --output)'{-o,--output}'[write to FILE (through a temporary name, renamed only when the digest matched); - or none\: stdout]:output:_files' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
             '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
@@ -314,6 +317,7 @@ _dray() {
           ;;
         export)
           _arguments -s \
+            '(-q --quiet)'{-q,--quiet}'[no progress and no summary line on stderr]' \
             '(-o --output)'{-o,--output}'[write the tar to FILE (renamed into place when complete); - or none\: stdout, never a terminal]:output:_files' \
             '*--platform[pick this platform'\''s image from an index (default\: this machine'\''s)]:platform: ' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
@@ -337,7 +341,7 @@ _dray() {
           _arguments -s \
             '*--list[print the merged tree'\''s names (under PATH when given), one per line]' \
             '(-l --long)'{-l,--long}'[with --list\: type, mode, owner, size, time and link target, as ls -l]' \
-            '(-f --format)'{-f,--format}'[with --list\: text (default) or json]:format: ' \
+            '(-f --format)'{-f,--format}'[with --list\: text (default) or json]:format:(text json)' \
             '*--platform[pick this platform'\''s image from an index (default\: this machine'\''s)]:platform: ' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
             '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
@@ -361,7 +365,7 @@ _dray() {
           _arguments -s \
             '*--artifact-type[only referrers of this artifact type]:artifact-type: ' \
             '*--depth[levels of referrers to follow (1\: the image'\''s own)]:depth: ' \
-            '(-f --format)'{-f,--format}'[text (default) or json (nested)]:format: ' \
+            '(-f --format)'{-f,--format}'[text (default) or json (nested)]:format:(text json)' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
             '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
             '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
@@ -381,7 +385,7 @@ _dray() {
           ;;
         ratelimit)
           _arguments -s \
-            '*--format[text, json, or a Go template such as '\''{{.Remaining}}'\'']:format: ' \
+            '(-f --format)'{-f,--format}'[text, json, or a Go template such as '\''{{.Remaining}}'\'']:format:(text json)' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
             '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
             '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \

@@ -200,6 +200,22 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
 };
 
 /** The process exit code (README, "Exit codes") for any thrown value. */
+/** Why a local file could not be read, in words rather than ENOENT/EISDIR/EACCES ("does not exist", "is a directory, not a file"). */
+export function whyUnreadable(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case "ENOENT":
+    case "ENOTDIR":
+      return "does not exist";
+    case "EISDIR":
+      return "is a directory, not a file";
+    case "EACCES":
+    case "EPERM":
+      return "cannot be read: permission denied";
+    default:
+      return `cannot be read: ${(err as Error).message}`;
+  }
+}
+
 export function exitCodeFor(err: unknown): number {
   if (err instanceof DrayError) return EXIT_BY_CODE[err.code];
   return 1;

@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { CredentialsError } from "../errors.js";
+import { CredentialsError, whyUnreadable } from "../errors.js";
 import { isObject } from "../json.js";
 
 /**
@@ -33,14 +34,18 @@ export const DOCKER_IO = "docker.io";
 export const DOCKER_HUB_LEGACY_KEY = "https://index.docker.io/v1/";
 const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
 
-/** Reads a file of either flavour; undefined when it does not exist. A file that exists but is not valid JSON is an error. */
-export async function readAuthFile(path: string): Promise<AuthFile | undefined> {
+/**
+ * Reads a file of either flavour; undefined when it does not exist, unless it was named explicitly (`required`:
+ * --authfile, $REGISTRY_AUTH_FILE), which must be there. A file that exists but is not valid JSON is an error.
+ */
+export async function readAuthFile(path: string, required = false): Promise<AuthFile | undefined> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    if (!required && (code === "ENOENT" || code === "ENOTDIR")) return undefined;
+    if (required) throw new CredentialsError(`credentials file ${path} ${whyUnreadable(err)}`, { where: path });
     throw new CredentialsError(`cannot read credentials file ${path}: ${(err as Error).message}`, { where: path });
   }
   if (text.trim() === "") return { path, auths: new Map(), credHelpers: new Map() };
@@ -60,6 +65,28 @@ export async function readAuthFile(path: string): Promise<AuthFile | undefined> 
   const file: AuthFile = { path, auths, credHelpers };
   if (typeof doc.credsStore === "string" && doc.credsStore !== "") file.credsStore = doc.credsStore;
   return file;
+}
+
+/**
+ * Why a credentials file someone named (--authfile, $REGISTRY_AUTH_FILE, a sync file's `authfile`) cannot be
+ * used, in words (`does not exist`, `is a directory, not a file`, `is not valid JSON`), or undefined when it can.
+ * Checked up front, as skopeo and podman do (containers/common pkg/auth CheckAuthFile): a file that is silently
+ * skipped sends the pull out anonymously.
+ */
+export function authFileProblem(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    return whyUnreadable(err);
+  }
+  if (text.trim() === "") return undefined;
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch {
+    return "is not valid JSON";
+  }
 }
 
 /** Canonical registry host: Docker Hub's aliases become `docker.io`, hosts are lowercased. */

@@ -77,8 +77,9 @@ function homeOf(env: NodeJS.ProcessEnv): string {
 export async function resolveCredentials(lookup: CredentialLookup): Promise<RegistryCredential | undefined> {
   if (lookup.creds) return { ...lookup.creds, source: lookup.credsSource ?? "--creds" };
   const host = canonicalRegistryHost(lookup.domain);
+  const named = new Set([lookup.authFile, (lookup.env ?? process.env).REGISTRY_AUTH_FILE].filter((p) => !!p));
   for (const path of containersAuthFiles(lookup)) {
-    const file = await readAuthFile(path);
+    const file = await readAuthFile(path, named.has(path));
     if (!file) continue;
     const found = await fromFile(file, host, lookup, "containers");
     if (found !== "none") return found;

@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { domainToASCII } from "node:url";
 import { isLoopbackDomain } from "../ref/reference.js";
 
 type Tldts = typeof import("tldts");
@@ -34,12 +35,23 @@ function suffixList(): Tldts {
  * - the user trusts the realm's host for this registry (--trust-realm, the
  *   sync YAML's trust-realm, or `dray login --trust-realm`).
  *
+ * "The registry's own host" means its host and port. A realm on the same
+ * host but another port counts as the same site only over verified HTTPS
+ * (the certificate names the owner); over plain HTTP, or with --insecure,
+ * any local user may be listening on that port of a shared host, so it is
+ * withheld like another site's (a docker_auth on :5001 beside a registry on
+ * :5000 is then one --trust-realm away).
+ *
+ * Host names are compared in their ASCII (punycode) form, as URLs carry
+ * them: `räksmörgås.se` and `xn--rksmrgs-5wao1o.se` are one host.
+ *
  * A plain-HTTP realm gets nothing unless it is on loopback or --insecure
  * was given: the credential would cross the network readable.
  */
 
 export type RealmVerdict =
-  { send: true; because: "same-host" | "same-site" | "docker-hub" | "trusted" } | { send: false; because: "plain-http" | "other-site" };
+  | { send: true; because: "same-host" | "same-site" | "docker-hub" | "trusted" }
+  | { send: false; because: "plain-http" | "other-site" | "other-port" };
 
 export interface RealmQuestion {
   /** The registry as in the reference: `host[:port]`. */
@@ -52,13 +64,27 @@ export interface RealmQuestion {
 
 const DOCKER_HUB_SITES = new Set(["docker.io", "docker.com"]);
 
-/** `host` without brackets or port, lower case. */
+/** `host` without brackets or port, lower case, a Unicode name in its ASCII (punycode) form. */
 export function bareHost(authority: string): string {
   const m = /^\[([^\]]+)\](?::\d+)?$/.exec(authority);
   if (m) return m[1]!.toLowerCase();
   const colons = authority.split(":").length - 1;
   // An IPv6 address without brackets has several colons and no port to strip.
-  return (colons === 1 ? authority.replace(/:\d+$/, "") : authority).toLowerCase().replace(/\.$/, "");
+  const host = (colons === 1 ? authority.replace(/:\d+$/, "") : authority).toLowerCase().replace(/\.$/, "");
+  // eslint-disable-next-line no-control-regex -- any character outside ASCII
+  return /[^\u0000-\u007f]/.test(host) ? domainToASCII(host) || host : host;
+}
+
+/** The port of `host[:port]`, or undefined when none is written. */
+function explicitPort(authority: string): string | undefined {
+  const m = /^\[[^\]]+\]:(\d+)$/.exec(authority) ?? (authority.split(":").length === 2 ? /:(\d+)$/.exec(authority) : null);
+  return m?.[1];
+}
+
+/** Whether the realm listens on the registry's port (a registry without a port: the realm scheme's default). */
+function samePort(realm: URL, registry: string): boolean {
+  const fallback = realm.protocol === "https:" ? "443" : "80";
+  return (realm.port || fallback) === (explicitPort(registry) ?? fallback);
 }
 
 /** The registrable domain (eTLD+1) of a host name; undefined for IP addresses and single labels. */
@@ -71,14 +97,12 @@ export function registrableDomain(host: string): string | undefined {
 /** Whether `realm` (a host from a challenge) is one the user listed: `host` matches any port, `host:port` that port only. */
 export function isTrustedRealm(realm: URL, trusted: readonly string[]): boolean {
   const host = bareHost(realm.host);
-  const withPort = realm.host.toLowerCase();
+  const port = realm.port || (realm.protocol === "https:" ? "443" : "80");
   return trusted.some((t) => {
-    const entry = t.trim().toLowerCase();
-    return (
-      entry === withPort ||
-      entry === host ||
-      (entry.includes(":") && bareHost(entry) === host && entry === `${host}:${realm.port || (realm.protocol === "https:" ? "443" : "80")}`)
-    );
+    const entry = t.trim();
+    if (bareHost(entry) !== host) return false;
+    const wanted = explicitPort(entry);
+    return wanted === undefined || wanted === port;
   });
 }
 
@@ -86,7 +110,11 @@ export function decideRealm(q: RealmQuestion): RealmVerdict {
   if (q.realm.protocol === "http:" && !isLoopbackDomain(q.realm.host) && !q.insecure) return { send: false, because: "plain-http" };
   const realmHost = bareHost(q.realm.host);
   const registryHost = bareHost(q.registry);
-  if (realmHost === registryHost) return { send: true, because: "same-host" };
+  if (realmHost === registryHost) {
+    if (samePort(q.realm, q.registry) || (q.realm.protocol === "https:" && !q.insecure)) return { send: true, because: "same-host" };
+    if (isTrustedRealm(q.realm, q.trusted)) return { send: true, because: "trusted" };
+    return { send: false, because: "other-port" };
+  }
   const realmSite = registrableDomain(realmHost);
   const registrySite = registrableDomain(registryHost);
   if (realmSite !== undefined && realmSite === registrySite) {

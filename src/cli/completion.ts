@@ -51,7 +51,11 @@ const HELP: OptSpec = { short: "-h", long: "--help", description: "display help"
 function optionSpec(o: Option): OptSpec {
   let value: ValueKind = { kind: "none" };
   if (o.required || o.optional) {
+    const listed = /<([a-z0-9]+(?:\|[a-z0-9]+)+)>/.exec(o.flags)?.[1]; // `<oci|docker>` names its values
     if (o.argChoices) value = { kind: "choice", choices: [...o.argChoices] };
+    else if (listed) value = { kind: "choice", choices: listed.split("|") };
+    // --format also takes a template, which no completion can offer: the two words are.
+    else if (o.long === "--format") value = { kind: "choice", choices: ["text", "json"] };
     else if (FILE_PLACEHOLDERS.test(o.flags)) value = { kind: "file" };
     else value = { kind: "free" };
   }
@@ -203,10 +207,11 @@ _dray_locations() {
       prefix=\${cur%%:*}:
       rest=\${cur#*:}
       COMPREPLY=()
+      # oci: is a layout folder: folders only; an archive is a file, reached through folders.
       while IFS= read -r f; do
         [[ -d $f ]] && f+=/
         COMPREPLY+=("$prefix$f")
-      done < <(compgen -f -- "$rest")
+      done < <(if [[ $prefix == oci: ]]; then compgen -d -- "$rest"; else compgen -f -- "$rest"; fi)
       ;;
     *)
       _dray_words "$cur" ${sq(LOCATION_PREFIXES.join(" "))}
@@ -306,7 +311,9 @@ function zshScript(spec: ProgramSpec): string {
 ${header("#", "zsh", spec.name)}# Load with: source completions/${spec.name}.zsh after compinit, or put it on $fpath as _${spec.name}.
 
 _dray_location() {
-  if compset -P '(oci|oci-archive|docker-archive):'; then
+  if compset -P 'oci:'; then
+    _files -/
+  elif compset -P '(oci-archive|docker-archive):'; then
     _files
   else
     compadd -S '' -- ${LOCATION_PREFIXES.join(" ")}
@@ -398,8 +405,14 @@ function __dray_locations
     if string match -qr '^(oci|oci-archive|docker-archive):' -- $tok
         set -l prefix (string match -r '^[^:]+:' -- $tok)
         set -l rest (string replace -r '^[^:]+:' '' -- $tok)
-        for f in (__fish_complete_path $rest)
-            echo $prefix$f
+        if test $prefix = oci:
+            for f in (__fish_complete_directories $rest)
+                echo $prefix$f
+            end
+        else
+            for f in (__fish_complete_path $rest)
+                echo $prefix$f
+            end
         end
     else
         printf '%s\\n' ${LOCATION_PREFIXES.join(" ")}

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { Command, CommanderError } from "commander";
 import { DrayError, exitCodeFor } from "../errors.js";
+import { escapeControls } from "../ref/reference.js";
 import { COMMANDS } from "./commands/index.js";
 import type { CliContext } from "./context.js";
 import { installScavenger } from "./startup/scavenge.js";
@@ -81,7 +82,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     signal: controller.signal,
     color: colorAllowed(argv),
     debug,
-    message: (line) => process.stderr.write(`${line}\n`),
+    // Messages carry names from images and registries: nothing in them may steer the terminal.
+    message: (line) => process.stderr.write(`${escapeControls(line)}\n`),
   };
   // SIGTERM (CI cancellation, `timeout`, systemd, Kubernetes) and SIGHUP (a
   // closed terminal) stop a run the way Ctrl-C does: abort, clean up, one line.
@@ -102,7 +104,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   process.stdout.on("error", onStdoutError);
   try {
-    await buildProgram(ctx).parseAsync([...argv]);
+    const program = buildProgram(ctx);
+    // Bare `dray` (or only global flags) is a usage error: help on stderr, exit 2, so `dray $EMPTY` in a
+    // script fails instead of passing. `dray --help` prints the same on stdout with 0.
+    const words = argv.slice(2); // argv is process.argv: node and the script first
+    if (!words.some((a) => !a.startsWith("-")) && !words.some((a) => ["-h", "--help", "-V", "--version"].includes(a))) {
+      ctx.stderr.write(program.helpInformation());
+      ctx.message("dray: a command is needed (dray COMMAND --help for its use)");
+      return 2;
+    }
+    await program.parseAsync([...argv]);
     if (stdoutClosed) return BROKEN_PIPE_EXIT;
     return stoppedBy ? signalExitCode(stoppedBy) : 0;
   } catch (err) {

@@ -3,9 +3,11 @@ import { InvalidArgumentError, type Command } from "commander";
 import type { LayerCompression } from "../oci/mediatype.js";
 import { checkLevel } from "../oci/compression.js";
 import type { ManifestFormat } from "../copy/convert.js";
-import { UsageError } from "../errors.js";
+import { UsageError, whyUnreadable } from "../errors.js";
+import { authFileProblem } from "../auth/authfile.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import type { CliContext } from "./context.js";
+import { caFileProblem } from "../transport/ca-file.js";
 import type { Credentials, TransportOptions } from "../transport/types.js";
 
 /**
@@ -120,16 +122,7 @@ function readSecretFile(file: string, flag: string): string {
     try {
       text = readFileSync(file, "utf8");
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why =
-        code === "ENOENT"
-          ? "it does not exist"
-          : code === "EISDIR"
-            ? "it is a folder"
-            : code === "EACCES"
-              ? "permission denied"
-              : "unreadable";
-      throw new UsageError(`${flag} ${file} cannot be read: ${why}`, { where: file });
+      throw new UsageError(`${flag} ${file} ${whyUnreadable(err)}`, { where: file });
     }
   }
   const line = text.replace(/\r?\n$/, "");
@@ -210,11 +203,17 @@ export function transportOptions(
   else if (secret) opts.noCreds = true;
   const sided = <K extends keyof TransportFlags>(both: K, src: K, dest: K): TransportFlags[K] =>
     (side === "src" ? flags[src] : side === "dest" ? flags[dest] : undefined) ?? flags[both];
+  checkAuthFile("--authfile", flags.authfile);
+  checkAuthFile("REGISTRY_AUTH_FILE", env.REGISTRY_AUTH_FILE);
   if (flags.authfile !== undefined) opts.authFile = flags.authfile;
   if (flags.trustRealm !== undefined) opts.trustRealms = flags.trustRealm;
   if (sided("insecure", "srcInsecure", "destInsecure") === true) opts.insecure = true;
   const caFile = sided("caFile", "srcCaFile", "destCaFile");
-  if (caFile !== undefined) opts.caFile = caFile;
+  if (caFile !== undefined) {
+    const problem = caFileProblem(caFile);
+    if (problem) throw new UsageError(`--ca-file ${problem}`, { where: caFile });
+    opts.caFile = caFile;
+  }
   const certDir = sided("certDir", "srcCertDir", "destCertDir");
   if (certDir !== undefined) opts.certDir = certDir;
   const clientCert = sided("clientCert", "srcClientCert", "destClientCert");
@@ -226,6 +225,13 @@ export function transportOptions(
   if (flags.retries !== undefined) opts.retries = flags.retries;
   if (ctx.debug) opts.debug = (line) => ctx.message(line);
   return opts;
+}
+
+/** A credentials file named on the command line or in the environment must be usable: exit 2 before any request. */
+function checkAuthFile(origin: string, path: string | undefined): void {
+  if (path === undefined || path === "") return;
+  const problem = authFileProblem(path);
+  if (problem) throw new UsageError(`${origin} ${path} ${problem}`);
 }
 
 /** A commander argument parser for an integer ≥ `min`. */

@@ -1,4 +1,5 @@
 import { UsageError } from "../errors.js";
+import { escapeControls, printable } from "../ref/reference.js";
 import type { CliContext } from "./context.js";
 import { parseTemplate, type Template } from "./template.js";
 
@@ -26,7 +27,8 @@ export function parseFormat(text: string | undefined, defaultKind: "text" | "jso
  * does the same so diffs against `skopeo inspect` output stay readable.
  */
 export function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 4)}\n`;
+  // JSON leaves C1 controls and bidi marks raw; escaped, the document means the same and cannot steer a terminal.
+  return `${escapeControls(JSON.stringify(value, null, 4))}\n`;
 }
 
 /** Writes to stdout and resolves when the data has been handed to the OS (matters for pipes and `| head`). */
@@ -37,17 +39,24 @@ export async function writeOut(ctx: CliContext, data: string | Uint8Array): Prom
 }
 
 /**
- * Prints `value` in `format`. `text` renders the text form (defaults to the
+ * Prints `value` in `format`. `optional` names the fields of the value's schema it
+ * may leave out (JSON omitempty), which a template reads as empty. `text` renders the text form (defaults to the
  * JSON form, which is what `inspect` shows). A template's output gets a final
  * newline, as skopeo and docker add one (also when it printed nothing: one
  * line per result, so `while read` loops and `wc -l` count right).
  */
-export async function render<T>(ctx: CliContext, format: OutputFormat, value: T, text?: (v: T) => string): Promise<void> {
+export async function render<T>(
+  ctx: CliContext,
+  format: OutputFormat,
+  value: T,
+  text?: (v: T) => string,
+  optional?: readonly string[],
+): Promise<void> {
   switch (format.kind) {
     case "json":
       return writeOut(ctx, toJson(value));
     case "template": {
-      const s = format.template.render(value);
+      const s = format.template.render(value, optional);
       return writeOut(ctx, s.endsWith("\n") ? s : `${s}\n`);
     }
     case "text":
@@ -56,18 +65,30 @@ export async function render<T>(ctx: CliContext, format: OutputFormat, value: T,
 }
 
 /**
- * The JSON form of a library result under skopeo's key convention (`Digest`,
- * `MediaType`, `Blobs.Copied`), which inspect, ls and delete already print:
- * one convention for every command's `--format json` and templates.
+ * The one rule for the JSON every command prints (`--format json`, and what
+ * templates see): every key is capitalised as skopeo's are (`Digest`,
+ * `MediaType`, `Blobs.Copied`), at every depth, except inside maps whose keys
+ * are data rather than field names (labels, annotations): those keys are kept
+ * as the image states them. `--progress json` events on stderr are a stream of
+ * their own with lowercase keys (README, "Output formats").
  */
+export const DATA_MAP_KEYS: ReadonlySet<string> = new Set(["Labels", "Annotations"]);
+
+/** A library result (camelCase) in that rule: first letter of every key upper-cased, data maps left alone. */
 export function skopeoKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(skopeoKeys);
   if (typeof value !== "object" || value === null) return value;
   if (typeof (value as { toJSON?: unknown }).toJSON === "function") return value; // Digest and friends print as strings
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), skopeoKeys(v)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => {
+      const key = k.charAt(0).toUpperCase() + k.slice(1);
+      return [key, DATA_MAP_KEYS.has(key) ? v : skopeoKeys(v)];
+    }),
+  );
 }
 
 /** One item a line; nothing at all for an empty list. */
 export function lines(items: readonly string[]): string {
-  return items.map((s) => `${s}\n`).join("");
+  // Tags and repository names come from the registry: one that could steer a terminal is printed quoted.
+  return items.map((s) => `${printable(s)}\n`).join("");
 }

@@ -1,5 +1,8 @@
+import { pipeline, Transform, type Readable } from "node:stream";
 import type { CopyEvent } from "../copy/types.js";
+import { UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
+import { escapeControls } from "../ref/reference.js";
 
 /**
  * Renders the copy engine's progress events on stderr. The engine only emits
@@ -41,6 +44,15 @@ export function formatBytes(n: number): string {
 export function shortDigest(digest: string): string {
   const colon = digest.indexOf(":");
   return digest.slice(0, colon + 13);
+}
+
+/**
+ * `-q` is silence; `--progress json|plain|bar` asks for output on stderr: saying both is a
+ * contradiction, not a choice for dray to make (copy and sync alike).
+ */
+export function checkQuietProgress(quiet: boolean, progress: string): void {
+  if (quiet && (progress === "json" || progress === "plain" || progress === "bar"))
+    throw new UsageError(`-q and --progress ${progress} contradict each other: -q prints nothing on stderr`);
 }
 
 /** Totals every renderer keeps: how much is planned and done. */
@@ -196,7 +208,7 @@ class PlainProgress implements ProgressRenderer {
         this.line(`copying ${e.blobs} blobs (${formatBytes(e.bytes)}) and ${e.manifests} manifest${e.manifests === 1 ? "" : "s"}`);
         break;
       case "notice":
-        this.line(`note: ${e.message}`);
+        this.line(`note: ${escapeControls(e.message)}`);
         break;
       case "blob-done":
         this.line(`${e.outcome} blob ${shortDigest(e.digest)} (${formatBytes(e.size)})`);
@@ -306,16 +318,17 @@ class BarProgress implements ProgressRenderer {
         this.updateTotal();
         break;
       case "notice":
-        if (this.spinner.isSpinning) this.spinner.info(e.message).start();
-        else this.log(`note: ${e.message}`);
+        if (this.spinner.isSpinning) this.spinner.info(escapeControls(e.message)).start();
+        else this.log(`note: ${escapeControls(e.message)}`);
         break;
       case "blob-start": {
-        const bar = this.multibar.create(Math.max(e.size, 1), 0, {
-          name: shortDigest(e.digest),
-          done: "0 B",
-          size: formatBytes(e.size),
-          rate: "",
-        });
+        // A blob's bar has no rate of its own: the total's is the one to read (no dangling "| ").
+        const bar = this.multibar.create(
+          Math.max(e.size, 1),
+          0,
+          { name: shortDigest(e.digest), done: "0 B", size: formatBytes(e.size) },
+          { format: "{name} {bar} {percentage}% | {done} / {size}" },
+        );
         this.bars.set(e.digest, { bar, done: 0 });
         break;
       }
@@ -353,5 +366,110 @@ class BarProgress implements ProgressRenderer {
     this.stopped = true;
     if (this.spinner.isSpinning) this.spinner.stop();
     this.multibar.stop();
+  }
+}
+
+/**
+ * One status line at the bottom of a terminal, redrawn in place (at most every
+ * 200 ms, cut to the terminal's width so it never wraps), with lines printed
+ * above it: long work that has no bars of its own (sync's images, export and
+ * blob writing to a file) still shows that it moves. Draws nothing unless
+ * stderr is a sized terminal.
+ */
+export class StatusLine {
+  private text = "";
+  private shown = false;
+  private last = 0;
+  private readonly started = Date.now();
+  readonly enabled: boolean;
+
+  constructor(private readonly ctx: CliContext) {
+    const err = ctx.stderr as TerminalInfo;
+    this.enabled = err.isTTY === true && (err.columns ?? 0) > 0;
+  }
+
+  /** Seconds since the status line was made. */
+  seconds(): number {
+    return (Date.now() - this.started) / 1000;
+  }
+
+  /** Sets the status; drawn now when `force`, else when 200 ms passed since the last draw. */
+  set(text: string, force = false): void {
+    this.text = text;
+    const now = Date.now();
+    if (!this.enabled || (!force && now - this.last < 200)) return;
+    this.last = now;
+    this.draw();
+  }
+
+  /** A line above the status (the status is drawn again below it). */
+  log(line: string): void {
+    if (!this.enabled) {
+      this.ctx.stderr.write(`${line}\n`);
+      return;
+    }
+    this.clear();
+    this.ctx.stderr.write(`${line}\n`);
+    this.draw();
+  }
+
+  /** Removes the status line (end of the work, or before the final summary). */
+  clear(): void {
+    if (this.enabled && this.shown) this.ctx.stderr.write("\r\u001b[K");
+    this.shown = false;
+  }
+
+  private draw(): void {
+    if (this.text === "") return;
+    const width = Math.max(10, ((this.ctx.stderr as TerminalInfo).columns ?? 80) - 1);
+    const text = this.text.length > width ? `${this.text.slice(0, width - 1)}…` : this.text;
+    this.ctx.stderr.write(`\r\u001b[K${text}`);
+    this.shown = true;
+  }
+}
+
+/**
+ * Counts the bytes of a file being written (`export -o`, `blob -o`) for the
+ * status line on a terminal, and says what was written at the end: these
+ * commands have no per-blob events, only a stream.
+ */
+export class WriteStatus {
+  private readonly line: StatusLine;
+  private bytes = 0;
+
+  constructor(
+    private readonly ctx: CliContext,
+    private readonly what: string,
+    private readonly total?: number,
+  ) {
+    this.line = new StatusLine(ctx);
+  }
+
+  /** `source` through a counter; an error of `source` fails the returned stream (pipeline, not pipe), so nothing half is committed. */
+  through(source: Readable): Readable {
+    const counter = this.counter();
+    pipeline(source, counter, (err) => {
+      if (err) counter.destroy(err);
+    });
+    return counter;
+  }
+
+  private counter(): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        this.bytes += chunk.length;
+        const rate = `${formatBytes(Math.round(this.bytes / Math.max(this.line.seconds(), 0.001)))}/s`;
+        this.line.set(
+          `${this.what}: ${formatBytes(this.bytes)}${this.total !== undefined ? ` of ${formatBytes(this.total)}` : ""}, ${rate}`,
+        );
+        done(null, chunk);
+      },
+    });
+  }
+
+  /** Clears the status; `summary` then prints one line (`Wrote FILE: 30 MB in 1.2 s`). */
+  finish(summary: boolean, file: string): void {
+    this.line.clear();
+    if (summary) this.ctx.message(`Wrote ${file}: ${formatBytes(this.bytes)} in ${this.line.seconds().toFixed(1)} s`);
   }
 }

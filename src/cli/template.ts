@@ -191,12 +191,16 @@ function isStruct(v: Record<string, Value>): boolean {
   return keys.length > 0 && keys.every((k) => /^[A-Z]/.test(k));
 }
 
-/** `.Field` as Go's missingkey=error does it: an object without the key is an error; null (Go's nil) gives nothing. */
-function field(v: Value, key: string): Value {
+/**
+ * `.Field` as Go's missingkey=error does it: an object without the key is an error; null (Go's nil) gives nothing.
+ * A field the output's schema has but this value left out (`Variant` of an image without one: omitempty in
+ * JSON) is Go's zero value, empty, as it is for a Go struct.
+ */
+function field(v: Value, key: string, optional: ReadonlySet<string>): Value {
   if (v === null || v === undefined) return undefined;
   if (isObject(v)) {
     if (Object.prototype.hasOwnProperty.call(v, key)) return v[key];
-    if (!isStruct(v)) return undefined;
+    if (!isStruct(v) || optional.has(key)) return undefined;
     throw templateError(`no field "${key}" in the output (it has ${Object.keys(v).join(", ")})`);
   }
   throw templateError(
@@ -465,6 +469,8 @@ interface Scope {
   vars: ReadonlyMap<string, Value>;
   /** check(): walk both branches of if/with and one pass of range, so every field named is looked up. */
   everyBranch: boolean;
+  /** Fields of the output's schema that a value may leave out: empty, not unknown. */
+  optional: ReadonlySet<string>;
 }
 
 function evalExpr(e: Expr, scope: Scope, piped: Value[]): Value {
@@ -473,10 +479,10 @@ function evalExpr(e: Expr, scope: Scope, piped: Value[]): Value {
       return e.value;
     case "field":
       if (piped.length > 0) throw templateError("can't give argument to a field");
-      return e.path.reduce<Value>((v, key) => field(v, key), scope.dot);
+      return e.path.reduce<Value>((v, key) => field(v, key, scope.optional), scope.dot);
     case "variable": {
       if (!scope.vars.has(e.name)) throw templateError(`undefined variable "${e.name}"`);
-      return e.path.reduce<Value>((v, key) => field(v, key), scope.vars.get(e.name));
+      return e.path.reduce<Value>((v, key) => field(v, key, scope.optional), scope.vars.get(e.name));
     }
     case "sub":
       return evalPipeline(e.pipe, scope);
@@ -539,7 +545,8 @@ function execute(nodes: Node[], scope: Scope, out: string[]): void {
 
 export interface Template {
   readonly source: string;
-  render(data: unknown): string;
+  /** `optional`: fields of the output's schema this value may lack (omitted when empty); they read as empty. */
+  render(data: unknown, optional?: readonly string[]): string;
   /**
    * Runs the template over `shape` (a value with every field the real output
    * can have), every branch taken, so
@@ -552,14 +559,14 @@ export interface Template {
 export function parseTemplate(source: string): Template {
   const { nodes } = parseNodes(splitPieces(source), { i: 0 }, false);
   // A value given to a template is the JSON form of the result (Digest objects become strings).
-  const run = (data: Value, everyBranch: boolean): string => {
+  const run = (data: Value, everyBranch: boolean, optional: readonly string[] = []): string => {
     const out: string[] = [];
-    execute(nodes, { dot: data, vars: new Map([["$", data]]), everyBranch }, out);
+    execute(nodes, { dot: data, vars: new Map([["$", data]]), everyBranch, optional: new Set(optional) }, out);
     return out.join("");
   };
   return {
     source,
-    render: (data) => run(JSON.parse(JSON.stringify(data ?? null)) as Value, false),
+    render: (data, optional) => run(JSON.parse(JSON.stringify(data ?? null)) as Value, false, optional),
     check: (shape) => void run(shape, true),
   };
 }

@@ -58,21 +58,52 @@ async function searchGraph(
  * commits only after the end never keeps wrong bytes. A manifest digest is
  * served from getManifest (registries keep manifests apart from blobs).
  */
-export async function openVerifiedBlob(source: ImageSource, digest: Digest, signal?: AbortSignal): Promise<VerifiedBlob> {
+export async function openVerifiedBlob(
+  source: ImageSource,
+  digest: Digest,
+  signal?: AbortSignal,
+  /** Sees the descriptor before any byte is fetched; throws to refuse (the CLI refuses a layer on a terminal). */
+  admit?: (descriptor: Descriptor) => void,
+): Promise<VerifiedBlob> {
   const where = `${formatLocation(source.location)} blob ${digest}`;
   const descriptor = await findDescriptor(source, digest, signal);
+  admit?.(descriptor);
   const verify = new VerifyingStream({ digest, ...(descriptor.size >= 0 ? { size: descriptor.size } : {}), where });
   if (isManifestDescriptor(descriptor)) {
     const raw = await source.getManifest(digest, signal ? { signal } : {});
     verify.end(raw.bytes);
     return { descriptor, stream: verify };
   }
-  const data = await source.getBlob(descriptor, signal ? { signal } : {});
+  const data = await openBlobOrManifest(source, descriptor, verify, signal);
+  if (!data) return { descriptor, stream: verify };
   // pipeline: a consumer that stops (a closed pipe, an interrupt) releases the connection or file too.
   pipeline(data, verify, (err) => {
     if (err) verify.destroy(err);
   });
   return { descriptor, stream: verify };
+}
+
+/**
+ * A digest the graph does not name may still be a manifest (a referrer, another
+ * tag's child): registries serve those only under /manifests/, so a blob that is
+ * not found is asked for there before the digest is reported missing.
+ */
+async function openBlobOrManifest(
+  source: ImageSource,
+  descriptor: Descriptor,
+  verify: VerifyingStream,
+  signal?: AbortSignal,
+): Promise<Readable | undefined> {
+  try {
+    return await source.getBlob(descriptor, signal ? { signal } : {});
+  } catch (err) {
+    if (descriptor.size >= 0 || !(err instanceof NotFoundError)) throw err;
+    const raw = await source.getManifest(descriptor.digest, signal ? { signal } : {}).catch((second: unknown) => {
+      throw second instanceof NotFoundError ? err : second;
+    });
+    verify.end(raw.bytes);
+    return undefined;
+  }
 }
 
 function isManifestDescriptor(d: Descriptor): boolean {

@@ -5,6 +5,7 @@ import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { IntegrityError, NotFoundError, UnsupportedError, UsageError } from "../errors.js";
 import type { Location } from "../ref/location.js";
+import { printable } from "../ref/reference.js";
 import { openSource } from "../transport/index.js";
 import type { ImageSource } from "../transport/types.js";
 import type { ContentOptions } from "./export.js";
@@ -34,15 +35,16 @@ function resolveSymlink(linkDir: TreePath, target: string, shown: string): strin
     if (c === "" || c === ".") continue;
     if (c === "..") {
       if (parts.length === 0)
-        throw new IntegrityError(`symlink ${shown} -> ${target} points out of the image root`, { code: "E_UNSAFE_INPUT" });
+        throw new IntegrityError(`symlink ${shown} -> ${printable(target)} points out of the image root`, { code: "E_UNSAFE_INPUT" });
       parts.pop();
     } else parts.push(c);
   }
   return parts;
 }
 
+/** A path for a message: names come from the image, so they are quoted when they hold control characters. */
 function shown(path: TreePath): string {
-  return `/${joinPath(path)}`;
+  return printable(`/${joinPath(path)}`);
 }
 
 class Cat {
@@ -138,7 +140,7 @@ export async function catFile(loc: Location, path: string, out: Writable, opts: 
   const start = userPath(path);
   const source = await openSource(loc, opts.transport ?? {});
   try {
-    const { layers } = await imageLayers(source, opts.platform);
+    const { layers } = await imageLayers(source, opts.platform, opts.signal);
     await new Cat(source, layers, out, opts.signal).run(start);
   } finally {
     await source.close();
@@ -198,7 +200,7 @@ export async function listFiles(loc: Location, under: string | undefined, opts: 
   const list: ListedEntry[] = [];
   const source = await openSource(loc, opts.transport ?? {});
   try {
-    const { layers } = await imageLayers(source, opts.platform);
+    const { layers } = await imageLayers(source, opts.platform, opts.signal);
     await walkMerged(
       source,
       layers,

@@ -79,7 +79,7 @@ export function exportFilesystem(loc: Location, opts: ContentOptions = {}): Read
   const run = async (): Promise<void> => {
     const source = await openSource(loc, opts.transport ?? {});
     try {
-      const { layers } = await imageLayers(source, opts.platform);
+      const { layers } = await imageLayers(source, opts.platform, opts.signal);
       await walkMerged(source, layers, { entry: (e) => writeEntry(pack, e), ...(opts.notice ? { notice: opts.notice } : {}) }, opts.signal);
       pack.finalize();
     } finally {

@@ -39,9 +39,9 @@ export interface ImageLayers {
  * The layers of the image LOC names; from an index, the `platform` entry,
  * else this machine's (as `inspect --config`, skopeo and docker do).
  */
-export async function imageLayers(source: ImageSource, platform: Platform | undefined): Promise<ImageLayers> {
-  let resolved = await resolveManifest(source, platform);
-  if (resolved.parsed.kind === "index") resolved = await resolveManifest(source, hostPlatform());
+export async function imageLayers(source: ImageSource, platform: Platform | undefined, signal?: AbortSignal): Promise<ImageLayers> {
+  let resolved = await resolveManifest(source, platform, signal);
+  if (resolved.parsed.kind === "index") resolved = await resolveManifest(source, hostPlatform(), signal);
   const at = formatLocation(source.location);
   if (resolved.parsed.kind !== "manifest") throw new NotFoundError(`no image manifest found in ${at}`, { where: at });
   const layers = resolved.parsed.layers.map((descriptor, index) => ({

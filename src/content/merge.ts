@@ -5,6 +5,7 @@
 // the view's tree of every distinct path, the current layer's names, and the
 // hard links still waiting for the lower layer that holds their content.
 import { IntegrityError } from "../errors.js";
+import { printable } from "../ref/reference.js";
 import { openLayerTar, tarEntries, type LayerRef, type TarEntry, type TarHeader } from "./layers.js";
 import { joinPath, normalisePath, unsafeName, whiteoutOf } from "./paths.js";
 import { UpperView } from "./upper-view.js";
@@ -110,7 +111,8 @@ class MergeWalker {
 
   finish(): void {
     for (const [target, names] of this.pending) {
-      for (const n of names) this.visitor.notice?.(`hard link ${n.path} points to ${target}, which no layer holds: left out`);
+      for (const n of names)
+        this.visitor.notice?.(`hard link ${printable(n.path)} points to ${printable(target)}, which no layer holds: left out`);
     }
     this.pending.clear();
   }
@@ -180,7 +182,7 @@ class MergeWalker {
   }
 
   private noticeDirectoryLinks(names: readonly LinkName[], key: string): void {
-    for (const n of names) this.visitor.notice?.(`hard link ${n.path} points to the directory ${key}: left out`);
+    for (const n of names) this.visitor.notice?.(`hard link ${printable(n.path)} points to the directory ${printable(key)}: left out`);
   }
 
   private whiteout(key: string, path: readonly string[]): void {
@@ -198,7 +200,7 @@ class MergeWalker {
     for (const target of [...this.pending.keys()]) {
       if (!(self && target === key) && !(key === "" || target.startsWith(below))) continue;
       for (const n of this.takeWhere(target, which))
-        this.visitor.notice?.(`hard link ${n.path} points to ${target}, which a lower layer deleted: left out`);
+        this.visitor.notice?.(`hard link ${printable(n.path)} points to ${printable(target)}, which a lower layer deleted: left out`);
     }
   }
 
@@ -250,7 +252,8 @@ class MergeWalker {
         this.late.push({ ordinal: resolved.ordinal, names });
         return;
       case "none":
-        for (const n of names) this.visitor.notice?.(`hard link ${n.path} points to ${target}, which is not a file: left out`);
+        for (const n of names)
+          this.visitor.notice?.(`hard link ${printable(n.path)} points to ${printable(target)}, which is not a file: left out`);
     }
   }
 

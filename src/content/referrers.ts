@@ -21,6 +21,8 @@ export interface ReferrerNode {
   /** How it was found: the referrers API, the tag schema's index, or a cosign tag (named in `tag`). */
   source: "referrers-api" | "tag-schema" | "cosign-tag";
   tag?: string;
+  /** The digest it refers to (with --artifact-type, not always the node above it in the tree). */
+  subject: string;
   referrers: ReferrerNode[];
 }
 
@@ -30,55 +32,67 @@ export interface ReferrersTree {
 }
 
 export interface ReferrersOptions {
-  /** Only referrers of this artifact type (at every level; a node left out takes its own referrers with it). */
+  /** Only referrers of this artifact type, at every level (what matches below a referrer left out is kept). */
   artifactType?: string;
   /** Levels of referrers: 1 lists the image's own (default: all). */
   depth?: number;
   transport?: TransportOptions;
+  signal?: AbortSignal;
 }
 
 class TreeWalk {
   private readonly seen = new Set<string>();
+  private readonly signal: { signal?: AbortSignal };
 
   constructor(
     private readonly repo: Repository,
     private readonly tags: ReadonlySet<string>,
     private readonly opts: ReferrersOptions,
-  ) {}
+  ) {
+    this.signal = opts.signal ? { signal: opts.signal } : {};
+  }
 
+  /**
+   * The referrers of `subject`, each with its own below it. With --artifact-type, a referrer of another type is
+   * left out but what matches below it is kept, one level up (its `subject` still names what it refers to): a
+   * signature of an SBOM is found when asking for signatures.
+   */
   async children(subject: Digest, level: number): Promise<ReferrerNode[]> {
     if (level > (this.opts.depth ?? Infinity)) return [];
-    const found = await this.repo.referrers(subject, { tags: this.tags });
+    const found = await this.repo.referrers(subject, { tags: this.tags, ...this.signal });
     const nodes: ReferrerNode[] = [];
     for (const r of found.referrers) {
-      const n = r.foundBy === "cosign-tag" ? await this.cosignNode(r.descriptor.digest, r.tag!) : node(r.descriptor, SOURCE[r.foundBy]);
-      if (this.seen.has(n.digest)) continue;
-      this.seen.add(n.digest);
-      if (this.opts.artifactType !== undefined && n.artifactType !== this.opts.artifactType) continue;
-      nodes.push(n);
-    }
-    for (const n of nodes) {
-      if (!n.annotations) await this.addAnnotations(n);
-      n.referrers = await this.children(Digest.parse(n.digest), level + 1);
+      if (this.seen.has(r.descriptor.digest.toString())) continue;
+      this.seen.add(r.descriptor.digest.toString());
+      const n =
+        r.foundBy === "cosign-tag"
+          ? await this.cosignNode(r.descriptor.digest, r.tag!, subject)
+          : await this.complete(node(r.descriptor, SOURCE[r.foundBy], subject));
+      const below = await this.children(Digest.parse(n.digest), level + 1);
+      if (this.opts.artifactType !== undefined && n.artifactType !== this.opts.artifactType) nodes.push(...below);
+      else nodes.push({ ...n, referrers: below });
     }
     return nodes;
   }
 
   /**
-   * A tag-schema index written by a client may list a referrer without the
-   * annotations the referrers API copies into each descriptor (the creation
-   * time among them): they are read from the referrer's own manifest.
+   * A tag-schema index written by a client may list a referrer without the annotations the referrers API copies
+   * into each descriptor (the creation time among them), or without its artifactType (skopeo 1.9 re-pushes
+   * indexes without it): both are read from the referrer's own manifest, the type as the OCI distribution spec
+   * sets it (the manifest's artifactType, else its config's media type), never the manifest's own media type.
    */
-  private async addAnnotations(n: ReferrerNode): Promise<void> {
-    if (n.source === "cosign-tag") return; // read whole already
-    const raw = await this.repo.getManifest(Digest.parse(n.digest));
-    const annotations = parseRawManifest(raw, `${this.repo.display}@${n.digest}`).annotations;
-    if (annotations) n.annotations = annotations;
+  private async complete(n: ReferrerNode): Promise<ReferrerNode> {
+    if (n.annotations && n.artifactType) return n;
+    const raw = await this.repo.getManifest(Digest.parse(n.digest), this.signal);
+    const parsed = parseRawManifest(raw, `${this.repo.display}@${n.digest}`);
+    const artifactType = n.artifactType ?? parsed.artifactType ?? (parsed.kind === "manifest" ? parsed.config.mediaType : undefined);
+    const annotations = n.annotations ?? parsed.annotations;
+    return { ...n, ...(artifactType ? { artifactType } : {}), ...(annotations ? { annotations } : {}) };
   }
 
   /** A cosign tag's manifest, read whole: cosign writes no artifactType, so its payload layer's type says what it is. */
-  private async cosignNode(digest: Digest, tag: string): Promise<ReferrerNode> {
-    const raw = await this.repo.getManifest(digest);
+  private async cosignNode(digest: Digest, tag: string, subject: Digest): Promise<ReferrerNode> {
+    const raw = await this.repo.getManifest(digest, this.signal);
     const parsed = parseRawManifest(raw, `${this.repo.display}:${tag}`);
     // cosign writes no artifactType; its payload layer's type says what it is (simplesigning, a DSSE envelope, an SBOM).
     const artifactType =
@@ -91,6 +105,7 @@ class TreeWalk {
       ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
       source: "cosign-tag",
       tag,
+      subject: subject.toString(),
       referrers: [],
     };
   }
@@ -103,7 +118,7 @@ const SOURCE: Record<ReferrerFoundBy, ReferrerNode["source"]> = {
   "cosign-tag": "cosign-tag",
 };
 
-function node(d: Descriptor, source: ReferrerNode["source"]): ReferrerNode {
+function node(d: Descriptor, source: ReferrerNode["source"], subject: Digest): ReferrerNode {
   return {
     digest: d.digest.toString(),
     mediaType: d.mediaType,
@@ -111,6 +126,7 @@ function node(d: Descriptor, source: ReferrerNode["source"]): ReferrerNode {
     size: d.size,
     ...(d.annotations ? { annotations: d.annotations } : {}),
     source,
+    subject: subject.toString(),
     referrers: [],
   };
 }
@@ -126,12 +142,12 @@ export async function referrersTree(loc: Location, opts: ReferrersOptions = {}):
   const source = await openSource(loc, transport);
   let top: RawManifest;
   try {
-    top = await source.getManifest();
+    top = await source.getManifest(undefined, opts.signal ? { signal: opts.signal } : {});
   } finally {
     await source.close();
   }
   const repo = await new RepositoryFactory(() => transport).open(loc);
-  const tags = await repo.listTags().catch((err: unknown) => {
+  const tags = await repo.listTags(opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
     if (err instanceof NotFoundError) return [];
     throw err;
   });

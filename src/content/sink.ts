@@ -1,9 +1,9 @@
-import { randomBytes } from "node:crypto";
 import { rename, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { FileSink } from "../transport/file-io.js";
+import { sweepDeadTemporaries, temporaryNameBeside } from "../transport/temporaries.js";
 
 /**
  * Writes `data` to `path` through a temporary file beside it (same file
@@ -12,7 +12,8 @@ import { FileSink } from "../transport/file-io.js";
  * interrupt leaves the old file (or none) and no temporary behind.
  */
 export async function writeFileAtomically(data: Readable, path: string, signal?: AbortSignal): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.dray-${process.pid}-${randomBytes(6).toString("hex")}`);
+  await sweepDeadTemporaries(dirname(path));
+  const tmp = temporaryNameBeside(dirname(path), basename(path));
   try {
     await pipeline(data, new FileSink(tmp, 0o644), signal ? { signal } : {});
     await rename(tmp, path);

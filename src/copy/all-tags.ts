@@ -63,7 +63,9 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
     }
   };
   try {
-    const results = await Promise.all(peers.tags.map((tag) => session.track(images(() => copyOne(tag)))));
+    // Sorted: the output (TAG DIGEST lines) is the same on every run, whatever order the source listed them in.
+    const tags = [...peers.tags].sort();
+    const results = await Promise.all(tags.map((tag) => session.track(images(() => copyOne(tag)))));
     session.checkAborted();
     await dst.commit();
     const summary: AllTagsSummary = {

@@ -38,8 +38,9 @@ async function placeNew(session: CopySession, src: ImageSource, desc: Descriptor
   const { dst } = session;
   const placed: PlacedBlob = { digest: desc.digest.toString(), size: desc.size };
   const outcome = await session.requests(async () => {
-    if (await dst.hasBlob(desc)) return "skipped" as const;
-    if (dst.capabilities.supportsMount && dst.mountBlob && (await dst.mountBlob(desc, src.location))) return "mounted" as const;
+    const signal = { signal: session.signal };
+    if (await dst.hasBlob(desc, signal)) return "skipped" as const;
+    if (dst.capabilities.supportsMount && dst.mountBlob && (await dst.mountBlob(desc, src.location, signal))) return "mounted" as const;
     return undefined;
   });
   if (outcome) {

@@ -100,7 +100,23 @@ export function convertIndex(index: ImageIndex, children: readonly RawManifest[]
  * layers swapped in: manifests rewritten children first; a node with nothing
  * to change keeps its bytes.
  */
-export function convertTree(node: Node, asked: ManifestFormat | undefined, where: string, replaced: Replacements = new Map()): Node {
+export function convertTree(
+  node: Node,
+  asked: ManifestFormat | undefined,
+  where: string,
+  replaced: Replacements = new Map(),
+  done = new Map<string, Node>(),
+): Node {
+  // A node named by several indexes (the graph is a DAG) is converted once.
+  const key = node.raw.digest.toString();
+  const known = done.get(key);
+  if (known) return known;
+  const converted = convertNode(node, asked, where, replaced, done);
+  done.set(key, converted);
+  return converted;
+}
+
+function convertNode(node: Node, asked: ManifestFormat | undefined, where: string, replaced: Replacements, done: Map<string, Node>): Node {
   const format = asked ?? familyOf(node.raw.mediaType);
   if (node.kind === "manifest") {
     const unchanged = node.manifest.layers.every((l) => !replaced.has(l.digest.toString()) && layerType(l, format, where) === l.mediaType);
@@ -109,7 +125,7 @@ export function convertTree(node: Node, asked: ManifestFormat | undefined, where
     const parsed = parseRawManifest(raw, where);
     return { kind: "manifest", raw, manifest: parsed as ImageManifest };
   }
-  const children = node.children.map((c) => convertTree(c, asked, where, replaced));
+  const children = node.children.map((c) => convertTree(c, asked, where, replaced, done));
   const same = inFormat(node.raw.mediaType, format) && children.every((c, i) => c.raw.digest.equals(node.children[i]!.raw.digest));
   if (same) return node;
   const parsed = parseRawManifest(node.raw, where) as ImageIndex;
@@ -133,6 +149,12 @@ function inFormat(mediaType: string, format: ManifestFormat): boolean {
 }
 
 /** True when any manifest of the tree is Docker-typed (what OCI-only readers cannot open). */
-export function hasDockerTypes(node: Node): boolean {
-  return node.raw.mediaType.startsWith("application/vnd.docker.") || (node.kind === "index" && node.children.some(hasDockerTypes));
+export function hasDockerTypes(node: Node, seen = new Set<string>()): boolean {
+  const key = node.raw.digest.toString();
+  if (seen.has(key)) return false; // already looked at through another index
+  seen.add(key);
+  return (
+    node.raw.mediaType.startsWith("application/vnd.docker.") ||
+    (node.kind === "index" && node.children.some((c) => hasDockerTypes(c, seen)))
+  );
 }

@@ -26,6 +26,14 @@ import { UsageError } from "../errors.js";
 
 /** Indexes nest (an index of indexes is legal); deeper than this is refused rather than followed. */
 const MAX_DEPTH = 4;
+/**
+ * Entries one index may list, and the entries of all distinct indexes one
+ * copy may read. Real indexes list a few platforms, with their attestations
+ * a few dozen; a hostile one within the 4 MiB manifest cap lists ~15 000, and
+ * an index of such indexes would otherwise be planned 15 000 × 15 000 times.
+ */
+export const MAX_INDEX_ENTRIES = 4096;
+export const MAX_COPY_INDEX_ENTRIES = 16_384;
 
 export interface TransferOptions extends ConversionOptions {
   /** Stores the top manifest under this tag instead of the destination location's own reference. */
@@ -47,7 +55,11 @@ async function fetchManifest(session: CopySession, src: ImageSource, desc: Descr
   return raw;
 }
 
-/** Parses a raw manifest (digest checked) into a node, fetching an index's children in parallel. */
+/**
+ * Parses a raw manifest (digest checked) into a node, fetching an index's
+ * children in parallel. Each distinct digest is fetched and planned once per
+ * session: a child named many times is one shared node (the graph is a DAG).
+ */
 async function expand(session: CopySession, src: ImageSource, raw: RawManifest, where: string, depth: number): Promise<Node> {
   const parsed = parseRawManifest(raw, where);
   // Store under the document's own type: a transport may report a generic Content-Type.
@@ -55,24 +67,75 @@ async function expand(session: CopySession, src: ImageSource, raw: RawManifest, 
   if (parsed.kind === "manifest") return { kind: "manifest", raw: typed, manifest: parsed };
   if (depth >= MAX_DEPTH)
     throw new IntegrityError(`indexes nested deeper than ${MAX_DEPTH} levels at ${where}`, { code: "E_MANIFEST_INVALID", where });
-  const children = await Promise.all(
-    parsed.manifests.map(async (d) => expand(session, src, await fetchManifest(session, src, d, where), where, depth + 1)),
-  );
+  const entries = parsed.manifests.length;
+  if (entries > MAX_INDEX_ENTRIES) {
+    throw new IntegrityError(
+      `index ${raw.digest} at ${where} lists ${entries} manifests, more than the ${MAX_INDEX_ENTRIES} dray accepts in one index`,
+      {
+        code: "E_TOO_LARGE",
+        where,
+      },
+    );
+  }
+  session.indexEntries += entries;
+  if (session.indexEntries > MAX_COPY_INDEX_ENTRIES) {
+    throw new IntegrityError(
+      `the indexes under ${where} list more than ${MAX_COPY_INDEX_ENTRIES} manifests in all, more than dray accepts in one copy`,
+      { code: "E_TOO_LARGE", where },
+    );
+  }
+  const children = await Promise.all(parsed.manifests.map((d) => expandChild(session, src, d, where, depth + 1)));
   return { kind: "index", raw: typed, children };
 }
 
-/** The blobs of a tree, each once, for the plan event. */
-function distinctBlobs(node: Node, into = new Map<string, number>()): Map<string, number> {
-  if (node.kind === "index") {
-    for (const c of node.children) distinctBlobs(c, into);
+function expandChild(session: CopySession, src: ImageSource, desc: Descriptor, where: string, depth: number): Promise<Node> {
+  const key = desc.digest.toString();
+  let node = session.nodes.get(key);
+  if (node === undefined) {
+    node = fetchManifest(session, src, desc, where).then((raw) => expand(session, src, raw, where, depth));
+    node.catch(() => undefined); // the caller awaits it; a second caller sees the same failure
+    session.nodes.set(key, node);
   } else {
-    for (const d of [node.manifest.config, ...node.manifest.layers]) into.set(d.digest.toString(), d.size);
+    // The same bytes named again: the descriptor must still agree with them.
+    const named = node;
+    node = named.then((n) => {
+      if (n.raw.bytes.length !== desc.size)
+        throw new IntegrityError(`manifest ${desc.digest} (${desc.size} bytes) read as ${n.raw.bytes.length} bytes at ${where}`, {
+          code: "E_SIZE_MISMATCH",
+          where,
+        });
+      return n;
+    });
+  }
+  return node;
+}
+
+/** Every node of the graph once (children before their index), however often indexes name it. */
+function uniqueNodes(root: Node): Node[] {
+  const seen = new Set<string>();
+  const out: Node[] = [];
+  const visit = (n: Node): void => {
+    const key = n.raw.digest.toString();
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (n.kind === "index") n.children.forEach(visit);
+    out.push(n);
+  };
+  visit(root);
+  return out;
+}
+
+/** The blobs of a tree, each once, for the plan event. */
+function distinctBlobs(node: Node): Map<string, number> {
+  const into = new Map<string, number>();
+  for (const n of uniqueNodes(node)) {
+    if (n.kind === "manifest") for (const d of [n.manifest.config, ...n.manifest.layers]) into.set(d.digest.toString(), d.size);
   }
   return into;
 }
 
 function countManifests(node: Node): number {
-  return node.kind === "index" ? 1 + node.children.reduce((n, c) => n + countManifests(c), 0) : 1;
+  return uniqueNodes(node).length;
 }
 
 async function putManifest(session: CopySession, raw: RawManifest, top: boolean, tag: string | undefined): Promise<void> {
@@ -88,12 +151,23 @@ async function putManifest(session: CopySession, raw: RawManifest, top: boolean,
 /** Blobs first, then each manifest once its own blobs (or children) are in place, the top one last. */
 async function putTree(session: CopySession, src: ImageSource, node: Node, top: boolean, tag: string | undefined): Promise<void> {
   if (node.kind === "index") {
-    await Promise.all(node.children.map((c) => putTree(session, src, c, false, tag)));
+    await Promise.all(node.children.map((c) => putChild(session, src, c, tag)));
   } else {
     const { config, layers } = node.manifest;
     await Promise.all([config, ...layers].map((d) => placeBlob(session, src, d)));
   }
   await putManifest(session, node.raw, top, tag);
+}
+
+/** A child manifest with what it needs, stored once however many indexes name it. */
+function putChild(session: CopySession, src: ImageSource, node: Node, tag: string | undefined): Promise<void> {
+  const key = node.raw.digest.toString();
+  let placed = session.placedManifests.get(key);
+  if (placed === undefined) {
+    placed = putTree(session, src, node, false, tag);
+    session.placedManifests.set(key, placed);
+  }
+  return placed;
 }
 
 /**
@@ -186,10 +260,10 @@ async function chooseTop(
 }
 
 /** The digest the destination's tag (the location's, or `tag`) names now, when asking makes sense. */
-async function currentDigest(dst: ImageDestination, tag: string | undefined): Promise<Digest | undefined> {
+async function currentDigest(dst: ImageDestination, tag: string | undefined, signal: AbortSignal): Promise<Digest | undefined> {
   if (!dst.capabilities.preservesDigests || dst.capabilities.needsUncompressedLayers) return undefined;
-  if (tag !== undefined) return dst.tagDigest?.(tag);
-  return dst.currentDigest();
+  if (tag !== undefined) return dst.tagDigest?.(tag, { signal });
+  return dst.currentDigest({ signal });
 }
 
 /**
@@ -243,9 +317,7 @@ async function recompressTree(
   opts: ConversionOptions,
   where: string,
 ): Promise<Replacements> {
-  const images: Node[] = [];
-  const walk = (n: Node): void => (n.kind === "index" ? n.children.forEach(walk) : void images.push(n));
-  walk(root);
+  const images = uniqueNodes(root).filter((n) => n.kind === "manifest");
   const out = new Map<string, NewLayer>();
   await Promise.all(
     images.map(async (n) => {
@@ -320,7 +392,7 @@ export async function transferImage(
   const converting = format !== undefined || opts.compress !== undefined || acceptedCompressions(session.dst) !== undefined;
   // The destination's current digest is asked for while the source resolves:
   // both are a first round trip (often with a ping) to a different place.
-  const currentAsked = opts.checkCurrent ? session.track(currentDigest(session.dst, opts.tag)) : undefined;
+  const currentAsked = opts.checkCurrent ? session.track(currentDigest(session.dst, opts.tag, session.signal)) : undefined;
   const top = await session.requests(() => src.getManifest(undefined, { signal: session.signal }));
   const choice = await chooseTop(session, src, top, platforms, where);
   const extra = { ...(choice.platforms ? { platforms: choice.platforms } : {}), ...(choice.notice ? { notice: choice.notice } : {}) };

@@ -61,7 +61,7 @@ export async function copyAllTags(src: Location | string, dst: Location | string
     const refs = await openReferences(readable, opts.source);
     let tags: string[];
     try {
-      tags = await refs.listTags();
+      tags = await refs.listTags(opts.signal ? { signal: opts.signal } : {});
     } finally {
       await refs.close();
     }

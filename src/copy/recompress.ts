@@ -6,8 +6,7 @@
 // once to a temporary file, hashed on the way, and put from there (verified
 // again as it is read).
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -17,6 +16,7 @@ import type { Descriptor } from "../oci/manifest.js";
 import { compressStream, decompressStages } from "../oci/compression.js";
 import { layerCompression, type LayerCompression } from "../oci/mediatype.js";
 import { formatLocation } from "../ref/location.js";
+import { makeTemporaryFolder } from "../transport/temporaries.js";
 import type { ImageSource } from "../transport/types.js";
 import type { CopySession } from "./session.js";
 import { pipeToSink } from "./stream.js";
@@ -75,7 +75,7 @@ async function recompressOnce(
   const digest = desc.digest.toString();
   const signal = session.signal;
   session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
-  const dir = await mkdtemp(join(tmpdir(), "dray-recompress-"));
+  const dir = await makeTemporaryFolder("recompress");
   try {
     const file = join(dir, "layer");
     const measure = new Measure();
@@ -100,7 +100,7 @@ async function recompressOnce(
     });
     const placed: NewLayer = { digest: measure.digester.digest(), size: measure.digester.bytes, compression: to };
     const target: Descriptor = { mediaType: desc.mediaType, digest: placed.digest, size: placed.size };
-    const outcome = (await session.dst.hasBlob(target)) ? "skipped" : "copied";
+    const outcome = (await session.dst.hasBlob(target, { signal })) ? "skipped" : "copied";
     if (outcome === "copied") {
       const check = new VerifyingStream({ digest: placed.digest, size: placed.size, where: `${at} (recompressed)` });
       await pipeToSink([createReadStream(file), check], (verified) => session.dst.putBlob(target, verified, { signal }), signal, {

@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
 import type { NewLayer } from "./recompress.js";
+import type { Node } from "./convert.js";
 import { InterruptedError, isAbortError } from "../errors.js";
 import type { ImageDestination } from "../transport/types.js";
 import { createLimiter, type Limiter } from "./limit.js";
@@ -49,6 +50,12 @@ export class CopySession {
   readonly recompressed = new Map<string, Promise<NewLayer>>();
   /** Configs read during planning (or being read), reused instead of fetching them again. */
   readonly configs = new Map<string, Promise<Buffer>>();
+  /** Manifests of the graph read (or being read), by digest: an index naming one child many times fetches it once. */
+  readonly nodes = new Map<string, Promise<Node>>();
+  /** Child manifests stored (or being stored), by digest. */
+  readonly placedManifests = new Map<string, Promise<void>>();
+  /** Descriptors listed by the distinct indexes read so far (bounded, see engine.ts). */
+  indexEntries = 0;
   readonly counts: BlobCounts = { copied: 0, skipped: 0, mounted: 0 };
   bytes = 0;
   manifests = 0;

@@ -19,7 +19,7 @@ import { openReferences, openSource } from "../transport/index.js";
 import type { ImageSource, TransportOptions } from "../transport/types.js";
 import { summariseImage, summariseIndex, type ImageSummary, type IndexSummary, type SummaryContext } from "./summary.js";
 
-export { goTime, summariseImage, summariseIndex } from "./summary.js";
+export { goTime, summariseImage, summariseIndex, SUMMARY_OPTIONAL_FIELDS } from "./summary.js";
 export type { ImageSummary, IndexSummary, IndexEntrySummary, LayerData } from "./summary.js";
 
 /** Image configs are small JSON documents; anything past this is refused rather than buffered. */
@@ -51,14 +51,21 @@ function where(loc: Location): string {
  * Picks the entry of `index` for `platform`. Entries that are indexes
  * themselves (nested indexes, as some layouts have) are searched too.
  */
-async function pickPlatform(source: ImageSource, index: ImageIndex, platform: Platform, at: string): Promise<RawManifest | undefined> {
+async function pickPlatform(
+  source: ImageSource,
+  index: ImageIndex,
+  platform: Platform,
+  at: string,
+  signal?: AbortSignal,
+): Promise<RawManifest | undefined> {
+  const opts = signal ? { signal } : {};
   const direct = index.manifests.find((d) => !isIndexType(d.mediaType) && platformMatches(platform, d.platform));
-  if (direct) return source.getManifest(direct.digest);
+  if (direct) return source.getManifest(direct.digest, opts);
   for (const d of index.manifests.filter((m) => isIndexType(m.mediaType))) {
-    const raw = await source.getManifest(d.digest);
+    const raw = await source.getManifest(d.digest, opts);
     const inner = parseRawManifest(raw, at);
     if (inner.kind !== "index") continue;
-    const found = await pickPlatform(source, inner, platform, at);
+    const found = await pickPlatform(source, inner, platform, at, signal);
     if (found) return found;
   }
   return undefined;
@@ -70,15 +77,19 @@ function platformsOf(index: ImageIndex): string {
 }
 
 /** Reads the location's manifest and, with `platform`, the index entry it selects. */
-export async function resolveManifest(source: ImageSource, platform: Platform | undefined): Promise<ResolvedManifest> {
+export async function resolveManifest(
+  source: ImageSource,
+  platform: Platform | undefined,
+  signal?: AbortSignal,
+): Promise<ResolvedManifest> {
   const at = where(source.location);
-  const top = await source.getManifest();
+  const top = await source.getManifest(undefined, signal ? { signal } : {});
   const parsed = parseRawManifest(top, at);
   if (platform === undefined) return { top, chosen: top, parsed };
   if (parsed.kind === "manifest") {
     // A single image answers --platform only for its own platform: what copy does (exit 3), digest and inspect do too.
     const own = parsed.config
-      ? configPlatform(parseImageConfig(await readSmallBlob(source, parsed.config, MAX_CONFIG_BYTES), at))
+      ? configPlatform(parseImageConfig(await readSmallBlob(source, parsed.config, MAX_CONFIG_BYTES, signal), at))
       : undefined;
     if (!platformMatches(platform, own)) {
       throw new NotFoundError(
@@ -88,7 +99,7 @@ export async function resolveManifest(source: ImageSource, platform: Platform | 
     }
     return { top, chosen: top, parsed };
   }
-  const chosen = await pickPlatform(source, parsed, platform, at);
+  const chosen = await pickPlatform(source, parsed, platform, at, signal);
   if (!chosen) {
     throw new NotFoundError(`no image for platform ${formatPlatform(platform)} in ${at} (it has: ${platformsOf(parsed)})`, {
       code: "E_PLATFORM_NOT_FOUND",
@@ -126,9 +137,10 @@ export async function readSmallBlob(source: ImageSource, desc: Descriptor, max: 
 async function resolveImage(
   source: ImageSource,
   platform: Platform | undefined,
+  signal?: AbortSignal,
 ): Promise<{ resolved: ResolvedManifest; manifest: ImageManifest }> {
-  let resolved = await resolveManifest(source, platform);
-  if (resolved.parsed.kind === "index") resolved = await resolveManifest(source, hostPlatform());
+  let resolved = await resolveManifest(source, platform, signal);
+  if (resolved.parsed.kind === "index") resolved = await resolveManifest(source, hostPlatform(), signal);
   if (resolved.parsed.kind !== "manifest")
     throw new NotFoundError(`no image manifest found in ${where(source.location)}`, { where: where(source.location) });
   return { resolved, manifest: resolved.parsed };
@@ -145,13 +157,13 @@ async function withSource<T>(loc: Location, opts: InspectOptions, fn: (s: ImageS
 
 /** `--raw`: the manifest bytes exactly as stored (the chosen platform's with `platform`). */
 export async function inspectRaw(loc: Location, opts: InspectOptions = {}): Promise<RawManifest> {
-  return withSource(loc, opts, async (source) => (await resolveManifest(source, opts.platform)).chosen);
+  return withSource(loc, opts, async (source) => (await resolveManifest(source, opts.platform, opts.signal)).chosen);
 }
 
 /** `--config --raw`: the config blob's exact bytes. */
 export async function inspectConfigRaw(loc: Location, opts: InspectOptions = {}): Promise<Buffer> {
   return withSource(loc, opts, async (source) => {
-    const { manifest } = await resolveImage(source, opts.platform);
+    const { manifest } = await resolveImage(source, opts.platform, opts.signal);
     return readSmallBlob(source, manifest.config, MAX_CONFIG_BYTES, opts.signal);
   });
 }
@@ -178,7 +190,7 @@ async function repoTags(loc: Location, opts: InspectOptions): Promise<string[]> 
   if (loc.transport !== "docker" || opts.tags === false) return [];
   const refs = await openReferences(loc, opts.transport ?? {});
   try {
-    return await refs.listTags();
+    return await refs.listTags(opts.signal ? { signal: opts.signal } : {});
   } catch (err) {
     if (err instanceof AuthError) {
       opts.transport?.notice?.(`warning: ${loc.ref.domain} refused the tag list of ${loc.ref.path}; RepoTags left empty`);
@@ -200,7 +212,7 @@ export async function inspect(loc: Location, opts: InspectOptions = {}): Promise
     // The tag list needs no answer of the manifest's: asked beside it, one round trip fewer on a real link.
     const tagsPending = repoTags(loc, opts);
     tagsPending.catch(() => undefined); // awaited below; abandoned if the manifest fails first (that error wins)
-    const resolved = await resolveManifest(source, opts.platform);
+    const resolved = await resolveManifest(source, opts.platform, opts.signal);
     const name = dockerName(loc);
     const context = (repoTags: string[]): SummaryContext => ({
       digest: resolved.top.digest,

@@ -16,6 +16,9 @@ import type { Platform } from "../oci/platform.js";
  * `Variant` is dray's addition (containers/image knows it, skopeo does not
  * print it); it appears only when the config has one.
  */
+/** The summary fields that are left out when empty (the `?` ones below): a template reads them as empty, not unknown. */
+export const SUMMARY_OPTIONAL_FIELDS: readonly string[] = ["Name", "Variant", "Annotations"];
+
 export interface LayerData {
   MIMEType: string;
   Digest: string;
@@ -38,12 +41,29 @@ export interface ImageSummary {
   Env: string[] | null;
 }
 
+/** An OCI platform under the JSON key rule (README, "Output formats"): `os.version` is `OsVersion`. */
+export interface PlatformSummary {
+  Os: string;
+  Architecture: string;
+  Variant?: string;
+  OsVersion?: string;
+  OsFeatures?: string[];
+}
+
+function platformSummary(p: Platform): PlatformSummary {
+  const out: PlatformSummary = { Os: p.os, Architecture: p.architecture };
+  if (p.variant !== undefined) out.Variant = p.variant;
+  if (p["os.version"] !== undefined) out.OsVersion = p["os.version"];
+  if (p["os.features"] !== undefined) out.OsFeatures = p["os.features"];
+  return out;
+}
+
 export interface IndexEntrySummary {
   Digest: string;
   MediaType: string;
   Size: number;
-  /** The entry's platform as the index states it (OCI field names), null when it states none. */
-  Platform: Platform | null;
+  /** The entry's platform as the index states it (capitalised like every key: `Os`, `Architecture`), null when it states none. */
+  Platform: PlatformSummary | null;
   Annotations?: Record<string, string>;
 }
 
@@ -139,7 +159,12 @@ export function summariseIndex(ctx: SummaryContext, index: ImageIndex): IndexSum
     RepoTags: ctx.repoTags,
     MediaType: index.mediaType,
     Manifests: index.manifests.map((d) => {
-      const entry: IndexEntrySummary = { Digest: d.digest.toString(), MediaType: d.mediaType, Size: d.size, Platform: d.platform ?? null };
+      const entry: IndexEntrySummary = {
+        Digest: d.digest.toString(),
+        MediaType: d.mediaType,
+        Size: d.size,
+        Platform: d.platform ? platformSummary(d.platform) : null,
+      };
       if (d.annotations) entry.Annotations = sortedMap(d.annotations)!;
       return entry;
     }),

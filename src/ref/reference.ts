@@ -47,11 +47,47 @@ function refError(text: string, why: string): UsageError {
 }
 
 /**
+ * What a terminal acts on or that reorders what it shows: C0 and C1 control
+ * characters (ESC starts a sequence; U+009B is CSI itself), DEL, and the
+ * bidirectional marks, embeddings, overrides and isolates.
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
+const STEERING = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const STEERING_ALL = new RegExp(STEERING.source, "g");
+
+function escapeChar(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/** JSON's quoting, with what JSON leaves raw (C1 controls, bidi marks) escaped too: still valid JSON, the same string. */
+function jsonQuote(text: string): string {
+  return JSON.stringify(text).replace(STEERING_ALL, escapeChar);
+}
+
+/**
  * User text inside a message: quoted, escaped and cut short, so an error stays
  * one line however hostile the input (newlines, control characters, megabytes).
  */
 export function quote(text: string, max = 100): string {
-  return JSON.stringify(text.length > max ? `${text.slice(0, max - 3)}...` : text);
+  return jsonQuote(text.length > max ? `${text.slice(0, max - 3)}...` : text);
+}
+
+/**
+ * Text an image or a registry supplied (a file name, a link target, a tag) in
+ * a message or a listing: as it is when harmless, else quoted and escaped as
+ * JSON, so nothing in it reaches a terminal as a control sequence and one
+ * line stays one entry (`cat --list`, `ls`, cat's errors, export's notices).
+ */
+export function printable(text: string): string {
+  return STEERING.test(text) ? jsonQuote(text) : text;
+}
+
+/**
+ * A whole line for stderr with every control character but newline and tab
+ * escaped: the last guard for messages that carry text from elsewhere.
+ */
+export function escapeControls(line: string): string {
+  return line.replace(STEERING_ALL, (c) => (c === "\n" || c === "\t" ? c : escapeChar(c)));
 }
 
 export function isValidTag(tag: string): boolean {

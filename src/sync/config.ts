@@ -39,10 +39,12 @@ import { readFileSync, statSync } from "node:fs";
 import { parseRegistryEntries, type MirrorConfig } from "../transport/mirrors.js";
 import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode, type YAMLMap } from "yaml";
-import { DrayError, SyncConfigError, UsageError } from "../errors.js";
+import { DrayError, SyncConfigError, UsageError, whyUnreadable } from "../errors.js";
 import { parsePlatform, type Platform } from "../oci/platform.js";
 import type { Location } from "../ref/location.js";
+import { caFileProblem } from "../transport/ca-file.js";
 import type { TransportOptions } from "../transport/types.js";
+import { authFileProblem } from "../auth/authfile.js";
 import { invalidTrustRealm } from "../auth/trust-realm-syntax.js";
 import { checkTagFilter, type TagFilter } from "./filter.js";
 import { parseSyncSource, parseSyncTarget } from "./locations.js";
@@ -336,40 +338,33 @@ function checkSettingsFile(r: Reader, node: YamlNode | undefined, field: string,
     try {
       isFolder = statSync(path).isDirectory();
     } catch (err) {
-      r.fail(node, field, `${path} ${unreadable(err)}`);
+      r.fail(node, field, `${path} ${whyUnreadable(err)}`);
     }
     if (!isFolder) r.fail(node, field, `${path} is not a folder`);
+    return;
+  }
+  if (kind === "ca") {
+    const problem = caFileProblem(path);
+    if (problem) r.fail(node, field, problem);
+    return;
+  }
+  if (kind === "auth") {
+    const problem = authFileProblem(path);
+    if (problem) r.fail(node, field, `${path} ${problem}`);
     return;
   }
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    r.fail(node, field, `${path} ${unreadable(err)}`);
+    r.fail(node, field, `${path} ${whyUnreadable(err)}`);
   }
-  if (kind === "ca" && !text.includes("-----BEGIN CERTIFICATE-----"))
-    r.fail(node, field, `${path} holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`);
-  if (kind === "auth" && text.trim() !== "") {
+  if (text.trim() !== "") {
     try {
       JSON.parse(text);
     } catch {
       r.fail(node, field, `${path} is not valid JSON`);
     }
-  }
-}
-
-function unreadable(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException).code) {
-    case "ENOENT":
-    case "ENOTDIR":
-      return "does not exist";
-    case "EISDIR":
-      return "is a directory, not a file";
-    case "EACCES":
-    case "EPERM":
-      return "cannot be read: permission denied";
-    default:
-      return `cannot be read: ${(err as Error).message}`;
   }
 }
 

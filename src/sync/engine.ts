@@ -8,6 +8,7 @@
  * failing image or repository is reported and the rest go on, unless
  * `failFast`. Referrers follow their images (src/referrers).
  */
+import { stat } from "node:fs/promises";
 import { stopwatch } from "../clock.js";
 import { conversionOf, copyImage } from "../copy/engine.js";
 import { createLimiter, type Limiter } from "../copy/limit.js";
@@ -177,6 +178,7 @@ class SyncRun {
           const destination = this.ledger.wrap(await dst.openDestination(to));
           const summary = await copyImage(source, destination, {
             signal: this.signal,
+            ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
             ...(platforms.length > 0 ? { platforms: [...platforms] } : {}),
             ...conversionOf(this.opts),
           });
@@ -208,8 +210,8 @@ function checkFloor(run: SyncRun, src: Repository): void {
 }
 
 /** The digest the destination would get for a platform subset: read the source's index and select, as the engine will. */
-async function subsetDigest(src: Repository, tag: string, platforms: readonly Platform[]): Promise<string> {
-  const raw = await src.getManifest(tag);
+async function subsetDigest(src: Repository, tag: string, platforms: readonly Platform[], signal: AbortSignal): Promise<string> {
+  const raw = await src.getManifest(tag, { signal });
   const parsed = parseRawManifest(raw, `${src.display}:${tag}`);
   if (parsed.kind !== "index") return raw.digest.toString();
   return selectPlatforms(raw, parsed, platforms, `${src.display}:${tag}`).index.digest.toString();
@@ -221,10 +223,11 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
   const base: ImageItem = { source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "failed" };
   if (platforms.length > 0) base.platforms = platforms.map(formatPlatform);
   try {
-    const [sh, dh] = await Promise.all([run.requests(() => src.resolve(tag)), run.requests(() => dst.resolve(tag))]);
+    const signal = { signal: run.signal };
+    const [sh, dh] = await Promise.all([run.requests(() => src.resolve(tag, signal)), run.requests(() => dst.resolve(tag, signal))]);
     if (!sh) throw new NotFoundError(`tag ${tag} not found in ${src.display}`, { where: base.source });
     // A platform subset is a new index with its own digest: compare with that one.
-    const wanted = platforms.length > 0 ? await run.requests(() => subsetDigest(src, tag, platforms)) : sh.digest.toString();
+    const wanted = platforms.length > 0 ? await run.requests(() => subsetDigest(src, tag, platforms, run.signal)) : sh.digest.toString();
     const subject: Subject | undefined = wanted === sh.digest.toString() ? { digest: sh.digest, mediaType: sh.mediaType } : undefined;
     if (dh?.digest.toString() === wanted) {
       run.record({ ...base, digest: wanted, outcome: "up-to-date" });
@@ -258,7 +261,7 @@ function unmatchedFilter(all: readonly string[], taken: number, f: TagFilter): s
 /** The destination's tags; a repository or layout that does not exist yet has none. */
 async function destinationTags(run: SyncRun, dst: Repository): Promise<string[]> {
   try {
-    return await run.requests(() => dst.listTags());
+    return await run.requests(() => dst.listTags({ signal: run.signal }));
   } catch (err) {
     if (err instanceof NotFoundError) return [];
     throw err;
@@ -309,7 +312,7 @@ function repositoryFailed(run: SyncRun, dst: Repository): boolean {
 function notOtherShards(run: SyncRun, src: Repository, otherTags: readonly string[]): (subject: Digest) => Promise<boolean> {
   let theirs: Promise<Set<string>> | undefined;
   const resolveAll = async (): Promise<Set<string>> => {
-    const heads = await Promise.all(otherTags.map((t) => run.requests(() => src.resolve(t))));
+    const heads = await Promise.all(otherTags.map((t) => run.requests(() => src.resolve(t, { signal: run.signal }))));
     return new Set(heads.flatMap((h) => (h ? [h.digest.toString()] : [])));
   };
   return async (subject) => !(await (theirs ??= resolveAll())).has(subject.toString());
@@ -334,7 +337,7 @@ async function listSides(r: RepositoryRun): Promise<{ tags: string[]; destTags: 
   };
   let tags: string[];
   try {
-    tags = await run.requests(() => src.listTags());
+    tags = await run.requests(() => src.listTags({ signal: run.signal }));
   } catch (err) {
     return report(err, "the source's tag list failed");
   }
@@ -362,6 +365,7 @@ async function syncReferrers(
       srcTags,
       transfer: run.transfer(),
       requests: run.requests,
+      signal: run.signal,
       ...(run.opts.dryRun ? { dryRun: true } : {}),
       onResult: (res) => run.recordReferrer({ ...res, source: src.display, destination: dst.display }),
       ...(run.opts.shard ? { adopt: notOtherShards(run, src, otherShards) } : {}),
@@ -433,18 +437,33 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
   await pruneIfSafe(r, tags, destTags);
 }
 
+/** Items in a stable order (source, destination, tag or digest), not the order they finished in: plans and JSON diff cleanly. */
+function byPlace<T extends { source?: string; destination: string; tag?: string | undefined; digest?: string | undefined }>(
+  items: readonly T[],
+): T[] {
+  const key = (i: T): string => `${i.source ?? ""}\u0000${i.destination}\u0000${i.tag ?? ""}\u0000${i.digest ?? ""}`;
+  return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
 function summarize(run: SyncRun, repositories: number): SyncSummary {
+  const items = byPlace(run.items);
+  const referrerItems = byPlace(run.referrerItems);
+  const pruneItems = byPlace(run.pruneItems);
   const images = counts();
-  for (const i of run.items) tally(images, i.outcome);
+  for (const i of items) tally(images, i.outcome);
   const referrers = counts();
   // The tag schema's index is bookkeeping: counted only when it failed (so the run fails).
-  for (const r of run.referrerItems) if (r.kind !== "index-tag" || r.outcome === "failed") tally(referrers, r.outcome);
+  for (const r of referrerItems) if (r.kind !== "index-tag" || r.outcome === "failed") tally(referrers, r.outcome);
   const failures: SyncSummary["failures"] = [
-    ...run.repoFailures.map((f) => ({ source: f.source, ...(f.destination ? { destination: f.destination } : {}), ...f.error })),
-    ...run.items
+    ...byPlace(run.repoFailures.map((f) => ({ ...f, destination: f.destination ?? "" }))).map((f) => ({
+      source: f.source,
+      ...(f.destination ? { destination: f.destination } : {}),
+      ...f.error,
+    })),
+    ...items
       .filter((i) => i.outcome === "failed")
       .map((i) => ({ source: i.source, destination: i.destination, tag: i.tag, code: i.error!.code, message: i.error!.message })),
-    ...run.referrerItems
+    ...referrerItems
       .filter((r) => r.outcome === "failed")
       .map((r) => ({
         source: r.source,
@@ -456,9 +475,9 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
       })),
   ];
   const pruned = { pruned: 0, planned: 0, failed: 0 };
-  for (const p of run.pruneItems) pruned[p.outcome]++;
+  for (const p of pruneItems) pruned[p.outcome]++;
   failures.push(
-    ...run.pruneItems
+    ...pruneItems
       .filter((p) => p.outcome === "failed")
       .map((p) => ({ source: p.destination, destination: p.destination, tag: p.tag, code: p.error!.code, message: p.error!.message })),
   );
@@ -467,7 +486,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
     dryRun: run.opts.dryRun === true,
     ...(run.skipped.length > 0 ? { skipped: run.skipped } : {}),
     ...(run.opts.shard ? { shard: run.opts.shard } : {}),
-    ...(pruneOn ? { prune: pruned, pruneItems: run.pruneItems, pruneSkipped: run.pruneSkipped } : {}),
+    ...(pruneOn ? { prune: pruned, pruneItems, pruneSkipped: run.pruneSkipped } : {}),
     repositories,
     images,
     referrers,
@@ -475,8 +494,8 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
     bytes: run.bytes,
     seconds: run.elapsed(),
     failures,
-    items: run.items,
-    referrerItems: run.referrerItems,
+    items,
+    referrerItems,
   };
 }
 
@@ -493,7 +512,7 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
   run.rulesPrune = rules.some((r) => r.prune === true);
   try {
     await openArchives(run, rules);
-    const expansion = await expandRules(rules, run.sources, run.archives);
+    const expansion = await expandRules(rules, run.sources, run.archives, run.signal);
     for (const f of expansion.failures) run.recordRepository({ source: f.source, destination: f.destination, error: itemError(f.error) });
     await Promise.all(
       expansion.pairs.map((pair) =>
@@ -525,11 +544,26 @@ export async function sync(rules: readonly SyncRule[], opts: SyncOptions = {}): 
 /** Stages every mirror archive the rules name (a second sync into one adds to what it holds). */
 async function openArchives(run: SyncRun, rules: readonly SyncRule[]): Promise<void> {
   const files = new Map<string, TransportOptions>();
+  const destinations = new Set<string>();
   for (const r of rules) {
     if (r.source.kind === "archive")
       files.set(r.source.path, run.opts.sourceOptions?.({ transport: "oci-archive", path: r.source.path }) ?? {});
     const d = r.destination.location;
-    if (d.transport === "oci-archive") files.set(d.path, run.opts.destinationOptions?.(d) ?? {});
+    if (d.transport === "oci-archive") {
+      files.set(d.path, run.opts.destinationOptions?.(d) ?? {});
+      destinations.add(d.path);
+    }
   }
-  for (const [file, options] of files) run.archives.set(file, await MirrorArchive.open(file, options));
+  for (const [file, options] of files) {
+    // A source archive that is not there is not staged: its rule then finds it missing (expandRules), exit 3.
+    if (!destinations.has(file) && !(await isFile(file))) continue;
+    run.archives.set(file, await MirrorArchive.open(file, options));
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (st) => !st.isDirectory(),
+    () => false,
+  );
 }

@@ -71,7 +71,12 @@ function setOnly(rule: SyncRule, what: string): void {
   }
 }
 
-async function expandRule(rule: SyncRule, sources: RepositoryFactory, archives: MirrorArchives): Promise<RepositoryPair[]> {
+async function expandRule(
+  rule: SyncRule,
+  sources: RepositoryFactory,
+  archives: MirrorArchives,
+  signal?: AbortSignal,
+): Promise<RepositoryPair[]> {
   const src = rule.source;
   const pair = (source: Location, repoPath: string): RepositoryPair => ({
     rule,
@@ -83,26 +88,38 @@ async function expandRule(rule: SyncRule, sources: RepositoryFactory, archives: 
     case "repository": {
       if (src.location.transport === "oci" && !(await isLayout(src.location.path))) {
         // Not a layout itself: a folder of layouts, as a sync into oci:DIR leaves it.
-        return expandRule({ ...rule, source: { kind: "layouts", path: src.location.path } }, sources, archives);
+        return expandRule({ ...rule, source: { kind: "layouts", path: src.location.path } }, sources, archives, signal);
       }
       return [pair(src.location, repositoryPath(src.location))];
     }
     case "registry": {
       setOnly(rule, `registry ${src.domain}`);
-      const names = src.repositories ?? (await sources.catalog(src.domain));
+      const names = src.repositories ?? nonEmpty(await sources.catalog(src.domain, signal ? { signal } : {}), rule);
       return names.map((name) => pair({ transport: "docker", ref: { domain: src.domain, path: name } }, name));
     }
     case "layouts": {
       setOnly(rule, `oci:${src.path}`);
-      const names = src.repositories ?? (await findLayouts(src.path));
+      const names = src.repositories ?? nonEmpty(await findLayouts(src.path), rule);
       return names.map((name) => pair({ transport: "oci", path: join(src.path, ...name.split("/")) }, name));
     }
     case "archive": {
       setOnly(rule, `oci-archive:${src.path}`);
-      const names = src.repositories ?? (await archives.get(src.path)!.repositories());
+      const archive = archives.get(src.path);
+      if (!archive) throw new NotFoundError(`oci-archive:${src.path} does not exist`, { where: src.path });
+      const names = src.repositories ?? nonEmpty(await archive.repositories(), rule);
       return names.map((name) => pair(archiveRepository(src.path, name), name));
     }
   }
+}
+
+/**
+ * A source that holds no repository is a mistake more often than a mirror of
+ * nothing (a wrong path, an archive that was never written): not found, as
+ * `dray ls` of it says, rather than "Synced 0 repositories" and exit 0.
+ */
+function nonEmpty(names: string[], rule: SyncRule): string[] {
+  if (names.length === 0) throw new NotFoundError(`${describeSource(rule)} holds no repositories`, { where: describeSource(rule) });
+  return names;
 }
 
 function describeSource(rule: SyncRule): string {
@@ -117,11 +134,12 @@ export async function expandRules(
   rules: readonly SyncRule[],
   sources: RepositoryFactory,
   archives: MirrorArchives = new Map(),
+  signal?: AbortSignal,
 ): Promise<Expansion> {
   const out: Expansion = { pairs: [], failures: [] };
   const expanded = await Promise.all(
     rules.map((rule) =>
-      expandRule(rule, sources, archives).then(
+      expandRule(rule, sources, archives, signal).then(
         (pairs) => ({ rule, pairs }),
         (error: unknown) => ({ rule, error }),
       ),

@@ -15,7 +15,7 @@ import type { Readable } from "node:stream";
 import type { Digest } from "../oci/digest.js";
 import type { Descriptor, RawManifest } from "../oci/manifest.js";
 import type { Location, RegistryLocation } from "../ref/location.js";
-import type { BlobReadOptions, DestinationCapabilities, ImageDestination } from "../transport/types.js";
+import type { BlobReadOptions, DestinationCapabilities, ImageDestination, SignalOption } from "../transport/types.js";
 
 interface Claim {
   promise: Promise<string | undefined>;
@@ -92,18 +92,18 @@ class LedgerDestination implements ImageDestination {
     return this.location.ref.path;
   }
 
-  currentDigest(): Promise<Digest | undefined> {
-    return this.inner.currentDigest();
+  currentDigest(opts?: SignalOption): Promise<Digest | undefined> {
+    return this.inner.currentDigest(opts);
   }
 
-  async hasBlob(desc: Descriptor): Promise<boolean> {
-    const has = await this.inner.hasBlob(desc);
+  async hasBlob(desc: Descriptor, opts?: SignalOption): Promise<boolean> {
+    const has = await this.inner.hasBlob(desc, opts);
     if (has) this.ledger.record(this.domain, desc.digest, this.repo);
     return has;
   }
 
-  async mountBlob(desc: Descriptor, from: Location): Promise<boolean> {
-    const mount = this.inner.mountBlob!.bind(this.inner);
+  async mountBlob(desc: Descriptor, from: Location, opts?: SignalOption): Promise<boolean> {
+    const mount = (d: Descriptor, at: Location): Promise<boolean> => this.inner.mountBlob!(d, at, opts);
     // Same registry as the source: the engine's own mount from the source repository.
     if (from.transport === "docker" && from.ref.domain === this.domain && (await mount(desc, from))) return true;
     let holder = this.ledger.holder(this.domain, desc.digest);
@@ -139,7 +139,7 @@ class LedgerDestination implements ImageDestination {
     this.settle(key, this.repo);
   }
 
-  putManifest(m: RawManifest, opts?: { tag?: string; isTop?: boolean }): Promise<void> {
+  putManifest(m: RawManifest, opts?: { tag?: string; isTop?: boolean; signal?: AbortSignal }): Promise<void> {
     return this.inner.putManifest(m, opts);
   }
 

@@ -1,6 +1,6 @@
 import type { ManifestFormat } from "../copy/convert.js";
 import type { LayerCompression } from "../oci/mediatype.js";
-import type { BlobCounts } from "../copy/types.js";
+import type { BlobCounts, CopyEvent } from "../copy/types.js";
 import type { Platform } from "../oci/platform.js";
 import type { ItemError } from "../errors.js";
 import type { ItemOutcome, ReferrerResult } from "../referrers/copy.js";
@@ -70,6 +70,8 @@ export interface SyncOptions {
    */
   registries?: ReadonlyMap<string, RegistrySettings>;
   onEvent?: (event: SyncEvent) => void;
+  /** Every image copy's own events (blobs starting, bytes, done), for a terminal's live status. */
+  onProgress?: (event: CopyEvent) => void;
   /** Take only this shard's images (see shard.ts). */
   shard?: Shard;
 }

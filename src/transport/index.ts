@@ -72,8 +72,8 @@ export async function openReferences(loc: Location, opts: TransportOptions = {})
 }
 
 /** Repositories of a registry (`dray ls --catalog HOST`). */
-export async function listCatalog(domain: string, opts: TransportOptions = {}): Promise<string[]> {
-  return (await import("./registry/index.js")).listCatalog(domain, opts);
+export async function listCatalog(domain: string, opts: TransportOptions = {}, signal?: AbortSignal): Promise<string[]> {
+  return (await import("./registry/index.js")).listCatalog(domain, opts, signal);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { DrayError, UsageError } from "../errors.js";
+import { DrayError, UsageError, whyUnreadable } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import type { Descriptor, RawManifest } from "../oci/manifest.js";
 import { formatLocation, type RegistryLocation } from "../ref/location.js";
@@ -136,16 +136,7 @@ async function readRegistriesConf(file: string): Promise<MirrorConfig> {
   try {
     body = readFileSync(file, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "it does not exist"
-        : code === "EISDIR"
-          ? "it is a folder"
-          : code === "EACCES"
-            ? "permission denied"
-            : "unreadable";
-    throw new UsageError(`--registries-conf ${file} cannot be read: ${why}`, { where: file });
+    throw new UsageError(`--registries-conf ${file} ${whyUnreadable(err)}`, { where: file });
   }
   const { parse, TomlError } = await import("smol-toml");
   let doc: Fields;

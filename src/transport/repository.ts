@@ -95,8 +95,8 @@ export class RepositoryFactory {
   }
 
   /** Every repository of a registry (`/v2/_catalog`), through the client its repositories share. */
-  async catalog(domain: string): Promise<string[]> {
-    return (await this.registriesOf()).catalog(domain);
+  async catalog(domain: string, opts: SignalOption = {}): Promise<string[]> {
+    return (await this.registriesOf()).catalog(domain, opts.signal);
   }
 
   private async registriesOf(): Promise<import("./registry/repository.js").RegistryRepositories> {

@@ -59,9 +59,16 @@ export interface TransportOptions {
   stdout?: NodeJS.WritableStream;
 }
 
-export interface BlobReadOptions {
+/**
+ * The run's abort signal. Every transport method that may wait on a peer
+ * takes it: aborting abandons the request (headers, body, token, retry
+ * pause), so one Ctrl-C or SIGTERM ends the run whatever the server does.
+ */
+export interface SignalOption {
   signal?: AbortSignal;
 }
+
+export type BlobReadOptions = SignalOption;
 
 export interface ImageSource {
   readonly location: Location;
@@ -116,22 +123,22 @@ export interface ImageDestination {
    * when it points nowhere yet. Lets the engine finish at once when the same
    * manifest is already there.
    */
-  currentDigest(): Promise<Digest | undefined>;
+  currentDigest(opts?: SignalOption): Promise<Digest | undefined>;
   /**
    * The digest `tag` names in the destination's repository now (undefined
    * when it names none, or when the destination cannot tell cheaply). Asked
    * by `--all-tags` before each tag's PUT: registries with immutable tags
    * (ECR, Harbor, Artifactory) refuse even a PUT that changes nothing.
    */
-  tagDigest?(tag: string): Promise<Digest | undefined>;
+  tagDigest?(tag: string, opts?: SignalOption): Promise<Digest | undefined>;
   /** True when the destination already holds the blob (one HEAD, one stat). */
-  hasBlob(desc: Descriptor): Promise<boolean>;
+  hasBlob(desc: Descriptor, opts?: SignalOption): Promise<boolean>;
   /**
    * Makes a blob appear without moving bytes (registry cross-repository
    * mount). Returns false when the registry did not mount (the caller then
    * uploads). Only called when capabilities.supportsMount is true.
    */
-  mountBlob?(desc: Descriptor, from: Location): Promise<boolean>;
+  mountBlob?(desc: Descriptor, from: Location, opts?: SignalOption): Promise<boolean>;
   /**
    * Stores a blob from `data`. The blob MUST NOT become visible unless `data`
    * ends without error (write to a temporary name, rename on success); an error
@@ -167,17 +174,19 @@ export interface DeleteResult {
   alsoRemovedTags: string[];
   /** Blobs removed because nothing referenced them any more (layouts and archives). */
   blobsRemoved: number;
+  /** Only the name went: other names in the layout or archive still hold the image (never for a registry). */
+  imageKept?: boolean;
 }
 
 /** The third, smaller face of a transport: what tag, delete and ls need. */
 export interface ReferenceStore {
   readonly location: Location;
   /** Tags (registry), ref.name annotations (layout, oci-archive) or RepoTags (docker-archive). */
-  listTags(): Promise<string[]>;
+  listTags(opts?: SignalOption): Promise<string[]>;
   /** Adds `tag` to the image the location names, moving no blob. */
-  addTag(tag: string): Promise<void>;
+  addTag(tag: string, opts?: SignalOption): Promise<void>;
   /** Removes the reference the location names (unreferenced blobs are removed where the transport owns them). */
-  deleteReference(): Promise<DeleteResult>;
+  deleteReference(opts?: SignalOption): Promise<DeleteResult>;
   close(): Promise<void>;
 }
 
@@ -193,11 +202,6 @@ export interface TagHead {
 export interface RepoRef {
   tag?: string;
   digest?: Digest;
-}
-
-/** The run's abort signal, for a repository's requests (a stalled registry must not hold up an interrupted run). */
-export interface SignalOption {
-  signal?: AbortSignal;
 }
 
 /**

@@ -90,6 +90,19 @@ describe("dray tag / ls / digest / delete against the registry", () => {
     }
   });
 
+  it("ratelimit of a missing repository or tag: the answer shown, then exit 3 (issue 27, item 13)", async () => {
+    for (const where of [at("nothere:v1"), at("app:nothere")]) {
+      const r = await dray(["ratelimit", where]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.equal(r.stdout, `${reg.host}: no rate limit announced (HEAD answered 404)\n`);
+      assert.match(r.stderr, /^dray: \S+ not found in \S+ \(HEAD answered 404\)\n$/);
+    }
+    const json = await dray(["ratelimit", at("app:nothere"), "--format", "json"]);
+    assert.equal(json.code, 3, json.stderr);
+    assert.equal((JSON.parse(json.stdout) as { Status: number }).Status, 404);
+    assert.equal((await dray(["ratelimit", at("app:v1")])).code, 0);
+  });
+
   it("ls --catalog HOST lists the repositories", async () => {
     const r = await drayOk(["ls", "--catalog", reg.host]);
     assert.deepEqual(r.stdout.trim().split("\n").sort(), ["app", "multi"]);

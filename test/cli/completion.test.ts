@@ -109,6 +109,13 @@ describe("dray completion", () => {
     assert.deepEqual(bashComplete("dray inspect oci:examples/h"), ["examples/hello/"]);
     assert.deepEqual(bashComplete("dray inspect docker:"), ["//"]);
     assert.deepEqual(bashComplete("dray ls --authfile package.j"), ["package.json"]);
+    // Values of flags whose placeholder lists them, and --format's two words (issue 28 item 22).
+    assert.deepEqual(bashComplete("dray copy --manifest-format "), ["oci", "docker"]);
+    assert.deepEqual(bashComplete("dray sync --compress "), ["gzip", "zstd", "none"]);
+    assert.deepEqual(bashComplete("dray inspect --format "), ["text", "json"]);
+    // oci: names a layout folder: files are not offered; an archive prefix offers them.
+    assert.deepEqual(bashComplete("dray inspect oci:package"), []);
+    assert.deepEqual(bashComplete("dray inspect oci-archive:package.j"), ["package.json"]);
   });
 
   it("zsh: the script parses and registers _dray with compinit", (t) => {
@@ -134,5 +141,7 @@ describe("dray completion", () => {
     assert.deepEqual(fishComplete("dray completion ").sort(), ["bash", "fish", "zsh"]);
     assert.deepEqual(fishComplete("dray inspect ").sort(), [...LOCATION_PREFIXES].sort());
     assert.deepEqual(fishComplete("dray inspect oci:examples/h"), ["oci:examples/hello/"]);
+    assert.deepEqual(fishComplete("dray inspect oci:package"), []);
+    assert.deepEqual(fishComplete("dray copy --manifest-format ").sort(), ["docker", "oci"]);
   });
 });

@@ -2,84 +2,13 @@
 // rendered through a minimal terminal model so the assertions read the final
 // screen, not the escape-code stream. Also resolveMode's choices.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { before, describe, it } from "node:test";
 import { resolveMode } from "../../src/cli/progress.js";
 import { buildIndex, writeOciLayout } from "../helpers/fixtures.js";
+import { finalScreen, onPty } from "../helpers/pty.js";
 import { makeTempDir } from "../helpers/tmp.js";
-
-// Under tsx the entry is the .ts source; in the compiled tree (npm test) it is dist/test/cli/dray-entry.js.
-const FROM_SOURCE = import.meta.url.endsWith(".ts");
-const ENTRY = fileURLToPath(new URL(FROM_SOURCE ? "./dray-entry.ts" : "./dray-entry.js", import.meta.url));
-const NODE_ARGS = FROM_SOURCE ? ["--import", "tsx", ENTRY] : [ENTRY];
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-
-/** Runs dray under `script` on a 100x30 pseudo-terminal; resolves with everything the terminal received. */
-function onPty(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; raw: string }> {
-  const quoted = args.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-  const node = [process.execPath, ...NODE_ARGS].map((a) => `'${a}'`).join(" ");
-  const command = `stty cols 100 rows 30; exec ${node} ${quoted}`;
-  return new Promise((resolve, reject) => {
-    execFile(
-      "script",
-      ["-qfec", command, "/dev/null"],
-      { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000, encoding: "utf8" },
-      (err, stdout) => {
-        if (err && typeof err.code !== "number") reject(err as Error);
-        else resolve({ code: err ? (err.code as number) : 0, raw: stdout });
-      },
-    );
-  });
-}
-
-/** Replays cursor movement and erasures (the subset cli-progress and ora use) into the lines left on screen. */
-export function finalScreen(raw: string): string[] {
-  const lines: string[] = [""];
-  let row = 0;
-  let col = 0;
-  for (let i = 0; i < raw.length;) {
-    // eslint-disable-next-line no-control-regex -- terminal escapes and control characters are what this checks
-    const esc = /^\u001b\[(\??[0-9;]*)([A-Za-z])/.exec(raw.slice(i, i + 16));
-    if (esc) {
-      const n = /^\d+$/.test(esc[1]!) ? Number(esc[1]) : 1;
-      switch (esc[2]) {
-        case "A":
-          row = Math.max(0, row - n);
-          break;
-        case "G":
-          col = n - 1;
-          break;
-        case "K":
-          lines[row] = lines[row]!.slice(0, col);
-          break;
-        case "J":
-          lines.length = row + 1;
-          lines[row] = lines[row]!.slice(0, col);
-          break;
-        default:
-          break;
-      }
-      i += esc[0].length;
-      continue;
-    }
-    const ch = raw[i]!;
-    i++;
-    if (ch === "\u001b") continue;
-    if (ch === "\r") col = 0;
-    else if (ch === "\n") {
-      row++;
-      if (row >= lines.length) lines.push("");
-    } else {
-      const line = lines[row]!.padEnd(col, " ");
-      lines[row] = line.slice(0, col) + ch + line.slice(col + 1);
-      col++;
-    }
-  }
-  return lines.filter((l) => l.trim() !== "");
-}
 
 describe("dray copy on a terminal", () => {
   let dir: string;
@@ -123,10 +52,42 @@ describe("dray copy on a terminal", () => {
     const out = await onPty(["copy", "--platform", "linux/amd64", `oci:${src}:v1`, "docker-archive:-"]);
     assert.equal(out.code, 2, out.raw);
     assert.match(out.raw, /dray: refusing to write an archive to a terminal/);
+    // Refused before the first blob moved (it used to come after every blob was downloaded, issue 28 item 18).
+    assert.deepEqual(finalScreen(out.raw), [
+      "dray: refusing to write an archive to a terminal: redirect standard output (> FILE, | …) or give a file name instead of -",
+    ]);
     assert.ok(!out.raw.includes("ustar"), "no tar bytes reached the terminal");
     const input = await onPty(["copy", "oci-archive:-", `oci:${dir}/from-tty:v1`]);
     assert.equal(input.code, 2, input.raw);
     assert.match(input.raw, /dray: standard input is a terminal/);
+  });
+});
+
+describe("long work on a terminal shows that it moves (issue 28 item 20)", () => {
+  let dir: string;
+  before(async () => {
+    dir = makeTempDir("dray-cli-tty-status-");
+    await writeOciLayout(join(dir, "src"), await buildIndex({ layerCount: 2, layerSize: 500_000, seed: "tty-status" }), "v1");
+  });
+
+  for (const cols of [80, 160]) {
+    it(`sync: a status line under the per-image lines, cut to ${cols} columns and cleared before the summary`, async () => {
+      const { code, raw } = await onPty(["sync", `oci:${dir}/src`, `oci:${dir}/mirror-${cols}`], { NO_COLOR: "1" }, cols);
+      assert.equal(code, 0, raw);
+      assert.match(raw, /syncing: images \d+\/1 done, \d+ in flight; [\d.]+ [kM]?B of [\d.]+ [kM]?B/);
+      const screen = finalScreen(raw);
+      assert.ok(!screen.some((l) => l.startsWith("syncing:")), screen.join("\n"));
+      assert.match(screen.at(-1)!, /^Synced 1 repository in /);
+      for (const drawn of raw.split("\r")) assert.ok(!drawn.startsWith("\u001b[Ksyncing") || drawn.length <= cols + 3, drawn);
+    });
+  }
+
+  it("copy: a blob's bar ends with its size, no dangling '| '", async () => {
+    const { code, raw } = await onPty(["copy", `oci:${dir}/src:v1`, `oci:${dir}/bars:v1`]);
+    assert.equal(code, 0, raw);
+    assert.match(raw, /sha256:[0-9a-f]{12} [█░]+ +\d+% \| [\d.]+ [kM]?B \/ [\d.]+ [kM]?B/);
+    // eslint-disable-next-line no-control-regex -- terminal escapes are what this checks
+    assert.ok(!/sha256:[0-9a-f]{12} [█░]+ +\d+% \| [^|\n]*\| *(\r|\n|\u001b)/.test(raw), "no second '|' on a blob's bar");
   });
 });
 

@@ -280,8 +280,8 @@ describe("dray copy progress off a terminal", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^sha256:[0-9a-f]{64}\n$/);
     const lines = r.stderr.trim().split("\n");
-    const events = lines.slice(0, -1).map((l) => JSON.parse(l) as { type: string });
-    assert.match(lines.at(-1)!, /^Copied /, "the summary line follows the events");
+    const events = lines.map((l) => JSON.parse(l) as { type: string });
+    assert.equal(events.at(-1)!.type, "done", "only JSON: the summary is the done event, no plain line (issue 28 item 19)");
     const types = new Set(events.map((e) => e.type));
     for (const t of ["manifest-resolved", "plan", "blob-start", "blob-bytes", "blob-done", "manifest-put", "done"])
       assert.ok(types.has(t), t);

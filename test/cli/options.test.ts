@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { Command } from "commander";
@@ -12,6 +14,7 @@ import {
   type TransportFlags,
 } from "../../src/cli/options.js";
 import { DrayError } from "../../src/errors.js";
+import { makeTempDir } from "../helpers/tmp.js";
 
 function ctx(debug = false): CliContext & { lines: string[] } {
   const lines: string[] = [];
@@ -47,10 +50,15 @@ describe("cli options", () => {
 
   it("maps --authfile, --insecure, --ca-file, --retries; --debug lines go to stderr", () => {
     const c = ctx(true);
-    const o = transportOptions(parse(["--authfile", "/a.json", "--insecure", "--ca-file", "/ca.pem", "--retries", "0"]), c);
-    assert.equal(o.authFile, "/a.json");
+    const authFile = join(makeTempDir(), "a.json");
+    writeFileSync(authFile, "{}");
+    // --ca-file is read before any request (issue 28 item 10): it must hold a PEM certificate.
+    const caFile = join(makeTempDir(), "ca.pem");
+    writeFileSync(caFile, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    const o = transportOptions(parse(["--authfile", authFile, "--insecure", "--ca-file", caFile, "--retries", "0"]), c);
+    assert.equal(o.authFile, authFile);
     assert.equal(o.insecure, true);
-    assert.equal(o.caFile, "/ca.pem");
+    assert.equal(o.caFile, caFile);
     assert.equal(o.retries, 0);
     o.debug?.("GET /v2/");
     o.notice?.("hello");

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { Digest } from "../../src/oci/digest.js";
 import { dray, drayOk } from "../cli/run.js";
-import { buildIndex, pushImage, writeOciLayout, type BuiltIndex } from "../helpers/fixtures.js";
+import { buildImage, buildIndex, pushImage, writeOciLayout, type BuiltIndex } from "../helpers/fixtures.js";
 import { startProxy, type FaultProxy } from "../helpers/proxy.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
@@ -44,6 +44,14 @@ describe("dray blob", () => {
       assert.equal(r.stdout, "");
       assert.ok((await readFile(out)).equals(bytes));
     }
+  });
+
+  it("a manifest the image's graph does not name (another tag's image) comes from /manifests/ (issue 27, item 11)", async () => {
+    const other = await buildImage({ seed: "blob-other" });
+    await pushImage({ url: reg.url }, "app", "other", other);
+    const r = await dray(["blob", `docker://${reg.host}/app:v1`, other.manifest.digest.toString()]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdoutBytes.equals(other.manifest.bytes));
   });
 
   it("a blob the registry does not have is exit 3", async () => {

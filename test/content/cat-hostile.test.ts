@@ -144,8 +144,8 @@ describe("dray cat", () => {
       Record<string, unknown>
     >;
     assert.deepEqual(
-      json.map((e) => [e.path, e.type, e.linkname]),
-      [["/lnk", "symlink", "/real"]],
+      json.map((e) => [e.Path, e.Type, e.Linkname, e.ModeOctal]),
+      [["/lnk", "symlink", "/real", "0777"]],
     );
     assert.equal((await dray(["cat", "--list", img.loc, "/nothing"])).code, 3);
   });

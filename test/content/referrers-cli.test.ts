@@ -7,6 +7,8 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { before, describe, it } from "node:test";
+import { Digest } from "../../src/oci/digest.js";
+import { MediaType } from "../../src/oci/mediatype.js";
 import { dray, drayOk } from "../cli/run.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
@@ -41,12 +43,12 @@ function onTerminal(args: string[]): Promise<{ code: number; screen: string }> {
 }
 
 interface Node {
-  digest: string;
-  artifactType?: string;
-  source: string;
-  tag?: string;
-  annotations?: Record<string, string>;
-  referrers: Node[];
+  Digest: string;
+  ArtifactType?: string;
+  Source: string;
+  Tag?: string;
+  Annotations?: Record<string, string>;
+  Referrers: Node[];
 }
 
 describe("dray referrers", () => {
@@ -65,20 +67,20 @@ describe("dray referrers", () => {
 
   it("--format json: the nested tree, through the tag schema and the cosign tag", async () => {
     const r = await drayOk(["referrers", "--format", "json", loc()]);
-    const tree = JSON.parse(r.stdout) as { subject: { digest: string }; referrers: Node[] };
-    assert.equal(tree.subject.digest, signed.img.manifest.digest.toString());
-    const byDigest = new Map(tree.referrers.map((n) => [n.digest, n]));
+    const tree = JSON.parse(r.stdout) as { Subject: { Digest: string }; Referrers: Node[] };
+    assert.equal(tree.Subject.Digest, signed.img.manifest.digest.toString());
+    const byDigest = new Map(tree.Referrers.map((n) => [n.Digest, n]));
     const sig = byDigest.get(signed.sig.manifest.digest.toString());
-    assert.equal(sig?.artifactType, SIGNATURE_TYPE);
-    assert.equal(sig?.source, "tag-schema");
+    assert.equal(sig?.ArtifactType, SIGNATURE_TYPE);
+    assert.equal(sig?.Source, "tag-schema");
     assert.deepEqual(
-      sig?.referrers.map((n) => [n.digest, n.artifactType]),
+      sig?.Referrers.map((n) => [n.Digest, n.ArtifactType]),
       [[sbom.manifest.digest.toString(), SBOM_TYPE]],
     );
     const cosign = byDigest.get(signed.cosign.manifest.digest.toString());
-    assert.equal(cosign?.source, "cosign-tag");
-    assert.equal(cosign?.tag, `sha256-${signed.hex}.sig`);
-    assert.equal(tree.referrers.length, 2);
+    assert.equal(cosign?.Source, "cosign-tag");
+    assert.equal(cosign?.Tag, `sha256-${signed.hex}.sig`);
+    assert.equal(tree.Referrers.length, 2);
   });
 
   it("not a terminal: one line each (digest, type, size, subject)", async () => {
@@ -134,13 +136,41 @@ describe("dray referrers", () => {
     );
   });
 
+  it("--artifact-type keeps a matching referrer below one of another type, with its own subject (issue 27, item 10)", async () => {
+    const sboms = (await drayOk(["referrers", "--artifact-type", SBOM_TYPE, loc()])).stdout.trim().split("\n");
+    assert.deepEqual(
+      sboms.map((l) => l.split("\t")),
+      [[sbom.manifest.digest.toString(), SBOM_TYPE, String(sbom.manifest.bytes.length), signed.sig.manifest.digest.toString()]],
+    );
+    const tree = await onTerminal(["referrers", "--artifact-type", SBOM_TYPE, loc()]);
+    assert.match(tree.screen, new RegExp(`└── application/spdx\\+json ${sbom.manifest.digest} .* refers to ${signed.sig.manifest.digest}`));
+  });
+
+  it("a tag-schema index without artifactType: the type comes from the manifest, and --artifact-type finds it (issue 27, item 10)", async () => {
+    const other = await pushSignedImage(reg, "app", "2.0", "referrers-bare-index");
+    // skopeo 1.9 re-pushes the sha256-<hex> index without the descriptors' artifactType.
+    const bare = JSON.parse(buildReferrersIndex([other.sig]).bytes.toString()) as { manifests: Array<Record<string, unknown>> };
+    for (const m of bare.manifests) delete m.artifactType;
+    const bytes = Buffer.from(JSON.stringify(bare));
+    await putManifest(reg, "app", `sha256-${other.hex}`, { bytes, mediaType: MediaType.OciIndex, digest: Digest.of(bytes) });
+    const at = `docker://${reg.host}/app:2.0`;
+    const lines = (await drayOk(["referrers", "--depth", "1", at])).stdout.trim().split("\n");
+    const sigLine = lines.map((l) => l.split("\t")).find((l) => l[0] === other.sig.manifest.digest.toString());
+    assert.equal(sigLine?.[1], SIGNATURE_TYPE, "the manifest's artifactType, not its media type");
+    const found = (await drayOk(["referrers", "--artifact-type", SIGNATURE_TYPE, at])).stdout.trim().split("\n");
+    assert.deepEqual(
+      found.map((l) => l.split("\t")[0]),
+      [other.sig.manifest.digest.toString()],
+    );
+  });
+
   it("an OCI layout that copy --referrers wrote gives the same tree", async () => {
     const dir = join(makeTempDir(), "layout");
     await drayOk(["copy", "--referrers", loc(), `oci:${dir}:1.0`]);
-    const fromLayout = JSON.parse((await drayOk(["referrers", "--format", "json", `oci:${dir}:1.0`])).stdout) as { referrers: Node[] };
-    const fromRegistry = JSON.parse((await drayOk(["referrers", "--format", "json", loc()])).stdout) as { referrers: Node[] };
-    const digests = (t: { referrers: Node[] }): string[] =>
-      t.referrers.flatMap((n) => [n.digest, ...n.referrers.map((c) => c.digest)]).sort();
+    const fromLayout = JSON.parse((await drayOk(["referrers", "--format", "json", `oci:${dir}:1.0`])).stdout) as { Referrers: Node[] };
+    const fromRegistry = JSON.parse((await drayOk(["referrers", "--format", "json", loc()])).stdout) as { Referrers: Node[] };
+    const digests = (t: { Referrers: Node[] }): string[] =>
+      t.Referrers.flatMap((n) => [n.Digest, ...n.Referrers.map((c) => c.Digest)]).sort();
     assert.deepEqual(digests(fromLayout), digests(fromRegistry));
   });
 

@@ -29,7 +29,8 @@ describe("copyTags (--all-tags)", () => {
     );
     assert.deepEqual(
       summary.tags.map((t) => t.tag),
-      tags,
+      [...tags].sort(),
+      "sorted, not in the source's order (issue 27, item 14)",
     );
     assert.equal(summary.manifests, tags.length * 2);
     // base once, plus a config and an own layer per tag

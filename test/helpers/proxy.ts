@@ -25,6 +25,12 @@ export type ProxyAction =
   | { kind: "cutRequest"; afterBytes: number }
   /** Wait `ms` before forwarding; with `afterBytes`, forward at once but pause the response body after that many bytes. */
   | { kind: "stall"; ms: number; afterBytes?: number }
+  /**
+   * A body one byte every `everyMs` (a server never silent long enough for a
+   * body timeout): the upstream's, or with `status` an answer of the proxy's
+   * own (`body`, default a JSON error) without forwarding.
+   */
+  | { kind: "trickle"; everyMs: number; status?: number; body?: string }
   /** Answer a redirect to the proxy's redirect target server, which serves the same path from upstream. */
   | { kind: "redirect"; status?: 301 | 302 | 303 | 307 | 308 }
   /** Forward, then set (or with value undefined, remove) a response header; a function gets the upstream value (a Location rewritten). */
@@ -197,6 +203,15 @@ async function closeServer(server: Server, sockets: Set<Socket>): Promise<void> 
 }
 
 /** Starts a proxy in front of `upstream` (a RegistryHandle works). Stopped when the test file ends. */
+/** Writes `body` one byte at a time, `everyMs` apart, until done or the client goes away. */
+async function trickle(res: ServerResponse, body: Buffer, everyMs: number): Promise<void> {
+  for (let i = 0; i < body.length && !res.destroyed; i++) {
+    await write(res, body.subarray(i, i + 1));
+    await sleep(everyMs);
+  }
+  if (!res.destroyed) res.end();
+}
+
 export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
   const base = new URL(upstream.url);
   const rules: ActiveRule[] = [];
@@ -266,6 +281,13 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
       req.resume();
       res.writeHead(action.status, { "Content-Type": "application/json", ...action.headers });
       res.end(action.body ?? JSON.stringify({ errors: [{ code: "UNKNOWN", message: `injected ${action.status}` }] }));
+      return;
+    }
+    if (action?.kind === "trickle" && action.status !== undefined) {
+      req.resume();
+      const body = Buffer.from(action.body ?? JSON.stringify({ errors: [{ code: "UNKNOWN", message: `injected ${action.status}` }] }));
+      res.writeHead(action.status, { "Content-Type": "application/json", "Content-Length": String(body.length) });
+      await trickle(res, body, action.everyMs);
       return;
     }
     if (action?.kind === "redirect") {
@@ -348,6 +370,13 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
         return;
       }
       res.end(body);
+      return;
+    }
+    if (action?.kind === "trickle") {
+      const chunks: Buffer[] = [];
+      for await (const c of ur) chunks.push(c as Buffer);
+      res.writeHead(status, headers);
+      await trickle(res, Buffer.concat(chunks), action.everyMs);
       return;
     }
     res.writeHead(status, headers);

@@ -38,6 +38,12 @@ export interface RegistryHandle {
   client?: ClientCertificates;
   /** token mode: the token server in front of which the registry sits. */
   tokenServer?: TokenServerHandle;
+  /**
+   * token mode: `--trust-realm 127.0.0.1:TOKENPORT`. The token server listens on
+   * another port of the registry's host over plain HTTP, which gets a credential
+   * only when trusted (issue 26 item 6); other modes: no arguments.
+   */
+  trustRealm: string[];
   /** The `Authorization` header value for Basic auth with username/password (htpasswd and token modes). */
   basicAuth?: string;
   /** Last lines the registry wrote to stderr, for assertion messages. */
@@ -152,7 +158,7 @@ async function setupMode(mode: RegistryMode, dir: string, opts: StartRegistryOpt
             rootcertbundle: tokenServer.certFile,
           },
         },
-        extra: { username, password, basicAuth, tokenServer },
+        extra: { username, password, basicAuth, tokenServer, trustRealm: ["--trust-realm", new URL(tokenServer.url).host] },
       };
     }
   }
@@ -312,6 +318,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Re
       port,
       url,
       storageDir,
+      trustRealm: [],
       ...setup.extra,
       logs: () => proc.logs(),
       restart: async () => {

@@ -15,7 +15,7 @@ import { buildImage, buildIndex, buildLayer, pushImage, type Built, type BuiltIm
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { assertSkopeoOk, skopeo, skopeoCopy, skopeoInspect, skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
-import { drayOk } from "../cli/run.js";
+import { dray, drayOk } from "../cli/run.js";
 
 const REPO = "inspect/me";
 
@@ -183,6 +183,25 @@ describe("dray inspect versus skopeo inspect", () => {
     assert.equal(docker.Name, `${reg.host}/${REPO}`);
   });
 
+  it("the README's Variant templates work on an image without a variant; an unknown field is still exit 2 (issue 27, item 9)", async () => {
+    const plain = reg$("bare"); // amd64, no variant: most images
+    const cases: Array<[string, string]> = [
+      ["{{.Os}}/{{.Architecture}}{{if .Variant}}/{{.Variant}}{{end}}", "linux/amd64"],
+      ["{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}", "linux/amd64"],
+      ['{{if and (eq .Os "linux") (not .Variant)}}plain{{end}}', "plain"],
+      ["[{{.Variant}}][{{.Name}}]", `[][${reg.host}/${REPO}]`],
+    ];
+    for (const [template, want] of cases) {
+      const r = await drayOk(["inspect", plain, "--format", template]);
+      assert.equal(r.stdout, `${want}\n`, template);
+    }
+    const arm = await drayOk(["inspect", reg$("oci-image"), "--format", "{{with .Variant}}{{.}}{{end}}"]);
+    assert.equal(arm.stdout, "v7\n");
+    const typo = await dray(["inspect", plain, "--format", "{{.Varient}}"]);
+    assert.equal(typo.code, 2, typo.stderr);
+    assert.match(typo.stderr, /no field "Varient"/);
+  });
+
   it("RepoTags lists the repository's tags (registry only), and --no-tags leaves it empty", async () => {
     const ours = (await inspect(parseLocation(reg$("oci-image")))) as ImageSummary;
     assert.deepEqual([...ours.RepoTags].sort(), cases.map((c) => c.tag).sort());
@@ -203,7 +222,12 @@ describe("dray inspect versus skopeo inspect", () => {
         assert.equal(ours.MediaType, doc.mediaType);
         assert.deepEqual(
           ours.Manifests.map((m) => [m.Digest, m.MediaType, m.Size, m.Platform]),
-          doc.manifests.map((m) => [m.digest, m.mediaType, m.size, m.platform]),
+          doc.manifests.map((m) => [
+            m.digest,
+            m.mediaType,
+            m.size,
+            { Os: m.platform.os, Architecture: m.platform.architecture, ...(m.platform.variant ? { Variant: m.platform.variant } : {}) },
+          ]),
           `${loc}: Manifests`,
         );
         assert.ok(!("Architecture" in ours));

@@ -1,11 +1,11 @@
 // Credentials: never printed (also with --debug, in error messages and in
 // progress output), never sent across a redirect to another host, and never
 // sent to a token realm on another host unless the user's credential files
-// hold the same credential for that host. "Host" follows the registry
-// transport's rule (src/transport/registry/auth.ts): the realm's host name
-// must be the registry's own or of its domain family; the port is not part of
-// the owner (a token service on another port of the same name is the same
-// owner, as for TLS certificates and cookies).
+// hold the same credential for that host. "Host" follows the realm policy
+// (src/auth/realm-policy.ts): the realm's host name must be the registry's own
+// or of its domain family; on another port of the registry's own host only
+// over verified HTTPS, since on a shared host any local user may listen on a
+// plain-HTTP port (issue 26 item 6).
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
@@ -117,7 +117,10 @@ describe("credentials are never printed and never sent where they do not belong"
     "--debug copy with a bearer token registry: no token printed",
     "dray --debug copy --creds USER:PASS from a token-auth registry",
     async () => {
-      const r = await run(["--debug", "copy", "--creds", credsOf(token), `docker://${token.host}/src/img:v1`, out("debug-token")], { env });
+      const r = await run(
+        ["--debug", "copy", ...token.trustRealm, "--creds", credsOf(token), `docker://${token.host}/src/img:v1`, out("debug-token")],
+        { env },
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.ok(
         token.tokenServer!.log.some((e) => e.username === token.username),
@@ -142,6 +145,7 @@ describe("credentials are never printed and never sent where they do not belong"
           credsOf(basic),
           "--dest-creds",
           credsOf(token),
+          ...token.trustRealm,
           `docker://${basic.host}/src/img:v1`,
           `docker://${token.host}/dst/both:v1`,
         ],
@@ -171,7 +175,10 @@ describe("credentials are never printed and never sent where they do not belong"
   caseIt("credential", "wrong password for a token registry", "dray --debug copy --creds USER:WRONG (token)", async () => {
     const wrong = `wrong-${token.password!}`;
     addSecret(wrong);
-    const r = await run(["--debug", "copy", "--creds", `dray:${wrong}`, `docker://${token.host}/src/img:v1`, out("wrong3")], { env });
+    const r = await run(
+      ["--debug", "copy", ...token.trustRealm, "--creds", `dray:${wrong}`, `docker://${token.host}/src/img:v1`, out("wrong3")],
+      { env },
+    );
     assert.equal(r.code, 4, r.stderr);
     return `exit 4: "${lastLine(r.stderr)}"`;
   });
@@ -258,9 +265,12 @@ describe("credentials are never printed and never sent where they do not belong"
       pToken.clearRules();
       pToken.redirectTarget.requests.length = 0;
       pToken.addRule({ method: "GET", path: "/blobs/sha256:", action: { kind: "redirect", status: 302 } });
-      const r = await run(["--debug", "copy", "--creds", credsOf(token), `docker://${pToken.host}/src/img:v1`, out("redirect-token")], {
-        env,
-      });
+      const r = await run(
+        ["--debug", "copy", ...token.trustRealm, "--creds", credsOf(token), `docker://${pToken.host}/src/img:v1`, out("redirect-token")],
+        {
+          env,
+        },
+      );
       pToken.clearRules();
       assert.equal(r.code, 0, r.stderr);
       const got = pToken.redirectTarget.requests;
@@ -341,14 +351,40 @@ describe("credentials are never printed and never sent where they do not belong"
 
   caseIt(
     "credential",
-    "token realm on the same host name, another port: sent (same owner)",
-    "--creds for 127.0.0.1:PORT; realm http://127.0.0.1:TOKENPORT/token (the default token setup)",
+    "token realm on the same host, another port, plain HTTP: withheld, user told",
+    "--creds for 127.0.0.1:PORT; realm http://127.0.0.1:TOKENPORT/token (another user could listen on that port)",
     async () => {
       const before = token.tokenServer!.log.length;
       const r = await run(["copy", "--creds", credsOf(token), `docker://${token.host}/src/img:v1`, out("same-host")], { env });
+      const asked = token.tokenServer!.log.slice(before);
+      assert.deepEqual(
+        asked.filter((e) => e.username !== undefined),
+        [],
+        "the credential went to the other port",
+      );
+      assert.match(r.stderr, /another port of the same host without verified HTTPS.*--trust-realm 127\.0\.0\.1:\d+\)/);
+      assert.equal(r.code, 4, r.stderr);
+      return `exit 4; ${asked.length} anonymous token requests, notice: "${r.stderr
+        .split("\n")
+        .find((l) => l.includes("another port"))
+        ?.slice(0, 150)}"`;
+    },
+  );
+
+  caseIt(
+    "credential",
+    "token realm on the same host, another port, trusted with --trust-realm HOST:PORT: sent",
+    "--creds and --trust-realm 127.0.0.1:TOKENPORT for 127.0.0.1:PORT",
+    async () => {
+      const before = token.tokenServer!.log.length;
+      const realmHost = new URL(token.tokenServer!.url).host;
+      const r = await run(
+        ["copy", "--creds", credsOf(token), "--trust-realm", realmHost, `docker://${token.host}/src/img:v1`, out("same-host-trusted")],
+        { env },
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.ok(token.tokenServer!.log.slice(before).some((e) => e.username === token.username));
-      return "exit 0; the token server on the same host name got the credential";
+      return "exit 0; the token server on the trusted port got the credential";
     },
   );
 

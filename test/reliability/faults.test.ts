@@ -275,7 +275,7 @@ const CASES: FaultCase[] = [
     image: "small",
     side: "src",
     rules: () => [{ method: "GET", path: smallLayer().digest, action: { kind: "status", status: 503 } }],
-    fails: { code: 1, message: /503/ },
+    fails: { code: 1, message: /HTTP 503\b.* \(after 3 retries; --retries N\)$/m },
     check: (w) => traffic(w.pA, "GET", smallLayer().digest),
   },
   {
@@ -303,7 +303,10 @@ const CASES: FaultCase[] = [
     side: "src",
     env: { DRAY_HTTP_TIMEOUT: "1" },
     rules: () => [{ method: "GET", path: smallLayer().digest, action: { kind: "stall", ms: 8000 } }],
-    fails: { code: 1, message: /timeout|timed out/i },
+    fails: {
+      code: 1,
+      message: /accepted the connection but sent nothing within 1 s: GET http:\/\/.*\/blobs\/sha256:.* \(after 3 retries; --retries N\)/,
+    },
     check: (w) => traffic(w.pA, "GET", smallLayer().digest),
   },
   {

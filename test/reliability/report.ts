@@ -15,6 +15,8 @@ const GROUPS: Array<{ group: Group; title: string }> = [
   { group: "lie", title: "Lies (a registry or token endpoint that answers falsely)" },
   { group: "credential", title: "Credentials" },
   { group: "hostile", title: "Hostile local input" },
+  { group: "local-user", title: "Another local user (a second account, `nobody`, on the same machine)" },
+  { group: "hostile-registry", title: "Hostile registry (a small server of the tests' own)" },
   { group: "interruption", title: "Interruption (SIGINT / SIGKILL at a point held by the proxy)" },
   { group: "concurrency", title: "Concurrency" },
 ];
@@ -75,6 +77,8 @@ export function render(rows: CaseRow[]): string {
   const [ls, lt] = count("lie");
   const [cs, ct] = count("credential");
   const [hs, ht] = count("hostile");
+  const [us, ut] = count("local-user");
+  const [rs, rt] = count("hostile-registry");
   const [is, it] = count("interruption");
   const [ks, kt] = count("concurrency");
   const fuzz = fuzzRuns();
@@ -86,6 +90,8 @@ export function render(rows: CaseRow[]): string {
     `- **Credential checks passed: ${cs}/${ct}** (plus a scan of every run's output for passwords, Basic values and tokens in each test file)`,
   );
   out.push(`- **Hostile inputs refused: ${hs}/${ht}**`);
+  out.push(`- **Another local user's attacks refused: ${us}/${ut}**`);
+  out.push(`- **Hostile registry attacks bounded: ${rs}/${rt}**`);
   out.push(`- **Interruptions clean: ${is}/${it}**`);
   out.push(`- **Concurrency: ${ks}/${kt}**`);
   out.push(

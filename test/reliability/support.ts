@@ -18,7 +18,7 @@ import { Digest } from "../../src/oci/digest.js";
 import { dray, type DrayResult, type RunOptions } from "../cli/run.js";
 import { TestRegistryClient, type RegistryTarget } from "../helpers/http.js";
 
-export type Group = "fault" | "lie" | "credential" | "hostile" | "interruption" | "concurrency";
+export type Group = "fault" | "lie" | "credential" | "hostile" | "local-user" | "hostile-registry" | "interruption" | "concurrency";
 
 export interface CaseRow {
   group: Group;

@@ -117,7 +117,7 @@ describe("copyReferrersOf", () => {
     const src = parseLocation(`${regA.host}/app:1.0`);
     const dst = parseLocation(`${regB.host}/cli/app:1.0`);
     await copy(src, dst);
-    const s = await copyReferrersAfterCopy(ctx, src, dst, [img.manifest.digest.toString()], {}, false);
+    const s = await copyReferrersAfterCopy(ctx, src, dst, [img.manifest.digest.toString()], {}, "lines");
     assert.equal(s.copied, 2);
     assert.ok(lines.includes(`referrer ${sig.manifest.digest} (${SIGNATURE_TYPE}): copied`), lines.join("\n"));
     assert.ok(lines.includes(`referrer sha256-${hex}.sig: copied`), lines.join("\n"));
@@ -130,7 +130,7 @@ describe("copyReferrersOf", () => {
         parseLocation(`oci-archive:${join(makeTempDir("dray-ref-x-"), "a.tar")}`),
         [img.manifest.digest.toString()],
         {},
-        true,
+        "none",
       ),
       { code: "E_UNSUPPORTED" },
     );

@@ -1,20 +1,48 @@
 import { openVerifiedBlob } from "../../content/blob.js";
 import { writeFileAtomically, writeToStream } from "../../content/sink.js";
+import { UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
+import type { Descriptor } from "../../oci/manifest.js";
 import { parseLocation } from "../../ref/location.js";
 import { openSource } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
+import { checkOutputFile } from "../output-file.js";
+import { shortDigest, WriteStatus } from "../progress.js";
+
+/** `application/vnd.oci.image.config.v1+json`, `application/json`, a manifest's type: text a terminal may show. */
+function isJsonMediaType(mediaType: string): boolean {
+  return /(^|[+/])json$/.test(mediaType.split(";")[0]!.trim());
+}
 import type { BlobFlags } from "./blob.js";
 
 export async function runBlob(ctx: CliContext, locText: string, digestText: string, flags: BlobFlags): Promise<void> {
   const loc = parseLocation(locText);
   const digest = Digest.parse(digestText);
+  const toFile = flags.output !== undefined && flags.output !== "-";
+  if (toFile) await checkOutputFile(flags.output!, "-o");
   const source = await openSource(loc, transportOptions(flags, ctx));
   try {
-    const { stream } = await openVerifiedBlob(source, digest, ctx.signal);
-    if (flags.output !== undefined && flags.output !== "-") await writeFileAtomically(stream, flags.output, ctx.signal);
-    else await writeToStream(stream, ctx.stdout, ctx.signal);
+    // A layer's gzip on a terminal is noise at best and escape sequences at worst: refused before its GET.
+    // Manifests and configs are JSON and print as text.
+    const admit = (d: Descriptor): void => {
+      if (!toFile && ctx.stdout.isTTY && !isJsonMediaType(d.mediaType))
+        throw new UsageError(`refusing to write blob ${digest} (${d.mediaType}) to a terminal: use -o FILE or a pipe`);
+    };
+    const { stream, descriptor } = await openVerifiedBlob(source, digest, ctx.signal, admit);
+    if (toFile) {
+      const status = new WriteStatus(
+        ctx,
+        `blob ${shortDigest(digest.toString())} to ${flags.output!}`,
+        descriptor.size >= 0 ? descriptor.size : undefined,
+      );
+      try {
+        await writeFileAtomically(flags.quiet ? stream : status.through(stream), flags.output!, ctx.signal);
+      } finally {
+        status.finish(false, flags.output!);
+      }
+      if (!flags.quiet) status.finish(true, flags.output!);
+    } else await writeToStream(stream, ctx.stdout, ctx.signal);
   } finally {
     await source.close();
   }

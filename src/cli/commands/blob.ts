@@ -4,6 +4,7 @@ import { addTransportOptions, type TransportFlags } from "../options.js";
 
 export interface BlobFlags extends TransportFlags {
   output?: string;
+  quiet?: boolean;
 }
 
 /** `dray blob LOC DIGEST [-o FILE]`: one blob, verified while it streams. */
@@ -13,6 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description("write one blob (layer, config, manifest) to stdout or a file, verified against its digest as it streams")
     .argument("<loc>", "image location whose repository, layout or archive holds the blob")
     .argument("<digest>", "the blob's digest (sha256:…)")
+    .option("-q, --quiet", "no progress and no summary line on stderr")
     .option("-o, --output <file>", "write to FILE (through a temporary name, renamed only when the digest matched); - or none: stdout");
   addTransportOptions(cmd);
   cmd.action(async (locText: string, digestText: string, flags: BlobFlags) => {

@@ -3,9 +3,10 @@ import type { ContentOptions } from "../../content/export.js";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation } from "../../ref/location.js";
+import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
-import { parseFormat, render } from "../output.js";
+import { parseFormat, render, skopeoKeys } from "../output.js";
 import type { CatFlags } from "./cat.js";
 
 const TYPE_LETTER: Record<ListedEntry["type"], string> = {
@@ -33,16 +34,19 @@ function permissions(mode: number): string {
 }
 
 /** Names may hold newlines or control characters (layers are untrusted): those are quoted, so one line is one entry. */
-function safeName(name: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
-  return /[\u0000-\u001f\u007f]/.test(name) ? JSON.stringify(name) : name;
-}
+const safeName = printable;
 
 function longLine(e: ListedEntry): string {
   const when = e.mtime.slice(0, 16).replace("T", " ");
   const link =
     e.type === "symlink" ? ` -> ${safeName(e.linkname ?? "")}` : e.type === "hardlink" ? ` link to ${safeName(e.linkname ?? "")}` : "";
   return `${TYPE_LETTER[e.type]}${permissions(e.mode)} ${e.uid}/${e.gid} ${String(e.size).padStart(10)} ${when} ${safeName(e.path)}${link}`;
+}
+
+/** `--format json`: the README's keys, and the mode also as the octal string `ls` and `chmod` speak (`0755`). */
+function listedJson(e: ListedEntry): unknown {
+  const { path, type, mode, ...rest } = e;
+  return skopeoKeys({ path, type, mode, modeOctal: (mode & 0o7777).toString(8).padStart(4, "0"), ...rest });
 }
 
 export async function runCat(ctx: CliContext, locText: string, path: string | undefined, flags: CatFlags): Promise<void> {
@@ -62,5 +66,6 @@ export async function runCat(ctx: CliContext, locText: string, path: string | un
   const format = parseFormat(flags.format, "text");
   if (format.kind === "template") throw new UsageError("dray cat --list prints text or json");
   const entries = await listFiles(loc, path, opts);
+  if (format.kind === "json") return render(ctx, format, entries.map(listedJson));
   await render(ctx, format, entries, (list) => list.map((e) => `${flags.long ? longLine(e) : safeName(e.path)}\n`).join(""));
 }

@@ -12,13 +12,16 @@ import { formatBytes } from "../progress.js";
  * stderr unless quiet; a referrer that failed makes the command exit 1 after
  * the image itself was copied.
  */
+/** How referrers are reported on stderr: plain lines, JSON events (`--progress json`), or not at all. */
+export type ReferrerLines = "lines" | "json" | "none";
+
 export async function copyReferrersAfterCopy(
   ctx: CliContext,
   src: Location,
   dst: Location,
   digests: readonly string[],
   opts: Pick<CopyLocationOptions, "source" | "destination" | "signal">,
-  quiet: boolean,
+  lines: ReferrerLines,
 ): Promise<ReferrersSummary> {
   const summary = await copyReferrersOf(
     src,
@@ -29,13 +32,15 @@ export async function copyReferrersAfterCopy(
       ...(opts.destination ? { destination: opts.destination } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       onResult: (r) => {
-        if (quiet || (r.kind === "index-tag" && r.outcome !== "failed")) return;
+        if (lines === "json") ctx.message(JSON.stringify({ type: "referrer", result: { ...r, error: r.error?.message } }));
+        if (lines !== "lines" || (r.kind === "index-tag" && r.outcome !== "failed")) return;
         const name = r.kind === "manifest" ? `${r.digest}${r.artifactType ? ` (${r.artifactType})` : ""}` : (r.tag ?? "");
         ctx.message(r.outcome === "failed" ? `dray: referrer ${name} failed: ${r.error?.message}` : `referrer ${name}: ${r.outcome}`);
       },
     },
   );
-  if (!quiet) {
+  if (lines === "json") ctx.message(JSON.stringify({ type: "referrers-done", summary }));
+  if (lines === "lines") {
     ctx.message(
       `Referrers: ${summary.copied} copied, ${summary.upToDate} up to date, ${summary.failed} failed (${formatBytes(summary.bytes)}) in ${summary.seconds.toFixed(1)} s`,
     );

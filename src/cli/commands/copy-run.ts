@@ -1,16 +1,16 @@
-import { constants as fsConstants } from "node:fs";
-import { access, stat, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { writeFile } from "node:fs/promises";
 import { copy, copyAllTags, type CopyLocationOptions } from "../../copy/index.js";
 import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
-import { IoError, UsageError } from "../../errors.js";
+import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation, type Location } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { conversionOptions, transportOptions } from "../options.js";
+import { checkOutputFile } from "../output-file.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
-import { createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
+import { checkQuietProgress, createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
 import type { CopyFlags } from "./copy.js";
+import type { ReferrerLines } from "./copy-referrers-run.js";
 
 /** The copy command's body, loaded only when `dray copy` runs (it pulls in the engine and the renderers). */
 export async function runCopy(ctx: CliContext, srcText: string, dstText: string, flags: CopyFlags): Promise<void> {
@@ -21,15 +21,20 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   const dst = parseLocation(dstText);
   if (flags.allTags && flags.digestfile) throw new UsageError("--digestfile names one image; it cannot be used with --all-tags");
   const quiet = flags.quiet === true;
-  // -q is silence; --progress json asks for output: saying both is a contradiction, not a choice for us to make.
-  if (quiet && (flags.progress === "json" || flags.progress === "plain" || flags.progress === "bar")) {
-    throw new UsageError(`-q and --progress ${flags.progress} contradict each other: -q prints nothing on stderr`);
-  }
-  if (flags.digestfile) await checkWritableFile(flags.digestfile, "--digestfile");
+  checkQuietProgress(quiet, flags.progress);
+  if (flags.digestfile) await checkOutputFile(flags.digestfile, "--digestfile");
+  // The archive writer refuses a terminal too, but a docker-archive opens its output only after every blob
+  // arrived: the refusal belongs before the first request, as oci-archive's and export's are.
+  if (writesStdout(dst) && ctx.stdout.isTTY === true)
+    throw new UsageError(
+      "refusing to write an archive to a terminal: redirect standard output (> FILE, | …) or give a file name instead of -",
+    );
   const progressMode = resolveMode(flags.progress, quiet, ctx.stderr as TerminalInfo);
   const progress = await createProgress(flags.progress, ctx, quiet);
-  // `--progress none` and `-q`: no progress and no summary line on stderr (README: "`none` or `-q` is silent").
-  const silent = quiet || flags.progress === "none";
+  // `--progress none` and `-q`: no progress and no summary line on stderr (README: "`none` or `-q` is silent");
+  // `--progress json`: only JSON events there, the summary being the `done` event.
+  const silent = quiet || flags.progress === "none" || progressMode === "json";
+  const referrerLines = silent ? (progressMode === "json" ? "json" : "none") : "lines";
   const opts: CopyLocationOptions = {
     platforms: (flags.platform ?? []).map(parsePlatform),
     signal: ctx.signal,
@@ -47,8 +52,9 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       progress.stop();
       // A converted image has a new digest: the source's referrers name the old one, so none are attached to it.
       const kept = summary.tags.filter((t) => t.convertedFrom === undefined).map((t) => t.digest);
-      const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, kept, opts, quiet) : null;
+      const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, kept, opts, referrerLines) : null;
       if (!silent) ctx.message(describeAllTags(summary));
+      if (progressMode === "json") ctx.message(JSON.stringify({ type: "all-tags-done", summary }));
       if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
       await render(sink, format, allTagsJson(summary, referrers), () => summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
       return;
@@ -58,12 +64,14 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     if (flags.digestfile) await writeFile(flags.digestfile, summary.digest);
     if (!quiet) {
       // Bars and plain lines already showed the notice as it happened.
-      if (summary.notice && (progressMode === "none" || progressMode === "json")) ctx.message(`dray: note: ${summary.notice}`);
+      if (summary.notice && progressMode === "none") ctx.message(`dray: note: ${summary.notice}`);
       if (!silent) ctx.message(describe(summary));
     }
     // A converted image has a new digest: the source's referrers name the old one, so none are attached to it.
     const referrers =
-      flags.referrers && summary.convertedFrom === undefined ? await copyReferrers(ctx, src, dst, [summary.digest], opts, quiet) : null;
+      flags.referrers && summary.convertedFrom === undefined
+        ? await copyReferrers(ctx, src, dst, [summary.digest], opts, referrerLines)
+        : null;
     if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
     await render(sink, format, copyJson(summary, referrers), () => `${summary.digest}\n`);
   } finally {
@@ -78,26 +86,10 @@ async function copyReferrers(
   dst: Location,
   digests: string[],
   opts: CopyLocationOptions,
-  quiet: boolean,
+  lines: ReferrerLines,
 ): Promise<object> {
   const { copyReferrersAfterCopy } = await import("./copy-referrers-run.js");
-  return copyReferrersAfterCopy(ctx, src, dst, digests, opts, quiet);
-}
-
-/**
- * An output file's folder must exist and be writable before any work: a
- * `--digestfile` into a missing folder used to fail after the whole copy.
- */
-async function checkWritableFile(path: string, flag: string): Promise<void> {
-  const dir = dirname(resolve(path));
-  const st = await stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new UsageError(`${flag} ${path}: the folder ${dir} does not exist`);
-  if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new UsageError(`${flag} ${path} is a directory; give a file name`);
-  try {
-    await access(dir, fsConstants.W_OK);
-  } catch {
-    throw new IoError(`${flag} ${path}: cannot write in ${dir} (permission denied)`, { where: path });
-  }
+  return copyReferrersAfterCopy(ctx, src, dst, digests, opts, lines);
 }
 
 function writesStdout(loc: Location): boolean {

@@ -12,11 +12,13 @@ export async function runDelete(ctx: CliContext, locText: string, flags: DeleteF
   const refs = await openReferences(loc, transportOptions(flags, ctx));
   let result;
   try {
-    result = await refs.deleteReference();
+    result = await refs.deleteReference({ signal: ctx.signal });
   } finally {
     await refs.close();
   }
-  ctx.message(`Deleted ${result.digest} from ${formatLocation(loc)}`);
+  // Say what went: a name whose image other names still hold is untagged, not deleted.
+  if (result.imageKept) ctx.message(`Untagged ${formatLocation(loc)}: image ${result.digest} stays under its other names`);
+  else ctx.message(`Deleted ${result.digest} from ${formatLocation(loc)}`);
   if (result.alsoRemovedTags.length > 0) {
     ctx.message(`Also gone (they pointed at the same manifest): ${result.alsoRemovedTags.join(", ")}`);
   }
@@ -26,6 +28,7 @@ export async function runDelete(ctx: CliContext, locText: string, flags: DeleteF
     Digest: result.digest.toString(),
     AlsoRemovedTags: result.alsoRemovedTags,
     BlobsRemoved: result.blobsRemoved,
+    ImageKept: result.imageKept === true,
   };
   await output.render(ctx, format, summary, (s) => `${s.Digest}\n`);
 }

@@ -14,7 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description("print the manifest digest of an image or index")
     .argument("<loc>", "image location")
     .option("--platform <os/arch[/variant]>", "the digest of this platform's image in an index")
-    .option("-f, --format <format>", "text (the digest), json ({\"Digest\": …}), or a Go template such as '{{.Digest}}'");
+    .option("-f, --format <format>", 'text (the digest), json ({"Location", "Digest"}), or a Go template such as \'{{.Digest}}\'');
   addTransportOptions(cmd);
   cmd.action(async (locText: string, flags: DigestFlags) => {
     const { runDigest } = await import("./digest-run.js");

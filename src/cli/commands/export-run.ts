@@ -5,6 +5,8 @@ import { parsePlatform } from "../../oci/platform.js";
 import { parseLocation } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
+import { checkOutputFile } from "../output-file.js";
+import { WriteStatus } from "../progress.js";
 import type { ExportFlags } from "./export.js";
 
 export async function runExport(ctx: CliContext, locText: string, flags: ExportFlags): Promise<void> {
@@ -12,12 +14,22 @@ export async function runExport(ctx: CliContext, locText: string, flags: ExportF
   const toStdout = flags.output === undefined || flags.output === "-";
   // A tar on a terminal is noise at best and escape sequences at worst (as `tar -c` and `crane export` refuse).
   if (toStdout && ctx.stdout.isTTY) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or a pipe");
+  if (!toStdout) await checkOutputFile(flags.output!, "-o");
   const tar = exportFilesystem(loc, {
     transport: transportOptions(flags, ctx),
     signal: ctx.signal,
     notice: (m) => ctx.message(`dray: ${m}`),
     ...(flags.platform === undefined ? {} : { platform: parsePlatform(flags.platform) }),
   });
-  if (toStdout) await writeToStream(tar, ctx.stdout, ctx.signal);
-  else await writeFileAtomically(tar, flags.output!, ctx.signal);
+  if (toStdout) {
+    await writeToStream(tar, ctx.stdout, ctx.signal);
+    return;
+  }
+  const status = new WriteStatus(ctx, `exporting to ${flags.output!}`);
+  try {
+    await writeFileAtomically(flags.quiet ? tar : status.through(tar), flags.output!, ctx.signal);
+  } finally {
+    status.finish(false, flags.output!);
+  }
+  if (!flags.quiet) status.finish(true, flags.output!);
 }

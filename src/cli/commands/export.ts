@@ -4,6 +4,7 @@ import { addTransportOptions, type TransportFlags } from "../options.js";
 
 export interface ExportFlags extends TransportFlags {
   output?: string;
+  quiet?: boolean;
   platform?: string;
 }
 
@@ -13,6 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command("export")
     .description("write the image's merged root filesystem (whiteouts applied) as one tar")
     .argument("<loc>", "image location: docker://…, oci:…, oci-archive:…, docker-archive:…")
+    .option("-q, --quiet", "no progress and no summary line on stderr")
     .option("-o, --output <file>", "write the tar to FILE (renamed into place when complete); - or none: stdout, never a terminal")
     .option("--platform <os/arch[/variant]>", "pick this platform's image from an index (default: this machine's)");
   addTransportOptions(cmd);

@@ -21,5 +21,5 @@ export async function runInspect(ctx: CliContext, locText: string, flags: Inspec
     return output.render(ctx, format, await lib.inspectConfig(loc, opts));
   }
   if (flags.raw) return output.writeOut(ctx, (await lib.inspectRaw(loc, opts)).bytes);
-  return output.render(ctx, format, await lib.inspect(loc, opts));
+  return output.render(ctx, format, await lib.inspect(loc, opts), undefined, lib.SUMMARY_OPTIONAL_FIELDS);
 }

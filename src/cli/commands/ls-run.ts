@@ -19,7 +19,7 @@ export async function runLs(ctx: CliContext, locText: string | undefined, flags:
       throw new UsageError(`--catalog takes a registry HOST[:PORT], not a repository: "${flags.catalog}"`);
     }
     const host = parseRegistryHost(flags.catalog);
-    const repositories = await listCatalog(host, transport);
+    const repositories = await listCatalog(host, transport, ctx.signal);
     // Field names as `skopeo list-tags` uses for tags, extended to the catalog.
     return output.render(ctx, format, { Registry: host, Repositories: repositories }, (v) => output.lines(v.Repositories));
   }
@@ -31,7 +31,7 @@ export async function runLs(ctx: CliContext, locText: string | undefined, flags:
   const refs = await openReferences(loc, transport);
   let tags: string[];
   try {
-    tags = await refs.listTags();
+    tags = await refs.listTags({ signal: ctx.signal });
   } finally {
     await refs.close();
   }

@@ -1,4 +1,4 @@
-import { UsageError } from "../../errors.js";
+import { NotFoundError, UsageError } from "../../errors.js";
 import { parseLocation } from "../../ref/location.js";
 import { describeRateLimit, registryRateLimit } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
@@ -29,4 +29,11 @@ export async function runRateLimit(ctx: CliContext, locText: string, flags: Rate
     return `${report.registry}: no rate limit announced (${why})\n`;
   };
   await render(ctx, format, value, text);
+  // A missing repository or tag is not a limit of zero: the headers are shown, then exit 3 as every other command.
+  if (report.status === 404) {
+    throw new NotFoundError(`${report.reference} not found in ${report.registry}/${report.repository} (HEAD answered 404)`, {
+      where: locText,
+      status: 404,
+    });
+  }
 }

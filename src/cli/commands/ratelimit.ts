@@ -16,7 +16,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command("ratelimit")
     .description("show a registry's pull limit and what is left of it (one HEAD, no pull counted)")
     .argument("<loc>", "docker://HOST/REPO[:TAG]")
-    .option("--format <format>", "text, json, or a Go template such as '{{.Remaining}}'");
+    .option("-f, --format <format>", "text, json, or a Go template such as '{{.Remaining}}'");
   addTransportOptions(cmd);
   cmd.addHelpText("after", "\nExample:\n  dray ratelimit docker://docker.io/library/alpine --format json");
   cmd.action(async (locText: string, flags: RateLimitFlags) => {

@@ -3,40 +3,42 @@ import { UsageError } from "../../errors.js";
 import { parseLocation } from "../../ref/location.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
-import { parseFormat, render } from "../output.js";
+import { parseFormat, render, skopeoKeys } from "../output.js";
 import { formatBytes } from "../progress.js";
 import type { ReferrersFlags } from "./referrers.js";
 
-function nodeLabel(n: ReferrerNode): string {
+function nodeLabel(n: ReferrerNode, parent: string): string {
   const created = n.annotations?.["org.opencontainers.image.created"];
   const via = n.source === "cosign-tag" ? ` (${n.tag})` : "";
-  return `${n.artifactType ?? n.mediaType} ${n.digest} ${formatBytes(n.size)}${created ? ` created ${created}` : ""}${via}`;
+  // --artifact-type can lift a referrer above one it refers to that was left out: say what it refers to.
+  const of = n.subject !== parent ? ` refers to ${n.subject}` : "";
+  return `${n.artifactType ?? n.mediaType} ${n.digest} ${formatBytes(n.size)}${created ? ` created ${created}` : ""}${via}${of}`;
 }
 
 /** A tree as `tree(1)` draws it, for a terminal. */
 function treeText(t: ReferrersTree): string {
   const lines = [`${t.subject.location} ${t.subject.digest}`];
-  const walk = (nodes: readonly ReferrerNode[], indent: string): void => {
+  const walk = (nodes: readonly ReferrerNode[], indent: string, parent: string): void => {
     nodes.forEach((n, i) => {
       const last = i === nodes.length - 1;
-      lines.push(`${indent}${last ? "└── " : "├── "}${nodeLabel(n)}`);
-      walk(n.referrers, `${indent}${last ? "    " : "│   "}`);
+      lines.push(`${indent}${last ? "└── " : "├── "}${nodeLabel(n, parent)}`);
+      walk(n.referrers, `${indent}${last ? "    " : "│   "}`, n.digest);
     });
   };
-  walk(t.referrers, "");
+  walk(t.referrers, "", t.subject.digest);
   return `${lines.join("\n")}\n`;
 }
 
 /** One referrer a line for scripts: digest, artifact type, size in bytes, subject digest (tab-separated). */
 function flatText(t: ReferrersTree): string {
   const lines: string[] = [];
-  const walk = (nodes: readonly ReferrerNode[], subject: string): void => {
+  const walk = (nodes: readonly ReferrerNode[]): void => {
     for (const n of nodes) {
-      lines.push([n.digest, n.artifactType ?? n.mediaType, String(n.size), subject].join("\t"));
-      walk(n.referrers, n.digest);
+      lines.push([n.digest, n.artifactType ?? n.mediaType, String(n.size), n.subject].join("\t"));
+      walk(n.referrers);
     }
   };
-  walk(t.referrers, t.subject.digest);
+  walk(t.referrers);
   return lines.map((l) => `${l}\n`).join("");
 }
 
@@ -46,8 +48,10 @@ export async function runReferrers(ctx: CliContext, locText: string, flags: Refe
   if (format.kind === "template") throw new UsageError("dray referrers prints text or json");
   const tree = await referrersTree(parseLocation(locText), {
     transport: transportOptions(flags, ctx),
+    signal: ctx.signal,
     ...(flags.artifactType === undefined ? {} : { artifactType: flags.artifactType }),
     ...(flags.depth === undefined ? {} : { depth: flags.depth }),
   });
+  if (format.kind === "json") return render(ctx, format, skopeoKeys(tree));
   await render(ctx, format, tree, ctx.stdout.isTTY ? treeText : flatText);
 }

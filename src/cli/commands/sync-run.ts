@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { IncompleteError, UsageError } from "../../errors.js";
+import { IncompleteError, NotFoundError, UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { formatShard, loadSyncConfig, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
 import type {
@@ -17,10 +17,11 @@ import type {
 } from "../../sync/types.js";
 import type { TransportOptions } from "../../transport/types.js";
 import type { MirrorConfig } from "../../transport/mirrors.js";
+import type { CopyEvent } from "../../copy/types.js";
 import type { CliContext } from "../context.js";
 import { conversionOptions, transportOptions } from "../options.js";
 import { parseFormat, skopeoKeys, toJson, writeOut } from "../output.js";
-import { formatBytes, shortDigest } from "../progress.js";
+import { checkQuietProgress, formatBytes, shortDigest, StatusLine } from "../progress.js";
 import type { SyncFlags } from "./sync.js";
 
 function isYamlFile(text: string): boolean {
@@ -176,6 +177,50 @@ function eventLine(e: SyncEvent): string | undefined {
   }
 }
 
+/**
+ * The live status of a sync on a terminal: images done of those found so far, the
+ * bytes of the images in flight, and the rate, so a 300 MB image does not look
+ * like a hang between two lines.
+ */
+class SyncStatus {
+  private images = 0;
+  private imagesDone = 0;
+  private inFlight = 0;
+  private bytesPlanned = 0;
+  private bytesDone = 0;
+
+  constructor(private readonly line: StatusLine) {}
+
+  log(text: string): void {
+    this.line.log(text);
+  }
+
+  onSyncEvent(e: SyncEvent): void {
+    if (e.type === "repository") this.images += e.tags;
+    if (e.type === "image") this.imagesDone++;
+    this.draw(e.type === "image");
+  }
+
+  onCopyEvent(e: CopyEvent): void {
+    if (e.type === "plan") {
+      this.inFlight++;
+      this.bytesPlanned += e.bytes;
+    } else if (e.type === "blob-bytes") this.bytesDone += e.n;
+    else if (e.type === "blob-done" && e.outcome !== "copied") this.bytesDone += e.size;
+    else if (e.type === "done" || e.type === "up-to-date") this.inFlight = Math.max(0, this.inFlight - 1);
+    this.draw(false);
+  }
+
+  private draw(force: boolean): void {
+    const rate = this.bytesDone / Math.max(this.line.seconds(), 0.001);
+    this.line.set(
+      `syncing: images ${this.imagesDone}/${this.images} done, ${this.inFlight} in flight; ` +
+        `${formatBytes(this.bytesDone)} of ${formatBytes(this.bytesPlanned)}, ${formatBytes(Math.round(rate))}/s`,
+      force,
+    );
+  }
+}
+
 function counts(c: SyncSummary["images"], dryRun: boolean): string {
   const parts = [`${c.copied} copied`, `${c.upToDate} up to date`, `${c.failed} failed`];
   if (dryRun) parts.unshift(`${c.planned} to copy`);
@@ -223,11 +268,15 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   if (flags.failFast && flags.keepGoing) throw new UsageError("--fail-fast and --keep-going contradict each other");
   const p = await plan(src, dst, flags);
   const quiet = flags.quiet === true;
+  checkQuietProgress(quiet, flags.progress);
   const throttles: RegistrySettings = {
     ...(flags.rate !== undefined ? { requestsPerSecond: flags.rate } : {}),
     ...(flags.registryJobs !== undefined ? { concurrency: flags.registryJobs } : {}),
   };
   const mode = quiet ? "none" : flags.progress === "auto" ? "plain" : flags.progress;
+  // auto on a terminal: the same lines, with a live status below them while images move.
+  const status = mode === "plain" && flags.progress === "auto" ? new StatusLine(ctx) : undefined;
+  const live = status?.enabled ? new SyncStatus(status) : undefined;
   const opts: SyncOptions = {
     signal: ctx.signal,
     sourceOptions: constant({ ...transportOptions(flags, ctx, "src"), ...throttleOf(throttles), ...mirrorsOf(p) }),
@@ -235,12 +284,17 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
     // --rate and --registry-jobs win over the file's settings for a host too.
     registries: new Map([...p.registries].map(([host, settings]) => [host, { ...settings, ...throttles }])),
     onEvent: (e) => {
-      if (mode === "json" && e.type !== "done") ctx.message(JSON.stringify(e));
+      // json: only events on stderr, the summary being the `done` event (no plain summary line).
+      if (mode === "json") ctx.message(JSON.stringify(e));
+      live?.onSyncEvent(e);
       if (mode === "plain") {
         const line = eventLine(e);
-        if (line !== undefined) ctx.message(line);
+        if (line === undefined) return;
+        if (live) live.log(line);
+        else ctx.message(line);
       }
     },
+    ...(live ? { onProgress: (e: CopyEvent) => live.onCopyEvent(e) } : {}),
     ...(flags.failFast ? { failFast: true } : {}),
     ...(flags.dryRun ? { dryRun: true } : {}),
   };
@@ -249,11 +303,20 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   Object.assign(opts, conversionOptions(flags, p));
   const shard = flags.shard !== undefined ? parseShard(flags.shard) : p.shard;
   if (shard) opts.shard = shard;
-  const summary = await sync(p.rules, opts);
-  if (!quiet) ctx.message(describeSync(summary));
+  let summary: SyncSummary;
+  try {
+    summary = await sync(p.rules, opts);
+  } finally {
+    status?.clear();
+  }
+  if (!quiet && mode !== "json") ctx.message(describeSync(summary));
   if (format.kind === "json") await writeOut(ctx, toJson(skopeoKeys(summary)));
   else if (summary.dryRun) await writeOut(ctx, planText(summary));
   const failed = summary.failures.length;
+  // Nothing found to mirror at all (a missing or empty source): exit 3, as `dray ls` of it is, not "incomplete".
+  const missing = summary.failures.find((f) => f.code === "E_NOT_FOUND");
+  if (summary.repositories === 0 && missing && summary.failures.every((f) => f.code === "E_NOT_FOUND"))
+    throw new NotFoundError(missing.message, { where: missing.source });
   const skipped = summary.skipped?.length ?? 0;
   if (failed === 0 && skipped > 0)
     throw new IncompleteError(`sync incomplete: ${skipped} ${skipped === 1 ? "image" : "images"} skipped (rate limit)`);

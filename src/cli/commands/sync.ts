@@ -40,7 +40,9 @@ function parseRate(text: string): number {
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("sync")
-    .description("mirror repositories and their tags (with signatures and attestations) between registries and OCI layouts")
+    .description(
+      "mirror repositories and their tags (with signatures and attestations) between registries, OCI layouts and oci-archive files",
+    )
     .argument(
       "[src]",
       "source: a repository (HOST/REPO[:TAG]), a registry (HOST[:PORT]), oci:DIR, or a mirror archive oci-archive:FILE; or a sync YAML file",
@@ -76,7 +78,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--dry-run", "compare and print the plan; copy nothing")
     .option("-f, --format <format>", "summary on stdout: text (nothing, or the plan for --dry-run) or json")
     .option("-q, --quiet", "no per-image lines and no summary on stderr")
-    .addOption(new Option("--progress <mode>", "per-image lines on stderr").choices(["auto", "plain", "json", "none"]).default("auto"));
+    .addOption(
+      new Option("--progress <mode>", "per-image lines on stderr; auto adds a live status line on a terminal, json prints events only")
+        .choices(["auto", "plain", "json", "none"])
+        .default("auto"),
+    );
   addTransportOptions(cmd, { twoSided: true });
   cmd.action(async (src: string | undefined, dst: string | undefined, flags: SyncFlags) => {
     const { runSync } = await import("./sync-run.js");

@@ -23,7 +23,7 @@ export async function runTag(ctx: CliContext, locText: string, tags: string[], f
   const tagged: string[] = [];
   try {
     for (const tag of tags) {
-      await refs.addTag(tag);
+      await refs.addTag(tag, { signal: ctx.signal });
       tagged.push(formatLocation(retagged(loc, tag)));
       ctx.message(`Tagged ${tagged.at(-1)}`);
     }

@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description("add tags to an existing image without moving blobs (registry: same manifest PUT under each tag; layout: new ref.name)")
     .argument("<loc>", "image location (registry, oci: layout or archive)")
     .argument("<tags...>", "new tags")
-    .option("-f, --format <format>", 'nothing on stdout by default; json ({"Tagged": [LOCATION…]}) or a Go template');
+    .option("-f, --format <format>", 'nothing on stdout by default; json ({"Source", "Tagged": [LOCATION…]}) or a Go template');
   addTransportOptions(cmd);
   cmd.action(async (locText: string, tags: string[], flags: TagFlags) => {
     const { runTag } = await import("./tag-run.js");

@@ -51,7 +51,7 @@ export function startupPlugin({ undiciIndex }: { undiciIndex: boolean }): Plugin
       // would take subpaths too.)
       if (undiciIndex) b.onResolve({ filter: /^undici$/ }, (args) => ({ path: args.path, external: true }));
       b.onResolve({ filter: /^\.\/undici\.cjs$/ }, (args) => {
-        if (!args.importer.endsWith(join("transport", "registry", "http.js"))) return undefined;
+        if (!args.importer.endsWith(join("transport", "registry", "http", "http.js"))) return undefined;
         return { path: join(dirname(fileURLToPath(import.meta.url)), "undici.cjs") };
       });
 

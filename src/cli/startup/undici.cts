@@ -1,12 +1,12 @@
 /**
- * The bundled CLI's stand-in for src/transport/registry/undici.cts (the
+ * The bundled CLI's stand-in for src/transport/registry/http/undici.cts (the
  * bundler swaps one for the other, bundle-plugin.mts): the same exports, with
  * undici's dispatcher and request API bundled and its index left out. Literal
  * `require` calls, so that esbuild follows them into the bundle.
  */
 import type { Agent, Dispatcher, EnvHttpProxyAgent, buildConnector } from "undici";
 
-// The same types as src/transport/registry/undici.cts (nothing outside src/transport/ imports its folders).
+// The same types as src/transport/registry/http/undici.cts (nothing outside src/transport/ imports its folders).
 type AgentClass = new (options: Agent.Options) => Dispatcher;
 type ProxyAgentClass = new (options: EnvHttpProxyAgent.Options) => Dispatcher;
 

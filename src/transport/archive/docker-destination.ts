@@ -68,12 +68,23 @@ export function repoTagFor(tag: string, base: ImageReference | undefined, where:
   return formatRepoTag(ref);
 }
 
-/** The index.json entry of `raw` for one RepoTag, named as Docker 25+ names it (full reference and tag). */
-function taggedEntry(raw: RawManifest, repoTag: string | undefined): IndexEntry {
+/** The index.json entry of a manifest for one RepoTag, named as Docker 25+ names it (full reference and tag). */
+export function taggedEntry(desc: Descriptor, repoTag: string | undefined): IndexEntry {
   const ref = repoTag === undefined ? undefined : parseRepoTag(repoTag);
-  if (!ref) return makeEntry(descriptorOf(raw));
+  const { annotations: _names, ...plain } = desc; // names are this entry's own
+  if (!ref) return makeEntry(plain);
   const full = `${ref.domain}/${ref.path}:${ref.tag!}`;
-  return makeEntry(descriptorOf(raw, { annotations: { [CONTAINERD_NAME]: full } }), ref.tag);
+  return makeEntry({ ...plain, annotations: { [CONTAINERD_NAME]: full } }, ref.tag);
+}
+
+/**
+ * RepoTags sorted within each image and images by their first tag (untagged ones last, by digest), so
+ * manifest.json and index.json are the same whatever order concurrent copies (--all-tags) finished in.
+ */
+function sortImages(images: PendingImage[]): void {
+  for (const i of images) i.tags.sort();
+  const key = (i: PendingImage): string => (i.tags.length > 0 ? `0${i.tags[0]!}` : `1${i.raw.digest.toString()}`);
+  images.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 export class DockerArchiveDestination implements ImageDestination {
@@ -186,6 +197,7 @@ export class DockerArchiveDestination implements ImageDestination {
     let output: ArchiveOutput | undefined;
     let earlier: EarlierArchive | undefined;
     try {
+      sortImages(this.images);
       const taken = new Set(this.images.flatMap((i) => i.tags));
       earlier = await earlierDockerArchive(this.location.path, taken, this.opts);
       output = await ArchiveOutput.open(this.location.path, this.opts);
@@ -242,7 +254,7 @@ export class DockerArchiveDestination implements ImageDestination {
   private indexOf(earlier: LayoutIndex | undefined): LayoutIndex {
     const kept = earlier ?? emptyIndex();
     const fresh = this.images.flatMap((i) =>
-      i.tags.length > 0 ? i.tags.map((t) => taggedEntry(i.raw, t)) : [taggedEntry(i.raw, undefined)],
+      i.tags.length > 0 ? i.tags.map((t) => taggedEntry(descriptorOf(i.raw), t)) : [taggedEntry(descriptorOf(i.raw), undefined)],
     );
     return { doc: kept.doc, entries: [...kept.entries, ...fresh] };
   }

@@ -5,9 +5,10 @@
 import { requireReference } from "../../ref/location.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
 import type { DeleteResult, ReferenceStore, TransportOptions } from "../types.js";
-import { removeEntries, serializeIndexJson, type LayoutIndex } from "../layout/index-json.js";
+import type { Descriptor } from "../../oci/manifest.js";
+import { addUnnamed, removeEntries, serializeIndexJson, type LayoutIndex } from "../layout/index-json.js";
 import { CONTAINERD_NAME, readArchiveIndex } from "./docker-oci.js";
-import { repoTagFor } from "./docker-destination.js";
+import { repoTagFor, taggedEntry } from "./docker-destination.js";
 import {
   formatRepoTag,
   parseRepoTag,
@@ -16,7 +17,7 @@ import {
   serializeManifestJson,
   type ManifestItem,
 } from "./docker-format.js";
-import { DockerArchiveSource, openDockerArchive, pickImage, type OpenedDockerArchive } from "./docker-source.js";
+import { DockerArchiveSource, ociImageOf, openDockerArchive, pickImage, type OpenedDockerArchive } from "./docker-source.js";
 import { rewriteArchive } from "./rewrite.js";
 import { unreferencedFiles } from "./earlier.js";
 
@@ -47,7 +48,12 @@ export class DockerArchiveReferences implements ReferenceStore {
       const repoTag = repoTagFor(tag, base, archive.where);
       const items = archive.items.map((i) => ({ ...i, RepoTags: i.RepoTags.filter((t) => !sameTag(t, repoTag)) }));
       items[archive.items.indexOf(item)]!.RepoTags.push(repoTag);
-      await rewriteArchive(archive.tar, this.location.path, { drop: new Set(), replace: manifestFiles(items) });
+      const replace = manifestFiles(items);
+      // The OCI view (index.json, what Docker 25+ loads) gets the name too, or `docker load` there would not see it.
+      const index = await readArchiveIndex(archive.tar, archive.where);
+      const image = index ? (await ociImageOf(archive, item, undefined))?.top : undefined;
+      if (index && image) replace.set("index.json", Buffer.from(serializeIndexJson(retagIndex(index, image, repoTag))));
+      await rewriteArchive(archive.tar, this.location.path, { drop: new Set(), replace });
     });
   }
 
@@ -72,13 +78,27 @@ export class DockerArchiveReferences implements ReferenceStore {
       if (!replace.has("repositories") && archive.tar.has("repositories")) drop.add("repositories");
       await rewriteArchive(archive.tar, this.location.path, { drop, replace });
       const alsoRemovedTags = ref ? [] : removed;
-      return { digest, alsoRemovedTags, blobsRemoved: [...drop].filter((n) => archive.tar.get(n)?.kind === "file").length };
+      const blobsRemoved = [...drop].filter((n) => archive.tar.get(n)?.kind === "file").length;
+      return { digest, alsoRemovedTags, blobsRemoved, ...(kept.length > 0 ? { imageKept: true } : {}) };
     });
   }
 
   async close(): Promise<void> {
     // Nothing held between calls.
   }
+}
+
+/**
+ * index.json with `repoTag` on `image`: the entry that carried the name goes (the tag moves), an image left
+ * without any entry keeps an unnamed one (manifest.json still lists it), and the new entry is named as Docker
+ * 25+ names it.
+ */
+function retagIndex(index: LayoutIndex, image: Descriptor, repoTag: string): LayoutIndex {
+  const moved = index.entries.filter((e) => containerdNameMatches(e.desc.annotations?.[CONTAINERD_NAME], repoTag));
+  let out = removeEntries(index, (e) => moved.includes(e));
+  for (const e of moved)
+    if (!out.entries.some((k) => k.desc.digest.equals(e.desc.digest))) out = addUnnamed(out, taggedEntry(e.desc, undefined).desc);
+  return { doc: out.doc, entries: [...out.entries, taggedEntry(image, repoTag)] };
 }
 
 function sameTag(a: string, b: string): boolean {

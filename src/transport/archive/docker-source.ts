@@ -138,7 +138,7 @@ interface OciImage {
 }
 
 /** The index.json image of `item` (by its config), when the archive is also an OCI layout that describes it. */
-async function ociImageOf(
+export async function ociImageOf(
   archive: OpenedDockerArchive,
   item: ManifestItem | undefined,
   ref: DockerArchiveLocation["ref"],

@@ -3,25 +3,14 @@
 // layout. A change rewrites the archive (temporary file renamed over it),
 // leaving out blobs nothing references any more.
 import { requireReference } from "../../ref/location.js";
-import { NotFoundError, UnsupportedError, UsageError } from "../../errors.js";
-import type { Descriptor } from "../../oci/manifest.js";
+import { NotFoundError, UsageError } from "../../errors.js";
 import type { LayoutLocation } from "../../ref/location.js";
 import { isValidTag } from "../../ref/reference.js";
 import type { DeleteResult, ReferenceStore, TransportOptions } from "../types.js";
 import { reachableBlobs } from "../layout/gc.js";
-import {
-  entriesNamed,
-  entriesWithDigest,
-  listNames,
-  refName,
-  removeEntries,
-  serializeIndexJson,
-  setNamed,
-  type IndexEntry,
-  type LayoutIndex,
-} from "../layout/index-json.js";
-import { findDescriptor, resolveRef } from "../layout/resolve.js";
-import { openOciArchive, type ArchiveBlobs, type OpenedOciArchive } from "./oci-archive.js";
+import { listNames, refName, removeEntries, serializeIndexJson, setNamed, type LayoutIndex } from "../layout/index-json.js";
+import { entriesToDelete, resolveRef } from "../layout/resolve.js";
+import { openOciArchive, type OpenedOciArchive } from "./oci-archive.js";
 import { rewriteArchive } from "./rewrite.js";
 
 export class OciArchiveReferences implements ReferenceStore {
@@ -58,7 +47,7 @@ export class OciArchiveReferences implements ReferenceStore {
   async deleteReference(): Promise<DeleteResult> {
     requireReference(this.location, "delete");
     return this.withArchive(async ({ blobs, index }) => {
-      const { drop, digest } = await this.entriesToDelete(blobs, index);
+      const { drop, digest } = await entriesToDelete(blobs, index, this.location.ref);
       const after = removeEntries(index, (e) => drop.includes(e));
       const reachable = await reachableBlobs(blobs, after);
       const unreferenced = new Set(
@@ -69,29 +58,13 @@ export class OciArchiveReferences implements ReferenceStore {
       await rewriteArchive(blobs.tar, this.location.path, { drop: unreferenced, replace: indexJson(after) });
       const asked = this.location.ref?.kind === "tag" ? this.location.ref.tag : undefined;
       const alsoRemovedTags = [...new Set(drop.map(refName).filter((n): n is string => n !== undefined && n !== asked))];
-      return { digest: digest.digest, alsoRemovedTags, blobsRemoved: unreferenced.size };
+      return {
+        digest: digest.digest,
+        alsoRemovedTags,
+        blobsRemoved: unreferenced.size,
+        ...(after.entries.some((e) => e.desc.digest.equals(digest.digest)) ? { imageKept: true } : {}),
+      };
     });
-  }
-
-  private async entriesToDelete(blobs: ArchiveBlobs, index: LayoutIndex): Promise<{ drop: IndexEntry[]; digest: Descriptor }> {
-    const ref = this.location.ref;
-    if (ref?.kind === "tag") {
-      const drop = entriesNamed(index, ref.tag);
-      if (drop.length === 0) await resolveRef(blobs, index, ref); // throws the not-found error listing the tags
-      return { drop, digest: drop[0]!.desc };
-    }
-    if (ref?.kind === "digest") {
-      const drop = entriesWithDigest(index, ref.digest);
-      if (drop.length > 0) return { drop, digest: drop[0]!.desc };
-      if (await findDescriptor(blobs, index, ref.digest)) {
-        throw new UnsupportedError(`${ref.digest} is a manifest inside an index in ${blobs.root}; delete the index that lists it`, {
-          where: blobs.root,
-        });
-      }
-      throw new NotFoundError(`manifest ${ref.digest} not found in ${blobs.root}`, { where: blobs.root });
-    }
-    const only = await resolveRef(blobs, index, undefined);
-    return { drop: entriesWithDigest(index, only.digest), digest: only };
   }
 
   async close(): Promise<void> {

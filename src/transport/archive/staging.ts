@@ -3,8 +3,7 @@
 // the archive itself written under a temporary name beside its target and
 // renamed at commit, and standard input saved to a file for random access.
 import { constants as fsConstants, type Stats } from "node:fs";
-import { access, chmod, chown, lstat, mkdtemp, readlink, rename, rm, stat, unlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { access, chmod, chown, lstat, readlink, rename, rm, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -13,8 +12,9 @@ import { verifiedStages, type Digest } from "../../oci/digest.js";
 import type { TransportOptions } from "../types.js";
 import { archiveIsDirectory, errnoCode, ioError, isNotFound, uniqueSuffix, writeError } from "../layout/fsutil.js";
 import { FileSink } from "../file-io.js";
+import { checkLinkMayBeFollowed } from "../protected-links.js";
 import { TarWriter } from "./tar-writer.js";
-import { sweepDeadTemporaries } from "../sweep.js";
+import { makeTemporaryFolder, sweepDeadTemporaries, temporaryNameBeside } from "../temporaries.js";
 
 export interface SpooledBlob {
   path: string;
@@ -37,18 +37,12 @@ async function checkTargetDir(path: string): Promise<void> {
   }
 }
 
-/** Spool folder for a destination archive: opts.tmpDir, else beside the target, else the system temp folder for `-`. */
+/** Spool folder for a destination archive: opts.tmpDir, else beside the target, else dray's per-user temporary folder for `-`. */
 export async function makeSpoolDir(path: string, opts: TransportOptions): Promise<string> {
-  const parent = opts.tmpDir ?? (path === "-" ? tmpdir() : targetDir(path));
   // The archive itself first, before any work: a directory named, a file the user may not write, a missing
   // folder ("cannot write FILE: FOLDER does not exist" rather than a word on temporaries).
   if (path !== "-") await checkTargetDir((await archiveTarget(path)).file);
-  await sweepDeadTemporaries(parent);
-  try {
-    return await mkdtemp(join(parent, `.dray-spool-${process.pid}-`));
-  } catch (err) {
-    throw writeError(err, "cannot create a temporary folder in", parent);
-  }
+  return makeTemporaryFolder("spool", opts.tmpDir ?? (path === "-" ? undefined : targetDir(path)));
 }
 
 export async function removeDir(dir: string): Promise<void> {
@@ -127,6 +121,7 @@ async function followLinks(path: string, depth = 0): Promise<string> {
     throw writeError(err, `cannot write ${path}`, path);
   }
   if (!st.isSymbolicLink()) return resolve(path);
+  await checkLinkMayBeFollowed(path, `cannot write ${path}`);
   if (depth >= 32) throw new IoError(`cannot write ${path}: too many levels of symbolic links`, { where: path });
   return followLinks(resolve(dirname(resolve(path)), await readlink(path)), depth + 1);
 }
@@ -166,7 +161,7 @@ export class ArchiveOutput {
     const target = await archiveTarget(path);
     await checkTargetDir(target.file);
     await sweepDeadTemporaries(targetDir(target.file));
-    const tmp = join(targetDir(target.file), `.${basename(target.file)}.dray-${uniqueSuffix()}.tmp`);
+    const tmp = temporaryNameBeside(targetDir(target.file), basename(target.file));
     return new ArchiveOutput(path, TarWriter.toFile(tmp), tmp, target);
   }
 
@@ -206,9 +201,7 @@ export async function spoolInput(
   if ((source as { isTTY?: boolean }).isTTY === true) {
     throw new UsageError("standard input is a terminal: pipe an archive in (< FILE, … |) or give its file name instead of -");
   }
-  const parent = opts.tmpDir ?? tmpdir();
-  await sweepDeadTemporaries(parent);
-  const dir = await mkdtemp(join(parent, `.dray-stdin-${process.pid}-`));
+  const dir = await makeTemporaryFolder("stdin", opts.tmpDir);
   const file = join(dir, "archive.tar");
   const cleanup = (): Promise<void> => removeDir(dir);
   try {

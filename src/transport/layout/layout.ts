@@ -38,6 +38,8 @@ import {
 } from "./fsutil.js";
 import { MAX_INDEX_JSON_BYTES, emptyIndex, parseIndexJson, serializeIndexJson, type LayoutIndex } from "./index-json.js";
 import { LockFile, type LockOptions } from "./lock.js";
+import { removeOwnTemporary } from "../temporaries.js";
+import { checkLinkMayBeFollowed } from "../protected-links.js";
 import { FileSink, fileChunks } from "../file-io.js";
 
 export const LAYOUT_VERSION = "1.0.0";
@@ -129,6 +131,7 @@ export class OciLayout {
     registerWriter: boolean,
   ): Promise<{ layout: OciLayout; marker: WriterMarker | undefined; created: LayoutCreation }> {
     const root = resolve(dir);
+    await checkLinkMayBeFollowed(root, `cannot write OCI layout ${dir}`);
     for (let attempt = 1; ; attempt++) {
       let made: string | undefined;
       try {
@@ -508,7 +511,8 @@ export class OciLayout {
       const path = join(this.realRoot, name);
       const pid = Number(m[2]);
       if (m[1] === "tmp") {
-        if (!isPidAlive(pid)) await unlink(path).catch(() => undefined);
+        // Only this user's own, never through a link (a shared layout may hold another user's file of that name).
+        if (!isPidAlive(pid)) await removeOwnTemporary(this.realRoot, name);
         continue;
       }
       const info = await readMarker(path);
@@ -516,7 +520,7 @@ export class OciLayout {
       if (since === undefined) continue; // finished meanwhile
       // A marker from another host cannot be checked: it counts as live.
       if (info && (info.host !== HOSTNAME || isPidAlive(info.pid))) oldest = Math.min(oldest ?? since, since);
-      else await unlink(path).catch(() => undefined);
+      else await removeOwnTemporary(this.realRoot, name);
     }
     return oldest;
   }

@@ -1,24 +1,14 @@
 // The reference face of a layout (ls, tag, delete): ref.name annotations in
 // index.json. Every change is a read-modify-write under the layout lock.
 import { requireReference } from "../../ref/location.js";
-import { NotFoundError, UnsupportedError, UsageError } from "../../errors.js";
-import type { Descriptor } from "../../oci/manifest.js";
+import { NotFoundError, UsageError } from "../../errors.js";
 import type { LayoutLocation } from "../../ref/location.js";
 import { isValidTag } from "../../ref/reference.js";
 import type { DeleteResult, ReferenceStore } from "../types.js";
 import { reachableBlobs, sweepBlobs, type GcResult } from "./gc.js";
-import {
-  entriesNamed,
-  entriesWithDigest,
-  listNames,
-  refName,
-  removeEntries,
-  setNamed,
-  type IndexEntry,
-  type LayoutIndex,
-} from "./index-json.js";
+import { listNames, refName, removeEntries, setNamed } from "./index-json.js";
 import type { OciLayout } from "./layout.js";
-import { findDescriptor, resolveRef } from "./resolve.js";
+import { entriesToDelete, resolveRef } from "./resolve.js";
 
 export interface LayoutDeleteResult extends DeleteResult {
   /** Unreferenced blobs kept because another dray was writing into the layout. */
@@ -52,7 +42,7 @@ export class LayoutReferences implements ReferenceStore {
     requireReference(this.location, "delete");
     return this.layout.lockFile().with(async () => {
       const index = await this.layout.readIndex();
-      const { drop, digest } = await this.entriesToDelete(index);
+      const { drop, digest } = await entriesToDelete(this.layout, index, this.location.ref);
       const after = removeEntries(index, (e) => drop.includes(e));
       // Walk what stays before changing anything: a manifest we cannot read refuses the whole delete.
       const reachable = await reachableBlobs(this.layout, after);
@@ -60,29 +50,14 @@ export class LayoutReferences implements ReferenceStore {
       const gc: GcResult = await sweepBlobs(this.layout, reachable);
       const asked = this.location.ref?.kind === "tag" ? this.location.ref.tag : undefined;
       const alsoRemovedTags = [...new Set(drop.map(refName).filter((n): n is string => n !== undefined && n !== asked))];
-      return { digest: digest.digest, alsoRemovedTags, blobsRemoved: gc.removed, blobsSpared: gc.spared };
+      return {
+        digest: digest.digest,
+        alsoRemovedTags,
+        blobsRemoved: gc.removed,
+        blobsSpared: gc.spared,
+        ...(after.entries.some((e) => e.desc.digest.equals(digest.digest)) ? { imageKept: true } : {}),
+      };
     });
-  }
-
-  private async entriesToDelete(index: LayoutIndex): Promise<{ drop: IndexEntry[]; digest: Descriptor }> {
-    const ref = this.location.ref;
-    if (ref?.kind === "tag") {
-      const drop = entriesNamed(index, ref.tag);
-      if (drop.length === 0) await resolveRef(this.layout, index, ref); // throws the not-found error listing the tags
-      return { drop, digest: drop[0]!.desc };
-    }
-    if (ref?.kind === "digest") {
-      const drop = entriesWithDigest(index, ref.digest);
-      if (drop.length > 0) return { drop, digest: drop[0]!.desc };
-      if (await findDescriptor(this.layout, index, ref.digest)) {
-        throw new UnsupportedError(`${ref.digest} is a manifest inside an index in ${this.layout.root}; delete the index that lists it`, {
-          where: this.layout.root,
-        });
-      }
-      throw new NotFoundError(`manifest ${ref.digest} not found in OCI layout ${this.layout.root}`, { where: this.layout.root });
-    }
-    const only = await resolveRef(this.layout, index, undefined);
-    return { drop: entriesWithDigest(index, only.digest), digest: only };
   }
 
   async close(): Promise<void> {

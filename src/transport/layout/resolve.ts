@@ -1,12 +1,12 @@
 // Which descriptor a layout REF names: a ref.name annotation, a digest of an
 // index.json entry or of a manifest nested inside an index found in the
 // layout, or (no REF) the layout's only image.
-import { IntegrityError, NotFoundError, UsageError } from "../../errors.js";
+import { IntegrityError, NotFoundError, UnsupportedError, UsageError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import { parseManifest, type Descriptor } from "../../oci/manifest.js";
 import { isIndexType } from "../../oci/mediatype.js";
 import type { LayoutRef } from "../../ref/location.js";
-import { entriesNamed, entriesWithDigest, listNames, refName, type LayoutIndex } from "./index-json.js";
+import { entriesNamed, entriesWithDigest, listNames, refName, type IndexEntry, type LayoutIndex } from "./index-json.js";
 import type { OciLayout } from "./layout.js";
 
 /** What reference resolution and reachability read: a layout directory, or an oci-archive's blobs (archive/oci-archive.ts). */
@@ -33,7 +33,9 @@ function byName(layout: BlobReader, index: LayoutIndex, name: string): Descripto
   }
   const digests = new Set(found.map((e) => e.desc.digest.toString()));
   if (digests.size > 1) {
-    throw new IntegrityError(`OCI layout ${layout.root} names ${digests.size} different images "${name}"`, {
+    const form = refForm(layout).replace(/:REF$/, "");
+    const choices = [...digests].map((d) => `${form}:${d}`).join(", ");
+    throw new IntegrityError(`OCI layout ${layout.root} names ${digests.size} different images "${name}"; name one by digest: ${choices}`, {
       code: "E_MANIFEST_INVALID",
       where: layout.root,
     });
@@ -61,6 +63,32 @@ function onlyImage(layout: BlobReader, index: LayoutIndex): Descriptor {
     code: "E_USAGE",
     where: layout.root,
   });
+}
+
+/**
+ * The index.json entries `dray delete` removes for `ref`, and the descriptor it
+ * reports: every entry of a name (after resolveRef, so a name two images share
+ * is refused as `digest` and `copy` refuse it, not both deleted), every entry of a
+ * digest, or the only image. A manifest only an index lists is not deleted alone.
+ */
+export async function entriesToDelete(
+  layout: BlobReader,
+  index: LayoutIndex,
+  ref: LayoutRef | undefined,
+): Promise<{ drop: IndexEntry[]; digest: Descriptor }> {
+  if (ref?.kind === "digest") {
+    const drop = entriesWithDigest(index, ref.digest);
+    if (drop.length > 0) return { drop, digest: drop[0]!.desc };
+    if (await findDescriptor(layout, index, ref.digest)) {
+      throw new UnsupportedError(`${ref.digest} is a manifest inside an index in ${layout.root}; delete the index that lists it`, {
+        where: layout.root,
+      });
+    }
+    throw new NotFoundError(`manifest ${ref.digest} not found in ${layout.root}`, { where: layout.root });
+  }
+  const digest = await resolveRef(layout, index, ref); // not found, ambiguous and "several images" all throw here
+  const drop = ref?.kind === "tag" ? entriesNamed(index, ref.tag) : entriesWithDigest(index, digest.digest);
+  return { drop, digest };
 }
 
 /**

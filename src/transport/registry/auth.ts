@@ -4,8 +4,9 @@ import { resolveCredentials, type CredentialLookup, type RegistryCredential } fr
 import { AuthError, type DrayError, RegistryError } from "../../errors.js";
 import { decideRealm, trustHint } from "../../auth/realm-policy.js";
 import { recordedTrustedRealms } from "../../auth/realm-trust.js";
-import type { CachedToken, RegistryEndpoint } from "./endpoint.js";
-import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http.js";
+import type { CachedToken, RegistryEndpoint } from "./http/endpoint.js";
+import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSettings } from "./http/http.js";
+import { untilAborted } from "./http/retry.js";
 import { mergeScopes, scopeKey, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
 
 /**
@@ -38,7 +39,7 @@ export type CredentialSource = Omit<CredentialLookup, "domain"> & {
 export interface WithheldCredential {
   realm: URL;
   source: string;
-  because: "plain-http" | "other-site";
+  because: "plain-http" | "other-site" | "other-port";
 }
 
 /**
@@ -211,7 +212,7 @@ export class Authenticator {
       );
       void pending.finally(() => this.endpoint.pendingTokens.delete(key)).catch(() => undefined);
     }
-    return pending;
+    return untilAborted(pending, signal);
   }
 
   /** The credential the token realm may receive, applying the same-owner rule (decided once per realm). */
@@ -233,7 +234,7 @@ export class Authenticator {
     const trusted = [...(this.source.trustRealms ?? []), ...(await recordedTrustedRealms(domain, this.source.env))];
     const verdict = decideRealm({ registry: domain, realm, trusted, insecure: this.settings.tls.insecure });
     if (verdict.send) return cred;
-    if (verdict.because === "other-site" && this.source.creds === undefined) {
+    if (verdict.because !== "plain-http" && this.source.creds === undefined) {
       // The user's credential files hold the very same credential for the realm's host: the same owner, evidently.
       const forRealm = await resolveCredentials({ ...this.source, creds: undefined, domain: realm.host });
       if (forRealm && sameCredential(forRealm, cred)) return cred;
@@ -244,7 +245,9 @@ export class Authenticator {
       realm.origin,
       verdict.because === "plain-http"
         ? `token realm ${realm.origin} of ${domain} is plain HTTP; the credential from ${cred.source} is not sent to it (use --insecure to allow)`
-        : `token realm ${realm.origin} of ${domain} is on an unrelated site; the credential from ${cred.source} is withheld and the token asked anonymously (trust it with --trust-realm ${hint})`,
+        : verdict.because === "other-port"
+          ? `token realm ${realm.origin} of ${domain} is on another port of the same host without verified HTTPS, where any local user may listen; the credential from ${cred.source} is withheld and the token asked anonymously (trust it with --trust-realm ${hint})`
+          : `token realm ${realm.origin} of ${domain} is on an unrelated site; the credential from ${cred.source} is withheld and the token asked anonymously (trust it with --trust-realm ${hint})`,
     );
     return undefined;
   }

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { IntegrityError, NetworkError } from "../../errors.js";
-import { discard, dropBody, header, type HttpResponse, type ResponseBody } from "./http.js";
-import { isRetryableError, retryDelayMs, sleep } from "./retry.js";
+import { discard, dropBody, header, type HttpResponse, type ResponseBody } from "./http/http.js";
+import { isRetryableError, retryDelayMs, sleep } from "./http/retry.js";
 
 /**
  * A blob download that survives a broken connection: when the body fails

@@ -4,7 +4,7 @@ import { IntegrityError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import type { Descriptor, RawManifest } from "../../oci/manifest.js";
 import type { Location, RegistryLocation } from "../../ref/location.js";
-import type { BlobReadOptions, DestinationCapabilities, ImageDestination } from "../types.js";
+import type { BlobReadOptions, DestinationCapabilities, ImageDestination, SignalOption } from "../types.js";
 import type { RegistryClient } from "./client.js";
 import { referenceOf } from "./source.js";
 import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
@@ -32,31 +32,31 @@ export class RegistryDestination implements ImageDestination {
     return this.location.ref.path;
   }
 
-  async currentDigest(): Promise<Digest | undefined> {
-    return (await this.client.headManifest(this.repo, referenceOf(this.location)))?.digest;
+  async currentDigest(opts: SignalOption = {}): Promise<Digest | undefined> {
+    return (await this.client.headManifest(this.repo, referenceOf(this.location), opts.signal))?.digest;
   }
 
-  async tagDigest(tag: string): Promise<Digest | undefined> {
-    return (await this.client.headManifest(this.repo, tag))?.digest;
+  async tagDigest(tag: string, opts: SignalOption = {}): Promise<Digest | undefined> {
+    return (await this.client.headManifest(this.repo, tag, opts.signal))?.digest;
   }
 
-  async hasBlob(desc: Descriptor): Promise<boolean> {
+  async hasBlob(desc: Descriptor, opts: SignalOption = {}): Promise<boolean> {
     const key = desc.digest.toString();
     const cached = this.known.get(key);
     if (cached !== undefined) return cached;
-    const size = await this.client.headBlob(this.repo, desc.digest);
+    const size = await this.client.headBlob(this.repo, desc.digest, opts.signal);
     const present = size !== undefined && (size < 0 || desc.size < 0 || size === desc.size);
     this.known.set(key, present);
     return present;
   }
 
   /** Mounts from another repository of the same registry; false (upload instead) for anything else. */
-  async mountBlob(desc: Descriptor, from: Location): Promise<boolean> {
+  async mountBlob(desc: Descriptor, from: Location, opts: SignalOption = {}): Promise<boolean> {
     if (from.transport !== "docker" || from.ref.domain !== this.location.ref.domain) return false;
     const key = desc.digest.toString();
     if (this.known.get(key) === true) return true;
-    if (from.ref.path === this.repo) return this.hasBlob(desc);
-    const result = await this.client.mountBlob(this.repo, desc.digest, from.ref.path);
+    if (from.ref.path === this.repo) return this.hasBlob(desc, opts);
+    const result = await this.client.mountBlob(this.repo, desc.digest, from.ref.path, opts.signal);
     if (result.mounted) this.known.set(key, true);
     else if (result.session) this.sessions.set(key, result.session);
     return result.mounted;
@@ -65,7 +65,7 @@ export class RegistryDestination implements ImageDestination {
   async putBlob(desc: Descriptor, data: Readable, opts?: BlobReadOptions): Promise<void> {
     const key = desc.digest.toString();
     // HEAD before upload, unless hasBlob already asked (the engine's usual order): no second round trip.
-    if (!this.known.has(key) && !this.sessions.has(key) && (await this.hasBlob(desc))) {
+    if (!this.known.has(key) && !this.sessions.has(key) && (await this.hasBlob(desc, opts))) {
       data.resume();
       await finished(data);
       return;

@@ -8,9 +8,9 @@ import {
   UnsupportedError,
   type DrayErrorDetails,
 } from "../../errors.js";
-import { discard, header, readBody, type HttpResponse } from "./http.js";
+import { discard, header, readBody, type HttpResponse } from "./http/http.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
-import { parseRetryAfter } from "./retry.js";
+import { networkErrorCode, parseRetryAfter } from "./http/retry.js";
 
 /**
  * A registry's error answer, `{"errors":[{"code","message","detail"}]}` in
@@ -61,7 +61,7 @@ function detailText(detail: unknown): string | undefined {
 /** Registry text goes to a terminal: one line, no control characters, bounded. */
 function sanitise(text: string): string {
   // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, " ").trim();
   return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
 }
 
@@ -126,7 +126,10 @@ export async function errorFromResponse(res: HttpResponse, ctx: ErrorContext): P
     await discard(res);
   }
   if (res.status === 429 || entries[0]?.code === "TOOMANYREQUESTS") return rateLimitError(res, entries, ctx);
-  return errorFor(res.status, entries, ctx);
+  const err = errorFor(res.status, entries, ctx);
+  if (!res.retries) return err;
+  err.message += afterRetries(res.retries);
+  return err;
 }
 
 /**
@@ -157,4 +160,50 @@ export function rateLimitError(
 /** `docker://host/repo:tag` → `host`. */
 function hostOfWhere(where: string): string {
   return where.replace(/^[a-z-]+:\/\//, "").split("/")[0] ?? where;
+}
+
+/**
+ * A failure below HTTP (DNS, TCP, TLS, timeouts) in words, naming the request
+ * (`GET https://host/v2/app/manifests/1`): what a user can act on, where Node
+ * and undici say `getaddrinfo ENOTFOUND` or `UND_ERR_CONNECT_TIMEOUT`.
+ * `seconds` is the timeout that applied, when the caller knows it.
+ */
+export function networkFailureText(err: unknown, request: string, url: URL, seconds?: number): string {
+  const code = networkErrorCode(err) ?? "";
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  const hostPort = `${url.hostname}:${port}`;
+  const within = seconds === undefined ? "" : ` within ${seconds} s`;
+  const said = (err as Error | undefined)?.message ?? String(err);
+  switch (code) {
+    case "ENOTFOUND":
+      return `cannot resolve ${host} (no such host): ${request}`;
+    case "EAI_AGAIN":
+      return `cannot resolve ${host} (the DNS lookup failed; try again): ${request}`;
+    case "ECONNREFUSED":
+      return `nothing listens on ${hostPort} (is the registry running?): ${request}`;
+    case "UND_ERR_CONNECT_TIMEOUT":
+    case "ETIMEDOUT":
+      return `${hostPort} did not accept a connection${within}: ${request}`;
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return `${hostPort} accepted the connection but sent nothing${within}: ${request}`;
+    case "UND_ERR_BODY_TIMEOUT":
+      return `${hostPort} stopped sending in the middle of its answer (silent${within ? ` for ${seconds} s` : ""}): ${request}`;
+    case "ECONNRESET":
+    case "UND_ERR_SOCKET":
+    case "UND_ERR_CLOSED":
+    case "EPIPE":
+      return `${hostPort} closed the connection: ${request}`;
+    case "ENETUNREACH":
+    case "EHOSTUNREACH":
+      return `no route to ${host} (network unreachable): ${request}`;
+    default:
+      // TLS failures keep their own words ("self-signed certificate"); the caller adds the --ca-file hint.
+      return `${request} failed: ${said}${code && !said.includes(code) ? ` (${code})` : ""}`;
+  }
+}
+
+/** `(after 3 retries; --retries N)`, for a failure the retry loop already tried again. */
+export function afterRetries(retries: number): string {
+  return retries > 0 ? ` (after ${retries} ${retries === 1 ? "retry" : "retries"}; --retries N)` : "";
 }

@@ -16,8 +16,8 @@ export { RegistryClient, manifestMediaType, type ManifestHead, type RegistryClie
 export { RegistrySource, referenceOf } from "./source.js";
 export { RegistryDestination } from "./destination.js";
 export { RegistryReferences } from "./references.js";
-export { closeDispatchers as closeRegistryConnections } from "./http.js";
-export { resetEndpoints } from "./endpoint.js";
+export { closeDispatchers as closeRegistryConnections } from "./http/http.js";
+export { resetEndpoints } from "./http/endpoint.js";
 export { parseRateLimit, lastRateLimit, onRateLimit, describeRateLimit, type RateLimitInfo } from "./ratelimit.js";
 
 function clientFor(domain: string, opts: TransportOptions | RegistryClientOptions): RegistryClient {
@@ -37,8 +37,8 @@ export async function openRegistryReferences(loc: RegistryLocation, opts: Transp
 }
 
 /** Repositories of a registry (`dray ls --catalog HOST`). */
-export async function listCatalog(domain: string, opts: TransportOptions): Promise<string[]> {
-  return clientFor(domain, opts).catalog();
+export async function listCatalog(domain: string, opts: TransportOptions, signal?: AbortSignal): Promise<string[]> {
+  return clientFor(domain, opts).catalog(undefined, signal);
 }
 
 /** Same as listCatalog (the name `dray ls --catalog` uses). */

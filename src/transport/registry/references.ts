@@ -2,7 +2,7 @@ import { NotFoundError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import type { RawManifest } from "../../oci/manifest.js";
 import type { RegistryLocation } from "../../ref/location.js";
-import type { DeleteResult, ReferenceStore } from "../types.js";
+import type { DeleteResult, ReferenceStore, SignalOption } from "../types.js";
 import type { RegistryClient } from "./client.js";
 import { referenceOf } from "./source.js";
 
@@ -23,19 +23,19 @@ export class RegistryReferences implements ReferenceStore {
     return this.location.ref.path;
   }
 
-  listTags(): Promise<string[]> {
-    return this.client.listTags(this.repo);
+  listTags(opts: SignalOption = {}): Promise<string[]> {
+    return this.client.listTags(this.repo, undefined, opts.signal);
   }
 
   /** Puts the location's manifest bytes under another tag: no blob moves. */
-  async addTag(tag: string): Promise<void> {
-    await this.client.putManifest(this.repo, tag, await this.sourceManifest());
+  async addTag(tag: string, opts: SignalOption = {}): Promise<void> {
+    await this.client.putManifest(this.repo, tag, await this.sourceManifest(opts.signal), opts.signal);
   }
 
   /** The bytes every new tag gets; a failed fetch is forgotten so a later call may try again. */
-  private sourceManifest(): Promise<RawManifest> {
+  private sourceManifest(signal?: AbortSignal): Promise<RawManifest> {
     if (!this.source) {
-      const pending = this.client.getManifest(this.repo, referenceOf(this.location));
+      const pending = this.client.getManifest(this.repo, referenceOf(this.location), signal);
       this.source = pending;
       pending.catch(() => {
         if (this.source === pending) this.source = undefined;
@@ -49,26 +49,27 @@ export class RegistryReferences implements ReferenceStore {
    * it: the tag is resolved first, and the other tags that go with it are
    * found (list + HEAD) before the DELETE so the caller can report them.
    */
-  async deleteReference(): Promise<DeleteResult> {
+  async deleteReference(opts: SignalOption = {}): Promise<DeleteResult> {
+    const { signal } = opts;
     const { tag, digest: named } = this.location.ref;
     let digest: Digest | undefined = named;
     if (!digest) {
       const ref = referenceOf(this.location);
-      digest = (await this.client.headManifest(this.repo, ref))?.digest;
+      digest = (await this.client.headManifest(this.repo, ref, signal))?.digest;
       if (!digest)
         throw new NotFoundError(`not found: manifest ${ref} at docker://${this.location.ref.domain}/${this.repo}`, {
           where: `docker://${this.location.ref.domain}/${this.repo}:${ref}`,
         });
     }
-    const alsoRemovedTags = await this.tagsPointingAt(digest, tag);
-    await this.client.deleteManifest(this.repo, digest);
+    const alsoRemovedTags = await this.tagsPointingAt(digest, tag, signal);
+    await this.client.deleteManifest(this.repo, digest, signal);
     return { digest, alsoRemovedTags, blobsRemoved: 0 };
   }
 
-  private async tagsPointingAt(digest: Digest, except: string | undefined): Promise<string[]> {
+  private async tagsPointingAt(digest: Digest, except: string | undefined, signal?: AbortSignal): Promise<string[]> {
     let tags: string[];
     try {
-      tags = (await this.client.listTags(this.repo)).filter((t) => t !== except);
+      tags = (await this.client.listTags(this.repo, undefined, signal)).filter((t) => t !== except);
     } catch (err) {
       if (err instanceof NotFoundError) return [];
       throw err;
@@ -78,7 +79,7 @@ export class RegistryReferences implements ReferenceStore {
     const worker = async (): Promise<void> => {
       while (next < tags.length) {
         const t = tags[next++]!;
-        const head = await this.client.headManifest(this.repo, t);
+        const head = await this.client.headManifest(this.repo, t, signal);
         if (head?.digest.equals(digest)) found.push(t);
       }
     };

@@ -41,8 +41,8 @@ export class RegistryRepositories {
     return c;
   }
 
-  catalog(domain: string): Promise<string[]> {
-    return this.client({ transport: "docker", ref: { domain, path: "" } }).catalog();
+  catalog(domain: string, signal?: AbortSignal): Promise<string[]> {
+    return this.client({ transport: "docker", ref: { domain, path: "" } }).catalog(undefined, signal);
   }
 
   /** Asks the referrers API unless the repository already said it has none; the first answer settles support. */

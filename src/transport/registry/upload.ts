@@ -2,10 +2,11 @@ import { Readable } from "node:stream";
 import { AuthError, IntegrityError, NetworkError, NotFoundError, RegistryError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
-import type { RegistryClient } from "./client.js";
+import { headBlob, uploadLocation } from "./blobs.js";
+import type { RegistryCore, UploadOptions } from "./core.js";
 import type { ErrorContext } from "./errors.js";
-import { discard, header, storedDigestMismatch, type HttpMethod, type HttpResponse } from "./http.js";
-import { isRetryableError } from "./retry.js";
+import { discard, header, storedDigestMismatch, type HttpMethod, type HttpResponse } from "./http/http.js";
+import { isRetryableError } from "./http/retry.js";
 import type { Scope } from "./scope.js";
 
 /**
@@ -28,13 +29,7 @@ import type { Scope } from "./scope.js";
  * uploadLocation for the two it does not take as given.
  */
 
-export interface UploadOptions {
-  monolithicMaxBytes: number;
-  chunkSize?: number;
-  /** An upload session already opened (a mount answered 202). */
-  session?: URL;
-  signal?: AbortSignal;
-}
+export type { UploadOptions };
 
 interface Session {
   url: URL;
@@ -73,13 +68,7 @@ export function chunkPlan(blobSize: number, minChunk: number, callerChunk: numbe
   return blobSize >= 0 ? { kind: "streamed-chunks", size } : { kind: "patch-stream" };
 }
 
-export async function uploadBlob(
-  client: RegistryClient,
-  repo: string,
-  desc: Descriptor,
-  data: Readable,
-  opts: UploadOptions,
-): Promise<void> {
+export async function uploadBlob(client: RegistryCore, repo: string, desc: Descriptor, data: Readable, opts: UploadOptions): Promise<void> {
   await new Upload(client, repo, desc, data, opts.signal).run(opts);
 }
 
@@ -96,7 +85,7 @@ class Upload {
   private url: URL | undefined;
 
   constructor(
-    private readonly client: RegistryClient,
+    private readonly client: RegistryCore,
     private readonly repo: string,
     private readonly desc: Descriptor,
     private readonly data: Readable,
@@ -190,7 +179,7 @@ class Upload {
       // A retried PUT may find its session gone: either the first attempt landed, or the session broke.
       if (round === 0 && (res.status === 404 || res.status === 400 || res.status === 416)) {
         await discard(res);
-        if ((await this.client.headBlob(this.repo, desc.digest, signal)) === desc.size) return;
+        if ((await headBlob(this.client, this.repo, desc.digest, signal)) === desc.size) return;
         continue;
       }
       return this.stored(res);
@@ -388,7 +377,7 @@ class Upload {
     // A retried PUT whose first attempt landed finds the session gone: the blob tells.
     if (res.status === 404) {
       await discard(res);
-      if ((await this.client.headBlob(this.repo, this.desc.digest, this.signal)) !== undefined) return;
+      if ((await headBlob(this.client, this.repo, this.desc.digest, this.signal)) !== undefined) return;
       throw new NotFoundError(`${this.ctx.what}: the upload session vanished`, { where: this.ctx.where, status: 404 });
     }
     await this.stored(res);
@@ -422,28 +411,6 @@ function withDigest(url: URL, digest: Digest): URL {
   const u = new URL(url);
   u.searchParams.set("digest", digest.toString());
   return u;
-}
-
-/**
- * Where an upload's next step goes: `location` resolved against the request
- * it answered, `current`. One correction: a registry reached over https that
- * names its own host with http:// (behind a TLS-terminating proxy that does
- * not pass X-Forwarded-Proto: distribution/distribution#479, #123) is asked
- * over https, so the blob and the credential never travel in clear text.
- * crane does the same (go-containerregistry transport/schemer.go sends every
- * request for the registry's host with the scheme its ping settled on);
- * containers/image (skopeo) follows the Location as given. A Location on
- * another host (a storage service's pre-signed URL) is followed as given:
- * RegistryClient.call sends no Authorization outside the registry's origin.
- */
-export function uploadLocation(location: string, current: URL, registry: URL): URL {
-  const next = new URL(location, current);
-  const sameHost = next.hostname === registry.hostname && (next.port === "" || next.port === registry.port);
-  if (registry.protocol === "https:" && next.protocol === "http:" && sameHost) {
-    next.protocol = "https:";
-    next.port = registry.port;
-  }
-  return next;
 }
 
 /** End of the registry's `Range: 0-N` (bytes it holds = N + 1), undefined when absent. */

@@ -45,10 +45,13 @@ describe("token auth (distribution token mode)", () => {
   let reg: RegistryHandle;
   let image: BuiltImage;
   let creds: { username: string; password: string };
+  /** The token server is on another port of 127.0.0.1 over plain HTTP: a credential goes there only when trusted. */
+  let trusted: { trustRealms: string[] };
 
   before(async () => {
     reg = await startRegistry({ mode: "token", token: { anonymousPull: true } });
     creds = { username: reg.username!, password: reg.password! };
+    trusted = { trustRealms: [new URL(reg.tokenServer!.url).host] };
     image = await buildImage({ seed: "auth", layerCount: 2 });
     await pushImage(reg, "pub/img", "v1", image);
   });
@@ -72,29 +75,30 @@ describe("token auth (distribution token mode)", () => {
   it("a wrong password is refused by the token server: exit 4, naming where the credential came from", async () => {
     const src = await openRegistrySource(loc(`docker://${reg.host}/pub/img:v1`), {
       creds: { username: creds.username, password: "wrong" },
+      ...trusted,
     });
     await assert.rejects(src.getManifest(), authFailure("E_AUTH_FAILED", /refused the credentials from --creds/));
     const wrong = { username: creds.username, password: "wrong" };
     await assert.rejects(
-      verifyCredentials(reg.host, wrong, {}),
+      verifyCredentials(reg.host, wrong, trusted),
       authFailure("E_AUTH_FAILED", /refused the credentials from dray login for /),
     );
     // The caller names the credential; never --creds, never the secret, one line.
-    await assert.rejects(verifyCredentials(reg.host, wrong, {}, "the given credential"), (err: unknown) => {
+    await assert.rejects(verifyCredentials(reg.host, wrong, trusted, "the given credential"), (err: unknown) => {
       assert.ok(authFailure("E_AUTH_FAILED", /refused the credentials from the given credential for /)(err));
       const message = (err as Error).message;
       assert.ok(!message.includes("--creds") && !message.includes("wrong") && !message.includes("\n"), message);
       return true;
     });
-    await verifyCredentials(reg.host, creds, {});
+    await verifyCredentials(reg.host, creds, trusted);
   });
 
   it("one token serves a whole push and the pull after it (cached per scope, push covers pull)", async () => {
     const before = reg.tokenServer!.requests;
     const built = await buildIndex({ seed: "auth-cache", platforms: ["linux/amd64", "linux/arm64"] });
     const where = loc(`docker://${reg.host}/cache/img:v1`);
-    await pushBuilt(await openRegistryDestination(where, { creds }), built);
-    await pullAll(await openRegistrySource(where, { creds }));
+    await pushBuilt(await openRegistryDestination(where, { creds, ...trusted }), built);
+    await pullAll(await openRegistrySource(where, { creds, ...trusted }));
     const made = reg.tokenServer!.log.slice(before);
     assert.equal(made.length, 1, JSON.stringify(made));
     assert.deepEqual(made[0]!.scopes, ["repository:cache/img:pull,push"]);
@@ -104,7 +108,7 @@ describe("token auth (distribution token mode)", () => {
     reg.tokenServer!.options.readOnlyRepos = ["ro/img"];
     try {
       const before = reg.tokenServer!.requests;
-      const dest = await openRegistryDestination(loc(`docker://${reg.host}/ro/img:v1`), { creds });
+      const dest = await openRegistryDestination(loc(`docker://${reg.host}/ro/img:v1`), { creds, ...trusted });
       await assert.rejects(dest.putManifest(image.manifest, { isTop: true }), authFailure("E_AUTH_FAILED"));
       const made = reg.tokenServer!.log.slice(before);
       assert.equal(made.length, 2, "the first token, then exactly one more after insufficient_scope");
@@ -116,13 +120,16 @@ describe("token auth (distribution token mode)", () => {
 
   it("mounts a blob across repositories with push,pull on the target and pull on the source in one token", async () => {
     const layer = descOf(image.layers[0]!);
-    const dest = await openRegistryDestination(loc(`docker://${reg.host}/mnt/target:v1`), { creds });
+    const dest = await openRegistryDestination(loc(`docker://${reg.host}/mnt/target:v1`), { creds, ...trusted });
     const before = reg.tokenServer!.requests;
     assert.equal(await dest.mountBlob!(layer, loc(`docker://${reg.host}/pub/img:v1`)), true);
     const mountToken = reg.tokenServer!.log.slice(before).find((r) => r.scopes.length === 2);
     assert.ok(mountToken, JSON.stringify(reg.tokenServer!.log.slice(before)));
     assert.deepEqual([...mountToken.scopes].sort(), ["repository:mnt/target:pull,push", "repository:pub/img:pull"]);
-    assert.equal(await (await openRegistryDestination(loc(`docker://${reg.host}/mnt/target:v1`), { creds })).hasBlob(layer), true);
+    assert.equal(
+      await (await openRegistryDestination(loc(`docker://${reg.host}/mnt/target:v1`), { creds, ...trusted })).hasBlob(layer),
+      true,
+    );
     // Another registry is never asked to mount.
     assert.equal(await dest.mountBlob!(layer, loc(`docker://127.0.0.2:1/pub/img:v1`)), false);
   });
@@ -130,11 +137,14 @@ describe("token auth (distribution token mode)", () => {
   it("a mount the registry declines (202) falls back to an upload on the session it opened", async () => {
     const image2 = await buildImage({ seed: "auth-mount-miss" });
     const layer = descOf(image2.layers[0]!);
-    const dest = await openRegistryDestination(loc(`docker://${reg.host}/mnt/other:v1`), { creds });
+    const dest = await openRegistryDestination(loc(`docker://${reg.host}/mnt/other:v1`), { creds, ...trusted });
     assert.equal(await dest.mountBlob!(layer, loc(`docker://${reg.host}/pub/img:v1`)), false);
     const { Readable } = await import("node:stream");
     await dest.putBlob(layer, Readable.from([image2.layers[0]!.bytes]));
-    assert.equal(await (await openRegistryDestination(loc(`docker://${reg.host}/mnt/other:v1`), { creds })).hasBlob(layer), true);
+    assert.equal(
+      await (await openRegistryDestination(loc(`docker://${reg.host}/mnt/other:v1`), { creds, ...trusted })).hasBlob(layer),
+      true,
+    );
   });
 
   it("an identitytoken in docker config.json is traded with the refresh_token grant (POST)", async () => {
@@ -147,7 +157,7 @@ describe("token auth (distribution token mode)", () => {
     writeDockerConfig({ auths: { [reg.host]: { identitytoken: refresh } } });
     try {
       const before = ts.requests;
-      const dest = await openRegistryDestination(loc(`docker://${reg.host}/idtok/img:v1`), {});
+      const dest = await openRegistryDestination(loc(`docker://${reg.host}/idtok/img:v1`), trusted);
       await pushBuilt(dest, image);
       const made = ts.log.slice(before);
       assert.equal(made[0]?.method, "POST");
@@ -195,7 +205,8 @@ describe("token expiry", () => {
     const image = await buildImage({ seed: "expiry" });
     await pushImage(reg, "exp/img", "v1", image);
     const creds = { username: reg.username!, password: reg.password! };
-    const src = await openRegistrySource(loc(`docker://${reg.host}/exp/img:v1`), { creds });
+    const trusted = { trustRealms: [new URL(reg.tokenServer!.url).host] };
+    const src = await openRegistrySource(loc(`docker://${reg.host}/exp/img:v1`), { creds, ...trusted });
     const before = reg.tokenServer!.requests;
     await src.getManifest();
     await src.getManifest();

@@ -13,7 +13,7 @@ import {
   sendWithRetries,
   type HttpMethod,
   type HttpSettings,
-} from "../../../src/transport/registry/http.js";
+} from "../../../src/transport/registry/http/http.js";
 import { buildImage, pushImage } from "../../helpers/fixtures.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../../helpers/registry.js";
 

@@ -43,7 +43,14 @@ describe("the first request settles what a /v2/ ping used to", () => {
 
   it("a token registry: the first request's 401 brings the challenge; the credential goes to the token service only", async () => {
     const proxy = await startProxy(token);
-    const r = await dray(["inspect", "--raw", "--creds", `${token.username}:${token.password}`, `docker://${proxy.host}/first/app:v1`]);
+    const r = await dray([
+      "inspect",
+      "--raw",
+      ...token.trustRealm,
+      "--creds",
+      `${token.username}:${token.password}`,
+      `docker://${proxy.host}/first/app:v1`,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(requestLines(proxy), ["GET /v2/first/app/manifests/v1 401", "GET /v2/first/app/manifests/v1 200"]);
     assert.match(String(proxy.log[1]!.headers.authorization), /^Bearer /);
@@ -65,7 +72,7 @@ describe("the first request settles what a /v2/ ping used to", () => {
       },
     });
     const where = `docker://${proxy.host}/first/app:v1`;
-    const withCreds = await dray(["inspect", "--raw", "--creds", `${token.username}:${token.password}`, where]);
+    const withCreds = await dray(["inspect", "--raw", ...token.trustRealm, "--creds", `${token.username}:${token.password}`, where]);
     assert.equal(withCreds.code, 0, withCreds.stderr);
     assert.deepEqual(requestLines(proxy), ["GET /v2/first/app/manifests/v1 404", "GET /v2/ 401", "GET /v2/first/app/manifests/v1 200"]);
     proxy.log.length = 0;

@@ -4,13 +4,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { exitCodeFor } from "../../../src/errors.js";
 import { errorFor, parseErrorBody } from "../../../src/transport/registry/errors.js";
-import { nextPageURL, parseLinkHeader } from "../../../src/transport/registry/link.js";
-import { redactURL } from "../../../src/transport/registry/redact.js";
-import { MAX_RETRY_DELAY_MS, parseRetryAfter, retryDelayMs } from "../../../src/transport/registry/retry.js";
+import { nextPageURL, parseLinkHeader } from "../../../src/transport/registry/http/link.js";
+import { redactURL } from "../../../src/transport/registry/http/redact.js";
+import { MAX_RETRY_DELAY_MS, parseRetryAfter, retryDelayMs } from "../../../src/transport/registry/http/retry.js";
 import { mergeScopes, scopesCover } from "../../../src/transport/registry/scope.js";
 import { decideRealm } from "../../../src/auth/realm-policy.js";
-import { manifestMediaType } from "../../../src/transport/registry/client.js";
-import { chunkPlan, uploadLocation } from "../../../src/transport/registry/upload.js";
+import { manifestMediaType } from "../../../src/transport/registry/manifests.js";
+import { uploadLocation } from "../../../src/transport/registry/blobs.js";
+import { chunkPlan } from "../../../src/transport/registry/upload.js";
 
 describe("Link pagination", () => {
   it("parses rel=next, quoted or not, among other links", () => {
@@ -83,7 +84,8 @@ describe("realm policy: where a registry's credential may go", () => {
   const send = (registry: string, realm: string, trusted: string[] = [], insecure = false): boolean =>
     decideRealm({ registry, realm: new URL(realm), trusted, insecure }).send;
   it("same host, same registrable domain (self-hosted GitLab, DigitalOcean), Docker Hub's family", () => {
-    assert.equal(send("127.0.0.1:5000", "http://127.0.0.1:5001/token"), true);
+    assert.equal(send("127.0.0.1:5000", "http://127.0.0.1:5000/token"), true);
+    assert.equal(send("registry.example.com", "https://registry.example.com/token"), true);
     assert.equal(send("registry.gitlab.com", "https://gitlab.com/jwt/auth"), true);
     assert.equal(send("registry.example.com", "https://gitlab.example.com/jwt/auth"), true);
     assert.equal(send("registry.digitalocean.com", "https://api.digitalocean.com/v2/registry/auth"), true);
@@ -104,6 +106,25 @@ describe("realm policy: where a registry's credential may go", () => {
     assert.equal(send("registry.example.test", "https://auth.other.test/token", ["auth.other.test"]), true);
     assert.equal(send("registry.example.test", "https://auth.other.test:8443/token", ["auth.other.test:8443"]), true);
     assert.equal(send("registry.example.test", "https://auth.other.test:8443/token", ["auth.other.test:9443"]), false);
+  });
+  it("another port of the same host: only over verified HTTPS, else trusted by --trust-realm (issue 26 item 6)", () => {
+    assert.equal(send("127.0.0.1:5000", "http://127.0.0.1:5001/token"), false, "plain HTTP: any local user may listen there");
+    assert.equal(send("127.0.0.1:5000", "http://127.0.0.1:5001/token", ["127.0.0.1:5001"]), true);
+    assert.equal(send("127.0.0.1:5000", "http://127.0.0.1:5001/token", ["127.0.0.1:5002"]), false);
+    assert.equal(send("registry.example.com:5000", "https://registry.example.com:5001/auth"), true, "verified HTTPS");
+    assert.equal(send("registry.example.com:5000", "https://registry.example.com:5001/auth", [], true), false, "--insecure: not verified");
+    assert.equal(send("registry.example.com", "https://registry.example.com:443/token"), true);
+    assert.equal(
+      decideRealm({ registry: "127.0.0.1:5000", realm: new URL("http://127.0.0.1:5001/t"), trusted: [], insecure: false }).because,
+      "other-port",
+    );
+  });
+  it("compares Unicode host names in their ASCII (punycode) form", () => {
+    assert.equal(send("xn--rksmrgs-5wao1o.example", "https://räksmörgås.example/token"), true);
+    assert.equal(send("räksmörgås.example", "https://xn--rksmrgs-5wao1o.example/token"), true);
+    assert.equal(send("registry.example.test", "https://xn--rksmrgs-5wao1o.example/token", ["räksmörgås.example"]), true);
+    assert.equal(send("registry.räksmörgås.se", "https://auth.xn--rksmrgs-5wao1o.se/token"), true, "one registrable domain");
+    assert.equal(send("registry.example.test", "https://xn--rksmrgs-5wao1o.example/token", ["raksmorgas.example"]), false);
   });
   it("gives a plain-HTTP realm nothing off loopback without --insecure, even when trusted", () => {
     assert.equal(send("registry.example.com", "http://auth.example.com/token"), false);

@@ -3,7 +3,7 @@
 // over in order, an abandoned wait gives its place up, a release counts once.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Throttle } from "../../../src/transport/registry/throttle.js";
+import { Throttle } from "../../../src/transport/registry/http/throttle.js";
 
 describe("registry throttle", () => {
   it("hands slots over in order; an aborted wait leaves the queue; releasing twice frees one slot", async () => {

@@ -1,3 +1,4 @@
+import { quote } from "../../../ref/reference.js";
 import { headerList, type ResponseHeaders } from "./http.js";
 
 /**
@@ -44,12 +45,12 @@ export function nextPage(headers: ResponseHeaders, current: URL): NextPage {
     try {
       url = new URL(next.target, current);
     } catch {
-      return { problem: `its Link header names an unreadable next page "${next.target.slice(0, 100)}"` };
+      return { problem: `its Link header names an unreadable next page ${quote(next.target)}` };
     }
     if (url.origin !== current.origin) return { problem: `its Link header points the next page at another origin (${url.origin})` };
     return { url };
   }
-  if (values.some((v) => /\bnext\b/i.test(v))) return { problem: `its Link header is malformed ("${values.join(", ").slice(0, 100)}")` };
+  if (values.some((v) => /\bnext\b/i.test(v))) return { problem: `its Link header is malformed (${quote(values.join(", "))})` };
   return { end: true };
 }
 

@@ -77,6 +77,30 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
   return Math.max(0, when - now);
 }
 
+/**
+ * `shared` (a ping or token another request started), given up on when
+ * `signal` aborts: the caller stops waiting, the shared work goes on for
+ * whoever else waits on it.
+ */
+export function untilAborted<T>(shared: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return shared;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    shared.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err as Error);
+      },
+    );
+  });
+}
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) {

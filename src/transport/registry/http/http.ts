@@ -1,10 +1,11 @@
 import { readFileSync, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { Agent, Dispatcher, EnvHttpProxyAgent, buildConnector } from "undici";
-import { DrayError, IntegrityError, IoError, NetworkError } from "../../errors.js";
-import { Digest } from "../../oci/digest.js";
-import { isLoopbackDomain } from "../../ref/reference.js";
-import { stopwatch } from "../../clock.js";
+import { DrayError, IntegrityError, IoError, NetworkError } from "../../../errors.js";
+import { Digest } from "../../../oci/digest.js";
+import { isLoopbackDomain } from "../../../ref/reference.js";
+import { stopwatch } from "../../../clock.js";
+import { afterRetries, networkFailureText } from "../errors.js";
 import { redactURL } from "./redact.js";
 import type { Release, Throttle } from "./throttle.js";
 import { loadAgent, loadBuildConnector, loadProxyAgent } from "./undici.cjs";
@@ -32,6 +33,13 @@ export interface HttpTimeouts {
 }
 
 export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 30_000, headersMs: 120_000, bodyMs: 60_000 };
+/**
+ * Small reads (manifests, tokens, tag pages, error bodies) average at least
+ * this rate once their grace (bodyMs) is over: a server that trickles a byte
+ * now and then, never silent for bodyMs, cannot hold a run for hours (issue
+ * 26: 649 s for one `inspect`). Blobs stream and are not held to it.
+ */
+const SMALL_READ_MIN_BYTES_PER_SECOND = 16 * 1024;
 /** Connections per registry host; enough for --jobs blobs plus manifest traffic. */
 const CONNECTIONS_PER_HOST = 16;
 const KEEP_ALIVE_MS = 30_000;
@@ -62,6 +70,10 @@ export interface HttpResponse {
   headers: ResponseHeaders;
   body: ResponseBody;
   url: URL;
+  /** The longest silence allowed in this body (HttpTimeouts.bodyMs): the grace of a small read's deadline. */
+  bodyMs?: number;
+  /** Set when this is the last of several answers with a retryable status (5xx, 429, 408): how many retries came before. */
+  retries?: number;
 }
 
 const dispatchers = new Map<string, Promise<Dispatcher>>();
@@ -217,10 +229,10 @@ async function sendThrough(dispatcher: Dispatcher, req: HttpRequest, settings: H
       ...(req.method === "HEAD" ? { reset: false } : {}),
     });
     settings.debug?.(`${req.method} ${redactURL(req.url)} -> ${res.statusCode} (${Math.round(elapsed() * 1000)} ms)`);
-    return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url };
+    return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url, bodyMs: settings.timeouts.bodyMs };
   } catch (err) {
     settings.debug?.(`${req.method} ${redactURL(req.url)} -> ${networkErrorCode(err) ?? "error"} (${Math.round(elapsed() * 1000)} ms)`);
-    throw translateError((await tlsAlertBehind(err, req, settings)) ?? err, req, settings.tls);
+    throw translateError((await tlsAlertBehind(err, req, settings)) ?? err, req, settings.timeouts, settings.tls);
   }
 }
 
@@ -252,24 +264,32 @@ function connectionsSettled(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Turns a low-level failure into a typed error; an abort stays the caller's reason. */
-export function translateError(err: unknown, req: Pick<HttpRequest, "method" | "url" | "signal">, tls?: TlsSettings): unknown {
+/** Turns a low-level failure into a typed error in words (registry/errors.ts); an abort stays the caller's reason. */
+export function translateError(
+  err: unknown,
+  req: Pick<HttpRequest, "method" | "url" | "signal">,
+  timeouts?: HttpTimeouts,
+  tls?: TlsSettings,
+): unknown {
   if (req.signal?.aborted) return req.signal.reason ?? err;
   if (err instanceof DrayError) return err;
   const code = networkErrorCode(err);
-  const raw = (err as Error)?.message ?? String(err);
-  const certProblem = clientCertificateProblem(`${code ?? ""} ${raw}`, req.url.host, tls);
-  const message = certProblem ?? `${raw}${code && !raw.includes(code) ? ` (${code})` : ""}`;
-  return new NetworkError(`${req.method} ${redactURL(req.url)} failed: ${message}`, {
+  const what = `${req.method} ${redactURL(req.url)}`;
+  const certProblem = clientCertificateProblem(`${code ?? ""} ${(err as Error)?.message ?? String(err)}`, req.url.host, tls);
+  if (certProblem) return new NetworkError(`${what} failed: ${certProblem}`, { where: redactURL(req.url), cause: err });
+  const ms =
+    code === "UND_ERR_CONNECT_TIMEOUT" ? timeouts?.connectMs : code === "UND_ERR_HEADERS_TIMEOUT" ? timeouts?.headersMs : timeouts?.bodyMs;
+  const seconds = ms === undefined ? undefined : ms / 1000;
+  return new NetworkError(networkFailureText(err, what, req.url, seconds), {
     where: redactURL(req.url),
     cause: err,
   });
 }
 
-/** Discards a response body so its connection returns to the pool. */
+/** Discards a response body so its connection returns to the pool (a body that trickles is dropped after bodyMs). */
 export async function discard(res: HttpResponse): Promise<void> {
   try {
-    await res.body.dump({ limit: 256 * 1024 });
+    await res.body.dump({ limit: 256 * 1024, signal: AbortSignal.timeout(res.bodyMs ?? DEFAULT_TIMEOUTS.bodyMs) });
   } catch {
     // The connection is dropped instead of reused: nothing else to do.
   }
@@ -286,7 +306,11 @@ export function dropBody(body: ResponseBody): void {
   body.destroy();
 }
 
-/** Reads a whole body, refusing more than `limit` bytes (checked against Content-Length first, then as it flows). */
+/**
+ * Reads a whole body, refusing more than `limit` bytes (checked against
+ * Content-Length first, then as it flows) and a body slower than
+ * SMALL_READ_MIN_BYTES_PER_SECOND after its grace.
+ */
 export async function readBody(res: HttpResponse, limit: number, what: string): Promise<Buffer> {
   const declared = Number(header(res.headers, "content-length"));
   if (Number.isFinite(declared) && declared > limit) {
@@ -298,6 +322,7 @@ export async function readBody(res: HttpResponse, limit: number, what: string): 
   }
   const chunks: Buffer[] = [];
   let total = 0;
+  const deadline = smallReadDeadline(res, what, () => total);
   try {
     for await (const chunk of res.body) {
       const buf = chunk as Buffer;
@@ -309,10 +334,35 @@ export async function readBody(res: HttpResponse, limit: number, what: string): 
       chunks.push(buf);
     }
   } catch (err) {
+    if (deadline.missed) throw deadline.missed;
     if (err instanceof DrayError) throw err;
     throw translateError(err, { method: "GET", url: res.url });
+  } finally {
+    deadline.stop();
   }
   return Buffer.concat(chunks, total);
+}
+
+/** Destroys `res`'s body once it falls below the small-read rate (its grace over); `missed` is then the error to report. */
+function smallReadDeadline(res: HttpResponse, what: string, received: () => number): { missed?: NetworkError; stop: () => void } {
+  const started = Date.now();
+  const grace = res.bodyMs ?? DEFAULT_TIMEOUTS.bodyMs;
+  const state: { missed?: NetworkError; stop: () => void } = { stop: () => clearTimeout(timer) };
+  const check = (): void => {
+    const allowedMs = grace + (received() / SMALL_READ_MIN_BYTES_PER_SECOND) * 1000;
+    const tookMs = Date.now() - started;
+    if (tookMs < allowedMs) {
+      timer = setTimeout(check, allowedMs - tookMs);
+      return;
+    }
+    state.missed = new NetworkError(
+      `${what} from ${redactURL(res.url)} arrived too slowly: ${received()} bytes in ${(tookMs / 1000).toFixed(1)} s`,
+      { where: redactURL(res.url) },
+    );
+    res.body.destroy(state.missed);
+  };
+  let timer = setTimeout(check, grace);
+  return state;
 }
 
 export interface RetryPolicy {
@@ -333,18 +383,25 @@ export async function sendWithRetries(req: HttpRequest, settings: HttpSettings, 
     try {
       res = await sendOnce(req, settings);
     } catch (err) {
-      if (attempt >= retries || req.signal?.aborted || !isRetryableError((err as { cause?: unknown }).cause ?? err)) throw err;
+      if (req.signal?.aborted || !isRetryableError((err as { cause?: unknown }).cause ?? err)) throw err;
+      if (attempt >= retries) throw err instanceof NetworkError && attempt > 0 ? retriedError(err, attempt) : err;
       const wait = retryDelayMs(attempt + 1, undefined);
       settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after ${networkErrorCode(err) ?? "error"}`);
       await sleep(wait, req.signal);
       continue;
     }
-    if (!isRetryableStatus(res.status) || attempt >= retries) return res;
+    if (!isRetryableStatus(res.status)) return res;
+    if (attempt >= retries) return attempt > 0 ? { ...res, retries: attempt } : res;
     const wait = retryDelayMs(attempt + 1, header(res.headers, "retry-after"));
     await discard(res);
     settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after HTTP ${res.status}`);
     await sleep(wait, req.signal);
   }
+}
+
+/** The last attempt's error, saying that it was tried again (the message a user reads to raise --retries). */
+function retriedError(err: NetworkError, retries: number): NetworkError {
+  return new NetworkError(`${err.message}${afterRetries(retries)}`, { ...(err.where ? { where: err.where } : {}), cause: err.cause });
 }
 
 /** The digest a registry says it stored (Docker-Content-Digest), when it names another of the same algorithm than `expected`. */

@@ -1,8 +1,8 @@
-import { parseChallengeHeaders, type Challenge } from "../../auth/challenge.js";
-import { DrayError, NetworkError, RegistryError } from "../../errors.js";
-import { isLoopbackDomain } from "../../ref/reference.js";
+import { parseChallengeHeaders, type Challenge } from "../../../auth/challenge.js";
+import { DrayError, NetworkError, RegistryError } from "../../../errors.js";
+import { isLoopbackDomain } from "../../../ref/reference.js";
 import { discard, header, headerList, sendWithRetries, type HttpSettings, type ResponseHeaders } from "./http.js";
-import { networkErrorCode } from "./retry.js";
+import { networkErrorCode, untilAborted } from "./retry.js";
 import { tlsKey } from "./tls.js";
 
 /**
@@ -105,6 +105,16 @@ export class RegistryEndpoint {
   }
 
   /**
+   * A ping after a request failed, failing too: its answer or certificate complaint
+   * is the telling one; a network failure reads as the request the user made, not `/v2/`.
+   */
+  explainPing(requestErr: unknown, pingErr: unknown): unknown {
+    if (!(pingErr instanceof NetworkError)) return pingErr; // an answer: "does not look like a registry", "is failing"
+    const explained = pingError(this.domain, pingErr);
+    return explained !== pingErr ? explained : this.explain(requestErr);
+  }
+
+  /**
    * Pings `/v2/` once per process (concurrent callers share it; a failed ping
    * is tried again next time): what `dray login` checks, and what tells the
    * scheme and challenges when a real request's answer could not.
@@ -114,7 +124,7 @@ export class RegistryEndpoint {
       this.pinged = this.ping(settings, signal);
       this.pinged.catch(() => (this.pinged = undefined));
     }
-    return this.pinged;
+    return untilAborted(this.pinged, signal);
   }
 
   /**
@@ -164,7 +174,7 @@ export class RegistryEndpoint {
     if (scheme === "http") return plainHttpRefused(err);
     if (!(err instanceof NetworkError)) return false;
     const code = networkErrorCode(err.cause) ?? "";
-    if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") return false;
+    if (NOT_THE_SCHEME.has(code)) return false;
     // A TLS alert came from a server that speaks TLS (it wants a client certificate, or refused ours): plain HTTP cannot help.
     if (TLS_ALERT_RE.test(code) || TLS_ALERT_RE.test(err.message) || /client certificate/.test(err.message)) return false;
     return !CERT_ERROR_RE.test(code) && !CERT_ERROR_RE.test(err.message);
@@ -179,9 +189,22 @@ export class RegistryEndpoint {
 function plainHttpRefused(err: unknown): boolean {
   if (err instanceof RegistryError) return err.status === 400;
   if (!(err instanceof NetworkError)) return false;
-  const code = networkErrorCode(err.cause) ?? "";
-  return code !== "ECONNREFUSED" && code !== "ENOTFOUND" && code !== "EAI_AGAIN";
+  return !NOT_THE_SCHEME.has(networkErrorCode(err.cause) ?? "");
 }
+
+/**
+ * Failures the other scheme cannot mend: no such host, nothing listening, and
+ * a server that accepted the connection and then stayed silent (a TLS server
+ * spoken to in plain HTTP answers 400 or hangs up at once; it does not wait).
+ */
+const NOT_THE_SCHEME = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "ETIMEDOUT",
+]);
 
 function pingError(domain: string, err: unknown): unknown {
   if (!(err instanceof NetworkError)) return err;

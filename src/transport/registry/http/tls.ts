@@ -2,7 +2,7 @@ import { X509Certificate, createPrivateKey } from "node:crypto";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { UsageError } from "../../errors.js";
+import { UsageError, whyUnreadable } from "../../../errors.js";
 
 /**
  * The TLS material for one registry host: which CAs to trust beside the
@@ -68,7 +68,7 @@ export function readCertsDir(dir: string, flag: string): { caFiles: string[]; pa
   try {
     names = readdirSync(dir).sort();
   } catch (err) {
-    throw new UsageError(`${flag} ${dir} cannot be read: ${describeFsError(err)}`, { where: dir });
+    throw new UsageError(`${flag} ${dir} ${whyUnreadable(err)}`, { where: dir });
   }
   const caFiles = names.filter((n) => n.endsWith(".crt")).map((n) => join(dir, n));
   const pairs: ClientPair[] = [];
@@ -91,20 +91,11 @@ export function readCertsDir(dir: string, flag: string): { caFiles: string[]; pa
   return { caFiles, pairs };
 }
 
-function describeFsError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return "it does not exist";
-  if (code === "EACCES" || code === "EPERM") return "permission denied";
-  if (code === "ENOTDIR") return "it is not a folder";
-  if (code === "EISDIR") return "it is a folder, not a file";
-  return (err as Error).message;
-}
-
 function readPem(file: string, flag: string): string {
   try {
     return readFileSync(file, "utf8");
   } catch (err) {
-    throw new UsageError(`${flag} ${file} cannot be read: ${describeFsError(err)}`, { where: file });
+    throw new UsageError(`${flag} ${file} ${whyUnreadable(err)}`, { where: file });
   }
 }
 

@@ -1,0 +1,267 @@
+/**
+ * Manifests in a registry repository: HEAD (with GET where HEAD is refused or
+ * says too little), GET with the digest checked, PUT (immutable tags told
+ * apart from other refusals), DELETE, and the rate-limit probe.
+ */
+import { IntegrityError, NetworkError, NotFoundError, RegistryError, type DrayError } from "../../errors.js";
+import { Digest } from "../../oci/digest.js";
+import type { RawManifest } from "../../oci/manifest.js";
+import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../oci/mediatype.js";
+import type { RegistryCore } from "./core.js";
+import { errorFromResponse } from "./errors.js";
+import { discard, header, readBody, storedDigestMismatch, type HttpResponse } from "./http/http.js";
+import { isRetryableError, retryDelayMs, sleep } from "./http/retry.js";
+import { parseRateLimit, type RateLimitInfo } from "./ratelimit.js";
+
+export interface ManifestHead {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+}
+
+/** Tries of a manifest PUT that the registry answers DIGEST_INVALID (see putManifest), and the pause before the next, times the try. */
+const MANIFEST_DIGEST_ATTEMPTS = 3;
+const MANIFEST_DIGEST_RETRY_MS = 150;
+/**
+ * Answers to a manifest HEAD that mean "ask with GET": Nexus answers 405
+ * (merll/docker-registry-util#3 "HEAD not working in Nexus"), distribution
+ * 2.2 behind token auth did too (distribution/distribution#1485); proxies
+ * and caches in front of registries answer 400, 403 or 501 to a method
+ * they do not pass. A GET tells the same, at the price of the body.
+ */
+const HEAD_REFUSED = new Set([400, 403, 405, 501]);
+
+/**
+ * One HEAD of a manifest for its rate-limit headers (`dray ratelimit`).
+ * Docker Hub counts a pull per manifest GET, not per HEAD
+ * (docs.docker.com/docker-hub/usage/pulls), so this never falls back to a
+ * GET: a registry that refuses HEAD gets reported as such.
+ */
+export async function probeRateLimit(
+  core: RegistryCore,
+  repo: string,
+  ref: string,
+  signal?: AbortSignal,
+): Promise<{ status: number; rateLimit?: RateLimitInfo }> {
+  const res = await manifestHeadRequest(core, repo, ref, signal, { noRetry: true });
+  if (res.status === 401 || res.status === 403) return core.fail(res, { what: `manifest ${ref}`, where: core.where(repo, ref) });
+  const rateLimit = parseRateLimit(res.headers);
+  return { status: res.status, ...(rateLimit ? { rateLimit } : {}) };
+}
+
+/** HEAD of a manifest by tag or digest; undefined when it does not exist. */
+export async function headManifest(core: RegistryCore, repo: string, ref: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
+  if (core.endpoint.manifestHeadRefused) return headByGet(core, repo, ref, signal);
+  const res = await manifestHeadRequest(core, repo, ref, signal, { followRedirects: true });
+  if (res.status === 404) return undefined;
+  if (HEAD_REFUSED.has(res.status)) {
+    core.settings.debug?.(`HEAD of manifest ${ref} answered ${res.status}: asking with GET from now on`);
+    core.endpoint.manifestHeadRefused = true;
+    return headByGet(core, repo, ref, signal);
+  }
+  await core.expectStatus(res, [200], { what: `manifest ${ref}`, where: core.where(repo, ref) });
+  const digestHeader = header(res.headers, "docker-content-digest");
+  const digest = digestHeader === undefined ? undefined : Digest.tryParse(digestHeader);
+  // Without a usable header only the bytes can tell: fetch them.
+  if (digest === undefined) return headByGet(core, repo, ref, signal);
+  if (Digest.isValid(ref) && !digest.equals(ref)) {
+    throw new IntegrityError(`registry reports digest ${digest} for manifest ${ref}`, {
+      code: "E_DIGEST_MISMATCH",
+      where: core.where(repo, ref),
+    });
+  }
+  return {
+    digest,
+    mediaType: cleanMediaType(header(res.headers, "content-type")) ?? MediaType.OciManifest,
+    size: Number(header(res.headers, "content-length") ?? "0"),
+  };
+}
+
+/** A HEAD of a manifest, its (empty) body drained; the caller reads the status and headers. */
+async function manifestHeadRequest(
+  core: RegistryCore,
+  repo: string,
+  ref: string,
+  signal: AbortSignal | undefined,
+  opts: { noRetry?: boolean; followRedirects?: boolean },
+): Promise<HttpResponse> {
+  const url = await core.api(`${repo}/manifests/${ref}`);
+  const res = await core.call({ method: "HEAD", url, scopes: core.scopes(repo), headers: { accept: MANIFEST_ACCEPT }, signal, ...opts });
+  await discard(res);
+  return res;
+}
+
+/** What a HEAD would have said, from a GET (registries that refuse HEAD, or answer it without a digest). */
+async function headByGet(core: RegistryCore, repo: string, ref: string, signal?: AbortSignal): Promise<ManifestHead | undefined> {
+  try {
+    const m = await getManifest(core, repo, ref, signal);
+    return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * GET of a manifest, body capped, digest checked: against `ref` when it is
+ * a digest, else against Docker-Content-Digest (which must be valid) when
+ * the registry sent one. The returned digest is always computed here.
+ */
+export async function getManifest(core: RegistryCore, repo: string, ref: string, signal?: AbortSignal): Promise<RawManifest> {
+  const where = core.where(repo, ref);
+  const url = await core.api(`${repo}/manifests/${ref}`);
+  let res: HttpResponse;
+  let bytes: Buffer;
+  for (let attempt = 0; ; attempt++) {
+    res = await core.call({
+      method: "GET",
+      url,
+      scopes: core.scopes(repo),
+      headers: { accept: MANIFEST_ACCEPT },
+      signal,
+      followRedirects: true,
+    });
+    await core.expectStatus(res, [200], { what: `manifest ${ref}`, where });
+    try {
+      bytes = await readBody(res, core.maxManifestBytes, `manifest ${ref}`);
+      break;
+    } catch (err) {
+      // The retry loop only covers a request up to its headers; a body that
+      // breaks off (connection cut mid-manifest) is a GET worth asking again.
+      if (attempt >= core.settings.retries || signal?.aborted || !(err instanceof NetworkError) || !isRetryableError(err.cause)) throw err;
+      const wait = retryDelayMs(attempt + 1, undefined);
+      core.settings.debug?.(`retrying GET of manifest ${ref} in ${wait} ms: its body broke off`);
+      await sleep(wait, signal);
+    }
+  }
+  const expected = Digest.tryParse(ref) ?? headerDigest(res, where);
+  const digest = Digest.of(bytes, expected?.algorithm ?? "sha256");
+  if (expected && !digest.equals(expected)) {
+    const said = Digest.isValid(ref) ? "asked for" : "announced by Docker-Content-Digest";
+    throw new IntegrityError(`manifest digest mismatch at ${where}: ${said} ${expected}, got ${digest}`, {
+      code: "E_DIGEST_MISMATCH",
+      where,
+    });
+  }
+  return { bytes, mediaType: manifestMediaType(header(res.headers, "content-type"), bytes), digest };
+}
+
+/** PUT of a manifest under a tag or its digest, with its media type; the registry's digest must be ours. */
+export async function putManifest(core: RegistryCore, repo: string, ref: string, m: RawManifest, signal?: AbortSignal): Promise<void> {
+  const where = core.where(repo, ref);
+  const url = await core.api(`${repo}/manifests/${ref}`);
+  for (let attempt = 1; ; attempt++) {
+    // The body is a Buffer, so the retry loop may replay it: every manifest PUT is retried.
+    const res = await core.call({
+      method: "PUT",
+      url,
+      scopes: core.scopes(repo, "push"),
+      headers: { "content-type": m.mediaType },
+      body: m.bytes,
+      signal,
+    });
+    if (res.status === 201 || res.status === 200 || res.status === 202) {
+      await discard(res);
+      if (header(res.headers, "oci-subject") !== undefined) core.subjectIndexing.add(repo);
+      const other = storedDigestMismatch(res, m.digest);
+      if (other) throw new IntegrityError(`registry stored manifest ${m.digest} as ${other}`, { code: "E_DIGEST_MISMATCH", where });
+      return;
+    }
+    const err = await errorFromResponse(res, { what: `manifest ${m.digest}`, where });
+    // The bytes are ours and hashed, so DIGEST_INVALID here is rarely about them: distribution 2.8
+    // answers it while it rewrites (truncates, then writes) the link file of a blob the manifest
+    // refers to, e.g. when another image's upload or mount of the same blob into this repository
+    // finishes at that moment. Seen under load in the sync tests; asking again a moment later works.
+    if (err.registryCode !== "DIGEST_INVALID" || attempt >= MANIFEST_DIGEST_ATTEMPTS) {
+      if (mayBeImmutableTag(ref, res.status, err.registryCode) && (await tagAlreadyNames(core, repo, ref, m, err, signal))) return;
+      return core.fail(res, { what: `manifest ${m.digest}`, where }, err);
+    }
+    core.settings.debug?.(`manifest ${m.digest} at ${where}: DIGEST_INVALID, asking again (${attempt}/${MANIFEST_DIGEST_ATTEMPTS - 1})`);
+    await sleep(MANIFEST_DIGEST_RETRY_MS * attempt, signal);
+  }
+}
+
+/**
+ * After a refused tag PUT (immutable tags: ECR answers 400 TAG_INVALID
+ * "already exists … cannot be overwritten because the tag is immutable",
+ * aws/containers-roadmap#862, kaniko#3481; Harbor 412, Artifactory 403):
+ * true when the tag already names our manifest (the copy is done), the
+ * immutable-tag error when it names another, false when it names none
+ * (the caller reports the refusal as it was).
+ */
+async function tagAlreadyNames(
+  core: RegistryCore,
+  repo: string,
+  tag: string,
+  m: RawManifest,
+  refusal: DrayError,
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const current = await headManifest(core, repo, tag, signal).catch(() => undefined);
+  if (current === undefined) return false;
+  if (current.digest.equals(m.digest)) {
+    core.settings.debug?.(
+      `tag ${tag} refused the PUT (${refusal.registryCode ?? `HTTP ${refusal.status ?? "?"}`}) but already names ${m.digest}: nothing to do`,
+    );
+    return true;
+  }
+  throw new RegistryError(
+    `tag ${tag} at ${core.where(repo)} is immutable: it names ${current.digest}, and the registry refused to point it at ${m.digest}${refusal.registryCode ? ` (${refusal.registryCode})` : ""}`,
+    { where: core.where(repo, tag), ...(refusal.registryCode ? { registryCode: refusal.registryCode } : {}) },
+  );
+}
+
+/** DELETE of a manifest by digest (registries delete by digest only). */
+export async function deleteManifest(core: RegistryCore, repo: string, digest: Digest, signal?: AbortSignal): Promise<void> {
+  const where = core.where(repo, digest.toString());
+  const url = await core.api(`${repo}/manifests/${digest}`);
+  const res = await core.call({ method: "DELETE", url, scopes: core.scopes(repo, "delete"), signal });
+  if (res.status === 405) {
+    const err = await errorFromResponse(res, { what: "delete", where });
+    err.message = `${err.message}; the registry does not allow deleting (distribution: storage.delete.enabled)`;
+    throw err;
+  }
+  await core.expectStatus(res, [202, 200, 204], { what: `manifest ${digest}`, where });
+  await discard(res);
+}
+
+function headerDigest(res: HttpResponse, where: string): Digest | undefined {
+  const value = header(res.headers, "docker-content-digest");
+  if (value === undefined) return undefined;
+  const d = Digest.tryParse(value.trim());
+  if (!d)
+    throw new IntegrityError(`registry sent an invalid Docker-Content-Digest "${value.slice(0, 80)}"`, {
+      code: "E_DIGEST_MISMATCH",
+      where,
+    });
+  return d;
+}
+
+function cleanMediaType(contentType: string | undefined): string | undefined {
+  const t = contentType?.split(";")[0]?.trim().toLowerCase();
+  return t === "" ? undefined : t;
+}
+
+/** The manifest's real media type: the Content-Type when it names one, else the document's field, else its shape. */
+export function manifestMediaType(contentType: string | undefined, bytes: Buffer): string {
+  const declared = cleanMediaType(contentType);
+  if (declared && (isManifestType(declared) || isIndexType(declared))) return declared;
+  try {
+    const doc = JSON.parse(bytes.toString("utf8")) as Record<string, unknown>;
+    if (typeof doc.mediaType === "string" && doc.mediaType !== "") return doc.mediaType;
+    if (Array.isArray(doc.manifests)) return MediaType.OciIndex;
+  } catch {
+    // Not JSON: the parser refuses it later with a precise message.
+  }
+  return declared ?? MediaType.OciManifest;
+}
+
+/** A refusal that an immutable tag may explain: a PUT by tag answered 400/403/409/412. */
+function mayBeImmutableTag(ref: string, status: number, code: string | undefined): boolean {
+  if (Digest.isValid(ref)) return false;
+  if (status === 409 || status === 412) return true;
+  return (
+    (status === 400 || status === 403) &&
+    (code === undefined || ["TAG_INVALID", "MANIFEST_INVALID", "DENIED", "TAG_IMMUTABLE"].includes(code))
+  );
+}

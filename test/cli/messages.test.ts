@@ -1,0 +1,270 @@
+// What a newcomer reads on stderr (issue 28): each message here is one real
+// `dray` run, checked word for word where the words are the point.
+import assert from "node:assert/strict";
+import { createServer, type Server, type Socket } from "node:net";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { networkFailureText } from "../../src/transport/registry/errors.js";
+import { buildImage, pushImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
+import { finalScreen, onPty } from "../helpers/pty.js";
+import { makeTempDir } from "../helpers/tmp.js";
+import { startProxy, type FaultProxy } from "../helpers/proxy.js";
+import { freePort, startRegistry, type RegistryHandle } from "../helpers/registry.js";
+import { dray } from "./run.js";
+
+/** A path or URL as it appears inside a RegExp. */
+function re(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+describe("network failures in words, naming the request", () => {
+  let silent: Server;
+  let silentPort: number;
+  const sockets: Socket[] = [];
+  let reg: RegistryHandle;
+  let proxy: FaultProxy;
+
+  before(async () => {
+    silent = createServer((s) => {
+      sockets.push(s); // accepts, then never says a word
+      s.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    silentPort = (silent.address() as { port: number }).port;
+    reg = await startRegistry();
+    proxy = await startProxy(reg);
+    await pushImage({ url: reg.url }, "app", "1", await buildImage({ seed: "messages-net" }));
+  });
+  after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+
+  it("nothing listening: the host and port, a question, the request, the retries", async () => {
+    const port = await freePort();
+    const r = await dray(["inspect", `127.0.0.1:${port}/app:1`, "--retries", "1"]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `dray: nothing listens on 127.0.0.1:${port} (is the registry running?): GET http://127.0.0.1:${port}/v2/app/manifests/1 (after 1 retry; --retries N)\n`,
+    );
+  });
+
+  it("a server that accepts and stays silent: 'sent nothing within N s', plain HTTP kept (no https, no /v2/ ping)", async () => {
+    const r = await dray(["inspect", `127.0.0.1:${silentPort}/app:1`, "--retries", "0"], { env: { DRAY_HTTP_TIMEOUT: "1" } });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `dray: 127.0.0.1:${silentPort} accepted the connection but sent nothing within 1 s: GET http://127.0.0.1:${silentPort}/v2/app/manifests/1\n`,
+    );
+  });
+
+  it("a 5xx that outlasts the retries says it was retried", async () => {
+    proxy.addRule({ method: "GET", path: "/manifests/", action: { kind: "status", status: 503 } });
+    try {
+      const r = await dray(["inspect", `${proxy.host}/app:1`, "--retries", "2"]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^dray: registry error: manifest 1 at docker://${re(proxy.host)}/app:1: injected 503 \\(UNKNOWN\\) \\(HTTP 503\\) \\(after 2 retries; --retries N\\)\n$`,
+        ),
+      );
+    } finally {
+      proxy.clearRules();
+    }
+  });
+
+  it("a name that does not resolve, and the other failures, each in words (getaddrinfo's error shape)", () => {
+    const url = new URL("https://registry.invalid/v2/app/manifests/1");
+    const req = `GET ${url.href}`;
+    const err = (code: string, message = code): Error => Object.assign(new Error(message), { code });
+    assert.equal(
+      networkFailureText(err("ENOTFOUND", "getaddrinfo ENOTFOUND registry.invalid"), req, url),
+      `cannot resolve registry.invalid (no such host): ${req}`,
+    );
+    assert.equal(
+      networkFailureText(err("UND_ERR_CONNECT_TIMEOUT"), req, url, 30),
+      `registry.invalid:443 did not accept a connection within 30 s: ${req}`,
+    );
+    assert.equal(networkFailureText(err("ECONNRESET"), req, url), `registry.invalid:443 closed the connection: ${req}`);
+  });
+});
+
+describe("output paths and --ca-file are checked before anything is read, in words (exit 2)", () => {
+  let dir: string;
+  let img: BuiltImage;
+  let reg: RegistryHandle;
+  let proxy: FaultProxy;
+
+  before(async () => {
+    dir = makeTempDir();
+    await chmod(dir, 0o755); // the nobody row must reach ro/
+    img = await buildImage({ seed: "messages-out" });
+    await writeOciLayout(join(dir, "img"), img, "1");
+    await mkdir(join(dir, "ro"));
+    await chmod(join(dir, "ro"), 0o555);
+    reg = await startRegistry();
+    proxy = await startProxy(reg);
+    await pushImage({ url: reg.url }, "app", "1", img);
+  });
+
+  const layer = (): string => img.layers[0]!.digest.toString();
+  const rows: Array<{ what: string; args: (d: string) => string[]; code: number; line: (d: string) => string; asNobody?: boolean }> = [
+    {
+      what: "export -o DIR",
+      args: (d) => ["export", `${proxyLoc()}`, "-o", d],
+      code: 2,
+      line: (d) => `-o ${d} is a directory; give a file name`,
+    },
+    {
+      what: "export -o missing/x.tar",
+      args: (d) => ["export", `${proxyLoc()}`, "-o", `${d}/missing/x.tar`],
+      code: 2,
+      line: (d) => `-o ${d}/missing/x.tar: the folder ${d}/missing does not exist`,
+    },
+    {
+      what: "blob -o DIR",
+      args: (d) => ["blob", `${proxyLoc()}`, layer(), "-o", d],
+      code: 2,
+      line: (d) => `-o ${d} is a directory; give a file name`,
+    },
+    {
+      what: "blob -o missing/b",
+      args: (d) => ["blob", `${proxyLoc()}`, layer(), "-o", `${d}/missing/b`],
+      code: 2,
+      line: (d) => `-o ${d}/missing/b: the folder ${d}/missing does not exist`,
+    },
+    {
+      what: "blob -o into a folder the user may not write",
+      args: (d) => ["blob", `${proxyLoc()}`, layer(), "-o", `${d}/ro/b`],
+      code: 1,
+      line: (d) => `-o ${d}/ro/b: cannot write in ${d}/ro (permission denied)`,
+      asNobody: true,
+    },
+    {
+      what: "--ca-file missing",
+      args: (d) => ["inspect", "--ca-file", `${d}/nope.pem`, proxyLoc()],
+      code: 2,
+      line: (d) => `--ca-file ${d}/nope.pem does not exist`,
+    },
+    {
+      what: "--ca-file that holds no certificate",
+      args: (d) => ["inspect", "--ca-file", `${d}/notes.txt`, proxyLoc()],
+      code: 2,
+      line: (d) => `--ca-file ${d}/notes.txt holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`,
+    },
+  ];
+  const proxyLoc = (): string => `${proxy.host}/app:1`;
+
+  for (const row of rows) {
+    it(`${row.what}: one line, exit ${row.code}, no request made`, async () => {
+      await writeFile(join(dir, "notes.txt"), "not a certificate\n");
+      proxy.log.length = 0;
+      if (row.asNobody && process.getuid?.() !== 0) return; // only root can become nobody; as nobody the folder is refused anyway
+      const r = await dray(row.args(dir), row.asNobody ? { user: { uid: 65534, gid: 65534 } } : {});
+      assert.equal(r.stderr, `dray: ${row.line(dir)}\n`);
+      assert.equal(r.code, row.code);
+      assert.equal(proxy.log.length, 0, "nothing was asked of the registry");
+    });
+  }
+
+  it("blob: a layer is refused on a terminal before its GET; a config prints", async () => {
+    proxy.log.length = 0;
+    const r = await onPty(["blob", proxyLoc(), layer()], { NO_COLOR: "1" });
+    assert.equal(r.code, 2, r.raw);
+    assert.deepEqual(finalScreen(r.raw), [
+      `dray: refusing to write blob ${layer()} (${img.layers[0]!.mediaType}) to a terminal: use -o FILE or a pipe`,
+    ]);
+    assert.equal(proxy.count("GET", "/blobs/"), 0, "the layer was not fetched");
+    const config = await onPty(["blob", proxyLoc(), img.config.digest.toString()], { NO_COLOR: "1" });
+    assert.equal(config.code, 0, config.raw);
+    assert.match(config.raw, /"architecture"/);
+  });
+});
+
+describe("--progress json: stderr holds JSON events only, the summary being the last (issue 28 item 19)", () => {
+  let dir: string;
+  before(async () => {
+    dir = makeTempDir();
+    await writeOciLayout(join(dir, "src"), await buildImage({ seed: "messages-json" }), "1");
+  });
+
+  const events = (stderr: string): Array<{ type: string }> =>
+    stderr
+      .trimEnd()
+      .split("\n")
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { type: string };
+        } catch {
+          assert.fail(`a line that is not JSON on stderr: ${l}`);
+        }
+      });
+
+  it("copy: every line JSON, ending with done (no 'Copied …' line)", async () => {
+    const r = await dray(["copy", "--progress", "json", `oci:${dir}/src:1`, `oci:${dir}/copy:1`]);
+    assert.equal(r.code, 0, r.stderr);
+    const all = events(r.stderr);
+    assert.equal(all.at(-1)!.type, "done");
+  });
+
+  it("sync: every line JSON, ending with done; -q with --progress json is refused as copy refuses it", async () => {
+    const r = await dray(["sync", "--progress", "json", `oci:${dir}/src`, `oci:${dir}/mirror`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      events(r.stderr).map((e) => e.type),
+      ["repository", "image", "done"],
+    );
+    for (const cmd of [
+      ["copy", `oci:${dir}/src:1`, `oci:${dir}/q:1`],
+      ["sync", `oci:${dir}/src`, `oci:${dir}/q`],
+    ]) {
+      const q = await dray([...cmd, "-q", "--progress", "json"]);
+      assert.equal(q.code, 2, cmd[0]);
+      assert.equal(q.stderr, "dray: -q and --progress json contradict each other: -q prints nothing on stderr\n");
+    }
+  });
+});
+
+describe("export -o and blob -o say what they wrote (issue 28 item 20)", () => {
+  it("one summary line on stderr; -q none", async () => {
+    const dir = makeTempDir();
+    const img = await buildImage({ seed: "messages-wrote" });
+    await writeOciLayout(join(dir, "src"), img, "1");
+    const r = await dray(["export", `oci:${dir}/src:1`, "-o", `${dir}/root.tar`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^Wrote ${re(dir)}/root\\.tar: [\\d.]+ [k]?B in [\\d.]+ s\n$`));
+    const b = await dray(["blob", `oci:${dir}/src:1`, img.layers[0]!.digest.toString(), "-o", `${dir}/layer`]);
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stderr, new RegExp(`^Wrote ${re(dir)}/layer: [\\d.]+ [k]?B in [\\d.]+ s\n$`));
+    const q = await dray(["export", "-q", `oci:${dir}/src:1`, "-o", `${dir}/root2.tar`]);
+    assert.equal(q.stderr, "");
+  });
+});
+
+describe("bare dray and help (issue 28 items 2, 22)", () => {
+  it("dray alone: help on stderr, exit 2; dray --help: help on stdout, exit 0", async () => {
+    const bare = await dray([]);
+    assert.equal(bare.code, 2);
+    assert.equal(bare.stdout, "");
+    assert.match(bare.stderr, /^Usage: dray \[options\] \[command\]/);
+    assert.match(bare.stderr, /\ndray: a command is needed \(dray COMMAND --help for its use\)\n$/);
+    const onlyFlags = await dray(["--no-color"]);
+    assert.equal(onlyFlags.code, 2);
+    const help = await dray(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: dray \[options\] \[command\]/);
+    assert.equal(help.stderr, "");
+  });
+
+  it("--help says what the JSON and the defaults are", async () => {
+    // Help wraps at the terminal's width: read it as one line.
+    const help = async (cmd: string): Promise<string> => (await dray([cmd, "--help"])).stdout.replace(/\s+/g, " ");
+    assert.match(await help("digest"), /json \(\{"Location", "Digest"\}\)/);
+    assert.match(await help("tag"), /json \(\{"Source", "Tagged": \[LOCATION…\]\}\)/);
+    assert.match((await dray(["ratelimit", "--help"])).stdout, /-f, --format <format>/);
+    assert.match((await dray(["--help"])).stdout, /between\s+registries, OCI layouts and\s+oci-archive files/);
+  });
+});

@@ -1,0 +1,223 @@
+// A hostile registry (issue 26 items 3, 5 and 7): a small server of the
+// tests' own (test/helpers/hostile-registry.ts) serves what no real registry
+// would store, and counts what dray asks:
+//  - index fan-out: an index naming one child index thousands of times, which
+//    names one image thousands of times (each distinct digest must be fetched
+//    and planned once; indexes past the caps are refused);
+//  - an endless chain of tag pages (`Link` to a new page, forever);
+//  - escape sequences in names an image or the registry supplies (file names
+//    and link targets in layers, tags, a Link header), which must reach the
+//    terminal quoted.
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { MediaType } from "../../src/oci/mediatype.js";
+import { buildImage, type BuiltImage } from "../helpers/fixtures.js";
+import { startHostileRegistry, type HostileRegistry } from "../helpers/hostile-registry.js";
+import { makeTempDir } from "../helpers/tmp.js";
+import { join } from "node:path";
+import { assertNoSecretsPrinted, caseIt, lastLine, layoutState, run, startResults } from "./support.js";
+
+startResults(import.meta.url);
+
+let reg: HostileRegistry;
+let work: string;
+let img: BuiltImage;
+
+function serveImage(repo: string, image: BuiltImage, tag?: string): { digest: string; size: number } {
+  for (const b of [image.config, ...image.layers]) reg.blob(repo, b.bytes);
+  const d = reg.manifest(repo, image.manifest.bytes, image.manifest.mediaType, tag);
+  return { digest: d.toString(), size: image.manifest.bytes.length };
+}
+
+/** An OCI index naming `child` `times` times (annotations make otherwise equal indexes distinct). */
+function indexOf(child: { digest: string; size: number }, mediaType: string, times: number, annotations?: Record<string, string>): Buffer {
+  const entry = { mediaType, digest: child.digest, size: child.size, platform: { os: "linux", architecture: "amd64" } };
+  return Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: Array.from({ length: times }, () => entry), annotations }),
+  );
+}
+
+/** Serves top → child index → image, each index naming its child `times` times. */
+function fanOut(repo: string, times: number): void {
+  const image = serveImage(repo, img);
+  const child = indexOf(image, MediaType.OciManifest, times);
+  const childDigest = reg.manifest(repo, child, MediaType.OciIndex).toString();
+  reg.manifest(repo, indexOf({ digest: childDigest, size: child.length }, MediaType.OciIndex, times), MediaType.OciIndex, "v1");
+}
+
+before(async () => {
+  reg = await startHostileRegistry();
+  work = makeTempDir("dray-rel-hostile-reg-");
+  img = await buildImage({ seed: "hostile-registry", layerCount: 2 });
+});
+
+describe("index fan-out", () => {
+  caseIt(
+    "hostile-registry",
+    "index naming a child index 1000 times, which names one image 1000 times",
+    "GET /manifests/v1: an index of 1000 × the same child index, which lists the same image 1000 times (10^6 paths to one image)",
+    async () => {
+      fanOut("fan/small", 1000);
+      const before = reg.requests.length;
+      const r = await run(["copy", `docker://${reg.host}/fan/small:v1`, `oci:${join(work, "fan-small")}:v1`], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const asked = reg.requests.slice(before);
+      const manifestGets = asked.filter((q) => q.startsWith("GET") && q.includes("/manifests/")).length;
+      const blobGets = asked.filter((q) => q.startsWith("GET") && q.includes("/blobs/")).length;
+      assert.equal(manifestGets, 3, `manifest GETs: ${manifestGets}`);
+      assert.equal(blobGets, 3, `blob GETs: ${blobGets}`);
+      assert.ok((await layoutState(join(work, "fan-small"))).refs.v1);
+      return `exit 0; ${manifestGets} manifest GETs (top, child, image) and ${blobGets} blob GETs: each distinct digest once`;
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
+    "index naming a child index 15 000 times, which names one image 15 000 times",
+    "GET /manifests/v1: a 2.7 MB index of 15 000 × the same child index, which lists the same image 15 000 times",
+    async () => {
+      fanOut("fan/big", 15_000);
+      const before = reg.requests.length;
+      const started = Date.now();
+      const r = await run(["copy", `docker://${reg.host}/fan/big:v1`, `oci:${join(work, "fan-big")}:v1`], { timeoutMs: 60_000 });
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const asked = reg.requests.slice(before).length;
+      assert.equal(r.code, 5, r.stderr);
+      assert.match(r.stderr, /lists 15000 manifests, more than the 4096 dray accepts in one index/);
+      assert.ok(asked <= 3, `${asked} requests`);
+      return `exit 5 in ${seconds} s after ${asked} request(s): "${lastLine(r.stderr)}"`;
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
+    "five distinct child indexes of 4000 entries each",
+    "an index of 5 child indexes (distinct annotations), each listing one image 4000 times: 20 005 entries in one copy",
+    async () => {
+      const image = serveImage("fan/wide", img);
+      const children = Array.from({ length: 5 }, (_, i) => {
+        const bytes = indexOf(image, MediaType.OciManifest, 4000, { n: String(i) });
+        return { digest: reg.manifest("fan/wide", bytes, MediaType.OciIndex).toString(), size: bytes.length };
+      });
+      const top = {
+        schemaVersion: 2,
+        mediaType: MediaType.OciIndex,
+        manifests: children.map((c) => ({ mediaType: MediaType.OciIndex, ...c })),
+      };
+      reg.manifest("fan/wide", Buffer.from(JSON.stringify(top)), MediaType.OciIndex, "v1");
+      const r = await run(["copy", `docker://${reg.host}/fan/wide:v1`, `oci:${join(work, "fan-wide")}:v1`], { timeoutMs: 60_000 });
+      assert.equal(r.code, 5, r.stderr);
+      assert.match(r.stderr, /list more than 16384 manifests in all/);
+      assert.equal((await layoutState(join(work, "fan-wide"))).exists, false, "a layout was left behind");
+      return `exit 5: "${lastLine(r.stderr)}"`;
+    },
+  );
+});
+
+describe("endless tag pages", () => {
+  caseIt(
+    "hostile-registry",
+    "a Link chain of new tag pages that never ends",
+    "GET /tags/list: every page holds 10 000 new tags (~300 KB) and a Link to the next page, forever; dray ls",
+    async () => {
+      reg.tagPages("pages/img", (url) => {
+        const n = Number(url.searchParams.get("page") ?? "0");
+        const tags = Array.from({ length: 10_000 }, (_, i) => `t-${n}-${i}-${"x".repeat(12)}`);
+        return { body: JSON.stringify({ name: "pages/img", tags }), link: `</v2/pages/img/tags/list?page=${n + 1}>; rel="next"` };
+      });
+      const before = reg.count("/pages/img/tags/list");
+      const started = Date.now();
+      const r = await run(["ls", `docker://${reg.host}/pages/img`], { timeoutMs: 90_000 });
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const pages = reg.count("/pages/img/tags/list") - before;
+      assert.equal(r.code, 1, r.stderr.slice(-500));
+      assert.match(r.stderr, /tag list of docker:\/\/127\.0\.0\.1:\d+\/pages\/img is longer than dray reads/);
+      assert.equal(r.stdout, "", "a partial list was printed");
+      return `exit 1 in ${seconds} s after ${pages} pages: "${lastLine(r.stderr)}"`;
+    },
+    { timeout: 120_000 },
+  );
+});
+
+describe("escape sequences from the image and the registry", () => {
+  const ESC_NAME = "\u001b]0;pwned\u0007\u001b[2Jevil";
+  const CSI_TARGET = "\u009b31mred\u202egnp.exe";
+
+  before(async () => {
+    const hostile = await buildImage({
+      seed: "escapes",
+      layerFiles: [
+        [
+          { path: ESC_NAME, content: "x" },
+          { path: "to-file", type: "symlink", linkname: ESC_NAME },
+          { path: "hl", type: "link", linkname: CSI_TARGET },
+        ],
+      ],
+    });
+    serveImage("esc/img", hostile, "v1");
+    reg.tagPages("esc/img", () => ({ body: JSON.stringify({ name: "esc/img", tags: ["v1", "\u001b[31mred", "ok\u009bx"] }) }));
+    reg.tagPages("esc/link", () => ({ body: JSON.stringify({ name: "esc/link", tags: ["a"] }), link: "\u009b2J\u009b31m next page" }));
+  });
+
+  // eslint-disable-next-line no-control-regex -- the raw control characters are what must not appear
+  const raw = /[\u001b\u0007\u009b\u202e]/;
+
+  caseIt(
+    "hostile-registry",
+    "escape sequences in names and link targets, in cat's error",
+    "a layer with a file named ESC ] 0;pwned BEL ESC [2J evil and a link to it; dray cat IMG /to-file/x (a path through the file)",
+    async () => {
+      const r = await run(["cat", `docker://${reg.host}/esc/img:v1`, "/to-file/x"]);
+      assert.equal(r.code, 3, r.stderr);
+      assert.doesNotMatch(r.stderr, raw, "a raw control character reached stderr");
+      assert.match(r.stderr, /\\u001b\]0;pwned\\u0007\\u001b\[2Jevil/);
+      return `exit 3: ${JSON.stringify(lastLine(r.stderr))} (as printed, escapes quoted)`;
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
+    "escape sequences in a hard link's names, in export's notice",
+    "a layer whose hard link hl points at CSI 31m red RLO gnp.exe, a name no layer holds; dray export -o FILE",
+    async () => {
+      const r = await run(["export", `docker://${reg.host}/esc/img:v1`, "-o", join(work, "esc.tar")]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, raw, "a raw control character reached stderr");
+      assert.match(r.stderr, /hard link hl points to "\\u009b31mred\\u202egnp\.exe", which no layer holds/);
+      return `exit 0; notice: ${JSON.stringify(r.stderr.split("\n").find((l) => l.includes("hard link")))}`;
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
+    "escape sequences in tags, in dray ls",
+    "GET /tags/list answers v1, ESC [31m red and ok CSI x; dray ls",
+    async () => {
+      const r = await run(["ls", `docker://${reg.host}/esc/img`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, raw, "a raw control character reached stdout");
+      assert.equal(r.stdout, 'v1\n"\\u001b[31mred"\n"ok\\u009bx"\n');
+      const json = await run(["ls", "--format", "json", `docker://${reg.host}/esc/img`]);
+      assert.doesNotMatch(json.stdout, raw);
+      assert.deepEqual((JSON.parse(json.stdout) as { Tags: string[] }).Tags, ["v1", "\u001b[31mred", "ok\u009bx"]);
+      return `exit 0; ${JSON.stringify(r.stdout)}; --format json escapes them too and still parses to the same tags`;
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
+    "8-bit CSI in a Link header, in the incomplete-list warning",
+    "GET /tags/list with Link: CSI 2J CSI 31m next page (malformed, C1 controls as obs-text bytes); dray ls",
+    async () => {
+      const r = await run(["ls", `docker://${reg.host}/esc/link`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, raw, "a raw control character reached stderr");
+      assert.match(r.stderr, /may be incomplete: its Link header is malformed \("\\u009b2J\\u009b31m next page"\)/);
+      return `exit 0; ${JSON.stringify(lastLine(r.stderr))}`;
+    },
+  );
+});
+
+it("no run printed a secret", () => {
+  assert.ok(assertNoSecretsPrinted() > 0);
+});
