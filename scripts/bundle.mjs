@@ -56,4 +56,5 @@ if (dynamic) {
   process.exit(1);
 }
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-process.stdout.write(`bundled ${outRel} (${(bytes / 1024).toFixed(0)} KiB)\n`);
+// stderr: prepack runs this, and `npm pack`'s stdout is the tarball's name (or --json) that scripts read.
+process.stderr.write(`bundled ${outRel} (${(bytes / 1024).toFixed(0)} KiB)\n`);

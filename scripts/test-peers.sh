@@ -30,7 +30,8 @@ PEERS=(
 
 present() {
   case "$1" in
-    lib:*) ldconfig -p 2>/dev/null | grep -qF "${1#lib:} " ;;
+    # ldconfig lives in /sbin, which a Debian user's PATH leaves out.
+    lib:*) PATH="${PATH}:/usr/sbin:/sbin" ldconfig -p 2>/dev/null | grep -qF "${1#lib:} " ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }

@@ -1,7 +1,7 @@
 /**
  * One environment variable turns the start-up machinery off, in whole or in
  * part, for A/B runs and bug reports: DRAY_STARTUP_OFF=all, or a comma list
- * of the tricks below (README.md in this folder says what each saves). None
+ * of the tricks below (none, 0, false or no: nothing off) (README.md in this folder says what each saves). None
  * of them changes what dray does, only how fast it starts and how much
  * memory it holds.
  */
@@ -27,8 +27,10 @@ export function tricksOff(env: NodeJS.ProcessEnv = process.env, warn: (line: str
     const name = raw.trim().toLowerCase();
     if (name === "") continue;
     if (name === "all" || name === "1" || name === "true") NAMES.forEach((n) => off.add(n));
+    // The usual ways of leaving a switch unset in a CI matrix or a compose file: nothing off.
+    else if (name === "none" || name === "0" || name === "false" || name === "no") continue;
     else if ((NAMES as string[]).includes(name)) off.add(name as Trick);
-    else warn(`dray: DRAY_STARTUP_OFF: unknown trick "${name}" (known: all, ${NAMES.join(", ")})`);
+    else warn(`dray: DRAY_STARTUP_OFF: unknown trick "${name}" ignored (known: all, none, ${NAMES.join(", ")})`);
   }
   return off;
 }
