@@ -67,7 +67,14 @@ async function makePrivateDir(): Promise<string> {
   try {
     await mkdir(dir, { mode: 0o700 });
   } catch (err) {
-    if (errnoCode(err) !== "EEXIST") throw writeError(err, "cannot create dray's temporary folder", dir);
+    const code = errnoCode(err);
+    // The missing or wrong part is TMPDIR itself, not the dray-UID folder in it.
+    if (code === "ENOENT" || code === "ENOTDIR")
+      throw new IoError(`cannot create dray's temporary folder ${dir}: ${tmpdir()} is not a folder (set TMPDIR to a folder of your own)`, {
+        where: dir,
+        cause: err,
+      });
+    if (code !== "EEXIST") throw writeError(err, "cannot create dray's temporary folder", dir);
   }
   const st = await lstat(dir).catch((err: unknown) => {
     throw writeError(err, "cannot use dray's temporary folder", dir);
