@@ -2,6 +2,7 @@
 // children an index offers (with the platform each runs on, from its config
 // when the index entry does not say), and image configs as JSON objects that
 // keep every field they had.
+import { MAX_INDEX_ENTRIES } from "../copy/engine.js";
 import { IntegrityError } from "../errors.js";
 import { readSmallBlob, MAX_CONFIG_BYTES } from "../inspect/index.js";
 import {
@@ -77,13 +78,31 @@ export async function childrenOf(source: ImageSource, signal?: AbortSignal): Pro
     if (parsed.artifactType !== undefined) descriptor.artifactType = parsed.artifactType;
     return [{ descriptor, source, raw: typed }];
   }
+  // The copy engine's caps (engine.ts): a hostile index within the manifest
+  // size cap lists ~15 000 entries, each read at once without them.
+  if (parsed.manifests.length > MAX_INDEX_ENTRIES) {
+    throw new IntegrityError(
+      `index ${top.digest} at ${where} lists ${parsed.manifests.length} manifests, more than the ${MAX_INDEX_ENTRIES} dray accepts in one index`,
+      { code: "E_TOO_LARGE", where },
+    );
+  }
+  // A child named again is read once (its config too, for the platform).
+  const read = new Map<string, Promise<{ raw: RawManifest; platform: Platform | undefined }>>();
   return Promise.all(
     parsed.manifests.map(async (entry) => {
-      const raw = await readChild(source, entry, where, signal);
-      const child = parseRawManifest(raw, where);
-      if (entry.platform || child.kind !== "manifest") return { descriptor: entry, source, raw };
-      const platform = await platformFromConfig(source, child, signal);
-      return { descriptor: platform ? { ...entry, platform } : entry, source, raw };
+      const key = `${entry.digest.toString()} ${entry.size} ${entry.platform ? "" : "config"}`;
+      let got = read.get(key);
+      if (got === undefined) {
+        got = readChild(source, entry, where, signal).then(async (raw) => {
+          const child = parseRawManifest(raw, where);
+          if (entry.platform || child.kind !== "manifest") return { raw, platform: undefined };
+          return { raw, platform: await platformFromConfig(source, child, signal) };
+        });
+        got.catch(() => undefined); // awaited below; a second entry sees the same failure
+        read.set(key, got);
+      }
+      const { raw, platform } = await got;
+      return { descriptor: platform ? { ...entry, platform } : entry, source, raw: { ...raw, mediaType: entry.mediaType } };
     }),
   );
 }

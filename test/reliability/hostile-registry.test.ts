@@ -112,6 +112,41 @@ describe("index fan-out", () => {
       return `exit 5: "${lastLine(r.stderr)}"`;
     },
   );
+  caseIt(
+    "hostile-registry",
+    "dray index create from an index naming one image 1000 times",
+    "GET /manifests/v1: an index listing the same image 1000 times, as a source of dray index create (each distinct child read once)",
+    async () => {
+      const image = serveImage("fan/idx-small", img);
+      reg.manifest("fan/idx-small", indexOf(image, MediaType.OciManifest, 1000), MediaType.OciIndex, "v1");
+      const before = reg.count(`GET /v2/fan/idx-small/manifests/${image.digest}`);
+      const r = await run(["index", "create", `oci:${join(work, "idx-small")}:v1`, `docker://${reg.host}/fan/idx-small:v1`], {
+        timeoutMs: 60_000,
+      });
+      // Refused (one platform twice), but only after the image was read once, not 1000 times.
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /two images for linux\/amd64/);
+      const gets = reg.count(`GET /v2/fan/idx-small/manifests/${image.digest}`) - before;
+      assert.ok(gets <= 2, `the image was read ${gets} times`);
+      return `exit 2, the image read ${gets} time(s): "${lastLine(r.stderr)}"`;
+    },
+  );
+  caseIt(
+    "hostile-registry",
+    "dray index create from an index of 15 000 entries",
+    "GET /manifests/v1: the 15 000 × 15 000 fan-out, as a source of dray index create",
+    async () => {
+      fanOut("fan/idx", 15_000);
+      const before = reg.requests.length;
+      const r = await run(["index", "create", `oci:${join(work, "idx-big")}:v1`, `docker://${reg.host}/fan/idx:v1`], { timeoutMs: 60_000 });
+      const asked = reg.requests.length - before;
+      assert.equal(r.code, 5, r.stderr);
+      assert.match(r.stderr, /lists 15000 manifests, more than the 4096/);
+      assert.ok(asked < 10, `${asked} requests`);
+      assert.equal((await layoutState(join(work, "idx-big"))).exists, false, "a layout was left behind");
+      return `exit 5 after ${asked} request(s): "${lastLine(r.stderr)}"`;
+    },
+  );
 });
 
 describe("endless tag pages", () => {

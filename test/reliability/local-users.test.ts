@@ -181,6 +181,26 @@ describe("another local user", () => {
 
   caseIt(
     "local-user",
+    "TMPDIR names no folder",
+    "TMPDIR=WORK/no-such-folder, then TMPDIR=a file; root runs dray copy oci-archive:- (which needs a temporary)",
+    async () => {
+      const lines: string[] = [];
+      for (const [i, tmp] of [join(work, "no-such-folder"), archive].entries()) {
+        const r = await run(["copy", "oci-archive:-", `oci:${join(work, `no-tmp-${i}`)}:v1`], {
+          input: await readFile(archive),
+          env: { TMPDIR: tmp },
+        });
+        assert.equal(r.code, 1, r.stderr);
+        // The message names TMPDIR's value as the problem, not the dray-UID folder dray meant to make in it.
+        assert.ok(r.stderr.includes(`${tmp} is not a folder (set TMPDIR to a folder of your own)`), r.stderr);
+        lines.push(lastLine(r.stderr));
+      }
+      return `exit 1 twice: "${lines.join('" / "')}"`;
+    },
+  );
+
+  caseIt(
+    "local-user",
     "another user's link where root writes a docker-archive",
     "nobody plants TMPDIR/x.tar -> a root-owned 0600 file in a root-only folder; root runs dray copy oci:SRC docker-archive:TMPDIR/x.tar:img:v1",
     async () => {
