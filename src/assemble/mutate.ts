@@ -173,9 +173,11 @@ function runConfig(config: Record<string, unknown>): Record<string, unknown> {
 function editConfig(config: Record<string, unknown>, opts: MutateOptions): void {
   const c = runConfig(config);
   if (opts.labels || opts.removeLabels) {
-    const labels = { ...((c.Labels as Record<string, string> | null | undefined) ?? {}), ...opts.labels };
+    const before = c.Labels as Record<string, string> | null | undefined;
+    const labels = { ...(before ?? {}), ...opts.labels };
     for (const k of opts.removeLabels ?? []) delete labels[k];
-    c.Labels = labels;
+    // Removing a label an image without labels lacks must not add `Labels: {}` (a new digest for no change).
+    if (before != null || Object.keys(labels).length > 0) c.Labels = labels;
   }
   if (opts.env) {
     const env = [...((c.Env as string[] | null | undefined) ?? [])];
