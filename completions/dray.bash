@@ -215,10 +215,13 @@ _dray() {
       case "$prev" in
         -u|--username) return ;;
         --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
         --trust-realm) return ;;
         -f|--format) _dray_words "$cur" 'text json'; return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-u --username --password-stdin --keychain --insecure --ca-file --trust-realm -f --format -h --help'; else return; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-u --username --password-stdin --keychain --insecure --ca-file --cert-dir --client-cert --client-key --trust-realm -f --format -h --help'; else return; fi
       ;;
     logout)
       if [[ $cur == -* ]]; then _dray_words "$cur" '-h --help'; else return; fi

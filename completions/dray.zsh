@@ -228,6 +228,9 @@ _dray() {
             '*--keychain[keep the secret in the OS keychain; config.json holds only a marker]' \
             '*--insecure[allow plain HTTP and unverified TLS for a non-loopback registry]' \
             '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
             '*--trust-realm[a token service on an unrelated site that may receive this credential; recorded for later runs (repeatable)]:trust-realm: ' \
             '(-f --format)'{-f,--format}'[nothing on stdout by default; json ({"Registry", "Stored", "Keychain"}) or a Go template]:format:(text json)' \
             '(-h --help)'{-h,--help}'[display help]' \

@@ -177,7 +177,7 @@ function editConfig(config: Record<string, unknown>, opts: MutateOptions): void 
     const labels = { ...(before ?? {}), ...opts.labels };
     for (const k of opts.removeLabels ?? []) delete labels[k];
     // Removing a label an image without labels lacks must not add `Labels: {}` (a new digest for no change).
-    if (before != null || Object.keys(labels).length > 0) c.Labels = labels;
+    if ((before !== null && before !== undefined) || Object.keys(labels).length > 0) c.Labels = labels;
   }
   if (opts.env) {
     const env = [...((c.Env as string[] | null | undefined) ?? [])];
