@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, readSync } from "node:fs";
 import { InvalidArgumentError, type Command } from "commander";
 import type { LayerCompression } from "../oci/mediatype.js";
 import { checkLevel } from "../oci/compression.js";
@@ -110,6 +110,35 @@ export const CREDENTIAL_ENV = {
 /** A secret and where it came from; a token when it holds no colon (`--creds-file`). */
 type Secret = { creds: Credentials; source: string } | { token: string; source: string } | { anonymous: true; source: string };
 
+/**
+ * Standard input read whole, synchronously. Node makes a piped stdin
+ * non-blocking once anything touched `process.stdin` (a TTY check), and
+ * readFileSync(0) then fails with EAGAIN while the writer has not written
+ * yet: wait a little and read again.
+ */
+function readStdinSync(): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(64 * 1024);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN") {
+        Atomics.wait(pause, 0, 0, 20);
+        continue;
+      }
+      if (code === "EOF") break;
+      throw err;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /** One read of standard input per process: both sides may name `--creds-file -`. */
 let stdinSecret: string | undefined;
 
@@ -117,7 +146,7 @@ function readSecretFile(file: string, flag: string): string {
   let text: string;
   if (file === "-") {
     if (process.stdin.isTTY) throw new UsageError(`${flag} - reads standard input: pipe the credential in (it is never prompted for)`);
-    stdinSecret ??= readFileSync(0, "utf8");
+    stdinSecret ??= readStdinSync();
     text = stdinSecret;
   } else {
     try {
