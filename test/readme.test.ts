@@ -33,9 +33,71 @@ function shellExamples(text: string): string[] {
 const NOT_RUN: Record<string, string> = {
   "npm ci && npm run demo": "installs; `npm run demo` runs below on its own",
   "npm test": "the suite itself",
-  "npm install -g .": "installs globally",
   'dray completion zsh > "${fpath[1]}/_dray"': "writes into zsh's function path (the scripts are checked in completion.test.ts)",
   "dray completion fish > ~/.config/fish/completions/dray.fish": "writes into the user's fish config (checked in completion.test.ts)",
+  "dray verify registry.example.com/team/app:1.2 --key release.pub":
+    "needs signing keys, a trusted root and signed images: test/signature/ runs these commands against real signatures",
+  "dray verify ghcr.io/org/app:1.2 --trusted-root trusted_root.json \\":
+    "needs signing keys, a trusted root and signed images: test/signature/ runs these commands against real signatures",
+  "--certificate-identity-regexp '^https://github\\.com/org/app/' \\":
+    "needs signing keys, a trusted root and signed images: test/signature/ runs these commands against real signatures",
+  "--certificate-oidc-issuer https://token.actions.githubusercontent.com":
+    "needs signing keys, a trusted root and signed images: test/signature/ runs these commands against real signatures",
+  "dray verify mirror.local/app:1.2 --key release.pub --signed-identity ghcr.io/org/app":
+    "needs signing keys, a trusted root and signed images: test/signature/ runs these commands against real signatures",
+  "dray verify registry.example.com/app:1.2 --policy /etc/containers/policy.json":
+    "needs signing keys, a trusted root and signed images: test/signature/ runs these commands against real signatures",
+  "dray verify oci:./layout:1.2 --notation-trust-store ./truststore --format json":
+    "needs signing keys, a trusted root and signed images: test/signature/ runs these commands against real signatures",
+  "# two single-platform images built on their own runners: one pushed, one saved as an oci-archive":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "dray index create registry.example.com/app:1.4 \\":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "registry.example.com/app:1.4-amd64 oci-archive:app-arm64.tar:1.4 \\":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "--annotation org.opencontainers.image.source=https://github.com/org/app":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "dray index append registry.example.com/app:1.4 oci:riscv-build:1.4":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "dray index remove registry.example.com/app:1.4 --platform linux/riscv64":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "dray index create --dry-run oci:out:1 img-a img-b > index.json":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "dray mutate registry.example.com/app:1.4 --label org.opencontainers.image.version=1.4 --label maintainer- \\":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  '--env MODE=prod --created "@$SOURCE_DATE_EPOCH" --annotation index,manifest:org.opencontainers.image.revision=$GIT_SHA':
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "# linux/amd64      sha256:6685\u2026 -> sha256:5fbd\u2026":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "# linux/arm64/v8   sha256:8ce4\u2026 -> sha256:469e\u2026":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "# index            sha256:9f33\u2026 -> sha256:8a05\u2026":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "# dray: note: referrers of the old digests (signatures, SBOMs, attestations) do not refer to the new ones and were not attached":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "export SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "dray append registry.example.com/base:3 --layer ./dist --layer extra.tar.gz -t registry.example.com/app:1.4":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "dray append scratch --platform linux/arm64 --layer ./rootfs --compress zstd -t oci:out:1":
+    "needs per-architecture CI builds: test/assemble/ runs index, mutate and append against the real registry",
+  "#!/bin/sh -eu": "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
+  "# amd64 was built and pushed by one runner; arm64 by another, which saved it as an oci-archive artifact.":
+    "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
+  "REG=${REG:-registry.example.com/team/app}": "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
+  "VERSION=${VERSION:-1.4.0}": "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
+  'dray index create "$REG:$VERSION" "$REG:$VERSION-amd64" "oci-archive:app-arm64.tar:$VERSION" \\':
+    "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
+  '--annotation org.opencontainers.image.source="$CI_PROJECT_URL"':
+    "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
+  'dray mutate "$REG:$VERSION" --label org.opencontainers.image.version="$VERSION" \\':
+    "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
+  '--label org.opencontainers.image.revision="$(git rev-parse HEAD)" --created "@$SOURCE_DATE_EPOCH" --format json > mutate.json':
+    "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
+  'dray inspect "$REG:$VERSION" --format \'{{range .Manifests}}{{.Platform.Os}}/{{.Platform.Architecture}} {{.Digest}}{{"\\n"}}{{end}}\'':
+    "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
+  'test "$(dray inspect --platform linux/arm64 "$REG:$VERSION" --format \'{{index .Labels "org.opencontainers.image.version"}}\')" = "$VERSION"':
+    "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
 };
 
 describe("the README's examples run as written", () => {

@@ -94,7 +94,7 @@ describe("summariseIndex", () => {
       RepoTags: [],
       MediaType: MediaType.OciIndex,
       Manifests: [
-        { Digest: D("1").toString(), MediaType: MediaType.OciManifest, Size: 10, Platform: { os: "linux", architecture: "amd64" } },
+        { Digest: D("1").toString(), MediaType: MediaType.OciManifest, Size: 10, Platform: { Os: "linux", Architecture: "amd64" } },
         {
           Digest: D("2").toString(),
           MediaType: MediaType.OciManifest,
