@@ -85,10 +85,23 @@ export function invalidEntryNotices(index: LayoutIndex, except?: string): string
     .map((e) => `warning: skipping the index.json entry ${e.name === undefined ? "without a name" : `"${e.name}"`}: ${e.error.message}`);
 }
 
-/** The error of the invalid entry named `name`, if that is why no valid entry has the name. */
+/**
+ * The error of the invalid entry named `name`, if that is why no valid entry has the name; failing that, of an
+ * invalid entry whose name could not be read, since it may be the one asked for ("t not found" would hide why).
+ */
 export function invalidEntryNamed(index: LayoutIndex, name: string): IntegrityError | undefined {
   const bad = index.invalid?.find((e) => e.name === name);
-  return bad && new IntegrityError(`the index.json entry "${name}" is invalid: ${bad.error.message}`, { code: "E_MANIFEST_INVALID" });
+  if (bad) return new IntegrityError(`the index.json entry "${name}" is invalid: ${bad.error.message}`, { code: "E_MANIFEST_INVALID" });
+  const unnamed = index.invalid?.find((e) => e.name === undefined);
+  return (
+    unnamed &&
+    new IntegrityError(
+      `no valid index.json entry is named "${name}", and an entry without a readable name is invalid: ${unnamed.error.message}`,
+      {
+        code: "E_MANIFEST_INVALID",
+      },
+    )
+  );
 }
 
 export function serializeIndexJson(index: LayoutIndex): string {

@@ -5,10 +5,16 @@
 import type { LayoutLocation } from "../../ref/location.js";
 import type { TransportOptions } from "../types.js";
 import { LayoutDestination } from "./destination.js";
-import { invalidEntryNotices } from "./index-json.js";
+import { entriesNamed, invalidEntryNamed, invalidEntryNotices, type LayoutIndex } from "./index-json.js";
 import { OciLayout } from "./layout.js";
 import { LayoutReferences } from "./references.js";
 import { LayoutSource } from "./source.js";
+
+/** The entry asked for by name is not skipped like other invalid entries but refused, when opening too. */
+function refuseInvalidAsked(index: LayoutIndex, asked: string | undefined): void {
+  const bad = asked !== undefined && entriesNamed(index, asked).length === 0 ? invalidEntryNamed(index, asked) : undefined;
+  if (bad) throw bad;
+}
 
 /** Opens an existing layout for reading; index.json is read once, so the source sees one consistent state. */
 export async function openLayoutSource(loc: LayoutLocation, opts: TransportOptions = {}): Promise<LayoutSource> {
@@ -16,6 +22,7 @@ export async function openLayoutSource(loc: LayoutLocation, opts: TransportOptio
   const index = await layout.readIndex();
   // The entry asked for is not skipped but refused (resolveRef says why), so it gets no warning.
   const asked = loc.ref?.kind === "tag" ? loc.ref.tag : undefined;
+  refuseInvalidAsked(index, asked);
   for (const warning of invalidEntryNotices(index, asked)) opts.notice?.(warning);
   return new LayoutSource(loc, layout, index);
 }
@@ -25,8 +32,9 @@ export async function openLayoutDestination(loc: LayoutLocation, _opts: Transpor
   const { layout, marker, created } = await OciLayout.createForWriter(loc.path);
   const dst = new LayoutDestination(loc, layout, marker, created);
   try {
-    // Refuse a broken index.json now rather than after copying gigabytes.
-    await layout.readIndex();
+    // Refuse a broken index.json now rather than after copying gigabytes; the entry asked for must not be an invalid one.
+    const index = await layout.readIndex();
+    refuseInvalidAsked(index, loc.ref?.kind === "tag" ? loc.ref.tag : undefined);
   } catch (err) {
     await dst.abort();
     throw err;
