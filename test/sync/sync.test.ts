@@ -61,7 +61,12 @@ describe("sync between registries", () => {
     const base = await buildLayer([{ path: "base/os-release", content: seededBytes("base", 150_000) }]);
     for (const t of ["1.0.0", "1.2.0", "1.3.0", "2.0.0", "latest"]) app.set(t, await buildImage({ seed: `app-${t}`, baseLayers: [base] }));
     for (const t of ["v1.0", "v1.1", "v2.0-rc1", "dev"])
-      tool.set(t, await buildImage({ seed: `tool-${t}`, baseLayers: [base], format: "docker" }));
+      // A Docker schema 2 manifest may carry only Docker layer types (containers/image refuses others, as dray
+      // does): the same base blob, typed as Docker's tar.gzip.
+      tool.set(
+        t,
+        await buildImage({ seed: `tool-${t}`, baseLayers: [{ ...base, mediaType: MediaType.DockerLayerGzip }], format: "docker" }),
+      );
     web319 = await buildIndex({ seed: "web-3.19", platforms: ["linux/amd64", "linux/arm64/v8"], baseLayers: [base] });
     const web318 = await buildImage({ seed: "web-3.18", baseLayers: [base] });
     for (const [t, img] of app) await pushImage(regA, "team/app", t, img);

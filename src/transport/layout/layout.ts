@@ -422,11 +422,15 @@ export class OciLayout {
     const size = opts.size !== undefined && opts.size >= 0 ? opts.size : undefined;
     const { stages } = verifiedStages(data, { digest, size, where: this.where(digest.blobPath) });
     this.temporaries.add(tmp);
+    const sink = new FileSink(tmp);
     try {
-      await pipeline([...stages, new FileSink(tmp)], opts.signal ? { signal: opts.signal } : {});
+      await pipeline([...stages, sink], opts.signal ? { signal: opts.signal } : {});
       // rename replaces the name itself, never writing through a symlink that may sit there.
       await rename(tmp, join(dir, digest.hex));
     } catch (err) {
+      // The pipeline rejects as soon as the source fails, possibly while the sink is still opening
+      // its file: wait until the sink has closed, or the unlink would come before the file exists.
+      if (!sink.closed) await new Promise<void>((resolve) => sink.once("close", () => resolve()));
       await unlink(tmp).catch(() => undefined);
       if (err instanceof DrayError || isAbortError(err)) throw err;
       throw writeError(err, `cannot write blob ${digest}`, this.where(digest.blobPath));
