@@ -31,7 +31,9 @@ PEERS=(
 present() {
   case "$1" in
     # ldconfig lives in /sbin, which a Debian user's PATH leaves out.
-    lib:*) PATH="${PATH}:/usr/sbin:/sbin" ldconfig -p 2>/dev/null | grep -qF "${1#lib:} " ;;
+    # Read whole before grep: `ldconfig -p | grep -q` under pipefail fails whenever grep
+    # finds the name and exits before ldconfig has written everything (SIGPIPE), a race.
+    lib:*) grep -qF "${1#lib:} " <<<"$(PATH="${PATH}:/usr/sbin:/sbin" ldconfig -p 2>/dev/null)" ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }
