@@ -276,6 +276,12 @@ export interface Repository {
   readonly display: string;
   /** Readies a destination before images are written into it in parallel (creates a layout's folder once). */
   prepare(): Promise<void>;
+  /**
+   * After the run: takes back what prepare() created when nothing was stored
+   * in it (a failed sync into a new layout folder leaves no empty layout). A
+   * store that existed before prepare() is left as it is.
+   */
+  undoPrepare?(): Promise<void>;
   /** Tags (ref.names in a layout). A repository or layout that does not exist is E_NOT_FOUND. */
   listTags(opts?: SignalOption): Promise<string[]>;
   /** What `tag` names now, or undefined when it names nothing (one HEAD; one index.json read). */
