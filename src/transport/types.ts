@@ -119,6 +119,12 @@ export interface DestinationCapabilities {
   layerCompressions?: readonly LayerCompression[];
   /** The destination is an OCI image layout (oci:, oci-archive:), which OCI-only readers (umoci) open. */
   ociLayout?: boolean;
+  /**
+   * A layer with `urls` (a foreign or non-distributable layer: Windows base layers) is kept
+   * foreign, its blob not copied: its manifest still names the URLs (containers/image's
+   * AcceptsForeignLayerURLs; true for registries and OCI layouts, false for docker-archive).
+   */
+  keepsForeignLayers?: boolean;
 }
 
 export interface ImageDestination {
