@@ -458,6 +458,10 @@ export async function transferImage(
     blobs: blobs.size,
     bytes: [...blobs.values()].reduce((a, b) => a + b, 0),
   });
+  await session.dst.reserveSpace?.(
+    [...blobs].map(([digest, size]) => ({ digest, size })),
+    { signal: session.signal },
+  );
   if (session.dst.capabilities.needsUncompressedLayers) {
     const raw = await putUncompressed(session, src, root, where, opts.tag);
     return { digest: raw.digest.toString(), mediaType: raw.mediaType, manifests: 1, upToDate: false, ...extra };

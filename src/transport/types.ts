@@ -146,6 +146,12 @@ export interface ImageDestination {
   /** True when the destination already holds the blob (one HEAD, one stat). */
   hasBlob(desc: Descriptor, opts?: SignalOption): Promise<boolean>;
   /**
+   * Called once per image, after planning and before its first blob moves, with the blobs the copy will
+   * move: a destination that can tell it will run out of room (a whole-mirror archive) refuses here
+   * (IoError, exit 1), so no blob moves for an image that cannot fit.
+   */
+  reserveSpace?(blobs: readonly { digest: string; size: number }[], opts?: SignalOption): Promise<void>;
+  /**
    * Makes a blob appear without moving bytes (registry cross-repository
    * mount). Returns false when the registry did not mount (the caller then
    * uploads). Only called when capabilities.supportsMount is true.
