@@ -349,7 +349,8 @@ async function recompressTree(
         const to = targetCompression(from, family, opts, session.dst);
         return to !== from || (opts.compressLevel !== undefined && to === opts.compress);
       };
-      const changing = jobs.filter((j) => j.from !== undefined && changes(j.from));
+      // A layer kept foreign is not fetched, so not recompressed either (skopeo skips it before any conversion).
+      const changing = jobs.filter((j) => j.from !== undefined && changes(j.from) && !keptForeign(session, j.l));
       if (changing.length === 0) return;
       const diffIds = parseImageConfig(await readConfig(session, src, n.manifest.config), where).rootfs?.diff_ids ?? [];
       if (diffIds.length !== n.manifest.layers.length) {

@@ -146,6 +146,14 @@ describe("foreign layers (go-containerregistry's foreign.tar)", () => {
       assert.deepEqual((await manifestLayers(reg, "win", "1"))[1]!.urls, [url]);
     }
 
+    // A conversion leaves a kept-foreign layer as it is (skopeo skips it before any conversion): not fetched, not recompressed.
+    const z = await dray(["copy", "--compress", "zstd", `docker://${a.host}/win:1`, `docker://${b.host}/win:zstd`]);
+    assert.equal(z.code, 0, z.stderr);
+    const zLayers = await manifestLayers(b, "win", "zstd");
+    assert.equal(zLayers[1]!.digest, FOREIGN_BLOB);
+    assert.deepEqual(zLayers[1]!.urls, [url]);
+    assert.notEqual(zLayers[0]!.digest, PLAIN_BLOB, "the other layer was recompressed");
+
     // Into an OCI layout: no file for the foreign blob, by dray as by skopeo.
     const ours = join(dir, "layout-dray");
     const theirs = join(dir, "layout-skopeo");
