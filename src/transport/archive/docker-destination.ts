@@ -22,6 +22,7 @@ import { IntegrityError, UnsupportedError, UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import {
   descriptorOf,
+  MAX_CONFIG_BYTES,
   parseImageConfig,
   parseRawManifest,
   type Descriptor,
@@ -37,7 +38,6 @@ import { emptyIndex, makeEntry, serializeIndexJson, withEntries, type IndexEntry
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { CONTAINERD_NAME } from "./docker-oci.js";
 import {
-  MAX_CONFIG_BYTES,
   formatRepoTag,
   parseRepoTag,
   repositoriesFile,
