@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { TestRegistryClient } from "../helpers/http.js";
 import { startPodman, type Podman } from "../helpers/podman.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
-import { skopeoCopy, assertSkopeoOk } from "../helpers/skopeo.js";
+import { skopeoCopy, assertSkopeoOk, skopeoInspect, skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { dray } from "../cli/run.js";
 import { isolateCredentials } from "../transport/registry/support.js";
@@ -94,6 +94,10 @@ describe("foreign layers (go-containerregistry's foreign.tar)", () => {
     const again = join(dir, "again.tar");
     assert.equal((await dray(["copy", `docker-archive:${out}`, `docker-archive:${again}:gcr.io/foo/bar:latest`])).code, 0);
     assert.deepEqual(manifestJson(again)[0]!.LayerSources, theirs!.LayerSources);
+    // skopeo reads the file dray wrote (containers/image reads manifest.json and ignores LayerSources), and its OCI view keeps the urls.
+    const viaSkopeo = JSON.parse((await skopeoInspectRaw(`oci-archive:${out}`)).toString()) as { layers: Array<{ urls?: string[] }> };
+    assert.deepEqual(viaSkopeo.layers[1]!.urls, ["example.com"]);
+    assert.equal((await skopeoInspect(`docker-archive:${out}`)).Layers instanceof Array, true);
     assert.match(await podman.run(["load", "-i", out]), /Loaded image.*gcr\.io\/foo\/bar:latest/);
     assert.equal((await podman.inspect("gcr.io/foo/bar:latest")).Id.slice(0, 12), "53029f61be64");
   });
