@@ -73,6 +73,13 @@ describe("dray sync into oci-archive: staging and free space", () => {
       own.filter((n) => n.startsWith(".dray-mirror-")),
       [],
     );
+
+    // Carried on a disk mounted read-only, the archive is a source: nothing is staged or written beside it.
+    execFileSync("mount", ["-o", "remount,ro", usb]);
+    const back = await dray(["sync", `oci-archive:${file}`, `docker://${proxy.host}/back`], { env: { TMPDIR: tmp } });
+    assert.equal(back.code, 0, back.stderr);
+    const res = await fetch(`${reg.url}/v2/back/team/app/manifests/1.0`, { method: "HEAD", headers: { accept: app.manifest.mediaType } });
+    assert.equal(res.headers.get("docker-content-digest"), app.manifest.digest.toString());
   });
 
   it("refuses an image the archive's disk cannot hold before its layer moves", async () => {

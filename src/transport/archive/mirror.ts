@@ -45,10 +45,11 @@ export class MirrorArchive {
   }
 
   /** Unpacks `file` (when it exists) into a staging layout beside it. */
-  static async open(file: string, opts: TransportOptions): Promise<MirrorArchive> {
+  /** `forWriting`: the run may write the archive, so it must be writable (a source on a read-only disk need not be). */
+  static async open(file: string, opts: TransportOptions, forWriting: boolean): Promise<MirrorArchive> {
     if (file === "-") throw new UsageError("sync needs a file for an oci-archive mirror, not standard input or output");
     const { makeMirrorStagingDir, archiveFolder } = await import("./staging.js");
-    const tmp = await makeMirrorStagingDir(file, opts);
+    const tmp = await makeMirrorStagingDir(file, opts, forWriting);
     const archive = new MirrorArchive(file, tmp, new SpaceLedger(`oci-archive:${file}`, await archiveFolder(file), tmp));
     try {
       archive.existed = await exists(file);
