@@ -74,7 +74,7 @@ _dray() {
   done
   case "$cmd" in
     "")
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit verify index mutate append'; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit verify sign index mutate append'; fi
       ;;
     copy|cp)
       case "$prev" in
@@ -399,6 +399,27 @@ _dray() {
         --retries) return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      ;;
+    sign)
+      case "$prev" in
+        --key) _dray_files "$cur"; return ;;
+        --format) _dray_words "$cur" 'text json'; return ;;
+        -a|--annotation) return ;;
+        --sign-container-identity) return ;;
+        --output-format) return ;;
+        --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--key --format -a --annotation --key-password-stdin --sign-container-identity --output-format -q --quiet --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     index)
       case "$prev" in

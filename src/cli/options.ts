@@ -10,6 +10,7 @@ import type { CliContext } from "./context.js";
 import { caFileProblem } from "../transport/ca-file.js";
 import type { Credentials, TransportOptions } from "../transport/types.js";
 import type { TrustFlags } from "../signature/policy.js";
+import type { PasswordSource } from "../signature/signing-key.js";
 
 /**
  * Options several commands share, declared and interpreted in one place:
@@ -141,6 +142,21 @@ function readStdinSync(): string {
 
 /** One read of standard input per process: both sides may name `--creds-file -`. */
 let stdinSecret: string | undefined;
+
+/**
+ * Where an encrypted signing key's password comes from: standard input
+ * (`--key-password-stdin`, one line, its newline dropped), else
+ * DRAY_KEY_PASSWORD or COSIGN_PASSWORD; asked only when the key is encrypted,
+ * never prompted for and never taken from argv.
+ */
+export function keyPasswordSource(fromStdin: boolean | undefined, flag = "--key-password-stdin"): PasswordSource {
+  return () => {
+    if (!fromStdin) return process.env.DRAY_KEY_PASSWORD ?? process.env.COSIGN_PASSWORD;
+    if (process.stdin.isTTY) throw new UsageError(`${flag} reads standard input: pipe the password in (it is never prompted for)`);
+    stdinSecret ??= readStdinSync();
+    return stdinSecret.replace(/\r?\n$/, "");
+  };
+}
 
 function readSecretFile(file: string, flag: string): string {
   let text: string;

@@ -16,6 +16,7 @@ import { register as referrers } from "./referrers.js";
 import { register as syncCmd } from "./sync.js";
 import { register as tag } from "./tag.js";
 import { register as verify } from "./verify.js";
+import { register as sign } from "./sign.js";
 import { register as imageIndex } from "./image-index.js";
 import { register as mutate } from "./mutate.js";
 import { register as appendCmd } from "./append.js";
@@ -44,6 +45,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   referrers,
   ratelimit,
   verify,
+  sign,
   imageIndex,
   mutate,
   appendCmd,
