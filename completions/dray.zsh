@@ -79,6 +79,9 @@ _dray() {
             '*--signed-identity[the repository the signatures must name (a mirror verified under its upstream name)]:signed-identity: ' \
             '*--require-each[an index needs a signature on every platform image too, not only on the index]' \
             '*--require-tlog[a keyed signature needs a transparency-log entry too]' \
+            '*--sign-key[sign each image at the destination before its tag is written (PEM or cosign'\''s encrypted key)]:sign-key:_files' \
+            '*--sign-format[with --sign-key\: bundle (default), legacy (cosign'\''s .sig tag) or both]:sign-format: ' \
+            '*--key-password-stdin[read the encrypted signing key'\''s password from standard input (else DRAY_KEY_PASSWORD or COSIGN_PASSWORD)]' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
             '*--src-creds[credentials for the source]:src-creds: ' \
             '*--dest-creds[credentials for the destination]:dest-creds: ' \
@@ -287,6 +290,9 @@ _dray() {
             '*--signed-identity[the repository the signatures must name (a mirror verified under its upstream name)]:signed-identity: ' \
             '*--require-each[an index needs a signature on every platform image too, not only on the index]' \
             '*--require-tlog[a keyed signature needs a transparency-log entry too]' \
+            '*--sign-key[sign each image at the destination before its tag is written (PEM or cosign'\''s encrypted key)]:sign-key:_files' \
+            '*--sign-format[with --sign-key\: bundle (default), legacy (cosign'\''s .sig tag) or both]:sign-format: ' \
+            '*--key-password-stdin[read the encrypted signing key'\''s password from standard input (else DRAY_KEY_PASSWORD or COSIGN_PASSWORD)]' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
             '*--src-creds[credentials for the source]:src-creds: ' \
             '*--dest-creds[credentials for the destination]:dest-creds: ' \

@@ -398,6 +398,24 @@ export function addTrustOptions(cmd: Command, decl: { gate?: boolean } = {}): Co
     .option("--require-tlog", "a keyed signature needs a transparency-log entry too");
 }
 
+/** What commander hands an action for the options `addSignOptions` declares. */
+export interface SignOptionFlags {
+  signKey?: string;
+  signFormat?: string;
+  keyPasswordStdin?: boolean;
+}
+
+/** Re-signing at the destination (copy and sync): `--sign-key FILE`, `--sign-format`, the key's password from stdin. */
+export function addSignOptions(cmd: Command): Command {
+  return cmd
+    .option("--sign-key <file>", "sign each image at the destination before its tag is written (PEM or cosign's encrypted key)")
+    .option("--sign-format <format>", "with --sign-key: bundle (default), legacy (cosign's .sig tag) or both")
+    .option(
+      "--key-password-stdin",
+      "read the encrypted signing key's password from standard input (else DRAY_KEY_PASSWORD or COSIGN_PASSWORD)",
+    );
+}
+
 /** The library's TrustFlags from the parsed options. */
 export function trustFlags(f: TrustOptionFlags): TrustFlags {
   const keys = [...(f.key ?? []), ...(f.verifyKey ?? [])];

@@ -71,3 +71,11 @@ export async function openImageRepository(loc: Location, transport: TransportOpt
       );
   }
 }
+
+/** The repository name a signature written into `repo` names: `host/path` of a registry, a mirror archive's `REPO`; none for a layout. */
+export function repositoryNameOf(repo: Repository): string | undefined {
+  const loc = repo.location;
+  if (loc.transport === "docker") return `${loc.ref.domain}/${loc.ref.path}`;
+  if (loc.transport === "oci-archive" && loc.ref?.kind === "tag") return loc.ref.tag;
+  return undefined;
+}

@@ -24,7 +24,8 @@ import { formatLocation, type Location } from "../ref/location.js";
 import { pushManifest, pushReferrer, type PushBlob } from "../referrers/push.js";
 import { openSource } from "../transport/index.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
-import { openImageRepository } from "./locate.js";
+import { openImageRepository, repositoryNameOf } from "./locate.js";
+import type { BeforeTag } from "../copy/types.js";
 import { signBytes, type SigningKey } from "./signing-key.js";
 import { COSIGN_SIMPLESIGNING } from "./verify.js";
 
@@ -292,4 +293,33 @@ export async function signImage(loc: Location, opts: SignOptions): Promise<SignR
     // An archive is packed back only when every signature was written.
     await where.close(done);
   }
+}
+
+/** Re-signing on copy and sync: the key and the format, loaded before anything moves. */
+export interface Resign {
+  key: SigningKey;
+  format: SignFormat;
+}
+
+/**
+ * The copy engine's `beforeTag` hook that signs each image as it lands in
+ * `repo`, before its tag is written; `onSigned` hears what was written.
+ * A legacy signature names the repository it is written to.
+ */
+export function resignHook(
+  repo: Repository,
+  resign: Resign,
+  signal: AbortSignal | undefined,
+  onSigned?: (subject: string, written: SignatureWritten[]) => void,
+): BeforeTag {
+  const identity = repositoryNameOf(repo);
+  return async (top) => {
+    const written = await signManifest(repo, subjectOf(top), {
+      key: resign.key,
+      format: resign.format,
+      identity,
+      ...(signal ? { signal } : {}),
+    });
+    onSigned?.(top.digest.toString(), written);
+  };
 }

@@ -7,19 +7,15 @@
 // encrypted keys from sigstore/cosign's test data (password `hello`).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createPublicKey } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { bundleFromJSON } from "@sigstore/bundle";
-import { toSignedEntity, Verifier } from "@sigstore/verify";
 import { dray } from "../cli/run.js";
 import { buildImage, buildIndex, pushImage, writeOciLayout } from "../helpers/fixtures.js";
 import { TestRegistryClient } from "../helpers/http.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
-import { FIXTURES, opensslKey } from "./artifacts.js";
-import { emptyTrustMaterial } from "../../src/signature/trust.js";
+import { FIXTURES, opensslKey, sigstoreVerifies } from "./artifacts.js";
 
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -56,14 +52,6 @@ function opensslVerifies(pub: string, payload: Buffer, signatureB64: string, dir
   } catch {
     return false;
   }
-}
-
-/** @sigstore/verify's own Verifier, trusting `pub` only; throws when it refuses. */
-function sigstoreVerifies(bundleBytes: Buffer, pub: string): void {
-  const bundle = bundleFromJSON(JSON.parse(bundleBytes.toString("utf8")));
-  const key = createPublicKey(readFileSync(pub));
-  const trust = { ...emptyTrustMaterial(), publicKey: () => ({ publicKey: key, validFor: () => true }) };
-  new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundle));
 }
 
 describe("dray sign: openssl and @sigstore/verify agree with what it writes", () => {

@@ -1,9 +1,9 @@
 import { UsageError } from "../../errors.js";
 import { parseLocation } from "../../ref/location.js";
-import { SIGN_FORMATS, signImage, type SignFormat, type SignResult } from "../../signature/sign.js";
+import { SIGN_FORMATS, signImage, type Resign, type SignFormat, type SignResult } from "../../signature/sign.js";
 import { loadSigningKey } from "../../signature/signing-key.js";
 import type { CliContext } from "../context.js";
-import { keyPasswordSource, parseKeyValues, transportOptions } from "../options.js";
+import { keyPasswordSource, parseKeyValues, transportOptions, type SignOptionFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import type { SignFlags } from "./sign.js";
 
@@ -47,4 +47,19 @@ export async function runSign(ctx: CliContext, locText: string, flags: SignFlags
     ctx.message(`dray: ${NO_TLOG_NOTE}`);
   }
   await render(ctx, output, skopeoKeys(result), () => `${result.signatures.map((s) => s.digest).join("\n")}\n`);
+}
+
+/**
+ * `--sign-key FILE` (or a sync file's `sign-key`) and `--sign-format`, the key
+ * read and opened now, before anything moves: a wrong password is a usage
+ * error, not a failure after the first image landed.
+ */
+export async function loadResign(flags: SignOptionFlags, fromFile: { key?: string; format?: string } = {}): Promise<Resign | undefined> {
+  const path = flags.signKey ?? fromFile.key;
+  if (path === undefined) {
+    if (flags.signFormat !== undefined) throw new UsageError("--sign-format goes with --sign-key");
+    return undefined;
+  }
+  const format = parseSignFormat(flags.signFormat ?? fromFile.format, flags.signFormat !== undefined ? "--sign-format" : "sign-format");
+  return { key: await loadSigningKey(path, keyPasswordSource(flags.keyPasswordStdin)), format };
 }
