@@ -8,14 +8,17 @@ import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
+import { Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
+import { parseLocation } from "../../src/ref/location.js";
+import { pushReferrer } from "../../src/referrers/index.js";
 import { dray, drayOk } from "../cli/run.js";
 import { buildImage, pushImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
 import { TestRegistryClient } from "../helpers/http.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
-import { fetchManifest, listTags } from "../sync/artifacts.js";
+import { buildCosignSignature, fetchManifest, listTags } from "../sync/artifacts.js";
 
 const SPDX = "application/spdx+json";
 
@@ -211,6 +214,40 @@ describe("dray attach", () => {
     // The image is still there, under its name.
     const inspected = await drayOk(["digest", `oci-archive:${archive}:1.0`]);
     assert.equal(inspected.stdout.trim(), img.manifest.digest.toString());
+  });
+
+  it("pushReferrer with a tag and no subject (a cosign .sig, as dray sign writes one): found by its tag, on a registry and in a layout", async () => {
+    const sig = buildCosignSignature(img.manifest, "attach-cosign");
+    const tag = `sha256-${img.manifest.digest.hex}.sig`;
+    const blobs = sig.blobs.map((b) => ({ descriptor: { mediaType: b.mediaType, digest: b.digest, size: b.size }, bytes: b.bytes }));
+    const layout = join(dir, "cosign-layout");
+    await writeOciLayout(layout, img, "1.0");
+    for (const loc of [image(), `oci:${layout}:1.0`]) {
+      const r = await pushReferrer(parseLocation(loc), { manifest: sig.manifest, blobs }, { tag });
+      assert.deepEqual([r.digest, r.indexedBy, r.tag, r.blobs.copied], [sig.manifest.digest.toString(), "tag", tag, 2]);
+      const found = (await referrersOf(loc)).filter((n) => n.Source === "cosign-tag");
+      assert.deepEqual(
+        found.map((n) => n.Digest),
+        [sig.manifest.digest.toString()],
+      );
+      // Again: every blob is there already, and the same manifest under the same tag.
+      const again = await pushReferrer(parseLocation(loc), { manifest: sig.manifest, blobs }, { tag });
+      assert.deepEqual(again.blobs, { copied: 0, skipped: 2 });
+    }
+    // A subject that is not there is refused before anything is written.
+    const orphan = await buildImage({ seed: "attach-orphan" });
+    const stray = buildCosignSignature(orphan.manifest, "attach-orphan");
+    const withSubject = JSON.parse(stray.manifest.bytes.toString()) as Record<string, unknown>;
+    withSubject.subject = {
+      mediaType: orphan.manifest.mediaType,
+      digest: orphan.manifest.digest.toString(),
+      size: orphan.manifest.bytes.length,
+    };
+    const bytes = Buffer.from(JSON.stringify(withSubject));
+    await assert.rejects(
+      pushReferrer(parseLocation(image()), { manifest: { bytes, mediaType: MediaType.OciManifest, digest: Digest.of(bytes) }, blobs: [] }),
+      (err: Error & { code?: string }) => err.code === "E_NOT_FOUND" && /not there/.test(err.message),
+    );
   });
 
   it("bad input: one line, the right exit code, nothing uploaded", async () => {
