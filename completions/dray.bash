@@ -74,7 +74,7 @@ _dray() {
   done
   case "$cmd" in
     "")
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit verify sign index mutate append'; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit verify sign index mutate append attach'; fi
       ;;
     copy|cp)
       case "$prev" in
@@ -541,6 +541,25 @@ _dray() {
         --retries) return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '--layer -t --tag --platform --compress --compress-level --keep-owner --manifest-format -j --jobs -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else return; fi
+      ;;
+    attach)
+      case "$prev" in
+        --artifact-type) return ;;
+        --annotation) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
+        --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--artifact-type --annotation -q --quiet -f --format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

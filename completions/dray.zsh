@@ -40,6 +40,7 @@ _dray() {
     'index:build or edit a multi-platform index from images at any locations (children keep their digests)'
     'mutate:rewrite an image'\''s config or annotations, layers untouched (every platform of an index); prints old -> new digests'
     'append:add layers (tars, gzip/zstd tars, or folders packed reproducibly) on top of BASE or scratch, written to DST'
+    'attach:attach files to an image as an OCI 1.1 artifact whose subject is the image (referrers API, else the sha256-<hex> tag-schema index); prints its digest'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -642,6 +643,30 @@ _dray() {
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:base: ' \
+            && ret=0
+          ;;
+        attach)
+          _arguments -s \
+            '*--artifact-type[the artifact'\''s type, e.g. application/spdx+json (required)]:artifact-type: ' \
+            '*--annotation[an annotation of the artifact'\''s manifest (repeatable)]:annotation: ' \
+            '(-q --quiet)'{-q,--quiet}'[no messages on stderr]' \
+            '(-f --format)'{-f,--format}'[the digest by default; json or a Go template]:format:(text json)' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
+            '*:files: ' \
             && ret=0
           ;;
       esac

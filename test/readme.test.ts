@@ -128,6 +128,9 @@ describe("the README's examples run as written", () => {
     for (const tag of ["1.1.0", "1.2.0", "1.5.0", "2.0.0"])
       await pushImage(target, "team/app", tag, await buildImage({ seed: `readme-${tag}` }));
     await writeOciLayout(join(cwd, "dir"), await buildIndex({ seed: "readme-dir", platforms: ["linux/amd64", "linux/arm64"] }), "app");
+    // What the `dray attach` examples attach.
+    writeFileSync(join(cwd, "sbom.spdx.json"), '{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"app"}\n');
+    writeFileSync(join(cwd, "scan.json"), '{"findings":[]}\n');
     writeFileSync(
       join(cwd, "sync.yaml"),
       `destination: ${reg.host}/mirror-file\nsync:\n  - source: ${reg.host}/team/app\n    tags: { semver: ">=1.2" }\n`,

@@ -132,8 +132,8 @@ function node(d: Descriptor, source: ReferrerNode["source"], subject: Digest): R
 }
 
 /**
- * The referrers of the image `loc` names, recursively. Registries and OCI
- * layouts (archives carry no referrers). A repository without tags, or a
+ * The referrers of the image `loc` names, recursively. Registries, OCI
+ * layouts and oci-archives. A repository without tags, or a
  * registry without the referrers API, simply contributes nothing from that
  * source.
  */
@@ -146,14 +146,20 @@ export async function referrersTree(loc: Location, opts: ReferrersOptions = {}):
   } finally {
     await source.close();
   }
-  const repo = await new RepositoryFactory(() => transport).open(loc);
-  const tags = await repo.listTags(opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
-    if (err instanceof NotFoundError) return [];
-    throw err;
-  });
-  const walk = new TreeWalk(repo, new Set(tags), opts);
-  return {
-    subject: { location: formatLocation(loc), digest: top.digest.toString(), mediaType: top.mediaType },
-    referrers: await walk.children(top.digest, 1),
-  };
+  // An archive is read through its staged layout (removed again at the end).
+  const staged = await new RepositoryFactory(() => transport).openStaged(loc);
+  try {
+    const repo = staged.repo;
+    const tags = await repo.listTags(opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return [];
+      throw err;
+    });
+    const walk = new TreeWalk(repo, new Set(tags), opts);
+    return {
+      subject: { location: formatLocation(loc), digest: top.digest.toString(), mediaType: top.mediaType },
+      referrers: await walk.children(top.digest, 1),
+    };
+  } finally {
+    await staged.close();
+  }
 }

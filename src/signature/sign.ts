@@ -21,7 +21,7 @@ import { parseRawManifest, rawManifestFromDocument, type Descriptor, type RawMan
 import { MediaType } from "../oci/mediatype.js";
 import { cosignTag } from "../oci/referrer-tags.js";
 import { formatLocation, type Location } from "../ref/location.js";
-import { pushManifest, pushReferrer, type PushBlob } from "../referrers/push.js";
+import { writeReferrer, type PushReferrerResult, type ReferrerBlob } from "../referrers/attach.js";
 import { openSource } from "../transport/index.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
 import { openImageRepository, repositoryNameOf } from "./locate.js";
@@ -84,7 +84,7 @@ export interface SignSubject {
   size: number;
 }
 
-function blobOf(bytes: Buffer, mediaType: string): PushBlob {
+function blobOf(bytes: Buffer, mediaType: string): ReferrerBlob & { bytes: Buffer } {
   return { descriptor: { mediaType, digest: Digest.of(bytes), size: bytes.length }, bytes };
 }
 
@@ -156,15 +156,15 @@ async function writeBundle(
     annotations: manifestAnnotations,
   };
   const manifest = rawManifestFromDocument(doc, MediaType.OciManifest);
-  const pushed = await pushReferrer(
-    repo,
-    subject.digest,
-    manifest,
-    [EMPTY_CONFIG, bundle],
-    { artifactType: BUNDLE_V03_MEDIA_TYPE, annotations: manifestAnnotations },
-    opts.signal ? { signal: opts.signal } : {},
-  );
-  return { format: "bundle", digest: pushed.digest.toString(), via: pushed.via, ...(pushed.tag ? { tag: pushed.tag } : {}) };
+  const pushed = await writeReferrer(repo, { manifest, blobs: [EMPTY_CONFIG, bundle] }, opts.signal ? { signal: opts.signal } : {});
+  return { format: "bundle", ...written(pushed) };
+}
+
+/** How the image finds what writeReferrer wrote. */
+function written(r: PushReferrerResult): Pick<SignatureWritten, "digest" | "via" | "tag"> {
+  const via = r.indexedBy === "referrers-api" ? "api" : r.indexedBy;
+  const tag = r.indexedBy === "tag-schema" ? r.index?.tag : r.tag;
+  return { digest: r.digest, via, ...(tag ? { tag } : {}) };
 }
 
 function descriptorJSON(d: Descriptor): Record<string, unknown> {
@@ -227,8 +227,12 @@ async function writeLegacy(
     MediaType.OciManifest,
   );
   // The layers already there stay where they are; only the new payload and the config travel.
-  await pushManifest(repo, manifest, [config, payload], { tag, ...(opts.signal ? { signal: opts.signal } : {}) });
-  return { format: "legacy", digest: manifest.digest.toString(), via: "tag", tag };
+  const pushed = await writeReferrer(
+    repo,
+    { manifest, blobs: [config, payload] },
+    { tag, ...(opts.signal ? { signal: opts.signal } : {}) },
+  );
+  return { format: "legacy", ...written(pushed) };
 }
 
 /**
@@ -277,7 +281,7 @@ export async function signImage(loc: Location, opts: SignOptions): Promise<SignR
         await src.close();
       }
     }
-    const identity = opts.identity ?? where.repository;
+    const identity = opts.identity ?? repositoryNameOf(where.repo);
     const signatures = await signManifest(where.repo, subjectOf(raw), { ...opts, identity });
     done = true;
     return {

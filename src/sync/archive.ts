@@ -15,10 +15,8 @@
 import type { LayoutLocation } from "../ref/location.js";
 import type { MirrorArchive } from "../transport/index.js";
 
-// The repository face lives with the archive transport (signatures are written and read through it too).
-export { ArchiveRepository } from "../transport/index.js";
-
 export type { MirrorArchive };
+export { ArchiveRepository } from "../transport/repository.js";
 
 /** The mirror archives a run opened, by file. */
 export type MirrorArchives = ReadonlyMap<string, MirrorArchive>;

@@ -101,5 +101,4 @@ export async function registryRateLimit(
 
 export { describeRateLimit, lastRateLimit, onRateLimit, type RateLimitInfo } from "./registry/ratelimit.js";
 export { MirrorArchive, splitRefName } from "./archive/mirror.js";
-export { ArchiveRepository } from "./archive/mirror-repository.js";
 export type { RateLimitReport } from "./registry/index.js";

@@ -118,6 +118,22 @@ const ROWS: Row[] = [
     what: "",
     args: (w) => ["append", "-q", "-f", "json", `oci:${w.dir}/multi:1`, "--layer", `${w.dir}/multi/blobs`, "-t", `oci:${w.dir}/appended:1`],
   },
+  {
+    command: "attach",
+    what: "",
+    args: (w) => [
+      "attach",
+      "-q",
+      "-f",
+      "json",
+      `${w.reg.host}/signed:1`,
+      "--artifact-type",
+      "application/vnd.example.report+json",
+      "--annotation",
+      "org.example.k=v",
+      `${w.dir}/multi/index.json:application/json`,
+    ],
+  },
   // Last: it adds referrers to multi:1, which the rows above read.
   {
     command: "sign",

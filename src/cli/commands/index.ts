@@ -20,6 +20,7 @@ import { register as sign } from "./sign.js";
 import { register as imageIndex } from "./image-index.js";
 import { register as mutate } from "./mutate.js";
 import { register as appendCmd } from "./append.js";
+import { register as attachCmd } from "./attach.js";
 
 /**
  * Each command module exports `register(program, ctx)`: it declares the syntax
@@ -49,4 +50,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   imageIndex,
   mutate,
   appendCmd,
+  attachCmd,
 ];

@@ -1,9 +1,6 @@
 /**
- * One repository of a mirror archive (`dray sync SRC oci-archive:FILE`),
- * `REPO:TAG` ref names in the archive's staging layout, seen as a
- * repository of its own: tags without the `REPO:` prefix, manifests by
- * digest from the whole layout. Sync mirrors through it; signing and
- * verification read and write an archive's referrers through it.
+ * One repository of a mirror archive (src/sync/archive.ts): the images of the
+ * staging layout named `REPO:TAG`, seen as a repository whose tags are TAG.
  */
 import type { Digest } from "../../oci/digest.js";
 import type { Descriptor, RawManifest } from "../../oci/manifest.js";

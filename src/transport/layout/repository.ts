@@ -12,12 +12,14 @@ import { OciLayout } from "./layout.js";
 export class LayoutRepository extends RepositoryBase {
   readonly display: string;
 
+  /** `display`: how messages name it when not by its folder (an archive's staging layout is named by the archive). */
   constructor(
     readonly location: LayoutLocation,
     private readonly opts: TransportOptions,
+    display?: string,
   ) {
     super();
-    this.display = formatLocation(location);
+    this.display = display ?? formatLocation(location);
   }
 
   async listTags(): Promise<string[]> {
