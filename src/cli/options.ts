@@ -149,7 +149,14 @@ let stdinSecret: string | undefined;
  * DRAY_KEY_PASSWORD or COSIGN_PASSWORD; asked only when the key is encrypted,
  * never prompted for and never taken from argv.
  */
-export function keyPasswordSource(fromStdin: boolean | undefined, flag = "--key-password-stdin"): PasswordSource {
+export function keyPasswordSource(
+  fromStdin: boolean | undefined,
+  flags: Pick<TransportFlags, "credsFile" | "srcCredsFile" | "destCredsFile"> = {},
+  flag = "--key-password-stdin",
+): PasswordSource {
+  // Standard input is read once: it cannot carry a credential and the key's password both.
+  const creds = [flags.credsFile, flags.srcCredsFile, flags.destCredsFile].includes("-");
+  if (fromStdin && creds) throw new UsageError(`${flag} and --creds-file - both read standard input: give the credential as a file`);
   return () => {
     if (!fromStdin) return process.env.DRAY_KEY_PASSWORD ?? process.env.COSIGN_PASSWORD;
     if (process.stdin.isTTY) throw new UsageError(`${flag} reads standard input: pipe the password in (it is never prompted for)`);

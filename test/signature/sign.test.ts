@@ -264,9 +264,13 @@ describe("dray sign: openssl and @sigstore/verify agree with what it writes", ()
     const fmt = await dray(["sign", "--key", keys.ec!.key, "--format", "cosign", loc]);
     assert.equal(fmt.code, 2);
     assert.match(fmt.stderr, /expected bundle, legacy or both/);
+    // Standard input is read once: a credential and the key's password cannot both come from it.
+    const both = await dray(["sign", "--key", keys.ec!.key, "--key-password-stdin", "--creds-file", "-", loc], { input: "u:p\n" });
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /--key-password-stdin and --creds-file - both read standard input/);
     // The private key is never printed, whatever fails.
     const pem = readFileSync(keys.ec!.key, "utf8").split("\n")[1]!;
-    for (const r of [pub, missing, fmt]) assert.ok(!r.stderr.includes(pem) && !r.stdout.includes(pem));
+    for (const r of [pub, missing, fmt, both]) assert.ok(!r.stderr.includes(pem) && !r.stdout.includes(pem));
   });
 });
 

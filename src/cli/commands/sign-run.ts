@@ -3,7 +3,7 @@ import { parseLocation } from "../../ref/location.js";
 import { SIGN_FORMATS, signImage, type Resign, type SignFormat, type SignResult } from "../../signature/sign.js";
 import { loadSigningKey } from "../../signature/signing-key.js";
 import type { CliContext } from "../context.js";
-import { keyPasswordSource, parseKeyValues, transportOptions, type SignOptionFlags } from "../options.js";
+import { keyPasswordSource, parseKeyValues, transportOptions, type SignOptionFlags, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import type { SignFlags } from "./sign.js";
 
@@ -33,7 +33,7 @@ export async function runSign(ctx: CliContext, locText: string, flags: SignFlags
   const annotations = parseKeyValues(flags.annotation, "--annotation");
   const loc = parseLocation(locText);
   // The key (and its password) first: a wrong password is found before any request.
-  const key = await loadSigningKey(flags.key, keyPasswordSource(flags.keyPasswordStdin));
+  const key = await loadSigningKey(flags.key, keyPasswordSource(flags.keyPasswordStdin, flags));
   const result = await signImage(loc, {
     key,
     format,
@@ -54,12 +54,15 @@ export async function runSign(ctx: CliContext, locText: string, flags: SignFlags
  * read and opened now, before anything moves: a wrong password is a usage
  * error, not a failure after the first image landed.
  */
-export async function loadResign(flags: SignOptionFlags, fromFile: { key?: string; format?: string } = {}): Promise<Resign | undefined> {
+export async function loadResign(
+  flags: SignOptionFlags & Pick<TransportFlags, "credsFile" | "srcCredsFile" | "destCredsFile">,
+  fromFile: { key?: string; format?: string } = {},
+): Promise<Resign | undefined> {
   const path = flags.signKey ?? fromFile.key;
   if (path === undefined) {
     if (flags.signFormat !== undefined) throw new UsageError("--sign-format goes with --sign-key");
     return undefined;
   }
   const format = parseSignFormat(flags.signFormat ?? fromFile.format, flags.signFormat !== undefined ? "--sign-format" : "sign-format");
-  return { key: await loadSigningKey(path, keyPasswordSource(flags.keyPasswordStdin)), format };
+  return { key: await loadSigningKey(path, keyPasswordSource(flags.keyPasswordStdin, flags)), format };
 }
