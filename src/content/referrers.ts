@@ -18,8 +18,8 @@ export interface ReferrerNode {
   artifactType?: string;
   size: number;
   annotations?: Record<string, string>;
-  /** How it was found: the referrers API, the tag schema's index, or a cosign tag (named in `tag`). */
-  source: "referrers-api" | "tag-schema" | "cosign-tag";
+  /** How it was found: the referrers API, the tag schema's index, a layout's index.json entry carrying the subject, or a cosign tag (named in `tag`). */
+  source: "referrers-api" | "tag-schema" | "index-json" | "cosign-tag";
   tag?: string;
   /** The digest it refers to (with --artifact-type, not always the node above it in the tree). */
   subject: string;
@@ -114,6 +114,7 @@ class TreeWalk {
 /** The tree's words for how a referrer was found (`referrers-api` is in the JSON output: kept). */
 const SOURCE: Record<ReferrerFoundBy, ReferrerNode["source"]> = {
   api: "referrers-api",
+  "index-json": "index-json",
   "tag-schema": "tag-schema",
   "cosign-tag": "cosign-tag",
 };

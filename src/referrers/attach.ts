@@ -32,7 +32,11 @@ import { RepositoryFactory } from "../transport/repository.js";
 import type { ImageDestination, Repository, TransportOptions } from "../transport/types.js";
 import { addToReferrersIndex } from "./copy.js";
 
-/** A blob of a referrer: its descriptor, and its bytes in memory or in a file (read when it is written). */
+/**
+ * A blob of a referrer: its descriptor, and its bytes in memory or in a file
+ * (read when it is written). Neither: the store must hold it already (a
+ * cosign `.sig` manifest that keeps the layers of the one it replaces).
+ */
 export interface ReferrerBlob {
   descriptor: Descriptor;
   bytes?: Buffer;
@@ -99,6 +103,8 @@ async function writeContent(
         out.blobs.skipped++;
         continue;
       }
+      if (!b.bytes && b.path === undefined)
+        throw new NotFoundError(`${where}: blob ${d.digest} is not there, and no bytes were given for it`, { where });
       const data = b.bytes ? Readable.from([b.bytes]) : createReadStream(b.path!, s);
       // Checked as it streams: a file changed since it was hashed is refused, not stored under a wrong name.
       const check = new VerifyingStream({ digest: d.digest, size: d.size, where: b.path ?? where });
@@ -271,6 +277,8 @@ export async function attach(loc: Location | string, opts: AttachOptions): Promi
   if (!isValidMediaType(opts.artifactType)) throw notMediaType("--artifact-type", (opts as { artifactType: string }).artifactType);
   if (where.transport === "docker-archive")
     throw new UsageError(`${formatLocation(where)}: a docker-archive holds no referrers; attach to a registry, oci: or oci-archive:`);
+  if (where.transport === "oci-archive" && where.path === "-")
+    throw new UsageError("attach needs an oci-archive file, not standard input or output (the archive is rewritten)");
   if (opts.files.length === 0 && Object.keys(opts.annotations ?? {}).length === 0)
     throw new UsageError("attach: give at least one FILE (or --annotation for an artifact of annotations only)");
   const files = await readFiles(opts.files, opts.signal);

@@ -186,8 +186,8 @@ class ReferrerWalk {
         skipIndex: async (sh) => (await destination()).head?.digest.equals(sh.digest) === true,
         onError: (err, foundBy, tag) => {
           if (foundBy === "tag-schema") indexFailed = true;
-          const kind = foundBy === "api" ? "manifest" : foundBy === "tag-schema" ? "index-tag" : "cosign-tag";
-          this.report({ subject, kind, ...(foundBy === "api" ? {} : { tag: tag! }), outcome: "failed", error: itemError(err) });
+          const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "manifest";
+          this.report({ subject, kind, ...(tag === undefined ? {} : { tag }), outcome: "failed", error: itemError(err) });
         },
       }),
     );

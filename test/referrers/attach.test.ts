@@ -261,6 +261,8 @@ describe("dray attach", () => {
       [[image(), "--artifact-type", SPDX, `${sbomFile}:not a type`], 2, /"not a type" is not a media type/],
       [[image(), "--artifact-type", "spdx", sbomFile], 2, /--artifact-type: "spdx" is not a media type/],
       [[image(), sbomFile], 2, /--artifact-type/],
+      [["oci-archive:-", "--artifact-type", SPDX, sbomFile], 2, /not standard input/],
+      [[`docker-archive:${join(dir, "d.tar")}`, "--artifact-type", SPDX, sbomFile], 2, /a docker-archive holds no referrers/],
       [[`docker://${reg.host}/app:nope`, "--artifact-type", SPDX, sbomFile], 3, /nope|not found/i],
     ];
     for (const [args, code, message] of cases) {

@@ -22,13 +22,13 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   const src = parseLocation(srcText);
   const dst = parseLocation(dstText);
   if (flags.allTags && flags.digestfile) throw new UsageError("--digestfile names one image; it cannot be used with --all-tags");
-  // Referrers are read and written through a repository, which an archive is not (yet): refused before anything
-  // moves, not after the image was written (sync's whole-mirror archive is the way to carry them in one file).
+  // Referrers are kept by digest beside their image, which a docker-archive cannot hold and an archive on a pipe
+  // cannot be read back for: refused before anything moves, not after the image was written.
   for (const loc of [src, dst]) {
-    if (flags.referrers && (loc.transport === "oci-archive" || loc.transport === "docker-archive"))
-      throw new UsageError(
-        `--referrers needs a registry or an OCI layout (oci:DIR), not ${loc.transport}:; dray sync SRC oci-archive:FILE carries referrers in an archive`,
-      );
+    if (flags.referrers && loc.transport === "docker-archive")
+      throw new UsageError("--referrers needs a registry, an OCI layout (oci:DIR) or an oci-archive: a docker-archive holds no referrers");
+    if (flags.referrers && loc.transport === "oci-archive" && loc.path === "-")
+      throw new UsageError("--referrers needs an oci-archive file, not standard input or output (the archive is read again for them)");
   }
   const quiet = flags.quiet === true;
   checkQuietProgress(quiet, flags.progress);

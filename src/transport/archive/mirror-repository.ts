@@ -8,6 +8,7 @@ import { formatLocation, type LayoutLocation, type Location } from "../../ref/lo
 import { RepositoryBase } from "../repository-base.js";
 import type { ImageDestination, ImageSource, RepoRef, Repository, SignalOption, TagHead } from "../types.js";
 import type { MirrorArchive } from "./mirror.js";
+import { LayoutRepository } from "../layout/repository.js";
 
 /**
  * One repository of a mirror archive, as sync sees it: the staging layout's
@@ -76,6 +77,11 @@ export class ArchiveRepository extends RepositoryBase {
 
   protected async referrersApi(): Promise<Descriptor[] | undefined> {
     return undefined;
+  }
+
+  /** Referrers stored by digest are the staging layout's, whichever repository's name they came under. */
+  protected override storedReferrers(subject: Digest): Promise<Descriptor[]> {
+    return this.inner instanceof LayoutRepository ? this.inner.storedReferrers(subject) : Promise.resolve([]);
   }
 
   async hasReferrersApi(): Promise<boolean> {
