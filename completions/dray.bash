@@ -74,7 +74,7 @@ _dray() {
   done
   case "$cmd" in
     "")
-      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit verify index mutate append'; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '-V --version --debug --no-color -h --help'; else _dray_words "$cur" 'copy cp inspect tag delete rm ls list-tags digest login logout completion sync blob export cat referrers ratelimit verify sign index mutate append attach'; fi
       ;;
     copy|cp)
       case "$prev" in
@@ -95,6 +95,8 @@ _dray() {
         --notation-trust-store) _dray_files "$cur"; return ;;
         --policy) _dray_files "$cur"; return ;;
         --signed-identity) return ;;
+        --sign-key) _dray_files "$cur"; return ;;
+        --sign-format) return ;;
         --creds) return ;;
         --src-creds) return ;;
         --dest-creds) return ;;
@@ -121,7 +123,7 @@ _dray() {
         --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers --manifest-format --compress --compress-level -j --jobs --digestfile -f --format -q --quiet --progress --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers --manifest-format --compress --compress-level -j --jobs --digestfile -f --format -q --quiet --progress --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --sign-key --sign-format --key-password-stdin --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     inspect)
       case "$prev" in
@@ -257,6 +259,8 @@ _dray() {
         --notation-trust-store) _dray_files "$cur"; return ;;
         --policy) _dray_files "$cur"; return ;;
         --signed-identity) return ;;
+        --sign-key) _dray_files "$cur"; return ;;
+        --sign-format) return ;;
         --creds) return ;;
         --src-creds) return ;;
         --dest-creds) return ;;
@@ -283,7 +287,7 @@ _dray() {
         --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --exclude --platform --skip-existing --prune --shard --rate --registry-jobs --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --exclude --platform --skip-existing --prune --shard --rate --registry-jobs --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --sign-key --sign-format --key-password-stdin --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     blob)
       case "$prev" in
@@ -399,6 +403,27 @@ _dray() {
         --retries) return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '-f --format --key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      ;;
+    sign)
+      case "$prev" in
+        --key) _dray_files "$cur"; return ;;
+        --format) _dray_words "$cur" 'text json'; return ;;
+        -a|--annotation) return ;;
+        --sign-container-identity) return ;;
+        --output-format) return ;;
+        --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--key --format -a --annotation --key-password-stdin --sign-container-identity --output-format -q --quiet --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     index)
       case "$prev" in
@@ -516,6 +541,25 @@ _dray() {
         --retries) return ;;
       esac
       if [[ $cur == -* ]]; then _dray_words "$cur" '--layer -t --tag --platform --compress --compress-level --keep-owner --manifest-format -j --jobs -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else return; fi
+      ;;
+    attach)
+      case "$prev" in
+        --artifact-type) return ;;
+        --annotation) return ;;
+        -f|--format) _dray_words "$cur" 'text json'; return ;;
+        --creds) return ;;
+        --creds-file) _dray_files "$cur"; return ;;
+        --registry-token) return ;;
+        --ca-file) _dray_files "$cur"; return ;;
+        --cert-dir) _dray_files "$cur"; return ;;
+        --client-cert) _dray_files "$cur"; return ;;
+        --client-key) _dray_files "$cur"; return ;;
+        --authfile) _dray_files "$cur"; return ;;
+        --trust-realm) return ;;
+        --registries-conf) _dray_files "$cur"; return ;;
+        --retries) return ;;
+      esac
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--artifact-type --annotation -q --quiet -f --format --creds --creds-file --registry-token --no-creds --insecure --ca-file --cert-dir --client-cert --client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
   esac
 }

@@ -36,9 +36,11 @@ _dray() {
     'referrers:show what refers to an image (signatures, SBOMs, attestations), recursively\: a tree on a terminal, one line each otherwise'
     'ratelimit:show a registry'\''s pull limit and what is left of it (one HEAD, no pull counted)'
     'verify:check an image'\''s signatures (cosign .sig, Sigstore bundles, notation) against keys, keyless identities or a policy; exit 6 when refused'
+    'sign:sign the digest an image location names with a private key, offline (no transparency log)\: a Sigstore bundle as a referrer, cosign'\''s .sig tag, or both'
     'index:build or edit a multi-platform index from images at any locations (children keep their digests)'
     'mutate:rewrite an image'\''s config or annotations, layers untouched (every platform of an index); prints old -> new digests'
     'append:add layers (tars, gzip/zstd tars, or folders packed reproducibly) on top of BASE or scratch, written to DST'
+    'attach:attach files to an image as an OCI 1.1 artifact whose subject is the image (referrers API, else the sha256-<hex> tag-schema index); prints its digest'
   )
   _arguments -C \
     '(-V --version)'{-V,--version}'[print the version]' \
@@ -78,6 +80,9 @@ _dray() {
             '*--signed-identity[the repository the signatures must name (a mirror verified under its upstream name)]:signed-identity: ' \
             '*--require-each[an index needs a signature on every platform image too, not only on the index]' \
             '*--require-tlog[a keyed signature needs a transparency-log entry too]' \
+            '*--sign-key[sign each image at the destination before its tag is written (PEM or cosign'\''s encrypted key)]:sign-key:_files' \
+            '*--sign-format[with --sign-key\: bundle (default), legacy (cosign'\''s .sig tag) or both]:sign-format: ' \
+            '*--key-password-stdin[read the encrypted signing key'\''s password from standard input (else DRAY_KEY_PASSWORD or COSIGN_PASSWORD)]' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
             '*--src-creds[credentials for the source]:src-creds: ' \
             '*--dest-creds[credentials for the destination]:dest-creds: ' \
@@ -286,6 +291,9 @@ _dray() {
             '*--signed-identity[the repository the signatures must name (a mirror verified under its upstream name)]:signed-identity: ' \
             '*--require-each[an index needs a signature on every platform image too, not only on the index]' \
             '*--require-tlog[a keyed signature needs a transparency-log entry too]' \
+            '*--sign-key[sign each image at the destination before its tag is written (PEM or cosign'\''s encrypted key)]:sign-key:_files' \
+            '*--sign-format[with --sign-key\: bundle (default), legacy (cosign'\''s .sig tag) or both]:sign-format: ' \
+            '*--key-password-stdin[read the encrypted signing key'\''s password from standard input (else DRAY_KEY_PASSWORD or COSIGN_PASSWORD)]' \
             '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS) (both sides)]:creds: ' \
             '*--src-creds[credentials for the source]:src-creds: ' \
             '*--dest-creds[credentials for the destination]:dest-creds: ' \
@@ -463,6 +471,32 @@ _dray() {
             '1:loc:_dray_location' \
             && ret=0
           ;;
+        sign)
+          _arguments -s \
+            '*--key[private key\: PEM (ECDSA P-256/P-384, Ed25519, RSA) or cosign'\''s encrypted key]:key:_files' \
+            '*--format[bundle (default\: Sigstore bundle v0.3 as a referrer), legacy (cosign'\''s sha256-<hex>.sig) or both]:format:(text json)' \
+            '(-a --annotation)'{-a,--annotation}'[added to the signed payload and the signature manifest (repeatable)]:annotation: ' \
+            '*--key-password-stdin[read the encrypted key'\''s password from standard input (else DRAY_KEY_PASSWORD or COSIGN_PASSWORD)]' \
+            '*--sign-container-identity[the repository the signature names (default\: the image'\''s own; needed for legacy in a layout)]:sign-container-identity: ' \
+            '*--output-format[text (the signature manifest digests, one a line), json or a Go template]:output-format: ' \
+            '(-q --quiet)'{-q,--quiet}'[no messages, only the digests on stdout]' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
+            && ret=0
+          ;;
         index)
           _arguments -s \
             '*--platform[a platform to drop (repeatable)]:platform: ' \
@@ -609,6 +643,30 @@ _dray() {
             '*--retries[retries for transient failures (default 3)]:retries: ' \
             '(-h --help)'{-h,--help}'[display help]' \
             '1:base: ' \
+            && ret=0
+          ;;
+        attach)
+          _arguments -s \
+            '*--artifact-type[the artifact'\''s type, e.g. application/spdx+json (required)]:artifact-type: ' \
+            '*--annotation[an annotation of the artifact'\''s manifest (repeatable)]:annotation: ' \
+            '(-q --quiet)'{-q,--quiet}'[no messages on stderr]' \
+            '(-f --format)'{-f,--format}'[the digest by default; json or a Go template]:format:(text json)' \
+            '*--creds[credentials (visible to other local users in ps\: prefer --creds-file or DRAY_CREDS)]:creds: ' \
+            '*--creds-file[read USER\:PASS, or a bearer token, from FILE (- for standard input)]:creds-file:_files' \
+            '*--registry-token[a bearer token obtained elsewhere, sent as is (visible in ps\: prefer DRAY_REGISTRY_TOKEN)]:registry-token: ' \
+            '*--no-creds[anonymous, even when a credential is stored]' \
+            '*--insecure[allow plain HTTP and unverified TLS for non-loopback registries]' \
+            '*--ca-file[extra CA certificates (PEM) to trust]:ca-file:_files' \
+            '*--cert-dir[containers-certs.d folder\: *.crt CAs, NAME.cert + NAME.key client pair]:cert-dir:_files' \
+            '*--client-cert[client certificate (PEM) for registries that ask for one]:client-cert:_files' \
+            '*--client-key[the client certificate'\''s key (PEM)]:client-key:_files' \
+            '*--authfile[containers auth.json to read credentials from first]:authfile:_files' \
+            '*--trust-realm[a token service on an unrelated site that may receive the credential (repeatable)]:trust-realm: ' \
+            '*--registries-conf[containers-registries.conf v2 file\: mirrors and blocked registries for reads]:registries-conf:_files' \
+            '*--retries[retries for transient failures (default 3)]:retries: ' \
+            '(-h --help)'{-h,--help}'[display help]' \
+            '1:loc:_dray_location' \
+            '*:files: ' \
             && ret=0
           ;;
       esac

@@ -30,7 +30,18 @@ export {
   type RemoveResult,
 } from "./auth/login.js";
 export { sync, loadSyncConfig } from "./sync/index.js";
-export { copyReferrersOf } from "./referrers/index.js";
+export {
+  copyReferrersOf,
+  attach,
+  pushReferrer,
+  type AttachFile,
+  type AttachOptions,
+  type AttachResult,
+  type PushReferrerOptions,
+  type PushReferrerResult,
+  type ReferrerBlob,
+  type ReferrerContent,
+} from "./referrers/index.js";
 export { exportFilesystem, type ContentOptions } from "./content/export.js";
 export { catFile, listFiles, type ListedEntry } from "./content/cat.js";
 export { openVerifiedBlob, type VerifiedBlob } from "./content/blob.js";

@@ -31,6 +31,16 @@ function shellExamples(text: string): string[] {
 
 /** Examples that are not run here, and why. */
 const NOT_RUN: Record<string, string> = {
+  "dray sign registry.example.com/team/app:1.2 --key mirror.key":
+    "needs a signing key and an image to sign: test/signature/sign.test.ts and resign.test.ts run these commands against the real registry",
+  "COSIGN_PASSWORD=… dray sign registry.example.com/team/app:1.2 --key cosign.key --format both":
+    "needs a signing key and an image to sign: test/signature/sign.test.ts and resign.test.ts run these commands against the real registry",
+  "dray sign oci:./layout:1.2 --key mirror.key --annotation build=4711":
+    "needs a signing key and an image to sign: test/signature/sign.test.ts and resign.test.ts run these commands against the real registry",
+  "dray sync ghcr.io/org mirror.local/org --no-referrers --sign-key /etc/keys/mirror.key":
+    "needs a signing key and an image to sign: test/signature/sign.test.ts and resign.test.ts run these commands against the real registry",
+  "dray verify mirror.local/org/app:1.2 --key /etc/keys/mirror.pub":
+    "needs a signing key and an image to sign: test/signature/sign.test.ts and resign.test.ts run these commands against the real registry",
   "npm ci && npm run demo": "installs; `npm run demo` runs below on its own",
   "npm test": "the suite itself",
   'dray completion zsh > "${fpath[1]}/_dray"': "writes into zsh's function path (the scripts are checked in completion.test.ts)",
@@ -118,6 +128,9 @@ describe("the README's examples run as written", () => {
     for (const tag of ["1.1.0", "1.2.0", "1.5.0", "2.0.0"])
       await pushImage(target, "team/app", tag, await buildImage({ seed: `readme-${tag}` }));
     await writeOciLayout(join(cwd, "dir"), await buildIndex({ seed: "readme-dir", platforms: ["linux/amd64", "linux/arm64"] }), "app");
+    // What the `dray attach` examples attach.
+    writeFileSync(join(cwd, "sbom.spdx.json"), '{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"app"}\n');
+    writeFileSync(join(cwd, "scan.json"), '{"findings":[]}\n');
     writeFileSync(
       join(cwd, "sync.yaml"),
       `destination: ${reg.host}/mirror-file\nsync:\n  - source: ${reg.host}/team/app\n    tags: { semver: ">=1.2" }\n`,

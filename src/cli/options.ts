@@ -10,6 +10,7 @@ import type { CliContext } from "./context.js";
 import { caFileProblem } from "../transport/ca-file.js";
 import type { Credentials, TransportOptions } from "../transport/types.js";
 import type { TrustFlags } from "../signature/policy.js";
+import type { PasswordSource } from "../signature/signing-key.js";
 
 /**
  * Options several commands share, declared and interpreted in one place:
@@ -141,6 +142,28 @@ function readStdinSync(): string {
 
 /** One read of standard input per process: both sides may name `--creds-file -`. */
 let stdinSecret: string | undefined;
+
+/**
+ * Where an encrypted signing key's password comes from: standard input
+ * (`--key-password-stdin`, one line, its newline dropped), else
+ * DRAY_KEY_PASSWORD or COSIGN_PASSWORD; asked only when the key is encrypted,
+ * never prompted for and never taken from argv.
+ */
+export function keyPasswordSource(
+  fromStdin: boolean | undefined,
+  flags: Pick<TransportFlags, "credsFile" | "srcCredsFile" | "destCredsFile"> = {},
+  flag = "--key-password-stdin",
+): PasswordSource {
+  // Standard input is read once: it cannot carry a credential and the key's password both.
+  const creds = [flags.credsFile, flags.srcCredsFile, flags.destCredsFile].includes("-");
+  if (fromStdin && creds) throw new UsageError(`${flag} and --creds-file - both read standard input: give the credential as a file`);
+  return () => {
+    if (!fromStdin) return process.env.DRAY_KEY_PASSWORD ?? process.env.COSIGN_PASSWORD;
+    if (process.stdin.isTTY) throw new UsageError(`${flag} reads standard input: pipe the password in (it is never prompted for)`);
+    stdinSecret ??= readStdinSync();
+    return stdinSecret.replace(/\r?\n$/, "");
+  };
+}
 
 function readSecretFile(file: string, flag: string): string {
   let text: string;
@@ -380,6 +403,24 @@ export function addTrustOptions(cmd: Command, decl: { gate?: boolean } = {}): Co
     .option("--signed-identity <repo>", "the repository the signatures must name (a mirror verified under its upstream name)")
     .option("--require-each", "an index needs a signature on every platform image too, not only on the index")
     .option("--require-tlog", "a keyed signature needs a transparency-log entry too");
+}
+
+/** What commander hands an action for the options `addSignOptions` declares. */
+export interface SignOptionFlags {
+  signKey?: string;
+  signFormat?: string;
+  keyPasswordStdin?: boolean;
+}
+
+/** Re-signing at the destination (copy and sync): `--sign-key FILE`, `--sign-format`, the key's password from stdin. */
+export function addSignOptions(cmd: Command): Command {
+  return cmd
+    .option("--sign-key <file>", "sign each image at the destination before its tag is written (PEM or cosign's encrypted key)")
+    .option("--sign-format <format>", "with --sign-key: bundle (default), legacy (cosign's .sig tag) or both")
+    .option(
+      "--key-password-stdin",
+      "read the encrypted signing key's password from standard input (else DRAY_KEY_PASSWORD or COSIGN_PASSWORD)",
+    );
 }
 
 /** The library's TrustFlags from the parsed options. */

@@ -18,8 +18,8 @@ export interface ReferrerNode {
   artifactType?: string;
   size: number;
   annotations?: Record<string, string>;
-  /** How it was found: the referrers API, the tag schema's index, or a cosign tag (named in `tag`). */
-  source: "referrers-api" | "tag-schema" | "cosign-tag";
+  /** How it was found: the referrers API, the tag schema's index, a layout's index.json entry carrying the subject, or a cosign tag (named in `tag`). */
+  source: "referrers-api" | "tag-schema" | "index-json" | "cosign-tag";
   tag?: string;
   /** The digest it refers to (with --artifact-type, not always the node above it in the tree). */
   subject: string;
@@ -114,6 +114,7 @@ class TreeWalk {
 /** The tree's words for how a referrer was found (`referrers-api` is in the JSON output: kept). */
 const SOURCE: Record<ReferrerFoundBy, ReferrerNode["source"]> = {
   api: "referrers-api",
+  "index-json": "index-json",
   "tag-schema": "tag-schema",
   "cosign-tag": "cosign-tag",
 };
@@ -132,8 +133,8 @@ function node(d: Descriptor, source: ReferrerNode["source"], subject: Digest): R
 }
 
 /**
- * The referrers of the image `loc` names, recursively. Registries and OCI
- * layouts (archives carry no referrers). A repository without tags, or a
+ * The referrers of the image `loc` names, recursively. Registries, OCI
+ * layouts and oci-archives. A repository without tags, or a
  * registry without the referrers API, simply contributes nothing from that
  * source.
  */
@@ -146,14 +147,20 @@ export async function referrersTree(loc: Location, opts: ReferrersOptions = {}):
   } finally {
     await source.close();
   }
-  const repo = await new RepositoryFactory(() => transport).open(loc);
-  const tags = await repo.listTags(opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
-    if (err instanceof NotFoundError) return [];
-    throw err;
-  });
-  const walk = new TreeWalk(repo, new Set(tags), opts);
-  return {
-    subject: { location: formatLocation(loc), digest: top.digest.toString(), mediaType: top.mediaType },
-    referrers: await walk.children(top.digest, 1),
-  };
+  // An archive is read through its staged layout (removed again at the end).
+  const staged = await new RepositoryFactory(() => transport).openStaged(loc, false);
+  try {
+    const repo = staged.repo;
+    const tags = await repo.listTags(opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return [];
+      throw err;
+    });
+    const walk = new TreeWalk(repo, new Set(tags), opts);
+    return {
+      subject: { location: formatLocation(loc), digest: top.digest.toString(), mediaType: top.mediaType },
+      referrers: await walk.children(top.digest, 1),
+    };
+  } finally {
+    await staged.close();
+  }
 }

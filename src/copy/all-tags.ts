@@ -59,7 +59,12 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
   const copyOne = async (tag: string): Promise<(ImageResult & { tag: string }) | undefined> => {
     const src = await peers.openSource(tag);
     try {
-      const result = await transferImage(session, src, opts.platforms ?? [], { tag, checkCurrent: true, ...conversionOf(opts) });
+      const result = await transferImage(session, src, opts.platforms ?? [], {
+        tag,
+        checkCurrent: true,
+        ...conversionOf(opts),
+        ...(opts.beforeTag ? { beforeTag: opts.beforeTag } : {}),
+      });
       // A tag read through a mirror names it, as a single copy's summary does.
       const servedBy = (src as { servedBy?: string }).servedBy;
       return { tag, ...result, ...(servedBy === undefined ? {} : { servedBy }) };

@@ -18,7 +18,7 @@ import type { ImageDestination, ImageSource } from "../transport/types.js";
 import { placeBlob, placeUncompressedLayer, readConfig } from "./blobs.js";
 import { pickSinglePlatform, selectPlatforms } from "./select.js";
 import { CopySession, type PlacedBlob } from "./session.js";
-import type { ConversionOptions, CopyOptions, CopySummary, ImageResult } from "./types.js";
+import type { BeforeTag, ConversionOptions, CopyOptions, CopySummary, ImageResult } from "./types.js";
 
 import { convertTree, hasDockerTypes, type ManifestFormat, type Node, type Replacements } from "./convert.js";
 import { recompressLayer, type NewLayer } from "./recompress.js";
@@ -41,6 +41,8 @@ export interface TransferOptions extends ConversionOptions {
   tag?: string;
   /** Compare the destination tag's digest (dst.currentDigest(), or dst.tagDigest(tag)) and finish at once when equal. */
   checkCurrent: boolean;
+  /** CopyOptions.beforeTag. */
+  beforeTag?: BeforeTag;
 }
 
 /** The manifest a child descriptor names, checked against the descriptor. */
@@ -159,8 +161,20 @@ function countManifests(node: Node): number {
   return uniqueNodes(node).length;
 }
 
-async function putManifest(session: CopySession, raw: RawManifest, top: boolean, tag: string | undefined): Promise<void> {
+async function putManifest(
+  session: CopySession,
+  raw: RawManifest,
+  top: boolean,
+  tag: string | undefined,
+  beforeTag?: BeforeTag,
+): Promise<void> {
   session.checkAborted();
+  if (top && beforeTag) {
+    // Stored by digest first (a registry's PUT by digest, a layout's blob), then the hook, then the tag.
+    await session.dst.putManifest(raw, { isTop: false, signal: session.signal });
+    await beforeTag(raw);
+    session.checkAborted();
+  }
   await session.dst.putManifest(
     raw,
     top ? { isTop: true, signal: session.signal, ...(tag === undefined ? {} : { tag }) } : { isTop: false, signal: session.signal },
@@ -170,14 +184,21 @@ async function putManifest(session: CopySession, raw: RawManifest, top: boolean,
 }
 
 /** Blobs first, then each manifest once its own blobs (or children) are in place, the top one last. */
-async function putTree(session: CopySession, src: ImageSource, node: Node, top: boolean, tag: string | undefined): Promise<void> {
+async function putTree(
+  session: CopySession,
+  src: ImageSource,
+  node: Node,
+  top: boolean,
+  tag: string | undefined,
+  beforeTag?: BeforeTag,
+): Promise<void> {
   if (node.kind === "index") {
     await Promise.all(node.children.map((c) => putChild(session, src, c, tag)));
   } else {
     const { config, layers } = node.manifest;
     await Promise.all([config, ...layers].map((d) => (keptForeign(session, d) ? keepForeign(session, d) : placeBlob(session, src, d))));
   }
-  await putManifest(session, node.raw, top, tag);
+  await putManifest(session, node.raw, top, tag, beforeTag);
 }
 
 /** A child manifest with what it needs, stored once however many indexes name it. */
@@ -461,7 +482,7 @@ export async function transferImage(
     const raw = await putUncompressed(session, src, root, where, opts.tag);
     return { digest: raw.digest.toString(), mediaType: raw.mediaType, manifests: 1, upToDate: false, ...extra };
   }
-  await putTree(session, src, root, true, opts.tag);
+  await putTree(session, src, root, true, opts.tag, opts.beforeTag);
   return { digest: root.raw.digest.toString(), mediaType: root.raw.mediaType, manifests, upToDate: false, ...extra, ...converted };
 }
 
@@ -477,7 +498,13 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, opts: C
   const session = new CopySession(dst, opts);
   try {
     checkConversion(opts, dst);
-    const result = await session.track(transferImage(session, src, opts.platforms ?? [], { checkCurrent: true, ...conversionOf(opts) }));
+    const result = await session.track(
+      transferImage(session, src, opts.platforms ?? [], {
+        checkCurrent: true,
+        ...conversionOf(opts),
+        ...(opts.beforeTag ? { beforeTag: opts.beforeTag } : {}),
+      }),
+    );
     session.checkAborted();
     // Nothing was written when up to date; abort() just releases what opening took.
     if (result.upToDate) await dst.abort();

@@ -1,3 +1,4 @@
+import type { RawManifest } from "../oci/manifest.js";
 import type { TransferLimits } from "./session.js";
 import type { Platform } from "../oci/platform.js";
 import type { ManifestFormat } from "./convert.js";
@@ -42,7 +43,17 @@ export interface CopyOptions extends ConversionOptions {
   /** Cancels the copy; the destination is aborted and an InterruptedError thrown. */
   signal?: AbortSignal;
   onProgress?: (event: CopyEvent) => void;
+  /**
+   * Called once the image is whole at the destination (every blob and
+   * manifest stored, the top one by digest) and before its tag is written:
+   * re-signing (`--sign-key`) puts the signature in between, so the tag never
+   * names an unsigned image. Not called when the destination is up to date.
+   */
+  beforeTag?: BeforeTag;
 }
+
+/** The hook of CopyOptions.beforeTag: the top manifest as stored (a converted image's new bytes). */
+export type BeforeTag = (top: RawManifest) => Promise<void>;
 
 /** What a copy converts (each set field gives new digests). */
 export interface ConversionOptions {

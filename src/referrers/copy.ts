@@ -186,8 +186,8 @@ class ReferrerWalk {
         skipIndex: async (sh) => (await destination()).head?.digest.equals(sh.digest) === true,
         onError: (err, foundBy, tag) => {
           if (foundBy === "tag-schema") indexFailed = true;
-          const kind = foundBy === "api" ? "manifest" : foundBy === "tag-schema" ? "index-tag" : "cosign-tag";
-          this.report({ subject, kind, ...(foundBy === "api" ? {} : { tag: tag! }), outcome: "failed", error: itemError(err) });
+          const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "manifest";
+          this.report({ subject, kind, ...(tag === undefined ? {} : { tag }), outcome: "failed", error: itemError(err) });
         },
       }),
     );
@@ -287,22 +287,51 @@ class ReferrerWalk {
     srcDescs: Descriptor[],
     arrived: Descriptor[],
   ): Promise<void> {
-    const { dst } = this.ctx;
     try {
-      const dstDescs = dh
-        ? descriptorsOf(await this.request(() => dst.getManifest(dh.digest, this.signal)), `${dst.display}:${base.tag}`)
-        : [];
-      const merged = unionByDigest(dstDescs, arrived);
-      if (dh && merged.length === dstDescs.length) return this.report({ ...base, digest: dh.digest.toString(), outcome: "up-to-date" });
-      if (merged.length === 0) return;
-      const raw = srcIndex && sameDigests(merged, srcDescs) ? srcIndex : buildReferrersIndex(merged);
-      if (this.ctx.dryRun) return this.report({ ...base, digest: raw.digest.toString(), outcome: "planned" });
-      await dst.putReferrersIndex(s.digest, raw, this.signal);
-      this.report({ ...base, digest: raw.digest.toString(), outcome: "copied" });
+      const r = await addToReferrersIndex(this.ctx.dst, s.digest, dh, arrived, {
+        ...(srcIndex ? { keep: { raw: srcIndex, listed: srcDescs } } : {}),
+        ...(this.ctx.dryRun ? { dryRun: true } : {}),
+        request: this.request,
+        ...this.signal,
+      });
+      if (r)
+        this.report({ ...base, digest: r.digest.toString(), outcome: r.written ? (this.ctx.dryRun ? "planned" : "copied") : "up-to-date" });
     } catch (err) {
       this.report({ ...base, subject: s.digest.toString(), error: itemError(err) });
     }
   }
+}
+
+/**
+ * Adds `arrived` to the tag schema's `sha256-<hex>` index of `subject` in
+ * `dst` (whose tag names `head` now, or nothing): what it listed stays, what
+ * is new is appended. `keep` (a source's index and what it lists) is written
+ * byte for byte when the result lists the same manifests. Returns the index
+ * the tag names afterwards and whether it was (or, dry, would be) written;
+ * undefined when there is nothing to list. Every writer of referrers (copy,
+ * sync, attach, sign) keeps the index this one way.
+ */
+export async function addToReferrersIndex(
+  dst: Repository,
+  subject: Digest,
+  head: TagHead | undefined,
+  arrived: readonly Descriptor[],
+  opts: SignalOption & {
+    keep?: { raw: RawManifest; listed: readonly Descriptor[] };
+    dryRun?: boolean;
+    request?: <T>(fn: () => Promise<T>) => Promise<T>;
+  } = {},
+): Promise<{ digest: Digest; written: boolean } | undefined> {
+  const request = opts.request ?? ((fn) => fn());
+  const signal: SignalOption = opts.signal ? { signal: opts.signal } : {};
+  const tag = referrersTag(subject);
+  const listed = head ? descriptorsOf(await request(() => dst.getManifest(head.digest, signal)), `${dst.display}:${tag}`) : [];
+  const merged = unionByDigest(listed, arrived);
+  if (head && merged.length === listed.length) return { digest: head.digest, written: false };
+  if (merged.length === 0) return undefined;
+  const raw = opts.keep && sameDigests(merged, opts.keep.listed) ? opts.keep.raw : buildReferrersIndex(merged);
+  if (!opts.dryRun) await dst.putReferrersIndex(subject, raw, signal);
+  return { digest: raw.digest, written: true };
 }
 
 /**

@@ -15,6 +15,20 @@ import { copyReferrers, type ReferrerResult, type Subject, type Transfer } from 
 import { RepositoryFactory } from "../transport/repository.js";
 
 export {
+  attach,
+  parseAttachFile,
+  pushReferrer,
+  writeReferrer,
+  type AttachFile,
+  type AttachOptions,
+  type AttachResult,
+  type PushReferrerOptions,
+  type PushReferrerResult,
+  type ReferrerBlob,
+  type ReferrerContent,
+} from "./attach.js";
+export {
+  addToReferrersIndex,
   copyReferrers,
   buildReferrersIndex,
   type ItemOutcome,
@@ -84,7 +98,10 @@ export function engineTransfer(
 /**
  * Copies what refers to `subjects` (the digests of images already copied
  * from `src`'s repository to `dst`'s), recursively. `src` and `dst` may name
- * a tag or digest; only their repository counts. Registries and OCI layouts.
+ * a tag or digest; only their repository counts. Registries, OCI layouts and
+ * oci-archives: an archive is staged as a layout (RepositoryFactory.openStaged)
+ * and, as a destination, packed back into a new file renamed over it when
+ * something was written (not on a dry run).
  */
 export async function copyReferrersOf(
   src: Location,
@@ -93,19 +110,31 @@ export async function copyReferrersOf(
   opts: CopyReferrersOptions = {},
 ): Promise<ReferrersSummary> {
   const elapsed = stopwatch();
-  const srcRepo = await new RepositoryFactory(() => opts.source ?? {}).open(src);
-  const dstRepo = await new RepositoryFactory(() => opts.destination ?? {}).open(dst);
+  const srcRepo = await new RepositoryFactory(() => opts.source ?? {}).openStaged(src, false);
+  let items: ReferrerResult[];
   const moved = { blobs: { copied: 0, skipped: 0, mounted: 0 }, bytes: 0 };
-  const items = await copyReferrers(
-    {
-      src: srcRepo,
-      dst: dstRepo,
-      transfer: engineTransfer({ ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.jobs ? { jobs: opts.jobs } : {}) }, moved),
-      ...(opts.dryRun ? { dryRun: true } : {}),
-      ...(opts.onResult ? { onResult: opts.onResult } : {}),
-    },
-    subjects.map((s) => ("digest" in s ? s : { digest: s })),
-  );
+  try {
+    const dstRepo = await new RepositoryFactory(() => opts.destination ?? {}).openStaged(dst, true);
+    try {
+      items = await copyReferrers(
+        {
+          src: srcRepo.repo,
+          dst: dstRepo.repo,
+          transfer: engineTransfer({ ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.jobs ? { jobs: opts.jobs } : {}) }, moved),
+          ...(opts.dryRun ? { dryRun: true } : {}),
+          ...(opts.onResult ? { onResult: opts.onResult } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        },
+        subjects.map((s) => ("digest" in s ? s : { digest: s })),
+      );
+      // What arrived is kept even when another referrer failed (each outcome is in `items`).
+      if (!opts.dryRun && items.some((r) => r.outcome === "copied")) await dstRepo.publish();
+    } finally {
+      await dstRepo.close();
+    }
+  } finally {
+    await srcRepo.close();
+  }
   const summary: ReferrersSummary = { copied: 0, upToDate: 0, failed: 0, planned: 0, ...moved, seconds: 0, items };
   for (const r of items) {
     if (r.kind === "index-tag" && r.outcome !== "failed") continue;

@@ -2,7 +2,8 @@
  * Signatures: `dray verify` and the gate of copy and sync. Formats: cosign
  * simple signing (`.sig` tags), Sigstore bundles v0.1-v0.3 (referrers), notation
  * JWS envelopes. Trust: keys, keyless identities against a trusted root, a
- * notation trust store, or a containers-policy.json.
+ * notation trust store, or a containers-policy.json. Signing: `dray sign`
+ * and re-signing on copy and sync (keys, bundles, cosign .sig).
  */
 export {
   assertVerified,
@@ -29,3 +30,16 @@ export {
 } from "./policy.js";
 export { checkSignedIdentity, parseSignedIdentity, type SignedIdentity } from "./identity.js";
 export { keyFingerprint, loadPublicKey, loadTrustedRoot, parsePublicKey, type TrustedKey } from "./trust.js";
+export {
+  makeBundle,
+  resignHook,
+  signImage,
+  signManifest,
+  SIGN_FORMATS,
+  type Resign,
+  type SignatureWritten,
+  type SignFormat,
+  type SignOptions,
+  type SignResult,
+} from "./sign.js";
+export { loadSigningKey, parseSigningKey, passwordFromEnv, signBytes, type PasswordSource, type SigningKey } from "./signing-key.js";

@@ -8,11 +8,12 @@ import { readSmallBlob } from "../image/read.js";
 import { Digest } from "../oci/digest.js";
 import { parseRawManifest, type Descriptor, type ImageManifest, type RawManifest } from "../oci/manifest.js";
 import { formatLocation, type Location } from "../ref/location.js";
-import { MirrorArchive, openSource } from "../transport/index.js";
+import { openSource } from "../transport/index.js";
 import { RepositoryFactory } from "../transport/repository.js";
 import type { Referrer, ReferrerFoundBy, Repository, TransportOptions } from "../transport/types.js";
 import { isObject } from "../json.js";
 import { checkSignedIdentity } from "./identity.js";
+import { openImageRepository } from "./locate.js";
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, NOTATION_ARTIFACT_TYPE, verifyNotationJws } from "./notation.js";
 import { requirementsFor, type Requirement, type SignaturePolicy, type SignedRequirement } from "./policy.js";
 import { cosignLayerBundle, parseBundle, verifySigstore, type SignerFacts } from "./sigstore.js";
@@ -388,13 +389,12 @@ export async function verifyImage(loc: Location, opts: VerifyImageOptions): Prom
   if (reqs.some((r) => r.type === "reject")) return { ...head, ...judge([], reqs) };
   if (opts.repository) return judgeImage(loc, opts.repository.repo, top, reqs, opts);
   if (loc.transport === "oci-archive") {
-    // An archive has no repository face: its layout, unpacked in TMPDIR, has (ref names carry the referrer tags).
-    const archive = await MirrorArchive.open(loc.path, opts.transport ?? {}, false);
+    // An archive has no repository face: its layout, unpacked beside it, has (a whole-mirror archive's REPO:TAG names as REPO's).
+    const where = await openImageRepository(loc, opts.transport ?? {}, false);
     try {
-      const repo = await new RepositoryFactory(() => opts.transport ?? {}).open({ transport: "oci", path: archive.layoutPath });
-      return await judgeImage(loc, repo, top, reqs, opts);
+      return await judgeImage(loc, where.repo, top, reqs, opts);
     } finally {
-      await archive.close();
+      await where.close(false);
     }
   }
   return judgeImage(loc, await new RepositoryFactory(() => opts.transport ?? {}).open(loc), top, reqs, opts);

@@ -5,7 +5,7 @@
  * and their `REPO:sha256-<hex>` tag-schema indexes beside them; `dray sync
  * oci-archive:FILE PREFIX` puts them back, one repository per name.
  *
- * The archive is unpacked into a staging OCI layout beside it (a tar cannot
+ * The archive is unpacked into a staging OCI layout (a tar cannot
  * be changed in place), the run reads and writes that layout through the
  * layout transport, and at the end the layout is packed into a new tar that
  * is renamed over the old one: a second sync adds to what the archive held,
@@ -13,15 +13,11 @@
  * in `$TMPDIR` (dray's per-user folder there), the new archive beside the
  * old one; both are checked before each image's first blob (space.ts).
  */
-import type { Digest } from "../oci/digest.js";
-import type { Descriptor, RawManifest } from "../oci/manifest.js";
-import { formatLocation, type LayoutLocation, type Location } from "../ref/location.js";
-import { RepositoryBase } from "../transport/repository.js";
+import type { LayoutLocation } from "../ref/location.js";
 import type { MirrorArchive } from "../transport/index.js";
-import type { ImageDestination, ImageSource, RepoRef, Repository, SignalOption, TagHead } from "../transport/types.js";
-import { WrappedDestination } from "./wrapped-destination.js";
 
 export type { MirrorArchive };
+export { ArchiveRepository } from "../transport/repository.js";
 
 /** The mirror archives a run opened, by file. */
 export type MirrorArchives = ReadonlyMap<string, MirrorArchive>;
@@ -29,103 +25,4 @@ export type MirrorArchives = ReadonlyMap<string, MirrorArchive>;
 /** The location of repository `repository` inside the mirror archive `file` (how sync names it: `oci-archive:FILE:team/app`). */
 export function archiveRepository(file: string, repository: string): LayoutLocation {
   return { transport: "oci-archive", path: file, ref: { kind: "tag", tag: repository } };
-}
-
-/**
- * One repository of a mirror archive, as sync sees it: the staging layout's
- * images whose ref.name starts with `REPO:`, tags without that prefix.
- * Manifests by digest are the layout's.
- */
-export class ArchiveRepository extends RepositoryBase {
-  readonly display: string;
-
-  /** `inner`: the staging layout as a repository (`archive.layoutPath`). */
-  constructor(
-    readonly location: LayoutLocation,
-    private readonly archive: MirrorArchive,
-    private readonly inner: Repository,
-  ) {
-    super();
-    this.display = formatLocation(location);
-  }
-
-  private get prefix(): string {
-    return `${this.location.ref?.kind === "tag" ? this.location.ref.tag : ""}:`;
-  }
-
-  private map(ref: RepoRef): RepoRef {
-    return ref.tag === undefined ? ref : { ...ref, tag: `${this.prefix}${ref.tag}` };
-  }
-
-  async prepare(): Promise<void> {
-    this.archive.touch();
-  }
-
-  async listTags(opts?: SignalOption): Promise<string[]> {
-    const all = await this.inner.listTags(opts);
-    return all.filter((n) => n.startsWith(this.prefix)).map((n) => n.slice(this.prefix.length));
-  }
-
-  resolve(tag: string, opts?: SignalOption): Promise<TagHead | undefined> {
-    return this.inner.resolve(`${this.prefix}${tag}`, opts);
-  }
-
-  hasManifest(digest: Digest, opts?: SignalOption): Promise<boolean> {
-    return this.inner.hasManifest(digest, opts);
-  }
-
-  getManifest(ref: string | Digest, opts?: SignalOption): Promise<RawManifest> {
-    return this.inner.getManifest(typeof ref === "string" ? `${this.prefix}${ref}` : ref, opts);
-  }
-
-  /** The staging layout's location of `ref`. */
-  at(ref: RepoRef): Location {
-    return this.inner.at(this.map(ref));
-  }
-
-  openSource(ref: RepoRef): Promise<ImageSource> {
-    return this.inner.openSource(this.map(ref));
-  }
-
-  async openDestination(ref: RepoRef): Promise<ImageDestination> {
-    this.archive.touch();
-    return new SpaceCheckedDestination(await this.inner.openDestination(this.map(ref)), this.archive);
-  }
-
-  removeTag(tag: string, opts?: SignalOption): Promise<Digest | undefined> {
-    return this.inner.removeTag(`${this.prefix}${tag}`, opts);
-  }
-
-  protected async referrersApi(): Promise<Descriptor[] | undefined> {
-    return undefined;
-  }
-
-  async hasReferrersApi(): Promise<boolean> {
-    return false;
-  }
-}
-
-/** A staging-layout destination that reserves the mirror's room before an image's first blob moves. */
-class SpaceCheckedDestination extends WrappedDestination {
-  private release: (() => void) | undefined;
-
-  constructor(
-    inner: ImageDestination,
-    private readonly archive: MirrorArchive,
-  ) {
-    super(inner, inner.location);
-  }
-
-  async reserveSpace(blobs: readonly { digest: string; size: number }[]): Promise<void> {
-    const release = await this.archive.space.reserve(blobs);
-    const before = this.release;
-    this.release = () => {
-      before?.();
-      release();
-    };
-  }
-
-  protected ended(): void {
-    this.release?.();
-  }
 }

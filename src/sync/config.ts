@@ -29,6 +29,8 @@
  * verify:                      # the signature gate of every image (a registry's or a rule's own wins)
  *   keys: [/etc/keys/release.pub]
  *   require-each: false
+ * sign-key: /etc/keys/mirror.key   # re-sign every image copied (cosign's encrypted key: DRAY_KEY_PASSWORD)
+ * sign-format: bundle          # bundle (default), legacy or both
  * sync:
  *   - source: registry.example.com/team/app
  *     tags: { regex: '^v1\.', semver: '>=1.2 <2', newest: 3, exclude: ['-rc', '^dev'] }
@@ -73,6 +75,9 @@ export interface SyncConfig {
   registries: Map<string, RegistrySettings>;
   /** `verify:` at the top: the signature gate of every image (a registry's or a rule's own wins). */
   verify?: TrustFlags;
+  /** `sign-key: FILE` (relative to the working folder, as --sign-key) and `sign-format: bundle|legacy|both`: re-sign every image copied. */
+  signKey?: string;
+  signFormat?: string;
   /** `mirrors:`: where reads may go first (containers-registries.conf entries). */
   mirrors?: MirrorConfig;
 }
@@ -178,6 +183,8 @@ const TOP_KEYS = [
   "shard",
   "registries",
   "verify",
+  "sign-key",
+  "sign-format",
   "mirrors",
   "sync",
 ] as const;
@@ -506,6 +513,15 @@ export function parseSyncConfig(text: string, file: string, opts: ConfigEnv = {}
   }
   const verify = r.get(top, "verify");
   if (verify) config.verify = readVerify(r, verify, "verify");
+  const signKey = r.get(top, "sign-key");
+  if (signKey) config.signKey = r.string(signKey, "sign-key");
+  const signFormat = r.get(top, "sign-format");
+  if (signFormat) {
+    const text = r.string(signFormat, "sign-format");
+    if (text !== "bundle" && text !== "legacy" && text !== "both") r.fail(signFormat, "sign-format", "expected bundle, legacy or both");
+    if (!signKey) r.fail(signFormat, "sign-format", "goes with sign-key");
+    config.signFormat = text;
+  }
   const mirrors = r.get(top, "mirrors");
   if (mirrors) {
     // The entries of containers-registries.conf(5) v2, written in YAML: prefix, location, blocked, insecure, mirror[].

@@ -33,6 +33,8 @@ import { pruneCandidates, pruneFailure, type PruneItem } from "./prune.js";
 import { formatShard, inShard, parseShard } from "./shard.js";
 import { policyFromFlags, type SignaturePolicy, type TrustFlags } from "../signature/policy.js";
 import { verifyImage } from "../signature/verify.js";
+import { resignHook, type SignatureWritten } from "../signature/sign.js";
+import type { BeforeTag } from "../copy/types.js";
 import type {
   ImageCounts,
   ImageItem,
@@ -213,7 +215,7 @@ class SyncRun {
   }
 
   /** The copy primitive: one engine run, bounded by `images`, into a destination that shares mounts; `gate` may refuse it once it has its turn. */
-  transfer(platforms: readonly Platform[] = [], gate?: (src: Repository) => void): Transfer {
+  transfer(platforms: readonly Platform[] = [], gate?: (src: Repository) => void, beforeTag?: BeforeTag): Transfer {
     return (src, dst, from, to) =>
       this.images(async () => {
         gate?.(src);
@@ -226,6 +228,7 @@ class SyncRun {
             ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
             ...(platforms.length > 0 ? { platforms: [...platforms] } : {}),
             ...conversionOf(this.opts),
+            ...(beforeTag ? { beforeTag } : {}),
           });
           this.add(summary);
           return summary;
@@ -309,7 +312,11 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
       }
       return subject;
     }
-    const summary = await run.transfer(platforms, (s) => checkFloor(run, s))(src, dst, { tag, digest: sh.digest }, { tag });
+    // Re-signing: the signature is written once the image is whole at the destination, before the tag names it.
+    let signatures: SignatureWritten[] | undefined;
+    const sign = run.opts.sign ? resignHook(dst, run.opts.sign, run.signal, (_, written) => (signatures = written)) : undefined;
+    const summary = await run.transfer(platforms, (s) => checkFloor(run, s), sign)(src, dst, { tag, digest: sh.digest }, { tag });
+    if (signatures) base.signatures = signatures;
     // Copy's rule: a converted image has a new digest, and the source's referrers name the old one; they are not attached.
     if (summary.convertedFrom !== undefined) {
       run.noticeConverted(pair);

@@ -16,7 +16,7 @@ import type { Digest } from "../oci/digest.js";
 import type { Descriptor } from "../oci/manifest.js";
 import type { Location, RegistryLocation } from "../ref/location.js";
 import type { BlobReadOptions, ImageDestination, SignalOption } from "../transport/types.js";
-import { WrappedDestination } from "./wrapped-destination.js";
+import { WrappedDestination } from "../transport/wrapped-destination.js";
 
 interface Claim {
   promise: Promise<string | undefined>;

@@ -1,3 +1,4 @@
+import type { Resign, SignatureWritten } from "../signature/sign.js";
 import type { ManifestFormat } from "../copy/convert.js";
 import type { LayerCompression } from "../oci/mediatype.js";
 import type { BlobCounts, CopyEvent } from "../copy/types.js";
@@ -79,6 +80,12 @@ export interface SyncOptions {
   shard?: Shard;
   /** The signature gate of every image (`--policy`, the certificate flags, a sync file's top-level `verify:`). */
   verify?: TrustFlags;
+  /**
+   * Re-sign every image copied (`--sign-key`, a sync file's `sign-key`): after
+   * it landed and before its tag is written; a converted image's new digest.
+   * Images already up to date are left as they are.
+   */
+  sign?: Resign;
 }
 
 /** An image left out because its source registry's rate limit ran low (min-remaining): not copied, not failed. */
@@ -104,6 +111,8 @@ export interface ImageItem {
   platforms?: string[];
   /** Left alone because the destination has the tag (skip-existing): its digest was not asked. */
   existing?: boolean;
+  /** The signatures re-signing wrote for it (`sign-key`), before its tag was written. */
+  signatures?: SignatureWritten[];
 }
 
 /** A referrer (signature, attestation, SBOM, or the tag schema's index) and what happened to it. */

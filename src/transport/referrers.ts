@@ -18,6 +18,8 @@ export interface ReferrerSources {
   resolve(tag: string, opts?: SignalOption): Promise<TagHead | undefined>;
   getManifest(ref: string | Digest, opts?: SignalOption): Promise<RawManifest>;
   referrersApi(subject: Digest, opts?: SignalOption): Promise<Descriptor[] | undefined>;
+  /** The manifests the store names (a layout's index.json entries) whose `subject` is `subject`; none for a registry. */
+  storedReferrers(subject: Digest, opts?: SignalOption): Promise<Descriptor[]>;
 }
 
 /** The manifests an index lists; none for anything else (a tag-schema tag that names an image lists nothing). */
@@ -54,9 +56,10 @@ export async function findReferrers(repo: ReferrerSources, subject: Digest, opts
   const cosignTags = COSIGN_SUFFIXES.map((s) => cosignTag(subject, s))
     .filter((t) => tags.has(t))
     .sort();
-  const [api, index, cosign] = await Promise.all([
+  const [api, index, stored, cosign] = await Promise.all([
     attempt("api", [], async () => (await repo.referrersApi(subject, signal)) ?? []),
     tags.has(indexTag) ? attempt("tag-schema", undefined, () => readIndex(repo, indexTag, opts), indexTag) : undefined,
+    attempt("index-json", [], () => repo.storedReferrers(subject, signal)),
     Promise.all(
       cosignTags.map((tag) =>
         attempt(
@@ -79,6 +82,11 @@ export async function findReferrers(repo: ReferrerSources, subject: Digest, opts
     if (seen.has(descriptor.digest.toString())) continue;
     seen.add(descriptor.digest.toString());
     referrers.push({ descriptor, foundBy: "tag-schema", tag: indexTag });
+  }
+  for (const descriptor of stored) {
+    if (seen.has(descriptor.digest.toString())) continue;
+    seen.add(descriptor.digest.toString());
+    referrers.push({ descriptor, foundBy: "index-json" });
   }
   for (const c of cosign) if (c) referrers.push(c);
   return { referrers, ...(index ? { index: index.found } : {}) };

@@ -27,6 +27,11 @@ export abstract class RepositoryBase implements Repository {
   /** The referrers API's list for `subject`, or undefined when the store has none (a layout; distribution 2.8). */
   protected abstract referrersApi(subject: Digest, opts?: SignalOption): Promise<Descriptor[] | undefined>;
 
+  /** Manifests the store names itself that carry `subject` (a layout's index.json entries); a registry names none. */
+  protected storedReferrers(_subject: Digest, _opts?: SignalOption): Promise<Descriptor[]> {
+    return Promise.resolve([]);
+  }
+
   referrers(subject: Digest, opts?: ReferrersOptions): Promise<ReferrerList> {
     return findReferrers(
       {
@@ -35,6 +40,7 @@ export abstract class RepositoryBase implements Repository {
         resolve: (tag, o) => this.resolve(tag, o),
         getManifest: (ref, o) => this.getManifest(ref, o),
         referrersApi: (d, o) => this.referrersApi(d, o),
+        storedReferrers: (d, o) => this.storedReferrers(d, o),
       },
       subject,
       opts,

@@ -4,11 +4,25 @@
  * layout directory (`oci:DIR`). Archives have none: a mirror keeps images
  * where tags and referrers can be asked about one at a time.
  */
-import { UnsupportedError } from "../errors.js";
+import { UnsupportedError, UsageError } from "../errors.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import type { Repository, SignalOption, TransportOptions } from "./types.js";
 
 export { RepositoryBase } from "./repository-base.js";
+export { ArchiveRepository } from "./archive/mirror-repository.js";
+
+/**
+ * A repository opened for one piece of work, archives included. An
+ * oci-archive is staged (unpacked beside it into a layout, see
+ * archive/mirror.ts): `publish` packs what was written back into a new tar
+ * renamed over the file, `close` removes the staging folder. Nothing to do
+ * for registries and layouts.
+ */
+export interface StagedRepository {
+  repo: Repository;
+  publish(): Promise<void>;
+  close(): Promise<void>;
+}
 
 /**
  * Shared by the repositories of one side of a run: one registry client per
@@ -35,6 +49,37 @@ export class RepositoryFactory {
           `${formatLocation(loc)}: sync and referrers work with registries and OCI layouts (oci:DIR), not archives`,
         );
     }
+  }
+
+  /**
+   * `loc`'s repository as `open` gives it, or for an oci-archive its staged
+   * layout: the archive's plain tags, or the `REPO:` names of a mirror
+   * archive when `loc` names one (`oci-archive:FILE:team/app:1.0`).
+   * `forWriting`: an archive only read need not be writable (nor its folder).
+   */
+  async openStaged(loc: Location, forWriting: boolean): Promise<StagedRepository> {
+    if (loc.transport !== "oci-archive")
+      return { repo: await this.open(loc), publish: async () => undefined, close: async () => undefined };
+    if (loc.path === "-") throw new UsageError(`${formatLocation(loc)}: referrers need an archive file, not standard input or output`);
+    const { MirrorArchive, splitRefName } = await import("./archive/mirror.js");
+    const { LayoutRepository } = await import("./layout/repository.js");
+    const { ArchiveRepository } = await import("./archive/mirror-repository.js");
+    const opts = this.options(loc);
+    const archive = await MirrorArchive.open(loc.path, opts, forWriting);
+    const file = formatLocation({ transport: "oci-archive", path: loc.path });
+    const layout = new LayoutRepository({ transport: "oci", path: archive.layoutPath }, opts, file);
+    const name = loc.ref?.kind === "tag" ? splitRefName(loc.ref.tag) : undefined;
+    const repo = name
+      ? new ArchiveRepository({ transport: "oci-archive", path: loc.path, ref: { kind: "tag", tag: name.repository } }, archive, layout)
+      : layout;
+    return {
+      repo,
+      publish: async () => {
+        archive.touch();
+        await archive.publish(opts);
+      },
+      close: () => archive.close(),
+    };
   }
 
   /** Every repository of a registry (`/v2/_catalog`), through the client its repositories share. */

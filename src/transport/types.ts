@@ -225,10 +225,12 @@ export interface RepoRef {
 /**
  * How a referrer was found: `api` the referrers API (OCI distribution 1.1),
  * `tag-schema` the `sha256-<hex>` index of the spec's tag schema (registries
- * without the API, OCI layouts), `cosign-tag` a `sha256-<hex>.sig|.att|.sbom`
- * tag that cosign writes (plain manifests without `subject`: the tag names it).
+ * without the API, OCI layouts), `index-json` an entry of a layout's
+ * index.json whose manifest carries the `subject` (ORAS and regclient store
+ * referrers so, untagged), `cosign-tag` a `sha256-<hex>.sig|.att|.sbom` tag
+ * that cosign writes (plain manifests without `subject`: the tag names it).
  */
-export type ReferrerFoundBy = "api" | "tag-schema" | "cosign-tag";
+export type ReferrerFoundBy = "api" | "tag-schema" | "index-json" | "cosign-tag";
 
 /** One manifest that refers to a subject. */
 export interface Referrer {
@@ -266,7 +268,7 @@ export interface ReferrersOptions extends SignalOption {
 }
 
 export interface ReferrerList {
-  /** Every referrer once: the API's, then the index's not listed by the API, then each cosign tag (by tag name). */
+  /** Every referrer once: the API's, then the index's not listed by the API, then a layout's index.json entries not listed before, then each cosign tag (by tag name). */
   referrers: Referrer[];
   /** The subject's tag-schema index when the repository has one: what its tag names, and its bytes unless skipped (a mirror keeps them). */
   index?: { head: TagHead; manifest?: RawManifest };

@@ -42,6 +42,8 @@ interface World {
   env: NodeJS.ProcessEnv;
   /** A public key that signed nothing here: verify refuses (exit 6) and still prints its verdict. */
   key: string;
+  /** A private key for `dray sign`. */
+  signKey: string;
 }
 
 interface Row {
@@ -116,6 +118,28 @@ const ROWS: Row[] = [
     what: "",
     args: (w) => ["append", "-q", "-f", "json", `oci:${w.dir}/multi:1`, "--layer", `${w.dir}/multi/blobs`, "-t", `oci:${w.dir}/appended:1`],
   },
+  {
+    command: "attach",
+    what: "",
+    args: (w) => [
+      "attach",
+      "-q",
+      "-f",
+      "json",
+      `${w.reg.host}/signed:1`,
+      "--artifact-type",
+      "application/vnd.example.report+json",
+      "--annotation",
+      "org.example.k=v",
+      `${w.dir}/multi/index.json:application/json`,
+    ],
+  },
+  // Last: it adds referrers to multi:1, which the rows above read.
+  {
+    command: "sign",
+    what: "(--output-format: --format names the signature format)",
+    args: (w) => ["sign", "-q", "--output-format", "json", "--format", "both", "--key", w.signKey, `${w.reg.host}/multi:1`],
+  },
 ];
 
 /** Commands that print no JSON at all, and why. */
@@ -140,6 +164,7 @@ describe("one JSON key rule for every command (README, Output formats)", () => {
     await writeOciLayout(join(w.dir, "multi"), index, "1");
     await pushSignedImage({ url: w.reg.url }, "signed", "1", "json-keys");
     w.key = opensslKey(w.dir, "json-keys", "ec").pub;
+    w.signKey = opensslKey(w.dir, "json-keys-sign", "ed25519").key;
   });
 
   for (const row of ROWS) {
@@ -172,7 +197,8 @@ describe("one JSON key rule for every command (README, Output formats)", () => {
     const missing: string[] = [];
     for (const cmd of program.commands) {
       const name = cmd.name();
-      const hasFormat = cmd.options.some((o) => o.long === "--format");
+      // `dray sign` prints JSON with --output-format (its --format is the signature's format, CLI.md).
+      const hasFormat = cmd.options.some((o) => o.long === "--format" || o.long === "--output-format");
       if (hasFormat && !covered.has(name)) missing.push(name);
       if (!hasFormat && !(name in NO_JSON)) missing.push(`${name} (no --format: add it, or say why in NO_JSON)`);
     }

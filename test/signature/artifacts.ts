@@ -4,11 +4,16 @@
 // OCI 1.1 referrer (what cosign 3 writes) with the tag schema's index, a
 // notation JWS envelope. Stored in an OCI layout (ref names) or a registry.
 import { execFileSync } from "node:child_process";
+import { createPublicKey } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Digest } from "../../src/oci/digest.js";
 import type { RawManifest } from "../../src/oci/manifest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
+import { bundleFromJSON } from "@sigstore/bundle";
+import { toSignedEntity, Verifier } from "@sigstore/verify";
+import { emptyTrustMaterial } from "../../src/signature/trust.js";
 import { TestRegistryClient, type RegistryTarget } from "../helpers/http.js";
 
 export const FIXTURES = new URL("../../../test/fixtures/signature/", import.meta.url).pathname;
@@ -176,4 +181,12 @@ export function opensslKey(dir: string, name: string, kind: "ec" | "ec384" | "rs
   execFileSync("openssl", gen, { stdio: "ignore" });
   execFileSync("openssl", ["pkey", "-in", key, "-pubout", "-out", pub], { stdio: "ignore" });
   return { key, pub };
+}
+
+/** @sigstore/verify's own Verifier (not dray's wrapper) on a bundle's JSON, trusting the PEM public key `pub` only; throws when it refuses. */
+export function sigstoreVerifies(bundleJson: Buffer, pub: string): void {
+  const bundle = bundleFromJSON(JSON.parse(bundleJson.toString("utf8")));
+  const key = createPublicKey(readFileSync(pub));
+  const trust = { ...emptyTrustMaterial(), publicKey: () => ({ publicKey: key, validFor: () => true }) };
+  new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundle));
 }

@@ -122,12 +122,12 @@ describe("copyReferrersOf", () => {
     assert.ok(lines.includes(`referrer ${sig.manifest.digest} (${SIGNATURE_TYPE}): copied`), lines.join("\n"));
     assert.ok(lines.includes(`referrer sha256-${hex}.sig: copied`), lines.join("\n"));
     assert.match(lines.at(-1)!, /^Referrers: 2 copied, 0 up to date, 0 failed \(.*\) in [\d.]+ s$/);
-    // A destination that cannot hold referrers as tags: an archive is refused before anything moves.
+    // A destination that cannot hold referrers: a docker-archive is refused before anything moves.
     await assert.rejects(
       copyReferrersAfterCopy(
         ctx,
         src,
-        parseLocation(`oci-archive:${join(makeTempDir("dray-ref-x-"), "a.tar")}`),
+        parseLocation(`docker-archive:${join(makeTempDir("dray-ref-x-"), "a.tar")}:app:1.0`),
         [img.manifest.digest.toString()],
         {},
         "none",

@@ -12,6 +12,7 @@ import { parseFormat, render, skopeoKeys } from "../output.js";
 import { checkQuietProgress, createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
 import type { CopyFlags } from "./copy.js";
 import type { ReferrerLines } from "./copy-referrers-run.js";
+import type { SignatureWritten } from "../../signature/sign.js";
 
 /** The copy command's body, loaded only when `dray copy` runs (it pulls in the engine and the renderers). */
 export async function runCopy(ctx: CliContext, srcText: string, dstText: string, flags: CopyFlags): Promise<void> {
@@ -21,13 +22,13 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   const src = parseLocation(srcText);
   const dst = parseLocation(dstText);
   if (flags.allTags && flags.digestfile) throw new UsageError("--digestfile names one image; it cannot be used with --all-tags");
-  // Referrers are read and written through a repository, which an archive is not (yet): refused before anything
-  // moves, not after the image was written (sync's whole-mirror archive is the way to carry them in one file).
+  // Referrers are kept by digest beside their image, which a docker-archive cannot hold and an archive on a pipe
+  // cannot be read back for: refused before anything moves, not after the image was written.
   for (const loc of [src, dst]) {
-    if (flags.referrers && (loc.transport === "oci-archive" || loc.transport === "docker-archive"))
-      throw new UsageError(
-        `--referrers needs a registry or an OCI layout (oci:DIR), not ${loc.transport}:; dray sync SRC oci-archive:FILE carries referrers in an archive`,
-      );
+    if (flags.referrers && loc.transport === "docker-archive")
+      throw new UsageError("--referrers needs a registry, an OCI layout (oci:DIR) or an oci-archive: a docker-archive holds no referrers");
+    if (flags.referrers && loc.transport === "oci-archive" && loc.path === "-")
+      throw new UsageError("--referrers needs an oci-archive file, not standard input or output (the archive is read again for them)");
   }
   const quiet = flags.quiet === true;
   checkQuietProgress(quiet, flags.progress);
@@ -64,6 +65,30 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     throw new UsageError(
       "the signature gate reads the source twice (to verify, then to copy): give the archive as a file, not standard input",
     );
+  // The signing key is opened before anything moves (its password may be wrong); the signature goes in between
+  // the image landing and its tag being written (the engine's beforeTag).
+  const resign =
+    flags.signKey !== undefined || flags.signFormat !== undefined ? await (await import("./sign-run.js")).loadResign(flags) : undefined;
+  const signed: Array<{ subject: string } & SignatureWritten> = [];
+  if (resign) {
+    if (dst.transport !== "docker" && dst.transport !== "oci")
+      throw new UsageError(
+        `--sign-key signs at a registry or an OCI layout (oci:DIR), not ${dst.transport}:; dray sync SRC oci-archive:FILE --sign-key signs into an archive`,
+      );
+    if (resign.format !== "bundle" && dst.transport !== "docker")
+      throw new UsageError("--sign-format legacy names a repository, which an OCI layout has not: use bundle (the default)");
+    if (flags.keyPasswordStdin && onStdio(src))
+      throw new UsageError("--key-password-stdin and an archive on standard input both want it: give one");
+    const { RepositoryFactory } = await import("../../transport/repository.js");
+    const { resignHook } = await import("../../signature/sign.js");
+    const { describeSignatures, NO_TLOG_NOTE } = await import("./sign-run.js");
+    const repo = await new RepositoryFactory(() => opts.destination ?? {}).open(dst);
+    opts.beforeTag = resignHook(repo, resign, ctx.signal, (subject, written) => {
+      signed.push(...written.map((w) => ({ subject, ...w })));
+      if (!quiet) ctx.message(`dray: signed ${subject} with key ${resign.key.fingerprint}: ${describeSignatures({ signatures: written })}`);
+    });
+    if (!quiet) ctx.message(`dray: note: ${NO_TLOG_NOTE}`);
+  }
   let from = src;
   if (gated) {
     // Before anything moves, and before a progress bar draws: the gate's messages stand alone.
@@ -89,7 +114,9 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       if (!silent) ctx.message(describeAllTags(summary));
       if (progressMode === "json") ctx.message(JSON.stringify({ type: "all-tags-done", summary }));
       if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
-      await render(sink, format, allTagsJson(summary, referrers), () => summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""));
+      await render(sink, format, allTagsJson(summary, referrers, resign ? signed : null), () =>
+        summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""),
+      );
       return;
     }
     const summary = await copy(from, dst, opts);
@@ -106,7 +133,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
         ? await copyReferrers(ctx, src, dst, [summary.digest], opts, referrerLines)
         : null;
     if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
-    await render(sink, format, copyJson(summary, referrers), () => `${summary.digest}\n`);
+    await render(sink, format, copyJson(summary, referrers, resign ? signed : null), () => `${summary.digest}\n`);
   } finally {
     progress.stop();
   }
@@ -135,14 +162,16 @@ function onStdio(loc: Location): boolean {
  * keys like inspect, ls and delete, and every key present (Platforms and
  * Notice null when unset) so a template's fields are the same for every copy.
  */
-function copyJson(s: CopySummary, referrers: object | null = null): unknown {
-  return skopeoKeys({ ...s, platforms: s.platforms ?? null, notice: s.notice ?? null, servedBy: s.servedBy ?? null, referrers });
+/** `Signed` lists the signatures --sign-key wrote (null without it). */
+function copyJson(s: CopySummary, referrers: object | null = null, signed: object[] | null = null): unknown {
+  return skopeoKeys({ ...s, platforms: s.platforms ?? null, notice: s.notice ?? null, servedBy: s.servedBy ?? null, referrers, signed });
 }
 
 /** `Referrers` is the --referrers summary (copied, up to date, failed, each item), null without --referrers. */
-function allTagsJson(s: AllTagsSummary, referrers: object | null = null): unknown {
+function allTagsJson(s: AllTagsSummary, referrers: object | null = null, signed: object[] | null = null): unknown {
   return skopeoKeys({
     ...s,
+    signed,
     tags: s.tags.map((t) => ({ ...t, platforms: t.platforms ?? null, notice: t.notice ?? null, servedBy: t.servedBy ?? null })),
     referrers,
   });

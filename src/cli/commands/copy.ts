@@ -1,9 +1,18 @@
 import { Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, addTrustOptions, collect, parseCount, type TransportFlags, type TrustOptionFlags } from "../options.js";
+import {
+  addSignOptions,
+  addTransportOptions,
+  addTrustOptions,
+  collect,
+  parseCount,
+  type SignOptionFlags,
+  type TransportFlags,
+  type TrustOptionFlags,
+} from "../options.js";
 import { PROGRESS_MODES, type ProgressMode } from "../progress.js";
 
-interface CopyFlags extends TransportFlags, TrustOptionFlags {
+interface CopyFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
   platform?: string[];
   manifestFormat?: string;
   compress?: string;
@@ -40,6 +49,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("-q, --quiet", "no progress and no messages, only data on stdout")
     .addOption(new Option("--progress <mode>", "progress on stderr").choices(PROGRESS_MODES).default("auto"));
   addTrustOptions(cmd, { gate: true });
+  addSignOptions(cmd);
   addTransportOptions(cmd, { twoSided: true });
   cmd.action(async (srcText: string, dstText: string, flags: CopyFlags) => {
     const { runCopy } = await import("./copy-run.js");

@@ -16,9 +16,11 @@ import { register as referrers } from "./referrers.js";
 import { register as syncCmd } from "./sync.js";
 import { register as tag } from "./tag.js";
 import { register as verify } from "./verify.js";
+import { register as sign } from "./sign.js";
 import { register as imageIndex } from "./image-index.js";
 import { register as mutate } from "./mutate.js";
 import { register as appendCmd } from "./append.js";
+import { register as attachCmd } from "./attach.js";
 
 /**
  * Each command module exports `register(program, ctx)`: it declares the syntax
@@ -44,7 +46,9 @@ export const COMMANDS: readonly RegisterCommand[] = [
   referrers,
   ratelimit,
   verify,
+  sign,
   imageIndex,
   mutate,
   appendCmd,
+  attachCmd,
 ];

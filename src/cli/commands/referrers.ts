@@ -15,7 +15,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description(
       "show what refers to an image (signatures, SBOMs, attestations), recursively: a tree on a terminal, one line each otherwise",
     )
-    .argument("<loc>", "image location: docker://… or oci:…")
+    .argument("<loc>", "image location: docker://…, oci:… or oci-archive:…")
     .option("--artifact-type <type>", "only referrers of this artifact type")
     .option("--depth <n>", "levels of referrers to follow (1: the image's own)", parseCount("--depth"))
     .option("-f, --format <format>", "text (default) or json (nested)");

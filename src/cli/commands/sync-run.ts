@@ -74,6 +74,8 @@ interface Plan {
   registries: Map<string, RegistrySettings>;
   /** The sync file's top-level `verify:`. */
   verify?: TrustFlags;
+  /** The sync file's `sign-key` and `sign-format`. */
+  sign?: { key?: string; format?: string };
   mirrors?: MirrorConfig;
 }
 
@@ -112,6 +114,7 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
     ...(config.compressLevel === undefined ? {} : { compressLevel: config.compressLevel }),
     ...(config.shard ? { shard: config.shard } : {}),
     ...(config.verify ? { verify: config.verify } : {}),
+    ...(config.signKey ? { sign: { key: config.signKey, ...(config.signFormat ? { format: config.signFormat } : {}) } } : {}),
     registries: config.registries,
     ...(config.mirrors ? { mirrors: config.mirrors } : {}),
   };
@@ -154,7 +157,8 @@ function imageLine(i: ImageItem): string {
   if (i.outcome === "refused") return `refused     ${what}: ${i.error?.message ?? "refused by the signature policy"}`;
   const extra =
     i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
-  return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${i.digest ? shortDigest(i.digest) : ""}${extra}`;
+  const signed = i.signatures?.length ? `, signed: ${i.signatures.map((s) => `${s.format} ${shortDigest(s.digest)}`).join(", ")}` : "";
+  return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${i.digest ? shortDigest(i.digest) : ""}${extra}${signed}`;
 }
 
 function referrerName(r: ReferrerItem): string {
@@ -328,6 +332,22 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   const trust = trustFlags(flags);
   const verify = hasTrustFlags(trust) ? trust : p.verify;
   if (verify) opts.verify = verify;
+  // The signing key is opened before the first request (a wrong password is a usage error, not N failed images).
+  if (flags.signKey !== undefined || flags.signFormat !== undefined || p.sign) {
+    const { loadResign } = await import("./sign-run.js");
+    const resign = await loadResign(flags, p.sign);
+    if (resign && resign.format !== "bundle" && p.rules.some((r) => r.destination.location.transport === "oci"))
+      throw new UsageError(
+        "a legacy signature names a repository, which an OCI layout destination has not: sign-format bundle (the default)",
+      );
+    if (resign) {
+      opts.sign = resign;
+      if (!quiet && mode !== "json") {
+        const { NO_TLOG_NOTE } = await import("./sign-run.js");
+        ctx.message(`dray: re-signing every image copied with key ${resign.key.fingerprint} (${resign.format}); ${NO_TLOG_NOTE}`);
+      }
+    }
+  }
   const jobs = flags.jobs ?? p.jobs;
   if (jobs !== undefined) opts.jobs = jobs;
   Object.assign(opts, conversionOptions(flags, p));

@@ -1,8 +1,17 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, addTrustOptions, collect, parseCount, type TransportFlags, type TrustOptionFlags } from "../options.js";
+import {
+  addSignOptions,
+  addTransportOptions,
+  addTrustOptions,
+  collect,
+  parseCount,
+  type SignOptionFlags,
+  type TransportFlags,
+  type TrustOptionFlags,
+} from "../options.js";
 
-export interface SyncFlags extends TransportFlags, TrustOptionFlags {
+export interface SyncFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
   file?: string;
   dest?: string;
   tag?: string[];
@@ -84,6 +93,7 @@ export function register(program: Command, ctx: CliContext): void {
         .default("auto"),
     );
   addTrustOptions(cmd, { gate: true });
+  addSignOptions(cmd);
   addTransportOptions(cmd, { twoSided: true });
   cmd.action(async (src: string | undefined, dst: string | undefined, flags: SyncFlags) => {
     const { runSync } = await import("./sync-run.js");

@@ -1,25 +1,35 @@
 import { NotFoundError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
-import type { Descriptor, RawManifest } from "../../oci/manifest.js";
+import { parseManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
+import { isIndexType, isManifestType } from "../../oci/mediatype.js";
 import { formatLocation, type LayoutLocation } from "../../ref/location.js";
 import { RepositoryBase } from "../repository-base.js";
 import type { ImageDestination, ImageSource, RepoRef, TagHead, TransportOptions } from "../types.js";
-import { REF_NAME } from "./index-json.js";
+import { REF_NAME, type LayoutIndex } from "./index-json.js";
 import { openLayoutDestination, openLayoutReferences, openLayoutSource } from "./index.js";
 import { OciLayout, type LayoutCreation } from "./layout.js";
 
-/** An OCI layout as a mirror's repository: no referrers API, so the tag schema carries referrers. */
+/**
+ * An OCI layout as a mirror's repository: no referrers API, so the tag schema
+ * carries referrers; those stored as ORAS and regclient store them (an
+ * index.json entry, often untagged, whose manifest has a `subject`) are
+ * found too.
+ */
 export class LayoutRepository extends RepositoryBase {
   readonly display: string;
   /** What prepare() made, for undoPrepare(). */
   private prepared: { layout: OciLayout; created: LayoutCreation } | undefined;
+  /** Subject → the entries that refer to it, for the index.json last read (keyed by its entries). */
+  private bySubject: { key: string; map: Map<string, Descriptor[]> } | undefined;
 
+  /** `display`: how messages name it when not by its folder (an archive's staging layout is named by the archive). */
   constructor(
     readonly location: LayoutLocation,
     private readonly opts: TransportOptions,
+    display?: string,
   ) {
     super();
-    this.display = formatLocation(location);
+    this.display = display ?? formatLocation(location);
   }
 
   async listTags(): Promise<string[]> {
@@ -112,7 +122,52 @@ export class LayoutRepository extends RepositoryBase {
     return undefined;
   }
 
+  /**
+   * The index.json entries whose manifest's `subject` is `subject`, each as
+   * the referrers API would list it (with its artifactType and annotations).
+   * Every entry's manifest is read once per state of index.json, however
+   * many subjects are asked about; one that cannot be read or parsed is no
+   * referrer (its own command reports it).
+   */
+  override async storedReferrers(subject: Digest): Promise<Descriptor[]> {
+    const layout = await this.layout();
+    if (!layout) return [];
+    const index = await layout.readIndex();
+    const key = index.entries.map((e) => e.desc.digest.toString()).join(",");
+    if (this.bySubject?.key !== key) this.bySubject = { key, map: await subjectsOf(layout, index) };
+    return this.bySubject.map.get(subject.toString()) ?? [];
+  }
+
   async hasReferrersApi(): Promise<boolean> {
     return false;
   }
+}
+
+/** Subject digest → the entries of `index` whose manifest refers to it, in index.json order, each digest once. */
+async function subjectsOf(layout: OciLayout, index: LayoutIndex): Promise<Map<string, Descriptor[]>> {
+  const map = new Map<string, Descriptor[]>();
+  const seen = new Set<string>();
+  for (const { desc } of index.entries) {
+    if (!isManifestType(desc.mediaType) && !isIndexType(desc.mediaType)) continue;
+    if (seen.has(desc.digest.toString())) continue;
+    seen.add(desc.digest.toString());
+    let parsed;
+    try {
+      parsed = parseManifest(await layout.readBlob(desc.digest, { size: desc.size }), desc.mediaType);
+    } catch {
+      continue;
+    }
+    if (!parsed.subject) continue;
+    const artifactType = parsed.artifactType ?? (parsed.kind === "manifest" ? parsed.config.mediaType : undefined);
+    const listed: Descriptor = {
+      mediaType: desc.mediaType,
+      digest: desc.digest,
+      size: desc.size,
+      ...(artifactType ? { artifactType } : {}),
+      ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+    };
+    const key = parsed.subject.digest.toString();
+    map.set(key, [...(map.get(key) ?? []), listed]);
+  }
+  return map;
 }

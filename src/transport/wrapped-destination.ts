@@ -1,13 +1,14 @@
 /**
  * A destination that passes every call to the one it wraps, and hears when
  * the copy ends (commit or abort, whichever way it went): the base of sync's
- * wrappers (mounts.ts, archive.ts), which each override what they add.
+ * mount wrapper and a mirror archive's space check, which each override what
+ * they add.
  */
 import type { Readable } from "node:stream";
 import type { Digest } from "../oci/digest.js";
 import type { Descriptor, RawManifest } from "../oci/manifest.js";
 import type { Location } from "../ref/location.js";
-import type { BlobReadOptions, DestinationCapabilities, ImageDestination, SignalOption } from "../transport/types.js";
+import type { BlobReadOptions, DestinationCapabilities, ImageDestination, SignalOption } from "./types.js";
 
 export abstract class WrappedDestination implements ImageDestination {
   readonly capabilities: DestinationCapabilities;
