@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.js";
-import { escapeControls, printable } from "../ref/reference.js";
+import { escapeControls, escapedJson, printable } from "../ref/reference.js";
 import type { CliContext } from "./context.js";
 import { parseTemplate, type Template } from "./template.js";
 
@@ -25,8 +25,7 @@ export function parseFormat(text: string | undefined, defaultKind: "text" | "jso
  * does the same so diffs against `skopeo inspect` output stay readable.
  */
 export function toJson(value: unknown): string {
-  // JSON leaves C1 controls and bidi marks raw; escaped, the document means the same and cannot steer a terminal.
-  return `${escapeControls(JSON.stringify(value, null, 4))}\n`;
+  return `${escapedJson(value, 4)}\n`;
 }
 
 /** Writes to stdout and resolves when the data has been handed to the OS (matters for pipes and `| head`). */
@@ -54,7 +53,9 @@ export async function render<T>(
     case "json":
       return writeOut(ctx, toJson(value));
     case "template": {
-      const s = format.template.render(value, optional);
+      // A template prints image text as it is (labels, annotations) for scripts; a terminal gets it escaped, so none of it steers the screen.
+      const raw = format.template.render(value, optional);
+      const s = ctx.stdout.isTTY === true ? escapeControls(raw) : raw;
       return writeOut(ctx, s.endsWith("\n") ? s : `${s}\n`);
     }
     case "text":

@@ -13,6 +13,7 @@ import { before, describe, it } from "node:test";
 import { MediaType } from "../../src/oci/mediatype.js";
 import { buildImage, type BuiltImage } from "../helpers/fixtures.js";
 import { startHostileRegistry, type HostileRegistry } from "../helpers/hostile-registry.js";
+import { onPty } from "../helpers/pty.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { join } from "node:path";
 import { assertNoSecretsPrinted, caseIt, lastLine, layoutState, run, startResults } from "./support.js";
@@ -190,6 +191,9 @@ describe("escape sequences from the image and the registry", () => {
       ],
     });
     serveImage("esc/img", hostile, "v1");
+    const labelled = await buildImage({ seed: "escapes-labels", labels: { [`k${ESC_NAME}`]: CSI_TARGET, evil: CSI_TARGET } });
+    serveImage("esc/labels", labelled, "v1");
+    reg.tagPages("esc/labels", () => ({ body: JSON.stringify({ name: "esc/labels", tags: ["v1"] }) }));
     reg.tagPages("esc/img", () => ({ body: JSON.stringify({ name: "esc/img", tags: ["v1", "\u001b[31mred", "ok\u009bx"] }) }));
     reg.tagPages("esc/link", () => ({ body: JSON.stringify({ name: "esc/link", tags: ["a"] }), link: "\u009b2J\u009b31m next page" }));
   });
@@ -236,6 +240,36 @@ describe("escape sequences from the image and the registry", () => {
       assert.doesNotMatch(json.stdout, raw);
       assert.deepEqual((JSON.parse(json.stdout) as { Tags: string[] }).Tags, ["v1", "\u001b[31mred", "ok\u009bx"]);
       return `exit 0; ${JSON.stringify(r.stdout)}; --format json escapes them too and still parses to the same tags`;
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
+    "escape sequences in labels, through --format json and templates",
+    "a config label named k ESC ] 0;pwned BEL ESC [2J evil with the value CSI 31m red RLO gnp.exe; dray inspect --format json, '{{json .Labels}}', '{{printf \"%q\" .Labels.evil}}' into a pipe, '{{.Labels}}' on a terminal",
+    async () => {
+      const loc = `docker://${reg.host}/esc/labels:v1`;
+      const labels = (out: string): unknown => (JSON.parse(out) as Record<string, unknown>)[`k${ESC_NAME}`];
+      const json = await run(["inspect", "--format", "json", loc]);
+      assert.equal(json.code, 0, json.stderr);
+      assert.doesNotMatch(json.stdout, raw, "a raw control character reached stdout");
+      assert.equal((JSON.parse(json.stdout) as { Labels: Record<string, string> }).Labels[`k${ESC_NAME}`], CSI_TARGET);
+      const tjson = await run(["inspect", "--format", "{{json .Labels}}", loc]);
+      assert.equal(tjson.code, 0, tjson.stderr);
+      assert.doesNotMatch(tjson.stdout, raw, "a raw control character reached stdout through {{json}}");
+      assert.equal(labels(tjson.stdout), CSI_TARGET);
+      const q = await run(["inspect", "--format", `{{printf "%q" .Labels.evil}}`, loc]);
+      assert.equal(q.code, 0, q.stderr);
+      assert.doesNotMatch(q.stdout, raw, "a raw control character reached stdout through %q");
+      assert.equal(JSON.parse(q.stdout), CSI_TARGET);
+      // Into a pipe a plain template prints the label as it is (scripts get the data); on a terminal it is escaped.
+      const piped = await run(["inspect", "--format", "{{.Labels}}", loc]);
+      assert.ok(piped.stdout.includes(CSI_TARGET), piped.stdout);
+      const tty = await onPty(["inspect", "--format", "{{.Labels}}", loc]);
+      assert.equal(tty.code, 0, tty.raw);
+      assert.doesNotMatch(tty.raw, raw, "a raw control character reached the terminal");
+      assert.match(tty.raw, /\\u009b31mred\\u202egnp\.exe/);
+      return `exit 0; json, {{json}} and %q escape C1 and bidi marks and parse to the same label; on a terminal {{.Labels}} printed ${JSON.stringify(tty.raw.trim().slice(0, 90))}`;
     },
   );
 
