@@ -1,3 +1,5 @@
+import { StringDecoder } from "node:string_decoder";
+import { Transform } from "node:stream";
 import { UsageError } from "../errors.js";
 import { escapeControls, escapedJson, printable } from "../ref/reference.js";
 import type { CliContext } from "./context.js";
@@ -26,6 +28,30 @@ export function parseFormat(text: string | undefined, defaultKind: "text" | "jso
  */
 export function toJson(value: unknown): string {
   return `${escapedJson(value, 4)}\n`;
+}
+
+/**
+ * Raw output (`inspect --raw`, `blob` of a JSON blob) as its bytes into a
+ * pipe or file; on a terminal with its control characters and bidi marks
+ * escaped: JSON leaves U+009B (CSI) and RLO raw, and a blob declared JSON
+ * may hold anything. Valid JSON stays the same document.
+ */
+export function rawForTerminal(ctx: CliContext, data: Uint8Array): Uint8Array | string {
+  return ctx.stdout.isTTY === true ? escapeControls(Buffer.from(data).toString("utf8")) : data;
+}
+
+/** The same for a stream: a pass-through into a pipe, escaping (split UTF-8 sequences kept whole) on a terminal. */
+export function rawStreamForTerminal(ctx: CliContext): Transform | undefined {
+  if (ctx.stdout.isTTY !== true) return undefined;
+  const decoder = new StringDecoder("utf8");
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      done(null, escapeControls(decoder.write(chunk)));
+    },
+    flush(done) {
+      done(null, escapeControls(decoder.end()));
+    },
+  });
 }
 
 /** Writes to stdout and resolves when the data has been handed to the OS (matters for pipes and `| head`). */

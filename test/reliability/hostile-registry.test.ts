@@ -275,6 +275,29 @@ describe("escape sequences from the image and the registry", () => {
 
   caseIt(
     "hostile-registry",
+    "escape sequences in raw JSON on a terminal (inspect --raw, blob)",
+    "the same image's config (label value CSI 31m red RLO gnp.exe, raw in the JSON as JSON allows); dray inspect --config --raw and dray blob CONFIG on a terminal, and dray blob into a pipe",
+    async () => {
+      const loc = `docker://${reg.host}/esc/labels:v1`;
+      const config = (JSON.parse((await run(["inspect", "--raw", loc])).stdout) as { config: { digest: string } }).config.digest;
+      for (const args of [
+        ["inspect", "--config", "--raw", loc],
+        ["blob", loc, config],
+      ]) {
+        const tty = await onPty(args);
+        assert.equal(tty.code, 0, tty.raw);
+        assert.doesNotMatch(tty.raw, raw, `a raw control character reached the terminal (dray ${args[0]})`);
+        assert.match(tty.raw, /\\u009b31mred\\u202egnp\.exe/);
+      }
+      const piped = await run(["blob", loc, config]);
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.ok(piped.stdout.includes(CSI_TARGET), "into a pipe the blob must stay its bytes");
+      return "exit 0; on a terminal both print the JSON with \\u009b and \\u202e escaped (the same document); into a pipe the blob's bytes as they are";
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
     "8-bit CSI in a Link header, in the incomplete-list warning",
     "GET /tags/list with Link: CSI 2J CSI 31m next page (malformed, C1 controls as obs-text bytes); dray ls",
     async () => {
