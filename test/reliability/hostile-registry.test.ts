@@ -310,6 +310,32 @@ describe("escape sequences from the image and the registry", () => {
   );
 });
 
+describe("redirects a hostile registry sends", () => {
+  caseIt(
+    "hostile-registry",
+    "a blob GET redirected to itself forever, or to a file: URL",
+    "GET /blobs/CONFIG answers 307 Location: the same path (a loop); in another repository 307 Location: file:///etc/passwd; dray blob IMG CONFIG",
+    async () => {
+      const image = await buildImage({ seed: "redirects" });
+      const config = image.config.digest.toString();
+      serveImage("redir/loop", image, "v1");
+      reg.redirectBlob("redir/loop", config, `/v2/redir/loop/blobs/${config}`);
+      serveImage("redir/file", image, "v1");
+      reg.redirectBlob("redir/file", config, "file:///etc/passwd");
+      const before = reg.count(`GET /v2/redir/loop/blobs/${config}`);
+      const loop = await run(["blob", `docker://${reg.host}/redir/loop:v1`, config]);
+      const gets = reg.count(`GET /v2/redir/loop/blobs/${config}`) - before;
+      assert.equal(loop.code, 1, loop.stderr);
+      assert.match(loop.stderr, /was redirected more than 5 times \(a redirect loop\?\)/);
+      assert.ok(gets <= 6, `${gets} GETs`);
+      const file = await run(["blob", `docker://${reg.host}/redir/file:v1`, config]);
+      assert.equal(file.code, 1, file.stderr);
+      assert.match(file.stderr, /was redirected to a file: location, which dray does not follow/);
+      return `exit 1 after ${gets} GETs: ${JSON.stringify(lastLine(loop.stderr))}; file: ${JSON.stringify(lastLine(file.stderr))}`;
+    },
+  );
+});
+
 it("no run printed a secret", () => {
   assert.ok(assertNoSecretsPrinted() > 0);
 });
