@@ -1,5 +1,7 @@
+import { StringDecoder } from "node:string_decoder";
+import { Transform } from "node:stream";
 import { UsageError } from "../errors.js";
-import { escapeControls, printable } from "../ref/reference.js";
+import { escapeControls, escapedJson, printable } from "../ref/reference.js";
 import type { CliContext } from "./context.js";
 import { parseTemplate, type Template } from "./template.js";
 
@@ -25,8 +27,31 @@ export function parseFormat(text: string | undefined, defaultKind: "text" | "jso
  * does the same so diffs against `skopeo inspect` output stay readable.
  */
 export function toJson(value: unknown): string {
-  // JSON leaves C1 controls and bidi marks raw; escaped, the document means the same and cannot steer a terminal.
-  return `${escapeControls(JSON.stringify(value, null, 4))}\n`;
+  return `${escapedJson(value, 4)}\n`;
+}
+
+/**
+ * Raw output (`inspect --raw`, `blob` of a JSON blob) as its bytes into a
+ * pipe or file; on a terminal with its control characters and bidi marks
+ * escaped: JSON leaves U+009B (CSI) and RLO raw, and a blob declared JSON
+ * may hold anything. Valid JSON stays the same document.
+ */
+export function rawForTerminal(ctx: CliContext, data: Uint8Array): Uint8Array | string {
+  return ctx.stdout.isTTY === true ? escapeControls(Buffer.from(data).toString("utf8")) : data;
+}
+
+/** The same for a stream: a pass-through into a pipe, escaping (split UTF-8 sequences kept whole) on a terminal. */
+export function rawStreamForTerminal(ctx: CliContext): Transform | undefined {
+  if (ctx.stdout.isTTY !== true) return undefined;
+  const decoder = new StringDecoder("utf8");
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      done(null, escapeControls(decoder.write(chunk)));
+    },
+    flush(done) {
+      done(null, escapeControls(decoder.end()));
+    },
+  });
 }
 
 /** Writes to stdout and resolves when the data has been handed to the OS (matters for pipes and `| head`). */
@@ -54,7 +79,9 @@ export async function render<T>(
     case "json":
       return writeOut(ctx, toJson(value));
     case "template": {
-      const s = format.template.render(value, optional);
+      // A template prints image text as it is (labels, annotations) for scripts; a terminal gets it escaped, so none of it steers the screen.
+      const raw = format.template.render(value, optional);
+      const s = ctx.stdout.isTTY === true ? escapeControls(raw) : raw;
       return writeOut(ctx, s.endsWith("\n") ? s : `${s}\n`);
     }
     case "text":

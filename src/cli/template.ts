@@ -1,5 +1,6 @@
 import { UsageError } from "../errors.js";
 import { isObject } from "../json.js";
+import { escapedJson } from "../ref/reference.js";
 
 /**
  * A small subset of Go's text/template, enough for the `--format` strings
@@ -72,7 +73,7 @@ type Builtin = (args: Value[]) => Value;
 const BUILTINS: Record<string, Builtin> = {
   json: (args) => {
     expectArgs("json", args, 1);
-    return JSON.stringify(args[0] ?? null);
+    return escapedJson(args[0]);
   },
   len: (args) => {
     expectArgs("len", args, 1);
@@ -160,7 +161,7 @@ function sprintf(format: string, args: Value[]): string {
     if (next >= args.length) return `%!${verb}(MISSING)`;
     const v = args[next++];
     let text: string;
-    if (verb === "q") text = JSON.stringify(formatValue(v));
+    if (verb === "q") text = escapedJson(formatValue(v));
     else if (verb === "d") text = typeof v === "number" ? String(Math.trunc(v)) : `%!d(${formatValue(v)})`;
     else if (verb === "x") text = typeof v === "number" ? Math.trunc(v).toString(16) : Buffer.from(formatValue(v)).toString("hex");
     else text = formatValue(v);

@@ -65,6 +65,16 @@ function jsonQuote(text: string): string {
 }
 
 /**
+ * A value as JSON text with every control character and bidi mark that JSON
+ * leaves raw escaped (JSON escapes C0 but not DEL, C1 or bidi marks): the same
+ * document to a parser, inert on a terminal. `--format json` and the
+ * templates' `json` and `%q` all print through it.
+ */
+export function escapedJson(value: unknown, space?: number): string {
+  return escapeControls(JSON.stringify(value ?? null, null, space));
+}
+
+/**
  * User text inside a message: quoted, escaped and cut short, so an error stays
  * one line however hostile the input (newlines, control characters, megabytes).
  */

@@ -21,6 +21,8 @@ export interface HostileRegistry {
   /** Puts a manifest (under its digest, and under `tag` when given); returns its digest. */
   manifest(repo: string, bytes: Buffer, mediaType: string, tag?: string): Digest;
   blob(repo: string, bytes: Buffer): Digest;
+  /** Answers GET/HEAD of a blob with 307 and `Location: location` (which may be relative, or the blob's own path: a loop). */
+  redirectBlob(repo: string, digest: string, location: string): void;
   /** Answers `GET /v2/REPO/tags/list` (any query); `url` is the request's path and query. */
   tagPages(repo: string, page: (url: URL) => TagPage): void;
   /** Requests by "METHOD path" (query dropped), in arrival order. */
@@ -36,6 +38,7 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
   const manifests = new Map<string, { bytes: Buffer; mediaType: string; digest: Digest }>();
   const blobs = new Map<string, Buffer>();
   const pages = new Map<string, (url: URL) => TagPage>();
+  const redirects = new Map<string, string>();
   const requests: string[] = [];
   let sent = 0;
 
@@ -65,6 +68,8 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
         if (!found) return notFound(res, head, "MANIFEST_UNKNOWN");
         return send(res, head, 200, { "Content-Type": found.mediaType, "Docker-Content-Digest": found.digest.toString() }, found.bytes);
       }
+      const to = redirects.get(`${repo}@${ref}`);
+      if (to !== undefined) return send(res, head, 307, { Location: to }, Buffer.from(""));
       const bytes = blobs.get(`${repo}@${ref}`);
       if (!bytes) return notFound(res, head, "BLOB_UNKNOWN");
       return send(res, head, 200, { "Content-Type": "application/octet-stream", "Docker-Content-Digest": ref! }, bytes);
@@ -108,6 +113,9 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
       const digest = Digest.of(bytes);
       blobs.set(`${repo}@${digest}`, bytes);
       return digest;
+    },
+    redirectBlob(repo, digest, location) {
+      redirects.set(`${repo}@${digest}`, location);
     },
     tagPages(repo, page) {
       pages.set(repo, page);

@@ -388,6 +388,51 @@ describe("credentials are never printed and never sent where they do not belong"
     },
   );
 
+  caseIt(
+    "credential",
+    "a registry that echoes the credential in its error text",
+    "GET /v2/ asks for Basic; every request with Authorization is answered 500 with errors[].message 'backend said: <the Authorization header> (<decoded USER:PASS>)' and the decoded pair in code and detail; then the same with a bearer token from DRAY_REGISTRY_TOKEN",
+    async () => {
+      const password = "echoed-Pa55word-9137";
+      const bearer = "echoed.bearer-token.4471";
+      const creds = join(dir, "echo-creds");
+      writeFileSync(creds, `alice:${password}`, { mode: 0o600 });
+      addSecret(password);
+      addSecret(Buffer.from(`alice:${password}`).toString("base64"));
+      addSecret(bearer);
+      const server = createServer((req, res) => {
+        const auth = req.headers.authorization;
+        if (!auth) {
+          res.writeHead(401, { "WWW-Authenticate": 'Basic realm="echo"', "Content-Type": "application/json" });
+          res.end(JSON.stringify({ errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }));
+          return;
+        }
+        const said = auth.startsWith("Basic ") ? Buffer.from(auth.slice(6), "base64").toString() : auth;
+        res.writeHead(500, { "Content-Type": "application/json" });
+        res.end(JSON.stringify({ errors: [{ code: `E ${said}`, message: `backend said: ${auth} (${said})`, detail: said }] }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      onCleanup(
+        () => new Promise<void>((resolve) => server.close(() => resolve())),
+        () => server.close(),
+      );
+      const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const basicRun = await run(["inspect", "--retries", "0", "--creds-file", creds, `docker://${host}/app:v1`], { env });
+      assert.equal(basicRun.code, 1, basicRun.stderr);
+      for (const secret of [password, Buffer.from(`alice:${password}`).toString("base64")])
+        assert.ok(!basicRun.stderr.includes(secret), basicRun.stderr);
+      assert.match(basicRun.stderr, /backend said: Basic \*\*\* \(alice:\*\*\*\)/);
+      const debugRun = await run(["--debug", "ls", "--retries", "0", "--creds-file", creds, `docker://${host}/app`], { env });
+      assert.ok(!debugRun.stderr.includes(password), "the password was printed with --debug");
+      const tokenRun = await run(["inspect", "--retries", "0", `docker://${host}/app:v1`], {
+        env: { ...env, DRAY_REGISTRY_TOKEN: bearer },
+      });
+      assert.equal(tokenRun.code, 1, tokenRun.stderr);
+      assert.ok(!tokenRun.stderr.includes(bearer), tokenRun.stderr);
+      return `exit 1: ${JSON.stringify(lastLine(basicRun.stderr))}; the bearer token likewise shown as ***`;
+    },
+  );
+
   it("no password, Basic value or token appears in any output of any run of this file", () => {
     const n = assertNoSecretsPrinted();
     assert.ok(n >= 15, `${n} runs checked`);

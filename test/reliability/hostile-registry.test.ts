@@ -13,6 +13,7 @@ import { before, describe, it } from "node:test";
 import { MediaType } from "../../src/oci/mediatype.js";
 import { buildImage, type BuiltImage } from "../helpers/fixtures.js";
 import { startHostileRegistry, type HostileRegistry } from "../helpers/hostile-registry.js";
+import { onPty } from "../helpers/pty.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { join } from "node:path";
 import { assertNoSecretsPrinted, caseIt, lastLine, layoutState, run, startResults } from "./support.js";
@@ -190,6 +191,9 @@ describe("escape sequences from the image and the registry", () => {
       ],
     });
     serveImage("esc/img", hostile, "v1");
+    const labelled = await buildImage({ seed: "escapes-labels", labels: { [`k${ESC_NAME}`]: CSI_TARGET, evil: CSI_TARGET } });
+    serveImage("esc/labels", labelled, "v1");
+    reg.tagPages("esc/labels", () => ({ body: JSON.stringify({ name: "esc/labels", tags: ["v1"] }) }));
     reg.tagPages("esc/img", () => ({ body: JSON.stringify({ name: "esc/img", tags: ["v1", "\u001b[31mred", "ok\u009bx"] }) }));
     reg.tagPages("esc/link", () => ({ body: JSON.stringify({ name: "esc/link", tags: ["a"] }), link: "\u009b2J\u009b31m next page" }));
   });
@@ -241,6 +245,59 @@ describe("escape sequences from the image and the registry", () => {
 
   caseIt(
     "hostile-registry",
+    "escape sequences in labels, through --format json and templates",
+    "a config label named k ESC ] 0;pwned BEL ESC [2J evil with the value CSI 31m red RLO gnp.exe; dray inspect --format json, '{{json .Labels}}', '{{printf \"%q\" .Labels.evil}}' into a pipe, '{{.Labels}}' on a terminal",
+    async () => {
+      const loc = `docker://${reg.host}/esc/labels:v1`;
+      const labels = (out: string): unknown => (JSON.parse(out) as Record<string, unknown>)[`k${ESC_NAME}`];
+      const json = await run(["inspect", "--format", "json", loc]);
+      assert.equal(json.code, 0, json.stderr);
+      assert.doesNotMatch(json.stdout, raw, "a raw control character reached stdout");
+      assert.equal((JSON.parse(json.stdout) as { Labels: Record<string, string> }).Labels[`k${ESC_NAME}`], CSI_TARGET);
+      const tjson = await run(["inspect", "--format", "{{json .Labels}}", loc]);
+      assert.equal(tjson.code, 0, tjson.stderr);
+      assert.doesNotMatch(tjson.stdout, raw, "a raw control character reached stdout through {{json}}");
+      assert.equal(labels(tjson.stdout), CSI_TARGET);
+      const q = await run(["inspect", "--format", `{{printf "%q" .Labels.evil}}`, loc]);
+      assert.equal(q.code, 0, q.stderr);
+      assert.doesNotMatch(q.stdout, raw, "a raw control character reached stdout through %q");
+      assert.equal(JSON.parse(q.stdout), CSI_TARGET);
+      // Into a pipe a plain template prints the label as it is (scripts get the data); on a terminal it is escaped.
+      const piped = await run(["inspect", "--format", "{{.Labels}}", loc]);
+      assert.ok(piped.stdout.includes(CSI_TARGET), piped.stdout);
+      const tty = await onPty(["inspect", "--format", "{{.Labels}}", loc]);
+      assert.equal(tty.code, 0, tty.raw);
+      assert.doesNotMatch(tty.raw, raw, "a raw control character reached the terminal");
+      assert.match(tty.raw, /\\u009b31mred\\u202egnp\.exe/);
+      return `exit 0; json, {{json}} and %q escape C1 and bidi marks and parse to the same label; on a terminal {{.Labels}} printed ${JSON.stringify(tty.raw.trim().slice(0, 90))}`;
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
+    "escape sequences in raw JSON on a terminal (inspect --raw, blob)",
+    "the same image's config (label value CSI 31m red RLO gnp.exe, raw in the JSON as JSON allows); dray inspect --config --raw and dray blob CONFIG on a terminal, and dray blob into a pipe",
+    async () => {
+      const loc = `docker://${reg.host}/esc/labels:v1`;
+      const config = (JSON.parse((await run(["inspect", "--raw", loc])).stdout) as { config: { digest: string } }).config.digest;
+      for (const args of [
+        ["inspect", "--config", "--raw", loc],
+        ["blob", loc, config],
+      ]) {
+        const tty = await onPty(args);
+        assert.equal(tty.code, 0, tty.raw);
+        assert.doesNotMatch(tty.raw, raw, `a raw control character reached the terminal (dray ${args[0]})`);
+        assert.match(tty.raw, /\\u009b31mred\\u202egnp\.exe/);
+      }
+      const piped = await run(["blob", loc, config]);
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.ok(piped.stdout.includes(CSI_TARGET), "into a pipe the blob must stay its bytes");
+      return "exit 0; on a terminal both print the JSON with \\u009b and \\u202e escaped (the same document); into a pipe the blob's bytes as they are";
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
     "8-bit CSI in a Link header, in the incomplete-list warning",
     "GET /tags/list with Link: CSI 2J CSI 31m next page (malformed, C1 controls as obs-text bytes); dray ls",
     async () => {
@@ -249,6 +306,32 @@ describe("escape sequences from the image and the registry", () => {
       assert.doesNotMatch(r.stderr, raw, "a raw control character reached stderr");
       assert.match(r.stderr, /may be incomplete: its Link header is malformed \("\\u009b2J\\u009b31m next page"\)/);
       return `exit 0; ${JSON.stringify(lastLine(r.stderr))}`;
+    },
+  );
+});
+
+describe("redirects a hostile registry sends", () => {
+  caseIt(
+    "hostile-registry",
+    "a blob GET redirected to itself forever, or to a file: URL",
+    "GET /blobs/CONFIG answers 307 Location: the same path (a loop); in another repository 307 Location: file:///etc/passwd; dray blob IMG CONFIG",
+    async () => {
+      const image = await buildImage({ seed: "redirects" });
+      const config = image.config.digest.toString();
+      serveImage("redir/loop", image, "v1");
+      reg.redirectBlob("redir/loop", config, `/v2/redir/loop/blobs/${config}`);
+      serveImage("redir/file", image, "v1");
+      reg.redirectBlob("redir/file", config, "file:///etc/passwd");
+      const before = reg.count(`GET /v2/redir/loop/blobs/${config}`);
+      const loop = await run(["blob", `docker://${reg.host}/redir/loop:v1`, config]);
+      const gets = reg.count(`GET /v2/redir/loop/blobs/${config}`) - before;
+      assert.equal(loop.code, 1, loop.stderr);
+      assert.match(loop.stderr, /was redirected more than 5 times \(a redirect loop\?\)/);
+      assert.ok(gets <= 6, `${gets} GETs`);
+      const file = await run(["blob", `docker://${reg.host}/redir/file:v1`, config]);
+      assert.equal(file.code, 1, file.stderr);
+      assert.match(file.stderr, /was redirected to a file: location, which dray does not follow/);
+      return `exit 1 after ${gets} GETs: ${JSON.stringify(lastLine(loop.stderr))}; file: ${JSON.stringify(lastLine(file.stderr))}`;
     },
   );
 });

@@ -13,9 +13,10 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, realpath, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
+import { checkStillNamed } from "../../src/transport/protected-links.js";
 import { buildImage, pushImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
 import { startProxy, type FaultProxy } from "../helpers/proxy.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
@@ -229,6 +230,25 @@ describe("another local user", () => {
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /symbolic link of user 65534/);
       return `exit 1: "${lastLine(r.stderr)}"; root's folder unchanged`;
+    },
+  );
+
+  caseIt(
+    "local-user",
+    "another user's link swapped in after the check, before an OCI layout is resolved",
+    "the race's outcome, made certain: nobody's TMPDIR/lay -> a root-only folder appears after dray looked (nothing there) and before realpath; then it is swapped back for nobody's own folder. checkStillNamed (what OciLayout.prepare runs after realpath) must refuse both; root's own link passes",
+    async () => {
+      const { tmp, root } = await scene("layout-race");
+      const lay = `${tmp}/lay`;
+      const what = `cannot write OCI layout ${lay}`;
+      asNobody(["ln", "-s", `${root}/empty`, lay]);
+      const real = await realpath(lay);
+      await assert.rejects(checkStillNamed(lay, real, what), /symbolic link of user 65534/);
+      asNobody(["sh", "-c", `rm ${lay} && mkdir ${lay}`]);
+      await assert.rejects(checkStillNamed(lay, real, what), /changed while dray opened it/);
+      await symlink(`${root}/empty`, `${tmp}/own`);
+      await checkStillNamed(`${tmp}/own`, await realpath(`${tmp}/own`), what);
+      return "nobody's link found after realpath: refused; swapped back for a folder: refused (another inode); root's own link: followed";
     },
   );
 

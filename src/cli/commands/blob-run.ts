@@ -8,6 +8,7 @@ import { openSource } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
 import { checkOutputFile } from "../output-file.js";
+import { rawStreamForTerminal } from "../output.js";
 import { shortDigest, WriteStatus } from "../progress.js";
 
 /** `application/vnd.oci.image.config.v1+json`, `application/json`, a manifest's type: text a terminal may show. */
@@ -42,7 +43,11 @@ export async function runBlob(ctx: CliContext, locText: string, digestText: stri
         status.finish(false, flags.output!);
       }
       if (!flags.quiet) status.finish(true, flags.output!);
-    } else await writeToStream(stream, ctx.stdout, ctx.signal);
+    } else {
+      // On a terminal a JSON blob's control characters are escaped: a registry chooses what the blob holds.
+      const escaped = rawStreamForTerminal(ctx);
+      await writeToStream(escaped ? stream.pipe(escaped) : stream, ctx.stdout, ctx.signal);
+    }
   } finally {
     await source.close();
   }

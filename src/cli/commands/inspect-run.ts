@@ -17,9 +17,9 @@ export async function runInspect(ctx: CliContext, locText: string, flags: Inspec
     ...(flags.platform === undefined ? {} : { platform: parsePlatform(flags.platform) }),
   };
   if (flags.config) {
-    if (flags.raw) return output.writeOut(ctx, await lib.inspectConfigRaw(loc, opts));
+    if (flags.raw) return output.writeOut(ctx, output.rawForTerminal(ctx, await lib.inspectConfigRaw(loc, opts)));
     return output.render(ctx, format, await lib.inspectConfig(loc, opts));
   }
-  if (flags.raw) return output.writeOut(ctx, (await lib.inspectRaw(loc, opts)).bytes);
+  if (flags.raw) return output.writeOut(ctx, output.rawForTerminal(ctx, (await lib.inspectRaw(loc, opts)).bytes));
   return output.render(ctx, format, await lib.inspect(loc, opts), undefined, lib.SUMMARY_OPTIONAL_FIELDS);
 }

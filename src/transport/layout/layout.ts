@@ -40,7 +40,7 @@ import {
 import { MAX_INDEX_JSON_BYTES, emptyIndex, parseIndexJson, serializeIndexJson, type LayoutIndex } from "./index-json.js";
 import { LockFile, type LockOptions } from "./lock.js";
 import { removeOwnTemporary } from "../temporaries.js";
-import { checkLinkMayBeFollowed } from "../protected-links.js";
+import { checkLinkMayBeFollowed, checkStillNamed } from "../protected-links.js";
 import { FileSink, fileChunks } from "../file-io.js";
 
 export const LAYOUT_VERSION = "1.0.0";
@@ -152,7 +152,9 @@ export class OciLayout {
         throw writeError(err, "cannot create OCI layout directory", dir);
       }
       try {
-        const layout = new OciLayout(dir, await realPathInside("/", root, dir));
+        const realRoot = await realPathInside("/", root, dir);
+        await checkStillNamed(root, realRoot, `cannot write OCI layout ${dir}`);
+        const layout = new OciLayout(dir, realRoot);
         return await layout.lockFile().with(async () => {
           const layoutFile = await layout.initialise();
           const marker = registerWriter ? await layout.registerWriter() : undefined;

@@ -9,6 +9,7 @@ import { headerList, readBody, sendWithRetries, type HttpResponse, type HttpSett
 import { untilAborted } from "./http/retry.js";
 import { mergeScopes, scopeKey, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
 import { AUTH_REFUSED, METHOD_NOT_ALLOWED, NOT_FOUND, OK } from "./http/status.js";
+import { noteSentSecret } from "../../auth/sent-secrets.js";
 
 /**
  * The Authorization header for a registry request: Basic with the
@@ -92,10 +93,17 @@ export class Authenticator {
 
   /** The Authorization header value for `scopes`, or undefined when the registry asked for none. */
   async authorization(scopes: readonly Scope[], signal?: AbortSignal): Promise<string | undefined> {
-    if (this.source.registryToken !== undefined) return `Bearer ${this.source.registryToken}`;
+    if (this.source.registryToken !== undefined) {
+      noteSentSecret(this.source.registryToken);
+      return `Bearer ${this.source.registryToken}`;
+    }
     const challenges = this.endpoint.challenges;
     const bearer = findChallenge(challenges, "bearer");
-    if (bearer) return `Bearer ${(await this.token(bearer, scopes, signal)).token}`;
+    if (bearer) {
+      const { token } = await this.token(bearer, scopes, signal);
+      noteSentSecret(token);
+      return `Bearer ${token}`;
+    }
     if (findChallenge(challenges, "basic")) {
       const cred = await this.getCredential(repositoryOf(scopes));
       if (cred && cred.identityToken === undefined) return basicHeader(cred);
@@ -288,6 +296,7 @@ export class Authenticator {
     let res: HttpResponse;
     if (cred?.identityToken !== undefined) {
       // OAuth2 refresh-token grant (docker's identitytoken), a form POST.
+      noteSentSecret(cred.identityToken);
       const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: cred.identityToken, client_id: "dray" });
       if (service) form.set("service", service);
       if (scopes.length > 0) form.set("scope", scopes.join(" "));
@@ -404,7 +413,9 @@ function realmURL(ch: Challenge, domain: string): URL {
 }
 
 export function basicHeader(cred: { username: string; password: string }): string {
-  return `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString("base64")}`;
+  const value = Buffer.from(`${cred.username}:${cred.password}`).toString("base64");
+  noteSentSecret(cred.password, value);
+  return `Basic ${value}`;
 }
 
 function credentialId(cred: RegistryCredential | undefined): string {

@@ -31,6 +31,7 @@ import { AUTH_REFUSED, FORBIDDEN, NOT_FOUND, OK, REDIRECT_STATUS, UNAUTHORIZED }
 export type { CallOptions } from "./core.js";
 export { manifestMediaType, type ManifestHead } from "./manifests.js";
 import { resolveTls } from "./http/tls.js";
+import { redactURL } from "./http/redact.js";
 
 /**
  * The distribution API for one registry: the request core (auth, retries,
@@ -243,12 +244,32 @@ export class RegistryClient implements RegistryCore {
 
   /** Step 4: redirects of a GET or HEAD (blob storage), followed by hand: send() gives no Authorization to another origin. */
   private async redirect(sent: Sent, state: CallState, o: CallOptions): Promise<Verdict> {
-    if (!o.followRedirects || !REDIRECT_STATUS.has(sent.res.status) || state.hops >= MAX_REDIRECTS) return KEEP;
+    if (!o.followRedirects || !REDIRECT_STATUS.has(sent.res.status)) return KEEP;
     const location = header(sent.res.headers, "location");
     if (!location) return KEEP;
-    state.hops++;
     await discard(sent.res);
-    state.url = new URL(location, state.url);
+    const what = `${o.method} ${redactURL(state.url)}`;
+    let next: URL;
+    try {
+      next = new URL(location, state.url);
+    } catch {
+      throw new RegistryError(`${what} was redirected to an invalid location`, { where: this.endpoint.domain, status: sent.res.status });
+    }
+    // Blob storage is HTTP(S); a file: or data: location from a hostile registry is refused in words, not followed.
+    if (next.protocol !== "http:" && next.protocol !== "https:") {
+      throw new RegistryError(`${what} was redirected to a ${next.protocol} location, which dray does not follow`, {
+        where: this.endpoint.domain,
+        status: sent.res.status,
+      });
+    }
+    if (state.hops >= MAX_REDIRECTS) {
+      throw new RegistryError(`${what} was redirected more than ${MAX_REDIRECTS} times (a redirect loop?)`, {
+        where: this.endpoint.domain,
+        status: sent.res.status,
+      });
+    }
+    state.hops++;
+    state.url = next;
     return AGAIN;
   }
 

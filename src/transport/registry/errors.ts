@@ -8,6 +8,7 @@ import {
   UnsupportedError,
   type DrayErrorDetails,
 } from "../../errors.js";
+import { withoutSentSecrets } from "../../auth/sent-secrets.js";
 import { discard, header, readBody, type HttpResponse } from "./http/http.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
 import { networkErrorCode, parseRetryAfter } from "./http/retry.js";
@@ -42,7 +43,7 @@ export function parseErrorBody(bytes: Buffer): RegistryErrorEntry[] {
     if (typeof e !== "object" || e === null) continue;
     const { code, message, detail } = e as { code?: unknown; message?: unknown; detail?: unknown };
     if (typeof code !== "string") continue;
-    const entry: RegistryErrorEntry = { code: code.toUpperCase() };
+    const entry: RegistryErrorEntry = { code: withoutSentSecrets(code).toUpperCase() };
     if (typeof message === "string") entry.message = sanitise(message);
     const said = detailText(detail);
     if (said) entry.detail = said;
@@ -59,10 +60,11 @@ function detailText(detail: unknown): string | undefined {
   return sanitise(JSON.stringify(detail));
 }
 
-/** Registry text goes to a terminal: one line, no control characters, bounded. */
+/** Registry text goes to a terminal and logs: one line, no control characters, no secret of ours echoed back, bounded. */
 function sanitise(text: string): string {
+  const said = withoutSentSecrets(text);
   // eslint-disable-next-line no-control-regex -- control characters (and bidi controls) are exactly what is removed
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, " ").trim();
+  const clean = said.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, " ").trim();
   return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
 }
 
