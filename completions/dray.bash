@@ -121,7 +121,7 @@ _dray() {
         --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers --manifest-format --compress --compress-level -j --jobs --digestfile -f --format -q --quiet --progress --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --all-tags --referrers --manifest-format --compress --compress-level -j --jobs --force --digestfile -f --format -q --quiet --progress --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     inspect)
       case "$prev" in
@@ -283,7 +283,7 @@ _dray() {
         --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --exclude --platform --skip-existing --prune --shard --rate --registry-jobs --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run -f --format -q --quiet --progress --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--file --dest --tag --tag-regex --semver --newest --exclude --platform --skip-existing --prune --shard --rate --registry-jobs --no-referrers -j --jobs --manifest-format --compress --compress-level --keep-going --fail-fast --dry-run --force -f --format -q --quiet --progress --verify-key --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --notation-trust-store --policy --signed-identity --require-each --require-tlog --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     blob)
       case "$prev" in
@@ -434,7 +434,7 @@ _dray() {
         --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --replace --referrers --annotation --manifest-format --dry-run -j --jobs -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--platform --replace --referrers --annotation --manifest-format --dry-run -j --jobs --force -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     mutate)
       case "$prev" in
@@ -476,7 +476,7 @@ _dray() {
         --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--label --env --entrypoint --cmd --user --workdir --created --annotation --platform -j --jobs -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--label --env --entrypoint --cmd --user --workdir --created --annotation --platform -j --jobs --force -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else _dray_locations "$cur"; fi
       ;;
     append)
       case "$prev" in
@@ -515,7 +515,7 @@ _dray() {
         --registries-conf) _dray_files "$cur"; return ;;
         --retries) return ;;
       esac
-      if [[ $cur == -* ]]; then _dray_words "$cur" '--layer -t --tag --platform --compress --compress-level --keep-owner --manifest-format -j --jobs -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else return; fi
+      if [[ $cur == -* ]]; then _dray_words "$cur" '--layer -t --tag --platform --compress --compress-level --keep-owner --manifest-format -j --jobs --force -f --format -q --quiet --progress --creds --src-creds --dest-creds --creds-file --src-creds-file --dest-creds-file --registry-token --src-registry-token --dest-registry-token --no-creds --src-no-creds --dest-no-creds --insecure --src-insecure --dest-insecure --ca-file --src-ca-file --dest-ca-file --cert-dir --src-cert-dir --dest-cert-dir --client-cert --src-client-cert --dest-client-cert --client-key --src-client-key --dest-client-key --authfile --trust-realm --registries-conf --retries -h --help'; else return; fi
       ;;
   esac
 }

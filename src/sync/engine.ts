@@ -647,7 +647,7 @@ async function openArchives(run: SyncRun, rules: readonly SyncRule[]): Promise<v
   for (const [file, options] of files) {
     // A source archive that is not there is not staged: its rule then finds it missing (expandRules), exit 3.
     if (!destinations.has(file) && !(await isFile(file))) continue;
-    run.archives.set(file, await MirrorArchive.open(file, options));
+    run.archives.set(file, await MirrorArchive.open(file, options, destinations.has(file)));
   }
 }
 

@@ -35,13 +35,18 @@ export class MirrorArchive {
     return join(this.tmp, "layout");
   }
 
-  /** Unpacks `file` (when it exists) into a staging layout beside it. */
-  static async open(file: string, opts: TransportOptions): Promise<MirrorArchive> {
+  /**
+   * Unpacks `file` (when it exists) into a staging layout beside it. As a
+   * destination (`written`), a file there that is not an OCI archive is
+   * refused (or, with --force, replaced), as copy's archive destinations do.
+   */
+  static async open(file: string, opts: TransportOptions, written = false): Promise<MirrorArchive> {
     if (file === "-") throw new UsageError("sync needs a file for an oci-archive mirror, not standard input or output");
     const { makeSpoolDir } = await import("./staging.js");
     const archive = new MirrorArchive(file, await makeSpoolDir(file, opts));
     try {
-      if (await exists(file)) await archive.unpack();
+      const { checkEarlierArchive } = await import("./earlier.js");
+      if (written ? await checkEarlierArchive(file, "oci-archive", opts) : await exists(file)) await archive.unpack();
       const { OciLayout } = await import("../layout/layout.js");
       await OciLayout.create(archive.layoutPath);
     } catch (err) {

@@ -1,0 +1,141 @@
+// What a newcomer reads (issue 28, items 11, 12 and 14): locations that name a
+// local image without a prefix, a docker-archive NAME without a tag, the
+// reference form delete suggests, and an archive destination that is some
+// other file. Every row is one real `dray` run.
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { existsSync } from "node:fs";
+import { isolatedEnv } from "../auth/login-env.js";
+import { buildImage, pushImage, writeOciLayout } from "../helpers/fixtures.js";
+import { startRegistry } from "../helpers/registry.js";
+import { makeTempDir } from "../helpers/tmp.js";
+import { dray, drayOk } from "./run.js";
+
+describe("local names and archive destinations, in words (issue 28 items 11, 14)", () => {
+  let dir: string;
+
+  before(async () => {
+    dir = makeTempDir();
+    await writeOciLayout(join(dir, "lay"), await buildImage({ seed: "words-11" }), "v1");
+    await drayOk(["copy", `oci:${dir}/lay:v1`, `docker-archive:${dir}/legacy.tar:dray/hello:v1`], { cwd: dir });
+    await drayOk(["copy", `oci:${dir}/lay:v1`, `oci-archive:${dir}/o.tar:v1`], { cwd: dir });
+    await writeFile(join(dir, "notes.txt"), "my notes\n");
+  });
+
+  // HTTPS_PROXY at a closed port: a request that slipped through would fail differently (and not with exit 2).
+  const offline = { HTTPS_PROXY: "http://127.0.0.1:9", HTTP_PROXY: "http://127.0.0.1:9" };
+  const rows = [
+    {
+      args: ["copy", "legacy.tar", "oci:x"],
+      line: "legacy.tar has no transport prefix, so it names a registry image; a local path legacy.tar exists, a docker save archive: did you mean docker-archive:legacy.tar? (docker://legacy.tar for the registry)",
+    },
+    {
+      args: ["inspect", "o.tar"],
+      line: "o.tar has no transport prefix, so it names a registry image; a local path o.tar exists, an OCI archive: did you mean oci-archive:o.tar? (docker://o.tar for the registry)",
+    },
+    {
+      args: ["ls", "lay"],
+      line: "lay has no transport prefix, so it names a registry image; a local path lay exists, an OCI layout folder: did you mean oci:lay? (docker://lay for the registry)",
+    },
+    {
+      args: ["copy", "legacy.tar:dray/hello:v1", "oci:x"],
+      line: 'invalid location "legacy.tar:dray/hello:v1": invalid registry host "legacy.tar:dray"; a local path legacy.tar exists, a docker save archive: did you mean docker-archive:legacy.tar:dray/hello:v1?',
+    },
+    {
+      args: ["copy", "oci:lay:v1", "notes.txt"],
+      line: "notes.txt has no transport prefix, so it names a registry image; a local path notes.txt exists, a file that is no image archive (docker://notes.txt for the registry)",
+    },
+  ];
+  for (const row of rows) {
+    it(`dray ${row.args.join(" ")}: the local file is named, exit 2, before any request`, async () => {
+      const r = await dray(row.args, { cwd: dir, env: offline });
+      assert.equal(r.stderr, `dray: ${row.line}\n`);
+      assert.equal(r.code, 2);
+    });
+  }
+
+  it("delete without a reference suggests a form it accepts", async () => {
+    const r = await dray(["delete", "oci:lay"], { cwd: dir });
+    assert.equal(r.stderr, "dray: delete needs a reference: oci:lay:TAG (or oci:lay:sha256:…); oci:lay names none\n");
+    assert.equal(r.code, 2);
+  });
+
+  it("docker-archive:FILE:NAME without a tag says NAME means NAME:latest and names the tag it has", async () => {
+    const r = await dray(["inspect", "docker-archive:legacy.tar:dray/hello"], { cwd: dir });
+    assert.equal(
+      r.stderr,
+      "dray: dray/hello:latest not found in legacy.tar: a NAME without :TAG means NAME:latest (it has: dray/hello:v1); that one is docker-archive:legacy.tar:dray/hello:v1\n",
+    );
+    assert.equal(r.code, 3);
+    const tagged = await dray(["inspect", "docker-archive:legacy.tar:dray/hello:v2"], { cwd: dir });
+    assert.equal(tagged.stderr, "dray: dray/hello:v2 not found in legacy.tar (it has: dray/hello:v1)\n");
+  });
+
+  for (const kind of ["oci-archive", "docker-archive"] as const) {
+    const name = kind === "oci-archive" ? "an OCI archive" : "a docker archive";
+    const ref = kind === "oci-archive" ? "v1" : "dray/hello:v1";
+    it(`${kind}: an existing file that is not an archive is refused (exit 2, kept, even with -q), replaced with --force`, async () => {
+      await writeFile(join(dir, "notes.txt"), "my notes\n");
+      const r = await dray(["copy", "-q", "oci:lay:v1", `${kind}:notes.txt:${ref}`], { cwd: dir });
+      assert.equal(r.code, 2);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^dray: notes\\.txt exists and is not ${name} \\(.*\\); dray adds images to an archive and does not replace another file: remove it, choose another name, or pass --force to replace it\\n$`,
+        ),
+      );
+      assert.equal(await readFile(join(dir, "notes.txt"), "utf8"), "my notes\n");
+      const forced = await dray(["copy", "-q", "--force", "oci:lay:v1", `${kind}:notes.txt:${ref}`], { cwd: dir });
+      assert.equal(forced.stderr, "");
+      assert.equal(forced.code, 0);
+      assert.equal(
+        (await drayOk(["ls", `${kind}:notes.txt`], { cwd: dir })).stdout.trim(),
+        kind === "oci-archive" ? "v1" : "dray/hello:v1",
+      );
+    });
+  }
+
+  it("sync into oci-archive:FILE refuses another file too; an empty file is written", async () => {
+    await writeFile(join(dir, "notes.txt"), "my notes\n");
+    const r = await dray(["sync", "-q", "oci:lay", "oci-archive:notes.txt"], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^dray: notes\.txt exists and is not an OCI archive .*pass --force to replace it\n$/);
+    assert.equal(await readFile(join(dir, "notes.txt"), "utf8"), "my notes\n");
+    await writeFile(join(dir, "empty.tar"), "");
+    await drayOk(["copy", "-q", "oci:lay:v1", "oci-archive:empty.tar:v1"], { cwd: dir });
+  });
+});
+
+describe("hidden repositories and registries that ask no credentials (issue 28 item 12)", () => {
+  it("an anonymous NAME_UNKNOWN says how to log in; --no-creds does not", async () => {
+    const reg = await startRegistry();
+    await pushImage({ url: reg.url }, "team/app", "1", await buildImage({ seed: "words-12" }));
+    const { env } = isolatedEnv();
+    // distribution answers a tag list of an unknown repository with NAME_UNKNOWN, as registries hiding a private one do.
+    const r = await dray(["ls", `${reg.host}/team/secret`], { env });
+    assert.equal(r.code, 3);
+    assert.match(
+      r.stderr,
+      new RegExp(`^dray: not found: .*\\(NAME_UNKNOWN\\).*; if it is private, dray login ${reg.host.replace(/\./g, "\\.")}\\n$`),
+    );
+    const tagMissing = await dray(["inspect", `${reg.host}/team/app:2`], { env });
+    assert.equal(tagMissing.code, 3);
+    assert.ok(!tagMissing.stderr.includes("dray login"), tagMissing.stderr);
+    const noCreds = await dray(["ls", "--no-creds", `${reg.host}/team/secret`], { env });
+    assert.equal(noCreds.code, 3);
+    assert.ok(!noCreds.stderr.includes("dray login"), noCreds.stderr);
+  });
+
+  it("login to a registry without auth stores nothing and says so (exit 0, no 'Login Succeeded')", async () => {
+    const reg = await startRegistry();
+    const { env, configPath } = isolatedEnv();
+    const r = await dray(["login", reg.host, "-u", "alice", "--password-stdin"], { env, input: "secret\n" });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, `${reg.host} asks no credentials (GET /v2/ answered 200 without them): nothing stored\n`);
+    assert.ok(!existsSync(configPath), "no credential stored");
+    const json = await drayOk(["login", "-f", "json", reg.host, "-u", "alice", "--password-stdin"], { env, input: "secret\n" });
+    assert.deepEqual(JSON.parse(json.stdout), { Registry: reg.host, Stored: null, Keychain: false });
+  });
+});
