@@ -3,9 +3,10 @@
 // reference form delete suggests, and an archive destination that is some
 // other file. Every row is one real `dray` run.
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { isolatedEnv } from "../auth/login-env.js";
 import { buildImage, pushImage, writeOciLayout } from "../helpers/fixtures.js";
@@ -137,5 +138,81 @@ describe("hidden repositories and registries that ask no credentials (issue 28 i
     assert.ok(!existsSync(configPath), "no credential stored");
     const json = await drayOk(["login", "-f", "json", reg.host, "-u", "alice", "--password-stdin"], { env, input: "secret\n" });
     assert.deepEqual(JSON.parse(json.stdout), { Registry: reg.host, Stored: null, Keychain: false });
+  });
+});
+
+describe("conversions say what happened to which digest (issue 28 item 13)", () => {
+  let dir: string;
+  before(async () => {
+    dir = makeTempDir();
+    await writeOciLayout(join(dir, "lay"), await buildImage({ seed: "words-13" }), "v1");
+  });
+
+  it("zstd to plain tar: 'decompressed', each stored layer named by its new digest and its source", async () => {
+    await drayOk(["copy", "-q", "oci:lay:v1", "oci:z:v1", "--compress", "zstd"], { cwd: dir });
+    const r = await drayOk(["copy", "--progress", "plain", "oci:z:v1", "oci:p:v1", "--compress", "none"], { cwd: dir });
+    assert.match(r.stderr, /^note: 1 layer decompressed \(zstd to plain tar\): the image is now sha256:[0-9a-f]{64} \(was sha256:/m);
+    assert.ok(!r.stderr.includes("recompressed"), r.stderr);
+    const index = JSON.parse(await readFile(join(dir, "p", "index.json"), "utf8")) as { manifests: Array<{ digest: string }> };
+    const manifest = JSON.parse(await readFile(join(dir, "p", "blobs", "sha256", index.manifests[0]!.digest.slice(7)), "utf8")) as {
+      layers: Array<{ digest: string }>;
+    };
+    const stored = manifest.layers[0]!.digest.slice(7, 19);
+    assert.match(
+      r.stderr,
+      new RegExp(`^copied blob sha256:${stored} \\(.*\\), decompressed \\(zstd to plain tar\\) from sha256:[0-9a-f]{12}$`, "m"),
+    );
+  });
+
+  it("a docker save archive without index.json into oci: notes why the stored digest differs from the resolved one", async () => {
+    await drayOk(["copy", "-q", "oci:lay:v1", "docker-archive:d.tar:dray/x:v1"], { cwd: dir });
+    execFileSync("tar", ["--delete", "-f", join(dir, "d.tar"), "index.json", "oci-layout"]); // the pre-25 form: manifest.json only
+    const r = await drayOk(["copy", "--progress", "plain", "docker-archive:d.tar", "oci:legacy:v1"], { cwd: dir });
+    const resolved = /^resolved docker-archive:d\.tar to (sha256:[0-9a-f]{64})$/m.exec(r.stderr)?.[1];
+    assert.ok(resolved, r.stderr);
+    assert.ok(
+      r.stderr.includes(
+        `note: docker-archive:d.tar holds no manifest (docker save before Docker 25): the one dray made for it, ${resolved}, is stored as ${r.stdout.trim()} (manifests converted to OCI format)\n`,
+      ),
+      r.stderr,
+    );
+  });
+});
+
+describe("cat and cat --list agree (issue 28 item 16)", () => {
+  let dir: string;
+  before(async () => {
+    dir = makeTempDir();
+    await mkdir(join(dir, "l1", "etc"), { recursive: true });
+    await mkdir(join(dir, "l2", "etc"), { recursive: true });
+    await writeFile(join(dir, "l1", "etc", "gone"), "hi\n");
+    await writeFile(join(dir, "l1", "etc", "keep"), "keep\n");
+    await writeFile(join(dir, "l2", "etc", ".wh.gone"), "");
+    await drayOk(["append", "scratch", "--platform", "linux/amd64", "--layer", "l1", "--layer", "l2", "-t", "oci:wh:v1", "-q"], {
+      cwd: dir,
+    });
+  });
+
+  it("a deleted path: 'deleted by … layer 2' from both, exit 3", async () => {
+    const cat = await dray(["cat", "oci:wh:v1", "etc/gone"], { cwd: dir });
+    const list = await dray(["cat", "--list", "oci:wh:v1", "etc/gone"], { cwd: dir });
+    assert.match(cat.stderr, /^dray: \/etc\/gone was deleted by oci:wh:v1 layer 2 \(sha256:[0-9a-f]{64}\)\n$/);
+    assert.equal(list.stderr, cat.stderr);
+    assert.deepEqual([cat.code, list.code], [3, 3]);
+    const nowhere = await dray(["cat", "--list", "oci:wh:v1", "etc/nothere"], { cwd: dir });
+    assert.equal(nowhere.stderr, "dray: /etc/nothere is not in the image\n");
+  });
+
+  it("a trailing slash after a file is 'not a directory' (exit 2), for cat and --list; after a folder it lists", async () => {
+    for (const args of [
+      ["cat", "oci:wh:v1", "etc/keep/"],
+      ["cat", "--list", "oci:wh:v1", "etc/keep/"],
+    ]) {
+      const r = await dray(args, { cwd: dir });
+      assert.equal(r.stderr, "dray: /etc/keep/: not a directory (/etc/keep is a file; drop the trailing /)\n");
+      assert.equal(r.code, 2);
+    }
+    assert.equal((await drayOk(["cat", "--list", "oci:wh:v1", "etc/"], { cwd: dir })).stdout, "/etc\n/etc/keep\n");
+    assert.equal((await drayOk(["cat", "oci:wh:v1", "etc/keep"], { cwd: dir })).stdout, "keep\n");
   });
 });
