@@ -213,7 +213,6 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   E_INTERRUPTED: 130,
 };
 
-/** The process exit code (README, "Exit codes") for any thrown value. */
 /** Why a local file could not be read, in words rather than ENOENT/EISDIR/EACCES ("does not exist", "is a directory, not a file"). */
 export function whyUnreadable(err: unknown): string {
   switch ((err as NodeJS.ErrnoException).code) {
@@ -230,6 +229,38 @@ export function whyUnreadable(err: unknown): string {
   }
 }
 
+/**
+ * What a file-system error means, in words a user acts on. Node's own text
+ * ("EACCES: permission denied, mkdtemp '/x/.dray-spool-1-…'") names the
+ * syscall and dray's temporary rather than the path the user gave.
+ */
+export function fsReason(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EROFS":
+      return "read-only file system";
+    case "ENOSPC":
+      return "no space left on device";
+    case "EDQUOT":
+      return "disk quota exceeded";
+    case "EISDIR":
+      return "is a directory";
+    case "ENOTDIR":
+      return "a part of the path is not a directory";
+    case "EEXIST":
+      return "already exists";
+    case "ENOENT":
+      return "does not exist";
+    case "ELOOP":
+      return "too many levels of symbolic links";
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** The process exit code (README, "Exit codes") for any thrown value. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof DrayError) return EXIT_BY_CODE[err.code];
   return 1;

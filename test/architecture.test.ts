@@ -1,6 +1,6 @@
 /**
  * The shape of src/ as an import graph (issue 18): layers import downwards
- * only, cli → sync → referrers → copy/inspect → transport → auth → ref → oci
+ * only, cli → sync → referrers → copy/inspect → image → transport → auth → ref → oci
  * → errors, and nothing outside src/transport/ reaches into one transport's own
  * folder (registry/, layout/, archive/): transport/index.ts and
  * transport/repository.ts are the way in. Type-only imports count too, since
@@ -31,6 +31,8 @@ const LAYER: Record<string, number> = {
   assemble: 7,
   copy: 6,
   inspect: 6,
+  /** Reading an image's own documents (manifest resolution, platforms, configs): what copy, inspect, content and assemble share. */
+  image: 5.5,
   transport: 5,
   auth: 4,
   ref: 3,
@@ -76,7 +78,7 @@ function namingRegistryClient(): string[] {
   return sourceFiles(SRC)
     .map((file) => ({ from: relative(SRC, file), text: readFileSync(file, "utf8") }))
     .filter(({ from }) => !from.startsWith("transport/"))
-    .filter(({ text }) => /\bRegistryClient\b/.test(text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "")))
+    .filter(({ text }) => /\bRegistryClient\b/.test(stripComments(text)))
     .map(({ from }) => from);
 }
 
@@ -106,7 +108,7 @@ describe("architecture: the import graph of src/", () => {
     assert.deepEqual(unknown, []);
   });
 
-  it("layers import downwards only: cli → sync → referrers → copy/inspect → transport → auth → ref → oci → errors", () => {
+  it("layers import downwards only: cli → sync → referrers → copy/inspect → image → transport → auth → ref → oci → errors", () => {
     const upwards = edges.filter((e) => LAYER[layerOf(e.from)]! < LAYER[layerOf(e.to)]!).map((e) => `${e.from} → ${e.to}`);
     assert.deepEqual(upwards, []);
   });
@@ -128,4 +130,21 @@ describe("architecture: the import graph of src/", () => {
   it("the RegistryClient type is not named outside src/transport/ (untag, catalog and the rest go through the transport)", () => {
     assert.deepEqual(namingRegistryClient(), []);
   });
+
+  it("one image reader: configs are read whole in one place, under one limit, and a missing platform is worded once (issue 32)", () => {
+    const code = sourceFiles(SRC).map((file) => ({ from: relative(SRC, file), text: stripComments(readFileSync(file, "utf8")) }));
+    const defining = (re: RegExp): string[] => code.filter(({ text }) => re.test(text)).map(({ from }) => from);
+    assert.deepEqual(defining(/\bconst MAX_CONFIG_BYTES\b/), ["oci/manifest.ts"]);
+    assert.deepEqual(defining(/\bfunction readSmallBlob\b/), ["image/read.ts"]);
+    assert.deepEqual(defining(/\bfunction resolveManifest\b/), ["image/resolve.ts"]);
+    // Outside assembly (whose sources and entries are its own words), E_PLATFORM_NOT_FOUND comes from platformNotFound.
+    const wording = defining(/"E_PLATFORM_NOT_FOUND"/).filter(
+      (f) => !f.startsWith("assemble/") && f !== "errors.ts" && f !== "copy/all-tags.ts",
+    );
+    assert.deepEqual(wording, ["image/resolve.ts"]);
+  });
 });
+
+function stripComments(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
+}

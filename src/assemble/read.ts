@@ -4,7 +4,7 @@
 // keep every field they had.
 import { MAX_INDEX_ENTRIES } from "../copy/engine.js";
 import { IntegrityError } from "../errors.js";
-import { readSmallBlob, MAX_CONFIG_BYTES } from "../inspect/index.js";
+import { readSmallBlob } from "../image/read.js";
 import {
   configPlatform,
   descriptorOf,
@@ -46,7 +46,7 @@ export async function readConfigDocument(
   signal?: AbortSignal,
 ): Promise<Record<string, unknown>> {
   const where = formatLocation(source.location);
-  const bytes = await readSmallBlob(source, manifest.config, MAX_CONFIG_BYTES, signal);
+  const bytes = await readSmallBlob(source, manifest.config, signal ? { signal } : {});
   return parseImageConfig(bytes, `${where} config ${manifest.config.digest}`);
 }
 
@@ -58,7 +58,7 @@ export async function platformFromConfig(
 ): Promise<Platform | undefined> {
   if (!isImageConfig(manifest.config)) return undefined;
   const where = formatLocation(source.location);
-  const config = parseImageConfig(await readSmallBlob(source, manifest.config, MAX_CONFIG_BYTES, signal), where);
+  const config = parseImageConfig(await readSmallBlob(source, manifest.config, signal ? { signal } : {}), where);
   return configPlatform(config);
 }
 

@@ -45,8 +45,7 @@ export async function readAuthFile(path: string, required = false): Promise<Auth
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (!required && (code === "ENOENT" || code === "ENOTDIR")) return undefined;
-    if (required) throw new CredentialsError(`credentials file ${path} ${whyUnreadable(err)}`, { where: path });
-    throw new CredentialsError(`cannot read credentials file ${path}: ${(err as Error).message}`, { where: path });
+    throw new CredentialsError(`credentials file ${path} ${whyUnreadable(err)}`, { where: path });
   }
   if (text.trim() === "") return { path, auths: new Map(), credHelpers: new Map() };
   let doc: unknown;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, open, readFile, realpath, rename, unlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { CredentialsError, IoError, UsageError } from "../errors.js";
+import { CredentialsError, IoError, UsageError, fsReason } from "../errors.js";
 import type { Credentials } from "./credentials.js";
 import { canonicalRegistryHost, helperServerURL, normaliseKey } from "./authfile.js";
 import { deleteKeychainCredential, storeKeychainCredential } from "./keychain.js";
@@ -69,6 +69,9 @@ export function isKeychainMarker(entry: unknown): boolean {
   return isObject(entry) && entry.drayKeychain === true;
 }
 
+/** What a user whose config folder cannot be used can do instead. */
+const WHERE_ELSE = "; set DOCKER_CONFIG to a folder of your own";
+
 /** Reads config.json; a missing file is an empty config, a malformed one an error (never overwritten). */
 export async function readDockerConfig(path: string): Promise<Json> {
   let text: string;
@@ -76,7 +79,7 @@ export async function readDockerConfig(path: string): Promise<Json> {
     text = await readFile(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return {};
-    throw new IoError(`cannot read ${path}: ${(err as Error).message}`, { where: path, cause: err });
+    throw new IoError(`cannot read ${path}: ${fsReason(err)}${WHERE_ELSE}`, { where: path, cause: err });
   }
   if (text.trim() === "") return {};
   let doc: unknown;
@@ -102,7 +105,7 @@ export async function writeDockerConfig(path: string, doc: Json): Promise<void> 
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new IoError(`cannot create ${dir}: ${(err as Error).message}`, { where: dir, cause: err });
+    throw new IoError(`cannot create ${dir}: ${fsReason(err)}${WHERE_ELSE}`, { where: dir, cause: err });
   }
   const tmp = join(dir, `.config.json.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   // Tabs, as the docker CLI writes it, so a later `docker login` produces a small diff.
@@ -119,7 +122,7 @@ export async function writeDockerConfig(path: string, doc: Json): Promise<void> 
     await rename(tmp, target);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw new IoError(`cannot write ${target}: ${(err as Error).message}`, { where: target, cause: err });
+    throw new IoError(`cannot write ${target}: ${fsReason(err)}${WHERE_ELSE}`, { where: target, cause: err });
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { CredentialsError, IoError } from "../errors.js";
+import { CredentialsError, IoError, fsReason } from "../errors.js";
 import { canonicalRegistryHost } from "./authfile.js";
 import { dockerConfigFile } from "./credentials.js";
 
@@ -29,7 +29,7 @@ async function readTrustFile(path: string): Promise<TrustFile> {
     text = await readFile(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { trustedRealms: {} };
-    throw new IoError(`cannot read ${path}: ${(err as Error).message}`, { where: path, cause: err });
+    throw new IoError(`cannot read ${path}: ${fsReason(err)}`, { where: path, cause: err });
   }
   let doc: unknown;
   try {
@@ -77,7 +77,7 @@ export async function recordTrustedRealms(
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw new IoError(`cannot write ${path}: ${(err as Error).message}`, { where: path, cause: err });
+    throw new IoError(`cannot write ${path}: ${fsReason(err)}`, { where: path, cause: err });
   }
   return path;
 }

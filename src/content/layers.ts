@@ -5,14 +5,14 @@
 import { once } from "node:events";
 import { pipeline, Transform, type Duplex, type Readable, type TransformCallback } from "node:stream";
 import * as tar from "tar-stream";
-import { IntegrityError, NotFoundError } from "../errors.js";
+import { IntegrityError } from "../errors.js";
 import { VerifyingStream } from "../oci/digest.js";
 import { createDecompressor } from "../oci/compression.js";
 import { decompressionLimit, SizeCap } from "../oci/decompress.js";
 import type { Descriptor, ImageManifest } from "../oci/manifest.js";
 import { layerCompression, MediaType } from "../oci/mediatype.js";
-import { hostPlatform, type Platform } from "../oci/platform.js";
-import { resolveManifest } from "../inspect/index.js";
+import type { Platform } from "../oci/platform.js";
+import { resolveImage } from "../image/resolve.js";
 import { formatLocation } from "../ref/location.js";
 import type { ImageSource } from "../transport/types.js";
 
@@ -41,17 +41,15 @@ export interface ImageLayers {
  * else this machine's (as `inspect --config`, skopeo and docker do).
  */
 export async function imageLayers(source: ImageSource, platform: Platform | undefined, signal?: AbortSignal): Promise<ImageLayers> {
-  let resolved = await resolveManifest(source, platform, signal);
-  if (resolved.parsed.kind === "index") resolved = await resolveManifest(source, hostPlatform(), signal);
+  const { resolved, manifest } = await resolveImage(source, platform, signal);
   const at = formatLocation(source.location);
-  if (resolved.parsed.kind !== "manifest") throw new NotFoundError(`no image manifest found in ${at}`, { where: at });
-  refuseArtifact(resolved.parsed, resolved.chosen.digest.toString(), at);
-  const layers = resolved.parsed.layers.map((descriptor, index) => ({
+  refuseArtifact(manifest, resolved.chosen.digest.toString(), at);
+  const layers = manifest.layers.map((descriptor, index) => ({
     index,
     descriptor,
     where: `${at} layer ${index + 1} (${descriptor.digest})`,
   }));
-  return { manifest: resolved.parsed, layers };
+  return { manifest, layers };
 }
 
 const IMAGE_CONFIG_TYPES: readonly string[] = [MediaType.OciConfig, MediaType.DockerConfig];

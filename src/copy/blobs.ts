@@ -7,7 +7,8 @@ import { formatLocation } from "../ref/location.js";
 import type { ImageSource } from "../transport/types.js";
 import { decompressStages } from "../oci/compression.js";
 import type { CopySession, PlacedBlob } from "./session.js";
-import { openedLater, pipeToSink, readSmallBlob } from "./stream.js";
+import { readSmallBlob } from "../image/read.js";
+import { openedLater, pipeToSink } from "./stream.js";
 
 /** Tries of one blob transfer when the network breaks it (the source is opened again each time). */
 const BLOB_ATTEMPTS = 3;
@@ -151,8 +152,6 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
 /** Reads a config into memory once per session (for its platform or diff_ids) and keeps it to copy later. */
 export function readConfig(session: CopySession, src: ImageSource, desc: Descriptor): Promise<Buffer> {
   return session.once(session.configs, desc.digest.toString(), () =>
-    session.requests(async () =>
-      readSmallBlob(await src.getBlob(desc, { signal: session.signal }), desc, where(src, desc), session.signal),
-    ),
+    session.requests(async () => readSmallBlob(src, desc, { where: where(src, desc), signal: session.signal })),
   );
 }

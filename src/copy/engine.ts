@@ -1,5 +1,5 @@
 import { stopwatch } from "../clock.js";
-import { IntegrityError, NotFoundError, UnsupportedError } from "../errors.js";
+import { IntegrityError, UnsupportedError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 import {
   dockerArchiveManifest,
@@ -13,6 +13,7 @@ import {
 import { MediaType } from "../oci/mediatype.js";
 import { formatPlatform, platformMatches, type Platform } from "../oci/platform.js";
 import { formatLocation } from "../ref/location.js";
+import { platformNotFound } from "../image/resolve.js";
 import type { ImageDestination, ImageSource } from "../transport/types.js";
 import { placeBlob, placeUncompressedLayer, readConfig } from "./blobs.js";
 import { pickSinglePlatform, selectPlatforms } from "./select.js";
@@ -216,15 +217,8 @@ async function checkImagePlatform(
 ): Promise<string> {
   const config = parseImageConfig(await readConfig(session, src, manifest.config), where);
   const own: Platform | undefined = configPlatform(config);
-  for (const p of wanted) {
-    if (!platformMatches(p, own)) {
-      const offered = own ? formatPlatform(own) : "unknown";
-      throw new NotFoundError(`platform ${formatPlatform(p)} not found in ${where} (a single-platform image for ${offered})`, {
-        code: "E_PLATFORM_NOT_FOUND",
-        where,
-      });
-    }
-  }
+  const missing = wanted.find((p) => !platformMatches(p, own));
+  if (missing) throw platformNotFound(missing, where, { single: own });
   return own ? formatPlatform(own) : "unknown";
 }
 

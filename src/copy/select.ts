@@ -1,7 +1,8 @@
-import { NotFoundError, UsageError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import type { Descriptor, ImageIndex, RawManifest } from "../oci/manifest.js";
 import { rawManifestFromDocument } from "../oci/manifest.js";
 import { formatPlatform, hostPlatform, platformMatches, type Platform } from "../oci/platform.js";
+import { platformNotFound } from "../image/resolve.js";
 
 /** Which entries of an index a copy takes, and the index the destination receives. */
 export interface IndexSelection {
@@ -16,26 +17,12 @@ export interface IndexSelection {
   platforms?: string[];
 }
 
-/** The platforms an index offers, for error messages. */
-export function availablePlatforms(index: ImageIndex): string[] {
-  return index.manifests.filter((d) => d.platform).map((d) => formatPlatform(d.platform!));
-}
-
-function missingPlatform(wanted: Platform, index: ImageIndex, where: string): NotFoundError {
-  const offered = availablePlatforms(index);
-  const list = offered.length > 0 ? offered.join(", ") : "none";
-  return new NotFoundError(`platform ${formatPlatform(wanted)} not found in ${where} (available: ${list})`, {
-    code: "E_PLATFORM_NOT_FOUND",
-    where,
-  });
-}
-
 /** The first entry matching each wanted platform; a platform without one is E_PLATFORM_NOT_FOUND. */
 export function matchEntries(index: ImageIndex, wanted: readonly Platform[], where: string): Descriptor[] {
   const chosen = new Set<Descriptor>();
   for (const p of wanted) {
     const entry = index.manifests.find((d) => platformMatches(p, d.platform));
-    if (!entry) throw missingPlatform(p, index, where);
+    if (!entry) throw platformNotFound(p, where, { index });
     chosen.add(entry);
   }
   return index.manifests.filter((d) => chosen.has(d));
@@ -76,14 +63,10 @@ export function pickSinglePlatform(index: ImageIndex, wanted: readonly Platform[
   const explicit = wanted.length === 1;
   const platform = explicit ? wanted[0]! : hostPlatform();
   const entry = index.manifests.find((d) => platformMatches(platform, d.platform));
-  if (!entry && !explicit) {
-    const offered = availablePlatforms(index).join(", ") || "none";
-    throw new NotFoundError(
-      `${destination} holds a single platform and this host's ${formatPlatform(platform)} is not in ${where} (available: ${offered}); choose one with --platform`,
-      { code: "E_PLATFORM_NOT_FOUND", where },
-    );
+  if (!entry) {
+    const hint = explicit ? undefined : `that is this host's platform, and ${destination} holds one: choose one with --platform`;
+    throw platformNotFound(platform, where, { index }, hint);
   }
-  if (!entry) throw missingPlatform(platform, index, where);
   const name = formatPlatform(entry.platform!);
   if (explicit) return { entry, platform: name };
   return {

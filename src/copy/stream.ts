@@ -1,32 +1,6 @@
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { DrayError, IntegrityError, IoError, NetworkError, isAbortError } from "../errors.js";
-import { VerifyingStream } from "../oci/digest.js";
-import type { Descriptor } from "../oci/manifest.js";
-
-/** Configs are read whole (the engine parses them); anything larger than this is not a config. */
-export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
-
-/** Reads a small blob (an image config) into memory, verified against its descriptor. */
-export async function readSmallBlob(data: Readable, desc: Descriptor, where: string, signal: AbortSignal): Promise<Buffer> {
-  if (desc.size > MAX_CONFIG_BYTES) {
-    data.destroy();
-    throw new IntegrityError(`config ${desc.digest} of ${desc.size} bytes exceeds the ${MAX_CONFIG_BYTES}-byte limit`, {
-      code: "E_TOO_LARGE",
-      where,
-    });
-  }
-  const chunks: Buffer[] = [];
-  await pipeline(
-    data,
-    new VerifyingStream({ digest: desc.digest, size: desc.size, where }),
-    async (verified: AsyncIterable<Buffer>) => {
-      for await (const chunk of verified) chunks.push(chunk);
-    },
-    { signal },
-  );
-  return Buffer.concat(chunks);
-}
+import { DrayError, IoError, NetworkError, isAbortError } from "../errors.js";
 
 type Stage = NodeJS.ReadableStream | NodeJS.ReadWriteStream;
 /** A pipeline's first stage that opens its stream when the pipeline runs. */

@@ -1,18 +1,8 @@
-import { pipeline } from "node:stream/promises";
-import { AuthError, IntegrityError, NotFoundError } from "../errors.js";
-import { VerifyingStream } from "../oci/digest.js";
-import { isIndexType } from "../oci/mediatype.js";
-import {
-  configPlatform,
-  parseImageConfig,
-  parseRawManifest,
-  type Descriptor,
-  type ImageConfig,
-  type ImageIndex,
-  type ImageManifest,
-  type RawManifest,
-} from "../oci/manifest.js";
-import { formatPlatform, hostPlatform, platformMatches, type Platform } from "../oci/platform.js";
+import { AuthError } from "../errors.js";
+import { readSmallBlob } from "../image/read.js";
+import { resolveImage, resolveManifest } from "../image/resolve.js";
+import { parseImageConfig, type ImageConfig, type RawManifest } from "../oci/manifest.js";
+import type { Platform } from "../oci/platform.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { repositoryName } from "../ref/reference.js";
 import { openReferences, openSource } from "../transport/index.js";
@@ -21,9 +11,6 @@ import { summariseImage, summariseIndex, type ImageSummary, type IndexSummary, t
 
 export { goTime, summariseImage, summariseIndex, SUMMARY_OPTIONAL_FIELDS } from "./summary.js";
 export type { ImageSummary, IndexSummary, IndexEntrySummary, LayerData } from "./summary.js";
-
-/** Image configs are small JSON documents; anything past this is refused rather than buffered. */
-export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
 
 export interface InspectOptions {
   /** Picks one image of an index (and is required to see an image's fields when the location names an index). */
@@ -34,116 +21,12 @@ export interface InspectOptions {
   signal?: AbortSignal;
 }
 
-/** The manifest a command works on: the location's own, or the child `platform` picks from an index. */
-export interface ResolvedManifest {
-  /** What the location names, exactly as stored. */
-  top: RawManifest;
-  /** The manifest chosen (equals `top` unless a platform was picked from an index). */
-  chosen: RawManifest;
-  parsed: ImageManifest | ImageIndex;
-}
-
 function where(loc: Location): string {
   return formatLocation(loc);
 }
 
-/**
- * Picks the entry of `index` for `platform`. Entries that are indexes
- * themselves (nested indexes, as some layouts have) are searched too.
- */
-async function pickPlatform(
-  source: ImageSource,
-  index: ImageIndex,
-  platform: Platform,
-  at: string,
-  signal?: AbortSignal,
-): Promise<RawManifest | undefined> {
-  const opts = signal ? { signal } : {};
-  const direct = index.manifests.find((d) => !isIndexType(d.mediaType) && platformMatches(platform, d.platform));
-  if (direct) return source.getManifest(direct.digest, opts);
-  for (const d of index.manifests.filter((m) => isIndexType(m.mediaType))) {
-    const raw = await source.getManifest(d.digest, opts);
-    const inner = parseRawManifest(raw, at);
-    if (inner.kind !== "index") continue;
-    const found = await pickPlatform(source, inner, platform, at, signal);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-function platformsOf(index: ImageIndex): string {
-  const list = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest.short));
-  return list.length > 0 ? list.join(", ") : "none";
-}
-
-/** Reads the location's manifest and, with `platform`, the index entry it selects. */
-export async function resolveManifest(
-  source: ImageSource,
-  platform: Platform | undefined,
-  signal?: AbortSignal,
-): Promise<ResolvedManifest> {
-  const at = where(source.location);
-  const top = await source.getManifest(undefined, signal ? { signal } : {});
-  const parsed = parseRawManifest(top, at);
-  if (platform === undefined) return { top, chosen: top, parsed };
-  if (parsed.kind === "manifest") {
-    // A single image answers --platform only for its own platform: what copy does (exit 3), digest and inspect do too.
-    const own = parsed.config
-      ? configPlatform(parseImageConfig(await readSmallBlob(source, parsed.config, MAX_CONFIG_BYTES, signal), at))
-      : undefined;
-    if (!platformMatches(platform, own)) {
-      throw new NotFoundError(
-        `no image for platform ${formatPlatform(platform)} in ${at} (a single-platform image for ${own ? formatPlatform(own) : "an unknown platform"})`,
-        { code: "E_PLATFORM_NOT_FOUND", where: at },
-      );
-    }
-    return { top, chosen: top, parsed };
-  }
-  const chosen = await pickPlatform(source, parsed, platform, at, signal);
-  if (!chosen) {
-    throw new NotFoundError(`no image for platform ${formatPlatform(platform)} in ${at} (it has: ${platformsOf(parsed)})`, {
-      code: "E_PLATFORM_NOT_FOUND",
-      where: at,
-    });
-  }
-  return { top, chosen, parsed: parseRawManifest(chosen, at) };
-}
-
-/** Reads a small blob fully, checking its size and digest. */
-export async function readSmallBlob(source: ImageSource, desc: Descriptor, max: number, signal?: AbortSignal): Promise<Buffer> {
-  const at = where(source.location);
-  if (desc.size > max)
-    throw new IntegrityError(`blob ${desc.digest} of ${desc.size} bytes exceeds the ${max}-byte limit (${at})`, {
-      code: "E_TOO_LARGE",
-      where: at,
-    });
-  const stream = await source.getBlob(desc, signal ? { signal } : {});
-  const chunks: Buffer[] = [];
-  await pipeline(
-    stream,
-    new VerifyingStream({ digest: desc.digest, size: desc.size, where: at }),
-    async (verified: AsyncIterable<Buffer>) => {
-      for await (const c of verified) chunks.push(c);
-    },
-  );
-  return Buffer.concat(chunks);
-}
-
-/**
- * The image manifest for commands that need one image (--config): the
- * location's, or from an index the requested platform, else this machine's
- * (as skopeo and docker do).
- */
-async function resolveImage(
-  source: ImageSource,
-  platform: Platform | undefined,
-  signal?: AbortSignal,
-): Promise<{ resolved: ResolvedManifest; manifest: ImageManifest }> {
-  let resolved = await resolveManifest(source, platform, signal);
-  if (resolved.parsed.kind === "index") resolved = await resolveManifest(source, hostPlatform(), signal);
-  if (resolved.parsed.kind !== "manifest")
-    throw new NotFoundError(`no image manifest found in ${where(source.location)}`, { where: where(source.location) });
-  return { resolved, manifest: resolved.parsed };
+function signalOf(opts: InspectOptions): { signal?: AbortSignal } {
+  return opts.signal ? { signal: opts.signal } : {};
 }
 
 async function withSource<T>(loc: Location, opts: InspectOptions, fn: (s: ImageSource) => Promise<T>): Promise<T> {
@@ -164,7 +47,7 @@ export async function inspectRaw(loc: Location, opts: InspectOptions = {}): Prom
 export async function inspectConfigRaw(loc: Location, opts: InspectOptions = {}): Promise<Buffer> {
   return withSource(loc, opts, async (source) => {
     const { manifest } = await resolveImage(source, opts.platform, opts.signal);
-    return readSmallBlob(source, manifest.config, MAX_CONFIG_BYTES, opts.signal);
+    return readSmallBlob(source, manifest.config, signalOf(opts));
   });
 }
 
@@ -220,10 +103,7 @@ export async function inspect(loc: Location, opts: InspectOptions = {}): Promise
       ...(name === undefined ? {} : { name }),
     });
     if (resolved.parsed.kind === "index") return summariseIndex(context(await tagsPending), resolved.parsed);
-    const [tags, configBytes] = await Promise.all([
-      tagsPending,
-      readSmallBlob(source, resolved.parsed.config, MAX_CONFIG_BYTES, opts.signal),
-    ]);
+    const [tags, configBytes] = await Promise.all([tagsPending, readSmallBlob(source, resolved.parsed.config, signalOf(opts))]);
     return summariseImage(context(tags), resolved.parsed, parseImageConfig(configBytes, where(loc)));
   });
 }

@@ -48,6 +48,12 @@ export type ParsedManifest = ImageManifest | ImageIndex;
 /** Registries cap manifests at 4 MiB; anything larger is refused before parsing. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Image configs are small JSON documents read whole; past this one is refused
+ * rather than buffered (one limit for every transport and command).
+ */
+export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
+
 function invalid(message: string, where?: string): IntegrityError {
   return new IntegrityError(where ? `${message} (${where})` : message, { code: "E_MANIFEST_INVALID", where });
 }

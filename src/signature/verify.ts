@@ -4,7 +4,7 @@
 // signature blobs only), and held against the policy's requirements.
 import { createHash } from "node:crypto";
 import { DrayError, NotFoundError, SignatureRefusedError, isAbortError } from "../errors.js";
-import { readSmallBlob } from "../copy/stream.js";
+import { readSmallBlob } from "../image/read.js";
 import { Digest } from "../oci/digest.js";
 import { parseRawManifest, type Descriptor, type ImageManifest, type RawManifest } from "../oci/manifest.js";
 import { formatLocation, type Location } from "../ref/location.js";
@@ -219,8 +219,12 @@ class SignatureReader {
     try {
       const source = await this.repo.openSource({ digest: Digest.parse(manifest) });
       try {
-        const signal = this.opts.signal ?? new AbortController().signal;
-        return await readSmallBlob(await source.getBlob(layer, { signal }), layer, `${this.repo.display} blob ${layer.digest}`, signal);
+        const signal = this.opts.signal ? { signal: this.opts.signal } : {};
+        return await readSmallBlob(source, layer, {
+          max: MAX_SIGNATURE_BLOB_BYTES,
+          where: `${this.repo.display} blob ${layer.digest}`,
+          ...signal,
+        });
       } finally {
         await source.close();
       }

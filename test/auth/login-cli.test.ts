@@ -3,7 +3,7 @@
 // server), stored in docker config.json, and read back by later commands.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { chmod, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { buildImage, pushImage } from "../helpers/fixtures.js";
@@ -99,4 +99,33 @@ describe("dray login without a terminal", () => {
     const badHost = await dray(["login", "not a host", "-u", "x", "--password-stdin"], { env, input: "pw\n" });
     assert.equal(badHost.code, 2);
   });
+});
+
+describe("dray login where the config folder cannot be written", () => {
+  const isRoot = process.getuid?.() === 0;
+  it(
+    "one line in words naming the folder and what to do, no raw EACCES, exit 1",
+    { skip: !isRoot && "needs root to run dray as another user" },
+    async () => {
+      const reg = await startRegistry({ mode: "htpasswd" });
+      try {
+        const { env } = isolatedEnv();
+        const home = makeTempDir("dray-login-readonly-home-");
+        await chmod(home, 0o555); // nobody may enter it but not create .docker in it
+        const r = await dray(["login", reg.host, "-u", reg.username!, "--password-stdin"], {
+          env: { ...env, HOME: home, DOCKER_CONFIG: undefined },
+          input: `${reg.password!}\n`,
+          user: { uid: 65534, gid: 65534 },
+        });
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(
+          r.stderr,
+          `dray: cannot create ${join(home, ".docker")}: permission denied; set DOCKER_CONFIG to a folder of your own\n`,
+        );
+        assert.ok(!existsSync(join(home, ".docker")));
+      } finally {
+        await reg.stop();
+      }
+    },
+  );
 });

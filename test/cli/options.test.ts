@@ -14,6 +14,7 @@ import {
   type TransportFlags,
 } from "../../src/cli/options.js";
 import { DrayError } from "../../src/errors.js";
+import { makeCertificates } from "../helpers/certs.js";
 import { makeTempDir } from "../helpers/tmp.js";
 
 function ctx(debug = false): CliContext & { lines: string[] } {
@@ -53,8 +54,7 @@ describe("cli options", () => {
     const authFile = join(makeTempDir(), "a.json");
     writeFileSync(authFile, "{}");
     // --ca-file is read before any request (issue 28 item 10): it must hold a PEM certificate.
-    const caFile = join(makeTempDir(), "ca.pem");
-    writeFileSync(caFile, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    const { caFile } = makeCertificates(makeTempDir());
     const o = transportOptions(parse(["--authfile", authFile, "--insecure", "--ca-file", caFile, "--retries", "0"]), c);
     assert.equal(o.authFile, authFile);
     assert.equal(o.insecure, true);

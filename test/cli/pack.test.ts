@@ -26,6 +26,7 @@ describe("npm pack", () => {
       "package.json",
       "tsconfig.json",
       "README.md",
+      "LICENSE",
       "bin",
       "src",
       "test",
@@ -56,7 +57,14 @@ describe("npm pack", () => {
       `dray-${(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version}.tgz`,
     );
     const paths = pkg.files.map((f) => f.path);
-    for (const needed of ["bin/dray.cjs", "dist/dray.cjs", "dist/src/index.js", "dist/src/index.d.ts", "dist/src/cli/startup/launch.cjs"]) {
+    for (const needed of [
+      "LICENSE",
+      "bin/dray.cjs",
+      "dist/dray.cjs",
+      "dist/src/index.js",
+      "dist/src/index.d.ts",
+      "dist/src/cli/startup/launch.cjs",
+    ]) {
       assert.ok(paths.includes(needed), `${needed} is not in the package`);
     }
     assert.deepEqual(

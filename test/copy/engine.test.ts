@@ -412,7 +412,7 @@ describe("copyImage: the host platform is missing for a single-platform destinat
     const err = await rejectsWith(copyImage(new MemorySource(index(imgs), imgs), dst), "E_PLATFORM_NOT_FOUND");
     assert.match(
       err.message,
-      /holds a single platform and this host's linux\/\S+ is not in .*\(available: linux\/s390x, linux\/ppc64le\); choose one with --platform/,
+      /platform linux\/\S+ not found in .*\(available: linux\/s390x, linux\/ppc64le\); that is this host's platform, and .* holds one: choose one with --platform/,
     );
     assert.deepEqual(dst.ops, [{ op: "abort" }]);
   });

@@ -43,7 +43,8 @@ describe("SIGINT during signature verification", () => {
       run.child.kill("SIGINT");
       const r = await run.wait();
       assert.equal(r.code, 130, r.stdout + r.stderr);
-      assert.ok(Date.now() - t0 < 5_000, `took ${Date.now() - t0} ms`);
+      // A watchdog, not a timing: the held response trickles for minutes, so an ignored SIGINT would run far past this.
+      assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms`);
       assert.match(r.stderr, /interrupted/);
       assert.doesNotMatch(r.stdout + r.stderr, /refused|no signature found/);
       assert.equal(existsSync(join(reg.storageDir, `docker/registry/v2/repositories/int/${cmd}-dst`)), false);

@@ -10,6 +10,7 @@ import { findLayouts } from "../../src/sync/expand.js";
 import { parseReferrerTag } from "../../src/oci/referrer-tags.js";
 import { Digest } from "../../src/oci/digest.js";
 import { writeOciLayout, buildImage } from "../helpers/fixtures.js";
+import { makeCertificates } from "../helpers/certs.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { join } from "node:path";
 import { writeFile } from "node:fs/promises";
@@ -136,9 +137,10 @@ sync:
 
   it("checks the files registries: name while reading: ca-file a PEM, authfile JSON, both there (issue 19)", async () => {
     const dir = makeTempDir();
-    const ca = join(dir, "ca.pem");
+    const { caFile: ca } = makeCertificates(join(dir, "certs"));
+    const garbled = join(dir, "garbled.pem");
+    await writeFile(garbled, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
     const auth = join(dir, "auth.json");
-    await writeFile(ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
     await writeFile(auth, '{"auths":{}}');
     const conf = (key: string, value: string): string =>
       `registries:\n  a.example.com:\n    ${key}: ${value}\nsync:\n  - source: a.example.com/x\n    destination: b.example.com\n`;
@@ -150,7 +152,8 @@ sync:
       /^sync\.yaml:3:15: registries\.a\.example\.com\.authfile: .*nope\.json does not exist$/,
     );
     fails(conf("ca-file", auth), /ca-file: .*auth\.json holds no PEM certificate/);
-    fails(conf("authfile", ca), /authfile: .*ca\.pem is not valid JSON$/);
+    fails(conf("ca-file", garbled), /ca-file: .*garbled\.pem holds no valid PEM certificate \(its first certificate does not parse\)/);
+    fails(conf("authfile", ca), /authfile: .*ca\.crt is not valid JSON$/);
     fails(conf("authfile", dir), /authfile: .* is a directory, not a file$/);
     // Issue 30: cert-dir, client-cert and client-key per registry (mTLS); the pair goes together.
     assert.equal(parseSyncConfig(conf("cert-dir", dir), "sync.yaml").registries.get("a.example.com")?.certDir, dir);

@@ -22,6 +22,7 @@ import { IntegrityError, UnsupportedError, UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import {
   descriptorOf,
+  MAX_CONFIG_BYTES,
   parseImageConfig,
   parseRawManifest,
   type Descriptor,
@@ -36,14 +37,7 @@ import { readFileCapped } from "../layout/fsutil.js";
 import { emptyIndex, makeEntry, serializeIndexJson, withEntries, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { CONTAINERD_NAME } from "./docker-oci.js";
-import {
-  MAX_CONFIG_BYTES,
-  formatRepoTag,
-  parseRepoTag,
-  repositoriesFile,
-  serializeManifestJson,
-  type ManifestItem,
-} from "./docker-format.js";
+import { formatRepoTag, parseRepoTag, repositoriesFile, serializeManifestJson, type ManifestItem } from "./docker-format.js";
 import { checkEarlierArchive, earlierDockerArchive, type EarlierArchive } from "./earlier.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob, type SpooledBlob } from "./staging.js";
 

@@ -9,8 +9,6 @@ import { isObject } from "../../json.js";
 
 /** A real manifest.json lists a few images; anything near this is not one. */
 export const MAX_MANIFEST_JSON_BYTES = 4 * 1024 * 1024;
-/** Configs with a long history stay well below this. */
-export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
 /** One image of manifest.json, paths normalised and checked. */
 export interface ManifestItem {

@@ -11,14 +11,13 @@
 import type { Readable } from "node:stream";
 import { IntegrityError, NotFoundError, UnsupportedError, UsageError } from "../../errors.js";
 import { Digest, Digester, VerifyingStream } from "../../oci/digest.js";
-import { dockerArchiveManifest, parseImageConfig, type Descriptor, type RawManifest } from "../../oci/manifest.js";
+import { dockerArchiveManifest, MAX_CONFIG_BYTES, parseImageConfig, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import { MediaType } from "../../oci/mediatype.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
 import { familiarReference, formatReference, type ImageReference } from "../../ref/reference.js";
 import type { BlobReadOptions, ImageSource, TransportOptions } from "../types.js";
 import { DiffIdCheck } from "../../oci/decompress.js";
 import {
-  MAX_CONFIG_BYTES,
   MAX_MANIFEST_JSON_BYTES,
   formatRepoTag,
   parseManifestJson,

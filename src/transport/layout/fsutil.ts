@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { open, realpath, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, relative, isAbsolute, sep } from "node:path";
-import { IntegrityError, IoError, NotFoundError, UsageError } from "../../errors.js";
+import { IntegrityError, IoError, NotFoundError, UsageError, fsReason } from "../../errors.js";
 
 export function errnoCode(err: unknown): string | undefined {
   return typeof err === "object" && err !== null && "code" in err ? String((err as { code: unknown }).code) : undefined;
@@ -13,37 +13,6 @@ export function errnoCode(err: unknown): string | undefined {
 
 export function isNotFound(err: unknown): boolean {
   return errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR";
-}
-
-/**
- * What a file-system error means, in words a user acts on. Node's own text
- * ("EACCES: permission denied, mkdtemp '/x/.dray-spool-1-…'") names the
- * syscall and dray's temporary rather than the path the user gave.
- */
-export function fsReason(err: unknown): string {
-  switch (errnoCode(err)) {
-    case "EACCES":
-    case "EPERM":
-      return "permission denied";
-    case "EROFS":
-      return "read-only file system";
-    case "ENOSPC":
-      return "no space left on device";
-    case "EDQUOT":
-      return "disk quota exceeded";
-    case "EISDIR":
-      return "is a directory";
-    case "ENOTDIR":
-      return "a part of the path is not a directory";
-    case "EEXIST":
-      return "already exists";
-    case "ENOENT":
-      return "does not exist";
-    case "ELOOP":
-      return "too many levels of symbolic links";
-    default:
-      return err instanceof Error ? err.message : String(err);
-  }
 }
 
 /** `WHAT PATH: REASON`, or `WHAT: REASON` when `what` names the path already. */

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { Agent, Dispatcher, EnvHttpProxyAgent, buildConnector } from "undici";
-import { DrayError, IntegrityError, IoError, NetworkError } from "../../../errors.js";
+import { DrayError, IntegrityError, IoError, NetworkError, fsReason } from "../../../errors.js";
 import { Digest } from "../../../oci/digest.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { stopwatch } from "../../../clock.js";
@@ -87,7 +87,7 @@ function readTlsFile(file: string, what: string): string {
   try {
     return readFileSync(file, "utf8");
   } catch (err) {
-    throw new IoError(`cannot read ${what} ${file}: ${(err as Error).message}`, { where: file, cause: err });
+    throw new IoError(`cannot read ${what} ${file}: ${fsReason(err)}`, { where: file, cause: err });
   }
 }
 

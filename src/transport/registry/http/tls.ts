@@ -3,6 +3,7 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError, whyUnreadable } from "../../../errors.js";
+import { caFileProblem } from "../../ca-file.js";
 
 /**
  * The TLS material for one registry host: which CAs to trust beside the
@@ -138,14 +139,10 @@ export function checkClientPair(pair: ClientPair, certFlag: string, keyFlag: str
   }
 }
 
-/** Checks that a CA file holds at least one certificate, so a wrong file is a usage error and not "self-signed certificate" later. */
+/** Checks a CA file before any request (caFileProblem), so a wrong file is a usage error and not "self-signed certificate" later. */
 export function checkCaFile(file: string, flag: string): void {
-  const pem = readPem(file, flag);
-  try {
-    new X509Certificate(pem);
-  } catch {
-    throw new UsageError(`${flag} ${file} holds no PEM certificate`, { where: file });
-  }
+  const problem = caFileProblem(file);
+  if (problem !== undefined) throw new UsageError(`${flag} ${problem}`, { where: file });
 }
 
 /**
