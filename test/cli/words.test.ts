@@ -216,3 +216,29 @@ describe("cat and cat --list agree (issue 28 item 16)", () => {
     assert.equal((await drayOk(["cat", "oci:wh:v1", "etc/keep"], { cwd: dir })).stdout, "keep\n");
   });
 });
+
+describe("sync's folders of layouts (issue 28 item 17)", () => {
+  it("ls oci:DIR on a folder sync filled lists its repositories; team and team/app into oci:DIR are refused up front", async () => {
+    const reg = await startRegistry();
+    const img = await buildImage({ seed: "words-17" });
+    for (const repo of ["lib", "team/app"]) await pushImage({ url: reg.url }, repo, "1", img);
+    const dir = makeTempDir();
+    await drayOk(["sync", "-q", reg.host, `oci:${dir}/mirror`]);
+    const r = await drayOk(["ls", `oci:${dir}/mirror`]);
+    assert.equal(r.stdout, "lib\nteam/app\n");
+    assert.equal((await drayOk(["ls", `oci:${dir}/mirror/team/app`])).stdout, "1\n");
+
+    await pushImage({ url: reg.url }, "team", "1", img);
+    for (let i = 0; i < 2; i++) {
+      // The same refusal every time, before anything is written.
+      const out = join(dir, `nested${i}`);
+      const nested = await dray(["sync", "-q", reg.host, `oci:${out}`]);
+      assert.equal(nested.code, 2, nested.stderr);
+      assert.equal(
+        nested.stderr,
+        `dray: cannot sync team and team/app into OCI layouts: oci:${out}/team would be a layout holding the layout oci:${out}/team/app in its folder; sync one of them to another folder (a rule of its own), or into a registry or one oci-archive:FILE, which hold both\n`,
+      );
+      assert.ok(!existsSync(out), "nothing written");
+    }
+  });
+});

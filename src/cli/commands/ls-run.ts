@@ -29,6 +29,13 @@ export async function runLs(ctx: CliContext, locText: string | undefined, flags:
   const named = loc.transport === "docker" ? (loc.ref.tag ?? loc.ref.digest) : loc.ref;
   if (named !== undefined)
     throw new UsageError(`ls lists every tag of a repository, layout or archive: give ${locText} without a tag or digest`);
+  if (loc.transport === "oci") {
+    // A folder a sync into oci:DIR filled holds a layout per repository: listed as a catalog is.
+    const { layoutsInFolder } = await import("../../sync/index.js");
+    const inside = await layoutsInFolder(loc.path);
+    if (inside)
+      return output.render(ctx, format, { Folder: formatLocation(loc), Repositories: inside }, (v) => output.lines(v.Repositories));
+  }
   const refs = await openReferences(loc, transport);
   let tags: string[];
   try {
