@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { isolatedEnv } from "../auth/login-env.js";
 import { buildImage, pushImage, writeOciLayout } from "../helpers/fixtures.js";
 import { startRegistry } from "../helpers/registry.js";
@@ -240,5 +240,40 @@ describe("sync's folders of layouts (issue 28 item 17)", () => {
       );
       assert.ok(!existsSync(out), "nothing written");
     }
+  });
+});
+
+describe("export keeps folder times (issue 28 item 23)", () => {
+  it("a lower layer's file in a folder an upper layer wrote: GNU tar extracts the image's folder times, as umoci unpack does", async () => {
+    const dir = makeTempDir();
+    const at = (d: string): string[] => ["--mtime", d, "--owner=0", "--group=0", "--numeric-owner"];
+    await mkdir(join(dir, "l1", "a", "b"), { recursive: true });
+    await writeFile(join(dir, "l1", "a", "b", "f1"), "1\n");
+    await writeFile(join(dir, "l1", "a", "top"), "2\n");
+    await mkdir(join(dir, "l2", "a"), { recursive: true });
+    await mkdir(join(dir, "l2", "c"), { recursive: true });
+    await writeFile(join(dir, "l2", "a", "new"), "3\n");
+    await writeFile(join(dir, "l2", "c", "x"), "4\n");
+    // Layer 2 holds a/ (2003) and c/ (2004); layer 1 puts a/top and a/b/ into a/ below it.
+    execFileSync("tar", ["cf", "l1.tar", ...at("2002-02-02 00:00Z"), "-C", "l1", "a"], { cwd: dir });
+    execFileSync("tar", ["cf", "l2a.tar", ...at("2003-03-03 00:00Z"), "-C", "l2", "a"], { cwd: dir });
+    execFileSync("tar", ["rf", "l2a.tar", ...at("2004-04-04 00:00Z"), "-C", "l2", "c"], { cwd: dir });
+    await drayOk(["append", "scratch", "--platform", "linux/amd64", "--layer", "l1.tar", "--layer", "l2a.tar", "-t", "oci:img:v1", "-q"], {
+      cwd: dir,
+    });
+    await drayOk(["export", "oci:img:v1", "-o", "out.tar", "-q"], { cwd: dir });
+    await mkdir(join(dir, "x"));
+    execFileSync("tar", ["-xpf", "out.tar", "-C", "x", "--numeric-owner"], { cwd: dir });
+    execFileSync("umoci", ["unpack", "--rootless", "--image", "img:v1", "bundle"], { cwd: dir, stdio: "ignore" });
+    const times = (root: string): Record<string, string> =>
+      Object.fromEntries(["a", "a/b", "c", "a/top"].map((p) => [p, statSync(join(dir, root, p)).mtime.toISOString()]));
+    const want = {
+      a: "2003-03-03T00:00:00.000Z",
+      "a/b": "2002-02-02T00:00:00.000Z",
+      c: "2004-04-04T00:00:00.000Z",
+      "a/top": "2002-02-02T00:00:00.000Z",
+    };
+    assert.deepEqual(times("bundle/rootfs"), want, "umoci, the peer, says what the image holds");
+    assert.deepEqual(times("x"), want);
   });
 });
