@@ -6,6 +6,7 @@ import { stat } from "node:fs/promises";
 import { isDrayError, UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import type { TransportOptions } from "../types.js";
+import { checkLinkMayBeFollowed } from "../protected-links.js";
 import { reachableBlobs } from "../layout/gc.js";
 import { removeEntries, type LayoutIndex } from "../layout/index-json.js";
 import { CONTAINERD_NAME, readArchiveIndex } from "./docker-oci.js";
@@ -82,6 +83,8 @@ function notAnArchive(path: string, kind: keyof typeof KIND_NAME, err: unknown):
  * True when there is an archive of the kind to add to.
  */
 export async function checkEarlierArchive(path: string, kind: keyof typeof KIND_NAME, opts: TransportOptions): Promise<boolean> {
+  // Another user's link in /tmp is refused as such before its target is read (what the writer refuses later anyway).
+  if (path !== "-") await checkLinkMayBeFollowed(path, `cannot write ${path}`);
   if (!(await exists(path)) || (await isEmptyFile(path))) return false;
   try {
     const opened =
