@@ -9,8 +9,9 @@
  * be changed in place), the run reads and writes that layout through the
  * layout transport, and at the end the layout is packed into a new tar that
  * is renamed over the old one: a second sync adds to what the archive held,
- * an interrupted one leaves the archive as it was. Disk: the archive's size
- * twice, for the duration of the run.
+ * an interrupted one leaves the archive as it was. Disk: the staging layout
+ * in `$TMPDIR` (dray's per-user folder there), the new archive beside the
+ * old one; both are checked before each image's first blob (space.ts).
  */
 import type { Digest } from "../oci/digest.js";
 import type { Descriptor, RawManifest } from "../oci/manifest.js";
@@ -18,6 +19,7 @@ import { formatLocation, type LayoutLocation, type Location } from "../ref/locat
 import { RepositoryBase } from "../transport/repository.js";
 import type { MirrorArchive } from "../transport/index.js";
 import type { ImageDestination, ImageSource, RepoRef, Repository, SignalOption, TagHead } from "../transport/types.js";
+import { WrappedDestination } from "./wrapped-destination.js";
 
 export type { MirrorArchive };
 
@@ -85,9 +87,9 @@ export class ArchiveRepository extends RepositoryBase {
     return this.inner.openSource(this.map(ref));
   }
 
-  openDestination(ref: RepoRef): Promise<ImageDestination> {
+  async openDestination(ref: RepoRef): Promise<ImageDestination> {
     this.archive.touch();
-    return this.inner.openDestination(this.map(ref));
+    return new SpaceCheckedDestination(await this.inner.openDestination(this.map(ref)), this.archive);
   }
 
   removeTag(tag: string, opts?: SignalOption): Promise<Digest | undefined> {
@@ -100,5 +102,30 @@ export class ArchiveRepository extends RepositoryBase {
 
   async hasReferrersApi(): Promise<boolean> {
     return false;
+  }
+}
+
+/** A staging-layout destination that reserves the mirror's room before an image's first blob moves. */
+class SpaceCheckedDestination extends WrappedDestination {
+  private release: (() => void) | undefined;
+
+  constructor(
+    inner: ImageDestination,
+    private readonly archive: MirrorArchive,
+  ) {
+    super(inner, inner.location);
+  }
+
+  async reserveSpace(blobs: readonly { digest: string; size: number }[]): Promise<void> {
+    const release = await this.archive.space.reserve(blobs);
+    const before = this.release;
+    this.release = () => {
+      before?.();
+      release();
+    };
+  }
+
+  protected ended(): void {
+    this.release?.();
   }
 }
