@@ -23,8 +23,8 @@ _dray() {
     'tag:add tags to an existing image without moving blobs (registry\: same manifest PUT under each tag; layout\: new ref.name)'
     'delete:delete a manifest from a registry, or a reference (and unreferenced blobs) from a layout or archive'
     'rm:delete a manifest from a registry, or a reference (and unreferenced blobs) from a layout or archive'
-    'ls:list the tags of a repository, layout or archive, or with --catalog the repositories of a registry'
-    'list-tags:list the tags of a repository, layout or archive, or with --catalog the repositories of a registry'
+    'ls:list the tags of a repository, layout or archive, the repositories of a folder of layouts (sync'\''s oci\:DIR), or with --catalog those of a registry'
+    'list-tags:list the tags of a repository, layout or archive, the repositories of a folder of layouts (sync'\''s oci\:DIR), or with --catalog those of a registry'
     'digest:print the manifest digest of an image or index'
     'login:check a credential against a registry and store it (docker config.json, or the OS keychain)'
     'logout:remove the stored credential for a registry (config.json entry and keychain secret)'
@@ -65,6 +65,7 @@ _dray() {
             '*--compress[recompress every layer (new digests; none writes plain tar layers)]:compress:(gzip zstd none)' \
             '*--compress-level[level for --compress (gzip 0-9, zstd 1-22)]:compress-level: ' \
             '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
+            '*--force[replace an existing file at an oci-archive\:/docker-archive\: destination that is not such an archive]' \
             '*--digestfile[write the digest of the copied image to FILE]:digestfile:_files' \
             '(-f --format)'{-f,--format}'[summary on stdout\: text (the digest), json, or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
             '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
@@ -277,6 +278,7 @@ _dray() {
             '*--keep-going[go on after a failing image and report it at the end (the default)]' \
             '*--fail-fast[stop at the first failure]' \
             '*--dry-run[compare and print the plan; copy nothing]' \
+            '*--force[replace an existing file at an oci-archive\: destination that is not such an archive]' \
             '(-f --format)'{-f,--format}'[summary on stdout\: text (nothing, or the plan for --dry-run) or json]:format:(text json)' \
             '(-q --quiet)'{-q,--quiet}'[no per-image lines and no summary on stderr]' \
             '*--progress[per-image lines on stderr; auto adds a live status line on a terminal, json prints events only]:progress:(auto plain json none)' \
@@ -506,6 +508,7 @@ _dray() {
             '*--manifest-format[write an OCI image index or a Docker manifest list]:manifest-format:(oci docker)' \
             '*--dry-run[print the index bytes on stdout (its digest on stderr) and write nothing]' \
             '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
+            '*--force[replace an existing file at an oci-archive\:/docker-archive\: destination that is not such an archive]' \
             '(-f --format)'{-f,--format}'[text (the new digest), json, or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
             '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
             '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
@@ -558,6 +561,7 @@ _dray() {
             '*--annotation[an annotation on index\:, manifest\:, index,manifest\: or manifest\[os/arch\]\: (repeatable)]:annotation: ' \
             '*--platform[rewrite only this platform of an index (repeatable)]:platform: ' \
             '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
+            '*--force[replace an existing file at an oci-archive\:/docker-archive\: destination that is not such an archive]' \
             '(-f --format)'{-f,--format}'[text (the new digest), json, or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
             '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
             '*--progress[progress on stderr]:progress:(auto bar plain json none)' \
@@ -607,6 +611,7 @@ _dray() {
             '*--keep-owner[keep a folder'\''s uid/gid instead of 0\:0]' \
             '*--manifest-format[with scratch\: the manifest format (default oci)]:manifest-format:(oci docker)' \
             '(-j --jobs)'{-j,--jobs}'[blobs in flight at once (default\: a 64 MiB window, up to 16 blobs)]:jobs: ' \
+            '*--force[replace an existing file at an oci-archive\:/docker-archive\: destination that is not such an archive]' \
             '(-f --format)'{-f,--format}'[text (the new digest), json, or a Go template such as '\''{{.Digest}}'\'']:format:(text json)' \
             '(-q --quiet)'{-q,--quiet}'[no progress and no messages, only data on stdout]' \
             '*--progress[progress on stderr]:progress:(auto bar plain json none)' \

@@ -21,6 +21,8 @@ import type { PasswordSource } from "../signature/signing-key.js";
 
 /** What commander hands an action for the options `addTransportOptions` declares. */
 export interface TransportFlags {
+  /** `--force` (commands that write an image): an archive destination may replace a file that is not an archive. */
+  force?: boolean;
   /** A string from `--creds`, false from `--no-creds` (commander's negation of the same option). */
   creds?: string | false;
   srcCreds?: string;
@@ -276,6 +278,7 @@ export function transportOptions(
   // Mirrors serve reads only: a destination is always the registry named.
   if (flags.registriesConf !== undefined && side !== "dest") opts.registriesConf = flags.registriesConf;
   if (flags.retries !== undefined) opts.retries = flags.retries;
+  if (side === "dest" && flags.force === true) opts.replaceFile = true;
   if (ctx.debug) opts.debug = (line) => ctx.message(line);
   return opts;
 }

@@ -211,7 +211,12 @@ class PlainProgress implements ProgressRenderer {
         this.line(`note: ${escapeControls(e.message)}`);
         break;
       case "blob-done":
-        this.line(`${e.outcome} blob ${shortDigest(e.digest)} (${formatBytes(e.size)})`);
+        // A converted layer is named as stored, with the source blob it came from.
+        this.line(
+          e.stored
+            ? `${e.outcome} blob ${shortDigest(e.stored.digest)} (${formatBytes(e.stored.size)}), ${e.stored.change} from ${shortDigest(e.digest)}`
+            : `${e.outcome} blob ${shortDigest(e.digest)} (${formatBytes(e.size)})`,
+        );
         break;
       case "manifest-put":
         this.line(`stored ${e.top ? "top " : ""}manifest ${e.digest}`);

@@ -1,7 +1,7 @@
 // One file of an image's merged filesystem, read from the top layer down and
 // stopping at the first layer that holds or hides it; and the merged tree's
 // listing. Symlinks are resolved inside the image root, never on this machine.
-import type { Writable } from "node:stream";
+import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { IntegrityError, NotFoundError, UnsupportedError, UsageError } from "../errors.js";
 import type { Location } from "../ref/location.js";
@@ -54,6 +54,8 @@ class Cat {
     private readonly layers: readonly LayerRef[],
     private readonly out: Writable,
     private readonly signal: AbortSignal | undefined,
+    /** The path was given with a trailing `/`: only a folder (or a link to one) may answer it, as in a shell. */
+    private readonly dirOnly = false,
   ) {}
 
   async run(start: string[]): Promise<void> {
@@ -69,7 +71,7 @@ class Cat {
   }
 
   /** Reads layers from `top` down (in layer `top`, only entries before `before`) until one holds or hides `path`. */
-  private async lookup(path: string[], top: number, before: number): Promise<Step> {
+  async lookup(path: string[], top: number, before: number): Promise<Step> {
     const view = new UpperView();
     for (let k = top; k >= 0; k--) {
       const step = await this.searchLayer(this.layers[k]!, path, view, k === top ? before : Infinity);
@@ -116,6 +118,10 @@ class Cat {
       return undefined;
     }
     if (h.type !== "file" && h.type !== "contiguous-file") entry.resume();
+    if (exact && this.dirOnly && h.type !== "symlink") {
+      entry.resume();
+      throw notADirectory(path, h.type === "link" ? "file" : (h.type ?? "file"));
+    }
     if (h.type === "symlink") return { kind: "path", path: [...resolveSymlink(p.slice(0, -1), h.linkname ?? ""), ...path.slice(p.length)] };
     if (h.type === "link") {
       const target = normalisePath(h.linkname ?? "", layer.where);
@@ -141,10 +147,31 @@ export async function catFile(loc: Location, path: string, out: Writable, opts: 
   const source = await openSource(loc, opts.transport ?? {});
   try {
     const { layers } = await imageLayers(source, opts.platform, opts.signal);
-    await new Cat(source, layers, out, opts.signal).run(start);
+    await new Cat(source, layers, out, opts.signal, path.endsWith("/")).run(start);
   } finally {
     await source.close();
   }
+}
+
+/** `PATH/` naming something that is not a folder: the shell's ENOTDIR, in words (exit 2). */
+function notADirectory(path: TreePath, type: string): UsageError {
+  const kind = type === "contiguous-file" ? "file" : type;
+  return new UsageError(`${shown(path)}/: not a directory (${shown(path)} is a ${kind}; drop the trailing /)`);
+}
+
+/**
+ * Why `path` is missing from the merged tree, in cat's words: "was deleted by
+ * … layer N" when a layer's whiteout hid it, else "is not in the image"
+ * (what `cat --list PATH` says too, so the two commands agree).
+ */
+async function missing(source: ImageSource, layers: readonly LayerRef[], path: string[], signal: AbortSignal | undefined): Promise<Error> {
+  const nowhere = new Writable({ write: (_chunk, _enc, done) => done() });
+  try {
+    await new Cat(source, layers, nowhere, signal).lookup(path, layers.length - 1, Infinity);
+  } catch (err) {
+    if (err instanceof NotFoundError) return err;
+  }
+  return new NotFoundError(`${shown(path)} is not in the image`);
 }
 
 /** A path given on the command line: `/etc/os-release` or `etc/os-release`, always inside the root. */
@@ -227,10 +254,14 @@ export async function listFiles(loc: Location, under: string | undefined, opts: 
       },
       opts.signal,
     );
+    if (prefix.length > 0 && list.length === 0) throw await missing(source, layers, prefix, opts.signal);
   } finally {
     await source.close();
   }
-  if (prefix.length > 0 && list.length === 0) throw new NotFoundError(`${shown(prefix)} is not in the image`);
+  // `ls FILE/` is ENOTDIR in a shell: a trailing slash asks for a folder.
+  const only = list.length === 1 ? list[0]! : undefined;
+  if (under?.endsWith("/") && only && only.type !== "directory" && only.path === `/${joinPath(prefix)}`)
+    throw notADirectory(prefix, only.type === "hardlink" ? "file" : only.type);
   return list.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 

@@ -80,7 +80,18 @@ export function exportFilesystem(loc: Location, opts: ContentOptions = {}): Read
     const source = await openSource(loc, opts.transport ?? {});
     try {
       const { layers } = await imageLayers(source, opts.platform, opts.signal);
-      await walkMerged(source, layers, { entry: (e) => writeEntry(pack, e), ...(opts.notice ? { notice: opts.notice } : {}) }, opts.signal);
+      // The walk goes from the top layer down, so a lower layer's file can land in a folder whose entry was
+      // already written, after an extractor applied that folder's time (GNU tar does so as soon as an entry
+      // outside the folder follows): folder entries are held (headers only) and written last, parents first,
+      // when nothing more is written into them. Their files create them, as tar and umoci do for a missing parent.
+      const folders: MergedEntry[] = [];
+      const entry = async (e: MergedEntry): Promise<void> => {
+        if (e.header.type === "directory") folders.push(e);
+        else await writeEntry(pack, e);
+      };
+      await walkMerged(source, layers, { entry, ...(opts.notice ? { notice: opts.notice } : {}) }, opts.signal);
+      folders.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      for (const f of folders) await writeEntry(pack, f);
       pack.finalize();
     } finally {
       await source.close();

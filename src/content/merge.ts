@@ -60,8 +60,8 @@ function checkLinkname(h: TarHeader, where: string): void {
  * the link was seen).
  *
  * Order of entries: top layer first, so a directory's entry may follow
- * entries inside it (tar and umoci create missing parents and set the
- * directory's attributes when its entry comes); a hard link always follows
+ * entries inside it, or precede files a lower layer puts into it (export
+ * holds directory entries to the end for that); a hard link always follows
  * the entry that holds its content.
  */
 export async function walkMerged(

@@ -21,7 +21,7 @@ import { CopySession, type PlacedBlob } from "./session.js";
 import type { BeforeTag, ConversionOptions, CopyOptions, CopySummary, ImageResult } from "./types.js";
 
 import { convertTree, hasDockerTypes, type ManifestFormat, type Node, type Replacements } from "./convert.js";
-import { recompressLayer, type NewLayer } from "./recompress.js";
+import { layerChange, recompressLayer, type NewLayer } from "./recompress.js";
 import { layerCompression, type LayerCompression } from "../oci/mediatype.js";
 import { UsageError } from "../errors.js";
 
@@ -388,6 +388,19 @@ async function recompressTree(
   return out;
 }
 
+/** `2 layers decompressed (zstd to plain tar)`: each kind of change with its count, in a stable order. */
+function describeReplaced(replaced: Replacements): string {
+  const counts = new Map<string, number>();
+  for (const r of replaced.values()) {
+    const change = layerChange(r.from, r.compression);
+    counts.set(change, (counts.get(change) ?? 0) + 1);
+  }
+  return [...counts]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([change, n]) => `${n} ${n === 1 ? "layer" : "layers"} ${change}`)
+    .join(", ");
+}
+
 /** The tree as the destination will hold it, with what the user should hear about it. */
 function convertForDestination(
   session: CopySession,
@@ -406,9 +419,12 @@ function convertForDestination(
   }
   const converted = convertTree(root, format, where, replaced);
   if (converted.raw.digest.equals(root.raw.digest)) return { root };
-  if (src.generatedManifest) return { root: converted }; // the old digest was dray's own invention
-  const what =
-    replaced.size > 0 ? `${replaced.size} layer(s) recompressed` : `manifests converted to ${format === "oci" ? "OCI" : "Docker"} format`;
+  const what = replaced.size > 0 ? describeReplaced(replaced) : `manifests converted to ${format === "oci" ? "OCI" : "Docker"} format`;
+  if (src.generatedManifest) {
+    // The old digest was dray's own invention (no referrer can name it), but the user saw it as "resolved".
+    const notice = `${where} holds no manifest (docker save before Docker 25): the one dray made for it, ${root.raw.digest}, is stored as ${converted.raw.digest} (${what})`;
+    return { root: converted, notice };
+  }
   const notice = `${what}: the image is now ${converted.raw.digest} (was ${root.raw.digest}); referrers of the old digest do not refer to it and are not copied`;
   return { root: converted, notice, convertedFrom: root.raw.digest.toString() };
 }

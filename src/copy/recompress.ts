@@ -25,6 +25,15 @@ export interface NewLayer {
   digest: Digest;
   size: number;
   compression: LayerCompression;
+  /** The source layer's compression. */
+  from: LayerCompression;
+}
+
+/** What happened to a layer, in words: decompressed (to plain tar), compressed (from plain tar) or recompressed. */
+export function layerChange(from: LayerCompression, to: LayerCompression): string {
+  if (to === "none") return `decompressed (${from} to plain tar)`;
+  if (from === "none") return `compressed (plain tar to ${to})`;
+  return from === to ? `recompressed (${to})` : `recompressed (${from} to ${to})`;
 }
 
 /**
@@ -87,23 +96,25 @@ async function recompressOnce(
       source: formatLocation(src.location),
       destination: spool,
     });
-    const placed: NewLayer = { digest: measure.digester.digest(), size: measure.digester.bytes, compression: to };
+    const placed: NewLayer = { digest: measure.digester.digest(), size: measure.digester.bytes, compression: to, from };
     const target: Descriptor = { mediaType: desc.mediaType, digest: placed.digest, size: placed.size };
     const outcome = (await session.dst.hasBlob(target, { signal })) ? "skipped" : "copied";
     if (outcome === "copied") {
-      const check = new VerifyingStream({ digest: placed.digest, size: placed.size, where: `${at} (recompressed)` });
+      const change = to === "none" ? "decompressed" : from === "none" ? "compressed" : "recompressed";
+      const check = new VerifyingStream({ digest: placed.digest, size: placed.size, where: `${at} (${change})` });
       await pipeToSink([createReadStream(file), check], (verified) => session.dst.putBlob(target, verified, { signal }), signal, {
-        what: `${what} (recompressed as ${placed.digest})`,
+        what: `${what} (${change} as ${placed.digest})`,
         source: spool,
         destination: formatLocation(session.dst.location),
       });
       session.counts.copied++;
-      session.bytes += desc.size;
+      session.bytes += placed.size; // what was stored, as the plan counted it
     } else {
       session.counts.skipped++;
     }
     session.blobs.set(placed.digest.toString(), Promise.resolve({ digest: placed.digest.toString(), size: placed.size }));
-    session.emit({ type: "blob-done", digest, size: desc.size, outcome });
+    const stored = { digest: placed.digest.toString(), size: placed.size, change: layerChange(from, to) };
+    session.emit({ type: "blob-done", digest, size: desc.size, outcome, stored });
     return placed;
   } finally {
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);

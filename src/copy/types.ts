@@ -25,8 +25,12 @@ export type CopyEvent =
   | { type: "blob-start"; digest: string; size: number; mediaType: string }
   /** `n` more bytes of a blob were read from the source. */
   | { type: "blob-bytes"; digest: string; n: number }
-  /** A blob is at the destination. `size` is the source size. */
-  | { type: "blob-done"; digest: string; size: number; outcome: BlobOutcome }
+  /**
+   * A blob is at the destination. `size` is the source size; a layer stored
+   * converted (`--compress`, zstd decompressed) has `stored`: its digest and
+   * size there, and how it changed.
+   */
+  | { type: "blob-done"; digest: string; size: number; outcome: BlobOutcome; stored?: { digest: string; size: number; change: string } }
   /** A manifest or index was stored. */
   | { type: "manifest-put"; digest: string; mediaType: string; top: boolean }
   /** The destination already held the same manifest under its tag; nothing moved. */

@@ -185,6 +185,8 @@ export function formatLocation(loc: Location): string {
 export function requireReference(loc: LayoutLocation | DockerArchiveLocation, action: string): void {
   if (loc.ref !== undefined || ("index" in loc && loc.index !== undefined)) return;
   const example =
-    loc.transport === "docker-archive" ? `${loc.transport}:${loc.path}:NAME:TAG` : `${loc.transport}:${loc.path}:TAG (or @sha256:…)`;
+    loc.transport === "docker-archive"
+      ? `${loc.transport}:${loc.path}:NAME:TAG`
+      : `${loc.transport}:${loc.path}:TAG (or ${loc.transport}:${loc.path}:sha256:…)`;
   throw new UsageError(`${action} needs a reference: ${example}; ${formatLocation(loc)} names none`, { code: "E_LOCATION_INVALID" });
 }

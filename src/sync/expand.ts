@@ -4,7 +4,7 @@
  * each placed under the destination prefix.
  */
 import { readdir, stat } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { NotFoundError, UsageError } from "../errors.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import type { RepositoryFactory } from "../transport/repository.js";
@@ -58,6 +58,18 @@ export async function findLayouts(root: string): Promise<string[]> {
   };
   await walk(root, 0);
   return found.filter((p) => p !== "").sort();
+}
+
+/**
+ * The repositories of a folder of layouts, as a sync into `oci:DIR` leaves
+ * it (`dray ls oci:DIR`); undefined when `dir` is a layout itself, is not a
+ * folder, or holds no layout (its own error then says what it is).
+ */
+export async function layoutsInFolder(dir: string): Promise<string[] | undefined> {
+  const st = await stat(dir).catch(() => undefined);
+  if (!st?.isDirectory() || (await isLayout(dir))) return undefined;
+  const found = await findLayouts(dir);
+  return found.length > 0 ? found : undefined;
 }
 
 function target(rule: SyncRule, repoPath: string): Location {
@@ -150,5 +162,28 @@ export async function expandRules(
     else
       out.failures.push({ rule: e.rule, source: describeSource(e.rule), destination: displayTarget(e.rule.destination), error: e.error });
   }
+  refuseNestedLayouts(out.pairs);
   return out;
+}
+
+/**
+ * Repositories `team` and `team/app` into `oci:DIR` would be the layouts
+ * DIR/team and DIR/team/app, one inside the other's folder, which no layout
+ * reader accepts (and which one failed depended on timing). Refused before
+ * anything is copied, naming the first such pair in sorted order.
+ */
+function refuseNestedLayouts(pairs: readonly RepositoryPair[]): void {
+  const layouts = new Map<string, RepositoryPair>();
+  for (const p of pairs) if (p.destination.transport === "oci") layouts.set(resolve(p.destination.path), p);
+  const paths = [...layouts.keys()].sort();
+  for (const outer of paths) {
+    const inner = paths.find((p) => p.startsWith(`${outer}${sep}`));
+    if (inner === undefined) continue;
+    const a = layouts.get(outer)!;
+    const b = layouts.get(inner)!;
+    throw new UsageError(
+      `cannot sync ${a.name} and ${b.name} into OCI layouts: ${formatLocation(a.destination)} would be a layout holding the layout ${formatLocation(b.destination)} in its folder; sync one of them to another folder (a rule of its own), or into a registry or one oci-archive:FILE, which hold both`,
+      { code: "E_LOCATION_INVALID" },
+    );
+  }
 }

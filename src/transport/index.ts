@@ -1,4 +1,5 @@
 import type { Location, RegistryLocation } from "../ref/location.js";
+import type { LocalKind } from "./local-kind.js";
 import type { Credentials, ImageDestination, ImageSource, ReferenceStore, TransportOptions } from "./types.js";
 
 /**
@@ -79,6 +80,8 @@ export async function listCatalog(domain: string, opts: TransportOptions = {}, s
 /**
  * Checks `creds` against the registry `host` (`dray login`); AuthError (exit 4)
  * when they are refused, naming the credential by `source`, never the secret.
+ * "open" when the registry answers anonymously (its `/v2/` is 200 without a
+ * challenge): it asks no credentials, and there is nothing to store.
  */
 export async function verifyCredentials(
   host: string,
@@ -86,7 +89,7 @@ export async function verifyCredentials(
   opts: TransportOptions,
   source?: string,
   signal?: AbortSignal,
-): Promise<void> {
+): Promise<"checked" | "open"> {
   return (await import("./registry/index.js")).verifyCredentials(host, creds, opts, source, signal);
 }
 
@@ -102,3 +105,9 @@ export async function registryRateLimit(
 export { describeRateLimit, lastRateLimit, onRateLimit, type RateLimitInfo } from "./registry/ratelimit.js";
 export { MirrorArchive, splitRefName } from "./archive/mirror.js";
 export type { RateLimitReport } from "./registry/index.js";
+export type { LocalKind };
+
+/** What a local path holds (an OCI layout, an archive of either kind, another file or folder), or undefined when nothing is there. */
+export async function localKind(path: string): Promise<LocalKind | undefined> {
+  return (await import("./local-kind.js")).localKind(path);
+}

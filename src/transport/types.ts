@@ -48,6 +48,8 @@ export interface TransportOptions {
   retries?: number;
   /** Receives one line per HTTP request for `--debug`; lines never contain credentials. */
   debug?: (line: string) => void;
+  /** `--force`: an archive destination may replace an existing file that is not an archive of its kind (else refused, exit 2). */
+  replaceFile?: boolean;
   /** Receives user-facing notices (e.g. a token realm on another host); stderr in the CLI. */
   notice?: (message: string) => void;
   /** Bounds on the requests to this registry's host, shared by every client of the host in the process (sync's per-registry throttles). */

@@ -96,6 +96,7 @@ const ROWS: Row[] = [
     what: "--shard",
     args: (w) => ["sync", "-q", "-f", "json", "--shard", "1/2", "--skip-existing", `${w.reg.host}/signed`, `oci:${w.dir}/mirror`],
   },
+  { command: "ls", what: "a folder of layouts (sync's oci:DIR)", args: (w) => ["ls", "-f", "json", `oci:${w.dir}/mirror`] },
   { command: "ratelimit", what: "", args: (w) => ["ratelimit", "-f", "json", `${w.reg.host}/multi:1`] },
   {
     command: "login",

@@ -1,7 +1,7 @@
 import { append, sourceDateEpoch, SCRATCH, type AppendResult } from "../../assemble/index.js";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { parseLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { conversionOptions, transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
@@ -14,8 +14,8 @@ export async function runAppend(ctx: CliContext, baseText: string, flags: Append
   if (format.kind === "template") format.template.check(appendJson(SHAPE));
   if (!flags.tag) throw new UsageError("append: give the destination with -t DST");
   if (!flags.layer || flags.layer.length === 0) throw new UsageError("append: give at least one --layer PATH");
-  const base = baseText === SCRATCH ? SCRATCH : parseLocation(baseText);
-  const dst = parseLocation(flags.tag);
+  const base = baseText === SCRATCH ? SCRATCH : await locationArg(baseText);
+  const dst = await locationArg(flags.tag);
   const conversion = conversionOptions(flags);
   const created = sourceDateEpoch();
   const quiet = flags.quiet === true;

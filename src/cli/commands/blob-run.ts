@@ -3,7 +3,7 @@ import { writeFileAtomically, writeToStream } from "../../content/sink.js";
 import { UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
-import { parseLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import { openSource } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
@@ -18,7 +18,7 @@ function isJsonMediaType(mediaType: string): boolean {
 import type { BlobFlags } from "./blob.js";
 
 export async function runBlob(ctx: CliContext, locText: string, digestText: string, flags: BlobFlags): Promise<void> {
-  const loc = parseLocation(locText);
+  const loc = await locationArg(locText);
   const digest = Digest.parse(digestText);
   const toFile = flags.output !== undefined && flags.output !== "-";
   if (toFile) await checkOutputFile(flags.output!, "-o");

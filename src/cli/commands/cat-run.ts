@@ -2,7 +2,7 @@ import { catFile, listFiles, type ListedEntry } from "../../content/cat.js";
 import type { ContentOptions } from "../../content/export.js";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { parseLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
@@ -50,7 +50,7 @@ function listedJson(e: ListedEntry): unknown {
 }
 
 export async function runCat(ctx: CliContext, locText: string, path: string | undefined, flags: CatFlags): Promise<void> {
-  const loc = parseLocation(locText);
+  const loc = await locationArg(locText);
   const opts: ContentOptions = {
     transport: transportOptions(flags, ctx),
     signal: ctx.signal,

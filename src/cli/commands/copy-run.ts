@@ -3,7 +3,8 @@ import { copy, copyAllTags, type CopyLocationOptions } from "../../copy/index.js
 import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { parseLocation, type Location } from "../../ref/location.js";
+import { type Location } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { hasTrustFlags } from "../../signature/policy.js";
 import { conversionOptions, transportOptions, trustFlags } from "../options.js";
@@ -19,8 +20,8 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   const format = parseFormat(flags.format);
   // A template naming a field the summary lacks fails now, before anything moves.
   if (format.kind === "template") format.template.check(flags.allTags ? allTagsJson(SHAPE_ALL_TAGS) : copyJson(SHAPE_COPY));
-  const src = parseLocation(srcText);
-  const dst = parseLocation(dstText);
+  const src = await locationArg(srcText);
+  const dst = await locationArg(dstText);
   if (flags.allTags && flags.digestfile) throw new UsageError("--digestfile names one image; it cannot be used with --all-tags");
   // Referrers are kept by digest beside their image, which a docker-archive cannot hold and an archive on a pipe
   // cannot be read back for: refused before anything moves, not after the image was written.

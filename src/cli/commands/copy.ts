@@ -44,6 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--compress <gzip|zstd|none>", "recompress every layer (new digests; none writes plain tar layers)")
     .option("--compress-level <n>", "level for --compress (gzip 0-9, zstd 1-22)")
     .option("-j, --jobs <n>", "blobs in flight at once (default: a 64 MiB window, up to 16 blobs)", parseCount("--jobs", 1))
+    .option("--force", "replace an existing file at an oci-archive:/docker-archive: destination that is not such an archive")
     .option("--digestfile <file>", "write the digest of the copied image to FILE")
     .option("-f, --format <format>", "summary on stdout: text (the digest), json, or a Go template such as '{{.Digest}}'")
     .option("-q, --quiet", "no progress and no messages, only data on stdout")

@@ -1,5 +1,6 @@
 import { openReferences } from "../../transport/index.js";
-import { parseLocation, formatLocation } from "../../ref/location.js";
+import { formatLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import { transportOptions } from "../options.js";
 import type { DeleteFlags } from "./delete.js";
 import * as output from "../output.js";
@@ -8,7 +9,7 @@ import type { CliContext } from "../context.js";
 /** The body of `dray delete`, loaded only when it runs. */
 export async function runDelete(ctx: CliContext, locText: string, flags: DeleteFlags): Promise<void> {
   const format = output.parseFormat(flags.format);
-  const loc = parseLocation(locText);
+  const loc = await locationArg(locText);
   const refs = await openReferences(loc, transportOptions(flags, ctx));
   let result;
   try {

@@ -1,5 +1,6 @@
 import { manifestDigest } from "../../inspect/index.js";
-import { formatLocation, parseLocation } from "../../ref/location.js";
+import { formatLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseFormat, render } from "../output.js";
 import { transportOptions } from "../options.js";
@@ -9,7 +10,7 @@ import type { CliContext } from "../context.js";
 /** The body of `dray digest`, loaded only when it runs. */
 export async function runDigest(ctx: CliContext, locText: string, flags: DigestFlags): Promise<void> {
   const format = parseFormat(flags.format);
-  const loc = parseLocation(locText);
+  const loc = await locationArg(locText);
   const raw = await manifestDigest(loc, {
     transport: transportOptions(flags, ctx),
     signal: ctx.signal,

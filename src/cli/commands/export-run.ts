@@ -2,7 +2,7 @@ import { exportFilesystem } from "../../content/export.js";
 import { writeFileAtomically, writeToStream } from "../../content/sink.js";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { parseLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
 import { checkOutputFile } from "../output-file.js";
@@ -10,7 +10,7 @@ import { WriteStatus } from "../progress.js";
 import type { ExportFlags } from "./export.js";
 
 export async function runExport(ctx: CliContext, locText: string, flags: ExportFlags): Promise<void> {
-  const loc = parseLocation(locText);
+  const loc = await locationArg(locText);
   const toStdout = flags.output === undefined || flags.output === "-";
   // A tar on a terminal is noise at best and escape sequences at worst (as `tar -c` and `crane export` refuse).
   if (toStdout && ctx.stdout.isTTY) throw new UsageError("refusing to write a tar to a terminal: use -o FILE or a pipe");

@@ -1,7 +1,8 @@
 import { appendToIndex, createIndex, removeFromIndex, type IndexOptions, type IndexResult } from "../../assemble/index.js";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { parseLocation, type Location } from "../../ref/location.js";
+import { type Location } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { parseKeyValues, parseManifestFormat, transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys, writeOut } from "../output.js";
@@ -19,8 +20,8 @@ export async function runIndex(
 ): Promise<void> {
   const format = parseFormat(flags.format);
   if (format.kind === "template") format.template.check(indexJson(SHAPE));
-  const dst = parseLocation(dstText);
-  const srcs = srcTexts.map(parseLocation);
+  const dst = await locationArg(dstText);
+  const srcs = await Promise.all(srcTexts.map(locationArg));
   const platforms = (flags.platform ?? []).map(parsePlatform);
   const quiet = flags.quiet === true;
   const annotations = parseKeyValues(flags.annotation, "--annotation");

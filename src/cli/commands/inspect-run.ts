@@ -1,4 +1,4 @@
-import { parseLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { transportOptions } from "../options.js";
 import type { InspectFlags } from "./inspect.js";
@@ -9,7 +9,7 @@ import type { CliContext } from "../context.js";
 /** The body of `dray inspect`, loaded only when it runs. */
 export async function runInspect(ctx: CliContext, locText: string, flags: InspectFlags): Promise<void> {
   const format = output.parseFormat(flags.format, "json");
-  const loc = parseLocation(locText);
+  const loc = await locationArg(locText);
   const opts = {
     transport: transportOptions(flags, ctx),
     signal: ctx.signal,

@@ -29,7 +29,13 @@ export async function runLogin(ctx: CliContext, hostText: string, flags: LoginFl
   const transport = transportOptions(flags, ctx);
   // Checked before anything is stored: a typo must not replace a working credential.
   // JSON quoting keeps a user name with odd characters on the error's one line.
-  await verifyCredentials(host, creds, transport, `dray login (user ${JSON.stringify(username)})`, ctx.signal);
+  const checked = await verifyCredentials(host, creds, transport, `dray login (user ${JSON.stringify(username)})`, ctx.signal);
+  if (checked === "open") {
+    // docker stores the credential and says "Login Succeeded"; it would then be sent to a registry that never asked for it.
+    ctx.message(`${host} asks no credentials (GET /v2/ answered 200 without them): nothing stored`);
+    await render(ctx, format, { Registry: host, Stored: null, Keychain: false }, () => "");
+    return;
+  }
   const stored = await storeCredential(host, creds, { keychain: flags.keychain === true, notice: (m) => ctx.message(m) });
   if (flags.trustRealm !== undefined) {
     const path = await recordTrustedRealms(host, flags.trustRealm);

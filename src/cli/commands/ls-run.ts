@@ -1,6 +1,7 @@
 import { UsageError } from "../../errors.js";
 import { listCatalog, openReferences } from "../../transport/index.js";
-import { parseLocation, formatLocation } from "../../ref/location.js";
+import { formatLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import { parseRegistryHost } from "../../auth/login.js";
 import { repositoryName } from "../../ref/reference.js";
 import { transportOptions } from "../options.js";
@@ -24,10 +25,17 @@ export async function runLs(ctx: CliContext, locText: string | undefined, flags:
     return output.render(ctx, format, { Registry: host, Repositories: repositories }, (v) => output.lines(v.Repositories));
   }
   if (locText === undefined) throw new UsageError("missing location (or --catalog HOST)");
-  const loc = parseLocation(locText);
+  const loc = await locationArg(locText);
   const named = loc.transport === "docker" ? (loc.ref.tag ?? loc.ref.digest) : loc.ref;
   if (named !== undefined)
     throw new UsageError(`ls lists every tag of a repository, layout or archive: give ${locText} without a tag or digest`);
+  if (loc.transport === "oci") {
+    // A folder a sync into oci:DIR filled holds a layout per repository: listed as a catalog is.
+    const { layoutsInFolder } = await import("../../sync/index.js");
+    const inside = await layoutsInFolder(loc.path);
+    if (inside)
+      return output.render(ctx, format, { Folder: formatLocation(loc), Repositories: inside }, (v) => output.lines(v.Repositories));
+  }
   const refs = await openReferences(loc, transport);
   let tags: string[];
   try {

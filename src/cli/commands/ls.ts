@@ -12,7 +12,9 @@ export function register(program: Command, ctx: CliContext): void {
   const cmd = program
     .command("ls")
     .alias("list-tags")
-    .description("list the tags of a repository, layout or archive, or with --catalog the repositories of a registry")
+    .description(
+      "list the tags of a repository, layout or archive, the repositories of a folder of layouts (sync's oci:DIR), or with --catalog those of a registry",
+    )
     .argument("[loc]", "repository (docker://HOST/REPO), oci:PATH, oci-archive:FILE or docker-archive:FILE")
     .option("--catalog <host>", "list the repositories of the registry HOST[:PORT] instead")
     .option("-f, --format <format>", "text (one per line), json, or a Go template such as '{{range .Tags}}{{.}} {{end}}'");

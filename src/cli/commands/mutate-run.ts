@@ -1,7 +1,7 @@
 import { mutate, parseAnnotation, parseCreated, sourceDateEpoch, type MutateOptions, type MutateResult } from "../../assemble/index.js";
 import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { parseLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { parseKeyValues, transportOptions } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
@@ -12,8 +12,8 @@ import type { MutateFlags } from "./mutate.js";
 export async function runMutate(ctx: CliContext, srcText: string, dstText: string | undefined, flags: MutateFlags): Promise<void> {
   const format = parseFormat(flags.format);
   if (format.kind === "template") format.template.check(mutateJson(SHAPE));
-  const src = parseLocation(srcText);
-  const dst = dstText === undefined ? undefined : parseLocation(dstText);
+  const src = await locationArg(srcText);
+  const dst = dstText === undefined ? undefined : await locationArg(dstText);
   const quiet = flags.quiet === true;
   const opts: MutateOptions = { ...changesOf(flags) };
   const progress = await createProgress(flags.progress, ctx, quiet);

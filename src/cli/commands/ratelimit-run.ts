@@ -1,5 +1,5 @@
 import { NotFoundError, UsageError } from "../../errors.js";
-import { parseLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import { describeRateLimit, registryRateLimit } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
@@ -9,7 +9,7 @@ import type { RateLimitFlags } from "./ratelimit.js";
 /** The body of `dray ratelimit`, loaded only when it runs. */
 export async function runRateLimit(ctx: CliContext, locText: string, flags: RateLimitFlags): Promise<void> {
   const format = parseFormat(flags.format);
-  const loc = parseLocation(locText);
+  const loc = await locationArg(locText);
   if (loc.transport !== "docker") throw new UsageError("dray ratelimit needs a registry location (docker://HOST/REPO)");
   const report = await registryRateLimit(loc, transportOptions(flags, ctx), ctx.signal);
   const info = report.rateLimit;

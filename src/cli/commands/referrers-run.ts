@@ -1,6 +1,6 @@
 import { referrersTree, type ReferrerNode, type ReferrersTree } from "../../content/referrers.js";
 import { UsageError } from "../../errors.js";
-import { parseLocation } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
 import { transportOptions } from "../options.js";
@@ -53,7 +53,7 @@ function flatText(t: ReferrersTree): string {
 export async function runReferrers(ctx: CliContext, locText: string, flags: ReferrersFlags): Promise<void> {
   const format = parseFormat(flags.format, "text");
   if (format.kind === "template") throw new UsageError("dray referrers prints text or json");
-  const tree = await referrersTree(parseLocation(locText), {
+  const tree = await referrersTree(await locationArg(locText), {
     transport: transportOptions(flags, ctx),
     signal: ctx.signal,
     ...(flags.artifactType === undefined ? {} : { artifactType: flags.artifactType }),

@@ -85,6 +85,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option("--keep-going", "go on after a failing image and report it at the end (the default)")
     .option("--fail-fast", "stop at the first failure")
     .option("--dry-run", "compare and print the plan; copy nothing")
+    .option("--force", "replace an existing file at an oci-archive: destination that is not such an archive")
     .option("-f, --format <format>", "summary on stdout: text (nothing, or the plan for --dry-run) or json")
     .option("-q, --quiet", "no per-image lines and no summary on stderr")
     .addOption(

@@ -1,7 +1,8 @@
 import { UsageError } from "../../errors.js";
 import { isValidTag, parseReference } from "../../ref/reference.js";
 import { openReferences } from "../../transport/index.js";
-import { formatLocation, parseLocation, type Location } from "../../ref/location.js";
+import { formatLocation, type Location } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import { transportOptions } from "../options.js";
 import { parseFormat, render } from "../output.js";
 import type { TagFlags } from "./tag.js";
@@ -10,7 +11,7 @@ import type { CliContext } from "../context.js";
 /** The body of `dray tag`, loaded only when it runs. */
 export async function runTag(ctx: CliContext, locText: string, tags: string[], flags: TagFlags): Promise<void> {
   const format = parseFormat(flags.format);
-  const loc = parseLocation(locText);
+  const loc = await locationArg(locText);
   // A docker-archive's names are NAME:TAG (RepoTags): a full reference is a tag there.
   const nameTagAllowed = loc.transport === "docker-archive";
   // Check every tag before touching anything, so a typo in the third leaves the first two undone too.

@@ -1,6 +1,7 @@
 import { UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
-import { parseLocation, type Location } from "../../ref/location.js";
+import { type Location } from "../../ref/location.js";
+import { locationArg } from "../location-arg.js";
 import type { TrustFlags } from "../../signature/policy.js";
 import type { TransportOptions } from "../../transport/types.js";
 import { assertVerified, policyFromFlags, verifyImage, type ImageVerification, type SignatureCheck } from "../../signature/index.js";
@@ -32,7 +33,7 @@ function verificationText(v: ImageVerification): string {
 export async function runVerify(ctx: CliContext, locText: string, flags: VerifyFlags): Promise<void> {
   const format = parseFormat(flags.format, "text");
   if (format.kind === "template") throw new UsageError("dray verify prints text or json");
-  const loc = parseLocation(locText);
+  const loc = await locationArg(locText);
   const policy = await policyFromFlags(trustFlags(flags));
   const result = await verifyImage(loc, { policy, transport: transportOptions(flags, ctx), signal: ctx.signal });
   // JSON under the one key rule (README, Output formats): `Location`, `Signatures[].Accepted`, as every command prints.

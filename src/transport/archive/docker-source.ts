@@ -14,10 +14,17 @@ import { Digest, Digester, VerifyingStream } from "../../oci/digest.js";
 import { dockerArchiveManifest, MAX_CONFIG_BYTES, parseImageConfig, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import { MediaType } from "../../oci/mediatype.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
-import { formatReference } from "../../ref/reference.js";
+import { familiarReference, formatReference, type ImageReference } from "../../ref/reference.js";
 import type { BlobReadOptions, ImageSource, TransportOptions } from "../types.js";
 import { DiffIdCheck } from "../../oci/decompress.js";
-import { MAX_MANIFEST_JSON_BYTES, parseManifestJson, repoTagMatches, type ManifestItem } from "./docker-format.js";
+import {
+  MAX_MANIFEST_JSON_BYTES,
+  formatRepoTag,
+  parseManifestJson,
+  parseRepoTag,
+  repoTagMatches,
+  type ManifestItem,
+} from "./docker-format.js";
 import { verifiedStream } from "./oci-archive.js";
 import { spoolInput } from "./staging.js";
 import { TarIndex, type TarEntry } from "./tar-index.js";
@@ -78,11 +85,7 @@ export function pickImage(archive: OpenedDockerArchive, loc: DockerArchiveLocati
   if (loc.ref) {
     const ref = loc.ref;
     const found = items.filter((i) => i.RepoTags.some((t) => repoTagMatches(t, ref)));
-    if (found.length === 0) {
-      const tags = items.flatMap((i) => i.RepoTags);
-      const have = tags.length > 0 ? ` (it has: ${tags.slice(0, 20).join(", ")})` : "";
-      throw new NotFoundError(`${formatReference(ref)} not found in ${where}${have}`, { where });
-    }
+    if (found.length === 0) throw notInArchive(items, where, ref);
     if (found.length > 1)
       throw new IntegrityError(`${where} names ${found.length} images ${formatReference(ref)}`, { code: "E_MANIFEST_INVALID", where });
     return found[0]!;
@@ -94,6 +97,25 @@ export function pickImage(archive: OpenedDockerArchive, loc: DockerArchiveLocati
     code: "E_USAGE",
     where,
   });
+}
+
+/**
+ * A RepoTag the archive lacks, named as `docker save` writes it. A NAME
+ * without a tag means NAME:latest (as skopeo and docker read it), which the
+ * message says, pointing at the one tag of that repository when there is one.
+ */
+function notInArchive(items: ManifestItem[], where: string, ref: ImageReference): NotFoundError {
+  const tags = items.flatMap((i) => i.RepoTags);
+  const have = tags.length > 0 ? ` (it has: ${tags.slice(0, 20).join(", ")}${tags.length > 20 ? ", …" : ""})` : "";
+  if (ref.tag !== undefined) return new NotFoundError(`${formatRepoTag(ref)} not found in ${where}${have}`, { where });
+  const repository = familiarReference({ domain: ref.domain, path: ref.path });
+  const sameRepository = tags.filter((t) => {
+    const parsed = parseRepoTag(t);
+    return parsed !== undefined && familiarReference({ domain: parsed.domain, path: parsed.path }) === repository;
+  });
+  const location = where.startsWith("docker-archive:") ? where : `docker-archive:${where}`; // `-` is named docker-archive:- already
+  const hint = sameRepository.length === 1 ? `; that one is ${location}:${sameRepository[0]!}` : "";
+  return new NotFoundError(`${repository}:latest not found in ${where}: a NAME without :TAG means NAME:latest${have}${hint}`, { where });
 }
 
 const BLOB_PATH_RE = /^blobs\/(sha256|sha512)\/([a-f0-9]+)$/;

@@ -3,9 +3,10 @@
 // archive): the earlier images' files are carried over by byte range into the
 // new tar, except what only images whose every tag was taken now referenced.
 import { stat } from "node:fs/promises";
-import { isDrayError } from "../../errors.js";
+import { isDrayError, UsageError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
 import type { TransportOptions } from "../types.js";
+import { checkLinkMayBeFollowed } from "../protected-links.js";
 import { reachableBlobs } from "../layout/gc.js";
 import { removeEntries, type LayoutIndex } from "../layout/index-json.js";
 import { CONTAINERD_NAME, readArchiveIndex } from "./docker-oci.js";
@@ -40,35 +41,61 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** An empty file (what `mktemp` leaves) holds nothing to lose: it is written as a new archive, as skopeo's docker-archive accepts it. */
+async function isEmptyFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).size === 0;
+  } catch {
+    return false;
+  }
+}
+
+const KIND_NAME = { "oci-archive": "an OCI archive", "docker-archive": "a docker archive" } as const;
+
 /**
- * A file that is not a readable archive of the kind is replaced, as before;
- * the user hears of it. One that is of the kind but whose index.json or
- * manifest.json is damaged is refused instead (exit 5, as for an oci: layout):
- * replacing it would silently drop the images it holds.
+ * At commit, a file that is not a readable archive of the kind is replaced
+ * when asked (`--force`, silent as `cp -f`), and refused otherwise (it became
+ * one after the destination opened). One that is of the kind but whose
+ * index.json or manifest.json is damaged is refused even then (exit 5, as for
+ * an oci: layout): replacing it would silently drop the images it holds.
  */
-function replacing(path: string, kind: string, err: unknown, opts: TransportOptions): undefined {
-  if (isDrayError(err, "E_MANIFEST_INVALID")) throw err;
-  const why = err instanceof Error ? err.message : String(err);
-  opts.notice?.(`${path} is not a ${kind} dray can add to (${why}); it is replaced`);
+function replacing(path: string, kind: keyof typeof KIND_NAME, err: unknown, opts: TransportOptions): undefined {
+  if (isDrayError(err, "E_MANIFEST_INVALID") || opts.replaceFile !== true) throw notAnArchive(path, kind, err);
   return undefined;
+}
+
+function notAnArchive(path: string, kind: keyof typeof KIND_NAME, err: unknown): Error {
+  if (isDrayError(err, "E_MANIFEST_INVALID")) return err;
+  const why = err instanceof Error ? err.message : String(err);
+  return new UsageError(
+    `${path} exists and is not ${KIND_NAME[kind]} (${why}); dray adds images to an archive and does not replace another file: remove it, choose another name, or pass --force to replace it`,
+    { code: "E_LOCATION_INVALID", where: path },
+  );
 }
 
 /**
  * Refuses, when a destination opens and before any blob moves, an existing
  * archive of the kind whose index.json or manifest.json is damaged (what
- * `replacing` refuses at commit, after all the work). Anything else is left
- * for the commit to add to or replace.
+ * `replacing` refuses at commit, after all the work), and, unless
+ * `replaceFile` (`--force`), any other non-empty file that is not an archive
+ * of the kind: dray adds images to an archive, and a notes.txt or a tarball
+ * of something else at that path is most likely a typo, not a file to destroy.
+ * True when there is an archive of the kind to add to.
  */
-export async function checkEarlierArchive(path: string, kind: "oci-archive" | "docker-archive", opts: TransportOptions): Promise<void> {
-  if (!(await exists(path))) return;
+export async function checkEarlierArchive(path: string, kind: keyof typeof KIND_NAME, opts: TransportOptions): Promise<boolean> {
+  // Another user's link in /tmp is refused as such before its target is read (what the writer refuses later anyway).
+  if (path !== "-") await checkLinkMayBeFollowed(path, `cannot write ${path}`);
+  if (!(await exists(path)) || (await isEmptyFile(path))) return false;
   try {
     const opened =
       kind === "oci-archive"
         ? await openOciArchive({ transport: kind, path }, opts)
         : await openDockerArchive({ transport: kind, path }, opts);
     await opened.cleanup();
+    return true;
   } catch (err) {
-    if (isDrayError(err, "E_MANIFEST_INVALID")) throw err;
+    if (isDrayError(err, "E_MANIFEST_INVALID") || opts.replaceFile !== true) throw notAnArchive(path, kind, err);
+    return false;
   }
 }
 
@@ -82,12 +109,12 @@ export async function earlierDockerArchive(
   taken: ReadonlySet<string>,
   opts: TransportOptions,
 ): Promise<EarlierArchive | undefined> {
-  if (!(await exists(path))) return undefined;
+  if (!(await exists(path)) || (await isEmptyFile(path))) return undefined;
   let archive: OpenedDockerArchive;
   try {
     archive = await openDockerArchive({ transport: "docker-archive", path }, opts);
   } catch (err) {
-    return replacing(path, "docker archive", err, opts);
+    return replacing(path, "docker-archive", err, opts);
   }
   const isTaken = (t: string): boolean => {
     const ref = parseRepoTag(t);
@@ -124,12 +151,12 @@ export async function earlierOciArchive(
   fresh: BlobReader,
   opts: TransportOptions,
 ): Promise<EarlierArchive | undefined> {
-  if (!(await exists(path))) return undefined;
+  if (!(await exists(path)) || (await isEmptyFile(path))) return undefined;
   let opened: Awaited<ReturnType<typeof openOciArchive>>;
   try {
     opened = await openOciArchive({ transport: "oci-archive", path }, opts);
   } catch (err) {
-    return replacing(path, "OCI archive", err, opts);
+    return replacing(path, "oci-archive", err, opts);
   }
   const { blobs } = opened;
   const index = update(opened.index);

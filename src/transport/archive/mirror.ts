@@ -44,15 +44,21 @@ export class MirrorArchive {
     return join(this.tmp, "layout");
   }
 
-  /** Unpacks `file` (when it exists) into a staging layout beside it. */
-  /** `forWriting`: the run may write the archive, so it must be writable (a source on a read-only disk need not be). */
+  /**
+   * Unpacks `file` (when it exists) into a staging layout beside it.
+   * `forWriting`: the run may write the archive, so it must be writable (a
+   * source on a read-only disk need not be), and a file there that is not an
+   * OCI archive is refused (or, with --force, replaced), as copy's archive
+   * destinations do.
+   */
   static async open(file: string, opts: TransportOptions, forWriting: boolean): Promise<MirrorArchive> {
     if (file === "-") throw new UsageError("sync needs a file for an oci-archive mirror, not standard input or output");
     const { makeMirrorStagingDir, archiveFolder } = await import("./staging.js");
     const tmp = await makeMirrorStagingDir(file, opts, forWriting);
     const archive = new MirrorArchive(file, tmp, new SpaceLedger(`oci-archive:${file}`, await archiveFolder(file), tmp));
     try {
-      archive.existed = await exists(file);
+      const { checkEarlierArchive } = await import("./earlier.js");
+      archive.existed = forWriting ? await checkEarlierArchive(file, "oci-archive", opts) : await exists(file);
       if (archive.existed) await archive.unpack();
       const { OciLayout } = await import("../layout/layout.js");
       await OciLayout.create(archive.layoutPath);

@@ -263,6 +263,11 @@ export class Authenticator {
 
   /** The one-line reason for a refusal that followed a withheld credential, or undefined. */
   /** Why the registry got no credential it accepts: --no-creds asked for anonymous access, a given token was refused, or none was found. */
+  /** `--no-creds`, or a registry token given: anonymous or tokened on purpose, so "dray login" is no advice. */
+  noCredsAsked(): boolean {
+    return this.source.noCreds === true || this.source.registryToken !== undefined;
+  }
+
   missingMessage(domain: string): string {
     if (this.source.noCreds === true) return `${domain} refused anonymous access, which --no-creds asked for`;
     if (this.source.registryToken !== undefined)

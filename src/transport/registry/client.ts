@@ -332,17 +332,34 @@ export class RegistryClient implements RegistryCore {
         ...(err.registryCode ? { registryCode: err.registryCode } : {}),
       });
     }
+    if (
+      err.registryCode === "NAME_UNKNOWN" &&
+      !this.knownOpen() &&
+      !this.auth.noCredsAsked() &&
+      (await this.auth.getCredential()) === undefined
+    ) {
+      // Registries (distribution with token auth, GHCR, Harbor) answer an anonymous request for a private
+      // repository as for one that does not exist, so the name alone cannot tell the user which it is.
+      err.message += `; if it is private, dray login ${this.domain}`;
+    }
     throw err;
   }
 
+  /** The registry answered an anonymous `/v2/` ping with 200: it asks no credentials, so no repository hides behind a login. */
+  private knownOpen(): boolean {
+    return this.endpoint.pingStatus === OK && this.endpoint.challenges.length === 0;
+  }
+
   /** Checks that the configured credential works (`dray login`): Basic via /v2/, Bearer via the token realm. */
-  async checkLogin(signal?: AbortSignal): Promise<void> {
+  /** "open" when the registry answered the anonymous ping with 200: it asks no credentials, so there is nothing to check or store. */
+  async checkLogin(signal?: AbortSignal): Promise<"checked" | "open"> {
     await this.ping(signal);
+    if (this.knownOpen()) return "open";
     const cred = await this.auth.getCredential();
     if (!cred) throw new AuthError(`no credentials to check for ${this.domain}`, { code: "E_AUTH_FAILED", where: this.domain });
     if (this.endpoint.challenges.some((c) => c.scheme === "bearer")) {
       await this.auth.checkCredentials(signal);
-      return;
+      return "checked";
     }
     const url = await this.api("");
     const headers: Record<string, string> = {};
@@ -358,6 +375,7 @@ export class RegistryClient implements RegistryCore {
     }
     if (res.status !== OK)
       throw new RegistryError(`${this.domain} answered HTTP ${res.status} to the login check`, { where: this.domain, status: res.status });
+    return "checked";
   }
 
   /**

@@ -53,8 +53,8 @@ export async function verifyCredentials(
   opts: TransportOptions,
   source = "dray login",
   signal?: AbortSignal,
-): Promise<void> {
-  await clientFor(host, { ...opts, creds, credsSource: source }).checkLogin(signal);
+): Promise<"checked" | "open"> {
+  return clientFor(host, { ...opts, creds, credsSource: source }).checkLogin(signal);
 }
 
 export interface RateLimitReport {

@@ -187,7 +187,8 @@ describe("oci-archive destination safety", () => {
     const file = join(dir, "keep.tar");
     await writeFile(file, "previous archive");
     const img = await buildImage({ seed: "oa-abort" });
-    const dest = await openOciArchiveDestination(loc(file, "x"), {});
+    // Not an archive: replaced only when asked (--force), and even then only at commit.
+    const dest = await openOciArchiveDestination(loc(file, "x"), { replaceFile: true });
     const layer = img.layers[0]!;
     await assert.rejects(dest.putBlob(layer, Readable.from([Buffer.from("not the layer")])), code("E_SIZE_MISMATCH"));
     const wrong = Buffer.alloc(layer.size, 1);

@@ -47,6 +47,8 @@ export class RegistryEndpoint {
   readonly pendingTokens = new Map<string, Promise<CachedToken>>();
   /** Set once a manifest HEAD was refused (405, 400, 403, 501): every later one is a GET. */
   manifestHeadRefused = false;
+  /** The status of the anonymous `/v2/` ping, once one answered: 200 means the registry asks no credentials at all. */
+  pingStatus: number | undefined;
 
   constructor(
     readonly domain: string,
@@ -158,6 +160,7 @@ export class RegistryEndpoint {
           });
         }
         const lenient = (h: string): void => settings.debug?.(`WWW-Authenticate of ${this.domain} read leniently: ${h.slice(0, 200)}`);
+        this.pingStatus = res.status;
         this.challenges = res.status === UNAUTHORIZED ? parseChallengeHeaders(headerList(res.headers, "www-authenticate"), lenient) : [];
         this.base = new URL(`${scheme}://${host}`);
         this.settled = true;
