@@ -109,7 +109,7 @@ export async function copyReferrersOf(
   opts: CopyReferrersOptions = {},
 ): Promise<ReferrersSummary> {
   const elapsed = stopwatch();
-  const srcRepo = await new RepositoryFactory(() => opts.source ?? {}).openStaged(src);
+  const srcRepo = await new RepositoryFactory(() => opts.source ?? {}).openStaged(src, { readOnly: true });
   let items: ReferrerResult[];
   const moved = { blobs: { copied: 0, skipped: 0, mounted: 0 }, bytes: 0 };
   try {
