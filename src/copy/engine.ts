@@ -17,7 +17,7 @@ import { platformNotFound } from "../image/resolve.js";
 import type { ImageDestination, ImageSource } from "../transport/types.js";
 import { placeBlob, placeUncompressedLayer, readConfig } from "./blobs.js";
 import { pickSinglePlatform, selectPlatforms } from "./select.js";
-import { CopySession } from "./session.js";
+import { CopySession, type PlacedBlob } from "./session.js";
 import type { ConversionOptions, CopyOptions, CopySummary, ImageResult } from "./types.js";
 
 import { convertTree, hasDockerTypes, type ManifestFormat, type Node, type Replacements } from "./convert.js";
@@ -126,11 +126,31 @@ function uniqueNodes(root: Node): Node[] {
   return out;
 }
 
-/** The blobs of a tree, each once, for the plan event. */
-function distinctBlobs(node: Node): Map<string, number> {
+/**
+ * A layer with `urls` that the destination keeps foreign (a registry, an OCI layout): its blob is
+ * not copied, the manifest names where it lives, as skopeo does (containers/image copy: a layer
+ * with URLs is skipped when the destination AcceptsForeignLayerURLs). Windows base layers are the
+ * everyday case: their licence keeps them on Microsoft's servers.
+ */
+function keptForeign(session: CopySession, d: Descriptor): boolean {
+  return session.dst.capabilities.keepsForeignLayers === true && d.urls !== undefined && d.urls.length > 0;
+}
+
+/** Counts a kept-foreign layer as skipped, once per session. */
+function keepForeign(session: CopySession, d: Descriptor): Promise<PlacedBlob> {
+  return session.once(session.blobs, d.digest.toString(), async () => {
+    session.counts.skipped++;
+    session.emit({ type: "blob-done", digest: d.digest.toString(), size: d.size, outcome: "skipped" });
+    return { digest: d.digest.toString(), size: d.size };
+  });
+}
+
+/** The blobs of a tree that will move, each once, for the plan event. */
+function distinctBlobs(session: CopySession, node: Node): Map<string, number> {
   const into = new Map<string, number>();
   for (const n of uniqueNodes(node)) {
-    if (n.kind === "manifest") for (const d of [n.manifest.config, ...n.manifest.layers]) into.set(d.digest.toString(), d.size);
+    if (n.kind !== "manifest") continue;
+    for (const d of [n.manifest.config, ...n.manifest.layers]) if (!keptForeign(session, d)) into.set(d.digest.toString(), d.size);
   }
   return into;
 }
@@ -155,7 +175,7 @@ async function putTree(session: CopySession, src: ImageSource, node: Node, top: 
     await Promise.all(node.children.map((c) => putChild(session, src, c, tag)));
   } else {
     const { config, layers } = node.manifest;
-    await Promise.all([config, ...layers].map((d) => placeBlob(session, src, d)));
+    await Promise.all([config, ...layers].map((d) => (keptForeign(session, d) ? keepForeign(session, d) : placeBlob(session, src, d))));
   }
   await putManifest(session, node.raw, top, tag);
 }
@@ -323,7 +343,8 @@ async function recompressTree(
         const to = targetCompression(from, family, opts, session.dst);
         return to !== from || (opts.compressLevel !== undefined && to === opts.compress);
       };
-      const changing = jobs.filter((j) => j.from !== undefined && changes(j.from));
+      // A layer kept foreign is not fetched, so not recompressed either (skopeo skips it before any conversion).
+      const changing = jobs.filter((j) => j.from !== undefined && changes(j.from) && !keptForeign(session, j.l));
       if (changing.length === 0) return;
       const diffIds = parseImageConfig(await readConfig(session, src, n.manifest.config), where).rootfs?.diff_ids ?? [];
       if (diffIds.length !== n.manifest.layers.length) {
@@ -423,7 +444,7 @@ export async function transferImage(
       return { digest: current.toString(), mediaType: root.raw.mediaType, manifests: 0, upToDate: true, ...extra, ...converted };
     }
   }
-  const blobs = distinctBlobs(root);
+  const blobs = distinctBlobs(session, root);
   const manifests = countManifests(root);
   session.emit({
     type: "plan",
@@ -432,6 +453,10 @@ export async function transferImage(
     blobs: blobs.size,
     bytes: [...blobs.values()].reduce((a, b) => a + b, 0),
   });
+  await session.dst.reserveSpace?.(
+    [...blobs].map(([digest, size]) => ({ digest, size })),
+    { signal: session.signal },
+  );
   if (session.dst.capabilities.needsUncompressedLayers) {
     const raw = await putUncompressed(session, src, root, where, opts.tag);
     return { digest: raw.digest.toString(), mediaType: raw.mediaType, manifests: 1, upToDate: false, ...extra };

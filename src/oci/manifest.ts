@@ -314,7 +314,10 @@ export function dockerArchiveManifest(config: Descriptor, layers: readonly Descr
     schemaVersion: 2,
     mediaType: MediaType.DockerManifest,
     config: descriptorToJSON({ mediaType: MediaType.DockerConfig, digest: config.digest, size: config.size }),
-    layers: layers.map((l) => descriptorToJSON({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    // A foreign layer keeps its URLs (docker-archive LayerSources), as docker load's push and ggcr's tarball read it.
+    layers: layers.map((l) =>
+      descriptorToJSON({ mediaType: l.mediaType, digest: l.digest, size: l.size, ...(l.urls ? { urls: l.urls } : {}) }),
+    ),
   };
   return rawManifestFromDocument(doc, MediaType.DockerManifest);
 }

@@ -388,8 +388,8 @@ export async function verifyImage(loc: Location, opts: VerifyImageOptions): Prom
   if (reqs.some((r) => r.type === "reject")) return { ...head, ...judge([], reqs) };
   if (opts.repository) return judgeImage(loc, opts.repository.repo, top, reqs, opts);
   if (loc.transport === "oci-archive") {
-    // An archive has no repository face: its layout, unpacked beside it, has (ref names carry the referrer tags).
-    const archive = await MirrorArchive.open(loc.path, opts.transport ?? {});
+    // An archive has no repository face: its layout, unpacked in TMPDIR, has (ref names carry the referrer tags).
+    const archive = await MirrorArchive.open(loc.path, opts.transport ?? {}, false);
     try {
       const repo = await new RepositoryFactory(() => opts.transport ?? {}).open({ transport: "oci", path: archive.layoutPath });
       return await judgeImage(loc, repo, top, reqs, opts);

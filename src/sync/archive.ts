@@ -9,14 +9,17 @@
  * be changed in place), the run reads and writes that layout through the
  * layout transport, and at the end the layout is packed into a new tar that
  * is renamed over the old one: a second sync adds to what the archive held,
- * an interrupted one leaves the archive as it was. Disk: the archive's size
- * twice, for the duration of the run.
+ * an interrupted one leaves the archive as it was. Disk: the staging layout
+ * in `$TMPDIR` (dray's per-user folder there), the new archive beside the
+ * old one; both are checked before each image's first blob (space.ts).
  */
 import type { LayoutLocation } from "../ref/location.js";
 import type { MirrorArchive } from "../transport/index.js";
+import { ArchiveRepository as StagedArchiveRepository } from "../transport/repository.js";
+import type { ImageDestination, RepoRef } from "../transport/types.js";
+import { WrappedDestination } from "./wrapped-destination.js";
 
 export type { MirrorArchive };
-export { ArchiveRepository } from "../transport/repository.js";
 
 /** The mirror archives a run opened, by file. */
 export type MirrorArchives = ReadonlyMap<string, MirrorArchive>;
@@ -24,4 +27,40 @@ export type MirrorArchives = ReadonlyMap<string, MirrorArchive>;
 /** The location of repository `repository` inside the mirror archive `file` (how sync names it: `oci-archive:FILE:team/app`). */
 export function archiveRepository(file: string, repository: string): LayoutLocation {
   return { transport: "oci-archive", path: file, ref: { kind: "tag", tag: repository } };
+}
+
+/**
+ * One repository of a mirror archive, as sync sees it (the staged layout's
+ * `REPO:` names, transport/archive/mirror-repository.ts), whose destinations
+ * reserve the mirror's room before an image's first blob moves.
+ */
+export class ArchiveRepository extends StagedArchiveRepository {
+  override async openDestination(ref: RepoRef): Promise<ImageDestination> {
+    return new SpaceCheckedDestination(await super.openDestination(ref), this.archive);
+  }
+}
+
+/** A staging-layout destination that reserves the mirror's room before an image's first blob moves. */
+class SpaceCheckedDestination extends WrappedDestination {
+  private release: (() => void) | undefined;
+
+  constructor(
+    inner: ImageDestination,
+    private readonly archive: MirrorArchive,
+  ) {
+    super(inner, inner.location);
+  }
+
+  async reserveSpace(blobs: readonly { digest: string; size: number }[]): Promise<void> {
+    const release = await this.archive.space.reserve(blobs);
+    const before = this.release;
+    this.release = () => {
+      before?.();
+      release();
+    };
+  }
+
+  protected ended(): void {
+    this.release?.();
+  }
 }

@@ -493,27 +493,40 @@ async function syncRepository(run: SyncRun, pair: RepositoryPair): Promise<void>
       return;
     }
   }
-  const unmatched = unmatchedFilter(tags, selection.tags.length, rule.tags ?? {});
-  run.emit({ type: "repository", source: src.display, destination: dst.display, tags: wanted.length, ...(unmatched ? { unmatched } : {}) });
-  for (const tag of selection.missing.filter(mine)) {
-    run.record({
-      source: `${src.display}:${tag}`,
-      destination: `${dst.display}:${tag}`,
-      tag,
-      outcome: "failed",
-      error: { code: "E_NOT_FOUND", message: `tag ${tag} not found in ${src.display}` },
+  try {
+    const unmatched = unmatchedFilter(tags, selection.tags.length, rule.tags ?? {});
+    run.emit({
+      type: "repository",
+      source: src.display,
+      destination: dst.display,
+      tags: wanted.length,
+      ...(unmatched ? { unmatched } : {}),
     });
+    for (const tag of selection.missing.filter(mine)) {
+      run.record({
+        source: `${src.display}:${tag}`,
+        destination: `${dst.display}:${tag}`,
+        tag,
+        outcome: "failed",
+        error: { code: "E_NOT_FOUND", message: `tag ${tag} not found in ${src.display}` },
+      });
+    }
+    for (const tag of existing)
+      run.record({ source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "up-to-date", existing: true });
+    const subjects = (await Promise.all(todo.map((tag) => syncImage(run, pair, src, dst, tag)))).filter(
+      (s): s is Subject => s !== undefined,
+    );
+    await syncReferrers(
+      r,
+      tags,
+      subjects,
+      selection.tags.filter((t) => !mine(t)),
+    );
+    await pruneIfSafe(r, tags, destTags);
+  } finally {
+    // A new layout folder that received no image goes again, as a failed copy's does (issue 27 item 28).
+    await dst.undoPrepare?.().catch(() => undefined);
   }
-  for (const tag of existing)
-    run.record({ source: `${src.display}:${tag}`, destination: `${dst.display}:${tag}`, tag, outcome: "up-to-date", existing: true });
-  const subjects = (await Promise.all(todo.map((tag) => syncImage(run, pair, src, dst, tag)))).filter((s): s is Subject => s !== undefined);
-  await syncReferrers(
-    r,
-    tags,
-    subjects,
-    selection.tags.filter((t) => !mine(t)),
-  );
-  await pruneIfSafe(r, tags, destTags);
 }
 
 /** Items in a stable order (source, destination, tag or digest), not the order they finished in: plans and JSON diff cleanly. */
@@ -647,7 +660,7 @@ async function openArchives(run: SyncRun, rules: readonly SyncRule[]): Promise<v
   for (const [file, options] of files) {
     // A source archive that is not there is not staged: its rule then finds it missing (expandRules), exit 3.
     if (!destinations.has(file) && !(await isFile(file))) continue;
-    run.archives.set(file, await MirrorArchive.open(file, options));
+    run.archives.set(file, await MirrorArchive.open(file, options, destinations.has(file)));
   }
 }
 

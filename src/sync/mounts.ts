@@ -13,9 +13,10 @@
  */
 import type { Readable } from "node:stream";
 import type { Digest } from "../oci/digest.js";
-import type { Descriptor, RawManifest } from "../oci/manifest.js";
+import type { Descriptor } from "../oci/manifest.js";
 import type { Location, RegistryLocation } from "../ref/location.js";
-import type { BlobReadOptions, DestinationCapabilities, ImageDestination, SignalOption } from "../transport/types.js";
+import type { BlobReadOptions, ImageDestination, SignalOption } from "../transport/types.js";
+import { WrappedDestination } from "./wrapped-destination.js";
 
 interface Claim {
   promise: Promise<string | undefined>;
@@ -71,17 +72,16 @@ export class MountLedger {
   }
 }
 
-class LedgerDestination implements ImageDestination {
-  readonly capabilities: DestinationCapabilities;
+class LedgerDestination extends WrappedDestination {
   /** Uploads this destination claimed: settled when they land, or when it commits or aborts. */
   private readonly claims = new Map<string, Claim>();
 
   constructor(
-    private readonly inner: ImageDestination,
-    readonly location: RegistryLocation,
+    inner: ImageDestination,
+    override readonly location: RegistryLocation,
     private readonly ledger: MountLedger,
   ) {
-    this.capabilities = inner.capabilities;
+    super(inner, location);
   }
 
   private get domain(): string {
@@ -92,11 +92,7 @@ class LedgerDestination implements ImageDestination {
     return this.location.ref.path;
   }
 
-  currentDigest(opts?: SignalOption): Promise<Digest | undefined> {
-    return this.inner.currentDigest(opts);
-  }
-
-  async hasBlob(desc: Descriptor, opts?: SignalOption): Promise<boolean> {
+  override async hasBlob(desc: Descriptor, opts?: SignalOption): Promise<boolean> {
     const has = await this.inner.hasBlob(desc, opts);
     if (has) this.ledger.record(this.domain, desc.digest, this.repo);
     return has;
@@ -127,7 +123,7 @@ class LedgerDestination implements ImageDestination {
     return false;
   }
 
-  async putBlob(desc: Descriptor, data: Readable, opts?: BlobReadOptions): Promise<void> {
+  override async putBlob(desc: Descriptor, data: Readable, opts?: BlobReadOptions): Promise<void> {
     const key = desc.digest.toString();
     try {
       await this.inner.putBlob(desc, data, opts);
@@ -139,24 +135,8 @@ class LedgerDestination implements ImageDestination {
     this.settle(key, this.repo);
   }
 
-  putManifest(m: RawManifest, opts?: { tag?: string; isTop?: boolean; signal?: AbortSignal }): Promise<void> {
-    return this.inner.putManifest(m, opts);
-  }
-
-  async commit(): Promise<void> {
-    try {
-      await this.inner.commit();
-    } finally {
-      this.settleAll();
-    }
-  }
-
-  async abort(): Promise<void> {
-    try {
-      await this.inner.abort();
-    } finally {
-      this.settleAll();
-    }
+  protected ended(): void {
+    this.settleAll();
   }
 
   private settle(key: string, repo: string | undefined): void {

@@ -12,4 +12,5 @@ export const OCI_STORE_CAPABILITIES: Readonly<DestinationCapabilities> = {
   preservesDigests: true,
   supportsMount: false,
   concurrentPutBlob: true,
+  keepsForeignLayers: true,
 };

@@ -13,7 +13,7 @@ export { ArchiveRepository } from "./archive/mirror-repository.js";
 
 /**
  * A repository opened for one piece of work, archives included. An
- * oci-archive is staged (unpacked beside it into a layout, see
+ * oci-archive is staged (unpacked into a layout in TMPDIR, see
  * archive/mirror.ts): `publish` packs what was written back into a new tar
  * renamed over the file, `close` removes the staging folder. Nothing to do
  * for registries and layouts.
@@ -67,7 +67,7 @@ export class RepositoryFactory {
     const { LayoutRepository } = await import("./layout/repository.js");
     const { ArchiveRepository } = await import("./archive/mirror-repository.js");
     const opts = this.options(loc);
-    const archive = await MirrorArchive.open(loc.path, opts);
+    const archive = await MirrorArchive.open(loc.path, opts, true);
     const file = formatLocation({ transport: "oci-archive", path: loc.path });
     const layout = new LayoutRepository({ transport: "oci", path: archive.layoutPath }, opts, file);
     const name = loc.ref?.kind === "tag" ? splitRefName(loc.ref.tag) : undefined;

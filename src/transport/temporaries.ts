@@ -28,16 +28,16 @@ import { IoError } from "../errors.js";
 import { errnoCode, isPidAlive, writeError } from "./layout/fsutil.js";
 
 /** Kinds of temporary folders a run makes (`.dray-KIND-PID-…`). */
-export type TemporaryKind = "stdin" | "spool" | "recompress";
+export type TemporaryKind = "stdin" | "spool" | "recompress" | "mirror";
 
 /**
  * The pid in a dray temporary's name, or undefined for any other name:
  * `.dray-tmp-PID-HEX` (layout files), `.dray-spool-PID-…`, `.dray-stdin-PID-…`,
- * `.dray-recompress-PID-…` and `.dray-trash-PID-…` (folders), and
+ * `.dray-recompress-PID-…`, `.dray-mirror-PID-…` and `.dray-trash-PID-…` (folders), and
  * `.NAME.dray-PID-HEX.tmp` (a file being written beside its target).
  */
 export function temporaryOwner(name: string): number | undefined {
-  const m = /^\.dray-(?:tmp|spool|stdin|recompress|trash)-(\d+)-/.exec(name) ?? /^\..+\.dray-(\d+)-[0-9a-f]+\.tmp$/.exec(name);
+  const m = /^\.dray-(?:tmp|spool|stdin|recompress|mirror|trash)-(\d+)-/.exec(name) ?? /^\..+\.dray-(\d+)-[0-9a-f]+\.tmp$/.exec(name);
   return m ? Number(m[1]) : undefined;
 }
 

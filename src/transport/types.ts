@@ -119,6 +119,12 @@ export interface DestinationCapabilities {
   layerCompressions?: readonly LayerCompression[];
   /** The destination is an OCI image layout (oci:, oci-archive:), which OCI-only readers (umoci) open. */
   ociLayout?: boolean;
+  /**
+   * A layer with `urls` (a foreign or non-distributable layer: Windows base layers) is kept
+   * foreign, its blob not copied: its manifest still names the URLs (containers/image's
+   * AcceptsForeignLayerURLs; true for registries and OCI layouts, false for docker-archive).
+   */
+  keepsForeignLayers?: boolean;
 }
 
 export interface ImageDestination {
@@ -139,6 +145,12 @@ export interface ImageDestination {
   tagDigest?(tag: string, opts?: SignalOption): Promise<Digest | undefined>;
   /** True when the destination already holds the blob (one HEAD, one stat). */
   hasBlob(desc: Descriptor, opts?: SignalOption): Promise<boolean>;
+  /**
+   * Called once per image, after planning and before its first blob moves, with the blobs the copy will
+   * move: a destination that can tell it will run out of room (a whole-mirror archive) refuses here
+   * (IoError, exit 1), so no blob moves for an image that cannot fit.
+   */
+  reserveSpace?(blobs: readonly { digest: string; size: number }[], opts?: SignalOption): Promise<void>;
   /**
    * Makes a blob appear without moving bytes (registry cross-repository
    * mount). Returns false when the registry did not mount (the caller then
@@ -278,6 +290,12 @@ export interface Repository {
   readonly display: string;
   /** Readies a destination before images are written into it in parallel (creates a layout's folder once). */
   prepare(): Promise<void>;
+  /**
+   * After the run: takes back what prepare() created when nothing was stored
+   * in it (a failed sync into a new layout folder leaves no empty layout). A
+   * store that existed before prepare() is left as it is.
+   */
+  undoPrepare?(): Promise<void>;
   /** Tags (ref.names in a layout). A repository or layout that does not exist is E_NOT_FOUND. */
   listTags(opts?: SignalOption): Promise<string[]>;
   /** What `tag` names now, or undefined when it names nothing (one HEAD; one index.json read). */

@@ -37,7 +37,14 @@ import { readFileCapped } from "../layout/fsutil.js";
 import { emptyIndex, makeEntry, serializeIndexJson, withEntries, type IndexEntry, type LayoutIndex } from "../layout/index-json.js";
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { CONTAINERD_NAME } from "./docker-oci.js";
-import { formatRepoTag, parseRepoTag, repositoriesFile, serializeManifestJson, type ManifestItem } from "./docker-format.js";
+import {
+  formatRepoTag,
+  parseRepoTag,
+  repositoriesFile,
+  serializeManifestJson,
+  type LayerSource,
+  type ManifestItem,
+} from "./docker-format.js";
 import { checkEarlierArchive, earlierDockerArchive, type EarlierArchive } from "./earlier.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob, type SpooledBlob } from "./staging.js";
 
@@ -46,6 +53,8 @@ interface PendingImage {
   raw: RawManifest;
   manifest: ImageManifest;
   tags: string[];
+  /** The config's diff_ids, one per layer (LayerSources is keyed by them). */
+  diffIds: string[];
 }
 
 /** The RepoTag `tag` stands for: a bare tag joins the location's repository; NAME:TAG is taken as given. */
@@ -81,6 +90,22 @@ function sortImages(images: PendingImage[]): void {
   images.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
+/** LayerSources of an image: each layer with `urls` by its diff_id, described as its manifest did (docker save's shape). */
+export function layerSourcesOf(layers: readonly Descriptor[], diffIds: readonly string[]): Record<string, LayerSource> | undefined {
+  const out: Record<string, LayerSource> = {};
+  layers.forEach((l, i) => {
+    if (!l.urls || l.urls.length === 0) return;
+    out[diffIds[i]!] = {
+      mediaType: l.mediaType,
+      size: l.size,
+      digest: l.digest.toString(),
+      urls: l.urls,
+      ...(l.annotations ? { annotations: l.annotations } : {}),
+    };
+  });
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 export class DockerArchiveDestination implements ImageDestination {
   readonly capabilities: DestinationCapabilities = {
     needsUncompressedLayers: false,
@@ -89,6 +114,7 @@ export class DockerArchiveDestination implements ImageDestination {
     supportsMount: false,
     concurrentPutBlob: true,
     layerCompressions: ["gzip", "none"],
+    // No keepsForeignLayers: docker load needs every layer's bytes, so foreign ones are written too (named in LayerSources).
   };
 
   private readonly blobs = new Map<string, SpooledBlob>();
@@ -136,11 +162,11 @@ export class DockerArchiveDestination implements ImageDestination {
         where: this.where,
       });
     }
-    await this.checkImage(m, parsed);
+    const diffIds = await this.checkImage(m, parsed);
     const tags = this.tagsFor(opts);
     let image = this.images.find((i) => i.raw.digest.equals(m.digest));
     if (!image) {
-      image = { raw: m, manifest: parsed, tags: [] };
+      image = { raw: m, manifest: parsed, tags: [], diffIds };
       this.images.push(image);
     }
     for (const t of tags) if (!image.tags.includes(t)) image.tags.push(t);
@@ -148,8 +174,8 @@ export class DockerArchiveDestination implements ImageDestination {
     for (const other of this.images) if (other !== image) other.tags = other.tags.filter((t) => !tags.includes(t));
   }
 
-  /** Config and layers must be here, one layer per diff_id, each one `docker load` can inflate. */
-  private async checkImage(m: RawManifest, parsed: ImageManifest): Promise<void> {
+  /** Config and layers must be here, one layer per diff_id, each one `docker load` can inflate; returns the diff_ids. */
+  private async checkImage(m: RawManifest, parsed: ImageManifest): Promise<string[]> {
     const config = this.blobs.get(parsed.config.digest.toString());
     if (!config)
       throw new IntegrityError(`config ${parsed.config.digest} was not put before its manifest`, {
@@ -178,6 +204,7 @@ export class DockerArchiveDestination implements ImageDestination {
         throw new IntegrityError(`layer ${l.digest} was not put before its manifest`, { code: "E_MANIFEST_INVALID", where: this.where });
       }
     }
+    return diffIds;
   }
 
   private tagsFor(opts: { tag?: string; isTop?: boolean }): string[] {
@@ -238,10 +265,12 @@ export class DockerArchiveDestination implements ImageDestination {
   }
 
   private itemOf(image: PendingImage): ManifestItem {
+    const sources = layerSourcesOf(image.manifest.layers, image.diffIds);
     return {
       Config: image.manifest.config.digest.blobPath,
       RepoTags: image.tags,
       Layers: image.manifest.layers.map((l) => l.digest.blobPath),
+      ...(sources ? { LayerSources: sources } : {}),
     };
   }
 

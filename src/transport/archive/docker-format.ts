@@ -15,6 +15,21 @@ export interface ManifestItem {
   Config: string;
   RepoTags: string[];
   Layers: string[];
+  /**
+   * Foreign layers by diff_id: the descriptor the image's manifest gave each (media type,
+   * size, digest, urls), as `docker save` writes it (moby image/tarexport/save.go), so
+   * `docker load` registers the layer as foreign again and a push keeps it at its URLs.
+   */
+  LayerSources?: Record<string, LayerSource>;
+}
+
+/** A manifest.json LayerSources value: the distribution descriptor of a foreign layer. */
+export interface LayerSource {
+  mediaType: string;
+  size: number;
+  digest: string;
+  urls?: string[];
+  annotations?: Record<string, string>;
 }
 
 function invalid(message: string, where: string): IntegrityError {
@@ -46,11 +61,39 @@ function parseItem(item: unknown, where: string): ManifestItem {
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== "string")) throw invalid("RepoTags must be an array of strings", where);
   if (!Array.isArray(item.Layers) || item.Layers.some((l) => typeof l !== "string"))
     throw invalid("Layers must be an array of strings", where);
+  const sources = item.LayerSources === undefined || item.LayerSources === null ? undefined : parseLayerSources(item.LayerSources, where);
   return {
     Config: archivePath(item.Config, where),
     RepoTags: tags as string[],
     Layers: (item.Layers as string[]).map((l) => archivePath(l, where)),
+    ...(sources ? { LayerSources: sources } : {}),
   };
+}
+
+const DIGEST_SHAPE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+function parseLayerSources(v: unknown, where: string): Record<string, LayerSource> {
+  if (!isObject(v)) throw invalid("LayerSources must be an object", where);
+  const out: Record<string, LayerSource> = {};
+  for (const [diffId, d] of Object.entries(v)) {
+    const at = `${where} LayerSources[${JSON.stringify(diffId)}]`;
+    if (!DIGEST_SHAPE.test(diffId)) throw invalid("LayerSources keys must be diff_ids", at);
+    if (!isObject(d) || typeof d.mediaType !== "string" || typeof d.digest !== "string" || !DIGEST_SHAPE.test(d.digest))
+      throw invalid("a LayerSources value must be a descriptor (mediaType, size, digest)", at);
+    if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) throw invalid("size must be a non-negative integer", at);
+    if (d.urls !== undefined && (!Array.isArray(d.urls) || d.urls.some((u) => typeof u !== "string")))
+      throw invalid("urls must be an array of strings", at);
+    if (d.annotations !== undefined && (!isObject(d.annotations) || Object.values(d.annotations).some((a) => typeof a !== "string")))
+      throw invalid("annotations must map strings to strings", at);
+    out[diffId] = {
+      mediaType: d.mediaType,
+      size: d.size,
+      digest: d.digest,
+      ...(d.urls !== undefined ? { urls: d.urls as string[] } : {}),
+      ...(d.annotations !== undefined ? { annotations: d.annotations as Record<string, string> } : {}),
+    };
+  }
+  return out;
 }
 
 /** A path named by manifest.json, as a normalised archive entry name. */
@@ -61,7 +104,16 @@ function archivePath(p: string, where: string): string {
 }
 
 export function serializeManifestJson(items: ManifestItem[]): Buffer {
-  return Buffer.from(JSON.stringify(items.map((i) => ({ Config: i.Config, RepoTags: i.RepoTags, Layers: i.Layers }))));
+  return Buffer.from(
+    JSON.stringify(
+      items.map((i) => ({
+        Config: i.Config,
+        RepoTags: i.RepoTags,
+        Layers: i.Layers,
+        ...(i.LayerSources && Object.keys(i.LayerSources).length > 0 ? { LayerSources: i.LayerSources } : {}),
+      })),
+    ),
+  );
 }
 
 /** A RepoTag as `docker save` writes it: familiar form, `alpine:latest`, `localhost:5000/x:tag`. */

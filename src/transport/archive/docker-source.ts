@@ -131,6 +131,21 @@ async function hashEntry(tar: TarIndex, entry: TarEntry, where: string): Promise
   return { digest: digester.digest(), compression };
 }
 
+/** The foreign layer descriptor manifest.json's LayerSources gives the layer with `diffId`, if any (docker save writes them). */
+function foreignLayer(item: ManifestItem, diffId: Digest, where: string): Descriptor | undefined {
+  const src = item.LayerSources?.[diffId.toString()];
+  if (!src) return undefined;
+  const digest = Digest.tryParse(src.digest);
+  if (!digest)
+    throw new IntegrityError(`LayerSources of ${diffId} in ${where} names an invalid digest`, { code: "E_MANIFEST_INVALID", where });
+  return {
+    mediaType: src.mediaType,
+    size: src.size,
+    digest,
+    ...(src.urls && src.urls.length > 0 ? { urls: src.urls } : {}),
+  };
+}
+
 /** A Docker 25+ image read through index.json: its own manifest and blobs. */
 interface OciImage {
   blobs: ArchiveBlobs;
@@ -236,7 +251,10 @@ export class DockerArchiveSource implements ImageSource {
       return check;
     }
     const layer = built.layers.get(desc.digest.toString());
-    if (!layer) throw new NotFoundError(`blob ${desc.digest} not found in ${where}`, { where });
+    if (!layer) {
+      const urls = desc.urls && desc.urls.length > 0 ? ` (a foreign layer: it lives at ${desc.urls.join(", ")})` : "";
+      throw new NotFoundError(`blob ${desc.digest} not found in ${where}${urls}`, { where });
+    }
     opts.signal?.throwIfAborted();
     const at = `${where} ${layer.entry.name}`;
     // The file was hashed when the manifest was built; verify again as it is read, it may have changed since.
@@ -272,10 +290,22 @@ export class DockerArchiveSource implements ImageSource {
     const layers = new Map<string, Layer>();
     const descriptors: Descriptor[] = [];
     for (const [i, path] of item.Layers.entries()) {
+      const diffId = diffIds[i]!;
+      const foreign = foreignLayer(item, diffId, where);
+      // A foreign layer may be left out of the file (ggcr's sparse_foreign.tar): it lives at its URLs.
+      if (foreign && !tar.has(path)) {
+        descriptors.push(foreign);
+        continue;
+      }
       const entry = tar.resolveFile(path, "layer", true);
       const { digest, compression } = await hashEntry(tar, entry, where);
       checkPromise(path, digest, where);
-      const diffId = diffIds[i]!;
+      if (foreign && !foreign.digest.equals(digest)) {
+        throw new IntegrityError(`layer ${path} in ${where} has digest ${digest}, but its LayerSources entry says ${foreign.digest}`, {
+          code: "E_DIGEST_MISMATCH",
+          where,
+        });
+      }
       if (compression === "none" && !digest.equals(diffId)) {
         throw new IntegrityError(`layer ${path} in ${where} has digest ${digest}, but the config's diff_id is ${diffId}`, {
           code: "E_DIGEST_MISMATCH",
@@ -283,11 +313,13 @@ export class DockerArchiveSource implements ImageSource {
         });
       }
       layers.set(digest.toString(), { entry, digest, size: entry.size, compression, diffId });
-      descriptors.push({
-        mediaType: compression === "gzip" ? MediaType.DockerLayerGzip : MediaType.DockerLayer,
-        size: entry.size,
-        digest,
-      });
+      descriptors.push(
+        foreign ?? {
+          mediaType: compression === "gzip" ? MediaType.DockerLayerGzip : MediaType.DockerLayer,
+          size: entry.size,
+          digest,
+        },
+      );
     }
     const manifest = dockerArchiveManifest(
       { mediaType: MediaType.DockerConfig, digest: configDigest, size: configBytes.length },

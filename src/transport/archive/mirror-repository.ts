@@ -21,7 +21,7 @@ export class ArchiveRepository extends RepositoryBase {
   /** `inner`: the staging layout as a repository (`archive.layoutPath`). */
   constructor(
     readonly location: LayoutLocation,
-    private readonly archive: MirrorArchive,
+    protected readonly archive: MirrorArchive,
     private readonly inner: Repository,
   ) {
     super();

@@ -1,15 +1,20 @@
 /**
  * The staging of a mirror archive (`dray sync … oci-archive:FILE`, see
- * src/sync/archive.ts): unpacked into an OCI layout beside the file, packed
- * back into a new tar renamed over it at the end of the run.
+ * src/sync/archive.ts): unpacked into an OCI layout in dray's temporary
+ * folder (`$TMPDIR`, not beside the file: the archive's disk then needs room
+ * for the new archive only), packed back into a new tar renamed over it at
+ * the end of the run. Free space is checked before anything is unpacked and
+ * before each image's first blob (space.ts).
  */
 import { createWriteStream } from "node:fs";
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { UsageError } from "../../errors.js";
+import { writeError } from "../layout/fsutil.js";
 import { listNames } from "../layout/index-json.js";
 import type { TransportOptions } from "../types.js";
+import { SpaceLedger } from "./space.js";
 
 /** `team/app:1.0` → team/app and 1.0 (a tag holds no colon, so the last one splits). */
 export function splitRefName(name: string): { repository: string; tag: string } | undefined {
@@ -24,11 +29,15 @@ export type MirrorArchives = ReadonlyMap<string, MirrorArchive>;
 /** One mirror archive for the length of a run: its staging layout, packed back at the end. */
 export class MirrorArchive {
   private changed = false;
+  /** The archive was there when the run began (else a run that stored nothing writes no file). */
+  private existed = false;
 
   private constructor(
     readonly file: string,
     /** The staging folder; the layout is its `layout/`. */
     private readonly tmp: string,
+    /** Room the run has planned, in the staging folder and beside the archive. */
+    readonly space: SpaceLedger,
   ) {}
 
   get layoutPath(): string {
@@ -36,12 +45,15 @@ export class MirrorArchive {
   }
 
   /** Unpacks `file` (when it exists) into a staging layout beside it. */
-  static async open(file: string, opts: TransportOptions): Promise<MirrorArchive> {
+  /** `forWriting`: the run may write the archive, so it must be writable (a source on a read-only disk need not be). */
+  static async open(file: string, opts: TransportOptions, forWriting: boolean): Promise<MirrorArchive> {
     if (file === "-") throw new UsageError("sync needs a file for an oci-archive mirror, not standard input or output");
-    const { makeSpoolDir } = await import("./staging.js");
-    const archive = new MirrorArchive(file, await makeSpoolDir(file, opts));
+    const { makeMirrorStagingDir, archiveFolder } = await import("./staging.js");
+    const tmp = await makeMirrorStagingDir(file, opts, forWriting);
+    const archive = new MirrorArchive(file, tmp, new SpaceLedger(`oci-archive:${file}`, await archiveFolder(file), tmp));
     try {
-      if (await exists(file)) await archive.unpack();
+      archive.existed = await exists(file);
+      if (archive.existed) await archive.unpack();
       const { OciLayout } = await import("../layout/layout.js");
       await OciLayout.create(archive.layoutPath);
     } catch (err) {
@@ -56,12 +68,15 @@ export class MirrorArchive {
     const tar = await TarIndex.open(this.file);
     const layout = this.layoutPath;
     await mkdir(layout, { recursive: true });
+    const isBlob = (name: string): boolean => /^blobs\/[a-z0-9]+\/[a-f0-9]+$/.test(name);
+    const blobs = tar.entries.filter((e) => e.kind === "file" && isBlob(e.name));
+    await this.space.checkStaging(blobs.reduce((n, e) => n + e.size, 0));
+    for (const e of blobs) this.space.staged({ digest: e.name.slice("blobs/".length).replace("/", ":"), size: e.size });
     for (const entry of tar.entries) {
       if (entry.kind !== "file") continue;
-      const isBlob = /^blobs\/[a-z0-9]+\/[a-f0-9]+$/.test(entry.name);
-      if (!isBlob && entry.name !== "index.json" && entry.name !== "oci-layout") continue;
+      if (!isBlob(entry.name) && entry.name !== "index.json" && entry.name !== "oci-layout") continue;
       const target = join(layout, ...entry.name.split("/"));
-      if (isBlob) await mkdir(join(target, ".."), { recursive: true });
+      if (isBlob(entry.name)) await mkdir(join(target, ".."), { recursive: true });
       // Blobs are verified when the layout serves them, like any layout's.
       await pipeline(tar.stream(entry), createWriteStream(target, { mode: 0o644 }));
     }
@@ -82,6 +97,8 @@ export class MirrorArchive {
   /** Packs the staging layout into a new tar renamed over the archive (oci-layout first, index.json last). */
   async publish(opts: TransportOptions): Promise<void> {
     if (!this.changed) return;
+    // A new archive for a run whose every image failed: no file, as a failed copy leaves none.
+    if (!this.existed && (await this.repositories()).length === 0) return;
     const { ArchiveOutput } = await import("./staging.js");
     const out = await ArchiveOutput.open(this.file, opts);
     try {
@@ -100,6 +117,8 @@ export class MirrorArchive {
       await out.writer.addBuffer("index.json", await readFile(join(layout, "index.json")));
     } catch (err) {
       await out.discard();
+      // Out of room after all (another writer filled the disk): say where, not the raw ENOSPC.
+      if (err instanceof Error && "syscall" in err) throw writeError(err, `cannot write ${this.file}`, this.file);
       throw err;
     }
     await out.publish();

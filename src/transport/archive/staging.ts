@@ -45,6 +45,20 @@ export async function makeSpoolDir(path: string, opts: TransportOptions): Promis
   return makeTemporaryFolder("spool", opts.tmpDir ?? (path === "-" ? undefined : targetDir(path)));
 }
 
+/**
+ * Staging folder of a whole-mirror archive: `opts.tmpDir`, else dray's per-user folder under `$TMPDIR`, not
+ * beside the archive, so the archive's own disk (a USB disk) needs room for the archive only, not twice.
+ */
+export async function makeMirrorStagingDir(path: string, opts: TransportOptions, forWriting: boolean): Promise<string> {
+  if (forWriting) await checkTargetDir((await archiveTarget(path)).file);
+  return makeTemporaryFolder("mirror", opts.tmpDir);
+}
+
+/** The folder the archive at `path` is written in (through symlinks), where its free space counts. */
+export async function archiveFolder(path: string): Promise<string> {
+  return targetDir(await followLinks(path));
+}
+
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 }

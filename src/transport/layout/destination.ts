@@ -3,8 +3,6 @@
 // only at commit, under the layout lock, re-read so other writers' images and
 // tags survive. A run that fails puts the layout back as it was (README): the
 // blobs it wrote that nothing references go, and so does a folder it created.
-import { rm } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { IoError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
@@ -14,7 +12,6 @@ import type { BlobReadOptions, DestinationCapabilities, ImageDestination } from 
 import { addUnnamed, entriesNamed, entryNameFor, setNamed, type LayoutIndex } from "./index-json.js";
 import type { LayoutCreation, OciLayout, WriterMarker } from "./layout.js";
 import { reachableBlobs } from "./gc.js";
-import { removeEmptyFolders } from "./fsutil.js";
 import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
 
 interface PendingEntry {
@@ -138,19 +135,10 @@ export class LayoutDestination implements ImageDestination {
   private async discardWrites(): Promise<void> {
     const made = this.created.root !== undefined || this.created.layoutFile;
     if (this.written.length === 0 && !made) return;
-    const aside = await this.layout.lockFile().with(async () => {
-      if ((await this.layout.liveWritersSince()) !== undefined) return undefined;
-      const index = await this.layout.readIndex();
-      if (made && index.entries.length === 0) return this.layout.unmake(this.created);
+    await this.layout.discardIfEmpty(this.created, async (index) => {
       const reachable = await reachableBlobs(this.layout, index);
       for (const d of this.written) if (!reachable.has(d.toString())) await this.layout.removeBlob(d);
-      return undefined;
     });
-    // Removed once the lock is let go: its file went aside with the folder.
-    if (aside !== undefined) {
-      await rm(aside, { recursive: true, force: true });
-      await removeEmptyFolders(dirname(resolve(this.layout.root)), this.created.root!);
-    }
   }
 
   private assertOpen(): void {

@@ -34,6 +34,7 @@ import {
   isPidAlive,
   readFileCapped,
   realPathInside,
+  removeEmptyFolders,
   uniqueSuffix,
 } from "./fsutil.js";
 import { MAX_INDEX_JSON_BYTES, emptyIndex, parseIndexJson, serializeIndexJson, type LayoutIndex } from "./index-json.js";
@@ -113,6 +114,12 @@ export class OciLayout {
     return (await OciLayout.prepare(dir, false)).layout;
   }
 
+  /** create() that also says what it made, for discardIfEmpty() after a run that wrote nothing (sync's prepare). */
+  static async createTracked(dir: string): Promise<{ layout: OciLayout; created: LayoutCreation }> {
+    const { layout, created } = await OciLayout.prepare(dir, false);
+    return { layout, created };
+  }
+
   /**
    * create() for a copy: also registers the writer, and says what this run
    * created, so a failed run can put the folder back as it was (see
@@ -184,13 +191,37 @@ export class OciLayout {
   }
 
   /**
+   * Takes away what `created` made when the layout holds no image and no
+   * other writer is running (one may be about to reference what is here):
+   * the folder and the parents made with it, or the layout files in a
+   * folder that existed. `also` runs under the same lock when the layout is
+   * kept (a writer removing its unreferenced blobs). True when it was removed.
+   */
+  async discardIfEmpty(created: LayoutCreation, also?: (index: LayoutIndex) => Promise<void>): Promise<boolean> {
+    const made = created.root !== undefined || created.layoutFile;
+    const aside = await this.lockFile().with(async () => {
+      if ((await this.liveWritersSince()) !== undefined) return { removed: false };
+      const index = await this.readIndex();
+      if (made && index.entries.length === 0) return { removed: true, aside: await this.unmake(created) };
+      await also?.(index);
+      return { removed: false };
+    });
+    // Removed once the lock is let go: its file went aside with the folder.
+    if (aside.aside !== undefined) {
+      await rm(aside.aside, { recursive: true, force: true });
+      await removeEmptyFolders(dirname(resolve(this.root)), created.root!);
+    }
+    return aside.removed;
+  }
+
+  /**
    * Takes away what a failed run's `created` made, the lock held by the
    * caller: the whole folder (renamed aside first, so it vanishes at once
    * for anyone else, and its parents the run made while empty), or the
    * layout files in a folder that existed. Returns the renamed folder, to be
    * removed once the lock (whose file is inside) is let go.
    */
-  async unmake(created: LayoutCreation): Promise<string | undefined> {
+  private async unmake(created: LayoutCreation): Promise<string | undefined> {
     if (created.root !== undefined) {
       const aside = join(dirname(this.realRoot), `.${basename(this.realRoot)}.dray-${uniqueSuffix()}.tmp`);
       await rename(this.realRoot, aside);

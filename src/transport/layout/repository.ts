@@ -7,7 +7,7 @@ import { RepositoryBase } from "../repository-base.js";
 import type { ImageDestination, ImageSource, RepoRef, TagHead, TransportOptions } from "../types.js";
 import { REF_NAME, type LayoutIndex } from "./index-json.js";
 import { openLayoutDestination, openLayoutReferences, openLayoutSource } from "./index.js";
-import { OciLayout } from "./layout.js";
+import { OciLayout, type LayoutCreation } from "./layout.js";
 import type { BlobReader } from "./resolve.js";
 
 /**
@@ -20,6 +20,8 @@ export class LayoutRepository extends RepositoryBase {
   readonly display: string;
   /** Subject → the entries that refer to it, for the index.json last read (keyed by its entries). */
   private bySubject: { key: string; map: Map<string, Descriptor[]> } | undefined;
+  /** What prepare() made, for undoPrepare(). */
+  private prepared: { layout: OciLayout; created: LayoutCreation } | undefined;
 
   /** `display`: how messages name it when not by its folder (an archive's staging layout is named by the archive). */
   constructor(
@@ -46,7 +48,15 @@ export class LayoutRepository extends RepositoryBase {
    * an `oci-layout` yet, and refuse the folder.
    */
   async prepare(): Promise<void> {
-    await OciLayout.create(this.location.path);
+    const made = await OciLayout.createTracked(this.location.path);
+    this.prepared ??= made; // a second call (prune's) made nothing new
+  }
+
+  /** A layout folder (or layout files) prepare() made goes again when no image was stored in it, as a failed copy's does. */
+  async undoPrepare(): Promise<void> {
+    const p = this.prepared;
+    this.prepared = undefined;
+    if (p) await p.layout.discardIfEmpty(p.created);
   }
 
   /** The layout, or undefined when the directory does not exist yet. */

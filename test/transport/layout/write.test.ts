@@ -37,6 +37,7 @@ describe("layout destination: skopeo reads what dray writes", () => {
       preservesDigests: true,
       supportsMount: false,
       concurrentPutBlob: true,
+      keepsForeignLayers: true,
       ociLayout: true,
     });
     await putBuilt(dest, image);

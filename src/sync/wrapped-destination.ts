@@ -1,0 +1,56 @@
+/**
+ * A destination that passes every call to the one it wraps, and hears when
+ * the copy ends (commit or abort, whichever way it went): the base of sync's
+ * wrappers (mounts.ts, archive.ts), which each override what they add.
+ */
+import type { Readable } from "node:stream";
+import type { Digest } from "../oci/digest.js";
+import type { Descriptor, RawManifest } from "../oci/manifest.js";
+import type { Location } from "../ref/location.js";
+import type { BlobReadOptions, DestinationCapabilities, ImageDestination, SignalOption } from "../transport/types.js";
+
+export abstract class WrappedDestination implements ImageDestination {
+  readonly capabilities: DestinationCapabilities;
+
+  constructor(
+    protected readonly inner: ImageDestination,
+    readonly location: Location,
+  ) {
+    this.capabilities = inner.capabilities;
+  }
+
+  /** Called once the wrapped destination committed or aborted (also when that threw). */
+  protected abstract ended(): void;
+
+  currentDigest(opts?: SignalOption): Promise<Digest | undefined> {
+    return this.inner.currentDigest(opts);
+  }
+
+  hasBlob(desc: Descriptor, opts?: SignalOption): Promise<boolean> {
+    return this.inner.hasBlob(desc, opts);
+  }
+
+  putBlob(desc: Descriptor, data: Readable, opts?: BlobReadOptions): Promise<void> {
+    return this.inner.putBlob(desc, data, opts);
+  }
+
+  putManifest(m: RawManifest, opts?: { tag?: string; isTop?: boolean; signal?: AbortSignal }): Promise<void> {
+    return this.inner.putManifest(m, opts);
+  }
+
+  async commit(): Promise<void> {
+    try {
+      await this.inner.commit();
+    } finally {
+      this.ended();
+    }
+  }
+
+  async abort(): Promise<void> {
+    try {
+      await this.inner.abort();
+    } finally {
+      this.ended();
+    }
+  }
+}

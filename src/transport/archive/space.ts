@@ -1,0 +1,109 @@
+/**
+ * Free space for a whole-mirror archive (`dray sync … oci-archive:FILE`):
+ * before an image's first blob moves, the blobs it adds must fit in the
+ * staging folder, and the archive the run will pack at the end (what is
+ * staged, what other images in flight will add, and this image) must fit
+ * beside the archive; on one disk, both together. A run that cannot fit
+ * stops there with a one-line error naming the bytes, not with ENOSPC half
+ * way through a pack.
+ */
+import { stat, statfs } from "node:fs/promises";
+import { IoError } from "../../errors.js";
+import { ioError } from "../layout/fsutil.js";
+
+/** A blob a plan will move. */
+export interface PlannedBlob {
+  digest: string;
+  size: number;
+}
+
+/** Tar bytes of one blob entry beyond its content: a header and padding, and its share of the folders. */
+const TAR_ENTRY_OVERHEAD = 1024;
+/** The tar's two end blocks, oci-layout and index.json (index.json is small next to any blob). */
+const TAR_FIXED = 64 * 1024;
+
+interface Disk {
+  /** Bytes an unprivileged writer may still use (statfs bavail × bsize). */
+  available: number;
+  device: number;
+}
+
+async function disk(dir: string): Promise<Disk> {
+  try {
+    const [fs, st] = await Promise.all([statfs(dir), stat(dir)]);
+    return { available: fs.bavail * fs.bsize, device: st.dev };
+  } catch (err) {
+    throw ioError(err, "cannot read the free space of", dir);
+  }
+}
+
+/** The bytes one mirror archive's run has planned, shared by every image of the run. */
+export class SpaceLedger {
+  /** Blobs staged or planned, each counted once. */
+  private readonly known = new Set<string>();
+  /** Bytes of the archive to be packed: staged before the run, plus every reservation. */
+  private archiveBytes = TAR_FIXED;
+  /** Bytes reserved by images still being copied (not yet all on disk). */
+  private inFlight = 0;
+
+  constructor(
+    /** oci-archive:FILE, for messages. */
+    private readonly where: string,
+    private readonly archiveDir: string,
+    private readonly stagingDir: string,
+  ) {}
+
+  /** A blob already in the staging folder (the earlier archive's). */
+  staged(blob: PlannedBlob): void {
+    if (this.known.has(blob.digest)) return;
+    this.known.add(blob.digest);
+    this.archiveBytes += blob.size + TAR_ENTRY_OVERHEAD;
+  }
+
+  /** Checks the staging folder can hold `bytes` now (the earlier archive unpacked into it). */
+  async checkStaging(bytes: number): Promise<void> {
+    const staging = await disk(this.stagingDir);
+    if (staging.available < bytes) throw this.refuse(this.stagingDir, bytes, staging.available, "its staging folder (TMPDIR)");
+  }
+
+  /**
+   * Reserves room for `blobs` (those not staged or reserved yet), or refuses
+   * with E_IO when the staging folder or the archive's folder cannot take
+   * them. Returns the release for when the image's copy ends.
+   */
+  async reserve(blobs: readonly PlannedBlob[]): Promise<() => void> {
+    let adds = 0;
+    let entries = 0;
+    for (const b of blobs) {
+      if (this.known.has(b.digest)) continue;
+      adds += b.size;
+      entries++;
+    }
+    const archive = this.archiveBytes + adds + entries * TAR_ENTRY_OVERHEAD;
+    const staging = this.inFlight + adds;
+    const [a, s] = await Promise.all([disk(this.archiveDir), disk(this.stagingDir)]);
+    if (a.device === s.device) {
+      if (a.available < archive + staging)
+        throw this.refuse(this.archiveDir, archive + staging, a.available, "the archive and its staging folder (one disk)");
+    } else {
+      if (s.available < staging) throw this.refuse(this.stagingDir, staging, s.available, "its staging folder (TMPDIR)");
+      if (a.available < archive) throw this.refuse(this.archiveDir, archive, a.available, "the archive");
+    }
+    // Counted only once checked: a refused image adds nothing for the others.
+    for (const b of blobs) this.known.add(b.digest);
+    this.archiveBytes = archive;
+    this.inFlight += adds;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight -= adds;
+    };
+  }
+
+  private refuse(dir: string, needed: number, available: number, what: string): IoError {
+    return new IoError(`not enough free space for ${this.where}: ${what} needs ${needed} bytes in ${dir}, ${available} available`, {
+      where: this.where,
+    });
+  }
+}
