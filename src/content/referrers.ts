@@ -147,8 +147,8 @@ export async function referrersTree(loc: Location, opts: ReferrersOptions = {}):
   } finally {
     await source.close();
   }
-  // An archive is read through its staged layout (removed again at the end).
-  const staged = await new RepositoryFactory(() => transport).openStaged(loc, false);
+  // An archive is read in place (nothing unpacked).
+  const staged = await new RepositoryFactory(() => transport).openStaged(loc, { readOnly: true });
   try {
     const repo = staged.repo;
     const tags = await repo.listTags(opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {

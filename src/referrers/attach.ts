@@ -127,7 +127,7 @@ async function writeContent(
  * ignored), an archive staged and packed back: see writeReferrer.
  */
 export async function pushReferrer(loc: Location, content: ReferrerContent, opts: PushReferrerOptions = {}): Promise<PushReferrerResult> {
-  const staged = await new RepositoryFactory(() => opts.transport ?? {}).openStaged(loc, true);
+  const staged = await new RepositoryFactory(() => opts.transport ?? {}).openStaged(loc);
   try {
     const result = await writeReferrer(staged.repo, content, opts);
     await staged.publish();

@@ -110,11 +110,11 @@ export async function copyReferrersOf(
   opts: CopyReferrersOptions = {},
 ): Promise<ReferrersSummary> {
   const elapsed = stopwatch();
-  const srcRepo = await new RepositoryFactory(() => opts.source ?? {}).openStaged(src, false);
+  const srcRepo = await new RepositoryFactory(() => opts.source ?? {}).openStaged(src, { readOnly: true });
   let items: ReferrerResult[];
   const moved = { blobs: { copied: 0, skipped: 0, mounted: 0 }, bytes: 0 };
   try {
-    const dstRepo = await new RepositoryFactory(() => opts.destination ?? {}).openStaged(dst, true);
+    const dstRepo = await new RepositoryFactory(() => opts.destination ?? {}).openStaged(dst);
     try {
       items = await copyReferrers(
         {

@@ -23,7 +23,7 @@ export async function openImageRepository(loc: Location, transport: TransportOpt
     throw new UsageError(
       `${formatLocation(loc)}: signatures live in a registry, an OCI layout (oci:DIR) or an oci-archive, not a docker-archive`,
     );
-  const staged = await new RepositoryFactory(() => transport).openStaged(loc, forWriting);
+  const staged = await new RepositoryFactory(() => transport).openStaged(loc, { readOnly: !forWriting });
   const close = async (publish: boolean): Promise<void> => {
     try {
       if (publish) await staged.publish();

@@ -17,7 +17,6 @@ import type { LayoutLocation } from "../ref/location.js";
 import type { MirrorArchive } from "../transport/index.js";
 
 export type { MirrorArchive };
-export { ArchiveRepository } from "../transport/repository.js";
 
 /** The mirror archives a run opened, by file. */
 export type MirrorArchives = ReadonlyMap<string, MirrorArchive>;

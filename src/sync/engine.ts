@@ -26,7 +26,7 @@ import type { Repository, TransportOptions } from "../transport/types.js";
 import { withRegistrySettings } from "./config.js";
 import { expandRules, type RepositoryPair } from "./expand.js";
 import { checkTagFilter, describeNarrowing, selectTags, type TagFilter } from "./filter.js";
-import { ArchiveRepository } from "./archive.js";
+import { ArchiveRepository } from "../transport/repository.js";
 import { lastRateLimit, MirrorArchive } from "../transport/index.js";
 import { MountLedger } from "./mounts.js";
 import { pruneCandidates, pruneFailure, type PruneItem } from "./prune.js";

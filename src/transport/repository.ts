@@ -5,7 +5,7 @@
  * where tags and referrers can be asked about one at a time.
  */
 import { UnsupportedError, UsageError } from "../errors.js";
-import { formatLocation, type Location } from "../ref/location.js";
+import { formatLocation, type LayoutLocation, type Location } from "../ref/location.js";
 import type { Repository, SignalOption, TransportOptions } from "./types.js";
 
 export { RepositoryBase } from "./repository-base.js";
@@ -13,7 +13,7 @@ export { ArchiveRepository } from "./archive/mirror-repository.js";
 
 /**
  * A repository opened for one piece of work, archives included. An
- * oci-archive is staged (unpacked beside it into a layout, see
+ * oci-archive is staged (unpacked into a layout in TMPDIR, see
  * archive/mirror.ts): `publish` packs what was written back into a new tar
  * renamed over the file, `close` removes the staging folder. Nothing to do
  * for registries and layouts.
@@ -55,17 +55,19 @@ export class RepositoryFactory {
    * `loc`'s repository as `open` gives it, or for an oci-archive its staged
    * layout: the archive's plain tags, or the `REPO:` names of a mirror
    * archive when `loc` names one (`oci-archive:FILE:team/app:1.0`).
-   * `forWriting`: an archive only read need not be writable (nor its folder).
+   * `readOnly`: an archive is read in place instead (nothing unpacked; it
+   * cannot be written, and `publish` refuses).
    */
-  async openStaged(loc: Location, forWriting: boolean): Promise<StagedRepository> {
+  async openStaged(loc: Location, how: { readOnly?: boolean } = {}): Promise<StagedRepository> {
     if (loc.transport !== "oci-archive")
       return { repo: await this.open(loc), publish: async () => undefined, close: async () => undefined };
     if (loc.path === "-") throw new UsageError(`${formatLocation(loc)}: referrers need an archive file, not standard input or output`);
+    if (how.readOnly) return this.openArchiveInPlace(loc);
     const { MirrorArchive, splitRefName } = await import("./archive/mirror.js");
     const { LayoutRepository } = await import("./layout/repository.js");
     const { ArchiveRepository } = await import("./archive/mirror-repository.js");
     const opts = this.options(loc);
-    const archive = await MirrorArchive.open(loc.path, opts, forWriting);
+    const archive = await MirrorArchive.open(loc.path, opts, true);
     const file = formatLocation({ transport: "oci-archive", path: loc.path });
     const layout = new LayoutRepository({ transport: "oci", path: archive.layoutPath }, opts, file);
     const name = loc.ref?.kind === "tag" ? splitRefName(loc.ref.tag) : undefined;
@@ -79,6 +81,20 @@ export class RepositoryFactory {
         await archive.publish(opts);
       },
       close: () => archive.close(),
+    };
+  }
+
+  /** An oci-archive read where it is (the tar indexed, nothing unpacked): `readOnly` of openStaged. */
+  private async openArchiveInPlace(loc: LayoutLocation): Promise<StagedRepository> {
+    const { openOciArchive } = await import("./archive/oci-archive.js");
+    const { splitRefName } = await import("./archive/mirror.js");
+    const { ArchiveReadRepository } = await import("./archive/read-repository.js");
+    const { blobs, index, cleanup } = await openOciArchive(loc, this.options(loc));
+    const name = loc.ref?.kind === "tag" ? splitRefName(loc.ref.tag) : undefined;
+    return {
+      repo: new ArchiveReadRepository(loc, blobs, index, name ? `${name.repository}:` : ""),
+      publish: () => Promise.reject(new UnsupportedError(`${formatLocation(loc)} was opened for reading`)),
+      close: cleanup,
     };
   }
 

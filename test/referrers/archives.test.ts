@@ -5,7 +5,7 @@
 // into the archive. A docker-archive, which holds no referrers, and an archive
 // on a pipe are refused up front, with nothing written.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { dray, drayOk } from "../cli/run.js";
@@ -75,6 +75,31 @@ describe("referrers in oci-archives (issue 27 item 8)", () => {
     const file = join(dir, "a.tar");
     await drayOk(["copy", "-q", "--referrers", `oci-archive:${file}:v1`, `docker://${reg.host}/back:v1`]);
     assert.deepEqual(summary(await referrersOf(`docker://${reg.host}/back:v1`)), expected(signed));
+  });
+
+  it("an archive on read-only media: dray referrers and copy --referrers read it in place (nothing unpacked beside it)", async () => {
+    // Someone who may read the archive and its folder but write neither, as on a mounted USB stick (the tests run as
+    // root, whom permissions do not stop).
+    const ro = makeTempDir();
+    copyFileSync(join(dir, "a.tar"), join(ro, "a.tar"));
+    chmodSync(join(ro, "a.tar"), 0o444);
+    chmodSync(ro, 0o555);
+    const nobody = { uid: 65534, gid: 65534 };
+    const out = makeTempDir();
+    chmodSync(out, 0o777);
+    const r = await dray(["referrers", "--format", "json", "--depth", "1", `oci-archive:${ro}/a.tar:v1`], {
+      user: nobody,
+      env: { HOME: out },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(summary((JSON.parse(r.stdout) as { Referrers: ReferrerNode[] }).Referrers), expected(signed));
+    const c = await dray(["copy", "-q", "--referrers", `oci-archive:${ro}/a.tar:v1`, `oci:${out}/layout:v1`], {
+      user: nobody,
+      env: { HOME: out },
+    });
+    assert.equal(c.code, 0, c.stderr);
+    assert.deepEqual(summary(await referrersOf(`oci:${out}/layout:v1`)), expected(signed));
+    assert.deepEqual(readdirSync(ro), ["a.tar"]);
   });
 
   it("a whole-mirror archive (sync): dray referrers and copy --referrers of oci-archive:FILE:REPO:TAG", async () => {

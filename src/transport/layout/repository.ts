@@ -8,6 +8,7 @@ import type { ImageDestination, ImageSource, RepoRef, TagHead, TransportOptions 
 import { REF_NAME, type LayoutIndex } from "./index-json.js";
 import { openLayoutDestination, openLayoutReferences, openLayoutSource } from "./index.js";
 import { OciLayout, type LayoutCreation } from "./layout.js";
+import type { BlobReader } from "./resolve.js";
 
 /**
  * An OCI layout as a mirror's repository: no referrers API, so the tag schema
@@ -143,8 +144,12 @@ export class LayoutRepository extends RepositoryBase {
   }
 }
 
-/** Subject digest → the entries of `index` whose manifest refers to it, in index.json order, each digest once. */
-async function subjectsOf(layout: OciLayout, index: LayoutIndex): Promise<Map<string, Descriptor[]>> {
+/**
+ * Subject digest → the entries of `index` whose manifest refers to it, in
+ * index.json order, each digest once (a layout's, or an oci-archive's read in
+ * place).
+ */
+export async function subjectsOf(layout: BlobReader, index: LayoutIndex): Promise<Map<string, Descriptor[]>> {
   const map = new Map<string, Descriptor[]>();
   const seen = new Set<string>();
   for (const { desc } of index.entries) {
