@@ -3,6 +3,7 @@
 // to Docker Hub for `docker.io/library/legacy.tar`. When the name is a local
 // image (a layout folder, an archive) it is refused before any request,
 // naming the prefix that was probably meant; `docker://NAME` still means the registry.
+import { basename } from "node:path";
 import { UsageError } from "../errors.js";
 import { parseLocation, type Location } from "../ref/location.js";
 import { localKind, type LocalKind } from "../transport/index.js";
@@ -39,6 +40,9 @@ async function localHint(text: string): Promise<string | undefined> {
   for (const path of colon > 0 ? [text, text.slice(0, colon)] : [text]) {
     const kind = await localKind(path);
     if (kind === undefined || kind === "folder") continue;
+    // Some other file blocks the registry name only when it is the whole name and looks like a file
+    // (`notes.txt`): a stray `ubuntu` or `alpine` in the folder must not stop `dray copy alpine:3.19`.
+    if (kind === "file" && (path !== text || !basename(path).includes("."))) continue;
     const suggestion = kind === "file" ? "" : `: did you mean ${kind}:${text}?`;
     return `a local path ${path} exists, ${WHAT[kind]}${suggestion}`;
   }

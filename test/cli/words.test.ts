@@ -57,6 +57,17 @@ describe("local names and archive destinations, in words (issue 28 items 11, 14)
     });
   }
 
+  it("a stray file that is no image and has no extension (ubuntu, alpine) does not stop the registry name", async () => {
+    await writeFile(join(dir, "ubuntu"), "#!/bin/sh\n");
+    await writeFile(join(dir, "alpine"), "notes\n");
+    for (const name of ["ubuntu", "alpine:3.19"]) {
+      const r = await dray(["inspect", "--retries", "0", name], { cwd: dir, env: offline });
+      assert.ok(!r.stderr.includes("no transport prefix"), r.stderr);
+      assert.match(r.stderr, /GET https:\/\/registry-1\.docker\.io\/v2\/library\//, "the request went out (to the closed proxy)");
+      assert.notEqual(r.code, 2);
+    }
+  });
+
   it("delete without a reference suggests a form it accepts", async () => {
     const r = await dray(["delete", "oci:lay"], { cwd: dir });
     assert.equal(r.stderr, "dray: delete needs a reference: oci:lay:TAG (or oci:lay:sha256:…); oci:lay names none\n");
