@@ -159,9 +159,10 @@ describe("dray index", () => {
   it("append adds (a platform it has only with --replace) and remove drops, in an archive and a registry", async () => {
     const archive = `oci-archive:${join(dir, "edit.tar")}:v1`;
     const first = await drayOk(["index", "create", archive, `oci:${join(dir, "amd64")}:1`]);
+    assert.match(first.stderr, /^Created .*: 1 entry, blobs /m);
     const added = await drayOk(["index", "append", archive, `docker://${host}/src/arm64:1`]);
     assert.notEqual(added.stdout.trim(), first.stdout.trim());
-    assert.match(added.stderr, /Updated .* \(was sha256:/);
+    assert.match(added.stderr, /Updated .* \(was sha256:[0-9a-f]{64}\): 2 entries, blobs /);
     const refused = await dray(["index", "append", archive, `oci:${join(dir, "again")}:1`]);
     assert.equal(refused.code, 2, refused.stderr);
     await drayOk(["index", "append", "--replace", archive, `oci:${join(dir, "again")}:1`]);

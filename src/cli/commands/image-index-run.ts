@@ -93,7 +93,7 @@ function describe(action: IndexAction, r: IndexResult): string[] {
   const was = r.previousDigest ? ` (was ${r.previousDigest})` : "";
   const verb = action === "create" ? "Created" : "Updated";
   lines.push(
-    `${verb} ${r.destination}${was}: ${r.manifests.length} entries, blobs ${c.blobs.copied} copied (${formatBytes(c.bytes)}), ${c.blobs.skipped} skipped, ${c.blobs.mounted} mounted in ${c.seconds.toFixed(1)} s`,
+    `${verb} ${r.destination}${was}: ${r.manifests.length} ${r.manifests.length === 1 ? "entry" : "entries"}, blobs ${c.blobs.copied} copied (${formatBytes(c.bytes)}), ${c.blobs.skipped} skipped, ${c.blobs.mounted} mounted in ${c.seconds.toFixed(1)} s`,
   );
   return lines;
 }
