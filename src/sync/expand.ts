@@ -48,13 +48,15 @@ export async function findLayouts(root: string): Promise<string[]> {
   if (!st.isDirectory()) throw new UsageError(`${root} is not a directory`, { code: "E_LOCATION_INVALID" });
   const found: string[] = [];
   const walk = async (dir: string, depth: number): Promise<void> => {
-    if (await isLayout(dir)) {
-      found.push(relative(root, dir).split(sep).join("/"));
-      return; // a layout's own folders (blobs/) hold no repositories
-    }
+    const layout = await isLayout(dir);
+    if (layout) found.push(relative(root, dir).split(sep).join("/"));
     if (depth >= MAX_DEPTH) return;
     const entries = await readdir(dir, { withFileTypes: true });
-    await Promise.all(entries.filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => walk(join(dir, e.name), depth + 1)));
+    // A layout's blobs/ holds no repositories, but another folder in it may be a layout (`dray copy`
+    // and skopeo write oci:DIR/team/app into the layout DIR/team): listed, so that sync copies it or
+    // refuses the pair up front instead of dropping it without a word.
+    const sub = entries.filter((e) => e.isDirectory() && !e.name.startsWith(".") && !(layout && e.name === "blobs"));
+    await Promise.all(sub.map((e) => walk(join(dir, e.name), depth + 1)));
   };
   await walk(root, 0);
   return found.filter((p) => p !== "").sort();
@@ -168,8 +170,8 @@ export async function expandRules(
 
 /**
  * Repositories `team` and `team/app` into `oci:DIR` would be the layouts
- * DIR/team and DIR/team/app, one inside the other's folder, which no layout
- * reader accepts (and which one failed depended on timing). Refused before
+ * DIR/team and DIR/team/app, one inside the other's folder, which a walk of
+ * oci:DIR reads as one layout in another (and which failed depended on timing). Refused before
  * anything is copied, naming the first such pair in sorted order.
  */
 function refuseNestedLayouts(pairs: readonly RepositoryPair[]): void {

@@ -68,6 +68,18 @@ describe("local names and archive destinations, in words (issue 28 items 11, 14)
     }
   });
 
+  it("ls oci:DIR lists a layout written inside another (dray copy, skopeo do it); sync copies both or refuses up front", async () => {
+    for (const repo of ["team", "team/app", "a/b/c"]) await drayOk(["copy", "-q", "oci:lay:v1", `oci:nest/${repo}:v1`], { cwd: dir });
+    assert.equal((await drayOk(["ls", "oci:nest"], { cwd: dir })).stdout, "a/b/c\nteam\nteam/app\n");
+    const layouts = await dray(["sync", "-q", "oci:nest", "oci:nest2"], { cwd: dir });
+    assert.equal(layouts.code, 2, "was 0 with team/app dropped without a word");
+    assert.match(layouts.stderr, /^dray: cannot sync team and team\/app into OCI layouts: /);
+    assert.ok(!existsSync(join(dir, "nest2")));
+    await drayOk(["sync", "-q", "oci:nest", "oci-archive:nest.tar"], { cwd: dir });
+    const listed = (await drayOk(["ls", "oci-archive:nest.tar"], { cwd: dir })).stdout.trim().split("\n");
+    assert.deepEqual(listed.sort(), ["a/b/c:v1", "team/app:v1", "team:v1"]);
+  });
+
   it("delete without a reference suggests a form it accepts", async () => {
     const r = await dray(["delete", "oci:lay"], { cwd: dir });
     assert.equal(r.stderr, "dray: delete needs a reference: oci:lay:TAG (or oci:lay:sha256:…); oci:lay names none\n");
