@@ -80,6 +80,14 @@ describe("local names and archive destinations, in words (issue 28 items 11, 14)
     assert.deepEqual(listed.sort(), ["a/b/c:v1", "team/app:v1", "team:v1"]);
   });
 
+  it("sync's image line counts '1 blob copied'", async () => {
+    await drayOk(["copy", "-q", "oci:lay:v1", "oci:one/app:v1"], { cwd: dir });
+    await drayOk(["sync", "-q", "oci:one", "oci:one-out"], { cwd: dir });
+    await drayOk(["mutate", "-q", "--label", "x=y", "oci:one/app:v1", "oci:one/app:v2"], { cwd: dir });
+    const r = await drayOk(["sync", "--progress", "plain", "oci:one", "oci:one-out"], { cwd: dir });
+    assert.match(r.stderr, /^copied {6}oci:one\/app:v2 -> oci:one-out\/app:v2 sha256:[0-9a-f]{12} \(1 blob copied, 0 mounted, /m);
+  });
+
   it("delete without a reference suggests a form it accepts", async () => {
     const r = await dray(["delete", "oci:lay"], { cwd: dir });
     assert.equal(r.stderr, "dray: delete needs a reference: oci:lay:TAG (or oci:lay:sha256:…); oci:lay names none\n");

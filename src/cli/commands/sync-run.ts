@@ -156,7 +156,9 @@ function imageLine(i: ImageItem): string {
   if (i.outcome === "failed") return failedLine(what, i.error);
   if (i.outcome === "refused") return `refused     ${what}: ${i.error?.message ?? "refused by the signature policy"}`;
   const extra =
-    i.outcome === "copied" && i.blobs ? ` (${i.blobs.copied} blobs copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})` : "";
+    i.outcome === "copied" && i.blobs
+      ? ` (${i.blobs.copied} ${i.blobs.copied === 1 ? "blob" : "blobs"} copied, ${i.blobs.mounted} mounted, ${formatBytes(i.bytes ?? 0)})`
+      : "";
   const signed = i.signatures?.length ? `, signed: ${i.signatures.map((s) => `${s.format} ${shortDigest(s.digest)}`).join(", ")}` : "";
   return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${i.digest ? shortDigest(i.digest) : ""}${extra}${signed}`;
 }
