@@ -429,7 +429,7 @@ complete -c dray -n '__fish_seen_subcommand_from sign' -l registries-conf -r -F 
 complete -c dray -n '__fish_seen_subcommand_from sign' -l retries -x -d 'retries for transient failures (default 3)'
 complete -c dray -n '__fish_seen_subcommand_from sign' -s h -l help -d 'display help'
 complete -c dray -n '__fish_seen_subcommand_from sign' -a '(__dray_locations)'
-complete -c dray -n '__fish_seen_subcommand_from index' -l platform -x -d 'a platform to drop (repeatable)'
+complete -c dray -n '__fish_seen_subcommand_from index' -l platform -x -d 'take only this platform of each source (repeatable)'
 complete -c dray -n '__fish_seen_subcommand_from index' -l replace -d 'a platform the index already has is replaced instead of refused (exit 2)'
 complete -c dray -n '__fish_seen_subcommand_from index' -l referrers -d 'also copy the children\'s signatures, attestations and SBOMs'
 complete -c dray -n '__fish_seen_subcommand_from index' -l annotation -x -d 'an annotation on the index (repeatable; OCI format only)'

@@ -501,7 +501,7 @@ _dray() {
           ;;
         index)
           _arguments -s \
-            '*--platform[a platform to drop (repeatable)]:platform: ' \
+            '*--platform[take only this platform of each source (repeatable)]:platform: ' \
             '*--replace[a platform the index already has is replaced instead of refused (exit 2)]' \
             '*--referrers[also copy the children'\''s signatures, attestations and SBOMs]' \
             '*--annotation[an annotation on the index (repeatable; OCI format only)]:annotation: ' \

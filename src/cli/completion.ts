@@ -105,7 +105,8 @@ function commandSpec(c: Command): CmdSpec {
     return { ...own, options: [...c.options.filter((o) => !o.hidden).map(optionSpec), HELP], args: c.registeredArguments.map(argSpec) };
   }
   const options = new Map<string, OptSpec>();
-  for (const o of subs.flatMap((s) => s.options.filter((x) => !x.hidden))) options.set(o.flags, optionSpec(o));
+  // The first subcommand's wording wins (`index create`'s "(both sides)" over `remove`'s one-sided text).
+  for (const o of subs.flatMap((s) => s.options.filter((x) => !x.hidden))) if (!options.has(o.flags)) options.set(o.flags, optionSpec(o));
   const subcommand: ArgSpec = { name: "subcommand", variadic: false, value: { kind: "choice", choices: subs.map((s) => s.name()) } };
   return { ...own, options: [...options.values(), HELP], args: [subcommand, ...subs[0]!.registeredArguments.map(argSpec)] };
 }

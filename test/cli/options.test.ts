@@ -16,6 +16,7 @@ import {
 import { DrayError } from "../../src/errors.js";
 import { makeCertificates } from "../helpers/certs.js";
 import { makeTempDir } from "../helpers/tmp.js";
+import { dray } from "./run.js";
 
 function ctx(debug = false): CliContext & { lines: string[] } {
   const lines: string[] = [];
@@ -75,5 +76,12 @@ describe("cli options", () => {
 
   it("one-sided commands have no --src-creds", () => {
     assert.throws(() => parse(["--src-creds", "a:b"], false), /unknown option/);
+  });
+
+  it("index remove reads no source: no --src-… flags (index create has them)", async () => {
+    const remove = await dray(["index", "remove", "--src-creds", "a:b", "--platform", "linux/amd64", "oci:x:v1"]);
+    assert.equal(remove.code, 2);
+    assert.match(remove.stderr, /unknown option '--src-creds'/);
+    assert.match((await dray(["index", "create", "--help"])).stdout, /--src-creds/);
   });
 });

@@ -14,14 +14,14 @@ export interface IndexFlags extends TransportFlags, WriteFlags {
 
 export type IndexAction = "create" | "append" | "remove";
 
-/** The flags every `dray index` subcommand shares. */
-function common(cmd: Command): Command {
+/** The flags every `dray index` subcommand shares; `remove` reads no source, so it has no `--src-…` flags. */
+function common(cmd: Command, twoSided = true): Command {
   cmd
     .option("--annotation <key=value>", "an annotation on the index (repeatable; OCI format only)", collect)
     .option("--manifest-format <oci|docker>", "write an OCI image index or a Docker manifest list")
     .option("--dry-run", "print the index bytes on stdout (its digest on stderr) and write nothing");
   addWriteOptions(cmd);
-  return addTransportOptions(cmd, { twoSided: true });
+  return addTransportOptions(cmd, { twoSided });
 }
 
 /**
@@ -59,5 +59,5 @@ export function register(program: Command, ctx: CliContext): void {
     .description("drop the entries of the platforms given with --platform from the index at DST")
     .argument("<dst>", "the index to shrink")
     .option("--platform <os/arch[/variant]>", "a platform to drop (repeatable)", collect);
-  common(remove).action(async (dst: string, flags: IndexFlags) => run("remove")(dst, [], flags));
+  common(remove, false).action(async (dst: string, flags: IndexFlags) => run("remove")(dst, [], flags));
 }
