@@ -88,6 +88,13 @@ describe("local names and archive destinations, in words (issue 28 items 11, 14)
     assert.match(r.stderr, /^copied {6}oci:one\/app:v2 -> oci:one-out\/app:v2 sha256:[0-9a-f]{12} \(1 blob copied, 0 mounted, /m);
   });
 
+  it("a layout folder that cannot be made although its parent exists (oci:/proc/x) fails at once, not in a busy loop", async () => {
+    // Node's mkdir({ recursive: true }) spins forever there (ENOENT, then EEXIST for /proc), deaf to SIGTERM.
+    const r = await dray(["copy", "-q", "oci:lay:v1", "oci:/proc/dray-words/x:v1"], { cwd: dir, timeoutMs: 20_000 });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr, "dray: cannot create OCI layout directory: /proc/dray-words/x does not exist\n");
+  });
+
   it("delete without a reference suggests a form it accepts", async () => {
     const r = await dray(["delete", "oci:lay"], { cwd: dir });
     assert.equal(r.stderr, "dray: delete needs a reference: oci:lay:TAG (or oci:lay:sha256:…); oci:lay names none\n");

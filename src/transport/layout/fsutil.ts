@@ -2,9 +2,9 @@
 // proven to stay inside a root, atomic replace, and process liveness. Kept
 // apart from the layout logic so the archive transport can reuse them.
 import { randomBytes } from "node:crypto";
-import { open, realpath, rename, rmdir, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, realpath, rename, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { dirname, join, relative, isAbsolute, sep } from "node:path";
+import { dirname, join, relative, isAbsolute, resolve, sep } from "node:path";
 import { IntegrityError, IoError, NotFoundError, UsageError, fsReason } from "../../errors.js";
 
 export function errnoCode(err: unknown): string | undefined {
@@ -147,4 +147,34 @@ export async function removeEmptyFolders(dir: string, top: string): Promise<void
     }
     if (d === top) return;
   }
+}
+
+/**
+ * `mkdir -p`, returning the first folder made (undefined when `path` existed), as
+ * `mkdir(path, { recursive: true })` does. Node's own loops forever, at full CPU and
+ * deaf to SIGTERM, where a folder cannot be made although its parent exists
+ * (`oci:/proc/x`: ENOENT, then EEXIST for /proc, again and again); here each
+ * missing folder is made once, bottom-up, and the first refusal is thrown.
+ */
+export async function makeDirs(path: string): Promise<string | undefined> {
+  const missing: string[] = []; // deepest first
+  let made: string | undefined;
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    try {
+      await mkdir(dir);
+      made = dir;
+      break;
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === "EEXIST" && missing.length > 0) break;
+      if (code === "EEXIST" && (await stat(dir)).isDirectory()) return undefined;
+      if (code !== "ENOENT" || dirname(dir) === dir) throw err;
+      missing.push(dir);
+    }
+  }
+  for (const dir of missing.reverse()) {
+    await mkdir(dir);
+    made ??= dir;
+  }
+  return made;
 }

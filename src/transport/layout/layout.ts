@@ -31,6 +31,7 @@ import {
   ioError,
   isNotFound,
   writeError,
+  makeDirs,
   isPidAlive,
   readFileCapped,
   realPathInside,
@@ -142,7 +143,7 @@ export class OciLayout {
     for (let attempt = 1; ; attempt++) {
       let made: string | undefined;
       try {
-        made = await mkdir(root, { recursive: true });
+        made = await makeDirs(root);
       } catch (err) {
         if (errnoCode(err) === "EEXIST")
           throw new UsageError(`${dir} is a file; an OCI layout is a directory (use oci-archive:${dir} for a tar)`, {
