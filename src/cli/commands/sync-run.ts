@@ -20,10 +20,43 @@ import type { TransportOptions } from "../../transport/types.js";
 import type { MirrorConfig } from "../../transport/mirrors.js";
 import type { CopyEvent } from "../../copy/types.js";
 import type { CliContext } from "../context.js";
-import { conversionOptions, transportOptions, trustFlags } from "../options.js";
+import {
+  conversionOptions,
+  transportOptions,
+  trustFlags,
+  type SignOptionFlags,
+  type TransportFlags,
+  type TrustOptionFlags,
+} from "../options.js";
 import { parseFormat, skopeoKeys, toJson, writeOut } from "../output.js";
 import { checkQuietProgress, formatBytes, shortDigest, StatusLine } from "../progress.js";
-import type { SyncFlags } from "./sync.js";
+
+export interface SyncFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
+  file?: string;
+  dest?: string;
+  tag?: string[];
+  tagRegex?: string;
+  semver?: string;
+  newest?: number;
+  exclude?: string[];
+  skipExisting?: boolean;
+  prune?: boolean;
+  shard?: string;
+  rate?: number;
+  registryJobs?: number;
+  platform?: string[];
+  referrers: boolean;
+  jobs?: number;
+  manifestFormat?: string;
+  compress?: string;
+  compressLevel?: string;
+  failFast?: boolean;
+  keepGoing?: boolean;
+  dryRun?: boolean;
+  format?: string;
+  quiet?: boolean;
+  progress: "auto" | "plain" | "json" | "none";
+}
 
 function isYamlFile(text: string): boolean {
   return /\.ya?ml$/i.test(text);
