@@ -1,15 +1,16 @@
-// A sync into an oci-archive where one image fails while another is still
-// being written: the failed image's blobs that had already arrived are no
-// part of the new archive (its writer leaves them in the staging layout,
-// since a writer still running might use them, so the pack must not take
-// them: they would ride along in the archive for good). The failing layer
+// A sync into an oci-archive, or an oci: layout, where one image fails while
+// another is still being written: the failed image's blobs that had already
+// arrived are no part of the result (its writer leaves them, since a writer
+// still running might use them; the pack must not take them, they would ride
+// along in the archive for good, and the layout sweeps them once its
+// repository is done). The failing layer
 // is stalled by the tests' fault proxy and then arrives corrupted (its
 // bytes changed in the registry's storage), so the image's other layer is
 // surely stored first; the good image is stalled longer, so its writer is
 // live when the failed one ends.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { buildImage, pushImage, type BuiltImage } from "../helpers/fixtures.js";
@@ -19,7 +20,7 @@ import { makeTempDir } from "../helpers/tmp.js";
 import { dray } from "../cli/run.js";
 import { isolateCredentials } from "../transport/registry/support.js";
 
-describe("dray sync into oci-archive: an image that fails beside one that is copied", () => {
+describe("dray sync into oci-archive and oci:: an image that fails beside one that is copied", () => {
   let reg: RegistryHandle;
   let proxy: FaultProxy;
   let dir: string;
@@ -55,5 +56,15 @@ describe("dray sync into oci-archive: an image that fails beside one that is cop
     for (const b of [good.config, ...good.layers]) assert.ok(names.includes(b.digest.blobPath), `good image's ${b.digest} packed`);
     const strays = [bad.config, ...bad.layers].filter((b) => names.includes(b.digest.blobPath)).map((b) => b.digest.toString());
     assert.deepEqual(strays, [], "no blob of the failed image is in the archive");
+  });
+
+  it("leaves none of the failed image's blobs in the layout", async () => {
+    const layout = join(dir, "layout");
+    const r = await dray(["sync", "--retries", "0", `docker://${proxy.host}/team/app`, `oci:${layout}`]);
+    assert.equal(r.code, 1, r.stderr);
+    const stored = readdirSync(join(layout, "blobs", "sha256")).map((hex) => `sha256:${hex}`);
+    for (const b of [good.config, ...good.layers]) assert.ok(stored.includes(b.digest.toString()), `good image's ${b.digest} stored`);
+    const strays = [bad.config, ...bad.layers].map((b) => b.digest.toString()).filter((d) => stored.includes(d));
+    assert.deepEqual(strays, [], "no blob of the failed image is in the layout");
   });
 });
