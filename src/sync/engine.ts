@@ -352,7 +352,7 @@ async function pruneRepository(
   srcTags: readonly string[],
 ): Promise<void> {
   const gone = pruneCandidates(destTags, srcTags, pair.rule.tags, (t) => inShard(run.opts.shard, pair.name, t));
-  if (gone.length > 0 && !run.opts.dryRun) await dst.prepare(); // a mirror archive then knows it changed
+  if (gone.length > 0 && !run.opts.dryRun) await dst.prepare();
   for (const tag of gone) {
     const destination = `${dst.display}:${tag}`;
     if (run.opts.dryRun) {

@@ -396,9 +396,10 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   if (format.kind === "json") await writeOut(ctx, toJson(skopeoKeys(summary)));
   else if (summary.dryRun) await writeOut(ctx, planText(summary));
   const failed = summary.failures.length;
-  // Nothing found to mirror at all (a missing or empty source): exit 3, as `dray ls` of it is, not "incomplete".
+  // Nothing found to mirror at all (a missing or empty source, or every repository named not there): exit 3, as `dray ls` of it is, not "incomplete".
   const missing = summary.failures.find((f) => f.code === "E_NOT_FOUND");
-  if (summary.repositories === 0 && missing && summary.failures.every((f) => f.code === "E_NOT_FOUND"))
+  const nothingMirrored = summary.items.length === 0 && summary.referrerItems.length === 0 && failed === summary.failedRepositories;
+  if (nothingMirrored && missing && summary.failures.every((f) => f.code === "E_NOT_FOUND"))
     throw new NotFoundError(missing.message, { where: missing.source });
   const skipped = summary.skipped?.length ?? 0;
   if (failed === 0 && skipped > 0)
