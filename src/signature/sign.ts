@@ -27,7 +27,8 @@ import type { Repository, TransportOptions } from "../transport/types.js";
 import { openImageRepository, repositoryNameOf } from "./locate.js";
 import type { BeforeTag } from "../copy/types.js";
 import { signBytes, type SigningKey } from "./signing-key.js";
-import { COSIGN_SIMPLESIGNING } from "./verify.js";
+import { COSIGN_SIMPLESIGNING, verifyImage } from "./verify.js";
+import type { SignedRequirement } from "./policy.js";
 
 export type SignFormat = "bundle" | "legacy" | "both";
 
@@ -303,6 +304,56 @@ export async function signImage(loc: Location, opts: SignOptions): Promise<SignR
 export interface Resign {
   key: SigningKey;
   format: SignFormat;
+}
+
+/**
+ * The formats of `resign` that `repo` lacks for `digest`: a signature by the
+ * key already there, accepted as `dray verify --key` accepts it, is not
+ * written again (a second sync, a copy to a second tag of the same image).
+ */
+async function missingFormat(
+  repo: Repository,
+  digest: Digest,
+  resign: Resign,
+  identity: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<SignFormat | undefined> {
+  const req: SignedRequirement = {
+    type: "signed",
+    keys: [{ key: resign.key.publicKey, fingerprint: resign.key.fingerprint, source: resign.key.source }],
+    tlogs: [],
+    timestampAuthorities: [],
+    signedIdentity: identity ? { type: "exactRepository", dockerRepository: identity } : { type: "matchRepository" },
+    requireTlog: false,
+  };
+  const v = await verifyImage(repo.at({ digest }), {
+    policy: { default: [req], transports: {}, requireEach: false },
+    repository: { repo, ref: digest },
+    ...(signal ? { signal } : {}),
+  });
+  const has = new Set(v.signatures.filter((s) => s.accepted).map((s) => s.kind));
+  const bundle = resign.format !== "legacy" && !has.has("bundle");
+  const legacy = resign.format !== "bundle" && !has.has("cosign");
+  return bundle && legacy ? "both" : bundle ? "bundle" : legacy ? "legacy" : undefined;
+}
+
+/**
+ * Re-signing an image that was already at the destination (a copy or sync
+ * found it up to date): signed in the formats asked for that no signature by
+ * the key has yet, so adding --sign-key to an existing mirror, or changing
+ * the key, signs what is there, and a second run writes nothing.
+ */
+export async function signUnlessSigned(
+  repo: Repository,
+  digest: Digest,
+  resign: Resign,
+  signal: AbortSignal | undefined,
+): Promise<SignatureWritten[]> {
+  const identity = repositoryNameOf(repo);
+  const format = await missingFormat(repo, digest, resign, identity, signal);
+  if (format === undefined) return [];
+  const raw = await repo.getManifest(digest, signal ? { signal } : {});
+  return signManifest(repo, subjectOf(raw), { key: resign.key, format, identity, ...(signal ? { signal } : {}) });
 }
 
 /**

@@ -264,6 +264,10 @@ describe("dray sign: openssl and @sigstore/verify agree with what it writes", ()
     const fmt = await dray(["sign", "--key", keys.ec!.key, "--format", "cosign", loc]);
     assert.equal(fmt.code, 2);
     assert.match(fmt.stderr, /expected bundle, legacy or both/);
+    // --format is the signature's here (as cosign's); a user asking for JSON is pointed at --output-format.
+    const json = await dray(["sign", "--key", keys.ec!.key, "--format", "json", loc]);
+    assert.equal(json.code, 2);
+    assert.match(json.stderr, /expected bundle, legacy or both; for JSON output use --output-format json/);
     // Standard input is read once: a credential and the key's password cannot both come from it.
     const both = await dray(["sign", "--key", keys.ec!.key, "--key-password-stdin", "--creds-file", "-", loc], { input: "u:p\n" });
     assert.equal(both.code, 2);
