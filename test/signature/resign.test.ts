@@ -163,6 +163,26 @@ describe("re-signing on copy and sync: the destination's images verify with the 
     assert.ok(name, names.stdout);
     ok(await verify(newKey.pub, `oci-archive:${tar}:${name}`));
     assert.equal((await verify(oldKey.pub, `oci-archive:${tar}:${name}`)).code, 6);
+    // Legacy alone: the payload names the archive's REPO, and dray verify of REPO:TAG matches it without --signed-identity.
+    const legacyTar = join(dir, "mirror-legacy.tar");
+    ok(
+      await dray([
+        "sync",
+        "-q",
+        "--no-referrers",
+        "--sign-key",
+        newKey.key,
+        "--sign-format",
+        "legacy",
+        `${upstream.host}/team/app`,
+        `oci-archive:${legacyTar}`,
+      ]),
+    );
+    const v = await verify(newKey.pub, `oci-archive:${legacyTar}:${name}`);
+    ok(v);
+    assert.match(v.stdout, /cosign\t.*accepted/);
+    const other = await verify(newKey.pub, `oci-archive:${legacyTar}:${name}`, ["--signed-identity", "elsewhere/app"]);
+    assert.equal(other.code, 6, other.stdout);
   });
 
   it("copy --sign-key with a conversion signs the new digest, and the tag names it", async () => {
