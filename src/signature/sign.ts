@@ -26,7 +26,7 @@ import { openSource } from "../transport/index.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
 import { openImageRepository, repositoryNameOf } from "./locate.js";
 import type { BeforeTag } from "../copy/types.js";
-import { signBytes, type SigningKey } from "./signing-key.js";
+import { signBytes, verifyBytes, type SigningKey } from "./signing-key.js";
 import { COSIGN_SIMPLESIGNING, verifyImage } from "./verify.js";
 import type { SignedRequirement } from "./policy.js";
 
@@ -173,22 +173,35 @@ function descriptorJSON(d: Descriptor): Record<string, unknown> {
 }
 
 /** The `.sig` manifest's layers now, and the blobs to carry over (an image config naming each layer, as cosign's is). */
-async function existingLegacy(repo: Repository, tag: string, signal: AbortSignal | undefined): Promise<Descriptor[]> {
+async function existingLegacy(
+  repo: Repository,
+  tag: string,
+  signal: AbortSignal | undefined,
+): Promise<{ layers: Descriptor[]; digest?: string }> {
   const s = signal ? { signal } : {};
   let head;
   try {
     head = await repo.resolve(tag, s);
   } catch (err) {
-    if (err instanceof NotFoundError) return [];
+    if (err instanceof NotFoundError) return { layers: [] };
     throw err;
   }
-  if (!head) return [];
+  if (!head) return { layers: [] };
   const parsed = parseRawManifest(await repo.getManifest(head.digest, s), `${repo.display}:${tag}`);
   if (parsed.kind !== "manifest")
     throw new DrayError(`${repo.display}:${tag} is an index, not cosign's signature manifest; not appending to it`, {
       code: "E_MANIFEST_INVALID",
     });
-  return parsed.layers;
+  return { layers: parsed.layers, digest: head.digest.toString() };
+}
+
+/** A layer holding this very payload, signed by `key` already (cosign's duplicate detection: signing twice adds nothing). */
+function signedAlready(layers: readonly Descriptor[], payload: Buffer, key: SigningKey): boolean {
+  const digest = Digest.of(payload);
+  return layers.some((l) => {
+    const sig = l.annotations?.[SIGNATURE_ANNOTATION];
+    return l.digest.equals(digest) && sig !== undefined && verifyBytes(key, payload, Buffer.from(sig, "base64"));
+  });
 }
 
 async function writeLegacy(
@@ -203,7 +216,9 @@ async function writeLegacy(
   const tag = cosignTag(subject.digest, "sig");
   const payload = blobOf(cosignPayload(subject.digest, opts.identity, opts.annotations ?? {}), COSIGN_SIMPLESIGNING);
   const signature = signBytes(opts.key, payload.bytes).toString("base64");
-  const layers = await existingLegacy(repo, tag, opts.signal);
+  const { layers, digest: current } = await existingLegacy(repo, tag, opts.signal);
+  if (current !== undefined && signedAlready(layers, payload.bytes, opts.key))
+    return { format: "legacy", digest: current, via: "tag", tag };
   if (layers.length >= MAX_LEGACY_LAYERS)
     throw new DrayError(`${repo.display}:${tag} holds ${layers.length} signatures already; verifiers read at most ${MAX_LEGACY_LAYERS}`, {
       code: "E_USAGE",
