@@ -177,6 +177,25 @@ export class SignatureRefusedError extends DrayError {
   }
 }
 
+// Sync's two stops that are not failures: thrown only to leave the work in
+// flight, caught by sync's engine, never shown as errors of their own.
+
+/** The reason the run's signal carries when --fail-fast stops it: not a failure of the items it interrupts. */
+export class FailFastStop extends Error {
+  constructor() {
+    super("stopped after the first failure (--fail-fast)");
+    this.name = "FailFastStop";
+  }
+}
+
+/** A pull not started because the source registry's rate limit is at its floor (min-remaining): the image is skipped. */
+export class RateLimitFloor extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RateLimitFloor";
+  }
+}
+
 /** The user interrupted the run (SIGINT) or the operation was aborted. */
 export class InterruptedError extends DrayError {
   constructor(message = "interrupted", details: DrayErrorDetails = {}) {

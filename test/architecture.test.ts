@@ -131,6 +131,14 @@ describe("architecture: the import graph of src/", () => {
     assert.deepEqual(namingRegistryClient(), []);
   });
 
+  it("a command's arrows go one way: NAME.ts imports NAME-run.ts (the flag type, the lazy body), never the reverse (issue 32)", () => {
+    const back = edges
+      .filter((e) => /^cli\/commands\/[a-z-]+-run\.ts$/.test(e.from) && e.to.startsWith("cli/commands/") && !e.to.endsWith("-run.ts"))
+      .filter((e) => e.to !== "cli/commands/write-options.ts")
+      .map((e) => `${e.from} → ${e.to}`);
+    assert.deepEqual(back, []);
+  });
+
   it("one image reader: configs are read whole in one place, under one limit, and a missing platform is worded once (issue 32)", () => {
     const code = sourceFiles(SRC).map((file) => ({ from: relative(SRC, file), text: stripComments(readFileSync(file, "utf8")) }));
     const defining = (re: RegExp): string[] => code.filter(({ text }) => re.test(text)).map(({ from }) => from);

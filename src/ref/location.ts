@@ -114,6 +114,8 @@ export function parseLocation(text: string): Location {
       if (!Number.isSafeInteger(n)) throw locationError(text, `image index @${index[1]} is too large`);
       return { transport, path, index: n };
     }
+    // `@…` can only be meant as an index (a NAME:TAG never starts with `@`): not read as `USER:PASS@`.
+    if (ref.startsWith("@")) throw locationError(text, `${ref} is not an image index: @N takes a number from 0 (@0 is the first image)`);
     const parsed = wrapRef(ref, text);
     if (parsed.digest) throw locationError(text, "a docker-archive reference is NAME:TAG, not a digest");
     return { transport, path, ref: parsed };

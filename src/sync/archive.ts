@@ -14,12 +14,8 @@
  * old one; both are checked before each image's first blob (space.ts).
  */
 import type { LayoutLocation } from "../ref/location.js";
-import type { MirrorArchive } from "../transport/index.js";
 
-export type { MirrorArchive };
-
-/** The mirror archives a run opened, by file. */
-export type MirrorArchives = ReadonlyMap<string, MirrorArchive>;
+export type { MirrorArchive, MirrorArchives } from "../transport/index.js";
 
 /** The location of repository `repository` inside the mirror archive `file` (how sync names it: `oci-archive:FILE:team/app`). */
 export function archiveRepository(file: string, repository: string): LayoutLocation {

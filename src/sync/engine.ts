@@ -15,7 +15,7 @@ import { createLimiter, type Limiter } from "../copy/limit.js";
 import { selectPlatforms } from "../copy/select.js";
 import { transferLimits, type TransferLimits } from "../copy/session.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
-import { InterruptedError, isAbortError, itemError, NotFoundError, RegistryError } from "../errors.js";
+import { FailFastStop, InterruptedError, isAbortError, itemError, NotFoundError, RateLimitFloor, RegistryError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
 import { Digest } from "../oci/digest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
@@ -55,14 +55,6 @@ export const DEFAULT_SYNC_JOBS = 4;
  * about what docker pushes and pulls with (5 uploads, 3 downloads at once), which Docker Hub and a small Harbor take.
  */
 export const SYNC_BLOBS_IN_FLIGHT = 8;
-
-/** The reason the run's signal carries when --fail-fast stops it: not a failure of the items it interrupts. */
-class FailFastStop extends Error {
-  constructor() {
-    super("stopped after the first failure (--fail-fast)");
-    this.name = "FailFastStop";
-  }
-}
 
 function counts(): ImageCounts {
   return { copied: 0, upToDate: 0, failed: 0, planned: 0, refused: 0 };
@@ -239,9 +231,6 @@ class SyncRun {
   }
 }
 
-/** A pull not started because the source registry's rate limit is at its floor (min-remaining). */
-class RateLimitFloor extends Error {}
-
 /**
  * Refuses a pull from a registry whose last RateLimit-Remaining is at or
  * below its `min-remaining`. Asked when the image has its turn to copy, so the
@@ -369,7 +358,7 @@ async function pruneRepository(
   srcTags: readonly string[],
 ): Promise<void> {
   const gone = pruneCandidates(destTags, srcTags, pair.rule.tags, (t) => inShard(run.opts.shard, pair.name, t));
-  if (gone.length > 0 && !run.opts.dryRun) await dst.prepare(); // a mirror archive then knows it changed
+  if (gone.length > 0 && !run.opts.dryRun) await dst.prepare();
   for (const tag of gone) {
     const destination = `${dst.display}:${tag}`;
     if (run.opts.dryRun) {

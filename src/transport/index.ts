@@ -103,7 +103,7 @@ export async function registryRateLimit(
 }
 
 export { describeRateLimit, lastRateLimit, onRateLimit, type RateLimitInfo } from "./registry/ratelimit.js";
-export { MirrorArchive, splitRefName } from "./archive/mirror.js";
+export { MirrorArchive, splitRefName, type MirrorArchives } from "./archive/mirror.js";
 export type { RateLimitReport } from "./registry/index.js";
 export type { LocalKind };
 

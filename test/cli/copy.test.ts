@@ -113,6 +113,7 @@ describe("dray copy between OCI layouts", () => {
       "Referrers",
       "Seconds",
       "ServedBy",
+      "Signed",
       "Source",
       "UpToDate",
     ]);

@@ -265,7 +265,7 @@ describe("bare dray and help (issue 28 items 2, 22)", () => {
     assert.match(await help("digest"), /json \(\{"Location", "Digest"\}\)/);
     assert.match(await help("tag"), /json \(\{"Source", "Tagged": \[LOCATION…\]\}\)/);
     assert.match((await dray(["ratelimit", "--help"])).stdout, /-f, --format <format>/);
-    assert.match((await dray(["--help"])).stdout, /between\s+registries, OCI layouts and\s+oci-archive files/);
+    assert.match((await dray(["--help"])).stdout, /between\s+registries,\s+OCI\s+layouts\s+and\s+oci-archive\s+files/);
   });
 });
 

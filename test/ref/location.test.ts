@@ -134,8 +134,9 @@ const INVALID: InvalidVector[] = [
   [`docker-archive:/x.tar:alpine:1@${SHA256}`, "E_LOCATION_INVALID", "tag and digest in docker-archive"],
   ["docker-archive:/x.tar:Alpine:1", "E_REF_INVALID", "uppercase repository"],
   ["docker-archive:/x.tar:alpine:-1", "E_REF_INVALID", "bad tag"],
-  ["docker-archive:/x.tar:@-1", "E_REF_INVALID", "a negative source index"],
-  ["docker-archive:/x.tar:@1x", "E_REF_INVALID", "a source index with more than digits"],
+  ["docker-archive:/x.tar:@-1", "E_LOCATION_INVALID", "a negative source index"],
+  ["docker-archive:/x.tar:@1x", "E_LOCATION_INVALID", "a source index with more than digits"],
+  ["docker-archive:/x.tar:@", "E_LOCATION_INVALID", "a source index without digits"],
   // registry references
   ["docker://", "E_REF_INVALID", "empty reference"],
   ["docker://Alpine", "E_REF_INVALID", "uppercase repository"],
@@ -168,6 +169,16 @@ describe("parseLocation: invalid vectors", () => {
 });
 
 describe("location errors", () => {
+  it("an image index that is no number says so, not that it holds credentials (nor masks it as ***@)", () => {
+    assert.throws(
+      () => parseLocation("docker-archive:/x.tar:@x"),
+      (e: unknown) =>
+        isDrayError(e, "E_LOCATION_INVALID") &&
+        e.message ===
+          'invalid location "docker-archive:/x.tar:@x": @x is not an image index: @N takes a number from 0 (@0 is the first image)',
+    );
+  });
+
   it("name the whole location and say why, on one line", () => {
     assert.throws(
       () => parseLocation("docker-archive:/x.tar:Alpine:1"),

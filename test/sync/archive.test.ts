@@ -6,6 +6,7 @@
 import { fromCliJson } from "../helpers/summary.js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import type { SyncSummary } from "../../src/sync/types.js";
@@ -95,8 +96,12 @@ describe("dray sync: a whole mirror in one oci-archive", () => {
   it("a second sync adds to the archive; the first one's images stay", async () => {
     const r = await run([`${regB.host}/team/app`, `oci-archive:${file}`, "--format", "json"]);
     assert.deepEqual(summaryOf(r).images, { copied: 1, upToDate: 0, failed: 0, planned: 0, refused: 0 });
+    const written = statSync(file);
     const again = await run([regA.host, `oci-archive:${file}`, "--format", "json"]);
     assert.deepEqual(summaryOf(again).images, { copied: 0, upToDate: 4, failed: 0, planned: 0, refused: 0 });
+    // Nothing changed, so nothing is packed: a 100 GB mirror is not rewritten (nor needs its size free again) on a quiet night.
+    const after = statSync(file);
+    assert.deepEqual([after.ino, after.mtimeMs], [written.ino, written.mtimeMs], "an up-to-date sync left the archive file as it was");
     assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:team/app:extra`), extra.manifest.bytes);
     assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:team/app:1.0`), app.get("1.0")!.manifest.bytes);
   });

@@ -40,6 +40,15 @@ describe("sync of a missing or empty source", () => {
     assert.match(b.stderr, /holds no repositories\n$/);
   });
 
+  it("a registry repository that is not there is exit 3 too, as `dray ls` of it is, and nothing is created", async () => {
+    const out = join(dir, "out-f");
+    const r = await dray(["sync", `${reg.host}/no/such/repo`, `oci:${out}`]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /^dray: not found: tag list at docker:\/\/\S+\/no\/such\/repo: .*NAME_UNKNOWN.*\n$/m);
+    assert.ok(!existsSync(out));
+    assert.equal((await dray(["ls", `docker://${reg.host}/no/such/repo`])).code, 3, "ls says the same");
+  });
+
   it("a missing source beside one that syncs is one failure of the run (exit 1), not a silent success", async () => {
     const layouts = join(dir, "layouts");
     await writeOciLayout(join(layouts, "app"), await buildImage({ seed: "sources" }), "v1");

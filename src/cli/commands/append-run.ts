@@ -3,10 +3,20 @@ import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
-import { conversionOptions, transportOptions } from "../options.js";
+import { conversionOptions, transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { createProgress, formatBytes } from "../progress.js";
-import type { AppendFlags } from "./append.js";
+import type { WriteFlags } from "./write-options.js";
+
+export interface AppendFlags extends TransportFlags, WriteFlags {
+  layer?: string[];
+  tag?: string;
+  platform?: string[];
+  compress?: string;
+  compressLevel?: string;
+  keepOwner?: boolean;
+  manifestFormat?: string;
+}
 
 /** The body of `dray append`, loaded only when it runs. */
 export async function runAppend(ctx: CliContext, baseText: string, flags: AppendFlags): Promise<void> {

@@ -1,17 +1,8 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, type TransportFlags } from "../options.js";
-import { addWriteOptions, type WriteFlags } from "./write-options.js";
-
-export interface AppendFlags extends TransportFlags, WriteFlags {
-  layer?: string[];
-  tag?: string;
-  platform?: string[];
-  compress?: string;
-  compressLevel?: string;
-  keepOwner?: boolean;
-  manifestFormat?: string;
-}
+import { addTransportOptions, collect } from "../options.js";
+import { addWriteOptions } from "./write-options.js";
+import type { AppendFlags } from "./append-run.js";
 
 /** `dray append BASE --layer PATH… -t DST`: layers added onto an image (every platform) or scratch. */
 export function register(program: Command, ctx: CliContext): void {

@@ -4,10 +4,16 @@ import { UsageError } from "../../errors.js";
 import { parseLocation } from "../../ref/location.js";
 import { attach, parseAttachFile, type AttachResult } from "../../referrers/index.js";
 import type { CliContext } from "../context.js";
-import { transportOptions } from "../options.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { formatBytes } from "../progress.js";
-import type { AttachFlags } from "./attach.js";
+
+export interface AttachFlags extends TransportFlags {
+  artifactType?: string;
+  annotation?: string[];
+  format?: string;
+  quiet?: boolean;
+}
 
 /** `--annotation KEY=VALUE` (repeatable): the last of one key wins, as in `dray mutate`. */
 function parseAnnotations(texts: readonly string[]): Record<string, string> {

@@ -1,13 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, type TransportFlags } from "../options.js";
-
-export interface AttachFlags extends TransportFlags {
-  artifactType?: string;
-  annotation?: string[];
-  format?: string;
-  quiet?: boolean;
-}
+import { addTransportOptions, collect } from "../options.js";
+import type { AttachFlags } from "./attach-run.js";
 
 /** `dray attach LOC --artifact-type TYPE FILE[:MEDIATYPE]…`: an OCI 1.1 artifact referring to the image (an SBOM, a report). */
 export function register(program: Command, ctx: CliContext): void {

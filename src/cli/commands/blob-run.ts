@@ -6,16 +6,20 @@ import type { Descriptor } from "../../oci/manifest.js";
 import { locationArg } from "../location-arg.js";
 import { openSource } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
-import { transportOptions } from "../options.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import { checkOutputFile } from "../output-file.js";
 import { rawStreamForTerminal } from "../output.js";
 import { shortDigest, WriteStatus } from "../progress.js";
+
+export interface BlobFlags extends TransportFlags {
+  output?: string;
+  quiet?: boolean;
+}
 
 /** `application/vnd.oci.image.config.v1+json`, `application/json`, a manifest's type: text a terminal may show. */
 function isJsonMediaType(mediaType: string): boolean {
   return /(^|[+/])json$/.test(mediaType.split(";")[0]!.trim());
 }
-import type { BlobFlags } from "./blob.js";
 
 export async function runBlob(ctx: CliContext, locText: string, digestText: string, flags: BlobFlags): Promise<void> {
   const loc = await locationArg(locText);

@@ -1,11 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, type TransportFlags } from "../options.js";
-
-export interface BlobFlags extends TransportFlags {
-  output?: string;
-  quiet?: boolean;
-}
+import { addTransportOptions } from "../options.js";
+import type { BlobFlags } from "./blob-run.js";
 
 /** `dray blob LOC DIGEST [-o FILE]`: one blob, verified while it streams. */
 export function register(program: Command, ctx: CliContext): void {

@@ -5,9 +5,15 @@ import { parsePlatform } from "../../oci/platform.js";
 import { locationArg } from "../location-arg.js";
 import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
-import { transportOptions } from "../options.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
-import type { CatFlags } from "./cat.js";
+
+export interface CatFlags extends TransportFlags {
+  list?: boolean;
+  long?: boolean;
+  format?: string;
+  platform?: string;
+}
 
 const TYPE_LETTER: Record<ListedEntry["type"], string> = {
   file: "-",

@@ -1,13 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, type TransportFlags } from "../options.js";
-
-export interface CatFlags extends TransportFlags {
-  list?: boolean;
-  long?: boolean;
-  format?: string;
-  platform?: string;
-}
+import { addTransportOptions } from "../options.js";
+import type { CatFlags } from "./cat-run.js";
 
 /** `dray cat LOC PATH` and `dray cat --list LOC [PATH]`: one file of the merged filesystem, or its names. */
 export function register(program: Command, ctx: CliContext): void {

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
-import { completionScript } from "../completion.js";
+import { completionScript, type Shell } from "../completion.js";
 import type { CliContext } from "../context.js";
 import { writeOut } from "../output.js";
-import type { Shell } from "./completion.js";
 
 /** The body of `dray completion`, loaded only when it runs. */
 export async function runCompletion(ctx: CliContext, program: Command, shell: Shell): Promise<void> {

@@ -1,15 +1,13 @@
 import { Argument, type Command } from "commander";
+import { SHELLS, type Shell } from "../completion.js";
 import type { CliContext } from "../context.js";
-
-const SHELL_NAMES = ["bash", "zsh", "fish"] as const;
-export type Shell = (typeof SHELL_NAMES)[number];
 
 /** `dray completion bash|zsh|fish`: a completion script generated from this very program's definitions. */
 export function register(program: Command, ctx: CliContext): void {
   program
     .command("completion")
     .description("print a shell completion script (bash, zsh or fish)")
-    .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(SHELL_NAMES))
+    .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(SHELLS))
     .addHelpText(
       "after",
       `

@@ -8,13 +8,33 @@ import { type Location } from "../../ref/location.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { hasTrustFlags } from "../../signature/policy.js";
-import { conversionOptions, transportOptions, trustFlags } from "../options.js";
+import {
+  conversionOptions,
+  transportOptions,
+  trustFlags,
+  type SignOptionFlags,
+  type TransportFlags,
+  type TrustOptionFlags,
+} from "../options.js";
 import { checkOutputFile } from "../output-file.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
-import { checkQuietProgress, createProgress, formatBytes, resolveMode, type TerminalInfo } from "../progress.js";
-import type { CopyFlags } from "./copy.js";
+import { checkQuietProgress, createProgress, formatBytes, resolveMode, type TerminalInfo, type ProgressMode } from "../progress.js";
 import type { ReferrerLines } from "./copy-referrers-run.js";
 import type { SignatureWritten } from "../../signature/sign.js";
+
+export interface CopyFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
+  platform?: string[];
+  manifestFormat?: string;
+  compress?: string;
+  compressLevel?: string;
+  allTags?: boolean;
+  jobs?: number;
+  digestfile?: string;
+  format?: string;
+  quiet?: boolean;
+  progress: ProgressMode;
+  referrers?: boolean;
+}
 
 /** The copy command's body, loaded only when `dray copy` runs (it pulls in the engine and the renderers). */
 export async function runCopy(ctx: CliContext, srcText: string, dstText: string, flags: CopyFlags): Promise<void> {

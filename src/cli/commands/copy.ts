@@ -1,30 +1,8 @@
 import { Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
-import {
-  addSignOptions,
-  addTransportOptions,
-  addTrustOptions,
-  collect,
-  parseCount,
-  type SignOptionFlags,
-  type TransportFlags,
-  type TrustOptionFlags,
-} from "../options.js";
-import { PROGRESS_MODES, type ProgressMode } from "../progress.js";
-
-interface CopyFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
-  platform?: string[];
-  manifestFormat?: string;
-  compress?: string;
-  compressLevel?: string;
-  allTags?: boolean;
-  jobs?: number;
-  digestfile?: string;
-  format?: string;
-  quiet?: boolean;
-  progress: ProgressMode;
-  referrers?: boolean;
-}
+import { addSignOptions, addTransportOptions, addTrustOptions, collect, parseCount } from "../options.js";
+import { PROGRESS_MODES } from "../progress.js";
+import type { CopyFlags } from "./copy-run.js";
 
 /** `dray copy SRC DST` (alias `cp`): any location to any location, digests unchanged. */
 export function register(program: Command, ctx: CliContext): void {
@@ -57,5 +35,3 @@ export function register(program: Command, ctx: CliContext): void {
     await runCopy(ctx, srcText, dstText, flags);
   });
 }
-
-export type { CopyFlags };

@@ -1,10 +1,13 @@
 import { openReferences } from "../../transport/index.js";
 import { formatLocation } from "../../ref/location.js";
 import { locationArg } from "../location-arg.js";
-import { transportOptions } from "../options.js";
-import type { DeleteFlags } from "./delete.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import * as output from "../output.js";
 import type { CliContext } from "../context.js";
+
+export interface DeleteFlags extends TransportFlags {
+  format?: string;
+}
 
 /** The body of `dray delete`, loaded only when it runs. */
 export async function runDelete(ctx: CliContext, locText: string, flags: DeleteFlags): Promise<void> {

@@ -1,10 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, type TransportFlags } from "../options.js";
-
-export interface DeleteFlags extends TransportFlags {
-  format?: string;
-}
+import { addTransportOptions } from "../options.js";
+import type { DeleteFlags } from "./delete-run.js";
 
 /**
  * `dray delete LOC`: a registry manifest (by digest; a tag is resolved first,

@@ -3,9 +3,13 @@ import { formatLocation } from "../../ref/location.js";
 import { locationArg } from "../location-arg.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { parseFormat, render } from "../output.js";
-import { transportOptions } from "../options.js";
-import type { DigestFlags } from "./digest.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import type { CliContext } from "../context.js";
+
+export interface DigestFlags extends TransportFlags {
+  platform?: string;
+  format?: string;
+}
 
 /** The body of `dray digest`, loaded only when it runs. */
 export async function runDigest(ctx: CliContext, locText: string, flags: DigestFlags): Promise<void> {

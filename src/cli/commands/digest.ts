@@ -1,11 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, type TransportFlags } from "../options.js";
-
-export interface DigestFlags extends TransportFlags {
-  platform?: string;
-  format?: string;
-}
+import { addTransportOptions } from "../options.js";
+import type { DigestFlags } from "./digest-run.js";
 
 /** `dray digest LOC`: the manifest digest, computed locally for layouts and archives. */
 export function register(program: Command, ctx: CliContext): void {

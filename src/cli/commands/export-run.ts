@@ -4,10 +4,15 @@ import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
-import { transportOptions } from "../options.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import { checkOutputFile } from "../output-file.js";
 import { WriteStatus } from "../progress.js";
-import type { ExportFlags } from "./export.js";
+
+export interface ExportFlags extends TransportFlags {
+  output?: string;
+  quiet?: boolean;
+  platform?: string;
+}
 
 export async function runExport(ctx: CliContext, locText: string, flags: ExportFlags): Promise<void> {
   const loc = await locationArg(locText);

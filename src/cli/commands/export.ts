@@ -1,12 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, type TransportFlags } from "../options.js";
-
-export interface ExportFlags extends TransportFlags {
-  output?: string;
-  quiet?: boolean;
-  platform?: string;
-}
+import { addTransportOptions } from "../options.js";
+import type { ExportFlags } from "./export-run.js";
 
 /** `dray export LOC [-o FILE|-]`: the merged root filesystem as one tar. */
 export function register(program: Command, ctx: CliContext): void {

@@ -4,11 +4,22 @@ import { parsePlatform } from "../../oci/platform.js";
 import { type Location } from "../../ref/location.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
-import { parseKeyValues, parseManifestFormat, transportOptions } from "../options.js";
+import { parseKeyValues, parseManifestFormat, transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys, writeOut } from "../output.js";
 import { createProgress, formatBytes } from "../progress.js";
-import type { IndexAction, IndexFlags } from "./image-index.js";
 import type { ReferrerLines } from "./copy-referrers-run.js";
+import type { WriteFlags } from "./write-options.js";
+
+export interface IndexFlags extends TransportFlags, WriteFlags {
+  platform?: string[];
+  replace?: boolean;
+  annotation?: string[];
+  manifestFormat?: string;
+  dryRun?: boolean;
+  referrers?: boolean;
+}
+
+export type IndexAction = "create" | "append" | "remove";
 
 /** The body of `dray index create|append|remove`, loaded only when it runs. */
 export async function runIndex(

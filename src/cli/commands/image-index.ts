@@ -1,18 +1,8 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, type TransportFlags } from "../options.js";
-import { addWriteOptions, type WriteFlags } from "./write-options.js";
-
-export interface IndexFlags extends TransportFlags, WriteFlags {
-  platform?: string[];
-  replace?: boolean;
-  annotation?: string[];
-  manifestFormat?: string;
-  dryRun?: boolean;
-  referrers?: boolean;
-}
-
-export type IndexAction = "create" | "append" | "remove";
+import { addTransportOptions, collect } from "../options.js";
+import { addWriteOptions } from "./write-options.js";
+import type { IndexFlags, IndexAction } from "./image-index-run.js";
 
 /** The flags every `dray index` subcommand shares. */
 function common(cmd: Command): Command {

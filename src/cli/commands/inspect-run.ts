@@ -1,10 +1,17 @@
 import { locationArg } from "../location-arg.js";
 import { parsePlatform } from "../../oci/platform.js";
-import { transportOptions } from "../options.js";
-import type { InspectFlags } from "./inspect.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import * as lib from "../../inspect/index.js";
 import * as output from "../output.js";
 import type { CliContext } from "../context.js";
+
+export interface InspectFlags extends TransportFlags {
+  raw?: boolean;
+  config?: boolean;
+  tags: boolean;
+  platform?: string;
+  format?: string;
+}
 
 /** The body of `dray inspect`, loaded only when it runs. */
 export async function runInspect(ctx: CliContext, locText: string, flags: InspectFlags): Promise<void> {

@@ -1,14 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, type TransportFlags } from "../options.js";
-
-export interface InspectFlags extends TransportFlags {
-  raw?: boolean;
-  config?: boolean;
-  tags: boolean;
-  platform?: string;
-  format?: string;
-}
+import { addTransportOptions } from "../options.js";
+import type { InspectFlags } from "./inspect-run.js";
 
 /** `dray inspect LOC`: skopeo-compatible summary, or the manifest / config bytes. */
 export function register(program: Command, ctx: CliContext): void {

@@ -2,11 +2,17 @@ import { UsageError } from "../../errors.js";
 import { parseRegistryHost, storeCredential } from "../../auth/login.js";
 import { recordTrustedRealms } from "../../auth/realm-trust.js";
 import { verifyCredentials } from "../../transport/index.js";
-import { transportOptions } from "../options.js";
-import type { LoginFlags } from "./login.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import * as prompt from "../prompt.js";
 import type { CliContext } from "../context.js";
 import { parseFormat, render } from "../output.js";
+
+export interface LoginFlags extends TransportFlags {
+  username?: string;
+  passwordStdin?: boolean;
+  keychain?: boolean;
+  format?: string;
+}
 
 /** The body of `dray login`, loaded only when it runs. */
 export async function runLogin(ctx: CliContext, hostText: string, flags: LoginFlags): Promise<void> {

@@ -1,13 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { collectTrustRealm, type TransportFlags } from "../options.js";
-
-export interface LoginFlags extends TransportFlags {
-  username?: string;
-  passwordStdin?: boolean;
-  keychain?: boolean;
-  format?: string;
-}
+import { collectTrustRealm } from "../options.js";
+import type { LoginFlags } from "./login-run.js";
 
 /**
  * `dray login HOST -u USER --password-stdin`: the credential is checked

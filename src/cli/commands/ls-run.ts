@@ -4,10 +4,14 @@ import { formatLocation } from "../../ref/location.js";
 import { locationArg } from "../location-arg.js";
 import { parseRegistryHost } from "../../auth/login.js";
 import { repositoryName } from "../../ref/reference.js";
-import { transportOptions } from "../options.js";
-import type { LsFlags } from "./ls.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import * as output from "../output.js";
 import type { CliContext } from "../context.js";
+
+export interface LsFlags extends TransportFlags {
+  catalog?: string;
+  format?: string;
+}
 
 /** The body of `dray ls`, loaded only when it runs. */
 export async function runLs(ctx: CliContext, locText: string | undefined, flags: LsFlags): Promise<void> {

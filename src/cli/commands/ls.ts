@@ -1,11 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, type TransportFlags } from "../options.js";
-
-export interface LsFlags extends TransportFlags {
-  catalog?: string;
-  format?: string;
-}
+import { addTransportOptions } from "../options.js";
+import type { LsFlags } from "./ls-run.js";
 
 /** `dray ls LOC` (tags of a repository, layout or archive) or `dray ls --catalog HOST` (repositories). */
 export function register(program: Command, ctx: CliContext): void {

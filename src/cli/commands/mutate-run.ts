@@ -3,10 +3,22 @@ import { UsageError } from "../../errors.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
-import { parseKeyValues, transportOptions } from "../options.js";
+import { parseKeyValues, transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { createProgress } from "../progress.js";
-import type { MutateFlags } from "./mutate.js";
+import type { WriteFlags } from "./write-options.js";
+
+export interface MutateFlags extends TransportFlags, WriteFlags {
+  label?: string[];
+  env?: string[];
+  entrypoint?: string;
+  cmd?: string;
+  user?: string;
+  workdir?: string;
+  created?: string;
+  annotation?: string[];
+  platform?: string[];
+}
 
 /** The body of `dray mutate`, loaded only when it runs. */
 export async function runMutate(ctx: CliContext, srcText: string, dstText: string | undefined, flags: MutateFlags): Promise<void> {

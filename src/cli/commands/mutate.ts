@@ -1,19 +1,8 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, type TransportFlags } from "../options.js";
-import { addWriteOptions, type WriteFlags } from "./write-options.js";
-
-export interface MutateFlags extends TransportFlags, WriteFlags {
-  label?: string[];
-  env?: string[];
-  entrypoint?: string;
-  cmd?: string;
-  user?: string;
-  workdir?: string;
-  created?: string;
-  annotation?: string[];
-  platform?: string[];
-}
+import { addTransportOptions, collect } from "../options.js";
+import { addWriteOptions } from "./write-options.js";
+import type { MutateFlags } from "./mutate-run.js";
 
 /** `dray mutate SRC [DST]`: config or annotations rewritten, layers untouched, on every platform of an index. */
 export function register(program: Command, ctx: CliContext): void {

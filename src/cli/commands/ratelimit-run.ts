@@ -2,9 +2,12 @@ import { NotFoundError, UsageError } from "../../errors.js";
 import { locationArg } from "../location-arg.js";
 import { describeRateLimit, registryRateLimit } from "../../transport/index.js";
 import type { CliContext } from "../context.js";
-import { transportOptions } from "../options.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render } from "../output.js";
-import type { RateLimitFlags } from "./ratelimit.js";
+
+export interface RateLimitFlags extends TransportFlags {
+  format?: string;
+}
 
 /** The body of `dray ratelimit`, loaded only when it runs. */
 export async function runRateLimit(ctx: CliContext, locText: string, flags: RateLimitFlags): Promise<void> {

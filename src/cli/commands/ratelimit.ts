@@ -1,10 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, type TransportFlags } from "../options.js";
-
-export interface RateLimitFlags extends TransportFlags {
-  format?: string;
-}
+import { addTransportOptions } from "../options.js";
+import type { RateLimitFlags } from "./ratelimit-run.js";
 
 /**
  * `dray ratelimit LOC`: what a registry says about its pull limit for a

@@ -3,10 +3,15 @@ import { UsageError } from "../../errors.js";
 import { locationArg } from "../location-arg.js";
 import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
-import { transportOptions } from "../options.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { formatBytes, shortDigest } from "../progress.js";
-import type { ReferrersFlags } from "./referrers.js";
+
+export interface ReferrersFlags extends TransportFlags {
+  artifactType?: string;
+  depth?: number;
+  format?: string;
+}
 
 /** Types, annotations and tags come from the registry: quoted when they could steer a terminal. */
 function nodeLabel(n: ReferrerNode, parent: string): string {

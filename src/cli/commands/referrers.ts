@@ -1,12 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, parseCount, type TransportFlags } from "../options.js";
-
-export interface ReferrersFlags extends TransportFlags {
-  artifactType?: string;
-  depth?: number;
-  format?: string;
-}
+import { addTransportOptions, parseCount } from "../options.js";
+import type { ReferrersFlags } from "./referrers-run.js";
 
 /** `dray referrers LOC`: signatures, SBOMs and attestations that refer to the image, recursively. */
 export function register(program: Command, ctx: CliContext): void {

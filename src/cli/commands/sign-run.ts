@@ -5,7 +5,16 @@ import { loadSigningKey } from "../../signature/signing-key.js";
 import type { CliContext } from "../context.js";
 import { keyPasswordSource, parseKeyValues, transportOptions, type SignOptionFlags, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
-import type { SignFlags } from "./sign.js";
+
+export interface SignFlags extends TransportFlags {
+  key: string;
+  format?: string;
+  annotation?: string[];
+  keyPasswordStdin?: boolean;
+  signContainerIdentity?: string;
+  outputFormat?: string;
+  quiet?: boolean;
+}
 
 export function parseSignFormat(text: string | undefined, flag: string): SignFormat {
   if (text === undefined) return "bundle";

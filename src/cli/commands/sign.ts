@@ -1,16 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, collect, type TransportFlags } from "../options.js";
-
-export interface SignFlags extends TransportFlags {
-  key: string;
-  format?: string;
-  annotation?: string[];
-  keyPasswordStdin?: boolean;
-  signContainerIdentity?: string;
-  outputFormat?: string;
-  quiet?: boolean;
-}
+import { addTransportOptions, collect } from "../options.js";
+import type { SignFlags } from "./sign-run.js";
 
 /** `dray sign LOC --key FILE`: an offline signature of the digest LOC names (a Sigstore bundle referrer, cosign's .sig tag). */
 export function register(program: Command, ctx: CliContext): void {

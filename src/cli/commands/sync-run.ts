@@ -20,10 +20,43 @@ import type { TransportOptions } from "../../transport/types.js";
 import type { MirrorConfig } from "../../transport/mirrors.js";
 import type { CopyEvent } from "../../copy/types.js";
 import type { CliContext } from "../context.js";
-import { conversionOptions, transportOptions, trustFlags } from "../options.js";
+import {
+  conversionOptions,
+  transportOptions,
+  trustFlags,
+  type SignOptionFlags,
+  type TransportFlags,
+  type TrustOptionFlags,
+} from "../options.js";
 import { parseFormat, skopeoKeys, toJson, writeOut } from "../output.js";
 import { checkQuietProgress, formatBytes, shortDigest, StatusLine } from "../progress.js";
-import type { SyncFlags } from "./sync.js";
+
+export interface SyncFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
+  file?: string;
+  dest?: string;
+  tag?: string[];
+  tagRegex?: string;
+  semver?: string;
+  newest?: number;
+  exclude?: string[];
+  skipExisting?: boolean;
+  prune?: boolean;
+  shard?: string;
+  rate?: number;
+  registryJobs?: number;
+  platform?: string[];
+  referrers: boolean;
+  jobs?: number;
+  manifestFormat?: string;
+  compress?: string;
+  compressLevel?: string;
+  failFast?: boolean;
+  keepGoing?: boolean;
+  dryRun?: boolean;
+  format?: string;
+  quiet?: boolean;
+  progress: "auto" | "plain" | "json" | "none";
+}
 
 function isYamlFile(text: string): boolean {
   return /\.ya?ml$/i.test(text);
@@ -363,9 +396,10 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   if (format.kind === "json") await writeOut(ctx, toJson(skopeoKeys(summary)));
   else if (summary.dryRun) await writeOut(ctx, planText(summary));
   const failed = summary.failures.length;
-  // Nothing found to mirror at all (a missing or empty source): exit 3, as `dray ls` of it is, not "incomplete".
+  // Nothing found to mirror at all (a missing or empty source, or every repository named not there): exit 3, as `dray ls` of it is, not "incomplete".
   const missing = summary.failures.find((f) => f.code === "E_NOT_FOUND");
-  if (summary.repositories === 0 && missing && summary.failures.every((f) => f.code === "E_NOT_FOUND"))
+  const nothingMirrored = summary.items.length === 0 && summary.referrerItems.length === 0 && failed === summary.failedRepositories;
+  if (nothingMirrored && missing && summary.failures.every((f) => f.code === "E_NOT_FOUND"))
     throw new NotFoundError(missing.message, { where: missing.source });
   const skipped = summary.skipped?.length ?? 0;
   if (failed === 0 && skipped > 0)

@@ -1,42 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import type { CliContext } from "../context.js";
-import {
-  addSignOptions,
-  addTransportOptions,
-  addTrustOptions,
-  collect,
-  parseCount,
-  type SignOptionFlags,
-  type TransportFlags,
-  type TrustOptionFlags,
-} from "../options.js";
-
-export interface SyncFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
-  file?: string;
-  dest?: string;
-  tag?: string[];
-  tagRegex?: string;
-  semver?: string;
-  newest?: number;
-  exclude?: string[];
-  skipExisting?: boolean;
-  prune?: boolean;
-  shard?: string;
-  rate?: number;
-  registryJobs?: number;
-  platform?: string[];
-  referrers: boolean;
-  jobs?: number;
-  manifestFormat?: string;
-  compress?: string;
-  compressLevel?: string;
-  failFast?: boolean;
-  keepGoing?: boolean;
-  dryRun?: boolean;
-  format?: string;
-  quiet?: boolean;
-  progress: "auto" | "plain" | "json" | "none";
-}
+import { addSignOptions, addTransportOptions, addTrustOptions, collect, parseCount } from "../options.js";
+import type { SyncFlags } from "./sync-run.js";
 
 function parseRate(text: string): number {
   const n = Number(text);

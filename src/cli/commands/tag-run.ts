@@ -3,10 +3,13 @@ import { isValidTag, parseReference } from "../../ref/reference.js";
 import { openReferences } from "../../transport/index.js";
 import { formatLocation, type Location } from "../../ref/location.js";
 import { locationArg } from "../location-arg.js";
-import { transportOptions } from "../options.js";
+import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render } from "../output.js";
-import type { TagFlags } from "./tag.js";
 import type { CliContext } from "../context.js";
+
+export interface TagFlags extends TransportFlags {
+  format?: string;
+}
 
 /** The body of `dray tag`, loaded only when it runs. */
 export async function runTag(ctx: CliContext, locText: string, tags: string[], flags: TagFlags): Promise<void> {

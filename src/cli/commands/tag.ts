@@ -1,10 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, type TransportFlags } from "../options.js";
-
-export interface TagFlags extends TransportFlags {
-  format?: string;
-}
+import { addTransportOptions } from "../options.js";
+import type { TagFlags } from "./tag-run.js";
 
 /** `dray tag LOC TAG…`: more names for an existing image; no blob moves. */
 export function register(program: Command, ctx: CliContext): void {

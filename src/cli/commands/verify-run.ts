@@ -6,9 +6,12 @@ import type { TrustFlags } from "../../signature/policy.js";
 import type { TransportOptions } from "../../transport/types.js";
 import { assertVerified, policyFromFlags, verifyImage, type ImageVerification, type SignatureCheck } from "../../signature/index.js";
 import type { CliContext } from "../context.js";
-import { transportOptions, trustFlags } from "../options.js";
+import { transportOptions, trustFlags, type TransportFlags, type TrustOptionFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
-import type { VerifyFlags } from "./verify.js";
+
+export interface VerifyFlags extends TransportFlags, TrustOptionFlags {
+  format?: string;
+}
 
 /** One signature a line: kind, where it was found, who signed, when it was logged, the verdict. */
 export function signatureLine(s: SignatureCheck): string {

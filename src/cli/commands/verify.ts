@@ -1,10 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.js";
-import { addTransportOptions, addTrustOptions, type TransportFlags, type TrustOptionFlags } from "../options.js";
-
-export interface VerifyFlags extends TransportFlags, TrustOptionFlags {
-  format?: string;
-}
+import { addTransportOptions, addTrustOptions } from "../options.js";
+import type { VerifyFlags } from "./verify-run.js";
 
 /** `dray verify LOC`: the image's signatures against keys, identities or a policy; exit 6 when none satisfies it. */
 export function register(program: Command, ctx: CliContext): void {

@@ -37,9 +37,8 @@ export class ArchiveRepository extends RepositoryBase {
     return ref.tag === undefined ? ref : { ...ref, tag: `${this.prefix}${ref.tag}` };
   }
 
-  async prepare(): Promise<void> {
-    this.archive.touch();
-  }
+  /** Nothing to ready: the staging layout exists; a write (openDestination, removeTag) marks the archive changed, so an up-to-date run packs nothing. */
+  async prepare(): Promise<void> {}
 
   async listTags(opts?: SignalOption): Promise<string[]> {
     const all = await this.inner.listTags(opts);
@@ -73,6 +72,7 @@ export class ArchiveRepository extends RepositoryBase {
   }
 
   removeTag(tag: string, opts?: SignalOption): Promise<Digest | undefined> {
+    this.archive.touch();
     return this.inner.removeTag(`${this.prefix}${tag}`, opts);
   }
 

@@ -31,6 +31,8 @@ export class MirrorArchive {
   private changed = false;
   /** The archive was there when the run began (else a run that stored nothing writes no file). */
   private existed = false;
+  /** Blobs the earlier archive held (`blobs/ALG/HEX`): packed again as they were, reachable or not. */
+  private readonly earlier = new Set<string>();
 
   private constructor(
     readonly file: string,
@@ -77,7 +79,10 @@ export class MirrorArchive {
     const isBlob = (name: string): boolean => /^blobs\/[a-z0-9]+\/[a-f0-9]+$/.test(name);
     const blobs = tar.entries.filter((e) => e.kind === "file" && isBlob(e.name));
     await this.space.checkStaging(blobs.reduce((n, e) => n + e.size, 0));
-    for (const e of blobs) this.space.staged({ digest: e.name.slice("blobs/".length).replace("/", ":"), size: e.size });
+    for (const e of blobs) {
+      this.earlier.add(e.name);
+      this.space.staged({ digest: e.name.slice("blobs/".length).replace("/", ":"), size: e.size });
+    }
     for (const entry of tar.entries) {
       if (entry.kind !== "file") continue;
       if (!isBlob(entry.name) && entry.name !== "index.json" && entry.name !== "oci-layout") continue;
@@ -106,6 +111,7 @@ export class MirrorArchive {
     // A new archive for a run whose every image failed: no file, as a failed copy leaves none.
     if (!this.existed && (await this.repositories()).length === 0) return;
     const { ArchiveOutput } = await import("./staging.js");
+    const kept = await this.blobsToPack();
     const out = await ArchiveOutput.open(this.file, opts);
     try {
       const layout = this.layoutPath;
@@ -115,6 +121,7 @@ export class MirrorArchive {
         for (const hex of (await readdir(join(layout, "blobs", alg))).sort()) {
           if (hex.startsWith(".")) continue; // a writer's temporary
           const name = `blobs/${alg}/${hex}`;
+          if (!kept(name)) continue;
           const path = join(layout, "blobs", alg, hex);
           await out.writer.addParents(name);
           await out.writer.addFile(name, path, (await stat(path)).size);
@@ -128,6 +135,21 @@ export class MirrorArchive {
       throw err;
     }
     await out.publish();
+  }
+
+  /**
+   * Which staged blobs go into the new archive: the earlier archive's, and
+   * those of this run that index.json reaches. A failed image's blobs that
+   * arrived while other images were still being written (its writer then
+   * leaves them, as another may be about to use them) are no part of any
+   * image: packed, they would ride along in the archive for good.
+   */
+  private async blobsToPack(): Promise<(name: string) => boolean> {
+    const { OciLayout } = await import("../layout/layout.js");
+    const { reachableBlobs } = await import("../layout/gc.js");
+    const layout = await OciLayout.open(this.layoutPath);
+    const reachable = await reachableBlobs(layout, await layout.readIndex());
+    return (name) => this.earlier.has(name) || reachable.has(name.slice("blobs/".length).replace("/", ":"));
   }
 
   /** Removes the staging folder. */

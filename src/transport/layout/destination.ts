@@ -38,6 +38,11 @@ export class LayoutDestination implements ImageDestination {
     private readonly created: LayoutCreation = { root: undefined, layoutFile: false },
   ) {}
 
+  /** What this writer stored, for a caller that sweeps after several writers (sync's repository, once all are done). */
+  get blobsWritten(): readonly Digest[] {
+    return this.written;
+  }
+
   async currentDigest(): Promise<Digest | undefined> {
     const ref = this.location.ref;
     if (ref === undefined) return undefined; // an unnamed image has no "current" one

@@ -5,6 +5,8 @@ import { isIndexType, isManifestType } from "../../oci/mediatype.js";
 import { formatLocation, type LayoutLocation } from "../../ref/location.js";
 import { RepositoryBase } from "../repository-base.js";
 import type { ImageDestination, ImageSource, RepoRef, TagHead, TransportOptions } from "../types.js";
+import type { LayoutDestination } from "./destination.js";
+import { reachableBlobs } from "./gc.js";
 import { REF_NAME, type LayoutIndex } from "./index-json.js";
 import { openLayoutDestination, openLayoutReferences, openLayoutSource } from "./index.js";
 import { OciLayout, type LayoutCreation } from "./layout.js";
@@ -22,6 +24,8 @@ export class LayoutRepository extends RepositoryBase {
   private prepared: { layout: OciLayout; created: LayoutCreation } | undefined;
   /** Subject → the entries that refer to it, for the index.json last read (keyed by its entries). */
   private bySubject: { key: string; map: Map<string, Descriptor[]> } | undefined;
+  /** The writers this repository opened, whose stored blobs undoPrepare() sweeps when nothing reaches them. */
+  private readonly opened: LayoutDestination[] = [];
 
   /** `display`: how messages name it when not by its folder (an archive's staging layout is named by the archive). */
   constructor(
@@ -52,11 +56,23 @@ export class LayoutRepository extends RepositoryBase {
     this.prepared ??= made; // a second call (prune's) made nothing new
   }
 
-  /** A layout folder (or layout files) prepare() made goes again when no image was stored in it, as a failed copy's does. */
+  /**
+   * After the run: a layout folder (or layout files) prepare() made goes
+   * again when no image was stored in it, as a failed copy's does; and what
+   * this run's writers stored that index.json does not reach (a failed
+   * image's blobs, left by its writer while others still ran) is removed,
+   * unless a writer of another process is running.
+   */
   async undoPrepare(): Promise<void> {
     const p = this.prepared;
     this.prepared = undefined;
-    if (p) await p.layout.discardIfEmpty(p.created);
+    const written = this.opened.splice(0).flatMap((d) => d.blobsWritten);
+    if (!p) return;
+    await p.layout.discardIfEmpty(p.created, async (index) => {
+      if (written.length === 0) return;
+      const reachable = await reachableBlobs(p.layout, index);
+      for (const d of written) if (!reachable.has(d.toString())) await p.layout.removeBlob(d);
+    });
   }
 
   /** The layout, or undefined when the directory does not exist yet. */
@@ -102,8 +118,10 @@ export class LayoutRepository extends RepositoryBase {
     return openLayoutSource(this.at(ref), this.opts);
   }
 
-  openDestination(ref: RepoRef): Promise<ImageDestination> {
-    return openLayoutDestination(this.at(ref, true), this.opts);
+  async openDestination(ref: RepoRef): Promise<ImageDestination> {
+    const dst = await openLayoutDestination(this.at(ref, true), this.opts);
+    this.opened.push(dst);
+    return dst;
   }
 
   /** Drops the ref.name, and the blobs nothing references any more. */
