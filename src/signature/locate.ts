@@ -5,6 +5,7 @@
 import { UsageError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { formatLocation, type Location } from "../ref/location.js";
+import { parseReference, type ImageReference } from "../ref/reference.js";
 import { splitRefName } from "../transport/index.js";
 import { RepositoryFactory } from "../transport/repository.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
@@ -43,4 +44,19 @@ export function repositoryNameOf(repo: Repository): string | undefined {
   if (loc.transport === "docker") return `${loc.ref.domain}/${loc.ref.path}`;
   if (loc.transport === "oci-archive" && loc.ref?.kind === "tag") return loc.ref.tag;
   return undefined;
+}
+
+/**
+ * The reference an image is read under, for a signature's identity: a
+ * registry's, and a whole-mirror archive's `REPO:TAG` (the repository a
+ * signature written there names, repositoryNameOf); none for a layout.
+ */
+export function imageReferenceOf(loc: Location): ImageReference | undefined {
+  if (loc.transport === "docker") return loc.ref;
+  if (loc.transport !== "oci-archive" || loc.ref?.kind !== "tag" || !splitRefName(loc.ref.tag)) return undefined;
+  try {
+    return parseReference(loc.ref.tag);
+  } catch {
+    return undefined;
+  }
 }

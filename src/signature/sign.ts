@@ -26,8 +26,9 @@ import { openSource } from "../transport/index.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
 import { openImageRepository, repositoryNameOf } from "./locate.js";
 import type { BeforeTag } from "../copy/types.js";
-import { signBytes, type SigningKey } from "./signing-key.js";
-import { COSIGN_SIMPLESIGNING } from "./verify.js";
+import { signBytes, verifyBytes, type SigningKey } from "./signing-key.js";
+import { COSIGN_SIMPLESIGNING, verifyImage } from "./verify.js";
+import type { SignedRequirement } from "./policy.js";
 
 export type SignFormat = "bundle" | "legacy" | "both";
 
@@ -172,22 +173,35 @@ function descriptorJSON(d: Descriptor): Record<string, unknown> {
 }
 
 /** The `.sig` manifest's layers now, and the blobs to carry over (an image config naming each layer, as cosign's is). */
-async function existingLegacy(repo: Repository, tag: string, signal: AbortSignal | undefined): Promise<Descriptor[]> {
+async function existingLegacy(
+  repo: Repository,
+  tag: string,
+  signal: AbortSignal | undefined,
+): Promise<{ layers: Descriptor[]; digest?: string }> {
   const s = signal ? { signal } : {};
   let head;
   try {
     head = await repo.resolve(tag, s);
   } catch (err) {
-    if (err instanceof NotFoundError) return [];
+    if (err instanceof NotFoundError) return { layers: [] };
     throw err;
   }
-  if (!head) return [];
+  if (!head) return { layers: [] };
   const parsed = parseRawManifest(await repo.getManifest(head.digest, s), `${repo.display}:${tag}`);
   if (parsed.kind !== "manifest")
     throw new DrayError(`${repo.display}:${tag} is an index, not cosign's signature manifest; not appending to it`, {
       code: "E_MANIFEST_INVALID",
     });
-  return parsed.layers;
+  return { layers: parsed.layers, digest: head.digest.toString() };
+}
+
+/** A layer holding this very payload, signed by `key` already (cosign's duplicate detection: signing twice adds nothing). */
+function signedAlready(layers: readonly Descriptor[], payload: Buffer, key: SigningKey): boolean {
+  const digest = Digest.of(payload);
+  return layers.some((l) => {
+    const sig = l.annotations?.[SIGNATURE_ANNOTATION];
+    return l.digest.equals(digest) && sig !== undefined && verifyBytes(key, payload, Buffer.from(sig, "base64"));
+  });
 }
 
 async function writeLegacy(
@@ -202,7 +216,9 @@ async function writeLegacy(
   const tag = cosignTag(subject.digest, "sig");
   const payload = blobOf(cosignPayload(subject.digest, opts.identity, opts.annotations ?? {}), COSIGN_SIMPLESIGNING);
   const signature = signBytes(opts.key, payload.bytes).toString("base64");
-  const layers = await existingLegacy(repo, tag, opts.signal);
+  const { layers, digest: current } = await existingLegacy(repo, tag, opts.signal);
+  if (current !== undefined && signedAlready(layers, payload.bytes, opts.key))
+    return { format: "legacy", digest: current, via: "tag", tag };
   if (layers.length >= MAX_LEGACY_LAYERS)
     throw new DrayError(`${repo.display}:${tag} holds ${layers.length} signatures already; verifiers read at most ${MAX_LEGACY_LAYERS}`, {
       code: "E_USAGE",
@@ -303,6 +319,56 @@ export async function signImage(loc: Location, opts: SignOptions): Promise<SignR
 export interface Resign {
   key: SigningKey;
   format: SignFormat;
+}
+
+/**
+ * The formats of `resign` that `repo` lacks for `digest`: a signature by the
+ * key already there, accepted as `dray verify --key` accepts it, is not
+ * written again (a second sync, a copy to a second tag of the same image).
+ */
+async function missingFormat(
+  repo: Repository,
+  digest: Digest,
+  resign: Resign,
+  identity: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<SignFormat | undefined> {
+  const req: SignedRequirement = {
+    type: "signed",
+    keys: [{ key: resign.key.publicKey, fingerprint: resign.key.fingerprint, source: resign.key.source }],
+    tlogs: [],
+    timestampAuthorities: [],
+    signedIdentity: identity ? { type: "exactRepository", dockerRepository: identity } : { type: "matchRepository" },
+    requireTlog: false,
+  };
+  const v = await verifyImage(repo.at({ digest }), {
+    policy: { default: [req], transports: {}, requireEach: false },
+    repository: { repo, ref: digest },
+    ...(signal ? { signal } : {}),
+  });
+  const has = new Set(v.signatures.filter((s) => s.accepted).map((s) => s.kind));
+  const bundle = resign.format !== "legacy" && !has.has("bundle");
+  const legacy = resign.format !== "bundle" && !has.has("cosign");
+  return bundle && legacy ? "both" : bundle ? "bundle" : legacy ? "legacy" : undefined;
+}
+
+/**
+ * Re-signing an image that was already at the destination (a copy or sync
+ * found it up to date): signed in the formats asked for that no signature by
+ * the key has yet, so adding --sign-key to an existing mirror, or changing
+ * the key, signs what is there, and a second run writes nothing.
+ */
+export async function signUnlessSigned(
+  repo: Repository,
+  digest: Digest,
+  resign: Resign,
+  signal: AbortSignal | undefined,
+): Promise<SignatureWritten[]> {
+  const identity = repositoryNameOf(repo);
+  const format = await missingFormat(repo, digest, resign, identity, signal);
+  if (format === undefined) return [];
+  const raw = await repo.getManifest(digest, signal ? { signal } : {});
+  return signManifest(repo, subjectOf(raw), { key: resign.key, format, identity, ...(signal ? { signal } : {}) });
 }
 
 /**

@@ -6,7 +6,15 @@
 // the format of go-securesystemslib's `encrypted` package that cosign uses.
 // The secretbox is @noble/ciphers' (audited, maintained); scrypt is Node's.
 // The private key lives in a KeyObject only: never printed, never written.
-import { createHash, createPrivateKey, createPublicKey, scrypt as scryptCb, sign as nodeSign, type KeyObject } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  scrypt as scryptCb,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { secretbox } from "@noble/ciphers/salsa.js";
 import { UsageError } from "../errors.js";
@@ -206,4 +214,9 @@ export function passwordFromEnv(env: NodeJS.ProcessEnv = process.env): string | 
  */
 export function signBytes(key: SigningKey, data: Buffer): Buffer {
   return nodeSign(key.privateKey.asymmetricKeyType === "ed25519" ? null : "sha256", data, key.privateKey);
+}
+
+/** Whether `signature` is the key's over `data` (signBytes' counterpart, with the public half). */
+export function verifyBytes(key: SigningKey, data: Buffer, signature: Buffer): boolean {
+  return nodeVerify(key.publicKey.asymmetricKeyType === "ed25519" ? null : "sha256", data, key.publicKey, signature);
 }

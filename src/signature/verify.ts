@@ -13,7 +13,7 @@ import { RepositoryFactory } from "../transport/repository.js";
 import type { Referrer, ReferrerFoundBy, Repository, TransportOptions } from "../transport/types.js";
 import { isObject } from "../json.js";
 import { checkSignedIdentity } from "./identity.js";
-import { openImageRepository } from "./locate.js";
+import { imageReferenceOf, openImageRepository } from "./locate.js";
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, NOTATION_ARTIFACT_TYPE, verifyNotationJws } from "./notation.js";
 import { requirementsFor, type Requirement, type SignaturePolicy, type SignedRequirement } from "./policy.js";
 import { cosignLayerBundle, parseBundle, verifySigstore, type SignerFacts } from "./sigstore.js";
@@ -269,7 +269,7 @@ function cosignCheck(
   const p = cosignPayload(payload);
   if (typeof p === "string") return { ...v, accepted: false, reason: p };
   if (p.digest !== image.digest.toString()) return { ...v, accepted: false, reason: `it signs another image, ${p.digest}` };
-  const why = checkSignedIdentity(req.signedIdentity, loc.transport === "docker" ? loc.ref : undefined, p.identity);
+  const why = checkSignedIdentity(req.signedIdentity, imageReferenceOf(loc), p.identity);
   return why ? { ...v, accepted: false, reason: why } : v;
 }
 

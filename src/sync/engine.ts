@@ -17,7 +17,7 @@ import { transferLimits, type TransferLimits } from "../copy/session.js";
 import type { BlobCounts, CopySummary } from "../copy/types.js";
 import { FailFastStop, InterruptedError, isAbortError, itemError, NotFoundError, RateLimitFloor, RegistryError } from "../errors.js";
 import { parseRawManifest } from "../oci/manifest.js";
-import type { Digest } from "../oci/digest.js";
+import { Digest } from "../oci/digest.js";
 import { formatPlatform, type Platform } from "../oci/platform.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { copyReferrers, type Subject, type Transfer } from "../referrers/copy.js";
@@ -33,7 +33,7 @@ import { pruneCandidates, pruneFailure, type PruneItem } from "./prune.js";
 import { formatShard, inShard, parseShard } from "./shard.js";
 import { policyFromFlags, type SignaturePolicy, type TrustFlags } from "../signature/policy.js";
 import { verifyImage } from "../signature/verify.js";
-import { resignHook, type SignatureWritten } from "../signature/sign.js";
+import { resignHook, signUnlessSigned, type SignatureWritten } from "../signature/sign.js";
 import type { BeforeTag } from "../copy/types.js";
 import type {
   ImageCounts,
@@ -267,7 +267,9 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
     const wanted = platforms.length > 0 ? await run.requests(() => subsetDigest(src, tag, platforms, run.signal)) : sh.digest.toString();
     const subject: Subject | undefined = wanted === sh.digest.toString() ? { digest: sh.digest, mediaType: sh.mediaType } : undefined;
     if (dh?.digest.toString() === wanted) {
-      run.record({ ...base, digest: wanted, outcome: "up-to-date" });
+      // Re-signing: an image mirrored before (or under another key) is signed where it is, once.
+      const signed = run.opts.sign && !run.opts.dryRun ? await signUnlessSigned(dst, dh.digest, run.opts.sign, run.signal) : [];
+      run.record({ ...base, digest: wanted, outcome: "up-to-date", ...(signed.length > 0 ? { signatures: signed } : {}) });
       return subject;
     }
     // The gate, before any blob moves (and in a dry run, to show what would be refused): manifests and signature blobs only.
@@ -305,6 +307,10 @@ async function syncImage(run: SyncRun, pair: RepositoryPair, src: Repository, ds
     let signatures: SignatureWritten[] | undefined;
     const sign = run.opts.sign ? resignHook(dst, run.opts.sign, run.signal, (_, written) => (signatures = written)) : undefined;
     const summary = await run.transfer(platforms, (s) => checkFloor(run, s), sign)(src, dst, { tag, digest: sh.digest }, { tag });
+    if (!signatures && summary.upToDate && run.opts.sign) {
+      const signed = await signUnlessSigned(dst, Digest.parse(summary.digest), run.opts.sign, run.signal);
+      if (signed.length > 0) signatures = signed;
+    }
     if (signatures) base.signatures = signatures;
     // Copy's rule: a converted image has a new digest, and the source's referrers name the old one; they are not attached.
     if (summary.convertedFrom !== undefined) {

@@ -163,6 +163,26 @@ describe("re-signing on copy and sync: the destination's images verify with the 
     assert.ok(name, names.stdout);
     ok(await verify(newKey.pub, `oci-archive:${tar}:${name}`));
     assert.equal((await verify(oldKey.pub, `oci-archive:${tar}:${name}`)).code, 6);
+    // Legacy alone: the payload names the archive's REPO, and dray verify of REPO:TAG matches it without --signed-identity.
+    const legacyTar = join(dir, "mirror-legacy.tar");
+    ok(
+      await dray([
+        "sync",
+        "-q",
+        "--no-referrers",
+        "--sign-key",
+        newKey.key,
+        "--sign-format",
+        "legacy",
+        `${upstream.host}/team/app`,
+        `oci-archive:${legacyTar}`,
+      ]),
+    );
+    const v = await verify(newKey.pub, `oci-archive:${legacyTar}:${name}`);
+    ok(v);
+    assert.match(v.stdout, /cosign\t.*accepted/);
+    const other = await verify(newKey.pub, `oci-archive:${legacyTar}:${name}`, ["--signed-identity", "elsewhere/app"]);
+    assert.equal(other.code, 6, other.stdout);
   });
 
   it("copy --sign-key with a conversion signs the new digest, and the tag names it", async () => {
@@ -219,6 +239,63 @@ describe("re-signing on copy and sync: the destination's images verify with the 
     assert.equal((await dray(["inspect", `oci:${layout}:2`])).code, 3);
   });
 
+  it("an image the destination has already (mirrored before --sign-key, or copied again) is signed where it is, once", async () => {
+    // Mirrored without a key first: then --sign-key is added to the job.
+    ok(await dray(["sync", "-q", "--no-referrers", `${upstream.host}/team/bare`, `${mirror.host}/late/bare`]));
+    assert.equal((await verify(newKey.pub, `${mirror.host}/late/bare:1`)).code, 6);
+    const resync = (): ReturnType<typeof dray> =>
+      dray(["sync", "--no-referrers", "--sign-key", newKey.key, `${upstream.host}/team/bare`, `${mirror.host}/late/bare`]);
+    const first = await resync();
+    ok(first);
+    assert.match(first.stderr, /up to date .*signed: bundle sha256:/, first.stderr);
+    ok(await verify(newKey.pub, `${mirror.host}/late/bare:1`));
+    // A second run writes nothing: the key's signature is there.
+    const again = await resync();
+    ok(again);
+    assert.doesNotMatch(again.stderr, /signed:/);
+    const listed = JSON.parse((await dray(["referrers", "--format", "json", `${mirror.host}/late/bare:1`])).stdout) as {
+      Referrers: unknown[];
+    };
+    assert.equal(listed.Referrers.length, 1);
+    // copy onto an up-to-date tag: signed (JSON says so), then not again; legacy is added next to the bundle.
+    ok(await dray(["copy", "-q", `${upstream.host}/team/bare:1`, `${mirror.host}/late/copied:1`]));
+    const copied = await dray([
+      "copy",
+      "-q",
+      "--sign-key",
+      newKey.key,
+      "--format",
+      "json",
+      `${upstream.host}/team/bare:1`,
+      `${mirror.host}/late/copied:1`,
+    ]);
+    ok(copied);
+    const doc = JSON.parse(copied.stdout) as { UpToDate: boolean; Signed: Array<{ Format: string }> };
+    assert.equal(doc.UpToDate, true);
+    assert.deepEqual(
+      doc.Signed.map((x) => x.Format),
+      ["bundle"],
+    );
+    const both = await dray([
+      "copy",
+      "-q",
+      "--sign-key",
+      newKey.key,
+      "--sign-format",
+      "both",
+      "--format",
+      "json",
+      `${upstream.host}/team/bare:1`,
+      `${mirror.host}/late/copied:1`,
+    ]);
+    ok(both);
+    assert.deepEqual(
+      (JSON.parse(both.stdout) as typeof doc).Signed.map((x) => x.Format),
+      ["legacy"],
+    );
+    ok(await verify(newKey.pub, `${mirror.host}/late/copied:1`));
+  });
+
   it("bad signing input is refused before anything moves", async () => {
     const archive = await dray(["copy", "--sign-key", newKey.key, `${upstream.host}/team/app:1`, `oci-archive:${join(dir, "one.tar")}:1`]);
     assert.equal(archive.code, 2);
@@ -230,5 +307,15 @@ describe("re-signing on copy and sync: the destination's images verify with the 
     const fmt = await dray(["copy", "--sign-format", "both", `${upstream.host}/team/app:1`, `${mirror.host}/never:1`]);
     assert.equal(fmt.code, 2);
     assert.match(fmt.stderr, /--sign-format goes with --sign-key/);
+    // A password piped in for a signing key never named: refused, not ignored.
+    for (const cmd of [
+      ["copy", `${upstream.host}/team/app:1`, `${mirror.host}/never:1`],
+      ["sync", `${upstream.host}/team/app`, `${mirror.host}/never`],
+    ]) {
+      const r = await dray([...cmd, "--key-password-stdin"], { input: "secret\n" });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /--key-password-stdin goes with --sign-key/);
+    }
+    assert.equal((await dray(["ls", `${mirror.host}/never`])).code, 3);
   });
 });

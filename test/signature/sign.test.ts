@@ -7,6 +7,7 @@
 // encrypted keys from sigstore/cosign's test data (password `hello`).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -164,6 +165,11 @@ describe("dray sign: openssl and @sigstore/verify agree with what it writes", ()
       // Each key: its own bundle and its own .sig layer are accepted, the other key's are not.
       assert.equal(v.stdout.match(/\taccepted$/gm)?.length, 2, v.stdout);
     }
+    // The same key again (cosign's duplicate detection): the same payload signed by it is there, nothing is appended.
+    const again = await dray(["sign", "-q", "--key", keys.rsa!.key, "--format", "legacy", `${reg.host}/append:1`]);
+    ok(again);
+    assert.equal(again.stdout.trim(), `sha256:${createHash("sha256").update(sig.bytes).digest("hex")}`);
+    assert.equal((await json("append", `sha256-${hex}.sig`)).doc.layers.length, 2);
   });
 
   it("an index: its digest is signed, and the JSON says what was written", async () => {
@@ -264,6 +270,10 @@ describe("dray sign: openssl and @sigstore/verify agree with what it writes", ()
     const fmt = await dray(["sign", "--key", keys.ec!.key, "--format", "cosign", loc]);
     assert.equal(fmt.code, 2);
     assert.match(fmt.stderr, /expected bundle, legacy or both/);
+    // --format is the signature's here (as cosign's); a user asking for JSON is pointed at --output-format.
+    const json = await dray(["sign", "--key", keys.ec!.key, "--format", "json", loc]);
+    assert.equal(json.code, 2);
+    assert.match(json.stderr, /expected bundle, legacy or both; for JSON output use --output-format json/);
     // Standard input is read once: a credential and the key's password cannot both come from it.
     const both = await dray(["sign", "--key", keys.ec!.key, "--key-password-stdin", "--creds-file", "-", loc], { input: "u:p\n" });
     assert.equal(both.code, 2);

@@ -2,6 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { copy, copyAllTags, type CopyLocationOptions } from "../../copy/index.js";
 import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
 import { UsageError } from "../../errors.js";
+import { Digest } from "../../oci/digest.js";
 import { parsePlatform } from "../../oci/platform.js";
 import { type Location } from "../../ref/location.js";
 import { locationArg } from "../location-arg.js";
@@ -89,8 +90,11 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   // The signing key is opened before anything moves (its password may be wrong); the signature goes in between
   // the image landing and its tag being written (the engine's beforeTag).
   const resign =
-    flags.signKey !== undefined || flags.signFormat !== undefined ? await (await import("./sign-run.js")).loadResign(flags) : undefined;
+    flags.signKey !== undefined || flags.signFormat !== undefined || flags.keyPasswordStdin
+      ? await (await import("./sign-run.js")).loadResign(flags)
+      : undefined;
   const signed: Array<{ subject: string } & SignatureWritten> = [];
+  let signUpToDate: ((digest: string) => Promise<void>) | undefined;
   if (resign) {
     if (dst.transport !== "docker" && dst.transport !== "oci")
       throw new UsageError(
@@ -101,13 +105,19 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     if (flags.keyPasswordStdin && onStdio(src))
       throw new UsageError("--key-password-stdin and an archive on standard input both want it: give one");
     const { RepositoryFactory } = await import("../../transport/repository.js");
-    const { resignHook } = await import("../../signature/sign.js");
+    const { resignHook, signUnlessSigned } = await import("../../signature/sign.js");
     const { describeSignatures, NO_TLOG_NOTE } = await import("./sign-run.js");
     const repo = await new RepositoryFactory(() => opts.destination ?? {}).open(dst);
-    opts.beforeTag = resignHook(repo, resign, ctx.signal, (subject, written) => {
+    const onSigned = (subject: string, written: SignatureWritten[]): void => {
       signed.push(...written.map((w) => ({ subject, ...w })));
       if (!quiet) ctx.message(`dray: signed ${subject} with key ${resign.key.fingerprint}: ${describeSignatures({ signatures: written })}`);
-    });
+    };
+    opts.beforeTag = resignHook(repo, resign, ctx.signal, onSigned);
+    // An image the destination had already is not copied (no beforeTag): signed there unless the key signed it already.
+    signUpToDate = async (digest) => {
+      const written = await signUnlessSigned(repo, Digest.parse(digest), resign, ctx.signal);
+      if (written.length > 0) onSigned(digest, written);
+    };
     if (!quiet) ctx.message(`dray: note: ${NO_TLOG_NOTE}`);
   }
   let from = src;
@@ -122,6 +132,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     if (flags.allTags) {
       const summary = await copyAllTags(src, dst, opts);
       progress.stop();
+      if (signUpToDate) for (const d of new Set(summary.tags.filter((t) => t.upToDate).map((t) => t.digest))) await signUpToDate(d);
       // A converted image has a new digest: the source's referrers name the old one, so none are attached to it.
       const kept = summary.tags.filter((t) => t.convertedFrom === undefined).map((t) => t.digest);
       const referrers = flags.referrers ? await copyReferrers(ctx, src, dst, kept, opts, referrerLines) : null;
@@ -142,6 +153,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     }
     const summary = await copy(from, dst, opts);
     progress.stop();
+    if (signUpToDate && summary.upToDate) await signUpToDate(summary.digest);
     if (flags.digestfile) await writeFile(flags.digestfile, summary.digest);
     if (!quiet) {
       // Bars and plain lines already showed the notice as it happened.

@@ -18,7 +18,13 @@ export interface SignFlags extends TransportFlags {
 
 export function parseSignFormat(text: string | undefined, flag: string): SignFormat {
   if (text === undefined) return "bundle";
-  if (!(SIGN_FORMATS as readonly string[]).includes(text)) throw new UsageError(`${flag} "${text}": expected bundle, legacy or both`);
+  if (!(SIGN_FORMATS as readonly string[]).includes(text)) {
+    // Other commands' --format is the output's; here it is the signature's (as cosign's), the output has --output-format.
+    const output = flag === "--format" && (text === "json" || text === "text" || text.includes("{{"));
+    throw new UsageError(
+      `${flag} "${text}": expected bundle, legacy or both${output ? `; for ${text === "json" ? "JSON" : "this"} output use --output-format ${text}` : ""}`,
+    );
+  }
   return text as SignFormat;
 }
 
@@ -70,6 +76,8 @@ export async function loadResign(
   const path = flags.signKey ?? fromFile.key;
   if (path === undefined) {
     if (flags.signFormat !== undefined) throw new UsageError("--sign-format goes with --sign-key");
+    // Not ignored: a password piped in for a key never given means the key flag is missing.
+    if (flags.keyPasswordStdin) throw new UsageError("--key-password-stdin goes with --sign-key");
     return undefined;
   }
   const format = parseSignFormat(flags.signFormat ?? fromFile.format, flags.signFormat !== undefined ? "--sign-format" : "sign-format");

@@ -368,7 +368,7 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   const verify = hasTrustFlags(trust) ? trust : p.verify;
   if (verify) opts.verify = verify;
   // The signing key is opened before the first request (a wrong password is a usage error, not N failed images).
-  if (flags.signKey !== undefined || flags.signFormat !== undefined || p.sign) {
+  if (flags.signKey !== undefined || flags.signFormat !== undefined || flags.keyPasswordStdin || p.sign) {
     const { loadResign } = await import("./sign-run.js");
     const resign = await loadResign(flags, p.sign);
     if (resign && resign.format !== "bundle" && p.rules.some((r) => r.destination.location.transport === "oci"))
