@@ -173,8 +173,13 @@ export async function makeDirs(path: string): Promise<string | undefined> {
     }
   }
   for (const dir of missing.reverse()) {
-    await mkdir(dir);
-    made ??= dir;
+    try {
+      await mkdir(dir);
+      made ??= dir;
+    } catch (err) {
+      // Another writer of the same run (sync's repositories share parents) made it first: a folder is what was wanted.
+      if (errnoCode(err) !== "EEXIST" || !(await stat(dir)).isDirectory()) throw err;
+    }
   }
   return made;
 }
