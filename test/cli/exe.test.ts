@@ -101,11 +101,17 @@ describe("the single executable, outside the repository, with no node on PATH", 
     assert.equal(off.stdout, on.stdout);
   });
 
-  it("login --keychain: says in one line that the executable has no keychain module (exit 1) and stores nothing", () => {
-    const r = run(["login", "--keychain", registry.host, "-u", "someone", "--password-stdin"], {}, "secret");
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^dray: .*keychain.*single executable carries no keychain module/);
-    assert.equal(r.stderr.trim().split("\n").length, 1);
-    assert.ok(!existsSync(join(work, "docker", "config.json")), "nothing stored");
+  it("login --keychain: says in one line that the executable has no keychain module (exit 1) and stores nothing", async () => {
+    // A registry that asks for credentials: an open one is answered "asks no credentials" before any keychain.
+    const locked = await startRegistry({ mode: "htpasswd" });
+    try {
+      const r = run(["login", "--keychain", locked.host, "-u", locked.username!, "--password-stdin"], {}, locked.password!);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^dray: .*keychain.*single executable carries no keychain module/);
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+      assert.ok(!existsSync(join(work, "docker", "config.json")), "nothing stored");
+    } finally {
+      await locked.stop();
+    }
   });
 });
