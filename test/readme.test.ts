@@ -110,9 +110,6 @@ const NOT_RUN: Record<string, string> = {
     "the README's CI script: test/assemble/readme-ci.test.ts extracts and runs it whole",
 };
 
-/** The one README example that hangs on Node 24 in this test (see the loop below). */
-const NODE24_HANG = "dray sync oci-archive:mirror.tar registry.internal/mirror";
-
 describe("the README's examples run as written", () => {
   let reg: RegistryHandle;
   let cwd: string;
@@ -158,11 +155,6 @@ describe("the README's examples run as written", () => {
   it("each runs and exits 0 (in README order: the sync examples build on each other)", () => {
     for (const example of shellExamples(README)) {
       if (example in NOT_RUN) continue;
-      // KNOWN BUG, not fixed (stop 34's note): on Node 24 only, in this sequence only, this sync copies every image
-      // and then waits forever (event loop idle, 8 keep-alive sockets, 2 timers; diagnostic report taken). It did
-      // not reproduce by hand with the same archive on Node 24, nor with the start-up tricks off was it avoided.
-      // Skipped on Node 24 so the rest of the README is still checked there; Node 20 runs it.
-      if (example === NODE24_HANG && Number(process.versions.node.split(".")[0]) >= 24) continue;
       const cmd = localise(example);
       const r = spawnSync("bash", ["-o", "pipefail", "-c", cmd], {
         cwd,

@@ -1,6 +1,7 @@
 // The registry helper's four modes, each spoken to with plain HTTP: a blob is
 // pushed and pulled back, and what each mode must refuse is refused.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { Agent, fetch as undiciFetch } from "undici";
 import { Digest } from "../../src/oci/digest.js";
@@ -188,5 +189,28 @@ describe("registry modes: what each refuses", () => {
         registry.tokenServer!.options.anonymousPull = false;
       }
     });
+  });
+});
+
+describe("registry helper: a test blocked in spawnSync", () => {
+  // The README test runs every example with spawnSync, so its event loop reads
+  // nothing for minutes. The registry logs about 600 bytes for each 404; into
+  // a pipe, the 110th or so filled it, and the registry, blocked in its
+  // logger, answered no manifest request again (the sync that "hung").
+  it("does not stall the registry: 300 logged 404s while the test's event loop is blocked", async () => {
+    const registry = await startRegistry();
+    try {
+      const script = `(async () => {
+        for (let i = 0; i < 300; i++) {
+          const r = await fetch(process.argv[1] + "/v2/blocked/app/manifests/missing-" + i, { method: "HEAD", signal: AbortSignal.timeout(10000) });
+          if (r.status !== 404) throw new Error("status " + r.status);
+        }
+      })().catch((e) => { console.error(String(e)); process.exit(1); });`;
+      const r = spawnSync(process.execPath, ["-e", script, registry.url], { encoding: "utf8", timeout: 90_000 });
+      assert.equal(r.status, 0, `${r.error?.message ?? ""} ${r.stderr}`);
+      assert.match(registry.logs(), /missing-299/);
+    } finally {
+      await registry.stop();
+    }
   });
 });

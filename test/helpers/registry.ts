@@ -5,11 +5,11 @@
 // Everything is stopped and removed when the test file ends, also on failure.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { stringify as toYaml } from "yaml";
 import { makeTempDir, onCleanup } from "./tmp.js";
 import { makeCertificates, makeClientCertificates, type Certificates, type ClientCertificates } from "./certs.js";
@@ -46,7 +46,7 @@ export interface RegistryHandle {
   trustRealm: string[];
   /** The `Authorization` header value for Basic auth with username/password (htpasswd and token modes). */
   basicAuth?: string;
-  /** Last lines the registry wrote to stderr, for assertion messages. */
+  /** Last lines the registry wrote (its log file), for assertion messages. */
   logs(): string;
   /** Stops the process and starts it again on the same port and storage. */
   restart(): Promise<void>;
@@ -219,9 +219,15 @@ async function probe(url: string, caPem: string | undefined, client?: ClientCert
   });
 }
 
+/**
+ * The registry writes its log into a file, not a pipe: a test blocked in
+ * spawnSync (the README test runs every example so) reads no pipe, and a
+ * registry whose 64 KiB pipe filled up blocks in its logger, holding the
+ * lock every request handler logs under, so every manifest request hung.
+ */
 class RegistryProcess {
   private child: ChildProcess | undefined;
-  private log = "";
+  private spawnError = "";
   private exited: Promise<void> = Promise.resolve();
 
   constructor(
@@ -231,12 +237,29 @@ class RegistryProcess {
     private readonly client?: ClientCertificates,
   ) {}
 
+  private get logFile(): string {
+    return join(dirname(this.configFile), "registry.log");
+  }
+
   logs(): string {
-    return this.log;
+    let text = "";
+    try {
+      text = readFileSync(this.logFile, "utf8");
+    } catch {
+      // Not started yet, or its folder is already removed.
+    }
+    return (text + this.spawnError).slice(-LOG_KEEP_CHARS);
   }
 
   async start(): Promise<void> {
-    const child = spawn(REGISTRY_BIN, ["serve", this.configFile], { env: registryEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    // A first start begins the file (a port retry's earlier attempt is not this one); a restart adds to it.
+    const fd = openSync(this.logFile, this.child ? "a" : "w", 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(REGISTRY_BIN, ["serve", this.configFile], { env: registryEnv(), stdio: ["ignore", fd, fd] });
+    } finally {
+      closeSync(fd);
+    }
     this.child = child;
     let exitCode: number | null | undefined;
     this.exited = new Promise<void>((resolve) => {
@@ -245,21 +268,19 @@ class RegistryProcess {
         resolve();
       });
       child.on("error", (err) => {
-        this.append(`spawn error: ${err.message}\n`);
+        this.spawnError += `spawn error: ${err.message}\n`;
         exitCode = -1;
         resolve();
       });
     });
-    child.stdout?.on("data", (c: Buffer) => this.append(c.toString()));
-    child.stderr?.on("data", (c: Buffer) => this.append(c.toString()));
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
-      if (exitCode !== undefined) throw new Error(`docker-registry exited early (code ${exitCode}):\n${this.log}`);
+      if (exitCode !== undefined) throw new Error(`docker-registry exited early (code ${exitCode}):\n${this.logs()}`);
       if (await probe(this.url, this.caPem, this.client)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     await this.stop();
-    throw new Error(`docker-registry did not answer /v2/ within ${READY_TIMEOUT_MS} ms:\n${this.log}`);
+    throw new Error(`docker-registry did not answer /v2/ within ${READY_TIMEOUT_MS} ms:\n${this.logs()}`);
   }
 
   async stop(): Promise<void> {
@@ -274,10 +295,6 @@ class RegistryProcess {
   killNow(): void {
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
-
-  private append(text: string): void {
-    this.log = (this.log + text).slice(-LOG_KEEP_CHARS);
   }
 }
 
