@@ -303,5 +303,7 @@ export interface ItemError {
 /** Any thrown value as an ItemError: a DrayError keeps its code, anything else is E_UNKNOWN. */
 export function itemError(err: unknown): ItemError {
   if (err instanceof DrayError) return { code: err.code, message: err.message };
+  // A request the run's signal stopped (undici's DOMException): interrupted, not a failure in words of its own.
+  if (isAbortError(err)) return { code: "E_INTERRUPTED", message: "interrupted" };
   return { code: "E_UNKNOWN", message: err instanceof Error ? err.message : String(err) };
 }
