@@ -4,7 +4,7 @@ import { formatPlatform } from "../oci/platform.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { parseReference } from "../ref/reference.js";
 import type { ImageDestination, ImageSource } from "../transport/types.js";
-import { checkConversion, conversionOf, failSession, transferImage } from "./engine.js";
+import { checkConversion, failSession, transferImage, transferOptions } from "./engine.js";
 import { createLimiter } from "./limit.js";
 import { CopySession } from "./session.js";
 import type { AllTagsSummary, CopyOptions, ImageResult } from "./types.js";
@@ -39,6 +39,36 @@ export interface AllTagsPeers {
   dst: ImageDestination;
 }
 
+/** A tag's image as copied. */
+type TagResult = ImageResult & { tag: string };
+
+/** What the images of one `--all-tags` run share. */
+interface TagsRun {
+  session: CopySession;
+  peers: AllTagsPeers;
+  opts: CopyOptions;
+  /** Tags left out for lacking a platform asked for, with why. */
+  skipped: AllTagsSummary["skipped"];
+}
+
+/** One tag's image into the run's destination; undefined (and a `skipped` entry) when it lacks a platform asked for. */
+async function copyTag({ session, peers, opts, skipped }: TagsRun, tag: string): Promise<TagResult | undefined> {
+  const src = await peers.openSource(tag);
+  try {
+    const result = await transferImage(session, src, transferOptions(opts, tag));
+    // A tag read through a mirror names it, as a single copy's summary does.
+    const servedBy = (src as { servedBy?: string }).servedBy;
+    return { tag, ...result, ...(servedBy === undefined ? {} : { servedBy }) };
+  } catch (err) {
+    // A tag without the platform asked for is skipped and reported, as sync does; the others are copied.
+    if (!(err instanceof NotFoundError && err.code === "E_PLATFORM_NOT_FOUND")) throw err;
+    skipped.push({ tag, reason: err.message });
+    return undefined;
+  } finally {
+    await src.close();
+  }
+}
+
 /**
  * Copies every tag into one destination, images in parallel (bounded), blobs
  * shared: a layer common to many tags moves once. The destination is
@@ -55,33 +85,13 @@ export async function copyTags(peers: AllTagsPeers, source: string, opts: CopyOp
   }
   const session = new CopySession(dst, opts);
   const images = createLimiter(IMAGES_IN_FLIGHT, session.signal);
-  const skipped: AllTagsSummary["skipped"] = [];
-  const copyOne = async (tag: string): Promise<(ImageResult & { tag: string }) | undefined> => {
-    const src = await peers.openSource(tag);
-    try {
-      const result = await transferImage(session, src, opts.platforms ?? [], {
-        tag,
-        checkCurrent: true,
-        ...conversionOf(opts),
-        ...(opts.beforeTag ? { beforeTag: opts.beforeTag } : {}),
-      });
-      // A tag read through a mirror names it, as a single copy's summary does.
-      const servedBy = (src as { servedBy?: string }).servedBy;
-      return { tag, ...result, ...(servedBy === undefined ? {} : { servedBy }) };
-    } catch (err) {
-      // A tag without the platform asked for is skipped and reported, as sync does; the others are copied.
-      if (!(err instanceof NotFoundError && err.code === "E_PLATFORM_NOT_FOUND")) throw err;
-      skipped.push({ tag, reason: err.message });
-      return undefined;
-    } finally {
-      await src.close();
-    }
-  };
+  const run: TagsRun = { session, peers, opts, skipped: [] };
+  const { skipped } = run;
   try {
     // Sorted: the output (TAG DIGEST lines) is the same on every run, whatever order the source listed them in.
     const tags = [...peers.tags].sort();
-    const all = await Promise.all(tags.map((tag) => session.track(images(() => copyOne(tag)))));
-    const results = all.filter((r): r is ImageResult & { tag: string } => r !== undefined);
+    const all = await Promise.all(tags.map((tag) => session.track(images(() => copyTag(run, tag)))));
+    const results = all.filter((r): r is TagResult => r !== undefined);
     session.checkAborted();
     if (results.length === 0) {
       const wanted = (opts.platforms ?? []).map(formatPlatform).join(", ");

@@ -4,9 +4,8 @@ import { VerifyingStream, type Digest } from "../oci/digest.js";
 import type { Descriptor } from "../oci/manifest.js";
 import { layerCompression, uncompressedLayerType } from "../oci/mediatype.js";
 import { formatLocation } from "../ref/location.js";
-import type { ImageSource } from "../transport/types.js";
 import { decompressStages } from "../oci/compression.js";
-import type { CopySession, PlacedBlob } from "./session.js";
+import type { ImageCopy, PlacedBlob } from "./session.js";
 import { readSmallBlob } from "../image/read.js";
 import { openedLater, pipeToSink } from "./stream.js";
 
@@ -19,8 +18,9 @@ const BLOB_ATTEMPTS = 3;
  * A blob the destination has is skipped; one in the same registry is mounted;
  * any other is streamed, verified on the way.
  */
-export function placeBlob(session: CopySession, src: ImageSource, desc: Descriptor): Promise<PlacedBlob> {
-  return session.once(session.blobs, desc.digest.toString(), () => placeNew(session, src, desc));
+export function placeBlob(copy: ImageCopy, desc: Descriptor): Promise<PlacedBlob> {
+  const { session } = copy;
+  return session.once(session.blobs, desc.digest.toString(), () => placeNew(copy, desc));
 }
 
 /**
@@ -29,13 +29,15 @@ export function placeBlob(session: CopySession, src: ImageSource, desc: Descript
  * checked against. Never asks hasBlob, since the real size (needed for the new
  * manifest) is only known by reading the layer.
  */
-export function placeUncompressedLayer(session: CopySession, src: ImageSource, desc: Descriptor, diffId: Digest): Promise<PlacedBlob> {
+export function placeUncompressedLayer(copy: ImageCopy, desc: Descriptor, diffId: Digest): Promise<PlacedBlob> {
+  const { session } = copy;
   return session.once(session.blobs, diffId.toString(), () =>
-    session.transfers(() => streamUncompressed(session, src, desc, diffId), session.transferWeight(desc.size)),
+    session.transfers(() => streamUncompressed(copy, desc, diffId), session.transferWeight(desc.size)),
   );
 }
 
-async function placeNew(session: CopySession, src: ImageSource, desc: Descriptor): Promise<PlacedBlob> {
+async function placeNew(copy: ImageCopy, desc: Descriptor): Promise<PlacedBlob> {
+  const { session, src } = copy;
   const { dst } = session;
   const placed: PlacedBlob = { digest: desc.digest.toString(), size: desc.size };
   const outcome = await session.requests(async () => {
@@ -50,15 +52,24 @@ async function placeNew(session: CopySession, src: ImageSource, desc: Descriptor
     session.emit({ type: "blob-done", digest: placed.digest, size: desc.size, outcome });
     return placed;
   }
-  await session.transfers(() => streamBlob(session, src, desc), session.transferWeight(desc.size));
+  await session.transfers(() => streamBlob(copy, desc), session.transferWeight(desc.size));
   return placed;
 }
 
 /** The source's bytes of a blob: a config read during planning is replayed from memory. */
-async function openBlob(session: CopySession, src: ImageSource, desc: Descriptor): Promise<Readable> {
+async function openBlob({ session, src }: ImageCopy, desc: Descriptor): Promise<Readable> {
   const cached = session.configs.get(desc.digest.toString());
   if (cached) return Readable.from([await cached]);
   return src.getBlob(desc, { signal: session.signal });
+}
+
+/** One blob's way from the source to the destination: the stages its bytes pass, and the descriptor it is stored under. */
+interface BlobMove {
+  /** The blob as the source holds it. */
+  desc: Descriptor;
+  stages: NodeJS.ReadWriteStream[];
+  /** The blob as the destination stores it (the same, or decompressed). */
+  target: Descriptor;
 }
 
 /**
@@ -66,27 +77,23 @@ async function openBlob(session: CopySession, src: ImageSource, desc: Descriptor
  * the pipeline, so the destination's upload POST goes out while the GET is on its way (one place for every
  * blob that moves, so no path misses it).
  */
-function moveBlob(
-  session: CopySession,
-  src: ImageSource,
-  desc: Descriptor,
-  stages: NodeJS.ReadWriteStream[],
-  target: Descriptor,
-): Promise<void> {
+function moveBlob(copy: ImageCopy, { desc, stages, target }: BlobMove): Promise<void> {
+  const { session, src } = copy;
   const { signal } = session;
-  return pipeToSink(
-    [openedLater(() => openBlob(session, src, desc)), ...stages],
-    (out) => session.dst.putBlob(target, out, { signal }),
-    signal,
-    { what: `blob ${desc.digest}`, source: formatLocation(src.location), destination: formatLocation(session.dst.location) },
-  );
+  return pipeToSink([openedLater(() => openBlob(copy, desc)), ...stages], (out) => session.dst.putBlob(target, out, { signal }), signal, {
+    what: `blob ${desc.digest}`,
+    source: formatLocation(src.location),
+    destination: formatLocation(session.dst.location),
+  });
 }
 
-function where(src: ImageSource, desc: Descriptor): string {
-  return `${formatLocation(src.location)} blob ${desc.digest}`;
+/** A blob of the copy's source, in words: `LOCATION blob DIGEST`. */
+export function blobWhere(copy: ImageCopy, desc: Descriptor): string {
+  return `${copy.where} blob ${desc.digest}`;
 }
 
-async function streamBlob(session: CopySession, src: ImageSource, desc: Descriptor): Promise<void> {
+async function streamBlob(copy: ImageCopy, desc: Descriptor): Promise<void> {
+  const { session } = copy;
   session.checkAborted();
   const digest = desc.digest.toString();
   session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
@@ -97,11 +104,11 @@ async function streamBlob(session: CopySession, src: ImageSource, desc: Descript
     const verify = new VerifyingStream({
       digest: desc.digest,
       size: desc.size,
-      where: where(src, desc),
+      where: blobWhere(copy, desc),
       onBytes: (n) => session.emit({ type: "blob-bytes", digest, n }),
     });
     try {
-      await moveBlob(session, src, desc, [verify], desc);
+      await moveBlob(copy, { desc, stages: [verify], target: desc });
       break;
     } catch (err) {
       if (attempt >= BLOB_ATTEMPTS - 1 || signal.aborted || !isDrayError(err, "E_NETWORK")) throw err;
@@ -114,10 +121,11 @@ async function streamBlob(session: CopySession, src: ImageSource, desc: Descript
   session.emit({ type: "blob-done", digest, size: desc.size, outcome: "copied" });
 }
 
-async function streamUncompressed(session: CopySession, src: ImageSource, desc: Descriptor, diffId: Digest): Promise<PlacedBlob> {
+async function streamUncompressed(copy: ImageCopy, desc: Descriptor, diffId: Digest): Promise<PlacedBlob> {
+  const { session } = copy;
   session.checkAborted();
   const compression = layerCompression(desc.mediaType);
-  const at = where(src, desc);
+  const at = blobWhere(copy, desc);
   if (compression === undefined)
     throw new UnsupportedError(`cannot decompress ${desc.mediaType} (${at}): not a known layer type`, { where: at });
   if (compression === "none" && !desc.digest.equals(diffId)) {
@@ -142,7 +150,7 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
     stages.push(...decompressStages(compression, desc.size, at), stored);
   }
   session.emit({ type: "blob-start", digest, size: desc.size, mediaType: desc.mediaType });
-  await moveBlob(session, src, desc, stages, target);
+  await moveBlob(copy, { desc, stages, target });
   session.counts.copied++;
   session.bytes += desc.size;
   session.emit({ type: "blob-done", digest, size: desc.size, outcome: "copied" });
@@ -150,8 +158,9 @@ async function streamUncompressed(session: CopySession, src: ImageSource, desc: 
 }
 
 /** Reads a config into memory once per session (for its platform or diff_ids) and keeps it to copy later. */
-export function readConfig(session: CopySession, src: ImageSource, desc: Descriptor): Promise<Buffer> {
+export function readConfig(copy: ImageCopy, desc: Descriptor): Promise<Buffer> {
+  const { session, src } = copy;
   return session.once(session.configs, desc.digest.toString(), () =>
-    session.requests(async () => readSmallBlob(src, desc, { where: where(src, desc), signal: session.signal })),
+    session.requests(async () => readSmallBlob(src, desc, { where: blobWhere(copy, desc), signal: session.signal })),
   );
 }

@@ -95,29 +95,35 @@ export function convertIndex(index: ImageIndex, children: readonly RawManifest[]
   return rawManifestFromDocument(doc, mediaType);
 }
 
+/** How a tree is converted: the format asked for (undefined: each manifest's own) and the recompressed layers to swap in. */
+export interface TreeConversion {
+  format: ManifestFormat | undefined;
+  /** The source, for errors. */
+  where: string;
+  replaced: Replacements;
+}
+
 /**
- * The tree in `format` (undefined: each manifest's own), with recompressed
- * layers swapped in: manifests rewritten children first; a node with nothing
- * to change keeps its bytes.
+ * The tree in `conversion.format`, with recompressed layers swapped in:
+ * manifests rewritten children first; a node with nothing to change keeps its bytes.
  */
-export function convertTree(
-  node: Node,
-  asked: ManifestFormat | undefined,
-  where: string,
-  replaced: Replacements = new Map(),
-  done = new Map<string, Node>(),
-): Node {
-  // A node named by several indexes (the graph is a DAG) is converted once.
+export function convertTree(node: Node, conversion: TreeConversion): Node {
+  return convertOnce(node, conversion, new Map());
+}
+
+/** Converts `node` unless already done: a node named by several indexes (the graph is a DAG) is converted once. */
+function convertOnce(node: Node, conversion: TreeConversion, done: Map<string, Node>): Node {
   const key = node.raw.digest.toString();
   const known = done.get(key);
   if (known) return known;
-  const converted = convertNode(node, asked, where, replaced, done);
+  const converted = convertNode(node, conversion, done);
   done.set(key, converted);
   return converted;
 }
 
-function convertNode(node: Node, asked: ManifestFormat | undefined, where: string, replaced: Replacements, done: Map<string, Node>): Node {
-  const format = asked ?? familyOf(node.raw.mediaType);
+function convertNode(node: Node, conversion: TreeConversion, done: Map<string, Node>): Node {
+  const { where, replaced } = conversion;
+  const format = conversion.format ?? familyOf(node.raw.mediaType);
   if (node.kind === "manifest") {
     const unchanged = node.manifest.layers.every((l) => !replaced.has(l.digest.toString()) && layerType(l, format, where) === l.mediaType);
     if (inFormat(node.raw.mediaType, format) && unchanged) return node;
@@ -125,7 +131,7 @@ function convertNode(node: Node, asked: ManifestFormat | undefined, where: strin
     const parsed = parseRawManifest(raw, where);
     return { kind: "manifest", raw, manifest: parsed as ImageManifest };
   }
-  const children = node.children.map((c) => convertTree(c, asked, where, replaced, done));
+  const children = node.children.map((c) => convertOnce(c, conversion, done));
   const same = inFormat(node.raw.mediaType, format) && children.every((c, i) => c.raw.digest.equals(node.children[i]!.raw.digest));
   if (same) return node;
   const parsed = parseRawManifest(node.raw, where) as ImageIndex;

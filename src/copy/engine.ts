@@ -1,5 +1,5 @@
 import { stopwatch } from "../clock.js";
-import { IntegrityError, UnsupportedError } from "../errors.js";
+import { IntegrityError, UnsupportedError, UsageError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 import {
   dockerArchiveManifest,
@@ -10,20 +10,17 @@ import {
   type ImageManifest,
   type RawManifest,
 } from "../oci/manifest.js";
-import { MediaType } from "../oci/mediatype.js";
+import { MediaType, layerCompression, type LayerCompression } from "../oci/mediatype.js";
 import { formatPlatform, platformMatches, type Platform } from "../oci/platform.js";
 import { formatLocation } from "../ref/location.js";
 import { platformNotFound } from "../image/resolve.js";
 import type { ImageDestination, ImageSource } from "../transport/types.js";
 import { placeBlob, placeUncompressedLayer, readConfig } from "./blobs.js";
 import { pickSinglePlatform, selectPlatforms } from "./select.js";
-import { CopySession, type PlacedBlob } from "./session.js";
+import { CopySession, type ImageCopy, type PlacedBlob, type TransferOptions } from "./session.js";
 import type { BeforeTag, ConversionOptions, CopyOptions, CopySummary, ImageResult } from "./types.js";
-
 import { convertTree, hasDockerTypes, type ManifestFormat, type Node, type Replacements } from "./convert.js";
 import { layerChange, recompressLayer, type NewLayer } from "./recompress.js";
-import { layerCompression, type LayerCompression } from "../oci/mediatype.js";
-import { UsageError } from "../errors.js";
 
 /** Indexes nest (an index of indexes is legal); deeper than this is refused rather than followed. */
 const MAX_DEPTH = 4;
@@ -36,17 +33,11 @@ const MAX_DEPTH = 4;
 export const MAX_INDEX_ENTRIES = 4096;
 export const MAX_COPY_INDEX_ENTRIES = 16_384;
 
-export interface TransferOptions extends ConversionOptions {
-  /** Stores the top manifest under this tag instead of the destination location's own reference. */
-  tag?: string;
-  /** Compare the destination tag's digest (dst.currentDigest(), or dst.tagDigest(tag)) and finish at once when equal. */
-  checkCurrent: boolean;
-  /** CopyOptions.beforeTag. */
-  beforeTag?: BeforeTag;
-}
+/** An image manifest of the tree (not an index). */
+type ImageNode = Extract<Node, { kind: "manifest" }>;
 
 /** The manifest a child descriptor names, checked against the descriptor. */
-async function fetchManifest(session: CopySession, src: ImageSource, desc: Descriptor, where: string): Promise<RawManifest> {
+async function fetchManifest({ session, src, where }: ImageCopy, desc: Descriptor): Promise<RawManifest> {
   const raw = await session.requests(() => src.getManifest(desc.digest, { signal: session.signal }));
   const at = `${where} manifest ${desc.digest}`;
   if (!raw.digest.equals(desc.digest) || raw.bytes.length !== desc.size) {
@@ -63,21 +54,25 @@ async function fetchManifest(session: CopySession, src: ImageSource, desc: Descr
  * children in parallel. Each distinct digest is fetched and planned once per
  * session: a child named many times is one shared node (the graph is a DAG).
  */
-async function expand(session: CopySession, src: ImageSource, raw: RawManifest, where: string, depth: number): Promise<Node> {
+async function expand(copy: ImageCopy, raw: RawManifest, depth: number): Promise<Node> {
+  const { where } = copy;
   const parsed = parseRawManifest(raw, where);
   // Store under the document's own type: a transport may report a generic Content-Type.
   const typed: RawManifest = { ...raw, mediaType: parsed.mediaType };
   if (parsed.kind === "manifest") return { kind: "manifest", raw: typed, manifest: parsed };
   if (depth >= MAX_DEPTH)
     throw new IntegrityError(`indexes nested deeper than ${MAX_DEPTH} levels at ${where}`, { code: "E_MANIFEST_INVALID", where });
-  const entries = parsed.manifests.length;
+  countIndexEntries(copy, raw, parsed.manifests.length);
+  const children = await Promise.all(parsed.manifests.map((d) => expandChild(copy, d, depth + 1)));
+  return { kind: "index", raw: typed, children };
+}
+
+/** Counts an index's entries against the limits of one index and of one copy (a hostile index of indexes). */
+function countIndexEntries({ session, where }: ImageCopy, raw: RawManifest, entries: number): void {
   if (entries > MAX_INDEX_ENTRIES) {
     throw new IntegrityError(
       `index ${raw.digest} at ${where} lists ${entries} manifests, more than the ${MAX_INDEX_ENTRIES} dray accepts in one index`,
-      {
-        code: "E_TOO_LARGE",
-        where,
-      },
+      { code: "E_TOO_LARGE", where },
     );
   }
   session.indexEntries += entries;
@@ -87,15 +82,14 @@ async function expand(session: CopySession, src: ImageSource, raw: RawManifest, 
       { code: "E_TOO_LARGE", where },
     );
   }
-  const children = await Promise.all(parsed.manifests.map((d) => expandChild(session, src, d, where, depth + 1)));
-  return { kind: "index", raw: typed, children };
 }
 
-function expandChild(session: CopySession, src: ImageSource, desc: Descriptor, where: string, depth: number): Promise<Node> {
+function expandChild(copy: ImageCopy, desc: Descriptor, depth: number): Promise<Node> {
+  const { session, where } = copy;
   const key = desc.digest.toString();
   let node = session.nodes.get(key);
   if (node === undefined) {
-    node = fetchManifest(session, src, desc, where).then((raw) => expand(session, src, raw, where, depth));
+    node = fetchManifest(copy, desc).then((raw) => expand(copy, raw, depth));
     node.catch(() => undefined); // the caller awaits it; a second caller sees the same failure
     session.nodes.set(key, node);
   } else {
@@ -161,55 +155,67 @@ function countManifests(node: Node): number {
   return uniqueNodes(node).length;
 }
 
-async function putManifest(
-  session: CopySession,
-  raw: RawManifest,
-  top: boolean,
-  tag: string | undefined,
-  beforeTag?: BeforeTag,
-): Promise<void> {
+/** How the top manifest is stored: under which tag (undefined: the location's own), and the hook run before the tag is written. */
+interface TopPut {
+  tag: string | undefined;
+  beforeTag?: BeforeTag | undefined;
+}
+
+/** Stores one manifest: a child (no `top`), or the top one, last. */
+async function putManifest(session: CopySession, raw: RawManifest, top?: TopPut): Promise<void> {
   session.checkAborted();
-  if (top && beforeTag) {
+  if (top?.beforeTag) {
     // Stored by digest first (a registry's PUT by digest, a layout's blob), then the hook, then the tag.
     await session.dst.putManifest(raw, { isTop: false, signal: session.signal });
-    await beforeTag(raw);
+    await top.beforeTag(raw);
     session.checkAborted();
   }
   await session.dst.putManifest(
     raw,
-    top ? { isTop: true, signal: session.signal, ...(tag === undefined ? {} : { tag }) } : { isTop: false, signal: session.signal },
+    top
+      ? { isTop: true, signal: session.signal, ...(top.tag === undefined ? {} : { tag: top.tag }) }
+      : { isTop: false, signal: session.signal },
   );
   session.manifests++;
-  session.emit({ type: "manifest-put", digest: raw.digest.toString(), mediaType: raw.mediaType, top });
+  session.emit({ type: "manifest-put", digest: raw.digest.toString(), mediaType: raw.mediaType, top: top !== undefined });
 }
 
 /** Blobs first, then each manifest once its own blobs (or children) are in place, the top one last. */
-async function putTree(
-  session: CopySession,
-  src: ImageSource,
-  node: Node,
-  top: boolean,
-  tag: string | undefined,
-  beforeTag?: BeforeTag,
-): Promise<void> {
+async function putTree(copy: ImageCopy, node: Node, top?: TopPut): Promise<void> {
+  const { session } = copy;
   if (node.kind === "index") {
-    await Promise.all(node.children.map((c) => putChild(session, src, c, tag)));
+    await Promise.all(node.children.map((c) => putChild(copy, c)));
   } else {
     const { config, layers } = node.manifest;
-    await Promise.all([config, ...layers].map((d) => (keptForeign(session, d) ? keepForeign(session, d) : placeBlob(session, src, d))));
+    await Promise.all([config, ...layers].map((d) => (keptForeign(session, d) ? keepForeign(session, d) : placeBlob(copy, d))));
   }
-  await putManifest(session, node.raw, top, tag, beforeTag);
+  await putManifest(session, node.raw, top);
 }
 
 /** A child manifest with what it needs, stored once however many indexes name it. */
-function putChild(session: CopySession, src: ImageSource, node: Node, tag: string | undefined): Promise<void> {
+function putChild(copy: ImageCopy, node: Node): Promise<void> {
+  const { session } = copy;
   const key = node.raw.digest.toString();
   let placed = session.placedManifests.get(key);
   if (placed === undefined) {
-    placed = putTree(session, src, node, false, tag);
+    placed = putTree(copy, node);
     session.placedManifests.set(key, placed);
   }
   return placed;
+}
+
+/** The config's diff_ids, one per layer of `manifest` (a config listing another count is refused). */
+async function diffIdsOf(copy: ImageCopy, manifest: ImageManifest): Promise<string[]> {
+  const { where } = copy;
+  const { config, layers } = manifest;
+  const diffIds = parseImageConfig(await readConfig(copy, config), where).rootfs?.diff_ids ?? [];
+  if (diffIds.length !== layers.length) {
+    throw new IntegrityError(`config ${config.digest} lists ${diffIds.length} diff_ids for ${layers.length} layers at ${where}`, {
+      code: "E_MANIFEST_INVALID",
+      where,
+    });
+  }
+  return diffIds;
 }
 
 /**
@@ -217,26 +223,14 @@ function putChild(session: CopySession, src: ImageSource, node: Node, tag: strin
  * checked against the config's diff_ids, then a new manifest describing what
  * was stored (its digest differs from the source's).
  */
-async function putUncompressed(
-  session: CopySession,
-  src: ImageSource,
-  node: Node,
-  where: string,
-  tag: string | undefined,
-): Promise<RawManifest> {
+async function putUncompressed(copy: ImageCopy, node: Node): Promise<RawManifest> {
+  const { session } = copy;
   if (node.kind !== "manifest") throw new UnsupportedError(`${formatLocation(session.dst.location)} cannot hold an index`);
   const { config, layers } = node.manifest;
-  const configBytes = await readConfig(session, src, config);
-  const diffIds = parseImageConfig(configBytes, where).rootfs?.diff_ids ?? [];
-  if (diffIds.length !== layers.length) {
-    throw new IntegrityError(`config ${config.digest} lists ${diffIds.length} diff_ids for ${layers.length} layers at ${where}`, {
-      code: "E_MANIFEST_INVALID",
-      where,
-    });
-  }
+  const diffIds = await diffIdsOf(copy, node.manifest);
   const [, ...placed] = await Promise.all([
-    placeBlob(session, src, config),
-    ...layers.map((l, i) => placeUncompressedLayer(session, src, l, Digest.parse(diffIds[i]!))),
+    placeBlob(copy, config),
+    ...layers.map((l, i) => placeUncompressedLayer(copy, l, Digest.parse(diffIds[i]!))),
   ]);
   const newLayers = layers.map((l, i) => ({
     mediaType: MediaType.DockerLayer,
@@ -244,21 +238,16 @@ async function putUncompressed(
     size: placed[i]!.size,
   }));
   const raw = dockerArchiveManifest(config, newLayers);
-  await putManifest(session, raw, true, tag);
+  await putManifest(session, raw, { tag: copy.opts.tag });
   return raw;
 }
 
 /** A single image's platform, from its config, checked against every platform asked for. */
-async function checkImagePlatform(
-  session: CopySession,
-  src: ImageSource,
-  manifest: ImageManifest,
-  wanted: readonly Platform[],
-  where: string,
-): Promise<string> {
-  const config = parseImageConfig(await readConfig(session, src, manifest.config), where);
+async function checkImagePlatform(copy: ImageCopy, manifest: ImageManifest): Promise<string> {
+  const { where } = copy;
+  const config = parseImageConfig(await readConfig(copy, manifest.config), where);
   const own: Platform | undefined = configPlatform(config);
-  const missing = wanted.find((p) => !platformMatches(p, own));
+  const missing = copy.opts.platforms.find((p) => !platformMatches(p, own));
   if (missing) throw platformNotFound(missing, where, { single: own });
   return own ? formatPlatform(own) : "unknown";
 }
@@ -271,23 +260,19 @@ interface TopChoice {
 }
 
 /** Decides what the destination's top manifest is: the source's, a platform subset, or one platform's image. */
-async function chooseTop(
-  session: CopySession,
-  src: ImageSource,
-  top: RawManifest,
-  wanted: readonly Platform[],
-  where: string,
-): Promise<TopChoice> {
+async function chooseTop(copy: ImageCopy, top: RawManifest): Promise<TopChoice> {
+  const { session, where } = copy;
+  const wanted = copy.opts.platforms;
   const parsed = parseRawManifest(top, where);
   const { dst } = session;
   if (parsed.kind === "manifest") {
     if (wanted.length === 0) return { raw: top };
-    return { raw: top, platforms: [await checkImagePlatform(session, src, parsed, wanted, where)] };
+    return { raw: top, platforms: [await checkImagePlatform(copy, parsed)] };
   }
   if (!dst.capabilities.acceptsIndex) {
     const choice = pickSinglePlatform(parsed, wanted, where, formatLocation(dst.location));
     if (choice.notice) session.emit({ type: "notice", message: choice.notice });
-    const raw = await fetchManifest(session, src, choice.entry, where);
+    const raw = await fetchManifest(copy, choice.entry);
     return { raw, platforms: [choice.platform], ...(choice.notice ? { notice: choice.notice } : {}) };
   }
   const selection = selectPlatforms(top, parsed, wanted, where);
@@ -330,62 +315,54 @@ function acceptedCompressions(dst: ImageDestination): readonly LayerCompression[
 }
 
 /** What a layer compressed as `from` is stored as: the one asked for, else as it is; zstd decompressed where it cannot go. */
-function targetCompression(
-  from: LayerCompression,
-  format: ManifestFormat,
-  opts: ConversionOptions,
-  dst: ImageDestination,
-): LayerCompression {
-  const accepted = acceptedCompressions(dst);
+function targetCompression({ session, opts }: ImageCopy, from: LayerCompression, format: ManifestFormat): LayerCompression {
+  const accepted = acceptedCompressions(session.dst);
   let to = opts.compress ?? from;
   if (to === "zstd" && format === "docker") to = "none";
   if (accepted && !accepted.includes(to)) to = "none";
   return to;
 }
 
+/** A layer of an image with its place in the manifest and its compression (a known layer type). */
+interface LayerAt {
+  layer: Descriptor;
+  index: number;
+  from: LayerCompression;
+}
+
+/** The layers of one image whose compression changes; a level asked for recompresses even layers already in the target compression. */
+function changingLayers(copy: ImageCopy, manifest: ImageManifest, family: ManifestFormat): LayerAt[] {
+  const { compress, compressLevel } = copy.opts;
+  const changes = (from: LayerCompression): boolean => {
+    const to = targetCompression(copy, from, family);
+    return to !== from || (compressLevel !== undefined && to === compress);
+  };
+  return manifest.layers
+    .map((layer, index) => ({ layer, index, from: layerCompression(layer.mediaType) }))
+    .filter((j): j is LayerAt => j.from !== undefined && changes(j.from) && !keptForeign(copy.session, j.layer));
+}
+
 /** Recompresses the layers of every image in the tree that must change; returns the new layers by source digest. */
-async function recompressTree(
-  session: CopySession,
-  src: ImageSource,
-  root: Node,
-  format: ManifestFormat | undefined,
-  opts: ConversionOptions,
-  where: string,
-): Promise<Replacements> {
-  const images = uniqueNodes(root).filter((n) => n.kind === "manifest");
+async function recompressTree(copy: ImageCopy, root: Node): Promise<Replacements> {
+  const images = uniqueNodes(root).filter((n): n is ImageNode => n.kind === "manifest");
   const out = new Map<string, NewLayer>();
+  await Promise.all(images.map((image) => recompressImage(copy, image, out)));
+  return out;
+}
+
+/** Recompresses the layers of one image that must change, into `out` by source digest. */
+async function recompressImage(copy: ImageCopy, image: ImageNode, out: Map<string, NewLayer>): Promise<void> {
+  const family = copy.format ?? (image.raw.mediaType.startsWith("application/vnd.docker.") ? "docker" : "oci");
+  // A layer kept foreign is not fetched, so not recompressed either (skopeo skips it before any conversion).
+  const changing = changingLayers(copy, image.manifest, family);
+  if (changing.length === 0) return;
+  const diffIds = await diffIdsOf(copy, image.manifest);
   await Promise.all(
-    images.map(async (n) => {
-      if (n.kind !== "manifest") return;
-      const family = format ?? (n.raw.mediaType.startsWith("application/vnd.docker.") ? "docker" : "oci");
-      const jobs = n.manifest.layers.map((l, i) => ({ l, i, from: layerCompression(l.mediaType) }));
-      // A level asked for recompresses even layers already in the target compression.
-      const changes = (from: LayerCompression): boolean => {
-        const to = targetCompression(from, family, opts, session.dst);
-        return to !== from || (opts.compressLevel !== undefined && to === opts.compress);
-      };
-      // A layer kept foreign is not fetched, so not recompressed either (skopeo skips it before any conversion).
-      const changing = jobs.filter((j) => j.from !== undefined && changes(j.from) && !keptForeign(session, j.l));
-      if (changing.length === 0) return;
-      const diffIds = parseImageConfig(await readConfig(session, src, n.manifest.config), where).rootfs?.diff_ids ?? [];
-      if (diffIds.length !== n.manifest.layers.length) {
-        throw new IntegrityError(
-          `config ${n.manifest.config.digest} lists ${diffIds.length} diff_ids for ${n.manifest.layers.length} layers at ${where}`,
-          {
-            code: "E_MANIFEST_INVALID",
-            where,
-          },
-        );
-      }
-      await Promise.all(
-        changing.map(async ({ l, i, from }) => {
-          const to = targetCompression(from!, family, opts, session.dst);
-          out.set(l.digest.toString(), await recompressLayer(session, src, l, Digest.parse(diffIds[i]!), to, opts.compressLevel));
-        }),
-      );
+    changing.map(async ({ layer, index, from }) => {
+      const target = { diffId: Digest.parse(diffIds[index]!), to: targetCompression(copy, from, family) };
+      out.set(layer.digest.toString(), await recompressLayer(copy, layer, target));
     }),
   );
-  return out;
 }
 
 /** `2 layers decompressed (zstd to plain tar)`: each kind of change with its count, in a stable order. */
@@ -403,13 +380,11 @@ function describeReplaced(replaced: Replacements): string {
 
 /** The tree as the destination will hold it, with what the user should hear about it. */
 function convertForDestination(
-  session: CopySession,
-  src: ImageSource,
+  copy: ImageCopy,
   root: Node,
-  format: ManifestFormat | undefined,
   replaced: Replacements,
-  where: string,
 ): { root: Node; notice?: string; convertedFrom?: string } {
+  const { session, format, where } = copy;
   if (format === undefined && replaced.size === 0) {
     if (session.dst.capabilities.ociLayout && hasDockerTypes(root)) {
       const notice = `the image is in Docker's manifest format, kept byte for byte (digest ${root.raw.digest}); OCI-only readers (umoci) need --manifest-format oci`;
@@ -417,10 +392,10 @@ function convertForDestination(
     }
     return { root };
   }
-  const converted = convertTree(root, format, where, replaced);
+  const converted = convertTree(root, { format, where, replaced });
   if (converted.raw.digest.equals(root.raw.digest)) return { root };
   const what = replaced.size > 0 ? describeReplaced(replaced) : `manifests converted to ${format === "oci" ? "OCI" : "Docker"} format`;
-  if (src.generatedManifest) {
+  if (copy.src.generatedManifest) {
     // The old digest was dray's own invention (no referrer can name it), but the user saw it as "resolved".
     const notice = `${where} holds no manifest (docker save before Docker 25): the one dray made for it, ${root.raw.digest}, is stored as ${converted.raw.digest} (${what})`;
     return { root: converted, notice };
@@ -429,58 +404,78 @@ function convertForDestination(
   return { root: converted, notice, convertedFrom: root.raw.digest.toString() };
 }
 
-/**
- * Copies the image `src` names into `dst` without committing: the part shared
- * by a single copy and `--all-tags` (where many images go into one destination).
- */
-export async function transferImage(
-  session: CopySession,
-  src: ImageSource,
-  platforms: readonly Platform[],
-  opts: TransferOptions,
-): Promise<ImageResult> {
-  const where = formatLocation(src.location);
+/** One image's copy within `session`, with what its steps share worked out once. */
+function startCopy(session: CopySession, src: ImageSource, opts: TransferOptions): ImageCopy {
   const format = targetFormat(src, session.dst, opts);
   const converting = format !== undefined || opts.compress !== undefined || acceptedCompressions(session.dst) !== undefined;
-  // The destination's current digest is asked for while the source resolves:
-  // both are a first round trip (often with a ping) to a different place.
-  const currentAsked = opts.checkCurrent ? session.track(currentDigest(session.dst, opts.tag, session.signal)) : undefined;
+  return { session, src, where: formatLocation(src.location), opts, format, converting };
+}
+
+/** What the destination's tag will name, and what the result says about how it was chosen or converted. */
+interface Plan {
+  /** The top manifest as the destination will hold it. */
+  raw: RawManifest;
+  /** The result's `platforms` and `notice`, in that order. */
+  about: { platforms?: string[]; notice?: string };
+  /** The result's `convertedFrom`, once the tree was converted. */
+  converted: { convertedFrom?: string };
+}
+
+/** A plan with the whole tree read and rewritten for the destination. */
+interface TreePlan extends Plan {
+  root: Node;
+}
+
+/** Plan, first part: the top manifest the destination's tag will name, announced before its children are read. */
+async function planTop(copy: ImageCopy): Promise<Plan> {
+  const { session, src } = copy;
   const top = await session.requests(() => src.getManifest(undefined, { signal: session.signal }));
-  const choice = await chooseTop(session, src, top, platforms, where);
-  const extra = { ...(choice.platforms ? { platforms: choice.platforms } : {}), ...(choice.notice ? { notice: choice.notice } : {}) };
+  const choice = await chooseTop(copy, top);
+  const platforms = choice.platforms ? { platforms: choice.platforms } : {};
   session.emit({
     type: "manifest-resolved",
-    source: where,
+    source: copy.where,
     digest: choice.raw.digest.toString(),
     mediaType: choice.raw.mediaType,
-    ...(choice.platforms ? { platforms: choice.platforms } : {}),
+    ...platforms,
   });
-  // A converted image's digest is known only once its children are read.
-  if (currentAsked && !converting) {
-    const current = await currentAsked;
-    if (current?.equals(choice.raw.digest)) {
-      session.emit({ type: "up-to-date", digest: current.toString() });
-      return { digest: current.toString(), mediaType: choice.raw.mediaType, manifests: 0, upToDate: true, ...extra };
-    }
-  }
-  const expanded = await expand(session, src, choice.raw, where, 0);
-  const replaced = session.dst.capabilities.needsUncompressedLayers
-    ? new Map<string, NewLayer>()
-    : await recompressTree(session, src, expanded, format, opts, where);
-  const conversion = convertForDestination(session, src, expanded, format, replaced, where);
-  const root = conversion.root;
+  return { raw: choice.raw, about: { ...platforms, ...(choice.notice ? { notice: choice.notice } : {}) }, converted: {} };
+}
+
+/**
+ * Plan, second part: the tree read, and rewritten as the destination will hold
+ * it. Recompressed layers are stored on the way: their new digests make the
+ * new manifests.
+ */
+async function planTree(copy: ImageCopy, top: Plan): Promise<TreePlan> {
+  const { session } = copy;
+  const expanded = await expand(copy, top.raw, 0);
+  const replaced = session.dst.capabilities.needsUncompressedLayers ? new Map<string, NewLayer>() : await recompressTree(copy, expanded);
+  const conversion = convertForDestination(copy, expanded, replaced);
+  const about = { ...top.about };
   if (conversion.notice) {
     session.emit({ type: "notice", message: conversion.notice });
-    extra.notice = extra.notice ? `${extra.notice}; ${conversion.notice}` : conversion.notice;
+    about.notice = about.notice ? `${about.notice}; ${conversion.notice}` : conversion.notice;
   }
   const converted = conversion.convertedFrom ? { convertedFrom: conversion.convertedFrom } : {};
-  if (currentAsked && converting) {
-    const current = await currentAsked;
-    if (current?.equals(root.raw.digest)) {
-      session.emit({ type: "up-to-date", digest: current.toString() });
-      return { digest: current.toString(), mediaType: root.raw.mediaType, manifests: 0, upToDate: true, ...extra, ...converted };
-    }
-  }
+  return { raw: conversion.root.raw, root: conversion.root, about, converted };
+}
+
+/** Up-to-date check: the result when the destination's tag already names the planned digest. */
+async function upToDate(
+  session: CopySession,
+  current: Promise<Digest | undefined> | undefined,
+  plan: Plan,
+): Promise<ImageResult | undefined> {
+  if (current === undefined) return undefined;
+  const digest = await current;
+  if (!digest?.equals(plan.raw.digest)) return undefined;
+  session.emit({ type: "up-to-date", digest: digest.toString() });
+  return { digest: digest.toString(), mediaType: plan.raw.mediaType, manifests: 0, upToDate: true, ...plan.about, ...plan.converted };
+}
+
+/** Announces what will move (the plan event) and lets the destination reserve room for it; returns the manifests to store. */
+async function announcePlan(session: CopySession, root: Node): Promise<number> {
   const blobs = distinctBlobs(session, root);
   const manifests = countManifests(root);
   session.emit({
@@ -494,12 +489,48 @@ export async function transferImage(
     [...blobs].map(([digest, size]) => ({ digest, size })),
     { signal: session.signal },
   );
+  return manifests;
+}
+
+/** Put: blobs, then manifests, the top one last (under the tag asked for). */
+async function putImage(copy: ImageCopy, plan: TreePlan): Promise<ImageResult> {
+  const { session, opts } = copy;
+  const { root } = plan;
+  const manifests = await announcePlan(session, root);
   if (session.dst.capabilities.needsUncompressedLayers) {
-    const raw = await putUncompressed(session, src, root, where, opts.tag);
-    return { digest: raw.digest.toString(), mediaType: raw.mediaType, manifests: 1, upToDate: false, ...extra };
+    const raw = await putUncompressed(copy, root);
+    return { digest: raw.digest.toString(), mediaType: raw.mediaType, manifests: 1, upToDate: false, ...plan.about };
   }
-  await putTree(session, src, root, true, opts.tag, opts.beforeTag);
-  return { digest: root.raw.digest.toString(), mediaType: root.raw.mediaType, manifests, upToDate: false, ...extra, ...converted };
+  await putTree(copy, root, { tag: opts.tag, beforeTag: opts.beforeTag });
+  return {
+    digest: root.raw.digest.toString(),
+    mediaType: root.raw.mediaType,
+    manifests,
+    upToDate: false,
+    ...plan.about,
+    ...plan.converted,
+  };
+}
+
+/**
+ * Copies the image `src` names into `dst` without committing: the part shared
+ * by a single copy and `--all-tags` (where many images go into one destination).
+ * Three steps: plan, up-to-date check, put.
+ */
+export async function transferImage(session: CopySession, src: ImageSource, opts: TransferOptions): Promise<ImageResult> {
+  const copy = startCopy(session, src, opts);
+  // The destination's current digest is asked for while the source resolves:
+  // both are a first round trip (often with a ping) to a different place.
+  const current = opts.checkCurrent ? session.track(currentDigest(session.dst, opts.tag, session.signal)) : undefined;
+  const top = await planTop(copy);
+  // An image stored as it is is known up to date from its top manifest alone, before its children are read;
+  // a converted image's digest is known only once the whole tree is rewritten.
+  const same = copy.converting ? undefined : await upToDate(session, current, top);
+  if (same) return same;
+  const plan = await planTree(copy, top);
+  const sameConverted = copy.converting ? await upToDate(session, current, plan) : undefined;
+  if (sameConverted) return sameConverted;
+  return putImage(copy, plan);
 }
 
 /**
@@ -514,13 +545,7 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, opts: C
   const session = new CopySession(dst, opts);
   try {
     checkConversion(opts, dst);
-    const result = await session.track(
-      transferImage(session, src, opts.platforms ?? [], {
-        checkCurrent: true,
-        ...conversionOf(opts),
-        ...(opts.beforeTag ? { beforeTag: opts.beforeTag } : {}),
-      }),
-    );
+    const result = await session.track(transferImage(session, src, transferOptions(opts)));
     session.checkAborted();
     // Nothing was written when up to date; abort() just releases what opening took.
     if (result.upToDate) await dst.abort();
@@ -551,6 +576,17 @@ export async function failSession(session: CopySession, err: unknown): Promise<u
     // The original failure is what the user needs to see; abort is best effort.
   }
   return session.error(err);
+}
+
+/** What one image's transfer is asked for by a copy's options (and, under `--all-tags`, its tag); the destination is checked for the digest. */
+export function transferOptions(opts: CopyOptions, tag?: string): TransferOptions {
+  return {
+    platforms: opts.platforms ?? [],
+    ...(tag === undefined ? {} : { tag }),
+    checkCurrent: true,
+    ...conversionOf(opts),
+    ...(opts.beforeTag ? { beforeTag: opts.beforeTag } : {}),
+  };
 }
 
 /** The conversion fields of `opts`, only those set. */

@@ -1,10 +1,11 @@
 import { setMaxListeners } from "node:events";
 import type { NewLayer } from "./recompress.js";
-import type { Node } from "./convert.js";
+import type { ManifestFormat, Node } from "./convert.js";
 import { InterruptedError, isAbortError } from "../errors.js";
-import type { ImageDestination } from "../transport/types.js";
+import type { Platform } from "../oci/platform.js";
+import type { ImageDestination, ImageSource } from "../transport/types.js";
 import { createLimiter, type Limiter } from "./limit.js";
-import type { BlobCounts, CopyEvent, CopyOptions } from "./types.js";
+import type { BeforeTag, BlobCounts, ConversionOptions, CopyEvent, CopyOptions } from "./types.js";
 
 /**
  * Without `--jobs`, blobs move in a window bounded by bytes, not by count: many
@@ -40,6 +41,36 @@ export function transferLimits(jobs: number | undefined, signal: AbortSignal, mo
   const least = WINDOW_BYTES / Math.max(mostBlobs, WINDOW_FEWEST_BLOBS);
   const most = WINDOW_BYTES / WINDOW_FEWEST_BLOBS;
   return { transfers: createLimiter(WINDOW_BYTES, signal), transferWeight: (size) => Math.min(Math.max(size, least), most), requests };
+}
+
+/** What one image's transfer is asked for: by a single copy, or per tag of `--all-tags`. */
+export interface TransferOptions extends ConversionOptions {
+  /** Only these platforms of an index (CopyOptions.platforms). */
+  platforms: readonly Platform[];
+  /** Stores the top manifest under this tag instead of the destination location's own reference. */
+  tag?: string;
+  /** Compare the destination tag's digest (dst.currentDigest(), or dst.tagDigest(tag)) and finish at once when equal. */
+  checkCurrent: boolean;
+  /** CopyOptions.beforeTag. */
+  beforeTag?: BeforeTag;
+}
+
+/**
+ * One image on its way into the session's destination: what every step of
+ * the engine (planning, blobs, recompression, manifests) reads, passed as one
+ * object rather than the same four values positionally. A session holds many
+ * at once under `--all-tags`, each with its own source.
+ */
+export interface ImageCopy {
+  readonly session: CopySession;
+  readonly src: ImageSource;
+  /** The source's location in words, for errors and notices. */
+  readonly where: string;
+  readonly opts: TransferOptions;
+  /** The manifest format to write; undefined keeps each manifest's own. */
+  readonly format: ManifestFormat | undefined;
+  /** Whether the stored digest may differ from the source's (format, compression, or a destination's accepted compressions). */
+  readonly converting: boolean;
 }
 
 /** A blob as it ended up at the destination. */
