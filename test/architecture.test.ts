@@ -40,6 +40,7 @@ const LAYER: Record<string, number> = {
   "memory.ts": 1,
   "clock.ts": 1,
   "json.ts": 1,
+  "defined.ts": 1,
   "errors.ts": 0,
 };
 

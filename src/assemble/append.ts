@@ -20,6 +20,7 @@ import { rewriteImages, type ImageDocs, type ManifestChange } from "./rewrite.js
 import { ComposedSource } from "./source.js";
 import { fromEpoch } from "./time.js";
 import { asLocation, checkDestination, writeComposed, type AssembleOptions } from "./write.js";
+import { defined } from "../defined.js";
 
 /** The base that is no image: an empty root filesystem. */
 export const SCRATCH = "scratch";
@@ -84,10 +85,9 @@ export async function append(base: Location | string, dst: Location | string, op
       packed.push(
         await packLayer(path, spool, i, {
           mtime,
-          ...(opts.compress ? { compress: opts.compress } : {}),
-          ...(opts.compressLevel === undefined ? {} : { compressLevel: opts.compressLevel }),
+          ...defined({ compress: opts.compress, compressLevel: opts.compressLevel }),
           ...(opts.keepOwner ? { keepOwner: true } : {}),
-          ...(opts.signal ? { signal: opts.signal } : {}),
+          ...defined({ signal: opts.signal }),
         }),
       );
     }

@@ -9,6 +9,7 @@ import { formatLocation, parseLocation, type Location } from "../ref/location.js
 import { openDestination, openSource } from "../transport/index.js";
 import type { ImageSource, TransportOptions } from "../transport/types.js";
 import type { ComposedSource } from "./source.js";
+import { defined } from "../defined.js";
 
 /** What every assembling command takes beside its own options. */
 export interface AssembleOptions {
@@ -64,8 +65,6 @@ export async function closeAll(sources: readonly ImageSource[]): Promise<void> {
 export async function writeComposed(composed: ComposedSource, dst: Location, opts: AssembleOptions): Promise<CopySummary> {
   const destination = await openDestination(dst, opts.destination);
   return copyImage(composed, destination, {
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.jobs === undefined ? {} : { jobs: opts.jobs }),
-    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...defined({ signal: opts.signal, jobs: opts.jobs, onProgress: opts.onProgress }),
   });
 }

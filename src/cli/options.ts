@@ -11,6 +11,7 @@ import { caFileProblem } from "../transport/ca-file.js";
 import type { Credentials, TransportOptions } from "../transport/types.js";
 import type { TrustFlags } from "../signature/policy.js";
 import type { PasswordSource } from "../signature/signing-key.js";
+import { defined } from "../defined.js";
 
 /**
  * Options several commands share, declared and interpreted in one place:
@@ -375,9 +376,7 @@ export function conversionOptions(
     throw new UsageError("--compress zstd cannot go with --manifest-format docker: Docker's manifest format has no zstd layers");
   }
   return {
-    ...(manifestFormat ? { manifestFormat } : {}),
-    ...(compress ? { compress } : {}),
-    ...(level === undefined ? {} : { compressLevel: level }),
+    ...defined({ manifestFormat, compress, compressLevel: level }),
   };
 }
 
@@ -431,14 +430,16 @@ export function trustFlags(f: TrustOptionFlags): TrustFlags {
   const keys = [...(f.key ?? []), ...(f.verifyKey ?? [])];
   return {
     ...(keys.length > 0 ? { keys } : {}),
-    ...(f.certificateIdentity !== undefined ? { certificateIdentity: f.certificateIdentity } : {}),
-    ...(f.certificateIdentityRegexp !== undefined ? { certificateIdentityRegexp: f.certificateIdentityRegexp } : {}),
-    ...(f.certificateOidcIssuer !== undefined ? { certificateOidcIssuer: f.certificateOidcIssuer } : {}),
-    ...(f.certificateOidcIssuerRegexp !== undefined ? { certificateOidcIssuerRegexp: f.certificateOidcIssuerRegexp } : {}),
-    ...(f.trustedRoot !== undefined ? { trustedRoot: f.trustedRoot } : {}),
-    ...(f.notationTrustStore !== undefined ? { notationTrustStore: f.notationTrustStore } : {}),
-    ...(f.policy !== undefined ? { policy: f.policy } : {}),
-    ...(f.signedIdentity !== undefined ? { signedIdentity: f.signedIdentity } : {}),
+    ...defined({
+      certificateIdentity: f.certificateIdentity,
+      certificateIdentityRegexp: f.certificateIdentityRegexp,
+      certificateOidcIssuer: f.certificateOidcIssuer,
+      certificateOidcIssuerRegexp: f.certificateOidcIssuerRegexp,
+      trustedRoot: f.trustedRoot,
+      notationTrustStore: f.notationTrustStore,
+      policy: f.policy,
+      signedIdentity: f.signedIdentity,
+    }),
     ...(f.requireEach ? { requireEach: true } : {}),
     ...(f.requireTlog ? { requireTlog: true } : {}),
   };

@@ -13,6 +13,7 @@ import { imageLayers, openLayerTar, tarEntries, type LayerRef, type TarEntry, ty
 import { walkMerged } from "./merge.js";
 import { joinPath, normalisePath, whiteoutOf, type TreePath } from "./paths.js";
 import { UpperView } from "./upper-view.js";
+import { defined } from "../defined.js";
 
 /** Symlinks followed for one path before it counts as a loop (Linux's MAXSYMLINKS is 40). */
 export const MAX_SYMLINK_HOPS = 40;
@@ -247,10 +248,10 @@ export async function listFiles(loc: Location, under: string | undefined, opts: 
             gid: h.gid ?? 0,
             size: e.body ? (h.size ?? 0) : 0,
             mtime: (h.mtime ?? new Date(0)).toISOString(),
-            ...(linkname === undefined ? {} : { linkname }),
+            ...defined({ linkname }),
           });
         },
-        ...(opts.notice ? { notice: opts.notice } : {}),
+        ...defined({ notice: opts.notice }),
       },
       opts.signal,
     );

@@ -7,6 +7,7 @@ import { openSource } from "../transport/index.js";
 import type { TransportOptions } from "../transport/types.js";
 import { imageLayers, type TarHeader } from "./layers.js";
 import { walkMerged, type MergedEntry } from "./merge.js";
+import { defined } from "../defined.js";
 
 export interface ContentOptions {
   /** Picks one image of an index (else this machine's platform). */
@@ -52,7 +53,7 @@ export function outputHeader(e: MergedEntry): tar.Header & { pax?: Record<string
     devmajor: h.devmajor,
     devminor: h.devminor,
     linkname: e.linkTarget ?? (type === "symlink" ? h.linkname : ""),
-    ...(pax ? { pax } : {}),
+    ...defined({ pax }),
   };
 }
 
@@ -89,7 +90,7 @@ export function exportFilesystem(loc: Location, opts: ContentOptions = {}): Read
         if (e.header.type === "directory") folders.push(e);
         else await writeEntry(pack, e);
       };
-      await walkMerged(source, layers, { entry, ...(opts.notice ? { notice: opts.notice } : {}) }, opts.signal);
+      await walkMerged(source, layers, { entry, ...defined({ notice: opts.notice }) }, opts.signal);
       folders.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
       for (const f of folders) await writeEntry(pack, f);
       pack.finalize();

@@ -10,6 +10,7 @@ import { RepositoryFactory } from "../transport/repository.js";
 import type { ReferrerFoundBy, Repository } from "../transport/types.js";
 import { openSource } from "../transport/index.js";
 import type { TransportOptions } from "../transport/types.js";
+import { defined } from "../defined.js";
 
 export interface ReferrerNode {
   digest: string;
@@ -87,7 +88,7 @@ class TreeWalk {
     const parsed = parseRawManifest(raw, `${this.repo.display}@${n.digest}`);
     const artifactType = n.artifactType ?? parsed.artifactType ?? (parsed.kind === "manifest" ? parsed.config.mediaType : undefined);
     const annotations = n.annotations ?? parsed.annotations;
-    return { ...n, ...(artifactType ? { artifactType } : {}), ...(annotations ? { annotations } : {}) };
+    return { ...n, ...(artifactType ? { artifactType } : {}), ...defined({ annotations }) };
   }
 
   /** A cosign tag's manifest, read whole: cosign writes no artifactType, so its payload layer's type says what it is. */
@@ -102,7 +103,7 @@ class TreeWalk {
       mediaType: raw.mediaType,
       ...(artifactType ? { artifactType } : {}),
       size: raw.bytes.length,
-      ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+      ...defined({ annotations: parsed.annotations }),
       source: "cosign-tag",
       tag,
       subject: subject.toString(),
@@ -125,7 +126,7 @@ function node(d: Descriptor, source: ReferrerNode["source"], subject: Digest): R
     mediaType: d.mediaType,
     ...(d.artifactType ? { artifactType: d.artifactType } : {}),
     size: d.size,
-    ...(d.annotations ? { annotations: d.annotations } : {}),
+    ...defined({ annotations: d.annotations }),
     source,
     subject: subject.toString(),
     referrers: [],

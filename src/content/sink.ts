@@ -4,6 +4,7 @@ import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { FileSink } from "../transport/file-io.js";
 import { sweepDeadTemporaries, temporaryNameBeside } from "../transport/temporaries.js";
+import { defined } from "../defined.js";
 
 /**
  * Writes `data` to `path` through a temporary file beside it (same file
@@ -28,5 +29,5 @@ export async function writeFileAtomically(data: Readable, path: string, signal?:
  * the process exit closes it; a failure part-way destroys `data`.
  */
 export async function writeToStream(data: Readable, out: Writable, signal?: AbortSignal): Promise<void> {
-  await pipeline(data, out, { end: false, ...(signal ? { signal } : {}) });
+  await pipeline(data, out, { end: false, ...defined({ signal }) });
 }

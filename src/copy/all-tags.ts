@@ -8,6 +8,7 @@ import { checkConversion, failSession, transferImage, transferOptions } from "./
 import { createLimiter } from "./limit.js";
 import { CopySession } from "./session.js";
 import type { AllTagsSummary, CopyOptions, ImageResult } from "./types.js";
+import { defined } from "../defined.js";
 
 /** Images of `--all-tags` in flight at once; their blobs share the session's `--jobs` limit. */
 const IMAGES_IN_FLIGHT = 4;
@@ -58,7 +59,7 @@ async function copyTag({ session, peers, opts, skipped }: TagsRun, tag: string):
     const result = await transferImage(session, src, transferOptions(opts, tag));
     // A tag read through a mirror names it, as a single copy's summary does.
     const servedBy = (src as { servedBy?: string }).servedBy;
-    return { tag, ...result, ...(servedBy === undefined ? {} : { servedBy }) };
+    return { tag, ...result, ...defined({ servedBy }) };
   } catch (err) {
     // A tag without the platform asked for is skipped and reported, as sync does; the others are copied.
     if (!(err instanceof NotFoundError && err.code === "E_PLATFORM_NOT_FOUND")) throw err;

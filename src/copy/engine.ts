@@ -21,6 +21,7 @@ import { CopySession, type ImageCopy, type PlacedBlob, type TransferOptions } fr
 import type { BeforeTag, ConversionOptions, CopyOptions, CopySummary, ImageResult } from "./types.js";
 import { convertTree, hasDockerTypes, type ManifestFormat, type Node, type Replacements } from "./convert.js";
 import { layerChange, recompressLayer, type NewLayer } from "./recompress.js";
+import { defined } from "../defined.js";
 
 /** Indexes nest (an index of indexes is legal); deeper than this is refused rather than followed. */
 const MAX_DEPTH = 4;
@@ -172,9 +173,7 @@ async function putManifest(session: CopySession, raw: RawManifest, top?: TopPut)
   }
   await session.dst.putManifest(
     raw,
-    top
-      ? { isTop: true, signal: session.signal, ...(top.tag === undefined ? {} : { tag: top.tag }) }
-      : { isTop: false, signal: session.signal },
+    top ? { isTop: true, signal: session.signal, ...defined({ tag: top.tag }) } : { isTop: false, signal: session.signal },
   );
   session.manifests++;
   session.emit({ type: "manifest-put", digest: raw.digest.toString(), mediaType: raw.mediaType, top: top !== undefined });
@@ -276,7 +275,7 @@ async function chooseTop(copy: ImageCopy, top: RawManifest): Promise<TopChoice> 
     return { raw, platforms: [choice.platform], ...(choice.notice ? { notice: choice.notice } : {}) };
   }
   const selection = selectPlatforms(top, parsed, wanted, where);
-  return { raw: selection.index, ...(selection.platforms ? { platforms: selection.platforms } : {}) };
+  return { raw: selection.index, ...defined({ platforms: selection.platforms }) };
 }
 
 /** The digest the destination's tag (the location's, or `tag`) names now, when asking makes sense. */
@@ -582,18 +581,16 @@ export async function failSession(session: CopySession, err: unknown): Promise<u
 export function transferOptions(opts: CopyOptions, tag?: string): TransferOptions {
   return {
     platforms: opts.platforms ?? [],
-    ...(tag === undefined ? {} : { tag }),
+    ...defined({ tag }),
     checkCurrent: true,
     ...conversionOf(opts),
-    ...(opts.beforeTag ? { beforeTag: opts.beforeTag } : {}),
+    ...defined({ beforeTag: opts.beforeTag }),
   };
 }
 
 /** The conversion fields of `opts`, only those set. */
 export function conversionOf(opts: ConversionOptions): ConversionOptions {
   return {
-    ...(opts.manifestFormat ? { manifestFormat: opts.manifestFormat } : {}),
-    ...(opts.compress ? { compress: opts.compress } : {}),
-    ...(opts.compressLevel === undefined ? {} : { compressLevel: opts.compressLevel }),
+    ...defined({ manifestFormat: opts.manifestFormat, compress: opts.compress, compressLevel: opts.compressLevel }),
   };
 }

@@ -8,6 +8,7 @@ import { repositoryName } from "../ref/reference.js";
 import { openReferences, openSource } from "../transport/index.js";
 import type { ImageSource, TransportOptions } from "../transport/types.js";
 import { summariseImage, summariseIndex, type ImageSummary, type IndexSummary, type SummaryContext } from "./summary.js";
+import { defined } from "../defined.js";
 
 export { goTime, summariseImage, summariseIndex, SUMMARY_OPTIONAL_FIELDS } from "./summary.js";
 export type { ImageSummary, IndexSummary, IndexEntrySummary, LayerData } from "./summary.js";
@@ -100,7 +101,7 @@ export async function inspect(loc: Location, opts: InspectOptions = {}): Promise
     const context = (repoTags: string[]): SummaryContext => ({
       digest: resolved.top.digest,
       repoTags,
-      ...(name === undefined ? {} : { name }),
+      ...defined({ name }),
     });
     if (resolved.parsed.kind === "index") return summariseIndex(context(await tagsPending), resolved.parsed);
     const [tags, configBytes] = await Promise.all([tagsPending, readSmallBlob(source, resolved.parsed.config, signalOf(opts))]);

@@ -3,6 +3,7 @@ import { Digest } from "./digest.js";
 import { DOCKER_LAYER_TYPES, MediaType, isIndexType, isManifestType, isSchema1Type } from "./mediatype.js";
 import type { Platform } from "./platform.js";
 import { isObject } from "../json.js";
+import { defined } from "../defined.js";
 
 /** A reference to content by digest and size, as manifests and indexes hold it. */
 export interface Descriptor {
@@ -315,9 +316,7 @@ export function dockerArchiveManifest(config: Descriptor, layers: readonly Descr
     mediaType: MediaType.DockerManifest,
     config: descriptorToJSON({ mediaType: MediaType.DockerConfig, digest: config.digest, size: config.size }),
     // A foreign layer keeps its URLs (docker-archive LayerSources), as docker load's push and ggcr's tarball read it.
-    layers: layers.map((l) =>
-      descriptorToJSON({ mediaType: l.mediaType, digest: l.digest, size: l.size, ...(l.urls ? { urls: l.urls } : {}) }),
-    ),
+    layers: layers.map((l) => descriptorToJSON({ mediaType: l.mediaType, digest: l.digest, size: l.size, ...defined({ urls: l.urls }) })),
   };
   return rawManifestFromDocument(doc, MediaType.DockerManifest);
 }

@@ -31,6 +31,7 @@ import { openSource } from "../transport/index.js";
 import { RepositoryFactory } from "../transport/repository.js";
 import type { ImageDestination, Repository, TransportOptions } from "../transport/types.js";
 import { addToReferrersIndex } from "./copy.js";
+import { defined } from "../defined.js";
 
 /**
  * A blob of a referrer: its descriptor, and its bytes in memory or in a file
@@ -169,7 +170,7 @@ export async function writeReferrer(
     ...(artifactType ? { artifactType } : {}),
     ...(subject ? { subject: subject.digest.toString() } : {}),
     indexedBy: "tag",
-    ...(opts.tag === undefined ? {} : { tag: opts.tag }),
+    ...defined({ tag: opts.tag }),
     ...written,
   };
   if (subject) {
@@ -182,7 +183,7 @@ export async function writeReferrer(
         digest: m.digest,
         size: m.bytes.length,
         ...(artifactType ? { artifactType } : {}),
-        ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+        ...defined({ annotations: parsed.annotations }),
       };
       const index = await addToReferrersIndex(
         repo,
@@ -312,8 +313,7 @@ export async function attach(loc: Location | string, opts: AttachOptions): Promi
     where,
     { manifest, blobs: [config, ...files] },
     {
-      ...(opts.transport ? { transport: opts.transport } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...defined({ transport: opts.transport, signal: opts.signal }),
     },
   );
   return {

@@ -21,6 +21,7 @@ import { MediaType } from "../oci/mediatype.js";
 import type { CopySummary } from "../copy/types.js";
 import { groupReferrerTags, referrersTag, type ReferrerTag } from "../oci/referrer-tags.js";
 import type { Referrer, ReferrerList, Repository, RepoRef, SignalOption, TagHead } from "../transport/types.js";
+import { defined } from "../defined.js";
 
 export type ItemOutcome = "copied" | "up-to-date" | "failed" | "planned";
 
@@ -187,7 +188,7 @@ class ReferrerWalk {
         onError: (err, foundBy, tag) => {
           if (foundBy === "tag-schema") indexFailed = true;
           const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "manifest";
-          this.report({ subject, kind, ...(tag === undefined ? {} : { tag }), outcome: "failed", error: itemError(err) });
+          this.report({ subject, kind, ...defined({ tag }), outcome: "failed", error: itemError(err) });
         },
       }),
     );

@@ -13,6 +13,7 @@ import type { Location } from "../ref/location.js";
 import type { TransportOptions } from "../transport/types.js";
 import { copyReferrers, type ReferrerResult, type Subject, type Transfer } from "./copy.js";
 import { RepositoryFactory } from "../transport/repository.js";
+import { defined } from "../defined.js";
 
 export {
   attach,
@@ -120,10 +121,9 @@ export async function copyReferrersOf(
         {
           src: srcRepo.repo,
           dst: dstRepo.repo,
-          transfer: engineTransfer({ ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.jobs ? { jobs: opts.jobs } : {}) }, moved),
+          transfer: engineTransfer({ ...defined({ signal: opts.signal }), ...(opts.jobs ? { jobs: opts.jobs } : {}) }, moved),
           ...(opts.dryRun ? { dryRun: true } : {}),
-          ...(opts.onResult ? { onResult: opts.onResult } : {}),
-          ...(opts.signal ? { signal: opts.signal } : {}),
+          ...defined({ onResult: opts.onResult, signal: opts.signal }),
         },
         subjects.map((s) => ("digest" in s ? s : { digest: s })),
       );

@@ -22,6 +22,7 @@ import {
   type TrustMaterial,
 } from "./trust.js";
 import type { X509Certificate as NodeX509 } from "node:crypto";
+import { defined } from "../defined.js";
 
 /** One certificate identity a keyless signature may have: each side exact or a regular expression. */
 export interface IdentityMatcher {
@@ -138,11 +139,11 @@ export async function policyFromFlags(f: TrustFlags): Promise<SignaturePolicy> {
   const keys = await Promise.all((f.keys ?? []).map(loadPublicKey));
   const root = f.trustedRoot === undefined ? undefined : await loadTrustedRoot(f.trustedRoot);
   const identity: IdentityMatcher = {
-    ...(f.certificateIdentity !== undefined ? { subject: f.certificateIdentity } : {}),
+    ...defined({ subject: f.certificateIdentity }),
     ...(f.certificateIdentityRegexp !== undefined
       ? { subjectRegexp: regexp(f.certificateIdentityRegexp, "--certificate-identity-regexp") }
       : {}),
-    ...(f.certificateOidcIssuer !== undefined ? { issuer: f.certificateOidcIssuer } : {}),
+    ...defined({ issuer: f.certificateOidcIssuer }),
     ...(f.certificateOidcIssuerRegexp !== undefined
       ? { issuerRegexp: regexp(f.certificateOidcIssuerRegexp, "--certificate-oidc-issuer-regexp") }
       : {}),
@@ -327,7 +328,7 @@ async function parseSigstoreSigned(r: Record<string, unknown>, where: string, di
   return {
     type: "signed",
     keys,
-    ...(keyless ? { keyless } : {}),
+    ...defined({ keyless }),
     tlogs,
     timestampAuthorities: root?.timestampAuthorities ?? [],
     signedIdentity: r.signedIdentity === undefined ? { type: "matchRepoDigestOrExact" } : parseSignedIdentity(r.signedIdentity, where),

@@ -29,6 +29,7 @@ import type { BeforeTag } from "../copy/types.js";
 import { signBytes, verifyBytes, type SigningKey } from "./signing-key.js";
 import { COSIGN_SIMPLESIGNING, verifyImage } from "./verify.js";
 import type { SignedRequirement } from "./policy.js";
+import { defined } from "../defined.js";
 
 export type SignFormat = "bundle" | "legacy" | "both";
 
@@ -169,7 +170,7 @@ function written(r: PushReferrerResult): Pick<SignatureWritten, "digest" | "via"
 }
 
 function descriptorJSON(d: Descriptor): Record<string, unknown> {
-  return { mediaType: d.mediaType, digest: d.digest.toString(), size: d.size, ...(d.annotations ? { annotations: d.annotations } : {}) };
+  return { mediaType: d.mediaType, digest: d.digest.toString(), size: d.size, ...defined({ annotations: d.annotations }) };
 }
 
 /** The `.sig` manifest's layers now, and the blobs to carry over (an image config naming each layer, as cosign's is). */
@@ -243,11 +244,7 @@ async function writeLegacy(
     MediaType.OciManifest,
   );
   // The layers already there stay where they are; only the new payload and the config travel.
-  const pushed = await writeReferrer(
-    repo,
-    { manifest, blobs: [config, payload] },
-    { tag, ...(opts.signal ? { signal: opts.signal } : {}) },
-  );
+  const pushed = await writeReferrer(repo, { manifest, blobs: [config, payload] }, { tag, ...defined({ signal: opts.signal }) });
   return { format: "legacy", ...written(pushed) };
 }
 
@@ -344,7 +341,7 @@ async function missingFormat(
   const v = await verifyImage(repo.at({ digest }), {
     policy: { default: [req], transports: {}, requireEach: false },
     repository: { repo, ref: digest },
-    ...(signal ? { signal } : {}),
+    ...defined({ signal }),
   });
   const has = new Set(v.signatures.filter((s) => s.accepted).map((s) => s.kind));
   const bundle = resign.format !== "legacy" && !has.has("bundle");
@@ -368,7 +365,7 @@ export async function signUnlessSigned(
   const format = await missingFormat(repo, digest, resign, identity, signal);
   if (format === undefined) return [];
   const raw = await repo.getManifest(digest, signal ? { signal } : {});
-  return signManifest(repo, subjectOf(raw), { key: resign.key, format, identity, ...(signal ? { signal } : {}) });
+  return signManifest(repo, subjectOf(raw), { key: resign.key, format, identity, ...defined({ signal }) });
 }
 
 /**
@@ -388,7 +385,7 @@ export function resignHook(
       key: resign.key,
       format: resign.format,
       identity,
-      ...(signal ? { signal } : {}),
+      ...defined({ signal }),
     });
     onSigned?.(top.digest.toString(), written);
   };

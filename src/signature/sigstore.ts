@@ -10,6 +10,7 @@ import { toSignedEntity, Verifier, type SignedEntity, type TrustMaterial } from 
 import { isObject } from "../json.js";
 import { identityMatches, type SignedRequirement } from "./policy.js";
 import { emptyTrustMaterial } from "./trust.js";
+import { defined } from "../defined.js";
 
 /** What one signature was found to say, and whether the requirement accepts it. */
 export interface SignerFacts {
@@ -35,7 +36,7 @@ export function certificateFacts(cert: X509Certificate): { identity?: string; is
   const v2 = cert.extension(FULCIO_ISSUER_V2);
   const issuer = v2 ? v2.valueObj.subs[0]?.value.toString("ascii") : cert.extension(FULCIO_ISSUER_V1)?.value.toString("ascii");
   const identity = cert.subjectAltName;
-  return { ...(identity !== undefined ? { identity } : {}), ...(issuer !== undefined ? { issuer } : {}) };
+  return defined({ identity, issuer });
 }
 
 /** The cosign `dev.sigstore.cosign/bundle` annotation: Rekor's answer with its signed entry timestamp. */
@@ -123,7 +124,7 @@ export function cosignLayerBundle(
   try {
     const bundle = bundleFromJSON(json);
     assertBundle(bundle);
-    return { bundle, ...(cert ? { cert } : {}) };
+    return { bundle, ...defined({ cert }) };
   } catch (err) {
     return `it does not form a valid signature: ${(err as Error).message}`;
   }

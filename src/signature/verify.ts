@@ -17,6 +17,7 @@ import { imageReferenceOf, openImageRepository } from "./locate.js";
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, NOTATION_ARTIFACT_TYPE, verifyNotationJws } from "./notation.js";
 import { requirementsFor, type Requirement, type SignaturePolicy, type SignedRequirement } from "./policy.js";
 import { cosignLayerBundle, parseBundle, verifySigstore, type SignerFacts } from "./sigstore.js";
+import { defined } from "../defined.js";
 
 export const COSIGN_SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json";
 const BUNDLE_PREFIX = "application/vnd.dev.sigstore.bundle";
@@ -110,7 +111,7 @@ class SignatureReader {
       });
     const out: Candidate[] = [];
     const { referrers } = await this.repo.referrers(image.digest, {
-      ...(signal ? { signal } : {}),
+      ...defined({ signal }),
       tags: await this.tags,
       // One way of finding that fails (the API, the index, a cosign tag) is reported; the others still count.
       onError: (err, foundBy, tag) => {

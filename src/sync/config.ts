@@ -57,6 +57,7 @@ import { parseSyncSource, parseSyncTarget } from "./locations.js";
 import { parseShard, type Shard } from "./shard.js";
 import type { SyncRule, RegistrySettings } from "./types.js";
 import { hasTrustFlags, type TrustFlags } from "../signature/policy.js";
+import { defined } from "../defined.js";
 
 /** Connection settings of one registry, as the file gives them. */
 export type { RegistrySettings };
@@ -564,8 +565,7 @@ export function optionsFor(base: TransportOptions, settings: RegistrySettings | 
   if (settings.trustRealms !== undefined) out.trustRealms = [...(base.trustRealms ?? []), ...settings.trustRealms];
   if (settings.requestsPerSecond !== undefined || settings.concurrency !== undefined) {
     out.throttle = {
-      ...(settings.requestsPerSecond !== undefined ? { requestsPerSecond: settings.requestsPerSecond } : {}),
-      ...(settings.concurrency !== undefined ? { concurrency: settings.concurrency } : {}),
+      ...defined({ requestsPerSecond: settings.requestsPerSecond, concurrency: settings.concurrency }),
     };
   }
   return out;

@@ -48,6 +48,7 @@ import type {
   SyncRule,
   SyncSummary,
 } from "./types.js";
+import { defined } from "../defined.js";
 
 export const DEFAULT_SYNC_JOBS = 4;
 /**
@@ -217,10 +218,10 @@ class SyncRun {
           const summary = await copyImage(source, destination, {
             signal: this.signal,
             limits: this.limits,
-            ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
+            ...defined({ onProgress: this.opts.onProgress }),
             ...(platforms.length > 0 ? { platforms: [...platforms] } : {}),
             ...conversionOf(this.opts),
-            ...(beforeTag ? { beforeTag } : {}),
+            ...defined({ beforeTag }),
           });
           this.add(summary);
           return summary;
@@ -579,7 +580,7 @@ function summarize(run: SyncRun, repositories: number): SyncSummary {
   return {
     dryRun: run.opts.dryRun === true,
     ...(run.skipped.length > 0 ? { skipped: run.skipped } : {}),
-    ...(run.opts.shard ? { shard: run.opts.shard } : {}),
+    ...defined({ shard: run.opts.shard }),
     ...(pruneOn ? { prune: pruned, pruneItems, pruneSkipped: run.pruneSkipped } : {}),
     repositories,
     failedRepositories: run.repoFailures.length,

@@ -11,6 +11,7 @@ import { formatLocation, parseLocation, type Location } from "../ref/location.js
 import { parseReference, quote } from "../ref/reference.js";
 import { archiveRepository } from "./archive.js";
 import type { SyncSource, SyncTarget } from "./types.js";
+import { defined } from "../defined.js";
 
 const REGISTRY_ONLY_RE = /^(?:docker:\/\/)?((?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?)\/?$/;
 
@@ -35,7 +36,7 @@ export interface ParsedSource {
 /** A sync source: a registry, a repository (optionally with one tag), or `oci:DIR`. */
 export function parseSyncSource(text: string, repositories?: string[]): ParsedSource {
   const host = registryOnly(text);
-  if (host !== undefined) return { source: { kind: "registry", domain: host, ...(repositories ? { repositories } : {}) } };
+  if (host !== undefined) return { source: { kind: "registry", domain: host, ...defined({ repositories }) } };
   const loc = parseLocation(text);
   if (loc.transport === "oci") {
     const tag = loc.ref?.kind === "tag" ? loc.ref.tag : undefined;
@@ -50,7 +51,7 @@ export function parseSyncSource(text: string, repositories?: string[]): ParsedSo
       throw new UsageError(
         `a mirror archive is read whole: give ${quote(`oci-archive:${loc.path}`)} without a reference (and "repositories" to take some)`,
       );
-    return { source: { kind: "archive", path: loc.path, ...(repositories ? { repositories } : {}) } };
+    return { source: { kind: "archive", path: loc.path, ...defined({ repositories }) } };
   }
   if (loc.transport !== "docker")
     throw new UsageError(

@@ -7,6 +7,7 @@ import { conversionOptions, transportOptions, type TransportFlags } from "../opt
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { createProgress, formatBytes } from "../progress.js";
 import type { WriteFlags } from "./write-options.js";
+import { defined } from "../../defined.js";
 
 export interface AppendFlags extends TransportFlags, WriteFlags {
   layer?: string[];
@@ -42,7 +43,7 @@ export async function runAppend(ctx: CliContext, baseText: string, flags: Append
       ...conversion,
       ...(flags.keepOwner ? { keepOwner: true } : {}),
       ...(created ? { created } : {}),
-      ...(flags.jobs === undefined ? {} : { jobs: flags.jobs }),
+      ...defined({ jobs: flags.jobs }),
     });
   } finally {
     progress.stop();

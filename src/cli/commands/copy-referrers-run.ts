@@ -5,6 +5,7 @@ import { copyReferrersOf, type ReferrersSummary } from "../../referrers/index.js
 import { IncompleteError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { formatBytes } from "../progress.js";
+import { defined } from "../../defined.js";
 
 /**
  * `dray copy --referrers`: after the image (or every tag of --all-tags)
@@ -28,9 +29,7 @@ export async function copyReferrersAfterCopy(
     dst,
     [...new Set(digests)].map((d) => Digest.parse(d)),
     {
-      ...(opts.source ? { source: opts.source } : {}),
-      ...(opts.destination ? { destination: opts.destination } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...defined({ source: opts.source, destination: opts.destination, signal: opts.signal }),
       onResult: (r) => {
         if (lines === "json") ctx.message(JSON.stringify({ type: "referrer", result: { ...r, error: r.error?.message } }));
         if (lines !== "lines" || (r.kind === "index-tag" && r.outcome !== "failed")) return;

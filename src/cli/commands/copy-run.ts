@@ -21,6 +21,7 @@ import { parseFormat, render, skopeoKeys } from "../output.js";
 import { checkQuietProgress, createProgress, formatBytes, resolveMode, type TerminalInfo, type ProgressMode } from "../progress.js";
 import type { ReferrerLines } from "./copy-referrers-run.js";
 import type { SignatureWritten } from "../../signature/sign.js";
+import { defined } from "../../defined.js";
 
 export interface CopyFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
   platform?: string[];
@@ -73,7 +74,7 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     onProgress: (e) => progress.onEvent(e),
     source: transportOptions(flags, ctx, "src"),
     destination: transportOptions(flags, ctx, "dest"),
-    ...(flags.jobs === undefined ? {} : { jobs: flags.jobs }),
+    ...defined({ jobs: flags.jobs }),
     ...conversionOptions(flags),
   };
   // An archive written to stdout owns it: the summary then goes to stderr.

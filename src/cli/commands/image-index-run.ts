@@ -9,6 +9,7 @@ import { parseFormat, render, skopeoKeys, writeOut } from "../output.js";
 import { createProgress, formatBytes } from "../progress.js";
 import type { ReferrerLines } from "./copy-referrers-run.js";
 import type { WriteFlags } from "./write-options.js";
+import { defined } from "../../defined.js";
 
 export interface IndexFlags extends TransportFlags, WriteFlags {
   platform?: string[];
@@ -43,9 +44,9 @@ export async function runIndex(
     onProgress: (e) => progress.onEvent(e),
     source: transportOptions(flags, ctx, "src"),
     destination: transportOptions(flags, ctx, "dest"),
-    ...(flags.jobs === undefined ? {} : { jobs: flags.jobs }),
+    ...defined({ jobs: flags.jobs }),
     ...(flags.replace ? { replace: true } : {}),
-    ...(annotations ? { annotations } : {}),
+    ...defined({ annotations }),
     ...(flags.manifestFormat === undefined ? {} : { manifestFormat: parseManifestFormat(flags.manifestFormat) }),
     ...(flags.dryRun ? { dryRun: true } : {}),
   };

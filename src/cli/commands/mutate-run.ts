@@ -7,6 +7,7 @@ import { parseKeyValues, transportOptions, type TransportFlags } from "../option
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { createProgress } from "../progress.js";
 import type { WriteFlags } from "./write-options.js";
+import { defined } from "../../defined.js";
 
 export interface MutateFlags extends TransportFlags, WriteFlags {
   label?: string[];
@@ -37,7 +38,7 @@ export async function runMutate(ctx: CliContext, srcText: string, dstText: strin
       onProgress: (e) => progress.onEvent(e),
       source: transportOptions(flags, ctx, "src"),
       destination: transportOptions(flags, ctx, "dest"),
-      ...(flags.jobs === undefined ? {} : { jobs: flags.jobs }),
+      ...defined({ jobs: flags.jobs }),
     });
   } finally {
     progress.stop();

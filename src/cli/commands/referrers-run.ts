@@ -6,6 +6,7 @@ import type { CliContext } from "../context.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { formatBytes, shortDigest } from "../progress.js";
+import { defined } from "../../defined.js";
 
 export interface ReferrersFlags extends TransportFlags {
   artifactType?: string;
@@ -61,8 +62,7 @@ export async function runReferrers(ctx: CliContext, locText: string, flags: Refe
   const tree = await referrersTree(await locationArg(locText), {
     transport: transportOptions(flags, ctx),
     signal: ctx.signal,
-    ...(flags.artifactType === undefined ? {} : { artifactType: flags.artifactType }),
-    ...(flags.depth === undefined ? {} : { depth: flags.depth }),
+    ...defined({ artifactType: flags.artifactType, depth: flags.depth }),
   });
   if (format.kind === "json") return render(ctx, format, skopeoKeys(tree));
   const columns = (ctx.stdout as { columns?: number }).columns;

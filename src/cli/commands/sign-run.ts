@@ -5,6 +5,7 @@ import { loadSigningKey } from "../../signature/signing-key.js";
 import type { CliContext } from "../context.js";
 import { keyPasswordSource, parseKeyValues, transportOptions, type SignOptionFlags, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
+import { defined } from "../../defined.js";
 
 export interface SignFlags extends TransportFlags {
   key: string;
@@ -52,8 +53,7 @@ export async function runSign(ctx: CliContext, locText: string, flags: SignFlags
   const result = await signImage(loc, {
     key,
     format,
-    ...(annotations ? { annotations } : {}),
-    ...(flags.signContainerIdentity !== undefined ? { identity: flags.signContainerIdentity } : {}),
+    ...defined({ annotations, identity: flags.signContainerIdentity }),
     transport: transportOptions(flags, ctx),
     signal: ctx.signal,
   });

@@ -30,6 +30,7 @@ import {
 } from "../options.js";
 import { parseFormat, skopeoKeys, toJson, writeOut } from "../output.js";
 import { checkQuietProgress, formatBytes, shortDigest, StatusLine } from "../progress.js";
+import { defined } from "../../defined.js";
 
 export interface SyncFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
   file?: string;
@@ -135,21 +136,23 @@ async function plan(src: string | undefined, dst: string | undefined, flags: Syn
     ...r,
     // --exclude adds to every rule's exclusions: it only ever takes less.
     ...(flags.exclude ? { tags: { ...r.tags, exclude: [...(r.tags?.exclude ?? []), ...flags.exclude] } } : {}),
-    ...(dest ? { destination: dest } : {}),
+    ...defined({ destination: dest }),
     ...(flags.referrers === false ? { referrers: false } : {}),
     ...ruleSwitches(flags),
   }));
   return {
     rules,
     ...(config.jobs ? { jobs: config.jobs } : {}),
-    ...(config.manifestFormat ? { manifestFormat: config.manifestFormat } : {}),
-    ...(config.compress ? { compress: config.compress } : {}),
-    ...(config.compressLevel === undefined ? {} : { compressLevel: config.compressLevel }),
-    ...(config.shard ? { shard: config.shard } : {}),
-    ...(config.verify ? { verify: config.verify } : {}),
+    ...defined({
+      manifestFormat: config.manifestFormat,
+      compress: config.compress,
+      compressLevel: config.compressLevel,
+      shard: config.shard,
+      verify: config.verify,
+    }),
     ...(config.signKey ? { sign: { key: config.signKey, ...(config.signFormat ? { format: config.signFormat } : {}) } } : {}),
     registries: config.registries,
-    ...(config.mirrors ? { mirrors: config.mirrors } : {}),
+    ...defined({ mirrors: config.mirrors }),
   };
 }
 
@@ -163,8 +166,7 @@ function throttleOf(t: RegistrySettings): Pick<TransportOptions, "throttle"> {
   if (t.requestsPerSecond === undefined && t.concurrency === undefined) return {};
   return {
     throttle: {
-      ...(t.requestsPerSecond !== undefined ? { requestsPerSecond: t.requestsPerSecond } : {}),
-      ...(t.concurrency !== undefined ? { concurrency: t.concurrency } : {}),
+      ...defined({ requestsPerSecond: t.requestsPerSecond, concurrency: t.concurrency }),
     },
   };
 }
@@ -335,8 +337,7 @@ export async function runSync(ctx: CliContext, src: string | undefined, dst: str
   const quiet = flags.quiet === true;
   checkQuietProgress(quiet, flags.progress);
   const throttles: RegistrySettings = {
-    ...(flags.rate !== undefined ? { requestsPerSecond: flags.rate } : {}),
-    ...(flags.registryJobs !== undefined ? { concurrency: flags.registryJobs } : {}),
+    ...defined({ requestsPerSecond: flags.rate, concurrency: flags.registryJobs }),
   };
   const mode = quiet ? "none" : flags.progress === "auto" ? "plain" : flags.progress;
   // auto on a terminal: the same lines, with a live status below them while images move.

@@ -47,6 +47,7 @@ import {
 } from "./docker-format.js";
 import { checkEarlierArchive, earlierDockerArchive, type EarlierArchive } from "./earlier.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob, type SpooledBlob } from "./staging.js";
+import { defined } from "../../defined.js";
 
 /** One image to write: its manifest as given, the manifest parsed, its RepoTags. */
 interface PendingImage {
@@ -100,7 +101,7 @@ export function layerSourcesOf(layers: readonly Descriptor[], diffIds: readonly 
       size: l.size,
       digest: l.digest.toString(),
       urls: l.urls,
-      ...(l.annotations ? { annotations: l.annotations } : {}),
+      ...defined({ annotations: l.annotations }),
     };
   });
   return Object.keys(out).length > 0 ? out : undefined;
@@ -270,7 +271,7 @@ export class DockerArchiveDestination implements ImageDestination {
       Config: image.manifest.config.digest.blobPath,
       RepoTags: image.tags,
       Layers: image.manifest.layers.map((l) => l.digest.blobPath),
-      ...(sources ? { LayerSources: sources } : {}),
+      ...defined({ LayerSources: sources }),
     };
   }
 

@@ -6,6 +6,7 @@ import { IntegrityError } from "../../errors.js";
 import { familiarReference, parseReference, withDefaultTag, type ImageReference } from "../../ref/reference.js";
 import { normaliseEntryName } from "./entry-name.js";
 import { isObject } from "../../json.js";
+import { defined } from "../../defined.js";
 
 /** A real manifest.json lists a few images; anything near this is not one. */
 export const MAX_MANIFEST_JSON_BYTES = 4 * 1024 * 1024;
@@ -66,7 +67,7 @@ function parseItem(item: unknown, where: string): ManifestItem {
     Config: archivePath(item.Config, where),
     RepoTags: tags as string[],
     Layers: (item.Layers as string[]).map((l) => archivePath(l, where)),
-    ...(sources ? { LayerSources: sources } : {}),
+    ...defined({ LayerSources: sources }),
   };
 }
 
@@ -118,7 +119,7 @@ export function serializeManifestJson(items: ManifestItem[]): Buffer {
 
 /** A RepoTag as `docker save` writes it: familiar form, `alpine:latest`, `localhost:5000/x:tag`. */
 export function formatRepoTag(ref: ImageReference): string {
-  const { domain, path, tag } = withDefaultTag({ domain: ref.domain, path: ref.path, ...(ref.tag !== undefined ? { tag: ref.tag } : {}) });
+  const { domain, path, tag } = withDefaultTag({ domain: ref.domain, path: ref.path, ...defined({ tag: ref.tag }) });
   return familiarReference({ domain, path, tag: tag! });
 }
 

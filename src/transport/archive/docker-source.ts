@@ -31,6 +31,7 @@ import { TarIndex, type TarEntry } from "./tar-index.js";
 import { entriesForReference, findOciImage, readArchiveIndex } from "./docker-oci.js";
 import { ArchiveBlobs } from "./oci-archive.js";
 import { parseManifest } from "../../oci/manifest.js";
+import { defined } from "../../defined.js";
 
 type Compression = "none" | "gzip";
 
@@ -264,7 +265,7 @@ export class DockerArchiveSource implements ImageSource {
   }
 
   async getBlob(desc: Descriptor, opts: BlobReadOptions = {}): Promise<Readable> {
-    if (this.oci) return this.oci.blobs.openBlob(desc.digest, { size: desc.size, ...(opts.signal ? { signal: opts.signal } : {}) });
+    if (this.oci) return this.oci.blobs.openBlob(desc.digest, { size: desc.size, ...defined({ signal: opts.signal }) });
     const built = await this.build();
     const where = this.archive.where;
     if (desc.digest.equals(built.config.digest)) {

@@ -11,6 +11,7 @@ import { REF_NAME, type LayoutIndex } from "./index-json.js";
 import { openLayoutDestination, openLayoutReferences, openLayoutSource } from "./index.js";
 import { OciLayout, type LayoutCreation } from "./layout.js";
 import type { BlobReader } from "./resolve.js";
+import { defined } from "../../defined.js";
 
 /**
  * An OCI layout as a mirror's repository: no referrers API, so the tag schema
@@ -187,7 +188,7 @@ export async function subjectsOf(layout: BlobReader, index: LayoutIndex): Promis
       digest: desc.digest,
       size: desc.size,
       ...(artifactType ? { artifactType } : {}),
-      ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+      ...defined({ annotations: parsed.annotations }),
     };
     const key = parsed.subject.digest.toString();
     map.set(key, [...(map.get(key) ?? []), listed]);

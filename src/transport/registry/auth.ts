@@ -10,6 +10,7 @@ import { untilAborted } from "./http/retry.js";
 import { mergeScopes, scopeKey, scopesCover, scopesOfChallenge, type Scope } from "./scope.js";
 import { AUTH_REFUSED, METHOD_NOT_ALLOWED, NOT_FOUND, OK } from "./http/status.js";
 import { noteSentSecret } from "../../auth/sent-secrets.js";
+import { defined } from "../../defined.js";
 
 /**
  * The Authorization header for a registry request: Basic with the
@@ -80,7 +81,7 @@ export class Authenticator {
     if (this.source.noCreds === true || this.source.registryToken !== undefined) return Promise.resolve(undefined);
     let found = this.credentials.get(repo ?? "");
     if (!found) {
-      found = resolveCredentials({ ...this.source, domain: this.endpoint.domain, ...(repo === undefined ? {} : { repoPath: repo }) });
+      found = resolveCredentials({ ...this.source, domain: this.endpoint.domain, ...defined({ repoPath: repo }) });
       this.credentials.set(repo ?? "", found);
     }
     return found;

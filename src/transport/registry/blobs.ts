@@ -8,6 +8,7 @@ import type { RegistryCore } from "./core.js";
 import { discard, header, type HttpResponse } from "./http/http.js";
 import { repositoryScope } from "./scope.js";
 import { ACCEPTED, CREATED, NOT_FOUND, OK, REDIRECT_STATUS } from "./http/status.js";
+import { defined } from "../../defined.js";
 
 /**
  * HEAD of a blob: its size, or undefined when the repository does not hold
@@ -39,7 +40,7 @@ export async function getBlob(core: RegistryCore, repo: string, desc: Descriptor
     size: desc.size >= 0 ? desc.size : Number(header(first.headers, "content-length") ?? Number.NaN),
     where,
     attempts: core.settings.retries,
-    ...(signal ? { signal } : {}),
+    ...defined({ signal }),
     onResume: (offset, attempt) => core.settings.debug?.(`resuming ${where} at byte ${offset} (attempt ${attempt})`),
   });
 }

@@ -32,6 +32,7 @@ export type { CallOptions } from "./core.js";
 export { manifestMediaType, type ManifestHead } from "./manifests.js";
 import { resolveTls } from "./http/tls.js";
 import { redactURL } from "./http/redact.js";
+import { defined } from "../../defined.js";
 
 /**
  * The distribution API for one registry: the request core (auth, retries,
@@ -202,7 +203,7 @@ export class RegistryClient implements RegistryCore {
       const authorization = await this.auth.authorization(state.scopes, o.signal);
       if (authorization) headers.authorization = authorization;
     }
-    const req = { method: o.method, url: state.url, headers, signal: o.signal, ...(o.body !== undefined ? { body: o.body } : {}) };
+    const req = { method: o.method, url: state.url, headers, signal: o.signal, ...defined({ body: o.body }) };
     const tried = this.endpoint.baseURL.origin;
     try {
       const res = await sendWithRetries(req, this.settings, o.noRetry ? { replayable: false } : undefined);

@@ -8,6 +8,7 @@ import type { BlobReadOptions, DestinationCapabilities, ImageDestination, Signal
 import type { RegistryClient } from "./client.js";
 import { referenceOf } from "./source.js";
 import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
+import { defined } from "../../defined.js";
 
 /**
  * Writes images into a registry repository. The tag PUT is the commit: blobs
@@ -72,7 +73,7 @@ export class RegistryDestination implements ImageDestination {
     }
     const session = this.sessions.get(key);
     this.sessions.delete(key);
-    await this.client.putBlob(this.repo, desc, data, { ...(session ? { session } : {}), ...(opts?.signal ? { signal: opts.signal } : {}) });
+    await this.client.putBlob(this.repo, desc, data, defined({ session, signal: opts?.signal }));
     this.known.set(key, true);
   }
 

@@ -26,6 +26,7 @@ import {
   PRECONDITION_FAILED,
   isStatus,
 } from "./http/status.js";
+import { defined } from "../../defined.js";
 
 export interface ManifestHead {
   digest: Digest;
@@ -60,7 +61,7 @@ export async function probeRateLimit(
   const res = await manifestHeadRequest(core, repo, ref, signal, { noRetry: true });
   if (AUTH_REFUSED.has(res.status)) return core.fail(res, { what: `manifest ${ref}`, where: core.where(repo, ref) });
   const rateLimit = parseRateLimit(res.headers);
-  return { status: res.status, ...(rateLimit ? { rateLimit } : {}) };
+  return { status: res.status, ...defined({ rateLimit }) };
 }
 
 /** HEAD of a manifest by tag or digest; undefined when it does not exist. */

@@ -7,6 +7,7 @@ import { RegistryClient } from "./client.js";
 import { RegistryDestination } from "./destination.js";
 import { RegistrySource } from "./source.js";
 import { untag } from "./untag.js";
+import { defined } from "../../defined.js";
 
 /**
  * One registry client per registry, and whether each repository has the
@@ -125,7 +126,7 @@ export class RegistryRepository extends RepositoryBase {
   at(ref: RepoRef): RegistryLocation {
     return {
       transport: "docker",
-      ref: { ...this.location.ref, ...(ref.tag ? { tag: ref.tag } : {}), ...(ref.digest ? { digest: ref.digest } : {}) },
+      ref: { ...this.location.ref, ...(ref.tag ? { tag: ref.tag } : {}), ...defined({ digest: ref.digest }) },
     };
   }
 

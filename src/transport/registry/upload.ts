@@ -19,6 +19,7 @@ import {
   SESSION_STATUS,
   UNAUTHORIZED,
 } from "./http/status.js";
+import { defined } from "../../defined.js";
 
 /**
  * Blob uploads of the distribution spec, choosing per blob:
@@ -138,7 +139,7 @@ class Upload {
       url,
       scopes: this.scopes,
       headers,
-      ...(body === undefined ? {} : { body }),
+      ...defined({ body }),
       signal: this.signal,
     });
     if ((res.status === UNAUTHORIZED || res.status === FORBIDDEN) && !this.client.endpoint.isSameOrigin(url)) {
