@@ -3,6 +3,8 @@
 // source lacks the blob with 202 and a session, which the registry would
 // otherwise keep (and its temporary folder) until its purge runs.
 import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Digest } from "../../../src/oci/digest.js";
 import { MediaType } from "../../../src/oci/mediatype.js";
@@ -32,8 +34,19 @@ describe("RegistryDestination.abort", () => {
     assert.equal(await dst.mountBlob!(desc, loc(`docker://${reg.host}/a/empty:v1`)), false);
     const opened = debug.find((l) => /^POST .*\/v2\/b\/dst\/blobs\/uploads\/\?mount=.* -> 202/.test(l));
     assert.ok(opened, debug.join("\n"));
+    // The registry's own record of an open session: a folder under the repository's _uploads whose `startedat`
+    // a GET or PATCH of the session's URL looks up (BLOB_UPLOAD_UNKNOWN without it).
+    const uploads = join(reg.storageDir, "docker/registry/v2/repositories/b/dst/_uploads");
+    const open = readdirSync(uploads);
+    assert.equal(open.length, 1, `open upload sessions: ${open.join(", ")}`);
+    const startedAt = join(uploads, open[0]!, "startedat");
+    assert.equal(existsSync(startedAt), true);
     await dst.abort();
+    // Distribution leaves the session's hash state behind (written as the writer closes); the session itself is gone.
+    assert.equal(existsSync(startedAt), false, "the upload session is still open in the registry's storage");
+    assert.equal(existsSync(join(uploads, open[0]!, "data")), false);
     const cancelled = debug.filter((l) => /^DELETE .*\/v2\/b\/dst\/blobs\/uploads\/[^?]+.* -> 204/.test(l));
     assert.equal(cancelled.length, 1, debug.join("\n"));
+    assert.ok(cancelled[0]!.includes(`/blobs/uploads/${open[0]}`), cancelled[0]);
   });
 });
