@@ -1,0 +1,15 @@
+/** Referrers (signatures, attestations, SBOMs): copied with their images, attached to one, pushed as an artifact. */
+export {
+  copyReferrersOf,
+  attach,
+  parseAttachFile,
+  pushReferrer,
+  type AttachFile,
+  type AttachOptions,
+  type AttachResult,
+  type PushReferrerOptions,
+  type PushReferrerResult,
+  type ReferrerBlob,
+  type ReferrerContent,
+  type ReferrersSummary,
+} from "../referrers/index.js";
