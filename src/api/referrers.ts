@@ -1,6 +1,6 @@
 /** Referrers (signatures, attestations, SBOMs): copied with their images, attached to one, pushed as an artifact. */
+export { copyReferrersOf, type ReferrersSummary } from "../referrers/index.js";
 export {
-  copyReferrersOf,
   attach,
   parseAttachFile,
   pushReferrer,
@@ -11,5 +11,4 @@ export {
   type PushReferrerResult,
   type ReferrerBlob,
   type ReferrerContent,
-  type ReferrersSummary,
-} from "../referrers/index.js";
+} from "../referrers/attach.js";
