@@ -16,19 +16,6 @@ import { RepositoryFactory } from "../transport/repository.js";
 import { defined } from "../defined.js";
 
 export {
-  attach,
-  parseAttachFile,
-  pushReferrer,
-  writeReferrer,
-  type AttachFile,
-  type AttachOptions,
-  type AttachResult,
-  type PushReferrerOptions,
-  type PushReferrerResult,
-  type ReferrerBlob,
-  type ReferrerContent,
-} from "./attach.js";
-export {
   addToReferrersIndex,
   copyReferrers,
   buildReferrersIndex,
