@@ -5,7 +5,7 @@
  */
 import { IntegrityError, NetworkError, NotFoundError, RegistryError, type DrayError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
-import type { RawManifest } from "../../oci/manifest.js";
+import { parseManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../oci/mediatype.js";
 import type { RegistryCore } from "./core.js";
 import { errorFromResponse } from "./errors.js";
@@ -188,11 +188,37 @@ export async function putManifest(core: RegistryCore, repo: string, ref: string,
     // finishes at that moment. Seen under load in the sync tests; asking again a moment later works.
     if (err.registryCode !== "DIGEST_INVALID" || attempt >= MANIFEST_DIGEST_ATTEMPTS) {
       if (mayBeImmutableTag(ref, res.status, err.registryCode) && (await tagAlreadyNames(core, repo, ref, m, err, signal))) return;
-      return core.fail(res, { what: `manifest ${m.digest}`, where }, err);
+      return core.fail(res, { what: `manifest ${m.digest}`, where }, foreignLayerRefusal(m, err, where) ?? err);
     }
     core.settings.debug?.(`manifest ${m.digest} at ${where}: DIGEST_INVALID, asking again (${attempt}/${MANIFEST_DIGEST_ATTEMPTS - 1})`);
     await sleep(MANIFEST_DIGEST_RETRY_MS * attempt, signal);
   }
+}
+
+/**
+ * A manifest refused for its foreign layers, said in words: dray leaves their blobs at their URLs
+ * (as skopeo does), and distribution refuses every layer URL unless its config allows it
+ * (validation.manifests.urls.allow), answering MANIFEST_BLOB_UNKNOWN for the layer.
+ */
+function foreignLayerRefusal(m: RawManifest, err: DrayError, where: string): DrayError | undefined {
+  if (err.registryCode !== "MANIFEST_BLOB_UNKNOWN" && err.registryCode !== "MANIFEST_INVALID") return undefined;
+  let foreign: Descriptor[];
+  try {
+    const parsed = parseManifest(m.bytes, m.mediaType, where);
+    foreign = parsed.kind === "manifest" ? parsed.layers.filter((d) => d.urls !== undefined && d.urls.length > 0) : [];
+  } catch {
+    return undefined;
+  }
+  const named = foreign.filter((d) => err.message.includes(d.digest.toString()));
+  const layers = named.length > 0 ? named : foreign;
+  if (layers.length === 0) return undefined;
+  const which = layers.map((d) => `${d.digest} (urls: ${(d.urls ?? []).join(", ")})`).join(", ");
+  const said = err.message.slice(err.message.indexOf(`at ${where}: `) + `at ${where}: `.length);
+  return new IntegrityError(
+    `the registry refused manifest ${m.digest} at ${where} for its foreign layer ${which}, whose blob stays at its URLs: ` +
+      `allow those URLs in the registry (distribution: validation.manifests.urls.allow) or copy into an oci: layout or archive; the registry said: ${said}`,
+    { code: "E_MANIFEST_INVALID", where, ...(err.status !== undefined ? { status: err.status } : {}), registryCode: err.registryCode },
+  );
 }
 
 /**

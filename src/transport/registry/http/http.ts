@@ -5,8 +5,9 @@ import { DrayError, IntegrityError, IoError, NetworkError, fsReason } from "../.
 import { Digest } from "../../../oci/digest.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { stopwatch } from "../../../clock.js";
-import { afterRetries, networkFailureText } from "../errors.js";
+import { MAX_ERROR_BODY, afterRetries, isRefusal, networkFailureText, parseErrorBody } from "../errors.js";
 import { redactURL } from "./redact.js";
+import { INTERNAL_SERVER_ERROR } from "./status.js";
 import type { Release, Throttle } from "./throttle.js";
 import { loadAgent, loadBuildConnector, loadProxyAgent } from "./undici.cjs";
 import { clientCertificateProblem, probeTlsAlert, tlsKey, type ClientPair, type TlsSettings } from "./tls.js";
@@ -74,6 +75,8 @@ export interface HttpResponse {
   bodyMs?: number;
   /** Set when this is the last of several answers with a retryable status (5xx, 429, 408): how many retries came before. */
   retries?: number;
+  /** A 500's error body, already read to see that it is a decision (not retried): the body stream is then spent. */
+  said?: Buffer;
 }
 
 const dispatchers = new Map<string, Promise<Dispatcher>>();
@@ -392,8 +395,12 @@ export async function sendWithRetries(req: HttpRequest, settings: HttpSettings, 
     }
     if (!isRetryableStatus(res.status)) return res;
     if (attempt >= retries) return attempt > 0 ? { ...res, retries: attempt } : res;
+    const said =
+      res.status === INTERNAL_SERVER_ERROR ? await readBody(res, MAX_ERROR_BODY, "error body").catch(() => undefined) : undefined;
+    // distribution answers 500 to a manifest it refuses (UNKNOWN beside MANIFEST_BLOB_UNKNOWN): asking again changes nothing.
+    if (said && isRefusal(parseErrorBody(said))) return attempt > 0 ? { ...res, said, retries: attempt } : { ...res, said };
     const wait = retryDelayMs(attempt + 1, header(res.headers, "retry-after"));
-    await discard(res);
+    if (!said) await discard(res);
     settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after HTTP ${res.status}`);
     await sleep(wait, req.signal);
   }
