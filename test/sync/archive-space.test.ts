@@ -138,4 +138,26 @@ describe("dray sync into oci-archive: staging and free space", () => {
     assert.ok((await skopeoInspectRaw(`oci-archive:${join(usb, "app.tar")}`)).equals(app.manifest.bytes));
     assert.deepEqual(readdirSync(usb), ["app.tar"]);
   });
+
+  it("a failed image gives its room back: a later image that fits only then is synced", async () => {
+    // Two 5 MiB images for an 8 MiB disk (TMPDIR elsewhere): the first fails (its layer answers 404),
+    // the second fits only once the first's reservation is gone, as its blobs are not packed.
+    const two = await startRegistry();
+    const twoProxy = await startProxy(two);
+    const first = await buildImage({ seed: "space-first", layerSizes: [5 * MIB] });
+    const second = await buildImage({ seed: "space-second", layerSizes: [5 * MIB] });
+    await pushImage(two, "team/a", "1.0", first);
+    await pushImage(two, "team/b", "1.0", second);
+    twoProxy.addRule({ method: "GET", path: first.layers[0]!.digest.toString(), action: { kind: "status", status: 404 } });
+    const usb = smallDisk("usb5");
+    const tmp = join(dir, "tmp5");
+    mkdirSync(tmp);
+    const file = join(usb, "mirror.tar");
+    const r = await dray(["sync", "--jobs", "1", twoProxy.host, `oci-archive:${file}`], { env: { TMPDIR: tmp } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /team\/a:1\.0/);
+    assert.doesNotMatch(r.stderr, /not enough free space/);
+    assert.ok((await skopeoInspectRaw(`oci-archive:${file}:team/b:1.0`)).equals(second.manifest.bytes));
+    await twoProxy.stop();
+  });
 });

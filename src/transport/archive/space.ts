@@ -90,8 +90,10 @@ export async function checkArchiveSpace(
 
 /** The bytes one mirror archive's run has planned, shared by every image of the run. */
 export class SpaceLedger {
-  /** Blobs staged or planned, each counted once. */
-  private readonly known = new Set<string>();
+  /** Blobs in the staging folder before the run (the earlier archive's). */
+  private readonly stagedBlobs = new Set<string>();
+  /** Blobs planned by images being copied or copied, with how many of them need each. */
+  private readonly planned = new Map<string, number>();
   /** Bytes of the archive to be packed: staged before the run, plus every reservation. */
   private archiveBytes = TAR_FIXED;
   /** Bytes reserved by images still being copied (not yet all on disk). */
@@ -104,13 +106,16 @@ export class SpaceLedger {
     private readonly stagingDir: string,
   ) {}
 
-  /** A blob already in the staging folder (the earlier archive's). */
-  staged(blob: PlannedBlob): void {
-    if (this.known.has(blob.digest)) return;
-    this.known.add(blob.digest);
-    this.archiveBytes += blob.size + TAR_ENTRY_OVERHEAD;
+  private counted(digest: string): boolean {
+    return this.stagedBlobs.has(digest) || this.planned.has(digest);
   }
 
+  /** A blob already in the staging folder (the earlier archive's). */
+  staged(blob: PlannedBlob): void {
+    if (this.counted(blob.digest)) return;
+    this.stagedBlobs.add(blob.digest);
+    this.archiveBytes += blob.size + TAR_ENTRY_OVERHEAD;
+  }
   /** Checks the staging folder can hold `bytes` now (the earlier archive unpacked into it). */
   async checkStaging(bytes: number): Promise<void> {
     const staging = await disk(this.stagingDir);
@@ -120,13 +125,14 @@ export class SpaceLedger {
   /**
    * Reserves room for `blobs` (those not staged or reserved yet), or refuses
    * with E_IO when the staging folder or the archive's folder cannot take
-   * them. Returns the release for when the image's copy ends.
+   * them. Returns the release for when the image's copy ends: a failed image's blobs are not
+   * packed (sync leaves them out), so it gives back the archive's room for those no other image needs.
    */
-  async reserve(blobs: readonly PlannedBlob[]): Promise<() => void> {
+  async reserve(blobs: readonly PlannedBlob[]): Promise<(failed: boolean) => void> {
     let adds = 0;
     let entries = 0;
     for (const b of blobs) {
-      if (this.known.has(b.digest)) continue;
+      if (this.counted(b.digest)) continue;
       adds += b.size;
       entries++;
     }
@@ -138,14 +144,26 @@ export class SpaceLedger {
       { dir: this.stagingDir, bytes: staging, what: "its staging folder", alone: " (TMPDIR)" },
     );
     // Counted only once checked: a refused image adds nothing for the others.
-    for (const b of blobs) this.known.add(b.digest);
+    const mine = blobs.filter((b) => !this.stagedBlobs.has(b.digest));
+    for (const b of mine) this.planned.set(b.digest, (this.planned.get(b.digest) ?? 0) + 1);
     this.archiveBytes = archive;
     this.inFlight += adds;
     let released = false;
-    return () => {
+    return (failed) => {
       if (released) return;
       released = true;
       this.inFlight -= adds;
+      if (failed) for (const b of mine) this.unplan(b);
     };
+  }
+
+  private unplan(b: PlannedBlob): void {
+    const left = (this.planned.get(b.digest) ?? 1) - 1;
+    if (left > 0) {
+      this.planned.set(b.digest, left);
+      return;
+    }
+    this.planned.delete(b.digest);
+    this.archiveBytes -= b.size + TAR_ENTRY_OVERHEAD;
   }
 }
