@@ -2,6 +2,8 @@
 // `dray` run, checked word for word where the words are the point.
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
+import { execFileSync } from "node:child_process";
+import { closeSync, openSync, readdirSync, statSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -144,6 +146,12 @@ describe("output paths and --ca-file are checked before anything is read, in wor
       asNobody: true,
     },
     {
+      what: "export -o /proc/x (a folder that takes no new files)",
+      args: () => ["export", `${proxyLoc()}`, "-o", "/proc/x"],
+      code: 1,
+      line: () => "-o /proc/x: cannot create a file in /proc (the file system takes no new files there)",
+    },
+    {
       what: "--ca-file missing",
       args: (d) => ["inspect", "--ca-file", `${d}/nope.pem`, proxyLoc()],
       code: 2,
@@ -181,6 +189,33 @@ describe("output paths and --ca-file are checked before anything is read, in wor
     const config = await onPty(["blob", proxyLoc(), img.config.digest.toString()], { NO_COLOR: "1" });
     assert.equal(config.code, 0, config.raw);
     assert.match(config.raw, /"architecture"/);
+  });
+  it("export into a full device (-o or standard output): one line in words, and the device stays a device", async () => {
+    // A device node of the test's own, as /dev/full is (char 1:7): root may make one anywhere.
+    const full = join(dir, "full");
+    execFileSync("mknod", ["-m", "666", full, "c", "1", "7"]);
+    const viaFlag = await dray(["export", proxyLoc(), "-o", full]);
+    assert.equal(viaFlag.stderr, `dray: cannot write ${full}: no space left on device\n`);
+    assert.equal(viaFlag.code, 1);
+    assert.ok(statSync(full).isCharacterDevice(), "not replaced by a file renamed over it");
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.includes(".dray-")),
+      [],
+    );
+    const fd = openSync(full, "w");
+    try {
+      const viaStdout = await dray(["export", proxyLoc()], { stdoutFd: fd });
+      assert.equal(viaStdout.stderr, "dray: cannot write to standard output: no space left on device\n");
+      assert.equal(viaStdout.code, 1);
+    } finally {
+      closeSync(fd);
+    }
+    // /dev/null-like devices are written into as well: the export succeeds and the node is untouched.
+    const nul = join(dir, "null");
+    execFileSync("mknod", ["-m", "666", nul, "c", "1", "3"]);
+    const quiet = await dray(["export", proxyLoc(), "-o", nul, "--quiet"]);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.ok(statSync(nul).isCharacterDevice());
   });
 });
 
