@@ -2,7 +2,6 @@ import { constants as fsConstants } from "node:fs";
 import { access, open, stat, unlink } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { IoError, UsageError, fsReason } from "../errors.js";
-import { errnoCode } from "../transport/layout/fsutil.js";
 import { temporaryNameBeside } from "../transport/temporaries.js";
 
 /**
@@ -40,7 +39,7 @@ async function checkCanCreate(path: string, flag: string, dir: string): Promise<
   try {
     await (await open(probe, "wx", 0o600)).close();
   } catch (err) {
-    const why = errnoCode(err) === "ENOENT" ? "the file system takes no new files there" : fsReason(err);
+    const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "the file system takes no new files there" : fsReason(err);
     throw new IoError(`${flag} ${path}: cannot create a file in ${dir} (${why})`, { where: path, cause: err });
   }
   await unlink(probe).catch(() => undefined);

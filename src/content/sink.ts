@@ -5,7 +5,6 @@ import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DrayError, IoError, fsReason, isAbortError } from "../errors.js";
 import { FileSink } from "../transport/file-io.js";
-import { errnoCode, writeError } from "../transport/layout/fsutil.js";
 import { sweepDeadTemporaries, temporaryNameBeside } from "../transport/temporaries.js";
 
 /**
@@ -20,7 +19,7 @@ export async function writeFileAtomically(data: Readable, path: string, signal?:
   const existing = await stat(path).catch(() => undefined);
   if (existing && !existing.isFile()) {
     await pipeline(data, createWriteStream(path, { flags: "w" }), signal ? { signal } : {}).catch((err: unknown) => {
-      throw inWords(err, () => writeError(err, "cannot write", path));
+      throw inWords(err, () => new IoError(`cannot write ${path}: ${fsReason(err)}`, { where: path, cause: err }));
     });
     return;
   }
@@ -31,7 +30,7 @@ export async function writeFileAtomically(data: Readable, path: string, signal?:
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw inWords(err, () => writeError(err, "cannot write", path));
+    throw inWords(err, () => new IoError(`cannot write ${path}: ${fsReason(err)}`, { where: path, cause: err }));
   }
 }
 
@@ -42,7 +41,7 @@ export async function writeFileAtomically(data: Readable, path: string, signal?:
  */
 export async function writeToStream(data: Readable, out: Writable, signal?: AbortSignal): Promise<void> {
   await pipeline(data, out, { end: false, ...(signal ? { signal } : {}) }).catch((err: unknown) => {
-    throw errnoCode(err) === "EPIPE"
+    throw (err as NodeJS.ErrnoException).code === "EPIPE"
       ? err
       : inWords(err, () => new IoError(`cannot write to standard output: ${fsReason(err)}`, { cause: err }));
   });
