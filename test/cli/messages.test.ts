@@ -53,6 +53,26 @@ describe("network failures in words, naming the request", () => {
     );
   });
 
+  it("HTTPS_PROXY at a closed port: the proxy is named (host:port, no credentials) as the one that refused", async () => {
+    const port = await freePort();
+    const env = {
+      HTTPS_PROXY: `http://user:s3cret@127.0.0.1:${port}`,
+      https_proxy: undefined,
+      HTTP_PROXY: undefined,
+      http_proxy: undefined,
+      NO_PROXY: undefined,
+      no_proxy: undefined,
+    };
+    // The registry's name is never looked up: the connection to the proxy is refused first.
+    const r = await dray(["inspect", "registry.example.test/app:1", "--retries", "0"], { env });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `dray: the proxy 127.0.0.1:${port} (HTTPS_PROXY) refused the connection (nothing listens there; is the proxy running?): GET https://registry.example.test/v2/app/manifests/1\n`,
+    );
+    assert.doesNotMatch(r.stderr, /s3cret|user/);
+  });
+
   it("a server that accepts and stays silent: 'sent nothing within N s', plain HTTP kept (no https, no /v2/ ping)", async () => {
     const r = await dray(["inspect", `127.0.0.1:${silentPort}/app:1`, "--retries", "0"], { env: { DRAY_HTTP_TIMEOUT: "1" } });
     assert.equal(r.code, 1);

@@ -6,6 +6,7 @@ import { Digest } from "../../../oci/digest.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { stopwatch } from "../../../clock.js";
 import { MAX_ERROR_BODY, afterRetries, isRefusal, networkFailureText, parseErrorBody } from "../errors.js";
+import { failedProxy, proxyConfigured, proxyFailureText } from "./proxy.js";
 import { redactURL } from "./redact.js";
 import { INTERNAL_SERVER_ERROR } from "./status.js";
 import type { Release, Throttle } from "./throttle.js";
@@ -80,11 +81,6 @@ export interface HttpResponse {
 }
 
 const dispatchers = new Map<string, Promise<Dispatcher>>();
-
-function proxyConfigured(): boolean {
-  const env = process.env;
-  return Boolean(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
-}
 
 function readTlsFile(file: string, what: string): string {
   try {
@@ -283,7 +279,9 @@ export function translateError(
   const ms =
     code === "UND_ERR_CONNECT_TIMEOUT" ? timeouts?.connectMs : code === "UND_ERR_HEADERS_TIMEOUT" ? timeouts?.headersMs : timeouts?.bodyMs;
   const seconds = ms === undefined ? undefined : ms / 1000;
-  return new NetworkError(networkFailureText(err, what, req.url, seconds), {
+  const proxy = failedProxy(err, req.url);
+  const viaProxy = proxy && proxyFailureText(err, proxy, what, seconds);
+  return new NetworkError(viaProxy || networkFailureText(err, what, req.url, seconds), {
     where: redactURL(req.url),
     cause: err,
   });
