@@ -28,25 +28,6 @@ export interface RegistryErrorEntry {
 
 export const MAX_ERROR_BODY = 64 * 1024;
 
-/**
- * Codes that are the registry's verdict on what was sent (the manifest, a name, a tag), so a
- * 5xx that carries one is not a hiccup to retry: distribution answers 500 to a manifest whose
- * foreign layer URLs its config does not allow (UNKNOWN, then MANIFEST_BLOB_UNKNOWN).
- */
-const REFUSALS = new Set([
-  "MANIFEST_BLOB_UNKNOWN",
-  "MANIFEST_INVALID",
-  "MANIFEST_UNVERIFIED",
-  "NAME_INVALID",
-  "TAG_INVALID",
-  "SIZE_INVALID",
-]);
-
-/** True when the registry's errors include a verdict that asking again will not change. */
-export function isRefusal(entries: readonly RegistryErrorEntry[]): boolean {
-  return entries.some((e) => REFUSALS.has(e.code));
-}
-
 /** Parses the spec's error body; garbage (an HTML page from a proxy) yields an empty list. */
 export function parseErrorBody(bytes: Buffer): RegistryErrorEntry[] {
   let doc: unknown;

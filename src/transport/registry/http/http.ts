@@ -5,7 +5,7 @@ import { DrayError, IntegrityError, IoError, NetworkError, fsReason } from "../.
 import { Digest } from "../../../oci/digest.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { stopwatch } from "../../../clock.js";
-import { MAX_ERROR_BODY, afterRetries, isRefusal, networkFailureText, parseErrorBody } from "../errors.js";
+import { MAX_ERROR_BODY, afterRetries, networkFailureText, parseErrorBody, type RegistryErrorEntry } from "../errors.js";
 import { failedProxy, proxyConfigured, proxyFailureText } from "./proxy.js";
 import { redactURL } from "./redact.js";
 import { INTERNAL_SERVER_ERROR } from "./status.js";
@@ -369,6 +369,11 @@ function smallReadDeadline(res: HttpResponse, what: string, received: () => numb
 export interface RetryPolicy {
   /** False when the request body is a stream: one attempt only. */
   replayable: boolean;
+  /**
+   * Reads a 500's error body and returns it at once when this says it is a verdict on what was
+   * sent, which asking again will not change (a manifest's foreign layer the registry refuses).
+   */
+  refusal?: (entries: readonly RegistryErrorEntry[]) => boolean;
 }
 
 /**
@@ -394,9 +399,10 @@ export async function sendWithRetries(req: HttpRequest, settings: HttpSettings, 
     if (!isRetryableStatus(res.status)) return res;
     if (attempt >= retries) return attempt > 0 ? { ...res, retries: attempt } : res;
     const said =
-      res.status === INTERNAL_SERVER_ERROR ? await readBody(res, MAX_ERROR_BODY, "error body").catch(() => undefined) : undefined;
-    // distribution answers 500 to a manifest it refuses (UNKNOWN beside MANIFEST_BLOB_UNKNOWN): asking again changes nothing.
-    if (said && isRefusal(parseErrorBody(said))) return attempt > 0 ? { ...res, said, retries: attempt } : { ...res, said };
+      policy?.refusal && res.status === INTERNAL_SERVER_ERROR
+        ? await readBody(res, MAX_ERROR_BODY, "error body").catch(() => undefined)
+        : undefined;
+    if (said && policy?.refusal?.(parseErrorBody(said))) return attempt > 0 ? { ...res, said, retries: attempt } : { ...res, said };
     const wait = retryDelayMs(attempt + 1, header(res.headers, "retry-after"));
     if (!said) await discard(res);
     settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after HTTP ${res.status}`);
