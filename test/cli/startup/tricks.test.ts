@@ -137,7 +137,7 @@ describe(`each start-up trick still moves its number (Node ${process.version})`,
   });
 
   it("commands: `dray inspect` costs less CPU declaring only the inspect command", async (t) => {
-    await assertMoves(t, "commands", inspect, 9, "cpuMs");
+    await assertMoves(t, "commands", inspect, 15, "cpuMs");
   });
 
   it(
