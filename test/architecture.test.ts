@@ -1,13 +1,16 @@
 /**
  * The shape of src/ as an import graph (issue 18): layers import downwards
- * only, cli → sync → referrers → copy/inspect → image → transport → auth → ref → oci
+ * only, cli → index.ts → api → sync → referrers → copy/inspect → image → transport → auth → ref → oci
  * → errors, and nothing outside src/transport/ reaches into one transport's own
  * folder (registry/, layout/, archive/): transport/index.ts and
  * transport/repository.ts are the way in. Type-only imports count too, since
  * they tie a layer's words to another's. The registry client itself is not
  * named outside src/transport/ at all, not even through a type computed
  * from an import path that does not say `registry/` (issue 32: sync's prune
- * drove it through `ReturnType<RepositoryFactory["client"]>`).
+ * drove it through `ReturnType<RepositoryFactory["client"]>`). A command's
+ * body (`cli/commands/*-run.ts`) calls dray only through the public modules
+ * of src/api/ (what src/index.ts re-exports), as crane's commands call only
+ * `crane.Copy(…)`, so the library can do all the CLI does.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -19,8 +22,12 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), "../../src");
 
 /** Lower rank = lower layer. Files at the top of src/ are named by their file name. */
 const LAYER: Record<string, number> = {
-  "index.ts": 10,
-  cli: 9,
+  /** The CLI sits on the public library (its commands import src/api/, and may import index.ts), never the reverse. */
+  cli: 10,
+  /** The library's entry: the union of src/api/. */
+  "index.ts": 9.5,
+  /** The public modules, one per concern (src/api/*.ts): what the library offers, re-exported from the layers below. */
+  api: 9,
   sync: 8,
   /** Signatures (verify, the gate of copy and sync): over the referrers discovery, under sync and the CLI. */
   signature: 7.5,
@@ -108,7 +115,7 @@ describe("architecture: the import graph of src/", () => {
     assert.deepEqual(unknown, []);
   });
 
-  it("layers import downwards only: cli → sync → referrers → copy/inspect → image → transport → auth → ref → oci → errors", () => {
+  it("layers import downwards only: cli → index.ts → api → sync → referrers → copy/inspect → image → transport → auth → ref → oci → errors", () => {
     const upwards = edges.filter((e) => LAYER[layerOf(e.from)]! < LAYER[layerOf(e.to)]!).map((e) => `${e.from} → ${e.to}`);
     assert.deepEqual(upwards, []);
   });
@@ -137,6 +144,25 @@ describe("architecture: the import graph of src/", () => {
       .filter((e) => e.to !== "cli/commands/write-options.ts")
       .map((e) => `${e.from} → ${e.to}`);
     assert.deepEqual(back, []);
+  });
+
+  it("a command's body (cli/commands/*-run.ts) imports dray only from the public library, src/api/, and from src/cli/ (issue 32)", () => {
+    const inner = edges
+      .filter((e) => /^cli\/commands\/[a-z-]+-run\.ts$/.test(e.from) && !e.to.startsWith("cli/") && !/^api\/[a-z-]+\.ts$/.test(e.to))
+      .map((e) => `${e.from} → ${e.to}`);
+    // Not index.ts either: the bundle would evaluate the whole library (sigstore included) for `dray inspect`.
+    assert.deepEqual(inner, []);
+  });
+
+  it("src/index.ts is exactly the public modules of src/api/, each re-exported whole", () => {
+    const api = readdirSync(join(SRC, "api"))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `./api/${f.replace(/\.ts$/, ".js")}`)
+      .sort();
+    const index = stripComments(readFileSync(join(SRC, "index.ts"), "utf8"));
+    const exported = [...index.matchAll(/^export \* from "([^"]+)";$/gm)].map((m) => m[1]!).sort();
+    assert.deepEqual(exported, api);
+    assert.equal(index.replace(/^export \* from "[^"]+";$/gm, "").trim(), "", "index.ts holds nothing but those re-exports");
   });
 
   it("one image reader: configs are read whole in one place, under one limit, and a missing platform is worded once (issue 32)", () => {

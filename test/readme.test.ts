@@ -5,7 +5,7 @@
 // a new example that is neither run nor listed fails the test.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { before, describe, it } from "node:test";
@@ -167,6 +167,8 @@ describe("the README's examples run as written", () => {
   });
 
   it("npm run demo", () => {
+    // The suite built dist/ already: the demo must not rebuild it under the feet of the tests running beside it.
+    const builtAt = statSync(join(ROOT, "dist", "src", "cli", "startup", "switches.cjs")).mtimeMs;
     const r = spawnSync("npm", ["run", "--silent", "demo"], {
       cwd: ROOT,
       env: { ...process.env, TMPDIR: cwd },
@@ -176,5 +178,6 @@ describe("the README's examples run as written", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /"Architecture": "/);
     assert.match(r.stdout, /the tarball: .*\/hello\.tar/);
+    assert.equal(statSync(join(ROOT, "dist", "src", "cli", "startup", "switches.cjs")).mtimeMs, builtAt, "npm run demo rebuilt dist/");
   });
 });

@@ -15,19 +15,6 @@ import { copyReferrers, type ReferrerResult, type Subject, type Transfer } from 
 import { RepositoryFactory } from "../transport/repository.js";
 
 export {
-  attach,
-  parseAttachFile,
-  pushReferrer,
-  writeReferrer,
-  type AttachFile,
-  type AttachOptions,
-  type AttachResult,
-  type PushReferrerOptions,
-  type PushReferrerResult,
-  type ReferrerBlob,
-  type ReferrerContent,
-} from "./attach.js";
-export {
   addToReferrersIndex,
   copyReferrers,
   buildReferrersIndex,

@@ -23,6 +23,7 @@ import { cosignTag } from "../oci/referrer-tags.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { writeReferrer, type PushReferrerResult, type ReferrerBlob } from "../referrers/attach.js";
 import { openSource } from "../transport/index.js";
+import { RepositoryFactory } from "../transport/repository.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
 import { openImageRepository, repositoryNameOf } from "./locate.js";
 import type { BeforeTag } from "../copy/types.js";
@@ -391,5 +392,34 @@ export function resignHook(
       ...(signal ? { signal } : {}),
     });
     onSigned?.(top.digest.toString(), written);
+  };
+}
+
+/** What `signOnCopy` gives a copy: its `beforeTag` hook, and the signer of an image the destination had already. */
+export interface CopySigner {
+  /** Signs each image as it lands, before its tag is written (CopyOptions.beforeTag). */
+  beforeTag: BeforeTag;
+  /** An image the destination had already is not copied (no beforeTag): signed there unless the key signed it already. */
+  signUpToDate(digest: Digest): Promise<SignatureWritten[]>;
+}
+
+/**
+ * Signing on copy (`dray copy --sign-key`, as sync's `sign`): the hooks that
+ * sign what a copy writes to `dst`, in `dst`'s repository; `onSigned` hears
+ * what was written for which subject.
+ */
+export async function signOnCopy(
+  dst: Location,
+  resign: Resign,
+  opts: { transport?: TransportOptions; signal?: AbortSignal; onSigned?: (subject: string, written: SignatureWritten[]) => void },
+): Promise<CopySigner> {
+  const repo = await new RepositoryFactory(() => opts.transport ?? {}).open(dst);
+  return {
+    beforeTag: resignHook(repo, resign, opts.signal, opts.onSigned),
+    signUpToDate: async (digest) => {
+      const written = await signUnlessSigned(repo, digest, resign, opts.signal);
+      if (written.length > 0) opts.onSigned?.(digest.toString(), written);
+      return written;
+    },
   };
 }

@@ -11,7 +11,7 @@ import { before, describe, it } from "node:test";
 import { Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
 import { parseLocation } from "../../src/ref/location.js";
-import { pushReferrer } from "../../src/referrers/index.js";
+import { pushReferrer } from "../../src/referrers/attach.js";
 import { dray, drayOk } from "../cli/run.js";
 import { buildImage, pushImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
 import { TestRegistryClient } from "../helpers/http.js";

@@ -1,6 +1,5 @@
-import { append, sourceDateEpoch, SCRATCH, type AppendResult } from "../../assemble/index.js";
-import { UsageError } from "../../errors.js";
-import { parsePlatform } from "../../oci/platform.js";
+import { append, type AppendResult, SCRATCH, sourceDateEpoch } from "../../api/assemble.js";
+import { parsePlatform, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { conversionOptions, transportOptions, type TransportFlags } from "../options.js";

@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
-import { sourceDateEpoch } from "../../assemble/index.js";
-import { UsageError } from "../../errors.js";
-import { parseLocation } from "../../ref/location.js";
-import { attach, parseAttachFile, type AttachResult } from "../../referrers/index.js";
+import { sourceDateEpoch } from "../../api/assemble.js";
+import { parseLocation, UsageError } from "../../api/model.js";
+import { attach, type AttachResult, parseAttachFile } from "../../api/referrers.js";
 import type { CliContext } from "../context.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";

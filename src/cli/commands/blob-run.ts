@@ -1,10 +1,8 @@
-import { openVerifiedBlob } from "../../content/blob.js";
-import { writeFileAtomically, writeToStream } from "../../content/sink.js";
-import { UsageError } from "../../errors.js";
-import { Digest } from "../../oci/digest.js";
-import type { Descriptor } from "../../oci/manifest.js";
+import { openVerifiedBlob } from "../../api/blob.js";
+import { writeFileAtomically, writeToStream } from "../sink.js";
+import { type Descriptor, Digest, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
-import { openSource } from "../../transport/index.js";
+import { openSource } from "../../api/transport.js";
 import type { CliContext } from "../context.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import { checkOutputFile } from "../output-file.js";

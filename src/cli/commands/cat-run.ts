@@ -1,9 +1,6 @@
-import { catFile, listFiles, type ListedEntry } from "../../content/cat.js";
-import type { ContentOptions } from "../../content/export.js";
-import { UsageError } from "../../errors.js";
-import { parsePlatform } from "../../oci/platform.js";
+import { catFile, type ContentOptions, type ListedEntry, listFiles } from "../../api/content.js";
+import { parsePlatform, printable, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
-import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";

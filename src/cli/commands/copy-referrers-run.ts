@@ -1,8 +1,6 @@
-import type { CopyLocationOptions } from "../../copy/index.js";
-import { Digest } from "../../oci/digest.js";
-import type { Location } from "../../ref/location.js";
-import { copyReferrersOf, type ReferrersSummary } from "../../referrers/index.js";
-import { IncompleteError } from "../../errors.js";
+import type { CopyLocationOptions } from "../../api/copy.js";
+import { Digest, IncompleteError, type Location } from "../../api/model.js";
+import { copyReferrersOf, type ReferrersSummary } from "../../api/referrers.js";
 import type { CliContext } from "../context.js";
 import { formatBytes } from "../progress.js";
 

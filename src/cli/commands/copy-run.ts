@@ -1,13 +1,10 @@
 import { writeFile } from "node:fs/promises";
-import { copy, copyAllTags, type CopyLocationOptions } from "../../copy/index.js";
-import type { AllTagsSummary, CopySummary } from "../../copy/types.js";
-import { UsageError } from "../../errors.js";
-import { Digest } from "../../oci/digest.js";
-import { parsePlatform } from "../../oci/platform.js";
-import { type Location } from "../../ref/location.js";
+import { type AllTagsSummary, copy, copyAllTags, type CopyLocationOptions, type CopySummary } from "../../api/copy.js";
+import { Digest, type Location, parsePlatform, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
-import { hasTrustFlags } from "../../signature/policy.js";
+import { hasTrustFlags } from "../../api/policy.js";
+import type { SignatureWritten } from "../../api/signature.js";
 import {
   conversionOptions,
   transportOptions,
@@ -20,7 +17,6 @@ import { checkOutputFile } from "../output-file.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { checkQuietProgress, createProgress, formatBytes, resolveMode, type TerminalInfo, type ProgressMode } from "../progress.js";
 import type { ReferrerLines } from "./copy-referrers-run.js";
-import type { SignatureWritten } from "../../signature/sign.js";
 
 export interface CopyFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
   platform?: string[];
@@ -104,20 +100,15 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       throw new UsageError("--sign-format legacy names a repository, which an OCI layout has not: use bundle (the default)");
     if (flags.keyPasswordStdin && onStdio(src))
       throw new UsageError("--key-password-stdin and an archive on standard input both want it: give one");
-    const { RepositoryFactory } = await import("../../transport/repository.js");
-    const { resignHook, signUnlessSigned } = await import("../../signature/sign.js");
+    const { signOnCopy } = await import("../../api/signature.js");
     const { describeSignatures, NO_TLOG_NOTE } = await import("./sign-run.js");
-    const repo = await new RepositoryFactory(() => opts.destination ?? {}).open(dst);
     const onSigned = (subject: string, written: SignatureWritten[]): void => {
       signed.push(...written.map((w) => ({ subject, ...w })));
       if (!quiet) ctx.message(`dray: signed ${subject} with key ${resign.key.fingerprint}: ${describeSignatures({ signatures: written })}`);
     };
-    opts.beforeTag = resignHook(repo, resign, ctx.signal, onSigned);
-    // An image the destination had already is not copied (no beforeTag): signed there unless the key signed it already.
-    signUpToDate = async (digest) => {
-      const written = await signUnlessSigned(repo, Digest.parse(digest), resign, ctx.signal);
-      if (written.length > 0) onSigned(digest, written);
-    };
+    const signer = await signOnCopy(dst, resign, { transport: opts.destination ?? {}, signal: ctx.signal, onSigned });
+    opts.beforeTag = signer.beforeTag;
+    signUpToDate = async (digest) => void (await signer.signUpToDate(Digest.parse(digest)));
     if (!quiet) ctx.message(`dray: note: ${NO_TLOG_NOTE}`);
   }
   let from = src;

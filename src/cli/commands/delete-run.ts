@@ -1,5 +1,5 @@
-import { openReferences } from "../../transport/index.js";
-import { formatLocation } from "../../ref/location.js";
+import { openReferences } from "../../api/transport.js";
+import { formatLocation } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import * as output from "../output.js";

@@ -1,7 +1,6 @@
-import { manifestDigest } from "../../inspect/index.js";
-import { formatLocation } from "../../ref/location.js";
+import { manifestDigest } from "../../api/inspect.js";
+import { formatLocation, parsePlatform } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
-import { parsePlatform } from "../../oci/platform.js";
 import { parseFormat, render } from "../output.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import type { CliContext } from "../context.js";

@@ -1,7 +1,6 @@
-import { exportFilesystem } from "../../content/export.js";
-import { writeFileAtomically, writeToStream } from "../../content/sink.js";
-import { UsageError } from "../../errors.js";
-import { parsePlatform } from "../../oci/platform.js";
+import { exportFilesystem } from "../../api/content.js";
+import { writeFileAtomically, writeToStream } from "../sink.js";
+import { parsePlatform, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { transportOptions, type TransportFlags } from "../options.js";

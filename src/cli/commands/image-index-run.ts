@@ -1,7 +1,5 @@
-import { appendToIndex, createIndex, removeFromIndex, type IndexOptions, type IndexResult } from "../../assemble/index.js";
-import { UsageError } from "../../errors.js";
-import { parsePlatform } from "../../oci/platform.js";
-import { type Location } from "../../ref/location.js";
+import { appendToIndex, createIndex, type IndexOptions, type IndexResult, removeFromIndex } from "../../api/assemble.js";
+import { type Location, parsePlatform, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { parseKeyValues, parseManifestFormat, transportOptions, type TransportFlags } from "../options.js";
@@ -77,7 +75,7 @@ async function copyReferrers(
   lines: ReferrerLines,
 ): Promise<object> {
   const { copyReferrersAfterCopy } = await import("./copy-referrers-run.js");
-  const { formatLocation } = await import("../../ref/location.js");
+  const { formatLocation } = await import("../../api/model.js");
   const added = new Set(result.added);
   const summaries: object[] = [];
   for (const src of srcs) {

@@ -1,7 +1,7 @@
 import { locationArg } from "../location-arg.js";
-import { parsePlatform } from "../../oci/platform.js";
+import { parsePlatform } from "../../api/model.js";
 import { transportOptions, type TransportFlags } from "../options.js";
-import * as lib from "../../inspect/index.js";
+import * as lib from "../../api/inspect.js";
 import * as output from "../output.js";
 import type { CliContext } from "../context.js";
 

@@ -1,7 +1,6 @@
-import { UsageError } from "../../errors.js";
-import { parseRegistryHost, storeCredential } from "../../auth/login.js";
-import { recordTrustedRealms } from "../../auth/realm-trust.js";
-import { verifyCredentials } from "../../transport/index.js";
+import { UsageError } from "../../api/model.js";
+import { parseRegistryHost, recordTrustedRealms, storeCredential } from "../../api/auth.js";
+import { verifyCredentials } from "../../api/transport.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import * as prompt from "../prompt.js";
 import type { CliContext } from "../context.js";

@@ -1,5 +1,4 @@
-import { parseRegistryHost, removeCredential } from "../../auth/login.js";
-import { recordedTrustedRealms, recordTrustedRealms } from "../../auth/realm-trust.js";
+import { parseRegistryHost, recordedTrustedRealms, recordTrustedRealms, removeCredential } from "../../api/auth.js";
 import type { CliContext } from "../context.js";
 
 /** The body of `dray logout`, loaded only when it runs. */

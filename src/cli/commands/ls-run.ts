@@ -1,9 +1,7 @@
-import { UsageError } from "../../errors.js";
-import { listCatalog, openReferences } from "../../transport/index.js";
-import { formatLocation } from "../../ref/location.js";
+import { formatLocation, repositoryName, UsageError } from "../../api/model.js";
+import { listCatalog, openReferences } from "../../api/transport.js";
 import { locationArg } from "../location-arg.js";
-import { parseRegistryHost } from "../../auth/login.js";
-import { repositoryName } from "../../ref/reference.js";
+import { parseRegistryHost } from "../../api/auth.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import * as output from "../output.js";
 import type { CliContext } from "../context.js";
@@ -35,7 +33,7 @@ export async function runLs(ctx: CliContext, locText: string | undefined, flags:
     throw new UsageError(`ls lists every tag of a repository, layout or archive: give ${locText} without a tag or digest`);
   if (loc.transport === "oci") {
     // A folder a sync into oci:DIR filled holds a layout per repository: listed as a catalog is.
-    const { layoutsInFolder } = await import("../../sync/index.js");
+    const { layoutsInFolder } = await import("../../api/sync.js");
     const inside = await layoutsInFolder(loc.path);
     if (inside)
       return output.render(ctx, format, { Folder: formatLocation(loc), Repositories: inside }, (v) => output.lines(v.Repositories));

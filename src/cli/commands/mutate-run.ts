@@ -1,6 +1,5 @@
-import { mutate, parseAnnotation, parseCreated, sourceDateEpoch, type MutateOptions, type MutateResult } from "../../assemble/index.js";
-import { UsageError } from "../../errors.js";
-import { parsePlatform } from "../../oci/platform.js";
+import { mutate, type MutateOptions, type MutateResult, parseAnnotation, parseCreated, sourceDateEpoch } from "../../api/assemble.js";
+import { parsePlatform, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { parseKeyValues, transportOptions, type TransportFlags } from "../options.js";

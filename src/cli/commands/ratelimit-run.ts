@@ -1,6 +1,6 @@
-import { NotFoundError, UsageError } from "../../errors.js";
+import { NotFoundError, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
-import { describeRateLimit, registryRateLimit } from "../../transport/index.js";
+import { describeRateLimit, registryRateLimit } from "../../api/transport.js";
 import type { CliContext } from "../context.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render } from "../output.js";

@@ -1,7 +1,6 @@
-import { referrersTree, type ReferrerNode, type ReferrersTree } from "../../content/referrers.js";
-import { UsageError } from "../../errors.js";
+import { type ReferrerNode, referrersTree, type ReferrersTree } from "../../api/referrers-tree.js";
+import { printable, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
-import { printable } from "../../ref/reference.js";
 import type { CliContext } from "../context.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";

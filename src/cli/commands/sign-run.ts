@@ -1,7 +1,5 @@
-import { UsageError } from "../../errors.js";
-import { parseLocation } from "../../ref/location.js";
-import { SIGN_FORMATS, signImage, type Resign, type SignFormat, type SignResult } from "../../signature/sign.js";
-import { loadSigningKey } from "../../signature/signing-key.js";
+import { parseLocation, UsageError } from "../../api/model.js";
+import { loadSigningKey, type Resign, SIGN_FORMATS, type SignFormat, signImage, type SignResult } from "../../api/signature.js";
 import type { CliContext } from "../context.js";
 import { keyPasswordSource, parseKeyValues, transportOptions, type SignOptionFlags, type TransportFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";

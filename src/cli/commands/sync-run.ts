@@ -1,24 +1,34 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
-import { IncompleteError, NotFoundError, SignatureRefusedError, UsageError } from "../../errors.js";
-import { hasTrustFlags, type TrustFlags } from "../../signature/policy.js";
-import { parsePlatform } from "../../oci/platform.js";
-import { formatShard, loadSyncConfig, parseShard, parseSyncSource, parseSyncTarget, sync } from "../../sync/index.js";
-import type {
-  ImageItem,
-  PruneItem,
-  ReferrerItem,
-  RegistrySettings,
-  Shard,
-  SyncEvent,
-  SyncOptions,
-  SyncRule,
-  SyncSummary,
-  TagFilter,
-} from "../../sync/types.js";
-import type { TransportOptions } from "../../transport/types.js";
-import type { MirrorConfig } from "../../transport/mirrors.js";
-import type { CopyEvent } from "../../copy/types.js";
+import {
+  IncompleteError,
+  NotFoundError,
+  parsePlatform,
+  SignatureRefusedError,
+  type TransportOptions,
+  UsageError,
+} from "../../api/model.js";
+import { hasTrustFlags, type TrustFlags } from "../../api/policy.js";
+import {
+  formatShard,
+  type ImageItem,
+  loadSyncConfig,
+  parseShard,
+  parseSyncSource,
+  parseSyncTarget,
+  type PruneItem,
+  type ReferrerItem,
+  type RegistrySettings,
+  type Shard,
+  sync,
+  type SyncEvent,
+  type SyncOptions,
+  type SyncRule,
+  type SyncSummary,
+  type TagFilter,
+} from "../../api/sync.js";
+import type { MirrorConfig } from "../../api/transport.js";
+import type { CopyEvent } from "../../api/copy.js";
 import type { CliContext } from "../context.js";
 import {
   conversionOptions,

@@ -1,7 +1,5 @@
-import { UsageError } from "../../errors.js";
-import { isValidTag, parseReference } from "../../ref/reference.js";
-import { openReferences } from "../../transport/index.js";
-import { formatLocation, type Location } from "../../ref/location.js";
+import { formatLocation, isValidTag, type Location, parseReference, UsageError } from "../../api/model.js";
+import { openReferences } from "../../api/transport.js";
 import { locationArg } from "../location-arg.js";
 import { transportOptions, type TransportFlags } from "../options.js";
 import { parseFormat, render } from "../output.js";

@@ -1,10 +1,7 @@
-import { UsageError } from "../../errors.js";
-import { Digest } from "../../oci/digest.js";
-import { type Location } from "../../ref/location.js";
+import { Digest, type Location, type TransportOptions, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
-import type { TrustFlags } from "../../signature/policy.js";
-import type { TransportOptions } from "../../transport/types.js";
-import { assertVerified, policyFromFlags, verifyImage, type ImageVerification, type SignatureCheck } from "../../signature/index.js";
+import { policyFromFlags, type TrustFlags } from "../../api/policy.js";
+import { assertVerified, type ImageVerification, type SignatureCheck, verifyImage } from "../../api/signature.js";
 import type { CliContext } from "../context.js";
 import { transportOptions, trustFlags, type TransportFlags, type TrustOptionFlags } from "../options.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
