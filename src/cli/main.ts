@@ -3,10 +3,11 @@ import { constants as osConstants } from "node:os";
 import { Command, CommanderError } from "commander";
 import { DrayError, exitCodeFor } from "../errors.js";
 import { escapeControls } from "../ref/reference.js";
-import { COMMANDS } from "./commands/index.js";
+import { COMMANDS, type CommandEntry } from "./commands/index.js";
 import type { CliContext } from "./context.js";
 import { checkStdinReaders } from "./options.js";
 import { installScavenger } from "./startup/scavenge.js";
+import { tricksOff } from "./startup/switches.cjs";
 
 /** Set by the CLI bundler (scripts/bundle.mjs), which knows the version at build time. */
 declare const __DRAY_VERSION__: string | undefined;
@@ -55,7 +56,27 @@ function isBrokenPipe(err: unknown): boolean {
   return false;
 }
 
-export function buildProgram(ctx: CliContext): Command {
+/**
+ * The one command a run declares to commander, from the command line: the
+ * first word after the global flags (which take no value), when it names a
+ * command and no help flag comes before it. Declaring one command instead of all ~20 (each a dozen options)
+ * takes ~17 ms of CPU off every run (src/cli/startup/README.md, `commands`).
+ * Anything else (no word, `help`, a misspelt command, `completion`, the
+ * switch off) declares them all, so help, suggestions and completion scripts
+ * see the whole program.
+ */
+export function commandToDeclare(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CommandEntry | undefined {
+  if (tricksOff(env).has("commands")) return undefined;
+  const words = argv.slice(2); // argv is process.argv: node and the script first
+  const at = words.findIndex((a) => !a.startsWith("-") || a === "--");
+  // `dray --help inspect` prints the program's help, which lists every command.
+  if (at < 0 || words.slice(0, at).some((a) => a === "-h" || a === "--help")) return undefined;
+  const entry = COMMANDS.find((c) => c.names.includes(words[at]!));
+  return entry?.needsAll ? undefined : entry;
+}
+
+/** The program with every command, or with `only` (commandToDeclare). */
+export function buildProgram(ctx: CliContext, only?: CommandEntry): Command {
   const program = new Command("dray")
     .description("Copy, inspect and mirror container images between registries, OCI layouts and archives")
     .version(readVersion(), "-V, --version", "print the version")
@@ -69,7 +90,7 @@ export function buildProgram(ctx: CliContext): Command {
     })
     .exitOverride()
     .hook("preAction", (_program, action) => checkStdinReaders(action.opts(), action.args));
-  for (const register of COMMANDS) register(program, ctx);
+  for (const { register } of only ? [only] : COMMANDS) register(program, ctx);
   return program;
 }
 
@@ -106,7 +127,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   process.stdout.on("error", onStdoutError);
   try {
-    const program = buildProgram(ctx);
+    const program = buildProgram(ctx, commandToDeclare(argv));
     // Bare `dray` (or only global flags) is a usage error: help on stderr, exit 2, so `dray $EMPTY` in a
     // script fails instead of passing. `dray --help` prints the same on stdout with 0.
     const words = argv.slice(2); // argv is process.argv: node and the script first

@@ -1,7 +1,8 @@
 import { constants as fsConstants } from "node:fs";
-import { access, stat } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { IoError, UsageError } from "../errors.js";
+import { access, open, stat, unlink } from "node:fs/promises";
+import { basename, dirname, resolve } from "node:path";
+import { IoError, UsageError, fsReason } from "../errors.js";
+import { temporaryNameBeside } from "../transport/temporaries.js";
 
 /**
  * An output file named on the command line (`copy --digestfile`, `export -o`,
@@ -23,4 +24,23 @@ export async function checkOutputFile(path: string, flag: string): Promise<void>
   } catch {
     throw new IoError(`${flag} ${path}: cannot write in ${dir} (permission denied)`, { where: path });
   }
+  await checkCanCreate(path, flag, dir);
+}
+
+/**
+ * The file is written under a temporary name beside it: one is made and removed now, so a folder that
+ * takes no new files (/proc, /sys, a full disk's inode table) is said before the work, not as ENOENT after.
+ * A device or FIFO named (/dev/null) is written into, not beside.
+ */
+async function checkCanCreate(path: string, flag: string, dir: string): Promise<void> {
+  const existing = await stat(path).catch(() => undefined);
+  if (existing && !existing.isFile()) return;
+  const probe = temporaryNameBeside(dir, basename(path));
+  try {
+    await (await open(probe, "wx", 0o600)).close();
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "the file system takes no new files there" : fsReason(err);
+    throw new IoError(`${flag} ${path}: cannot create a file in ${dir} (${why})`, { where: path, cause: err });
+  }
+  await unlink(probe).catch(() => undefined);
 }

@@ -20,8 +20,8 @@ export abstract class WrappedDestination implements ImageDestination {
     this.capabilities = inner.capabilities;
   }
 
-  /** Called once the wrapped destination committed or aborted (also when that threw). */
-  protected abstract ended(): void;
+  /** Called once the wrapped destination committed (`committed` true) or aborted, or either threw. */
+  protected abstract ended(committed: boolean): void;
 
   currentDigest(opts?: SignalOption): Promise<Digest | undefined> {
     return this.inner.currentDigest(opts);
@@ -40,10 +40,12 @@ export abstract class WrappedDestination implements ImageDestination {
   }
 
   async commit(): Promise<void> {
+    let committed = false;
     try {
       await this.inner.commit();
+      committed = true;
     } finally {
-      this.ended();
+      this.ended(committed);
     }
   }
 
@@ -51,7 +53,7 @@ export abstract class WrappedDestination implements ImageDestination {
     try {
       await this.inner.abort();
     } finally {
-      this.ended();
+      this.ended(false);
     }
   }
 }

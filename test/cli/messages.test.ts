@@ -2,6 +2,8 @@
 // `dray` run, checked word for word where the words are the point.
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
+import { execFileSync } from "node:child_process";
+import { closeSync, openSync, readdirSync, statSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -49,6 +51,26 @@ describe("network failures in words, naming the request", () => {
       r.stderr,
       `dray: nothing listens on 127.0.0.1:${port} (is the registry running?): GET http://127.0.0.1:${port}/v2/app/manifests/1 (after 1 retry; --retries N)\n`,
     );
+  });
+
+  it("HTTPS_PROXY at a closed port: the proxy is named (host:port, no credentials) as the one that refused", async () => {
+    const port = await freePort();
+    const env = {
+      HTTPS_PROXY: `http://user:s3cret@127.0.0.1:${port}`,
+      https_proxy: undefined,
+      HTTP_PROXY: undefined,
+      http_proxy: undefined,
+      NO_PROXY: undefined,
+      no_proxy: undefined,
+    };
+    // The registry's name is never looked up: the connection to the proxy is refused first.
+    const r = await dray(["inspect", "registry.example.test/app:1", "--retries", "0"], { env });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `dray: the proxy 127.0.0.1:${port} (HTTPS_PROXY) refused the connection (nothing listens there; is the proxy running?): GET https://registry.example.test/v2/app/manifests/1\n`,
+    );
+    assert.doesNotMatch(r.stderr, /s3cret|user/);
   });
 
   it("a server that accepts and stays silent: 'sent nothing within N s', plain HTTP kept (no https, no /v2/ ping)", async () => {
@@ -144,6 +166,12 @@ describe("output paths and --ca-file are checked before anything is read, in wor
       asNobody: true,
     },
     {
+      what: "export -o /proc/x (a folder that takes no new files)",
+      args: () => ["export", `${proxyLoc()}`, "-o", "/proc/x"],
+      code: 1,
+      line: () => "-o /proc/x: cannot create a file in /proc (the file system takes no new files there)",
+    },
+    {
       what: "--ca-file missing",
       args: (d) => ["inspect", "--ca-file", `${d}/nope.pem`, proxyLoc()],
       code: 2,
@@ -181,6 +209,33 @@ describe("output paths and --ca-file are checked before anything is read, in wor
     const config = await onPty(["blob", proxyLoc(), img.config.digest.toString()], { NO_COLOR: "1" });
     assert.equal(config.code, 0, config.raw);
     assert.match(config.raw, /"architecture"/);
+  });
+  it("export into a full device (-o or standard output): one line in words, and the device stays a device", async () => {
+    // A device node of the test's own, as /dev/full is (char 1:7): root may make one anywhere.
+    const full = join(dir, "full");
+    execFileSync("mknod", ["-m", "666", full, "c", "1", "7"]);
+    const viaFlag = await dray(["export", proxyLoc(), "-o", full]);
+    assert.equal(viaFlag.stderr, `dray: cannot write ${full}: no space left on device\n`);
+    assert.equal(viaFlag.code, 1);
+    assert.ok(statSync(full).isCharacterDevice(), "not replaced by a file renamed over it");
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.includes(".dray-")),
+      [],
+    );
+    const fd = openSync(full, "w");
+    try {
+      const viaStdout = await dray(["export", proxyLoc()], { stdoutFd: fd });
+      assert.equal(viaStdout.stderr, "dray: cannot write to standard output: no space left on device\n");
+      assert.equal(viaStdout.code, 1);
+    } finally {
+      closeSync(fd);
+    }
+    // /dev/null-like devices are written into as well: the export succeeds and the node is untouched.
+    const nul = join(dir, "null");
+    execFileSync("mknod", ["-m", "666", nul, "c", "1", "3"]);
+    const quiet = await dray(["export", proxyLoc(), "-o", nul, "--quiet"]);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.ok(statSync(nul).isCharacterDevice());
   });
 });
 

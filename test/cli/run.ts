@@ -17,6 +17,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   timeoutMs?: number;
+  /** The child's stdout is this open file descriptor (a device such as a full disk's) instead of a pipe. */
+  stdoutFd?: number;
   /** Run as this user (the tests run as root; a permission test must run as someone the kernel refuses). */
   user?: { uid: number; gid: number };
 }
@@ -33,14 +35,14 @@ export async function dray(args: string[], opts: RunOptions = {}): Promise<DrayR
     env: { ...process.env, NO_COLOR: "1", ...opts.env },
     cwd: opts.cwd,
     ...opts.user,
-    stdio: ["pipe", "pipe", "pipe"],
+    stdio: ["pipe", opts.stdoutFd ?? "pipe", "pipe"],
   });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  child.stdout.on("data", (c: Buffer) => out.push(c));
-  child.stderr.on("data", (c: Buffer) => err.push(c));
-  child.stdin.on("error", () => undefined); // the CLI may exit before reading its input
-  child.stdin.end(opts.input ?? "");
+  child.stdout?.on("data", (c: Buffer) => out.push(c));
+  child.stderr!.on("data", (c: Buffer) => err.push(c));
+  child.stdin!.on("error", () => undefined); // the CLI may exit before reading its input
+  child.stdin!.end(opts.input ?? "");
   const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
   const code = await new Promise<number>((resolve) => child.on("close", (c, signal) => resolve(c ?? (signal ? 128 : 1))));
   clearTimeout(timer);

@@ -8,12 +8,14 @@
 // not copied), as skopeo does.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { TestRegistryClient } from "../helpers/http.js";
 import { startPodman, type Podman } from "../helpers/podman.js";
+import { startProxy } from "../helpers/proxy.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoCopy, assertSkopeoOk, skopeoInspect, skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
@@ -187,5 +189,43 @@ describe("foreign layers (go-containerregistry's foreign.tar)", () => {
     assert.equal(d.code, 3, d.stderr);
     assert.match(d.stderr, /blob sha256:015b6ec6\S* not found in .*sparse_foreign\.tar \(a foreign layer: it lives at example\.com\)/);
     assert.ok(!existsSync(out));
+  });
+
+  it("a registry with distribution's default validation refuses the layer's URL: one line saying what to do, asked once", async () => {
+    // A default install refuses every foreign layer URL (500: UNKNOWN, then MANIFEST_BLOB_UNKNOWN for the layer).
+    const strict = await startRegistry({ validation: {} });
+    const proxy = await startProxy(strict);
+    const r = await dray(["copy", `docker-archive:${FOREIGN}`, `docker://${proxy.host}/win:1`]);
+    assert.equal(r.code, 5, r.stderr);
+    const lines = r.stderr.split("\n").filter((l) => l.startsWith("dray: "));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(
+      lines[0]!,
+      /refused manifest sha256:\S+ at docker:\/\/\S+\/win:1 for its foreign layer sha256:015b6ec6\S* \(urls: example\.com\)/,
+    );
+    assert.match(lines[0]!, /validation\.manifests\.urls\.allow/);
+    assert.doesNotMatch(lines[0]!, /retries/);
+    assert.equal(proxy.count("PUT", "/manifests/"), 1, "a refusal is not asked again");
+
+    // Allowed by the registry's config (and an https URL, which distribution requires): the same image goes in.
+    const allowing = await startRegistry({ validation: { allow: ["^https://"] } });
+    const layout = join(dir, "https-url");
+    assert.equal((await dray(["copy", `docker-archive:${FOREIGN}`, `oci:${layout}:1`])).code, 0);
+    const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: Array<{ digest: string }> };
+    const manifestFile = join(layout, "blobs", ...index.manifests[0]!.digest.split(":"));
+    const edited = readFileSync(manifestFile, "utf8").replace(
+      /"urls":\s*\[\s*"example\.com"\s*\]/,
+      '"urls":["https://foreign.invalid/layer"]',
+    );
+    assert.match(edited, /foreign\.invalid/);
+    const editedDigest = `sha256:${createHash("sha256").update(edited).digest("hex")}`;
+    writeFileSync(join(layout, "blobs", ...editedDigest.split(":")), edited);
+    const size = Buffer.byteLength(edited);
+    writeFileSync(
+      join(layout, "index.json"),
+      JSON.stringify({ ...index, manifests: [{ ...index.manifests[0], digest: editedDigest, size }] }),
+    );
+    const ok = await dray(["copy", `oci:${layout}:1`, `docker://${allowing.host}/win:1`]);
+    assert.equal(ok.code, 0, ok.stderr);
   });
 });

@@ -66,6 +66,11 @@ export interface StartRegistryOptions {
    * e.g. https://auth.example.test/token, reached through the forward proxy).
    */
   realm?: string;
+  /**
+   * distribution's own manifest validation instead of none: every foreign layer URL is refused
+   * unless it matches one of `allow` (validation.manifests.urls.allow), as a default install does.
+   */
+  validation?: { allow?: string[] };
   /** tls mode: the registry asks every client for a certificate signed by a client CA of the test's own (mTLS). */
   clientCertificates?: boolean;
 }
@@ -182,8 +187,10 @@ function registryConfig(port: number, storageDir: string, opts: StartRegistryOpt
       maintenance: { uploadpurging: { enabled: false } },
     },
     http,
-    // Accept any manifest the tests build (foreign layer URLs included).
-    validation: { disabled: true },
+    // Accept any manifest the tests build (foreign layer URLs included), unless the test asks for distribution's checks.
+    validation: opts.validation
+      ? { manifests: { urls: opts.validation.allow ? { allow: opts.validation.allow } : {} } }
+      : { disabled: true },
   };
   if (setup.auth) config.auth = setup.auth;
   return toYaml(config);

@@ -28,10 +28,10 @@ describe("dray sync into oci-archive: staging and free space", () => {
   const mounts: string[] = [];
 
   /** A fresh 8 MiB tmpfs: the small disk the archive goes to. */
-  function smallDisk(name: string): string {
+  function smallDisk(name: string, size = "8m"): string {
     const at = join(dir, name);
     mkdirSync(at);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", at]);
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", at]);
     mounts.push(at);
     return at;
   }
@@ -111,5 +111,53 @@ describe("dray sync into oci-archive: staging and free space", () => {
     );
     assert.equal(layerGets(app), gets);
     assert.deepEqual(readdirSync(usb), ["tmp"]);
+  });
+
+  it("a single-image copy into an oci-archive is checked the same way before its layer moves", async () => {
+    // The tar is written beside the file and each blob spooled there before it is appended: 10 MiB twice over.
+    const usb = smallDisk("usb4", "16m");
+    const file = join(usb, "big.tar");
+    const gets = layerGets(big);
+    const r = await dray(["copy", `docker://${proxy.host}/team/big:1.0`, `oci-archive:${file}`]);
+    assert.equal(r.code, 1, r.stderr);
+    const lines = r.stderr.split("\n").filter((l) => l.startsWith("dray: "));
+    assert.equal(lines.length, 1, r.stderr);
+    const m =
+      /not enough free space for oci-archive:\S*big\.tar: the archive and its spool folder \(one disk\) needs (\d+) bytes in (\S+), (\d+) available/.exec(
+        lines[0]!,
+      );
+    assert.ok(m, r.stderr);
+    assert.equal(m[2], usb);
+    assert.ok(Number(m[1]) > 20 * MIB && Number(m[3]) <= 16 * MIB, m[0]);
+    assert.equal(layerGets(big), gets, "the layer was not fetched");
+    assert.deepEqual(readdirSync(usb), []);
+
+    // What fits goes in as before: 5 MiB, twice over, on the same disk.
+    const ok = await dray(["copy", `docker://${proxy.host}/team/app:1.0`, `oci-archive:${join(usb, "app.tar")}`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok((await skopeoInspectRaw(`oci-archive:${join(usb, "app.tar")}`)).equals(app.manifest.bytes));
+    assert.deepEqual(readdirSync(usb), ["app.tar"]);
+  });
+
+  it("a failed image gives its room back: a later image that fits only then is synced", async () => {
+    // Two 5 MiB images for an 8 MiB disk (TMPDIR elsewhere): the first fails (its layer answers 404),
+    // the second fits only once the first's reservation is gone, as its blobs are not packed.
+    const two = await startRegistry();
+    const twoProxy = await startProxy(two);
+    const first = await buildImage({ seed: "space-first", layerSizes: [5 * MIB] });
+    const second = await buildImage({ seed: "space-second", layerSizes: [5 * MIB] });
+    await pushImage(two, "team/a", "1.0", first);
+    await pushImage(two, "team/b", "1.0", second);
+    twoProxy.addRule({ method: "GET", path: first.layers[0]!.digest.toString(), action: { kind: "status", status: 404 } });
+    const usb = smallDisk("usb5");
+    const tmp = join(dir, "tmp5");
+    mkdirSync(tmp);
+    const file = join(usb, "mirror.tar");
+    const r = await dray(["sync", "--jobs", "1", twoProxy.host, `oci-archive:${file}`], { env: { TMPDIR: tmp } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /team\/a:1\.0/);
+    assert.doesNotMatch(r.stderr, /not enough free space/);
+    assert.ok((await skopeoInspectRaw(`oci-archive:${file}:team/b:1.0`)).equals(second.manifest.bytes));
+    await twoProxy.stop();
   });
 });

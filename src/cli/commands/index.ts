@@ -29,26 +29,38 @@ import { register as attachCmd } from "./attach.js";
  */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [
-  copy,
-  inspect,
-  tag,
-  deleteCmd,
-  ls,
-  digest,
-  login,
-  logout,
-  completion,
-  syncCmd,
-  blob,
-  exportCmd,
-  cat,
-  referrers,
-  ratelimit,
-  verify,
-  sign,
-  imageIndex,
-  mutate,
-  appendCmd,
-  attachCmd,
+/**
+ * A command's names (its name, then its aliases: what a user may type) beside
+ * its declaration, so that a run can declare only the command it runs
+ * (main.ts). test/cli/startup/declare.test.ts checks them against what `register` declares.
+ */
+export interface CommandEntry {
+  readonly names: readonly string[];
+  readonly register: RegisterCommand;
+  /** The command reads the other commands' declarations (completion scripts): a run of it declares them all. */
+  readonly needsAll?: true;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { names: ["copy", "cp"], register: copy },
+  { names: ["inspect"], register: inspect },
+  { names: ["tag"], register: tag },
+  { names: ["delete", "rm"], register: deleteCmd },
+  { names: ["ls", "list-tags"], register: ls },
+  { names: ["digest"], register: digest },
+  { names: ["login"], register: login },
+  { names: ["logout"], register: logout },
+  { names: ["completion"], register: completion, needsAll: true },
+  { names: ["sync"], register: syncCmd },
+  { names: ["blob"], register: blob },
+  { names: ["export"], register: exportCmd },
+  { names: ["cat"], register: cat },
+  { names: ["referrers"], register: referrers },
+  { names: ["ratelimit"], register: ratelimit },
+  { names: ["verify"], register: verify },
+  { names: ["sign"], register: sign },
+  { names: ["index"], register: imageIndex },
+  { names: ["mutate"], register: mutate },
+  { names: ["append"], register: appendCmd },
+  { names: ["attach"], register: attachCmd },
 ];

@@ -10,6 +10,7 @@
 export const TRICKS = {
   version: "bin/dray.cjs answers --version from package.json without loading the CLI",
   bundle: "the CLI runs from one bundle (dist/dray.cjs) with rarely used built-ins and undici's index left out",
+  commands: "a run declares only the command it runs to commander (all of them for help, completion and unknown words)",
   cache: "compiled code is kept between runs (Node's compile cache, or a V8 code cache on Node 20)",
   liftoff: "undici's WebAssembly HTTP parser stays in V8's baseline tier (--liftoff-only, --wasm-tiering-budget)",
   maxopt: "no TurboFan (--max-opt=2)",

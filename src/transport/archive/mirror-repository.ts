@@ -92,7 +92,7 @@ export class ArchiveRepository extends RepositoryBase {
 
 /** A staging-layout destination that reserves the mirror's room before an image's first blob moves. */
 class SpaceCheckedDestination extends WrappedDestination {
-  private release: (() => void) | undefined;
+  private release: ((failed: boolean) => void) | undefined;
 
   constructor(
     inner: ImageDestination,
@@ -104,13 +104,13 @@ class SpaceCheckedDestination extends WrappedDestination {
   async reserveSpace(blobs: readonly { digest: string; size: number }[]): Promise<void> {
     const release = await this.archive.space.reserve(blobs);
     const before = this.release;
-    this.release = () => {
-      before?.();
-      release();
+    this.release = (failed) => {
+      before?.(failed);
+      release(failed);
     };
   }
 
-  protected ended(): void {
-    this.release?.();
+  protected ended(committed: boolean): void {
+    this.release?.(!committed);
   }
 }

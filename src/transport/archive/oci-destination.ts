@@ -18,6 +18,7 @@ import { addUnnamed, emptyIndex, entryNameFor, serializeIndexJson, setNamed, typ
 import { LAYOUT_VERSION } from "../layout/layout.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob } from "./staging.js";
 import { checkEarlierArchive, earlierOciArchive, type EarlierArchive } from "./earlier.js";
+import { checkArchiveSpace, type PlannedBlob } from "./space.js";
 import type { BlobReader } from "../layout/resolve.js";
 import { OCI_STORE_CAPABILITIES } from "../capabilities.js";
 
@@ -67,6 +68,11 @@ export class OciArchiveDestination implements ImageDestination {
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
     return this.written.has(desc.digest.toString());
+  }
+
+  /** Before the first blob moves: the tar and a spooled blob must fit beside the target (space.ts). */
+  async reserveSpace(blobs: readonly PlannedBlob[]): Promise<void> {
+    await checkArchiveSpace(this.where, this.output.beside, this.spoolDir, blobs);
   }
 
   async putBlob(desc: Descriptor, data: Readable, opts: BlobReadOptions = {}): Promise<void> {

@@ -37,10 +37,63 @@ async function disk(dir: string): Promise<Disk> {
   }
 }
 
+/** Bytes to go into one folder, and what they are (for the message). */
+interface Need {
+  dir: string;
+  bytes: number;
+  what: string;
+  /** Said after `what` when this folder alone is short (where it is). */
+  alone?: string;
+}
+
+/**
+ * Refuses (E_IO, naming the bytes) when `archive` and `staging` do not fit where they go; on one
+ * disk they must fit together. `archive` undefined: the tar goes to standard output.
+ */
+async function checkFits(where: string, archive: Need | undefined, staging: Need): Promise<void> {
+  const [a, s] = await Promise.all([archive ? disk(archive.dir) : undefined, disk(staging.dir)]);
+  if (archive && a && a.device === s.device) {
+    const both = archive.bytes + staging.bytes;
+    if (a.available < both) throw refusal(where, archive.dir, both, a.available, `${archive.what} and ${staging.what} (one disk)`);
+    return;
+  }
+  if (s.available < staging.bytes) throw refusal(where, staging.dir, staging.bytes, s.available, `${staging.what}${staging.alone ?? ""}`);
+  if (archive && a && a.available < archive.bytes) throw refusal(where, archive.dir, archive.bytes, a.available, archive.what);
+}
+
+function refusal(where: string, dir: string, needed: number, available: number, what: string): IoError {
+  return new IoError(`not enough free space for ${where}: ${what} needs ${needed} bytes in ${dir}, ${available} available`, { where });
+}
+
+/** Tar bytes of `blobs` as entries of an archive. */
+function tarBytes(blobs: readonly PlannedBlob[]): number {
+  return blobs.reduce((n, b) => n + b.size + TAR_ENTRY_OVERHEAD, 0);
+}
+
+/**
+ * Free space for one copy into an oci-archive (`dray copy … oci-archive:FILE`): the tar written
+ * beside FILE holds the archive it replaces (its images are carried over) and every planned blob,
+ * and each blob is spooled whole before it is appended, so the largest one is on disk twice for a
+ * moment. Checked before the first blob moves, as a whole-mirror archive is. A blob the earlier
+ * archive holds too is counted twice: the check errs on the side of room.
+ */
+export async function checkArchiveSpace(
+  where: string,
+  archive: { dir: string; earlier: number } | undefined,
+  spoolDir: string,
+  blobs: readonly PlannedBlob[],
+): Promise<void> {
+  const largest = blobs.reduce((m, b) => Math.max(m, b.size), 0);
+  const tar = archive ? { dir: archive.dir, bytes: TAR_FIXED + archive.earlier + tarBytes(blobs), what: "the archive" } : undefined;
+  await checkFits(where, tar, { dir: spoolDir, bytes: largest, what: "its spool folder" });
+}
+
 /** The bytes one mirror archive's run has planned, shared by every image of the run. */
 export class SpaceLedger {
-  /** Blobs staged or planned, each counted once. */
-  private readonly known = new Set<string>();
+  /** Blobs in the staging folder before the run (the earlier archive's). */
+  private readonly stagedBlobs = new Set<string>();
+  /** Blobs planned by images being copied or copied, with how many of them need each. */
+  private readonly planned = new Map<string, number>();
   /** Bytes of the archive to be packed: staged before the run, plus every reservation. */
   private archiveBytes = TAR_FIXED;
   /** Bytes reserved by images still being copied (not yet all on disk). */
@@ -53,57 +106,64 @@ export class SpaceLedger {
     private readonly stagingDir: string,
   ) {}
 
-  /** A blob already in the staging folder (the earlier archive's). */
-  staged(blob: PlannedBlob): void {
-    if (this.known.has(blob.digest)) return;
-    this.known.add(blob.digest);
-    this.archiveBytes += blob.size + TAR_ENTRY_OVERHEAD;
+  private counted(digest: string): boolean {
+    return this.stagedBlobs.has(digest) || this.planned.has(digest);
   }
 
+  /** A blob already in the staging folder (the earlier archive's). */
+  staged(blob: PlannedBlob): void {
+    if (this.counted(blob.digest)) return;
+    this.stagedBlobs.add(blob.digest);
+    this.archiveBytes += blob.size + TAR_ENTRY_OVERHEAD;
+  }
   /** Checks the staging folder can hold `bytes` now (the earlier archive unpacked into it). */
   async checkStaging(bytes: number): Promise<void> {
     const staging = await disk(this.stagingDir);
-    if (staging.available < bytes) throw this.refuse(this.stagingDir, bytes, staging.available, "its staging folder (TMPDIR)");
+    if (staging.available < bytes) throw refusal(this.where, this.stagingDir, bytes, staging.available, "its staging folder (TMPDIR)");
   }
 
   /**
    * Reserves room for `blobs` (those not staged or reserved yet), or refuses
    * with E_IO when the staging folder or the archive's folder cannot take
-   * them. Returns the release for when the image's copy ends.
+   * them. Returns the release for when the image's copy ends: a failed image's blobs are not
+   * packed (sync leaves them out), so it gives back the archive's room for those no other image needs.
    */
-  async reserve(blobs: readonly PlannedBlob[]): Promise<() => void> {
+  async reserve(blobs: readonly PlannedBlob[]): Promise<(failed: boolean) => void> {
     let adds = 0;
     let entries = 0;
     for (const b of blobs) {
-      if (this.known.has(b.digest)) continue;
+      if (this.counted(b.digest)) continue;
       adds += b.size;
       entries++;
     }
     const archive = this.archiveBytes + adds + entries * TAR_ENTRY_OVERHEAD;
     const staging = this.inFlight + adds;
-    const [a, s] = await Promise.all([disk(this.archiveDir), disk(this.stagingDir)]);
-    if (a.device === s.device) {
-      if (a.available < archive + staging)
-        throw this.refuse(this.archiveDir, archive + staging, a.available, "the archive and its staging folder (one disk)");
-    } else {
-      if (s.available < staging) throw this.refuse(this.stagingDir, staging, s.available, "its staging folder (TMPDIR)");
-      if (a.available < archive) throw this.refuse(this.archiveDir, archive, a.available, "the archive");
-    }
+    await checkFits(
+      this.where,
+      { dir: this.archiveDir, bytes: archive, what: "the archive" },
+      { dir: this.stagingDir, bytes: staging, what: "its staging folder", alone: " (TMPDIR)" },
+    );
     // Counted only once checked: a refused image adds nothing for the others.
-    for (const b of blobs) this.known.add(b.digest);
+    const mine = blobs.filter((b) => !this.stagedBlobs.has(b.digest));
+    for (const b of mine) this.planned.set(b.digest, (this.planned.get(b.digest) ?? 0) + 1);
     this.archiveBytes = archive;
     this.inFlight += adds;
     let released = false;
-    return () => {
+    return (failed) => {
       if (released) return;
       released = true;
       this.inFlight -= adds;
+      if (failed) for (const b of mine) this.unplan(b);
     };
   }
 
-  private refuse(dir: string, needed: number, available: number, what: string): IoError {
-    return new IoError(`not enough free space for ${this.where}: ${what} needs ${needed} bytes in ${dir}, ${available} available`, {
-      where: this.where,
-    });
+  private unplan(b: PlannedBlob): void {
+    const left = (this.planned.get(b.digest) ?? 1) - 1;
+    if (left > 0) {
+      this.planned.set(b.digest, left);
+      return;
+    }
+    this.planned.delete(b.digest);
+    this.archiveBytes -= b.size + TAR_ENTRY_OVERHEAD;
   }
 }

@@ -101,6 +101,8 @@ interface ArchiveTarget {
   file: string;
   /** Mode and owner of the file replaced; undefined for a new file. */
   keep: Pick<Stats, "mode" | "uid" | "gid"> | undefined;
+  /** Bytes of the file replaced (its images are carried into the new one); 0 for a new file. */
+  size: number;
 }
 
 async function archiveTarget(path: string): Promise<ArchiveTarget> {
@@ -109,7 +111,7 @@ async function archiveTarget(path: string): Promise<ArchiveTarget> {
   try {
     st = await stat(file);
   } catch (err) {
-    if (isNotFound(err)) return { file, keep: undefined };
+    if (isNotFound(err)) return { file, keep: undefined, size: 0 };
     throw writeError(err, `cannot write ${path}`, path);
   }
   if (st.isDirectory()) throw archiveIsDirectory(path);
@@ -122,7 +124,7 @@ async function archiveTarget(path: string): Promise<ArchiveTarget> {
       cause: err,
     });
   }
-  return { file, keep: st };
+  return { file, keep: st, size: st.size };
 }
 
 /** `path` with every symlink on the way followed, also when the last one points at a file not yet there. */
@@ -177,6 +179,11 @@ export class ArchiveOutput {
     await sweepDeadTemporaries(targetDir(target.file));
     const tmp = temporaryNameBeside(targetDir(target.file), basename(target.file));
     return new ArchiveOutput(path, TarWriter.toFile(tmp), tmp, target);
+  }
+
+  /** Where the tar is written and the bytes of the archive it replaces; undefined for standard output. */
+  get beside(): { dir: string; earlier: number } | undefined {
+    return this.tmpPath && this.target ? { dir: dirname(this.tmpPath), earlier: this.target.size } : undefined;
   }
 
   /** Ends the tar and renames it into place, with the replaced file's mode and owner. */

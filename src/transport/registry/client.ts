@@ -206,7 +206,8 @@ export class RegistryClient implements RegistryCore {
     const req = { method: o.method, url: state.url, headers, signal: o.signal, ...defined({ body: o.body }) };
     const tried = this.endpoint.baseURL.origin;
     try {
-      const res = await sendWithRetries(req, this.settings, o.noRetry ? { replayable: false } : undefined);
+      const policy = o.noRetry ? { replayable: false } : o.refusal ? { replayable: true, refusal: o.refusal } : undefined;
+      const res = await sendWithRetries(req, this.settings, policy);
       return { res, toRegistry, authorized: headers.authorization !== undefined, tried };
     } catch (err) {
       if (!toRegistry || state.repinged || o.signal?.aborted || !this.endpoint.mayBeOtherScheme(err))

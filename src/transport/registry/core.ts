@@ -6,7 +6,7 @@
  */
 import type { Readable } from "node:stream";
 import type { DrayError } from "../../errors.js";
-import type { ErrorContext } from "./errors.js";
+import type { ErrorContext, RegistryErrorEntry } from "./errors.js";
 import type { RegistryEndpoint } from "./http/endpoint.js";
 import type { HttpMethod, HttpResponse, HttpSettings } from "./http/http.js";
 import type { Scope } from "./scope.js";
@@ -22,6 +22,8 @@ export interface CallOptions {
   followRedirects?: boolean;
   /** One attempt only (best-effort clean-ups that must not delay an error). */
   noRetry?: boolean;
+  /** A 500 whose error body this says is a verdict is not retried (see RetryPolicy.refusal). */
+  refusal?: (entries: readonly RegistryErrorEntry[]) => boolean;
 }
 
 export interface UploadOptions {

@@ -26,7 +26,7 @@ export interface RegistryErrorEntry {
   detail?: string;
 }
 
-const MAX_ERROR_BODY = 64 * 1024;
+export const MAX_ERROR_BODY = 64 * 1024;
 
 /** Parses the spec's error body; garbage (an HTML page from a proxy) yields an empty list. */
 export function parseErrorBody(bytes: Buffer): RegistryErrorEntry[] {
@@ -124,7 +124,7 @@ function describeEntry(e: RegistryErrorEntry): string {
 export async function errorFromResponse(res: HttpResponse, ctx: ErrorContext): Promise<DrayError> {
   let entries: RegistryErrorEntry[] = [];
   try {
-    entries = parseErrorBody(await readBody(res, MAX_ERROR_BODY, "error body"));
+    entries = parseErrorBody(res.said ?? (await readBody(res, MAX_ERROR_BODY, "error body")));
   } catch {
     await discard(res);
   }

@@ -5,10 +5,10 @@
  */
 import { IntegrityError, NetworkError, NotFoundError, RegistryError, type DrayError } from "../../errors.js";
 import { Digest } from "../../oci/digest.js";
-import type { RawManifest } from "../../oci/manifest.js";
+import { parseManifest, type Descriptor, type RawManifest } from "../../oci/manifest.js";
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../oci/mediatype.js";
 import type { RegistryCore } from "./core.js";
-import { errorFromResponse } from "./errors.js";
+import { errorFromResponse, type RegistryErrorEntry } from "./errors.js";
 import { discard, header, readBody, storedDigestMismatch, type HttpResponse } from "./http/http.js";
 import { isRetryableError, retryDelayMs, sleep } from "./http/retry.js";
 import { parseRateLimit, type RateLimitInfo } from "./ratelimit.js";
@@ -165,6 +165,15 @@ export async function getManifest(core: RegistryCore, repo: string, ref: string,
 export async function putManifest(core: RegistryCore, repo: string, ref: string, m: RawManifest, signal?: AbortSignal): Promise<void> {
   const where = core.where(repo, ref);
   const url = await core.api(`${repo}/manifests/${ref}`);
+  const foreign = foreignLayers(m, where);
+  // distribution refuses foreign layer URLs its config does not allow with a 500 naming the layer
+  // (UNKNOWN, then MANIFEST_BLOB_UNKNOWN): not asked again. Any other 500 stays retried (it also
+  // answers a race on a blob's link file with 500).
+  const refusal =
+    foreign.length === 0
+      ? undefined
+      : (entries: readonly RegistryErrorEntry[]) =>
+          entries.some((e) => foreign.some((d) => e.code === "MANIFEST_BLOB_UNKNOWN" && e.detail === d.digest.toString()));
   for (let attempt = 1; ; attempt++) {
     // The body is a Buffer, so the retry loop may replay it: every manifest PUT is retried.
     const res = await core.call({
@@ -174,6 +183,7 @@ export async function putManifest(core: RegistryCore, repo: string, ref: string,
       headers: { "content-type": m.mediaType },
       body: m.bytes,
       signal,
+      ...defined({ refusal }),
     });
     if (isStatus(res.status, MANIFEST_STORED)) {
       await discard(res);
@@ -189,11 +199,40 @@ export async function putManifest(core: RegistryCore, repo: string, ref: string,
     // finishes at that moment. Seen under load in the sync tests; asking again a moment later works.
     if (err.registryCode !== "DIGEST_INVALID" || attempt >= MANIFEST_DIGEST_ATTEMPTS) {
       if (mayBeImmutableTag(ref, res.status, err.registryCode) && (await tagAlreadyNames(core, repo, ref, m, err, signal))) return;
-      return core.fail(res, { what: `manifest ${m.digest}`, where }, err);
+      return core.fail(res, { what: `manifest ${m.digest}`, where }, foreignLayerRefusal(m, foreign, err, where) ?? err);
     }
     core.settings.debug?.(`manifest ${m.digest} at ${where}: DIGEST_INVALID, asking again (${attempt}/${MANIFEST_DIGEST_ATTEMPTS - 1})`);
     await sleep(MANIFEST_DIGEST_RETRY_MS * attempt, signal);
   }
+}
+
+/** The layers of an image manifest that carry URLs (foreign, non-distributable), kept at their URLs. */
+function foreignLayers(m: RawManifest, where: string): Descriptor[] {
+  try {
+    const parsed = parseManifest(m.bytes, m.mediaType, where);
+    return parsed.kind === "manifest" ? parsed.layers.filter((d) => d.urls !== undefined && d.urls.length > 0) : [];
+  } catch {
+    return []; // the registry judges it
+  }
+}
+
+/**
+ * A manifest refused for its foreign layers, said in words: dray leaves their blobs at their URLs
+ * (as skopeo does), and distribution refuses every layer URL unless its config allows it
+ * (validation.manifests.urls.allow), answering MANIFEST_BLOB_UNKNOWN for the layer.
+ */
+function foreignLayerRefusal(m: RawManifest, foreign: readonly Descriptor[], err: DrayError, where: string): DrayError | undefined {
+  if (err.registryCode !== "MANIFEST_BLOB_UNKNOWN" && err.registryCode !== "MANIFEST_INVALID") return undefined;
+  const named = foreign.filter((d) => err.message.includes(d.digest.toString()));
+  const layers = named.length > 0 ? named : foreign;
+  if (layers.length === 0) return undefined;
+  const which = layers.map((d) => `${d.digest} (urls: ${(d.urls ?? []).join(", ")})`).join(", ");
+  const said = err.message.slice(err.message.indexOf(`at ${where}: `) + `at ${where}: `.length);
+  return new IntegrityError(
+    `the registry refused manifest ${m.digest} at ${where} for its foreign layer ${which}, whose blob stays at its URLs: ` +
+      `allow those URLs in the registry (distribution: validation.manifests.urls.allow) or copy into an oci: layout or archive; the registry said: ${said}`,
+    { code: "E_MANIFEST_INVALID", where, ...defined({ status: err.status }), registryCode: err.registryCode },
+  );
 }
 
 /**

@@ -5,8 +5,10 @@ import { DrayError, IntegrityError, IoError, NetworkError, fsReason } from "../.
 import { Digest } from "../../../oci/digest.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { stopwatch } from "../../../clock.js";
-import { afterRetries, networkFailureText } from "../errors.js";
+import { MAX_ERROR_BODY, afterRetries, networkFailureText, parseErrorBody, type RegistryErrorEntry } from "../errors.js";
+import { failedProxy, proxyConfigured, proxyFailureText } from "./proxy.js";
 import { redactURL } from "./redact.js";
+import { INTERNAL_SERVER_ERROR } from "./status.js";
 import type { Release, Throttle } from "./throttle.js";
 import { loadAgent, loadBuildConnector, loadProxyAgent } from "./undici.cjs";
 import { clientCertificateProblem, probeTlsAlert, tlsKey, type ClientPair, type TlsSettings } from "./tls.js";
@@ -74,14 +76,11 @@ export interface HttpResponse {
   bodyMs?: number;
   /** Set when this is the last of several answers with a retryable status (5xx, 429, 408): how many retries came before. */
   retries?: number;
+  /** A 500's error body, already read to see that it is a decision (not retried): the body stream is then spent. */
+  said?: Buffer;
 }
 
 const dispatchers = new Map<string, Promise<Dispatcher>>();
-
-function proxyConfigured(): boolean {
-  const env = process.env;
-  return Boolean(env.HTTPS_PROXY || env.https_proxy || env.HTTP_PROXY || env.http_proxy);
-}
 
 function readTlsFile(file: string, what: string): string {
   try {
@@ -280,7 +279,9 @@ export function translateError(
   const ms =
     code === "UND_ERR_CONNECT_TIMEOUT" ? timeouts?.connectMs : code === "UND_ERR_HEADERS_TIMEOUT" ? timeouts?.headersMs : timeouts?.bodyMs;
   const seconds = ms === undefined ? undefined : ms / 1000;
-  return new NetworkError(networkFailureText(err, what, req.url, seconds), {
+  const proxy = failedProxy(err, req.url);
+  const viaProxy = proxy && proxyFailureText(err, proxy, what, seconds);
+  return new NetworkError(viaProxy || networkFailureText(err, what, req.url, seconds), {
     where: redactURL(req.url),
     cause: err,
   });
@@ -368,6 +369,11 @@ function smallReadDeadline(res: HttpResponse, what: string, received: () => numb
 export interface RetryPolicy {
   /** False when the request body is a stream: one attempt only. */
   replayable: boolean;
+  /**
+   * Reads a 500's error body and returns it at once when this says it is a verdict on what was
+   * sent, which asking again will not change (a manifest's foreign layer the registry refuses).
+   */
+  refusal?: (entries: readonly RegistryErrorEntry[]) => boolean;
 }
 
 /**
@@ -392,8 +398,13 @@ export async function sendWithRetries(req: HttpRequest, settings: HttpSettings, 
     }
     if (!isRetryableStatus(res.status)) return res;
     if (attempt >= retries) return attempt > 0 ? { ...res, retries: attempt } : res;
+    const said =
+      policy?.refusal && res.status === INTERNAL_SERVER_ERROR
+        ? await readBody(res, MAX_ERROR_BODY, "error body").catch(() => undefined)
+        : undefined;
+    if (said && policy?.refusal?.(parseErrorBody(said))) return attempt > 0 ? { ...res, said, retries: attempt } : { ...res, said };
     const wait = retryDelayMs(attempt + 1, header(res.headers, "retry-after"));
-    await discard(res);
+    if (!said) await discard(res);
     settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after HTTP ${res.status}`);
     await sleep(wait, req.signal);
   }
