@@ -1,5 +1,6 @@
-import { createWriteStream } from "node:fs";
-import { rename, stat, unlink } from "node:fs/promises";
+import { constants, createWriteStream } from "node:fs";
+import { open, rename, stat, unlink, type FileHandle } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { basename, dirname } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -19,7 +20,9 @@ import { defined } from "../defined.js";
 export async function writeFileAtomically(data: Readable, path: string, signal?: AbortSignal): Promise<void> {
   const existing = await stat(path).catch(() => undefined);
   if (existing && !existing.isFile()) {
-    await pipeline(data, createWriteStream(path, { flags: "w" }), signal ? { signal } : {}).catch((err: unknown) => {
+    const fifo = existing.isFIFO() ? await openFifoWithReader(path, signal) : undefined;
+    const out = fifo ? fifo.createWriteStream() : createWriteStream(path, { flags: "w" });
+    await pipeline(data, out, signal ? { signal } : {}).catch((err: unknown) => {
       throw inWords(err, () => new IoError(`cannot write ${path}: ${fsReason(err)}`, { where: path, cause: err }));
     });
     return;
@@ -34,6 +37,38 @@ export async function writeFileAtomically(data: Readable, path: string, signal?:
     throw inWords(err, () => new IoError(`cannot write ${path}: ${fsReason(err)}`, { where: path, cause: err }));
   }
 }
+
+/**
+ * Opens a FIFO for writing once it has a reader. A blocking open of a FIFO
+ * nobody reads waits in a libuv worker thread that no signal reaches, and the
+ * process then cannot even exit (libuv joins its threads at exit): dray
+ * ignored SIGINT and SIGTERM until SIGKILL. A non-blocking open says ENXIO at
+ * once instead; it is tried again every FIFO_POLL_MS, and the run's signal
+ * ends the wait. Once one succeeds, the blocking open returns at once, and it
+ * is made before the probe closes: a reader that saw its only writer close
+ * would read end-of-file.
+ */
+async function openFifoWithReader(path: string, signal?: AbortSignal): Promise<FileHandle> {
+  for (;;) {
+    let probe: FileHandle | undefined;
+    try {
+      probe = await open(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENXIO")
+        throw new IoError(`cannot write ${path}: ${fsReason(err)}`, { where: path, cause: err });
+    }
+    if (probe) {
+      try {
+        return await open(path, "w");
+      } finally {
+        await probe.close();
+      }
+    }
+    await sleep(FIFO_POLL_MS, undefined, defined({ signal }));
+  }
+}
+
+const FIFO_POLL_MS = 100;
 
 /**
  * Pipes `data` into `out` (stdout) without ending it, so a later message or

@@ -375,3 +375,40 @@ describe("Ctrl-C during sync: the image in flight is 'interrupted', not FAILED (
     await reg.stop();
   });
 });
+
+describe("export -o FIFO (a named pipe)", () => {
+  it("waits for a reader without blocking signals: SIGINT with no reader is exit 130; a reader arriving later gets the tar", async () => {
+    const dir = makeTempDir();
+    await writeOciLayout(join(dir, "src"), await buildImage({ seed: "messages-fifo" }), "1");
+    const fifo = join(dir, "pipe");
+    execFileSync("mkfifo", [fifo]);
+    const { spawn } = await import("node:child_process");
+    const { createReadStream } = await import("node:fs");
+    const { fileURLToPath } = await import("node:url");
+    const entry = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./dray-entry.ts" : "./dray-entry.js", import.meta.url));
+    const args = import.meta.url.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
+    const exportInto = (): ReturnType<typeof spawn> =>
+      spawn(process.execPath, [...args, "export", `oci:${dir}/src:1`, "-o", fifo], { env: { ...process.env, NO_COLOR: "1" } });
+    const ended = (child: ReturnType<typeof spawn>): Promise<number | null> =>
+      new Promise((resolve) => {
+        // A blocking open of the FIFO used to keep dray past every signal: SIGKILL after 20 s, and the test fails.
+        const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+        child.on("close", (code) => {
+          clearTimeout(killer);
+          resolve(code);
+        });
+      });
+    const waiting = exportInto();
+    await new Promise((r) => setTimeout(r, 1500));
+    waiting.kill("SIGINT");
+    assert.equal(await ended(waiting), 130, "SIGINT while no one reads the FIFO");
+    const writer = exportInto();
+    await new Promise((r) => setTimeout(r, 500));
+    const chunks: Buffer[] = [];
+    for await (const c of createReadStream(fifo)) chunks.push(c as Buffer);
+    assert.equal(await ended(writer), 0);
+    const tar = Buffer.concat(chunks);
+    assert.ok(tar.length >= 1024, `${tar.length} bytes read`);
+    assert.equal(tar.subarray(257, 262).toString(), "ustar", "a tar header");
+  });
+});
