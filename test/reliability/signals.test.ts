@@ -109,6 +109,13 @@ const CASES: HeldCase[] = [
     signal: "SIGTERM",
   },
   {
+    name: "sync: the source's tag list never answered",
+    sent: "GET tags/list of the source repository (sync): no answer",
+    args: (h) => ["sync", `${h}/lib/app`, `${h}/dst/synclist`],
+    rule: { method: "GET", path: "/v2/lib/app/tags/list", action: { kind: "stall", ms: HOLD_MS } },
+    signal: "SIGINT",
+  },
+  {
     name: "ls: the tag page trickled",
     sent: "GET tags/list answered 200, body one byte every 2 s",
     args: (h) => ["ls", `docker://${h}/lib/app`],

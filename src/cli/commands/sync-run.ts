@@ -189,7 +189,7 @@ const OUTCOME_WORD: Record<ImageItem["outcome"], string> = {
   refused: "refused",
 };
 
-/** An image or referrer a Ctrl-C (or SIGTERM) stopped did not fail: it was interrupted, and says so. */
+/** An image, referrer or repository listing a Ctrl-C (or SIGTERM) stopped did not fail: it was interrupted, and says so. */
 function failedLine(what: string, error: { code: string; message: string } | undefined): string {
   if (error?.code === "E_INTERRUPTED") return `${"interrupted".padEnd(11)} ${what}`;
   return `FAILED      ${what}: ${error?.message ?? "failed"}`;
@@ -242,7 +242,7 @@ function eventLine(e: SyncEvent): string | undefined {
     case "repository":
       return e.unmatched ? `nothing     no tag of ${e.source} matches ${e.unmatched}` : undefined;
     case "repository-failed":
-      return `FAILED      ${e.failure.source}${e.failure.destination ? ` -> ${e.failure.destination}` : ""}: ${e.failure.error.message}`;
+      return failedLine(`${e.failure.source}${e.failure.destination ? ` -> ${e.failure.destination}` : ""}`, e.failure.error);
     default:
       return undefined;
   }
