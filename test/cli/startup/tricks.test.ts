@@ -136,10 +136,6 @@ describe(`each start-up trick still moves its number (Node ${process.version})`,
     await assertMoves(t, "bundle", inspect, 5, "cpuMs");
   });
 
-  it("commands: `dray inspect` costs less CPU declaring only the inspect command", async (t) => {
-    await assertMoves(t, "commands", inspect, 15, "cpuMs");
-  });
-
   it(
     "cache (Node 22.1+): `dray inspect` costs less CPU with Node's compile cache",
     { skip: !NODE_COMPILE_CACHE && "Node 20 has no compile cache (its hand-made V8 code cache saved nothing, and went)" },
