@@ -31,9 +31,12 @@ export interface ReferrerResult {
   /**
    * `cosign-tag`: a `sha256-<hex>.sig|.att|.sbom` tag; `manifest`: a manifest
    * listed by the referrers API or the tag schema's index, copied by digest;
-   * `index-tag`: the tag schema's `sha256-<hex>` index at the destination.
+   * `index-tag`: the tag schema's `sha256-<hex>` index at the destination;
+   * `list`: the subject's list of referrers (the referrers API's answer, a
+   * layout's index.json entries), reported only when reading it failed or
+   * was refused: no referrer is known by name then.
    */
-  kind: "cosign-tag" | "manifest" | "index-tag";
+  kind: "cosign-tag" | "manifest" | "index-tag" | "list";
   tag?: string;
   digest?: string;
   artifactType?: string;
@@ -187,7 +190,7 @@ class ReferrerWalk {
         skipIndex: async (sh) => (await destination()).head?.digest.equals(sh.digest) === true,
         onError: (err, foundBy, tag) => {
           if (foundBy === "tag-schema") indexFailed = true;
-          const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "manifest";
+          const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "list";
           this.report({ subject, kind, ...defined({ tag }), outcome: "failed", error: itemError(err) });
         },
       }),
