@@ -14,7 +14,8 @@
  * on both sides is done after one HEAD a side, and the source's tag list
  * (which sync has anyway) says which referrer tags exist at all.
  */
-import { itemError, type ItemError } from "../errors.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { itemError, RegistryError, type ItemError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { parseManifest, rawManifestFromDocument, descriptorToJSON, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/mediatype.js";
@@ -307,6 +308,14 @@ class ReferrerWalk {
 }
 
 /**
+ * After a PUT of the tag schema's index, how long to wait before reading it back, and how many times to merge
+ * again when another writer's PUT replaced it (see addToReferrersIndex's `confirm`). The wait outlasts the other
+ * writer's read-then-PUT (two requests) on most registries; regclient serializes these updates with a mutex,
+ * which holds in one process only.
+ */
+export const INDEX_CONFIRM = { delayMs: 250, attempts: 5 } as const;
+
+/**
  * Adds `arrived` to the tag schema's `sha256-<hex>` index of `subject` in
  * `dst` (whose tag names `head` now, or nothing): what it listed stays, what
  * is new is appended. `keep` (a source's index and what it lists) is written
@@ -314,6 +323,12 @@ class ReferrerWalk {
  * the tag names afterwards and whether it was (or, dry, would be) written;
  * undefined when there is nothing to list. Every writer of referrers (copy,
  * sync, attach, sign) keeps the index this one way.
+ *
+ * The update is a read, then a PUT: two writers at once (two `dray attach`
+ * of one image) can each PUT what it read plus its own, and the later drops
+ * the earlier's entry. With `confirm`, the index is read back a moment after
+ * the PUT and, while `arrived` is not all listed, merged and PUT again (at
+ * most `attempts` more times; then E_REGISTRY naming what is missing).
  */
 export async function addToReferrersIndex(
   dst: Repository,
@@ -324,18 +339,37 @@ export async function addToReferrersIndex(
     keep?: { raw: RawManifest; listed: readonly Descriptor[] };
     dryRun?: boolean;
     request?: <T>(fn: () => Promise<T>) => Promise<T>;
+    confirm?: { delayMs: number; attempts: number };
   } = {},
 ): Promise<{ digest: Digest; written: boolean } | undefined> {
   const request = opts.request ?? ((fn) => fn());
   const signal: SignalOption = opts.signal ? { signal: opts.signal } : {};
   const tag = referrersTag(subject);
-  const listed = head ? descriptorsOf(await request(() => dst.getManifest(head.digest, signal)), `${dst.display}:${tag}`) : [];
-  const merged = unionByDigest(listed, arrived);
-  if (head && merged.length === listed.length) return { digest: head.digest, written: false };
-  if (merged.length === 0) return undefined;
-  const raw = opts.keep && sameDigests(merged, opts.keep.listed) ? opts.keep.raw : buildReferrersIndex(merged);
-  if (!opts.dryRun) await dst.putReferrersIndex(subject, raw, signal);
-  return { digest: raw.digest, written: true };
+  const read = async (h: TagHead | undefined): Promise<Descriptor[]> =>
+    h ? descriptorsOf(await request(() => dst.getManifest(h.digest, signal)), `${dst.display}:${tag}`) : [];
+  const merge = async (h: TagHead | undefined, listed: Descriptor[]): Promise<{ digest: Digest; written: boolean } | undefined> => {
+    const merged = unionByDigest(listed, arrived);
+    if (h && merged.length === listed.length) return { digest: h.digest, written: false };
+    if (merged.length === 0) return undefined;
+    const raw = opts.keep && sameDigests(merged, opts.keep.listed) ? opts.keep.raw : buildReferrersIndex(merged);
+    if (!opts.dryRun) await dst.putReferrersIndex(subject, raw, signal);
+    return { digest: raw.digest, written: true };
+  };
+  const result = await merge(head, await read(head));
+  if (!opts.confirm || opts.dryRun || !result?.written) return result;
+  for (let attempt = 0; ; attempt++) {
+    await sleep(opts.confirm.delayMs, undefined, signal);
+    const now = await request(() => dst.resolve(tag, signal));
+    const listed = await read(now);
+    const missing = arrived.filter((d) => !listed.some((l) => l.digest.equals(d.digest)));
+    if (missing.length === 0) return { digest: now!.digest, written: true };
+    if (attempt >= opts.confirm.attempts)
+      throw new RegistryError(
+        `${dst.display}:${tag}: another writer replaced the referrers index ${attempt + 1} times; ${missing.map((d) => d.digest.toString()).join(", ")} is not listed in it`,
+        { where: dst.display },
+      );
+    await merge(now, listed);
+  }
 }
 
 /**
