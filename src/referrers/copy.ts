@@ -15,13 +15,14 @@
  * (which sync has anyway) says which referrer tags exist at all.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { itemError, RegistryError, type ItemError } from "../errors.js";
+import { IntegrityError, itemError, RegistryError, type ItemError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { parseManifest, rawManifestFromDocument, descriptorToJSON, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/mediatype.js";
 import type { CopySummary } from "../copy/types.js";
 import { groupReferrerTags, referrersTag, type ReferrerTag } from "../oci/referrer-tags.js";
 import type { Referrer, ReferrerList, Repository, RepoRef, SignalOption, TagHead } from "../transport/types.js";
+import { REFERRER_LIMITS, referrersPerRun } from "../transport/referrers.js";
 import { defined } from "../defined.js";
 
 export type ItemOutcome = "copied" | "up-to-date" | "failed" | "planned";
@@ -110,6 +111,12 @@ class ReferrerWalk {
   private readonly queue: Subject[] = [];
   private readonly request: <T>(fn: () => Promise<T>) => Promise<T>;
   private readonly signal: SignalOption;
+  /** How many levels below an image taken each subject is (0: the image; a leftover counts as one). */
+  private readonly levels = new Map<string, number>();
+  /** Referrers found so far, against the run's cap (REFERRER_LIMITS). */
+  private found = 0;
+  private maxFound = 0;
+  private capped = false;
 
   constructor(
     private readonly ctx: ReferrerCopyContext,
@@ -121,16 +128,48 @@ class ReferrerWalk {
   }
 
   async run(subjects: readonly Subject[]): Promise<ReferrerResult[]> {
+    this.maxFound = referrersPerRun(subjects.length);
+    for (const s of subjects) this.levels.set(s.digest.toString(), 0);
     this.queue.push(...subjects);
     for (;;) {
-      const wave = this.queue.splice(0).filter((s) => this.visit(s.digest));
+      // Past the run's cap nothing more is asked (its one line says so); `seen` ends a cycle.
+      const wave = this.capped ? [] : this.queue.splice(0).filter((s) => this.visit(s.digest));
       if (wave.length > 0) {
         await Promise.all(wave.map((s) => this.subject(s)));
         continue;
       }
-      if (!(await this.adoptLeftovers())) break;
+      if (this.capped || !(await this.adoptLeftovers())) break;
     }
     return this.results;
+  }
+
+  /** `referrer`, found as a referrer of `of`: one level below it, and a subject to ask about in turn. */
+  private enqueue(referrer: Subject, of: Subject): void {
+    const key = referrer.digest.toString();
+    if (!this.levels.has(key)) this.levels.set(key, (this.levels.get(of.digest.toString()) ?? 1) + 1);
+    this.queue.push(referrer);
+  }
+
+  /**
+   * Why the referrers found for `s` are not taken: `s` is already REFERRER_LIMITS.depth levels below its image, or
+   * they bring the run past its cap (then nothing more is asked). Undefined when they are taken.
+   */
+  private overCap(s: Subject, count: number): IntegrityError | undefined {
+    if (count === 0) return undefined;
+    const level = this.levels.get(s.digest.toString()) ?? 1;
+    const where = this.ctx.src.display;
+    if (level >= REFERRER_LIMITS.depth)
+      return new IntegrityError(
+        `${where}: ${s.digest} has referrers ${level + 1} levels below the image; dray follows referrers of referrers ${REFERRER_LIMITS.depth} levels deep`,
+        { code: "E_TOO_LARGE", where },
+      );
+    this.found += count;
+    if (this.found <= this.maxFound) return undefined;
+    this.capped = true;
+    return new IntegrityError(
+      `${where}: more than ${this.maxFound} referrers in one run (dray takes at most ${REFERRER_LIMITS.perRun}, or ${REFERRER_LIMITS.perImage} an image); the rest are not copied`,
+      { code: "E_TOO_LARGE", where },
+    );
   }
 
   private visit(digest: Digest): boolean {
@@ -183,19 +222,27 @@ class ReferrerWalk {
         return { api, head: api ? undefined : await dst.resolve(referrersTag(s.digest), signal) };
       })());
     let indexFailed = false;
-    const found = await this.request(() =>
-      src.referrers(s.digest, {
-        tags: this.tags,
-        ...signal,
-        // Same index on both sides: every manifest it lists arrived before it was written.
-        skipIndex: async (sh) => (await destination()).head?.digest.equals(sh.digest) === true,
-        onError: (err, foundBy, tag) => {
-          if (foundBy === "tag-schema") indexFailed = true;
-          const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "list";
-          this.report({ subject, kind, ...defined({ tag }), outcome: "failed", error: itemError(err) });
-        },
-      }),
-    );
+    let found: ReferrerList;
+    try {
+      found = await this.request(() =>
+        src.referrers(s.digest, {
+          tags: this.tags,
+          ...signal,
+          // Same index on both sides: every manifest it lists arrived before it was written.
+          skipIndex: async (sh) => (await destination()).head?.digest.equals(sh.digest) === true,
+          onError: (err, foundBy, tag) => {
+            if (foundBy === "tag-schema") indexFailed = true;
+            const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "list";
+            this.report({ subject, kind, ...defined({ tag }), outcome: "failed", error: itemError(err) });
+          },
+        }),
+      );
+    } catch (err) {
+      // The list as a whole refused (more referrers than one image may have): one line for it, the walk goes on.
+      return this.report({ subject, kind: "list", outcome: "failed", error: itemError(err) });
+    }
+    const refused = this.overCap(s, found.referrers.length);
+    if (refused) return this.report({ subject, kind: "list", outcome: "failed", error: itemError(refused) });
     const cosign = found.referrers.filter((r) => r.foundBy === "cosign-tag");
     const listed = found.referrers.filter((r) => r.foundBy !== "cosign-tag").map((r) => r.descriptor);
     const work = cosign.map((r) => this.cosignTag(s, r));
@@ -209,7 +256,7 @@ class ReferrerWalk {
     const sh = r.descriptor;
     const digest = sh.digest.toString();
     const base: ReferrerResult = { subject: s.digest.toString(), kind: "cosign-tag", tag, outcome: "failed" };
-    this.queue.push({ digest: sh.digest, mediaType: sh.mediaType });
+    this.enqueue({ digest: sh.digest, mediaType: sh.mediaType }, s);
     try {
       const dh = await this.request(() => this.ctx.dst.resolve(tag, this.signal));
       if (dh?.digest.equals(sh.digest)) return this.report({ ...base, digest, outcome: "up-to-date" });
@@ -256,7 +303,7 @@ class ReferrerWalk {
 
   /** One listed referrer, copied under its own digest. True when it is (or would be) at the destination. */
   private async manifest(s: Subject, d: Descriptor): Promise<boolean> {
-    this.queue.push({ digest: d.digest, mediaType: d.mediaType });
+    this.enqueue({ digest: d.digest, mediaType: d.mediaType }, s);
     const base: ReferrerResult = {
       subject: s.digest.toString(),
       kind: "manifest",
