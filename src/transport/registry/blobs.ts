@@ -5,7 +5,7 @@ import type { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
 import { ResumableBlobStream } from "./blob-stream.js";
 import type { RegistryCore } from "./core.js";
-import { discard, header, type HttpResponse } from "./http/http.js";
+import { discard, header, type HttpResponse } from "./http/response.js";
 import { redactURL } from "./http/redact.js";
 import { repositoryScope } from "./scope.js";
 import { ACCEPTED, CREATED, NOT_FOUND, OK, REDIRECT_STATUS } from "./http/status.js";

@@ -8,15 +8,8 @@ import * as blobs from "./blobs.js";
 import type { CallOptions, RegistryCore, UploadOptions } from "./core.js";
 import { errorFromResponse, type ErrorContext } from "./errors.js";
 import { apiHost, endpointFor, type RegistryEndpoint } from "./http/endpoint.js";
-import {
-  DEFAULT_TIMEOUTS,
-  discard,
-  header,
-  sendWithRetries,
-  type HttpResponse,
-  type HttpSettings,
-  type HttpTimeouts,
-} from "./http/http.js";
+import { DEFAULT_TIMEOUTS, sendWithRetries, type HttpSettings, type HttpTimeouts } from "./http/http.js";
+import { discard, header, type HttpResponse } from "./http/response.js";
 import { DEFAULT_RETRIES } from "./http/retry.js";
 import { throttleFor } from "./http/throttle.js";
 import * as manifests from "./manifests.js";

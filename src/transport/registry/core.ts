@@ -8,7 +8,8 @@ import type { Readable } from "node:stream";
 import type { DrayError } from "../../errors.js";
 import type { ErrorContext, RegistryErrorEntry } from "./errors.js";
 import type { RegistryEndpoint } from "./http/endpoint.js";
-import type { HttpMethod, HttpResponse, HttpSettings } from "./http/http.js";
+import type { HttpMethod, HttpSettings } from "./http/http.js";
+import type { HttpResponse } from "./http/response.js";
 import type { Scope } from "./scope.js";
 
 export interface CallOptions {

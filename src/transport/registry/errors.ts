@@ -9,9 +9,9 @@ import {
   type DrayErrorDetails,
 } from "../../errors.js";
 import { withoutSentSecrets } from "../../auth/sent-secrets.js";
-import { discard, header, readBody, type HttpResponse } from "./http/http.js";
+import { discard, header, readBody, type HttpResponse } from "./http/response.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
-import { networkErrorCode, parseRetryAfter } from "./http/retry.js";
+import { afterRetries, parseRetryAfter } from "./http/retry.js";
 import { FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, TOO_MANY_REQUESTS, UNAUTHORIZED } from "./http/status.js";
 
 /**
@@ -163,50 +163,4 @@ export function rateLimitError(
 /** `docker://host/repo:tag` → `host`. */
 function hostOfWhere(where: string): string {
   return where.replace(/^[a-z-]+:\/\//, "").split("/")[0] ?? where;
-}
-
-/**
- * A failure below HTTP (DNS, TCP, TLS, timeouts) in words, naming the request
- * (`GET https://host/v2/app/manifests/1`): what a user can act on, where Node
- * and undici say `getaddrinfo ENOTFOUND` or `UND_ERR_CONNECT_TIMEOUT`.
- * `seconds` is the timeout that applied, when the caller knows it.
- */
-export function networkFailureText(err: unknown, request: string, url: URL, seconds?: number): string {
-  const code = networkErrorCode(err) ?? "";
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  const hostPort = `${url.hostname}:${port}`;
-  const within = seconds === undefined ? "" : ` within ${seconds} s`;
-  const said = (err as Error | undefined)?.message ?? String(err);
-  switch (code) {
-    case "ENOTFOUND":
-      return `cannot resolve ${host} (no such host): ${request}`;
-    case "EAI_AGAIN":
-      return `cannot resolve ${host} (the DNS lookup failed; try again): ${request}`;
-    case "ECONNREFUSED":
-      return `nothing listens on ${hostPort} (is the registry running?): ${request}`;
-    case "UND_ERR_CONNECT_TIMEOUT":
-    case "ETIMEDOUT":
-      return `${hostPort} did not accept a connection${within}: ${request}`;
-    case "UND_ERR_HEADERS_TIMEOUT":
-      return `${hostPort} accepted the connection but sent nothing${within}: ${request}`;
-    case "UND_ERR_BODY_TIMEOUT":
-      return `${hostPort} stopped sending in the middle of its answer (silent${within ? ` for ${seconds} s` : ""}): ${request}`;
-    case "ECONNRESET":
-    case "UND_ERR_SOCKET":
-    case "UND_ERR_CLOSED":
-    case "EPIPE":
-      return `${hostPort} closed the connection: ${request}`;
-    case "ENETUNREACH":
-    case "EHOSTUNREACH":
-      return `no route to ${host} (network unreachable): ${request}`;
-    default:
-      // TLS failures keep their own words ("self-signed certificate"); the caller adds the --ca-file hint.
-      return `${request} failed: ${said}${code && !said.includes(code) ? ` (${code})` : ""}`;
-  }
-}
-
-/** `(after 3 retries; --retries N)`, for a failure the retry loop already tried again. */
-export function afterRetries(retries: number): string {
-  return retries > 0 ? ` (after ${retries} ${retries === 1 ? "retry" : "retries"}; --retries N)` : "";
 }

@@ -9,7 +9,8 @@ import { parseManifest, type Descriptor, type RawManifest } from "../../oci/mani
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../oci/mediatype.js";
 import type { RegistryCore } from "./core.js";
 import { errorFromResponse, type RegistryErrorEntry } from "./errors.js";
-import { discard, header, readBody, storedDigestMismatch, type HttpResponse } from "./http/http.js";
+import { storedDigestMismatch } from "./http/http.js";
+import { discard, header, readBody, type HttpResponse } from "./http/response.js";
 import { isRetryableError, retryDelayMs, sleep } from "./http/retry.js";
 import { parseRateLimit, type RateLimitInfo } from "./ratelimit.js";
 import {

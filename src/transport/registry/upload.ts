@@ -5,7 +5,8 @@ import type { Descriptor } from "../../oci/manifest.js";
 import { cancelUpload, headBlob, uploadLocation } from "./blobs.js";
 import type { RegistryCore, UploadOptions } from "./core.js";
 import type { ErrorContext } from "./errors.js";
-import { discard, header, storedDigestMismatch, type HttpMethod, type HttpResponse } from "./http/http.js";
+import { storedDigestMismatch, type HttpMethod } from "./http/http.js";
+import { discard, header, type HttpResponse } from "./http/response.js";
 import { isRetryableError } from "./http/retry.js";
 import type { Scope } from "./scope.js";
 import {

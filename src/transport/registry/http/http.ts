@@ -1,18 +1,20 @@
 import { readFileSync, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { Agent, Dispatcher, EnvHttpProxyAgent, buildConnector } from "undici";
-import { DrayError, IntegrityError, IoError, NetworkError, fsReason } from "../../../errors.js";
+import { IoError, NetworkError, fsReason } from "../../../errors.js";
 import { Digest } from "../../../oci/digest.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { stopwatch } from "../../../clock.js";
-import { MAX_ERROR_BODY, afterRetries, networkFailureText, parseErrorBody, type RegistryErrorEntry } from "../errors.js";
-import { failedProxy, proxyConfigured, proxyFailureText } from "./proxy.js";
+import { MAX_ERROR_BODY, parseErrorBody, type RegistryErrorEntry } from "../errors.js";
+import { translateError } from "./failure.js";
+import { proxyConfigured } from "./proxy.js";
+import { DEFAULT_BODY_MS, discard, header, readBody, type HttpResponse, type ResponseBody } from "./response.js";
 import { redactURL } from "./redact.js";
 import { INTERNAL_SERVER_ERROR } from "./status.js";
 import type { Release, Throttle } from "./throttle.js";
 import { loadAgent, loadBuildConnector, loadProxyAgent } from "./undici.cjs";
-import { clientCertificateProblem, probeTlsAlert, tlsKey, type ClientPair, type TlsSettings } from "./tls.js";
-import { isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sleep, DEFAULT_RETRIES } from "./retry.js";
+import { probeTlsAlert, tlsKey, type ClientPair, type TlsSettings } from "./tls.js";
+import { afterRetries, isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sleep, DEFAULT_RETRIES } from "./retry.js";
 
 /**
  * The HTTP layer of the registry transport: one undici dispatcher per
@@ -22,8 +24,6 @@ import { isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sl
  */
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
-export type ResponseBody = Dispatcher.ResponseData["body"];
-export type ResponseHeaders = Dispatcher.ResponseData["headers"];
 
 export interface HttpTimeouts {
   /** TCP + TLS connect. */
@@ -34,14 +34,7 @@ export interface HttpTimeouts {
   bodyMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 30_000, headersMs: 120_000, bodyMs: 60_000 };
-/**
- * Small reads (manifests, tokens, tag pages, error bodies) average at least
- * this rate once their grace (bodyMs) is over: a server that trickles a byte
- * now and then, never silent for bodyMs, cannot hold a run for hours (issue
- * 26: 649 s for one `inspect`). Blobs stream and are not held to it.
- */
-const SMALL_READ_MIN_BYTES_PER_SECOND = 16 * 1024;
+export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 30_000, headersMs: 120_000, bodyMs: DEFAULT_BODY_MS };
 /** Connections per registry host; enough for --jobs blobs plus manifest traffic. */
 const CONNECTIONS_PER_HOST = 16;
 const KEEP_ALIVE_MS = 30_000;
@@ -65,19 +58,6 @@ export interface HttpRequest {
   /** A Buffer may be sent again; a stream is consumed by the first attempt and is never replayed. */
   body?: Buffer | Readable;
   signal?: AbortSignal;
-}
-
-export interface HttpResponse {
-  status: number;
-  headers: ResponseHeaders;
-  body: ResponseBody;
-  url: URL;
-  /** The longest silence allowed in this body (HttpTimeouts.bodyMs): the grace of a small read's deadline. */
-  bodyMs?: number;
-  /** Set when this is the last of several answers with a retryable status (5xx, 429, 408): how many retries came before. */
-  retries?: number;
-  /** A 500's error body, already read to see that it is a decision (not retried): the body stream is then spent. */
-  said?: Buffer;
 }
 
 const dispatchers = new Map<string, Promise<Dispatcher>>();
@@ -175,17 +155,6 @@ export async function closeDispatchers(): Promise<void> {
   await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close()));
 }
 
-export function header(headers: ResponseHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-export function headerList(headers: ResponseHeaders, name: string): string[] | undefined {
-  const v = headers[name];
-  if (v === undefined) return undefined;
-  return Array.isArray(v) ? v : [v];
-}
-
 /** Gives the throttle slot back once the body is read, dumped or destroyed (a HEAD's empty body too, when discarded). */
 function releaseWhenDone(body: ResponseBody, release: Release): void {
   body.once("end", release);
@@ -261,109 +230,6 @@ async function tlsAlertBehind(err: unknown, req: HttpRequest, settings: HttpSett
  */
 function connectionsSettled(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** Turns a low-level failure into a typed error in words (registry/errors.ts); an abort stays the caller's reason. */
-export function translateError(
-  err: unknown,
-  req: Pick<HttpRequest, "method" | "url" | "signal">,
-  timeouts?: HttpTimeouts,
-  tls?: TlsSettings,
-): unknown {
-  if (req.signal?.aborted) return req.signal.reason ?? err;
-  if (err instanceof DrayError) return err;
-  const code = networkErrorCode(err);
-  const what = `${req.method} ${redactURL(req.url)}`;
-  const certProblem = clientCertificateProblem(`${code ?? ""} ${(err as Error)?.message ?? String(err)}`, req.url.host, tls);
-  if (certProblem) return new NetworkError(`${what} failed: ${certProblem}`, { where: redactURL(req.url), cause: err });
-  const ms =
-    code === "UND_ERR_CONNECT_TIMEOUT" ? timeouts?.connectMs : code === "UND_ERR_HEADERS_TIMEOUT" ? timeouts?.headersMs : timeouts?.bodyMs;
-  const seconds = ms === undefined ? undefined : ms / 1000;
-  const proxy = failedProxy(err, req.url);
-  const viaProxy = proxy && proxyFailureText(err, proxy, what, seconds);
-  return new NetworkError(viaProxy || networkFailureText(err, what, req.url, seconds), {
-    where: redactURL(req.url),
-    cause: err,
-  });
-}
-
-/** Discards a response body so its connection returns to the pool (a body that trickles is dropped after bodyMs). */
-export async function discard(res: HttpResponse): Promise<void> {
-  try {
-    await res.body.dump({ limit: 256 * 1024, signal: AbortSignal.timeout(res.bodyMs ?? DEFAULT_TIMEOUTS.bodyMs) });
-  } catch {
-    // The connection is dropped instead of reused: nothing else to do.
-  }
-}
-
-/**
- * Closes a response body no one will read, without reusing its connection.
- * undici's body fails a destroy() before its end with RequestAbortedError,
- * which Node 24 emits as an 'error' event: with no listener, that crashed
- * the process (found running the suite on Node 24; Node 20 stayed quiet).
- */
-export function dropBody(body: ResponseBody): void {
-  body.on("error", () => {});
-  body.destroy();
-}
-
-/**
- * Reads a whole body, refusing more than `limit` bytes (checked against
- * Content-Length first, then as it flows) and a body slower than
- * SMALL_READ_MIN_BYTES_PER_SECOND after its grace.
- */
-export async function readBody(res: HttpResponse, limit: number, what: string): Promise<Buffer> {
-  const declared = Number(header(res.headers, "content-length"));
-  if (Number.isFinite(declared) && declared > limit) {
-    dropBody(res.body);
-    throw new IntegrityError(`${what} of ${declared} bytes exceeds the ${limit}-byte limit`, {
-      code: "E_TOO_LARGE",
-      where: redactURL(res.url),
-    });
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const deadline = smallReadDeadline(res, what, () => total);
-  try {
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      total += buf.length;
-      if (total > limit) {
-        res.body.destroy();
-        throw new IntegrityError(`${what} exceeds the ${limit}-byte limit`, { code: "E_TOO_LARGE", where: redactURL(res.url) });
-      }
-      chunks.push(buf);
-    }
-  } catch (err) {
-    if (deadline.missed) throw deadline.missed;
-    if (err instanceof DrayError) throw err;
-    throw translateError(err, { method: "GET", url: res.url });
-  } finally {
-    deadline.stop();
-  }
-  return Buffer.concat(chunks, total);
-}
-
-/** Destroys `res`'s body once it falls below the small-read rate (its grace over); `missed` is then the error to report. */
-function smallReadDeadline(res: HttpResponse, what: string, received: () => number): { missed?: NetworkError; stop: () => void } {
-  const started = Date.now();
-  const grace = res.bodyMs ?? DEFAULT_TIMEOUTS.bodyMs;
-  const state: { missed?: NetworkError; stop: () => void } = { stop: () => clearTimeout(timer) };
-  const check = (): void => {
-    const allowedMs = grace + (received() / SMALL_READ_MIN_BYTES_PER_SECOND) * 1000;
-    const tookMs = Date.now() - started;
-    if (tookMs < allowedMs) {
-      timer = setTimeout(check, allowedMs - tookMs);
-      return;
-    }
-    state.missed = new NetworkError(
-      `${what} from ${redactURL(res.url)} arrived too slowly: ${received()} bytes in ${(tookMs / 1000).toFixed(1)} s`,
-      { where: redactURL(res.url) },
-    );
-    res.body.destroy(state.missed);
-  };
-  let timer = setTimeout(check, grace);
-  return state;
 }
 
 export interface RetryPolicy {
