@@ -23,7 +23,7 @@ export interface CallOptions {
   followRedirects?: boolean;
   /** One attempt only (best-effort clean-ups that must not delay an error). */
   noRetry?: boolean;
-  /** A 500 whose error body this says is a verdict is not retried (see RetryPolicy.refusal). */
+  /** A 5xx whose error body this says is a verdict is not retried, beside those naming a verdict code (errors.ts, isVerdict). */
   refusal?: (entries: readonly RegistryErrorEntry[]) => boolean;
 }
 

@@ -9,7 +9,7 @@ import {
   type DrayErrorDetails,
 } from "../../errors.js";
 import { withoutSentSecrets } from "../../auth/sent-secrets.js";
-import { discard, header, readBody, type HttpResponse } from "./http/response.js";
+import { MAX_ERROR_BODY, discard, header, readBody, type HttpResponse } from "./http/response.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
 import { afterRetries, parseRetryAfter } from "./http/retry.js";
 import { FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, TOO_MANY_REQUESTS, UNAUTHORIZED } from "./http/status.js";
@@ -25,8 +25,6 @@ export interface RegistryErrorEntry {
   /** The spec's free-form `detail`, as one line (a string as given, anything else as JSON; `{}` left out). */
   detail?: string;
 }
-
-export const MAX_ERROR_BODY = 64 * 1024;
 
 /** Parses the spec's error body; garbage (an HTML page from a proxy) yields an empty list. */
 export function parseErrorBody(bytes: Buffer): RegistryErrorEntry[] {
@@ -66,6 +64,37 @@ function sanitise(text: string): string {
   // eslint-disable-next-line no-control-regex -- control characters (and bidi controls) are exactly what is removed
   const clean = said.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, " ").trim();
   return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
+}
+
+/**
+ * Codes that make a 5xx the registry's verdict on the request (its name, tag, manifest, rights), which
+ * asking again will not change; a 5xx naming one is not retried. The others stay retried: UNKNOWN and
+ * UNAVAILABLE (a server in trouble), TOOMANYREQUESTS, BLOB_UPLOAD_INVALID, and the blob codes
+ * distribution answers with a 500 to a passing race on a blob's link file (MANIFEST_BLOB_UNKNOWN,
+ * BLOB_UNKNOWN, DIGEST_INVALID). The peers agree on the verdicts: containers/common's
+ * pkg/retry IsErrorRetryable (skopeo, podman) never retries UNAUTHORIZED, DENIED, NAME_UNKNOWN or
+ * MANIFEST_UNKNOWN whatever the status, and go-containerregistry's transport.Error.Temporary (crane)
+ * counts only BLOB_UPLOAD_INVALID, TOOMANYREQUESTS, UNKNOWN and UNAVAILABLE as temporary once the body
+ * names codes. Vendors refuse an immutable tag with TAG_INVALID or DENIED (manifests.ts,
+ * mayBeImmutableTag), some with a 5xx.
+ */
+const VERDICTS: ReadonlySet<string> = new Set([
+  "UNAUTHORIZED",
+  "DENIED",
+  "NAME_INVALID",
+  "NAME_UNKNOWN",
+  "TAG_INVALID",
+  "TAG_IMMUTABLE",
+  "MANIFEST_INVALID",
+  "MANIFEST_UNVERIFIED",
+  "MANIFEST_UNKNOWN",
+  "SIZE_INVALID",
+  "UNSUPPORTED",
+]);
+
+/** True when a 5xx's error entries include a verdict (VERDICTS): the answer to report, not a hiccup to retry. */
+export function isVerdict(entries: readonly RegistryErrorEntry[]): boolean {
+  return entries.some((e) => VERDICTS.has(e.code));
 }
 
 export interface ErrorContext {

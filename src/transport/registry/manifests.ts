@@ -19,6 +19,7 @@ import {
   CONFLICT,
   DELETED,
   FORBIDDEN,
+  INTERNAL_SERVER_ERROR,
   MANIFEST_STORED,
   METHOD_NOT_ALLOWED,
   NOT_FOUND,
@@ -168,8 +169,9 @@ export async function putManifest(core: RegistryCore, repo: string, ref: string,
   const url = await core.api(`${repo}/manifests/${ref}`);
   const foreign = foreignLayers(m, where);
   // distribution refuses foreign layer URLs its config does not allow with a 500 naming the layer
-  // (UNKNOWN, then MANIFEST_BLOB_UNKNOWN): not asked again. Any other 500 stays retried (it also
-  // answers a race on a blob's link file with 500).
+  // (UNKNOWN, then MANIFEST_BLOB_UNKNOWN): not asked again. Another 500 naming MANIFEST_BLOB_UNKNOWN
+  // stays retried (distribution answers a race on a blob's link file so); one naming a verdict
+  // (DENIED, TAG_INVALID, …) is never retried (errors.ts, isVerdict).
   const refusal =
     foreign.length === 0
       ? undefined
@@ -311,12 +313,14 @@ export function manifestMediaType(contentType: string | undefined, bytes: Buffer
   return declared ?? MediaType.OciManifest;
 }
 
-/** A refusal that an immutable tag may explain: a PUT by tag answered 400/403/409/412. */
+/**
+ * A refusal that an immutable tag may explain: a PUT by tag answered 409/412, 400/403 without a code or
+ * with one of the codes vendors use for it, or a 5xx with one of those codes (not retried, see isVerdict).
+ */
 function mayBeImmutableTag(ref: string, status: number, code: string | undefined): boolean {
   if (Digest.isValid(ref)) return false;
   if (status === CONFLICT || status === PRECONDITION_FAILED) return true;
-  return (
-    (status === BAD_REQUEST || status === FORBIDDEN) &&
-    (code === undefined || ["TAG_INVALID", "MANIFEST_INVALID", "DENIED", "TAG_IMMUTABLE"].includes(code))
-  );
+  const saysTag = code !== undefined && ["TAG_INVALID", "MANIFEST_INVALID", "DENIED", "TAG_IMMUTABLE"].includes(code);
+  if (status >= INTERNAL_SERVER_ERROR) return saysTag;
+  return (status === BAD_REQUEST || status === FORBIDDEN) && (code === undefined || saysTag);
 }

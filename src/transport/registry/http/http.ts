@@ -5,10 +5,9 @@ import { IoError, NetworkError, fsReason } from "../../../errors.js";
 import { Digest } from "../../../oci/digest.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { stopwatch } from "../../../clock.js";
-import { MAX_ERROR_BODY, parseErrorBody, type RegistryErrorEntry } from "../errors.js";
 import { translateError } from "./failure.js";
 import { proxyConfigured } from "./proxy.js";
-import { DEFAULT_BODY_MS, discard, header, readBody, type HttpResponse, type ResponseBody } from "./response.js";
+import { DEFAULT_BODY_MS, MAX_ERROR_BODY, discard, header, readBody, type HttpResponse, type ResponseBody } from "./response.js";
 import { redactURL } from "./redact.js";
 import { INTERNAL_SERVER_ERROR } from "./status.js";
 import type { Release, Throttle } from "./throttle.js";
@@ -233,13 +232,13 @@ function connectionsSettled(): Promise<void> {
 }
 
 export interface RetryPolicy {
-  /** False when the request body is a stream: one attempt only. */
-  replayable: boolean;
+  /** False when the request body is a stream: one attempt only (default: true for no body or a Buffer). */
+  replayable?: boolean;
   /**
-   * Reads a 500's error body and returns it at once when this says it is a verdict on what was
-   * sent, which asking again will not change (a manifest's foreign layer the registry refuses).
+   * Given the error body of a 5xx (read whole, up to MAX_ERROR_BODY), true when it is a verdict on what
+   * was sent, which asking again will not change: that answer is returned at once, its body in `said`.
    */
-  refusal?: (entries: readonly RegistryErrorEntry[]) => boolean;
+  refusal?: (said: Buffer) => boolean;
 }
 
 /**
@@ -265,10 +264,10 @@ export async function sendWithRetries(req: HttpRequest, settings: HttpSettings, 
     if (!isRetryableStatus(res.status)) return res;
     if (attempt >= retries) return attempt > 0 ? { ...res, retries: attempt } : res;
     const said =
-      policy?.refusal && res.status === INTERNAL_SERVER_ERROR
+      policy?.refusal && res.status >= INTERNAL_SERVER_ERROR
         ? await readBody(res, MAX_ERROR_BODY, "error body").catch(() => undefined)
         : undefined;
-    if (said && policy?.refusal?.(parseErrorBody(said))) return attempt > 0 ? { ...res, said, retries: attempt } : { ...res, said };
+    if (said && policy?.refusal?.(said)) return attempt > 0 ? { ...res, said, retries: attempt } : { ...res, said };
     const wait = retryDelayMs(attempt + 1, header(res.headers, "retry-after"));
     if (!said) await discard(res);
     settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after HTTP ${res.status}`);

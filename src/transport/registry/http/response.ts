@@ -21,10 +21,12 @@ export interface HttpResponse {
   bodyMs?: number;
   /** Set when this is the last of several answers with a retryable status (5xx, 429, 408): how many retries came before. */
   retries?: number;
-  /** A 500's error body, already read to see that it is a decision (not retried): the body stream is then spent. */
+  /** A 5xx's error body, already read to see that it is a verdict (not retried): the body stream is then spent. */
   said?: Buffer;
 }
 
+/** The most of an error body read (a registry's JSON errors, or a proxy's HTML page cut short). */
+export const MAX_ERROR_BODY = 64 * 1024;
 /** The longest silence allowed in a body, unless the settings say otherwise (HttpTimeouts.bodyMs). */
 export const DEFAULT_BODY_MS = 60_000;
 /**
