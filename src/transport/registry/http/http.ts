@@ -5,6 +5,7 @@ import { IoError, NetworkError, fsReason } from "../../../errors.js";
 import { Digest } from "../../../oci/digest.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { stopwatch } from "../../../clock.js";
+import { caFilePem } from "../../ca-file.js";
 import { translateError } from "./failure.js";
 import { proxyConfigured } from "./proxy.js";
 import { DEFAULT_BODY_MS, MAX_ERROR_BODY, discard, header, readBody, type HttpResponse, type ResponseBody } from "./response.js";
@@ -77,7 +78,7 @@ function connectOptions(settings: HttpSettings): Record<string, unknown> {
     // Extra CAs *beside* the system ones: giving `ca` alone would replace them.
     // node:tls only when a CA file is given: most runs never need it loaded.
     const { rootCertificates } = process.getBuiltinModule("node:tls");
-    connect.ca = [...rootCertificates, ...tls.caFiles.map((f) => readTlsFile(f, "CA file"))];
+    connect.ca = [...rootCertificates, ...tls.caFiles.map(caFilePem)];
   }
   return connect;
 }
