@@ -221,8 +221,13 @@ function foreignLayers(m: RawManifest, where: string): Descriptor[] {
 
 /**
  * A manifest refused for its foreign layers, said in words: dray leaves their blobs at their URLs
- * (as skopeo does), and distribution refuses every layer URL unless its config allows it
- * (validation.manifests.urls.allow), answering MANIFEST_BLOB_UNKNOWN for the layer.
+ * (as skopeo does: containers/image skips a layer with URLs when the destination accepts foreign
+ * layer URLs, and a registry does). distribution answers MANIFEST_BLOB_UNKNOWN for the layer when
+ * its config does not allow a URL (validation.manifests.urls.allow / deny), and whatever its config
+ * for a URL that is not http:// or https:// or that has a #fragment (the check comes before the
+ * allow and deny patterns in registry/storage/schema2manifesthandler.go, verifyManifest):
+ * go-containerregistry's foreign.tar names its layer's URL as `example.com`. Only the first kind
+ * is helped by the registry's config, so the advice follows the URLs.
  */
 function foreignLayerRefusal(m: RawManifest, foreign: readonly Descriptor[], err: DrayError, where: string): DrayError | undefined {
   if (err.registryCode !== "MANIFEST_BLOB_UNKNOWN" && err.registryCode !== "MANIFEST_INVALID") return undefined;
@@ -231,11 +236,28 @@ function foreignLayerRefusal(m: RawManifest, foreign: readonly Descriptor[], err
   if (layers.length === 0) return undefined;
   const which = layers.map((d) => `${d.digest} (urls: ${(d.urls ?? []).join(", ")})`).join(", ");
   const said = err.message.slice(err.message.indexOf(`at ${where}: `) + `at ${where}: `.length);
+  const unusable = layers.flatMap((d) => d.urls ?? []).filter((u) => !registryMayAllow(u));
+  const advice =
+    unusable.length > 0
+      ? `${unusable.join(", ")} ${unusable.length === 1 ? "is not an http:// or https:// URL" : "are not http:// or https:// URLs"} ` +
+        "without a #fragment, which distribution refuses whatever its configuration: copy into an oci: layout or archive, " +
+        "where the layer stays foreign"
+      : "allow those URLs in the registry (distribution: validation.manifests.urls.allow) or copy into an oci: layout or archive";
   return new IntegrityError(
-    `the registry refused manifest ${m.digest} at ${where} for its foreign layer ${which}, whose blob stays at its URLs: ` +
-      `allow those URLs in the registry (distribution: validation.manifests.urls.allow) or copy into an oci: layout or archive; the registry said: ${said}`,
+    `the registry refused manifest ${m.digest} at ${where} for its foreign layer ${which}, whose blob stays at its URLs: ${advice}; ` +
+      `the registry said: ${said}`,
     { code: "E_MANIFEST_INVALID", where, ...defined({ status: err.status }), registryCode: err.registryCode },
   );
+}
+
+/** A layer URL distribution's config can allow: an absolute http(s) URL without a fragment (see foreignLayerRefusal). */
+function registryMayAllow(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.hash === "";
+  } catch {
+    return false;
+  }
 }
 
 /**
