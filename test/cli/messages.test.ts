@@ -7,7 +7,7 @@ import { closeSync, openSync, readdirSync, statSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { networkFailureText } from "../../src/transport/registry/errors.js";
+import { networkFailureText } from "../../src/transport/registry/http/failure.js";
 import { buildImage, pushImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
 import { finalScreen, onPty } from "../helpers/pty.js";
 import { makeTempDir } from "../helpers/tmp.js";
