@@ -15,7 +15,7 @@
  * (which sync has anyway) says which referrer tags exist at all.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { IntegrityError, itemError, RegistryError, type ItemError } from "../errors.js";
+import { IntegrityError, itemError, NotFoundError, RegistryError, type ItemError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { parseManifest, rawManifestFromDocument, descriptorToJSON, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/mediatype.js";
@@ -357,8 +357,8 @@ class ReferrerWalk {
 /**
  * After a PUT of the tag schema's index, how long to wait before reading it back, and how many times to merge
  * again when another writer's PUT replaced it (see addToReferrersIndex's `confirm`). The wait outlasts the other
- * writer's read-then-PUT (two requests) on most registries; regclient serializes these updates with a mutex,
- * which holds in one process only.
+ * writer's read-then-PUT (two requests) on most registries, and a layout writer's wait for the layout lock
+ * (its backoff reaches 200 ms); regclient serializes these updates with a mutex, which holds in one process only.
  */
 export const INDEX_CONFIRM = { delayMs: 250, attempts: 5 } as const;
 
@@ -392,8 +392,18 @@ export async function addToReferrersIndex(
   const request = opts.request ?? ((fn) => fn());
   const signal: SignalOption = opts.signal ? { signal: opts.signal } : {};
   const tag = referrersTag(subject);
-  const read = async (h: TagHead | undefined): Promise<Descriptor[]> =>
-    h ? descriptorsOf(await request(() => dst.getManifest(h.digest, signal)), `${dst.display}:${tag}`) : [];
+  /** What the tag names and lists; read again when another writer moved it between the two reads (a layout then forgets the old digest). */
+  const read = async (h: TagHead | undefined): Promise<{ head: TagHead | undefined; listed: Descriptor[] }> => {
+    for (let moved = 0; ; moved++) {
+      if (!h) return { head: h, listed: [] };
+      try {
+        return { head: h, listed: descriptorsOf(await request(() => dst.getManifest(h!.digest, signal)), `${dst.display}:${tag}`) };
+      } catch (err) {
+        if (!(err instanceof NotFoundError) || moved >= 3) throw err;
+        h = await request(() => dst.resolve(tag, signal));
+      }
+    }
+  };
   const merge = async (h: TagHead | undefined, listed: Descriptor[]): Promise<{ digest: Digest; written: boolean } | undefined> => {
     const merged = unionByDigest(listed, arrived);
     if (h && merged.length === listed.length) return { digest: h.digest, written: false };
@@ -402,14 +412,14 @@ export async function addToReferrersIndex(
     if (!opts.dryRun) await dst.putReferrersIndex(subject, raw, signal);
     return { digest: raw.digest, written: true };
   };
-  const result = await merge(head, await read(head));
+  const first = await read(head);
+  const result = await merge(first.head, first.listed);
   if (!opts.confirm || opts.dryRun || !result?.written) return result;
   for (let attempt = 0; ; attempt++) {
     await sleep(opts.confirm.delayMs, undefined, signal);
-    const now = await request(() => dst.resolve(tag, signal));
-    const listed = await read(now);
+    const { head: now, listed } = await read(await request(() => dst.resolve(tag, signal)));
     const missing = arrived.filter((d) => !listed.some((l) => l.digest.equals(d.digest)));
-    if (missing.length === 0) return { digest: now!.digest, written: true };
+    if (now && missing.length === 0) return { digest: now.digest, written: true };
     if (attempt >= opts.confirm.attempts)
       throw new RegistryError(
         `${dst.display}:${tag}: another writer replaced the referrers index ${attempt + 1} times; ${missing.map((d) => d.digest.toString()).join(", ")} is not listed in it`,
