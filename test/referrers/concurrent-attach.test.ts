@@ -7,7 +7,11 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
+import { parseLocation } from "../../src/ref/location.js";
 import { attach } from "../../src/referrers/attach.js";
+import { signImage } from "../../src/signature/sign.js";
+import { loadSigningKey } from "../../src/signature/signing-key.js";
+import { opensslKey } from "../signature/artifacts.js";
 import { buildImage, pushImage, writeOciLayout } from "../helpers/fixtures.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
@@ -76,5 +80,19 @@ describe("concurrent attaches to a registry without the referrers API", () => {
       if (missing.length > 0) lost.push(`round ${i}: ${missing.map((w) => w.digest).join(", ")} not listed`);
     }
     assert.deepEqual(lost, [], `${lost.length} of ${ROUNDS} rounds lost an entry`);
+  });
+
+  it(`three legacy signatures at once, ${ROUNDS / 4} rounds: cosign's .sig manifest keeps every layer`, async () => {
+    const keys = await Promise.all([0, 1, 2].map((k) => loadSigningKey(opensslKey(dir, `legacy-${k}`, "ed25519").key, () => "")));
+    const lost: string[] = [];
+    for (let i = 0; i < ROUNDS / 4; i++) {
+      const subject = await buildImage({ seed: `concurrent-legacy-${i}` });
+      await pushImage(reg, "legacy", `r${i}`, subject);
+      await Promise.all(keys.map((key) => signImage(parseLocation(`docker://${reg.host}/legacy:r${i}`), { key, format: "legacy" })));
+      const sig = await fetchManifest(reg, "legacy", `sha256-${subject.manifest.digest.hex}.sig`);
+      const layers = (JSON.parse(sig?.toString() ?? "{}") as { layers?: unknown[] }).layers?.length ?? 0;
+      if (layers !== keys.length) lost.push(`round ${i}: ${layers} of ${keys.length} signatures`);
+    }
+    assert.deepEqual(lost, [], `${lost.length} of ${ROUNDS / 4} rounds lost a signature`);
   });
 });
