@@ -403,6 +403,23 @@ describe("referrer fan-out", () => {
       assert.match(c.stderr, /has 5000 referrers, more than the 1000 dray reads for one image/);
       const gets = reg.count("GET /v2/refs/huge/manifests/") - before;
       assert.ok(gets <= 2, `${gets} manifest GETs`);
+      // The image arrived: its JSON summary is on stdout, the failed list in it, though the run exits 1.
+      const j = await run([
+        "copy",
+        "--referrers",
+        "--format",
+        "json",
+        `docker://${reg.host}/refs/huge:v1`,
+        `oci:${join(work, "refs-huge")}:v1`,
+      ]);
+      assert.equal(j.code, 1, j.stderr);
+      const summary = JSON.parse(j.stdout) as { Digest: string; Referrers: { Failed: number; Items: { Kind: string; Subject: string }[] } };
+      assert.equal(summary.Digest, top);
+      assert.equal(summary.Referrers.Failed, 1);
+      assert.deepEqual(
+        summary.Referrers.Items.map((i) => [i.Kind, i.Subject]),
+        [["list", top]],
+      );
       const t = await run(["referrers", `docker://${reg.host}/refs/huge:v1`]);
       assert.equal(t.code, 5, t.stderr);
       assert.match(t.stderr, /has 5000 referrers, more than the 1000 dray reads for one image/);

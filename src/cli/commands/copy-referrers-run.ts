@@ -9,7 +9,7 @@ import { defined } from "../../defined.js";
  * `dray copy --referrers`: after the image (or every tag of --all-tags)
  * arrived, what refers to it follows. One line a referrer and a total on
  * stderr unless quiet; a referrer that failed makes the command exit 1 after
- * the image itself was copied.
+ * the image itself was copied (see referrersFailure).
  */
 /**
  * What a referrer line names: a manifest by digest (and artifact type), a tag by name; a subject's list that
@@ -53,6 +53,15 @@ export async function copyReferrersAfterCopy(
       `Referrers: ${summary.copied} copied, ${summary.upToDate} up to date, ${summary.failed} failed (${formatBytes(summary.bytes)}) in ${summary.seconds.toFixed(1)} s`,
     );
   }
-  if (summary.failed > 0) throw new IncompleteError(`${summary.failed} referrer${summary.failed === 1 ? "" : "s"} could not be copied`);
   return summary;
+}
+
+/**
+ * The error a run whose referrers did not all arrive ends with (exit 1), thrown by the caller once it printed its
+ * output: the image itself was copied, so its digest or JSON summary still goes to stdout, as sync's does.
+ */
+export function referrersFailure(summary: ReferrersSummary): IncompleteError | undefined {
+  return summary.failed > 0
+    ? new IncompleteError(`${summary.failed} referrer${summary.failed === 1 ? "" : "s"} could not be copied`)
+    : undefined;
 }

@@ -16,6 +16,7 @@ import {
 import { checkOutputFile } from "../output-file.js";
 import { parseFormat, render, skopeoKeys } from "../output.js";
 import { checkQuietProgress, createProgress, formatBytes, resolveMode, type TerminalInfo, type ProgressMode } from "../progress.js";
+import type { ReferrersSummary } from "../../api/referrers.js";
 import type { ReferrerLines } from "./copy-referrers-run.js";
 import { defined } from "../../defined.js";
 
@@ -137,10 +138,11 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       }
       if (!silent) ctx.message(describeAllTags(summary));
       if (progressMode === "json") ctx.message(JSON.stringify({ type: "all-tags-done", summary }));
-      if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
+      if (quiet && sink !== ctx) return referrersDone(referrers); // -q: stderr stays empty, also for the summary of an archive on stdout
       await render(sink, format, allTagsJson(summary, referrers, resign ? signed : null), () =>
         summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""),
       );
+      await referrersDone(referrers);
       return;
     }
     const summary = await copy(from, dst, opts);
@@ -157,8 +159,9 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       withReferrers && summary.convertedFrom === undefined
         ? await copyReferrers(ctx, src, dst, [summary.digest], opts, referrerLines)
         : null;
-    if (quiet && sink !== ctx) return; // -q: stderr stays empty, also for the summary of an archive on stdout
+    if (quiet && sink !== ctx) return referrersDone(referrers); // -q: stderr stays empty, also for the summary of an archive on stdout
     await render(sink, format, copyJson(summary, referrers, resign ? signed : null), () => `${summary.digest}\n`);
+    await referrersDone(referrers);
   } finally {
     progress.stop();
   }
@@ -172,9 +175,17 @@ async function copyReferrers(
   digests: string[],
   opts: CopyLocationOptions,
   lines: ReferrerLines,
-): Promise<object> {
+): Promise<ReferrersSummary> {
   const { copyReferrersAfterCopy } = await import("./copy-referrers-run.js");
   return copyReferrersAfterCopy(ctx, src, dst, digests, opts, lines);
+}
+
+/** Exit 1 once the output is printed when a referrer did not arrive (the image did: its digest or summary is on stdout). */
+async function referrersDone(referrers: ReferrersSummary | null): Promise<void> {
+  if (!referrers) return;
+  const { referrersFailure } = await import("./copy-referrers-run.js");
+  const failure = referrersFailure(referrers);
+  if (failure) throw failure;
 }
 
 /** An archive on standard input (as a source) or output (as a destination). */

@@ -75,14 +75,18 @@ async function copyReferrers(
   opts: IndexOptions,
   lines: ReferrerLines,
 ): Promise<object> {
-  const { copyReferrersAfterCopy } = await import("./copy-referrers-run.js");
+  const { copyReferrersAfterCopy, referrersFailure } = await import("./copy-referrers-run.js");
   const { formatLocation } = await import("../../api/model.js");
   const added = new Set(result.added);
   const summaries: object[] = [];
   for (const src of srcs) {
     const from = formatLocation(src);
     const digests = result.manifests.filter((m) => m.source === from && added.has(m.digest)).map((m) => m.digest);
-    if (digests.length > 0) summaries.push(await copyReferrersAfterCopy(ctx, src, dst, digests, opts, lines));
+    if (digests.length === 0) continue;
+    const summary = await copyReferrersAfterCopy(ctx, src, dst, digests, opts, lines);
+    const failure = referrersFailure(summary);
+    if (failure) throw failure;
+    summaries.push(summary);
   }
   return summaries;
 }
