@@ -420,6 +420,13 @@ describe("referrer fan-out", () => {
         summary.Referrers.Items.map((i) => [i.Kind, i.Subject]),
         [["list", top]],
       );
+      // sync's failure list names the repository once (it was said twice: the error names it already).
+      const s = await run(["sync", `${reg.host}/refs/huge`, `oci:${join(work, "refs-huge-sync")}`]);
+      assert.equal(s.code, 1, s.stderr);
+      const failed = s.stderr.split("\n").filter((l) => l.startsWith("  failed: "));
+      assert.deepEqual(failed, [
+        `  failed: docker://${reg.host}/refs/huge: ${top} has 5000 referrers, more than the 1000 dray reads for one image`,
+      ]);
       const t = await run(["referrers", `docker://${reg.host}/refs/huge:v1`]);
       assert.equal(t.code, 5, t.stderr);
       assert.match(t.stderr, /has 5000 referrers, more than the 1000 dray reads for one image/);

@@ -312,8 +312,12 @@ export function describeSync(s: SyncSummary): string {
       `  skipped: ${s.skipped.length} ${s.skipped.length === 1 ? "image" : "images"} left for a later run (rate limit at its min-remaining)`,
     );
   for (const r of s.refused) lines.push(`  refused: ${r.source} -> ${r.destination}: ${r.message}`);
-  for (const f of s.failures)
-    lines.push(`  failed: ${f.source}${f.tag && !f.source.endsWith(`:${f.tag}`) ? ` ${f.tag}` : ""}: ${f.message}`);
+  for (const f of s.failures) {
+    const where = `${f.source}${f.tag && !f.source.endsWith(`:${f.tag}`) ? ` ${f.tag}` : ""}`;
+    // Errors of a repository (a referrer list past its cap) often name it already: said once.
+    const message = f.message.startsWith(`${f.source}: `) ? f.message.slice(f.source.length + 2) : f.message;
+    lines.push(`  failed: ${where}: ${message}`);
+  }
   return lines.join("\n");
 }
 
