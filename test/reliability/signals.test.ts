@@ -224,6 +224,8 @@ describe("one signal ends the run whatever the server holds open", { concurrency
         assert.equal(r.code, EXIT[c.signal], `exit ${r.code} (${r.signal ?? "no signal"}): ${r.stderr}`);
         assert.ok(tookMs < WITHIN_MS, `ended ${tookMs} ms after ${c.signal}`);
         assert.match(lastLine(r.stderr), /^dray: interrupted/);
+        // An interrupted run prints no result (copy --referrers printed the copied image's digest).
+        assert.equal(r.stdout, "", "stdout of an interrupted run");
         // What the signal stopped is not a failure of its own (sync listed each image FAILED: "This operation was aborted").
         assert.doesNotMatch(r.stderr, /^FAILED|operation was aborted/m);
         // Every referrer line names what it was about (a listing the signal stopped printed "referrer ?").

@@ -138,7 +138,8 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       }
       if (!silent) ctx.message(describeAllTags(summary));
       if (progressMode === "json") ctx.message(JSON.stringify({ type: "all-tags-done", summary }));
-      if (quiet && sink !== ctx) return referrersDone(referrers); // -q: stderr stays empty, also for the summary of an archive on stdout
+      // Referrers stopped by a signal (or -q with an archive on stdout, whose stderr stays empty): no output.
+      if ((referrers && ctx.signal.aborted) || (quiet && sink !== ctx)) return referrersDone(referrers);
       await render(sink, format, allTagsJson(summary, referrers, resign ? signed : null), () =>
         summary.tags.map((t) => `${t.tag} ${t.digest}\n`).join(""),
       );
@@ -159,7 +160,8 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
       withReferrers && summary.convertedFrom === undefined
         ? await copyReferrers(ctx, src, dst, [summary.digest], opts, referrerLines)
         : null;
-    if (quiet && sink !== ctx) return referrersDone(referrers); // -q: stderr stays empty, also for the summary of an archive on stdout
+    // Referrers stopped by a signal (or -q with an archive on stdout, whose stderr stays empty): no output.
+    if ((referrers && ctx.signal.aborted) || (quiet && sink !== ctx)) return referrersDone(referrers);
     await render(sink, format, copyJson(summary, referrers, resign ? signed : null), () => `${summary.digest}\n`);
     await referrersDone(referrers);
   } finally {
