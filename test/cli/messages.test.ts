@@ -183,6 +183,24 @@ describe("output paths and --ca-file are checked before anything is read, in wor
       code: 2,
       line: (d) => `--ca-file ${d}/notes.txt holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`,
     },
+    {
+      what: "copy --dest-ca-file that holds no certificate (the side's own flag named)",
+      args: (d) => ["copy", "--dest-ca-file", `${d}/notes.txt`, `docker://${proxyLoc()}`, `docker://${proxy.host}/copy:1`],
+      code: 2,
+      line: (d) => `--dest-ca-file ${d}/notes.txt holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`,
+    },
+    {
+      what: "--cert-dir naming a file",
+      args: (d) => ["inspect", "--cert-dir", `${d}/notes.txt`, proxyLoc()],
+      code: 2,
+      line: (d) => `--cert-dir ${d}/notes.txt is a file, not a folder`,
+    },
+    {
+      what: "copy --src-cert-dir naming a file beside a good --cert-dir",
+      args: (d) => ["copy", "--src-cert-dir", `${d}/notes.txt`, "--cert-dir", d, `docker://${proxyLoc()}`, `docker://${proxy.host}/copy:1`],
+      code: 2,
+      line: (d) => `--src-cert-dir ${d}/notes.txt is a file, not a folder`,
+    },
   ];
   const proxyLoc = (): string => `${proxy.host}/app:1`;
 
