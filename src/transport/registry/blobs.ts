@@ -84,6 +84,31 @@ export async function mountBlob(
 export const CANCEL_UPLOAD_MS = 2_000;
 
 /**
+ * The run's signal, followed CANCEL_UPLOAD_MS late, for the POST that opens an upload session: the registry
+ * opens the session on receiving it, so a signal while its answer is on the way would leave that session
+ * unknown to dray and open in the registry's storage. Awaited a little longer, the answer names it and it is
+ * cancelled. `done()` unhooks it from the run's signal once the POST is over.
+ */
+export function lateSignal(signal: AbortSignal | undefined): { signal: AbortSignal | undefined; done: () => void } {
+  if (!signal) return { signal: undefined, done: () => undefined };
+  const late = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const follow = (): void => {
+    timer = setTimeout(() => late.abort(signal.reason), CANCEL_UPLOAD_MS);
+    timer.unref();
+  };
+  if (signal.aborted) follow();
+  else signal.addEventListener("abort", follow, { once: true });
+  return {
+    signal: late.signal,
+    done: () => {
+      signal.removeEventListener("abort", follow);
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
  * Cancels an upload session (DELETE of its Location), best effort: one attempt within CANCEL_UPLOAD_MS,
  * and no error of its own. Distribution keeps a session's folder (and its partial data) under the
  * repository's _uploads until its purge, days later by default, unless the client cancels it.
