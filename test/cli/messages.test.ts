@@ -161,14 +161,20 @@ describe("output paths and --ca-file are checked before anything is read, in wor
     {
       what: "blob -o into a folder the user may not write",
       args: (d) => ["blob", `${proxyLoc()}`, layer(), "-o", `${d}/ro/b`],
-      code: 1,
+      code: 2,
       line: (d) => `-o ${d}/ro/b: cannot write in ${d}/ro (permission denied)`,
       asNobody: true,
     },
     {
       what: "export -o /proc/x (a folder that takes no new files)",
       args: () => ["export", `${proxyLoc()}`, "-o", "/proc/x"],
-      code: 1,
+      code: 2,
+      line: () => "-o /proc/x: cannot create a file in /proc (the file system takes no new files there)",
+    },
+    {
+      what: "blob -o /proc/x (the same rule as a directory named: found before any transfer, so usage)",
+      args: () => ["blob", `${proxyLoc()}`, layer(), "-o", "/proc/x"],
+      code: 2,
       line: () => "-o /proc/x: cannot create a file in /proc (the file system takes no new files there)",
     },
     {
