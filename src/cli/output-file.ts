@@ -3,6 +3,10 @@ import { access, open, stat, unlink } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { UsageError, fsReason } from "../errors.js";
 import { temporaryNameBeside } from "../transport/temporaries.js";
+import type { Readable } from "node:stream";
+import type { CliContext } from "./context.js";
+import { WriteStatus } from "./progress.js";
+import { writeFileAtomically } from "./sink.js";
 
 /**
  * An output file named on the command line (`copy --digestfile`, `export -o`,
@@ -45,4 +49,26 @@ async function checkCanCreate(path: string, flag: string, dir: string): Promise<
     throw new UsageError(`${flag} ${path}: cannot create a file in ${dir} (${why})`, { where: path, cause: err });
   }
   await unlink(probe).catch(() => undefined);
+}
+
+/**
+ * Writes `data` to the `-o FILE` of export or blob. Unless `quiet`: a status line on a terminal and a
+ * `Wrote FILE` line at the end; and, on a terminal, one line when FILE is a FIFO nobody reads yet, or the
+ * wait would look like a hang.
+ */
+export async function writeOutputFile(
+  ctx: CliContext,
+  data: Readable,
+  path: string,
+  opts: { what: string; total?: number | undefined; quiet?: boolean | undefined },
+): Promise<void> {
+  const status = new WriteStatus(ctx, opts.what, opts.total);
+  const onWait =
+    opts.quiet || ctx.stderr.isTTY !== true ? undefined : () => status.note(`waiting for a reader on FIFO ${path} (Ctrl-C to stop)`);
+  try {
+    await writeFileAtomically(opts.quiet ? data : status.through(data), path, ctx.signal, onWait);
+  } finally {
+    status.finish(false, path);
+  }
+  if (!opts.quiet) status.finish(true, path);
 }
