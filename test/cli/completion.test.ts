@@ -4,11 +4,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { PassThrough } from "node:stream";
 import type { Command } from "commander";
 import { buildProgram } from "../../src/cli/main.js";
 import { LOCATION_PREFIXES, SHELLS, describeProgram } from "../../src/cli/completion.js";
-import type { CliContext } from "../../src/cli/context.js";
+import { silentContext } from "../helpers/cli-context.js";
 import { drayOk } from "./run.js";
 
 /** The repository root (this file runs from test/cli/ under tsx and from dist/test/cli/ when built). */
@@ -34,16 +33,7 @@ function requireShell(t: { skip: (why: string) => void }, shell: string): boolea
 }
 
 function program(): Command {
-  const sink = new PassThrough();
-  const ctx: CliContext = {
-    stdout: sink,
-    stderr: sink,
-    signal: new AbortController().signal,
-    color: false,
-    debug: false,
-    message: () => undefined,
-  };
-  return buildProgram(ctx);
+  return buildProgram(silentContext());
 }
 
 /** Runs the bash completion function for a command line (cursor at its end) and returns COMPREPLY. */

@@ -7,7 +7,7 @@ import { closeSync, createReadStream, openSync, readdirSync, statSync } from "no
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { networkFailureText } from "../../src/transport/registry/errors.js";
+import { networkFailureText } from "../../src/transport/registry/http/failure.js";
 import { buildImage, pushImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
 import { finalScreen, onPty, startOnPty } from "../helpers/pty.js";
 import { makeTempDir } from "../helpers/tmp.js";
@@ -382,6 +382,17 @@ describe("Ctrl-C during sync: the image in flight is 'interrupted', not FAILED (
   });
 });
 
+/** Resolves once process `pid` catches SIGINT (its SigCgt mask in /proc has bit 1): dray's handlers are in. */
+async function catchesSigint(pid: number): Promise<void> {
+  const { readFileSync } = await import("node:fs");
+  for (let waited = 0; waited < 20_000; waited += 50) {
+    const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    if (caught !== undefined && (BigInt(`0x${caught}`) & 2n) !== 0n) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`process ${pid} never caught SIGINT`);
+}
+
 describe("export -o FIFO (a named pipe)", () => {
   it("waits for a reader without blocking signals: SIGINT with no reader is exit 130; a reader arriving later gets the tar", async () => {
     const dir = makeTempDir();
@@ -405,7 +416,10 @@ describe("export -o FIFO (a named pipe)", () => {
         });
       });
     const waiting = exportInto();
-    await new Promise((r) => setTimeout(r, 1500));
+    // Signal once dray's handlers are in, and a while after (it reaches the FIFO): a signal at a fixed 1.5 s could
+    // arrive before them on a loaded machine and end dray by the signal itself, with no exit code.
+    await catchesSigint(waiting.pid!);
+    await new Promise((r) => setTimeout(r, 1000));
     waiting.kill("SIGINT");
     assert.equal(await ended(waiting), 130, "SIGINT while no one reads the FIFO");
     const writer = exportInto();

@@ -191,22 +191,29 @@ describe("foreign layers (go-containerregistry's foreign.tar)", () => {
     assert.ok(!existsSync(out));
   });
 
-  it("a registry with distribution's default validation refuses the layer's URL: one line saying what to do, asked once", async () => {
-    // A default install refuses every foreign layer URL (500: UNKNOWN, then MANIFEST_BLOB_UNKNOWN for the layer).
+  it("the fixture's URL (example.com, no scheme) is refused by distribution whatever its config: one line saying so, asked once", async () => {
+    // distribution checks a foreign layer's URL for an http(s) scheme before its allow and deny patterns: the
+    // test's usual registry (validation disabled) and a default install (validation on) both refuse it
+    // (500: UNKNOWN "invalid URL on layer", then MANIFEST_BLOB_UNKNOWN for the layer). Allowing URLs cannot help.
     const strict = await startRegistry({ validation: {} });
-    const proxy = await startProxy(strict);
-    const r = await dray(["copy", `docker-archive:${FOREIGN}`, `docker://${proxy.host}/win:1`]);
-    assert.equal(r.code, 5, r.stderr);
-    const lines = r.stderr.split("\n").filter((l) => l.startsWith("dray: "));
-    assert.equal(lines.length, 1, r.stderr);
-    assert.match(
-      lines[0]!,
-      /refused manifest sha256:\S+ at docker:\/\/\S+\/win:1 for its foreign layer sha256:015b6ec6\S* \(urls: example\.com\)/,
-    );
-    assert.match(lines[0]!, /validation\.manifests\.urls\.allow/);
-    assert.doesNotMatch(lines[0]!, /retries/);
-    assert.equal(proxy.count("PUT", "/manifests/"), 1, "a refusal is not asked again");
+    for (const reg of [a, strict]) {
+      const proxy = await startProxy(reg);
+      const r = await dray(["copy", `docker-archive:${FOREIGN}`, `docker://${proxy.host}/win:1`]);
+      assert.equal(r.code, 5, r.stderr);
+      const lines = r.stderr.split("\n").filter((l) => l.startsWith("dray: "));
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(
+        lines[0]!,
+        /refused manifest sha256:\S+ at docker:\/\/\S+\/win:1 for its foreign layer sha256:015b6ec6\S* \(urls: example\.com\)/,
+      );
+      assert.match(lines[0]!, /example\.com is not an http:\/\/ or https:\/\/ URL .*whatever its configuration: copy into an oci: layout/);
+      assert.doesNotMatch(lines[0]!, /urls\.allow|retries/);
+      assert.equal(proxy.count("PUT", "/manifests/"), 1, "a refusal is not asked again");
+    }
+  });
 
+  it("an https URL that distribution's default validation refuses: the advice is to allow it, and allowed it goes in", async () => {
+    const strict = await startRegistry({ validation: {} });
     // Allowed by the registry's config (and an https URL, which distribution requires): the same image goes in.
     const allowing = await startRegistry({ validation: { allow: ["^https://"] } });
     const layout = join(dir, "https-url");
@@ -224,6 +231,12 @@ describe("foreign layers (go-containerregistry's foreign.tar)", () => {
     writeFileSync(
       join(layout, "index.json"),
       JSON.stringify({ ...index, manifests: [{ ...index.manifests[0], digest: editedDigest, size }] }),
+    );
+    const refused = await dray(["copy", `oci:${layout}:1`, `docker://${strict.host}/win:1`]);
+    assert.equal(refused.code, 5, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /\(urls: https:\/\/foreign\.invalid\/layer\).*: allow those URLs in the registry \(distribution: validation\.manifests\.urls\.allow\)/,
     );
     const ok = await dray(["copy", `oci:${layout}:1`, `docker://${allowing.host}/win:1`]);
     assert.equal(ok.code, 0, ok.stderr);

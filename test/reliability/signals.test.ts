@@ -7,12 +7,15 @@
 // code (130 for SIGINT, 143 for SIGTERM) and says it was interrupted.
 // No DRAY_HTTP_TIMEOUT: the default timeouts (minutes) must not be what ends it.
 import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { buildImage, pushImage, type BuiltImage } from "../helpers/fixtures.js";
+import { join } from "node:path";
+import { buildImage, pushImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
 import { startProxy, type FaultProxy, type ProxyRule } from "../helpers/proxy.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
+import { makeTempDir } from "../helpers/tmp.js";
 import { assertNoSecretsPrinted, caseIt, lastLine, run, start, startResults, waitFor } from "./support.js";
 
 startResults(import.meta.url);
@@ -26,6 +29,8 @@ const EXIT: Record<"SIGINT" | "SIGTERM", number> = { SIGINT: 130, SIGTERM: 143 }
 let reg: RegistryHandle;
 let proxy: FaultProxy;
 let img: BuiltImage;
+/** An OCI layout holding `big` (a layer above the 1 MiB monolithic bound: streamed PUT) under tag 1. */
+let layout: string;
 /** A token realm that accepts requests and never answers them. */
 let realm: { url: string; requests: number; close: () => Promise<void> };
 
@@ -56,6 +61,19 @@ interface HeldCase {
   signal: "SIGINT" | "SIGTERM";
   /** True once the request is held (default: the rule acted). */
   held?: (rule: { hits: number }) => boolean;
+  /** The destination repository whose upload sessions must all be cancelled once dray has exited. */
+  uploadsOf?: string;
+}
+
+/**
+ * Upload sessions the registry still holds open in `repo`: distribution keeps one folder per session under
+ * the repository's _uploads, with a `startedat` file as long as the session lives (its hash state may stay
+ * behind once cancelled, as test/transport/registry/abort.test.ts notes).
+ */
+function openUploads(repo: string): string[] {
+  const dir = join(reg.storageDir, "docker/registry/v2/repositories", repo, "_uploads");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((id) => existsSync(join(dir, id, "startedat")));
 }
 
 const CASES: HeldCase[] = [
@@ -102,6 +120,24 @@ const CASES: HeldCase[] = [
     signal: "SIGTERM",
   },
   {
+    name: "copy layout → registry: the blob PUTs never answered",
+    sent: "PUT of each blob's upload (small ones whole, a 3 MiB one streamed): no answer; its session must be cancelled",
+    args: (h) => ["copy", `oci:${layout}:1`, `docker://${h}/dst/uploads:1`],
+    rule: { method: "PUT", path: /\/v2\/dst\/uploads\/blobs\/uploads\//, action: { kind: "stall", ms: HOLD_MS } },
+    // Every blob's PUT is held (three of them: config, two layers), so each has a session open when the signal comes.
+    held: (r) => r.hits >= 3,
+    uploadsOf: "dst/uploads",
+    signal: "SIGINT",
+  },
+  {
+    name: "copy layout → registry: the blob PUTs and the cancelling DELETEs never answered",
+    sent: "PUT of each blob's upload and DELETE of its session: no answer (the cancel's own deadline ends the wait)",
+    args: (h) => ["copy", `oci:${layout}:1`, `docker://${h}/dst/nodelete:1`],
+    rule: { method: ["PUT", "DELETE"], path: /\/v2\/dst\/nodelete\/blobs\/uploads\//, action: { kind: "stall", ms: HOLD_MS } },
+    held: (r) => r.hits >= 3,
+    signal: "SIGTERM",
+  },
+  {
     name: "sync: the destination's tag HEAD never answered",
     sent: "HEAD of each destination tag (sync): no answer",
     args: (h) => ["sync", `${h}/lib/app`, `${h}/dst/sync`],
@@ -140,6 +176,8 @@ describe("one signal ends the run whatever the server holds open", { concurrency
     realm = await silentRealm();
     img = await buildImage({ seed: "signals" });
     await pushImage(proxy.target, "lib/app", "1", img);
+    layout = makeTempDir("dray-signals-layout-");
+    await writeOciLayout(layout, await buildImage({ seed: "signals-layout", layerSizes: [3 * 1024 * 1024, 4096] }), "1");
   });
   after(async () => {
     await realm.close();
@@ -170,6 +208,7 @@ describe("one signal ends the run whatever the server holds open", { concurrency
         assert.match(lastLine(r.stderr), /^dray: interrupted/);
         // What the signal stopped is not a failure of its own (sync listed each image FAILED: "This operation was aborted").
         assert.doesNotMatch(r.stderr, /^FAILED|operation was aborted/m);
+        if (c.uploadsOf) assert.deepEqual(openUploads(c.uploadsOf), [], "upload sessions left open in the registry after the signal");
         return `exit ${r.code} ${tookMs} ms after one ${c.signal}: ${lastLine(r.stderr)}`;
       } finally {
         rule.remove();

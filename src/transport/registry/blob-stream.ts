@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { IntegrityError, NetworkError } from "../../errors.js";
-import { discard, dropBody, header, type HttpResponse, type ResponseBody } from "./http/http.js";
+import { discard, dropBody, header, type HttpResponse, type ResponseBody } from "./http/response.js";
 import { isRetryableError, retryDelayMs, sleep } from "./http/retry.js";
 import { OK, PARTIAL_CONTENT } from "./http/status.js";
 

@@ -5,7 +5,8 @@ import type { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
 import { ResumableBlobStream } from "./blob-stream.js";
 import type { RegistryCore } from "./core.js";
-import { discard, header, type HttpResponse } from "./http/http.js";
+import { discard, header, type HttpResponse } from "./http/response.js";
+import { redactURL } from "./http/redact.js";
 import { repositoryScope } from "./scope.js";
 import { ACCEPTED, CREATED, NOT_FOUND, OK, REDIRECT_STATUS } from "./http/status.js";
 import { defined } from "../../defined.js";
@@ -76,12 +77,24 @@ export async function mountBlob(
   return { mounted: false };
 }
 
-/** Cancels an upload session (DELETE of its Location), best effort: one attempt, and no error of its own. */
+/**
+ * How long cancelling one upload session may take. It runs after a failure or a signal (Ctrl-C waits for
+ * it), so it has a deadline of its own rather than the run's signal, which a signal has already aborted.
+ */
+export const CANCEL_UPLOAD_MS = 2_000;
+
+/**
+ * Cancels an upload session (DELETE of its Location), best effort: one attempt within CANCEL_UPLOAD_MS,
+ * and no error of its own. Distribution keeps a session's folder (and its partial data) under the
+ * repository's _uploads until its purge, days later by default, unless the client cancels it.
+ */
 export async function cancelUpload(core: RegistryCore, repo: string, session: URL): Promise<void> {
+  const signal = AbortSignal.timeout(CANCEL_UPLOAD_MS);
   try {
-    await discard(await core.call({ method: "DELETE", url: session, scopes: core.scopes(repo, "push"), noRetry: true }));
+    await discard(await core.call({ method: "DELETE", url: session, scopes: core.scopes(repo, "push"), noRetry: true, signal }));
   } catch {
     // The registry purges abandoned sessions anyway; the caller's own error is the one to report.
+    core.settings.debug?.(`upload session ${redactURL(session)} not cancelled${signal.aborted ? ` within ${CANCEL_UPLOAD_MS} ms` : ""}`);
   }
 }
 

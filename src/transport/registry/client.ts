@@ -6,17 +6,10 @@ import type { TransportOptions } from "../types.js";
 import { Authenticator, basicHeader } from "./auth.js";
 import * as blobs from "./blobs.js";
 import type { CallOptions, RegistryCore, UploadOptions } from "./core.js";
-import { errorFromResponse, type ErrorContext } from "./errors.js";
+import { errorFromResponse, isVerdict, parseErrorBody, type ErrorContext, type RegistryErrorEntry } from "./errors.js";
 import { apiHost, endpointFor, type RegistryEndpoint } from "./http/endpoint.js";
-import {
-  DEFAULT_TIMEOUTS,
-  discard,
-  header,
-  sendWithRetries,
-  type HttpResponse,
-  type HttpSettings,
-  type HttpTimeouts,
-} from "./http/http.js";
+import { DEFAULT_TIMEOUTS, sendWithRetries, type HttpSettings, type HttpTimeouts } from "./http/http.js";
+import { discard, header, type HttpResponse } from "./http/response.js";
 import { DEFAULT_RETRIES } from "./http/retry.js";
 import { throttleFor } from "./http/throttle.js";
 import * as manifests from "./manifests.js";
@@ -206,7 +199,7 @@ export class RegistryClient implements RegistryCore {
     const req = { method: o.method, url: state.url, headers, signal: o.signal, ...defined({ body: o.body }) };
     const tried = this.endpoint.baseURL.origin;
     try {
-      const policy = o.noRetry ? { replayable: false } : o.refusal ? { replayable: true, refusal: o.refusal } : undefined;
+      const policy = o.noRetry ? { replayable: false } : { refusal: (said: Buffer) => refused(parseErrorBody(said), o.refusal) };
       const res = await sendWithRetries(req, this.settings, policy);
       return { res, toRegistry, authorized: headers.authorization !== undefined, tried };
     } catch (err) {
@@ -465,4 +458,9 @@ export function timeoutsFromEnv(env: NodeJS.ProcessEnv): Partial<HttpTimeouts> {
     throw new UsageError(`DRAY_HTTP_TIMEOUT expects a number of seconds above 0, got "${text.slice(0, 20)}"`);
   const ms = Math.round(seconds * 1000);
   return { connectMs: ms, headersMs: ms, bodyMs: ms };
+}
+
+/** A 5xx not to ask again: a verdict code (errors.ts, VERDICTS), or what the caller's own test says (a foreign layer refused). */
+function refused(entries: readonly RegistryErrorEntry[], own: CallOptions["refusal"]): boolean {
+  return isVerdict(entries) || (own?.(entries) ?? false);
 }

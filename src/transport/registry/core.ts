@@ -8,7 +8,8 @@ import type { Readable } from "node:stream";
 import type { DrayError } from "../../errors.js";
 import type { ErrorContext, RegistryErrorEntry } from "./errors.js";
 import type { RegistryEndpoint } from "./http/endpoint.js";
-import type { HttpMethod, HttpResponse, HttpSettings } from "./http/http.js";
+import type { HttpMethod, HttpSettings } from "./http/http.js";
+import type { HttpResponse } from "./http/response.js";
 import type { Scope } from "./scope.js";
 
 export interface CallOptions {
@@ -22,7 +23,7 @@ export interface CallOptions {
   followRedirects?: boolean;
   /** One attempt only (best-effort clean-ups that must not delay an error). */
   noRetry?: boolean;
-  /** A 500 whose error body this says is a verdict is not retried (see RetryPolicy.refusal). */
+  /** A 5xx whose error body this says is a verdict is not retried, beside those naming a verdict code (errors.ts, isVerdict). */
   refusal?: (entries: readonly RegistryErrorEntry[]) => boolean;
 }
 

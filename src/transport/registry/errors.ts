@@ -9,9 +9,9 @@ import {
   type DrayErrorDetails,
 } from "../../errors.js";
 import { withoutSentSecrets } from "../../auth/sent-secrets.js";
-import { discard, header, readBody, type HttpResponse } from "./http/http.js";
+import { MAX_ERROR_BODY, discard, header, readBody, type HttpResponse } from "./http/response.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
-import { networkErrorCode, parseRetryAfter } from "./http/retry.js";
+import { afterRetries, parseRetryAfter } from "./http/retry.js";
 import { FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, TOO_MANY_REQUESTS, UNAUTHORIZED } from "./http/status.js";
 
 /**
@@ -25,8 +25,6 @@ export interface RegistryErrorEntry {
   /** The spec's free-form `detail`, as one line (a string as given, anything else as JSON; `{}` left out). */
   detail?: string;
 }
-
-export const MAX_ERROR_BODY = 64 * 1024;
 
 /** Parses the spec's error body; garbage (an HTML page from a proxy) yields an empty list. */
 export function parseErrorBody(bytes: Buffer): RegistryErrorEntry[] {
@@ -66,6 +64,37 @@ function sanitise(text: string): string {
   // eslint-disable-next-line no-control-regex -- control characters (and bidi controls) are exactly what is removed
   const clean = said.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, " ").trim();
   return clean.length > 300 ? `${clean.slice(0, 297)}...` : clean;
+}
+
+/**
+ * Codes that make a 5xx the registry's verdict on the request (its name, tag, manifest, rights), which
+ * asking again will not change; a 5xx naming one is not retried. The others stay retried: UNKNOWN and
+ * UNAVAILABLE (a server in trouble), TOOMANYREQUESTS, BLOB_UPLOAD_INVALID, and the blob codes
+ * distribution answers with a 500 to a passing race on a blob's link file (MANIFEST_BLOB_UNKNOWN,
+ * BLOB_UNKNOWN, DIGEST_INVALID). The peers agree on the verdicts: containers/common's
+ * pkg/retry IsErrorRetryable (skopeo, podman) never retries UNAUTHORIZED, DENIED, NAME_UNKNOWN or
+ * MANIFEST_UNKNOWN whatever the status, and go-containerregistry's transport.Error.Temporary (crane)
+ * counts only BLOB_UPLOAD_INVALID, TOOMANYREQUESTS, UNKNOWN and UNAVAILABLE as temporary once the body
+ * names codes. Vendors refuse an immutable tag with TAG_INVALID or DENIED (manifests.ts,
+ * mayBeImmutableTag), some with a 5xx.
+ */
+const VERDICTS: ReadonlySet<string> = new Set([
+  "UNAUTHORIZED",
+  "DENIED",
+  "NAME_INVALID",
+  "NAME_UNKNOWN",
+  "TAG_INVALID",
+  "TAG_IMMUTABLE",
+  "MANIFEST_INVALID",
+  "MANIFEST_UNVERIFIED",
+  "MANIFEST_UNKNOWN",
+  "SIZE_INVALID",
+  "UNSUPPORTED",
+]);
+
+/** True when a 5xx's error entries include a verdict (VERDICTS): the answer to report, not a hiccup to retry. */
+export function isVerdict(entries: readonly RegistryErrorEntry[]): boolean {
+  return entries.some((e) => VERDICTS.has(e.code));
 }
 
 export interface ErrorContext {
@@ -163,50 +192,4 @@ export function rateLimitError(
 /** `docker://host/repo:tag` → `host`. */
 function hostOfWhere(where: string): string {
   return where.replace(/^[a-z-]+:\/\//, "").split("/")[0] ?? where;
-}
-
-/**
- * A failure below HTTP (DNS, TCP, TLS, timeouts) in words, naming the request
- * (`GET https://host/v2/app/manifests/1`): what a user can act on, where Node
- * and undici say `getaddrinfo ENOTFOUND` or `UND_ERR_CONNECT_TIMEOUT`.
- * `seconds` is the timeout that applied, when the caller knows it.
- */
-export function networkFailureText(err: unknown, request: string, url: URL, seconds?: number): string {
-  const code = networkErrorCode(err) ?? "";
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  const hostPort = `${url.hostname}:${port}`;
-  const within = seconds === undefined ? "" : ` within ${seconds} s`;
-  const said = (err as Error | undefined)?.message ?? String(err);
-  switch (code) {
-    case "ENOTFOUND":
-      return `cannot resolve ${host} (no such host): ${request}`;
-    case "EAI_AGAIN":
-      return `cannot resolve ${host} (the DNS lookup failed; try again): ${request}`;
-    case "ECONNREFUSED":
-      return `nothing listens on ${hostPort} (is the registry running?): ${request}`;
-    case "UND_ERR_CONNECT_TIMEOUT":
-    case "ETIMEDOUT":
-      return `${hostPort} did not accept a connection${within}: ${request}`;
-    case "UND_ERR_HEADERS_TIMEOUT":
-      return `${hostPort} accepted the connection but sent nothing${within}: ${request}`;
-    case "UND_ERR_BODY_TIMEOUT":
-      return `${hostPort} stopped sending in the middle of its answer (silent${within ? ` for ${seconds} s` : ""}): ${request}`;
-    case "ECONNRESET":
-    case "UND_ERR_SOCKET":
-    case "UND_ERR_CLOSED":
-    case "EPIPE":
-      return `${hostPort} closed the connection: ${request}`;
-    case "ENETUNREACH":
-    case "EHOSTUNREACH":
-      return `no route to ${host} (network unreachable): ${request}`;
-    default:
-      // TLS failures keep their own words ("self-signed certificate"); the caller adds the --ca-file hint.
-      return `${request} failed: ${said}${code && !said.includes(code) ? ` (${code})` : ""}`;
-  }
-}
-
-/** `(after 3 retries; --retries N)`, for a failure the retry loop already tried again. */
-export function afterRetries(retries: number): string {
-  return retries > 0 ? ` (after ${retries} ${retries === 1 ? "retry" : "retries"}; --retries N)` : "";
 }

@@ -9,7 +9,8 @@ import { parseManifest, type Descriptor, type RawManifest } from "../../oci/mani
 import { MANIFEST_ACCEPT, MediaType, isIndexType, isManifestType } from "../../oci/mediatype.js";
 import type { RegistryCore } from "./core.js";
 import { errorFromResponse, type RegistryErrorEntry } from "./errors.js";
-import { discard, header, readBody, storedDigestMismatch, type HttpResponse } from "./http/http.js";
+import { storedDigestMismatch } from "./http/http.js";
+import { discard, header, readBody, type HttpResponse } from "./http/response.js";
 import { isRetryableError, retryDelayMs, sleep } from "./http/retry.js";
 import { parseRateLimit, type RateLimitInfo } from "./ratelimit.js";
 import {
@@ -18,6 +19,7 @@ import {
   CONFLICT,
   DELETED,
   FORBIDDEN,
+  INTERNAL_SERVER_ERROR,
   MANIFEST_STORED,
   METHOD_NOT_ALLOWED,
   NOT_FOUND,
@@ -167,8 +169,9 @@ export async function putManifest(core: RegistryCore, repo: string, ref: string,
   const url = await core.api(`${repo}/manifests/${ref}`);
   const foreign = foreignLayers(m, where);
   // distribution refuses foreign layer URLs its config does not allow with a 500 naming the layer
-  // (UNKNOWN, then MANIFEST_BLOB_UNKNOWN): not asked again. Any other 500 stays retried (it also
-  // answers a race on a blob's link file with 500).
+  // (UNKNOWN, then MANIFEST_BLOB_UNKNOWN): not asked again. Another 500 naming MANIFEST_BLOB_UNKNOWN
+  // stays retried (distribution answers a race on a blob's link file so); one naming a verdict
+  // (DENIED, TAG_INVALID, …) is never retried (errors.ts, isVerdict).
   const refusal =
     foreign.length === 0
       ? undefined
@@ -218,8 +221,13 @@ function foreignLayers(m: RawManifest, where: string): Descriptor[] {
 
 /**
  * A manifest refused for its foreign layers, said in words: dray leaves their blobs at their URLs
- * (as skopeo does), and distribution refuses every layer URL unless its config allows it
- * (validation.manifests.urls.allow), answering MANIFEST_BLOB_UNKNOWN for the layer.
+ * (as skopeo does: containers/image skips a layer with URLs when the destination accepts foreign
+ * layer URLs, and a registry does). distribution answers MANIFEST_BLOB_UNKNOWN for the layer when
+ * its config does not allow a URL (validation.manifests.urls.allow / deny), and whatever its config
+ * for a URL that is not http:// or https:// or that has a #fragment (the check comes before the
+ * allow and deny patterns in registry/storage/schema2manifesthandler.go, verifyManifest):
+ * go-containerregistry's foreign.tar names its layer's URL as `example.com`. Only the first kind
+ * is helped by the registry's config, so the advice follows the URLs.
  */
 function foreignLayerRefusal(m: RawManifest, foreign: readonly Descriptor[], err: DrayError, where: string): DrayError | undefined {
   if (err.registryCode !== "MANIFEST_BLOB_UNKNOWN" && err.registryCode !== "MANIFEST_INVALID") return undefined;
@@ -228,11 +236,28 @@ function foreignLayerRefusal(m: RawManifest, foreign: readonly Descriptor[], err
   if (layers.length === 0) return undefined;
   const which = layers.map((d) => `${d.digest} (urls: ${(d.urls ?? []).join(", ")})`).join(", ");
   const said = err.message.slice(err.message.indexOf(`at ${where}: `) + `at ${where}: `.length);
+  const unusable = layers.flatMap((d) => d.urls ?? []).filter((u) => !registryMayAllow(u));
+  const advice =
+    unusable.length > 0
+      ? `${unusable.join(", ")} ${unusable.length === 1 ? "is not an http:// or https:// URL" : "are not http:// or https:// URLs"} ` +
+        "without a #fragment, which distribution refuses whatever its configuration: copy into an oci: layout or archive, " +
+        "where the layer stays foreign"
+      : "allow those URLs in the registry (distribution: validation.manifests.urls.allow) or copy into an oci: layout or archive";
   return new IntegrityError(
-    `the registry refused manifest ${m.digest} at ${where} for its foreign layer ${which}, whose blob stays at its URLs: ` +
-      `allow those URLs in the registry (distribution: validation.manifests.urls.allow) or copy into an oci: layout or archive; the registry said: ${said}`,
+    `the registry refused manifest ${m.digest} at ${where} for its foreign layer ${which}, whose blob stays at its URLs: ${advice}; ` +
+      `the registry said: ${said}`,
     { code: "E_MANIFEST_INVALID", where, ...defined({ status: err.status }), registryCode: err.registryCode },
   );
+}
+
+/** A layer URL distribution's config can allow: an absolute http(s) URL without a fragment (see foreignLayerRefusal). */
+function registryMayAllow(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.hash === "";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -310,12 +335,14 @@ export function manifestMediaType(contentType: string | undefined, bytes: Buffer
   return declared ?? MediaType.OciManifest;
 }
 
-/** A refusal that an immutable tag may explain: a PUT by tag answered 400/403/409/412. */
+/**
+ * A refusal that an immutable tag may explain: a PUT by tag answered 409/412, 400/403 without a code or
+ * with one of the codes vendors use for it, or a 5xx with one of those codes (not retried, see isVerdict).
+ */
 function mayBeImmutableTag(ref: string, status: number, code: string | undefined): boolean {
   if (Digest.isValid(ref)) return false;
   if (status === CONFLICT || status === PRECONDITION_FAILED) return true;
-  return (
-    (status === BAD_REQUEST || status === FORBIDDEN) &&
-    (code === undefined || ["TAG_INVALID", "MANIFEST_INVALID", "DENIED", "TAG_IMMUTABLE"].includes(code))
-  );
+  const saysTag = code !== undefined && ["TAG_INVALID", "MANIFEST_INVALID", "DENIED", "TAG_IMMUTABLE"].includes(code);
+  if (status >= INTERNAL_SERVER_ERROR) return saysTag;
+  return (status === BAD_REQUEST || status === FORBIDDEN) && (code === undefined || saysTag);
 }

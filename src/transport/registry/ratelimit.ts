@@ -1,4 +1,4 @@
-import type { ResponseHeaders } from "./http/http.js";
+import type { ResponseHeaders } from "./http/response.js";
 
 /**
  * Rate-limit headers of a registry answer. Docker Hub sends them on manifest

@@ -5,7 +5,7 @@ import { parseManifest, type Descriptor } from "../../oci/manifest.js";
 import { MediaType } from "../../oci/mediatype.js";
 import type { RegistryCore } from "./core.js";
 import { parseErrorBody } from "./errors.js";
-import { discard, header, readBody } from "./http/http.js";
+import { discard, header, readBody } from "./http/response.js";
 import { BAD_REQUEST, METHOD_NOT_ALLOWED, NOT_FOUND, OK } from "./http/status.js";
 
 /** An error answer read to tell "the API said no" from a web server's page. */

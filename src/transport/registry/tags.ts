@@ -2,7 +2,7 @@
 import { RegistryError } from "../../errors.js";
 import type { RegistryCore } from "./core.js";
 import type { ErrorContext } from "./errors.js";
-import { readBody } from "./http/http.js";
+import { readBody } from "./http/response.js";
 import { nextPage, type NextPage } from "./http/link.js";
 import { redactURL } from "./http/redact.js";
 import { CATALOG_SCOPE, type Scope } from "./scope.js";

@@ -5,7 +5,8 @@ import type { Descriptor } from "../../oci/manifest.js";
 import { cancelUpload, headBlob, uploadLocation } from "./blobs.js";
 import type { RegistryCore, UploadOptions } from "./core.js";
 import type { ErrorContext } from "./errors.js";
-import { discard, header, storedDigestMismatch, type HttpMethod, type HttpResponse } from "./http/http.js";
+import { storedDigestMismatch, type HttpMethod } from "./http/http.js";
+import { discard, header, type HttpResponse } from "./http/response.js";
 import { isRetryableError } from "./http/retry.js";
 import type { Scope } from "./scope.js";
 import {
@@ -112,10 +113,18 @@ class Upload {
       try {
         bytes = await readAll(this.data, desc.size, this.ctx);
       } catch (err) {
-        await this.cancelOpened(opening, opts.session);
+        this.url = await opening.catch(() => undefined);
+        await this.cancel();
         throw err;
       }
-      await this.putMonolithic(bytes, await opening);
+      this.url = await opening;
+      try {
+        await this.putMonolithic(bytes);
+      } catch (err) {
+        // A failed or interrupted PUT (Ctrl-C) leaves its session open in the registry's storage: cancelled.
+        await this.cancel();
+        throw err;
+      }
       return;
     }
     const session = opts.session ? { url: opts.session, minChunk: 0 } : await this.openSession();
@@ -171,16 +180,20 @@ class Upload {
     return { url: uploadLocation(location, res.url, res.url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
   }
 
-  private async putMonolithic(bytes: Buffer, given: URL | undefined): Promise<void> {
+  /** The whole blob in one PUT on the open session (this.url), which it replaces with a fresh one when that broke. */
+  private async putMonolithic(bytes: Buffer): Promise<void> {
     const { desc, signal } = this;
     for (let round = 0; ; round++) {
-      const session = round === 0 && given ? given : (await this.openSession()).url;
+      if (round > 0) this.url = (await this.openSession()).url;
       let res: HttpResponse;
       try {
-        res = await this.call("PUT", withDigest(session, desc.digest), { "content-type": OCTET }, bytes);
+        res = await this.call("PUT", withDigest(this.session(), desc.digest), { "content-type": OCTET }, bytes);
       } catch (err) {
-        // Out of retries on this session; one more round on a fresh one, then give up.
-        if (round === 0 && err instanceof NetworkError && !signal?.aborted) continue;
+        // Out of retries on this session; one more round on a fresh one (the broken one cancelled), then give up.
+        if (round === 0 && err instanceof NetworkError && !signal?.aborted) {
+          await this.cancel();
+          continue;
+        }
         throw err;
       }
       // A retried PUT may find its session gone: either the first attempt landed, or the session broke.
@@ -395,16 +408,15 @@ class Upload {
     return this.url;
   }
 
-  /** The session a POST opened beside a read that then failed: cancelled, not left for the registry to expire (a given session is the caller's). */
-  private async cancelOpened(opening: Promise<URL | undefined>, given: URL | undefined): Promise<void> {
-    if (given) return;
-    this.url = await opening.catch(() => undefined);
-    await this.cancel();
-  }
-
-  /** Best effort: a cancelled session frees the registry's temporary file sooner; its failure changes nothing. */
+  /**
+   * Best effort, bounded (cancelUpload): a cancelled session frees the registry's temporary file sooner; its
+   * failure changes nothing. A session a mount opened (opts.session) is this upload's too: the destination
+   * handed it over and keeps no note of it.
+   */
   private async cancel(): Promise<void> {
-    if (this.url) await cancelUpload(this.client, this.repo, this.url);
+    const url = this.url;
+    this.url = undefined;
+    if (url) await cancelUpload(this.client, this.repo, url);
   }
 }
 

@@ -5,21 +5,17 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { Command } from "commander";
 import { COMMANDS } from "../../../src/cli/commands/index.js";
-import type { CliContext } from "../../../src/cli/context.js";
 import { buildProgram, commandToDeclare } from "../../../src/cli/main.js";
+import { silentContext } from "../../helpers/cli-context.js";
 
 const ROOT = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "../../.." : "../../../..", import.meta.url));
 const BIN = join(ROOT, "bin", "dray.cjs");
 
-function context(): CliContext {
-  const sink = new PassThrough();
-  return { stdout: sink, stderr: sink, signal: new AbortController().signal, color: false, debug: false, message: () => undefined };
-}
+const context = silentContext;
 
 const argv = (line: string): string[] => ["node", "dray", ...line.split(" ").filter((w) => w !== "")];
 const declared = (line: string, env: NodeJS.ProcessEnv = {}): string | undefined => commandToDeclare(argv(line), env)?.names[0];

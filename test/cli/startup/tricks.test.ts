@@ -9,12 +9,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import type { CliContext } from "../../../src/cli/context.js";
 import { buildProgram, commandToDeclare } from "../../../src/cli/main.js";
 import { TRICKS, tricksOff, type Trick } from "../../../src/cli/startup/switches.cjs";
+import { silentContext } from "../../helpers/cli-context.js";
 import { buildImage, pushImage } from "../../helpers/fixtures.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../../helpers/registry.js";
 import { makeTempDir } from "../../helpers/tmp.js";
@@ -142,15 +141,7 @@ process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(repor
   });
 
   it("commands: a run declares one command to commander instead of all", () => {
-    const sink = new PassThrough();
-    const ctx: CliContext = {
-      stdout: sink,
-      stderr: sink,
-      signal: new AbortController().signal,
-      color: false,
-      debug: false,
-      message: () => undefined,
-    };
+    const ctx = silentContext();
     const argv = ["node", "dray", "inspect", "oci:x"];
     const on = buildProgram(ctx, commandToDeclare(argv, {})).commands.length;
     const off = buildProgram(ctx, commandToDeclare(argv, { DRAY_STARTUP_OFF: "commands" })).commands.length;

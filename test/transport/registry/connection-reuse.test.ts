@@ -8,12 +8,12 @@ import { copy } from "../../../src/index.js";
 import { MediaType } from "../../../src/oci/mediatype.js";
 import {
   closeDispatchers,
-  discard,
   DEFAULT_TIMEOUTS,
   sendWithRetries,
   type HttpMethod,
   type HttpSettings,
 } from "../../../src/transport/registry/http/http.js";
+import { discard } from "../../../src/transport/registry/http/response.js";
 import { buildImage, pushImage } from "../../helpers/fixtures.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../../helpers/registry.js";
 

@@ -381,6 +381,37 @@ describe("registry transport under injected faults", () => {
     assert.equal(proxy.count("PUT", "/manifests/never"), 3);
   });
 
+  it("manifest PUT answered 500 UNKNOWN twice (a server in trouble): asked again, stored on the third PUT", async () => {
+    proxy.addRule({ method: "PUT", path: "/manifests/flaky", times: 2, action: { kind: "status", status: 500 } });
+    const dest = await openRegistryDestination(loc(`docker://${proxy.host}/${REPO}:flaky`), options());
+    await dest.putManifest(built.manifest, { isTop: true });
+    assert.equal(proxy.count("PUT", "/manifests/flaky"), 3);
+  });
+
+  it("manifest PUT answered 500 DENIED (a vendor's verdict in a 5xx): one PUT, the registry's words, exit 4", async () => {
+    const denied = JSON.stringify({ errors: [{ code: "DENIED", message: "pushing to this repository is not allowed" }] });
+    proxy.addRule({ method: "PUT", path: "/manifests/denied", action: { kind: "status", status: 500, body: denied } });
+    const dest = await openRegistryDestination(loc(`docker://${proxy.host}/${REPO}:denied`), options());
+    await assert.rejects(
+      dest.putManifest(built.manifest, { isTop: true }),
+      rejectsWith("E_AUTH_DENIED", 4, /pushing to this repository is not allowed \(DENIED\) \(HTTP 500\)$/),
+    );
+    assert.equal(proxy.count("PUT", "/manifests/denied"), 1);
+  });
+
+  it("tag PUT answered 500 TAG_INVALID where the tag names another manifest: one PUT, said to be immutable", async () => {
+    const other = await buildImage({ seed: "faults-immutable" });
+    await pushImage(reg, REPO, "fixed", other);
+    const tagInvalid = JSON.stringify({ errors: [{ code: "TAG_INVALID", message: "the tag fixed is immutable" }] });
+    proxy.addRule({ method: "PUT", path: "/manifests/fixed", action: { kind: "status", status: 500, body: tagInvalid } });
+    const dest = await openRegistryDestination(loc(`docker://${proxy.host}/${REPO}:fixed`), options());
+    await assert.rejects(
+      dest.putManifest(built.manifest, { isTop: true }),
+      rejectsWith("E_REGISTRY", 1, new RegExp(`tag fixed at .* is immutable: it names ${other.manifest.digest}.*\\(TAG_INVALID\\)`)),
+    );
+    assert.equal(proxy.count("PUT", "/manifests/fixed"), 1);
+  });
+
   it("aborting a download mid-body ends the stream with the abort reason", { timeout: 120_000 }, async () => {
     proxy.addRule({ method: "GET", path: `/blobs/${layer.digest}`, times: 1, action: { kind: "stall", ms: 600_000, afterBytes: 65_536 } });
     const ac = new AbortController();

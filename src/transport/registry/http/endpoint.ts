@@ -1,7 +1,8 @@
 import { parseChallengeHeaders, type Challenge } from "../../../auth/challenge.js";
 import { DrayError, NetworkError, RegistryError } from "../../../errors.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
-import { discard, header, headerList, sendWithRetries, type HttpSettings, type ResponseHeaders } from "./http.js";
+import { sendWithRetries, type HttpSettings } from "./http.js";
+import { discard, header, headerList, type ResponseHeaders } from "./response.js";
 import { networkErrorCode, untilAborted } from "./retry.js";
 import { BAD_REQUEST, FORBIDDEN, INTERNAL_SERVER_ERROR, NOT_FOUND, OK, UNAUTHORIZED } from "./status.js";
 import { tlsKey } from "./tls.js";

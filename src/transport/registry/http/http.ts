@@ -1,18 +1,20 @@
 import { readFileSync, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { Agent, Dispatcher, EnvHttpProxyAgent, buildConnector } from "undici";
-import { DrayError, IntegrityError, IoError, NetworkError, fsReason } from "../../../errors.js";
+import { IoError, NetworkError, fsReason } from "../../../errors.js";
 import { Digest } from "../../../oci/digest.js";
 import { isLoopbackDomain } from "../../../ref/reference.js";
 import { stopwatch } from "../../../clock.js";
-import { MAX_ERROR_BODY, afterRetries, networkFailureText, parseErrorBody, type RegistryErrorEntry } from "../errors.js";
-import { failedProxy, proxyConfigured, proxyFailureText } from "./proxy.js";
+import { caFilePem } from "../../ca-file.js";
+import { translateError } from "./failure.js";
+import { proxyConfigured } from "./proxy.js";
+import { DEFAULT_BODY_MS, MAX_ERROR_BODY, discard, header, readBody, type HttpResponse, type ResponseBody } from "./response.js";
 import { redactURL } from "./redact.js";
 import { INTERNAL_SERVER_ERROR } from "./status.js";
 import type { Release, Throttle } from "./throttle.js";
 import { loadAgent, loadBuildConnector, loadProxyAgent } from "./undici.cjs";
-import { clientCertificateProblem, probeTlsAlert, tlsKey, type ClientPair, type TlsSettings } from "./tls.js";
-import { isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sleep, DEFAULT_RETRIES } from "./retry.js";
+import { probeTlsAlert, tlsKey, type ClientPair, type TlsSettings } from "./tls.js";
+import { afterRetries, isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sleep, DEFAULT_RETRIES } from "./retry.js";
 
 /**
  * The HTTP layer of the registry transport: one undici dispatcher per
@@ -22,8 +24,6 @@ import { isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sl
  */
 
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
-export type ResponseBody = Dispatcher.ResponseData["body"];
-export type ResponseHeaders = Dispatcher.ResponseData["headers"];
 
 export interface HttpTimeouts {
   /** TCP + TLS connect. */
@@ -34,14 +34,7 @@ export interface HttpTimeouts {
   bodyMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 30_000, headersMs: 120_000, bodyMs: 60_000 };
-/**
- * Small reads (manifests, tokens, tag pages, error bodies) average at least
- * this rate once their grace (bodyMs) is over: a server that trickles a byte
- * now and then, never silent for bodyMs, cannot hold a run for hours (issue
- * 26: 649 s for one `inspect`). Blobs stream and are not held to it.
- */
-const SMALL_READ_MIN_BYTES_PER_SECOND = 16 * 1024;
+export const DEFAULT_TIMEOUTS: HttpTimeouts = { connectMs: 30_000, headersMs: 120_000, bodyMs: DEFAULT_BODY_MS };
 /** Connections per registry host; enough for --jobs blobs plus manifest traffic. */
 const CONNECTIONS_PER_HOST = 16;
 const KEEP_ALIVE_MS = 30_000;
@@ -67,19 +60,6 @@ export interface HttpRequest {
   signal?: AbortSignal;
 }
 
-export interface HttpResponse {
-  status: number;
-  headers: ResponseHeaders;
-  body: ResponseBody;
-  url: URL;
-  /** The longest silence allowed in this body (HttpTimeouts.bodyMs): the grace of a small read's deadline. */
-  bodyMs?: number;
-  /** Set when this is the last of several answers with a retryable status (5xx, 429, 408): how many retries came before. */
-  retries?: number;
-  /** A 500's error body, already read to see that it is a decision (not retried): the body stream is then spent. */
-  said?: Buffer;
-}
-
 const dispatchers = new Map<string, Promise<Dispatcher>>();
 
 function readTlsFile(file: string, what: string): string {
@@ -98,7 +78,7 @@ function connectOptions(settings: HttpSettings): Record<string, unknown> {
     // Extra CAs *beside* the system ones: giving `ca` alone would replace them.
     // node:tls only when a CA file is given: most runs never need it loaded.
     const { rootCertificates } = process.getBuiltinModule("node:tls");
-    connect.ca = [...rootCertificates, ...tls.caFiles.map((f) => readTlsFile(f, "CA file"))];
+    connect.ca = [...rootCertificates, ...tls.caFiles.map(caFilePem)];
   }
   return connect;
 }
@@ -173,17 +153,6 @@ export async function closeDispatchers(): Promise<void> {
   const all = [...dispatchers.values()];
   dispatchers.clear();
   await Promise.all(all.map(async (p) => (await p.catch(() => undefined))?.close()));
-}
-
-export function header(headers: ResponseHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-export function headerList(headers: ResponseHeaders, name: string): string[] | undefined {
-  const v = headers[name];
-  if (v === undefined) return undefined;
-  return Array.isArray(v) ? v : [v];
 }
 
 /** Gives the throttle slot back once the body is read, dumped or destroyed (a HEAD's empty body too, when discarded). */
@@ -263,117 +232,14 @@ function connectionsSettled(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Turns a low-level failure into a typed error in words (registry/errors.ts); an abort stays the caller's reason. */
-export function translateError(
-  err: unknown,
-  req: Pick<HttpRequest, "method" | "url" | "signal">,
-  timeouts?: HttpTimeouts,
-  tls?: TlsSettings,
-): unknown {
-  if (req.signal?.aborted) return req.signal.reason ?? err;
-  if (err instanceof DrayError) return err;
-  const code = networkErrorCode(err);
-  const what = `${req.method} ${redactURL(req.url)}`;
-  const certProblem = clientCertificateProblem(`${code ?? ""} ${(err as Error)?.message ?? String(err)}`, req.url.host, tls);
-  if (certProblem) return new NetworkError(`${what} failed: ${certProblem}`, { where: redactURL(req.url), cause: err });
-  const ms =
-    code === "UND_ERR_CONNECT_TIMEOUT" ? timeouts?.connectMs : code === "UND_ERR_HEADERS_TIMEOUT" ? timeouts?.headersMs : timeouts?.bodyMs;
-  const seconds = ms === undefined ? undefined : ms / 1000;
-  const proxy = failedProxy(err, req.url);
-  const viaProxy = proxy && proxyFailureText(err, proxy, what, seconds);
-  return new NetworkError(viaProxy || networkFailureText(err, what, req.url, seconds), {
-    where: redactURL(req.url),
-    cause: err,
-  });
-}
-
-/** Discards a response body so its connection returns to the pool (a body that trickles is dropped after bodyMs). */
-export async function discard(res: HttpResponse): Promise<void> {
-  try {
-    await res.body.dump({ limit: 256 * 1024, signal: AbortSignal.timeout(res.bodyMs ?? DEFAULT_TIMEOUTS.bodyMs) });
-  } catch {
-    // The connection is dropped instead of reused: nothing else to do.
-  }
-}
-
-/**
- * Closes a response body no one will read, without reusing its connection.
- * undici's body fails a destroy() before its end with RequestAbortedError,
- * which Node 24 emits as an 'error' event: with no listener, that crashed
- * the process (found running the suite on Node 24; Node 20 stayed quiet).
- */
-export function dropBody(body: ResponseBody): void {
-  body.on("error", () => {});
-  body.destroy();
-}
-
-/**
- * Reads a whole body, refusing more than `limit` bytes (checked against
- * Content-Length first, then as it flows) and a body slower than
- * SMALL_READ_MIN_BYTES_PER_SECOND after its grace.
- */
-export async function readBody(res: HttpResponse, limit: number, what: string): Promise<Buffer> {
-  const declared = Number(header(res.headers, "content-length"));
-  if (Number.isFinite(declared) && declared > limit) {
-    dropBody(res.body);
-    throw new IntegrityError(`${what} of ${declared} bytes exceeds the ${limit}-byte limit`, {
-      code: "E_TOO_LARGE",
-      where: redactURL(res.url),
-    });
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const deadline = smallReadDeadline(res, what, () => total);
-  try {
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      total += buf.length;
-      if (total > limit) {
-        res.body.destroy();
-        throw new IntegrityError(`${what} exceeds the ${limit}-byte limit`, { code: "E_TOO_LARGE", where: redactURL(res.url) });
-      }
-      chunks.push(buf);
-    }
-  } catch (err) {
-    if (deadline.missed) throw deadline.missed;
-    if (err instanceof DrayError) throw err;
-    throw translateError(err, { method: "GET", url: res.url });
-  } finally {
-    deadline.stop();
-  }
-  return Buffer.concat(chunks, total);
-}
-
-/** Destroys `res`'s body once it falls below the small-read rate (its grace over); `missed` is then the error to report. */
-function smallReadDeadline(res: HttpResponse, what: string, received: () => number): { missed?: NetworkError; stop: () => void } {
-  const started = Date.now();
-  const grace = res.bodyMs ?? DEFAULT_TIMEOUTS.bodyMs;
-  const state: { missed?: NetworkError; stop: () => void } = { stop: () => clearTimeout(timer) };
-  const check = (): void => {
-    const allowedMs = grace + (received() / SMALL_READ_MIN_BYTES_PER_SECOND) * 1000;
-    const tookMs = Date.now() - started;
-    if (tookMs < allowedMs) {
-      timer = setTimeout(check, allowedMs - tookMs);
-      return;
-    }
-    state.missed = new NetworkError(
-      `${what} from ${redactURL(res.url)} arrived too slowly: ${received()} bytes in ${(tookMs / 1000).toFixed(1)} s`,
-      { where: redactURL(res.url) },
-    );
-    res.body.destroy(state.missed);
-  };
-  let timer = setTimeout(check, grace);
-  return state;
-}
-
 export interface RetryPolicy {
-  /** False when the request body is a stream: one attempt only. */
-  replayable: boolean;
+  /** False when the request body is a stream: one attempt only (default: true for no body or a Buffer). */
+  replayable?: boolean;
   /**
-   * Reads a 500's error body and returns it at once when this says it is a verdict on what was
-   * sent, which asking again will not change (a manifest's foreign layer the registry refuses).
+   * Given the error body of a 5xx (read whole, up to MAX_ERROR_BODY), true when it is a verdict on what
+   * was sent, which asking again will not change: that answer is returned at once, its body in `said`.
    */
-  refusal?: (entries: readonly RegistryErrorEntry[]) => boolean;
+  refusal?: (said: Buffer) => boolean;
 }
 
 /**
@@ -399,10 +265,10 @@ export async function sendWithRetries(req: HttpRequest, settings: HttpSettings, 
     if (!isRetryableStatus(res.status)) return res;
     if (attempt >= retries) return attempt > 0 ? { ...res, retries: attempt } : res;
     const said =
-      policy?.refusal && res.status === INTERNAL_SERVER_ERROR
+      policy?.refusal && res.status >= INTERNAL_SERVER_ERROR
         ? await readBody(res, MAX_ERROR_BODY, "error body").catch(() => undefined)
         : undefined;
-    if (said && policy?.refusal?.(parseErrorBody(said))) return attempt > 0 ? { ...res, said, retries: attempt } : { ...res, said };
+    if (said && policy?.refusal?.(said)) return attempt > 0 ? { ...res, said, retries: attempt } : { ...res, said };
     const wait = retryDelayMs(attempt + 1, header(res.headers, "retry-after"));
     if (!said) await discard(res);
     settings.debug?.(`retrying ${req.method} ${redactURL(req.url)} in ${wait} ms after HTTP ${res.status}`);

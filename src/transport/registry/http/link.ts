@@ -1,5 +1,5 @@
 import { quote } from "../../../ref/reference.js";
-import { headerList, type ResponseHeaders } from "./http.js";
+import { headerList, type ResponseHeaders } from "./response.js";
 
 /**
  * RFC 8288 `Link` headers as registries use them for pagination:

@@ -116,3 +116,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** `(after 3 retries; --retries N)`, for a failure the retry loop already tried again. */
+export function afterRetries(retries: number): string {
+  return retries > 0 ? ` (after ${retries} ${retries === 1 ? "retry" : "retries"}; --retries N)` : "";
+}
