@@ -15,12 +15,12 @@ import { formatLocation, type Location } from "../ref/location.js";
 export async function checkNotNested(src: Location, dst: Location): Promise<void> {
   const from = await placeOf(src);
   const to = await placeOf(dst);
-  if (from === undefined || to === undefined || from === to) return;
-  if (src.transport === "oci" && isInside(to, from))
+  if (from === undefined || to === undefined || from === to) return; // the same layout: a new tag
+  if (src.transport === "oci" && isInside(from, to))
     throw new UsageError(
       `the destination ${formatLocation(dst)} is inside the source layout's folder ${src.path}: a layout folder holds only that layout; write it beside, not inside`,
     );
-  if (dst.transport === "oci" && isInside(from, to))
+  if (dst.transport === "oci" && isInside(to, from))
     throw new UsageError(
       `the destination layout ${dst.path} would hold the source ${formatLocation(src)} inside its folder: a layout folder holds only that layout; write it elsewhere`,
     );
@@ -42,6 +42,7 @@ async function canonical(path: string): Promise<string> {
   }
 }
 
-function isInside(inner: string, outer: string): boolean {
+/** True when `inner` lies below `outer` (both resolved; the same path is not inside). */
+function isInside(outer: string, inner: string): boolean {
   return inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
 }
