@@ -30,7 +30,7 @@ import { formatLocation, parseLocation, type Location } from "../ref/location.js
 import { openSource } from "../transport/index.js";
 import { RepositoryFactory } from "../transport/repository.js";
 import type { ImageDestination, Repository, TransportOptions } from "../transport/types.js";
-import { addToReferrersIndex } from "./copy.js";
+import { addToReferrersIndex, INDEX_CONFIRM } from "./copy.js";
 import { defined } from "../defined.js";
 
 /**
@@ -190,7 +190,8 @@ export async function writeReferrer(
         subject.digest,
         await repo.resolve(referrersTag(subject.digest), signal),
         [listed],
-        signal,
+        // Read back after the PUT: another attach or sign of this image at the same time may have replaced it.
+        { ...signal, confirm: INDEX_CONFIRM },
       );
       result.indexedBy = "tag-schema";
       if (index) result.index = { tag: referrersTag(subject.digest), digest: index.digest.toString() };

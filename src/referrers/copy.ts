@@ -14,13 +14,15 @@
  * on both sides is done after one HEAD a side, and the source's tag list
  * (which sync has anyway) says which referrer tags exist at all.
  */
-import { itemError, type ItemError } from "../errors.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { IntegrityError, itemError, NotFoundError, RegistryError, type ItemError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { parseManifest, rawManifestFromDocument, descriptorToJSON, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/mediatype.js";
 import type { CopySummary } from "../copy/types.js";
 import { groupReferrerTags, referrersTag, type ReferrerTag } from "../oci/referrer-tags.js";
 import type { Referrer, ReferrerList, Repository, RepoRef, SignalOption, TagHead } from "../transport/types.js";
+import { REFERRER_LIMITS, referrersPerRun } from "../transport/referrers.js";
 import { defined } from "../defined.js";
 
 export type ItemOutcome = "copied" | "up-to-date" | "failed" | "planned";
@@ -31,9 +33,12 @@ export interface ReferrerResult {
   /**
    * `cosign-tag`: a `sha256-<hex>.sig|.att|.sbom` tag; `manifest`: a manifest
    * listed by the referrers API or the tag schema's index, copied by digest;
-   * `index-tag`: the tag schema's `sha256-<hex>` index at the destination.
+   * `index-tag`: the tag schema's `sha256-<hex>` index at the destination;
+   * `list`: the subject's list of referrers (the referrers API's answer, a
+   * layout's index.json entries), reported only when reading it failed or
+   * was refused: no referrer is known by name then.
    */
-  kind: "cosign-tag" | "manifest" | "index-tag";
+  kind: "cosign-tag" | "manifest" | "index-tag" | "list";
   tag?: string;
   digest?: string;
   artifactType?: string;
@@ -106,6 +111,12 @@ class ReferrerWalk {
   private readonly queue: Subject[] = [];
   private readonly request: <T>(fn: () => Promise<T>) => Promise<T>;
   private readonly signal: SignalOption;
+  /** How many levels below an image taken each subject is (0: the image; a leftover counts as one). */
+  private readonly levels = new Map<string, number>();
+  /** Referrers found so far, against the run's cap (REFERRER_LIMITS). */
+  private found = 0;
+  private maxFound = 0;
+  private capped = false;
 
   constructor(
     private readonly ctx: ReferrerCopyContext,
@@ -117,16 +128,48 @@ class ReferrerWalk {
   }
 
   async run(subjects: readonly Subject[]): Promise<ReferrerResult[]> {
+    this.maxFound = referrersPerRun(subjects.length);
+    for (const s of subjects) this.levels.set(s.digest.toString(), 0);
     this.queue.push(...subjects);
     for (;;) {
-      const wave = this.queue.splice(0).filter((s) => this.visit(s.digest));
+      // Past the run's cap nothing more is asked (its one line says so); `seen` ends a cycle.
+      const wave = this.capped ? [] : this.queue.splice(0).filter((s) => this.visit(s.digest));
       if (wave.length > 0) {
         await Promise.all(wave.map((s) => this.subject(s)));
         continue;
       }
-      if (!(await this.adoptLeftovers())) break;
+      if (this.capped || !(await this.adoptLeftovers())) break;
     }
     return this.results;
+  }
+
+  /** `referrer`, found as a referrer of `of`: one level below it, and a subject to ask about in turn. */
+  private enqueue(referrer: Subject, of: Subject): void {
+    const key = referrer.digest.toString();
+    if (!this.levels.has(key)) this.levels.set(key, (this.levels.get(of.digest.toString()) ?? 1) + 1);
+    this.queue.push(referrer);
+  }
+
+  /**
+   * Why the referrers found for `s` are not taken: `s` is already REFERRER_LIMITS.depth levels below its image, or
+   * they bring the run past its cap (then nothing more is asked). Undefined when they are taken.
+   */
+  private overCap(s: Subject, count: number): IntegrityError | undefined {
+    if (count === 0) return undefined;
+    const level = this.levels.get(s.digest.toString()) ?? 1;
+    const where = this.ctx.src.display;
+    if (level >= REFERRER_LIMITS.depth)
+      return new IntegrityError(
+        `${where}: ${s.digest} has referrers ${level + 1} levels below the image; dray follows referrers of referrers ${REFERRER_LIMITS.depth} levels deep`,
+        { code: "E_TOO_LARGE", where },
+      );
+    this.found += count;
+    if (this.found <= this.maxFound) return undefined;
+    this.capped = true;
+    return new IntegrityError(
+      `${where}: more than ${this.maxFound} referrers in one run (dray takes at most ${REFERRER_LIMITS.perRun}, or ${REFERRER_LIMITS.perImage} an image); the rest are not copied`,
+      { code: "E_TOO_LARGE", where },
+    );
   }
 
   private visit(digest: Digest): boolean {
@@ -179,19 +222,27 @@ class ReferrerWalk {
         return { api, head: api ? undefined : await dst.resolve(referrersTag(s.digest), signal) };
       })());
     let indexFailed = false;
-    const found = await this.request(() =>
-      src.referrers(s.digest, {
-        tags: this.tags,
-        ...signal,
-        // Same index on both sides: every manifest it lists arrived before it was written.
-        skipIndex: async (sh) => (await destination()).head?.digest.equals(sh.digest) === true,
-        onError: (err, foundBy, tag) => {
-          if (foundBy === "tag-schema") indexFailed = true;
-          const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "manifest";
-          this.report({ subject, kind, ...defined({ tag }), outcome: "failed", error: itemError(err) });
-        },
-      }),
-    );
+    let found: ReferrerList;
+    try {
+      found = await this.request(() =>
+        src.referrers(s.digest, {
+          tags: this.tags,
+          ...signal,
+          // Same index on both sides: every manifest it lists arrived before it was written.
+          skipIndex: async (sh) => (await destination()).head?.digest.equals(sh.digest) === true,
+          onError: (err, foundBy, tag) => {
+            if (foundBy === "tag-schema") indexFailed = true;
+            const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "list";
+            this.report({ subject, kind, ...defined({ tag }), outcome: "failed", error: itemError(err) });
+          },
+        }),
+      );
+    } catch (err) {
+      // The list as a whole refused (more referrers than one image may have): one line for it, the walk goes on.
+      return this.report({ subject, kind: "list", outcome: "failed", error: itemError(err) });
+    }
+    const refused = this.overCap(s, found.referrers.length);
+    if (refused) return this.report({ subject, kind: "list", outcome: "failed", error: itemError(refused) });
     const cosign = found.referrers.filter((r) => r.foundBy === "cosign-tag");
     const listed = found.referrers.filter((r) => r.foundBy !== "cosign-tag").map((r) => r.descriptor);
     const work = cosign.map((r) => this.cosignTag(s, r));
@@ -205,7 +256,7 @@ class ReferrerWalk {
     const sh = r.descriptor;
     const digest = sh.digest.toString();
     const base: ReferrerResult = { subject: s.digest.toString(), kind: "cosign-tag", tag, outcome: "failed" };
-    this.queue.push({ digest: sh.digest, mediaType: sh.mediaType });
+    this.enqueue({ digest: sh.digest, mediaType: sh.mediaType }, s);
     try {
       const dh = await this.request(() => this.ctx.dst.resolve(tag, this.signal));
       if (dh?.digest.equals(sh.digest)) return this.report({ ...base, digest, outcome: "up-to-date" });
@@ -252,7 +303,7 @@ class ReferrerWalk {
 
   /** One listed referrer, copied under its own digest. True when it is (or would be) at the destination. */
   private async manifest(s: Subject, d: Descriptor): Promise<boolean> {
-    this.queue.push({ digest: d.digest, mediaType: d.mediaType });
+    this.enqueue({ digest: d.digest, mediaType: d.mediaType }, s);
     const base: ReferrerResult = {
       subject: s.digest.toString(),
       kind: "manifest",
@@ -304,6 +355,14 @@ class ReferrerWalk {
 }
 
 /**
+ * After a PUT of the tag schema's index, how long to wait before reading it back, and how many times to merge
+ * again when another writer's PUT replaced it (see addToReferrersIndex's `confirm`). The wait outlasts the other
+ * writer's read-then-PUT (two requests) on most registries, and a layout writer's wait for the layout lock
+ * (its backoff reaches 200 ms); regclient serializes these updates with a mutex, which holds in one process only.
+ */
+export const INDEX_CONFIRM = { delayMs: 250, attempts: 5 } as const;
+
+/**
  * Adds `arrived` to the tag schema's `sha256-<hex>` index of `subject` in
  * `dst` (whose tag names `head` now, or nothing): what it listed stays, what
  * is new is appended. `keep` (a source's index and what it lists) is written
@@ -311,6 +370,12 @@ class ReferrerWalk {
  * the tag names afterwards and whether it was (or, dry, would be) written;
  * undefined when there is nothing to list. Every writer of referrers (copy,
  * sync, attach, sign) keeps the index this one way.
+ *
+ * The update is a read, then a PUT: two writers at once (two `dray attach`
+ * of one image) can each PUT what it read plus its own, and the later drops
+ * the earlier's entry. With `confirm`, the index is read back a moment after
+ * the PUT and, while `arrived` is not all listed, merged and PUT again (at
+ * most `attempts` more times; then E_REGISTRY naming what is missing).
  */
 export async function addToReferrersIndex(
   dst: Repository,
@@ -321,18 +386,47 @@ export async function addToReferrersIndex(
     keep?: { raw: RawManifest; listed: readonly Descriptor[] };
     dryRun?: boolean;
     request?: <T>(fn: () => Promise<T>) => Promise<T>;
+    confirm?: { delayMs: number; attempts: number };
   } = {},
 ): Promise<{ digest: Digest; written: boolean } | undefined> {
   const request = opts.request ?? ((fn) => fn());
   const signal: SignalOption = opts.signal ? { signal: opts.signal } : {};
   const tag = referrersTag(subject);
-  const listed = head ? descriptorsOf(await request(() => dst.getManifest(head.digest, signal)), `${dst.display}:${tag}`) : [];
-  const merged = unionByDigest(listed, arrived);
-  if (head && merged.length === listed.length) return { digest: head.digest, written: false };
-  if (merged.length === 0) return undefined;
-  const raw = opts.keep && sameDigests(merged, opts.keep.listed) ? opts.keep.raw : buildReferrersIndex(merged);
-  if (!opts.dryRun) await dst.putReferrersIndex(subject, raw, signal);
-  return { digest: raw.digest, written: true };
+  /** What the tag names and lists; read again when another writer moved it between the two reads (a layout then forgets the old digest). */
+  const read = async (h: TagHead | undefined): Promise<{ head: TagHead | undefined; listed: Descriptor[] }> => {
+    for (let moved = 0; ; moved++) {
+      if (!h) return { head: h, listed: [] };
+      try {
+        return { head: h, listed: descriptorsOf(await request(() => dst.getManifest(h!.digest, signal)), `${dst.display}:${tag}`) };
+      } catch (err) {
+        if (!(err instanceof NotFoundError) || moved >= 3) throw err;
+        h = await request(() => dst.resolve(tag, signal));
+      }
+    }
+  };
+  const merge = async (h: TagHead | undefined, listed: Descriptor[]): Promise<{ digest: Digest; written: boolean } | undefined> => {
+    const merged = unionByDigest(listed, arrived);
+    if (h && merged.length === listed.length) return { digest: h.digest, written: false };
+    if (merged.length === 0) return undefined;
+    const raw = opts.keep && sameDigests(merged, opts.keep.listed) ? opts.keep.raw : buildReferrersIndex(merged);
+    if (!opts.dryRun) await dst.putReferrersIndex(subject, raw, signal);
+    return { digest: raw.digest, written: true };
+  };
+  const first = await read(head);
+  const result = await merge(first.head, first.listed);
+  if (!opts.confirm || opts.dryRun || !result?.written) return result;
+  for (let attempt = 0; ; attempt++) {
+    await sleep(opts.confirm.delayMs, undefined, signal);
+    const { head: now, listed } = await read(await request(() => dst.resolve(tag, signal)));
+    const missing = arrived.filter((d) => !listed.some((l) => l.digest.equals(d.digest)));
+    if (now && missing.length === 0) return { digest: now.digest, written: true };
+    if (attempt >= opts.confirm.attempts)
+      throw new RegistryError(
+        `${dst.display}:${tag}: another writer replaced the referrers index ${attempt + 1} times; ${missing.map((d) => d.digest.toString()).join(", ")} is not listed in it`,
+        { where: dst.display },
+      );
+    await merge(now, listed);
+  }
 }
 
 /**

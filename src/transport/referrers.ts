@@ -5,11 +5,34 @@
  * The copy walk, the `dray referrers` tree and signature checks all read
  * referrers through Repository.referrers, which is this.
  */
-import { NotFoundError } from "../errors.js";
+import { IntegrityError, NotFoundError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { parseManifest, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { COSIGN_SUFFIXES, cosignTag, referrersTag } from "../oci/referrer-tags.js";
 import type { Referrer, ReferrerFoundBy, ReferrerList, ReferrersOptions, SignalOption, TagHead } from "./types.js";
+
+/**
+ * Bounds on what referrers dray reads, for a registry (or an archive) that answers with a huge list or an
+ * endless chain of referrers of referrers. A real image has a few, a level or two deep (a signature of an
+ * SBOM of an image: 2). cosign reads at most 100 signatures or attestations of an image
+ * (sigstore/cosign pkg/cosign/fetch.go, maxAllowedSigsOrAtts) and 1000 layers of a `.sig` manifest
+ * (pkg/oci/remote/signatures.go, maxLayers); regclient's copy guards against loops only (image.go,
+ * ErrLoopDetected). A list past `perSubject` is refused whole, as cosign does.
+ */
+export const REFERRER_LIMITS = {
+  /** Referrers of one image, every way of finding them together. */
+  perSubject: 1000,
+  /** Levels of referrers of referrers followed (1: the image's own). */
+  depth: 8,
+  /** Referrers one walk (a copy, a repository of a sync, a tree) takes: this many, or `perImage` for each image it starts from. */
+  perRun: 10_000,
+  perImage: 64,
+} as const;
+
+/** The most referrers a walk from `images` images takes. */
+export function referrersPerRun(images: number): number {
+  return Math.max(REFERRER_LIMITS.perRun, REFERRER_LIMITS.perImage * images);
+}
 
 /** What discovery needs from a repository: its answers by tag and digest, and its referrers API (undefined: none). */
 export interface ReferrerSources {
@@ -89,6 +112,11 @@ export async function findReferrers(repo: ReferrerSources, subject: Digest, opts
     referrers.push({ descriptor, foundBy: "index-json" });
   }
   for (const c of cosign) if (c) referrers.push(c);
+  if (referrers.length > REFERRER_LIMITS.perSubject)
+    throw new IntegrityError(
+      `${repo.display}: ${subject} has ${referrers.length} referrers, more than the ${REFERRER_LIMITS.perSubject} dray reads for one image`,
+      { code: "E_TOO_LARGE", where: repo.display },
+    );
   return { referrers, ...(index ? { index: index.found } : {}) };
 }
 

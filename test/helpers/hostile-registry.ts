@@ -23,6 +23,11 @@ export interface HostileRegistry {
   blob(repo: string, bytes: Buffer): Digest;
   /** Answers GET/HEAD of a blob with 307 and `Location: location` (which may be relative, or the blob's own path: a loop). */
   redirectBlob(repo: string, digest: string, location: string): void;
+  /**
+   * Answers `GET /v2/REPO/referrers/DIGEST` (the referrers API) with the OCI index `answer` gives for DIGEST;
+   * undefined: 404 as a registry without the API.
+   */
+  referrers(repo: string, answer: (subject: string) => Buffer | undefined): void;
   /** Answers `GET /v2/REPO/tags/list` (any query); `url` is the request's path and query. */
   tagPages(repo: string, page: (url: URL) => TagPage): void;
   /** Requests by "METHOD path" (query dropped), in arrival order. */
@@ -39,6 +44,7 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
   const blobs = new Map<string, Buffer>();
   const pages = new Map<string, (url: URL) => TagPage>();
   const redirects = new Map<string, string>();
+  const referrerAnswers = new Map<string, (subject: string) => Buffer | undefined>();
   const requests: string[] = [];
   let sent = 0;
 
@@ -60,6 +66,9 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
     const head = req.method === "HEAD";
     if (req.method !== "GET" && !head) return send(res, false, 405, {}, Buffer.from(""));
     if (url.pathname === "/v2/") return send(res, head, 200, { "Content-Type": "application/json" }, Buffer.from("{}"));
+    const rf = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(url.pathname);
+    const listed = rf ? referrerAnswers.get(rf[1]!)?.(rf[2]!) : undefined;
+    if (listed) return send(res, head, 200, { "Content-Type": "application/vnd.oci.image.index.v1+json" }, listed);
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
     if (m) {
       const [, repo, kind, ref] = m;
@@ -116,6 +125,9 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
     },
     redirectBlob(repo, digest, location) {
       redirects.set(`${repo}@${digest}`, location);
+    },
+    referrers(repo, answer) {
+      referrerAnswers.set(repo, answer);
     },
     tagPages(repo, page) {
       pages.set(repo, page);

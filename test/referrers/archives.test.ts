@@ -111,6 +111,25 @@ describe("referrers in oci-archives (issue 27 item 8)", () => {
     assert.deepEqual(summary(await referrersOf(`oci:${out}:v1`)), expected(signed));
   });
 
+  it("a whole-mirror archive: one repository's referrers are not another's, whatever digest they share", async () => {
+    const mirror = join(dir, "scoped.tar");
+    // The same image, unsigned, in a second repository: the registry lists no referrer for it there.
+    await drayOk(["copy", "-q", image(), `docker://${reg.host}/plain:v1`]);
+    await drayOk(["sync", "-q", `${reg.host}/app`, `oci-archive:${mirror}`]);
+    await drayOk(["sync", "-q", `${reg.host}/plain`, `oci-archive:${mirror}`]);
+    assert.deepEqual(summary(await referrersOf(`oci-archive:${mirror}:app:v1`)), expected(signed));
+    assert.deepEqual(summary(await referrersOf(`oci-archive:${mirror}:plain:v1`)), []);
+    // Staged for writing (a mirror repository of the archive's layout), the same: copy --referrers out of plain copies none.
+    const out = join(dir, "scoped-out");
+    const c = await dray(["copy", "--referrers", `oci-archive:${mirror}:plain:v1`, `oci:${out}:v1`]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stderr, /Referrers: 0 copied, 0 up to date, 0 failed/);
+    // Synced back out (the archive staged as a layout, each repository a view of it): plain gets none either.
+    await drayOk(["sync", "-q", `oci-archive:${mirror}`, `${reg.host}/back`]);
+    assert.deepEqual(summary(await referrersOf(`docker://${reg.host}/back/app:v1`)), expected(signed));
+    assert.deepEqual(summary(await referrersOf(`docker://${reg.host}/back/plain:v1`)), []);
+  });
+
   it("a docker-archive or an archive on a pipe is refused up front (exit 2), nothing written", async () => {
     const file = join(dir, "d.tar");
     const d = await dray(["copy", "--referrers", image(), `docker-archive:${file}:app:v1`]);

@@ -10,6 +10,7 @@
 //    terminal quoted.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
+import { Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
 import { buildImage, type BuiltImage } from "../helpers/fixtures.js";
 import { startHostileRegistry, type HostileRegistry } from "../helpers/hostile-registry.js";
@@ -332,6 +333,150 @@ describe("redirects a hostile registry sends", () => {
       assert.equal(file.code, 1, file.stderr);
       assert.match(file.stderr, /was redirected to a file: location, which dray does not follow/);
       return `exit 1 after ${gets} GETs: ${JSON.stringify(lastLine(loop.stderr))}; file: ${JSON.stringify(lastLine(file.stderr))}`;
+    },
+  );
+});
+
+describe("referrer fan-out", () => {
+  const SCAN = "application/vnd.example.scan+text";
+  const EMPTY = Buffer.from("{}");
+  type Desc = { mediaType: string; digest: string; size: number; artifactType?: string; annotations?: Record<string, string> };
+  const served = new Map<string, Desc>();
+
+  function referrersIndex(descs: readonly Desc[]): Buffer {
+    return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: descs }));
+  }
+
+  /** A real OCI 1.1 artifact in `repo` whose subject is `subject` (served, so it can be copied). */
+  function artifact(repo: string, subject: string, seed: string): Desc {
+    const empty = { mediaType: MediaType.OciEmpty, digest: reg.blob(repo, EMPTY).toString(), size: EMPTY.length };
+    const s = served.get(subject)!;
+    const annotations = { "org.example.seed": seed };
+    const bytes = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        artifactType: SCAN,
+        config: empty,
+        layers: [empty],
+        subject: { mediaType: s.mediaType, digest: s.digest, size: s.size },
+        annotations,
+      }),
+    );
+    const d: Desc = {
+      mediaType: MediaType.OciManifest,
+      digest: reg.manifest(repo, bytes, MediaType.OciManifest).toString(),
+      size: bytes.length,
+    };
+    served.set(d.digest, d);
+    return { ...d, artifactType: SCAN, annotations };
+  }
+
+  /** A listed referrer that is not there: its digest made from `seed`. */
+  function phantom(seed: string): Desc {
+    return {
+      mediaType: MediaType.OciManifest,
+      digest: Digest.of(Buffer.from(seed)).toString(),
+      size: 100,
+      artifactType: SCAN,
+      annotations: { seed },
+    };
+  }
+
+  function subjectIn(repo: string): string {
+    const top = serveImage(repo, img, "v1");
+    reg.tagPages(repo, () => ({ body: JSON.stringify({ name: repo, tags: ["v1"] }) }));
+    served.set(top.digest, { ...top, mediaType: img.manifest.mediaType });
+    return top.digest;
+  }
+
+  caseIt(
+    "hostile-registry",
+    "the referrers API lists 5000 referrers of one image",
+    "GET /referrers/<digest>: an index of 5000 manifests that are not there",
+    async () => {
+      const top = subjectIn("refs/huge");
+      reg.referrers("refs/huge", (d) => referrersIndex(d === top ? Array.from({ length: 5000 }, (_, i) => phantom(`huge-${i}`)) : []));
+      const before = reg.count("GET /v2/refs/huge/manifests/");
+      const c = await run(["copy", "--referrers", `docker://${reg.host}/refs/huge:v1`, `oci:${join(work, "refs-huge")}:v1`]);
+      assert.equal(c.code, 1, c.stderr);
+      assert.match(c.stderr, /has 5000 referrers, more than the 1000 dray reads for one image/);
+      const gets = reg.count("GET /v2/refs/huge/manifests/") - before;
+      assert.ok(gets <= 2, `${gets} manifest GETs`);
+      const t = await run(["referrers", `docker://${reg.host}/refs/huge:v1`]);
+      assert.equal(t.code, 5, t.stderr);
+      assert.match(t.stderr, /has 5000 referrers, more than the 1000 dray reads for one image/);
+      return `copy --referrers exit 1 after ${gets} manifest GETs: ${JSON.stringify(c.stderr.split("\n").find((l) => l.includes("5000")))}; referrers exit 5`;
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
+    "an endless chain of referrers of referrers",
+    "GET /referrers/<digest>: for every digest asked, a new artifact whose subject is that digest (served)",
+    async () => {
+      const top = subjectIn("refs/chain");
+      reg.referrers("refs/chain", (d) => (served.has(d) ? referrersIndex([artifact("refs/chain", d, `chain-${d}`)]) : undefined));
+      const before = reg.count("GET /v2/refs/chain/referrers/");
+      const c = await run(["copy", "--referrers", `docker://${reg.host}/refs/chain:v1`, `oci:${join(work, "refs-chain")}:v1`]);
+      const asked = reg.count("GET /v2/refs/chain/referrers/") - before;
+      assert.equal(c.code, 1, c.stderr);
+      assert.match(c.stderr, /has referrers 9 levels below the image; dray follows referrers of referrers 8 levels deep/);
+      assert.equal(c.stderr.match(/^referrer sha256:\S+ \(application\/vnd\.example\.scan\+text\): copied$/gm)?.length, 8, c.stderr);
+      assert.equal(asked, 9);
+      const t = await run(["referrers", `docker://${reg.host}/refs/chain:v1`]);
+      assert.equal(t.code, 5, t.stderr);
+      assert.match(t.stderr, /levels below the image; dray follows 8 unless --depth N says more/);
+      const deeper = await run(["referrers", "--depth", "12", `docker://${reg.host}/refs/chain:v1`]);
+      assert.equal(deeper.code, 0, deeper.stderr);
+      assert.equal(deeper.stdout.trim().split("\n").length, 12);
+      assert.ok(served.has(top));
+      return `copy --referrers exit 1 after ${asked} referrers requests, 8 levels copied; referrers exit 5, --depth 12 lists 12`;
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
+    "referrers that list each other (a cycle)",
+    "GET /referrers/<digest>: the image lists A, A lists B, B lists A",
+    async () => {
+      const top = subjectIn("refs/cycle");
+      const a = artifact("refs/cycle", top, "cycle-a");
+      const b = artifact("refs/cycle", top, "cycle-b");
+      const lists: Record<string, Desc[]> = { [top]: [a], [a.digest]: [b], [b.digest]: [a] };
+      reg.referrers("refs/cycle", (d) => referrersIndex(lists[d] ?? []));
+      const before = reg.count("GET /v2/refs/cycle/referrers/");
+      const c = await run(["copy", "--referrers", `docker://${reg.host}/refs/cycle:v1`, `oci:${join(work, "refs-cycle")}:v1`]);
+      const asked = reg.count("GET /v2/refs/cycle/referrers/") - before;
+      assert.equal(c.code, 0, c.stderr);
+      assert.equal(asked, 3);
+      const t = await run(["referrers", `docker://${reg.host}/refs/cycle:v1`]);
+      assert.equal(t.code, 0, t.stderr);
+      assert.deepEqual(
+        t.stdout
+          .trim()
+          .split("\n")
+          .map((l) => l.split("\t")[0]),
+        [a.digest, b.digest],
+      );
+      return `copy --referrers exit 0 after ${asked} referrers requests; referrers lists A and B once each`;
+    },
+  );
+
+  caseIt(
+    "hostile-registry",
+    "1000 referrers of each referrer, --depth 20",
+    "GET /referrers/<digest>: for every digest asked, 1000 manifests that are not there (each listed with its type and annotations)",
+    async () => {
+      subjectIn("refs/wide");
+      reg.referrers("refs/wide", (d) => referrersIndex(Array.from({ length: 1000 }, (_, i) => phantom(`${d}/${i}`))));
+      const before = reg.count("GET /v2/refs/wide/referrers/");
+      const t = await run(["referrers", "--depth", "20", `docker://${reg.host}/refs/wide:v1`]);
+      const asked = reg.count("GET /v2/refs/wide/referrers/") - before;
+      assert.equal(t.code, 5, t.stderr);
+      assert.match(t.stderr, /more than 10000 referrers below one image; dray lists at most that many/);
+      assert.ok(asked <= 11, `${asked} referrers requests`);
+      return `referrers exit 5 after ${asked} referrers requests: ${JSON.stringify(lastLine(t.stderr))}`;
     },
   );
 });

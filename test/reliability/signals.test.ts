@@ -61,6 +61,8 @@ interface HeldCase {
   signal: "SIGINT" | "SIGTERM";
   /** True once the request is held (default: the rule acted). */
   held?: (rule: { hits: number }) => boolean;
+  /** A line stderr must hold besides the last. */
+  line?: RegExp;
   /** The destination repository whose upload sessions must all be cancelled once dray has exited. */
   uploadsOf?: string;
 }
@@ -162,6 +164,22 @@ const CASES: HeldCase[] = [
     signal: "SIGINT",
   },
   {
+    name: "copy --referrers: the source's referrers API never answered",
+    sent: "GET /v2/<name>/referrers/<digest> of the source (copy --referrers): no answer",
+    args: (h) => ["copy", "--referrers", `docker://${h}/lib/app:1`, `docker://${h}/dst/copyrefs:1`],
+    rule: { method: "GET", path: "/v2/lib/app/referrers/", action: { kind: "stall", ms: HOLD_MS } },
+    line: /^referrer list of sha256:[0-9a-f]{64}: interrupted$/m,
+    signal: "SIGINT",
+  },
+  {
+    name: "sync: the source's referrers API never answered",
+    sent: "GET /v2/<name>/referrers/<digest> of the source (sync): no answer",
+    args: (h) => ["sync", `${h}/lib/app`, `${h}/dst/syncrefs`],
+    rule: { method: "GET", path: "/v2/lib/app/referrers/", action: { kind: "stall", ms: HOLD_MS } },
+    line: /^interrupted +referrer list of sha256:[0-9a-f]{12} in docker:\/\/\S+\/lib\/app -> /m,
+    signal: "SIGTERM",
+  },
+  {
     name: "ls: the tag page trickled",
     sent: "GET tags/list answered 200, body one byte every 2 s",
     args: (h) => ["ls", `docker://${h}/lib/app`],
@@ -218,6 +236,9 @@ describe("one signal ends the run whatever the server holds open", { concurrency
         assert.match(lastLine(r.stderr), /^dray: interrupted/);
         // What the signal stopped is not a failure of its own (sync listed each image FAILED: "This operation was aborted").
         assert.doesNotMatch(r.stderr, /^FAILED|operation was aborted/m);
+        // Every referrer line names what it was about (a listing the signal stopped printed "referrer ?").
+        assert.doesNotMatch(r.stderr, /referrer (\?|undefined)[ :]/);
+        if (c.line) assert.match(r.stderr, c.line);
         if (c.uploadsOf) assert.deepEqual(openUploads(c.uploadsOf), [], "upload sessions left open in the registry after the signal");
         return `exit ${r.code} ${tookMs} ms after one ${c.signal}: ${lastLine(r.stderr)}`;
       } finally {

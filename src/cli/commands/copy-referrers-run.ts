@@ -11,6 +11,16 @@ import { defined } from "../../defined.js";
  * stderr unless quiet; a referrer that failed makes the command exit 1 after
  * the image itself was copied.
  */
+/**
+ * What a referrer line names: a manifest by digest (and artifact type), a tag by name; a subject's list that
+ * could not be read is `list` (the line names its subject).
+ */
+export function referrerItemName(r: Pick<ReferrersSummary["items"][number], "kind" | "digest" | "artifactType" | "tag">): string {
+  if (r.kind === "manifest") return `${r.digest ?? ""}${r.artifactType ? ` (${r.artifactType})` : ""}`;
+  if (r.kind === "list") return "list";
+  return `${r.tag ?? ""}${r.kind === "index-tag" ? " (referrers index)" : ""}`;
+}
+
 /** How referrers are reported on stderr: plain lines, JSON events (`--progress json`), or not at all. */
 export type ReferrerLines = "lines" | "json" | "none";
 
@@ -31,8 +41,9 @@ export async function copyReferrersAfterCopy(
       onResult: (r) => {
         if (lines === "json") ctx.message(JSON.stringify({ type: "referrer", result: { ...r, error: r.error?.message } }));
         if (lines !== "lines" || (r.kind === "index-tag" && r.outcome !== "failed")) return;
-        const name = r.kind === "manifest" ? `${r.digest}${r.artifactType ? ` (${r.artifactType})` : ""}` : (r.tag ?? "");
-        ctx.message(r.outcome === "failed" ? `dray: referrer ${name} failed: ${r.error?.message}` : `referrer ${name}: ${r.outcome}`);
+        const name = `${referrerItemName(r)}${r.kind === "list" ? ` of ${r.subject}` : ""}`;
+        if (r.error?.code === "E_INTERRUPTED") ctx.message(`referrer ${name}: interrupted`);
+        else ctx.message(r.outcome === "failed" ? `dray: referrer ${name} failed: ${r.error?.message}` : `referrer ${name}: ${r.outcome}`);
       },
     },
   );

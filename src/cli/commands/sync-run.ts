@@ -41,6 +41,7 @@ import {
 import { parseFormat, skopeoKeys, toJson, writeOut } from "../output.js";
 import { checkQuietProgress, formatBytes, shortDigest, StatusLine } from "../progress.js";
 import { defined } from "../../defined.js";
+import { referrerItemName } from "./copy-referrers-run.js";
 
 export interface SyncFlags extends TransportFlags, TrustOptionFlags, SignOptionFlags {
   file?: string;
@@ -208,13 +209,8 @@ function imageLine(i: ImageItem): string {
   return `${OUTCOME_WORD[i.outcome].padEnd(11)} ${what} ${i.digest ? shortDigest(i.digest) : ""}${extra}${signed}`;
 }
 
-function referrerName(r: ReferrerItem): string {
-  if (r.kind === "manifest") return `${r.digest ?? "?"}${r.artifactType ? ` (${r.artifactType})` : ""}`;
-  return `${r.tag ?? "?"}${r.kind === "index-tag" ? " (referrers index)" : ""}`;
-}
-
 function referrerLine(r: ReferrerItem): string {
-  const what = `referrer ${referrerName(r)} of ${shortDigest(r.subject)} in ${r.source} -> ${r.destination}`;
+  const what = `referrer ${referrerItemName(r)} of ${shortDigest(r.subject)} in ${r.source} -> ${r.destination}`;
   if (r.outcome === "failed") return failedLine(what, r.error);
   return `${OUTCOME_WORD[r.outcome].padEnd(11)} ${what}`;
 }
@@ -327,7 +323,7 @@ function planText(s: SyncSummary): string {
   for (const i of s.items) if (i.outcome === "planned") out.push(`copy ${i.source} ${i.destination}`);
   for (const i of s.items) if (i.outcome === "refused") out.push(`refuse ${i.source} ${i.destination}`);
   for (const r of s.referrerItems)
-    if (r.outcome === "planned" && r.kind !== "index-tag") out.push(`referrer ${referrerName(r)} ${r.source} ${r.destination}`);
+    if (r.outcome === "planned" && r.kind !== "index-tag") out.push(`referrer ${referrerItemName(r)} ${r.source} ${r.destination}`);
   for (const p of s.pruneItems ?? []) if (p.outcome === "planned") out.push(`prune ${p.destination}`);
   return out.map((l) => `${l}\n`).join("");
 }

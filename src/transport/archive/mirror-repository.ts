@@ -80,9 +80,13 @@ export class ArchiveRepository extends RepositoryBase {
     return undefined;
   }
 
-  /** Referrers stored by digest are the staging layout's, whichever repository's name they came under. */
+  /**
+   * The staging layout's entries named `REPO:…` that carry `subject`: a referrer stored by digest alone (unnamed)
+   * belongs to no one repository, so it counts where the repository's `REPO:sha256-<hex>` index lists it (as the
+   * registry's referrers API answers per repository), not for every repository holding an image of that digest.
+   */
   protected override storedReferrers(subject: Digest): Promise<Descriptor[]> {
-    return this.inner instanceof LayoutRepository ? this.inner.storedReferrers(subject) : Promise.resolve([]);
+    return this.inner instanceof LayoutRepository ? this.inner.storedReferrersNamed(subject, this.prefix) : Promise.resolve([]);
   }
 
   async hasReferrersApi(): Promise<boolean> {

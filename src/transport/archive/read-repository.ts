@@ -85,8 +85,9 @@ export class ArchiveReadRepository extends RepositoryBase {
     return undefined;
   }
 
+  /** A mirror archive's repository: only entries named `REPO:…` (see ArchiveRepository.storedReferrers). */
   protected override async storedReferrers(subject: Digest): Promise<Descriptor[]> {
-    this.bySubject ??= subjectsOf(this.blobs, this.index);
+    this.bySubject ??= subjectsOf(this.blobs, this.index, this.prefix);
     return (await this.bySubject).get(subject.toString()) ?? [];
   }
 

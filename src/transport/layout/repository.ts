@@ -7,7 +7,7 @@ import { RepositoryBase } from "../repository-base.js";
 import type { ImageDestination, ImageSource, RepoRef, TagHead, TransportOptions } from "../types.js";
 import type { LayoutDestination } from "./destination.js";
 import { reachableBlobs } from "./gc.js";
-import { REF_NAME, type LayoutIndex } from "./index-json.js";
+import { REF_NAME, refName, type LayoutIndex } from "./index-json.js";
 import { openLayoutDestination, openLayoutReferences, openLayoutSource } from "./index.js";
 import { OciLayout, type LayoutCreation } from "./layout.js";
 import type { BlobReader } from "./resolve.js";
@@ -23,8 +23,8 @@ export class LayoutRepository extends RepositoryBase {
   readonly display: string;
   /** What prepare() made, for undoPrepare(). */
   private prepared: { layout: OciLayout; created: LayoutCreation } | undefined;
-  /** Subject → the entries that refer to it, for the index.json last read (keyed by its entries). */
-  private bySubject: { key: string; map: Map<string, Descriptor[]> } | undefined;
+  /** Per name prefix ("" for every entry): subject → the entries that refer to it, for the index.json last read (keyed by its entries). */
+  private readonly bySubject = new Map<string, { key: string; map: Map<string, Descriptor[]> }>();
   /** The writers this repository opened, whose stored blobs undoPrepare() sweeps when nothing reaches them. */
   private readonly opened: LayoutDestination[] = [];
 
@@ -149,13 +149,27 @@ export class LayoutRepository extends RepositoryBase {
    * many subjects are asked about; one that cannot be read or parsed is no
    * referrer (its own command reports it).
    */
-  override async storedReferrers(subject: Digest): Promise<Descriptor[]> {
+  override storedReferrers(subject: Digest): Promise<Descriptor[]> {
+    return this.storedReferrersNamed(subject, "");
+  }
+
+  /**
+   * storedReferrers among the entries whose ref.name starts with `prefix`:
+   * one repository of a mirror archive (`REPO:`), whose referrers are not
+   * another repository's though the archive stores each digest once. ""
+   * takes every entry, unnamed ones included (a plain layout).
+   */
+  async storedReferrersNamed(subject: Digest, prefix: string): Promise<Descriptor[]> {
     const layout = await this.layout();
     if (!layout) return [];
     const index = await layout.readIndex();
-    const key = index.entries.map((e) => e.desc.digest.toString()).join(",");
-    if (this.bySubject?.key !== key) this.bySubject = { key, map: await subjectsOf(layout, index) };
-    return this.bySubject.map.get(subject.toString()) ?? [];
+    const key = index.entries.map((e) => `${e.desc.digest.toString()}=${refName(e) ?? ""}`).join(",");
+    let cached = this.bySubject.get(prefix);
+    if (cached?.key !== key) {
+      cached = { key, map: await subjectsOf(layout, index, prefix) };
+      this.bySubject.set(prefix, cached);
+    }
+    return cached.map.get(subject.toString()) ?? [];
   }
 
   async hasReferrersApi(): Promise<boolean> {
@@ -168,10 +182,12 @@ export class LayoutRepository extends RepositoryBase {
  * index.json order, each digest once (a layout's, or an oci-archive's read in
  * place).
  */
-export async function subjectsOf(layout: BlobReader, index: LayoutIndex): Promise<Map<string, Descriptor[]>> {
+export async function subjectsOf(layout: BlobReader, index: LayoutIndex, prefix = ""): Promise<Map<string, Descriptor[]>> {
   const map = new Map<string, Descriptor[]>();
   const seen = new Set<string>();
-  for (const { desc } of index.entries) {
+  for (const entry of index.entries) {
+    const desc = entry.desc;
+    if (prefix !== "" && !refName(entry)?.startsWith(prefix)) continue;
     if (!isManifestType(desc.mediaType) && !isIndexType(desc.mediaType)) continue;
     if (seen.has(desc.digest.toString())) continue;
     seen.add(desc.digest.toString());

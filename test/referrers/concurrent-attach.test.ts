@@ -1,0 +1,80 @@
+// Two `dray attach` at once to one image on a registry without the referrers
+// API (the real distribution 2.8: the tag schema's `sha256-<hex>` index).
+// Each reads the index, adds its artifact and PUTs it back: without a check,
+// the later PUT drops the earlier one's entry. dray reads the index back after
+// its PUT and merges again when its entry is missing, so both stay listed.
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { attach } from "../../src/referrers/attach.js";
+import { buildImage, pushImage, writeOciLayout } from "../helpers/fixtures.js";
+import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
+import { makeTempDir } from "../helpers/tmp.js";
+import { fetchManifest } from "../sync/artifacts.js";
+
+const ROUNDS = 20;
+
+/** The digests the layout's index.json entry `tag` lists (an OCI index), read as skopeo would. */
+function listedInLayout(layout: string, tag: string): string[] {
+  const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as {
+    manifests: { digest: string; annotations?: Record<string, string> }[];
+  };
+  const entry = index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === tag);
+  if (!entry) return [];
+  const blob = JSON.parse(readFileSync(join(layout, "blobs", ...entry.digest.split(":")), "utf8")) as { manifests?: { digest: string }[] };
+  return blob.manifests?.map((m) => m.digest) ?? [];
+}
+
+describe("concurrent attaches to a registry without the referrers API", () => {
+  let reg: RegistryHandle;
+  let dir: string;
+
+  before(async () => {
+    reg = await startRegistry();
+    dir = makeTempDir();
+  });
+
+  it(`two attaches at once, ${ROUNDS} rounds: the sha256-<hex> index lists both every time`, async () => {
+    const lost: string[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const subject = await buildImage({ seed: `concurrent-attach-${i}` });
+      await pushImage(reg, "race", `r${i}`, subject);
+      const files = [0, 1].map((k) => {
+        const f = join(dir, `scan-${i}-${k}.txt`);
+        writeFileSync(f, `scan ${i}/${k}\n`);
+        return f;
+      });
+      const written = await Promise.all(
+        files.map((path) =>
+          attach(`docker://${reg.host}/race:r${i}`, { artifactType: "application/vnd.example.scan+text", files: [{ path }] }),
+        ),
+      );
+      const index = await fetchManifest(reg, "race", `sha256-${subject.manifest.digest.hex}`);
+      const listed = (JSON.parse(index?.toString() ?? "{}") as { manifests?: { digest: string }[] }).manifests?.map((m) => m.digest) ?? [];
+      const missing = written.filter((w) => !listed.includes(w.digest));
+      if (missing.length > 0) lost.push(`round ${i}: ${missing.map((w) => w.digest).join(", ")} not listed`);
+    }
+    assert.deepEqual(lost, [], `${lost.length} of ${ROUNDS} rounds lost an entry`);
+  });
+
+  it(`the same in an OCI layout, ${ROUNDS} rounds`, async () => {
+    const lost: string[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const subject = await buildImage({ seed: `concurrent-attach-layout-${i}` });
+      const layout = join(dir, `layout-${i}`);
+      await writeOciLayout(layout, subject, "v1");
+      const written = await Promise.all(
+        [0, 1].map((k) => {
+          const path = join(dir, `layout-scan-${i}-${k}.txt`);
+          writeFileSync(path, `scan ${i}/${k}\n`);
+          return attach(`oci:${layout}:v1`, { artifactType: "application/vnd.example.scan+text", files: [{ path }] });
+        }),
+      );
+      const listed = listedInLayout(layout, `sha256-${subject.manifest.digest.hex}`);
+      const missing = written.filter((w) => !listed.includes(w.digest));
+      if (missing.length > 0) lost.push(`round ${i}: ${missing.map((w) => w.digest).join(", ")} not listed`);
+    }
+    assert.deepEqual(lost, [], `${lost.length} of ${ROUNDS} rounds lost an entry`);
+  });
+});
