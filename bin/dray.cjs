@@ -4,6 +4,11 @@
 // compile cache, the bundle) is src/cli/startup/'s business;
 // DRAY_STARTUP_OFF=all turns all of it off (src/cli/startup/switches.cts).
 "use strict";
+// First: a Ctrl-C or SIGTERM while the CLI loads ends dray with its one line, not silently; main's handlers
+// take over (src/cli/startup/stop-signals.cts, which names the same signals and symbol).
+const earlyStop = (sig) => require("../dist/src/cli/startup/stop-signals.cjs").stopEarly(sig);
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(sig, earlyStop);
+globalThis[Symbol.for("dray.earlyStopListener")] = earlyStop;
 const { readFileSync } = require("node:fs");
 const { join } = require("node:path");
 

@@ -7,6 +7,7 @@ import { COMMANDS, type CommandEntry } from "./commands/index.js";
 import type { CliContext } from "./context.js";
 import { checkStdinReaders } from "./options.js";
 import { installScavenger } from "./startup/scavenge.js";
+import { interruptedLine, releaseEarlyStop, signalExitCode, STOP_SIGNALS, type StopSignal } from "./startup/stop-signals.cjs";
 import { tricksOff } from "./startup/switches.cjs";
 
 /** Set by the CLI bundler (scripts/bundle.mjs), which knows the version at build time. */
@@ -38,14 +39,6 @@ export function describeError(err: unknown, debug: boolean): string {
   if (err instanceof DrayError) return err.message;
   if (err instanceof Error) return err.message.split("\n")[0] ?? String(err);
   return String(err);
-}
-
-const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-type StopSignal = (typeof STOP_SIGNALS)[number];
-
-/** 128 + the signal number, as a shell reports a process the signal ended: 130, 143, 129. */
-function signalExitCode(sig: StopSignal): number {
-  return 128 + osConstants.signals[sig];
 }
 
 /** 128 + SIGPIPE: what a shell reports for `yes | head -1`'s yes. */
@@ -117,6 +110,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     controller.abort();
   };
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  releaseEarlyStop(); // after ours are on: a signal caught while the bundle loaded comes to onSignal
   // A reader that went away (`dray copy … oci-archive:- | head -c 10`): stop the work and exit
   // quietly with SIGPIPE's status, as Unix tools killed by SIGPIPE do (Node ignores the signal itself).
   let stdoutClosed = false;
@@ -146,7 +140,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (stdoutClosed || isBrokenPipe(err)) return BROKEN_PIPE_EXIT;
     if (stoppedBy) {
-      ctx.message(stoppedBy === "SIGINT" ? "dray: interrupted" : `dray: interrupted (${stoppedBy})`);
+      ctx.message(interruptedLine(stoppedBy));
       return signalExitCode(stoppedBy);
     }
     ctx.message(`dray: ${describeError(err, debug)}`);

@@ -264,10 +264,19 @@ export function transportOptions(
   if (flags.authfile !== undefined) opts.authFile = flags.authfile;
   if (flags.trustRealm !== undefined) opts.trustRealms = flags.trustRealm;
   if (sided("insecure", "srcInsecure", "destInsecure") === true) opts.insecure = true;
+  // Messages name the flag the user typed: a side's own (`--src-ca-file`) when it gave the value.
+  const flagOf = (name: string, src: keyof TransportFlags, dest: keyof TransportFlags): string =>
+    side !== undefined && flags[side === "src" ? src : dest] !== undefined ? `--${side}-${name}` : `--${name}`;
+  opts.tlsFlags = {
+    caFile: flagOf("ca-file", "srcCaFile", "destCaFile"),
+    certDir: flagOf("cert-dir", "srcCertDir", "destCertDir"),
+    clientCert: flagOf("client-cert", "srcClientCert", "destClientCert"),
+    clientKey: flagOf("client-key", "srcClientKey", "destClientKey"),
+  };
   const caFile = sided("caFile", "srcCaFile", "destCaFile");
   if (caFile !== undefined) {
     const problem = caFileProblem(caFile);
-    if (problem) throw new UsageError(`--ca-file ${problem}`, { where: caFile });
+    if (problem) throw new UsageError(`${opts.tlsFlags.caFile} ${problem}`, { where: caFile });
     opts.caFile = caFile;
   }
   const certDir = sided("certDir", "srcCertDir", "destCertDir");

@@ -472,6 +472,11 @@ export class WriteStatus {
     });
   }
 
+  /** A message line above the status line, which is drawn again below it. */
+  note(line: string): void {
+    this.line.log(escapeControls(line));
+  }
+
   /** Clears the status; `summary` then prints one line (`Wrote FILE: 30 MB in 1.2 s`). */
   finish(summary: boolean, file: string): void {
     this.line.clear();

@@ -17,14 +17,18 @@ import { defined } from "../defined.js";
  * that is not a regular file (/dev/null, /dev/full, a FIFO) is written
  * into, as tar and crane do: a file renamed over a device would replace it.
  */
-export async function writeFileAtomically(data: Readable, path: string, signal?: AbortSignal): Promise<void> {
+export async function writeFileAtomically(data: Readable, path: string, signal?: AbortSignal, onWaitForReader?: () => void): Promise<void> {
+  const cannotWrite = (err: unknown): unknown =>
+    inWords(err, () => new IoError(`cannot write ${path}: ${fsReason(err)}`, { where: path, cause: err }));
   const existing = await stat(path).catch(() => undefined);
   if (existing && !existing.isFile()) {
-    const fifo = existing.isFIFO() ? await openFifoWithReader(path, signal) : undefined;
-    const out = fifo ? fifo.createWriteStream() : createWriteStream(path, { flags: "w" });
-    await pipeline(data, out, signal ? { signal } : {}).catch((err: unknown) => {
-      throw inWords(err, () => new IoError(`cannot write ${path}: ${fsReason(err)}`, { where: path, cause: err }));
-    });
+    try {
+      const fifo = existing.isFIFO() ? await openFifoWithReader(path, signal, onWaitForReader) : undefined;
+      const out = fifo ? fifo.createWriteStream() : createWriteStream(path, { flags: "w" });
+      await pipeline(data, out, signal ? { signal } : {});
+    } catch (err) {
+      throw cannotWrite(err);
+    }
     return;
   }
   await sweepDeadTemporaries(dirname(path));
@@ -34,7 +38,7 @@ export async function writeFileAtomically(data: Readable, path: string, signal?:
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw inWords(err, () => new IoError(`cannot write ${path}: ${fsReason(err)}`, { where: path, cause: err }));
+    throw cannotWrite(err);
   }
 }
 
@@ -46,16 +50,16 @@ export async function writeFileAtomically(data: Readable, path: string, signal?:
  * once instead; it is tried again every FIFO_POLL_MS, and the run's signal
  * ends the wait. Once one succeeds, the blocking open returns at once, and it
  * is made before the probe closes: a reader that saw its only writer close
- * would read end-of-file.
+ * would read end-of-file. `onWait` is called once, when the first try finds no reader.
  */
-async function openFifoWithReader(path: string, signal?: AbortSignal): Promise<FileHandle> {
-  for (;;) {
+async function openFifoWithReader(path: string, signal?: AbortSignal, onWait?: () => void): Promise<FileHandle> {
+  for (let first = true; ; first = false) {
     let probe: FileHandle | undefined;
     try {
       probe = await open(path, constants.O_WRONLY | constants.O_NONBLOCK);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENXIO")
-        throw new IoError(`cannot write ${path}: ${fsReason(err)}`, { where: path, cause: err });
+      if ((err as NodeJS.ErrnoException).code !== "ENXIO") throw err;
+      if (first) onWait?.();
     }
     if (probe) {
       try {

@@ -237,7 +237,8 @@ async function putUncompressed(copy: ImageCopy, node: Node): Promise<RawManifest
     size: placed[i]!.size,
   }));
   const raw = dockerArchiveManifest(config, newLayers);
-  await putManifest(session, raw, { tag: copy.opts.tag });
+  // The hook (re-signing) runs here as in putTree: a destination that takes layers uncompressed is no exception.
+  await putManifest(session, raw, { tag: copy.opts.tag, beforeTag: copy.opts.beforeTag });
   return raw;
 }
 

@@ -9,6 +9,7 @@ import { openDestination, openReferences, openSource, withReplayableInput } from
 import type { ImageSource, TransportOptions } from "../transport/types.js";
 import { checkAllTagsLocations, copyTags, locationWithTag, noTags } from "./all-tags.js";
 import { copyImage } from "./engine.js";
+import { checkNotNested } from "./nesting.js";
 import type { AllTagsSummary, CopyOptions, CopySummary } from "./types.js";
 
 export { copyImage } from "./engine.js";
@@ -33,8 +34,10 @@ function asLocation(loc: Location | string): Location {
  * the destination or aborts it on failure, and closes the source.
  */
 export async function copy(src: Location | string, dst: Location | string, opts: CopyLocationOptions = {}): Promise<CopySummary> {
+  const srcLoc = asLocation(src);
   const dstLoc = asLocation(dst);
-  const source = await openSource(asLocation(src), readOptions(opts.source, dstLoc));
+  await checkNotNested(srcLoc, dstLoc);
+  const source = await openSource(srcLoc, readOptions(opts.source, dstLoc));
   try {
     const destination = await openDestination(dstLoc, opts.destination);
     const summary = await copyImage(source, destination, opts);
@@ -56,6 +59,7 @@ export async function copyAllTags(src: Location | string, dst: Location | string
   const srcLoc = asLocation(src);
   const dstLoc = asLocation(dst);
   checkAllTagsLocations(srcLoc, dstLoc);
+  await checkNotNested(srcLoc, dstLoc);
   // Standard input is read once, into a file, then listed and opened per tag like any archive.
   return withReplayableInput(srcLoc, opts.source ?? {}, async (readable) => {
     const refs = await openReferences(readable, opts.source);

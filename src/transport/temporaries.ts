@@ -100,6 +100,9 @@ export async function makeTemporaryFolder(kind: TemporaryKind, parent?: string):
   try {
     return await mkdtemp(join(where, `.dray-${kind}-${process.pid}-`));
   } catch (err) {
+    // ENOENT from a folder that is there: a pseudo file system (/proc, /sys) that takes no new files.
+    if (errnoCode(err) === "ENOENT" && (await lstat(where).catch(() => undefined))?.isDirectory())
+      throw new IoError(`cannot create a temporary folder in ${where}: the file system takes no new files there`, { where, cause: err });
     throw writeError(err, "cannot create a temporary folder in", where);
   }
 }

@@ -16,6 +16,14 @@ import type { MirrorConfig } from "./mirrors.js";
 export type { Credentials };
 
 /** Everything a transport may need from the command line; each transport reads what applies to it. */
+/** The flag that named each TLS file of one side. */
+export interface TlsFlagNames {
+  caFile?: string;
+  certDir?: string;
+  clientCert?: string;
+  clientKey?: string;
+}
+
 export interface TransportOptions {
   /** Explicit credentials for this location (`--creds`, `--src-creds`, `--dest-creds`). */
   creds?: Credentials;
@@ -34,6 +42,8 @@ export interface TransportOptions {
   /** A client certificate (PEM) and its key, presented to registries that ask for one (mTLS). */
   clientCert?: string;
   clientKey?: string;
+  /** The flag each TLS file came from (`--src-ca-file`, `--dest-cert-dir`), for messages; default the both-sides names. */
+  tlsFlags?: TlsFlagNames;
   /** A bearer token obtained elsewhere, sent as is (`--registry-token`): no credential lookup, no token service. */
   registryToken?: string;
   /** Anonymous even when a stored credential exists (`--no-creds`). */

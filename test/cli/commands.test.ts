@@ -79,6 +79,41 @@ describe("dray tag / ls / digest / delete against the registry", () => {
     assert.match(missing.stderr, /^dray: /);
   });
 
+  it("ls of a registry, a layout, an oci-archive and a docker-archive: tags sorted by bytes, not as written or sent", async (t) => {
+    const order = ["zeta", "Mid", "10", "9", "alpha", "beta-2", "beta_1"];
+    const own = await startRegistry(); // a repository of its own would join the catalog test's list
+    const at = (repoTag: string): string => `docker://${own.host}/${repoTag}`;
+    t.after(() => own.stop());
+    await pushImage({ url: own.url }, "ordered", "zeta", image);
+    await drayOk(["tag", at("ordered:zeta"), ...order.slice(1)]);
+    // distribution 2.8 sends its folder's order; the spec asks for lexical order, which dray ls prints for all.
+    const fromRegistry = (await drayOk(["ls", at("ordered")])).stdout;
+    assert.equal(fromRegistry, ["10", "9", "Mid", "alpha", "beta-2", "beta_1", "zeta"].join("\n") + "\n");
+    const dir = makeTempDir();
+    const layout = `oci:${join(dir, "layout")}`;
+    const ociArchive = `oci-archive:${join(dir, "o.tar")}`;
+    await drayOk(["copy", "-q", at("ordered:zeta"), `${layout}:zeta`]);
+    await drayOk(["copy", "-q", at("ordered:zeta"), `${ociArchive}:zeta`]);
+    for (const t of order.slice(1)) {
+      // One tag per run: index.json keeps them in the order they came.
+      await drayOk(["tag", `${layout}:zeta`, t]);
+      await drayOk(["tag", `${ociArchive}:zeta`, t]);
+    }
+    const dockerArchive = `docker-archive:${join(dir, "d.tar")}`;
+    for (const t of order) await drayOk(["copy", "-q", at("ordered:zeta"), `${dockerArchive}:ordered:${t}`]);
+    assert.equal((await drayOk(["ls", layout])).stdout, fromRegistry);
+    assert.equal((await drayOk(["ls", ociArchive])).stdout, fromRegistry);
+    // A docker-archive's tags are its RepoTags, NAME:TAG.
+    const dockerTags = (await drayOk(["ls", dockerArchive])).stdout.trim().split("\n");
+    assert.deepEqual(
+      dockerTags,
+      fromRegistry
+        .trim()
+        .split("\n")
+        .map((t) => `ordered:${t}`),
+    );
+  });
+
   it("ls refuses parts of a location it would ignore, as skopeo does: --catalog HOST/REPO, REPO:TAG (issue 19)", async () => {
     const cat = await dray(["ls", "--catalog", `${reg.host}/app`]);
     assert.equal(cat.code, 2);

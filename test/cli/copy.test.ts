@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { readFile, readdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { before, describe, it } from "node:test";
 import { Digest } from "../../src/oci/digest.js";
 import { parseManifest } from "../../src/oci/manifest.js";
@@ -166,6 +166,37 @@ describe("dray copy between OCI layouts", () => {
     const isDir = await dray(["copy", "--digestfile", dir, `oci:${src}:v1`, `oci:${dst}:v1`]);
     assert.equal(isDir.code, 2);
     assert.match(isDir.stderr, /is a directory; give a file name/);
+  });
+
+  it("a layout written inside another layout's folder, either way round, is exit 2 before anything moves", async () => {
+    const tree = async (d: string): Promise<string[]> => (await readdir(d, { recursive: true })).map(String).sort();
+    const before = await tree(src);
+    const refused: Array<[string, string, RegExp]> = [
+      [`oci:${src}:v1`, `oci:${src}/b:v1`, /^dray: the destination oci:.*\/b:v1 is inside the source layout's folder /],
+      [`oci:${src}:v1`, `oci:${src}/blobs/sha256/x:v1`, /is inside the source layout's folder/],
+      [`oci:${src}:v1`, `oci-archive:${src}/x.tar:v1`, /is inside the source layout's folder/],
+      [`oci:${src}/../${basename(src)}:v1`, `oci:${src}/./c:v1`, /is inside the source layout's folder/],
+    ];
+    for (const [from, to, line] of refused) {
+      const r = await dray(["copy", from, to]);
+      assert.equal(r.code, 2, `${from} -> ${to}: ${r.stderr}`);
+      assert.match(r.stderr, line);
+      assert.equal(r.stderr.split("\n").length, 2, "one line");
+    }
+    const all = await dray(["copy", "--all-tags", `oci:${src}`, `oci:${src}/all`]);
+    assert.equal(all.code, 2, all.stderr);
+    assert.deepEqual(await tree(src), before, "nothing written into the source layout");
+    // The other way round: a destination layout whose folder holds the source.
+    const outer = join(dir, "outer");
+    const inner = join(outer, "inner");
+    assert.equal((await dray(["copy", "-q", `oci:${src}:v1`, `oci:${inner}:v1`])).code, 0);
+    const wraps = await dray(["copy", `oci:${inner}:v1`, `oci:${outer}:v1`]);
+    assert.equal(wraps.code, 2, wraps.stderr);
+    assert.match(wraps.stderr, /^dray: the destination layout .*outer would hold the source oci:.*inner:v1 inside its folder/);
+    assert.equal(existsSync(join(outer, "index.json")), false);
+    // The same layout (a new tag) and a layout beside it stay fine.
+    assert.equal((await dray(["copy", "-q", `oci:${inner}:v1`, `oci:${inner}:v2`])).code, 0);
+    assert.equal((await dray(["copy", "-q", `oci:${inner}:v1`, `oci:${join(dir, "beside")}:v1`])).code, 0);
   });
 
   it("a failed copy leaves the destination as it was: a new layout is removed, an existing one keeps no orphaned blob (issue 19)", async () => {

@@ -122,6 +122,13 @@ const ROWS: Row[] = [
     code: 2,
     line: (w) => new RegExp(`^${re(`${w}/ok.tar is a file; an OCI layout is a directory (use oci-archive:${w}/ok.tar`)}`),
   },
+  ...["oci-archive:/proc/x.tar", "docker-archive:/proc/x.tar:dray/x:v1"].map((dst): Row => ({
+    what: `${dst.split(":")[0]!}: in a folder that takes no new files (/proc)`,
+    args: (w) => ["copy", `oci:${w}/ok:v1`, dst],
+    code: 1,
+    // Was "cannot create a temporary folder in: /proc does not exist".
+    line: () => /^cannot create a temporary folder in \/proc: the file system takes no new files there$/,
+  })),
   {
     what: "oci: a file as a source",
     args: (w) => ["inspect", `oci:${w}/ok.tar:v1`],

@@ -3,13 +3,13 @@
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
 import { execFileSync } from "node:child_process";
-import { closeSync, openSync, readdirSync, statSync } from "node:fs";
+import { closeSync, createReadStream, openSync, readdirSync, statSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { networkFailureText } from "../../src/transport/registry/http/failure.js";
 import { buildImage, pushImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
-import { finalScreen, onPty } from "../helpers/pty.js";
+import { finalScreen, onPty, startOnPty } from "../helpers/pty.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { startProxy, type FaultProxy } from "../helpers/proxy.js";
 import { freePort, startRegistry, type RegistryHandle } from "../helpers/registry.js";
@@ -161,14 +161,20 @@ describe("output paths and --ca-file are checked before anything is read, in wor
     {
       what: "blob -o into a folder the user may not write",
       args: (d) => ["blob", `${proxyLoc()}`, layer(), "-o", `${d}/ro/b`],
-      code: 1,
+      code: 2,
       line: (d) => `-o ${d}/ro/b: cannot write in ${d}/ro (permission denied)`,
       asNobody: true,
     },
     {
       what: "export -o /proc/x (a folder that takes no new files)",
       args: () => ["export", `${proxyLoc()}`, "-o", "/proc/x"],
-      code: 1,
+      code: 2,
+      line: () => "-o /proc/x: cannot create a file in /proc (the file system takes no new files there)",
+    },
+    {
+      what: "blob -o /proc/x (the same rule as a directory named: found before any transfer, so usage)",
+      args: () => ["blob", `${proxyLoc()}`, layer(), "-o", "/proc/x"],
+      code: 2,
       line: () => "-o /proc/x: cannot create a file in /proc (the file system takes no new files there)",
     },
     {
@@ -182,6 +188,24 @@ describe("output paths and --ca-file are checked before anything is read, in wor
       args: (d) => ["inspect", "--ca-file", `${d}/notes.txt`, proxyLoc()],
       code: 2,
       line: (d) => `--ca-file ${d}/notes.txt holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`,
+    },
+    {
+      what: "copy --dest-ca-file that holds no certificate (the side's own flag named)",
+      args: (d) => ["copy", "--dest-ca-file", `${d}/notes.txt`, `docker://${proxyLoc()}`, `docker://${proxy.host}/copy:1`],
+      code: 2,
+      line: (d) => `--dest-ca-file ${d}/notes.txt holds no PEM certificate (no "-----BEGIN CERTIFICATE-----" line)`,
+    },
+    {
+      what: "--cert-dir naming a file",
+      args: (d) => ["inspect", "--cert-dir", `${d}/notes.txt`, proxyLoc()],
+      code: 2,
+      line: (d) => `--cert-dir ${d}/notes.txt is a file, not a folder`,
+    },
+    {
+      what: "copy --src-cert-dir naming a file beside a good --cert-dir",
+      args: (d) => ["copy", "--src-cert-dir", `${d}/notes.txt`, "--cert-dir", d, `docker://${proxyLoc()}`, `docker://${proxy.host}/copy:1`],
+      code: 2,
+      line: (d) => `--src-cert-dir ${d}/notes.txt is a file, not a folder`,
     },
   ];
   const proxyLoc = (): string => `${proxy.host}/app:1`;
@@ -424,5 +448,36 @@ describe("export -o FIFO (a named pipe)", () => {
     const tar = Buffer.concat(chunks);
     assert.ok(tar.length >= 1024, `${tar.length} bytes read`);
     assert.equal(tar.subarray(257, 262).toString(), "ustar", "a tar header");
+  });
+  it("on a terminal one line says it waits for a reader (not with -q); the reader then gets the data", async () => {
+    const dir = makeTempDir();
+    const img = await buildImage({ seed: "messages-fifo-tty" });
+    await writeOciLayout(join(dir, "src"), img, "1");
+    const fifo = join(dir, "pipe");
+    execFileSync("mkfifo", [fifo]);
+    const readAll = async (): Promise<Buffer> => {
+      const chunks: Buffer[] = [];
+      for await (const c of createReadStream(fifo)) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    };
+    const run = startOnPty(["export", `oci:${dir}/src:1`, "-o", fifo], { NO_COLOR: "1" });
+    await run.until("waiting for a reader");
+    const tar = await readAll();
+    const r = await run.done;
+    assert.equal(r.code, 0, r.raw);
+    assert.equal(tar.subarray(257, 262).toString(), "ustar", "a tar header");
+    const screen = finalScreen(r.raw);
+    assert.equal(screen[0], `waiting for a reader on FIFO ${fifo} (Ctrl-C to stop)`);
+    assert.match(screen[1] ?? "", new RegExp(`^Wrote ${re(fifo)}: `));
+    assert.equal(screen.length, 2, r.raw);
+    // -q: silence, the wait included (blob shares the writer with export).
+    const layer = img.layers[0]!;
+    const quiet = startOnPty(["blob", "-q", `oci:${dir}/src:1`, layer.digest.toString(), "-o", fifo], { NO_COLOR: "1" });
+    await new Promise((res) => setTimeout(res, 1500));
+    const blob = await readAll();
+    const q = await quiet.done;
+    assert.equal(q.code, 0, q.raw);
+    assert.equal(blob.length, layer.size);
+    assert.equal(q.raw, "");
   });
 });

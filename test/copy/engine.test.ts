@@ -319,6 +319,27 @@ describe("copyImage: a single-platform destination that needs uncompressed layer
     assert.equal(dst.ops.at(-1)?.op, "abort");
   });
 
+  it("runs beforeTag (re-signing) on the manifest it writes, stored by digest first, before the tag", async () => {
+    const img = image(AMD64, [layer(bytesOf("before-tag", 20_000))]);
+    const dst = new MemoryDestination(DOCKER_ARCHIVE_LIKE);
+    const hooked: Array<{ digest: string; opsBefore: number }> = [];
+    const summary = await copyImage(new MemorySource(img.manifest, [img]), dst, {
+      beforeTag: async (raw) => void hooked.push({ digest: raw.digest.toString(), opsBefore: dst.ops.length }),
+    });
+    assert.deepEqual(
+      hooked.map((h) => h.digest),
+      [summary.digest],
+      "called once, with the uncompressed image's new manifest",
+    );
+    const puts = dst.ops.filter((o) => o.op === "putManifest");
+    assert.deepEqual(
+      puts.map((o) => o.isTop),
+      [false, true],
+      "by digest, then under the tag",
+    );
+    assert.equal(dst.ops[hooked[0]!.opsBefore - 1]?.op, "putManifest", "the hook ran between the two");
+  });
+
   it("decompresses a zstd layer too (Node's zlib or the npm fallbacks), checked against its diff_id", async () => {
     const tar = bytesOf("z", 100_000);
     const zstd = await streamToBuffer(Readable.from([tar]).pipe(compressStream("zstd", 3) as NodeJS.ReadWriteStream & Readable));

@@ -31,6 +31,8 @@ export type ProxyAction =
    * own (`body`, default a JSON error) without forwarding.
    */
   | { kind: "trickle"; everyMs: number; status?: number; body?: string }
+  /** Forward at once, then hold the upstream's answer `ms` before any of it reaches the client (the request has done its work upstream). */
+  | { kind: "holdAnswer"; ms: number }
   /** Answer a redirect to the proxy's redirect target server, which serves the same path from upstream. */
   | { kind: "redirect"; status?: 301 | 302 | 303 | 307 | 308 }
   /** Forward, then set (or with value undefined, remove) a response header; a function gets the upstream value (a Location rewritten). */
@@ -346,6 +348,10 @@ export async function startProxy(upstream: ProxyUpstream): Promise<FaultProxy> {
   }
 
   async function respond(ur: IncomingMessage, res: ServerResponse, action: ProxyAction | undefined): Promise<void> {
+    if (action?.kind === "holdAnswer") {
+      await sleep(action.ms);
+      if (res.destroyed) return;
+    }
     const status = ur.statusCode ?? 502;
     const headers = forwardHeaders(ur.headers);
     if (action?.kind === "replaceHeader")

@@ -1,7 +1,7 @@
 // dray on a pseudo-terminal (util-linux `script`), and a minimal terminal model
 // that replays what it drew, so assertions read the final screen rather than the
 // escape-code stream.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 // Under tsx the entry is the .ts source; in the compiled tree (npm test) it is dist/test/cli/dray-entry.js.
@@ -10,15 +10,19 @@ const ENTRY = fileURLToPath(new URL(FROM_SOURCE ? "../cli/dray-entry.ts" : "../c
 const NODE_ARGS = FROM_SOURCE ? ["--import", "tsx", ENTRY] : [ENTRY];
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-/** Runs dray under `script` on a pseudo-terminal (100x30 unless `cols` says); resolves with everything the terminal received. */
-export function onPty(args: string[], env: NodeJS.ProcessEnv = {}, cols = 100): Promise<{ code: number; raw: string }> {
+/** `script`'s arguments that run dray with `args` on a pseudo-terminal `cols` wide. */
+function scriptArgs(args: string[], cols: number): string[] {
   const quoted = args.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
   const node = [process.execPath, ...NODE_ARGS].map((a) => `'${a}'`).join(" ");
-  const command = `stty cols ${cols} rows 30; exec ${node} ${quoted}`;
+  return ["-qfec", `stty cols ${cols} rows 30; exec ${node} ${quoted}`, "/dev/null"];
+}
+
+/** Runs dray under `script` on a pseudo-terminal (100x30 unless `cols` says); resolves with everything the terminal received. */
+export function onPty(args: string[], env: NodeJS.ProcessEnv = {}, cols = 100): Promise<{ code: number; raw: string }> {
   return new Promise((resolve, reject) => {
     execFile(
       "script",
-      ["-qfec", command, "/dev/null"],
+      scriptArgs(args, cols),
       { cwd: ROOT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000, encoding: "utf8" },
       (err, stdout) => {
         if (err && typeof err.code !== "number") reject(err as Error);
@@ -26,6 +30,38 @@ export function onPty(args: string[], env: NodeJS.ProcessEnv = {}, cols = 100): 
       },
     );
   });
+}
+
+/**
+ * As onPty, for a test that acts while dray runs: `until(text)` resolves once the terminal received `text`
+ * (a test waits for what dray says rather than for a guessed time; it fails, dray killed, after `waitMs`),
+ * `done` as onPty's promise.
+ */
+export function startOnPty(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cols = 100,
+): { until: (text: string, waitMs?: number) => Promise<void>; done: Promise<{ code: number; raw: string }> } {
+  const child = spawn("script", scriptArgs(args, cols), {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let raw = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => (raw += c));
+  const done = new Promise<{ code: number; raw: string }>((resolve) => child.on("close", (code) => resolve({ code: code ?? 1, raw })));
+  const until = async (text: string, waitMs = 30_000): Promise<void> => {
+    let ended = false;
+    void done.then(() => (ended = true));
+    for (const start = Date.now(); !raw.includes(text); await new Promise((r) => setTimeout(r, 50))) {
+      if (ended) throw new Error(`dray ended without printing ${JSON.stringify(text)}: ${JSON.stringify(raw)}`);
+      if (Date.now() - start > waitMs) {
+        child.kill("SIGKILL");
+        throw new Error(`dray printed no ${JSON.stringify(text)} in ${waitMs} ms: ${JSON.stringify(raw)}`);
+      }
+    }
+  };
+  return { until, done };
 }
 
 /** Replays cursor movement and erasures (the subset cli-progress and ora use) into the lines left on screen. */

@@ -132,6 +132,16 @@ const CASES: HeldCase[] = [
     signal: "SIGINT",
   },
   {
+    name: "copy layout → registry: a signal while the POSTs' answers are on the way",
+    sent: "POST of each blob's upload: the registry opens the session, its answer held 1.5 s; the sessions must still be cancelled",
+    args: (h) => ["copy", `oci:${layout}:1`, `docker://${h}/dst/opening:1`],
+    rule: { method: "POST", path: /\/v2\/dst\/opening\/blobs\/uploads\/$/, action: { kind: "holdAnswer", ms: 1_500 } },
+    // The three POSTs (config, two layers) have reached the registry; their answers are held.
+    held: (r) => r.hits >= 3,
+    uploadsOf: "dst/opening",
+    signal: "SIGINT",
+  },
+  {
     name: "copy layout → registry: the blob PUTs and the cancelling DELETEs never answered",
     sent: "PUT of each blob's upload and DELETE of its session: no answer (the cancel's own deadline ends the wait)",
     args: (h) => ["copy", `oci:${layout}:1`, `docker://${h}/dst/nodelete:1`],

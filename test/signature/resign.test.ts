@@ -8,7 +8,7 @@
 // distribution 2.8 registry (tag-schema index), an OCI layout and a
 // whole-mirror oci-archive. Bundles are also checked by @sigstore/verify.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dray } from "../cli/run.js";
@@ -300,6 +300,23 @@ describe("re-signing on copy and sync: the destination's images verify with the 
     const archive = await dray(["copy", "--sign-key", newKey.key, `${upstream.host}/team/app:1`, `oci-archive:${join(dir, "one.tar")}:1`]);
     assert.equal(archive.code, 2);
     assert.match(archive.stderr, /--sign-key signs at a registry or an OCI layout/);
+    // A docker-archive holds no signatures: refused as plainly, before the key is even read (a missing key file,
+    // or a password that would be asked for, is not what the user has to fix first); nothing written.
+    for (const key of [newKey.key, join(dir, "no-such.key")]) {
+      const docker = await dray([
+        "copy",
+        "--sign-key",
+        key,
+        `${upstream.host}/team/app:1`,
+        `docker-archive:${join(dir, "one-d.tar")}:team/app:1`,
+      ]);
+      assert.equal(docker.code, 2, docker.stderr);
+      assert.match(
+        docker.stderr,
+        /^dray: --sign-key signs at a registry or an OCI layout \(oci:DIR\), not docker-archive: \(a docker-archive holds no signatures\)/,
+      );
+      assert.equal(existsSync(join(dir, "one-d.tar")), false);
+    }
     const pub = await dray(["sync", "--sign-key", newKey.pub, `${upstream.host}/team/app`, `${mirror.host}/never`]);
     assert.equal(pub.code, 2);
     assert.match(pub.stderr, /a public key; signing needs the private key/);

@@ -113,30 +113,60 @@ describe("dray sync into oci-archive: staging and free space", () => {
     assert.deepEqual(readdirSync(usb), ["tmp"]);
   });
 
-  it("a single-image copy into an oci-archive is checked the same way before its layer moves", async () => {
-    // The tar is written beside the file and each blob spooled there before it is appended: 10 MiB twice over.
-    const usb = smallDisk("usb4", "16m");
+  /**
+   * A single-image copy of the 10 MiB image into an archive on a 16 MiB disk: the tar is written beside the file and
+   * blobs are spooled there first, 10 MiB twice over. Refused in one line before the layer moves; returns the disk.
+   */
+  async function bigCopyRefused(kind: "oci-archive" | "docker-archive", name: string): Promise<string> {
+    const usb = smallDisk(`usb-${kind}`, "16m");
     const file = join(usb, "big.tar");
     const gets = layerGets(big);
-    const r = await dray(["copy", `docker://${proxy.host}/team/big:1.0`, `oci-archive:${file}`]);
+    const r = await dray(["copy", `docker://${proxy.host}/team/big:1.0`, `${kind}:${file}${name}`]);
     assert.equal(r.code, 1, r.stderr);
     const lines = r.stderr.split("\n").filter((l) => l.startsWith("dray: "));
     assert.equal(lines.length, 1, r.stderr);
-    const m =
-      /not enough free space for oci-archive:\S*big\.tar: the archive and its spool folder \(one disk\) needs (\d+) bytes in (\S+), (\d+) available/.exec(
-        lines[0]!,
-      );
+    const m = new RegExp(
+      `not enough free space for ${kind}:\\S*big\\.tar: the archive and its spool folder \\(one disk\\) needs (\\d+) bytes in (\\S+), (\\d+) available`,
+    ).exec(lines[0]!);
     assert.ok(m, r.stderr);
     assert.equal(m[2], usb);
     assert.ok(Number(m[1]) > 20 * MIB && Number(m[3]) <= 16 * MIB, m[0]);
     assert.equal(layerGets(big), gets, "the layer was not fetched");
     assert.deepEqual(readdirSync(usb), []);
+    return usb;
+  }
 
+  it("a single-image copy into an oci-archive is checked the same way before its layer moves", async () => {
+    const usb = await bigCopyRefused("oci-archive", "");
     // What fits goes in as before: 5 MiB, twice over, on the same disk.
     const ok = await dray(["copy", `docker://${proxy.host}/team/app:1.0`, `oci-archive:${join(usb, "app.tar")}`]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.ok((await skopeoInspectRaw(`oci-archive:${join(usb, "app.tar")}`)).equals(app.manifest.bytes));
     assert.deepEqual(readdirSync(usb), ["app.tar"]);
+  });
+
+  it("a single-image copy into a docker-archive too (every blob spooled, then the tar; it used to fill the disk, then ENOSPC)", async () => {
+    await bigCopyRefused("docker-archive", ":team/big:1.0");
+  });
+
+  it("a blob the archive already holds is counted once: the same 5 MiB image again under a new tag fits", async () => {
+    // 16 MiB disk, the archive holding app (5 MiB) leaves ~11 MiB: the new tar (the old one's 5 MiB, app's blobs
+    // once) plus app's spooled layer is ~10 MiB. Counted twice (old archive + the same blobs again) it was ~15.
+    for (const [kind, name] of [
+      ["oci-archive", "team/app:1.0"],
+      ["docker-archive", "team/app:1.0"],
+    ] as const) {
+      const usb = smallDisk(`usb-again-${kind}`, "16m");
+      const file = join(usb, "app.tar");
+      const first = await dray(["copy", "-q", `docker://${proxy.host}/team/app:1.0`, `${kind}:${file}:${name}`]);
+      assert.equal(first.code, 0, first.stderr);
+      const again = await dray(["copy", "-q", `docker://${proxy.host}/team/app:1.0`, `${kind}:${file}:${name.replace("1.0", "again")}`]);
+      assert.equal(again.code, 0, `${kind}: ${again.stderr}`);
+      // (skopeo cannot read this fixture's layer from a docker-archive: its gzip header's 1 KiB comment is over Go's limit.)
+      const digest = await dray(["digest", `${kind}:${file}:${name.replace("1.0", "again")}`]);
+      assert.equal(digest.stdout, `${app.manifest.digest}\n`, digest.stderr);
+      assert.deepEqual(readdirSync(usb), ["app.tar"]);
+    }
   });
 
   it("a failed image gives its room back: a later image that fits only then is synced", async () => {

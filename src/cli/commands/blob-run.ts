@@ -1,13 +1,13 @@
 import { openVerifiedBlob } from "../../api/blob.js";
-import { writeFileAtomically, writeToStream } from "../sink.js";
+import { writeToStream } from "../sink.js";
 import { type Descriptor, Digest, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
 import { openSource } from "../../api/transport.js";
 import type { CliContext } from "../context.js";
 import { transportOptions, type TransportFlags } from "../options.js";
-import { checkOutputFile } from "../output-file.js";
+import { checkOutputFile, writeOutputFile } from "../output-file.js";
 import { rawStreamForTerminal } from "../output.js";
-import { shortDigest, WriteStatus } from "../progress.js";
+import { shortDigest } from "../progress.js";
 
 export interface BlobFlags extends TransportFlags {
   output?: string;
@@ -34,17 +34,11 @@ export async function runBlob(ctx: CliContext, locText: string, digestText: stri
     };
     const { stream, descriptor } = await openVerifiedBlob(source, digest, ctx.signal, admit);
     if (toFile) {
-      const status = new WriteStatus(
-        ctx,
-        `blob ${shortDigest(digest.toString())} to ${flags.output!}`,
-        descriptor.size >= 0 ? descriptor.size : undefined,
-      );
-      try {
-        await writeFileAtomically(flags.quiet ? stream : status.through(stream), flags.output!, ctx.signal);
-      } finally {
-        status.finish(false, flags.output!);
-      }
-      if (!flags.quiet) status.finish(true, flags.output!);
+      await writeOutputFile(ctx, stream, flags.output!, {
+        what: `blob ${shortDigest(digest.toString())} to ${flags.output!}`,
+        total: descriptor.size >= 0 ? descriptor.size : undefined,
+        quiet: flags.quiet,
+      });
     } else {
       // On a terminal a JSON blob's control characters are escaped: a registry chooses what the blob holds.
       const escaped = rawStreamForTerminal(ctx);

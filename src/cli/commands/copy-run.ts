@@ -87,6 +87,11 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
     );
   // The signing key is opened before anything moves (its password may be wrong); the signature goes in between
   // the image landing and its tag being written (the engine's beforeTag).
+  // A destination that cannot take signatures is refused first: before the key is read, its password asked for.
+  if (flags.signKey !== undefined && dst.transport !== "docker" && dst.transport !== "oci")
+    throw new UsageError(
+      `--sign-key signs at a registry or an OCI layout (oci:DIR), not ${dst.transport}:${dst.transport === "docker-archive" ? " (a docker-archive holds no signatures)" : ""}; dray sync SRC oci-archive:FILE --sign-key signs into an archive`,
+    );
   const resign =
     flags.signKey !== undefined || flags.signFormat !== undefined || flags.keyPasswordStdin
       ? await (await import("./sign-run.js")).loadResign(flags)
@@ -94,10 +99,6 @@ export async function runCopy(ctx: CliContext, srcText: string, dstText: string,
   const signed: Array<{ subject: string } & SignatureWritten> = [];
   let signUpToDate: ((digest: string) => Promise<void>) | undefined;
   if (resign) {
-    if (dst.transport !== "docker" && dst.transport !== "oci")
-      throw new UsageError(
-        `--sign-key signs at a registry or an OCI layout (oci:DIR), not ${dst.transport}:; dray sync SRC oci-archive:FILE --sign-key signs into an archive`,
-      );
     if (resign.format !== "bundle" && dst.transport !== "docker")
       throw new UsageError("--sign-format legacy names a repository, which an OCI layout has not: use bundle (the default)");
     if (flags.keyPasswordStdin && onStdio(src))

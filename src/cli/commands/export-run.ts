@@ -1,11 +1,10 @@
 import { exportFilesystem } from "../../api/content.js";
-import { writeFileAtomically, writeToStream } from "../sink.js";
+import { writeToStream } from "../sink.js";
 import { parsePlatform, UsageError } from "../../api/model.js";
 import { locationArg } from "../location-arg.js";
 import type { CliContext } from "../context.js";
 import { transportOptions, type TransportFlags } from "../options.js";
-import { checkOutputFile } from "../output-file.js";
-import { WriteStatus } from "../progress.js";
+import { checkOutputFile, writeOutputFile } from "../output-file.js";
 
 export interface ExportFlags extends TransportFlags {
   output?: string;
@@ -29,11 +28,5 @@ export async function runExport(ctx: CliContext, locText: string, flags: ExportF
     await writeToStream(tar, ctx.stdout, ctx.signal);
     return;
   }
-  const status = new WriteStatus(ctx, `exporting to ${flags.output!}`);
-  try {
-    await writeFileAtomically(flags.quiet ? tar : status.through(tar), flags.output!, ctx.signal);
-  } finally {
-    status.finish(false, flags.output!);
-  }
-  if (!flags.quiet) status.finish(true, flags.output!);
+  await writeOutputFile(ctx, tar, flags.output!, { what: `exporting to ${flags.output!}`, quiet: flags.quiet });
 }

@@ -41,7 +41,9 @@ export async function runLs(ctx: CliContext, locText: string | undefined, flags:
   const refs = await openReferences(loc, transport);
   let tags: string[];
   try {
-    tags = await refs.listTags({ signal: ctx.signal });
+    // Sorted by bytes, as the distribution spec asks of a registry's list (distribution 3 sorts so; 2.x sends
+    // its folder's order): the same order for a registry, a layout or an archive, run after run.
+    tags = (await refs.listTags({ signal: ctx.signal })).sort();
   } finally {
     await refs.close();
   }

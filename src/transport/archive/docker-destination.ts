@@ -47,6 +47,7 @@ import {
 } from "./docker-format.js";
 import { checkEarlierArchive, earlierDockerArchive, type EarlierArchive } from "./earlier.js";
 import { ArchiveOutput, makeSpoolDir, removeDir, spoolBlob, type SpooledBlob } from "./staging.js";
+import { checkArchiveSpace, type PlannedBlob } from "./space.js";
 import { defined } from "../../defined.js";
 
 /** One image to write: its manifest as given, the manifest parsed, its RepoTags. */
@@ -125,6 +126,8 @@ export class DockerArchiveDestination implements ImageDestination {
   private constructor(
     readonly location: DockerArchiveLocation,
     private readonly spoolDir: string,
+    /** Blobs the archive being replaced holds as blobs/ALG/HEX (checkEarlierArchive). */
+    private readonly earlierBlobs: ReadonlySet<string>,
     private readonly opts: TransportOptions,
   ) {}
 
@@ -133,8 +136,8 @@ export class DockerArchiveDestination implements ImageDestination {
       throw new UsageError(`docker-archive:${location.path}:@${location.index} picks an image to read; a destination takes NAME:TAG`, {
         code: "E_LOCATION_INVALID",
       });
-    await checkEarlierArchive(location.path, "docker-archive", opts);
-    return new DockerArchiveDestination(location, await makeSpoolDir(location.path, opts), opts);
+    const earlierBlobs = await checkEarlierArchive(location.path, "docker-archive", opts);
+    return new DockerArchiveDestination(location, await makeSpoolDir(location.path, opts), earlierBlobs ?? new Set(), opts);
   }
 
   private get where(): string {
@@ -147,6 +150,14 @@ export class DockerArchiveDestination implements ImageDestination {
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
     return this.blobs.has(desc.digest.toString());
+  }
+
+  /**
+   * Before the first blob moves: every blob stays spooled until commit writes the tar beside the target, which
+   * holds the archive it replaces too (space.ts), as an oci-archive destination checks.
+   */
+  async reserveSpace(blobs: readonly PlannedBlob[]): Promise<void> {
+    await checkArchiveSpace(this.where, this.location.path, this.earlierBlobs, { dir: this.spoolDir, spooled: "all" }, blobs);
   }
 
   async putBlob(desc: Descriptor, data: Readable, opts: BlobReadOptions = {}): Promise<void> {

@@ -6,7 +6,7 @@ import { requireReference } from "../../ref/location.js";
 import type { DockerArchiveLocation } from "../../ref/location.js";
 import type { DeleteResult, ReferenceStore, TransportOptions } from "../types.js";
 import type { Descriptor } from "../../oci/manifest.js";
-import { addUnnamed, removeEntries, serializeIndexJson, type LayoutIndex } from "../layout/index-json.js";
+import { addUnnamed, removeEntries, serializeIndexJson, sortedNames, type LayoutIndex } from "../layout/index-json.js";
 import { CONTAINERD_NAME, readArchiveIndex } from "./docker-oci.js";
 import { repoTagFor, taggedEntry } from "./docker-destination.js";
 import {
@@ -37,7 +37,7 @@ export class DockerArchiveReferences implements ReferenceStore {
   }
 
   async listTags(): Promise<string[]> {
-    return this.withArchive(async (a) => [...new Set(a.items.flatMap((i) => i.RepoTags))]);
+    return this.withArchive(async (a) => sortedNames(a.items.flatMap((i) => i.RepoTags)));
   }
 
   /** Adds NAME:TAG (or TAG, in the repository the location or the image's first RepoTag names) to the image; the tag moves if another image had it. */

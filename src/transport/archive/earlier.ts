@@ -80,23 +80,36 @@ function notAnArchive(path: string, kind: keyof typeof KIND_NAME, err: unknown):
  * `replaceFile` (`--force`), any other non-empty file that is not an archive
  * of the kind: dray adds images to an archive, and a notes.txt or a tarball
  * of something else at that path is most likely a typo, not a file to destroy.
- * True when there is an archive of the kind to add to.
+ * When there is an archive of the kind to add to: the digests of the blobs it
+ * holds as `blobs/ALG/HEX` (what a new image sharing them need not add to the
+ * new tar's size); undefined when there is none.
  */
-export async function checkEarlierArchive(path: string, kind: keyof typeof KIND_NAME, opts: TransportOptions): Promise<boolean> {
+export async function checkEarlierArchive(
+  path: string,
+  kind: keyof typeof KIND_NAME,
+  opts: TransportOptions,
+): Promise<ReadonlySet<string> | undefined> {
   // Another user's link in /tmp is refused as such before its target is read (what the writer refuses later anyway).
   if (path !== "-") await checkLinkMayBeFollowed(path, `cannot write ${path}`);
-  if (!(await exists(path)) || (await isEmptyFile(path))) return false;
+  if (!(await exists(path)) || (await isEmptyFile(path))) return undefined;
   try {
     const opened =
       kind === "oci-archive"
         ? await openOciArchive({ transport: kind, path }, opts)
         : await openDockerArchive({ transport: kind, path }, opts);
     await opened.cleanup();
-    return true;
+    const tar = "tar" in opened ? opened.tar : opened.blobs.tar;
+    return new Set(tar.entries.flatMap((e) => (e.kind === "file" ? (digestOfBlobPath(e.name) ?? []) : [])));
   } catch (err) {
     if (isDrayError(err, "E_MANIFEST_INVALID") || opts.replaceFile !== true) throw notAnArchive(path, kind, err);
-    return false;
+    return undefined;
   }
+}
+
+/** `sha256:HEX` of a `blobs/sha256/HEX` entry name; undefined for any other name. */
+function digestOfBlobPath(name: string): string | undefined {
+  const m = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(name);
+  return m ? Digest.tryParse(`${m[1]}:${m[2]}`)?.toString() : undefined;
 }
 
 async function carryEntries(tar: TarIndex, w: TarWriter, skip: (name: string) => boolean): Promise<void> {

@@ -60,7 +60,7 @@ export class MirrorArchive {
     const archive = new MirrorArchive(file, tmp, new SpaceLedger(`oci-archive:${file}`, await archiveFolder(file), tmp));
     try {
       const { checkEarlierArchive } = await import("./earlier.js");
-      archive.existed = forWriting ? await checkEarlierArchive(file, "oci-archive", opts) : await exists(file);
+      archive.existed = forWriting ? (await checkEarlierArchive(file, "oci-archive", opts)) !== undefined : await exists(file);
       if (archive.existed) await archive.unpack();
       const { OciLayout } = await import("../layout/layout.js");
       await OciLayout.create(archive.layoutPath);

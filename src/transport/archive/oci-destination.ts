@@ -38,11 +38,13 @@ export class OciArchiveDestination implements ImageDestination {
     readonly location: LayoutLocation,
     private readonly output: ArchiveOutput,
     private readonly spoolDir: string,
+    /** Blobs the archive being replaced holds (checkEarlierArchive). */
+    private readonly earlierBlobs: ReadonlySet<string>,
     private readonly opts: TransportOptions,
   ) {}
 
   static async open(location: LayoutLocation, opts: TransportOptions): Promise<OciArchiveDestination> {
-    await checkEarlierArchive(location.path, "oci-archive", opts);
+    const earlierBlobs = await checkEarlierArchive(location.path, "oci-archive", opts);
     const output = await ArchiveOutput.open(location.path, opts);
     let spoolDir: string;
     try {
@@ -51,7 +53,7 @@ export class OciArchiveDestination implements ImageDestination {
       await output.discard();
       throw err;
     }
-    const dest = new OciArchiveDestination(location, output, spoolDir, opts);
+    const dest = new OciArchiveDestination(location, output, spoolDir, earlierBlobs ?? new Set(), opts);
     // oci-layout first: a reader streaming the archive knows at once what it holds.
     void output.writer.addBuffer("oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }))).catch(() => undefined);
     return dest;
@@ -72,7 +74,7 @@ export class OciArchiveDestination implements ImageDestination {
 
   /** Before the first blob moves: the tar and a spooled blob must fit beside the target (space.ts). */
   async reserveSpace(blobs: readonly PlannedBlob[]): Promise<void> {
-    await checkArchiveSpace(this.where, this.output.beside, this.spoolDir, blobs);
+    await checkArchiveSpace(this.where, this.location.path, this.earlierBlobs, { dir: this.spoolDir, spooled: "largest" }, blobs);
   }
 
   async putBlob(desc: Descriptor, data: Readable, opts: BlobReadOptions = {}): Promise<void> {

@@ -1,15 +1,16 @@
 /**
- * Free space for a whole-mirror archive (`dray sync … oci-archive:FILE`):
- * before an image's first blob moves, the blobs it adds must fit in the
- * staging folder, and the archive the run will pack at the end (what is
- * staged, what other images in flight will add, and this image) must fit
- * beside the archive; on one disk, both together. A run that cannot fit
- * stops there with a one-line error naming the bytes, not with ENOSPC half
- * way through a pack.
+ * Free space for an archive destination. A whole-mirror archive (`dray sync
+ * … oci-archive:FILE`): before an image's first blob moves, the blobs it adds
+ * must fit in the staging folder, and the archive the run will pack at the
+ * end (what is staged, what other images in flight will add, and this image)
+ * must fit beside the archive; on one disk, both together. A single-image
+ * copy into an archive: checkArchiveSpace. A run that cannot fit stops there
+ * with a one-line error naming the bytes, not with ENOSPC half way through a pack.
  */
 import { stat, statfs } from "node:fs/promises";
 import { IoError } from "../../errors.js";
 import { ioError } from "../layout/fsutil.js";
+import { archiveBeside } from "./staging.js";
 
 /** A blob a plan will move. */
 export interface PlannedBlob {
@@ -71,21 +72,25 @@ function tarBytes(blobs: readonly PlannedBlob[]): number {
 }
 
 /**
- * Free space for one copy into an oci-archive (`dray copy … oci-archive:FILE`): the tar written
- * beside FILE holds the archive it replaces (its images are carried over) and every planned blob,
- * and each blob is spooled whole before it is appended, so the largest one is on disk twice for a
- * moment. Checked before the first blob moves, as a whole-mirror archive is. A blob the earlier
- * archive holds too is counted twice: the check errs on the side of room.
+ * Free space for one copy into an archive (`dray copy … oci-archive:FILE` or `docker-archive:FILE`): the tar
+ * written beside FILE holds the archive it replaces (its images are carried over) and every planned blob that
+ * archive does not hold already (`earlierBlobs`, checkEarlierArchive: a blob in both is in the new tar once).
+ * Blobs are spooled before they enter the tar: an oci-archive spools one at a time (`spooled: "largest"`, so
+ * the largest is on disk twice for a moment), a docker-archive every one until its tar is written at commit
+ * (`"all"`). Checked before the first blob moves, as a whole-mirror archive is. For `-` only the spool counts.
  */
 export async function checkArchiveSpace(
   where: string,
-  archive: { dir: string; earlier: number } | undefined,
-  spoolDir: string,
+  path: string,
+  earlierBlobs: ReadonlySet<string>,
+  spool: { dir: string; spooled: "largest" | "all" },
   blobs: readonly PlannedBlob[],
 ): Promise<void> {
-  const largest = blobs.reduce((m, b) => Math.max(m, b.size), 0);
-  const tar = archive ? { dir: archive.dir, bytes: TAR_FIXED + archive.earlier + tarBytes(blobs), what: "the archive" } : undefined;
-  await checkFits(where, tar, { dir: spoolDir, bytes: largest, what: "its spool folder" });
+  const beside = await archiveBeside(path);
+  const spoolBytes = blobs.reduce((n, b) => (spool.spooled === "all" ? n + b.size : Math.max(n, b.size)), 0);
+  const added = blobs.filter((b) => !earlierBlobs.has(b.digest));
+  const tar = beside && { dir: beside.dir, bytes: TAR_FIXED + beside.earlier + tarBytes(added), what: "the archive" };
+  await checkFits(where, tar, { dir: spool.dir, bytes: spoolBytes, what: "its spool folder" });
 }
 
 /** The bytes one mirror archive's run has planned, shared by every image of the run. */

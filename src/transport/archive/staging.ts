@@ -59,6 +59,16 @@ export async function archiveFolder(path: string): Promise<string> {
   return targetDir(await followLinks(path));
 }
 
+/**
+ * Where a new archive for `path` is written (beside the file, through symlinks) and the bytes of the archive
+ * it replaces (0 for a new file); undefined for standard output. What its free space is checked against.
+ */
+export async function archiveBeside(path: string): Promise<{ dir: string; earlier: number } | undefined> {
+  if (path === "-") return undefined;
+  const target = await archiveTarget(path);
+  return { dir: targetDir(target.file), earlier: target.size };
+}
+
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true }).catch(() => undefined);
 }
@@ -179,11 +189,6 @@ export class ArchiveOutput {
     await sweepDeadTemporaries(targetDir(target.file));
     const tmp = temporaryNameBeside(targetDir(target.file), basename(target.file));
     return new ArchiveOutput(path, TarWriter.toFile(tmp), tmp, target);
-  }
-
-  /** Where the tar is written and the bytes of the archive it replaces; undefined for standard output. */
-  get beside(): { dir: string; earlier: number } | undefined {
-    return this.tmpPath && this.target ? { dir: dirname(this.tmpPath), earlier: this.target.size } : undefined;
   }
 
   /** Ends the tar and renames it into place, with the replaced file's mode and owner. */

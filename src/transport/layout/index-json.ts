@@ -127,10 +127,19 @@ export function entriesWithDigest(index: LayoutIndex, digest: Digest): IndexEntr
   return index.entries.filter((e) => e.desc.digest.equals(digest));
 }
 
-/** Every ref.name in index order, each once. */
+/** Every ref.name, each once, sorted (sortedNames). */
 export function listNames(index: LayoutIndex): string[] {
   const names = index.entries.map(refName).filter((n): n is string => n !== undefined);
-  return [...new Set(names)];
+  return sortedNames(names);
+}
+
+/**
+ * Names once each, sorted as a registry lists its tags (distribution sorts them lexically, by bytes; tag
+ * grammar is ASCII, where that is JavaScript's default order), not in the order they were written: `dray ls`
+ * of a layout or archive prints what `dray ls` of the registry it came from prints.
+ */
+export function sortedNames(names: Iterable<string>): string[] {
+  return [...new Set(names)].sort();
 }
 
 /** The entry a new image or tag gets: the descriptor's own fields, with ref.name set or left out. */

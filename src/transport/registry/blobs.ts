@@ -61,20 +61,28 @@ export async function mountBlob(
   const url = await core.api(`${repo}/blobs/uploads/`, { mount: digest.toString(), from: fromRepo });
   const scopes = [...core.scopes(repo, "push"), repositoryScope(fromRepo, ["pull"])];
   let res: HttpResponse;
+  // A 202 opens an upload session, as openSession's POST does: a signal while the answer is on the way waits for it.
+  const late = lateSignal(signal);
   try {
-    res = await core.call({ method: "POST", url, scopes, headers: { "content-length": "0" }, body: Buffer.alloc(0), signal });
+    res = await core.call({ method: "POST", url, scopes, headers: { "content-length": "0" }, body: Buffer.alloc(0), signal: late.signal });
   } catch (err) {
     // The token service may refuse the combined scopes (no pull right on the source, or a service that
     // grants one repository per token, as GitLab's project-scoped tokens do): the blob is uploaded instead.
     if (!(err instanceof AuthError)) throw err;
     core.settings.debug?.(`mount of ${digest} from ${fromRepo} refused by the token service (${err.message}); uploading instead`);
     return { mounted: false };
+  } finally {
+    late.done();
   }
   await discard(res);
   if (res.status === CREATED) return { mounted: true };
   const location = header(res.headers, "location");
-  if (res.status === ACCEPTED && location) return { mounted: false, session: uploadLocation(location, url, url) };
-  return { mounted: false };
+  const session = res.status === ACCEPTED && location ? uploadLocation(location, url, url) : undefined;
+  if (signal?.aborted) {
+    if (session) await cancelUpload(core, repo, session);
+    throw signal.reason;
+  }
+  return session ? { mounted: false, session } : { mounted: false };
 }
 
 /**
@@ -82,6 +90,31 @@ export async function mountBlob(
  * it), so it has a deadline of its own rather than the run's signal, which a signal has already aborted.
  */
 export const CANCEL_UPLOAD_MS = 2_000;
+
+/**
+ * The run's signal, followed CANCEL_UPLOAD_MS late, for the POST that opens an upload session: the registry
+ * opens the session on receiving it, so a signal while its answer is on the way would leave that session
+ * unknown to dray and open in the registry's storage. Awaited a little longer, the answer names it and it is
+ * cancelled. `done()` unhooks it from the run's signal once the POST is over.
+ */
+export function lateSignal(signal: AbortSignal | undefined): { signal: AbortSignal | undefined; done: () => void } {
+  if (!signal) return { signal: undefined, done: () => undefined };
+  const late = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const follow = (): void => {
+    timer = setTimeout(() => late.abort(signal.reason), CANCEL_UPLOAD_MS);
+    timer.unref();
+  };
+  if (signal.aborted) follow();
+  else signal.addEventListener("abort", follow, { once: true });
+  return {
+    signal: late.signal,
+    done: () => {
+      signal.removeEventListener("abort", follow);
+      clearTimeout(timer);
+    },
+  };
+}
 
 /**
  * Cancels an upload session (DELETE of its Location), best effort: one attempt within CANCEL_UPLOAD_MS,

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { AuthError, IntegrityError, NetworkError, NotFoundError, RegistryError } from "../../errors.js";
 import type { Digest } from "../../oci/digest.js";
 import type { Descriptor } from "../../oci/manifest.js";
-import { cancelUpload, headBlob, uploadLocation } from "./blobs.js";
+import { cancelUpload, headBlob, lateSignal, uploadLocation } from "./blobs.js";
 import type { RegistryCore, UploadOptions } from "./core.js";
 import type { ErrorContext } from "./errors.js";
 import { storedDigestMismatch, type HttpMethod } from "./http/http.js";
@@ -142,14 +142,20 @@ class Upload {
     }
   }
 
-  private async call(method: HttpMethod, url: URL, headers: Record<string, string>, body?: Buffer | Readable): Promise<HttpResponse> {
+  private async call(
+    method: HttpMethod,
+    url: URL,
+    headers: Record<string, string>,
+    body?: Buffer | Readable,
+    signal: AbortSignal | undefined = this.signal,
+  ): Promise<HttpResponse> {
     const res = await this.client.call({
       method,
       url,
       scopes: this.scopes,
       headers,
       ...defined({ body }),
-      signal: this.signal,
+      signal,
     });
     if ((res.status === UNAUTHORIZED || res.status === FORBIDDEN) && !this.client.endpoint.isSameOrigin(url)) {
       // The registry sent the upload to another host (a storage service's pre-signed URL), which gets no credential of ours.
@@ -171,13 +177,25 @@ class Upload {
 
   private async openSession(): Promise<Session> {
     const url = await this.client.api(`${this.repo}/blobs/uploads/`);
-    const res = await this.call("POST", url, { "content-length": "0" }, Buffer.alloc(0));
+    // A signal while the answer is on the way: awaited a little longer (lateSignal), so the session it opened is cancelled below.
+    const late = lateSignal(this.signal);
+    let res: HttpResponse;
+    try {
+      res = await this.call("POST", url, { "content-length": "0" }, Buffer.alloc(0), late.signal);
+    } finally {
+      late.done();
+    }
     await this.client.expectStatus(res, [ACCEPTED], this.ctx);
     await discard(res);
     const location = header(res.headers, "location");
     if (!location) throw new RegistryError(`registry opened an upload without a Location (${this.ctx.where})`, { where: this.ctx.where });
     const min = Number(header(res.headers, "oci-chunk-min-length") ?? "0");
-    return { url: uploadLocation(location, res.url, res.url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+    const session = { url: uploadLocation(location, res.url, res.url), minChunk: Number.isSafeInteger(min) && min > 0 ? min : 0 };
+    if (this.signal?.aborted) {
+      await cancelUpload(this.client, this.repo, session.url);
+      throw this.signal.reason;
+    }
+    return session;
   }
 
   /** The whole blob in one PUT on the open session (this.url), which it replaces with a fresh one when that broke. */

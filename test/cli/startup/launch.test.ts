@@ -20,7 +20,8 @@ const BIN = join(ROOT, "bin", "dray.cjs");
 const BUNDLE = join(ROOT, "dist", "dray.cjs");
 
 interface Run {
-  code: number;
+  /** The exit status; a process a signal ended says which. */
+  code: number | string;
   stdout: string;
   stderr: string;
 }
@@ -31,7 +32,7 @@ function runBin(args: string[], env: NodeJS.ProcessEnv, nodeArgs: string[] = [])
     encoding: "utf8",
     timeout: 60_000,
   });
-  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+  return { code: r.status ?? (r.signal ? `killed by ${r.signal}` : 1), stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Node 22.1+ has its own compile cache, which the CLI uses; Node 20 runs without one. */
@@ -140,6 +141,85 @@ describe("bin/dray.cjs and the compile cache", () => {
     assert.equal(r.stdout, `${pkg.version}\n`);
     assert.match(runBin(["--help"], { HOME: work, DRAY_COMPILE_CACHE: "0" }).stdout, /Usage: dray/);
   });
+});
+
+/**
+ * A preload that sends `signal` to the process itself when a module whose path ends with `suffix` is
+ * required: a signal that lands at a known point of the start-up, before main's handlers are on.
+ */
+function signalWhenLoading(work: string, suffix: string, signal: "SIGINT" | "SIGTERM"): string[] {
+  const preload = join(work, `signal-${signal}-${suffix.replace(/\W/g, "_")}.cjs`);
+  writeFileSync(
+    preload,
+    `const Module = require("node:module");
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  if (request.endsWith(${JSON.stringify(suffix)})) {
+    Module._load = load;
+    process.kill(process.pid, ${JSON.stringify(signal)});
+  }
+  return load.call(this, request, ...rest);
+};
+`,
+  );
+  return ["-r", preload];
+}
+
+describe("a signal while the CLI still loads (before main's handlers are on)", () => {
+  let work: string;
+  let layout: string;
+
+  before(async () => {
+    work = makeTempDir("dray-early-signal-");
+    layout = join(work, "layout");
+    await writeOciLayout(layout, await buildImage({ seed: "early-signal" }), "v1");
+  });
+
+  // Each used to end dray by the signal's default action: no line, no exit status of its own.
+  const cases = [
+    { what: "SIGINT while the bundle loads", suffix: "/dist/dray.cjs", signal: "SIGINT", env: {}, line: "dray: interrupted", code: 130 },
+    {
+      what: "SIGTERM while the bundle loads",
+      suffix: "/dist/dray.cjs",
+      signal: "SIGTERM",
+      env: {},
+      line: "dray: interrupted (SIGTERM)",
+      code: 143,
+    },
+    {
+      what: "SIGINT while launch.cjs loads, bundle off (main's modules are imported asynchronously: the early handler answers)",
+      suffix: "launch.cjs",
+      signal: "SIGINT",
+      env: { DRAY_STARTUP_OFF: "bundle" },
+      line: "dray: interrupted",
+      code: 130,
+    },
+  ] as const;
+  it("main takes over: once it runs, the shim's early listener is gone (a later signal gets main's clean-up)", () => {
+    const out = join(work, "listeners.txt");
+    const preload = join(work, "listeners.cjs");
+    const count = `["SIGINT", "SIGTERM", "SIGHUP"].map((s) => process.listenerCount(s)).join(",")`;
+    writeFileSync(preload, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(out)}, ${count}));\n`);
+    const r = runBin(["inspect", `oci:${layout}:v1`], { HOME: work }, ["-r", preload]);
+    assert.equal(r.code, 0, r.stderr);
+    // main removes its own at the end; an early listener left behind (shim and stop-signals.cts disagreeing
+    // on the symbol) would be counted here, and would have ended an interrupted copy before its clean-up.
+    assert.equal(readFileSync(out, "utf8"), "0,0,0");
+  });
+
+  for (const c of cases) {
+    it(`${c.what}: one line, exit ${c.code}, nothing written`, () => {
+      const dst = join(work, `dst-${c.signal}-${c.suffix.replace(/\W/g, "_")}`);
+      const r = runBin(
+        ["copy", `oci:${layout}:v1`, `oci:${dst}:v1`],
+        { HOME: work, ...c.env },
+        signalWhenLoading(work, c.suffix, c.signal),
+      );
+      assert.equal(r.stderr, `${c.line}\n`);
+      assert.equal(r.code, c.code);
+      assert.equal(existsSync(dst), false, "the copy did not start");
+    });
+  }
 });
 
 describe("the bundle keeps rarely used built-ins unloaded", () => {

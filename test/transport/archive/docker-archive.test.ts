@@ -387,13 +387,13 @@ describe("docker-archive references", () => {
     assert.deepEqual(await refs.listTags(), ["app:a", "app:b"]);
     await refs.addTag("a2");
     await refs.addTag("other/name:x");
-    assert.deepEqual(await refs.listTags(), ["app:a", "app:a2", "other/name:x", "app:b"]);
+    assert.deepEqual(await refs.listTags(), ["app:a", "app:a2", "app:b", "other/name:x"]);
     const viaNew = parseManifest(await skopeoInspectRaw(`docker-archive:${file}:other/name:x`)) as ImageManifest;
     assert.ok(viaNew.config.digest.equals(a.config.digest));
 
     // Removing one tag keeps the image.
     await (await openDockerArchiveReferences(dloc(file, "app:a2"), {})).deleteReference();
-    assert.deepEqual(await refs.listTags(), ["app:a", "other/name:x", "app:b"]);
+    assert.deepEqual(await refs.listTags(), ["app:a", "app:b", "other/name:x"]);
 
     // Removing b's only tag removes b, and its files.
     const before = await TarIndex.open(file);

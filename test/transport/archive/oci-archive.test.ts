@@ -245,7 +245,7 @@ describe("oci-archive references", () => {
     const refs = await openOciArchiveReferences(loc(file, "a"), {});
     assert.deepEqual(await refs.listTags(), ["a", "b"]);
     await refs.addTag("a2");
-    assert.deepEqual(await refs.listTags(), ["a", "b", "a2"]);
+    assert.deepEqual(await refs.listTags(), ["a", "a2", "b"]);
     assert.deepEqual(await skopeoInspectRaw(`oci-archive:${file}:a2`), a.manifest.bytes);
     assert.deepEqual(await listing(dir), ["refs.tar"]);
 
@@ -259,7 +259,7 @@ describe("oci-archive references", () => {
     const tar = await TarIndex.open(file);
     for (const blob of [...blobsOf(a), a.manifest]) assert.equal(tar.has(blob.digest.blobPath), false);
     for (const blob of [...blobsOf(b), b.manifest]) assert.equal(tar.has(blob.digest.blobPath), true);
-    assert.deepEqual(await refs.listTags(), ["b", "a2"]);
+    assert.deepEqual(await refs.listTags(), ["a2", "b"]);
     const info = await skopeoInspect(`oci-archive:${file}:b`);
     assert.equal(info.Digest, b.manifest.digest.toString());
     await assert.rejects((await openOciArchiveReferences(loc(file, "a"), {})).deleteReference(), code("E_NOT_FOUND"));

@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError, whyUnreadable } from "../../../errors.js";
 import { caFileProblem } from "../../ca-file.js";
+import type { TlsFlagNames } from "../../types.js";
 
 /**
  * The TLS material for one registry host: which CAs to trust beside the
@@ -20,6 +21,8 @@ export interface TlsRequest {
   certDir?: string;
   clientCert?: string;
   clientKey?: string;
+  /** The flag each file came from (a side's own, `--src-ca-file`), for messages. */
+  tlsFlags?: TlsFlagNames;
 }
 
 /** The resolved material: every file named, none read yet (a rotated certificate is read again on a new connection). */
@@ -69,7 +72,9 @@ export function readCertsDir(dir: string, flag: string): { caFiles: string[]; pa
   try {
     names = readdirSync(dir).sort();
   } catch (err) {
-    throw new UsageError(`${flag} ${dir} ${whyUnreadable(err)}`, { where: dir });
+    // ENOTDIR is also a file given where a folder belongs, which "does not exist" would misname.
+    const why = (err as NodeJS.ErrnoException).code === "ENOTDIR" && isFile(dir) ? "is a file, not a folder" : whyUnreadable(err);
+    throw new UsageError(`${flag} ${dir} ${why}`, { where: dir });
   }
   const caFiles = names.filter((n) => n.endsWith(".crt")).map((n) => join(dir, n));
   const pairs: ClientPair[] = [];
@@ -90,6 +95,14 @@ export function readCertsDir(dir: string, flag: string): { caFiles: string[]; pa
     });
   }
   return { caFiles, pairs };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 function readPem(file: string, flag: string): string {
@@ -157,7 +170,7 @@ export function resolveTls(domain: string, req: TlsRequest, env: NodeJS.ProcessE
   }
   const dir = req.certDir ?? findCertsDir(domain, env);
   if (dir !== undefined) {
-    const flag = req.certDir !== undefined ? "--cert-dir" : "certs.d folder";
+    const flag = req.certDir !== undefined ? (req.tlsFlags?.certDir ?? "--cert-dir") : "certs.d folder";
     const found = readCertsDir(dir, flag);
     // Each CA file read now, as --ca-file is: an unreadable or garbled one would surface later as raw EACCES or "not trusted".
     for (const file of found.caFiles) checkCaFile(file, `${flag} ${dir}:`);
@@ -170,14 +183,15 @@ export function resolveTls(domain: string, req: TlsRequest, env: NodeJS.ProcessE
     }
   }
   if (req.caFile !== undefined) {
-    checkCaFile(req.caFile, "--ca-file");
+    checkCaFile(req.caFile, req.tlsFlags?.caFile ?? "--ca-file");
     settings.caFiles.push(req.caFile);
   }
   if (req.clientCert !== undefined && req.clientKey !== undefined) {
     const pair = { cert: req.clientCert, key: req.clientKey };
-    checkClientPair(pair, "--client-cert", "--client-key");
+    const certFlag = req.tlsFlags?.clientCert ?? "--client-cert";
+    checkClientPair(pair, certFlag, req.tlsFlags?.clientKey ?? "--client-key");
     settings.client = pair;
-    settings.clientSource = "--client-cert";
+    settings.clientSource = certFlag;
   }
   return settings;
 }
