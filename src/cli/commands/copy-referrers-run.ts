@@ -1,5 +1,5 @@
 import type { CopyLocationOptions } from "../../api/copy.js";
-import { Digest, IncompleteError, type Location } from "../../api/model.js";
+import { Digest, IncompleteError, printable, type Location } from "../../api/model.js";
 import { copyReferrersOf, type ReferrersSummary } from "../../api/referrers.js";
 import type { CliContext } from "../context.js";
 import { formatBytes } from "../progress.js";
@@ -16,9 +16,10 @@ import { defined } from "../../defined.js";
  * could not be read is `list` (the line names its subject).
  */
 export function referrerItemName(r: Pick<ReferrersSummary["items"][number], "kind" | "digest" | "artifactType" | "tag">): string {
-  if (r.kind === "manifest") return `${r.digest ?? ""}${r.artifactType ? ` (${r.artifactType})` : ""}`;
+  // The artifact type and tag are the registry's words: quoted if they hold a control character or a newline.
+  if (r.kind === "manifest") return `${r.digest ?? ""}${r.artifactType ? ` (${printable(r.artifactType)})` : ""}`;
   if (r.kind === "list") return "list";
-  return `${r.tag ?? ""}${r.kind === "index-tag" ? " (referrers index)" : ""}`;
+  return `${printable(r.tag ?? "")}${r.kind === "index-tag" ? " (referrers index)" : ""}`;
 }
 
 /** How referrers are reported on stderr: plain lines, JSON events (`--progress json`), or not at all. */
