@@ -75,9 +75,17 @@ try {
     ended = [...ended.filter((e) => !again.includes(e.file)), ...second.ended];
   }
   const count = (kind) => ended.filter((e) => e.kind === kind).length;
-  const failed = count("failed") + count("killed") + count("cancelled");
-  // A runner that failed with no failing test counted still fails the run (the first run's failures are counted above).
-  const status = failed > 0 || first.status === null || last.status !== 0 ? 1 : 0;
+  let failed = count("failed") + count("killed") + count("cancelled");
+  // A runner that failed with no failing test counted (interrupted by a signal from outside: it lists the files it
+  // was running and stops) still fails the run, and is counted as one failure so the closing line says so.
+  // (The first run's own non-zero status is expected when a file of it was ended by a signal and ran again.)
+  const runnerFailed = first.status === null ? first : last.status !== 0 ? last : undefined;
+  if (runnerFailed && failed === 0) {
+    console.log(`
+== the test runner ended (${runnerFailed.signal ?? `exit ${runnerFailed.status}`}) with no failing test counted: some tests never ran`);
+    failed = 1;
+  }
+  const status = failed > 0 ? 1 : 0;
   console.log(`\ntests: ${count("passed")} passed, ${failed} failed, ${count("skipped")} skipped`);
   process.exitCode = status;
 } finally {
