@@ -11,7 +11,7 @@ import { REPO_30, REPO_BIG, REPO_INDEX, REPO_RECOPY, SYNC_IDLE_PREFIX, SYNC_REPO
 import type { Command } from "./measure.js";
 import { dropSkopeoCache, drayCopy, skopeoCopy, skopeoInspect, type Tools } from "./tools.js";
 
-export type Tool = "dray" | "skopeo" | "node" | "curl" | "exe";
+export type Tool = "dray" | "skopeo" | "node" | "undici" | "curl" | "exe";
 
 /** One timed run: which repetition (`w0` … for warm-ups, `1` … for measured runs). */
 export interface Slot {
@@ -63,6 +63,8 @@ export interface CaseContext {
   rttMs: number;
   work: string;
   images: BenchImages;
+  /** The undici floor's bundle (floor.ts), beside `node -e ''` in the inspect cases. */
+  undiciFloor?: string;
 }
 
 /**
@@ -169,6 +171,7 @@ function inspectCase(ctx: CaseContext, raw: boolean): BenchCase {
       },
       { tool: "skopeo", shows: `skopeo inspect${flag} --tls-verify=false ${loc}`, command: () => skopeoInspect(ctx.tools, loc, raw) },
       { tool: "node", shows: "node -e ''", command: () => ctx.tools.node(["-e", ""]) },
+      ...undiciFloor(ctx, raw),
       ...exeContender(ctx, `inspect${flag} ${loc}`, raw ? ["inspect", "--raw", loc] : ["inspect", loc]),
     ],
     // Issue 31: start-up judged on CPU, which a loaded machine distorts less than wall time.
@@ -176,6 +179,17 @@ function inspectCase(ctx: CaseContext, raw: boolean): BenchCase {
     // A connection, the manifest, then the config (--raw: the manifest only).
     floorRoundTrips: raw ? 2 : 3,
   };
+}
+
+/**
+ * The floor under dray's start-up: undici alone, loaded as dray's bundle loads it and with dray's V8 flags, making
+ * the same requests (bench/undici-floor.cts). What it costs over `node -e ''` no client built on undici can avoid.
+ */
+function undiciFloor(ctx: CaseContext, raw: boolean): Contender[] {
+  const script = ctx.undiciFloor;
+  if (!script) return [];
+  const args = [...(raw ? ["--raw"] : []), ctx.src.url, REPO_30, TAG];
+  return [{ tool: "undici", shows: `node undici-floor.cjs ${args.join(" ")}`, command: () => ctx.tools.node([script, ...args]) }];
 }
 
 /** The single executable (dist/dray-linux-x64, npm run build:exe) beside dray, when it is built. */

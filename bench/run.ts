@@ -17,6 +17,7 @@ import { extractNotes, renderReport, type CaseProfile } from "./report.js";
 import { runCase, type CaseResult, type Meter } from "./runner.js";
 import { startDelayProxy, type DelayProxy } from "./delay-proxy.js";
 import { loadAverages, machineInfo, versions } from "./system.js";
+import { buildUndiciFloor } from "./floor.js";
 import { makeTools, type Tools } from "./tools.js";
 
 const RUN_TIMEOUT_MS = 10 * 60_000;
@@ -101,6 +102,7 @@ async function main(opts: BenchOptions): Promise<void> {
   // The single executable runs beside dray in the start-up cases when it is built (npm run build:exe).
   const exeBin = join(root, "dist", "dray-linux-x64");
   const tools = await makeTools(join(work, "sandbox"), drayBin, existsSync(exeBin) ? exeBin : undefined);
+  const undiciFloor = await buildUndiciFloor(work);
 
   const registries: RegistryHandle[] = [];
   const stopAll = async (): Promise<void> => {
@@ -132,7 +134,7 @@ async function main(opts: BenchOptions): Promise<void> {
         rttMs > 0 ? await Promise.all([startDelayProxy(src.host, rttMs, "src"), startDelayProxy(dst.host, rttMs, "dst")]) : [];
       const [srcSeen, dstSeen] = proxies.length ? proxies.map((p, i) => behind(i === 0 ? src : dst, p)) : [src, dst];
       try {
-        let cases = makeCases({ tools, src: srcSeen!, dst: dstSeen!, rttMs, work, images });
+        let cases = makeCases({ tools, src: srcSeen!, dst: dstSeen!, rttMs, work, images, undiciFloor });
         if (opts.cases.length) cases = cases.filter((c) => opts.cases.includes(c.baseId));
         const meter = proxies.length ? meterOf(proxies) : undefined;
         for (const def of cases) {
