@@ -7,7 +7,7 @@ import { Digest } from "../oci/digest.js";
 import { parseRawManifest, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { RepositoryFactory } from "../transport/repository.js";
-import { REFERRER_LIMITS } from "../transport/referrers.js";
+import { ReferrerBudget } from "../transport/referrers.js";
 import type { ReferrerFoundBy, Repository } from "../transport/types.js";
 import { openSource } from "../transport/index.js";
 import type { TransportOptions } from "../transport/types.js";
@@ -45,6 +45,8 @@ export interface ReferrersOptions {
 class TreeWalk {
   private readonly seen = new Set<string>();
   private readonly signal: { signal?: AbortSignal };
+  /** Referrers found so far, against REFERRER_LIMITS; --depth N follows N levels, however many. */
+  private readonly budget: ReferrerBudget;
 
   constructor(
     private readonly repo: Repository,
@@ -52,6 +54,7 @@ class TreeWalk {
     private readonly opts: ReferrersOptions,
   ) {
     this.signal = opts.signal ? { signal: opts.signal } : {};
+    this.budget = new ReferrerBudget(repo.display, { kind: "tree", depthGiven: opts.depth !== undefined });
   }
 
   /**
@@ -62,7 +65,9 @@ class TreeWalk {
   async children(subject: Digest, level: number): Promise<ReferrerNode[]> {
     if (level > (this.opts.depth ?? Infinity)) return [];
     const found = await this.repo.referrers(subject, { tags: this.tags, ...this.signal });
-    this.checkCaps(subject, level, found.referrers.length);
+    // Without --depth, referrers past REFERRER_LIMITS.depth levels are refused (an endless chain a registry makes up).
+    const refused = this.budget.take(subject, level, found.referrers.length);
+    if (refused) throw refused;
     const nodes: ReferrerNode[] = [];
     for (const r of found.referrers) {
       if (this.seen.has(r.descriptor.digest.toString())) continue;
@@ -76,29 +81,6 @@ class TreeWalk {
       else nodes.push({ ...n, referrers: below });
     }
     return nodes;
-  }
-
-  /** Referrers found so far, against REFERRER_LIMITS.perRun. */
-  private found = 0;
-
-  /**
-   * Without --depth, referrers past REFERRER_LIMITS.depth levels are refused (an endless chain a registry makes up),
-   * as are more than REFERRER_LIMITS.perRun in the tree; --depth N follows N levels, however many.
-   */
-  private checkCaps(subject: Digest, level: number, count: number): void {
-    if (count === 0) return;
-    const where = this.repo.display;
-    if (this.opts.depth === undefined && level > REFERRER_LIMITS.depth)
-      throw new IntegrityError(
-        `${where}: ${subject} has referrers ${level} levels below the image; dray follows ${REFERRER_LIMITS.depth} unless --depth N says more`,
-        { code: "E_TOO_LARGE", where },
-      );
-    this.found += count;
-    if (this.found > REFERRER_LIMITS.perRun)
-      throw new IntegrityError(`${where}: more than ${REFERRER_LIMITS.perRun} referrers below one image; dray lists at most that many`, {
-        code: "E_TOO_LARGE",
-        where,
-      });
   }
 
   /**

@@ -22,7 +22,7 @@ import { MediaType } from "../oci/mediatype.js";
 import type { CopySummary } from "../copy/types.js";
 import { groupReferrerTags, referrersTag, type ReferrerTag } from "../oci/referrer-tags.js";
 import type { Referrer, ReferrerList, Repository, RepoRef, SignalOption, TagHead } from "../transport/types.js";
-import { REFERRER_LIMITS, referrersPerRun } from "../transport/referrers.js";
+import { ReferrerBudget } from "../transport/referrers.js";
 import { defined } from "../defined.js";
 
 export type ItemOutcome = "copied" | "up-to-date" | "failed" | "planned";
@@ -114,31 +114,30 @@ class ReferrerWalk {
   /** How many levels below an image taken each subject is (0: the image; a leftover counts as one). */
   private readonly levels = new Map<string, number>();
   /** Referrers found so far, against the run's cap (REFERRER_LIMITS). */
-  private found = 0;
-  private maxFound = 0;
-  private capped = false;
+  private readonly budget: ReferrerBudget;
 
   constructor(
     private readonly ctx: ReferrerCopyContext,
     private readonly groups: Map<string, ReferrerTag[]>,
     private readonly tags: ReadonlySet<string>,
+    images: number,
   ) {
+    this.budget = new ReferrerBudget(ctx.src.display, { kind: "copy", images });
     this.request = ctx.requests ?? ((fn) => fn());
     this.signal = ctx.signal ? { signal: ctx.signal } : {};
   }
 
   async run(subjects: readonly Subject[]): Promise<ReferrerResult[]> {
-    this.maxFound = referrersPerRun(subjects.length);
     for (const s of subjects) this.levels.set(s.digest.toString(), 0);
     this.queue.push(...subjects);
     for (;;) {
       // Past the run's cap nothing more is asked (its one line says so); `seen` ends a cycle.
-      const wave = this.capped ? [] : this.queue.splice(0).filter((s) => this.visit(s.digest));
+      const wave = this.budget.spent ? [] : this.queue.splice(0).filter((s) => this.visit(s.digest));
       if (wave.length > 0) {
         await Promise.all(wave.map((s) => this.subject(s)));
         continue;
       }
-      if (this.capped || !(await this.adoptLeftovers())) break;
+      if (this.budget.spent || !(await this.adoptLeftovers())) break;
     }
     return this.results;
   }
@@ -151,25 +150,11 @@ class ReferrerWalk {
   }
 
   /**
-   * Why the referrers found for `s` are not taken: `s` is already REFERRER_LIMITS.depth levels below its image, or
-   * they bring the run past its cap (then nothing more is asked). Undefined when they are taken.
+   * Why the referrers found for `s` are not taken: they are more than REFERRER_LIMITS.depth levels below its
+   * image, or they bring the run past its cap (then nothing more is asked). Undefined when they are taken.
    */
   private overCap(s: Subject, count: number): IntegrityError | undefined {
-    if (count === 0) return undefined;
-    const level = this.levels.get(s.digest.toString()) ?? 1;
-    const where = this.ctx.src.display;
-    if (level >= REFERRER_LIMITS.depth)
-      return new IntegrityError(
-        `${where}: ${s.digest} has referrers ${level + 1} levels below the image; dray follows referrers of referrers ${REFERRER_LIMITS.depth} levels deep`,
-        { code: "E_TOO_LARGE", where },
-      );
-    this.found += count;
-    if (this.found <= this.maxFound) return undefined;
-    this.capped = true;
-    return new IntegrityError(
-      `${where}: more than ${this.maxFound} referrers in one run (dray takes at most ${REFERRER_LIMITS.perRun}, or ${REFERRER_LIMITS.perImage} an image); the rest are not copied`,
-      { code: "E_TOO_LARGE", where },
-    );
+    return this.budget.take(s.digest, (this.levels.get(s.digest.toString()) ?? 1) + 1, count);
   }
 
   private visit(digest: Digest): boolean {
@@ -436,5 +421,5 @@ export async function addToReferrersIndex(
  */
 export async function copyReferrers(ctx: ReferrerCopyContext, subjects: readonly Subject[]): Promise<ReferrerResult[]> {
   const tags = ctx.srcTags ?? (await ctx.src.listTags(ctx.signal ? { signal: ctx.signal } : {}));
-  return new ReferrerWalk(ctx, groupReferrerTags(tags), new Set(tags)).run(subjects);
+  return new ReferrerWalk(ctx, groupReferrerTags(tags), new Set(tags), subjects.length).run(subjects);
 }

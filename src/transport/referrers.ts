@@ -34,6 +34,50 @@ export function referrersPerRun(images: number): number {
   return Math.max(REFERRER_LIMITS.perRun, REFERRER_LIMITS.perImage * images);
 }
 
+/**
+ * One walk's spending of REFERRER_LIMITS: the referrers it found so far against its cap, and how deep. The
+ * `dray referrers` tree (one image; `--depth N` follows N levels, however many) and the copy walk of copy and
+ * sync (a cap for all its images) count alike and say why in their own words: the tree lists, the copy copies.
+ */
+export class ReferrerBudget {
+  private found = 0;
+  /** The most referrers this walk takes. */
+  readonly max: number;
+  /** True once a take went past `max`: nothing more is asked. */
+  spent = false;
+
+  constructor(
+    private readonly where: string,
+    private readonly walk: { kind: "tree"; depthGiven: boolean } | { kind: "copy"; images: number },
+  ) {
+    this.max = walk.kind === "tree" ? REFERRER_LIMITS.perRun : referrersPerRun(walk.images);
+  }
+
+  /** Takes the `count` referrers found for `subject`, `level` levels below the image (1: its own); the error refusing them, else undefined. */
+  take(subject: Digest, level: number, count: number): IntegrityError | undefined {
+    if (count === 0) return undefined;
+    const where = this.where;
+    const { depth, perRun, perImage } = REFERRER_LIMITS;
+    const tree = this.walk.kind === "tree";
+    if (level > depth && !(this.walk.kind === "tree" && this.walk.depthGiven))
+      return new IntegrityError(
+        tree
+          ? `${where}: ${subject} has referrers ${level} levels below the image; dray follows ${depth} unless --depth N says more`
+          : `${where}: ${subject} has referrers ${level} levels below the image; dray follows referrers of referrers ${depth} levels deep`,
+        { code: "E_TOO_LARGE", where },
+      );
+    this.found += count;
+    if (this.found <= this.max) return undefined;
+    this.spent = true;
+    return new IntegrityError(
+      tree
+        ? `${where}: more than ${this.max} referrers below one image; dray lists at most that many`
+        : `${where}: more than ${this.max} referrers in one run (dray takes at most ${perRun}, or ${perImage} an image); the rest are not copied`,
+      { code: "E_TOO_LARGE", where },
+    );
+  }
+}
+
 /** What discovery needs from a repository: its answers by tag and digest, and its referrers API (undefined: none). */
 export interface ReferrerSources {
   readonly display: string;
