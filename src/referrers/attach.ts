@@ -30,7 +30,8 @@ import { formatLocation, parseLocation, type Location } from "../ref/location.js
 import { openSource } from "../transport/index.js";
 import { RepositoryFactory } from "../transport/repository.js";
 import type { ImageDestination, Repository, TransportOptions } from "../transport/types.js";
-import { addToReferrersIndex, INDEX_CONFIRM } from "./copy.js";
+import { addToReferrersIndex } from "./copy.js";
+import { INDEX_CONFIRM } from "./read-back.js";
 import { defined } from "../defined.js";
 
 /**

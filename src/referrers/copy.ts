@@ -14,7 +14,6 @@
  * on both sides is done after one HEAD a side, and the source's tag list
  * (which sync has anyway) says which referrer tags exist at all.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { IntegrityError, itemError, NotFoundError, RegistryError, type ItemError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { parseManifest, rawManifestFromDocument, descriptorToJSON, type Descriptor, type RawManifest } from "../oci/manifest.js";
@@ -23,6 +22,7 @@ import type { CopySummary } from "../copy/types.js";
 import { groupReferrerTags, referrersTag, type ReferrerTag } from "../oci/referrer-tags.js";
 import type { Referrer, ReferrerList, Repository, RepoRef, SignalOption, TagHead } from "../transport/types.js";
 import { ReferrerBudget } from "../transport/referrers.js";
+import { writeUntilListed } from "./read-back.js";
 import { defined } from "../defined.js";
 
 export type ItemOutcome = "copied" | "up-to-date" | "failed" | "planned";
@@ -340,14 +340,6 @@ class ReferrerWalk {
 }
 
 /**
- * After a PUT of the tag schema's index, how long to wait before reading it back, and how many times to merge
- * again when another writer's PUT replaced it (see addToReferrersIndex's `confirm`). The wait outlasts the other
- * writer's read-then-PUT (two requests) on most registries, and a layout writer's wait for the layout lock
- * (its backoff reaches 200 ms); regclient serializes these updates with a mutex, which holds in one process only.
- */
-export const INDEX_CONFIRM = { delayMs: 250, attempts: 5 } as const;
-
-/**
  * Adds `arrived` to the tag schema's `sha256-<hex>` index of `subject` in
  * `dst` (whose tag names `head` now, or nothing): what it listed stays, what
  * is new is appended. `keep` (a source's index and what it lists) is written
@@ -389,29 +381,29 @@ export async function addToReferrersIndex(
       }
     }
   };
-  const merge = async (h: TagHead | undefined, listed: Descriptor[]): Promise<{ digest: Digest; written: boolean } | undefined> => {
-    const merged = unionByDigest(listed, arrived);
-    if (h && merged.length === listed.length) return { digest: h.digest, written: false };
-    if (merged.length === 0) return undefined;
-    const raw = opts.keep && sameDigests(merged, opts.keep.listed) ? opts.keep.raw : buildReferrersIndex(merged);
-    if (!opts.dryRun) await dst.putReferrersIndex(subject, raw, signal);
-    return { digest: raw.digest, written: true };
-  };
-  const first = await read(head);
-  const result = await merge(first.head, first.listed);
-  if (!opts.confirm || opts.dryRun || !result?.written) return result;
-  for (let attempt = 0; ; attempt++) {
-    await sleep(opts.confirm.delayMs, undefined, signal);
-    const { head: now, listed } = await read(await request(() => dst.resolve(tag, signal)));
-    const missing = arrived.filter((d) => !listed.some((l) => l.digest.equals(d.digest)));
-    if (now && missing.length === 0) return { digest: now.digest, written: true };
-    if (attempt >= opts.confirm.attempts)
-      throw new RegistryError(
-        `${dst.display}:${tag}: another writer replaced the referrers index ${attempt + 1} times; ${missing.map((d) => d.digest.toString()).join(", ")} is not listed in it`,
-        { where: dst.display },
-      );
-    await merge(now, listed);
-  }
+  if (arrived.length === 0 && !head) return undefined;
+  let put: RawManifest | undefined;
+  const { state, writes } = await writeUntilListed(
+    {
+      read: async (again) => read(again ? await request(() => dst.resolve(tag, signal)) : head),
+      isListed: ({ head: h, listed }) => h !== undefined && arrived.every((d) => listed.some((l) => l.digest.equals(d.digest))),
+      write: async ({ listed }) => {
+        const merged = unionByDigest(listed, arrived);
+        put = opts.keep && sameDigests(merged, opts.keep.listed) ? opts.keep.raw : buildReferrersIndex(merged);
+        if (!opts.dryRun) await dst.putReferrersIndex(subject, put, signal);
+      },
+      lost: (times, { listed }) => {
+        const missing = arrived.filter((d) => !listed.some((l) => l.digest.equals(d.digest)));
+        return new RegistryError(
+          `${dst.display}:${tag}: another writer replaced the referrers index ${times} times; ${missing.map((d) => d.digest.toString()).join(", ")} is not listed in it`,
+          { where: dst.display },
+        );
+      },
+    },
+    { ...signal, ...(opts.confirm && !opts.dryRun ? { confirm: opts.confirm } : {}) },
+  );
+  if (state?.head) return { digest: state.head.digest, written: writes > 0 };
+  return put && { digest: put.digest, written: true };
 }
 
 /**

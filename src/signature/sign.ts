@@ -15,7 +15,6 @@
 // pre-authentication encoding); the signature itself is node:crypto's.
 import { toDSSEBundle, bundleToJSON } from "@sigstore/bundle";
 import { dsse } from "@sigstore/core";
-import { setTimeout as sleep } from "node:timers/promises";
 import { DrayError, NotFoundError, RegistryError, UsageError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 import { parseRawManifest, rawManifestFromDocument, type Descriptor, type RawManifest } from "../oci/manifest.js";
@@ -23,7 +22,7 @@ import { MediaType } from "../oci/mediatype.js";
 import { cosignTag } from "../oci/referrer-tags.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { writeReferrer, type PushReferrerResult, type ReferrerBlob } from "../referrers/attach.js";
-import { INDEX_CONFIRM } from "../referrers/copy.js";
+import { INDEX_CONFIRM, writeUntilListed } from "../referrers/read-back.js";
 import { openSource } from "../transport/index.js";
 import { RepositoryFactory } from "../transport/repository.js";
 import type { Repository, TransportOptions } from "../transport/types.js";
@@ -224,31 +223,35 @@ async function writeLegacy(
   // Read, append, PUT: two signers at once each PUT what they read plus their own, and the later drops the
   // earlier's layer. As for the tag schema's index (addToReferrersIndex), the tag is read back a moment after
   // the PUT and, while our signature is not in it, appended to again.
-  for (let attempt = 0; ; attempt++) {
-    const { layers, digest: current } = await existingLegacy(repo, tag, opts.signal);
-    if (current !== undefined && signedAlready(layers, payload.bytes, opts.key))
-      return { format: "legacy", digest: current, via: "tag", tag };
-    if (attempt > INDEX_CONFIRM.attempts)
-      throw new RegistryError(
-        `${repo.display}:${tag}: another writer replaced the signatures ${attempt} times; this signature is not in it`,
-        {
+  const { state } = await writeUntilListed(
+    {
+      read: () => existingLegacy(repo, tag, opts.signal),
+      isListed: ({ layers, digest }) => digest !== undefined && signedAlready(layers, payload.bytes, opts.key),
+      write: async ({ layers }) => {
+        if (layers.length >= MAX_LEGACY_LAYERS)
+          throw new DrayError(
+            `${repo.display}:${tag} holds ${layers.length} signatures already; verifiers read at most ${MAX_LEGACY_LAYERS}`,
+            {
+              code: "E_USAGE",
+            },
+          );
+        // The layers already there stay where they are; only the new payload and the config travel.
+        const all = [...layers, ours];
+        const config = legacyConfig(all);
+        await writeReferrer(
+          repo,
+          { manifest: legacyManifest(config, all), blobs: [config, payload] },
+          { tag, ...defined({ signal: opts.signal }) },
+        );
+      },
+      lost: (times) =>
+        new RegistryError(`${repo.display}:${tag}: another writer replaced the signatures ${times} times; this signature is not in it`, {
           where: repo.display,
-        },
-      );
-    if (layers.length >= MAX_LEGACY_LAYERS)
-      throw new DrayError(`${repo.display}:${tag} holds ${layers.length} signatures already; verifiers read at most ${MAX_LEGACY_LAYERS}`, {
-        code: "E_USAGE",
-      });
-    // The layers already there stay where they are; only the new payload and the config travel.
-    const all = [...layers, ours];
-    const config = legacyConfig(all);
-    await writeReferrer(
-      repo,
-      { manifest: legacyManifest(config, all), blobs: [config, payload] },
-      { tag, ...defined({ signal: opts.signal }) },
-    );
-    await sleep(INDEX_CONFIRM.delayMs, undefined, opts.signal ? { signal: opts.signal } : {});
-  }
+        }),
+    },
+    { ...defined({ signal: opts.signal }), confirm: INDEX_CONFIRM },
+  );
+  return { format: "legacy", digest: state!.digest!, via: "tag", tag };
 }
 
 /** cosign's config is an image config whose diff_ids are the layers (go-containerregistry's mutate.Append keeps them in step). */
