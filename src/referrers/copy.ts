@@ -14,7 +14,7 @@
  * on both sides is done after one HEAD a side, and the source's tag list
  * (which sync has anyway) says which referrer tags exist at all.
  */
-import { IntegrityError, itemError, NotFoundError, RegistryError, type ItemError } from "../errors.js";
+import { type IntegrityError, itemError, NotFoundError, RegistryError, type ItemError } from "../errors.js";
 import type { Digest } from "../oci/digest.js";
 import { parseManifest, rawManifestFromDocument, descriptorToJSON, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { MediaType } from "../oci/mediatype.js";
