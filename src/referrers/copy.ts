@@ -22,7 +22,7 @@ import type { CopySummary } from "../copy/types.js";
 import { groupReferrerTags, referrersTag, type ReferrerTag } from "../oci/referrer-tags.js";
 import type { Referrer, ReferrerList, Repository, RepoRef, SignalOption, TagHead } from "../transport/types.js";
 import { ReferrerBudget } from "../transport/referrers.js";
-import { writeUntilListed } from "./read-back.js";
+import { INDEX_CONFIRM, writeUntilListed } from "./read-back.js";
 import { defined } from "../defined.js";
 
 export type ItemOutcome = "copied" | "up-to-date" | "failed" | "planned";
@@ -327,7 +327,8 @@ class ReferrerWalk {
     try {
       const r = await addToReferrersIndex(this.ctx.dst, s.digest, dh, arrived, {
         ...(srcIndex ? { keep: { raw: srcIndex, listed: srcDescs } } : {}),
-        ...(this.ctx.dryRun ? { dryRun: true } : {}),
+        // Read back after the PUT, as attach and sign do: another copy, sync or attach of this image at the same time may have replaced it.
+        ...(this.ctx.dryRun ? { dryRun: true } : { confirm: INDEX_CONFIRM }),
         request: this.request,
         ...this.signal,
       });

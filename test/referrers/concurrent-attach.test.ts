@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { parseLocation } from "../../src/ref/location.js";
 import { attach } from "../../src/referrers/attach.js";
+import { copyReferrersOf } from "../../src/referrers/index.js";
 import { signImage } from "../../src/signature/sign.js";
 import { loadSigningKey } from "../../src/signature/signing-key.js";
 import { opensslKey } from "../signature/artifacts.js";
@@ -77,6 +78,41 @@ describe("concurrent attaches to a registry without the referrers API", () => {
       );
       const listed = listedInLayout(layout, `sha256-${subject.manifest.digest.hex}`);
       const missing = written.filter((w) => !listed.includes(w.digest));
+      if (missing.length > 0) lost.push(`round ${i}: ${missing.map((w) => w.digest).join(", ")} not listed`);
+    }
+    assert.deepEqual(lost, [], `${lost.length} of ${ROUNDS} rounds lost an entry`);
+  });
+
+  it(`two copies of referrers at once (copy --referrers, sync), ${ROUNDS} rounds: the sha256-<hex> index lists both every time`, async () => {
+    const lost: string[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const subject = await buildImage({ seed: `concurrent-copy-${i}` });
+      await pushImage(reg, "race-copy", `r${i}`, subject);
+      // Two sources holding the image, each with its own artifact of it in its tag schema index.
+      const sources = await Promise.all(
+        [0, 1].map(async (k) => {
+          const layout = join(dir, `copy-src-${i}-${k}`);
+          await writeOciLayout(layout, subject, "v1");
+          const path = join(dir, `copy-scan-${i}-${k}.txt`);
+          writeFileSync(path, `copied scan ${i}/${k}\n`);
+          const a = await attach(`oci:${layout}:v1`, { artifactType: "application/vnd.example.scan+text", files: [{ path }] });
+          return { layout, digest: a.digest };
+        }),
+      );
+      const summaries = await Promise.all(
+        sources.map((src) =>
+          copyReferrersOf(parseLocation(`oci:${src.layout}:v1`), parseLocation(`docker://${reg.host}/race-copy:r${i}`), [
+            subject.manifest.digest,
+          ]),
+        ),
+      );
+      assert.deepEqual(
+        summaries.map((x) => x.failed),
+        [0, 0],
+      );
+      const index = await fetchManifest(reg, "race-copy", `sha256-${subject.manifest.digest.hex}`);
+      const listed = (JSON.parse(index?.toString() ?? "{}") as { manifests?: { digest: string }[] }).manifests?.map((m) => m.digest) ?? [];
+      const missing = sources.filter((w) => !listed.includes(w.digest));
       if (missing.length > 0) lost.push(`round ${i}: ${missing.map((w) => w.digest).join(", ")} not listed`);
     }
     assert.deepEqual(lost, [], `${lost.length} of ${ROUNDS} rounds lost an entry`);
