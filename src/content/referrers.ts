@@ -2,12 +2,11 @@
 // `sha256-<hex>` index, and cosign's `sha256-<hex>.sig|.att|.sbom` tags,
 // asked again for each referrer found (a signature of an SBOM), as far as
 // `depth` says. The same three sources `copy --referrers` walks.
-import { IntegrityError, NotFoundError } from "../errors.js";
 import { Digest } from "../oci/digest.js";
 import { parseRawManifest, type Descriptor, type RawManifest } from "../oci/manifest.js";
 import { formatLocation, type Location } from "../ref/location.js";
 import { RepositoryFactory } from "../transport/repository.js";
-import { ReferrerBudget } from "../transport/referrers.js";
+import { ReferrerBudget, referrerTags } from "../transport/referrers.js";
 import type { ReferrerFoundBy, Repository } from "../transport/types.js";
 import { openSource } from "../transport/index.js";
 import type { TransportOptions } from "../transport/types.js";
@@ -159,10 +158,7 @@ export async function referrersTree(loc: Location, opts: ReferrersOptions = {}):
   const staged = await new RepositoryFactory(() => transport).openStaged(loc, { readOnly: true });
   try {
     const repo = staged.repo;
-    const tags = await repo.listTags(opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
-      if (err instanceof NotFoundError) return [];
-      throw err;
-    });
+    const tags = await referrerTags(repo, opts.signal ? { signal: opts.signal } : {});
     const walk = new TreeWalk(repo, new Set(tags), opts);
     return {
       subject: { location: formatLocation(loc), digest: top.digest.toString(), mediaType: top.mediaType },

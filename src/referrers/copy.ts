@@ -21,7 +21,7 @@ import { MediaType } from "../oci/mediatype.js";
 import type { CopySummary } from "../copy/types.js";
 import { groupReferrerTags, referrersTag, type ReferrerTag } from "../oci/referrer-tags.js";
 import type { Referrer, ReferrerList, Repository, RepoRef, SignalOption, TagHead } from "../transport/types.js";
-import { ReferrerBudget } from "../transport/referrers.js";
+import { ReferrerBudget, referrerTags } from "../transport/referrers.js";
 import { INDEX_CONFIRM, writeUntilListed } from "./read-back.js";
 import { defined } from "../defined.js";
 
@@ -413,6 +413,7 @@ export async function addToReferrersIndex(
  * is in the returned list (and passed to `onResult` as it happens).
  */
 export async function copyReferrers(ctx: ReferrerCopyContext, subjects: readonly Subject[]): Promise<ReferrerResult[]> {
-  const tags = ctx.srcTags ?? (await ctx.src.listTags(ctx.signal ? { signal: ctx.signal } : {}));
+  // A tag list that answers 404 has no tags, as for `dray referrers`: the referrers API alone answers then.
+  const tags = ctx.srcTags ?? (await referrerTags(ctx.src, ctx.signal ? { signal: ctx.signal } : {}));
   return new ReferrerWalk(ctx, groupReferrerTags(tags), new Set(tags), subjects.length).run(subjects);
 }

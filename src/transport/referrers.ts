@@ -95,19 +95,23 @@ function listedBy(raw: RawManifest, where: string): Descriptor[] {
   return parsed.kind === "index" ? parsed.manifests : [];
 }
 
-/** The repository's tags; a repository that does not exist has none. */
-async function tagsOf(repo: ReferrerSources, opts: SignalOption): Promise<ReadonlySet<string>> {
+/**
+ * The tags a referrer walk reads (the tag schema's `sha256-<hex>` indexes, cosign's tags): a tag list that answers
+ * 404 (NAME_UNKNOWN: a repository some registries hold images in without listing tags, or none) has none, so the
+ * referrers API alone answers. `dray referrers`, findReferrers and the copy walk of copy and sync all read it so.
+ */
+export async function referrerTags(repo: Pick<ReferrerSources, "listTags">, opts: SignalOption): Promise<string[]> {
   try {
-    return new Set(await repo.listTags(opts));
+    return await repo.listTags(opts);
   } catch (err) {
-    if (err instanceof NotFoundError) return new Set();
+    if (err instanceof NotFoundError) return [];
     throw err;
   }
 }
 
 export async function findReferrers(repo: ReferrerSources, subject: Digest, opts: ReferrersOptions = {}): Promise<ReferrerList> {
   const signal: SignalOption = opts.signal ? { signal: opts.signal } : {};
-  const tags = opts.tags ?? (await tagsOf(repo, signal));
+  const tags = opts.tags ?? new Set(await referrerTags(repo, signal));
   /** One way of finding, its failure reported (and nothing found) when the caller wants the others to go on. */
   const attempt = async <T>(foundBy: ReferrerFoundBy, fallback: T, fn: () => Promise<T>, tag?: string): Promise<T> => {
     if (!opts.onError) return fn();

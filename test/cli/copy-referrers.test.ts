@@ -9,7 +9,10 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { BuiltImage } from "../helpers/fixtures.js";
+import { Digest } from "../../src/oci/digest.js";
+import { MediaType } from "../../src/oci/mediatype.js";
+import { buildImage, type BuiltImage } from "../helpers/fixtures.js";
+import { startHostileRegistry } from "../helpers/hostile-registry.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
@@ -109,5 +112,57 @@ describe("dray copy --referrers", () => {
     assert.equal(ls.code, 0, ls.stderr);
     assert.deepEqual(ls.stdout.split("\n").filter(Boolean), ["1.0"]);
     await assert.rejects(readFile(join(dir, sig.manifest.digest.blobPath)), { code: "ENOENT" });
+  });
+});
+
+describe("dray copy --referrers from a repository whose tag list answers 404 NAME_UNKNOWN", () => {
+  it("reads it as no tags, as dray referrers does: the image and its referrer (referrers API) arrive, exit 0", async () => {
+    const reg = await startHostileRegistry();
+    try {
+      const img = await buildImage({ seed: "tags-404" });
+      for (const b of [img.config, ...img.layers]) reg.blob("hidden/app", b.bytes);
+      reg.manifest("hidden/app", img.manifest.bytes, img.manifest.mediaType, "v1");
+      const empty = Buffer.from("{}");
+      const scan = Buffer.from("scan of tags-404\n");
+      reg.blob("hidden/app", empty);
+      reg.blob("hidden/app", scan);
+      const artifact = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.OciManifest,
+          artifactType: "application/vnd.example.scan+text",
+          config: { mediaType: "application/vnd.oci.empty.v1+json", digest: Digest.of(empty).toString(), size: empty.length },
+          layers: [{ mediaType: "text/plain", digest: Digest.of(scan).toString(), size: scan.length }],
+          subject: { mediaType: img.manifest.mediaType, digest: img.manifest.digest.toString(), size: img.manifest.bytes.length },
+        }),
+      );
+      const a = reg.manifest("hidden/app", artifact, MediaType.OciManifest);
+      reg.referrers("hidden/app", (d) =>
+        d === img.manifest.digest.toString()
+          ? Buffer.from(
+              JSON.stringify({
+                schemaVersion: 2,
+                mediaType: MediaType.OciIndex,
+                manifests: [
+                  {
+                    mediaType: MediaType.OciManifest,
+                    digest: a.toString(),
+                    size: artifact.length,
+                    artifactType: "application/vnd.example.scan+text",
+                  },
+                ],
+              }),
+            )
+          : Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] })),
+      );
+      const out = join(makeTempDir(), "layout");
+      const r = await dray(["copy", "--referrers", `docker://${reg.host}/hidden/app:v1`, `oci:${out}:v1`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(reg.count("GET /v2/hidden/app/tags/list") >= 1, "the tag list was asked");
+      assert.match(r.stderr, new RegExp(`referrer ${a.toString()} \\(application/vnd\\.example\\.scan\\+text\\): copied`));
+      assert.deepEqual(await readFile(join(out, "blobs", "sha256", a.hex)), artifact);
+    } finally {
+      await reg.stop();
+    }
   });
 });
