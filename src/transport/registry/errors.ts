@@ -9,7 +9,7 @@ import {
   type DrayErrorDetails,
 } from "../../errors.js";
 import { withoutSentSecrets } from "../../auth/sent-secrets.js";
-import { MAX_ERROR_BODY, discard, header, readBody, type HttpResponse } from "./http/response.js";
+import { discard, header, readErrorBody, type HttpResponse } from "./http/response.js";
 import { describeRateLimit, formatWindow, parseRateLimit } from "./ratelimit.js";
 import { afterRetries, parseRetryAfter } from "./http/retry.js";
 import { FORBIDDEN, METHOD_NOT_ALLOWED, NOT_FOUND, TOO_MANY_REQUESTS, UNAUTHORIZED } from "./http/status.js";
@@ -26,13 +26,23 @@ export interface RegistryErrorEntry {
   detail?: string;
 }
 
-/** Parses the spec's error body; garbage (an HTML page from a proxy) yields an empty list. */
+/**
+ * Parses the spec's error body; garbage (an HTML page from a proxy) yields an empty list. A body cut short
+ * (readErrorBody keeps its first MAX_ERROR_BODY bytes) is read as far as it is whole (closedPrefix): the entries
+ * and members complete before the cut count (an object or array cut short keeps what it held), so a `code` ahead
+ * of a huge message still decides.
+ */
 export function parseErrorBody(bytes: Buffer): RegistryErrorEntry[] {
   let doc: unknown;
+  const text = bytes.toString("utf8");
   try {
-    doc = JSON.parse(bytes.toString("utf8"));
+    doc = JSON.parse(text);
   } catch {
-    return [];
+    try {
+      doc = JSON.parse(closedPrefix(text) ?? "");
+    } catch {
+      return [];
+    }
   }
   const errors = (doc as { errors?: unknown } | null)?.errors;
   if (!Array.isArray(errors)) return [];
@@ -48,6 +58,43 @@ export function parseErrorBody(bytes: Buffer): RegistryErrorEntry[] {
     out.push(entry);
   }
   return out;
+}
+
+/**
+ * The longest prefix of JSON text `text` that ends at a boundary between members or elements, with its open objects
+ * and arrays closed: `{"errors":[{"code":"DENIED","message":"aaa…` (cut) gives `{"errors":[{"code":"DENIED"}]}`.
+ * A boundary is just after `{`, `[`, `}` or `]`, or just before a `,`, outside strings: there every value begun is
+ * complete, so closing what is open makes valid JSON of any prefix of valid JSON. Undefined before the first one.
+ */
+export function closedPrefix(text: string): string | undefined {
+  // Two passes, each linear: the last boundary, then what is open there (a cut body is at most MAX_ERROR_BODY).
+  let end: number | undefined;
+  structure(text, (i, c) => {
+    end = c === "," ? i : i + 1;
+  });
+  if (end === undefined) return undefined;
+  const kept = text.slice(0, end);
+  const open: string[] = [];
+  structure(kept, (_, c) => {
+    if (c === "{" || c === "[") open.push(c === "{" ? "}" : "]");
+    else if (c !== ",") open.pop();
+  });
+  return kept + open.reverse().join("");
+}
+
+/** Calls `at` for each `{`, `[`, `}`, `]` and `,` of JSON text outside its strings. */
+function structure(text: string, at: (index: number, c: string) => void): void {
+  let inString = false;
+  let escaped = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === "\\") escaped = true;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" || c === "[" || c === "}" || c === "]" || c === ",") at(i, c);
+  }
 }
 
 /** `detail` as one line: distribution puts the real cause there (a digest, a validation error) behind a generic message. */
@@ -153,7 +200,7 @@ function describeEntry(e: RegistryErrorEntry): string {
 export async function errorFromResponse(res: HttpResponse, ctx: ErrorContext): Promise<DrayError> {
   let entries: RegistryErrorEntry[] = [];
   try {
-    entries = parseErrorBody(res.said ?? (await readBody(res, MAX_ERROR_BODY, "error body")));
+    entries = parseErrorBody(res.said ?? (await readErrorBody(res)));
   } catch {
     await discard(res);
   }

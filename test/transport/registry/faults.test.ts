@@ -399,6 +399,19 @@ describe("registry transport under injected faults", () => {
     assert.equal(proxy.count("PUT", "/manifests/denied"), 1);
   });
 
+  it("manifest PUT answered 500 DENIED in a body past the 64 KiB read (a 70 KiB detail): still one PUT, exit 4", async () => {
+    const denied = JSON.stringify({
+      errors: [{ code: "DENIED", message: "pushing to this repository is not allowed", detail: "x".repeat(70 * 1024) }],
+    });
+    proxy.addRule({ method: "PUT", path: "/manifests/denied-big", action: { kind: "status", status: 500, body: denied } });
+    const dest = await openRegistryDestination(loc(`docker://${proxy.host}/${REPO}:denied-big`), options());
+    await assert.rejects(
+      dest.putManifest(built.manifest, { isTop: true }),
+      rejectsWith("E_AUTH_DENIED", 4, /pushing to this repository is not allowed \(DENIED\) \(HTTP 500\)$/),
+    );
+    assert.equal(proxy.count("PUT", "/manifests/denied-big"), 1);
+  });
+
   it("tag PUT answered 500 TAG_INVALID where the tag names another manifest: one PUT, said to be immutable", async () => {
     const other = await buildImage({ seed: "faults-immutable" });
     await pushImage(reg, REPO, "fixed", other);

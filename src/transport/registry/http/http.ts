@@ -8,7 +8,7 @@ import { stopwatch } from "../../../clock.js";
 import { caFilePem } from "../../ca-file.js";
 import { translateError } from "./failure.js";
 import { proxyConfigured } from "./proxy.js";
-import { DEFAULT_BODY_MS, MAX_ERROR_BODY, discard, header, readBody, type HttpResponse, type ResponseBody } from "./response.js";
+import { DEFAULT_BODY_MS, discard, header, readErrorBody, type HttpResponse, type ResponseBody } from "./response.js";
 import { redactURL } from "./redact.js";
 import { INTERNAL_SERVER_ERROR } from "./status.js";
 import type { Release, Throttle } from "./throttle.js";
@@ -236,7 +236,7 @@ export interface RetryPolicy {
   /** False when the request body is a stream: one attempt only (default: true for no body or a Buffer). */
   replayable?: boolean;
   /**
-   * Given the error body of a 5xx (read whole, up to MAX_ERROR_BODY), true when it is a verdict on what
+   * Given the error body of a 5xx (its first MAX_ERROR_BODY bytes, readErrorBody), true when it is a verdict on what
    * was sent, which asking again will not change: that answer is returned at once, its body in `said`.
    */
   refusal?: (said: Buffer) => boolean;
@@ -264,10 +264,7 @@ export async function sendWithRetries(req: HttpRequest, settings: HttpSettings, 
     }
     if (!isRetryableStatus(res.status)) return res;
     if (attempt >= retries) return attempt > 0 ? { ...res, retries: attempt } : res;
-    const said =
-      policy?.refusal && res.status >= INTERNAL_SERVER_ERROR
-        ? await readBody(res, MAX_ERROR_BODY, "error body").catch(() => undefined)
-        : undefined;
+    const said = policy?.refusal && res.status >= INTERNAL_SERVER_ERROR ? await readErrorBody(res).catch(() => undefined) : undefined;
     if (said && policy?.refusal?.(said)) return attempt > 0 ? { ...res, said, retries: attempt } : { ...res, said };
     const wait = retryDelayMs(attempt + 1, header(res.headers, "retry-after"));
     if (!said) await discard(res);

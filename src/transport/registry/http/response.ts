@@ -82,17 +82,36 @@ export async function readBody(res: HttpResponse, limit: number, what: string): 
       where: redactURL(res.url),
     });
   }
+  return readUpTo(res, limit, what, "refuse");
+}
+
+/**
+ * An error body's first MAX_ERROR_BODY bytes, the rest dropped with its connection: a registry's verdict
+ * (`{"errors":[{"code":"DENIED",…` ) comes first, and a huge message or detail after it must not hide it.
+ */
+export async function readErrorBody(res: HttpResponse): Promise<Buffer> {
+  return readUpTo(res, MAX_ERROR_BODY, "error body", "cut");
+}
+
+/** A body's bytes, at most `limit`: past it, refused (E_TOO_LARGE) or cut there. */
+async function readUpTo(res: HttpResponse, limit: number, what: string, past: "refuse" | "cut"): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   const deadline = smallReadDeadline(res, what, () => total);
   try {
     for await (const chunk of res.body) {
       const buf = chunk as Buffer;
-      total += buf.length;
-      if (total > limit) {
-        res.body.destroy();
-        throw new IntegrityError(`${what} exceeds the ${limit}-byte limit`, { code: "E_TOO_LARGE", where: redactURL(res.url) });
+      if (total + buf.length > limit) {
+        if (past === "refuse") {
+          res.body.destroy();
+          throw new IntegrityError(`${what} exceeds the ${limit}-byte limit`, { code: "E_TOO_LARGE", where: redactURL(res.url) });
+        }
+        chunks.push(buf.subarray(0, limit - total));
+        total = limit;
+        dropBody(res.body);
+        break;
       }
+      total += buf.length;
       chunks.push(buf);
     }
   } catch (err) {
