@@ -114,6 +114,19 @@ describe("dray tag / ls / digest / delete against the registry", () => {
     );
   });
 
+  it("ls --catalog: repositories sorted by bytes, as tags are, not in the order the registry walked them", async (t) => {
+    const own = await startRegistry();
+    t.after(() => own.stop());
+    // distribution walks its folders: `a/b` (inside folder a) comes before `a-c`, while by bytes '-' (0x2d) < '/' (0x2f).
+    const repos = ["a/b", "a-c", "a_d", "a", "z9", "10/x", "1-0"];
+    for (const repo of repos) await pushImage({ url: own.url }, repo, "v1", image);
+    const sorted = ["1-0", "10/x", "a", "a-c", "a/b", "a_d", "z9"];
+    assert.deepEqual([...repos].sort(), sorted, "the expected order is JavaScript's default (code-unit) order, bytes for ASCII");
+    assert.equal((await drayOk(["ls", "--catalog", own.host])).stdout, sorted.join("\n") + "\n");
+    const json = JSON.parse((await drayOk(["ls", "--catalog", own.host, "--format", "json"])).stdout) as { Repositories: string[] };
+    assert.deepEqual(json.Repositories, sorted);
+  });
+
   it("ls refuses parts of a location it would ignore, as skopeo does: --catalog HOST/REPO, REPO:TAG (issue 19)", async () => {
     const cat = await dray(["ls", "--catalog", `${reg.host}/app`]);
     assert.equal(cat.code, 2);

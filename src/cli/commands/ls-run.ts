@@ -22,7 +22,9 @@ export async function runLs(ctx: CliContext, locText: string | undefined, flags:
       throw new UsageError(`--catalog takes a registry HOST[:PORT], not a repository: "${flags.catalog}"`);
     }
     const host = parseRegistryHost(flags.catalog);
-    const repositories = await listCatalog(host, transport, ctx.signal);
+    // Sorted as the tags below and a folder of layouts are: a registry sends its own order (distribution walks
+    // its folders, `a/b` before `a-c`), and a diff of two runs should show only what changed.
+    const repositories = (await listCatalog(host, transport, ctx.signal)).sort();
     // Field names as `skopeo list-tags` uses for tags, extended to the catalog.
     return output.render(ctx, format, { Registry: host, Repositories: repositories }, (v) => output.lines(v.Repositories));
   }
