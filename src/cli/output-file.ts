@@ -27,10 +27,12 @@ export async function writeOutputFile(
   const status = new WriteStatus(ctx, opts.what, opts.total);
   const onWait =
     opts.quiet || ctx.stderr.isTTY !== true ? undefined : () => status.note(`waiting for a reader on FIFO ${path} (Ctrl-C to stop)`);
+  let written = false;
   try {
     await writeFileAtomically(opts.quiet ? data : status.through(data), path, ctx.signal, onWait);
+    written = true;
   } finally {
-    status.finish(false, path);
+    // Once: the status line cleared, and on success (unless quiet) the `Wrote FILE` line.
+    status.finish(written && !opts.quiet, path);
   }
-  if (!opts.quiet) status.finish(true, path);
 }
