@@ -315,6 +315,23 @@ export function checkStdinReaders(flags: TransportFlags, args: readonly string[]
   );
 }
 
+/**
+ * A file or folder flag given an empty value (`--ca-file=`, `--client-cert ""`, an unset `$CA` in a script) is
+ * refused in words before any work, for every such flag at once, instead of each file check printing
+ * `--ca-file  does not exist`. `--authfile ""` keeps its meaning (no auth file), as in skopeo.
+ */
+export function checkEmptyFileFlags(command: Command): void {
+  const values = command.opts<Record<string, unknown>>();
+  for (const option of command.options) {
+    if (!/<(?:file|dir|path)>/.test(option.flags) || option.attributeName() === "authfile") continue;
+    const value = values[option.attributeName()];
+    if (value === "" || (Array.isArray(value) && value.includes("")))
+      throw new UsageError(
+        `${option.long ?? option.flags} needs a ${option.flags.includes("<dir>") ? "folder" : "file"} name, not an empty value`,
+      );
+  }
+}
+
 /** A credentials file named on the command line or in the environment must be usable: exit 2 before any request. */
 function checkAuthFile(origin: string, path: string | undefined): void {
   if (path === undefined || path === "") return;

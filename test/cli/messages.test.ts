@@ -207,6 +207,35 @@ describe("output paths and --ca-file are checked before anything is read, in wor
       code: 2,
       line: (d) => `--src-cert-dir ${d}/notes.txt is a file, not a folder`,
     },
+    ...[
+      ["inspect", "--ca-file="],
+      ["inspect", "--client-cert=", "--client-key", "k.pem"],
+      ["inspect", "--creds-file="],
+      ["copy", "--dest-ca-file", ""],
+    ].map((args) => {
+      const flag = args[1]!.replace(/=$/, "");
+      return {
+        what: `${args.join(" ")} (an empty value): the flag named, one space`,
+        args: (): string[] =>
+          args[0] === "copy" ? [...args, `docker://${proxyLoc()}`, `docker://${proxy.host}/copy:1`] : [...args, proxyLoc()],
+        code: 2,
+        line: (): string => `${flag} needs a file name, not an empty value`,
+      };
+    }),
+    ...[
+      ["copy", "--src-client-key", "--src-client-cert"],
+      ["copy", "--dest-client-cert", "--dest-client-key"],
+      ["copy", "--src-client-cert", "--src-client-key"],
+      ["inspect", "--client-key", "--client-cert"],
+    ].map(([cmd, given, partner]) => ({
+      what: `${cmd} ${given} alone: names the flag typed and its partner of the same side`,
+      args: (d: string): string[] =>
+        cmd === "copy"
+          ? [cmd, given!, `${d}/notes.txt`, `docker://${proxyLoc()}`, `docker://${proxy.host}/copy:1`]
+          : [cmd!, given!, `${d}/notes.txt`, proxyLoc()],
+      code: 2,
+      line: (): string => `${given} needs ${partner}`,
+    })),
   ];
   const proxyLoc = (): string => `${proxy.host}/app:1`;
 

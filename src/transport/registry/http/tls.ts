@@ -166,7 +166,11 @@ export function checkCaFile(file: string, flag: string): void {
 export function resolveTls(domain: string, req: TlsRequest, env: NodeJS.ProcessEnv = process.env): TlsSettings {
   const settings: TlsSettings = { insecure: req.insecure === true, caFiles: [] };
   if ((req.clientCert === undefined) !== (req.clientKey === undefined)) {
-    throw new UsageError(req.clientCert === undefined ? "--client-key needs --client-cert" : "--client-cert needs --client-key");
+    // The flag the user typed (`--src-client-key`), and its partner of the same side.
+    const given =
+      req.clientCert === undefined ? (req.tlsFlags?.clientKey ?? "--client-key") : (req.tlsFlags?.clientCert ?? "--client-cert");
+    const side = /^--(?:src-|dest-)?/.exec(given)?.[0] ?? "--";
+    throw new UsageError(`${given} needs ${side}client-${req.clientCert === undefined ? "cert" : "key"}`);
   }
   const dir = req.certDir ?? findCertsDir(domain, env);
   if (dir !== undefined) {
