@@ -168,6 +168,9 @@ export function keyPasswordSource(
   };
 }
 
+/** Each `--creds-file` read, by path. */
+const secretFiles = new Map<string, string>();
+
 function readSecretFile(file: string, flag: string): string {
   let text: string;
   if (file === "-") {
@@ -176,7 +179,9 @@ function readSecretFile(file: string, flag: string): string {
     text = stdinSecret;
   } else {
     try {
-      text = readFileSync(file, "utf8");
+      // Once per run: both sides ask for `--creds-file`, and a pipe (`<(pass show …)`) is empty the second time.
+      text = secretFiles.get(file) ?? readFileSync(file, "utf8");
+      secretFiles.set(file, text);
     } catch (err) {
       throw new UsageError(`${flag} ${file} ${whyUnreadable(err)}`, { where: file });
     }
