@@ -1,6 +1,8 @@
 // A small file a flag names to be read (a public or signing key, a trusted root, a certificate): a regular file,
 // or a pipe, FIFO or character device (`--key <(openssl pkey …)`, /dev/stdin), which is read once, to its end.
-import { open, type FileHandle } from "node:fs/promises";
+import { constants, readlinkSync } from "node:fs";
+import { open, stat, type FileHandle } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { UsageError } from "./errors.js";
 import { quote } from "./ref/reference.js";
 
@@ -10,9 +12,12 @@ import { quote } from "./ref/reference.js";
  */
 export async function readInputFile(path: string, what: string, max: number): Promise<Buffer> {
   const name = `${what} ${quote(path)}`;
+  // A pipe is opened and read without blocking (readPipe): a blocking open or read of a FIFO no one writes waits
+  // in a libuv worker thread, and the process then cannot even exit on Ctrl-C (libuv joins its threads at exit).
+  const pipe = (await stat(path).catch(() => undefined))?.isFIFO() === true;
   let fh: FileHandle;
   try {
-    fh = await open(path, "r");
+    fh = await open(path, pipe ? constants.O_RDONLY | constants.O_NONBLOCK : "r");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`${name} cannot be read${code === "ENOENT" ? ": no such file" : code ? ` (${code})` : ""}`, { where: path });
@@ -22,10 +27,12 @@ export async function readInputFile(path: string, what: string, max: number): Pr
     const info = await fh.stat();
     if (info.isDirectory()) throw new UsageError(`${name} is a directory, not a file`, { where: path });
     if (info.isFile() && info.size > max) throw tooLarge();
+    const named = pipe && !isAnonymousPipe(fh.fd);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const { bytesRead, buffer } = await fh.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, null);
+      const buffer = Buffer.alloc(64 * 1024);
+      const bytesRead = pipe ? await readPipe(fh, buffer, named && total === 0) : (await fh.read(buffer, 0, buffer.length, null)).bytesRead;
       if (bytesRead === 0) break;
       total += bytesRead;
       if (total > max) throw tooLarge();
@@ -38,5 +45,33 @@ export async function readInputFile(path: string, what: string, max: number): Pr
     throw new UsageError(`${name} cannot be read${code ? ` (${code})` : ""}`, { where: path, cause: err });
   } finally {
     await fh.close();
+  }
+}
+
+const PIPE_POLL_MS = 50;
+
+/**
+ * One read of a pipe opened non-blocking, waiting (between tries, on the event loop, where a signal ends the run)
+ * while nothing is there yet: EAGAIN while the writer has not written, and end-of-file while a named FIFO has
+ * no writer yet (`waitForWriter`; a pipe from `<(…)` had its writer from the start, so its end-of-file is the end).
+ */
+async function readPipe(fh: FileHandle, buffer: Buffer, waitForWriter: boolean): Promise<number> {
+  for (;;) {
+    try {
+      const { bytesRead } = await fh.read(buffer, 0, buffer.length, null);
+      if (bytesRead > 0 || !waitForWriter) return bytesRead;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+    }
+    await sleep(PIPE_POLL_MS);
+  }
+}
+
+/** Whether `fd` is a pipe with no name (`<(…)`, /dev/fd/N: "pipe:[…]" in /proc), not a FIFO in a folder. */
+function isAnonymousPipe(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`).startsWith("pipe:");
+  } catch {
+    return false;
   }
 }

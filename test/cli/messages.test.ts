@@ -440,6 +440,34 @@ async function catchesSigint(pid: number): Promise<void> {
   throw new Error(`process ${pid} never caught SIGINT`);
 }
 
+describe("--key FIFO that no one writes", () => {
+  it("does not keep dray past Ctrl-C: a second SIGINT ends it, exit 130 (was: alive until SIGKILL)", async () => {
+    const dir = makeTempDir();
+    await writeOciLayout(join(dir, "src"), await buildImage({ seed: "messages-key-fifo" }), "1");
+    const fifo = join(dir, "key.pub");
+    execFileSync("mkfifo", [fifo]);
+    const { spawn } = await import("node:child_process");
+    const { fileURLToPath } = await import("node:url");
+    const entry = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./dray-entry.ts" : "./dray-entry.js", import.meta.url));
+    const args = import.meta.url.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
+    const child = spawn(process.execPath, [...args, "verify", "--key", fifo, `oci:${dir}/src:1`], { stdio: "ignore" });
+    const ended = new Promise<number | null>((resolve) => {
+      // A blocking open of the FIFO waited in a libuv worker thread, and exit waits for those: SIGKILL after 20 s.
+      const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      child.on("close", (code) => {
+        clearTimeout(killer);
+        resolve(code);
+      });
+    });
+    await catchesSigint(child.pid!);
+    await new Promise((r) => setTimeout(r, 1000));
+    child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill("SIGINT");
+    assert.equal(await ended, 130);
+  });
+});
+
 describe("export -o FIFO (a named pipe)", () => {
   it("waits for a reader without blocking signals: SIGINT with no reader is exit 130; a reader arriving later gets the tar", async () => {
     const dir = makeTempDir();
