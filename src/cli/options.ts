@@ -328,7 +328,7 @@ export function checkStdinReaders(flags: TransportFlags, args: readonly string[]
 export function checkEmptyFileFlags(command: Command): void {
   const values = command.opts<Record<string, unknown>>();
   for (const option of command.options) {
-    if (!/<(?:file|dir|path)>/.test(option.flags) || option.attributeName() === "authfile") continue;
+    if (!/<(?:file|dir|path|sync\.yaml)>/.test(option.flags) || option.attributeName() === "authfile") continue;
     const value = values[option.attributeName()];
     if (value === "" || (Array.isArray(value) && value.includes("")))
       throw new UsageError(

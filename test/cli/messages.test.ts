@@ -212,12 +212,17 @@ describe("output paths and --ca-file are checked before anything is read, in wor
       ["inspect", "--client-cert=", "--client-key", "k.pem"],
       ["inspect", "--creds-file="],
       ["copy", "--dest-ca-file", ""],
+      ["sync", "--file="],
     ].map((args) => {
       const flag = args[1]!.replace(/=$/, "");
       return {
         what: `${args.join(" ")} (an empty value): the flag named, one space`,
         args: (): string[] =>
-          args[0] === "copy" ? [...args, `docker://${proxyLoc()}`, `docker://${proxy.host}/copy:1`] : [...args, proxyLoc()],
+          args[0] === "copy"
+            ? [...args, `docker://${proxyLoc()}`, `docker://${proxy.host}/copy:1`]
+            : args[0] === "sync"
+              ? args
+              : [...args, proxyLoc()],
         code: 2,
         line: (): string => `${flag} needs a file name, not an empty value`,
       };
