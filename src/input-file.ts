@@ -1,7 +1,7 @@
 // A small file a flag names to be read (a public or signing key, a trusted root, a certificate): a regular file,
 // or a pipe, FIFO or character device (`--key <(openssl pkey …)`, /dev/stdin), which is read once, to its end.
 import { open, type FileHandle } from "node:fs/promises";
-import { UsageError } from "./errors.js";
+import { UsageError, whyUnreadable } from "./errors.js";
 import { quote } from "./ref/reference.js";
 
 /**
@@ -14,8 +14,7 @@ export async function readInputFile(path: string, what: string, max: number): Pr
   try {
     fh = await open(path, "r");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${name} cannot be read${code === "ENOENT" ? ": no such file" : code ? ` (${code})` : ""}`, { where: path });
+    throw new UsageError(`${name} ${whyUnreadable(err)}`, { where: path });
   }
   const tooLarge = (): UsageError => new UsageError(`${name} is larger than ${max} bytes`, { where: path });
   try {
