@@ -3,7 +3,7 @@
 import { constants, readlinkSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { UsageError } from "./errors.js";
+import { UsageError, whyUnreadable } from "./errors.js";
 import { quote } from "./ref/reference.js";
 
 /**
@@ -19,8 +19,7 @@ export async function readInputFile(path: string, what: string, max: number): Pr
   try {
     fh = await open(path, pipe ? constants.O_RDONLY | constants.O_NONBLOCK : "r");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${name} cannot be read${code === "ENOENT" ? ": no such file" : code ? ` (${code})` : ""}`, { where: path });
+    throw new UsageError(`${name} ${whyUnreadable(err)}`, { where: path });
   }
   const tooLarge = (): UsageError => new UsageError(`${name} is larger than ${max} bytes`, { where: path });
   try {
