@@ -1,6 +1,6 @@
 // A small file a flag names to be read (a public or signing key, a trusted root, a certificate): a regular file,
 // or a pipe, FIFO or character device (`--key <(openssl pkey …)`, /dev/stdin), which is read once, to its end.
-import { constants, readlinkSync } from "node:fs";
+import { constants, readFileSync, readlinkSync, statSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UsageError, whyUnreadable } from "./errors.js";
@@ -72,5 +72,25 @@ function isAnonymousPipe(fd: number): boolean {
     return readlinkSync(`/proc/self/fd/${fd}`).startsWith("pipe:");
   } catch {
     return false;
+  }
+}
+
+/** The signals that stop a run (src/cli/startup/stop-signals.cts names the same: this layer may not import the CLI's). */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * A small file's text read synchronously (a credential, a CA or client certificate, read where no await fits), for
+ * a pipe or FIFO with dray's stop handlers taken off while it blocks: a FIFO no one writes blocks the main thread,
+ * where no handler can run, and Ctrl-C or SIGTERM did nothing until SIGKILL. With the default action the signal
+ * ends dray at once (status 130/143), before anything was written. Throws Node's errors, as readFileSync does.
+ */
+export function readTextFileSync(path: string): string {
+  if (statSync(path).isFile()) return readFileSync(path, "utf8");
+  const kept = STOP_SIGNALS.map((sig) => [sig, process.listeners(sig)] as const);
+  for (const sig of STOP_SIGNALS) process.removeAllListeners(sig);
+  try {
+    return readFileSync(path, "utf8");
+  } finally {
+    for (const [sig, listeners] of kept) for (const l of listeners) process.on(sig, l);
   }
 }

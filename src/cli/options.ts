@@ -1,4 +1,4 @@
-import { readFileSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
 import { InvalidArgumentError, type Command } from "commander";
 import type { LayerCompression } from "../oci/mediatype.js";
 import { checkLevel } from "../oci/compression.js";
@@ -12,6 +12,7 @@ import type { Credentials, TransportOptions } from "../transport/types.js";
 import type { TrustFlags } from "../signature/policy.js";
 import type { PasswordSource } from "../signature/signing-key.js";
 import { defined } from "../defined.js";
+import { readTextFileSync } from "../input-file.js";
 
 /**
  * Options several commands share, declared and interpreted in one place:
@@ -180,7 +181,7 @@ function readSecretFile(file: string, flag: string): string {
   } else {
     try {
       // Once per run: both sides ask for `--creds-file`, and a pipe (`<(pass show …)`) is empty the second time.
-      text = secretFiles.get(file) ?? readFileSync(file, "utf8");
+      text = secretFiles.get(file) ?? readTextFileSync(file);
       secretFiles.set(file, text);
     } catch (err) {
       throw new UsageError(`${flag} ${file} ${whyUnreadable(err)}`, { where: file });

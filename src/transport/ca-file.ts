@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { UsageError, whyUnreadable } from "../errors.js";
+import { readTextFileSync } from "../input-file.js";
 
 /**
  * Each CA file's PEM, or what is wrong with it, by absolute path: a file is
@@ -47,7 +47,7 @@ export function caFilePem(path: string): string {
 function read(path: string): { pem: string } | { problem: string } {
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = readTextFileSync(path);
   } catch (err) {
     return { problem: `${path} ${whyUnreadable(err)}` };
   }

@@ -2,7 +2,7 @@
 // `dray` run, checked word for word where the words are the point.
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { execFileSync } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { closeSync, createReadStream, openSync, readdirSync, statSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -445,31 +445,45 @@ async function catchesSigint(pid: number): Promise<void> {
   throw new Error(`process ${pid} never caught SIGINT`);
 }
 
-describe("--key FIFO that no one writes", () => {
-  it("does not keep dray past Ctrl-C: a second SIGINT ends it, exit 130 (was: alive until SIGKILL)", async () => {
+describe("a FIFO named as an input file that no one writes", () => {
+  /** dray run with `argv(FIFO)`, once its SIGINT handler is in; how it ended (exit code, or the signal), SIGKILL at 20 s. */
+  async function onSilentFifo(argv: (fifo: string) => string[]): Promise<{ child: ChildProcess; ended: Promise<string> }> {
     const dir = makeTempDir();
-    await writeOciLayout(join(dir, "src"), await buildImage({ seed: "messages-key-fifo" }), "1");
-    const fifo = join(dir, "key.pub");
+    const fifo = join(dir, "input");
     execFileSync("mkfifo", [fifo]);
     const { spawn } = await import("node:child_process");
     const { fileURLToPath } = await import("node:url");
     const entry = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./dray-entry.ts" : "./dray-entry.js", import.meta.url));
     const args = import.meta.url.endsWith(".ts") ? ["--import", "tsx", entry] : [entry];
-    const child = spawn(process.execPath, [...args, "verify", "--key", fifo, `oci:${dir}/src:1`], { stdio: "ignore" });
-    const ended = new Promise<number | null>((resolve) => {
-      // A blocking open of the FIFO waited in a libuv worker thread, and exit waits for those: SIGKILL after 20 s.
+    const child = spawn(process.execPath, [...args, ...argv(fifo)], { stdio: "ignore" });
+    const ended = new Promise<string>((resolve) => {
       const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      child.on("close", (code) => {
+      child.on("close", (code, signal) => {
         clearTimeout(killer);
-        resolve(code);
+        resolve(String(code ?? signal));
       });
     });
     await catchesSigint(child.pid!);
     await new Promise((r) => setTimeout(r, 1000));
+    return { child, ended };
+  }
+
+  it("--key FIFO: a second SIGINT ends dray, exit 130 (was: alive until SIGKILL)", async () => {
+    const layout = makeTempDir();
+    await writeOciLayout(layout, await buildImage({ seed: "messages-key-fifo" }), "1");
+    // A blocking open of the FIFO waited in a libuv worker thread, and exit waits for those.
+    const { child, ended } = await onSilentFifo((fifo) => ["verify", "--key", fifo, `oci:${layout}:1`]);
     child.kill("SIGINT");
     await new Promise((r) => setTimeout(r, 500));
     child.kill("SIGINT");
-    assert.equal(await ended, 130);
+    assert.equal(await ended, "130");
+  });
+
+  it("--creds-file FIFO (read where no await fits): Ctrl-C ends dray at once (was: alive until SIGKILL)", async () => {
+    // Port 9 on loopback: nothing listens, and the credential is read before any request.
+    const { child, ended } = await onSilentFifo((fifo) => ["inspect", "--creds-file", fifo, "127.0.0.1:9/app:1"]);
+    child.kill("SIGINT");
+    assert.ok(["130", "SIGINT"].includes(await ended), "ended by the SIGINT, not the SIGKILL 20 s later");
   });
 });
 

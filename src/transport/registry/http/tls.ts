@@ -1,8 +1,9 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError, whyUnreadable } from "../../../errors.js";
+import { readTextFileSync } from "../../../input-file.js";
 import { caFileProblem } from "../../ca-file.js";
 import type { TlsFlagNames } from "../../types.js";
 
@@ -116,7 +117,7 @@ const readOnce = new Map<string, string>();
 export function readClientPem(file: string): string {
   const kept = readOnce.get(file);
   if (kept !== undefined) return kept;
-  const text = readFileSync(file, "utf8");
+  const text = readTextFileSync(file);
   if (!statSync(file).isFile()) readOnce.set(file, text);
   return text;
 }
