@@ -1,6 +1,6 @@
 // A small file a flag names to be read (a public or signing key, a trusted root, a certificate): a regular file,
 // or a pipe, FIFO or character device (`--key <(openssl pkey …)`, /dev/stdin), which is read once, to its end.
-import { constants, readFileSync, readlinkSync, statSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, readSync, readlinkSync, statSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UsageError, whyUnreadable } from "./errors.js";
@@ -78,19 +78,33 @@ function isAnonymousPipe(fd: number): boolean {
 /** The signals that stop a run (src/cli/startup/stop-signals.cts names the same: this layer may not import the CLI's). */
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
+/** Credentials and PEM certificates are small: a pipe giving more is not one. */
+const MAX_TEXT_PIPE_BYTES = 4 * 1024 * 1024;
+
 /**
  * A small file's text read synchronously (a credential, a CA or client certificate, read where no await fits), for
  * a pipe or FIFO with dray's stop handlers taken off while it blocks: a FIFO no one writes blocks the main thread,
  * where no handler can run, and Ctrl-C or SIGTERM did nothing until SIGKILL. With the default action the signal
  * ends dray at once (status 130/143), before anything was written. Throws Node's errors, as readFileSync does.
  */
-export function readTextFileSync(path: string): string {
+export function readTextFileSync(path: string, max = MAX_TEXT_PIPE_BYTES): string {
   if (statSync(path).isFile()) return readFileSync(path, "utf8");
   const kept = STOP_SIGNALS.map((sig) => [sig, process.listeners(sig)] as const);
   for (const sig of STOP_SIGNALS) process.removeAllListeners(sig);
+  const fd = openSync(path, "r");
   try {
-    return readFileSync(path, "utf8");
+    // A pipe is read no further than `max` (`--creds-file <(yes)` filled the memory until the process aborted).
+    const chunks: Buffer[] = [];
+    for (let total = 0; ;) {
+      const buffer = Buffer.alloc(64 * 1024);
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) return Buffer.concat(chunks).toString("utf8");
+      total += n;
+      if (total > max) throw new Error(`it is a pipe holding more than ${max} bytes`);
+      chunks.push(buffer.subarray(0, n));
+    }
   } finally {
+    closeSync(fd);
     for (const [sig, listeners] of kept) for (const l of listeners) process.on(sig, l);
   }
 }

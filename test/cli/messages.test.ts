@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { networkFailureText } from "../../src/transport/registry/http/failure.js";
 import { buildImage, pushImage, writeOciLayout, type BuiltImage } from "../helpers/fixtures.js";
 import { finalScreen, onPty, startOnPty } from "../helpers/pty.js";
-import { makeTempDir } from "../helpers/tmp.js";
+import { fifoWith, makeTempDir } from "../helpers/tmp.js";
 import { startProxy, type FaultProxy } from "../helpers/proxy.js";
 import { freePort, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { dray } from "./run.js";
@@ -484,6 +484,17 @@ describe("a FIFO named as an input file that no one writes", () => {
     const { child, ended } = await onSilentFifo((fifo) => ["inspect", "--creds-file", fifo, "127.0.0.1:9/app:1"]);
     child.kill("SIGINT");
     assert.ok(["130", "SIGINT"].includes(await ended), "ended by the SIGINT, not the SIGKILL 20 s later");
+  });
+});
+
+describe("--creds-file from a pipe that gives too much", () => {
+  it("is read no further than 4 MiB: exit 2, one line (was: read whole, `<(yes)` until the memory ran out)", async () => {
+    const dir = makeTempDir();
+    const big = join(dir, "big");
+    await writeFile(big, Buffer.alloc(5 * 1024 * 1024, "a"));
+    const r = await dray(["inspect", "--creds-file", fifoWith(big, dir, "creds"), "127.0.0.1:9/app:1"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr, `dray: --creds-file ${join(dir, "creds")} cannot be read: it is a pipe holding more than 4194304 bytes\n`);
   });
 });
 
