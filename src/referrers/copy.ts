@@ -393,10 +393,14 @@ export async function addToReferrersIndex(
         put = opts.keep && sameDigests(merged, opts.keep.listed) ? opts.keep.raw : buildReferrersIndex(merged);
         if (!opts.dryRun) await dst.putReferrersIndex(subject, put, signal);
       },
-      lost: (times, { listed }) => {
+      lost: (times, { head: now, listed }) => {
         const missing = arrived.filter((d) => !listed.some((l) => l.digest.equals(d.digest)));
+        const names = missing.map((d) => d.digest.toString()).join(", ");
+        // No tag at all when read back is the destination's doing (a 404 after each PUT it accepted), not another writer's.
         return new RegistryError(
-          `${dst.display}:${tag}: another writer replaced the referrers index ${times} times; ${missing.map((d) => d.digest.toString()).join(", ")} is not listed in it`,
+          now
+            ? `${dst.display}:${tag}: another writer replaced the referrers index ${times} times; ${names} is not listed in it`
+            : `${dst.display}:${tag}: the referrers index was written ${times} times but is not there when read back; ${names} is not listed`,
           { where: dst.display },
         );
       },

@@ -13,6 +13,7 @@ import { Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
 import { buildImage, type BuiltImage } from "../helpers/fixtures.js";
 import { startHostileRegistry } from "../helpers/hostile-registry.js";
+import { startProxy } from "../helpers/proxy.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
@@ -75,6 +76,26 @@ describe("dray copy --referrers", () => {
     assert.equal(doc.Digest, img.manifest.digest.toString());
     assert.equal(doc.Referrers.UpToDate, 1);
     assert.equal(doc.Referrers.Failed, 0);
+  });
+
+  it("a destination whose sha256-<hex> tag answers 404 after each PUT: the read-back stops after its attempts, says so, exit 1", async () => {
+    const proxy = await startProxy(dst);
+    const notFound = '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}';
+    proxy.addRule({ method: ["GET", "HEAD"], path: `/manifests/sha256-${hex}`, action: { kind: "status", status: 404, body: notFound } });
+    try {
+      const r = await dray(["copy", "--referrers", `docker://${src.host}/app:1.0`, `docker://${proxy.host}/vanishing/app:1.0`]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `vanishing/app:sha256-${hex}: the referrers index was written 6 times but is not there when read back; ${sig.manifest.digest} is not listed`,
+        ),
+      );
+      assert.doesNotMatch(r.stderr, /another writer/);
+      assert.equal(proxy.count("PUT", `/manifests/sha256-${hex}`) - proxy.count("PUT", `/manifests/sha256-${hex}.sig`), 6);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("without --referrers only the image arrives: no artifact, no fallback index, no .sig tag", async () => {
