@@ -187,3 +187,50 @@ describe("dray copy --referrers from a repository whose tag list answers 404 NAM
     }
   });
 });
+
+describe("dray copy --referrers past the run's cap of 10000 referrers", () => {
+  it("says so once, not once for each list that arrives after it: 30 artifacts, each listing 1000 (the 30 again and again)", async () => {
+    const reg = await startHostileRegistry();
+    try {
+      const img = await buildImage({ seed: "cap-once" });
+      for (const b of [img.config, ...img.layers]) reg.blob("wide/app", b.bytes);
+      reg.manifest("wide/app", img.manifest.bytes, img.manifest.mediaType, "v1");
+      const empty = Buffer.from("{}");
+      const emptyDesc = { mediaType: MediaType.OciEmpty, digest: reg.blob("wide/app", empty).toString(), size: empty.length };
+      const subject = { mediaType: img.manifest.mediaType, digest: img.manifest.digest.toString(), size: img.manifest.bytes.length };
+      const artifacts = Array.from({ length: 30 }, (_, i) => {
+        const bytes = Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: MediaType.OciManifest,
+            artifactType: "application/vnd.example.scan+text",
+            config: emptyDesc,
+            layers: [emptyDesc],
+            subject,
+            annotations: { "org.example.n": String(i) },
+          }),
+        );
+        const digest = reg.manifest("wide/app", bytes, MediaType.OciManifest);
+        return {
+          mediaType: MediaType.OciManifest,
+          digest: digest.toString(),
+          size: bytes.length,
+          artifactType: "application/vnd.example.scan+text",
+        };
+      });
+      // 1000 entries (the most one list may hold), the 30 artifacts over and over: each list counts 1000 against the cap.
+      const listed = Array.from({ length: 1000 }, (_, i) => artifacts[i % artifacts.length]);
+      const all = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: listed }));
+      reg.referrers("wide/app", () => all);
+      const out = join(makeTempDir(), "layout");
+      const r = await dray(["copy", "--referrers", `docker://${reg.host}/wide/app:v1`, `oci:${out}:v1`], { timeoutMs: 300_000 });
+      assert.equal(r.code, 1, r.stderr.slice(-2000));
+      // The image's referrers arrived; the 10th list of 1000 spent the cap, and the 20 lists after it are not each a failure.
+      assert.match(r.stderr, /^referrer sha256:\S+ \(application\/vnd\.example\.scan\+text\): copied$/m);
+      const capLines = r.stderr.split("\n").filter((l) => l.includes("more than 10000 referrers in one run"));
+      assert.equal(capLines.length, 1, capLines.slice(0, 3).join("\n"));
+    } finally {
+      await reg.stop();
+    }
+  });
+});
