@@ -42,6 +42,8 @@ const LAYER: Record<string, number> = {
   image: 5.5,
   transport: 5,
   auth: 4,
+  /** A file a flag names (a key, a trust root, credentials), read once, pipes too; it quotes paths as ref does. */
+  "input-file.ts": 3.5,
   ref: 3,
   oci: 2,
   "memory.ts": 1,

@@ -68,7 +68,7 @@ export interface AppendResult {
 export async function append(base: Location | string, dst: Location | string, opts: AppendOptions): Promise<AppendResult> {
   const scratch = base === SCRATCH;
   const dstLoc = asLocation(dst);
-  checkDestination(dstLoc, false, "append");
+  await checkDestination(dstLoc, false, "append", scratch ? [] : [asLocation(base)]);
   if (opts.layers.length === 0) throw new UsageError("append: give at least one --layer PATH");
   if (scratch && opts.platforms?.length !== 1) throw new UsageError("append: scratch needs one --platform OS/ARCH[/VARIANT]");
   if (!scratch && opts.manifestFormat) throw new UsageError("append: --manifest-format goes with scratch only (the base's format is kept)");

@@ -105,7 +105,7 @@ interface Edit {
 }
 
 async function editIndex(dst: Location, srcs: Location[], opts: IndexOptions, edit: Edit): Promise<IndexResult> {
-  checkDestination(dst, true, edit.command);
+  await checkDestination(dst, true, edit.command, srcs);
   if (!edit.base && srcs.length === 0) throw new UsageError(`${edit.command}: give at least one source image`);
   if (opts.manifestFormat === "docker" && opts.annotations && Object.keys(opts.annotations).length > 0)
     throw new UsageError(`${edit.command}: Docker's manifest list has no annotations; use --manifest-format oci`);

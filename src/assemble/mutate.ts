@@ -103,7 +103,7 @@ export function defaultDestination(src: Location, command: string): Location {
 export async function mutate(src: Location | string, dst: Location | string | undefined, opts: MutateOptions): Promise<MutateResult> {
   const srcLoc = asLocation(src);
   const dstLoc = dst === undefined ? defaultDestination(srcLoc, "mutate") : asLocation(dst);
-  checkDestination(dstLoc, false, "mutate");
+  await checkDestination(dstLoc, false, "mutate", [srcLoc]);
   checkSomething(opts);
   const source = await openSource(srcLoc, opts.source);
   try {

@@ -3,6 +3,7 @@
 // blobs of the same registry mounted, children put before their index and
 // the tag last, and a failure leaves the destination as it was.
 import { copyImage } from "../copy/index.js";
+import { checkNotNested } from "../copy/nesting.js";
 import type { CopyEvent, CopySummary } from "../copy/types.js";
 import { UsageError } from "../errors.js";
 import { formatLocation, parseLocation, type Location } from "../ref/location.js";
@@ -29,10 +30,11 @@ export function asLocation(loc: Location | string): Location {
 
 /**
  * A destination that can name a new image: not a digest (the new image's
- * digest is not known to the user), and a store that holds an index when
- * `index` is true (a docker-archive holds one image).
+ * digest is not known to the user), a store that holds an index when
+ * `index` is true (a docker-archive holds one image), and not inside (nor
+ * around) a source layout's folder, as copy refuses (checkNotNested).
  */
-export function checkDestination(dst: Location, index: boolean, command: string): void {
+export async function checkDestination(dst: Location, index: boolean, command: string, sources: readonly Location[]): Promise<void> {
   if (dst.transport === "docker" && dst.ref.digest)
     throw new UsageError(`${command}: the destination ${formatLocation(dst)} names a digest; give a tag (the result has a new digest)`);
   if ((dst.transport === "oci" || dst.transport === "oci-archive") && dst.ref?.kind === "digest")
@@ -43,6 +45,7 @@ export function checkDestination(dst: Location, index: boolean, command: string)
     );
   if ((dst.transport === "oci-archive" || dst.transport === "docker-archive") && dst.path === "-")
     throw new UsageError(`${command}: an archive on standard output cannot be read back; give a file`);
+  for (const src of sources) await checkNotNested(src, dst);
 }
 
 /** Opens every location as a source; closes those already open when one fails. */

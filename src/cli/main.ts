@@ -5,7 +5,7 @@ import { DrayError, exitCodeFor } from "../errors.js";
 import { escapeControls } from "../ref/reference.js";
 import { COMMANDS, type CommandEntry } from "./commands/index.js";
 import type { CliContext } from "./context.js";
-import { checkStdinReaders } from "./options.js";
+import { checkStdinReaders, checkEmptyFileFlags } from "./options.js";
 import { installScavenger } from "./startup/scavenge.js";
 import { interruptedLine, releaseEarlyStop, signalExitCode, STOP_SIGNALS, type StopSignal } from "./startup/stop-signals.cjs";
 import { tricksOff } from "./startup/switches.cjs";
@@ -82,7 +82,10 @@ export function buildProgram(ctx: CliContext, only?: CommandEntry): Command {
       outputError: (s, write) => write(`dray: ${s.replace(/^error: /, "").trimEnd()}\n`),
     })
     .exitOverride()
-    .hook("preAction", (_program, action) => checkStdinReaders(action.opts(), action.args));
+    .hook("preAction", (_program, action) => {
+      checkEmptyFileFlags(action);
+      checkStdinReaders(action.opts(), action.args);
+    });
   for (const { register } of only ? [only] : COMMANDS) register(program, ctx);
   return program;
 }

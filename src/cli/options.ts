@@ -168,6 +168,9 @@ export function keyPasswordSource(
   };
 }
 
+/** Each `--creds-file` read, by path. */
+const secretFiles = new Map<string, string>();
+
 function readSecretFile(file: string, flag: string): string {
   let text: string;
   if (file === "-") {
@@ -176,7 +179,9 @@ function readSecretFile(file: string, flag: string): string {
     text = stdinSecret;
   } else {
     try {
-      text = readFileSync(file, "utf8");
+      // Once per run: both sides ask for `--creds-file`, and a pipe (`<(pass show …)`) is empty the second time.
+      text = secretFiles.get(file) ?? readFileSync(file, "utf8");
+      secretFiles.set(file, text);
     } catch (err) {
       throw new UsageError(`${flag} ${file} ${whyUnreadable(err)}`, { where: file });
     }
@@ -313,6 +318,23 @@ export function checkStdinReaders(flags: TransportFlags, args: readonly string[]
   throw new UsageError(
     `${secret[1]} - and ${first} both read standard input: give the credential in a file or DRAY_CREDS, or the archive as a file`,
   );
+}
+
+/**
+ * A file or folder flag given an empty value (`--ca-file=`, `--client-cert ""`, an unset `$CA` in a script) is
+ * refused in words before any work, for every such flag at once, instead of each file check printing
+ * `--ca-file  does not exist`. `--authfile ""` keeps its meaning (no auth file), as in skopeo.
+ */
+export function checkEmptyFileFlags(command: Command): void {
+  const values = command.opts<Record<string, unknown>>();
+  for (const option of command.options) {
+    if (!/<(?:file|dir|path)>/.test(option.flags) || option.attributeName() === "authfile") continue;
+    const value = values[option.attributeName()];
+    if (value === "" || (Array.isArray(value) && value.includes("")))
+      throw new UsageError(
+        `${option.long ?? option.flags} needs a ${option.flags.includes("<dir>") ? "folder" : "file"} name, not an empty value`,
+      );
+  }
 }
 
 /** A credentials file named on the command line or in the environment must be usable: exit 2 before any request. */

@@ -4,7 +4,8 @@ import { UsageError } from "../errors.js";
 import { formatLocation, type Location } from "../ref/location.js";
 
 /**
- * Refuses a copy whose source and destination sit one inside the other's layout folder
+ * Refuses a copy (or an image that mutate, append or index writes; assemble/write.ts) whose source and
+ * destination sit one inside the other's layout folder
  * (`oci:a:v1` to `oci:a/b:v1`, `oci:a/blobs/x:v1`, `oci-archive:a/x.tar`, or `oci:a/b:v1` to `oci:a:v1`):
  * a layout's folder is the layout's (oci-layout, index.json, blobs/), and a layout written inside
  * another ends up in its blobs tree or beside it, where tools that walk, pack or clean the outer one

@@ -125,6 +125,20 @@ export function parseLocation(text: string): Location {
 }
 
 /**
+ * `oci-archive:FILE:REPO` (or `oci:DIR:REPO`) as `ls` reads it: the archive or layout and a repository path
+ * (`team/app`, `plain`), whose tags are the `REPO:TAG` names a mirror archive gives its images (`dray sync SRC
+ * oci-archive:FILE`). Undefined for any other text: no REF, a digest, a `REPO:TAG` name, or no repository path.
+ */
+export function parseRepositoryInLayout(text: string): { location: LayoutLocation; repository: string } | undefined {
+  const found = PREFIXES.find(([prefix, transport]) => text.startsWith(prefix) && (transport === "oci" || transport === "oci-archive"));
+  if (!found) return undefined;
+  const [prefix, transport] = found;
+  const { path, ref } = splitPath(text.slice(prefix.length), text);
+  if (ref === undefined || ref.includes(":") || !isValidRepositoryPath(ref)) return undefined;
+  return { location: { transport: transport as LayoutLocation["transport"], path }, repository: ref };
+}
+
+/**
  * `USER:PASS@` in front of a registry reference (as in a URL), or undefined.
  * A reference's only `@` introduces a digest, after the whole path; an `@` in
  * the first path component (the domain), or one not followed by `ALG:`, is

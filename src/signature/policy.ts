@@ -4,7 +4,7 @@
 // location to requirements; every requirement must be satisfied.
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { UsageError } from "../errors.js";
+import { UsageError, whyUnreadable } from "../errors.js";
 import { isObject } from "../json.js";
 import type { Location } from "../ref/location.js";
 import { quote, repositoryName } from "../ref/reference.js";
@@ -181,11 +181,7 @@ export async function loadPolicyFile(path: string): Promise<SignaturePolicy> {
     doc = JSON.parse(await readFile(path, "utf8"));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      code
-        ? `policy ${quote(path)} cannot be read${code === "ENOENT" ? ": no such file" : ` (${code})`}`
-        : `policy ${quote(path)} is not JSON`,
-    );
+    throw new UsageError(code ? `policy ${quote(path)} ${whyUnreadable(err)}` : `policy ${quote(path)} is not JSON`);
   }
   return parsePolicy(doc, path);
 }

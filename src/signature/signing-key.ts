@@ -15,11 +15,10 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
 import { secretbox } from "@noble/ciphers/salsa.js";
 import { UsageError } from "../errors.js";
+import { readInputFile } from "../input-file.js";
 import { isObject } from "../json.js";
-import { quote } from "../ref/reference.js";
 import { keyFingerprint } from "./trust.js";
 
 /** A private key ready to sign, and how its public half is named. */
@@ -182,19 +181,9 @@ export async function parseSigningKey(pem: string, source: string, password: Pas
   return fromPrivate(key, source);
 }
 
-/** Reads a signing key file (small, a regular file). */
+/** Reads a signing key file (small: a file, or a pipe such as `--sign-key <(vault read …)`, read once). */
 export async function loadSigningKey(path: string, password: PasswordSource): Promise<SigningKey> {
-  let text: string;
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new UsageError(`signing key ${quote(path)} is not a file`);
-    if (info.size > MAX_KEY_FILE_BYTES) throw new UsageError(`signing key ${quote(path)} is larger than ${MAX_KEY_FILE_BYTES} bytes`);
-    text = await readFile(path, "latin1");
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`signing key ${quote(path)} cannot be read${code === "ENOENT" ? ": no such file" : code ? ` (${code})` : ""}`);
-  }
+  const text = (await readInputFile(path, "signing key", MAX_KEY_FILE_BYTES)).toString("latin1");
   return parseSigningKey(text, path, password);
 }
 

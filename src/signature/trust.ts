@@ -5,12 +5,13 @@
 // certificates are parsed by @sigstore/core (trust material for the Sigstore
 // verifier) or by node:crypto (notation), never by hand.
 import { createHash, createPublicKey, X509Certificate as NodeX509, type KeyObject } from "node:crypto";
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { X509Certificate } from "@sigstore/core";
 import { TrustedRoot } from "@sigstore/protobuf-specs";
 import { toTrustMaterial, type TrustMaterial } from "@sigstore/verify";
 import { UsageError } from "../errors.js";
+import { readInputFile } from "../input-file.js";
 import { quote } from "../ref/reference.js";
 
 type TLogAuthority = TrustMaterial["tlogs"][number];
@@ -29,17 +30,9 @@ export interface TrustedKey {
 const MAX_TRUST_FILE_BYTES = 4 * 1024 * 1024;
 const ALWAYS = { start: new Date(0), end: new Date(8.64e15) };
 
-async function readTrustFile(path: string, what: string): Promise<Buffer> {
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new UsageError(`${what} ${quote(path)} is not a file`);
-    if (info.size > MAX_TRUST_FILE_BYTES) throw new UsageError(`${what} ${quote(path)} is larger than ${MAX_TRUST_FILE_BYTES} bytes`);
-    return await readFile(path);
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${what} ${quote(path)} cannot be read${code === "ENOENT" ? ": no such file" : code ? ` (${code})` : ""}`);
-  }
+/** A trust file; a pipe (`--key <(openssl pkey …)`) is read once, to its end. */
+function readTrustFile(path: string, what: string): Promise<Buffer> {
+  return readInputFile(path, what, MAX_TRUST_FILE_BYTES);
 }
 
 /** `SHA256:<base64>` of the SubjectPublicKeyInfo. */

@@ -114,6 +114,19 @@ describe("dray tag / ls / digest / delete against the registry", () => {
     );
   });
 
+  it("ls --catalog: repositories sorted by bytes, as tags are, not in the order the registry walked them", async (t) => {
+    const own = await startRegistry();
+    t.after(() => own.stop());
+    // distribution walks its folders: `a/b` (inside folder a) comes before `a-c`, while by bytes '-' (0x2d) < '/' (0x2f).
+    const repos = ["a/b", "a-c", "a_d", "a", "z9", "10/x", "1-0"];
+    for (const repo of repos) await pushImage({ url: own.url }, repo, "v1", image);
+    const sorted = ["1-0", "10/x", "a", "a-c", "a/b", "a_d", "z9"];
+    assert.deepEqual([...repos].sort(), sorted, "the expected order is JavaScript's default (code-unit) order, bytes for ASCII");
+    assert.equal((await drayOk(["ls", "--catalog", own.host])).stdout, sorted.join("\n") + "\n");
+    const json = JSON.parse((await drayOk(["ls", "--catalog", own.host, "--format", "json"])).stdout) as { Repositories: string[] };
+    assert.deepEqual(json.Repositories, sorted);
+  });
+
   it("ls refuses parts of a location it would ignore, as skopeo does: --catalog HOST/REPO, REPO:TAG (issue 19)", async () => {
     const cat = await dray(["ls", "--catalog", `${reg.host}/app`]);
     assert.equal(cat.code, 2);
@@ -272,6 +285,43 @@ describe("dray tag / ls / digest / delete on layouts and archives written by sko
     assert.ok((await skopeoInspectRaw(`${arch}:v2`)).equals(image.manifest.bytes));
     await drayOk(["delete", `${arch}:v1`]);
     assert.equal((await drayOk(["ls", arch])).stdout, "v2\n");
+  });
+
+  it("ls of a mirror archive's repository, oci-archive:FILE:REPO, lists that repository's tags (skopeo reads them as FILE:REPO:TAG)", async () => {
+    const layouts = join(dir, "mirror-src");
+    for (const [repo, tag] of [
+      ["plain", "v1"],
+      ["plain", "v2"],
+      ["team/app", "1.2"],
+      ["team/app-x", "9"],
+    ] as const)
+      await drayOk(["copy", "-q", `oci:${join(dir, "layout")}:v1`, `oci:${join(layouts, repo)}:${tag}`]);
+    const file = join(dir, "mirror.tar");
+    await drayOk(["sync", "-q", `oci:${layouts}`, `oci-archive:${file}`]);
+    const arch = `oci-archive:${file}`;
+    assert.equal((await drayOk(["ls", arch])).stdout, "plain:v1\nplain:v2\nteam/app-x:9\nteam/app:1.2\n");
+    assert.equal((await drayOk(["ls", `${arch}:plain`])).stdout, "v1\nv2\n");
+    assert.equal((await drayOk(["ls", `${arch}:team/app`])).stdout, "1.2\n", "team/app-x is another repository");
+    const json = JSON.parse((await drayOk(["ls", "-f", "json", `${arch}:team/app`])).stdout) as unknown;
+    assert.deepEqual(json, { Repository: `${arch}:team/app`, Tags: ["1.2"] });
+    // What ls printed names images skopeo finds.
+    assert.ok((await skopeoInspectRaw(`${arch}:team/app:1.2`)).equals(image.manifest.bytes));
+    // A repository the archive lacks: not found, with the way to see what it holds.
+    const none = await dray(["ls", `${arch}:team`]);
+    assert.equal(none.code, 3, none.stderr);
+    assert.equal(
+      none.stderr,
+      `dray: ${arch} holds no repository team (no name team:TAG) nor a tag of that name: dray ls ${arch} lists its names\n`,
+    );
+    // A name with its tag is still refused, and the message says how to list one repository.
+    const tagged = await dray(["ls", `${arch}:plain:v1`]);
+    assert.equal(tagged.code, 2, tagged.stderr);
+    assert.match(tagged.stderr, /without a tag or digest \(oci-archive:.*mirror\.tar:REPO lists the tags of REPO in a mirror archive\)\n$/);
+    // In an archive of plain tags, a tag is refused as before.
+    await drayOk(["copy", "-q", `oci:${join(dir, "layout")}:v1`, `oci-archive:${join(dir, "tags.tar")}:v1`]);
+    const plainTag = await dray(["ls", `oci-archive:${join(dir, "tags.tar")}:v1`]);
+    assert.equal(plainTag.code, 2, plainTag.stderr);
+    assert.match(plainTag.stderr, /^dray: ls lists every tag of a repository, layout or archive: give .* without a tag or digest/);
   });
 
   it("delete without a reference in a layout or archive is exit 2 and changes nothing (an empty $TAG must not wipe it; issue 19, bug 9)", async () => {

@@ -161,7 +161,7 @@ describe("dray copy between OCI layouts", () => {
     const dst = join(dir, "digestfile-missing");
     const r = await dray(["copy", "--digestfile", join(dir, "no", "such", "d.txt"), `oci:${src}:v1`, `oci:${dst}:v1`]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^dray: --digestfile .*d\.txt: the folder .*such does not exist\n$/);
+    assert.match(r.stderr, /^dray: --digestfile .*d\.txt: the folder .*such does not exist; create it first or choose another folder\n$/);
     assert.equal(existsSync(dst), false, "nothing was copied");
     const isDir = await dray(["copy", "--digestfile", dir, `oci:${src}:v1`, `oci:${dst}:v1`]);
     assert.equal(isDir.code, 2);

@@ -12,7 +12,7 @@ import { dray, drayOk } from "./run.js";
 import { buildImage, pushImage } from "../helpers/fixtures.js";
 import { homeEnv } from "../helpers/home.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
-import { makeTempDir } from "../helpers/tmp.js";
+import { fifoWith, makeTempDir } from "../helpers/tmp.js";
 
 const ENTRY = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./dray-entry.ts" : "./dray-entry.js", import.meta.url));
 
@@ -53,6 +53,17 @@ describe("credentials from files, standard input and the environment", () => {
 
   it("reads USER:PASS from standard input with --creds-file -", async () => {
     const r = await drayOk(["digest", image, "--creds-file", "-"], { env, input: `${reg.username}:${reg.password}\n` });
+    assert.equal(r.stdout.trim(), digest);
+  });
+
+  it("reads --creds-file from a pipe (<(pass show …)) once, for both sides of a copy", async () => {
+    const file = join(dir, "creds-for-fifo");
+    writeFileSync(file, `${reg.username}:${reg.password}\n`, { mode: 0o600 });
+    // Was: the source side read the pipe, the destination side found it empty ("must hold one line").
+    const r = await dray(["copy", "-q", "--creds-file", fifoWith(file, dir, "creds.fifo"), image, `docker://${reg.host}/team/copy:v1`], {
+      env,
+    });
+    assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), digest);
   });
 

@@ -7,7 +7,8 @@
 // one real `dray` run; the permission rows run as `nobody`, since root (the
 // tests' user) ignores mode bits.
 import assert from "node:assert/strict";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { buildImage, writeOciLayout } from "../helpers/fixtures.js";
@@ -53,10 +54,12 @@ const ROWS: Row[] = [
       line: isDirLine,
     },
     {
+      // Found before any transfer, as `-o FILE`'s missing folder is: usage, exit 2 (was 1, after the source was opened).
       what: `${t}: a destination whose folder is missing`,
       args: (w) => ["copy", `oci:${w}/ok:v1`, `${t}:${w}/nope/x.tar:${ref}`],
-      code: 1,
-      line: (w) => new RegExp(`^${re(`cannot write ${w}/nope/x.tar: ${w}/nope does not exist`)}$`),
+      code: 2,
+      line: (w) =>
+        new RegExp(`^${re(`${t}:${w}/nope/x.tar: the folder ${w}/nope does not exist; create it first or choose another folder`)}$`),
     },
     {
       what: `${t}: a source whose folder is missing`,
@@ -67,8 +70,16 @@ const ROWS: Row[] = [
     {
       what: `${t}: a destination in a read-only folder`,
       args: (w) => ["copy", `oci:${w}/ok:v1`, `${t}:${w}/ro/x.tar:${ref}`],
-      code: 1,
-      line: (w) => new RegExp(`^${re(`${w}/ro`)}.*: permission denied$|^cannot .*${re(`${w}/ro`)}.*: permission denied$`),
+      code: 2,
+      line: (w) =>
+        new RegExp(`^${re(`${t}:${w}/ro/x.tar: cannot write in ${w}/ro (permission denied); choose a folder you can write in`)}$`),
+      asNobody: true,
+    },
+    {
+      what: `${t}: copy into a read-only archive (found before any transfer)`,
+      args: (w) => ["copy", `oci:${w}/ok:v1`, `${t}:${w}/ro-${file}:${ref}`],
+      code: 2,
+      line: (w) => new RegExp(`^${re(`cannot write ${w}/ro-${file}: permission denied`)}$`),
       asNobody: true,
     },
     {
@@ -125,10 +136,20 @@ const ROWS: Row[] = [
   ...["oci-archive:/proc/x.tar", "docker-archive:/proc/x.tar:dray/x:v1"].map((dst): Row => ({
     what: `${dst.split(":")[0]!}: in a folder that takes no new files (/proc)`,
     args: (w) => ["copy", `oci:${w}/ok:v1`, dst],
-    code: 1,
-    // Was "cannot create a temporary folder in: /proc does not exist".
-    line: () => /^cannot create a temporary folder in \/proc: the file system takes no new files there$/,
+    code: 2,
+    // Was "cannot create a temporary folder in: /proc does not exist", then the same in words with exit 1.
+    line: () =>
+      new RegExp(
+        `^${re(`${dst.split(":")[0]!}:/proc/x.tar: cannot create a file in /proc (the file system takes no new files there); choose another folder`)}$`,
+      ),
   })),
+  {
+    what: "sync: a mirror archive whose folder is missing",
+    args: (w) => ["sync", `oci:${w}/ok`, `oci-archive:${w}/nope/m.tar`],
+    code: 2,
+    line: (w) =>
+      new RegExp(`^${re(`oci-archive:${w}/nope/m.tar: the folder ${w}/nope does not exist; create it first or choose another folder`)}$`),
+  },
   {
     what: "oci: a file as a source",
     args: (w) => ["inspect", `oci:${w}/ok.tar:v1`],
@@ -199,6 +220,15 @@ describe("one clear line for a wrong, unwritable, missing or malformed local loc
       assert.doesNotMatch(line, /\bE[A-Z]{2,}\b|illegal operation|mkdtemp|\bopen '/, "no raw errno text");
     });
   }
+
+  it("an archive destination refused up front leaves nothing behind", async () => {
+    assert.equal(existsSync(join(w, "nope")), false, "the missing folder was not made");
+    assert.deepEqual(await readdir(join(w, "ro")), [], "nothing in the read-only folder");
+    assert.deepEqual(
+      (await readdir("/proc")).filter((n) => n.includes("dray") || n.endsWith(".tar")),
+      [],
+    );
+  });
 
   it("the refused malformed archives are left as they were", async () => {
     assert.equal(execFileSync("tar", ["-xOf", join(w, "bad.tar"), "index.json"]).toString(), "{not json");

@@ -144,7 +144,7 @@ describe("output paths and --ca-file are checked before anything is read, in wor
       what: "export -o missing/x.tar",
       args: (d) => ["export", `${proxyLoc()}`, "-o", `${d}/missing/x.tar`],
       code: 2,
-      line: (d) => `-o ${d}/missing/x.tar: the folder ${d}/missing does not exist`,
+      line: (d) => `-o ${d}/missing/x.tar: the folder ${d}/missing does not exist; create it first or choose another folder`,
     },
     {
       what: "blob -o DIR",
@@ -156,26 +156,26 @@ describe("output paths and --ca-file are checked before anything is read, in wor
       what: "blob -o missing/b",
       args: (d) => ["blob", `${proxyLoc()}`, layer(), "-o", `${d}/missing/b`],
       code: 2,
-      line: (d) => `-o ${d}/missing/b: the folder ${d}/missing does not exist`,
+      line: (d) => `-o ${d}/missing/b: the folder ${d}/missing does not exist; create it first or choose another folder`,
     },
     {
       what: "blob -o into a folder the user may not write",
       args: (d) => ["blob", `${proxyLoc()}`, layer(), "-o", `${d}/ro/b`],
       code: 2,
-      line: (d) => `-o ${d}/ro/b: cannot write in ${d}/ro (permission denied)`,
+      line: (d) => `-o ${d}/ro/b: cannot write in ${d}/ro (permission denied); choose a folder you can write in`,
       asNobody: true,
     },
     {
       what: "export -o /proc/x (a folder that takes no new files)",
       args: () => ["export", `${proxyLoc()}`, "-o", "/proc/x"],
       code: 2,
-      line: () => "-o /proc/x: cannot create a file in /proc (the file system takes no new files there)",
+      line: () => "-o /proc/x: cannot create a file in /proc (the file system takes no new files there); choose another folder",
     },
     {
       what: "blob -o /proc/x (the same rule as a directory named: found before any transfer, so usage)",
       args: () => ["blob", `${proxyLoc()}`, layer(), "-o", "/proc/x"],
       code: 2,
-      line: () => "-o /proc/x: cannot create a file in /proc (the file system takes no new files there)",
+      line: () => "-o /proc/x: cannot create a file in /proc (the file system takes no new files there); choose another folder",
     },
     {
       what: "--ca-file missing",
@@ -207,6 +207,35 @@ describe("output paths and --ca-file are checked before anything is read, in wor
       code: 2,
       line: (d) => `--src-cert-dir ${d}/notes.txt is a file, not a folder`,
     },
+    ...[
+      ["inspect", "--ca-file="],
+      ["inspect", "--client-cert=", "--client-key", "k.pem"],
+      ["inspect", "--creds-file="],
+      ["copy", "--dest-ca-file", ""],
+    ].map((args) => {
+      const flag = args[1]!.replace(/=$/, "");
+      return {
+        what: `${args.join(" ")} (an empty value): the flag named, one space`,
+        args: (): string[] =>
+          args[0] === "copy" ? [...args, `docker://${proxyLoc()}`, `docker://${proxy.host}/copy:1`] : [...args, proxyLoc()],
+        code: 2,
+        line: (): string => `${flag} needs a file name, not an empty value`,
+      };
+    }),
+    ...[
+      ["copy", "--src-client-key", "--src-client-cert"],
+      ["copy", "--dest-client-cert", "--dest-client-key"],
+      ["copy", "--src-client-cert", "--src-client-key"],
+      ["inspect", "--client-key", "--client-cert"],
+    ].map(([cmd, given, partner]) => ({
+      what: `${cmd} ${given} alone: names the flag typed and its partner of the same side`,
+      args: (d: string): string[] =>
+        cmd === "copy"
+          ? [cmd, given!, `${d}/notes.txt`, `docker://${proxyLoc()}`, `docker://${proxy.host}/copy:1`]
+          : [cmd!, given!, `${d}/notes.txt`, proxyLoc()],
+      code: 2,
+      line: (): string => `${given} needs ${partner}`,
+    })),
   ];
   const proxyLoc = (): string => `${proxy.host}/app:1`;
 

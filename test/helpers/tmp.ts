@@ -1,6 +1,7 @@
 // Temporary folders and process cleanup for tests: everything registered here
 // is removed when the test file's tests end (also on failure), or at the
 // latest, synchronously, when the process exits (crash, early exit).
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -91,4 +92,18 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>, prefix = "
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A FIFO at `dir/name` that `cat` writes `file` into once, as bash's `<(…)` gives a command a pipe
+ * (/dev/fd/N): what a flag reading a key or certificate from process substitution sees. The writer
+ * is stopped when the file's tests end, in case nothing read it.
+ */
+export function fifoWith(file: string, dir: string, name: string): string {
+  const fifo = join(dir, name);
+  execFileSync("mkfifo", [fifo]);
+  const writer = spawn("sh", ["-c", 'cat "$0" > "$1"', file, fifo], { stdio: "ignore" });
+  const stop = (): void => void writer.kill();
+  onCleanup(stop, stop);
+  return fifo;
 }

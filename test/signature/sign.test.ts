@@ -266,7 +266,7 @@ describe("dray sign: openssl and @sigstore/verify agree with what it writes", ()
     assert.match(pub.stderr, /a public key; signing needs the private key/);
     const missing = await dray(["sign", "--key", join(dir, "nope.key"), loc]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /cannot be read: no such file/);
+    assert.match(missing.stderr, /does not exist/);
     const fmt = await dray(["sign", "--key", keys.ec!.key, "--format", "cosign", loc]);
     assert.equal(fmt.code, 2);
     assert.match(fmt.stderr, /expected bundle, legacy or both/);

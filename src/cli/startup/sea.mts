@@ -7,12 +7,16 @@
  * from the snapshot on every start. The V8 flags are those of bin/dray.cjs's
  * runs (launch.cts), set at run time; DRAY_STARTUP_OFF switches them off here too.
  */
+// First: the early stop listener, before the rest of the bundle is evaluated (sea-early.mts).
+import "./sea-early.mjs";
 import { startupSnapshot } from "node:v8";
 import { main } from "../main.js";
+import { installEarlyStop } from "./stop-signals.cjs";
 import { setV8Flags } from "./launch.cjs";
 import { tricksOff } from "./switches.cjs";
 
 function run(): void {
+  installEarlyStop(); // restored from a snapshot: the first code of the run (otherwise already on)
   setV8Flags(tricksOff(process.env, (line) => process.stderr.write(`${line}\n`)));
   // A single executable's argv is [executable, executable, ...arguments], as `node script` gives.
   void main(process.argv).then((code) => {

@@ -39,6 +39,18 @@ const EARLY = Symbol.for("dray.earlyStopListener");
 type Holder = { [EARLY]?: (sig: StopSignal) => void };
 
 /**
+ * The early listener, first thing in an entry: until main's handlers are on, a stop signal ends dray with its line
+ * and status (stopEarly) instead of silently. The single executable's entry (sea-early.mts) calls this; bin/dray.cjs
+ * does the same in three lines of its own, since requiring this file at every start cost ~0.8 ms (see stopEarly).
+ */
+export function installEarlyStop(): void {
+  const holder = globalThis as Holder;
+  if (holder[EARLY] !== undefined) return;
+  for (const sig of STOP_SIGNALS) process.on(sig, stopEarly);
+  holder[EARLY] = stopEarly;
+}
+
+/**
  * Called by main once its own handlers are on: the shim's early listener goes. Main's are added first, so the
  * signal's watcher stays open and a signal caught in between reaches them (removing the last listener would
  * close the watcher and drop that signal).

@@ -137,7 +137,12 @@ export class DockerArchiveDestination implements ImageDestination {
         code: "E_LOCATION_INVALID",
       });
     const earlierBlobs = await checkEarlierArchive(location.path, "docker-archive", opts);
-    return new DockerArchiveDestination(location, await makeSpoolDir(location.path, opts), earlierBlobs ?? new Set(), opts);
+    return new DockerArchiveDestination(
+      location,
+      await makeSpoolDir(location.path, "docker-archive", opts),
+      earlierBlobs ?? new Set(),
+      opts,
+    );
   }
 
   private get where(): string {

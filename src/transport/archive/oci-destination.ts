@@ -45,12 +45,13 @@ export class OciArchiveDestination implements ImageDestination {
 
   static async open(location: LayoutLocation, opts: TransportOptions): Promise<OciArchiveDestination> {
     const earlierBlobs = await checkEarlierArchive(location.path, "oci-archive", opts);
-    const output = await ArchiveOutput.open(location.path, opts);
-    let spoolDir: string;
+    // The spool folder first: making it checks the archive's place, before the temporary tar is opened.
+    const spoolDir = await makeSpoolDir(location.path, "oci-archive", opts);
+    let output: ArchiveOutput;
     try {
-      spoolDir = await makeSpoolDir(location.path, opts);
+      output = await ArchiveOutput.open(location.path, opts);
     } catch (err) {
-      await output.discard();
+      await removeDir(spoolDir);
       throw err;
     }
     const dest = new OciArchiveDestination(location, output, spoolDir, earlierBlobs ?? new Set(), opts);

@@ -13,8 +13,11 @@ import type { TransportOptions } from "../types.js";
 import { archiveIsDirectory, errnoCode, ioError, isNotFound, uniqueSuffix, writeError } from "../layout/fsutil.js";
 import { FileSink } from "../file-io.js";
 import { checkLinkMayBeFollowed } from "../protected-links.js";
+import { checkOutputPlace } from "../output-place.js";
 import { TarWriter } from "./tar-writer.js";
 import { makeTemporaryFolder, sweepDeadTemporaries, temporaryNameBeside } from "../temporaries.js";
+
+type ArchiveKind = "oci-archive" | "docker-archive";
 
 export interface SpooledBlob {
   path: string;
@@ -37,11 +40,22 @@ async function checkTargetDir(path: string): Promise<void> {
   }
 }
 
+/**
+ * The archive a destination writes, checked before any work as `-o FILE` is (checkOutputPlace): a directory
+ * named, a file the user may not write, a missing folder, one the user may not write in or that takes no new
+ * files (/proc) is a usage error, exit 2, naming the path, not a word on temporaries after the source was read.
+ */
+async function checkArchiveDestination(path: string, kind: ArchiveKind): Promise<void> {
+  if (path === "-") return;
+  const target = await archiveTarget(path).catch((err: unknown) => {
+    throw err instanceof IoError ? new UsageError(err.message, { code: "E_LOCATION_INVALID", where: path, cause: err }) : err;
+  });
+  await checkOutputPlace(target.file, `${kind}:${path}`);
+}
+
 /** Spool folder for a destination archive: opts.tmpDir, else beside the target, else dray's per-user temporary folder for `-`. */
-export async function makeSpoolDir(path: string, opts: TransportOptions): Promise<string> {
-  // The archive itself first, before any work: a directory named, a file the user may not write, a missing
-  // folder ("cannot write FILE: FOLDER does not exist" rather than a word on temporaries).
-  if (path !== "-") await checkTargetDir((await archiveTarget(path)).file);
+export async function makeSpoolDir(path: string, kind: ArchiveKind, opts: TransportOptions): Promise<string> {
+  await checkArchiveDestination(path, kind);
   return makeTemporaryFolder("spool", opts.tmpDir ?? (path === "-" ? undefined : targetDir(path)));
 }
 
@@ -50,7 +64,7 @@ export async function makeSpoolDir(path: string, opts: TransportOptions): Promis
  * beside the archive, so the archive's own disk (a USB disk) needs room for the archive only, not twice.
  */
 export async function makeMirrorStagingDir(path: string, opts: TransportOptions, forWriting: boolean): Promise<string> {
-  if (forWriting) await checkTargetDir((await archiveTarget(path)).file);
+  if (forWriting) await checkArchiveDestination(path, "oci-archive");
   return makeTemporaryFolder("mirror", opts.tmpDir);
 }
 

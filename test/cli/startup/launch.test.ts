@@ -222,6 +222,45 @@ describe("a signal while the CLI still loads (before main's handlers are on)", (
   }
 });
 
+describe("a signal while the single executable's script still loads", () => {
+  // The executable runs dist/sea/dray.cjs (scripts/build-exe.mjs); plain node runs the same script, so a
+  // preload can send the signal at a known point: main's first require (node:fs), before its handlers are on.
+  const SEA = join(ROOT, "dist", "sea", "dray.cjs");
+  let work: string;
+  let layout: string;
+
+  before(async () => {
+    // Bundled now, as scripts/build-exe.mjs bundles it: a stale script from an earlier build would test old code.
+    spawnSync(process.execPath, [join(ROOT, "scripts", "bundle.mjs"), "--sea"], { stdio: "ignore" });
+    work = makeTempDir("dray-sea-signal-");
+    layout = join(work, "layout");
+    await writeOciLayout(layout, await buildImage({ seed: "sea-signal" }), "v1");
+  });
+
+  for (const [signal, line, code] of [
+    ["SIGINT", "dray: interrupted", 130],
+    ["SIGTERM", "dray: interrupted (SIGTERM)", 143],
+  ] as const) {
+    // Was: killed by the signal's default action, no line (the executable had no early listener).
+    it(`${signal} while main's modules load: one line, exit ${code}, nothing written`, () => {
+      const dst = join(work, `dst-${signal}`);
+      const r = spawnSync(
+        process.execPath,
+        [...signalWhenLoading(work, "node:fs", signal), SEA, "copy", `oci:${layout}:v1`, `oci:${dst}:v1`],
+        {
+          env: { PATH: process.env.PATH, HOME: work, NO_COLOR: "1" },
+          encoding: "utf8",
+          timeout: 60_000,
+        },
+      );
+      assert.equal(r.signal, null, `ended by ${r.signal ?? ""}`);
+      assert.equal(r.stderr, `${line}\n`);
+      assert.equal(r.status, code);
+      assert.equal(existsSync(dst), false, "the copy did not start");
+    });
+  }
+});
+
 describe("the bundle keeps rarely used built-ins unloaded", () => {
   let registry: RegistryHandle;
   let work: string;

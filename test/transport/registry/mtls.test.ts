@@ -11,7 +11,7 @@ import { dray, drayOk } from "../../cli/run.js";
 import { buildImage, writeOciLayout } from "../../helpers/fixtures.js";
 import { startRegistry, type RegistryHandle } from "../../helpers/registry.js";
 import { assertSkopeoOk, skopeo } from "../../helpers/skopeo.js";
-import { makeTempDir } from "../../helpers/tmp.js";
+import { fifoWith, makeTempDir } from "../../helpers/tmp.js";
 import { homeEnv } from "../../helpers/home.js";
 import { closeDispatchers } from "../../../src/transport/registry/http/http.js";
 import { openRegistrySource } from "../../../src/transport/registry/index.js";
@@ -82,6 +82,34 @@ describe("client certificates (mTLS) against the real registry", () => {
       registry.client!.keyFile,
     ]);
     assert.equal(r.stdout.trim(), digest);
+  });
+
+  it("reads --client-cert and --client-key from pipes (<(vault read …)): read once, used for every connection", async () => {
+    // Was: the check read each pipe, then each new connection read it again and found it empty.
+    const r = await dray([
+      "copy",
+      "-q",
+      "--ca-file",
+      fifoWith(registry.caFile!, work, "ca.fifo"),
+      "--client-cert",
+      fifoWith(registry.client!.certFile, work, "cert.fifo"),
+      "--client-key",
+      fifoWith(registry.client!.keyFile, work, "key.fifo"),
+      `docker://${registry.host}/team/app:v1`,
+      `oci:${join(work, "piped")}:v1`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), digest);
+    const folder = await dray([
+      "digest",
+      "--client-cert",
+      work,
+      "--client-key",
+      registry.client!.keyFile,
+      `docker://${registry.host}/team/app:v1`,
+    ]);
+    assert.equal(folder.code, 2, folder.stderr);
+    assert.equal(folder.stderr, `dray: --client-cert ${work} is a directory, not a file\n`);
   });
 
   it("finds the host's folder under ~/.config/containers/certs.d without a flag", async () => {

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import type { Agent, Dispatcher, EnvHttpProxyAgent, buildConnector } from "undici";
 import { IoError, NetworkError, fsReason } from "../../../errors.js";
@@ -13,7 +13,7 @@ import { redactURL } from "./redact.js";
 import { INTERNAL_SERVER_ERROR } from "./status.js";
 import type { Release, Throttle } from "./throttle.js";
 import { loadAgent, loadBuildConnector, loadProxyAgent } from "./undici.cjs";
-import { probeTlsAlert, tlsKey, type ClientPair, type TlsSettings } from "./tls.js";
+import { probeTlsAlert, readClientPem, tlsKey, type ClientPair, type TlsSettings } from "./tls.js";
 import { afterRetries, isRetryableError, isRetryableStatus, networkErrorCode, retryDelayMs, sleep, DEFAULT_RETRIES } from "./retry.js";
 
 /**
@@ -64,7 +64,7 @@ const dispatchers = new Map<string, Promise<Dispatcher>>();
 
 function readTlsFile(file: string, what: string): string {
   try {
-    return readFileSync(file, "utf8");
+    return readClientPem(file);
   } catch (err) {
     throw new IoError(`cannot read ${what} ${file}: ${fsReason(err)}`, { where: file, cause: err });
   }

@@ -105,9 +105,25 @@ function isFile(path: string): boolean {
   }
 }
 
+/** Client certificates and keys given as a pipe, FIFO or device, by path: such a file can be read only once. */
+const readOnce = new Map<string, string>();
+
+/**
+ * A client certificate's or key's PEM. A regular file is read again for each new connection (a rotated
+ * certificate is picked up); a pipe (`--client-key <(vault read …)`), FIFO or device is read once and kept,
+ * since a second read would find it empty. Throws Node's error (a directory: EISDIR).
+ */
+export function readClientPem(file: string): string {
+  const kept = readOnce.get(file);
+  if (kept !== undefined) return kept;
+  const text = readFileSync(file, "utf8");
+  if (!statSync(file).isFile()) readOnce.set(file, text);
+  return text;
+}
+
 function readPem(file: string, flag: string): string {
   try {
-    return readFileSync(file, "utf8");
+    return readClientPem(file);
   } catch (err) {
     throw new UsageError(`${flag} ${file} ${whyUnreadable(err)}`, { where: file });
   }
@@ -166,7 +182,11 @@ export function checkCaFile(file: string, flag: string): void {
 export function resolveTls(domain: string, req: TlsRequest, env: NodeJS.ProcessEnv = process.env): TlsSettings {
   const settings: TlsSettings = { insecure: req.insecure === true, caFiles: [] };
   if ((req.clientCert === undefined) !== (req.clientKey === undefined)) {
-    throw new UsageError(req.clientCert === undefined ? "--client-key needs --client-cert" : "--client-cert needs --client-key");
+    // The flag the user typed (`--src-client-key`), and its partner of the same side.
+    const given =
+      req.clientCert === undefined ? (req.tlsFlags?.clientKey ?? "--client-key") : (req.tlsFlags?.clientCert ?? "--client-cert");
+    const side = /^--(?:src-|dest-)?/.exec(given)?.[0] ?? "--";
+    throw new UsageError(`${given} needs ${side}client-${req.clientCert === undefined ? "cert" : "key"}`);
   }
   const dir = req.certDir ?? findCertsDir(domain, env);
   if (dir !== undefined) {
