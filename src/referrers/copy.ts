@@ -207,27 +207,33 @@ class ReferrerWalk {
         return { api, head: api ? undefined : await dst.resolve(referrersTag(s.digest), signal) };
       })());
     let indexFailed = false;
-    let found: ReferrerList;
+    let found: ReferrerList | undefined;
     try {
-      found = await this.request(() =>
-        src.referrers(s.digest, {
-          tags: this.tags,
-          ...signal,
-          // Same index on both sides: every manifest it lists arrived before it was written.
-          skipIndex: async (sh) => (await destination()).head?.digest.equals(sh.digest) === true,
-          onError: (err, foundBy, tag) => {
-            if (foundBy === "tag-schema") indexFailed = true;
-            const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "list";
-            this.report({ subject, kind, ...defined({ tag }), outcome: "failed", error: itemError(err) });
-          },
-        }),
+      // A wave's subjects wait their turn for a request: once the cap is spent, the rest are not asked (its one line says so).
+      found = await this.request(async () =>
+        this.budget.spent
+          ? undefined
+          : src.referrers(s.digest, {
+              tags: this.tags,
+              ...signal,
+              // Same index on both sides: every manifest it lists arrived before it was written.
+              skipIndex: async (sh) => (await destination()).head?.digest.equals(sh.digest) === true,
+              onError: (err, foundBy, tag) => {
+                if (foundBy === "tag-schema") indexFailed = true;
+                const kind = foundBy === "tag-schema" ? "index-tag" : foundBy === "cosign-tag" ? "cosign-tag" : "list";
+                this.report({ subject, kind, ...defined({ tag }), outcome: "failed", error: itemError(err) });
+              },
+            }),
       );
     } catch (err) {
       // The list as a whole refused (more referrers than one image may have): one line for it, the walk goes on.
       return this.report({ subject, kind: "list", outcome: "failed", error: itemError(err) });
     }
+    if (!found) return;
+    const spent = this.budget.spent;
     const refused = this.overCap(s, found.referrers.length);
-    if (refused) return this.report({ subject, kind: "list", outcome: "failed", error: itemError(refused) });
+    // The run's cap is one failure, said once: the lists that arrive after it are dropped, not each reported.
+    if (refused) return spent ? undefined : this.report({ subject, kind: "list", outcome: "failed", error: itemError(refused) });
     const cosign = found.referrers.filter((r) => r.foundBy === "cosign-tag");
     const listed = found.referrers.filter((r) => r.foundBy !== "cosign-tag").map((r) => r.descriptor);
     const work = cosign.map((r) => this.cosignTag(s, r));
@@ -393,10 +399,14 @@ export async function addToReferrersIndex(
         put = opts.keep && sameDigests(merged, opts.keep.listed) ? opts.keep.raw : buildReferrersIndex(merged);
         if (!opts.dryRun) await dst.putReferrersIndex(subject, put, signal);
       },
-      lost: (times, { listed }) => {
+      lost: (times, { head: now, listed }) => {
         const missing = arrived.filter((d) => !listed.some((l) => l.digest.equals(d.digest)));
+        const names = missing.map((d) => d.digest.toString()).join(", ");
+        // No tag at all when read back is the destination's doing (a 404 after each PUT it accepted), not another writer's.
         return new RegistryError(
-          `${dst.display}:${tag}: another writer replaced the referrers index ${times} times; ${missing.map((d) => d.digest.toString()).join(", ")} is not listed in it`,
+          now
+            ? `${dst.display}:${tag}: another writer replaced the referrers index ${times} times; ${names} is not listed in it`
+            : `${dst.display}:${tag}: the referrers index was written ${times} times but is not there when read back; ${names} is not listed`,
           { where: dst.display },
         );
       },

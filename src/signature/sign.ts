@@ -244,10 +244,14 @@ async function writeLegacy(
           { tag, ...defined({ signal: opts.signal }) },
         );
       },
-      lost: (times) =>
-        new RegistryError(`${repo.display}:${tag}: another writer replaced the signatures ${times} times; this signature is not in it`, {
-          where: repo.display,
-        }),
+      // No tag at all when read back is the registry's doing (a 404 after each PUT it accepted), not another writer's.
+      lost: (times, { digest }) =>
+        new RegistryError(
+          digest
+            ? `${repo.display}:${tag}: another writer replaced the signatures ${times} times; this signature is not in it`
+            : `${repo.display}:${tag}: the signatures were written ${times} times but are not there when read back; this signature is not in them`,
+          { where: repo.display },
+        ),
     },
     { ...defined({ signal: opts.signal }), confirm: INDEX_CONFIRM },
   );

@@ -13,6 +13,7 @@ import { Digest } from "../../src/oci/digest.js";
 import { MediaType } from "../../src/oci/mediatype.js";
 import { buildImage, type BuiltImage } from "../helpers/fixtures.js";
 import { startHostileRegistry } from "../helpers/hostile-registry.js";
+import { startProxy } from "../helpers/proxy.js";
 import { requireTool, startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { skopeoInspectRaw } from "../helpers/skopeo.js";
 import { makeTempDir } from "../helpers/tmp.js";
@@ -75,6 +76,26 @@ describe("dray copy --referrers", () => {
     assert.equal(doc.Digest, img.manifest.digest.toString());
     assert.equal(doc.Referrers.UpToDate, 1);
     assert.equal(doc.Referrers.Failed, 0);
+  });
+
+  it("a destination whose sha256-<hex> tag answers 404 after each PUT: the read-back stops after its attempts, says so, exit 1", async () => {
+    const proxy = await startProxy(dst);
+    const notFound = '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}';
+    proxy.addRule({ method: ["GET", "HEAD"], path: `/manifests/sha256-${hex}`, action: { kind: "status", status: 404, body: notFound } });
+    try {
+      const r = await dray(["copy", "--referrers", `docker://${src.host}/app:1.0`, `docker://${proxy.host}/vanishing/app:1.0`]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `vanishing/app:sha256-${hex}: the referrers index was written 6 times but is not there when read back; ${sig.manifest.digest} is not listed`,
+        ),
+      );
+      assert.doesNotMatch(r.stderr, /another writer/);
+      assert.equal(proxy.count("PUT", `/manifests/sha256-${hex}`) - proxy.count("PUT", `/manifests/sha256-${hex}.sig`), 6);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("without --referrers only the image arrives: no artifact, no fallback index, no .sig tag", async () => {
@@ -161,6 +182,53 @@ describe("dray copy --referrers from a repository whose tag list answers 404 NAM
       assert.ok(reg.count("GET /v2/hidden/app/tags/list") >= 1, "the tag list was asked");
       assert.match(r.stderr, new RegExp(`referrer ${a.toString()} \\(application/vnd\\.example\\.scan\\+text\\): copied`));
       assert.deepEqual(await readFile(join(out, "blobs", "sha256", a.hex)), artifact);
+    } finally {
+      await reg.stop();
+    }
+  });
+});
+
+describe("dray copy --referrers past the run's cap of 10000 referrers", () => {
+  it("says so once, not once for each list that arrives after it: 30 artifacts, each listing 1000 (the 30 again and again)", async () => {
+    const reg = await startHostileRegistry();
+    try {
+      const img = await buildImage({ seed: "cap-once" });
+      for (const b of [img.config, ...img.layers]) reg.blob("wide/app", b.bytes);
+      reg.manifest("wide/app", img.manifest.bytes, img.manifest.mediaType, "v1");
+      const empty = Buffer.from("{}");
+      const emptyDesc = { mediaType: MediaType.OciEmpty, digest: reg.blob("wide/app", empty).toString(), size: empty.length };
+      const subject = { mediaType: img.manifest.mediaType, digest: img.manifest.digest.toString(), size: img.manifest.bytes.length };
+      const artifacts = Array.from({ length: 30 }, (_, i) => {
+        const bytes = Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: MediaType.OciManifest,
+            artifactType: "application/vnd.example.scan+text",
+            config: emptyDesc,
+            layers: [emptyDesc],
+            subject,
+            annotations: { "org.example.n": String(i) },
+          }),
+        );
+        const digest = reg.manifest("wide/app", bytes, MediaType.OciManifest);
+        return {
+          mediaType: MediaType.OciManifest,
+          digest: digest.toString(),
+          size: bytes.length,
+          artifactType: "application/vnd.example.scan+text",
+        };
+      });
+      // 1000 entries (the most one list may hold), the 30 artifacts over and over: each list counts 1000 against the cap.
+      const listed = Array.from({ length: 1000 }, (_, i) => artifacts[i % artifacts.length]);
+      const all = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: listed }));
+      reg.referrers("wide/app", () => all);
+      const out = join(makeTempDir(), "layout");
+      const r = await dray(["copy", "--referrers", `docker://${reg.host}/wide/app:v1`, `oci:${out}:v1`], { timeoutMs: 300_000 });
+      assert.equal(r.code, 1, r.stderr.slice(-2000));
+      // The image's referrers arrived; the 10th list of 1000 spent the cap, and the 20 lists after it are not each a failure.
+      assert.match(r.stderr, /^referrer sha256:\S+ \(application\/vnd\.example\.scan\+text\): copied$/m);
+      const capLines = r.stderr.split("\n").filter((l) => l.includes("more than 10000 referrers in one run"));
+      assert.equal(capLines.length, 1, capLines.slice(0, 3).join("\n"));
     } finally {
       await reg.stop();
     }

@@ -14,6 +14,7 @@ import { signImage } from "../../src/signature/sign.js";
 import { loadSigningKey } from "../../src/signature/signing-key.js";
 import { opensslKey } from "../signature/artifacts.js";
 import { buildImage, pushImage, writeOciLayout } from "../helpers/fixtures.js";
+import { startProxy } from "../helpers/proxy.js";
 import { startRegistry, type RegistryHandle } from "../helpers/registry.js";
 import { makeTempDir } from "../helpers/tmp.js";
 import { fetchManifest } from "../sync/artifacts.js";
@@ -130,5 +131,24 @@ describe("concurrent attaches to a registry without the referrers API", () => {
       if (layers !== keys.length) lost.push(`round ${i}: ${layers} of ${keys.length} signatures`);
     }
     assert.deepEqual(lost, [], `${lost.length} of ${ROUNDS / 4} rounds lost a signature`);
+  });
+
+  it("a legacy signature whose .sig tag answers 404 after each PUT: stops after its attempts and says the tag is not there", async () => {
+    const key = await loadSigningKey(opensslKey(dir, "legacy-vanishing", "ed25519").key, () => "");
+    const subject = await buildImage({ seed: "legacy-vanishing" });
+    await pushImage(reg, "vanishing", "v1", subject);
+    const proxy = await startProxy(reg);
+    const tag = `sha256-${subject.manifest.digest.hex}.sig`;
+    const notFound = '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}';
+    proxy.addRule({ method: ["GET", "HEAD"], path: `/manifests/${tag}`, action: { kind: "status", status: 404, body: notFound } });
+    try {
+      await assert.rejects(signImage(parseLocation(`docker://${proxy.host}/vanishing:v1`), { key, format: "legacy" }), (err: Error) => {
+        assert.match(err.message, new RegExp(`${tag}: the signatures were written 6 times but are not there when read back`));
+        return true;
+      });
+      assert.equal(proxy.count("PUT", `/manifests/${tag}`), 6);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

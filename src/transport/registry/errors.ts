@@ -102,7 +102,13 @@ function detailText(detail: unknown): string | undefined {
   if (detail === undefined || detail === null) return undefined;
   if (typeof detail === "string") return detail.trim() === "" ? undefined : sanitise(detail);
   if (typeof detail === "object" && Object.keys(detail).length === 0) return undefined;
-  return sanitise(JSON.stringify(detail));
+  try {
+    return sanitise(JSON.stringify(detail));
+  } catch {
+    // JSON.parse reads any depth, JSON.stringify recurses: a detail nested thousands deep overflows the stack,
+    // and that must not cost the entry (its code is the verdict) nor escape the retry loop as a RangeError.
+    return undefined;
+  }
 }
 
 /** Registry text goes to a terminal and logs: one line, no control characters, no secret of ours echoed back, bounded. */

@@ -412,6 +412,23 @@ describe("registry transport under injected faults", () => {
     assert.equal(proxy.count("PUT", "/manifests/denied-big"), 1);
   });
 
+  it("manifest PUT answered 500 DENIED whose detail nests 60000 arrays deep (whole, or cut at 64 KiB): one PUT, exit 4, no stack overflow", async () => {
+    const head = '{"errors":[{"code":"DENIED","message":"pushing to this repository is not allowed","detail":';
+    const nested = 60_000;
+    for (const [tag, body] of [
+      ["denied-deep", head + "[".repeat(nested) + "]".repeat(nested) + "}]}"],
+      ["denied-deep-cut", head + "[".repeat(70 * 1024)],
+    ] as const) {
+      proxy.addRule({ method: "PUT", path: `/manifests/${tag}`, action: { kind: "status", status: 500, body } });
+      const dest = await openRegistryDestination(loc(`docker://${proxy.host}/${REPO}:${tag}`), options());
+      await assert.rejects(
+        dest.putManifest(built.manifest, { isTop: true }),
+        rejectsWith("E_AUTH_DENIED", 4, /pushing to this repository is not allowed \(DENIED\) \(HTTP 500\)$/),
+      );
+      assert.equal(proxy.count("PUT", `/manifests/${tag}`), 1, tag);
+    }
+  });
+
   it("tag PUT answered 500 TAG_INVALID where the tag names another manifest: one PUT, said to be immutable", async () => {
     const other = await buildImage({ seed: "faults-immutable" });
     await pushImage(reg, REPO, "fixed", other);
