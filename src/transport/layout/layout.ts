@@ -150,6 +150,8 @@ export class OciLayout {
             code: "E_LOCATION_INVALID",
             where: dir,
           });
+        // A folder mkdir found was renamed away by another writer's failed run before makeDirs could look at it: make it again.
+        if (isNotFound(err) && attempt < 3 && !(await pathExists(root))) continue;
         throw writeError(err, "cannot create OCI layout directory", dir);
       }
       try {
