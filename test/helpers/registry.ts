@@ -216,9 +216,11 @@ async function probe(url: string, caPem: string | undefined, client?: ClientCert
             ...(client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {}),
           })
         : httpRequest(target, { method: "GET", timeout: 1000 });
+    // Only the registry's own answer counts: on a port another test's server took between freePort() and this
+    // registry's bind (it then exits, "address already in use"), a TLS server answers plain HTTP with a 400.
     req.on("response", (res) => {
       res.resume();
-      resolve(true);
+      resolve(res.headers["docker-distribution-api-version"] !== undefined);
     });
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(false));
